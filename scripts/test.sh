@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it:
+#   1. clang-format check of every C file
+#   2. gcc build with -Werror, every test (unit, interop, gateway, fuzz replay)
+#   3. clang build with ASan+UBSan and libFuzzer, every test again, then each
+#      fuzz target for FUZZ_SECONDS (default 30) from its seed corpus
+# Ends with one line "N passed, N failed" counting individual test cases
+# (cmocka TAP subtests count one each). Exit status 0 only if none failed.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+"$here/scripts/install-deps.sh" || exit 1
+
+fuzz_seconds=${FUZZ_SECONDS:-30}
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+pass=0
+fail=0
+
+record() { # name status
+	if [[ $2 == 0 ]]; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAILED: $1"
+	fi
+}
+
+# 1. formatting
+echo "==> clang-format check"
+bad=$(git ls-files '*.c' '*.h' | xargs -r clang-format --dry-run -Werror 2>&1 | grep -c 'error:' || true)
+if [[ $bad != 0 ]]; then
+	git ls-files '*.c' '*.h' | xargs -r clang-format --dry-run -Werror 2>&1 | grep 'error:' | cut -d: -f1 | sort -u
+fi
+record clang-format "$bad"
+
+count_meson() { # builddir
+	/usr/bin/python3 "$here/scripts/count-tests.py" "$1/meson-logs/testlog.json" >"$results/count"
+	read -r p f <"$results/count"
+	pass=$((pass + p))
+	fail=$((fail + f))
+}
+
+run_build() { # dir setup-args...
+	local dir=$1
+	shift
+	if [[ ! -f "$dir/build.ninja" ]]; then
+		meson setup "$dir" "$@" || return 1
+	else
+		meson configure "$dir" "$@" >/dev/null || return 1
+	fi
+	ninja -C "$dir" || return 1
+}
+
+# 2. gcc, warnings are errors
+echo "==> gcc build (-Werror)"
+if run_build build -Dwerror=true; then
+	meson test -C build --print-errorlogs --num-processes 2 --timeout-multiplier 2
+	count_meson build
+else
+	record gcc-build 1
+fi
+
+# 3. clang, sanitizers, fuzzing
+echo "==> clang build with ASan+UBSan and libFuzzer"
+if [[ ! -f build-asan/build.ninja ]]; then
+	CC=clang run_build build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true
+else
+	run_build build-asan
+fi
+if [[ $? == 0 ]]; then
+	meson test -C build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 3
+	count_meson build-asan
+	echo "==> fuzzing each target for ${fuzz_seconds}s"
+	export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+	for f in build-asan/tests/fuzz/fuzz_*; do
+		[[ -x $f ]] || continue
+		name=${f##*/fuzz_}
+		mkdir -p "$results/corpus-$name"
+		if "$f" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 \
+			"$results/corpus-$name" "tests/fuzz/corpus/$name" >"$results/fuzz-$name.log" 2>&1; then
+			echo "fuzz $name: ok ($(grep -o 'Done [0-9]* runs' "$results/fuzz-$name.log" | tail -1))"
+			record "fuzz-$name" 0
+		else
+			tail -40 "$results/fuzz-$name.log"
+			mkdir -p fuzz-findings && cp -f crash-* leak-* timeout-* oom-* fuzz-findings/ 2>/dev/null
+			record "fuzz-$name" 1
+		fi
+	done
+else
+	record clang-asan-build 1
+fi
+
+echo "${pass} passed, ${fail} failed"
+[[ $fail == 0 ]]
