@@ -1,0 +1,779 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The configuration schema of fieldgate.yaml as key tables, its validators,
+ * and loading (YAML -> schema -> object definitions).
+ */
+#include "gateway/gateway.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+#include "lwm2m/lwm2m.h"
+
+/* ---- validators ------------------------------------------------------------ */
+
+static bool is_name_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '.' || c == '_' || c == '-';
+}
+
+bool gw_name_is_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > GW_NAME_MAX || !isalnum((unsigned char)s[0]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!is_name_char(s[i]))
+			return false;
+	return true;
+}
+
+int gw_endpoint_template_check(const char *t, bool need_device, char *why, size_t why_size)
+{
+	static const char *const known[] = { "{gateway}", "{device}" };
+	bool has_device = false;
+
+	if (!*t) {
+		snprintf(why, why_size, "it is empty");
+		return -EINVAL;
+	}
+	for (const char *p = t; *p;) {
+		if (*p == '{') {
+			const char *e = strchr(p, '}');
+			size_t i, n;
+			if (!e) {
+				snprintf(why, why_size, "'{' without a closing '}'");
+				return -EINVAL;
+			}
+			n = (size_t)(e - p) + 1;
+			for (i = 0; i < 2; i++)
+				if (strlen(known[i]) == n && memcmp(p, known[i], n) == 0)
+					break;
+			if (i == 2) {
+				snprintf(why, why_size,
+					 "unknown placeholder '%.*s' (known: {gateway}, {device})",
+					 (int)(n > 64 ? 64 : n), p);
+				return -EINVAL;
+			}
+			if (i == 1)
+				has_device = true;
+			p = e + 1;
+			continue;
+		}
+		if (!is_name_char(*p)) {
+			snprintf(why, why_size,
+				 "character '%c' is not allowed (use letters, digits, '.', '_', '-' and "
+				 "placeholders)",
+				 isprint((unsigned char)*p) ? *p : '?');
+			return -EINVAL;
+		}
+		p++;
+	}
+	if (need_device && !has_device) {
+		snprintf(why, why_size,
+			 "it must contain {device}, or every device would get the same endpoint name");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool valid_dns_name(const char *h, size_t n)
+{
+	size_t label = 0;
+
+	if (n == 0 || n > GW_HOST_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = h[i];
+		if (c == '.') {
+			/* No empty label, none ending in '-'; a final dot (FQDN) is fine. */
+			if (label == 0 || h[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!(isalnum((unsigned char)c) || c == '-') || (label == 0 && c == '-') || ++label > 63)
+			return false;
+	}
+	return label == 0 || h[n - 1] != '-';
+}
+
+int gw_uri_parse(const char *s, struct gw_uri *out, char *why, size_t why_size)
+{
+	struct gw_uri u = { .text = s };
+	const char *p, *host, *end;
+	size_t hlen;
+
+	if (strncasecmp(s, "coaps://", 8) == 0) {
+		u.scheme = GW_SCHEME_COAPS;
+		u.port = 5684;
+		p = s + 8;
+	} else if (strncasecmp(s, "coap://", 7) == 0) {
+		u.scheme = GW_SCHEME_COAP;
+		u.port = 5683;
+		p = s + 7;
+	} else {
+		const char *c = strstr(s, "://");
+		if (c)
+			snprintf(why, why_size, "unsupported scheme '%.*s' (expected coap:// or coaps://)",
+				 (int)(c - s > 16 ? 16 : c - s), s);
+		else
+			snprintf(why, why_size, "expected coap://host[:port] or coaps://host[:port]");
+		return -EINVAL;
+	}
+
+	end = p + strcspn(p, "/?#");
+	if (memchr(p, '@', (size_t)(end - p))) {
+		snprintf(why, why_size, "user information ('user@') is not allowed");
+		return -EINVAL;
+	}
+	if (*p == '[') {
+		const char *rb = memchr(p, ']', (size_t)(end - p));
+		struct in6_addr a6;
+		if (!rb) {
+			snprintf(why, why_size, "'[' without a closing ']'");
+			return -EINVAL;
+		}
+		host = p + 1;
+		hlen = (size_t)(rb - host);
+		if (hlen == 0 || hlen >= sizeof(u.host)) {
+			snprintf(why, why_size, "invalid IPv6 address");
+			return -EINVAL;
+		}
+		memcpy(u.host, host, hlen);
+		u.host[hlen] = '\0';
+		if (inet_pton(AF_INET6, u.host, &a6) != 1) {
+			snprintf(why, why_size, "invalid IPv6 address '%s'", u.host);
+			return -EINVAL;
+		}
+		u.ipv6 = true;
+		p = rb + 1;
+	} else {
+		const char *colon = memchr(p, ':', (size_t)(end - p));
+		const char *hend = colon ? colon : end;
+		bool numeric = true;
+		host = p;
+		hlen = (size_t)(hend - host);
+		if (hlen == 0) {
+			snprintf(why, why_size, "the host is missing");
+			return -EINVAL;
+		}
+		if (hlen > GW_HOST_MAX) {
+			snprintf(why, why_size, "the host name is longer than %d characters", GW_HOST_MAX);
+			return -EINVAL;
+		}
+		memcpy(u.host, host, hlen);
+		u.host[hlen] = '\0';
+		for (size_t i = 0; i < hlen; i++)
+			if (!isdigit((unsigned char)host[i]) && host[i] != '.')
+				numeric = false;
+		if (numeric) {
+			struct in_addr a4;
+			/* inet_pton rejects the shorthand forms inet_aton allows. */
+			if (inet_pton(AF_INET, u.host, &a4) != 1) {
+				snprintf(why, why_size, "invalid IPv4 address '%s'", u.host);
+				return -EINVAL;
+			}
+		} else if (!valid_dns_name(u.host, hlen)) {
+			snprintf(why, why_size, "invalid host name '%s'", u.host);
+			return -EINVAL;
+		}
+		p = hend;
+	}
+
+	if (p < end && *p == ':') {
+		const char *d = ++p;
+		unsigned long port = 0;
+		if (d == end) {
+			snprintf(why, why_size, "the port after ':' is missing");
+			return -EINVAL;
+		}
+		for (; p < end; p++) {
+			if (!isdigit((unsigned char)*p)) {
+				snprintf(why, why_size, "invalid port '%.*s'",
+					 (int)(end - d > 16 ? 16 : end - d), d);
+				return -EINVAL;
+			}
+			if (port <= 65535)
+				port = port * 10 + (unsigned long)(*p - '0');
+		}
+		if (port < 1 || port > 65535) {
+			snprintf(why, why_size, "port %.*s is out of range (1..65535)",
+				 (int)(end - d > 16 ? 16 : end - d), d);
+			return -EINVAL;
+		}
+		u.port = (uint16_t)port;
+	} else if (p < end) {
+		snprintf(why, why_size, "unexpected '%c' after the host", *p);
+		return -EINVAL;
+	}
+	if (*end && strcmp(end, "/") != 0) {
+		snprintf(why, why_size, "a path, query or fragment is not allowed");
+		return -EINVAL;
+	}
+	*out = u;
+	return 0;
+}
+
+/* ---- custom key parsers and checks ----------------------------------------- */
+
+static int check_name(struct schema_ctx *ctx, const struct schema_key *k, const struct ynode *n, void *t)
+{
+	const char *s = *(const char **)t;
+	char w[600];
+
+	(void)k;
+	if (gw_name_is_valid(s))
+		return 0;
+	schema_error(ctx, n,
+		     "invalid name '%s' for %s: use 1 to %d letters, digits, '.', '_' or '-', starting with "
+		     "a letter "
+		     "or digit",
+		     s, schema_where(ctx, w, sizeof(w)), GW_NAME_MAX);
+	return -EINVAL;
+}
+
+static int check_absolute_path(struct schema_ctx *ctx, const struct schema_key *k, const struct ynode *n,
+			       void *t)
+{
+	const char *s = *(const char **)t;
+	char w[600];
+
+	(void)k;
+	if (s[0] == '/')
+		return 0;
+	schema_error(ctx, n, "%s must be an absolute path, got '%s'", schema_where(ctx, w, sizeof(w)), s);
+	return -EINVAL;
+}
+
+static int check_template(struct schema_ctx *ctx, const struct schema_key *k, const struct ynode *n, void *t)
+{
+	char why[200], w[600];
+
+	(void)k;
+	/* Whether {device} is needed depends on the mode: checked again in
+	 * check_lwm2m once the whole section is known. */
+	if (gw_endpoint_template_check(*(const char **)t, false, why, sizeof(why)) == 0)
+		return 0;
+	schema_error(ctx, n, "invalid endpoint template '%s' for %s: %s", *(const char **)t,
+		     schema_where(ctx, w, sizeof(w)), why);
+	return -EINVAL;
+}
+
+static int parse_uri(struct schema_ctx *ctx, const struct schema_key *k, const struct ynode *n, void *t)
+{
+	static const struct schema_key as_string = { .kind = SCHEMA_STRING, .required = true };
+	const char *s = NULL;
+	char why[200], w[600];
+	int r;
+
+	(void)k;
+	r = schema_parse_value(ctx, &as_string, n, &s);
+	if (r < 0)
+		return r;
+	if (gw_uri_parse(s, t, why, sizeof(why)) == 0)
+		return 0;
+	schema_error(ctx, n, "invalid URI '%s' for %s: %s", s, schema_where(ctx, w, sizeof(w)), why);
+	return -EINVAL;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static int parse_psk_key(struct schema_ctx *ctx, const struct schema_key *k, const struct ynode *n, void *t)
+{
+	static const struct schema_key as_string = { .kind = SCHEMA_STRING };
+	struct gw_psk_key *key = t;
+	const char *s = NULL;
+	size_t len;
+	char w[600];
+	int r;
+
+	(void)k;
+	r = schema_parse_value(ctx, &as_string, n, &s);
+	if (r < 0 || !s)
+		return r;
+	len = strlen(s);
+	if (len == 0 || len % 2 != 0 || len / 2 > GW_PSK_KEY_MAX)
+		goto bad;
+	for (size_t i = 0; i < len; i += 2) {
+		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+		if (hi < 0 || lo < 0)
+			goto bad;
+		key->bytes[i / 2] = (uint8_t)(hi << 4 | lo);
+	}
+	key->len = len / 2;
+	return 0;
+bad:
+	/* Do not echo the key: it is a secret and may end up in a log. */
+	schema_error(ctx, n, "invalid key for %s: expected an even number of hex digits (1 to %d bytes)",
+		     schema_where(ctx, w, sizeof(w)), GW_PSK_KEY_MAX);
+	return -EINVAL;
+}
+
+static void report_unused(struct schema_ctx *ctx, const struct ynode *map, const char *key,
+			  const char *used_with)
+{
+	const struct ynode *v = ynode_map_get(map, key);
+	if (v && !ynode_is_null(v))
+		schema_warning(ctx, v, "'%s' is ignored: it is only used with security %s", key, used_with);
+}
+
+static void require_key(struct schema_ctx *ctx, const struct ynode *map, const char *key, const char *why)
+{
+	char w[600];
+	if (!ynode_map_get(map, key))
+		schema_error(ctx, map, "missing key '%s' in %s (required with %s)", key,
+			     schema_where(ctx, w, sizeof(w)), why);
+}
+
+static int check_server(struct schema_ctx *ctx, const struct ynode *map, void *obj)
+{
+	struct gw_server *s = obj;
+	const struct ynode *sec = ynode_map_get(map, "security");
+	const struct ynode *at = sec ? sec : map;
+
+	if (s->uri.scheme == GW_SCHEME_COAP && s->security != GW_SECURITY_NOSEC)
+		schema_error(ctx, at, "security '%s' needs a coaps:// URI, got '%s'",
+			     gw_security_to_string(s->security), s->uri.text);
+	if (s->uri.scheme == GW_SCHEME_COAPS && s->security == GW_SECURITY_NOSEC)
+		schema_error(ctx, at, "a coaps:// URI needs security psk or certificate, got nosec");
+
+	switch (s->security) {
+	case GW_SECURITY_PSK:
+		require_key(ctx, map, "psk_identity", "security psk");
+		require_key(ctx, map, "psk_key", "security psk");
+		report_unused(ctx, map, "certificate", "certificate");
+		report_unused(ctx, map, "private_key", "certificate");
+		report_unused(ctx, map, "ca_certificate", "certificate");
+		break;
+	case GW_SECURITY_CERTIFICATE:
+		require_key(ctx, map, "certificate", "security certificate");
+		require_key(ctx, map, "private_key", "security certificate");
+		report_unused(ctx, map, "psk_identity", "psk");
+		report_unused(ctx, map, "psk_key", "psk");
+		break;
+	default:
+		report_unused(ctx, map, "psk_identity", "psk");
+		report_unused(ctx, map, "psk_key", "psk");
+		report_unused(ctx, map, "certificate", "certificate");
+		report_unused(ctx, map, "private_key", "certificate");
+		report_unused(ctx, map, "ca_certificate", "certificate");
+	}
+	return 0;
+}
+
+static int check_lwm2m(struct schema_ctx *ctx, const struct ynode *map, void *obj)
+{
+	struct gw_lwm2m_config *c = obj;
+	const struct ynode *servers = ynode_map_get(map, "servers");
+	const struct gw_server *sv = c->servers.items;
+	size_t n = c->servers.n;
+	char why[200];
+	bool have_bs = false;
+
+	if (c->mode == GW_MODE_ENDPOINT &&
+	    gw_endpoint_template_check(c->endpoint_template, true, why, sizeof(why)) < 0) {
+		const struct ynode *t = ynode_map_get(map, "endpoint_template");
+		schema_error(ctx, t ? t : map,
+			     "invalid endpoint template '%s' for 'lwm2m.endpoint_template': %s",
+			     c->endpoint_template, why);
+	}
+
+	for (size_t i = 0; i < n; i++) {
+		const struct ynode *item = servers ? &servers->seq.items[i] : map;
+		const struct ynode *at = ynode_map_get(item, "uri");
+		if (!at)
+			at = item;
+		if (sv[i].bootstrap) {
+			if (have_bs)
+				schema_error(ctx, at,
+					     "only one bootstrap server is supported (lwm2m.servers[%zu])",
+					     i);
+			have_bs = true;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (sv[j].uri.scheme == sv[i].uri.scheme && sv[j].uri.port == sv[i].uri.port &&
+			    strcasecmp(sv[j].uri.host, sv[i].uri.host) == 0) {
+				schema_error(ctx, at, "server '%s' is listed twice (also lwm2m.servers[%zu])",
+					     sv[i].uri.text, j);
+				break;
+			}
+	}
+	return 0;
+}
+
+/* ---- tables ------------------------------------------------------------------ */
+
+static const struct schema_enum_word level_words[] = {
+	{ "err", LOG_ERR },
+	{ "warning", LOG_WARNING },
+	{ "notice", LOG_NOTICE },
+	{ "info", LOG_INFO },
+	{ "debug", LOG_DEBUG },
+	{ "error", LOG_ERR, .alias = true },
+	{ "warn", LOG_WARNING, .alias = true },
+	{ NULL },
+};
+
+static const struct schema_enum_word target_words[] = {
+	{ "auto", LOG_TARGET_AUTO },
+	{ "stderr", LOG_TARGET_STDERR },
+	{ "journal", LOG_TARGET_JOURNAL },
+	{ NULL },
+};
+
+static const struct schema_enum_word mode_words[] = {
+	{ "endpoint", GW_MODE_ENDPOINT },
+	{ "gateway", GW_MODE_GATEWAY },
+	{ NULL },
+};
+
+static const struct schema_enum_word security_words[] = {
+	{ "nosec", GW_SECURITY_NOSEC },
+	{ "psk", GW_SECURITY_PSK },
+	{ "certificate", GW_SECURITY_CERTIFICATE },
+	{ NULL },
+};
+
+#define GW_OFF(f) offsetof(struct gw_config, f)
+#define GG_OFF(f) offsetof(struct gw_gateway_config, f)
+#define LG_OFF(f) offsetof(struct gw_log_config, f)
+#define LW_OFF(f) offsetof(struct gw_lwm2m_config, f)
+#define SV_OFF(f) offsetof(struct gw_server, f)
+
+static const struct schema_key gateway_keys[] = {
+	{ .name = "name",
+	  .kind = SCHEMA_STRING,
+	  .required = true,
+	  .offset = GG_OFF(name),
+	  .parse = check_name,
+	  .doc = "the gateway's name: its own endpoint name and {gateway} in templates" },
+	{ .name = "state_dir",
+	  .kind = SCHEMA_STRING,
+	  .offset = GG_OFF(state_dir),
+	  .def_str = "/var/lib/fieldgate",
+	  .parse = check_absolute_path,
+	  .doc = "where bootstrap results and buffered values are kept" },
+	{ .name = "objects_dir",
+	  .kind = SCHEMA_STRING,
+	  .offset = GG_OFF(objects_dir),
+	  .doc = "folder of extra OMA DDF XML object definitions (relative to this file)" },
+	{ NULL },
+};
+
+static const struct schema_section gateway_section = {
+	.name = "gateway",
+	.size = sizeof(struct gw_gateway_config),
+	.keys = gateway_keys,
+};
+
+static const struct schema_key log_keys[] = {
+	{ .name = "level",
+	  .kind = SCHEMA_ENUM,
+	  .offset = LG_OFF(level),
+	  .words = level_words,
+	  .def_int = LOG_INFO,
+	  .doc = "most verbose level written" },
+	{ .name = "target",
+	  .kind = SCHEMA_ENUM,
+	  .offset = LG_OFF(target),
+	  .words = target_words,
+	  .def_int = LOG_TARGET_AUTO,
+	  .doc = "auto: the journal under systemd, else stderr" },
+	{ NULL },
+};
+
+static const struct schema_section log_section = {
+	.name = "log",
+	.size = sizeof(struct gw_log_config),
+	.keys = log_keys,
+};
+
+static const struct schema_key server_keys[] = {
+	{ .name = "uri",
+	  .kind = SCHEMA_CUSTOM,
+	  .required = true,
+	  .offset = SV_OFF(uri),
+	  .parse = parse_uri,
+	  .size = sizeof(struct gw_uri),
+	  .doc = "coap://host:port or coaps://host:port" },
+	{ .name = "security",
+	  .kind = SCHEMA_ENUM,
+	  .offset = SV_OFF(security),
+	  .words = security_words,
+	  .def_int = GW_SECURITY_NOSEC },
+	{ .name = "psk_identity", .kind = SCHEMA_STRING, .offset = SV_OFF(psk_identity), .max_len = 128 },
+	{ .name = "psk_key",
+	  .kind = SCHEMA_CUSTOM,
+	  .offset = SV_OFF(psk_key),
+	  .parse = parse_psk_key,
+	  .size = sizeof(struct gw_psk_key),
+	  .doc = "hex" },
+	{ .name = "certificate", .kind = SCHEMA_STRING, .offset = SV_OFF(certificate) },
+	{ .name = "private_key", .kind = SCHEMA_STRING, .offset = SV_OFF(private_key) },
+	{ .name = "ca_certificate", .kind = SCHEMA_STRING, .offset = SV_OFF(ca_certificate) },
+	{ .name = "bootstrap", .kind = SCHEMA_BOOL, .offset = SV_OFF(bootstrap) },
+	{ NULL },
+};
+
+static const struct schema_section server_section = {
+	.name = "server",
+	.size = sizeof(struct gw_server),
+	.keys = server_keys,
+	.check = check_server,
+};
+
+static const struct schema_key server_elem = { .kind = SCHEMA_SECTION, .section = &server_section };
+
+static const struct schema_key lwm2m_keys[] = {
+	{ .name = "mode",
+	  .kind = SCHEMA_ENUM,
+	  .offset = LW_OFF(mode),
+	  .words = mode_words,
+	  .def_int = GW_MODE_ENDPOINT },
+	{ .name = "endpoint_template",
+	  .kind = SCHEMA_STRING,
+	  .offset = LW_OFF(endpoint_template),
+	  .def_str = "{gateway}-{device}",
+	  .parse = check_template },
+	/* The Register lt parameter is whole seconds, at most 2^32-1. */
+	{ .name = "lifetime",
+	  .kind = SCHEMA_DURATION,
+	  .offset = LW_OFF(lifetime_usec),
+	  .umin = USEC_PER_SEC,
+	  .umax = 4294967295ULL * USEC_PER_SEC,
+	  .step = USEC_PER_SEC,
+	  .def_uint = 300 * USEC_PER_SEC },
+	{ .name = "servers",
+	  .kind = SCHEMA_LIST,
+	  .required = true,
+	  .offset = LW_OFF(servers),
+	  .elem = &server_elem,
+	  .min_items = 1,
+	  .max_items = 16 },
+	{ NULL },
+};
+
+static const struct schema_section lwm2m_section = {
+	.name = "lwm2m",
+	.size = sizeof(struct gw_lwm2m_config),
+	.keys = lwm2m_keys,
+	.check = check_lwm2m,
+};
+
+static const struct schema_key root_keys[] = {
+	{ .name = "gateway",
+	  .kind = SCHEMA_SECTION,
+	  .required = true,
+	  .offset = GW_OFF(gateway),
+	  .section = &gateway_section },
+	{ .name = "log", .kind = SCHEMA_SECTION, .offset = GW_OFF(log), .section = &log_section },
+	{ .name = "lwm2m",
+	  .kind = SCHEMA_SECTION,
+	  .required = true,
+	  .offset = GW_OFF(lwm2m),
+	  .section = &lwm2m_section },
+	/* Placeholders until the bridges and device registry parse them. */
+	{ .name = "bridges", .kind = SCHEMA_NODE, .offset = GW_OFF(bridges), .node_kind = YNODE_MAP },
+	{ .name = "devices", .kind = SCHEMA_NODE, .offset = GW_OFF(devices), .node_kind = YNODE_SEQ },
+	{ NULL },
+};
+
+static const struct schema_section root_section = {
+	.name = "fieldgate",
+	.size = sizeof(struct gw_config),
+	.keys = root_keys,
+};
+
+/* ---- loading ------------------------------------------------------------------ */
+
+const char *gw_mode_to_string(int mode)
+{
+	return mode == GW_MODE_GATEWAY ? "gateway" : "endpoint";
+}
+
+const char *gw_security_to_string(int security)
+{
+	switch (security) {
+	case GW_SECURITY_PSK:
+		return "psk";
+	case GW_SECURITY_CERTIFICATE:
+		return "certificate";
+	default:
+		return "nosec";
+	}
+}
+
+struct gw_config *gw_config_free(struct gw_config *c)
+{
+	if (!c)
+		return NULL;
+	schema_free(&root_section, c);
+	free(c->objects_dir);
+	ydoc_free(c->doc);
+	free(c);
+	return NULL;
+}
+
+static int config_from_doc(struct ydoc *doc, const char *path, struct diag *diag, struct gw_config **out)
+{
+	struct gw_config *c;
+	int r;
+
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		ydoc_free(doc);
+		return -ENOMEM;
+	}
+	c->doc = doc;
+	r = schema_parse(&root_section, ydoc_root(doc), c, diag, NULL);
+	if (r < 0) {
+		gw_config_free(c);
+		return r;
+	}
+
+	if (c->gateway.objects_dir) {
+		const char *d = c->gateway.objects_dir;
+		const char *slash = path ? strrchr(path, '/') : NULL;
+		/* Relative to the configuration file, so a folder shipped
+		 * beside it works wherever the daemon was started. */
+		if (d[0] != '/' && slash)
+			r = asprintf(&c->objects_dir, "%.*s/%s", (int)(slash - path), path, d);
+		else
+			r = (c->objects_dir = strdup(d)) ? 0 : -1;
+		if (r < 0) {
+			c->objects_dir = NULL;
+			gw_config_free(c);
+			return -ENOMEM;
+		}
+	}
+	*out = c;
+	return 0;
+}
+
+int gw_config_load_file(const char *path, struct diag *diag, struct gw_config **out)
+{
+	struct ydoc *doc;
+	int r;
+
+	*out = NULL;
+	r = ydoc_load_file(path, NULL, diag, &doc);
+	if (r < 0)
+		return r;
+	return config_from_doc(doc, path, diag, out);
+}
+
+int gw_config_load_buffer(const char *name, const void *data, size_t len, struct diag *diag,
+			  struct gw_config **out)
+{
+	struct ydoc *doc;
+	int r;
+
+	*out = NULL;
+	r = ydoc_load_buffer(name, data, len, NULL, diag, &doc);
+	if (r < 0)
+		return r;
+	return config_from_doc(doc, NULL, diag, out);
+}
+
+int gw_config_load_objects(const struct gw_config *c, struct diag *diag, struct lwm2m_registry **out,
+			   size_t *loaded)
+{
+	struct lwm2m_registry *reg;
+	unsigned before = diag ? diag->errors : 0;
+	int r;
+
+	*out = NULL;
+	if (loaded)
+		*loaded = 0;
+	reg = lwm2m_registry_new();
+	if (!reg)
+		return -ENOMEM;
+	if (c->objects_dir) {
+		DIR *d = opendir(c->objects_dir);
+		/* Checked here first so the error points at the key in the
+		 * configuration, not only at the folder. */
+		if (!d) {
+			const struct ynode *n =
+				ynode_map_get(ynode_map_get(ydoc_root(c->doc), "gateway"), "objects_dir");
+			r = -errno;
+			diag_report(diag, DIAG_ERROR, n ? n->file : NULL, n ? n->line : 0, n ? n->col : 0,
+				    "cannot read objects_dir '%s': %s", c->objects_dir, strerror(-r));
+			lwm2m_registry_free(reg);
+			return r;
+		}
+		closedir(d);
+		r = lwm2m_registry_load_dir(reg, c->objects_dir, diag_forward_error, diag);
+		if (r < 0) {
+			lwm2m_registry_free(reg);
+			return r;
+		}
+		if (loaded)
+			*loaded = (size_t)r;
+		if (diag && diag->errors > before) {
+			lwm2m_registry_free(reg);
+			return -EINVAL;
+		}
+	}
+	*out = reg;
+	return 0;
+}
+
+size_t gw_config_device_count(const struct gw_config *c)
+{
+	return c->devices ? c->devices->seq.n : 0;
+}
+
+size_t gw_config_bridge_count(const struct gw_config *c)
+{
+	return c->bridges ? c->bridges->map.n : 0;
+}
+
+char *gw_config_summary(const struct gw_config *c, const char *path, const struct lwm2m_registry *reg,
+			size_t loaded)
+{
+	char lifetime[64], *s = NULL;
+	size_t len = 0, nobj = reg ? lwm2m_registry_count(reg) : 0;
+	FILE *f = open_memstream(&s, &len);
+
+	if (!f)
+		return NULL;
+	schema_format_duration(c->lwm2m.lifetime_usec, lifetime, sizeof(lifetime));
+	fprintf(f, "%s: configuration is valid. Gateway '%s' in %s mode", path, c->gateway.name,
+		gw_mode_to_string(c->lwm2m.mode));
+	if (c->lwm2m.mode == GW_MODE_ENDPOINT)
+		fprintf(f, " (endpoint names '%s')", c->lwm2m.endpoint_template);
+	fprintf(f, ", lifetime %s, state in %s; %zu LwM2M server%s (", lifetime, c->gateway.state_dir,
+		c->lwm2m.servers.n, c->lwm2m.servers.n == 1 ? "" : "s");
+	for (size_t i = 0; i < c->lwm2m.servers.n; i++) {
+		const struct gw_server *sv = gw_config_server(c, i);
+		fprintf(f, "%s%s %s%s", i ? ", " : "", sv->uri.text, gw_security_to_string(sv->security),
+			sv->bootstrap ? " bootstrap" : "");
+	}
+	fprintf(f, "); %zu bridge%s, %zu device%s; %zu object definitions known", gw_config_bridge_count(c),
+		gw_config_bridge_count(c) == 1 ? "" : "s", gw_config_device_count(c),
+		gw_config_device_count(c) == 1 ? "" : "s", nobj);
+	if (c->objects_dir)
+		fprintf(f, " (%zu loaded from %s)", loaded, c->objects_dir);
+	fputc('.', f);
+	if (fclose(f) != 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `fieldgate run`: the sd-event main loop, signals, reload, sd_notify and
+ * the watchdog. Bridges, devices and the LwM2M client hang off this loop in
+ * later stages; for now it loads the configuration and object definitions,
+ * reports readiness and handles reload and stop.
+ */
+#include "gateway/gateway.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "common/log.h"
+#include "lwm2m/lwm2m.h"
+
+struct daemon {
+	sd_event *event;
+	const struct gw_options *opt;
+	struct gw_config *config;
+	struct lwm2m_registry *registry;
+	size_t objects_loaded;
+	char status[256];
+};
+
+/* Configuration problems go to the log, one entry each, with the journal's
+ * CONFIG_FILE= and CONFIG_LINE= fields (as systemd uses them) so they can be
+ * found by file. */
+static void diag_to_log(void *ctx, enum diag_severity sev, const char *file, unsigned line, unsigned col,
+			const char *msg)
+{
+	char text[2048], f_file[1024], f_line[32];
+	const char *fields[3] = { NULL };
+	size_t n = 0;
+
+	(void)ctx;
+	diag_format(text, sizeof(text), sev, file, line, col, msg);
+	if (file) {
+		snprintf(f_file, sizeof(f_file), "CONFIG_FILE=%s", file);
+		fields[n++] = f_file;
+	}
+	if (line) {
+		snprintf(f_line, sizeof(f_line), "CONFIG_LINE=%u", line);
+		fields[n++] = f_line;
+	}
+	log_full_fields_errno(sev == DIAG_WARNING ? LOG_WARNING : LOG_ERR, 0, fields, "%s", text);
+}
+
+/* Load the configuration and the object definitions it names. */
+static int load_all(const char *path, struct diag *diag, struct gw_config **config,
+		    struct lwm2m_registry **registry, size_t *loaded)
+{
+	struct gw_config *c;
+	int r;
+
+	*config = NULL;
+	*registry = NULL;
+	r = gw_config_load_file(path, diag, &c);
+	if (r < 0)
+		return r;
+	r = gw_config_load_objects(c, diag, registry, loaded);
+	if (r < 0) {
+		gw_config_free(c);
+		return r;
+	}
+	*config = c;
+	return 0;
+}
+
+static void apply_log_settings(const struct gw_options *opt, const struct gw_config *c)
+{
+	log_set_max_level(opt->log_level >= 0 ? opt->log_level : c->log.level);
+	log_set_target(opt->log_target >= 0 ? opt->log_target : c->log.target);
+}
+
+static void update_status(struct daemon *d)
+{
+	const struct gw_config *c = d->config;
+
+	snprintf(d->status, sizeof(d->status),
+		 "config loaded: gateway %s, mode %s, %zu server%s, %zu device%s, %zu objects known",
+		 c->gateway.name, gw_mode_to_string(c->lwm2m.mode), c->lwm2m.servers.n,
+		 c->lwm2m.servers.n == 1 ? "" : "s", gw_config_device_count(c),
+		 gw_config_device_count(c) == 1 ? "" : "s", lwm2m_registry_count(d->registry));
+}
+
+static void log_loaded(const struct daemon *d)
+{
+	const struct gw_config *c = d->config;
+	char lifetime[64];
+
+	schema_format_duration(c->lwm2m.lifetime_usec, lifetime, sizeof(lifetime));
+	log_info("Gateway '%s': LwM2M mode %s, lifetime %s, state directory %s", c->gateway.name,
+		 gw_mode_to_string(c->lwm2m.mode), lifetime, c->gateway.state_dir);
+	if (c->lwm2m.mode == GW_MODE_ENDPOINT)
+		log_info("Endpoint names: %s", c->lwm2m.endpoint_template);
+	for (size_t i = 0; i < c->lwm2m.servers.n; i++) {
+		const struct gw_server *sv = gw_config_server(c, i);
+		log_info("LwM2M %sserver %s (security %s)", sv->bootstrap ? "bootstrap " : "", sv->uri.text,
+			 gw_security_to_string(sv->security));
+	}
+	if (c->objects_dir)
+		log_info("%zu object definitions known (%zu loaded from %s)",
+			 lwm2m_registry_count(d->registry), d->objects_loaded, c->objects_dir);
+	else
+		log_info("%zu object definitions known", lwm2m_registry_count(d->registry));
+	log_info("%zu bridge%s and %zu device%s configured", gw_config_bridge_count(c),
+		 gw_config_bridge_count(c) == 1 ? "" : "s", gw_config_device_count(c),
+		 gw_config_device_count(c) == 1 ? "" : "s");
+}
+
+static uint64_t now_monotonic_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void reload(struct daemon *d)
+{
+	struct diag diag = { .fn = diag_to_log };
+	struct gw_config *c;
+	struct lwm2m_registry *reg;
+	size_t loaded = 0;
+	int r;
+
+	/* MONOTONIC_USEC lets systemd (Type=notify-reload) match this
+	 * RELOADING=1 to the reload it asked for. */
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reloading configuration",
+		   (unsigned long long)now_monotonic_usec());
+	log_info("Reloading configuration from %s", d->opt->config_path);
+
+	r = load_all(d->opt->config_path, &diag, &c, &reg, &loaded);
+	if (r < 0) {
+		if (diag.errors > 0)
+			log_error("Configuration %s has %u error%s, keeping the running configuration",
+				  d->opt->config_path, diag.errors, diag.errors == 1 ? "" : "s");
+		else
+			log_error_errno(r, "Failed to reload %s, keeping the running configuration: %m",
+					d->opt->config_path);
+	} else {
+		/* Nothing is started from the configuration yet, so taking the
+		 * new one is all that applying it means; the device and server
+		 * diff comes with the device registry. */
+		gw_config_free(d->config);
+		lwm2m_registry_free(d->registry);
+		d->config = c;
+		d->registry = reg;
+		d->objects_loaded = loaded;
+		apply_log_settings(d->opt, c);
+		log_info("Configuration %s is valid and was applied", d->opt->config_path);
+		log_loaded(d);
+		update_status(d);
+	}
+	sd_notifyf(0, "READY=1\nSTATUS=%s", d->status);
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	(void)s;
+	switch (si->ssi_signo) {
+	case SIGHUP:
+		reload(d);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		log_info("Received %s, stopping", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+		sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
+		return sd_event_exit(sd_event_source_get_event(s), 0);
+	default:
+		break;
+	}
+	return 0;
+}
+
+static int setup_loop(struct daemon *d)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	sigset_t mask;
+	int r;
+
+	r = sd_event_default(&d->event);
+	if (r < 0)
+		return log_error_errno(r, "Failed to allocate the event loop: %m");
+
+	/* Signals arrive through signalfd only when blocked; block them
+	 * before any thread exists so every thread inherits the mask. */
+	sigemptyset(&mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&mask, sigs[i]);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return log_error_errno(errno, "Failed to block signals: %m");
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		r = sd_event_add_signal(d->event, NULL, sigs[i], on_signal, d);
+		if (r < 0)
+			return log_error_errno(r, "Failed to watch signal %d: %m", sigs[i]);
+	}
+
+	/* Sends WATCHDOG=1 at half of $WATCHDOG_USEC when systemd asks for it. */
+	r = sd_event_set_watchdog(d->event, true);
+	if (r < 0)
+		return log_error_errno(r, "Failed to enable the watchdog: %m");
+	if (r > 0)
+		log_debug("Watchdog enabled");
+	return 0;
+}
+
+int gw_daemon_run(const struct gw_options *opt)
+{
+	struct daemon d = { .opt = opt };
+	struct diag diag = { .fn = diag_to_log };
+	int r, ret = 1;
+
+	/* Until the configuration says otherwise: command line, else auto. */
+	log_set_target(opt->log_target >= 0 ? opt->log_target : LOG_TARGET_AUTO);
+	if (opt->log_level >= 0)
+		log_set_max_level(opt->log_level);
+
+	log_info("fieldgate %s starting, configuration %s", FIELDGATE_VERSION, opt->config_path);
+	r = load_all(opt->config_path, &diag, &d.config, &d.registry, &d.objects_loaded);
+	if (r < 0) {
+		if (diag.errors > 0)
+			log_error("Configuration %s has %u error%s, not starting", opt->config_path,
+				  diag.errors, diag.errors == 1 ? "" : "s");
+		else
+			log_error_errno(r, "Failed to load %s: %m", opt->config_path);
+		sd_notifyf(0, "STATUS=Invalid configuration %s\nERRNO=%d", opt->config_path, -r);
+		goto out;
+	}
+	apply_log_settings(opt, d.config);
+	log_loaded(&d);
+	update_status(&d);
+
+	if (setup_loop(&d) < 0)
+		goto out;
+
+	sd_notifyf(0, "READY=1\nSTATUS=%s", d.status);
+	log_notice("fieldgate %s running: %s", FIELDGATE_VERSION, d.status);
+
+	r = sd_event_loop(d.event);
+	if (r < 0) {
+		log_error_errno(r, "Event loop failed: %m");
+		goto out;
+	}
+	log_info("Stopped");
+	ret = r == 0 ? 0 : 1;
+out:
+	sd_event_unref(d.event);
+	lwm2m_registry_free(d.registry);
+	gw_config_free(d.config);
+	return ret;
+}

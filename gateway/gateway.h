@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * gateway/gateway.h — what the gateway core offers to the fieldgate command
+ * (main.c), the tests and the fuzz targets: the configuration (loading,
+ * validation, summary) and the daemon.
+ *
+ * The configuration is parsed by the table-driven schema engine
+ * (common/schema.h); config.c holds the tables. To add a section, add a
+ * struct here, a key table in config.c and one line in the root table.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/diag.h"
+#include "common/schema.h"
+#include "common/yamldoc.h"
+
+struct lwm2m_registry;
+
+/* ---- configuration ------------------------------------------------------ */
+
+enum gw_mode {
+	GW_MODE_ENDPOINT = 0, /* one LwM2M endpoint per field device */
+	GW_MODE_GATEWAY,      /* one registration, devices as Object 25 instances */
+};
+
+enum gw_security {
+	GW_SECURITY_NOSEC = 0,
+	GW_SECURITY_PSK,
+	GW_SECURITY_CERTIFICATE,
+};
+
+enum gw_scheme {
+	GW_SCHEME_COAP = 0,
+	GW_SCHEME_COAPS,
+};
+
+#define GW_NAME_MAX    64  /* gateway name; endpoint names are built from it */
+#define GW_HOST_MAX    253 /* DNS name limit; IPv6 literals fit too */
+#define GW_PSK_KEY_MAX 64
+
+struct gw_uri {
+	const char *text; /* as written (into the document) */
+	uint8_t scheme;   /* enum gw_scheme */
+	bool ipv6;        /* host is an IPv6 literal (written in brackets) */
+	uint16_t port;    /* the default port of the scheme when not given */
+	char host[GW_HOST_MAX + 1];
+};
+
+struct gw_psk_key {
+	size_t len;
+	uint8_t bytes[GW_PSK_KEY_MAX];
+};
+
+struct gw_server {
+	struct gw_uri uri;
+	int security; /* enum gw_security */
+	const char *psk_identity;
+	struct gw_psk_key psk_key;
+	const char *certificate, *private_key, *ca_certificate; /* PEM files (security: certificate) */
+	bool bootstrap;
+};
+
+struct gw_gateway_config {
+	const char *name;
+	const char *state_dir;
+	const char *objects_dir; /* as written */
+};
+
+struct gw_log_config {
+	int level;  /* LOG_ERR..LOG_DEBUG */
+	int target; /* enum log_target */
+};
+
+struct gw_lwm2m_config {
+	int mode; /* enum gw_mode */
+	const char *endpoint_template;
+	uint64_t lifetime_usec;
+	struct schema_list servers; /* of struct gw_server */
+};
+
+struct gw_config {
+	struct ydoc *doc;  /* owns every string below */
+	char *objects_dir; /* gateway.objects_dir resolved against the file's folder, or NULL */
+
+	struct gw_gateway_config gateway;
+	struct gw_log_config log;
+	struct gw_lwm2m_config lwm2m;
+	const struct ynode *bridges; /* mapping or NULL: parsed by the bridges (issue 4) */
+	const struct ynode *devices; /* sequence or NULL: parsed by the device registry (issue 4) */
+};
+
+static inline const struct gw_server *gw_config_server(const struct gw_config *c, size_t i)
+{
+	return &((const struct gw_server *)c->lwm2m.servers.items)[i];
+}
+
+/* Load and validate a configuration file. Every problem goes to diag as
+ * "file:line:col: message". Returns 0 and *out, or a negative errno (-EINVAL
+ * when the file has errors, -EBADMSG for YAML syntax, -ENOENT...) with *out
+ * NULL. */
+int gw_config_load_file(const char *path, struct diag *diag, struct gw_config **out);
+/* Same from memory; name is used in diagnostics. A relative objects_dir is
+ * taken relative to the current directory. */
+int gw_config_load_buffer(const char *name, const void *data, size_t len, struct diag *diag,
+			  struct gw_config **out);
+struct gw_config *gw_config_free(struct gw_config *c); /* accepts NULL, returns NULL */
+
+/* The built-in LwM2M object definitions plus those of objects_dir (when
+ * configured). DDF problems are reported through diag at their file:line:col
+ * and make the result an error, like any configuration error. Returns 0 and
+ * *out (*loaded: how many came from objects_dir), or a negative errno. */
+int gw_config_load_objects(const struct gw_config *c, struct diag *diag, struct lwm2m_registry **out,
+			   size_t *loaded);
+
+size_t gw_config_device_count(const struct gw_config *c);
+size_t gw_config_bridge_count(const struct gw_config *c);
+const char *gw_mode_to_string(int mode);
+const char *gw_security_to_string(int security);
+
+/* The one-paragraph summary `fieldgate check` prints; malloc'ed, NULL on
+ * OOM. reg may be NULL. */
+char *gw_config_summary(const struct gw_config *c, const char *path, const struct lwm2m_registry *reg,
+			size_t loaded);
+
+/* ---- validators, public for tests ------------------------------------- */
+
+/* Parse coap://host[:port] or coaps://host[:port] (an optional trailing '/',
+ * IPv4, [IPv6] or DNS host; no userinfo, path, query, fragment). On error
+ * returns -EINVAL and writes the reason to why. */
+int gw_uri_parse(const char *s, struct gw_uri *out, char *why, size_t why_size);
+/* Letters, digits, '.', '_', '-'; first a letter or digit; 1..GW_NAME_MAX. */
+bool gw_name_is_valid(const char *s);
+/* "{gateway}-{device}": placeholders {gateway} and {device}, other text
+ * endpoint-safe. -EINVAL with the reason in why. */
+int gw_endpoint_template_check(const char *t, bool need_device, char *why, size_t why_size);
+
+/* ---- the command --------------------------------------------------------- */
+
+struct gw_options {
+	const char *config_path;
+	int log_level;  /* -1: from the configuration */
+	int log_target; /* -1: from the configuration */
+};
+
+/* `fieldgate check`: load and validate everything, print every problem to
+ * err and the summary to out. Returns the exit code: 0 valid, 1 errors. */
+int gw_check(const struct gw_options *opt, FILE *out, FILE *err);
+
+/* `fieldgate run`: the daemon. Returns the exit code: 0 after SIGTERM or
+ * SIGINT, 1 when the configuration is invalid or startup fails. */
+int gw_daemon_run(const struct gw_options *opt);

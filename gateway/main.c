@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The fieldgate command line: parse options, dispatch to run or check. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "common/log.h"
+#include "gateway/gateway.h"
+
+#define DEFAULT_CONFIG SYSCONFDIR "/fieldgate/fieldgate.yaml"
+
+enum { EXIT_USAGE = 2 };
+
+static void help(void)
+{
+	printf("Usage: fieldgate [OPTIONS] COMMAND\n"
+	       "\n"
+	       "Make Modbus, BLE and MQTT field devices appear to LwM2M servers as LwM2M devices.\n"
+	       "\n"
+	       "Commands:\n"
+	       "  run                    Run the gateway daemon\n"
+	       "  check                  Load and validate the configuration, print every error\n"
+	       "  help                   Show this help\n"
+	       "\n"
+	       "Options:\n"
+	       "  -c, --config=FILE      Configuration file (default: %s)\n"
+	       "  -l, --log-level=LEVEL  err, warning, notice, info or debug (overrides the configuration)\n"
+	       "  -t, --log-target=TGT   auto, stderr or journal (overrides the configuration)\n"
+	       "  -h, --help             Show this help\n"
+	       "  -V, --version          Show the version\n",
+	       DEFAULT_CONFIG);
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "fieldgate: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'fieldgate --help' for more information.\n");
+	return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },     { "log-level", required_argument, NULL, 'l' },
+		{ "log-target", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },          { NULL, 0, NULL, 0 },
+	};
+	struct gw_options opt = { .config_path = DEFAULT_CONFIG, .log_level = -1, .log_target = -1 };
+	const char *cmd;
+	char shortopt[3] = "-?";
+	int c;
+
+	opterr = 0; /* our own messages, the same on every libc */
+	while ((c = getopt_long(argc, argv, ":c:l:t:hV", options, NULL)) >= 0) {
+		switch (c) {
+		case 'c':
+			opt.config_path = optarg;
+			break;
+		case 'l':
+			opt.log_level = log_level_from_string(optarg);
+			if (opt.log_level < 0)
+				return usage_error(
+					"invalid log level '%s' (expected one of: err, warning, notice, "
+					"info, debug)",
+					optarg);
+			break;
+		case 't':
+			opt.log_target = log_target_from_string(optarg);
+			if (opt.log_target < 0)
+				return usage_error(
+					"invalid log target '%s' (expected one of: auto, stderr, journal)",
+					optarg);
+			break;
+		case 'h':
+			help();
+			return 0;
+		case 'V':
+			printf("fieldgate %s\n", FIELDGATE_VERSION);
+			return 0;
+		case ':':
+			/* optopt is the option's letter, for long options too. */
+			for (size_t i = 0; options[i].name; i++)
+				if (options[i].val == optopt && strncmp(argv[optind - 1], "--", 2) == 0)
+					return usage_error("option '--%s' needs an argument",
+							   options[i].name);
+			shortopt[1] = (char)optopt;
+			return usage_error("option '%s' needs an argument", shortopt);
+		default:
+			if (optopt) {
+				shortopt[1] = (char)optopt;
+				return usage_error("unknown option '%s'", shortopt);
+			}
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+
+	if (optind >= argc)
+		return usage_error("%s", "missing command (run, check or help)");
+	cmd = argv[optind];
+	if (optind + 1 < argc)
+		return usage_error("unexpected argument '%s'", argv[optind + 1]);
+
+	if (strcmp(cmd, "help") == 0) {
+		help();
+		return 0;
+	}
+	if (strcmp(cmd, "check") == 0)
+		return gw_check(&opt, stdout, stderr);
+	if (strcmp(cmd, "run") == 0)
+		return gw_daemon_run(&opt);
+	return usage_error("unknown command '%s'", cmd);
+}
