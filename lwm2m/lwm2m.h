@@ -327,7 +327,9 @@ struct lwm2m_link {
 typedef int (*lwm2m_link_fn)(void *ctx, const struct lwm2m_link *l);
 
 /* Parse a link-format document, calling cb for each link in order (spans
- * point into s). A non-zero return from cb stops parsing and is returned.
+ * point into s, except a quoted value that contained backslash escapes: it
+ * is unescaped into a copy valid only during that cb call). A non-zero
+ * return from cb stops parsing and is returned.
  * Malformed input or more than LWM2M_LINK_MAX_PARAMS parameters: -EBADMSG. */
 int lwm2m_link_parse(const char *s, size_t n, lwm2m_link_fn cb, void *ctx);
 /* Append links to out, separated by ','; values are quoted when quoted is
