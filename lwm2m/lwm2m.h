@@ -292,8 +292,9 @@ typedef enum lwm2m_type (*lwm2m_type_fn)(void *ctx, const struct lwm2m_path *p);
 enum lwm2m_type lwm2m_registry_type_of(void *registry, const struct lwm2m_path *p);
 
 /* Encode records (sorted, all at or below base) as content format ct and
- * append to out. base is the request path: TLV and LwM2M CBOR nest relative
- * to it, SenML uses it as the base name, text and opaque need exactly one
+ * append to out. base is the request path: TLV nests relative to it, LwM2M
+ * CBOR keeps full paths from the root (TS 1.2 §7.4.6) within it, SenML uses
+ * it as the base name, text and opaque need exactly one
  * record at base (a resource or resource instance). Returns 0, -ENOTSUP when
  * ct cannot carry this payload (e.g. text with several values, opaque of a
  * Float, TLV of a composite), -EPROTONOSUPPORT for an unknown ct, -EINVAL for
