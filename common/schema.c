@@ -685,6 +685,28 @@ check:
 	return r;
 }
 
+enum {
+	KEY_SEEN = 1u << 0,
+	KEY_FAILED = 1u << 1,
+	KEY_SUGGESTED = 1u << 2, /* named by a "did you mean" */
+};
+
+bool schema_key_ok(const struct schema_ctx *ctx, const char *key)
+{
+	const struct schema_section *sec = ctx->check_sec_;
+
+	if (!sec)
+		return false;
+	for (size_t i = 0; sec->keys[i].name; i++) {
+		if (strcmp(sec->keys[i].name, key) != 0)
+			continue;
+		if (ctx->check_state_[i] & KEY_FAILED)
+			return false;
+		return (ctx->check_state_[i] & KEY_SEEN) || !sec->keys[i].required;
+	}
+	return false;
+}
+
 int schema_parse_section(struct schema_ctx *ctx, const struct schema_section *sec, const struct ynode *n,
 			 void *obj)
 {
@@ -721,6 +743,9 @@ int schema_parse_section(struct schema_ctx *ctx, const struct schema_section *se
 		if (ki == nkeys) {
 			const char *hint = schema_suggest(name, names);
 			char *list = join_words(names);
+			for (size_t j = 0; hint && j < nkeys; j++)
+				if (names[j] == hint)
+					seen[j] |= KEY_SUGGESTED;
 			if (hint)
 				schema_error(ctx, kn,
 					     "unknown key '%s' %s%s, did you mean '%s'? (accepted keys: %s)",
@@ -733,24 +758,34 @@ int schema_parse_section(struct schema_ctx *ctx, const struct schema_section *se
 			free(list);
 			continue;
 		}
-		seen[ki] = 1;
+		unsigned key_before = ctx->errors;
+		seen[ki] |= KEY_SEEN;
 		size_t saved = schema_path_push_key(ctx, name);
 		r = schema_parse_value(ctx, &sec->keys[ki], vn, (char *)obj + sec->keys[ki].offset);
 		schema_path_pop(ctx, saved);
 		if (r == -ENOMEM)
 			return r;
+		if (r < 0 || ctx->errors > key_before)
+			seen[ki] |= KEY_FAILED;
 	}
 
 	for (size_t ki = 0; ki < nkeys; ki++) {
-		if (!sec->keys[ki].required || seen[ki])
+		if (!sec->keys[ki].required || (seen[ki] & KEY_SEEN))
 			continue;
-		schema_error(ctx, n, "missing required key '%s' %s%s", names[ki],
-			     ctx->path_len ? "in " : "at ", schema_where(ctx, w, sizeof(w)));
+		/* A "did you mean" for this key already told the user. */
+		if (!(seen[ki] & KEY_SUGGESTED))
+			schema_error(ctx, n, "missing required key '%s' %s%s", names[ki],
+				     ctx->path_len ? "in " : "at ", schema_where(ctx, w, sizeof(w)));
 	}
 
-	/* Cross-key rules only make sense on values that parsed. */
-	if (ctx->errors == before && sec->check) {
+	if (sec->check) {
+		const struct schema_section *osec = ctx->check_sec_;
+		const unsigned char *ostate = ctx->check_state_;
+		ctx->check_sec_ = sec;
+		ctx->check_state_ = seen;
 		r = sec->check(ctx, n, obj);
+		ctx->check_sec_ = osec;
+		ctx->check_state_ = ostate;
 		if (r == -ENOMEM)
 			return r;
 	}

@@ -67,7 +67,9 @@ struct schema_key;
  * (-EINVAL after reporting, -ENOMEM). */
 typedef int (*schema_parse_fn)(struct schema_ctx *ctx, const struct schema_key *key, const struct ynode *node,
 			       void *target);
-/* Cross-key check of a whole section once its keys parsed without error. */
+/* Cross-key check of a whole section, run after its keys were parsed, also
+ * when some of them failed, so that independent rules still report: use
+ * schema_key_ok() to skip a rule whose inputs did not parse. */
 typedef int (*schema_check_fn)(struct schema_ctx *ctx, const struct ynode *map, void *obj);
 
 struct schema_key {
@@ -117,7 +119,14 @@ struct schema_ctx {
 	unsigned errors; /* reported by this parse */
 	size_t path_len;
 	char path[512];
+	/* private: the section a check callback is looking at */
+	const struct schema_section *check_sec_;
+	const unsigned char *check_state_;
 };
+
+/* In a section check: true when key parsed without error, or is absent
+ * and not required (its default stands). */
+bool schema_key_ok(const struct schema_ctx *ctx, const char *key);
 
 /* Fill obj (zeroed, of sec->size) from node, a mapping (a null is taken as
  * an empty mapping). Returns 0 when nothing was reported, -EINVAL when

@@ -198,7 +198,7 @@ int gw_uri_parse(const char *s, struct gw_uri *out, char *why, size_t why_size)
 		for (; p < end; p++) {
 			if (!isdigit((unsigned char)*p)) {
 				snprintf(why, why_size, "invalid port '%.*s'",
-					 (int)(end - d > 16 ? 16 : end - d), d);
+					 (int)(end - d > 32 ? 32 : end - d), d);
 				return -EINVAL;
 			}
 			if (port <= 65535)
@@ -206,7 +206,7 @@ int gw_uri_parse(const char *s, struct gw_uri *out, char *why, size_t why_size)
 		}
 		if (port < 1 || port > 65535) {
 			snprintf(why, why_size, "port %.*s is out of range (1..65535)",
-				 (int)(end - d > 16 ? 16 : end - d), d);
+				 (int)(end - d > 32 ? 32 : end - d), d);
 			return -EINVAL;
 		}
 		u.port = (uint16_t)port;
@@ -347,10 +347,12 @@ static int check_server(struct schema_ctx *ctx, const struct ynode *map, void *o
 	const struct ynode *sec = ynode_map_get(map, "security");
 	const struct ynode *at = sec ? sec : map;
 
-	if (s->uri.scheme == GW_SCHEME_COAP && s->security != GW_SECURITY_NOSEC)
+	if (!schema_key_ok(ctx, "security"))
+		return 0;
+	if (schema_key_ok(ctx, "uri") && s->uri.scheme == GW_SCHEME_COAP && s->security != GW_SECURITY_NOSEC)
 		schema_error(ctx, at, "security '%s' needs a coaps:// URI, got '%s'",
 			     gw_security_to_string(s->security), s->uri.text);
-	if (s->uri.scheme == GW_SCHEME_COAPS && s->security == GW_SECURITY_NOSEC)
+	if (schema_key_ok(ctx, "uri") && s->uri.scheme == GW_SCHEME_COAPS && s->security == GW_SECURITY_NOSEC)
 		schema_error(ctx, at, "a coaps:// URI needs security psk or certificate, got nosec");
 
 	switch (s->security) {
@@ -386,7 +388,8 @@ static int check_lwm2m(struct schema_ctx *ctx, const struct ynode *map, void *ob
 	char why[200];
 	bool have_bs = false;
 
-	if (c->mode == GW_MODE_ENDPOINT &&
+	if (schema_key_ok(ctx, "mode") && schema_key_ok(ctx, "endpoint_template") &&
+	    c->mode == GW_MODE_ENDPOINT &&
 	    gw_endpoint_template_check(c->endpoint_template, true, why, sizeof(why)) < 0) {
 		const struct ynode *t = ynode_map_get(map, "endpoint_template");
 		schema_error(ctx, t ? t : map,
@@ -394,6 +397,9 @@ static int check_lwm2m(struct schema_ctx *ctx, const struct ynode *map, void *ob
 			     c->endpoint_template, why);
 	}
 
+	/* Comparing servers needs all of them parsed. */
+	if (!schema_key_ok(ctx, "servers"))
+		n = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct ynode *item = servers ? &servers->seq.items[i] : map;
 		const struct ynode *at = ynode_map_get(item, "uri");

@@ -243,7 +243,7 @@ int gw_daemon_run(const struct gw_options *opt)
 		goto out;
 
 	sd_notifyf(0, "READY=1\nSTATUS=%s", d.status);
-	log_notice("fieldgate %s running: %s", FIELDGATE_VERSION, d.status);
+	log_notice("fieldgate %s ready: %s", FIELDGATE_VERSION, d.status);
 
 	r = sd_event_loop(d.event);
 	if (r < 0) {

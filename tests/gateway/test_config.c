@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* gateway/config: URI, name and template validators, and the loaded values. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/log.h"
+#include "gateway/gateway.h"
+#include "gwtest.h"
+
+static void uri_ok(const char *s, int scheme, const char *host, unsigned port, bool ipv6)
+{
+	struct gw_uri u;
+	char why[200] = "";
+
+	assert_int_equal(gw_uri_parse(s, &u, why, sizeof(why)), 0);
+	assert_int_equal(u.scheme, scheme);
+	assert_string_equal(u.host, host);
+	assert_int_equal(u.port, port);
+	assert_int_equal(u.ipv6, ipv6);
+	assert_ptr_equal(u.text, s);
+}
+
+static void uri_bad(const char *s, const char *reason)
+{
+	struct gw_uri u;
+	char why[200] = "";
+
+	assert_int_equal(gw_uri_parse(s, &u, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, reason);
+}
+
+static void test_uri(void **state)
+{
+	(void)state;
+	uri_ok("coap://127.0.0.1:5683", GW_SCHEME_COAP, "127.0.0.1", 5683, false);
+	uri_ok("coap://127.0.0.1", GW_SCHEME_COAP, "127.0.0.1", 5683, false);
+	uri_ok("coaps://leshan.eclipseprojects.io", GW_SCHEME_COAPS, "leshan.eclipseprojects.io", 5684,
+	       false);
+	uri_ok("COAPS://example.com.:1/", GW_SCHEME_COAPS, "example.com.", 1, false);
+	uri_ok("coap://[::1]:65535", GW_SCHEME_COAP, "::1", 65535, true);
+	uri_ok("coaps://[2001:db8::10]", GW_SCHEME_COAPS, "2001:db8::10", 5684, true);
+	uri_ok("coap://a-b.c9", GW_SCHEME_COAP, "a-b.c9", 5683, false);
+
+	uri_bad("http://x", "unsupported scheme 'http' (expected coap:// or coaps://)");
+	uri_bad("coap+tcp://x", "unsupported scheme 'coap+tcp' (expected coap:// or coaps://)");
+	uri_bad("127.0.0.1:5683", "expected coap://host[:port] or coaps://host[:port]");
+	uri_bad("coap://", "the host is missing");
+	uri_bad("coap://:5683", "the host is missing");
+	uri_bad("coap://h:0", "port 0 is out of range (1..65535)");
+	uri_bad("coap://h:65536", "port 65536 is out of range (1..65535)");
+	uri_bad("coap://h:99999999999999999999", "port 99999999999999999999 is out of range (1..65535)");
+	uri_bad("coap://h:", "the port after ':' is missing");
+	uri_bad("coap://h:56a", "invalid port '56a'");
+	uri_bad("coap://h:-1", "invalid port '-1'");
+	uri_bad("coap://user@h", "user information ('user@') is not allowed");
+	uri_bad("coap://h/rd", "a path, query or fragment is not allowed");
+	uri_bad("coap://h?x", "a path, query or fragment is not allowed");
+	uri_bad("coap://1.2.3.256", "invalid IPv4 address '1.2.3.256'");
+	uri_bad("coap://1.2.3", "invalid IPv4 address '1.2.3'");
+	uri_bad("coap://under_score", "invalid host name 'under_score'");
+	uri_bad("coap://-a.b", "invalid host name '-a.b'");
+	uri_bad("coap://a-.b", "invalid host name 'a-.b'");
+	uri_bad("coap://a..b", "invalid host name 'a..b'");
+	uri_bad("coap://[::1", "'[' without a closing ']'");
+	uri_bad("coap://[zz::1]", "invalid IPv6 address 'zz::1'");
+	uri_bad("coap://[]", "invalid IPv6 address");
+	uri_bad("coap://[::1]x", "unexpected 'x' after the host");
+
+	char longhost[300];
+	memset(longhost, 'a', sizeof(longhost));
+	memcpy(longhost, "coap://", 7);
+	longhost[sizeof(longhost) - 1] = '\0';
+	uri_bad(longhost, "the host name is longer than 253 characters");
+}
+
+static void test_names(void **state)
+{
+	(void)state;
+	assert_true(gw_name_is_valid("demo-gw"));
+	assert_true(gw_name_is_valid("A.b_c-1"));
+	assert_true(gw_name_is_valid("0"));
+	assert_false(gw_name_is_valid(""));
+	assert_false(gw_name_is_valid("-gw"));
+	assert_false(gw_name_is_valid(".gw"));
+	assert_false(gw_name_is_valid("gw 1"));
+	assert_false(gw_name_is_valid("gw/1"));
+	assert_false(gw_name_is_valid("gw{x}"));
+	char n[66];
+	memset(n, 'x', 64);
+	n[64] = '\0';
+	assert_true(gw_name_is_valid(n));
+	n[64] = 'x';
+	n[65] = '\0';
+	assert_false(gw_name_is_valid(n));
+}
+
+static void test_templates(void **state)
+{
+	(void)state;
+	char why[200];
+
+	assert_int_equal(gw_endpoint_template_check("{gateway}-{device}", true, why, sizeof(why)), 0);
+	assert_int_equal(gw_endpoint_template_check("urn:dev:{device}", true, why, sizeof(why)), -EINVAL);
+	assert_string_equal(
+		why, "character ':' is not allowed (use letters, digits, '.', '_', '-' and placeholders)");
+	assert_int_equal(gw_endpoint_template_check("{gateway}", true, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why,
+			    "it must contain {device}, or every device would get the same endpoint name");
+	assert_int_equal(gw_endpoint_template_check("{gateway}", false, why, sizeof(why)), 0);
+	assert_int_equal(gw_endpoint_template_check("{gw}-{device}", true, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "unknown placeholder '{gw}' (known: {gateway}, {device})");
+	assert_int_equal(gw_endpoint_template_check("{device", true, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "'{' without a closing '}'");
+	assert_int_equal(gw_endpoint_template_check("", true, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "it is empty");
+}
+
+static struct gw_config *load(const char *text, struct gwt_diag *d)
+{
+	struct gw_config *c = NULL;
+	gwt_diag_init(d);
+	gw_config_load_buffer("c.yaml", text, strlen(text), &d->diag, &c);
+	for (size_t i = 0; i < d->n; i++)
+		print_message("# %s\n", d->msg[i]);
+	return c;
+}
+
+static void test_load_values(void **state)
+{
+	(void)state;
+	struct gwt_diag d;
+	struct gw_config *c = load("gateway: {name: gw1}\n"
+				   "log: {level: debug, target: journal}\n"
+				   "lwm2m:\n"
+				   "  mode: gateway\n"
+				   "  lifetime: 1h\n"
+				   "  servers:\n"
+				   "    - uri: coaps://[::1]\n"
+				   "      security: psk\n"
+				   "      psk_identity: id\n"
+				   "      psk_key: 00A1ff\n"
+				   "      bootstrap: true\n"
+				   "    - uri: coap://h\n"
+				   "bridges: {mqtt: {}}\n"
+				   "devices: [{name: a}, {name: b}]\n",
+				   &d);
+
+	assert_non_null(c);
+	assert_int_equal(d.n, 0);
+	assert_string_equal(c->gateway.name, "gw1");
+	assert_string_equal(c->gateway.state_dir, "/var/lib/fieldgate");
+	assert_null(c->gateway.objects_dir);
+	assert_null(c->objects_dir);
+	assert_int_equal(c->log.level, LOG_DEBUG);
+	assert_int_equal(c->log.target, LOG_TARGET_JOURNAL);
+	assert_int_equal(c->lwm2m.mode, GW_MODE_GATEWAY);
+	assert_string_equal(c->lwm2m.endpoint_template, "{gateway}-{device}");
+	assert_true(c->lwm2m.lifetime_usec == 3600ULL * 1000000ULL);
+	assert_int_equal(c->lwm2m.servers.n, 2);
+	const struct gw_server *s0 = gw_config_server(c, 0), *s1 = gw_config_server(c, 1);
+	assert_int_equal(s0->uri.scheme, GW_SCHEME_COAPS);
+	assert_string_equal(s0->uri.host, "::1");
+	assert_int_equal(s0->uri.port, 5684);
+	assert_int_equal(s0->security, GW_SECURITY_PSK);
+	assert_string_equal(s0->psk_identity, "id");
+	assert_int_equal(s0->psk_key.len, 3);
+	assert_memory_equal(s0->psk_key.bytes, "\x00\xa1\xff", 3);
+	assert_true(s0->bootstrap);
+	assert_int_equal(s1->security, GW_SECURITY_NOSEC);
+	assert_false(s1->bootstrap);
+	assert_int_equal(gw_config_bridge_count(c), 1);
+	assert_int_equal(gw_config_device_count(c), 2);
+	gw_config_free(c);
+	gwt_diag_clear(&d);
+}
+
+static void test_defaults_and_summary(void **state)
+{
+	(void)state;
+	struct gwt_diag d;
+	struct gw_config *c = load("gateway: {name: g}\nlwm2m: {servers: [{uri: 'coap://h'}]}\n", &d);
+
+	assert_non_null(c);
+	assert_int_equal(c->log.level, LOG_INFO);
+	assert_int_equal(c->log.target, LOG_TARGET_AUTO);
+	assert_int_equal(c->lwm2m.mode, GW_MODE_ENDPOINT);
+	assert_true(c->lwm2m.lifetime_usec == 300ULL * 1000000ULL);
+	assert_null(c->bridges);
+	assert_null(c->devices);
+	char *s = gw_config_summary(c, "c.yaml", NULL, 0);
+	assert_string_equal(s,
+			    "c.yaml: configuration is valid. Gateway 'g' in endpoint mode (endpoint names "
+			    "'{gateway}-{device}'), lifetime 5m, state in /var/lib/fieldgate; 1 LwM2M server "
+			    "(coap://h nosec); 0 bridges, 0 devices; 0 object definitions known.");
+	free(s);
+	gw_config_free(c);
+	gwt_diag_clear(&d);
+}
+
+static void test_errors_leave_nothing(void **state)
+{
+	(void)state;
+	struct gwt_diag d;
+	struct gw_config *c =
+		load("gateway: {name: g}\nlwm2m: {servers: [{uri: 'coap://h', security: psk}]}\n", &d);
+
+	assert_null(c);
+	assert_int_equal(d.diag.errors, 3);
+	assert_string_equal(d.msg[0], "c.yaml:2:47: security 'psk' needs a coaps:// URI, got 'coap://h'");
+	assert_string_equal(d.msg[1],
+			    "c.yaml:2:19: missing key 'psk_identity' in 'lwm2m.servers[0]' (required "
+			    "with security psk)");
+	gwt_diag_clear(&d);
+
+	/* Secrets are not echoed in messages. */
+	c = load("gateway: {name: g}\nlwm2m: {servers: [{uri: 'coaps://h', security: psk, psk_identity: i, "
+		 "psk_key: "
+		 "SECRETzz}]}\n",
+		 &d);
+	assert_null(c);
+	assert_int_equal(d.n, 1);
+	assert_null(strstr(d.msg[0], "SECRET"));
+	gwt_diag_clear(&d);
+
+	/* A YAML error stops before the schema. */
+	c = load("gateway: [\n", &d);
+	assert_null(c);
+	assert_int_equal(d.diag.errors, 1);
+	gwt_diag_clear(&d);
+}
+
+static void test_objects_dir_relative_to_file(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/fg-cfg-XXXXXX", path[128], objs[128];
+	struct gwt_diag d;
+	struct gw_config *c = NULL;
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/f.yaml", dir);
+	snprintf(objs, sizeof(objs), "%s/objs", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("gateway: {name: g, objects_dir: objs}\nlwm2m: {servers: [{uri: 'coap://h'}]}\n", f);
+	fclose(f);
+	gwt_diag_init(&d);
+	assert_int_equal(gw_config_load_file(path, &d.diag, &c), 0);
+	assert_string_equal(c->gateway.objects_dir, "objs");
+	assert_string_equal(c->objects_dir, objs);
+
+	struct lwm2m_registry *reg = (struct lwm2m_registry *)1;
+	size_t loaded = 99;
+	assert_int_equal(gw_config_load_objects(c, &d.diag, &reg, &loaded), -ENOENT);
+	assert_null(reg);
+	char want[600];
+	snprintf(want, sizeof(want), "%s:1:33: cannot read objects_dir '%s': No such file or directory", path,
+		 objs);
+	assert_string_equal(d.msg[0], want);
+	gw_config_free(c);
+	gwt_diag_clear(&d);
+	unlink(path);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_uri),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_templates),
+		cmocka_unit_test(test_load_values),
+		cmocka_unit_test(test_defaults_and_summary),
+		cmocka_unit_test(test_errors_leave_nothing),
+		cmocka_unit_test(test_objects_dir_relative_to_file),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

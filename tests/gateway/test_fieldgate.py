@@ -1,0 +1,423 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""End-to-end tests of the fieldgate command: CLI, `check` on good and broken
+configurations (exact file:line:col messages from tests/gateway/data/*.expected),
+and `run` under a fake systemd: a notify socket for READY/STATUS/WATCHDOG/
+RELOADING/STOPPING, SIGHUP with a broken then a valid configuration, SIGTERM.
+
+Usage: test_fieldgate.py PATH/TO/fieldgate   (meson passes it)
+Prints one closing line "N passed, N failed" and exits non-zero on failure.
+"""
+import os
+import queue
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+FIELDGATE = None
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(HERE, "data")
+SOURCE = os.environ.get("FG_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
+TIMEOUT = 20.0  # generous: sanitizer builds start slowly
+
+
+def project_version():
+    with open(os.path.join(SOURCE, "meson.build")) as f:
+        m = re.search(r"version:\s*'([^']+)'", f.read())
+    return m.group(1)
+
+
+def fg(*args, **kw):
+    return subprocess.run([FIELDGATE, *args], capture_output=True, text=True, timeout=60, **kw)
+
+
+USAGE_HINT = "Try 'fieldgate --help' for more information.\n"
+
+
+class Cli(unittest.TestCase):
+    def test_version(self):
+        r = fg("--version")
+        self.assertEqual(r.returncode, 0)
+        self.assertEqual(r.stdout, "fieldgate %s\n" % project_version())
+        self.assertEqual(r.stderr, "")
+        self.assertEqual(fg("-V").stdout, r.stdout)
+
+    def test_help(self):
+        r = fg("--help")
+        self.assertEqual(r.returncode, 0)
+        self.assertEqual(r.stderr, "")
+        lines = r.stdout.splitlines()
+        self.assertEqual(lines[0], "Usage: fieldgate [OPTIONS] COMMAND")
+        for needle in ("  run ", "  check ", "  help ", "  -c, --config=FILE ", "  -l, --log-level=LEVEL ",
+                       "  -t, --log-target=TGT ", "  -h, --help ", "  -V, --version "):
+            self.assertTrue(any(l.startswith(needle) for l in lines), needle)
+        self.assertRegex(r.stdout, r"Configuration file \(default: /\S+/fieldgate/fieldgate\.yaml\)")
+        # -h and the help command print the same text.
+        self.assertEqual(fg("-h").stdout, r.stdout)
+        self.assertEqual(fg("help").stdout, r.stdout)
+
+    def usage_error(self, args, message):
+        r = fg(*args)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(r.stdout, "")
+        self.assertEqual(r.stderr, "fieldgate: %s\n%s" % (message, USAGE_HINT))
+
+    def test_unknown_option(self):
+        self.usage_error(["--bogus"], "unknown option '--bogus'")
+        self.usage_error(["check", "-x"], "unknown option '-x'")
+
+    def test_unknown_command(self):
+        self.usage_error(["frobnicate"], "unknown command 'frobnicate'")
+
+    def test_missing_command(self):
+        self.usage_error([], "missing command (run, check or help)")
+
+    def test_extra_argument(self):
+        self.usage_error(["check", "more"], "unexpected argument 'more'")
+
+    def test_missing_option_argument(self):
+        self.usage_error(["check", "-c"], "option '-c' needs an argument")
+        self.usage_error(["check", "--config"], "option '--config' needs an argument")
+
+    def test_bad_log_options(self):
+        self.usage_error(["--log-level=loud", "check"],
+                         "invalid log level 'loud' (expected one of: err, warning, notice, info, debug)")
+        self.usage_error(["-t", "syslog", "run"],
+                         "invalid log target 'syslog' (expected one of: auto, stderr, journal)")
+
+
+class Check(unittest.TestCase):
+    def test_demo(self):
+        path = os.path.join(SOURCE, "conf", "demo.yaml")
+        r = fg("check", "-c", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, "")
+        out = r.stdout
+        self.assertTrue(out.startswith(
+            "%s: configuration is valid. Gateway 'demo-gw' in endpoint mode (endpoint names "
+            "'{gateway}-{device}'), lifetime 5m, state in /tmp/fieldgate-demo; 1 LwM2M server "
+            "(coap://127.0.0.1:5683 nosec); 0 bridges, 0 devices; " % path), out)
+        self.assertRegex(out, r"; \d+ object definitions known \(1 loaded from .*/conf/objects\)\.\n$")
+        self.assertEqual(out.count("\n"), 1)  # one paragraph
+
+    def test_example(self):
+        path = os.path.join(SOURCE, "conf", "fieldgate.yaml")
+        r = fg("check", "-c", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, "")
+        self.assertIn("Gateway 'edge-router-01' in endpoint mode", r.stdout)
+        self.assertIn("2 LwM2M servers (coaps://lwm2m.example.com:5684 psk, "
+                      "coaps://[2001:db8::10]:5684 certificate)", r.stdout)
+
+    def test_missing_file(self):
+        path = os.path.join(DATA, "does-not-exist.yaml")
+        r = fg("check", "-c", path)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr, "%s: cannot open: No such file or directory\n"
+                                   "%s: 1 error, 0 warnings\n" % (path, path))
+
+    def test_default_path(self):
+        # Without -c the file named in --help is read.
+        default = re.search(r"\(default: (\S+)\)", fg("--help").stdout).group(1)
+        if os.path.exists(default):
+            self.skipTest("%s exists on this machine" % default)
+        r = fg("check")
+        self.assertEqual(r.returncode, 1)
+        self.assertTrue(r.stderr.startswith("%s: cannot open: " % default), r.stderr)
+
+    def test_ddf_errors(self):
+        # Problems in objects_dir's DDF files are errors too, at their own
+        # file:line:col (the message text is the DDF loader's).
+        path = os.path.join(DATA, "ddf_error.yaml")
+        r = fg("check", "-c", path)
+        self.assertEqual(r.returncode, 1)
+        lines = r.stderr.splitlines()
+        self.assertRegex(lines[0], r"^%s:17:\d+: .*Flaot" %
+                         re.escape(os.path.join(DATA, "objects-bad", "26242.xml")))
+        self.assertEqual(lines[-1], "%s: 1 error, 0 warnings" % path)
+
+    def test_missing_objects_dir(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = os.path.join(tmp, "c.yaml")
+            with open(cfg, "w") as f:
+                f.write("gateway:\n  name: gw\n  objects_dir: nowhere\n"
+                        "lwm2m:\n  servers:\n    - uri: coap://[::1]\n")
+            r = fg("check", "-c", cfg)
+            self.assertEqual(r.returncode, 1)
+            self.assertEqual(r.stderr,
+                             "%s:3:16: cannot read objects_dir '%s/nowhere': No such file or directory\n"
+                             "%s: 1 error, 0 warnings\n" % (cfg, tmp, cfg))
+
+
+def add_broken_config_cases():
+    """One test per tests/gateway/data/NAME.yaml with a NAME.expected: the
+    exact stderr of `fieldgate check` ({path} stands for the file), exit 1."""
+    for name in sorted(os.listdir(DATA)):
+        if not name.endswith(".expected"):
+            continue
+        base = name[:-len(".expected")]
+
+        def case(self, base=base):
+            path = os.path.join(DATA, base + ".yaml")
+            with open(os.path.join(DATA, base + ".expected")) as f:
+                expected = f.read().replace("{path}", path)
+            r = fg("check", "-c", path)
+            self.assertEqual(r.returncode, 1)
+            self.assertEqual(r.stdout, "")
+            self.assertEqual(r.stderr, expected)
+
+        setattr(Check, "test_broken_" + base, case)
+
+
+add_broken_config_cases()
+
+
+GOOD = """gateway:
+  name: gw-one
+  state_dir: /tmp/fieldgate-test
+log:
+  level: {level}
+lwm2m:
+  mode: endpoint
+  lifetime: 1m
+  servers:
+    - uri: coap://127.0.0.1:5683
+devices: []
+"""
+
+BROKEN = """gateway:
+  name: gw-one
+  nmae: typo
+lwm2m:
+  servers:
+    - uri: coap://127.0.0.1:99999
+"""
+
+SECOND = """gateway:
+  name: gw-two
+lwm2m:
+  mode: gateway
+  servers:
+    - uri: coap://127.0.0.1:5683
+    - uri: coap://127.0.0.1:5685
+"""
+
+
+class Daemon:
+    """fieldgate run with a notify socket and its stderr collected line by line."""
+
+    def __init__(self, config_text, extra_args=(), env=None):
+        self.tmp = tempfile.mkdtemp(prefix="fg-run-")
+        self.config = os.path.join(self.tmp, "fieldgate.yaml")
+        self.write_config(config_text)
+        self.sock_path = os.path.join(self.tmp, "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.sock_path)
+        self.notes = []
+        e = dict(os.environ)
+        e.pop("JOURNAL_STREAM", None)
+        e.pop("WATCHDOG_PID", None)
+        e["NOTIFY_SOCKET"] = self.sock_path
+        e.update(env or {})
+        self.proc = subprocess.Popen([FIELDGATE, "run", "-c", self.config, *extra_args],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True, env=e)
+        self.lines = queue.Queue()
+        self.log = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stderr:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def write_config(self, text):
+        # Replace atomically, as an editor or config management would.
+        tmp = self.config + ".new"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, self.config)
+
+    def wait_notify(self, pred, timeout=TIMEOUT):
+        """Next notify message (as a dict) for which pred is true."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no matching notification; got %r" % self.notes)
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(4096).decode()
+            except socket.timeout:
+                continue
+            msg = dict(l.split("=", 1) for l in data.split("\n") if "=" in l)
+            self.notes.append(msg)
+            if pred(msg):
+                return msg
+
+    def wait_log(self, text, timeout=TIMEOUT):
+        """Wait for a stderr line equal to text (or matching it, if a regex)."""
+        deadline = time.monotonic() + timeout
+        for seen in self.log:
+            if self._match(text, seen):
+                return seen
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("log line %r not seen; got:\n%s" % (text, "\n".join(self.log)))
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise AssertionError("stderr closed before %r; got:\n%s" % (text, "\n".join(self.log)))
+            self.log.append(line)
+            if self._match(text, line):
+                return line
+
+    @staticmethod
+    def _match(text, line):
+        return text.match(line) if isinstance(text, re.Pattern) else text == line
+
+    def drain_log(self):
+        """Collect the rest of stderr (after the process ended)."""
+        while True:
+            try:
+                line = self.lines.get(timeout=TIMEOUT)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.log.append(line)
+        return self.log
+
+    def wait_exit(self, timeout=TIMEOUT):
+        return self.proc.wait(timeout=timeout)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.reader.join(TIMEOUT)
+        self.proc.stderr.close()
+        self.sock.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class Run(unittest.TestCase):
+    def start(self, config_text, extra_args=(), env=None):
+        d = Daemon(config_text, extra_args, env)
+        self.addCleanup(d.close)
+        return d
+
+    def test_lifecycle(self):
+        d = self.start(GOOD.format(level="info"), env={"WATCHDOG_USEC": "400000"})
+        ready = d.wait_notify(lambda m: m.get("READY") == "1")
+        self.assertRegex(ready.get("STATUS", ""),
+                         r"^config loaded: gateway gw-one, mode endpoint, 1 server, 0 devices, \d+ objects known$")
+        d.wait_log(re.compile(r"^<5>fieldgate \S+ ready: config loaded: gateway gw-one"))
+        # Startup says what was loaded.
+        d.wait_log("<6>Gateway 'gw-one': LwM2M mode endpoint, lifetime 1m, state directory /tmp/fieldgate-test")
+        d.wait_log("<6>LwM2M server coap://127.0.0.1:5683 (security nosec)")
+        d.wait_log(re.compile(r"^<6>\d+ object definitions known$"))
+        # sd-event pings the watchdog because $WATCHDOG_USEC asks for it.
+        d.wait_notify(lambda m: m.get("WATCHDOG") == "1")
+
+        # A broken file on SIGHUP: errors logged, the daemon keeps running.
+        d.write_config(BROKEN)
+        d.proc.send_signal(signal.SIGHUP)
+        rel = d.wait_notify(lambda m: m.get("RELOADING") == "1")
+        self.assertRegex(rel.get("MONOTONIC_USEC", ""), r"^\d+$")
+        d.wait_log("<3>%s:3:3: unknown key 'nmae' in 'gateway', did you mean 'name'? "
+                   "(accepted keys: name, state_dir, objects_dir)" % d.config)
+        d.wait_log("<3>%s:6:12: invalid URI 'coap://127.0.0.1:99999' for 'lwm2m.servers[0].uri': "
+                   "port 99999 is out of range (1..65535)" % d.config)
+        d.wait_log("<3>Configuration %s has 2 errors, keeping the running configuration" % d.config)
+        again = d.wait_notify(lambda m: m.get("READY") == "1")
+        self.assertEqual(again.get("STATUS"), ready.get("STATUS"))
+        self.assertIsNone(d.proc.poll())
+
+        # A valid one: taken.
+        d.write_config(SECOND)
+        d.proc.send_signal(signal.SIGHUP)
+        d.wait_notify(lambda m: m.get("RELOADING") == "1")
+        new = d.wait_notify(lambda m: m.get("READY") == "1")
+        self.assertRegex(new.get("STATUS", ""),
+                         r"^config loaded: gateway gw-two, mode gateway, 2 servers, 0 devices, \d+ objects known$")
+        d.wait_log("<6>Configuration %s is valid and was applied" % d.config)
+        d.wait_log("<6>LwM2M server coap://127.0.0.1:5685 (security nosec)")
+        self.assertIsNone(d.proc.poll())
+
+        d.proc.send_signal(signal.SIGTERM)
+        d.wait_notify(lambda m: m.get("STOPPING") == "1")
+        self.assertEqual(d.wait_exit(), 0)
+        log = d.drain_log()
+        self.assertIn("<6>Received SIGTERM, stopping", log)
+        self.assertEqual(log[-1], "<6>Stopped")
+
+    def test_sigint(self):
+        d = self.start(GOOD.format(level="info"))
+        d.wait_notify(lambda m: m.get("READY") == "1")
+        d.proc.send_signal(signal.SIGINT)
+        self.assertEqual(d.wait_exit(), 0)
+        self.assertIn("<6>Received SIGINT, stopping", d.drain_log())
+
+    def test_invalid_config_does_not_start(self):
+        d = self.start(BROKEN)
+        self.assertEqual(d.wait_exit(), 1)
+        log = d.drain_log()
+        self.assertIn("<3>%s:3:3: unknown key 'nmae' in 'gateway', did you mean 'name'? "
+                      "(accepted keys: name, state_dir, objects_dir)" % d.config, log)
+        self.assertEqual(log[-1], "<3>Configuration %s has 2 errors, not starting" % d.config)
+        d.sock.settimeout(0)
+        msgs = []
+        try:
+            while True:
+                msgs.append(d.sock.recv(4096).decode())
+        except (BlockingIOError, socket.timeout):
+            pass
+        self.assertFalse(any("READY=1" in m for m in msgs), msgs)
+        self.assertTrue(any(m.startswith("STATUS=Invalid configuration") for m in msgs), msgs)
+
+    def test_log_level_from_config_and_cli(self):
+        # log.level: debug from the file reaches the logger...
+        d = self.start(GOOD.format(level="debug"), env={"WATCHDOG_USEC": "10000000"})
+        d.wait_notify(lambda m: m.get("READY") == "1")
+        d.wait_log("<7>Watchdog enabled")
+        d.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 0)
+        # ...and --log-level overrides it: nothing below warning is written.
+        d = self.start(GOOD.format(level="debug"), extra_args=["--log-level=warning"])
+        d.wait_notify(lambda m: m.get("READY") == "1")
+        d.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 0)
+        self.assertEqual(d.drain_log(), [])
+
+
+def main():
+    global FIELDGATE
+    if len(sys.argv) < 2:
+        print("usage: test_fieldgate.py PATH/TO/fieldgate", file=sys.stderr)
+        return 2
+    FIELDGATE = os.path.abspath(sys.argv.pop(1))
+    prog = unittest.main(exit=False, verbosity=2)
+    res = prog.result
+    failed = len(res.failures) + len(res.errors) + len(res.unexpectedSuccesses)
+    passed = res.testsRun - failed - len(res.skipped)
+    line = "%d passed, %d failed" % (passed, failed)
+    if res.skipped:
+        line += ", %d skipped" % len(res.skipped)
+    print(line)
+    return 0 if res.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
