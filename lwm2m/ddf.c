@@ -115,10 +115,13 @@ struct tobj {
 	size_t nres, cap;
 	struct pos pos;
 	uint32_t seen;
+	bool oid_ok;
 };
 
 struct ddf {
 	XML_Parser xp;
+	const char *doc;
+	size_t doclen;
 	const char *file;
 	lwm2m_diag_fn diag;
 	void *ctx;
@@ -571,7 +574,8 @@ static void end_field(struct ddf *p)
 		v = NULL;
 		break;
 	case F_OBJ_ID:
-		if (!parse_id(v, &o->oid))
+		o->oid_ok = parse_id(v, &o->oid);
+		if (!o->oid_ok)
 			field_error(p, at, "invalid ObjectID '%s' (expected an integer 0..65534)",
 				    shown(v, b));
 		break;
@@ -688,11 +692,13 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
 		static const enum field req[] = { F_OBJ_NAME, F_OBJ_ID, F_OBJ_MULTIPLE, F_OBJ_MANDATORY };
 		struct tobj *o = cur_obj(p);
 		check_required(p, o->seen, req, sizeof(req) / sizeof(req[0]), o->pos, "<Object>");
-		if (o->seen & (1u << F_OBJ_ID)) {
-			for (size_t i = 0; i + 1 < p->nobj; i++)
-				if (p->objs[i].oid == o->oid && (p->objs[i].seen & (1u << F_OBJ_ID)))
-					field_error(p, o->pos, "object %u is defined twice in this file",
-						    (unsigned)o->oid);
+		for (size_t i = 0; o->oid_ok && i + 1 < p->nobj; i++) {
+			if (p->objs[i].oid_ok && p->objs[i].oid == o->oid) {
+				field_error(p, o->pos,
+					    "object %u is defined twice in this file (first at line %u)",
+					    (unsigned)o->oid, p->objs[i].pos.line);
+				break;
+			}
 		}
 		p->in_obj = false;
 		break;
@@ -713,7 +719,28 @@ static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *s
 	(void)has_internal_subset;
 	if (p->stopped)
 		return;
-	report(p, here(p), "DOCTYPE declarations are not accepted in DDF files");
+	/* expat calls this at the end of "<!DOCTYPE name ...": point at the
+	 * declaration's start instead, found backwards from here. */
+	struct pos at = here(p);
+	XML_Index idx = XML_GetCurrentByteIndex(p->xp);
+	if (idx > 0 && (size_t)idx <= p->doclen) {
+		size_t i = (size_t)idx;
+		while (i > 0 && !(p->doc[i - 1] == '<' && p->doclen - (i - 1) >= 9 &&
+				  memcmp(p->doc + i - 1, "<!DOCTYPE", 9) == 0))
+			i--;
+		if (i > 0) {
+			size_t start = i - 1, nl = 0, bol = start;
+			for (size_t k = start; k < (size_t)idx; k++)
+				nl += p->doc[k] == '\n';
+			while (bol > 0 && p->doc[bol - 1] != '\n')
+				bol--;
+			if (at.line > nl) {
+				at.line -= (unsigned)nl;
+				at.col = (unsigned)(start - bol) + 1;
+			}
+		}
+	}
+	report(p, at, "DOCTYPE declarations are not accepted in DDF files");
 	p->xml_error = -EBADMSG;
 	stop(p);
 }
@@ -791,7 +818,7 @@ static struct lwm2m_objdef *pack(struct tobj *o)
 int lwm2m_registry_load_ddf(struct lwm2m_registry *r, const char *name, const void *xml, size_t len,
 			    lwm2m_diag_fn diag, void *ctx)
 {
-	struct ddf p = { .file = name ? name : "<ddf>", .diag = diag, .ctx = ctx };
+	struct ddf p = { .file = name ? name : "<ddf>", .diag = diag, .ctx = ctx, .doc = xml, .doclen = len };
 	struct lwm2m_objdef **defs = NULL;
 	int ret;
 

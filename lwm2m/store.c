@@ -359,7 +359,8 @@ static int convert(const struct lwm2m_resdef *rd, const struct lwm2m_value *v, s
 	return 0;
 }
 
-/* The DDF's numeric range, for values a server writes. */
+/* The DDF's range, for values a server writes: the value of a number, the
+ * length of a String or Opaque ("0..255" on a URI is its length). */
 static int check_range(const struct lwm2m_resdef *rd, const struct lwm2m_value *v)
 {
 	double x;
@@ -375,6 +376,10 @@ static int check_range(const struct lwm2m_resdef *rd, const struct lwm2m_value *
 		break;
 	case LWM2M_TYPE_FLOAT:
 		x = v->f;
+		break;
+	case LWM2M_TYPE_STRING:
+	case LWM2M_TYPE_OPAQUE:
+		x = (double)v->bytes.len;
 		break;
 	default:
 		return 0;
