@@ -280,6 +280,9 @@ const char *schema_where(const struct schema_ctx *ctx, char *buf, size_t size)
 }
 
 static void vreport(struct schema_ctx *ctx, enum diag_severity sev, const struct ynode *node, const char *fmt,
+		    va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void vreport(struct schema_ctx *ctx, enum diag_severity sev, const struct ynode *node, const char *fmt,
 		    va_list ap)
 {
 	if (sev == DIAG_ERROR)
