@@ -11,8 +11,8 @@
 
 typedef int (*encode_fn)(const struct lwm2m_path *base, const struct lwm2m_record *recs, size_t n,
 			 struct lwm2m_buf *out);
-typedef int (*decode_fn)(const struct lwm2m_path *base, const uint8_t *data, size_t len, lwm2m_type_fn type_of,
-			 void *type_ctx, struct lwm2m_records *out);
+typedef int (*decode_fn)(const struct lwm2m_path *base, const uint8_t *data, size_t len,
+			 lwm2m_type_fn type_of, void *type_ctx, struct lwm2m_records *out);
 
 struct codec {
 	uint16_t ct;

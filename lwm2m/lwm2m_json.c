@@ -61,7 +61,8 @@ static int put_value(struct lwm2m_buf *b, bool *first, const struct lwm2m_value 
 		return r < 0 ? r : lwm2m_buf_printf(b, "%s", v->b ? "true" : "false");
 	case LWM2M_TYPE_OBJLNK:
 		r = lwm2m_json_put_key(b, first, "ov");
-		return r < 0 ? r : lwm2m_buf_printf(b, "\"%u:%u\"", (unsigned)v->lnk.oid, (unsigned)v->lnk.iid);
+		return r < 0 ? r
+			     : lwm2m_buf_printf(b, "\"%u:%u\"", (unsigned)v->lnk.oid, (unsigned)v->lnk.iid);
 	default:
 		return -EINVAL;
 	}
@@ -147,8 +148,8 @@ struct entry_ctx {
 	struct lwm2m_records *out;
 };
 
-static int entry_value(const char *kind, struct json_object *val, enum lwm2m_type t, struct lwm2m_records *out,
-		       struct lwm2m_value *res)
+static int entry_value(const char *kind, struct json_object *val, enum lwm2m_type t,
+		       struct lwm2m_records *out, struct lwm2m_value *res)
 {
 	struct lwm2m_value v = { 0 };
 	const char *s;
@@ -214,7 +215,8 @@ static int decode_entry(struct entry_ctx *c, struct json_object *obj)
 			if (!is_number(v))
 				return -EBADMSG;
 			tval = v;
-		} else if (!strcmp(key, "v") || !strcmp(key, "sv") || !strcmp(key, "bv") || !strcmp(key, "ov")) {
+		} else if (!strcmp(key, "v") || !strcmp(key, "sv") || !strcmp(key, "bv") ||
+			   !strcmp(key, "ov")) {
 			bool ok = key[0] == 'v'   ? is_number(v)
 				  : key[0] == 'b' ? json_object_is_type(v, json_type_boolean)
 						  : json_object_is_type(v, json_type_string);
@@ -225,8 +227,8 @@ static int decode_entry(struct entry_ctx *c, struct json_object *obj)
 		}
 	}
 	r = lwm2m_senml_resolve_name(c->bn, c->bnlen, nval ? json_object_get_string(nval) : NULL,
-				     nval ? (size_t)json_object_get_string_len(nval) : 0, &rec.path, &rec.prefix,
-				     c->out);
+				     nval ? (size_t)json_object_get_string_len(nval) : 0, &rec.path,
+				     &rec.prefix, c->out);
 	if (r < 0)
 		return r;
 	if (!lwm2m_path_is_under(&rec.path, c->base))
@@ -253,9 +255,7 @@ static int decode_entry(struct entry_ctx *c, struct json_object *obj)
 int lwm2m_lwm2m_json_decode(const struct lwm2m_path *base, const uint8_t *data, size_t len,
 			    lwm2m_type_fn type_of, void *type_ctx, struct lwm2m_records *out)
 {
-	struct entry_ctx c = {
-		.base = base, .bn = "", .type_of = type_of, .type_ctx = type_ctx, .out = out
-	};
+	struct entry_ctx c = { .base = base, .bn = "", .type_of = type_of, .type_ctx = type_ctx, .out = out };
 	struct json_object *root = NULL, *e = NULL;
 	size_t n0 = out->n, count;
 	int r;

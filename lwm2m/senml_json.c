@@ -114,7 +114,8 @@ int lwm2m_json_put_double(struct lwm2m_buf *b, double v, bool float_form)
 	return lwm2m_buf_append(b, num, (size_t)n);
 }
 
-int lwm2m_json_full_name(const struct lwm2m_span *prefix, const struct lwm2m_path *p, char out[LWM2M_JSON_NAME_MAX])
+int lwm2m_json_full_name(const struct lwm2m_span *prefix, const struct lwm2m_path *p,
+			 char out[LWM2M_JSON_NAME_MAX])
 {
 	char path[32];
 	int n = lwm2m_path_format(p, path);
@@ -144,7 +145,8 @@ struct jscan {
 
 static void jskip_ws(struct jscan *s)
 {
-	while (s->i < s->n && (s->p[s->i] == ' ' || s->p[s->i] == '\t' || s->p[s->i] == '\n' || s->p[s->i] == '\r'))
+	while (s->i < s->n &&
+	       (s->p[s->i] == ' ' || s->p[s->i] == '\t' || s->p[s->i] == '\n' || s->p[s->i] == '\r'))
 		s->i++;
 }
 
@@ -308,7 +310,8 @@ static int jscan_object(struct jscan *s, unsigned depth)
 		/* Duplicate names: json-c would keep the last one silently.
 		 * Compared as written (escapes are not decoded). */
 		for (size_t k = 0; k < count && k < JSON_DUP_CHECK; k++)
-			if (names[k].len == s->i - off && memcmp(s->p + names[k].off, s->p + off, s->i - off) == 0)
+			if (names[k].len == s->i - off &&
+			    memcmp(s->p + names[k].off, s->p + off, s->i - off) == 0)
 				return -EBADMSG;
 		if (count < JSON_DUP_CHECK) {
 			names[count].off = off;
@@ -562,7 +565,8 @@ static int put_senml_value(struct lwm2m_buf *b, bool *first, const struct lwm2m_
 		return r < 0 ? r : lwm2m_buf_printf(b, "%s", v->b ? "true" : "false");
 	case LWM2M_TYPE_OBJLNK:
 		r = lwm2m_json_put_key(b, first, "vlo");
-		return r < 0 ? r : lwm2m_buf_printf(b, "\"%u:%u\"", (unsigned)v->lnk.oid, (unsigned)v->lnk.iid);
+		return r < 0 ? r
+			     : lwm2m_buf_printf(b, "\"%u:%u\"", (unsigned)v->lnk.oid, (unsigned)v->lnk.iid);
 	case LWM2M_TYPE_OPAQUE:
 		if (v->bytes.len && !v->bytes.ptr)
 			return -EINVAL;
@@ -634,39 +638,50 @@ int lwm2m_senml_json_encode(const struct lwm2m_path *base, const struct lwm2m_re
 
 /* ---- SenML JSON decoding ----------------------------------------------------- */
 
-/* bv + v without losing anything: integers exactly (or -ERANGE), floats as
- * SenML defines the sum. */
+/* An integral value as sign and magnitude. */
+static void sign_mag(const struct lwm2m_value *v, bool *neg, uint64_t *mag)
+{
+	*neg = v->type == LWM2M_TYPE_INTEGER && v->i < 0;
+	if (v->type == LWM2M_TYPE_UNSIGNED)
+		*mag = v->u;
+	else
+		*mag = *neg ? (uint64_t)(-(v->i + 1)) + 1 : (uint64_t)v->i;
+}
+
+/* bv + v without losing anything: integers exactly (Integer, or Unsigned
+ * above INT64_MAX, or -ERANGE), floats as SenML defines the sum. */
 static int add_base_value(const struct lwm2m_value *bv, struct lwm2m_value *v)
 {
-	if (bv->type == LWM2M_TYPE_INTEGER && v->type == LWM2M_TYPE_INTEGER) {
-		int64_t s;
-		if (__builtin_add_overflow(bv->i, v->i, &s))
-			return -ERANGE;
-		v->i = s;
-		return 0;
-	}
 	if (bv->type != LWM2M_TYPE_FLOAT && v->type != LWM2M_TYPE_FLOAT) {
-		/* One or both above INT64_MAX: the sum as an unsigned. */
-		const struct lwm2m_value *u = bv->type == LWM2M_TYPE_UNSIGNED ? bv : v;
-		const struct lwm2m_value *o = u == bv ? v : bv;
-		uint64_t s;
-		if (o->type == LWM2M_TYPE_UNSIGNED) {
-			if (__builtin_add_overflow(u->u, o->u, &s))
+		bool na, nb, neg;
+		uint64_t a, b, m;
+
+		sign_mag(bv, &na, &a);
+		sign_mag(v, &nb, &b);
+		if (na == nb) {
+			if (__builtin_add_overflow(a, b, &m))
 				return -ERANGE;
-		} else if (o->i >= 0) {
-			if (__builtin_add_overflow(u->u, (uint64_t)o->i, &s))
-				return -ERANGE;
+			neg = na;
+		} else if (a >= b) {
+			m = a - b;
+			neg = na;
 		} else {
-			s = u->u - ((uint64_t)(-(o->i + 1)) + 1); /* u > INT64_MAX >= |o| - 1 */
+			m = b - a;
+			neg = nb;
 		}
-		if (s <= (uint64_t)INT64_MAX)
-			*v = (struct lwm2m_value){ .type = LWM2M_TYPE_INTEGER, .i = (int64_t)s };
+		if (neg && m > (uint64_t)INT64_MAX + 1)
+			return -ERANGE;
+		if (neg)
+			*v = (struct lwm2m_value){ .type = LWM2M_TYPE_INTEGER, .i = (int64_t)(0 - m) };
+		else if (m <= (uint64_t)INT64_MAX)
+			*v = (struct lwm2m_value){ .type = LWM2M_TYPE_INTEGER, .i = (int64_t)m };
 		else
-			*v = (struct lwm2m_value){ .type = LWM2M_TYPE_UNSIGNED, .u = s };
+			*v = (struct lwm2m_value){ .type = LWM2M_TYPE_UNSIGNED, .u = m };
 		return 0;
 	}
 	struct lwm2m_value a, b;
-	if (lwm2m_value_convert(bv, LWM2M_TYPE_FLOAT, &a) < 0 || lwm2m_value_convert(v, LWM2M_TYPE_FLOAT, &b) < 0)
+	if (lwm2m_value_convert(bv, LWM2M_TYPE_FLOAT, &a) < 0 ||
+	    lwm2m_value_convert(v, LWM2M_TYPE_FLOAT, &b) < 0)
 		return -ERANGE; /* an integer with no exact double */
 	v->type = LWM2M_TYPE_FLOAT;
 	v->f = a.f + b.f;
@@ -731,11 +746,11 @@ static bool label_type_ok(const char *key, struct json_object *val, bool *known)
 		const char *name;
 		enum json_type type; /* json_type_int stands for any number */
 	} labels[] = {
-		{ "bn", json_type_string }, { "bt", json_type_int },	{ "bu", json_type_string },
-		{ "bv", json_type_int },    { "bs", json_type_int },	{ "bver", json_type_int },
-		{ "n", json_type_string },  { "u", json_type_string },	{ "v", json_type_int },
-		{ "vs", json_type_string }, { "vb", json_type_boolean }, { "vd", json_type_string },
-		{ "vlo", json_type_string }, { "s", json_type_int },	{ "t", json_type_int },
+		{ "bn", json_type_string },  { "bt", json_type_int },     { "bu", json_type_string },
+		{ "bv", json_type_int },     { "bs", json_type_int },     { "bver", json_type_int },
+		{ "n", json_type_string },   { "u", json_type_string },   { "v", json_type_int },
+		{ "vs", json_type_string },  { "vb", json_type_boolean }, { "vd", json_type_string },
+		{ "vlo", json_type_string }, { "s", json_type_int },      { "t", json_type_int },
 		{ "ut", json_type_int },
 	};
 	enum json_type jt = json_object_get_type(val);
@@ -813,8 +828,8 @@ static int senml_record(const struct lwm2m_path *base, struct json_object *obj, 
 			nval = v;
 		} else if (strcmp(key, "t") == 0) {
 			tval = v;
-		} else if (!strcmp(key, "v") || !strcmp(key, "vs") || !strcmp(key, "vb") || !strcmp(key, "vd") ||
-			   !strcmp(key, "vlo")) {
+		} else if (!strcmp(key, "v") || !strcmp(key, "vs") || !strcmp(key, "vb") ||
+			   !strcmp(key, "vd") || !strcmp(key, "vlo")) {
 			if (kind)
 				return -EBADMSG; /* two values in one record */
 			kind = key;
@@ -823,8 +838,8 @@ static int senml_record(const struct lwm2m_path *base, struct json_object *obj, 
 	}
 
 	r = lwm2m_senml_resolve_name(st->bn, st->bnlen, nval ? json_object_get_string(nval) : NULL,
-				     nval ? (size_t)json_object_get_string_len(nval) : 0, &rec.path, &rec.prefix,
-				     out);
+				     nval ? (size_t)json_object_get_string_len(nval) : 0, &rec.path,
+				     &rec.prefix, out);
 	if (r < 0)
 		return r;
 	if (!lwm2m_path_is_under(&rec.path, base))

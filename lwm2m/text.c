@@ -264,7 +264,8 @@ int lwm2m_text_encode(const struct lwm2m_path *base, const struct lwm2m_record *
 }
 
 /* Parse text s[0..n) as type t into v; byte values are copied into out. */
-static int text_value(enum lwm2m_type t, const char *s, size_t n, struct lwm2m_records *out, struct lwm2m_value *v)
+static int text_value(enum lwm2m_type t, const char *s, size_t n, struct lwm2m_records *out,
+		      struct lwm2m_value *v)
 {
 	bool neg;
 	uint64_t mag;

@@ -72,7 +72,8 @@ int lwm2m_json_put_key(struct lwm2m_buf *b, bool *first, const char *key);
  * path, "/dev0/3/0/1" or "/3/0/1" (at most 96 bytes with the NUL); -EINVAL
  * for an invalid prefix. */
 #define LWM2M_JSON_NAME_MAX 96
-int lwm2m_json_full_name(const struct lwm2m_span *prefix, const struct lwm2m_path *p, char out[LWM2M_JSON_NAME_MAX]);
+int lwm2m_json_full_name(const struct lwm2m_span *prefix, const struct lwm2m_path *p,
+			 char out[LWM2M_JSON_NAME_MAX]);
 
 /* How records that share one prefix are named: bn, and how many bytes of
  * each full name it covers (the rest is n, omitted when empty). bn is the

@@ -11,7 +11,8 @@
  *                               resource entry also covers its instances)
  *   mode decode|encode|roundtrip
  *   error EBADMSG               expected errno of the mode's direction(s)
- *   payload "C string"          payload with \n \t \r \\ \" \xNN escapes
+ *   payload "C string"          payload with \n \t \r \0 \\ \" \xNN escapes
+ *   payload [...]               payload: the rest of the line as it is
  *   payload-hex 0a 0b ...       payload as hex
  *   payload:                    payload block: the following lines up to a
  *   ...                         line "." joined with '\n'
@@ -85,8 +86,9 @@ static inline int cc_errno(const char *s)
 		const char *name;
 		int e;
 	} names[] = {
-		{ "EBADMSG", EBADMSG }, { "EINVAL", EINVAL }, { "ENOTSUP", ENOTSUP },
-		{ "EPROTONOSUPPORT", EPROTONOSUPPORT }, { "ERANGE", ERANGE }, { "ENOENT", ENOENT },
+		{ "EBADMSG", EBADMSG }, { "EINVAL", EINVAL },
+		{ "ENOTSUP", ENOTSUP }, { "EPROTONOSUPPORT", EPROTONOSUPPORT },
+		{ "ERANGE", ERANGE },   { "ENOENT", ENOENT },
 		{ "ENOMEM", ENOMEM },
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -319,9 +321,12 @@ static inline void cc_load(struct cc_case *c, const char *dir, const char *name)
 			c->error = cc_errno(line + 6);
 		} else if (strncmp(line, "payload-hex ", 12) == 0) {
 			c->payload = tu_hex(line + 12, &c->payload_len);
-		} else if (strncmp(line, "payload ", 8) == 0) {
+		} else if (strncmp(line, "payload \"", 9) == 0) {
 			const char *p = line + 8;
 			c->payload = cc_cstring(&p, &c->payload_len, c->file);
+		} else if (strncmp(line, "payload ", 8) == 0) {
+			c->payload_len = strlen(line + 8);
+			c->payload = (uint8_t *)strdup(line + 8);
 		} else if (strcmp(line, "payload:") == 0) {
 			in_block = true;
 		} else if (strncmp(line, "record ", 7) == 0) {
@@ -390,8 +395,9 @@ static inline bool cc_record_equal(const struct lwm2m_record *a, const struct lw
 	const struct lwm2m_value *x = &a->value, *y = &b->value;
 
 	if (lwm2m_path_cmp(&a->path, &b->path) != 0 || a->prefix.len != b->prefix.len ||
-	    (a->prefix.len && memcmp(a->prefix.ptr, b->prefix.ptr, a->prefix.len) != 0) || x->type != y->type ||
-	    a->has_time != b->has_time || (a->has_time && memcmp(&a->time, &b->time, sizeof(double)) != 0))
+	    (a->prefix.len && memcmp(a->prefix.ptr, b->prefix.ptr, a->prefix.len) != 0) ||
+	    x->type != y->type || a->has_time != b->has_time ||
+	    (a->has_time && memcmp(&a->time, &b->time, sizeof(double)) != 0))
 		return false;
 	switch (x->type) {
 	case LWM2M_TYPE_STRING:
@@ -465,8 +471,8 @@ static inline void cc_run_case(void **state)
 		if (r < 0) {
 			assert_int_equal(b.len, 1);
 		} else if (b.len - 1 != c.payload_len || memcmp(b.data + 1, c.payload, c.payload_len) != 0) {
-			fprintf(stderr, "# want: %.*s\n# got:  %.*s\n", (int)c.payload_len, (const char *)c.payload,
-				(int)(b.len - 1), (const char *)b.data + 1);
+			fprintf(stderr, "# want: %.*s\n# got:  %.*s\n", (int)c.payload_len,
+				(const char *)c.payload, (int)(b.len - 1), (const char *)b.data + 1);
 			fail_msg("%s: encoded payload differs", c.file);
 		}
 		lwm2m_buf_free(&b);
@@ -476,7 +482,8 @@ static inline void cc_run_case(void **state)
 
 /* Run the fixed tests plus one test per .case file in tests/data/<dir>, as
  * one group (one TAP plan). */
-static inline int cc_run_group(const char *group, const struct CMUnitTest *fixed, size_t nfixed, const char *dir)
+static inline int cc_run_group(const char *group, const struct CMUnitTest *fixed, size_t nfixed,
+			       const char *dir)
 {
 	char **names = NULL;
 	size_t n = 0;
@@ -499,7 +506,8 @@ static inline int cc_run_group(const char *group, const struct CMUnitTest *fixed
 	for (size_t i = 0; i < n; i++) {
 		states[i][0] = dir;
 		states[i][1] = names[i];
-		all[nfixed + i] = (struct CMUnitTest){ .name = names[i], .test_func = cc_run_case,
+		all[nfixed + i] = (struct CMUnitTest){ .name = names[i],
+						       .test_func = cc_run_case,
 						       .initial_state = (void *)states[i] };
 	}
 	r = _cmocka_run_group_tests(group, all, nfixed + n, NULL, NULL);
@@ -509,4 +517,99 @@ static inline int cc_run_group(const char *group, const struct CMUnitTest *fixed
 	free(states);
 	free(all);
 	return r;
+}
+
+/* type_of() answering from the records themselves: the type each record
+ * path carries in recs (None when absent). */
+struct cc_typed {
+	const struct lwm2m_record *recs;
+	size_t n;
+};
+
+static inline enum lwm2m_type cc_typed_of(void *ctx, const struct lwm2m_path *p)
+{
+	const struct cc_typed *t = ctx;
+
+	for (size_t i = 0; i < t->n; i++)
+		if (lwm2m_path_cmp(&t->recs[i].path, p) == 0)
+			return (enum lwm2m_type)t->recs[i].value.type;
+	return LWM2M_TYPE_NONE;
+}
+
+/* Encode recs (sorted) as ct at base, decode the result with the records'
+ * own types, and require the same records back. */
+static inline void cc_roundtrip(uint16_t ct, const struct lwm2m_path *base, const struct lwm2m_record *recs,
+				size_t n)
+{
+	struct cc_typed typed = { recs, n };
+	struct lwm2m_records got = { 0 };
+	struct lwm2m_buf b = { 0 };
+	int r;
+
+	r = lwm2m_encode(ct, base, recs, n, &b);
+	if (r < 0)
+		fail_msg("encode as %u failed: %d", ct, r);
+	r = lwm2m_decode(ct, base, b.data, b.len, cc_typed_of, &typed, &got);
+	if (r < 0)
+		fail_msg("decode of %.*s failed: %d", (int)b.len, (const char *)b.data, r);
+	struct lwm2m_records want = { .v = (struct lwm2m_record *)recs, .n = n };
+	if (got.n != n) {
+		fprintf(stderr, "# payload: %.*s\n", (int)b.len, (const char *)b.data);
+		cc_assert_records("round trip", &got, 0, &want);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!cc_record_equal(&got.v[i], &recs[i])) {
+			fprintf(stderr, "# payload: %.*s\n", (int)b.len, (const char *)b.data);
+			cc_assert_records("round trip", &got, 0, &want);
+		}
+	}
+	lwm2m_records_clear(&got);
+	lwm2m_buf_free(&b);
+}
+
+/* One record of every type, with boundary values, below /3303/0 (times on
+ * some, none on others). Bytes point to static data. */
+static inline size_t cc_every_type(struct lwm2m_record *out, size_t max)
+{
+	static const uint8_t bin[] = { 0, 0xff, 0x80, 'a', 0 };
+	static const uint8_t str[] = { 'a', 0, 'b', '"', '\\', '\n', 0x01, 0x1f, 0xc3, 0xa9, '/' };
+	const struct lwm2m_value vals[] = {
+		{ .type = LWM2M_TYPE_STRING, .bytes = { str, sizeof(str) } },
+		{ .type = LWM2M_TYPE_STRING, .bytes = { (const uint8_t *)"", 0 } },
+		{ .type = LWM2M_TYPE_INTEGER, .i = INT64_MIN },
+		{ .type = LWM2M_TYPE_INTEGER, .i = INT64_MAX },
+		{ .type = LWM2M_TYPE_INTEGER, .i = 0 },
+		{ .type = LWM2M_TYPE_UNSIGNED, .u = UINT64_MAX },
+		{ .type = LWM2M_TYPE_UNSIGNED, .u = 0 },
+		{ .type = LWM2M_TYPE_FLOAT, .f = 0.1 },
+		{ .type = LWM2M_TYPE_FLOAT, .f = 1e308 },
+		{ .type = LWM2M_TYPE_FLOAT, .f = 5e-324 },
+		{ .type = LWM2M_TYPE_FLOAT, .f = -0.0 },
+		{ .type = LWM2M_TYPE_FLOAT, .f = 3.0 },
+		{ .type = LWM2M_TYPE_FLOAT, .f = -1.7976931348623157e308 },
+		{ .type = LWM2M_TYPE_BOOLEAN, .b = true },
+		{ .type = LWM2M_TYPE_BOOLEAN, .b = false },
+		{ .type = LWM2M_TYPE_OPAQUE, .bytes = { bin, sizeof(bin) } },
+		{ .type = LWM2M_TYPE_OPAQUE, .bytes = { bin, 0 } },
+		{ .type = LWM2M_TYPE_OPAQUE, .bytes = { bin, 1 } },
+		{ .type = LWM2M_TYPE_OPAQUE, .bytes = { bin, 2 } },
+		{ .type = LWM2M_TYPE_TIME, .i = 1700000000 },
+		{ .type = LWM2M_TYPE_TIME, .i = -1 },
+		{ .type = LWM2M_TYPE_OBJLNK, .lnk = { 3303, 0 } },
+		{ .type = LWM2M_TYPE_OBJLNK, .lnk = { 65535, 65535 } },
+		{ .type = LWM2M_TYPE_CORELNK, .bytes = { (const uint8_t *)"</3303/0>;ver=1.1", 17 } },
+		{ .type = LWM2M_TYPE_NONE },
+	};
+	size_t n = sizeof(vals) / sizeof(vals[0]);
+
+	assert_true(n <= max);
+	for (size_t i = 0; i < n; i++) {
+		out[i] = (struct lwm2m_record){ .path = LWM2M_PATH(3303, 0, (uint16_t)(i + 1)),
+						.value = vals[i] };
+		if (i % 3 == 1) {
+			out[i].has_time = true;
+			out[i].time = i % 2 ? 1700000000.5 + (double)i : -(double)i;
+		}
+	}
+	return n;
 }

@@ -34,8 +34,9 @@ static void test_roundtrip_every_type(void **state)
 {
 	static const uint8_t bytes[] = { 0, 1, 2, 0xff, 'a', 0 };
 	static const uint8_t utf8[] = { 0, 'a', 0xc3, 0xa9, '\n', 0 };
-	static const double floats[] = { 0.1, -0.0, 1e308, 5e-324, 2.2250738585072014e-308, 123456789.125, -1.5e-7,
-					 9007199254740993.0 };
+	static const double floats[] = {
+		0.1, -0.0, 1e308, 5e-324, 2.2250738585072014e-308, 123456789.125, -1.5e-7, 9007199254740993.0
+	};
 	static const int64_t ints[] = { INT64_MIN, -1, 0, 1, INT64_MAX };
 	struct lwm2m_value v;
 	(void)state;
@@ -100,7 +101,8 @@ static void test_errors_leave_output(void **state)
 	struct lwm2m_record rec = { .path = base, .value = { .type = LWM2M_TYPE_FLOAT, .f = INFINITY } };
 	(void)state;
 
-	assert_int_equal(lwm2m_decode(LWM2M_CT_TEXT, &base, (const uint8_t *)"12", 2, fixed_type, &t, &got), 0);
+	assert_int_equal(lwm2m_decode(LWM2M_CT_TEXT, &base, (const uint8_t *)"12", 2, fixed_type, &t, &got),
+			 0);
 	assert_int_equal(got.n, 1);
 	assert_int_equal(got.v[0].value.i, 12);
 	assert_int_equal(lwm2m_decode(LWM2M_CT_TEXT, &base, (const uint8_t *)"1 2", 3, fixed_type, &t, &got),
