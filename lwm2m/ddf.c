@@ -776,7 +776,8 @@ static struct lwm2m_objdef *pack(struct tobj *o)
 	struct lwm2m_resdef *res;
 	char *s;
 
-	qsort(o->res, o->nres, sizeof(*o->res), cmp_res);
+	if (o->nres)
+		qsort(o->res, o->nres, sizeof(*o->res), cmp_res);
 	for (size_t i = 0; i < o->nres; i++)
 		strs += strlen(o->res[i].name) + 1 + (o->res[i].units ? strlen(o->res[i].units) + 1 : 0);
 	size = sizeof(*d) + o->nres * sizeof(*res) + strs;

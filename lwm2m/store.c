@@ -452,8 +452,10 @@ int lwm2m_store_del_instance(struct lwm2m_store *s, uint16_t oid, uint16_t iid)
 	val_range(s, &LWM2M_PATH(oid, iid), &lo, &hi);
 	for (size_t k = lo; k < hi; k++)
 		drop_bytes(s, &s->val[k]);
-	memmove(&s->val[lo], &s->val[hi], (s->nval - hi) * sizeof(*s->val));
-	s->nval -= (uint32_t)(hi - lo);
+	if (hi > lo) {
+		memmove(&s->val[lo], &s->val[hi], (s->nval - hi) * sizeof(*s->val));
+		s->nval -= (uint32_t)(hi - lo);
+	}
 	memmove(&s->inst[i], &s->inst[i + 1], (s->ninst - i - 1) * sizeof(*s->inst));
 	s->ninst--;
 	maybe_compact(s);
@@ -559,8 +561,10 @@ int lwm2m_store_unset(struct lwm2m_store *s, const struct lwm2m_path *p)
 		return -ENOENT;
 	for (size_t k = lo; k < hi; k++)
 		drop_bytes(s, &s->val[k]);
-	memmove(&s->val[lo], &s->val[hi], (s->nval - hi) * sizeof(*s->val));
-	s->nval -= (uint32_t)(hi - lo);
+	if (hi > lo) {
+		memmove(&s->val[lo], &s->val[hi], (s->nval - hi) * sizeof(*s->val));
+		s->nval -= (uint32_t)(hi - lo);
+	}
 	maybe_compact(s);
 	return 0;
 }
@@ -773,8 +777,10 @@ int lwm2m_store_write(struct lwm2m_store *s, const struct lwm2m_path *p, const s
 			else
 				s->val[o++] = *sv;
 		}
-		memmove(&s->val[o], &s->val[hi], (s->nval - hi) * sizeof(*s->val));
-		s->nval -= (uint32_t)(hi - o);
+		if (hi > o) {
+			memmove(&s->val[o], &s->val[hi], (s->nval - hi) * sizeof(*s->val));
+			s->nval -= (uint32_t)(hi - o);
+		}
 	}
 
 	/* Phase 3: upserts, in record order (a later record for the same path
