@@ -131,6 +131,65 @@ static void pdu_body(const coap_pdu_t *pdu, const uint8_t **data, size_t *len)
 	}
 }
 
+/* The body of an incoming request. libcoap 4.3.1 reassembles Block1
+ * bodies itself only when the client sends Size1; without it the handler
+ * sees every block with its Block1 option still there, so those are
+ * collected here. Returns 1 with the whole body in data/len, 0 when more
+ * blocks are expected (resp is a 2.31), -1 when resp carries an error. */
+static int req_body(struct srv *S, coap_session_t *s, coap_resource_t *res, const coap_pdu_t *req,
+		    coap_pdu_t *resp, const uint8_t **data, size_t *len)
+{
+	struct partial *p;
+	coap_block_t blk;
+	size_t off;
+
+	pdu_body(req, data, len);
+	if (!coap_get_block(req, COAP_OPTION_BLOCK1, &blk))
+		return 1;
+	for (p = S->partials; p; p = p->next)
+		if (!p->done && p->session == s && p->res == res)
+			break;
+	off = (size_t)blk.num << (blk.szx + 4);
+	if (blk.num == 0) {
+		if (!p) {
+			p = calloc(1, sizeof(*p));
+			if (!p) {
+				coap_pdu_set_code(resp, COAP_RESPONSE_CODE(500));
+				return -1;
+			}
+			p->session = s;
+			p->res = res;
+			p->next = S->partials;
+			S->partials = p;
+		}
+		lwm2m_buf_reset(&p->body);
+	}
+	if (!p || p->body.len != off || p->body.len + *len > 16u << 20) {
+		if (p)
+			p->done = true;
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(408));
+		return -1;
+	}
+	p->last_ms = now_ms();
+	if (*len && lwm2m_buf_append(&p->body, *data, *len) < 0) {
+		p->done = true;
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(500));
+		return -1;
+	}
+	if (blk.m) {
+		uint8_t buf[4];
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(231));
+		coap_add_option(resp, COAP_OPTION_BLOCK1,
+				coap_encode_var_safe(buf, sizeof(buf), blk.num << 4 | 1u << 3 | blk.szx),
+				buf);
+		return 0;
+	}
+	p->done = true; /* freed from the main loop, after this handler */
+	*data = p->body.data;
+	*len = p->body.len;
+	return 1;
+}
+
 /* A matching fail rule is consumed; returns its code or 0. */
 static int fail_take(struct srv *S, const char *what, const char *ep)
 {
@@ -230,14 +289,12 @@ static json_object *reg_json(const struct reg *r)
 }
 
 /* Parse the link payload of Register/Update; 0 or an error code to answer. */
-static int parse_reg_payload(const coap_pdu_t *req, json_object **links, json_object **paths, int *err)
+static int parse_reg_payload(const coap_pdu_t *req, const uint8_t *data, size_t len, json_object **links,
+			     json_object **paths, int *err)
 {
-	const uint8_t *data;
-	size_t len;
 	uint16_t ct = pdu_ct(req);
 
 	*links = *paths = NULL;
-	pdu_body(req, &data, &len);
 	if (!len)
 		return 0;
 	if (ct != LWM2M_CT_NONE && ct != LWM2M_CT_LINK)
@@ -278,9 +335,14 @@ static void hnd_register(coap_resource_t *res, coap_session_t *s, const coap_pdu
 	struct reg *r, *old;
 	char idbuf[16];
 	int code, err = 0;
+	const uint8_t *data;
+	size_t len;
 
-	(void)res;
 	(void)query;
+	if (req_body(S, s, res, req, resp, &data, &len) <= 0) {
+		json_object_put(q);
+		return;
+	}
 	if (!ep || !*ep) {
 		bad_request("register", s, req, COAP_RESPONSE_CODE(400), "no ep");
 		code = COAP_RESPONSE_CODE(400);
@@ -318,7 +380,7 @@ static void hnd_register(coap_resource_t *res, coap_session_t *s, const coap_pdu
 		emit(ev);
 		goto out;
 	}
-	code = parse_reg_payload(req, &links, &paths, &err);
+	code = parse_reg_payload(req, data, len, &links, &paths, &err);
 	if (code) {
 		char why[80];
 		snprintf(why, sizeof(why), "link payload: %s",
@@ -399,12 +461,16 @@ static void hnd_reg_update(coap_resource_t *res, coap_session_t *s, const coap_p
 	const char *lts, *b;
 	unsigned long lt = 0;
 	int code, err = 0;
+	const uint8_t *data;
+	size_t len;
 
 	(void)query;
 	if (!r || r->dead) {
 		code = COAP_RESPONSE_CODE(404);
 		goto out;
 	}
+	if (req_body(S, s, res, req, resp, &data, &len) <= 0)
+		return;
 	q = pdu_query(req);
 	code = fail_take(S, "update", r->ep);
 	if (code) {
@@ -427,7 +493,7 @@ static void hnd_reg_update(coap_resource_t *res, coap_session_t *s, const coap_p
 			goto out;
 		}
 	}
-	code = parse_reg_payload(req, &links, &paths, &err);
+	code = parse_reg_payload(req, data, len, &links, &paths, &err);
 	if (code) {
 		bad_request("update", s, req, code, err ? errno_name(err) : "content format not 40");
 		goto out;
@@ -598,9 +664,11 @@ static void hnd_send(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *
 	size_t len;
 	int code;
 
-	(void)res;
 	(void)query;
-	pdu_body(req, &data, &len);
+	if (req_body(S, s, res, req, resp, &data, &len) <= 0) {
+		json_object_put(ev);
+		return;
+	}
 	json_object_object_add(ev, "ep", r ? json_object_new_string(r->ep) : NULL);
 	if (ct != LWM2M_CT_NONE)
 		json_object_object_add(ev, "ct", json_object_new_int(ct));
@@ -1682,6 +1750,15 @@ int srv_housekeeping(struct srv *S)
 			next = end;
 		}
 	}
+	for (struct partial **pp = &S->partials, *p; (p = *pp);) {
+		if (p->done || p->last_ms + 60000 < now) {
+			*pp = p->next;
+			lwm2m_buf_free(&p->body);
+			free(p);
+		} else {
+			pp = &p->next;
+		}
+	}
 	/* reclaim */
 	for (struct req **pp = &S->reqs, *q; (q = *pp);) {
 		if (q->dead) {
@@ -1824,6 +1901,12 @@ void srv_coap_free(struct srv *S)
 		free(f->ep);
 		free(f);
 	}
+	for (struct partial *p = S->partials, *n; p; p = n) {
+		n = p->next;
+		lwm2m_buf_free(&p->body);
+		free(p);
+	}
+	S->partials = NULL;
 	S->reqs = NULL;
 	S->regs = NULL;
 	S->bscs = NULL;

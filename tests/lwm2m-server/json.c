@@ -22,16 +22,21 @@ int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Where events go: stdout, moved to its own descriptor by main() because
+ * libcoap prints PDU dumps on file descriptor 1 at debug level. */
+FILE *event_out;
+
 void emit(json_object *o)
 {
+	FILE *f = event_out ? event_out : stdout;
+
 	if (!o)
 		return;
 	if (!json_object_object_get_ex(o, "ts", NULL))
 		json_object_object_add(o, "ts", json_object_new_int64(now_ms()));
-	fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
-	      stdout);
-	fputc('\n', stdout);
-	fflush(stdout);
+	fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), f);
+	fputc('\n', f);
+	fflush(f);
 	json_object_put(o);
 }
 

@@ -290,6 +290,16 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	{
+		/* events keep the real stdout; fd 1 becomes stderr for libcoap's dumps */
+		int fd = dup(STDOUT_FILENO);
+		event_out = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (!event_out) {
+			perror("fg-lwm2m-server: stdout");
+			goto out;
+		}
+		dup2(STDERR_FILENO, STDOUT_FILENO);
+	}
 	coap_startup();
 	coap_set_log_handler(log_handler);
 	coap_set_log_level(verbose ? LOG_DEBUG : LOG_WARNING);
@@ -367,6 +377,8 @@ out_coap:
 	srv_coap_free(&S);
 	coap_cleanup();
 out:
+	if (event_out)
+		fclose(event_out);
 	free(inbuf);
 	json_object_put(S.reject_versions);
 	json_object_put(S.bs_scripts);

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <coap3/coap.h>
 #include <json-c/json.h>
@@ -74,6 +75,16 @@ struct req {
 	bool dead;
 };
 
+/* A Block1 request body being collected (see req_body() in coap.c). */
+struct partial {
+	struct partial *next;
+	coap_session_t *session; /* not referenced: only compared */
+	coap_resource_t *res;
+	struct lwm2m_buf body;
+	int64_t last_ms;
+	bool done;
+};
+
 struct psk {
 	struct psk *next;
 	char *identity;
@@ -97,6 +108,7 @@ struct srv {
 	struct bsc *bscs;
 	struct req *reqs;
 	struct psk *psks;
+	struct partial *partials;
 	struct failrule *fails;
 	json_object *reject_versions; /* array of strings */
 	json_object *bs_scripts;      /* object: ep (or "*") -> array of commands */
@@ -108,6 +120,7 @@ struct srv {
 
 /* ---- json.c --------------------------------------------------------------- */
 
+extern FILE *event_out; /* NULL: stdout */
 int64_t now_ms(void);
 /* Write o as one line on stdout and flush; drops the reference. A "ts"
  * member (monotonic ms) is added to events that have none. */

@@ -216,6 +216,37 @@ class TestRegistration(ServerCase):
         self.assertEqual(code_str(r["code"]), "4.04")
         self.assertEqual(self.srv.registrations(), [])
 
+    def register_in_blocks(self, size1):
+        # a gateway with many Object 25 instances: the link payload spans blocks
+        links = b'</>;rt="oma.lwm2m",' + b",".join(b"</25/%d>" % i for i in range(400))
+        self.assertGreater(len(links), 2048)
+        query = ["ep=gw", "lt=300", "lwm2m=1.1", "b=U"]
+        num, szx = 0, 4  # 256-byte blocks
+        while True:
+            chunk = links[num * 256:(num + 1) * 256]
+            more = (num + 1) * 256 < len(links)
+            mid = self.cli.next_mid()
+            o = ([(O_URI_PATH, b"rd")] + [(O_URI_QUERY, q.encode()) for q in query] +
+                 [(O_CT, uint_opt(40)), (O_BLOCK1, uint_opt(num << 4 | more << 3 | szx))] +
+                 ([(60, uint_opt(len(links)))] if size1 else []))
+            self.cli.sock.sendto(encode(CON, POST, mid, b"\x07", o, chunk), self.cli.server)
+            r = decode(self.cli.sock.recv(2048))
+            self.assertEqual(r["mid"], mid)
+            if not more:
+                break
+            self.assertEqual(code_str(r["code"]), "2.31")
+            num += 1
+        self.assertEqual(code_str(r["code"]), "2.01")
+        ev = self.srv.wait_event("register", ep="gw")
+        self.assertEqual(len(ev["links"]), 401)
+        self.assertEqual(ev["paths"][-1], "/25/399")
+
+    def test_register_with_block1_payload_and_size1(self):
+        self.register_in_blocks(size1=True)
+
+    def test_register_with_block1_payload_without_size1(self):
+        self.register_in_blocks(size1=False)
+
     def test_unknown_registration_is_404(self):
         r = self.cli.request(POST, ["rd", "999"], ["lt=10"])
         self.assertEqual(code_str(r["code"]), "4.04")
@@ -647,6 +678,47 @@ class TestRobustness(ServerCase):
         self.assertEqual(errs[1], "command is not a JSON object")
         self.assertIn("error", self.srv.wait_event("response"))
         self.assertEqual(code_str(self.cli.register("ok")["code"]), "2.01")
+
+    def test_random_payloads_never_crash(self):
+        """Mutated Register/Update/Send requests and responses in every
+        content format; the server must answer, report, and stay up."""
+        import random
+        rnd = random.Random(1234)
+        seeds = [b'</>;rt="oma.lwm2m",</3/0>', b'[{"bn":"/3/0/","n":"0","vs":"x"}]',
+                 bytes.fromhex("c800144f70656e204d6f62696c6520416c6c69616e6365"),
+                 bytes.fromhex("81a321652f332f302f00613203"), b"21.5", b"\x00\x01"]
+        formats = [0, 40, 42, 110, 112, 11542, 11543, 11544, 9999]
+
+        def mutate(b):
+            b = bytearray(b)
+            for _ in range(rnd.randint(1, 4)):
+                op = rnd.randint(0, 2)
+                if op == 0 and b:
+                    b[rnd.randrange(len(b))] = rnd.randrange(256)
+                elif op == 1:
+                    b.insert(rnd.randint(0, len(b)), rnd.randrange(256))
+                elif b:
+                    del b[rnd.randrange(len(b))]
+            return bytes(b)
+
+        loc = self.registered("fuzz")
+        for i in range(150):
+            body, ct = mutate(rnd.choice(seeds)), rnd.choice(formats)
+            kind = i % 3
+            if kind == 0:
+                r = self.cli.request(POST, loc.split("/"), [], body, ct=ct)
+            elif kind == 1:
+                r = self.cli.request(POST, ["dp"], [], body, ct=ct)
+            else:
+                cid = self.srv.send("read", ep="fuzz", path=rnd.choice(["/3/0", "/3/0/0", "/3303/0/5700", "/"]))
+                req = self.cli.recv()
+                self.cli.respond(req, code(2, 5), body, ct=ct)
+                ev = self.srv.response(cid)
+                self.assertEqual(ev["code"], "2.05")
+                self.assertTrue("records" in ev or "links" in ev or "error" in ev or ct in (9999,), ev)
+                continue
+            self.assertIn(r["code"] >> 5, (2, 4))
+        self.assertTrue(self.srv.request("ping")["ok"])
 
     def test_sigterm_exits_cleanly(self):
         self.srv.proc.send_signal(signal.SIGTERM)
