@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * lwm2m/client.h — fieldgate's LwM2M client over libcoap, driven by sd-event.
+ *
+ * Object model
+ * ------------
+ * struct lwm2m_client: one per process. It owns one coap_context_t whose
+ * epoll descriptor (coap_context_get_coap_fd) is watched by the sd_event loop;
+ * when it is readable, and when a timer armed from coap_io_prepare_epoll()'s
+ * answer expires, the client calls coap_io_process(ctx, COAP_IO_NO_WAIT).
+ * That call is never made from inside a libcoap handler: handlers only change
+ * state and arm timers; every message the client originates (Register, Update,
+ * De-register, separate responses) is sent from its own timer dispatch.
+ *
+ * All endpoint timers (next Register attempt, Update at lifetime/2, request
+ * time-outs, De-register deadline) live in ONE binary heap of deadlines that
+ * drives ONE sd_event timer, so 10,000 idle endpoints cost one timer.
+ *
+ * Registrations are paced: Register and Update messages leave at most
+ * `reg_rate` per second (token slots handed out in order), so a gateway that
+ * starts 5,000 endpoints spreads them over 100 s at the default 50/s. A failed
+ * registration is retried after an exponential backoff with jitter (uniform in
+ * [d/2, d], d = min(backoff_max, backoff_min * 2^attempt)).
+ *
+ * struct lwm2m_endpoint: one LwM2M client identity (endpoint name) talking to
+ * one server, on its OWN client session (coap_new_client_session, or _psk2 for
+ * coaps://): its own UDP socket and source port, which is what a server keys a
+ * NoSec registration on. The session's app data points back at the endpoint,
+ * so a request the server sends over it (Read, Write, ...) reaches that
+ * endpoint's object store. The caller owns the store and its instances (/3,
+ * /3303, ...); the client adds and maintains the /1 (Server) instance itself
+ * and never exposes /0 (Security) or /21 (OSCORE).
+ *
+ * Device management requests arrive at the context's unknown-resource
+ * handler and are dispatched by the session's app data. Reads are served
+ * from the store; Writes and Executes go to the endpoint's ops table, which
+ * may complete later (the client then answers with a separate response:
+ * empty ACK now, CON response when done() is called). A NULL op applies a
+ * Write to the store directly.
+ *
+ * LwM2M Gateway mode (Object 25 v2.0): an endpoint may host child devices,
+ * each with its own store and a prefix; requests whose first Uri-Path segment
+ * is a device prefix go to that device's store, and the device's objects are
+ * listed in /25/<n>/3 rather than in Register/Update.
+ *
+ * Logging: the client never logs by itself; it formats a message and calls
+ * the log callback of its configuration. libcoap's own log is routed into the
+ * same callback at LWM2M_LOG_DEBUG.
+ *
+ * Global state: libcoap forces two process-wide things on us — coap_startup()
+ * (called once, idempotent inside libcoap) and the log handler
+ * (coap_set_log_handler takes no user data), so the most recently created
+ * client receives libcoap's log messages. Nothing else is global.
+ *
+ * Threads: none. Every function here must be called from the thread running
+ * the sd_event loop.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
+
+#include "lwm2m/lwm2m.h"
+
+struct lwm2m_client;
+struct lwm2m_endpoint;
+struct lwm2m_device;
+
+/* syslog levels */
+enum {
+	LWM2M_LOG_ERR = 3,
+	LWM2M_LOG_WARNING = 4,
+	LWM2M_LOG_NOTICE = 5,
+	LWM2M_LOG_INFO = 6,
+	LWM2M_LOG_DEBUG = 7,
+};
+
+/* ep is the endpoint name or NULL for messages about the client (and
+ * libcoap's). msg has no trailing newline and is valid during the call. */
+typedef void (*lwm2m_log_fn)(void *ud, int level, const char *ep, const char *msg);
+
+struct lwm2m_client_config {
+	double reg_rate;             /* Register/Update messages per second; 0 = 50 */
+	uint32_t backoff_min_ms;     /* first retry delay after a failure; 0 = 2000 */
+	uint32_t backoff_max_ms;     /* 0 = 600000 (10 min) */
+	uint32_t request_timeout_ms; /* a registration exchange without answer fails; 0 = 120000 */
+	lwm2m_log_fn log;            /* may be NULL: no logging */
+	void *log_ud;
+	int log_level;      /* messages above this level are not even formatted; 0 = LWM2M_LOG_INFO */
+	int coap_log_level; /* libcoap's own threshold (LOG_* of syslog.h); 0 = LOG_WARNING */
+};
+
+/* Create the client and attach it to ev (which it references). reg provides
+ * the object definitions (shared, must outlive the client). Returns 0 and
+ * *out, or -ENOMEM, -EIO when libcoap cannot create its context. */
+int lwm2m_client_new(sd_event *ev, const struct lwm2m_registry *reg, const struct lwm2m_client_config *cfg,
+		     struct lwm2m_client **out);
+
+/* De-register every endpoint (DELETE to its registration) and free them as
+ * their answers arrive; done(ud) is called from the loop once all are gone
+ * or after timeout_ms, whichever comes first (remaining ones are dropped).
+ * No endpoint may be added afterwards. Returns 0 or -EALREADY. */
+int lwm2m_client_shutdown(struct lwm2m_client *c, uint32_t timeout_ms, void (*done)(void *ud), void *ud);
+
+/* Free the client and every endpoint at once, without sending anything.
+ * Accepts NULL. Stores passed to endpoints are not freed. */
+struct lwm2m_client *lwm2m_client_free(struct lwm2m_client *c);
+
+struct lwm2m_client_stats {
+	size_t endpoints;     /* alive, including those de-registering */
+	size_t registered;    /* currently registered */
+	uint64_t registers;   /* Register messages sent */
+	uint64_t updates;     /* Update messages sent */
+	uint64_t failures;    /* registration exchanges that failed */
+	uint64_t requests;    /* device management requests served */
+	size_t pending_async; /* writes/executes waiting for their done() */
+};
+void lwm2m_client_get_stats(const struct lwm2m_client *c, struct lwm2m_client_stats *st);
+
+/* ---- endpoints ----------------------------------------------------------- */
+
+enum lwm2m_binding {
+	LWM2M_BINDING_U = 0, /* UDP */
+	LWM2M_BINDING_UQ,    /* UDP, queue mode: "b=UQ" for 1.0, "b=U&Q" from 1.1 */
+};
+
+/* Public registration states (reported to ops->state). */
+enum lwm2m_ep_state {
+	LWM2M_EP_WAITING = 0, /* waiting for a registration slot or a retry */
+	LWM2M_EP_REGISTERING, /* Register sent */
+	LWM2M_EP_REGISTERED,  /* registered (Updates do not leave this state) */
+	LWM2M_EP_DEREGISTERING,
+};
+const char *lwm2m_ep_state_name(enum lwm2m_ep_state s);
+
+/* Completion of an asynchronous write or execute: err 0 (2.04 Changed) or a
+ * negative errno mapped to a CoAP error (see lwm2m_errno_to_coap()). Call it
+ * exactly once, from the loop's thread, at any time (also after the endpoint
+ * was removed: the answer is then dropped). */
+typedef void (*lwm2m_done_fn)(void *done_ctx, int err);
+
+/* What the server's Write and Execute do. dev is NULL for the endpoint's own
+ * tree, else the Object 25 device addressed. records and args are valid only
+ * during the call (copy what is needed later). Return 0 when done() will be
+ * (or already was) called, or a negative errno to answer at once without
+ * calling done(). Writes to /1 and executes of /1 resources are handled by
+ * the client and never reach these. */
+struct lwm2m_endpoint_ops {
+	/* NULL: write to the store directly (lwm2m_store_write). */
+	int (*write)(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+		     const struct lwm2m_path *path, const struct lwm2m_records *records, bool replace,
+		     lwm2m_done_fn done, void *done_ctx);
+	/* args: the raw argument text ("0='a',1"), already checked against the
+	 * TS grammar; NULL op: executable resources answer 4.05. */
+	int (*execute)(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+		       const struct lwm2m_path *path, const char *args, size_t args_len, lwm2m_done_fn done,
+		       void *done_ctx);
+	/* Registration state changes; err is the reason of a fall back to
+	 * WAITING (negative errno: -ETIMEDOUT no answer, -ECONNREFUSED DTLS
+	 * failure or RST, -EPROTO an error response...), 0 otherwise. May be
+	 * NULL. */
+	void (*state)(void *ud, struct lwm2m_endpoint *ep, enum lwm2m_ep_state st, int err);
+};
+
+struct lwm2m_endpoint_config {
+	const char *name;       /* endpoint client name (ep=); copied */
+	const char *server_uri; /* "coap://host[:port]" or "coaps://host[:port]"; host numeric; copied */
+	uint32_t lifetime;      /* seconds; 0 = 86400 */
+	enum lwm2m_binding binding;
+	/* LwM2M version offered first: 10, 11 or 12; 0 = 11. 1.2 falls back to
+	 * 1.1 then 1.0 when the server answers 4.12 Precondition Failed. */
+	uint8_t version;
+	uint16_t short_server_id; /* /1/0/0; 0 = 1 */
+	/* Preferred content format, declared as ct= in Register and used for
+	 * reads without Accept; 0 = SenML CBOR from 1.1, TLV for 1.0. */
+	uint16_t content_format;
+	/* DTLS PSK, required for coaps:// (copied). */
+	const char *psk_identity;
+	const uint8_t *psk_key;
+	size_t psk_key_len;
+	const struct lwm2m_endpoint_ops *ops; /* may be NULL; must outlive the endpoint */
+	void *ops_ud;
+};
+
+/* Create an endpoint and queue its registration. store is the caller's
+ * (it must stay valid until lwm2m_endpoint_remove() returns... see there);
+ * the client adds /1/0 to it (or updates an existing /1/0) with the Short
+ * Server ID, Lifetime and Binding. Errors: -EINVAL (no name, bad URI, coaps
+ * without PSK, lifetime out of range), -EPROTONOSUPPORT (coaps:// and this
+ * libcoap has no DTLS), -ESHUTDOWN (client shutting down), -ENOMEM, -EIO
+ * (libcoap could not open the session), or the store's error adding /1. */
+int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_config *cfg,
+		       struct lwm2m_store *store, struct lwm2m_endpoint **out);
+
+/* De-register (when registered) and free the endpoint in the background. The
+ * store is not used any more once this returns: the caller may free it. Ops
+ * still holding a done() may call it later. */
+void lwm2m_endpoint_remove(struct lwm2m_endpoint *ep);
+
+/* The endpoint's objects or instances changed (instances added or removed
+ * by the gateway, objects declared): send an Update with the new object
+ * list (paced). Returns 0. */
+int lwm2m_endpoint_objects_changed(struct lwm2m_endpoint *ep);
+/* Send an Update now (paced), as the Registration Update Trigger does. */
+int lwm2m_endpoint_trigger_update(struct lwm2m_endpoint *ep);
+
+/* Declare an object the endpoint supports even without instances: it is
+ * listed as </oid> in Register and Update, and the server may Create
+ * instances of it. -ENOENT when the registry has no definition. Does not
+ * send an Update by itself (call lwm2m_endpoint_objects_changed()). */
+int lwm2m_endpoint_declare_object(struct lwm2m_endpoint *ep, uint16_t oid);
+
+const char *lwm2m_endpoint_name(const struct lwm2m_endpoint *ep);
+enum lwm2m_ep_state lwm2m_endpoint_state(const struct lwm2m_endpoint *ep);
+struct lwm2m_store *lwm2m_endpoint_store(const struct lwm2m_endpoint *ep);
+/* The LwM2M version of the current registration (10, 11, 12). */
+uint8_t lwm2m_endpoint_version(const struct lwm2m_endpoint *ep);
+/* Local UDP port of the endpoint's session, 0 when it has none. */
+uint16_t lwm2m_endpoint_local_port(const struct lwm2m_endpoint *ep);
+/* "/rd/5a3f" as assigned by the server, or NULL when not registered. */
+const char *lwm2m_endpoint_location(const struct lwm2m_endpoint *ep);
+
+/* Notification attributes written by the server at exactly path (no
+ * inheritance applied), or NULL. dev NULL is the endpoint's own tree. */
+const struct lwm2m_attrs *lwm2m_endpoint_attrs(const struct lwm2m_endpoint *ep,
+					       const struct lwm2m_device *dev, const struct lwm2m_path *path);
+
+/* ---- LwM2M Gateway (Object 25 v2.0) ------------------------------------- */
+
+/* Host a child device on a gateway endpoint: creates /25/<n> in the
+ * endpoint's store with 0 Device ID, 1 Prefix and 3 IoT Device Objects (the
+ * CoRE link list of store's instances), routes requests addressed
+ * /<prefix>/... to store, and sends an Update. prefix: 1..64 characters of
+ * [A-Za-z0-9_.~-], not all digits, unique on the endpoint. Both strings are
+ * copied; store must stay valid until the device is removed. -EINVAL,
+ * -EEXIST (prefix in use), -ENOENT (registry lacks Object 25), -ENOMEM. */
+int lwm2m_endpoint_add_device(struct lwm2m_endpoint *ep, const char *prefix, struct lwm2m_store *store,
+			      const char *device_id, struct lwm2m_device **out);
+/* Remove the device and its /25 instance and send an Update. */
+void lwm2m_device_remove(struct lwm2m_device *dev);
+/* The device's instances changed: refresh /25/<n>/3. */
+int lwm2m_device_objects_changed(struct lwm2m_device *dev);
+const char *lwm2m_device_prefix(const struct lwm2m_device *dev);
+struct lwm2m_store *lwm2m_device_store(const struct lwm2m_device *dev);
+struct lwm2m_endpoint *lwm2m_device_endpoint(const struct lwm2m_device *dev);
+
+/* ---- errors ---------------------------------------------------------------- */
+
+/* The CoAP response code (class*32 + detail, e.g. 132 for 4.04) for a
+ * negative errno, following lwm2m.h's conventions: -EBADMSG/-EINVAL/-ERANGE/
+ * -EEXIST 4.00, -EACCES 4.01, -ENOENT 4.04, -EPERM 4.05, -ENOTSUP 4.06,
+ * -EPROTONOSUPPORT 4.15, -ETIMEDOUT/-EHOSTUNREACH/-EAGAIN/-EBUSY 5.03,
+ * anything else 5.00. 0 gives 2.04. */
+uint8_t lwm2m_errno_to_coap(int err);

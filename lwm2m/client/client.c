@@ -1,0 +1,471 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The client: libcoap context inside the sd_event loop, the one heap of
+ * deadlines that every endpoint shares, registration pacing and logging.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client_internal.h"
+
+/* libcoap's log handler takes no user data: the most recent client gets
+ * libcoap's messages (see client.h, "Global state"). */
+static struct lwm2m_client *coap_log_client;
+
+/* ---- logging ---------------------------------------------------------------- */
+
+void fg_log(const struct lwm2m_client *c, int level, const char *ep, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!fg_log_enabled(c, level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	c->cfg.log(c->cfg.log_ud, level, ep, msg);
+}
+
+static void coap_log_cb(coap_log_t level, const char *message)
+{
+	struct lwm2m_client *c = coap_log_client;
+	char msg[512];
+	size_t n;
+
+	(void)level;
+	if (!c || !fg_log_enabled(c, LWM2M_LOG_DEBUG))
+		return;
+	n = strlen(message);
+	while (n && (message[n - 1] == '\n' || message[n - 1] == '\r'))
+		n--;
+	if (n >= sizeof(msg))
+		n = sizeof(msg) - 1;
+	memcpy(msg, message, n);
+	msg[n] = '\0';
+	c->cfg.log(c->cfg.log_ud, LWM2M_LOG_DEBUG, NULL, msg);
+}
+
+/* ---- the heap of deadlines -------------------------------------------------- */
+
+uint64_t fg_now(const struct lwm2m_client *c)
+{
+	uint64_t now;
+
+	if (sd_event_now(c->ev, CLOCK_MONOTONIC, &now) < 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	}
+	return now;
+}
+
+void fg_timer_init(struct fg_timer *t, fg_timer_fn fn)
+{
+	t->when = 0;
+	t->idx = FG_TIMER_IDLE;
+	t->fn = fn;
+}
+
+static void heap_set(struct lwm2m_client *c, size_t i, struct fg_timer *t)
+{
+	c->heap[i] = t;
+	t->idx = i;
+}
+
+static void heap_up(struct lwm2m_client *c, size_t i)
+{
+	struct fg_timer *t = c->heap[i];
+
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+
+		if (c->heap[p]->when <= t->when)
+			break;
+		heap_set(c, i, c->heap[p]);
+		i = p;
+	}
+	heap_set(c, i, t);
+}
+
+static void heap_down(struct lwm2m_client *c, size_t i)
+{
+	struct fg_timer *t = c->heap[i];
+
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		uint64_t mw = t->when;
+
+		if (l < c->nheap && c->heap[l]->when < mw) {
+			m = l;
+			mw = c->heap[l]->when;
+		}
+		if (l + 1 < c->nheap && c->heap[l + 1]->when < mw)
+			m = l + 1;
+		if (m == i)
+			break;
+		heap_set(c, i, c->heap[m]);
+		i = m;
+	}
+	heap_set(c, i, t);
+}
+
+static void heap_rearm(struct lwm2m_client *c)
+{
+	if (!c->heap_timer || c->dispatching)
+		return;
+	if (c->nheap == 0) {
+		sd_event_source_set_enabled(c->heap_timer, SD_EVENT_OFF);
+		return;
+	}
+	sd_event_source_set_time(c->heap_timer, c->heap[0]->when);
+	sd_event_source_set_enabled(c->heap_timer, SD_EVENT_ONESHOT);
+}
+
+int fg_timer_arm(struct lwm2m_client *c, struct fg_timer *t, uint64_t when)
+{
+	if (t->idx != FG_TIMER_IDLE) {
+		uint64_t old = t->when;
+
+		t->when = when;
+		if (when < old)
+			heap_up(c, t->idx);
+		else
+			heap_down(c, t->idx);
+	} else {
+		if (c->nheap == c->capheap) {
+			size_t cap = c->capheap ? c->capheap * 2 : 64;
+			struct fg_timer **v = realloc(c->heap, cap * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			c->heap = v;
+			c->capheap = cap;
+		}
+		t->when = when;
+		heap_set(c, c->nheap++, t);
+		heap_up(c, t->idx);
+	}
+	heap_rearm(c);
+	return 0;
+}
+
+void fg_timer_disarm(struct lwm2m_client *c, struct fg_timer *t)
+{
+	size_t i = t->idx;
+
+	if (i == FG_TIMER_IDLE)
+		return;
+	t->idx = FG_TIMER_IDLE;
+	c->nheap--;
+	if (i != c->nheap) {
+		struct fg_timer *last = c->heap[c->nheap];
+
+		heap_set(c, i, last);
+		if (i > 0 && c->heap[(i - 1) / 2]->when > last->when)
+			heap_up(c, i);
+		else
+			heap_down(c, i);
+	}
+	heap_rearm(c);
+}
+
+static int on_heap_timer(sd_event_source *s, uint64_t usec, void *ud)
+{
+	struct lwm2m_client *c = ud;
+	uint64_t now = fg_now(c);
+
+	(void)s;
+	(void)usec;
+	/* Deadlines in the past fire in order; a callback may arm timers
+	 * again (even itself), so the top is re-read each time. A bounded
+	 * number per turn keeps the loop responsive with 10,000 endpoints. */
+	c->dispatching = true;
+	for (unsigned n = 0; n < 4096 && c->nheap && c->heap[0]->when <= now; n++) {
+		struct fg_timer *t = c->heap[0];
+
+		c->dispatching = true;
+		fg_timer_disarm(c, t);
+		t->fn(c, t);
+	}
+	c->dispatching = false;
+	heap_rearm(c);
+	fg_client_kick(c);
+	return 0;
+}
+
+/* ---- libcoap inside the loop ----------------------------------------------- */
+
+static void coap_rearm(struct lwm2m_client *c)
+{
+	coap_tick_t now;
+	unsigned int ms;
+
+	coap_ticks(&now);
+	ms = coap_io_prepare_epoll(c->ctx, now);
+	if (ms == 0) {
+		sd_event_source_set_enabled(c->coap_timer, SD_EVENT_OFF);
+		return;
+	}
+	sd_event_source_set_time(c->coap_timer, fg_now(c) + (uint64_t)ms * 1000u);
+	sd_event_source_set_enabled(c->coap_timer, SD_EVENT_ONESHOT);
+}
+
+static void coap_run(struct lwm2m_client *c)
+{
+	coap_io_process(c->ctx, COAP_IO_NO_WAIT);
+	coap_rearm(c);
+}
+
+static int on_coap_io(sd_event_source *s, int fd, uint32_t revents, void *ud)
+{
+	(void)s;
+	(void)fd;
+	(void)revents;
+	coap_run(ud);
+	return 0;
+}
+
+static int on_coap_timer(sd_event_source *s, uint64_t usec, void *ud)
+{
+	(void)s;
+	(void)usec;
+	coap_run(ud);
+	return 0;
+}
+
+static int on_kick(sd_event_source *s, void *ud)
+{
+	(void)s;
+	coap_run(ud);
+	return 0;
+}
+
+void fg_client_kick(struct lwm2m_client *c)
+{
+	if (c->kick)
+		sd_event_source_set_enabled(c->kick, SD_EVENT_ONESHOT);
+}
+
+/* ---- pacing and randomness ---------------------------------------------- */
+
+uint64_t fg_client_take_slot(struct lwm2m_client *c)
+{
+	uint64_t now = fg_now(c), at = c->next_slot > now ? c->next_slot : now;
+
+	c->next_slot = at + c->reg_interval;
+	return at;
+}
+
+uint64_t fg_client_random(struct lwm2m_client *c)
+{
+	uint64_t x = c->rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	c->rng = x;
+	return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+static void set_defaults(struct lwm2m_client_config *cfg)
+{
+	if (!(cfg->reg_rate > 0))
+		cfg->reg_rate = 50;
+	if (!cfg->backoff_min_ms)
+		cfg->backoff_min_ms = 2000;
+	if (!cfg->backoff_max_ms)
+		cfg->backoff_max_ms = 600000;
+	if (cfg->backoff_max_ms < cfg->backoff_min_ms)
+		cfg->backoff_max_ms = cfg->backoff_min_ms;
+	if (!cfg->request_timeout_ms)
+		cfg->request_timeout_ms = 120000;
+	if (!cfg->log_level)
+		cfg->log_level = LWM2M_LOG_INFO;
+	if (!cfg->coap_log_level)
+		cfg->coap_log_level = LOG_WARNING;
+}
+
+int lwm2m_client_new(sd_event *ev, const struct lwm2m_registry *reg, const struct lwm2m_client_config *cfg,
+		     struct lwm2m_client **out)
+{
+	struct lwm2m_client *c;
+	int r;
+
+	if (!ev || !reg || !out)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	if (cfg)
+		c->cfg = *cfg;
+	set_defaults(&c->cfg);
+	c->ev = sd_event_ref(ev);
+	c->reg = reg;
+	c->reg_interval = (uint64_t)(1e6 / c->cfg.reg_rate);
+	if (c->reg_interval == 0)
+		c->reg_interval = 1;
+	if (getrandom(&c->rng, sizeof(c->rng), GRND_NONBLOCK) != sizeof(c->rng))
+		c->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	c->rng |= 1; /* xorshift must not start at 0 */
+	fg_timer_init(&c->shutdown_timer, NULL);
+
+	coap_startup();
+	coap_log_client = c;
+	coap_set_log_handler(coap_log_cb);
+	coap_set_log_level((coap_log_t)c->cfg.coap_log_level);
+
+	r = -EIO;
+	c->ctx = coap_new_context(NULL);
+	if (!c->ctx)
+		goto fail;
+	coap_set_app_data(c->ctx, c);
+	coap_context_set_block_mode(c->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+	coap_register_response_handler(c->ctx, fg_response_handler);
+	coap_register_nack_handler(c->ctx, fg_nack_handler);
+	coap_register_event_handler(c->ctx, fg_event_handler);
+
+	/* Every device-management request goes to one handler: the path is
+	 * resolved against the addressed endpoint's store, not against
+	 * libcoap's resource table. */
+	c->unknown = coap_resource_unknown_init2(fg_dm_handler, 0);
+	if (!c->unknown)
+		goto fail;
+	coap_register_request_handler(c->unknown, COAP_REQUEST_GET, fg_dm_handler);
+	coap_register_request_handler(c->unknown, COAP_REQUEST_POST, fg_dm_handler);
+	coap_register_request_handler(c->unknown, COAP_REQUEST_DELETE, fg_dm_handler);
+	coap_register_request_handler(c->unknown, COAP_REQUEST_FETCH, fg_dm_handler);
+	coap_register_request_handler(c->unknown, COAP_REQUEST_IPATCH, fg_dm_handler);
+	coap_add_resource(c->ctx, c->unknown);
+
+	r = sd_event_add_io(ev, &c->io, coap_context_get_coap_fd(c->ctx), EPOLLIN, on_coap_io, c);
+	if (r < 0)
+		goto fail;
+	r = sd_event_add_time(ev, &c->coap_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_coap_timer, c);
+	if (r < 0)
+		goto fail;
+	sd_event_source_set_enabled(c->coap_timer, SD_EVENT_OFF);
+	/* 1 ms accuracy: pacing and Update deadlines need no more, and a
+	 * coarser one would let sd-event batch slots together. */
+	r = sd_event_add_time(ev, &c->heap_timer, CLOCK_MONOTONIC, UINT64_MAX, 1000, on_heap_timer, c);
+	if (r < 0)
+		goto fail;
+	sd_event_source_set_enabled(c->heap_timer, SD_EVENT_OFF);
+	r = sd_event_add_defer(ev, &c->kick, on_kick, c);
+	if (r < 0)
+		goto fail;
+	sd_event_source_set_enabled(c->kick, SD_EVENT_OFF);
+	*out = c;
+	return 0;
+fail:
+	lwm2m_client_free(c);
+	return r;
+}
+
+/* The completion of a shutdown is always reported from the heap dispatch,
+ * never from inside the call that freed the last endpoint. */
+void fg_client_endpoint_gone(struct lwm2m_client *c, struct lwm2m_endpoint *ep)
+{
+	(void)ep;
+	if (c->shutting_down && c->nep == 0 && c->shutdown_done)
+		fg_timer_arm(c, &c->shutdown_timer, fg_now(c));
+}
+
+static void on_shutdown_deadline(struct lwm2m_client *c, struct fg_timer *t)
+{
+	void (*done)(void *) = c->shutdown_done;
+
+	(void)t;
+	if (c->nep)
+		fg_log(c, LWM2M_LOG_WARNING, NULL,
+		       "shutdown: %zu endpoint(s) did not finish de-registering in time", c->nep);
+	c->shutdown_done = NULL;
+	while (c->eps)
+		fg_ep_free(c->eps);
+	if (done)
+		done(c->shutdown_ud);
+}
+
+int lwm2m_client_shutdown(struct lwm2m_client *c, uint32_t timeout_ms, void (*done)(void *ud), void *ud)
+{
+	if (c->shutting_down)
+		return -EALREADY;
+	c->shutting_down = true;
+	c->shutdown_done = done;
+	c->shutdown_ud = ud;
+	c->shutdown_timer.fn = on_shutdown_deadline;
+	fg_timer_arm(c, &c->shutdown_timer, fg_now(c) + (uint64_t)timeout_ms * 1000u);
+	for (struct lwm2m_endpoint *ep = c->eps; ep; ep = ep->next)
+		lwm2m_endpoint_remove(ep);
+	if (c->nep == 0)
+		fg_timer_arm(c, &c->shutdown_timer, fg_now(c));
+	fg_client_kick(c);
+	return 0;
+}
+
+struct lwm2m_client *lwm2m_client_free(struct lwm2m_client *c)
+{
+	if (!c)
+		return NULL;
+	while (c->eps)
+		fg_ep_free(c->eps);
+	c->io = sd_event_source_disable_unref(c->io);
+	c->coap_timer = sd_event_source_disable_unref(c->coap_timer);
+	c->heap_timer = sd_event_source_disable_unref(c->heap_timer);
+	c->kick = sd_event_source_disable_unref(c->kick);
+	if (c->ctx)
+		coap_free_context(c->ctx);
+	if (coap_log_client == c) {
+		coap_log_client = NULL;
+		coap_set_log_handler(NULL);
+	}
+	free(c->heap);
+	sd_event_unref(c->ev);
+	free(c);
+	return NULL;
+}
+
+void lwm2m_client_get_stats(const struct lwm2m_client *c, struct lwm2m_client_stats *st)
+{
+	*st = c->stats;
+	st->endpoints = c->nep;
+}
+
+uint8_t lwm2m_errno_to_coap(int err)
+{
+	static const struct {
+		int err;
+		uint8_t code;
+	} map[] = {
+		{ 0, COAP_RESPONSE_CODE(204) },
+		{ -EBADMSG, COAP_RESPONSE_CODE(400) },
+		{ -EINVAL, COAP_RESPONSE_CODE(400) },
+		{ -ERANGE, COAP_RESPONSE_CODE(400) },
+		{ -EEXIST, COAP_RESPONSE_CODE(400) },
+		{ -EACCES, COAP_RESPONSE_CODE(401) },
+		{ -ENOENT, COAP_RESPONSE_CODE(404) },
+		{ -EPERM, COAP_RESPONSE_CODE(405) },
+		{ -ENOTSUP, COAP_RESPONSE_CODE(406) },
+		{ -EPROTONOSUPPORT, COAP_RESPONSE_CODE(415) },
+		{ -E2BIG, COAP_RESPONSE_CODE(413) },
+		{ -ETIMEDOUT, COAP_RESPONSE_CODE(503) },
+		{ -EHOSTUNREACH, COAP_RESPONSE_CODE(503) },
+		{ -EAGAIN, COAP_RESPONSE_CODE(503) },
+		{ -EBUSY, COAP_RESPONSE_CODE(503) },
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].err == err)
+			return map[i].code;
+	return COAP_RESPONSE_CODE(500);
+}

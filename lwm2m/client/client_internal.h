@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Private to lwm2m/client/: the layout of the client, its endpoints and
+ * devices, shared by client.c (loop, timers, pacing, logging), endpoint.c
+ * (registration state machine), dm.c (device management requests) and
+ * gateway.c (Object 25).
+ */
+#pragma once
+
+#include <coap3/coap.h>
+#include <stdarg.h>
+
+#include "lwm2m/client.h"
+
+/* ---- one heap of deadlines for every endpoint ----------------------------- */
+
+struct fg_timer;
+typedef void (*fg_timer_fn)(struct lwm2m_client *c, struct fg_timer *t);
+
+struct fg_timer {
+	uint64_t when; /* CLOCK_MONOTONIC, microseconds */
+	size_t idx;    /* position in the heap, FG_TIMER_IDLE when not armed */
+	fg_timer_fn fn;
+};
+#define FG_TIMER_IDLE ((size_t)-1)
+
+void fg_timer_init(struct fg_timer *t, fg_timer_fn fn);
+/* Arm (or move) t to fire at `when`; -ENOMEM when the heap cannot grow. */
+int fg_timer_arm(struct lwm2m_client *c, struct fg_timer *t, uint64_t when);
+void fg_timer_disarm(struct lwm2m_client *c, struct fg_timer *t);
+static inline bool fg_timer_armed(const struct fg_timer *t)
+{
+	return t->idx != FG_TIMER_IDLE;
+}
+uint64_t fg_now(const struct lwm2m_client *c);
+
+/* ---- the client ------------------------------------------------------------ */
+
+struct lwm2m_client {
+	sd_event *ev;
+	coap_context_t *ctx;
+	const struct lwm2m_registry *reg;
+	coap_resource_t *unknown; /* owned by ctx */
+
+	sd_event_source *io;         /* the coap epoll fd */
+	sd_event_source *coap_timer; /* libcoap's next internal deadline */
+	sd_event_source *heap_timer; /* top of the heap below */
+	sd_event_source *kick;       /* one-shot defer: run coap_io_process after we sent */
+
+	struct fg_timer **heap;
+	size_t nheap, capheap;
+
+	struct lwm2m_client_config cfg;
+	uint64_t reg_interval; /* microseconds between two paced messages */
+	uint64_t next_slot;    /* first free pacing slot */
+	uint64_t rng;          /* xorshift64* state */
+
+	struct lwm2m_endpoint *eps; /* doubly linked */
+	size_t nep;
+	struct lwm2m_client_stats stats;
+
+	bool shutting_down;
+	struct fg_timer shutdown_timer;
+	void (*shutdown_done)(void *ud);
+	void *shutdown_ud;
+	bool dispatching; /* inside our own dispatch of the heap */
+};
+
+void fg_client_kick(struct lwm2m_client *c);
+/* A pacing slot for a Register/Update: returns the time it may be sent
+ * (now or later) and reserves it. */
+uint64_t fg_client_take_slot(struct lwm2m_client *c);
+uint64_t fg_client_random(struct lwm2m_client *c);
+void fg_client_endpoint_gone(struct lwm2m_client *c, struct lwm2m_endpoint *ep);
+
+void fg_log(const struct lwm2m_client *c, int level, const char *ep, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+#define ep_log(ep, level, ...) fg_log((ep)->c, (level), (ep)->name, __VA_ARGS__)
+static inline bool fg_log_enabled(const struct lwm2m_client *c, int level)
+{
+	return c->cfg.log && level <= c->cfg.log_level;
+}
+
+/* ---- endpoints ---------------------------------------------------------- */
+
+enum ep_st {
+	ST_WAIT_REGISTER, /* timer: when to send Register (pacing or backoff) */
+	ST_REGISTERING,   /* Register outstanding; timer: request time-out */
+	ST_REGISTERED,    /* timer: next Update */
+	ST_UPDATING,      /* Update outstanding; timer: request time-out */
+	ST_DEREGISTERING, /* DELETE outstanding; timer: give up and free */
+	ST_DEAD,          /* timer fires at once to free the endpoint */
+};
+
+enum req_kind {
+	REQ_NONE,
+	REQ_REGISTER,
+	REQ_UPDATE,
+	REQ_DEREGISTER,
+};
+
+struct ep_attrs {
+	struct lwm2m_device *dev; /* NULL: the endpoint's own tree */
+	struct lwm2m_path path;
+	struct lwm2m_attrs a;
+};
+
+struct fg_pending; /* an asynchronous write/execute (dm.c) */
+
+struct lwm2m_endpoint {
+	struct lwm2m_client *c;
+	struct lwm2m_endpoint *prev, *next;
+
+	char *name;
+	char *uri;
+	coap_address_t server;
+	bool secure;
+	uint32_t lifetime;
+	enum lwm2m_binding binding;
+	uint8_t version_cfg, version; /* configured, currently offered */
+	uint16_t ssid;
+	uint16_t ct_cfg; /* 0: default for the version */
+	uint8_t *psk_identity, *psk_key;
+	size_t psk_identity_len, psk_key_len;
+	const struct lwm2m_endpoint_ops *ops;
+	void *ops_ud;
+
+	struct lwm2m_store *store; /* NULL once removed */
+	coap_session_t *session;
+	bool session_dead; /* release and reopen before the next message */
+
+	enum ep_st st;
+	enum lwm2m_ep_state pub_st;
+	struct fg_timer timer;
+	bool slot_reserved;  /* timer is a pacing slot already taken */
+	bool removing;       /* lwm2m_endpoint_remove() called */
+	bool want_update;    /* an Update is due as soon as a slot allows */
+	bool links_changed;  /* next Update carries the object list */
+	bool params_changed; /* next Update carries lt/b */
+	unsigned attempts;   /* consecutive failures, for the backoff */
+
+	enum req_kind req;
+	uint8_t token[8];
+	size_t token_len;
+
+	char *location; /* "/rd/abc" from Location-Path, NULL when not registered */
+
+	struct ep_attrs *attrs;
+	size_t nattrs, capattrs;
+	uint16_t *declared;
+	size_t ndeclared;
+	struct lwm2m_device **devs;
+	size_t ndevs;
+	struct fg_pending *pending; /* asynchronous operations in flight */
+};
+
+/* Free at once: no message, timers and pending operations dropped. */
+void fg_ep_free(struct lwm2m_endpoint *ep);
+uint16_t fg_ep_default_ct(const struct lwm2m_endpoint *ep);
+/* Links "</oid/iid>" of a store's instances and of declared objects
+ * without instances ("</oid>", ";ver=X.Y" when not 1.0), never /0 or /21;
+ * comma: put a ',' before the first one. */
+int fg_links(const struct lwm2m_client *c, const struct lwm2m_store *s, const uint16_t *declared,
+	     size_t ndeclared, bool comma, struct lwm2m_buf *out);
+/* Build the Register/Update payload: </>;rt="oma.lwm2m";ct=..,</1/0>,... */
+int fg_ep_links(const struct lwm2m_endpoint *ep, struct lwm2m_buf *out);
+/* Re-read /1/0 (lifetime, binding) after the server wrote it. */
+void fg_ep_server_object_written(struct lwm2m_endpoint *ep);
+void fg_ep_disable(struct lwm2m_endpoint *ep);
+void fg_ep_set_state(struct lwm2m_endpoint *ep, enum lwm2m_ep_state st, int err);
+const struct lwm2m_objdef *fg_objdef(const struct lwm2m_endpoint *ep, uint16_t oid);
+
+/* ---- libcoap glue (endpoint.c) --------------------------------------------- */
+
+coap_response_t fg_response_handler(coap_session_t *session, const coap_pdu_t *sent,
+				    const coap_pdu_t *received, const coap_mid_t mid);
+void fg_nack_handler(coap_session_t *session, const coap_pdu_t *sent, const coap_nack_reason_t reason,
+		     const coap_mid_t mid);
+int fg_event_handler(coap_session_t *session, const coap_event_t event);
+
+/* ---- device management (dm.c) --------------------------------------------- */
+
+void fg_dm_handler(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
+		   const coap_string_t *query, coap_pdu_t *response);
+/* Drop every asynchronous operation of ep (endpoint going away). */
+void fg_dm_abandon(struct lwm2m_endpoint *ep);
+/* Remove attributes at or below path of dev (instance deleted). */
+void fg_attrs_drop(struct lwm2m_endpoint *ep, const struct lwm2m_device *dev, const struct lwm2m_path *path);
+
+/* Check Execute arguments against the TS grammar:
+ *   args = arg *( "," arg ); arg = DIGIT [ "=" "'" *CHAR "'" ]
+ * where CHAR is any printable ASCII but "'". Empty is valid.
+ * 0 or -EINVAL. */
+int fg_exec_args_check(const char *s, size_t n);
+
+/* ---- Object 25 (gateway.c) ------------------------------------------------- */
+
+struct lwm2m_device {
+	struct lwm2m_endpoint *ep;
+	char *prefix;
+	size_t prefix_len;
+	char *device_id;
+	struct lwm2m_store *store;
+	uint16_t iid; /* /25/<iid> */
+};
+
+struct lwm2m_device *fg_device_find(const struct lwm2m_endpoint *ep, const char *prefix, size_t len);
+void fg_device_free_all(struct lwm2m_endpoint *ep);

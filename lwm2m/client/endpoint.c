@@ -1,0 +1,1109 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Endpoints and the registration interface: Register, Update, De-register,
+ * pacing, backoff, the 4.12 version fall-back and re-registration on 4.04.
+ *
+ * Every message leaves from the endpoint's timer (ep_on_timer), never from
+ * a libcoap handler: handlers record the outcome, change the state and arm
+ * the timer.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_internal.h"
+
+#define MS  1000u
+#define SEC 1000000u
+
+static void ep_on_timer(struct lwm2m_client *c, struct fg_timer *t);
+
+const char *lwm2m_ep_state_name(enum lwm2m_ep_state s)
+{
+	switch (s) {
+	case LWM2M_EP_WAITING:
+		return "waiting";
+	case LWM2M_EP_REGISTERING:
+		return "registering";
+	case LWM2M_EP_REGISTERED:
+		return "registered";
+	case LWM2M_EP_DEREGISTERING:
+		return "deregistering";
+	}
+	return "?";
+}
+
+static struct lwm2m_endpoint *ep_of_timer(struct fg_timer *t)
+{
+	return (struct lwm2m_endpoint *)((char *)t - offsetof(struct lwm2m_endpoint, timer));
+}
+
+const struct lwm2m_objdef *fg_objdef(const struct lwm2m_endpoint *ep, uint16_t oid)
+{
+	return lwm2m_registry_find(ep->c->reg, oid);
+}
+
+uint16_t fg_ep_default_ct(const struct lwm2m_endpoint *ep)
+{
+	if (ep->ct_cfg)
+		return ep->ct_cfg;
+	return ep->version >= 11 ? LWM2M_CT_SENML_CBOR : LWM2M_CT_TLV;
+}
+
+void fg_ep_set_state(struct lwm2m_endpoint *ep, enum lwm2m_ep_state st, int err)
+{
+	struct lwm2m_client *c = ep->c;
+
+	if (ep->pub_st == st && !err)
+		return;
+	if (ep->pub_st == LWM2M_EP_REGISTERED && st != LWM2M_EP_REGISTERED)
+		c->stats.registered--;
+	else if (ep->pub_st != LWM2M_EP_REGISTERED && st == LWM2M_EP_REGISTERED)
+		c->stats.registered++;
+	ep->pub_st = st;
+	if (ep->ops && ep->ops->state && !ep->removing)
+		ep->ops->state(ep->ops_ud, ep, st, err);
+}
+
+/* ---- the object list of Register and Update ---------------------------- */
+
+struct link_item {
+	uint16_t oid;
+	uint16_t iid; /* 0xFFFF: the object itself (declared, no instance) */
+};
+
+static int collect_inst(void *ctx, const struct lwm2m_objdef *def, uint16_t iid)
+{
+	struct {
+		struct link_item *v;
+		size_t n, cap;
+	} *l = ctx;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct link_item *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = (struct link_item){ def->oid, iid };
+	return 0;
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+	const struct link_item *x = a, *y = b;
+
+	if (x->oid != y->oid)
+		return x->oid < y->oid ? -1 : 1;
+	/* The bare object (0xFFFF) sorts first: swap so it reads lowest. */
+	uint16_t xi = (uint16_t)(x->iid + 1), yi = (uint16_t)(y->iid + 1);
+	return xi < yi ? -1 : xi > yi;
+}
+
+int fg_links(const struct lwm2m_client *c, const struct lwm2m_store *s, const uint16_t *declared,
+	     size_t ndeclared, bool comma, struct lwm2m_buf *out)
+{
+	struct {
+		struct link_item *v;
+		size_t n, cap;
+	} l = { 0 };
+	int r = 0;
+
+	if (s) {
+		r = lwm2m_store_foreach_instance(s, collect_inst, &l);
+		if (r < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < ndeclared; i++) {
+		r = collect_inst(&l, &(struct lwm2m_objdef){ .oid = declared[i] }, 0xFFFF);
+		if (r < 0)
+			goto out;
+	}
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_item);
+	for (size_t i = 0; i < l.n; i++) {
+		uint16_t oid = l.v[i].oid;
+		bool first = i == 0 || l.v[i - 1].oid != oid;
+		const char *sep = comma ? "," : "";
+
+		/* Security and OSCORE are never announced (TS Register). */
+		if (oid == 0 || oid == 21)
+			continue;
+		if (!first) {
+			if (l.v[i].iid == 0xFFFF)
+				continue;
+		} else {
+			const struct lwm2m_objdef *def = lwm2m_registry_find(c->reg, oid);
+			bool has_inst = false, ver = def && !(def->ver_major == 1 && def->ver_minor == 0);
+
+			for (size_t k = i; k < l.n && l.v[k].oid == oid; k++)
+				has_inst |= l.v[k].iid != 0xFFFF;
+			/* </oid> alone for an object without instances, and
+			 * before the instances when it carries a version. */
+			if (ver)
+				r = lwm2m_buf_printf(out, "%s</%u>;ver=%u.%u", sep, oid, def->ver_major,
+						     def->ver_minor);
+			else if (!has_inst)
+				r = lwm2m_buf_printf(out, "%s</%u>", sep, oid);
+			if (r < 0)
+				goto out;
+			if (ver || !has_inst)
+				comma = true, sep = ",";
+			if (l.v[i].iid == 0xFFFF)
+				continue;
+		}
+		r = lwm2m_buf_printf(out, "%s</%u/%u>", sep, oid, l.v[i].iid);
+		if (r < 0)
+			goto out;
+		comma = true;
+	}
+	r = 0;
+out:
+	free(l.v);
+	return r;
+}
+
+int fg_ep_links(const struct lwm2m_endpoint *ep, struct lwm2m_buf *out)
+{
+	int r = lwm2m_buf_printf(out, "</>;rt=\"oma.lwm2m\";ct=%u", (unsigned)fg_ep_default_ct(ep));
+
+	if (r < 0)
+		return r;
+	return fg_links(ep->c, ep->store, ep->declared, ep->ndeclared, true, out);
+}
+
+/* ---- /1 (Server) ------------------------------------------------------- */
+
+static const char *binding_str(const struct lwm2m_endpoint *ep)
+{
+	/* LwM2M 1.1 moved queue mode out of the binding into the "Q" query
+	 * parameter; 1.0 spells it "UQ". */
+	if (ep->binding == LWM2M_BINDING_UQ && ep->version < 11)
+		return "UQ";
+	return "U";
+}
+
+static int server_object_init(struct lwm2m_endpoint *ep)
+{
+	struct lwm2m_store *s = ep->store;
+	const char *b = binding_str(ep);
+	int r;
+
+	r = lwm2m_store_add_instance(s, 1, 0);
+	if (r < 0 && r != -EEXIST)
+		return r;
+	r = lwm2m_store_set(s, &LWM2M_PATH(1, 0, 0),
+			    &(struct lwm2m_value){ .type = LWM2M_TYPE_INTEGER, .i = ep->ssid });
+	if (r >= 0)
+		r = lwm2m_store_set(s, &LWM2M_PATH(1, 0, 1),
+				    &(struct lwm2m_value){ .type = LWM2M_TYPE_INTEGER, .i = ep->lifetime });
+	if (r >= 0)
+		r = lwm2m_store_set(s, &LWM2M_PATH(1, 0, 6),
+				    &(struct lwm2m_value){ .type = LWM2M_TYPE_BOOLEAN, .b = false });
+	if (r >= 0)
+		r = lwm2m_store_set(s, &LWM2M_PATH(1, 0, 7),
+				    &(struct lwm2m_value){ .type = LWM2M_TYPE_STRING,
+							   .bytes = { (const uint8_t *)b, strlen(b) } });
+	return r < 0 ? r : 0;
+}
+
+static void ep_want_update(struct lwm2m_endpoint *ep);
+
+void fg_ep_server_object_written(struct lwm2m_endpoint *ep)
+{
+	struct lwm2m_value v;
+
+	if (!ep->store)
+		return;
+	if (lwm2m_store_get(ep->store, &LWM2M_PATH(1, 0, 1), &v) == 0) {
+		struct lwm2m_value iv;
+
+		if (lwm2m_value_convert(&v, LWM2M_TYPE_INTEGER, &iv) == 0 && iv.i > 0 && iv.i <= UINT32_MAX &&
+		    (uint32_t)iv.i != ep->lifetime) {
+			ep->lifetime = (uint32_t)iv.i;
+			ep->params_changed = true;
+			ep_log(ep, LWM2M_LOG_INFO, "lifetime changed by the server to %u s", ep->lifetime);
+		}
+	}
+	if (lwm2m_store_get(ep->store, &LWM2M_PATH(1, 0, 7), &v) == 0 && v.type == LWM2M_TYPE_STRING) {
+		enum lwm2m_binding b = ep->binding;
+
+		if (v.bytes.len == 1 && v.bytes.ptr[0] == 'U')
+			b = LWM2M_BINDING_U;
+		else if (v.bytes.len == 2 && !memcmp(v.bytes.ptr, "UQ", 2))
+			b = LWM2M_BINDING_UQ;
+		if (b != ep->binding) {
+			ep->binding = b;
+			ep->params_changed = true;
+		}
+	}
+	if (ep->params_changed)
+		ep_want_update(ep);
+}
+
+/* ---- sessions ---------------------------------------------------------- */
+
+static void ep_close_session(struct lwm2m_endpoint *ep)
+{
+	if (!ep->session)
+		return;
+	/* Answers still owed on this session cannot be sent any more. */
+	fg_dm_abandon(ep);
+	/* libcoap may keep the session alive while messages are queued; its
+	 * handlers then find no endpoint and ignore the outcome. */
+	coap_session_set_app_data(ep->session, NULL);
+	coap_session_release(ep->session);
+	ep->session = NULL;
+	ep->session_dead = false;
+}
+
+static int ep_open_session(struct lwm2m_endpoint *ep)
+{
+	coap_context_t *ctx = ep->c->ctx;
+	coap_session_t *s;
+
+	if (ep->session && !ep->session_dead)
+		return 0;
+	ep_close_session(ep);
+	if (ep->secure) {
+		coap_dtls_cpsk_t setup;
+
+		memset(&setup, 0, sizeof(setup));
+		setup.version = COAP_DTLS_CPSK_SETUP_VERSION;
+		setup.psk_info.identity.s = ep->psk_identity;
+		setup.psk_info.identity.length = ep->psk_identity_len;
+		setup.psk_info.key.s = ep->psk_key;
+		setup.psk_info.key.length = ep->psk_key_len;
+		s = coap_new_client_session_psk2(ctx, NULL, &ep->server, COAP_PROTO_DTLS, &setup);
+	} else {
+		s = coap_new_client_session(ctx, NULL, &ep->server, COAP_PROTO_UDP);
+	}
+	if (!s)
+		return -EIO;
+	coap_session_set_app_data(s, ep);
+	ep->session = s;
+	return 0;
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static void release_body(coap_session_t *session, void *app_ptr)
+{
+	(void)session;
+	free(app_ptr);
+}
+
+static int add_location(coap_optlist_t **opts, const char *loc)
+{
+	const char *p = loc;
+
+	if (*p == '/')
+		p++;
+	while (*p) {
+		const char *e = strchr(p, '/');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+
+		if (!coap_insert_optlist(opts, coap_new_optlist(COAP_OPTION_URI_PATH, n, (const uint8_t *)p)))
+			return -ENOMEM;
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	return 0;
+}
+
+static int add_query(coap_optlist_t **opts, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int add_query(coap_optlist_t **opts, const char *fmt, ...)
+{
+	char q[300];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(q, sizeof(q), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(q))
+		return -EINVAL;
+	if (!coap_insert_optlist(opts,
+				 coap_new_optlist(COAP_OPTION_URI_QUERY, (size_t)n, (const uint8_t *)q)))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Build and send one registration-interface request. body (may be NULL) is
+ * handed to libcoap. */
+static int ep_send(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_optlist_t **opts,
+		   struct lwm2m_buf *body, enum req_kind kind)
+{
+	coap_pdu_t *pdu;
+	int r;
+
+	r = ep_open_session(ep);
+	if (r < 0)
+		goto fail;
+	r = -ENOMEM;
+	pdu = coap_new_pdu(COAP_MESSAGE_CON, code, ep->session);
+	if (!pdu)
+		goto fail;
+	coap_session_new_token(ep->session, &ep->token_len, ep->token);
+	if (!coap_add_token(pdu, ep->token_len, ep->token))
+		goto fail_pdu;
+	if (body) {
+		uint8_t cf[4];
+
+		if (!coap_insert_optlist(
+			    opts, coap_new_optlist(COAP_OPTION_CONTENT_FORMAT,
+						   coap_encode_var_safe(cf, sizeof(cf), LWM2M_CT_LINK), cf)))
+			goto fail_pdu;
+	}
+	if (*opts && !coap_add_optlist_pdu(pdu, opts))
+		goto fail_pdu;
+	if (body && body->len) {
+		/* libcoap owns the body from here and frees it once sent,
+		 * block by block when it exceeds the session's MTU. */
+		if (!coap_add_data_large_request(ep->session, pdu, body->len, body->data, release_body,
+						 body->data)) {
+			goto fail_pdu;
+		}
+		body->data = NULL;
+		body->len = body->cap = 0;
+	}
+	if (coap_send(ep->session, pdu) == COAP_INVALID_MID) {
+		/* coap_send() frees the PDU on failure. */
+		r = -EIO;
+		goto fail;
+	}
+	ep->req = kind;
+	coap_delete_optlist(*opts);
+	*opts = NULL;
+	lwm2m_buf_free(body);
+	fg_client_kick(ep->c);
+	return 0;
+fail_pdu:
+	coap_delete_pdu(pdu);
+fail:
+	coap_delete_optlist(*opts);
+	*opts = NULL;
+	lwm2m_buf_free(body);
+	return r;
+}
+
+static const char *version_str(uint8_t v)
+{
+	switch (v) {
+	case 10:
+		return "1.0";
+	case 12:
+		return "1.2";
+	default:
+		return "1.1";
+	}
+}
+
+static int ep_send_register(struct lwm2m_endpoint *ep)
+{
+	coap_optlist_t *opts = NULL;
+	struct lwm2m_buf body = { 0 };
+	int r;
+
+	r = fg_ep_links(ep, &body);
+	if (r >= 0)
+		r = add_location(&opts, "/rd");
+	if (r >= 0)
+		r = add_query(&opts, "ep=%s", ep->name);
+	if (r >= 0)
+		r = add_query(&opts, "lt=%u", ep->lifetime);
+	if (r >= 0)
+		r = add_query(&opts, "lwm2m=%s", version_str(ep->version));
+	if (r >= 0)
+		r = add_query(&opts, "b=%s", binding_str(ep));
+	if (r >= 0 && ep->binding == LWM2M_BINDING_UQ && ep->version >= 11)
+		r = add_query(&opts, "Q");
+	if (r < 0) {
+		coap_delete_optlist(opts);
+		lwm2m_buf_free(&body);
+		return r;
+	}
+	r = ep_send(ep, COAP_REQUEST_CODE_POST, &opts, &body, REQ_REGISTER);
+	if (r < 0)
+		return r;
+	ep->c->stats.registers++;
+	ep_log(ep, LWM2M_LOG_DEBUG, "Register sent (LwM2M %s, lifetime %u s)", version_str(ep->version),
+	       ep->lifetime);
+	return 0;
+}
+
+static int ep_send_update(struct lwm2m_endpoint *ep)
+{
+	coap_optlist_t *opts = NULL;
+	struct lwm2m_buf body = { 0 };
+	bool links = ep->links_changed, params = ep->params_changed;
+	int r;
+
+	r = add_location(&opts, ep->location);
+	if (r >= 0 && params)
+		r = add_query(&opts, "lt=%u", ep->lifetime);
+	if (r >= 0 && params)
+		r = add_query(&opts, "b=%s", binding_str(ep));
+	if (r >= 0 && links)
+		r = fg_ep_links(ep, &body);
+	if (r < 0) {
+		coap_delete_optlist(opts);
+		lwm2m_buf_free(&body);
+		return r;
+	}
+	r = ep_send(ep, COAP_REQUEST_CODE_POST, &opts, links ? &body : NULL, REQ_UPDATE);
+	lwm2m_buf_free(&body);
+	if (r < 0)
+		return r;
+	ep->links_changed = ep->params_changed = false;
+	ep->want_update = false;
+	ep->c->stats.updates++;
+	ep_log(ep, LWM2M_LOG_DEBUG, "Update sent%s%s", links ? " (objects)" : "", params ? " (lt, b)" : "");
+	return 0;
+}
+
+static int ep_send_deregister(struct lwm2m_endpoint *ep)
+{
+	coap_optlist_t *opts = NULL;
+	int r;
+
+	r = add_location(&opts, ep->location);
+	if (r < 0) {
+		coap_delete_optlist(opts);
+		return r;
+	}
+	r = ep_send(ep, COAP_REQUEST_CODE_DELETE, &opts, NULL, REQ_DEREGISTER);
+	if (r < 0)
+		return r;
+	ep_log(ep, LWM2M_LOG_DEBUG, "De-register sent");
+	return 0;
+}
+
+/* ---- state machine --------------------------------------------------------- */
+
+static void ep_arm(struct lwm2m_endpoint *ep, uint64_t when)
+{
+	if (fg_timer_arm(ep->c, &ep->timer, when) < 0)
+		/* The heap could not grow: the endpoint would stall silently,
+		 * so say so; the next state change retries. */
+		ep_log(ep, LWM2M_LOG_ERR, "out of memory arming a timer");
+}
+
+/* The endpoint must go: free it from the loop, not from this call stack
+ * (which may be inside a libcoap handler). */
+static void ep_kill(struct lwm2m_endpoint *ep)
+{
+	ep->st = ST_DEAD;
+	ep->req = REQ_NONE;
+	ep->slot_reserved = false;
+	ep_arm(ep, fg_now(ep->c));
+}
+
+/* Queue a Register: at the next pacing slot, or after delay_us. */
+static void ep_schedule_register(struct lwm2m_endpoint *ep, uint64_t delay_us)
+{
+	ep->st = ST_WAIT_REGISTER;
+	ep->req = REQ_NONE;
+	free(ep->location);
+	ep->location = NULL;
+	ep->slot_reserved = false;
+	ep_arm(ep, fg_now(ep->c) + delay_us);
+}
+
+static uint64_t backoff_us(struct lwm2m_endpoint *ep)
+{
+	struct lwm2m_client *c = ep->c;
+	uint64_t d = (uint64_t)c->cfg.backoff_min_ms * MS;
+	uint64_t max = (uint64_t)c->cfg.backoff_max_ms * MS;
+
+	for (unsigned i = 0; i < ep->attempts && d < max; i++)
+		d *= 2;
+	if (d > max)
+		d = max;
+	if (ep->attempts < 64)
+		ep->attempts++;
+	/* Uniform in [d/2, d]: endpoints that failed together (server down)
+	 * do not come back together. */
+	return d / 2 + fg_client_random(c) % (d / 2 + 1);
+}
+
+static const char *req_name(enum req_kind k)
+{
+	switch (k) {
+	case REQ_REGISTER:
+		return "Register";
+	case REQ_UPDATE:
+		return "Update";
+	case REQ_DEREGISTER:
+		return "De-register";
+	default:
+		return "request";
+	}
+}
+
+/* A registration exchange failed: retry with backoff (or finish going). */
+static void ep_failed(struct lwm2m_endpoint *ep, int err, const char *why)
+{
+	enum req_kind k = ep->req;
+	uint64_t d;
+
+	if (k == REQ_NONE)
+		return;
+	ep->c->stats.failures++;
+	if (k == REQ_DEREGISTER || ep->removing) {
+		ep_log(ep, LWM2M_LOG_INFO, "%s failed: %s", req_name(k), why);
+		ep_kill(ep);
+		return;
+	}
+	d = backoff_us(ep);
+	ep_log(ep, err == -ECONNREFUSED ? LWM2M_LOG_ERR : LWM2M_LOG_WARNING,
+	       "%s failed: %s; retrying in %.1f s", req_name(k), why, (double)d / SEC);
+	ep_schedule_register(ep, d);
+	fg_ep_set_state(ep, LWM2M_EP_WAITING, err);
+}
+
+static void ep_registered(struct lwm2m_endpoint *ep)
+{
+	ep->st = ST_REGISTERED;
+	ep->req = REQ_NONE;
+	ep->attempts = 0;
+	ep->slot_reserved = false;
+	if (ep->removing) {
+		ep_arm(ep, fg_now(ep->c));
+		return;
+	}
+	if (ep->want_update)
+		ep_arm(ep, fg_now(ep->c));
+	else
+		ep_arm(ep, fg_now(ep->c) + (uint64_t)ep->lifetime * SEC / 2);
+	fg_ep_set_state(ep, LWM2M_EP_REGISTERED, 0);
+}
+
+static void ep_want_update(struct lwm2m_endpoint *ep)
+{
+	ep->want_update = true;
+	if (ep->st == ST_REGISTERED && !ep->slot_reserved && !ep->removing)
+		ep_arm(ep, fg_now(ep->c));
+}
+
+static char *location_of(const coap_pdu_t *pdu)
+{
+	coap_opt_iterator_t oi;
+	coap_opt_filter_t f;
+	coap_opt_t *o;
+	struct lwm2m_buf b = { 0 };
+
+	coap_option_filter_clear(&f);
+	coap_option_filter_set(&f, COAP_OPTION_LOCATION_PATH);
+	coap_option_iterator_init(pdu, &oi, &f);
+	while ((o = coap_option_next(&oi))) {
+		if (lwm2m_buf_putc(&b, '/') < 0 ||
+		    lwm2m_buf_append(&b, coap_opt_value(o), coap_opt_length(o)) < 0)
+			goto oom;
+	}
+	if (lwm2m_buf_putc(&b, '\0') < 0)
+		goto oom;
+	return (char *)b.data;
+oom:
+	lwm2m_buf_free(&b);
+	return NULL;
+}
+
+static void code_str(uint8_t code, char out[8])
+{
+	snprintf(out, 8, "%u.%02u", (unsigned)(code >> 5), (unsigned)(code & 31));
+}
+
+static void on_register_response(struct lwm2m_endpoint *ep, uint8_t code, const coap_pdu_t *pdu)
+{
+	char cs[8];
+
+	code_str(code, cs);
+	if (code == COAP_RESPONSE_CODE(201)) {
+		char *loc = location_of(pdu);
+
+		if (!loc || !loc[0] || !loc[1]) {
+			free(loc);
+			ep_failed(ep, -EPROTO, "2.01 without Location-Path");
+			return;
+		}
+		free(ep->location);
+		ep->location = loc;
+		ep->links_changed = ep->params_changed = ep->want_update = false;
+		ep_log(ep, LWM2M_LOG_INFO, "registered as %s (LwM2M %s, lifetime %u s)", loc,
+		       version_str(ep->version), ep->lifetime);
+		ep_registered(ep);
+		return;
+	}
+	if (code == COAP_RESPONSE_CODE(412) && ep->version > 10 && !ep->removing) {
+		uint8_t old = ep->version;
+
+		ep->version = ep->version == 12 ? 11 : 10;
+		ep_log(ep, LWM2M_LOG_NOTICE, "server refused LwM2M %s (4.12): offering %s", version_str(old),
+		       version_str(ep->version));
+		/* The binding string depends on the version. */
+		if (ep->store)
+			server_object_init(ep);
+		ep_schedule_register(ep, 0);
+		fg_ep_set_state(ep, LWM2M_EP_WAITING, 0);
+		return;
+	}
+	char why[64];
+	snprintf(why, sizeof(why), "server answered %s", cs);
+	ep_failed(ep, -EPROTO, why);
+}
+
+static void on_update_response(struct lwm2m_endpoint *ep, uint8_t code)
+{
+	char cs[8], why[64];
+
+	if (code == COAP_RESPONSE_CODE(204)) {
+		ep_log(ep, LWM2M_LOG_DEBUG, "Update accepted");
+		ep_registered(ep);
+		return;
+	}
+	code_str(code, cs);
+	if (code == COAP_RESPONSE_CODE(404) && !ep->removing) {
+		/* The server forgot us (restart, expired): register again at
+		 * once, without backoff. */
+		ep_log(ep, LWM2M_LOG_NOTICE, "Update answered 4.04: registering again");
+		ep->attempts = 0;
+		ep_schedule_register(ep, 0);
+		fg_ep_set_state(ep, LWM2M_EP_WAITING, 0);
+		return;
+	}
+	snprintf(why, sizeof(why), "server answered %s", cs);
+	ep_failed(ep, -EPROTO, why);
+}
+
+coap_response_t fg_response_handler(coap_session_t *session, const coap_pdu_t *sent,
+				    const coap_pdu_t *received, const coap_mid_t mid)
+{
+	struct lwm2m_endpoint *ep = coap_session_get_app_data(session);
+	coap_bin_const_t tok = coap_pdu_get_token(received);
+	uint8_t code = (uint8_t)coap_pdu_get_code(received);
+
+	(void)sent;
+	(void)mid;
+	if (!ep || ep->req == REQ_NONE || tok.length != ep->token_len || memcmp(tok.s, ep->token, tok.length))
+		return COAP_RESPONSE_OK;
+	switch (ep->req) {
+	case REQ_REGISTER:
+		on_register_response(ep, code, received);
+		break;
+	case REQ_UPDATE:
+		on_update_response(ep, code);
+		break;
+	case REQ_DEREGISTER:
+		ep_log(ep, LWM2M_LOG_INFO, "de-registered (%u.%02u)", code >> 5, code & 31);
+		free(ep->location);
+		ep->location = NULL;
+		ep_kill(ep);
+		break;
+	case REQ_NONE:
+		break;
+	}
+	return COAP_RESPONSE_OK;
+}
+
+static bool token_matches(const struct lwm2m_endpoint *ep, const coap_pdu_t *pdu)
+{
+	coap_bin_const_t tok;
+
+	if (!pdu)
+		return false;
+	tok = coap_pdu_get_token(pdu);
+	return tok.length == ep->token_len && !memcmp(tok.s, ep->token, tok.length);
+}
+
+void fg_nack_handler(coap_session_t *session, const coap_pdu_t *sent, const coap_nack_reason_t reason,
+		     const coap_mid_t mid)
+{
+	struct lwm2m_endpoint *ep = coap_session_get_app_data(session);
+
+	(void)mid;
+	if (!ep || ep->req == REQ_NONE)
+		return;
+	/* A failed DTLS handshake drops every queued message of the session,
+	 * whatever its token. */
+	if (reason != COAP_NACK_TLS_FAILED && !token_matches(ep, sent))
+		return;
+	switch (reason) {
+	case COAP_NACK_TOO_MANY_RETRIES:
+		ep_failed(ep, -ETIMEDOUT, "no answer from the server");
+		break;
+	case COAP_NACK_RST:
+		ep_failed(ep, -ECONNREFUSED, "server answered with a CoAP reset");
+		break;
+	case COAP_NACK_TLS_FAILED:
+		ep->session_dead = true;
+		ep_failed(ep, -ECONNREFUSED, "DTLS handshake failed (wrong PSK identity or key?)");
+		break;
+	default:
+		ep->session_dead = true;
+		ep_failed(ep, -EHOSTUNREACH, "server unreachable");
+		break;
+	}
+}
+
+int fg_event_handler(coap_session_t *session, const coap_event_t event)
+{
+	struct lwm2m_endpoint *ep = session ? coap_session_get_app_data(session) : NULL;
+
+	if (!ep)
+		return 0;
+	switch (event) {
+	case COAP_EVENT_DTLS_ERROR:
+	case COAP_EVENT_DTLS_CLOSED:
+		ep->session_dead = true;
+		if (ep->req != REQ_NONE)
+			ep_failed(ep, -ECONNREFUSED,
+				  event == COAP_EVENT_DTLS_ERROR
+					  ? "DTLS handshake failed (wrong PSK identity or key?)"
+					  : "DTLS session closed by the server");
+		break;
+	case COAP_EVENT_DTLS_CONNECTED:
+		ep_log(ep, LWM2M_LOG_DEBUG, "DTLS session established");
+		break;
+	case COAP_EVENT_SESSION_FAILED:
+	case COAP_EVENT_SESSION_CLOSED:
+		ep->session_dead = true;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* Take a pacing slot unless the timer already fired on one; false when the
+ * message must wait (the timer is re-armed at the slot). */
+static bool ep_paced(struct lwm2m_endpoint *ep)
+{
+	uint64_t at;
+
+	if (ep->slot_reserved) {
+		ep->slot_reserved = false;
+		return true;
+	}
+	at = fg_client_take_slot(ep->c);
+	if (at <= fg_now(ep->c))
+		return true;
+	ep->slot_reserved = true;
+	ep_arm(ep, at);
+	return false;
+}
+
+static void ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
+{
+	struct lwm2m_endpoint *ep = ep_of_timer(t);
+	uint64_t req_timeout = (uint64_t)c->cfg.request_timeout_ms * MS;
+	int r;
+
+	switch (ep->st) {
+	case ST_DEAD:
+		fg_ep_free(ep);
+		return;
+	case ST_WAIT_REGISTER:
+		if (ep->removing) {
+			fg_ep_free(ep);
+			return;
+		}
+		if (!ep_paced(ep))
+			return;
+		r = ep_send_register(ep);
+		if (r < 0) {
+			ep->req = REQ_REGISTER;
+			ep_failed(ep, r, strerror(-r));
+			return;
+		}
+		ep->st = ST_REGISTERING;
+		ep_arm(ep, fg_now(c) + req_timeout);
+		fg_ep_set_state(ep, LWM2M_EP_REGISTERING, 0);
+		return;
+	case ST_REGISTERED:
+		if (ep->removing) {
+			r = ep_send_deregister(ep);
+			if (r < 0) {
+				fg_ep_free(ep);
+				return;
+			}
+			ep->st = ST_DEREGISTERING;
+			ep_arm(ep, fg_now(c) + req_timeout);
+			fg_ep_set_state(ep, LWM2M_EP_DEREGISTERING, 0);
+			return;
+		}
+		if (!ep_paced(ep))
+			return;
+		r = ep_send_update(ep);
+		if (r < 0) {
+			ep->req = REQ_UPDATE;
+			ep_failed(ep, r, strerror(-r));
+			return;
+		}
+		ep->st = ST_UPDATING;
+		ep_arm(ep, fg_now(c) + req_timeout);
+		return;
+	case ST_REGISTERING:
+	case ST_UPDATING:
+	case ST_DEREGISTERING:
+		ep_failed(ep, -ETIMEDOUT, "no answer in time");
+		return;
+	}
+}
+
+/* ---- public API ------------------------------------------------------------ */
+
+static int parse_server_uri(struct lwm2m_endpoint *ep, const char *uri)
+{
+	coap_uri_t u;
+	char host[INET6_ADDRSTRLEN + 1];
+
+	if (coap_split_uri((const uint8_t *)uri, strlen(uri), &u) < 0)
+		return -EINVAL;
+	if (u.scheme != COAP_URI_SCHEME_COAP && u.scheme != COAP_URI_SCHEME_COAPS)
+		return -EINVAL;
+	if (u.host.length == 0 || u.host.length >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, u.host.s, u.host.length);
+	host[u.host.length] = '\0';
+	ep->secure = u.scheme == COAP_URI_SCHEME_COAPS;
+	coap_address_init(&ep->server);
+	/* Numeric addresses only: name resolution would block the loop (see
+	 * the TODO in the report / ARCHITECTURE). */
+	if (inet_pton(AF_INET, host, &ep->server.addr.sin.sin_addr) == 1) {
+		ep->server.addr.sin.sin_family = AF_INET;
+		ep->server.addr.sin.sin_port = htons(u.port);
+		ep->server.size = sizeof(ep->server.addr.sin);
+	} else if (inet_pton(AF_INET6, host, &ep->server.addr.sin6.sin6_addr) == 1) {
+		ep->server.addr.sin6.sin6_family = AF_INET6;
+		ep->server.addr.sin6.sin6_port = htons(u.port);
+		ep->server.size = sizeof(ep->server.addr.sin6);
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void *memdup(const void *p, size_t n)
+{
+	void *q = malloc(n ? n : 1);
+
+	if (q && n)
+		memcpy(q, p, n);
+	return q;
+}
+
+int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_config *cfg,
+		       struct lwm2m_store *store, struct lwm2m_endpoint **out)
+{
+	struct lwm2m_endpoint *ep;
+	int r;
+
+	if (!c || !cfg || !cfg->name || !*cfg->name || strlen(cfg->name) > 255 || !cfg->server_uri || !store)
+		return -EINVAL;
+	if (c->shutting_down)
+		return -ESHUTDOWN;
+	if (cfg->version && cfg->version != 10 && cfg->version != 11 && cfg->version != 12)
+		return -EINVAL;
+	ep = calloc(1, sizeof(*ep));
+	if (!ep)
+		return -ENOMEM;
+	ep->c = c;
+	fg_timer_init(&ep->timer, ep_on_timer);
+	ep->store = store;
+	ep->lifetime = cfg->lifetime ? cfg->lifetime : 86400;
+	ep->binding = cfg->binding;
+	ep->version_cfg = ep->version = cfg->version ? cfg->version : 11;
+	ep->ssid = cfg->short_server_id ? cfg->short_server_id : 1;
+	ep->ct_cfg = cfg->content_format;
+	ep->ops = cfg->ops;
+	ep->ops_ud = cfg->ops_ud;
+	r = -ENOMEM;
+	ep->name = strdup(cfg->name);
+	ep->uri = strdup(cfg->server_uri);
+	if (!ep->name || !ep->uri)
+		goto fail;
+	r = parse_server_uri(ep, cfg->server_uri);
+	if (r < 0)
+		goto fail;
+	if (ep->secure) {
+		r = -EPROTONOSUPPORT;
+		if (!coap_dtls_is_supported())
+			goto fail;
+		r = -EINVAL;
+		if (!cfg->psk_identity || !*cfg->psk_identity || !cfg->psk_key || !cfg->psk_key_len)
+			goto fail;
+		r = -ENOMEM;
+		ep->psk_identity_len = strlen(cfg->psk_identity);
+		ep->psk_identity = memdup(cfg->psk_identity, ep->psk_identity_len);
+		ep->psk_key_len = cfg->psk_key_len;
+		ep->psk_key = memdup(cfg->psk_key, cfg->psk_key_len);
+		if (!ep->psk_identity || !ep->psk_key)
+			goto fail;
+	}
+	r = server_object_init(ep);
+	if (r < 0)
+		goto fail;
+	r = ep_open_session(ep);
+	if (r < 0)
+		goto fail;
+
+	ep->next = c->eps;
+	if (c->eps)
+		c->eps->prev = ep;
+	c->eps = ep;
+	c->nep++;
+	ep->st = ST_WAIT_REGISTER;
+	ep->pub_st = LWM2M_EP_WAITING;
+	ep_arm(ep, fg_now(c));
+	ep_log(ep, LWM2M_LOG_DEBUG, "added (server %s, local port %u)", ep->uri,
+	       lwm2m_endpoint_local_port(ep));
+	if (out)
+		*out = ep;
+	return 0;
+fail:
+	ep->store = NULL;
+	ep_close_session(ep);
+	free(ep->name);
+	free(ep->uri);
+	free(ep->psk_identity);
+	free(ep->psk_key);
+	free(ep);
+	return r;
+}
+
+void fg_ep_free(struct lwm2m_endpoint *ep)
+{
+	struct lwm2m_client *c = ep->c;
+
+	fg_timer_disarm(c, &ep->timer);
+	fg_dm_abandon(ep);
+	fg_device_free_all(ep);
+	ep->removing = true; /* no state callback from here on */
+	if (ep->pub_st == LWM2M_EP_REGISTERED)
+		c->stats.registered--;
+	ep_close_session(ep);
+	if (ep->prev)
+		ep->prev->next = ep->next;
+	else
+		c->eps = ep->next;
+	if (ep->next)
+		ep->next->prev = ep->prev;
+	c->nep--;
+	if (ep->psk_key)
+		memset(ep->psk_key, 0, ep->psk_key_len);
+	free(ep->psk_key);
+	free(ep->psk_identity);
+	free(ep->name);
+	free(ep->uri);
+	free(ep->location);
+	free(ep->attrs);
+	free(ep->declared);
+	free(ep->devs);
+	free(ep);
+	fg_client_endpoint_gone(c, NULL);
+}
+
+void lwm2m_endpoint_remove(struct lwm2m_endpoint *ep)
+{
+	if (!ep || ep->removing)
+		return;
+	ep->removing = true;
+	fg_dm_abandon(ep);
+	fg_device_free_all(ep);
+	ep->store = NULL;
+	switch (ep->st) {
+	case ST_REGISTERED:
+		ep->slot_reserved = false;
+		ep_arm(ep, fg_now(ep->c));
+		break;
+	case ST_WAIT_REGISTER:
+		ep_kill(ep);
+		break;
+	default:
+		/* An exchange is in flight: its outcome decides (a late
+		 * registration is de-registered at once). */
+		break;
+	}
+}
+
+int lwm2m_endpoint_objects_changed(struct lwm2m_endpoint *ep)
+{
+	if (ep->removing)
+		return 0;
+	ep->links_changed = true;
+	ep_want_update(ep);
+	return 0;
+}
+
+int lwm2m_endpoint_trigger_update(struct lwm2m_endpoint *ep)
+{
+	if (ep->removing)
+		return 0;
+	ep_want_update(ep);
+	return 0;
+}
+
+int lwm2m_endpoint_declare_object(struct lwm2m_endpoint *ep, uint16_t oid)
+{
+	uint16_t *v;
+
+	if (!fg_objdef(ep, oid))
+		return -ENOENT;
+	for (size_t i = 0; i < ep->ndeclared; i++)
+		if (ep->declared[i] == oid)
+			return 0;
+	v = realloc(ep->declared, (ep->ndeclared + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	ep->declared = v;
+	v[ep->ndeclared++] = oid;
+	return 0;
+}
+
+const char *lwm2m_endpoint_name(const struct lwm2m_endpoint *ep)
+{
+	return ep->name;
+}
+
+enum lwm2m_ep_state lwm2m_endpoint_state(const struct lwm2m_endpoint *ep)
+{
+	return ep->pub_st;
+}
+
+struct lwm2m_store *lwm2m_endpoint_store(const struct lwm2m_endpoint *ep)
+{
+	return ep->store;
+}
+
+uint8_t lwm2m_endpoint_version(const struct lwm2m_endpoint *ep)
+{
+	return ep->version;
+}
+
+uint16_t lwm2m_endpoint_local_port(const struct lwm2m_endpoint *ep)
+{
+	const coap_address_t *a;
+
+	if (!ep->session)
+		return 0;
+	a = coap_session_get_addr_local(ep->session);
+	if (!a)
+		return 0;
+	if (a->addr.sa.sa_family == AF_INET)
+		return ntohs(a->addr.sin.sin_port);
+	if (a->addr.sa.sa_family == AF_INET6)
+		return ntohs(a->addr.sin6.sin6_port);
+	return 0;
+}
+
+const char *lwm2m_endpoint_location(const struct lwm2m_endpoint *ep)
+{
+	return ep->location;
+}

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * LwM2M Gateway mode (Object 25 v2.0): child devices hosted by one
+ * registered endpoint. Each device is /25/<n> in the endpoint's store
+ * (0 Device ID, 1 Prefix, 3 IoT Device Objects) and has its own store that
+ * requests addressed /<prefix>/... reach (routing in dm.c).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_internal.h"
+
+enum { RID_DEVICE_ID = 0, RID_PREFIX = 1, RID_OBJECTS = 3 };
+
+static bool prefix_valid(const char *p, size_t n)
+{
+	bool digits_only = true;
+
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = p[i];
+
+		if (ch >= '0' && ch <= '9')
+			continue;
+		digits_only = false;
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' || ch == '.' ||
+		      ch == '~' || ch == '-'))
+			return false;
+	}
+	return !digits_only;
+}
+
+struct lwm2m_device *fg_device_find(const struct lwm2m_endpoint *ep, const char *prefix, size_t len)
+{
+	for (size_t i = 0; i < ep->ndevs; i++) {
+		struct lwm2m_device *d = ep->devs[i];
+
+		if (d->prefix_len == len && !memcmp(d->prefix, prefix, len))
+			return d;
+	}
+	return NULL;
+}
+
+static int set_string(struct lwm2m_store *s, uint16_t iid, uint16_t rid, const void *p, size_t n)
+{
+	struct lwm2m_value v = { .type = LWM2M_TYPE_STRING, .bytes = { p, n } };
+
+	return lwm2m_store_set(s, &LWM2M_PATH(25, iid, rid), &v);
+}
+
+static int refresh_links(struct lwm2m_device *dev)
+{
+	struct lwm2m_endpoint *ep = dev->ep;
+	struct lwm2m_buf b = { 0 };
+	int r;
+
+	if (!ep->store)
+		return 0;
+	r = fg_links(ep->c, dev->store, NULL, 0, false, &b);
+	if (r >= 0) {
+		struct lwm2m_value v = { .type = LWM2M_TYPE_CORELNK, .bytes = { b.data, b.len } };
+
+		r = lwm2m_store_set(ep->store, &LWM2M_PATH(25, dev->iid, RID_OBJECTS), &v);
+	}
+	lwm2m_buf_free(&b);
+	return r;
+}
+
+static struct lwm2m_device *device_free(struct lwm2m_device *dev)
+{
+	if (!dev)
+		return NULL;
+	free(dev->prefix);
+	free(dev->device_id);
+	free(dev);
+	return NULL;
+}
+
+int lwm2m_endpoint_add_device(struct lwm2m_endpoint *ep, const char *prefix, struct lwm2m_store *store,
+			      const char *device_id, struct lwm2m_device **out)
+{
+	struct lwm2m_device *dev, **v;
+	size_t plen;
+	int r;
+
+	if (!ep || !prefix || !store || !device_id || ep->removing || !ep->store)
+		return -EINVAL;
+	plen = strlen(prefix);
+	if (!prefix_valid(prefix, plen))
+		return -EINVAL;
+	if (fg_device_find(ep, prefix, plen))
+		return -EEXIST;
+	if (!fg_objdef(ep, 25))
+		return -ENOENT;
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	dev->ep = ep;
+	dev->store = store;
+	dev->prefix = strdup(prefix);
+	dev->prefix_len = plen;
+	dev->device_id = strdup(device_id);
+	r = -ENOMEM;
+	if (!dev->prefix || !dev->device_id)
+		goto fail;
+	v = realloc(ep->devs, (ep->ndevs + 1) * sizeof(*v));
+	if (!v)
+		goto fail;
+	ep->devs = v;
+
+	/* The lowest free instance id of /25. */
+	unsigned iid;
+	for (iid = 0; iid <= LWM2M_ID_MAX; iid++)
+		if (!lwm2m_store_has(ep->store, &LWM2M_PATH(25, (uint16_t)iid)))
+			break;
+	r = -ENOSPC;
+	if (iid > LWM2M_ID_MAX)
+		goto fail;
+	dev->iid = (uint16_t)iid;
+	r = lwm2m_store_add_instance(ep->store, 25, dev->iid);
+	if (r < 0)
+		goto fail;
+	r = set_string(ep->store, dev->iid, RID_DEVICE_ID, device_id, strlen(device_id));
+	if (r >= 0)
+		r = set_string(ep->store, dev->iid, RID_PREFIX, prefix, plen);
+	if (r >= 0)
+		r = refresh_links(dev);
+	if (r < 0) {
+		lwm2m_store_del_instance(ep->store, 25, dev->iid);
+		goto fail;
+	}
+	ep->devs[ep->ndevs++] = dev;
+	lwm2m_endpoint_objects_changed(ep);
+	ep_log(ep, LWM2M_LOG_DEBUG, "device '%s' added as /25/%u (prefix /%s)", device_id, dev->iid, prefix);
+	if (out)
+		*out = dev;
+	return 0;
+fail:
+	device_free(dev);
+	return r;
+}
+
+void lwm2m_device_remove(struct lwm2m_device *dev)
+{
+	struct lwm2m_endpoint *ep;
+
+	if (!dev)
+		return;
+	ep = dev->ep;
+	for (size_t i = 0; i < ep->ndevs; i++) {
+		if (ep->devs[i] != dev)
+			continue;
+		memmove(&ep->devs[i], &ep->devs[i + 1], (ep->ndevs - i - 1) * sizeof(*ep->devs));
+		ep->ndevs--;
+		break;
+	}
+	fg_attrs_drop(ep, dev, NULL);
+	if (ep->store) {
+		lwm2m_store_del_instance(ep->store, 25, dev->iid);
+		fg_attrs_drop(ep, NULL, &LWM2M_PATH(25, dev->iid));
+		lwm2m_endpoint_objects_changed(ep);
+	}
+	device_free(dev);
+}
+
+int lwm2m_device_objects_changed(struct lwm2m_device *dev)
+{
+	return refresh_links(dev);
+}
+
+void fg_device_free_all(struct lwm2m_endpoint *ep)
+{
+	for (size_t i = 0; i < ep->ndevs; i++)
+		device_free(ep->devs[i]);
+	ep->ndevs = 0;
+	/* Attributes of devices point at them. */
+	size_t o = 0;
+	for (size_t i = 0; i < ep->nattrs; i++)
+		if (!ep->attrs[i].dev)
+			ep->attrs[o++] = ep->attrs[i];
+	ep->nattrs = o;
+}
+
+const char *lwm2m_device_prefix(const struct lwm2m_device *dev)
+{
+	return dev->prefix;
+}
+
+struct lwm2m_store *lwm2m_device_store(const struct lwm2m_device *dev)
+{
+	return dev->store;
+}
+
+struct lwm2m_endpoint *lwm2m_device_endpoint(const struct lwm2m_device *dev)
+{
+	return dev->ep;
+}

@@ -1,0 +1,664 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * fg-lwm2m-client-test — N LwM2M endpoints in one process, for the
+ * integration tests of lwm2m/client (tests/lwm2m/test_*.py).
+ *
+ * Every endpoint gets its own store with /3/0 (Device) and /3303/0
+ * (Temperature) filled with test values; the process runs the sd_event loop
+ * and takes commands on stdin, one per line. An endpoint is named by its
+ * name, by its index, or "*" for all.
+ *
+ *   set EP PATH VALUE      store a value (VALUE read as text/plain)
+ *   unset EP PATH          remove a value
+ *   get EP PATH            print "value EP PATH TEXT" (or "value EP PATH -ERR")
+ *   add-instance EP PATH   /oid/iid       del-instance EP PATH
+ *   declare EP OID         object without instances
+ *   changed EP             lwm2m_endpoint_objects_changed()
+ *   update EP              lwm2m_endpoint_trigger_update()
+ *   add-device EP PREFIX ID   Object 25 child with /3/0 and /3303/0
+ *   remove-device EP PREFIX
+ *   dset EP PREFIX PATH VALUE  set a value in a device's store
+ *   remove EP              lwm2m_endpoint_remove()
+ *   ports                  "port NAME N" for each endpoint
+ *   stats                  "stats registered=.. endpoints=.. ..."
+ *   quit                   de-register everything, print "bye", exit 0
+ *
+ * Events printed on stdout:
+ *   ready N
+ *   state NAME STATE ERR
+ *   write NAME PREFIX|- PATH replace=0|1 n=N [PATH=TEXT]...
+ *   exec NAME PREFIX|- PATH args=ARGS
+ *   log LEVEL NAME|- MESSAGE        (on stderr)
+ *
+ * Options: --server URI --count N --name PREFIX --lifetime S --rate R
+ *   --version 10|11|12 --binding U|UQ --ct N --psk-id ID --psk-key HEX
+ *   --backoff-min MS --backoff-max MS --timeout MS --async-ms MS
+ *   --ops (writes through the ops table, synchronous) --ddf FILE
+ *   --log-level N --coap-log N --shutdown-ms MS
+ * With --async-ms, writes and executes complete after that delay; a write
+ * whose string value is "field-error" then fails with -ETIMEDOUT (5.03) and
+ * an execute with args "9" with -EIO (5.00).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <systemd/sd-event.h>
+
+#include "lwm2m/client.h"
+
+struct ep_slot {
+	struct lwm2m_endpoint *ep;
+	struct lwm2m_store *store;
+	char name[64];
+	struct {
+		char prefix[65];
+		struct lwm2m_device *dev;
+		struct lwm2m_store *store;
+	} devs[8];
+};
+
+static struct {
+	sd_event *ev;
+	struct lwm2m_registry *reg;
+	struct lwm2m_client *client;
+	struct ep_slot *eps;
+	size_t n;
+	unsigned async_ms;
+	bool ops_write;
+	char line[4096];
+	size_t linelen;
+	int exit_code;
+} T;
+
+static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void out(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static void on_log(void *ud, int level, const char *ep, const char *msg)
+{
+	(void)ud;
+	fprintf(stderr, "log %d %s %s\n", level, ep ? ep : "-", msg);
+}
+
+static const char *slot_name(struct lwm2m_endpoint *ep)
+{
+	return lwm2m_endpoint_name(ep);
+}
+
+static void on_state(void *ud, struct lwm2m_endpoint *ep, enum lwm2m_ep_state st, int err)
+{
+	(void)ud;
+	out("state %s %s %d", slot_name(ep), lwm2m_ep_state_name(st), err);
+}
+
+/* ---- values as text ------------------------------------------------------ */
+
+static int set_text(struct lwm2m_store *s, const char *path, const char *text)
+{
+	struct lwm2m_path p;
+	struct lwm2m_records recs = { 0 };
+	int r;
+
+	r = lwm2m_path_parse(path, strlen(path), &p, NULL);
+	if (r < 0)
+		return r;
+	if (p.len < 3)
+		return -EINVAL;
+	r = lwm2m_decode(LWM2M_CT_TEXT, &p, (const uint8_t *)text, strlen(text), lwm2m_registry_type_of,
+			 T.reg, &recs);
+	if (r >= 0)
+		r = recs.n == 1 ? lwm2m_store_set(s, &p, &recs.v[0].value) : -EINVAL;
+	lwm2m_records_clear(&recs);
+	return r;
+}
+
+static int value_text(const struct lwm2m_path *p, const struct lwm2m_value *v, struct lwm2m_buf *b)
+{
+	struct lwm2m_record rec = { .path = *p, .value = *v };
+
+	return lwm2m_encode(LWM2M_CT_TEXT, p, &rec, 1, b);
+}
+
+static int fill_store(struct lwm2m_store *s, size_t i)
+{
+	char serial[32];
+	int r;
+
+	snprintf(serial, sizeof(serial), "SN-%05zu", i);
+	r = lwm2m_store_add_instance(s, 3, 0);
+	if (r >= 0)
+		r = lwm2m_store_add_instance(s, 3303, 0);
+	if (r >= 0)
+		r = set_text(s, "/3/0/0", "Fieldgate");
+	if (r >= 0)
+		r = set_text(s, "/3/0/1", "fg-test");
+	if (r >= 0)
+		r = set_text(s, "/3/0/2", serial);
+	if (r >= 0)
+		r = set_text(s, "/3/0/3", "1.0.0");
+	if (r >= 0)
+		r = set_text(s, "/3/0/6/0", "1");
+	if (r >= 0)
+		r = set_text(s, "/3/0/6/1", "5");
+	if (r >= 0)
+		r = set_text(s, "/3/0/9", "95");
+	if (r >= 0)
+		r = set_text(s, "/3/0/11/0", "0");
+	if (r >= 0)
+		r = set_text(s, "/3/0/13", "1700000000");
+	if (r >= 0)
+		r = set_text(s, "/3/0/14", "+01:00");
+	if (r >= 0)
+		r = set_text(s, "/3/0/16", "U");
+	if (r >= 0)
+		r = set_text(s, "/3303/0/5700", "21.5");
+	if (r >= 0)
+		r = set_text(s, "/3303/0/5701", "Cel");
+	return r;
+}
+
+/* ---- asynchronous ops ------------------------------------------------------- */
+
+struct later {
+	lwm2m_done_fn done;
+	void *done_ctx;
+	int err;
+};
+
+static int on_later(sd_event_source *s, uint64_t usec, void *ud)
+{
+	struct later *l = ud;
+
+	(void)usec;
+	l->done(l->done_ctx, l->err);
+	free(l);
+	sd_event_source_disable_unref(s);
+	return 0;
+}
+
+static int complete(lwm2m_done_fn done, void *done_ctx, int err)
+{
+	struct later *l;
+	uint64_t now;
+
+	if (!T.async_ms) {
+		done(done_ctx, err);
+		return 0;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	*l = (struct later){ done, done_ctx, err };
+	sd_event_now(T.ev, CLOCK_MONOTONIC, &now);
+	if (sd_event_add_time(T.ev, NULL, CLOCK_MONOTONIC, now + T.async_ms * 1000ull, 0, on_later, l) < 0) {
+		free(l);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int op_write(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+		    const struct lwm2m_path *path, const struct lwm2m_records *records, bool replace,
+		    lwm2m_done_fn done, void *done_ctx)
+{
+	struct lwm2m_store *s = dev ? lwm2m_device_store(dev) : lwm2m_endpoint_store(ep);
+	char ps[32], line[2048];
+	size_t n = 0;
+	int err = 0, r;
+
+	(void)ud;
+	lwm2m_path_format(path, ps);
+	n += (size_t)snprintf(line + n, sizeof(line) - n, "write %s %s %s replace=%d n=%zu",
+			      lwm2m_endpoint_name(ep), dev ? lwm2m_device_prefix(dev) : "-", ps, replace,
+			      records->n);
+	for (size_t i = 0; i < records->n && n < sizeof(line) - 64; i++) {
+		const struct lwm2m_record *rec = &records->v[i];
+		struct lwm2m_buf b = { 0 };
+		char rp[32];
+
+		lwm2m_path_format(&rec->path, rp);
+		if (rec->value.type == LWM2M_TYPE_STRING && rec->value.bytes.len == 11 &&
+		    !memcmp(rec->value.bytes.ptr, "field-error", 11))
+			err = -ETIMEDOUT;
+		if (rec->value.type != LWM2M_TYPE_NONE && value_text(&rec->path, &rec->value, &b) == 0)
+			n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%.*s", rp, (int)b.len,
+					      (char *)b.data);
+		else
+			n += (size_t)snprintf(line + n, sizeof(line) - n, " %s", rp);
+		lwm2m_buf_free(&b);
+	}
+	out("%s", line);
+	if (err)
+		return complete(done, done_ctx, err);
+	/* The field device "accepted" the value: the gateway stores it. */
+	r = lwm2m_store_write(s, path, records, replace);
+	return complete(done, done_ctx, r);
+}
+
+static int op_execute(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+		      const struct lwm2m_path *path, const char *args, size_t args_len, lwm2m_done_fn done,
+		      void *done_ctx)
+{
+	char ps[32];
+
+	(void)ud;
+	lwm2m_path_format(path, ps);
+	out("exec %s %s %s args=%.*s", lwm2m_endpoint_name(ep), dev ? lwm2m_device_prefix(dev) : "-", ps,
+	    (int)args_len, args ? args : "");
+	return complete(done, done_ctx, args_len == 1 && args[0] == '9' ? -EIO : 0);
+}
+
+static struct lwm2m_endpoint_ops ops = {
+	.execute = op_execute,
+	.state = on_state,
+};
+
+/* ---- commands ------------------------------------------------------------ */
+
+static struct ep_slot *find_ep(const char *name)
+{
+	char *end;
+	unsigned long i = strtoul(name, &end, 10);
+
+	if (*name && !*end && i < T.n)
+		return T.eps[i].ep ? &T.eps[i] : NULL;
+	for (size_t k = 0; k < T.n; k++)
+		if (T.eps[k].ep && !strcmp(T.eps[k].name, name))
+			return &T.eps[k];
+	return NULL;
+}
+
+static void on_shutdown(void *ud)
+{
+	(void)ud;
+	out("bye");
+	sd_event_exit(T.ev, 0);
+}
+
+/* Apply fn to one endpoint or all ("*"). */
+#define FOR_EPS(arg, s, body)                                     \
+	do {                                                      \
+		if (!strcmp((arg), "*")) {                        \
+			for (size_t k_ = 0; k_ < T.n; k_++) {     \
+				struct ep_slot *s = &T.eps[k_];   \
+				if (!s->ep)                       \
+					continue;                 \
+				body;                             \
+			}                                         \
+		} else {                                          \
+			struct ep_slot *s = find_ep(arg);         \
+			if (!s) {                                 \
+				out("error no endpoint %s", arg); \
+				return;                           \
+			}                                         \
+			body;                                     \
+		}                                                 \
+	} while (0)
+
+static int parse_inst(const char *p, struct lwm2m_path *out_path)
+{
+	if (lwm2m_path_parse(p, strlen(p), out_path, NULL) < 0 || out_path->len != 2)
+		return -EINVAL;
+	return 0;
+}
+
+static void command(char *line)
+{
+	char *argv[8] = { 0 };
+	int argc = 0, last;
+	char *p = line;
+
+	/* Words separated by spaces; the value of set/dset is the rest of
+	 * the line (it may contain spaces). */
+	last = !strncmp(line, "set ", 4) ? 3 : !strncmp(line, "dset ", 5) ? 4 : 7;
+	while (*p && argc < 8) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		argv[argc++] = p;
+		if (argc - 1 == last)
+			break;
+		while (*p && *p != ' ' && *p != '\t')
+			p++;
+		if (*p)
+			*p++ = '\0';
+	}
+	if (argc == 0)
+		return;
+	const char *cmd = argv[0];
+
+	if (!strcmp(cmd, "quit")) {
+		lwm2m_client_shutdown(T.client, 5000, on_shutdown, NULL);
+	} else if (!strcmp(cmd, "set") && argc >= 4) {
+		FOR_EPS(argv[1], s, {
+			int r = set_text(s->store, argv[2], argv[3]);
+			if (r < 0)
+				out("error set %s %d", s->name, r);
+		});
+		out("ok");
+	} else if (!strcmp(cmd, "unset") && argc >= 3) {
+		struct lwm2m_path path;
+		if (lwm2m_path_parse(argv[2], strlen(argv[2]), &path, NULL) < 0) {
+			out("error path");
+			return;
+		}
+		FOR_EPS(argv[1], s, lwm2m_store_unset(s->store, &path));
+		out("ok");
+	} else if (!strcmp(cmd, "get") && argc >= 3) {
+		struct lwm2m_path path;
+		if (lwm2m_path_parse(argv[2], strlen(argv[2]), &path, NULL) < 0) {
+			out("error path");
+			return;
+		}
+		FOR_EPS(argv[1], s, {
+			struct lwm2m_value v;
+			struct lwm2m_buf b = { 0 };
+			int r = lwm2m_store_get(s->store, &path, &v);
+			if (r >= 0)
+				r = value_text(&path, &v, &b);
+			if (r >= 0)
+				out("value %s %s %.*s", s->name, argv[2], (int)b.len,
+				    b.data ? (char *)b.data : "");
+			else
+				out("value %s %s %d", s->name, argv[2], r);
+			lwm2m_buf_free(&b);
+		});
+	} else if ((!strcmp(cmd, "add-instance") || !strcmp(cmd, "del-instance")) && argc >= 3) {
+		struct lwm2m_path path;
+		bool add = cmd[0] == 'a';
+		if (parse_inst(argv[2], &path) < 0) {
+			out("error path");
+			return;
+		}
+		FOR_EPS(argv[1], s, {
+			int r = add ? lwm2m_store_add_instance(s->store, path.id[0], path.id[1])
+				    : lwm2m_store_del_instance(s->store, path.id[0], path.id[1]);
+			if (r < 0)
+				out("error %s %s %d", cmd, s->name, r);
+		});
+		out("ok");
+	} else if (!strcmp(cmd, "declare") && argc >= 3) {
+		FOR_EPS(argv[1], s, lwm2m_endpoint_declare_object(s->ep, (uint16_t)atoi(argv[2])));
+		out("ok");
+	} else if (!strcmp(cmd, "changed") && argc >= 2) {
+		FOR_EPS(argv[1], s, lwm2m_endpoint_objects_changed(s->ep));
+		out("ok");
+	} else if (!strcmp(cmd, "update") && argc >= 2) {
+		FOR_EPS(argv[1], s, lwm2m_endpoint_trigger_update(s->ep));
+		out("ok");
+	} else if (!strcmp(cmd, "remove") && argc >= 2) {
+		FOR_EPS(argv[1], s, {
+			lwm2m_endpoint_remove(s->ep);
+			s->ep = NULL;
+			for (size_t d = 0; d < 8; d++)
+				s->devs[d].store = lwm2m_store_free(s->devs[d].store);
+			s->store = lwm2m_store_free(s->store);
+		});
+		out("ok");
+	} else if (!strcmp(cmd, "add-device") && argc >= 4) {
+		FOR_EPS(argv[1], s, {
+			size_t d;
+			for (d = 0; d < 8 && s->devs[d].dev; d++)
+				;
+			if (d == 8) {
+				out("error too many devices");
+				return;
+			}
+			struct lwm2m_store *ds = lwm2m_store_new(T.reg);
+			int r = ds ? fill_store(ds, 1000 + d) : -ENOMEM;
+			if (r >= 0)
+				r = lwm2m_endpoint_add_device(s->ep, argv[2], ds, argv[3], &s->devs[d].dev);
+			if (r < 0) {
+				lwm2m_store_free(ds);
+				out("error add-device %d", r);
+				return;
+			}
+			s->devs[d].store = ds;
+			snprintf(s->devs[d].prefix, sizeof(s->devs[d].prefix), "%s", argv[2]);
+		});
+		out("ok");
+	} else if (!strcmp(cmd, "remove-device") && argc >= 3) {
+		FOR_EPS(argv[1], s, {
+			for (size_t d = 0; d < 8; d++) {
+				if (s->devs[d].dev && !strcmp(s->devs[d].prefix, argv[2])) {
+					lwm2m_device_remove(s->devs[d].dev);
+					s->devs[d].dev = NULL;
+					s->devs[d].store = lwm2m_store_free(s->devs[d].store);
+				}
+			}
+		});
+		out("ok");
+	} else if (!strcmp(cmd, "dset") && argc >= 5) {
+		FOR_EPS(argv[1], s, {
+			for (size_t d = 0; d < 8; d++)
+				if (s->devs[d].dev && !strcmp(s->devs[d].prefix, argv[2])) {
+					int r = set_text(s->devs[d].store, argv[3], argv[4]);
+					if (r < 0)
+						out("error dset %d", r);
+				}
+		});
+		out("ok");
+	} else if (!strcmp(cmd, "ports")) {
+		for (size_t k = 0; k < T.n; k++)
+			if (T.eps[k].ep)
+				out("port %s %u", T.eps[k].name, lwm2m_endpoint_local_port(T.eps[k].ep));
+		out("ok");
+	} else if (!strcmp(cmd, "stats")) {
+		struct lwm2m_client_stats st;
+		lwm2m_client_get_stats(T.client, &st);
+		out("stats endpoints=%zu registered=%zu registers=%llu updates=%llu failures=%llu "
+		    "requests=%llu "
+		    "pending=%zu",
+		    st.endpoints, st.registered, (unsigned long long)st.registers,
+		    (unsigned long long)st.updates, (unsigned long long)st.failures,
+		    (unsigned long long)st.requests, st.pending_async);
+	} else {
+		out("error unknown command %s", cmd);
+	}
+}
+
+static int on_stdin(sd_event_source *s, int fd, uint32_t revents, void *ud)
+{
+	char buf[4096];
+	ssize_t n;
+
+	(void)revents;
+	(void)ud;
+	n = read(fd, buf, sizeof(buf));
+	if (n <= 0) {
+		/* EOF: behave as "quit" once. */
+		sd_event_source_set_enabled(s, SD_EVENT_OFF);
+		if (n == 0)
+			lwm2m_client_shutdown(T.client, 5000, on_shutdown, NULL);
+		return 0;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		if (buf[i] == '\n') {
+			T.line[T.linelen] = '\0';
+			command(T.line);
+			T.linelen = 0;
+		} else if (T.linelen < sizeof(T.line) - 1) {
+			T.line[T.linelen++] = buf[i];
+		}
+	}
+	return 0;
+}
+
+static int hexkey(const char *s, uint8_t *out_key, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n % 2 || n / 2 > max)
+		return -EINVAL;
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned v;
+		if (sscanf(s + 2 * i, "%2x", &v) != 1)
+			return -EINVAL;
+		out_key[i] = (uint8_t)v;
+	}
+	return (int)(n / 2);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "server", required_argument, 0, 's' },
+		{ "count", required_argument, 0, 'n' },
+		{ "name", required_argument, 0, 'N' },
+		{ "lifetime", required_argument, 0, 'l' },
+		{ "rate", required_argument, 0, 'r' },
+		{ "version", required_argument, 0, 'v' },
+		{ "binding", required_argument, 0, 'b' },
+		{ "ct", required_argument, 0, 'c' },
+		{ "psk-id", required_argument, 0, 'i' },
+		{ "psk-key", required_argument, 0, 'k' },
+		{ "backoff-min", required_argument, 0, 'm' },
+		{ "backoff-max", required_argument, 0, 'M' },
+		{ "timeout", required_argument, 0, 't' },
+		{ "async-ms", required_argument, 0, 'a' },
+		{ "ops", no_argument, 0, 'o' },
+		{ "ddf", required_argument, 0, 'd' },
+		{ "log-level", required_argument, 0, 'L' },
+		{ "coap-log", required_argument, 0, 'C' },
+		{ 0, 0, 0, 0 },
+	};
+	struct lwm2m_client_config cc = { .log = on_log, .log_level = LWM2M_LOG_INFO };
+	struct lwm2m_endpoint_config ec = { .ops = &ops };
+	const char *name = "ep";
+	uint8_t key[64];
+	int opt, r;
+
+	T.n = 1;
+	while ((opt = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			ec.server_uri = optarg;
+			break;
+		case 'n':
+			T.n = strtoul(optarg, NULL, 10);
+			break;
+		case 'N':
+			name = optarg;
+			break;
+		case 'l':
+			ec.lifetime = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'r':
+			cc.reg_rate = strtod(optarg, NULL);
+			break;
+		case 'v':
+			ec.version = (uint8_t)atoi(optarg);
+			break;
+		case 'b':
+			ec.binding = !strcmp(optarg, "UQ") ? LWM2M_BINDING_UQ : LWM2M_BINDING_U;
+			break;
+		case 'c':
+			ec.content_format = (uint16_t)atoi(optarg);
+			break;
+		case 'i':
+			ec.psk_identity = optarg;
+			break;
+		case 'k':
+			r = hexkey(optarg, key, sizeof(key));
+			if (r < 0) {
+				fprintf(stderr, "bad --psk-key\n");
+				return 2;
+			}
+			ec.psk_key = key;
+			ec.psk_key_len = (size_t)r;
+			break;
+		case 'm':
+			cc.backoff_min_ms = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'M':
+			cc.backoff_max_ms = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 't':
+			cc.request_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'a':
+			T.async_ms = (unsigned)strtoul(optarg, NULL, 10);
+			T.ops_write = true;
+			break;
+		case 'o':
+			T.ops_write = true;
+			break;
+		case 'd':
+			if (!T.reg)
+				T.reg = lwm2m_registry_new();
+			if (!T.reg || lwm2m_registry_load_ddf_file(T.reg, optarg, NULL, NULL) < 0) {
+				fprintf(stderr, "cannot load %s\n", optarg);
+				return 2;
+			}
+			break;
+		case 'L':
+			cc.log_level = atoi(optarg);
+			break;
+		case 'C':
+			cc.coap_log_level = atoi(optarg);
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (!ec.server_uri) {
+		fprintf(stderr, "usage: fg-lwm2m-client-test --server URI [options]\n");
+		return 2;
+	}
+	if (T.ops_write)
+		ops.write = op_write;
+	if (!T.reg)
+		T.reg = lwm2m_registry_new();
+	T.eps = calloc(T.n ? T.n : 1, sizeof(*T.eps));
+	if (!T.reg || !T.eps || sd_event_default(&T.ev) < 0)
+		return 1;
+	r = lwm2m_client_new(T.ev, T.reg, &cc, &T.client);
+	if (r < 0) {
+		fprintf(stderr, "lwm2m_client_new: %s\n", strerror(-r));
+		return 1;
+	}
+	for (size_t i = 0; i < T.n; i++) {
+		struct ep_slot *s = &T.eps[i];
+
+		snprintf(s->name, sizeof(s->name), "%s%zu", name, i);
+		s->store = lwm2m_store_new(T.reg);
+		if (!s->store || fill_store(s->store, i) < 0) {
+			fprintf(stderr, "store setup failed\n");
+			return 1;
+		}
+		ec.name = s->name;
+		r = lwm2m_endpoint_add(T.client, &ec, s->store, &s->ep);
+		if (r < 0) {
+			fprintf(stderr, "lwm2m_endpoint_add(%s): %s\n", s->name, strerror(-r));
+			return 1;
+		}
+	}
+	sd_event_add_io(T.ev, NULL, STDIN_FILENO, EPOLLIN, on_stdin, NULL);
+	out("ready %zu", T.n);
+	r = sd_event_loop(T.ev);
+	T.client = lwm2m_client_free(T.client);
+	for (size_t i = 0; i < T.n; i++) {
+		for (size_t d = 0; d < 8; d++)
+			lwm2m_store_free(T.eps[i].devs[d].store);
+		lwm2m_store_free(T.eps[i].store);
+	}
+	free(T.eps);
+	lwm2m_registry_free(T.reg);
+	sd_event_unref(T.ev);
+	return r < 0 ? 1 : T.exit_code;
+}

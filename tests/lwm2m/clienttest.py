@@ -1,0 +1,189 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Helpers of the lwm2m/client integration tests: run fg-lwm2m-client-test
+(tests/lwm2m/client_test.c) as a child process, talk to it over stdin and
+collect its stdout events and stderr log lines; a TAP runner for unittest.
+
+    with Server() as srv, Client(srv.uri(), count=2, lifetime=30) as cl:
+        srv.wait_event("register", ep="ep0")
+        cl.cmd("set ep0 /3303/0/5700 22.5")
+        assert cl.quit() == 0
+"""
+import os
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+from fglwm2m import Server  # noqa: F401  (re-exported for the tests)
+
+BINARY = os.environ.get("FG_CLIENT_TEST") or os.path.join(
+    os.environ.get("FG_BUILD_DIR", "build"), "tests", "lwm2m", "fg-lwm2m-client-test")
+
+
+def server(**kw):
+    """A fg-lwm2m-server from the build under test."""
+    if "binary" not in kw and os.environ.get("FG_LWM2M_SERVER"):
+        kw["binary"] = os.environ["FG_LWM2M_SERVER"]
+    return Server(**kw)
+
+
+def uri(srv, secure=False):
+    return f"coaps://127.0.0.1:{srv.dtls_port}" if secure else f"coap://127.0.0.1:{srv.port}"
+
+
+class Client:
+    """fg-lwm2m-client-test with options given as keywords: count=3 becomes
+    --count 3, psk_id="x" becomes --psk-id x, ops=True becomes --ops."""
+
+    def __init__(self, server_uri, **opts):
+        self.argv = [BINARY, "--server", server_uri]
+        for k, v in opts.items():
+            flag = "--" + k.replace("_", "-")
+            if v is True:
+                self.argv.append(flag)
+            elif isinstance(v, (list, tuple)):
+                for x in v:
+                    self.argv += [flag, str(x)]
+            elif v is not None and v is not False:
+                self.argv += [flag, str(v)]
+        self.proc = None
+        self.lines = []   # stdout lines, in order
+        self.logs = []    # stderr lines
+        self._taken = set()
+        self._cond = threading.Condition()
+
+    def start(self):
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, bufsize=1)
+        threading.Thread(target=self._read, args=(self.proc.stdout, self.lines), daemon=True).start()
+        threading.Thread(target=self._read, args=(self.proc.stderr, self.logs), daemon=True).start()
+        self.wait(lambda ln: ln.startswith("ready"), timeout=10)
+        return self
+
+    def _read(self, f, into):
+        for line in f:
+            with self._cond:
+                into.append(line.rstrip("\n"))
+                self._cond.notify_all()
+        with self._cond:
+            into.append(None)  # EOF marker
+            self._cond.notify_all()
+
+    def wait(self, match, timeout=10, logs=False):
+        """The first line (not taken before) for which match(line) is true."""
+        src = self.logs if logs else self.lines
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            i = 0
+            while True:
+                while i < len(src):
+                    ln = src[i]
+                    key = (logs, i)
+                    if ln is not None and key not in self._taken and match(ln):
+                        self._taken.add(key)
+                        return ln
+                    if ln is None:
+                        raise AssertionError(f"client exited while waiting (rc={self.proc.poll()})\n"
+                                             + "\n".join(x for x in self.logs[-30:] if x))
+                    i += 1
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("client: expected line not seen within %.1f s" % timeout)
+                self._cond.wait(left)
+
+    def wait_log(self, text, timeout=10):
+        return self.wait(lambda ln: text in ln, timeout=timeout, logs=True)
+
+    def wait_state(self, ep, state, timeout=10):
+        return self.wait(lambda ln: ln.startswith(f"state {ep} {state} "), timeout=timeout)
+
+    def send(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def cmd(self, line, timeout=10):
+        """Send a command and wait for its "ok" (errors raise)."""
+        self.send(line)
+        ln = self.wait(lambda x: x == "ok" or x.startswith("error"), timeout=timeout)
+        if ln != "ok":
+            raise AssertionError(f"{line!r}: {ln}")
+
+    def get(self, ep, path, timeout=10):
+        self.send(f"get {ep} {path}")
+        ln = self.wait(lambda x: x.startswith(f"value {ep} {path} "), timeout=timeout)
+        return ln.split(" ", 3)[3]
+
+    def ports(self):
+        self.send("ports")
+        out = {}
+        while True:
+            ln = self.wait(lambda x: x.startswith("port ") or x == "ok")
+            if ln == "ok":
+                return out
+            _, name, port = ln.split()
+            out[name] = int(port)
+
+    def stats(self):
+        self.send("stats")
+        ln = self.wait(lambda x: x.startswith("stats "))
+        return {k: int(v) for k, v in (kv.split("=") for kv in ln.split()[1:])}
+
+    def quit(self, timeout=15):
+        """De-register everything; the exit code."""
+        self.send("quit")
+        self.wait(lambda x: x == "bye", timeout=timeout)
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class TapResult(unittest.TextTestResult):
+    """unittest result that also prints TAP lines on stdout."""
+    n = 0
+
+    def _tap(self, ok, test, note=""):
+        TapResult.n += 1
+        print(f"{'ok' if ok else 'not ok'} {TapResult.n} - {test.id()}{note}", flush=True)
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self._tap(True, test)
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self._tap(False, test)
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self._tap(False, test)
+
+    def addSkip(self, test, reason):
+        super().addSkip(test, reason)
+        self._tap(True, test, f" # SKIP {reason}")
+
+
+def main(module):
+    suite = unittest.defaultTestLoader.loadTestsFromModule(module)
+    if len(sys.argv) > 1:  # run only tests whose id contains an argument
+        suite = unittest.TestSuite(t for t in _flatten(suite) if any(a in t.id() for a in sys.argv[1:]))
+    print(f"1..{suite.countTestCases()}", flush=True)
+    res = unittest.TextTestRunner(stream=sys.stderr, resultclass=TapResult, verbosity=2).run(suite)
+    sys.exit(0 if res.wasSuccessful() else 1)
+
+
+def _flatten(s):
+    for t in s:
+        if isinstance(t, unittest.TestSuite):
+            yield from _flatten(t)
+        else:
+            yield t

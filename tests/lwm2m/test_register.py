@@ -1,0 +1,208 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""Registration interface of lwm2m/client against fg-lwm2m-server: Register
+fields and payload, Update at lifetime/2 and on object changes, De-register,
+the 4.12 version fall-back, re-registration on 4.04, backoff, pacing, and
+1,000 endpoints in one process. Timings are asserted on the server's
+timestamps with tolerances."""
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clienttest import Client, main, server, uri  # noqa: E402
+
+ROOT11 = '</>;rt="oma.lwm2m";ct=112'
+# Object versions of the built-in registry (lwm2m/objdefs.c): /1 and /3 are
+# 1.2, /3303 is 1.1; objects at 1.0 carry no ver=.
+OBJECTS = ['</1>;ver=1.2', '</1/0>', '</3>;ver=1.2', '</3/0>', '</3303>;ver=1.1', '</3303/0>']
+
+
+class Register(unittest.TestCase):
+    def setUp(self):
+        self.srv = server().start()
+
+    def tearDown(self):
+        self.srv.stop()
+
+    def client(self, **kw):
+        cl = Client(uri(self.srv), **kw)
+        self.addCleanup(cl.stop)
+        return cl.start()
+
+    def test_register_fields_and_links(self):
+        cl = self.client(count=1, lifetime=300)
+        ev = self.srv.wait_event("register", ep="ep0")
+        self.assertEqual(ev["query"], {"ep": "ep0", "lt": "300", "lwm2m": "1.1", "b": "U"})
+        self.assertEqual(ev["links"], [ROOT11] + OBJECTS)
+        self.assertFalse(ev["secure"])
+        self.assertEqual(ev["location"], "rd/1")
+        cl.wait_state("ep0", "registered")
+        self.assertEqual(cl.quit(), 0)
+
+    def test_register_lwm2m_10_declares_tlv(self):
+        self.client(count=1, version=10)
+        ev = self.srv.wait_event("register", ep="ep0")
+        self.assertEqual(ev["query"]["lwm2m"], "1.0")
+        self.assertEqual(ev["links"][0], '</>;rt="oma.lwm2m";ct=11542')
+
+    def test_register_preferred_ct_configurable(self):
+        self.client(count=1, ct=110)
+        ev = self.srv.wait_event("register", ep="ep0")
+        self.assertEqual(ev["links"][0], '</>;rt="oma.lwm2m";ct=110')
+
+    def test_queue_mode_binding(self):
+        # 1.1 moved queue mode to the Q parameter; 1.0 spells it b=UQ.
+        self.client(count=1, binding="UQ", name="q11-")
+        ev = self.srv.wait_event("register", ep="q11-0")
+        self.assertEqual(ev["query"], {"ep": "q11-0", "lt": "86400", "lwm2m": "1.1", "b": "U", "Q": True})
+        self.client(count=1, binding="UQ", version=10, name="q10-")
+        ev = self.srv.wait_event("register", ep="q10-0")
+        self.assertEqual(ev["query"]["b"], "UQ")
+        self.assertNotIn("Q", ev["query"])
+
+    def test_objects_changed_update_carries_links(self):
+        cl = self.client(count=1)
+        self.srv.wait_event("register", ep="ep0")
+        cl.wait_state("ep0", "registered")
+        cl.cmd("add-instance ep0 /3303/1")
+        cl.cmd("declare ep0 3311")
+        cl.cmd("changed ep0")
+        ev = self.srv.wait_event("update", ep="ep0")
+        self.assertEqual(ev["links"], [ROOT11, '</1>;ver=1.2', '</1/0>', '</3>;ver=1.2', '</3/0>',
+                                       '</3303>;ver=1.1', '</3303/0>', '</3303/1>', '</3311>'])
+        self.assertEqual(ev["query"], {})
+        # An Update without changes carries neither payload nor parameters.
+        cl.cmd("update ep0")
+        ev = self.srv.wait_event("update", ep="ep0")
+        self.assertNotIn("links", ev)
+        self.assertEqual(ev["query"], {})
+
+    def test_update_at_half_lifetime(self):
+        self.client(count=1, lifetime=4)
+        reg = self.srv.wait_event("register", ep="ep0")
+        u1 = self.srv.wait_event("update", ep="ep0", timeout=6)
+        u2 = self.srv.wait_event("update", ep="ep0", timeout=6)
+        # lifetime/2 = 2 s after the previous exchange; loopback RTT is
+        # negligible, the loop adds at most a few ms.
+        self.assertAlmostEqual(u1["ts"] - reg["ts"], 2000, delta=150)
+        self.assertAlmostEqual(u2["ts"] - u1["ts"], 2000, delta=150)
+        self.assertEqual(u1["location"], reg["location"])
+
+    def test_deregister_on_quit_and_on_remove(self):
+        cl = self.client(count=3)
+        for i in range(3):
+            self.srv.wait_event("register", ep=f"ep{i}")
+            cl.wait_state(f"ep{i}", "registered")
+        cl.cmd("remove ep1")
+        ev = self.srv.wait_event("deregister", ep="ep1")
+        self.assertEqual(ev["code"], "2.02")
+        self.assertEqual({r["ep"] for r in self.srv.registrations()}, {"ep0", "ep2"})
+        self.assertEqual(cl.quit(), 0)
+        for ep in ("ep0", "ep2"):
+            self.srv.wait_event("deregister", ep=ep)
+        self.assertEqual(self.srv.registrations(), [])
+
+    def test_reregister_after_404_to_update(self):
+        cl = self.client(count=1, lifetime=4)
+        self.srv.wait_event("register", ep="ep0")
+        cl.wait_state("ep0", "registered")
+        # The server forgets the registration: the next Update (at 2 s) gets
+        # 4.04 and the client registers again at once, no backoff.
+        self.srv.request("forget", ep="ep0")
+        ev = self.srv.wait_event("register", ep="ep0", timeout=5)
+        self.assertEqual(ev["query"]["ep"], "ep0")
+        cl.wait_log("Update answered 4.04: registering again")
+        # Same through an explicit 4.04 answer to an Update.
+        self.srv.request("fail", what="update", code="4.04", ep="ep0")
+        rej = self.srv.wait_event("update-rejected", ep="ep0", timeout=6)
+        again = self.srv.wait_event("register", ep="ep0", timeout=5)
+        self.assertLess(again["ts"] - rej["ts"], 500)
+
+    def test_backoff_with_jitter_after_failures(self):
+        self.srv.request("fail", what="register", code="5.03", count=4)
+        cl = self.client(count=1, backoff_min=400, backoff_max=1600)
+        rej = [self.srv.wait_event("register-rejected", ep="ep0", timeout=10) for _ in range(4)]
+        ok = self.srv.wait_event("register", ep="ep0", timeout=10)
+        gaps = [b["ts"] - a["ts"] for a, b in zip(rej + [ok], (rej + [ok])[1:])]
+        # Attempt k waits uniformly in [d/2, d] with d = min(1600, 400 * 2^k).
+        for k, g in enumerate(gaps):
+            d = min(1600, 400 * 2 ** k)
+            self.assertGreaterEqual(g, d / 2 - 20, f"gap {k}: {gaps}")
+            self.assertLessEqual(g, d + 100, f"gap {k}: {gaps}")
+        cl.wait_log("Register failed: server answered 5.03; retrying in")
+
+    def test_unreachable_server_retries_and_quits_promptly(self):
+        # Nobody listens on that port: ICMP port unreachable, retried with
+        # backoff, and quitting does not wait for anything.
+        cl = Client("coap://127.0.0.1:9", count=2, backoff_min=200, backoff_max=400)
+        self.addCleanup(cl.stop)
+        cl.start()
+        cl.wait_log("Register failed", timeout=10)
+        cl.wait_log("Register failed", timeout=10)
+        t0 = time.monotonic()
+        self.assertEqual(cl.quit(), 0)
+        self.assertLess(time.monotonic() - t0, 2)
+
+    def test_version_fallback_on_412(self):
+        self.srv.stop()
+        self.srv = server(reject_versions=("1.2",)).start()
+        cl = self.client(count=1, version=12)
+        rej = self.srv.wait_event("register-rejected", ep="ep0")
+        self.assertEqual(rej["code"], "4.12")
+        ev = self.srv.wait_event("register", ep="ep0")
+        self.assertEqual(ev["query"]["lwm2m"], "1.1")
+        cl.wait_log("server refused LwM2M 1.2 (4.12): offering 1.1")
+
+    def test_version_fallback_down_to_10(self):
+        self.srv.stop()
+        self.srv = server(reject_versions=("1.2", "1.1")).start()
+        self.client(count=1, version=12)
+        self.assertEqual(self.srv.wait_event("register-rejected", ep="ep0")["lwm2m"], "1.2")
+        self.assertEqual(self.srv.wait_event("register-rejected", ep="ep0")["lwm2m"], "1.1")
+        ev = self.srv.wait_event("register", ep="ep0")
+        self.assertEqual(ev["query"]["lwm2m"], "1.0")
+        self.assertEqual(ev["links"][0], '</>;rt="oma.lwm2m";ct=11542')
+
+    def test_pacing_rate(self):
+        n, rate = 40, 20.0
+        self.client(count=n, rate=rate)
+        regs = [self.srv.wait_event("register", ep=f"ep{i}", timeout=10) for i in range(n)]
+        ts = sorted(r["ts"] for r in regs)
+        span = ts[-1] - ts[0]
+        self.assertGreaterEqual(span, (n - 1) / rate * 1000 * 0.95)
+        self.assertLessEqual(span, (n - 1) / rate * 1000 + 500)
+        # No second holds more than rate registrations (+1 for the edges).
+        for i in range(n):
+            window = [t for t in ts if ts[i] <= t < ts[i] + 1000]
+            self.assertLessEqual(len(window), rate + 1)
+
+
+class Thousand(unittest.TestCase):
+    def test_1000_endpoints_register_and_deregister(self):
+        n, rate = 1000, 400.0
+        with server() as srv:
+            cl = Client(uri(srv), count=n, rate=rate, lifetime=600)
+            self.addCleanup(cl.stop)
+            cl.start()
+            regs = [srv.wait_event("register", ep=f"ep{i}", timeout=30) for i in range(n)]
+            # Each endpoint its own session, hence its own source port.
+            addrs = {r["addr"] for r in regs}
+            self.assertEqual(len(addrs), n)
+            ports = cl.ports()
+            self.assertEqual(len(set(ports.values())), n)
+            self.assertEqual({f"127.0.0.1:{p}" for p in ports.values()}, addrs)
+            ts = sorted(r["ts"] for r in regs)
+            self.assertGreaterEqual(ts[-1] - ts[0], (n - 1) / rate * 1000 * 0.95)
+            self.assertEqual(len(srv.registrations()), n)
+            st = cl.stats()
+            self.assertEqual((st["endpoints"], st["registered"], st["failures"]), (n, n, 0))
+            self.assertEqual(cl.quit(timeout=30), 0)
+            deregs = [srv.wait_event("deregister", ep=f"ep{i}", timeout=30) for i in range(n)]
+            self.assertTrue(all(d["code"] == "2.02" for d in deregs))
+            self.assertEqual(srv.registrations(), [])
+
+
+if __name__ == "__main__":
+    main(sys.modules[__name__])
