@@ -123,7 +123,8 @@ static int run_at(struct world *w, uint64_t t)
 
 	w->now = t;
 	r = lwm2m_obs_run(w->e, t, emit_cb, w);
-	qsort(w->ev + first, w->nev - first, sizeof(w->ev[0]), rec_order);
+	if (w->nev > first)
+		qsort(w->ev + first, w->nev - first, sizeof(w->ev[0]), rec_order);
 	return r;
 }
 
@@ -1543,8 +1544,10 @@ static void random_run(unsigned seed0, uint64_t seconds)
 		if (w->nev != m->nev)
 			fail_msg("seed %u, t=%llu s: engine %zu events, model %zu", seed0,
 				 (unsigned long long)s, w->nev, m->nev);
-		qsort(w->ev, w->nev, sizeof(w->ev[0]), rec_cmp);
-		qsort(m->ev, m->nev, sizeof(m->ev[0]), rec_cmp);
+		if (w->nev > 0) {
+			qsort(w->ev, w->nev, sizeof(w->ev[0]), rec_cmp);
+			qsort(m->ev, m->nev, sizeof(m->ev[0]), rec_cmp);
+		}
 		for (size_t i = 0; i < w->nev; i++) {
 			const struct rec *a = &w->ev[i], *b = &m->ev[i];
 			if (a->ep != b->ep || a->handle != b->handle || a->kind != b->kind ||
