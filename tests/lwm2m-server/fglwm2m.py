@@ -10,10 +10,12 @@
         values = {r["path"]: r["value"] for r in resp["records"]}
 
 Server(port=0, psk=None, dtls=False, reject_versions=(), ddf_dir=None,
-       expire_grace=None, args=(), binary=None, verbose=False)
+       expire_grace=None, args=(), binary=None, verbose=False, stderr=None)
   psk: (identity, key_bytes) or a list of them; enables the DTLS listener
        (its port is .dtls_port).
   binary: defaults to $FG_BUILD_DIR/tests/lwm2m-server/fg-lwm2m-server.
+  stderr: where the server's log goes (a file object; default: inherited).
+.url / .dtls_url: "coap://127.0.0.1:<port>" / "coaps://127.0.0.1:<dtls_port>".
 
 .request(op, timeout=30, **fields) -> the "response" event (a dict) of that
     command; raises TimeoutError when none arrives. Fields are the command's
@@ -47,7 +49,7 @@ def records_by_path(resp):
 
 class Server:
     def __init__(self, port=0, psk=None, dtls=False, reject_versions=(), ddf_dir=None,
-                 expire_grace=None, args=(), binary=None, verbose=False):
+                 expire_grace=None, args=(), binary=None, verbose=False, stderr=None):
         if binary is None:
             build = os.environ.get("FG_BUILD_DIR", "build")
             binary = os.path.join(build, "tests", "lwm2m-server", "fg-lwm2m-server")
@@ -68,6 +70,7 @@ class Server:
         if verbose:
             cmd.append("--verbose")
         self.cmd = cmd + list(args)
+        self.stderr = stderr
         self.proc = None
         self.port = self.dtls_port = None
         self._events = []        # every event, in order
@@ -79,13 +82,21 @@ class Server:
     # ---- lifetime ---------------------------------------------------------
     def start(self, timeout=10):
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, encoding="utf-8", bufsize=1)
+                                     stderr=self.stderr, text=True, encoding="utf-8", bufsize=1)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         ev = self.wait_event("listening", timeout=timeout)
         self.port = ev["port"]
         self.dtls_port = ev.get("dtls_port")
         return self
+
+    @property
+    def url(self):
+        return f"coap://127.0.0.1:{self.port}"
+
+    @property
+    def dtls_url(self):
+        return f"coaps://127.0.0.1:{self.dtls_port}" if self.dtls_port else None
 
     def stop(self, timeout=10):
         """Close stdin (the server exits on EOF) and return its exit code."""

@@ -521,6 +521,13 @@ class TestDeviceManagement(ServerCase):
         self.assertEqual((ev["ct"], ev["code"]), (110, "2.04"))
         self.assertEqual(ev["records"], [{"path": "/3303/0/5700", "type": "float", "value": 21.5,
                                           "time": 1700000000.0}])
+        # SenML CBOR (RFC 8428 labels: bn -2, n 0, v 2, vs 3): [{-2:"/3303/0/",0:"5700",2:21.5},{0:"5701",3:"Cel"}]
+        cbor = bytes.fromhex("82a321682f333330332f302f00643537303002fb4035800000000000a2006435373031036343656c")
+        r = self.cli.request(POST, ["dp"], [], cbor, ct=112)
+        self.assertEqual(code_str(r["code"]), "2.04")
+        ev = self.srv.wait_event("send", ep="dev1")
+        self.assertEqual(ev["records"], [{"path": "/3303/0/5700", "type": "float", "value": 21.5},
+                                         {"path": "/3303/0/5701", "type": "string", "value": "Cel"}])
         r = self.cli.request(POST, ["dp"], [], b"[{", ct=110)
         self.assertEqual(code_str(r["code"]), "4.00")
         ev = self.srv.wait_event("send", ep="dev1")
