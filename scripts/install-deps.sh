@@ -8,7 +8,7 @@ packages=(
 	# build
 	meson ninja-build pkg-config gcc clang libclang-rt-14-dev clang-format
 	libsystemd-dev libyaml-dev libexpat1-dev libjson-c-dev
-	libcoap3-dev libmbedtls-dev libmosquitto-dev libmodbus-dev
+	libcoap3-dev libcoap3-bin libmbedtls-dev libmosquitto-dev libmodbus-dev
 	# tests
 	libcmocka-dev python3 python3-cbor2
 	dbus mosquitto mosquitto-clients python3-pymodbus python3-dbusmock
