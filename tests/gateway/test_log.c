@@ -181,6 +181,13 @@ static void test_auto_target(void **state)
 
 	log_set_target(LOG_TARGET_JOURNAL);
 	assert_int_equal(log_get_target(), LOG_TARGET_JOURNAL);
+	/* With journald this goes there (with DEVICE=); without, the message
+	 * must still come out, on stderr. */
+	static const char *const fields[] = { "DEVICE=meter-1", "BRIDGE=modbus0", NULL };
+	assert_int_equal(log_full_fields_errno(LOG_INFO, EIO, fields, "journal or fallback: %m"), -EIO);
+	char *out = drain();
+	if (*out)
+		assert_string_equal(out, "<6>journal or fallback: Input/output error\n");
 	log_set_target(LOG_TARGET_STDERR);
 }
 
