@@ -172,8 +172,8 @@ int lwm2m_attrs_parse_param(const char *s, size_t n, struct lwm2m_attrs *a);
 /* Parse a whole query "pmin=10&pmax=60" (each '&'-separated part as above). */
 int lwm2m_attrs_parse_query(const char *s, size_t n, struct lwm2m_attrs *a);
 /* Consistency rules of the TS applied to the merged attribute set:
- * pmax >= pmin when both set, epmax >= epmin (unless epmax is 0... see TS),
- * lt < gt, and lt + 2*st < gt when all three are set. -EINVAL otherwise. */
+ * pmax >= pmin when both set, epmax > epmin when both set, lt < gt, and
+ * lt + 2*st < gt when all three are set; st >= 0. -EINVAL otherwise. */
 int lwm2m_attrs_validate(const struct lwm2m_attrs *a);
 /* Apply a Write-Attributes request to a stored set: set values overwrite,
  * unset bits remove. */
@@ -241,13 +241,14 @@ const struct lwm2m_objdef *lwm2m_registry_at(const struct lwm2m_registry *r, siz
  * defining an object already present replaces it when its version is newer
  * or equal, so an integrator can override a built-in. On error nothing
  * changes, diag is called for each problem, and -EBADMSG/-EINVAL returned.
- * name is used in diagnostics only. */
+ * Returns the number of definitions added or replaced (0 for a document that
+ * is not an object definition, e.g. an XSD). name is used in diagnostics only. */
 int lwm2m_registry_load_ddf(struct lwm2m_registry *r, const char *name, const void *xml, size_t len,
 			    lwm2m_diag_fn diag, void *ctx);
 int lwm2m_registry_load_ddf_file(struct lwm2m_registry *r, const char *path, lwm2m_diag_fn diag, void *ctx);
 /* Every *.xml in dir (sorted by name). Files that fail are reported and
- * skipped; returns the number loaded, or a negative errno if dir cannot be
- * read. */
+ * skipped; returns the number of definitions loaded, or a negative errno if
+ * dir cannot be read. */
 int lwm2m_registry_load_dir(struct lwm2m_registry *r, const char *dir, lwm2m_diag_fn diag, void *ctx);
 
 /* ---- records: the interchange form of every content format --------------- */
