@@ -85,6 +85,10 @@ static void reply_content(struct req *rq, uint16_t ct, struct lwm2m_buf *body)
 	body->data = NULL;
 	body->len = body->cap = 0;
 	set_code(rq, COAP_RESPONSE_CODE(205));
+	/* libcoap 4.3.1 leaves Content-Format out when it is 0 (text/plain),
+	 * which a server would read as "no format": say it explicitly. */
+	if (ct == LWM2M_CT_TEXT)
+		coap_add_option(rq->response, COAP_OPTION_CONTENT_FORMAT, 0, NULL);
 	if (!coap_add_data_large_response(rq->resource, rq->session, rq->pdu, rq->response, rq->query, ct, -1,
 					  0, len, data ? data : (const uint8_t *)"", release_buf, data)) {
 		free(data);
@@ -923,6 +927,14 @@ static bool object_supported(const struct req *rq, uint16_t oid)
 	return path_exists(rq, &LWM2M_PATH(oid));
 }
 
+static int free_iid(const struct lwm2m_store *s, uint16_t oid)
+{
+	for (unsigned iid = 0; iid <= LWM2M_ID_MAX; iid++)
+		if (!lwm2m_store_has(s, &LWM2M_PATH(oid, (uint16_t)iid)))
+			return (int)iid;
+	return -ENOSPC;
+}
+
 static void do_create(struct req *rq)
 {
 	uint16_t oid = rq->path.id[0];
@@ -956,12 +968,12 @@ static void do_create(struct req *rq)
 		}
 		iid = rec->path.id[1];
 	}
-	if (iid < 0) {
-		for (iid = 0; iid <= LWM2M_ID_MAX; iid++)
-			if (!lwm2m_store_has(rq->t.store, &LWM2M_PATH(oid, (uint16_t)iid)))
-				break;
-		if (iid > LWM2M_ID_MAX) {
-			r = -ENOSPC;
+	/* TLV resources not wrapped in an Object Instance TLV decode with
+	 * the reserved id 65535: the server leaves the choice to us. */
+	if (iid < 0 || iid == 0xFFFF) {
+		iid = free_iid(rq->t.store, oid);
+		if (iid < 0) {
+			r = iid;
 			goto out;
 		}
 	}
@@ -972,8 +984,9 @@ static void do_create(struct req *rq)
 		goto out;
 	/* Create may initialise any defined resource, read-only ones too. */
 	for (size_t i = 0; i < recs.n && r >= 0; i++) {
-		const struct lwm2m_record *rec = &recs.v[i];
+		struct lwm2m_record *rec = &recs.v[i];
 
+		rec->path.id[LWM2M_IID] = (uint16_t)iid;
 		if (!resdef_of(rq, &rec->path))
 			r = -ENOENT;
 		else if (rec->value.type != LWM2M_TYPE_NONE)
