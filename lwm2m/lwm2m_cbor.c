@@ -304,7 +304,7 @@ int lwm2m_lwm2m_cbor_decode(const struct lwm2m_path *base, const uint8_t *data, 
 		e = get_node(&d, &root);
 	if (!e && !lw_cbor_at_end(&d.r))
 		e = -EBADMSG; /* bytes after the map */
-	if (!e)
+	if (!e && out->n > d.start)
 		e = lw_records_check_tree(out->v + d.start, out->n - d.start);
 	if (e < 0)
 		lwm2m_records_truncate(out, d.start);

@@ -508,11 +508,15 @@ static int get_instance(struct tlv_dec *d, const struct lwm2m_path *base, const 
 int lwm2m_tlv_decode(const struct lwm2m_path *base, const uint8_t *data, size_t len, lwm2m_type_fn type_of,
 		     void *type_ctx, struct lwm2m_records *out)
 {
+	static const uint8_t nothing[1];
 	struct tlv_dec d = { type_of, type_ctx, out, out->n };
-	struct tlv_in in = { data, data + len };
+	struct tlv_in in;
 	struct tlv t;
 	int r;
 
+	if (!data)
+		data = nothing, len = 0; /* no arithmetic on a NULL pointer */
+	in = (struct tlv_in){ data, data + len };
 	if (base->len == 0)
 		return -ENOTSUP;
 	switch (base->len) {
@@ -539,7 +543,7 @@ int lwm2m_tlv_decode(const struct lwm2m_path *base, const uint8_t *data, size_t 
 			r = get_leaf(&d, base, &t);
 		break;
 	}
-	if (!r)
+	if (!r && out->n > d.start)
 		r = lw_records_check_tree(out->v + d.start, out->n - d.start);
 	if (r < 0)
 		lwm2m_records_truncate(out, d.start);
