@@ -729,6 +729,16 @@ static bool answer_async(struct req *rq)
 
 /* ---- Write, Execute, Create, Delete --------------------------------------- */
 
+/* SenML names carry the device prefix; TLV, text, opaque and LwM2M CBOR
+ * are relative to the request path and carry none. */
+static bool prefix_matches(const struct req *rq, const struct lwm2m_record *rec)
+{
+	if (!rec->prefix.len)
+		return true;
+	return rec->prefix.len == rq->t.prefix.len &&
+	       !memcmp(rec->prefix.ptr, rq->t.prefix.ptr, rec->prefix.len);
+}
+
 /* Check every record of a Write against the definitions and convert its
  * value to the defined type, so ops get exactly what the store would. */
 static int check_write(struct req *rq, struct lwm2m_records *recs)
@@ -738,8 +748,7 @@ static int check_write(struct req *rq, struct lwm2m_records *recs)
 		const struct lwm2m_resdef *rd;
 		struct lwm2m_value v;
 
-		if (rec->prefix.len != rq->t.prefix.len ||
-		    (rec->prefix.len && memcmp(rec->prefix.ptr, rq->t.prefix.ptr, rec->prefix.len)))
+		if (!prefix_matches(rq, rec))
 			return -EINVAL;
 		rec->prefix = (struct lwm2m_span){ 0 };
 		if (rec->path.len < 3 || !lwm2m_path_is_under(&rec->path, &rq->path))
@@ -960,9 +969,7 @@ static void do_create(struct req *rq)
 	for (size_t i = 0; i < recs.n; i++) {
 		const struct lwm2m_record *rec = &recs.v[i];
 
-		if (rec->path.len < 3 || rec->prefix.len != rq->t.prefix.len ||
-		    (rec->prefix.len && memcmp(rec->prefix.ptr, rq->t.prefix.ptr, rec->prefix.len)) ||
-		    (iid >= 0 && rec->path.id[1] != iid)) {
+		if (rec->path.len < 3 || !prefix_matches(rq, rec) || (iid >= 0 && rec->path.id[1] != iid)) {
 			r = -EBADMSG;
 			goto out;
 		}
