@@ -17,12 +17,11 @@
  * Decoding: "bn", "bt" and "bv" apply to their record and the ones after it
  * until replaced; the name is bn + n and must be an absolute LwM2M path at
  * or below the request path (-EINVAL otherwise); time is bt + t when either
- * is present. Labels ending in '_' must be understood, so they are -EBADMSG;
- * other unknown labels are ignored; a known label of the wrong JSON type, or
- * two values in one record, is -EBADMSG. Numbers take the resource type from
- * type_of (Integer for integral text and Float for text with fraction or
- * exponent when unknown, Unsigned above INT64_MAX); "vd" accepts both base64
- * alphabets. A record without a value field decodes with type NONE.
+ * is present. A "bver" above 10 (the version RFC 8428 defines) is -EBADMSG. Labels ending in '_' must be
+ * understood, so they are -EBADMSG; other unknown labels are ignored; a known label of the wrong JSON type,
+ * or two values in one record, is -EBADMSG. Numbers take the resource type from type_of (Integer for integral
+ * text and Float for text with fraction or exponent when unknown, Unsigned above INT64_MAX); "vd" accepts
+ * both base64 alphabets. A record without a value field decodes with type NONE.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -824,6 +823,11 @@ static int senml_record(const struct lwm2m_path *base, struct json_object *obj, 
 			if (r < 0)
 				return r;
 			st->has_bv = true;
+		} else if (strcmp(key, "bver") == 0) {
+			/* RFC 8428 4.4: a version newer than 10 must not be used. */
+			struct lwm2m_value ver;
+			if (lwm2m_json_number(v, &ver) < 0 || ver.type != LWM2M_TYPE_INTEGER || ver.i > 10)
+				return -EBADMSG;
 		} else if (strcmp(key, "n") == 0) {
 			nval = v;
 		} else if (strcmp(key, "t") == 0) {
