@@ -17,6 +17,7 @@ results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 pass=0
 fail=0
+skipped=0
 
 record() { # name status
 	if [[ $2 == 0 ]]; then
@@ -37,9 +38,10 @@ record clang-format "$bad"
 
 count_meson() { # builddir
 	/usr/bin/python3 "$here/scripts/count-tests.py" "$1/meson-logs/testlog.json" >"$results/count"
-	read -r p f <"$results/count"
+	read -r p f s <"$results/count"
 	pass=$((pass + p))
 	fail=$((fail + f))
+	skipped=$((skipped + s))
 }
 
 run_build() { # dir setup-args...
@@ -92,5 +94,9 @@ else
 	record clang-asan-build 1
 fi
 
-echo "${pass} passed, ${fail} failed"
+if [[ $skipped != 0 ]]; then
+	echo "${pass} passed, ${fail} failed, ${skipped} skipped"
+else
+	echo "${pass} passed, ${fail} failed"
+fi
 [[ $fail == 0 ]]

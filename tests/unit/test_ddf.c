@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,12 @@ static const char *registry_dir(void)
 	const char *d = getenv("FG_REGISTRY_DIR");
 	if (!d)
 		fail_msg("FG_REGISTRY_DIR is not set (run through meson test)");
+	/* The registry sits in shared/ beside the checkout (CI has it); a clone
+	 * without it skips these cases instead of failing them. */
+	if (access(d, R_OK) != 0) {
+		print_message("skipped: no OMA registry at %s\n", d);
+		skip();
+	}
 	return d;
 }
 
