@@ -87,7 +87,10 @@ struct lwm2m_client_config {
 	uint32_t backoff_min_ms;     /* first retry delay after a failure; 0 = 2000 */
 	uint32_t backoff_max_ms;     /* 0 = 600000 (10 min) */
 	uint32_t request_timeout_ms; /* a registration exchange without answer fails; 0 = 120000 */
-	lwm2m_log_fn log;            /* may be NULL: no logging */
+	/* A DTLS handshake not complete after this fails (a wrong PSK often
+	 * shows as silence: the peer's alerts cannot be decrypted); 0 = 15000 */
+	uint32_t dtls_timeout_ms;
+	lwm2m_log_fn log; /* may be NULL: no logging */
 	void *log_ud;
 	int log_level;      /* messages above this level are not even formatted; 0 = LWM2M_LOG_INFO */
 	int coap_log_level; /* libcoap's own threshold (LOG_* of syslog.h); 0 = LOG_WARNING */

@@ -290,6 +290,8 @@ static void set_defaults(struct lwm2m_client_config *cfg)
 		cfg->backoff_max_ms = cfg->backoff_min_ms;
 	if (!cfg->request_timeout_ms)
 		cfg->request_timeout_ms = 120000;
+	if (!cfg->dtls_timeout_ms)
+		cfg->dtls_timeout_ms = 15000;
 	if (!cfg->log_level)
 		cfg->log_level = LWM2M_LOG_INFO;
 	if (!cfg->coap_log_level)

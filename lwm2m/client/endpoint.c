@@ -770,6 +770,9 @@ int fg_event_handler(coap_session_t *session, const coap_event_t event)
 		break;
 	case COAP_EVENT_DTLS_CONNECTED:
 		ep_log(ep, LWM2M_LOG_DEBUG, "DTLS session established");
+		/* The handshake deadline becomes the exchange's own. */
+		if (ep->req != REQ_NONE)
+			ep_arm(ep, fg_now(ep->c) + (uint64_t)ep->c->cfg.request_timeout_ms * MS);
 		break;
 	case COAP_EVENT_SESSION_FAILED:
 	case COAP_EVENT_SESSION_CLOSED:
@@ -779,6 +782,24 @@ int fg_event_handler(coap_session_t *session, const coap_event_t event)
 		break;
 	}
 	return 0;
+}
+
+static bool handshaking(const struct lwm2m_endpoint *ep)
+{
+	return ep->secure && ep->session &&
+	       coap_session_get_state(ep->session) != COAP_SESSION_STATE_ESTABLISHED;
+}
+
+/* Time-out of the exchange just sent: the DTLS handshake first, when one
+ * is still running (extended once it completes, see fg_event_handler). */
+static uint64_t exchange_deadline(const struct lwm2m_endpoint *ep)
+{
+	const struct lwm2m_client_config *cfg = &ep->c->cfg;
+	uint32_t ms = cfg->request_timeout_ms;
+
+	if (handshaking(ep) && cfg->dtls_timeout_ms < ms)
+		ms = cfg->dtls_timeout_ms;
+	return fg_now(ep->c) + (uint64_t)ms * MS;
 }
 
 /* Take a pacing slot unless the timer already fired on one; false when the
@@ -802,7 +823,6 @@ static bool ep_paced(struct lwm2m_endpoint *ep)
 static void ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 {
 	struct lwm2m_endpoint *ep = ep_of_timer(t);
-	uint64_t req_timeout = (uint64_t)c->cfg.request_timeout_ms * MS;
 	int r;
 
 	switch (ep->st) {
@@ -823,7 +843,7 @@ static void ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 			return;
 		}
 		ep->st = ST_REGISTERING;
-		ep_arm(ep, fg_now(c) + req_timeout);
+		ep_arm(ep, exchange_deadline(ep));
 		fg_ep_set_state(ep, LWM2M_EP_REGISTERING, 0);
 		return;
 	case ST_REGISTERED:
@@ -834,7 +854,7 @@ static void ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 				return;
 			}
 			ep->st = ST_DEREGISTERING;
-			ep_arm(ep, fg_now(c) + req_timeout);
+			ep_arm(ep, exchange_deadline(ep));
 			fg_ep_set_state(ep, LWM2M_EP_DEREGISTERING, 0);
 			return;
 		}
@@ -847,12 +867,22 @@ static void ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 			return;
 		}
 		ep->st = ST_UPDATING;
-		ep_arm(ep, fg_now(c) + req_timeout);
+		ep_arm(ep, exchange_deadline(ep));
 		return;
 	case ST_REGISTERING:
 	case ST_UPDATING:
 	case ST_DEREGISTERING:
-		ep_failed(ep, -ETIMEDOUT, "no answer in time");
+		if (handshaking(ep)) {
+			char why[96];
+
+			snprintf(why, sizeof(why),
+				 "DTLS handshake not completed in %u s (wrong PSK identity or key?)",
+				 c->cfg.dtls_timeout_ms / 1000);
+			ep->session_dead = true;
+			ep_failed(ep, -ECONNREFUSED, why);
+		} else {
+			ep_failed(ep, -ETIMEDOUT, "no answer in time");
+		}
 		return;
 	}
 }
@@ -1025,6 +1055,12 @@ void lwm2m_endpoint_remove(struct lwm2m_endpoint *ep)
 		break;
 	case ST_WAIT_REGISTER:
 		ep_kill(ep);
+		break;
+	case ST_REGISTERING:
+		/* Still in the DTLS handshake: the server cannot have
+		 * registered us, nothing to wait for. */
+		if (handshaking(ep))
+			ep_kill(ep);
 		break;
 	default:
 		/* An exchange is in flight: its outcome decides (a late

@@ -34,7 +34,7 @@
  *   --version 10|11|12 --binding U|UQ --ct N --psk-id ID --psk-key HEX
  *   --backoff-min MS --backoff-max MS --timeout MS --async-ms MS
  *   --ops (writes through the ops table, synchronous) --ddf FILE
- *   --log-level N --coap-log N --shutdown-ms MS
+ *   --log-level N --coap-log N --dtls-timeout MS
  * With --async-ms, writes and executes complete after that delay; a write
  * whose string value is "field-error" then fails with -ETIMEDOUT (5.03) and
  * an execute with args "9" with -EIO (5.00).
@@ -535,6 +535,7 @@ int main(int argc, char **argv)
 		{ "ddf", required_argument, 0, 'd' },
 		{ "log-level", required_argument, 0, 'L' },
 		{ "coap-log", required_argument, 0, 'C' },
+		{ "dtls-timeout", required_argument, 0, 'D' },
 		{ 0, 0, 0, 0 },
 	};
 	struct lwm2m_client_config cc = { .log = on_log, .log_level = LWM2M_LOG_INFO };
@@ -605,6 +606,9 @@ int main(int argc, char **argv)
 				fprintf(stderr, "cannot load %s\n", optarg);
 				return 2;
 			}
+			break;
+		case 'D':
+			cc.dtls_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
 		case 'L':
 			cc.log_level = atoi(optarg);
