@@ -113,13 +113,15 @@ int lwm2m_client_shutdown(struct lwm2m_client *c, uint32_t timeout_ms, void (*do
 struct lwm2m_client *lwm2m_client_free(struct lwm2m_client *c);
 
 struct lwm2m_client_stats {
-	size_t endpoints;     /* alive, including those de-registering */
-	size_t registered;    /* currently registered */
-	uint64_t registers;   /* Register messages sent */
-	uint64_t updates;     /* Update messages sent */
-	uint64_t failures;    /* registration exchanges that failed */
-	uint64_t requests;    /* device management requests served */
-	size_t pending_async; /* writes/executes waiting for their done() */
+	size_t endpoints;       /* alive, including those de-registering */
+	size_t registered;      /* currently registered */
+	uint64_t registers;     /* Register messages sent */
+	uint64_t updates;       /* Update messages sent */
+	uint64_t failures;      /* registration exchanges that failed */
+	uint64_t requests;      /* device management requests served */
+	size_t pending_async;   /* writes/executes waiting for their done() */
+	size_t observations;    /* active observations */
+	uint64_t notifications; /* notifications sent */
 };
 void lwm2m_client_get_stats(const struct lwm2m_client *c, struct lwm2m_client_stats *st);
 
@@ -227,9 +229,23 @@ uint16_t lwm2m_endpoint_local_port(const struct lwm2m_endpoint *ep);
 const char *lwm2m_endpoint_location(const struct lwm2m_endpoint *ep);
 
 /* Notification attributes written by the server at exactly path (no
- * inheritance applied), or NULL. dev NULL is the endpoint's own tree. */
-const struct lwm2m_attrs *lwm2m_endpoint_attrs(const struct lwm2m_endpoint *ep,
-					       const struct lwm2m_device *dev, const struct lwm2m_path *path);
+ * inheritance applied) into *out; -ENOENT when none. dev NULL is the
+ * endpoint's own tree. */
+int lwm2m_endpoint_attrs(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev,
+			 const struct lwm2m_path *path, struct lwm2m_attrs *out);
+
+/* ---- values and observations ------------------------------------------------ */
+
+/* Set a resource (instance) value in the endpoint's store (dev NULL) or a
+ * device's, and let observations of it notify as their attributes say.
+ * Errors of lwm2m_store_set(); -ESHUTDOWN after removal. */
+int lwm2m_endpoint_set(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *p,
+		       const struct lwm2m_value *v);
+/* The caller changed (or removed) the value at p in the store itself, e.g.
+ * in an ops->write: same effect on observations as lwm2m_endpoint_set().
+ * -EINVAL when p is not a resource or resource instance. */
+int lwm2m_endpoint_value_changed(struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+				 const struct lwm2m_path *p);
 
 /* ---- LwM2M Gateway (Object 25 v2.0) ------------------------------------- */
 

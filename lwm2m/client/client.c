@@ -327,6 +327,9 @@ int lwm2m_client_new(sd_event *ev, const struct lwm2m_registry *reg, const struc
 	coap_set_log_handler(coap_log_cb);
 	coap_set_log_level((coap_log_t)c->cfg.coap_log_level);
 
+	r = fg_obs_init(c);
+	if (r < 0)
+		goto fail;
 	r = -EIO;
 	c->ctx = coap_new_context(NULL);
 	if (!c->ctx)
@@ -427,6 +430,7 @@ struct lwm2m_client *lwm2m_client_free(struct lwm2m_client *c)
 	c->kick = sd_event_source_disable_unref(c->kick);
 	if (c->ctx)
 		coap_free_context(c->ctx);
+	fg_obs_free(c);
 	if (coap_log_client == c) {
 		coap_log_client = NULL;
 		coap_set_log_handler(NULL);

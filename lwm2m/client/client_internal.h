@@ -11,6 +11,7 @@
 #include <stdarg.h>
 
 #include "lwm2m/client.h"
+#include "lwm2m/observe.h"
 
 /* ---- one heap of deadlines for every endpoint ----------------------------- */
 
@@ -59,6 +60,16 @@ struct lwm2m_client {
 	size_t nep;
 	struct lwm2m_client_stats stats;
 
+	/* Observation engine: one target (engine "endpoint") per LwM2M
+	 * endpoint and per Object 25 device; ids index targets[id - 1]. */
+	struct lwm2m_obs_engine *obs;
+	struct fg_timer obs_timer;
+	struct fg_target *targets;
+	size_t ntargets;
+	uint32_t *free_targets;
+	size_t nfree_targets;
+	uint32_t observe_seq;
+
 	bool shutting_down;
 	struct fg_timer shutdown_timer;
 	void (*shutdown_done)(void *ud);
@@ -99,13 +110,13 @@ enum req_kind {
 	REQ_DEREGISTER,
 };
 
-struct ep_attrs {
-	struct lwm2m_device *dev; /* NULL: the endpoint's own tree */
-	struct lwm2m_path path;
-	struct lwm2m_attrs a;
+struct fg_target {
+	struct lwm2m_endpoint *ep; /* NULL: free slot */
+	struct lwm2m_device *dev;  /* NULL: the endpoint's own tree */
 };
 
 struct fg_pending; /* an asynchronous write/execute (dm.c) */
+struct fg_obs;     /* an observation (obs.c) */
 
 struct lwm2m_endpoint {
 	struct lwm2m_client *c;
@@ -145,8 +156,8 @@ struct lwm2m_endpoint {
 
 	char *location; /* "/rd/abc" from Location-Path, NULL when not registered */
 
-	struct ep_attrs *attrs;
-	size_t nattrs, capattrs;
+	uint32_t obs_id; /* target of the observation engine */
+	struct fg_obs *obs;
 	uint16_t *declared;
 	size_t ndeclared;
 	struct lwm2m_device **devs;
@@ -184,8 +195,8 @@ void fg_dm_handler(coap_resource_t *resource, coap_session_t *session, const coa
 		   const coap_string_t *query, coap_pdu_t *response);
 /* Drop every asynchronous operation of ep (endpoint going away). */
 void fg_dm_abandon(struct lwm2m_endpoint *ep);
-/* Remove attributes at or below path of dev (instance deleted). */
-void fg_attrs_drop(struct lwm2m_endpoint *ep, const struct lwm2m_device *dev, const struct lwm2m_path *path);
+/* Formats that name records absolutely and so carry a device prefix. */
+bool fg_ct_names_prefix(uint16_t ct);
 
 /* Check Execute arguments against the TS grammar:
  *   args = arg *( "," arg ); arg = DIGIT [ "=" "'" *CHAR "'" ]
@@ -202,7 +213,34 @@ struct lwm2m_device {
 	char *device_id;
 	struct lwm2m_store *store;
 	uint16_t iid; /* /25/<iid> */
+	uint32_t obs_id;
 };
 
 struct lwm2m_device *fg_device_find(const struct lwm2m_endpoint *ep, const char *prefix, size_t len);
 void fg_device_free_all(struct lwm2m_endpoint *ep);
+
+/* ---- observations (obs.c) ---------------------------------------------------- */
+
+int fg_obs_init(struct lwm2m_client *c);
+void fg_obs_free(struct lwm2m_client *c);
+void fg_obs_rearm(struct lwm2m_client *c);
+/* A target of the engine for ep's own tree (dev NULL) or a device. */
+int fg_obs_target_add(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, uint32_t *out);
+/* Drop the target with its observations and attributes. */
+void fg_obs_target_remove(struct lwm2m_endpoint *ep, uint32_t id);
+void fg_obs_target_release_id(struct lwm2m_client *c, uint32_t id);
+/* /1/0/2 or /1/0/3 written. */
+void fg_obs_defaults_changed(struct lwm2m_endpoint *ep);
+/* Start an observation (the caller answers the request with Observe
+ * fg_obs_next_seq()). -EINVAL, -ENOMEM, engine errors. */
+int fg_obs_start(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const uint8_t *tok, size_t toklen,
+		 const struct lwm2m_path *paths, size_t n, bool composite, uint16_t ct);
+bool fg_obs_stop_token(struct lwm2m_endpoint *ep, const uint8_t *tok, size_t toklen);
+void fg_obs_stop_all(struct lwm2m_endpoint *ep);
+/* Observations of dev with a path at or below p (instance deleted). */
+void fg_obs_stop_under(struct lwm2m_endpoint *ep, const struct lwm2m_device *dev, const struct lwm2m_path *p);
+uint32_t fg_obs_next_seq(struct lwm2m_client *c);
+/* A CON we sent was reset or never acknowledged. */
+void fg_obs_nack(struct lwm2m_endpoint *ep, const coap_pdu_t *sent);
+void fg_obs_records_written(struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+			    const struct lwm2m_records *recs);

@@ -52,7 +52,8 @@ struct req {
 	struct lwm2m_path path;
 	struct target t;
 	uint16_t accept, cf; /* LWM2M_CT_NONE when absent */
-	bool observe;
+	bool observe;        /* the request has an Observe option */
+	uint16_t obs_val;    /* its value: 0 register, 1 deregister */
 	const uint8_t *data;
 	size_t len;
 };
@@ -77,14 +78,20 @@ static void release_buf(coap_session_t *session, void *app_ptr)
 
 /* Answer 2.05 with body (ownership of its memory passes to libcoap, which
  * sends it block-wise when larger than the session's MTU). */
-static void reply_content(struct req *rq, uint16_t ct, struct lwm2m_buf *body)
+static void reply_content(struct req *rq, uint16_t ct, struct lwm2m_buf *body, bool observing)
 {
 	uint8_t *data = body->data;
 	size_t len = body->len;
+	uint8_t seq[4];
 
 	body->data = NULL;
 	body->len = body->cap = 0;
 	set_code(rq, COAP_RESPONSE_CODE(205));
+	/* The answer to an accepted Observe carries the first sequence number;
+	 * without it the server knows the observation was refused. */
+	if (observing)
+		coap_add_option(rq->response, COAP_OPTION_OBSERVE,
+				coap_encode_var_safe(seq, sizeof(seq), fg_obs_next_seq(rq->ep->c)), seq);
 	/* libcoap 4.3.1 leaves Content-Format out when it is 0 (text/plain),
 	 * which a server would read as "no format": say it explicitly. */
 	if (ct == LWM2M_CT_TEXT)
@@ -172,37 +179,6 @@ static bool client_owned(const struct req *rq, uint16_t oid)
 
 /* ---- attributes ---------------------------------------------------------- */
 
-static struct ep_attrs *attrs_find(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev,
-				   const struct lwm2m_path *p)
-{
-	for (size_t i = 0; i < ep->nattrs; i++)
-		if (ep->attrs[i].dev == dev && lwm2m_path_cmp(&ep->attrs[i].path, p) == 0)
-			return &ep->attrs[i];
-	return NULL;
-}
-
-const struct lwm2m_attrs *lwm2m_endpoint_attrs(const struct lwm2m_endpoint *ep,
-					       const struct lwm2m_device *dev, const struct lwm2m_path *path)
-{
-	struct ep_attrs *a = attrs_find(ep, dev, path);
-
-	return a ? &a->a : NULL;
-}
-
-void fg_attrs_drop(struct lwm2m_endpoint *ep, const struct lwm2m_device *dev, const struct lwm2m_path *path)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < ep->nattrs; i++) {
-		const struct ep_attrs *a = &ep->attrs[i];
-
-		if (a->dev == dev && (path == NULL || lwm2m_path_is_under(&a->path, path)))
-			continue;
-		ep->attrs[o++] = *a;
-	}
-	ep->nattrs = o;
-}
-
 static int fmt_attrs(struct lwm2m_buf *b, const struct lwm2m_attrs *a)
 {
 	static const struct {
@@ -248,6 +224,16 @@ static int fmt_attrs(struct lwm2m_buf *b, const struct lwm2m_attrs *a)
 	return r < 0 ? r : 0;
 }
 
+/* The attributes attached at p of the request's tree, as link parameters. */
+static int fmt_attrs_at(struct lwm2m_buf *b, const struct req *rq, const struct lwm2m_path *p)
+{
+	struct lwm2m_attrs a;
+
+	if (lwm2m_endpoint_attrs(rq->ep, rq->t.dev, p, &a) < 0)
+		return 0;
+	return fmt_attrs(b, &a);
+}
+
 static bool type_numeric(uint8_t t)
 {
 	return t == LWM2M_TYPE_INTEGER || t == LWM2M_TYPE_UNSIGNED || t == LWM2M_TYPE_FLOAT;
@@ -284,8 +270,7 @@ static bool path_exists(const struct req *rq, const struct lwm2m_path *p)
 static void do_write_attributes(struct req *rq)
 {
 	struct lwm2m_endpoint *ep = rq->ep;
-	struct lwm2m_attrs req = { 0 }, merged = { 0 };
-	struct ep_attrs *cur;
+	struct lwm2m_attrs req = { 0 };
 	const struct lwm2m_resdef *rd;
 	int r;
 
@@ -308,34 +293,15 @@ static void do_write_attributes(struct req *rq)
 		fail(rq, -EINVAL);
 		return;
 	}
-	cur = attrs_find(ep, rq->t.dev, &rq->path);
-	if (cur)
-		merged = cur->a;
-	lwm2m_attrs_apply(&merged, &req);
-	if (lwm2m_attrs_validate(&merged) < 0) {
-		fail(rq, -EINVAL);
+	/* The engine keeps the attributes, checks the merged set and
+	 * reschedules the observations they affect. */
+	r = lwm2m_obs_write_attrs(ep->c->obs, rq->t.dev ? rq->t.dev->obs_id : ep->obs_id, &rq->path, &req,
+				  fg_now(ep->c) / 1000u);
+	if (r < 0) {
+		fail(rq, r == -ENOMEM ? r : -EINVAL);
 		return;
 	}
-	if (!merged.set) {
-		if (cur)
-			*cur = ep->attrs[--ep->nattrs];
-	} else if (cur) {
-		cur->a = merged;
-	} else {
-		if (ep->nattrs == ep->capattrs) {
-			size_t cap = ep->capattrs ? ep->capattrs * 2 : 4;
-			struct ep_attrs *v = realloc(ep->attrs, cap * sizeof(*v));
-
-			if (!v) {
-				fail(rq, -ENOMEM);
-				return;
-			}
-			ep->attrs = v;
-			ep->capattrs = cap;
-		}
-		ep->attrs[ep->nattrs++] =
-			(struct ep_attrs){ .dev = rq->t.dev, .path = rq->path, .a = merged };
-	}
+	fg_obs_rearm(ep->c);
 	set_code(rq, COAP_RESPONSE_CODE(204));
 }
 
@@ -344,7 +310,7 @@ static void do_write_attributes(struct req *rq)
 /* Only the SenML family names records absolutely; TLV, LwM2M CBOR, text
  * and opaque are relative to the request path, which already carries the
  * device's prefix. */
-static bool ct_names_prefix(uint16_t ct)
+bool fg_ct_names_prefix(uint16_t ct)
 {
 	return ct == LWM2M_CT_SENML_JSON || ct == LWM2M_CT_SENML_CBOR || ct == LWM2M_CT_LWM2M_JSON;
 }
@@ -366,6 +332,30 @@ static uint16_t default_read_ct(const struct req *rq)
 	return fg_ep_default_ct(rq->ep);
 }
 
+/* Observe option of a Read (paths: what it reads): start or stop an
+ * observation. True when the answer is to carry an Observe option. */
+static bool observe_request(struct req *rq, const struct lwm2m_path *paths, size_t n, bool composite,
+			    uint16_t ct)
+{
+	coap_bin_const_t tok = coap_pdu_get_token(rq->pdu);
+	int r;
+
+	if (!rq->observe)
+		return false;
+	if (rq->obs_val == 1) {
+		fg_obs_stop_token(rq->ep, tok.s, tok.length);
+		return false;
+	}
+	if (rq->obs_val != 0)
+		return false;
+	r = fg_obs_start(rq->ep, rq->t.dev, tok.s, tok.length, paths, n, composite, ct);
+	if (r < 0) {
+		ep_log(rq->ep, LWM2M_LOG_WARNING, "observation refused: %s", strerror(-r));
+		return false;
+	}
+	return true;
+}
+
 static void do_read(struct req *rq)
 {
 	struct lwm2m_records recs = { 0 };
@@ -380,7 +370,7 @@ static void do_read(struct req *rq)
 	r = lwm2m_store_read(rq->t.store, &rq->path, &recs);
 	if (r < 0)
 		goto out;
-	if (rq->t.dev && ct_names_prefix(ct))
+	if (rq->t.dev && fg_ct_names_prefix(ct))
 		set_prefix(&recs, 0, rq->t.prefix);
 	r = lwm2m_encode(ct, &rq->path, recs.v, recs.n, &out);
 	if (r == -EPROTONOSUPPORT || r == -ENOTSUP) {
@@ -389,7 +379,7 @@ static void do_read(struct req *rq)
 	}
 	if (r < 0)
 		goto out;
-	reply_content(rq, ct, &out);
+	reply_content(rq, ct, &out, observe_request(rq, &rq->path, 1, false, ct));
 out:
 	if (r < 0)
 		fail(rq, r == -EINVAL ? -EIO : r);
@@ -419,7 +409,7 @@ static int discover_instance(struct lwm2m_buf *b, const struct req *rq, const st
 	if (only_rid < 0) {
 		r = link_path(b, rq, &ip, first);
 		if (r >= 0)
-			r = fmt_attrs(b, lwm2m_endpoint_attrs(rq->ep, rq->t.dev, &ip));
+			r = fmt_attrs_at(b, rq, &ip);
 		if (r < 0)
 			return r;
 		first = false;
@@ -445,7 +435,7 @@ static int discover_instance(struct lwm2m_buf *b, const struct req *rq, const st
 			if (r < 0)
 				return r;
 		}
-		r = fmt_attrs(b, lwm2m_endpoint_attrs(rq->ep, rq->t.dev, &rp));
+		r = fmt_attrs_at(b, rq, &rp);
 		if (r < 0)
 			return r;
 	}
@@ -493,7 +483,7 @@ static void do_discover(struct req *rq)
 		if (r >= 0 && !(def->ver_major == 1 && def->ver_minor == 0))
 			r = lwm2m_buf_printf(&b, ";ver=%u.%u", def->ver_major, def->ver_minor);
 		if (r >= 0)
-			r = fmt_attrs(&b, lwm2m_endpoint_attrs(rq->ep, rq->t.dev, &rq->path));
+			r = fmt_attrs_at(&b, rq, &rq->path);
 		if (r >= 0)
 			r = lwm2m_store_foreach_instance(rq->t.store, discover_each, &d);
 		break;
@@ -510,7 +500,7 @@ static void do_discover(struct req *rq)
 		fail(rq, r == -EINVAL ? -EIO : r);
 		return;
 	}
-	reply_content(rq, LWM2M_CT_LINK, &b);
+	reply_content(rq, LWM2M_CT_LINK, &b, false);
 	lwm2m_buf_free(&b);
 }
 
@@ -546,6 +536,7 @@ static void do_read_composite(struct req *rq)
 	static const struct lwm2m_path root = { .len = 0 };
 	uint16_t ct;
 	size_t found = 0;
+	bool observing, prefixed = false;
 	int r;
 
 	if (rq->cf == LWM2M_CT_NONE) {
@@ -567,6 +558,7 @@ static void do_read_composite(struct req *rq)
 		struct target t;
 		size_t n0 = recs.n;
 
+		prefixed |= nm->prefix.len > 0;
 		if (nm->path.len == 0 || route(rq, &nm->prefix, &t) < 0)
 			continue;
 		if (!t.dev && (nm->path.id[0] == 0 || nm->path.id[0] == 21)) {
@@ -603,7 +595,15 @@ static void do_read_composite(struct req *rq)
 	}
 	if (r < 0)
 		goto out;
-	reply_content(rq, ct, &out);
+	observing = false;
+	if (rq->observe && names.n && names.n <= 64 && !prefixed) {
+		struct lwm2m_path paths[64];
+
+		for (size_t i = 0; i < names.n; i++)
+			paths[i] = names.v[i].path;
+		observing = observe_request(rq, paths, names.n, true, ct);
+	}
+	reply_content(rq, ct, &out, observing);
 out:
 	if (r < 0)
 		fail(rq, r == -EINVAL ? -EBADMSG : r);
@@ -818,8 +818,12 @@ static void do_write(struct req *rq, bool replace)
 		goto out;
 	if ((own_tree(rq) && rq->path.id[0] == 1) || !ep->ops || !ep->ops->write) {
 		r = lwm2m_store_write(rq->t.store, &rq->path, &recs, replace);
-		if (r >= 0 && own_tree(rq) && rq->path.id[0] == 1)
+		if (r >= 0)
+			fg_obs_records_written(ep, rq->t.dev, &recs);
+		if (r >= 0 && own_tree(rq) && rq->path.id[0] == 1) {
 			fg_ep_server_object_written(ep);
+			fg_obs_defaults_changed(ep);
+		}
 		if (r >= 0)
 			set_code(rq, COAP_RESPONSE_CODE(204));
 		goto out;
@@ -1018,6 +1022,7 @@ static void do_create(struct req *rq)
 		coap_add_option(rq->response, COAP_OPTION_LOCATION_PATH, (size_t)n, (const uint8_t *)num);
 	}
 	set_code(rq, COAP_RESPONSE_CODE(201));
+	fg_obs_records_written(rq->ep, rq->t.dev, &recs);
 	objects_changed(rq);
 	r = 0;
 out:
@@ -1052,7 +1057,10 @@ static void do_delete(struct req *rq)
 		fail(rq, r);
 		return;
 	}
-	fg_attrs_drop(rq->ep, rq->t.dev, &rq->path);
+	fg_obs_stop_under(rq->ep, rq->t.dev, &rq->path);
+	lwm2m_obs_remove_attrs(rq->ep->c->obs, rq->t.dev ? rq->t.dev->obs_id : rq->ep->obs_id, &rq->path,
+			       fg_now(rq->ep->c) / 1000u);
+	fg_obs_rearm(rq->ep->c);
 	set_code(rq, COAP_RESPONSE_CODE(202));
 	objects_changed(rq);
 }
@@ -1094,7 +1102,7 @@ void fg_dm_handler(coap_resource_t *resource, coap_session_t *session, const coa
 	}
 	rq.accept = opt_uint(request, COAP_OPTION_ACCEPT, NULL);
 	rq.cf = opt_uint(request, COAP_OPTION_CONTENT_FORMAT, NULL);
-	opt_uint(request, COAP_OPTION_OBSERVE, &rq.observe);
+	rq.obs_val = opt_uint(request, COAP_OPTION_OBSERVE, &rq.observe);
 	if (!coap_get_data_large(request, &rq.len, &rq.data, &offset, &total)) {
 		rq.len = 0;
 		rq.data = NULL;

@@ -252,8 +252,10 @@ static void ep_close_session(struct lwm2m_endpoint *ep)
 {
 	if (!ep->session)
 		return;
-	/* Answers still owed on this session cannot be sent any more. */
+	/* Answers still owed on this session cannot be sent any more, nor
+	 * notifications: observations live on the session they came on. */
 	fg_dm_abandon(ep);
+	fg_obs_stop_all(ep);
 	/* libcoap may keep the session alive while messages are queued; its
 	 * handlers then find no endpoint and ignore the outcome. */
 	coap_session_set_app_data(ep->session, NULL);
@@ -636,6 +638,8 @@ static void on_register_response(struct lwm2m_endpoint *ep, uint8_t code, const 
 		free(ep->location);
 		ep->location = loc;
 		ep->links_changed = ep->params_changed = ep->want_update = false;
+		/* A new registration ends the observations of the old one. */
+		fg_obs_stop_all(ep);
 		ep_log(ep, LWM2M_LOG_INFO, "registered as %s (LwM2M %s, lifetime %u s)", loc,
 		       version_str(ep->version), ep->lifetime);
 		ep_registered(ep);
@@ -728,7 +732,11 @@ void fg_nack_handler(coap_session_t *session, const coap_pdu_t *sent, const coap
 	struct lwm2m_endpoint *ep = coap_session_get_app_data(session);
 
 	(void)mid;
-	if (!ep || ep->req == REQ_NONE)
+	if (!ep)
+		return;
+	if (reason == COAP_NACK_RST || reason == COAP_NACK_TOO_MANY_RETRIES)
+		fg_obs_nack(ep, sent);
+	if (ep->req == REQ_NONE)
 		return;
 	/* A failed DTLS handshake drops every queued message of the session,
 	 * whatever its token. */
@@ -983,6 +991,9 @@ int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_confi
 	r = ep_open_session(ep);
 	if (r < 0)
 		goto fail;
+	r = fg_obs_target_add(ep, NULL, &ep->obs_id);
+	if (r < 0)
+		goto fail;
 
 	ep->next = c->eps;
 	if (c->eps)
@@ -1015,6 +1026,7 @@ void fg_ep_free(struct lwm2m_endpoint *ep)
 	fg_timer_disarm(c, &ep->timer);
 	fg_dm_abandon(ep);
 	fg_device_free_all(ep);
+	fg_obs_target_remove(ep, ep->obs_id);
 	ep->removing = true; /* no state callback from here on */
 	if (ep->pub_st == LWM2M_EP_REGISTERED)
 		c->stats.registered--;
@@ -1033,7 +1045,6 @@ void fg_ep_free(struct lwm2m_endpoint *ep)
 	free(ep->name);
 	free(ep->uri);
 	free(ep->location);
-	free(ep->attrs);
 	free(ep->declared);
 	free(ep->devs);
 	free(ep);
@@ -1044,9 +1055,11 @@ void lwm2m_endpoint_remove(struct lwm2m_endpoint *ep)
 {
 	if (!ep || ep->removing)
 		return;
-	ep->removing = true;
 	fg_dm_abandon(ep);
 	fg_device_free_all(ep);
+	fg_obs_target_remove(ep, ep->obs_id);
+	ep->obs_id = 0;
+	ep->removing = true;
 	ep->store = NULL;
 	switch (ep->st) {
 	case ST_REGISTERED:

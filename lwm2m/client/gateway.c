@@ -131,6 +131,11 @@ int lwm2m_endpoint_add_device(struct lwm2m_endpoint *ep, const char *prefix, str
 		lwm2m_store_del_instance(ep->store, 25, dev->iid);
 		goto fail;
 	}
+	r = fg_obs_target_add(ep, dev, &dev->obs_id);
+	if (r < 0) {
+		lwm2m_store_del_instance(ep->store, 25, dev->iid);
+		goto fail;
+	}
 	ep->devs[ep->ndevs++] = dev;
 	lwm2m_endpoint_objects_changed(ep);
 	ep_log(ep, LWM2M_LOG_DEBUG, "device '%s' added as /25/%u (prefix /%s)", device_id, dev->iid, prefix);
@@ -156,10 +161,12 @@ void lwm2m_device_remove(struct lwm2m_device *dev)
 		ep->ndevs--;
 		break;
 	}
-	fg_attrs_drop(ep, dev, NULL);
+	fg_obs_target_remove(ep, dev->obs_id);
 	if (ep->store) {
 		lwm2m_store_del_instance(ep->store, 25, dev->iid);
-		fg_attrs_drop(ep, NULL, &LWM2M_PATH(25, dev->iid));
+		fg_obs_stop_under(ep, NULL, &LWM2M_PATH(25, dev->iid));
+		lwm2m_obs_remove_attrs(ep->c->obs, ep->obs_id, &LWM2M_PATH(25, dev->iid),
+				       fg_now(ep->c) / 1000u);
 		lwm2m_endpoint_objects_changed(ep);
 	}
 	device_free(dev);
@@ -172,15 +179,11 @@ int lwm2m_device_objects_changed(struct lwm2m_device *dev)
 
 void fg_device_free_all(struct lwm2m_endpoint *ep)
 {
-	for (size_t i = 0; i < ep->ndevs; i++)
+	for (size_t i = 0; i < ep->ndevs; i++) {
+		fg_obs_target_remove(ep, ep->devs[i]->obs_id);
 		device_free(ep->devs[i]);
+	}
 	ep->ndevs = 0;
-	/* Attributes of devices point at them. */
-	size_t o = 0;
-	for (size_t i = 0; i < ep->nattrs; i++)
-		if (!ep->attrs[i].dev)
-			ep->attrs[o++] = ep->attrs[i];
-	ep->nattrs = o;
 }
 
 const char *lwm2m_device_prefix(const struct lwm2m_device *dev)

@@ -107,7 +107,10 @@ static void on_state(void *ud, struct lwm2m_endpoint *ep, enum lwm2m_ep_state st
 
 /* ---- values as text ------------------------------------------------------ */
 
-static int set_text(struct lwm2m_store *s, const char *path, const char *text)
+/* Store a value given as text/plain; through the client (ep set) so that
+ * observations see it, or straight into a store being filled. */
+static int set_text_ep(struct lwm2m_store *s, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+		       const char *path, const char *text)
 {
 	struct lwm2m_path p;
 	struct lwm2m_records recs = { 0 };
@@ -120,10 +123,18 @@ static int set_text(struct lwm2m_store *s, const char *path, const char *text)
 		return -EINVAL;
 	r = lwm2m_decode(LWM2M_CT_TEXT, &p, (const uint8_t *)text, strlen(text), lwm2m_registry_type_of,
 			 T.reg, &recs);
+	if (r >= 0 && recs.n != 1)
+		r = -EINVAL;
 	if (r >= 0)
-		r = recs.n == 1 ? lwm2m_store_set(s, &p, &recs.v[0].value) : -EINVAL;
+		r = ep ? lwm2m_endpoint_set(ep, dev, &p, &recs.v[0].value)
+		       : lwm2m_store_set(s, &p, &recs.v[0].value);
 	lwm2m_records_clear(&recs);
 	return r;
+}
+
+static int set_text(struct lwm2m_store *s, const char *path, const char *text)
+{
+	return set_text_ep(s, NULL, NULL, path, text);
 }
 
 static int value_text(const struct lwm2m_path *p, const struct lwm2m_value *v, struct lwm2m_buf *b)
@@ -244,8 +255,12 @@ static int op_write(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *de
 	out("%s", line);
 	if (err)
 		return complete(done, done_ctx, err);
-	/* The field device "accepted" the value: the gateway stores it. */
+	/* The field device "accepted" the value: the gateway stores it and
+	 * tells the client, for observations. */
 	r = lwm2m_store_write(s, path, records, replace);
+	for (size_t i = 0; r >= 0 && i < records->n; i++)
+		if (records->v[i].path.len >= 3)
+			lwm2m_endpoint_value_changed(ep, dev, &records->v[i].path);
 	return complete(done, done_ctx, r);
 }
 
@@ -346,7 +361,7 @@ static void command(char *line)
 		lwm2m_client_shutdown(T.client, 5000, on_shutdown, NULL);
 	} else if (!strcmp(cmd, "set") && argc >= 4) {
 		FOR_EPS(argv[1], s, {
-			int r = set_text(s->store, argv[2], argv[3]);
+			int r = set_text_ep(s->store, s->ep, NULL, argv[2], argv[3]);
 			if (r < 0)
 				out("error set %s %d", s->name, r);
 		});
@@ -447,7 +462,8 @@ static void command(char *line)
 		FOR_EPS(argv[1], s, {
 			for (size_t d = 0; d < 8; d++)
 				if (s->devs[d].dev && !strcmp(s->devs[d].prefix, argv[2])) {
-					int r = set_text(s->devs[d].store, argv[3], argv[4]);
+					int r = set_text_ep(s->devs[d].store, s->ep, s->devs[d].dev, argv[3],
+							    argv[4]);
 					if (r < 0)
 						out("error dset %d", r);
 				}
@@ -462,11 +478,11 @@ static void command(char *line)
 		struct lwm2m_client_stats st;
 		lwm2m_client_get_stats(T.client, &st);
 		out("stats endpoints=%zu registered=%zu registers=%llu updates=%llu failures=%llu "
-		    "requests=%llu "
-		    "pending=%zu",
+		    "requests=%llu pending=%zu observations=%zu notifications=%llu",
 		    st.endpoints, st.registered, (unsigned long long)st.registers,
 		    (unsigned long long)st.updates, (unsigned long long)st.failures,
-		    (unsigned long long)st.requests, st.pending_async);
+		    (unsigned long long)st.requests, st.pending_async, st.observations,
+		    (unsigned long long)st.notifications);
 	} else {
 		out("error unknown command %s", cmd);
 	}

@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Information reporting: Observe, Observe-Composite, Cancel and the
+ * notifications, on top of the pure observation engine (lwm2m/observe.h).
+ *
+ * The engine decides when to notify; this file keeps, per observation, what
+ * libcoap needs to send the notification (session, token, content format,
+ * paths) and sends it. The engine's one deadline is one timer of the
+ * client's heap, so value changes reported from inside a libcoap handler
+ * (a server Write) only arm that timer: notifications always leave from the
+ * heap dispatch.
+ *
+ * Every notification is Confirmable. libcoap 4.3.1 does not tell the
+ * application about a Reset answering a Non-confirmable message, and a Reset
+ * is how a server cancels an observation (RFC 7641 §3.6): with CON the
+ * Reset reaches fg_obs_nack() and the observation ends at once.
+ *
+ * Targets: the engine knows "endpoints" by a 32-bit id; each LwM2M endpoint
+ * and each Object 25 device is one target, found through c->targets.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_internal.h"
+
+struct fg_obs {
+	struct fg_obs *prev, *next; /* on the target's endpoint */
+	uint32_t target;
+	struct lwm2m_device *dev;
+	uint8_t token[8];
+	size_t token_len;
+	uint16_t ct;
+	bool composite;
+	size_t npaths;
+	struct lwm2m_path paths[]; /* sorted for composite */
+};
+
+static uint64_t now_ms(const struct lwm2m_client *c)
+{
+	return fg_now(c) / 1000u;
+}
+
+static struct lwm2m_store *target_store(const struct lwm2m_client *c, uint32_t id)
+{
+	const struct fg_target *t;
+
+	if (id == 0 || id > c->ntargets)
+		return NULL;
+	t = &c->targets[id - 1];
+	if (!t->ep)
+		return NULL;
+	return t->dev ? t->dev->store : t->ep->store;
+}
+
+static int engine_read(void *ctx, uint32_t ep, const struct lwm2m_path *p, struct lwm2m_value *out)
+{
+	struct lwm2m_store *s = target_store(ctx, ep);
+
+	if (!s)
+		return -ENOENT;
+	return lwm2m_store_get(s, p, out);
+}
+
+static void on_obs_timer(struct lwm2m_client *c, struct fg_timer *t);
+
+int fg_obs_init(struct lwm2m_client *c)
+{
+	struct lwm2m_obs_config cfg = { .read = engine_read, .read_ctx = c };
+
+	c->obs = lwm2m_obs_engine_new(&cfg);
+	if (!c->obs)
+		return -ENOMEM;
+	fg_timer_init(&c->obs_timer, on_obs_timer);
+	return 0;
+}
+
+void fg_obs_free(struct lwm2m_client *c)
+{
+	c->obs = lwm2m_obs_engine_free(c->obs);
+	free(c->targets);
+	free(c->free_targets);
+	c->targets = NULL;
+	c->free_targets = NULL;
+	c->ntargets = c->nfree_targets = 0;
+}
+
+/* Arm the heap timer at the engine's next deadline. */
+void fg_obs_rearm(struct lwm2m_client *c)
+{
+	uint64_t t = lwm2m_obs_next_deadline(c->obs);
+
+	if (t == LWM2M_OBS_NEVER) {
+		fg_timer_disarm(c, &c->obs_timer);
+		return;
+	}
+	fg_timer_arm(c, &c->obs_timer, t * 1000u);
+}
+
+static void obs_unlink(struct lwm2m_endpoint *ep, struct fg_obs *o)
+{
+	if (o->prev)
+		o->prev->next = o->next;
+	else
+		ep->obs = o->next;
+	if (o->next)
+		o->next->prev = o->prev;
+	ep->c->stats.observations--;
+	free(o);
+}
+
+/* ---- targets ---------------------------------------------------------------- */
+
+static struct lwm2m_obs_defaults server_defaults(const struct lwm2m_endpoint *ep)
+{
+	struct lwm2m_obs_defaults d = { 0 };
+	struct lwm2m_value v, iv;
+
+	if (!ep->store)
+		return d;
+	if (lwm2m_store_get(ep->store, &LWM2M_PATH(1, 0, 2), &v) == 0 &&
+	    lwm2m_value_convert(&v, LWM2M_TYPE_UNSIGNED, &iv) == 0 && iv.u <= UINT32_MAX)
+		d.pmin = (uint32_t)iv.u;
+	if (lwm2m_store_get(ep->store, &LWM2M_PATH(1, 0, 3), &v) == 0 &&
+	    lwm2m_value_convert(&v, LWM2M_TYPE_UNSIGNED, &iv) == 0 && iv.u <= UINT32_MAX)
+		d.pmax = (uint32_t)iv.u;
+	return d;
+}
+
+int fg_obs_target_add(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, uint32_t *out)
+{
+	struct lwm2m_client *c = ep->c;
+	struct lwm2m_obs_defaults d = server_defaults(ep);
+	uint32_t id;
+	int r;
+
+	if (c->nfree_targets) {
+		id = c->free_targets[--c->nfree_targets];
+	} else {
+		struct fg_target *v = realloc(c->targets, (c->ntargets + 1) * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		c->targets = v;
+		id = (uint32_t)++c->ntargets;
+	}
+	r = lwm2m_obs_endpoint_add(c->obs, id, &d);
+	if (r < 0) {
+		c->targets[id - 1] = (struct fg_target){ 0 };
+		fg_obs_target_release_id(c, id);
+		return r;
+	}
+	c->targets[id - 1] = (struct fg_target){ .ep = ep, .dev = dev };
+	*out = id;
+	return 0;
+}
+
+void fg_obs_target_release_id(struct lwm2m_client *c, uint32_t id)
+{
+	uint32_t *v = realloc(c->free_targets, (c->nfree_targets + 1) * sizeof(*v));
+
+	/* Without memory the id is just not reused. */
+	if (!v)
+		return;
+	c->free_targets = v;
+	v[c->nfree_targets++] = id;
+}
+
+void fg_obs_target_remove(struct lwm2m_endpoint *ep, uint32_t id)
+{
+	struct lwm2m_client *c = ep->c;
+
+	if (!id || id > c->ntargets || !c->targets[id - 1].ep)
+		return;
+	for (struct fg_obs *o = ep->obs, *next; o; o = next) {
+		next = o->next;
+		if (o->target == id)
+			obs_unlink(ep, o);
+	}
+	lwm2m_obs_endpoint_remove(c->obs, id);
+	c->targets[id - 1] = (struct fg_target){ 0 };
+	fg_obs_target_release_id(c, id);
+	fg_obs_rearm(c);
+}
+
+void fg_obs_defaults_changed(struct lwm2m_endpoint *ep)
+{
+	struct lwm2m_obs_defaults d = server_defaults(ep);
+
+	lwm2m_obs_set_defaults(ep->c->obs, ep->obs_id, &d, now_ms(ep->c));
+	for (size_t i = 0; i < ep->ndevs; i++)
+		lwm2m_obs_set_defaults(ep->c->obs, ep->devs[i]->obs_id, &d, now_ms(ep->c));
+	fg_obs_rearm(ep->c);
+}
+
+/* ---- observations ------------------------------------------------------------ */
+
+static struct fg_obs *obs_find(const struct lwm2m_endpoint *ep, const uint8_t *tok, size_t len)
+{
+	for (struct fg_obs *o = ep->obs; o; o = o->next)
+		if (o->token_len == len && !memcmp(o->token, tok, len))
+			return o;
+	return NULL;
+}
+
+static void obs_cancel(struct lwm2m_endpoint *ep, struct fg_obs *o)
+{
+	lwm2m_obs_cancel(ep->c->obs, o->target, (uint64_t)(uintptr_t)o);
+	obs_unlink(ep, o);
+	fg_obs_rearm(ep->c);
+}
+
+int fg_obs_start(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const uint8_t *tok, size_t toklen,
+		 const struct lwm2m_path *paths, size_t n, bool composite, uint16_t ct)
+{
+	uint32_t target = dev ? dev->obs_id : ep->obs_id;
+	struct fg_obs *o, *old;
+	int r;
+
+	if (toklen > sizeof(o->token) || n == 0)
+		return -EINVAL;
+	/* A new Observe with a token in use replaces that observation. */
+	old = obs_find(ep, tok, toklen);
+	if (old)
+		obs_cancel(ep, old);
+	o = calloc(1, sizeof(*o) + n * sizeof(o->paths[0]));
+	if (!o)
+		return -ENOMEM;
+	o->target = target;
+	o->dev = dev;
+	memcpy(o->token, tok, toklen);
+	o->token_len = toklen;
+	o->ct = ct;
+	o->composite = composite;
+	o->npaths = n;
+	memcpy(o->paths, paths, n * sizeof(*paths));
+	r = lwm2m_obs_add(ep->c->obs, target, (uint64_t)(uintptr_t)o, paths, n, now_ms(ep->c));
+	if (r < 0) {
+		free(o);
+		return r;
+	}
+	o->next = ep->obs;
+	if (o->next)
+		o->next->prev = o;
+	ep->obs = o;
+	ep->c->stats.observations++;
+	fg_obs_rearm(ep->c);
+	return 0;
+}
+
+bool fg_obs_stop_token(struct lwm2m_endpoint *ep, const uint8_t *tok, size_t toklen)
+{
+	struct fg_obs *o = obs_find(ep, tok, toklen);
+
+	if (!o)
+		return false;
+	obs_cancel(ep, o);
+	return true;
+}
+
+void fg_obs_stop_all(struct lwm2m_endpoint *ep)
+{
+	while (ep->obs)
+		obs_cancel(ep, ep->obs);
+}
+
+void fg_obs_stop_under(struct lwm2m_endpoint *ep, const struct lwm2m_device *dev, const struct lwm2m_path *p)
+{
+	for (struct fg_obs *o = ep->obs, *next; o; o = next) {
+		next = o->next;
+		if (o->dev != dev)
+			continue;
+		for (size_t i = 0; i < o->npaths; i++) {
+			if (lwm2m_path_is_under(&o->paths[i], p)) {
+				obs_cancel(ep, o);
+				break;
+			}
+		}
+	}
+}
+
+uint32_t fg_obs_next_seq(struct lwm2m_client *c)
+{
+	/* Observe values are 24 bits (RFC 7641 §4.4); one counter for the
+	 * whole client keeps every observation's sequence increasing. */
+	c->observe_seq = (c->observe_seq + 1) & 0xFFFFFF;
+	return c->observe_seq;
+}
+
+/* ---- notifications ------------------------------------------------------------ */
+
+/* Read the observed paths and encode them as the observation's format. */
+static int obs_payload(struct lwm2m_endpoint *ep, const struct fg_obs *o, struct lwm2m_buf *out)
+{
+	struct lwm2m_store *s = o->dev ? o->dev->store : ep->store;
+	struct lwm2m_records recs = { 0 };
+	static const struct lwm2m_path root = { .len = 0 };
+	size_t found = 0;
+	int r = 0;
+
+	if (!s)
+		return -ENOENT;
+	for (size_t i = 0; i < o->npaths; i++) {
+		size_t n0 = recs.n;
+
+		r = lwm2m_store_read(s, &o->paths[i], &recs);
+		if (r == -ENOENT && o->composite)
+			continue;
+		if (r < 0)
+			goto out;
+		found++;
+		if (o->dev && fg_ct_names_prefix(o->ct))
+			for (size_t k = n0; k < recs.n; k++)
+				recs.v[k].prefix = (struct lwm2m_span){ o->dev->prefix, o->dev->prefix_len };
+	}
+	if (!found) {
+		r = -ENOENT;
+		goto out;
+	}
+	lwm2m_records_sort(&recs);
+	r = lwm2m_encode(o->ct, o->composite ? &root : &o->paths[0], recs.v, recs.n, out);
+out:
+	lwm2m_records_clear(&recs);
+	return r;
+}
+
+static void obs_send(struct lwm2m_endpoint *ep, struct fg_obs *o)
+{
+	struct lwm2m_client *c = ep->c;
+	struct lwm2m_buf body = { 0 };
+	coap_session_t *s = ep->session;
+	coap_pdu_t *pdu;
+	uint8_t buf[4];
+	int r;
+
+	if (!s || ep->session_dead || ep->removing)
+		return;
+	r = obs_payload(ep, o, &body);
+	pdu = coap_pdu_init(COAP_MESSAGE_CON, r < 0 ? lwm2m_errno_to_coap(r) : COAP_RESPONSE_CODE(205),
+			    coap_new_message_id(s), coap_session_max_pdu_size(s));
+	if (!pdu)
+		goto out;
+	if (!coap_add_token(pdu, o->token_len, o->token))
+		goto fail;
+	if (r >= 0 && !coap_add_option(pdu, COAP_OPTION_OBSERVE,
+				       coap_encode_var_safe(buf, sizeof(buf), fg_obs_next_seq(c)), buf))
+		goto fail;
+	if (r >= 0 && !coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
+				       coap_encode_var_safe(buf, sizeof(buf), o->ct), buf))
+		goto fail;
+	if (r >= 0 && body.len && !coap_add_data(pdu, body.len, body.data)) {
+		/* TODO: Block2 for notifications larger than one datagram. */
+		ep_log(ep, LWM2M_LOG_WARNING, "notification of %zu bytes does not fit one message; dropped",
+		       body.len);
+		goto fail;
+	}
+	if (coap_send(s, pdu) == COAP_INVALID_MID)
+		goto out; /* freed by coap_send */
+	c->stats.notifications++;
+	if (r < 0) {
+		/* An error response ends the observation (RFC 7641 §3.2). */
+		obs_cancel(ep, o);
+	}
+	goto out;
+fail:
+	coap_delete_pdu(pdu);
+out:
+	lwm2m_buf_free(&body);
+}
+
+static void on_obs_event(void *ctx, const struct lwm2m_obs_event *ev)
+{
+	struct lwm2m_client *c = ctx;
+	struct fg_obs *o = (struct fg_obs *)(uintptr_t)ev->handle;
+	struct lwm2m_endpoint *ep;
+
+	if (ev->ep == 0 || ev->ep > c->ntargets || !c->targets[ev->ep - 1].ep)
+		return;
+	ep = c->targets[ev->ep - 1].ep;
+	if (ev->kind == LWM2M_OBS_SAMPLE) {
+		/* The store is the freshest value the client has: evaluate it
+		 * (a bridge that can poll its device would do so here). */
+		struct lwm2m_store *s = target_store(c, ev->ep);
+
+		for (size_t i = 0; i < ev->npaths && s; i++) {
+			struct lwm2m_value v;
+			bool have = lwm2m_store_get(s, &ev->paths[i], &v) == 0;
+
+			lwm2m_obs_value_changed(c->obs, ev->ep, &ev->paths[i], have ? &v : NULL, now_ms(c));
+		}
+		return;
+	}
+	obs_send(ep, o);
+}
+
+static void on_obs_timer(struct lwm2m_client *c, struct fg_timer *t)
+{
+	(void)t;
+	/* Run until nothing is due (a SAMPLE may make a NOTIFY due now). */
+	for (int i = 0; i < 4 && lwm2m_obs_next_deadline(c->obs) <= now_ms(c); i++)
+		if (lwm2m_obs_run(c->obs, now_ms(c), on_obs_event, c) <= 0)
+			break;
+	fg_obs_rearm(c);
+}
+
+void fg_obs_nack(struct lwm2m_endpoint *ep, const coap_pdu_t *sent)
+{
+	coap_bin_const_t tok;
+
+	if (!sent)
+		return;
+	tok = coap_pdu_get_token(sent);
+	if (fg_obs_stop_token(ep, tok.s, tok.length))
+		ep_log(ep, LWM2M_LOG_DEBUG, "observation cancelled by the server (reset or no answer)");
+}
+
+/* ---- values ----------------------------------------------------------------- */
+
+static int value_changed(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *p)
+{
+	struct lwm2m_store *s = dev ? dev->store : ep->store;
+	struct lwm2m_value v;
+	bool have;
+	int r;
+
+	if (!s || ep->removing)
+		return 0;
+	if (p->len < 3)
+		return -EINVAL;
+	have = lwm2m_store_get(s, p, &v) == 0;
+	r = lwm2m_obs_value_changed(ep->c->obs, dev ? dev->obs_id : ep->obs_id, p, have ? &v : NULL,
+				    now_ms(ep->c));
+	if (r > 0)
+		fg_timer_arm(ep->c, &ep->c->obs_timer, fg_now(ep->c));
+	else
+		fg_obs_rearm(ep->c);
+	return r < 0 && r != -ENOENT ? r : 0;
+}
+
+int lwm2m_endpoint_value_changed(struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+				 const struct lwm2m_path *p)
+{
+	return value_changed(ep, dev, p);
+}
+
+int lwm2m_endpoint_set(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *p,
+		       const struct lwm2m_value *v)
+{
+	struct lwm2m_store *s = dev ? dev->store : ep->store;
+	int r;
+
+	if (!s)
+		return -ESHUTDOWN;
+	r = lwm2m_store_set(s, p, v);
+	if (r < 0)
+		return r;
+	return value_changed(ep, dev, p);
+}
+
+/* Every value written by the server: observers of it may be due. */
+void fg_obs_records_written(struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+			    const struct lwm2m_records *recs)
+{
+	for (size_t i = 0; i < recs->n; i++)
+		if (recs->v[i].path.len >= 3)
+			value_changed(ep, dev, &recs->v[i].path);
+}
+
+int lwm2m_endpoint_attrs(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev,
+			 const struct lwm2m_path *path, struct lwm2m_attrs *out)
+{
+	const struct lwm2m_attr_store *s = lwm2m_obs_attrs(ep->c->obs, dev ? dev->obs_id : ep->obs_id);
+
+	if (!s)
+		return -ENOENT;
+	return lwm2m_attr_store_get(s, path, out);
+}

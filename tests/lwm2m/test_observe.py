@@ -1,0 +1,235 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""Information reporting of lwm2m/client against fg-lwm2m-server: Observe and
+Observe-Composite, notifications paced by pmin/pmax and triggered by gt, lt,
+st (timing asserted on the server's timestamps with tolerances), defaults
+from the Server object, both ways of cancelling (GET Observe=1 and Reset),
+and observations that end with their instance, device or endpoint."""
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clienttest import Client, main, server, uri  # noqa: E402
+from fglwm2m import records_by_path  # noqa: E402
+
+TOL = 150  # ms
+
+
+class Observe(unittest.TestCase):
+    def setUp(self):
+        self.srv = server().start()
+        self.cl = Client(uri(self.srv), count=1, ops=True).start()
+        self.srv.wait_event("register", ep="ep0")
+        self.cl.wait_state("ep0", "registered")
+
+    def tearDown(self):
+        rc = self.cl.quit()
+        # Nothing reached the server after its observation was gone.
+        strays = self.srv.events("stray")
+        self.srv.stop()
+        self.assertEqual(rc, 0)
+        self.assertEqual(strays, [])
+
+    def req(self, op, code=None, **kw):
+        r = self.srv.request(op, ep="ep0", **kw)
+        if code:
+            self.assertEqual(r["code"], code, f"{op} {kw}: {r}")
+        return r
+
+    def observe(self, path, **kw):
+        r = self.req("observe", "2.05", path=path, **kw)
+        self.assertIn("observe", r)
+        return r
+
+    def notify(self, obs, timeout=6):
+        return self.srv.wait_event("notify", timeout=timeout, where=lambda e: e["observation"] == obs["id"])
+
+    def no_notify(self, obs, seconds):
+        with self.assertRaises(TimeoutError):
+            self.notify(obs, timeout=seconds)
+
+    def test_pmin_and_pmax(self):
+        self.req("write-attributes", "2.04", path="/3303/0/5700", attrs={"pmin": 1, "pmax": 3})
+        obs = self.observe("/3303/0/5700")
+        self.cl.cmd("set ep0 /3303/0/5700 22.5")
+        n1 = self.notify(obs)
+        # A change right after the Observe waits for pmin (1 s) ...
+        self.assertAlmostEqual(n1["ts"] - obs["ts"], 1000, delta=TOL)
+        self.assertEqual(records_by_path(n1), {"/3303/0/5700": 22.5})
+        # ... and without changes pmax (3 s) brings the next ones.
+        n2 = self.notify(obs)
+        n3 = self.notify(obs)
+        self.assertAlmostEqual(n2["ts"] - n1["ts"], 3000, delta=TOL)
+        self.assertAlmostEqual(n3["ts"] - n2["ts"], 3000, delta=TOL)
+        # Same token and format as the Observe; Observe numbers increase.
+        self.assertEqual({n["token"] for n in (n1, n2, n3)}, {obs["token"]})
+        self.assertEqual({n["ct"] for n in (n1, n2, n3)}, {obs["ct"]})
+        self.assertLess(obs["observe"], n1["observe"])
+        self.assertLess(n1["observe"], n2["observe"])
+        self.assertLess(n2["observe"], n3["observe"])
+
+    def test_changes_within_pmin_are_coalesced(self):
+        self.req("write-attributes", "2.04", path="/3303/0/5700", attrs={"pmin": 2})
+        obs = self.observe("/3303/0/5700")
+        for v in ("22", "23", "24.25"):
+            self.cl.cmd(f"set ep0 /3303/0/5700 {v}")
+        n = self.notify(obs)
+        self.assertAlmostEqual(n["ts"] - obs["ts"], 2000, delta=TOL)
+        self.assertEqual(records_by_path(n), {"/3303/0/5700": 24.25})
+        self.no_notify(obs, 2.5)
+
+    def test_any_change_without_attributes(self):
+        obs = self.observe("/3303/0/5700")
+        t0 = time.monotonic() * 1000
+        self.cl.cmd("set ep0 /3303/0/5700 30")
+        n = self.notify(obs)
+        self.assertLess(n["ts"] - t0, 100)
+        self.cl.cmd("set ep0 /3303/0/5700 30")   # the same value again
+        self.no_notify(obs, 0.5)
+
+    def test_step(self):
+        self.req("write-attributes", "2.04", path="/3303/0/5700", attrs={"st": 2})
+        obs = self.observe("/3303/0/5700")
+        self.cl.cmd("set ep0 /3303/0/5700 22.5")   # 1.0 from 21.5
+        self.no_notify(obs, 0.5)
+        self.cl.cmd("set ep0 /3303/0/5700 23.5")   # 2.0 from the last notified
+        self.assertEqual(records_by_path(self.notify(obs, 1)), {"/3303/0/5700": 23.5})
+        self.cl.cmd("set ep0 /3303/0/5700 22")
+        self.no_notify(obs, 0.5)
+        self.cl.cmd("set ep0 /3303/0/5700 21")
+        self.assertEqual(records_by_path(self.notify(obs, 1)), {"/3303/0/5700": 21.0})
+
+    def test_greater_and_less_than(self):
+        self.req("write-attributes", "2.04", path="/3303/0/5700", attrs={"gt": 30, "lt": 10})
+        obs = self.observe("/3303/0/5700")
+        self.cl.cmd("set ep0 /3303/0/5700 25")     # no threshold crossed
+        self.no_notify(obs, 0.5)
+        self.cl.cmd("set ep0 /3303/0/5700 31")     # crosses gt upwards
+        self.assertEqual(records_by_path(self.notify(obs, 1)), {"/3303/0/5700": 31.0})
+        self.cl.cmd("set ep0 /3303/0/5700 35")     # stays above
+        self.no_notify(obs, 0.5)
+        self.cl.cmd("set ep0 /3303/0/5700 29")     # crosses back
+        self.assertEqual(records_by_path(self.notify(obs, 1)), {"/3303/0/5700": 29.0})
+        self.cl.cmd("set ep0 /3303/0/5700 9.5")    # crosses lt
+        self.assertEqual(records_by_path(self.notify(obs, 1)), {"/3303/0/5700": 9.5})
+
+    def test_inherited_and_default_periods(self):
+        # Default Maximum Period of the Server object, then the instance's pmax.
+        self.req("write", "2.04", path="/1/0/3", ct=0, text="2")
+        obs = self.observe("/3/0/9")
+        n1 = self.notify(obs)
+        self.assertAlmostEqual(n1["ts"] - obs["ts"], 2000, delta=TOL)
+        self.req("write-attributes", "2.04", path="/3/0", attrs={"pmax": 1})
+        n2 = self.notify(obs)
+        n3 = self.notify(obs)
+        self.assertAlmostEqual(n3["ts"] - n2["ts"], 1000, delta=TOL)
+        self.req("cancel", "2.05", observation=obs["id"], mode="get")
+        self.req("write", "2.04", path="/1/0/3", ct=0, text="0")
+
+    def test_instance_observation_and_format(self):
+        obs = self.observe("/3/0", accept=110)
+        self.assertEqual(obs["ct"], 110)
+        self.cl.cmd("set ep0 /3/0/9 50")
+        n = self.notify(obs)
+        self.assertEqual(n["ct"], 110)
+        self.assertEqual(records_by_path(n)["/3/0/9"], 50)
+        self.assertEqual(len(n["records"]), 11)
+
+    def test_server_write_notifies(self):
+        obs = self.observe("/3/0/14")
+        self.req("write", "2.04", path="/3/0/14", ct=0, text="+06:00")
+        self.assertEqual(self.notify(obs, 2)["text"], "+06:00")
+
+    def test_observe_composite(self):
+        r = self.req("observe-composite", "2.05", paths=["/3/0/9", "/3303/0/5700"], ct=112)
+        self.assertIn("observe", r)
+        self.cl.cmd("set ep0 /3303/0/5700 19.75")
+        n = self.srv.wait_event("notify", where=lambda e: e["observation"] == r["id"])
+        self.assertEqual(n["ct"], 112)
+        self.assertEqual(records_by_path(n), {"/3/0/9": 95, "/3303/0/5700": 19.75})
+        self.req("cancel", "2.05", observation=r["id"], mode="get")
+        self.cl.cmd("set ep0 /3/0/9 10")
+        with self.assertRaises(TimeoutError):
+            self.srv.wait_event("notify", timeout=0.7, where=lambda e: e["observation"] == r["id"])
+
+    def test_cancel_with_get(self):
+        obs = self.observe("/3303/0/5700")
+        self.cl.cmd("set ep0 /3303/0/5700 25")
+        self.notify(obs)
+        r = self.req("cancel", "2.05", observation=obs["id"], mode="get")
+        self.assertNotIn("observe", r)
+        self.assertEqual(self.cl.stats()["observations"], 0)
+        self.cl.cmd("set ep0 /3303/0/5700 26")
+        self.no_notify(obs, 1)
+
+    def test_cancel_with_reset(self):
+        obs = self.observe("/3303/0/5700")
+        self.req("cancel", observation=obs["id"], mode="rst")
+        self.cl.cmd("set ep0 /3303/0/5700 25")
+        self.srv.wait_event("cancelled", where=lambda e: e["observation"] == obs["id"])
+        deadline = time.monotonic() + 2
+        while self.cl.stats()["observations"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.cl.stats()["observations"], 0)
+        self.cl.cmd("set ep0 /3303/0/5700 27")
+        self.no_notify(obs, 1)
+
+    def test_reobserve_same_path_new_token(self):
+        a = self.observe("/3303/0/5700")
+        b = self.observe("/3303/0/5700")
+        self.assertNotEqual(a["token"], b["token"])
+        self.assertEqual(self.cl.stats()["observations"], 2)
+        self.cl.cmd("set ep0 /3303/0/5700 28")
+        self.notify(a)
+        self.notify(b)
+
+    def test_observation_ends_with_its_instance(self):
+        self.cl.cmd("add-instance ep0 /3303/1")
+        self.cl.cmd("set ep0 /3303/1/5700 1")
+        self.observe("/3303/1/5700")
+        self.req("delete", "2.02", path="/3303/1")
+        self.assertEqual(self.cl.stats()["observations"], 0)
+
+    def test_observe_refused_is_plain_read(self):
+        self.req("observe", "4.04", path="/3303/0/5800")
+        self.req("observe", "4.01", path="/0/0")
+        self.assertEqual(self.cl.stats()["observations"], 0)
+
+
+class Lifecycle(unittest.TestCase):
+    def test_device_observation_and_removals(self):
+        with server() as srv:
+            cl = Client(uri(srv), count=2, name="gw")
+            self.addCleanup(cl.stop)
+            cl.start()
+            for i in range(2):
+                srv.wait_event("register", ep=f"gw{i}")
+                cl.wait_state(f"gw{i}", "registered")
+            cl.cmd("add-device gw0 dev0 D0")
+            srv.wait_event("update", ep="gw0")
+            obs = srv.request("observe", ep="gw0", path="/dev0/3303/0/5700")
+            self.assertEqual(obs["code"], "2.05")
+            cl.cmd("dset gw0 dev0 /3303/0/5700 18.5")
+            n = srv.wait_event("notify", where=lambda e: e["observation"] == obs["id"])
+            self.assertEqual(records_by_path(n), {"/dev0/3303/0/5700": 18.5})
+            # The gateway's own /3303/0/5700 is another value.
+            cl.cmd("set gw0 /3303/0/5700 40")
+            with self.assertRaises(TimeoutError):
+                srv.wait_event("notify", timeout=0.5, where=lambda e: e["observation"] == obs["id"])
+            cl.cmd("remove-device gw0 dev0")
+            self.assertEqual(cl.stats()["observations"], 0)
+            # An endpoint's observations end with it.
+            o1 = srv.request("observe", ep="gw1", path="/3303/0/5700")
+            self.assertEqual(o1["code"], "2.05")
+            self.assertEqual(cl.stats()["observations"], 1)
+            cl.cmd("remove gw1")
+            srv.wait_event("deregister", ep="gw1")
+            self.assertEqual(cl.stats()["observations"], 0)
+            self.assertEqual(cl.quit(), 0)
+            self.assertEqual(srv.events("stray"), [])
+
+
+if __name__ == "__main__":
+    main(sys.modules[__name__])
