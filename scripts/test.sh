@@ -77,7 +77,7 @@ if [[ $? == 0 ]]; then
 	echo "==> fuzzing each target for ${fuzz_seconds}s"
 	export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 	for f in build-asan/tests/fuzz/fuzz_*; do
-		[[ -x $f ]] || continue
+		[[ -f $f && -x $f ]] || continue
 		name=${f##*/fuzz_}
 		mkdir -p "$results/corpus-$name"
 		if "$f" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 \
