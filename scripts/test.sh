@@ -74,19 +74,34 @@ fi
 if [[ $? == 0 ]]; then
 	meson test -C build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 3
 	count_meson build-asan
-	echo "==> fuzzing each target for ${fuzz_seconds}s"
+	echo "==> fuzzing each target for ${fuzz_seconds}s, $(nproc) at a time"
 	export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+	fuzz_one() { # binary name
+		mkdir -p "$results/corpus-$2" "$results/art-$2"
+		"$1" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 \
+			-artifact_prefix="$results/art-$2/" \
+			"$results/corpus-$2" "tests/fuzz/corpus/$2" >"$results/fuzz-$2.log" 2>&1
+		echo $? >"$results/fuzz-$2.rc"
+	}
+	names=()
 	for f in build-asan/tests/fuzz/fuzz_*; do
 		[[ -f $f && -x $f ]] || continue
 		name=${f##*/fuzz_}
-		mkdir -p "$results/corpus-$name"
-		if "$f" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 \
-			"$results/corpus-$name" "tests/fuzz/corpus/$name" >"$results/fuzz-$name.log" 2>&1; then
+		names+=("$name")
+		while (($(jobs -rp | wc -l) >= $(nproc))); do
+			wait -n
+		done
+		fuzz_one "$f" "$name" &
+	done
+	wait
+	for name in "${names[@]}"; do
+		if [[ $(cat "$results/fuzz-$name.rc") == 0 ]]; then
 			echo "fuzz $name: ok ($(grep -o 'Done [0-9]* runs' "$results/fuzz-$name.log" | tail -1))"
 			record "fuzz-$name" 0
 		else
 			tail -40 "$results/fuzz-$name.log"
-			mkdir -p fuzz-findings && cp -f crash-* leak-* timeout-* oom-* fuzz-findings/ 2>/dev/null
+			mkdir -p fuzz-findings && cp -f "$results/art-$name"/* fuzz-findings/ 2>/dev/null
+			echo "fuzz $name: FAILED, inputs kept in fuzz-findings/"
 			record "fuzz-$name" 1
 		fi
 	done
