@@ -98,7 +98,8 @@ static void reply_content(struct req *rq, uint16_t ct, struct lwm2m_buf *body, b
 		coap_add_option(rq->response, COAP_OPTION_CONTENT_FORMAT, 0, NULL);
 	if (!coap_add_data_large_response(rq->resource, rq->session, rq->pdu, rq->response, rq->query, ct, -1,
 					  0, len, data ? data : (const uint8_t *)"", release_buf, data)) {
-		free(data);
+		/* libcoap has called release_buf() already (found by fuzzing:
+		 * freeing here too was a double free). */
 		set_code(rq, COAP_RESPONSE_CODE(500));
 	}
 }

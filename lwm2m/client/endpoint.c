@@ -366,14 +366,16 @@ static int ep_send(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_optlist
 	if (*opts && !coap_add_optlist_pdu(pdu, opts))
 		goto fail_pdu;
 	if (body && body->len) {
-		/* libcoap owns the body from here and frees it once sent,
-		 * block by block when it exceeds the session's MTU. */
-		if (!coap_add_data_large_request(ep->session, pdu, body->len, body->data, release_body,
-						 body->data)) {
-			goto fail_pdu;
-		}
+		uint8_t *data = body->data;
+		size_t len = body->len;
+
+		/* libcoap owns the body from here, even when it fails (it then
+		 * calls release_body() itself), and frees it once sent, block
+		 * by block when it exceeds the session's MTU. */
 		body->data = NULL;
 		body->len = body->cap = 0;
+		if (!coap_add_data_large_request(ep->session, pdu, len, data, release_body, data))
+			goto fail_pdu;
 	}
 	if (coap_send(ep->session, pdu) == COAP_INVALID_MID) {
 		/* coap_send() frees the PDU on failure. */

@@ -147,6 +147,20 @@ class Client:
         self.stop()
 
 
+EARLY_MS = 30   # a timer may fire this much early (ms rounding on both sides)
+LATE_MS = 400   # ... and this much late on a loaded 2-core CI machine
+
+
+def around(test, ms, target):
+    """Assert a measured interval: never noticeably before target (that would
+    break pmin/pacing), at most LATE_MS after it."""
+    test.assertGreaterEqual(ms, target - EARLY_MS, f"{ms} ms, expected {target}")
+    test.assertLessEqual(ms, target + LATE_MS, f"{ms} ms, expected {target}")
+
+
+unittest.TestCase.around = around
+
+
 class TapResult(unittest.TextTestResult):
     """unittest result that also prints TAP lines on stdout."""
     n = 0

@@ -86,8 +86,8 @@ class Register(unittest.TestCase):
         u2 = self.srv.wait_event("update", ep="ep0", timeout=6)
         # lifetime/2 = 2 s after the previous exchange; loopback RTT is
         # negligible, the loop adds at most a few ms.
-        self.assertAlmostEqual(u1["ts"] - reg["ts"], 2000, delta=150)
-        self.assertAlmostEqual(u2["ts"] - u1["ts"], 2000, delta=150)
+        self.around(u1["ts"] - reg["ts"], 2000)
+        self.around(u2["ts"] - u1["ts"], 2000)
         self.assertEqual(u1["location"], reg["location"])
 
     def test_deregister_on_quit_and_on_remove(self):
@@ -130,7 +130,7 @@ class Register(unittest.TestCase):
         for k, g in enumerate(gaps):
             d = min(1600, 400 * 2 ** k)
             self.assertGreaterEqual(g, d / 2 - 20, f"gap {k}: {gaps}")
-            self.assertLessEqual(g, d + 100, f"gap {k}: {gaps}")
+            self.assertLessEqual(g, d + 400, f"gap {k}: {gaps}")
         cl.wait_log("Register failed: server answered 5.03; retrying in")
 
     def test_unreachable_server_retries_and_quits_promptly(self):

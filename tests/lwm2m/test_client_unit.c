@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests of lwm2m/client internals that need no network: the heap of
+ * deadlines, the Register link list, the Execute argument grammar and the
+ * errno -> CoAP code table.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lwm2m/client/client_internal.h"
+
+/* ---- heap ---------------------------------------------------------------- */
+
+static int fired_count;
+static void no_fn(struct lwm2m_client *c, struct fg_timer *t)
+{
+	(void)c;
+	(void)t;
+	fired_count++;
+}
+
+static uint64_t pop(struct lwm2m_client *c)
+{
+	struct fg_timer *t = c->heap[0];
+	uint64_t when = t->when;
+
+	fg_timer_disarm(c, t);
+	assert_false(fg_timer_armed(t));
+	return when;
+}
+
+static void heap_is_ordered(void **state)
+{
+	struct lwm2m_client c = { 0 };
+	enum { N = 2000 };
+	struct fg_timer *t = calloc(N, sizeof(*t));
+	uint64_t *expect = calloc(N, sizeof(*expect));
+	size_t n = 0;
+
+	(void)state;
+	srand(7);
+	for (size_t i = 0; i < N; i++) {
+		fg_timer_init(&t[i], no_fn);
+		assert_int_equal(fg_timer_arm(&c, &t[i], (uint64_t)(rand() % 5000)), 0);
+	}
+	/* Move some, disarm some: the heap must follow. */
+	for (size_t i = 0; i < N; i += 3)
+		assert_int_equal(fg_timer_arm(&c, &t[i], (uint64_t)(rand() % 5000)), 0);
+	for (size_t i = 1; i < N; i += 7)
+		fg_timer_disarm(&c, &t[i]);
+	fg_timer_disarm(&c, &t[1]); /* twice: harmless */
+	for (size_t i = 0; i < N; i++)
+		if (fg_timer_armed(&t[i]))
+			expect[n++] = t[i].when;
+	assert_int_equal(c.nheap, n);
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = i + 1; k < n; k++)
+			if (expect[k] < expect[i]) {
+				uint64_t x = expect[i];
+				expect[i] = expect[k];
+				expect[k] = x;
+			}
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(pop(&c), expect[i]);
+	assert_int_equal(c.nheap, 0);
+	assert_int_equal(fired_count, 0);
+	free(c.heap);
+	free(t);
+	free(expect);
+}
+
+static void heap_index_tracks_position(void **state)
+{
+	struct lwm2m_client c = { 0 };
+	struct fg_timer a, b, d;
+
+	(void)state;
+	fg_timer_init(&a, no_fn);
+	fg_timer_init(&b, no_fn);
+	fg_timer_init(&d, no_fn);
+	assert_false(fg_timer_armed(&a));
+	fg_timer_arm(&c, &a, 30);
+	fg_timer_arm(&c, &b, 20);
+	fg_timer_arm(&c, &d, 10);
+	for (size_t i = 0; i < c.nheap; i++)
+		assert_int_equal(c.heap[i]->idx, i);
+	assert_ptr_equal(c.heap[0], &d);
+	fg_timer_arm(&c, &a, 5); /* earlier: moves up */
+	assert_ptr_equal(c.heap[0], &a);
+	fg_timer_arm(&c, &a, 50); /* later: moves down */
+	assert_ptr_equal(c.heap[0], &d);
+	fg_timer_disarm(&c, &d);
+	assert_ptr_equal(c.heap[0], &b);
+	for (size_t i = 0; i < c.nheap; i++)
+		assert_int_equal(c.heap[i]->idx, i);
+	free(c.heap);
+}
+
+/* ---- Register links ------------------------------------------------------- */
+
+static void links(void **state)
+{
+	struct lwm2m_registry *reg = lwm2m_registry_new();
+	struct lwm2m_store *s = lwm2m_store_new(reg);
+	struct lwm2m_client c = { .reg = reg };
+	struct lwm2m_buf b = { 0 };
+	uint16_t declared[] = { 3311, 3303, 5 };
+
+	(void)state;
+	assert_non_null(s);
+	/* Security: never listed (OSCORE /21 has no built-in definition). */
+	assert_int_equal(lwm2m_store_add_instance(s, 0, 0), 0);
+	assert_int_equal(lwm2m_store_add_instance(s, 0, 1), 0);
+	assert_int_equal(lwm2m_store_add_instance(s, 3303, 2), 0);
+	assert_int_equal(lwm2m_store_add_instance(s, 3303, 0), 0);
+	assert_int_equal(lwm2m_store_add_instance(s, 4, 0), 0);
+	assert_int_equal(fg_links(&c, s, declared, 3, false, &b), 0);
+	assert_int_equal(lwm2m_buf_putc(&b, 0), 0);
+	/* 4 (1.3 in the registry), 3303 (1.1): ver on the object link; 5
+	 * (1.0... declared, no instance): </5>; 3303 declared and present:
+	 * listed once. */
+	const struct lwm2m_objdef *d4 = lwm2m_registry_find(reg, 4), *d5 = lwm2m_registry_find(reg, 5),
+				  *d3311 = lwm2m_registry_find(reg, 3311);
+	char expect[256], o4[32], o5[32], o3311[32];
+
+	if (d4->ver_major == 1 && d4->ver_minor == 0)
+		snprintf(o4, sizeof(o4), "</4/0>");
+	else
+		snprintf(o4, sizeof(o4), "</4>;ver=%u.%u,</4/0>", d4->ver_major, d4->ver_minor);
+	if (d5->ver_major == 1 && d5->ver_minor == 0)
+		snprintf(o5, sizeof(o5), "</5>");
+	else
+		snprintf(o5, sizeof(o5), "</5>;ver=%u.%u", d5->ver_major, d5->ver_minor);
+	if (d3311->ver_major == 1 && d3311->ver_minor == 0)
+		snprintf(o3311, sizeof(o3311), "</3311>");
+	else
+		snprintf(o3311, sizeof(o3311), "</3311>;ver=%u.%u", d3311->ver_major, d3311->ver_minor);
+	snprintf(expect, sizeof(expect), "%s,%s,</3303>;ver=1.1,</3303/0>,</3303/2>,%s", o4, o5, o3311);
+	assert_string_equal((char *)b.data, expect);
+
+	/* comma=true: a leading ',' for appending after the root link. */
+	lwm2m_buf_reset(&b);
+	assert_int_equal(fg_links(&c, s, NULL, 0, true, &b), 0);
+	assert_int_equal(lwm2m_buf_putc(&b, 0), 0);
+	assert_true(((char *)b.data)[0] == ',');
+	assert_null(strstr((char *)b.data, "</0"));
+	assert_null(strstr((char *)b.data, "</21"));
+
+	/* Nothing at all. */
+	lwm2m_buf_reset(&b);
+	assert_int_equal(fg_links(&c, NULL, NULL, 0, false, &b), 0);
+	assert_int_equal(b.len, 0);
+	lwm2m_buf_free(&b);
+	lwm2m_store_free(s);
+	lwm2m_registry_free(reg);
+}
+
+/* ---- Execute arguments ------------------------------------------------------ */
+
+static void exec_args(void **state)
+{
+	static const char *good[] = {
+		"",
+		"0",
+		"9",
+		"0,1",
+		"0='a'",
+		"0=''",
+		"1='a b,c=d'",
+		"0='x',1,2='y'",
+		"5='~!@#$%^&*()_+-={}[]|\\:;\"<>,.?/'",
+	};
+	static const char *bad[] = {
+		"a",    "10",     "0=", "0=a", "0='a",   "0,",      ",0",
+		"0,,1", "0='a'1", "0 ", " 0",  "0='\t'", "0=\"a\"", "-1",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_int_equal(fg_exec_args_check(good[i], strlen(good[i])), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(fg_exec_args_check(bad[i], strlen(bad[i])), -EINVAL);
+	/* NUL inside is not a CHAR. */
+	assert_int_equal(fg_exec_args_check("0='a\0b'", 7), -EINVAL);
+}
+
+/* ---- errno -> CoAP --------------------------------------------------------- */
+
+static void errno_codes(void **state)
+{
+	(void)state;
+	assert_int_equal(lwm2m_errno_to_coap(0), COAP_RESPONSE_CODE(204));
+	assert_int_equal(lwm2m_errno_to_coap(-EBADMSG), COAP_RESPONSE_CODE(400));
+	assert_int_equal(lwm2m_errno_to_coap(-EINVAL), COAP_RESPONSE_CODE(400));
+	assert_int_equal(lwm2m_errno_to_coap(-ERANGE), COAP_RESPONSE_CODE(400));
+	assert_int_equal(lwm2m_errno_to_coap(-EEXIST), COAP_RESPONSE_CODE(400));
+	assert_int_equal(lwm2m_errno_to_coap(-EACCES), COAP_RESPONSE_CODE(401));
+	assert_int_equal(lwm2m_errno_to_coap(-ENOENT), COAP_RESPONSE_CODE(404));
+	assert_int_equal(lwm2m_errno_to_coap(-EPERM), COAP_RESPONSE_CODE(405));
+	assert_int_equal(lwm2m_errno_to_coap(-ENOTSUP), COAP_RESPONSE_CODE(406));
+	assert_int_equal(lwm2m_errno_to_coap(-EPROTONOSUPPORT), COAP_RESPONSE_CODE(415));
+	assert_int_equal(lwm2m_errno_to_coap(-ETIMEDOUT), COAP_RESPONSE_CODE(503));
+	assert_int_equal(lwm2m_errno_to_coap(-EHOSTUNREACH), COAP_RESPONSE_CODE(503));
+	assert_int_equal(lwm2m_errno_to_coap(-EBUSY), COAP_RESPONSE_CODE(503));
+	assert_int_equal(lwm2m_errno_to_coap(-ENOMEM), COAP_RESPONSE_CODE(500));
+	assert_int_equal(lwm2m_errno_to_coap(-EIO), COAP_RESPONSE_CODE(500));
+	assert_int_equal(lwm2m_errno_to_coap(-12345), COAP_RESPONSE_CODE(500));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(heap_is_ordered), cmocka_unit_test(heap_index_tracks_position),
+		cmocka_unit_test(links),           cmocka_unit_test(exec_args),
+		cmocka_unit_test(errno_codes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
