@@ -247,6 +247,14 @@ int lwm2m_endpoint_set(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, cons
 int lwm2m_endpoint_value_changed(struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
 				 const struct lwm2m_path *p);
 
+/* Send (LwM2M 1.1, POST /dp): push the current values at paths of the
+ * endpoint's store (dev NULL) or a device's (names then carry its prefix) as
+ * SenML CBOR. Fire and forget: a refusal by the server is logged. Errors:
+ * -ENOTCONN (not registered), -EPROTONOSUPPORT (registered as 1.0),
+ * -ENOENT/-EPERM (a path cannot be read), -EINVAL, -ENOMEM, -EIO. */
+int lwm2m_endpoint_send(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *paths,
+			size_t n);
+
 /* ---- LwM2M Gateway (Object 25 v2.0) ------------------------------------- */
 
 /* Host a child device on a gateway endpoint: creates /25/<n> in the

@@ -153,6 +153,8 @@ struct lwm2m_endpoint {
 	enum req_kind req;
 	uint8_t token[8];
 	size_t token_len;
+	uint8_t send_token[8]; /* the last Send (/dp), to report its failure */
+	size_t send_token_len;
 
 	char *location; /* "/rd/abc" from Location-Path, NULL when not registered */
 

@@ -337,10 +337,11 @@ static int add_query(coap_optlist_t **opts, const char *fmt, ...)
 	return 0;
 }
 
-/* Build and send one registration-interface request. body (may be NULL) is
- * handed to libcoap. */
-static int ep_send(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_optlist_t **opts,
-		   struct lwm2m_buf *body, enum req_kind kind)
+/* Build and send one request on the endpoint's session with a new token
+ * (stored in tok). body (may be NULL) is handed to libcoap, with Content-
+ * Format ct. */
+static int send_request(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_optlist_t **opts,
+			struct lwm2m_buf *body, uint16_t ct, uint8_t tok[8], size_t *toklen)
 {
 	coap_pdu_t *pdu;
 	int r;
@@ -352,15 +353,15 @@ static int ep_send(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_optlist
 	pdu = coap_new_pdu(COAP_MESSAGE_CON, code, ep->session);
 	if (!pdu)
 		goto fail;
-	coap_session_new_token(ep->session, &ep->token_len, ep->token);
-	if (!coap_add_token(pdu, ep->token_len, ep->token))
+	coap_session_new_token(ep->session, toklen, tok);
+	if (!coap_add_token(pdu, *toklen, tok))
 		goto fail_pdu;
 	if (body) {
 		uint8_t cf[4];
 
-		if (!coap_insert_optlist(
-			    opts, coap_new_optlist(COAP_OPTION_CONTENT_FORMAT,
-						   coap_encode_var_safe(cf, sizeof(cf), LWM2M_CT_LINK), cf)))
+		if (!coap_insert_optlist(opts,
+					 coap_new_optlist(COAP_OPTION_CONTENT_FORMAT,
+							  coap_encode_var_safe(cf, sizeof(cf), ct), cf)))
 			goto fail_pdu;
 	}
 	if (*opts && !coap_add_optlist_pdu(pdu, opts))
@@ -382,7 +383,6 @@ static int ep_send(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_optlist
 		r = -EIO;
 		goto fail;
 	}
-	ep->req = kind;
 	coap_delete_optlist(*opts);
 	*opts = NULL;
 	lwm2m_buf_free(body);
@@ -394,6 +394,17 @@ fail:
 	coap_delete_optlist(*opts);
 	*opts = NULL;
 	lwm2m_buf_free(body);
+	return r;
+}
+
+/* One registration-interface request (link-format body). */
+static int ep_send(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_optlist_t **opts,
+		   struct lwm2m_buf *body, enum req_kind kind)
+{
+	int r = send_request(ep, code, opts, body, LWM2M_CT_LINK, ep->token, &ep->token_len);
+
+	if (r >= 0)
+		ep->req = kind;
 	return r;
 }
 
@@ -697,6 +708,12 @@ coap_response_t fg_response_handler(coap_session_t *session, const coap_pdu_t *s
 
 	(void)sent;
 	(void)mid;
+	if (ep && ep->send_token_len && tok.length == ep->send_token_len &&
+	    !memcmp(tok.s, ep->send_token, tok.length)) {
+		if (COAP_RESPONSE_CLASS(code) != 2)
+			ep_log(ep, LWM2M_LOG_WARNING, "Send answered %u.%02u", code >> 5, code & 31);
+		return COAP_RESPONSE_OK;
+	}
 	if (!ep || ep->req == REQ_NONE || tok.length != ep->token_len || memcmp(tok.s, ep->token, tok.length))
 		return COAP_RESPONSE_OK;
 	switch (ep->req) {
@@ -1082,6 +1099,54 @@ void lwm2m_endpoint_remove(struct lwm2m_endpoint *ep)
 		 * registration is de-registered at once). */
 		break;
 	}
+}
+
+int lwm2m_endpoint_send(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *paths,
+			size_t n)
+{
+	static const struct lwm2m_path root = { .len = 0 };
+	struct lwm2m_store *s = dev ? dev->store : ep->store;
+	struct lwm2m_records recs = { 0 };
+	struct lwm2m_buf body = { 0 };
+	coap_optlist_t *opts = NULL;
+	int r;
+
+	if (ep->removing || !s)
+		return -ESHUTDOWN;
+	if (ep->version < 11)
+		return -EPROTONOSUPPORT; /* Send is LwM2M 1.1 */
+	if (ep->st != ST_REGISTERED && ep->st != ST_UPDATING)
+		return -ENOTCONN;
+	if (n == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		size_t n0 = recs.n;
+
+		if (paths[i].len == 0 || (!dev && (paths[i].id[0] == 0 || paths[i].id[0] == 21))) {
+			r = -EINVAL;
+			goto out;
+		}
+		r = lwm2m_store_read(s, &paths[i], &recs);
+		if (r < 0)
+			goto out;
+		if (dev)
+			for (size_t k = n0; k < recs.n; k++)
+				recs.v[k].prefix = (struct lwm2m_span){ dev->prefix, dev->prefix_len };
+	}
+	lwm2m_records_sort(&recs);
+	r = lwm2m_encode(LWM2M_CT_SENML_CBOR, &root, recs.v, recs.n, &body);
+	if (r >= 0)
+		r = add_location(&opts, "/dp");
+	if (r >= 0)
+		r = send_request(ep, COAP_REQUEST_CODE_POST, &opts, &body, LWM2M_CT_SENML_CBOR,
+				 ep->send_token, &ep->send_token_len);
+	if (r >= 0)
+		ep_log(ep, LWM2M_LOG_DEBUG, "Send of %zu value(s)", recs.n);
+out:
+	coap_delete_optlist(opts);
+	lwm2m_buf_free(&body);
+	lwm2m_records_clear(&recs);
+	return r;
 }
 
 int lwm2m_endpoint_objects_changed(struct lwm2m_endpoint *ep)

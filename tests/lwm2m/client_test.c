@@ -19,6 +19,7 @@
  *   remove-device EP PREFIX
  *   dset EP PREFIX PATH VALUE  set a value in a device's store
  *   remove EP              lwm2m_endpoint_remove()
+ *   send EP PREFIX|- PATH...  lwm2m_endpoint_send() (up to 5 paths)
  *   ports                  "port NAME N" for each endpoint
  *   stats                  "stats registered=.. endpoints=.. ..."
  *   quit                   de-register everything, print "bye", exit 0
@@ -467,6 +468,26 @@ static void command(char *line)
 					if (r < 0)
 						out("error dset %d", r);
 				}
+		});
+		out("ok");
+	} else if (!strcmp(cmd, "send") && argc >= 4) {
+		struct lwm2m_path paths[5];
+		size_t n = 0;
+		for (int i = 3; i < argc && n < 5; i++)
+			if (lwm2m_path_parse(argv[i], strlen(argv[i]), &paths[n++], NULL) < 0) {
+				out("error path");
+				return;
+			}
+		FOR_EPS(argv[1], s, {
+			struct lwm2m_device *dev = NULL;
+			for (size_t d = 0; d < 8; d++)
+				if (s->devs[d].dev && !strcmp(s->devs[d].prefix, argv[2]))
+					dev = s->devs[d].dev;
+			int r = lwm2m_endpoint_send(s->ep, dev, paths, n);
+			if (r < 0) {
+				out("error send %d", r);
+				return;
+			}
 		});
 		out("ok");
 	} else if (!strcmp(cmd, "ports")) {

@@ -4,7 +4,7 @@
 Observe-Composite, notifications paced by pmin/pmax and triggered by gt, lt,
 st (timing asserted on the server's timestamps with tolerances), defaults
 from the Server object, both ways of cancelling (GET Observe=1 and Reset),
-and observations that end with their instance, device or endpoint."""
+observations that end with their instance, device or endpoint, and Send."""
 import os
 import sys
 import time
@@ -226,6 +226,43 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(cl.stats()["observations"], 0)
             self.assertEqual(cl.quit(), 0)
             self.assertEqual(srv.events("stray"), [])
+
+
+class Send(unittest.TestCase):
+    def test_send_values(self):
+        with server() as srv:
+            cl = Client(uri(srv), count=1, name="gw")
+            self.addCleanup(cl.stop)
+            cl.start()
+            srv.wait_event("register", ep="gw0")
+            cl.wait_state("gw0", "registered")
+            cl.cmd("set gw0 /3303/0/5700 17.25")
+            cl.cmd("send gw0 - /3303/0/5700 /3/0/9")
+            ev = srv.wait_event("send", ep="gw0")
+            self.assertEqual((ev["ct"], ev["code"]), (112, "2.04"))
+            self.assertEqual(records_by_path(ev), {"/3/0/9": 95, "/3303/0/5700": 17.25})
+            # A device's values carry its prefix.
+            cl.cmd("add-device gw0 dev3 D3")
+            cl.cmd("send gw0 dev3 /3303/0")
+            ev = srv.wait_event("send", ep="gw0")
+            self.assertEqual(records_by_path(ev), {"/dev3/3303/0/5700": 21.5, "/dev3/3303/0/5701": "Cel"})
+            # Refused by the server: logged, nothing else breaks.
+            srv.request("fail", what="send", code="4.00")
+            cl.cmd("send gw0 - /3/0/9")
+            cl.wait_log("Send answered 4.00")
+            self.assertRaises(AssertionError, cl.cmd, "send gw0 - /3/0/99")   # -ENOENT
+            self.assertRaises(AssertionError, cl.cmd, "send gw0 - /0/0")      # never /0
+            self.assertEqual(cl.quit(), 0)
+
+    def test_send_needs_lwm2m_11(self):
+        with server() as srv:
+            cl = Client(uri(srv), count=1, version=10)
+            self.addCleanup(cl.stop)
+            cl.start()
+            cl.wait_state("ep0", "registered")
+            cl.send("send ep0 - /3/0/9")
+            self.assertEqual(cl.wait(lambda ln: ln.startswith("error")), "error send -93")
+            self.assertEqual(srv.events("send"), [])
 
 
 if __name__ == "__main__":
