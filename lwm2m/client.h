@@ -38,6 +38,14 @@
  * empty ACK now, CON response when done() is called). A NULL op applies a
  * Write to the store directly.
  *
+ * Information reporting: Observe / Observe-Composite requests start
+ * observations in the pure observation engine (lwm2m/observe.h), which
+ * keeps the Write-Attributes and decides when to notify; its one deadline is
+ * one more timer of the heap. Values reach it through lwm2m_endpoint_set() or
+ * lwm2m_endpoint_value_changed(). Notifications are always Confirmable
+ * (libcoap 4.3.1 does not report a Reset to a Non-confirmable message, and a
+ * Reset is how a server cancels). Send (POST /dp) pushes chosen values.
+ *
  * LwM2M Gateway mode (Object 25 v2.0): an endpoint may host child devices,
  * each with its own store and a prefix; requests whose first Uri-Path segment
  * is a device prefix go to that device's store, and the device's objects are
@@ -105,7 +113,8 @@ int lwm2m_client_new(sd_event *ev, const struct lwm2m_registry *reg, const struc
 /* De-register every endpoint (DELETE to its registration) and free them as
  * their answers arrive; done(ud) is called from the loop once all are gone
  * or after timeout_ms, whichever comes first (remaining ones are dropped).
- * No endpoint may be added afterwards. Returns 0 or -EALREADY. */
+ * No endpoint may be added afterwards. done must not free the client (exit
+ * the loop, then call lwm2m_client_free()). Returns 0 or -EALREADY. */
 int lwm2m_client_shutdown(struct lwm2m_client *c, uint32_t timeout_ms, void (*done)(void *ud), void *ud);
 
 /* Free the client and every endpoint at once, without sending anything.

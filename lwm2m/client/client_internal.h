@@ -179,7 +179,6 @@ int fg_links(const struct lwm2m_client *c, const struct lwm2m_store *s, const ui
 int fg_ep_links(const struct lwm2m_endpoint *ep, struct lwm2m_buf *out);
 /* Re-read /1/0 (lifetime, binding) after the server wrote it. */
 void fg_ep_server_object_written(struct lwm2m_endpoint *ep);
-void fg_ep_disable(struct lwm2m_endpoint *ep);
 void fg_ep_set_state(struct lwm2m_endpoint *ep, enum lwm2m_ep_state st, int err);
 const struct lwm2m_objdef *fg_objdef(const struct lwm2m_endpoint *ep, uint16_t oid);
 

@@ -688,6 +688,14 @@ static struct fg_pending *pending_new(struct req *rq)
 static void pending_settle(struct req *rq, struct fg_pending *p, int r)
 {
 	p->in_handler = false;
+	if (!p->ep) {
+		/* The op removed the endpoint: nobody to answer later. done()
+		 * frees p when it comes (or came: then free it here). */
+		if (r < 0 || p->done)
+			free(p);
+		set_code(rq, COAP_RESPONSE_CODE(404));
+		return;
+	}
 	if (r < 0 || p->done) {
 		int err = r < 0 ? r : p->result;
 
