@@ -135,6 +135,18 @@ class Client:
         self.wait(lambda x: x == "bye", timeout=timeout)
         return self.proc.wait(timeout=timeout)
 
+    def wait_exit(self, timeout=10):
+        """Exit code, once the process ended and both streams are read."""
+        rc = self.proc.wait(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not (self.lines and self.lines[-1] is None and self.logs and self.logs[-1] is None):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("client output not closed")
+                self._cond.wait(left)
+        return rc
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
