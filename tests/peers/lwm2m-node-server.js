@@ -8,6 +8,12 @@
 // 127.0.0.1 on a free UDP port chosen by the kernel. Plain CommonJS so that
 // it runs on Debian 12's Node 18 as well as on newer ones.
 //
+// Options: --port N (bind that port instead: a restarted server),
+//   --skip-ids N (registration ids start after N: a restarted server must
+//   not hand out the locations /rd/1.. of its previous life again),
+//   --raw-proxy (no proxy fix, see below), --log-level DEBUG|INFO|..,
+//   --lifetime-check-ms N.
+//
 // stdout, one JSON object a line:
 //   {"event":"listening","port":N}
 //   {"event":"registration","ep":..,"lifetime":..,"version":..,"binding":..,"payload":..}
@@ -89,6 +95,7 @@ const config = {
 	port: 0, // replaced by the bound port, see listen below
 	serverProtocol: 'udp4',
 	logLevel: argOf('--log-level', 'FATAL'),
+	bindPort: Number(argOf('--port', '0')),
 	lifetimeCheckInterval: Number(argOf('--lifetime-check-ms', '200')),
 	writeFormat: 'text/plain',
 	defaultAcceptFormat: 'text/plain',
@@ -159,8 +166,10 @@ coap.createServer.prototype.listen = function (port, address, done) {
 	if (at < 0) {
 		throw new Error('coap: no proxy middleware to patch');
 	}
-	this._middlewares.splice(at, 0, proxyFix);
-	return origListen.call(this, 0, '127.0.0.1', function (err) {
+	if (args.indexOf('--raw-proxy') < 0) {
+		this._middlewares.splice(at, 0, proxyFix);
+	}
+	return origListen.call(this, config.bindPort, '127.0.0.1', function (err) {
 		if (!err) {
 			config.port = self._sock.address().port;
 		}
@@ -356,6 +365,11 @@ server.start(config, (err, info) => {
 		process.exit(1);
 	}
 	serverInfo = info;
+	// Ids come from a counter private to the in-memory registry: use some up.
+	const reg = server.getRegistry();
+	for (let i = Number(argOf('--skip-ids', '0')); i > 0; i--) {
+		reg.register({ name: '\u0000skip', lifetime: 0 }, (e, id) => reg.unregister(id, () => {}));
+	}
 	server.setHandler(info, 'registration', onRegistration);
 	server.setHandler(info, 'updateRegistration', onUpdate);
 	server.setHandler(info, 'unregistration', onUnregistration);

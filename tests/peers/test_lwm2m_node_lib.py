@@ -26,8 +26,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PEERS = os.environ.get("FG_PEERS_DIR") or HERE
 NODE = os.environ.get("FG_NODE") or "node"
 DRIVER = os.path.join(PEERS, "lwm2m-node-server.js")
-CLIENT = os.environ.get("FG_CLIENT_TEST") or os.path.join(
-    os.environ.get("FG_BUILD_DIR", "build"), "tests", "lwm2m", "fg-lwm2m-client-test")
+CLIENT = os.path.abspath(os.environ.get("FG_CLIENT_TEST") or os.path.join(
+    os.environ.get("FG_BUILD_DIR", "build"), "tests", "lwm2m", "fg-lwm2m-client-test"))
 
 # What every endpoint of fg-lwm2m-client-test registers: its objects with the
 # versions of the OMA registry's DDFs (1 and 3: 1.2, 3303: 1.1), the Server
@@ -108,10 +108,15 @@ class Proc:
 class NodeServer(Proc):
     """lwm2m-node-server.js: JSON lines both ways."""
 
-    def __init__(self):
-        super().__init__([NODE, "--no-warnings", DRIVER], "lwm2m-node-server", json.loads)
+    def __init__(self, *args):
+        super().__init__([NODE, "--no-warnings", DRIVER] + [str(a) for a in args], "lwm2m-node-server",
+                         json.loads)
         self.next_id = 0
-        self.port = self.wait(lambda m: m.get("event") == "listening", what="listening")["port"]
+        try:
+            self.port = self.wait(lambda m: m.get("event") == "listening", what="listening")["port"]
+        except BaseException:
+            self.kill()
+            raise
 
     def request(self, op, timeout=15.0, **kw):
         self.next_id += 1
@@ -144,7 +149,11 @@ class Client(Proc):
         for k, v in opts.items():
             argv += ["--" + k.replace("_", "-")] + ([] if v is True else [str(v)])
         super().__init__(argv, "fg-lwm2m-client-test")
-        self.wait(lambda ln: ln.startswith("ready "), what="ready")
+        try:
+            self.wait(lambda ln: ln.startswith("ready "), what="ready")
+        except BaseException:
+            self.kill()
+            raise
 
     def cmd(self, line):
         self.send(line)
@@ -193,17 +202,14 @@ class PeerTest(unittest.TestCase):
     CLIENT_OPTS = {}
 
     def setUp(self):
-        self.procs = []
-        self.srv = self.start(NodeServer)
         self.cl = None
-
-    def tearDown(self):
-        for p in reversed(self.procs):
-            p.kill()
+        self.srv = self.start(NodeServer)
 
     def start(self, cls, *a, **kw):
+        """A process killed when the test ends, whatever happens (cleanups
+        run even when setUp fails, unlike tearDown)."""
         p = cls(*a, **kw)
-        self.procs.append(p)
+        self.addCleanup(p.kill)
         return p
 
     def start_client(self, count=None, lifetime=None, **opts):
@@ -267,6 +273,30 @@ class TestRegistration(PeerTest):
         self.assertEqual(self.srv.devices()["ep1"]["links"].split(","), LINKS + ["</3303/1>"])
         # Only ep1 changed.
         self.assertEqual([e["ep"] for e in self.srv.events("update")], ["ep1"])
+
+    def test_reregister_after_server_restart(self):
+        # The server forgets every registration; each Update then gets
+        # 4.04 and the endpoint registers again (TS 1.1 6.2.2).
+        self.start_client(lifetime=4)
+        old = self.srv.devices()
+        self.assertEqual(sorted(d["id"] for d in old.values()), [1, 2, 3])
+        port = self.srv.port
+        self.srv.kill()
+        self.srv = self.start(NodeServer, "--port", port, "--skip-ids", 10)
+        self.assertEqual(self.srv.port, port)
+        for i in range(3):
+            m = self.srv.event("registration", ep=f"ep{i}", timeout=20)
+            self.assertEqual(m["lifetime"], 4)
+            self.assertEqual(m["payload"].split(","), LINKS)
+        devs = self.srv.devices()
+        self.assertEqual(sorted(devs), ["ep0", "ep1", "ep2"])
+        self.assertTrue(all(d["id"] > 10 for d in devs.values()), devs)
+        # And they stay registered: Updates to the new locations succeed.
+        for i in range(3):
+            self.srv.event("update", ep=f"ep{i}", timeout=8)
+        st = self.cl.stats()
+        self.assertEqual((st["registered"], st["registers"]), (3, 6))
+        self.assertEqual(self.srv.events("expired"), [])
 
     def test_deregister_on_quit(self):
         self.start_client()
