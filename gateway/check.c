@@ -20,6 +20,8 @@ int gw_check(const struct gw_options *opt, FILE *out, FILE *err)
 	r = gw_config_load_file(opt->config_path, &diag, &c);
 	if (r >= 0)
 		r = gw_config_load_objects(c, &diag, &reg, &loaded);
+	if (r >= 0)
+		r = gw_config_load_profiles(c, reg, &diag);
 	if (r < 0 || diag.errors > 0) {
 		if (diag.errors > 0)
 			fprintf(err, "%s: %u error%s, %u warning%s\n", opt->config_path, diag.errors,

@@ -13,8 +13,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config.h"
 #include "common/log.h"
 #include "lwm2m/lwm2m.h"
+#include "mappings/mapping.h"
 
 /* ---- validators ------------------------------------------------------------ */
 
@@ -479,6 +481,18 @@ static const struct schema_key gateway_keys[] = {
 	  .kind = SCHEMA_STRING,
 	  .offset = GG_OFF(objects_dir),
 	  .doc = "folder of extra OMA DDF XML object definitions (relative to this file)" },
+	{ .name = "profiles_path",
+	  .kind = SCHEMA_STRING,
+	  .offset = GG_OFF(profiles_path),
+	  .def_str = SYSCONFDIR "/fieldgate/profiles:" DATADIR "/fieldgate/profiles",
+	  .doc = "':'-separated folders searched for device profiles, first match wins (relative to this "
+		 "file)" },
+	{ .name = "status_socket",
+	  .kind = SCHEMA_STRING,
+	  .offset = GG_OFF(status_socket),
+	  .parse = check_absolute_path,
+	  .doc = "Unix socket of `fieldgate status` (default: $RUNTIME_DIRECTORY/fieldgate.sock, else "
+		 "/run/fieldgate/fieldgate.sock)" },
 	{ NULL },
 };
 
@@ -582,6 +596,176 @@ static const struct schema_section lwm2m_section = {
 	.check = check_lwm2m,
 };
 
+static const struct schema_enum_word bridge_type_words[] = {
+	{ "modbus", GW_BRIDGE_MODBUS },
+	{ "mqtt", GW_BRIDGE_MQTT },
+	{ "ble", GW_BRIDGE_BLE },
+	{ NULL },
+};
+
+const char *gw_bridge_type_to_string(int type)
+{
+	for (const struct schema_enum_word *w = bridge_type_words; w->word; w++)
+		if (w->value == type)
+			return w->word;
+	return "?";
+}
+
+static void free_list(void *target)
+{
+	struct schema_list *l = target;
+	free(l->items);
+	l->items = NULL;
+	l->n = 0;
+}
+
+/* bridges: a mapping of instance name -> body with a `type:`. Only the name
+ * and the type are checked here: the body belongs to the bridge. */
+static int parse_bridges(struct schema_ctx *ctx, const struct schema_key *k, const struct ynode *n, void *t)
+{
+	static const struct schema_key type_key = {
+		.name = "type", .kind = SCHEMA_ENUM, .required = true, .words = bridge_type_words
+	};
+	struct schema_list *l = t;
+	struct gw_bridge *items;
+	char w[600];
+	int ret = 0;
+
+	(void)k;
+	if (ynode_is_null(n))
+		return 0;
+	if (n->kind != YNODE_MAP) {
+		schema_error(ctx, n, "%s must be a mapping, got %s", schema_where(ctx, w, sizeof(w)),
+			     ynode_describe(n));
+		return -EINVAL;
+	}
+	if (n->map.n == 0)
+		return 0;
+	items = calloc(n->map.n, sizeof(*items));
+	if (!items)
+		return -ENOMEM;
+	l->items = items;
+	for (size_t i = 0; i < n->map.n; i++) {
+		const struct ynode *key = ynode_map_key(n, i), *body = ynode_map_value(n, i);
+		struct gw_bridge *b = &items[l->n++];
+		size_t mark = schema_path_push_key(ctx, key->scalar.str);
+		const struct ynode *type;
+
+		b->name = key->scalar.str;
+		b->body = body;
+		b->type = -1;
+		if (!gw_name_is_valid(b->name)) {
+			schema_error(
+				ctx, key,
+				"invalid bridge name '%s': use 1 to %d letters, digits, '.', '_' or '-', "
+				"starting with a letter or digit",
+				b->name, GW_NAME_MAX);
+			ret = -EINVAL;
+		}
+		if (body->kind != YNODE_MAP) {
+			schema_error(ctx, body, "%s must be a mapping with a 'type', got %s",
+				     schema_where(ctx, w, sizeof(w)), ynode_describe(body));
+			ret = -EINVAL;
+		} else if (!(type = ynode_map_get(body, "type"))) {
+			schema_error(ctx, body,
+				     "missing key 'type' in %s (expected one of: modbus, mqtt, ble)",
+				     schema_where(ctx, w, sizeof(w)));
+			ret = -EINVAL;
+		} else {
+			size_t m2 = schema_path_push_key(ctx, "type");
+			if (schema_parse_value(ctx, &type_key, type, &b->type) < 0)
+				ret = -EINVAL;
+			schema_path_pop(ctx, m2);
+		}
+		schema_path_pop(ctx, mark);
+	}
+	return ret;
+}
+
+static int parse_poll(struct schema_ctx *ctx, const struct schema_key *k, const struct ynode *n, void *t)
+{
+	char w[600];
+
+	(void)k;
+	if (*(uint64_t *)t == 0) {
+		schema_error(ctx, n, "%s must be more than 0", schema_where(ctx, w, sizeof(w)));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_device(struct schema_ctx *ctx, const struct ynode *map, void *obj)
+{
+	struct gw_device *d = obj;
+
+	d->node = map;
+	if (schema_key_ok(ctx, "psk_identity") && schema_key_ok(ctx, "psk_key") &&
+	    !d->psk_identity != !d->psk_key.len) {
+		const struct ynode *at = ynode_map_get(map, d->psk_identity ? "psk_identity" : "psk_key");
+		schema_error(ctx, at ? at : map, "'psk_identity' and 'psk_key' go together: '%s' is missing",
+			     d->psk_identity ? "psk_key" : "psk_identity");
+	}
+	if (schema_key_ok(ctx, "bridge") && d->bridge && !ynode_map_get(map, "address"))
+		schema_error(ctx, map,
+			     "missing key 'address' (required with a bridge): the device's field "
+			     "address on bridge '%s'",
+			     d->bridge);
+	return 0;
+}
+
+#define DV_OFF(f) offsetof(struct gw_device, f)
+
+static const struct schema_key device_keys[] = {
+	{ .name = "name",
+	  .kind = SCHEMA_STRING,
+	  .required = true,
+	  .offset = DV_OFF(name),
+	  .parse = check_name,
+	  .doc = "unique, endpoint-safe: {device} in the endpoint template, the Object 25 prefix" },
+	{ .name = "bridge", .kind = SCHEMA_STRING, .offset = DV_OFF(bridge), .doc = "a name of bridges:" },
+	{ .name = "address",
+	  .kind = SCHEMA_NODE,
+	  .offset = DV_OFF(address),
+	  .node_kind = -1,
+	  .doc = "field address (unit id, topic capture, MAC...): checked by the bridge" },
+	{ .name = "profile", .kind = SCHEMA_STRING, .required = true, .offset = DV_OFF(profile) },
+	{ .name = "endpoint",
+	  .kind = SCHEMA_STRING,
+	  .offset = DV_OFF(endpoint),
+	  .parse = check_name,
+	  .doc = "endpoint name instead of the template's" },
+	{ .name = "psk_identity", .kind = SCHEMA_STRING, .offset = DV_OFF(psk_identity), .max_len = 128 },
+	{ .name = "psk_key",
+	  .kind = SCHEMA_CUSTOM,
+	  .offset = DV_OFF(psk_key),
+	  .parse = parse_psk_key,
+	  .size = sizeof(struct gw_psk_key),
+	  .doc = "hex" },
+	{ .name = "poll",
+	  .kind = SCHEMA_DURATION,
+	  .offset = DV_OFF(poll_usec),
+	  .step = USEC_PER_MSEC,
+	  .parse = parse_poll,
+	  .doc = "poll period instead of the profile's" },
+	{ .name = "vars",
+	  .kind = SCHEMA_NODE,
+	  .offset = DV_OFF(vars),
+	  .node_kind = YNODE_MAP,
+	  .doc = "device variables the profile uses (`device: serial`)" },
+	{ NULL },
+};
+
+static const struct schema_section device_section = {
+	.name = "device",
+	.size = sizeof(struct gw_device),
+	.keys = device_keys,
+	.check = check_device,
+};
+
+static const struct schema_key device_elem = { .kind = SCHEMA_SECTION, .section = &device_section };
+
+static int check_root(struct schema_ctx *ctx, const struct ynode *map, void *obj);
+
 static const struct schema_key root_keys[] = {
 	{ .name = "gateway",
 	  .kind = SCHEMA_SECTION,
@@ -594,9 +778,17 @@ static const struct schema_key root_keys[] = {
 	  .required = true,
 	  .offset = GW_OFF(lwm2m),
 	  .section = &lwm2m_section },
-	/* Placeholders until the bridges and device registry parse them. */
-	{ .name = "bridges", .kind = SCHEMA_NODE, .offset = GW_OFF(bridges), .node_kind = YNODE_MAP },
-	{ .name = "devices", .kind = SCHEMA_NODE, .offset = GW_OFF(devices), .node_kind = YNODE_SEQ },
+	{ .name = "bridges",
+	  .kind = SCHEMA_CUSTOM,
+	  .offset = GW_OFF(bridges),
+	  .parse = parse_bridges,
+	  .free = free_list,
+	  .size = sizeof(struct schema_list) },
+	{ .name = "devices",
+	  .kind = SCHEMA_LIST,
+	  .offset = GW_OFF(devices),
+	  .elem = &device_elem,
+	  .max_items = 100000 },
 	{ NULL },
 };
 
@@ -604,7 +796,189 @@ static const struct schema_section root_section = {
 	.name = "fieldgate",
 	.size = sizeof(struct gw_config),
 	.keys = root_keys,
+	.check = check_root,
 };
+
+const struct gw_bridge *gw_config_find_bridge(const struct gw_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->bridges.n; i++)
+		if (strcmp(gw_config_bridge(c, i)->name, name) == 0)
+			return gw_config_bridge(c, i);
+	return NULL;
+}
+
+static int expand_template(const char *t, const char *gateway, const char *device, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	for (const char *p = t; *p;) {
+		const char *add = NULL;
+		size_t len = 1;
+		if (strncmp(p, "{gateway}", 9) == 0) {
+			add = gateway;
+			p += 9;
+		} else if (strncmp(p, "{device}", 8) == 0) {
+			add = device;
+			p += 8;
+		} else {
+			add = p++;
+		}
+		if (add != p - 1)
+			len = strlen(add);
+		if (n + len >= size)
+			return -ENAMETOOLONG;
+		memcpy(buf + n, add, len);
+		n += len;
+	}
+	buf[n] = '\0';
+	return (int)n;
+}
+
+int gw_device_endpoint_name(const struct gw_config *c, const struct gw_device *d, char *buf, size_t size)
+{
+	if (d->endpoint) {
+		if (strlen(d->endpoint) >= size)
+			return -ENAMETOOLONG;
+		strcpy(buf, d->endpoint);
+		return (int)strlen(buf);
+	}
+	return expand_template(c->lwm2m.endpoint_template, c->gateway.name, d->name, buf, size);
+}
+
+static int cmp_str_idx(const void *a, const void *b)
+{
+	const char *const *x = a, *const *y = b;
+	return strcmp(x[0], y[0]);
+}
+
+/* Whole-file rules: unique device and endpoint names, bridges that exist,
+ * device credentials only toward a coaps:// server. */
+static int check_root(struct schema_ctx *ctx, const struct ynode *map, void *obj)
+{
+	struct gw_config *c = obj;
+	const char *names[64 + 1];
+	const char **sorted = NULL;
+	size_t nb = 0;
+	bool secure = false;
+
+	(void)map;
+	if (!schema_key_ok(ctx, "devices") || c->devices.n == 0)
+		return 0;
+	for (size_t i = 0; i < c->bridges.n && nb < 64; i++)
+		names[nb++] = gw_config_bridge(c, i)->name;
+	names[nb] = NULL;
+	if (schema_key_ok(ctx, "lwm2m"))
+		for (size_t i = 0; i < c->lwm2m.servers.n; i++)
+			if (!gw_config_server(c, i)->bootstrap &&
+			    gw_config_server(c, i)->uri.scheme == GW_SCHEME_COAPS)
+				secure = true;
+
+	for (size_t i = 0; i < c->devices.n; i++) {
+		const struct gw_device *d = gw_config_device(c, i);
+		if (!d->node || !d->name)
+			continue;
+		if (d->bridge && schema_key_ok(ctx, "bridges") && !gw_config_find_bridge(c, d->bridge)) {
+			const struct ynode *at = ynode_map_get(d->node, "bridge");
+			const char *sugg = schema_suggest(d->bridge, names);
+			char list[512] = "";
+			size_t off = 0;
+			for (size_t j = 0; j < nb && off < sizeof(list); j++)
+				off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", j ? ", " : "",
+							names[j]);
+			if (sugg)
+				schema_error(ctx, at,
+					     "unknown bridge '%s' for device '%s', did you mean '%s'?",
+					     d->bridge, d->name, sugg);
+			else if (nb)
+				schema_error(ctx, at,
+					     "unknown bridge '%s' for device '%s' (configured bridges: %s)",
+					     d->bridge, d->name, list);
+			else
+				schema_error(
+					ctx, at,
+					"unknown bridge '%s' for device '%s' (no bridges are configured)",
+					d->bridge, d->name);
+		}
+		if (d->psk_identity && !secure && schema_key_ok(ctx, "lwm2m")) {
+			const struct ynode *at = ynode_map_get(d->node, "psk_identity");
+			schema_error(ctx, at,
+				     "device '%s' has PSK credentials but no LwM2M server is coaps://",
+				     d->name);
+		}
+		for (size_t j = 0; j < i; j++) {
+			const struct gw_device *e = gw_config_device(c, j);
+			if (e->name && strcmp(e->name, d->name) == 0) {
+				const struct ynode *at = ynode_map_get(d->node, "name");
+				schema_error(ctx, at,
+					     "device name '%s' is used twice (also devices[%zu], line %u)",
+					     d->name, j, e->node ? e->node->line : 0);
+				break;
+			}
+		}
+	}
+
+	/* Endpoint names (templates and overrides) must differ from each other
+	 * and from the gateway's own: sort them with their device index. */
+	if (schema_key_ok(ctx, "lwm2m") && schema_key_ok(ctx, "gateway") &&
+	    c->lwm2m.mode == GW_MODE_ENDPOINT) {
+		size_t n = c->devices.n + 1, m = 0;
+		char *buf;
+		sorted = calloc(n, 2 * sizeof(*sorted));
+		buf = calloc(n, 256);
+		if (!sorted || !buf) {
+			free(sorted);
+			free(buf);
+			return -ENOMEM;
+		}
+		sorted[0] = c->gateway.name;
+		sorted[1] = NULL;
+		m = 1;
+		for (size_t i = 0; i < c->devices.n; i++) {
+			const struct gw_device *d = gw_config_device(c, i);
+			char *slot = buf + 256 * i;
+			int r;
+			if (!d->node || !d->name)
+				continue;
+			r = gw_device_endpoint_name(c, d, slot, 256);
+			if (r < 0) {
+				schema_error(ctx, d->node,
+					     "the endpoint name of device '%s' is longer than 255 characters",
+					     d->name);
+				continue;
+			}
+			sorted[2 * m] = slot;
+			sorted[2 * m + 1] = (const char *)d;
+			m++;
+		}
+		qsort(sorted, m, 2 * sizeof(*sorted), cmp_str_idx);
+		for (size_t i = 1; i < m; i++) {
+			const struct gw_device *d = (const void *)sorted[2 * i + 1],
+					       *e = (const void *)sorted[2 * i - 1];
+			if (strcmp(sorted[2 * i], sorted[2 * i - 2]) != 0)
+				continue;
+			if (!d || !e) {
+				d = d ? d : e;
+				schema_error(ctx, d->node,
+					     "device '%s' would have the gateway's own endpoint name '%s'",
+					     d->name, sorted[2 * i]);
+			} else {
+				if (e->node->line > d->node->line ||
+				    (e->node->line == d->node->line && e->node->col > d->node->col)) {
+					const struct gw_device *x = d;
+					d = e;
+					e = x;
+				}
+				schema_error(
+					ctx, d->node,
+					"devices '%s' and '%s' (line %u) have the same endpoint name '%s'",
+					d->name, e->name, e->node->line, sorted[2 * i]);
+			}
+		}
+		free(buf);
+		free(sorted);
+	}
+	return 0;
+}
 
 /* ---- loading ------------------------------------------------------------------ */
 
@@ -629,11 +1003,49 @@ struct gw_config *gw_config_free(struct gw_config *c)
 {
 	if (!c)
 		return NULL;
+	mapping_set_free(c->profiles);
+	free(c->device_profiles);
 	schema_free(&root_section, c);
 	free(c->objects_dir);
+	for (char **p = c->profiles_dirs; p && *p; p++)
+		free(*p);
+	free(c->profiles_dirs);
 	ydoc_free(c->doc);
 	free(c);
 	return NULL;
+}
+
+static int split_profiles_path(struct gw_config *c, const char *path)
+{
+	const char *s = c->gateway.profiles_path ? c->gateway.profiles_path : "";
+	const char *slash = path ? strrchr(path, '/') : NULL;
+	size_t n = 1;
+
+	for (const char *p = s; *p; p++)
+		n += *p == ':';
+	c->profiles_dirs = calloc(n + 1, sizeof(char *));
+	if (!c->profiles_dirs)
+		return -ENOMEM;
+	n = 0;
+	for (const char *p = s; *p;) {
+		size_t len = strcspn(p, ":");
+		char *d;
+		int r;
+		if (len == 0) {
+			p++;
+			continue;
+		}
+		/* Relative to the configuration file, like objects_dir. */
+		if (p[0] != '/' && slash)
+			r = asprintf(&d, "%.*s/%.*s", (int)(slash - path), path, (int)len, p);
+		else
+			r = asprintf(&d, "%.*s", (int)len, p);
+		if (r < 0)
+			return -ENOMEM;
+		c->profiles_dirs[n++] = d;
+		p += len;
+	}
+	return 0;
 }
 
 static int config_from_doc(struct ydoc *doc, const char *path, struct diag *diag, struct gw_config **out)
@@ -667,6 +1079,11 @@ static int config_from_doc(struct ydoc *doc, const char *path, struct diag *diag
 			gw_config_free(c);
 			return -ENOMEM;
 		}
+	}
+	r = split_profiles_path(c, path);
+	if (r < 0) {
+		gw_config_free(c);
+		return r;
 	}
 	*out = c;
 	return 0;
@@ -740,14 +1157,67 @@ int gw_config_load_objects(const struct gw_config *c, struct diag *diag, struct 
 	return 0;
 }
 
+int gw_config_load_profiles(struct gw_config *c, const struct lwm2m_registry *reg, struct diag *diag)
+{
+	char *path = NULL;
+	size_t len = 0;
+	FILE *f;
+	int ret = 0;
+
+	/* The resolved folders, ':'-joined again for the engine. */
+	f = open_memstream(&path, &len);
+	if (!f)
+		return -ENOMEM;
+	for (char **p = c->profiles_dirs; p && *p; p++)
+		fprintf(f, "%s%s", p == c->profiles_dirs ? "" : ":", *p);
+	if (fclose(f) != 0) {
+		free(path);
+		return -ENOMEM;
+	}
+	mapping_set_free(c->profiles);
+	free(c->device_profiles);
+	c->profiles = mapping_set_new(reg, NULL, path);
+	free(path);
+	c->device_profiles = calloc(c->devices.n + 1, sizeof(*c->device_profiles));
+	if (!c->profiles || !c->device_profiles)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->devices.n; i++) {
+		const struct gw_device *d = gw_config_device(c, i);
+		const struct ynode *at = ynode_map_get(d->node, "profile");
+		const struct gw_bridge *b = d->bridge ? gw_config_find_bridge(c, d->bridge) : NULL;
+		const char *kind;
+		int r = mapping_set_get(c->profiles, d->profile, at, diag, &c->device_profiles[i]);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0) {
+			ret = -EINVAL;
+			continue;
+		}
+		kind = mapping_profile_bridge(c->device_profiles[i]);
+		if (kind && !d->bridge) {
+			diag_report(diag, DIAG_ERROR, at->file, at->line, at->col,
+				    "profile '%s' reads from a %s bridge, but device '%s' has no 'bridge'",
+				    d->profile, kind, d->name);
+			ret = -EINVAL;
+		} else if (kind && b && strcmp(kind, gw_bridge_type_to_string(b->type)) != 0) {
+			diag_report(diag, DIAG_ERROR, at->file, at->line, at->col,
+				    "profile '%s' is for a %s bridge, but device '%s' uses bridge '%s' of "
+				    "type %s",
+				    d->profile, kind, d->name, b->name, gw_bridge_type_to_string(b->type));
+			ret = -EINVAL;
+		}
+	}
+	return ret;
+}
+
 size_t gw_config_device_count(const struct gw_config *c)
 {
-	return c->devices ? c->devices->seq.n : 0;
+	return c->devices.n;
 }
 
 size_t gw_config_bridge_count(const struct gw_config *c)
 {
-	return c->bridges ? c->bridges->map.n : 0;
+	return c->bridges.n;
 }
 
 char *gw_config_summary(const struct gw_config *c, const char *path, const struct lwm2m_registry *reg,

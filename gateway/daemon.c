@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `fieldgate run`: the sd-event main loop, signals, reload, sd_notify and
- * the watchdog. Bridges, devices and the LwM2M client hang off this loop in
- * later stages; for now it loads the configuration and object definitions,
- * reports readiness and handles reload and stop.
+ * the watchdog. The device registry (registry.c) owns the LwM2M client and
+ * the devices; the status socket (status.c) answers `fieldgate status`.
  */
 #include "gateway/gateway.h"
 
@@ -17,14 +16,19 @@
 #include <systemd/sd-event.h>
 
 #include "common/log.h"
+#include "gateway/registry.h"
 #include "lwm2m/lwm2m.h"
+#include "mappings/mapping.h"
 
 struct daemon {
 	sd_event *event;
 	const struct gw_options *opt;
-	struct gw_config *config;
+	struct gw_config *config; /* until the registry takes it */
 	struct lwm2m_registry *registry;
+	struct gw_registry *devices;
+	struct gw_status_server *status_server;
 	size_t objects_loaded;
+	bool stopping;
 	char status[256];
 };
 
@@ -51,9 +55,13 @@ static void diag_to_log(void *ctx, enum diag_severity sev, const char *file, uns
 	log_full_fields_errno(sev == DIAG_WARNING ? LOG_WARNING : LOG_ERR, 0, fields, "%s", text);
 }
 
-/* Load the configuration and the object definitions it names. */
-static int load_all(const char *path, struct diag *diag, struct gw_config **config,
-		    struct lwm2m_registry **registry, size_t *loaded)
+/* Load the configuration, the object definitions it names and the device
+ * profiles. On a reload, running is the registry in use: the new object
+ * definitions are only validated (and must not change: their definitions
+ * are shared by every running store), profiles are checked against the
+ * running ones. */
+static int load_all(const char *path, struct diag *diag, const struct lwm2m_registry *running,
+		    struct gw_config **config, struct lwm2m_registry **registry, size_t *loaded)
 {
 	struct gw_config *c;
 	int r;
@@ -64,9 +72,13 @@ static int load_all(const char *path, struct diag *diag, struct gw_config **conf
 	if (r < 0)
 		return r;
 	r = gw_config_load_objects(c, diag, registry, loaded);
+	if (r >= 0)
+		r = gw_config_load_profiles(c, running ? running : *registry, diag);
 	if (r < 0) {
+		lwm2m_registry_free(*registry);
+		*registry = NULL;
 		gw_config_free(c);
-		return r;
+		return diag->errors > 0 ? -EINVAL : r;
 	}
 	*config = c;
 	return 0;
@@ -78,20 +90,38 @@ static void apply_log_settings(const struct gw_options *opt, const struct gw_con
 	log_set_target(opt->log_target >= 0 ? opt->log_target : c->log.target);
 }
 
+static const struct gw_config *config_of(const struct daemon *d)
+{
+	return d->devices ? gw_registry_config(d->devices) : d->config;
+}
+
+/* "42 devices, 41 registered", as systemctl status shows it. */
 static void update_status(struct daemon *d)
 {
-	const struct gw_config *c = d->config;
+	struct gw_registry_counts cnt = { 0 };
 
-	snprintf(d->status, sizeof(d->status),
-		 "config loaded: gateway %s, mode %s, %zu server%s, %zu device%s, %zu objects known",
-		 c->gateway.name, gw_mode_to_string(c->lwm2m.mode), c->lwm2m.servers.n,
-		 c->lwm2m.servers.n == 1 ? "" : "s", gw_config_device_count(c),
-		 gw_config_device_count(c) == 1 ? "" : "s", lwm2m_registry_count(d->registry));
+	if (d->devices)
+		gw_registry_counts(d->devices, &cnt);
+	else
+		cnt.devices = gw_config_device_count(d->config);
+	snprintf(d->status, sizeof(d->status), "%zu device%s, %zu registered; gateway endpoint %s",
+		 cnt.devices, cnt.devices == 1 ? "" : "s", cnt.registered,
+		 cnt.gateway_registered ? "registered" : "not registered");
+}
+
+static void on_registry_change(void *ud)
+{
+	struct daemon *d = ud;
+
+	if (d->stopping)
+		return;
+	update_status(d);
+	sd_notifyf(0, "STATUS=%s", d->status);
 }
 
 static void log_loaded(const struct daemon *d)
 {
-	const struct gw_config *c = d->config;
+	const struct gw_config *c = config_of(d);
 	char lifetime[64];
 
 	schema_format_duration(c->lwm2m.lifetime_usec, lifetime, sizeof(lifetime));
@@ -122,6 +152,18 @@ static uint64_t now_monotonic_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* The status socket's commands (status.c parses, we answer). */
+static int status_text(void *ud, const char *cmd, FILE *out)
+{
+	struct daemon *d = ud;
+
+	if (strcmp(cmd, "status") == 0) {
+		gw_registry_status(d->devices, out);
+		return 0;
+	}
+	return gw_status_command(d->devices, cmd, out);
+}
+
 static void reload(struct daemon *d)
 {
 	struct diag diag = { .fn = diag_to_log };
@@ -136,7 +178,12 @@ static void reload(struct daemon *d)
 		   (unsigned long long)now_monotonic_usec());
 	log_info("Reloading configuration from %s", d->opt->config_path);
 
-	r = load_all(d->opt->config_path, &diag, &c, &reg, &loaded);
+	r = load_all(d->opt->config_path, &diag, d->registry, &c, &reg, &loaded);
+	if (r >= 0 && ((c->objects_dir == NULL) != (config_of(d)->objects_dir == NULL) ||
+		       (c->objects_dir && strcmp(c->objects_dir, config_of(d)->objects_dir) != 0)))
+		log_warning(
+			"gateway.objects_dir changed: new object definitions take effect at the next start");
+	lwm2m_registry_free(reg);
 	if (r < 0) {
 		if (diag.errors > 0)
 			log_error("Configuration %s has %u error%s, keeping the running configuration",
@@ -145,20 +192,22 @@ static void reload(struct daemon *d)
 			log_error_errno(r, "Failed to reload %s, keeping the running configuration: %m",
 					d->opt->config_path);
 	} else {
-		/* Nothing is started from the configuration yet, so taking the
-		 * new one is all that applying it means; the device and server
-		 * diff comes with the device registry. */
-		gw_config_free(d->config);
-		lwm2m_registry_free(d->registry);
-		d->config = c;
-		d->registry = reg;
-		d->objects_loaded = loaded;
 		apply_log_settings(d->opt, c);
-		log_info("Configuration %s is valid and was applied", d->opt->config_path);
+		log_info("Configuration %s is valid, applying the differences", d->opt->config_path);
+		/* Only the difference: untouched devices keep their sessions. */
+		gw_registry_apply(d->devices, c);
 		log_loaded(d);
 		update_status(d);
 	}
 	sd_notifyf(0, "READY=1\nSTATUS=%s", d->status);
+}
+
+static void on_shutdown_done(void *ud)
+{
+	struct daemon *d = ud;
+
+	log_info("Every endpoint de-registered");
+	sd_event_exit(d->event, 0);
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -172,8 +221,15 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 		break;
 	case SIGTERM:
 	case SIGINT:
-		log_info("Received %s, stopping", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
-		sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
+		if (d->stopping)
+			break;
+		d->stopping = true;
+		log_info("Received %s, de-registering and stopping",
+			 si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+		sd_notify(0, "STOPPING=1\nSTATUS=De-registering");
+		d->status_server = gw_status_server_free(d->status_server);
+		if (d->devices && gw_registry_shutdown(d->devices, 5000, on_shutdown_done, d) >= 0)
+			break;
 		return sd_event_exit(sd_event_source_get_event(s), 0);
 	default:
 		break;
@@ -225,7 +281,7 @@ int gw_daemon_run(const struct gw_options *opt)
 		log_set_max_level(opt->log_level);
 
 	log_info("fieldgate %s starting, configuration %s", FIELDGATE_VERSION, opt->config_path);
-	r = load_all(opt->config_path, &diag, &d.config, &d.registry, &d.objects_loaded);
+	r = load_all(opt->config_path, &diag, NULL, &d.config, &d.registry, &d.objects_loaded);
 	if (r < 0) {
 		if (diag.errors > 0)
 			log_error("Configuration %s has %u error%s, not starting", opt->config_path,
@@ -237,10 +293,21 @@ int gw_daemon_run(const struct gw_options *opt)
 	}
 	apply_log_settings(opt, d.config);
 	log_loaded(&d);
-	update_status(&d);
 
 	if (setup_loop(&d) < 0)
 		goto out;
+	r = gw_status_server_new(d.event, d.config->gateway.status_socket, status_text, &d, &d.status_server);
+	if (r < 0)
+		goto out;
+	{
+		struct gw_config *c = d.config;
+		d.config = NULL;
+		r = gw_registry_new(d.event, d.registry, c, &d.devices);
+		if (r < 0)
+			goto out;
+	}
+	gw_registry_on_change(d.devices, on_registry_change, &d);
+	update_status(&d);
 
 	sd_notifyf(0, "READY=1\nSTATUS=%s", d.status);
 	log_notice("fieldgate %s ready: %s", FIELDGATE_VERSION, d.status);
@@ -253,6 +320,8 @@ int gw_daemon_run(const struct gw_options *opt)
 	log_info("Stopped");
 	ret = r == 0 ? 0 : 1;
 out:
+	gw_status_server_free(d.status_server);
+	gw_registry_free(d.devices);
 	sd_event_unref(d.event);
 	lwm2m_registry_free(d.registry);
 	gw_config_free(d.config);

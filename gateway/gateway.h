@@ -15,11 +15,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <systemd/sd-event.h>
+
 #include "common/diag.h"
 #include "common/schema.h"
 #include "common/yamldoc.h"
 
 struct lwm2m_registry;
+struct mapping_set;
+struct mapping_profile;
 
 /* ---- configuration ------------------------------------------------------ */
 
@@ -68,7 +72,37 @@ struct gw_server {
 struct gw_gateway_config {
 	const char *name;
 	const char *state_dir;
-	const char *objects_dir; /* as written */
+	const char *objects_dir;   /* as written */
+	const char *profiles_path; /* ':'-separated folders, as written */
+	const char *status_socket; /* Unix socket of `fieldgate status`, or NULL: default */
+};
+
+enum gw_bridge_type {
+	GW_BRIDGE_MODBUS = 0,
+	GW_BRIDGE_MQTT,
+	GW_BRIDGE_BLE,
+};
+
+/* A named bridge instance of `bridges:`. Only name and type are checked
+ * here; the body is the bridge's to validate (bridges/bridge.h verify). */
+struct gw_bridge {
+	const char *name;
+	int type; /* enum gw_bridge_type */
+	const struct ynode *body;
+};
+
+/* One entry of `devices:`. */
+struct gw_device {
+	const char *name;            /* endpoint-safe, unique */
+	const char *bridge;          /* a bridge's name, or NULL (profile of constants only) */
+	const struct ynode *address; /* bridge-specific, or NULL */
+	const char *profile;         /* profile name, found on the profile search path */
+	const char *endpoint;        /* endpoint name override, or NULL: the template */
+	const char *psk_identity;
+	struct gw_psk_key psk_key;
+	uint64_t poll_usec;       /* 0: the profile's */
+	const struct ynode *vars; /* mapping of device variables (profile `device:` values) or NULL */
+	const struct ynode *node; /* the whole entry, for messages */
 };
 
 struct gw_log_config {
@@ -90,9 +124,31 @@ struct gw_config {
 	struct gw_gateway_config gateway;
 	struct gw_log_config log;
 	struct gw_lwm2m_config lwm2m;
-	const struct ynode *bridges; /* mapping or NULL: parsed by the bridges (issue 4) */
-	const struct ynode *devices; /* sequence or NULL: parsed by the device registry (issue 4) */
+	char **profiles_dirs;       /* profiles_path split and resolved; NULL-terminated */
+	struct schema_list bridges; /* of struct gw_bridge */
+	struct schema_list devices; /* of struct gw_device */
+
+	/* Filled by gw_config_load_profiles(): the profiles of the devices. */
+	struct mapping_set *profiles;
+	const struct mapping_profile **device_profiles; /* [devices.n] */
 };
+
+static inline const struct gw_device *gw_config_device(const struct gw_config *c, size_t i)
+{
+	return &((const struct gw_device *)c->devices.items)[i];
+}
+
+static inline const struct gw_bridge *gw_config_bridge(const struct gw_config *c, size_t i)
+{
+	return &((const struct gw_bridge *)c->bridges.items)[i];
+}
+
+const struct gw_bridge *gw_config_find_bridge(const struct gw_config *c, const char *name);
+const char *gw_bridge_type_to_string(int type);
+
+/* The endpoint name of device d: its override, else the template with
+ * {gateway} and {device} replaced. Returns the length, or -ENAMETOOLONG. */
+int gw_device_endpoint_name(const struct gw_config *c, const struct gw_device *d, char *buf, size_t size);
 
 static inline const struct gw_server *gw_config_server(const struct gw_config *c, size_t i)
 {
@@ -116,6 +172,12 @@ struct gw_config *gw_config_free(struct gw_config *c); /* accepts NULL, returns 
  * *out (*loaded: how many came from objects_dir), or a negative errno. */
 int gw_config_load_objects(const struct gw_config *c, struct diag *diag, struct lwm2m_registry **out,
 			   size_t *loaded);
+
+/* Load every device's profile from the profile search path, checked against
+ * reg (which must outlive c), and check that profile and bridge agree.
+ * Problems go to diag at the device's `profile:`. Returns 0 or -EINVAL,
+ * -ENOMEM. */
+int gw_config_load_profiles(struct gw_config *c, const struct lwm2m_registry *reg, struct diag *diag);
 
 size_t gw_config_device_count(const struct gw_config *c);
 size_t gw_config_bridge_count(const struct gw_config *c);
@@ -150,6 +212,29 @@ struct gw_options {
 /* `fieldgate check`: load and validate everything, print every problem to
  * err and the summary to out. Returns the exit code: 0 valid, 1 errors. */
 int gw_check(const struct gw_options *opt, FILE *out, FILE *err);
+
+/* ---- the status socket (status.c) ------------------------------------- */
+
+struct gw_registry;
+struct gw_status_server;
+
+/* The socket's path: configured (gateway.status_socket), else
+ * $RUNTIME_DIRECTORY/fieldgate.sock, else /run/fieldgate/fieldgate.sock. */
+const char *gw_status_socket_path(const char *configured, char *buf, size_t size);
+/* Answer one request line into out; negative errno when it failed. */
+typedef int (*gw_status_fn)(void *ud, const char *request, FILE *out);
+/* Listen on the socket (mode 0660) from ev. A socket that cannot be created
+ * is logged and *out stays NULL: the gateway runs without it. */
+int gw_status_server_new(sd_event *ev, const char *configured, gw_status_fn fn, void *ud,
+			 struct gw_status_server **out);
+struct gw_status_server *gw_status_server_free(struct gw_status_server *s); /* removes the file */
+/* The requests other than "status": "sample DEVICE PATH VALUE" (a sample as
+ * a bridge would deliver it, a typed value parsed from the text) and
+ * "presence DEVICE ERRNO". */
+int gw_status_command(struct gw_registry *r, const char *request, FILE *out);
+/* The client side: send request, copy the answer to out. Returns the exit
+ * code (1 when the daemon cannot be reached or answers "error: ..."). */
+int gw_status_client(const char *configured, const char *request, FILE *out, FILE *err);
 
 /* `fieldgate run`: the daemon. Returns the exit code: 0 after SIGTERM or
  * SIGINT, 1 when the configuration is invalid or startup fails. */

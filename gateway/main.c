@@ -23,6 +23,10 @@ static void help(void)
 	       "Commands:\n"
 	       "  run                    Run the gateway daemon\n"
 	       "  check                  Load and validate the configuration, print every error\n"
+	       "  status                 Show the running daemon's devices and their state\n"
+	       "  sample DEVICE PATH VALUE\n"
+	       "                         Give the running daemon a sample, as a bridge would\n"
+	       "  presence DEVICE ERRNO  Mark a device reachable (0) or not (e.g. 110)\n"
 	       "  help                   Show this help\n"
 	       "\n"
 	       "Options:\n"
@@ -46,6 +50,21 @@ static int usage_error(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nTry 'fieldgate --help' for more information.\n");
 	return EXIT_USAGE;
+}
+
+/* The socket the configuration names, when it can be read; the daemon's
+ * default otherwise. The returned string lives until exit. */
+static const char *status_socket(const struct gw_options *opt)
+{
+	struct diag quiet = { 0 };
+	struct gw_config *c = NULL;
+	const char *s = NULL;
+
+	if (gw_config_load_file(opt->config_path, &quiet, &c) >= 0 && c->gateway.status_socket)
+		s = strdup(c->gateway.status_socket);
+	/* c is freed at exit by the OS; s must outlive it either way. */
+	gw_config_free(c);
+	return s;
 }
 
 int main(int argc, char **argv)
@@ -105,10 +124,22 @@ int main(int argc, char **argv)
 	}
 
 	if (optind >= argc)
-		return usage_error("%s", "missing command (run, check or help)");
+		return usage_error("%s", "missing command (run, check, status or help)");
 	cmd = argv[optind];
+	if (strcmp(cmd, "sample") == 0 || strcmp(cmd, "presence") == 0) {
+		int want = cmd[0] == 's' ? 3 : 2;
+		char req[4096];
+		if (argc - optind - 1 != want)
+			return usage_error("'%s' needs %s", cmd,
+					   want == 3 ? "DEVICE PATH VALUE" : "DEVICE ERRNO");
+		snprintf(req, sizeof(req), "%s %s %s%s%s", cmd, argv[optind + 1], argv[optind + 2],
+			 want == 3 ? " " : "", want == 3 ? argv[optind + 3] : "");
+		return gw_status_client(status_socket(&opt), req, stdout, stderr);
+	}
 	if (optind + 1 < argc)
 		return usage_error("unexpected argument '%s'", argv[optind + 1]);
+	if (strcmp(cmd, "status") == 0)
+		return gw_status_client(status_socket(&opt), "status", stdout, stderr);
 
 	if (strcmp(cmd, "help") == 0) {
 		help();

@@ -150,8 +150,8 @@ static void test_load_values(void **state)
 				   "      psk_key: 00A1ff\n"
 				   "      bootstrap: true\n"
 				   "    - uri: coap://h\n"
-				   "bridges: {mqtt: {}}\n"
-				   "devices: [{name: a}, {name: b}]\n",
+				   "bridges: {mqtt: {type: mqtt}}\n"
+				   "devices: [{name: a, profile: p}, {name: b, profile: p}]\n",
 				   &d);
 
 	assert_non_null(c);
@@ -194,8 +194,8 @@ static void test_defaults_and_summary(void **state)
 	assert_int_equal(c->log.target, LOG_TARGET_AUTO);
 	assert_int_equal(c->lwm2m.mode, GW_MODE_ENDPOINT);
 	assert_true(c->lwm2m.lifetime_usec == 300ULL * 1000000ULL);
-	assert_null(c->bridges);
-	assert_null(c->devices);
+	assert_int_equal(c->bridges.n, 0);
+	assert_int_equal(c->devices.n, 0);
 	char *s = gw_config_summary(c, "c.yaml", NULL, 0);
 	assert_string_equal(s,
 			    "c.yaml: configuration is valid. Gateway 'g' in endpoint mode (endpoint names "

@@ -77,7 +77,7 @@ class Cli(unittest.TestCase):
         self.usage_error(["frobnicate"], "unknown command 'frobnicate'")
 
     def test_missing_command(self):
-        self.usage_error([], "missing command (run, check or help)")
+        self.usage_error([], "missing command (run, check, status or help)")
 
     def test_extra_argument(self):
         self.usage_error(["check", "more"], "unexpected argument 'more'")
@@ -225,6 +225,8 @@ class Daemon:
         e.pop("JOURNAL_STREAM", None)
         e.pop("WATCHDOG_PID", None)
         e["NOTIFY_SOCKET"] = self.sock_path
+        # The status socket goes there, as under systemd's RuntimeDirectory=.
+        e["RUNTIME_DIRECTORY"] = self.tmp
         e.update(env or {})
         self.proc = subprocess.Popen([FIELDGATE, "run", "-c", self.config, *extra_args],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -322,8 +324,8 @@ class Run(unittest.TestCase):
         d = self.start(GOOD.format(level="info"), env={"WATCHDOG_USEC": "400000"})
         ready = d.wait_notify(lambda m: m.get("READY") == "1")
         self.assertRegex(ready.get("STATUS", ""),
-                         r"^config loaded: gateway gw-one, mode endpoint, 1 server, 0 devices, \d+ objects known$")
-        d.wait_log(re.compile(r"^<5>fieldgate \S+ ready: config loaded: gateway gw-one"))
+                         r"^0 devices, 0 registered; gateway endpoint not registered$")
+        d.wait_log(re.compile(r"^<5>fieldgate \S+ ready: 0 devices, 0 registered"))
         # Startup says what was loaded.
         d.wait_log("<6>Gateway 'gw-one': LwM2M mode endpoint, lifetime 1m, state directory /tmp/fieldgate-test")
         d.wait_log("<6>LwM2M server coap://127.0.0.1:5683 (security nosec)")
@@ -337,7 +339,7 @@ class Run(unittest.TestCase):
         rel = d.wait_notify(lambda m: m.get("RELOADING") == "1")
         self.assertRegex(rel.get("MONOTONIC_USEC", ""), r"^\d+$")
         d.wait_log("<3>%s:3:3: unknown key 'nmae' in 'gateway', did you mean 'name'? "
-                   "(accepted keys: name, state_dir, objects_dir)" % d.config)
+                   "(accepted keys: name, state_dir, objects_dir, profiles_path, status_socket)" % d.config)
         d.wait_log("<3>%s:6:12: invalid URI 'coap://127.0.0.1:99999' for 'lwm2m.servers[0].uri': "
                    "port 99999 is out of range (1..65535)" % d.config)
         d.wait_log("<3>Configuration %s has 2 errors, keeping the running configuration" % d.config)
@@ -350,9 +352,9 @@ class Run(unittest.TestCase):
         d.proc.send_signal(signal.SIGHUP)
         d.wait_notify(lambda m: m.get("RELOADING") == "1")
         new = d.wait_notify(lambda m: m.get("READY") == "1")
-        self.assertRegex(new.get("STATUS", ""),
-                         r"^config loaded: gateway gw-two, mode gateway, 2 servers, 0 devices, \d+ objects known$")
-        d.wait_log("<6>Configuration %s is valid and was applied" % d.config)
+        self.assertRegex(new.get("STATUS", ""), r"^0 devices, 0 registered; gateway endpoint not registered$")
+        d.wait_log("<6>Configuration %s is valid, applying the differences" % d.config)
+        d.wait_log("<6>LwM2M settings changed: every endpoint registers again")
         d.wait_log("<6>LwM2M server coap://127.0.0.1:5685 (security nosec)")
         self.assertIsNone(d.proc.poll())
 
@@ -360,7 +362,7 @@ class Run(unittest.TestCase):
         d.wait_notify(lambda m: m.get("STOPPING") == "1")
         self.assertEqual(d.wait_exit(), 0)
         log = d.drain_log()
-        self.assertIn("<6>Received SIGTERM, stopping", log)
+        self.assertIn("<6>Received SIGTERM, de-registering and stopping", log)
         self.assertEqual(log[-1], "<6>Stopped")
 
     def test_sigint(self):
@@ -368,14 +370,14 @@ class Run(unittest.TestCase):
         d.wait_notify(lambda m: m.get("READY") == "1")
         d.proc.send_signal(signal.SIGINT)
         self.assertEqual(d.wait_exit(), 0)
-        self.assertIn("<6>Received SIGINT, stopping", d.drain_log())
+        self.assertIn("<6>Received SIGINT, de-registering and stopping", d.drain_log())
 
     def test_invalid_config_does_not_start(self):
         d = self.start(BROKEN)
         self.assertEqual(d.wait_exit(), 1)
         log = d.drain_log()
         self.assertIn("<3>%s:3:3: unknown key 'nmae' in 'gateway', did you mean 'name'? "
-                      "(accepted keys: name, state_dir, objects_dir)" % d.config, log)
+                      "(accepted keys: name, state_dir, objects_dir, profiles_path, status_socket)" % d.config, log)
         self.assertEqual(log[-1], "<3>Configuration %s has 2 errors, not starting" % d.config)
         d.sock.settimeout(0)
         msgs = []

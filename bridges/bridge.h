@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bridges/bridge.h — the one interface every field network implements
+ * (Modbus, MQTT, BLE): a const table of operations, as DESIGN.md "Bridge
+ * interface" sketches.
+ *
+ * Life of a bridge instance (one per entry of the configuration's
+ * `bridges:` mapping):
+ *
+ *   verify(node)          at load time, before anything starts: validate the
+ *                         bridge's own YAML body (and, per device, its
+ *                         `address:`) and report every problem through the
+ *                         schema context as file:line:col. No I/O.
+ *   new(cfg, host, &b)    build the instance from a verified body.
+ *   start(b, event)       open sockets / threads, attach to the sd_event loop.
+ *   add_point / remove_point
+ *                         what the device registry wants polled or subscribed
+ *                         (a device's field address + a profile point).
+ *   read / write          on demand (max_age reads, LwM2M Write/Execute);
+ *                         done() is called exactly once, from the loop thread.
+ *   stop(b)               close everything; pending done()s get -ECANCELED.
+ *   free(b)               accepts NULL and half-built instances.
+ *
+ * Everything flows back through struct bridge_host: samples and device
+ * presence go to the gateway core (gateway/registry.c), which decodes them
+ * with the device's profile (mappings/) into LwM2M resource values.
+ *
+ * Threads: every op is called from the loop's thread, and every host
+ * callback must be called from it too (a Modbus worker thread hands its
+ * results to the loop through an eventfd first).
+ *
+ * Errors are negative errno values: -EINVAL bad value, -ERANGE out of the
+ * point's range, -ETIMEDOUT / -EHOSTUNREACH device unreachable, -EIO
+ * protocol failure; lwm2m_errno_to_coap() turns them into CoAP codes.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
+
+#include "mappings/mapping.h"
+
+struct schema_ctx;
+struct ynode;
+struct bridge;
+
+/* What the gateway core offers a bridge. device is the configuration's
+ * device name, path the profile point's resource path (both valid during
+ * the call); samples are raw, as struct mapping_sample (mappings/mapping.h):
+ * bytes for a layout, or a typed value. */
+struct bridge_host {
+	void *ud;
+	/* A sample of one point of one device, time_usec its CLOCK_REALTIME
+	 * (0 = now). Returns 0, -ENOENT (unknown device or point: the bridge
+	 * may stop polling it), or the mapping's decode error (counted on the
+	 * device and logged by the core). */
+	int (*sample)(void *ud, const char *device, const struct lwm2m_path *path,
+		      const struct mapping_sample *s, uint64_t time_usec);
+	/* Device presence: err 0 reachable, else why not (-ETIMEDOUT,
+	 * -EHOSTUNREACH, -EIO...). Shown in /3/0/11 and `fieldgate status`. */
+	void (*presence)(void *ud, const char *device, int err);
+};
+
+/* Completion of read/write: err 0 or a negative errno; s is the value read
+ * (read only, NULL on error, valid during the call). */
+typedef void (*bridge_done_fn)(void *ctx, int err, const struct mapping_sample *s);
+
+/* A point the registry asks for: the device, its field address (the
+ * device's `address:` node as written) and the profile's point, whose
+ * `source` / `write` / `execute` were parsed by the bridge kind's
+ * mapping_source_ops. */
+struct bridge_point {
+	const char *device;
+	const struct ynode *address;
+	const struct mapping_point *pt;
+	uint64_t poll_usec; /* the device's override, else pt->poll_usec, else the profile's */
+};
+
+struct bridge_ops {
+	const char *type; /* "modbus", "mqtt", "ble": the `type:` word */
+	/* The parser of this kind's profile sources, given to the mapping
+	 * engine (mapping_set_new). */
+	const struct mapping_source_ops *source_ops;
+
+	/* Validate the instance's body (the mapping under bridges.<name>,
+	 * `type:` included), and a device's address (node may be NULL when
+	 * missing). Report through schema_error(); return 0 or -EINVAL. */
+	int (*verify)(struct schema_ctx *ctx, const struct ynode *body);
+	int (*verify_address)(struct schema_ctx *ctx, const struct ynode *address);
+
+	int (*new)(const char *name, const struct ynode *body, const struct bridge_host *host,
+		   struct bridge **out);
+	int (*start)(struct bridge *b, sd_event *event);
+	int (*add_point)(struct bridge *b, const struct bridge_point *p);
+	void (*remove_point)(struct bridge *b, const char *device, const struct lwm2m_path *path);
+	/* Asynchronous; return 0 when done() will be called, or a negative
+	 * errno (done() is then not called). write: the sample produced by
+	 * mapping_encode(); execute: the raw argument text. */
+	int (*read)(struct bridge *b, const char *device, const struct mapping_point *pt, bridge_done_fn done,
+		    void *ctx);
+	int (*write)(struct bridge *b, const char *device, const struct mapping_point *pt,
+		     const struct mapping_sample *v, bridge_done_fn done, void *ctx);
+	int (*execute)(struct bridge *b, const char *device, const struct mapping_point *pt, const char *args,
+		       size_t args_len, bridge_done_fn done, void *ctx);
+	void (*stop)(struct bridge *b);
+	struct bridge *(*free)(struct bridge *b); /* accepts NULL; returns NULL */
+};
+
+/* The compiled-in bridges (by meson feature); NULL entries are skipped. */
+extern const struct bridge_ops bridge_modbus_ops, bridge_mqtt_ops, bridge_ble_ops;
+
+/* How samples reach LwM2M, for bridges and tests: gateway/registry.c
+ * implements bridge_host.sample with gw_registry_sample(). */

@@ -1,0 +1,948 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The device registry: configuration -> LwM2M endpoints / Object 25
+ * devices, samples -> resource values, reload by difference. See
+ * registry.h.
+ */
+#include "gateway/registry.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "lwm2m/client.h"
+
+/* A configuration and the devices still built from it. */
+struct gen {
+	struct gw_config *config;
+	unsigned refs; /* devices + 1 while current */
+	struct gen *next;
+};
+
+struct dev {
+	struct gw_registry *r;
+	struct gen *gen; /* the configuration the device was built from */
+	const struct gw_device *cfg;
+	const struct mapping_profile *profile;
+	char *name, *endpoint, *fingerprint;
+	struct lwm2m_store *store;
+	struct lwm2m_endpoint *ep; /* endpoint mode */
+	struct lwm2m_device *dev;  /* gateway mode */
+	int state;                 /* enum lwm2m_ep_state */
+	int presence;              /* 0 reachable, else -errno */
+	uint64_t last_sample;      /* CLOCK_MONOTONIC usec, 0: never */
+	uint64_t samples, errors, unreachable, reg_failures;
+	size_t order; /* position in the configuration */
+	bool keep;    /* reload bookkeeping */
+};
+
+struct gw_registry {
+	sd_event *event;
+	const struct lwm2m_registry *objects;
+	struct lwm2m_client *client;
+	struct gen *gens; /* newest first */
+	char *global;     /* fingerprint of the settings every endpoint depends on */
+
+	struct lwm2m_store *gw_store;
+	struct lwm2m_endpoint *gw_ep;
+	int gw_state;
+	uint64_t gw_failures;
+
+	struct dev **devs; /* sorted by name */
+	size_t n;
+
+	sd_event_source *change_timer;
+	void (*on_change)(void *ud);
+	void *on_change_ud;
+};
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static const struct gw_config *current(const struct gw_registry *r)
+{
+	return r->gens->config;
+}
+
+/* ---- generations ----------------------------------------------------------- */
+
+static struct gen *gen_ref(struct gen *g)
+{
+	g->refs++;
+	return g;
+}
+
+static void gen_unref(struct gw_registry *r, struct gen *g)
+{
+	if (!g || --g->refs > 0)
+		return;
+	for (struct gen **p = &r->gens; *p; p = &(*p)->next)
+		if (*p == g) {
+			*p = g->next;
+			break;
+		}
+	gw_config_free(g->config);
+	free(g);
+}
+
+/* ---- logging ---------------------------------------------------------------- */
+
+static void client_log(void *ud, int level, const char *ep, const char *msg)
+{
+	char field[300];
+	const char *fields[2] = { NULL, NULL };
+
+	(void)ud;
+	if (ep) {
+		snprintf(field, sizeof(field), "ENDPOINT=%s", ep);
+		fields[0] = field;
+		log_full_fields_errno(level, 0, fields, "%s: %s", ep, msg);
+	} else
+		log_full_fields_errno(level, 0, NULL, "%s", msg);
+}
+
+/* ---- fingerprints: what makes a device "changed" ----------------------------- */
+
+static void node_print(FILE *f, const struct ynode *n)
+{
+	if (!n) {
+		fputs("~", f);
+		return;
+	}
+	switch (n->kind) {
+	case YNODE_SCALAR:
+		fputc('"', f);
+		fwrite(n->scalar.str, 1, n->scalar.len, f);
+		fputc('"', f);
+		break;
+	case YNODE_SEQ:
+		fputc('[', f);
+		for (size_t i = 0; i < n->seq.n; i++) {
+			node_print(f, &n->seq.items[i]);
+			fputc(',', f);
+		}
+		fputc(']', f);
+		break;
+	default:
+		fputc('{', f);
+		for (size_t i = 0; i < n->map.n; i++) {
+			node_print(f, ynode_map_key(n, i));
+			fputc(':', f);
+			node_print(f, ynode_map_value(n, i));
+			fputc(',', f);
+		}
+		fputc('}', f);
+	}
+}
+
+/* The profile's file content (a changed profile file changes its devices). */
+static void file_print(FILE *f, const char *path)
+{
+	FILE *in = path ? fopen(path, "re") : NULL;
+	char buf[4096];
+	size_t n;
+
+	if (!in)
+		return;
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		fwrite(buf, 1, n, f);
+	fclose(in);
+}
+
+static char *device_fingerprint(const struct gw_config *c, const struct gw_device *d,
+				const struct mapping_profile *p, const char *endpoint)
+{
+	const struct gw_bridge *b = d->bridge ? gw_config_find_bridge(c, d->bridge) : NULL;
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&s, &len);
+
+	if (!f)
+		return NULL;
+	fprintf(f, "ep=%s\nbridge=%s\npoll=%llu\nprofile=%s\n", endpoint, d->bridge ? d->bridge : "",
+		(unsigned long long)d->poll_usec, d->profile);
+	/* The bridge's body too: a device on a changed bus re-registers. */
+	fputs("bridge-body=", f);
+	node_print(f, b ? b->body : NULL);
+	fputs("\naddress=", f);
+	node_print(f, d->address);
+	fputs("\nvars=", f);
+	node_print(f, d->vars);
+	fprintf(f, "\npsk=%s:", d->psk_identity ? d->psk_identity : "");
+	for (size_t i = 0; i < d->psk_key.len; i++)
+		fprintf(f, "%02x", d->psk_key.bytes[i]);
+	fputs("\nprofile-file=", f);
+	file_print(f, mapping_profile_file(p));
+	if (fclose(f) != 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static const struct gw_server *main_server(const struct gw_config *c)
+{
+	for (size_t i = 0; i < c->lwm2m.servers.n; i++)
+		if (!gw_config_server(c, i)->bootstrap)
+			return gw_config_server(c, i);
+	return NULL;
+}
+
+static char *global_fingerprint(const struct gw_config *c)
+{
+	const struct gw_server *sv = main_server(c);
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&s, &len);
+
+	if (!f)
+		return NULL;
+	fprintf(f, "gw=%s\nmode=%d\nlt=%llu\n", c->gateway.name, c->lwm2m.mode,
+		(unsigned long long)c->lwm2m.lifetime_usec);
+	if (sv) {
+		fprintf(f, "uri=%s\nsec=%d\nid=%s\nkey=", sv->uri.text, sv->security,
+			sv->psk_identity ? sv->psk_identity : "");
+		for (size_t i = 0; i < sv->psk_key.len; i++)
+			fprintf(f, "%02x", sv->psk_key.bytes[i]);
+	}
+	if (fclose(f) != 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* ---- endpoints ------------------------------------------------------------------ */
+
+/* The client wants a numeric host; resolve a DNS name once here. */
+static int server_uri(const struct gw_server *sv, char *buf, size_t size)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res = NULL;
+	char host[INET6_ADDRSTRLEN];
+	const char *scheme = sv->uri.scheme == GW_SCHEME_COAPS ? "coaps" : "coap";
+	int r;
+
+	hints.ai_flags = AI_NUMERICHOST;
+	r = getaddrinfo(sv->uri.host, NULL, &hints, &res);
+	if (r != 0) {
+		/* Blocks the loop for as long as the resolver takes: only at
+		 * start and reload, and only for a name (not an address). */
+		hints.ai_flags = 0;
+		r = getaddrinfo(sv->uri.host, NULL, &hints, &res);
+		if (r != 0)
+			return log_error_errno(EHOSTUNREACH, "Cannot resolve LwM2M server host '%s': %s",
+					       sv->uri.host, gai_strerror(r));
+	}
+	if (res->ai_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, host, sizeof(host));
+	else
+		inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, host, sizeof(host));
+	snprintf(buf, size, res->ai_family == AF_INET6 ? "%s://[%s]:%u" : "%s://%s:%u", scheme, host,
+		 sv->uri.port);
+	freeaddrinfo(res);
+	return 0;
+}
+
+static void schedule_change(struct gw_registry *r);
+
+static void dev_state(void *ud, struct lwm2m_endpoint *ep, enum lwm2m_ep_state st, int err)
+{
+	struct dev *d = ud;
+
+	(void)ep;
+	d->state = st;
+	if (err < 0)
+		d->reg_failures++;
+	schedule_change(d->r);
+}
+
+static void gw_state(void *ud, struct lwm2m_endpoint *ep, enum lwm2m_ep_state st, int err)
+{
+	struct gw_registry *r = ud;
+
+	(void)ep;
+	{
+		r->gw_state = st;
+		if (err < 0)
+			r->gw_failures++;
+		/* In gateway mode the devices are registered with the gateway. */
+		if (current(r)->lwm2m.mode == GW_MODE_GATEWAY)
+			for (size_t i = 0; i < r->n; i++)
+				r->devs[i]->state = st;
+	}
+	schedule_change(r);
+}
+
+static const struct lwm2m_endpoint_ops gw_ep_ops = { .state = gw_state };
+static const struct lwm2m_endpoint_ops dev_ep_ops = { .state = dev_state };
+
+static int add_endpoint(struct gw_registry *r, const char *name, const struct gw_device *d,
+			struct lwm2m_store *store, void *ud, struct lwm2m_endpoint **out)
+{
+	const struct gw_config *c = current(r);
+	const struct gw_server *sv = main_server(c);
+	struct lwm2m_endpoint_config ec = {
+		.name = name,
+		.lifetime = (uint32_t)(c->lwm2m.lifetime_usec / 1000000u),
+		.ops = d ? &dev_ep_ops : &gw_ep_ops,
+		.ops_ud = ud,
+	};
+	char uri[128];
+	int r2;
+
+	if (!sv)
+		return -EINVAL;
+	r2 = server_uri(sv, uri, sizeof(uri));
+	if (r2 < 0)
+		return r2;
+	ec.server_uri = uri;
+	if (d && d->psk_identity) {
+		ec.psk_identity = d->psk_identity;
+		ec.psk_key = d->psk_key.bytes;
+		ec.psk_key_len = d->psk_key.len;
+	} else if (sv->security == GW_SECURITY_PSK) {
+		ec.psk_identity = sv->psk_identity;
+		ec.psk_key = sv->psk_key.bytes;
+		ec.psk_key_len = sv->psk_key.len;
+	}
+	r2 = lwm2m_endpoint_add(r->client, &ec, store, out);
+	if (r2 < 0)
+		return log_error_errno(r2, "Cannot add LwM2M endpoint %s: %m", name);
+	return 0;
+}
+
+static int set_text(struct lwm2m_store *s, const char *path, const char *text)
+{
+	struct lwm2m_path p;
+	struct lwm2m_value v = { .type = LWM2M_TYPE_STRING,
+				 .bytes = { (const uint8_t *)text, strlen(text) } };
+	int r = lwm2m_path_parse(path, strlen(path), &p, NULL);
+
+	return r < 0 ? r : lwm2m_store_set(s, &p, &v);
+}
+
+static int set_int(struct lwm2m_store *s, const char *path, int64_t i)
+{
+	struct lwm2m_path p;
+	struct lwm2m_value v = { .type = LWM2M_TYPE_INTEGER, .i = i };
+	int r = lwm2m_path_parse(path, strlen(path), &p, NULL);
+
+	return r < 0 ? r : lwm2m_store_set(s, &p, &v);
+}
+
+/* The gateway's own Device object. */
+static int gateway_store(struct gw_registry *r, struct lwm2m_store **out)
+{
+	struct lwm2m_store *s = lwm2m_store_new(r->objects);
+	struct sysinfo si;
+	int e;
+
+	if (!s)
+		return -ENOMEM;
+	e = lwm2m_store_add_instance(s, 3, 0);
+	if (e >= 0)
+		e = set_text(s, "/3/0/0", "fieldgate project");
+	if (e >= 0)
+		e = set_text(s, "/3/0/1", "fieldgate");
+	if (e >= 0)
+		e = set_text(s, "/3/0/2", current(r)->gateway.name);
+	if (e >= 0)
+		e = set_text(s, "/3/0/3", FIELDGATE_VERSION);
+	if (e >= 0)
+		e = set_int(s, "/3/0/11/0", 0);
+	if (e >= 0)
+		e = set_text(s, "/3/0/16", "U");
+	/* Memory in KiB, as Object 3 defines it; read once (cheap enough to
+	 * refresh later from a timer if a server cares). */
+	if (e >= 0 && sysinfo(&si) == 0) {
+		(void)set_int(s, "/3/0/10", (int64_t)(si.freeram * si.mem_unit / 1024));
+		(void)set_int(s, "/3/0/21", (int64_t)(si.totalram * si.mem_unit / 1024));
+	}
+	if (e < 0) {
+		lwm2m_store_free(s);
+		return e;
+	}
+	*out = s;
+	return 0;
+}
+
+/* ---- devices --------------------------------------------------------------------- */
+
+static const char *device_var(void *ctx, const char *name)
+{
+	struct dev *d = ctx;
+	const struct ynode *v = d->cfg->vars ? ynode_map_get(d->cfg->vars, name) : NULL;
+
+	if (v && v->kind == YNODE_SCALAR)
+		return v->scalar.str;
+	if (strcmp(name, "name") == 0 || strcmp(name, "serial") == 0)
+		return d->name;
+	if (strcmp(name, "endpoint") == 0)
+		return d->endpoint;
+	if (strcmp(name, "gateway") == 0)
+		return d->gen->config->gateway.name;
+	if (strcmp(name, "address") == 0 && d->cfg->address && d->cfg->address->kind == YNODE_SCALAR)
+		return d->cfg->address->scalar.str;
+	return NULL;
+}
+
+static struct dev *dev_free(struct dev *d)
+{
+	if (!d)
+		return NULL;
+	if (d->ep)
+		lwm2m_endpoint_remove(d->ep); /* de-registers in the background */
+	if (d->dev)
+		lwm2m_device_remove(d->dev);
+	lwm2m_store_free(d->store);
+	gen_unref(d->r, d->gen);
+	free(d->name);
+	free(d->endpoint);
+	free(d->fingerprint);
+	free(d);
+	return NULL;
+}
+
+static int dev_set(struct dev *d, const struct lwm2m_path *p, const struct lwm2m_value *v)
+{
+	if (d->ep)
+		return lwm2m_endpoint_set(d->ep, NULL, p, v);
+	if (d->dev)
+		return lwm2m_endpoint_set(lwm2m_device_endpoint(d->dev), d->dev, p, v);
+	return lwm2m_store_set(d->store, p, v);
+}
+
+static int dev_start(struct dev *d)
+{
+	struct gw_registry *r = d->r;
+	int e;
+
+	if (current(r)->lwm2m.mode == GW_MODE_GATEWAY) {
+		e = lwm2m_endpoint_add_device(r->gw_ep, d->name, d->store, d->name, &d->dev);
+		if (e < 0)
+			return log_error_errno(e, "Device %s: cannot add it to the gateway endpoint: %m",
+					       d->name);
+		d->state = r->gw_state;
+		return 0;
+	}
+	return add_endpoint(r, d->endpoint, d->cfg, d->store, d, &d->ep);
+}
+
+static int dev_new(struct gw_registry *r, struct gen *g, size_t i, struct dev **out)
+{
+	const struct gw_config *c = g->config;
+	const struct gw_device *cfg = gw_config_device(c, i);
+	char ep[256];
+	struct dev *d;
+	int e;
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->r = r;
+	d->gen = gen_ref(g);
+	d->cfg = cfg;
+	d->order = i;
+	d->profile = c->device_profiles[i];
+	if (c->lwm2m.mode == GW_MODE_GATEWAY)
+		snprintf(ep, sizeof(ep), "%s/%s", c->gateway.name, cfg->name);
+	else if (gw_device_endpoint_name(c, cfg, ep, sizeof(ep)) < 0) {
+		dev_free(d);
+		return -ENAMETOOLONG;
+	}
+	d->name = strdup(cfg->name);
+	d->endpoint = strdup(ep);
+	d->fingerprint = device_fingerprint(c, cfg, d->profile, ep);
+	d->store = lwm2m_store_new(r->objects);
+	if (!d->name || !d->endpoint || !d->fingerprint || !d->store) {
+		dev_free(d);
+		return -ENOMEM;
+	}
+	e = mapping_instantiate(d->profile, d->store, device_var, d);
+	if (e < 0) {
+		log_error_errno(e, "Device %s: cannot instantiate profile '%s': %m", d->name, cfg->profile);
+		dev_free(d);
+		return e;
+	}
+	/* Every device has a Device object: the gateway reports its
+	 * reachability there even when the profile maps nothing of /3. */
+	e = lwm2m_store_add_instance(d->store, 3, 0);
+	if (e < 0 && e != -EEXIST) {
+		dev_free(d);
+		return e;
+	}
+	e = set_int(d->store, "/3/0/11/0", 0);
+	if (e < 0) {
+		dev_free(d);
+		return e;
+	}
+	*out = d;
+	return 0;
+}
+
+/* ---- lookups ---------------------------------------------------------------------- */
+
+static int cmp_dev(const void *a, const void *b)
+{
+	const struct dev *const *x = a, *const *y = b;
+	return strcmp((*x)->name, (*y)->name);
+}
+
+static int cmp_key(const void *k, const void *b)
+{
+	const struct dev *const *y = b;
+	return strcmp(k, (*y)->name);
+}
+
+static struct dev *find(const struct gw_registry *r, const char *name)
+{
+	struct dev **p = r->n ? bsearch(name, r->devs, r->n, sizeof(*r->devs), cmp_key) : NULL;
+	return p ? *p : NULL;
+}
+
+/* ---- change notification ------------------------------------------------------------ */
+
+static int on_change_timer(sd_event_source *s, uint64_t usec, void *ud)
+{
+	struct gw_registry *r = ud;
+
+	(void)usec;
+	sd_event_source_set_enabled(s, SD_EVENT_OFF);
+	if (r->on_change)
+		r->on_change(r->on_change_ud);
+	return 0;
+}
+
+static void schedule_change(struct gw_registry *r)
+{
+	int e;
+
+	if (!r->change_timer) {
+		e = sd_event_add_time_relative(r->event, &r->change_timer, CLOCK_MONOTONIC, 200000, 50000,
+					       on_change_timer, r);
+		if (e < 0)
+			return;
+		sd_event_source_set_enabled(r->change_timer, SD_EVENT_ONESHOT);
+		return;
+	}
+	int en = SD_EVENT_OFF;
+	sd_event_source_get_enabled(r->change_timer, &en);
+	if (en != SD_EVENT_OFF)
+		return;
+	sd_event_source_set_time_relative(r->change_timer, 200000);
+	sd_event_source_set_enabled(r->change_timer, SD_EVENT_ONESHOT);
+}
+
+void gw_registry_on_change(struct gw_registry *r, void (*fn)(void *ud), void *ud)
+{
+	r->on_change = fn;
+	r->on_change_ud = ud;
+}
+
+/* ---- building and applying ------------------------------------------------------------ */
+
+static int start_gateway_endpoint(struct gw_registry *r)
+{
+	int e = gateway_store(r, &r->gw_store);
+
+	if (e < 0)
+		return log_error_errno(e, "Cannot build the gateway's Device object: %m");
+	r->gw_state = LWM2M_EP_WAITING;
+	return add_endpoint(r, current(r)->gateway.name, NULL, r->gw_store, r, &r->gw_ep);
+}
+
+static void stop_gateway_endpoint(struct gw_registry *r)
+{
+	if (r->gw_ep)
+		lwm2m_endpoint_remove(r->gw_ep);
+	r->gw_ep = NULL;
+	r->gw_store = lwm2m_store_free(r->gw_store);
+}
+
+static int push_gen(struct gw_registry *r, struct gw_config *config)
+{
+	struct gen *g = calloc(1, sizeof(*g));
+
+	if (!g) {
+		gw_config_free(config);
+		return -ENOMEM;
+	}
+	g->config = config;
+	g->refs = 1;
+	g->next = r->gens;
+	r->gens = g;
+	return 0;
+}
+
+int gw_registry_new(sd_event *ev, const struct lwm2m_registry *objects, struct gw_config *config,
+		    struct gw_registry **out)
+{
+	struct lwm2m_client_config cc = {
+		.log = client_log,
+		.log_level = log_get_max_level(),
+	};
+	struct gw_registry *r;
+	int e;
+
+	*out = NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		gw_config_free(config);
+		return log_oom();
+	}
+	r->event = sd_event_ref(ev);
+	r->objects = objects;
+	e = push_gen(r, config);
+	if (e < 0) {
+		free(r);
+		return log_oom();
+	}
+	if (!main_server(config)) {
+		log_error("No LwM2M server without 'bootstrap: true' is configured; client-initiated "
+			  "bootstrap is not supported by the daemon yet");
+		gw_registry_free(r);
+		return -EINVAL;
+	}
+	r->global = global_fingerprint(config);
+	e = lwm2m_client_new(ev, objects, &cc, &r->client);
+	if (e < 0) {
+		log_error_errno(e, "Cannot create the LwM2M client: %m");
+		gw_registry_free(r);
+		return e;
+	}
+	e = start_gateway_endpoint(r);
+	if (e < 0) {
+		gw_registry_free(r);
+		return e;
+	}
+	/* An empty previous state: apply adds every device. */
+	e = gw_registry_apply(r, NULL);
+	if (e < 0) {
+		gw_registry_free(r);
+		return e;
+	}
+	*out = r;
+	return 0;
+}
+
+int gw_registry_apply(struct gw_registry *r, struct gw_config *config)
+{
+	const struct gw_config *c;
+	struct dev **devs;
+	size_t n = 0, added = 0, removed = 0, changed = 0, kept = 0;
+	bool all_changed = false;
+	char *global;
+	int e;
+
+	if (config) {
+		e = push_gen(r, config);
+		if (e < 0)
+			return log_oom();
+		/* The previous configuration stays referenced by its devices. */
+		gen_unref(r, r->gens->next);
+	}
+	c = current(r);
+	global = global_fingerprint(c);
+	if (!global)
+		return log_oom();
+	if (strcmp(global, r->global) != 0) {
+		/* Server, mode, lifetime or gateway name: every endpoint
+		 * registers again, the gateway's own included. */
+		all_changed = true;
+		free(r->global);
+		r->global = global;
+		global = NULL;
+	}
+	free(global);
+
+	devs = calloc(c->devices.n + 1, sizeof(*devs));
+	if (!devs)
+		return log_oom();
+	for (size_t i = 0; i < r->n; i++)
+		r->devs[i]->keep = false;
+
+	if (all_changed) {
+		/* Devices first (their Object 25 instances hang off it). */
+		for (size_t i = 0; i < r->n; i++) {
+			dev_free(r->devs[i]);
+			changed++;
+		}
+		r->n = 0;
+		stop_gateway_endpoint(r);
+		e = start_gateway_endpoint(r);
+		if (e < 0) {
+			free(devs);
+			return e;
+		}
+		log_info("LwM2M settings changed: every endpoint registers again");
+	}
+
+	/* First pass: which running devices stay as they are. */
+	for (size_t i = 0; i < c->devices.n; i++) {
+		const struct gw_device *cfg = gw_config_device(c, i);
+		struct dev *old = find(r, cfg->name);
+		char ep[256], *fp;
+		if (!old)
+			continue;
+		if (c->lwm2m.mode == GW_MODE_GATEWAY)
+			snprintf(ep, sizeof(ep), "%s/%s", c->gateway.name, cfg->name);
+		else
+			gw_device_endpoint_name(c, cfg, ep, sizeof(ep));
+		fp = device_fingerprint(c, cfg, c->device_profiles[i], ep);
+		if (fp && strcmp(fp, old->fingerprint) == 0) {
+			old->keep = true;
+			old->order = i;
+		} else {
+			log_info("Device %s changed: registering it again", cfg->name);
+			changed++;
+		}
+		free(fp);
+	}
+	/* What is not kept goes first (removed devices and the old version of
+	 * changed ones), so a changed device never meets its old self on the
+	 * server or in /25. Removing an endpoint de-registers it. */
+	for (size_t i = 0; i < r->n; i++) {
+		bool still = false;
+		if (r->devs[i]->keep) {
+			devs[n++] = r->devs[i];
+			kept++;
+			continue;
+		}
+		for (size_t j = 0; j < c->devices.n; j++)
+			if (strcmp(gw_config_device(c, j)->name, r->devs[i]->name) == 0)
+				still = true;
+		if (!still) {
+			log_info("Device %s removed", r->devs[i]->name);
+			removed++;
+		}
+		dev_free(r->devs[i]);
+	}
+	free(r->devs);
+	r->devs = devs;
+	r->n = n;
+	qsort(r->devs, r->n, sizeof(*r->devs), cmp_dev);
+
+	/* Second pass: new and changed devices. */
+	for (size_t i = 0; i < c->devices.n; i++) {
+		const struct gw_device *cfg = gw_config_device(c, i);
+		struct dev *d = NULL;
+		if (find(r, cfg->name))
+			continue;
+		e = dev_new(r, r->gens, i, &d);
+		if (e >= 0)
+			e = dev_start(d);
+		if (e < 0) {
+			log_error_errno(e, "Device %s is not started: %m", cfg->name);
+			dev_free(d);
+			continue;
+		}
+		devs[n++] = d;
+	}
+	added = n - r->n;
+	added = added > changed ? added - changed : 0;
+	r->n = n;
+	qsort(r->devs, r->n, sizeof(*r->devs), cmp_dev);
+	if (config)
+		log_info("Configuration applied: %zu device%s added, %zu removed, %zu changed, %zu unchanged",
+			 added, added == 1 ? "" : "s", removed, changed, kept);
+	else
+		log_info("%zu device%s started", added, added == 1 ? "" : "s");
+	schedule_change(r);
+	return 0;
+}
+
+const struct gw_config *gw_registry_config(const struct gw_registry *r)
+{
+	return current(r);
+}
+
+/* ---- samples and presence ----------------------------------------------------------------- */
+
+int gw_registry_sample(struct gw_registry *r, const char *device, const struct lwm2m_path *path,
+		       const struct mapping_sample *s, uint64_t time_usec)
+{
+	struct dev *d = find(r, device);
+	const struct mapping_point *pt;
+	struct lwm2m_value v;
+	char ps[32];
+	int e;
+
+	(void)time_usec;
+	if (!d)
+		return -ENOENT;
+	pt = mapping_profile_find(d->profile, path);
+	if (!pt)
+		return -ENOENT;
+	e = mapping_decode(pt, s, &v);
+	if (e >= 0)
+		e = dev_set(d, &pt->path, &v);
+	if (e < 0) {
+		/* One line per failure would flood the journal at poll rates:
+		 * the first one is logged, status shows the count. */
+		if (d->errors++ == 0) {
+			lwm2m_path_format(path, ps);
+			log_warning_errno(e, "Device %s: sample of %s rejected: %m", d->name, ps);
+		}
+		return e;
+	}
+	d->samples++;
+	d->last_sample = now_usec();
+	return 0;
+}
+
+int gw_registry_presence(struct gw_registry *r, const char *device, int err)
+{
+	struct dev *d = find(r, device);
+	struct lwm2m_path p;
+	struct lwm2m_value v = { .type = LWM2M_TYPE_INTEGER };
+
+	if (!d)
+		return -ENOENT;
+	err = err > 0 ? -err : err;
+	if ((d->presence < 0) == (err < 0)) {
+		d->presence = err;
+		return 0;
+	}
+	d->presence = err;
+	if (err < 0) {
+		d->unreachable++;
+		log_warning_errno(err, "Device %s is unreachable: %m", d->name);
+	} else
+		log_info("Device %s is reachable again", d->name);
+	v.i = err < 0 ? GW_ERROR_UNREACHABLE : 0;
+	lwm2m_path_parse("/3/0/11/0", 9, &p, NULL);
+	return dev_set(d, &p, &v);
+}
+
+/* ---- status --------------------------------------------------------------------------------- */
+
+void gw_registry_counts(const struct gw_registry *r, struct gw_registry_counts *out)
+{
+	*out = (struct gw_registry_counts){ .devices = r->n,
+					    .gateway_registered = r->gw_state == LWM2M_EP_REGISTERED };
+	for (size_t i = 0; i < r->n; i++)
+		if (r->devs[i]->state == LWM2M_EP_REGISTERED)
+			out->registered++;
+}
+
+static const char *state_word(int st)
+{
+	switch (st) {
+	case LWM2M_EP_REGISTERED:
+		return "registered";
+	case LWM2M_EP_REGISTERING:
+		return "registering";
+	case LWM2M_EP_DEREGISTERING:
+		return "deregistering";
+	default:
+		return "waiting";
+	}
+}
+
+static void format_age(uint64_t last, uint64_t now, char *buf, size_t size)
+{
+	uint64_t s;
+
+	if (!last) {
+		snprintf(buf, size, "never");
+		return;
+	}
+	s = (now - last) / 1000000u;
+	if (s < 120)
+		snprintf(buf, size, "%llus", (unsigned long long)s);
+	else if (s < 7200)
+		snprintf(buf, size, "%llum", (unsigned long long)(s / 60));
+	else
+		snprintf(buf, size, "%lluh", (unsigned long long)(s / 3600));
+}
+
+static int cmp_order(const void *a, const void *b)
+{
+	const struct dev *const *x = a, *const *y = b;
+	return (*x)->order < (*y)->order ? -1 : (*x)->order > (*y)->order;
+}
+
+void gw_registry_status(const struct gw_registry *r, FILE *out)
+{
+	const struct gw_config *c = current(r);
+	struct gw_registry_counts cnt;
+	struct dev **v = calloc(r->n + 1, sizeof(*v));
+	size_t w_dev = 6, w_br = 6, w_ep = 8;
+	uint64_t now = now_usec();
+	char age[32], errs[96];
+
+	gw_registry_counts(r, &cnt);
+	fprintf(out, "Gateway %s (%s mode): endpoint %s %s\n", c->gateway.name,
+		gw_mode_to_string(c->lwm2m.mode), c->gateway.name, state_word(r->gw_state));
+	if (!v)
+		return;
+	memcpy(v, r->devs, r->n * sizeof(*v));
+	qsort(v, r->n, sizeof(*v), cmp_order);
+	for (size_t i = 0; i < r->n; i++) {
+		size_t l;
+		if ((l = strlen(v[i]->name)) > w_dev)
+			w_dev = l;
+		if (v[i]->cfg->bridge && (l = strlen(v[i]->cfg->bridge)) > w_br)
+			w_br = l;
+		if ((l = strlen(v[i]->endpoint)) > w_ep)
+			w_ep = l;
+	}
+	fprintf(out, "%-*s  %-*s  %-*s  %-13s  %-11s  %s\n", (int)w_dev, "DEVICE", (int)w_br, "BRIDGE",
+		(int)w_ep, "ENDPOINT", "STATE", "LAST SAMPLE", "ERRORS");
+	for (size_t i = 0; i < r->n; i++) {
+		const struct dev *d = v[i];
+		format_age(d->last_sample, now, age, sizeof(age));
+		snprintf(errs, sizeof(errs), "decode %llu, unreachable %llu, registration %llu%s",
+			 (unsigned long long)d->errors, (unsigned long long)d->unreachable,
+			 (unsigned long long)d->reg_failures, d->presence < 0 ? " (unreachable now)" : "");
+		fprintf(out, "%-*s  %-*s  %-*s  %-13s  %-11s  %s\n", (int)w_dev, d->name, (int)w_br,
+			d->cfg->bridge ? d->cfg->bridge : "-", (int)w_ep, d->endpoint, state_word(d->state),
+			age, errs);
+	}
+	fprintf(out, "%zu device%s, %zu registered\n", cnt.devices, cnt.devices == 1 ? "" : "s",
+		cnt.registered);
+	free(v);
+}
+
+/* ---- shutdown ------------------------------------------------------------------------------- */
+
+int gw_registry_shutdown(struct gw_registry *r, uint32_t timeout_ms, void (*done)(void *ud), void *ud)
+{
+	return lwm2m_client_shutdown(r->client, timeout_ms, done, ud);
+}
+
+struct gw_registry *gw_registry_free(struct gw_registry *r)
+{
+	if (!r)
+		return NULL;
+	/* The client goes first and sends nothing; stores are ours. */
+	r->client = lwm2m_client_free(r->client);
+	for (size_t i = 0; i < r->n; i++) {
+		r->devs[i]->ep = NULL;
+		r->devs[i]->dev = NULL;
+		dev_free(r->devs[i]);
+	}
+	free(r->devs);
+	lwm2m_store_free(r->gw_store);
+	sd_event_source_disable_unref(r->change_timer);
+	while (r->gens) {
+		struct gen *g = r->gens;
+		r->gens = g->next;
+		gw_config_free(g->config);
+		free(g);
+	}
+	free(r->global);
+	sd_event_unref(r->event);
+	free(r);
+	return NULL;
+}
