@@ -58,7 +58,9 @@
  * Global state: libcoap forces two process-wide things on us — coap_startup()
  * (called once, idempotent inside libcoap) and the log handler
  * (coap_set_log_handler takes no user data), so the most recently created
- * client receives libcoap's log messages. Nothing else is global.
+ * client receives libcoap's log messages. The client also makes libcoap
+ * show PDUs (debug level) through that log instead of printing them on
+ * stdout (coap_set_show_pdu_output(0)). Nothing else is global.
  *
  * Threads: none. Every function here must be called from the thread running
  * the sd_event loop.

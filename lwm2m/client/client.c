@@ -325,6 +325,9 @@ int lwm2m_client_new(sd_event *ev, const struct lwm2m_registry *reg, const struc
 	coap_startup();
 	coap_log_client = c;
 	coap_set_log_handler(coap_log_cb);
+	/* libcoap prints PDUs (debug level) with fprintf on stdout unless
+	 * told to use its log, which is ours: stdout may be a protocol. */
+	coap_set_show_pdu_output(0);
 	coap_set_log_level((coap_log_t)c->cfg.coap_log_level);
 
 	r = fg_obs_init(c);

@@ -157,6 +157,11 @@ struct lwm2m_endpoint {
 	size_t send_token_len;
 
 	char *location; /* "/rd/abc" from Location-Path, NULL when not registered */
+	/* The Location-Path options exactly as received, each as a 16-bit
+	 * length (host order) then its bytes: Update and De-register repeat
+	 * them as Uri-Path options, even a segment that contains a '/'. */
+	uint8_t *loc_segs;
+	size_t loc_segs_len;
 
 	uint32_t obs_id; /* target of the observation engine */
 	struct fg_obs *obs;

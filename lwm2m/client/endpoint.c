@@ -319,6 +319,32 @@ static int add_location(coap_optlist_t **opts, const char *loc)
 	return 0;
 }
 
+/* The registration's Location-Path segments as Uri-Path options, exactly
+ * as the server sent them (a segment may contain '/': lwm2m-node-lib sends
+ * "rd/1" as one segment). */
+static int add_location_segs(coap_optlist_t **opts, const struct lwm2m_endpoint *ep)
+{
+	for (size_t off = 0; off + 2 <= ep->loc_segs_len;) {
+		uint16_t n;
+
+		memcpy(&n, ep->loc_segs + off, 2);
+		off += 2;
+		if (!coap_insert_optlist(opts, coap_new_optlist(COAP_OPTION_URI_PATH, n, ep->loc_segs + off)))
+			return -ENOMEM;
+		off += n;
+	}
+	return 0;
+}
+
+static void ep_forget_location(struct lwm2m_endpoint *ep)
+{
+	free(ep->location);
+	free(ep->loc_segs);
+	ep->location = NULL;
+	ep->loc_segs = NULL;
+	ep->loc_segs_len = 0;
+}
+
 static int add_query(coap_optlist_t **opts, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int add_query(coap_optlist_t **opts, const char *fmt, ...)
 {
@@ -460,7 +486,7 @@ static int ep_send_update(struct lwm2m_endpoint *ep)
 	bool links = ep->links_changed, params = ep->params_changed;
 	int r;
 
-	r = add_location(&opts, ep->location);
+	r = add_location_segs(&opts, ep);
 	if (r >= 0 && params)
 		r = add_query(&opts, "lt=%u", ep->lifetime);
 	if (r >= 0 && params)
@@ -488,7 +514,7 @@ static int ep_send_deregister(struct lwm2m_endpoint *ep)
 	coap_optlist_t *opts = NULL;
 	int r;
 
-	r = add_location(&opts, ep->location);
+	r = add_location_segs(&opts, ep);
 	if (r < 0) {
 		coap_delete_optlist(opts);
 		return r;
@@ -525,8 +551,7 @@ static void ep_schedule_register(struct lwm2m_endpoint *ep, uint64_t delay_us)
 {
 	ep->st = ST_WAIT_REGISTER;
 	ep->req = REQ_NONE;
-	free(ep->location);
-	ep->location = NULL;
+	ep_forget_location(ep);
 	ep->slot_reserved = false;
 	ep_arm(ep, fg_now(ep->c) + delay_us);
 }
@@ -607,27 +632,39 @@ static void ep_want_update(struct lwm2m_endpoint *ep)
 		ep_arm(ep, fg_now(ep->c));
 }
 
-static char *location_of(const coap_pdu_t *pdu)
+/* The Location-Path of a 2.01: *loc joined with '/' (for display) and
+ * the segments as received (see loc_segs). 0, -ENOENT (none), -ENOMEM. */
+static int location_of(const coap_pdu_t *pdu, char **loc, uint8_t **segs, size_t *segs_len)
 {
 	coap_opt_iterator_t oi;
 	coap_opt_filter_t f;
 	coap_opt_t *o;
-	struct lwm2m_buf b = { 0 };
+	struct lwm2m_buf b = { 0 }, sb = { 0 };
 
 	coap_option_filter_clear(&f);
 	coap_option_filter_set(&f, COAP_OPTION_LOCATION_PATH);
 	coap_option_iterator_init(pdu, &oi, &f);
 	while ((o = coap_option_next(&oi))) {
-		if (lwm2m_buf_putc(&b, '/') < 0 ||
-		    lwm2m_buf_append(&b, coap_opt_value(o), coap_opt_length(o)) < 0)
+		uint16_t n = (uint16_t)coap_opt_length(o);
+
+		if (lwm2m_buf_putc(&b, '/') < 0 || lwm2m_buf_append(&b, coap_opt_value(o), n) < 0 ||
+		    lwm2m_buf_append(&sb, &n, 2) < 0 || lwm2m_buf_append(&sb, coap_opt_value(o), n) < 0)
 			goto oom;
+	}
+	if (!sb.len) {
+		lwm2m_buf_free(&b);
+		return -ENOENT;
 	}
 	if (lwm2m_buf_putc(&b, '\0') < 0)
 		goto oom;
-	return (char *)b.data;
+	*loc = (char *)b.data;
+	*segs = sb.data;
+	*segs_len = sb.len;
+	return 0;
 oom:
 	lwm2m_buf_free(&b);
-	return NULL;
+	lwm2m_buf_free(&sb);
+	return -ENOMEM;
 }
 
 static void code_str(uint8_t code, char out[8])
@@ -641,15 +678,19 @@ static void on_register_response(struct lwm2m_endpoint *ep, uint8_t code, const 
 
 	code_str(code, cs);
 	if (code == COAP_RESPONSE_CODE(201)) {
-		char *loc = location_of(pdu);
+		char *loc = NULL;
+		uint8_t *segs = NULL;
+		size_t segs_len = 0;
+		int r = location_of(pdu, &loc, &segs, &segs_len);
 
-		if (!loc || !loc[0] || !loc[1]) {
-			free(loc);
-			ep_failed(ep, -EPROTO, "2.01 without Location-Path");
+		if (r < 0) {
+			ep_failed(ep, r, r == -ENOENT ? "2.01 without Location-Path" : "out of memory");
 			return;
 		}
-		free(ep->location);
+		ep_forget_location(ep);
 		ep->location = loc;
+		ep->loc_segs = segs;
+		ep->loc_segs_len = segs_len;
 		ep->links_changed = ep->params_changed = ep->want_update = false;
 		/* A new registration ends the observations of the old one. */
 		fg_obs_stop_all(ep);
@@ -725,8 +766,7 @@ coap_response_t fg_response_handler(coap_session_t *session, const coap_pdu_t *s
 		break;
 	case REQ_DEREGISTER:
 		ep_log(ep, LWM2M_LOG_INFO, "de-registered (%u.%02u)", code >> 5, code & 31);
-		free(ep->location);
-		ep->location = NULL;
+		ep_forget_location(ep);
 		ep_kill(ep);
 		break;
 	case REQ_NONE:
@@ -1063,7 +1103,7 @@ void fg_ep_free(struct lwm2m_endpoint *ep)
 	free(ep->psk_identity);
 	free(ep->name);
 	free(ep->uri);
-	free(ep->location);
+	ep_forget_location(ep);
 	free(ep->declared);
 	free(ep->devs);
 	free(ep);

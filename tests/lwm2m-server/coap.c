@@ -112,6 +112,34 @@ static json_object *pdu_location(const coap_pdu_t *pdu)
 	return o;
 }
 
+/* Every Uri-Path option as a JSON array of strings, as received. */
+static json_object *pdu_uri_path(const coap_pdu_t *pdu)
+{
+	json_object *a = json_object_new_array();
+	coap_opt_iterator_t it;
+	coap_opt_filter_t f;
+	coap_opt_t *opt;
+
+	coap_option_filter_clear(&f);
+	coap_option_filter_set(&f, COAP_OPTION_URI_PATH);
+	coap_option_iterator_init(pdu, &it, &f);
+	while ((opt = coap_option_next(&it)))
+		json_object_array_add(a, bytes_json(coap_opt_value(opt), coap_opt_length(opt)));
+	return a;
+}
+
+/* The request addresses the registration with exactly the segments its
+ * Location-Path had (libcoap finds the resource by the segments joined
+ * with '/', so ["rd/7"] and ["rd","7"] reach the same handler). */
+static bool uri_path_is(const coap_pdu_t *pdu, json_object *segs)
+{
+	json_object *got = pdu_uri_path(pdu);
+	bool eq = json_object_equal(got, segs);
+
+	json_object_put(got);
+	return eq;
+}
+
 static const char *qstr(json_object *q, const char *key)
 {
 	json_object *v;
@@ -265,6 +293,7 @@ static void reg_free(struct srv *S, struct reg *r)
 		coap_session_release(r->session);
 	json_object_put(r->query);
 	json_object_put(r->links);
+	json_object_put(r->loc_segs);
 	free(r->ep);
 	free(r->lwm2m);
 	free(r->binding);
@@ -399,7 +428,26 @@ static void hnd_register(coap_resource_t *res, coap_session_t *s, const coap_pdu
 		goto out;
 	}
 	r->id = S->next_reg_id++;
-	snprintf(r->location, sizeof(r->location), "rd/%u", r->id);
+	r->loc_segs = json_object_new_array();
+	snprintf(idbuf, sizeof(idbuf), "%u", r->id);
+	if (!S->loc_template) {
+		json_object_array_add(r->loc_segs, json_object_new_string("rd"));
+		json_object_array_add(r->loc_segs, json_object_new_string(idbuf));
+	}
+	for (size_t i = 0; S->loc_template && i < json_object_array_length(S->loc_template); i++) {
+		const char *t = json_object_get_string(json_object_array_get_idx(S->loc_template, i));
+		const char *at = strstr(t, "{id}");
+		char seg[64];
+
+		if (at)
+			snprintf(seg, sizeof(seg), "%.*s%s%s", (int)(at - t), t, idbuf, at + 4);
+		else
+			snprintf(seg, sizeof(seg), "%s", t);
+		json_object_array_add(r->loc_segs, json_object_new_string(seg));
+	}
+	for (size_t i = 0, n = 0; i < json_object_array_length(r->loc_segs); i++)
+		n += (size_t)snprintf(r->location + n, sizeof(r->location) - n, "%s%s", i ? "/" : "",
+				      json_object_get_string(json_object_array_get_idx(r->loc_segs, i)));
 	r->ep = xstrdup(ep);
 	r->lwm2m = xstrdup(ver);
 	r->binding = xstrdup(b ? b : "U");
@@ -408,8 +456,24 @@ static void hnd_register(coap_resource_t *res, coap_session_t *s, const coap_pdu
 	r->links = json_object_get(links);
 	r->session = coap_session_reference(s);
 	r->last_ms = now_ms();
-	r->res = coap_resource_init(coap_new_str_const((const uint8_t *)r->location, strlen(r->location)),
-				    COAP_RESOURCE_FLAGS_RELEASE_URI);
+	{
+		/* libcoap keys resources by the Uri-Path segments joined with
+		 * '/', a '/' inside a segment percent-encoded. */
+		char key[192];
+		size_t n = 0;
+
+		for (size_t i = 0; i < json_object_array_length(r->loc_segs) && n < sizeof(key) - 4; i++) {
+			const char *seg = json_object_get_string(json_object_array_get_idx(r->loc_segs, i));
+
+			if (i)
+				key[n++] = '/';
+			for (; *seg && n < sizeof(key) - 4; seg++)
+				n += (size_t)(*seg == '/' ? snprintf(key + n, 4, "%%2F")
+							  : snprintf(key + n, 2, "%c", *seg));
+		}
+		r->res = coap_resource_init(coap_new_str_const((const uint8_t *)key, n),
+					    COAP_RESOURCE_FLAGS_RELEASE_URI);
+	}
 	if (!r->res) {
 		reg_free(S, r);
 		code = COAP_RESPONSE_CODE(500);
@@ -428,9 +492,11 @@ static void hnd_register(coap_resource_t *res, coap_session_t *s, const coap_pdu
 	S->regs = r;
 
 	code = COAP_RESPONSE_CODE(201);
-	coap_add_option(resp, COAP_OPTION_LOCATION_PATH, 2, (const uint8_t *)"rd");
-	snprintf(idbuf, sizeof(idbuf), "%u", r->id);
-	coap_add_option(resp, COAP_OPTION_LOCATION_PATH, strlen(idbuf), (const uint8_t *)idbuf);
+	for (size_t i = 0; i < json_object_array_length(r->loc_segs); i++) {
+		json_object *seg = json_object_array_get_idx(r->loc_segs, i);
+		coap_add_option(resp, COAP_OPTION_LOCATION_PATH, (size_t)json_object_get_string_len(seg),
+				(const uint8_t *)json_object_get_string(seg));
+	}
 
 	ev = event_new("register");
 	json_object_object_add(ev, "ep", json_object_new_string(ep));
@@ -441,6 +507,8 @@ static void hnd_register(coap_resource_t *res, coap_session_t *s, const coap_pdu
 	json_object_object_add(ev, "links", json_object_get(links));
 	json_object_object_add(ev, "paths", json_object_get(paths));
 	json_object_object_add(ev, "location", json_object_new_string(r->location));
+	json_object_object_add(ev, "location_path", json_object_get(r->loc_segs));
+	json_object_object_add(ev, "uri_path", pdu_uri_path(req));
 	if (old)
 		json_object_object_add(ev, "replaced", json_object_new_string(old->location));
 	event_addr(ev, s);
@@ -472,6 +540,18 @@ static void hnd_reg_update(coap_resource_t *res, coap_session_t *s, const coap_p
 	if (req_body(S, s, res, req, resp, &data, &len) <= 0)
 		return;
 	q = pdu_query(req);
+	if (!uri_path_is(req, r->loc_segs)) {
+		code = COAP_RESPONSE_CODE(404);
+		ev = event_new("update-rejected");
+		json_object_object_add(ev, "ep", json_object_new_string(r->ep));
+		json_object_object_add(ev, "location", json_object_new_string(r->location));
+		json_object_object_add(ev, "uri_path", pdu_uri_path(req));
+		json_object_object_add(ev, "reason",
+				       json_object_new_string("Uri-Path is not the Location-Path"));
+		event_code(ev, code);
+		emit(ev);
+		goto out;
+	}
 	code = fail_take(S, "update", r->ep);
 	if (code) {
 		ev = event_new("update-rejected");
@@ -520,6 +600,7 @@ static void hnd_reg_update(coap_resource_t *res, coap_session_t *s, const coap_p
 	ev = event_new("update");
 	json_object_object_add(ev, "ep", json_object_new_string(r->ep));
 	json_object_object_add(ev, "location", json_object_new_string(r->location));
+	json_object_object_add(ev, "uri_path", pdu_uri_path(req));
 	json_object_object_add(ev, "query", json_object_get(q));
 	if (lts)
 		json_object_object_add(ev, "lt", json_object_new_int64(r->lt));
@@ -552,7 +633,7 @@ static void hnd_reg_delete(coap_resource_t *res, coap_session_t *s, const coap_p
 		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(404));
 		return;
 	}
-	code = fail_take(S, "deregister", r->ep);
+	code = uri_path_is(req, r->loc_segs) ? fail_take(S, "deregister", r->ep) : COAP_RESPONSE_CODE(404);
 	if (!code) {
 		code = COAP_RESPONSE_CODE(202);
 		reg_kill(r);
@@ -560,6 +641,7 @@ static void hnd_reg_delete(coap_resource_t *res, coap_session_t *s, const coap_p
 	ev = event_new(code == COAP_RESPONSE_CODE(202) ? "deregister" : "deregister-rejected");
 	json_object_object_add(ev, "ep", json_object_new_string(r->ep));
 	json_object_object_add(ev, "location", json_object_new_string(r->location));
+	json_object_object_add(ev, "uri_path", pdu_uri_path(req));
 	event_code(ev, code);
 	event_addr(ev, s);
 	emit(ev);
@@ -1709,6 +1791,22 @@ void srv_command(struct srv *S, json_object *cmd)
 			return;
 		}
 		json_object_object_add(S->bs_scripts, ep ? ep : "*", json_object_get(steps));
+		reply_ok(id, NULL);
+	} else if (!strcmp(op, "location-path")) {
+		json_object *segs;
+		bool ok = json_object_object_get_ex(cmd, "segments", &segs) &&
+			  json_object_is_type(segs, json_type_array) && json_object_array_length(segs) > 0;
+		for (size_t i = 0; ok && i < json_object_array_length(segs); i++) {
+			json_object *seg = json_object_array_get_idx(segs, i);
+			ok = json_object_is_type(seg, json_type_string) &&
+			     json_object_get_string_len(seg) < 40;
+		}
+		if (!ok) {
+			reply_error(id, "location-path needs \"segments\" (strings, \"{id}\" = the number)");
+			return;
+		}
+		json_object_put(S->loc_template);
+		S->loc_template = json_object_get(segs);
 		reply_ok(id, NULL);
 	} else if (!strcmp(op, "cancel")) {
 		cmd_cancel(S, cmd);

@@ -61,6 +61,11 @@
  *   registrations   -> response {"registrations":[{ep,location,lt,lwm2m,b,query,links,addr}]}
  *   observations    -> response {"observations":[{observation,ep,path,token}]}
  *   forget          {ep}: drop a registration silently (its next Update gets 4.04)
+ *   location-path   {segments:["rd","{id}"]}: the Location-Path options of the
+ *                   next 2.01s ("{id}" = the registration number), e.g.
+ *                   ["rd/{id}"] is ONE segment with a slash (lwm2m-node-lib does
+ *                   that); Update/De-register must repeat them exactly as Uri-Path
+ *                   options, or they get 4.04 (update-rejected/deregister-rejected)
  *   psk             {identity, key (hex) | key_text}
  *   reject-version / accept-version {version}
  *   fail            {what: register|update|deregister|bootstrap|send, code:"4.04", ep?, count? (1)}
@@ -77,9 +82,11 @@
  *               records?|links+paths?, text?, hex?, error?}; local commands
  *               reply {id, ok:true, ...} or {id, error:"..."}
  *   register   {ep, lt, lwm2m, b, query, links:["</>;rt=\"oma.lwm2m\"",..],
- *               paths:["/","/3/0",..], location:"rd/1", addr, secure, identity?, replaced?}
- *   update     {ep, location, query, lt?, b?, links?, paths?, addr, secure}
- *   deregister {ep, location, code}         expire {ep, location}
+ *               paths:["/","/3/0",..], location:"rd/1", location_path:["rd","1"],
+ *               uri_path:["rd"], addr, secure, identity?, replaced?}
+ *   update     {ep, location, uri_path, query, lt?, b?, links?, paths?, addr, secure}
+ *   deregister {ep, location, uri_path, code}         expire {ep, location}
+ *               (uri_path: the request's Uri-Path options as received)
  *   register-rejected / update-rejected / deregister-rejected {ep, code, ...}
  *   notify     {observation: <observe id>, ep, op, code, observe, ct?, token, records?, ...}
  *   cancelled  {observation, ep, mode:"rst"}
@@ -382,6 +389,7 @@ out:
 	free(inbuf);
 	json_object_put(S.reject_versions);
 	json_object_put(S.bs_scripts);
+	json_object_put(S.loc_template);
 	lwm2m_registry_free(S.registry);
 	return ret;
 bad_arg:

@@ -20,7 +20,8 @@
 struct reg {
 	struct reg *next;
 	unsigned id;
-	char location[24]; /* "rd/7" */
+	char location[128];    /* "rd/7": the segments joined with '/' */
+	json_object *loc_segs; /* the Location-Path segments sent: ["rd","7"] */
 	char *ep;
 	char *lwm2m, *binding;
 	uint32_t lt;
@@ -112,6 +113,7 @@ struct srv {
 	struct failrule *fails;
 	json_object *reject_versions; /* array of strings */
 	json_object *bs_scripts;      /* object: ep (or "*") -> array of commands */
+	json_object *loc_template;    /* Location-Path segments, "{id}" replaced; NULL: ["rd","{id}"] */
 	uint64_t token_base, token_ctr;
 	int64_t expire_grace_ms;
 	uint16_t port, dtls_port;

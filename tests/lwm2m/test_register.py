@@ -6,6 +6,7 @@ the 4.12 version fall-back, re-registration on 4.04, backoff, pacing, and
 1,000 endpoints in one process. Timings are asserted on the server's
 timestamps with tolerances."""
 import os
+import re
 import sys
 import time
 import unittest
@@ -103,6 +104,53 @@ class Register(unittest.TestCase):
         for ep in ("ep0", "ep2"):
             self.srv.wait_event("deregister", ep=ep)
         self.assertEqual(self.srv.registrations(), [])
+
+    def test_location_path_segments_kept_as_received(self):
+        # lwm2m-node-lib answers Register with ONE Location-Path segment
+        # "rd/1"; others use several. Update and De-register must carry
+        # exactly those segments as Uri-Path options (the server answers
+        # 4.04 to anything else, so a mismatch also shows as a re-register).
+        for tmpl, name in ((["rd/{id}"], "one"), (["rd", "x", "{id}"], "three"), (["rd", "{id}"], "two")):
+            self.srv.request("location-path", segments=tmpl)
+            cl = self.client(count=1, name=name)
+            reg = self.srv.wait_event("register", ep=name + "0")
+            rid = reg["location"].rsplit("/", 1)[1]
+            segs = [t.replace("{id}", rid) for t in tmpl]
+            self.assertEqual(reg["location_path"], segs)
+            self.assertEqual(reg["uri_path"], ["rd"])
+            cl.wait_state(name + "0", "registered")
+            cl.cmd(f"update {name}0")
+            up = self.srv.wait_event("update", ep=name + "0")
+            self.assertEqual(up["uri_path"], segs)
+            self.assertEqual(cl.quit(), 0)
+            dereg = self.srv.wait_event("deregister", ep=name + "0")
+            self.assertEqual(dereg["uri_path"], segs)
+            self.assertEqual(dereg["code"], "2.02")
+        self.assertEqual(self.srv.events("update-rejected"), [])
+        self.assertEqual(self.srv.events("deregister-rejected"), [])
+        self.assertEqual(len(self.srv.events("register")), 3)
+
+    def test_coap_debug_log_stays_off_stdout(self):
+        # libcoap at debug level dumps every PDU; the dumps must reach the
+        # client's log callback (stderr here) and never stdout, which
+        # carries the test program's own protocol lines.
+        cl = self.client(count=1, coap_log=7, log_level=7)
+        self.srv.wait_event("register", ep="ep0")
+        cl.wait_state("ep0", "registered")
+        resp = self.srv.request("read", ep="ep0", path="/3/0/0", accept=0)
+        self.assertEqual(resp["code"], "2.05")
+        cl.cmd("update ep0")
+        self.srv.wait_event("update", ep="ep0")
+        self.assertEqual(cl.quit(), 0)
+        self.assertEqual(cl.wait_exit(), 0)
+        own = re.compile(r"^(ready|state|write|exec|value|port|stats|ok|error|bye)( |$)")
+        out = [ln for ln in cl.lines if ln is not None]
+        self.assertIn("bye", out)
+        self.assertEqual([ln for ln in out if not own.match(ln)], [])
+        logs = [ln for ln in cl.logs if ln is not None]
+        # The dumps happened, in the log: the Register and the read's answer.
+        self.assertTrue(any("t:CON c:POST" in ln and "Uri-Path:rd" in ln for ln in logs), logs[-40:])
+        self.assertTrue(any("c:2.05" in ln for ln in logs), logs[-40:])
 
     def test_reregister_after_404_to_update(self):
         cl = self.client(count=1, lifetime=4)
