@@ -19,7 +19,7 @@
 
 #include "common/schema.h"
 
-#define EXACT_INT_MAX 9007199254740992.0 /* 2^53: every integer up to here is a double */
+#define EXACT_INT (INT64_C(1) << 53) /* every integer up to 2^53 is a double */
 
 static const char *const raw_names[MAPPING_RAW__MAX] = {
 	[MAPPING_RAW_VALUE] = "value",     [MAPPING_RAW_INT8] = "int8",     [MAPPING_RAW_UINT8] = "uint8",
@@ -154,12 +154,12 @@ static bool num_to_double_exact(const struct num *n, double *d)
 {
 	switch (n->k) {
 	case NUM_I:
-		if ((double)n->i > EXACT_INT_MAX || (double)n->i < -EXACT_INT_MAX)
+		if (n->i > EXACT_INT || n->i < -EXACT_INT)
 			return false;
 		*d = (double)n->i;
 		return true;
 	case NUM_U:
-		if ((double)n->u > EXACT_INT_MAX)
+		if (n->u > (uint64_t)EXACT_INT)
 			return false;
 		*d = (double)n->u;
 		return true;
