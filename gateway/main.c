@@ -26,6 +26,7 @@ static void help(void)
 	       "  status                 Show the running daemon's devices and their state\n"
 	       "  sample DEVICE PATH VALUE\n"
 	       "                         Give the running daemon a sample, as a bridge would\n"
+	       "                         (put -- before a negative VALUE)\n"
 	       "  presence DEVICE ERRNO  Mark a device reachable (0) or not (e.g. 110)\n"
 	       "  help                   Show this help\n"
 	       "\n"

@@ -1,0 +1,274 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""The gateway core end to end: `fieldgate run` with devices on the
+constants profile demo-sensor against fg-lwm2m-server (the project's LwM2M
+test server): the gateway's own endpoint and its Device object, devices as
+endpoints and as Object 25 instances, samples pushed through the registry's
+sample API (the path a bridge takes, reached here over the status socket)
+reaching an observer as notifications, reachability in /3/0/11, reload by
+difference while an untouched device is observed, an invalid reload that
+changes nothing, and `fieldgate status` output checked exactly.
+
+Usage: test_devices.py PATH/TO/fieldgate   (meson passes it)
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.environ.get("FG_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(SOURCE, "tests", "lwm2m-server"))
+from fglwm2m import Server, records_by_path  # noqa: E402
+
+FIELDGATE = None
+PROFILES = os.path.join(SOURCE, "mappings", "profiles")
+VERSION = re.search(r"version:\s*'([^']+)'", open(os.path.join(SOURCE, "meson.build")).read()).group(1)
+
+
+def config(url, sock, devices, mode="endpoint", extra=""):
+    lines = ["gateway:", "  name: gw", "  state_dir: /tmp/fieldgate-test", "  profiles_path: " + PROFILES,
+             "  status_socket: " + sock, "log:", "  level: debug", "lwm2m:", "  mode: " + mode,
+             "  lifetime: 60s", "  servers:", "    - uri: " + url, "devices:"]
+    if not devices:
+        lines[-1] = "devices: []"
+    for d in devices:
+        lines.append("  - name: %s" % d["name"])
+        lines.append("    profile: demo-sensor")
+        for k in ("endpoint",):
+            if k in d:
+                lines.append("    %s: %s" % (k, d[k]))
+        if "serial" in d:
+            lines.append("    vars: {serial: %s}" % d["serial"])
+    return "\n".join(lines) + "\n" + extra
+
+
+class Gateway:
+    def __init__(self, text):
+        self.tmp = tempfile.mkdtemp(prefix="fg-dev-")
+        self.sock = os.path.join(self.tmp, "fg.sock")
+        self.path = os.path.join(self.tmp, "fieldgate.yaml")
+        self.write(text.replace("@SOCK@", self.sock))
+        self.log = []
+        self.proc = subprocess.Popen([FIELDGATE, "run", "-c", self.path], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                     env=dict(os.environ, NOTIFY_SOCKET=""))
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stderr:
+            self.log.append(line.rstrip("\n"))
+
+    def write(self, text):
+        with open(self.path + ".new", "w") as f:
+            f.write(text.replace("@SOCK@", getattr(self, "sock", "")))
+        os.replace(self.path + ".new", self.path)
+
+    def reload(self, text):
+        self.write(text)
+        n = len(self.log)
+        self.proc.send_signal(signal.SIGHUP)
+        return n
+
+    def wait_log(self, pattern, start=0, timeout=15):
+        deadline = time.monotonic() + timeout
+        rx = re.compile(pattern)
+        while time.monotonic() < deadline:
+            for line in self.log[start:]:
+                if rx.search(line):
+                    return line
+            time.sleep(0.05)
+        raise AssertionError("log %r not seen:\n%s" % (pattern, "\n".join(self.log)))
+
+    def ctl(self, *args):
+        return subprocess.run([FIELDGATE, "-c", self.path, *args], capture_output=True, text=True, timeout=20)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.reader.join(5)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        return self.proc.returncode
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.srv = Server(stderr=subprocess.DEVNULL).start()
+        self.addCleanup(self.srv.stop)
+
+    def start(self, text):
+        gw = Gateway(text)
+        self.addCleanup(gw.stop)
+        return gw
+
+    def value(self, ep, path):
+        r = self.srv.request("read", ep=ep, path=path, timeout=10)
+        self.assertEqual(r["code"], "2.05", r)
+        return records_by_path(r)[path]
+
+
+class EndpointMode(Base):
+    def test_register_read_sample_status(self):
+        devs = [{"name": "s1"}, {"name": "s2", "endpoint": "kitchen"}]
+        gw = self.start(config(self.srv.url, "@SOCK@", devs))
+        regs = {self.srv.wait_event("register", ep=ep, timeout=15)["ep"] for ep in ("gw", "gw-s1", "kitchen")}
+        self.assertEqual(regs, {"gw", "gw-s1", "kitchen"})
+        # Each device is its own endpoint on its own session.
+        addrs = {r["ep"]: r["addr"] for r in self.srv.registrations()}
+        self.assertEqual(len(set(addrs.values())), 3, addrs)
+
+        # The gateway's own Device object.
+        r = self.srv.request("read", ep="gw", path="/3/0", timeout=10)
+        v = records_by_path(r)
+        self.assertEqual(v["/3/0/0"], "fieldgate project")
+        self.assertEqual(v["/3/0/1"], "fieldgate")
+        self.assertEqual(v["/3/0/2"], "gw")
+        self.assertEqual(v["/3/0/3"], VERSION)
+        self.assertEqual(v["/3/0/11/0"], 0)
+        self.assertGreater(v["/3/0/21"], 0)
+        # A device: the profile's constants and variables.
+        self.assertEqual(self.value("gw-s1", "/3/0/0"), "fieldgate demo")
+        self.assertEqual(self.value("gw-s1", "/3/0/2"), "s1")  # serial defaults to the name
+        self.assertEqual(self.value("kitchen", "/3303/0/5701"), "Cel")
+
+        # The value is declared but has none before the first sample.
+        r = self.srv.request("read", ep="gw-s1", path="/3303/0/5700", timeout=10)
+        self.assertEqual(r["code"], "4.04", r)
+        self.assertEqual(gw.ctl("sample", "s1", "/3303/0/5700", "20").stdout, "ok\n")
+        # A sample through the registry reaches an observer.
+        obs = self.srv.request("observe", ep="gw-s1", path="/3303/0/5700", timeout=10)
+        self.assertEqual(obs["code"], "2.05", obs)
+        self.assertEqual(records_by_path(obs)["/3303/0/5700"], 20.0)
+        r = gw.ctl("sample", "s1", "/3303/0/5700", "21.5")
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, "ok\n", ""))
+        n = self.srv.wait_event("notify", ep="gw-s1", timeout=10)
+        self.assertEqual(records_by_path(n)["/3303/0/5700"], 21.5)
+        self.assertEqual(n["token"], obs["token"])
+        self.assertEqual(self.value("gw-s1", "/3303/0/5700"), 21.5)
+        # Wrong samples are refused and counted.
+        r = gw.ctl("sample", "s1", "/3303/0/5700", "warm")
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stdout, "error: Bad message\n")
+        r = gw.ctl("sample", "nope", "/3303/0/5700", "1")
+        self.assertEqual(r.stdout, "error: no device 'nope' with a point at /3303/0/5700\n")
+
+        # Reachability: /3/0/11/0 becomes 16 and back to 0.
+        obs11 = self.srv.request("observe", ep="kitchen", path="/3/0/11/0", timeout=10)
+        self.assertEqual(obs11["code"], "2.05", obs11)
+        self.assertEqual(gw.ctl("presence", "s2", "110").stdout, "ok\n")
+        n = self.srv.wait_event("notify", ep="kitchen", timeout=10)
+        self.assertEqual(records_by_path(n)["/3/0/11/0"], 16)
+
+        # fieldgate status, exactly (ages are the only moving part).
+        r = gw.ctl("status")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = re.sub(r" \d+s +", " AGE ", r.stdout)
+        self.assertEqual(out,
+                         "Gateway gw (endpoint mode): endpoint gw registered\n"
+                         "DEVICE  BRIDGE  ENDPOINT  STATE          LAST SAMPLE  ERRORS\n"
+                         "s1      -       gw-s1     registered     AGE decode 1, unreachable 0, registration 0\n"
+                         "s2      -       kitchen   registered     never        decode 0, unreachable 1, "
+                         "registration 0 (unreachable now)\n"
+                         "2 devices, 2 registered\n")
+
+        # SIGTERM: every endpoint de-registers.
+        self.assertEqual(gw.stop(), 0)
+        gone = {self.srv.wait_event("deregister", timeout=10)["ep"] for _ in range(3)}
+        self.assertEqual(gone, {"gw", "gw-s1", "kitchen"})
+
+    def test_reload_by_difference(self):
+        devs = [{"name": "keep"}, {"name": "gone"}, {"name": "chg", "serial": "A"}]
+        gw = self.start(config(self.srv.url, "@SOCK@", devs))
+        for ep in ("gw", "gw-keep", "gw-gone", "gw-chg"):
+            self.srv.wait_event("register", ep=ep, timeout=15)
+        keep_addr = [r["addr"] for r in self.srv.registrations() if r["ep"] == "gw-keep"][0]
+        gw.ctl("sample", "keep", "/3303/0/5700", "0.5")
+        obs = self.srv.request("observe", ep="gw-keep", path="/3303/0/5700", timeout=10)
+        self.assertEqual(obs["code"], "2.05", obs)
+        gw.ctl("sample", "keep", "/3303/0/5700", "1.5")
+        self.assertEqual(records_by_path(self.srv.wait_event("notify", ep="gw-keep"))["/3303/0/5700"], 1.5)
+
+        # An invalid configuration changes nothing: no event at the server.
+        before = len(self.srv.events())
+        start = gw.reload(config(self.srv.url, "@SOCK@", devs) + "bogus: 1\n")
+        gw.wait_log(r"has 1 error, keeping the running configuration", start)
+        time.sleep(1.0)
+        self.assertEqual(self.srv.events()[before:], [])
+
+        # Add, remove, change.
+        new = [{"name": "keep"}, {"name": "chg", "serial": "B"}, {"name": "new"}]
+        start = gw.reload(config(self.srv.url, "@SOCK@", new))
+        gw.wait_log(r"Configuration applied: 1 device added, 1 removed, 1 changed, 1 unchanged", start)
+        self.assertEqual(self.srv.wait_event("deregister", ep="gw-gone")["ep"], "gw-gone")
+        self.srv.wait_event("register", ep="gw-new", timeout=15)
+        self.srv.wait_event("deregister", ep="gw-chg")
+        self.srv.wait_event("register", ep="gw-chg", timeout=15)
+        self.assertEqual(self.value("gw-chg", "/3/0/2"), "B")
+        # The untouched one: same session, no new registration, and its
+        # observation keeps notifying with the same token.
+        self.assertEqual([e for e in self.srv.events("register") if e["ep"] == "gw-keep"].__len__(), 1)
+        self.assertEqual([e for e in self.srv.events("deregister") if e["ep"] == "gw-keep"], [])
+        self.assertEqual([r["addr"] for r in self.srv.registrations() if r["ep"] == "gw-keep"], [keep_addr])
+        gw.ctl("sample", "keep", "/3303/0/5700", "2.5")
+        n = self.srv.wait_event("notify", ep="gw-keep")
+        self.assertEqual(records_by_path(n)["/3303/0/5700"], 2.5)
+        self.assertEqual(n["token"], obs["token"])
+        self.assertEqual(n["observation"], obs["id"])
+
+
+class GatewayMode(Base):
+    def test_object25(self):
+        devs = [{"name": "s1"}, {"name": "s2"}]
+        gw = self.start(config(self.srv.url, "@SOCK@", devs, mode="gateway"))
+        reg = self.srv.wait_event("register", ep="gw", timeout=15)
+        # Devices are /25 instances; their objects are not in the gateway's list.
+        self.assertIn("/25", " ".join(reg["paths"]) + " ".join(
+            e.get("paths", []) and " ".join(e["paths"]) for e in self.srv.events("update")))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            r = self.srv.request("read", ep="gw", path="/25", timeout=10)
+            prefixes = sorted(v for p, v in records_by_path(r).items() if p.endswith("/1"))
+            if prefixes == ["s1", "s2"]:
+                break
+            time.sleep(0.2)
+        self.assertEqual(prefixes, ["s1", "s2"])
+        self.assertEqual(self.value("gw", "/s2/3/0/0"), "fieldgate demo")
+        self.assertEqual(gw.ctl("sample", "s1", "/3303/0/5700", "1").stdout, "ok\n")
+        obs = self.srv.request("observe", ep="gw", path="/s1/3303/0/5700", timeout=10)
+        self.assertEqual(obs["code"], "2.05", obs)
+        self.assertEqual(gw.ctl("sample", "--", "s1", "/3303/0/5700", "-3.25").stdout, "ok\n")
+        n = self.srv.wait_event("notify", ep="gw", timeout=10)
+        self.assertEqual(list(records_by_path(n).values()), [-3.25])
+        r = gw.ctl("status")
+        self.assertEqual(re.sub(r" \d+s +", " AGE ", r.stdout),
+                         "Gateway gw (gateway mode): endpoint gw registered\n"
+                         "DEVICE  BRIDGE  ENDPOINT  STATE          LAST SAMPLE  ERRORS\n"
+                         "s1      -       gw/s1     registered     AGE decode 0, unreachable 0, registration 0\n"
+                         "s2      -       gw/s2     registered     never        decode 0, unreachable 0, registration 0\n"
+                         "2 devices, 2 registered\n")
+
+
+def main():
+    global FIELDGATE
+    FIELDGATE = os.path.abspath(sys.argv.pop(1))
+    prog = unittest.main(exit=False, verbosity=2)
+    res = prog.result
+    failed = len(res.failures) + len(res.errors)
+    print("%d passed, %d failed" % (res.testsRun - failed - len(res.skipped), failed))
+    return 0 if res.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
