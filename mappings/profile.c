@@ -972,13 +972,16 @@ static int build_point(struct loader *L, const struct ynode *kn, const struct yn
 	char pb[32], ob[8];
 	int r;
 
-	r = schema_parse(&res_section, vn, &rs, L->diag, L);
+	const char *pathtxt = ptxt(&pt->path, pb);
+	/* Messages name the resource: "unknown key 'sorce' in '/3303/0/5700'". */
+	struct schema_ctx sctx = { .diag = L->diag, .userdata = L };
+	schema_path_push_key(&sctx, pathtxt);
+	r = schema_parse_section(&sctx, &res_section, vn, &rs);
 	if (r == -ENOMEM)
 		goto out;
-	if (r < 0)
+	if (r < 0 || sctx.errors)
 		L->errors++;
 
-	const char *pathtxt = ptxt(&pt->path, pb);
 	const struct ynode *given[3] = { rs.constant, ynode_map_get(vn, "device"), rs.source };
 	const char *given_names[3] = { "const", "device", "source" };
 	size_t ngiven = 0;
@@ -1034,7 +1037,7 @@ static int build_point(struct loader *L, const struct ynode *kn, const struct yn
 	}
 	pt->ops = L->p->ops;
 	if (pt->from == MAPPING_FROM_SOURCE) {
-		if (!(pt->def->ops & LWM2M_OP_R))
+		if (!(pt->def->ops & LWM2M_OP_R) && type != LWM2M_TYPE_NONE)
 			lerr(L, kn,
 			     "%s (%s) is not readable (operations: %s): a source cannot feed it; use "
 			     "'write:'",
@@ -1141,8 +1144,10 @@ static int build_point(struct loader *L, const struct ynode *kn, const struct yn
 				xf->scale_div = (uint64_t)ni;
 		}
 	}
-	if ((scn || ofn) && (rs.enum_map || rs.raw == MAPPING_RAW_STRING || type == LWM2M_TYPE_BOOLEAN ||
-			     type_is_bytes(type)))
+	if (pt->from != MAPPING_FROM_SOURCE)
+		; /* reported above: no transform without a source */
+	else if ((scn || ofn) && (rs.enum_map || rs.raw == MAPPING_RAW_STRING || type == LWM2M_TYPE_BOOLEAN ||
+				  type_is_bytes(type)))
 		lerr(L, scn ? scn - 1 : ofn - 1,
 		     "scale/offset of %s need a numeric value and a numeric resource without 'enum' "
 		     "(resource is %s)",
