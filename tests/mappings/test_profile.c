@@ -348,6 +348,15 @@ static void test_example(void **state)
 	assert_int_equal(v.type, LWM2M_TYPE_BOOLEAN);
 	assert_true(v.b);
 
+	/* a constant of a resource instance lands in the store */
+	struct lwm2m_store *st = lwm2m_store_new(f->reg);
+	assert_int_equal(mapping_instantiate(p, st, vars, NULL), 0);
+	assert_int_equal(lwm2m_store_get(st, &(struct lwm2m_path)LWM2M_PATH(3, 0, 6, 0), &v), 0);
+	assert_int_equal(v.type, LWM2M_TYPE_INTEGER);
+	assert_int_equal(v.i, 1);
+	assert_true(lwm2m_store_has(st, &(struct lwm2m_path)LWM2M_PATH(3306, 0)));
+	lwm2m_store_free(st);
+
 	/* points are sorted */
 	for (size_t i = 1; i < mapping_profile_npoints(p); i++)
 		assert_true(lwm2m_path_cmp(&mapping_profile_point(p, i - 1)->path,
@@ -380,6 +389,11 @@ static void test_include(void **state)
 	assert_false(pt->xf.has_scale); /* not merged with the base's scale */
 	assert_int_equal(pt->poll_usec, 2000000);
 	assert_int_equal(((const struct tsrc *)pt->source)->addr, 10);
+	const uint8_t f215[] = { 0x00, 0x00, 0x41, 0xac }; /* 21.5f, words swapped */
+	struct mapping_sample smp = { .bytes = f215, .len = 4 };
+	struct lwm2m_value v;
+	assert_int_equal(mapping_decode(pt, &smp, &v), 0);
+	assert_true(v.type == LWM2M_TYPE_FLOAT && v.f == 21.5);
 	/* removal of a resource and of an instance */
 	assert_null(mapping_profile_find(var, &(struct lwm2m_path)LWM2M_PATH(3303, 0, 5701)));
 	assert_null(mapping_profile_find(var, &(struct lwm2m_path)LWM2M_PATH(3304, 1, 5700)));
