@@ -20,8 +20,9 @@
  *
  * Transforms are pure functions of (transform, sample): no allocation, no
  * global state; byte values of a decoded lwm2m_value point into the sample
- * or into the profile. The file format is documented in
- * mappings/profiles/example.yaml and docs of this header below.
+ * or into the profile. The file format is documented key by key in
+ * mappings/profiles/example.yaml; notes for bridge authors and the decisions
+ * taken are in mappings/README.md.
  *
  * Error convention of decode/encode (negative errno):
  *   -EBADMSG  the sample does not have the layout (too short, not a number)
@@ -161,7 +162,11 @@ int mapping_transform_decode(const struct mapping_transform *xf, enum lwm2m_type
  * bytes; -ENOBUFS when too small) and out->bytes points to buf; a VALUE
  * sample may point into `in` or xf's tables. Ranges are checked: a value
  * that does not fit the raw type, is outside min/max, or needs rounding that
- * is not configured is -ERANGE; an enum value without entry -ENOENT. */
+ * is not configured is -ERANGE; an enum value without entry -ENOENT.
+ * Bit fields come back at their bit position with the other bits 0: the
+ * bridge merges them (read-modify-write or a masked write). float32 takes
+ * the nearest binary32 value; an integral raw value whose decode gives back
+ * exactly the written value is accepted (0.3 with scale 0.1 -> 3). */
 int mapping_transform_encode(const struct mapping_transform *xf, enum lwm2m_type from,
 			     const struct lwm2m_value *in, uint8_t *buf, size_t cap,
 			     struct mapping_sample *out);
@@ -280,6 +285,7 @@ const char *mapping_profile_bridge(const struct mapping_profile *p);
 /* Profile-wide defaults (`defaults: poll / max_age`), 0 when not given;
  * already applied to the points. */
 uint64_t mapping_profile_poll_usec(const struct mapping_profile *p);
+uint64_t mapping_profile_max_age_usec(const struct mapping_profile *p);
 
 /* Points, sorted by path, includes resolved. */
 size_t mapping_profile_npoints(const struct mapping_profile *p);

@@ -1501,6 +1501,11 @@ uint64_t mapping_profile_poll_usec(const struct mapping_profile *p)
 	return p->poll_usec;
 }
 
+uint64_t mapping_profile_max_age_usec(const struct mapping_profile *p)
+{
+	return p->max_age_usec;
+}
+
 size_t mapping_profile_npoints(const struct mapping_profile *p)
 {
 	return p->npoints;
