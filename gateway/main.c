@@ -54,16 +54,19 @@ static int usage_error(const char *fmt, ...)
 }
 
 /* The socket the configuration names, when it can be read; the daemon's
- * default otherwise. The returned string lives until exit. */
+ * default otherwise (NULL). */
 static const char *status_socket(const struct gw_options *opt)
 {
+	static char path[4096];
 	struct diag quiet = { 0 };
 	struct gw_config *c = NULL;
 	const char *s = NULL;
 
-	if (gw_config_load_file(opt->config_path, &quiet, &c) >= 0 && c->gateway.status_socket)
-		s = strdup(c->gateway.status_socket);
-	/* c is freed at exit by the OS; s must outlive it either way. */
+	if (gw_config_load_file(opt->config_path, &quiet, &c) >= 0 && c->gateway.status_socket &&
+	    strlen(c->gateway.status_socket) < sizeof(path)) {
+		strcpy(path, c->gateway.status_socket);
+		s = path;
+	}
 	gw_config_free(c);
 	return s;
 }
