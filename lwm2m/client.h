@@ -42,9 +42,23 @@
  * observations in the pure observation engine (lwm2m/observe.h), which
  * keeps the Write-Attributes and decides when to notify; its one deadline is
  * one more timer of the heap. Values reach it through lwm2m_endpoint_set() or
- * lwm2m_endpoint_value_changed(). Notifications are always Confirmable
- * (libcoap 4.3.1 does not report a Reset to a Non-confirmable message, and a
- * Reset is how a server cancels). Send (POST /dp) pushes chosen values.
+ * lwm2m_endpoint_value_changed(). Send (POST /dp) pushes chosen values.
+ *
+ * Notifications are Non-confirmable; one is Confirmable when the
+ * observation's last CON is con_period_s old (or when the engine says so).
+ * A Reset answering a notification cancels its observation: for a CON
+ * through libcoap's nack handler; for a NON by its message id (libcoap
+ * 4.3.1 reports that Reset only in its log line "got RST for mid=...",
+ * which the client's libcoap log handler reads; newer libcoap also calls
+ * the nack handler). libcoap sends one CON at a time per session (NSTART
+ * 1), so a CON notification the server never acknowledges holds back the
+ * endpoint's Update until libcoap gives it up (MAX_TRANSMIT_WAIT). To keep
+ * that to ONE exchange and the registration alive, a notification due as
+ * CON goes out as NON (and the next one tries CON again) while a CON of the
+ * endpoint may still be in flight (a notification less than
+ * MAX_TRANSMIT_WAIT old, a registration request) or while the next Update
+ * is less than MAX_TRANSMIT_WAIT away. A lifetime shorter than twice
+ * MAX_TRANSMIT_WAIT therefore means NON notifications only.
  *
  * LwM2M Gateway mode (Object 25 v2.0): an endpoint may host child devices,
  * each with its own store and a prefix; requests whose first Uri-Path segment
@@ -100,6 +114,17 @@ struct lwm2m_client_config {
 	/* A DTLS handshake not complete after this fails (a wrong PSK often
 	 * shows as silence: the peer's alerts cannot be decrypted); 0 = 15000 */
 	uint32_t dtls_timeout_ms;
+	/* Notifications are Non-confirmable except one Confirmable at least
+	 * every con_period_s per observation (RFC 7641 §4.5: the client must
+	 * learn at least every 24 h that the server is still interested);
+	 * 0 = 86400. */
+	uint32_t con_period_s;
+	/* CoAP transmission parameters of every session (RFC 7252 §4.8);
+	 * 0 = 2000 ms and 4. They bound how long a Confirmable message that
+	 * gets no ACK occupies the session (MAX_TRANSMIT_WAIT, 93 s by
+	 * default), see "Information reporting" above. */
+	uint32_t ack_timeout_ms;
+	uint8_t max_retransmit;
 	lwm2m_log_fn log; /* may be NULL: no logging */
 	void *log_ud;
 	int log_level;      /* messages above this level are not even formatted; 0 = LWM2M_LOG_INFO */

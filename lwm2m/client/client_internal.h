@@ -162,6 +162,9 @@ struct lwm2m_endpoint {
 	 * them as Uri-Path options, even a segment that contains a '/'. */
 	uint8_t *loc_segs;
 	size_t loc_segs_len;
+	/* A CON notification sent before this (µs) may still be in flight:
+	 * libcoap does not report its ACK, only its failure (obs.c). */
+	uint64_t con_busy_until;
 
 	uint32_t obs_id; /* target of the observation engine */
 	struct fg_obs *obs;
@@ -248,5 +251,9 @@ void fg_obs_stop_under(struct lwm2m_endpoint *ep, const struct lwm2m_device *dev
 uint32_t fg_obs_next_seq(struct lwm2m_client *c);
 /* A CON we sent was reset or never acknowledged. */
 void fg_obs_nack(struct lwm2m_endpoint *ep, const coap_pdu_t *sent);
+/* A Reset with message id mid arrived, on ep's session (NULL: unknown,
+ * from libcoap 4.3.1's log line): it cancels the observation whose last
+ * NON notification had that id. */
+void fg_obs_reset(struct lwm2m_client *c, struct lwm2m_endpoint *ep, coap_mid_t mid);
 void fg_obs_records_written(struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
 			    const struct lwm2m_records *recs);

@@ -287,8 +287,17 @@ static int ep_open_session(struct lwm2m_endpoint *ep)
 	}
 	if (!s)
 		return -EIO;
+	if (ep->c->cfg.ack_timeout_ms) {
+		uint32_t ms = ep->c->cfg.ack_timeout_ms;
+		coap_fixed_point_t at = { (uint16_t)(ms / 1000), (uint16_t)(ms % 1000) };
+
+		coap_session_set_ack_timeout(s, at);
+	}
+	if (ep->c->cfg.max_retransmit)
+		coap_session_set_max_retransmit(s, ep->c->cfg.max_retransmit);
 	coap_session_set_app_data(s, ep);
 	ep->session = s;
+	ep->con_busy_until = 0;
 	return 0;
 }
 
@@ -790,11 +799,13 @@ void fg_nack_handler(coap_session_t *session, const coap_pdu_t *sent, const coap
 {
 	struct lwm2m_endpoint *ep = coap_session_get_app_data(session);
 
-	(void)mid;
 	if (!ep)
 		return;
 	if (reason == COAP_NACK_RST || reason == COAP_NACK_TOO_MANY_RETRIES)
 		fg_obs_nack(ep, sent);
+	/* libcoap after 4.3.1 reports a Reset to a NON message here. */
+	if (reason == COAP_NACK_RST && (!sent || coap_pdu_get_type(sent) == COAP_MESSAGE_NON))
+		fg_obs_reset(ep->c, ep, mid);
 	if (ep->req == REQ_NONE)
 		return;
 	/* A failed DTLS handshake drops every queued message of the session,

@@ -10,10 +10,24 @@
  * (a server Write) only arm that timer: notifications always leave from the
  * heap dispatch.
  *
- * Every notification is Confirmable. libcoap 4.3.1 does not tell the
- * application about a Reset answering a Non-confirmable message, and a Reset
- * is how a server cancels an observation (RFC 7641 §3.6): with CON the
- * Reset reaches fg_obs_nack() and the observation ends at once.
+ * Notifications are Non-confirmable, Confirmable when the engine says so
+ * (the observation's last CON is con_period_s old). A Reset is how a server
+ * cancels an observation (RFC 7641 §3.6): to a CON it reaches fg_obs_nack()
+ * with the notification; to a NON, libcoap 4.3.1 only logs "got RST for
+ * mid=0x..." (client.c reads that line) and newer versions call the nack
+ * handler with the message id: fg_obs_reset() finds the observation whose
+ * last NON had that id. Message ids are per session, so a Reset known only
+ * by its id may match observations of several endpoints: none is then
+ * cancelled, but each sends its next notification as CON, whose Reset (or
+ * ACK) is unambiguous.
+ *
+ * libcoap sends one CON at a time per session (NSTART 1) and does not
+ * report the ACK of a CON notification, only its failure. A notification
+ * that should be CON goes out as NON (and the next one tries again) while
+ * a CON of the endpoint may still be in flight or the next Update is less
+ * than MAX_TRANSMIT_WAIT away: a server that never acknowledges can then
+ * hold back an Update by one CON exchange at most, never long enough for
+ * the registration to lapse (see client.h).
  *
  * Targets: the engine knows "endpoints" by a 32-bit id; each LwM2M endpoint
  * and each Object 25 device is one target, found through c->targets.
@@ -32,6 +46,9 @@ struct fg_obs {
 	size_t token_len;
 	uint16_t ct;
 	bool composite;
+	bool want_con;      /* the next notification is CON (owed, or to resolve a Reset) */
+	coap_mid_t non_mid; /* message id of the last NON notification */
+	uint64_t non_when;  /* and when it left (µs), 0: none */
 	size_t npaths;
 	struct lwm2m_path paths[]; /* sorted for composite */
 };
@@ -66,7 +83,9 @@ static void on_obs_timer(struct lwm2m_client *c, struct fg_timer *t);
 
 int fg_obs_init(struct lwm2m_client *c)
 {
-	struct lwm2m_obs_config cfg = { .read = engine_read, .read_ctx = c };
+	struct lwm2m_obs_config cfg = { .read = engine_read,
+					.read_ctx = c,
+					.con_period_s = c->cfg.con_period_s };
 
 	c->obs = lwm2m_obs_engine_new(&cfg);
 	if (!c->obs)
@@ -324,20 +343,54 @@ out:
 	return r;
 }
 
-static void obs_send(struct lwm2m_endpoint *ep, struct fg_obs *o)
+/* RFC 7252 §4.8.2 MAX_TRANSMIT_WAIT of the session, µs: how long libcoap
+ * may keep a CON without ACK (and the session's other CONs behind it). */
+static uint64_t max_transmit_wait_us(coap_session_t *s)
+{
+	coap_fixed_point_t at = coap_session_get_ack_timeout(s), rf = coap_session_get_ack_random_factor(s);
+	uint64_t at_ms = at.integer_part * 1000u + at.fractional_part;
+	uint64_t rf_milli = rf.integer_part * 1000u + rf.fractional_part;
+	unsigned mr = coap_session_get_max_retransmit(s);
+
+	/* ms * (1/1000) = µs */
+	return at_ms * ((UINT64_C(1) << (mr < 20 ? mr + 1 : 21)) - 1) * rf_milli;
+}
+
+/* May a CON notification leave now without possibly holding back the
+ * endpoint's next Update by more than one exchange? */
+static bool con_allowed(const struct lwm2m_endpoint *ep, uint64_t now)
+{
+	uint64_t mtw = max_transmit_wait_us(ep->session);
+
+	if (now < ep->con_busy_until || ep->req != REQ_NONE)
+		return false;
+	if (ep->st == ST_REGISTERED && fg_timer_armed(&ep->timer) && ep->timer.when < now + mtw)
+		return false;
+	return true;
+}
+
+static void obs_send(struct lwm2m_endpoint *ep, struct fg_obs *o, bool con)
 {
 	struct lwm2m_client *c = ep->c;
 	struct lwm2m_buf body = { 0 };
 	coap_session_t *s = ep->session;
+	uint64_t now = fg_now(c);
 	coap_pdu_t *pdu;
+	coap_mid_t mid;
 	uint8_t buf[4];
 	int r;
 
 	if (!s || ep->session_dead || ep->removing)
 		return;
+	con = con || o->want_con;
+	if (con && !con_allowed(ep, now)) {
+		con = false;
+		o->want_con = true;
+	}
 	r = obs_payload(ep, o, &body);
-	pdu = coap_pdu_init(COAP_MESSAGE_CON, r < 0 ? lwm2m_errno_to_coap(r) : COAP_RESPONSE_CODE(205),
-			    coap_new_message_id(s), coap_session_max_pdu_size(s));
+	pdu = coap_pdu_init(con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON,
+			    r < 0 ? lwm2m_errno_to_coap(r) : COAP_RESPONSE_CODE(205), coap_new_message_id(s),
+			    coap_session_max_pdu_size(s));
 	if (!pdu)
 		goto out;
 	if (!coap_add_token(pdu, o->token_len, o->token))
@@ -354,9 +407,18 @@ static void obs_send(struct lwm2m_endpoint *ep, struct fg_obs *o)
 		       body.len);
 		goto fail;
 	}
-	if (coap_send(s, pdu) == COAP_INVALID_MID)
+	mid = coap_send(s, pdu);
+	if (mid == COAP_INVALID_MID)
 		goto out; /* freed by coap_send */
 	c->stats.notifications++;
+	if (con) {
+		o->want_con = false;
+		o->non_when = 0;
+		ep->con_busy_until = now + max_transmit_wait_us(s);
+	} else {
+		o->non_mid = mid;
+		o->non_when = now;
+	}
 	if (r < 0) {
 		/* An error response ends the observation (RFC 7641 §3.2). */
 		obs_cancel(ep, o);
@@ -390,7 +452,7 @@ static void on_obs_event(void *ctx, const struct lwm2m_obs_event *ev)
 		}
 		return;
 	}
-	obs_send(ep, o);
+	obs_send(ep, o, ev->con);
 }
 
 static void on_obs_timer(struct lwm2m_client *c, struct fg_timer *t)
@@ -407,11 +469,54 @@ void fg_obs_nack(struct lwm2m_endpoint *ep, const coap_pdu_t *sent)
 {
 	coap_bin_const_t tok;
 
-	if (!sent)
+	if (!sent || COAP_RESPONSE_CLASS(coap_pdu_get_code(sent)) < 2)
 		return;
 	tok = coap_pdu_get_token(sent);
+	if (coap_pdu_get_type(sent) == COAP_MESSAGE_CON && obs_find(ep, tok.s, tok.length))
+		ep->con_busy_until = 0; /* that exchange is over */
 	if (fg_obs_stop_token(ep, tok.s, tok.length))
 		ep_log(ep, LWM2M_LOG_DEBUG, "observation cancelled by the server (reset or no answer)");
+}
+
+/* A Reset answers a NON sent at most this long ago (it is sent on receipt;
+ * RFC 7252 MAX_LATENCY is 100 s, real paths take well under a second). */
+#define RESET_WINDOW_US (30u * 1000000u)
+
+void fg_obs_reset(struct lwm2m_client *c, struct lwm2m_endpoint *only, coap_mid_t mid)
+{
+	uint64_t now = fg_now(c);
+	struct lwm2m_endpoint *hit_ep = NULL;
+	struct fg_obs *hit = NULL;
+	size_t n = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (struct lwm2m_endpoint *ep = only ? only : c->eps; ep; ep = only ? NULL : ep->next) {
+			for (struct fg_obs *o = ep->obs; o; o = o->next) {
+				if (!o->non_when || o->non_mid != mid || now - o->non_when > RESET_WINDOW_US)
+					continue;
+				if (pass == 0) {
+					n++;
+					hit = o;
+					hit_ep = ep;
+				} else {
+					/* Ambiguous: let a CON notification ask. */
+					o->want_con = true;
+					o->non_when = 0;
+				}
+			}
+		}
+		if (n <= 1)
+			break;
+	}
+	if (n == 1) {
+		obs_cancel(hit_ep, hit);
+		ep_log(hit_ep, LWM2M_LOG_DEBUG,
+		       "observation cancelled by the server (reset of a notification)");
+	} else if (n > 1) {
+		fg_log(c, LWM2M_LOG_DEBUG, NULL,
+		       "reset of message 0x%04x matches %zu observations: their next notification is CON",
+		       mid, n);
+	}
 }
 
 /* ---- values ----------------------------------------------------------------- */

@@ -1500,8 +1500,9 @@ static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent, co
 			struct bsc *b = q->bs;
 			q->bs = NULL;
 			bs_advance(S, b, c);
-		} else if (!strcmp(q->op, "bs-finish")) {
-			/* Bootstrap-Finish answered: later commands go to the registration */
+		} else if (!strcmp(q->op, "bs-finish") && COAP_RESPONSE_CLASS(code) == 2) {
+			/* Bootstrap-Finish accepted: later commands go to the
+			 * registration (after a 4.06 the bootstrap goes on) */
 			struct bsc *b = bsc_by_ep(S, q->ep);
 			if (b)
 				b->dead = true;
@@ -1510,16 +1511,37 @@ static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent, co
 	}
 	o = req_by_token(S, tok.s, tok.length, true);
 	if (o) {
+		const char *type = coap_pdu_get_type(rcv) == COAP_MESSAGE_CON ? "CON" : "NON";
+
 		if (o->cancel_rst) {
 			json_object *ev = event_new("cancelled");
 			json_object_object_add(ev, "observation", json_object_get(o->id));
 			json_object_object_add(ev, "ep", json_object_new_string(o->ep));
 			json_object_object_add(ev, "mode", json_object_new_string("rst"));
+			json_object_object_add(ev, "type", json_object_new_string(type));
+			json_object_object_add(ev, "mid", json_object_new_int(coap_pdu_get_mid(rcv)));
 			emit(ev);
 			o->dead = true;
 			return COAP_RESPONSE_FAIL; /* libcoap answers with RST */
 		}
-		emit(response_event(S, "notify", o, rcv));
+		if (S->ignore_con_notify && coap_pdu_get_type(rcv) == COAP_MESSAGE_CON) {
+			/* libcoap acknowledges whatever the handler returns; its
+			 * debug packet loss drops the next datagram it sends,
+			 * which is that ACK (counting restarts here). */
+			json_object *ev = event_new("ignored");
+			json_object_object_add(ev, "observation", json_object_get(o->id));
+			json_object_object_add(ev, "ep", json_object_new_string(o->ep));
+			json_object_object_add(ev, "mid", json_object_new_int(coap_pdu_get_mid(rcv)));
+			if (opt_uint(rcv, COAP_OPTION_OBSERVE, &obs))
+				json_object_object_add(ev, "observe", json_object_new_int64(obs));
+			emit(ev);
+			coap_debug_set_packet_loss("1");
+			return COAP_RESPONSE_OK;
+		}
+		json_object *ev = response_event(S, "notify", o, rcv);
+		json_object_object_add(ev, "type", json_object_new_string(type));
+		json_object_object_add(ev, "mid", json_object_new_int(coap_pdu_get_mid(rcv)));
+		emit(ev);
 		if (COAP_RESPONSE_CLASS(code) != 2 || !opt_uint(rcv, COAP_OPTION_OBSERVE, &obs))
 			o->dead = true; /* the client ended the observation */
 		return COAP_RESPONSE_OK;
@@ -1791,6 +1813,11 @@ void srv_command(struct srv *S, json_object *cmd)
 			return;
 		}
 		json_object_object_add(S->bs_scripts, ep ? ep : "*", json_object_get(steps));
+		reply_ok(id, NULL);
+	} else if (!strcmp(op, "ignore-notifications")) {
+		json_object *on;
+		S->ignore_con_notify =
+			!json_object_object_get_ex(cmd, "on", &on) || json_object_get_boolean(on);
 		reply_ok(id, NULL);
 	} else if (!strcmp(op, "location-path")) {
 		json_object *segs;

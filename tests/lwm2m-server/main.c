@@ -61,6 +61,9 @@
  *   registrations   -> response {"registrations":[{ep,location,lt,lwm2m,b,query,links,addr}]}
  *   observations    -> response {"observations":[{observation,ep,path,token}]}
  *   forget          {ep}: drop a registration silently (its next Update gets 4.04)
+ *   ignore-notifications {on? (true)}: CON notifications are not acknowledged
+ *                   (libcoap's debug packet loss drops the ACK) and reported as
+ *                   "ignored" events instead of "notify"; NON ones as usual
  *   location-path   {segments:["rd","{id}"]}: the Location-Path options of the
  *                   next 2.01s ("{id}" = the registration number), e.g.
  *                   ["rd/{id}"] is ONE segment with a slash (lwm2m-node-lib does
@@ -88,8 +91,10 @@
  *   deregister {ep, location, uri_path, code}         expire {ep, location}
  *               (uri_path: the request's Uri-Path options as received)
  *   register-rejected / update-rejected / deregister-rejected {ep, code, ...}
- *   notify     {observation: <observe id>, ep, op, code, observe, ct?, token, records?, ...}
- *   cancelled  {observation, ep, mode:"rst"}
+ *   notify     {observation: <observe id>, ep, op, code, observe, ct?, token, type:"CON"|"NON",
+ *               mid, records?, ...}
+ *   ignored    {observation, ep, mid, observe?}: a CON notification left without ACK
+ *   cancelled  {observation, ep, mode:"rst", type, mid}
  *   send       {ep, ct, records?, hex, code, addr}
  *   bootstrap-request {ep, query, pct?, scripted, code, addr}
  *   bootstrap-done    {ep, ok, results}

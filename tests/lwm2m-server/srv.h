@@ -116,6 +116,7 @@ struct srv {
 	json_object *loc_template;    /* Location-Path segments, "{id}" replaced; NULL: ["rd","{id}"] */
 	uint64_t token_base, token_ctr;
 	int64_t expire_grace_ms;
+	bool ignore_con_notify; /* CON notifications get no ACK ("ignored" events) */
 	uint16_t port, dtls_port;
 	bool quit;
 };

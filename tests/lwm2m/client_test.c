@@ -36,6 +36,7 @@
  *   --backoff-min MS --backoff-max MS --timeout MS --async-ms MS
  *   --ops (writes through the ops table, synchronous) --ddf FILE
  *   --log-level N --coap-log N --dtls-timeout MS
+ *   --con-period S --ack-timeout MS --max-retransmit N
  * With --async-ms, writes and executes complete after that delay; a write
  * whose string value is "field-error" then fails with -ETIMEDOUT (5.03) and
  * an execute with args "9" with -EIO (5.00).
@@ -573,6 +574,9 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, 0, 'L' },
 		{ "coap-log", required_argument, 0, 'C' },
 		{ "dtls-timeout", required_argument, 0, 'D' },
+		{ "con-period", required_argument, 0, 'P' },
+		{ "ack-timeout", required_argument, 0, 'A' },
+		{ "max-retransmit", required_argument, 0, 'R' },
 		{ 0, 0, 0, 0 },
 	};
 	struct lwm2m_client_config cc = { .log = on_log, .log_level = LWM2M_LOG_INFO };
@@ -646,6 +650,15 @@ int main(int argc, char **argv)
 			break;
 		case 'D':
 			cc.dtls_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'P':
+			cc.con_period_s = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'A':
+			cc.ack_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'R':
+			cc.max_retransmit = (uint8_t)strtoul(optarg, NULL, 10);
 			break;
 		case 'L':
 			cc.log_level = atoi(optarg);

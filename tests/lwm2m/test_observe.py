@@ -67,6 +67,13 @@ class Observe(unittest.TestCase):
         self.assertLess(n1["observe"], n2["observe"])
         self.assertLess(n2["observe"], n3["observe"])
 
+    def test_notifications_are_non_confirmable(self):
+        self.req("write-attributes", "2.04", path="/3303/0/5700", attrs={"pmax": 1})
+        obs = self.observe("/3303/0/5700")
+        ns = [self.notify(obs) for _ in range(3)]
+        self.assertEqual([n["type"] for n in ns], ["NON"] * 3)
+        self.assertEqual(len({n["mid"] for n in ns}), 3)
+
     def test_changes_within_pmin_are_coalesced(self):
         self.req("write-attributes", "2.04", path="/3303/0/5700", attrs={"pmin": 2})
         obs = self.observe("/3303/0/5700")
@@ -165,7 +172,10 @@ class Observe(unittest.TestCase):
         obs = self.observe("/3303/0/5700")
         self.req("cancel", observation=obs["id"], mode="rst")
         self.cl.cmd("set ep0 /3303/0/5700 25")
-        self.srv.wait_event("cancelled", where=lambda e: e["observation"] == obs["id"])
+        ev = self.srv.wait_event("cancelled", where=lambda e: e["observation"] == obs["id"])
+        # A Reset to a NON notification: libcoap 4.3.1 reports it only by
+        # its message id, which the client matches.
+        self.assertEqual(ev["type"], "NON")
         deadline = time.monotonic() + 2
         while self.cl.stats()["observations"] and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -193,6 +203,87 @@ class Observe(unittest.TestCase):
         self.req("observe", "4.04", path="/3303/0/5800")
         self.req("observe", "4.01", path="/0/0")
         self.assertEqual(self.cl.stats()["observations"], 0)
+
+
+class Confirmable(unittest.TestCase):
+    """CON notifications (at least every con_period) and a server that never
+    acknowledges them: with NSTART 1 a CON without ACK holds the session
+    until libcoap gives it up, MAX_TRANSMIT_WAIT later."""
+    # --ack-timeout 1000 --max-retransmit 2: MAX_TRANSMIT_WAIT = 1 s *
+    # (2^3 - 1) * ACK_RANDOM_FACTOR 1.5.
+    FAST = dict(ack_timeout=1000, max_retransmit=2)
+    MTW = 10500
+
+    def start(self, **kw):
+        self.srv = server().start()
+        self.addCleanup(self.srv.stop)
+        self.cl = Client(uri(self.srv), count=1, **kw)
+        self.addCleanup(self.cl.stop)
+        self.cl.start()
+        self.reg = self.srv.wait_event("register", ep="ep0")
+        self.cl.wait_state("ep0", "registered")
+
+    def observe(self, pmax, pmin=None):
+        attrs = {"pmax": pmax} if pmin is None else {"pmin": pmin, "pmax": pmax}
+        r = self.srv.request("write-attributes", ep="ep0", path="/3303/0/5700", attrs=attrs)
+        self.assertEqual(r["code"], "2.04")
+        obs = self.srv.request("observe", ep="ep0", path="/3303/0/5700")
+        self.assertEqual(obs["code"], "2.05")
+        return obs
+
+    def test_con_at_least_every_con_period(self):
+        # Default transmission parameters: once a CON left, the next may
+        # only follow when it cannot be in flight any more (93 s): NON until then.
+        self.start(con_period=2)
+        obs = self.observe(pmax=1)
+        ns = [self.srv.wait_event("notify", where=lambda e: e["observation"] == obs["id"]) for _ in range(5)]
+        self.assertEqual([n["type"] for n in ns], ["NON", "CON", "NON", "NON", "NON"])
+        self.around(ns[1]["ts"] - obs["ts"], 2000)
+        self.assertEqual(self.cl.quit(), 0)
+
+    def test_update_not_held_back_by_unacknowledged_notifications(self):
+        # lifetime 40 s: Update due 20 s after the Register. Every
+        # notification wants to be CON (con_period 1 s) and the server never
+        # acknowledges one. The Update must still arrive in time: no CON may
+        # be in flight less than MAX_TRANSMIT_WAIT before it is due.
+        self.start(lifetime=40, con_period=1, log_level=7, **self.FAST)
+        self.srv.request("ignore-notifications", on=True)
+        obs = self.observe(pmin=1, pmax=2)
+        up = self.srv.wait_event("update", ep="ep0", timeout=30)
+        self.around(up["ts"] - self.reg["ts"], 20000)
+        ignored = self.srv.events("ignored")
+        self.assertTrue(ignored)
+        first = {}
+        for e in ignored:
+            first.setdefault(e["mid"], e["ts"])
+        # No CON started within MAX_TRANSMIT_WAIT before the Update (libcoap
+        # drops the retransmissions as duplicates: one event per CON).
+        for ts in first.values():
+            self.assertLessEqual(ts, up["ts"] - self.MTW + 50)
+        # Meanwhile notifications went on as NON, until the CON that got no
+        # answer ended the observation (RFC 7641 §4.5).
+        nons = self.srv.events("notify")
+        self.assertTrue(nons)
+        self.assertEqual({n["type"] for n in nons}, {"NON"})
+        self.cl.wait_log("observation cancelled by the server (reset or no answer)")
+        self.assertEqual(self.srv.events("expire"), [])
+        self.assertEqual(len(self.srv.events("register")), 1)
+        self.assertEqual(obs["code"], "2.05")
+
+    def test_update_waits_for_one_con_exchange_at_most(self):
+        # An Update triggered while a CON notification is unacknowledged
+        # leaves when libcoap gives that one exchange up, not later.
+        self.start(lifetime=300, con_period=1, **self.FAST)
+        self.srv.request("ignore-notifications", on=True)
+        self.observe(pmax=2)
+        e0 = self.srv.wait_event("ignored", ep="ep0", timeout=5)
+        self.cl.cmd("update ep0")
+        up = self.srv.wait_event("update", ep="ep0", timeout=15)
+        # Held back (NSTART 1) by that exchange and nothing else: the CON is
+        # given up 7 to 10.5 s after it first left.
+        self.assertGreater(up["ts"] - e0["ts"], 6500)
+        self.assertLessEqual(up["ts"] - e0["ts"], self.MTW + 400)
+        self.assertEqual(len({e["mid"] for e in self.srv.events("ignored")}), 1)
 
 
 class Lifecycle(unittest.TestCase):
