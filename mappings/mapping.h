@@ -239,6 +239,9 @@ struct mapping_point {
 	unsigned line, col;
 };
 
+/* Threads: a mapping_set caches lazily, so its functions belong to one
+ * thread (the main loop); loaded profiles and points are immutable and may be
+ * read, decoded and encoded from any thread while the set lives. */
 struct mapping_profile; /* opaque, owned by its mapping_set */
 struct mapping_set;     /* the loaded profiles, shared */
 

@@ -828,7 +828,8 @@ static int emit_bytes(const struct mapping_transform *xf, const uint8_t *p, size
 		return -ENOBUFS;
 	if (len)
 		memcpy(buf, p, len);
-	memset(buf + len, 0, total - len);
+	if (total > len)
+		memset(buf + len, 0, total - len);
 	*out = (struct mapping_sample){ .kind = MAPPING_SAMPLE_BYTES, .bytes = buf, .len = total };
 	return 0;
 }
