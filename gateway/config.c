@@ -862,7 +862,9 @@ static int check_root(struct schema_ctx *ctx, const struct ynode *map, void *obj
 	bool secure = false;
 
 	(void)map;
-	if (!schema_key_ok(ctx, "devices") || c->devices.n == 0)
+	/* Also when some devices had errors: the rules below are independent
+	 * of them, and every error is worth reporting at once. */
+	if (c->devices.n == 0)
 		return 0;
 	for (size_t i = 0; i < c->bridges.n && nb < 64; i++)
 		names[nb++] = gw_config_bridge(c, i)->name;
@@ -877,7 +879,10 @@ static int check_root(struct schema_ctx *ctx, const struct ynode *map, void *obj
 		const struct gw_device *d = gw_config_device(c, i);
 		if (!d->node || !d->name)
 			continue;
-		if (d->bridge && schema_key_ok(ctx, "bridges") && !gw_config_find_bridge(c, d->bridge)) {
+		/* Bridges with errors still have their names: only a bridges
+		 * value of the wrong kind leaves nothing to compare with. */
+		if (d->bridge && (c->bridges.n > 0 || schema_key_ok(ctx, "bridges")) &&
+		    !gw_config_find_bridge(c, d->bridge)) {
 			const struct ynode *at = ynode_map_get(d->node, "bridge");
 			const char *sugg = schema_suggest(d->bridge, names);
 			char list[512] = "";
@@ -956,6 +961,8 @@ static int check_root(struct schema_ctx *ctx, const struct ynode *map, void *obj
 					       *e = (const void *)sorted[2 * i - 1];
 			if (strcmp(sorted[2 * i], sorted[2 * i - 2]) != 0)
 				continue;
+			if (d && e && strcmp(d->name, e->name) == 0)
+				continue; /* the same name, reported as such */
 			if (!d || !e) {
 				d = d ? d : e;
 				schema_error(ctx, d->node,

@@ -103,7 +103,7 @@ class Check(unittest.TestCase):
         self.assertTrue(out.startswith(
             "%s: configuration is valid. Gateway 'demo-gw' in endpoint mode (endpoint names "
             "'{gateway}-{device}'), lifetime 5m, state in /tmp/fieldgate-demo; 1 LwM2M server "
-            "(coap://127.0.0.1:5683 nosec); 0 bridges, 0 devices; " % path), out)
+            "(coap://127.0.0.1:5683 nosec); 0 bridges, 2 devices; " % path), out)
         self.assertRegex(out, r"; \d+ object definitions known \(1 loaded from .*/conf/objects\)\.\n$")
         self.assertEqual(out.count("\n"), 1)  # one paragraph
 
@@ -158,7 +158,8 @@ class Check(unittest.TestCase):
 
 def add_broken_config_cases():
     """One test per tests/gateway/data/NAME.yaml with a NAME.expected: the
-    exact stderr of `fieldgate check` ({path} stands for the file), exit 1."""
+    exact stderr of `fieldgate check` ({path} stands for the file, {data} for
+    its folder), exit 1."""
     for name in sorted(os.listdir(DATA)):
         if not name.endswith(".expected"):
             continue
@@ -167,7 +168,7 @@ def add_broken_config_cases():
         def case(self, base=base):
             path = os.path.join(DATA, base + ".yaml")
             with open(os.path.join(DATA, base + ".expected")) as f:
-                expected = f.read().replace("{path}", path)
+                expected = f.read().replace("{path}", path).replace("{data}", DATA)
             r = fg("check", "-c", path)
             self.assertEqual(r.returncode, 1)
             self.assertEqual(r.stdout, "")
