@@ -302,6 +302,12 @@ static int add_endpoint(struct gw_registry *r, const char *name, const struct gw
 
 	if (!sv)
 		return -EINVAL;
+	if (sv->security == GW_SECURITY_CERTIFICATE && !(d && d->psk_identity))
+		return log_error_errno(
+			EPROTONOSUPPORT,
+			"Endpoint %s: security certificate is not supported by the LwM2M client yet "
+			"(use psk or nosec)",
+			name);
 	r2 = server_uri(sv, uri, sizeof(uri));
 	if (r2 < 0)
 		return r2;

@@ -171,6 +171,8 @@ class EndpointMode(Base):
         n = self.srv.wait_event("notify", ep="kitchen", timeout=10)
         self.assertEqual(records_by_path(n)["/3/0/11/0"], 16)
 
+        # The status socket: owner and group only.
+        self.assertEqual(os.stat(gw.sock).st_mode & 0o777, 0o660)
         # fieldgate status, exactly (ages are the only moving part).
         r = gw.ctl("status")
         self.assertEqual(r.returncode, 0, r.stderr)
