@@ -910,6 +910,15 @@ static int check_root(struct schema_ctx *ctx, const struct ynode *map, void *obj
 				     "device '%s' has PSK credentials but no LwM2M server is coaps://",
 				     d->name);
 		}
+		if (schema_key_ok(ctx, "lwm2m") && c->lwm2m.mode == GW_MODE_GATEWAY &&
+		    strspn(d->name, "0123456789") == strlen(d->name)) {
+			const struct ynode *at = ynode_map_get(d->node, "name");
+			schema_error(ctx, at,
+				     "device name '%s' cannot be an Object 25 prefix in gateway mode: it "
+				     "must not be "
+				     "all digits",
+				     d->name);
+		}
 		for (size_t j = 0; j < i; j++) {
 			const struct gw_device *e = gw_config_device(c, j);
 			if (e->name && strcmp(e->name, d->name) == 0) {

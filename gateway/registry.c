@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "bridges/bridge.h"
 #include "lwm2m/client.h"
 
 /* A configuration and the devices still built from it. */
@@ -619,6 +620,16 @@ int gw_registry_new(sd_event *ev, const struct lwm2m_registry *objects, struct g
 		gw_registry_free(r);
 		return -EINVAL;
 	}
+	{
+		size_t n = 0;
+		for (size_t i = 0; i < config->lwm2m.servers.n; i++)
+			n += !gw_config_server(config, i)->bootstrap;
+		if (n > 1)
+			log_warning("%zu LwM2M servers are configured; endpoints register with the first "
+				    "one, %s, "
+				    "only",
+				    n, main_server(config)->uri.text);
+	}
 	r->global = global_fingerprint(config);
 	e = lwm2m_client_new(ev, objects, &cc, &r->client);
 	if (e < 0) {
@@ -828,6 +839,22 @@ int gw_registry_presence(struct gw_registry *r, const char *device, int err)
 	v.i = err < 0 ? GW_ERROR_UNREACHABLE : 0;
 	lwm2m_path_parse("/3/0/11/0", 9, &p, NULL);
 	return dev_set(d, &p, &v);
+}
+
+static int host_sample(void *ud, const char *device, const struct lwm2m_path *path,
+		       const struct mapping_sample *s, uint64_t time_usec)
+{
+	return gw_registry_sample(ud, device, path, s, time_usec);
+}
+
+static void host_presence(void *ud, const char *device, int err)
+{
+	(void)gw_registry_presence(ud, device, err);
+}
+
+void gw_registry_bridge_host(struct gw_registry *r, struct bridge_host *out)
+{
+	*out = (struct bridge_host){ .ud = r, .sample = host_sample, .presence = host_presence };
 }
 
 /* ---- status --------------------------------------------------------------------------------- */

@@ -57,6 +57,11 @@ const struct gw_config *gw_registry_config(const struct gw_registry *r);
 int gw_registry_sample(struct gw_registry *r, const char *device, const struct lwm2m_path *path,
 		       const struct mapping_sample *s, uint64_t time_usec);
 
+/* What the bridges get (bridges/bridge.h): sample and presence calling the
+ * two functions above with r. */
+struct bridge_host;
+void gw_registry_bridge_host(struct gw_registry *r, struct bridge_host *out);
+
 /* Device presence (bridge_host.presence): err 0 reachable, else negative
  * errno. -ENOENT when the device is unknown. */
 int gw_registry_presence(struct gw_registry *r, const char *device, int err);
