@@ -32,15 +32,15 @@ PROFILES = os.path.join(SOURCE, "mappings", "profiles")
 VERSION = re.search(r"version:\s*'([^']+)'", open(os.path.join(SOURCE, "meson.build")).read()).group(1)
 
 
-def config(url, sock, devices, mode="endpoint", extra=""):
-    lines = ["gateway:", "  name: gw", "  state_dir: /tmp/fieldgate-test", "  profiles_path: " + PROFILES,
+def config(url, sock, devices, mode="endpoint", extra="", profiles=None):
+    lines = ["gateway:", "  name: gw", "  state_dir: /tmp/fieldgate-test", "  profiles_path: " + (profiles or PROFILES),
              "  status_socket: " + sock, "log:", "  level: debug", "lwm2m:", "  mode: " + mode,
              "  lifetime: 60s", "  servers:", "    - uri: " + url, "devices:"]
     if not devices:
         lines[-1] = "devices: []"
     for d in devices:
         lines.append("  - name: %s" % d["name"])
-        lines.append("    profile: demo-sensor")
+        lines.append("    profile: %s" % d.get("profile", "demo-sensor"))
         for k in ("endpoint",):
             if k in d:
                 lines.append("    %s: %s" % (k, d[k]))
@@ -228,6 +228,33 @@ class EndpointMode(Base):
         self.assertEqual(records_by_path(n)["/3303/0/5700"], 2.5)
         self.assertEqual(n["token"], obs["token"])
         self.assertEqual(n["observation"], obs["id"])
+
+
+    def test_profile_file_change(self):
+        # A device whose profile file changed registers again with the new
+        # tree; a device of another profile is left alone.
+        tmp = tempfile.mkdtemp(prefix="fg-prof-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        with open(os.path.join(PROFILES, "demo-sensor.yaml")) as f:
+            base = f.read()
+        with open(os.path.join(tmp, "demo-sensor.yaml"), "w") as f:
+            f.write(base)
+        with open(os.path.join(tmp, "other-sensor.yaml"), "w") as f:
+            f.write(base.replace("profile: demo-sensor", "profile: other-sensor"))
+        devs = [{"name": "a"}, {"name": "b", "profile": "other-sensor"}]
+        text = config(self.srv.url, "@SOCK@", devs, profiles=tmp)
+        gw = self.start(text)
+        for ep in ("gw", "gw-a", "gw-b"):
+            self.srv.wait_event("register", ep=ep, timeout=15)
+        self.assertEqual(self.value("gw-a", "/3/0/1"), "demo-sensor-1")
+        with open(os.path.join(tmp, "demo-sensor.yaml"), "w") as f:
+            f.write(base.replace('"demo-sensor-1"', '"demo-sensor-2"'))
+        start = gw.reload(text)
+        gw.wait_log(r"Configuration applied: 0 devices added, 0 removed, 1 changed, 1 unchanged", start)
+        self.srv.wait_event("deregister", ep="gw-a")
+        self.srv.wait_event("register", ep="gw-a", timeout=15)
+        self.assertEqual(self.value("gw-a", "/3/0/1"), "demo-sensor-2")
+        self.assertEqual([e["ep"] for e in self.srv.events("deregister")], ["gw-a"])
 
 
 class GatewayMode(Base):
