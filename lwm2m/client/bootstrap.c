@@ -37,7 +37,8 @@
  * An endpoint registered from a bootstrap result whose Register fails
  * bootstrap_after_failures times in a row (a server that answers 4.03, a
  * key that no longer works) bootstraps again, unless /1/x/16 "Bootstrap on
- * Registration Failure" is false.
+ * Registration Failure" is false. A server executing /1/0/9 (Bootstrap-Request
+ * Trigger) starts a new bootstrap too.
  *
  * Only PSK and NoSec server accounts are supported, and one server account
  * per endpoint is used (the first usable /0 instance by instance id).
@@ -1094,6 +1095,10 @@ void fg_bs_on_timer(struct lwm2m_endpoint *ep)
 
 static void bs_serving(struct lwm2m_endpoint *ep)
 {
+	/* Served before its answer arrived (a separate response on its way):
+	 * the Bootstrap-Request did its job, its outcome no longer matters. */
+	if (ep->bs->phase == BS_REQUESTING)
+		ep->req = REQ_NONE;
 	ep->bs->phase = BS_SERVING;
 	bs_arm(ep, fg_now(ep->c) + (uint64_t)bs_timeout_ms(ep->c) * MS);
 }
@@ -1135,6 +1140,17 @@ bool fg_bs_failed(struct lwm2m_endpoint *ep, int kind, int err, const char *why)
 	bs_enter(ep, bs_backoff(ep));
 	fg_ep_set_state(ep, LWM2M_EP_WAITING, err);
 	return true;
+}
+
+void fg_bs_trigger(struct lwm2m_endpoint *ep)
+{
+	ep_log(ep, LWM2M_LOG_NOTICE, "Bootstrap-Request Trigger executed by the server: bootstrapping");
+	/* The registration is left to expire: the server asked for this. */
+	ep->session_dead = true;
+	ep->attempts = 0;
+	ep->bs->attempts = 0;
+	bs_enter(ep, 0);
+	fg_ep_set_state(ep, LWM2M_EP_WAITING, 0);
 }
 
 /* ---- requests of the Bootstrap-Server ------------------------------------------ */

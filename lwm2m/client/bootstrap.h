@@ -39,6 +39,9 @@ void fg_bs_response(struct lwm2m_endpoint *ep, uint8_t code);
  * took over (a failed Bootstrap-Request, or the registration failures that
  * make the endpoint bootstrap again), false for the usual retry. */
 bool fg_bs_failed(struct lwm2m_endpoint *ep, int kind, int err, const char *why);
+/* The server executed /1/0/9 (Bootstrap-Request Trigger): bootstrap again
+ * from the timer (the 2.04 leaves first on the current session). */
+void fg_bs_trigger(struct lwm2m_endpoint *ep);
 /* A request from the Bootstrap-Server (the endpoint is in ST_BOOTSTRAP). */
 void fg_bs_handler(struct lwm2m_endpoint *ep, coap_resource_t *resource, coap_session_t *session,
 		   const coap_pdu_t *request, const coap_string_t *query, coap_pdu_t *response);

@@ -313,6 +313,25 @@ class Bootstrap(unittest.TestCase):
         self.bootstrapped(cl)
         self.assertEqual(cl.quit(), 0)
 
+    def test_bootstrap_request_trigger(self):
+        self.bs.request("bootstrap-script", ep="*", steps=script(self.srv.url, lifetime=100))
+        cl = self.client()
+        self.bootstrapped(cl)
+        r = self.srv.request("execute", ep="ep0", path="/1/0/9")
+        self.assertEqual(r["code"], "2.04")
+        cl.wait_log("Bootstrap-Request Trigger executed by the server")
+        self.assertEqual(len([self.bs.wait_event("bootstrap-request", ep="ep0") for _ in range(2)]), 2)
+        reg = self.bootstrapped(cl)
+        self.assertEqual(reg["query"]["lt"], "100")
+        self.assertEqual(cl.quit(), 0)
+        # Without a Bootstrap-Server there is nothing to trigger.
+        plain = Client(self.srv.url, name="plain")
+        self.addCleanup(plain.stop)
+        plain.start()
+        self.srv.wait_event("register", ep="plain0")
+        self.assertEqual(self.srv.request("execute", ep="plain0", path="/1/0/9")["code"], "4.05")
+        self.assertEqual(plain.quit(), 0)
+
     def test_endpoints_get_their_own_files(self):
         self.bs.request("bootstrap-script", ep="*", steps=script(self.srv.url))
         cl = self.client(count=3, name="dev/../x")
