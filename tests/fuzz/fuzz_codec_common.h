@@ -119,7 +119,7 @@ static void fz_roundtrip(const uint8_t *data, size_t size, fz_encode_fn enc, fz_
 	struct lwm2m_record *keep = lwm2m_records_add(&first);
 	if (!keep)
 		goto out;
-	keep->path = (struct lwm2m_path)LWM2M_PATH(1, 2, 3);
+	keep->path = LWM2M_PATH(1, 2, 3);
 	n0 = first.n;
 	if (dec(&base, copy, size, type_of, (void *)(uintptr_t)sel, &first) < 0) {
 		if (first.n != n0 || first.v[0].path.id[2] != 3)

@@ -255,7 +255,7 @@ static void test_demo_sensor(void **state)
 	assert_str_value(s, LWM2M_PATH(3, 0, 2), "SN-0042");
 	assert_str_value(s, LWM2M_PATH(3303, 0, 5701), "Cel");
 	struct lwm2m_path sv = LWM2M_PATH(3303, 0, 5700);
-	assert_true(lwm2m_store_has(s, &(struct lwm2m_path)LWM2M_PATH(3303, 0)));
+	assert_true(lwm2m_store_has(s, &LWM2M_PATH(3303, 0)));
 	assert_int_equal(lwm2m_store_get(s, &sv, &v), -ENOENT);
 	const struct mapping_point *pt = mapping_profile_find(p, &sv);
 	assert_non_null(pt);
@@ -270,7 +270,7 @@ static void test_demo_sensor(void **state)
 	lwm2m_store_free(s);
 	s = lwm2m_store_new(f->reg);
 	assert_int_equal(mapping_instantiate(p, s, NULL, NULL), 0);
-	assert_int_equal(lwm2m_store_get(s, &(struct lwm2m_path)LWM2M_PATH(3, 0, 2), &v), -ENOENT);
+	assert_int_equal(lwm2m_store_get(s, &LWM2M_PATH(3, 0, 2), &v), -ENOENT);
 	lwm2m_store_free(s);
 }
 
@@ -287,7 +287,7 @@ static void test_example(void **state)
 	assert_string_equal(mapping_profile_bridge(p), "modbus");
 	assert_int_equal(mapping_profile_poll_usec(p), 10000000);
 
-	pt = mapping_profile_find(p, &(struct lwm2m_path)LWM2M_PATH(3303, 0, 5700));
+	pt = mapping_profile_find(p, &LWM2M_PATH(3303, 0, 5700));
 	assert_non_null(pt);
 	assert_int_equal(pt->from, MAPPING_FROM_SOURCE);
 	assert_int_equal(pt->xf.raw, MAPPING_RAW_INT16);
@@ -307,15 +307,15 @@ static void test_example(void **state)
 	assert_int_equal(mapping_encode(pt, &v, buf, sizeof(buf), &smp), -EPERM);
 
 	/* 3/0/6/0 constant of a multiple resource */
-	pt = mapping_profile_find(p, &(struct lwm2m_path)LWM2M_PATH(3, 0, 6, 0));
+	pt = mapping_profile_find(p, &LWM2M_PATH(3, 0, 6, 0));
 	assert_non_null(pt);
 	assert_int_equal(pt->constant.i, 1);
-	pt = mapping_profile_find(p, &(struct lwm2m_path)LWM2M_PATH(3, 0, 4));
+	pt = mapping_profile_find(p, &LWM2M_PATH(3, 0, 4));
 	assert_true(pt->executable);
 	assert_string_equal(pt->execute, "src");
 
 	/* Dimmer: writable, DDF range 0..100 checked both ways */
-	pt = mapping_profile_find(p, &(struct lwm2m_path)LWM2M_PATH(3312, 0, 5851));
+	pt = mapping_profile_find(p, &LWM2M_PATH(3312, 0, 5851));
 	assert_non_null(pt);
 	assert_true(pt->writable);
 	v = (struct lwm2m_value){ .type = LWM2M_TYPE_INTEGER, .i = 42 };
@@ -329,7 +329,7 @@ static void test_example(void **state)
 	assert_int_equal(mapping_decode(pt, &smp, &v), -ERANGE);
 
 	/* enum, both ways */
-	pt = mapping_profile_find(p, &(struct lwm2m_path)LWM2M_PATH(3312, 0, 5750));
+	pt = mapping_profile_find(p, &LWM2M_PATH(3312, 0, 5750));
 	assert_int_equal(pt->xf.nenums, 3);
 	const uint8_t two[] = { 0, 2 };
 	smp = (struct mapping_sample){ .bytes = two, .len = 2 };
@@ -341,7 +341,7 @@ static void test_example(void **state)
 	assert_int_equal(mapping_decode(pt, &smp, &v), -ENOENT);
 
 	/* bits */
-	pt = mapping_profile_find(p, &(struct lwm2m_path)LWM2M_PATH(3306, 0, 5850));
+	pt = mapping_profile_find(p, &LWM2M_PATH(3306, 0, 5850));
 	const uint8_t word[] = { 0x00, 0x08 };
 	smp = (struct mapping_sample){ .bytes = word, .len = 2 };
 	assert_int_equal(mapping_decode(pt, &smp, &v), 0);
@@ -351,10 +351,10 @@ static void test_example(void **state)
 	/* a constant of a resource instance lands in the store */
 	struct lwm2m_store *st = lwm2m_store_new(f->reg);
 	assert_int_equal(mapping_instantiate(p, st, vars, NULL), 0);
-	assert_int_equal(lwm2m_store_get(st, &(struct lwm2m_path)LWM2M_PATH(3, 0, 6, 0), &v), 0);
+	assert_int_equal(lwm2m_store_get(st, &LWM2M_PATH(3, 0, 6, 0), &v), 0);
 	assert_int_equal(v.type, LWM2M_TYPE_INTEGER);
 	assert_int_equal(v.i, 1);
-	assert_true(lwm2m_store_has(st, &(struct lwm2m_path)LWM2M_PATH(3306, 0)));
+	assert_true(lwm2m_store_has(st, &LWM2M_PATH(3306, 0)));
 	lwm2m_store_free(st);
 
 	/* points are sorted */
@@ -380,10 +380,10 @@ static void test_include(void **state)
 
 	/* base untouched */
 	assert_int_equal(mapping_profile_ninstances(base), 4);
-	assert_non_null(mapping_profile_find(base, &(struct lwm2m_path)LWM2M_PATH(3303, 0, 5701)));
+	assert_non_null(mapping_profile_find(base, &LWM2M_PATH(3303, 0, 5701)));
 
 	/* override replaces the whole definition */
-	pt = mapping_profile_find(var, &(struct lwm2m_path)LWM2M_PATH(3303, 0, 5700));
+	pt = mapping_profile_find(var, &LWM2M_PATH(3303, 0, 5700));
 	assert_int_equal(pt->xf.raw, MAPPING_RAW_FLOAT32);
 	assert_int_equal(pt->xf.order, MAPPING_ORDER_CDAB);
 	assert_false(pt->xf.has_scale); /* not merged with the base's scale */
@@ -395,23 +395,23 @@ static void test_include(void **state)
 	assert_int_equal(mapping_decode(pt, &smp, &v), 0);
 	assert_true(v.type == LWM2M_TYPE_FLOAT && v.f == 21.5);
 	/* removal of a resource and of an instance */
-	assert_null(mapping_profile_find(var, &(struct lwm2m_path)LWM2M_PATH(3303, 0, 5701)));
-	assert_null(mapping_profile_find(var, &(struct lwm2m_path)LWM2M_PATH(3304, 1, 5700)));
+	assert_null(mapping_profile_find(var, &LWM2M_PATH(3303, 0, 5701)));
+	assert_null(mapping_profile_find(var, &LWM2M_PATH(3304, 1, 5700)));
 	assert_int_equal(mapping_profile_ninstances(var), 4); /* 3/0 3303/0 3304/0 3312/0 */
 	/* inherited points share the base's parsed source */
-	pt = mapping_profile_find(var, &(struct lwm2m_path)LWM2M_PATH(3304, 0, 5700));
-	bpt = mapping_profile_find(base, &(struct lwm2m_path)LWM2M_PATH(3304, 0, 5700));
+	pt = mapping_profile_find(var, &LWM2M_PATH(3304, 0, 5700));
+	bpt = mapping_profile_find(base, &LWM2M_PATH(3304, 0, 5700));
 	assert_ptr_equal(pt->source, bpt->source);
 	assert_int_equal(pt->poll_usec, 10000000); /* the base's defaults stay with its points */
 	/* model overridden, serial inherited */
-	pt = mapping_profile_find(var, &(struct lwm2m_path)LWM2M_PATH(3, 0, 1));
+	pt = mapping_profile_find(var, &LWM2M_PATH(3, 0, 1));
 	assert_memory_equal(pt->constant.bytes.ptr, "TH-2", 4);
-	pt = mapping_profile_find(var2, &(struct lwm2m_path)LWM2M_PATH(3, 0, 1));
+	pt = mapping_profile_find(var2, &LWM2M_PATH(3, 0, 1));
 	assert_memory_equal(pt->constant.bytes.ptr, "TH-2", 4);
-	assert_non_null(mapping_profile_find(var2, &(struct lwm2m_path)LWM2M_PATH(3, 0, 3)));
+	assert_non_null(mapping_profile_find(var2, &LWM2M_PATH(3, 0, 3)));
 	assert_int_equal(mapping_profile_npoints(var2), mapping_profile_npoints(var) + 1);
 	/* writable coil with its write target (back to the source) */
-	pt = mapping_profile_find(var, &(struct lwm2m_path)LWM2M_PATH(3312, 0, 5850));
+	pt = mapping_profile_find(var, &LWM2M_PATH(3312, 0, 5850));
 	assert_true(pt->writable);
 	assert_null(pt->write);
 	assert_true(((const struct tsrc *)pt->source)->coil);
@@ -420,8 +420,8 @@ static void test_include(void **state)
 	struct lwm2m_store *s = lwm2m_store_new(f->reg);
 	assert_int_equal(mapping_instantiate(var, s, vars, NULL), 0);
 	assert_str_value(s, LWM2M_PATH(3, 0, 1), "TH-2");
-	assert_false(lwm2m_store_has(s, &(struct lwm2m_path)LWM2M_PATH(3304, 1)));
-	assert_true(lwm2m_store_has(s, &(struct lwm2m_path)LWM2M_PATH(3312, 0)));
+	assert_false(lwm2m_store_has(s, &LWM2M_PATH(3304, 1)));
+	assert_true(lwm2m_store_has(s, &LWM2M_PATH(3312, 0)));
 	lwm2m_store_free(s);
 }
 

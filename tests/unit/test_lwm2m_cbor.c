@@ -147,13 +147,13 @@ static void test_encode_errors(void **state)
 	/* the same path twice */
 	assert_int_equal(lwm2m_lwm2m_cbor_encode(&inst, r, 2, &b), -EINVAL);
 	/* a leaf that is also a parent */
-	r[1].path = (struct lwm2m_path)LWM2M_PATH(9999, 0, 2, 0);
+	r[1].path = LWM2M_PATH(9999, 0, 2, 0);
 	assert_int_equal(lwm2m_lwm2m_cbor_encode(&inst, r, 2, &b), -EINVAL);
 	/* unsorted */
-	r[0].path = (struct lwm2m_path)LWM2M_PATH(9999, 0, 5);
+	r[0].path = LWM2M_PATH(9999, 0, 5);
 	assert_int_equal(lwm2m_lwm2m_cbor_encode(&inst, r, 2, &b), -EINVAL);
 	/* outside base */
-	r[0].path = (struct lwm2m_path)LWM2M_PATH(9999, 1, 2);
+	r[0].path = LWM2M_PATH(9999, 1, 2);
 	assert_int_equal(lwm2m_lwm2m_cbor_encode(&inst, r, 1, &b), -EINVAL);
 	/* a value on an instance, and a value-less root */
 	r[0].path = inst;

@@ -216,7 +216,7 @@ static void test_lengths(void **state)
 			assert_int_equal(encoded_len(&r), head + lens[i]);
 			cv_roundtrip("length", lwm2m_tlv_encode, lwm2m_tlv_decode, &r.path, &r, 1);
 			/* nested: the multiple resource's own length grows too */
-			r.path = (struct lwm2m_path)LWM2M_PATH(9999, 0, rid, 1);
+			r.path = LWM2M_PATH(9999, 0, rid, 1);
 			struct lwm2m_path res = LWM2M_PATH(9999, 0, rid);
 			cv_roundtrip("nested length", lwm2m_tlv_encode, lwm2m_tlv_decode, &res, &r, 1);
 		}
@@ -240,7 +240,7 @@ static void test_encode_errors(void **state)
 	/* the same resource twice */
 	assert_int_equal(lwm2m_tlv_encode(&inst, r, 2, &b), -EINVAL);
 	/* single and multiple at once */
-	r[1].path = (struct lwm2m_path)LWM2M_PATH(9999, 0, 2, 0);
+	r[1].path = LWM2M_PATH(9999, 0, 2, 0);
 	assert_int_equal(lwm2m_tlv_encode(&inst, r, 2, &b), -EINVAL);
 	assert_int_equal(lwm2m_tlv_encode(&res, r, 2, &b), -EINVAL);
 	/* two records for one resource instance */
@@ -248,10 +248,10 @@ static void test_encode_errors(void **state)
 	r[0].path = ri;
 	assert_int_equal(lwm2m_tlv_encode(&ri, r, 2, &b), -EINVAL);
 	/* outside base */
-	r[0].path = (struct lwm2m_path)LWM2M_PATH(9999, 1, 2);
+	r[0].path = LWM2M_PATH(9999, 1, 2);
 	assert_int_equal(lwm2m_tlv_encode(&inst, r, 1, &b), -EINVAL);
 	/* a record without value where TLV needs one */
-	r[0].path = (struct lwm2m_path)LWM2M_PATH(9999, 0, 2, 0);
+	r[0].path = LWM2M_PATH(9999, 0, 2, 0);
 	r[0].value.type = LWM2M_TYPE_NONE;
 	assert_int_equal(lwm2m_tlv_encode(&inst, r, 1, &b), -ENOTSUP);
 	/* an Object 25 prefix */
