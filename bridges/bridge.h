@@ -11,13 +11,24 @@
  *                         bridge's own YAML body (and, per device, its
  *                         `address:`) and report every problem through the
  *                         schema context as file:line:col. No I/O.
- *   new(cfg, host, &b)    build the instance from a verified body.
+ *   new(name, body, host, &b)
+ *                         build the instance from a verified body (the body
+ *                         is valid during the call only: copy what is kept;
+ *                         the instance lives across reloads that do not
+ *                         change its body).
  *   start(b, event)       open sockets / threads, attach to the sd_event loop.
  *   add_point / remove_point
  *                         what the device registry wants polled or subscribed
- *                         (a device's field address + a profile point).
- *   read / write          on demand (max_age reads, LwM2M Write/Execute);
- *                         done() is called exactly once, from the loop thread.
+ *                         (a device's field address + a profile point; the
+ *                         address node is valid during the call only, the
+ *                         point until remove_point).
+ *   read / write / execute
+ *                         on demand (max_age reads, LwM2M Write/Execute); the
+ *                         sample and arguments are valid during the call only;
+ *                         done() is called exactly once, from the loop thread,
+ *                         when the field device acknowledged or failed. The
+ *                         LwM2M response waits for it (the core answers 5.03
+ *                         itself after 30 s).
  *   stop(b)               close everything; pending done()s get -ECANCELED.
  *   free(b)               accepts NULL and half-built instances.
  *

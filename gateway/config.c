@@ -16,6 +16,7 @@
 #include "config.h"
 #include "common/log.h"
 #include "lwm2m/lwm2m.h"
+#include "bridges/bridge.h"
 #include "mappings/mapping.h"
 
 /* ---- validators ------------------------------------------------------------ */
@@ -673,9 +674,18 @@ static int parse_bridges(struct schema_ctx *ctx, const struct schema_key *k, con
 			ret = -EINVAL;
 		} else {
 			size_t m2 = schema_path_push_key(ctx, "type");
+			const struct bridge_ops *ops;
 			if (schema_parse_value(ctx, &type_key, type, &b->type) < 0)
 				ret = -EINVAL;
 			schema_path_pop(ctx, m2);
+			ops = b->type >= 0 ? gw_bridge_ops(b->type) : NULL;
+			if (b->type >= 0 && !ops) {
+				schema_error(ctx, type,
+					     "bridge type '%s' is not available in this build of fieldgate",
+					     gw_bridge_type_to_string(b->type));
+				ret = -EINVAL;
+			} else if (ops && ops->verify && ops->verify(ctx, body) < 0)
+				ret = -EINVAL; /* the bridge reported why */
 		}
 		schema_path_pop(ctx, mark);
 	}
@@ -903,6 +913,19 @@ static int check_root(struct schema_ctx *ctx, const struct ynode *map, void *obj
 					ctx, at,
 					"unknown bridge '%s' for device '%s' (no bridges are configured)",
 					d->bridge, d->name);
+		}
+		if (d->bridge && d->address) {
+			const struct gw_bridge *b = gw_config_find_bridge(c, d->bridge);
+			const struct bridge_ops *ops = b && b->type >= 0 ? gw_bridge_ops(b->type) : NULL;
+			if (ops && ops->verify_address) {
+				size_t mark = schema_path_push_key(ctx, "devices");
+				size_t m2;
+				schema_path_push_index(ctx, i);
+				m2 = schema_path_push_key(ctx, "address");
+				(void)ops->verify_address(ctx, d->address);
+				schema_path_pop(ctx, m2);
+				schema_path_pop(ctx, mark);
+			}
 		}
 		if (d->psk_identity && !secure && schema_key_ok(ctx, "lwm2m")) {
 			const struct ynode *at = ynode_map_get(d->node, "psk_identity");
@@ -1192,7 +1215,7 @@ int gw_config_load_profiles(struct gw_config *c, const struct lwm2m_registry *re
 	}
 	mapping_set_free(c->profiles);
 	free(c->device_profiles);
-	c->profiles = mapping_set_new(reg, NULL, path);
+	c->profiles = mapping_set_new(reg, gw_source_kinds(), path);
 	free(path);
 	c->device_profiles = calloc(c->devices.n + 1, sizeof(*c->device_profiles));
 	if (!c->profiles || !c->device_profiles)

@@ -144,6 +144,14 @@ static inline const struct gw_bridge *gw_config_bridge(const struct gw_config *c
 }
 
 const struct gw_bridge *gw_config_find_bridge(const struct gw_config *c, const char *name);
+
+/* The implementation of a bridge type in this build (bridges.c), or NULL
+ * when it is not built in; the profile source parsers of those built in
+ * (NULL-terminated, static). */
+struct bridge_ops;
+struct mapping_source_ops;
+const struct bridge_ops *gw_bridge_ops(int type);
+const struct mapping_source_ops *const *gw_source_kinds(void);
 const char *gw_bridge_type_to_string(int type);
 
 /* The endpoint name of device d: its override, else the template with

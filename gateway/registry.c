@@ -25,8 +25,42 @@ struct gen {
 	struct gen *next;
 };
 
+/* A running bridge instance. */
+struct brt {
+	char *name, *fingerprint;
+	const struct bridge_ops *ops;
+	struct bridge *b; /* NULL when it could not be created */
+	bool keep;
+};
+
+/* A Write or Execute waiting for the field: answered once, when every
+ * bridge operation of it completed or after WRITE_TIMEOUT. */
+struct wgroup {
+	struct gw_registry *r;
+	struct wgroup *next;
+	char *device;
+	unsigned pending;
+	int err;
+	bool answered;
+	lwm2m_done_fn done;
+	void *done_ctx;
+	sd_event_source *timer;
+};
+
+struct wop {
+	struct wgroup *g;
+	struct lwm2m_path path;
+	struct lwm2m_value v; /* what to store once the device acknowledged */
+	uint8_t *bytes;
+	struct mapping_sample smp; /* the encoded value; may point into buf or the request */
+	uint8_t buf[512];
+};
+
+#define WRITE_TIMEOUT_USEC (30 * USEC_PER_SEC)
+
 struct dev {
 	struct gw_registry *r;
+	struct brt *br;  /* its bridge, NULL without (or when it failed) */
 	struct gen *gen; /* the configuration the device was built from */
 	const struct gw_device *cfg;
 	const struct mapping_profile *profile;
@@ -56,6 +90,11 @@ struct gw_registry {
 
 	struct dev **devs; /* sorted by name */
 	size_t n;
+
+	struct brt *bridges;
+	size_t nbridges;
+	struct wgroup *groups; /* writes/executes waiting for bridges */
+	struct dev *starting;  /* being started, not yet in devs: bridges may report on it */
 
 	sd_event_source *change_timer;
 	void (*on_change)(void *ud);
@@ -284,8 +323,28 @@ static void gw_state(void *ud, struct lwm2m_endpoint *ep, enum lwm2m_ep_state st
 	schedule_change(r);
 }
 
-static const struct lwm2m_endpoint_ops gw_ep_ops = { .state = gw_state };
-static const struct lwm2m_endpoint_ops dev_ep_ops = { .state = dev_state };
+static int dev_write(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+		     const struct lwm2m_path *path, const struct lwm2m_records *records, bool replace,
+		     lwm2m_done_fn done, void *done_ctx);
+static int dev_execute(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+		       const struct lwm2m_path *path, const char *args, size_t args_len, lwm2m_done_fn done,
+		       void *done_ctx);
+static int gw_write(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+		    const struct lwm2m_path *path, const struct lwm2m_records *records, bool replace,
+		    lwm2m_done_fn done, void *done_ctx);
+static int gw_execute(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+		      const struct lwm2m_path *path, const char *args, size_t args_len, lwm2m_done_fn done,
+		      void *done_ctx);
+
+/* The gateway endpoint: its own tree is written directly (write NULL is not
+ * possible once execute is set, so gw_write does it), Object 25 devices go
+ * through their profile and bridge. */
+static const struct lwm2m_endpoint_ops gw_ep_ops = { .write = gw_write,
+						     .execute = gw_execute,
+						     .state = gw_state };
+static const struct lwm2m_endpoint_ops dev_ep_ops = { .write = dev_write,
+						      .execute = dev_execute,
+						      .state = dev_state };
 
 static int add_endpoint(struct gw_registry *r, const char *name, const struct gw_device *d,
 			struct lwm2m_store *store, void *ud, struct lwm2m_endpoint **out)
@@ -407,6 +466,12 @@ static struct dev *dev_free(struct dev *d)
 {
 	if (!d)
 		return NULL;
+	if (d->br && d->br->b && d->br->ops->remove_point)
+		for (size_t i = 0; i < mapping_profile_npoints(d->profile); i++) {
+			const struct mapping_point *pt = mapping_profile_point(d->profile, i);
+			if (pt->from == MAPPING_FROM_SOURCE)
+				d->br->ops->remove_point(d->br->b, d->name, &pt->path);
+		}
 	if (d->ep)
 		lwm2m_endpoint_remove(d->ep); /* de-registers in the background */
 	if (d->dev)
@@ -433,6 +498,28 @@ static int dev_start(struct dev *d)
 {
 	struct gw_registry *r = d->r;
 	int e;
+
+	d->br = NULL;
+	for (size_t i = 0; d->cfg->bridge && i < r->nbridges; i++)
+		if (strcmp(r->bridges[i].name, d->cfg->bridge) == 0)
+			d->br = &r->bridges[i];
+	if (d->br && d->br->b && d->br->ops->add_point)
+		for (size_t i = 0; i < mapping_profile_npoints(d->profile); i++) {
+			const struct mapping_point *pt = mapping_profile_point(d->profile, i);
+			struct bridge_point bp = { .device = d->name, .address = d->cfg->address, .pt = pt };
+			if (pt->from != MAPPING_FROM_SOURCE)
+				continue;
+			bp.poll_usec = d->cfg->poll_usec ? d->cfg->poll_usec
+				       : pt->poll_usec   ? pt->poll_usec
+							 : mapping_profile_poll_usec(d->profile);
+			e = d->br->ops->add_point(d->br->b, &bp);
+			if (e < 0) {
+				char ps[32];
+				lwm2m_path_format(&pt->path, ps);
+				log_error_errno(e, "Device %s: bridge %s refused point %s: %m", d->name,
+						d->br->name, ps);
+			}
+		}
 
 	if (current(r)->lwm2m.mode == GW_MODE_GATEWAY) {
 		e = lwm2m_endpoint_add_device(r->gw_ep, d->name, d->store, d->name, &d->dev);
@@ -513,8 +600,398 @@ static int cmp_key(const void *k, const void *b)
 
 static struct dev *find(const struct gw_registry *r, const char *name)
 {
+	if (r->starting && strcmp(r->starting->name, name) == 0)
+		return r->starting;
 	struct dev **p = r->n ? bsearch(name, r->devs, r->n, sizeof(*r->devs), cmp_key) : NULL;
 	return p ? *p : NULL;
+}
+
+/* ---- LwM2M Write and Execute through the profile and the bridge ---------------------------------- */
+
+static void group_answer(struct wgroup *g, int err)
+{
+	if (g->answered)
+		return;
+	g->answered = true;
+	g->timer = sd_event_source_disable_unref(g->timer);
+	g->done(g->done_ctx, err);
+}
+
+static void group_release(struct wgroup *g)
+{
+	if (g->pending > 0 || !g->answered)
+		return;
+	for (struct wgroup **p = &g->r->groups; *p; p = &(*p)->next)
+		if (*p == g) {
+			*p = g->next;
+			break;
+		}
+	sd_event_source_disable_unref(g->timer);
+	free(g->device);
+	free(g);
+}
+
+static int group_timeout(sd_event_source *s, uint64_t usec, void *ud)
+{
+	struct wgroup *g = ud;
+
+	(void)s;
+	(void)usec;
+	log_warning("Device %s: no answer from the field within %llu s", g->device,
+		    (unsigned long long)(WRITE_TIMEOUT_USEC / USEC_PER_SEC));
+	group_answer(g, -ETIMEDOUT);
+	group_release(g);
+	return 0;
+}
+
+static struct wgroup *group_new(struct gw_registry *r, const char *device, lwm2m_done_fn done, void *done_ctx)
+{
+	struct wgroup *g = calloc(1, sizeof(*g));
+
+	if (!g || !(g->device = strdup(device))) {
+		free(g);
+		return NULL;
+	}
+	g->r = r;
+	g->done = done;
+	g->done_ctx = done_ctx;
+	if (sd_event_add_time_relative(r->event, &g->timer, CLOCK_MONOTONIC, WRITE_TIMEOUT_USEC, 0,
+				       group_timeout, g) < 0) {
+		free(g->device);
+		free(g);
+		return NULL;
+	}
+	g->next = r->groups;
+	r->groups = g;
+	return g;
+}
+
+/* One bridge operation of a group completed. */
+static void wop_done(void *ctx, int err, const struct mapping_sample *s)
+{
+	struct wop *op = ctx;
+	struct wgroup *g = op->g;
+
+	(void)s;
+	if (err > 0)
+		err = -err;
+	if (err == 0 && op->path.len >= 3) {
+		/* The field acknowledged: the store shows the written value. */
+		struct dev *d = find(g->r, g->device);
+		if (d)
+			(void)dev_set(d, &op->path, &op->v);
+	}
+	if (err < 0 && g->err == 0)
+		g->err = err;
+	free(op->bytes);
+	free(op);
+	if (--g->pending == 0)
+		group_answer(g, g->err);
+	group_release(g);
+}
+
+static bool bridged(const struct dev *d, const struct mapping_point *pt)
+{
+	return pt && d->cfg->bridge && (pt->write || (pt->writable && pt->from == MAPPING_FROM_SOURCE));
+}
+
+static int written_to_store(struct dev *d, const struct lwm2m_path *path, const struct lwm2m_records *recs,
+			    bool replace)
+{
+	struct lwm2m_endpoint *ep = d->ep ? d->ep : d->dev ? lwm2m_device_endpoint(d->dev) : NULL;
+	int e = lwm2m_store_write(d->store, path, recs, replace);
+
+	for (size_t i = 0; e >= 0 && ep && i < recs->n; i++)
+		if (recs->v[i].path.len >= 3)
+			(void)lwm2m_endpoint_value_changed(ep, d->dev, &recs->v[i].path);
+	return e;
+}
+
+static int device_write(struct dev *d, const struct lwm2m_path *path, const struct lwm2m_records *recs,
+			bool replace, lwm2m_done_fn done, void *done_ctx)
+{
+	struct lwm2m_records direct = { 0 };
+	struct wop **ops = NULL;
+	struct wgroup *g;
+	size_t nb = 0;
+	int e = 0;
+
+	/* Records of points that go to the field are encoded first, all of
+	 * them, so a bad value is refused before anything is sent. */
+	ops = calloc(recs->n + 1, sizeof(*ops));
+	if (!ops)
+		return -ENOMEM;
+	for (size_t i = 0; i < recs->n && e >= 0; i++) {
+		const struct lwm2m_record *rec = &recs->v[i];
+		const struct mapping_point *pt = mapping_profile_find(d->profile, &rec->path);
+		struct wop *op;
+		if (!bridged(d, pt)) {
+			struct lwm2m_record *c = lwm2m_records_add(&direct);
+			if (!c)
+				e = -ENOMEM;
+			else
+				*c = *rec;
+			continue;
+		}
+		if (!d->br || !d->br->b || !d->br->ops->write) {
+			e = -EHOSTUNREACH; /* the bridge is not running: 5.03 */
+			break;
+		}
+		op = calloc(1, sizeof(*op));
+		if (!op) {
+			e = -ENOMEM;
+			break;
+		}
+		ops[nb++] = op;
+		op->path = rec->path;
+		e = mapping_encode(pt, &rec->value, op->buf, sizeof(op->buf), &op->smp);
+		if (e < 0)
+			break;
+		e = lwm2m_value_convert(&rec->value, pt->type, &op->v);
+		if (e >= 0 && (op->v.type == LWM2M_TYPE_STRING || op->v.type == LWM2M_TYPE_OPAQUE ||
+			       op->v.type == LWM2M_TYPE_CORELNK)) {
+			op->bytes = malloc(op->v.bytes.len + 1);
+			if (!op->bytes)
+				e = -ENOMEM;
+			else {
+				if (op->v.bytes.len)
+					memcpy(op->bytes, op->v.bytes.ptr, op->v.bytes.len);
+				op->v.bytes.ptr = op->bytes;
+			}
+		}
+	}
+	/* The store part (constants the DDF lets write, values the
+	 * application sets) is checked and written by the store. */
+	if (e >= 0 && direct.n > 0)
+		e = written_to_store(d, path, &direct, replace && nb == 0);
+	lwm2m_records_clear(&direct);
+	if (e < 0 || nb == 0) {
+		for (size_t i = 0; i < nb; i++) {
+			free(ops[i]->bytes);
+			free(ops[i]);
+		}
+		free(ops);
+		if (e < 0)
+			return e;
+		done(done_ctx, 0);
+		return 0;
+	}
+
+	g = group_new(d->r, d->name, done, done_ctx);
+	if (!g) {
+		for (size_t i = 0; i < nb; i++) {
+			free(ops[i]->bytes);
+			free(ops[i]);
+		}
+		free(ops);
+		return -ENOMEM;
+	}
+	/* Each op is its own bridge call (made now, while the request's
+	 * values are valid); the group answers after the last completion. The
+	 * extra count keeps the group alive through this loop. */
+	g->pending = (unsigned)nb + 1;
+	for (size_t i = 0; i < nb; i++) {
+		const struct mapping_point *pt = mapping_profile_find(d->profile, &ops[i]->path);
+		ops[i]->g = g;
+		e = d->br->ops->write(d->br->b, d->name, pt, &ops[i]->smp, wop_done, ops[i]);
+		if (e < 0)
+			wop_done(ops[i], e, NULL);
+	}
+	free(ops);
+	if (--g->pending == 0)
+		group_answer(g, g->err);
+	group_release(g);
+	return 0;
+}
+
+static int device_execute(struct dev *d, const struct lwm2m_path *path, const char *args, size_t args_len,
+			  lwm2m_done_fn done, void *done_ctx)
+{
+	const struct mapping_point *pt = mapping_profile_find(d->profile, path);
+	struct wgroup *g;
+	struct wop *op;
+	int e;
+
+	if (!pt || !pt->executable)
+		return -EPERM; /* 4.05: nothing to execute there */
+	if (!d->br || !d->br->b || !d->br->ops->execute)
+		return -EHOSTUNREACH;
+	g = group_new(d->r, d->name, done, done_ctx);
+	op = calloc(1, sizeof(*op));
+	if (!g || !op) {
+		free(op);
+		if (g) {
+			g->answered = true;
+			group_release(g);
+		}
+		return -ENOMEM;
+	}
+	op->g = g;
+	g->pending = 1;
+	e = d->br->ops->execute(d->br->b, d->name, pt, args, args_len, wop_done, op);
+	if (e < 0)
+		wop_done(op, e, NULL);
+	return 0;
+}
+
+static struct dev *dev_of(struct gw_registry *r, struct lwm2m_device *dev)
+{
+	return dev ? find(r, lwm2m_device_prefix(dev)) : NULL;
+}
+
+static int dev_write(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+		     const struct lwm2m_path *path, const struct lwm2m_records *records, bool replace,
+		     lwm2m_done_fn done, void *done_ctx)
+{
+	(void)ep;
+	(void)dev;
+	return device_write(ud, path, records, replace, done, done_ctx);
+}
+
+static int dev_execute(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+		       const struct lwm2m_path *path, const char *args, size_t args_len, lwm2m_done_fn done,
+		       void *done_ctx)
+{
+	(void)ep;
+	(void)dev;
+	return device_execute(ud, path, args, args_len, done, done_ctx);
+}
+
+static int gw_write(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+		    const struct lwm2m_path *path, const struct lwm2m_records *records, bool replace,
+		    lwm2m_done_fn done, void *done_ctx)
+{
+	struct gw_registry *r = ud;
+	struct dev *d = dev_of(r, dev);
+	int e;
+
+	if (d)
+		return device_write(d, path, records, replace, done, done_ctx);
+	if (dev)
+		return -ENOENT;
+	/* The gateway's own tree. */
+	e = lwm2m_store_write(lwm2m_endpoint_store(ep), path, records, replace);
+	for (size_t i = 0; e >= 0 && i < records->n; i++)
+		if (records->v[i].path.len >= 3)
+			(void)lwm2m_endpoint_value_changed(ep, NULL, &records->v[i].path);
+	if (e < 0)
+		return e;
+	done(done_ctx, 0);
+	return 0;
+}
+
+static int gw_execute(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+		      const struct lwm2m_path *path, const char *args, size_t args_len, lwm2m_done_fn done,
+		      void *done_ctx)
+{
+	struct dev *d = dev_of(ud, dev);
+
+	(void)ep;
+	if (d)
+		return device_execute(d, path, args, args_len, done, done_ctx);
+	return dev ? -ENOENT : -EPERM;
+}
+
+/* ---- bridges ------------------------------------------------------------------------------ */
+
+static char *bridge_fingerprint(const struct gw_bridge *b)
+{
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&s, &len);
+
+	if (!f)
+		return NULL;
+	fprintf(f, "%d\n", b->type);
+	node_print(f, b->body);
+	if (fclose(f) != 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void brt_release(struct brt *b)
+{
+	if (b->b) {
+		if (b->ops->stop)
+			b->ops->stop(b->b);
+		b->ops->free(b->b);
+	}
+	free(b->name);
+	free(b->fingerprint);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Keep the bridges whose type and body did not change, stop the others,
+ * start the new ones. Devices on a changed bridge are changed too (their
+ * fingerprint has the bridge's body) and were removed before this. */
+static void sync_bridges(struct gw_registry *r)
+{
+	const struct gw_config *c = current(r);
+	struct brt *v = calloc(c->bridges.n + 1, sizeof(*v));
+	struct bridge_host host;
+
+	if (!v) {
+		log_oom();
+		return;
+	}
+	gw_registry_bridge_host(r, &host);
+	for (size_t i = 0; i < c->bridges.n; i++) {
+		const struct gw_bridge *cb = gw_config_bridge(c, i);
+		char *fp = bridge_fingerprint(cb);
+		struct brt *nb = &v[i];
+		for (size_t j = 0; fp && j < r->nbridges; j++) {
+			struct brt *old = &r->bridges[j];
+			if (!old->keep && old->name && strcmp(old->name, cb->name) == 0 &&
+			    strcmp(old->fingerprint, fp) == 0) {
+				*nb = *old;
+				old->keep = true;
+				break;
+			}
+		}
+		if (nb->name) {
+			free(fp);
+			continue;
+		}
+		nb->name = strdup(cb->name);
+		nb->fingerprint = fp;
+		nb->ops = gw_bridge_ops(cb->type);
+		if (!nb->ops || !nb->name || !fp) {
+			log_error("Bridge %s (%s) is not available", cb->name,
+				  gw_bridge_type_to_string(cb->type));
+			continue;
+		}
+		int e = nb->ops->new (cb->name, cb->body, &host, &nb->b);
+		if (e >= 0 && nb->ops->start)
+			e = nb->ops->start(nb->b, r->event);
+		if (e < 0) {
+			log_error_errno(e, "Bridge %s (%s) did not start: %m", cb->name,
+					gw_bridge_type_to_string(cb->type));
+			if (nb->b)
+				nb->ops->free(nb->b);
+			nb->b = NULL;
+		} else
+			log_info("Bridge %s (%s) started", cb->name, gw_bridge_type_to_string(cb->type));
+	}
+	/* Devices kept across the reload point at their bridge: re-aim. */
+	for (size_t i = 0; i < r->n; i++) {
+		struct dev *d = r->devs[i];
+		d->br = NULL;
+		for (size_t j = 0; d->cfg->bridge && j < c->bridges.n; j++)
+			if (v[j].name && strcmp(v[j].name, d->cfg->bridge) == 0)
+				d->br = &v[j];
+	}
+	for (size_t j = 0; j < r->nbridges; j++)
+		if (!r->bridges[j].keep) {
+			log_info("Bridge %s stopped", r->bridges[j].name);
+			brt_release(&r->bridges[j]);
+		}
+	free(r->bridges);
+	r->bridges = v;
+	r->nbridges = c->bridges.n;
+	for (size_t j = 0; j < r->nbridges; j++)
+		r->bridges[j].keep = false;
 }
 
 /* ---- change notification ------------------------------------------------------------ */
@@ -749,6 +1226,8 @@ int gw_registry_apply(struct gw_registry *r, struct gw_config *config)
 	r->n = n;
 	qsort(r->devs, r->n, sizeof(*r->devs), cmp_dev);
 
+	sync_bridges(r);
+
 	/* Second pass: new and changed devices. */
 	for (size_t i = 0; i < c->devices.n; i++) {
 		const struct gw_device *cfg = gw_config_device(c, i);
@@ -756,8 +1235,11 @@ int gw_registry_apply(struct gw_registry *r, struct gw_config *config)
 		if (find(r, cfg->name))
 			continue;
 		e = dev_new(r, r->gens, i, &d);
-		if (e >= 0)
+		if (e >= 0) {
+			r->starting = d;
 			e = dev_start(d);
+			r->starting = NULL;
+		}
 		if (e < 0) {
 			log_error_errno(e, "Device %s is not started: %m", cfg->name);
 			dev_free(d);
@@ -958,8 +1440,22 @@ struct gw_registry *gw_registry_free(struct gw_registry *r)
 {
 	if (!r)
 		return NULL;
-	/* The client goes first and sends nothing; stores are ours. */
+	/* Bridges stop first: their pending completions still answer the
+	 * server through a live client. */
+	for (size_t i = 0; i < r->n; i++)
+		r->devs[i]->br = NULL;
+	for (size_t j = 0; j < r->nbridges; j++)
+		brt_release(&r->bridges[j]);
+	free(r->bridges);
+	/* The client goes next and sends nothing; stores are ours. */
 	r->client = lwm2m_client_free(r->client);
+	while (r->groups) {
+		struct wgroup *g = r->groups;
+		r->groups = g->next;
+		sd_event_source_disable_unref(g->timer);
+		free(g->device);
+		free(g);
+	}
 	for (size_t i = 0; i < r->n; i++) {
 		r->devs[i]->ep = NULL;
 		r->devs[i]->dev = NULL;

@@ -150,7 +150,6 @@ static void test_load_values(void **state)
 				   "      psk_key: 00A1ff\n"
 				   "      bootstrap: true\n"
 				   "    - uri: coap://h\n"
-				   "bridges: {mqtt: {type: mqtt}}\n"
 				   "devices: [{name: a, profile: p}, {name: b, profile: p}]\n",
 				   &d);
 
@@ -177,8 +176,11 @@ static void test_load_values(void **state)
 	assert_true(s0->bootstrap);
 	assert_int_equal(s1->security, GW_SECURITY_NOSEC);
 	assert_false(s1->bootstrap);
-	assert_int_equal(gw_config_bridge_count(c), 1);
+	assert_int_equal(gw_config_bridge_count(c), 0);
 	assert_int_equal(gw_config_device_count(c), 2);
+	assert_string_equal(gw_config_device(c, 1)->name, "b");
+	assert_string_equal(gw_config_device(c, 1)->profile, "p");
+	assert_null(gw_config_device(c, 1)->bridge);
 	gw_config_free(c);
 	gwt_diag_clear(&d);
 }

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A fake bridge of type "mqtt" for the gateway's glue tests: it is linked
+ * into fieldgate-fake instead of a real bridge (bridges.c's weak reference
+ * then finds it). It prints what the core asks on stderr ("fake: ..."), and
+ * acknowledges writes and executes after 100 ms, or fails them with
+ * -EHOSTUNREACH for a device whose address is "offline". Profile sources
+ * are {key: NAME}, executes {action: NAME}; a bridge body with a `bogus`
+ * key is refused by verify.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridges/bridge.h"
+#include "common/schema.h"
+
+struct pending {
+	struct bridge *b;
+	sd_event_source *timer;
+	int err;
+	bridge_done_fn done;
+	void *ctx;
+	struct pending *next;
+};
+
+struct bridge {
+	char *name;
+	struct bridge_host host;
+	sd_event *event;
+	struct pending *pending;
+	char offline[8][64]; /* devices whose address is "offline" */
+	size_t noffline;
+};
+
+static int src_parse(enum mapping_role role, const struct ynode *node, struct diag *diag, void **out)
+{
+	const struct ynode *k =
+		node ? ynode_map_get(node, role == MAPPING_ROLE_EXECUTE ? "action" : "key") : NULL;
+
+	if (!node)
+		return 0;
+	if (!k || k->kind != YNODE_SCALAR) {
+		diag_report(diag, DIAG_ERROR, node->file, node->line, node->col, "fake: missing '%s'",
+			    role == MAPPING_ROLE_EXECUTE ? "action" : "key");
+		return -EINVAL;
+	}
+	*out = strdup(k->scalar.str);
+	return *out ? 0 : -ENOMEM;
+}
+
+static void src_free(void *p)
+{
+	free(p);
+}
+
+static const struct mapping_source_ops fake_source = { .kind = "mqtt", .parse = src_parse, .free = src_free };
+
+static int fake_verify(struct schema_ctx *ctx, const struct ynode *body)
+{
+	const struct ynode *b = ynode_map_get(body, "bogus");
+
+	if (b) {
+		schema_error(ctx, b, "fake bridge: 'bogus' is not accepted");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int fake_verify_address(struct schema_ctx *ctx, const struct ynode *a)
+{
+	if (a->kind != YNODE_SCALAR) {
+		schema_error(ctx, a, "fake bridge: the address must be a scalar");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int fake_new(const char *name, const struct ynode *body, const struct bridge_host *host,
+		    struct bridge **out)
+{
+	struct bridge *b = calloc(1, sizeof(*b));
+
+	(void)body;
+	if (!b || !(b->name = strdup(name))) {
+		free(b);
+		return -ENOMEM;
+	}
+	b->host = *host;
+	*out = b;
+	fprintf(stderr, "fake: new %s\n", name);
+	return 0;
+}
+
+static int fake_start(struct bridge *b, sd_event *event)
+{
+	b->event = sd_event_ref(event);
+	fprintf(stderr, "fake: start %s\n", b->name);
+	return 0;
+}
+
+static int fake_add_point(struct bridge *b, const struct bridge_point *p)
+{
+	char ps[32];
+
+	lwm2m_path_format(&p->pt->path, ps);
+	fprintf(stderr, "fake: add_point %s %s %s address=%s poll=%llu\n", b->name, p->device, ps,
+		p->address && p->address->kind == YNODE_SCALAR ? p->address->scalar.str : "?",
+		(unsigned long long)p->poll_usec);
+	if (p->address && p->address->kind == YNODE_SCALAR &&
+	    strcmp(p->address->scalar.str, "offline") == 0 && b->noffline < 8) {
+		snprintf(b->offline[b->noffline++], 64, "%s", p->device);
+		/* Tell the core: the device does not answer. */
+		b->host.presence(b->host.ud, p->device, -EHOSTUNREACH);
+	}
+	return 0;
+}
+
+static void fake_remove_point(struct bridge *b, const char *device, const struct lwm2m_path *path)
+{
+	char ps[32];
+
+	lwm2m_path_format(path, ps);
+	fprintf(stderr, "fake: remove_point %s %s %s\n", b->name, device, ps);
+}
+
+static void pending_drop(struct pending *p)
+{
+	for (struct pending **q = &p->b->pending; *q; q = &(*q)->next)
+		if (*q == p) {
+			*q = p->next;
+			break;
+		}
+	sd_event_source_disable_unref(p->timer);
+	free(p);
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *ud)
+{
+	struct pending *p = ud;
+	bridge_done_fn done = p->done;
+	void *ctx = p->ctx;
+	int err = p->err;
+
+	(void)s;
+	(void)usec;
+	pending_drop(p);
+	done(ctx, err, NULL);
+	return 0;
+}
+
+static int later(struct bridge *b, const char *device, bridge_done_fn done, void *ctx)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+	int r;
+
+	if (!p)
+		return -ENOMEM;
+	p->b = b;
+	p->done = done;
+	p->ctx = ctx;
+	for (size_t i = 0; i < b->noffline; i++)
+		if (strcmp(b->offline[i], device) == 0)
+			p->err = -EHOSTUNREACH;
+	r = sd_event_add_time_relative(b->event, &p->timer, CLOCK_MONOTONIC, 100000, 0, on_timer, p);
+	if (r < 0) {
+		free(p);
+		return r;
+	}
+	p->next = b->pending;
+	b->pending = p;
+	return 0;
+}
+
+static int fake_write(struct bridge *b, const char *device, const struct mapping_point *pt,
+		      const struct mapping_sample *v, bridge_done_fn done, void *ctx)
+{
+	char text[64] = "?";
+
+	if (v->kind == MAPPING_SAMPLE_VALUE) {
+		switch (v->value.type) {
+		case LWM2M_TYPE_BOOLEAN:
+			snprintf(text, sizeof(text), "%s", v->value.b ? "true" : "false");
+			break;
+		case LWM2M_TYPE_INTEGER:
+			snprintf(text, sizeof(text), "%lld", (long long)v->value.i);
+			break;
+		case LWM2M_TYPE_FLOAT:
+			snprintf(text, sizeof(text), "%g", v->value.f);
+			break;
+		default:
+			break;
+		}
+	}
+	fprintf(stderr, "fake: write %s %s key=%s value=%s\n", b->name, device,
+		(const char *)(pt->write ? pt->write : pt->source), text);
+	return later(b, device, done, ctx);
+}
+
+static int fake_execute(struct bridge *b, const char *device, const struct mapping_point *pt,
+			const char *args, size_t args_len, bridge_done_fn done, void *ctx)
+{
+	fprintf(stderr, "fake: execute %s %s action=%s args=%.*s\n", b->name, device,
+		(const char *)pt->execute, (int)args_len, args ? args : "");
+	return later(b, device, done, ctx);
+}
+
+static void fake_stop(struct bridge *b)
+{
+	fprintf(stderr, "fake: stop %s\n", b->name);
+	while (b->pending) {
+		struct pending *p = b->pending;
+		bridge_done_fn done = p->done;
+		void *ctx = p->ctx;
+		pending_drop(p);
+		done(ctx, -ECANCELED, NULL);
+	}
+}
+
+static struct bridge *fake_free(struct bridge *b)
+{
+	if (!b)
+		return NULL;
+	sd_event_unref(b->event);
+	free(b->name);
+	free(b);
+	return NULL;
+}
+
+const struct bridge_ops bridge_mqtt_ops = {
+	.type = "mqtt",
+	.source_ops = &fake_source,
+	.verify = fake_verify,
+	.verify_address = fake_verify_address,
+	.new = fake_new,
+	.start = fake_start,
+	.add_point = fake_add_point,
+	.remove_point = fake_remove_point,
+	.write = fake_write,
+	.execute = fake_execute,
+	.stop = fake_stop,
+	.free = fake_free,
+};

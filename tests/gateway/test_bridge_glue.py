@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""The glue between LwM2M, profiles and bridges, with the fake bridge of
+fake_bridge.c (linked into fieldgate-fake as the "mqtt" bridge): bridge
+bodies and device addresses verified by the bridge at load time, points
+handed to the bridge, presence in /3/0/11/0, LwM2M Write answered only
+after the field acknowledged (2.04), a value out of the DDF range refused
+(4.00) before anything reaches the field, an unreachable device (5.03),
+Execute through the bridge, a bridge restarted when its body changes, and
+stopped on SIGTERM.
+
+Usage: test_bridge_glue.py PATH/TO/fieldgate-fake
+"""
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.environ.get("FG_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(SOURCE, "tests", "lwm2m-server"))
+sys.path.insert(0, HERE)
+from fglwm2m import Server, records_by_path  # noqa: E402
+import test_devices  # noqa: E402
+
+PROFILES = os.path.join(HERE, "data", "profiles-fake")
+
+
+def config(url, body="host: broker-1", offline="offline", extra_dev=""):
+    return """gateway:
+  name: gw
+  profiles_path: %s
+  status_socket: @SOCK@
+log:
+  level: info
+lwm2m:
+  lifetime: 60s
+  servers:
+    - uri: %s
+bridges:
+  bus:
+    type: mqtt
+    %s
+devices:
+  - name: v1
+    bridge: bus
+    address: a1
+    profile: fake-valve
+    poll: 2s
+  - name: v2
+    bridge: bus
+    address: %s
+    profile: fake-valve
+%s""" % (PROFILES, url, body, offline, extra_dev)
+
+
+class Glue(test_devices.Base):
+    def test_check_uses_the_bridge(self):
+        with open(os.path.join(self.tmp(), "c.yaml"), "w") as f:
+            f.write(config(self.srv.url, body="bogus: 1", offline="{a: 1}").replace("@SOCK@", "/tmp/x.sock"))
+            path = f.name
+        r = subprocess.run([test_devices.FIELDGATE, "check", "-c", path], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr,
+                         "%s:14:12: fake bridge: 'bogus' is not accepted\n"
+                         "%s:23:14: fake bridge: the address must be a scalar\n"
+                         "%s: 2 errors, 0 warnings\n" % (path, path, path))
+
+    def tmp(self):
+        import tempfile
+        import shutil
+        d = tempfile.mkdtemp(prefix="fg-glue-")
+        self.addCleanup(shutil.rmtree, d, True)
+        return d
+
+    def test_write_execute_presence_reload(self):
+        gw = self.start(config(self.srv.url))
+        for ep in ("gw", "gw-v1", "gw-v2"):
+            self.srv.wait_event("register", ep=ep, timeout=15)
+        gw.wait_log(r"^fake: start bus$")
+        gw.wait_log(r"^fake: add_point bus v1 /3306/0/5850 address=a1 poll=2000000$")
+        gw.wait_log(r"^fake: add_point bus v2 /3306/0/5851 address=offline poll=0$")
+        # Presence reported by the bridge is visible to the server.
+        self.assertEqual(self.value("gw-v2", "/3/0/11/0"), 16)
+        self.assertEqual(self.value("gw-v1", "/3/0/11/0"), 0)
+
+        # Write: 2.04 only after the field acknowledged (the fake takes 100 ms).
+        t0 = time.monotonic()
+        r = self.srv.request("write", ep="gw-v1", path="/3306/0/5850", value=True, type="boolean", timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.09)
+        gw.wait_log(r"^fake: write bus v1 key=on value=true$")
+        self.assertEqual(self.value("gw-v1", "/3306/0/5850"), True)
+        r = self.srv.request("write", ep="gw-v1", path="/3306/0/5851", value=42, type="integer", timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        gw.wait_log(r"^fake: write bus v1 key=dim value=42$")
+        # Out of the Dimmer's range 0..100: refused, nothing sent.
+        r = self.srv.request("write", ep="gw-v1", path="/3306/0/5851", value=150, type="integer", timeout=10)
+        self.assertEqual(r["code"], "4.00", r)
+        self.assertFalse([l for l in gw.log if "value=150" in l])
+        # The unreachable device: 5.03.
+        r = self.srv.request("write", ep="gw-v2", path="/3306/0/5850", value=False, type="boolean", timeout=10)
+        self.assertEqual(r["code"], "5.03", r)
+        # Execute through the bridge.
+        r = self.srv.request("execute", ep="gw-v1", path="/3/0/4", args="0='now'", timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        gw.wait_log(r"^fake: execute bus v1 action=reboot args=0='now'$")
+
+        # A changed bridge body: the bridge restarts, its devices register again.
+        start = gw.reload(config(self.srv.url, body="host: broker-2"))
+        gw.wait_log(r"^fake: stop bus$", start)
+        gw.wait_log(r"^fake: new bus$", start)
+        gw.wait_log(r"Configuration applied: 0 devices added, 0 removed, 2 changed, 0 unchanged", start)
+        self.srv.wait_event("deregister", ep="gw-v1")
+        self.srv.wait_event("register", ep="gw-v1", timeout=15)
+        # An unchanged one stays: a new device on it leaves the bridge running.
+        start = gw.reload(config(self.srv.url, body="host: broker-2",
+                                 extra_dev="  - {name: v3, bridge: bus, address: a3, profile: fake-valve}\n"))
+        gw.wait_log(r"Configuration applied: 1 device added, 0 removed, 0 changed, 2 unchanged", start)
+        gw.wait_log(r"^fake: add_point bus v3 /3306/0/5850 address=a3 poll=0$", start)
+        self.assertFalse([l for l in gw.log[start:] if l.startswith("fake: stop") or l.startswith("fake: new")])
+
+        self.assertEqual(gw.stop(), 0)
+        self.assertIn("fake: stop bus", gw.log)
+
+
+if __name__ == "__main__":
+    test_devices.FIELDGATE = os.path.abspath(sys.argv.pop(1))
+    prog = unittest.main(exit=False, verbosity=2)
+    res = prog.result
+    failed = len(res.failures) + len(res.errors)
+    print("%d passed, %d failed" % (res.testsRun - failed - len(res.skipped), failed))
+    sys.exit(0 if res.wasSuccessful() else 1)
