@@ -222,6 +222,15 @@ struct lwm2m_endpoint_config {
 	const char *psk_identity;
 	const uint8_t *psk_key;
 	size_t psk_key_len;
+	/* DTLS certificate mode instead of PSK (coaps://): PEM files of the
+	 * endpoint's X.509 certificate and private key, and of the CA that
+	 * the server's certificate must chain to (paths copied; endpoints may
+	 * share the same files). The server's certificate is verified against
+	 * ca_file unless cert_no_verify (tests only). */
+	const char *cert_file;
+	const char *key_file;
+	const char *ca_file;
+	bool cert_no_verify;
 	const struct lwm2m_endpoint_ops *ops; /* may be NULL; must outlive the endpoint */
 	void *ops_ud;
 };
@@ -230,9 +239,10 @@ struct lwm2m_endpoint_config {
  * (it must stay valid until lwm2m_endpoint_remove() returns... see there);
  * the client adds /1/0 to it (or updates an existing /1/0) with the Short
  * Server ID, Lifetime and Binding. Errors: -EINVAL (no name, bad URI, coaps
- * without PSK, lifetime out of range), -EPROTONOSUPPORT (coaps:// and this
- * libcoap has no DTLS), -ESHUTDOWN (client shutting down), -ENOMEM, -EIO
- * (libcoap could not open the session), or the store's error adding /1. */
+ * without PSK or certificate, certificate without key or CA, lifetime out
+ * of range), -EPROTONOSUPPORT (coaps:// and this libcoap has no DTLS),
+ * -ESHUTDOWN (client shutting down), -ENOMEM, -EIO (libcoap could not open
+ * the session), or the store's error adding /1. */
 int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_config *cfg,
 		       struct lwm2m_store *store, struct lwm2m_endpoint **out);
 

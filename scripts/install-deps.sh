@@ -10,7 +10,7 @@ packages=(
 	libsystemd-dev libyaml-dev libexpat1-dev libjson-c-dev
 	libcoap3-dev libcoap3-bin libmbedtls-dev libmosquitto-dev libmodbus-dev
 	# tests
-	libcmocka-dev python3 python3-cbor2
+	libcmocka-dev python3 python3-cbor2 openssl
 	dbus mosquitto mosquitto-clients python3-pymodbus python3-dbusmock
 	nodejs npm
 )

@@ -133,6 +133,9 @@ struct lwm2m_endpoint {
 	uint16_t ct_cfg; /* 0: default for the version */
 	uint8_t *psk_identity, *psk_key;
 	size_t psk_identity_len, psk_key_len;
+	char *cert_file, *key_file, *ca_file; /* certificate mode (cert_file NULL: PSK) */
+	bool cert_no_verify;
+	bool cert_refused; /* the server's certificate did not verify (this handshake) */
 	const struct lwm2m_endpoint_ops *ops;
 	void *ops_ud;
 
@@ -197,6 +200,8 @@ coap_response_t fg_response_handler(coap_session_t *session, const coap_pdu_t *s
 void fg_nack_handler(coap_session_t *session, const coap_pdu_t *sent, const coap_nack_reason_t reason,
 		     const coap_mid_t mid);
 int fg_event_handler(coap_session_t *session, const coap_event_t event);
+/* A libcoap log line that may say a server certificate failed to verify. */
+void fg_ep_cert_log_line(struct lwm2m_client *c, const char *msg);
 
 /* ---- device management (dm.c) --------------------------------------------- */
 

@@ -264,6 +264,61 @@ static void ep_close_session(struct lwm2m_endpoint *ep)
 	ep->session_dead = false;
 }
 
+/* libcoap (openssl) calls this for each certificate of the server's
+ * chain, validated = whether it verified against ca_file. */
+static int check_server_cert(const char *cn, const uint8_t *asn1, size_t asn1_len, coap_session_t *session,
+			     unsigned depth, int validated, void *arg)
+{
+	struct lwm2m_endpoint *ep = coap_session_get_app_data(session);
+
+	(void)asn1;
+	(void)asn1_len;
+	(void)arg;
+	if (ep && !validated) {
+		ep->cert_refused = true;
+		ep_log(ep, LWM2M_LOG_WARNING, "server certificate \"%s\" (depth %u) not verified",
+		       cn ? cn : "?", depth);
+	}
+	return validated;
+}
+
+/* What a failed handshake most likely means, for the log line. */
+static const char *dtls_hint(const struct lwm2m_endpoint *ep)
+{
+	if (!ep->cert_file)
+		return "wrong PSK identity or key?";
+	if (ep->cert_refused)
+		return "the server's certificate does not verify against the CA";
+	return "client certificate refused by the server, or server certificate not trusted?";
+}
+
+void fg_ep_cert_log_line(struct lwm2m_client *c, const char *msg)
+{
+	/* libcoap (openssl) reports a certificate of the peer that fails
+	 * verification only in its log, as "<local> <-> <remote> DTLS:
+	 * <reason>: '<CN>' depth=<n>": the local port tells the endpoint. */
+	const char *arrow = strstr(msg, " <-> "), *colon;
+	unsigned long port;
+
+	if (!arrow || !strstr(arrow, " DTLS: ") || !strstr(arrow, "' depth="))
+		return;
+	for (colon = arrow; colon > msg && *colon != ':'; colon--)
+		;
+	if (*colon != ':')
+		return;
+	port = strtoul(colon + 1, NULL, 10);
+	for (struct lwm2m_endpoint *ep = c->eps; ep; ep = ep->next) {
+		if (ep->cert_file && ep->session && lwm2m_endpoint_local_port(ep) == port) {
+			const char *why = strstr(arrow, " DTLS: ") + 7;
+			size_t n = strcspn(why, "\r\n");
+
+			ep->cert_refused = true;
+			ep_log(ep, LWM2M_LOG_WARNING, "server certificate refused: %.*s", (int)n, why);
+			return;
+		}
+	}
+}
+
 static int ep_open_session(struct lwm2m_endpoint *ep)
 {
 	coap_context_t *ctx = ep->c->ctx;
@@ -272,7 +327,25 @@ static int ep_open_session(struct lwm2m_endpoint *ep)
 	if (ep->session && !ep->session_dead)
 		return 0;
 	ep_close_session(ep);
-	if (ep->secure) {
+	if (ep->secure && ep->cert_file) {
+		coap_dtls_pki_t setup;
+
+		memset(&setup, 0, sizeof(setup));
+		setup.version = COAP_DTLS_PKI_SETUP_VERSION;
+		setup.verify_peer_cert = !ep->cert_no_verify;
+		setup.check_common_ca = !ep->cert_no_verify;
+		setup.cert_chain_validation = 1;
+		setup.cert_chain_verify_depth = 4;
+		setup.allow_no_crl = 1;
+		setup.allow_expired_crl = 1;
+		setup.validate_cn_call_back = ep->cert_no_verify ? NULL : check_server_cert;
+		setup.pki_key.key_type = COAP_PKI_KEY_PEM;
+		setup.pki_key.key.pem.public_cert = ep->cert_file;
+		setup.pki_key.key.pem.private_key = ep->key_file;
+		setup.pki_key.key.pem.ca_file = ep->ca_file;
+		ep->cert_refused = false;
+		s = coap_new_client_session_pki(ctx, NULL, &ep->server, COAP_PROTO_DTLS, &setup);
+	} else if (ep->secure) {
 		coap_dtls_cpsk_t setup;
 
 		memset(&setup, 0, sizeof(setup));
@@ -819,10 +892,14 @@ void fg_nack_handler(coap_session_t *session, const coap_pdu_t *sent, const coap
 	case COAP_NACK_RST:
 		ep_failed(ep, -ECONNREFUSED, "server answered with a CoAP reset");
 		break;
-	case COAP_NACK_TLS_FAILED:
+	case COAP_NACK_TLS_FAILED: {
+		char why[160];
+
 		ep->session_dead = true;
-		ep_failed(ep, -ECONNREFUSED, "DTLS handshake failed (wrong PSK identity or key?)");
+		snprintf(why, sizeof(why), "DTLS handshake failed (%s)", dtls_hint(ep));
+		ep_failed(ep, -ECONNREFUSED, why);
 		break;
+	}
 	default:
 		ep->session_dead = true;
 		ep_failed(ep, -EHOSTUNREACH, "server unreachable");
@@ -840,11 +917,13 @@ int fg_event_handler(coap_session_t *session, const coap_event_t event)
 	case COAP_EVENT_DTLS_ERROR:
 	case COAP_EVENT_DTLS_CLOSED:
 		ep->session_dead = true;
-		if (ep->req != REQ_NONE)
+		if (ep->req != REQ_NONE) {
+			char why[160];
+
+			snprintf(why, sizeof(why), "DTLS handshake failed (%s)", dtls_hint(ep));
 			ep_failed(ep, -ECONNREFUSED,
-				  event == COAP_EVENT_DTLS_ERROR
-					  ? "DTLS handshake failed (wrong PSK identity or key?)"
-					  : "DTLS session closed by the server");
+				  event == COAP_EVENT_DTLS_ERROR ? why : "DTLS session closed by the server");
+		}
 		break;
 	case COAP_EVENT_DTLS_CONNECTED:
 		ep_log(ep, LWM2M_LOG_DEBUG, "DTLS session established");
@@ -951,11 +1030,10 @@ static void ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 	case ST_UPDATING:
 	case ST_DEREGISTERING:
 		if (handshaking(ep)) {
-			char why[96];
+			char why[160];
 
-			snprintf(why, sizeof(why),
-				 "DTLS handshake not completed in %u s (wrong PSK identity or key?)",
-				 c->cfg.dtls_timeout_ms / 1000);
+			snprintf(why, sizeof(why), "DTLS handshake not completed in %u s (%s)",
+				 c->cfg.dtls_timeout_ms / 1000, dtls_hint(ep));
 			ep->session_dead = true;
 			ep_failed(ep, -ECONNREFUSED, why);
 		} else {
@@ -1045,6 +1123,20 @@ int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_confi
 		if (!coap_dtls_is_supported())
 			goto fail;
 		r = -EINVAL;
+		if (cfg->cert_file) {
+			/* Certificate mode: the server is verified unless told
+			 * not to, so a CA is needed. */
+			if (!cfg->key_file || (!cfg->ca_file && !cfg->cert_no_verify))
+				goto fail;
+			r = -ENOMEM;
+			ep->cert_no_verify = cfg->cert_no_verify;
+			ep->cert_file = strdup(cfg->cert_file);
+			ep->key_file = strdup(cfg->key_file);
+			ep->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
+			if (!ep->cert_file || !ep->key_file || (cfg->ca_file && !ep->ca_file))
+				goto fail;
+			goto secured;
+		}
 		if (!cfg->psk_identity || !*cfg->psk_identity || !cfg->psk_key || !cfg->psk_key_len)
 			goto fail;
 		r = -ENOMEM;
@@ -1055,6 +1147,7 @@ int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_confi
 		if (!ep->psk_identity || !ep->psk_key)
 			goto fail;
 	}
+secured:
 	r = server_object_init(ep);
 	if (r < 0)
 		goto fail;
@@ -1085,6 +1178,9 @@ fail:
 	free(ep->uri);
 	free(ep->psk_identity);
 	free(ep->psk_key);
+	free(ep->cert_file);
+	free(ep->key_file);
+	free(ep->ca_file);
 	free(ep);
 	return r;
 }
@@ -1112,6 +1208,9 @@ void fg_ep_free(struct lwm2m_endpoint *ep)
 		memset(ep->psk_key, 0, ep->psk_key_len);
 	free(ep->psk_key);
 	free(ep->psk_identity);
+	free(ep->cert_file);
+	free(ep->key_file);
+	free(ep->ca_file);
 	free(ep->name);
 	free(ep->uri);
 	ep_forget_location(ep);

@@ -244,7 +244,8 @@ static void event_addr(json_object *ev, coap_session_t *s)
 	json_object_object_add(ev, "addr", json_object_new_string(a));
 	json_object_object_add(ev, "secure",
 			       json_object_new_boolean(coap_session_get_proto(s) == COAP_PROTO_DTLS));
-	if (coap_session_get_proto(s) == COAP_PROTO_DTLS && (id = coap_session_get_psk_identity(s)))
+	if (coap_session_get_proto(s) == COAP_PROTO_DTLS && (id = coap_session_get_psk_identity(s)) &&
+	    id->length)
 		json_object_object_add(ev, "identity", bytes_json(id->s, id->length));
 }
 
@@ -1926,6 +1927,25 @@ int srv_housekeeping(struct srv *S)
 
 /* ---- setup ----------------------------------------------------------------- */
 
+/* Each certificate of a client's chain, after libcoap checked it against
+ * the CA: reported, and refused when it did not verify. */
+static int client_cert_check(const char *cn, const uint8_t *asn1, size_t asn1_len, coap_session_t *s,
+			     unsigned depth, int validated, void *arg)
+{
+	json_object *ev = event_new("dtls");
+
+	(void)asn1;
+	(void)asn1_len;
+	(void)arg;
+	json_object_object_add(ev, "state", json_object_new_string("certificate"));
+	json_object_object_add(ev, "cn", json_object_new_string(cn ? cn : ""));
+	json_object_object_add(ev, "depth", json_object_new_int((int)depth));
+	json_object_object_add(ev, "validated", json_object_new_boolean(validated));
+	event_addr(ev, s);
+	emit(ev);
+	return validated;
+}
+
 static coap_endpoint_t *listen_on(struct srv *S, const char *host, uint16_t port, coap_proto_t proto,
 				  uint16_t *bound)
 {
@@ -1968,6 +1988,28 @@ int srv_coap_init(struct srv *S, const char *host, uint16_t port, bool dtls, uin
 
 	if (!listen_on(S, host, port, COAP_PROTO_UDP, &S->port))
 		return -EADDRINUSE;
+	if (dtls && S->cert_file) {
+		coap_dtls_pki_t pk;
+
+		memset(&pk, 0, sizeof(pk));
+		pk.version = COAP_DTLS_PKI_SETUP_VERSION;
+		pk.verify_peer_cert = 1; /* a client certificate is required */
+		pk.check_common_ca = 1;
+		pk.cert_chain_validation = 1;
+		pk.cert_chain_verify_depth = 4;
+		pk.allow_no_crl = 1;
+		pk.allow_expired_crl = 1;
+		pk.validate_cn_call_back = client_cert_check;
+		pk.cn_call_back_arg = S;
+		pk.pki_key.key_type = COAP_PKI_KEY_PEM;
+		pk.pki_key.key.pem.public_cert = S->cert_file;
+		pk.pki_key.key.pem.private_key = S->key_file;
+		pk.pki_key.key.pem.ca_file = S->ca_file;
+		if (!coap_dtls_is_supported())
+			return -ENOTSUP;
+		if (!coap_context_set_pki(S->ctx, &pk))
+			return -EINVAL;
+	}
 	if (dtls) {
 		coap_dtls_spsk_t sp = { 0 };
 		if (!coap_dtls_is_supported())

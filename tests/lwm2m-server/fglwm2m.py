@@ -10,9 +10,12 @@
         values = {r["path"]: r["value"] for r in resp["records"]}
 
 Server(port=0, psk=None, dtls=False, reject_versions=(), ddf_dir=None,
-       expire_grace=None, args=(), binary=None, verbose=False, stderr=None)
+       expire_grace=None, args=(), binary=None, verbose=False, stderr=None,
+       cert=None)
   psk: (identity, key_bytes) or a list of them; enables the DTLS listener
        (its port is .dtls_port).
+  cert: (cert_pem, key_pem, ca_pem) paths: DTLS certificate mode (the
+       client's certificate must chain to ca_pem).
   binary: defaults to $FG_BUILD_DIR/tests/lwm2m-server/fg-lwm2m-server.
   stderr: where the server's log goes (a file object; default: inherited).
 .url / .dtls_url: "coap://127.0.0.1:<port>" / "coaps://127.0.0.1:<dtls_port>".
@@ -49,7 +52,7 @@ def records_by_path(resp):
 
 class Server:
     def __init__(self, port=0, psk=None, dtls=False, reject_versions=(), ddf_dir=None,
-                 expire_grace=None, args=(), binary=None, verbose=False, stderr=None):
+                 expire_grace=None, args=(), binary=None, verbose=False, stderr=None, cert=None):
         if binary is None:
             build = os.environ.get("FG_BUILD_DIR", "build")
             binary = os.path.join(build, "tests", "lwm2m-server", "fg-lwm2m-server")
@@ -61,6 +64,8 @@ class Server:
                 cmd += ["--psk", f"{ident}:{key.hex()}"]
         elif dtls:
             cmd.append("--dtls")
+        if cert:
+            cmd += ["--cert", cert[0], "--key", cert[1], "--ca", cert[2]]
         for v in reject_versions:
             cmd += ["--reject-version", v]
         if ddf_dir:

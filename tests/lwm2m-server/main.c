@@ -14,7 +14,10 @@
  *   fg-lwm2m-server [--host 127.0.0.1] [--port 0] [--dtls] [--dtls-port 0]
  *                   [--psk IDENTITY:HEXKEY]... [--reject-version 1.2]...
  *                   [--ddf-dir DIR] [--expire-grace SECONDS] [--verbose]
- * Port 0 picks a free port. --psk implies --dtls. --expire-grace -1 never
+ *                   [--cert PEM --key PEM --ca PEM]
+ * Port 0 picks a free port. --psk implies --dtls. --cert/--key/--ca (imply
+ * --dtls) add DTLS certificate mode: the server presents cert and requires
+ * a client certificate that chains to the CA. --expire-grace -1 never
  * expires registrations (default: a registration expires lt + 2 s after
  * its Register/Update). The first line on stdout is
  *   {"event":"listening","port":N,"dtls_port":M|null,...}
@@ -102,7 +105,8 @@
  *               waits for (answered with RST) — an observation that outlived
  *               its cancellation shows up here
  *   bad-request{what, reason, code, query, hex?}
- *   dtls       {state: connected|closed|error|unknown-identity, addr, identity?}
+ *   dtls       {state: connected|closed|error|unknown-identity|certificate, addr, identity?,
+ *               cn?, depth?, validated?}  (certificate: a client certificate was checked)
  *   error      {error, line}: a command line that is not a JSON object
  * Record values keep their type: {"path":"/3/0/0","type":"string","value":"Acme"};
  * integers and unsigned are JSON integers (64-bit exact), floats print the
@@ -224,6 +228,9 @@ int main(int argc, char **argv)
 		{ "ddf-dir", required_argument, NULL, 'f' },
 		{ "expire-grace", required_argument, NULL, 'g' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "cert", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'K' },
+		{ "ca", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -243,8 +250,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fg-lwm2m-server: out of memory\n");
 		return 1;
 	}
-	while ((c = getopt_long(argc, argv, "H:p:dD:k:r:f:g:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "H:p:dD:k:r:f:g:vhc:K:a:", opts, NULL)) != -1) {
 		switch (c) {
+		case 'c':
+			S.cert_file = optarg;
+			dtls = true;
+			break;
+		case 'K':
+			S.key_file = optarg;
+			dtls = true;
+			break;
+		case 'a':
+			S.ca_file = optarg;
+			dtls = true;
+			break;
 		case 'H':
 			host = optarg;
 			break;
@@ -294,6 +313,11 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc) {
 		usage(stderr);
+		ret = 2;
+		goto out;
+	}
+	if (!S.cert_file != !S.key_file || (S.ca_file && !S.cert_file)) {
+		fprintf(stderr, "fg-lwm2m-server: --cert and --key go together (and --ca needs them)\n");
 		ret = 2;
 		goto out;
 	}

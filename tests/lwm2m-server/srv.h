@@ -117,6 +117,9 @@ struct srv {
 	uint64_t token_base, token_ctr;
 	int64_t expire_grace_ms;
 	bool ignore_con_notify; /* CON notifications get no ACK ("ignored" events) */
+	/* DTLS certificate mode (PEM files): the server's certificate and key,
+	 * and the CA that client certificates must chain to. */
+	const char *cert_file, *key_file, *ca_file;
 	uint16_t port, dtls_port;
 	bool quit;
 };

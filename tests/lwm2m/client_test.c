@@ -37,6 +37,7 @@
  *   --ops (writes through the ops table, synchronous) --ddf FILE
  *   --log-level N --coap-log N --dtls-timeout MS
  *   --con-period S --ack-timeout MS --max-retransmit N
+ *   --cert PEM --key PEM --ca PEM [--cert-no-verify]   (DTLS certificate mode)
  * With --async-ms, writes and executes complete after that delay; a write
  * whose string value is "field-error" then fails with -ETIMEDOUT (5.03) and
  * an execute with args "9" with -EIO (5.00).
@@ -577,6 +578,10 @@ int main(int argc, char **argv)
 		{ "con-period", required_argument, 0, 'P' },
 		{ "ack-timeout", required_argument, 0, 'A' },
 		{ "max-retransmit", required_argument, 0, 'R' },
+		{ "cert", required_argument, 0, 'x' },
+		{ "key", required_argument, 0, 'y' },
+		{ "ca", required_argument, 0, 'z' },
+		{ "cert-no-verify", no_argument, 0, 'Z' },
 		{ 0, 0, 0, 0 },
 	};
 	struct lwm2m_client_config cc = { .log = on_log, .log_level = LWM2M_LOG_INFO };
@@ -659,6 +664,18 @@ int main(int argc, char **argv)
 			break;
 		case 'R':
 			cc.max_retransmit = (uint8_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'x':
+			ec.cert_file = optarg;
+			break;
+		case 'y':
+			ec.key_file = optarg;
+			break;
+		case 'z':
+			ec.ca_file = optarg;
+			break;
+		case 'Z':
+			ec.cert_no_verify = true;
 			break;
 		case 'L':
 			cc.log_level = atoi(optarg);

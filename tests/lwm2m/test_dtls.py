@@ -1,11 +1,16 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""DTLS with pre-shared keys in lwm2m/client: registration and device
+"""DTLS in lwm2m/client. Pre-shared keys: registration and device
 management over coaps:// with the right key; a wrong key or an unknown
 identity fails with a clear error, is retried with backoff, never hangs, and
-succeeds once the server knows the key."""
+succeeds once the server knows the key. Certificates (X.509, made at test
+time with openssl): the right one registers; a client certificate of another
+CA, or a server certificate that does not verify, fails clearly, with
+backoff, never a hang."""
 import os
+import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -74,6 +79,109 @@ class Psk(unittest.TestCase):
 
     def test_coaps_requires_a_key(self):
         cl = Client(uri(self.srv, secure=True), count=1)
+        self.addCleanup(cl.stop)
+        with self.assertRaises(AssertionError):
+            cl.start()
+        self.assertEqual(cl.wait_exit(), 1)
+        self.assertIn("lwm2m_endpoint_add(ep0): Invalid argument", cl.logs)
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_ca(d, name):
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", f"{name}.key", "-out", f"{name}.crt", "-subj", f"/CN={name}", "-days", "2", cwd=d)
+
+
+def make_cert(d, name, ca, cn, san):
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={cn}", cwd=d)
+    with open(os.path.join(d, f"{name}.ext"), "w") as f:
+        f.write(f"basicConstraints=CA:FALSE\nsubjectAltName={san}\n")
+    openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key",
+            "-CAcreateserial", "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext", cwd=d)
+
+
+class Certificates(unittest.TestCase):
+    """X.509 certificate mode: a throwaway CA signs the server's and the
+    client's certificates; a second CA ("rogue") signs the impostors."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="fg-pki-")
+        d = cls.d = cls.tmp.name
+        make_ca(d, "ca")
+        make_ca(d, "rogue")
+        make_cert(d, "server", "ca", "127.0.0.1", "IP:127.0.0.1")
+        make_cert(d, "client", "ca", "ep0", "DNS:ep0")
+        make_cert(d, "rclient", "rogue", "ep0", "DNS:ep0")
+        make_cert(d, "rserver", "rogue", "127.0.0.1", "IP:127.0.0.1")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def f(self, name):
+        return os.path.join(self.d, name)
+
+    def start(self, server_cert="server", client_cert="client", **kw):
+        self.srv = server(cert=(self.f(f"{server_cert}.crt"), self.f(f"{server_cert}.key"),
+                                self.f("ca.crt"))).start()
+        self.addCleanup(self.srv.stop)
+        self.cl = Client(uri(self.srv, secure=True), cert=self.f(f"{client_cert}.crt"),
+                         key=self.f(f"{client_cert}.key"), ca=self.f("ca.crt"), **kw)
+        self.addCleanup(self.cl.stop)
+        self.cl.start()
+
+    def test_right_certificate_registers(self):
+        self.start(count=2)
+        regs = [self.srv.wait_event("register", ep=f"ep{i}", timeout=10) for i in range(2)]
+        self.assertTrue(all(r["secure"] for r in regs))
+        self.assertNotIn("identity", regs[0])
+        # The server checked the client's certificate against its CA.
+        certs = self.srv.events("dtls")
+        leaf = [e for e in certs if e["state"] == "certificate" and e["depth"] == 0]
+        self.assertEqual(len(leaf), 2)
+        self.assertTrue(all(e["cn"] == "ep0" and e["validated"] for e in leaf))
+        r = self.srv.request("read", ep="ep1", path="/3/0/2")
+        self.assertEqual((r["code"], r["text"]), ("2.05", "SN-00001"))
+        self.assertEqual(self.cl.quit(), 0)
+        for i in range(2):
+            self.assertEqual(self.srv.wait_event("deregister", ep=f"ep{i}")["code"], "2.02")
+
+    def assert_refused_with_backoff(self, hint):
+        t0 = time.monotonic()
+        lines = [self.cl.wait_log("Register failed: DTLS handshake", timeout=10) for _ in range(3)]
+        for ln in lines:
+            self.assertTrue(ln.startswith("log 3 ep0 Register failed: DTLS handshake failed ("), ln)
+            self.assertIn(hint, ln)
+            self.assertIn("retrying in", ln)
+        # Three attempts of at most dtls_timeout (1.5 s) plus backoff of at most 0.8 s.
+        self.assertLess(time.monotonic() - t0, 3 * 1.5 + 2 * 0.8 + 2)
+        self.cl.wait(lambda ln: ln == "state ep0 waiting -111")
+        self.assertEqual(self.srv.events("register"), [])
+        t0 = time.monotonic()
+        self.assertEqual(self.cl.quit(), 0)
+        self.assertLess(time.monotonic() - t0, 2)
+
+    def test_client_certificate_of_another_ca_is_refused(self):
+        self.start(client_cert="rclient", count=1, backoff_min=400, backoff_max=800, dtls_timeout=1500)
+        self.assert_refused_with_backoff("client certificate refused by the server")
+        # The server refused it: its handshakes failed.
+        self.assertTrue([e for e in self.srv.events("dtls") if e["state"] == "error"])
+
+    def test_server_certificate_that_fails_verification_is_refused(self):
+        self.start(server_cert="rserver", count=1, backoff_min=400, backoff_max=800, dtls_timeout=1500)
+        line = self.cl.wait_log("server certificate refused", timeout=10)
+        self.assertIn("unable to get local issuer certificate", line)
+        self.assert_refused_with_backoff("the server's certificate does not verify against the CA")
+
+    def test_certificate_needs_key_and_ca(self):
+        srv = server().start()
+        self.addCleanup(srv.stop)
+        cl = Client(uri(srv, secure=True), count=1, cert=self.f("client.crt"), key=self.f("client.key"))
         self.addCleanup(cl.stop)
         with self.assertRaises(AssertionError):
             cl.start()
