@@ -38,6 +38,18 @@
  * empty ACK now, CON response when done() is called). A NULL op applies a
  * Write to the store directly.
  *
+ * Bootstrap (client-initiated, LwM2M 1.1): an endpoint with a bootstrap_uri
+ * and no usable stored result sends POST /bs?ep=&pct= to the
+ * Bootstrap-Server and serves its Bootstrap-Write, -Read (/1 only: /0
+ * holds keys, 4.01), -Discover, -Delete and -Finish on that session. The
+ * /0 and /1 instances it writes are kept by the client, not in the store;
+ * Finish checks them (a /0 server account, NoSec or PSK, with a matching
+ * /1 instance; else 4.06), stores them in state_dir, copies the /1
+ * instance to the store's /1/0 and registers with that server. No Finish
+ * in time, a refusal or a DTLS failure: retried with backoff. Registration
+ * failing bootstrap_after_failures times in a row, or the server executing
+ * /1/0/9 (Bootstrap-Request Trigger): bootstrap again.
+ *
  * Information reporting: Observe / Observe-Composite requests start
  * observations in the pure observation engine (lwm2m/observe.h), which
  * keeps the Write-Attributes and decides when to notify; its one deadline is
@@ -129,6 +141,18 @@ struct lwm2m_client_config {
 	void *log_ud;
 	int log_level;      /* messages above this level are not even formatted; 0 = LWM2M_LOG_INFO */
 	int coap_log_level; /* libcoap's own threshold (LOG_* of syslog.h); 0 = LOG_WARNING */
+	/* Bootstrap (endpoints with a bootstrap_uri). state_dir: where each
+	 * endpoint's bootstrap result is kept (one file per endpoint, mode
+	 * 0600, replaced atomically) so that a restart registers without
+	 * bootstrapping; NULL: not kept. Must outlive the client. */
+	const char *state_dir;
+	/* A bootstrap in which the Bootstrap-Server stays silent this long
+	 * without Bootstrap-Finish fails (and is retried with backoff);
+	 * 0 = 247000 (CoAP EXCHANGE_LIFETIME) */
+	uint32_t bootstrap_timeout_ms;
+	/* Register attempts with a bootstrapped server failing in a row before
+	 * the endpoint bootstraps again; 0 = 3 */
+	unsigned bootstrap_after_failures;
 };
 
 /* Create the client and attach it to ev (which it references). reg provides
@@ -174,6 +198,7 @@ enum lwm2m_ep_state {
 	LWM2M_EP_REGISTERING, /* Register sent */
 	LWM2M_EP_REGISTERED,  /* registered (Updates do not leave this state) */
 	LWM2M_EP_DEREGISTERING,
+	LWM2M_EP_BOOTSTRAPPING, /* Bootstrap-Request sent, served by the Bootstrap-Server */
 };
 const char *lwm2m_ep_state_name(enum lwm2m_ep_state s);
 
@@ -233,9 +258,19 @@ struct lwm2m_endpoint_config {
 	bool cert_no_verify;
 	const struct lwm2m_endpoint_ops *ops; /* may be NULL; must outlive the endpoint */
 	void *ops_ud;
+	/* Client-initiated bootstrap: the LwM2M Bootstrap-Server,
+	 * "coap://host[:port]" or "coaps://..." with its PSK (all copied).
+	 * When set, server_uri, psk_*, lifetime, binding and short_server_id
+	 * are not used: they come from the bootstrap (see "Bootstrap" above)
+	 * or from its result kept in the client's state_dir. */
+	const char *bootstrap_uri;
+	const char *bootstrap_psk_identity;
+	const uint8_t *bootstrap_psk_key;
+	size_t bootstrap_psk_key_len;
 };
 
-/* Create an endpoint and queue its registration. store is the caller's
+/* Create an endpoint and queue its registration (or its bootstrap, see
+ * bootstrap_uri; server_uri may then be NULL). store is the caller's
  * (it must stay valid until lwm2m_endpoint_remove() returns... see there);
  * the client adds /1/0 to it (or updates an existing /1/0) with the Short
  * Server ID, Lifetime and Binding. Errors: -EINVAL (no name, bad URI, coaps

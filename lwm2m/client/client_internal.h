@@ -101,6 +101,7 @@ enum ep_st {
 	ST_UPDATING,      /* Update outstanding; timer: request time-out */
 	ST_DEREGISTERING, /* DELETE outstanding; timer: give up and free */
 	ST_DEAD,          /* timer fires at once to free the endpoint */
+	ST_BOOTSTRAP,     /* bootstrap.c: Bootstrap-Request due, sent or served */
 };
 
 enum req_kind {
@@ -108,6 +109,7 @@ enum req_kind {
 	REQ_REGISTER,
 	REQ_UPDATE,
 	REQ_DEREGISTER,
+	REQ_BOOTSTRAP,
 };
 
 struct fg_target {
@@ -176,6 +178,7 @@ struct lwm2m_endpoint {
 	struct lwm2m_device **devs;
 	size_t ndevs;
 	struct fg_pending *pending; /* asynchronous operations in flight */
+	struct fg_bs *bs;           /* bootstrap.c; NULL without a Bootstrap-Server */
 };
 
 /* Free at once: no message, timers and pending operations dropped. */
@@ -262,3 +265,5 @@ void fg_obs_nack(struct lwm2m_endpoint *ep, const coap_pdu_t *sent);
 void fg_obs_reset(struct lwm2m_client *c, struct lwm2m_endpoint *ep, coap_mid_t mid);
 void fg_obs_records_written(struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
 			    const struct lwm2m_records *recs);
+
+#include "bootstrap.h"

@@ -915,9 +915,12 @@ static void do_execute(struct req *rq)
 		if (rq->path.id[2] == 8) { /* Registration Update Trigger */
 			lwm2m_endpoint_trigger_update(ep);
 			set_code(rq, COAP_RESPONSE_CODE(204));
+		} else if (rq->path.id[2] == 9 && ep->bs) { /* Bootstrap-Request Trigger */
+			fg_bs_trigger(ep);
+			set_code(rq, COAP_RESPONSE_CODE(204));
 		} else {
-			/* Disable (4) and Bootstrap-Request Trigger (9) are not
-			 * implemented yet. */
+			/* Disable (4) is not implemented yet; 9 needs a
+			 * Bootstrap-Server. */
 			fail(rq, -EPERM);
 		}
 		return;
@@ -1093,6 +1096,10 @@ void fg_dm_handler(coap_resource_t *resource, coap_session_t *session, const coa
 
 	if (!rq.ep || rq.ep->removing || !rq.ep->store) {
 		set_code(&rq, COAP_RESPONSE_CODE(404));
+		return;
+	}
+	if (rq.ep->st == ST_BOOTSTRAP) {
+		fg_bs_handler(rq.ep, resource, session, request, query, response);
 		return;
 	}
 	if (answer_async(&rq))

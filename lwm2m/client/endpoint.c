@@ -31,6 +31,8 @@ const char *lwm2m_ep_state_name(enum lwm2m_ep_state s)
 		return "registered";
 	case LWM2M_EP_DEREGISTERING:
 		return "deregistering";
+	case LWM2M_EP_BOOTSTRAPPING:
+		return "bootstrapping";
 	}
 	return "?";
 }
@@ -683,6 +685,8 @@ static void ep_failed(struct lwm2m_endpoint *ep, int err, const char *why)
 		ep_kill(ep);
 		return;
 	}
+	if (ep->bs && fg_bs_failed(ep, k, err, why))
+		return;
 	d = backoff_us(ep);
 	ep_log(ep, err == -ECONNREFUSED ? LWM2M_LOG_ERR : LWM2M_LOG_WARNING,
 	       "%s failed: %s; retrying in %.1f s", req_name(k), why, (double)d / SEC);
@@ -851,6 +855,9 @@ coap_response_t fg_response_handler(coap_session_t *session, const coap_pdu_t *s
 		ep_forget_location(ep);
 		ep_kill(ep);
 		break;
+	case REQ_BOOTSTRAP:
+		fg_bs_response(ep, code);
+		break;
 	case REQ_NONE:
 		break;
 	}
@@ -986,6 +993,9 @@ static void ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 	case ST_DEAD:
 		fg_ep_free(ep);
 		return;
+	case ST_BOOTSTRAP:
+		fg_bs_on_timer(ep);
+		return;
 	case ST_WAIT_REGISTER:
 		if (ep->removing) {
 			fg_ep_free(ep);
@@ -1076,6 +1086,23 @@ static int parse_server_uri(struct lwm2m_endpoint *ep, const char *uri)
 	return 0;
 }
 
+/* ---- for bootstrap.c ------------------------------------------------------ */
+
+int fg_ep_parse_server_uri(struct lwm2m_endpoint *ep, const char *uri)
+{
+	return parse_server_uri(ep, uri);
+}
+
+int fg_ep_server_object_init(struct lwm2m_endpoint *ep)
+{
+	return server_object_init(ep);
+}
+
+int fg_ep_send(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_optlist_t **opts, int kind)
+{
+	return ep_send(ep, code, opts, NULL, (enum req_kind)kind);
+}
+
 static void *memdup(const void *p, size_t n)
 {
 	void *q = malloc(n ? n : 1);
@@ -1091,7 +1118,8 @@ int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_confi
 	struct lwm2m_endpoint *ep;
 	int r;
 
-	if (!c || !cfg || !cfg->name || !*cfg->name || strlen(cfg->name) > 255 || !cfg->server_uri || !store)
+	if (!c || !cfg || !cfg->name || !*cfg->name || strlen(cfg->name) > 255 ||
+	    (!cfg->server_uri && !cfg->bootstrap_uri) || !store)
 		return -EINVAL;
 	if (c->shutting_down)
 		return -ESHUTDOWN;
@@ -1112,13 +1140,14 @@ int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_confi
 	ep->ops_ud = cfg->ops_ud;
 	r = -ENOMEM;
 	ep->name = strdup(cfg->name);
-	ep->uri = strdup(cfg->server_uri);
+	ep->uri = strdup(cfg->bootstrap_uri ? cfg->bootstrap_uri : cfg->server_uri);
 	if (!ep->name || !ep->uri)
 		goto fail;
-	r = parse_server_uri(ep, cfg->server_uri);
+	/* With a Bootstrap-Server, server and keys come from bootstrap.c. */
+	r = cfg->bootstrap_uri ? fg_bs_init(ep, cfg) : parse_server_uri(ep, cfg->server_uri);
 	if (r < 0)
 		goto fail;
-	if (ep->secure) {
+	if (ep->secure && !ep->bs) {
 		r = -EPROTONOSUPPORT;
 		if (!coap_dtls_is_supported())
 			goto fail;
@@ -1166,6 +1195,8 @@ secured:
 	ep->st = ST_WAIT_REGISTER;
 	ep->pub_st = LWM2M_EP_WAITING;
 	ep_arm(ep, fg_now(c));
+	if (ep->bs)
+		fg_bs_start(ep);
 	ep_log(ep, LWM2M_LOG_DEBUG, "added (server %s, local port %u)", ep->uri,
 	       lwm2m_endpoint_local_port(ep));
 	if (out)
@@ -1174,6 +1205,7 @@ secured:
 fail:
 	ep->store = NULL;
 	ep_close_session(ep);
+	fg_bs_free(ep);
 	free(ep->name);
 	free(ep->uri);
 	free(ep->psk_identity);
@@ -1214,6 +1246,7 @@ void fg_ep_free(struct lwm2m_endpoint *ep)
 	free(ep->name);
 	free(ep->uri);
 	ep_forget_location(ep);
+	fg_bs_free(ep);
 	free(ep->declared);
 	free(ep->devs);
 	free(ep);
@@ -1236,6 +1269,7 @@ void lwm2m_endpoint_remove(struct lwm2m_endpoint *ep)
 		ep_arm(ep, fg_now(ep->c));
 		break;
 	case ST_WAIT_REGISTER:
+	case ST_BOOTSTRAP: /* nothing to undo with a Bootstrap-Server */
 		ep_kill(ep);
 		break;
 	case ST_REGISTERING:

@@ -36,6 +36,8 @@
  *   --backoff-min MS --backoff-max MS --timeout MS --async-ms MS
  *   --ops (writes through the ops table, synchronous) --ddf FILE
  *   --log-level N --coap-log N --dtls-timeout MS
+ *   --bootstrap URI --bs-psk-id ID --bs-psk-key HEX --state-dir DIR
+ *   --bs-timeout MS --bs-after N   (bootstrap; --server is then optional)
  *   --con-period S --ack-timeout MS --max-retransmit N
  *   --cert PEM --key PEM --ca PEM [--cert-no-verify]   (DTLS certificate mode)
  * With --async-ms, writes and executes complete after that delay; a write
@@ -575,6 +577,12 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, 0, 'L' },
 		{ "coap-log", required_argument, 0, 'C' },
 		{ "dtls-timeout", required_argument, 0, 'D' },
+		{ "bootstrap", required_argument, 0, 'B' },
+		{ "bs-psk-id", required_argument, 0, 'I' },
+		{ "bs-psk-key", required_argument, 0, 'K' },
+		{ "state-dir", required_argument, 0, 'S' },
+		{ "bs-timeout", required_argument, 0, 'T' },
+		{ "bs-after", required_argument, 0, 'F' },
 		{ "con-period", required_argument, 0, 'P' },
 		{ "ack-timeout", required_argument, 0, 'A' },
 		{ "max-retransmit", required_argument, 0, 'R' },
@@ -587,7 +595,7 @@ int main(int argc, char **argv)
 	struct lwm2m_client_config cc = { .log = on_log, .log_level = LWM2M_LOG_INFO };
 	struct lwm2m_endpoint_config ec = { .ops = &ops };
 	const char *name = "ep";
-	uint8_t key[64];
+	uint8_t key[64], bskey[64];
 	int opt, r;
 
 	T.n = 1;
@@ -656,6 +664,30 @@ int main(int argc, char **argv)
 		case 'D':
 			cc.dtls_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
+		case 'B':
+			ec.bootstrap_uri = optarg;
+			break;
+		case 'I':
+			ec.bootstrap_psk_identity = optarg;
+			break;
+		case 'K':
+			r = hexkey(optarg, bskey, sizeof(bskey));
+			if (r < 0) {
+				fprintf(stderr, "bad --bs-psk-key\n");
+				return 2;
+			}
+			ec.bootstrap_psk_key = bskey;
+			ec.bootstrap_psk_key_len = (size_t)r;
+			break;
+		case 'S':
+			cc.state_dir = optarg;
+			break;
+		case 'T':
+			cc.bootstrap_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'F':
+			cc.bootstrap_after_failures = (unsigned)strtoul(optarg, NULL, 10);
+			break;
 		case 'P':
 			cc.con_period_s = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
@@ -687,7 +719,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!ec.server_uri) {
+	if (!ec.server_uri && !ec.bootstrap_uri) {
 		fprintf(stderr, "usage: fg-lwm2m-client-test --server URI [options]\n");
 		return 2;
 	}
