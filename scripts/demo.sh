@@ -133,7 +133,8 @@ try:
     say("registered: %s" % reg["ep"])
     time.sleep(0.5)
     again = [e["ep"] for e in srv.events("register") if e["ep"] != "demo-gw-garage"]
-    say("registrations of the other endpoints so far: %d (one each, none repeated)" % len(again))
+    say("the other endpoints: %d registrations for %d endpoints%s" % (
+        len(again), len(set(again)), " (none registered again)" if len(again) == len(set(again)) else ""))
 
     step("fieldgate status")
     time.sleep(0.3)
