@@ -99,6 +99,7 @@ class Gateway:
                 self.proc.kill()
                 self.proc.wait()
         self.reader.join(5)
+        self.proc.stderr.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
         return self.proc.returncode
 
@@ -185,10 +186,18 @@ class EndpointMode(Base):
                          "registration 0 (unreachable now)\n"
                          "2 devices, 2 registered\n")
 
-        # SIGTERM: every endpoint de-registers.
-        self.assertEqual(gw.stop(), 0)
+        # SIGTERM: every endpoint de-registers; the socket goes away.
+        sock, cfg = gw.sock, gw.path
+        gw.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(gw.proc.wait(timeout=20), 0)
         gone = {self.srv.wait_event("deregister", timeout=10)["ep"] for _ in range(3)}
         self.assertEqual(gone, {"gw", "gw-s1", "kitchen"})
+        self.assertFalse(os.path.exists(sock))
+        r = gw.ctl("status")
+        self.assertEqual((r.returncode, r.stdout), (1, ""))
+        self.assertEqual(r.stderr, "fieldgate: cannot connect to %s: No such file or directory "
+                                   "(is the daemon running?)\n" % sock)
+        del cfg
 
     def test_reload_by_difference(self):
         devs = [{"name": "keep"}, {"name": "gone"}, {"name": "chg", "serial": "A"}]
@@ -255,6 +264,27 @@ class EndpointMode(Base):
         self.srv.wait_event("register", ep="gw-a", timeout=15)
         self.assertEqual(self.value("gw-a", "/3/0/1"), "demo-sensor-2")
         self.assertEqual([e["ep"] for e in self.srv.events("deregister")], ["gw-a"])
+
+
+class Credentials(unittest.TestCase):
+    def test_device_psk(self):
+        # The gateway registers with the server's PSK, a device with its own.
+        srv = Server(psk=[("gw-id", b"gateway-key"), ("pump-id", b"pump-key")], stderr=subprocess.DEVNULL).start()
+        self.addCleanup(srv.stop)
+        text = config(srv.dtls_url, "@SOCK@", [{"name": "plain"}, {"name": "pump"}])
+        text = text.replace("    - uri: %s\n" % srv.dtls_url,
+                            "    - uri: %s\n      security: psk\n      psk_identity: gw-id\n"
+                            "      psk_key: %s\n" % (srv.dtls_url, b"gateway-key".hex()))
+        text = text.replace("  - name: pump\n    profile: demo-sensor\n",
+                            "  - name: pump\n    profile: demo-sensor\n    psk_identity: pump-id\n"
+                            "    psk_key: %s\n" % b"pump-key".hex())
+        gw = Gateway(text)
+        self.addCleanup(gw.stop)
+        ids = {}
+        for ep in ("gw", "gw-plain", "gw-pump"):
+            ev = srv.wait_event("register", ep=ep, timeout=20)
+            ids[ep] = (ev["secure"], ev.get("identity"))
+        self.assertEqual(ids, {"gw": (True, "gw-id"), "gw-plain": (True, "gw-id"), "gw-pump": (True, "pump-id")})
 
 
 class GatewayMode(Base):
