@@ -369,6 +369,12 @@ static int check_server(struct schema_ctx *ctx, const struct ynode *map, void *o
 	case GW_SECURITY_CERTIFICATE:
 		require_key(ctx, map, "certificate", "security certificate");
 		require_key(ctx, map, "private_key", "security certificate");
+		/* The server's certificate is always verified: against this CA. */
+		require_key(ctx, map, "ca_certificate", "security certificate");
+		if (s->bootstrap)
+			schema_error(ctx, at,
+				     "a bootstrap server with security certificate is not supported "
+				     "(use psk or nosec for the bootstrap server)");
 		report_unused(ctx, map, "psk_identity", "psk");
 		report_unused(ctx, map, "psk_key", "psk");
 		break;

@@ -82,6 +82,7 @@ struct gw_registry {
 	struct lwm2m_client *client;
 	struct gen *gens; /* newest first */
 	char *global;     /* fingerprint of the settings every endpoint depends on */
+	char *state_dir;  /* the client's (bootstrap results) */
 
 	struct lwm2m_store *gw_store;
 	struct lwm2m_endpoint *gw_ep;
@@ -238,9 +239,16 @@ static const struct gw_server *main_server(const struct gw_config *c)
 	return NULL;
 }
 
+static const struct gw_server *bootstrap_server(const struct gw_config *c)
+{
+	for (size_t i = 0; i < c->lwm2m.servers.n; i++)
+		if (gw_config_server(c, i)->bootstrap)
+			return gw_config_server(c, i);
+	return NULL;
+}
+
 static char *global_fingerprint(const struct gw_config *c)
 {
-	const struct gw_server *sv = main_server(c);
 	char *s = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&s, &len);
@@ -249,11 +257,15 @@ static char *global_fingerprint(const struct gw_config *c)
 		return NULL;
 	fprintf(f, "gw=%s\nmode=%d\nlt=%llu\n", c->gateway.name, c->lwm2m.mode,
 		(unsigned long long)c->lwm2m.lifetime_usec);
-	if (sv) {
-		fprintf(f, "uri=%s\nsec=%d\nid=%s\nkey=", sv->uri.text, sv->security,
-			sv->psk_identity ? sv->psk_identity : "");
+	for (size_t k = 0; k < c->lwm2m.servers.n; k++) {
+		const struct gw_server *sv = gw_config_server(c, k);
+		fprintf(f, "uri=%s\nbs=%d\nsec=%d\nid=%s\ncert=%s:%s:%s\nkey=", sv->uri.text, sv->bootstrap,
+			sv->security, sv->psk_identity ? sv->psk_identity : "",
+			sv->certificate ? sv->certificate : "", sv->private_key ? sv->private_key : "",
+			sv->ca_certificate ? sv->ca_certificate : "");
 		for (size_t i = 0; i < sv->psk_key.len; i++)
 			fprintf(f, "%02x", sv->psk_key.bytes[i]);
+		fputc('\n', f);
 	}
 	if (fclose(f) != 0) {
 		free(s);
@@ -350,36 +362,51 @@ static int add_endpoint(struct gw_registry *r, const char *name, const struct gw
 			struct lwm2m_store *store, void *ud, struct lwm2m_endpoint **out)
 {
 	const struct gw_config *c = current(r);
-	const struct gw_server *sv = main_server(c);
+	const struct gw_server *sv = main_server(c), *bs = bootstrap_server(c);
 	struct lwm2m_endpoint_config ec = {
 		.name = name,
 		.lifetime = (uint32_t)(c->lwm2m.lifetime_usec / 1000000u),
 		.ops = d ? &dev_ep_ops : &gw_ep_ops,
 		.ops_ud = ud,
 	};
-	char uri[128];
+	char uri[128], bs_uri[128];
 	int r2;
 
-	if (!sv)
+	if (!sv && !bs)
 		return -EINVAL;
-	if (sv->security == GW_SECURITY_CERTIFICATE && !(d && d->psk_identity))
-		return log_error_errno(
-			EPROTONOSUPPORT,
-			"Endpoint %s: security certificate is not supported by the LwM2M client yet "
-			"(use psk or nosec)",
-			name);
-	r2 = server_uri(sv, uri, sizeof(uri));
-	if (r2 < 0)
-		return r2;
-	ec.server_uri = uri;
+	if (sv) {
+		r2 = server_uri(sv, uri, sizeof(uri));
+		if (r2 < 0)
+			return r2;
+		ec.server_uri = uri;
+	}
+	/* Factory bootstrap: the client asks the Bootstrap-Server for its
+	 * account unless a kept bootstrap result exists (state_dir); the
+	 * server entry above is then not used. */
+	if (bs) {
+		r2 = server_uri(bs, bs_uri, sizeof(bs_uri));
+		if (r2 < 0)
+			return r2;
+		ec.bootstrap_uri = bs_uri;
+		if (bs->security == GW_SECURITY_PSK) {
+			ec.bootstrap_psk_identity = bs->psk_identity;
+			ec.bootstrap_psk_key = bs->psk_key.bytes;
+			ec.bootstrap_psk_key_len = bs->psk_key.len;
+		}
+	}
 	if (d && d->psk_identity) {
 		ec.psk_identity = d->psk_identity;
 		ec.psk_key = d->psk_key.bytes;
 		ec.psk_key_len = d->psk_key.len;
-	} else if (sv->security == GW_SECURITY_PSK) {
+	} else if (sv && sv->security == GW_SECURITY_PSK) {
 		ec.psk_identity = sv->psk_identity;
 		ec.psk_key = sv->psk_key.bytes;
 		ec.psk_key_len = sv->psk_key.len;
+	} else if (sv && sv->security == GW_SECURITY_CERTIFICATE) {
+		/* One certificate for the gateway and every endpoint it hosts. */
+		ec.cert_file = sv->certificate;
+		ec.key_file = sv->private_key;
+		ec.ca_file = sv->ca_certificate;
 	}
 	r2 = lwm2m_endpoint_add(r->client, &ec, store, out);
 	if (r2 < 0)
@@ -1091,12 +1118,13 @@ int gw_registry_new(sd_event *ev, const struct lwm2m_registry *objects, struct g
 		free(r);
 		return log_oom();
 	}
-	if (!main_server(config)) {
-		log_error("No LwM2M server without 'bootstrap: true' is configured; client-initiated "
-			  "bootstrap is not supported by the daemon yet");
+	/* The client keeps bootstrap results here; it outlives reloads. */
+	r->state_dir = strdup(config->gateway.state_dir);
+	if (!r->state_dir) {
 		gw_registry_free(r);
-		return -EINVAL;
+		return log_oom();
 	}
+	cc.state_dir = r->state_dir;
 	{
 		size_t n = 0;
 		for (size_t i = 0; i < config->lwm2m.servers.n; i++)
@@ -1359,6 +1387,8 @@ static const char *state_word(int st)
 		return "registering";
 	case LWM2M_EP_DEREGISTERING:
 		return "deregistering";
+	case LWM2M_EP_BOOTSTRAPPING:
+		return "bootstrapping";
 	default:
 		return "waiting";
 	}
@@ -1471,6 +1501,7 @@ struct gw_registry *gw_registry_free(struct gw_registry *r)
 		free(g);
 	}
 	free(r->global);
+	free(r->state_dir);
 	sd_event_unref(r->event);
 	free(r);
 	return NULL;

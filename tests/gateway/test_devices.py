@@ -287,6 +287,44 @@ class Credentials(unittest.TestCase):
         self.assertEqual(ids, {"gw": (True, "gw-id"), "gw-plain": (True, "gw-id"), "gw-pump": (True, "pump-id")})
 
 
+class Bootstrap(unittest.TestCase):
+    def test_bootstrap_then_restart(self):
+        # Only a bootstrap server is configured: every endpoint asks it for
+        # its account, registers there, and a restart registers directly
+        # from the kept result (gateway.state_dir).
+        bs = Server(stderr=subprocess.DEVNULL).start()
+        self.addCleanup(bs.stop)
+        srv = Server(stderr=subprocess.DEVNULL).start()
+        self.addCleanup(srv.stop)
+        state = tempfile.mkdtemp(prefix="fg-state-")
+        self.addCleanup(shutil.rmtree, state, True)
+        steps = [{"op": "bs-delete", "path": "/"},
+                 {"op": "bs-write", "path": "/0/1", "records": [
+                     {"path": "/0/1/0", "value": srv.url}, {"path": "/0/1/1", "value": False},
+                     {"path": "/0/1/2", "value": 3}, {"path": "/0/1/10", "value": 101}]},
+                 {"op": "bs-write", "path": "/1/1", "records": [
+                     {"path": "/1/1/0", "value": 101}, {"path": "/1/1/1", "value": 120},
+                     {"path": "/1/1/6", "value": False}, {"path": "/1/1/7", "value": "U"}]},
+                 {"op": "bs-finish"}]
+        self.assertTrue(bs.request("bootstrap-script", ep="*", steps=steps).get("ok"))
+        text = config(bs.url, "@SOCK@", [{"name": "s1"}]).replace(
+            "    - uri: %s\n" % bs.url, "    - uri: %s\n      bootstrap: true\n" % bs.url).replace(
+            "/tmp/fieldgate-test", state)
+        gw = Gateway(text)
+        for ep in ("gw", "gw-s1"):
+            done = bs.wait_event("bootstrap-done", ep=ep, timeout=20)
+            self.assertTrue(done["ok"], done)
+            reg = srv.wait_event("register", ep=ep, timeout=20)
+            self.assertEqual(reg["lt"], 120)
+        self.assertEqual(gw.stop(), 0)
+        gw = Gateway(text)
+        self.addCleanup(gw.stop)
+        for ep in ("gw", "gw-s1"):
+            srv.wait_event("register", ep=ep, timeout=20)
+        time.sleep(0.3)
+        self.assertEqual(len(bs.events("bootstrap-request")), 2)
+
+
 class GatewayMode(Base):
     def test_object25(self):
         devs = [{"name": "s1"}, {"name": "s2"}]
