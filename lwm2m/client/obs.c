@@ -29,10 +29,16 @@
  * hold back an Update by one CON exchange at most, never long enough for
  * the registration to lapse (see client.h).
  *
+ * A notification larger than one datagram leaves as its first Block2
+ * (RFC 7959 §2.4/§3.4); libcoap answers the server's requests for the
+ * other blocks from the body handed to it with the notification (see
+ * block_resource() for why each observed path has a resource of its own).
+ *
  * Targets: the engine knows "endpoints" by a 32-bit id; each LwM2M endpoint
  * and each Object 25 device is one target, found through c->targets.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -369,15 +375,119 @@ static bool con_allowed(const struct lwm2m_endpoint *ep, uint64_t now)
 	return true;
 }
 
+/* The notification message. With block, the body goes out as its first
+ * Block2 with Size2 (RFC 7959 §2.4 with Observe, §3.4: the server GETs the
+ * other blocks, which the Read handler serves block-wise). NULL on
+ * failure; *too_big when the body alone does not fit one message. */
+/* The libcoap resource whose large body answers the server's requests for
+ * the next blocks of o's notification. libcoap 4.3.1 keeps one large body
+ * per (resource, method, query) and session, and every request otherwise
+ * reaches the one unknown resource: two large notifications of different
+ * paths would serve each other's blocks. So each observed path gets a
+ * resource of its own, made on first need and kept with the context
+ * (requests to it go to fg_dm_handler like all others). Composite
+ * observations (FETCH /) share the unknown resource. */
+static coap_resource_t *block_resource(struct lwm2m_client *c, const struct fg_obs *o)
+{
+	static const coap_request_t methods[] = {
+		COAP_REQUEST_GET,    COAP_REQUEST_PUT,   COAP_REQUEST_POST,
+		COAP_REQUEST_DELETE, COAP_REQUEST_FETCH, COAP_REQUEST_IPATCH,
+	};
+	char ps[32], path[128];
+	coap_resource_t *r;
+	coap_str_const_t key;
+	int n;
+
+	if (o->composite || o->paths[0].len == 0)
+		return c->unknown;
+	lwm2m_path_format(&o->paths[0], ps);
+	n = snprintf(path, sizeof(path), "%.*s%s", o->dev ? (int)o->dev->prefix_len : 0,
+		     o->dev ? o->dev->prefix : "", o->dev ? ps : ps + 1);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return c->unknown;
+	key = (coap_str_const_t){ (size_t)n, (const uint8_t *)path };
+	r = coap_get_resource_from_uri_path(c->ctx, &key);
+	if (r)
+		return r;
+	r = coap_resource_init(coap_new_str_const((const uint8_t *)path, (size_t)n),
+			       COAP_RESOURCE_FLAGS_RELEASE_URI);
+	if (!r)
+		return c->unknown;
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		coap_register_request_handler(r, methods[i], fg_dm_handler);
+	coap_add_resource(c->ctx, r);
+	return r;
+}
+
+static void free_body(coap_session_t *s, void *p)
+{
+	(void)s;
+	free(p);
+}
+
+static coap_pdu_t *notif_pdu(coap_session_t *s, coap_resource_t *unknown, const struct fg_obs *o, bool con,
+			     int r, uint32_t seq, const struct lwm2m_buf *body, bool block, bool *too_big)
+{
+	coap_pdu_t *pdu = coap_pdu_init(con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON,
+					r < 0 ? lwm2m_errno_to_coap(r) : COAP_RESPONSE_CODE(205),
+					coap_new_message_id(s), coap_session_max_pdu_size(s));
+	uint8_t buf[4];
+
+	if (!pdu)
+		return NULL;
+	if (!coap_add_token(pdu, o->token_len, o->token))
+		goto fail;
+	if (r < 0)
+		return pdu;
+	/* With block, libcoap adds Content-Format, except 0 (text/plain),
+	 * which it leaves out as dm.c notes. */
+	if (!coap_add_option(pdu, COAP_OPTION_OBSERVE, coap_encode_var_safe(buf, sizeof(buf), seq), buf) ||
+	    ((!block || o->ct == LWM2M_CT_TEXT) &&
+	     !coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT, coap_encode_var_safe(buf, sizeof(buf), o->ct),
+			      buf)))
+		goto fail;
+	if (block) {
+		/* libcoap serves the server's GETs (FETCHes) of the next
+		 * blocks from the large body registered here, matched by
+		 * resource, method and query; a request stands in for the
+		 * observation's. It owns the copy from now on. */
+		coap_pdu_t *req = coap_pdu_init(
+			COAP_MESSAGE_CON, o->composite ? COAP_REQUEST_CODE_FETCH : COAP_REQUEST_CODE_GET, 0,
+			coap_session_max_pdu_size(s));
+		uint8_t *copy = malloc(body->len);
+		int ok;
+
+		if (!req || !copy || !coap_add_token(req, o->token_len, o->token)) {
+			coap_delete_pdu(req);
+			free(copy);
+			goto fail;
+		}
+		memcpy(copy, body->data, body->len);
+		ok = coap_add_data_large_response(unknown, s, req, pdu, NULL, o->ct, -1, 0, body->len, copy,
+						  free_body, copy);
+		coap_delete_pdu(req);
+		if (!ok)
+			goto fail;
+	} else if (body->len && !coap_add_data(pdu, body->len, body->data)) {
+		*too_big = true;
+		goto fail;
+	}
+	return pdu;
+fail:
+	coap_delete_pdu(pdu);
+	return NULL;
+}
+
 static void obs_send(struct lwm2m_endpoint *ep, struct fg_obs *o, bool con)
 {
 	struct lwm2m_client *c = ep->c;
 	struct lwm2m_buf body = { 0 };
 	coap_session_t *s = ep->session;
 	uint64_t now = fg_now(c);
+	bool too_big = false;
 	coap_pdu_t *pdu;
 	coap_mid_t mid;
-	uint8_t buf[4];
+	uint32_t seq;
 	int r;
 
 	if (!s || ep->session_dead || ep->removing)
@@ -388,24 +498,14 @@ static void obs_send(struct lwm2m_endpoint *ep, struct fg_obs *o, bool con)
 		o->want_con = true;
 	}
 	r = obs_payload(ep, o, &body);
-	pdu = coap_pdu_init(con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON,
-			    r < 0 ? lwm2m_errno_to_coap(r) : COAP_RESPONSE_CODE(205), coap_new_message_id(s),
-			    coap_session_max_pdu_size(s));
-	if (!pdu)
-		goto out;
-	if (!coap_add_token(pdu, o->token_len, o->token))
-		goto fail;
-	if (r >= 0 && !coap_add_option(pdu, COAP_OPTION_OBSERVE,
-				       coap_encode_var_safe(buf, sizeof(buf), fg_obs_next_seq(c)), buf))
-		goto fail;
-	if (r >= 0 && !coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
-				       coap_encode_var_safe(buf, sizeof(buf), o->ct), buf))
-		goto fail;
-	if (r >= 0 && body.len && !coap_add_data(pdu, body.len, body.data)) {
-		/* TODO: Block2 for notifications larger than one datagram. */
-		ep_log(ep, LWM2M_LOG_WARNING, "notification of %zu bytes does not fit one message; dropped",
+	seq = r < 0 ? 0 : fg_obs_next_seq(c);
+	pdu = notif_pdu(s, c->unknown, o, con, r, seq, &body, false, &too_big);
+	if (!pdu && too_big)
+		pdu = notif_pdu(s, block_resource(c, o), o, con, r, seq, &body, true, &too_big);
+	if (!pdu) {
+		ep_log(ep, LWM2M_LOG_WARNING, "notification of %zu bytes could not be built; dropped",
 		       body.len);
-		goto fail;
+		goto out;
 	}
 	mid = coap_send(s, pdu);
 	if (mid == COAP_INVALID_MID)
@@ -423,9 +523,6 @@ static void obs_send(struct lwm2m_endpoint *ep, struct fg_obs *o, bool con)
 		/* An error response ends the observation (RFC 7641 §3.2). */
 		obs_cancel(ep, o);
 	}
-	goto out;
-fail:
-	coap_delete_pdu(pdu);
 out:
 	lwm2m_buf_free(&body);
 }

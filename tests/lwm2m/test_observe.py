@@ -74,6 +74,27 @@ class Observe(unittest.TestCase):
         self.assertEqual([n["type"] for n in ns], ["NON"] * 3)
         self.assertEqual(len({n["mid"] for n in ns}), 3)
 
+    def test_large_notifications_are_block_wise(self):
+        # A notification larger than one datagram goes out as its first
+        # Block2; the server fetches the rest, which must be the notified
+        # value (not the one of the Observe response, nor another body).
+        def text(n, base):
+            return "".join(chr(base + i % 26) for i in range(n))
+        self.cl.cmd(f"set ep0 /3303/0/5750 {text(3000, 0x41)}")
+        obs = self.observe("/3303/0/5750", accept=0)
+        self.assertEqual(obs["text"], text(3000, 0x41))
+        inst = self.observe("/3303/0", accept=110)
+        for n, base in ((3000, 0x61), (1100, 0x41), (3900, 0x61)):   # stdin lines < 4096
+            self.cl.cmd(f"set ep0 /3303/0/5750 {text(n, base)}")
+            a = self.notify(obs)
+            self.assertEqual((a["code"], a["ct"], len(a["text"])), ("2.05", 0, n))
+            self.assertEqual(a["text"], text(n, base))
+            b = self.notify(inst)
+            self.assertEqual((b["code"], b["ct"]), ("2.05", 110))
+            self.assertEqual(records_by_path(b)["/3303/0/5750"], text(n, base))
+            self.assertEqual(records_by_path(b)["/3303/0/5700"], 21.5)
+        self.assertEqual(self.cl.stats()["observations"], 2)
+
     def test_changes_within_pmin_are_coalesced(self):
         self.req("write-attributes", "2.04", path="/3303/0/5700", attrs={"pmin": 2})
         obs = self.observe("/3303/0/5700")
