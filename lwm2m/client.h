@@ -23,8 +23,8 @@
  * [d/2, d], d = min(backoff_max, backoff_min * 2^attempt)).
  *
  * struct lwm2m_endpoint: one LwM2M client identity (endpoint name) talking to
- * one server, on its OWN client session (coap_new_client_session, or _psk2 for
- * coaps://): its own UDP socket and source port, which is what a server keys a
+ * one server, on its OWN client session (coap_new_client_session, or _psk2 /
+ * _pki for coaps://): its own UDP socket and source port, which is what a server keys a
  * NoSec registration on. The session's app data points back at the endpoint,
  * so a request the server sends over it (Read, Write, ...) reaches that
  * endpoint's object store. The caller owns the store and its instances (/3,
