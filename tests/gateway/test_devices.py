@@ -287,6 +287,39 @@ class Credentials(unittest.TestCase):
         self.assertEqual(ids, {"gw": (True, "gw-id"), "gw-plain": (True, "gw-id"), "gw-pump": (True, "pump-id")})
 
 
+class Certificate(unittest.TestCase):
+    def test_certificate_security(self):
+        # security: certificate: the gateway and its devices present the
+        # configured certificate and verify the server against the CA.
+        if not shutil.which("openssl"):
+            self.skipTest("openssl is not installed")
+        d = tempfile.mkdtemp(prefix="fg-pki-")
+        self.addCleanup(shutil.rmtree, d, True)
+
+        def ossl(*args):
+            subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        ossl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=ca", "-days", "2")
+        for name, cn, san in (("server", "127.0.0.1", "IP:127.0.0.1"), ("gw", "gw", "DNS:gw")):
+            ossl("req", *ec, "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + cn)
+            with open(os.path.join(d, name + ".ext"), "w") as f:
+                f.write("basicConstraints=CA:FALSE\nsubjectAltName=%s\n" % san)
+            ossl("x509", "-req", "-in", name + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                 "-out", name + ".crt", "-days", "2", "-extfile", name + ".ext")
+        f = lambda n: os.path.join(d, n)  # noqa: E731
+        srv = Server(cert=(f("server.crt"), f("server.key"), f("ca.crt")), stderr=subprocess.DEVNULL).start()
+        self.addCleanup(srv.stop)
+        text = config(srv.dtls_url, "@SOCK@", [{"name": "s1"}]).replace(
+            "    - uri: %s\n" % srv.dtls_url,
+            "    - uri: %s\n      security: certificate\n      certificate: %s\n      private_key: %s\n"
+            "      ca_certificate: %s\n" % (srv.dtls_url, f("gw.crt"), f("gw.key"), f("ca.crt")))
+        gw = Gateway(text)
+        self.addCleanup(gw.stop)
+        for ep in ("gw", "gw-s1"):
+            self.assertTrue(srv.wait_event("register", ep=ep, timeout=20)["secure"])
+
+
 class Bootstrap(unittest.TestCase):
     def test_bootstrap_then_restart(self):
         # Only a bootstrap server is configured: every endpoint asks it for
