@@ -217,7 +217,9 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 	(void)s;
 	switch (si->ssi_signo) {
 	case SIGHUP:
-		reload(d);
+		/* Nothing to apply to endpoints that are de-registering. */
+		if (!d->stopping)
+			reload(d);
 		break;
 	case SIGTERM:
 	case SIGINT:
