@@ -17,11 +17,25 @@ int gw_check(const struct gw_options *opt, FILE *out, FILE *err)
 	char *summary;
 	int r;
 
-	r = gw_config_load_file(opt->config_path, &diag, &c);
+	struct gw_config *partial = NULL;
+
+	r = gw_config_load_file_partial(opt->config_path, &diag, &c, &partial);
 	if (r >= 0)
 		r = gw_config_load_objects(c, &diag, &reg, &loaded);
 	if (r >= 0)
 		r = gw_config_load_profiles(c, reg, &diag);
+	if (partial) {
+		/* Every error at once: the profiles of a file with other
+		 * errors are checked too (against the built-in objects when the
+		 * objects_dir could not be read). */
+		struct lwm2m_registry *preg = NULL;
+		if (gw_config_load_objects(partial, &diag, &preg, NULL) < 0 && !preg)
+			preg = lwm2m_registry_new();
+		if (preg)
+			(void)gw_config_load_profiles(partial, preg, &diag);
+		gw_config_free(partial);
+		lwm2m_registry_free(preg);
+	}
 	if (r < 0 || diag.errors > 0) {
 		if (diag.errors > 0)
 			fprintf(err, "%s: %u error%s, %u warning%s\n", opt->config_path, diag.errors,

@@ -1093,7 +1093,8 @@ static int split_profiles_path(struct gw_config *c, const char *path)
 	return 0;
 }
 
-static int config_from_doc(struct ydoc *doc, const char *path, struct diag *diag, struct gw_config **out)
+static int config_from_doc(struct ydoc *doc, const char *path, struct diag *diag, struct gw_config **out,
+			   struct gw_config **partial)
 {
 	struct gw_config *c;
 	int r;
@@ -1105,6 +1106,10 @@ static int config_from_doc(struct ydoc *doc, const char *path, struct diag *diag
 	}
 	c->doc = doc;
 	r = schema_parse(&root_section, ydoc_root(doc), c, diag, NULL);
+	if (r == -EINVAL && partial && split_profiles_path(c, path) >= 0) {
+		*partial = c;
+		return r;
+	}
 	if (r < 0) {
 		gw_config_free(c);
 		return r;
@@ -1143,7 +1148,21 @@ int gw_config_load_file(const char *path, struct diag *diag, struct gw_config **
 	r = ydoc_load_file(path, NULL, diag, &doc);
 	if (r < 0)
 		return r;
-	return config_from_doc(doc, path, diag, out);
+	return config_from_doc(doc, path, diag, out, NULL);
+}
+
+int gw_config_load_file_partial(const char *path, struct diag *diag, struct gw_config **out,
+				struct gw_config **partial)
+{
+	struct ydoc *doc;
+	int r;
+
+	*out = NULL;
+	*partial = NULL;
+	r = ydoc_load_file(path, NULL, diag, &doc);
+	if (r < 0)
+		return r;
+	return config_from_doc(doc, path, diag, out, partial);
 }
 
 int gw_config_load_buffer(const char *name, const void *data, size_t len, struct diag *diag,
@@ -1156,7 +1175,7 @@ int gw_config_load_buffer(const char *name, const void *data, size_t len, struct
 	r = ydoc_load_buffer(name, data, len, NULL, diag, &doc);
 	if (r < 0)
 		return r;
-	return config_from_doc(doc, NULL, diag, out);
+	return config_from_doc(doc, NULL, diag, out, NULL);
 }
 
 int gw_config_load_objects(const struct gw_config *c, struct diag *diag, struct lwm2m_registry **out,
@@ -1231,7 +1250,14 @@ int gw_config_load_profiles(struct gw_config *c, const struct lwm2m_registry *re
 		const struct ynode *at = ynode_map_get(d->node, "profile");
 		const struct gw_bridge *b = d->bridge ? gw_config_find_bridge(c, d->bridge) : NULL;
 		const char *kind;
-		int r = mapping_set_get(c->profiles, d->profile, at, diag, &c->device_profiles[i]);
+		int r;
+		/* A partially parsed configuration (`fieldgate check` after
+		 * errors) may have devices without a usable profile key. */
+		if (!d->name || !d->profile || !at || at->kind != YNODE_SCALAR) {
+			ret = -EINVAL;
+			continue;
+		}
+		r = mapping_set_get(c->profiles, d->profile, at, diag, &c->device_profiles[i]);
 		if (r == -ENOMEM)
 			return r;
 		if (r < 0) {

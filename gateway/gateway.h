@@ -168,6 +168,12 @@ static inline const struct gw_server *gw_config_server(const struct gw_config *c
  * when the file has errors, -EBADMSG for YAML syntax, -ENOENT...) with *out
  * NULL. */
 int gw_config_load_file(const char *path, struct diag *diag, struct gw_config **out);
+/* Like gw_config_load_file(), but when the file has errors (-EINVAL),
+ * *partial gets what could be parsed, so that `fieldgate check` can go on
+ * checking the device profiles and report their errors too. Free it with
+ * gw_config_free(); never run it. */
+int gw_config_load_file_partial(const char *path, struct diag *diag, struct gw_config **out,
+				struct gw_config **partial);
 /* Same from memory; name is used in diagnostics. A relative objects_dir is
  * taken relative to the current directory. */
 int gw_config_load_buffer(const char *name, const void *data, size_t len, struct diag *diag,
