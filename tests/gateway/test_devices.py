@@ -58,7 +58,7 @@ class Gateway:
         self.log = []
         self.proc = subprocess.Popen([FIELDGATE, "run", "-c", self.path], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                     env=dict(os.environ, NOTIFY_SOCKET=""))
+                                     env=dict(os.environ, NOTIFY_SOCKET=os.environ.get("NOTIFY_SOCKET", "")))
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -198,6 +198,36 @@ class EndpointMode(Base):
         self.assertEqual(r.stderr, "fieldgate: cannot connect to %s: No such file or directory "
                                    "(is the daemon running?)\n" % sock)
         del cfg
+
+    def test_systemd_status(self):
+        # STATUS= follows the registrations ("2 devices, 2 registered").
+        import socket
+        tmp = tempfile.mkdtemp(prefix="fg-notify-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = os.path.join(tmp, "notify")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        self.addCleanup(sock.close)
+        old = os.environ.get("NOTIFY_SOCKET")
+        os.environ["NOTIFY_SOCKET"] = path
+        try:
+            gw = Gateway(config(self.srv.url, "@SOCK@", [{"name": "a"}, {"name": "b"}]))
+        finally:
+            if old is None:
+                del os.environ["NOTIFY_SOCKET"]
+            else:
+                os.environ["NOTIFY_SOCKET"] = old
+        self.addCleanup(gw.stop)
+        seen = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            sock.settimeout(deadline - time.monotonic())
+            msg = sock.recv(4096).decode()
+            seen += [l[7:] for l in msg.split("\n") if l.startswith("STATUS=")]
+            if seen and seen[-1] == "2 devices, 2 registered; gateway endpoint registered":
+                break
+        self.assertEqual(seen[0], "2 devices, 0 registered; gateway endpoint not registered")
+        self.assertEqual(seen[-1], "2 devices, 2 registered; gateway endpoint registered")
 
     def test_reload_by_difference(self):
         devs = [{"name": "keep"}, {"name": "gone"}, {"name": "chg", "serial": "A"}]
