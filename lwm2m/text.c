@@ -111,7 +111,8 @@ static int parse_signed(const char *s, size_t n, bool *neg, uint64_t *mag)
 
 int lwm2m_text_parse_objlnk(const char *s, size_t n, struct lwm2m_value *out)
 {
-	const char *colon = memchr(s, ':', n);
+	/* An empty payload may come with s == NULL. */
+	const char *colon = n ? memchr(s, ':', n) : NULL;
 	uint64_t oid, iid;
 	int r;
 
