@@ -106,6 +106,10 @@ int lwm2m_decode(uint16_t ct, const struct lwm2m_path *base, const uint8_t *data
 	r = find_codec(ct, &c);
 	if (r < 0)
 		return r;
+	/* Decoders may hand data to mem*() functions, which must never see
+	 * NULL even with a zero length: an empty payload comes as "". */
+	if (!data)
+		data = (const uint8_t *)"";
 	n0 = out->n;
 	r = c->decode(base, data, len, type_of, type_ctx, out);
 	if (r < 0)
