@@ -9,7 +9,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/sysinfo.h>
 #include <time.h>
@@ -76,6 +81,41 @@ struct dev {
 	bool keep;    /* reload bookkeeping */
 };
 
+/* Registration state of an endpoint that waits for its server's address
+ * (not one of enum lwm2m_ep_state). */
+#define STATE_RESOLVING (-1)
+
+#define RESOLVE_BACKOFF_MIN_USEC (1 * USEC_PER_SEC)
+#define RESOLVE_BACKOFF_MAX_USEC (300 * USEC_PER_SEC)
+
+/* One getaddrinfo() on its own detached thread. Shared by the loop and the
+ * thread: whichever drops the last reference frees it (and closes efd, so
+ * the thread never writes to a closed, maybe reused, descriptor). */
+struct lookup {
+	atomic_int refs;
+	int efd; /* the thread writes 1 when done */
+	char *host;
+	int gai;       /* getaddrinfo()'s result */
+	int sys_errno; /* errno for EAI_SYSTEM */
+	int family;
+	char addr[INET6_ADDRSTRLEN];
+};
+
+/* A configured server's host, turned into the numeric URI the client
+ * wants: at once for an address, by an asynchronous lookup for a name. */
+struct hostres {
+	struct gw_registry *r;
+	char *host; /* NULL: no such server */
+	const char *scheme;
+	unsigned port;
+	char uri[INET6_ADDRSTRLEN + 32]; /* set when ready */
+	bool ready;
+	int gai;           /* last failure, 0: none */
+	struct lookup *lk; /* pending */
+	sd_event_source *io, *retry;
+	uint64_t backoff;
+};
+
 struct gw_registry {
 	sd_event *event;
 	const struct lwm2m_registry *objects;
@@ -96,6 +136,8 @@ struct gw_registry {
 	size_t nbridges;
 	struct wgroup *groups; /* writes/executes waiting for bridges */
 	struct dev *starting;  /* being started, not yet in devs: bridges may report on it */
+
+	struct hostres hosts[2]; /* the main server's, the bootstrap server's */
 
 	sd_event_source *change_timer;
 	void (*on_change)(void *ud);
@@ -276,36 +318,254 @@ static char *global_fingerprint(const struct gw_config *c)
 
 /* ---- endpoints ------------------------------------------------------------------ */
 
-/* The client wants a numeric host; resolve a DNS name once here. */
-static int server_uri(const struct gw_server *sv, char *buf, size_t size)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res = NULL;
-	char host[INET6_ADDRSTRLEN];
-	const char *scheme = sv->uri.scheme == GW_SCHEME_COAPS ? "coaps" : "coap";
-	int r;
+static void schedule_change(struct gw_registry *r);
+static void endpoints_resume(struct gw_registry *r);
 
-	hints.ai_flags = AI_NUMERICHOST;
-	r = getaddrinfo(sv->uri.host, NULL, &hints, &res);
-	if (r != 0) {
-		/* Blocks the loop for as long as the resolver takes: only at
-		 * start and reload, and only for a name (not an address). */
-		hints.ai_flags = 0;
-		r = getaddrinfo(sv->uri.host, NULL, &hints, &res);
-		if (r != 0)
-			return log_error_errno(EHOSTUNREACH, "Cannot resolve LwM2M server host '%s': %s",
-					       sv->uri.host, gai_strerror(r));
+/* The client wants a numeric host. An address is used as it is; a name is
+ * looked up on a thread (getaddrinfo blocks, and the loop must not: the
+ * status socket, signals and every other endpoint keep running). libsystemd
+ * does not export sd-resolve, so the thread is ours. */
+
+static void lookup_unref(struct lookup *lk)
+{
+	if (!lk || atomic_fetch_sub(&lk->refs, 1) != 1)
+		return;
+	if (lk->efd >= 0)
+		close(lk->efd);
+	free(lk->host);
+	free(lk);
+}
+
+static void format_uri(struct hostres *h, int family, const char *addr)
+{
+	snprintf(h->uri, sizeof(h->uri), family == AF_INET6 ? "%s://[%s]:%u" : "%s://%s:%u", h->scheme, addr,
+		 h->port);
+}
+
+/* The first address of a getaddrinfo() answer, as text. */
+static int first_address(const struct addrinfo *ai, int *family, char *buf, size_t size)
+{
+	for (; ai; ai = ai->ai_next) {
+		const void *a = ai->ai_family == AF_INET6
+					? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
+				: ai->ai_family == AF_INET
+					? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
+					: NULL;
+		if (a && inet_ntop(ai->ai_family, a, buf, (socklen_t)size)) {
+			*family = ai->ai_family;
+			return 0;
+		}
 	}
-	if (res->ai_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, host, sizeof(host));
-	else
-		inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, host, sizeof(host));
-	snprintf(buf, size, res->ai_family == AF_INET6 ? "%s://[%s]:%u" : "%s://%s:%u", scheme, host,
-		 sv->uri.port);
-	freeaddrinfo(res);
+	return EAI_NONAME;
+}
+
+static void *lookup_thread(void *arg)
+{
+	struct lookup *lk = arg;
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res = NULL;
+
+	lk->gai = getaddrinfo(lk->host, NULL, &hints, &res);
+	lk->sys_errno = errno;
+	if (lk->gai == 0) {
+		lk->gai = first_address(res, &lk->family, lk->addr, sizeof(lk->addr));
+		freeaddrinfo(res);
+	}
+	(void)eventfd_write(lk->efd, 1);
+	lookup_unref(lk);
+	return NULL;
+}
+
+static void host_cancel(struct hostres *h)
+{
+	h->io = sd_event_source_disable_unref(h->io);
+	h->retry = sd_event_source_disable_unref(h->retry);
+	/* A running thread finishes on its own and frees the lookup. */
+	lookup_unref(h->lk);
+	h->lk = NULL;
+}
+
+static int host_lookup(struct hostres *h);
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *ud)
+{
+	struct hostres *h = ud;
+
+	(void)s;
+	(void)usec;
+	h->retry = sd_event_source_disable_unref(h->retry);
+	(void)host_lookup(h);
 	return 0;
 }
 
-static void schedule_change(struct gw_registry *r);
+static void host_failed(struct hostres *h, int gai, int sys_errno)
+{
+	char delay[32];
+	const char *why = gai == EAI_SYSTEM ? strerror(sys_errno) : gai_strerror(gai);
+
+	h->backoff = h->backoff ? h->backoff * 2 : RESOLVE_BACKOFF_MIN_USEC;
+	if (h->backoff > RESOLVE_BACKOFF_MAX_USEC)
+		h->backoff = RESOLVE_BACKOFF_MAX_USEC;
+	snprintf(delay, sizeof(delay), "%llu s", (unsigned long long)(h->backoff / USEC_PER_SEC));
+	/* Once per failure streak (and when the reason changes): a host
+	 * that stays unknown must not flood the journal every retry. */
+	if (h->gai != gai)
+		log_error("Cannot resolve LwM2M server host '%s': %s; retrying with backoff (next in %s)",
+			  h->host, why, delay);
+	else
+		log_debug("LwM2M server host '%s' still not resolved: %s; next try in %s", h->host, why,
+			  delay);
+	h->gai = gai;
+	if (sd_event_add_time_relative(h->r->event, &h->retry, CLOCK_MONOTONIC, h->backoff, USEC_PER_SEC / 10,
+				       on_retry, h) < 0)
+		log_error("Cannot schedule the next lookup of '%s'", h->host);
+	schedule_change(h->r);
+}
+
+static int on_lookup(sd_event_source *s, int fd, uint32_t revents, void *ud)
+{
+	struct hostres *h = ud;
+	struct lookup *lk = h->lk;
+
+	(void)s;
+	(void)fd;
+	(void)revents;
+	h->io = sd_event_source_disable_unref(h->io);
+	h->lk = NULL;
+	if (lk->gai != 0) {
+		host_failed(h, lk->gai, lk->sys_errno);
+		lookup_unref(lk);
+		return 0;
+	}
+	format_uri(h, lk->family, lk->addr);
+	h->ready = true;
+	if (h->gai != 0)
+		log_info("LwM2M server host '%s' resolved to %s", h->host, lk->addr);
+	else
+		log_debug("LwM2M server host '%s' resolved to %s", h->host, lk->addr);
+	h->gai = 0;
+	h->backoff = 0;
+	lookup_unref(lk);
+	endpoints_resume(h->r);
+	return 0;
+}
+
+/* Starts a lookup of h->host; a failure to start one is retried like a
+ * failed lookup. */
+static int host_lookup(struct hostres *h)
+{
+	struct lookup *lk = calloc(1, sizeof(*lk));
+	pthread_attr_t attr;
+	pthread_t tid;
+	sigset_t all, old;
+	int e;
+
+	host_cancel(h);
+	if (!lk || !(lk->host = strdup(h->host))) {
+		free(lk);
+		host_failed(h, EAI_MEMORY, 0);
+		return -ENOMEM;
+	}
+	atomic_init(&lk->refs, 1);
+	lk->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (lk->efd < 0) {
+		e = -errno;
+		goto fail;
+	}
+	e = sd_event_add_io(h->r->event, &h->io, lk->efd, EPOLLIN, on_lookup, h);
+	if (e < 0)
+		goto fail;
+	h->lk = lk;
+	atomic_fetch_add(&lk->refs, 1); /* the thread's */
+	/* The thread takes no signals: they are the loop's (signalfd). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	e = pthread_attr_init(&attr);
+	if (e == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		e = pthread_create(&tid, &attr, lookup_thread, lk);
+		pthread_attr_destroy(&attr);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0) {
+		atomic_fetch_sub(&lk->refs, 1);
+		host_cancel(h);
+		host_failed(h, EAI_SYSTEM, e);
+		return -e;
+	}
+	log_debug("Resolving LwM2M server host '%s'", h->host);
+	return 0;
+fail:
+	h->io = sd_event_source_disable_unref(h->io);
+	lookup_unref(lk);
+	host_failed(h, EAI_SYSTEM, -e);
+	return e;
+}
+
+static void host_clear(struct hostres *h)
+{
+	host_cancel(h);
+	free(h->host);
+	*h = (struct hostres){ 0 };
+}
+
+/* (Re)starts resolving the current configuration's server hosts. */
+static void hosts_setup(struct gw_registry *r)
+{
+	const struct gw_config *c = current(r);
+	const struct gw_server *sv[2] = { main_server(c), bootstrap_server(c) };
+
+	for (size_t i = 0; i < 2; i++) {
+		struct hostres *h = &r->hosts[i];
+		struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICHOST },
+				*res = NULL;
+		char addr[INET6_ADDRSTRLEN];
+		int family = AF_INET;
+
+		host_clear(h);
+		h->r = r;
+		if (!sv[i])
+			continue;
+		h->scheme = sv[i]->uri.scheme == GW_SCHEME_COAPS ? "coaps" : "coap";
+		h->port = sv[i]->uri.port;
+		h->host = strdup(sv[i]->uri.host);
+		if (!h->host) {
+			log_oom();
+			continue;
+		}
+		/* An address: no lookup, never blocks. */
+		if (getaddrinfo(h->host, NULL, &hints, &res) == 0) {
+			int e = first_address(res, &family, addr, sizeof(addr));
+			freeaddrinfo(res);
+			if (e == 0) {
+				format_uri(h, family, addr);
+				h->ready = true;
+				continue;
+			}
+		}
+		(void)host_lookup(h);
+	}
+}
+
+/* A reload with the same servers: a lookup that is pending or failing
+ * starts over now (the administrator's "try again"); answers kept. */
+static void hosts_retry(struct gw_registry *r)
+{
+	for (size_t i = 0; i < 2; i++) {
+		struct hostres *h = &r->hosts[i];
+		if (h->host && !h->ready) {
+			h->backoff = 0;
+			(void)host_lookup(h);
+		}
+	}
+}
+
+static bool hosts_ready(const struct gw_registry *r)
+{
+	for (size_t i = 0; i < 2; i++)
+		if (r->hosts[i].host && !r->hosts[i].ready)
+			return false;
+	return true;
+}
 
 static void dev_state(void *ud, struct lwm2m_endpoint *ep, enum lwm2m_ep_state st, int err)
 {
@@ -369,25 +629,19 @@ static int add_endpoint(struct gw_registry *r, const char *name, const struct gw
 		.ops = d ? &dev_ep_ops : &gw_ep_ops,
 		.ops_ud = ud,
 	};
-	char uri[128], bs_uri[128];
 	int r2;
 
 	if (!sv && !bs)
 		return -EINVAL;
-	if (sv) {
-		r2 = server_uri(sv, uri, sizeof(uri));
-		if (r2 < 0)
-			return r2;
-		ec.server_uri = uri;
-	}
+	if (!hosts_ready(r))
+		return -EAGAIN; /* callers wait for endpoints_resume() */
+	if (sv)
+		ec.server_uri = r->hosts[0].uri;
 	/* Factory bootstrap: the client asks the Bootstrap-Server for its
 	 * account unless a kept bootstrap result exists (state_dir); the
 	 * server entry above is then not used. */
 	if (bs) {
-		r2 = server_uri(bs, bs_uri, sizeof(bs_uri));
-		if (r2 < 0)
-			return r2;
-		ec.bootstrap_uri = bs_uri;
+		ec.bootstrap_uri = r->hosts[1].uri;
 		if (bs->security == GW_SECURITY_PSK) {
 			ec.bootstrap_psk_identity = bs->psk_identity;
 			ec.bootstrap_psk_key = bs->psk_key.bytes;
@@ -549,11 +803,20 @@ static int dev_start(struct dev *d)
 		}
 
 	if (current(r)->lwm2m.mode == GW_MODE_GATEWAY) {
+		if (!r->gw_ep) {
+			/* Added with the gateway's endpoint (endpoints_resume). */
+			d->state = r->gw_state;
+			return 0;
+		}
 		e = lwm2m_endpoint_add_device(r->gw_ep, d->name, d->store, d->name, &d->dev);
 		if (e < 0)
 			return log_error_errno(e, "Device %s: cannot add it to the gateway endpoint: %m",
 					       d->name);
 		d->state = r->gw_state;
+		return 0;
+	}
+	if (!hosts_ready(r)) {
+		d->state = STATE_RESOLVING;
 		return 0;
 	}
 	return add_endpoint(r, d->endpoint, d->cfg, d->store, d, &d->ep);
@@ -1068,8 +1331,49 @@ static int start_gateway_endpoint(struct gw_registry *r)
 
 	if (e < 0)
 		return log_error_errno(e, "Cannot build the gateway's Device object: %m");
+	if (!hosts_ready(r)) {
+		r->gw_state = STATE_RESOLVING;
+		return 0;
+	}
 	r->gw_state = LWM2M_EP_WAITING;
 	return add_endpoint(r, current(r)->gateway.name, NULL, r->gw_store, r, &r->gw_ep);
+}
+
+/* The server hosts are resolved: the endpoints that waited for them are
+ * created now (the gateway's first, its Object 25 devices hang off it). */
+static void endpoints_resume(struct gw_registry *r)
+{
+	bool gateway_mode = current(r)->lwm2m.mode == GW_MODE_GATEWAY;
+	int e;
+
+	if (!hosts_ready(r))
+		return;
+	if (!r->gw_ep && r->gw_store) {
+		r->gw_state = LWM2M_EP_WAITING;
+		e = add_endpoint(r, current(r)->gateway.name, NULL, r->gw_store, r, &r->gw_ep);
+		if (e < 0)
+			log_error_errno(e, "The gateway's endpoint is not started: %m");
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		struct dev *d = r->devs[i];
+		if (d->ep || d->dev)
+			continue;
+		if (gateway_mode) {
+			if (!r->gw_ep)
+				continue;
+			e = lwm2m_endpoint_add_device(r->gw_ep, d->name, d->store, d->name, &d->dev);
+			if (e < 0)
+				log_error_errno(e, "Device %s: cannot add it to the gateway endpoint: %m",
+						d->name);
+			d->state = r->gw_state;
+		} else {
+			d->state = LWM2M_EP_WAITING;
+			e = add_endpoint(r, d->endpoint, d->cfg, d->store, d, &d->ep);
+			if (e < 0)
+				log_error_errno(e, "Device %s is not started: %m", d->name);
+		}
+	}
+	schedule_change(r);
 }
 
 static void stop_gateway_endpoint(struct gw_registry *r)
@@ -1142,6 +1446,7 @@ int gw_registry_new(sd_event *ev, const struct lwm2m_registry *objects, struct g
 		gw_registry_free(r);
 		return e;
 	}
+	hosts_setup(r);
 	e = start_gateway_endpoint(r);
 	if (e < 0) {
 		gw_registry_free(r);
@@ -1201,13 +1506,17 @@ int gw_registry_apply(struct gw_registry *r, struct gw_config *config)
 		}
 		r->n = 0;
 		stop_gateway_endpoint(r);
+		/* New servers: a pending lookup of the old ones is cancelled
+		 * (its answer is dropped, nothing is called back). */
+		hosts_setup(r);
 		e = start_gateway_endpoint(r);
 		if (e < 0) {
 			free(devs);
 			return e;
 		}
 		log_info("LwM2M settings changed: every endpoint registers again");
-	}
+	} else if (config)
+		hosts_retry(r);
 
 	/* First pass: which running devices stay as they are. */
 	for (size_t i = 0; i < c->devices.n; i++) {
@@ -1389,6 +1698,8 @@ static const char *state_word(int st)
 		return "deregistering";
 	case LWM2M_EP_BOOTSTRAPPING:
 		return "bootstrapping";
+	case STATE_RESOLVING:
+		return "resolving";
 	default:
 		return "waiting";
 	}
@@ -1429,6 +1740,16 @@ void gw_registry_status(const struct gw_registry *r, FILE *out)
 	gw_registry_counts(r, &cnt);
 	fprintf(out, "Gateway %s (%s mode): endpoint %s %s\n", c->gateway.name,
 		gw_mode_to_string(c->lwm2m.mode), c->gateway.name, state_word(r->gw_state));
+	for (size_t i = 0; i < 2; i++) {
+		const struct hostres *h = &r->hosts[i];
+		if (!h->host || h->ready)
+			continue;
+		if (h->gai)
+			fprintf(out, "Server host %s: lookup failed (%s), retrying\n", h->host,
+				gai_strerror(h->gai));
+		else
+			fprintf(out, "Server host %s: resolving\n", h->host);
+	}
 	if (!v)
 		return;
 	memcpy(v, r->devs, r->n * sizeof(*v));
@@ -1493,6 +1814,8 @@ struct gw_registry *gw_registry_free(struct gw_registry *r)
 	}
 	free(r->devs);
 	lwm2m_store_free(r->gw_store);
+	for (size_t i = 0; i < 2; i++)
+		host_clear(&r->hosts[i]);
 	sd_event_source_disable_unref(r->change_timer);
 	while (r->gens) {
 		struct gen *g = r->gens;
