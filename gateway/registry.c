@@ -93,6 +93,11 @@ struct dev {
  * the thread never writes to a closed, maybe reused, descriptor). */
 struct lookup {
 	atomic_int refs;
+	/* Set with release ordering after the results below are written; the
+	 * loop reads it with acquire before reading them. The eventfd only
+	 * wakes the loop: epoll is no synchronisation the memory model (or
+	 * TSan) knows about. */
+	atomic_bool done;
 	int efd; /* the thread writes 1 when done */
 	char *host;
 	int gai;       /* getaddrinfo()'s result */
@@ -370,6 +375,7 @@ static void *lookup_thread(void *arg)
 		lk->gai = first_address(res, &lk->family, lk->addr, sizeof(lk->addr));
 		freeaddrinfo(res);
 	}
+	atomic_store_explicit(&lk->done, true, memory_order_release);
 	(void)eventfd_write(lk->efd, 1);
 	lookup_unref(lk);
 	return NULL;
@@ -429,6 +435,8 @@ static int on_lookup(sd_event_source *s, int fd, uint32_t revents, void *ud)
 	(void)s;
 	(void)fd;
 	(void)revents;
+	if (!atomic_load_explicit(&lk->done, memory_order_acquire))
+		return 0; /* not ours yet: the thread has not published */
 	h->io = sd_event_source_disable_unref(h->io);
 	h->lk = NULL;
 	if (lk->gai != 0) {
@@ -466,6 +474,7 @@ static int host_lookup(struct hostres *h)
 		return -ENOMEM;
 	}
 	atomic_init(&lk->refs, 1);
+	atomic_init(&lk->done, false);
 	lk->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (lk->efd < 0) {
 		e = -errno;
