@@ -4,6 +4,7 @@
 #   2. gcc build with -Werror, every test (unit, interop, gateway, fuzz replay)
 #   3. clang build with ASan+UBSan and libFuzzer, every test again, then each
 #      fuzz target for FUZZ_SECONDS (default 30) from its seed corpus
+#   4. clang build with TSan, the suites whose code runs threads (gateway)
 # Ends with one line "N passed, N failed" counting individual test cases
 # (cmocka TAP subtests count one each). Exit status 0 only if none failed.
 set -uo pipefail
@@ -107,6 +108,21 @@ if [[ $? == 0 ]]; then
 	done
 else
 	record clang-asan-build 1
+fi
+
+# 4. threads under TSan: the gateway's resolver threads (and, with the
+#    Modbus bridge, its bus workers). halt_on_error makes a race fail the test.
+echo "==> clang build with TSan"
+if [[ ! -f build-tsan/build.ninja ]]; then
+	CC=clang meson setup build-tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false >/dev/null
+fi
+if ninja -C build-tsan >"$results/tsan-build.log" 2>&1; then
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+		meson test -C build-tsan --suite gateway --print-errorlogs --num-processes 2 --timeout-multiplier 3
+	count_meson build-tsan
+else
+	tail -30 "$results/tsan-build.log"
+	record clang-tsan-build 1
 fi
 
 if [[ $skipped != 0 ]]; then
