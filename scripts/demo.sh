@@ -14,7 +14,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
-"$here/scripts/install-deps.sh"
+"$here/scripts/install-deps.sh" --demo
 
 if [[ ! -f build/build.ninja ]]; then
 	meson setup build >/dev/null

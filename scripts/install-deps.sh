@@ -2,7 +2,13 @@
 # Installs what fieldgate needs to build, run its demo and run its tests on
 # Debian 12, and nothing that is already there. Uses sudo when not root.
 #   scripts/install-deps.sh          build + demo + test dependencies
+#   scripts/install-deps.sh --demo   the same without the tests' npm packages
 set -euo pipefail
+
+with_npm=1
+if [[ ${1:-} == --demo ]]; then
+	with_npm=0
+fi
 
 packages=(
 	# build
@@ -48,7 +54,7 @@ fi
 # npm packages used by the tests (third-party LwM2M server) go into a local
 # folder, never globally.
 here=$(cd "$(dirname "$0")/.." && pwd)
-if [[ -f "$here/tests/peers/package.json" ]]; then
+if ((with_npm)) && [[ -f "$here/tests/peers/package.json" ]]; then
 	if [[ ! -d "$here/tests/peers/node_modules" ]] ||
 		[[ "$here/tests/peers/package.json" -nt "$here/tests/peers/node_modules" ]]; then
 		echo "==> npm install (tests/peers)"
