@@ -76,6 +76,7 @@ struct dev {
 	int state;                 /* enum lwm2m_ep_state */
 	int presence;              /* 0 reachable, else -errno */
 	uint64_t last_sample;      /* CLOCK_MONOTONIC usec, 0: never */
+	uint64_t *pt_sample;       /* the same per profile point (by index); NULL: none yet */
 	uint64_t samples, errors, unreachable, reg_failures;
 	size_t order; /* position in the configuration */
 	bool keep;    /* reload bookkeeping */
@@ -613,6 +614,10 @@ static int dev_execute(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device 
 static int gw_write(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
 		    const struct lwm2m_path *path, const struct lwm2m_records *records, bool replace,
 		    lwm2m_done_fn done, void *done_ctx);
+static int dev_read(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+		    const struct lwm2m_path *path, lwm2m_done_fn done, void *done_ctx);
+static int gw_read(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+		   const struct lwm2m_path *path, lwm2m_done_fn done, void *done_ctx);
 static int gw_execute(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
 		      const struct lwm2m_path *path, const char *args, size_t args_len, lwm2m_done_fn done,
 		      void *done_ctx);
@@ -620,12 +625,12 @@ static int gw_execute(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *
 /* The gateway endpoint: its own tree is written directly (write NULL is not
  * possible once execute is set, so gw_write does it), Object 25 devices go
  * through their profile and bridge. */
-static const struct lwm2m_endpoint_ops gw_ep_ops = { .write = gw_write,
-						     .execute = gw_execute,
-						     .state = gw_state };
-static const struct lwm2m_endpoint_ops dev_ep_ops = { .write = dev_write,
-						      .execute = dev_execute,
-						      .state = dev_state };
+static const struct lwm2m_endpoint_ops gw_ep_ops = {
+	.write = gw_write, .execute = gw_execute, .read = gw_read, .state = gw_state
+};
+static const struct lwm2m_endpoint_ops dev_ep_ops = {
+	.write = dev_write, .execute = dev_execute, .read = dev_read, .state = dev_state
+};
 
 static int add_endpoint(struct gw_registry *r, const char *name, const struct gw_device *d,
 			struct lwm2m_store *store, void *ud, struct lwm2m_endpoint **out)
@@ -771,6 +776,7 @@ static struct dev *dev_free(struct dev *d)
 	free(d->name);
 	free(d->endpoint);
 	free(d->fingerprint);
+	free(d->pt_sample);
 	free(d);
 	return NULL;
 }
@@ -1131,6 +1137,99 @@ static int device_execute(struct dev *d, const struct lwm2m_path *path, const ch
 	if (e < 0)
 		wop_done(op, e, NULL);
 	return 0;
+}
+
+/* ---- max_age reads: stale points are read from the field first --------------------------------- */
+
+/* A bridge read of a max_age Read completed: the value goes through the
+ * profile into the store as a sample does (and counts as one). */
+static void rop_done(void *ctx, int err, const struct mapping_sample *s)
+{
+	struct wop *op = ctx;
+	struct wgroup *g = op->g;
+
+	if (err > 0)
+		err = -err;
+	if (err == 0 && !s)
+		err = -EIO;
+	if (err == 0)
+		err = gw_registry_sample(g->r, g->device, &op->path, s, 0);
+	if (err < 0 && g->err == 0)
+		g->err = err;
+	free(op);
+	if (--g->pending == 0)
+		group_answer(g, g->err);
+	group_release(g);
+}
+
+/* Points with a source at or below path (or above it: a resource instance
+ * of a point) whose last sample is older than their max_age, or that were
+ * never sampled, are read by the bridge; the Read waits for all of them
+ * (the write group: one done(), 5.03 after WRITE_TIMEOUT). Returns 0 when
+ * nothing is stale (answer now), 1 when done() will be called. */
+static int device_read(struct dev *d, const struct lwm2m_path *path, lwm2m_done_fn done, void *done_ctx)
+{
+	size_t np = mapping_profile_npoints(d->profile), nb = 0;
+	uint64_t now = now_usec();
+	struct wgroup *g = NULL;
+
+	if (!d->br || !d->br->b || !d->br->ops->read)
+		return 0; /* nobody to ask: the store answers */
+	for (size_t i = 0; i < np; i++) {
+		const struct mapping_point *pt = mapping_profile_point(d->profile, i);
+		uint64_t t = d->pt_sample ? d->pt_sample[i] : 0;
+		struct wop *op;
+		int e;
+
+		if (pt->from != MAPPING_FROM_SOURCE || !pt->max_age_usec)
+			continue;
+		if (!lwm2m_path_is_under(&pt->path, path) && !lwm2m_path_is_under(path, &pt->path))
+			continue;
+		if (t && now - t <= pt->max_age_usec)
+			continue;
+		if (!g) {
+			g = group_new(d->r, d->name, done, done_ctx);
+			if (!g)
+				return -ENOMEM;
+			g->pending = 1; /* held through this loop */
+		}
+		op = calloc(1, sizeof(*op));
+		if (!op) {
+			if (g->err == 0)
+				g->err = -ENOMEM;
+			break;
+		}
+		op->g = g;
+		op->path = pt->path;
+		g->pending++;
+		nb++;
+		e = d->br->ops->read(d->br->b, d->name, pt, rop_done, op);
+		if (e < 0)
+			rop_done(op, e, NULL);
+	}
+	if (!g)
+		return 0;
+	if (--g->pending == 0)
+		group_answer(g, nb ? g->err : 0);
+	group_release(g);
+	return 1;
+}
+
+static int dev_read(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+		    const struct lwm2m_path *path, lwm2m_done_fn done, void *done_ctx)
+{
+	(void)ep;
+	(void)dev;
+	return device_read(ud, path, done, done_ctx);
+}
+
+static int gw_read(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+		   const struct lwm2m_path *path, lwm2m_done_fn done, void *done_ctx)
+{
+	struct dev *d = dev ? find(ud, lwm2m_device_prefix(dev)) : NULL;
+
+	(void)ep;
+	return d ? device_read(d, path, done, done_ctx) : 0;
 }
 
 static struct dev *dev_of(struct gw_registry *r, struct lwm2m_device *dev)
@@ -1642,6 +1741,12 @@ int gw_registry_sample(struct gw_registry *r, const char *device, const struct l
 	}
 	d->samples++;
 	d->last_sample = now_usec();
+	/* Per point, for max_age reads (device_read). */
+	if (!d->pt_sample)
+		d->pt_sample = calloc(mapping_profile_npoints(d->profile) + 1, sizeof(*d->pt_sample));
+	for (size_t i = 0; d->pt_sample && i < mapping_profile_npoints(d->profile); i++)
+		if (mapping_profile_point(d->profile, i) == pt)
+			d->pt_sample[i] = d->last_sample;
 	return 0;
 }
 

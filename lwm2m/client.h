@@ -33,7 +33,8 @@
  *
  * Device management requests arrive at the context's unknown-resource
  * handler and are dispatched by the session's app data. Reads are served
- * from the store; Writes and Executes go to the endpoint's ops table, which
+ * from the store (after ops->read, which may refresh it first); Writes and
+ * Executes go to the endpoint's ops table, which
  * may complete later (the client then answers with a separate response:
  * empty ACK now, CON response when done() is called). A NULL op applies a
  * Write to the store directly.
@@ -224,6 +225,19 @@ struct lwm2m_endpoint_ops {
 	int (*execute)(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
 		       const struct lwm2m_path *path, const char *args, size_t args_len, lwm2m_done_fn done,
 		       void *done_ctx);
+	/* Asked before a Read (GET without Observe) of path is answered, so
+	 * that values older than their max_age can be fetched first. Return
+	 * 0 to answer now from the store (done() must then not be called), 1
+	 * when done() will be (or already was) called: the client sends an
+	 * empty ACK and, at done(0), the Read's answer from the store as a
+	 * separate response; at done(err) the stored value all the same if
+	 * there is one (a stale value beats none, as HTTP's stale-if-error,
+	 * RFC 5861), else err's CoAP code (5.03 for -EHOSTUNREACH). A
+	 * negative errno answers that error at once. Not asked for
+	 * Read-Composite, Observe or the client's own objects (/1): those
+	 * answer from the store. May be NULL. */
+	int (*read)(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+		    const struct lwm2m_path *path, lwm2m_done_fn done, void *done_ctx);
 	/* Registration state changes; err is the reason of a fall back to
 	 * WAITING (negative errno: -ETIMEDOUT no answer, -ECONNREFUSED DTLS
 	 * failure or RST, -EPROTO an error response...), 0 otherwise. May be

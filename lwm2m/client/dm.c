@@ -32,6 +32,7 @@ struct fg_pending {
 	coap_async_t *async;
 	int result;
 	bool done, in_handler;
+	bool read; /* ops->read: the request is answered again once done */
 };
 
 /* A request's target: the endpoint's own tree or a device's. */
@@ -56,6 +57,8 @@ struct req {
 	uint16_t obs_val;    /* its value: 0 register, 1 deregister */
 	const uint8_t *data;
 	size_t len;
+	bool refreshed;  /* ops->read completed: answer from the store */
+	int refresh_err; /* its result */
 };
 
 /* ---- responses ----------------------------------------------------------- */
@@ -357,6 +360,8 @@ static bool observe_request(struct req *rq, const struct lwm2m_path *paths, size
 	return true;
 }
 
+static bool ask_read(struct req *rq);
+
 static void do_read(struct req *rq)
 {
 	struct lwm2m_records recs = { 0 };
@@ -368,7 +373,14 @@ static void do_read(struct req *rq)
 		fail(rq, -EPERM);
 		return;
 	}
+	if (!rq->refreshed && !rq->observe && rq->ep->ops && rq->ep->ops->read &&
+	    !client_owned(rq, rq->path.id[0]) && ask_read(rq))
+		return;
 	r = lwm2m_store_read(rq->t.store, &rq->path, &recs);
+	/* The field could not be asked: a stale value is still an answer
+	 * (client.h), only none at all is the field's error. */
+	if (rq->refreshed && rq->refresh_err < 0 && (r < 0 || recs.n == 0))
+		r = rq->refresh_err;
 	if (r < 0)
 		goto out;
 	if (rq->t.dev && fg_ct_names_prefix(ct))
@@ -729,10 +741,49 @@ static bool answer_async(struct req *rq)
 		 * already acknowledged it; say nothing more. */
 		return true;
 	}
+	if (p->read) {
+		/* The values are fresh now: the request is served as a Read
+		 * that does not ask again. */
+		rq->refreshed = true;
+		rq->refresh_err = p->result;
+		pending_unlink(p);
+		free(p);
+		coap_async_set_app_data(a, NULL);
+		return false;
+	}
 	set_code(rq, lwm2m_errno_to_coap(p->result));
 	pending_unlink(p);
 	free(p);
 	/* libcoap frees the async when this handler returns. */
+	return true;
+}
+
+/* Give ops->read the chance to refresh the values of a Read first. Returns
+ * false to answer now from the store, true when the request was answered
+ * (an error) or goes separate. The same pending/async as Writes: done()
+ * triggers the async and the Read is served again by answer_async(). */
+static bool ask_read(struct req *rq)
+{
+	struct lwm2m_endpoint *ep = rq->ep;
+	struct fg_pending *p = pending_new(rq);
+	int r;
+
+	if (!p) {
+		fail(rq, -ENOMEM);
+		return true;
+	}
+	p->read = true;
+	r = ep->ops->read(ep->ops_ud, ep, rq->t.dev, &rq->path, pending_done, p);
+	if (r >= 0 && p->ep && (r == 0 || p->done)) {
+		/* Nothing to ask (r 0), or already asked and answered. */
+		rq->refreshed = r > 0;
+		rq->refresh_err = p->result;
+		p->in_handler = false;
+		pending_unlink(p);
+		free(p);
+		return false;
+	}
+	pending_settle(rq, p, r > 0 ? 0 : r);
 	return true;
 }
 
@@ -1104,7 +1155,8 @@ void fg_dm_handler(coap_resource_t *resource, coap_session_t *session, const coa
 	}
 	if (answer_async(&rq))
 		return;
-	rq.ep->c->stats.requests++;
+	if (!rq.refreshed)
+		rq.ep->c->stats.requests++;
 	r = parse_path(&rq);
 	if (r < 0) {
 		fail(&rq, r == -EBADMSG ? -ENOENT : r);

@@ -4,7 +4,10 @@
  * into fieldgate-fake instead of a real bridge (bridges.c's weak reference
  * then finds it). It prints what the core asks on stderr ("fake: ..."), and
  * acknowledges writes and executes after 100 ms, or fails them with
- * -EHOSTUNREACH for a device whose address is "offline". Profile sources
+ * -EHOSTUNREACH for a device whose address is "offline". Reads (max_age)
+ * answer after 100 ms with 20.5 + the number of reads so far ("fake: read
+ * N ..." counts them), after 3 s for the address "slow"; "offline" fails
+ * them, "flaky" fails every read but the first (-ETIMEDOUT). Profile sources
  * are {key: NAME}, executes {action: NAME}; a bridge body with a `bogus`
  * key is refused by verify.
  */
@@ -22,6 +25,8 @@ struct pending {
 	int err;
 	bridge_done_fn done;
 	void *ctx;
+	bool read;
+	double value; /* what a read answers */
 	struct pending *next;
 };
 
@@ -32,7 +37,18 @@ struct bridge {
 	struct pending *pending;
 	char offline[8][64]; /* devices whose address is "offline" */
 	size_t noffline;
+	char slow[8][64], flaky[8][64]; /* ... "slow", "flaky" */
+	size_t nslow, nflaky;
+	unsigned reads, flaky_reads;
 };
+
+static bool listed(char (*list)[64], size_t n, const char *device)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i], device) == 0)
+			return true;
+	return false;
+}
 
 static int src_parse(enum mapping_role role, const struct ynode *node, struct diag *diag, void **out)
 {
@@ -114,6 +130,12 @@ static int fake_add_point(struct bridge *b, const struct bridge_point *p)
 		/* Tell the core: the device does not answer. */
 		b->host.presence(b->host.ud, p->device, -EHOSTUNREACH);
 	}
+	if (p->address && p->address->kind == YNODE_SCALAR && strcmp(p->address->scalar.str, "slow") == 0 &&
+	    b->nslow < 8 && !listed(b->slow, b->nslow, p->device))
+		snprintf(b->slow[b->nslow++], 64, "%s", p->device);
+	if (p->address && p->address->kind == YNODE_SCALAR && strcmp(p->address->scalar.str, "flaky") == 0 &&
+	    b->nflaky < 8 && !listed(b->flaky, b->nflaky, p->device))
+		snprintf(b->flaky[b->nflaky++], 64, "%s", p->device);
 	return 0;
 }
 
@@ -142,15 +164,19 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *ud)
 	bridge_done_fn done = p->done;
 	void *ctx = p->ctx;
 	int err = p->err;
+	struct mapping_sample smp = { .kind = MAPPING_SAMPLE_VALUE,
+				      .value = { .type = LWM2M_TYPE_FLOAT, .f = p->value } };
+	bool read = p->read;
 
 	(void)s;
 	(void)usec;
 	pending_drop(p);
-	done(ctx, err, NULL);
+	done(ctx, err, read && !err ? &smp : NULL);
 	return 0;
 }
 
-static int later(struct bridge *b, const char *device, bridge_done_fn done, void *ctx)
+static int later_usec(struct bridge *b, const char *device, bridge_done_fn done, void *ctx, uint64_t usec,
+		      struct pending **out)
 {
 	struct pending *p = calloc(1, sizeof(*p));
 	int r;
@@ -160,16 +186,40 @@ static int later(struct bridge *b, const char *device, bridge_done_fn done, void
 	p->b = b;
 	p->done = done;
 	p->ctx = ctx;
-	for (size_t i = 0; i < b->noffline; i++)
-		if (strcmp(b->offline[i], device) == 0)
-			p->err = -EHOSTUNREACH;
-	r = sd_event_add_time_relative(b->event, &p->timer, CLOCK_MONOTONIC, 100000, 0, on_timer, p);
+	if (listed(b->offline, b->noffline, device))
+		p->err = -EHOSTUNREACH;
+	r = sd_event_add_time_relative(b->event, &p->timer, CLOCK_MONOTONIC, usec, 0, on_timer, p);
 	if (r < 0) {
 		free(p);
 		return r;
 	}
 	p->next = b->pending;
 	b->pending = p;
+	if (out)
+		*out = p;
+	return 0;
+}
+
+static int later(struct bridge *b, const char *device, bridge_done_fn done, void *ctx)
+{
+	return later_usec(b, device, done, ctx, 100000, NULL);
+}
+
+static int fake_read(struct bridge *b, const char *device, const struct mapping_point *pt, bridge_done_fn done,
+		     void *ctx)
+{
+	struct pending *p;
+	int r;
+
+	b->reads++;
+	fprintf(stderr, "fake: read %u %s %s key=%s\n", b->reads, b->name, device, (const char *)pt->source);
+	r = later_usec(b, device, done, ctx, listed(b->slow, b->nslow, device) ? 3000000 : 100000, &p);
+	if (r < 0)
+		return r;
+	p->read = true;
+	p->value = 20.5 + b->reads;
+	if (listed(b->flaky, b->nflaky, device) && b->flaky_reads++ > 0)
+		p->err = -ETIMEDOUT;
 	return 0;
 }
 
@@ -237,6 +287,7 @@ const struct bridge_ops bridge_mqtt_ops = {
 	.start = fake_start,
 	.add_point = fake_add_point,
 	.remove_point = fake_remove_point,
+	.read = fake_read,
 	.write = fake_write,
 	.execute = fake_execute,
 	.stop = fake_stop,

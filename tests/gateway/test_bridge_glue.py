@@ -124,6 +124,65 @@ class Glue(test_devices.Base):
         self.assertEqual(gw.stop(), 0)
         self.assertIn("fake: stop bus", gw.log)
 
+    def reads(self, gw, dev):
+        """The fake's read numbers for dev, in order."""
+        import re
+        return [int(m.group(1)) for m in (re.match(r"^fake: read (\d+) bus %s key=temp$" % dev, l)
+                                          for l in gw.log) if m]
+
+    def test_max_age_read(self):
+        sensors = "".join("  - {name: %s, bridge: bus, address: %s, profile: fake-sensor}\n" % (n, a)
+                          for n, a in (("s1", "a1"), ("s2", "slow"), ("s3", "flaky"), ("s4", "offline")))
+        gw = self.start(config(self.srv.url, extra_dev=sensors))
+        for ep in ("gw-s1", "gw-s2", "gw-s3", "gw-s4"):
+            self.srv.wait_event("register", ep=ep, timeout=15)
+        # Never sampled: exactly one bridge read, and the answer is its value.
+        self.assertEqual(self.reads(gw, "s1"), [])
+        v = self.value("gw-s1", "/3303/0/5700")
+        n = self.reads(gw, "s1")
+        self.assertEqual(len(n), 1)
+        self.assertEqual(v, 20.5 + n[0])
+        # Fresh (younger than max_age 2 s): answered from the store, no read;
+        # a point without source (5701) never asks.
+        self.assertEqual(self.value("gw-s1", "/3303/0/5700"), v)
+        self.assertEqual(self.value("gw-s1", "/3303/0/5701"), "Cel")
+        self.assertEqual(self.reads(gw, "s1"), n)
+        # Older than max_age: one more read, the NEW value (the instance too).
+        time.sleep(2.2)
+        r = self.srv.request("read", ep="gw-s1", path="/3303/0", timeout=10)
+        self.assertEqual(r["code"], "2.05", r)
+        n2 = self.reads(gw, "s1")
+        self.assertEqual(len(n2), 2)
+        self.assertEqual(records_by_path(r)["/3303/0/5700"], 20.5 + n2[1])
+        self.assertNotEqual(20.5 + n2[1], v)
+
+        # A slow field device (3 s) does not hold up the others: a read of
+        # another device answers meanwhile, the slow one afterwards.
+        t0 = time.monotonic()
+        slow = self.srv.send("read", ep="gw-s2", path="/3303/0/5700", timeout=20)
+        gw.wait_log(r"^fake: read \d+ bus s2 key=temp$")
+        time.sleep(2.2)  # s1 stale again
+        self.assertEqual(self.value("gw-v1", "/3/0/0"), "fake valves inc.")
+        v3 = self.value("gw-s1", "/3303/0/5700")
+        self.assertEqual(v3, 20.5 + self.reads(gw, "s1")[-1])
+        self.assertLess(time.monotonic() - t0, 2.9)
+        r = self.srv.response(slow, timeout=20)
+        self.assertEqual(r["code"], "2.05", r)
+        self.assertGreaterEqual(time.monotonic() - t0, 2.9)
+        self.assertEqual(records_by_path(r)["/3303/0/5700"], 20.5 + self.reads(gw, "s2")[0])
+        self.assertEqual(len(self.reads(gw, "s2")), 1)
+
+        # A failing bridge: a stale value is still an answer (RFC 5861's
+        # stale-if-error); without any value, 5.03.
+        first = self.value("gw-s3", "/3303/0/5700")
+        time.sleep(2.2)
+        self.assertEqual(self.value("gw-s3", "/3303/0/5700"), first)
+        self.assertEqual(len(self.reads(gw, "s3")), 2)
+        r = self.srv.request("read", ep="gw-s4", path="/3303/0/5700", timeout=10)
+        self.assertEqual(r["code"], "5.03", r)
+        self.assertEqual(len(self.reads(gw, "s4")), 1)
+        self.assertEqual(gw.stop(), 0)
+
 
 if __name__ == "__main__":
     test_devices.FIELDGATE = os.path.abspath(sys.argv.pop(1))
