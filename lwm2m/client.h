@@ -233,8 +233,10 @@ struct lwm2m_endpoint_ops {
 	 * separate response; at done(err) the stored value all the same if
 	 * there is one (a stale value beats none, as HTTP's stale-if-error,
 	 * RFC 5861), else err's CoAP code (5.03 for -EHOSTUNREACH). A
-	 * negative errno answers that error at once. Not asked for
-	 * Read-Composite, Observe or the client's own objects (/1): those
+	 * negative errno answers that error at once. Read-Composite asks
+	 * it for each name (one answer when all are done; an error for a name
+	 * leaves it to the store). Not asked for Observe (nor the first
+	 * answer of an Observe) or the client's own objects (/1, /25): those
 	 * answer from the store. May be NULL. */
 	int (*read)(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
 		    const struct lwm2m_path *path, lwm2m_done_fn done, void *done_ctx);

@@ -361,6 +361,8 @@ static bool observe_request(struct req *rq, const struct lwm2m_path *paths, size
 }
 
 static bool ask_read(struct req *rq);
+static bool ask_read_composite(struct req *rq, const struct lwm2m_records *names);
+static bool read_settle(struct req *rq, struct fg_pending *p, int r);
 
 static void do_read(struct req *rq)
 {
@@ -566,6 +568,9 @@ static void do_read_composite(struct req *rq)
 		r = -EPROTONOSUPPORT;
 	if (r < 0)
 		goto out;
+	if (!rq->refreshed && !rq->observe && rq->ep->ops && rq->ep->ops->read &&
+	    ask_read_composite(rq, &names))
+		goto out; /* answered, or separate */
 	for (size_t i = 0; i < names.n; i++) {
 		const struct lwm2m_record *nm = &names.v[i];
 		struct target t;
@@ -586,6 +591,10 @@ static void do_read_composite(struct req *rq)
 		found++;
 		if (t.dev)
 			set_prefix(&recs, n0, t.prefix);
+	}
+	if (rq->refreshed && rq->refresh_err < 0 && recs.n == 0) {
+		r = rq->refresh_err; /* no stale value either (as do_read) */
+		goto out;
 	}
 	if (names.n && !found) {
 		r = -ENOENT;
@@ -774,6 +783,74 @@ static bool ask_read(struct req *rq)
 	}
 	p->read = true;
 	r = ep->ops->read(ep->ops_ud, ep, rq->t.dev, &rq->path, pending_done, p);
+	return read_settle(rq, p, r);
+}
+
+/* Several ops->read calls of one Read-Composite: the request's pending is
+ * done once all are, with the first error. */
+struct read_multi {
+	struct fg_pending *p;
+	unsigned left;
+	int err;
+};
+
+static void multi_done(void *ctx, int err)
+{
+	struct read_multi *m = ctx;
+	struct fg_pending *p = m->p;
+
+	if (err < 0 && m->err == 0)
+		m->err = err;
+	if (--m->left > 0)
+		return;
+	err = m->err;
+	free(m);
+	pending_done(p, err);
+}
+
+/* ask_read() for each name of a Read-Composite (an op error for one name
+ * leaves that name to the store, as the composite skips what it cannot
+ * read). */
+static bool ask_read_composite(struct req *rq, const struct lwm2m_records *names)
+{
+	struct lwm2m_endpoint *ep = rq->ep;
+	struct fg_pending *p = pending_new(rq);
+	struct read_multi *m = calloc(1, sizeof(*m));
+	bool asked = false;
+
+	if (!p || !m) {
+		free(m);
+		if (p) {
+			pending_unlink(p);
+			free(p);
+		}
+		fail(rq, -ENOMEM);
+		return true;
+	}
+	p->read = true;
+	m->p = p;
+	m->left = 1; /* held through the loop */
+	for (size_t i = 0; i < names->n && p->ep; i++) {
+		const struct lwm2m_path *np = &names->v[i].path;
+		struct target t;
+
+		if (np->len == 0 || route(rq, &names->v[i].prefix, &t) < 0)
+			continue;
+		if (!t.dev && (np->id[0] == 0 || np->id[0] == 1 || np->id[0] == 21 || np->id[0] == 25))
+			continue;
+		m->left++;
+		if (ep->ops->read(ep->ops_ud, ep, t.dev, np, multi_done, m) > 0)
+			asked = true;
+		else
+			m->left--; /* done() is not called */
+	}
+	multi_done(m, 0);
+	return read_settle(rq, p, asked ? 1 : 0);
+}
+
+/* After ops->read returned r for the pending p: see ask_read(). */
+static bool read_settle(struct req *rq, struct fg_pending *p, int r)
+{
 	if (r >= 0 && p->ep && (r == 0 || p->done)) {
 		/* Nothing to ask (r 0), or already asked and answered. */
 		rq->refreshed = r > 0;

@@ -155,6 +155,14 @@ class Glue(test_devices.Base):
         self.assertEqual(len(n2), 2)
         self.assertEqual(records_by_path(r)["/3303/0/5700"], 20.5 + n2[1])
         self.assertNotEqual(20.5 + n2[1], v)
+        # Read-Composite asks the same way, once per stale point.
+        time.sleep(2.2)
+        r = self.srv.request("read-composite", ep="gw-s1", paths=["/3303/0/5700", "/3303/0/5701"], ct=110,
+                             timeout=10)
+        self.assertEqual(r["code"], "2.05", r)
+        n3 = self.reads(gw, "s1")
+        self.assertEqual(len(n3), 3)
+        self.assertEqual(records_by_path(r), {"/3303/0/5700": 20.5 + n3[2], "/3303/0/5701": "Cel"})
 
         # A slow field device (3 s) does not hold up the others: a read of
         # another device answers meanwhile, the slow one afterwards.
