@@ -9,6 +9,7 @@
  * name, by its index, or "*" for all.
  *
  *   set EP PATH VALUE      store a value (VALUE read as text/plain)
+ *   poke EP PATH VALUE     store a value without telling the client
  *   unset EP PATH          remove a value
  *   get EP PATH            print "value EP PATH TEXT" (or "value EP PATH -ERR")
  *   add-instance EP PATH   /oid/iid       del-instance EP PATH
@@ -342,9 +343,13 @@ static void command(char *line)
 	int argc = 0, last;
 	char *p = line;
 
-	/* Words separated by spaces; the value of set/dset is the rest of
+	/* Words separated by spaces; the value of set/poke/dset is the rest of
 	 * the line (it may contain spaces). */
-	last = !strncmp(line, "set ", 4) ? 3 : !strncmp(line, "dset ", 5) ? 4 : 7;
+	last = 7;
+	if (!strncmp(line, "set ", 4) || !strncmp(line, "poke ", 5))
+		last = 3;
+	else if (!strncmp(line, "dset ", 5))
+		last = 4;
 	while (*p && argc < 8) {
 		while (*p == ' ' || *p == '\t')
 			p++;
@@ -369,6 +374,15 @@ static void command(char *line)
 			int r = set_text_ep(s->store, s->ep, NULL, argv[2], argv[3]);
 			if (r < 0)
 				out("error set %s %d", s->name, r);
+		});
+		out("ok");
+	} else if (!strcmp(cmd, "poke") && argc >= 4) {
+		/* Into the store only, the client not told: a source that
+		 * changed without reporting it (only epmax sampling sees it). */
+		FOR_EPS(argv[1], s, {
+			int r = set_text_ep(s->store, NULL, NULL, argv[2], argv[3]);
+			if (r < 0)
+				out("error poke %s %d", s->name, r);
 		});
 		out("ok");
 	} else if (!strcmp(cmd, "unset") && argc >= 3) {

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
 """Information reporting of lwm2m/client against fg-lwm2m-server: Observe and
-Observe-Composite, notifications paced by pmin/pmax and triggered by gt, lt,
-st (timing asserted on the server's timestamps with tolerances), defaults
+Observe-Composite, notifications paced by pmin/pmax, triggered by gt, lt,
+st, evaluated no more often than epmin and at least every epmax (timing
+asserted on the server's timestamps with tolerances), defaults
 from the Server object, both ways of cancelling (GET Observe=1 and Reset),
 observations that end with their instance, device or endpoint, and Send."""
 import os
@@ -139,6 +140,76 @@ class Observe(unittest.TestCase):
         self.assertEqual(records_by_path(self.notify(obs, 1)), {"/3303/0/5700": 29.0})
         self.cl.cmd("set ep0 /3303/0/5700 9.5")    # crosses lt
         self.assertEqual(records_by_path(self.notify(obs, 1)), {"/3303/0/5700": 9.5})
+
+    def notifies(self, obs):
+        return [e for e in self.srv.events("notify") if e["observation"] == obs["id"]]
+
+    def test_epmin_postpones_evaluation(self):
+        # epmin 2 s: values arriving within 2 s of the last evaluation (the
+        # Observe response) are not evaluated; when the window ends the
+        # current value is read back and evaluated once.
+        self.req("write-attributes", "2.04", path="/3303/0/5700", attrs={"epmin": 2, "pmin": 0})
+        obs = self.observe("/3303/0/5700")
+        for v in ("22", "23", "24.25"):
+            self.cl.cmd(f"set ep0 /3303/0/5700 {v}")
+        n1 = self.notify(obs, 4)
+        self.around(n1["ts"] - obs["ts"], 2000)
+        self.assertEqual(records_by_path(n1), {"/3303/0/5700": 24.25})
+        # The window restarts with that evaluation: a change right after it
+        # waits another 2 s, and it is the only notification meanwhile.
+        self.cl.cmd("set ep0 /3303/0/5700 25")
+        n2 = self.notify(obs, 4)
+        self.around(n2["ts"] - n1["ts"], 2000)
+        self.assertEqual(records_by_path(n2), {"/3303/0/5700": 25.0})
+        self.assertEqual(self.notifies(obs), [n1, n2])
+        # Changed and changed back within the window: at its end the value
+        # equals the last notified one, so nothing is sent.
+        self.cl.cmd("set ep0 /3303/0/5700 30")
+        self.cl.cmd("set ep0 /3303/0/5700 25")
+        self.no_notify(obs, 2.6)
+        self.assertEqual(len(self.notifies(obs)), 2)
+
+    def test_epmin_inherited_from_instance(self):
+        # Attached to the instance, epmin applies to an observation of one
+        # of its resources (resource <- instance <- object).
+        self.req("write-attributes", "2.04", path="/3303/0", attrs={"epmin": 2})
+        obs = self.observe("/3303/0/5700")
+        self.cl.cmd("set ep0 /3303/0/5700 26")
+        self.cl.cmd("set ep0 /3303/0/5700 27.5")
+        n = self.notify(obs, 4)
+        self.around(n["ts"] - obs["ts"], 2000)
+        self.assertEqual(records_by_path(n), {"/3303/0/5700": 27.5})
+        self.assertEqual(self.notifies(obs), [n])
+        r = self.req("discover", "2.05", path="/3303/0")
+        self.assertEqual(r["links"][0], "</3303/0>;epmin=2")
+
+    def test_epmax_samples_the_source(self):
+        # A value that changes in the store without the client being told
+        # (a source that does not report) is found by the evaluation that
+        # epmax (2 s) forces, and notified then; an unchanged sample is not.
+        self.req("write-attributes", "2.04", path="/3303/0/5700", attrs={"epmax": 2})
+        obs = self.observe("/3303/0/5700")
+        self.cl.cmd("poke ep0 /3303/0/5700 33")
+        self.no_notify(obs, 1.5)
+        n1 = self.notify(obs, 3)
+        self.around(n1["ts"] - obs["ts"], 2000)
+        self.assertEqual(records_by_path(n1), {"/3303/0/5700": 33.0})
+        # The next sample (2 s after this one) finds the value unchanged ...
+        self.no_notify(obs, 2.7)
+        # ... and the one after a new value (samples every 2 s from the
+        # first: at obs + 6 s).
+        self.cl.cmd("poke ep0 /3303/0/5700 34.5")
+        n2 = self.notify(obs, 3)
+        self.around(n2["ts"] - obs["ts"], 6000)
+        self.assertEqual(records_by_path(n2), {"/3303/0/5700": 34.5})
+        self.assertEqual(self.notifies(obs), [n1, n2])
+
+    def test_without_epmax_an_unreported_change_stays_unseen(self):
+        obs = self.observe("/3303/0/5700")
+        self.cl.cmd("poke ep0 /3303/0/5700 33")
+        self.no_notify(obs, 2.5)
+        self.cl.cmd("set ep0 /3303/0/5700 33")   # now reported: notified at once
+        self.assertEqual(records_by_path(self.notify(obs, 1)), {"/3303/0/5700": 33.0})
 
     def test_inherited_and_default_periods(self):
         # Default Maximum Period of the Server object, then the instance's pmax.
