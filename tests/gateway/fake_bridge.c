@@ -205,8 +205,8 @@ static int later(struct bridge *b, const char *device, bridge_done_fn done, void
 	return later_usec(b, device, done, ctx, 100000, NULL);
 }
 
-static int fake_read(struct bridge *b, const char *device, const struct mapping_point *pt, bridge_done_fn done,
-		     void *ctx)
+static int fake_read(struct bridge *b, const char *device, const struct mapping_point *pt,
+		     bridge_done_fn done, void *ctx)
 {
 	struct pending *p;
 	int r;
