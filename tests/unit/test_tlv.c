@@ -17,43 +17,6 @@ static void test_vectors(void **state)
 	assert_true(cv_run_dir("tlv", lwm2m_tlv_encode, lwm2m_tlv_decode) >= 30);
 }
 
-#define V_INT(x)                                     \
-	{                                            \
-		.type = LWM2M_TYPE_INTEGER, .i = (x) \
-	}
-#define V_UINT(x)                                     \
-	{                                             \
-		.type = LWM2M_TYPE_UNSIGNED, .u = (x) \
-	}
-#define V_FLT(x)                                   \
-	{                                          \
-		.type = LWM2M_TYPE_FLOAT, .f = (x) \
-	}
-#define V_STR(s)                                                                           \
-	{                                                                                  \
-		.type = LWM2M_TYPE_STRING, .bytes = {(const uint8_t *)(s), sizeof(s) - 1 } \
-	}
-#define V_OPQ(s)                                                                           \
-	{                                                                                  \
-		.type = LWM2M_TYPE_OPAQUE, .bytes = {(const uint8_t *)(s), sizeof(s) - 1 } \
-	}
-#define V_LNK(s)                                                                            \
-	{                                                                                   \
-		.type = LWM2M_TYPE_CORELNK, .bytes = {(const uint8_t *)(s), sizeof(s) - 1 } \
-	}
-#define V_BOOL(x)                                    \
-	{                                            \
-		.type = LWM2M_TYPE_BOOLEAN, .b = (x) \
-	}
-#define V_TIME(x)                                 \
-	{                                         \
-		.type = LWM2M_TYPE_TIME, .i = (x) \
-	}
-#define V_OBJ(o, i)                                           \
-	{                                                     \
-		.type = LWM2M_TYPE_OBJLNK, .lnk = {(o), (i) } \
-	}
-
 /* One value of each type on object 9999 (type = rid % 10). */
 static const struct lwm2m_value values[] = {
 	[LWM2M_TYPE_STRING] = V_STR("with\0nul"),     [LWM2M_TYPE_INTEGER] = V_INT(-40000),
