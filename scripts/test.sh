@@ -4,7 +4,8 @@
 #   2. gcc build with -Werror, every test (unit, interop, gateway, fuzz replay)
 #   3. clang build with ASan+UBSan and libFuzzer, every test again, then each
 #      fuzz target for FUZZ_SECONDS (default 30) from its seed corpus
-#   4. clang build with TSan, the suites whose code runs threads (gateway)
+#   4. clang build with TSan, the tests whose code runs threads (gateway,
+#      the client's bootstrap state writer)
 # Ends with one line "N passed, N failed" counting individual test cases
 # (cmocka TAP subtests count one each). Exit status 0 only if none failed.
 set -uo pipefail
@@ -110,15 +111,18 @@ else
 	record clang-asan-build 1
 fi
 
-# 4. threads under TSan: the gateway's resolver threads (and, with the
-#    Modbus bridge, its bus workers). halt_on_error makes a race fail the test.
+# 4. threads under TSan: the gateway's resolver threads, the client's
+#    bootstrap state writer (and, with the Modbus bridge, its bus workers). halt_on_error makes a race fail the test.
 echo "==> clang build with TSan"
 if [[ ! -f build-tsan/build.ninja ]]; then
 	CC=clang meson setup build-tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false >/dev/null
 fi
 if ninja -C build-tsan >"$results/tsan-build.log" 2>&1; then
-	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-		meson test -C build-tsan --suite gateway --print-errorlogs --num-processes 2 --timeout-multiplier 3
+	export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+	meson test -C build-tsan --suite gateway --print-errorlogs --num-processes 2 --timeout-multiplier 3
+	count_meson build-tsan
+	# the client's bootstrap state writer thread
+	meson test -C build-tsan client-bootstrap client-bootstrap-state --print-errorlogs --timeout-multiplier 3
 	count_meson build-tsan
 else
 	tail -30 "$results/tsan-build.log"
