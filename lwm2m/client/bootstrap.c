@@ -46,9 +46,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -594,24 +599,21 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
-int fg_bs_state_save(const char *dir, const char *name, const struct lwm2m_records *recs)
+/* The I/O half of fg_bs_state_save(): data becomes dir's file for name,
+ * atomically (temporary file, fsync, rename, fsync of the directory).
+ * Blocks: called from the writer thread, or by fg_bs_state_save(). */
+static int state_write(const char *dir, const char *name, const uint8_t *data, size_t len)
 {
 	char fname[FG_BS_FILE_NAME_MAX], tmp[FG_BS_FILE_NAME_MAX + 8];
-	struct lwm2m_buf b = { 0 };
 	int dfd = -1, fd = -1, r;
 
 	r = fg_bs_state_file_name(name, fname);
 	if (r < 0)
 		return r;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", fname);
-	r = fg_bs_state_encode(name, recs, &b);
-	if (r < 0)
-		goto out;
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		r = -errno;
-		goto out;
-	}
+	if (dfd < 0)
+		return -errno;
 	/* A fresh file, so its mode is ours (0600) whatever was there. */
 	if (unlinkat(dfd, tmp, 0) < 0 && errno != ENOENT) {
 		r = -errno;
@@ -622,7 +624,7 @@ int fg_bs_state_save(const char *dir, const char *name, const struct lwm2m_recor
 		r = -errno;
 		goto out;
 	}
-	r = write_all(fd, b.data, b.len);
+	r = write_all(fd, data, len);
 	if (r >= 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r >= 0)
@@ -640,8 +642,18 @@ int fg_bs_state_save(const char *dir, const char *name, const struct lwm2m_recor
 out:
 	if (fd >= 0)
 		close(fd);
-	if (dfd >= 0)
-		close(dfd);
+	close(dfd);
+	return r;
+}
+
+int fg_bs_state_save(const char *dir, const char *name, const struct lwm2m_records *recs)
+{
+	struct lwm2m_buf b = { 0 };
+	int r;
+
+	r = fg_bs_state_encode(name, recs, &b);
+	if (r >= 0)
+		r = state_write(dir, name, b.data, b.len);
 	if (b.data)
 		explicit_bzero(b.data, b.cap);
 	lwm2m_buf_free(&b);
@@ -740,7 +752,196 @@ struct fg_bs {
 	struct fg_bs_account acct;
 	struct lwm2m_records committed; /* the result in use (and on disk) */
 	struct lwm2m_records work;      /* what the Bootstrap-Server is writing */
+	/* Saving committed: at most one write in flight (so the last rename
+	 * is the newest result); a newer result waits in pending. */
+	struct bs_write *writing;
+	sd_event_source *write_io;
+	struct lwm2m_buf pending;
+	bool have_pending;
 };
+
+/* One save of the state file on its own detached thread (open, fsync and
+ * rename block, and the loop must not). Shared by the loop and the thread:
+ * whichever drops the last reference frees it and closes efd. It owns
+ * copies of everything it needs, so an endpoint freed meanwhile is never
+ * touched. */
+struct bs_write {
+	atomic_int refs;
+	/* Set with release ordering after result is written; the loop reads
+	 * it with acquire before reading result. The eventfd only wakes the
+	 * loop: epoll is no synchronisation the memory model (or TSan) knows. */
+	atomic_bool done;
+	int efd; /* the thread writes 1 when done */
+	char *dir, *name;
+	struct lwm2m_buf data; /* the file's bytes (keys: zeroed when freed) */
+	int result;            /* state_write()'s */
+};
+
+static void bs_write_unref(struct bs_write *w)
+{
+	if (!w || atomic_fetch_sub(&w->refs, 1) != 1)
+		return;
+	if (w->efd >= 0)
+		close(w->efd);
+	free(w->dir);
+	free(w->name);
+	if (w->data.data)
+		explicit_bzero(w->data.data, w->data.cap);
+	lwm2m_buf_free(&w->data);
+	free(w);
+}
+
+static void *bs_write_thread(void *arg)
+{
+	struct bs_write *w = arg;
+
+	w->result = state_write(w->dir, w->name, w->data.data, w->data.len);
+	atomic_store_explicit(&w->done, true, memory_order_release);
+	(void)eventfd_write(w->efd, 1);
+	bs_write_unref(w);
+	return NULL;
+}
+
+static void bs_save_failed(struct lwm2m_endpoint *ep, int r)
+{
+	ep_log(ep, LWM2M_LOG_ERR,
+	       "cannot store the bootstrap result in %s: %s (the next start bootstraps again)",
+	       ep->c->cfg.state_dir, strerror(-r));
+}
+
+static void bs_write_cancel(struct fg_bs *bs)
+{
+	bs->write_io = sd_event_source_disable_unref(bs->write_io);
+	/* A running thread finishes on its own and frees the job. */
+	bs_write_unref(bs->writing);
+	bs->writing = NULL;
+}
+
+static void bs_drop_pending(struct fg_bs *bs)
+{
+	if (bs->pending.data)
+		explicit_bzero(bs->pending.data, bs->pending.cap);
+	lwm2m_buf_free(&bs->pending);
+	bs->have_pending = false;
+}
+
+static int bs_write_start(struct lwm2m_endpoint *ep, struct lwm2m_buf *data);
+
+static int on_bs_written(sd_event_source *s, int fd, uint32_t revents, void *ud)
+{
+	struct lwm2m_endpoint *ep = ud;
+	struct fg_bs *bs = ep->bs;
+	struct bs_write *w = bs->writing;
+	int r;
+
+	(void)s;
+	(void)fd;
+	(void)revents;
+	if (!w || !atomic_load_explicit(&w->done, memory_order_acquire))
+		return 0; /* the thread has not published yet */
+	r = w->result;
+	bs_write_cancel(bs);
+	if (r < 0)
+		bs_save_failed(ep, r);
+	if (bs->have_pending) {
+		struct lwm2m_buf next = bs->pending;
+
+		bs->pending = (struct lwm2m_buf){ 0 };
+		bs->have_pending = false;
+		r = bs_write_start(ep, &next);
+		if (r < 0)
+			bs_save_failed(ep, r);
+	}
+	return 0;
+}
+
+/* Starts writing data (taken over, whatever the outcome) on a thread.
+ * Returns 0, or a negative errno when no thread could be started. */
+static int bs_write_start(struct lwm2m_endpoint *ep, struct lwm2m_buf *data)
+{
+	struct fg_bs *bs = ep->bs;
+	struct bs_write *w = calloc(1, sizeof(*w));
+	pthread_attr_t attr;
+	pthread_t tid;
+	sigset_t all, old;
+	int e;
+
+	if (!w) {
+		if (data->data)
+			explicit_bzero(data->data, data->cap);
+		lwm2m_buf_free(data);
+		return -ENOMEM;
+	}
+	atomic_init(&w->refs, 1);
+	atomic_init(&w->done, false);
+	w->data = *data;
+	*data = (struct lwm2m_buf){ 0 };
+	w->efd = -1;
+	w->dir = strdup(ep->c->cfg.state_dir);
+	w->name = strdup(ep->name);
+	if (!w->dir || !w->name) {
+		e = -ENOMEM;
+		goto fail;
+	}
+	w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->efd < 0) {
+		e = -errno;
+		goto fail;
+	}
+	e = sd_event_add_io(ep->c->ev, &bs->write_io, w->efd, EPOLLIN, on_bs_written, ep);
+	if (e < 0)
+		goto fail;
+	bs->writing = w;
+	atomic_fetch_add(&w->refs, 1); /* the thread's */
+	/* The thread takes no signals: they are the loop's. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	e = pthread_attr_init(&attr);
+	if (e == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		e = pthread_create(&tid, &attr, bs_write_thread, w);
+		pthread_attr_destroy(&attr);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0) {
+		atomic_fetch_sub(&w->refs, 1);
+		bs_write_cancel(bs);
+		return -e;
+	}
+	return 0;
+fail:
+	bs->write_io = sd_event_source_disable_unref(bs->write_io);
+	bs_write_unref(w);
+	return e;
+}
+
+/* Saves bs->committed: encoded here (CPU only), written on a thread. A
+ * failure is logged, here or when the write completes. */
+static void bs_save(struct lwm2m_endpoint *ep)
+{
+	struct fg_bs *bs = ep->bs;
+	struct lwm2m_buf b = { 0 };
+	int r;
+
+	r = fg_bs_state_encode(ep->name, &bs->committed, &b);
+	if (r < 0) {
+		if (b.data)
+			explicit_bzero(b.data, b.cap);
+		lwm2m_buf_free(&b);
+		bs_save_failed(ep, r);
+		return;
+	}
+	if (bs->writing) {
+		/* Only the newest result matters: it replaces any pending. */
+		bs_drop_pending(bs);
+		bs->pending = b;
+		bs->have_pending = true;
+		return;
+	}
+	r = bs_write_start(ep, &b);
+	if (r < 0)
+		bs_save_failed(ep, r);
+}
 
 static uint32_t bs_timeout_ms(const struct lwm2m_client *c)
 {
@@ -948,6 +1149,8 @@ void fg_bs_free(struct lwm2m_endpoint *ep)
 
 	if (!bs)
 		return;
+	bs_write_cancel(bs);
+	bs_drop_pending(bs);
 	free(bs->uri);
 	free(bs->psk_identity);
 	free_secret(bs->psk_key, bs->psk_key_len);
@@ -1589,14 +1792,8 @@ static void bs_finish(struct bsreq *q)
 	bs->have_account = true;
 	bs->attempts = 0;
 	bs->phase = BS_IDLE;
-	if (c->cfg.state_dir) {
-		r = fg_bs_state_save(c->cfg.state_dir, ep->name, &bs->committed);
-		if (r < 0)
-			ep_log(ep, LWM2M_LOG_ERR,
-			       "cannot store the bootstrap result in %s: %s (the next start bootstraps "
-			       "again)",
-			       c->cfg.state_dir, strerror(-r));
-	}
+	if (c->cfg.state_dir)
+		bs_save(ep);
 	bs_apply_store(ep);
 	set_code(q, COAP_RESPONSE_CODE(204));
 	ep_log(ep, LWM2M_LOG_INFO, "bootstrapped: LwM2M server %s (Short Server ID %u, %s, lifetime %u s)",

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.parse
 
 import cbor2
 
@@ -59,7 +60,19 @@ def script(uri, **kw):
 
 
 def state_file(state, ep="ep0"):
-    return os.path.join(state, f"bs-{ep}.state")
+    return os.path.join(state, f"bs-{urllib.parse.quote(ep, safe='')}.state")
+
+
+def wait_state_file(state, ep="ep0", timeout=10):
+    """The client saves the result on a thread, after Bootstrap-Finish
+    and independently of Register: wait (bounded) for the rename."""
+    path = state_file(state, ep)
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path) or any(n.endswith(".tmp") for n in os.listdir(state)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} not written within {timeout} s")
+        time.sleep(0.02)
+    return path
 
 
 class Bootstrap(unittest.TestCase):
@@ -84,6 +97,7 @@ class Bootstrap(unittest.TestCase):
         self.assertTrue(done["ok"], done)
         reg = self.srv.wait_event("register", ep=ep, timeout=10)
         cl.wait_state(ep, "registered")
+        wait_state_file(self.state, ep)
         return reg
 
     def test_bootstrap_then_register_with_written_account(self):
@@ -112,7 +126,7 @@ class Bootstrap(unittest.TestCase):
         self.assertEqual(self.srv.request("read", ep="ep0", path="/0/1/0")["code"], "4.01")
         self.assertEqual(self.srv.request("discover", ep="ep0", path="/0")["code"], "4.01")
         # The result is on disk, for the owner only, written atomically.
-        path = state_file(self.state)
+        path = wait_state_file(self.state)
         self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
         self.assertEqual(os.listdir(self.state), ["bs-ep0.state"])
         self.assertEqual(cl.quit(), 0)
@@ -264,7 +278,7 @@ class Bootstrap(unittest.TestCase):
         req("bs-write", ep="ep0", path="/0/1", records=security(self.srv.url))
         self.assertEqual(req("bs-finish", ep="ep0")["code"], "2.04")
         self.srv.wait_event("register", ep="ep0")
-        self.assertTrue(os.path.exists(state_file(self.state)))
+        wait_state_file(self.state)
         self.assertEqual(cl.quit(), 0)
 
     def test_no_finish_times_out_and_retries(self):
