@@ -346,6 +346,21 @@ class Bootstrap(unittest.TestCase):
         self.assertEqual(self.srv.request("execute", ep="plain0", path="/1/0/9")["code"], "4.05")
         self.assertEqual(plain.quit(), 0)
 
+    def test_unwritable_state_dir_is_logged(self):
+        # The write fails on the worker thread; the loop logs it and the
+        # endpoint still registers with the bootstrapped server.
+        notdir = os.path.join(self.state, "file")
+        with open(notdir, "wb"):
+            pass
+        self.bs.request("bootstrap-script", ep="*", steps=script(self.srv.url))
+        cl = self.client(state_dir=notdir)
+        line = cl.wait_log("cannot store the bootstrap result")
+        self.assertIn(f"in {notdir}: Not a directory (the next start bootstraps again)", line)
+        self.srv.wait_event("register", ep="ep0")
+        cl.wait_state("ep0", "registered")
+        self.assertEqual(os.listdir(self.state), ["file"])
+        self.assertEqual(cl.quit(), 0)
+
     def test_endpoints_get_their_own_files(self):
         self.bs.request("bootstrap-script", ep="*", steps=script(self.srv.url))
         cl = self.client(count=3, name="dev/../x")
