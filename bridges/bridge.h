@@ -73,6 +73,25 @@ struct bridge_host {
 	/* Device presence: err 0 reachable, else why not (-ETIMEDOUT,
 	 * -EHOSTUNREACH, -EIO...). Shown in /3/0/11 and `fieldgate status`. */
 	void (*presence)(void *ud, const char *device, int err);
+	/* Auto-discovery (opt-in in the bridge's own configuration, bounded by
+	 * the bridge's own maximum): create a device `device` of profile
+	 * `profile` on the bridge instance `bridge` (the name new() got), whose
+	 * address is the scalar text `address` (what add_point() then shows
+	 * as p->address, a YAML scalar node). It registers with the LwM2M
+	 * server like a configured device, and its points reach the bridge
+	 * through add_point() BEFORE discover returns (re-entrantly: do not
+	 * hold state across the call that add_point changes). A discovered
+	 * device lives until its bridge instance is stopped (exit, or a reload
+	 * that changes the bridge's body) or the bridge forgets it with
+	 * forget(); a reload that keeps the bridge keeps it. device: 1..64 of
+	 * [A-Za-z0-9._-] (the bridge sanitises its capture/MAC first).
+	 * Returns 0, -EEXIST (that name exists, configured or discovered),
+	 * -ENOENT (no such profile), -EINVAL (bad name, or a profile of another
+	 * bridge kind; logged by the core), -ENOMEM. */
+	int (*discover)(void *ud, const char *bridge, const char *device, const char *profile, const char *address);
+	/* Remove a discovered device (remove_point() is called for its points
+	 * before this returns). -ENOENT unknown, -EPERM a configured device. */
+	int (*forget)(void *ud, const char *device);
 };
 
 /* Completion of read/write: err 0 or a negative errno; s is the value read
@@ -116,6 +135,18 @@ struct bridge_ops {
 		     const struct mapping_sample *v, bridge_done_fn done, void *ctx);
 	int (*execute)(struct bridge *b, const char *device, const struct mapping_point *pt, const char *args,
 		       size_t args_len, bridge_done_fn done, void *ctx);
+	/* Optional. The LwM2M side observes the point: period_usec is the
+	 * smallest pmin of the observations covering it (0: no longer
+	 * observed, or observed without pmin: back to the normal period). A
+	 * polling bridge polls the point at min(its period, period_usec)
+	 * while it is set, with a floor of its own choosing. */
+	void (*observed)(struct bridge *b, const char *device, const struct lwm2m_path *path,
+			 uint64_t period_usec);
+	/* Optional. Per-device counters for `fieldgate status` (e.g.
+	 * "exc=3 crc=0 timeout=2 quarantined"): write a short NUL-terminated
+	 * text into buf (at most size bytes, no newline); return its length,
+	 * 0 for nothing to show, or a negative errno. */
+	int (*device_status)(struct bridge *b, const char *device, char *buf, size_t size);
 	void (*stop)(struct bridge *b);
 	struct bridge *(*free)(struct bridge *b); /* accepts NULL; returns NULL */
 };
