@@ -83,12 +83,16 @@ struct bridge_host {
 	 * hold state across the call that add_point changes). A discovered
 	 * device lives until its bridge instance is stopped (exit, or a reload
 	 * that changes the bridge's body) or the bridge forgets it with
-	 * forget(); a reload that keeps the bridge keeps it. device: 1..64 of
+	 * forget(); a reload that keeps the bridge keeps it (one that changes
+	 * the LwM2M settings drops every device: remove_point() for all of a
+	 * discovered device's points means it is unknown again, to be
+	 * discovered anew). device: 1..64 of
 	 * [A-Za-z0-9._-] (the bridge sanitises its capture/MAC first).
 	 * Returns 0, -EEXIST (that name exists, configured or discovered),
 	 * -ENOENT (no such profile), -EINVAL (bad name, or a profile of another
 	 * bridge kind; logged by the core), -ENOMEM. */
-	int (*discover)(void *ud, const char *bridge, const char *device, const char *profile, const char *address);
+	int (*discover)(void *ud, const char *bridge, const char *device, const char *profile,
+			const char *address);
 	/* Remove a discovered device (remove_point() is called for its points
 	 * before this returns). -ENOENT unknown, -EPERM a configured device. */
 	int (*forget)(void *ud, const char *device);

@@ -6,6 +6,7 @@
  */
 #include "gateway/registry.h"
 
+#include <ctype.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -78,9 +79,23 @@ struct dev {
 	uint64_t last_sample;      /* CLOCK_MONOTONIC usec, 0: never */
 	uint64_t *pt_sample;       /* the same per profile point (by index); NULL: none yet */
 	uint64_t samples, errors, unreachable, reg_failures;
-	size_t order; /* position in the configuration */
-	bool keep;    /* reload bookkeeping */
+	size_t order;      /* position in the configuration */
+	bool keep;         /* reload bookkeeping */
+	struct disc *disc; /* a discovered device's made-up configuration, NULL when configured */
+	bool obs_dirty;    /* its observations changed: tell the bridge (on_obs_defer) */
+	uint64_t *hint;    /* per profile point: the period last given to ops->observed; NULL: none */
 };
+
+/* A device a bridge discovered (bridge_host.discover): its configuration
+ * entry is made here instead of read from the file, and lives with it. */
+struct disc {
+	struct gw_device cfg;
+	struct ynode address;
+	char *name, *bridge, *profile, *address_text;
+};
+
+/* Discovered devices are listed after the configured ones in status. */
+#define ORDER_DISCOVERED ((size_t)1 << 30)
 
 /* Registration state of an endpoint that waits for its server's address
  * (not one of enum lwm2m_ep_state). */
@@ -148,6 +163,9 @@ struct gw_registry {
 	sd_event_source *change_timer;
 	void (*on_change)(void *ud);
 	void *on_change_ud;
+
+	sd_event_source *obs_defer; /* observation hints for the bridges, after the request */
+	size_t discovered;          /* devices discovered so far (their status order) */
 };
 
 static uint64_t now_usec(void)
@@ -625,12 +643,18 @@ static int gw_execute(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *
 /* The gateway endpoint: its own tree is written directly (write NULL is not
  * possible once execute is set, so gw_write does it), Object 25 devices go
  * through their profile and bridge. */
-static const struct lwm2m_endpoint_ops gw_ep_ops = {
-	.write = gw_write, .execute = gw_execute, .read = gw_read, .state = gw_state
-};
-static const struct lwm2m_endpoint_ops dev_ep_ops = {
-	.write = dev_write, .execute = dev_execute, .read = dev_read, .state = dev_state
-};
+static void dev_obs_changed(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev);
+static void gw_obs_changed(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev);
+static const struct lwm2m_endpoint_ops gw_ep_ops = { .write = gw_write,
+						     .execute = gw_execute,
+						     .read = gw_read,
+						     .state = gw_state,
+						     .observations_changed = gw_obs_changed };
+static const struct lwm2m_endpoint_ops dev_ep_ops = { .write = dev_write,
+						      .execute = dev_execute,
+						      .read = dev_read,
+						      .state = dev_state,
+						      .observations_changed = dev_obs_changed };
 
 static int add_endpoint(struct gw_registry *r, const char *name, const struct gw_device *d,
 			struct lwm2m_store *store, void *ud, struct lwm2m_endpoint **out)
@@ -777,6 +801,14 @@ static struct dev *dev_free(struct dev *d)
 	free(d->endpoint);
 	free(d->fingerprint);
 	free(d->pt_sample);
+	free(d->hint);
+	if (d->disc) {
+		free(d->disc->name);
+		free(d->disc->bridge);
+		free(d->disc->profile);
+		free(d->disc->address_text);
+		free(d->disc);
+	}
 	free(d);
 	return NULL;
 }
@@ -837,10 +869,10 @@ static int dev_start(struct dev *d)
 	return add_endpoint(r, d->endpoint, d->cfg, d->store, d, &d->ep);
 }
 
-static int dev_new(struct gw_registry *r, struct gen *g, size_t i, struct dev **out)
+static int dev_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg,
+		   const struct mapping_profile *profile, size_t order, struct dev **out)
 {
 	const struct gw_config *c = g->config;
-	const struct gw_device *cfg = gw_config_device(c, i);
 	char ep[256];
 	struct dev *d;
 	int e;
@@ -851,8 +883,8 @@ static int dev_new(struct gw_registry *r, struct gen *g, size_t i, struct dev **
 	d->r = r;
 	d->gen = gen_ref(g);
 	d->cfg = cfg;
-	d->order = i;
-	d->profile = c->device_profiles[i];
+	d->order = order;
+	d->profile = profile;
 	if (c->lwm2m.mode == GW_MODE_GATEWAY)
 		snprintf(ep, sizeof(ep), "%s/%s", c->gateway.name, cfg->name);
 	else if (gw_device_endpoint_name(c, cfg, ep, sizeof(ep)) < 0) {
@@ -1392,6 +1424,21 @@ static void sync_bridges(struct gw_registry *r)
 		r->bridges[j].keep = false;
 }
 
+/* Will sync_bridges() keep the running bridge called name under c? */
+static bool bridge_kept(const struct gw_registry *r, const struct gw_config *c, const char *name)
+{
+	const struct gw_bridge *cb = gw_config_find_bridge(c, name);
+	char *fp = cb ? bridge_fingerprint(cb) : NULL;
+	bool kept = false;
+
+	for (size_t j = 0; fp && j < r->nbridges; j++)
+		if (r->bridges[j].b && strcmp(r->bridges[j].name, name) == 0 &&
+		    strcmp(r->bridges[j].fingerprint, fp) == 0)
+			kept = true;
+	free(fp);
+	return kept;
+}
+
 /* ---- change notification ------------------------------------------------------------ */
 
 static int on_change_timer(sd_event_source *s, uint64_t usec, void *ud)
@@ -1600,7 +1647,7 @@ int gw_registry_apply(struct gw_registry *r, struct gw_config *config)
 	}
 	free(global);
 
-	devs = calloc(c->devices.n + 1, sizeof(*devs));
+	devs = calloc(c->devices.n + r->n + 1, sizeof(*devs));
 	if (!devs)
 		return log_oom();
 	for (size_t i = 0; i < r->n; i++)
@@ -1647,6 +1694,17 @@ int gw_registry_apply(struct gw_registry *r, struct gw_config *config)
 		}
 		free(fp);
 	}
+	/* Discovered devices stay while their bridge does (same body) and no
+	 * configured device takes their name. */
+	for (size_t i = 0; !all_changed && i < r->n; i++) {
+		struct dev *d = r->devs[i];
+		if (!d->disc)
+			continue;
+		d->keep = bridge_kept(r, c, d->disc->bridge);
+		for (size_t j = 0; d->keep && j < c->devices.n; j++)
+			if (strcmp(gw_config_device(c, j)->name, d->name) == 0)
+				d->keep = false;
+	}
 	/* What is not kept goes first (removed devices and the old version of
 	 * changed ones), so a changed device never meets its old self on the
 	 * server or in /25. Removing an endpoint de-registers it. */
@@ -1679,7 +1737,7 @@ int gw_registry_apply(struct gw_registry *r, struct gw_config *config)
 		struct dev *d = NULL;
 		if (find(r, cfg->name))
 			continue;
-		e = dev_new(r, r->gens, i, &d);
+		e = dev_new(r, r->gens, cfg, c->device_profiles[i], i, &d);
 		if (e >= 0) {
 			r->starting = d;
 			e = dev_start(d);
@@ -1785,9 +1843,229 @@ static void host_presence(void *ud, const char *device, int err)
 	(void)gw_registry_presence(ud, device, err);
 }
 
+static bool device_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
+			return false;
+	return true;
+}
+
+static void discover_diag(void *ctx, enum diag_severity sev, const char *file, unsigned line, unsigned col,
+			  const char *msg)
+{
+	char buf[512];
+
+	(void)ctx;
+	diag_format(buf, sizeof(buf), sev, file, line, col, msg);
+	log_error("%s", buf);
+}
+
+int gw_registry_discover(struct gw_registry *r, const char *bridge, const char *device, const char *profile,
+			 const char *address)
+{
+	const struct gw_config *c = current(r);
+	const struct gw_bridge *cb = gw_config_find_bridge(c, bridge);
+	const struct mapping_profile *p = NULL;
+	struct diag diag = { .fn = discover_diag };
+	const char *kind;
+	struct disc *ds;
+	struct dev *d = NULL, **v;
+	int e;
+
+	if (!device || !device_name_ok(device)) {
+		log_error("Bridge %s discovered a device named '%s': names are 1 to 64 letters, digits, "
+			  "'.', '_' or '-'",
+			  bridge, device ? device : "(null)");
+		return -EINVAL;
+	}
+	if (find(r, device))
+		return -EEXIST;
+	if (!cb || !profile || !address)
+		return -EINVAL;
+	e = mapping_set_get(c->profiles, profile, NULL, &diag, &p);
+	if (e < 0) {
+		log_error_errno(
+			e, "Bridge %s: device %s discovered with profile '%s', which cannot be loaded: %m",
+			bridge, device, profile);
+		return e;
+	}
+	kind = mapping_profile_bridge(p);
+	if (kind && strcmp(kind, gw_bridge_type_to_string(cb->type)) != 0) {
+		log_error("Bridge %s: device %s discovered with profile '%s', a profile for %s bridges",
+			  bridge, device, profile, kind);
+		return -EINVAL;
+	}
+	v = realloc(r->devs, (r->n + 2) * sizeof(*v));
+	ds = calloc(1, sizeof(*ds));
+	if (v)
+		r->devs = v;
+	if (!v || !ds) {
+		free(ds);
+		return log_oom();
+	}
+	ds->name = strdup(device);
+	ds->bridge = strdup(bridge);
+	ds->profile = strdup(profile);
+	ds->address_text = strdup(address);
+	if (!ds->name || !ds->bridge || !ds->profile || !ds->address_text) {
+		free(ds->name);
+		free(ds->bridge);
+		free(ds->profile);
+		free(ds->address_text);
+		free(ds);
+		return log_oom();
+	}
+	ds->address =
+		(struct ynode){ .kind = YNODE_SCALAR,
+				.file = "(discovered)",
+				.scalar = { .str = ds->address_text, .len = strlen(ds->address_text) } };
+	ds->cfg = (struct gw_device){
+		.name = ds->name, .bridge = ds->bridge, .address = &ds->address, .profile = ds->profile
+	};
+	e = dev_new(r, r->gens, &ds->cfg, p, ORDER_DISCOVERED + r->discovered, &d);
+	if (e < 0) {
+		free(ds->name);
+		free(ds->bridge);
+		free(ds->profile);
+		free(ds->address_text);
+		free(ds);
+		return log_error_errno(e, "Bridge %s: discovered device %s not created: %m", bridge, device);
+	}
+	d->disc = ds;
+	free(d->fingerprint);
+	/* Never equal to a configured device's: one of that name replaces it. */
+	d->fingerprint = strdup("(discovered)");
+	r->starting = d;
+	e = d->fingerprint ? dev_start(d) : -ENOMEM;
+	r->starting = NULL;
+	if (e < 0) {
+		log_error_errno(e, "Bridge %s: discovered device %s not started: %m", bridge, device);
+		dev_free(d);
+		return e;
+	}
+	r->discovered++;
+	r->devs[r->n++] = d;
+	qsort(r->devs, r->n, sizeof(*r->devs), cmp_dev);
+	log_info("Device %s discovered by bridge %s (profile %s, address %s)", device, bridge, profile,
+		 address);
+	schedule_change(r);
+	return 0;
+}
+
+int gw_registry_forget(struct gw_registry *r, const char *device)
+{
+	struct dev *d = find(r, device);
+
+	if (!d || d == r->starting)
+		return -ENOENT;
+	if (!d->disc)
+		return -EPERM;
+	for (size_t i = 0; i < r->n; i++)
+		if (r->devs[i] == d) {
+			memmove(&r->devs[i], &r->devs[i + 1], (r->n - i - 1) * sizeof(*r->devs));
+			r->n--;
+			break;
+		}
+	log_info("Device %s (discovered) removed", d->name);
+	dev_free(d);
+	schedule_change(r);
+	return 0;
+}
+
+static int host_discover(void *ud, const char *bridge, const char *device, const char *profile,
+			 const char *address)
+{
+	return gw_registry_discover(ud, bridge, device, profile, address);
+}
+
+static int host_forget(void *ud, const char *device)
+{
+	return gw_registry_forget(ud, device);
+}
+
 void gw_registry_bridge_host(struct gw_registry *r, struct bridge_host *out)
 {
-	*out = (struct bridge_host){ .ud = r, .sample = host_sample, .presence = host_presence };
+	*out = (struct bridge_host){ .ud = r,
+				     .sample = host_sample,
+				     .presence = host_presence,
+				     .discover = host_discover,
+				     .forget = host_forget };
+}
+
+/* ---- observation hints ------------------------------------------------------------------ */
+
+/* Which points are observed, and with which pmin, is asked after the
+ * request that changed it (the client calls in the middle of its work,
+ * maybe while removing the very device). */
+static int on_obs_defer(sd_event_source *s, void *ud)
+{
+	struct gw_registry *r = ud;
+
+	(void)s;
+	for (size_t i = 0; i < r->n; i++) {
+		struct dev *d = r->devs[i];
+		size_t np = mapping_profile_npoints(d->profile);
+		if (!d->obs_dirty)
+			continue;
+		d->obs_dirty = false;
+		if (!d->br || !d->br->b || !d->br->ops->observed || np == 0)
+			continue;
+		if (!d->hint && !(d->hint = calloc(np, sizeof(*d->hint)))) {
+			log_oom();
+			continue;
+		}
+		for (size_t k = 0; k < np; k++) {
+			const struct mapping_point *pt = mapping_profile_point(d->profile, k);
+			uint32_t pmin = 0;
+			int on = 0;
+			if (pt->from != MAPPING_FROM_SOURCE)
+				continue;
+			if (d->ep)
+				on = lwm2m_endpoint_observed(d->ep, NULL, &pt->path, &pmin);
+			else if (d->dev)
+				on = lwm2m_endpoint_observed(lwm2m_device_endpoint(d->dev), d->dev, &pt->path,
+							     &pmin);
+			uint64_t hint = on > 0 ? (uint64_t)pmin * USEC_PER_SEC : 0;
+			if (hint == d->hint[k])
+				continue;
+			d->hint[k] = hint;
+			d->br->ops->observed(d->br->b, d->name, &pt->path, hint);
+		}
+	}
+	return 0;
+}
+
+static void obs_mark(struct gw_registry *r, struct dev *d)
+{
+	if (!d)
+		return;
+	d->obs_dirty = true;
+	if (!r->obs_defer && sd_event_add_defer(r->event, &r->obs_defer, on_obs_defer, r) < 0) {
+		r->obs_defer = NULL;
+		return;
+	}
+	sd_event_source_set_enabled(r->obs_defer, SD_EVENT_ONESHOT);
+}
+
+static void dev_obs_changed(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev)
+{
+	struct dev *d = ud;
+
+	(void)ep;
+	if (!dev)
+		obs_mark(d->r, d);
+}
+
+static void gw_obs_changed(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev)
+{
+	(void)ep;
+	if (dev)
+		obs_mark(ud, dev_of(ud, dev));
 }
 
 /* ---- status --------------------------------------------------------------------------------- */
@@ -1849,7 +2127,7 @@ void gw_registry_status(const struct gw_registry *r, FILE *out)
 	struct dev **v = calloc(r->n + 1, sizeof(*v));
 	size_t w_dev = 6, w_br = 6, w_ep = 8;
 	uint64_t now = now_usec();
-	char age[32], errs[96];
+	char age[32], errs[96], extra[160];
 
 	gw_registry_counts(r, &cnt);
 	fprintf(out, "Gateway %s (%s mode): endpoint %s %s\n", c->gateway.name,
@@ -1885,9 +2163,16 @@ void gw_registry_status(const struct gw_registry *r, FILE *out)
 		snprintf(errs, sizeof(errs), "decode %llu, unreachable %llu, registration %llu%s",
 			 (unsigned long long)d->errors, (unsigned long long)d->unreachable,
 			 (unsigned long long)d->reg_failures, d->presence < 0 ? " (unreachable now)" : "");
-		fprintf(out, "%-*s  %-*s  %-*s  %-13s  %-11s  %s\n", (int)w_dev, d->name, (int)w_br,
+		extra[0] = 0;
+		if (d->br && d->br->b && d->br->ops->device_status &&
+		    d->br->ops->device_status(d->br->b, d->name, extra + 2, sizeof(extra) - 2) > 0) {
+			extra[0] = ',';
+			extra[1] = ' ';
+			extra[sizeof(extra) - 1] = 0;
+		}
+		fprintf(out, "%-*s  %-*s  %-*s  %-13s  %-11s  %s%s%s\n", (int)w_dev, d->name, (int)w_br,
 			d->cfg->bridge ? d->cfg->bridge : "-", (int)w_ep, d->endpoint, state_word(d->state),
-			age, errs);
+			age, errs, extra, d->disc ? " (discovered)" : "");
 	}
 	fprintf(out, "%zu device%s, %zu registered\n", cnt.devices, cnt.devices == 1 ? "" : "s",
 		cnt.registered);
@@ -1931,6 +2216,7 @@ struct gw_registry *gw_registry_free(struct gw_registry *r)
 	for (size_t i = 0; i < 2; i++)
 		host_clear(&r->hosts[i]);
 	sd_event_source_disable_unref(r->change_timer);
+	sd_event_source_disable_unref(r->obs_defer);
 	while (r->gens) {
 		struct gen *g = r->gens;
 		r->gens = g->next;

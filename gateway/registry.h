@@ -57,8 +57,17 @@ const struct gw_config *gw_registry_config(const struct gw_registry *r);
 int gw_registry_sample(struct gw_registry *r, const char *device, const struct lwm2m_path *path,
 		       const struct mapping_sample *s, uint64_t time_usec);
 
-/* What the bridges get (bridges/bridge.h): sample and presence calling the
- * two functions above with r. */
+/* A device found by a bridge (bridge_host.discover, bridges/bridge.h):
+ * created with the profile and the scalar address, registered like a
+ * configured one, kept across reloads that keep its bridge. */
+int gw_registry_discover(struct gw_registry *r, const char *bridge, const char *device, const char *profile,
+			 const char *address);
+/* Remove a discovered device (bridge_host.forget): -ENOENT, -EPERM for a
+ * configured one. */
+int gw_registry_forget(struct gw_registry *r, const char *device);
+
+/* What the bridges get (bridges/bridge.h): sample, presence, discover and
+ * forget calling the functions above with r. */
 struct bridge_host;
 void gw_registry_bridge_host(struct gw_registry *r, struct bridge_host *out);
 

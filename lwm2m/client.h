@@ -245,6 +245,13 @@ struct lwm2m_endpoint_ops {
 	 * failure or RST, -EPROTO an error response...), 0 otherwise. May be
 	 * NULL. */
 	void (*state)(void *ud, struct lwm2m_endpoint *ep, enum lwm2m_ep_state st, int err);
+	/* The observations of the endpoint's own tree (dev NULL) or of a
+	 * device changed: one started or ended, or attributes were written.
+	 * Ask lwm2m_endpoint_observed() what is observed now. Called from
+	 * inside the client's request handling: only note it and act later
+	 * (e.g. from a deferred event). Not called once the endpoint or the
+	 * device is being removed. May be NULL. */
+	void (*observations_changed)(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev);
 };
 
 struct lwm2m_endpoint_config {
@@ -325,6 +332,14 @@ uint16_t lwm2m_endpoint_local_port(const struct lwm2m_endpoint *ep);
 /* "/rd/5a3f" as assigned by the server, or NULL when not registered. */
 const char *lwm2m_endpoint_location(const struct lwm2m_endpoint *ep);
 
+/* Is p (a resource or resource instance of the endpoint's own tree, dev
+ * NULL, or of a device) covered by an observation: one of p itself, of a
+ * path above it, or of a path below it? Returns 1 and the smallest pmin (in
+ * seconds, attributes in force at p with the server's default, 0 when
+ * none) of those observations in *pmin_s, or 0 when p is not observed. */
+int lwm2m_endpoint_observed(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev,
+			    const struct lwm2m_path *p, uint32_t *pmin_s);
+
 /* Notification attributes written by the server at exactly path (no
  * inheritance applied) into *out; -ENOENT when none. dev NULL is the
  * endpoint's own tree. */
@@ -377,5 +392,6 @@ struct lwm2m_endpoint *lwm2m_device_endpoint(const struct lwm2m_device *dev);
  * negative errno, following lwm2m.h's conventions: -EBADMSG/-EINVAL/-ERANGE/
  * -EEXIST 4.00, -EACCES 4.01, -ENOENT 4.04, -EPERM 4.05, -ENOTSUP 4.06,
  * -EPROTONOSUPPORT 4.15, -ETIMEDOUT/-EHOSTUNREACH/-EAGAIN/-EBUSY 5.03,
+ * -ETIME 5.04 (a field device's confirmation did not arrive in time),
  * anything else 5.00. 0 gives 2.04. */
 uint8_t lwm2m_errno_to_coap(int err);

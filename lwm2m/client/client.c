@@ -476,6 +476,9 @@ uint8_t lwm2m_errno_to_coap(int err)
 		{ -EHOSTUNREACH, COAP_RESPONSE_CODE(503) },
 		{ -EAGAIN, COAP_RESPONSE_CODE(503) },
 		{ -EBUSY, COAP_RESPONSE_CODE(503) },
+		/* The field device took the request but its confirmation
+		 * did not come in time (an MQTT state echo): 5.04. */
+		{ -ETIME, COAP_RESPONSE_CODE(504) },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)

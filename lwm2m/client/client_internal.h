@@ -150,6 +150,7 @@ struct lwm2m_endpoint {
 	struct fg_timer timer;
 	bool slot_reserved;  /* timer is a pacing slot already taken */
 	bool removing;       /* lwm2m_endpoint_remove() called */
+	bool obs_quiet;      /* being removed: no more ops->observations_changed */
 	bool want_update;    /* an Update is due as soon as a slot allows */
 	bool links_changed;  /* next Update carries the object list */
 	bool params_changed; /* next Update carries lt/b */
@@ -253,6 +254,8 @@ void fg_obs_defaults_changed(struct lwm2m_endpoint *ep);
 int fg_obs_start(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const uint8_t *tok, size_t toklen,
 		 const struct lwm2m_path *paths, size_t n, bool composite, uint16_t ct);
 bool fg_obs_stop_token(struct lwm2m_endpoint *ep, const uint8_t *tok, size_t toklen);
+/* Tell the endpoint's owner its observations (of dev's tree) changed. */
+void fg_obs_changed(struct lwm2m_endpoint *ep, struct lwm2m_device *dev);
 void fg_obs_stop_all(struct lwm2m_endpoint *ep);
 /* Observations of dev with a path at or below p (instance deleted). */
 void fg_obs_stop_under(struct lwm2m_endpoint *ep, const struct lwm2m_device *dev, const struct lwm2m_path *p);

@@ -306,6 +306,7 @@ static void do_write_attributes(struct req *rq)
 		return;
 	}
 	fg_obs_rearm(ep->c);
+	fg_obs_changed(ep, rq->t.dev);
 	set_code(rq, COAP_RESPONSE_CODE(204));
 }
 

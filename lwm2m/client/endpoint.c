@@ -1257,6 +1257,7 @@ void lwm2m_endpoint_remove(struct lwm2m_endpoint *ep)
 {
 	if (!ep || ep->removing)
 		return;
+	ep->obs_quiet = true;
 	fg_dm_abandon(ep);
 	fg_device_free_all(ep);
 	fg_obs_target_remove(ep, ep->obs_id);

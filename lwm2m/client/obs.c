@@ -228,11 +228,46 @@ static struct fg_obs *obs_find(const struct lwm2m_endpoint *ep, const uint8_t *t
 	return NULL;
 }
 
+void fg_obs_changed(struct lwm2m_endpoint *ep, struct lwm2m_device *dev)
+{
+	if (!ep->obs_quiet && !ep->removing && ep->ops && ep->ops->observations_changed)
+		ep->ops->observations_changed(ep->ops_ud, ep, dev);
+}
+
 static void obs_cancel(struct lwm2m_endpoint *ep, struct fg_obs *o)
 {
+	struct lwm2m_device *dev = o->dev;
+
 	lwm2m_obs_cancel(ep->c->obs, o->target, (uint64_t)(uintptr_t)o);
 	obs_unlink(ep, o);
 	fg_obs_rearm(ep->c);
+	fg_obs_changed(ep, dev);
+}
+
+int lwm2m_endpoint_observed(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev,
+			    const struct lwm2m_path *p, uint32_t *pmin_s)
+{
+	bool found = false;
+	uint32_t best = 0;
+
+	for (const struct fg_obs *o = ep->obs; o; o = o->next) {
+		bool covers = false;
+		if (o->dev != dev)
+			continue;
+		for (size_t i = 0; i < o->npaths && !covers; i++)
+			covers = lwm2m_path_is_under(p, &o->paths[i]) || lwm2m_path_is_under(&o->paths[i], p);
+		if (!covers)
+			continue;
+		struct lwm2m_attrs a = { 0 };
+		uint32_t pmin = 0;
+		if (lwm2m_obs_effective(ep->c->obs, o->target, p, &a) == 0 && (a.set & LWM2M_ATTR_PMIN))
+			pmin = a.pmin;
+		if (!found || pmin < best)
+			best = pmin;
+		found = true;
+	}
+	*pmin_s = best;
+	return found;
 }
 
 int fg_obs_start(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const uint8_t *tok, size_t toklen,
@@ -270,6 +305,7 @@ int fg_obs_start(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const uint
 	ep->obs = o;
 	ep->c->stats.observations++;
 	fg_obs_rearm(ep->c);
+	fg_obs_changed(ep, dev);
 	return 0;
 }
 

@@ -9,7 +9,11 @@
  * N ..." counts them), after 3 s for the address "slow"; "offline" fails
  * them, "flaky" fails every read but the first (-ETIMEDOUT). Profile sources
  * are {key: NAME}, executes {action: NAME}; a bridge body with a `bogus`
- * key is refused by verify.
+ * key is refused by verify. A body key `discover: "NAME PROFILE ADDRESS"`
+ * makes it discover that device once started ("fake: discover NAME rc=N"),
+ * and `forget: NAME` forget it 1 s later. Observation hints print "fake:
+ * observed ..."; `fieldgate status` shows "fake status" for devices whose
+ * address is "a1".
  */
 #include <errno.h>
 #include <stdio.h>
@@ -40,6 +44,10 @@ struct bridge {
 	char slow[8][64], flaky[8][64]; /* ... "slow", "flaky" */
 	size_t nslow, nflaky;
 	unsigned reads, flaky_reads;
+	char *discover, *forget;
+	sd_event_source *discover_timer, *forget_timer;
+	char status_dev[8][64];
+	size_t nstatus;
 };
 
 static bool listed(char (*list)[64], size_t n, const char *device)
@@ -98,14 +106,48 @@ static int fake_new(const char *name, const struct ynode *body, const struct bri
 {
 	struct bridge *b = calloc(1, sizeof(*b));
 
-	(void)body;
+	const struct ynode *dn = ynode_map_get(body, "discover"), *fn = ynode_map_get(body, "forget");
+
 	if (!b || !(b->name = strdup(name))) {
 		free(b);
 		return -ENOMEM;
 	}
+	if (dn && dn->kind == YNODE_SCALAR)
+		b->discover = strdup(dn->scalar.str);
+	if (fn && fn->kind == YNODE_SCALAR)
+		b->forget = strdup(fn->scalar.str);
 	b->host = *host;
 	*out = b;
 	fprintf(stderr, "fake: new %s\n", name);
+	return 0;
+}
+
+static int on_forget(sd_event_source *s, uint64_t usec, void *ud)
+{
+	struct bridge *b = ud;
+
+	(void)s;
+	(void)usec;
+	fprintf(stderr, "fake: forget %s rc=%d\n", b->forget, b->host.forget(b->host.ud, b->forget));
+	return 0;
+}
+
+static int on_discover(sd_event_source *s, uint64_t usec, void *ud)
+{
+	struct bridge *b = ud;
+	char name[64], profile[64], address[64];
+
+	(void)s;
+	(void)usec;
+	if (sscanf(b->discover, "%63s %63s %63s", name, profile, address) != 3)
+		return 0;
+	/* Twice: the second time the name is taken. */
+	for (int i = 0; i < 2; i++)
+		fprintf(stderr, "fake: discover %s rc=%d\n", name,
+			b->host.discover(b->host.ud, b->name, name, profile, address));
+	if (b->forget)
+		sd_event_add_time_relative(b->event, &b->forget_timer, CLOCK_MONOTONIC, 1000000, 0, on_forget,
+					   b);
 	return 0;
 }
 
@@ -113,7 +155,27 @@ static int fake_start(struct bridge *b, sd_event *event)
 {
 	b->event = sd_event_ref(event);
 	fprintf(stderr, "fake: start %s\n", b->name);
+	if (b->discover)
+		return sd_event_add_time_relative(event, &b->discover_timer, CLOCK_MONOTONIC, 1000, 0,
+						  on_discover, b);
 	return 0;
+}
+
+static void fake_observed(struct bridge *b, const char *device, const struct lwm2m_path *path,
+			  uint64_t period_usec)
+{
+	char ps[32];
+
+	lwm2m_path_format(path, ps);
+	fprintf(stderr, "fake: observed %s %s %s %llu\n", b->name, device, ps,
+		(unsigned long long)period_usec);
+}
+
+static int fake_device_status(struct bridge *b, const char *device, char *buf, size_t size)
+{
+	if (!listed(b->status_dev, b->nstatus, device))
+		return 0;
+	return snprintf(buf, size, "fake status");
 }
 
 static int fake_add_point(struct bridge *b, const struct bridge_point *p)
@@ -130,6 +192,9 @@ static int fake_add_point(struct bridge *b, const struct bridge_point *p)
 		/* Tell the core: the device does not answer. */
 		b->host.presence(b->host.ud, p->device, -EHOSTUNREACH);
 	}
+	if (p->address && p->address->kind == YNODE_SCALAR && strcmp(p->address->scalar.str, "a1") == 0 &&
+	    b->nstatus < 8 && !listed(b->status_dev, b->nstatus, p->device))
+		snprintf(b->status_dev[b->nstatus++], 64, "%s", p->device);
 	if (p->address && p->address->kind == YNODE_SCALAR && strcmp(p->address->scalar.str, "slow") == 0 &&
 	    b->nslow < 8 && !listed(b->slow, b->nslow, p->device))
 		snprintf(b->slow[b->nslow++], 64, "%s", p->device);
@@ -272,8 +337,12 @@ static struct bridge *fake_free(struct bridge *b)
 {
 	if (!b)
 		return NULL;
+	sd_event_source_disable_unref(b->discover_timer);
+	sd_event_source_disable_unref(b->forget_timer);
 	sd_event_unref(b->event);
 	free(b->name);
+	free(b->discover);
+	free(b->forget);
 	free(b);
 	return NULL;
 }
@@ -290,6 +359,8 @@ const struct bridge_ops bridge_mqtt_ops = {
 	.read = fake_read,
 	.write = fake_write,
 	.execute = fake_execute,
+	.observed = fake_observed,
+	.device_status = fake_device_status,
 	.stop = fake_stop,
 	.free = fake_free,
 };

@@ -7,7 +7,10 @@ handed to the bridge, presence in /3/0/11/0, LwM2M Write answered only
 after the field acknowledged (2.04), a value out of the DDF range refused
 (4.00) before anything reaches the field, an unreachable device (5.03),
 Execute through the bridge, a bridge restarted when its body changes, and
-stopped on SIGTERM.
+stopped on SIGTERM; devices a bridge discovers (registered like configured
+ones, kept by a reload that keeps their bridge, dropped with it, forgotten
+on the bridge's request), observation periods handed to the bridge, and a
+bridge's own counters in `fieldgate status`.
 
 Usage: test_bridge_glue.py PATH/TO/fieldgate-fake
 """
@@ -189,6 +192,49 @@ class Glue(test_devices.Base):
         r = self.srv.request("read", ep="gw-s4", path="/3303/0/5700", timeout=10)
         self.assertEqual(r["code"], "5.03", r)
         self.assertEqual(len(self.reads(gw, "s4")), 1)
+        self.assertEqual(gw.stop(), 0)
+
+    def test_discover_observe_status(self):
+        body = 'host: broker-1\n    discover: "d9 fake-sensor a1"'
+        gw = self.start(config(self.srv.url, body=body))
+        for ep in ("gw-v1", "gw-v2", "gw-d9"):
+            self.srv.wait_event("register", ep=ep, timeout=15)
+        gw.wait_log(r"^fake: discover d9 rc=0$")
+        gw.wait_log(r"^fake: discover d9 rc=-17$")  # -EEXIST: the name is taken now
+        gw.wait_log(r"^fake: add_point bus d9 /3303/0/5700 address=a1 poll=0$")
+        # The discovered device reads through its bridge like any other.
+        v = self.value("gw-d9", "/3303/0/5700")
+        self.assertEqual(v, 20.5 + self.reads(gw, "d9")[0])
+
+        # Observation periods reach the bridge: pmin 3 s while observed, 0 after.
+        r = self.srv.request("write-attributes", ep="gw-d9", path="/3303/0/5700", attrs={"pmin": 3}, timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        obs = self.srv.request("observe", ep="gw-d9", path="/3303/0", timeout=10)
+        self.assertEqual(obs["code"], "2.05", obs)
+        gw.wait_log(r"^fake: observed bus d9 /3303/0/5700 3000000$")
+        r = self.srv.request("cancel", observation=obs["id"], mode="get", timeout=10)
+        self.assertEqual(r["code"], "2.05", r)
+        gw.wait_log(r"^fake: observed bus d9 /3303/0/5700 0$")
+
+        st = gw.ctl("status").stdout.splitlines()
+        self.assertRegex(st[2], r"^v1 .* registration 0, fake status$")
+        self.assertRegex(st[3], r"^v2 .* registration 0 \(unreachable now\)$")
+        self.assertRegex(st[4], r"^d9 +bus +gw-d9 +registered .* registration 0, fake status \(discovered\)$")
+        self.assertEqual(st[5], "3 devices, 3 registered")
+
+        # A reload that keeps the bridge keeps the discovered device.
+        start = gw.reload(config(self.srv.url, body=body))
+        gw.wait_log(r"Configuration applied: 0 devices added, 0 removed, 0 changed, 3 unchanged", start)
+        # A changed bridge drops it with the old instance; the new one
+        # discovers it again and then forgets it.
+        start = gw.reload(config(self.srv.url, body=body + "\n    forget: d9"))
+        self.srv.wait_event("deregister", ep="gw-d9", timeout=15)
+        gw.wait_log(r"^fake: discover d9 rc=0$", start)
+        self.srv.wait_event("register", ep="gw-d9", timeout=15)
+        gw.wait_log(r"^fake: forget d9 rc=0$", start)
+        gw.wait_log(r"^fake: remove_point bus d9 /3303/0/5700$", start)
+        self.srv.wait_event("deregister", ep="gw-d9", timeout=15)
+        self.assertEqual(gw.ctl("status").stdout.splitlines()[-1], "2 devices, 2 registered")
         self.assertEqual(gw.stop(), 0)
 
 

@@ -210,6 +210,7 @@ static void errno_codes(void **state)
 	assert_int_equal(lwm2m_errno_to_coap(-ETIMEDOUT), COAP_RESPONSE_CODE(503));
 	assert_int_equal(lwm2m_errno_to_coap(-EHOSTUNREACH), COAP_RESPONSE_CODE(503));
 	assert_int_equal(lwm2m_errno_to_coap(-EBUSY), COAP_RESPONSE_CODE(503));
+	assert_int_equal(lwm2m_errno_to_coap(-ETIME), COAP_RESPONSE_CODE(504));
 	assert_int_equal(lwm2m_errno_to_coap(-ENOMEM), COAP_RESPONSE_CODE(500));
 	assert_int_equal(lwm2m_errno_to_coap(-EIO), COAP_RESPONSE_CODE(500));
 	assert_int_equal(lwm2m_errno_to_coap(-12345), COAP_RESPONSE_CODE(500));
