@@ -1,0 +1,984 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The Modbus bridge (bridge_modbus_ops): devices and points on a bus, the
+ * poll schedule, coalescing, quarantine of dead units, writes, executes.
+ *
+ * Everything here runs on the loop thread; the bus worker (mb_bus.c) only
+ * sees self-contained jobs. Poll results are matched back to points by
+ * device key and register range, never by pointer, so points may come and
+ * go while their reads are on the wire.
+ *
+ * Schedule: a device's points are grouped by effective period (their poll,
+ * tightened while observed); each group has a deadline that advances by
+ * whole periods from the previous deadline (no drift), skipping cycles that
+ * were missed or whose reads are still on the bus (no burst). One sd-event
+ * timer per bus is armed at the earliest deadline.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridges/bridge.h"
+#include "bridges/modbus/mb_bus.h"
+#include "bridges/modbus/mb_plan.h"
+#include "bridges/modbus/mb_source.h"
+#include "common/log.h"
+#include "common/schema.h"
+
+#define MB_MAX_CUTS     64
+#define MB_DEFAULT_POLL (10 * USEC_PER_SEC)
+
+struct mb_dev;
+
+struct mb_point {
+	const struct mapping_point *pt;
+	const struct mb_source *src;
+	uint16_t count;
+	uint64_t poll_usec, obs_usec;
+	int last_err;
+};
+
+struct mb_group {
+	uint64_t period, deadline;
+	unsigned inflight;
+	struct mb_item *items[MB_TABLE__MAX];
+	size_t nitems[MB_TABLE__MAX];
+	struct mb_block *blocks[MB_TABLE__MAX];
+	size_t nblocks[MB_TABLE__MAX];
+};
+
+struct mb_dev {
+	char *name;
+	uint32_t key;
+	struct mb_addr addr;
+	struct mb_point *pts;
+	size_t npts;
+	struct mb_group *groups;
+	size_t ngroups;
+	uint32_t gen;
+	uint16_t cuts[MB_TABLE__MAX][MB_MAX_CUTS];
+	size_t ncuts[MB_TABLE__MAX];
+	/* health */
+	uint64_t requests, exceptions, crc, timeouts, skipped;
+	bool quarantined, probing;
+	uint64_t quarantine_until, backoff;
+	int presence; /* 1: not reported yet */
+};
+
+enum req_kind { REQ_READ, REQ_WRITE, REQ_EXECUTE };
+
+struct mb_req {
+	struct mb_req *next;
+	struct bridge *b;
+	uint64_t tag;
+	enum req_kind kind;
+	bridge_done_fn done;
+	void *ctx;
+	struct mb_job *off; /* execute with pulse: the second write, sent pulse_usec after the first */
+	uint64_t pulse_usec;
+	sd_event_source *timer;
+};
+
+struct bridge {
+	char *name;
+	struct mb_conf conf;
+	char *host_name, *device; /* conf's strings, owned */
+	struct bridge_host host;
+	sd_event *event;
+	sd_event_source *timer;
+	struct mb_bus *bus;
+	struct mb_dev **devs;
+	size_t ndevs;
+	uint32_t next_key;
+	struct mb_req *reqs;
+	uint64_t next_tag;
+	int link; /* 1 unknown, 0 up, <0 down */
+	bool stopping;
+};
+
+/* ---- devices and plans ---------------------------------------------------------------------- */
+
+static struct mb_dev *dev_find(struct bridge *b, const char *name)
+{
+	for (size_t i = 0; i < b->ndevs; i++)
+		if (strcmp(b->devs[i]->name, name) == 0)
+			return b->devs[i];
+	return NULL;
+}
+
+static struct mb_dev *dev_by_key(struct bridge *b, uint32_t key)
+{
+	for (size_t i = 0; i < b->ndevs; i++)
+		if (b->devs[i]->key == key)
+			return b->devs[i];
+	return NULL;
+}
+
+static void groups_free(struct mb_group *g, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (int t = 0; t < MB_TABLE__MAX; t++) {
+			free(g[i].items[t]);
+			free(g[i].blocks[t]);
+		}
+	free(g);
+}
+
+static void dev_free(struct mb_dev *d)
+{
+	if (!d)
+		return;
+	groups_free(d->groups, d->ngroups);
+	free(d->pts);
+	free(d->name);
+	free(d);
+}
+
+static uint64_t point_period(const struct bridge *b, const struct mb_point *p)
+{
+	uint64_t t = p->poll_usec;
+
+	if (p->obs_usec && p->obs_usec < t)
+		t = p->obs_usec > b->conf.min_poll_usec ? p->obs_usec : b->conf.min_poll_usec;
+	return t ? t : MB_DEFAULT_POLL;
+}
+
+static void timer_arm(struct bridge *b);
+
+/* Regroup a device's points by period and plan each group's reads. Old
+ * deadlines are kept per period; a new period polls at once. */
+static int dev_replan(struct bridge *b, struct mb_dev *d)
+{
+	uint64_t now = mb_now_usec();
+	struct mb_group *g = calloc(d->npts + 1, sizeof(*g));
+	size_t ng = 0;
+
+	if (!g)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->npts; i++) {
+		uint64_t per = point_period(b, &d->pts[i]);
+		size_t k;
+		for (k = 0; k < ng && g[k].period != per; k++)
+			;
+		if (k == ng) {
+			g[ng].period = per;
+			g[ng].deadline = now;
+			for (size_t o = 0; o < d->ngroups; o++)
+				if (d->groups[o].period == per)
+					g[ng].deadline = d->groups[o].deadline;
+			ng++;
+		}
+	}
+	for (size_t k = 0; k < ng; k++) {
+		for (int t = 0; t < MB_TABLE__MAX; t++) {
+			struct mb_plan_limits lim;
+			size_t n = 0;
+
+			for (size_t i = 0; i < d->npts; i++)
+				if (d->pts[i].src->table == t && point_period(b, &d->pts[i]) == g[k].period)
+					n++;
+			if (!n)
+				continue;
+			g[k].items[t] = calloc(n, sizeof(struct mb_item));
+			g[k].blocks[t] = calloc(n, sizeof(struct mb_block));
+			if (!g[k].items[t] || !g[k].blocks[t]) {
+				groups_free(g, ng);
+				return -ENOMEM;
+			}
+			for (size_t i = 0; i < d->npts; i++)
+				if (d->pts[i].src->table == t && point_period(b, &d->pts[i]) == g[k].period)
+					g[k].items[t][g[k].nitems[t]++] =
+						(struct mb_item){ .addr = d->pts[i].src->addr,
+								  .count = d->pts[i].count };
+			mb_items_sort(g[k].items[t], n);
+			lim.max_count = mb_table_is_bits(t)     ? (uint16_t)b->conf.max_bits
+					: d->addr.max_registers ? d->addr.max_registers
+								: (uint16_t)b->conf.max_registers;
+			lim.max_gap = !b->conf.coalesce      ? -1
+				      : d->addr.max_gap >= 0 ? d->addr.max_gap
+							     : (int32_t)b->conf.max_gap;
+			g[k].nblocks[t] =
+				mb_plan(g[k].items[t], n, &lim, d->cuts[t], d->ncuts[t], g[k].blocks[t]);
+		}
+	}
+	groups_free(d->groups, d->ngroups);
+	d->groups = g;
+	d->ngroups = ng;
+	d->gen++;
+	timer_arm(b);
+	return 0;
+}
+
+/* ---- presence and health ----------------------------------------------------------------------- */
+
+static void presence(struct bridge *b, struct mb_dev *d, int err)
+{
+	if (d->presence == err)
+		return;
+	d->presence = err;
+	if (b->host.presence)
+		b->host.presence(b->host.ud, d->name, err);
+}
+
+static void health_ok(struct bridge *b, struct mb_dev *d)
+{
+	if (d->quarantined)
+		log_info("Modbus %s: device %s (unit %u) answers again", b->name, d->name, d->addr.unit);
+	d->quarantined = d->probing = false;
+	d->backoff = 0;
+	presence(b, d, 0);
+}
+
+static void health_timeout(struct bridge *b, struct mb_dev *d, int err)
+{
+	d->backoff = d->quarantined ? d->backoff * 2 : b->conf.backoff_min_usec;
+	if (d->backoff > b->conf.backoff_max_usec)
+		d->backoff = b->conf.backoff_max_usec;
+	if (!d->quarantined)
+		log_warning_errno(err,
+				  "Modbus %s: device %s (unit %u) does not answer (%m): next try in %" PRIu64
+				  " ms, backing off up to %" PRIu64 " ms",
+				  b->name, d->name, d->addr.unit, d->backoff / 1000,
+				  b->conf.backoff_max_usec / 1000);
+	d->quarantined = true;
+	d->probing = false;
+	d->quarantine_until = mb_now_usec() + d->backoff;
+	presence(b, d, err);
+	timer_arm(b);
+}
+
+static uint64_t dev_timeout(const struct bridge *b, const struct mb_dev *d)
+{
+	return d->addr.timeout_usec ? d->addr.timeout_usec : b->conf.timeout_usec;
+}
+
+/* ---- polling ---------------------------------------------------------------------------------- */
+
+static int submit_poll(struct bridge *b, struct mb_dev *d, size_t gi, int t, const struct mb_block *bl)
+{
+	struct mb_job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return -ENOMEM;
+	j->dev = d->key;
+	j->gen = d->gen;
+	j->group = (uint32_t)gi;
+	j->op = MB_OP_READ;
+	j->poll = true;
+	j->table = (uint8_t)t;
+	j->unit = d->addr.unit;
+	j->addr = bl->addr;
+	j->count = bl->count;
+	j->timeout_usec = dev_timeout(b, d);
+	d->groups[gi].inflight++;
+	mb_bus_submit(b->bus, j);
+	return 0;
+}
+
+static void run_group(struct bridge *b, struct mb_dev *d, size_t gi, uint64_t now)
+{
+	struct mb_group *g = &d->groups[gi];
+
+	if (d->quarantined) {
+		if (now < d->quarantine_until || d->probing)
+			return;
+		/* One read tells whether the unit is back. */
+		for (int t = 0; t < MB_TABLE__MAX; t++)
+			if (g->nblocks[t]) {
+				d->probing = true;
+				(void)submit_poll(b, d, gi, t, &g->blocks[t][0]);
+				return;
+			}
+		return;
+	}
+	if (g->inflight) {
+		d->skipped++; /* the last cycle is still on the bus: skip, never queue up */
+		return;
+	}
+	for (int t = 0; t < MB_TABLE__MAX; t++)
+		for (size_t k = 0; k < g->nblocks[t]; k++)
+			(void)submit_poll(b, d, gi, t, &g->blocks[t][k]);
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *ud)
+{
+	struct bridge *b = ud;
+	uint64_t now = mb_now_usec();
+
+	(void)s;
+	(void)usec;
+	for (size_t i = 0; i < b->ndevs; i++) {
+		struct mb_dev *d = b->devs[i];
+		for (size_t gi = 0; gi < d->ngroups; gi++) {
+			struct mb_group *g = &d->groups[gi];
+			if (g->deadline > now)
+				continue;
+			run_group(b, d, gi, now);
+			/* Next deadline from the previous one, not from now. */
+			g->deadline += g->period;
+			if (g->deadline <= now) {
+				uint64_t missed = (now - g->deadline) / g->period + 1;
+				g->deadline += missed * g->period;
+				d->skipped += missed;
+			}
+		}
+	}
+	timer_arm(b);
+	return 0;
+}
+
+static void timer_arm(struct bridge *b)
+{
+	uint64_t next = UINT64_MAX;
+
+	if (!b->timer || b->stopping)
+		return;
+	for (size_t i = 0; i < b->ndevs; i++) {
+		struct mb_dev *d = b->devs[i];
+		for (size_t gi = 0; gi < d->ngroups; gi++) {
+			uint64_t t = d->groups[gi].deadline;
+			if (d->quarantined && t < d->quarantine_until)
+				t = d->quarantine_until;
+			if (t < next)
+				next = t;
+		}
+	}
+	if (next == UINT64_MAX) {
+		sd_event_source_set_enabled(b->timer, SD_EVENT_OFF);
+		return;
+	}
+	sd_event_source_set_time(b->timer, next);
+	sd_event_source_set_enabled(b->timer, SD_EVENT_ONESHOT);
+}
+
+/* ---- results --------------------------------------------------------------------------------- */
+
+static void sample_of(const struct mb_job *j, const struct mb_point *p, struct mapping_sample *s)
+{
+	size_t unit = mb_table_is_bits(j->table) ? 1 : 2;
+
+	*s = (struct mapping_sample){ .kind = MAPPING_SAMPLE_BYTES,
+				      .bytes = j->data + (size_t)(p->src->addr - j->addr) * unit,
+				      .len = (size_t)p->count * unit };
+	/* A string reads whole registers; its declared length may be odd. */
+	if (p->pt->xf.raw == MAPPING_RAW_STRING && p->pt->xf.length && p->pt->xf.length < s->len)
+		s->len = p->pt->xf.length;
+}
+
+static bool in_block(const struct mb_job *j, const struct mb_point *p)
+{
+	return p->src->table == j->table && p->src->addr >= j->addr &&
+	       (uint32_t)p->src->addr + p->count <= (uint32_t)j->addr + j->count;
+}
+
+static void deliver_samples(struct bridge *b, struct mb_dev *d, const struct mb_job *j)
+{
+	for (size_t i = 0; i < d->npts; i++) {
+		struct mb_point *p = &d->pts[i];
+		struct mapping_sample s;
+
+		if (!in_block(j, p))
+			continue;
+		sample_of(j, p, &s);
+		p->last_err = 0;
+		if (b->host.sample)
+			(void)b->host.sample(b->host.ud, d->name, &p->pt->path, &s, 0);
+	}
+}
+
+static void point_errors(struct bridge *b, struct mb_dev *d, const struct mb_job *j)
+{
+	for (size_t i = 0; i < d->npts; i++) {
+		struct mb_point *p = &d->pts[i];
+		char ps[32];
+
+		if (!in_block(j, p) || p->last_err == j->err)
+			continue;
+		p->last_err = j->err;
+		lwm2m_path_format(&p->pt->path, ps);
+		log_warning_errno(j->err,
+				  "Modbus %s: device %s: reading %s %u (%s) failed with exception %u: %m",
+				  b->name, d->name, mb_table_name(j->table), p->src->addr, ps, j->exc);
+	}
+}
+
+/* The device refused a block that joins several points: cut it and read
+ * the parts now; the plan keeps the cut. */
+static bool learn_split(struct bridge *b, struct mb_dev *d, const struct mb_job *j)
+{
+	struct mb_group *g;
+	uint64_t period;
+	uint16_t cut;
+	size_t k;
+
+	if (j->gen != d->gen || j->group >= d->ngroups)
+		return false;
+	g = &d->groups[j->group];
+	for (k = 0; k < g->nblocks[j->table]; k++)
+		if (g->blocks[j->table][k].addr == j->addr && g->blocks[j->table][k].count == j->count)
+			break;
+	if (k == g->nblocks[j->table] || mb_plan_split(g->items[j->table], &g->blocks[j->table][k], &cut) < 0)
+		return false;
+	if (mb_cuts_add(d->cuts[j->table], &d->ncuts[j->table], MB_MAX_CUTS, cut) <= 0)
+		return false;
+	log_info("Modbus %s: device %s refuses reading %s %u..%u at once: reading from %u separately",
+		 b->name, d->name, mb_table_name(j->table), j->addr, j->addr + j->count - 1, cut);
+	period = g->period;
+	if (dev_replan(b, d) < 0)
+		return false;
+	for (size_t gi = 0; gi < d->ngroups; gi++) {
+		if (d->groups[gi].period != period)
+			continue;
+		for (size_t n = 0; n < d->groups[gi].nblocks[j->table]; n++) {
+			const struct mb_block *bl = &d->groups[gi].blocks[j->table][n];
+			if (bl->addr >= j->addr &&
+			    (uint32_t)bl->addr + bl->count <= (uint32_t)j->addr + j->count)
+				(void)submit_poll(b, d, gi, j->table, bl);
+		}
+	}
+	return true;
+}
+
+static void count_job(struct mb_dev *d, const struct mb_job *j)
+{
+	d->requests += j->requests;
+	d->exceptions += j->exc != 0;
+	d->crc += j->crc;
+	d->timeouts += j->timeout;
+}
+
+static void on_poll(struct bridge *b, struct mb_dev *d, struct mb_job *j)
+{
+	if (j->gen == d->gen && j->group < d->ngroups && d->groups[j->group].inflight)
+		d->groups[j->group].inflight--;
+	if (j->err == 0) {
+		health_ok(b, d);
+		deliver_samples(b, d, j);
+		return;
+	}
+	if (j->timeout || j->exc == 11) {
+		health_timeout(b, d, -ETIMEDOUT);
+		return;
+	}
+	if (j->err == -ETIMEDOUT) {
+		if (d->probing)
+			d->probing = false;
+		return; /* dropped behind a timeout of the same device: already handled */
+	}
+	if (j->link_down || j->err == -EHOSTUNREACH) {
+		d->probing = false;
+		presence(b, d, -EHOSTUNREACH);
+		return;
+	}
+	if (j->exc && j->exc != 10) {
+		/* It answered: it is there, it just refuses this read. */
+		health_ok(b, d);
+		if (j->exc == 2 && learn_split(b, d, j))
+			return;
+	} else
+		d->probing = false;
+	if (j->exc == 10)
+		presence(b, d, -EHOSTUNREACH);
+	point_errors(b, d, j);
+}
+
+static struct mb_req *req_take(struct bridge *b, uint64_t tag)
+{
+	for (struct mb_req **p = &b->reqs; *p; p = &(*p)->next)
+		if ((*p)->tag == tag) {
+			struct mb_req *r = *p;
+			*p = r->next;
+			return r;
+		}
+	return NULL;
+}
+
+static void req_free(struct mb_req *r)
+{
+	if (!r)
+		return;
+	sd_event_source_disable_unref(r->timer);
+	free(r->off);
+	free(r);
+}
+
+static int on_pulse(sd_event_source *s, uint64_t usec, void *ud)
+{
+	struct mb_req *r = ud;
+	struct mb_job *off = r->off;
+
+	(void)s;
+	(void)usec;
+	r->off = NULL;
+	r->timer = sd_event_source_disable_unref(r->timer);
+	mb_bus_submit(r->b->bus, off);
+	return 0;
+}
+
+static void on_request(struct bridge *b, struct mb_dev *d, struct mb_job *j)
+{
+	struct mb_req *r = req_take(b, j->tag);
+	struct mapping_sample s;
+	int err = b->stopping ? -ECANCELED : j->err;
+
+	if (!r)
+		return;
+	if (d && j->err == 0)
+		health_ok(b, d);
+	else if (d && (j->timeout || j->exc == 11))
+		health_timeout(b, d, -ETIMEDOUT);
+	if (err == 0 && r->off) {
+		/* First half of a pulse: the second write comes later. */
+		if (sd_event_add_time_relative(b->event, &r->timer, CLOCK_MONOTONIC, r->pulse_usec, 1000,
+					       on_pulse, r) >= 0) {
+			r->next = b->reqs;
+			b->reqs = r;
+			return;
+		}
+		err = -ENOMEM;
+	}
+	if (err == 0 && r->kind == REQ_READ) {
+		struct mb_point *p = NULL;
+		for (size_t i = 0; d && i < d->npts; i++)
+			if (in_block(j, &d->pts[i]) && d->pts[i].src->addr == j->addr)
+				p = &d->pts[i];
+		if (p) {
+			sample_of(j, p, &s);
+			r->done(r->ctx, 0, &s);
+		} else
+			r->done(r->ctx, -ENOENT, NULL);
+	} else
+		r->done(r->ctx, err, NULL);
+	req_free(r);
+}
+
+static void on_job(void *ud, struct mb_job *j)
+{
+	struct bridge *b = ud;
+	struct mb_dev *d = dev_by_key(b, j->dev);
+
+	if (d)
+		count_job(d, j);
+	if (j->tag)
+		on_request(b, d, j);
+	else if (d && !b->stopping)
+		on_poll(b, d, j);
+	free(j);
+}
+
+static void on_link(void *ud, int err)
+{
+	struct bridge *b = ud;
+
+	if (err == 0)
+		log_info("Modbus %s: %s %s connected", b->name, b->conf.has_tcp ? "server" : "line",
+			 b->conf.has_tcp ? b->host_name : b->device);
+	else {
+		log_warning_errno(err, "Modbus %s: %s %s unreachable (%m): retrying with backoff", b->name,
+				  b->conf.has_tcp ? "server" : "line",
+				  b->conf.has_tcp ? b->host_name : b->device);
+		for (size_t i = 0; i < b->ndevs; i++)
+			presence(b, b->devs[i], -EHOSTUNREACH);
+	}
+	b->link = err;
+}
+
+/* ---- ops ------------------------------------------------------------------------------------- */
+
+static int mb_verify(struct schema_ctx *ctx, const struct ynode *body)
+{
+	return mb_conf_verify(ctx, body);
+}
+
+static int mb_verify_address(struct schema_ctx *ctx, const struct ynode *address)
+{
+	struct mb_addr a;
+
+	return mb_addr_parse(ctx, address, &a);
+}
+
+static int mb_new(const char *name, const struct ynode *body, const struct bridge_host *host,
+		  struct bridge **out)
+{
+	struct bridge *b = calloc(1, sizeof(*b));
+	int r;
+
+	if (!b)
+		return -ENOMEM;
+	b->link = 1;
+	b->host = *host;
+	b->next_key = 1;
+	b->next_tag = 1;
+	r = mb_conf_parse(body, &b->conf);
+	if (r < 0) {
+		free(b);
+		return r;
+	}
+	/* The body's strings live in the YAML document: keep copies. */
+	b->name = strdup(name);
+	b->host = *host;
+	if (b->conf.has_tcp)
+		b->host_name = strdup(b->conf.tcp.host);
+	else
+		b->device = strdup(b->conf.serial.device);
+	if (!b->name || (b->conf.has_tcp ? !b->host_name : !b->device)) {
+		free(b->name);
+		free(b->host_name);
+		free(b->device);
+		free(b);
+		return -ENOMEM;
+	}
+	b->conf.type = NULL;
+	b->conf.tcp.host = b->host_name;
+	b->conf.serial.device = b->device;
+	*out = b;
+	return 0;
+}
+
+static int mb_start(struct bridge *b, sd_event *event)
+{
+	struct mb_bus_params p = {
+		.conf = &b->conf, .name = b->name, .done = on_job, .link = on_link, .ud = b
+	};
+	int r;
+
+	b->event = sd_event_ref(event);
+	r = sd_event_add_time(event, &b->timer, CLOCK_MONOTONIC, UINT64_MAX, 1000, on_timer, b);
+	if (r < 0)
+		return log_error_errno(r, "Modbus %s: cannot add a timer: %m", b->name);
+	sd_event_source_set_enabled(b->timer, SD_EVENT_OFF);
+	r = mb_bus_new(&p, event, &b->bus);
+	if (r < 0)
+		return log_error_errno(r, "Modbus %s: cannot set up %s: %m", b->name,
+				       b->conf.has_tcp ? b->host_name : b->device);
+	timer_arm(b);
+	return 0;
+}
+
+static int mb_add_point(struct bridge *b, const struct bridge_point *bp)
+{
+	const struct mb_source *src = bp->pt->source;
+	struct mb_dev *d = dev_find(b, bp->device);
+	struct mb_point *np;
+	struct mb_addr a;
+	size_t i;
+	int r;
+
+	if (!src || bp->pt->ops != &mb_source_ops)
+		return -EINVAL;
+	r = mb_addr_parse(NULL, bp->address, &a);
+	if (r < 0)
+		return r;
+	if (!d) {
+		struct mb_dev **v = realloc(b->devs, (b->ndevs + 1) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		b->devs = v;
+		d = calloc(1, sizeof(*d));
+		if (!d || !(d->name = strdup(bp->device))) {
+			free(d);
+			return -ENOMEM;
+		}
+		d->key = b->next_key++;
+		d->presence = 1;
+		b->devs[b->ndevs++] = d;
+	}
+	d->addr = a;
+	for (i = 0; i < d->npts; i++)
+		if (lwm2m_path_cmp(&d->pts[i].pt->path, &bp->pt->path) == 0)
+			break;
+	if (i == d->npts) {
+		np = realloc(d->pts, (d->npts + 1) * sizeof(*np));
+		if (!np)
+			return -ENOMEM;
+		d->pts = np;
+		d->npts++;
+	}
+	d->pts[i] = (struct mb_point){ .pt = bp->pt,
+				       .src = src,
+				       .count = (uint16_t)mb_point_count(src, &bp->pt->xf),
+				       .poll_usec = bp->poll_usec ? bp->poll_usec : MB_DEFAULT_POLL };
+	return dev_replan(b, d);
+}
+
+static void mb_remove_point(struct bridge *b, const char *device, const struct lwm2m_path *path)
+{
+	struct mb_dev *d = dev_find(b, device);
+
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->npts; i++)
+		if (lwm2m_path_cmp(&d->pts[i].pt->path, path) == 0) {
+			d->pts[i] = d->pts[--d->npts];
+			break;
+		}
+	if (d->npts) {
+		(void)dev_replan(b, d);
+		return;
+	}
+	for (size_t i = 0; i < b->ndevs; i++)
+		if (b->devs[i] == d) {
+			b->devs[i] = b->devs[--b->ndevs];
+			break;
+		}
+	dev_free(d);
+	timer_arm(b);
+}
+
+static struct mb_req *req_new(struct bridge *b, enum req_kind kind, bridge_done_fn done, void *ctx)
+{
+	struct mb_req *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->b = b;
+	r->kind = kind;
+	r->done = done;
+	r->ctx = ctx;
+	r->tag = b->next_tag++;
+	return r;
+}
+
+static struct mb_job *job_new(struct bridge *b, struct mb_dev *d, const struct mb_req *r, enum mb_op op,
+			      const struct mb_source *s, uint16_t count)
+{
+	struct mb_job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return NULL;
+	j->tag = r->tag;
+	j->dev = d->key;
+	j->op = (uint8_t)op;
+	j->urgent = true;
+	j->table = s->table;
+	j->unit = d->addr.unit;
+	j->function = s->function;
+	j->addr = s->addr;
+	j->count = count;
+	j->timeout_usec = dev_timeout(b, d);
+	return j;
+}
+
+static void req_submit(struct bridge *b, struct mb_req *r, struct mb_job *j)
+{
+	r->next = b->reqs;
+	b->reqs = r;
+	mb_bus_submit(b->bus, j);
+}
+
+static int mb_read(struct bridge *b, const char *device, const struct mapping_point *pt, bridge_done_fn done,
+		   void *ctx)
+{
+	struct mb_dev *d = dev_find(b, device);
+	const struct mb_source *s = pt->source;
+	struct mb_req *r;
+	struct mb_job *j;
+
+	if (!b->bus)
+		return -EHOSTUNREACH;
+	if (!d || !s)
+		return -ENOENT;
+	if (d->quarantined)
+		return -ETIMEDOUT; /* it did not answer lately: do not stall the bus for a Read */
+	r = req_new(b, REQ_READ, done, ctx);
+	j = r ? job_new(b, d, r, MB_OP_READ, s, (uint16_t)mb_point_count(s, &pt->xf)) : NULL;
+	if (!j) {
+		free(r);
+		return -ENOMEM;
+	}
+	req_submit(b, r, j);
+	return 0;
+}
+
+/* Which bits of the register bytes a bit-field point owns, in wire order. */
+static void field_mask(const struct mapping_transform *xf, uint8_t *mask, size_t len)
+{
+	size_t size = mapping_raw_size(xf->raw, xf->width);
+	unsigned nb = xf->bits ? xf->bits : 1;
+	uint64_t m = nb >= 64 ? UINT64_MAX : ((UINT64_C(1) << nb) - 1);
+
+	memset(mask, 0, len);
+	m = xf->bit >= 64 ? 0 : m << xf->bit;
+	if (size && size <= len && mapping_put_uint(mask, size, (enum mapping_order)xf->order, m) < 0)
+		memset(mask, 0xff, len);
+}
+
+static int mb_write(struct bridge *b, const char *device, const struct mapping_point *pt,
+		    const struct mapping_sample *v, bridge_done_fn done, void *ctx)
+{
+	struct mb_dev *d = dev_find(b, device);
+	const struct mb_source *s = pt->write ? pt->write : pt->source;
+	const struct mapping_transform *xf = &pt->xf;
+	struct mb_req *r;
+	struct mb_job *j;
+	unsigned count;
+	int8_t verify;
+
+	if (!b->bus)
+		return -EHOSTUNREACH;
+	if (!d)
+		return -ENOENT;
+	if (!s || s->table == MB_TABLE_INPUT || s->table == MB_TABLE_DISCRETE)
+		return -EPERM;
+	count = mb_point_count(s, xf);
+	if (v->kind != MAPPING_SAMPLE_BYTES)
+		return -EINVAL;
+	if (!mb_table_is_bits(s->table) && v->len > 2u * count)
+		return -ERANGE;
+	r = req_new(b, REQ_WRITE, done, ctx);
+	j = r ? job_new(b, d, r, MB_OP_WRITE, s, (uint16_t)count) : NULL;
+	if (!j) {
+		free(r);
+		return -ENOMEM;
+	}
+	if (mb_table_is_bits(s->table)) {
+		bool on = false;
+		for (size_t i = 0; i < v->len; i++)
+			on |= v->bytes[i] != 0;
+		j->data[0] = on;
+	} else {
+		memcpy(j->data, v->bytes, v->len); /* encode gave the register bytes in wire order */
+		if (xf->raw == MAPPING_RAW_BITS || xf->bits) {
+			j->masked = true;
+			field_mask(xf, j->mask, 2u * count);
+		}
+	}
+	verify = s->verify >= 0 ? s->verify : (pt->write ? -1 : -1);
+	j->verify = verify >= 0 ? verify : b->conf.verify_writes;
+	req_submit(b, r, j);
+	return 0;
+}
+
+static void put_value(const struct mb_source *s, uint16_t v, uint8_t *data)
+{
+	if (mb_table_is_bits(s->table))
+		data[0] = v ? 1 : 0;
+	else {
+		data[0] = (uint8_t)(v >> 8);
+		data[1] = (uint8_t)v;
+	}
+}
+
+static int mb_execute(struct bridge *b, const char *device, const struct mapping_point *pt, const char *args,
+		      size_t args_len, bridge_done_fn done, void *ctx)
+{
+	struct mb_dev *d = dev_find(b, device);
+	const struct mb_source *s = pt->execute;
+	struct mb_req *r;
+	struct mb_job *j;
+
+	(void)args; /* the action is the profile's; arguments are not used */
+	(void)args_len;
+	if (!b->bus)
+		return -EHOSTUNREACH;
+	if (!d)
+		return -ENOENT;
+	if (!s)
+		return -EPERM;
+	r = req_new(b, REQ_EXECUTE, done, ctx);
+	j = r ? job_new(b, d, r, MB_OP_WRITE, s, 1) : NULL;
+	if (!j) {
+		free(r);
+		return -ENOMEM;
+	}
+	put_value(s, s->value, j->data);
+	if (s->pulse_usec) {
+		r->off = job_new(b, d, r, MB_OP_WRITE, s, 1);
+		if (!r->off) {
+			free(j);
+			free(r);
+			return -ENOMEM;
+		}
+		put_value(s, s->off, r->off->data);
+		r->pulse_usec = s->pulse_usec;
+	}
+	req_submit(b, r, j);
+	return 0;
+}
+
+static void mb_observed(struct bridge *b, const char *device, const struct lwm2m_path *path,
+			uint64_t period_usec)
+{
+	struct mb_dev *d = dev_find(b, device);
+
+	for (size_t i = 0; d && i < d->npts; i++)
+		if (lwm2m_path_cmp(&d->pts[i].pt->path, path) == 0 && d->pts[i].obs_usec != period_usec) {
+			d->pts[i].obs_usec = period_usec;
+			(void)dev_replan(b, d);
+			return;
+		}
+}
+
+static int mb_device_status(struct bridge *b, const char *device, char *buf, size_t size)
+{
+	struct mb_dev *d = dev_find(b, device);
+	uint64_t now = mb_now_usec();
+	int n;
+
+	if (!d)
+		return 0;
+	n = snprintf(buf, size, "unit=%u req=%" PRIu64 " exc=%" PRIu64 " crc=%" PRIu64 " timeout=%" PRIu64,
+		     d->addr.unit, d->requests, d->exceptions, d->crc, d->timeouts);
+	if (n >= 0 && (size_t)n < size && d->quarantined)
+		n += snprintf(buf + n, size - (size_t)n, " quarantined (retry in %" PRIu64 " ms)",
+			      d->quarantine_until > now ? (d->quarantine_until - now) / 1000 : 0);
+	if (n >= 0 && (size_t)n < size && b->link < 0)
+		n += snprintf(buf + n, size - (size_t)n, " link-down");
+	if (n < 0)
+		return -EIO;
+	return (size_t)n < size ? n : (int)size - 1;
+}
+
+static void mb_stop(struct bridge *b)
+{
+	b->stopping = true;
+	if (b->timer)
+		sd_event_source_set_enabled(b->timer, SD_EVENT_OFF);
+	/* Joins the worker (at worst one response timeout) and hands back
+	 * every job: their requests complete with -ECANCELED. */
+	b->bus = mb_bus_free(b->bus);
+	while (b->reqs) {
+		struct mb_req *r = b->reqs;
+		b->reqs = r->next;
+		r->done(r->ctx, -ECANCELED, NULL);
+		req_free(r);
+	}
+}
+
+static struct bridge *mb_free(struct bridge *b)
+{
+	if (!b)
+		return NULL;
+	if (b->bus || b->reqs)
+		mb_stop(b);
+	for (size_t i = 0; i < b->ndevs; i++)
+		dev_free(b->devs[i]);
+	free(b->devs);
+	sd_event_source_disable_unref(b->timer);
+	sd_event_unref(b->event);
+	free(b->name);
+	free(b->host_name);
+	free(b->device);
+	free(b);
+	return NULL;
+}
+
+const struct bridge_ops bridge_modbus_ops = {
+	.type = "modbus",
+	.source_ops = &mb_source_ops,
+	.verify = mb_verify,
+	.verify_address = mb_verify_address,
+	.new = mb_new,
+	.start = mb_start,
+	.add_point = mb_add_point,
+	.remove_point = mb_remove_point,
+	.read = mb_read,
+	.write = mb_write,
+	.execute = mb_execute,
+	.observed = mb_observed,
+	.device_status = mb_device_status,
+	.stop = mb_stop,
+	.free = mb_free,
+};

@@ -1,0 +1,526 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A bus worker (see mb_bus.h). The worker blocks in libmodbus — which has
+ * no non-blocking client API — so it never runs on the loop thread; the
+ * loop only ever takes the mutex for a queue operation.
+ */
+#include "bridges/modbus/mb_bus.h"
+
+#include <errno.h>
+#include <modbus.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MB_OP_LINK 0xff /* internal: a link state change travelling on the completion queue */
+
+struct mb_bus {
+	char *name;
+	modbus_t *ctx;
+	bool rs485;
+	mb_bus_done_fn done;
+	mb_bus_link_fn link;
+	void *ud;
+	int efd;
+	sd_event_source *src;
+
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	/* Under lock: */
+	struct mb_job *urgent, *polls; /* FIFO each; urgent first */
+	struct mb_job *out;            /* completed, FIFO */
+	unsigned nqueued;
+	bool stop;
+
+	/* Worker only: */
+	bool connected;
+	int link_state; /* 1 unknown, 0 up, <0 down */
+	uint64_t retry_at, backoff, rmin, rmax, cur_timeout;
+};
+
+uint64_t mb_now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void append(struct mb_job **list, struct mb_job *j)
+{
+	j->next = NULL;
+	while (*list)
+		list = &(*list)->next;
+	*list = j;
+}
+
+bool mb_errno_is_link(int e)
+{
+	switch (e) {
+	case ECONNRESET:
+	case ECONNREFUSED:
+	case ECONNABORTED:
+	case EPIPE:
+	case ENOTCONN:
+	case EBADF:
+	case EIO:
+	case ENXIO:
+	case ENODEV:
+	case ENOENT:
+	case ENETUNREACH:
+	case EHOSTUNREACH:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int mb_errno(int e, struct mb_job *job)
+{
+	static const struct {
+		int mb;
+		uint8_t exc;
+		int err;
+	} map[] = {
+		/* The device exists and refuses: 4.xx; it fails: 5.00; a gateway in
+		 * front of it cannot reach it: 5.03. */
+		{ EMBXILFUN, 1, -EPERM },  /* illegal function: the device has no such operation (4.05) */
+		{ EMBXILADD, 2, -ENOENT }, /* illegal data address (4.04) */
+		{ EMBXILVAL, 3, -EINVAL }, /* illegal data value (4.00) */
+		{ EMBXSFAIL, 4, -EIO },    /* server device failure (5.00) */
+		{ EMBXACK, 5, -EAGAIN },   /* acknowledge: still processing (5.03) */
+		{ EMBXSBUSY, 6, -EBUSY },  /* busy (5.03) */
+		{ EMBXNACK, 7, -EIO },     /* negative acknowledge */
+		{ EMBXMEMPAR, 8, -EIO },   /* memory parity error */
+		{ EMBXGPATH, 10, -EHOSTUNREACH }, /* gateway path unavailable (5.03) */
+		{ EMBXGTAR, 11, -ETIMEDOUT },     /* gateway target failed to respond (5.03) */
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].mb == e) {
+			job->exc = map[i].exc;
+			return map[i].err;
+		}
+	if (e == EMBBADCRC) {
+		job->crc = true;
+		return -EIO;
+	}
+	if (e == ETIMEDOUT) {
+		job->timeout = true;
+		return -ETIMEDOUT;
+	}
+	if (mb_errno_is_link(e))
+		return -EHOSTUNREACH;
+	return -EIO; /* a malformed or unexpected answer */
+}
+
+/* ---- worker ------------------------------------------------------------------------------------ */
+
+static void post(struct mb_bus *bus, struct mb_job *j)
+{
+	uint64_t one = 1;
+
+	j->done_usec = mb_now_usec();
+	pthread_mutex_lock(&bus->lock);
+	append(&bus->out, j);
+	pthread_mutex_unlock(&bus->lock);
+	/* The mutex orders the job's contents before the loop's read of the
+	 * queue; the eventfd only wakes the loop. */
+	if (write(bus->efd, &one, sizeof(one)) < 0) {
+		/* The counter cannot overflow at our rates; nothing to do. */
+	}
+}
+
+static void link_report(struct mb_bus *bus, int err)
+{
+	struct mb_job *j;
+
+	if (bus->link_state == err || (bus->link_state < 0 && err < 0))
+		return;
+	bus->link_state = err;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return;
+	j->op = MB_OP_LINK;
+	j->err = err;
+	post(bus, j);
+}
+
+static void link_close(struct mb_bus *bus, int e)
+{
+	modbus_close(bus->ctx);
+	bus->connected = false;
+	bus->retry_at = 0; /* one immediate attempt, then the backoff */
+	link_report(bus, -e);
+}
+
+static int link_up(struct mb_bus *bus)
+{
+	uint64_t now = mb_now_usec();
+	int e;
+
+	if (bus->connected)
+		return 0;
+	if (now < bus->retry_at)
+		return -EHOSTUNREACH;
+	if (modbus_connect(bus->ctx) < 0) {
+		e = errno;
+		bus->backoff = bus->backoff ? bus->backoff * 2 : bus->rmin;
+		if (bus->backoff > bus->rmax)
+			bus->backoff = bus->rmax;
+		bus->retry_at = mb_now_usec() + bus->backoff;
+		link_report(bus, e > 0 ? -e : -EHOSTUNREACH);
+		return -EHOSTUNREACH;
+	}
+	if (bus->rs485 && modbus_rtu_set_serial_mode(bus->ctx, MODBUS_RTU_RS485) < 0) {
+		/* The driver may not know TIOCSRS485 (USB adapters switch by
+		 * themselves): the link still works. */
+	}
+	bus->connected = true;
+	bus->backoff = 0;
+	bus->cur_timeout = 0;
+	link_report(bus, 0);
+	return 0;
+}
+
+static int read_table(struct mb_bus *bus, uint8_t table, uint16_t addr, uint16_t count, uint8_t *data)
+{
+	uint16_t regs[125];
+	uint8_t bits[2000];
+	int n;
+
+	switch (table) {
+	case MB_TABLE_COIL:
+		n = modbus_read_bits(bus->ctx, addr, count, bits);
+		break;
+	case MB_TABLE_DISCRETE:
+		n = modbus_read_input_bits(bus->ctx, addr, count, bits);
+		break;
+	case MB_TABLE_INPUT:
+		n = modbus_read_input_registers(bus->ctx, addr, count, regs);
+		break;
+	default:
+		n = modbus_read_registers(bus->ctx, addr, count, regs);
+		break;
+	}
+	if (n < 0)
+		return -1;
+	if (n != count) {
+		errno = EMBBADDATA;
+		return -1;
+	}
+	if (mb_table_is_bits(table))
+		for (unsigned i = 0; i < count; i++)
+			data[i] = bits[i] ? 1 : 0;
+	else
+		for (unsigned i = 0; i < count; i++) {
+			/* Wire order: high byte first, register after register. */
+			data[2 * i] = (uint8_t)(regs[i] >> 8);
+			data[2 * i + 1] = (uint8_t)regs[i];
+		}
+	return 0;
+}
+
+static int write_table(struct mb_bus *bus, const struct mb_job *j, const uint8_t *data)
+{
+	uint16_t regs[123];
+	uint8_t bits[1968];
+	int n;
+
+	if (j->table == MB_TABLE_COIL) {
+		for (unsigned i = 0; i < j->count; i++)
+			bits[i] = data[i] ? 1 : 0;
+		if (j->count == 1 && j->function != 15)
+			n = modbus_write_bit(bus->ctx, j->addr, bits[0]);
+		else
+			n = modbus_write_bits(bus->ctx, j->addr, j->count, bits);
+	} else {
+		for (unsigned i = 0; i < j->count; i++)
+			regs[i] = (uint16_t)(data[2 * i] << 8 | data[2 * i + 1]);
+		if (j->count == 1 && j->function != 16)
+			n = modbus_write_register(bus->ctx, j->addr, regs[0]);
+		else
+			n = modbus_write_registers(bus->ctx, j->addr, j->count, regs);
+	}
+	return n < 0 ? -1 : 0;
+}
+
+static int run_job(struct mb_bus *bus, struct mb_job *j)
+{
+	size_t bytes = mb_table_is_bits(j->table) ? j->count : 2u * j->count;
+	uint8_t cur[MB_MAX_DATA];
+
+	if (link_up(bus) < 0) {
+		j->link_down = true;
+		return -EHOSTUNREACH;
+	}
+	if (j->timeout_usec != bus->cur_timeout) {
+		modbus_set_response_timeout(bus->ctx, (uint32_t)(j->timeout_usec / 1000000u),
+					    (uint32_t)(j->timeout_usec % 1000000u));
+		bus->cur_timeout = j->timeout_usec;
+	}
+	modbus_set_slave(bus->ctx, j->unit);
+	if (j->op == MB_OP_READ) {
+		j->requests++;
+		return read_table(bus, j->table, j->addr, j->count, j->data);
+	}
+	if (j->masked) {
+		j->requests++;
+		if (read_table(bus, j->table, j->addr, j->count, cur) < 0)
+			return -1;
+		for (size_t i = 0; i < bytes && i < sizeof(j->mask); i++)
+			j->data[i] = (uint8_t)((cur[i] & ~j->mask[i]) | (j->data[i] & j->mask[i]));
+	}
+	j->requests++;
+	if (write_table(bus, j, j->data) < 0)
+		return -1;
+	if (j->verify) {
+		/* Read the value back from the table written. */
+		j->requests++;
+		if (read_table(bus, j->table, j->addr, j->count, cur) < 0)
+			return -1;
+		for (size_t i = 0; i < bytes; i++) {
+			uint8_t m = j->masked && i < sizeof(j->mask) ? j->mask[i] : 0xff;
+			if ((cur[i] & m) != (j->data[i] & m)) {
+				errno = EMBBADDATA;
+				j->err = -EIO;
+				return -2; /* read back differs */
+			}
+		}
+	}
+	return 0;
+}
+
+static void *worker(void *arg)
+{
+	struct mb_bus *bus = arg;
+
+	for (;;) {
+		struct mb_job *j;
+		int r;
+
+		pthread_mutex_lock(&bus->lock);
+		while (!bus->stop && !bus->urgent && !bus->polls)
+			pthread_cond_wait(&bus->cond, &bus->lock);
+		if (bus->stop) {
+			pthread_mutex_unlock(&bus->lock);
+			break;
+		}
+		if (bus->urgent) {
+			j = bus->urgent;
+			bus->urgent = j->next;
+		} else {
+			j = bus->polls;
+			bus->polls = j->next;
+		}
+		bus->nqueued--;
+		pthread_mutex_unlock(&bus->lock);
+
+		j->err = 0;
+		r = run_job(bus, j);
+		if (r == -1 && !j->link_down) {
+			int e = errno;
+			j->err = mb_errno(e, j);
+			if (mb_errno_is_link(e))
+				link_close(bus, e);
+			else if (e == ETIMEDOUT || e == EMBBADCRC || e == EMBBADDATA)
+				modbus_flush(bus->ctx); /* a late or broken answer must not meet the next
+							   request */
+		} else if (r == -EHOSTUNREACH)
+			j->err = -EHOSTUNREACH;
+		post(bus, j);
+
+		if (j->timeout && j->dev) {
+			/* The device does not answer: its other queued polls fail
+			 * now rather than each costing the bus a timeout. */
+			struct mb_job **p, *drop = NULL;
+			pthread_mutex_lock(&bus->lock);
+			for (p = &bus->polls; *p;) {
+				if ((*p)->dev == j->dev && (*p)->poll) {
+					struct mb_job *d = *p;
+					*p = d->next;
+					bus->nqueued--;
+					d->err = -ETIMEDOUT;
+					append(&drop, d);
+				} else
+					p = &(*p)->next;
+			}
+			pthread_mutex_unlock(&bus->lock);
+			while (drop) {
+				struct mb_job *d = drop;
+				drop = d->next;
+				post(bus, d);
+			}
+		}
+	}
+	return NULL;
+}
+
+/* ---- loop side ----------------------------------------------------------------------------------- */
+
+static void deliver(struct mb_bus *bus, struct mb_job *list)
+{
+	while (list) {
+		struct mb_job *j = list;
+		list = j->next;
+		j->next = NULL;
+		if (j->op == MB_OP_LINK) {
+			if (bus->link)
+				bus->link(bus->ud, j->err);
+			free(j);
+		} else
+			bus->done(bus->ud, j);
+	}
+}
+
+static int on_event(sd_event_source *s, int fd, uint32_t revents, void *ud)
+{
+	struct mb_bus *bus = ud;
+	struct mb_job *list;
+	uint64_t v;
+
+	(void)s;
+	(void)revents;
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: a previous wake-up already took the jobs. */
+	}
+	pthread_mutex_lock(&bus->lock);
+	list = bus->out;
+	bus->out = NULL;
+	pthread_mutex_unlock(&bus->lock);
+	deliver(bus, list);
+	return 0;
+}
+
+int mb_bus_new(const struct mb_bus_params *p, sd_event *event, struct mb_bus **out)
+{
+	const struct mb_conf *c = p->conf;
+	struct mb_bus *bus = calloc(1, sizeof(*bus));
+	int r;
+
+	if (!bus)
+		return -ENOMEM;
+	bus->efd = -1;
+	pthread_mutex_init(&bus->lock, NULL);
+	pthread_cond_init(&bus->cond, NULL);
+	bus->done = p->done;
+	bus->link = p->link;
+	bus->ud = p->ud;
+	bus->link_state = 1;
+	bus->rmin = c->reconnect_min_usec;
+	bus->rmax = c->reconnect_max_usec;
+	bus->name = strdup(p->name);
+	if (!bus->name) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (c->has_tcp) {
+		char port[8];
+		snprintf(port, sizeof(port), "%u", (unsigned)c->tcp.port);
+		bus->ctx = modbus_new_tcp_pi(c->tcp.host, port);
+	} else {
+		static const char parity[] = { 'N', 'E', 'O' };
+		bus->ctx = modbus_new_rtu(c->serial.device, (int)c->serial.baud, parity[c->serial.parity],
+					  (int)c->serial.data_bits, (int)c->serial.stop_bits);
+		bus->rs485 = c->serial.rs485;
+	}
+	if (!bus->ctx) {
+		r = errno == ENOMEM ? -ENOMEM : -EINVAL;
+		goto fail;
+	}
+	modbus_set_error_recovery(bus->ctx, MODBUS_ERROR_RECOVERY_NONE); /* the worker recovers itself */
+	bus->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (bus->efd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = sd_event_add_io(event, &bus->src, bus->efd, EPOLLIN, on_event, bus);
+	if (r < 0)
+		goto fail;
+	r = -pthread_create(&bus->thread, NULL, worker, bus);
+	if (r < 0)
+		goto fail;
+	bus->started = true;
+	*out = bus;
+	return 0;
+fail:
+	mb_bus_free(bus);
+	return r;
+}
+
+void mb_bus_submit(struct mb_bus *bus, struct mb_job *job)
+{
+	pthread_mutex_lock(&bus->lock);
+	append(job->urgent ? &bus->urgent : &bus->polls, job);
+	bus->nqueued++;
+	pthread_cond_signal(&bus->cond);
+	pthread_mutex_unlock(&bus->lock);
+}
+
+unsigned mb_bus_queued(struct mb_bus *bus)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&bus->lock);
+	n = bus->nqueued;
+	pthread_mutex_unlock(&bus->lock);
+	return n;
+}
+
+struct mb_bus *mb_bus_free(struct mb_bus *bus)
+{
+	struct mb_job *list = NULL;
+
+	if (!bus)
+		return NULL;
+	if (bus->started) {
+		pthread_mutex_lock(&bus->lock);
+		bus->stop = true;
+		pthread_cond_signal(&bus->cond);
+		pthread_mutex_unlock(&bus->lock);
+		pthread_join(bus->thread, NULL);
+	}
+	/* The worker is gone: results first, then the unstarted jobs. */
+	list = bus->out;
+	bus->out = NULL;
+	for (struct mb_job *j = bus->urgent; j;) {
+		struct mb_job *n = j->next;
+		j->err = -ECANCELED;
+		append(&list, j);
+		j = n;
+	}
+	for (struct mb_job *j = bus->polls; j;) {
+		struct mb_job *n = j->next;
+		j->err = -ECANCELED;
+		append(&list, j);
+		j = n;
+	}
+	bus->urgent = bus->polls = NULL;
+	bus->link = NULL; /* going away: no more link news */
+	if (bus->done)
+		deliver(bus, list);
+	else
+		while (list) {
+			struct mb_job *j = list;
+			list = j->next;
+			free(j);
+		}
+	sd_event_source_disable_unref(bus->src);
+	if (bus->efd >= 0)
+		close(bus->efd);
+	if (bus->ctx) {
+		modbus_close(bus->ctx);
+		modbus_free(bus->ctx);
+	}
+	pthread_cond_destroy(&bus->cond);
+	pthread_mutex_destroy(&bus->lock);
+	free(bus->name);
+	free(bus);
+	return NULL;
+}
