@@ -545,3 +545,35 @@ static void cv_roundtrip(const char *what, cv_encode_fn enc, cv_decode_fn dec, c
 	{                                                     \
 		.type = LWM2M_TYPE_OBJLNK, .lnk = {(o), (i) } \
 	}
+
+/* Every payload shape for each type, with two values per type (values[t][0]
+ * and [1]) on object 9999: a resource, a resource instance, a multiple
+ * resource, an instance, an object and a composite across objects. */
+__attribute__((unused)) static void cv_roundtrip_shapes(cv_encode_fn enc, cv_decode_fn dec,
+							const struct lwm2m_value (*values)[2])
+{
+	for (unsigned t = LWM2M_TYPE_STRING; t < LWM2M_TYPE__MAX; t++) {
+		struct lwm2m_record one = { .path = LWM2M_PATH(9999, 1, (uint16_t)t), .value = values[t][0] };
+		struct lwm2m_record multi[2] = {
+			{ .path = LWM2M_PATH(9999, 1, (uint16_t)(10 + t), 0), .value = values[t][0] },
+			{ .path = LWM2M_PATH(9999, 1, (uint16_t)(10 + t), 300), .value = values[t][1] },
+		};
+		struct lwm2m_record inst[3] = { one, multi[0], multi[1] };
+		struct lwm2m_record obj[4] = { one, multi[0], multi[1], one };
+		struct lwm2m_record comp[3] = { { .path = LWM2M_PATH(3, 0, 9), .value = V_INT(100) },
+						one,
+						one };
+		struct lwm2m_path res = LWM2M_PATH(9999, 1, (uint16_t)(10 + t)), ip = LWM2M_PATH(9999, 1),
+				  op = LWM2M_PATH(9999), root = { .len = 0 };
+		obj[3].path.id[1] = 7;
+		comp[2].path.id[1] = 2;
+		comp[2].value = values[t][1];
+
+		cv_roundtrip("resource", enc, dec, &one.path, &one, 1);
+		cv_roundtrip("resource instance", enc, dec, &multi[1].path, &multi[1], 1);
+		cv_roundtrip("multiple", enc, dec, &res, multi, 2);
+		cv_roundtrip("instance", enc, dec, &ip, inst, 3);
+		cv_roundtrip("object", enc, dec, &op, obj, 4);
+		cv_roundtrip("composite", enc, dec, &root, comp, 3);
+	}
+}

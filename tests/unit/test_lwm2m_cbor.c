@@ -33,32 +33,7 @@ static const struct lwm2m_value values[][2] = {
 static void test_roundtrip_types_shapes(void **state)
 {
 	(void)state;
-	for (unsigned t = LWM2M_TYPE_STRING; t < LWM2M_TYPE__MAX; t++) {
-		struct lwm2m_record one = { .path = LWM2M_PATH(9999, 1, (uint16_t)t), .value = values[t][0] };
-		struct lwm2m_record multi[2] = {
-			{ .path = LWM2M_PATH(9999, 1, (uint16_t)(10 + t), 0), .value = values[t][0] },
-			{ .path = LWM2M_PATH(9999, 1, (uint16_t)(10 + t), 300), .value = values[t][1] },
-		};
-		struct lwm2m_record inst[3] = { one, multi[0], multi[1] };
-		struct lwm2m_record obj[4] = { one, multi[0], multi[1], one };
-		struct lwm2m_record comp[3] = { { .path = LWM2M_PATH(3, 0, 9), .value = V_INT(100) },
-						one,
-						one };
-		struct lwm2m_path res = LWM2M_PATH(9999, 1, (uint16_t)(10 + t)), ip = LWM2M_PATH(9999, 1),
-				  op = LWM2M_PATH(9999), root = { .len = 0 };
-		obj[3].path.id[1] = 7;
-		comp[2].path.id[1] = 2;
-		comp[2].value = values[t][1];
-
-		cv_roundtrip("resource", lwm2m_lwm2m_cbor_encode, lwm2m_lwm2m_cbor_decode, &one.path, &one,
-			     1);
-		cv_roundtrip("resource instance", lwm2m_lwm2m_cbor_encode, lwm2m_lwm2m_cbor_decode,
-			     &multi[1].path, &multi[1], 1);
-		cv_roundtrip("multiple", lwm2m_lwm2m_cbor_encode, lwm2m_lwm2m_cbor_decode, &res, multi, 2);
-		cv_roundtrip("instance", lwm2m_lwm2m_cbor_encode, lwm2m_lwm2m_cbor_decode, &ip, inst, 3);
-		cv_roundtrip("object", lwm2m_lwm2m_cbor_encode, lwm2m_lwm2m_cbor_decode, &op, obj, 4);
-		cv_roundtrip("composite", lwm2m_lwm2m_cbor_encode, lwm2m_lwm2m_cbor_decode, &root, comp, 3);
-	}
+	cv_roundtrip_shapes(lwm2m_lwm2m_cbor_encode, lwm2m_lwm2m_cbor_decode, values);
 }
 
 /* The encoder's key forms: one id per level, an array for a chain of
