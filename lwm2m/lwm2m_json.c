@@ -26,47 +26,10 @@
 #include "lwm2m/codec_internal.h"
 #include "lwm2m/textual_internal.h"
 
-static int put_value(struct lwm2m_buf *b, bool *first, const struct lwm2m_value *v)
-{
-	int r;
-
-	switch (v->type) {
-	case LWM2M_TYPE_NONE:
-		return 0;
-	case LWM2M_TYPE_STRING:
-	case LWM2M_TYPE_CORELNK:
-		r = lwm2m_json_put_key(b, first, "sv");
-		return r < 0 ? r : lwm2m_json_put_string(b, v->bytes.ptr, v->bytes.len);
-	case LWM2M_TYPE_OPAQUE:
-		if (v->bytes.len && !v->bytes.ptr)
-			return -EINVAL;
-		r = lwm2m_json_put_key(b, first, "sv");
-		if (r == 0)
-			r = lwm2m_buf_putc(b, '"');
-		if (r == 0)
-			r = lwm2m_base64_encode(b, v->bytes.ptr, v->bytes.len, false);
-		return r < 0 ? r : lwm2m_buf_putc(b, '"');
-	case LWM2M_TYPE_INTEGER:
-	case LWM2M_TYPE_TIME:
-		r = lwm2m_json_put_key(b, first, "v");
-		return r < 0 ? r : lwm2m_buf_printf(b, "%" PRId64, v->i);
-	case LWM2M_TYPE_UNSIGNED:
-		r = lwm2m_json_put_key(b, first, "v");
-		return r < 0 ? r : lwm2m_buf_printf(b, "%" PRIu64, v->u);
-	case LWM2M_TYPE_FLOAT:
-		r = lwm2m_json_put_key(b, first, "v");
-		return r < 0 ? r : lwm2m_json_put_double(b, v->f, true);
-	case LWM2M_TYPE_BOOLEAN:
-		r = lwm2m_json_put_key(b, first, "bv");
-		return r < 0 ? r : lwm2m_buf_printf(b, "%s", v->b ? "true" : "false");
-	case LWM2M_TYPE_OBJLNK:
-		r = lwm2m_json_put_key(b, first, "ov");
-		return r < 0 ? r
-			     : lwm2m_buf_printf(b, "\"%u:%u\"", (unsigned)v->lnk.oid, (unsigned)v->lnk.iid);
-	default:
-		return -EINVAL;
-	}
-}
+/* Opaque values are a base64 string under "sv" (the standard alphabet). */
+static const struct lwm2m_json_labels lwm2m_labels = {
+	.string = "sv", .number = "v", .boolean = "bv", .objlnk = "ov", .opaque = "sv", .url_base64 = false
+};
 
 int lwm2m_lwm2m_json_encode(const struct lwm2m_path *base, const struct lwm2m_record *recs, size_t n,
 			    struct lwm2m_buf *out)
@@ -108,7 +71,7 @@ int lwm2m_lwm2m_json_encode(const struct lwm2m_path *base, const struct lwm2m_re
 				r = lwm2m_json_put_string(out, full + plan.skip, (size_t)fl - plan.skip);
 		}
 		if (r == 0)
-			r = put_value(out, &first, &rec->value);
+			r = lwm2m_json_put_value(out, &first, &rec->value, &lwm2m_labels);
 		if (r == 0 && rec->has_time) {
 			r = lwm2m_json_put_key(out, &first, "t");
 			if (r == 0)

@@ -537,8 +537,8 @@ int lwm2m_json_put_key(struct lwm2m_buf *b, bool *first, const char *key)
 	return r;
 }
 
-/* The value member of one SenML JSON record (nothing for type NONE). */
-static int put_senml_value(struct lwm2m_buf *b, bool *first, const struct lwm2m_value *v)
+int lwm2m_json_put_value(struct lwm2m_buf *b, bool *first, const struct lwm2m_value *v,
+			 const struct lwm2m_json_labels *l)
 {
 	int r;
 
@@ -547,38 +547,42 @@ static int put_senml_value(struct lwm2m_buf *b, bool *first, const struct lwm2m_
 		return 0;
 	case LWM2M_TYPE_STRING:
 	case LWM2M_TYPE_CORELNK:
-		r = lwm2m_json_put_key(b, first, "vs");
+		r = lwm2m_json_put_key(b, first, l->string);
 		return r < 0 ? r : lwm2m_json_put_string(b, v->bytes.ptr, v->bytes.len);
 	case LWM2M_TYPE_INTEGER:
 	case LWM2M_TYPE_TIME:
-		r = lwm2m_json_put_key(b, first, "v");
+		r = lwm2m_json_put_key(b, first, l->number);
 		return r < 0 ? r : lwm2m_buf_printf(b, "%" PRId64, v->i);
 	case LWM2M_TYPE_UNSIGNED:
-		r = lwm2m_json_put_key(b, first, "v");
+		r = lwm2m_json_put_key(b, first, l->number);
 		return r < 0 ? r : lwm2m_buf_printf(b, "%" PRIu64, v->u);
 	case LWM2M_TYPE_FLOAT:
-		r = lwm2m_json_put_key(b, first, "v");
+		r = lwm2m_json_put_key(b, first, l->number);
 		return r < 0 ? r : lwm2m_json_put_double(b, v->f, true);
 	case LWM2M_TYPE_BOOLEAN:
-		r = lwm2m_json_put_key(b, first, "vb");
+		r = lwm2m_json_put_key(b, first, l->boolean);
 		return r < 0 ? r : lwm2m_buf_printf(b, "%s", v->b ? "true" : "false");
 	case LWM2M_TYPE_OBJLNK:
-		r = lwm2m_json_put_key(b, first, "vlo");
+		r = lwm2m_json_put_key(b, first, l->objlnk);
 		return r < 0 ? r
 			     : lwm2m_buf_printf(b, "\"%u:%u\"", (unsigned)v->lnk.oid, (unsigned)v->lnk.iid);
 	case LWM2M_TYPE_OPAQUE:
 		if (v->bytes.len && !v->bytes.ptr)
 			return -EINVAL;
-		r = lwm2m_json_put_key(b, first, "vd");
+		r = lwm2m_json_put_key(b, first, l->opaque);
 		if (r == 0)
 			r = lwm2m_buf_putc(b, '"');
 		if (r == 0)
-			r = lwm2m_base64_encode(b, v->bytes.ptr, v->bytes.len, true);
+			r = lwm2m_base64_encode(b, v->bytes.ptr, v->bytes.len, l->url_base64);
 		return r < 0 ? r : lwm2m_buf_putc(b, '"');
 	default:
 		return -EINVAL;
 	}
 }
+
+static const struct lwm2m_json_labels senml_labels = {
+	.string = "vs", .number = "v", .boolean = "vb", .objlnk = "vlo", .opaque = "vd", .url_base64 = true
+};
 
 int lwm2m_senml_json_encode(const struct lwm2m_path *base, const struct lwm2m_record *recs, size_t n,
 			    struct lwm2m_buf *out)
@@ -619,7 +623,7 @@ int lwm2m_senml_json_encode(const struct lwm2m_path *base, const struct lwm2m_re
 				r = lwm2m_json_put_string(out, full + plan.skip, (size_t)fl - plan.skip);
 		}
 		if (r == 0)
-			r = put_senml_value(out, &first, &rec->value);
+			r = lwm2m_json_put_value(out, &first, &rec->value, &senml_labels);
 		if (r == 0 && rec->has_time) {
 			r = lwm2m_json_put_key(out, &first, "t");
 			if (r == 0)

@@ -68,6 +68,18 @@ int lwm2m_textual_to_type(const struct lwm2m_value *in, enum lwm2m_type t, struc
 /* Start a member: `"key":`, preceded by ',' unless *first (then cleared). */
 int lwm2m_json_put_key(struct lwm2m_buf *b, bool *first, const char *key);
 
+/* The member names of a value in the two JSON formats (SenML JSON "vs",
+ * "v", "vb", "vlo", "vd"; LwM2M JSON "sv", "v", "bv", "ov", "sv"), and
+ * whether opaque values use the URL-safe base64 alphabet (SenML). */
+struct lwm2m_json_labels {
+	const char *string, *number, *boolean, *objlnk, *opaque;
+	bool url_base64;
+};
+/* The value member of one record (nothing for type NONE) with those
+ * labels. -EINVAL for an unknown type or opaque bytes without a pointer. */
+int lwm2m_json_put_value(struct lwm2m_buf *b, bool *first, const struct lwm2m_value *v,
+			 const struct lwm2m_json_labels *l);
+
 /* Names for the JSON encoders. The full name of a record is its prefix and
  * path, "/dev0/3/0/1" or "/3/0/1" (at most 96 bytes with the NUL); -EINVAL
  * for an invalid prefix. */
