@@ -22,41 +22,18 @@
 
 #include "lwm2m/codec_internal.h"
 
-#define V_STR(s)                                                                           \
-	{                                                                                  \
-		.type = LWM2M_TYPE_STRING, .bytes = {(const uint8_t *)(s), sizeof(s) - 1 } \
-	}
-#define V_OPQ(s)                                                                           \
-	{                                                                                  \
-		.type = LWM2M_TYPE_OPAQUE, .bytes = {(const uint8_t *)(s), sizeof(s) - 1 } \
-	}
-#define V_LNK(s)                                                                            \
-	{                                                                                   \
-		.type = LWM2M_TYPE_CORELNK, .bytes = {(const uint8_t *)(s), sizeof(s) - 1 } \
-	}
-#define V_INT(x)                                     \
-	{                                            \
-		.type = LWM2M_TYPE_INTEGER, .i = (x) \
-	}
-#define V_UINT(x)                                     \
-	{                                             \
-		.type = LWM2M_TYPE_UNSIGNED, .u = (x) \
-	}
-#define V_FLT(x)                                   \
-	{                                          \
-		.type = LWM2M_TYPE_FLOAT, .f = (x) \
-	}
+#include "value_literals.h"
 
 /* The fixed records; the Python side states the same list. */
 static const struct lwm2m_record fixed[] = {
 	{ .path = LWM2M_PATH(3, 0, 0), .value = V_STR("Open Mobile Alliance") },
 	{ .path = LWM2M_PATH(3, 0, 9), .value = V_INT(100) },
-	{ .path = LWM2M_PATH(3, 0, 13), .value = { .type = LWM2M_TYPE_TIME, .i = 1700000000 } },
+	{ .path = LWM2M_PATH(3, 0, 13), .value = V_TIME(1700000000) },
 	{ .path = LWM2M_PATH(9999, 0, 1), .value = V_STR("h\xc3\xa9llo \xe2\x82\xac") },
 	{ .path = LWM2M_PATH(9999, 0, 2), .value = V_INT(INT64_MIN) },
 	{ .path = LWM2M_PATH(9999, 0, 3), .value = V_UINT(UINT64_MAX) },
 	{ .path = LWM2M_PATH(9999, 0, 4), .value = V_FLT(1.5) },
-	{ .path = LWM2M_PATH(9999, 0, 5), .value = { .type = LWM2M_TYPE_BOOLEAN, .b = true } },
+	{ .path = LWM2M_PATH(9999, 0, 5), .value = V_BOOL(true) },
 	{ .path = LWM2M_PATH(9999, 0, 6), .value = V_OPQ("\x00\xff\x00") },
 	{ .path = LWM2M_PATH(9999, 0, 8), .value = { .type = LWM2M_TYPE_OBJLNK, .lnk = { 3, 0 } } },
 	{ .path = LWM2M_PATH(9999, 0, 9), .value = V_LNK("</3303/0>") },

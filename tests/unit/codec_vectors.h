@@ -508,43 +508,7 @@ static void cv_roundtrip(const char *what, cv_encode_fn enc, cv_decode_fn dec, c
 	lwm2m_records_clear(&got);
 }
 
-/* Value literals for the codec tests' tables. */
-#define V_INT(x)                                     \
-	{                                            \
-		.type = LWM2M_TYPE_INTEGER, .i = (x) \
-	}
-#define V_UINT(x)                                     \
-	{                                             \
-		.type = LWM2M_TYPE_UNSIGNED, .u = (x) \
-	}
-#define V_FLT(x)                                   \
-	{                                          \
-		.type = LWM2M_TYPE_FLOAT, .f = (x) \
-	}
-#define V_STR(s)                                                                           \
-	{                                                                                  \
-		.type = LWM2M_TYPE_STRING, .bytes = {(const uint8_t *)(s), sizeof(s) - 1 } \
-	}
-#define V_OPQ(s)                                                                           \
-	{                                                                                  \
-		.type = LWM2M_TYPE_OPAQUE, .bytes = {(const uint8_t *)(s), sizeof(s) - 1 } \
-	}
-#define V_LNK(s)                                                                            \
-	{                                                                                   \
-		.type = LWM2M_TYPE_CORELNK, .bytes = {(const uint8_t *)(s), sizeof(s) - 1 } \
-	}
-#define V_BOOL(x)                                    \
-	{                                            \
-		.type = LWM2M_TYPE_BOOLEAN, .b = (x) \
-	}
-#define V_TIME(x)                                 \
-	{                                         \
-		.type = LWM2M_TYPE_TIME, .i = (x) \
-	}
-#define V_OBJ(o, i)                                           \
-	{                                                     \
-		.type = LWM2M_TYPE_OBJLNK, .lnk = {(o), (i) } \
-	}
+#include "value_literals.h"
 
 /* Every payload shape for each type, with two values per type (values[t][0]
  * and [1]) on object 9999: a resource, a resource instance, a multiple
