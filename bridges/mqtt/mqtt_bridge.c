@@ -1,0 +1,1301 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The MQTT bridge (bridge_mqtt_ops): one broker connection per bridge
+ * instance, libmosquitto driven from the sd-event loop.
+ *
+ * Event loop: the socket is watched for EPOLLIN (mosquitto_loop_read) and,
+ * only while mosquitto_want_write(), EPOLLOUT (mosquitto_loop_write);
+ * mosquitto_loop_misc runs on a 1 s timer (keepalive pings). Nothing here
+ * blocks: a numeric broker address is connected with
+ * mosquitto_connect_bind_async (a non-blocking connect), a host name is
+ * resolved first on a short-lived thread and the numeric address it gives
+ * is connected (the certificate is still checked against the name).
+ *
+ * Each connection attempt gets a fresh struct mosquitto: after a failure
+ * the old one (and its socket) is destroyed outside any libmosquitto
+ * callback, and the next attempt waits an exponential backoff with jitter,
+ * forever. On every CONNACK all subscriptions are sent again (QoS 1 by
+ * default, clean session off: the broker keeps what was published while
+ * the gateway was away), and the retained status topic says "online"; the
+ * last will says "offline".
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <mosquitto.h>
+#include <netdb.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "bridges/mqtt/mqtt_conf.h"
+#include "bridges/mqtt/mqtt_internal.h"
+#include "common/log.h"
+#include "common/schema.h"
+
+#define MISC_PERIOD_USEC    (1000000ULL)
+#define CONNECT_TIMEOUT_SEC 15 /* TCP + TLS + CONNACK */
+#define BAD_LOG_USEC        (10ULL * 1000000ULL)
+#define REJECTED_MAX        256
+
+enum conn_state { ST_IDLE, ST_RESOLVING, ST_CONNECTING, ST_CONNECTED, ST_WAITING };
+
+struct dev {
+	char *name;
+	struct mqtt_binding bind; /* values point into strings */
+	char *strings;
+	bool discovered;
+	unsigned npoints;
+	unsigned long long rx, bad, missing, pub, timeouts;
+	struct dev *next;
+};
+
+struct entry {
+	struct dev *dev;
+	const struct mapping_point *pt;
+	const struct mqtt_source *src;
+	char *filter;
+	struct entry *next;
+};
+
+struct sub {
+	char *filter;
+	unsigned refs;
+	struct sub *next;
+};
+
+struct op {
+	struct bridge *b;
+	char *device;
+	const struct mapping_point *pt;
+	int mid;
+	bool confirm, acked, echoed, finished;
+	int err;
+	struct lwm2m_value expect;
+	uint8_t *expect_buf;
+	sd_event_source *timer;
+	bridge_done_fn done;
+	void *ctx;
+	struct op *next;
+};
+
+/* A host name lookup on its own thread; shared with the thread until both
+ * let go (the loop may stop before getaddrinfo returns). */
+struct lookup {
+	atomic_int refs;
+	atomic_bool ready;
+	int efd;
+	char *host;
+	int err;
+	char addr[INET6_ADDRSTRLEN];
+};
+
+struct bridge {
+	char *name;
+	struct bridge_host host;
+	struct mqtt_conf conf;
+	sd_event *event;
+
+	struct mosquitto *mosq;
+	SSL_CTX *ssl_ctx;
+	enum conn_state state;
+	bool lost;          /* set by callbacks: tear down after the libmosquitto call */
+	unsigned progress;  /* callbacks run (the read loop's progress) */
+	unsigned attempt;   /* failed attempts since the last CONNACK */
+	uint64_t started;   /* CLOCK_MONOTONIC of the current attempt */
+	bool was_connected; /* devices were told they are reachable */
+	sd_event_source *io, *misc, *retry, *lookup_src;
+	struct lookup *lookup;
+	bool in_publish;
+	int early_mid; /* a QoS 0 publish acknowledged inside mosquitto_publish */
+
+	struct dev *devs;
+	struct entry *entries;
+	struct sub *subs;
+	struct op *ops;
+	unsigned ndiscovered;
+	char *rejected[REJECTED_MAX];
+	size_t nrejected;
+	uint64_t bad_log_at, limit_log_at;
+	unsigned bad_suppressed;
+};
+
+static int lib_refs;
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static uint64_t now_usec(struct bridge *b)
+{
+	uint64_t t = 0;
+	(void)sd_event_now(b->event, CLOCK_MONOTONIC, &t);
+	return t;
+}
+
+static int mosq_errno(int rc)
+{
+	switch (rc) {
+	case MOSQ_ERR_SUCCESS:
+		return 0;
+	case MOSQ_ERR_NOMEM:
+		return -ENOMEM;
+	case MOSQ_ERR_INVAL:
+	case MOSQ_ERR_MALFORMED_UTF8:
+		return -EINVAL;
+	case MOSQ_ERR_NO_CONN:
+	case MOSQ_ERR_CONN_LOST:
+		return -ENOTCONN;
+	case MOSQ_ERR_PAYLOAD_SIZE:
+	case MOSQ_ERR_OVERSIZE_PACKET:
+		return -E2BIG;
+	case MOSQ_ERR_ERRNO:
+		return errno ? -errno : -EIO;
+	default:
+		return -EIO;
+	}
+}
+
+static struct dev *dev_find(struct bridge *b, const char *name)
+{
+	for (struct dev *d = b->devs; d; d = d->next)
+		if (strcmp(d->name, name) == 0)
+			return d;
+	return NULL;
+}
+
+static void presence_all(struct bridge *b, int err)
+{
+	for (struct dev *d = b->devs; d; d = d->next)
+		b->host.presence(b->host.ud, d->name, err);
+}
+
+/* ---- subscriptions ----------------------------------------------------------- */
+
+static void sub_send(struct bridge *b, const char *filter)
+{
+	int rc;
+
+	if (b->state != ST_CONNECTED || !b->mosq)
+		return; /* sent at the next CONNACK */
+	rc = mosquitto_subscribe(b->mosq, NULL, filter, b->conf.qos);
+	if (rc != MOSQ_ERR_SUCCESS)
+		log_warning("MQTT bridge %s: cannot subscribe to '%s': %s", b->name, filter,
+			    mosquitto_strerror(rc));
+}
+
+static int sub_ref(struct bridge *b, const char *filter)
+{
+	struct sub *s;
+
+	for (s = b->subs; s; s = s->next)
+		if (strcmp(s->filter, filter) == 0) {
+			s->refs++;
+			return 0;
+		}
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->filter = strdup(filter))) {
+		free(s);
+		return -ENOMEM;
+	}
+	s->refs = 1;
+	s->next = b->subs;
+	b->subs = s;
+	sub_send(b, filter);
+	return 0;
+}
+
+static void sub_unref(struct bridge *b, const char *filter)
+{
+	for (struct sub **q = &b->subs; *q; q = &(*q)->next) {
+		struct sub *s = *q;
+		if (strcmp(s->filter, filter) != 0)
+			continue;
+		if (--s->refs > 0)
+			return;
+		*q = s->next;
+		if (b->state == ST_CONNECTED && b->mosq)
+			(void)mosquitto_unsubscribe(b->mosq, NULL, s->filter);
+		free(s->filter);
+		free(s);
+		return;
+	}
+}
+
+/* ---- connection ------------------------------------------------------------ */
+
+static void conn_begin(struct bridge *b);
+static void update_events(struct bridge *b);
+static void ops_fail_unacked(struct bridge *b, int err);
+
+static void conn_teardown(struct bridge *b)
+{
+	b->io = sd_event_source_disable_unref(b->io);
+	if (b->mosq) {
+		mosquitto_destroy(b->mosq);
+		b->mosq = NULL;
+	}
+	b->lost = false;
+}
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *ud)
+{
+	struct bridge *b = ud;
+
+	(void)s;
+	(void)usec;
+	b->retry = sd_event_source_disable_unref(b->retry);
+	conn_begin(b);
+	return 0;
+}
+
+/* After a failure: the next attempt after min * 2^attempt (capped at max),
+ * times a random factor in [0.5, 1) so that gateways restarted together do
+ * not hit the broker together. */
+static void conn_retry(struct bridge *b, const char *why)
+{
+	uint64_t d = b->conf.reconnect_min_usec;
+	uint32_t rnd = 0;
+	int r;
+
+	conn_teardown(b);
+	if (b->was_connected) {
+		b->was_connected = false;
+		presence_all(b, -EHOSTUNREACH);
+		/* Unacknowledged publishes died with the connection's state. */
+		ops_fail_unacked(b, -EHOSTUNREACH);
+	}
+	for (unsigned i = 0; i < b->attempt && d < b->conf.reconnect_max_usec; i++)
+		d *= 2;
+	if (d > b->conf.reconnect_max_usec)
+		d = b->conf.reconnect_max_usec;
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+		rnd = (uint32_t)now_usec(b) * 2654435761u;
+	d = d / 2 + (uint64_t)((double)(d / 2) * (rnd / 4294967296.0));
+	b->attempt++;
+	b->state = ST_WAITING;
+	log_full(b->attempt == 1 ? LOG_WARNING : LOG_INFO,
+		 "MQTT bridge %s: broker %s:%u: %s; next attempt in %llu ms", b->name, b->conf.host,
+		 (unsigned)b->conf.port, why, (unsigned long long)(d / 1000));
+	b->retry = sd_event_source_disable_unref(b->retry);
+	r = sd_event_add_time_relative(b->event, &b->retry, CLOCK_MONOTONIC, d, 10000, on_retry, b);
+	if (r < 0)
+		log_error_errno(r, "MQTT bridge %s: cannot arm the reconnect timer: %m", b->name);
+}
+
+static void read_pass(struct bridge *b)
+{
+	int fd = mosquitto_socket(b->mosq);
+
+	for (int i = 0; i < 256 && b->mosq && !b->lost; i++) {
+		unsigned before = b->progress;
+		int avail = 0, rc = mosquitto_loop_read(b->mosq, 1);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			if (!b->lost)
+				log_debug("MQTT bridge %s: read: %s", b->name, mosquitto_strerror(rc));
+			b->lost = true;
+			break;
+		}
+		/* Plain TCP: the kernel says whether more is there. TLS keeps
+		 * decrypted records OpenSSL-side: go on while packets come. */
+		if (ioctl(fd, FIONREAD, &avail) < 0)
+			avail = 0;
+		if (avail == 0 && (!b->conf.tls || b->progress == before))
+			break;
+	}
+}
+
+static void after_io(struct bridge *b)
+{
+	if (b->lost || (b->mosq && mosquitto_socket(b->mosq) < 0)) {
+		conn_retry(b, b->state == ST_CONNECTED ? "connection lost" : "connection failed");
+		return;
+	}
+	update_events(b);
+}
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *ud)
+{
+	struct bridge *b = ud;
+
+	(void)s;
+	(void)fd;
+	if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		read_pass(b);
+	if (!b->lost && b->mosq && (revents & EPOLLOUT)) {
+		int rc = mosquitto_loop_write(b->mosq, 1);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			log_debug("MQTT bridge %s: write: %s", b->name, mosquitto_strerror(rc));
+			b->lost = true;
+		}
+	}
+	after_io(b);
+	return 0;
+}
+
+static void update_events(struct bridge *b)
+{
+	uint32_t ev;
+
+	if (!b->io || !b->mosq)
+		return;
+	ev = EPOLLIN | (mosquitto_want_write(b->mosq) ? EPOLLOUT : 0);
+	(void)sd_event_source_set_io_events(b->io, ev);
+}
+
+static int on_misc(sd_event_source *s, uint64_t usec, void *ud)
+{
+	struct bridge *b = ud;
+
+	(void)sd_event_source_set_time(s, usec + MISC_PERIOD_USEC);
+	if (!b->mosq)
+		return 0;
+	if (b->state == ST_CONNECTING && now_usec(b) - b->started > CONNECT_TIMEOUT_SEC * 1000000ULL) {
+		conn_retry(b, "no CONNACK within 15 s");
+		return 0;
+	}
+	if (mosquitto_loop_misc(b->mosq) != MOSQ_ERR_SUCCESS)
+		b->lost = true; /* keepalive expired */
+	if (b->conf.tls && !b->lost && b->mosq)
+		read_pass(b); /* records OpenSSL holds that epoll cannot see */
+	after_io(b);
+	return 0;
+}
+
+/* libmosquitto callbacks: they only record; teardown happens in after_io. */
+static void cb_connect(struct mosquitto *m, void *ud, int rc)
+{
+	struct bridge *b = ud;
+	int r;
+
+	(void)m;
+	b->progress++;
+	if (rc != 0) {
+		log_error("MQTT bridge %s: broker %s:%u refused the connection: %s", b->name, b->conf.host,
+			  (unsigned)b->conf.port, mosquitto_connack_string(rc));
+		b->lost = true;
+		return;
+	}
+	b->state = ST_CONNECTED;
+	b->attempt = 0;
+	log_info("MQTT bridge %s: connected to %s:%u as %s", b->name, b->conf.host, (unsigned)b->conf.port,
+		 b->conf.client_id);
+	r = mosquitto_publish(b->mosq, NULL, b->conf.status_topic, 6, "online", 1, true);
+	if (r != MOSQ_ERR_SUCCESS)
+		log_warning("MQTT bridge %s: cannot publish the status: %s", b->name, mosquitto_strerror(r));
+	for (struct sub *s = b->subs; s; s = s->next)
+		sub_send(b, s->filter);
+	b->was_connected = true;
+	presence_all(b, 0);
+}
+
+static void cb_disconnect(struct mosquitto *m, void *ud, int rc)
+{
+	struct bridge *b = ud;
+
+	(void)m;
+	(void)rc;
+	b->progress++;
+	b->lost = true;
+}
+
+static void cb_subscribe(struct mosquitto *m, void *ud, int mid, int n, const int *granted)
+{
+	struct bridge *b = ud;
+
+	(void)m;
+	(void)mid;
+	b->progress++;
+	for (int i = 0; i < n; i++)
+		if (granted[i] == 0x80)
+			log_warning("MQTT bridge %s: the broker refused a subscription", b->name);
+}
+
+static void op_finish_later(struct op *op, int err);
+
+static void cb_publish(struct mosquitto *m, void *ud, int mid)
+{
+	struct bridge *b = ud;
+
+	(void)m;
+	b->progress++;
+	for (struct op *op = b->ops; op; op = op->next)
+		if (op->mid == mid && !op->acked && !op->finished) {
+			op->acked = true;
+			if (!op->confirm)
+				op_finish_later(op, 0);
+			return;
+		}
+	if (b->in_publish)
+		b->early_mid = mid;
+}
+
+static void dispatch(struct bridge *b, const char *topic, const uint8_t *data, size_t len);
+
+static void cb_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
+{
+	struct bridge *b = ud;
+
+	(void)m;
+	b->progress++;
+	dispatch(b, msg->topic, msg->payload ? msg->payload : (const uint8_t *)"", (size_t)msg->payloadlen);
+}
+
+static void cb_log(struct mosquitto *m, void *ud, int level, const char *str)
+{
+	struct bridge *b = ud;
+
+	(void)m;
+	if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING))
+		log_info("MQTT bridge %s: libmosquitto: %s", b->name, str);
+	else
+		log_debug("MQTT bridge %s: libmosquitto: %s", b->name, str);
+}
+
+static int tls_setup(struct bridge *b, bool by_name)
+{
+	const struct mqtt_conf *c = &b->conf;
+	int rc;
+
+	rc = mosquitto_tls_set(b->mosq, c->tls_ca, c->tls_ca_path, c->tls_cert, c->tls_key, NULL);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_tls_opts_set(b->mosq, c->tls_verify ? 1 : 0, NULL, NULL);
+	if (rc != MOSQ_ERR_SUCCESS)
+		return mosq_errno(rc);
+	if (!c->tls_verify)
+		return mosq_errno(mosquitto_tls_insecure_set(b->mosq, true));
+	if (!by_name)
+		return 0; /* libmosquitto checks the certificate against the numeric host */
+	/* Connected by the resolved address: libmosquitto would check the
+	 * certificate against that address. OpenSSL checks the configured
+	 * name instead (X509_VERIFY_PARAM host), during the handshake. */
+	if (!b->ssl_ctx) {
+		b->ssl_ctx = SSL_CTX_new(TLS_client_method());
+		if (!b->ssl_ctx)
+			return -ENOMEM;
+		if (X509_VERIFY_PARAM_set1_host(SSL_CTX_get0_param(b->ssl_ctx), c->host, 0) != 1)
+			return -EINVAL;
+	}
+	rc = mosquitto_opts_set(b->mosq, MOSQ_OPT_SSL_CTX, b->ssl_ctx);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_int_option(b->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 1);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_tls_insecure_set(b->mosq, true);
+	return mosq_errno(rc);
+}
+
+static void conn_open(struct bridge *b, const char *addr, bool by_name)
+{
+	const struct mqtt_conf *c = &b->conf;
+	char why[160];
+	int rc, r;
+
+	b->mosq = mosquitto_new(c->client_id, c->clean_session, b);
+	if (!b->mosq) {
+		conn_retry(b, "out of memory");
+		return;
+	}
+	mosquitto_connect_callback_set(b->mosq, cb_connect);
+	mosquitto_disconnect_callback_set(b->mosq, cb_disconnect);
+	mosquitto_subscribe_callback_set(b->mosq, cb_subscribe);
+	mosquitto_publish_callback_set(b->mosq, cb_publish);
+	mosquitto_message_callback_set(b->mosq, cb_message);
+	mosquitto_log_callback_set(b->mosq, cb_log);
+	(void)mosquitto_int_option(b->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+	(void)mosquitto_int_option(b->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+	rc = mosquitto_will_set(b->mosq, c->status_topic, 7, "offline", 1, true);
+	if (rc == MOSQ_ERR_SUCCESS && c->username)
+		rc = mosquitto_username_pw_set(b->mosq, c->username, c->password);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		snprintf(why, sizeof(why), "cannot set up the client: %s", mosquitto_strerror(rc));
+		conn_retry(b, why);
+		return;
+	}
+	if (c->tls && (r = tls_setup(b, by_name)) < 0) {
+		snprintf(why, sizeof(why), "TLS set-up failed: %s", strerror(-r));
+		conn_retry(b, why);
+		return;
+	}
+	b->state = ST_CONNECTING;
+	b->started = now_usec(b);
+	errno = 0;
+	/* Numeric address: getaddrinfo does not block, connect() is
+	 * non-blocking (EINPROGRESS), CONNECT waits in the write queue. */
+	rc = mosquitto_connect_bind_async(b->mosq, addr, c->port, (int)c->keepalive_s, NULL);
+	if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(b->mosq) < 0) {
+		snprintf(why, sizeof(why), "cannot connect: %s",
+			 rc == MOSQ_ERR_ERRNO ? strerror(errno ? errno : EIO) : mosquitto_strerror(rc));
+		conn_retry(b, why);
+		return;
+	}
+	r = sd_event_add_io(b->event, &b->io, mosquitto_socket(b->mosq), EPOLLIN | EPOLLOUT, on_io, b);
+	if (r < 0) {
+		conn_retry(b, "cannot watch the socket");
+		return;
+	}
+	update_events(b);
+}
+
+static struct lookup *lookup_unref(struct lookup *l)
+{
+	if (l && atomic_fetch_sub(&l->refs, 1) == 1) {
+		close(l->efd);
+		free(l->host);
+		free(l);
+	}
+	return NULL;
+}
+
+static void *lookup_thread(void *p)
+{
+	struct lookup *l = p;
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
+	uint64_t one = 1;
+	int e = getaddrinfo(l->host, NULL, &hints, &res);
+
+	if (e == 0 && res) {
+		const void *a = res->ai_family == AF_INET6
+					? (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
+					: (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
+		if (!inet_ntop(res->ai_family, a, l->addr, sizeof(l->addr)))
+			e = EAI_FAIL;
+	} else if (e == 0)
+		e = EAI_NONAME;
+	if (res)
+		freeaddrinfo(res);
+	l->err = e;
+	atomic_store_explicit(&l->ready, true, memory_order_release);
+	(void)write(l->efd, &one, sizeof(one));
+	lookup_unref(l);
+	return NULL;
+}
+
+static int on_lookup(sd_event_source *s, int fd, uint32_t revents, void *ud)
+{
+	struct bridge *b = ud;
+	struct lookup *l = b->lookup;
+	char why[200];
+
+	(void)s;
+	(void)fd;
+	(void)revents;
+	if (!atomic_load_explicit(&l->ready, memory_order_acquire))
+		return 0;
+	b->lookup_src = sd_event_source_disable_unref(b->lookup_src);
+	b->lookup = NULL;
+	if (l->err) {
+		snprintf(why, sizeof(why), "cannot resolve '%s': %s", b->conf.host, gai_strerror(l->err));
+		lookup_unref(l);
+		conn_retry(b, why);
+		return 0;
+	}
+	log_debug("MQTT bridge %s: %s is %s", b->name, b->conf.host, l->addr);
+	conn_open(b, l->addr, true);
+	lookup_unref(l);
+	return 0;
+}
+
+static void conn_begin(struct bridge *b)
+{
+	struct lookup *l;
+	pthread_attr_t attr;
+	pthread_t th;
+	int r;
+
+	if (mqtt_host_is_numeric(b->conf.host)) {
+		conn_open(b, b->conf.host, false);
+		return;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l || !(l->host = strdup(b->conf.host)) ||
+	    (l->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+		if (l)
+			free(l->host);
+		free(l);
+		conn_retry(b, "cannot start the name lookup");
+		return;
+	}
+	atomic_init(&l->refs, 2);
+	r = sd_event_add_io(b->event, &b->lookup_src, l->efd, EPOLLIN, on_lookup, b);
+	if (r >= 0) {
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		r = -pthread_create(&th, &attr, lookup_thread, l);
+		pthread_attr_destroy(&attr);
+	}
+	if (r < 0) {
+		b->lookup_src = sd_event_source_disable_unref(b->lookup_src);
+		atomic_store(&l->refs, 1);
+		lookup_unref(l);
+		conn_retry(b, "cannot start the name lookup");
+		return;
+	}
+	b->lookup = l;
+	b->state = ST_RESOLVING;
+}
+
+/* ---- messages -------------------------------------------------------------- */
+
+static bool value_equal(const struct lwm2m_value *a, const struct lwm2m_value *b)
+{
+	struct lwm2m_value c;
+
+	if (a->type != b->type && lwm2m_value_convert(b, a->type, &c) == 0)
+		b = &c;
+	if (a->type != b->type)
+		return false;
+	switch (a->type) {
+	case LWM2M_TYPE_BOOLEAN:
+		return a->b == b->b;
+	case LWM2M_TYPE_INTEGER:
+	case LWM2M_TYPE_TIME:
+		return a->i == b->i;
+	case LWM2M_TYPE_UNSIGNED:
+		return a->u == b->u;
+	case LWM2M_TYPE_FLOAT:
+		return a->f == b->f;
+	case LWM2M_TYPE_OBJLNK:
+		return a->lnk.oid == b->lnk.oid && a->lnk.iid == b->lnk.iid;
+	default:
+		return a->bytes.len == b->bytes.len &&
+		       (a->bytes.len == 0 || memcmp(a->bytes.ptr, b->bytes.ptr, a->bytes.len) == 0);
+	}
+}
+
+static void log_bad(struct bridge *b, const char *topic, const char *device, const char *why)
+{
+	uint64_t t = now_usec(b);
+
+	if (b->bad_log_at && t - b->bad_log_at < BAD_LOG_USEC) {
+		b->bad_suppressed++;
+		return;
+	}
+	log_warning("MQTT bridge %s: payload on '%s' does not match the profile of %s: %s (ignored%s)",
+		    b->name, topic, device, why, b->bad_suppressed ? "; more suppressed" : "");
+	b->bad_log_at = t;
+	b->bad_suppressed = 0;
+}
+
+static bool rejected(struct bridge *b, const char *name)
+{
+	for (size_t i = 0; i < b->nrejected; i++)
+		if (strcmp(b->rejected[i], name) == 0)
+			return true;
+	return false;
+}
+
+static bool bound_device(struct bridge *b, const char *v, size_t n)
+{
+	for (struct dev *d = b->devs; d; d = d->next) {
+		size_t l;
+		const char *x = mqtt_binding_get(&d->bind, "device", &l);
+		if (x && l == n && memcmp(x, v, n) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void discover(struct bridge *b, const char *topic, size_t tlen, struct mqtt_payload *pl)
+{
+	for (size_t i = 0; i < b->conf.nrules; i++) {
+		const struct mqtt_rule *rl = &b->conf.rules[i];
+		struct mqtt_binding caps;
+		const char *v;
+		size_t n;
+		char name[80], addr[256];
+		bool ok = true;
+		int r;
+
+		if (!mqtt_template_match(&rl->topic, topic, tlen, NULL, &caps))
+			continue;
+		v = mqtt_binding_get(&caps, "device", &n);
+		if (!v || n == 0 || n >= sizeof(addr) || bound_device(b, v, n))
+			continue;
+		if (rl->nrequire) {
+			struct json_object *doc;
+			if (mqtt_payload_json(pl, &doc) < 0)
+				continue;
+			for (size_t j = 0; j < rl->nrequire && ok; j++)
+				ok = mqtt_json_pointer(doc, rl->require[j]) != NULL;
+			if (!ok)
+				continue;
+		}
+		if (mqtt_sanitize_name(rl->prefix, v, n, name, sizeof(name)) == 0 || rejected(b, name))
+			continue;
+		if (b->ndiscovered >= b->conf.max_devices) {
+			uint64_t t = now_usec(b);
+			if (!b->limit_log_at || t - b->limit_log_at > 60 * 1000000ULL) {
+				log_warning("MQTT bridge %s: discovery limit of %u devices reached: '%s' on "
+					    "'%.*s' is "
+					    "not created (max_devices)",
+					    b->name, b->conf.max_devices, name, (int)tlen, topic);
+				b->limit_log_at = t;
+			}
+			return;
+		}
+		memcpy(addr, v, n);
+		addr[n] = '\0';
+		r = b->host.discover(b->host.ud, b->name, name, rl->profile, addr);
+		if (r >= 0) {
+			struct dev *d = dev_find(b, name);
+			b->ndiscovered++;
+			if (d)
+				d->discovered = true;
+			log_info("MQTT bridge %s: discovered %s (profile %s) on '%.*s'", b->name, name,
+				 rl->profile, (int)tlen, topic);
+			if (d && b->state == ST_CONNECTED)
+				b->host.presence(b->host.ud, name, 0);
+		} else {
+			log_warning_errno(r, "MQTT bridge %s: cannot create discovered device %s: %m",
+					  b->name, name);
+			if (b->nrejected < REJECTED_MAX)
+				b->rejected[b->nrejected++] = strdup(name);
+		}
+		return;
+	}
+}
+
+static void echo_check(struct bridge *b, struct entry *e, const struct mapping_sample *s)
+{
+	struct lwm2m_value got;
+	bool decoded = false;
+
+	for (struct op *op = b->ops; op; op = op->next) {
+		if (!op->confirm || op->finished || op->echoed || op->pt != e->pt ||
+		    strcmp(op->device, e->dev->name))
+			continue;
+		if (!decoded && mapping_decode(e->pt, s, &got) < 0)
+			return;
+		decoded = true;
+		if (value_equal(&op->expect, &got))
+			op->echoed = true;
+	}
+}
+
+static void dispatch(struct bridge *b, const char *topic, const uint8_t *data, size_t len)
+{
+	struct mqtt_payload pl;
+	size_t tlen = strlen(topic);
+	bool bad_logged = false, echoes = false;
+
+	if (len > b->conf.max_payload) {
+		for (struct entry *e = b->entries; e; e = e->next)
+			if (mqtt_filter_match(e->filter, topic, tlen) &&
+			    mqtt_template_match(&e->src->topic, topic, tlen, &e->dev->bind, NULL)) {
+				e->dev->bad++;
+				if (!bad_logged)
+					log_bad(b, topic, e->dev->name, "larger than max_payload");
+				bad_logged = true;
+			}
+		return;
+	}
+	mqtt_payload_init(&pl, data, len);
+	if (b->conf.nrules && b->host.discover)
+		discover(b, topic, tlen, &pl);
+	for (struct entry *e = b->entries; e; e = e->next) {
+		struct mapping_sample s;
+		uint64_t t;
+		int r;
+
+		if (!mqtt_filter_match(e->filter, topic, tlen) ||
+		    !mqtt_template_match(&e->src->topic, topic, tlen, &e->dev->bind, NULL))
+			continue;
+		r = mqtt_payload_decode(e->src, mapping_raw_size(e->pt->xf.raw, e->pt->xf.width), &pl, &s,
+					&t);
+		if (r == -ENOENT) {
+			e->dev->missing++;
+			continue;
+		}
+		if (r < 0) {
+			e->dev->bad++;
+			if (!bad_logged)
+				log_bad(b, topic, e->dev->name,
+					r == -EBADMSG ? (e->src->format == MQTT_FORMAT_RAW ? "too short"
+											   : "not JSON")
+						      : "not a value (object, array or null)");
+			bad_logged = true;
+			continue;
+		}
+		r = b->host.sample(b->host.ud, e->dev->name, &e->pt->path, &s, t);
+		if (r < 0) {
+			e->dev->bad++; /* the core counted and logged it */
+			continue;
+		}
+		e->dev->rx++;
+		if (b->ops) {
+			echo_check(b, e, &s);
+			echoes = true;
+		}
+	}
+	mqtt_payload_clear(&pl);
+	if (echoes)
+		for (struct op *op = b->ops; op; op = op->next)
+			if (op->echoed && !op->finished)
+				op_finish_later(op, 0);
+}
+
+/* ---- writes and executes ------------------------------------------------------- */
+
+static void op_free(struct op *op)
+{
+	sd_event_source_disable_unref(op->timer);
+	free(op->device);
+	free(op->expect_buf);
+	free(op);
+}
+
+static void op_unlink(struct op *op)
+{
+	for (struct op **q = &op->b->ops; *q; q = &(*q)->next)
+		if (*q == op) {
+			*q = op->next;
+			return;
+		}
+}
+
+static int on_op_timer(sd_event_source *s, uint64_t usec, void *ud)
+{
+	struct op *op = ud;
+	struct bridge *b = op->b;
+	bridge_done_fn done = op->done;
+	void *ctx = op->ctx;
+	int err = op->finished ? op->err : -ETIME;
+	struct dev *d = dev_find(b, op->device);
+
+	(void)s;
+	(void)usec;
+	if (err == -ETIME) {
+		if (d)
+			d->timeouts++;
+		log_warning("MQTT bridge %s: %s: no %s within the timeout", b->name, op->device,
+			    op->confirm && op->acked ? "state echo" : "PUBACK");
+	}
+	op_unlink(op);
+	op_free(op);
+	done(ctx, err, NULL);
+	return 0;
+}
+
+/* done() is never called from inside an op (nor a libmosquitto callback):
+ * the op's timer is moved to now. */
+static void op_finish_later(struct op *op, int err)
+{
+	op->finished = true;
+	op->err = err;
+	(void)sd_event_source_set_time(op->timer, 0);
+	(void)sd_event_source_set_enabled(op->timer, SD_EVENT_ONESHOT);
+}
+
+static void ops_fail_unacked(struct bridge *b, int err)
+{
+	for (struct op *op = b->ops; op; op = op->next)
+		if (!op->acked && !op->finished)
+			op_finish_later(op, err);
+}
+
+static int publish(struct bridge *b, struct dev *d, const struct mqtt_source *w, const char *value,
+		   size_t vlen, bool is_string, const struct mapping_point *pt,
+		   const struct mapping_sample *written, bridge_done_fn done, void *ctx)
+{
+	char topic[1100], payload[4200];
+	const char *missing = NULL;
+	struct op *op;
+	int tl, pl, rc, r;
+	uint64_t timeout;
+
+	if (b->state != ST_CONNECTED || !b->mosq)
+		return -EHOSTUNREACH;
+	tl = mqtt_template_expand(&w->topic, &d->bind, topic, sizeof(topic), &missing);
+	if (tl < 0) {
+		if (tl == -ENOENT)
+			log_error("MQTT bridge %s: %s: topic '%s' needs {%s}, which the device's address "
+				  "does not bind",
+				  b->name, d->name, w->topic.src, missing);
+		else
+			log_error("MQTT bridge %s: %s: cannot build a topic from '%s'", b->name, d->name,
+				  w->topic.src);
+		return -EINVAL;
+	}
+	pl = mqtt_fill_payload(w->payload, value, vlen, is_string, &d->bind, payload, sizeof(payload));
+	if (pl < 0) {
+		log_error("MQTT bridge %s: %s: cannot fill the payload template '%s'", b->name, d->name,
+			  w->payload);
+		return -EINVAL;
+	}
+	op = calloc(1, sizeof(*op));
+	if (!op || !(op->device = strdup(d->name))) {
+		free(op);
+		return -ENOMEM;
+	}
+	op->b = b;
+	op->pt = pt;
+	op->done = done;
+	op->ctx = ctx;
+	op->mid = -1;
+	op->confirm = w->confirm_usec > 0 && written;
+	if (op->confirm) {
+		r = mapping_decode(pt, written, &op->expect);
+		if (r < 0)
+			op->confirm = false; /* cannot compare: the PUBACK has to do */
+		else if ((op->expect.type == LWM2M_TYPE_STRING || op->expect.type == LWM2M_TYPE_OPAQUE ||
+			  op->expect.type == LWM2M_TYPE_CORELNK) &&
+			 op->expect.bytes.len) {
+			op->expect_buf = malloc(op->expect.bytes.len);
+			if (!op->expect_buf) {
+				op_free(op);
+				return -ENOMEM;
+			}
+			memcpy(op->expect_buf, op->expect.bytes.ptr, op->expect.bytes.len);
+			op->expect.bytes.ptr = op->expect_buf;
+		}
+	}
+	timeout = op->confirm ? w->confirm_usec : b->conf.ack_timeout_usec;
+	r = sd_event_add_time_relative(b->event, &op->timer, CLOCK_MONOTONIC, timeout, 1000, on_op_timer, op);
+	if (r < 0) {
+		op_free(op);
+		return r;
+	}
+	b->in_publish = true;
+	b->early_mid = -1;
+	rc = mosquitto_publish(b->mosq, &op->mid, topic, pl, payload, w->qos, w->retain);
+	b->in_publish = false;
+	if (rc != MOSQ_ERR_SUCCESS) {
+		log_error("MQTT bridge %s: %s: cannot publish on '%s': %s", b->name, d->name, topic,
+			  mosquitto_strerror(rc));
+		op_free(op);
+		return rc == MOSQ_ERR_NO_CONN ? -EHOSTUNREACH : mosq_errno(rc);
+	}
+	op->next = b->ops;
+	b->ops = op;
+	if (b->early_mid == op->mid) {
+		op->acked = true;
+		if (!op->confirm)
+			op_finish_later(op, 0);
+	}
+	d->pub++;
+	log_debug("MQTT bridge %s: %s: published '%s' on '%s'", b->name, d->name, payload, topic);
+	update_events(b);
+	return 0;
+}
+
+static int mqtt_write(struct bridge *b, const char *device, const struct mapping_point *pt,
+		      const struct mapping_sample *v, bridge_done_fn done, void *ctx)
+{
+	struct dev *d = dev_find(b, device);
+	const struct mqtt_source *w = pt->write;
+	char text[1024];
+	bool is_string;
+	int n;
+
+	if (!d)
+		return -ENOENT;
+	if (!w)
+		return -EPERM;
+	n = mqtt_sample_text(v, text, sizeof(text), &is_string);
+	if (n < 0)
+		return n == -ENOBUFS ? -E2BIG : n;
+	return publish(b, d, w, text, (size_t)n, is_string, pt, v, done, ctx);
+}
+
+static int mqtt_execute(struct bridge *b, const char *device, const struct mapping_point *pt,
+			const char *args, size_t args_len, bridge_done_fn done, void *ctx)
+{
+	struct dev *d = dev_find(b, device);
+
+	if (!d)
+		return -ENOENT;
+	if (!pt->execute)
+		return -EPERM;
+	return publish(b, d, pt->execute, args ? args : "", args ? args_len : 0, true, pt, NULL, done, ctx);
+}
+
+/* ---- points -------------------------------------------------------------------- */
+
+static struct dev *dev_new(struct bridge *b, const char *name, const struct ynode *address)
+{
+	struct mqtt_binding bind;
+	struct dev *d;
+	char why[200];
+	size_t total = 0, o = 0;
+
+	if (mqtt_address_binding(address, &bind, why, sizeof(why)) < 0) {
+		log_error("MQTT bridge %s: device %s: %s", b->name, name, why);
+		return NULL;
+	}
+	for (size_t i = 0; i < bind.n; i++)
+		total += strlen(bind.v[i].name) + 1 + bind.v[i].len + 1;
+	d = calloc(1, sizeof(*d));
+	if (!d || !(d->name = strdup(name)) || !(d->strings = malloc(total ? total : 1))) {
+		if (d)
+			free(d->name);
+		free(d);
+		return NULL;
+	}
+	for (size_t i = 0; i < bind.n; i++) {
+		size_t nl = strlen(bind.v[i].name);
+		char *nm = d->strings + o, *v;
+		memcpy(nm, bind.v[i].name, nl + 1);
+		o += nl + 1;
+		v = d->strings + o;
+		memcpy(v, bind.v[i].value, bind.v[i].len);
+		v[bind.v[i].len] = '\0';
+		o += bind.v[i].len + 1;
+		d->bind.v[i].name = nm;
+		d->bind.v[i].value = v;
+		d->bind.v[i].len = bind.v[i].len;
+	}
+	d->bind.n = bind.n;
+	d->next = b->devs;
+	b->devs = d;
+	return d;
+}
+
+static void dev_drop(struct bridge *b, struct dev *d)
+{
+	for (struct dev **q = &b->devs; *q; q = &(*q)->next)
+		if (*q == d) {
+			*q = d->next;
+			break;
+		}
+	if (d->discovered && b->ndiscovered)
+		b->ndiscovered--;
+	free(d->name);
+	free(d->strings);
+	free(d);
+}
+
+static int mqtt_add_point(struct bridge *b, const struct bridge_point *p)
+{
+	const struct mqtt_source *src = p->pt->source;
+	struct dev *d = dev_find(b, p->device);
+	struct entry *e;
+	char filter[1100];
+	int r;
+
+	if (!src)
+		return 0;
+	if (!d && !(d = dev_new(b, p->device, p->address)))
+		return -EINVAL;
+	r = mqtt_template_filter(&src->topic, &d->bind, filter, sizeof(filter));
+	if (r < 0) {
+		log_error("MQTT bridge %s: device %s: cannot subscribe to '%s' with its address", b->name,
+			  d->name, src->topic.src);
+		if (d->npoints == 0)
+			dev_drop(b, d);
+		return -EINVAL;
+	}
+	/* A discovery filter that receives this topic anyway: one subscription
+	 * (overlapping ones could deliver a message twice). */
+	for (size_t i = 0; i < b->conf.nrules; i++) {
+		char rf[1100];
+		if (mqtt_template_filter(&b->conf.rules[i].topic, NULL, rf, sizeof(rf)) > 0 &&
+		    mqtt_filter_covers(rf, filter)) {
+			snprintf(filter, sizeof(filter), "%s", rf);
+			break;
+		}
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e || !(e->filter = strdup(filter)) || sub_ref(b, filter) < 0) {
+		if (e)
+			free(e->filter);
+		free(e);
+		if (d->npoints == 0)
+			dev_drop(b, d);
+		return -ENOMEM;
+	}
+	e->dev = d;
+	e->pt = p->pt;
+	e->src = src;
+	/* Appended: a message feeds the points in profile order. */
+	struct entry **q = &b->entries;
+	while (*q)
+		q = &(*q)->next;
+	*q = e;
+	d->npoints++;
+	update_events(b);
+	if (d->npoints == 1 && b->state == ST_CONNECTED)
+		b->host.presence(b->host.ud, d->name, 0);
+	else if (d->npoints == 1)
+		b->host.presence(b->host.ud, d->name, -EHOSTUNREACH);
+	return 0;
+}
+
+static void mqtt_remove_point(struct bridge *b, const char *device, const struct lwm2m_path *path)
+{
+	for (struct entry **q = &b->entries; *q; q = &(*q)->next) {
+		struct entry *e = *q;
+		struct dev *d = e->dev;
+		if (strcmp(d->name, device) != 0 || lwm2m_path_cmp(&e->pt->path, path) != 0)
+			continue;
+		*q = e->next;
+		sub_unref(b, e->filter);
+		free(e->filter);
+		free(e);
+		if (--d->npoints == 0)
+			dev_drop(b, d);
+		update_events(b);
+		return;
+	}
+}
+
+static int mqtt_device_status(struct bridge *b, const char *device, char *buf, size_t size)
+{
+	struct dev *d = dev_find(b, device);
+	int n;
+
+	if (!d)
+		return 0;
+	n = snprintf(buf, size, "rx=%llu bad=%llu missing=%llu pub=%llu timeout=%llu%s%s", d->rx, d->bad,
+		     d->missing, d->pub, d->timeouts, d->discovered ? " discovered" : "",
+		     b->state == ST_CONNECTED ? "" : " broker-down");
+	return n < 0 ? -EIO : (size_t)n >= size ? (int)size - 1 : n;
+}
+
+/* ---- life cycle ---------------------------------------------------------------- */
+
+static int mqtt_verify(struct schema_ctx *ctx, const struct ynode *body)
+{
+	return mqtt_conf_verify(ctx, body);
+}
+
+static int mqtt_verify_address(struct schema_ctx *ctx, const struct ynode *address)
+{
+	struct mqtt_binding bind;
+	char why[200];
+
+	if (!address)
+		return 0; /* the core reports the missing key */
+	if (mqtt_address_binding(address, &bind, why, sizeof(why)) < 0) {
+		schema_error(ctx, address, "mqtt: %s", why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int mqtt_new(const char *name, const struct ynode *body, const struct bridge_host *host,
+		    struct bridge **out)
+{
+	struct bridge *b = calloc(1, sizeof(*b));
+	int r;
+
+	if (!b || !(b->name = strdup(name))) {
+		free(b);
+		return -ENOMEM;
+	}
+	b->host = *host;
+	r = mqtt_conf_load(name, body, &b->conf);
+	if (r < 0) {
+		free(b->name);
+		free(b);
+		return r;
+	}
+	if (lib_refs++ == 0)
+		mosquitto_lib_init();
+	*out = b;
+	return 0;
+}
+
+static int mqtt_start(struct bridge *b, sd_event *event)
+{
+	int r;
+
+	b->event = sd_event_ref(event);
+	for (size_t i = 0; i < b->conf.nrules; i++) {
+		char f[1100];
+		if (mqtt_template_filter(&b->conf.rules[i].topic, NULL, f, sizeof(f)) > 0 &&
+		    (r = sub_ref(b, f)) < 0)
+			return r;
+	}
+	if (b->conf.nrules && !b->host.discover)
+		log_warning("MQTT bridge %s: this gateway cannot create devices: discovery is off", b->name);
+	r = sd_event_add_time_relative(event, &b->misc, CLOCK_MONOTONIC, MISC_PERIOD_USEC, 100000, on_misc,
+				       b);
+	if (r < 0)
+		return log_error_errno(r, "MQTT bridge %s: cannot arm a timer: %m", b->name);
+	(void)sd_event_source_set_enabled(b->misc, SD_EVENT_ON);
+	conn_begin(b);
+	return 0;
+}
+
+static void mqtt_stop(struct bridge *b)
+{
+	if (!b)
+		return;
+	while (b->ops) {
+		struct op *op = b->ops;
+		bridge_done_fn done = op->done;
+		void *ctx = op->ctx;
+		b->ops = op->next;
+		op_free(op);
+		done(ctx, -ECANCELED, NULL);
+	}
+	if (b->mosq && b->state == ST_CONNECTED) {
+		/* A clean goodbye: "offline" retained, then DISCONNECT (the
+		 * broker drops the will). Whatever the socket takes now. */
+		(void)mosquitto_publish(b->mosq, NULL, b->conf.status_topic, 7, "offline", 1, true);
+		(void)mosquitto_disconnect(b->mosq);
+		for (int i = 0; i < 10 && mosquitto_want_write(b->mosq); i++)
+			if (mosquitto_loop_write(b->mosq, 1) != MOSQ_ERR_SUCCESS)
+				break;
+	}
+	conn_teardown(b);
+	b->state = ST_IDLE;
+	b->retry = sd_event_source_disable_unref(b->retry);
+	b->misc = sd_event_source_disable_unref(b->misc);
+	b->lookup_src = sd_event_source_disable_unref(b->lookup_src);
+	b->lookup = lookup_unref(b->lookup);
+}
+
+static struct bridge *mqtt_free(struct bridge *b)
+{
+	if (!b)
+		return NULL;
+	mqtt_stop(b);
+	while (b->entries) {
+		struct entry *e = b->entries;
+		b->entries = e->next;
+		free(e->filter);
+		free(e);
+	}
+	while (b->devs)
+		dev_drop(b, b->devs);
+	while (b->subs) {
+		struct sub *s = b->subs;
+		b->subs = s->next;
+		free(s->filter);
+		free(s);
+	}
+	for (size_t i = 0; i < b->nrejected; i++)
+		free(b->rejected[i]);
+	if (b->ssl_ctx)
+		SSL_CTX_free(b->ssl_ctx);
+	mqtt_conf_clear(&b->conf);
+	sd_event_unref(b->event);
+	free(b->name);
+	free(b);
+	if (--lib_refs == 0)
+		mosquitto_lib_cleanup();
+	return NULL;
+}
+
+const struct bridge_ops bridge_mqtt_ops = {
+	.type = "mqtt",
+	.source_ops = &mqtt_source_ops,
+	.verify = mqtt_verify,
+	.verify_address = mqtt_verify_address,
+	.new = mqtt_new,
+	.start = mqtt_start,
+	.add_point = mqtt_add_point,
+	.remove_point = mqtt_remove_point,
+	.write = mqtt_write,
+	.execute = mqtt_execute,
+	.device_status = mqtt_device_status,
+	.stop = mqtt_stop,
+	.free = mqtt_free,
+};

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bridges/mqtt/mqtt_conf.h — the MQTT bridge's body (one broker), as
+ * documented in conf/fieldgate.yaml and docs/mqtt.md.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bridges/mqtt/mqtt_internal.h"
+
+struct schema_ctx;
+
+/* An auto-discovery rule: a message on topic whose {device} is unknown
+ * creates a device of profile (named prefix + the capture), when the
+ * payload has every JSON pointer of require. */
+struct mqtt_rule {
+	struct mqtt_template topic;
+	char *profile, *prefix;
+	char **require;
+	size_t nrequire;
+};
+
+struct mqtt_conf {
+	char *host; /* a name or a numeric address */
+	uint16_t port;
+	char *client_id, *username, *password, *status_topic;
+	bool tls, tls_verify;
+	char *tls_ca, *tls_ca_path, *tls_cert, *tls_key;
+	unsigned keepalive_s;
+	bool clean_session;
+	int qos; /* of the subscriptions */
+	uint64_t reconnect_min_usec, reconnect_max_usec, ack_timeout_usec;
+	size_t max_payload;
+	unsigned max_devices; /* discovery */
+	struct mqtt_rule *rules;
+	size_t nrules;
+};
+
+/* Check a body, reporting through ctx (bridge_ops.verify). */
+int mqtt_conf_verify(struct schema_ctx *ctx, const struct ynode *body);
+/* Copy a verified body into out (owned; mqtt_conf_clear()). name is the
+ * bridge's name (default client id fieldgate-<name>). */
+int mqtt_conf_load(const char *name, const struct ynode *body, struct mqtt_conf *out);
+void mqtt_conf_clear(struct mqtt_conf *c);
+bool mqtt_host_is_numeric(const char *host);

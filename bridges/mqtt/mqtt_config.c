@@ -1,0 +1,467 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The bridge's own configuration (the body under bridges.<name> with
+ * `type: mqtt`): checked by verify() at load time, copied by new().
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridges/mqtt/mqtt_conf.h"
+#include "common/schema.h"
+
+struct tls_yaml {
+	const char *ca, *ca_path, *cert, *key;
+	bool verify;
+};
+
+struct rule_yaml {
+	const char *topic, *profile, *prefix;
+	struct schema_list require; /* const char * */
+};
+
+struct disc_yaml {
+	uint64_t max_devices;
+	struct schema_list rules; /* struct rule_yaml */
+};
+
+struct conf_yaml {
+	int type;
+	const char *host, *url, *client_id, *username, *password, *status_topic;
+	uint64_t port, keepalive, qos, reconnect_min, reconnect_max, max_payload, ack_timeout;
+	bool clean_session;
+	struct tls_yaml tls;
+	struct disc_yaml discovery;
+};
+
+#define CY(f) offsetof(struct conf_yaml, f)
+#define TY(f) offsetof(struct tls_yaml, f)
+#define RY(f) offsetof(struct rule_yaml, f)
+#define DY(f) offsetof(struct disc_yaml, f)
+
+static const struct schema_enum_word type_words[] = { { .word = "mqtt", .value = 0 }, { .word = NULL } };
+
+static const struct schema_key tls_keys[] = {
+	{ .name = "ca", .kind = SCHEMA_STRING, .offset = TY(ca), .doc = "CA certificate file (PEM)" },
+	{ .name = "ca_path",
+	  .kind = SCHEMA_STRING,
+	  .offset = TY(ca_path),
+	  .doc = "directory of CA certificates" },
+	{ .name = "cert", .kind = SCHEMA_STRING, .offset = TY(cert), .doc = "client certificate (PEM)" },
+	{ .name = "key", .kind = SCHEMA_STRING, .offset = TY(key), .doc = "client private key (PEM)" },
+	{ .name = "verify",
+	  .kind = SCHEMA_BOOL,
+	  .offset = TY(verify),
+	  .def_bool = true,
+	  .doc = "verify the broker's certificate and name" },
+	{ .name = NULL },
+};
+
+static int tls_check(struct schema_ctx *ctx, const struct ynode *map, void *obj)
+{
+	struct tls_yaml *t = obj;
+
+	if (schema_key_ok(ctx, "cert") && schema_key_ok(ctx, "key") && !t->cert != !t->key) {
+		schema_error(ctx, map,
+			     "mqtt: tls needs both 'cert' and 'key' for a client certificate, or neither");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const struct schema_section tls_sec = { "tls", sizeof(struct tls_yaml), tls_keys, tls_check };
+
+static int check_pointer(struct schema_ctx *ctx, const struct schema_key *k, const struct ynode *n, void *t)
+{
+	const char *p = *(const char **)t;
+
+	(void)k;
+	if (*p != '/') {
+		schema_error(ctx, n, "mqtt: '%s' is not a JSON pointer (RFC 6901, e.g. /temperature)", p);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const struct schema_key pointer_elem = { .kind = SCHEMA_STRING,
+						.max_len = 255,
+						.parse = check_pointer };
+
+static const struct schema_key rule_keys[] = {
+	{ .name = "topic",
+	  .kind = SCHEMA_STRING,
+	  .required = true,
+	  .offset = RY(topic),
+	  .max_len = 1024,
+	  .doc = "topic template with a {device} capture" },
+	{ .name = "profile",
+	  .kind = SCHEMA_STRING,
+	  .required = true,
+	  .offset = RY(profile),
+	  .max_len = 128,
+	  .doc = "profile of the devices created" },
+	{ .name = "prefix",
+	  .kind = SCHEMA_STRING,
+	  .offset = RY(prefix),
+	  .max_len = 32,
+	  .doc = "prepended to the capture to form the device name" },
+	{ .name = "require",
+	  .kind = SCHEMA_LIST,
+	  .offset = RY(require),
+	  .elem = &pointer_elem,
+	  .max_items = 16,
+	  .doc = "JSON pointers the payload must have (tells device kinds apart)" },
+	{ .name = NULL },
+};
+
+static int rule_check(struct schema_ctx *ctx, const struct ynode *map, void *obj)
+{
+	struct rule_yaml *r = obj;
+	struct mqtt_template t;
+	char why[200];
+	int e;
+
+	if (!schema_key_ok(ctx, "topic") || !r->topic)
+		return 0;
+	e = mqtt_template_parse(r->topic, &t, why, sizeof(why));
+	if (e == -ENOMEM)
+		return e;
+	if (e < 0) {
+		schema_error(ctx, ynode_map_get(map, "topic"), "mqtt: invalid topic '%s': %s", r->topic, why);
+		return -EINVAL;
+	}
+	if (!mqtt_template_has(&t, "device")) {
+		schema_error(ctx, ynode_map_get(map, "topic"),
+			     "mqtt: discovery topic '%s' has no {device} capture (the new device's address)",
+			     r->topic);
+		e = -EINVAL;
+	}
+	mqtt_template_clear(&t);
+	return e;
+}
+
+static const struct schema_section rule_sec = { "rule", sizeof(struct rule_yaml), rule_keys, rule_check };
+static const struct schema_key rule_elem = { .kind = SCHEMA_SECTION, .section = &rule_sec };
+
+static const struct schema_key disc_keys[] = {
+	{ .name = "max_devices",
+	  .kind = SCHEMA_UINT,
+	  .offset = DY(max_devices),
+	  .umin = 1,
+	  .umax = 10000,
+	  .def_uint = 16,
+	  .doc = "most devices discovery creates" },
+	{ .name = "rules",
+	  .kind = SCHEMA_LIST,
+	  .required = true,
+	  .offset = DY(rules),
+	  .elem = &rule_elem,
+	  .min_items = 1,
+	  .max_items = 64 },
+	{ .name = NULL },
+};
+
+static const struct schema_section disc_sec = { "discovery", sizeof(struct disc_yaml), disc_keys, NULL };
+
+static int check_host(struct schema_ctx *ctx, const struct schema_key *k, const struct ynode *n, void *t)
+{
+	const char *h = *(const char **)t;
+
+	(void)k;
+	if (!*h || strpbrk(h, " /[]")) {
+		schema_error(ctx, n, "mqtt: invalid host '%s' (a name, an IPv4 or an IPv6 address)", h);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_topic(struct schema_ctx *ctx, const struct schema_key *k, const struct ynode *n, void *t)
+{
+	const char *s = *(const char **)t;
+
+	(void)k;
+	if (!*s || strpbrk(s, "+#")) {
+		schema_error(ctx, n, "mqtt: invalid status topic '%s' (no wildcards '+' or '#')", s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const struct schema_key conf_keys[] = {
+	{ .name = "type", .kind = SCHEMA_ENUM, .required = true, .offset = CY(type), .words = type_words },
+	{ .name = "host", .kind = SCHEMA_STRING, .offset = CY(host), .max_len = 253, .parse = check_host },
+	{ .name = "port", .kind = SCHEMA_UINT, .offset = CY(port), .umin = 1, .umax = 65535 },
+	{ .name = "url", .kind = SCHEMA_STRING, .offset = CY(url), .max_len = 300 },
+	{ .name = "client_id", .kind = SCHEMA_STRING, .offset = CY(client_id), .max_len = 128 },
+	{ .name = "username", .kind = SCHEMA_STRING, .offset = CY(username), .max_len = 256 },
+	{ .name = "password", .kind = SCHEMA_STRING, .offset = CY(password), .max_len = 256 },
+	{ .name = "tls", .kind = SCHEMA_SECTION, .offset = CY(tls), .section = &tls_sec },
+	{ .name = "keepalive",
+	  .kind = SCHEMA_DURATION,
+	  .offset = CY(keepalive),
+	  .umin = 5 * USEC_PER_SEC,
+	  .umax = 65535 * USEC_PER_SEC,
+	  .step = USEC_PER_SEC,
+	  .def_uint = 30 * USEC_PER_SEC },
+	{ .name = "clean_session", .kind = SCHEMA_BOOL, .offset = CY(clean_session) },
+	{ .name = "qos", .kind = SCHEMA_UINT, .offset = CY(qos), .umax = 2, .def_uint = 1 },
+	{ .name = "status_topic",
+	  .kind = SCHEMA_STRING,
+	  .offset = CY(status_topic),
+	  .max_len = 512,
+	  .parse = check_topic },
+	{ .name = "reconnect_min",
+	  .kind = SCHEMA_DURATION,
+	  .offset = CY(reconnect_min),
+	  .umin = 10 * USEC_PER_MSEC,
+	  .umax = USEC_PER_HOUR,
+	  .def_uint = USEC_PER_SEC },
+	{ .name = "reconnect_max",
+	  .kind = SCHEMA_DURATION,
+	  .offset = CY(reconnect_max),
+	  .umin = 10 * USEC_PER_MSEC,
+	  .umax = USEC_PER_DAY,
+	  .def_uint = 60 * USEC_PER_SEC },
+	{ .name = "ack_timeout",
+	  .kind = SCHEMA_DURATION,
+	  .offset = CY(ack_timeout),
+	  .umin = 100 * USEC_PER_MSEC,
+	  .umax = 120 * USEC_PER_SEC,
+	  .def_uint = 10 * USEC_PER_SEC },
+	{ .name = "max_payload",
+	  .kind = SCHEMA_UINT,
+	  .offset = CY(max_payload),
+	  .umin = 16,
+	  .umax = 64u << 20,
+	  .def_uint = 256u << 10 },
+	{ .name = "discovery", .kind = SCHEMA_SECTION, .offset = CY(discovery), .section = &disc_sec },
+	{ .name = NULL },
+};
+
+/* mqtt://host[:port], mqtts://host[:port]; IPv6 in brackets. */
+static int parse_url(const char *url, char **host, uint16_t *port, bool *tls, char *why, size_t why_size)
+{
+	const char *p, *hs, *he;
+	unsigned long v = 0;
+
+	if (strncmp(url, "mqtt://", 7) == 0 || strncmp(url, "tcp://", 6) == 0) {
+		*tls = false;
+		p = strstr(url, "//") + 2;
+	} else if (strncmp(url, "mqtts://", 8) == 0 || strncmp(url, "ssl://", 6) == 0) {
+		*tls = true;
+		p = strstr(url, "//") + 2;
+	} else {
+		snprintf(why, why_size, "the scheme must be mqtt:// or mqtts://");
+		return -EINVAL;
+	}
+	if (*p == '[') {
+		hs = p + 1;
+		he = strchr(hs, ']');
+		if (!he) {
+			snprintf(why, why_size, "unterminated '[' of an IPv6 address");
+			return -EINVAL;
+		}
+		p = he + 1;
+	} else {
+		hs = p;
+		he = p + strcspn(p, ":/");
+		p = he;
+	}
+	if (he == hs) {
+		snprintf(why, why_size, "no host");
+		return -EINVAL;
+	}
+	*port = 0;
+	if (*p == ':') {
+		char *end;
+		errno = 0;
+		v = strtoul(p + 1, &end, 10);
+		if (errno || end == p + 1 || v == 0 || v > 65535 || (*end && strcmp(end, "/") != 0)) {
+			snprintf(why, why_size, "invalid port");
+			return -EINVAL;
+		}
+		*port = (uint16_t)v;
+	} else if (*p && strcmp(p, "/") != 0) {
+		snprintf(why, why_size, "unexpected '%s' after the host", p);
+		return -EINVAL;
+	}
+	*host = strndup(hs, (size_t)(he - hs));
+	return *host ? 0 : -ENOMEM;
+}
+
+static int conf_check(struct schema_ctx *ctx, const struct ynode *map, void *obj)
+{
+	struct conf_yaml *c = obj;
+	int ret = 0;
+
+	if (c->url && (c->host || ynode_map_get(map, "port"))) {
+		schema_error(ctx, ynode_map_get(map, "url"),
+			     "mqtt: give either 'url' or 'host'/'port', not both");
+		ret = -EINVAL;
+	} else if (!c->url && !c->host && schema_key_ok(ctx, "url") && schema_key_ok(ctx, "host")) {
+		schema_error(ctx, map, "mqtt: missing key 'host' (or 'url': mqtt://host:port, mqtts://...)");
+		ret = -EINVAL;
+	} else if (c->url && schema_key_ok(ctx, "url")) {
+		char *h = NULL, why[120];
+		uint16_t port;
+		bool tls;
+		int r = parse_url(c->url, &h, &port, &tls, why, sizeof(why));
+		free(h);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0) {
+			schema_error(ctx, ynode_map_get(map, "url"), "mqtt: invalid url '%s': %s", c->url,
+				     why);
+			ret = -EINVAL;
+		}
+	}
+	if (c->password && !c->username) {
+		schema_error(ctx, ynode_map_get(map, "password"), "mqtt: 'password' needs a 'username'");
+		ret = -EINVAL;
+	}
+	if (schema_key_ok(ctx, "reconnect_min") && schema_key_ok(ctx, "reconnect_max") &&
+	    c->reconnect_min > c->reconnect_max) {
+		schema_error(ctx, ynode_map_get(map, "reconnect_min") ?: map,
+			     "mqtt: reconnect_min is above reconnect_max");
+		ret = -EINVAL;
+	}
+	return ret;
+}
+
+static const struct schema_section conf_sec = { "mqtt bridge", sizeof(struct conf_yaml), conf_keys,
+						conf_check };
+
+int mqtt_conf_verify(struct schema_ctx *ctx, const struct ynode *body)
+{
+	struct conf_yaml c = { 0 };
+	int r = schema_parse_section(ctx, &conf_sec, body, &c);
+
+	schema_free(&conf_sec, &c);
+	return r < 0 ? -EINVAL : 0;
+}
+
+void mqtt_conf_clear(struct mqtt_conf *c)
+{
+	if (!c)
+		return;
+	free(c->host);
+	free(c->client_id);
+	free(c->username);
+	free(c->password);
+	free(c->status_topic);
+	free(c->tls_ca);
+	free(c->tls_ca_path);
+	free(c->tls_cert);
+	free(c->tls_key);
+	for (size_t i = 0; i < c->nrules; i++) {
+		mqtt_template_clear(&c->rules[i].topic);
+		free(c->rules[i].profile);
+		free(c->rules[i].prefix);
+		for (size_t j = 0; j < c->rules[i].nrequire; j++)
+			free(c->rules[i].require[j]);
+		free(c->rules[i].require);
+	}
+	free(c->rules);
+	*c = (struct mqtt_conf){ 0 };
+}
+
+static int sdup(char **dst, const char *s)
+{
+	if (!s)
+		return 0;
+	*dst = strdup(s);
+	return *dst ? 0 : -ENOMEM;
+}
+
+int mqtt_conf_load(const char *name, const struct ynode *body, struct mqtt_conf *out)
+{
+	struct conf_yaml c = { 0 };
+	char why[200];
+	int r;
+
+	*out = (struct mqtt_conf){ 0 };
+	r = schema_parse(&conf_sec, body, &c, NULL, NULL);
+	if (r < 0)
+		goto out;
+	out->tls = ynode_map_get(body, "tls") != NULL;
+	if (c.url) {
+		uint16_t port;
+		bool tls;
+		r = parse_url(c.url, &out->host, &port, &tls, why, sizeof(why));
+		if (r < 0)
+			goto out;
+		out->port = port;
+		out->tls = out->tls || tls;
+	} else {
+		r = sdup(&out->host, c.host);
+		out->port = (uint16_t)c.port;
+	}
+	if (!out->port)
+		out->port = out->tls ? 8883 : 1883;
+	if (r < 0 || (r = sdup(&out->username, c.username)) < 0 ||
+	    (r = sdup(&out->password, c.password)) < 0 || (r = sdup(&out->tls_ca, c.tls.ca)) < 0 ||
+	    (r = sdup(&out->tls_ca_path, c.tls.ca_path)) < 0 || (r = sdup(&out->tls_cert, c.tls.cert)) < 0 ||
+	    (r = sdup(&out->tls_key, c.tls.key)) < 0)
+		goto out;
+	out->tls_verify = out->tls && ynode_map_get(body, "tls") ? c.tls.verify : true;
+	if (out->tls && !out->tls_ca && !out->tls_ca_path &&
+	    (r = sdup(&out->tls_ca_path, "/etc/ssl/certs")) < 0)
+		goto out;
+	if (c.client_id)
+		r = sdup(&out->client_id, c.client_id);
+	else
+		r = asprintf(&out->client_id, "fieldgate-%s", name) < 0 ? -ENOMEM : 0;
+	if (r < 0)
+		goto out;
+	if (c.status_topic)
+		r = sdup(&out->status_topic, c.status_topic);
+	else
+		r = asprintf(&out->status_topic, "fieldgate/%s/status", out->client_id) < 0 ? -ENOMEM : 0;
+	if (r < 0)
+		goto out;
+	out->keepalive_s = (unsigned)(c.keepalive / USEC_PER_SEC);
+	out->clean_session = c.clean_session;
+	out->qos = (int)c.qos;
+	out->reconnect_min_usec = c.reconnect_min;
+	out->reconnect_max_usec = c.reconnect_max;
+	out->ack_timeout_usec = c.ack_timeout;
+	out->max_payload = (size_t)c.max_payload;
+	out->max_devices = (unsigned)c.discovery.max_devices;
+	if (c.discovery.rules.n) {
+		const struct rule_yaml *ry = c.discovery.rules.items;
+		out->rules = calloc(c.discovery.rules.n, sizeof(*out->rules));
+		if (!out->rules) {
+			r = -ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < c.discovery.rules.n; i++) {
+			struct mqtt_rule *rl = &out->rules[out->nrules++];
+			const char *const *req = ry[i].require.items;
+			r = mqtt_template_parse(ry[i].topic, &rl->topic, why, sizeof(why));
+			if (r < 0 || (r = sdup(&rl->profile, ry[i].profile)) < 0 ||
+			    (r = sdup(&rl->prefix, ry[i].prefix)) < 0)
+				goto out;
+			if (ry[i].require.n && !(rl->require = calloc(ry[i].require.n, sizeof(char *)))) {
+				r = -ENOMEM;
+				goto out;
+			}
+			for (size_t j = 0; j < ry[i].require.n; j++, rl->nrequire++)
+				if ((r = sdup(&rl->require[j], req[j])) < 0)
+					goto out;
+		}
+	}
+	r = 0;
+out:
+	schema_free(&conf_sec, &c);
+	if (r < 0)
+		mqtt_conf_clear(out);
+	return r;
+}
+
+bool mqtt_host_is_numeric(const char *host)
+{
+	unsigned char buf[16];
+	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
