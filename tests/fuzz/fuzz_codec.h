@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "lwm2m/lwm2m.h"
+#include "../unit/record_equal.h"
 
 static const struct lwm2m_path fuzz_bases[] = {
 	{ .len = 0 },        LWM2M_PATH(3),          LWM2M_PATH(3, 0),    LWM2M_PATH(3, 0, 0),
@@ -39,34 +40,7 @@ static inline enum lwm2m_type fuzz_type_of(void *ctx, const struct lwm2m_path *p
 
 static inline bool fuzz_record_equal(const struct lwm2m_record *a, const struct lwm2m_record *b)
 {
-	const struct lwm2m_value *x = &a->value, *y = &b->value;
-
-	if (lwm2m_path_cmp(&a->path, &b->path) != 0 || a->path.len != b->path.len ||
-	    a->prefix.len != b->prefix.len ||
-	    (a->prefix.len && memcmp(a->prefix.ptr, b->prefix.ptr, a->prefix.len) != 0) ||
-	    x->type != y->type || a->has_time != b->has_time ||
-	    (a->has_time && memcmp(&a->time, &b->time, sizeof(double)) != 0))
-		return false;
-	switch (x->type) {
-	case LWM2M_TYPE_STRING:
-	case LWM2M_TYPE_CORELNK:
-	case LWM2M_TYPE_OPAQUE:
-		return x->bytes.len == y->bytes.len &&
-		       (x->bytes.len == 0 || memcmp(x->bytes.ptr, y->bytes.ptr, x->bytes.len) == 0);
-	case LWM2M_TYPE_INTEGER:
-	case LWM2M_TYPE_TIME:
-		return x->i == y->i;
-	case LWM2M_TYPE_UNSIGNED:
-		return x->u == y->u;
-	case LWM2M_TYPE_FLOAT:
-		return memcmp(&x->f, &y->f, sizeof(double)) == 0;
-	case LWM2M_TYPE_BOOLEAN:
-		return x->b == y->b;
-	case LWM2M_TYPE_OBJLNK:
-		return x->lnk.oid == y->lnk.oid && x->lnk.iid == y->lnk.iid;
-	default:
-		return true;
-	}
+	return tu_record_equal(a, b);
 }
 
 static inline void fuzz_fail(const char *what, const struct lwm2m_buf *b)

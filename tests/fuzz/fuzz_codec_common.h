@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "lwm2m/codec_internal.h"
+#include "../unit/record_equal.h"
 
 typedef int (*fz_encode_fn)(const struct lwm2m_path *base, const struct lwm2m_record *recs, size_t n,
 			    struct lwm2m_buf *out);
@@ -46,44 +47,9 @@ static enum lwm2m_type fz_type_table(void *ctx, const struct lwm2m_path *p)
 	return (enum lwm2m_type)(p->id[2] % 10);
 }
 
-static uint64_t fz_bits(double d)
-{
-	uint64_t u;
-	memcpy(&u, &d, sizeof(u));
-	return u;
-}
-
 static int fz_same(const struct lwm2m_record *a, const struct lwm2m_record *b)
 {
-	const struct lwm2m_value *x = &a->value, *y = &b->value;
-
-	if (a->path.len != b->path.len || lwm2m_path_cmp(&a->path, &b->path) != 0)
-		return 0;
-	if (a->prefix.len != b->prefix.len ||
-	    (a->prefix.len && memcmp(a->prefix.ptr, b->prefix.ptr, a->prefix.len)))
-		return 0;
-	if (a->has_time != b->has_time || (a->has_time && fz_bits(a->time) != fz_bits(b->time)))
-		return 0;
-	if (x->type != y->type)
-		return 0;
-	switch (x->type) {
-	case LWM2M_TYPE_INTEGER:
-	case LWM2M_TYPE_TIME:
-		return x->i == y->i;
-	case LWM2M_TYPE_UNSIGNED:
-		return x->u == y->u;
-	case LWM2M_TYPE_FLOAT:
-		return fz_bits(x->f) == fz_bits(y->f);
-	case LWM2M_TYPE_BOOLEAN:
-		return x->b == y->b;
-	case LWM2M_TYPE_OBJLNK:
-		return x->lnk.oid == y->lnk.oid && x->lnk.iid == y->lnk.iid;
-	case LWM2M_TYPE_NONE:
-		return 1;
-	default:
-		return x->bytes.len == y->bytes.len &&
-		       (x->bytes.len == 0 || memcmp(x->bytes.ptr, y->bytes.ptr, x->bytes.len) == 0);
-	}
+	return tu_record_equal(a, b);
 }
 
 static void fz_roundtrip(const uint8_t *data, size_t size, fz_encode_fn enc, fz_decode_fn dec,

@@ -43,6 +43,7 @@
 #include <cmocka.h>
 
 #include "lwm2m/lwm2m.h"
+#include "record_equal.h"
 #include "testutil.h"
 
 #define CC_MAX_TYPES 64
@@ -392,33 +393,7 @@ static inline void cc_print_record(const char *tag, const struct lwm2m_record *r
 /* Exact equality: doubles bit for bit (so -0.0 differs from 0.0). */
 static inline bool cc_record_equal(const struct lwm2m_record *a, const struct lwm2m_record *b)
 {
-	const struct lwm2m_value *x = &a->value, *y = &b->value;
-
-	if (lwm2m_path_cmp(&a->path, &b->path) != 0 || a->prefix.len != b->prefix.len ||
-	    (a->prefix.len && memcmp(a->prefix.ptr, b->prefix.ptr, a->prefix.len) != 0) ||
-	    x->type != y->type || a->has_time != b->has_time ||
-	    (a->has_time && memcmp(&a->time, &b->time, sizeof(double)) != 0))
-		return false;
-	switch (x->type) {
-	case LWM2M_TYPE_STRING:
-	case LWM2M_TYPE_CORELNK:
-	case LWM2M_TYPE_OPAQUE:
-		return x->bytes.len == y->bytes.len &&
-		       (x->bytes.len == 0 || memcmp(x->bytes.ptr, y->bytes.ptr, x->bytes.len) == 0);
-	case LWM2M_TYPE_INTEGER:
-	case LWM2M_TYPE_TIME:
-		return x->i == y->i;
-	case LWM2M_TYPE_UNSIGNED:
-		return x->u == y->u;
-	case LWM2M_TYPE_FLOAT:
-		return memcmp(&x->f, &y->f, sizeof(double)) == 0;
-	case LWM2M_TYPE_BOOLEAN:
-		return x->b == y->b;
-	case LWM2M_TYPE_OBJLNK:
-		return x->lnk.oid == y->lnk.oid && x->lnk.iid == y->lnk.iid;
-	default:
-		return true;
-	}
+	return tu_record_equal(a, b);
 }
 
 static inline void cc_assert_records(const char *file, const struct lwm2m_records *got, size_t from,

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "lwm2m/codec_internal.h"
+#include "record_equal.h"
 #include "testutil.h"
 
 typedef int (*cv_encode_fn)(const struct lwm2m_path *base, const struct lwm2m_record *recs, size_t n,
@@ -331,37 +332,7 @@ static void cv_format(const struct lwm2m_record *r, char *out, size_t cap)
 
 static bool cv_record_equal(const struct lwm2m_record *a, const struct lwm2m_record *b)
 {
-	const struct lwm2m_value *x = &a->value, *y = &b->value;
-
-	if (lwm2m_path_cmp(&a->path, &b->path) != 0 || a->path.len != b->path.len)
-		return false;
-	if (a->prefix.len != b->prefix.len ||
-	    (a->prefix.len && memcmp(a->prefix.ptr, b->prefix.ptr, a->prefix.len) != 0))
-		return false;
-	if (a->has_time != b->has_time || (a->has_time && cv_bits(a->time) != cv_bits(b->time)))
-		return false;
-	if (x->type != y->type)
-		return false;
-	switch (x->type) {
-	case LWM2M_TYPE_INTEGER:
-	case LWM2M_TYPE_TIME:
-		return x->i == y->i;
-	case LWM2M_TYPE_UNSIGNED:
-		return x->u == y->u;
-	case LWM2M_TYPE_FLOAT:
-		return cv_bits(x->f) == cv_bits(y->f);
-	case LWM2M_TYPE_BOOLEAN:
-		return x->b == y->b;
-	case LWM2M_TYPE_OBJLNK:
-		return x->lnk.oid == y->lnk.oid && x->lnk.iid == y->lnk.iid;
-	case LWM2M_TYPE_STRING:
-	case LWM2M_TYPE_CORELNK:
-	case LWM2M_TYPE_OPAQUE:
-		return x->bytes.len == y->bytes.len &&
-		       (x->bytes.len == 0 || memcmp(x->bytes.ptr, y->bytes.ptr, x->bytes.len) == 0);
-	default:
-		return true;
-	}
+	return tu_record_equal(a, b);
 }
 
 static void cv_assert_records(const char *what, const struct lwm2m_record *got, size_t ngot,
