@@ -1,0 +1,276 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Helpers of the Modbus bridge's end-to-end tests: a `fieldgate run`
+process with a generated configuration and profiles, the pymodbus server
+(pymb_server.py), the scripted libmodbus server (mb-test-server), byte and
+word orders, free ports. Every process started is stopped by the test's
+cleanups, also on failure."""
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.environ.get("FG_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(SOURCE, "tests", "lwm2m-server"))
+from fglwm2m import Server, records_by_path  # noqa: E402,F401
+
+FIELDGATE = None
+MB_SERVER = None
+PY = "/usr/bin/python3"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def order_bytes(be, order):
+    """Big-endian bytes -> the wire bytes of a byte/word order (mapping.h)."""
+    words = [be[i:i + 2] for i in range(0, len(be), 2)]
+    if order == "ABCD":
+        return be
+    if order == "DCBA":
+        return be[::-1]
+    if order == "BADC":
+        return b"".join(w[::-1] for w in words)
+    if order == "CDAB":
+        return b"".join(words[::-1])
+    raise ValueError(order)
+
+
+def regs(b):
+    """Wire bytes -> 16-bit register values."""
+    if len(b) % 2:
+        b += b"\0"
+    return [b[i] << 8 | b[i + 1] for i in range(0, len(b), 2)]
+
+
+def regs_bytes(values):
+    return b"".join(struct.pack(">H", v) for v in values)
+
+
+class Proc:
+    """A child process speaking JSON lines (or plain lines) on stdout."""
+
+    def __init__(self, cmd, stdin=True):
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        self.lines = queue.Queue()
+        self.log = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            line = line.rstrip("\n")
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                obj = line
+            self.log.append(obj)
+            self.lines.put(obj)
+
+    def next(self, timeout=10):
+        return self.lines.get(timeout=timeout)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.reader.join(5)
+        self.proc.stdout.close()
+
+
+class PyModbus(Proc):
+    """pymb_server.py: pymodbus TCP (or RTU) server."""
+
+    def __init__(self, units=(1,), port=None, rtu=None, baud=19200):
+        self.port = port or free_port()
+        u = ",".join(str(x) for x in units)
+        if rtu:
+            cmd = [PY, os.path.join(HERE, "pymb_server.py"), "rtu", rtu, str(baud), u]
+        else:
+            cmd = [PY, os.path.join(HERE, "pymb_server.py"), "tcp", str(self.port), u]
+        super().__init__(cmd)
+        assert self.next(20) == {"ready": True}
+
+    def cmd(self, **c):
+        self.proc.stdin.write(json.dumps(c) + "\n")
+        self.proc.stdin.flush()
+        return self.next(10)
+
+    def set(self, unit, table, addr, values):
+        return self.cmd(op="set", unit=unit, table=table, addr=addr, values=list(values))
+
+    def get(self, unit, table, addr, count):
+        return self.cmd(op="get", unit=unit, table=table, addr=addr, count=count)["values"]
+
+    def reads(self):
+        return self.cmd(op="reads")["reads"]
+
+
+class MbServer(Proc):
+    """mb-test-server: libmodbus TCP server with scripted faults; .requests()
+    is every request seen so far (dicts with ts, unit, fc, addr, count, reply)."""
+
+    def __init__(self, port=None, dead=(), exceptions=(), sets=()):
+        self.port = port or free_port()
+        cmd = [MB_SERVER, "--port", str(self.port)]
+        for u in dead:
+            cmd += ["--dead", str(u)]
+        for a, c in exceptions:
+            cmd += ["--exception", "%d:%d" % (a, c)]
+        for t, a, v in sets:
+            cmd += ["--set", "%s:%d:%d" % (t, a, v)]
+        super().__init__(cmd, stdin=False)
+        assert self.next(10) == "listening"
+
+    def requests(self):
+        return [r for r in list(self.log) if isinstance(r, dict)]
+
+    def wait_request(self, pred, timeout=10, start=0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for r in self.requests()[start:]:
+                if pred(r):
+                    return r
+            time.sleep(0.02)
+        raise AssertionError("no such request; seen: %s" % self.requests()[-20:])
+
+
+def config(tmp, url, bus, devices, profiles_dir):
+    lines = ["gateway:", "  name: gw", "  state_dir: " + os.path.join(tmp, "state"),
+             "  profiles_path: %s:%s" % (profiles_dir, os.path.join(SOURCE, "mappings", "profiles")),
+             "  status_socket: " + os.path.join(tmp, "fg.sock"),
+             "log:", "  level: debug", "lwm2m:", "  mode: endpoint", "  lifetime: 60s", "  servers:",
+             "    - uri: " + url, "bridges:", "  bus:", "    type: modbus"]
+    lines += ["    " + line for line in bus.strip("\n").split("\n")]
+    lines.append("devices:")
+    for d in devices:
+        lines.append("  - name: %s" % d["name"])
+        lines.append("    bridge: bus")
+        lines.append("    profile: %s" % d["profile"])
+        lines.append("    address: %s" % d["address"])
+        if "poll" in d:
+            lines.append("    poll: %s" % d["poll"])
+    return "\n".join(lines) + "\n"
+
+
+class Gateway:
+    def __init__(self, tmp, text):
+        self.tmp = tmp
+        self.path = os.path.join(tmp, "fieldgate.yaml")
+        os.makedirs(os.path.join(tmp, "state"), exist_ok=True)
+        with open(self.path, "w") as f:
+            f.write(text)
+        self.log = []
+        self.proc = subprocess.Popen([FIELDGATE, "run", "-c", self.path], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stderr:
+            self.log.append(line.rstrip("\n"))
+
+    def wait_log(self, pattern, timeout=15, start=0):
+        deadline = time.monotonic() + timeout
+        rx = re.compile(pattern)
+        while time.monotonic() < deadline:
+            for line in self.log[start:]:
+                if rx.search(line):
+                    return line
+            time.sleep(0.05)
+        raise AssertionError("log %r not seen:\n%s" % (pattern, "\n".join(self.log[-60:])))
+
+    def ctl(self, *args):
+        return subprocess.run([FIELDGATE, "-c", self.path, *args], capture_output=True, text=True, timeout=20)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.reader.join(5)
+        self.proc.stderr.close()
+        return self.proc.returncode
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="fg-mb-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.profiles = os.path.join(self.tmp, "profiles")
+        os.makedirs(self.profiles)
+        self.srv = Server(stderr=subprocess.DEVNULL).start()
+        self.addCleanup(self.srv.stop)
+
+    def profile(self, name, text):
+        with open(os.path.join(self.profiles, name + ".yaml"), "w") as f:
+            f.write(text)
+
+    def pymodbus(self, **kw):
+        p = PyModbus(**kw)
+        self.addCleanup(p.stop)
+        return p
+
+    def mbserver(self, **kw):
+        p = MbServer(**kw)
+        self.addCleanup(p.stop)
+        return p
+
+    def gateway(self, bus, devices):
+        gw = Gateway(self.tmp, config(self.tmp, self.srv.url, bus, devices, self.profiles))
+        self.addCleanup(self._stop_gw, gw)
+        return gw
+
+    def _stop_gw(self, gw):
+        rc = gw.stop()
+        if rc not in (0, None):
+            print("\n".join(gw.log[-80:]), file=sys.stderr)
+        self.assertEqual(rc, 0, "fieldgate exit status")
+
+    def read(self, ep, path, code="2.05"):
+        r = self.srv.request("read", ep=ep, path=path, timeout=15)
+        self.assertEqual(r["code"], code, r)
+        return records_by_path(r)
+
+    def wait_value(self, ep, path, pred, timeout=15):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            r = self.srv.request("read", ep=ep, path=path, timeout=15)
+            if r["code"] == "2.05":
+                last = records_by_path(r)
+                if pred(last):
+                    return last
+            time.sleep(0.1)
+        raise AssertionError("%s %s: condition not met, last %s" % (ep, path, last))
+
+
+def main(argv, module_globals):
+    global FIELDGATE, MB_SERVER
+    FIELDGATE = os.path.abspath(argv[1])
+    if len(argv) > 2:
+        MB_SERVER = os.path.abspath(argv[2])
+    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[module_globals["__name__"]])
+    res = unittest.TextTestRunner(verbosity=2).run(suite)
+    failed = len(res.failures) + len(res.errors)
+    print("%d passed, %d failed" % (res.testsRun - failed, failed))
+    return 1 if failed or res.testsRun == 0 else 0

@@ -1,0 +1,181 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""The Modbus bridge end to end over TCP against Debian's pymodbus server
+(pymb_server.py) and the project's LwM2M test server: every raw type in
+every byte/word order read to LwM2M, strings, bit fields, coils, discrete
+and input registers with a scale; LwM2M Writes landing in the registers
+in the right order (float32/float64/int32 CDAB..., a bit field merged by
+read-modify-write, a coil); coalescing and the drift-free period asserted
+on the requests the server counted; an observation tightening the poll;
+a max_age Read asking the device; `fieldgate status` counters.
+
+Usage: test_modbus_tcp.py PATH/TO/fieldgate PATH/TO/mb-test-server
+"""
+import struct
+import sys
+import time
+
+import mbtest
+from mbtest import Base, order_bytes, records_by_path, regs
+
+TYPES = [("int16", "h", -1234), ("uint16", "H", 54321), ("int32", "i", -123456789),
+         ("uint32", "I", 3123456789), ("int64", "q", -1234567890123456789),
+         ("uint64", "Q", 1234567890123456789), ("float32", "f", 21.5), ("float64", "d", -1234.5678)]
+ORDERS = ["ABCD", "BADC", "CDAB", "DCBA"]
+
+
+def types_profile():
+    """A profile with every type x order in holding registers, and what the
+    server must hold: {(table, addr): [register values]} and {path: value}."""
+    objs, regs_at, expect = [], {}, {}
+    addr, ni, nf = 0, 0, 0
+    for raw, fmt, val in TYPES:
+        for order in ORDERS:
+            wire = order_bytes(struct.pack(">" + fmt, val), order)
+            if fmt in "fd":
+                path, res = "/3300/%d" % nf, 5700
+                nf += 1
+            else:
+                path, res = "/3200/%d" % ni, 5501
+                ni += 1
+            objs.append("  %s:\n    %d: {source: {table: holding, address: %d}, raw: %s, order: %s}"
+                        % (path, res, addr, raw, order))
+            regs_at[("holding", addr)] = regs(wire)
+            expect["%s/%d" % (path, res)] = val
+            addr += len(wire) // 2 + 1
+    # A string, a bit field, a coil, a discrete input, a scaled input register.
+    objs.append("  /3341/0:\n    5527: {source: {table: holding, address: 200}, raw: string, length: 8}")
+    regs_at[("holding", 200)] = regs(b"HELLO\0\0\0")
+    expect["/3341/0/5527"] = "HELLO"
+    objs.append("  /3200/40:\n    5500: {source: {table: holding, address: 210}, raw: bits, bit: 3}")
+    regs_at[("holding", 210)] = [0b1000]
+    expect["/3200/40/5500"] = True
+    objs.append("  /3201/0:\n    5550: {source: {table: coil, address: 5}, raw: uint8, writable: true}")
+    regs_at[("coil", 5)] = [1]
+    expect["/3201/0/5550"] = True
+    objs.append("  /3200/41:\n    5500: {source: {table: discrete, address: 7}, raw: uint8}")
+    regs_at[("discrete", 7)] = [1]
+    expect["/3200/41/5500"] = True
+    objs.append("  /3300/40:\n    5700: {source: {table: input, address: 3}, raw: int16, scale: 0.1}")
+    regs_at[("input", 3)] = [215]
+    expect["/3300/40/5700"] = 21.5
+    # Writable points: float32/float64 in each order, int32 CDAB, a bit field.
+    for k, order in enumerate(ORDERS):
+        objs.append("  /3308/%d:\n    5900: {source: {table: holding, address: %d}, raw: float32, order: %s, "
+                    "writable: true}" % (k, 300 + 10 * k, order))
+        objs.append("  /3308/%d:\n    5900: {source: {table: holding, address: %d}, raw: float64, order: %s, "
+                    "writable: true}" % (k + 4, 400 + 10 * k, order))
+    objs.append("  /3200/50:\n    5503: {source: {table: holding, address: 500}, raw: int32, order: CDAB, "
+                "writable: true}")
+    objs.append("  /3201/1:\n    5550: {source: {table: holding, address: 510}, raw: bits, bit: 4, "
+                "writable: true}")
+    regs_at[("holding", 510)] = [0b11]
+    text = "bridge: modbus\ndefaults: {poll: 500ms}\nobjects:\n" + "\n".join(objs) + "\n"
+    return text, regs_at, expect
+
+
+class Tcp(Base):
+    def test_types_orders_writes(self):
+        text, at, expect = types_profile()
+        self.profile("mbtypes", text)
+        mb = self.pymodbus(units=(1, 2))
+        for (table, addr), values in at.items():
+            mb.set(1, table, addr, values)
+        gw = self.gateway("tcp: {host: 127.0.0.1, port: %d}\ntimeout: 500ms" % mb.port,
+                          [{"name": "t1", "profile": "mbtypes", "address": 1}])
+        self.srv.wait_event("register", ep="gw-t1", timeout=20)
+        got = {}
+        for obj in ("/3200", "/3300", "/3341", "/3201"):
+            want = [p for p in expect if p.startswith(obj + "/")]
+            got.update(self.wait_value("gw-t1", obj, lambda v: all(p in v for p in want)))
+        for path, val in expect.items():
+            self.assertIn(path, got)
+            if isinstance(val, float):
+                self.assertAlmostEqual(got[path], val, places=4, msg=path)
+            else:
+                self.assertEqual(got[path], val, path)
+
+        # Writes: the value lands in the registers in the point's order.
+        for k, order in enumerate(ORDERS):
+            r = self.srv.request("write", ep="gw-t1", path="/3308/%d/5900" % k, value=12.25, type="float",
+                                 timeout=10)
+            self.assertEqual(r["code"], "2.04", r)
+            self.assertEqual(mb.get(1, "holding", 300 + 10 * k, 2), regs(order_bytes(struct.pack(">f", 12.25), order)),
+                             order)
+            r = self.srv.request("write", ep="gw-t1", path="/3308/%d/5900" % (k + 4), value=-0.1, type="float",
+                                 timeout=10)
+            self.assertEqual(r["code"], "2.04", r)
+            self.assertEqual(mb.get(1, "holding", 400 + 10 * k, 4), regs(order_bytes(struct.pack(">d", -0.1), order)),
+                             order)
+        r = self.srv.request("write", ep="gw-t1", path="/3200/50/5503", value=-2, type="integer", timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        self.assertEqual(mb.get(1, "holding", 500, 2), [0xFFFE, 0xFFFF])  # CDAB of FF FF FF FE
+        # A bit field: only bit 4 changes (read-modify-write).
+        r = self.srv.request("write", ep="gw-t1", path="/3201/1/5550", value=True, type="boolean", timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        self.assertEqual(mb.get(1, "holding", 510, 1), [0b10011])
+        r = self.srv.request("write", ep="gw-t1", path="/3201/0/5550", value=False, type="boolean", timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        self.assertEqual(mb.get(1, "coil", 5, 1), [0])
+        # The written values come back through the poll.
+        self.wait_value("gw-t1", "/3308/2/5900", lambda v: v.get("/3308/2/5900") == 12.25)
+        # A value out of the raw range is refused before Modbus: 4.00.
+        r = self.srv.request("write", ep="gw-t1", path="/3200/50/5503", value=2 ** 40, type="integer", timeout=10)
+        self.assertEqual(r["code"], "4.00", r)
+        st = gw.ctl("status")
+        self.assertEqual(st.returncode, 0, st.stderr)
+        self.assertRegex(st.stdout, r"unit=1 req=\d+ exc=0 crc=0 timeout=0")
+
+    def test_coalescing_period_observe(self):
+        objs = []
+        for i in range(10):   # holding 0..9: one block
+            objs.append("  /3300/%d:\n    5700: {source: {table: holding, address: %d}, raw: int16}" % (i, i))
+        for i in range(5):    # holding 100, 102, ..., 108: one block (gaps of 1)
+            objs.append("  /3300/%d:\n    5700: {source: {table: holding, address: %d}, raw: int16}"
+                        % (10 + i, 100 + 2 * i))
+        for i in range(3):    # input 0..2 (float32 at 0: 2 registers, then 2): one block
+            objs.append("  /3300/%d:\n    5700: {source: {table: input, address: %d}, raw: uint16}" % (20 + i, i))
+        objs.append("  /3200/0:\n    5500: {source: {table: coil, address: 3}, raw: uint8}")
+        objs.append("  /3200/1:\n    5500: {source: {table: coil, address: 6}, raw: uint8}")
+        # Polled every 2 s unless observed.
+        objs.append("  /3303/0:\n    5700: {source: {table: holding, address: 700}, raw: int16, poll: 2s}")
+        self.profile("mbco", "bridge: modbus\ndefaults: {poll: 400ms}\nobjects:\n" + "\n".join(objs) + "\n")
+        mb = self.pymodbus(units=(2,))
+        mb.set(2, "holding", 0, list(range(10, 20)))
+        mb.set(2, "holding", 700, [77])
+        self.gateway("tcp: {host: 127.0.0.1, port: %d}\nmax_gap: 4" % mb.port,
+                     [{"name": "c1", "profile": "mbco", "address": 2}])
+        self.srv.wait_event("register", ep="gw-c1", timeout=20)
+        self.wait_value("gw-c1", "/3300/9/5700", lambda v: v.get("/3300/9/5700") == 19)
+        time.sleep(2.5)
+        reads = [tuple(r[:4]) for r in mb.reads()]
+        blocks = set(reads)
+        self.assertEqual(blocks, {(2, 3, 0, 10), (2, 3, 100, 9), (2, 4, 0, 3), (2, 1, 3, 4), (2, 3, 700, 1)},
+                         reads)
+        # Every 400 ms cycle is 4 requests: equal counts (within one cycle).
+        n = [reads.count(b) for b in ((2, 3, 0, 10), (2, 3, 100, 9), (2, 4, 0, 3), (2, 1, 3, 4))]
+        self.assertLessEqual(max(n) - min(n), 1, n)
+        # No drift: the k-th read of a block is at start + k * 400 ms.
+        ts = [r[4] for r in mb.reads() if tuple(r[:4]) == (2, 3, 0, 10)]
+        for k, t in enumerate(ts):
+            self.assertLess(abs(t - ts[0] - 400 * k), 100, (k, [round(x - ts[0]) for x in ts]))
+
+        # Observing /3303/0/5700 with pmin 1 polls it every second.
+        def slow_reads():
+            return [r[4] for r in mb.reads() if tuple(r[:4]) == (2, 3, 700, 1)]
+        before = len(slow_reads())
+        r = self.srv.request("write-attributes", ep="gw-c1", path="/3303/0/5700", attrs={"pmin": 1}, timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        obs = self.srv.request("observe", ep="gw-c1", path="/3303/0/5700", timeout=10)
+        self.assertEqual(obs["code"], "2.05", obs)
+        t0 = time.monotonic()
+        time.sleep(4.2)
+        during = slow_reads()[before:]
+        self.assertGreaterEqual(len(during), 4, [round(x - t0 * 1000) for x in during])
+        mb.set(2, "holding", 700, [78])
+        n = self.srv.wait_event("notify", ep="gw-c1", timeout=5)
+        self.assertEqual(records_by_path(n)["/3303/0/5700"], 78.0)
+
+
+if __name__ == "__main__":
+    sys.exit(mbtest.main(sys.argv, globals()))
