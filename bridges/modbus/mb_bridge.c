@@ -822,6 +822,8 @@ static int mb_write(struct bridge *b, const char *device, const struct mapping_p
 		return -ENOENT;
 	if (!s || s->table == MB_TABLE_INPUT || s->table == MB_TABLE_DISCRETE)
 		return -EPERM;
+	if (d->quarantined)
+		return -ETIMEDOUT; /* it did not answer lately: 5.03 now rather than after a timeout */
 	count = mb_point_count(s, xf);
 	if (v->kind != MAPPING_SAMPLE_BYTES)
 		return -EINVAL;
@@ -845,7 +847,7 @@ static int mb_write(struct bridge *b, const char *device, const struct mapping_p
 			field_mask(xf, j->mask, 2u * count);
 		}
 	}
-	verify = s->verify >= 0 ? s->verify : (pt->write ? -1 : -1);
+	verify = s->verify;
 	j->verify = verify >= 0 ? verify : b->conf.verify_writes;
 	req_submit(b, r, j);
 	return 0;
@@ -877,6 +879,8 @@ static int mb_execute(struct bridge *b, const char *device, const struct mapping
 		return -ENOENT;
 	if (!s)
 		return -EPERM;
+	if (d->quarantined)
+		return -ETIMEDOUT;
 	r = req_new(b, REQ_EXECUTE, done, ctx);
 	j = r ? job_new(b, d, r, MB_OP_WRITE, s, 1) : NULL;
 	if (!j) {

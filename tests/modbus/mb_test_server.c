@@ -150,7 +150,8 @@ int main(int argc, char **argv)
 				reply = "none";
 			else if (code)
 				reply = "exception";
-			printf("{\"ts\": %.3f, \"unit\": %u, \"fc\": %u, \"addr\": %u, \"count\": %u, \"reply\": \"%s\"",
+			printf("{\"ts\": %.3f, \"unit\": %u, \"fc\": %u, \"addr\": %u, \"count\": %u, "
+			       "\"reply\": \"%s\"",
 			       now_ms(), unit, fc, addr, count, reply);
 			if (fc == 6)
 				printf(", \"values\": [%u]", (unsigned)query[hl + 3] << 8 | query[hl + 4]);
