@@ -103,7 +103,7 @@ objects:
     5900: {source: {table: holding, address: 104}, raw: int16, write: {table: holding, address: 90}}
 """)
         mb = self.mbserver(exceptions=[(45, 2), (50, 2), (60, 3), (70, 4), (80, 11), (90, 1)])
-        gw = self.gateway("tcp: {host: 127.0.0.1, port: %d}\ntimeout: 300ms" % mb.port,
+        gw = self.gateway("tcp: {host: 127.0.0.1, port: %d}\ntimeout: 300ms\nbackoff_min: 1s" % mb.port,
                           [{"name": "e", "profile": "exc", "address": 1}])
         self.srv.wait_event("register", ep="gw-e", timeout=20)
         want = {"/3300/%d/5700" % i: float(a) for i, a in enumerate((40, 42, 44, 47, 49))}
@@ -117,12 +117,17 @@ objects:
         self.assertEqual(blocks, {(40, 3, "ok"), (44, 1, "ok"), (47, 3, "ok")})
 
         codes = {}
-        for k in range(5):
+        # 80 (gateway target failed) last: it quarantines the unit.
+        for k in (0, 1, 2, 4, 3):
             r = self.srv.request("write", ep="gw-e", path="/3308/%d/5900" % k, value=5.0, type="float", timeout=10)
             codes[k] = r["code"]
         # illegal address 4.04, illegal value 4.00, device failure 5.00,
         # gateway target failed 5.03, illegal function 4.05.
         self.assertEqual(codes, {0: "4.04", 1: "4.00", 2: "5.00", 3: "5.03", 4: "4.05"})
+        # Quarantined by 0x0B: an Execute answers 5.03 at once.
+        r = self.srv.request("execute", ep="gw-e", path="/3/0/5", timeout=10)
+        self.assertEqual(r["code"], "5.03", r)
+        self.wait_value("gw-e", "/3/0/11", lambda v: v.get("/3/0/11/0") == 0)  # the probe succeeded
         r = self.srv.request("execute", ep="gw-e", path="/3/0/5", timeout=10)
         self.assertEqual(r["code"], "4.04", r)
         # Execute: a 200 ms pulse on coil 20; answered after both writes.
