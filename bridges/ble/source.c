@@ -549,6 +549,8 @@ int ble_conf_parse(struct schema_ctx *ctx, const struct ynode *body, struct ble_
 	unsigned before = ctx->errors;
 	int r;
 
+	if (conf)
+		*conf = (struct ble_conf){ 0 };
 	r = schema_parse_section(ctx, &body_section, body, &in);
 	if (r == -ENOMEM)
 		goto out;
