@@ -1684,8 +1684,9 @@ static int discover_object(struct bsreq *q, uint16_t oid, struct lwm2m_buf *b)
 		goto out;
 	if (iids.n)
 		qsort(iids.v, iids.n, sizeof(*iids.v), cmp_u16);
-	if (!(def->ver_major == 1 && def->ver_minor == 0))
-		r = lwm2m_buf_printf(b, ",</%u>;ver=%u.%u", oid, def->ver_major, def->ver_minor);
+	unsigned v = fg_announced_version(def, ep->version);
+	if (v != 10)
+		r = lwm2m_buf_printf(b, ",</%u>;ver=%u.%u", oid, v / 10, v % 10);
 	else if (!iids.n)
 		r = lwm2m_buf_printf(b, ",</%u>", oid);
 	for (size_t i = 0; i < iids.n && r >= 0; i++) {

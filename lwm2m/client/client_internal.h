@@ -186,10 +186,17 @@ struct lwm2m_endpoint {
 void fg_ep_free(struct lwm2m_endpoint *ep);
 uint16_t fg_ep_default_ct(const struct lwm2m_endpoint *ep);
 /* Links "</oid/iid>" of a store's instances and of declared objects
- * without instances ("</oid>", ";ver=X.Y" when not 1.0), never /0 or /21;
+ * without instances ("</oid>", ";ver=X.Y" when not 1.0, see
+ * fg_announced_version() for enabler), never /0 or /21;
  * comma: put a ',' before the first one. */
 int fg_links(const struct lwm2m_client *c, const struct lwm2m_store *s, const uint16_t *declared,
-	     size_t ndeclared, bool comma, struct lwm2m_buf *out);
+	     size_t ndeclared, bool comma, uint8_t enabler, struct lwm2m_buf *out);
+/* The version an object is announced with ("ver=") to a server of the
+ * given LwM2M enabler version (10, 11, 12; 0: the definition's): the core
+ * objects 0-7 are 1.0 to a LwM2M 1.0 server, and Server 1.2 needs LwM2M
+ * 1.2 (the DDFs' LWM2MVersion), so a 1.1 server gets Server 1.1. Returns
+ * major*10+minor. */
+unsigned fg_announced_version(const struct lwm2m_objdef *def, uint8_t enabler);
 /* Build the Register/Update payload: </>;rt="oma.lwm2m";ct=..,</1/0>,... */
 int fg_ep_links(const struct lwm2m_endpoint *ep, struct lwm2m_buf *out);
 /* Re-read /1/0 (lifetime, binding) after the server wrote it. */

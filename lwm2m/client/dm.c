@@ -496,8 +496,9 @@ static void do_discover(struct req *rq)
 		struct disc_ctx d = { &b, rq, false };
 
 		r = link_path(&b, rq, &rq->path, true);
-		if (r >= 0 && !(def->ver_major == 1 && def->ver_minor == 0))
-			r = lwm2m_buf_printf(&b, ";ver=%u.%u", def->ver_major, def->ver_minor);
+		unsigned v = fg_announced_version(def, rq->ep->version);
+		if (r >= 0 && v != 10)
+			r = lwm2m_buf_printf(&b, ";ver=%u.%u", v / 10, v % 10);
 		if (r >= 0)
 			r = fmt_attrs_at(&b, rq, &rq->path);
 		if (r >= 0)

@@ -107,8 +107,24 @@ static int cmp_item(const void *a, const void *b)
 	return xi < yi ? -1 : xi > yi;
 }
 
+unsigned fg_announced_version(const struct lwm2m_objdef *def, uint8_t enabler)
+{
+	unsigned v = def->ver_major * 10u + def->ver_minor;
+
+	if (enabler < 10)
+		return v;
+	/* Registry facts (LWM2MVersion of the DDFs): the core objects 0-7 of
+	 * LwM2M 1.0 are all version 1.0, their later versions need LwM2M 1.1,
+	 * except Server 1.2 (LwM2M 1.2). */
+	if (def->oid <= 7 && enabler == 10)
+		return 10;
+	if (def->oid == 1 && v > enabler)
+		return enabler;
+	return v;
+}
+
 int fg_links(const struct lwm2m_client *c, const struct lwm2m_store *s, const uint16_t *declared,
-	     size_t ndeclared, bool comma, struct lwm2m_buf *out)
+	     size_t ndeclared, bool comma, uint8_t enabler, struct lwm2m_buf *out)
 {
 	struct {
 		struct link_item *v;
@@ -141,15 +157,15 @@ int fg_links(const struct lwm2m_client *c, const struct lwm2m_store *s, const ui
 				continue;
 		} else {
 			const struct lwm2m_objdef *def = lwm2m_registry_find(c->reg, oid);
-			bool has_inst = false, ver = def && !(def->ver_major == 1 && def->ver_minor == 0);
+			unsigned v = def ? fg_announced_version(def, enabler) : 10;
+			bool has_inst = false, ver = v != 10;
 
 			for (size_t k = i; k < l.n && l.v[k].oid == oid; k++)
 				has_inst |= l.v[k].iid != 0xFFFF;
 			/* </oid> alone for an object without instances, and
 			 * before the instances when it carries a version. */
 			if (ver)
-				r = lwm2m_buf_printf(out, "%s</%u>;ver=%u.%u", sep, oid, def->ver_major,
-						     def->ver_minor);
+				r = lwm2m_buf_printf(out, "%s</%u>;ver=%u.%u", sep, oid, v / 10, v % 10);
 			else if (!has_inst)
 				r = lwm2m_buf_printf(out, "%s</%u>", sep, oid);
 			if (r < 0)
@@ -176,7 +192,7 @@ int fg_ep_links(const struct lwm2m_endpoint *ep, struct lwm2m_buf *out)
 
 	if (r < 0)
 		return r;
-	return fg_links(ep->c, ep->store, ep->declared, ep->ndeclared, true, out);
+	return fg_links(ep->c, ep->store, ep->declared, ep->ndeclared, true, ep->version, out);
 }
 
 /* ---- /1 (Server) ------------------------------------------------------- */

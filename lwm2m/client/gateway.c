@@ -58,7 +58,7 @@ static int refresh_links(struct lwm2m_device *dev)
 
 	if (!ep->store)
 		return 0;
-	r = fg_links(ep->c, dev->store, NULL, 0, false, &b);
+	r = fg_links(ep->c, dev->store, NULL, 0, false, ep->version, &b);
 	if (r >= 0) {
 		struct lwm2m_value v = { .type = LWM2M_TYPE_CORELNK, .bytes = { b.data, b.len } };
 

@@ -228,10 +228,10 @@ class Bootstrap(unittest.TestCase):
         r = req("bs-discover", ep="ep0", path="/")
         self.assertEqual(r["code"], "2.05")
         self.assertEqual(r["text"],
-                         '</>;lwm2m=1.1,</0>;ver=1.2,</0/0>,</0/1>;ssid=101;uri="%s",</1>;ver=1.2,'
+                         '</>;lwm2m=1.1,</0>;ver=1.2,</0/0>,</0/1>;ssid=101;uri="%s",</1>;ver=1.1,'
                          '</1/1>;ssid=101,</3>;ver=1.2,</3/0>,</3303>;ver=1.1,</3303/0>' % self.srv.url)
         r = req("bs-discover", ep="ep0", path="/1")
-        self.assertEqual(r["text"], '</>;lwm2m=1.1,</1>;ver=1.2,</1/1>;ssid=101')
+        self.assertEqual(r["text"], '</>;lwm2m=1.1,</1>;ver=1.1,</1/1>;ssid=101')
         self.assertEqual(req("bs-discover", ep="ep0", path="/1/1")["code"], "4.00")
         # The Bootstrap-Server account is never deleted.
         self.assertEqual(req("bs-delete", ep="ep0", path="/0/0")["code"], "4.00")
@@ -247,7 +247,7 @@ class Bootstrap(unittest.TestCase):
         r = req("bs-discover", ep="ep0", path="/")
         self.assertEqual(r["text"],
                          '</>;lwm2m=1.1,</0>;ver=1.2,</0/0>,</0/3>;ssid=7;uri="%s",'
-                         '</0/4>;ssid=8;uri="coap://127.0.0.1:9",</1>;ver=1.2,</1/0>;ssid=7,</1/1>;ssid=101,'
+                         '</0/4>;ssid=8;uri="coap://127.0.0.1:9",</1>;ver=1.1,</1/0>;ssid=7,</1/1>;ssid=101,'
                          '</3>;ver=1.2,</3/0>,</3303>;ver=1.1,</3303/0>' % self.srv.url)
         self.assertEqual(req("bs-finish", ep="ep0")["code"], "2.04")
         reg = self.srv.wait_event("register", ep="ep0")

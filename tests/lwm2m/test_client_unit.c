@@ -122,7 +122,7 @@ static void links(void **state)
 	assert_int_equal(lwm2m_store_add_instance(s, 3303, 2), 0);
 	assert_int_equal(lwm2m_store_add_instance(s, 3303, 0), 0);
 	assert_int_equal(lwm2m_store_add_instance(s, 4, 0), 0);
-	assert_int_equal(fg_links(&c, s, declared, 3, false, &b), 0);
+	assert_int_equal(fg_links(&c, s, declared, 3, false, 0, &b), 0);
 	assert_int_equal(lwm2m_buf_putc(&b, 0), 0);
 	/* 4 (1.3 in the registry), 3303 (1.1): ver on the object link; 5
 	 * (1.0... declared, no instance): </5>; 3303 declared and present:
@@ -148,7 +148,7 @@ static void links(void **state)
 
 	/* comma=true: a leading ',' for appending after the root link. */
 	lwm2m_buf_reset(&b);
-	assert_int_equal(fg_links(&c, s, NULL, 0, true, &b), 0);
+	assert_int_equal(fg_links(&c, s, NULL, 0, true, 0, &b), 0);
 	assert_int_equal(lwm2m_buf_putc(&b, 0), 0);
 	assert_true(((char *)b.data)[0] == ',');
 	assert_null(strstr((char *)b.data, "</0"));
@@ -156,8 +156,29 @@ static void links(void **state)
 
 	/* Nothing at all. */
 	lwm2m_buf_reset(&b);
-	assert_int_equal(fg_links(&c, NULL, NULL, 0, false, &b), 0);
+	assert_int_equal(fg_links(&c, NULL, NULL, 0, false, 0, &b), 0);
 	assert_int_equal(b.len, 0);
+	/* The Server and Device objects announced per enabler version. */
+	lwm2m_store_free(s);
+	s = lwm2m_store_new(reg);
+	assert_non_null(s);
+	assert_int_equal(lwm2m_store_add_instance(s, 1, 0), 0);
+	assert_int_equal(lwm2m_store_add_instance(s, 3, 0), 0);
+	static const struct {
+		uint8_t enabler;
+		const char *links;
+	} per_version[] = {
+		{ 0, "</1>;ver=1.2,</1/0>,</3>;ver=1.2,</3/0>" },
+		{ 12, "</1>;ver=1.2,</1/0>,</3>;ver=1.2,</3/0>" },
+		{ 11, "</1>;ver=1.1,</1/0>,</3>;ver=1.2,</3/0>" },
+		{ 10, "</1/0>,</3/0>" },
+	};
+	for (size_t i = 0; i < sizeof(per_version) / sizeof(per_version[0]); i++) {
+		lwm2m_buf_reset(&b);
+		assert_int_equal(fg_links(&c, s, NULL, 0, false, per_version[i].enabler, &b), 0);
+		assert_int_equal(lwm2m_buf_putc(&b, 0), 0);
+		assert_string_equal((char *)b.data, per_version[i].links);
+	}
 	lwm2m_buf_free(&b);
 	lwm2m_store_free(s);
 	lwm2m_registry_free(reg);

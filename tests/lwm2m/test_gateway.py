@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from clienttest import Client, main, server, uri  # noqa: E402
 from fglwm2m import records_by_path  # noqa: E402
 
-OWN = ['</>;rt="oma.lwm2m";ct=112', '</1>;ver=1.2', '</1/0>', '</3>;ver=1.2', '</3/0>']
+OWN = ['</>;rt="oma.lwm2m";ct=112', '</1>;ver=1.1', '</1/0>', '</3>;ver=1.2', '</3/0>']
 DEV_LINKS = "</3>;ver=1.2,</3/0>,</3303>;ver=1.1,</3303/0>"
 
 

@@ -16,8 +16,9 @@ from clienttest import Client, main, server, uri  # noqa: E402
 
 ROOT11 = '</>;rt="oma.lwm2m";ct=112'
 # Object versions of the built-in registry (lwm2m/objdefs.c): /1 and /3 are
-# 1.2, /3303 is 1.1; objects at 1.0 carry no ver=.
-OBJECTS = ['</1>;ver=1.2', '</1/0>', '</3>;ver=1.2', '</3/0>', '</3303>;ver=1.1', '</3303/0>']
+# 1.2, /3303 is 1.1; objects at 1.0 carry no ver=. Server 1.2 needs LwM2M
+# 1.2: a 1.1 registration announces Server 1.1.
+OBJECTS = ['</1>;ver=1.1', '</1/0>', '</3>;ver=1.2', '</3/0>', '</3303>;ver=1.1', '</3303/0>']
 
 
 class Register(unittest.TestCase):
@@ -47,6 +48,8 @@ class Register(unittest.TestCase):
         ev = self.srv.wait_event("register", ep="ep0")
         self.assertEqual(ev["query"]["lwm2m"], "1.0")
         self.assertEqual(ev["links"][0], '</>;rt="oma.lwm2m";ct=11542')
+        # The core objects are 1.0 to a LwM2M 1.0 server.
+        self.assertEqual(ev["links"][1:], ['</1/0>', '</3/0>', '</3303>;ver=1.1', '</3303/0>'])
 
     def test_register_preferred_ct_configurable(self):
         self.client(count=1, ct=110)
@@ -71,7 +74,7 @@ class Register(unittest.TestCase):
         cl.cmd("declare ep0 3311")
         cl.cmd("changed ep0")
         ev = self.srv.wait_event("update", ep="ep0")
-        self.assertEqual(ev["links"], [ROOT11, '</1>;ver=1.2', '</1/0>', '</3>;ver=1.2', '</3/0>',
+        self.assertEqual(ev["links"], [ROOT11, '</1>;ver=1.1', '</1/0>', '</3>;ver=1.2', '</3/0>',
                                        '</3303>;ver=1.1', '</3303/0>', '</3303/1>', '</3311>'])
         self.assertEqual(ev["query"], {})
         # An Update without changes carries neither payload nor parameters.
@@ -202,6 +205,8 @@ class Register(unittest.TestCase):
         ev = self.srv.wait_event("register", ep="ep0")
         self.assertEqual(ev["query"]["lwm2m"], "1.1")
         cl.wait_log("server refused LwM2M 1.2 (4.12): offering 1.1")
+        # Server 1.2 needs LwM2M 1.2: a 1.1 registration says Server 1.1.
+        self.assertEqual(ev["links"][1:], OBJECTS)
 
     def test_version_fallback_down_to_10(self):
         self.srv.stop()
@@ -212,6 +217,8 @@ class Register(unittest.TestCase):
         ev = self.srv.wait_event("register", ep="ep0")
         self.assertEqual(ev["query"]["lwm2m"], "1.0")
         self.assertEqual(ev["links"][0], '</>;rt="oma.lwm2m";ct=11542')
+        # The core objects are 1.0 to a LwM2M 1.0 server.
+        self.assertEqual(ev["links"][1:], ['</1/0>', '</3/0>', '</3303>;ver=1.1', '</3303/0>'])
 
     def test_pacing_rate(self):
         n, rate = 40, 20.0

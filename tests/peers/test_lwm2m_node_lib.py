@@ -33,7 +33,7 @@ CLIENT = os.path.abspath(os.environ.get("FG_CLIENT_TEST") or os.path.join(
 # versions of the OMA registry's DDFs (1 and 3: 1.2, 3303: 1.1), the Server
 # instance, no Security object (TS 1.1 6.2.1), and ct= for its default
 # format, SenML CBOR (112).
-LINKS = ['</>;rt="oma.lwm2m";ct=112', "</1>;ver=1.2", "</1/0>", "</3>;ver=1.2", "</3/0>",
+LINKS = ['</>;rt="oma.lwm2m";ct=112', "</1>;ver=1.1", "</1/0>", "</3>;ver=1.2", "</3/0>",
          "</3303>;ver=1.1", "</3303/0>"]
 
 
