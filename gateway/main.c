@@ -107,9 +107,19 @@ int main(int argc, char **argv)
 		case 'h':
 			help();
 			return 0;
-		case 'V':
-			printf("fieldgate %s\n", FIELDGATE_VERSION);
+		case 'V': {
+			bool any = false;
+
+			/* The bridges this build has (meson features). */
+			printf("fieldgate %s\nbridges:", FIELDGATE_VERSION);
+			for (int t = GW_BRIDGE_MODBUS; t <= GW_BRIDGE_BLE; t++)
+				if (gw_bridge_ops(t)) {
+					printf(" %s", gw_bridge_type_to_string(t));
+					any = true;
+				}
+			printf("%s\n", any ? "" : " none");
 			return 0;
+		}
 		case ':':
 			/* optopt is the option's letter, for long options too. */
 			for (size_t i = 0; options[i].name; i++)
