@@ -303,6 +303,7 @@ static void *worker(void *arg)
 
 	for (;;) {
 		struct mb_job *j;
+		uint32_t dead;
 		int r;
 
 		pthread_mutex_lock(&bus->lock);
@@ -334,15 +335,17 @@ static void *worker(void *arg)
 							   request */
 		} else if (r == -EHOSTUNREACH)
 			j->err = -EHOSTUNREACH;
+		/* The job belongs to the loop once posted: read what we need first. */
+		dead = j->timeout && j->dev && j->poll ? j->dev : 0;
 		post(bus, j);
 
-		if (j->timeout && j->dev) {
+		if (dead) {
 			/* The device does not answer: its other queued polls fail
 			 * now rather than each costing the bus a timeout. */
 			struct mb_job **p, *drop = NULL;
 			pthread_mutex_lock(&bus->lock);
 			for (p = &bus->polls; *p;) {
-				if ((*p)->dev == j->dev && (*p)->poll) {
+				if ((*p)->dev == dead && (*p)->poll) {
 					struct mb_job *d = *p;
 					*p = d->next;
 					bus->nqueued--;

@@ -13,7 +13,7 @@
 
 #include "common/schema.h"
 
-static const char *const table_names[MB_TABLE__MAX] = { "coil", "discrete", "input", "holding" };
+static const char *const table_names[MB_TABLE__MAX + 1] = { "coil", "discrete", "input", "holding", NULL };
 
 const char *mb_table_name(enum mb_table t)
 {
