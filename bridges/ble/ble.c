@@ -505,6 +505,20 @@ static const char *char_path(struct bridge *b, const struct ble_dev *d, const st
 	return NULL;
 }
 
+/* Fire and forget: nothing in the reply matters to us. */
+static void send_disconnect(struct ble_dev *d)
+{
+	struct bridge *b = d->b;
+	sd_bus_message *m = NULL;
+
+	if (!d->path || !b->bus || !b->bluez_up)
+		return;
+	if (call_async(b, NULL, d->path, IFACE_DEVICE, "Disconnect", NULL, NULL, 0, &m) >= 0) {
+		(void)sd_bus_call_async(b->bus, NULL, m, NULL, NULL, b->conf.call_timeout_usec);
+		sd_bus_message_unref(m);
+	}
+}
+
 static void gatt_fail(struct ble_dev *d, int err, const char *what);
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *ud)
@@ -542,6 +556,11 @@ static void gatt_fail(struct ble_dev *d, int err, const char *what)
 	struct bridge *b = d->b;
 	uint64_t backoff = BACKOFF_MIN;
 
+	/* A timed-out attempt may still be going on in BlueZ, a connection
+	 * without services is useless: let both go (not after the device
+	 * itself dropped it). */
+	if (err != -ECONNRESET && err != -ENODEV && (d->conn_slot || d->connected))
+		send_disconnect(d);
 	d->conn_slot = sd_bus_slot_unref(d->conn_slot);
 	d->gatt_err++;
 	for (unsigned i = 0; i < d->failures && backoff < b->conf.backoff_max_usec; i++)
@@ -683,13 +702,7 @@ static void op_next(struct ble_dev *d)
 		op_finish(op, r == -ENOENT ? -ENOENT : -EIO, NULL);
 	}
 	if (d->gstate == G_READY && !d->cur && !d->ops && !d->keep) {
-		sd_bus_message *m = NULL;
-		/* Fire and forget: the reply carries nothing we need. */
-		if (d->path &&
-		    call_async(b, NULL, d->path, IFACE_DEVICE, "Disconnect", NULL, NULL, 0, &m) >= 0) {
-			(void)sd_bus_call_async(b->bus, NULL, m, NULL, NULL, b->conf.call_timeout_usec);
-			sd_bus_message_unref(m);
-		}
+		send_disconnect(d);
 		dev_set_state(d, G_IDLE);
 		kick_all(b);
 	}
@@ -829,92 +842,32 @@ static int read_bytes_variant(sd_bus_message *m, const void **data, size_t *len)
 }
 
 /* Read a{sv} of Device1 into dp; values of an unexpected type are skipped. */
-static int read_device_props(sd_bus_message *m, struct devprops *dp)
+/* Calls fn for each entry of the dictionary a{s<value>} at the read
+ * position (esig "sv" or "sa{sv}"), with the read position at the entry's
+ * value; sig is the variant's contents for "sv", else the value's type. fn
+ * reads the value and returns 1, or returns 0 to have it skipped (unknown
+ * key, unexpected type), or a negative errno. */
+typedef int (*prop_fn)(sd_bus_message *m, const char *key, const char *sig, void *ud);
+
+static int for_each_entry(sd_bus_message *m, const char *esig, prop_fn fn, void *ud)
 {
+	char asig[16];
 	int r;
 
-	r = sd_bus_message_enter_container(m, 'a', "{sv}");
+	snprintf(asig, sizeof(asig), "{%s}", esig);
+	r = sd_bus_message_enter_container(m, 'a', asig);
 	if (r < 0)
 		return r;
-	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-		const char *key, *sig;
+	while ((r = sd_bus_message_enter_container(m, 'e', esig)) > 0) {
+		const char *key, *sig = esig + 1;
 		r = sd_bus_message_read(m, "s", &key);
 		if (r < 0)
 			return r;
-		sig = variant_sig(m);
-		if (!sig)
+		if (strcmp(esig, "sv") == 0 && !(sig = variant_sig(m)))
 			return -EBADMSG;
-		if (strcmp(key, "Address") == 0 && strcmp(sig, "s") == 0)
-			r = sd_bus_message_read(m, "v", "s", &dp->address);
-		else if (strcmp(key, "RSSI") == 0 && strcmp(sig, "n") == 0) {
-			r = sd_bus_message_read(m, "v", "n", &dp->rssi);
-			dp->has_rssi = true;
-		} else if (strcmp(key, "Connected") == 0 && strcmp(sig, "b") == 0) {
-			int v;
-			r = sd_bus_message_read(m, "v", "b", &v);
-			dp->connected = v;
-			dp->has_connected = true;
-		} else if (strcmp(key, "ServicesResolved") == 0 && strcmp(sig, "b") == 0) {
-			int v;
-			r = sd_bus_message_read(m, "v", "b", &v);
-			dp->resolved = v;
-			dp->has_resolved = true;
-		} else if (strcmp(key, "ManufacturerData") == 0 && strcmp(sig, "a{qv}") == 0) {
-			dp->has_mfr = true;
-			r = sd_bus_message_enter_container(m, 'v', "a{qv}");
-			if (r >= 0)
-				r = sd_bus_message_enter_container(m, 'a', "{qv}");
-			while (r >= 0 && (r = sd_bus_message_enter_container(m, 'e', "qv")) > 0) {
-				uint16_t id;
-				const void *data;
-				size_t len;
-				r = sd_bus_message_read(m, "q", &id);
-				if (r >= 0 && strcmp(variant_sig(m) ?: "", "ay") == 0) {
-					r = read_bytes_variant(m, &data, &len);
-					if (r >= 0 && dp->nmfr < MAX_ADV_ENTRIES)
-						dp->mfr[dp->nmfr++] = (struct adv_bytes){ .company = id,
-											  .data = data,
-											  .len = len };
-				} else if (r >= 0)
-					r = sd_bus_message_skip(m, "v");
-				if (r >= 0)
-					r = sd_bus_message_exit_container(m);
-			}
-			if (r >= 0)
-				r = sd_bus_message_exit_container(m);
-			if (r >= 0)
-				r = sd_bus_message_exit_container(m);
-		} else if (strcmp(key, "ServiceData") == 0 && strcmp(sig, "a{sv}") == 0) {
-			dp->has_sd = true;
-			r = sd_bus_message_enter_container(m, 'v', "a{sv}");
-			if (r >= 0)
-				r = sd_bus_message_enter_container(m, 'a', "{sv}");
-			while (r >= 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-				const char *uuid;
-				const void *data;
-				size_t len;
-				r = sd_bus_message_read(m, "s", &uuid);
-				if (r >= 0 && strcmp(variant_sig(m) ?: "", "ay") == 0) {
-					r = read_bytes_variant(m, &data, &len);
-					if (r >= 0 && dp->nsd < MAX_ADV_ENTRIES) {
-						struct adv_bytes *a = &dp->sd[dp->nsd];
-						if (ble_uuid_normalize(uuid, a->uuid) == 0) {
-							a->data = data;
-							a->len = len;
-							dp->nsd++;
-						}
-					}
-				} else if (r >= 0)
-					r = sd_bus_message_skip(m, "v");
-				if (r >= 0)
-					r = sd_bus_message_exit_container(m);
-			}
-			if (r >= 0)
-				r = sd_bus_message_exit_container(m);
-			if (r >= 0)
-				r = sd_bus_message_exit_container(m);
-		} else
-			r = sd_bus_message_skip(m, "v");
+		r = fn(m, key, sig, ud);
+		if (r == 0)
+			r = sd_bus_message_skip(m, esig + 1);
 		if (r < 0)
 			return r;
 		r = sd_bus_message_exit_container(m);
@@ -924,6 +877,103 @@ static int read_device_props(sd_bus_message *m, struct devprops *dp)
 	if (r < 0)
 		return r;
 	return sd_bus_message_exit_container(m);
+}
+
+static int for_each_prop(sd_bus_message *m, prop_fn fn, void *ud)
+{
+	return for_each_entry(m, "sv", fn, ud);
+}
+
+static int service_data_entry(sd_bus_message *m, const char *uuid, const char *sig, void *ud)
+{
+	struct devprops *dp = ud;
+	struct adv_bytes *a = &dp->sd[dp->nsd];
+	const void *data;
+	size_t len;
+	int r;
+
+	if (strcmp(sig, "ay") != 0 || dp->nsd >= MAX_ADV_ENTRIES || ble_uuid_normalize(uuid, a->uuid) < 0)
+		return 0;
+	r = read_bytes_variant(m, &data, &len);
+	if (r < 0)
+		return r;
+	a->data = data;
+	a->len = len;
+	dp->nsd++;
+	return 1;
+}
+
+static int read_manufacturer_data(sd_bus_message *m, struct devprops *dp)
+{
+	int r = sd_bus_message_enter_container(m, 'v', "a{qv}");
+
+	if (r >= 0)
+		r = sd_bus_message_enter_container(m, 'a', "{qv}");
+	while (r >= 0 && (r = sd_bus_message_enter_container(m, 'e', "qv")) > 0) {
+		uint16_t id;
+		const void *data;
+		size_t len;
+		r = sd_bus_message_read(m, "q", &id);
+		if (r >= 0 && strcmp(variant_sig(m) ?: "", "ay") == 0 && dp->nmfr < MAX_ADV_ENTRIES) {
+			r = read_bytes_variant(m, &data, &len);
+			if (r >= 0)
+				dp->mfr[dp->nmfr++] =
+					(struct adv_bytes){ .company = id, .data = data, .len = len };
+		} else if (r >= 0)
+			r = sd_bus_message_skip(m, "v");
+		if (r >= 0)
+			r = sd_bus_message_exit_container(m);
+	}
+	if (r >= 0)
+		r = sd_bus_message_exit_container(m);
+	if (r >= 0)
+		r = sd_bus_message_exit_container(m);
+	return r < 0 ? r : 1;
+}
+
+static int device_prop(sd_bus_message *m, const char *key, const char *sig, void *ud)
+{
+	struct devprops *dp = ud;
+	int v, r;
+
+	if (strcmp(key, "Address") == 0 && strcmp(sig, "s") == 0)
+		return sd_bus_message_read(m, "v", "s", &dp->address);
+	if (strcmp(key, "RSSI") == 0 && strcmp(sig, "n") == 0) {
+		dp->has_rssi = true;
+		return sd_bus_message_read(m, "v", "n", &dp->rssi);
+	}
+	if (strcmp(key, "Connected") == 0 && strcmp(sig, "b") == 0) {
+		r = sd_bus_message_read(m, "v", "b", &v);
+		dp->connected = v;
+		dp->has_connected = true;
+		return r;
+	}
+	if (strcmp(key, "ServicesResolved") == 0 && strcmp(sig, "b") == 0) {
+		r = sd_bus_message_read(m, "v", "b", &v);
+		dp->resolved = v;
+		dp->has_resolved = true;
+		return r;
+	}
+	if (strcmp(key, "ManufacturerData") == 0 && strcmp(sig, "a{qv}") == 0) {
+		dp->has_mfr = true;
+		return read_manufacturer_data(m, dp);
+	}
+	if (strcmp(key, "ServiceData") == 0 && strcmp(sig, "a{sv}") == 0) {
+		dp->has_sd = true;
+		r = sd_bus_message_enter_container(m, 'v', "a{sv}");
+		if (r >= 0)
+			r = for_each_prop(m, service_data_entry, dp);
+		if (r >= 0)
+			r = sd_bus_message_exit_container(m);
+		return r < 0 ? r : 1;
+	}
+	return 0;
+}
+
+/* Read a{sv} of Device1 into dp; values of an unexpected type are skipped. */
+static int read_device_props(sd_bus_message *m, struct devprops *dp)
+{
+	return for_each_prop(m, device_prop, dp);
 }
 
 static void device_changed(struct bridge *b, const char *path, const struct devprops *dp)
@@ -1018,70 +1068,48 @@ static void gobj_clear(struct bridge *b)
 	b->ng = 0;
 }
 
+struct gatt_props {
+	const char *uuid, *parent;
+	bool is_char;
+};
+
+static int gatt_prop(sd_bus_message *m, const char *key, const char *sig, void *ud)
+{
+	struct gatt_props *g = ud;
+
+	if (strcmp(key, "UUID") == 0 && strcmp(sig, "s") == 0)
+		return sd_bus_message_read(m, "v", "s", &g->uuid);
+	if (strcmp(key, g->is_char ? "Service" : "Device") == 0 && strcmp(sig, "o") == 0)
+		return sd_bus_message_read(m, "v", "o", &g->parent);
+	return 0;
+}
+
 static int read_gatt_props(struct bridge *b, sd_bus_message *m, const char *path, bool is_char)
 {
-	const char *uuid = NULL, *parent = NULL;
-	int r;
+	struct gatt_props g = { .is_char = is_char };
+	int r = for_each_prop(m, gatt_prop, &g);
 
-	r = sd_bus_message_enter_container(m, 'a', "{sv}");
-	if (r < 0)
-		return r;
-	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-		const char *key, *sig;
-		r = sd_bus_message_read(m, "s", &key);
-		if (r < 0)
-			return r;
-		sig = variant_sig(m) ?: "";
-		if (strcmp(key, "UUID") == 0 && strcmp(sig, "s") == 0)
-			r = sd_bus_message_read(m, "v", "s", &uuid);
-		else if (strcmp(key, is_char ? "Service" : "Device") == 0 && strcmp(sig, "o") == 0)
-			r = sd_bus_message_read(m, "v", "o", &parent);
-		else
-			r = sd_bus_message_skip(m, "v");
-		if (r < 0)
-			return r;
-		r = sd_bus_message_exit_container(m);
-		if (r < 0)
-			return r;
-	}
-	if (r < 0)
-		return r;
-	gobj_add(b, path, is_char, uuid, parent);
-	return sd_bus_message_exit_container(m);
+	if (r >= 0)
+		gobj_add(b, path, is_char, g.uuid, g.parent);
+	return r;
 }
 
 static void start_discovery(struct bridge *b);
 
-static int read_adapter_props(struct bridge *b, sd_bus_message *m, const char *path, bool *powered)
+static int adapter_prop(sd_bus_message *m, const char *key, const char *sig, void *ud)
 {
-	int r;
+	int v, r;
 
-	(void)b;
-	(void)path;
-	r = sd_bus_message_enter_container(m, 'a', "{sv}");
-	if (r < 0)
-		return r;
-	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-		const char *key, *sig;
-		r = sd_bus_message_read(m, "s", &key);
-		if (r < 0)
-			return r;
-		sig = variant_sig(m) ?: "";
-		if (strcmp(key, "Powered") == 0 && strcmp(sig, "b") == 0) {
-			int v;
-			r = sd_bus_message_read(m, "v", "b", &v);
-			*powered = v;
-		} else
-			r = sd_bus_message_skip(m, "v");
-		if (r < 0)
-			return r;
-		r = sd_bus_message_exit_container(m);
-		if (r < 0)
-			return r;
-	}
-	if (r < 0)
-		return r;
-	return sd_bus_message_exit_container(m);
+	if (strcmp(key, "Powered") != 0 || strcmp(sig, "b") != 0)
+		return 0;
+	r = sd_bus_message_read(m, "v", "b", &v);
+	*(bool *)ud = v;
+	return r;
+}
+
+static int read_adapter_props(sd_bus_message *m, bool *powered)
+{
+	return for_each_prop(m, adapter_prop, powered);
 }
 
 /* An adapter appeared or changed: take it when it is the one we want. */
@@ -1102,48 +1130,54 @@ static void adapter_seen(struct bridge *b, const char *path, bool powered)
 }
 
 /* One object of GetManagedObjects or InterfacesAdded: read at o, a{sa{sv}}. */
-static int read_object(struct bridge *b, sd_bus_message *m, const char *path, const char **adapter_found)
+struct object_ctx {
+	struct bridge *b;
+	const char *path;
+	const char **adapter_found; /* GetManagedObjects: choose after the whole tree */
+};
+
+static int object_iface(sd_bus_message *m, const char *iface, const char *sig, void *ud)
 {
+	struct object_ctx *o = ud;
+	struct bridge *b = o->b;
 	int r;
 
-	r = sd_bus_message_enter_container(m, 'a', "{sa{sv}}");
-	if (r < 0)
-		return r;
-	while ((r = sd_bus_message_enter_container(m, 'e', "sa{sv}")) > 0) {
-		const char *iface;
-		r = sd_bus_message_read(m, "s", &iface);
-		if (r < 0)
-			return r;
-		if (strcmp(iface, IFACE_DEVICE) == 0) {
-			struct devprops dp = { 0 };
-			r = read_device_props(m, &dp);
-			if (r >= 0)
-				device_changed(b, path, &dp);
-		} else if (strcmp(iface, IFACE_SERVICE) == 0 || strcmp(iface, IFACE_CHAR) == 0)
-			r = read_gatt_props(b, m, path, strcmp(iface, IFACE_CHAR) == 0);
-		else if (strcmp(iface, IFACE_ADAPTER) == 0) {
-			bool powered = false;
-			r = read_adapter_props(b, m, path, &powered);
-			if (r >= 0 && adapter_found) {
-				/* GetManagedObjects: the named adapter, else the first powered. */
-				const char *base = strrchr(path, '/');
-				bool ok = b->adapter_want ? base && strcmp(base + 1, b->adapter_want) == 0
-							  : powered;
-				if (ok && !*adapter_found)
-					*adapter_found = path;
-			} else if (r >= 0)
-				adapter_seen(b, path, powered);
-		} else
-			r = sd_bus_message_skip(m, "a{sv}");
-		if (r < 0)
-			return r;
-		r = sd_bus_message_exit_container(m);
-		if (r < 0)
-			return r;
+	(void)sig;
+	if (strcmp(iface, IFACE_DEVICE) == 0) {
+		struct devprops dp = { 0 };
+		r = read_device_props(m, &dp);
+		if (r >= 0)
+			device_changed(b, o->path, &dp);
+		return r < 0 ? r : 1;
 	}
-	if (r < 0)
-		return r;
-	return sd_bus_message_exit_container(m);
+	if (strcmp(iface, IFACE_SERVICE) == 0 || strcmp(iface, IFACE_CHAR) == 0) {
+		r = read_gatt_props(b, m, o->path, strcmp(iface, IFACE_CHAR) == 0);
+		return r < 0 ? r : 1;
+	}
+	if (strcmp(iface, IFACE_ADAPTER) == 0) {
+		bool powered = false;
+		r = read_adapter_props(m, &powered);
+		if (r < 0)
+			return r;
+		if (o->adapter_found) {
+			/* The named adapter, else the first powered. */
+			const char *base = strrchr(o->path, '/');
+			bool ok = b->adapter_want ? base && strcmp(base + 1, b->adapter_want) == 0 : powered;
+			if (ok && !*o->adapter_found)
+				*o->adapter_found = o->path;
+		} else
+			adapter_seen(b, o->path, powered);
+		return 1;
+	}
+	return 0;
+}
+
+/* One object of GetManagedObjects or InterfacesAdded: read at a{sa{sv}}. */
+static int read_object(struct bridge *b, sd_bus_message *m, const char *path, const char **adapter_found)
+{
+	struct object_ctx o = { .b = b, .path = path, .adapter_found = adapter_found };
+
+	return for_each_entry(m, "sa{sv}", object_iface, &o);
 }
 
 static int on_start_discovery(sd_bus_message *m, void *ud, sd_bus_error *e)
@@ -1381,6 +1415,44 @@ static int on_interfaces_removed(struct bridge *b, sd_bus_message *m)
 	return r;
 }
 
+struct char_value {
+	struct bridge *b;
+	const char *path;
+};
+
+static int char_value_prop(sd_bus_message *m, const char *key, const char *sig, void *ud)
+{
+	struct char_value *cv = ud;
+	struct bridge *b = cv->b;
+	const void *data;
+	size_t len;
+	int r;
+
+	if (strcmp(key, "Value") != 0 || strcmp(sig, "ay") != 0)
+		return 0;
+	r = read_bytes_variant(m, &data, &len);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < b->ndevs; i++) {
+		struct ble_dev *d = b->devs[i];
+		for (size_t k = 0; k < d->npts; k++) {
+			struct ble_point *p = d->pts[k];
+			const char *cp;
+			if (p->src->kind != BLE_SRC_GATT || p->src->mode != BLE_GATT_NOTIFY)
+				continue;
+			cp = char_path(b, d, p->src);
+			if (cp && strcmp(cp, cv->path) == 0) {
+				struct mapping_sample s = { .kind = MAPPING_SAMPLE_BYTES,
+							    .bytes = data,
+							    .len = len };
+				d->last_heard = now_usec();
+				sample(d, p, &s);
+			}
+		}
+	}
+	return 1;
+}
+
 static int on_properties_changed(struct bridge *b, sd_bus_message *m)
 {
 	const char *iface, *path = sd_bus_message_get_path(m);
@@ -1400,7 +1472,7 @@ static int on_properties_changed(struct bridge *b, sd_bus_message *m)
 	}
 	if (strcmp(iface, IFACE_ADAPTER) == 0) {
 		bool powered = false;
-		r = read_adapter_props(b, m, path, &powered);
+		r = read_adapter_props(m, &powered);
 		if (r >= 0 && powered)
 			adapter_seen(b, path, powered);
 		return r;
@@ -1408,37 +1480,8 @@ static int on_properties_changed(struct bridge *b, sd_bus_message *m)
 	if (strcmp(iface, IFACE_CHAR) != 0)
 		return 0;
 	/* A notification: Value of a characteristic some point listens to. */
-	r = sd_bus_message_enter_container(m, 'a', "{sv}");
-	while (r >= 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-		const char *key;
-		r = sd_bus_message_read(m, "s", &key);
-		if (r >= 0 && strcmp(key, "Value") == 0 && strcmp(variant_sig(m) ?: "", "ay") == 0) {
-			const void *data;
-			size_t len;
-			r = read_bytes_variant(m, &data, &len);
-			for (size_t i = 0; r >= 0 && i < b->ndevs; i++) {
-				struct ble_dev *d = b->devs[i];
-				for (size_t k = 0; k < d->npts; k++) {
-					struct ble_point *p = d->pts[k];
-					const char *cp;
-					if (p->src->kind != BLE_SRC_GATT || p->src->mode != BLE_GATT_NOTIFY)
-						continue;
-					cp = char_path(b, d, p->src);
-					if (cp && strcmp(cp, path) == 0) {
-						struct mapping_sample s = { .kind = MAPPING_SAMPLE_BYTES,
-									    .bytes = data,
-									    .len = len };
-						d->last_heard = now_usec();
-						sample(d, p, &s);
-					}
-				}
-			}
-		} else if (r >= 0)
-			r = sd_bus_message_skip(m, "v");
-		if (r >= 0)
-			r = sd_bus_message_exit_container(m);
-	}
-	return r;
+	struct char_value cv = { .b = b, .path = path };
+	return for_each_prop(m, char_value_prop, &cv);
 }
 
 static int on_signal(sd_bus_message *m, void *ud, sd_bus_error *e)
@@ -1723,15 +1766,8 @@ static void ble_remove_point(struct bridge *b, const char *device, const struct 
 			}
 		if (d->discovered && b->ndiscovered > 0)
 			b->ndiscovered--;
-		if (d->gstate == G_READY && d->path) {
-			sd_bus_message *m = NULL;
-			if (call_async(b, NULL, d->path, IFACE_DEVICE, "Disconnect", NULL, NULL, 0, &m) >=
-			    0) {
-				(void)sd_bus_call_async(b->bus, NULL, m, NULL, NULL,
-							b->conf.call_timeout_usec);
-				sd_bus_message_unref(m);
-			}
-		}
+		if (is_connected_state(d->gstate))
+			send_disconnect(d);
 		dev_free(d);
 		kick_all(b);
 	}

@@ -221,7 +221,12 @@ class Base(unittest.TestCase):
 
     def start(self, text):
         gw = test_devices.Gateway(text)
-        self.addCleanup(gw.stop)
+
+        def stop():
+            # A clean exit: no sanitizer report, no leak (the ASan build).
+            rc = gw.stop()
+            self.assertEqual(rc, 0, "fieldgate exited with %s:\n%s" % (rc, "\n".join(gw.log[-40:])))
+        self.addCleanup(stop)
         return gw
 
     def read(self, ep, path):
@@ -383,19 +388,23 @@ def uuid16(u):
     return "0000%s-0000-1000-8000-00805f9b34fb" % u
 
 
-class Gatt(Base):
-    MAC = "C0:FF:EE:00:00:01"
+MAC = "C0:FF:EE:00:00:01"
 
-    def setup_device(self):
+
+class Gatt(Base):
+
+    def setup_device(self, mac=MAC, resolve=True, adapter=True):
         bz = self.bz
-        bz.add_adapter("hci0")
-        dev = bz.add_device(self.MAC, "thermostat")
+        if adapter:
+            bz.add_adapter("hci0")
+        dev = bz.add_device(mac, "thermostat")
         # Connect / Disconnect as BlueZ does them: Connected, then
-        # ServicesResolved once the GATT database is known.
+        # ServicesResolved once the GATT database is known (or never, for a
+        # connection stuck in service discovery).
         bz.obj(dev).AddMethod(DEV, "Connect", "", "",
                               "self.connects = getattr(self, 'connects', 0) + 1\n"
-                              "self.Set('org.bluez.Device1', 'Connected', True)\n"
-                              "self.Set('org.bluez.Device1', 'ServicesResolved', True)",
+                              "self.Set('org.bluez.Device1', 'Connected', True)\n" +
+                              ("self.Set('org.bluez.Device1', 'ServicesResolved', True)" if resolve else ""),
                               dbus_interface=MOCK_IFACE)
         bz.obj(dev).AddMethod(DEV, "Disconnect", "", "",
                               "self.Set('org.bluez.Device1', 'ServicesResolved', False)\n"
@@ -419,11 +428,44 @@ class Gatt(Base):
                 chars[cuuid] = cpath
         return dev, chars
 
+    def test_stuck_and_bound(self):
+        """A connection stuck in service discovery blocks neither the loop
+        nor other devices; max_connections bounds what is connected."""
+        bz = self.bz
+        stuck, _ = self.setup_device("C0:FF:EE:00:00:0A", resolve=False)
+        good, gchars = self.setup_device("C0:FF:EE:00:00:0B", adapter=False)
+        late, lchars = self.setup_device("C0:FF:EE:00:00:0C", adapter=False)
+        devs = [{"name": n, "profile": "ble-gatt-thermostat", "address": '"%s"' % m}
+                for n, m in (("a", "C0:FF:EE:00:00:0A"), ("b", "C0:FF:EE:00:00:0B"), ("c", "C0:FF:EE:00:00:0C"))]
+        gw = self.start(gw_config(self.srv, self.bus, devs, "max_connections: 2\nconnect_timeout: 3s"))
+        for ep in ("gw-a", "gw-b", "gw-c"):
+            self.srv.wait_event("register", ep=ep, timeout=20)
+        # Devices are taken in configuration order: a (stuck) and b hold the
+        # two connections; b works while a waits for ServicesResolved.
+        t0 = time.monotonic()
+        wait_for(lambda: bz.get(gchars[uuid16("2a6e")], CHAR, "Notifying"), 10, "b subscribed")
+        bz.set(gchars[uuid16("2a6e")], CHAR, "Value", dbus.Array(b"\x66\x08", signature="y"))
+        self.wait_value("gw-b", "/3303/0/5700", 21.5)
+        self.assertLess(time.monotonic() - t0, 3.0)
+        self.assertRegex(self.status_line(gw, "a"), r"gatt=resolving")
+        # c is not connected while both slots are taken.
+        self.assertFalse(bz.get(late, DEV, "Connected"))
+        # a times out (3 s), frees its slot, c takes it.
+        gw.wait_log(r"BLE device a \(C0:FF:EE:00:00:0A\): services not resolved in time", timeout=10)
+        wait_for(lambda: bz.get(lchars[uuid16("2a6e")], CHAR, "Notifying"), 10, "c subscribed")
+        self.wait_value("gw-a", "/3/0/11/0", 16)
+        # The half-made connection was let go.
+        wait_for(lambda: not bz.get(stuck, DEV, "Connected"), 5, "a disconnected after its timeout")
+        # Never more than two at once: a stays waiting.
+        time.sleep(1.5)
+        self.assertRegex(self.status_line(gw, "a"), r"gatt=(idle|backoff)")
+        self.assertEqual(self.read("gw-b", "/3/0/11/0"), 0)
+
     def test_gatt(self):
         bz = self.bz
         dev, chars = self.setup_device()
         temp = chars[uuid16("2a6e")]
-        devs = [{"name": "t1", "profile": "ble-gatt-thermostat", "address": '"%s"' % self.MAC, "poll": "1s"}]
+        devs = [{"name": "t1", "profile": "ble-gatt-thermostat", "address": '"%s"' % MAC, "poll": "1s"}]
         gw = self.start(gw_config(self.srv, self.bus, devs, "max_connections: 1\nconnect_timeout: 5s"))
         self.srv.wait_event("register", ep="gw-t1", timeout=20)
         # A notify point keeps the device connected and subscribed.
