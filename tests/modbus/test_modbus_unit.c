@@ -301,6 +301,48 @@ static void test_source_errors(void **state)
 		     "modbus: source must be a mapping such as {table: holding, address: 0}, got a sequence");
 }
 
+/* The shipped Modbus profiles load with the real source parser. */
+static void test_shipped_profiles(void **state)
+{
+	static const char *const names[] = { "example", "eastron-sdm120", "xy-md02" };
+	const char *src = getenv("FG_SOURCE_DIR");
+	struct lwm2m_registry *reg = lwm2m_registry_new();
+	char path[1024];
+	struct capture cap = { 0 };
+	struct diag d = { .fn = capture_fn, .ctx = &cap };
+	struct mapping_set *set;
+
+	(void)state;
+	assert_non_null(src);
+	snprintf(path, sizeof(path), "%s/mappings/profiles", src);
+	set = mapping_set_new(reg, kinds, path);
+	assert_non_null(set);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const struct mapping_profile *p;
+		int r = mapping_set_get(set, names[i], NULL, &d, &p);
+		if (r != 0) {
+			print_error("%s: %d\n%s", names[i], r, cap.text);
+			fail();
+		}
+		assert_string_equal(mapping_profile_bridge(p), "modbus");
+	}
+	{
+		/* SDM120 energy: input 0x156, float32, kWh -> Wh. */
+		const struct mapping_profile *p;
+		const struct mapping_point *pt;
+		const struct mb_source *s;
+		assert_int_equal(mapping_set_get(set, "eastron-sdm120", NULL, &d, &p), 0);
+		pt = mapping_profile_find(p, &LWM2M_PATH(3305, 0, 5805));
+		assert_non_null(pt);
+		s = pt->source;
+		assert_int_equal(s->table, MB_TABLE_INPUT);
+		assert_int_equal(s->addr, 0x156);
+		assert_int_equal(mb_point_count(s, &pt->xf), 2);
+	}
+	mapping_set_free(set);
+	lwm2m_registry_free(reg);
+}
+
 /* ---- bus body and device address -------------------------------------------------------------------- */
 
 static int verify_text(const char *text, bool address, struct capture *cap)
@@ -427,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_plan_learn_split),
 		cmocka_unit_test(test_source_ok),
 		cmocka_unit_test(test_source_errors),
+		cmocka_unit_test(test_shipped_profiles),
 		cmocka_unit_test(test_conf),
 		cmocka_unit_test(test_errno),
 	};
