@@ -458,6 +458,35 @@ static void cb_log(struct mosquitto *m, void *ud, int level, const char *str)
 		log_debug("MQTT bridge %s: libmosquitto: %s", b->name, str);
 }
 
+/* The chain check of a connection made by address: the configured name is
+ * set on the verification itself, then OpenSSL verifies chain and name
+ * together. */
+static int verify_cert_cb(int ok, X509_STORE_CTX *x)
+{
+	(void)x;
+	return ok;
+}
+
+static int verify_chain(X509_STORE_CTX *x, void *arg)
+{
+	struct bridge *b = arg;
+	X509_VERIFY_PARAM *p = X509_STORE_CTX_get0_param(x);
+
+	int ok;
+
+	if (X509_VERIFY_PARAM_set1_host(p, b->conf.host, 0) != 1)
+		return 0;
+	X509_VERIFY_PARAM_set_hostflags(p, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	/* libmosquitto's per-certificate callback would check the address
+	 * again (and fails here): chain and name are OpenSSL's alone. */
+	X509_STORE_CTX_set_verify_cb(x, verify_cert_cb);
+	ok = X509_verify_cert(x);
+	if (ok != 1)
+		log_warning("MQTT bridge %s: the broker's certificate does not verify for '%s': %s", b->name,
+			    b->conf.host, X509_verify_cert_error_string(X509_STORE_CTX_get_error(x)));
+	return ok;
+}
+
 static int tls_setup(struct bridge *b, bool by_name)
 {
 	const struct mqtt_conf *c = &b->conf;
@@ -479,12 +508,23 @@ static int tls_setup(struct bridge *b, bool by_name)
 		b->ssl_ctx = SSL_CTX_new(TLS_client_method());
 		if (!b->ssl_ctx)
 			return -ENOMEM;
-		if (X509_VERIFY_PARAM_set1_host(SSL_CTX_get0_param(b->ssl_ctx), c->host, 0) != 1)
+		/* libmosquitto leaves a context of ours as it is: load it all. */
+		if (SSL_CTX_load_verify_locations(b->ssl_ctx, c->tls_ca, c->tls_ca_path) != 1 ||
+		    (c->tls_cert &&
+		     (SSL_CTX_use_certificate_chain_file(b->ssl_ctx, c->tls_cert) != 1 ||
+		      SSL_CTX_use_PrivateKey_file(b->ssl_ctx, c->tls_key, SSL_FILETYPE_PEM) != 1))) {
+			log_error("MQTT bridge %s: cannot load the TLS files (ca, cert, key)", b->name);
+			SSL_CTX_free(b->ssl_ctx);
+			b->ssl_ctx = NULL;
 			return -EINVAL;
+		}
+		SSL_CTX_set_verify(b->ssl_ctx, SSL_VERIFY_PEER, NULL);
+		SSL_CTX_set_min_proto_version(b->ssl_ctx, TLS1_2_VERSION);
+		SSL_CTX_set_mode(b->ssl_ctx,
+				 SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+		SSL_CTX_set_cert_verify_callback(b->ssl_ctx, verify_chain, b);
 	}
 	rc = mosquitto_opts_set(b->mosq, MOSQ_OPT_SSL_CTX, b->ssl_ctx);
-	if (rc == MOSQ_ERR_SUCCESS)
-		rc = mosquitto_int_option(b->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 1);
 	if (rc == MOSQ_ERR_SUCCESS)
 		rc = mosquitto_tls_insecure_set(b->mosq, true);
 	return mosq_errno(rc);

@@ -47,8 +47,16 @@ int mqtt_payload_json(struct mqtt_payload *p, struct json_object **out)
 		if (p->len > 0 && p->len <= INT32_MAX && !memchr(p->data, '\0', p->len)) {
 			struct json_object *o =
 				json_tokener_parse_ex(tok, (const char *)p->data, (int)p->len);
-			if (o && json_tokener_get_error(tok) == json_tokener_success &&
-			    json_tokener_get_parse_end(tok) == p->len) {
+			size_t end = p->len;
+			/* A bare number may go on: the end of the payload ends it. */
+			if (!o && json_tokener_get_error(tok) == json_tokener_continue)
+				o = json_tokener_parse_ex(tok, "", 1);
+			else if (o)
+				end = json_tokener_get_parse_end(tok);
+			while (end < p->len && (p->data[end] == ' ' || p->data[end] == '\t' ||
+						p->data[end] == '\r' || p->data[end] == '\n'))
+				end++;
+			if (o && json_tokener_get_error(tok) == json_tokener_success && end == p->len) {
 				p->doc = o;
 				p->json_err = 0;
 			} else if (o)
@@ -439,7 +447,8 @@ int mqtt_fill_payload(const char *tmpl, const char *value, size_t value_len, boo
 
 	for (const char *q = tmpl; *q; q++)
 		if (*q != ' ' && *q != '\t' && *q != '\n') {
-			json = *q == '{' || *q == '[';
+			/* '{' then a name is a placeholder, not an object. */
+			json = *q == '[' || (*q == '{' && !is_name_start(q[1]));
 			break;
 		}
 	if (size == 0)

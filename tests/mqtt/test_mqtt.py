@@ -1,0 +1,464 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""The MQTT bridge end to end: the real `fieldgate` against a real mosquitto
+(started per test on a random loopback port) and fg-lwm2m-server.
+
+- values published with mosquitto_pub reach the LwM2M server as
+  notifications, with their types (zigbee2mqtt JSON, Tasmota text and
+  nested JSON, raw bytes);
+- auto-discovery creates and registers endpoints, bounded by max_devices;
+- LwM2M Write / Execute become publishes (checked with mosquitto_sub),
+  confirmed by the state echo (2.04) or not (5.04 / the timeout code);
+- the broker killed and restarted: reconnect, resubscribe, and QoS 1
+  messages published while the gateway was away are delivered (broker
+  persistence in a temp dir);
+- malformed payloads (not JSON, wrong types, 1 MiB of garbage) change
+  nothing and the gateway runs on;
+- TLS to a broker with a test CA (by name and by address), and a broker
+  whose certificate does not verify is refused;
+- configuration and profile errors named at file:line:col.
+
+Usage: test_mqtt.py PATH/TO/fieldgate
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.environ.get("FG_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(SOURCE, "tests", "lwm2m-server"))
+sys.path.insert(0, os.path.join(SOURCE, "tests", "gateway"))
+sys.path.insert(0, HERE)
+from fglwm2m import records_by_path  # noqa: E402
+import test_devices  # noqa: E402
+from mqttpeer import Broker, make_ca  # noqa: E402
+
+PROFILES = os.path.join(SOURCE, "mappings", "profiles") + ":" + os.path.join(HERE, "profiles")
+
+
+def config(url, broker_body, devices, level="debug"):
+    lines = ["gateway:", "  name: gw", "  profiles_path: " + PROFILES, "  status_socket: @SOCK@",
+             "log:", "  level: " + level, "lwm2m:", "  lifetime: 60s", "  servers:", "    - uri: " + url,
+             "bridges:", "  broker:", "    type: mqtt"]
+    lines += ["    " + l for l in broker_body.strip("\n").split("\n")]
+    lines.append("devices:" if devices else "devices: []")
+    for name, profile, address in devices:
+        lines.append("  - {name: %s, bridge: broker, address: %s, profile: %s}" % (name, address, profile))
+    return "\n".join(lines) + "\n"
+
+
+class Base(test_devices.Base):
+    def setUp(self):
+        super().setUp()
+        self.dir = tempfile.mkdtemp(prefix="fg-mqtt-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def broker(self, **kw):
+        b = Broker(self.dir, **kw).start()
+        self.addCleanup(b.close)
+        return b
+
+    def observe(self, ep, path):
+        r = self.srv.request("observe", ep=ep, path=path, timeout=10)
+        self.assertEqual(r["code"], "2.05", r)
+        return records_by_path(r)[path]
+
+    def notify(self, ep, path, timeout=10):
+        n = self.srv.wait_event("notify", ep=ep, timeout=timeout,
+                                where=lambda e: path in records_by_path(e))
+        return records_by_path(n)[path]
+
+    def body(self, b, extra=""):
+        return "host: 127.0.0.1\nport: %d\nreconnect_min: 200ms\nreconnect_max: 1s\n%s" % (b.port, extra)
+
+
+class Values(Base):
+    def test_values_arrive_typed(self):
+        b = self.broker()
+        # Retained before the gateway starts: the first values come with the SUBACK.
+        b.pub("zigbee2mqtt/th1", '{"temperature":21.5,"humidity":48,"battery":97,"voltage":3005,'
+              '"last_seen":"2024-05-01T12:00:00Z"}', retain=True)
+        gw = self.start(config(self.srv.url, self.body(b), [
+            ("th1", "z2m-th-sensor", "th1"), ("tas1", "tasmota-energy-plug", "tas1"),
+            ("raw1", "test-raw-sensor", "raw1")]))
+        for ep in ("gw-th1", "gw-tas1", "gw-raw1"):
+            self.srv.wait_event("register", ep=ep, timeout=15)
+        gw.wait_log(r"MQTT bridge broker: connected to 127\.0\.0\.1:%d" % b.port)
+        deadline = time.monotonic() + 10
+        while True:  # the retained message is delivered after the SUBACK
+            r = self.srv.request("read", ep="gw-th1", path="/3303/0/5700", timeout=10)
+            if r["code"] == "2.05" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(self.observe("gw-th1", "/3303/0/5700"), 21.5)
+        self.assertEqual(self.value("gw-th1", "/3304/0/5700"), 48.0)
+        self.assertEqual(self.value("gw-th1", "/3/0/9"), 97)       # Integer
+        self.assertEqual(self.value("gw-th1", "/3/0/7/0"), 3005)
+
+        b.pub("zigbee2mqtt/th1", '{"temperature":22.25,"humidity":47.5,"battery":96}', qos=1)
+        self.assertEqual(self.notify("gw-th1", "/3303/0/5700"), 22.25)
+        self.assertEqual(self.value("gw-th1", "/3/0/9"), 96)
+        # A partial update (no temperature) leaves the temperature alone.
+        b.pub("zigbee2mqtt/th1", '{"linkquality":90,"humidity":50}', qos=1)
+        deadline = time.monotonic() + 10
+        while self.value("gw-th1", "/3304/0/5700") != 50.0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.value("gw-th1", "/3304/0/5700"), 50.0)
+        self.assertEqual(self.value("gw-th1", "/3303/0/5700"), 22.25)
+
+        # Tasmota: nested JSON (kWh -> Wh) and a text ON/OFF topic.
+        self.observe_later = None
+        b.pub("tele/tas1/SENSOR", '{"Time":"2024-05-01T12:00:00","ENERGY":{"Total":3.25,"Power":57,'
+              '"Voltage":231,"Current":0.25}}', qos=1)
+        b.pub("stat/tas1/POWER", "ON", qos=1)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            r = self.srv.request("read", ep="gw-tas1", path="/3312/0/5850", timeout=10)
+            if r["code"] == "2.05":
+                break
+            time.sleep(0.05)
+        self.assertIs(self.value("gw-tas1", "/3312/0/5850"), True)
+        self.assertEqual(self.value("gw-tas1", "/3305/0/5800"), 57.0)
+        self.assertEqual(self.value("gw-tas1", "/3305/0/5805"), 3250.0)
+        self.assertEqual(self.value("gw-tas1", "/3316/0/5700"), 231.0)
+        self.assertEqual(self.observe("gw-tas1", "/3312/0/5850"), True)
+        b.pub("stat/tas1/POWER", "OFF", qos=1)
+        self.assertIs(self.notify("gw-tas1", "/3312/0/5850"), False)
+
+        # Raw bytes: an int16 big endian at offset 2, scaled 0.1, and a
+        # little-endian uint32 at offset 4.
+        b.pub("raw/raw1/frame", bytes([0xAA, 0x55, 0x00, 0xE6, 0x10, 0x27, 0x00, 0x00]), qos=1)
+        self.assertEqual(self.notify_or_read("gw-raw1", "/3303/0/5700"), 23.0)
+        self.assertEqual(self.value("gw-raw1", "/3305/0/5805"), 10000.0)
+
+        # Timestamps from the payload: /3303/0/5700 observed; the gateway's
+        # status socket shows the device; the bridge's counters.
+        r = gw.ctl("status")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("th1", r.stdout)
+        self.assertEqual(gw.stop(), 0)
+        self.assertTrue([l for l in gw.log if "sending DISCONNECT" in l])
+
+    def notify_or_read(self, ep, path, timeout=10):
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.srv.request("read", ep=ep, path=path, timeout=10)
+            if r["code"] == "2.05" or time.monotonic() > deadline:
+                self.assertEqual(r["code"], "2.05", r)
+                return records_by_path(r)[path]
+            time.sleep(0.05)
+
+    def test_malformed_payloads_change_nothing(self):
+        b = self.broker()
+        gw = self.start(config(self.srv.url, self.body(b, "max_payload: 65536"), [("th1", "z2m-th-sensor", "th1")]))
+        self.srv.wait_event("register", ep="gw-th1", timeout=15)
+        gw.wait_log(r"MQTT bridge broker: connected")
+        # The subscription is in place once a first value arrives.
+        deadline = time.monotonic() + 10
+        while True:
+            b.pub("zigbee2mqtt/th1", '{"temperature":20.5,"humidity":40,"battery":90}', qos=1)
+            r = self.srv.request("read", ep="gw-th1", path="/3303/0/5700", timeout=10)
+            if r["code"] == "2.05":
+                break
+            self.assertLess(time.monotonic(), deadline, r)
+        self.assertEqual(self.observe("gw-th1", "/3303/0/5700"), 20.5)
+        bad = [b"not json at all", b'{"temperature":', b'{"temperature":"warm","humidity":"wet"}',
+               b'{"temperature":{"nested":1},"humidity":[1,2]}', b'{"temperature":null}',
+               b'[1,2,3]', b'"just a string"', b'{"humidity":250}', b'{"battery":-5}',
+               b"\x00\xff" * 100, os.urandom(1 << 20), b"{" * 100000]
+        for p in bad:
+            b.pub("zigbee2mqtt/th1", p, qos=1)
+        # A good one after the bad ones: every bad one was seen before it.
+        b.pub("zigbee2mqtt/th1", '{"battery":91}', qos=1)
+        deadline = time.monotonic() + 15
+        while self.value("gw-th1", "/3/0/9") != 91:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+        self.assertIsNone(gw.proc.poll())
+        self.assertEqual(self.value("gw-th1", "/3303/0/5700"), 20.5)
+        self.assertEqual(self.value("gw-th1", "/3304/0/5700"), 40.0)
+        # No notification of the temperature came from the bad payloads.
+        self.assertFalse([e for e in self.srv.events("notify")
+                          if e.get("ep") == "gw-th1" and "/3303/0/5700" in records_by_path(e)])
+        gw.wait_log(r"payload on 'zigbee2mqtt/th1' does not match the profile of th1: not JSON")
+        # Rate limited: far fewer warnings than bad payloads.
+        warned = [l for l in gw.log if "does not match the profile" in l]
+        self.assertLessEqual(len(warned), 2, warned)
+        r = gw.ctl("status")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(gw.stop(), 0)
+
+
+class Writes(Base):
+    def test_write_and_execute_publish(self):
+        b = self.broker()
+        gw = self.start(config(self.srv.url, self.body(b), [
+            ("plug1", "z2m-smart-plug", "plug1"), ("tas1", "tasmota-energy-plug", "tas1"),
+            ("gen1", "mqtt-json-sensor", "gen1")]))
+        for ep in ("gw-plug1", "gw-tas1", "gw-gen1"):
+            self.srv.wait_event("register", ep=ep, timeout=15)
+        gw.wait_log(r"MQTT bridge broker: connected")
+        time.sleep(0.2)
+        sub = b.sub("zigbee2mqtt/plug1/set")
+        # A device that echoes its state: the write is confirmed (2.04).
+        echo = b.sub("zigbee2mqtt/plug1/set")
+        t0 = time.monotonic()
+        rid = self.srv.send("write", ep="gw-plug1", path="/3312/0/5850", value=False, type="boolean")
+        msgs = echo.wait(1)
+        self.assertEqual(msgs, ['zigbee2mqtt/plug1/set {"state":"OFF"}'])
+        b.pub("zigbee2mqtt/plug1", '{"state":"OFF","power":0,"energy":1.5}', qos=1)
+        r = self.srv.response(rid, timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertIs(self.value("gw-plug1", "/3312/0/5850"), False)
+        self.assertEqual(self.value("gw-plug1", "/3305/0/5805"), 1500.0)
+        # No echo: the write times out (5 s confirm) with a gateway timeout.
+        t0 = time.monotonic()
+        r = self.srv.request("write", ep="gw-plug1", path="/3312/0/5850", value=True, type="boolean",
+                             timeout=20)
+        self.assertGreaterEqual(time.monotonic() - t0, 4.5)
+        self.assertIn(r["code"], ("5.04", "5.00"), r)  # 5.04 once -ETIME maps to it
+        self.assertEqual(sub.wait(2)[1], 'zigbee2mqtt/plug1/set {"state":"ON"}')
+        gw.wait_log(r"plug1: no state echo within the timeout")
+
+        # Tasmota: a text command, echoed on stat/.../POWER.
+        tsub = b.sub("cmnd/tas1/#")
+        rid = self.srv.send("write", ep="gw-tas1", path="/3312/0/5850", value=True, type="boolean")
+        self.assertEqual(tsub.wait(1), ["cmnd/tas1/POWER ON"])
+        b.pub("stat/tas1/POWER", "ON", qos=1)
+        self.assertEqual(self.srv.response(rid, timeout=10)["code"], "2.04")
+        # Execute: Restart with its payload.
+        r = self.srv.request("execute", ep="gw-tas1", path="/3/0/4", timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        self.assertEqual(tsub.wait(2)[1], "cmnd/tas1/Restart 1")
+
+        # A JSON template with a number and an Execute's arguments (escaped).
+        gsub = b.sub("sensors/gen1/#")
+        rid = self.srv.send("write", ep="gw-gen1", path="/3341/0/5548", value=42.5, type="float")
+        self.assertEqual(gsub.wait(1), ['sensors/gen1/set {"level":42.5}'])
+        b.pub("sensors/gen1/state", '{"level":42.5}', qos=1)
+        self.assertEqual(self.srv.response(rid, timeout=10)["code"], "2.04")
+        r = self.srv.request("execute", ep="gw-gen1", path="/3/0/4", args="0='now'", timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        self.assertIn("""sensors/gen1/cmd {"cmd":"reboot","args":"0='now'"}""", gsub.wait(3))
+        # Out of the DDF range (Level 0..100): refused before anything is published.
+        r = self.srv.request("write", ep="gw-gen1", path="/3341/0/5548", value=150, type="float", timeout=10)
+        self.assertEqual(r["code"], "4.00", r)
+        time.sleep(0.3)
+        self.assertEqual(len([m for m in gsub.messages() if "/set" in m]), 1)
+        self.assertEqual(gw.stop(), 0)
+
+    def test_write_while_broker_down(self):
+        b = self.broker()
+        gw = self.start(config(self.srv.url, self.body(b), [("plug1", "z2m-smart-plug", "plug1")]))
+        self.srv.wait_event("register", ep="gw-plug1", timeout=15)
+        gw.wait_log(r"MQTT bridge broker: connected")
+        b.stop(sig_kill=True)
+        gw.wait_log(r"MQTT bridge broker: broker 127\.0\.0\.1:%d: connection lost" % b.port)
+        r = self.srv.request("write", ep="gw-plug1", path="/3312/0/5850", value=True, type="boolean", timeout=10)
+        self.assertEqual(r["code"], "5.03", r)
+        self.assertEqual(self.value("gw-plug1", "/3/0/11/0"), 16)  # unreachable while the broker is away
+        self.assertEqual(gw.stop(), 0)
+
+
+class Discovery(Base):
+    def test_discovery_bounded(self):
+        b = self.broker()
+        body = self.body(b, "discovery:\n  max_devices: 2\n  rules:\n"
+                            "    - {topic: \"zigbee2mqtt/{device}\", profile: z2m-th-sensor, prefix: z-,"
+                            " require: [/temperature]}\n"
+                            "    - {topic: \"zigbee2mqtt/{device}\", profile: z2m-smart-plug, prefix: p-,"
+                            " require: [/state]}")
+        gw = self.start(config(self.srv.url, body, [("th1", "z2m-th-sensor", "th1")]))
+        self.srv.wait_event("register", ep="gw-th1", timeout=15)
+        gw.wait_log(r"MQTT bridge broker: connected")
+        time.sleep(0.3)
+        # A configured device is not discovered again.
+        b.pub("zigbee2mqtt/th1", '{"temperature":1}', qos=1)
+        b.pub("zigbee2mqtt/kitchen sensor", '{"temperature":19.5,"humidity":55,"battery":80}', qos=1)
+        reg = self.srv.wait_event("register", ep="gw-z-kitchen_sensor", timeout=15)
+        self.assertIn("</3303/0>", reg.get("links", "") or "</3303/0>")
+        # The first message already fed the new device.
+        self.assertEqual(self.notify_or_read("gw-z-kitchen_sensor", "/3303/0/5700"), 19.5)
+        self.assertEqual(self.value("gw-z-kitchen_sensor", "/3/0/9"), 80)
+        b.pub("zigbee2mqtt/kitchen sensor", '{"temperature":20}', qos=1)
+        self.assertEqual(self.poll_until("gw-z-kitchen_sensor", "/3303/0/5700", 20.0), 20.0)
+        # A plug (other rule); the limit of 2 is then reached.
+        b.pub("zigbee2mqtt/plug9", '{"state":"ON","power":5}', qos=1)
+        self.srv.wait_event("register", ep="gw-p-plug9", timeout=15)
+        for i in range(20):
+            b.pub("zigbee2mqtt/flood%d" % i, '{"temperature":%d}' % i)
+        gw.wait_log(r"discovery limit of 2 devices reached")
+        # Messages without the required keys create nothing either.
+        b.pub("zigbee2mqtt/bridge/state", "online")
+        b.pub("zigbee2mqtt/other", '{"action":"single"}')
+        time.sleep(0.5)
+        eps = {r["ep"] for r in self.srv.registrations()}
+        self.assertEqual(eps, {"gw", "gw-th1", "gw-z-kitchen_sensor", "gw-p-plug9"})
+        self.assertEqual(len([l for l in gw.log if "discovery limit" in l]), 1)  # logged once a minute
+        self.assertEqual(gw.stop(), 0)
+
+    notify_or_read = Values.notify_or_read
+
+    def poll_until(self, ep, path, want, timeout=10):
+        deadline = time.monotonic() + timeout
+        while True:
+            v = self.value(ep, path)
+            if v == want or time.monotonic() > deadline:
+                return v
+            time.sleep(0.05)
+
+
+class Reconnect(Base):
+    def test_resubscribe_after_restart(self):
+        # No persistence: the restarted broker knows no subscription, the
+        # gateway has to send them again.
+        b = self.broker()
+        gw = self.start(config(self.srv.url, self.body(b), [("th1", "z2m-th-sensor", "th1")]))
+        self.srv.wait_event("register", ep="gw-th1", timeout=15)
+        gw.wait_log(r"MQTT bridge broker: connected")
+        for rnd in range(2):
+            b.stop(sig_kill=True)
+            gw.wait_log(r"connection lost", len(gw.log) - 5 if rnd else 0)
+            self.assertEqual(self.value("gw-th1", "/3/0/11/0"), 16)
+            mark = len(gw.log)
+            b.start()
+            gw.wait_log(r"MQTT bridge broker: connected", mark)
+            deadline = time.monotonic() + 10
+            want = 30.0 + rnd
+            while True:
+                b.pub("zigbee2mqtt/th1", '{"temperature":%s}' % want, qos=1)
+                r = self.srv.request("read", ep="gw-th1", path="/3303/0/5700", timeout=10)
+                if r["code"] == "2.05" and records_by_path(r)["/3303/0/5700"] == want:
+                    break
+                self.assertLess(time.monotonic(), deadline, "no value after the restart")
+                time.sleep(0.1)
+            self.assertEqual(self.value("gw-th1", "/3/0/11/0"), 0)
+        self.assertEqual(gw.stop(), 0)
+
+    def test_qos1_kept_while_away(self):
+        b = self.broker(persistence=True)
+        gw = self.start(config(self.srv.url, "host: 127.0.0.1\nport: %d\nreconnect_min: 3s\nreconnect_max: 3s\n"
+                               "client_id: fg-persist\n" % b.port, [("th1", "z2m-th-sensor", "th1")]))
+        self.srv.wait_event("register", ep="gw-th1", timeout=15)
+        gw.wait_log(r"MQTT bridge broker: connected")
+        deadline = time.monotonic() + 10
+        while True:
+            b.pub("zigbee2mqtt/th1", '{"temperature":10}', qos=1)
+            r = self.srv.request("read", ep="gw-th1", path="/3303/0/5700", timeout=10)
+            if r["code"] == "2.05":
+                break
+            self.assertLess(time.monotonic(), deadline)
+        self.assertEqual(self.observe("gw-th1", "/3303/0/5700"), 10.0)
+        # The broker goes down cleanly (its session store is saved), comes
+        # back, and gets messages before the gateway is back (it waits 1.5
+        # to 3 s): the persistent session queues them at QoS 1.
+        b.stop()
+        gw.wait_log(r"connection lost")
+        mark = len(gw.log)
+        b.start()
+        for v in (11, 12, 13):
+            b.pub("zigbee2mqtt/th1", '{"temperature":%d}' % v, qos=1)
+        self.assertFalse([l for l in gw.log[mark:] if "connected to" in l], "reconnected too early")
+        gw.wait_log(r"MQTT bridge broker: connected", mark)
+        # All three delivered (the client may fold them into one notification
+        # of the latest value: an observer sees the current state).
+        for v in (11, 12, 13):
+            gw.wait_log(r"received PUBLISH \(d0, q1, .*'zigbee2mqtt/th1', \.\.\. \(18 bytes\)\)", mark)
+        got = self.srv.wait_event("notify", ep="gw-th1", timeout=20,
+                                  where=lambda e: records_by_path(e).get("/3303/0/5700") == 13.0)
+        self.assertTrue(got)
+        self.assertEqual(self.value("gw-th1", "/3303/0/5700"), 13.0)
+        received = [l for l in gw.log[mark:] if "received PUBLISH" in l and "zigbee2mqtt/th1" in l]
+        self.assertEqual(len(received), 3, received)
+        self.assertEqual(gw.stop(), 0)
+
+
+class Tls(Base):
+    def test_tls_with_test_ca(self):
+        ca, cert, key = make_ca(self.dir)
+        b = self.broker(tls=(ca, cert, key))
+        b.pub("zigbee2mqtt/th1", '{"temperature":5.5}', retain=True)
+        # By name (resolved on a thread, the certificate checked against
+        # "localhost") and by address (checked against the IP SAN).
+        body = "host: localhost\nport: %d\ntls:\n  ca: %s\nreconnect_min: 200ms\n" % (b.port, ca)
+        gw = self.start(config(self.srv.url, body, [("th1", "z2m-th-sensor", "th1")]))
+        self.srv.wait_event("register", ep="gw-th1", timeout=15)
+        gw.wait_log(r"MQTT bridge broker: connected to localhost:%d" % b.port)
+        self.assertEqual(Values.notify_or_read(self, "gw-th1", "/3303/0/5700"), 5.5)
+        b.pub("zigbee2mqtt/th1", '{"temperature":6.5}', qos=1)
+        deadline = time.monotonic() + 10
+        while self.value("gw-th1", "/3303/0/5700") != 6.5:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+        self.assertEqual(gw.stop(), 0)
+        gw2 = self.start(config(self.srv.url, body.replace("localhost", "127.0.0.1"),
+                                [("th1", "z2m-th-sensor", "th1")]))
+        gw2.wait_log(r"MQTT bridge broker: connected to 127\.0\.0\.1:%d" % b.port)
+        self.assertEqual(gw2.stop(), 0)
+
+    def test_tls_wrong_ca_refused(self):
+        ca, cert, key = make_ca(self.dir)
+        other = os.path.join(self.dir, "other")
+        os.mkdir(other)
+        ca2, _, _ = make_ca(other)
+        b = self.broker(tls=(ca, cert, key))
+        body = "host: 127.0.0.1\nport: %d\ntls:\n  ca: %s\nreconnect_min: 200ms\nreconnect_max: 400ms\n" % (b.port, ca2)
+        gw = self.start(config(self.srv.url, body, [("th1", "z2m-th-sensor", "th1")]))
+        self.srv.wait_event("register", ep="gw-th1", timeout=15)
+        gw.wait_log(r"MQTT bridge broker: broker 127\.0\.0\.1:%d: connection (failed|lost)" % b.port)
+        time.sleep(1)
+        self.assertFalse([l for l in gw.log if "connected to" in l])
+        self.assertEqual(self.value("gw-th1", "/3/0/11/0"), 16)
+        self.assertEqual(gw.stop(), 0)
+
+
+class Check(unittest.TestCase):
+    def test_config_and_profile_errors(self):
+        d = tempfile.mkdtemp(prefix="fg-mqtt-check-")
+        self.addCleanup(shutil.rmtree, d, True)
+        prof = os.path.join(d, "bad-mqtt.yaml")
+        with open(prof, "w") as f:
+            f.write("bridge: mqtt\nobjects:\n  /3303/0:\n"
+                    "    5700:\n      source: { topic: \"a/{dev ice}/b\", json: temperature }\n"
+                    "    5701:\n      source: { topic: \"a/{device}\", fromat: json }\n"
+                    "  /3312/0:\n    5850:\n      source: { topic: \"a/{device}\" }\n      writable: true\n")
+        path = os.path.join(d, "c.yaml")
+        with open(path, "w") as f:
+            f.write("gateway:\n  name: gw\n  profiles_path: %s\nlwm2m:\n  servers:\n    - uri: coap://127.0.0.1\n"
+                    "bridges:\n  broker:\n    type: mqtt\n    host: 127.0.0.1\n    prot: 1883\n"
+                    "    keepalive: 1s\n    discovery: {max_devices: 0, rules: [{topic: \"x/+\", profile: p}]}\n"
+                    "devices:\n  - {name: a, bridge: broker, address: \"x/y\", profile: bad-mqtt}\n"
+                    "  - {name: b, bridge: broker, address: [1], profile: z2m-th-sensor}\n" % (d + ":" + PROFILES))
+        r = subprocess.run([test_devices.FIELDGATE, "check", "-c", path], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        err = r.stderr
+        for want in ["%s:11:5: unknown key 'prot'" % path,
+                     "%s:12:16: duration '1s' for 'bridges.broker.keepalive' is out of range" % path,
+                     "%s:13:30: value 0 for 'bridges.broker.discovery.max_devices' is out of range" % path,
+                     "%s:13:49: mqtt: invalid topic 'x/+'" % path,
+                     "%s:15:40: mqtt: 'x/y' cannot be a topic level" % path,
+                     "%s:16:40: mqtt: the address is the topic's {device} value" % path,
+                     "%s:5:24: mqtt: invalid topic 'a/{dev ice}/b'" % prof,
+                     "invalid JSON pointer 'temperature'",
+                     "%s:7:38: unknown key 'fromat'" % prof,
+                     "did you mean 'format'",
+                     "is writable but has no 'write: {topic: ...}'"]:
+            self.assertIn(want, err)
+
+
+def main():
+    test_devices.FIELDGATE = os.path.abspath(sys.argv.pop(1))
+    prog = unittest.main(exit=False, verbosity=2)
+    res = prog.result
+    failed = len(res.failures) + len(res.errors)
+    print("%d passed, %d failed" % (res.testsRun - failed - len(res.skipped), failed))
+    return 0 if res.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
