@@ -11,7 +11,9 @@ a max_age Read asking the device; `fieldgate status` counters.
 
 Usage: test_modbus_tcp.py PATH/TO/fieldgate PATH/TO/mb-test-server
 """
+import os
 import struct
+import subprocess
 import sys
 import time
 
@@ -175,6 +177,47 @@ class Tcp(Base):
         mb.set(2, "holding", 700, [78])
         n = self.srv.wait_event("notify", ep="gw-c1", timeout=5)
         self.assertEqual(records_by_path(n)["/3303/0/5700"], 78.0)
+
+    def test_max_age_read_and_reload(self):
+        # Polled once an hour, but a Read older than its max_age asks the device.
+        self.profile("mbage", "bridge: modbus\nobjects:\n  /3303/0:\n    5700: {source: {table: input, "
+                     "address: 4}, raw: int16, scale: 0.1, poll: 1h, max_age: 1s}\n")
+        mb = self.pymodbus(units=(1, 2))
+        mb.set(1, "input", 4, [215])
+        mb.set(2, "input", 4, [100])
+        bus = "tcp: {host: 127.0.0.1, port: %d}" % mb.port
+        gw = self.gateway(bus, [{"name": "a1", "profile": "mbage", "address": 1}])
+        self.srv.wait_event("register", ep="gw-a1", timeout=20)
+        self.wait_value("gw-a1", "/3303/0/5700", lambda v: v.get("/3303/0/5700") == 21.5)
+        mb.set(1, "input", 4, [230])
+        time.sleep(1.2)
+        n = len(mb.reads())
+        self.assertEqual(self.read("gw-a1", "/3303/0/5700")["/3303/0/5700"], 23.0)
+        self.assertEqual([tuple(r[:4]) for r in mb.reads()[n:]], [(1, 4, 4, 1)])
+        # A reload adding a device on the same bus keeps the bus and polls it.
+        with open(gw.path, "w") as f:
+            f.write(mbtest.config(self.tmp, self.srv.url, bus,
+                                  [{"name": "a1", "profile": "mbage", "address": 1},
+                                   {"name": "a2", "profile": "mbage", "address": "{unit: 2, timeout: 200ms}"}],
+                                  self.profiles))
+        gw.proc.send_signal(__import__("signal").SIGHUP)
+        self.srv.wait_event("register", ep="gw-a2", timeout=20)
+        self.wait_value("gw-a2", "/3303/0/5700", lambda v: v.get("/3303/0/5700") == 10.0)
+
+    def test_check_reports_modbus_errors(self):
+        self.profile("mbbad", "bridge: modbus\nobjects:\n  /3303/0:\n    5700: {source: {table: holdng, "
+                     "address: 1}, raw: float32}\n")
+        text = mbtest.config(self.tmp, self.srv.url, "tcp: {host: 127.0.0.1, prot: 502}\ntimeout: 5ms",
+                             [{"name": "b1", "profile": "mbbad", "address": 300}], self.profiles)
+        path = os.path.join(self.tmp, "bad.yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        r = subprocess.run([mbtest.FIELDGATE, "check", "-c", path], capture_output=True, text=True, timeout=20)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn(path + ":16:28: unknown key 'prot' in 'bridges.bus.tcp', did you mean 'port'?", r.stderr)
+        self.assertIn(path + ":17:14: duration '5ms' for 'bridges.bus.timeout' is out of range (10ms..1m)", r.stderr)
+        self.assertIn(path + ":22:14: modbus: invalid address '300': expected a unit id from 0 to 255", r.stderr)
+        self.assertIn("mbbad.yaml:4:28: modbus: unknown table 'holdng', did you mean 'holding'?", r.stderr)
 
 
 if __name__ == "__main__":
