@@ -11,6 +11,7 @@ coming back is reopened by itself.
 Usage: test_modbus_rtu.py PATH/TO/fieldgate PATH/TO/mb-test-server
 """
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -86,6 +87,41 @@ class Rtu(Base):
         self.fill(mb2, 300)
         self.wait_value("gw-m1", "/3303/0/5700", lambda v: v.get("/3303/0/5700") == 30.1)
         self.wait_value("gw-m1", "/3/0/11", lambda v: v.get("/3/0/11/0") == 0)
+
+    def test_crc_errors_counted(self):
+        # A responder that answers every read with a corrupted CRC.
+        self.profile("rtu", PROFILE)
+        sp, a, b = self.socat()
+        self.addCleanup(self.stop, sp)
+        bad = subprocess.Popen([mbtest.PY, "-c", BAD_CRC, a], stdin=subprocess.DEVNULL)
+        self.addCleanup(lambda: (bad.kill(), bad.wait()))
+        gw = self.gateway("serial: {device: %s, baud: 19200}\ntimeout: 300ms" % b,
+                          [{"name": "c1", "profile": "rtu", "address": 1}])
+        self.srv.wait_event("register", ep="gw-c1", timeout=20)
+        deadline = time.monotonic() + 10
+        while True:
+            st = gw.ctl("status").stdout
+            m = re.search(r"unit=1 req=(\d+) exc=0 crc=(\d+) timeout=\d+", st)
+            if m and int(m.group(2)) >= 3:
+                break
+            self.assertLess(time.monotonic(), deadline, st)
+            time.sleep(0.2)
+        self.assertEqual(self.read("gw-c1", "/3300/0", code="4.04"), {})  # never a value from a bad frame
+
+
+# Answers each 8-byte read request with the right length and a wrong CRC.
+BAD_CRC = """
+import os, sys, termios, tty
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_NOCTTY)
+tty.setraw(fd)
+buf = b""
+while True:
+    buf += os.read(fd, 256)
+    while len(buf) >= 8:
+        req, buf = buf[:8], buf[8:]
+        n = req[4] << 8 | req[5]
+        os.write(fd, bytes([req[0], req[1], 2 * n]) + bytes(2 * n) + b"\\xde\\xad")
+"""
 
 
 if __name__ == "__main__":
