@@ -1,0 +1,208 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""Benchmark of the MQTT bridge's path, MQTT publish -> LwM2M Notify: a
+publisher on loopback -> mosquitto -> fieldgate (the MQTT bridge, the
+profile transform, the LwM2M client) -> fg-lwm2m-server observing the
+value. Printed beside the raw ceilings of the two halves, measured in the
+same run on the same machine:
+
+  broker   a publisher -> mosquitto -> a subscriber (the same Python MQTT
+           client as the publisher above: its overhead is in both figures)
+  coap     a bare libcoap Observe loop (bench_coap_notify: one process,
+           no LwM2M, no gateway)
+
+For each: paced latency (one update in flight, p50/p99) and sustained
+updates per second (a burst published as fast as possible; the gateway
+may fold updates that come faster than it notifies into one notification
+of the latest value, so the burst rate is measured until the last value is
+seen, and the number of notifications is printed too). Prints figures,
+asserts nothing about time.
+
+Usage: bench_mqtt.py PATH/TO/fieldgate PATH/TO/bench_coap_notify
+"""
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.environ.get("FG_SOURCE_DIR") or os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+sys.path.insert(0, os.path.join(SOURCE, "tests", "lwm2m-server"))
+sys.path.insert(0, os.path.join(SOURCE, "tests", "gateway"))
+sys.path.insert(0, os.path.join(SOURCE, "tests", "mqtt"))
+from fglwm2m import Server, records_by_path  # noqa: E402
+import test_devices  # noqa: E402
+from mqttpeer import Broker  # noqa: E402
+
+PACED = 300
+BURST = 3000
+
+
+class Mqtt:
+    """The smallest MQTT 3.1.1 client the benchmark needs (QoS 0)."""
+
+    def __init__(self, port, cid):
+        self.s = socket.create_connection(("127.0.0.1", port))
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+        body = b"\x00\x04MQTT\x04\x02\x00\x3c" + self._str(cid)
+        self.s.sendall(b"\x10" + self._len(len(body)) + body)
+        kind, _ = self._packet()
+        assert kind == 0x20, "no CONNACK"
+
+    @staticmethod
+    def _str(s):
+        b = s.encode() if isinstance(s, str) else s
+        return struct.pack(">H", len(b)) + b
+
+    @staticmethod
+    def _len(n):
+        out = b""
+        while True:
+            d, n = n % 128, n // 128
+            out += bytes([d | (0x80 if n else 0)])
+            if not n:
+                return out
+
+    def _read(self, n):
+        while len(self.buf) < n:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise EOFError
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def _packet(self):
+        h = self._read(1)[0]
+        n, mul = 0, 1
+        while True:
+            b = self._read(1)[0]
+            n += (b & 127) * mul
+            mul *= 128
+            if not b & 128:
+                break
+        return h & 0xF0, self._read(n)
+
+    def publish(self, topic, payload):
+        body = self._str(topic) + payload.encode()
+        self.s.sendall(b"\x30" + self._len(len(body)) + body)
+
+    def subscribe(self, topic):
+        body = b"\x00\x01" + self._str(topic) + b"\x00"
+        self.s.sendall(b"\x82" + self._len(len(body)) + body)
+        kind, _ = self._packet()
+        assert kind == 0x90, "no SUBACK"
+
+    def receive(self):
+        while True:
+            kind, body = self._packet()
+            if kind == 0x30:
+                tl = struct.unpack(">H", body[:2])[0]
+                return body[2:2 + tl].decode(), body[2 + tl:].decode()
+
+    def close(self):
+        self.s.close()
+
+
+def pct(values, p):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(len(v) * p / 100))] if v else 0.0
+
+
+def bench_broker(port):
+    sub, pub = Mqtt(port, "bench-sub"), Mqtt(port, "bench-pub")
+    sub.subscribe("bench/rt")
+    lat = []
+    for i in range(PACED):
+        t = time.monotonic()
+        pub.publish("bench/rt", str(i))
+        sub.receive()
+        lat.append(time.monotonic() - t)
+    t = time.monotonic()
+    for i in range(BURST):
+        pub.publish("bench/rt", str(i))
+    for i in range(BURST):
+        sub.receive()
+    rate = BURST / (time.monotonic() - t)
+    sub.close()
+    pub.close()
+    return rate, pct(lat, 50) * 1e6, pct(lat, 99) * 1e6
+
+
+def bench_gateway(fieldgate, broker):
+    test_devices.FIELDGATE = fieldgate
+    srv = Server(stderr=subprocess.DEVNULL).start()
+    gw = None
+    try:
+        text = ("gateway:\n  name: gw\n  profiles_path: %s\n  status_socket: @SOCK@\nlog:\n  level: warning\n"
+                "lwm2m:\n  lifetime: 300s\n  servers:\n    - uri: %s\nbridges:\n  broker:\n    type: mqtt\n"
+                "    host: 127.0.0.1\n    port: %d\n    qos: 0\ndevices:\n"
+                "  - {name: th1, bridge: broker, address: th1, profile: z2m-th-sensor}\n"
+                % (os.path.join(SOURCE, "mappings", "profiles"), srv.url, broker.port))
+        gw = test_devices.Gateway(text)
+        srv.wait_event("register", ep="gw-th1", timeout=15)
+        pub = Mqtt(broker.port, "bench-gw-pub")
+        deadline = time.monotonic() + 10
+        while True:
+            pub.publish("zigbee2mqtt/th1", '{"temperature":-1}')
+            r = srv.request("read", ep="gw-th1", path="/3303/0/5700", timeout=10)
+            if r["code"] == "2.05" or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        obs = srv.request("observe", ep="gw-th1", path="/3303/0/5700", timeout=10)
+        assert obs["code"] == "2.05", obs
+
+        def seen(v):
+            return lambda e: records_by_path(e).get("/3303/0/5700") == v
+
+        lat = []
+        for i in range(PACED):
+            v = float(i) + 0.5
+            t = time.monotonic()
+            pub.publish("zigbee2mqtt/th1", '{"temperature":%s}' % v)
+            srv.wait_event("notify", ep="gw-th1", timeout=10, where=seen(v))
+            lat.append(time.monotonic() - t)
+        before = len(srv.events("notify"))
+        t = time.monotonic()
+        for i in range(BURST):
+            pub.publish("zigbee2mqtt/th1", '{"temperature":%d}' % (10000 + i))
+        srv.wait_event("notify", ep="gw-th1", timeout=60, where=seen(10000.0 + BURST - 1))
+        el = time.monotonic() - t
+        notifies = len(srv.events("notify")) - before
+        pub.close()
+        return BURST / el, pct(lat, 50) * 1e6, pct(lat, 99) * 1e6, notifies
+    finally:
+        if gw:
+            gw.stop()
+        srv.stop()
+
+
+def main():
+    fieldgate, coap_bench = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    tmp = tempfile.mkdtemp(prefix="fg-bench-mqtt-")
+    try:
+        with Broker(tmp) as broker:
+            b_rate, b50, b99 = bench_broker(broker.port)
+            g_rate, g50, g99, notifies = bench_gateway(fieldgate, broker)
+        out = subprocess.run([coap_bench, "5000"], capture_output=True, text=True, timeout=120).stdout
+        kv = dict(x.split("=") for x in out.split()[1:])
+        print("MQTT bridge path, loopback, %d paced updates and a burst of %d:" % (PACED, BURST))
+        print("  %-44s %10s %12s %12s" % ("", "updates/s", "p50 (us)", "p99 (us)"))
+        print("  %-44s %10.0f %12.0f %12.0f" % ("publish -> mosquitto -> fieldgate -> Notify", g_rate, g50, g99))
+        print("  %-44s %10.0f %12.0f %12.0f" % ("ceiling: broker round trip alone", b_rate, b50, b99))
+        print("  %-44s %10.0f %12.1f %12.1f" % ("ceiling: bare libcoap notify loop (paced)", float(kv["rate"]),
+                                               float(kv["p50_us"]), float(kv["p99_us"])))
+        print("  burst: %d notifications carried the %d updates (the client folds faster updates)"
+              % (notifies, BURST))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
