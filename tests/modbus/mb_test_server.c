@@ -5,12 +5,14 @@
  * for one unit or refuse chosen addresses).
  *
  *   mb-test-server --port N [--dead UNIT]... [--exception ADDR:CODE]...
- *                  [--set TABLE:ADDR:VALUE]...
+ *                  [--set TABLE:ADDR:VALUE]... [--ignore ADDR]...
  *
  * Every unit id shares one data model (10000 entries per table; holding
  * register i and input register i start at i, coils and discrete inputs at
  * i % 2). A request from a --dead unit is never answered; a request whose
- * range covers a --exception address is answered with that exception code.
+ * range covers a --exception address is answered with that exception code;
+ * a write covering an --ignore address is acknowledged but changes nothing
+ * (a device that silently refuses values: what read-back verification is for).
  * Each request is printed on stdout as one JSON line, flushed:
  *   {"ts": <CLOCK_MONOTONIC ms>, "unit": 1, "fc": 3, "addr": 0, "count": 10, "reply": "ok"}
  * with "reply": "ok", "exception", or "none"; and written values as
@@ -35,6 +37,7 @@ static struct {
 	unsigned addr, code;
 } exc[32];
 static unsigned nexc;
+static unsigned ignore[32], nignore;
 
 static double now_ms(void)
 {
@@ -57,11 +60,9 @@ static int table_of(const char *s)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "port", required_argument, NULL, 'p' },
-		{ "dead", required_argument, NULL, 'd' },
-		{ "exception", required_argument, NULL, 'e' },
-		{ "set", required_argument, NULL, 's' },
-		{ NULL, 0, NULL, 0 },
+		{ "port", required_argument, NULL, 'p' },      { "dead", required_argument, NULL, 'd' },
+		{ "exception", required_argument, NULL, 'e' }, { "set", required_argument, NULL, 's' },
+		{ "ignore", required_argument, NULL, 'i' },    { NULL, 0, NULL, 0 },
 	};
 	uint8_t query[MODBUS_TCP_MAX_ADU_LENGTH];
 	modbus_mapping_t *map;
@@ -91,6 +92,10 @@ int main(int argc, char **argv)
 		case 'e':
 			if (nexc < 32 && sscanf(optarg, "%u:%u", &exc[nexc].addr, &exc[nexc].code) == 2)
 				nexc++;
+			break;
+		case 'i':
+			if (nignore < 32)
+				ignore[nignore++] = (unsigned)atoi(optarg);
 			break;
 		case 's':
 			if (sscanf(optarg, "%15[a-z]:%u:%u", t, &a, &v) == 3 && a < N && table_of(t) >= 0) {
@@ -169,8 +174,18 @@ int main(int argc, char **argv)
 				continue;
 			if (code)
 				modbus_reply_exception(ctx, query, code);
-			else
+			else {
+				bool ign = false;
+				uint16_t saved[125];
+				for (unsigned i = 0; i < nignore; i++)
+					ign |= (fc == 6 || fc == 16) && ignore[i] >= addr &&
+					       ignore[i] < addr + count;
+				if (ign && addr + count <= N && count <= 125)
+					memcpy(saved, map->tab_registers + addr, count * sizeof(uint16_t));
 				modbus_reply(ctx, query, len, map);
+				if (ign && addr + count <= N && count <= 125)
+					memcpy(map->tab_registers + addr, saved, count * sizeof(uint16_t));
+			}
 		}
 		modbus_close(ctx);
 	}

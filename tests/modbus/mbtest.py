@@ -126,13 +126,15 @@ class MbServer(Proc):
     """mb-test-server: libmodbus TCP server with scripted faults; .requests()
     is every request seen so far (dicts with ts, unit, fc, addr, count, reply)."""
 
-    def __init__(self, port=None, dead=(), exceptions=(), sets=()):
+    def __init__(self, port=None, dead=(), exceptions=(), sets=(), ignore=()):
         self.port = port or free_port()
         cmd = [MB_SERVER, "--port", str(self.port)]
         for u in dead:
             cmd += ["--dead", str(u)]
         for a, c in exceptions:
             cmd += ["--exception", "%d:%d" % (a, c)]
+        for a in ignore:
+            cmd += ["--ignore", str(a)]
         for t, a, v in sets:
             cmd += ["--set", "%s:%d:%d" % (t, a, v)]
         super().__init__(cmd, stdin=False)

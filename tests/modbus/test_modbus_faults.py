@@ -142,6 +142,34 @@ objects:
         st = gw.ctl("status").stdout
         self.assertRegex(st, r"unit=1 req=\d+ exc=([6-9]|\d\d+) ", st)
 
+    def test_write_verify(self):
+        # Register 5 acknowledges writes and keeps its value: only a read-back tells.
+        self.profile("ver", """bridge: modbus
+defaults: {poll: 1h}
+objects:
+  /3308/0:
+    5900: {source: {table: holding, address: 5}, raw: int16, write: {table: holding, address: 5, verify: true}}
+  /3308/1:
+    5900: {source: {table: holding, address: 5}, raw: int16, writable: true}
+  /3308/2:
+    5900: {source: {table: holding, address: 6}, raw: uint16, write: {table: holding, address: 6, verify: true,
+           function: 16}}
+""")
+        mb = self.mbserver(ignore=[5])
+        self.gateway("tcp: {host: 127.0.0.1, port: %d}" % mb.port, [{"name": "v", "profile": "ver", "address": 1}])
+        self.srv.wait_event("register", ep="gw-v", timeout=20)
+        n = len(mb.requests())
+        r = self.srv.request("write", ep="gw-v", path="/3308/0/5900", value=9, type="float", timeout=10)
+        self.assertEqual(r["code"], "5.00", r)  # written, read back 5: not what was written
+        self.assertEqual([(x["fc"], x["addr"]) for x in mb.requests()[n:]], [(6, 5), (3, 5)])
+        r = self.srv.request("write", ep="gw-v", path="/3308/1/5900", value=9, type="float", timeout=10)
+        self.assertEqual(r["code"], "2.04", r)  # without verify the device's word is taken
+        n = len(mb.requests())
+        r = self.srv.request("write", ep="gw-v", path="/3308/2/5900", value=9, type="float", timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        self.assertEqual([(x["fc"], x["addr"], x.get("values")) for x in mb.requests()[n:]],
+                         [(16, 6, [9]), (3, 6, None)])
+
     def test_server_restart(self):
         self.profile("two", TWO_BLOCKS)
         mb = MbServer()
