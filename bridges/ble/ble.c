@@ -56,6 +56,7 @@ struct ble_point {
 	const struct ble_src *src;
 	uint32_t length; /* ADV: resolved field length */
 	uint64_t poll_usec, next_poll;
+	uint64_t observe_usec; /* smallest pmin of LwM2M observations, 0: none */
 	bool notifying;
 };
 
@@ -337,6 +338,10 @@ static void decode_bthome(struct ble_dev *d, const struct adv_bytes *a)
 	if (d->addr.has_key && !adv.encrypted) {
 		/* With a key, plain adverts are what a spoofer would send. */
 		d->unencrypted++;
+		if (d->unencrypted == 1)
+			log_warning(
+				"BLE device %s (%s): plain BTHome advert refused: the device has a bindkey",
+				d->name, d->macs);
 		return;
 	}
 	if (adv.encrypted) {
@@ -703,6 +708,8 @@ static void op_next(struct ble_dev *d)
 	}
 	if (d->gstate == G_READY && !d->cur && !d->ops && !d->keep) {
 		send_disconnect(d);
+		/* Not connected for us from now on, whatever BlueZ still shows. */
+		d->connected = d->resolved = false;
 		dev_set_state(d, G_IDLE);
 		kick_all(b);
 	}
@@ -1504,6 +1511,19 @@ static int on_signal(sd_bus_message *m, void *ud, sd_bus_error *e)
 	return 0;
 }
 
+/* Poll period of a GATT read point: its own, or faster while observed
+ * with a smaller pmin (not below 1 s: each read may cost a connection). */
+static uint64_t point_period(const struct ble_point *p)
+{
+	uint64_t obs = p->observe_usec;
+
+	if (!obs)
+		return p->poll_usec;
+	if (obs < TICK_USEC)
+		obs = TICK_USEC;
+	return p->poll_usec && p->poll_usec < obs ? p->poll_usec : obs;
+}
+
 /* ---- the tick: GATT polls and "not heard" ----------------------------------------------------------- */
 
 static int on_tick(sd_event_source *s, uint64_t usec, void *ud)
@@ -1527,10 +1547,11 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *ud)
 			struct ble_point *p = d->pts[k];
 			struct ble_op *op;
 			bool queued = false;
-			if (p->src->kind != BLE_SRC_GATT || p->src->mode != BLE_GATT_READ || !p->poll_usec ||
+			uint64_t period = point_period(p);
+			if (p->src->kind != BLE_SRC_GATT || p->src->mode != BLE_GATT_READ || !period ||
 			    now < p->next_poll)
 				continue;
-			p->next_poll = now + p->poll_usec;
+			p->next_poll = now + period;
 			for (struct ble_op *o = d->ops; o; o = o->next)
 				queued = queued || (o->kind == OP_POLL && o->p == p);
 			if (queued || (d->cur && d->cur->kind == OP_POLL && d->cur->p == p))
@@ -1888,6 +1909,21 @@ static int ble_execute(struct bridge *b, const char *device, const struct mappin
 	return submit(b, device, op);
 }
 
+static void ble_observed(struct bridge *b, const char *device, const struct lwm2m_path *path,
+			 uint64_t period_usec)
+{
+	struct ble_dev *d = dev_by_name(b, device);
+
+	for (size_t i = 0; d && i < d->npts; i++)
+		if (lwm2m_path_cmp(&d->pts[i]->path, path) == 0) {
+			struct ble_point *p = d->pts[i];
+			p->observe_usec = period_usec;
+			/* Come back at the new period at the latest. */
+			if (point_period(p) && p->next_poll > now_usec() + point_period(p))
+				p->next_poll = now_usec() + point_period(p);
+		}
+}
+
 static int ble_device_status(struct bridge *b, const char *device, char *buf, size_t size)
 {
 	struct ble_dev *d = dev_by_name(b, device);
@@ -1921,6 +1957,8 @@ static void ble_stop(struct bridge *b)
 			sd_bus_message_unref(m);
 			(void)sd_bus_flush(b->bus);
 		}
+		free(b->adapter_path);
+		b->adapter_path = NULL;
 	}
 	for (size_t i = 0; i < b->ndevs; i++) {
 		struct ble_dev *d = b->devs[i];
@@ -1976,6 +2014,7 @@ const struct bridge_ops bridge_ble_ops = {
 	.read = ble_read,
 	.write = ble_write,
 	.execute = ble_execute,
+	.observed = ble_observed,
 	.device_status = ble_device_status,
 	.stop = ble_stop,
 	.free = ble_free,

@@ -461,6 +461,16 @@ class Gatt(Base):
         self.assertRegex(self.status_line(gw, "a"), r"gatt=(idle|backoff)")
         self.assertEqual(self.read("gw-b", "/3/0/11/0"), 0)
 
+        # Humidity is polled every 30 s (the profile); observed with pmin 1 s
+        # it is read every second.
+        self.wait_value("gw-b", "/3304/0/5700", 50.0)
+        bz.set(gchars[uuid16("2a6f")], CHAR, "Value", dbus.Array(b"\x70\x17", signature="y"))  # 60.00
+        r = self.srv.request("write-attributes", ep="gw-b", path="/3304/0/5700", attrs={"pmin": 1}, timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        obs = self.srv.request("observe", ep="gw-b", path="/3304/0/5700", timeout=10)
+        self.assertEqual(obs["code"], "2.05", obs)
+        self.wait_value("gw-b", "/3304/0/5700", 60.0, timeout=6)
+
     def test_gatt(self):
         bz = self.bz
         dev, chars = self.setup_device()
