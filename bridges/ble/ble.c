@@ -82,7 +82,7 @@ struct ble_dev {
 	bool discovered;
 	struct ble_point **pts;
 	size_t npts;
-	bool has_gatt, keep;
+	bool has_gatt, keep, has_adv;
 
 	/* adverts */
 	uint64_t last_heard; /* CLOCK_MONOTONIC usec */
@@ -580,7 +580,9 @@ static void gatt_fail(struct ble_dev *d, int err, const char *what)
 	dev_set_state(d, G_BACKOFF);
 	set_timer(d, backoff);
 	dev_fail_ops(d, err == -ETIMEDOUT ? -ETIMEDOUT : -EHOSTUNREACH);
-	if (d->keep)
+	/* Kept connections are the device's presence; so is any connection
+	 * of a device that has no adverts to be heard by. */
+	if (d->keep || !d->has_adv)
 		dev_presence(d, -EHOSTUNREACH);
 	kick_all(b); /* a connection slot may be free */
 }
@@ -1660,7 +1662,11 @@ static int ble_start(struct bridge *b, sd_event *event)
 	if (r < 0)
 		return log_error_errno(r, "BLE bridge %s: cannot connect to the D-Bus %s bus: %m", b->name,
 				       b->dbus_address ? b->dbus_address : "system");
-	r = sd_bus_attach_event(b->bus, event, SD_EVENT_PRIORITY_NORMAL);
+	/* sd-bus closes an attached bus when the loop exits; stop() still
+	 * has to tell BlueZ goodbye (Disconnect, StopDiscovery) after that. */
+	r = sd_bus_set_close_on_exit(b->bus, 0);
+	if (r >= 0)
+		r = sd_bus_attach_event(b->bus, event, SD_EVENT_PRIORITY_NORMAL);
 	if (r >= 0)
 		r = sd_bus_add_match_async(
 			b->bus, &b->m_owner,
@@ -1744,6 +1750,8 @@ static int ble_add_point(struct bridge *b, const struct bridge_point *bp)
 	if (src->kind == BLE_SRC_ADV && bp->pt->xf.raw == MAPPING_RAW_STRING && bp->pt->xf.length)
 		p->length = bp->pt->xf.length;
 	d->pts[d->npts++] = p;
+	if (src->kind != BLE_SRC_GATT)
+		d->has_adv = true;
 	if (src->kind == BLE_SRC_GATT || bp->pt->write || bp->pt->execute) {
 		d->has_gatt = true;
 		if (src->kind == BLE_SRC_GATT && src->keep)
@@ -1948,6 +1956,10 @@ static int ble_device_status(struct bridge *b, const char *device, char *buf, si
 
 static void ble_stop(struct bridge *b)
 {
+	/* Let go of the connections we made (sent by the flush below). */
+	for (size_t i = 0; i < b->ndevs; i++)
+		if (is_connected_state(b->devs[i]->gstate))
+			send_disconnect(b->devs[i]);
 	if (b->adapter_path && b->bus) {
 		sd_bus_message *m = NULL;
 		/* Leave the adapter as found: stop the scan we started. */
@@ -1965,6 +1977,7 @@ static void ble_stop(struct bridge *b)
 		d->conn_slot = sd_bus_slot_unref(d->conn_slot);
 		d->timer = sd_event_source_disable_unref(d->timer);
 		dev_fail_ops(d, -ECANCELED);
+		dev_set_state(d, G_IDLE);
 	}
 	b->tick = sd_event_source_disable_unref(b->tick);
 	b->m_owner = sd_bus_slot_unref(b->m_owner);

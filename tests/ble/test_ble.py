@@ -476,7 +476,7 @@ class Gatt(Base):
         dev, chars = self.setup_device()
         temp = chars[uuid16("2a6e")]
         devs = [{"name": "t1", "profile": "ble-gatt-thermostat", "address": '"%s"' % MAC, "poll": "1s"}]
-        gw = self.start(gw_config(self.srv, self.bus, devs, "max_connections: 1\nconnect_timeout: 5s"))
+        gw = self.start(gw_config(self.srv, self.bus, devs, "max_connections: 1\nconnect_timeout: 2s"))
         self.srv.wait_event("register", ep="gw-t1", timeout=20)
         # A notify point keeps the device connected and subscribed.
         wait_for(lambda: bz.get(temp, CHAR, "Notifying"), 10, "StartNotify")
@@ -522,6 +522,10 @@ class Gatt(Base):
         bz.set(temp, CHAR, "Value", dbus.Array(b"\x60\x09", signature="y"))  # 2400
         self.wait_value("gw-t1", "/3303/0/5700", 24.0)
         self.assertEqual(self.read("gw-t1", "/3/0/11/0"), 0)
+        # On exit the gateway leaves BlueZ as it found it.
+        self.assertEqual(gw.stop(), 0)
+        self.assertFalse(bz.get(dev, DEV, "Connected"))
+        self.assertFalse(bz.get("/org/bluez/hci0", "org.bluez.Adapter1", "Discovering"))
 
 
 def main():
