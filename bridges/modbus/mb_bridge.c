@@ -96,6 +96,7 @@ struct bridge {
 	uint64_t next_tag;
 	int link; /* 1 unknown, 0 up, <0 down */
 	bool stopping;
+	char *refused; /* the last device refused by add_point (logged once) */
 };
 
 /* ---- devices and plans ---------------------------------------------------------------------- */
@@ -671,6 +672,17 @@ static int mb_add_point(struct bridge *b, const struct bridge_point *bp)
 	r = mb_addr_parse(NULL, bp->address, &a);
 	if (r < 0)
 		return r;
+	if (b->conf.has_serial && (a.unit == 0 || a.unit > 247)) {
+		/* 0 is broadcast on a serial line (nobody answers), 248..255 reserved. */
+		if (!b->refused || strcmp(b->refused, bp->device) != 0) {
+			/* Once per device, not per point. */
+			free(b->refused);
+			b->refused = strdup(bp->device);
+			log_error("Modbus %s: device %s: unit id %u is not usable on a serial line (1..247)",
+				  b->name, bp->device, a.unit);
+		}
+		return -EINVAL;
+	}
 	if (!d) {
 		struct mb_dev **v = realloc(b->devs, (b->ndevs + 1) * sizeof(*v));
 		if (!v)
@@ -965,6 +977,7 @@ static struct bridge *mb_free(struct bridge *b)
 	free(b->name);
 	free(b->host_name);
 	free(b->device);
+	free(b->refused);
 	free(b);
 	return NULL;
 }

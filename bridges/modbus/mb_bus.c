@@ -184,7 +184,6 @@ static int link_up(struct mb_bus *bus)
 	}
 	bus->connected = true;
 	bus->backoff = 0;
-	bus->cur_timeout = 0;
 	link_report(bus, 0);
 	return 0;
 }
@@ -256,14 +255,15 @@ static int run_job(struct mb_bus *bus, struct mb_job *j)
 	size_t bytes = mb_table_is_bits(j->table) ? j->count : 2u * j->count;
 	uint8_t cur[MB_MAX_DATA];
 
-	if (link_up(bus) < 0) {
-		j->link_down = true;
-		return -EHOSTUNREACH;
-	}
+	/* Before connecting too: libmodbus bounds a TCP connect by it. */
 	if (j->timeout_usec != bus->cur_timeout) {
 		modbus_set_response_timeout(bus->ctx, (uint32_t)(j->timeout_usec / 1000000u),
 					    (uint32_t)(j->timeout_usec % 1000000u));
 		bus->cur_timeout = j->timeout_usec;
+	}
+	if (link_up(bus) < 0) {
+		j->link_down = true;
+		return -EHOSTUNREACH;
 	}
 	modbus_set_slave(bus->ctx, j->unit);
 	if (j->op == MB_OP_READ) {
