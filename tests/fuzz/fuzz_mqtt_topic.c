@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Topic templates and filters on arbitrary text: the input is
- * "template\ntopic\nvalue" (missing parts empty). The template is parsed
+ * "template\ntopic\nvalue" (missing parts empty; NUL counts as a newline). The template is parsed
  * (it must then round-trip into a filter that matches what it matched),
  * matched against the topic with and without a {device} bound to value,
  * expanded for publishing, and both strings are used as MQTT filters.
@@ -27,6 +27,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!in)
 		return 0;
 	memcpy(in, data, size);
+	/* Strings are C strings: a NUL separates like a newline. */
+	for (size_t i = 0; i < size; i++)
+		if (in[i] == '\0')
+			in[i] = '\n';
 	in[size] = '\n';
 	in[size + 1] = '\n';
 	in[size + 2] = '\0';
