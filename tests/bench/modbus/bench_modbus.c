@@ -79,8 +79,14 @@ static double cycle(struct mb_bus *bus, struct run *r, const struct mb_block *b,
 		struct mb_job *j = calloc(1, sizeof(*j));
 		if (!j)
 			abort();
-		*j = (struct mb_job){ .dev = 1, .op = MB_OP_READ, .table = MB_TABLE_HOLDING, .unit = 1,
-				      .addr = b[i].addr, .count = b[i].count, .timeout_usec = 1000000, .poll = true };
+		*j = (struct mb_job){ .dev = 1,
+				      .op = MB_OP_READ,
+				      .table = MB_TABLE_HOLDING,
+				      .unit = 1,
+				      .addr = b[i].addr,
+				      .count = b[i].count,
+				      .timeout_usec = 1000000,
+				      .poll = true };
 		r->pending++;
 		mb_bus_submit(bus, j);
 	}
@@ -104,11 +110,15 @@ int main(void)
 {
 	struct mb_item it[NPTS];
 	struct mb_block co[NPTS], pp[NPTS];
-	struct mb_plan_limits lco = { .max_count = 125, .max_gap = 16 }, lpp = { .max_count = 125, .max_gap = -1 };
+	struct mb_plan_limits lco = { .max_count = 125, .max_gap = 16 },
+			      lpp = { .max_count = 125, .max_gap = -1 };
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t sl = sizeof(sa);
-	struct mb_conf conf = { .has_tcp = true, .tcp = { .host = "127.0.0.1" }, .timeout_usec = 1000000,
-				.reconnect_min_usec = 100000, .reconnect_max_usec = 1000000 };
+	struct mb_conf conf = { .has_tcp = true,
+				.tcp = { .host = "127.0.0.1" },
+				.timeout_usec = 1000000,
+				.reconnect_min_usec = 100000,
+				.reconnect_max_usec = 1000000 };
 	struct run r = { 0 };
 	struct mb_bus *bus;
 	pthread_t th;
@@ -142,8 +152,8 @@ int main(void)
 	conf.tcp.host = "127.0.0.1";
 	conf.tcp.port = ntohs(sa.sin_port);
 	sd_event_default(&r.ev);
-	if (mb_bus_new(&(struct mb_bus_params){ .conf = &conf, .name = "bench", .done = on_done, .ud = &r }, r.ev,
-		       &bus) < 0) {
+	if (mb_bus_new(&(struct mb_bus_params){ .conf = &conf, .name = "bench", .done = on_done, .ud = &r },
+		       r.ev, &bus) < 0) {
 		fprintf(stderr, "bus: %s\n", strerror(errno));
 		return 1;
 	}
@@ -162,13 +172,16 @@ int main(void)
 		best_pp = t < best_pp ? t : best_pp;
 	}
 	rpp = r.requests;
-	printf("modbus poll cycle: %zu points, 100 registers in 4 ranges, %d cycles each, TCP loopback via the bus "
+	printf("modbus poll cycle: %zu points, 100 registers in 4 ranges, %d cycles each, TCP loopback via "
+	       "the bus "
 	       "worker\n",
 	       n, CYCLES);
-	printf("  coalesced:        %u transactions/cycle, cycle %.3f ms mean (%.3f ms best); RTU 9600 8N1 would "
+	printf("  coalesced:        %u transactions/cycle, cycle %.3f ms mean (%.3f ms best); RTU 9600 8N1 "
+	       "would "
 	       "take %.0f ms\n",
 	       rco / CYCLES, tco / CYCLES, best_co, rtu_ms(co, nco));
-	printf("  one per point:    %u transactions/cycle, cycle %.3f ms mean (%.3f ms best); RTU 9600 8N1 would "
+	printf("  one per point:    %u transactions/cycle, cycle %.3f ms mean (%.3f ms best); RTU 9600 8N1 "
+	       "would "
 	       "take %.0f ms\n",
 	       rpp / CYCLES, tpp / CYCLES, best_pp, rtu_ms(pp, npp));
 	printf("  errors: %u\n", r.errors);
