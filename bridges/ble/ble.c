@@ -990,9 +990,9 @@ static void device_changed(struct bridge *b, const char *path, const struct devp
 	uint8_t mac[6];
 	struct ble_dev *d;
 
-	if (b->adapter_path && (strncmp(path, b->adapter_path, strlen(b->adapter_path)) != 0 ||
-				path[strlen(b->adapter_path)] != '/'))
-		return; /* a device of another adapter */
+	if (!b->adapter_path || strncmp(path, b->adapter_path, strlen(b->adapter_path)) != 0 ||
+	    path[strlen(b->adapter_path)] != '/')
+		return; /* no adapter chosen yet, or a device of another adapter */
 	if ((dp->address ? ble_mac_parse(dp->address, mac) : ble_mac_from_path(path, mac)) < 0 &&
 	    ble_mac_from_path(path, mac) < 0)
 		return;

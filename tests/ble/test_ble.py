@@ -373,6 +373,34 @@ class Adverts(Base):
         gw.wait_log(r"discovery limit 1 reached")
 
 
+class Adapter(Base):
+    def test_adapter_by_name(self):
+        """`adapter: hci1` waits for hci1, scans there only, and ignores the
+        devices of other adapters."""
+        bz = self.bz
+        bz.add_adapter("hci0")
+        devs = [{"name": "th1", "profile": "bthome-sensor", "address": '"A4:C1:38:0D:4E:21"'}]
+        gw = self.start(gw_config(self.srv, self.bus, devs, "adapter: hci1"))
+        self.srv.wait_event("register", ep="gw-th1", timeout=20)
+        gw.wait_log(r"adapter hci1 not found; waiting for it")
+        other = bz.add_device("A4:C1:38:0D:4E:21", "on hci0")
+        bz.service_data(other, BTHOME, bytes.fromhex("4002CA09"))
+        bz.add_adapter("hci1")
+        gw.wait_log(r"LE discovery started on /org/bluez/hci1")
+        self.assertTrue(bz.get("/org/bluez/hci1", "org.bluez.Adapter1", "Discovering"))
+        self.assertFalse(bz.get("/org/bluez/hci0", "org.bluez.Adapter1", "Discovering"))
+        dev = bz.add_device("A4:C1:38:0D:4E:21", "on hci1", adapter="hci1")
+        bz.service_data(dev, BTHOME, bytes.fromhex("4002D007"))
+        self.wait_value("gw-th1", "/3303/0/5700", 20.0)
+        bz.service_data(other, BTHOME, bytes.fromhex("4002CA09"))
+        bz.rssi(dev, -50)
+        self.wait_value("gw-th1", "/4/0/2", -50)
+        self.assertAlmostEqual(self.read("gw-th1", "/3303/0/5700"), 20.0)
+        # Only what hci1 reported counts: the device appearing (with its
+        # RSSI), its service data, its RSSI.
+        self.assertRegex(self.status_line(gw, "th1"), r" adverts=3 ")
+
+
 GATT_METHODS_CHAR = [
     ("ReadValue", "a{sv}", "ay", "self.reads = getattr(self, 'reads', 0) + 1\n"
                                  "ret = self.props['org.bluez.GattCharacteristic1']['Value']"),
