@@ -271,6 +271,35 @@ class Writes(Base):
         self.assertEqual(gw.stop(), 0)
 
 
+class NeverBlocks(Base):
+    def test_unreachable_and_unresolvable_brokers(self):
+        # An address nobody answers (the SYN goes unanswered or the network
+        # is unreachable) and a name that does not resolve: the loop goes on
+        # (registration, status, reads) while the bridges retry.
+        text = config(self.srv.url, "host: 10.255.255.1\nport: 1883\nreconnect_min: 200ms\nreconnect_max: 1s",
+                      [("th1", "z2m-th-sensor", "th1")])
+        text = text.replace("devices:", "  other:\n    type: mqtt\n    host: broker.invalid\n"
+                            "    reconnect_min: 100ms\n    reconnect_max: 300ms\ndevices:")
+        text += "  - {name: th2, bridge: other, address: th2, profile: z2m-th-sensor}\n"
+        t0 = time.monotonic()
+        gw = self.start(text)
+        for ep in ("gw-th1", "gw-th2"):
+            self.srv.wait_event("register", ep=ep, timeout=15)
+        self.assertLess(time.monotonic() - t0, 10)
+        gw.wait_log(r"MQTT bridge other: broker broker\.invalid:1883: cannot resolve 'broker\.invalid'")
+        gw.wait_log(r"MQTT bridge other: broker broker\.invalid:1883: cannot resolve", len(gw.log))  # retried
+        for _ in range(5):
+            t = time.monotonic()
+            r = gw.ctl("status")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertLess(time.monotonic() - t, 2)
+            self.assertEqual(self.value("gw-th1", "/3/0/11/0"), 16)
+            self.assertEqual(self.value("gw-th2", "/3/0/11/0"), 16)
+        r = self.srv.request("write", ep="gw-th1", path="/3303/0/5700", value=1.0, type="float", timeout=10)
+        self.assertEqual(r["code"], "4.05", r)  # not writable: refused before the bridge
+        self.assertEqual(gw.stop(), 0)
+
+
 class Discovery(Base):
     def test_discovery_bounded(self):
         b = self.broker()
