@@ -320,9 +320,8 @@ static void decode_bthome(struct ble_dev *d, const struct adv_bytes *a)
 	if (r == -EKEYREJECTED) {
 		d->mic_fail++;
 		log_full(d->warned_mic ? LOG_DEBUG : LOG_WARNING,
-			 "BLE device %s (%s): encrypted BTHome advert rejected: MIC check failed (wrong "
-			 "bindkey or "
-			 "tampered advert), %lu so far",
+			 "BLE device %s (%s): encrypted BTHome advert rejected: MIC check failed "
+			 "(wrong bindkey or tampered advert), %lu so far",
 			 d->name, d->macs, d->mic_fail);
 		d->warned_mic = true;
 		return;
@@ -348,9 +347,8 @@ static void decode_bthome(struct ble_dev *d, const struct adv_bytes *a)
 		if (d->have_counter && adv.counter <= d->last_counter) {
 			d->replay++;
 			log_full(d->warned_replay ? LOG_DEBUG : LOG_WARNING,
-				 "BLE device %s (%s): encrypted BTHome advert rejected: replayed counter %u "
-				 "(last %u), "
-				 "%lu so far",
+				 "BLE device %s (%s): encrypted BTHome advert rejected: replayed counter "
+				 "%u (last %u), %lu so far",
 				 d->name, d->macs, adv.counter, d->last_counter, d->replay);
 			d->warned_replay = true;
 			return;

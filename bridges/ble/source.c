@@ -206,8 +206,7 @@ static int src_parse(enum mapping_role role, const struct ynode *node, struct di
 		if (nkinds != 1) {
 			diag_report(diag, DIAG_ERROR, node->file, node->line, node->col,
 				    "a BLE %s needs exactly one of: bthome, ruuvi, rssi, manufacturer, "
-				    "service_data, "
-				    "service (%d given)",
+				    "service_data, service (%d given)",
 				    role_names[role], nkinds);
 			ctx.errors++;
 		}
@@ -240,10 +239,8 @@ static int src_parse(enum mapping_role role, const struct ynode *node, struct di
 			else
 				schema_error(&ctx, in.bthome,
 					     "unknown BTHome measurement '%s' (a name such as temperature, "
-					     "humidity, "
-					     "battery, pressure, illuminance, voltage, co2, motion..., or an "
-					     "object id "
-					     "such as 0x45)",
+					     "humidity, battery, pressure, illuminance, voltage, co2, "
+					     "motion..., or an object id such as 0x45)",
 					     t);
 		}
 	} else if (in.ruuvi) {
@@ -639,9 +636,8 @@ int ble_address_parse(struct schema_ctx *ctx, const struct ynode *node, struct b
 	}
 	if (node->kind != YNODE_MAP) {
 		schema_error(ctx, node,
-			     "a BLE address is a MAC (\"A4:C1:38:0D:4E:21\") or {mac: MAC, bindkey: 32 hex "
-			     "digits}, "
-			     "not %s",
+			     "a BLE address is a MAC (\"A4:C1:38:0D:4E:21\") or {mac: MAC, "
+			     "bindkey: 32 hex digits}, not %s",
 			     ynode_describe(node));
 		return -EINVAL;
 	}

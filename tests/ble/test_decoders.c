@@ -513,6 +513,67 @@ static void body_and_address(void **state)
 	assert_int_equal(parse_doc("[1]", addr_fn, &a), -EINVAL);
 }
 
+/* ---- profiles: the shipped ones load, cross-checks report ------------------------------------- */
+
+static int load_profile(struct lwm2m_registry *reg, const char *yaml)
+{
+	static const struct mapping_source_ops *const kinds[] = { &ble_source_ops, NULL };
+	struct diag diag = { .fn = collect };
+	struct mapping_set *set = mapping_set_new(reg, kinds, "/nonexistent");
+	const struct mapping_profile *p;
+	int r;
+
+	assert_non_null(set);
+	messages[0] = '\0';
+	r = mapping_set_load_buffer(set, "t", "t.yaml", yaml, strlen(yaml), &diag, &p);
+	mapping_set_free(set);
+	return r;
+}
+
+static void profiles(void **state)
+{
+	static const struct mapping_source_ops *const kinds[] = { &ble_source_ops, NULL };
+	static const char *const shipped[] = { "bthome-sensor", "ruuvitag", "ble-gatt-thermostat" };
+	struct lwm2m_registry *reg = lwm2m_registry_new();
+	const char *src = getenv("FG_SOURCE_DIR");
+	char dir[512];
+	struct mapping_set *set;
+
+	(void)state;
+	assert_non_null(reg);
+	snprintf(dir, sizeof(dir), "%s/mappings/profiles", src ? src : ".");
+	set = mapping_set_new(reg, kinds, dir);
+	for (size_t i = 0; i < sizeof(shipped) / sizeof(shipped[0]); i++) {
+		struct diag diag = { .fn = collect };
+		const struct mapping_profile *p;
+		messages[0] = '\0';
+		assert_int_equal(mapping_set_get(set, shipped[i], NULL, &diag, &p), 0);
+		assert_string_equal(messages, "");
+		assert_string_equal(mapping_profile_bridge(p), "ble");
+	}
+	mapping_set_free(set);
+
+	/* A decoded source with a byte layout, a byte source without one, a
+	 * write to an advert: each named at its resource. */
+	assert_int_equal(load_profile(reg, "bridge: ble\nobjects:\n  /3303/0:\n"
+					   "    5700: { source: { bthome: temperature }, raw: int16 }\n"),
+			 -EINVAL);
+	assert_non_null(
+		strstr(messages, "t.yaml:4:5: a bthome source delivers decoded values: leave 'raw' out"));
+	assert_int_equal(load_profile(reg, "bridge: ble\nobjects:\n  /3303/0:\n"
+					   "    5700: { source: { manufacturer: 0x1234, offset: 2 } }\n"),
+			 -EINVAL);
+	assert_non_null(strstr(messages, "t.yaml:4:5: a manufacturer/service data source delivers bytes"));
+	assert_int_equal(load_profile(reg, "bridge: ble\nobjects:\n  /3308/0:\n"
+					   "    5900: { source: { ruuvi: temperature }, writable: true }\n"),
+			 -EINVAL);
+	assert_non_null(strstr(messages, "only GATT characteristics can be written"));
+	assert_int_equal(load_profile(reg, "bridge: ble\nobjects:\n  /3303/0:\n"
+					   "    5700: { source: { rssi: true } }\n"),
+			 0);
+	lwm2m_registry_free(reg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -520,7 +581,7 @@ int main(void)
 		cmocka_unit_test(bthome_encrypted), cmocka_unit_test(bthome_names_ok),
 		cmocka_unit_test(ruuvi_vectors),    cmocka_unit_test(adv_fields),
 		cmocka_unit_test(helpers),          cmocka_unit_test(sources),
-		cmocka_unit_test(body_and_address),
+		cmocka_unit_test(body_and_address), cmocka_unit_test(profiles),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
