@@ -82,8 +82,10 @@ class Sub:
 
 
 class Broker:
-    def __init__(self, tmp, persistence=False, tls=None):
-        """tls: (ca, cert, key) paths: the listener is TLS only."""
+    def __init__(self, tmp, persistence=False, tls=None, client_certs=False, users=None):
+        """tls: (ca, cert, key) paths: the listener is TLS only; client_certs:
+        clients must present a certificate of that CA; users: {name: password}
+        (anonymous clients are then refused)."""
         self.tmp = tmp
         self.port = free_port()
         self.persistence = persistence
@@ -91,7 +93,7 @@ class Broker:
         self.proc = None
         self.subs = []
         self.conf = os.path.join(tmp, "mosquitto-%d.conf" % self.port)
-        lines = ["listener %d 127.0.0.1" % self.port, "allow_anonymous true",
+        lines = ["listener %d 127.0.0.1" % self.port, "allow_anonymous %s" % ("false" if users else "true"),
                  "max_queued_messages 10000"]
         if os.geteuid() == 0:
             # Run as root, mosquitto would drop to the mosquitto user, who
@@ -101,6 +103,14 @@ class Broker:
             lines += ["persistence true", "persistence_location %s/" % tmp, "autosave_interval 1"]
         if tls:
             lines += ["cafile " + tls[0], "certfile " + tls[1], "keyfile " + tls[2]]
+        if client_certs:
+            lines.append("require_certificate true")
+        if users:
+            pw = os.path.join(tmp, "passwd-%d" % self.port)
+            open(pw, "w").close()
+            for u, p in users.items():
+                subprocess.run(["mosquitto_passwd", "-b", pw, u, p], check=True, capture_output=True)
+            lines.append("password_file " + pw)
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
         self.log = open(os.path.join(tmp, "mosquitto-%d.log" % self.port), "a")
@@ -188,3 +198,14 @@ def make_ca(tmp, names=("localhost",), ips=("127.0.0.1",)):
     ossl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
          "-days", "2", "-extfile", ext)
     return ca, cert, key
+
+
+def make_client_cert(tmp, name="fieldgate-gw"):
+    """A client certificate of make_ca's CA in tmp: (cert, key)."""
+    ca_key, ca = os.path.join(tmp, "ca.key"), os.path.join(tmp, "ca.pem")
+    key, csr, cert = os.path.join(tmp, "cli.key"), os.path.join(tmp, "cli.csr"), os.path.join(tmp, "cli.pem")
+    subprocess.run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", key, "-out", csr, "-subj", "/CN=" + name], check=True, capture_output=True)
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+                    "-out", cert, "-days", "2"], check=True, capture_output=True)
+    return cert, key

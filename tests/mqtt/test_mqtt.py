@@ -14,7 +14,8 @@
   persistence in a temp dir);
 - malformed payloads (not JSON, wrong types, 1 MiB of garbage) change
   nothing and the gateway runs on;
-- TLS to a broker with a test CA (by name and by address), and a broker
+- TLS to a broker with a test CA (by name and by address), a client
+  certificate with username/password, and a broker
   whose certificate does not verify is refused;
 - configuration and profile errors named at file:line:col.
 
@@ -36,7 +37,7 @@ sys.path.insert(0, os.path.join(SOURCE, "tests", "gateway"))
 sys.path.insert(0, HERE)
 from fglwm2m import records_by_path  # noqa: E402
 import test_devices  # noqa: E402
-from mqttpeer import Broker, make_ca  # noqa: E402
+from mqttpeer import Broker, make_ca, make_client_cert  # noqa: E402
 
 PROFILES = os.path.join(SOURCE, "mappings", "profiles") + ":" + os.path.join(HERE, "profiles")
 
@@ -435,6 +436,25 @@ class Tls(Base):
                                 [("th1", "z2m-th-sensor", "th1")]))
         gw2.wait_log(r"MQTT bridge broker: connected to 127\.0\.0\.1:%d" % b.port)
         self.assertEqual(gw2.stop(), 0)
+
+    def test_tls_client_certificate_and_password(self):
+        ca, cert, key = make_ca(self.dir)
+        ccert, ckey = make_client_cert(self.dir)
+        b = self.broker(tls=(ca, cert, key), client_certs=True, users={"gw1": "s3cret"})
+        body = ("host: localhost\nport: %d\nusername: gw1\npassword: %s\nreconnect_min: 200ms\n"
+                "reconnect_max: 400ms\ntls:\n  ca: %s\n" % (b.port, "%s", ca))
+        # Without the client certificate, then with a wrong password: refused.
+        gw = self.start(config(self.srv.url, body % "s3cret", [("th1", "z2m-th-sensor", "th1")]))
+        gw.wait_log(r"MQTT bridge broker: broker localhost:%d: (connection failed|cannot connect)" % b.port)
+        self.assertEqual(gw.stop(), 0)
+        self.assertFalse([l for l in gw.log if "connected to" in l])
+        full = body + "  cert: %s\n  key: %s\n" % (ccert, ckey)
+        gw = self.start(config(self.srv.url, full % "wrong", [("th1", "z2m-th-sensor", "th1")]))
+        gw.wait_log(r"refused the connection: Connection Refused: not authorised")
+        self.assertEqual(gw.stop(), 0)
+        gw = self.start(config(self.srv.url, full % "s3cret", [("th1", "z2m-th-sensor", "th1")]))
+        gw.wait_log(r"MQTT bridge broker: connected to localhost:%d" % b.port)
+        self.assertEqual(gw.stop(), 0)
 
     def test_tls_wrong_ca_refused(self):
         ca, cert, key = make_ca(self.dir)
