@@ -405,7 +405,8 @@ GATT_METHODS_CHAR = [
     ("ReadValue", "a{sv}", "ay", "self.reads = getattr(self, 'reads', 0) + 1\n"
                                  "ret = self.props['org.bluez.GattCharacteristic1']['Value']"),
     ("WriteValue", "aya{sv}", "", "self.props['org.bluez.GattCharacteristic1']['Value'] = dbus.Array(args[0], "
-                                  "signature='y')\nself.write_type = str(args[1].get('type', ''))"),
+                                  "signature='y')\nself.props['org.bluez.GattCharacteristic1']['WriteType'] = "
+                                  "str(args[1].get('type', ''))"),
     ("StartNotify", "", "", "self.Set('org.bluez.GattCharacteristic1', 'Notifying', True)"),
     ("StopNotify", "", "", "self.Set('org.bluez.GattCharacteristic1', 'Notifying', False)"),
 ]
@@ -451,6 +452,7 @@ class Gatt(Base):
                 cpath = spath + "/" + cname
                 bz.add_object(cpath, CHAR, {"UUID": cuuid, "Service": dbus.ObjectPath(spath),
                                             "Value": dbus.Array(value, signature="y"), "Notifying": False,
+                                            "WriteType": "",
                                             "Flags": dbus.Array(["read", "write", "notify"], signature="s")},
                               GATT_METHODS_CHAR)
                 chars[cuuid] = cpath
@@ -518,6 +520,7 @@ class Gatt(Base):
         self.assertEqual(r["code"], "2.04", r)
         sp = chars[VENDOR.replace("0001-", "0002-", 1)]
         self.assertEqual(bytes(bz.get(sp, CHAR, "Value")), b"\xd7\x00")
+        self.assertEqual(str(bz.get(sp, CHAR, "WriteType")), "request")
         # Out of the profile's range: refused before the device.
         r = self.srv.request("write", ep="gw-t1", path="/3308/0/5900", value=40.0, type="float", timeout=10)
         self.assertEqual(r["code"], "4.00", r)
@@ -527,6 +530,7 @@ class Gatt(Base):
         self.assertEqual(r["code"], "2.04", r)
         ctl = chars[VENDOR.replace("0001-", "0003-", 1)]
         self.assertEqual(bytes(bz.get(ctl, CHAR, "Value")), b"\x01")
+        self.assertEqual(str(bz.get(ctl, CHAR, "WriteType")), "command")
         self.assertRegex(self.status_line(gw, "t1"), r"gatt=ready")
 
         # The device drops the connection: reconnect (backoff), subscribe again.
