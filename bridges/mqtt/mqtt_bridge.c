@@ -794,8 +794,8 @@ static void discover(struct bridge *b, const char *topic, size_t tlen, struct mq
 		} else {
 			log_warning_errno(r, "MQTT bridge %s: cannot create discovered device %s: %m",
 					  b->name, name);
-			if (b->nrejected < REJECTED_MAX)
-				b->rejected[b->nrejected++] = strdup(name);
+			if (b->nrejected < REJECTED_MAX && (b->rejected[b->nrejected] = strdup(name)))
+				b->nrejected++;
 		}
 		return;
 	}

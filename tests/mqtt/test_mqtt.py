@@ -336,6 +336,12 @@ class Discovery(Base):
         eps = {r["ep"] for r in self.srv.registrations()}
         self.assertEqual(eps, {"gw", "gw-th1", "gw-z-kitchen_sensor", "gw-p-plug9"})
         self.assertEqual(len([l for l in gw.log if "discovery limit" in l]), 1)  # logged once a minute
+        # A reload that keeps the bridge keeps the discovered devices.
+        start = gw.reload(config(self.srv.url, body, [("th1", "z2m-th-sensor", "th1")]))
+        gw.wait_log(r"Configuration applied", start)
+        b.pub("zigbee2mqtt/kitchen sensor", '{"temperature":21}', qos=1)
+        self.assertEqual(self.poll_until("gw-z-kitchen_sensor", "/3303/0/5700", 21.0), 21.0)
+        self.assertFalse([e for e in self.srv.events("deregister") if e.get("ep") == "gw-z-kitchen_sensor"])
         self.assertEqual(gw.stop(), 0)
 
     notify_or_read = Values.notify_or_read
