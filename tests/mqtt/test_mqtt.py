@@ -86,8 +86,8 @@ class Values(Base):
               '"last_seen":"2024-05-01T12:00:00Z"}', retain=True)
         gw = self.start(config(self.srv.url, self.body(b), [
             ("th1", "z2m-th-sensor", "th1"), ("tas1", "tasmota-energy-plug", "tas1"),
-            ("raw1", "test-raw-sensor", "raw1")]))
-        for ep in ("gw-th1", "gw-tas1", "gw-raw1"):
+            ("raw1", "test-raw-sensor", "raw1"), ("sh1", "shelly-ht", "shellyht-1A2B3C")]))
+        for ep in ("gw-th1", "gw-tas1", "gw-raw1", "gw-sh1"):
             self.srv.wait_event("register", ep=ep, timeout=15)
         gw.wait_log(r"MQTT bridge broker: connected to 127\.0\.0\.1:%d" % b.port)
         deadline = time.monotonic() + 10
@@ -137,8 +137,15 @@ class Values(Base):
         self.assertEqual(self.notify_or_read("gw-raw1", "/3303/0/5700"), 23.0)
         self.assertEqual(self.value("gw-raw1", "/3305/0/5805"), 10000.0)
 
-        # Timestamps from the payload: /3303/0/5700 observed; the gateway's
-        # status socket shows the device; the bridge's counters.
+        # Shelly: plain text numbers, one topic per value.
+        b.pub("shellies/shellyht-1A2B3C/sensor/temperature", "21.25", qos=1)
+        b.pub("shellies/shellyht-1A2B3C/sensor/battery", "97", qos=1)
+        b.pub("shellies/other/sensor/temperature", "99", qos=1)
+        self.assertEqual(self.notify_or_read("gw-sh1", "/3303/0/5700"), 21.25)
+        self.assertEqual(self.notify_or_read("gw-sh1", "/3/0/9"), 97)
+
+        # fieldgate status lists the devices (the bridge counters: see the
+        # malformed payloads test).
         r = gw.ctl("status")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("th1", r.stdout)
@@ -512,14 +519,6 @@ class Check(unittest.TestCase):
             self.assertIn(want, err)
 
 
-def main():
-    test_devices.FIELDGATE = os.path.abspath(sys.argv.pop(1))
-    prog = unittest.main(exit=False, verbosity=2)
-    res = prog.result
-    failed = len(res.failures) + len(res.errors)
-    print("%d passed, %d failed" % (res.testsRun - failed - len(res.skipped), failed))
-    return 0 if res.wasSuccessful() else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    # test_devices.main() sets its FIELDGATE and runs this module's tests.
+    sys.exit(test_devices.main())
