@@ -35,7 +35,6 @@ struct mb_bus {
 	/* Under lock: */
 	struct mb_job *urgent, *polls; /* FIFO each; urgent first */
 	struct mb_job *out;            /* completed, FIFO */
-	unsigned nqueued;
 	bool stop;
 
 	/* Worker only: */
@@ -320,7 +319,6 @@ static void *worker(void *arg)
 			j = bus->polls;
 			bus->polls = j->next;
 		}
-		bus->nqueued--;
 		pthread_mutex_unlock(&bus->lock);
 
 		j->err = 0;
@@ -348,7 +346,6 @@ static void *worker(void *arg)
 				if ((*p)->dev == dead && (*p)->poll) {
 					struct mb_job *d = *p;
 					*p = d->next;
-					bus->nqueued--;
 					d->err = -ETIMEDOUT;
 					append(&drop, d);
 				} else
@@ -461,19 +458,8 @@ void mb_bus_submit(struct mb_bus *bus, struct mb_job *job)
 {
 	pthread_mutex_lock(&bus->lock);
 	append(job->urgent ? &bus->urgent : &bus->polls, job);
-	bus->nqueued++;
 	pthread_cond_signal(&bus->cond);
 	pthread_mutex_unlock(&bus->lock);
-}
-
-unsigned mb_bus_queued(struct mb_bus *bus)
-{
-	unsigned n;
-
-	pthread_mutex_lock(&bus->lock);
-	n = bus->nqueued;
-	pthread_mutex_unlock(&bus->lock);
-	return n;
 }
 
 struct mb_bus *mb_bus_free(struct mb_bus *bus)

@@ -82,8 +82,6 @@ struct mb_bus_params {
 int mb_bus_new(const struct mb_bus_params *p, sd_event *event, struct mb_bus **out);
 /* Queue a job (calloc'ed by the caller; owned by the bus until done()). */
 void mb_bus_submit(struct mb_bus *bus, struct mb_job *job);
-/* Jobs queued and not yet started (for "skip a cycle when still busy"). */
-unsigned mb_bus_queued(struct mb_bus *bus);
 /* Stop the worker (the running job finishes, at worst one timeout), then
  * complete every unfinished job with -ECANCELED through done(), and free.
  * Accepts NULL; returns NULL. */
