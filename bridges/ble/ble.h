@@ -6,7 +6,9 @@
  * devices (read, notify, write). See docs/ble.md.
  *
  * Module map: bthome.h, ruuvi.h, adv.h (pure decoders), source.h (profile
- * sources, body and address parsing), ble.c (BlueZ client and the bridge).
+ * sources, body and address parsing); the bridge itself is ble.c (ops,
+ * devices), ble_bluez.c (D-Bus), ble_adverts.c, ble_gatt.c, sharing the
+ * private ble_internal.h.
  */
 #pragma once
 
