@@ -142,15 +142,21 @@ class Tcp(Base):
         # Polled every 2 s unless observed.
         objs.append("  /3303/0:\n    5700: {source: {table: holding, address: 700}, raw: int16, poll: 2s}")
         self.profile("mbco", "bridge: modbus\ndefaults: {poll: 400ms}\nobjects:\n" + "\n".join(objs) + "\n")
-        mb = self.pymodbus(units=(2,))
+        mb = self.pymodbus(units=(2, 3))
         mb.set(2, "holding", 0, list(range(10, 20)))
         mb.set(2, "holding", 700, [77])
+        # Unit 3 on the same bus: only adjacent points join (max_gap 0).
         self.gateway("tcp: {host: 127.0.0.1, port: %d}\nmax_gap: 4" % mb.port,
-                     [{"name": "c1", "profile": "mbco", "address": 2}])
+                     [{"name": "c1", "profile": "mbco", "address": 2},
+                      {"name": "c3", "profile": "mbco", "address": "{unit: 3, max_gap: 0}"}])
         self.srv.wait_event("register", ep="gw-c1", timeout=20)
         self.wait_value("gw-c1", "/3300/9/5700", lambda v: v.get("/3300/9/5700") == 19)
         time.sleep(2.5)
         reads = [tuple(r[:4]) for r in mb.reads()]
+        self.assertEqual({r for r in reads if r[0] == 3},
+                         {(3, 3, 0, 10), (3, 3, 100, 1), (3, 3, 102, 1), (3, 3, 104, 1), (3, 3, 106, 1),
+                          (3, 3, 108, 1), (3, 4, 0, 3), (3, 1, 3, 1), (3, 1, 6, 1), (3, 3, 700, 1)})
+        reads = [r for r in reads if r[0] == 2]
         blocks = set(reads)
         self.assertEqual(blocks, {(2, 3, 0, 10), (2, 3, 100, 9), (2, 4, 0, 3), (2, 1, 3, 4), (2, 3, 700, 1)},
                          reads)
