@@ -837,6 +837,10 @@ static int mb_write(struct bridge *b, const char *device, const struct mapping_p
 	if (d->quarantined)
 		return -ETIMEDOUT; /* it did not answer lately: 5.03 now rather than after a timeout */
 	count = mb_point_count(s, xf);
+	if (xf->raw != MAPPING_RAW_STRING && !mb_table_is_bits(s->table) &&
+	    mapping_raw_size(xf->raw, xf->width) && (mapping_raw_size(xf->raw, xf->width) + 1) / 2 < count)
+		count = (unsigned)(mapping_raw_size(xf->raw, xf->width) + 1) /
+			2; /* never zeros past the value */
 	if (v->kind != MAPPING_SAMPLE_BYTES)
 		return -EINVAL;
 	if (!mb_table_is_bits(s->table) && v->len > 2u * count)
