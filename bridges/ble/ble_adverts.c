@@ -192,10 +192,16 @@ static void maybe_discover(struct bridge *b, const uint8_t mac[6], const struct 
 	snprintf(hex, sizeof(hex), "%02x%02x%02x%02x%02x%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
 		 mac[5]);
 	snprintf(name, sizeof(name), "%.50s-%s", rule->profile, hex);
+	for (size_t i = 0; i < b->nrefused; i++)
+		if (memcmp(b->refused[i], mac, 6) == 0)
+			return; /* said why once already */
 	r = b->host.discover(b->host.ud, b->name, name, rule->profile, macs);
 	if (r < 0) {
 		log_warning_errno(r, "BLE bridge %s: cannot add discovered device %s (%s): %m", b->name, name,
 				  macs);
+		/* Not again at every advert: the answer would be the same. */
+		if (b->nrefused < sizeof(b->refused) / sizeof(b->refused[0]))
+			memcpy(b->refused[b->nrefused++], mac, 6);
 		return;
 	}
 	log_info("BLE bridge %s: discovered %s (%s), profile %s", b->name, name, macs, rule->profile);

@@ -114,6 +114,8 @@ struct bridge {
 	struct ble_dev **devs;
 	size_t ndevs;
 	unsigned ndiscovered, nconn;
+	uint8_t refused[64][6]; /* MACs the core refused to create (logged once) */
+	size_t nrefused;
 	struct gobj *g;
 	size_t ng;
 	uint64_t started;
