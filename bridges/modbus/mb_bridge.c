@@ -363,9 +363,14 @@ static void sample_of(const struct mb_job *j, const struct mb_point *p, struct m
 	*s = (struct mapping_sample){ .kind = MAPPING_SAMPLE_BYTES,
 				      .bytes = j->data + (size_t)(p->src->addr - j->addr) * unit,
 				      .len = (size_t)p->count * unit };
-	/* A string reads whole registers; its declared length may be odd. */
+	/* A string reads whole registers (its declared length may be odd); a
+	 * source `count` larger than the layout only widens the read. */
 	if (p->pt->xf.raw == MAPPING_RAW_STRING && p->pt->xf.length && p->pt->xf.length < s->len)
 		s->len = p->pt->xf.length;
+	else if (p->pt->xf.raw != MAPPING_RAW_STRING && !mb_table_is_bits(j->table) &&
+		 mapping_raw_size(p->pt->xf.raw, p->pt->xf.width) &&
+		 mapping_raw_size(p->pt->xf.raw, p->pt->xf.width) < s->len)
+		s->len = mapping_raw_size(p->pt->xf.raw, p->pt->xf.width);
 }
 
 static bool in_block(const struct mb_job *j, const struct mb_point *p)

@@ -290,6 +290,15 @@ static int check_point(const struct mapping_point *pt, struct diag *diag)
 			bad++;
 			continue;
 		}
+		if (xf->raw != MAPPING_RAW_STRING && mapping_raw_size(xf->raw, xf->width) % 2) {
+			diag_report(diag, DIAG_ERROR, pt->file, pt->line, pt->col,
+				    "modbus: raw %s%s is not whole 16-bit registers: use int16/uint16 (with "
+				    "bit: and "
+				    "bits: for a byte of a register) or int32/uint32",
+				    mapping_raw_name(xf->raw), xf->raw == MAPPING_RAW_BITS ? " width 8" : "");
+			bad++;
+			continue;
+		}
 		if (xf->raw == MAPPING_RAW_STRING && !xf->length && !s->count) {
 			diag_report(diag, DIAG_ERROR, pt->file, pt->line, pt->col,
 				    "modbus: a string needs 'length' (bytes) or the source's 'count' "

@@ -58,6 +58,9 @@ def types_profile():
     objs.append("  /3200/41:\n    5500: {source: {table: discrete, address: 7}, raw: uint8}")
     regs_at[("discrete", 7)] = [1]
     expect["/3200/41/5500"] = True
+    objs.append("  /3300/41:\n    5700: {source: {table: holding, address: 220, count: 3}, raw: int16}")
+    regs_at[("holding", 220)] = [77, 1, 2]  # a wider read: the value is its first register
+    expect["/3300/41/5700"] = 77.0
     objs.append("  /3300/40:\n    5700: {source: {table: input, address: 3}, raw: int16, scale: 0.1}")
     regs_at[("input", 3)] = [215]
     expect["/3300/40/5700"] = 21.5

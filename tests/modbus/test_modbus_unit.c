@@ -270,6 +270,10 @@ static void test_source_errors(void **state)
 		     "modbus: unknown key 'adress' in source, did you mean 'address'?");
 	expect_error("  /3300/0:\n    5700: {source: {table: coil, address: 1}, raw: float32}\n",
 		     "modbus: a coil is one bit: use raw uint8 (0/1), not float32");
+	expect_error("  /3300/0:\n    5700: {source: {table: input, address: 1}, raw: uint8}\n",
+		     "modbus: raw uint8 is not whole 16-bit registers");
+	expect_error("  /3300/0:\n    5700: {source: {table: input, address: 1}, raw: int24}\n",
+		     "modbus: raw int24 is not whole 16-bit registers");
 	expect_error("  /3300/0:\n    5700: {source: {table: input, address: 1}}\n",
 		     "modbus: registers need a raw layout");
 	expect_error("  /3341/0:\n    5527: {source: {table: input, address: 1}, raw: string}\n",
