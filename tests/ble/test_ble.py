@@ -381,6 +381,31 @@ class Adverts(Base):
         self.assertEqual(len([r for r in self.srv.registrations() if r["ep"].startswith("gw-")]), 1)
 
 
+class Reload(Base):
+    def test_reload(self):
+        """SIGHUP with the bridge unchanged: devices come and go through
+        add_point / remove_point, the scan goes on."""
+        bz = self.bz
+        bz.add_adapter("hci0")
+        th1 = bz.add_device("A4:C1:38:0D:4E:21", "ATC")
+        r1 = bz.add_device("CB:B8:33:4C:88:4F", "Ruuvi")
+        dev_th1 = {"name": "th1", "profile": "bthome-sensor", "address": '"A4:C1:38:0D:4E:21"'}
+        dev_r1 = {"name": "r1", "profile": "ruuvitag", "address": '"CB:B8:33:4C:88:4F"'}
+        gw = self.start(gw_config(self.srv, self.bus, [dev_th1]))
+        self.srv.wait_event("register", ep="gw-th1", timeout=20)
+        gw.wait_log(r"LE discovery started")
+        bz.service_data(th1, BTHOME, bytes.fromhex("4002CA09"))
+        self.wait_value("gw-th1", "/3303/0/5700", 25.06)
+        n = gw.reload(gw_config(self.srv, self.bus, [dev_r1]).replace("@SOCK@", gw.sock))
+        self.srv.wait_event("register", ep="gw-r1", timeout=20)
+        self.srv.wait_event("deregister", ep="gw-th1", timeout=20)
+        bz.service_data(th1, BTHOME, bytes.fromhex("4002D007"))  # no longer ours: ignored
+        bz.manufacturer_data(r1, 0x0499, bytes.fromhex("0512FC5394C37C0004FFFC040CAC364200CDCBB8334C884F"))
+        self.wait_value("gw-r1", "/3303/0/5700", 24.3)
+        self.assertFalse([x for x in gw.log[n:] if "Bridge bt (ble) started" in x])
+        self.assertTrue(bz.get("/org/bluez/hci0", "org.bluez.Adapter1", "Discovering"))
+
+
 class Adapter(Base):
     def test_adapter_by_name(self):
         """`adapter: hci1` waits for hci1, scans there only, and ignores the
