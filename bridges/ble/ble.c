@@ -150,7 +150,9 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *ud)
 		uint64_t heard = d->last_heard ? d->last_heard : b->started;
 		if (d->gstate == G_READY)
 			d->last_heard = heard = now; /* connected: alive */
-		if (!d->unreachable && now - heard >= b->conf.unreachable_usec) {
+		/* Only adverts can go unheard; a GATT-only device's presence is
+		 * the outcome of its connections (ble_gatt.c). */
+		if (d->has_adv && !d->unreachable && now - heard >= b->conf.unreachable_usec) {
 			log_warning("BLE device %s (%s) not heard for %llu s", d->name, d->macs,
 				    (unsigned long long)((now - heard) / 1000000));
 			ble_dev_presence(d, -EHOSTUNREACH);

@@ -491,6 +491,29 @@ class Gatt(Base):
                 chars[cuuid] = cpath
         return dev, chars
 
+    def test_on_demand_read(self):
+        """A device without notify points is connected for a max_age Read
+        only, and let go afterwards."""
+        bz = self.bz
+        dev, chars = self.setup_device()
+        hum = chars[uuid16("2a6f")]
+        os.makedirs(os.path.join(self.tmp, "p"))
+        with open(os.path.join(self.tmp, "p", "ble-ondemand.yaml"), "w") as f:
+            f.write("bridge: ble\ndefaults: {max_age: 1s}\nobjects:\n  /3304/0:\n"
+                    "    5700: {source: {service: '181a', characteristic: '2a6f'}, raw: uint16, order: little,"
+                    " scale: 0.01}\n")
+        devs = [{"name": "h1", "profile": "ble-ondemand", "address": '"%s"' % MAC}]
+        gw = self.start(gw_config(self.srv, self.bus, devs, profiles=os.path.join(self.tmp, "p")))
+        self.srv.wait_event("register", ep="gw-h1", timeout=20)
+        gw.wait_log(r"LE discovery started")
+        self.assertFalse(bz.get(dev, DEV, "Connected"))
+        self.assertAlmostEqual(self.read("gw-h1", "/3304/0/5700"), 50.0)
+        wait_for(lambda: not bz.get(dev, DEV, "Connected"), 5, "disconnected after the read")
+        bz.set(hum, CHAR, "Value", dbus.Array(b"\x70\x17", signature="y"))  # 60.00
+        time.sleep(1.1)  # older than max_age
+        self.assertAlmostEqual(self.read("gw-h1", "/3304/0/5700"), 60.0)
+        self.assertRegex(self.status_line(gw, "h1"), r"gatt=(idle|ready) ok=2 err=0 connects=2")
+
     def test_stuck_and_bound(self):
         """A connection stuck in service discovery blocks neither the loop
         nor other devices; max_connections bounds what is connected."""
