@@ -41,10 +41,9 @@
 #include "common/log.h"
 #include "common/schema.h"
 
-#define MISC_PERIOD_USEC    (1000000ULL)
-#define CONNECT_TIMEOUT_SEC 15 /* TCP + TLS + CONNACK */
-#define BAD_LOG_USEC        (10ULL * 1000000ULL)
-#define REJECTED_MAX        256
+#define MISC_PERIOD_USEC (1000000ULL)
+#define BAD_LOG_USEC     (10ULL * 1000000ULL)
+#define REJECTED_MAX     256
 
 enum conn_state { ST_IDLE, ST_RESOLVING, ST_CONNECTING, ST_CONNECTED, ST_WAITING };
 
@@ -356,8 +355,8 @@ static int on_misc(sd_event_source *s, uint64_t usec, void *ud)
 	(void)sd_event_source_set_time(s, usec + MISC_PERIOD_USEC);
 	if (!b->mosq)
 		return 0;
-	if (b->state == ST_CONNECTING && now_usec(b) - b->started > CONNECT_TIMEOUT_SEC * 1000000ULL) {
-		conn_retry(b, "no CONNACK within 15 s");
+	if (b->state == ST_CONNECTING && now_usec(b) - b->started >= b->conf.connect_timeout_usec) {
+		conn_retry(b, "no CONNACK within connect_timeout");
 		return 0;
 	}
 	if (mosquitto_loop_misc(b->mosq) != MOSQ_ERR_SUCCESS)

@@ -33,6 +33,7 @@ struct mqtt_conf {
 	bool clean_session;
 	int qos; /* of the subscriptions */
 	uint64_t reconnect_min_usec, reconnect_max_usec, ack_timeout_usec;
+	uint64_t connect_timeout_usec; /* TCP + TLS + CONNACK */
 	size_t max_payload;
 	unsigned max_devices; /* discovery */
 	struct mqtt_rule *rules;

@@ -30,7 +30,8 @@ struct disc_yaml {
 struct conf_yaml {
 	int type;
 	const char *host, *url, *client_id, *username, *password, *status_topic;
-	uint64_t port, keepalive, qos, reconnect_min, reconnect_max, max_payload, ack_timeout;
+	uint64_t port, keepalive, qos, reconnect_min, reconnect_max, max_payload, ack_timeout,
+		connect_timeout;
 	bool clean_session;
 	struct tls_yaml tls;
 	struct disc_yaml discovery;
@@ -230,6 +231,12 @@ static const struct schema_key conf_keys[] = {
 	  .umin = 100 * USEC_PER_MSEC,
 	  .umax = 120 * USEC_PER_SEC,
 	  .def_uint = 10 * USEC_PER_SEC },
+	{ .name = "connect_timeout",
+	  .kind = SCHEMA_DURATION,
+	  .offset = CY(connect_timeout),
+	  .umin = USEC_PER_SEC,
+	  .umax = 120 * USEC_PER_SEC,
+	  .def_uint = 15 * USEC_PER_SEC },
 	{ .name = "max_payload",
 	  .kind = SCHEMA_UINT,
 	  .offset = CY(max_payload),
@@ -427,6 +434,7 @@ int mqtt_conf_load(const char *name, const struct ynode *body, struct mqtt_conf 
 	out->reconnect_min_usec = c.reconnect_min;
 	out->reconnect_max_usec = c.reconnect_max;
 	out->ack_timeout_usec = c.ack_timeout;
+	out->connect_timeout_usec = c.connect_timeout;
 	out->max_payload = (size_t)c.max_payload;
 	out->max_devices = (unsigned)c.discovery.max_devices;
 	if (c.discovery.rules.n) {

@@ -24,6 +24,7 @@ Usage: test_mqtt.py PATH/TO/fieldgate
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -305,6 +306,26 @@ class NeverBlocks(Base):
             self.assertEqual(self.value("gw-th2", "/3/0/11/0"), 16)
         r = self.srv.request("write", ep="gw-th1", path="/3303/0/5700", value=1.0, type="float", timeout=10)
         self.assertEqual(r["code"], "4.05", r)  # not writable: refused before the bridge
+        self.assertEqual(gw.stop(), 0)
+
+    def test_silent_broker(self):
+        # TCP connects (the kernel completes the handshake into the backlog)
+        # but nothing answers the CONNECT: the attempt is given up after
+        # connect_timeout and retried, the loop answering meanwhile.
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(16)
+        self.addCleanup(s.close)
+        body = ("host: 127.0.0.1\nport: %d\nconnect_timeout: 1s\nreconnect_min: 100ms\nreconnect_max: 200ms"
+                % s.getsockname()[1])
+        gw = self.start(config(self.srv.url, body, [("th1", "z2m-th-sensor", "th1")]))
+        self.srv.wait_event("register", ep="gw-th1", timeout=15)
+        gw.wait_log(r"broker 127\.0\.0\.1:\d+: no CONNACK within connect_timeout")
+        t = time.monotonic()
+        self.assertEqual(gw.ctl("status").returncode, 0)
+        self.assertLess(time.monotonic() - t, 2)
+        gw.wait_log(r"no CONNACK within connect_timeout", len(gw.log))  # and again
+        self.assertEqual(self.value("gw-th1", "/3/0/11/0"), 16)
         self.assertEqual(gw.stop(), 0)
 
 
