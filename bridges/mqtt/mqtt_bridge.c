@@ -327,6 +327,10 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *ud)
 	(void)fd;
 	if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		read_pass(b);
+	/* What could be read was read: a hung-up or failed socket would
+	 * otherwise wake the loop again and again. */
+	if (revents & (EPOLLHUP | EPOLLERR))
+		b->lost = true;
 	if (!b->lost && b->mosq && (revents & EPOLLOUT)) {
 		int rc = mosquitto_loop_write(b->mosq, 1);
 		if (rc != MOSQ_ERR_SUCCESS) {
