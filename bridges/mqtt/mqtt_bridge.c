@@ -44,6 +44,7 @@
 #define MISC_PERIOD_USEC (1000000ULL)
 #define BAD_LOG_USEC     (10ULL * 1000000ULL)
 #define REJECTED_MAX     256
+#define INDEX_SIZE       1024 /* buckets of the exact-topic index */
 
 enum conn_state { ST_IDLE, ST_RESOLVING, ST_CONNECTING, ST_CONNECTED, ST_WAITING };
 
@@ -61,8 +62,10 @@ struct entry {
 	struct dev *dev;
 	const struct mapping_point *pt;
 	const struct mqtt_source *src;
-	char *filter;
-	struct entry *next;
+	char *filter;        /* its subscription */
+	char *key;           /* the exact topic when every capture is bound, else NULL */
+	struct entry *next;  /* all entries */
+	struct entry *hnext; /* the index bucket (key) or the wildcard list */
 };
 
 struct sub {
@@ -118,6 +121,10 @@ struct bridge {
 
 	struct dev *devs;
 	struct entry *entries;
+	/* Where a message goes: entries with an exact topic by hash, the
+	 * others (unbound captures) tried one by one. */
+	struct entry *index[INDEX_SIZE];
+	struct entry *wild;
 	struct sub *subs;
 	struct op *ops;
 	unsigned ndiscovered;
@@ -461,15 +468,15 @@ static void cb_log(struct mosquitto *m, void *ud, int level, const char *str)
 		log_debug("MQTT bridge %s: libmosquitto: %s", b->name, str);
 }
 
-/* The chain check of a connection made by address: the configured name is
- * set on the verification itself, then OpenSSL verifies chain and name
- * together. */
 static int verify_cert_cb(int ok, X509_STORE_CTX *x)
 {
 	(void)x;
 	return ok;
 }
 
+/* The chain check of a connection made by address: the configured name is
+ * set on the verification itself, then OpenSSL verifies chain and name
+ * together. */
 static int verify_chain(X509_STORE_CTX *x, void *arg)
 {
 	struct bridge *b = arg;
@@ -821,63 +828,92 @@ static void echo_check(struct bridge *b, struct entry *e, const struct mapping_s
 	}
 }
 
-static void dispatch(struct bridge *b, const char *topic, const uint8_t *data, size_t len)
+static size_t topic_hash(const char *s, size_t n)
 {
-	struct mqtt_payload pl;
-	size_t tlen = strlen(topic);
-	bool bad_logged = false, echoes = false;
+	uint32_t h = 2166136261u; /* FNV-1a */
 
-	if (len > b->conf.max_payload) {
-		for (struct entry *e = b->entries; e; e = e->next)
-			if (mqtt_filter_match(e->filter, topic, tlen) &&
-			    mqtt_template_match(&e->src->topic, topic, tlen, &e->dev->bind, NULL)) {
-				e->dev->bad++;
-				if (!bad_logged)
-					log_bad(b, topic, e->dev->name, "larger than max_payload");
-				bad_logged = true;
-			}
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)s[i]) * 16777619u;
+	return h % INDEX_SIZE;
+}
+
+/* The entries a message on topic feeds, in the order they were added. */
+static void each_match(struct bridge *b, const char *topic, size_t tlen,
+		       void (*fn)(struct bridge *b, struct entry *e, void *ctx), void *ctx)
+{
+	for (struct entry *e = b->index[topic_hash(topic, tlen)]; e; e = e->hnext)
+		if (strcmp(e->key, topic) == 0)
+			fn(b, e, ctx);
+	for (struct entry *e = b->wild; e; e = e->hnext)
+		if (mqtt_filter_match(e->filter, topic, tlen) &&
+		    mqtt_template_match(&e->src->topic, topic, tlen, &e->dev->bind, NULL))
+			fn(b, e, ctx);
+}
+
+struct msg {
+	const char *topic;
+	struct mqtt_payload pl;
+	bool bad_logged, echoes;
+};
+
+static void bad(struct bridge *b, struct entry *e, struct msg *m, const char *why)
+{
+	e->dev->bad++;
+	if (!m->bad_logged)
+		log_bad(b, m->topic, e->dev->name, why);
+	m->bad_logged = true;
+}
+
+static void feed_too_big(struct bridge *b, struct entry *e, void *ctx)
+{
+	bad(b, e, ctx, "larger than max_payload");
+}
+
+static void feed(struct bridge *b, struct entry *e, void *ctx)
+{
+	struct msg *m = ctx;
+	struct mapping_sample s;
+	uint64_t t;
+	int r;
+
+	r = mqtt_payload_decode(e->src, mapping_raw_size(e->pt->xf.raw, e->pt->xf.width), &m->pl, &s, &t);
+	if (r == -ENOENT) {
+		e->dev->missing++;
 		return;
 	}
-	mqtt_payload_init(&pl, data, len);
-	if (b->conf.nrules && b->host.discover)
-		discover(b, topic, tlen, &pl);
-	for (struct entry *e = b->entries; e; e = e->next) {
-		struct mapping_sample s;
-		uint64_t t;
-		int r;
-
-		if (!mqtt_filter_match(e->filter, topic, tlen) ||
-		    !mqtt_template_match(&e->src->topic, topic, tlen, &e->dev->bind, NULL))
-			continue;
-		r = mqtt_payload_decode(e->src, mapping_raw_size(e->pt->xf.raw, e->pt->xf.width), &pl, &s,
-					&t);
-		if (r == -ENOENT) {
-			e->dev->missing++;
-			continue;
-		}
-		if (r < 0) {
-			e->dev->bad++;
-			if (!bad_logged)
-				log_bad(b, topic, e->dev->name,
-					r == -EBADMSG ? (e->src->format == MQTT_FORMAT_RAW ? "too short"
-											   : "not JSON")
-						      : "not a value (object, array or null)");
-			bad_logged = true;
-			continue;
-		}
-		r = b->host.sample(b->host.ud, e->dev->name, &e->pt->path, &s, t);
-		if (r < 0) {
-			e->dev->bad++; /* the core counted and logged it */
-			continue;
-		}
-		e->dev->rx++;
-		if (b->ops) {
-			echo_check(b, e, &s);
-			echoes = true;
-		}
+	if (r < 0) {
+		bad(b, e, m,
+		    r == -EBADMSG ? (e->src->format == MQTT_FORMAT_RAW ? "too short" : "not JSON")
+				  : "not a value (object, array or null)");
+		return;
 	}
-	mqtt_payload_clear(&pl);
-	if (echoes)
+	r = b->host.sample(b->host.ud, e->dev->name, &e->pt->path, &s, t);
+	if (r < 0) {
+		e->dev->bad++; /* the core counted and logged it */
+		return;
+	}
+	e->dev->rx++;
+	if (b->ops) {
+		echo_check(b, e, &s);
+		m->echoes = true;
+	}
+}
+
+static void dispatch(struct bridge *b, const char *topic, const uint8_t *data, size_t len)
+{
+	struct msg m = { .topic = topic };
+	size_t tlen = strlen(topic);
+
+	if (len > b->conf.max_payload) {
+		each_match(b, topic, tlen, feed_too_big, &m);
+		return;
+	}
+	mqtt_payload_init(&m.pl, data, len);
+	if (b->conf.nrules && b->host.discover)
+		discover(b, topic, tlen, &m.pl);
+	each_match(b, topic, tlen, feed, &m);
+	mqtt_payload_clear(&m.pl);
+	if (m.echoes)
 		for (struct op *op = b->ops; op; op = op->next)
 			if (op->echoed && !op->finished)
 				op_finish_later(op, 0);
@@ -1118,7 +1154,8 @@ static int mqtt_add_point(struct bridge *b, const struct bridge_point *p)
 	const struct mqtt_source *src = p->pt->source;
 	struct dev *d = dev_find(b, p->device);
 	struct entry *e;
-	char filter[1100];
+	char filter[1100], key[1100];
+	const char *missing;
 	int r;
 
 	if (!src)
@@ -1144,9 +1181,13 @@ static int mqtt_add_point(struct bridge *b, const struct bridge_point *p)
 		}
 	}
 	e = calloc(1, sizeof(*e));
-	if (!e || !(e->filter = strdup(filter)) || sub_ref(b, filter) < 0) {
-		if (e)
+	r = mqtt_template_expand(&src->topic, &d->bind, key, sizeof(key), &missing);
+	if (!e || !(e->filter = strdup(filter)) || (r >= 0 && !(e->key = strdup(key))) ||
+	    sub_ref(b, filter) < 0) {
+		if (e) {
 			free(e->filter);
+			free(e->key);
+		}
 		free(e);
 		if (d->npoints == 0)
 			dev_drop(b, d);
@@ -1159,6 +1200,10 @@ static int mqtt_add_point(struct bridge *b, const struct bridge_point *p)
 	struct entry **q = &b->entries;
 	while (*q)
 		q = &(*q)->next;
+	*q = e;
+	q = e->key ? &b->index[topic_hash(e->key, strlen(e->key))] : &b->wild;
+	while (*q)
+		q = &(*q)->hnext;
 	*q = e;
 	d->npoints++;
 	update_events(b);
@@ -1177,8 +1222,15 @@ static void mqtt_remove_point(struct bridge *b, const char *device, const struct
 		if (strcmp(d->name, device) != 0 || lwm2m_path_cmp(&e->pt->path, path) != 0)
 			continue;
 		*q = e->next;
+		for (q = e->key ? &b->index[topic_hash(e->key, strlen(e->key))] : &b->wild; *q;
+		     q = &(*q)->hnext)
+			if (*q == e) {
+				*q = e->hnext;
+				break;
+			}
 		sub_unref(b, e->filter);
 		free(e->filter);
+		free(e->key);
 		free(e);
 		if (--d->npoints == 0)
 			dev_drop(b, d);
@@ -1304,6 +1356,7 @@ static struct bridge *mqtt_free(struct bridge *b)
 		struct entry *e = b->entries;
 		b->entries = e->next;
 		free(e->filter);
+		free(e->key);
 		free(e);
 	}
 	while (b->devs)
