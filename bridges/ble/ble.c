@@ -147,7 +147,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *ud)
 	(void)sd_event_source_set_time_relative(s, TICK_USEC);
 	for (size_t i = 0; i < b->ndevs; i++) {
 		struct ble_dev *d = b->devs[i];
-		uint64_t heard = d->last_heard ? d->last_heard : b->started;
+		uint64_t heard = d->last_heard;
 		if (d->gstate == G_READY)
 			d->last_heard = heard = now; /* connected: alive */
 		/* Only adverts can go unheard; a GATT-only device's presence is
@@ -258,7 +258,6 @@ static int ble_start(struct bridge *b, sd_event *event)
 	int r;
 
 	b->event = sd_event_ref(event);
-	b->started = ble_now_usec();
 	if (b->dbus_address) {
 		r = sd_bus_new(&b->bus);
 		if (r >= 0)
@@ -339,6 +338,9 @@ static int ble_add_point(struct bridge *b, const struct bridge_point *bp)
 		d->b = b;
 		d->addr = addr;
 		d->last_packet_id = -1;
+		/* The clock of "not heard" starts when the device is added (at
+		 * start or by a reload), not when the bridge started. */
+		d->last_heard = ble_now_usec();
 		ble_mac_format(addr.mac, d->macs);
 		b->devs[b->ndevs++] = d;
 	}

@@ -118,7 +118,6 @@ struct bridge {
 	size_t nrefused;
 	struct gobj *g;
 	size_t ng;
-	uint64_t started;
 };
 
 struct adv_bytes {

@@ -391,14 +391,19 @@ class Reload(Base):
         r1 = bz.add_device("CB:B8:33:4C:88:4F", "Ruuvi")
         dev_th1 = {"name": "th1", "profile": "bthome-sensor", "address": '"A4:C1:38:0D:4E:21"'}
         dev_r1 = {"name": "r1", "profile": "ruuvitag", "address": '"CB:B8:33:4C:88:4F"'}
-        gw = self.start(gw_config(self.srv, self.bus, [dev_th1]))
+        gw = self.start(gw_config(self.srv, self.bus, [dev_th1], "unreachable_after: 2s"))
+        t0 = time.monotonic()
         self.srv.wait_event("register", ep="gw-th1", timeout=20)
         gw.wait_log(r"LE discovery started")
         bz.service_data(th1, BTHOME, bytes.fromhex("4002CA09"))
         self.wait_value("gw-th1", "/3303/0/5700", 25.06)
-        n = gw.reload(gw_config(self.srv, self.bus, [dev_r1]).replace("@SOCK@", gw.sock))
+        time.sleep(max(0, t0 + 2.5 - time.monotonic()))  # longer than unreachable_after
+        n = gw.reload(gw_config(self.srv, self.bus, [dev_r1], "unreachable_after: 2s").replace("@SOCK@", gw.sock))
         self.srv.wait_event("register", ep="gw-r1", timeout=20)
         self.srv.wait_event("deregister", ep="gw-th1", timeout=20)
+        # A device added now has its own 2 s, not the bridge's age.
+        time.sleep(1.2)
+        self.assertEqual(self.read("gw-r1", "/3/0/11/0"), 0)
         bz.service_data(th1, BTHOME, bytes.fromhex("4002D007"))  # no longer ours: ignored
         bz.manufacturer_data(r1, 0x0499, bytes.fromhex("0512FC5394C37C0004FFFC040CAC364200CDCBB8334C884F"))
         self.wait_value("gw-r1", "/3303/0/5700", 24.3)
