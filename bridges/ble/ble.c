@@ -414,18 +414,33 @@ static void ble_remove_point(struct bridge *b, const char *device, const struct 
 	}
 }
 
-static int submit(struct bridge *b, const char *device, struct ble_op *op)
+/* Queue a GATT operation on the device (data: what a write sends); done()
+ * is called once it is answered, failed or cancelled. */
+static int submit(struct bridge *b, const char *device, uint8_t kind, const struct ble_src *s,
+		  const struct mapping_point *pt, const void *data, size_t len, bridge_done_fn done,
+		  void *ctx)
 {
 	struct ble_dev *d = ble_dev_by_name(b, device);
+	struct ble_op *op;
 
-	if (!d) {
-		free(op);
+	if (!d)
 		return -ENOENT;
-	}
-	if (!b->bluez_up || !b->adapter_path) {
-		free(op);
+	if (len > BLE_VALUE_MAX)
+		return -E2BIG;
+	if (!b->bluez_up || !b->adapter_path)
 		return -EHOSTUNREACH;
-	}
+	op = calloc(1, sizeof(*op));
+	if (!op)
+		return -ENOMEM;
+	*op = (struct ble_op){ .kind = kind,
+			       .src = s,
+			       .path = pt->path,
+			       .len = len,
+			       .wtype = s->write_type,
+			       .done = done,
+			       .ctx = ctx };
+	if (len)
+		memcpy(op->data, data, len);
 	d->has_gatt = true;
 	ble_queue_op(d, op, false);
 	ble_dev_kick(d);
@@ -437,87 +452,39 @@ static int ble_read(struct bridge *b, const char *device, const struct mapping_p
 {
 	const struct ble_src *s = pt->source;
 	struct ble_dev *d = ble_dev_by_name(b, device);
-	struct ble_op *op;
 
 	if (!s || !d)
 		return -ENOENT;
 	if (s->kind != BLE_SRC_GATT)
 		return d->unreachable ? -EHOSTUNREACH : -EAGAIN; /* adverts come when they come */
-	op = calloc(1, sizeof(*op));
-	if (!op)
-		return -ENOMEM;
-	op->kind = OP_READ;
-	op->src = s;
-	op->path = pt->path;
-	op->done = done;
-	op->ctx = ctx;
-	return submit(b, device, op);
+	return submit(b, device, OP_READ, s, pt, NULL, 0, done, ctx);
 }
 
 static int ble_write(struct bridge *b, const char *device, const struct mapping_point *pt,
 		     const struct mapping_sample *v, bridge_done_fn done, void *ctx)
 {
 	const struct ble_src *s = pt->write ? pt->write : pt->source;
-	struct ble_op *op;
-	const uint8_t *data;
-	size_t len;
 
 	if (!s || s->kind != BLE_SRC_GATT)
 		return -EOPNOTSUPP;
-	if (v->kind == MAPPING_SAMPLE_BYTES) {
-		data = v->bytes;
-		len = v->len;
-	} else if (v->value.type == LWM2M_TYPE_STRING || v->value.type == LWM2M_TYPE_OPAQUE) {
-		data = v->value.bytes.ptr;
-		len = v->value.bytes.len;
-	} else
-		return -EINVAL;
-	if (len > BLE_VALUE_MAX)
-		return -E2BIG;
-	op = calloc(1, sizeof(*op));
-	if (!op)
-		return -ENOMEM;
-	op->kind = OP_WRITE;
-	op->src = s;
-	op->path = pt->path;
-	if (len)
-		memcpy(op->data, data, len);
-	op->len = len;
-	op->wtype = s->write_type;
-	op->done = done;
-	op->ctx = ctx;
-	return submit(b, device, op);
+	if (v->kind == MAPPING_SAMPLE_BYTES)
+		return submit(b, device, OP_WRITE, s, pt, v->bytes, v->len, done, ctx);
+	if (v->value.type == LWM2M_TYPE_STRING || v->value.type == LWM2M_TYPE_OPAQUE)
+		return submit(b, device, OP_WRITE, s, pt, v->value.bytes.ptr, v->value.bytes.len, done, ctx);
+	return -EINVAL;
 }
 
 static int ble_execute(struct bridge *b, const char *device, const struct mapping_point *pt, const char *args,
 		       size_t args_len, bridge_done_fn done, void *ctx)
 {
 	const struct ble_src *s = pt->execute;
-	struct ble_op *op;
 
 	if (!s || s->kind != BLE_SRC_GATT)
 		return -EOPNOTSUPP;
-	if (!s->has_value && args_len > BLE_VALUE_MAX)
-		return -E2BIG;
-	op = calloc(1, sizeof(*op));
-	if (!op)
-		return -ENOMEM;
-	op->kind = OP_WRITE;
-	op->src = s;
-	op->path = pt->path;
-	if (s->has_value) {
-		memcpy(op->data, s->value, s->value_len);
-		op->len = s->value_len;
-	} else {
-		/* No fixed value: the Execute argument text is written as is. */
-		if (args_len)
-			memcpy(op->data, args, args_len);
-		op->len = args_len;
-	}
-	op->wtype = s->write_type;
-	op->done = done;
-	op->ctx = ctx;
-	return submit(b, device, op);
+	/* A fixed value, else the Execute argument text as is. */
+	if (s->has_value)
+		return submit(b, device, OP_WRITE, s, pt, s->value, s->value_len, done, ctx);
+	return submit(b, device, OP_WRITE, s, pt, args, args_len, done, ctx);
 }
 
 static void ble_observed(struct bridge *b, const char *device, const struct lwm2m_path *path,
