@@ -233,16 +233,16 @@ static int adapter_prop(sd_bus_message *m, const char *key, const char *sig, voi
 	if (strcmp(key, "Powered") != 0 || strcmp(sig, "b") != 0)
 		return 0;
 	r = sd_bus_message_read(m, "v", "b", &v);
-	*(bool *)ud = v;
+	*(int *)ud = !!v;
 	return r;
 }
 
-static int read_adapter_props(sd_bus_message *m, bool *powered)
+/* *powered: 1 or 0, or left as it is when the properties do not say. */
+static int read_adapter_props(sd_bus_message *m, int *powered)
 {
 	return for_each_prop(m, adapter_prop, powered);
 }
 
-/* An adapter appeared or changed: take it when it is the one we want. */
 static void adapter_seen(struct bridge *b, const char *path, bool powered)
 {
 	const char *name = strrchr(path, '/');
@@ -278,7 +278,7 @@ static int object_iface(sd_bus_message *m, const char *iface, const char *sig, v
 		return r < 0 ? r : 1;
 	}
 	if (strcmp(iface, IFACE_ADAPTER) == 0) {
-		bool powered = false;
+		int powered = 0;
 		r = read_adapter_props(m, &powered);
 		if (r < 0)
 			return r;
@@ -556,10 +556,17 @@ static int on_properties_changed(struct bridge *b, sd_bus_message *m)
 		return r;
 	}
 	if (strcmp(iface, IFACE_ADAPTER) == 0) {
-		bool powered = false;
+		int powered = -1;
 		r = read_adapter_props(m, &powered);
-		if (r >= 0 && powered)
-			adapter_seen(b, path, powered);
+		if (r < 0 || powered != 1)
+			return r;
+		if (b->adapter_path && strcmp(path, b->adapter_path) == 0) {
+			/* Switched on again (rfkill, hciconfig): a scan ends with power. */
+			log_info("BLE bridge %s: adapter %s powered on", b->name, path);
+			start_discovery(b);
+			ble_kick_all(b);
+		} else
+			adapter_seen(b, path, true);
 		return r;
 	}
 	if (strcmp(iface, IFACE_CHAR) != 0)
