@@ -137,7 +137,14 @@ static int on_op_reply(sd_bus_message *m, void *ud, sd_bus_error *e)
 			    be && be->message ? be->message : strerror(-err));
 		if (be && be->name &&
 		    (strcmp(be->name, "org.bluez.Error.NotConnected") == 0 || err == -ETIMEDOUT)) {
-			d->cur = op; /* failed with the rest */
+			/* The device did not answer in time: 5.04 for this one
+			 * (-ETIME); the rest fails with the connection. */
+			if (err == -ETIMEDOUT) {
+				if (op->kind == OP_NOTIFY)
+					op->p->notifying = false;
+				ble_op_finish(op, -ETIME, NULL);
+			} else
+				d->cur = op;
 			ble_gatt_fail(d, err, "GATT call failed");
 			return 0;
 		}

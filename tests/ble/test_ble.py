@@ -527,6 +527,28 @@ class Gatt(Base):
         self.assertAlmostEqual(self.read("gw-h1", "/3304/0/5700"), 60.0)
         self.assertRegex(self.status_line(gw, "h1"), r"gatt=(idle|ready) ok=2 err=0 connects=2")
 
+    def test_write_timeout(self):
+        """A write the device does not acknowledge within call_timeout is a
+        5.04; the connection is renewed and the next write goes through."""
+        bz = self.bz
+        dev, chars = self.setup_device()
+        sp = chars[VENDOR.replace("0001-", "0002-", 1)]
+        devs = [{"name": "t1", "profile": "ble-gatt-thermostat", "address": '"%s"' % MAC}]
+        gw = self.start(gw_config(self.srv, self.bus, devs, "call_timeout: 1s"))
+        self.srv.wait_event("register", ep="gw-t1", timeout=20)
+        wait_for(lambda: bz.get(chars[uuid16("2a6e")], CHAR, "Notifying"), 10, "subscribed")
+        # bluetoothd (the mock) stuck for 2 s in this WriteValue.
+        bz.obj(sp).AddMethod(CHAR, "WriteValue", "aya{sv}", "", "import time\ntime.sleep(2)",
+                             dbus_interface=MOCK_IFACE)
+        r = self.srv.request("write", ep="gw-t1", path="/3308/0/5900", value=21.5, type="float", timeout=10)
+        self.assertEqual(r["code"], "5.04", r)
+        gw.wait_log(r"BLE device t1 \(C0:FF:EE:00:00:01\): GATT call failed")
+        bz.obj(sp).AddMethod(CHAR, "WriteValue", "aya{sv}", "", GATT_METHODS_CHAR[1][3], dbus_interface=MOCK_IFACE)
+        gw.wait_log(r"Device t1 is reachable again")  # reconnected after the backoff
+        r = self.srv.request("write", ep="gw-t1", path="/3308/0/5900", value=22.0, type="float", timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        self.assertEqual(bytes(bz.get(sp, CHAR, "Value")), b"\xdc\x00")
+
     def test_stuck_and_bound(self):
         """A connection stuck in service discovery blocks neither the loop
         nor other devices; max_connections bounds what is connected."""
