@@ -128,6 +128,10 @@ struct bridge_ops {
 	int (*new)(const char *name, const struct ynode *body, const struct bridge_host *host,
 		   struct bridge **out);
 	int (*start)(struct bridge *b, sd_event *event);
+	/* Every point with a `source:` (pt->from == MAPPING_FROM_SOURCE: to be
+	 * read), and every point with only a `write:` or an `execute:`
+	 * (pt->source NULL: nothing to read, but the device's address is what
+	 * a later write/execute needs); remove_point() for each of them. */
 	int (*add_point)(struct bridge *b, const struct bridge_point *p);
 	void (*remove_point)(struct bridge *b, const char *device, const struct lwm2m_path *path);
 	/* Asynchronous; return 0 when done() will be called, or a negative

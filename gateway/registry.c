@@ -781,6 +781,13 @@ static const char *device_var(void *ctx, const char *name)
 	return NULL;
 }
 
+/* The points the bridge hears of (add_point): those it reads, and those
+ * only written or executed through it (it needs the device's address). */
+static bool for_bridge(const struct mapping_point *pt)
+{
+	return pt->from == MAPPING_FROM_SOURCE || pt->write || pt->executable;
+}
+
 static struct dev *dev_free(struct dev *d)
 {
 	if (!d)
@@ -788,7 +795,7 @@ static struct dev *dev_free(struct dev *d)
 	if (d->br && d->br->b && d->br->ops->remove_point)
 		for (size_t i = 0; i < mapping_profile_npoints(d->profile); i++) {
 			const struct mapping_point *pt = mapping_profile_point(d->profile, i);
-			if (pt->from == MAPPING_FROM_SOURCE)
+			if (for_bridge(pt))
 				d->br->ops->remove_point(d->br->b, d->name, &pt->path);
 		}
 	if (d->ep)
@@ -835,7 +842,7 @@ static int dev_start(struct dev *d)
 		for (size_t i = 0; i < mapping_profile_npoints(d->profile); i++) {
 			const struct mapping_point *pt = mapping_profile_point(d->profile, i);
 			struct bridge_point bp = { .device = d->name, .address = d->cfg->address, .pt = pt };
-			if (pt->from != MAPPING_FROM_SOURCE)
+			if (!for_bridge(pt))
 				continue;
 			bp.poll_usec = d->cfg->poll_usec ? d->cfg->poll_usec
 				       : pt->poll_usec   ? pt->poll_usec

@@ -1016,12 +1016,16 @@ static int build_point(struct loader *L, const struct ynode *kn, const struct yn
 		pt->from = MAPPING_FROM_SOURCE;
 	}
 
+	/* A write-only resource (a register that cannot be read back) has a
+	 * transform too: its inverse encodes what is written. */
 	if (pt->from != MAPPING_FROM_SOURCE) {
 		for (size_t i = 0; transform_keys[i]; i++) {
 			const struct ynode *tn = ynode_map_get(vn, transform_keys[i]);
-			if (tn)
-				lerr(L, tn - 1, "'%s' of %s only applies to a resource with a 'source:'",
-				     transform_keys[i], pathtxt);
+			bool timing =
+				!strcmp(transform_keys[i], "poll") || !strcmp(transform_keys[i], "max_age");
+			if (tn && (!rs.write || timing))
+				lerr(L, tn - 1, "'%s' of %s only applies to a resource with a 'source:'%s",
+				     transform_keys[i], pathtxt, timing ? "" : " or 'write:'");
 		}
 	}
 

@@ -315,7 +315,7 @@ static int ble_add_point(struct bridge *b, const struct bridge_point *bp)
 	struct ble_point *p, **np;
 	const struct ble_src *src = bp->pt->source;
 
-	if (!src)
+	if (!src && !bp->pt->write && !bp->pt->execute)
 		return -EINVAL;
 	if (ble_address_parse(&ctx, bp->address, &addr) < 0)
 		return -EINVAL;
@@ -343,6 +343,12 @@ static int ble_add_point(struct bridge *b, const struct bridge_point *bp)
 		d->last_heard = ble_now_usec();
 		ble_mac_format(addr.mac, d->macs);
 		b->devs[b->ndevs++] = d;
+	}
+	if (!src) {
+		/* A write or execute only: a GATT device, nothing to read. */
+		d->nactions++;
+		d->has_gatt = true;
+		return 0;
 	}
 	np = realloc(d->pts, (d->npts + 1) * sizeof(*np));
 	if (!np)
@@ -377,6 +383,7 @@ static int ble_add_point(struct bridge *b, const struct bridge_point *bp)
 static void ble_remove_point(struct bridge *b, const char *device, const struct lwm2m_path *path)
 {
 	struct ble_dev *d = ble_dev_by_name(b, device);
+	bool found = false;
 
 	if (!d)
 		return;
@@ -384,6 +391,7 @@ static void ble_remove_point(struct bridge *b, const char *device, const struct 
 		struct ble_point *p = d->pts[i];
 		if (lwm2m_path_cmp(&p->path, path) != 0)
 			continue;
+		found = true;
 		/* Operations still pointing at the point go first. */
 		for (struct ble_op **q = &d->ops; *q;) {
 			if ((*q)->p == p) {
@@ -399,7 +407,9 @@ static void ble_remove_point(struct bridge *b, const char *device, const struct 
 		d->pts[i] = d->pts[--d->npts];
 		break;
 	}
-	if (d->npts == 0) {
+	if (!found && d->nactions)
+		d->nactions--; /* a write/execute-only point */
+	if (d->npts == 0 && d->nactions == 0) {
 		for (size_t i = 0; i < b->ndevs; i++)
 			if (b->devs[i] == d) {
 				b->devs[i] = b->devs[--b->ndevs];

@@ -67,6 +67,7 @@ struct ble_dev {
 	bool discovered;
 	struct ble_point **pts;
 	size_t npts;
+	size_t nactions; /* points with only a write or an execute (no ble_point) */
 	bool has_gatt, keep, has_adv;
 
 	/* adverts */

@@ -53,8 +53,9 @@ struct mb_dev {
 	char *name;
 	uint32_t key;
 	struct mb_addr addr;
-	struct mb_point *pts;
+	struct mb_point *pts; /* the polled points (with a source) */
 	size_t npts;
+	size_t nactions; /* points with only a write or an execute: the device lives for them too */
 	struct mb_group *groups;
 	size_t ngroups;
 	uint32_t gen;
@@ -672,7 +673,7 @@ static int mb_add_point(struct bridge *b, const struct bridge_point *bp)
 	size_t i;
 	int r;
 
-	if (!src || bp->pt->ops != &mb_source_ops)
+	if (bp->pt->ops != &mb_source_ops || (!src && !bp->pt->write && !bp->pt->execute))
 		return -EINVAL;
 	r = mb_addr_parse(NULL, bp->address, &a);
 	if (r < 0)
@@ -703,6 +704,11 @@ static int mb_add_point(struct bridge *b, const struct bridge_point *bp)
 		b->devs[b->ndevs++] = d;
 	}
 	d->addr = a;
+	if (!src) {
+		/* A write or execute only: the device's address is what it needs. */
+		d->nactions++;
+		return 0;
+	}
 	for (i = 0; i < d->npts; i++)
 		if (lwm2m_path_cmp(&d->pts[i].pt->path, &bp->pt->path) == 0)
 			break;
@@ -723,16 +729,20 @@ static int mb_add_point(struct bridge *b, const struct bridge_point *bp)
 static void mb_remove_point(struct bridge *b, const char *device, const struct lwm2m_path *path)
 {
 	struct mb_dev *d = dev_find(b, device);
+	bool polled = false;
 
 	if (!d)
 		return;
-	for (size_t i = 0; i < d->npts; i++)
+	for (size_t i = 0; i < d->npts && !polled; i++)
 		if (lwm2m_path_cmp(&d->pts[i].pt->path, path) == 0) {
 			d->pts[i] = d->pts[--d->npts];
-			break;
+			polled = true;
 		}
-	if (d->npts) {
-		(void)dev_replan(b, d);
+	if (!polled && d->nactions)
+		d->nactions--; /* a write/execute-only point */
+	if (d->npts || d->nactions) {
+		if (d->npts)
+			(void)dev_replan(b, d);
 		return;
 	}
 	for (size_t i = 0; i < b->ndevs; i++)

@@ -213,6 +213,23 @@ class Tcp(Base):
         self.srv.wait_event("register", ep="gw-a2", timeout=20)
         self.wait_value("gw-a2", "/3303/0/5700", lambda v: v.get("/3303/0/5700") == 10.0)
 
+    def test_write_and_execute_only_device(self):
+        # Nothing to poll: the bridge still learns the device's unit id.
+        self.profile("mbact", "bridge: modbus\nobjects:\n  /3/0:\n    4: {execute: {table: holding, address: 11, "
+                     "value: 3}}\n  /3308/0:\n    5900: {write: {table: holding, address: 10}, raw: int16}\n")
+        mb = self.pymodbus(units=(5,))
+        gw = self.gateway("tcp: {host: 127.0.0.1, port: %d}" % mb.port,
+                          [{"name": "act", "profile": "mbact", "address": 5}])
+        self.srv.wait_event("register", ep="gw-act", timeout=20)
+        r = self.srv.request("write", ep="gw-act", path="/3308/0/5900", value=-7.0, type="float", timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        self.assertEqual(mb.get(5, "holding", 10, 1), [0xFFF9])
+        r = self.srv.request("execute", ep="gw-act", path="/3/0/4", timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        self.assertEqual(mb.get(5, "holding", 11, 1), [3])
+        self.assertEqual(mb.reads(), [])
+        self.assertFalse([l for l in gw.log if "refused point" in l])
+
     def test_check_reports_modbus_errors(self):
         self.profile("mbbad", "bridge: modbus\nobjects:\n  /3303/0:\n    5700: {source: {table: holdng, "
                      "address: 1}, raw: float32}\n")
