@@ -113,7 +113,8 @@ struct bridge {
 	unsigned progress;  /* callbacks run (the read loop's progress) */
 	unsigned attempt;   /* failed attempts since the last CONNACK */
 	uint64_t started;   /* CLOCK_MONOTONIC of the current attempt */
-	bool was_connected; /* devices were told they are reachable */
+	bool was_connected; /* a CONNACK since the last failure */
+	bool told_down;     /* devices were told the broker is unreachable */
 	sd_event_source *io, *misc, *retry, *lookup_src;
 	struct lookup *lookup;
 	bool in_publish;
@@ -273,9 +274,12 @@ static void conn_retry(struct bridge *b, const char *why)
 	conn_teardown(b);
 	if (b->was_connected) {
 		b->was_connected = false;
-		presence_all(b, -EHOSTUNREACH);
 		/* Unacknowledged publishes died with the connection's state. */
 		ops_fail_unacked(b, -EHOSTUNREACH);
+	}
+	if (!b->told_down) {
+		b->told_down = true;
+		presence_all(b, -EHOSTUNREACH);
 	}
 	for (unsigned i = 0; i < b->attempt && d < b->conf.reconnect_max_usec; i++)
 		d *= 2;
@@ -402,6 +406,7 @@ static void cb_connect(struct mosquitto *m, void *ud, int rc)
 	for (struct sub *s = b->subs; s; s = s->next)
 		sub_send(b, s->filter);
 	b->was_connected = true;
+	b->told_down = false;
 	presence_all(b, 0);
 }
 
@@ -1207,9 +1212,11 @@ static int mqtt_add_point(struct bridge *b, const struct bridge_point *p)
 	*q = e;
 	d->npoints++;
 	update_events(b);
+	/* A new device shares the broker's state (none yet while the first
+	 * attempt is under way). */
 	if (d->npoints == 1 && b->state == ST_CONNECTED)
 		b->host.presence(b->host.ud, d->name, 0);
-	else if (d->npoints == 1)
+	else if (d->npoints == 1 && b->told_down)
 		b->host.presence(b->host.ud, d->name, -EHOSTUNREACH);
 	return 0;
 }

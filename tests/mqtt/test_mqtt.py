@@ -91,6 +91,8 @@ class Values(Base):
         for ep in ("gw-th1", "gw-tas1", "gw-raw1", "gw-sh1"):
             self.srv.wait_event("register", ep=ep, timeout=15)
         gw.wait_log(r"MQTT bridge broker: connected to 127\.0\.0\.1:%d" % b.port)
+        # Reachable from the start: never reported down while connecting.
+        self.assertFalse([l for l in gw.log if "is unreachable" in l])
         deadline = time.monotonic() + 10
         while True:  # the retained message is delivered after the SUBACK
             r = self.srv.request("read", ep="gw-th1", path="/3303/0/5700", timeout=10)
