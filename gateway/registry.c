@@ -166,6 +166,7 @@ struct gw_registry {
 
 	sd_event_source *obs_defer; /* observation hints for the bridges, after the request */
 	size_t discovered;          /* devices discovered so far (their status order) */
+	bool closing;               /* gw_registry_shutdown() called: no new endpoints */
 };
 
 static uint64_t now_usec(void)
@@ -1508,7 +1509,7 @@ static void endpoints_resume(struct gw_registry *r)
 	bool gateway_mode = current(r)->lwm2m.mode == GW_MODE_GATEWAY;
 	int e;
 
-	if (!hosts_ready(r))
+	if (!hosts_ready(r) || r->closing)
 		return;
 	if (!r->gw_ep && r->gw_store) {
 		r->gw_state = LWM2M_EP_WAITING;
@@ -1892,6 +1893,8 @@ int gw_registry_discover(struct gw_registry *r, const char *bridge, const char *
 	}
 	if (find(r, device))
 		return -EEXIST;
+	if (r->closing)
+		return -ESHUTDOWN;
 	if (!cb || !profile || !address)
 		return -EINVAL;
 	e = mapping_set_get(c->profiles, profile, NULL, &diag, &p);
@@ -2190,6 +2193,15 @@ void gw_registry_status(const struct gw_registry *r, FILE *out)
 
 int gw_registry_shutdown(struct gw_registry *r, uint32_t timeout_ms, void (*done)(void *ud), void *ud)
 {
+	/* The client frees each endpoint (and its Object 25 devices) as its
+	 * De-register is answered, while bridges may still deliver samples:
+	 * from now on those only reach the stores, which stay ours. */
+	for (size_t i = 0; i < r->n; i++) {
+		r->devs[i]->ep = NULL;
+		r->devs[i]->dev = NULL;
+	}
+	r->gw_ep = NULL;
+	r->closing = true;
 	return lwm2m_client_shutdown(r->client, timeout_ms, done, ud);
 }
 

@@ -13,7 +13,8 @@
  * makes it discover that device once started ("fake: discover NAME rc=N"),
  * and `forget: NAME` forget it 1 s later. Observation hints print "fake:
  * observed ..."; `fieldgate status` shows "fake status" for devices whose
- * address is "a1".
+ * address is "a1". `chatty: true` pushes a sample of /3306/0/5851 of every
+ * device every millisecond until stop (samples racing the shutdown).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -48,6 +49,11 @@ struct bridge {
 	sd_event_source *discover_timer, *forget_timer;
 	char status_dev[8][64];
 	size_t nstatus;
+	bool chatty;
+	sd_event_source *chatty_timer;
+	char chatty_dev[8][64];
+	size_t nchatty;
+	unsigned chatty_n;
 };
 
 static bool listed(char (*list)[64], size_t n, const char *device)
@@ -116,6 +122,7 @@ static int fake_new(const char *name, const struct ynode *body, const struct bri
 		b->discover = strdup(dn->scalar.str);
 	if (fn && fn->kind == YNODE_SCALAR)
 		b->forget = strdup(fn->scalar.str);
+	b->chatty = ynode_map_get(body, "chatty") != NULL;
 	b->host = *host;
 	*out = b;
 	fprintf(stderr, "fake: new %s\n", name);
@@ -151,10 +158,29 @@ static int on_discover(sd_event_source *s, uint64_t usec, void *ud)
 	return 0;
 }
 
+static int on_chatty(sd_event_source *s, uint64_t usec, void *ud)
+{
+	struct bridge *b = ud;
+	struct mapping_sample smp = { .kind = MAPPING_SAMPLE_VALUE, .value = { .type = LWM2M_TYPE_INTEGER } };
+
+	(void)usec;
+	smp.value.i = b->chatty_n++ % 100;
+	for (size_t i = 0; i < b->nchatty; i++)
+		b->host.sample(b->host.ud, b->chatty_dev[i], &LWM2M_PATH(3306, 0, 5851), &smp, 0);
+	return sd_event_source_set_time_relative(s, 1000);
+}
+
 static int fake_start(struct bridge *b, sd_event *event)
 {
 	b->event = sd_event_ref(event);
 	fprintf(stderr, "fake: start %s\n", b->name);
+	if (b->chatty) {
+		int e = sd_event_add_time_relative(event, &b->chatty_timer, CLOCK_MONOTONIC, 1000, 0,
+						   on_chatty, b);
+		if (e < 0)
+			return e;
+		sd_event_source_set_enabled(b->chatty_timer, SD_EVENT_ON);
+	}
 	if (b->discover)
 		return sd_event_add_time_relative(event, &b->discover_timer, CLOCK_MONOTONIC, 1000, 0,
 						  on_discover, b);
@@ -192,6 +218,8 @@ static int fake_add_point(struct bridge *b, const struct bridge_point *p)
 		/* Tell the core: the device does not answer. */
 		b->host.presence(b->host.ud, p->device, -EHOSTUNREACH);
 	}
+	if (p->pt->path.id[0] == 3306 && p->pt->path.id[2] == 5851 && b->nchatty < 8)
+		snprintf(b->chatty_dev[b->nchatty++], 64, "%s", p->device);
 	if (p->address && p->address->kind == YNODE_SCALAR && strcmp(p->address->scalar.str, "a1") == 0 &&
 	    b->nstatus < 8 && !listed(b->status_dev, b->nstatus, p->device))
 		snprintf(b->status_dev[b->nstatus++], 64, "%s", p->device);
@@ -338,6 +366,7 @@ static struct bridge *fake_free(struct bridge *b)
 	if (!b)
 		return NULL;
 	sd_event_source_disable_unref(b->discover_timer);
+	sd_event_source_disable_unref(b->chatty_timer);
 	sd_event_source_disable_unref(b->forget_timer);
 	sd_event_unref(b->event);
 	free(b->name);

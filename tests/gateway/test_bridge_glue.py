@@ -15,6 +15,7 @@ bridge's own counters in `fieldgate status`.
 Usage: test_bridge_glue.py PATH/TO/fieldgate-fake
 """
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -193,6 +194,26 @@ class Glue(test_devices.Base):
         self.assertEqual(r["code"], "5.03", r)
         self.assertEqual(len(self.reads(gw, "s4")), 1)
         self.assertEqual(gw.stop(), 0)
+
+    def test_samples_racing_the_shutdown(self):
+        # A bridge delivering samples every millisecond while the endpoints
+        # de-register and are freed one by one: nothing may touch a freed
+        # endpoint (the sanitizer builds run this).
+        gw = self.start(config(self.srv.url, body="host: broker-1\n    chatty: true"))
+        for ep in ("gw", "gw-v1", "gw-v2"):
+            self.srv.wait_event("register", ep=ep, timeout=15)
+        obs = self.srv.request("observe", ep="gw-v1", path="/3306/0/5851", timeout=10)
+        self.assertEqual(obs["code"], "2.05", obs)
+        self.srv.wait_event("notify", ep="gw-v1", timeout=10)
+        # The first De-register answered, the server freezes: the other
+        # endpoints stay registered a while longer, the first one is gone.
+        gw.proc.send_signal(signal.SIGTERM)
+        self.srv.wait_event("deregister", timeout=10)
+        self.srv.proc.send_signal(signal.SIGSTOP)
+        time.sleep(0.5)
+        self.srv.proc.send_signal(signal.SIGCONT)
+        self.assertEqual(gw.stop(), 0)
+        self.assertIn("fake: stop bus", gw.log)
 
     def test_discover_observe_status(self):
         body = 'host: broker-1\n    discover: "d9 fake-sensor a1"'
