@@ -14,7 +14,7 @@
  * Reachability of a device is visible to the LwM2M server in the device's
  * Device object: /3/0/11/0 (Error Code) is 0 while the device answers and
  * GW_ERROR_UNREACHABLE (16, the first code of the device-specific range
- * 16..32) while its bridge reports it unreachable (docs/ARCHITECTURE.md).
+ * 16..32) while its bridge reports it unreachable (docs/gateway.md).
  *
  * Threads: the sd_event loop's only.
  */
