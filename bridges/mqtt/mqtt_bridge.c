@@ -71,6 +71,7 @@ struct entry {
 struct sub {
 	char *filter;
 	unsigned refs;
+	bool pending; /* to be sent after the current libmosquitto call */
 	struct sub *next;
 };
 
@@ -118,6 +119,11 @@ struct bridge {
 	sd_event_source *io, *misc, *retry, *lookup_src;
 	struct lookup *lookup;
 	bool in_publish;
+	/* Inside mosquitto_loop_*: libmosquitto calls back holding its own
+	 * locks, so nothing is published or subscribed from a callback (TSan
+	 * sees the lock order against mosquitto_destroy); it is flushed after
+	 * the call returns. */
+	bool in_loop, connack, subs_pending;
 	int early_mid; /* a QoS 0 publish acknowledged inside mosquitto_publish */
 
 	struct dev *devs;
@@ -191,6 +197,13 @@ static void sub_send(struct bridge *b, const char *filter)
 
 	if (b->state != ST_CONNECTED || !b->mosq)
 		return; /* sent at the next CONNACK */
+	if (b->in_loop) {
+		for (struct sub *s = b->subs; s; s = s->next)
+			if (strcmp(s->filter, filter) == 0)
+				s->pending = true;
+		b->subs_pending = true;
+		return;
+	}
 	rc = mosquitto_subscribe(b->mosq, NULL, filter, b->conf.qos);
 	if (rc != MOSQ_ERR_SUCCESS)
 		log_warning("MQTT bridge %s: cannot subscribe to '%s': %s", b->name, filter,
@@ -305,7 +318,11 @@ static void read_pass(struct bridge *b)
 
 	for (int i = 0; i < 256 && b->mosq && !b->lost; i++) {
 		unsigned before = b->progress;
-		int avail = 0, rc = mosquitto_loop_read(b->mosq, 1);
+		int avail = 0, rc;
+
+		b->in_loop = true;
+		rc = mosquitto_loop_read(b->mosq, 1);
+		b->in_loop = false;
 		if (rc != MOSQ_ERR_SUCCESS) {
 			if (!b->lost)
 				log_debug("MQTT bridge %s: read: %s", b->name, mosquitto_strerror(rc));
@@ -321,11 +338,24 @@ static void read_pass(struct bridge *b)
 	}
 }
 
+static void after_connack(struct bridge *b);
+
 static void after_io(struct bridge *b)
 {
 	if (b->lost || (b->mosq && mosquitto_socket(b->mosq) < 0)) {
+		b->connack = false;
 		conn_retry(b, b->state == ST_CONNECTED ? "connection lost" : "connection failed");
 		return;
+	}
+	if (b->connack)
+		after_connack(b);
+	if (b->subs_pending) {
+		b->subs_pending = false;
+		for (struct sub *s = b->subs; s; s = s->next)
+			if (s->pending) {
+				s->pending = false;
+				sub_send(b, s->filter);
+			}
 	}
 	update_events(b);
 }
@@ -343,7 +373,11 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *ud)
 	if (revents & (EPOLLHUP | EPOLLERR))
 		b->lost = true;
 	if (!b->lost && b->mosq && (revents & EPOLLOUT)) {
-		int rc = mosquitto_loop_write(b->mosq, 1);
+		int rc;
+
+		b->in_loop = true;
+		rc = mosquitto_loop_write(b->mosq, 1);
+		b->in_loop = false;
 		if (rc != MOSQ_ERR_SUCCESS) {
 			log_debug("MQTT bridge %s: write: %s", b->name, mosquitto_strerror(rc));
 			b->lost = true;
@@ -366,6 +400,7 @@ static void update_events(struct bridge *b)
 static int on_misc(sd_event_source *s, uint64_t usec, void *ud)
 {
 	struct bridge *b = ud;
+	int r;
 
 	(void)sd_event_source_set_time(s, usec + MISC_PERIOD_USEC);
 	if (!b->mosq)
@@ -374,7 +409,10 @@ static int on_misc(sd_event_source *s, uint64_t usec, void *ud)
 		conn_retry(b, "no CONNACK within connect_timeout");
 		return 0;
 	}
-	if (mosquitto_loop_misc(b->mosq) != MOSQ_ERR_SUCCESS)
+	b->in_loop = true;
+	r = mosquitto_loop_misc(b->mosq);
+	b->in_loop = false;
+	if (r != MOSQ_ERR_SUCCESS)
 		b->lost = true; /* keepalive expired */
 	if (b->conf.tls && !b->lost && b->mosq)
 		read_pass(b); /* records OpenSSL holds that epoll cannot see */
@@ -386,7 +424,6 @@ static int on_misc(sd_event_source *s, uint64_t usec, void *ud)
 static void cb_connect(struct mosquitto *m, void *ud, int rc)
 {
 	struct bridge *b = ud;
-	int r;
 
 	(void)m;
 	b->progress++;
@@ -398,13 +435,24 @@ static void cb_connect(struct mosquitto *m, void *ud, int rc)
 	}
 	b->state = ST_CONNECTED;
 	b->attempt = 0;
+	b->connack = true; /* the rest in after_connack(), outside the callback */
+}
+
+/* After a CONNACK: the status, every subscription again, the devices
+ * reachable. */
+static void after_connack(struct bridge *b)
+{
+	int r;
+
+	b->connack = false;
 	log_info("MQTT bridge %s: connected to %s:%u as %s", b->name, b->conf.host, (unsigned)b->conf.port,
 		 b->conf.client_id);
 	r = mosquitto_publish(b->mosq, NULL, b->conf.status_topic, 6, "online", 1, true);
 	if (r != MOSQ_ERR_SUCCESS)
 		log_warning("MQTT bridge %s: cannot publish the status: %s", b->name, mosquitto_strerror(r));
 	for (struct sub *s = b->subs; s; s = s->next)
-		sub_send(b, s->filter);
+		s->pending = true;
+	b->subs_pending = true;
 	b->was_connected = true;
 	b->told_down = false;
 	presence_all(b, 0);
