@@ -64,8 +64,10 @@ struct bridge;
  * bytes for a layout, or a typed value. */
 struct bridge_host {
 	void *ud;
-	/* A sample of one point of one device, time_usec its CLOCK_REALTIME
-	 * (0 = now). Returns 0, -ENOENT (unknown device or point: the bridge
+	/* A sample of one point of one device, time_usec the time of
+	 * measurement the field device gave (CLOCK_REALTIME; 0: none, it is
+	 * as of now), which reads and notifications then carry (SenML "t").
+	 * Returns 0, -ENOENT (unknown device or point: the bridge
 	 * may stop polling it), or the mapping's decode error (counted on the
 	 * device and logged by the core). */
 	int (*sample)(void *ud, const char *device, const struct lwm2m_path *path,

@@ -821,13 +821,19 @@ static struct dev *dev_free(struct dev *d)
 	return NULL;
 }
 
-static int dev_set(struct dev *d, const struct lwm2m_path *p, const struct lwm2m_value *v)
+/* time: of the measurement, seconds since the epoch, 0 when unknown. */
+static int dev_set_at(struct dev *d, const struct lwm2m_path *p, const struct lwm2m_value *v, double time)
 {
 	if (d->ep)
-		return lwm2m_endpoint_set(d->ep, NULL, p, v);
+		return lwm2m_endpoint_set_at(d->ep, NULL, p, v, time);
 	if (d->dev)
-		return lwm2m_endpoint_set(lwm2m_device_endpoint(d->dev), d->dev, p, v);
-	return lwm2m_store_set(d->store, p, v);
+		return lwm2m_endpoint_set_at(lwm2m_device_endpoint(d->dev), d->dev, p, v, time);
+	return lwm2m_store_set_at(d->store, p, v, time);
+}
+
+static int dev_set(struct dev *d, const struct lwm2m_path *p, const struct lwm2m_value *v)
+{
+	return dev_set_at(d, p, v, 0);
 }
 
 static int dev_start(struct dev *d)
@@ -1787,15 +1793,16 @@ int gw_registry_sample(struct gw_registry *r, const char *device, const struct l
 	char ps[32];
 	int e;
 
-	(void)time_usec;
 	if (!d)
 		return -ENOENT;
 	pt = mapping_profile_find(d->profile, path);
 	if (!pt)
 		return -ENOENT;
 	e = mapping_decode(pt, s, &v);
+	/* A time the field gave (a payload's timestamp) travels with the
+	 * value; without one the value is as of now and carries none. */
 	if (e >= 0)
-		e = dev_set(d, &pt->path, &v);
+		e = dev_set_at(d, &pt->path, &v, time_usec ? (double)time_usec / 1e6 : 0);
 	if (e < 0) {
 		/* One line per failure would flood the journal at poll rates:
 		 * the first one is logged, status shows the count. */

@@ -53,7 +53,9 @@ const struct gw_config *gw_registry_config(const struct gw_registry *r);
 /* A bridge sample for a device's point (bridge_host.sample): decoded by
  * the profile and set in the device's store, which notifies observers.
  * -ENOENT unknown device or point; the decode errors of mapping_decode(),
- * counted on the device. time_usec is informational (0 = now). */
+ * counted on the device. time_usec (CLOCK_REALTIME) is the time of
+ * measurement the field gave, 0 when none: reads and notifications carry it
+ * (SenML "t"). */
 int gw_registry_sample(struct gw_registry *r, const char *device, const struct lwm2m_path *path,
 		       const struct mapping_sample *s, uint64_t time_usec);
 

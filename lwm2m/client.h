@@ -353,6 +353,10 @@ int lwm2m_endpoint_attrs(const struct lwm2m_endpoint *ep, const struct lwm2m_dev
  * Errors of lwm2m_store_set(); -ESHUTDOWN after removal. */
 int lwm2m_endpoint_set(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *p,
 		       const struct lwm2m_value *v);
+/* The same with the time of measurement (lwm2m_store_set_at): notifications
+ * and reads in SenML / LwM2M CBOR and JSON carry it. */
+int lwm2m_endpoint_set_at(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *p,
+			  const struct lwm2m_value *v, double time);
 /* The caller changed (or removed) the value at p in the store itself, e.g.
  * in an ops->write: same effect on observations as lwm2m_endpoint_set().
  * -EINVAL when p is not a resource or resource instance. */

@@ -370,6 +370,12 @@ bool lwm2m_store_has(const struct lwm2m_store *s, const struct lwm2m_path *p);
  * gateway's own side. -ENOENT (no instance / undefined resource), -EINVAL
  * (len 4 on a single resource or len 3 on a multiple one), -ERANGE. */
 int lwm2m_store_set(struct lwm2m_store *s, const struct lwm2m_path *p, const struct lwm2m_value *v);
+/* The same, with the time the value was measured (seconds since the Unix
+ * epoch, kept to the millisecond; 0 or out of 1..2^32: none): Read and
+ * Observe give it as the record's time (SenML "t"). A value set without a
+ * time (lwm2m_store_set, server writes) has none. */
+int lwm2m_store_set_at(struct lwm2m_store *s, const struct lwm2m_path *p, const struct lwm2m_value *v,
+		       double time);
 /* Remove a resource or resource instance value. -ENOENT when absent. */
 int lwm2m_store_unset(struct lwm2m_store *s, const struct lwm2m_path *p);
 /* Get one value; byte values point into the store and stay valid until the
@@ -377,7 +383,7 @@ int lwm2m_store_unset(struct lwm2m_store *s, const struct lwm2m_path *p);
 int lwm2m_store_get(const struct lwm2m_store *s, const struct lwm2m_path *p, struct lwm2m_value *out);
 
 /* Server-side Read: append every present, readable (R) resource value at or
- * below p to out, sorted. Byte values are copied into out's arena. -ENOENT
+ * below p to out, sorted, with its time when it has one. Byte values are copied into out's arena. -ENOENT
  * when p does not exist, -EPERM when p names a resource without R. */
 int lwm2m_store_read(const struct lwm2m_store *s, const struct lwm2m_path *p, struct lwm2m_records *out);
 

@@ -53,6 +53,11 @@ struct sval {
 		} bytes;
 	} v;
 	uint8_t type;
+	/* When the value was measured (lwm2m_store_set_at), in the padding
+	 * the struct has anyway: seconds since the epoch and milliseconds;
+	 * sec 0: no time. */
+	uint16_t ms;
+	uint32_t sec;
 };
 
 struct lwm2m_store {
@@ -299,6 +304,8 @@ static void val_to_value(const struct lwm2m_store *s, const struct sval *sv, str
 static void value_to_val(const struct lwm2m_value *v, struct sval *sv)
 {
 	sv->type = v->type;
+	sv->sec = 0;
+	sv->ms = 0;
 	memset(&sv->v, 0, sizeof(sv->v));
 	switch (v->type) {
 	case LWM2M_TYPE_INTEGER:
@@ -486,6 +493,12 @@ bool lwm2m_store_has(const struct lwm2m_store *s, const struct lwm2m_path *p)
 
 int lwm2m_store_set(struct lwm2m_store *s, const struct lwm2m_path *p, const struct lwm2m_value *v)
 {
+	return lwm2m_store_set_at(s, p, v, 0);
+}
+
+int lwm2m_store_set_at(struct lwm2m_store *s, const struct lwm2m_path *p, const struct lwm2m_value *v,
+		       double time)
+{
 	const struct lwm2m_resdef *rd;
 	struct lwm2m_value cv;
 	uint32_t src_off = 0, off = 0;
@@ -543,6 +556,11 @@ int lwm2m_store_set(struct lwm2m_store *s, const struct lwm2m_path *p, const str
 	if (is_bytes(cv.type)) {
 		sv->v.bytes.off = cv.bytes.len ? off : 0;
 		sv->v.bytes.len = (uint32_t)cv.bytes.len;
+	}
+	if (time >= 1.0 && time < 4294967296.0) {
+		uint64_t ms = (uint64_t)(time * 1000.0 + 0.5);
+		sv->sec = (uint32_t)(ms / 1000u);
+		sv->ms = (uint16_t)(ms % 1000u);
 	}
 	maybe_compact(s);
 	return 0;
@@ -634,6 +652,10 @@ int lwm2m_store_read(const struct lwm2m_store *s, const struct lwm2m_path *p, st
 		rec->path = sv->riid == NO_RIID ? LWM2M_PATH(sv->oid, sv->iid, sv->rid)
 						: LWM2M_PATH(sv->oid, sv->iid, sv->rid, sv->riid);
 		rec->value = v;
+		if (sv->sec) {
+			rec->has_time = true;
+			rec->time = (double)sv->sec + sv->ms / 1000.0;
+		}
 	}
 	if (p->len >= 3 && out->n == n0)
 		return -ENOENT;

@@ -5,7 +5,8 @@
 #   3. clang build with ASan+UBSan and libFuzzer, every test again, then each
 #      fuzz target for FUZZ_SECONDS (default 30) from its seed corpus
 #   4. clang build with TSan, the tests whose code runs threads (gateway,
-#      the client's bootstrap state writer, the Modbus bus workers)
+#      the client's bootstrap state writer, the Modbus bus workers, the MQTT
+#      bridge's name lookups)
 # Ends with one line "N passed, N failed" counting individual test cases
 # (cmocka TAP subtests count one each). Exit status 0 only if none failed.
 set -uo pipefail
@@ -112,8 +113,8 @@ else
 fi
 
 # 4. threads under TSan: the gateway's resolver threads, the client's
-#    bootstrap state writer, the Modbus bridge's bus workers. halt_on_error
-#    makes a race fail the test.
+#    bootstrap state writer, the Modbus bus workers, the MQTT name lookups.
+#    halt_on_error makes a race fail the test.
 echo "==> clang build with TSan"
 if [[ ! -f build-tsan/build.ninja ]]; then
 	CC=clang meson setup build-tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false >/dev/null
@@ -125,11 +126,15 @@ if ninja -C build-tsan >"$results/tsan-build.log" 2>&1; then
 	# the client's bootstrap state writer thread
 	meson test -C build-tsan client-bootstrap client-bootstrap-state --print-errorlogs --timeout-multiplier 3
 	count_meson build-tsan
-	# the Modbus bridge's bus workers (one thread per bus)
-	if meson test -C build-tsan --list 2>/dev/null | grep -q '^fieldgate:modbus /'; then
-		meson test -C build-tsan --suite modbus --print-errorlogs --num-processes 2 --timeout-multiplier 3
-		count_meson build-tsan
-	fi
+	# the Modbus bridge's bus workers (one thread per bus), the MQTT
+	# bridge's broker name lookups
+	for suite in modbus mqtt; do
+		if meson test -C build-tsan --list 2>/dev/null | grep -q "^fieldgate:$suite /"; then
+			meson test -C build-tsan --suite "$suite" --print-errorlogs --num-processes 2 \
+				--timeout-multiplier 3
+			count_meson build-tsan
+		fi
+	done
 else
 	tail -30 "$results/tsan-build.log"
 	record clang-tsan-build 1

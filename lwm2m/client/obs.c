@@ -684,12 +684,18 @@ int lwm2m_endpoint_value_changed(struct lwm2m_endpoint *ep, struct lwm2m_device 
 int lwm2m_endpoint_set(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *p,
 		       const struct lwm2m_value *v)
 {
+	return lwm2m_endpoint_set_at(ep, dev, p, v, 0);
+}
+
+int lwm2m_endpoint_set_at(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *p,
+			  const struct lwm2m_value *v, double time)
+{
 	struct lwm2m_store *s = dev ? dev->store : ep->store;
 	int r;
 
 	if (!s)
 		return -ESHUTDOWN;
-	r = lwm2m_store_set(s, p, v);
+	r = lwm2m_store_set_at(s, p, v, time);
 	if (r < 0)
 		return r;
 	return value_changed(ep, dev, p);

@@ -101,6 +101,10 @@ class Values(Base):
             time.sleep(0.1)
         self.assertEqual(self.observe("gw-th1", "/3303/0/5700"), 21.5)
         self.assertEqual(self.value("gw-th1", "/3304/0/5700"), 48.0)
+        # The payload's last_seen is the values' time of measurement (SenML "t").
+        r = self.srv.request("read", ep="gw-th1", path="/3303/0", timeout=10)
+        self.assertEqual({x["path"]: x.get("time") for x in r["records"]},
+                         {"/3303/0/5700": 1714564800.0, "/3303/0/5701": None})
         self.assertEqual(self.value("gw-th1", "/3/0/9"), 97)       # Integer
         self.assertEqual(self.value("gw-th1", "/3/0/7/0"), 3005)
 
@@ -114,6 +118,9 @@ class Values(Base):
             time.sleep(0.05)
         self.assertEqual(self.value("gw-th1", "/3304/0/5700"), 50.0)
         self.assertEqual(self.value("gw-th1", "/3303/0/5700"), 22.25)
+        # Values of a payload without last_seen are as of their arrival: no time.
+        r = self.srv.request("read", ep="gw-th1", path="/3303/0/5700", timeout=10)
+        self.assertNotIn("time", r["records"][0])
 
         # Tasmota: nested JSON (kWh -> Wh) and a text ON/OFF topic.
         self.observe_later = None

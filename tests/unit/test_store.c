@@ -669,6 +669,42 @@ static void test_memory_budget(void **state)
 	assert_int_equal(lwm2m_store_memory(NULL), 0);
 }
 
+/* A time of measurement travels with the value into reads, to the
+ * millisecond; a later set without time, or a server write, drops it. */
+static void test_time_of_measurement(void **state)
+{
+	struct fix *f = *state;
+	struct lwm2m_store *s = f->s;
+	struct lwm2m_records recs = { 0 };
+	struct lwm2m_value v = vflt(21.5);
+
+	assert_int_equal(lwm2m_store_add_instance(s, 3303, 0), 0);
+	assert_int_equal(lwm2m_store_set_at(s, &LWM2M_PATH(3303, 0, 5700), &v, 1700000000.1234), 0);
+	assert_int_equal(set(s, LWM2M_PATH(3303, 0, 5701), vstr("Cel")), 0);
+	assert_int_equal(lwm2m_store_read(s, &LWM2M_PATH(3303, 0), &recs), 0);
+	assert_int_equal(recs.n, 2);
+	assert_true(recs.v[0].has_time);
+	assert_true(recs.v[0].time == 1700000000.123);
+	assert_false(recs.v[1].has_time);
+	lwm2m_records_clear(&recs);
+
+	/* Out of range (before 1970 + 1 s, after 2106): no time. */
+	assert_int_equal(lwm2m_store_set_at(s, &LWM2M_PATH(3303, 0, 5700), &v, -5), 0);
+	assert_int_equal(lwm2m_store_read(s, &LWM2M_PATH(3303, 0, 5700), &recs), 0);
+	assert_false(recs.v[0].has_time);
+	lwm2m_records_clear(&recs);
+	assert_int_equal(lwm2m_store_set_at(s, &LWM2M_PATH(3303, 0, 5700), &v, 5e9), 0);
+	assert_int_equal(lwm2m_store_read(s, &LWM2M_PATH(3303, 0, 5700), &recs), 0);
+	assert_false(recs.v[0].has_time);
+	lwm2m_records_clear(&recs);
+
+	assert_int_equal(lwm2m_store_set_at(s, &LWM2M_PATH(3303, 0, 5700), &v, 1700000001), 0);
+	assert_int_equal(set(s, LWM2M_PATH(3303, 0, 5700), vflt(22)), 0);
+	assert_int_equal(lwm2m_store_read(s, &LWM2M_PATH(3303, 0, 5700), &recs), 0);
+	assert_false(recs.v[0].has_time);
+	lwm2m_records_clear(&recs);
+}
+
 static void test_null_args(void **state)
 {
 	struct fix *f = *state;
@@ -703,6 +739,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_multiple, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_atomic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_memory_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_time_of_measurement, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_null_args, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
