@@ -10,17 +10,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdlib.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 #include <string.h>
 #include <sys/sysinfo.h>
 #include <time.h>
 
 #include "common/log.h"
+#include "common/resolve.h"
 #include "bridges/bridge.h"
 #include "lwm2m/client.h"
 
@@ -104,24 +101,6 @@ struct disc {
 #define RESOLVE_BACKOFF_MIN_USEC (1 * USEC_PER_SEC)
 #define RESOLVE_BACKOFF_MAX_USEC (300 * USEC_PER_SEC)
 
-/* One getaddrinfo() on its own detached thread. Shared by the loop and the
- * thread: whichever drops the last reference frees it (and closes efd, so
- * the thread never writes to a closed, maybe reused, descriptor). */
-struct lookup {
-	atomic_int refs;
-	/* Set with release ordering after the results below are written; the
-	 * loop reads it with acquire before reading them. The eventfd only
-	 * wakes the loop: epoll is no synchronisation the memory model (or
-	 * TSan) knows about. */
-	atomic_bool done;
-	int efd; /* the thread writes 1 when done */
-	char *host;
-	int gai;       /* getaddrinfo()'s result */
-	int sys_errno; /* errno for EAI_SYSTEM */
-	int family;
-	char addr[INET6_ADDRSTRLEN];
-};
-
 /* A configured server's host, turned into the numeric URI the client
  * wants: at once for an address, by an asynchronous lookup for a name. */
 struct hostres {
@@ -131,9 +110,9 @@ struct hostres {
 	unsigned port;
 	char uri[INET6_ADDRSTRLEN + 32]; /* set when ready */
 	bool ready;
-	int gai;           /* last failure, 0: none */
-	struct lookup *lk; /* pending */
-	sd_event_source *io, *retry;
+	int gai;            /* last failure, 0: none */
+	struct resolve *rs; /* pending lookup */
+	sd_event_source *retry;
 	uint64_t backoff;
 };
 
@@ -347,19 +326,8 @@ static void schedule_change(struct gw_registry *r);
 static void endpoints_resume(struct gw_registry *r);
 
 /* The client wants a numeric host. An address is used as it is; a name is
- * looked up on a thread (getaddrinfo blocks, and the loop must not: the
- * status socket, signals and every other endpoint keep running). libsystemd
- * does not export sd-resolve, so the thread is ours. */
-
-static void lookup_unref(struct lookup *lk)
-{
-	if (!lk || atomic_fetch_sub(&lk->refs, 1) != 1)
-		return;
-	if (lk->efd >= 0)
-		close(lk->efd);
-	free(lk->host);
-	free(lk);
-}
+ * looked up off the loop (common/resolve.h): the status socket, signals and
+ * every other endpoint keep running meanwhile. */
 
 static void format_uri(struct hostres *h, int family, const char *addr)
 {
@@ -367,47 +335,10 @@ static void format_uri(struct hostres *h, int family, const char *addr)
 		 h->port);
 }
 
-/* The first address of a getaddrinfo() answer, as text. */
-static int first_address(const struct addrinfo *ai, int *family, char *buf, size_t size)
-{
-	for (; ai; ai = ai->ai_next) {
-		const void *a = ai->ai_family == AF_INET6
-					? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
-				: ai->ai_family == AF_INET
-					? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
-					: NULL;
-		if (a && inet_ntop(ai->ai_family, a, buf, (socklen_t)size)) {
-			*family = ai->ai_family;
-			return 0;
-		}
-	}
-	return EAI_NONAME;
-}
-
-static void *lookup_thread(void *arg)
-{
-	struct lookup *lk = arg;
-	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res = NULL;
-
-	lk->gai = getaddrinfo(lk->host, NULL, &hints, &res);
-	lk->sys_errno = errno;
-	if (lk->gai == 0) {
-		lk->gai = first_address(res, &lk->family, lk->addr, sizeof(lk->addr));
-		freeaddrinfo(res);
-	}
-	atomic_store_explicit(&lk->done, true, memory_order_release);
-	(void)eventfd_write(lk->efd, 1);
-	lookup_unref(lk);
-	return NULL;
-}
-
 static void host_cancel(struct hostres *h)
 {
-	h->io = sd_event_source_disable_unref(h->io);
+	h->rs = resolve_cancel(h->rs);
 	h->retry = sd_event_source_disable_unref(h->retry);
-	/* A running thread finishes on its own and frees the lookup. */
-	lookup_unref(h->lk);
-	h->lk = NULL;
 }
 
 static int host_lookup(struct hostres *h);
@@ -447,87 +378,40 @@ static void host_failed(struct hostres *h, int gai, int sys_errno)
 	schedule_change(h->r);
 }
 
-static int on_lookup(sd_event_source *s, int fd, uint32_t revents, void *ud)
+static void on_resolved(void *ud, int gai, int sys_errno, int family, const char *addr)
 {
 	struct hostres *h = ud;
-	struct lookup *lk = h->lk;
 
-	(void)s;
-	(void)fd;
-	(void)revents;
-	if (!atomic_load_explicit(&lk->done, memory_order_acquire))
-		return 0; /* not ours yet: the thread has not published */
-	h->io = sd_event_source_disable_unref(h->io);
-	h->lk = NULL;
-	if (lk->gai != 0) {
-		host_failed(h, lk->gai, lk->sys_errno);
-		lookup_unref(lk);
-		return 0;
+	h->rs = NULL;
+	if (gai != 0) {
+		host_failed(h, gai, sys_errno);
+		return;
 	}
-	format_uri(h, lk->family, lk->addr);
+	format_uri(h, family, addr);
 	h->ready = true;
 	if (h->gai != 0)
-		log_info("LwM2M server host '%s' resolved to %s", h->host, lk->addr);
+		log_info("LwM2M server host '%s' resolved to %s", h->host, addr);
 	else
-		log_debug("LwM2M server host '%s' resolved to %s", h->host, lk->addr);
+		log_debug("LwM2M server host '%s' resolved to %s", h->host, addr);
 	h->gai = 0;
 	h->backoff = 0;
-	lookup_unref(lk);
 	endpoints_resume(h->r);
-	return 0;
 }
 
 /* Starts a lookup of h->host; a failure to start one is retried like a
  * failed lookup. */
 static int host_lookup(struct hostres *h)
 {
-	struct lookup *lk = calloc(1, sizeof(*lk));
-	pthread_attr_t attr;
-	pthread_t tid;
-	sigset_t all, old;
 	int e;
 
 	host_cancel(h);
-	if (!lk || !(lk->host = strdup(h->host))) {
-		free(lk);
-		host_failed(h, EAI_MEMORY, 0);
-		return -ENOMEM;
-	}
-	atomic_init(&lk->refs, 1);
-	atomic_init(&lk->done, false);
-	lk->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (lk->efd < 0) {
-		e = -errno;
-		goto fail;
-	}
-	e = sd_event_add_io(h->r->event, &h->io, lk->efd, EPOLLIN, on_lookup, h);
-	if (e < 0)
-		goto fail;
-	h->lk = lk;
-	atomic_fetch_add(&lk->refs, 1); /* the thread's */
-	/* The thread takes no signals: they are the loop's (signalfd). */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	e = pthread_attr_init(&attr);
-	if (e == 0) {
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		e = pthread_create(&tid, &attr, lookup_thread, lk);
-		pthread_attr_destroy(&attr);
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (e != 0) {
-		atomic_fetch_sub(&lk->refs, 1);
-		host_cancel(h);
-		host_failed(h, EAI_SYSTEM, e);
-		return -e;
+	e = resolve_start(h->r->event, h->host, SOCK_DGRAM, on_resolved, h, &h->rs);
+	if (e < 0) {
+		host_failed(h, e == -ENOMEM ? EAI_MEMORY : EAI_SYSTEM, -e);
+		return e;
 	}
 	log_debug("Resolving LwM2M server host '%s'", h->host);
 	return 0;
-fail:
-	h->io = sd_event_source_disable_unref(h->io);
-	lookup_unref(lk);
-	host_failed(h, EAI_SYSTEM, -e);
-	return e;
 }
 
 static void host_clear(struct hostres *h)
@@ -545,8 +429,6 @@ static void hosts_setup(struct gw_registry *r)
 
 	for (size_t i = 0; i < 2; i++) {
 		struct hostres *h = &r->hosts[i];
-		struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICHOST },
-				*res = NULL;
 		char addr[INET6_ADDRSTRLEN];
 		int family = AF_INET;
 
@@ -561,15 +443,11 @@ static void hosts_setup(struct gw_registry *r)
 			log_oom();
 			continue;
 		}
-		/* An address: no lookup, never blocks. */
-		if (getaddrinfo(h->host, NULL, &hints, &res) == 0) {
-			int e = first_address(res, &family, addr, sizeof(addr));
-			freeaddrinfo(res);
-			if (e == 0) {
-				format_uri(h, family, addr);
-				h->ready = true;
-				continue;
-			}
+		/* An address: no lookup. */
+		if (resolve_numeric(h->host, &family, addr, sizeof(addr)) == 0) {
+			format_uri(h, family, addr);
+			h->ready = true;
+			continue;
 		}
 		(void)host_lookup(h);
 	}

@@ -20,12 +20,9 @@
  * last will says "offline".
  */
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -39,6 +36,7 @@
 #include "bridges/mqtt/mqtt_conf.h"
 #include "bridges/mqtt/mqtt_internal.h"
 #include "common/log.h"
+#include "common/resolve.h"
 #include "common/schema.h"
 
 #define MISC_PERIOD_USEC (1000000ULL)
@@ -90,17 +88,6 @@ struct op {
 	struct op *next;
 };
 
-/* A host name lookup on its own thread; shared with the thread until both
- * let go (the loop may stop before getaddrinfo returns). */
-struct lookup {
-	atomic_int refs;
-	atomic_bool ready;
-	int efd;
-	char *host;
-	int err;
-	char addr[INET6_ADDRSTRLEN];
-};
-
 struct bridge {
 	char *name;
 	struct bridge_host host;
@@ -116,8 +103,8 @@ struct bridge {
 	uint64_t started;   /* CLOCK_MONOTONIC of the current attempt */
 	bool was_connected; /* a CONNACK since the last failure */
 	bool told_down;     /* devices were told the broker is unreachable */
-	sd_event_source *io, *misc, *retry, *lookup_src;
-	struct lookup *lookup;
+	sd_event_source *io, *misc, *retry;
+	struct resolve *lookup; /* the broker's name, off the loop (common/resolve.h) */
 	bool in_publish;
 	/* Inside mosquitto_loop_*: libmosquitto calls back holding its own
 	 * locks, so nothing is published or subscribed from a callback (TSan
@@ -645,101 +632,33 @@ static void conn_open(struct bridge *b, const char *addr, bool by_name)
 	update_events(b);
 }
 
-static struct lookup *lookup_unref(struct lookup *l)
-{
-	if (l && atomic_fetch_sub(&l->refs, 1) == 1) {
-		close(l->efd);
-		free(l->host);
-		free(l);
-	}
-	return NULL;
-}
-
-static void *lookup_thread(void *p)
-{
-	struct lookup *l = p;
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
-	uint64_t one = 1;
-	int e = getaddrinfo(l->host, NULL, &hints, &res);
-
-	if (e == 0 && res) {
-		const void *a = res->ai_family == AF_INET6
-					? (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
-					: (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
-		if (!inet_ntop(res->ai_family, a, l->addr, sizeof(l->addr)))
-			e = EAI_FAIL;
-	} else if (e == 0)
-		e = EAI_NONAME;
-	if (res)
-		freeaddrinfo(res);
-	l->err = e;
-	atomic_store_explicit(&l->ready, true, memory_order_release);
-	(void)write(l->efd, &one, sizeof(one));
-	lookup_unref(l);
-	return NULL;
-}
-
-static int on_lookup(sd_event_source *s, int fd, uint32_t revents, void *ud)
+static void on_resolved(void *ud, int gai, int sys_errno, int family, const char *addr)
 {
 	struct bridge *b = ud;
-	struct lookup *l = b->lookup;
 	char why[200];
 
-	(void)s;
-	(void)fd;
-	(void)revents;
-	if (!atomic_load_explicit(&l->ready, memory_order_acquire))
-		return 0;
-	b->lookup_src = sd_event_source_disable_unref(b->lookup_src);
+	(void)family;
 	b->lookup = NULL;
-	if (l->err) {
-		snprintf(why, sizeof(why), "cannot resolve '%s': %s", b->conf.host, gai_strerror(l->err));
-		lookup_unref(l);
+	if (gai) {
+		snprintf(why, sizeof(why), "cannot resolve '%s': %s", b->conf.host,
+			 gai == EAI_SYSTEM ? strerror(sys_errno) : gai_strerror(gai));
 		conn_retry(b, why);
-		return 0;
+		return;
 	}
-	log_debug("MQTT bridge %s: %s is %s", b->name, b->conf.host, l->addr);
-	conn_open(b, l->addr, true);
-	lookup_unref(l);
-	return 0;
+	log_debug("MQTT bridge %s: %s is %s", b->name, b->conf.host, addr);
+	conn_open(b, addr, true);
 }
 
 static void conn_begin(struct bridge *b)
 {
-	struct lookup *l;
-	pthread_attr_t attr;
-	pthread_t th;
-	int r;
-
 	if (mqtt_host_is_numeric(b->conf.host)) {
 		conn_open(b, b->conf.host, false);
 		return;
 	}
-	l = calloc(1, sizeof(*l));
-	if (!l || !(l->host = strdup(b->conf.host)) ||
-	    (l->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
-		if (l)
-			free(l->host);
-		free(l);
+	if (resolve_start(b->event, b->conf.host, SOCK_STREAM, on_resolved, b, &b->lookup) < 0) {
 		conn_retry(b, "cannot start the name lookup");
 		return;
 	}
-	atomic_init(&l->refs, 2);
-	r = sd_event_add_io(b->event, &b->lookup_src, l->efd, EPOLLIN, on_lookup, b);
-	if (r >= 0) {
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		r = -pthread_create(&th, &attr, lookup_thread, l);
-		pthread_attr_destroy(&attr);
-	}
-	if (r < 0) {
-		b->lookup_src = sd_event_source_disable_unref(b->lookup_src);
-		atomic_store(&l->refs, 1);
-		lookup_unref(l);
-		conn_retry(b, "cannot start the name lookup");
-		return;
-	}
-	b->lookup = l;
 	b->state = ST_RESOLVING;
 }
 
@@ -1398,8 +1317,7 @@ static void mqtt_stop(struct bridge *b)
 	b->state = ST_IDLE;
 	b->retry = sd_event_source_disable_unref(b->retry);
 	b->misc = sd_event_source_disable_unref(b->misc);
-	b->lookup_src = sd_event_source_disable_unref(b->lookup_src);
-	b->lookup = lookup_unref(b->lookup);
+	b->lookup = resolve_cancel(b->lookup);
 }
 
 static struct bridge *mqtt_free(struct bridge *b)

@@ -136,6 +136,9 @@ objects:
         r = self.srv.request("execute", ep="gw-e", path="/3/0/4", timeout=10)
         self.assertEqual(r["code"], "2.04", r)
         self.assertGreaterEqual(r["ts"] - t0, 190)
+        # The server reports a request after answering it: wait for the
+        # report of the second write.
+        mb.wait_request(lambda x: x["fc"] == 5 and x["values"] == [0], timeout=5, start=n)
         w = [x for x in mb.requests()[n:] if x["fc"] == 5]
         self.assertEqual([(x["addr"], x["values"]) for x in w], [(20, [1]), (20, [0])])
         self.assertGreaterEqual(w[1]["ts"] - w[0]["ts"], 190)
@@ -161,12 +164,14 @@ objects:
         n = len(mb.requests())
         r = self.srv.request("write", ep="gw-v", path="/3308/0/5900", value=9, type="float", timeout=10)
         self.assertEqual(r["code"], "5.00", r)  # written, read back 5: not what was written
+        mb.wait_request(lambda x: x["fc"] == 3 and x["addr"] == 5, timeout=5, start=n)
         self.assertEqual([(x["fc"], x["addr"]) for x in mb.requests()[n:]], [(6, 5), (3, 5)])
         r = self.srv.request("write", ep="gw-v", path="/3308/1/5900", value=9, type="float", timeout=10)
         self.assertEqual(r["code"], "2.04", r)  # without verify the device's word is taken
         n = len(mb.requests())
         r = self.srv.request("write", ep="gw-v", path="/3308/2/5900", value=9, type="float", timeout=10)
         self.assertEqual(r["code"], "2.04", r)
+        mb.wait_request(lambda x: x["fc"] == 3 and x["addr"] == 6, timeout=5, start=n)
         self.assertEqual([(x["fc"], x["addr"], x.get("values")) for x in mb.requests()[n:]],
                          [(16, 6, [9]), (3, 6, None)])
 

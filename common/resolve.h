@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * common/resolve.h — host name lookups that never block the sd-event loop.
+ *
+ * getaddrinfo() blocks (a DNS timeout is seconds) and libsystemd 252 does not
+ * export sd-resolve, so each lookup runs on a detached thread that takes no
+ * signals (they are the loop's, through signalfd), and its answer comes back
+ * on the loop through an eventfd. The thread publishes its result with
+ * release ordering and the loop reads it with acquire: the eventfd only
+ * wakes the loop, epoll is no synchronisation the memory model (or TSan)
+ * knows about. A cancelled lookup's thread finishes on its own and the last
+ * of the two to let go frees what they share (and closes the eventfd, so the
+ * thread never writes to a closed, maybe reused, descriptor).
+ *
+ * Users: the LwM2M server hosts (gateway/registry.c), MQTT broker names
+ * (bridges/mqtt). Threads: resolve_start/cancel and the callback belong to
+ * the loop's thread.
+ */
+#pragma once
+
+#include <systemd/sd-event.h>
+
+struct resolve;
+
+/* The answer: gai 0, family (AF_INET or AF_INET6) and the first address as
+ * text; or getaddrinfo()'s error (EAI_SYSTEM: sys_errno says why). The
+ * lookup is over and its handle freed when this is called: forget it. */
+typedef void (*resolve_fn)(void *ud, int gai, int sys_errno, int family, const char *addr);
+
+/* Look host up for sockets of socktype (SOCK_DGRAM, SOCK_STREAM). Returns 0
+ * and *out, or a negative errno: then nothing runs and cb is never called. */
+int resolve_start(sd_event *ev, const char *host, int socktype, resolve_fn cb, void *ud,
+		  struct resolve **out);
+
+/* cb will not be called. Accepts NULL; returns NULL. */
+struct resolve *resolve_cancel(struct resolve *r);
+
+/* Is host an IPv4 or IPv6 address (no brackets)? 0 and its family and
+ * normalised text in buf (INET6_ADDRSTRLEN bytes), else -EINVAL. Never
+ * blocks: no lookup needed. */
+int resolve_numeric(const char *host, int *family, char *buf, size_t size);
