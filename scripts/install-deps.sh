@@ -17,7 +17,7 @@ packages=(
 	libcoap3-dev libcoap3-bin libmbedtls-dev libmosquitto-dev libmodbus-dev
 	# tests
 	libcmocka-dev python3 python3-cbor2 openssl
-	dbus mosquitto mosquitto-clients python3-pymodbus python3-serial-asyncio python3-dbusmock socat
+	dbus mosquitto mosquitto-clients python3-pymodbus python3-serial-asyncio python3-dbusmock python3-cryptography socat
 	nodejs npm
 )
 
