@@ -21,8 +21,9 @@ struct shared {
 	int efd;
 	char *host;
 	int socktype;
-	int gai, sys_errno, family;
-	char addr[INET6_ADDRSTRLEN];
+	int gai, sys_errno;
+	struct resolve_addr addrs[RESOLVE_MAX_ADDRS];
+	size_t n;
 };
 
 struct resolve {
@@ -42,21 +43,27 @@ static void shared_unref(struct shared *sh)
 	free(sh);
 }
 
-/* The first IPv4 or IPv6 address of a getaddrinfo() answer, as text. */
-static int first_address(const struct addrinfo *ai, int *family, char *buf, size_t size)
+/* The IPv4 and IPv6 addresses of a getaddrinfo() answer, as text, in its
+ * order, without repeats (one per socket type would repeat them). */
+static size_t collect(const struct addrinfo *ai, struct resolve_addr *out, size_t max)
 {
-	for (; ai; ai = ai->ai_next) {
+	size_t n = 0;
+
+	for (; ai && n < max; ai = ai->ai_next) {
 		const void *a = ai->ai_family == AF_INET6
 					? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
 				: ai->ai_family == AF_INET
 					? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
 					: NULL;
-		if (a && inet_ntop(ai->ai_family, a, buf, (socklen_t)size)) {
-			*family = ai->ai_family;
-			return 0;
-		}
+		bool seen = false;
+		if (!a || !inet_ntop(ai->ai_family, a, out[n].text, sizeof(out[n].text)))
+			continue;
+		for (size_t i = 0; i < n && !seen; i++)
+			seen = strcmp(out[i].text, out[n].text) == 0;
+		if (!seen)
+			out[n++].family = ai->ai_family;
 	}
-	return EAI_NONAME;
+	return n;
 }
 
 static void *lookup_thread(void *arg)
@@ -67,7 +74,9 @@ static void *lookup_thread(void *arg)
 	sh->gai = getaddrinfo(sh->host, NULL, &hints, &res);
 	sh->sys_errno = errno;
 	if (sh->gai == 0) {
-		sh->gai = first_address(res, &sh->family, sh->addr, sizeof(sh->addr));
+		sh->n = collect(res, sh->addrs, RESOLVE_MAX_ADDRS);
+		if (sh->n == 0)
+			sh->gai = EAI_NONAME;
 		freeaddrinfo(res);
 	}
 	atomic_store_explicit(&sh->done, true, memory_order_release);
@@ -92,7 +101,7 @@ static int on_done(sd_event_source *s, int fd, uint32_t revents, void *ud)
 	resolve_fn cb = r->cb;
 	void *cb_ud = r->ud;
 	free(r);
-	cb(cb_ud, sh->gai, sh->sys_errno, sh->family, sh->addr);
+	cb(cb_ud, sh->gai, sh->sys_errno, sh->gai ? NULL : sh->addrs, sh->gai ? 0 : sh->n);
 	shared_unref(sh);
 	return 0;
 }

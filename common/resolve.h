@@ -18,14 +18,27 @@
  */
 #pragma once
 
+#include <stddef.h>
+
 #include <systemd/sd-event.h>
 
 struct resolve;
 
-/* The answer: gai 0, family (AF_INET or AF_INET6) and the first address as
- * text; or getaddrinfo()'s error (EAI_SYSTEM: sys_errno says why). The
- * lookup is over and its handle freed when this is called: forget it. */
-typedef void (*resolve_fn)(void *ud, int gai, int sys_errno, int family, const char *addr);
+/* One address of the answer, as text. */
+struct resolve_addr {
+	int family;    /* AF_INET or AF_INET6 */
+	char text[46]; /* INET6_ADDRSTRLEN */
+};
+
+/* At most this many addresses are kept, in getaddrinfo()'s order (RFC 6724:
+ * a name with AAAA and A records often gives ::1 / the IPv6 one first; a
+ * client tries the next when one fails). */
+#define RESOLVE_MAX_ADDRS 8
+
+/* The answer: gai 0 and n >= 1 addresses; or getaddrinfo()'s error
+ * (EAI_SYSTEM: sys_errno says why) and n 0. addrs is valid during the call.
+ * The lookup is over and its handle freed when this is called: forget it. */
+typedef void (*resolve_fn)(void *ud, int gai, int sys_errno, const struct resolve_addr *addrs, size_t n);
 
 /* Look host up for sockets of socktype (SOCK_DGRAM, SOCK_STREAM). Returns 0
  * and *out, or a negative errno: then nothing runs and cb is never called. */

@@ -378,16 +378,19 @@ static void host_failed(struct hostres *h, int gai, int sys_errno)
 	schedule_change(h->r);
 }
 
-static void on_resolved(void *ud, int gai, int sys_errno, int family, const char *addr)
+static void on_resolved(void *ud, int gai, int sys_errno, const struct resolve_addr *addrs, size_t n)
 {
 	struct hostres *h = ud;
+	const char *addr;
 
 	h->rs = NULL;
-	if (gai != 0) {
-		host_failed(h, gai, sys_errno);
+	if (gai != 0 || n == 0) {
+		host_failed(h, gai ? gai : EAI_NONAME, sys_errno);
 		return;
 	}
-	format_uri(h, family, addr);
+	/* CoAP over UDP learns nothing from a connect: the first address. */
+	addr = addrs[0].text;
+	format_uri(h, addrs[0].family, addr);
 	h->ready = true;
 	if (h->gai != 0)
 		log_info("LwM2M server host '%s' resolved to %s", h->host, addr);

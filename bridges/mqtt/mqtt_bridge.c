@@ -105,6 +105,10 @@ struct bridge {
 	bool told_down;     /* devices were told the broker is unreachable */
 	sd_event_source *io, *misc, *retry;
 	struct resolve *lookup; /* the broker's name, off the loop (common/resolve.h) */
+	/* Its addresses, tried in order until one connects; naddrs 0: look
+	 * the name up again at the next attempt. */
+	struct resolve_addr addrs[RESOLVE_MAX_ADDRS];
+	size_t naddrs, addr_next;
 	bool in_publish;
 	/* Inside mosquitto_loop_*: libmosquitto calls back holding its own
 	 * locks, so nothing is published or subscribed from a callback (TSan
@@ -271,6 +275,21 @@ static void conn_retry(struct bridge *b, const char *why)
 	uint32_t rnd = 0;
 	int r;
 
+	if (b->state == ST_CONNECTING && b->addr_next + 1 < b->naddrs) {
+		/* The name has more addresses (IPv6 and IPv4, say): the next
+		 * one at once, before any backoff. */
+		conn_teardown(b);
+		log_debug("MQTT bridge %s: %s at %s: %s; trying %s", b->name, b->conf.host,
+			  b->addrs[b->addr_next].text, why, b->addrs[b->addr_next + 1].text);
+		b->addr_next++;
+		b->state = ST_WAITING;
+		b->retry = sd_event_source_disable_unref(b->retry);
+		if (sd_event_add_time_relative(b->event, &b->retry, CLOCK_MONOTONIC, 0, 0, on_retry, b) >= 0)
+			return;
+	}
+	/* Every address failed (or there was one): look the name up again
+	 * at the next attempt. */
+	b->naddrs = b->addr_next = 0;
 	conn_teardown(b);
 	if (b->was_connected) {
 		b->was_connected = false;
@@ -632,27 +651,35 @@ static void conn_open(struct bridge *b, const char *addr, bool by_name)
 	update_events(b);
 }
 
-static void on_resolved(void *ud, int gai, int sys_errno, int family, const char *addr)
+static void on_resolved(void *ud, int gai, int sys_errno, const struct resolve_addr *addrs, size_t n)
 {
 	struct bridge *b = ud;
 	char why[200];
 
-	(void)family;
 	b->lookup = NULL;
-	if (gai) {
+	if (gai || n == 0) {
 		snprintf(why, sizeof(why), "cannot resolve '%s': %s", b->conf.host,
-			 gai == EAI_SYSTEM ? strerror(sys_errno) : gai_strerror(gai));
+			 gai == EAI_SYSTEM ? strerror(sys_errno) : gai_strerror(gai ? gai : EAI_NONAME));
 		conn_retry(b, why);
 		return;
 	}
-	log_debug("MQTT bridge %s: %s is %s", b->name, b->conf.host, addr);
-	conn_open(b, addr, true);
+	memcpy(b->addrs, addrs, n * sizeof(*addrs));
+	b->naddrs = n;
+	b->addr_next = 0;
+	log_debug("MQTT bridge %s: %s is %s%s", b->name, b->conf.host, addrs[0].text,
+		  n > 1 ? " (and more addresses)" : "");
+	conn_open(b, addrs[0].text, true);
 }
 
 static void conn_begin(struct bridge *b)
 {
 	if (mqtt_host_is_numeric(b->conf.host)) {
 		conn_open(b, b->conf.host, false);
+		return;
+	}
+	if (b->addr_next < b->naddrs) {
+		/* The previous address of the name failed: the next one. */
+		conn_open(b, b->addrs[b->addr_next].text, true);
 		return;
 	}
 	if (resolve_start(b->event, b->conf.host, SOCK_STREAM, on_resolved, b, &b->lookup) < 0) {

@@ -18,20 +18,25 @@
 
 struct answer {
 	int calls, gai, family;
+	size_t n;
 	char addr[64];
 	sd_event *ev;
 };
 
-static void on_answer(void *ud, int gai, int sys_errno, int family, const char *addr)
+static void on_answer(void *ud, int gai, int sys_errno, const struct resolve_addr *addrs, size_t n)
 {
 	struct answer *a = ud;
 
 	(void)sys_errno;
 	a->calls++;
 	a->gai = gai;
-	a->family = family;
-	if (gai == 0)
-		snprintf(a->addr, sizeof(a->addr), "%s", addr);
+	a->n = n;
+	/* The loopback address among them (a hosts file may list ::1 first). */
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(addrs[i].text, "127.0.0.1") == 0 || strcmp(addrs[i].text, "::1") == 0) {
+			a->family = addrs[i].family;
+			snprintf(a->addr, sizeof(a->addr), "%s", addrs[i].text);
+		}
 	sd_event_exit(a->ev, 0);
 }
 
@@ -86,7 +91,9 @@ static void lookups(void **state)
 	assert_int_equal(run(a.ev, 20), 0);
 	assert_int_equal(a.calls, 1);
 	assert_int_equal(a.gai, 0);
+	assert_true(a.n >= 1 && a.n <= RESOLVE_MAX_ADDRS);
 	assert_true(strcmp(a.addr, "127.0.0.1") == 0 || strcmp(a.addr, "::1") == 0);
+	assert_int_equal(a.family, strcmp(a.addr, "::1") == 0 ? AF_INET6 : AF_INET);
 	sd_event_unref(a.ev);
 
 	/* RFC 6761: .invalid never resolves. */
@@ -96,6 +103,7 @@ static void lookups(void **state)
 	assert_int_equal(run(a.ev, 30), 0);
 	assert_int_equal(a.calls, 1);
 	assert_int_not_equal(a.gai, 0);
+	assert_int_equal(a.n, 0);
 	sd_event_unref(a.ev);
 
 	/* Cancelled: the thread finishes on its own, no callback. */
