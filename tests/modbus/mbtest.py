@@ -7,9 +7,7 @@ cleanups, also on failure."""
 import json
 import os
 import queue
-import re
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -22,7 +20,9 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.environ.get("FG_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(SOURCE, "tests", "lwm2m-server"))
+sys.path.insert(0, os.path.join(SOURCE, "tests", "gateway"))
 from fglwm2m import Server, records_by_path  # noqa: E402,F401
+import test_devices  # noqa: E402
 
 FIELDGATE = None
 MB_SERVER = None
@@ -171,47 +171,14 @@ def config(tmp, url, bus, devices, profiles_dir):
     return "\n".join(lines) + "\n"
 
 
-class Gateway:
+class Gateway(test_devices.Gateway):
+    """`fieldgate run` (tests/gateway/test_devices.py's helper) on a
+    configuration naming paths in the test's folder tmp."""
+
     def __init__(self, tmp, text):
-        self.tmp = tmp
-        self.path = os.path.join(tmp, "fieldgate.yaml")
         os.makedirs(os.path.join(tmp, "state"), exist_ok=True)
-        with open(self.path, "w") as f:
-            f.write(text)
-        self.log = []
-        self.proc = subprocess.Popen([FIELDGATE, "run", "-c", self.path], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for line in self.proc.stderr:
-            self.log.append(line.rstrip("\n"))
-
-    def wait_log(self, pattern, timeout=15, start=0):
-        deadline = time.monotonic() + timeout
-        rx = re.compile(pattern)
-        while time.monotonic() < deadline:
-            for line in self.log[start:]:
-                if rx.search(line):
-                    return line
-            time.sleep(0.05)
-        raise AssertionError("log %r not seen:\n%s" % (pattern, "\n".join(self.log[-60:])))
-
-    def ctl(self, *args):
-        return subprocess.run([FIELDGATE, "-c", self.path, *args], capture_output=True, text=True, timeout=20)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.reader.join(5)
-        self.proc.stderr.close()
-        return self.proc.returncode
+        test_devices.FIELDGATE = FIELDGATE
+        super().__init__(text)
 
 
 class Base(unittest.TestCase):
