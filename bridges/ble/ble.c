@@ -138,6 +138,29 @@ static uint64_t point_period(const struct ble_point *p)
 	return p->poll_usec && p->poll_usec < obs ? p->poll_usec : obs;
 }
 
+/* Discovered devices not heard for discover_forget go (the core removes
+ * them, which removes their points here): their discovery slots are free
+ * for new sensors, and the device comes back if it is heard again. One per
+ * tick, outside the walk over b->devs that forget() changes. */
+static void forget_silent(struct bridge *b, uint64_t now)
+{
+	for (size_t i = 0; i < b->ndevs; i++) {
+		struct ble_dev *d = b->devs[i];
+		if (!d->discovered || !d->has_adv || d->gstate == G_READY ||
+		    now - d->last_heard < b->conf.forget_usec)
+			continue;
+		char *name = strdup(d->name);
+		if (!name)
+			return;
+		log_info("BLE bridge %s: discovered device %s (%s) not heard for %llu s: forgotten", b->name,
+			 name, d->macs, (unsigned long long)((now - d->last_heard) / 1000000));
+		if (b->host.forget)
+			(void)b->host.forget(b->host.ud, name);
+		free(name);
+		return;
+	}
+}
+
 static int on_tick(sd_event_source *s, uint64_t usec, void *ud)
 {
 	struct bridge *b = ud;
@@ -145,6 +168,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *ud)
 
 	(void)usec;
 	(void)sd_event_source_set_time_relative(s, TICK_USEC);
+	forget_silent(b, now);
 	for (size_t i = 0; i < b->ndevs; i++) {
 		struct ble_dev *d = b->devs[i];
 		uint64_t heard = d->last_heard;

@@ -456,6 +456,7 @@ static const struct schema_section rule_section = {
 struct body_in {
 	const char *type, *adapter, *dbus_address;
 	uint64_t unreachable, connect_timeout, call_timeout, backoff_max, max_connections, discover_max;
+	uint64_t discover_forget;
 	struct schema_list discover;
 };
 #define BI(f) offsetof(struct body_in, f)
@@ -529,6 +530,13 @@ static const struct schema_key body_keys[] = {
 	  .def_uint = 16,
 	  .offset = BI(discover_max),
 	  .doc = "most devices auto-discovered" },
+	{ .name = "discover_forget",
+	  .kind = SCHEMA_DURATION,
+	  .umin = USEC_PER_SEC,
+	  .umax = 365 * USEC_PER_DAY,
+	  .def_uint = USEC_PER_DAY,
+	  .offset = BI(discover_forget),
+	  .doc = "a discovered device not heard for this long is forgotten (its slot freed)" },
 	{ .name = "discover",
 	  .kind = SCHEMA_LIST,
 	  .offset = BI(discover),
@@ -559,7 +567,8 @@ int ble_conf_parse(struct schema_ctx *ctx, const struct ynode *body, struct ble_
 					   .call_timeout_usec = in.call_timeout,
 					   .backoff_max_usec = in.backoff_max,
 					   .max_connections = (unsigned)in.max_connections,
-					   .discover_max = (unsigned)in.discover_max };
+					   .discover_max = (unsigned)in.discover_max,
+					   .forget_usec = in.discover_forget };
 		if (in.discover.n) {
 			conf->rules = calloc(in.discover.n, sizeof(*conf->rules));
 			if (!conf->rules) {

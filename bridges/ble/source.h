@@ -75,6 +75,7 @@ struct ble_conf {
 	uint64_t connect_timeout_usec, call_timeout_usec, backoff_max_usec;
 	unsigned max_connections;
 	unsigned discover_max;
+	uint64_t forget_usec; /* a discovered device not heard this long is forgotten */
 	struct ble_rule *rules;
 	size_t nrules;
 };

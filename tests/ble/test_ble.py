@@ -360,7 +360,7 @@ class Adverts(Base):
     def test_discovery(self):
         bz = self.bz
         bz.add_adapter("hci0")
-        gw = self.start(gw_config(self.srv, self.bus, [], "discover_max: 1\ndiscover:\n"
+        gw = self.start(gw_config(self.srv, self.bus, [], "discover_max: 1\ndiscover_forget: 3s\ndiscover:\n"
                                   "  - {profile: ruuvitag, match: ruuvi}\n  - {profile: bthome-sensor, match: bthome}\n"
                                   "  - {profile: no-such-profile, manufacturer: 0xFFFF, prefix: \"A1\"}"))
         gw.wait_log(r"LE discovery started")
@@ -379,6 +379,15 @@ class Adverts(Base):
         bz.service_data(th, BTHOME, bytes.fromhex("4002CA09"))
         gw.wait_log(r"discovery limit 1 reached")
         self.assertEqual(len([r for r in self.srv.registrations() if r["ep"].startswith("gw-")]), 1)
+        # The RuuviTag falls silent: forgotten after discover_forget, which
+        # frees the slot; the BTHome sensor heard next is discovered.
+        self.srv.wait_event("deregister", ep="gw-ruuvitag-cbb8334c884f", timeout=15)
+        gw.wait_log(r"discovered device ruuvitag-cbb8334c884f \(CB:B8:33:4C:88:4F\) not heard for \d+ s: forgotten")
+        bz.service_data(th, BTHOME, bytes.fromhex("4002CB09"))
+        self.srv.wait_event("register", ep="gw-bthome-sensor-a4c1380d4e21", timeout=20)
+        self.wait_value("gw-bthome-sensor-a4c1380d4e21", "/3303/0/5700", 25.07)
+        self.assertEqual([r["ep"] for r in self.srv.registrations() if r["ep"].startswith("gw-")],
+                         ["gw-bthome-sensor-a4c1380d4e21"])
 
 
 class Reload(Base):
