@@ -49,6 +49,12 @@ int lwm2m_lwm2m_json_decode(const struct lwm2m_path *base, const uint8_t *data, 
 int lwm2m_senml_resolve_name(const char *bn, size_t bnlen, const char *n, size_t nlen, struct lwm2m_path *p,
 			     struct lwm2m_span *prefix, struct lwm2m_records *arena_owner);
 
+/* A record's time from the pack's base time and its own (RFC 8428 §4.5.3:
+ * bt + t, either missing counts as 0). -0 is time 0: the result is
+ * normalised so a decoded time round-trips through every encoder whatever
+ * mix of bt and t carried it. -ERANGE if not finite. */
+int lwm2m_senml_time(bool has_bt, double bt, bool has_t, double t, double *out);
+
 /* Records appended by a failed decode are dropped: decoders call this on
  * error to restore out->n. */
 static inline void lwm2m_records_truncate(struct lwm2m_records *r, size_t n)

@@ -203,10 +203,11 @@ static int decode_entry(struct entry_ctx *c, struct json_object *obj)
 	if (r < 0)
 		return r;
 	if (c->bt || tval) {
-		rec.time = (c->bt ? number_as_double(c->bt) : 0) + (tval ? number_as_double(tval) : 0);
 		rec.has_time = true;
-		if (!isfinite(rec.time))
-			return -ERANGE;
+		r = lwm2m_senml_time(c->bt != NULL, c->bt ? number_as_double(c->bt) : 0, tval != NULL,
+				     tval ? number_as_double(tval) : 0, &rec.time);
+		if (r < 0)
+			return r;
 	}
 	slot = lwm2m_records_add(c->out);
 	if (!slot)

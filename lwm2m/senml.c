@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* SenML names are LwM2M paths: bn + n, optionally with an Object 25 prefix. */
+/* SenML names are LwM2M paths: bn + n, optionally with an Object 25 prefix;
+ * times are bt + t. */
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 #include "lwm2m/codec_internal.h"
@@ -37,5 +39,15 @@ int lwm2m_senml_resolve_name(const char *bn, size_t bnlen, const char *n, size_t
 	}
 	if (prefix)
 		*prefix = pfx;
+	return 0;
+}
+
+int lwm2m_senml_time(bool has_bt, double bt, bool has_t, double t, double *out)
+{
+	double v = (has_bt ? bt : 0) + (has_t ? t : 0);
+
+	if (!isfinite(v))
+		return -ERANGE;
+	*out = v == 0 ? 0 : v; /* -0 + -0 is -0 */
 	return 0;
 }

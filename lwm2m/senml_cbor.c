@@ -503,8 +503,7 @@ static int one_record(struct pack *pk, struct fields *f, const struct lwm2m_path
 		return -EBADMSG; /* not what the request addressed */
 	if (pk->has_bt || (f->seen & F_T)) {
 		rec.has_time = true;
-		rec.time = (pk->has_bt ? pk->bt : 0) + ((f->seen & F_T) ? f->t : 0);
-		if (!isfinite(rec.time))
+		if (lwm2m_senml_time(pk->has_bt, pk->bt, f->seen & F_T, f->t, &rec.time) < 0)
 			return -EINVAL;
 	}
 

@@ -859,10 +859,11 @@ static int senml_record(const struct lwm2m_path *base, struct json_object *obj, 
 	if (r < 0)
 		return r;
 	if (st->has_bt || tval) {
-		rec.time = (st->has_bt ? st->bt : 0) + (tval ? number_as_double(tval) : 0);
 		rec.has_time = true;
-		if (!isfinite(rec.time))
-			return -ERANGE;
+		r = lwm2m_senml_time(st->has_bt, st->bt, tval != NULL, tval ? number_as_double(tval) : 0,
+				     &rec.time);
+		if (r < 0)
+			return r;
 	}
 	slot = lwm2m_records_add(out);
 	if (!slot)

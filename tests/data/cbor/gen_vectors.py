@@ -330,6 +330,17 @@ understood and ignored. Decode only: our encoder writes no bt/bv.""", "/", [
     "/9999/1/12 Integer -10 @t=2000.5",
 ])
 
+senml("negative_zero_time", """
+A time of -0 is time 0: bt -0 alone, and bt -0 plus t -0 (which IEEE adds
+up to -0), both decode as +0, so the time reads the same whichever of bt
+and t carried it and survives our encoder, which writes no bt.""", "/", [
+    {BN: "/9999/0/", BT: -0.0, N: "4", V: 1.5},
+    {N: "4", T: -0.0, V: 2.5},
+], [
+    "/9999/0/4 Float 1.5 @t=0",
+    "/9999/0/4 Float 2.5 @t=0",
+])
+
 senml("indefinite", """
 Indefinite-length items (RFC 8949 §3.2.2) are accepted on decode: the
 array, a map, a chunked bn and a chunked vd.""", "/9999/0", Indef([
