@@ -20,6 +20,7 @@
  * last will says "offline".
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@
 #define BAD_LOG_USEC     (10ULL * 1000000ULL)
 #define REJECTED_MAX     256
 #define INDEX_SIZE       1024 /* buckets of the exact-topic index */
+#define PENDING_MAX      256  /* availability of devices not created yet */
 
 enum conn_state { ST_IDLE, ST_RESOLVING, ST_CONNECTING, ST_CONNECTED, ST_WAITING };
 
@@ -51,6 +53,9 @@ struct dev {
 	struct mqtt_binding bind; /* values point into strings */
 	char *strings;
 	bool discovered;
+	bool stale;      /* not heard for unreachable_after */
+	uint8_t offline; /* bit i: availability topic i said offline */
+	uint64_t heard;  /* CLOCK_MONOTONIC of its last message (0: not yet counted) */
 	unsigned npoints;
 	unsigned long long rx, bad, missing, pub, timeouts;
 	struct dev *next;
@@ -128,6 +133,16 @@ struct bridge {
 	unsigned ndiscovered;
 	char *rejected[REJECTED_MAX];
 	size_t nrejected;
+	/* Availability: bit i set while topic i (one without captures) says
+	 * offline; what topics with captures said about devices that do not
+	 * exist yet (discovery creates them later), oldest replaced first. */
+	uint8_t offline;
+	struct {
+		char *topic;
+		uint8_t avail;
+		bool offline;
+	} pending[PENDING_MAX];
+	size_t npending, pending_next;
 	uint64_t bad_log_at, limit_log_at;
 	unsigned bad_suppressed;
 };
@@ -139,7 +154,9 @@ static int lib_refs;
 static uint64_t now_usec(struct bridge *b)
 {
 	uint64_t t = 0;
-	(void)sd_event_now(b->event, CLOCK_MONOTONIC, &t);
+
+	if (b->event)
+		(void)sd_event_now(b->event, CLOCK_MONOTONIC, &t);
 	return t;
 }
 
@@ -174,10 +191,28 @@ static struct dev *dev_find(struct bridge *b, const char *name)
 	return NULL;
 }
 
-static void presence_all(struct bridge *b, int err)
+/* A device is reachable while the broker is, no availability topic says
+ * it (or the whole bridge) is offline, and it was heard within
+ * unreachable_after. Nothing is said before the first attempt ends. */
+static void dev_tell(struct bridge *b, struct dev *d)
+{
+	int err = 0;
+
+	if (b->told_down)
+		err = -EHOSTUNREACH;
+	else if (b->state != ST_CONNECTED)
+		return;
+	else if (d->offline || b->offline)
+		err = -EHOSTDOWN;
+	else if (d->stale)
+		err = -ETIMEDOUT;
+	b->host.presence(b->host.ud, d->name, err);
+}
+
+static void tell_all(struct bridge *b)
 {
 	for (struct dev *d = b->devs; d; d = d->next)
-		b->host.presence(b->host.ud, d->name, err);
+		dev_tell(b, d);
 }
 
 /* ---- subscriptions ----------------------------------------------------------- */
@@ -298,7 +333,7 @@ static void conn_retry(struct bridge *b, const char *why)
 	}
 	if (!b->told_down) {
 		b->told_down = true;
-		presence_all(b, -EHOSTUNREACH);
+		tell_all(b);
 	}
 	for (unsigned i = 0; i < b->attempt && d < b->conf.reconnect_max_usec; i++)
 		d *= 2;
@@ -403,12 +438,42 @@ static void update_events(struct bridge *b)
 	(void)sd_event_source_set_io_events(b->io, ev);
 }
 
+/* Only while connected (nobody can be heard otherwise): devices silent for
+ * unreachable_after are unreachable; a discovered device silent for
+ * discovery.forget goes (the core removes it, which removes its points
+ * here: one per tick, outside the walk that forget() changes), freeing
+ * its slot; it comes back when it is heard again. */
+static void silence(struct bridge *b, uint64_t now)
+{
+	for (struct dev *d = b->devs; d; d = d->next) {
+		if (b->conf.forget_usec && d->discovered && b->host.forget &&
+		    now - d->heard >= b->conf.forget_usec) {
+			char *name = strdup(d->name);
+			if (!name)
+				return;
+			log_info("MQTT bridge %s: discovered device %s not heard for %llu s: forgotten",
+				 b->name, name, (unsigned long long)((now - d->heard) / 1000000));
+			(void)b->host.forget(b->host.ud, name);
+			free(name);
+			return;
+		}
+		if (b->conf.unreachable_usec && !d->stale && now - d->heard >= b->conf.unreachable_usec) {
+			d->stale = true;
+			log_warning("MQTT bridge %s: %s not heard for %llu s", b->name, d->name,
+				    (unsigned long long)((now - d->heard) / 1000000));
+			dev_tell(b, d);
+		}
+	}
+}
+
 static int on_misc(sd_event_source *s, uint64_t usec, void *ud)
 {
 	struct bridge *b = ud;
 	int r;
 
 	(void)sd_event_source_set_time(s, usec + MISC_PERIOD_USEC);
+	if (b->state == ST_CONNECTED)
+		silence(b, now_usec(b));
 	if (!b->mosq)
 		return 0;
 	if (b->state == ST_CONNECTING && now_usec(b) - b->started >= b->conf.connect_timeout_usec) {
@@ -461,7 +526,11 @@ static void after_connack(struct bridge *b)
 	b->subs_pending = true;
 	b->was_connected = true;
 	b->told_down = false;
-	presence_all(b, 0);
+	/* Nobody could be heard while the broker was away: silence counts
+	 * from now. */
+	for (struct dev *d = b->devs; d; d = d->next)
+		d->heard = now_usec(b);
+	tell_all(b);
 }
 
 static void cb_disconnect(struct mosquitto *m, void *ud, int rc)
@@ -717,16 +786,23 @@ static bool value_equal(const struct lwm2m_value *a, const struct lwm2m_value *b
 	}
 }
 
-static void log_bad(struct bridge *b, const char *topic, const char *device, const char *why)
+/* "payload on '<topic>' <what> (ignored)", at most once per BAD_LOG_USEC. */
+__attribute__((format(printf, 3, 4))) static void log_bad(struct bridge *b, const char *topic,
+							  const char *fmt, ...)
 {
 	uint64_t t = now_usec(b);
+	char what[400];
+	va_list ap;
 
 	if (b->bad_log_at && t - b->bad_log_at < BAD_LOG_USEC) {
 		b->bad_suppressed++;
 		return;
 	}
-	log_warning("MQTT bridge %s: payload on '%s' does not match the profile of %s: %s (ignored%s)",
-		    b->name, topic, device, why, b->bad_suppressed ? "; more suppressed" : "");
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	log_warning("MQTT bridge %s: payload on '%s' %s (ignored%s)", b->name, topic, what,
+		    b->bad_suppressed ? "; more suppressed" : "");
 	b->bad_log_at = t;
 	b->bad_suppressed = 0;
 }
@@ -798,8 +874,8 @@ static void discover(struct bridge *b, const char *topic, size_t tlen, struct mq
 				d->discovered = true;
 			log_info("MQTT bridge %s: discovered %s (profile %s) on '%.*s'", b->name, name,
 				 rl->profile, (int)tlen, topic);
-			if (d && b->state == ST_CONNECTED)
-				b->host.presence(b->host.ud, name, 0);
+			if (d)
+				dev_tell(b, d);
 		} else {
 			log_warning_errno(r, "MQTT bridge %s: cannot create discovered device %s: %m",
 					  b->name, name);
@@ -859,12 +935,25 @@ static void bad(struct bridge *b, struct entry *e, struct msg *m, const char *wh
 {
 	e->dev->bad++;
 	if (!m->bad_logged)
-		log_bad(b, m->topic, e->dev->name, why);
+		log_bad(b, m->topic, "does not match the profile of %s: %s", e->dev->name, why);
 	m->bad_logged = true;
+}
+
+/* Any message on a device's topics, even one that does not decode, says
+ * the device is alive. */
+static void heard(struct bridge *b, struct dev *d)
+{
+	d->heard = now_usec(b);
+	if (d->stale) {
+		d->stale = false;
+		log_info("MQTT bridge %s: %s is heard again", b->name, d->name);
+		dev_tell(b, d);
+	}
 }
 
 static void feed_too_big(struct bridge *b, struct entry *e, void *ctx)
 {
+	heard(b, e->dev);
 	bad(b, e, ctx, "larger than max_payload");
 }
 
@@ -875,6 +964,7 @@ static void feed(struct bridge *b, struct entry *e, void *ctx)
 	uint64_t t;
 	int r;
 
+	heard(b, e->dev);
 	r = mqtt_payload_decode(e->src, mapping_raw_size(e->pt->xf.raw, e->pt->xf.width), &m->pl, &s, &t);
 	if (r == -ENOENT) {
 		e->dev->missing++;
@@ -898,6 +988,97 @@ static void feed(struct bridge *b, struct entry *e, void *ctx)
 	}
 }
 
+static void pending_put(struct bridge *b, size_t i, const char *topic, bool offline)
+{
+	size_t k;
+	char *t;
+
+	for (k = 0; k < b->npending; k++)
+		if (b->pending[k].avail == i && strcmp(b->pending[k].topic, topic) == 0) {
+			b->pending[k].offline = offline;
+			return;
+		}
+	if (!(t = strdup(topic)))
+		return;
+	if (b->npending < PENDING_MAX)
+		k = b->npending++;
+	else {
+		k = b->pending_next;
+		b->pending_next = (b->pending_next + 1) % PENDING_MAX;
+		free(b->pending[k].topic);
+	}
+	b->pending[k].topic = t;
+	b->pending[k].avail = (uint8_t)i;
+	b->pending[k].offline = offline;
+}
+
+/* A new device takes what availability topics already said about it. */
+static void pending_apply(struct bridge *b, struct dev *d)
+{
+	for (size_t k = 0; k < b->npending; k++) {
+		const char *t = b->pending[k].topic;
+		uint8_t bit = (uint8_t)(1u << b->pending[k].avail);
+		if (!mqtt_template_match(&b->conf.avail[b->pending[k].avail].topic, t, strlen(t), &d->bind,
+					 NULL))
+			continue;
+		d->offline = b->pending[k].offline ? d->offline | bit : d->offline & (uint8_t)~bit;
+	}
+}
+
+static const char *words_text(char *const *w, size_t n, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && o < size; i++) {
+		int k = snprintf(buf + o, size - o, "%s%s", i ? ", " : "", w[i]);
+		if (k < 0)
+			break;
+		o += (size_t)k;
+	}
+	return buf;
+}
+
+static bool has_captures(const struct mqtt_template *t)
+{
+	for (size_t l = 0; l < t->nlv; l++)
+		if (t->lv[l].capture)
+			return true;
+	return false;
+}
+
+/* A message on availability topic i: about the whole bridge (no
+ * captures), or about the devices whose bound captures it matches. */
+static void availability(struct bridge *b, size_t i, const char *topic, size_t tlen, struct mqtt_payload *pl)
+{
+	const struct mqtt_avail *a = &b->conf.avail[i];
+	uint8_t bit = (uint8_t)(1u << i);
+	char word[65];
+	int r = mqtt_avail_word(a, pl, word, sizeof(word));
+
+	if (r < 0) {
+		char on[160], off[160];
+		log_bad(b, topic, "says neither online (%s) nor offline (%s): %s",
+			words_text(a->online, a->nonline, on, sizeof(on)),
+			words_text(a->offline, a->noffline, off, sizeof(off)), word);
+		return;
+	}
+	log_debug("MQTT bridge %s: '%s' says %s", b->name, topic, r ? "online" : "offline");
+	if (!has_captures(&a->topic)) {
+		b->offline = r ? b->offline & (uint8_t)~bit : b->offline | bit;
+		tell_all(b);
+		return;
+	}
+	for (struct dev *d = b->devs; d; d = d->next) {
+		if (!mqtt_template_match(&a->topic, topic, tlen, &d->bind, NULL))
+			continue;
+		d->offline = r ? d->offline & (uint8_t)~bit : d->offline | bit;
+		dev_tell(b, d);
+	}
+	if (b->conf.nrules) /* for devices discovery creates later */
+		pending_put(b, i, topic, !r);
+}
+
 static void dispatch(struct bridge *b, const char *topic, const uint8_t *data, size_t len)
 {
 	struct msg m = { .topic = topic };
@@ -908,6 +1089,9 @@ static void dispatch(struct bridge *b, const char *topic, const uint8_t *data, s
 		return;
 	}
 	mqtt_payload_init(&m.pl, data, len);
+	for (size_t i = 0; i < b->conf.navail; i++)
+		if (mqtt_template_match(&b->conf.avail[i].topic, topic, tlen, NULL, NULL))
+			availability(b, i, topic, tlen, &m.pl);
 	if (b->conf.nrules && b->host.discover)
 		discover(b, topic, tlen, &m.pl);
 	each_match(b, topic, tlen, feed, &m);
@@ -1129,8 +1313,10 @@ static struct dev *dev_new(struct bridge *b, const char *name, const struct ynod
 		d->bind.v[i].len = bind.v[i].len;
 	}
 	d->bind.n = bind.n;
+	d->heard = now_usec(b);
 	d->next = b->devs;
 	b->devs = d;
+	pending_apply(b, d);
 	return d;
 }
 
@@ -1169,12 +1355,13 @@ static int mqtt_add_point(struct bridge *b, const struct bridge_point *p)
 			dev_drop(b, d);
 		return -EINVAL;
 	}
-	/* A discovery filter that receives this topic anyway: one subscription
-	 * (overlapping ones could deliver a message twice). */
-	for (size_t i = 0; i < b->conf.nrules; i++) {
+	/* A discovery or availability filter that receives this topic anyway:
+	 * one subscription (overlapping ones could deliver a message twice). */
+	for (size_t i = 0; i < b->conf.nrules + b->conf.navail; i++) {
+		const struct mqtt_template *t = i < b->conf.nrules ? &b->conf.rules[i].topic
+								   : &b->conf.avail[i - b->conf.nrules].topic;
 		char rf[1100];
-		if (mqtt_template_filter(&b->conf.rules[i].topic, NULL, rf, sizeof(rf)) > 0 &&
-		    mqtt_filter_covers(rf, filter)) {
+		if (mqtt_template_filter(t, NULL, rf, sizeof(rf)) > 0 && mqtt_filter_covers(rf, filter)) {
 			snprintf(filter, sizeof(filter), "%s", rf);
 			break;
 		}
@@ -1208,10 +1395,8 @@ static int mqtt_add_point(struct bridge *b, const struct bridge_point *p)
 	update_events(b);
 	/* A new device shares the broker's state (none yet while the first
 	 * attempt is under way). */
-	if (d->npoints == 1 && b->state == ST_CONNECTED)
-		b->host.presence(b->host.ud, d->name, 0);
-	else if (d->npoints == 1 && b->told_down)
-		b->host.presence(b->host.ud, d->name, -EHOSTUNREACH);
+	if (d->npoints == 1)
+		dev_tell(b, d);
 	return 0;
 }
 
@@ -1247,9 +1432,10 @@ static int mqtt_device_status(struct bridge *b, const char *device, char *buf, s
 
 	if (!d)
 		return 0;
-	n = snprintf(buf, size, "rx=%llu bad=%llu missing=%llu pub=%llu timeout=%llu%s%s", d->rx, d->bad,
+	n = snprintf(buf, size, "rx=%llu bad=%llu missing=%llu pub=%llu timeout=%llu%s%s%s%s", d->rx, d->bad,
 		     d->missing, d->pub, d->timeouts, d->discovered ? " discovered" : "",
-		     b->state == ST_CONNECTED ? "" : " broker-down");
+		     b->state == ST_CONNECTED ? "" : " broker-down",
+		     d->offline || b->offline ? " offline" : "", d->stale ? " silent" : "");
 	return n < 0 ? -EIO : (size_t)n >= size ? (int)size - 1 : n;
 }
 
@@ -1305,6 +1491,12 @@ static int mqtt_start(struct bridge *b, sd_event *event)
 	for (size_t i = 0; i < b->conf.nrules; i++) {
 		char f[1100];
 		if (mqtt_template_filter(&b->conf.rules[i].topic, NULL, f, sizeof(f)) > 0 &&
+		    (r = sub_ref(b, f)) < 0)
+			return r;
+	}
+	for (size_t i = 0; i < b->conf.navail; i++) {
+		char f[1100];
+		if (mqtt_template_filter(&b->conf.avail[i].topic, NULL, f, sizeof(f)) > 0 &&
 		    (r = sub_ref(b, f)) < 0)
 			return r;
 	}
@@ -1369,6 +1561,8 @@ static struct bridge *mqtt_free(struct bridge *b)
 	}
 	for (size_t i = 0; i < b->nrejected; i++)
 		free(b->rejected[i]);
+	for (size_t i = 0; i < b->npending; i++)
+		free(b->pending[i].topic);
 	if (b->ssl_ctx)
 		SSL_CTX_free(b->ssl_ctx);
 	mqtt_conf_clear(&b->conf);

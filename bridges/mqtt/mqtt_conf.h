@@ -23,6 +23,21 @@ struct mqtt_rule {
 	size_t nrequire;
 };
 
+/* An availability topic: a message whose word (the payload as text, or the
+ * string/boolean/number at pointer when the payload is JSON) is one of
+ * offline makes the devices it names unreachable until one of online
+ * comes. A template without captures names every device of the bridge
+ * (zigbee2mqtt/bridge/state); with captures, the devices whose bound
+ * captures match. Words compare without case. */
+#define MQTT_AVAIL_MAX 8
+
+struct mqtt_avail {
+	struct mqtt_template topic;
+	char *pointer; /* NULL: the payload's text only */
+	char **online, **offline;
+	size_t nonline, noffline;
+};
+
 struct mqtt_conf {
 	char *host; /* a name or a numeric address */
 	uint16_t port;
@@ -35,7 +50,11 @@ struct mqtt_conf {
 	uint64_t reconnect_min_usec, reconnect_max_usec, ack_timeout_usec;
 	uint64_t connect_timeout_usec; /* TCP + TLS + CONNACK */
 	size_t max_payload;
+	uint64_t unreachable_usec; /* not heard for this long: unreachable (0: never) */
+	struct mqtt_avail *avail;
+	size_t navail;
 	unsigned max_devices; /* discovery */
+	uint64_t forget_usec; /* a discovered device not heard for this long goes (0: never) */
 	struct mqtt_rule *rules;
 	size_t nrules;
 };
@@ -47,3 +66,6 @@ int mqtt_conf_verify(struct schema_ctx *ctx, const struct ynode *body);
 int mqtt_conf_load(const char *name, const struct ynode *body, struct mqtt_conf *out);
 void mqtt_conf_clear(struct mqtt_conf *c);
 bool mqtt_host_is_numeric(const char *host);
+/* What an availability message says: 1 online, 0 offline, -EINVAL neither
+ * (the word, or why, in word). */
+int mqtt_avail_word(const struct mqtt_avail *a, struct mqtt_payload *pl, char *word, size_t size);

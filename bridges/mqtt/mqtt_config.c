@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bridges/mqtt/mqtt_conf.h"
 #include "common/schema.h"
@@ -23,24 +24,31 @@ struct rule_yaml {
 };
 
 struct disc_yaml {
-	uint64_t max_devices;
+	uint64_t max_devices, forget;
 	struct schema_list rules; /* struct rule_yaml */
+};
+
+struct avail_yaml {
+	const char *topic, *json;
+	struct schema_list online, offline; /* const char * */
 };
 
 struct conf_yaml {
 	int type;
 	const char *host, *url, *client_id, *username, *password, *status_topic;
 	uint64_t port, keepalive, qos, reconnect_min, reconnect_max, max_payload, ack_timeout,
-		connect_timeout;
+		connect_timeout, unreachable_after;
 	bool clean_session;
 	struct tls_yaml tls;
 	struct disc_yaml discovery;
+	struct schema_list availability; /* struct avail_yaml */
 };
 
 #define CY(f) offsetof(struct conf_yaml, f)
 #define TY(f) offsetof(struct tls_yaml, f)
 #define RY(f) offsetof(struct rule_yaml, f)
 #define DY(f) offsetof(struct disc_yaml, f)
+#define AY(f) offsetof(struct avail_yaml, f)
 
 static const struct schema_enum_word type_words[] = { { .word = "mqtt", .value = 0 }, { .word = NULL } };
 
@@ -146,6 +154,83 @@ static int rule_check(struct schema_ctx *ctx, const struct ynode *map, void *obj
 static const struct schema_section rule_sec = { "rule", sizeof(struct rule_yaml), rule_keys, rule_check };
 static const struct schema_key rule_elem = { .kind = SCHEMA_SECTION, .section = &rule_sec };
 
+/* 0 (never) or a time a device can really be silent for. */
+static int check_silence(struct schema_ctx *ctx, const struct schema_key *k, const struct ynode *n, void *t)
+{
+	uint64_t v = *(const uint64_t *)t;
+
+	if (v != 0 && v < USEC_PER_SEC) {
+		schema_error(ctx, n, "mqtt: %s must be 0 (never) or at least 1s", k->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const struct schema_key word_elem = { .kind = SCHEMA_STRING, .max_len = 64 };
+
+static const struct schema_key avail_keys[] = {
+	{ .name = "topic",
+	  .kind = SCHEMA_STRING,
+	  .required = true,
+	  .offset = AY(topic),
+	  .max_len = 1024,
+	  .doc = "topic template; its captures name the devices (none: every device)" },
+	{ .name = "json",
+	  .kind = SCHEMA_STRING,
+	  .offset = AY(json),
+	  .max_len = 255,
+	  .parse = check_pointer,
+	  .doc = "where the word is in a JSON payload (a plain payload is the word)" },
+	{ .name = "online",
+	  .kind = SCHEMA_LIST,
+	  .offset = AY(online),
+	  .elem = &word_elem,
+	  .min_items = 1,
+	  .max_items = 16,
+	  .doc = "words meaning reachable (default online, true, 1)" },
+	{ .name = "offline",
+	  .kind = SCHEMA_LIST,
+	  .offset = AY(offline),
+	  .elem = &word_elem,
+	  .min_items = 1,
+	  .max_items = 16,
+	  .doc = "words meaning unreachable (default offline, false, 0)" },
+	{ .name = NULL },
+};
+
+static int avail_check(struct schema_ctx *ctx, const struct ynode *map, void *obj)
+{
+	struct avail_yaml *a = obj;
+	const char *const *on = a->online.items, *const *off = a->offline.items;
+	struct mqtt_template t;
+	char why[200];
+	int e;
+
+	if (!schema_key_ok(ctx, "topic") || !a->topic)
+		return 0;
+	e = mqtt_template_parse(a->topic, &t, why, sizeof(why));
+	if (e == -ENOMEM)
+		return e;
+	mqtt_template_clear(&t);
+	if (e < 0) {
+		schema_error(ctx, ynode_map_get(map, "topic"), "mqtt: invalid topic '%s': %s", a->topic, why);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < a->online.n; i++)
+		for (size_t j = 0; j < a->offline.n; j++)
+			if (strcasecmp(on[i], off[j]) == 0) {
+				schema_error(ctx, ynode_map_get(map, "offline"),
+					     "mqtt: availability word '%s' is both online and offline",
+					     off[j]);
+				return -EINVAL;
+			}
+	return 0;
+}
+
+static const struct schema_section avail_sec = { "availability", sizeof(struct avail_yaml), avail_keys,
+						 avail_check };
+static const struct schema_key avail_elem = { .kind = SCHEMA_SECTION, .section = &avail_sec };
+
 static const struct schema_key disc_keys[] = {
 	{ .name = "max_devices",
 	  .kind = SCHEMA_UINT,
@@ -154,6 +239,12 @@ static const struct schema_key disc_keys[] = {
 	  .umax = 10000,
 	  .def_uint = 16,
 	  .doc = "most devices discovery creates" },
+	{ .name = "forget",
+	  .kind = SCHEMA_DURATION,
+	  .offset = DY(forget),
+	  .umax = 365 * USEC_PER_DAY,
+	  .parse = check_silence,
+	  .doc = "a discovered device not heard for this long is forgotten (0: never)" },
 	{ .name = "rules",
 	  .kind = SCHEMA_LIST,
 	  .required = true,
@@ -244,6 +335,18 @@ static const struct schema_key conf_keys[] = {
 	  .umax = 64u << 20,
 	  .def_uint = 256u << 10 },
 	{ .name = "discovery", .kind = SCHEMA_SECTION, .offset = CY(discovery), .section = &disc_sec },
+	{ .name = "unreachable_after",
+	  .kind = SCHEMA_DURATION,
+	  .offset = CY(unreachable_after),
+	  .umax = 30 * USEC_PER_DAY,
+	  .parse = check_silence,
+	  .doc = "a device not heard for this long is unreachable (0: never)" },
+	{ .name = "availability",
+	  .kind = SCHEMA_LIST,
+	  .offset = CY(availability),
+	  .elem = &avail_elem,
+	  .max_items = MQTT_AVAIL_MAX,
+	  .doc = "availability topics (zigbee2mqtt, Tasmota LWT, Shelly online)" },
 	{ .name = NULL },
 };
 
@@ -349,6 +452,13 @@ int mqtt_conf_verify(struct schema_ctx *ctx, const struct ynode *body)
 	return r < 0 ? -EINVAL : 0;
 }
 
+static void words_free(char **w, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(w[i]);
+	free(w);
+}
+
 void mqtt_conf_clear(struct mqtt_conf *c)
 {
 	if (!c)
@@ -371,6 +481,14 @@ void mqtt_conf_clear(struct mqtt_conf *c)
 		free(c->rules[i].require);
 	}
 	free(c->rules);
+	for (size_t i = 0; i < c->navail; i++) {
+		struct mqtt_avail *a = &c->avail[i];
+		mqtt_template_clear(&a->topic);
+		free(a->pointer);
+		words_free(a->online, a->nonline);
+		words_free(a->offline, a->noffline);
+	}
+	free(c->avail);
 	*c = (struct mqtt_conf){ 0 };
 }
 
@@ -380,6 +498,49 @@ static int sdup(char **dst, const char *s)
 		return 0;
 	*dst = strdup(s);
 	return *dst ? 0 : -ENOMEM;
+}
+
+/* n words from list (given) or defaults (NULL-terminated). */
+static int words_copy(const struct schema_list *given, const char *const *defaults, char ***out, size_t *n)
+{
+	const char *const *src = given->n ? (const char *const *)given->items : defaults;
+	size_t cnt = given->n;
+
+	if (!given->n)
+		while (defaults[cnt])
+			cnt++;
+	*n = 0;
+	*out = calloc(cnt, sizeof(char *));
+	if (!*out)
+		return -ENOMEM;
+	for (; *n < cnt; (*n)++)
+		if (!((*out)[*n] = strdup(src[*n])))
+			return -ENOMEM;
+	return 0;
+}
+
+static int avail_load(const struct schema_list *list, struct mqtt_conf *out)
+{
+	static const char *const on_words[] = { "online", "true", "1", NULL };
+	static const char *const off_words[] = { "offline", "false", "0", NULL };
+	const struct avail_yaml *ay = list->items;
+	char why[200];
+	int r;
+
+	if (!list->n)
+		return 0;
+	out->avail = calloc(list->n, sizeof(*out->avail));
+	if (!out->avail)
+		return -ENOMEM;
+	for (size_t i = 0; i < list->n; i++) {
+		struct mqtt_avail *a = &out->avail[out->navail++];
+		if ((r = mqtt_template_parse(ay[i].topic, &a->topic, why, sizeof(why))) < 0 ||
+		    (r = sdup(&a->pointer, ay[i].json)) < 0 ||
+		    (r = words_copy(&ay[i].online, on_words, &a->online, &a->nonline)) < 0 ||
+		    (r = words_copy(&ay[i].offline, off_words, &a->offline, &a->noffline)) < 0)
+			return r;
+	}
+	return 0;
 }
 
 int mqtt_conf_load(const char *name, const struct ynode *body, struct mqtt_conf *out)
@@ -437,6 +598,10 @@ int mqtt_conf_load(const char *name, const struct ynode *body, struct mqtt_conf 
 	out->connect_timeout_usec = c.connect_timeout;
 	out->max_payload = (size_t)c.max_payload;
 	out->max_devices = (unsigned)c.discovery.max_devices;
+	out->forget_usec = c.discovery.forget;
+	out->unreachable_usec = c.unreachable_after;
+	if ((r = avail_load(&c.availability, out)) < 0)
+		goto out;
 	if (c.discovery.rules.n) {
 		const struct rule_yaml *ry = c.discovery.rules.items;
 		out->rules = calloc(c.discovery.rules.n, sizeof(*out->rules));

@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <json-c/json.h>
 
+#include "bridges/mqtt/mqtt_conf.h"
 #include "bridges/mqtt/mqtt_internal.h"
 
 /* Nesting a sensor payload never needs; bounds the parser's recursion. */
@@ -495,4 +497,68 @@ int mqtt_fill_payload(const char *tmpl, const char *value, size_t value_len, boo
 	}
 	buf[o] = '\0';
 	return (int)o;
+}
+
+/* ---- availability ------------------------------------------------------------ */
+
+static bool word_in(char *const *words, size_t n, const char *w)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(words[i], w) == 0)
+			return true;
+	return false;
+}
+
+int mqtt_avail_word(const struct mqtt_avail *a, struct mqtt_payload *pl, char *word, size_t size)
+{
+	struct json_object *doc = NULL, *v;
+	const char *s;
+	size_t n;
+
+	if (size < 2)
+		return -EINVAL;
+	if (mqtt_payload_json(pl, &doc) == 0) {
+		v = doc;
+		if (json_object_is_type(doc, json_type_object) || json_object_is_type(doc, json_type_array)) {
+			v = a->pointer ? mqtt_json_pointer(doc, a->pointer) : NULL;
+			if (!v) {
+				if (a->pointer)
+					snprintf(word, size, "no %s in the JSON document", a->pointer);
+				else
+					snprintf(word, size, "a JSON document, and no json: pointer");
+				return -EINVAL;
+			}
+		}
+		if (!json_object_is_type(v, json_type_string) && !json_object_is_type(v, json_type_boolean) &&
+		    !json_object_is_type(v, json_type_int)) {
+			snprintf(word, size, "not a word");
+			return -EINVAL;
+		}
+		s = json_object_get_string(v);
+		n = strlen(s);
+	} else {
+		/* Plain text: trimmed, one word of printable characters. */
+		s = (const char *)pl->data;
+		n = pl->len;
+		while (n && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n'))
+			s++, n--;
+		while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+			n--;
+	}
+	if (n == 0 || n >= size) {
+		snprintf(word, size, n ? "too long for a word" : "empty");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f) {
+			snprintf(word, size, "not a word");
+			return -EINVAL;
+		}
+	memcpy(word, s, n);
+	word[n] = '\0';
+	if (word_in(a->online, a->nonline, word))
+		return 1;
+	if (word_in(a->offline, a->noffline, word))
+		return 0;
+	return -EINVAL;
 }

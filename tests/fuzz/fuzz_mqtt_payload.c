@@ -5,12 +5,14 @@
  * rest is the payload. Every decoded sample goes through a transform to
  * each resource type, as the gateway core would; timestamps are parsed from
  * the payload text too, and the payload becomes a {value} of a JSON
- * template.
+ * template, and an availability word.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridges/mqtt/mqtt_conf.h"
 #include "bridges/mqtt/mqtt_internal.h"
 
 static const char *const pointers[] = { "",   "/temperature", "/ENERGY/Power", "/a/0/b", "/~0~1",
@@ -62,6 +64,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	src.format = MQTT_FORMAT_JSON;
 	src.pointer = (char *)pointers[sel % (sizeof(pointers) / sizeof(pointers[0]))];
 	(void)mqtt_payload_decode(&src, 0, &p, &s, &t);
+	/* And says whether a device is online (JSON parsed once, shared). */
+	char *on[] = { "online", "true" }, *off[] = { "offline", "0" }, word[65];
+	struct mqtt_avail av = { .pointer = sel & 0x40 ? src.pointer : NULL,
+				 .online = on,
+				 .nonline = 2,
+				 .offline = off,
+				 .noffline = 2 };
+	int w = mqtt_avail_word(&av, &p, word, sizeof(word));
+	if (w < -EINVAL || w > 1 || strlen(word) >= sizeof(word))
+		abort();
 	mqtt_payload_clear(&p);
 	(void)mqtt_parse_time((const char *)data, size, &t);
 	(void)mqtt_fill_payload("{value}", (const char *)data, size, true, NULL, buf, sizeof(buf));

@@ -75,6 +75,14 @@ class Base(test_devices.Base):
                                 where=lambda e: path in records_by_path(e))
         return records_by_path(n)[path]
 
+    def poll_until(self, ep, path, want, timeout=10):
+        deadline = time.monotonic() + timeout
+        while True:
+            v = self.value(ep, path)
+            if v == want or time.monotonic() > deadline:
+                return v
+            time.sleep(0.05)
+
     def body(self, b, extra=""):
         return "host: 127.0.0.1\nport: %d\nreconnect_min: 200ms\nreconnect_max: 1s\n%s" % (b.port, extra)
 
@@ -383,13 +391,86 @@ class Discovery(Base):
 
     notify_or_read = Values.notify_or_read
 
-    def poll_until(self, ep, path, want, timeout=10):
-        deadline = time.monotonic() + timeout
-        while True:
-            v = self.value(ep, path)
-            if v == want or time.monotonic() > deadline:
-                return v
-            time.sleep(0.05)
+
+class Availability(Base):
+    Z2M = ("availability:\n"
+           "  - {topic: \"zigbee2mqtt/bridge/state\", json: /state}\n"
+           "  - {topic: \"zigbee2mqtt/{device}/availability\", json: /state}\n"
+           "discovery:\n  max_devices: 4\n  rules:\n"
+           "    - {topic: \"zigbee2mqtt/{device}\", profile: z2m-th-sensor, prefix: z-,"
+           " require: [/temperature]}")
+
+    def test_availability_topics(self):
+        b = self.broker()
+        # Said before the gateway starts, retained: th1 in the plain text of
+        # zigbee2mqtt 1.x, th2 (discovered later) in 2.x's JSON.
+        b.pub("zigbee2mqtt/th1/availability", "offline", retain=True, qos=1)
+        b.pub("zigbee2mqtt/th2/availability", '{"state":"offline"}', retain=True, qos=1)
+        gw = self.start(config(self.srv.url, self.body(b, self.Z2M), [("th1", "z2m-th-sensor", "th1")]))
+        self.srv.wait_event("register", ep="gw-th1", timeout=15)
+        gw.wait_log(r"MQTT bridge broker: connected")
+        self.assertEqual(self.poll_until("gw-th1", "/3/0/11/0", 16), 16)
+        gw.wait_log(r"Device th1 is unreachable: Host is down")
+        self.assertRegex(gw.ctl("status").stdout, r"rx=0 .* offline")
+        b.pub("zigbee2mqtt/th1/availability", '{"state":"online"}', qos=1)
+        self.assertEqual(self.poll_until("gw-th1", "/3/0/11/0", 0), 0)
+        # A device discovery creates later starts with what was said of it.
+        b.pub("zigbee2mqtt/th2", '{"temperature":19.5}', qos=1)
+        self.srv.wait_event("register", ep="gw-z-th2", timeout=15)
+        self.assertEqual(self.poll_until("gw-z-th2", "/3/0/11/0", 16), 16)
+        self.assertEqual(self.value("gw-z-th2", "/3303/0/5700"), 19.5)  # values still arrive
+        b.pub("zigbee2mqtt/th2/availability", "ONLINE", qos=1)  # words compare without case
+        self.assertEqual(self.poll_until("gw-z-th2", "/3/0/11/0", 0), 0)
+        # zigbee2mqtt itself going away: every device of the bridge.
+        b.pub("zigbee2mqtt/bridge/state", '{"state":"offline"}', qos=1)
+        self.assertEqual(self.poll_until("gw-th1", "/3/0/11/0", 16), 16)
+        self.assertEqual(self.poll_until("gw-z-th2", "/3/0/11/0", 16), 16)
+        b.pub("zigbee2mqtt/bridge/state", '{"state":"online"}', qos=1)
+        self.assertEqual(self.poll_until("gw-th1", "/3/0/11/0", 0), 0)
+        self.assertEqual(self.poll_until("gw-z-th2", "/3/0/11/0", 0), 0)
+        # A word that is neither: named with the accepted ones, nothing changes.
+        b.pub("zigbee2mqtt/th1/availability", "maybe", qos=1)
+        gw.wait_log(r"payload on 'zigbee2mqtt/th1/availability' says neither online \(online, true, 1\) "
+                    r"nor offline \(offline, false, 0\): maybe \(ignored\)")
+        self.assertEqual(self.value("gw-th1", "/3/0/11/0"), 0)
+        # Not a discovery: the availability of an unknown device, the bridge's state.
+        eps = {r["ep"] for r in self.srv.registrations()}
+        self.assertEqual(eps, {"gw", "gw-th1", "gw-z-th2"})
+        self.assertEqual(gw.stop(), 0)
+
+    def test_silent_devices(self):
+        b = self.broker()
+        extra = ("unreachable_after: 1s\ndiscovery:\n  max_devices: 1\n  forget: 3s\n  rules:\n"
+                 "    - {topic: \"zigbee2mqtt/{device}\", profile: z2m-th-sensor, prefix: z-,"
+                 " require: [/temperature]}")
+        gw = self.start(config(self.srv.url, self.body(b, extra), [("th1", "z2m-th-sensor", "th1")]))
+        self.srv.wait_event("register", ep="gw-th1", timeout=15)
+        gw.wait_log(r"MQTT bridge broker: connected")
+        # Not heard for 1 s: unreachable; a message: reachable again.
+        self.assertEqual(self.poll_until("gw-th1", "/3/0/11/0", 16), 16)
+        gw.wait_log(r"MQTT bridge broker: th1 not heard for 1 s")
+        gw.wait_log(r"Device th1 is unreachable: Connection timed out")
+        self.assertRegex(gw.ctl("status").stdout, r" silent")
+        b.pub("zigbee2mqtt/th1", '{"temperature":20}', qos=1)
+        self.assertEqual(self.poll_until("gw-th1", "/3/0/11/0", 0), 0)
+        gw.wait_log(r"MQTT bridge broker: th1 is heard again")
+        # A discovered device silent for `forget` goes, freeing its slot
+        # (max_devices 1): another one can be discovered.
+        b.pub("zigbee2mqtt/a", '{"temperature":1}', qos=1)
+        self.srv.wait_event("register", ep="gw-z-a", timeout=15)
+        t0 = time.monotonic()
+        self.srv.wait_event("deregister", ep="gw-z-a", timeout=15)
+        self.assertGreaterEqual(time.monotonic() - t0, 2.0)
+        gw.wait_log(r"discovered device z-a not heard for 3 s: forgotten")
+        b.pub("zigbee2mqtt/b", '{"temperature":2}', qos=1)
+        self.srv.wait_event("register", ep="gw-z-b", timeout=15)
+        self.assertEqual(self.notify_or_read("gw-z-b", "/3303/0/5700"), 2.0)
+        self.assertIsNone(gw.proc.poll())
+        # The configured device is never forgotten.
+        self.assertFalse([e for e in self.srv.events("deregister") if e.get("ep") == "gw-th1"])
+        self.assertEqual(gw.stop(), 0)
+
+    notify_or_read = Values.notify_or_read
 
 
 class Reconnect(Base):
@@ -530,6 +611,8 @@ class Check(unittest.TestCase):
             f.write("gateway:\n  name: gw\n  profiles_path: %s\nlwm2m:\n  servers:\n    - uri: coap://127.0.0.1\n"
                     "bridges:\n  broker:\n    type: mqtt\n    host: 127.0.0.1\n    prot: 1883\n"
                     "    keepalive: 1s\n    discovery: {max_devices: 0, rules: [{topic: \"x/+\", profile: p}]}\n"
+                    "    unreachable_after: 500ms\n"
+                    "    availability: [{topic: \"x/{device}\", json: state, online: [up, On], offline: [on]}]\n"
                     "devices:\n  - {name: a, bridge: broker, address: \"x/y\", profile: bad-mqtt}\n"
                     "  - {name: b, bridge: broker, address: [1], profile: z2m-th-sensor}\n" % (d + ":" + PROFILES))
         r = subprocess.run([test_devices.FIELDGATE, "check", "-c", path], capture_output=True, text=True)
@@ -539,8 +622,11 @@ class Check(unittest.TestCase):
                      "%s:12:16: duration '1s' for 'bridges.broker.keepalive' is out of range" % path,
                      "%s:13:30: value 0 for 'bridges.broker.discovery.max_devices' is out of range" % path,
                      "%s:13:49: mqtt: invalid topic 'x/+'" % path,
-                     "%s:15:40: mqtt: 'x/y' cannot be a topic level" % path,
-                     "%s:16:40: mqtt: the address is the topic's {device} value" % path,
+                     "%s:14:24: mqtt: unreachable_after must be 0 (never) or at least 1s" % path,
+                     "%s:15:48: mqtt: 'state' is not a JSON pointer" % path,
+                     "%s:15:82: mqtt: availability word 'on' is both online and offline" % path,
+                     "%s:17:40: mqtt: 'x/y' cannot be a topic level" % path,
+                     "%s:18:40: mqtt: the address is the topic's {device} value" % path,
                      "%s:5:24: mqtt: invalid topic 'a/{dev ice}/b'" % prof,
                      "invalid JSON pointer 'temperature'",
                      "%s:7:38: unknown key 'fromat'" % prof,

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "bridges/mqtt/mqtt_conf.h"
 #include "bridges/mqtt/mqtt_internal.h"
 #include "common/yamldoc.h"
 
@@ -417,15 +418,81 @@ static void test_address(void **state)
 	ydoc_free(doc);
 }
 
+/* One availability payload: what mqtt_avail_word() says, and the word (or
+ * the reason) it gives back. */
+static int avail(const struct mqtt_avail *a, const char *payload, char *word)
+{
+	struct mqtt_payload p;
+	int r;
+
+	mqtt_payload_init(&p, payload, strlen(payload));
+	r = mqtt_avail_word(a, &p, word, 65);
+	mqtt_payload_clear(&p);
+	return r;
+}
+
+static void test_availability_words(void **state)
+{
+	char *on[] = { "online", "true", "1" }, *off[] = { "offline", "false", "0" };
+	struct mqtt_avail a = { .online = on, .nonline = 3, .offline = off, .noffline = 3 };
+	char w[65], longer[80];
+
+	(void)state;
+	/* Plain text (zigbee2mqtt 1.x, Tasmota LWT "Online"), trimmed, any case. */
+	assert_int_equal(avail(&a, "online", w), 1);
+	assert_int_equal(avail(&a, " Offline\r\n", w), 0);
+	assert_string_equal(w, "Offline");
+	assert_int_equal(avail(&a, "OFFLINE", w), 0);
+	/* JSON scalars: Shelly's true/false, a number, a JSON string. */
+	assert_int_equal(avail(&a, "true", w), 1);
+	assert_int_equal(avail(&a, "0", w), 0);
+	assert_int_equal(avail(&a, "\"online\"", w), 1);
+	/* A document needs the pointer (zigbee2mqtt 2.x {"state":"online"}). */
+	assert_int_equal(avail(&a, "{\"state\":\"online\"}", w), -EINVAL);
+	assert_string_equal(w, "a JSON document, and no json: pointer");
+	a.pointer = "/state";
+	assert_int_equal(avail(&a, "{\"state\":\"online\"}", w), 1);
+	assert_int_equal(avail(&a, "{\"state\":\"offline\",\"x\":1}", w), 0);
+	assert_int_equal(avail(&a, "{\"status\":\"offline\"}", w), -EINVAL);
+	assert_string_equal(w, "no /state in the JSON document");
+	assert_int_equal(avail(&a, "{\"state\":{\"a\":1}}", w), -EINVAL);
+	assert_string_equal(w, "not a word");
+	assert_int_equal(avail(&a, "{\"state\":1.5}", w), -EINVAL);
+	assert_int_equal(avail(&a, "online", w), 1); /* plain text still works */
+	/* Neither word: the word comes back for the message. */
+	assert_int_equal(avail(&a, "maybe", w), -EINVAL);
+	assert_string_equal(w, "maybe");
+	assert_int_equal(avail(&a, "", w), -EINVAL);
+	assert_string_equal(w, "empty");
+	assert_int_equal(avail(&a, "on\x01line", w), -EINVAL);
+	assert_string_equal(w, "not a word");
+	memset(longer, 'x', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	assert_int_equal(avail(&a, longer, w), -EINVAL);
+	assert_string_equal(w, "too long for a word");
+	/* Words of the configuration. */
+	char *up[] = { "up" }, *down[] = { "down", "lost" };
+	struct mqtt_avail b = { .online = up, .nonline = 1, .offline = down, .noffline = 2 };
+	assert_int_equal(avail(&b, "LOST", w), 0);
+	assert_int_equal(avail(&b, "online", w), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_template_parse), cmocka_unit_test(test_template_match),
-		cmocka_unit_test(test_filter_expand),  cmocka_unit_test(test_filters),
-		cmocka_unit_test(test_json),           cmocka_unit_test(test_text_raw),
-		cmocka_unit_test(test_time),           cmocka_unit_test(test_fill),
-		cmocka_unit_test(test_sample_text),    cmocka_unit_test(test_sanitize),
-		cmocka_unit_test(test_source_parse),   cmocka_unit_test(test_address),
+		cmocka_unit_test(test_template_parse),
+		cmocka_unit_test(test_template_match),
+		cmocka_unit_test(test_filter_expand),
+		cmocka_unit_test(test_filters),
+		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_text_raw),
+		cmocka_unit_test(test_time),
+		cmocka_unit_test(test_fill),
+		cmocka_unit_test(test_sample_text),
+		cmocka_unit_test(test_sanitize),
+		cmocka_unit_test(test_source_parse),
+		cmocka_unit_test(test_address),
+		cmocka_unit_test(test_availability_words),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
