@@ -193,20 +193,8 @@ def bthome_encrypt(mac, key, objs, counter, info=0x41):
 
 
 def gw_config(srv, bus, devices, extra_bridge="", profiles=PROFILES):
-    lines = ["gateway:", "  name: gw", "  state_dir: /tmp/fieldgate-test", "  profiles_path: " + profiles,
-             "  status_socket: @SOCK@", "log:", "  level: debug", "lwm2m:", "  lifetime: 60s", "  servers:",
-             "    - uri: " + srv.url, "bridges:", "  bt:", "    type: ble", "    dbus_address: " + bus.address]
-    lines += ["    " + x for x in extra_bridge.splitlines() if x]
-    lines.append("devices:" if devices else "devices: []")
-    for d in devices:
-        lines.append("  - name: %s" % d["name"])
-        lines.append("    bridge: bt")
-        lines.append("    profile: %s" % d["profile"])
-        lines.append("    address: %s" % d["address"])
-        if "poll" in d:
-            lines.append("    poll: %s" % d["poll"])
-    return "\n".join(lines) + "\n"
-
+    return test_devices.bridge_config(srv.url, "bt", "ble", "dbus_address: %s\n%s" % (bus.address, extra_bridge),
+                                      devices, profiles=profiles)
 
 class Base(unittest.TestCase):
     def setUp(self):

@@ -49,6 +49,23 @@ def config(url, sock, devices, mode="endpoint", extra="", profiles=None):
     return "\n".join(lines) + "\n" + extra
 
 
+def bridge_config(url, bridge, kind, body, devices, profiles=None, state_dir="/tmp/fieldgate-test",
+                  sock="@SOCK@", level="debug"):
+    """A configuration with one bridge called `bridge` of type `kind` (body:
+    its other keys, as YAML lines) and devices on it: dicts with name,
+    profile, address and optionally poll. The bridge suites' tests use it."""
+    lines = ["gateway:", "  name: gw", "  state_dir: " + state_dir, "  profiles_path: " + (profiles or PROFILES),
+             "  status_socket: " + sock, "log:", "  level: " + level, "lwm2m:", "  lifetime: 60s", "  servers:",
+             "    - uri: " + url, "bridges:", "  %s:" % bridge, "    type: " + kind]
+    lines += ["    " + line for line in body.strip("\n").split("\n") if line]
+    lines.append("devices:" if devices else "devices: []")
+    for d in devices:
+        lines += ["  - name: %s" % d["name"], "    bridge: " + bridge, "    profile: %s" % d["profile"],
+                  "    address: %s" % d["address"]]
+        if "poll" in d:
+            lines.append("    poll: %s" % d["poll"])
+    return "\n".join(lines) + "\n"
+
 class Gateway:
     def __init__(self, text):
         self.tmp = tempfile.mkdtemp(prefix="fg-dev-")

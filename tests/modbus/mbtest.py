@@ -154,22 +154,10 @@ class MbServer(Proc):
 
 
 def config(tmp, url, bus, devices, profiles_dir):
-    lines = ["gateway:", "  name: gw", "  state_dir: " + os.path.join(tmp, "state"),
-             "  profiles_path: %s:%s" % (profiles_dir, os.path.join(SOURCE, "mappings", "profiles")),
-             "  status_socket: " + os.path.join(tmp, "fg.sock"),
-             "log:", "  level: debug", "lwm2m:", "  mode: endpoint", "  lifetime: 60s", "  servers:",
-             "    - uri: " + url, "bridges:", "  bus:", "    type: modbus"]
-    lines += ["    " + line for line in bus.strip("\n").split("\n")]
-    lines.append("devices:")
-    for d in devices:
-        lines.append("  - name: %s" % d["name"])
-        lines.append("    bridge: bus")
-        lines.append("    profile: %s" % d["profile"])
-        lines.append("    address: %s" % d["address"])
-        if "poll" in d:
-            lines.append("    poll: %s" % d["poll"])
-    return "\n".join(lines) + "\n"
-
+    return test_devices.bridge_config(
+        url, "bus", "modbus", bus, devices, state_dir=os.path.join(tmp, "state"),
+        profiles="%s:%s" % (profiles_dir, os.path.join(SOURCE, "mappings", "profiles")),
+        sock=os.path.join(tmp, "fg.sock"))
 
 class Gateway(test_devices.Gateway):
     """`fieldgate run` (tests/gateway/test_devices.py's helper) on a

@@ -240,9 +240,9 @@ class Tcp(Base):
             f.write(text)
         r = subprocess.run([mbtest.FIELDGATE, "check", "-c", path], capture_output=True, text=True, timeout=20)
         self.assertEqual(r.returncode, 1, r)
-        self.assertIn(path + ":16:28: unknown key 'prot' in 'bridges.bus.tcp', did you mean 'port'?", r.stderr)
-        self.assertIn(path + ":17:14: duration '5ms' for 'bridges.bus.timeout' is out of range (10ms..1m)", r.stderr)
-        self.assertIn(path + ":22:14: modbus: invalid address '300': expected a unit id from 0 to 255", r.stderr)
+        self.assertIn(path + ":15:28: unknown key 'prot' in 'bridges.bus.tcp', did you mean 'port'?", r.stderr)
+        self.assertIn(path + ":16:14: duration '5ms' for 'bridges.bus.timeout' is out of range (10ms..1m)", r.stderr)
+        self.assertIn(path + ":21:14: modbus: invalid address '300': expected a unit id from 0 to 255", r.stderr)
         self.assertIn("mbbad.yaml:4:28: modbus: unknown table 'holdng', did you mean 'holding'?", r.stderr)
 
 

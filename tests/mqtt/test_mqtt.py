@@ -44,15 +44,9 @@ PROFILES = os.path.join(SOURCE, "mappings", "profiles") + ":" + os.path.join(HER
 
 
 def config(url, broker_body, devices, level="debug"):
-    lines = ["gateway:", "  name: gw", "  profiles_path: " + PROFILES, "  status_socket: @SOCK@",
-             "log:", "  level: " + level, "lwm2m:", "  lifetime: 60s", "  servers:", "    - uri: " + url,
-             "bridges:", "  broker:", "    type: mqtt"]
-    lines += ["    " + l for l in broker_body.strip("\n").split("\n")]
-    lines.append("devices:" if devices else "devices: []")
-    for name, profile, address in devices:
-        lines.append("  - {name: %s, bridge: broker, address: %s, profile: %s}" % (name, address, profile))
-    return "\n".join(lines) + "\n"
-
+    return test_devices.bridge_config(url, "broker", "mqtt", broker_body,
+                                      [{"name": n, "profile": p, "address": a} for n, p, a in devices],
+                                      profiles=PROFILES, level=level)
 
 class Base(test_devices.Base):
     def setUp(self):
