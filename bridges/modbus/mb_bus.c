@@ -41,6 +41,8 @@ struct mb_bus {
 	bool connected;
 	int link_state; /* 1 unknown, 0 up, <0 down */
 	uint64_t retry_at, backoff, rmin, rmax, cur_timeout;
+	uint64_t gap;      /* silence before a request */
+	uint64_t last_end; /* when the last transaction ended, 0: none since the link opened */
 };
 
 uint64_t mb_now_usec(void)
@@ -49,6 +51,33 @@ uint64_t mb_now_usec(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t mb_rtu_silence_usec(unsigned baud, unsigned data_bits, bool parity, unsigned stop_bits)
+{
+	uint64_t bits = 1u + data_bits + (parity ? 1u : 0u) + stop_bits;
+
+	if (baud == 0)
+		return 0;
+	if (baud > 19200)
+		return 1750;
+	return (35u * bits * 1000000u / 10u + baud - 1) / baud;
+}
+
+/* Keep the line silent for the gap since the last transaction ended. */
+static void pace(struct mb_bus *bus)
+{
+	uint64_t now, at = bus->last_end + bus->gap;
+
+	if (!bus->gap || !bus->last_end)
+		return;
+	now = mb_now_usec();
+	if (now < at) {
+		struct timespec ts = { .tv_sec = (time_t)((at - now) / 1000000u),
+				       .tv_nsec = (long)((at - now) % 1000000u * 1000u) };
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
 }
 
 static void append(struct mb_job **list, struct mb_job *j)
@@ -155,6 +184,7 @@ static void link_close(struct mb_bus *bus, int e)
 {
 	modbus_close(bus->ctx);
 	bus->connected = false;
+	bus->last_end = 0;
 	bus->retry_at = 0; /* one immediate attempt, then the backoff */
 	link_report(bus, -e);
 }
@@ -193,6 +223,7 @@ static int read_table(struct mb_bus *bus, uint8_t table, uint16_t addr, uint16_t
 	uint8_t bits[2000];
 	int n;
 
+	pace(bus);
 	switch (table) {
 	case MB_TABLE_COIL:
 		n = modbus_read_bits(bus->ctx, addr, count, bits);
@@ -207,6 +238,7 @@ static int read_table(struct mb_bus *bus, uint8_t table, uint16_t addr, uint16_t
 		n = modbus_read_registers(bus->ctx, addr, count, regs);
 		break;
 	}
+	bus->last_end = mb_now_usec();
 	if (n < 0)
 		return -1;
 	if (n != count) {
@@ -231,6 +263,7 @@ static int write_table(struct mb_bus *bus, const struct mb_job *j, const uint8_t
 	uint8_t bits[1968];
 	int n;
 
+	pace(bus);
 	if (j->table == MB_TABLE_COIL) {
 		for (unsigned i = 0; i < j->count; i++)
 			bits[i] = data[i] ? 1 : 0;
@@ -246,6 +279,7 @@ static int write_table(struct mb_bus *bus, const struct mb_job *j, const uint8_t
 		else
 			n = modbus_write_registers(bus->ctx, j->addr, j->count, regs);
 	}
+	bus->last_end = mb_now_usec();
 	return n < 0 ? -1 : 0;
 }
 
@@ -429,7 +463,12 @@ int mb_bus_new(const struct mb_bus_params *p, sd_event *event, struct mb_bus **o
 		bus->ctx = modbus_new_rtu(c->serial.device, (int)c->serial.baud, parity[c->serial.parity],
 					  (int)c->serial.data_bits, (int)c->serial.stop_bits);
 		bus->rs485 = c->serial.rs485;
+		bus->gap = mb_rtu_silence_usec((unsigned)c->serial.baud, (unsigned)c->serial.data_bits,
+					       c->serial.parity != MB_PARITY_NONE,
+					       (unsigned)c->serial.stop_bits);
 	}
+	if (c->request_gap_usec > bus->gap)
+		bus->gap = c->request_gap_usec;
 	if (!bus->ctx) {
 		r = errno == ENOMEM ? -ENOMEM : -EINVAL;
 		goto fail;

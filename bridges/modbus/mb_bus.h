@@ -17,6 +17,12 @@
  * jobs fail at once with -EHOSTUNREACH. When a read times out, the other
  * queued poll reads of the same device are failed at once (-ETIMEDOUT)
  * instead of each waiting a timeout: a dead unit costs the bus one timeout.
+ *
+ * Between the end of one transaction and the next request the line stays
+ * silent for the bus's request_gap, and on a serial line for at least the
+ * 3.5 character times that end an RTU frame (libmodbus does not wait:
+ * a request sent right after a response can run into it for a device
+ * still turning its RS-485 driver around).
  */
 #pragma once
 
@@ -92,5 +98,9 @@ struct mb_bus *mb_bus_free(struct mb_bus *bus);
 int mb_errno(int e, struct mb_job *job);
 /* Errors after which the link is closed and reopened. */
 bool mb_errno_is_link(int e);
+/* The silent interval that ends an RTU frame (Modbus over Serial Line
+ * V1.02 §2.5.1.1): 3.5 character times at the line's settings, a fixed
+ * 1750 us above 19200 baud. Exported for tests. */
+uint64_t mb_rtu_silence_usec(unsigned baud, unsigned data_bits, bool parity, unsigned stop_bits);
 /* A job's own reference to the clock: CLOCK_MONOTONIC in microseconds. */
 uint64_t mb_now_usec(void);

@@ -547,6 +547,11 @@ static const struct schema_key conf_keys[] = {
 	  .umax = USEC_PER_DAY,
 	  .def_uint = USEC_PER_MIN },
 	{ .name = "verify_writes", .kind = SCHEMA_BOOL, .offset = C_OFF(verify_writes) },
+	{ .name = "request_gap",
+	  .kind = SCHEMA_DURATION,
+	  .offset = C_OFF(request_gap_usec),
+	  .umax = USEC_PER_SEC,
+	  .doc = "silence before each request (serial: at least 3.5 characters)" },
 	{ NULL },
 };
 

@@ -85,7 +85,8 @@ struct mb_conf {
 	uint64_t backoff_max_usec;
 	uint64_t reconnect_min_usec; /* link (TCP connect / serial open) retries, doubling */
 	uint64_t reconnect_max_usec;
-	bool verify_writes; /* read back every write */
+	bool verify_writes;        /* read back every write */
+	uint64_t request_gap_usec; /* silence on the line before each request (RTU: at least t3.5) */
 };
 
 /* Check a body (type: included) reporting through ctx; 0 or -EINVAL. */

@@ -208,6 +208,15 @@ class Base(unittest.TestCase):
         self.assertEqual(r["code"], code, r)
         return records_by_path(r)
 
+    def request_gaps(self, mb, n):
+        """Once the server has seen n reads: the ms between consecutive ones."""
+        deadline = time.monotonic() + 10
+        while len(mb.reads()) < n:
+            self.assertLess(time.monotonic(), deadline, mb.reads())
+            time.sleep(0.1)
+        ts = [r[4] for r in mb.reads()]
+        return [y - x for x, y in zip(ts, ts[1:])]
+
     def wait_value(self, ep, path, pred, timeout=15):
         deadline = time.monotonic() + timeout
         last = None

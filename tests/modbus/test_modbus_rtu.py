@@ -3,7 +3,7 @@
 """The Modbus bridge over RTU: a socat pseudo-terminal pair, Debian's
 pymodbus RTU server (ModbusRtuFramer) on one end, `fieldgate run` on the
 other, two unit ids on the line. Values read (float32 ABCD, int16 scaled),
-a float32 CDAB Write lands in the right word order, no CRC error nor
+a float32 CDAB Write lands in the right word order, requests 3.5 characters apart, no CRC error nor
 timeout on either unit (two requests on the half-duplex line at once would
 garble both), and the line vanishing (socat killed) and
 coming back is reopened by itself.
@@ -72,6 +72,11 @@ class Rtu(Base):
         r = self.srv.request("write", ep="gw-m2", path="/3308/0/5900", value=-7.5, type="float", timeout=10)
         self.assertEqual(r["code"], "2.04", r)
         self.assertEqual(mb.get(2, "holding", 10, 2), regs(order_bytes(struct.pack(">f", -7.5), "CDAB")))
+        # The line is silent for 3.5 characters (1.82 ms at 19200 8N1) between
+        # a response and the next request, though the two units are polled at
+        # the same instant (libmodbus alone sends the next one ~0.3 ms later).
+        gaps = self.request_gaps(mb, 12)
+        self.assertGreaterEqual(min(gaps), 1.82, gaps)
         st = gw.ctl("status").stdout
         self.assertRegex(st, r"unit=1 req=\d+ exc=0 crc=0 timeout=0", st)
         self.assertRegex(st, r"unit=2 req=\d+ exc=0 crc=0 timeout=0", st)

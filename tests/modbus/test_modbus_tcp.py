@@ -187,6 +187,25 @@ class Tcp(Base):
         n = self.srv.wait_event("notify", ep="gw-c1", timeout=5)
         self.assertEqual(records_by_path(n)["/3303/0/5700"], 78.0)
 
+    def test_request_gap(self):
+        # request_gap 60 ms: the server sees the requests of a cycle (two
+        # units, two tables each, polled at the same instant) at least that
+        # far apart; the poll period still holds.
+        self.profile("mbgap", "bridge: modbus\ndefaults: {poll: 500ms}\nobjects:\n"
+                     "  /3300/0:\n    5700: {source: {table: holding, address: 0}, raw: int16}\n"
+                     "  /3300/1:\n    5700: {source: {table: input, address: 0}, raw: int16}\n")
+        mb = self.pymodbus(units=(1, 2))
+        self.gateway("tcp: {host: 127.0.0.1, port: %d}\nrequest_gap: 60ms" % mb.port,
+                     [{"name": "g1", "profile": "mbgap", "address": 1},
+                      {"name": "g2", "profile": "mbgap", "address": 2}])
+        self.srv.wait_event("register", ep="gw-g2", timeout=20)
+        gaps = self.request_gaps(mb, 12)
+        self.assertGreaterEqual(min(gaps), 60.0, gaps)
+        first = [r[4] for r in mb.reads() if tuple(r[:3]) == (1, 3, 0)]
+        self.assertGreaterEqual(len(first), 3, mb.reads())
+        for k, t in enumerate(first):
+            self.assertLess(abs(t - first[0] - 500 * k), 150, [round(x - first[0]) for x in first])
+
     def test_max_age_read_and_reload(self):
         # Polled once an hour, but a Read older than its max_age asks the device.
         self.profile("mbage", "bridge: modbus\nobjects:\n  /3303/0:\n    5700: {source: {table: input, "

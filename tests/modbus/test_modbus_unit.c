@@ -388,7 +388,7 @@ static void test_conf(void **state)
 	struct mb_conf c;
 	const char *ok =
 		"type: modbus\nserial: {device: /dev/serial/by-id/usb-FTDI-if00, baud: 19200, parity: even, "
-		"rs485: true}\ntimeout: 250ms\nmax_gap: 0\n";
+		"rs485: true}\ntimeout: 250ms\nmax_gap: 0\nrequest_gap: 20ms\n";
 
 	(void)state;
 	expect_conf("type: modbus\ntcp: {host: 10.0.0.5}\n", false, NULL);
@@ -404,7 +404,10 @@ static void test_conf(void **state)
 	assert_int_equal(c.max_gap, 0);
 	assert_int_equal(c.max_registers, 125);
 	assert_true(c.coalesce);
+	assert_int_equal(c.request_gap_usec, 20000);
 	ydoc_free(doc);
+	expect_conf("type: modbus\ntcp: {host: a}\nrequest_gap: 2s\n", false,
+		    "c.yaml:3:14: duration '2s' for 'request_gap' is out of range (0..1s)");
 
 	expect_conf("type: modbus\n", false, "needs exactly one of 'tcp' ({host, port}) or 'serial'");
 	expect_conf("type: modbus\ntcp: {host: a}\nserial: {device: /dev/ttyS0}\n", false,
@@ -431,6 +434,19 @@ static void test_conf(void **state)
 	expect_conf("{timeout: 1s}", true, "unit");
 	expect_conf("[1, 2]", true, "the address must be a unit id or a mapping with 'unit', got a sequence");
 	(void)cap;
+}
+
+/* The silence that ends an RTU frame: 3.5 characters of 1 start, the data
+ * bits, parity and stop bits; 1750 us above 19200 baud. */
+static void test_rtu_silence(void **state)
+{
+	(void)state;
+	assert_int_equal(mb_rtu_silence_usec(9600, 8, false, 1), 3646);  /* 35 bits / 9600 */
+	assert_int_equal(mb_rtu_silence_usec(9600, 8, true, 1), 4011);   /* 38.5 bits */
+	assert_int_equal(mb_rtu_silence_usec(19200, 8, false, 2), 2006); /* 38.5 bits, rounded up */
+	assert_int_equal(mb_rtu_silence_usec(1200, 7, true, 1), 29167);
+	assert_int_equal(mb_rtu_silence_usec(38400, 8, false, 1), 1750);
+	assert_int_equal(mb_rtu_silence_usec(115200, 8, true, 2), 1750);
 }
 
 static void test_errno(void **state)
@@ -476,6 +492,7 @@ int main(void)
 		cmocka_unit_test(test_shipped_profiles),
 		cmocka_unit_test(test_conf),
 		cmocka_unit_test(test_errno),
+		cmocka_unit_test(test_rtu_silence),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
