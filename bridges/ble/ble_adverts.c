@@ -22,6 +22,31 @@ void ble_sample(struct ble_dev *d, const struct ble_point *p, const struct mappi
 		(void)b->host.sample(b->host.ud, d->name, &p->path, s, 0);
 }
 
+/* A sensor whose counter went back (some firmwares restart it at 0 after
+ * a battery change): a run of bthome_resync valid adverts (MIC checked)
+ * whose counters keep counting up from there is taken as its new
+ * sequence. Until then, and always without the option, anything not above
+ * the last accepted counter is a replay. */
+static bool resync(struct ble_dev *d, uint32_t counter)
+{
+	unsigned need = d->b->conf.bthome_resync;
+	uint32_t from = d->last_counter;
+
+	if (!need || counter == d->last_counter)
+		return false;
+	if (d->resync_run && counter > d->resync_counter)
+		d->resync_run++;
+	else
+		d->resync_run = 1;
+	d->resync_counter = counter;
+	if (d->resync_run < need)
+		return false;
+	log_warning("BLE device %s (%s): BTHome counter went back from %u and counted up to %u over %u "
+		    "adverts: accepted as the sensor's new sequence (battery change?)",
+		    d->name, d->macs, from, counter, d->resync_run);
+	return true;
+}
+
 static void decode_bthome(struct ble_dev *d, const struct adv_bytes *a)
 {
 	struct bthome_adv adv;
@@ -68,7 +93,7 @@ static void decode_bthome(struct ble_dev *d, const struct adv_bytes *a)
 		return;
 	}
 	if (adv.encrypted) {
-		if (d->have_counter && adv.counter <= d->last_counter) {
+		if (d->have_counter && adv.counter <= d->last_counter && !resync(d, adv.counter)) {
 			d->replay++;
 			log_full(d->warned_replay ? LOG_DEBUG : LOG_WARNING,
 				 "BLE device %s (%s): encrypted BTHome advert rejected: replayed counter "
@@ -79,6 +104,7 @@ static void decode_bthome(struct ble_dev *d, const struct adv_bytes *a)
 		}
 		d->have_counter = true;
 		d->last_counter = adv.counter;
+		d->resync_run = 0;
 	} else if (adv.has_packet_id && adv.packet_id == d->last_packet_id) {
 		d->dup++;
 		return;

@@ -76,6 +76,8 @@ struct ble_dev {
 	int last_packet_id;
 	bool have_counter;
 	uint32_t last_counter;
+	uint32_t resync_counter; /* the last of a run counting up below last_counter */
+	unsigned resync_run;     /* valid adverts in that run */
 	uint8_t last_sd[64];
 	size_t last_sd_len;
 	int rssi;

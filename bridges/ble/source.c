@@ -456,7 +456,7 @@ static const struct schema_section rule_section = {
 struct body_in {
 	const char *type, *adapter, *dbus_address;
 	uint64_t unreachable, connect_timeout, call_timeout, backoff_max, max_connections, discover_max;
-	uint64_t discover_forget;
+	uint64_t discover_forget, bthome_resync;
 	struct schema_list discover;
 };
 #define BI(f) offsetof(struct body_in, f)
@@ -537,6 +537,12 @@ static const struct schema_key body_keys[] = {
 	  .def_uint = USEC_PER_DAY,
 	  .offset = BI(discover_forget),
 	  .doc = "a discovered device not heard for this long is forgotten (its slot freed)" },
+	{ .name = "bthome_resync",
+	  .kind = SCHEMA_UINT,
+	  .umax = 1000,
+	  .offset = BI(bthome_resync),
+	  .doc = "valid encrypted adverts counting up from a counter that went back before it is "
+		 "accepted (battery change); 0: never" },
 	{ .name = "discover",
 	  .kind = SCHEMA_LIST,
 	  .offset = BI(discover),
@@ -568,7 +574,8 @@ int ble_conf_parse(struct schema_ctx *ctx, const struct ynode *body, struct ble_
 					   .backoff_max_usec = in.backoff_max,
 					   .max_connections = (unsigned)in.max_connections,
 					   .discover_max = (unsigned)in.discover_max,
-					   .forget_usec = in.discover_forget };
+					   .forget_usec = in.discover_forget,
+					   .bthome_resync = (unsigned)in.bthome_resync };
 		if (in.discover.n) {
 			conf->rules = calloc(in.discover.n, sizeof(*conf->rules));
 			if (!conf->rules) {

@@ -76,6 +76,9 @@ struct ble_conf {
 	unsigned max_connections;
 	unsigned discover_max;
 	uint64_t forget_usec; /* a discovered device not heard this long is forgotten */
+	/* Encrypted BTHome: a counter that went back is accepted after this
+	 * many valid adverts counting up from there (0: never). */
+	unsigned bthome_resync;
 	struct ble_rule *rules;
 	size_t nrules;
 };

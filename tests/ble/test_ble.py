@@ -345,6 +345,46 @@ class Adverts(Base):
         self.wait_value("gw-ghost", "/3/0/11/0", 0)
         self.assertEqual(self.read("gw-ghost", "/4/0/2"), -90)
 
+    def test_bthome_counter_resync(self):
+        # bthome_resync: 3 -- a sensor whose counter went back (battery
+        # change) is taken again after 3 valid adverts counting up from
+        # there; until then, and for a counter already seen, a replay.
+        bz = self.bz
+        bz.add_adapter("hci0")
+        mac = "54:48:E6:8F:80:A5"
+        dev = bz.add_device(mac, "BTHome-enc")
+        gw = self.start(gw_config(self.srv, self.bus, [{"name": "th2", "profile": "bthome-sensor",
+                                                        "address": '{mac: "%s", bindkey: %s}' % (mac, KEY.hex())}],
+                                  "bthome_resync: 3"))
+        self.srv.wait_event("register", ep="gw-th2", timeout=20)
+        gw.wait_log(r"LE discovery started")
+
+        def adv(counter, centi, rssi):
+            bz.service_data(dev, BTHOME, bthome_encrypt(mac, KEY, bytes([0x02]) + centi.to_bytes(2, "little"),
+                                                        counter))
+            bz.rssi(dev, rssi)  # signals are ordered: once this is seen, the advert was handled
+            self.wait_value("gw-th2", "/4/0/2", rssi)
+
+        adv(100000, 2100, -60)
+        self.assertAlmostEqual(self.read("gw-th2", "/3303/0/5700"), 21.0)
+        adv(5, 2000, -61)   # went back: 1 of 3
+        adv(6, 2001, -62)   # 2 of 3
+        self.assertAlmostEqual(self.read("gw-th2", "/3303/0/5700"), 21.0)
+        self.assertRegex(self.status_line(gw, "th2"), r"replay=2\b")
+        adv(7, 1900, -63)   # 3 of 3: the new sequence
+        self.assertAlmostEqual(self.read("gw-th2", "/3303/0/5700"), 19.0)
+        gw.wait_log(r"th2 \(54:48:E6:8F:80:A5\): BTHome counter went back from 100000 and counted up to 7 "
+                    r"over 3 adverts: accepted")
+        adv(8, 1800, -64)   # on from there
+        self.assertAlmostEqual(self.read("gw-th2", "/3303/0/5700"), 18.0)
+        # A run must count up: 2, 2, 3 is broken by the repeat.
+        adv(2, 1000, -65)
+        adv(2, 1001, -66)
+        adv(3, 1002, -67)
+        self.assertAlmostEqual(self.read("gw-th2", "/3303/0/5700"), 18.0)
+        self.assertRegex(self.status_line(gw, "th2"), r"replay=5\b")
+        self.assertEqual(gw.stop(), 0)
+
     def test_discovery(self):
         bz = self.bz
         bz.add_adapter("hci0")
