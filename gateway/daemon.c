@@ -10,12 +10,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
 #include "common/log.h"
+#include "common/lowfd.h"
 #include "gateway/registry.h"
 #include "lwm2m/lwm2m.h"
 #include "mappings/mapping.h"
@@ -271,6 +273,26 @@ static int setup_loop(struct daemon *d)
 	return 0;
 }
 
+#define FD_LIMIT_CAP  65536 /* as the systemd unit's LimitNOFILE */
+#define LOWFD_RESERVE 16    /* Modbus buses whose socket needs a low number at once */
+
+/* One socket per endpoint: a gateway with thousands of devices needs more
+ * descriptors than the usual soft limit of 1024. Nothing here waits with
+ * select() on an arbitrary descriptor (libmodbus's are kept low), so the
+ * soft limit goes up to the hard one (the systemd unit sets both), capped. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max || rl.rlim_cur >= FD_LIMIT_CAP)
+		return;
+	rl.rlim_cur = rl.rlim_max < FD_LIMIT_CAP ? rl.rlim_max : FD_LIMIT_CAP;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_debug_errno(-errno, "Cannot raise the open files limit: %m");
+	else
+		log_debug("Open files limit raised to %llu", (unsigned long long)rl.rlim_cur);
+}
+
 int gw_daemon_run(const struct gw_options *opt)
 {
 	struct daemon d = { .opt = opt };
@@ -283,6 +305,11 @@ int gw_daemon_run(const struct gw_options *opt)
 		log_set_max_level(opt->log_level);
 
 	log_info("fieldgate %s starting, configuration %s", FIELDGATE_VERSION, opt->config_path);
+	raise_fd_limit();
+	/* Low numbers for libraries that select() (common/lowfd.h), taken
+	 * before a thousand endpoint sockets take them. */
+	if (lowfd_reserve(LOWFD_RESERVE) < 0)
+		log_warning("Cannot reserve low file descriptor numbers: Modbus buses take any free one");
 	r = load_all(opt->config_path, &diag, NULL, &d.config, &d.registry, &d.objects_loaded);
 	if (r < 0) {
 		if (diag.errors > 0)

@@ -5,14 +5,20 @@
  * loop only ever takes the mutex for a queue operation.
  */
 #include "bridges/modbus/mb_bus.h"
+#include "common/lowfd.h"
 
 #include <errno.h>
 #include <modbus.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +27,7 @@
 struct mb_bus {
 	char *name;
 	modbus_t *ctx;
+	char *host, *port; /* TCP: connected by the worker itself (see tcp_open) */
 	bool rs485;
 	mb_bus_done_fn done;
 	mb_bus_link_fn link;
@@ -180,9 +187,90 @@ static void link_report(struct mb_bus *bus, int err)
 	post(bus, j);
 }
 
+/* libmodbus waits with select(): a descriptor above FD_SETSIZE (a gateway
+ * holding a thousand endpoint sockets) would make glibc abort the process.
+ * It is moved to a low number (common/lowfd.h), kept across reconnects. */
+static int link_fd_low(struct mb_bus *bus)
+{
+	int s = modbus_get_socket(bus->ctx), m = lowfd_move(s);
+
+	if (m < 0)
+		return m;
+	if (m != s)
+		(void)modbus_set_socket(bus->ctx, m);
+	return 0;
+}
+
+/* TCP: libmodbus's own connect waits with select() too, on a socket it has
+ * just made — above FD_SETSIZE in a busy gateway, and the process aborts
+ * before anything could move it. So the worker connects itself: a
+ * non-blocking socket moved low first, poll() for the connect within the
+ * response timeout, every address of the host in turn; libmodbus then
+ * gets the connected socket (modbus_set_socket). 0 or a positive errno. */
+static int tcp_open(struct mb_bus *bus)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV }, *res, *ai;
+	int e = EHOSTUNREACH, g;
+
+	g = getaddrinfo(bus->host, bus->port, &hints, &res);
+	if (g != 0)
+		return g == EAI_SYSTEM && errno > 0 ? errno : EHOSTUNREACH;
+	for (ai = res; ai; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+				ai->ai_protocol);
+		int one = 1, so = 0;
+		socklen_t sl = sizeof(so);
+
+		if (fd < 0) {
+			e = errno;
+			continue;
+		}
+		int low = lowfd_move(fd);
+		if (low < 0) {
+			close(fd);
+			e = EMFILE; /* no number below FD_SETSIZE is free */
+			break;
+		}
+		fd = low;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+			struct pollfd pf = { .fd = fd, .events = POLLOUT };
+			int ms = (int)(bus->cur_timeout / 1000u) + 1;
+			if (errno != EINPROGRESS)
+				so = errno;
+			else if (poll(&pf, 1, ms) <= 0)
+				so = ETIMEDOUT;
+			else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) < 0)
+				so = errno;
+		}
+		if (so != 0) {
+			e = so;
+			lowfd_close(fd);
+			continue;
+		}
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		(void)modbus_set_socket(bus->ctx, fd);
+		e = 0;
+		break;
+	}
+	freeaddrinfo(res);
+	return e;
+}
+
+/* modbus_close(), but a reserved low number stays reserved. */
+static void link_drop(struct mb_bus *bus)
+{
+	int s = modbus_get_socket(bus->ctx);
+
+	if (s >= 0 && lowfd_is_reserved(s)) {
+		(void)modbus_set_socket(bus->ctx, -1);
+		lowfd_close(s);
+	}
+	modbus_close(bus->ctx);
+}
+
 static void link_close(struct mb_bus *bus, int e)
 {
-	modbus_close(bus->ctx);
+	link_drop(bus);
 	bus->connected = false;
 	bus->last_end = 0;
 	bus->retry_at = 0; /* one immediate attempt, then the backoff */
@@ -198,13 +286,21 @@ static int link_up(struct mb_bus *bus)
 		return 0;
 	if (now < bus->retry_at)
 		return -EHOSTUNREACH;
-	if (modbus_connect(bus->ctx) < 0) {
-		e = errno;
+	e = 0;
+	if (bus->host)
+		e = tcp_open(bus);
+	else if (modbus_connect(bus->ctx) < 0)
+		e = errno > 0 ? errno : EHOSTUNREACH;
+	else if (link_fd_low(bus) < 0) {
+		link_drop(bus);
+		e = EMFILE; /* no descriptor number below FD_SETSIZE is free */
+	}
+	if (e) {
 		bus->backoff = bus->backoff ? bus->backoff * 2 : bus->rmin;
 		if (bus->backoff > bus->rmax)
 			bus->backoff = bus->rmax;
 		bus->retry_at = mb_now_usec() + bus->backoff;
-		link_report(bus, e > 0 ? -e : -EHOSTUNREACH);
+		link_report(bus, -e);
 		return -EHOSTUNREACH;
 	}
 	if (bus->rs485 && modbus_rtu_set_serial_mode(bus->ctx, MODBUS_RTU_RS485) < 0) {
@@ -458,6 +554,12 @@ int mb_bus_new(const struct mb_bus_params *p, sd_event *event, struct mb_bus **o
 		char port[8];
 		snprintf(port, sizeof(port), "%u", (unsigned)c->tcp.port);
 		bus->ctx = modbus_new_tcp_pi(c->tcp.host, port);
+		bus->host = strdup(c->tcp.host);
+		bus->port = strdup(port);
+		if (!bus->host || !bus->port) {
+			r = -ENOMEM;
+			goto fail;
+		}
 	} else {
 		static const char parity[] = { 'N', 'E', 'O' };
 		bus->ctx = modbus_new_rtu(c->serial.device, (int)c->serial.baud, parity[c->serial.parity],
@@ -543,12 +645,14 @@ struct mb_bus *mb_bus_free(struct mb_bus *bus)
 	if (bus->efd >= 0)
 		close(bus->efd);
 	if (bus->ctx) {
-		modbus_close(bus->ctx);
+		link_drop(bus);
 		modbus_free(bus->ctx);
 	}
 	pthread_cond_destroy(&bus->cond);
 	pthread_mutex_destroy(&bus->lock);
 	free(bus->name);
+	free(bus->host);
+	free(bus->port);
 	free(bus);
 	return NULL;
 }

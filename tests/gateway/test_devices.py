@@ -13,6 +13,7 @@ Usage: test_devices.py PATH/TO/fieldgate   (meson passes it)
 """
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -66,8 +67,10 @@ def bridge_config(url, bridge, kind, body, devices, profiles=None, state_dir="/t
             lines.append("    poll: %s" % d["poll"])
     return "\n".join(lines) + "\n"
 
+
 class Gateway:
-    def __init__(self, text):
+    def __init__(self, text, limit=None):
+        """limit: (soft, hard) open files limit of the process."""
         self.tmp = tempfile.mkdtemp(prefix="fg-dev-")
         self.sock = os.path.join(self.tmp, "fg.sock")
         self.path = os.path.join(self.tmp, "fieldgate.yaml")
@@ -75,7 +78,9 @@ class Gateway:
         self.log = []
         self.proc = subprocess.Popen([FIELDGATE, "run", "-c", self.path], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                     env=dict(os.environ, NOTIFY_SOCKET=os.environ.get("NOTIFY_SOCKET", "")))
+                                     env=dict(os.environ, NOTIFY_SOCKET=os.environ.get("NOTIFY_SOCKET", "")),
+                                     preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, limit))
+                                     if limit else None)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 

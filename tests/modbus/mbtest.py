@@ -163,10 +163,10 @@ class Gateway(test_devices.Gateway):
     """`fieldgate run` (tests/gateway/test_devices.py's helper) on a
     configuration naming paths in the test's folder tmp."""
 
-    def __init__(self, tmp, text):
+    def __init__(self, tmp, text, limit=None):
         os.makedirs(os.path.join(tmp, "state"), exist_ok=True)
         test_devices.FIELDGATE = FIELDGATE
-        super().__init__(text)
+        super().__init__(text, limit)
 
 
 class Base(unittest.TestCase):

@@ -11,6 +11,8 @@ server killed and restarted -> polling resumes by itself.
 
 Usage: test_modbus_faults.py PATH/TO/fieldgate PATH/TO/mb-test-server
 """
+import os
+import resource
 import sys
 import time
 
@@ -199,6 +201,49 @@ objects:
                             timeout=10)
         self.wait_value("gw-r", "/3300/1/5700", lambda v: v.get("/3300/1/5700") == 4242.0)
         gw.wait_log(r"Modbus bus: server 127\.0\.0\.1 connected")
+
+    def test_reconnect_among_a_thousand_endpoints(self):
+        # Endpoint mode, 1100 more devices: as many UDP sockets, so a socket
+        # opened now gets a number above 1023. libmodbus waits with select(),
+        # which cannot take one (glibc aborts the process): the bridge keeps
+        # the bus's socket on a low number, reconnects included.
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard < 1300:
+            self.skipTest("the hard open files limit (%d) keeps every descriptor below 1024" % hard)
+        self.profile("two", TWO_BLOCKS)
+        mb = MbServer()
+        port = mb.port
+        many = 1100
+        text = mbtest.config(self.tmp, self.srv.url, "tcp: {host: 127.0.0.1, port: %d}\ntimeout: 300ms\n"
+                             "reconnect_min: 100ms\nreconnect_max: 400ms" % port,
+                             [{"name": "r", "profile": "two", "address": 1}], self.profiles)
+        text += "".join("  - {name: d%04d, profile: demo-sensor}\n" % i for i in range(many))
+        # Started with the usual soft limit: fieldgate raises it itself.
+        gw = mbtest.Gateway(self.tmp, text, limit=(1024, hard))
+        self.addCleanup(self._stop_gw, gw)
+        try:
+            self.srv.wait_event("register", ep="gw-r", timeout=20)
+            self.wait_value("gw-r", "/3300/1/5700", lambda v: v.get("/3300/1/5700") == 1.0)
+            deadline = time.monotonic() + 120
+            while True:
+                last = gw.ctl("status").stdout.strip().splitlines()[-1:]
+                if last == ["%d devices, %d registered" % (many + 1, many + 1)]:
+                    break
+                self.assertLess(time.monotonic(), deadline, last)
+                time.sleep(0.5)
+            fds = os.listdir("/proc/%d/fd" % gw.proc.pid)
+            self.assertGreater(len(fds), 1100)
+        finally:
+            mb.stop()
+        gw.wait_log(r"Modbus bus: server 127\.0\.0\.1 unreachable")
+        mb2 = self.mbserver(port=port, sets=[("holding", 1, 4242)])
+        mb2.wait_request(lambda r: r["fc"] == 3, timeout=10)
+        self.wait_value("gw-r", "/3300/1/5700", lambda v: v.get("/3300/1/5700") == 4242.0)
+        self.assertIsNone(gw.proc.poll())
+        # The bus's socket is on a low number, the endpoints' above.
+        socks = sorted(int(f) for f in os.listdir("/proc/%d/fd" % gw.proc.pid)
+                       if os.readlink("/proc/%d/fd/%s" % (gw.proc.pid, f)).startswith("socket:"))
+        self.assertGreater(socks[-1], 1023)
 
 
 if __name__ == "__main__":
