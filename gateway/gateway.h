@@ -114,6 +114,7 @@ struct gw_lwm2m_config {
 	int mode; /* enum gw_mode */
 	const char *endpoint_template;
 	uint64_t lifetime_usec;
+	uint64_t register_rate;     /* Register/Update messages per second, all endpoints */
 	struct schema_list servers; /* of struct gw_server */
 };
 

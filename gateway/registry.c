@@ -1455,6 +1455,7 @@ int gw_registry_new(sd_event *ev, const struct lwm2m_registry *objects, struct g
 	struct lwm2m_client_config cc = {
 		.log = client_log,
 		.log_level = log_get_max_level(),
+		.reg_rate = (double)config->lwm2m.register_rate,
 	};
 	struct gw_registry *r;
 	int e;
@@ -1529,6 +1530,8 @@ int gw_registry_apply(struct gw_registry *r, struct gw_config *config)
 		gen_unref(r, r->gens->next);
 	}
 	c = current(r);
+	/* The pace changes for what is still to send; nobody re-registers. */
+	(void)lwm2m_client_set_reg_rate(r->client, (double)c->lwm2m.register_rate);
 	global = global_fingerprint(c);
 	if (!global)
 		return log_oom();

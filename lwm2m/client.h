@@ -169,6 +169,10 @@ int lwm2m_client_new(sd_event *ev, const struct lwm2m_registry *reg, const struc
  * the loop, then call lwm2m_client_free()). Returns 0 or -EALREADY. */
 int lwm2m_client_shutdown(struct lwm2m_client *c, uint32_t timeout_ms, void (*done)(void *ud), void *ud);
 
+/* Change the pace of Register and Update messages (per second, > 0); the
+ * next slot handed out follows it. -EINVAL for a rate not above 0. */
+int lwm2m_client_set_reg_rate(struct lwm2m_client *c, double per_second);
+
 /* Free the client and every endpoint at once, without sending anything.
  * Accepts NULL. Stores passed to endpoints are not freed. */
 struct lwm2m_client *lwm2m_client_free(struct lwm2m_client *c);

@@ -303,6 +303,17 @@ static void set_defaults(struct lwm2m_client_config *cfg)
 		cfg->coap_log_level = LOG_WARNING;
 }
 
+int lwm2m_client_set_reg_rate(struct lwm2m_client *c, double per_second)
+{
+	if (!c || !(per_second > 0))
+		return -EINVAL;
+	c->cfg.reg_rate = per_second;
+	c->reg_interval = (uint64_t)(1e6 / per_second);
+	if (c->reg_interval == 0)
+		c->reg_interval = 1;
+	return 0;
+}
+
 int lwm2m_client_new(sd_event *ev, const struct lwm2m_registry *reg, const struct lwm2m_client_config *cfg,
 		     struct lwm2m_client **out)
 {
@@ -319,9 +330,7 @@ int lwm2m_client_new(sd_event *ev, const struct lwm2m_registry *reg, const struc
 	set_defaults(&c->cfg);
 	c->ev = sd_event_ref(ev);
 	c->reg = reg;
-	c->reg_interval = (uint64_t)(1e6 / c->cfg.reg_rate);
-	if (c->reg_interval == 0)
-		c->reg_interval = 1;
+	(void)lwm2m_client_set_reg_rate(c, c->cfg.reg_rate);
 	if (getrandom(&c->rng, sizeof(c->rng), GRND_NONBLOCK) != sizeof(c->rng))
 		c->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	c->rng |= 1; /* xorshift must not start at 0 */

@@ -143,6 +143,7 @@ static void test_load_values(void **state)
 				   "lwm2m:\n"
 				   "  mode: gateway\n"
 				   "  lifetime: 1h\n"
+				   "  register_rate: 500\n"
 				   "  servers:\n"
 				   "    - uri: coaps://[::1]\n"
 				   "      security: psk\n"
@@ -164,6 +165,7 @@ static void test_load_values(void **state)
 	assert_int_equal(c->lwm2m.mode, GW_MODE_GATEWAY);
 	assert_string_equal(c->lwm2m.endpoint_template, "{gateway}-{device}");
 	assert_true(c->lwm2m.lifetime_usec == 3600ULL * 1000000ULL);
+	assert_int_equal(c->lwm2m.register_rate, 500);
 	assert_int_equal(c->lwm2m.servers.n, 2);
 	const struct gw_server *s0 = gw_config_server(c, 0), *s1 = gw_config_server(c, 1);
 	assert_int_equal(s0->uri.scheme, GW_SCHEME_COAPS);
@@ -196,6 +198,7 @@ static void test_defaults_and_summary(void **state)
 	assert_int_equal(c->log.target, LOG_TARGET_AUTO);
 	assert_int_equal(c->lwm2m.mode, GW_MODE_ENDPOINT);
 	assert_true(c->lwm2m.lifetime_usec == 300ULL * 1000000ULL);
+	assert_int_equal(c->lwm2m.register_rate, 50);
 	assert_int_equal(c->bridges.n, 0);
 	assert_int_equal(c->devices.n, 0);
 	char *s = gw_config_summary(c, "c.yaml", NULL, 0);

@@ -291,6 +291,32 @@ class EndpointMode(Base):
         self.assertEqual(n["observation"], obs["id"])
 
 
+    def test_register_rate(self):
+        # register_rate 10: the Registers leave at most 10 per second; a
+        # reload to 100 applies to what is still to be sent, and re-registers
+        # nobody.
+        devs = [{"name": "r%d" % i} for i in range(6)]
+        text = config(self.srv.url, "@SOCK@", devs).replace("  lifetime: 60s\n",
+                                                            "  lifetime: 60s\n  register_rate: 10\n")
+        self.assertIn("register_rate: 10", text)
+        gw = self.start(text)
+        for d in devs:
+            self.srv.wait_event("register", ep="gw-" + d["name"], timeout=15)
+        ts = sorted(e["ts"] for e in self.srv.events("register"))
+        self.assertEqual(len(ts), 7)  # and the gateway's own
+        # 6 slots of 100 ms (a late timer may shorten one gap, not the whole)
+        self.assertGreaterEqual(ts[-1] - ts[0], 500, ts)
+        more = devs + [{"name": "s%d" % i} for i in range(6)]
+        start = gw.reload(config(self.srv.url, "@SOCK@", more).replace("  lifetime: 60s\n",
+                                                                       "  lifetime: 60s\n  register_rate: 100\n"))
+        gw.wait_log(r"Configuration applied: 6 devices added, 0 removed, 0 changed, 6 unchanged", start)
+        for i in range(6):
+            self.srv.wait_event("register", ep="gw-s%d" % i, timeout=15)
+        later = sorted(e["ts"] for e in self.srv.events("register") if e["ep"].startswith("gw-s"))
+        self.assertGreaterEqual(later[-1] - later[0], 40, later)  # 5 slots of 10 ms
+        self.assertLess(later[-1] - later[0], (ts[-1] - ts[0]) / 2, later)  # no longer 10 a second
+        self.assertEqual(len(self.srv.events("register")), 13)
+
     def test_profile_file_change(self):
         # A device whose profile file changed registers again with the new
         # tree; a device of another profile is left alone.

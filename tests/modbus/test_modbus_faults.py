@@ -218,6 +218,8 @@ objects:
                              "reconnect_min: 100ms\nreconnect_max: 400ms" % port,
                              [{"name": "r", "profile": "two", "address": 1}], self.profiles)
         text += "".join("  - {name: d%04d, profile: demo-sensor}\n" % i for i in range(many))
+        text = text.replace("  lifetime: 60s\n", "  lifetime: 60s\n  register_rate: 1000\n")
+        self.assertIn("register_rate: 1000", text)
         # Started with the usual soft limit: fieldgate raises it itself.
         gw = mbtest.Gateway(self.tmp, text, limit=(1024, hard))
         self.addCleanup(self._stop_gw, gw)
