@@ -1850,8 +1850,19 @@ int gw_registry_discover(struct gw_registry *r, const char *bridge, const char *
 		return e;
 	}
 	r->discovered++;
-	r->devs[r->n++] = d;
-	qsort(r->devs, r->n, sizeof(*r->devs), cmp_dev);
+	/* Into its place: r->devs stays sorted by name without a sort per
+	 * discovery (thousands of them). */
+	size_t lo = 0, hi = r->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(r->devs[mid]->name, d->name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	memmove(&r->devs[lo + 1], &r->devs[lo], (r->n - lo) * sizeof(*r->devs));
+	r->devs[lo] = d;
+	r->n++;
 	log_info("Device %s discovered by bridge %s (profile %s, address %s)", device, bridge, profile,
 		 address);
 	schedule_change(r);

@@ -58,7 +58,10 @@ struct dev {
 	uint64_t heard;  /* CLOCK_MONOTONIC of its last message (0: not yet counted) */
 	unsigned npoints;
 	unsigned long long rx, bad, missing, pub, timeouts;
-	struct dev *next;
+	struct entry *entries, **etail; /* its points, in profile order */
+	struct dev *next, *prev;        /* all devices */
+	struct dev *hnext;              /* the bucket of its name */
+	struct dev *bnext;              /* the bucket of its {device} value */
 };
 
 struct entry {
@@ -67,7 +70,7 @@ struct entry {
 	const struct mqtt_source *src;
 	char *filter;        /* its subscription */
 	char *key;           /* the exact topic when every capture is bound, else NULL */
-	struct entry *next;  /* all entries */
+	struct entry *next;  /* the device's entries */
 	struct entry *hnext; /* the index bucket (key) or the wildcard list */
 };
 
@@ -122,8 +125,10 @@ struct bridge {
 	bool in_loop, connack, subs_pending;
 	int early_mid; /* a QoS 0 publish acknowledged inside mosquitto_publish */
 
+	/* Devices by name and by {device} value: thousands of them, looked up
+	 * for every status line, discovery check and write. */
 	struct dev *devs;
-	struct entry *entries;
+	struct dev *by_name[INDEX_SIZE], *by_value[INDEX_SIZE];
 	/* Where a message goes: entries with an exact topic by hash, the
 	 * others (unbound captures) tried one by one. */
 	struct entry *index[INDEX_SIZE];
@@ -183,9 +188,18 @@ static int mosq_errno(int rc)
 	}
 }
 
+static size_t topic_hash(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)s[i]) * 16777619u;
+	return h % INDEX_SIZE;
+}
+
 static struct dev *dev_find(struct bridge *b, const char *name)
 {
-	for (struct dev *d = b->devs; d; d = d->next)
+	for (struct dev *d = b->by_name[topic_hash(name, strlen(name))]; d; d = d->hnext)
 		if (strcmp(d->name, name) == 0)
 			return d;
 	return NULL;
@@ -817,7 +831,7 @@ static bool rejected(struct bridge *b, const char *name)
 
 static bool bound_device(struct bridge *b, const char *v, size_t n)
 {
-	for (struct dev *d = b->devs; d; d = d->next) {
+	for (struct dev *d = b->by_value[topic_hash(v, n)]; d; d = d->bnext) {
 		size_t l;
 		const char *x = mqtt_binding_get(&d->bind, "device", &l);
 		if (x && l == n && memcmp(x, v, n) == 0)
@@ -901,15 +915,6 @@ static void echo_check(struct bridge *b, struct entry *e, const struct mapping_s
 		if (value_equal(&op->expect, &got))
 			op->echoed = true;
 	}
-}
-
-static size_t topic_hash(const char *s, size_t n)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (uint8_t)s[i]) * 16777619u;
-	return h % INDEX_SIZE;
 }
 
 /* The entries a message on topic feeds, in the order they were added. */
@@ -1314,17 +1319,44 @@ static struct dev *dev_new(struct bridge *b, const char *name, const struct ynod
 	}
 	d->bind.n = bind.n;
 	d->heard = now_usec(b);
+	d->etail = &d->entries;
 	d->next = b->devs;
+	if (b->devs)
+		b->devs->prev = d;
 	b->devs = d;
+	struct dev **bucket = &b->by_name[topic_hash(d->name, strlen(d->name))];
+	d->hnext = *bucket;
+	*bucket = d;
+	size_t vl;
+	const char *v = mqtt_binding_get(&d->bind, "device", &vl);
+	if (v) {
+		bucket = &b->by_value[topic_hash(v, vl)];
+		d->bnext = *bucket;
+		*bucket = d;
+	}
 	pending_apply(b, d);
 	return d;
 }
 
 static void dev_drop(struct bridge *b, struct dev *d)
 {
-	for (struct dev **q = &b->devs; *q; q = &(*q)->next)
+	size_t vl;
+	const char *v = mqtt_binding_get(&d->bind, "device", &vl);
+
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		b->devs = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	for (struct dev **q = &b->by_name[topic_hash(d->name, strlen(d->name))]; *q; q = &(*q)->hnext)
 		if (*q == d) {
-			*q = d->next;
+			*q = d->hnext;
+			break;
+		}
+	for (struct dev **q = v ? &b->by_value[topic_hash(v, vl)] : NULL; q && *q; q = &(*q)->bnext)
+		if (*q == d) {
+			*q = d->bnext;
 			break;
 		}
 	if (d->discovered && b->ndiscovered)
@@ -1383,11 +1415,9 @@ static int mqtt_add_point(struct bridge *b, const struct bridge_point *p)
 	e->pt = p->pt;
 	e->src = src;
 	/* Appended: a message feeds the points in profile order. */
-	struct entry **q = &b->entries;
-	while (*q)
-		q = &(*q)->next;
-	*q = e;
-	q = e->key ? &b->index[topic_hash(e->key, strlen(e->key))] : &b->wild;
+	*d->etail = e;
+	d->etail = &e->next;
+	struct entry **q = e->key ? &b->index[topic_hash(e->key, strlen(e->key))] : &b->wild;
 	while (*q)
 		q = &(*q)->hnext;
 	*q = e;
@@ -1402,12 +1432,15 @@ static int mqtt_add_point(struct bridge *b, const struct bridge_point *p)
 
 static void mqtt_remove_point(struct bridge *b, const char *device, const struct lwm2m_path *path)
 {
-	for (struct entry **q = &b->entries; *q; q = &(*q)->next) {
+	struct dev *d = dev_find(b, device);
+
+	for (struct entry **q = d ? &d->entries : NULL; q && *q; q = &(*q)->next) {
 		struct entry *e = *q;
-		struct dev *d = e->dev;
-		if (strcmp(d->name, device) != 0 || lwm2m_path_cmp(&e->pt->path, path) != 0)
+		if (lwm2m_path_cmp(&e->pt->path, path) != 0)
 			continue;
 		*q = e->next;
+		if (d->etail == &e->next)
+			d->etail = q;
 		for (q = e->key ? &b->index[topic_hash(e->key, strlen(e->key))] : &b->wild; *q;
 		     q = &(*q)->hnext)
 			if (*q == e) {
@@ -1544,15 +1577,17 @@ static struct bridge *mqtt_free(struct bridge *b)
 	if (!b)
 		return NULL;
 	mqtt_stop(b);
-	while (b->entries) {
-		struct entry *e = b->entries;
-		b->entries = e->next;
-		free(e->filter);
-		free(e->key);
-		free(e);
+	while (b->devs) {
+		struct dev *d = b->devs;
+		while (d->entries) {
+			struct entry *e = d->entries;
+			d->entries = e->next;
+			free(e->filter);
+			free(e->key);
+			free(e);
+		}
+		dev_drop(b, d);
 	}
-	while (b->devs)
-		dev_drop(b, b->devs);
 	while (b->subs) {
 		struct sub *s = b->subs;
 		b->subs = s->next;

@@ -176,8 +176,9 @@ struct lwm2m_endpoint {
 	struct fg_obs *obs;
 	uint16_t *declared;
 	size_t ndeclared;
-	struct lwm2m_device **devs;
+	struct lwm2m_device **devs; /* sorted by prefix (gateway.c) */
 	size_t ndevs;
+	uint16_t iid_hint;          /* every /25 instance id below it is in use */
 	struct fg_pending *pending; /* asynchronous operations in flight */
 	struct fg_bs *bs;           /* bootstrap.c; NULL without a Bootstrap-Server */
 };

@@ -32,15 +32,40 @@ static bool prefix_valid(const char *p, size_t n)
 	return !digits_only;
 }
 
+/* ep->devs is kept sorted by prefix (bytes, then length) and searched by
+ * bisection: a gateway of thousands of devices looks one up for every
+ * request with a prefix and for every device added. The position where
+ * prefix is, or would go. */
+static size_t dev_pos(const struct lwm2m_endpoint *ep, const char *prefix, size_t len, bool *found)
+{
+	size_t lo = 0, hi = ep->ndevs;
+
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct lwm2m_device *d = ep->devs[mid];
+		int c = memcmp(d->prefix, prefix, d->prefix_len < len ? d->prefix_len : len);
+
+		if (c == 0)
+			c = d->prefix_len < len ? -1 : d->prefix_len > len ? 1 : 0;
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 struct lwm2m_device *fg_device_find(const struct lwm2m_endpoint *ep, const char *prefix, size_t len)
 {
-	for (size_t i = 0; i < ep->ndevs; i++) {
-		struct lwm2m_device *d = ep->devs[i];
+	bool found;
+	size_t i = dev_pos(ep, prefix, len, &found);
 
-		if (d->prefix_len == len && !memcmp(d->prefix, prefix, len))
-			return d;
-	}
-	return NULL;
+	return found ? ep->devs[i] : NULL;
 }
 
 static int set_string(struct lwm2m_store *s, uint16_t iid, uint16_t rid, const void *p, size_t n)
@@ -82,7 +107,8 @@ int lwm2m_endpoint_add_device(struct lwm2m_endpoint *ep, const char *prefix, str
 			      const char *device_id, struct lwm2m_device **out)
 {
 	struct lwm2m_device *dev, **v;
-	size_t plen;
+	size_t plen, pos;
+	bool found;
 	int r;
 
 	if (!ep || !prefix || !store || !device_id || ep->removing || !ep->store)
@@ -90,7 +116,8 @@ int lwm2m_endpoint_add_device(struct lwm2m_endpoint *ep, const char *prefix, str
 	plen = strlen(prefix);
 	if (!prefix_valid(prefix, plen))
 		return -EINVAL;
-	if (fg_device_find(ep, prefix, plen))
+	pos = dev_pos(ep, prefix, plen, &found);
+	if (found)
 		return -EEXIST;
 	if (!fg_objdef(ep, 25))
 		return -ENOENT;
@@ -110,9 +137,10 @@ int lwm2m_endpoint_add_device(struct lwm2m_endpoint *ep, const char *prefix, str
 		goto fail;
 	ep->devs = v;
 
-	/* The lowest free instance id of /25. */
+	/* The lowest free instance id of /25; every one below the hint is in
+	 * use (a removal lowers it). */
 	unsigned iid;
-	for (iid = 0; iid <= LWM2M_ID_MAX; iid++)
+	for (iid = ep->iid_hint; iid <= LWM2M_ID_MAX; iid++)
 		if (!lwm2m_store_has(ep->store, &LWM2M_PATH(25, (uint16_t)iid)))
 			break;
 	r = -ENOSPC;
@@ -136,7 +164,10 @@ int lwm2m_endpoint_add_device(struct lwm2m_endpoint *ep, const char *prefix, str
 		lwm2m_store_del_instance(ep->store, 25, dev->iid);
 		goto fail;
 	}
-	ep->devs[ep->ndevs++] = dev;
+	memmove(&ep->devs[pos + 1], &ep->devs[pos], (ep->ndevs - pos) * sizeof(*ep->devs));
+	ep->devs[pos] = dev;
+	ep->ndevs++;
+	ep->iid_hint = (uint16_t)(dev->iid + 1u > LWM2M_ID_MAX ? LWM2M_ID_MAX : dev->iid + 1u);
 	lwm2m_endpoint_objects_changed(ep);
 	ep_log(ep, LWM2M_LOG_DEBUG, "device '%s' added as /25/%u (prefix /%s)", device_id, dev->iid, prefix);
 	if (out)
@@ -154,12 +185,13 @@ void lwm2m_device_remove(struct lwm2m_device *dev)
 	if (!dev)
 		return;
 	ep = dev->ep;
-	for (size_t i = 0; i < ep->ndevs; i++) {
-		if (ep->devs[i] != dev)
-			continue;
+	bool found;
+	size_t i = dev_pos(ep, dev->prefix, dev->prefix_len, &found);
+	if (found && ep->devs[i] == dev) {
 		memmove(&ep->devs[i], &ep->devs[i + 1], (ep->ndevs - i - 1) * sizeof(*ep->devs));
 		ep->ndevs--;
-		break;
+		if (dev->iid < ep->iid_hint)
+			ep->iid_hint = dev->iid;
 	}
 	fg_obs_target_remove(ep, dev->obs_id);
 	if (ep->store) {

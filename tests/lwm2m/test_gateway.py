@@ -132,6 +132,18 @@ class AddRemove(unittest.TestCase):
             cl.cmd("add-device gw0 a K-2")
             self.assertRaises(AssertionError, cl.cmd, "add-device gw0 a K-3")
             self.assertRaises(AssertionError, cl.cmd, "add-device gw0 123 K-4")
+            # Found by prefix in any order of arrival; a removed device's
+            # instance id is the next one given (the lowest free).
+            for p in ("zz", "b"):
+                cl.cmd("add-device gw0 %s K-%s" % (p, p))
+            ids = {p: srv.request("read", ep="gw0", path="/25/%d/1" % i)["text"] for i, p in
+                   ((0, "a"), (1, "zz"), (2, "b"))}
+            self.assertEqual(ids, {"a": "a", "zz": "zz", "b": "b"})
+            cl.cmd("remove-device gw0 zz")
+            cl.cmd("add-device gw0 m K-m")
+            self.assertEqual(srv.request("read", ep="gw0", path="/25/1/1")["text"], "m")
+            for p, code in (("a", "2.05"), ("b", "2.05"), ("m", "2.05"), ("zz", "4.04"), ("c", "4.04")):
+                self.assertEqual(srv.request("read", ep="gw0", path="/%s/3/0/2" % p)["code"], code, p)
             self.assertEqual(cl.quit(), 0)
 
 

@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""How fieldgate scales with its number of devices: N zigbee2mqtt sensors,
+unknown to the configuration, are discovered through the MQTT bridge
+(mosquitto on loopback) and register with fg-lwm2m-server, in endpoint mode
+(one LwM2M registration and UDP socket each) and in gateway mode (Object 25
+instances of one registration), at register_rate 1000.
+
+Printed for each mode and N: seconds from the first publish to every device
+registered, and fieldgate's CPU time meanwhile; its resident memory (VmRSS) with the bridge connected
+and no device, then with N, and the difference per device; its open
+descriptors; and the seconds for one new value of every device to be in the
+stores (the last device's value read back). Prints figures, asserts nothing
+about time.
+
+Usage: bench_scale.py PATH/TO/fieldgate [endpoint|gateway] [N ...]
+       (default: both modes, N = 100 and 1000)
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.environ.get("FG_SOURCE_DIR") or os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+sys.path.insert(0, os.path.join(SOURCE, "tests", "lwm2m-server"))
+sys.path.insert(0, os.path.join(SOURCE, "tests", "gateway"))
+sys.path.insert(0, os.path.join(SOURCE, "tests", "mqtt"))
+sys.path.insert(0, HERE)
+from fglwm2m import Server, records_by_path  # noqa: E402
+import test_devices  # noqa: E402
+from mqttpeer import Broker  # noqa: E402
+from bench_mqtt import Mqtt  # noqa: E402
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def status_counts(gw):
+    last = gw.ctl("status").stdout.strip().splitlines()[-1:]
+    if not last:
+        return None
+    words = last[0].split()
+    # "N devices, M registered"
+    if len(words) >= 3 and words[1].startswith("device"):
+        return int(words[0]), int(words[2])
+    return None
+
+
+def wait(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.1)
+
+
+def run(fieldgate, broker, n, mode):
+    srv = Server(stderr=subprocess.DEVNULL).start()
+    gw = None
+    try:
+        body = ("host: 127.0.0.1\nport: %d\nqos: 0\ndiscovery:\n  max_devices: %d\n  rules:\n"
+                "    - {topic: \"zigbee2mqtt/{device}\", profile: z2m-th-sensor, prefix: z-,"
+                " require: [/temperature]}" % (broker.port, n))
+        text = test_devices.bridge_config(srv.url, "broker", "mqtt", body, [], level="warning")
+        text = text.replace("  lifetime: 60s\n", "  lifetime: 300s\n  register_rate: 1000\n  mode: %s\n" % mode)
+        gw = test_devices.Gateway(text)
+        wait(lambda: status_counts(gw) == (0, 0), 20, "the gateway")
+        wait(lambda: any(e for e in srv.events("register")), 20, "the gateway's registration")
+        time.sleep(0.5)
+        base = rss_kib(gw.proc.pid)
+        pub = Mqtt(broker.port, "bench-scale-pub")
+        c0 = cpu_s(gw.proc.pid)
+        t0 = time.monotonic()
+        for i in range(n):
+            pub.publish("zigbee2mqtt/s%05d" % i, '{"temperature":%d.5,"humidity":40,"battery":90}' % (i % 40))
+        wait(lambda: status_counts(gw) == (n, n), 300, "%d registrations" % n)
+        t_reg = time.monotonic() - t0
+        c_reg = cpu_s(gw.proc.pid) - c0
+        time.sleep(0.5)
+        full = rss_kib(gw.proc.pid)
+        fds = len(os.listdir("/proc/%d/fd" % gw.proc.pid))
+        if mode == "endpoint":
+            ep, path = "gw-z-s%05d" % (n - 1), "/3303/0/5700"
+        else:
+            ep, path = "gw", "/z-s%05d/3303/0/5700" % (n - 1)
+        t0 = time.monotonic()
+        for i in range(n):
+            pub.publish("zigbee2mqtt/s%05d" % i, '{"temperature":55.25}')
+
+        def updated():
+            r = srv.request("read", ep=ep, path=path, timeout=10)
+            return r["code"] == "2.05" and records_by_path(r).get(path) == 55.25
+        wait(updated, 60, "the last update")
+        t_upd = time.monotonic() - t0
+        pub.close()
+        return t_reg, c_reg, base, full, fds, t_upd
+    finally:
+        if gw:
+            gw.stop()
+        srv.stop()
+
+
+def main():
+    fieldgate = os.path.abspath(sys.argv[1])
+    modes = [m for m in ("endpoint", "gateway") if m in sys.argv[2:]] or ["endpoint", "gateway"]
+    sizes = [int(x) for x in sys.argv[2:] if x.isdigit()] or [100, 1000]
+    test_devices.FIELDGATE = fieldgate
+    tmp = tempfile.mkdtemp(prefix="fg-bench-scale-")
+    rows = []
+    try:
+        with Broker(tmp) as broker:
+            for mode in modes:
+                for n in sizes:
+                    rows.append((mode, n) + run(fieldgate, broker, n, mode))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("fieldgate with N discovered zigbee2mqtt sensors (MQTT bridge, register_rate 1000, loopback):")
+    print("  %-9s %6s %12s %8s %13s %13s %13s %6s %14s" % ("mode", "N", "register (s)", "CPU (s)",
+                                                           "RSS base KiB", "RSS N KiB", "per device B", "fds",
+                                                           "update all (s)"))
+    for mode, n, t_reg, c_reg, base, full, fds, t_upd in rows:
+        print("  %-9s %6d %12.2f %8.2f %13d %13d %13.0f %6d %14.2f" % (mode, n, t_reg, c_reg, base, full,
+                                                                       (full - base) * 1024.0 / n, fds, t_upd))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
