@@ -442,7 +442,7 @@ class Availability(Base):
         gw.wait_log(r"MQTT bridge broker: connected")
         # Not heard for 1 s: unreachable; a message: reachable again.
         self.assertEqual(self.poll_until("gw-th1", "/3/0/11/0", 16), 16)
-        gw.wait_log(r"MQTT bridge broker: th1 not heard for 1 s")
+        gw.wait_log(r"MQTT bridge broker: th1 not heard for [12] s")
         gw.wait_log(r"Device th1 is unreachable: Connection timed out")
         self.assertRegex(gw.ctl("status").stdout, r" silent")
         b.pub("zigbee2mqtt/th1", '{"temperature":20}', qos=1)
@@ -455,7 +455,7 @@ class Availability(Base):
         t0 = time.monotonic()
         self.srv.wait_event("deregister", ep="gw-z-a", timeout=15)
         self.assertGreaterEqual(time.monotonic() - t0, 2.0)
-        gw.wait_log(r"discovered device z-a not heard for 3 s: forgotten")
+        gw.wait_log(r"discovered device z-a not heard for [34] s: forgotten")
         b.pub("zigbee2mqtt/b", '{"temperature":2}', qos=1)
         self.srv.wait_event("register", ep="gw-z-b", timeout=15)
         self.assertEqual(self.notify_or_read("gw-z-b", "/3303/0/5700"), 2.0)
