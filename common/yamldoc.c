@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,6 +24,8 @@ struct ydoc {
 	size_t memory;
 	const char *name;
 	const struct ynode *root;
+	bool from_file;
+	struct stat st; /* of the file, when from_file */
 };
 
 #define CHUNK_SIZE (64u * 1024u)
@@ -89,6 +92,11 @@ const struct ynode *ydoc_root(const struct ydoc *doc)
 const char *ydoc_name(const struct ydoc *doc)
 {
 	return doc ? doc->name : NULL;
+}
+
+const struct stat *ydoc_file_stat(const struct ydoc *doc)
+{
+	return doc && doc->from_file ? &doc->st : NULL;
 }
 
 size_t ydoc_memory(const struct ydoc *doc)
@@ -423,17 +431,100 @@ static int handle_event(struct builder *b, const yaml_event_t *e)
 	return 0;
 }
 
-static void report_parser_error(struct builder *b, const yaml_parser_t *p)
+/* Decode the character at buf[i] as libyaml's reader does: its code point
+ * and width in bytes; width 0 when it does not fit before end. */
+static size_t decode_char(const unsigned char *buf, size_t i, size_t end, yaml_encoding_t enc, unsigned *cp)
+{
+	if (enc == YAML_UTF16LE_ENCODING || enc == YAML_UTF16BE_ENCODING) {
+		int lo = enc == YAML_UTF16LE_ENCODING ? 0 : 1;
+		unsigned u;
+		if (end - i < 2)
+			return 0;
+		u = buf[i + lo] | (unsigned)buf[i + 1 - lo] << 8;
+		*cp = u;
+		/* A surrogate pair is one character (never a line break). */
+		return (u & 0xFC00) == 0xD800 ? (end - i < 4 ? 0 : 4) : 2;
+	}
+	unsigned char o = buf[i];
+	size_t w = (o & 0x80) == 0      ? 1
+		   : (o & 0xE0) == 0xC0 ? 2
+		   : (o & 0xF0) == 0xE0 ? 3
+		   : (o & 0xF8) == 0xF0 ? 4
+					: 1;
+	if (w > end - i)
+		return 0;
+	*cp = w == 1   ? o
+	      : w == 2 ? (o & 0x1Fu) << 6 | (buf[i + 1] & 0x3Fu)
+	      : w == 3 ? (o & 0x0Fu) << 12 | (buf[i + 1] & 0x3Fu) << 6 | (buf[i + 2] & 0x3Fu)
+		       : 0x10000; /* 4 bytes: not a break, its value does not matter */
+	return w;
+}
+
+/* libyaml's reader errors know only the byte offset of what could not be
+ * decoded. Line and column as its scanner counts them for every other
+ * error (1-based, in characters; CR LF, CR, LF, NEL, LS and PS end a line),
+ * of the character that holds the offset. */
+static void offset_position(const unsigned char *buf, size_t len, yaml_encoding_t enc, size_t off,
+			    unsigned *line, unsigned *col)
+{
+	size_t i = 0;
+
+	*line = 1;
+	*col = 1;
+	if (off > len)
+		off = len;
+	/* The byte order mark is not a character of the first line. */
+	if (enc == YAML_UTF8_ENCODING && len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		i = 3;
+	else if (enc == YAML_UTF16LE_ENCODING || enc == YAML_UTF16BE_ENCODING)
+		i = 2;
+	while (i < off) {
+		unsigned cp = 0;
+		size_t w = decode_char(buf, i, len, enc, &cp);
+		if (w == 0 || i + w > off)
+			break; /* the offset is inside this character */
+		i += w;
+		if (cp == '\r' && i < off) {
+			unsigned next = 0;
+			size_t w2 = decode_char(buf, i, len, enc, &next);
+			if (w2 && next == '\n')
+				i += w2;
+		}
+		if (cp == '\r' || cp == '\n' || cp == 0x85 || cp == 0x2028 || cp == 0x2029) {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+	}
+}
+
+static void report_reader_error(struct builder *b, const yaml_parser_t *p, const void *data, size_t len)
+{
+	const char *problem = p->problem ? p->problem : "cannot read the input";
+	char what[32] = "";
+	unsigned line, col;
+
+	offset_position(data, len, p->encoding, p->problem_offset, &line, &col);
+	/* The value is a byte for UTF-8 octet problems, a code point else. */
+	if (p->problem_value >= 0 && strstr(problem, "octet"))
+		snprintf(what, sizeof(what), " (byte 0x%02X)", (unsigned)p->problem_value);
+	else if (p->problem_value >= 0)
+		snprintf(what, sizeof(what), " (U+%04X)", (unsigned)p->problem_value);
+	b->errors++;
+	diag_report(b->diag, DIAG_ERROR, b->doc->name, line, col,
+		    "YAML error: %s%s; expected UTF-8 text (or UTF-16 with a byte order mark) of "
+		    "printable characters, tabs and line breaks",
+		    problem, what);
+}
+
+static void report_parser_error(struct builder *b, const yaml_parser_t *p, const void *data, size_t len)
 {
 	const yaml_mark_t *m = &p->problem_mark;
 	const char *problem = p->problem ? p->problem : "unknown error";
 
 	if (p->error == YAML_READER_ERROR) {
-		/* Reader errors (bad UTF-8, control characters) only know the
-		 * byte offset. */
-		b->errors++;
-		diag_report(b->diag, DIAG_ERROR, b->doc->name, 0, 0, "YAML error at byte %zu: %s",
-			    p->problem_offset, problem);
+		report_reader_error(b, p, data, len);
 		return;
 	}
 	if (p->context)
@@ -485,7 +576,7 @@ int ydoc_load_buffer(const char *name, const void *data, size_t len, const struc
 			if (parser.error == YAML_MEMORY_ERROR) {
 				r = -ENOMEM;
 			} else {
-				report_parser_error(&b, &parser);
+				report_parser_error(&b, &parser, data, data ? len : 0);
 				r = -EBADMSG;
 			}
 			break;
@@ -593,6 +684,10 @@ int ydoc_load_file(const char *path, const struct ydoc_limits *limits, struct di
 		len += (size_t)n;
 	}
 	r = ydoc_load_buffer(path, buf, len, limits, diag, out);
+	if (r == 0) {
+		(*out)->from_file = true;
+		(*out)->st = st;
+	}
 out:
 	free(buf);
 	close(fd);

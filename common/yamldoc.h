@@ -10,7 +10,9 @@
  *    type games: a value's meaning comes from the schema);
  *  - mapping keys must be scalars and unique;
  *  - input size, nesting depth and node count are capped.
- * Every problem is reported through the diag collector with its position.
+ * Every problem is reported through the diag collector with its position,
+ * also what libyaml's reader rejects (invalid UTF-8, control characters):
+ * its byte offset is turned into the line and column of that character.
  *
  * All nodes and strings live in one arena owned by the struct ydoc; they
  * stay valid, unchanged, until ydoc_free().
@@ -20,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "common/diag.h"
 
@@ -83,6 +86,10 @@ struct ydoc *ydoc_free(struct ydoc *doc); /* accepts NULL, returns NULL */
 
 const struct ynode *ydoc_root(const struct ydoc *doc);
 const char *ydoc_name(const struct ydoc *doc);
+/* The status of the file the document was read from (its mode and owner,
+ * for a loader that must not trust a secret to a file others can read);
+ * NULL for a document parsed from a buffer. */
+const struct stat *ydoc_file_stat(const struct ydoc *doc);
 /* Bytes of memory the tree holds (arena), for budgets and benchmarks. */
 size_t ydoc_memory(const struct ydoc *doc);
 

@@ -249,13 +249,74 @@ static void test_syntax_error(void **state)
 	expect_fail("a:\n  b: 1\n c: 2\n", -EBADMSG, msgs3, 1);
 }
 
-static void test_bad_utf8(void **state)
+#define READER_HINT                                                                                        \
+	"; expected UTF-8 text (or UTF-16 with a byte order mark) of printable characters, tabs and line " \
+	"breaks"
+
+/* What libyaml's reader rejects is reported at its line and column (it
+ * gives only a byte offset), counted like every other position: in
+ * characters, after a byte order mark, CR LF / CR / LF / NEL line breaks. */
+static void test_reader_errors(void **state)
 {
-	(void)state;
-	static const char *const msgs[] = {
-		"bad.yaml: YAML error at byte 3: invalid leading UTF-8 octet",
+	static const struct {
+		const char *text;
+		size_t len;
+		const char *msg;
+	} cases[] = {
+#define T(s, m) { s, sizeof(s) - 1, m }
+		T("a: \xff\n",
+		  "bad.yaml:1:4: YAML error: invalid leading UTF-8 octet (byte 0xFF)" READER_HINT),
+		T("a: 1\r\nb: 2\r\nc: x\x01\n",
+		  "bad.yaml:3:5: YAML error: control characters are not allowed (U+0001)" READER_HINT),
+		T("a: 1\rb: \x1b[0m\n",
+		  "bad.yaml:2:4: YAML error: control characters are not allowed (U+001B)" READER_HINT),
+		T("a: 1\xc2\x85"
+		  "b: \x02",
+		  "bad.yaml:2:4: YAML error: control characters are not allowed (U+0002)" READER_HINT),
+		T("a: 1\nb: x\x00y\n",
+		  "bad.yaml:2:5: YAML error: control characters are not allowed (U+0000)" READER_HINT),
+		/* the character whose second byte is wrong, not that byte */
+		T("k: \xe2\x82x\n",
+		  "bad.yaml:1:4: YAML error: invalid trailing UTF-8 octet (byte 0x78)" READER_HINT),
+		T("k:\n  - \xc3\xa9t\xc3\xa9 \xe2\x82",
+		  "bad.yaml:2:9: YAML error: incomplete UTF-8 octet sequence" READER_HINT),
+		T("\xc3\xa9: \xc3\xbc\x7f",
+		  "bad.yaml:1:5: YAML error: control characters are not allowed (U+007F)" READER_HINT),
+		T("k: \xc0\xaf", "bad.yaml:1:4: YAML error: invalid length of a UTF-8 sequence" READER_HINT),
+		T("k: \xed\xa0\x80",
+		  "bad.yaml:1:4: YAML error: invalid Unicode character (U+D800)" READER_HINT),
+		T("k: \xef\xbf\xbe",
+		  "bad.yaml:1:4: YAML error: control characters are not allowed (U+FFFE)" READER_HINT),
+		/* a UTF-8 byte order mark is not a column */
+		T("\xef\xbb\xbf"
+		  "a: 1\nb: \x7f",
+		  "bad.yaml:2:4: YAML error: control characters are not allowed (U+007F)" READER_HINT),
+		/* UTF-16 with its byte order mark, little and big endian */
+		T("\xff\xfe"
+		  "a\0:\0 \0001\0\n\0b\0:\0 \0\x07\0",
+		  "bad.yaml:2:4: YAML error: control characters are not allowed (U+0007)" READER_HINT),
+		T("\xfe\xff\0a\0:\0 \xdc\x00",
+		  "bad.yaml:1:4: YAML error: unexpected low surrogate area (U+DC00)" READER_HINT),
+		T("\xfe\xff\0a\0:\0 \0b\0",
+		  "bad.yaml:1:5: YAML error: incomplete UTF-16 character" READER_HINT),
+#undef T
 	};
-	expect_fail("a: \xff\n", -EBADMSG, msgs, 1);
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct gwt_diag d;
+		struct ydoc *doc = (struct ydoc *)1;
+
+		gwt_diag_init(&d);
+		assert_int_equal(
+			ydoc_load_buffer("bad.yaml", cases[i].text, cases[i].len, NULL, &d.diag, &doc),
+			-EBADMSG);
+		assert_null(doc);
+		for (size_t j = 0; j < d.n; j++)
+			print_message("# %s\n", d.msg[j]);
+		assert_int_equal(d.n, 1);
+		assert_string_equal(d.msg[0], cases[i].msg);
+		gwt_diag_clear(&d);
+	}
 }
 
 static void test_two_documents(void **state)
@@ -348,7 +409,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_keys_big_map),
 		cmocka_unit_test(test_complex_key),
 		cmocka_unit_test(test_syntax_error),
-		cmocka_unit_test(test_bad_utf8),
+		cmocka_unit_test(test_reader_errors),
 		cmocka_unit_test(test_two_documents),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_load_file),
