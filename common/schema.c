@@ -763,6 +763,8 @@ int schema_parse_section(struct schema_ctx *ctx, const struct schema_section *se
 		}
 		unsigned key_before = ctx->errors;
 		seen[ki] |= KEY_SEEN;
+		if (sec->keys[ki].secret)
+			schema_secret(ctx, vn, name, (enum schema_secret)sec->keys[ki].secret);
 		size_t saved = schema_path_push_key(ctx, name);
 		r = schema_parse_value(ctx, &sec->keys[ki], vn, (char *)obj + sec->keys[ki].offset);
 		schema_path_pop(ctx, saved);
@@ -795,10 +797,30 @@ int schema_parse_section(struct schema_ctx *ctx, const struct schema_section *se
 	return ctx->errors > before ? -EINVAL : 0;
 }
 
+void schema_secret(struct schema_ctx *ctx, const struct ynode *value, const char *key,
+		   enum schema_secret kind)
+{
+	char where[sizeof(ctx->path) + 64];
+
+	/* Told whether it parses or not: a malformed key is still a key. */
+	if (!ctx || !ctx->on_secret || !value || value->kind != YNODE_SCALAR || ynode_is_null(value))
+		return;
+	snprintf(where, sizeof(where), "%s%s%s", ctx->path, ctx->path_len ? "." : "", key);
+	ctx->on_secret(ctx->secret_ud, value, where, kind);
+}
+
 int schema_parse(const struct schema_section *sec, const struct ynode *node, void *obj, struct diag *diag,
 		 void *userdata)
 {
-	struct schema_ctx ctx = { .diag = diag, .userdata = userdata };
+	return schema_parse_secrets(sec, node, obj, diag, userdata, NULL, NULL);
+}
+
+int schema_parse_secrets(const struct schema_section *sec, const struct ynode *node, void *obj,
+			 struct diag *diag, void *userdata, schema_secret_fn on_secret, void *secret_ud)
+{
+	struct schema_ctx ctx = {
+		.diag = diag, .userdata = userdata, .on_secret = on_secret, .secret_ud = secret_ud
+	};
 	int r;
 
 	r = schema_parse_section(&ctx, sec, node, obj);

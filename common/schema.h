@@ -59,8 +59,23 @@ struct schema_list {
 	size_t n;
 };
 
+/* What a value is besides its parse (struct schema_key.secret): the
+ * loader of a file checks that others cannot read what holds a secret. */
+enum schema_secret {
+	SCHEMA_PUBLIC = 0,
+	SCHEMA_SECRET,      /* the value itself is a secret: a key, a password */
+	SCHEMA_SECRET_FILE, /* the value names a file holding a secret: a private key */
+};
+
 struct schema_ctx;
 struct schema_key;
+
+/* Told of each secret a parse meets: present keys marked .secret (a null
+ * value is not one), and what custom parsers report with schema_secret().
+ * value is the scalar node; key its dotted path ("lwm2m.servers[0].psk_key"),
+ * valid during the call only. */
+typedef void (*schema_secret_fn)(void *ud, const struct ynode *value, const char *key,
+				 enum schema_secret kind);
 
 /* Parse or check node for key into target (the address obj + key->offset).
  * Report problems with schema_error() and return 0 or a negative errno
@@ -102,6 +117,7 @@ struct schema_key {
 	const char *def_str;
 
 	const char *doc; /* one line for humans (generated docs, --help-config) */
+	uint8_t secret;  /* enum schema_secret */
 };
 
 struct schema_section {
@@ -115,8 +131,10 @@ struct schema_section {
  * "lwm2m.servers[0].uri" ("" at the top level). */
 struct schema_ctx {
 	struct diag *diag;
-	void *userdata;  /* from schema_parse(), for callbacks */
-	unsigned errors; /* reported by this parse */
+	void *userdata;             /* from schema_parse(), for callbacks */
+	unsigned errors;            /* reported by this parse */
+	schema_secret_fn on_secret; /* may be NULL */
+	void *secret_ud;
 	size_t path_len;
 	char path[512];
 	/* private: the section a check callback is looking at */
@@ -135,6 +153,10 @@ bool schema_key_ok(const struct schema_ctx *ctx, const char *key);
 int schema_parse(const struct schema_section *sec, const struct ynode *node, void *obj, struct diag *diag,
 		 void *userdata);
 
+/* schema_parse() telling on_secret (may be NULL) of every secret met. */
+int schema_parse_secrets(const struct schema_section *sec, const struct ynode *node, void *obj,
+			 struct diag *diag, void *userdata, schema_secret_fn on_secret, void *secret_ud);
+
 /* Release the lists (and custom allocations) of obj; obj itself is not
  * freed. Accepts a zeroed or partially filled obj. */
 void schema_free(const struct schema_section *sec, void *obj);
@@ -149,6 +171,11 @@ void schema_error(struct schema_ctx *ctx, const struct ynode *node, const char *
 	__attribute__((format(printf, 3, 4)));
 void schema_warning(struct schema_ctx *ctx, const struct ynode *node, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* A custom parser found a secret at value (a scalar) for key: tells the
+ * parse's on_secret. ctx may be NULL (nothing to tell). */
+void schema_secret(struct schema_ctx *ctx, const struct ynode *value, const char *key,
+		   enum schema_secret kind);
 
 /* "'lwm2m.servers[0]'" or "the top level": how messages name the place. */
 const char *schema_where(const struct schema_ctx *ctx, char *buf, size_t size);

@@ -21,6 +21,8 @@ int gw_check(const struct gw_options *opt, FILE *out, FILE *err)
 
 	r = gw_config_load_file_partial(opt->config_path, &diag, &c, &partial);
 	if (r >= 0)
+		gw_state_dir_check(c, &diag);
+	if (r >= 0)
 		r = gw_config_load_objects(c, &diag, &reg, &loaded);
 	if (r >= 0)
 		r = gw_config_load_profiles(c, reg, &diag);

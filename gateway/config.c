@@ -550,9 +550,13 @@ static const struct schema_key server_keys[] = {
 	  .offset = SV_OFF(psk_key),
 	  .parse = parse_psk_key,
 	  .size = sizeof(struct gw_psk_key),
-	  .doc = "hex" },
+	  .doc = "hex",
+	  .secret = SCHEMA_SECRET },
 	{ .name = "certificate", .kind = SCHEMA_STRING, .offset = SV_OFF(certificate) },
-	{ .name = "private_key", .kind = SCHEMA_STRING, .offset = SV_OFF(private_key) },
+	{ .name = "private_key",
+	  .kind = SCHEMA_STRING,
+	  .offset = SV_OFF(private_key),
+	  .secret = SCHEMA_SECRET_FILE },
 	{ .name = "ca_certificate", .kind = SCHEMA_STRING, .offset = SV_OFF(ca_certificate) },
 	{ .name = "bootstrap", .kind = SCHEMA_BOOL, .offset = SV_OFF(bootstrap) },
 	{ NULL },
@@ -763,7 +767,8 @@ static const struct schema_key device_keys[] = {
 	  .offset = DV_OFF(psk_key),
 	  .parse = parse_psk_key,
 	  .size = sizeof(struct gw_psk_key),
-	  .doc = "hex" },
+	  .doc = "hex",
+	  .secret = SCHEMA_SECRET },
 	{ .name = "poll",
 	  .kind = SCHEMA_DURATION,
 	  .offset = DV_OFF(poll_usec),
@@ -1103,8 +1108,9 @@ static int split_profiles_path(struct gw_config *c, const char *path)
 static int config_from_doc(struct ydoc *doc, const char *path, struct diag *diag, struct gw_config **out,
 			   struct gw_config **partial)
 {
+	struct gw_secret_scan secrets = { 0 };
 	struct gw_config *c;
-	int r;
+	int r, rs;
 
 	c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -1112,7 +1118,11 @@ static int config_from_doc(struct ydoc *doc, const char *path, struct diag *diag
 		return -ENOMEM;
 	}
 	c->doc = doc;
-	r = schema_parse(&root_section, ydoc_root(doc), c, diag, NULL);
+	r = schema_parse_secrets(&root_section, ydoc_root(doc), c, diag, NULL, gw_secret_seen, &secrets);
+	rs = gw_secrets_check(&secrets, doc, diag);
+	gw_secret_scan_clear(&secrets);
+	if (r == 0 || rs == -ENOMEM)
+		r = rs == -EACCES ? -EINVAL : rs;
 	if (r == -EINVAL && partial && split_profiles_path(c, path) >= 0) {
 		*partial = c;
 		return r;

@@ -185,6 +185,9 @@ static void reload(struct daemon *d)
 		       (c->objects_dir && strcmp(c->objects_dir, config_of(d)->objects_dir) != 0)))
 		log_warning(
 			"gateway.objects_dir changed: new object definitions take effect at the next start");
+	if (r >= 0 && strcmp(c->gateway.state_dir, config_of(d)->gateway.state_dir) != 0)
+		log_warning("gateway.state_dir changed: the LwM2M client keeps using %s until the next start",
+			    config_of(d)->gateway.state_dir);
 	lwm2m_registry_free(reg);
 	if (r < 0) {
 		if (diag.errors > 0)
@@ -273,6 +276,32 @@ static int setup_loop(struct daemon *d)
 	return 0;
 }
 
+/* Bootstrap results live in gateway.state_dir: without it every start
+ * would bootstrap again, silently. Created like systemd's StateDirectory=
+ * when missing; unusable, the daemon does not start. */
+static int prepare_state_dir(const char *path)
+{
+	char failed[4096];
+	int r;
+
+	r = gw_state_dir_create(path, failed, sizeof(failed));
+	if (r < 0) {
+		if (strcmp(failed, path) != 0)
+			return log_error_errno(
+				r, "Cannot create the state directory %s (gateway.state_dir): %s: %m", path,
+				failed);
+		return log_error_errno(r, "Cannot create the state directory %s (gateway.state_dir): %m",
+				       path);
+	}
+	if (r > 0)
+		log_info("Created the state directory %s (mode 0700)", path);
+	r = gw_state_dir_writable(path);
+	if (r < 0)
+		return log_error_errno(r, "Cannot write to the state directory %s (gateway.state_dir): %m",
+				       path);
+	return 0;
+}
+
 #define FD_LIMIT_CAP  65536 /* as the systemd unit's LimitNOFILE */
 #define LOWFD_RESERVE 16    /* Modbus buses whose socket needs a low number at once */
 
@@ -322,6 +351,10 @@ int gw_daemon_run(const struct gw_options *opt)
 	}
 	apply_log_settings(opt, d.config);
 	log_loaded(&d);
+	if (prepare_state_dir(d.config->gateway.state_dir) < 0) {
+		sd_notifyf(0, "STATUS=State directory %s unusable", d.config->gateway.state_dir);
+		goto out;
+	}
 
 	if (setup_loop(&d) < 0)
 		goto out;

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include <systemd/sd-event.h>
 
@@ -165,9 +166,10 @@ static inline const struct gw_server *gw_config_server(const struct gw_config *c
 }
 
 /* Load and validate a configuration file. Every problem goes to diag as
- * "file:line:col: message". Returns 0 and *out, or a negative errno (-EINVAL
- * when the file has errors, -EBADMSG for YAML syntax, -ENOENT...) with *out
- * NULL. */
+ * "file:line:col: message", also a secret in the file or a key file it
+ * names that others can read (gw_secrets_check()). Returns 0 and *out, or a
+ * negative errno (-EINVAL when the file has errors, -EBADMSG for YAML
+ * syntax, -ENOENT...) with *out NULL. */
 int gw_config_load_file(const char *path, struct diag *diag, struct gw_config **out);
 /* Like gw_config_load_file(), but when the file has errors (-EINVAL),
  * *partial gets what could be parsed, so that `fieldgate check` can go on
@@ -203,6 +205,50 @@ const char *gw_security_to_string(int security);
  * OOM. reg may be NULL. */
 char *gw_config_summary(const struct gw_config *c, const char *path, const struct lwm2m_registry *reg,
 			size_t loaded);
+
+/* ---- secrets in the configuration (secrets.c) ------------------------- */
+
+/* Who besides the owner can read a file of this mode and owner: "others",
+ * "its group" (unless root owns it: root:fieldgate 0640 is how secrets are
+ * installed for the service), or NULL when nobody. */
+const char *gw_secret_readers(mode_t mode, uid_t owner);
+
+/* The secrets a parse met (schema_secret_fn gw_secret_seen, ud a zeroed
+ * struct gw_secret_scan): the first secret value and their count, and
+ * every value naming a file that holds a secret. */
+struct gw_secret_file {
+	const struct ynode *node;
+	char *key; /* its path: "bridges.broker.tls.key" */
+};
+struct gw_secret_scan {
+	const struct ynode *value; /* the first secret value */
+	char value_key[600];       /* its path: "lwm2m.servers[0].psk_key" */
+	size_t nvalues;
+	struct gw_secret_file *files;
+	size_t nfiles, cap;
+	bool oom;
+};
+void gw_secret_seen(void *ud, const struct ynode *value, const char *key, enum schema_secret kind);
+/* Report (at the value's position, naming the file and its mode) a secret
+ * value in doc's file when others can read it, and every named file that
+ * exists and others can read. Returns 0, -EACCES when something was
+ * reported, -ENOMEM. */
+int gw_secrets_check(const struct gw_secret_scan *s, const struct ydoc *doc, struct diag *diag);
+void gw_secret_scan_clear(struct gw_secret_scan *s);
+
+/* ---- the state directory (state_dir.c) -------------------------------- */
+
+/* `run`: path (gateway.state_dir) exists as a directory, or is created:
+ * missing parents 0755, itself 0700, owned by the running user. Returns 1
+ * when created, 0 when it was there, or a negative errno (-ENOTDIR when it
+ * is something else) with the path that failed in failed. */
+int gw_state_dir_create(const char *path, char *failed, size_t size);
+/* 0 when this process may create files in path, else the negative errno. */
+int gw_state_dir_writable(const char *path);
+/* `check`: what `run` will find, at gateway.state_dir's position: an error
+ * when it cannot be a directory, a warning when it is missing (run creates
+ * it) or this user cannot write it (check may run as another user). */
+void gw_state_dir_check(const struct gw_config *c, struct diag *diag);
 
 /* ---- validators, public for tests ------------------------------------- */
 

@@ -683,6 +683,7 @@ int ble_address_parse(struct schema_ctx *ctx, const struct ynode *node, struct b
 	} else if (mac_of(ctx, mac, a.mac) < 0)
 		r = -EINVAL;
 	if (key) {
+		schema_secret(ctx, key, "bindkey", SCHEMA_SECRET);
 		if (key->kind != YNODE_SCALAR || strlen(key->scalar.str) != 32 ||
 		    ble_hex_parse(key->scalar.str, a.key, sizeof(a.key)) != 16) {
 			schema_error(ctx, key, "invalid bindkey: expected 16 bytes as 32 hex digits");

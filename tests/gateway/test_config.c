@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -277,6 +278,147 @@ static void test_objects_dir_relative_to_file(void **state)
 	rmdir(dir);
 }
 
+/* Who may read a secret: the owner, and a group only when root owns the
+ * file (root:fieldgate 0640, as systemd-tmpfiles installs it). */
+static void test_secret_readers(void **state)
+{
+	static const struct {
+		mode_t mode;
+		uid_t owner;
+		const char *readers;
+	} cases[] = {
+		{ 0600, 1000, NULL },
+		{ 0400, 0, NULL },
+		{ 0600, 0, NULL },
+		{ 0640, 0, NULL },
+		{ 0620, 1000, NULL },
+		{ 0700, 1000, NULL },
+		{ 0644, 0, "others" },
+		{ 0604, 1000, "others" },
+		{ 0444, 0, "others" },
+		{ 0640, 1000, "its group" },
+		{ 0660, 65534, "its group" },
+		{ 0750, 1, "its group" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *r = gw_secret_readers(cases[i].mode, cases[i].owner);
+		if (cases[i].readers)
+			assert_string_equal(r, cases[i].readers);
+		else
+			assert_null(r);
+	}
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* Load path and compare the messages with want (n of them). */
+static void load_expect(const char *path, int ret, const char *const *want, size_t n)
+{
+	struct gwt_diag d;
+	struct gw_config *c = NULL;
+
+	gwt_diag_init(&d);
+	assert_int_equal(gw_config_load_file(path, &d.diag, &c), ret);
+	for (size_t i = 0; i < d.n; i++)
+		print_message("# %s\n", d.msg[i]);
+	assert_int_equal(d.n, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(d.msg[i], want[i]);
+	assert_true(ret == 0 ? c != NULL : c == NULL);
+	gw_config_free(c);
+	gwt_diag_clear(&d);
+}
+
+/* A psk_key in a configuration others can read, a private key file others
+ * can read: refused, at the key's position, naming the file and its mode.
+ * 0600 is accepted; a key file that does not exist is not this check's. */
+static void test_secret_modes(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/fg-sec-XXXXXX", path[128], key[128], text[1024], m1[1024], m2[1024];
+	const char *want[2] = { m1, m2 };
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/c.yaml", dir);
+	snprintf(key, sizeof(key), "%s/gw.key", dir);
+	snprintf(text, sizeof(text),
+		 "gateway: {name: g}\n"
+		 "lwm2m:\n"
+		 "  servers:\n"
+		 "    - {uri: 'coaps://h', security: psk, psk_identity: g, psk_key: 0a0b}\n"
+		 "    - uri: 'coaps://k'\n"
+		 "      security: certificate\n"
+		 "      certificate: %s/gw.crt\n"
+		 "      private_key: %s\n"
+		 "      ca_certificate: %s/ca.crt\n"
+		 "devices:\n"
+		 "  - {name: d, profile: p, psk_identity: d, psk_key: 0c}\n",
+		 dir, key, dir);
+	write_file(path, text, 0644);
+	write_file(key, "not a key, but secret\n", 0644);
+	/* Owned by us: as root, the group rule is seen on a file of another
+	 * owner. */
+	if (geteuid() == 0)
+		assert_int_equal(chown(path, 65534, (gid_t)-1), 0);
+	snprintf(m1, sizeof(m1),
+		 "%s:4:67: lwm2m.servers[0].psk_key (and 1 more secret) in a file readable by others (mode "
+		 "0644, owner uid "
+		 "%u): "
+		 "chmod 600 %s (a group may read a secret only in a file of root: root:fieldgate 0640)",
+		 path, geteuid() == 0 ? 65534u : (unsigned)geteuid(), path);
+	if (geteuid() == 0)
+		snprintf(m2, sizeof(m2),
+			 "%s:8:20: lwm2m.servers[1].private_key file '%s' is readable by others (mode 0644): "
+			 "chmod 600 %s (or "
+			 "640 "
+			 "with the service's group: chgrp fieldgate %s)",
+			 path, key, key, key);
+	else
+		snprintf(m2, sizeof(m2),
+			 "%s:8:20: lwm2m.servers[1].private_key file '%s' is readable by others (mode 0644, "
+			 "owner uid %u): "
+			 "chmod "
+			 "600 %s (a group may read a secret only in a file of root: root:fieldgate 0640)",
+			 path, key, (unsigned)geteuid(), key);
+	load_expect(path, -EINVAL, want, 2);
+
+	/* Its group may read it: refused too when root is not the owner. */
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(chmod(key, 0600), 0);
+	snprintf(m1, sizeof(m1),
+		 "%s:4:67: lwm2m.servers[0].psk_key (and 1 more secret) in a file readable by its group "
+		 "(mode 0640, owner uid "
+		 "%u): chmod 600 %s (a group may read a secret only in a file of root: root:fieldgate 0640)",
+		 path, geteuid() == 0 ? 65534u : (unsigned)geteuid(), path);
+	load_expect(path, -EINVAL, want, 1);
+
+	/* Only the owner: fine; so is a key file that is not there. */
+	assert_int_equal(chmod(path, 0600), 0);
+	load_expect(path, 0, NULL, 0);
+	unlink(key);
+	assert_int_equal(chmod(path, 0600), 0);
+	load_expect(path, 0, NULL, 0);
+
+	/* The same text from a buffer has no file mode to check. */
+	struct gwt_diag d;
+	struct gw_config *c = NULL;
+	gwt_diag_init(&d);
+	assert_int_equal(gw_config_load_buffer("b.yaml", text, strlen(text), &d.diag, &c), 0);
+	gw_config_free(c);
+	gwt_diag_clear(&d);
+	unlink(path);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -287,6 +429,8 @@ int main(void)
 		cmocka_unit_test(test_defaults_and_summary),
 		cmocka_unit_test(test_errors_leave_nothing),
 		cmocka_unit_test(test_objects_dir_relative_to_file),
+		cmocka_unit_test(test_secret_readers),
+		cmocka_unit_test(test_secret_modes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -89,7 +89,11 @@ class Gateway:
             self.log.append(line.rstrip("\n"))
 
     def write(self, text):
-        with open(self.path + ".new", "w") as f:
+        # Only the owner may read a configuration that holds a secret
+        # (psk_key, an MQTT password, a BLE bindkey): fieldgate refuses it
+        # otherwise.
+        fd = os.open(self.path + ".new", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
             f.write(text.replace("@SOCK@", getattr(self, "sock", "")))
         os.replace(self.path + ".new", self.path)
 

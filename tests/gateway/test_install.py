@@ -103,6 +103,9 @@ class Install(unittest.TestCase):
             # installed profiles: what a fresh package does first.
             with open(dest + expect[1]) as f:
                 self.assertIn("devices:", f.read())
+            # It holds a psk_key: not readable by others (fieldgate would
+            # refuse it).
+            self.assertEqual(os.stat(dest + expect[1]).st_mode & 0o777, 0o640)
             # Test programs are not installed.
             names = [f for _, _, fs in os.walk(dest) for f in fs]
             self.assertFalse([n for n in names if n.startswith("test_") or n == "fg-lwm2m-server"], names)

@@ -500,6 +500,89 @@ static void test_edit_distance(void **state)
 	assert_null(schema_suggest("verbose", levels));
 }
 
+/* Keys marked secret are told to the parse's on_secret with their dotted
+ * path, present and non-null only, whether their value parses or not. */
+struct secret_seen {
+	size_t n;
+	char what[4][128];
+};
+
+static void on_secret(void *ud, const struct ynode *value, const char *key, enum schema_secret kind)
+{
+	struct secret_seen *s = ud;
+
+	assert_true(s->n < 4);
+	snprintf(s->what[s->n++], sizeof(s->what[0]), "%s=%s %u:%u %s", key, value->scalar.str, value->line,
+		 value->col, kind == SCHEMA_SECRET_FILE ? "file" : "value");
+}
+
+struct sec_item {
+	const char *user, *password, *key;
+};
+struct sec_cfg {
+	struct schema_list items;
+	const char *token;
+};
+
+static const struct schema_key sec_item_keys[] = {
+	{ .name = "user", .kind = SCHEMA_STRING, .offset = offsetof(struct sec_item, user) },
+	{ .name = "password",
+	  .kind = SCHEMA_STRING,
+	  .offset = offsetof(struct sec_item, password),
+	  .max_len = 4,
+	  .secret = SCHEMA_SECRET },
+	{ .name = "key",
+	  .kind = SCHEMA_STRING,
+	  .offset = offsetof(struct sec_item, key),
+	  .secret = SCHEMA_SECRET_FILE },
+	{ NULL },
+};
+static const struct schema_section sec_item_section = { "item", sizeof(struct sec_item), sec_item_keys,
+							NULL };
+static const struct schema_key sec_item_elem = { .kind = SCHEMA_SECTION, .section = &sec_item_section };
+static const struct schema_key sec_keys[] = {
+	{ .name = "items",
+	  .kind = SCHEMA_LIST,
+	  .offset = offsetof(struct sec_cfg, items),
+	  .elem = &sec_item_elem },
+	{ .name = "token",
+	  .kind = SCHEMA_STRING,
+	  .offset = offsetof(struct sec_cfg, token),
+	  .secret = SCHEMA_SECRET },
+	{ NULL },
+};
+static const struct schema_section sec_section = { "sec", sizeof(struct sec_cfg), sec_keys, NULL };
+
+static void test_secrets(void **state)
+{
+	static const char text[] = "items:\n"
+				   "  - {user: a, password: toolong, key: /k.pem}\n"
+				   "  - {user: b, password: ~, key: }\n"
+				   "token: t0k\n";
+	struct secret_seen seen = { 0 };
+	struct sec_cfg cfg = { 0 };
+	struct ydoc *doc = NULL;
+	struct gwt_diag d;
+
+	(void)state;
+	gwt_diag_init(&d);
+	assert_int_equal(ydoc_load_buffer("s.yaml", text, strlen(text), NULL, &d.diag, &doc), 0);
+	assert_int_equal(
+		schema_parse_secrets(&sec_section, ydoc_root(doc), &cfg, &d.diag, NULL, on_secret, &seen),
+		-EINVAL); /* the password is too long: still a secret */
+	assert_int_equal(seen.n, 3);
+	assert_string_equal(seen.what[0], "items[0].password=toolong 2:25 value");
+	assert_string_equal(seen.what[1], "items[0].key=/k.pem 2:39 file");
+	assert_string_equal(seen.what[2], "token=t0k 4:8 value");
+	schema_free(&sec_section, &cfg);
+	/* Without a callback (schema_parse) nothing is told. */
+	memset(&cfg, 0, sizeof(cfg));
+	assert_int_equal(schema_parse(&sec_section, ydoc_root(doc), &cfg, NULL, NULL), -EINVAL);
+	schema_free(&sec_section, &cfg);
+	ydoc_free(doc);
+	gwt_diag_clear(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -513,6 +596,7 @@ int main(void)
 		cmocka_unit_test(test_required_and_kinds),
 		cmocka_unit_test(test_every_error_reported),
 		cmocka_unit_test(test_edit_distance),
+		cmocka_unit_test(test_secrets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
