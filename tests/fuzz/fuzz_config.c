@@ -4,7 +4,8 @@
  * tree, the schema engine with every key kind, the URI/name/template/PSK
  * validators and the summary, exactly the path `fieldgate check` takes
  * (gw_config_load_buffer), from memory. Diagnostics are formatted (so the
- * message code runs) and discarded.
+ * message code runs) and discarded; each must carry a line and a column
+ * (users see file:line:col), also what libyaml's reader rejects.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,6 +18,8 @@ static void discard(void *ctx, enum diag_severity sev, const char *file, unsigne
 	char buf[512];
 
 	(void)ctx;
+	if (line == 0 || col == 0 || !file)
+		abort();
 	diag_format(buf, sizeof(buf), sev, file, line, col, msg);
 }
 
