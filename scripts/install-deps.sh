@@ -51,8 +51,8 @@ else
 	echo "==> all Debian packages present"
 fi
 
-# npm packages used by the tests (third-party LwM2M server) go into a local
-# folder, never globally.
+# npm packages used by the tests (a third-party LwM2M server, aedes as an
+# MQTT 3.1.1-only broker) go into a local folder, never globally.
 here=$(cd "$(dirname "$0")/.." && pwd)
 if ((with_npm)) && [[ -f "$here/tests/peers/package.json" ]]; then
 	if [[ ! -d "$here/tests/peers/node_modules" ]] ||

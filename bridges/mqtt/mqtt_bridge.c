@@ -18,6 +18,15 @@
  * default, clean session off: the broker keeps what was published while
  * the gateway was away), and the retained status topic says "online"; the
  * last will says "offline".
+ *
+ * MQTT 5 by default, because only its CONNECT can tell the broker the
+ * largest packet we take (Maximum Packet Size = max_payload + room for the
+ * topic and properties): the broker then drops a longer message instead of
+ * sending it, and libmosquitto, which reads every packet whole into memory
+ * whatever its size, never sees it. A broker that refuses version 5
+ * (CONNACK "unacceptable protocol version") is spoken to in 3.1.1 from the
+ * next attempt on (protocol: auto), said once in the log: there nothing
+ * bounds what a message costs before it is dropped.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -30,6 +39,7 @@
 
 #include <arpa/inet.h>
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 #include <netdb.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -110,6 +120,9 @@ struct bridge {
 	unsigned attempt;   /* failed attempts since the last CONNACK */
 	uint64_t started;   /* CLOCK_MONOTONIC of the current attempt */
 	bool was_connected; /* a CONNACK since the last failure */
+	bool v5;            /* this attempt speaks MQTT 5 */
+	bool v311_only;     /* the broker refused MQTT 5 (protocol: auto) */
+	bool again_now;     /* retry at once, in 3.1.1 (the refusal is no failure) */
 	bool told_down;     /* devices were told the broker is unreachable */
 	sd_event_source *io, *misc, *retry;
 	struct resolve *lookup; /* the broker's name, off the loop (common/resolve.h) */
@@ -397,6 +410,16 @@ static void after_connack(struct bridge *b);
 
 static void after_io(struct bridge *b)
 {
+	if (b->again_now) {
+		b->again_now = false;
+		b->connack = false;
+		conn_teardown(b);
+		b->state = ST_WAITING;
+		b->retry = sd_event_source_disable_unref(b->retry);
+		if (sd_event_add_time_relative(b->event, &b->retry, CLOCK_MONOTONIC, 0, 0, on_retry, b) >= 0)
+			return;
+		b->lost = true;
+	}
 	if (b->lost || (b->mosq && mosquitto_socket(b->mosq) < 0)) {
 		b->connack = false;
 		conn_retry(b, b->state == ST_CONNECTED ? "connection lost" : "connection failed");
@@ -512,9 +535,25 @@ static void cb_connect(struct mosquitto *m, void *ud, int rc)
 
 	(void)m;
 	b->progress++;
+	if (rc != 0 && b->v5 && rc == MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION &&
+	    b->conf.protocol == MQTT_PROTO_AUTO) {
+		log_warning("MQTT bridge %s: broker %s:%u does not speak MQTT 5: using MQTT 3.1.1, where the "
+			    "broker cannot be told max_payload (%zu bytes): a longer message is read whole "
+			    "before it is dropped (limit message sizes at the broker, e.g. mosquitto's "
+			    "message_size_limit)",
+			    b->name, b->conf.host, (unsigned)b->conf.port, b->conf.max_payload);
+		b->v311_only = true;
+		b->again_now = true;
+		return;
+	}
 	if (rc != 0) {
-		log_error("MQTT bridge %s: broker %s:%u refused the connection: %s", b->name, b->conf.host,
-			  (unsigned)b->conf.port, mosquitto_connack_string(rc));
+		/* MQTT 5 CONNACKs carry reason codes, 3.1.1 ones return codes. */
+		log_error("MQTT bridge %s: broker %s:%u refused the connection: %s%s", b->name, b->conf.host,
+			  (unsigned)b->conf.port,
+			  b->v5 ? mosquitto_reason_string(rc) : mosquitto_connack_string(rc),
+			  b->v5 && rc == MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION
+				  ? " (it speaks MQTT 3.1.1 only: protocol: auto or 3.1.1 would connect)"
+				  : "");
 		b->lost = true;
 		return;
 	}
@@ -564,23 +603,34 @@ static void cb_subscribe(struct mosquitto *m, void *ud, int mid, int n, const in
 	(void)m;
 	(void)mid;
 	b->progress++;
+	/* 0x80 in 3.1.1; in MQTT 5 every reason code from 0x80 on. */
 	for (int i = 0; i < n; i++)
-		if (granted[i] == 0x80)
-			log_warning("MQTT bridge %s: the broker refused a subscription", b->name);
+		if (granted[i] >= 0x80)
+			log_warning("MQTT bridge %s: the broker refused a subscription: %s", b->name,
+				    b->v5 ? mosquitto_reason_string(granted[i]) : "failure");
 }
 
 static void op_finish_later(struct op *op, int err);
 
-static void cb_publish(struct mosquitto *m, void *ud, int mid)
+/* reason: an MQTT 5 PUBACK/PUBCOMP's (0 in 3.1.1, where a broker that
+ * refuses a publish says nothing). */
+static void cb_publish(struct mosquitto *m, void *ud, int mid, int reason, const mosquitto_property *props)
 {
 	struct bridge *b = ud;
 
 	(void)m;
+	(void)props;
 	b->progress++;
 	for (struct op *op = b->ops; op; op = op->next)
 		if (op->mid == mid && !op->acked && !op->finished) {
 			op->acked = true;
-			if (!op->confirm)
+			if (reason >= 0x80) {
+				/* The request was fine, its way to the field is
+				 * closed: the gateway failed (5.00). */
+				log_warning("MQTT bridge %s: the broker refused a publish for %s: %s",
+					    b->name, op->device, mosquitto_reason_string(reason));
+				op_finish_later(op, -EIO);
+			} else if (!op->confirm)
 				op_finish_later(op, 0);
 			return;
 		}
@@ -682,6 +732,36 @@ static int tls_setup(struct bridge *b, bool by_name)
 	return mosq_errno(rc);
 }
 
+/* The MQTT 5 CONNECT properties: Maximum Packet Size (the broker drops
+ * what we would not take: see the top of this file) and, for a persistent
+ * session, a Session Expiry Interval that never ends (in MQTT 5 a session
+ * without one ends with the connection; 3.1.1 kept it).
+ *
+ * libmosquitto 2.0 takes CONNECT properties only in
+ * mosquitto_connect_bind_v5(), whose TCP connect() blocks (the loop would
+ * stop for as long as an unreachable broker's SYN goes unanswered). It
+ * keeps the properties it is given before it checks its other arguments,
+ * and sends them with every later connect (lib/connect.c, 2.0.11): they are
+ * handed over by a call that an invalid keepalive stops before any I/O, and
+ * mosquitto_connect_bind_async() then connects without blocking.
+ * tests/mqtt/test_mqtt.py (MaxPayload) fails if that stops holding. */
+static int connect_properties(struct bridge *b, const char *addr)
+{
+	mosquitto_property *props = NULL;
+	int rc;
+
+	rc = mosquitto_property_add_int32(&props, MQTT_PROP_MAXIMUM_PACKET_SIZE,
+					  (uint32_t)(b->conf.max_payload + MQTT_PACKET_ROOM));
+	if (rc == MOSQ_ERR_SUCCESS && !b->conf.clean_session)
+		rc = mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, UINT32_MAX);
+	if (rc == MOSQ_ERR_SUCCESS) {
+		rc = mosquitto_connect_bind_v5(b->mosq, addr, b->conf.port, 1 /* invalid */, NULL, props);
+		rc = rc == MOSQ_ERR_INVAL ? MOSQ_ERR_SUCCESS : rc == MOSQ_ERR_SUCCESS ? MOSQ_ERR_UNKNOWN : rc;
+	}
+	mosquitto_property_free_all(&props);
+	return rc;
+}
+
 static void conn_open(struct bridge *b, const char *addr, bool by_name)
 {
 	const struct mqtt_conf *c = &b->conf;
@@ -696,14 +776,19 @@ static void conn_open(struct bridge *b, const char *addr, bool by_name)
 	mosquitto_connect_callback_set(b->mosq, cb_connect);
 	mosquitto_disconnect_callback_set(b->mosq, cb_disconnect);
 	mosquitto_subscribe_callback_set(b->mosq, cb_subscribe);
-	mosquitto_publish_callback_set(b->mosq, cb_publish);
+	mosquitto_publish_v5_callback_set(b->mosq, cb_publish);
 	mosquitto_message_callback_set(b->mosq, cb_message);
 	mosquitto_log_callback_set(b->mosq, cb_log);
-	(void)mosquitto_int_option(b->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+	b->v5 = c->protocol == MQTT_PROTO_V5 || (c->protocol == MQTT_PROTO_AUTO && !b->v311_only);
+	rc = mosquitto_int_option(b->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+				  b->v5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
 	(void)mosquitto_int_option(b->mosq, MOSQ_OPT_TCP_NODELAY, 1);
-	rc = mosquitto_will_set(b->mosq, c->status_topic, 7, "offline", 1, true);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_will_set(b->mosq, c->status_topic, 7, "offline", 1, true);
 	if (rc == MOSQ_ERR_SUCCESS && c->username)
 		rc = mosquitto_username_pw_set(b->mosq, c->username, c->password);
+	if (rc == MOSQ_ERR_SUCCESS && b->v5)
+		rc = connect_properties(b, addr);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		snprintf(why, sizeof(why), "cannot set up the client: %s", mosquitto_strerror(rc));
 		conn_retry(b, why);

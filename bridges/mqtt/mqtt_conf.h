@@ -38,8 +38,21 @@ struct mqtt_avail {
 	size_t nonline, noffline;
 };
 
+/* The MQTT version spoken (key `protocol`). */
+enum mqtt_protocol {
+	MQTT_PROTO_AUTO = 0, /* 5, and 3.1.1 when the broker refuses 5 */
+	MQTT_PROTO_V5,
+	MQTT_PROTO_V311,
+};
+
+/* What a PUBLISH may take besides its payload, for the Maximum Packet Size
+ * told to the broker: the fixed header (5), the longest topic (2 + 65535),
+ * a packet id (2) and 4 KiB of MQTT 5 properties (their length, 4). */
+#define MQTT_PACKET_ROOM (5u + 2u + 65535u + 2u + 4u + 4096u)
+
 struct mqtt_conf {
-	char *host; /* a name or a numeric address */
+	int protocol; /* enum mqtt_protocol */
+	char *host;   /* a name or a numeric address */
 	uint16_t port;
 	char *client_id, *username, *password, *status_topic;
 	bool tls, tls_verify;

@@ -34,7 +34,7 @@ struct avail_yaml {
 };
 
 struct conf_yaml {
-	int type;
+	int type, protocol;
 	const char *host, *url, *client_id, *username, *password, *status_topic;
 	uint64_t port, keepalive, qos, reconnect_min, reconnect_max, max_payload, ack_timeout,
 		connect_timeout, unreachable_after;
@@ -51,6 +51,13 @@ struct conf_yaml {
 #define AY(f) offsetof(struct avail_yaml, f)
 
 static const struct schema_enum_word type_words[] = { { .word = "mqtt", .value = 0 }, { .word = NULL } };
+static const struct schema_enum_word protocol_words[] = {
+	{ .word = "auto", .value = MQTT_PROTO_AUTO },
+	{ .word = "5", .value = MQTT_PROTO_V5 },
+	{ .word = "3.1.1", .value = MQTT_PROTO_V311 },
+	{ .word = "5.0", .value = MQTT_PROTO_V5, .alias = true },
+	{ .word = NULL },
+};
 
 static const struct schema_key tls_keys[] = {
 	{ .name = "ca", .kind = SCHEMA_STRING, .offset = TY(ca), .doc = "CA certificate file (PEM)" },
@@ -287,6 +294,12 @@ static int check_topic(struct schema_ctx *ctx, const struct schema_key *k, const
 
 static const struct schema_key conf_keys[] = {
 	{ .name = "type", .kind = SCHEMA_ENUM, .required = true, .offset = CY(type), .words = type_words },
+	{ .name = "protocol",
+	  .kind = SCHEMA_ENUM,
+	  .offset = CY(protocol),
+	  .words = protocol_words,
+	  .def_int = MQTT_PROTO_AUTO,
+	  .doc = "MQTT 5 (tells the broker max_payload), 3.1.1, or auto: 5, else 3.1.1" },
 	{ .name = "host", .kind = SCHEMA_STRING, .offset = CY(host), .max_len = 253, .parse = check_host },
 	{ .name = "port", .kind = SCHEMA_UINT, .offset = CY(port), .umin = 1, .umax = 65535 },
 	{ .name = "url", .kind = SCHEMA_STRING, .offset = CY(url), .max_len = 300 },
@@ -341,7 +354,8 @@ static const struct schema_key conf_keys[] = {
 	  .offset = CY(max_payload),
 	  .umin = 16,
 	  .umax = 64u << 20,
-	  .def_uint = 256u << 10 },
+	  .def_uint = 256u << 10,
+	  .doc = "longest payload taken; MQTT 5 brokers drop longer ones (Maximum Packet Size)" },
 	{ .name = "discovery", .kind = SCHEMA_SECTION, .offset = CY(discovery), .section = &disc_sec },
 	{ .name = "unreachable_after",
 	  .kind = SCHEMA_DURATION,
@@ -597,6 +611,7 @@ int mqtt_conf_load(const char *name, const struct ynode *body, struct mqtt_conf 
 		r = asprintf(&out->status_topic, "fieldgate/%s/status", out->client_id) < 0 ? -ENOMEM : 0;
 	if (r < 0)
 		goto out;
+	out->protocol = c.protocol;
 	out->keepalive_s = (unsigned)(c.keepalive / USEC_PER_SEC);
 	out->clean_session = c.clean_session;
 	out->qos = (int)c.qos;

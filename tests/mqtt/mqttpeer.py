@@ -82,10 +82,11 @@ class Sub:
 
 
 class Broker:
-    def __init__(self, tmp, persistence=False, tls=None, client_certs=False, users=None):
+    def __init__(self, tmp, persistence=False, tls=None, client_certs=False, users=None, acl=None):
         """tls: (ca, cert, key) paths: the listener is TLS only; client_certs:
         clients must present a certificate of that CA; users: {name: password}
-        (anonymous clients are then refused)."""
+        (anonymous clients are then refused); acl: lines of a mosquitto
+        acl_file ("topic read zigbee2mqtt/#")."""
         self.tmp = tmp
         self.port = free_port()
         self.persistence = persistence
@@ -111,6 +112,11 @@ class Broker:
             for u, p in users.items():
                 subprocess.run(["mosquitto_passwd", "-b", pw, u, p], check=True, capture_output=True)
             lines.append("password_file " + pw)
+        if acl:
+            path = os.path.join(tmp, "acl-%d" % self.port)
+            with open(path, "w") as f:
+                f.write("\n".join(acl) + "\n")
+            lines.append("acl_file " + path)
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
         self.log = open(os.path.join(tmp, "mosquitto-%d.log" % self.port), "a")

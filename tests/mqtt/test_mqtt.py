@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -219,6 +220,176 @@ class Values(Base):
         self.assertEqual(gw.stop(), 0)
 
 
+def vmhwm(pid):
+    """Peak resident memory of process pid so far (VmHWM), in bytes."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM for %d" % pid)
+
+
+class MaxPayload(Base):
+    """max_payload bounds memory: in MQTT 5 the broker is told the largest
+    packet taken (Maximum Packet Size) and drops a longer message instead
+    of sending it, so a 64 MiB publish never reaches fieldgate."""
+    BIG = 64 << 20
+    BOUND = 16 << 20  # what fieldgate's peak may grow by (it grew by ~64 MiB before)
+
+    def subscribed(self, b, gw, value):
+        deadline = time.monotonic() + 10
+        while True:
+            b.pub("zigbee2mqtt/th1", '{"temperature":%s}' % value, qos=1)
+            r = self.srv.request("read", ep="gw-th1", path="/3303/0/5700", timeout=10)
+            if r["code"] == "2.05" and records_by_path(r)["/3303/0/5700"] == value:
+                return
+            self.assertLess(time.monotonic(), deadline, r)
+            time.sleep(0.1)
+
+    def test_64mib_publish_never_reaches_fieldgate(self):
+        b = self.broker()
+        gw = self.start(config(self.srv.url, self.body(b), [("th1", "z2m-th-sensor", "th1")], level="info"))
+        self.srv.wait_event("register", ep="gw-th1", timeout=15)
+        gw.wait_log(r"MQTT bridge broker: connected")
+        self.subscribed(b, gw, 20.5)
+        base = vmhwm(gw.proc.pid)
+        mark = len(gw.log)
+        # QoS 1, as the bridge subscribes: the broker must drop it, not
+        # keep it in flight (the next message would wait behind it).
+        b.pub("zigbee2mqtt/th1", b'{"temperature":' + b" " * (self.BIG - 20) + b'1}', qos=1)
+        b.pub("zigbee2mqtt/th1", '{"temperature":21.5}', qos=1)
+        deadline = time.monotonic() + 30
+        while self.value("gw-th1", "/3303/0/5700") != 21.5:
+            self.assertLess(time.monotonic(), deadline, "the message after the big one was not decoded")
+            time.sleep(0.05)
+        peak = vmhwm(gw.proc.pid)
+        print("fieldgate VmHWM before the 64 MiB publish %d KiB, after %d KiB (+%d KiB; bound +%d KiB)"
+              % (base >> 10, peak >> 10, (peak - base) >> 10, self.BOUND >> 10), file=sys.stderr)
+        self.assertLess(peak - base, self.BOUND)
+        # The connection stayed up; the broker dropped the message.
+        self.assertFalse([l for l in gw.log[mark:] if "connection lost" in l or "connected to" in l], gw.log[mark:])
+        with open(b.log.name) as f:
+            self.assertRegex(f.read(), r"Dropping too large outgoing PUBLISH for fieldgate-broker \(\d+ bytes\)")
+        # And it goes on.
+        b.pub("zigbee2mqtt/th1", '{"temperature":22.5}', qos=1)
+        self.assertEqual(self.poll_until("gw-th1", "/3303/0/5700", 22.5), 22.5)
+        self.assertEqual(gw.stop(), 0)
+
+
+class Aedes:
+    """aedes, a real MQTT 3.1.1-only broker from npm (tests/peers), on a free
+    loopback port; its output lines ("connect <id> v<version>") collected."""
+
+    def __init__(self, tmp):
+        peers = os.path.join(SOURCE, "tests", "peers")
+        self.port = socket.socket()
+        self.port.bind(("127.0.0.1", 0))
+        port = self.port.getsockname()[1]
+        self.port.close()
+        self.port = port
+        self.lines = []
+        self.proc = subprocess.Popen([shutil.which("node"), os.path.join(HERE, "aedes-broker.mjs"), str(port)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env=dict(os.environ, FG_PEERS_DIR=peers))
+        line = self.proc.stdout.readline()
+        if not line.startswith("listening"):
+            self.close()
+            raise AssertionError("aedes did not start: %r" % line)
+        self.reader = threading.Thread(target=lambda: [self.lines.append(l.strip()) for l in self.proc.stdout],
+                                       daemon=True)
+        self.reader.start()
+
+    def pub(self, topic, payload):
+        r = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port), "-V", "mqttv311", "-q", "1",
+                            "-t", topic, "-m", payload], capture_output=True, timeout=20)
+        if r.returncode != 0:
+            raise AssertionError("mosquitto_pub failed: %r" % r.stderr)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
+
+
+class Protocol(Base):
+    """MQTT 5 by default (the CONNECT tells the broker max_payload), 3.1.1
+    when the broker refuses 5 (protocol: auto) or when configured."""
+
+    def aedes(self):
+        peers = os.path.join(SOURCE, "tests", "peers", "node_modules", "aedes")
+        if not shutil.which("node") or not os.path.isdir(peers):
+            self.skipTest("node or tests/peers/node_modules/aedes missing: run scripts/install-deps.sh")
+        a = Aedes(self.dir)
+        self.addCleanup(a.close)
+        return a
+
+    def test_mqtt5_by_default(self):
+        b = self.broker()
+        gw = self.start(config(self.srv.url, self.body(b), [("th1", "z2m-th-sensor", "th1")]))
+        gw.wait_log(r"MQTT bridge broker: connected")
+        with open(b.log.name) as f:  # p5: MQTT 5; c0: a persistent session
+            self.assertRegex(f.read(), r"New client connected from .* as fieldgate-broker \(p5, c0, k30\)")
+        self.assertFalse([l for l in gw.log if "does not speak MQTT 5" in l])
+        self.assertEqual(gw.stop(), 0)
+
+    def test_fallback_to_311(self):
+        a = self.aedes()
+        body = "host: 127.0.0.1\nport: %d\nreconnect_min: 200ms\nreconnect_max: 1s\n" % a.port
+        gw = self.start(config(self.srv.url, body, [("th1", "z2m-th-sensor", "th1")]))
+        self.srv.wait_event("register", ep="gw-th1", timeout=15)
+        gw.wait_log(r"MQTT bridge broker: broker 127\.0\.0\.1:%d does not speak MQTT 5: using MQTT 3\.1\.1, "
+                    r"where the broker cannot be told max_payload \(262144 bytes\)" % a.port)
+        gw.wait_log(r"MQTT bridge broker: connected to 127\.0\.0\.1:%d" % a.port)
+        # At once, not after a backoff: no failure was logged.
+        self.assertFalse([l for l in gw.log if "connection failed" in l or "refused the connection" in l], gw.log)
+        deadline = time.monotonic() + 10
+        while True:
+            a.pub("zigbee2mqtt/th1", '{"temperature":23.5}')
+            r = self.srv.request("read", ep="gw-th1", path="/3303/0/5700", timeout=10)
+            if r["code"] == "2.05":
+                break
+            self.assertLess(time.monotonic(), deadline, r)
+            time.sleep(0.1)
+        self.assertEqual(records_by_path(r)["/3303/0/5700"], 23.5)
+        connects = [l for l in a.lines if l.startswith("connect fieldgate-broker")]
+        self.assertEqual(connects, ["connect fieldgate-broker v5", "connect fieldgate-broker v4"])
+        self.assertEqual(gw.stop(), 0)
+
+    def test_mqtt5_only_is_refused(self):
+        a = self.aedes()
+        body = "host: 127.0.0.1\nport: %d\nprotocol: 5\nreconnect_min: 100ms\nreconnect_max: 200ms\n" % a.port
+        gw = self.start(config(self.srv.url, body, [("th1", "z2m-th-sensor", "th1")]))
+        refused = (r"broker 127\.0\.0\.1:%d refused the connection: Unsupported Protocol Version \(it speaks "
+                   r"MQTT 3\.1\.1 only: protocol: auto or 3\.1\.1 would connect\)" % a.port)
+        gw.wait_log(refused)
+        mark = len(gw.log)
+        gw.wait_log(refused, mark)  # tried again, in 5
+        self.assertFalse([l for l in gw.log if "connected to" in l or "does not speak" in l])
+        self.assertEqual({l for l in a.lines if l.startswith("connect ")}, {"connect fieldgate-broker v5"})
+        self.assertEqual(gw.stop(), 0)
+
+    def test_311_configured(self):
+        # protocol: 3.1.1: a message longer than max_payload reaches fieldgate
+        # (libmosquitto reads it whole), is dropped and counted; the
+        # connection stays up.
+        b = self.broker()
+        gw = self.start(config(self.srv.url, self.body(b, "protocol: 3.1.1\nmax_payload: 65536"),
+                               [("th1", "z2m-th-sensor", "th1")]))
+        self.srv.wait_event("register", ep="gw-th1", timeout=15)
+        gw.wait_log(r"MQTT bridge broker: connected")
+        with open(b.log.name) as f:
+            self.assertRegex(f.read(), r"as fieldgate-broker \(p2, c0, k30\)")
+        MaxPayload.subscribed(self, b, gw, 20.5)
+        mark = len(gw.log)
+        b.pub("zigbee2mqtt/th1", b'{"temperature":' + b" " * (1 << 20) + b'1}', qos=1)
+        b.pub("zigbee2mqtt/th1", '{"temperature":21.5}', qos=1)
+        self.assertEqual(self.poll_until("gw-th1", "/3303/0/5700", 21.5), 21.5)
+        gw.wait_log(r"payload on 'zigbee2mqtt/th1' does not match the profile of th1: larger than max_payload", mark)
+        self.assertFalse([l for l in gw.log[mark:] if "connection lost" in l])
+        self.assertEqual(gw.stop(), 0)
+
+
 class Writes(Base):
     def test_write_and_execute_publish(self):
         b = self.broker()
@@ -276,6 +447,22 @@ class Writes(Base):
         self.assertEqual(r["code"], "4.00", r)
         time.sleep(0.3)
         self.assertEqual(len([m for m in gsub.messages() if "/set" in m]), 1)
+        self.assertEqual(gw.stop(), 0)
+
+    def test_write_refused_by_the_broker(self):
+        # MQTT 5 tells when the broker refuses a PUBLISH (its ACL here:
+        # PUBACK "Not authorized"): the write fails at once (5.00), where
+        # 3.1.1 would have it dropped silently and the write wait for an
+        # echo that never comes.
+        b = self.broker(acl=["topic readwrite fieldgate/#", "topic read zigbee2mqtt/#"])
+        gw = self.start(config(self.srv.url, self.body(b), [("plug1", "z2m-smart-plug", "plug1")]))
+        self.srv.wait_event("register", ep="gw-plug1", timeout=15)
+        gw.wait_log(r"MQTT bridge broker: connected")
+        t0 = time.monotonic()
+        r = self.srv.request("write", ep="gw-plug1", path="/3312/0/5850", value=True, type="boolean", timeout=10)
+        self.assertEqual(r["code"], "5.00", r)
+        self.assertLess(time.monotonic() - t0, 4)  # not the 5 s of the state echo
+        gw.wait_log(r"MQTT bridge broker: the broker refused a publish for plug1: Not authorized")
         self.assertEqual(gw.stop(), 0)
 
     def test_write_while_broker_down(self):
@@ -568,7 +755,7 @@ class Tls(Base):
         self.assertFalse([l for l in gw.log if "connected to" in l])
         full = body + "  cert: %s\n  key: %s\n" % (ccert, ckey)
         gw = self.start(config(self.srv.url, full % "wrong", [("th1", "z2m-th-sensor", "th1")]))
-        gw.wait_log(r"refused the connection: Connection Refused: not authorised")
+        gw.wait_log(r"refused the connection: Not authorized")  # an MQTT 5 reason code
         self.assertEqual(gw.stop(), 0)
         gw = self.start(config(self.srv.url, full % "s3cret", [("th1", "z2m-th-sensor", "th1")]))
         gw.wait_log(r"MQTT bridge broker: connected to localhost:%d" % b.port)

@@ -477,6 +477,39 @@ static void test_availability_words(void **state)
 	assert_int_equal(avail(&b, "online", w), -EINVAL);
 }
 
+/* protocol: auto by default, 5 and 3.1.1 by name, anything else named
+ * with what is accepted; max_payload with its default. */
+static void test_conf_protocol(void **state)
+{
+	static const struct {
+		const char *yaml;
+		int protocol;
+	} ok[] = {
+		{ "type: mqtt\nhost: h\n", MQTT_PROTO_AUTO },
+		{ "type: mqtt\nhost: h\nprotocol: auto\n", MQTT_PROTO_AUTO },
+		{ "type: mqtt\nhost: h\nprotocol: 5\n", MQTT_PROTO_V5 },
+		{ "type: mqtt\nhost: h\nprotocol: '5.0'\n", MQTT_PROTO_V5 },
+		{ "type: mqtt\nhost: h\nprotocol: 3.1.1\n", MQTT_PROTO_V311 },
+	};
+	struct mqtt_conf c;
+	struct ydoc *doc = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(ydoc_load_buffer("b.yaml", ok[i].yaml, strlen(ok[i].yaml), NULL, NULL, &doc),
+				 0);
+		assert_int_equal(mqtt_conf_load("b", ydoc_root(doc), &c), 0);
+		assert_int_equal(c.protocol, ok[i].protocol);
+		assert_int_equal(c.max_payload, 256 << 10);
+		mqtt_conf_clear(&c);
+		doc = ydoc_free(doc);
+	}
+	const char *bad = "type: mqtt\nhost: h\nprotocol: 3\n";
+	assert_int_equal(ydoc_load_buffer("b.yaml", bad, strlen(bad), NULL, NULL, &doc), 0);
+	assert_int_equal(mqtt_conf_load("b", ydoc_root(doc), &c), -EINVAL);
+	ydoc_free(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -493,6 +526,7 @@ int main(void)
 		cmocka_unit_test(test_source_parse),
 		cmocka_unit_test(test_address),
 		cmocka_unit_test(test_availability_words),
+		cmocka_unit_test(test_conf_protocol),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
