@@ -411,8 +411,11 @@ class Bootstrap(unittest.TestCase):
         self.addCleanup(bs.stop)
         srv = Server(stderr=subprocess.DEVNULL).start()
         self.addCleanup(srv.stop)
-        state = tempfile.mkdtemp(prefix="fg-state-")
-        self.addCleanup(shutil.rmtree, state, True)
+        top = tempfile.mkdtemp(prefix="fg-state-")
+        self.addCleanup(shutil.rmtree, top, True)
+        # Not there yet: the first start creates it (without it, each
+        # start bootstrapped again), the second finds the kept result.
+        state = os.path.join(top, "var", "lib", "fieldgate")
         steps = [{"op": "bs-delete", "path": "/"},
                  {"op": "bs-write", "path": "/0/1", "records": [
                      {"path": "/0/1/0", "value": srv.url}, {"path": "/0/1/1", "value": False},
@@ -431,6 +434,7 @@ class Bootstrap(unittest.TestCase):
             self.assertTrue(done["ok"], done)
             reg = srv.wait_event("register", ep=ep, timeout=20)
             self.assertEqual(reg["lt"], 120)
+        self.assertEqual(os.stat(state).st_mode & 0o777, 0o700)
         self.assertEqual(gw.stop(), 0)
         gw = Gateway(text)
         self.addCleanup(gw.stop)
