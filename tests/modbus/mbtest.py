@@ -121,12 +121,18 @@ class PyModbus(Proc):
     def reads(self):
         return self.cmd(op="reads")["reads"]
 
+    def fault(self, unit, kind, code=4):
+        """Spoil every answer to unit from now on: "exception" (code),
+        "crc" (RTU), "tid" (TCP); "none" heals."""
+        return self.cmd(op="fault", unit=unit, kind=kind, code=code)
+
 
 class MbServer(Proc):
     """mb-test-server: libmodbus TCP server with scripted faults; .requests()
-    is every request seen so far (dicts with ts, unit, fc, addr, count, reply)."""
+    is every request seen so far (dicts with ts, unit, fc, addr, count, reply),
+    .events() the other reports (a dripping answer cut by the client's close)."""
 
-    def __init__(self, port=None, dead=(), exceptions=(), sets=(), ignore=()):
+    def __init__(self, port=None, dead=(), exceptions=(), sets=(), ignore=(), drip=()):
         self.port = port or free_port()
         cmd = [MB_SERVER, "--port", str(self.port)]
         for u in dead:
@@ -135,13 +141,18 @@ class MbServer(Proc):
             cmd += ["--exception", "%d:%d" % (a, c)]
         for a in ignore:
             cmd += ["--ignore", str(a)]
+        for u, ms in drip:
+            cmd += ["--drip", "%d:%d" % (u, ms)]
         for t, a, v in sets:
             cmd += ["--set", "%s:%d:%d" % (t, a, v)]
         super().__init__(cmd, stdin=False)
         assert self.next(10) == "listening"
 
     def requests(self):
-        return [r for r in list(self.log) if isinstance(r, dict)]
+        return [r for r in list(self.log) if isinstance(r, dict) and "event" not in r]
+
+    def events(self):
+        return [r for r in list(self.log) if isinstance(r, dict) and "event" in r]
 
     def wait_request(self, pred, timeout=10, start=0):
         deadline = time.monotonic() + timeout
