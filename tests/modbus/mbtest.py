@@ -29,6 +29,21 @@ MB_SERVER = None
 PY = "/usr/bin/python3"
 
 
+# A profile read in two blocks (holding 0..5, input 10) every 500 ms.
+TWO_BLOCKS = """bridge: modbus
+defaults: {poll: 500ms}
+objects:
+  /3300/0:
+    5700: {source: {table: holding, address: 0}, raw: int16}
+  /3300/1:
+    5700: {source: {table: holding, address: 1}, raw: int16}
+  /3300/2:
+    5700: {source: {table: input, address: 10}, raw: uint16}
+  /3308/0:
+    5900: {source: {table: holding, address: 5}, raw: int16, writable: true}
+"""
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -206,6 +221,15 @@ class Base(unittest.TestCase):
     def gateway(self, bus, devices):
         gw = Gateway(self.tmp, config(self.tmp, self.srv.url, bus, devices, self.profiles))
         self.addCleanup(self._stop_gw, gw)
+        return gw
+
+    def tcp_gateway(self, mb, body, devices):
+        """The gateway polling the server mb (more bus keys in body) for
+        devices [(name, profile, unit id)], once each registered."""
+        gw = self.gateway("tcp: {host: 127.0.0.1, port: %d}\n%s" % (mb.port, body),
+                          [{"name": n, "profile": p, "address": u} for n, p, u in devices])
+        for n, _, _ in devices:
+            self.srv.wait_event("register", ep="gw-" + n, timeout=20)
         return gw
 
     def _stop_gw(self, gw):
