@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The Modbus bridge (bridge_modbus_ops): devices and points on a bus, the
- * poll schedule, coalescing, quarantine of dead units, writes, executes.
+ * poll schedule, coalescing, units' health (quarantine of units that time
+ * out, unreachable after answering only failures), writes, executes.
  *
  * Everything here runs on the loop thread; the bus worker (mb_bus.c) only
  * sees self-contained jobs. Poll results are matched back to points by
@@ -62,10 +63,13 @@ struct mb_dev {
 	uint16_t cuts[MB_TABLE__MAX][MB_MAX_CUTS];
 	size_t ncuts[MB_TABLE__MAX];
 	/* health */
-	uint64_t requests, exceptions, crc, timeouts, skipped;
+	uint64_t requests, exceptions, crc, bad, timeouts, skipped;
 	bool quarantined, probing;
 	uint64_t quarantine_until, backoff;
-	int presence; /* 1: not reported yet */
+	uint64_t failing_since; /* the first failed answer since the last good one; 0: none */
+	uint8_t fail_exc;       /* the last failure: its exception code, or 0 ... */
+	bool fail_crc;          /* ... a CRC error, else a malformed answer */
+	int presence;           /* 1: not reported yet */
 };
 
 enum req_kind { REQ_READ, REQ_WRITE, REQ_EXECUTE };
@@ -226,11 +230,45 @@ static void presence(struct bridge *b, struct mb_dev *d, int err)
 
 static void health_ok(struct bridge *b, struct mb_dev *d)
 {
-	if (d->quarantined)
+	if (d->quarantined || (d->failing_since && d->presence < 0))
 		log_info("Modbus %s: device %s (unit %u) answers again", b->name, d->name, d->addr.unit);
 	d->quarantined = d->probing = false;
 	d->backoff = 0;
+	d->failing_since = 0;
 	presence(b, d, 0);
+}
+
+static const char *fail_what(const struct mb_dev *d, char *buf, size_t size)
+{
+	if (d->fail_exc)
+		snprintf(buf, size, "exception %02X", d->fail_exc);
+	else
+		snprintf(buf, size, "%s", d->fail_crc ? "crc error" : "bad answer");
+	return buf;
+}
+
+/* The unit answered, but with a failure. Answers are cheap (no timeout
+ * spent), and a busy or briefly failing unit is normal: only when it has
+ * answered nothing but failures for unreachable_after is it unreachable.
+ * Its values are not updated meanwhile. */
+static void health_failed(struct bridge *b, struct mb_dev *d, const struct mb_job *j)
+{
+	uint64_t now = mb_now_usec();
+	char what[32];
+	int err = j->exc == 5 || j->exc == 6 ? -EBUSY : j->exc ? -EIO : -EBADMSG;
+
+	d->fail_exc = j->exc;
+	d->fail_crc = j->crc;
+	if (!d->failing_since)
+		d->failing_since = now;
+	if (!b->conf.unreachable_after_usec || now - d->failing_since < b->conf.unreachable_after_usec ||
+	    d->presence < 0)
+		return;
+	log_warning("Modbus %s: device %s (unit %u) has answered only failures for %" PRIu64
+		    " ms (the last: %s): unreachable until it answers",
+		    b->name, d->name, d->addr.unit, (now - d->failing_since) / 1000,
+		    fail_what(d, what, sizeof(what)));
+	presence(b, d, err);
 }
 
 static void health_timeout(struct bridge *b, struct mb_dev *d, int err)
@@ -453,41 +491,57 @@ static void count_job(struct mb_dev *d, const struct mb_job *j)
 	d->requests += j->requests;
 	d->exceptions += j->exc != 0;
 	d->crc += j->crc;
+	d->bad += j->bad;
 	d->timeouts += j->timeout;
+}
+
+/* What a finished poll or request says about its unit. */
+static void health(struct bridge *b, struct mb_dev *d, const struct mb_job *j, enum mb_outcome o)
+{
+	switch (o) {
+	case MB_OUT_OK:
+	case MB_OUT_REFUSED: /* it is there, it just refuses this request */
+		health_ok(b, d);
+		break;
+	case MB_OUT_TIMEOUT:
+		health_timeout(b, d, -ETIMEDOUT);
+		break;
+	case MB_OUT_UNREACHABLE:
+		presence(b, d, -EHOSTUNREACH);
+		break;
+	case MB_OUT_FAILED:
+		health_failed(b, d, j);
+		break;
+	case MB_OUT_DROPPED:
+		break;
+	}
 }
 
 static void on_poll(struct bridge *b, struct mb_dev *d, struct mb_job *j)
 {
+	enum mb_outcome o = mb_job_outcome(j);
+
 	if (j->gen == d->gen && j->group < d->ngroups && d->groups[j->group].inflight)
 		d->groups[j->group].inflight--;
-	if (j->err == 0) {
-		health_ok(b, d);
+	health(b, d, j, o);
+	switch (o) {
+	case MB_OUT_OK:
 		deliver_samples(b, d, j);
 		return;
-	}
-	if (j->timeout || j->exc == 11) {
-		health_timeout(b, d, -ETIMEDOUT);
+	case MB_OUT_TIMEOUT:
 		return;
-	}
-	if (j->err == -ETIMEDOUT) {
-		if (d->probing)
-			d->probing = false;
-		return; /* dropped behind a timeout of the same device: already handled */
-	}
-	if (j->link_down || j->err == -EHOSTUNREACH) {
-		d->probing = false;
-		presence(b, d, -EHOSTUNREACH);
-		return;
-	}
-	if (j->exc && j->exc != 10) {
-		/* It answered: it is there, it just refuses this read. */
-		health_ok(b, d);
+	case MB_OUT_DROPPED: /* behind a timeout of the same device: already handled */
+	case MB_OUT_UNREACHABLE:
+	case MB_OUT_FAILED:
+		d->probing = false; /* a quarantined unit stays so until a good answer */
+		if (o == MB_OUT_DROPPED || (o == MB_OUT_UNREACHABLE && !j->exc))
+			return;
+		break;
+	case MB_OUT_REFUSED:
 		if (j->exc == 2 && learn_split(b, d, j))
 			return;
-	} else
-		d->probing = false;
-	if (j->exc == 10)
-		presence(b, d, -EHOSTUNREACH);
+		break;
+	}
 	point_errors(b, d, j);
 }
 
@@ -532,10 +586,8 @@ static void on_request(struct bridge *b, struct mb_dev *d, struct mb_job *j)
 
 	if (!r)
 		return;
-	if (d && j->err == 0)
-		health_ok(b, d);
-	else if (d && (j->timeout || j->exc == 11))
-		health_timeout(b, d, -ETIMEDOUT);
+	if (d)
+		health(b, d, j, mb_job_outcome(j));
 	if (err == 0 && r->off) {
 		/* First half of a pulse: the second write comes later. */
 		if (sd_event_add_time_relative(b->event, &r->timer, CLOCK_MONOTONIC, r->pulse_usec, 1000,
@@ -954,8 +1006,15 @@ static int mb_device_status(struct bridge *b, const char *device, char *buf, siz
 
 	if (!d)
 		return 0;
-	n = snprintf(buf, size, "unit=%u req=%" PRIu64 " exc=%" PRIu64 " crc=%" PRIu64 " timeout=%" PRIu64,
-		     d->addr.unit, d->requests, d->exceptions, d->crc, d->timeouts);
+	n = snprintf(buf, size,
+		     "unit=%u req=%" PRIu64 " exc=%" PRIu64 " crc=%" PRIu64 " bad=%" PRIu64
+		     " timeout=%" PRIu64,
+		     d->addr.unit, d->requests, d->exceptions, d->crc, d->bad, d->timeouts);
+	if (n >= 0 && (size_t)n < size && d->failing_since) {
+		char what[32];
+		n += snprintf(buf + n, size - (size_t)n, " failing %" PRIu64 " ms (%s)",
+			      (now - d->failing_since) / 1000, fail_what(d, what, sizeof(what)));
+	}
 	if (n >= 0 && (size_t)n < size && d->quarantined)
 		n += snprintf(buf + n, size - (size_t)n, " quarantined (retry in %" PRIu64 " ms)",
 			      d->quarantine_until > now ? (d->quarantine_until - now) / 1000 : 0);

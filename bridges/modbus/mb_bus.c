@@ -50,6 +50,9 @@ struct mb_bus {
 	uint64_t retry_at, backoff, rmin, rmax, cur_timeout;
 	uint64_t gap;      /* silence before a request */
 	uint64_t last_end; /* when the last transaction ended, 0: none since the link opened */
+	/* Fair queuing of polls (take_poll): the virtual bus time now, and
+	 * when each unit's last transaction ended in it. */
+	uint64_t vnow, vfinish[256];
 };
 
 uint64_t mb_now_usec(void)
@@ -71,20 +74,24 @@ uint64_t mb_rtu_silence_usec(unsigned baud, unsigned data_bits, bool parity, uns
 	return (35u * bits * 1000000u / 10u + baud - 1) / baud;
 }
 
-/* Keep the line silent for the gap since the last transaction ended. */
-static void pace(struct mb_bus *bus)
+/* Before a request: keep the line silent for the gap since the last
+ * transaction ended, then discard whatever arrived unasked — it cannot be
+ * this request's answer (on a serial line: the tail of an answer given up
+ * at its timeout, still trickling in). */
+static void before_request(struct mb_bus *bus)
 {
 	uint64_t now, at = bus->last_end + bus->gap;
 
-	if (!bus->gap || !bus->last_end)
-		return;
-	now = mb_now_usec();
-	if (now < at) {
-		struct timespec ts = { .tv_sec = (time_t)((at - now) / 1000000u),
-				       .tv_nsec = (long)((at - now) % 1000000u * 1000u) };
-		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-			;
+	if (bus->gap && bus->last_end) {
+		now = mb_now_usec();
+		if (now < at) {
+			struct timespec ts = { .tv_sec = (time_t)((at - now) / 1000000u),
+					       .tv_nsec = (long)((at - now) % 1000000u * 1000u) };
+			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+				;
+		}
 	}
+	(void)modbus_flush(bus->ctx);
 }
 
 static void append(struct mb_job **list, struct mb_job *j)
@@ -152,7 +159,25 @@ int mb_errno(int e, struct mb_job *job)
 	}
 	if (mb_errno_is_link(e))
 		return -EHOSTUNREACH;
-	return -EIO; /* a malformed or unexpected answer */
+	job->bad = true; /* a malformed answer, or one to another request */
+	return -EIO;
+}
+
+enum mb_outcome mb_job_outcome(const struct mb_job *j)
+{
+	if (j->err == 0)
+		return MB_OUT_OK;
+	if (j->timeout || j->exc == 11)
+		return MB_OUT_TIMEOUT;
+	if (j->link_down || j->exc == 10 || (j->err == -EHOSTUNREACH && !j->exc))
+		return MB_OUT_UNREACHABLE;
+	if (j->err == -ECANCELED || (j->err == -ETIMEDOUT && !j->exc))
+		return MB_OUT_DROPPED;
+	/* 01..03 say the unit decoded the request and checked it against what
+	 * it has: it works, the profile asks for something it does not have. */
+	if ((j->exc >= 1 && j->exc <= 3) || j->mismatch)
+		return MB_OUT_REFUSED;
+	return MB_OUT_FAILED;
 }
 
 /* ---- worker ------------------------------------------------------------------------------------ */
@@ -268,13 +293,17 @@ static void link_drop(struct mb_bus *bus)
 	modbus_close(bus->ctx);
 }
 
+/* Close the link; the next job reopens it at once (then with backoff).
+ * e: why (reported: every device is unreachable), or 0 for a TCP
+ * connection replaced because a late answer may still be on its way. */
 static void link_close(struct mb_bus *bus, int e)
 {
 	link_drop(bus);
 	bus->connected = false;
 	bus->last_end = 0;
 	bus->retry_at = 0; /* one immediate attempt, then the backoff */
-	link_report(bus, -e);
+	if (e)
+		link_report(bus, -e);
 }
 
 static int link_up(struct mb_bus *bus)
@@ -319,7 +348,7 @@ static int read_table(struct mb_bus *bus, uint8_t table, uint16_t addr, uint16_t
 	uint8_t bits[2000];
 	int n;
 
-	pace(bus);
+	before_request(bus);
 	switch (table) {
 	case MB_TABLE_COIL:
 		n = modbus_read_bits(bus->ctx, addr, count, bits);
@@ -359,7 +388,7 @@ static int write_table(struct mb_bus *bus, const struct mb_job *j, const uint8_t
 	uint8_t bits[1968];
 	int n;
 
-	pace(bus);
+	before_request(bus);
 	if (j->table == MB_TABLE_COIL) {
 		for (unsigned i = 0; i < j->count; i++)
 			bits[i] = data[i] ? 1 : 0;
@@ -417,13 +446,41 @@ static int run_job(struct mb_bus *bus, struct mb_job *j)
 		for (size_t i = 0; i < bytes; i++) {
 			uint8_t m = j->masked && i < sizeof(j->mask) ? j->mask[i] : 0xff;
 			if ((cur[i] & m) != (j->data[i] & m)) {
-				errno = EMBBADDATA;
 				j->err = -EIO;
+				j->mismatch = true;
 				return -2; /* read back differs */
 			}
 		}
 	}
 	return 0;
+}
+
+/* A unit's start tag in start-time fair queuing: where its next
+ * transaction would begin in virtual bus time. A unit that was idle starts
+ * at the present (vnow): it banks no credit for the time it asked nothing. */
+static uint64_t start_tag(const struct mb_bus *bus, uint8_t unit)
+{
+	return bus->vfinish[unit] > bus->vnow ? bus->vfinish[unit] : bus->vnow;
+}
+
+/* Under lock: the queued poll with the smallest start tag (the first of
+ * them in queue order: a unit's own polls keep their order). */
+static struct mb_job *take_poll(struct mb_bus *bus, uint64_t *tag)
+{
+	struct mb_job **best = &bus->polls, *j;
+
+	*tag = start_tag(bus, bus->polls->unit);
+	for (struct mb_job **p = &bus->polls->next; *p; p = &(*p)->next) {
+		uint64_t t = start_tag(bus, (*p)->unit);
+		if (t < *tag) {
+			*tag = t;
+			best = p;
+		}
+	}
+	j = *best;
+	*best = j->next;
+	bus->vnow = *tag;
+	return j;
 }
 
 static void *worker(void *arg)
@@ -432,7 +489,9 @@ static void *worker(void *arg)
 
 	for (;;) {
 		struct mb_job *j;
+		uint64_t tag, t0;
 		uint32_t dead;
+		uint8_t unit;
 		int r;
 
 		pthread_mutex_lock(&bus->lock);
@@ -445,24 +504,25 @@ static void *worker(void *arg)
 		if (bus->urgent) {
 			j = bus->urgent;
 			bus->urgent = j->next;
-		} else {
-			j = bus->polls;
-			bus->polls = j->next;
-		}
+			tag = start_tag(bus, j->unit); /* served first, but its bus time counts */
+		} else
+			j = take_poll(bus, &tag);
 		pthread_mutex_unlock(&bus->lock);
 
 		j->err = 0;
+		unit = j->unit;
+		t0 = mb_now_usec();
 		r = run_job(bus, j);
 		if (r == -1 && !j->link_down) {
 			int e = errno;
 			j->err = mb_errno(e, j);
 			if (mb_errno_is_link(e))
 				link_close(bus, e);
-			else if (e == ETIMEDOUT || e == EMBBADCRC || e == EMBBADDATA)
-				modbus_flush(bus->ctx); /* a late or broken answer must not meet the next
-							   request */
+			else if (e == ETIMEDOUT && bus->host)
+				link_close(bus, 0); /* the late answer dies with the connection */
 		} else if (r == -EHOSTUNREACH)
 			j->err = -EHOSTUNREACH;
+		bus->vfinish[unit] = tag + (mb_now_usec() - t0);
 		/* The job belongs to the loop once posted: read what we need first. */
 		dead = j->timeout && j->dev && j->poll ? j->dev : 0;
 		post(bus, j);
@@ -576,6 +636,11 @@ int mb_bus_new(const struct mb_bus_params *p, sd_event *event, struct mb_bus **o
 		goto fail;
 	}
 	modbus_set_error_recovery(bus->ctx, MODBUS_ERROR_RECOVERY_NONE); /* the worker recovers itself */
+	/* No byte timeout: libmodbus then bounds the whole answer by the
+	 * response timeout (one timeval for every select() of an answer, which
+	 * Linux decrements by the time waited). A byte timeout restarts at
+	 * every byte: one byte per (byte timeout - 1 ms) would never time out. */
+	(void)modbus_set_byte_timeout(bus->ctx, 0, 0);
 	bus->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (bus->efd < 0) {
 		r = -errno;

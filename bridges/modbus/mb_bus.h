@@ -18,6 +18,20 @@
  * queued poll reads of the same device are failed at once (-ETIMEDOUT)
  * instead of each waiting a timeout: a dead unit costs the bus one timeout.
  *
+ * A job's timeout bounds each of its transactions as a whole: libmodbus's
+ * byte timeout is disabled, so its response timeout covers the entire
+ * answer (libmodbus 3.1 restarts a byte timeout at every byte: a unit
+ * dripping its answer would hold the bus for as long as it liked). After
+ * a timeout a TCP connection is replaced before the next request (the late
+ * answer would otherwise arrive as the next request's), and before every
+ * request whatever arrived unasked is discarded.
+ *
+ * Queued polls are served by start-time fair queuing over unit ids,
+ * weighted by the bus time each unit's transactions took: a unit whose
+ * answers are slow delays another unit's poll by at most one of its own
+ * transactions, whatever the queue order. Urgent jobs (writes, on-demand
+ * reads) go first, in order.
+ *
  * Between the end of one transaction and the next request the line stays
  * silent for the bus's request_gap, and on a serial line for at least the
  * 3.5 character times that end an RTU frame (libmodbus does not wait:
@@ -62,7 +76,9 @@ struct mb_job {
 	int err;            /* 0 or negative errno (see mb_errno) */
 	uint8_t exc;        /* Modbus exception code, 0 for none */
 	bool crc;           /* a CRC error (RTU) */
-	bool timeout;       /* no answer within the timeout */
+	bool bad;           /* a malformed answer, or one to another request (wrong transaction or unit id) */
+	bool mismatch;      /* write verified: the value read back differs */
+	bool timeout;       /* no (whole) answer within the timeout */
 	bool link_down;     /* failed without I/O: the link is down (reconnect pending) */
 	uint32_t requests;  /* Modbus transactions this job made */
 	uint64_t done_usec; /* CLOCK_MONOTONIC at completion */
@@ -94,8 +110,21 @@ void mb_bus_submit(struct mb_bus *bus, struct mb_job *job);
 struct mb_bus *mb_bus_free(struct mb_bus *bus);
 
 /* libmodbus's errno after a failed call -> the bridge's errno; fills
- * job->exc / crc / timeout. Exported for tests. */
+ * job->exc / crc / bad / timeout. Exported for tests. */
 int mb_errno(int e, struct mb_job *job);
+
+/* What a finished job says about its unit's health. */
+enum mb_outcome {
+	MB_OUT_OK = 0,      /* answered */
+	MB_OUT_REFUSED,     /* answered, refusing this request (exception 01, 02, 03; a read-back
+			       mismatch): the unit works, the request or the profile is wrong */
+	MB_OUT_FAILED,      /* answered with a failure (exception 04 to 08 and unknown codes, a CRC
+			       error, a malformed answer or one to another request) */
+	MB_OUT_TIMEOUT,     /* no answer within the timeout, or exception 0B (gateway target failed) */
+	MB_OUT_UNREACHABLE, /* the link is down, or exception 0A (gateway path unavailable) */
+	MB_OUT_DROPPED,     /* never sent: dropped behind a timeout of its device, or cancelled */
+};
+enum mb_outcome mb_job_outcome(const struct mb_job *job);
 /* Errors after which the link is closed and reopened. */
 bool mb_errno_is_link(int e);
 /* The silent interval that ends an RTU frame (Modbus over Serial Line

@@ -496,7 +496,7 @@ static const struct schema_key conf_keys[] = {
 	  .umin = 10 * USEC_PER_MSEC,
 	  .umax = 60 * USEC_PER_SEC,
 	  .def_uint = USEC_PER_SEC,
-	  .doc = "response timeout" },
+	  .doc = "bound of a whole transaction, from the request to the answer's last byte" },
 	{ .name = "max_gap",
 	  .kind = SCHEMA_UINT,
 	  .offset = C_OFF(max_gap),
@@ -552,6 +552,13 @@ static const struct schema_key conf_keys[] = {
 	  .offset = C_OFF(request_gap_usec),
 	  .umax = USEC_PER_SEC,
 	  .doc = "silence before each request (serial: at least 3.5 characters)" },
+	{ .name = "unreachable_after",
+	  .kind = SCHEMA_DURATION,
+	  .offset = C_OFF(unreachable_after_usec),
+	  .umax = USEC_PER_DAY,
+	  .def_uint = 30 * USEC_PER_SEC,
+	  .doc = "a unit answering only failures (exceptions 04..08, CRC errors, malformed answers) for this "
+		 "long is unreachable (0: never)" },
 	{ NULL },
 };
 

@@ -75,7 +75,7 @@ struct mb_conf {
 	struct mb_tcp_conf tcp;
 	struct mb_serial_conf serial;
 	bool has_tcp, has_serial;
-	uint64_t timeout_usec;     /* response timeout */
+	uint64_t timeout_usec;     /* bound of a whole transaction (request to the answer's last byte) */
 	uint64_t max_gap;          /* registers/coils a block may skip */
 	bool coalesce;             /* false: one request per point */
 	uint64_t max_registers;    /* per read request, <= 125 */
@@ -85,8 +85,9 @@ struct mb_conf {
 	uint64_t backoff_max_usec;
 	uint64_t reconnect_min_usec; /* link (TCP connect / serial open) retries, doubling */
 	uint64_t reconnect_max_usec;
-	bool verify_writes;        /* read back every write */
-	uint64_t request_gap_usec; /* silence on the line before each request (RTU: at least t3.5) */
+	bool verify_writes;              /* read back every write */
+	uint64_t request_gap_usec;       /* silence on the line before each request (RTU: at least t3.5) */
+	uint64_t unreachable_after_usec; /* answering only failures this long: unreachable; 0 never */
 };
 
 /* Check a body (type: included) reporting through ctx; 0 or -EINVAL. */

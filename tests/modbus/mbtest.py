@@ -29,6 +29,21 @@ MB_SERVER = None
 PY = "/usr/bin/python3"
 
 
+# A profile read in two blocks (holding 0..5, input 10) every 500 ms.
+TWO_BLOCKS = """bridge: modbus
+defaults: {poll: 500ms}
+objects:
+  /3300/0:
+    5700: {source: {table: holding, address: 0}, raw: int16}
+  /3300/1:
+    5700: {source: {table: holding, address: 1}, raw: int16}
+  /3300/2:
+    5700: {source: {table: input, address: 10}, raw: uint16}
+  /3308/0:
+    5900: {source: {table: holding, address: 5}, raw: int16, writable: true}
+"""
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -121,12 +136,18 @@ class PyModbus(Proc):
     def reads(self):
         return self.cmd(op="reads")["reads"]
 
+    def fault(self, unit, kind, code=4):
+        """Spoil every answer to unit from now on: "exception" (code),
+        "crc" (RTU), "tid" (TCP); "none" heals."""
+        return self.cmd(op="fault", unit=unit, kind=kind, code=code)
+
 
 class MbServer(Proc):
     """mb-test-server: libmodbus TCP server with scripted faults; .requests()
-    is every request seen so far (dicts with ts, unit, fc, addr, count, reply)."""
+    is every request seen so far (dicts with ts, unit, fc, addr, count, reply),
+    .events() the other reports (a dripping answer cut by the client's close)."""
 
-    def __init__(self, port=None, dead=(), exceptions=(), sets=(), ignore=()):
+    def __init__(self, port=None, dead=(), exceptions=(), sets=(), ignore=(), drip=()):
         self.port = port or free_port()
         cmd = [MB_SERVER, "--port", str(self.port)]
         for u in dead:
@@ -135,13 +156,18 @@ class MbServer(Proc):
             cmd += ["--exception", "%d:%d" % (a, c)]
         for a in ignore:
             cmd += ["--ignore", str(a)]
+        for u, ms in drip:
+            cmd += ["--drip", "%d:%d" % (u, ms)]
         for t, a, v in sets:
             cmd += ["--set", "%s:%d:%d" % (t, a, v)]
         super().__init__(cmd, stdin=False)
         assert self.next(10) == "listening"
 
     def requests(self):
-        return [r for r in list(self.log) if isinstance(r, dict)]
+        return [r for r in list(self.log) if isinstance(r, dict) and "event" not in r]
+
+    def events(self):
+        return [r for r in list(self.log) if isinstance(r, dict) and "event" in r]
 
     def wait_request(self, pred, timeout=10, start=0):
         deadline = time.monotonic() + timeout
@@ -195,6 +221,15 @@ class Base(unittest.TestCase):
     def gateway(self, bus, devices):
         gw = Gateway(self.tmp, config(self.tmp, self.srv.url, bus, devices, self.profiles))
         self.addCleanup(self._stop_gw, gw)
+        return gw
+
+    def tcp_gateway(self, mb, body, devices):
+        """The gateway polling the server mb (more bus keys in body) for
+        devices [(name, profile, unit id)], once each registered."""
+        gw = self.gateway("tcp: {host: 127.0.0.1, port: %d}\n%s" % (mb.port, body),
+                          [{"name": n, "profile": p, "address": u} for n, p, u in devices])
+        for n, _, _ in devices:
+            self.srv.wait_event("register", ep="gw-" + n, timeout=20)
         return gw
 
     def _stop_gw(self, gw):

@@ -11,21 +11,50 @@ Prints {"ready": true} once serving. Commands (answers are one line each):
     {"op": "set", "unit": 1, "table": "holding", "addr": 0, "values": [..]}  -> {"ok": true}
     {"op": "get", "unit": 1, "table": "holding", "addr": 0, "count": 2}      -> {"values": [..]}
     {"op": "reads"}  -> {"reads": [[unit, fc, addr, count, ts_ms], ...]}: every read request so far
+    {"op": "fault", "unit": 2, "kind": "exception", "code": 4}              -> {"ok": true}
+        from now on every answer to that unit is spoiled: "exception" (that
+        exception code instead of the answer), "crc" (RTU: a wrong CRC),
+        "tid" (TCP: the transaction id of the request plus one); "none" heals.
 Zero-based addressing; 1000 entries per table, all 0 at start.
 """
 import json
 import socket
+import struct
 import sys
 import threading
 import time
 
 from pymodbus.datastore import ModbusSequentialDataBlock, ModbusServerContext, ModbusSlaveContext
 from pymodbus.server import StartSerialServer, StartTcpServer
-from pymodbus.transaction import ModbusRtuFramer
+from pymodbus.pdu import ExceptionResponse
+from pymodbus.transaction import ModbusRtuFramer, ModbusSocketFramer
 
 FC = {"coil": 1, "discrete": 2, "holding": 3, "input": 4}
 READS = []
 LOCK = threading.Lock()
+FAULTS = {}  # unit -> {"kind": ..., "code": ...}; set by the command loop, read by the server thread
+
+
+def spoiling(framer):
+    """pymodbus's own framer, whose answers to a faulty unit are spoiled
+    after pymodbus built them."""
+
+    class Spoiling(framer):
+        def buildPacket(self, message):  # noqa: N802 (pymodbus's name)
+            f = FAULTS.get(message.unit_id)
+            kind = f["kind"] if f else "none"
+            if kind == "exception":
+                exc = ExceptionResponse(message.function_code & 0x7F, f["code"], unit=message.unit_id,
+                                        transaction=message.transaction_id, protocol=message.protocol_id)
+                message = exc
+            packet = super().buildPacket(message)
+            if kind == "crc":
+                packet = packet[:-2] + bytes([packet[-2] ^ 0xFF, packet[-1]])
+            elif kind == "tid":
+                packet = struct.pack(">H", (message.transaction_id + 1) & 0xFFFF) + packet[2:]
+            return packet
+
+    return Spoiling
 
 
 class Counting(ModbusSlaveContext):
@@ -49,7 +78,8 @@ def main():
     context = ModbusServerContext(slaves=slaves, single=False)
     if mode == "tcp":
         port = int(sys.argv[2])
-        t = threading.Thread(target=lambda: StartTcpServer(context=context, address=("127.0.0.1", port)),
+        t = threading.Thread(target=lambda: StartTcpServer(context=context, address=("127.0.0.1", port),
+                                                           framer=spoiling(ModbusSocketFramer)),
                              daemon=True)
         t.start()
         deadline = time.monotonic() + 10
@@ -60,7 +90,7 @@ def main():
             except OSError:
                 time.sleep(0.05)
     else:
-        t = threading.Thread(target=lambda: StartSerialServer(context=context, framer=ModbusRtuFramer,
+        t = threading.Thread(target=lambda: StartSerialServer(context=context, framer=spoiling(ModbusRtuFramer),
                                                               port=sys.argv[2], baudrate=int(sys.argv[3]),
                                                               bytesize=8, parity="N", stopbits=1, timeout=0.05),
                              daemon=True)
@@ -76,6 +106,12 @@ def main():
             out = {"values": [int(v) for v in slaves[cmd["unit"]].store[cmd["table"][0] if cmd["table"] != "coil"
                                                                           else "c"].getValues(
                 cmd["addr"], cmd["count"])]}
+        elif cmd["op"] == "fault":
+            if cmd["kind"] == "none":
+                FAULTS.pop(cmd["unit"], None)
+            else:
+                FAULTS[cmd["unit"]] = {"kind": cmd["kind"], "code": cmd.get("code", 4)}
+            out = {"ok": True}
         elif cmd["op"] == "reads":
             with LOCK:
                 out = {"reads": list(READS)}

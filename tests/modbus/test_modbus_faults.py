@@ -17,20 +17,7 @@ import sys
 import time
 
 import mbtest
-from mbtest import Base, MbServer
-
-TWO_BLOCKS = """bridge: modbus
-defaults: {poll: 500ms}
-objects:
-  /3300/0:
-    5700: {source: {table: holding, address: 0}, raw: int16}
-  /3300/1:
-    5700: {source: {table: holding, address: 1}, raw: int16}
-  /3300/2:
-    5700: {source: {table: input, address: 10}, raw: uint16}
-  /3308/0:
-    5900: {source: {table: holding, address: 5}, raw: int16, writable: true}
-"""
+from mbtest import TWO_BLOCKS, Base, MbServer
 
 
 def intervals(ts):
@@ -41,12 +28,8 @@ class Faults(Base):
     def test_dead_unit_does_not_stall_the_bus(self):
         self.profile("two", TWO_BLOCKS)
         mb = self.mbserver(dead=[2])
-        gw = self.gateway("tcp: {host: 127.0.0.1, port: %d}\ntimeout: 300ms\nbackoff_min: 1s\nbackoff_max: 2s"
-                          % mb.port,
-                          [{"name": "alive", "profile": "two", "address": 1},
-                           {"name": "dead", "profile": "two", "address": 2}])
-        self.srv.wait_event("register", ep="gw-alive", timeout=20)
-        self.srv.wait_event("register", ep="gw-dead", timeout=20)
+        gw = self.tcp_gateway(mb, "timeout: 300ms\nbackoff_min: 1s\nbackoff_max: 2s",
+                              [("alive", "two", 1), ("dead", "two", 2)])
         self.wait_value("gw-alive", "/3300/1/5700", lambda v: v.get("/3300/1/5700") == 1.0)
         self.wait_value("gw-dead", "/3/0/11", lambda v: v.get("/3/0/11/0") == 16)
         start = len(mb.requests())
@@ -65,8 +48,8 @@ class Faults(Base):
         self.assertGreaterEqual(len(dead), 2, dead)
         self.assertEqual({r["reply"] for r in dead}, {"none"})
         st = gw.ctl("status").stdout
-        self.assertRegex(st, r"unit=2 req=\d+ exc=0 crc=0 timeout=[1-9]\d* quarantined", st)
-        self.assertRegex(st, r"unit=1 req=\d+ exc=0 crc=0 timeout=0", st)
+        self.assertRegex(st, r"unit=2 req=\d+ exc=0 crc=0 bad=0 timeout=[1-9]\d* quarantined", st)
+        self.assertRegex(st, r"unit=1 req=\d+ exc=0 crc=0 bad=0 timeout=0", st)
         # A Write to the dead unit: 5.03 at once (quarantined: no bus time).
         t0 = time.monotonic()
         r = self.srv.request("write", ep="gw-dead", path="/3308/0/5900", value=3, type="float", timeout=10)

@@ -6,7 +6,9 @@ other, two unit ids on the line. Values read (float32 ABCD, int16 scaled),
 a float32 CDAB Write lands in the right word order, requests 3.5 characters apart, no CRC error nor
 timeout on either unit (two requests on the half-duplex line at once would
 garble both), and the line vanishing (socat killed) and
-coming back is reopened by itself.
+coming back is reopened by itself. A unit whose answers all have a wrong
+CRC is unreachable once that has lasted `unreachable_after` (its neighbour
+on the line is not), and reachable again when its answers are good.
 
 Usage: test_modbus_rtu.py PATH/TO/fieldgate PATH/TO/mb-test-server
 """
@@ -53,18 +55,23 @@ class Rtu(Base):
         for u in (1, 2):
             mb.set(u, "input", 0, regs(struct.pack(">f", 230.5 + u)) + [temp + u])
 
-    def test_rtu(self):
+    def line(self, body):
+        """A pty line with pymodbus serving units 1 and 2 on one end and the
+        gateway (devices m1, m2; bus keys body) on the other, registered."""
         self.profile("rtu", PROFILE)
         sp, a, b = self.socat()
         self.addCleanup(self.stop, sp)
         mb = self.pymodbus(units=(1, 2), rtu=a, baud=19200)
         self.fill(mb, 210)
-        gw = self.gateway("serial: {device: %s, baud: 19200, parity: none}\ntimeout: 500ms\nreconnect_min: 100ms\n"
-                          "reconnect_max: 500ms" % b,
+        gw = self.gateway("serial: {device: %s, baud: 19200, parity: none}\n%s" % (b, body),
                           [{"name": "m1", "profile": "rtu", "address": 1},
                            {"name": "m2", "profile": "rtu", "address": 2}])
         for ep in ("gw-m1", "gw-m2"):
             self.srv.wait_event("register", ep=ep, timeout=20)
+        return sp, mb, gw
+
+    def test_rtu(self):
+        sp, mb, gw = self.line("timeout: 500ms\nreconnect_min: 100ms\nreconnect_max: 500ms")
         self.wait_value("gw-m1", "/3300/0/5700", lambda v: v.get("/3300/0/5700") == 231.5)
         self.wait_value("gw-m2", "/3300/0/5700", lambda v: v.get("/3300/0/5700") == 232.5)
         v = self.wait_value("gw-m2", "/3303/0/5700", lambda v: "/3303/0/5700" in v)
@@ -78,8 +85,8 @@ class Rtu(Base):
         gaps = self.request_gaps(mb, 12)
         self.assertGreaterEqual(min(gaps), 1.82, gaps)
         st = gw.ctl("status").stdout
-        self.assertRegex(st, r"unit=1 req=\d+ exc=0 crc=0 timeout=0", st)
-        self.assertRegex(st, r"unit=2 req=\d+ exc=0 crc=0 timeout=0", st)
+        self.assertRegex(st, r"unit=1 req=\d+ exc=0 crc=0 bad=0 timeout=0", st)
+        self.assertRegex(st, r"unit=2 req=\d+ exc=0 crc=0 bad=0 timeout=0", st)
 
         # The line goes away (adapter unplugged) and comes back.
         mb.stop()
@@ -106,12 +113,38 @@ class Rtu(Base):
         deadline = time.monotonic() + 10
         while True:
             st = gw.ctl("status").stdout
-            m = re.search(r"unit=1 req=(\d+) exc=0 crc=(\d+) timeout=\d+", st)
+            m = re.search(r"unit=1 req=(\d+) exc=0 crc=(\d+) bad=0 timeout=\d+", st)
             if m and int(m.group(2)) >= 3:
                 break
             self.assertLess(time.monotonic(), deadline, st)
             time.sleep(0.2)
         self.assertEqual(self.read("gw-c1", "/3300/0"), {})  # never a value from a bad frame
+
+    def test_crc_errors_make_a_unit_unreachable(self):
+        sp, mb, gw = self.line("timeout: 300ms\nunreachable_after: 2s")
+        for ep in ("gw-m1", "gw-m2"):
+            self.wait_value(ep, "/3303/0/5700", lambda v: "/3303/0/5700" in v)
+        obs = self.srv.request("observe", ep="gw-m2", path="/3/0/11/0", timeout=10)
+        self.assertEqual(obs["code"], "2.05", obs)
+        t0 = time.monotonic() * 1000
+        mb.fault(2, "crc")
+        e = self.srv.wait_event("notify", ep="gw-m2", timeout=10,
+                                where=lambda e: e.get("records", [{}])[0].get("value") == 16)
+        took = e["ts"] - t0
+        print("CRC errors only: unreachable after %d ms (unreachable_after 2000, poll 300)" % took)
+        self.assertGreaterEqual(took, 2000)
+        self.assertLess(took, 2000 + 300 + 1000)
+        self.assertEqual(self.read("gw-m1", "/3/0/11")["/3/0/11/0"], 0)
+        st = gw.ctl("status").stdout
+        m = re.search(r"unit=2 req=\d+ exc=0 crc=(\d+) bad=0 timeout=0 failing \d+ ms \(crc error\)", st)
+        self.assertIsNotNone(m, st)
+        self.assertGreaterEqual(int(m.group(1)), 4, st)
+        self.assertRegex(st, r"unit=1 req=\d+ exc=0 crc=0 bad=0 timeout=0,?\s", st)
+        t0 = time.monotonic() * 1000
+        mb.fault(2, "none")
+        e = self.srv.wait_event("notify", ep="gw-m2", timeout=5,
+                                where=lambda e: e.get("records", [{}])[0].get("value") == 0)
+        self.assertLess(e["ts"] - t0, 300 + 1000)
 
 
 # Answers each 8-byte read request with the right length and a wrong CRC.

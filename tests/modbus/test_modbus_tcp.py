@@ -129,7 +129,7 @@ class Tcp(Base):
         self.assertEqual(r["code"], "4.00", r)
         st = gw.ctl("status")
         self.assertEqual(st.returncode, 0, st.stderr)
-        self.assertRegex(st.stdout, r"unit=1 req=\d+ exc=0 crc=0 timeout=0")
+        self.assertRegex(st.stdout, r"unit=1 req=\d+ exc=0 crc=0 bad=0 timeout=0")
 
     def test_coalescing_period_observe(self):
         objs = []

@@ -405,9 +405,14 @@ static void test_conf(void **state)
 	assert_int_equal(c.max_registers, 125);
 	assert_true(c.coalesce);
 	assert_int_equal(c.request_gap_usec, 20000);
+	assert_int_equal(c.unreachable_after_usec, 30000000); /* the default */
 	ydoc_free(doc);
 	expect_conf("type: modbus\ntcp: {host: a}\nrequest_gap: 2s\n", false,
 		    "c.yaml:3:14: duration '2s' for 'request_gap' is out of range (0..1s)");
+	expect_conf("type: modbus\ntcp: {host: a}\nunreachable_after: 0\n", false, NULL);
+	expect_conf("type: modbus\ntcp: {host: a}\nunreachable_after: 2d\n", false,
+		    "c.yaml:3:20: duration '2d' for 'unreachable_after' is out of range (0..1d)");
+	expect_conf("type: modbus\ntcp: {host: a}\nunreachable_after: soon\n", false, "c.yaml:3:20: ");
 
 	expect_conf("type: modbus\n", false, "needs exactly one of 'tcp' ({host, port}) or 'serial'");
 	expect_conf("type: modbus\ntcp: {host: a}\nserial: {device: /dev/ttyS0}\n", false,
@@ -449,31 +454,64 @@ static void test_rtu_silence(void **state)
 	assert_int_equal(mb_rtu_silence_usec(115200, 8, true, 2), 1750);
 }
 
+/* libmodbus's errno -> the bridge's errno, and what it says about the
+ * unit: 01..03 a refusal of one request (the unit works), 04..08, CRC
+ * errors and answers to another request failures, 0A/0B and timeouts the
+ * unit out of reach. */
 static void test_errno(void **state)
 {
 	static const struct {
 		int mb, err, exc;
+		enum mb_outcome out;
 	} v[] = {
-		{ EMBXILFUN, -EPERM, 1 },     { EMBXILADD, -ENOENT, 2 },
-		{ EMBXILVAL, -EINVAL, 3 },    { EMBXSFAIL, -EIO, 4 },
-		{ EMBXSBUSY, -EBUSY, 6 },     { EMBXGPATH, -EHOSTUNREACH, 10 },
-		{ EMBXGTAR, -ETIMEDOUT, 11 }, { ETIMEDOUT, -ETIMEDOUT, 0 },
-		{ EMBBADCRC, -EIO, 0 },       { ECONNRESET, -EHOSTUNREACH, 0 },
-		{ EMBBADDATA, -EIO, 0 },
+		{ EMBXILFUN, -EPERM, 1, MB_OUT_REFUSED },
+		{ EMBXILADD, -ENOENT, 2, MB_OUT_REFUSED },
+		{ EMBXILVAL, -EINVAL, 3, MB_OUT_REFUSED },
+		{ EMBXSFAIL, -EIO, 4, MB_OUT_FAILED },
+		{ EMBXACK, -EAGAIN, 5, MB_OUT_FAILED },
+		{ EMBXSBUSY, -EBUSY, 6, MB_OUT_FAILED },
+		{ EMBXNACK, -EIO, 7, MB_OUT_FAILED },
+		{ EMBXMEMPAR, -EIO, 8, MB_OUT_FAILED },
+		{ EMBXGPATH, -EHOSTUNREACH, 10, MB_OUT_UNREACHABLE },
+		{ EMBXGTAR, -ETIMEDOUT, 11, MB_OUT_TIMEOUT },
+		{ ETIMEDOUT, -ETIMEDOUT, 0, MB_OUT_TIMEOUT },
+		{ EMBBADCRC, -EIO, 0, MB_OUT_FAILED },
+		{ ECONNRESET, -EHOSTUNREACH, 0, MB_OUT_UNREACHABLE },
+		{ EMBBADDATA, -EIO, 0, MB_OUT_FAILED },  /* wrong transaction id, function, length */
+		{ EMBBADSLAVE, -EIO, 0, MB_OUT_FAILED }, /* RTU: another unit answered */
+		{ EMBBADEXC, -EIO, 0, MB_OUT_FAILED },   /* an exception code Modbus does not define */
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		struct mb_job j = { 0 };
-		assert_int_equal(mb_errno(v[i].mb, &j), v[i].err);
+		j.err = mb_errno(v[i].mb, &j);
+		assert_int_equal(j.err, v[i].err);
 		assert_int_equal(j.exc, v[i].exc);
+		assert_int_equal(mb_job_outcome(&j), v[i].out);
 	}
 	{
 		struct mb_job j = { 0 };
 		mb_errno(EMBBADCRC, &j);
-		assert_true(j.crc);
+		assert_true(j.crc && !j.bad);
 		mb_errno(ETIMEDOUT, &j);
 		assert_true(j.timeout);
+	}
+	{
+		struct mb_job j = { 0 };
+		mb_errno(EMBBADDATA, &j);
+		assert_true(j.bad && !j.crc && !j.timeout);
+	}
+	{
+		/* Never sent: no news about the unit. */
+		struct mb_job dropped = { .err = -ETIMEDOUT }, cancelled = { .err = -ECANCELED };
+		struct mb_job down = { .err = -EHOSTUNREACH, .link_down = true }, ok = { 0 };
+		struct mb_job differs = { .err = -EIO, .mismatch = true };
+		assert_int_equal(mb_job_outcome(&dropped), MB_OUT_DROPPED);
+		assert_int_equal(mb_job_outcome(&cancelled), MB_OUT_DROPPED);
+		assert_int_equal(mb_job_outcome(&down), MB_OUT_UNREACHABLE);
+		assert_int_equal(mb_job_outcome(&ok), MB_OUT_OK);
+		assert_int_equal(mb_job_outcome(&differs), MB_OUT_REFUSED);
 	}
 	assert_true(mb_errno_is_link(ECONNRESET));
 	assert_true(mb_errno_is_link(EIO));
