@@ -12,7 +12,8 @@ lives, answers correctly, kept its data and does not grow. The others cover
 the rules and bounds of the client's own reassembly (lwm2m/client/block1.c):
 continuation, token changes, gaps, retransmissions, block size changes,
 Block1 where it has no meaning, too large bodies, too many transfers,
-expiry, and datagrams from an address that is not the server's."""
+expiry, datagrams from an address that is not the server's, and a
+Bootstrap-Write sent block-wise by the project's test server."""
 import os
 import socket
 import sys
@@ -20,7 +21,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clienttest import EARLY_MS, LATE_MS, Client, main  # noqa: E402
+from clienttest import EARLY_MS, LATE_MS, Client, main, server  # noqa: E402
 from rawcoap import (  # noqa: E402
     ACK, CON, DELETE, FETCH, GET, NON, O_ACCEPT, O_BLOCK1, O_BLOCK2, O_CT, O_LOC_PATH, O_MAX_AGE,
     O_RTAG, O_SIZE1, O_URI_PATH, PUT, block, block_opt, code, code_str, decode, encode,
@@ -546,6 +547,32 @@ class Separate(Block1Case):
         self.assertEqual(block(answers[-1]), (1, 0, 6))
         self.cl.wait(lambda ln: ln.startswith("write ep0 - /3303/0/5750 replace=1 n=1"))
         self.assertEqual(self.read_text("/3303/0/5750"), "s" * 2000)
+
+
+class BootstrapWrite(unittest.TestCase):
+    """A Bootstrap-Write too large for one datagram (a 1,500-byte Server
+    Public Key) from fg-lwm2m-server, which sends it block-wise with
+    libcoap: the Bootstrap-Server's requests take the same reassembly."""
+
+    def test_blockwise_bootstrap_write(self):
+        bs, srv = server().start(), server().start()
+        self.addCleanup(bs.stop)
+        self.addCleanup(srv.stop)
+        sec = [{"path": "/0/1/0", "value": srv.url}, {"path": "/0/1/1", "value": False},
+               {"path": "/0/1/2", "value": 3}, {"path": "/0/1/10", "value": 101},
+               {"path": "/0/1/4", "type": "opaque", "value": "5a" * 1500}]
+        obj = [{"path": "/1/1/0", "value": 101}, {"path": "/1/1/1", "value": 120},
+               {"path": "/1/1/6", "value": False}, {"path": "/1/1/7", "value": "U"}]
+        bs.request("bootstrap-script", ep="ep0", steps=[
+            {"op": "bs-delete", "path": "/"}, {"op": "bs-write", "path": "/0/1", "records": sec},
+            {"op": "bs-write", "path": "/1/1", "records": obj}, {"op": "bs-finish"}])
+        cl = Client("coap://127.0.0.1:9", bootstrap=f"coap://127.0.0.1:{bs.port}")
+        self.addCleanup(cl.stop)
+        cl.start()
+        done = bs.wait_event("bootstrap-done", ep="ep0", timeout=10)
+        self.assertEqual((done["ok"], done["results"]), (True, ["2.02", "2.04", "2.04", "2.04"]))
+        self.assertEqual(srv.wait_event("register", ep="ep0", timeout=10)["query"]["lt"], "120")
+        self.assertEqual(cl.stats()["block1_bodies"], 0)
 
 
 if __name__ == "__main__":
