@@ -180,12 +180,11 @@ class Block1Case(unittest.TestCase):
 
     def first_block(self, mcode, path, options, payload, **kw):
         """Block 0 of a transfer. libcoap 4.3.1 to 4.3.4 still remember
-        each block-wise request for MAX_TRANSMIT_WAIT, per endpoint, only to
-        refuse a block whose Content-Format differs with 4.08 "Content-Format
+        the last block-wise request of an endpoint's session, only to
+        refuse a block in another Content-Format with 4.08 "Content-Format
         mismatch" (and forget it): a server starting a transfer in another
-        format within that time has to start again, as done here
-        (docs/ARCHITECTURE.md, "Block-wise requests";
-        test_libcoap_content_format_check shows it)."""
+        format has to start again, as done here (docs/ARCHITECTURE.md,
+        "Block-wise requests"; test_libcoap_content_format_check shows it)."""
         m = self.srv.request(mcode, path, options, payload, **kw)
         if code_str(m["code"]) == "4.08" and m["payload"] == b"Content-Format mismatch":
             m = self.srv.request(mcode, path, options, payload, **kw)
@@ -301,9 +300,9 @@ class Reassembly(Block1Case):
         self.assertEqual(self.read_text("/3303/0/5750"), "z" * 3000)
 
     def test_libcoap_content_format_check(self):
-        # A block-wise write in text, then a block-wise FETCH in SenML JSON
-        # within MAX_TRANSMIT_WAIT: libcoap up to 4.3.4 refuses the FETCH's
-        # first block itself (fieldgate never sees it); starting again works.
+        # A block-wise write in text, then a block-wise FETCH in SenML JSON:
+        # libcoap up to 4.3.4 refuses the FETCH's first block itself
+        # (fieldgate never sees it); starting again works.
         self.assertEqual(code_str(self.blockwise(PUT, "/3303/0/5750", b"q" * 1500, [ct(TEXT)])[-1]["code"]),
                          "2.04")
         names = b"[" + b",".join(b'{"n":"/3303/0/5750"}' for _ in range(60)) + b"]"
