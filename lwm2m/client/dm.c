@@ -1232,69 +1232,6 @@ static void do_delete(struct req *rq)
 
 /* ---- dispatch -------------------------------------------------------------- */
 
-/* A whole request of a registered endpoint's server (payload in rq->data). */
-static void dm_dispatch(struct req *rq)
-{
-	int r;
-
-	if (!rq->refreshed)
-		rq->ep->c->stats.requests++;
-	r = parse_path(rq);
-	if (r < 0) {
-		fail(rq, r == -EBADMSG ? -ENOENT : r);
-		return;
-	}
-	/* Security (and OSCORE) hold keys: never visible to a management
-	 * server (TS: 4.01 Unauthorized). */
-	if (own_tree(rq) && rq->path.len >= 1 && (rq->path.id[0] == 0 || rq->path.id[0] == 21)) {
-		fail(rq, -EACCES);
-		return;
-	}
-	rq->accept = opt_uint(rq->pdu, COAP_OPTION_ACCEPT, NULL);
-	rq->cf = opt_uint(rq->pdu, COAP_OPTION_CONTENT_FORMAT, NULL);
-	rq->obs_val = opt_uint(rq->pdu, COAP_OPTION_OBSERVE, &rq->observe);
-
-	switch (rq->method) {
-	case COAP_REQUEST_CODE_GET:
-		if (rq->accept == LWM2M_CT_LINK)
-			do_discover(rq);
-		else
-			do_read(rq);
-		break;
-	case COAP_REQUEST_CODE_PUT:
-		if (rq->len == 0 && rq->query && rq->query->length)
-			do_write_attributes(rq);
-		else
-			do_write(rq, true);
-		break;
-	case COAP_REQUEST_CODE_POST:
-		switch (rq->path.len) {
-		case 1:
-			do_create(rq);
-			break;
-		case 2:
-			do_write(rq, false);
-			break;
-		case 3:
-			do_execute(rq);
-			break;
-		default:
-			fail(rq, -EPERM);
-			break;
-		}
-		break;
-	case COAP_REQUEST_CODE_DELETE:
-		do_delete(rq);
-		break;
-	case COAP_REQUEST_CODE_FETCH:
-		do_read_composite(rq);
-		break;
-	default:
-		fail(rq, -EPERM);
-		break;
-	}
-}
-
 void fg_dm_handler(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
 		   const coap_string_t *query, coap_pdu_t *response)
 {
@@ -1307,6 +1244,7 @@ void fg_dm_handler(coap_resource_t *resource, coap_session_t *session, const coa
 		.response = response,
 		.method = coap_pdu_get_code(request),
 	};
+	int r;
 
 	if (!rq.ep || rq.ep->removing || !rq.ep->store) {
 		set_code(&rq, COAP_RESPONSE_CODE(404));
@@ -1316,6 +1254,9 @@ void fg_dm_handler(coap_resource_t *resource, coap_session_t *session, const coa
 		fg_b1_echo(request, response);
 		return;
 	}
+	/* The payload: the request's, or the whole body once its last block
+	 * came (an earlier block is answered here). A Read served again
+	 * after ops->read has it from answer_async(). */
 	if (!rq.owned) {
 		struct fg_b1_body body;
 
@@ -1325,10 +1266,67 @@ void fg_dm_handler(coap_resource_t *resource, coap_session_t *session, const coa
 		rq.len = body.len;
 		rq.owned = body.owned;
 	}
-	if (rq.ep->st == ST_BOOTSTRAP)
+	if (rq.ep->st == ST_BOOTSTRAP) {
 		fg_bs_handler(rq.ep, resource, session, request, query, response, rq.data, rq.len);
-	else
-		dm_dispatch(&rq);
+		goto out;
+	}
+	if (!rq.refreshed)
+		rq.ep->c->stats.requests++;
+	r = parse_path(&rq);
+	if (r < 0) {
+		fail(&rq, r == -EBADMSG ? -ENOENT : r);
+		goto out;
+	}
+	/* Security (and OSCORE) hold keys: never visible to a management
+	 * server (TS: 4.01 Unauthorized). */
+	if (own_tree(&rq) && rq.path.len >= 1 && (rq.path.id[0] == 0 || rq.path.id[0] == 21)) {
+		fail(&rq, -EACCES);
+		goto out;
+	}
+	rq.accept = opt_uint(request, COAP_OPTION_ACCEPT, NULL);
+	rq.cf = opt_uint(request, COAP_OPTION_CONTENT_FORMAT, NULL);
+	rq.obs_val = opt_uint(request, COAP_OPTION_OBSERVE, &rq.observe);
+
+	switch (rq.method) {
+	case COAP_REQUEST_CODE_GET:
+		if (rq.accept == LWM2M_CT_LINK)
+			do_discover(&rq);
+		else
+			do_read(&rq);
+		break;
+	case COAP_REQUEST_CODE_PUT:
+		if (rq.len == 0 && query && query->length)
+			do_write_attributes(&rq);
+		else
+			do_write(&rq, true);
+		break;
+	case COAP_REQUEST_CODE_POST:
+		switch (rq.path.len) {
+		case 1:
+			do_create(&rq);
+			break;
+		case 2:
+			do_write(&rq, false);
+			break;
+		case 3:
+			do_execute(&rq);
+			break;
+		default:
+			fail(&rq, -EPERM);
+			break;
+		}
+		break;
+	case COAP_REQUEST_CODE_DELETE:
+		do_delete(&rq);
+		break;
+	case COAP_REQUEST_CODE_FETCH:
+		do_read_composite(&rq);
+		break;
+	default:
+		fail(&rq, -EPERM);
+		break;
+	}
+out:
 	fg_b1_echo(request, response);
 	free(rq.owned);
 }
