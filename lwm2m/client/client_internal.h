@@ -184,9 +184,9 @@ struct lwm2m_endpoint {
 	size_t ndevs;
 	uint16_t iid_hint;          /* every /25 instance id below it is in use */
 	struct fg_pending *pending; /* asynchronous operations in flight */
-	struct fg_b1 *b1;           /* block-wise request bodies being received */
-	size_t nb1;
-	struct fg_bs *bs; /* bootstrap.c; NULL without a Bootstrap-Server */
+	struct fg_bs *bs;           /* bootstrap.c; NULL without a Bootstrap-Server */
+	struct fg_b1 *b1;           /* block1.c: request bodies being received */
+	size_t nb1;                 /* their number */
 };
 
 /* Free at once: no message, timers and pending operations dropped. */
