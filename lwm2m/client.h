@@ -154,6 +154,20 @@ struct lwm2m_client_config {
 	/* Register attempts with a bootstrapped server failing in a row before
 	 * the endpoint bootstraps again; 0 = 3 */
 	unsigned bootstrap_after_failures;
+	/* Request bodies a server sends block-wise (RFC 7959 Block1): the
+	 * client reassembles them itself (libcoap 4.3.1's reassembly can be
+	 * crashed, docs/ARCHITECTURE.md), within these bounds. A body above
+	 * block1_max_body bytes is answered 4.13 with Size1 (0 = 256 KiB,
+	 * at least 1024); an endpoint receives at most block1_max_transfers
+	 * bodies at once (0 = 4) and all endpoints together hold at most
+	 * block1_budget bytes for them (0 = 4 MiB): a block beyond is
+	 * answered 5.03 with Max-Age. A transfer that gets no block for
+	 * block1_timeout_ms is forgotten (0 = MAX_TRANSMIT_WAIT of the
+	 * transmission parameters above, 93 s by default). */
+	size_t block1_max_body;
+	unsigned block1_max_transfers;
+	size_t block1_budget;
+	uint32_t block1_timeout_ms;
 };
 
 /* Create the client and attach it to ev (which it references). reg provides
@@ -187,6 +201,8 @@ struct lwm2m_client_stats {
 	size_t pending_async;   /* writes/executes waiting for their done() */
 	size_t observations;    /* active observations */
 	uint64_t notifications; /* notifications sent */
+	size_t block1_bodies;   /* block-wise request bodies being received */
+	size_t block1_bytes;    /* memory they hold (see block1_budget) */
 };
 void lwm2m_client_get_stats(const struct lwm2m_client *c, struct lwm2m_client_stats *st);
 

@@ -1810,7 +1810,8 @@ static void bs_finish(struct bsreq *q)
 }
 
 void fg_bs_handler(struct lwm2m_endpoint *ep, coap_resource_t *resource, coap_session_t *session,
-		   const coap_pdu_t *request, const coap_string_t *query, coap_pdu_t *response)
+		   const coap_pdu_t *request, const coap_string_t *query, coap_pdu_t *response,
+		   const uint8_t *body, size_t body_len)
 {
 	struct fg_bs *bs = ep->bs;
 	struct bsreq q = {
@@ -1823,7 +1824,7 @@ void fg_bs_handler(struct lwm2m_endpoint *ep, coap_resource_t *resource, coap_se
 	};
 	coap_pdu_code_t method = coap_pdu_get_code(request);
 	char path[160];
-	size_t plen, offset, total;
+	size_t plen;
 	int r;
 
 	if (bs->phase == BS_IDLE) {
@@ -1851,10 +1852,8 @@ void fg_bs_handler(struct lwm2m_endpoint *ep, coap_resource_t *resource, coap_se
 	}
 	q.accept = opt_uint(request, COAP_OPTION_ACCEPT);
 	q.cf = opt_uint(request, COAP_OPTION_CONTENT_FORMAT);
-	if (!coap_get_data_large(request, &q.len, &q.data, &offset, &total)) {
-		q.len = 0;
-		q.data = NULL;
-	}
+	q.data = body;
+	q.len = body_len;
 	switch (method) {
 	case COAP_REQUEST_CODE_PUT:
 		r = bs_write(&q);

@@ -42,9 +42,11 @@ bool fg_bs_failed(struct lwm2m_endpoint *ep, int kind, int err, const char *why)
 /* The server executed /1/0/9 (Bootstrap-Request Trigger): bootstrap again
  * from the timer (the 2.04 leaves first on the current session). */
 void fg_bs_trigger(struct lwm2m_endpoint *ep);
-/* A request from the Bootstrap-Server (the endpoint is in ST_BOOTSTRAP). */
+/* A request from the Bootstrap-Server (the endpoint is in ST_BOOTSTRAP);
+ * body is its whole payload (reassembled when it came block-wise). */
 void fg_bs_handler(struct lwm2m_endpoint *ep, coap_resource_t *resource, coap_session_t *session,
-		   const coap_pdu_t *request, const coap_string_t *query, coap_pdu_t *response);
+		   const coap_pdu_t *request, const coap_string_t *query, coap_pdu_t *response,
+		   const uint8_t *body, size_t body_len);
 
 /* ---- what endpoint.c offers to bootstrap.c ------------------------------- */
 

@@ -301,6 +301,23 @@ static void set_defaults(struct lwm2m_client_config *cfg)
 		cfg->log_level = LWM2M_LOG_INFO;
 	if (!cfg->coap_log_level)
 		cfg->coap_log_level = LOG_WARNING;
+	if (!cfg->block1_max_body)
+		cfg->block1_max_body = 256 * 1024;
+	if (cfg->block1_max_body < 1024)
+		cfg->block1_max_body = 1024; /* one block of the largest size */
+	if (!cfg->block1_max_transfers)
+		cfg->block1_max_transfers = 4;
+	if (!cfg->block1_budget)
+		cfg->block1_budget = 4 * 1024 * 1024;
+	if (!cfg->block1_timeout_ms) {
+		/* MAX_TRANSMIT_WAIT (RFC 7252 §4.8.2): the longest a client
+		 * may try to get the next block to us. */
+		uint64_t ack = cfg->ack_timeout_ms ? cfg->ack_timeout_ms : 2000;
+		unsigned mr = cfg->max_retransmit ? cfg->max_retransmit : 4;
+		uint64_t ms = ack * ((2ull << (mr > 20 ? 20 : mr)) - 1) * 3 / 2;
+
+		cfg->block1_timeout_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+	}
 }
 
 int lwm2m_client_set_reg_rate(struct lwm2m_client *c, double per_second)
@@ -352,7 +369,14 @@ int lwm2m_client_new(sd_event *ev, const struct lwm2m_registry *reg, const struc
 	if (!c->ctx)
 		goto fail;
 	coap_set_app_data(c->ctx, c);
-	coap_context_set_block_mode(c->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+	/* libcoap sends our large bodies block-wise (Register, Send,
+	 * responses, notifications) and serves the server's requests for
+	 * their blocks. Not COAP_BLOCK_SINGLE_BODY: libcoap 4.3.1's
+	 * reassembly of the server's block-wise requests can be driven into
+	 * a NULL dereference (docs/ARCHITECTURE.md, "Block-wise requests");
+	 * without it every block reaches fg_dm_handler, and block1.c
+	 * reassembles the body within bounds. */
+	coap_context_set_block_mode(c->ctx, COAP_BLOCK_USE_LIBCOAP);
 	coap_register_response_handler(c->ctx, fg_response_handler);
 	coap_register_nack_handler(c->ctx, fg_nack_handler);
 	coap_register_event_handler(c->ctx, fg_event_handler);
@@ -462,6 +486,8 @@ void lwm2m_client_get_stats(const struct lwm2m_client *c, struct lwm2m_client_st
 {
 	*st = c->stats;
 	st->endpoints = c->nep;
+	st->block1_bodies = c->nb1;
+	st->block1_bytes = c->b1_bytes;
 }
 
 uint8_t lwm2m_errno_to_coap(int err)

@@ -70,6 +70,10 @@ struct lwm2m_client {
 	size_t nfree_targets;
 	uint32_t observe_seq;
 
+	/* Block-wise request bodies being received, all endpoints (block1.c) */
+	size_t nb1;
+	size_t b1_bytes; /* charged against cfg.block1_budget */
+
 	bool shutting_down;
 	struct fg_timer shutdown_timer;
 	void (*shutdown_done)(void *ud);
@@ -181,6 +185,8 @@ struct lwm2m_endpoint {
 	uint16_t iid_hint;          /* every /25 instance id below it is in use */
 	struct fg_pending *pending; /* asynchronous operations in flight */
 	struct fg_bs *bs;           /* bootstrap.c; NULL without a Bootstrap-Server */
+	struct fg_b1 *b1;           /* block1.c: request bodies being received */
+	size_t nb1;                 /* their number */
 };
 
 /* Free at once: no message, timers and pending operations dropped. */
@@ -229,6 +235,28 @@ bool fg_ct_names_prefix(uint16_t ct);
  * where CHAR is any printable ASCII but "'". Empty is valid.
  * 0 or -EINVAL. */
 int fg_exec_args_check(const char *s, size_t n);
+
+/* ---- block-wise request bodies (block1.c) ------------------------------- */
+
+struct fg_b1;
+struct fg_b1_body {
+	const uint8_t *data;
+	size_t len;
+	uint8_t *owned; /* data, when the caller must free it; NULL: data is the request's */
+};
+enum {
+	FG_B1_NONE,     /* no Block1 option: out is the request's payload */
+	FG_B1_ANSWERED, /* resp carries the answer (2.31 Continue or an error) */
+	FG_B1_COMPLETE, /* out is the whole body, the request is to be served */
+};
+/* Take a request of ep's server: its Block1 option, if any, is one block
+ * of a body (RFC 7959). Returns one of the FG_B1_* above. */
+int fg_b1_receive(struct lwm2m_endpoint *ep, const coap_pdu_t *req, coap_pdu_t *resp, struct fg_b1_body *out);
+/* The final answer to a block-wise request acknowledges its last block
+ * (Block1 with M=0); nothing when req has no Block1 option. */
+void fg_b1_echo(const coap_pdu_t *req, coap_pdu_t *resp);
+/* Forget every transfer of ep (its session is going away). */
+void fg_b1_drop_all(struct lwm2m_endpoint *ep);
 
 /* ---- Object 25 (gateway.c) ------------------------------------------------- */
 

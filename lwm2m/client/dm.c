@@ -33,6 +33,10 @@ struct fg_pending {
 	int result;
 	bool done, in_handler;
 	bool read; /* ops->read: the request is answered again once done */
+	/* The body of a block-wise request served again once done: libcoap
+	 * keeps only the last block's datagram for that. */
+	uint8_t *body;
+	size_t body_len;
 };
 
 /* A request's target: the endpoint's own tree or a device's. */
@@ -57,6 +61,7 @@ struct req {
 	uint16_t obs_val;    /* its value: 0 register, 1 deregister */
 	const uint8_t *data;
 	size_t len;
+	uint8_t *owned;  /* data, when reassembled from blocks (freed after the answer) */
 	bool refreshed;  /* ops->read completed: answer from the store */
 	int refresh_err; /* its result */
 };
@@ -638,6 +643,12 @@ out:
 
 /* ---- asynchronous completion --------------------------------------------- */
 
+static void pending_free(struct fg_pending *p)
+{
+	free(p->body);
+	free(p);
+}
+
 static void pending_unlink(struct fg_pending *p)
 {
 	struct lwm2m_endpoint *ep = p->ep;
@@ -666,7 +677,7 @@ static void pending_done(void *ctx, int err)
 	if (p->in_handler)
 		return; /* answered by the handler, piggybacked */
 	if (!p->ep) {
-		free(p); /* endpoint gone: nobody to answer */
+		pending_free(p); /* endpoint gone: nobody to answer */
 		return;
 	}
 	if (p->async) {
@@ -679,6 +690,7 @@ static void pending_done(void *ctx, int err)
 
 void fg_dm_abandon(struct lwm2m_endpoint *ep)
 {
+	fg_b1_drop_all(ep);
 	while (ep->pending) {
 		struct fg_pending *p = ep->pending;
 
@@ -715,7 +727,7 @@ static void pending_settle(struct req *rq, struct fg_pending *p, int r)
 		/* The op removed the endpoint: nobody to answer later. done()
 		 * frees p when it comes (or came: then free it here). */
 		if (r < 0 || p->done)
-			free(p);
+			pending_free(p);
 		set_code(rq, COAP_RESPONSE_CODE(404));
 		return;
 	}
@@ -723,7 +735,7 @@ static void pending_settle(struct req *rq, struct fg_pending *p, int r)
 		int err = r < 0 ? r : p->result;
 
 		pending_unlink(p);
-		free(p);
+		pending_free(p);
 		set_code(rq, lwm2m_errno_to_coap(err));
 		return;
 	}
@@ -735,6 +747,11 @@ static void pending_settle(struct req *rq, struct fg_pending *p, int r)
 		return;
 	}
 	coap_async_set_app_data(p->async, p);
+	if (p->read && rq->owned) {
+		p->body = rq->owned;
+		p->body_len = rq->len;
+		rq->owned = NULL;
+	}
 	/* No response code: libcoap sends an empty ACK now. */
 }
 
@@ -757,14 +774,20 @@ static bool answer_async(struct req *rq)
 		 * that does not ask again. */
 		rq->refreshed = true;
 		rq->refresh_err = p->result;
+		if (p->body) {
+			rq->owned = p->body;
+			rq->data = p->body;
+			rq->len = p->body_len;
+			p->body = NULL;
+		}
 		pending_unlink(p);
-		free(p);
+		pending_free(p);
 		coap_async_set_app_data(a, NULL);
 		return false;
 	}
 	set_code(rq, lwm2m_errno_to_coap(p->result));
 	pending_unlink(p);
-	free(p);
+	pending_free(p);
 	/* libcoap frees the async when this handler returns. */
 	return true;
 }
@@ -824,7 +847,7 @@ static bool ask_read_composite(struct req *rq, const struct lwm2m_records *names
 		free(m);
 		if (p) {
 			pending_unlink(p);
-			free(p);
+			pending_free(p);
 		}
 		fail(rq, -ENOMEM);
 		return true;
@@ -859,7 +882,7 @@ static bool read_settle(struct req *rq, struct fg_pending *p, int r)
 		rq->refresh_err = p->result;
 		p->in_handler = false;
 		pending_unlink(p);
-		free(p);
+		pending_free(p);
 		return false;
 	}
 	pending_settle(rq, p, r > 0 ? 0 : r);
@@ -1221,39 +1244,48 @@ void fg_dm_handler(coap_resource_t *resource, coap_session_t *session, const coa
 		.response = response,
 		.method = coap_pdu_get_code(request),
 	};
-	size_t offset, total;
 	int r;
 
 	if (!rq.ep || rq.ep->removing || !rq.ep->store) {
 		set_code(&rq, COAP_RESPONSE_CODE(404));
 		return;
 	}
-	if (rq.ep->st == ST_BOOTSTRAP) {
-		fg_bs_handler(rq.ep, resource, session, request, query, response);
+	if (rq.ep->st != ST_BOOTSTRAP && answer_async(&rq)) {
+		fg_b1_echo(request, response);
 		return;
 	}
-	if (answer_async(&rq))
-		return;
+	/* The payload: the request's, or the whole body once its last block
+	 * came (an earlier block is answered here). A Read served again
+	 * after ops->read has it from answer_async(). */
+	if (!rq.owned) {
+		struct fg_b1_body body;
+
+		if (fg_b1_receive(rq.ep, request, response, &body) == FG_B1_ANSWERED)
+			return;
+		rq.data = body.data;
+		rq.len = body.len;
+		rq.owned = body.owned;
+	}
+	if (rq.ep->st == ST_BOOTSTRAP) {
+		fg_bs_handler(rq.ep, resource, session, request, query, response, rq.data, rq.len);
+		goto out;
+	}
 	if (!rq.refreshed)
 		rq.ep->c->stats.requests++;
 	r = parse_path(&rq);
 	if (r < 0) {
 		fail(&rq, r == -EBADMSG ? -ENOENT : r);
-		return;
+		goto out;
 	}
 	/* Security (and OSCORE) hold keys: never visible to a management
 	 * server (TS: 4.01 Unauthorized). */
 	if (own_tree(&rq) && rq.path.len >= 1 && (rq.path.id[0] == 0 || rq.path.id[0] == 21)) {
 		fail(&rq, -EACCES);
-		return;
+		goto out;
 	}
 	rq.accept = opt_uint(request, COAP_OPTION_ACCEPT, NULL);
 	rq.cf = opt_uint(request, COAP_OPTION_CONTENT_FORMAT, NULL);
 	rq.obs_val = opt_uint(request, COAP_OPTION_OBSERVE, &rq.observe);
-	if (!coap_get_data_large(request, &rq.len, &rq.data, &offset, &total)) {
-		rq.len = 0;
-		rq.data = NULL;
-	}
 
 	switch (rq.method) {
 	case COAP_REQUEST_CODE_GET:
@@ -1294,4 +1326,7 @@ void fg_dm_handler(coap_resource_t *resource, coap_session_t *session, const coa
 		fail(&rq, -EPERM);
 		break;
 	}
+out:
+	fg_b1_echo(request, response);
+	free(rq.owned);
 }

@@ -7,9 +7,11 @@
  * queries, Execute arguments and Observe registration.
  *
  * One client, one endpoint (with an Object 25 device "dev0") live across
- * inputs, as in a running gateway; observations are dropped after each input
- * so memory stays bounded. The endpoint's server is a port nobody answers:
- * nothing is sent during the run (the loop never runs).
+ * inputs, as in a running gateway; observations and unfinished block-wise
+ * bodies are dropped after each input so memory stays bounded. The
+ * endpoint's server is a port nobody answers: nothing is sent during the
+ * run (the loop never runs). Sequences of datagrams through libcoap:
+ * fuzz_coap_seq.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -99,5 +101,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	coap_delete_string(query);
 	coap_delete_pdu(req);
 	fg_obs_stop_all(F.ep);
+	fg_b1_drop_all(F.ep);
 	return 0;
 }

@@ -9,7 +9,6 @@ import os
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import time
@@ -17,89 +16,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fglwm2m import Server, records_by_path  # noqa: E402
-
-CON, NON, ACK, RST = 0, 1, 2, 3
-GET, POST, PUT, DELETE, FETCH, IPATCH = 1, 2, 3, 4, 5, 7
-O_OBSERVE, O_LOC_PATH, O_URI_PATH, O_CT, O_URI_QUERY, O_ACCEPT = 6, 8, 11, 12, 15, 17
-O_BLOCK2, O_BLOCK1, O_SIZE2 = 23, 27, 28
-
-
-def code(c, d):
-    return c << 5 | d
-
-
-def code_str(c):
-    return f"{c >> 5}.{c & 31:02d}"
-
-
-def uint_opt(v):
-    if v == 0:
-        return b""
-    n = (v.bit_length() + 7) // 8
-    return v.to_bytes(n, "big")
-
-
-def encode(mtype, mcode, mid, token=b"", options=(), payload=b""):
-    out = bytearray([0x40 | mtype << 4 | len(token), mcode]) + struct.pack(">H", mid) + token
-    last = 0
-    for num, val in sorted(options, key=lambda o: o[0]):
-        delta, length = num - last, len(val)
-        last = num
-
-        def nib(x):
-            if x < 13:
-                return x, b""
-            if x < 269:
-                return 13, bytes([x - 13])
-            return 14, struct.pack(">H", x - 269)
-        dn, dx = nib(delta)
-        ln, lx = nib(length)
-        out += bytes([dn << 4 | ln]) + dx + lx + val
-    if payload:
-        out += b"\xff" + payload
-    return bytes(out)
-
-
-def decode(data):
-    if len(data) < 4 or data[0] >> 6 != 1:
-        raise ValueError("not CoAP")
-    tkl = data[0] & 15
-    m = {"type": data[0] >> 4 & 3, "code": data[1], "mid": struct.unpack(">H", data[2:4])[0],
-         "token": data[4:4 + tkl], "options": [], "payload": b""}
-    i, num = 4 + tkl, 0
-    while i < len(data):
-        if data[i] == 0xFF:
-            m["payload"] = data[i + 1:]
-            break
-        dn, ln = data[i] >> 4, data[i] & 15
-        i += 1
-        vals = []
-        for n in (dn, ln):
-            if n == 13:
-                vals.append(data[i] + 13)
-                i += 1
-            elif n == 14:
-                vals.append(struct.unpack(">H", data[i:i + 2])[0] + 269)
-                i += 2
-            else:
-                vals.append(n)
-        num += vals[0]
-        m["options"].append((num, data[i:i + vals[1]]))
-        i += vals[1]
-    return m
-
-
-def opts(m, num):
-    return [v for n, v in m["options"] if n == num]
-
-
-def opt_uint(m, num):
-    v = opts(m, num)
-    return int.from_bytes(v[0], "big") if v else None
-
-
-def uri_path(m):
-    return [v.decode() for v in opts(m, O_URI_PATH)]
+from rawcoap import (  # noqa: E402
+    ACK, CON, DELETE, FETCH, GET, NON, O_ACCEPT, O_BLOCK1, O_BLOCK2, O_CT, O_LOC_PATH,
+    O_OBSERVE, O_SIZE2, O_URI_PATH, O_URI_QUERY, POST, PUT, RST, code, code_str, decode, encode,
+    opt_uint, opts, uint_opt, uri_path)
 
 
 class RawClient:

@@ -41,6 +41,8 @@
  *   --bs-timeout MS --bs-after N   (bootstrap; --server is then optional)
  *   --con-period S --ack-timeout MS --max-retransmit N
  *   --cert PEM --key PEM --ca PEM [--cert-no-verify]   (DTLS certificate mode)
+ *   --block1-max-body N --block1-transfers N --block1-budget N
+ *   --block1-timeout MS   (bounds of block-wise request bodies)
  * With --async-ms, writes and executes complete after that delay; a write
  * whose string value is "field-error" then fails with -ETIMEDOUT (5.03) and
  * an execute with args "9" with -EIO (5.00).
@@ -517,11 +519,12 @@ static void command(char *line)
 		struct lwm2m_client_stats st;
 		lwm2m_client_get_stats(T.client, &st);
 		out("stats endpoints=%zu registered=%zu registers=%llu updates=%llu failures=%llu "
-		    "requests=%llu pending=%zu observations=%zu notifications=%llu",
+		    "requests=%llu pending=%zu observations=%zu notifications=%llu "
+		    "block1_bodies=%zu block1_bytes=%zu",
 		    st.endpoints, st.registered, (unsigned long long)st.registers,
 		    (unsigned long long)st.updates, (unsigned long long)st.failures,
 		    (unsigned long long)st.requests, st.pending_async, st.observations,
-		    (unsigned long long)st.notifications);
+		    (unsigned long long)st.notifications, st.block1_bodies, st.block1_bytes);
 	} else {
 		out("error unknown command %s", cmd);
 	}
@@ -604,6 +607,10 @@ int main(int argc, char **argv)
 		{ "key", required_argument, 0, 'y' },
 		{ "ca", required_argument, 0, 'z' },
 		{ "cert-no-verify", no_argument, 0, 'Z' },
+		{ "block1-max-body", required_argument, 0, 0x100 },
+		{ "block1-transfers", required_argument, 0, 0x101 },
+		{ "block1-budget", required_argument, 0, 0x102 },
+		{ "block1-timeout", required_argument, 0, 0x103 },
 		{ 0, 0, 0, 0 },
 	};
 	struct lwm2m_client_config cc = { .log = on_log, .log_level = LWM2M_LOG_INFO };
@@ -695,6 +702,18 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			cc.state_dir = optarg;
+			break;
+		case 0x100:
+			cc.block1_max_body = strtoul(optarg, NULL, 10);
+			break;
+		case 0x101:
+			cc.block1_max_transfers = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 0x102:
+			cc.block1_budget = strtoul(optarg, NULL, 10);
+			break;
+		case 0x103:
+			cc.block1_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
 		case 'T':
 			cc.bootstrap_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10);
