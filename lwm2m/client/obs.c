@@ -87,11 +87,26 @@ static int engine_read(void *ctx, uint32_t ep, const struct lwm2m_path *p, struc
 
 static void on_obs_timer(struct lwm2m_client *c, struct fg_timer *t);
 
+/* A few times what a server observes on a rich device (Device, Connectivity,
+ * Firmware and some sensor objects, each resource observed alone: well under
+ * 100), while one endpoint at the bound holds ~60 KiB and one change sends
+ * at most that many notifications in one burst, which loopback and server
+ * socket buffers (208 KiB by default) still take. */
+#define MAX_OBSERVATIONS_DEFAULT 256u
+
+/* One warning per target and minute at most: a server that keeps asking
+ * beyond the bound must not flood the log. */
+#define REFUSED_WARN_US (60u * 1000000u)
+
 int fg_obs_init(struct lwm2m_client *c)
 {
 	struct lwm2m_obs_config cfg = { .read = engine_read,
 					.read_ctx = c,
 					.con_period_s = c->cfg.con_period_s };
+
+	if (!c->cfg.max_observations)
+		c->cfg.max_observations = MAX_OBSERVATIONS_DEFAULT;
+	cfg.max_per_endpoint = c->cfg.max_observations;
 
 	c->obs = lwm2m_obs_engine_new(&cfg);
 	if (!c->obs)
@@ -108,6 +123,13 @@ void fg_obs_free(struct lwm2m_client *c)
 	c->targets = NULL;
 	c->free_targets = NULL;
 	c->ntargets = c->nfree_targets = 0;
+}
+
+int lwm2m_client_set_max_observations(struct lwm2m_client *c, uint32_t n)
+{
+	c->cfg.max_observations = n ? n : MAX_OBSERVATIONS_DEFAULT;
+	lwm2m_obs_set_limit(c->obs, c->cfg.max_observations);
+	return 0;
 }
 
 /* Arm the heap timer at the engine's next deadline. */
@@ -270,6 +292,33 @@ int lwm2m_endpoint_observed(const struct lwm2m_endpoint *ep, const struct lwm2m_
 	return found;
 }
 
+/* An Observe refused at the bound: counted, and logged at most once a
+ * minute per target with the number refused meanwhile. */
+static void refused(struct lwm2m_endpoint *ep, const struct lwm2m_device *dev, uint32_t target,
+		    const struct lwm2m_path *paths, size_t n)
+{
+	struct lwm2m_client *c = ep->c;
+	struct fg_target *t = &c->targets[target - 1];
+	uint64_t now = fg_now(c);
+	char ps[32], what[128] = "Observe";
+
+	c->stats.obs_refused++;
+	t->refused_since++;
+	if (t->refused_warned && now - t->refused_warned < REFUSED_WARN_US)
+		return;
+	if (n > 1)
+		snprintf(what, sizeof(what), "Observe-Composite of %zu paths", n);
+	else if (lwm2m_path_format(&paths[0], ps) >= 0)
+		snprintf(what, sizeof(what), "Observe of %s%.*s%s", dev ? "/" : "",
+			 dev ? (int)dev->prefix_len : 0, dev ? dev->prefix : "", ps);
+	ep_log(ep, LWM2M_LOG_WARNING,
+	       "%s refused: %d observations held, the bound is %u (max_observations); answered as a "
+	       "plain Read (%u refused since the last such warning)",
+	       what, lwm2m_obs_endpoint_count(c->obs, target), c->cfg.max_observations, t->refused_since);
+	t->refused_warned = now;
+	t->refused_since = 0;
+}
+
 int fg_obs_start(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const uint8_t *tok, size_t toklen,
 		 const struct lwm2m_path *paths, size_t n, bool composite, uint16_t ct)
 {
@@ -296,6 +345,8 @@ int fg_obs_start(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const uint
 	memcpy(o->paths, paths, n * sizeof(*paths));
 	r = lwm2m_obs_add(ep->c->obs, target, (uint64_t)(uintptr_t)o, paths, n, now_ms(ep->c));
 	if (r < 0) {
+		if (r == -ENOSPC)
+			refused(ep, dev, target, paths, n);
 		free(o);
 		return r;
 	}
