@@ -81,7 +81,10 @@
  * through libcoap's nack handler; for a NON by its message id (libcoap
  * 4.3.1 reports that Reset only in its log line "got RST for mid=...",
  * which the client's libcoap log handler reads; newer libcoap also calls
- * the nack handler). libcoap sends one CON at a time per session (NSTART
+ * the nack handler). That line does not name the session, and message ids
+ * are per session: a NON notification therefore skips ids that another
+ * NON of the client used in the last 30 s, so that the id names one
+ * observation. libcoap sends one CON at a time per session (NSTART
  * 1), so a CON notification the server never acknowledges holds back the
  * endpoint's Update until libcoap gives it up (MAX_TRANSMIT_WAIT). To keep
  * that to ONE exchange and the registration alive, a notification due as

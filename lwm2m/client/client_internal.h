@@ -63,6 +63,7 @@ struct lwm2m_client {
 	/* Observation engine: one target (engine "endpoint") per LwM2M
 	 * endpoint and per Object 25 device; ids index targets[id - 1]. */
 	struct lwm2m_obs_engine *obs;
+	struct fg_mid_index *mids; /* NON notifications by message id (obs.c) */
 	struct fg_timer obs_timer;
 	struct fg_target *targets;
 	size_t ntargets;

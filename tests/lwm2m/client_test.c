@@ -42,6 +42,8 @@
  *   --bootstrap URI --bs-psk-id ID --bs-psk-key HEX --state-dir DIR
  *   --bs-timeout MS --bs-after N   (bootstrap; --server is then optional)
  *   --con-period S --ack-timeout MS --max-retransmit N --max-observations N
+ *   --same-mids (libcoap's random numbers all 0: every session starts at the
+ *   same message id, so that Resets known by their id alone collide)
  *   --cert PEM --key PEM --ca PEM [--cert-no-verify]   (DTLS certificate mode)
  * With --async-ms, writes and executes complete after that delay; a write
  * whose string value is "field-error" then fails with -ETIMEDOUT (5.03) and
@@ -56,6 +58,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <coap3/coap.h>
 #include <systemd/sd-event.h>
 
 #include "lwm2m/client.h"
@@ -94,6 +97,12 @@ static void out(const char *fmt, ...)
 	va_end(ap);
 	putchar('\n');
 	fflush(stdout);
+}
+
+static int zero_prng(void *buf, size_t len)
+{
+	memset(buf, 0, len);
+	return 1;
 }
 
 /* VmRSS of this process in KiB, -1 when unknown. */
@@ -624,6 +633,7 @@ int main(int argc, char **argv)
 		{ "ack-timeout", required_argument, 0, 'A' },
 		{ "max-retransmit", required_argument, 0, 'R' },
 		{ "max-observations", required_argument, 0, 'O' },
+		{ "same-mids", no_argument, 0, 'X' },
 		{ "cert", required_argument, 0, 'x' },
 		{ "key", required_argument, 0, 'y' },
 		{ "ca", required_argument, 0, 'z' },
@@ -737,6 +747,9 @@ int main(int argc, char **argv)
 			break;
 		case 'O':
 			cc.max_observations = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'X':
+			coap_set_prng(zero_prng);
 			break;
 		case 'x':
 			ec.cert_file = optarg;

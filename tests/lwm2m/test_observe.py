@@ -378,29 +378,27 @@ class Confirmable(unittest.TestCase):
         self.assertEqual(len({e["mid"] for e in self.srv.events("ignored")}), 1)
 
 
-class Bound(unittest.TestCase):
-    """Observations bounded per endpoint (--max-observations, lwm2m.
-    max_observations), and cancelling always freeing them: a server that
-    fires thousands of Observe requests gets MAX, the others are answered as
-    plain Reads (2.05 without Observe, RFC 7641 §4.1); a change then sends
-    exactly one notification per live observation, and none once they are
-    cancelled (GET Observe=1, Reset, new registration).
-
-    ep1 holds a sentinel observation of the same resource: every `change`
-    sets it on both endpoints, the client sends all notifications of one
-    change in one pass, so when the sentinel's notification has arrived the
-    client's count of notifications sent is final, and the server has
-    everything once it counts as many."""
+class Counting:
+    """Counting notifications exactly. The last endpoint holds a sentinel
+    observation of the same resource: every `change` sets it on all
+    endpoints, the client sends all notifications of one change in one pass,
+    so when the sentinel's notification has arrived the client's count of
+    notifications sent is final, and the server has everything once it
+    counts as many (of the endpoints in TARGETS)."""
     MAX = 100
     PATH = "/3303/0/5700"
+    COUNT = 2
+    OPTS = {}
+    TARGETS = ("ep0",)
 
     def setUp(self):
         self.srv = server().start()
-        self.cl = Client(uri(self.srv), count=2, ops=True, max_observations=self.MAX).start()
-        for ep in ("ep0", "ep1"):
-            self.srv.wait_event("register", ep=ep)
-            self.cl.wait_state(ep, "registered")
-        self.sentinel = self.srv.request("observe", ep="ep1", path=self.PATH)
+        self.cl = Client(uri(self.srv), count=self.COUNT, ops=True, max_observations=self.MAX,
+                         **self.OPTS).start()
+        for i in range(self.COUNT):
+            self.srv.wait_event("register", ep=f"ep{i}")
+            self.cl.wait_state(f"ep{i}", "registered")
+        self.sentinel = self.srv.request("observe", ep=f"ep{self.COUNT - 1}", path=self.PATH)
         self.assertIn("observe", self.sentinel)
         self.value = 30
 
@@ -426,7 +424,7 @@ class Bound(unittest.TestCase):
         """ep0's notifications at the server after event index since: notify
         events, and those answered with RST (cancelled, stray)."""
         evs = self.srv.events()[since:]
-        return [e for e in evs if e.get("event") in ("notify", "cancelled", "stray") and e.get("ep") == "ep0"]
+        return [e for e in evs if e.get("event") in ("notify", "cancelled", "stray") and e.get("ep") in self.TARGETS]
 
     def change(self):
         """Change the value on both endpoints; ep0's notifications as
@@ -435,7 +433,7 @@ class Bound(unittest.TestCase):
         s0 = self.cl.stats()["notifications"]
         mark = len(self.srv.events())
         self.cl.cmd(f"set * {self.PATH} {self.value}")
-        self.srv.wait_event("notify", ep="ep1", where=lambda e: e["observation"] == self.sentinel["id"])
+        self.srv.wait_event("notify", where=lambda e: e["observation"] == self.sentinel["id"])
         sent = self.cl.stats()["notifications"] - s0 - 1
         deadline = time.monotonic() + 10
         while len(self.received(mark)) < sent and time.monotonic() < deadline:
@@ -450,6 +448,36 @@ class Bound(unittest.TestCase):
                          sorted(o["id"] for o in live))
         self.assertEqual([e for e in evs if e["event"] != "notify"], [])
         self.assertEqual(self.cl.stats()["observations"], len(live) + 1)
+
+    def wait_observations(self, n, timeout=5):
+        """The client holds n observations (sentinel included) once the
+        Resets that the server sent have arrived."""
+        deadline = time.monotonic() + timeout
+        while self.cl.stats()["observations"] > n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.cl.stats()["observations"], n)
+
+    def reset_all(self, obs):
+        """Cancel obs (all ep0's or ep1's) by Reset: the next change sends
+        each one notification, answered with RST; the change after it none.
+        The events of the first change."""
+        self.assertEqual({r.get("ok") for r in self.cancel_all(obs, "rst")}, {True})
+        sent, evs = self.change()
+        self.assertEqual(sent, len(obs))
+        self.assertEqual(sorted(e["observation"] for e in evs if e["event"] == "cancelled"),
+                         sorted(o["id"] for o in obs))
+        self.wait_observations(1)
+        self.assertEqual(self.change(), (0, []))
+        return evs
+
+
+class Bound(Counting, unittest.TestCase):
+    """Observations bounded per endpoint (--max-observations, lwm2m.
+    max_observations), and cancelling always freeing them: a server that
+    fires thousands of Observe requests gets MAX, the others are answered as
+    plain Reads (2.05 without Observe, RFC 7641 §4.1); a change then sends
+    exactly one notification per live observation, and none once they are
+    cancelled (GET Observe=1, Reset, new registration)."""
 
     def test_beyond_the_bound_refused_while_others_notify(self):
         ok, refused = self.observe_many(2000)
@@ -493,21 +521,8 @@ class Bound(unittest.TestCase):
 
     def test_cancelling_every_token_with_reset(self):
         ok, _ = self.observe_many(2000)
-        rs = self.cancel_all(ok, "rst")
-        self.assertEqual({r.get("ok") for r in rs}, {True})
-        # the next change: each notification answered with RST ...
-        sent, evs = self.change()
-        self.assertEqual(sent, len(ok))
-        self.assertEqual(sorted(e["observation"] for e in evs if e["event"] == "cancelled"),
-                         sorted(o["id"] for o in ok))
+        evs = self.reset_all(ok)
         self.assertEqual({e["type"] for e in evs}, {"NON"})
-        # ... and the Resets end them all: nothing more after that
-        deadline = time.monotonic() + 5
-        while self.cl.stats()["observations"] > 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        self.assertEqual(self.cl.stats()["observations"], 1)
-        sent, evs = self.change()
-        self.assertEqual((sent, evs), (0, []))
 
     def test_any_mix_notifies_each_live_observation_once(self):
         live, _ = self.observe_many(2000)
@@ -526,9 +541,7 @@ class Bound(unittest.TestCase):
         self.assertEqual(sent, len(live) + len(by_rst))
         self.assertEqual(sorted(e["observation"] for e in evs if e["event"] == "cancelled"),
                          sorted(o["id"] for o in by_rst))
-        deadline = time.monotonic() + 5
-        while self.cl.stats()["observations"] > len(live) + 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        self.wait_observations(len(live) + 1)
         # room for 50 again: 50 of 80 new ones established
         more, refused = self.observe_many(80)
         self.assertEqual((len(more), len(refused)), (self.MAX - len(live), 80 - self.MAX + len(live)))
@@ -572,6 +585,26 @@ class Bound(unittest.TestCase):
         more, refused = self.observe_many(2)
         self.assertEqual((len(more), len(refused)), (1, 1))
         self.assert_notified(ok[41:] + more)
+
+
+class ResetById(Counting, unittest.TestCase):
+    """libcoap 4.3.1 reports a Reset to a NON notification by its message
+    id alone, without the session, and message ids are per session. Here
+    every session starts at the same id (--same-mids), so ep0's and ep1's
+    notifications would carry the same ids: a Reset must still cancel the
+    one observation it answers, and all of them end."""
+    COUNT = 3
+    OPTS = {"same_mids": True}
+    TARGETS = ("ep0", "ep1")
+
+    def test_resets_of_two_endpoints_with_the_same_ids(self):
+        obs = self.observe_many(self.MAX, ep="ep0")[0] + self.observe_many(self.MAX, ep="ep1")[0]
+        self.assertEqual(len(obs), 2 * self.MAX)
+        sent, evs = self.change()
+        self.assertEqual((sent, len(evs)), (len(obs), len(obs)))
+        # every id told only one observation apart
+        self.assertEqual(len({e["mid"] for e in evs}), len(obs))
+        self.reset_all(obs)
 
 
 class BoundGateway(unittest.TestCase):
