@@ -409,16 +409,15 @@ class Counting:
 
     def observe_many(self, n, path=PATH, ep="ep0"):
         """n Observe requests sent at once; (established, refused) responses."""
-        ids = [self.srv.send("observe", ep=ep, path=path) for _ in range(n)]
-        rs = [self.srv.response(i, timeout=60) for i in ids]
+        rs = self.srv.responses([self.srv.send("observe", ep=ep, path=path) for _ in range(n)], timeout=60)
         self.assertEqual({r.get("code") for r in rs}, {"2.05"})
         ok = [r for r in rs if "observe" in r]
         refused = [r for r in rs if "observe" not in r]
         return ok, refused
 
     def cancel_all(self, obs, mode):
-        ids = [self.srv.send("cancel", observation=o["id"], mode=mode) for o in obs]
-        return [self.srv.response(i, timeout=60) for i in ids]
+        return self.srv.responses([self.srv.send("cancel", observation=o["id"], mode=mode) for o in obs],
+                                  timeout=60)
 
     def received(self, since):
         """ep0's notifications at the server after event index since: notify
