@@ -203,7 +203,7 @@ int lwm2m_client_set_reg_rate(struct lwm2m_client *c, double per_second);
  * max_observations; 0 = 256). Running observations are kept even above a
  * lowered bound (ending them unasked would leave the server waiting for
  * notifications that never come); new ones are refused until cancellations
- * bring the count below it. Returns 0. */
+ * bring the count below it. Returns 0, or -EINVAL without a client. */
 int lwm2m_client_set_max_observations(struct lwm2m_client *c, uint32_t n);
 
 /* Free the client and every endpoint at once, without sending anything.

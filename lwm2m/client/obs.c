@@ -111,12 +111,16 @@ struct fg_mid_index {
 	struct fg_obs *buckets[MID_BUCKETS];
 	uint64_t since; /* start of the current generation, µs */
 	uint64_t bits[2][65536 / 64];
+	uint32_t marked[2]; /* bits set in each generation */
 };
 
 /* Ids a NON may skip to find one no recent NON used: enough to step over
  * the burst of several endpoints at their bound whose sessions happen to
- * use the same ids (a bit test each); beyond, the CON fallback resolves. */
-#define MID_PROBES 1024
+ * use the same ids (a bit test each); beyond, the CON fallback resolves.
+ * With nearly every id marked (more than 60,000 NON notifications in one
+ * to two windows) probing would mostly be in vain: it stops. */
+#define MID_PROBES  1024
+#define MID_CROWDED 61440u
 
 /* A Reset answers a NON sent at most this long ago (it is sent on receipt;
  * RFC 7252 MAX_LATENCY is 100 s, real paths take well under a second). */
@@ -154,6 +158,8 @@ void fg_obs_free(struct lwm2m_client *c)
 
 int lwm2m_client_set_max_observations(struct lwm2m_client *c, uint32_t n)
 {
+	if (!c)
+		return -EINVAL;
 	c->cfg.max_observations = n ? n : MAX_OBSERVATIONS_DEFAULT;
 	lwm2m_obs_set_limit(c->obs, c->cfg.max_observations);
 	return 0;
@@ -191,7 +197,10 @@ static void mid_note(struct lwm2m_client *c, struct fg_obs *o, coap_mid_t mid, u
 {
 	struct fg_obs **b = &c->mids->buckets[mid % MID_BUCKETS];
 
-	c->mids->bits[0][(uint16_t)mid / 64] |= UINT64_C(1) << ((uint16_t)mid % 64);
+	uint64_t *w = &c->mids->bits[0][(uint16_t)mid / 64], bit = UINT64_C(1) << ((uint16_t)mid % 64);
+
+	c->mids->marked[0] += !(*w & bit);
+	*w |= bit;
 	mid_forget(c, o);
 	o->non_mid = mid;
 	o->non_when = now;
@@ -218,19 +227,25 @@ static size_t mid_find(const struct lwm2m_client *c, const struct lwm2m_endpoint
 	return n;
 }
 
-/* Did a NON notification use id mid recently? */
+/* Should a NON skip id mid (a NON notification used it recently)? */
 static bool mid_recent(struct fg_mid_index *m, coap_mid_t mid, uint64_t now)
 {
 	uint16_t id = (uint16_t)mid;
 
 	if (now - m->since >= RESET_WINDOW_US) {
-		if (now - m->since < 2u * RESET_WINDOW_US)
+		bool keep = now - m->since < 2u * RESET_WINDOW_US;
+
+		if (keep)
 			memcpy(m->bits[1], m->bits[0], sizeof(m->bits[0]));
 		else
 			memset(m->bits[1], 0, sizeof(m->bits[1]));
+		m->marked[1] = keep ? m->marked[0] : 0;
 		memset(m->bits[0], 0, sizeof(m->bits[0]));
+		m->marked[0] = 0;
 		m->since = now;
 	}
+	if (m->marked[0] + m->marked[1] > MID_CROWDED)
+		return false;
 	return ((m->bits[0][id / 64] | m->bits[1][id / 64]) >> (id % 64)) & 1;
 }
 
