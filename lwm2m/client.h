@@ -69,8 +69,10 @@
  * Max-Age.) The first refusal while at the bound is logged as a warning,
  * and each counts in obs_refused. A GET or FETCH with an Observe option
  * whose token is in use ends that observation first (RFC 7641 §4.1: the
- * entry is keyed by endpoint and token): Observe 1 cancels it whatever
- * the answer to the Read; Observe 0 replaces it by what this request
+ * entry is keyed by endpoint and token; the token alone is matched, so a
+ * cancel whose path or options differ from the Observe's, against §3.6,
+ * still ends it): Observe 1 cancels it whatever the answer to the Read
+ * (4.04, 4.06...); Observe 0 replaces it by what this request
  * establishes, so a refresh never counts twice, and a re-registration
  * answered with an error leaves no observation behind. A new registration
  * ends every observation of the endpoint (and its devices).
