@@ -420,13 +420,13 @@ class Counting:
                                   timeout=60)
 
     def received(self, since):
-        """ep0's notifications at the server after event index since: notify
-        events, and those answered with RST (cancelled, stray)."""
-        evs = self.srv.events()[since:]
-        return [e for e in evs if e.get("event") in ("notify", "cancelled", "stray") and e.get("ep") in self.TARGETS]
+        """The TARGETS' notifications at the server after event index since:
+        notify events, and those answered with RST (cancelled, stray)."""
+        kinds = ("notify", "cancelled", "stray")
+        return [e for e in self.srv.events()[since:] if e.get("event") in kinds and e.get("ep") in self.TARGETS]
 
     def change(self):
-        """Change the value on both endpoints; ep0's notifications as
+        """Change the value on every endpoint; the TARGETS' notifications as
         (number the client sent, events the server received)."""
         self.value += 1
         s0 = self.cl.stats()["notifications"]
