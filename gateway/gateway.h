@@ -116,6 +116,7 @@ struct gw_lwm2m_config {
 	const char *endpoint_template;
 	uint64_t lifetime_usec;
 	uint64_t register_rate;     /* Register/Update messages per second, all endpoints */
+	uint64_t max_observations;  /* per endpoint, and per device in gateway mode */
 	struct schema_list servers; /* of struct gw_server */
 };
 

@@ -1456,6 +1456,7 @@ int gw_registry_new(sd_event *ev, const struct lwm2m_registry *objects, struct g
 		.log = client_log,
 		.log_level = log_get_max_level(),
 		.reg_rate = (double)config->lwm2m.register_rate,
+		.max_observations = (uint32_t)config->lwm2m.max_observations,
 	};
 	struct gw_registry *r;
 	int e;
@@ -1532,6 +1533,8 @@ int gw_registry_apply(struct gw_registry *r, struct gw_config *config)
 	c = current(r);
 	/* The pace changes for what is still to send; nobody re-registers. */
 	(void)lwm2m_client_set_reg_rate(r->client, (double)c->lwm2m.register_rate);
+	/* New Observe requests meet the new bound; running ones stay. */
+	(void)lwm2m_client_set_max_observations(r->client, (uint32_t)c->lwm2m.max_observations);
 	global = global_fingerprint(c);
 	if (!global)
 		return log_oom();

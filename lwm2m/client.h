@@ -57,13 +57,36 @@
  * one more timer of the heap. Values reach it through lwm2m_endpoint_set() or
  * lwm2m_endpoint_value_changed(). Send (POST /dp) pushes chosen values.
  *
+ * Observations are bounded: one server holds at most max_observations on
+ * an endpoint's own tree and as many on each Object 25 device. An Observe
+ * (or Observe-Composite, which counts as one whatever its paths) beyond
+ * the bound is served as the plain Read it falls back to: 2.05 with the
+ * value and WITHOUT the Observe option, which is how RFC 7641 §4.1 says a
+ * server "unable or unwilling to add the new entry to the list of
+ * observers" answers, and how every CoAP client tells that no observation
+ * was established. (Not 4.13, which is about the request's size, nor 5.03,
+ * which would refuse a Read that can be served and ask for a retry after
+ * Max-Age.) The first refusal while at the bound is logged as a warning,
+ * and each counts in obs_refused. A GET or FETCH with an Observe option
+ * whose token is in use ends that observation first (RFC 7641 §4.1: the
+ * entry is keyed by endpoint and token; the token alone is matched, so a
+ * cancel whose path or options differ from the Observe's, against §3.6,
+ * still ends it): Observe 1 cancels it whatever the answer to the Read
+ * (4.04, 4.06...); Observe 0 replaces it by what this request
+ * establishes, so a refresh never counts twice, and a re-registration
+ * answered with an error leaves no observation behind. A new registration
+ * ends every observation of the endpoint (and its devices).
+ *
  * Notifications are Non-confirmable; one is Confirmable when the
  * observation's last CON is con_period_s old (or when the engine says so).
  * A Reset answering a notification cancels its observation: for a CON
  * through libcoap's nack handler; for a NON by its message id (libcoap
  * 4.3.1 reports that Reset only in its log line "got RST for mid=...",
  * which the client's libcoap log handler reads; newer libcoap also calls
- * the nack handler). libcoap sends one CON at a time per session (NSTART
+ * the nack handler). That line does not name the session, and message ids
+ * are per session: a NON notification therefore skips ids that another
+ * NON of the client used in the last 30 s, so that the id names one
+ * observation. libcoap sends one CON at a time per session (NSTART
  * 1), so a CON notification the server never acknowledges holds back the
  * endpoint's Update until libcoap gives it up (MAX_TRANSMIT_WAIT). To keep
  * that to ONE exchange and the registration alive, a notification due as
@@ -138,6 +161,11 @@ struct lwm2m_client_config {
 	 * default), see "Information reporting" above. */
 	uint32_t ack_timeout_ms;
 	uint8_t max_retransmit;
+	/* Observations one server may hold on one endpoint's own tree, and on
+	 * each Object 25 device of a gateway endpoint (each device is
+	 * observed as a separate endpoint would be); 0 = 256. See
+	 * "Information reporting" above for what happens beyond it. */
+	uint32_t max_observations;
 	lwm2m_log_fn log; /* may be NULL: no logging */
 	void *log_ud;
 	int log_level;      /* messages above this level are not even formatted; 0 = LWM2M_LOG_INFO */
@@ -187,6 +215,13 @@ int lwm2m_client_shutdown(struct lwm2m_client *c, uint32_t timeout_ms, void (*do
  * next slot handed out follows it. -EINVAL for a rate not above 0. */
 int lwm2m_client_set_reg_rate(struct lwm2m_client *c, double per_second);
 
+/* Change the bound on observations per endpoint and per device (see
+ * max_observations; 0 = 256). Running observations are kept even above a
+ * lowered bound (ending them unasked would leave the server waiting for
+ * notifications that never come); new ones are refused until cancellations
+ * bring the count below it. Returns 0, or -EINVAL without a client. */
+int lwm2m_client_set_max_observations(struct lwm2m_client *c, uint32_t n);
+
 /* Free the client and every endpoint at once, without sending anything.
  * Accepts NULL. Stores passed to endpoints are not freed. */
 struct lwm2m_client *lwm2m_client_free(struct lwm2m_client *c);
@@ -203,6 +238,7 @@ struct lwm2m_client_stats {
 	uint64_t notifications; /* notifications sent */
 	size_t block1_bodies;   /* block-wise request bodies being received */
 	size_t block1_bytes;    /* memory they hold (see block1_budget) */
+	uint64_t obs_refused;   /* Observe requests answered without Observe: bound reached */
 };
 void lwm2m_client_get_stats(const struct lwm2m_client *c, struct lwm2m_client_stats *st);
 

@@ -335,6 +335,7 @@ struct lwm2m_obs_engine {
 	lwm2m_obs_read_fn read;
 	void *read_ctx;
 	uint32_t con_period_s;
+	uint32_t limit; /* observations per endpoint, 0: none */
 
 	struct ep *eps;
 	uint32_t neps, eps_cap, free_head;
@@ -837,6 +838,7 @@ struct lwm2m_obs_engine *lwm2m_obs_engine_new(const struct lwm2m_obs_config *cfg
 	e->read = cfg->read;
 	e->read_ctx = cfg->read_ctx;
 	e->con_period_s = cfg->con_period_s ? cfg->con_period_s : CON_DEFAULT;
+	e->limit = cfg->max_per_endpoint;
 	e->free_head = NONE;
 	return e;
 }
@@ -943,6 +945,14 @@ static void obs_remove(struct lwm2m_obs_engine *e, uint32_t slot, uint32_t idx)
 		free(ep->obs);
 		ep->obs = NULL;
 		ep->cap = 0;
+	} else if (ep->cap > 16 && ep->nobs < ep->cap / 4) {
+		/* A server that held many observations and cancelled them gets
+		 * the memory back, not just a slot to reuse. */
+		struct obs *v = realloc(ep->obs, (size_t)(ep->cap / 2) * sizeof(*v));
+		if (v) {
+			ep->obs = v;
+			ep->cap /= 2;
+		}
 	}
 }
 
@@ -1089,6 +1099,8 @@ int lwm2m_obs_add(struct lwm2m_obs_engine *e, uint32_t id, uint64_t handle, cons
 	for (uint32_t i = 0; i < ep->nobs; i++)
 		if (ep->obs[i].handle == handle)
 			return -EEXIST;
+	if (e->limit && ep->nobs >= e->limit)
+		return -ENOSPC;
 
 	r = heap_reserve(e, 1);
 	if (r < 0)
@@ -1387,6 +1399,21 @@ int lwm2m_obs_run(struct lwm2m_obs_engine *e, uint64_t now, lwm2m_obs_emit_fn em
 	}
 	e->running = false;
 	return count;
+}
+
+void lwm2m_obs_set_limit(struct lwm2m_obs_engine *e, uint32_t limit)
+{
+	if (e)
+		e->limit = limit;
+}
+
+int lwm2m_obs_endpoint_count(const struct lwm2m_obs_engine *e, uint32_t id)
+{
+	const struct ep *ep = ep_get(e, id, NULL);
+
+	if (!ep)
+		return -ENOENT;
+	return ep->nobs > INT32_MAX ? INT32_MAX : (int)ep->nobs;
 }
 
 size_t lwm2m_obs_count(const struct lwm2m_obs_engine *e)

@@ -106,6 +106,9 @@ struct lwm2m_obs_config {
 	 * least this old (RFC 7641 §4.5: the server checks at least every 24 h
 	 * that the client is still interested); otherwise NON. 0: 86400 s. */
 	uint32_t con_period_s;
+	/* At most this many observations per endpoint; 0: no bound. See
+	 * lwm2m_obs_set_limit(). */
+	uint32_t max_per_endpoint;
 };
 
 struct lwm2m_obs_engine;
@@ -153,11 +156,13 @@ int lwm2m_obs_effective(const struct lwm2m_obs_engine *e, uint32_t ep, const str
  * gt/lt/st. handle is the caller's opaque cookie (its token or session
  * record), unique per endpoint; it comes back in every event. Paths are
  * copied. -ENOENT (no endpoint), -EEXIST (handle in use), -EINVAL (n == 0,
- * n > 65535, a bad path), -ENOMEM, -ERANGE (now). */
+ * n > 65535, a bad path), -ENOSPC (the endpoint holds its limit of
+ * observations; nothing changed), -ENOMEM, -ERANGE (now). An observation
+ * counts as one whatever its number of paths. */
 int lwm2m_obs_add(struct lwm2m_obs_engine *e, uint32_t ep, uint64_t handle, const struct lwm2m_path *paths,
 		  size_t n, uint64_t now);
 /* Cancel one observation: it and its pending timers are gone when this
- * returns. -ENOENT. */
+ * returns, and its slot counts no more against the limit. -ENOENT. */
 int lwm2m_obs_cancel(struct lwm2m_obs_engine *e, uint32_t ep, uint64_t handle);
 /* Cancel every observation of an endpoint (new registration). Returns how many
  * or -ENOENT. */
@@ -214,6 +219,15 @@ typedef void (*lwm2m_obs_emit_fn)(void *ctx, const struct lwm2m_obs_event *ev);
  * Returns the number of events emitted, -EBUSY when called from its own
  * callback, -ERANGE (now). */
 int lwm2m_obs_run(struct lwm2m_obs_engine *e, uint64_t now, lwm2m_obs_emit_fn emit, void *ctx);
+
+/* Bound the observations of each endpoint (0: no bound): lwm2m_obs_add()
+ * answers -ENOSPC when the endpoint already holds `limit`. Lowering it
+ * ends nothing: an endpoint above the new bound keeps its observations and
+ * accepts new ones once cancellations brought it below. */
+void lwm2m_obs_set_limit(struct lwm2m_obs_engine *e, uint32_t limit);
+
+/* Observations of endpoint ep, or -ENOENT. */
+int lwm2m_obs_endpoint_count(const struct lwm2m_obs_engine *e, uint32_t ep);
 
 /* Number of observations, and heap bytes held by the engine. */
 size_t lwm2m_obs_count(const struct lwm2m_obs_engine *e);

@@ -63,6 +63,7 @@ struct lwm2m_client {
 	/* Observation engine: one target (engine "endpoint") per LwM2M
 	 * endpoint and per Object 25 device; ids index targets[id - 1]. */
 	struct lwm2m_obs_engine *obs;
+	struct fg_mid_index *mids; /* NON notifications by message id (obs.c) */
 	struct fg_timer obs_timer;
 	struct fg_target *targets;
 	size_t ntargets;
@@ -119,6 +120,10 @@ enum req_kind {
 struct fg_target {
 	struct lwm2m_endpoint *ep; /* NULL: free slot */
 	struct lwm2m_device *dev;  /* NULL: the endpoint's own tree */
+	/* Observe requests refused at the bound: when the last warning was
+	 * logged (µs, 0: never) and how many were refused since. */
+	uint64_t refused_warned;
+	uint32_t refused_since;
 };
 
 struct fg_pending; /* an asynchronous write/execute (dm.c) */
@@ -286,7 +291,8 @@ void fg_obs_target_release_id(struct lwm2m_client *c, uint32_t id);
 /* /1/0/2 or /1/0/3 written. */
 void fg_obs_defaults_changed(struct lwm2m_endpoint *ep);
 /* Start an observation (the caller answers the request with Observe
- * fg_obs_next_seq()). -EINVAL, -ENOMEM, engine errors. */
+ * fg_obs_next_seq()). -ENOSPC at the bound (counted and logged here, not
+ * by the caller), -EINVAL, -ENOMEM, engine errors. */
 int fg_obs_start(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const uint8_t *tok, size_t toklen,
 		 const struct lwm2m_path *paths, size_t n, bool composite, uint16_t ct);
 bool fg_obs_stop_token(struct lwm2m_endpoint *ep, const uint8_t *tok, size_t toklen);

@@ -350,20 +350,14 @@ static bool observe_request(struct req *rq, const struct lwm2m_path *paths, size
 	coap_bin_const_t tok = coap_pdu_get_token(rq->pdu);
 	int r;
 
-	if (!rq->observe)
-		return false;
-	if (rq->obs_val == 1) {
-		fg_obs_stop_token(rq->ep, tok.s, tok.length);
-		return false;
-	}
-	if (rq->obs_val != 0)
+	/* Observe 1 (and a previous observation of this token) already
+	 * ended in fg_dm_handler(). */
+	if (!rq->observe || rq->obs_val != 0)
 		return false;
 	r = fg_obs_start(rq->ep, rq->t.dev, tok.s, tok.length, paths, n, composite, ct);
-	if (r < 0) {
+	if (r < 0 && r != -ENOSPC) /* -ENOSPC: fg_obs_start() logged it */
 		ep_log(rq->ep, LWM2M_LOG_WARNING, "observation refused: %s", strerror(-r));
-		return false;
-	}
-	return true;
+	return r == 0;
 }
 
 static bool ask_read(struct req *rq);
@@ -1272,6 +1266,16 @@ void fg_dm_handler(coap_resource_t *resource, coap_session_t *session, const coa
 	}
 	if (!rq.refreshed)
 		rq.ep->c->stats.requests++;
+	rq.obs_val = opt_uint(request, COAP_OPTION_OBSERVE, &rq.observe);
+	/* RFC 7641 §4.1: the observation keyed by this token ends before the
+	 * request is served, whatever its answer (a bad path included):
+	 * Observe 1 deregisters, and Observe 0 replaces it by what this
+	 * request establishes (nothing if it fails or is refused). */
+	if (rq.observe && (rq.method == COAP_REQUEST_CODE_GET || rq.method == COAP_REQUEST_CODE_FETCH)) {
+		coap_bin_const_t tok = coap_pdu_get_token(request);
+
+		fg_obs_stop_token(rq.ep, tok.s, tok.length);
+	}
 	r = parse_path(&rq);
 	if (r < 0) {
 		fail(&rq, r == -EBADMSG ? -ENOENT : r);
@@ -1285,7 +1289,6 @@ void fg_dm_handler(coap_resource_t *resource, coap_session_t *session, const coa
 	}
 	rq.accept = opt_uint(request, COAP_OPTION_ACCEPT, NULL);
 	rq.cf = opt_uint(request, COAP_OPTION_CONTENT_FORMAT, NULL);
-	rq.obs_val = opt_uint(request, COAP_OPTION_OBSERVE, &rq.observe);
 
 	switch (rq.method) {
 	case COAP_REQUEST_CODE_GET:

@@ -16,8 +16,11 @@
  * with the notification; to a NON, libcoap 4.3.1 only logs "got RST for
  * mid=0x..." (client.c reads that line) and newer versions call the nack
  * handler with the message id: fg_obs_reset() finds the observation whose
- * last NON had that id. Message ids are per session, so a Reset known only
- * by its id may match observations of several endpoints: none is then
+ * last NON had that id (c->mids lists observations by that id). Message
+ * ids are per session, so a Reset known only by its id could match
+ * observations of several endpoints: a NON therefore skips the ids that
+ * any NON notification of the client used within the last RESET_WINDOW_US
+ * (up to MID_PROBES of them). Should a Reset still match several, none is
  * cancelled, but each sends its next notification as CON, whose Reset (or
  * ACK) is unambiguous.
  *
@@ -52,9 +55,10 @@ struct fg_obs {
 	size_t token_len;
 	uint16_t ct;
 	bool composite;
-	bool want_con;      /* the next notification is CON (owed, or to resolve a Reset) */
-	coap_mid_t non_mid; /* message id of the last NON notification */
-	uint64_t non_when;  /* and when it left (µs), 0: none */
+	bool want_con;                      /* the next notification is CON (owed, or to resolve a Reset) */
+	coap_mid_t non_mid;                 /* message id of the last NON notification */
+	uint64_t non_when;                  /* and when it left (µs), 0: none */
+	struct fg_obs *mid_prev, *mid_next; /* in c->mids while non_when */
 	size_t npaths;
 	struct lwm2m_path paths[]; /* sorted for composite */
 };
@@ -87,15 +91,55 @@ static int engine_read(void *ctx, uint32_t ep, const struct lwm2m_path *p, struc
 
 static void on_obs_timer(struct lwm2m_client *c, struct fg_timer *t);
 
+/* A few times what a server observes on a rich device (Device, Connectivity,
+ * Firmware and some sensor objects, each resource observed alone: well under
+ * 100), while one endpoint at the bound holds ~60 KiB and one change sends
+ * at most that many notifications in one burst, which loopback and server
+ * socket buffers (208 KiB by default) still take. */
+#define MAX_OBSERVATIONS_DEFAULT 256u
+
+/* One warning per target and minute at most: a server that keeps asking
+ * beyond the bound must not flood the log. */
+#define REFUSED_WARN_US (60u * 1000000u)
+
+/* Observations by the message id of their last NON (buckets: ids are
+ * sequential per session from a random start, id % MID_BUCKETS spreads
+ * them evenly), and the ids of recent NONs as two generations of bits,
+ * each RESET_WINDOW_US long: an id stays marked for one to two windows. */
+#define MID_BUCKETS 4096u
+struct fg_mid_index {
+	struct fg_obs *buckets[MID_BUCKETS];
+	uint64_t since; /* start of the current generation, µs */
+	uint64_t bits[2][65536 / 64];
+	uint32_t marked[2]; /* bits set in each generation */
+};
+
+/* Ids a NON may skip to find one no recent NON used: enough to step over
+ * the burst of several endpoints at their bound whose sessions happen to
+ * use the same ids (a bit test each); beyond, the CON fallback resolves.
+ * With nearly every id marked (more than 60,000 NON notifications in one
+ * to two windows) probing would mostly be in vain: it stops. */
+#define MID_PROBES  1024
+#define MID_CROWDED 61440u
+
+/* A Reset answers a NON sent at most this long ago (it is sent on receipt;
+ * RFC 7252 MAX_LATENCY is 100 s, real paths take well under a second). */
+#define RESET_WINDOW_US (30u * 1000000u)
+
 int fg_obs_init(struct lwm2m_client *c)
 {
 	struct lwm2m_obs_config cfg = { .read = engine_read,
 					.read_ctx = c,
 					.con_period_s = c->cfg.con_period_s };
 
+	if (!c->cfg.max_observations)
+		c->cfg.max_observations = MAX_OBSERVATIONS_DEFAULT;
+	cfg.max_per_endpoint = c->cfg.max_observations;
+
 	c->obs = lwm2m_obs_engine_new(&cfg);
-	if (!c->obs)
-		return -ENOMEM;
+	c->mids = calloc(1, sizeof(*c->mids));
+	if (!c->obs || !c->mids)
+		return -ENOMEM; /* lwm2m_client_free() frees what was made */
 	fg_timer_init(&c->obs_timer, on_obs_timer);
 	return 0;
 }
@@ -103,11 +147,22 @@ int fg_obs_init(struct lwm2m_client *c)
 void fg_obs_free(struct lwm2m_client *c)
 {
 	c->obs = lwm2m_obs_engine_free(c->obs);
+	free(c->mids);
+	c->mids = NULL;
 	free(c->targets);
 	free(c->free_targets);
 	c->targets = NULL;
 	c->free_targets = NULL;
 	c->ntargets = c->nfree_targets = 0;
+}
+
+int lwm2m_client_set_max_observations(struct lwm2m_client *c, uint32_t n)
+{
+	if (!c)
+		return -EINVAL;
+	c->cfg.max_observations = n ? n : MAX_OBSERVATIONS_DEFAULT;
+	lwm2m_obs_set_limit(c->obs, c->cfg.max_observations);
+	return 0;
 }
 
 /* Arm the heap timer at the engine's next deadline. */
@@ -122,8 +177,81 @@ void fg_obs_rearm(struct lwm2m_client *c)
 	fg_timer_arm(c, &c->obs_timer, t * 1000u);
 }
 
+/* ---- Resets of NON notifications --------------------------------------------- */
+
+static void mid_forget(struct lwm2m_client *c, struct fg_obs *o)
+{
+	if (!o->non_when)
+		return;
+	if (o->mid_prev)
+		o->mid_prev->mid_next = o->mid_next;
+	else
+		c->mids->buckets[o->non_mid % MID_BUCKETS] = o->mid_next;
+	if (o->mid_next)
+		o->mid_next->mid_prev = o->mid_prev;
+	o->mid_prev = o->mid_next = NULL;
+	o->non_when = 0;
+}
+
+static void mid_note(struct lwm2m_client *c, struct fg_obs *o, coap_mid_t mid, uint64_t now)
+{
+	struct fg_obs **b = &c->mids->buckets[mid % MID_BUCKETS];
+
+	uint64_t *w = &c->mids->bits[0][(uint16_t)mid / 64], bit = UINT64_C(1) << ((uint16_t)mid % 64);
+
+	c->mids->marked[0] += !(*w & bit);
+	*w |= bit;
+	mid_forget(c, o);
+	o->non_mid = mid;
+	o->non_when = now;
+	o->mid_next = *b;
+	if (*b)
+		(*b)->mid_prev = o;
+	*b = o;
+}
+
+/* The observations whose last NON, sent within RESET_WINDOW_US, had message
+ * id mid (those of endpoint only, unless NULL): how many, and one of them. */
+static size_t mid_find(const struct lwm2m_client *c, const struct lwm2m_endpoint *only, coap_mid_t mid,
+		       uint64_t now, struct fg_obs **hit)
+{
+	size_t n = 0;
+
+	for (struct fg_obs *o = c->mids->buckets[mid % MID_BUCKETS]; o; o = o->mid_next) {
+		if (o->non_mid != mid || now - o->non_when > RESET_WINDOW_US ||
+		    (only && c->targets[o->target - 1].ep != only))
+			continue;
+		*hit = o;
+		n++;
+	}
+	return n;
+}
+
+/* Should a NON skip id mid (a NON notification used it recently)? */
+static bool mid_recent(struct fg_mid_index *m, coap_mid_t mid, uint64_t now)
+{
+	uint16_t id = (uint16_t)mid;
+
+	if (now - m->since >= RESET_WINDOW_US) {
+		bool keep = now - m->since < 2u * RESET_WINDOW_US;
+
+		if (keep)
+			memcpy(m->bits[1], m->bits[0], sizeof(m->bits[0]));
+		else
+			memset(m->bits[1], 0, sizeof(m->bits[1]));
+		m->marked[1] = keep ? m->marked[0] : 0;
+		memset(m->bits[0], 0, sizeof(m->bits[0]));
+		m->marked[0] = 0;
+		m->since = now;
+	}
+	if (m->marked[0] + m->marked[1] > MID_CROWDED)
+		return false;
+	return ((m->bits[0][id / 64] | m->bits[1][id / 64]) >> (id % 64)) & 1;
+}
+
 static void obs_unlink(struct lwm2m_endpoint *ep, struct fg_obs *o)
 {
+	mid_forget(ep->c, o);
 	if (o->prev)
 		o->prev->next = o->next;
 	else
@@ -270,6 +398,33 @@ int lwm2m_endpoint_observed(const struct lwm2m_endpoint *ep, const struct lwm2m_
 	return found;
 }
 
+/* An Observe refused at the bound: counted, and logged at most once a
+ * minute per target with the number refused meanwhile. */
+static void refused(struct lwm2m_endpoint *ep, const struct lwm2m_device *dev, uint32_t target,
+		    const struct lwm2m_path *paths, size_t n)
+{
+	struct lwm2m_client *c = ep->c;
+	struct fg_target *t = &c->targets[target - 1];
+	uint64_t now = fg_now(c);
+	char ps[32], what[128] = "Observe";
+
+	c->stats.obs_refused++;
+	t->refused_since++;
+	if (t->refused_warned && now - t->refused_warned < REFUSED_WARN_US)
+		return;
+	if (n > 1)
+		snprintf(what, sizeof(what), "Observe-Composite of %zu paths", n);
+	else if (lwm2m_path_format(&paths[0], ps) >= 0)
+		snprintf(what, sizeof(what), "Observe of %s%.*s%s", dev ? "/" : "",
+			 dev ? (int)dev->prefix_len : 0, dev ? dev->prefix : "", ps);
+	ep_log(ep, LWM2M_LOG_WARNING,
+	       "%s refused: %d observations held, the bound is %u (max_observations); answered as a "
+	       "plain Read (%u refused since the last such warning)",
+	       what, lwm2m_obs_endpoint_count(c->obs, target), c->cfg.max_observations, t->refused_since);
+	t->refused_warned = now;
+	t->refused_since = 0;
+}
+
 int fg_obs_start(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const uint8_t *tok, size_t toklen,
 		 const struct lwm2m_path *paths, size_t n, bool composite, uint16_t ct)
 {
@@ -296,6 +451,8 @@ int fg_obs_start(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const uint
 	memcpy(o->paths, paths, n * sizeof(*paths));
 	r = lwm2m_obs_add(ep->c->obs, target, (uint64_t)(uintptr_t)o, paths, n, now_ms(ep->c));
 	if (r < 0) {
+		if (r == -ENOSPC)
+			refused(ep, dev, target, paths, n);
 		free(o);
 		return r;
 	}
@@ -462,11 +619,12 @@ static void free_body(coap_session_t *s, void *p)
 }
 
 static coap_pdu_t *notif_pdu(coap_session_t *s, coap_resource_t *unknown, const struct fg_obs *o, bool con,
-			     int r, uint32_t seq, const struct lwm2m_buf *body, bool block, bool *too_big)
+			     coap_mid_t mid, int r, uint32_t seq, const struct lwm2m_buf *body, bool block,
+			     bool *too_big)
 {
 	coap_pdu_t *pdu = coap_pdu_init(con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON,
-					r < 0 ? lwm2m_errno_to_coap(r) : COAP_RESPONSE_CODE(205),
-					coap_new_message_id(s), coap_session_max_pdu_size(s));
+					r < 0 ? lwm2m_errno_to_coap(r) : COAP_RESPONSE_CODE(205), mid,
+					coap_session_max_pdu_size(s));
 	uint8_t buf[4];
 
 	if (!pdu)
@@ -535,9 +693,14 @@ static void obs_send(struct lwm2m_endpoint *ep, struct fg_obs *o, bool con)
 	}
 	r = obs_payload(ep, o, &body);
 	seq = r < 0 ? 0 : fg_obs_next_seq(c);
-	pdu = notif_pdu(s, c->unknown, o, con, r, seq, &body, false, &too_big);
+	mid = coap_new_message_id(s);
+	/* A NON's id must name its observation when a Reset comes back (see
+	 * the top of this file); skipping ids costs nothing. */
+	for (int i = 0; !con && i < MID_PROBES && mid_recent(c->mids, mid, now); i++)
+		mid = coap_new_message_id(s);
+	pdu = notif_pdu(s, c->unknown, o, con, mid, r, seq, &body, false, &too_big);
 	if (!pdu && too_big)
-		pdu = notif_pdu(s, block_resource(c, o), o, con, r, seq, &body, true, &too_big);
+		pdu = notif_pdu(s, block_resource(c, o), o, con, mid, r, seq, &body, true, &too_big);
 	if (!pdu) {
 		ep_log(ep, LWM2M_LOG_WARNING, "notification of %zu bytes could not be built; dropped",
 		       body.len);
@@ -549,11 +712,10 @@ static void obs_send(struct lwm2m_endpoint *ep, struct fg_obs *o, bool con)
 	c->stats.notifications++;
 	if (con) {
 		o->want_con = false;
-		o->non_when = 0;
+		mid_forget(c, o);
 		ep->con_busy_until = now + max_transmit_wait_us(s);
 	} else {
-		o->non_mid = mid;
-		o->non_when = now;
+		mid_note(c, o, mid, now);
 	}
 	if (r < 0) {
 		/* An error response ends the observation (RFC 7641 §3.2). */
@@ -611,37 +773,20 @@ void fg_obs_nack(struct lwm2m_endpoint *ep, const coap_pdu_t *sent)
 		ep_log(ep, LWM2M_LOG_DEBUG, "observation cancelled by the server (reset or no answer)");
 }
 
-/* A Reset answers a NON sent at most this long ago (it is sent on receipt;
- * RFC 7252 MAX_LATENCY is 100 s, real paths take well under a second). */
-#define RESET_WINDOW_US (30u * 1000000u)
-
 void fg_obs_reset(struct lwm2m_client *c, struct lwm2m_endpoint *only, coap_mid_t mid)
 {
 	uint64_t now = fg_now(c);
-	struct lwm2m_endpoint *hit_ep = NULL;
+	struct lwm2m_endpoint *hit_ep;
 	struct fg_obs *hit = NULL;
-	size_t n = 0;
+	size_t n = mid_find(c, only, mid, now, &hit);
 
-	for (int pass = 0; pass < 2; pass++) {
-		for (struct lwm2m_endpoint *ep = only ? only : c->eps; ep; ep = only ? NULL : ep->next) {
-			for (struct fg_obs *o = ep->obs; o; o = o->next) {
-				if (!o->non_when || o->non_mid != mid || now - o->non_when > RESET_WINDOW_US)
-					continue;
-				if (pass == 0) {
-					n++;
-					hit = o;
-					hit_ep = ep;
-				} else {
-					/* Ambiguous: let a CON notification ask. */
-					o->want_con = true;
-					o->non_when = 0;
-				}
-			}
-		}
-		if (n <= 1)
-			break;
+	/* Ambiguous: let a CON notification of each ask. */
+	while (n > 1 && mid_find(c, only, mid, now, &hit)) {
+		hit->want_con = true;
+		mid_forget(c, hit);
 	}
 	if (n == 1) {
+		hit_ep = c->targets[hit->target - 1].ep;
 		obs_cancel(hit_ep, hit);
 		ep_log(hit_ep, LWM2M_LOG_DEBUG,
 		       "observation cancelled by the server (reset of a notification)");

@@ -9,6 +9,9 @@
  *    one (or its start);
  *  - after lwm2m_obs_run(now) the next deadline is after now;
  *  - events name observations that exist;
+ *  - each endpoint holds exactly the observations added and not cancelled,
+ *    never more than the bound (size % 7 of the input; 0: none), and an
+ *    add is refused with -ENOSPC only at the bound;
  *  - everything is freed (leak checker).
  */
 #include <errno.h>
@@ -38,6 +41,7 @@ struct fz {
 	double vals[NEP][4];
 	uint64_t now;
 	int depth;
+	uint32_t limit;
 };
 
 static uint8_t next(struct fz *f)
@@ -116,6 +120,18 @@ static void emit_cb(void *ctx, const struct lwm2m_obs_event *ev)
 	}
 }
 
+/* The engine holds what the script added and did not cancel. */
+static void check_counts(struct fz *f)
+{
+	for (uint32_t ep = 0; ep < NEP; ep++) {
+		int alive = 0;
+		for (int h = 0; h < NOBS; h++)
+			alive += f->obs[ep][h].alive;
+		if (lwm2m_obs_endpoint_count(f->e, ep) != (f->ep_present[ep] ? alive : -ENOENT))
+			abort();
+	}
+}
+
 static void op(struct fz *f)
 {
 	uint8_t k = next(f);
@@ -145,8 +161,14 @@ static void op(struct fz *f)
 		size_t n = 1 + next(f) % 3;
 		for (size_t j = 0; j < n; j++)
 			paths[j] = next_path(f, false);
-		if (lwm2m_obs_add(f->e, ep, h, paths, n, f->now) == 0) {
+		int held = lwm2m_obs_endpoint_count(f->e, ep);
+		int r = lwm2m_obs_add(f->e, ep, h, paths, n, f->now);
+		if (r == -ENOSPC && (!f->limit || held < (int)f->limit))
+			abort(); /* refused below the bound */
+		if (r == 0) {
 			struct ob *o = &f->obs[ep][h];
+			if (f->limit && held >= (int)f->limit)
+				abort(); /* accepted beyond the bound */
 			o->alive = true;
 			o->last = f->now;
 			o->n = n;
@@ -241,14 +263,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	f->d = data;
 	f->n = size;
+	/* from the size, so that existing inputs keep their meaning */
+	f->limit = (uint32_t)(size % 7);
+	cfg.max_per_endpoint = f->limit;
 	cfg.read_ctx = f;
 	f->e = lwm2m_obs_engine_new(&cfg);
 	if (!f->e) {
 		free(f);
 		return 0;
 	}
-	while (f->i < f->n)
+	while (f->i < f->n) {
 		op(f);
+		check_counts(f);
+	}
 	/* drain a while so that postponed work runs too */
 	for (int k = 0; k < 50; k++) {
 		uint64_t d = lwm2m_obs_next_deadline(f->e);

@@ -145,6 +145,7 @@ static void test_load_values(void **state)
 				   "  mode: gateway\n"
 				   "  lifetime: 1h\n"
 				   "  register_rate: 500\n"
+				   "  max_observations: 40\n"
 				   "  servers:\n"
 				   "    - uri: coaps://[::1]\n"
 				   "      security: psk\n"
@@ -167,6 +168,7 @@ static void test_load_values(void **state)
 	assert_string_equal(c->lwm2m.endpoint_template, "{gateway}-{device}");
 	assert_true(c->lwm2m.lifetime_usec == 3600ULL * 1000000ULL);
 	assert_int_equal(c->lwm2m.register_rate, 500);
+	assert_int_equal(c->lwm2m.max_observations, 40);
 	assert_int_equal(c->lwm2m.servers.n, 2);
 	const struct gw_server *s0 = gw_config_server(c, 0), *s1 = gw_config_server(c, 1);
 	assert_int_equal(s0->uri.scheme, GW_SCHEME_COAPS);
@@ -200,6 +202,7 @@ static void test_defaults_and_summary(void **state)
 	assert_int_equal(c->lwm2m.mode, GW_MODE_ENDPOINT);
 	assert_true(c->lwm2m.lifetime_usec == 300ULL * 1000000ULL);
 	assert_int_equal(c->lwm2m.register_rate, 50);
+	assert_int_equal(c->lwm2m.max_observations, 256);
 	assert_int_equal(c->bridges.n, 0);
 	assert_int_equal(c->devices.n, 0);
 	char *s = gw_config_summary(c, "c.yaml", NULL, 0);
@@ -235,6 +238,14 @@ static void test_errors_leave_nothing(void **state)
 	assert_null(c);
 	assert_int_equal(d.n, 1);
 	assert_null(strstr(d.msg[0], "SECRET"));
+	gwt_diag_clear(&d);
+
+	/* 0 would refuse every Observe, not lift the bound. */
+	c = load("gateway: {name: g}\nlwm2m: {max_observations: 0, servers: [{uri: 'coap://h'}]}\n", &d);
+	assert_null(c);
+	assert_int_equal(d.n, 1);
+	assert_string_equal(d.msg[0],
+			    "c.yaml:2:27: value 0 for 'lwm2m.max_observations' is out of range (1..65535)");
 	gwt_diag_clear(&d);
 
 	/* A YAML error stops before the schema. */

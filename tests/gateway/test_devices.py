@@ -321,6 +321,30 @@ class EndpointMode(Base):
         self.assertLess(later[-1] - later[0], (ts[-1] - ts[0]) / 2, later)  # no longer 10 a second
         self.assertEqual(len(self.srv.events("register")), 13)
 
+    def test_max_observations(self):
+        # lwm2m.max_observations 3: a fourth Observe on the endpoint is a
+        # plain Read (no Observe option), warned about once; a reload to 4
+        # lets one more in without re-registering anyone.
+        devs = [{"name": "m0"}]
+        text = config(self.srv.url, "@SOCK@", devs).replace("  lifetime: 60s\n",
+                                                            "  lifetime: 60s\n  max_observations: 3\n")
+        self.assertIn("max_observations: 3", text)
+        gw = self.start(text)
+        self.srv.wait_event("register", ep="gw-m0", timeout=15)
+        self.assertEqual(gw.ctl("sample", "m0", "/3303/0/5700", "20").stdout, "ok\n")
+
+        def observe(n):
+            rs = [self.srv.request("observe", ep="gw-m0", path="/3303/0/5700", timeout=10) for _ in range(n)]
+            self.assertEqual({r["code"] for r in rs}, {"2.05"})
+            return len([r for r in rs if "observe" in r])
+
+        self.assertEqual(observe(5), 3)
+        gw.wait_log(r"gw-m0.*Observe of /3303/0/5700 refused: 3 observations held, the bound is 3")
+        start = gw.reload(text.replace("max_observations: 3", "max_observations: 4"))
+        gw.wait_log(r"Configuration applied: 0 devices added, 0 removed, 0 changed, 1 unchanged", start)
+        self.assertEqual(observe(2), 1)
+        self.assertEqual(len(self.srv.events("register")), 2)  # and the gateway's own
+
     def test_profile_file_change(self):
         # A device whose profile file changed registers again with the new
         # tree; a device of another profile is left alone.

@@ -24,6 +24,7 @@ Server(port=0, psk=None, dtls=False, reject_versions=(), ddf_dir=None,
     command; raises TimeoutError when none arrives. Fields are the command's
     JSON members (ep=, path=, accept=, ct=, records=, ...); see main.c.
 .send(op, **fields) -> the command id, without waiting (for .response(id)).
+.responses([ids], timeout=30) -> their responses in that order, once all came.
 .wait_event(kind, ep=None, timeout=10, where=None) -> the first event of that
     kind (and endpoint, and where(event) true) not taken by an earlier wait;
     raises TimeoutError. Events are kept in arrival order, so waiting after
@@ -157,6 +158,29 @@ class Server:
     def response(self, cid, timeout=30):
         return self._wait(lambda e: e.get("event") == "response" and e.get("id") == cid,
                           timeout, f"response to command {cid}")
+
+    def responses(self, cids, timeout=30):
+        """The responses to the commands cids, in that order, once all
+        arrived (one pass over the events, for thousands of commands)."""
+        want, got = set(cids), {}
+        deadline = time.monotonic() + timeout
+        i = 0
+        with self._cond:
+            while len(got) < len(want):
+                while i < len(self._events):
+                    ev = self._events[i]
+                    if (i not in self._taken and ev.get("event") == "response" and ev.get("id") in want
+                            and ev["id"] not in got):
+                        self._taken.add(i)
+                        got[ev["id"]] = ev
+                    i += 1
+                left = deadline - time.monotonic()
+                if len(got) < len(want):
+                    if left <= 0:
+                        raise TimeoutError(f"{len(want) - len(got)} of {len(want)} responses missing "
+                                           f"after {timeout} s")
+                    self._cond.wait(left)
+        return [got[c] for c in cids]
 
     def request(self, op, timeout=30, **fields):
         if op not in ("registrations", "observations", "ping", "quit") and "timeout" not in fields:

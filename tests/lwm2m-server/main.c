@@ -49,9 +49,11 @@
  *   write-composite {ep, ct? (112), records}                      iPATCH
  *   observe         {ep, path, accept?}                           GET Observe:0
  *   observe-composite {ep, paths, ct?, accept?}                   FETCH Observe:0
- *   cancel          {observation: <id of the observe>, mode: "get"|"rst"}
+ *   cancel          {observation: <id of the observe>, mode: "get"|"rst"|"refresh"}
  *                   get: GET/FETCH Observe:1, same token (response event);
- *                   rst: reply ok now, RST the next notification ("cancelled" event)
+ *                   rst: reply ok now, RST the next notification ("cancelled" event);
+ *                   refresh: the Observe again, same token (response event; the
+ *                   observation ends unless the answer carries Observe)
  *   bs-read/bs-discover/bs-write/bs-delete: as read/discover/write/delete
  *   bs-finish       {ep}                                          POST /bs
  *   raw             {ep, method, path, query?:[..], observe?, accept?, ct?, PAYLOAD}

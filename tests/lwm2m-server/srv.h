@@ -49,6 +49,7 @@ enum req_kind {
 	REQ_PLAIN,
 	REQ_OBSERVE, /* stays after its first 2.xx with Observe: an observation */
 	REQ_CANCEL,  /* GET/FETCH with Observe=1 for an observation */
+	REQ_REFRESH, /* the observation's GET/FETCH again, Observe=0, same token */
 };
 
 /* A request the server sent and waits a response for, or an observation. */

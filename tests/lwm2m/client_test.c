@@ -23,6 +23,8 @@
  *   send EP PREFIX|- PATH...  lwm2m_endpoint_send() (up to 5 paths)
  *   ports                  "port NAME N" for each endpoint
  *   stats                  "stats registered=.. endpoints=.. ..."
+ *   max-observations N     lwm2m_client_set_max_observations() (as a reload)
+ *   rss                    "rss KIB": this process's resident memory
  *   quit                   de-register everything, print "bye", exit 0
  *
  * Events printed on stdout:
@@ -39,7 +41,9 @@
  *   --log-level N --coap-log N --dtls-timeout MS
  *   --bootstrap URI --bs-psk-id ID --bs-psk-key HEX --state-dir DIR
  *   --bs-timeout MS --bs-after N   (bootstrap; --server is then optional)
- *   --con-period S --ack-timeout MS --max-retransmit N
+ *   --con-period S --ack-timeout MS --max-retransmit N --max-observations N
+ *   --same-mids (libcoap's random numbers all 0: every session starts at the
+ *   same message id, so that Resets known by their id alone collide)
  *   --cert PEM --key PEM --ca PEM [--cert-no-verify]   (DTLS certificate mode)
  *   --block1-max-body N --block1-transfers N --block1-budget N
  *   --block1-timeout MS   (bounds of block-wise request bodies)
@@ -56,6 +60,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <coap3/coap.h>
 #include <systemd/sd-event.h>
 
 #include "lwm2m/client.h"
@@ -94,6 +99,28 @@ static void out(const char *fmt, ...)
 	va_end(ap);
 	putchar('\n');
 	fflush(stdout);
+}
+
+static int zero_prng(void *buf, size_t len)
+{
+	memset(buf, 0, len);
+	return 1;
+}
+
+/* VmRSS of this process in KiB, -1 when unknown. */
+static long rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[128];
+	long kib = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmRSS:", 6))
+			kib = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return kib;
 }
 
 static void on_log(void *ud, int level, const char *ep, const char *msg)
@@ -519,12 +546,18 @@ static void command(char *line)
 		struct lwm2m_client_stats st;
 		lwm2m_client_get_stats(T.client, &st);
 		out("stats endpoints=%zu registered=%zu registers=%llu updates=%llu failures=%llu "
-		    "requests=%llu pending=%zu observations=%zu notifications=%llu "
+		    "requests=%llu pending=%zu observations=%zu notifications=%llu obs_refused=%llu "
 		    "block1_bodies=%zu block1_bytes=%zu",
 		    st.endpoints, st.registered, (unsigned long long)st.registers,
 		    (unsigned long long)st.updates, (unsigned long long)st.failures,
 		    (unsigned long long)st.requests, st.pending_async, st.observations,
-		    (unsigned long long)st.notifications, st.block1_bodies, st.block1_bytes);
+		    (unsigned long long)st.notifications, (unsigned long long)st.obs_refused,
+		    st.block1_bodies, st.block1_bytes);
+	} else if (!strcmp(cmd, "max-observations") && argc >= 2) {
+		lwm2m_client_set_max_observations(T.client, (uint32_t)strtoul(argv[1], NULL, 10));
+		out("ok");
+	} else if (!strcmp(cmd, "rss")) {
+		out("rss %ld", rss_kib());
 	} else {
 		out("error unknown command %s", cmd);
 	}
@@ -603,6 +636,8 @@ int main(int argc, char **argv)
 		{ "con-period", required_argument, 0, 'P' },
 		{ "ack-timeout", required_argument, 0, 'A' },
 		{ "max-retransmit", required_argument, 0, 'R' },
+		{ "max-observations", required_argument, 0, 'O' },
+		{ "same-mids", no_argument, 0, 'X' },
 		{ "cert", required_argument, 0, 'x' },
 		{ "key", required_argument, 0, 'y' },
 		{ "ca", required_argument, 0, 'z' },
@@ -729,6 +764,12 @@ int main(int argc, char **argv)
 			break;
 		case 'R':
 			cc.max_retransmit = (uint8_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'O':
+			cc.max_observations = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'X':
+			coap_set_prng(zero_prng);
 			break;
 		case 'x':
 			ec.cert_file = optarg;

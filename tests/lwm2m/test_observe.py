@@ -378,6 +378,267 @@ class Confirmable(unittest.TestCase):
         self.assertEqual(len({e["mid"] for e in self.srv.events("ignored")}), 1)
 
 
+class Counting:
+    """Counting notifications exactly. The last endpoint holds a sentinel
+    observation of the same resource: every `change` sets it on all
+    endpoints, the client sends all notifications of one change in one pass,
+    so when the sentinel's notification has arrived the client's count of
+    notifications sent is final, and the server has everything once it
+    counts as many (of the endpoints in TARGETS)."""
+    MAX = 100
+    PATH = "/3303/0/5700"
+    COUNT = 2
+    OPTS = {}
+    TARGETS = ("ep0",)
+
+    def setUp(self):
+        self.srv = server().start()
+        self.cl = Client(uri(self.srv), count=self.COUNT, ops=True, max_observations=self.MAX,
+                         **self.OPTS).start()
+        for i in range(self.COUNT):
+            self.srv.wait_event("register", ep=f"ep{i}")
+            self.cl.wait_state(f"ep{i}", "registered")
+        self.sentinel = self.srv.request("observe", ep=f"ep{self.COUNT - 1}", path=self.PATH)
+        self.assertIn("observe", self.sentinel)
+        self.value = 30
+
+    def tearDown(self):
+        rc = self.cl.quit()
+        self.srv.stop()
+        self.assertEqual(rc, 0)
+
+    def observe_many(self, n, path=PATH, ep="ep0"):
+        """n Observe requests sent at once; (established, refused) responses."""
+        rs = self.srv.responses([self.srv.send("observe", ep=ep, path=path) for _ in range(n)], timeout=60)
+        self.assertEqual({r.get("code") for r in rs}, {"2.05"})
+        ok = [r for r in rs if "observe" in r]
+        refused = [r for r in rs if "observe" not in r]
+        return ok, refused
+
+    def cancel_all(self, obs, mode):
+        return self.srv.responses([self.srv.send("cancel", observation=o["id"], mode=mode) for o in obs],
+                                  timeout=60)
+
+    def received(self, since):
+        """The TARGETS' notifications at the server after event index since:
+        notify events, and those answered with RST (cancelled, stray)."""
+        kinds = ("notify", "cancelled", "stray")
+        return [e for e in self.srv.events()[since:] if e.get("event") in kinds and e.get("ep") in self.TARGETS]
+
+    def change(self):
+        """Change the value on every endpoint; the TARGETS' notifications as
+        (number the client sent, events the server received)."""
+        self.value += 1
+        s0 = self.cl.stats()["notifications"]
+        mark = len(self.srv.events())
+        self.cl.cmd(f"set * {self.PATH} {self.value}")
+        self.srv.wait_event("notify", where=lambda e: e["observation"] == self.sentinel["id"])
+        sent = self.cl.stats()["notifications"] - s0 - 1
+        deadline = time.monotonic() + 10
+        while len(self.received(mark)) < sent and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return sent, self.received(mark)
+
+    def assert_notified(self, live):
+        """One change: exactly one notification for each live observation."""
+        sent, evs = self.change()
+        self.assertEqual(sent, len(live))
+        self.assertEqual(sorted(e["observation"] for e in evs if e["event"] == "notify"),
+                         sorted(o["id"] for o in live))
+        self.assertEqual([e for e in evs if e["event"] != "notify"], [])
+        self.assertEqual(self.cl.stats()["observations"], len(live) + 1)
+
+    def wait_observations(self, n, timeout=5):
+        """The client holds n observations (sentinel included) once the
+        Resets that the server sent have arrived."""
+        deadline = time.monotonic() + timeout
+        while self.cl.stats()["observations"] > n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.cl.stats()["observations"], n)
+
+    def reset_all(self, obs):
+        """Cancel obs (all ep0's or ep1's) by Reset: the next change sends
+        each one notification, answered with RST; the change after it none.
+        The events of the first change."""
+        self.assertEqual({r.get("ok") for r in self.cancel_all(obs, "rst")}, {True})
+        sent, evs = self.change()
+        self.assertEqual(sent, len(obs))
+        self.assertEqual(sorted(e["observation"] for e in evs if e["event"] == "cancelled"),
+                         sorted(o["id"] for o in obs))
+        self.wait_observations(1)
+        self.assertEqual(self.change(), (0, []))
+        return evs
+
+
+class Bound(Counting, unittest.TestCase):
+    """Observations bounded per endpoint (--max-observations, lwm2m.
+    max_observations), and cancelling always freeing them: a server that
+    fires thousands of Observe requests gets MAX, the others are answered as
+    plain Reads (2.05 without Observe, RFC 7641 §4.1); a change then sends
+    exactly one notification per live observation, and none once they are
+    cancelled (GET Observe=1, Reset, new registration)."""
+
+    def test_beyond_the_bound_refused_while_others_notify(self):
+        ok, refused = self.observe_many(2000)
+        self.assertEqual((len(ok), len(refused)), (self.MAX, 2000 - self.MAX))
+        # the refused ones are plain Reads: the value, no Observe
+        self.assertEqual(records_by_path(refused[0]), {self.PATH: 21.5})
+        st = self.cl.stats()
+        self.assertEqual((st["observations"], st["obs_refused"]), (self.MAX + 1, 2000 - self.MAX))
+        # logged once, not 1900 times
+        self.cl.wait_log(f"Observe of {self.PATH} refused: {self.MAX} observations held, the bound is "
+                         f"{self.MAX} (max_observations)")
+        self.assertEqual(len([ln for ln in self.cl.logs if ln and "refused:" in ln]), 1)
+        self.assert_notified(ok)
+        self.assert_notified(ok)
+        # a re-Observe with a token in use replaces its observation: it
+        # succeeds at the bound and does not count twice
+        rs = self.cancel_all(ok[:10], "refresh")
+        self.assertEqual([("observe" in r, r["code"]) for r in rs], [(True, "2.05")] * 10)
+        self.assertEqual(self.cl.stats()["observations"], self.MAX + 1)
+        more, refused = self.observe_many(5)
+        self.assertEqual((len(more), len(refused)), (0, 5))
+        self.assert_notified(ok)
+        # one cancellation frees one place
+        self.assertEqual(self.cancel_all(ok[:1], "get")[0]["code"], "2.05")
+        more, refused = self.observe_many(3)
+        self.assertEqual((len(more), len(refused)), (1, 2))
+        self.assert_notified(ok[1:] + more)
+        self.assertEqual(self.srv.events("stray"), [])
+
+    def test_cancelling_every_token_with_get(self):
+        ok, _ = self.observe_many(2000)
+        self.assert_notified(ok)
+        # the value is absent when the cancellations arrive: they are
+        # answered 4.04, and cancel all the same (RFC 7641 §4.1)
+        self.cl.cmd(f"unset ep0 {self.PATH}")
+        rs = self.cancel_all(ok, "get")
+        self.assertEqual({(r.get("code"), "observe" in r) for r in rs}, {("4.04", False)})
+        self.assertEqual(self.cl.stats()["observations"], 1)
+        sent, evs = self.change()
+        self.assertEqual((sent, evs), (0, []))
+
+    def test_cancelling_every_token_with_reset(self):
+        ok, _ = self.observe_many(2000)
+        evs = self.reset_all(ok)
+        self.assertEqual({e["type"] for e in evs}, {"NON"})
+
+    def test_any_mix_notifies_each_live_observation_once(self):
+        live, _ = self.observe_many(2000)
+        self.assert_notified(live)
+        by_get, by_rst, live = live[:30], live[30:45], live[45:]
+        self.cancel_all(by_get, "get")
+        self.cancel_all(by_rst, "rst")
+        # refreshed with an error: the value gone, the re-Observe is
+        # answered 4.04 and its observation ends
+        self.cl.cmd(f"unset ep0 {self.PATH}")
+        failed = self.cancel_all(live[:5], "refresh")
+        self.assertEqual({r["code"] for r in failed}, {"4.04"})
+        self.cl.cmd(f"poke ep0 {self.PATH} 1")   # back, the client not told
+        live = live[5:]
+        sent, evs = self.change()
+        self.assertEqual(sent, len(live) + len(by_rst))
+        self.assertEqual(sorted(e["observation"] for e in evs if e["event"] == "cancelled"),
+                         sorted(o["id"] for o in by_rst))
+        self.wait_observations(len(live) + 1)
+        # room for 50 again: 50 of 80 new ones established
+        more, refused = self.observe_many(80)
+        self.assertEqual((len(more), len(refused)), (self.MAX - len(live), 80 - self.MAX + len(live)))
+        live += more
+        self.assert_notified(live)
+        self.assertEqual(self.srv.events("stray"), [])
+
+    def test_new_registration_ends_every_observation(self):
+        ok, _ = self.observe_many(self.MAX)
+        self.srv.request("forget", ep="ep0")
+        self.cl.cmd("update ep0")
+        self.srv.wait_event("register", ep="ep0")   # the second one
+        self.cl.wait_state("ep0", "registered")
+        self.assertEqual(self.cl.stats()["observations"], 1)
+        sent, evs = self.change()
+        self.assertEqual((sent, evs), (0, []))
+        # and the bound is the whole bound again
+        ok, refused = self.observe_many(self.MAX + 1)
+        self.assertEqual((len(ok), len(refused)), (self.MAX, 1))
+
+    def test_composite_counts_as_one(self):
+        ok = [self.srv.request("observe-composite", ep="ep0", paths=["/3/0/9", self.PATH], ct=112)
+              for _ in range(self.MAX)]
+        self.assertEqual({"observe" in r for r in ok}, {True})
+        r = self.srv.request("observe-composite", ep="ep0", paths=["/3/0/9", self.PATH], ct=112)
+        self.assertEqual((r["code"], "observe" in r), ("2.05", False))
+        self.assertEqual(records_by_path(r), {self.PATH: 21.5, "/3/0/9": 95})
+        self.cl.wait_log("Observe-Composite of 2 paths refused")
+        self.assert_notified(ok)
+
+    def test_reload_lowers_the_bound(self):
+        ok, _ = self.observe_many(60)
+        self.assertEqual(len(ok), 60)
+        # lowered below what is held: nothing ends, nothing new
+        self.cl.cmd("max-observations 20")
+        self.assertEqual(self.observe_many(1)[0], [])
+        self.assert_notified(ok)
+        self.cancel_all(ok[:40], "get")
+        self.assertEqual(self.observe_many(1)[0], [])    # 20 held: at the bound
+        self.cancel_all(ok[40:41], "get")
+        more, refused = self.observe_many(2)
+        self.assertEqual((len(more), len(refused)), (1, 1))
+        self.assert_notified(ok[41:] + more)
+
+
+class ResetById(Counting, unittest.TestCase):
+    """libcoap 4.3.1 reports a Reset to a NON notification by its message
+    id alone, without the session, and message ids are per session. Here
+    every session starts at the same id (--same-mids), so ep0's and ep1's
+    notifications would carry the same ids: a Reset must still cancel the
+    one observation it answers, and all of them end."""
+    COUNT = 3
+    OPTS = {"same_mids": True}
+    TARGETS = ("ep0", "ep1")
+
+    def test_resets_of_two_endpoints_with_the_same_ids(self):
+        obs = self.observe_many(self.MAX, ep="ep0")[0] + self.observe_many(self.MAX, ep="ep1")[0]
+        self.assertEqual(len(obs), 2 * self.MAX)
+        sent, evs = self.change()
+        self.assertEqual((sent, len(evs)), (len(obs), len(obs)))
+        # every id told only one observation apart
+        self.assertEqual(len({e["mid"] for e in evs}), len(obs))
+        self.reset_all(obs)
+
+
+class BoundGateway(unittest.TestCase):
+    def test_bound_per_device(self):
+        # Object 25: each device is bounded like an endpoint, and so is the
+        # gateway's own tree.
+        with server() as srv:
+            cl = Client(uri(srv), count=1, name="gw", max_observations=5)
+            self.addCleanup(cl.stop)
+            cl.start()
+            srv.wait_event("register", ep="gw0")
+            cl.wait_state("gw0", "registered")
+            for d in ("dev0", "dev1"):
+                cl.cmd(f"add-device gw0 {d} {d.upper()}")
+            srv.wait_event("update", ep="gw0")
+
+            def observe(path, n):
+                rs = [srv.response(srv.send("observe", ep="gw0", path=path)) for _ in range(n)]
+                self.assertEqual({r["code"] for r in rs}, {"2.05"})
+                return [r for r in rs if "observe" in r]
+
+            ok0 = observe("/dev0/3303/0/5700", 7)
+            self.assertEqual(len(ok0), 5)
+            self.assertEqual(len(observe("/dev1/3303/0/5700", 7)), 5)
+            self.assertEqual(len(observe("/3303/0/5700", 7)), 5)
+            cl.wait_log("Observe of /dev0/3303/0/5700 refused: 5 observations held")
+            self.assertEqual(cl.stats()["obs_refused"], 6)
+            cl.cmd("dset gw0 dev0 /3303/0/5700 18.5")
+            for o in ok0:
+                n = srv.wait_event("notify", where=lambda e, o=o: e["observation"] == o["id"])
+                self.assertEqual(records_by_path(n), {"/dev0/3303/0/5700": 18.5})
+            self.assertEqual(cl.quit(), 0)
+            self.assertEqual(srv.events("stray"), [])
+
+
 class Lifecycle(unittest.TestCase):
     def test_device_observation_and_removals(self):
         with server() as srv:

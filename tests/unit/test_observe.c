@@ -787,6 +787,86 @@ static void test_cancel(void **state)
 	world_free(w);
 }
 
+/* The bound on observations per endpoint: the one beyond it is refused with
+ * -ENOSPC and changes nothing, the ones held keep notifying (exactly one
+ * event each per change), a cancellation frees a slot, endpoints are
+ * bounded separately, a composite counts as one, lowering the bound ends
+ * nothing, and the memory of cancelled observations is given back. */
+static void test_limit(void **state)
+{
+	struct world *w = world_new(0);
+	struct lwm2m_path p = P3(3303, 0, 5700);
+	struct lwm2m_path two[2] = { P3(3303, 0, 5700), P3(3303, 0, 5701) };
+	size_t before;
+	(void)state;
+
+	lwm2m_obs_set_limit(w->e, 4);
+	assert_int_equal(lwm2m_obs_endpoint_add(w->e, 1, NULL), 0);
+	assert_int_equal(lwm2m_obs_endpoint_add(w->e, 2, NULL), 0);
+	assert_int_equal(lwm2m_obs_endpoint_count(w->e, 1), 0);
+	assert_int_equal(lwm2m_obs_endpoint_count(w->e, 3), -ENOENT);
+	store_val(w, 1, p, (struct lwm2m_value){ .type = LWM2M_TYPE_FLOAT, .f = 1 });
+	for (uint64_t h = 1; h <= 3; h++)
+		observe(w, 1, h, p, 0);
+	/* a composite of two paths is one observation */
+	assert_int_equal(lwm2m_obs_add(w->e, 1, 4, two, 2, 0), 0);
+	assert_int_equal(lwm2m_obs_endpoint_count(w->e, 1), 4);
+	assert_int_equal(lwm2m_obs_add(w->e, 1, 5, &p, 1, 0), -ENOSPC);
+	assert_int_equal(lwm2m_obs_add(w->e, 1, 6, two, 2, 0), -ENOSPC);
+	/* a handle in use is the caller's error, reported as such */
+	assert_int_equal(lwm2m_obs_add(w->e, 1, 1, &p, 1, 0), -EEXIST);
+	assert_int_equal(lwm2m_obs_endpoint_count(w->e, 1), 4);
+	assert_int_equal(lwm2m_obs_count(w->e), 4);
+	/* another endpoint has its own bound */
+	for (uint64_t h = 1; h <= 4; h++)
+		observe(w, 2, h, p, 0);
+	assert_int_equal(lwm2m_obs_add(w->e, 2, 5, &p, 1, 0), -ENOSPC);
+
+	/* one change: one notification per observation held, none for the
+	 * refused ones */
+	assert_int_equal(set_f(w, 1000, 1, p, 2), 4);
+	advance(w, 1000);
+	assert_int_equal(w->nev, 4);
+	for (size_t i = 0; i < 4; i++)
+		expect_ev(w, i, 1000, NOTIFY, CHG, false, i + 1);
+
+	/* cancelling frees a slot, at once */
+	assert_int_equal(lwm2m_obs_cancel(w->e, 1, 2), 0);
+	assert_int_equal(lwm2m_obs_add(w->e, 1, 5, &p, 1, 1000), 0);
+	assert_int_equal(lwm2m_obs_add(w->e, 1, 6, &p, 1, 1000), -ENOSPC);
+
+	/* lowered below what endpoint 1 holds: nothing ends, nothing new */
+	lwm2m_obs_set_limit(w->e, 2);
+	assert_int_equal(lwm2m_obs_endpoint_count(w->e, 1), 4);
+	assert_int_equal(lwm2m_obs_add(w->e, 1, 7, &p, 1, 1000), -ENOSPC);
+	before = w->nev;
+	assert_int_equal(set_f(w, 2000, 1, p, 3), 4);
+	advance(w, 2000);
+	assert_int_equal(w->nev, before + 4);
+	assert_int_equal(lwm2m_obs_cancel(w->e, 1, 1), 0);
+	assert_int_equal(lwm2m_obs_cancel(w->e, 1, 3), 0);
+	assert_int_equal(lwm2m_obs_add(w->e, 1, 7, &p, 1, 2000), -ENOSPC);
+	assert_int_equal(lwm2m_obs_cancel(w->e, 1, 4), 0);
+	assert_int_equal(lwm2m_obs_add(w->e, 1, 7, &p, 1, 2000), 0);
+	assert_int_equal(lwm2m_obs_endpoint_count(w->e, 1), 2);
+
+	/* 0: no bound */
+	lwm2m_obs_set_limit(w->e, 0);
+	for (uint64_t h = 100; h < 400; h++)
+		assert_int_equal(lwm2m_obs_add(w->e, 1, h, &p, 1, 2000), 0);
+	size_t full = lwm2m_obs_memory(w->e);
+	for (uint64_t h = 100; h < 400; h++)
+		assert_int_equal(lwm2m_obs_cancel(w->e, 1, h), 0);
+	/* what 300 cancelled observations held is given back, not kept */
+	assert_true(lwm2m_obs_memory(w->e) + 200 * 48 < full);
+	assert_int_equal(lwm2m_obs_endpoint_count(w->e, 1), 2);
+	before = w->nev;
+	assert_int_equal(set_f(w, 3000, 1, p, 4), 2);
+	advance(w, 3000);
+	assert_int_equal(w->nev, before + 2);
+	world_free(w);
+}
+
 static void test_endpoint_remove(void **state)
 {
 	struct world *w = world_new(0);
@@ -1583,15 +1663,25 @@ static void test_random_vs_model(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_attr_store),      cmocka_unit_test(test_pmin_deferral),
-		cmocka_unit_test(test_pmax_periodic),   cmocka_unit_test(test_gt_lt_crossing),
-		cmocka_unit_test(test_st_accumulation), cmocka_unit_test(test_inheritance),
-		cmocka_unit_test(test_pmax_below_pmin), cmocka_unit_test(test_epmin),
-		cmocka_unit_test(test_epmax_sample),    cmocka_unit_test(test_con_every_24h),
-		cmocka_unit_test(test_cancel),          cmocka_unit_test(test_endpoint_remove),
-		cmocka_unit_test(test_composite),       cmocka_unit_test(test_container_observations),
-		cmocka_unit_test(test_bad_arguments),   cmocka_unit_test(test_no_recursion),
-		cmocka_unit_test(test_idle_100k),       cmocka_unit_test(test_random_vs_model),
+		cmocka_unit_test(test_attr_store),
+		cmocka_unit_test(test_pmin_deferral),
+		cmocka_unit_test(test_pmax_periodic),
+		cmocka_unit_test(test_gt_lt_crossing),
+		cmocka_unit_test(test_st_accumulation),
+		cmocka_unit_test(test_inheritance),
+		cmocka_unit_test(test_pmax_below_pmin),
+		cmocka_unit_test(test_epmin),
+		cmocka_unit_test(test_epmax_sample),
+		cmocka_unit_test(test_con_every_24h),
+		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_endpoint_remove),
+		cmocka_unit_test(test_limit),
+		cmocka_unit_test(test_composite),
+		cmocka_unit_test(test_container_observations),
+		cmocka_unit_test(test_bad_arguments),
+		cmocka_unit_test(test_no_recursion),
+		cmocka_unit_test(test_idle_100k),
+		cmocka_unit_test(test_random_vs_model),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
