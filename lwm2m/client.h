@@ -60,19 +60,17 @@
  * Observations are bounded: one server holds at most max_observations on
  * an endpoint's own tree and as many on each Object 25 device. An Observe
  * (or Observe-Composite, which counts as one whatever its paths) beyond
- * the bound is served as the plain Read it falls back to: 2.05 with the
- * value and WITHOUT the Observe option, which is how RFC 7641 §4.1 says a
- * server "unable or unwilling to add the new entry to the list of
- * observers" answers, and how every CoAP client tells that no observation
- * was established. (Not 4.13, which is about the request's size, nor 5.03,
- * which would refuse a Read that can be served and ask for a retry after
- * Max-Age.) The first refusal while at the bound is logged as a warning,
- * and each counts in obs_refused. A GET or FETCH with an Observe option
- * whose token is in use ends that observation first (RFC 7641 §4.1: the
- * entry is keyed by endpoint and token; the token alone is matched, so a
- * cancel whose path or options differ from the Observe's, against §3.6,
- * still ends it): Observe 1 cancels it whatever the answer to the Read
- * (4.04, 4.06...); Observe 0 replaces it by what this request
+ * the bound is answered 5.03 Service Unavailable with the diagnostic
+ * payload "too many observations" and no Observe option: an error the
+ * server cannot take for an established observation (RFC 7641 §4.1 lets a
+ * server that will not add an observer answer as a plain Read, 2.05 without
+ * Observe, but servers such as Leshan then report a successful Observe with
+ * nothing behind it; the operator must see the refusal). 4.13 was the other
+ * choice issue 11 named; it is about a request's size. The first refusal while at the bound is logged as a
+ * warning, and each counts in obs_refused. A GET or FETCH with an Observe option whose token is in use ends
+ * that observation first (RFC 7641 §4.1: the entry is keyed by endpoint and token; the token alone is
+ * matched, so a cancel whose path or options differ from the Observe's, against §3.6, still ends it): Observe
+ * 1 cancels it whatever the answer to the Read (4.04, 4.06...); Observe 0 replaces it by what this request
  * establishes, so a refresh never counts twice, and a re-registration
  * answered with an error leaves no observation behind. A new registration
  * ends every observation of the endpoint (and its devices).

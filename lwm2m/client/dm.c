@@ -343,9 +343,12 @@ static uint16_t default_read_ct(const struct req *rq)
 }
 
 /* Observe option of a Read (paths: what it reads): start or stop an
- * observation. True when the answer is to carry an Observe option. */
-static bool observe_request(struct req *rq, const struct lwm2m_path *paths, size_t n, bool composite,
-			    uint16_t ct)
+ * observation. 1 when the answer is to carry an Observe option, 0 when it
+ * is a plain Read, -EBUSY when the bound on observations is reached: the
+ * request is then answered 5.03 (issue 11), an error response the server
+ * cannot mistake for an established observation, nor for a missing value. */
+static int observe_request(struct req *rq, const struct lwm2m_path *paths, size_t n, bool composite,
+			   uint16_t ct)
 {
 	coap_bin_const_t tok = coap_pdu_get_token(rq->pdu);
 	int r;
@@ -353,11 +356,29 @@ static bool observe_request(struct req *rq, const struct lwm2m_path *paths, size
 	/* Observe 1 (and a previous observation of this token) already
 	 * ended in fg_dm_handler(). */
 	if (!rq->observe || rq->obs_val != 0)
-		return false;
+		return 0;
 	r = fg_obs_start(rq->ep, rq->t.dev, tok.s, tok.length, paths, n, composite, ct);
-	if (r < 0 && r != -ENOSPC) /* -ENOSPC: fg_obs_start() logged it */
+	if (r == -ENOSPC) /* fg_obs_start() counted and logged it */
+		return -EBUSY;
+	/* Anything else (out of memory) still serves the Read: RFC 7641
+	 * §4.1's fallback when an observer cannot be added. */
+	if (r < 0)
 		ep_log(rq->ep, LWM2M_LOG_WARNING, "observation refused: %s", strerror(-r));
 	return r == 0;
+}
+
+/* The answer to a Read: the content, or 5.03 with a diagnostic payload
+ * (RFC 7252 §5.5.2) when the Observe it asked for is over the bound. */
+static void reply_read(struct req *rq, uint16_t ct, struct lwm2m_buf *out, int observing)
+{
+	static const char why[] = "too many observations";
+
+	if (observing == -EBUSY) {
+		set_code(rq, lwm2m_errno_to_coap(-EBUSY));
+		coap_add_data(rq->response, sizeof(why) - 1, (const uint8_t *)why);
+		return;
+	}
+	reply_content(rq, ct, out, observing > 0);
 }
 
 static bool ask_read(struct req *rq);
@@ -394,7 +415,7 @@ static void do_read(struct req *rq)
 	}
 	if (r < 0)
 		goto out;
-	reply_content(rq, ct, &out, observe_request(rq, &rq->path, 1, false, ct));
+	reply_read(rq, ct, &out, observe_request(rq, &rq->path, 1, false, ct));
 out:
 	if (r < 0)
 		fail(rq, r == -EINVAL ? -EIO : r);
@@ -552,7 +573,8 @@ static void do_read_composite(struct req *rq)
 	static const struct lwm2m_path root = { .len = 0 };
 	uint16_t ct;
 	size_t found = 0;
-	bool observing, prefixed = false;
+	bool prefixed = false;
+	int observing;
 	int r;
 
 	if (rq->cf == LWM2M_CT_NONE) {
@@ -618,7 +640,7 @@ static void do_read_composite(struct req *rq)
 	}
 	if (r < 0)
 		goto out;
-	observing = false;
+	observing = 0;
 	if (rq->observe && names.n && names.n <= 64 && !prefixed) {
 		struct lwm2m_path paths[64];
 
@@ -626,7 +648,7 @@ static void do_read_composite(struct req *rq)
 			paths[i] = names.v[i].path;
 		observing = observe_request(rq, paths, names.n, true, ct);
 	}
-	reply_content(rq, ct, &out, observing);
+	reply_read(rq, ct, &out, observing);
 out:
 	if (r < 0)
 		fail(rq, r == -EINVAL ? -EBADMSG : r);

@@ -418,8 +418,8 @@ static void refused(struct lwm2m_endpoint *ep, const struct lwm2m_device *dev, u
 		snprintf(what, sizeof(what), "Observe of %s%.*s%s", dev ? "/" : "",
 			 dev ? (int)dev->prefix_len : 0, dev ? dev->prefix : "", ps);
 	ep_log(ep, LWM2M_LOG_WARNING,
-	       "%s refused: %d observations held, the bound is %u (max_observations); answered as a "
-	       "plain Read (%u refused since the last such warning)",
+	       "%s refused: %d observations held, the bound is %u (max_observations); answered 5.03 "
+	       "(%u refused since the last such warning)",
 	       what, lwm2m_obs_endpoint_count(c->obs, target), c->cfg.max_observations, t->refused_since);
 	t->refused_warned = now;
 	t->refused_since = 0;
