@@ -31,6 +31,15 @@
  * /3303, ...); the client adds and maintains the /1 (Server) instance itself
  * and never exposes /0 (Security) or /21 (OSCORE).
  *
+ * An endpoint never holds more than one socket, and an exchange it gives up
+ * (no answer in time, ICMP unreachable, a failed DTLS handshake, a Reset)
+ * leaves nothing behind: libcoap's queued copies of the session's messages
+ * are dropped from the loop before anything else is sent, so an old
+ * Register cannot reach a server that comes back and replace the live
+ * registration. A UDP session keeps its socket and source port across
+ * failures; a DTLS session is closed and the next attempt handshakes on a
+ * new one.
+ *
  * Device management requests arrive at the context's unknown-resource
  * handler and are dispatched by the session's app data. Reads are served
  * from the store (after ops->read, which may refresh it first); Writes and

@@ -144,6 +144,10 @@ struct lwm2m_endpoint {
 	struct lwm2m_store *store; /* NULL once removed */
 	coap_session_t *session;
 	bool session_dead; /* release and reopen before the next message */
+	/* An exchange was given up: libcoap's copies of it are dropped from
+	 * drop_timer (or before the next message), see fg_ep_abandon(). */
+	bool drop_pending;
+	struct fg_timer drop_timer;
 
 	enum ep_st st;
 	enum lwm2m_ep_state pub_st;

@@ -266,6 +266,22 @@ void fg_ep_server_object_written(struct lwm2m_endpoint *ep)
 
 /* ---- sessions ---------------------------------------------------------- */
 
+/* Make libcoap forget every message it still holds for session s: CON
+ * messages waiting for their ACK (retransmitted until MAX_TRANSMIT_SPAN
+ * even after coap_session_release(), each holding a reference) and those
+ * waiting for the DTLS handshake; a DTLS session loses its state too. A UDP
+ * session stays usable, with its socket. The nack handler sees none of
+ * it (no endpoint behind the session meanwhile). Never from inside a
+ * libcoap handler: libcoap may be walking the very queue. */
+static void drop_queued(coap_session_t *s)
+{
+	void *app = coap_session_get_app_data(s);
+
+	coap_session_set_app_data(s, NULL);
+	coap_session_disconnected(s, COAP_NACK_NOT_DELIVERABLE);
+	coap_session_set_app_data(s, app);
+}
+
 static void ep_close_session(struct lwm2m_endpoint *ep)
 {
 	if (!ep->session)
@@ -274,12 +290,53 @@ static void ep_close_session(struct lwm2m_endpoint *ep)
 	 * notifications: observations live on the session they came on. */
 	fg_dm_abandon(ep);
 	fg_obs_stop_all(ep);
-	/* libcoap may keep the session alive while messages are queued; its
-	 * handlers then find no endpoint and ignore the outcome. */
 	coap_session_set_app_data(ep->session, NULL);
+	/* Closed for good: nothing queued may leave later from a socket the
+	 * endpoint no longer reads (issue 11: old Registers delivered after an
+	 * outage replaced the live registration), and the release below frees
+	 * the session and closes its socket at once. */
+	drop_queued(ep->session);
 	coap_session_release(ep->session);
 	ep->session = NULL;
 	ep->session_dead = false;
+	ep->drop_pending = false;
+}
+
+/* The exchange in flight was given up: what libcoap still holds of it
+ * (retransmissions, a message waiting for the handshake) must never reach
+ * the server. Called from handlers too, so the work is done from the
+ * endpoint's drop timer, or before its next message, whichever is first. */
+void fg_ep_abandon(struct lwm2m_endpoint *ep)
+{
+	ep->drop_pending = true;
+	if (fg_timer_arm(ep->c, &ep->drop_timer, fg_now(ep->c)) < 0)
+		ep_log(ep, LWM2M_LOG_ERR, "out of memory arming a timer");
+}
+
+/* From the loop, never from a libcoap handler. A DTLS session is closed
+ * (the server may have lost its state: the next message handshakes on a
+ * new one); a UDP session keeps its socket and source port, which is what
+ * the server keys the registration on. */
+static void ep_drop_pending(struct lwm2m_endpoint *ep)
+{
+	fg_timer_disarm(ep->c, &ep->drop_timer);
+	if (!ep->drop_pending)
+		return;
+	ep->drop_pending = false;
+	if (!ep->session)
+		return;
+	if (ep->secure || ep->session_dead) {
+		ep_close_session(ep);
+		return;
+	}
+	drop_queued(ep->session);
+	ep->con_busy_until = 0;
+}
+
+static void ep_on_drop_timer(struct lwm2m_client *c, struct fg_timer *t)
+{
+	(void)c;
+	ep_drop_pending((struct lwm2m_endpoint *)((char *)t - offsetof(struct lwm2m_endpoint, drop_timer)));
 }
 
 /* libcoap (openssl) calls this for each certificate of the server's
@@ -342,6 +399,7 @@ static int ep_open_session(struct lwm2m_endpoint *ep)
 	coap_context_t *ctx = ep->c->ctx;
 	coap_session_t *s;
 
+	ep_drop_pending(ep);
 	if (ep->session && !ep->session_dead)
 		return 0;
 	ep_close_session(ep);
@@ -710,6 +768,16 @@ static void ep_failed(struct lwm2m_endpoint *ep, int err, const char *why)
 	fg_ep_set_state(ep, LWM2M_EP_WAITING, err);
 }
 
+/* The exchange in flight got no usable answer and is given up: nothing
+ * of it may be sent any more (fg_ep_abandon), then as ep_failed(). */
+static void ep_gave_up(struct lwm2m_endpoint *ep, int err, const char *why)
+{
+	if (ep->req == REQ_NONE)
+		return;
+	fg_ep_abandon(ep);
+	ep_failed(ep, err, why);
+}
+
 static void ep_registered(struct lwm2m_endpoint *ep)
 {
 	ep->st = ST_REGISTERED;
@@ -910,22 +978,31 @@ void fg_nack_handler(coap_session_t *session, const coap_pdu_t *sent, const coap
 		return;
 	switch (reason) {
 	case COAP_NACK_TOO_MANY_RETRIES:
-		ep_failed(ep, -ETIMEDOUT, "no answer from the server");
+		ep_gave_up(ep, -ETIMEDOUT, "no answer from the server");
 		break;
 	case COAP_NACK_RST:
-		ep_failed(ep, -ECONNREFUSED, "server answered with a CoAP reset");
+		ep_gave_up(ep, -ECONNREFUSED, "server answered with a CoAP reset");
 		break;
 	case COAP_NACK_TLS_FAILED: {
 		char why[160];
 
 		ep->session_dead = true;
 		snprintf(why, sizeof(why), "DTLS handshake failed (%s)", dtls_hint(ep));
-		ep_failed(ep, -ECONNREFUSED, why);
+		ep_gave_up(ep, -ECONNREFUSED, why);
 		break;
 	}
+	case COAP_NACK_ICMP_ISSUE:
+		/* Nobody listens there now. libcoap keeps the message to
+		 * retransmit it (ep_gave_up drops it); a UDP session stays
+		 * usable and keeps its source port, a DTLS one has lost its
+		 * state with the server's. */
+		if (ep->secure)
+			ep->session_dead = true;
+		ep_gave_up(ep, -EHOSTUNREACH, "server unreachable");
+		break;
 	default:
 		ep->session_dead = true;
-		ep_failed(ep, -EHOSTUNREACH, "server unreachable");
+		ep_gave_up(ep, -EHOSTUNREACH, "server unreachable");
 		break;
 	}
 }
@@ -944,8 +1021,9 @@ int fg_event_handler(coap_session_t *session, const coap_event_t event)
 			char why[160];
 
 			snprintf(why, sizeof(why), "DTLS handshake failed (%s)", dtls_hint(ep));
-			ep_failed(ep, -ECONNREFUSED,
-				  event == COAP_EVENT_DTLS_ERROR ? why : "DTLS session closed by the server");
+			ep_gave_up(ep, -ECONNREFUSED,
+				   event == COAP_EVENT_DTLS_ERROR ? why
+								  : "DTLS session closed by the server");
 		}
 		break;
 	case COAP_EVENT_DTLS_CONNECTED:
@@ -1061,9 +1139,9 @@ static void ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 			snprintf(why, sizeof(why), "DTLS handshake not completed in %u s (%s)",
 				 c->cfg.dtls_timeout_ms / 1000, dtls_hint(ep));
 			ep->session_dead = true;
-			ep_failed(ep, -ECONNREFUSED, why);
+			ep_gave_up(ep, -ECONNREFUSED, why);
 		} else {
-			ep_failed(ep, -ETIMEDOUT, "no answer in time");
+			ep_gave_up(ep, -ETIMEDOUT, "no answer in time");
 		}
 		return;
 	}
@@ -1146,6 +1224,7 @@ int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_confi
 		return -ENOMEM;
 	ep->c = c;
 	fg_timer_init(&ep->timer, ep_on_timer);
+	fg_timer_init(&ep->drop_timer, ep_on_drop_timer);
 	ep->store = store;
 	ep->lifetime = cfg->lifetime ? cfg->lifetime : 86400;
 	ep->binding = cfg->binding;
@@ -1238,6 +1317,7 @@ void fg_ep_free(struct lwm2m_endpoint *ep)
 	struct lwm2m_client *c = ep->c;
 
 	fg_timer_disarm(c, &ep->timer);
+	fg_timer_disarm(c, &ep->drop_timer);
 	fg_dm_abandon(ep);
 	fg_device_free_all(ep);
 	fg_obs_target_remove(ep, ep->obs_id);

@@ -15,7 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clienttest import Client, main, server, uri  # noqa: E402
+from clienttest import Client, main, outage, server, uri  # noqa: E402
 
 KEY = b"fieldgate-secret"
 
@@ -76,6 +76,13 @@ class Psk(unittest.TestCase):
         cl.wait_state("ep0", "registered")
         self.assertEqual(cl.quit(), 0)
         self.srv.wait_event("deregister", ep="ep0")
+
+    def test_no_ghost_sessions_after_outage(self):
+        # Issue 11 item 3 over DTLS (see clienttest.outage): an attempt
+        # given up closes its DTLS session, and its socket, at once.
+        outage(self, self.srv,
+               lambda port: server(psk=[("dev-psk", KEY)], args=("--dtls-port", str(port))).start(),
+               secure=True, psk_id="dev-psk", psk_key=KEY.hex(), dtls_timeout=1500)
 
     def test_coaps_requires_a_key(self):
         cl = Client(uri(self.srv, secure=True), count=1)
