@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "certname.h"
 #include "client_internal.h"
 
 #define MS  1000u
@@ -339,22 +340,52 @@ static void ep_on_drop_timer(struct lwm2m_client *c, struct fg_timer *t)
 	ep_drop_pending((struct lwm2m_endpoint *)((char *)t - offsetof(struct lwm2m_endpoint, drop_timer)));
 }
 
-/* libcoap (openssl) calls this for each certificate of the server's
- * chain, validated = whether it verified against ca_file. */
+/* Is the server's certificate (DER) one for ep->cert_host? libcoap only
+ * checks that it chains to the CA: any certificate of that CA would do. */
+static bool server_cert_names_host(struct lwm2m_endpoint *ep, const uint8_t *der, size_t len)
+{
+	struct fg_certname_ref ref;
+	char held[256];
+	int r;
+
+	/* Checked when the endpoint was added. */
+	if (fg_certname_ref_parse(ep->cert_host, &ref) < 0)
+		return false;
+	r = fg_certname_check(der, len, &ref, held, sizeof(held));
+	if (r == 0)
+		return true;
+	ep->cert_mismatch = true;
+	if (r == -EPERM)
+		ep_log(ep, LWM2M_LOG_WARNING, "server certificate refused: it is for %s, not for \"%s\"",
+		       held, ep->cert_host);
+	else
+		ep_log(ep, LWM2M_LOG_WARNING,
+		       "server certificate refused: cannot check that it is for \"%s\" (%s)", ep->cert_host,
+		       held);
+	return false;
+}
+
+/* libcoap calls this for the certificates of the server's chain (openssl:
+ * each, from the root down to the server's, depth 0; gnutls: the server's
+ * alone, and only once the chain verified), validated = whether it
+ * verified against ca_file. Refusing fails the handshake. */
 static int check_server_cert(const char *cn, const uint8_t *asn1, size_t asn1_len, coap_session_t *session,
 			     unsigned depth, int validated, void *arg)
 {
 	struct lwm2m_endpoint *ep = coap_session_get_app_data(session);
 
-	(void)asn1;
-	(void)asn1_len;
 	(void)arg;
-	if (ep && !validated) {
+	if (!ep)
+		return 0; /* a session given up: nothing to trust it for */
+	if (!validated) {
 		ep->cert_refused = true;
 		ep_log(ep, LWM2M_LOG_WARNING, "server certificate \"%s\" (depth %u) not verified",
 		       cn ? cn : "?", depth);
+		return 0;
 	}
-	return validated;
+	if (depth == 0 && !server_cert_names_host(ep, asn1, asn1_len))
+		return 0;
+	return 1;
 }
 
 /* What a failed handshake most likely means, for the log line. */
@@ -362,6 +393,8 @@ static const char *dtls_hint(const struct lwm2m_endpoint *ep)
 {
 	if (!ep->cert_file)
 		return "wrong PSK identity or key?";
+	if (ep->cert_mismatch)
+		return "the server's certificate is for another host";
 	if (ep->cert_refused)
 		return "the server's certificate does not verify against the CA";
 	return "client certificate refused by the server, or server certificate not trusted?";
@@ -369,13 +402,19 @@ static const char *dtls_hint(const struct lwm2m_endpoint *ep)
 
 void fg_ep_cert_log_line(struct lwm2m_client *c, const char *msg)
 {
-	/* libcoap (openssl) reports a certificate of the peer that fails
-	 * verification only in its log, as "<local> <-> <remote> DTLS:
-	 * <reason>: '<CN>' depth=<n>": the local port tells the endpoint. */
-	const char *arrow = strstr(msg, " <-> "), *colon;
+	/* libcoap reports a certificate of the peer that fails verification
+	 * only in its log, as "<local> <-> <remote> DTLS: <reason>: '<CN>'
+	 * depth=<n>" (openssl) or "... DTLS: <reason>: '<name>'" (gnutls):
+	 * the local port tells the endpoint. */
+	const char *arrow = strstr(msg, " <-> "), *dtls, *why, *colon;
 	unsigned long port;
+	size_t n;
 
-	if (!arrow || !strstr(arrow, " DTLS: ") || !strstr(arrow, "' depth="))
+	if (!arrow || !(dtls = strstr(arrow, " DTLS: ")))
+		return;
+	why = dtls + 7;
+	n = strcspn(why, "\r\n");
+	if (!strstr(why, "' depth=") && !(n > 0 && why[n - 1] == '\'' && strstr(why, ": '")))
 		return;
 	for (colon = arrow; colon > msg && *colon != ':'; colon--)
 		;
@@ -384,9 +423,6 @@ void fg_ep_cert_log_line(struct lwm2m_client *c, const char *msg)
 	port = strtoul(colon + 1, NULL, 10);
 	for (struct lwm2m_endpoint *ep = c->eps; ep; ep = ep->next) {
 		if (ep->cert_file && ep->session && lwm2m_endpoint_local_port(ep) == port) {
-			const char *why = strstr(arrow, " DTLS: ") + 7;
-			size_t n = strcspn(why, "\r\n");
-
 			ep->cert_refused = true;
 			ep_log(ep, LWM2M_LOG_WARNING, "server certificate refused: %.*s", (int)n, why);
 			return;
@@ -419,7 +455,7 @@ static int ep_open_session(struct lwm2m_endpoint *ep)
 		setup.pki_key.key.pem.public_cert = ep->cert_file;
 		setup.pki_key.key.pem.private_key = ep->key_file;
 		setup.pki_key.key.pem.ca_file = ep->ca_file;
-		ep->cert_refused = false;
+		ep->cert_refused = ep->cert_mismatch = false;
 		s = coap_new_client_session_pki(ctx, NULL, &ep->server, COAP_PROTO_DTLS, &setup);
 	} else if (ep->secure) {
 		coap_dtls_cpsk_t setup;
@@ -446,6 +482,7 @@ static int ep_open_session(struct lwm2m_endpoint *ep)
 		coap_session_set_max_retransmit(s, ep->c->cfg.max_retransmit);
 	coap_session_set_app_data(s, ep);
 	ep->session = s;
+	ep->dtls_connected = false;
 	ep->con_busy_until = 0;
 	return 0;
 }
@@ -1021,12 +1058,16 @@ int fg_event_handler(coap_session_t *session, const coap_event_t event)
 			char why[160];
 
 			snprintf(why, sizeof(why), "DTLS handshake failed (%s)", dtls_hint(ep));
+			/* libcoap (gnutls) reports a handshake it aborted
+			 * itself, on our refusal too, as closed. */
 			ep_gave_up(ep, -ECONNREFUSED,
-				   event == COAP_EVENT_DTLS_ERROR ? why
-								  : "DTLS session closed by the server");
+				   event == COAP_EVENT_DTLS_ERROR || !ep->dtls_connected
+					   ? why
+					   : "DTLS session closed by the server");
 		}
 		break;
 	case COAP_EVENT_DTLS_CONNECTED:
+		ep->dtls_connected = true;
 		ep_log(ep, LWM2M_LOG_DEBUG, "DTLS session established");
 		/* The handshake deadline becomes the exchange's own. */
 		if (ep->req != REQ_NONE)
@@ -1149,16 +1190,20 @@ static void ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 
 /* ---- public API ------------------------------------------------------------ */
 
-static int parse_server_uri(struct lwm2m_endpoint *ep, const char *uri)
+/* host (may be NULL) receives the URI's host. */
+static int parse_server_uri(struct lwm2m_endpoint *ep, const char *uri, char host[INET6_ADDRSTRLEN + 1])
 {
 	coap_uri_t u;
-	char host[INET6_ADDRSTRLEN + 1];
+	char buf[INET6_ADDRSTRLEN + 1];
+
+	if (!host)
+		host = buf;
 
 	if (coap_split_uri((const uint8_t *)uri, strlen(uri), &u) < 0)
 		return -EINVAL;
 	if (u.scheme != COAP_URI_SCHEME_COAP && u.scheme != COAP_URI_SCHEME_COAPS)
 		return -EINVAL;
-	if (u.host.length == 0 || u.host.length >= sizeof(host))
+	if (u.host.length == 0 || u.host.length >= INET6_ADDRSTRLEN + 1)
 		return -EINVAL;
 	memcpy(host, u.host.s, u.host.length);
 	host[u.host.length] = '\0';
@@ -1184,7 +1229,7 @@ static int parse_server_uri(struct lwm2m_endpoint *ep, const char *uri)
 
 int fg_ep_parse_server_uri(struct lwm2m_endpoint *ep, const char *uri)
 {
-	return parse_server_uri(ep, uri);
+	return parse_server_uri(ep, uri, NULL);
 }
 
 int fg_ep_server_object_init(struct lwm2m_endpoint *ep)
@@ -1209,6 +1254,7 @@ static void *memdup(const void *p, size_t n)
 int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_config *cfg,
 		       struct lwm2m_store *store, struct lwm2m_endpoint **out)
 {
+	char host[INET6_ADDRSTRLEN + 1] = "";
 	struct lwm2m_endpoint *ep;
 	int r;
 
@@ -1239,7 +1285,7 @@ int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_confi
 	if (!ep->name || !ep->uri)
 		goto fail;
 	/* With a Bootstrap-Server, server and keys come from bootstrap.c. */
-	r = cfg->bootstrap_uri ? fg_bs_init(ep, cfg) : parse_server_uri(ep, cfg->server_uri);
+	r = cfg->bootstrap_uri ? fg_bs_init(ep, cfg) : parse_server_uri(ep, cfg->server_uri, host);
 	if (r < 0)
 		goto fail;
 	if (ep->secure && !ep->bs) {
@@ -1252,12 +1298,21 @@ int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_confi
 			 * not to, so a CA is needed. */
 			if (!cfg->key_file || (!cfg->ca_file && !cfg->cert_no_verify))
 				goto fail;
+			/* The name its certificate must carry: the one the
+			 * operator wrote, not the address it resolved to. */
+			struct fg_certname_ref ref;
+			const char *name = cfg->server_name ? cfg->server_name : host;
+
+			if (fg_certname_ref_parse(name, &ref) < 0)
+				goto fail;
 			r = -ENOMEM;
 			ep->cert_no_verify = cfg->cert_no_verify;
 			ep->cert_file = strdup(cfg->cert_file);
 			ep->key_file = strdup(cfg->key_file);
 			ep->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
-			if (!ep->cert_file || !ep->key_file || (cfg->ca_file && !ep->ca_file))
+			ep->cert_host = strdup(name);
+			if (!ep->cert_file || !ep->key_file || (cfg->ca_file && !ep->ca_file) ||
+			    !ep->cert_host)
 				goto fail;
 			goto secured;
 		}
@@ -1308,6 +1363,7 @@ fail:
 	free(ep->cert_file);
 	free(ep->key_file);
 	free(ep->ca_file);
+	free(ep->cert_host);
 	free(ep);
 	return r;
 }
@@ -1339,6 +1395,7 @@ void fg_ep_free(struct lwm2m_endpoint *ep)
 	free(ep->cert_file);
 	free(ep->key_file);
 	free(ep->ca_file);
+	free(ep->cert_host);
 	free(ep->name);
 	free(ep->uri);
 	ep_forget_location(ep);

@@ -40,7 +40,9 @@
  *   --bootstrap URI --bs-psk-id ID --bs-psk-key HEX --state-dir DIR
  *   --bs-timeout MS --bs-after N   (bootstrap; --server is then optional)
  *   --con-period S --ack-timeout MS --max-retransmit N
- *   --cert PEM --key PEM --ca PEM [--cert-no-verify]   (DTLS certificate mode)
+ *   --cert PEM --key PEM --ca PEM [--cert-no-verify] [--server-name HOST]
+ *                          (DTLS certificate mode; HOST: the name the server's
+ *                          certificate must carry, default the URI's host)
  * With --async-ms, writes and executes complete after that delay; a write
  * whose string value is "field-error" then fails with -ETIMEDOUT (5.03) and
  * an execute with args "9" with -EIO (5.00).
@@ -604,6 +606,7 @@ int main(int argc, char **argv)
 		{ "key", required_argument, 0, 'y' },
 		{ "ca", required_argument, 0, 'z' },
 		{ "cert-no-verify", no_argument, 0, 'Z' },
+		{ "server-name", required_argument, 0, 'H' },
 		{ 0, 0, 0, 0 },
 	};
 	struct lwm2m_client_config cc = { .log = on_log, .log_level = LWM2M_LOG_INFO };
@@ -722,6 +725,9 @@ int main(int argc, char **argv)
 			break;
 		case 'Z':
 			ec.cert_no_verify = true;
+			break;
+		case 'H':
+			ec.server_name = optarg;
 			break;
 		case 'L':
 			cc.log_level = atoi(optarg);

@@ -34,14 +34,16 @@ def udp_ports(pid):
             continue  # closed meanwhile
         if m:
             inodes.add(m.group(1))
-    ports = []
+    # By inode: the kernel may list a socket twice when it moves in its
+    # hash table (connect) while the table is being read.
+    ports = {}
     for table in ("/proc/net/udp", "/proc/net/udp6"):
         with open(table) as f:
             for line in f.readlines()[1:]:
                 cols = line.split()
                 if cols[9] in inodes:
-                    ports.append(int(cols[1].rsplit(":", 1)[1], 16))
-    return sorted(ports)
+                    ports[cols[9]] = int(cols[1].rsplit(":", 1)[1], 16)
+    return sorted(ports.values())
 
 
 def server(**kw):
