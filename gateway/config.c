@@ -287,6 +287,16 @@ static int parse_uri(struct schema_ctx *ctx, const struct schema_key *k, const s
 	return -EINVAL;
 }
 
+/* server_name: what the server's certificate must name instead of the
+ * URI's host, so the same syntax: a DNS name or an IP address. */
+static bool valid_server_name(const char *s)
+{
+	uint8_t a[16];
+
+	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1 ||
+	       valid_dns_name(s, strlen(s));
+}
+
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -365,6 +375,7 @@ static int check_server(struct schema_ctx *ctx, const struct ynode *map, void *o
 		report_unused(ctx, map, "certificate", "certificate");
 		report_unused(ctx, map, "private_key", "certificate");
 		report_unused(ctx, map, "ca_certificate", "certificate");
+		report_unused(ctx, map, "server_name", "certificate");
 		break;
 	case GW_SECURITY_CERTIFICATE:
 		require_key(ctx, map, "certificate", "security certificate");
@@ -375,6 +386,14 @@ static int check_server(struct schema_ctx *ctx, const struct ynode *map, void *o
 			schema_error(ctx, at,
 				     "a bootstrap server with security certificate is not supported "
 				     "(use psk or nosec for the bootstrap server)");
+		if (s->server_name && !valid_server_name(s->server_name)) {
+			char w[600];
+
+			schema_error(ctx, ynode_map_get(map, "server_name"),
+				     "invalid server_name '%s' in %s: expected a DNS name or an IP address "
+				     "(IPv6 without brackets)",
+				     s->server_name, schema_where(ctx, w, sizeof(w)));
+		}
 		report_unused(ctx, map, "psk_identity", "psk");
 		report_unused(ctx, map, "psk_key", "psk");
 		break;
@@ -384,6 +403,7 @@ static int check_server(struct schema_ctx *ctx, const struct ynode *map, void *o
 		report_unused(ctx, map, "certificate", "certificate");
 		report_unused(ctx, map, "private_key", "certificate");
 		report_unused(ctx, map, "ca_certificate", "certificate");
+		report_unused(ctx, map, "server_name", "certificate");
 	}
 	return 0;
 }
@@ -558,6 +578,7 @@ static const struct schema_key server_keys[] = {
 	  .offset = SV_OFF(private_key),
 	  .secret = SCHEMA_SECRET_FILE },
 	{ .name = "ca_certificate", .kind = SCHEMA_STRING, .offset = SV_OFF(ca_certificate) },
+	{ .name = "server_name", .kind = SCHEMA_STRING, .offset = SV_OFF(server_name) },
 	{ .name = "bootstrap", .kind = SCHEMA_BOOL, .offset = SV_OFF(bootstrap) },
 	{ NULL },
 };

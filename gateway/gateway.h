@@ -67,6 +67,9 @@ struct gw_server {
 	const char *psk_identity;
 	struct gw_psk_key psk_key;
 	const char *certificate, *private_key, *ca_certificate; /* PEM files (security: certificate) */
+	/* security certificate: the name the server's certificate must carry
+	 * instead of uri's host (a DNS name or an IP address); NULL: the host */
+	const char *server_name;
 	bool bootstrap;
 };
 

@@ -305,10 +305,10 @@ static char *global_fingerprint(const struct gw_config *c)
 		(unsigned long long)c->lwm2m.lifetime_usec);
 	for (size_t k = 0; k < c->lwm2m.servers.n; k++) {
 		const struct gw_server *sv = gw_config_server(c, k);
-		fprintf(f, "uri=%s\nbs=%d\nsec=%d\nid=%s\ncert=%s:%s:%s\nkey=", sv->uri.text, sv->bootstrap,
-			sv->security, sv->psk_identity ? sv->psk_identity : "",
+		fprintf(f, "uri=%s\nbs=%d\nsec=%d\nid=%s\ncert=%s:%s:%s\nname=%s\nkey=", sv->uri.text,
+			sv->bootstrap, sv->security, sv->psk_identity ? sv->psk_identity : "",
 			sv->certificate ? sv->certificate : "", sv->private_key ? sv->private_key : "",
-			sv->ca_certificate ? sv->ca_certificate : "");
+			sv->ca_certificate ? sv->ca_certificate : "", sv->server_name ? sv->server_name : "");
 		for (size_t i = 0; i < sv->psk_key.len; i++)
 			fprintf(f, "%02x", sv->psk_key.bytes[i]);
 		fputc('\n', f);
@@ -581,6 +581,9 @@ static int add_endpoint(struct gw_registry *r, const char *name, const struct gw
 		ec.cert_file = sv->certificate;
 		ec.key_file = sv->private_key;
 		ec.ca_file = sv->ca_certificate;
+		/* server_uri holds the address a name resolved to: the
+		 * certificate must name the host as configured. */
+		ec.server_name = sv->server_name ? sv->server_name : sv->uri.host;
 	}
 	r2 = lwm2m_endpoint_add(r->client, &ec, store, out);
 	if (r2 < 0)

@@ -31,6 +31,15 @@
  * /3303, ...); the client adds and maintains the /1 (Server) instance itself
  * and never exposes /0 (Security) or /21 (OSCORE).
  *
+ * An endpoint never holds more than one socket, and an exchange it gives up
+ * (no answer in time, ICMP unreachable, a failed DTLS handshake, a Reset)
+ * leaves nothing behind: libcoap's queued copies of the session's messages
+ * are dropped from the loop before anything else is sent, so an old
+ * Register cannot reach a server that comes back and replace the live
+ * registration. A UDP session keeps its socket and source port across
+ * failures; a DTLS session is closed and the next attempt handshakes on a
+ * new one.
+ *
  * Device management requests arrive at the context's unknown-resource
  * handler and are dispatched by the session's app data. Reads are served
  * from the store (after ops->read, which may refresh it first); Writes and
@@ -309,9 +318,11 @@ struct lwm2m_endpoint_ops {
 };
 
 struct lwm2m_endpoint_config {
-	const char *name;       /* endpoint client name (ep=); copied */
-	const char *server_uri; /* "coap://host[:port]" or "coaps://host[:port]"; host numeric; copied */
-	uint32_t lifetime;      /* seconds; 0 = 86400 */
+	const char *name; /* endpoint client name (ep=); copied */
+	/* "coap://host[:port]" or "coaps://host[:port]"; host numeric (see
+	 * server_name for the name resolved); copied */
+	const char *server_uri;
+	uint32_t lifetime; /* seconds; 0 = 86400 */
 	enum lwm2m_binding binding;
 	/* LwM2M version offered first: 10, 11 or 12; 0 = 11. 1.2 falls back to
 	 * 1.1 then 1.0 when the server answers 4.12 Precondition Failed. */
@@ -327,12 +338,24 @@ struct lwm2m_endpoint_config {
 	/* DTLS certificate mode instead of PSK (coaps://): PEM files of the
 	 * endpoint's X.509 certificate and private key, and of the CA that
 	 * the server's certificate must chain to (paths copied; endpoints may
-	 * share the same files). The server's certificate is verified against
-	 * ca_file unless cert_no_verify (tests only). */
+	 * share the same files). Unless cert_no_verify (tests only), the
+	 * server's certificate must verify against ca_file AND be the
+	 * server's: name server_name, or the host of server_uri when that is
+	 * NULL (RFC 6125: a subjectAltName dNSName with the usual left-most
+	 * wildcard, an iPAddress for an IP address, the CN only without any
+	 * dNSName; lwm2m/client/certname.h has the rules). Otherwise the
+	 * handshake fails, and the log names the host expected and the names
+	 * the certificate holds. */
 	const char *cert_file;
 	const char *key_file;
 	const char *ca_file;
 	bool cert_no_verify;
+	/* The host the certificate must name (copied): the one the operator
+	 * configured when server_uri holds the address it resolved to, or
+	 * another name pinned. A DNS name (A-labels, one trailing dot allowed)
+	 * or an IP address (IPv6 with or without brackets); anything else is
+	 * -EINVAL. NULL: the host of server_uri. */
+	const char *server_name;
 	const struct lwm2m_endpoint_ops *ops; /* may be NULL; must outlive the endpoint */
 	void *ops_ud;
 	/* Client-initiated bootstrap: the LwM2M Bootstrap-Server,
@@ -351,10 +374,10 @@ struct lwm2m_endpoint_config {
  * (it must stay valid until lwm2m_endpoint_remove() returns... see there);
  * the client adds /1/0 to it (or updates an existing /1/0) with the Short
  * Server ID, Lifetime and Binding. Errors: -EINVAL (no name, bad URI, coaps
- * without PSK or certificate, certificate without key or CA, lifetime out
- * of range), -EPROTONOSUPPORT (coaps:// and this libcoap has no DTLS),
- * -ESHUTDOWN (client shutting down), -ENOMEM, -EIO (libcoap could not open
- * the session), or the store's error adding /1. */
+ * without PSK or certificate, certificate without key or CA, a server_name
+ * that is neither a DNS name nor an IP address, lifetime out of range), -EPROTONOSUPPORT (coaps:// and this
+ * libcoap has no DTLS), -ESHUTDOWN (client shutting down), -ENOMEM, -EIO (libcoap could not open the
+ * session), or the store's error adding /1. */
 int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_config *cfg,
 		       struct lwm2m_store *store, struct lwm2m_endpoint **out);
 

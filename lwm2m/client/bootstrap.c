@@ -1169,6 +1169,7 @@ static void bs_fail(struct lwm2m_endpoint *ep, int err, const char *why, bool co
 	if (count)
 		ep->c->stats.failures++;
 	ep->session_dead = true; /* a fresh session (and handshake) next time */
+	fg_ep_abandon(ep);       /* and nothing of this attempt leaves later */
 	d = bs_backoff(ep);
 	ep_log(ep, err == -ECONNREFUSED ? LWM2M_LOG_ERR : LWM2M_LOG_WARNING,
 	       "Bootstrap failed: %s; retrying in %.1f s", why, (double)d / SEC);

@@ -54,6 +54,10 @@ void fg_bs_handler(struct lwm2m_endpoint *ep, coap_resource_t *resource, coap_se
 int fg_ep_parse_server_uri(struct lwm2m_endpoint *ep, const char *uri);
 /* (Re)write /1/0 of the endpoint's store from ep->ssid, lifetime, binding. */
 int fg_ep_server_object_init(struct lwm2m_endpoint *ep);
+/* The exchange in flight is given up: whatever libcoap still holds of it
+ * is dropped from the loop (and a session marked dead is closed) before
+ * anything else is sent. Safe inside libcoap handlers. */
+void fg_ep_abandon(struct lwm2m_endpoint *ep);
 /* Send a request without body on the endpoint's session as exchange kind
  * (token kept in ep->token); opts is consumed. */
 int fg_ep_send(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_optlist_t **opts, int kind);

@@ -44,7 +44,7 @@ static void coap_log_cb(coap_log_t level, const char *message)
 	 * (a notification: the server cancels the observation) only here. */
 	if (c && level == LOG_ALERT && !strncmp(message, "got RST for mid=0x", 18))
 		fg_obs_reset(c, NULL, (coap_mid_t)strtoul(message + 18, NULL, 16));
-	if (c && level <= LOG_WARNING && strstr(message, "' depth="))
+	if (c && level <= LOG_WARNING && strstr(message, " DTLS: "))
 		fg_ep_cert_log_line(c, message);
 	if (!c || !fg_log_enabled(c, LWM2M_LOG_DEBUG))
 		return;

@@ -145,14 +145,21 @@ struct lwm2m_endpoint {
 	uint8_t *psk_identity, *psk_key;
 	size_t psk_identity_len, psk_key_len;
 	char *cert_file, *key_file, *ca_file; /* certificate mode (cert_file NULL: PSK) */
+	char *cert_host;                      /* the name the server's certificate must carry (certname.h) */
 	bool cert_no_verify;
-	bool cert_refused; /* the server's certificate did not verify (this handshake) */
+	bool cert_refused;  /* the server's certificate did not verify (this handshake) */
+	bool cert_mismatch; /* ... or is not for cert_host (this handshake) */
 	const struct lwm2m_endpoint_ops *ops;
 	void *ops_ud;
 
 	struct lwm2m_store *store; /* NULL once removed */
 	coap_session_t *session;
-	bool session_dead; /* release and reopen before the next message */
+	bool session_dead;   /* release and reopen before the next message */
+	bool dtls_connected; /* the session's DTLS handshake completed */
+	/* An exchange was given up: libcoap's copies of it are dropped from
+	 * drop_timer (or before the next message), see fg_ep_abandon(). */
+	bool drop_pending;
+	struct fg_timer drop_timer;
 
 	enum ep_st st;
 	enum lwm2m_ep_state pub_st;
@@ -223,7 +230,8 @@ coap_response_t fg_response_handler(coap_session_t *session, const coap_pdu_t *s
 void fg_nack_handler(coap_session_t *session, const coap_pdu_t *sent, const coap_nack_reason_t reason,
 		     const coap_mid_t mid);
 int fg_event_handler(coap_session_t *session, const coap_event_t event);
-/* A libcoap log line that may say a server certificate failed to verify. */
+/* A libcoap log line about DTLS: it may say a server certificate failed
+ * to verify (the only report of why with libcoap 4.3.1). */
 void fg_ep_cert_log_line(struct lwm2m_client *c, const char *msg);
 
 /* ---- device management (dm.c) --------------------------------------------- */

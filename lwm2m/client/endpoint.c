@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "certname.h"
 #include "client_internal.h"
 
 #define MS  1000u
@@ -266,6 +267,22 @@ void fg_ep_server_object_written(struct lwm2m_endpoint *ep)
 
 /* ---- sessions ---------------------------------------------------------- */
 
+/* Make libcoap forget every message it still holds for session s: CON
+ * messages waiting for their ACK (retransmitted until MAX_TRANSMIT_SPAN
+ * even after coap_session_release(), each holding a reference) and those
+ * waiting for the DTLS handshake; a DTLS session loses its state too. A UDP
+ * session stays usable, with its socket. The nack handler sees none of
+ * it (no endpoint behind the session meanwhile). Never from inside a
+ * libcoap handler: libcoap may be walking the very queue. */
+static void drop_queued(coap_session_t *s)
+{
+	void *app = coap_session_get_app_data(s);
+
+	coap_session_set_app_data(s, NULL);
+	coap_session_disconnected(s, COAP_NACK_NOT_DELIVERABLE);
+	coap_session_set_app_data(s, app);
+}
+
 static void ep_close_session(struct lwm2m_endpoint *ep)
 {
 	if (!ep->session)
@@ -274,30 +291,101 @@ static void ep_close_session(struct lwm2m_endpoint *ep)
 	 * notifications: observations live on the session they came on. */
 	fg_dm_abandon(ep);
 	fg_obs_stop_all(ep);
-	/* libcoap may keep the session alive while messages are queued; its
-	 * handlers then find no endpoint and ignore the outcome. */
 	coap_session_set_app_data(ep->session, NULL);
+	/* Closed for good: nothing queued may leave later from a socket the
+	 * endpoint no longer reads (issue 11: old Registers delivered after an
+	 * outage replaced the live registration), and the release below frees
+	 * the session and closes its socket at once. */
+	drop_queued(ep->session);
 	coap_session_release(ep->session);
 	ep->session = NULL;
 	ep->session_dead = false;
+	ep->drop_pending = false;
 }
 
-/* libcoap (openssl) calls this for each certificate of the server's
- * chain, validated = whether it verified against ca_file. */
+/* The exchange in flight was given up: what libcoap still holds of it
+ * (retransmissions, a message waiting for the handshake) must never reach
+ * the server. Called from handlers too, so the work is done from the
+ * endpoint's drop timer, or before its next message, whichever is first. */
+void fg_ep_abandon(struct lwm2m_endpoint *ep)
+{
+	ep->drop_pending = true;
+	if (fg_timer_arm(ep->c, &ep->drop_timer, fg_now(ep->c)) < 0)
+		ep_log(ep, LWM2M_LOG_ERR, "out of memory arming a timer");
+}
+
+/* From the loop, never from a libcoap handler. A DTLS session is closed
+ * (the server may have lost its state: the next message handshakes on a
+ * new one); a UDP session keeps its socket and source port, which is what
+ * the server keys the registration on. */
+static void ep_drop_pending(struct lwm2m_endpoint *ep)
+{
+	fg_timer_disarm(ep->c, &ep->drop_timer);
+	if (!ep->drop_pending)
+		return;
+	ep->drop_pending = false;
+	if (!ep->session)
+		return;
+	if (ep->secure || ep->session_dead) {
+		ep_close_session(ep);
+		return;
+	}
+	drop_queued(ep->session);
+	ep->con_busy_until = 0;
+}
+
+static void ep_on_drop_timer(struct lwm2m_client *c, struct fg_timer *t)
+{
+	(void)c;
+	ep_drop_pending((struct lwm2m_endpoint *)((char *)t - offsetof(struct lwm2m_endpoint, drop_timer)));
+}
+
+/* Is the server's certificate (DER) one for ep->cert_host? libcoap only
+ * checks that it chains to the CA: any certificate of that CA would do. */
+static bool server_cert_names_host(struct lwm2m_endpoint *ep, const uint8_t *der, size_t len)
+{
+	struct fg_certname_ref ref;
+	char held[256];
+	int r;
+
+	/* Checked when the endpoint was added. */
+	if (fg_certname_ref_parse(ep->cert_host, &ref) < 0)
+		return false;
+	r = fg_certname_check(der, len, &ref, held, sizeof(held));
+	if (r == 0)
+		return true;
+	ep->cert_mismatch = true;
+	if (r == -EPERM)
+		ep_log(ep, LWM2M_LOG_WARNING, "server certificate refused: it is for %s, not for \"%s\"",
+		       held, ep->cert_host);
+	else
+		ep_log(ep, LWM2M_LOG_WARNING,
+		       "server certificate refused: cannot check that it is for \"%s\" (%s)", ep->cert_host,
+		       held);
+	return false;
+}
+
+/* libcoap calls this for the certificates of the server's chain (openssl:
+ * each, from the root down to the server's, depth 0; gnutls: the server's
+ * alone, and only once the chain verified), validated = whether it
+ * verified against ca_file. Refusing fails the handshake. */
 static int check_server_cert(const char *cn, const uint8_t *asn1, size_t asn1_len, coap_session_t *session,
 			     unsigned depth, int validated, void *arg)
 {
 	struct lwm2m_endpoint *ep = coap_session_get_app_data(session);
 
-	(void)asn1;
-	(void)asn1_len;
 	(void)arg;
-	if (ep && !validated) {
+	if (!ep)
+		return 0; /* a session given up: nothing to trust it for */
+	if (!validated) {
 		ep->cert_refused = true;
 		ep_log(ep, LWM2M_LOG_WARNING, "server certificate \"%s\" (depth %u) not verified",
 		       cn ? cn : "?", depth);
+		return 0;
 	}
-	return validated;
+	if (depth == 0 && !server_cert_names_host(ep, asn1, asn1_len))
+		return 0;
+	return 1;
 }
 
 /* What a failed handshake most likely means, for the log line. */
@@ -305,6 +393,8 @@ static const char *dtls_hint(const struct lwm2m_endpoint *ep)
 {
 	if (!ep->cert_file)
 		return "wrong PSK identity or key?";
+	if (ep->cert_mismatch)
+		return "the server's certificate is for another host";
 	if (ep->cert_refused)
 		return "the server's certificate does not verify against the CA";
 	return "client certificate refused by the server, or server certificate not trusted?";
@@ -312,13 +402,19 @@ static const char *dtls_hint(const struct lwm2m_endpoint *ep)
 
 void fg_ep_cert_log_line(struct lwm2m_client *c, const char *msg)
 {
-	/* libcoap (openssl) reports a certificate of the peer that fails
-	 * verification only in its log, as "<local> <-> <remote> DTLS:
-	 * <reason>: '<CN>' depth=<n>": the local port tells the endpoint. */
-	const char *arrow = strstr(msg, " <-> "), *colon;
+	/* libcoap reports a certificate of the peer that fails verification
+	 * only in its log, as "<local> <-> <remote> DTLS: <reason>: '<CN>'
+	 * depth=<n>" (openssl) or "... DTLS: <reason>: '<name>'" (gnutls):
+	 * the local port tells the endpoint. */
+	const char *arrow = strstr(msg, " <-> "), *dtls, *why, *colon;
 	unsigned long port;
+	size_t n;
 
-	if (!arrow || !strstr(arrow, " DTLS: ") || !strstr(arrow, "' depth="))
+	if (!arrow || !(dtls = strstr(arrow, " DTLS: ")))
+		return;
+	why = dtls + 7;
+	n = strcspn(why, "\r\n");
+	if (!strstr(why, "' depth=") && !(n > 0 && why[n - 1] == '\'' && strstr(why, ": '")))
 		return;
 	for (colon = arrow; colon > msg && *colon != ':'; colon--)
 		;
@@ -327,9 +423,6 @@ void fg_ep_cert_log_line(struct lwm2m_client *c, const char *msg)
 	port = strtoul(colon + 1, NULL, 10);
 	for (struct lwm2m_endpoint *ep = c->eps; ep; ep = ep->next) {
 		if (ep->cert_file && ep->session && lwm2m_endpoint_local_port(ep) == port) {
-			const char *why = strstr(arrow, " DTLS: ") + 7;
-			size_t n = strcspn(why, "\r\n");
-
 			ep->cert_refused = true;
 			ep_log(ep, LWM2M_LOG_WARNING, "server certificate refused: %.*s", (int)n, why);
 			return;
@@ -342,6 +435,7 @@ static int ep_open_session(struct lwm2m_endpoint *ep)
 	coap_context_t *ctx = ep->c->ctx;
 	coap_session_t *s;
 
+	ep_drop_pending(ep);
 	if (ep->session && !ep->session_dead)
 		return 0;
 	ep_close_session(ep);
@@ -361,7 +455,7 @@ static int ep_open_session(struct lwm2m_endpoint *ep)
 		setup.pki_key.key.pem.public_cert = ep->cert_file;
 		setup.pki_key.key.pem.private_key = ep->key_file;
 		setup.pki_key.key.pem.ca_file = ep->ca_file;
-		ep->cert_refused = false;
+		ep->cert_refused = ep->cert_mismatch = false;
 		s = coap_new_client_session_pki(ctx, NULL, &ep->server, COAP_PROTO_DTLS, &setup);
 	} else if (ep->secure) {
 		coap_dtls_cpsk_t setup;
@@ -388,6 +482,7 @@ static int ep_open_session(struct lwm2m_endpoint *ep)
 		coap_session_set_max_retransmit(s, ep->c->cfg.max_retransmit);
 	coap_session_set_app_data(s, ep);
 	ep->session = s;
+	ep->dtls_connected = false;
 	ep->con_busy_until = 0;
 	return 0;
 }
@@ -710,6 +805,16 @@ static void ep_failed(struct lwm2m_endpoint *ep, int err, const char *why)
 	fg_ep_set_state(ep, LWM2M_EP_WAITING, err);
 }
 
+/* The exchange in flight got no usable answer and is given up: nothing
+ * of it may be sent any more (fg_ep_abandon), then as ep_failed(). */
+static void ep_gave_up(struct lwm2m_endpoint *ep, int err, const char *why)
+{
+	if (ep->req == REQ_NONE)
+		return;
+	fg_ep_abandon(ep);
+	ep_failed(ep, err, why);
+}
+
 static void ep_registered(struct lwm2m_endpoint *ep)
 {
 	ep->st = ST_REGISTERED;
@@ -910,22 +1015,31 @@ void fg_nack_handler(coap_session_t *session, const coap_pdu_t *sent, const coap
 		return;
 	switch (reason) {
 	case COAP_NACK_TOO_MANY_RETRIES:
-		ep_failed(ep, -ETIMEDOUT, "no answer from the server");
+		ep_gave_up(ep, -ETIMEDOUT, "no answer from the server");
 		break;
 	case COAP_NACK_RST:
-		ep_failed(ep, -ECONNREFUSED, "server answered with a CoAP reset");
+		ep_gave_up(ep, -ECONNREFUSED, "server answered with a CoAP reset");
 		break;
 	case COAP_NACK_TLS_FAILED: {
 		char why[160];
 
 		ep->session_dead = true;
 		snprintf(why, sizeof(why), "DTLS handshake failed (%s)", dtls_hint(ep));
-		ep_failed(ep, -ECONNREFUSED, why);
+		ep_gave_up(ep, -ECONNREFUSED, why);
 		break;
 	}
+	case COAP_NACK_ICMP_ISSUE:
+		/* Nobody listens there now. libcoap keeps the message to
+		 * retransmit it (ep_gave_up drops it); a UDP session stays
+		 * usable and keeps its source port, a DTLS one has lost its
+		 * state with the server's. */
+		if (ep->secure)
+			ep->session_dead = true;
+		ep_gave_up(ep, -EHOSTUNREACH, "server unreachable");
+		break;
 	default:
 		ep->session_dead = true;
-		ep_failed(ep, -EHOSTUNREACH, "server unreachable");
+		ep_gave_up(ep, -EHOSTUNREACH, "server unreachable");
 		break;
 	}
 }
@@ -944,11 +1058,16 @@ int fg_event_handler(coap_session_t *session, const coap_event_t event)
 			char why[160];
 
 			snprintf(why, sizeof(why), "DTLS handshake failed (%s)", dtls_hint(ep));
-			ep_failed(ep, -ECONNREFUSED,
-				  event == COAP_EVENT_DTLS_ERROR ? why : "DTLS session closed by the server");
+			/* libcoap (gnutls) reports a handshake it aborted
+			 * itself, on our refusal too, as closed. */
+			ep_gave_up(ep, -ECONNREFUSED,
+				   event == COAP_EVENT_DTLS_ERROR || !ep->dtls_connected
+					   ? why
+					   : "DTLS session closed by the server");
 		}
 		break;
 	case COAP_EVENT_DTLS_CONNECTED:
+		ep->dtls_connected = true;
 		ep_log(ep, LWM2M_LOG_DEBUG, "DTLS session established");
 		/* The handshake deadline becomes the exchange's own. */
 		if (ep->req != REQ_NONE)
@@ -1061,9 +1180,9 @@ static void ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 			snprintf(why, sizeof(why), "DTLS handshake not completed in %u s (%s)",
 				 c->cfg.dtls_timeout_ms / 1000, dtls_hint(ep));
 			ep->session_dead = true;
-			ep_failed(ep, -ECONNREFUSED, why);
+			ep_gave_up(ep, -ECONNREFUSED, why);
 		} else {
-			ep_failed(ep, -ETIMEDOUT, "no answer in time");
+			ep_gave_up(ep, -ETIMEDOUT, "no answer in time");
 		}
 		return;
 	}
@@ -1071,16 +1190,20 @@ static void ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 
 /* ---- public API ------------------------------------------------------------ */
 
-static int parse_server_uri(struct lwm2m_endpoint *ep, const char *uri)
+/* host (may be NULL) receives the URI's host. */
+static int parse_server_uri(struct lwm2m_endpoint *ep, const char *uri, char host[INET6_ADDRSTRLEN + 1])
 {
 	coap_uri_t u;
-	char host[INET6_ADDRSTRLEN + 1];
+	char buf[INET6_ADDRSTRLEN + 1];
+
+	if (!host)
+		host = buf;
 
 	if (coap_split_uri((const uint8_t *)uri, strlen(uri), &u) < 0)
 		return -EINVAL;
 	if (u.scheme != COAP_URI_SCHEME_COAP && u.scheme != COAP_URI_SCHEME_COAPS)
 		return -EINVAL;
-	if (u.host.length == 0 || u.host.length >= sizeof(host))
+	if (u.host.length == 0 || u.host.length >= INET6_ADDRSTRLEN + 1)
 		return -EINVAL;
 	memcpy(host, u.host.s, u.host.length);
 	host[u.host.length] = '\0';
@@ -1106,7 +1229,7 @@ static int parse_server_uri(struct lwm2m_endpoint *ep, const char *uri)
 
 int fg_ep_parse_server_uri(struct lwm2m_endpoint *ep, const char *uri)
 {
-	return parse_server_uri(ep, uri);
+	return parse_server_uri(ep, uri, NULL);
 }
 
 int fg_ep_server_object_init(struct lwm2m_endpoint *ep)
@@ -1131,6 +1254,7 @@ static void *memdup(const void *p, size_t n)
 int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_config *cfg,
 		       struct lwm2m_store *store, struct lwm2m_endpoint **out)
 {
+	char host[INET6_ADDRSTRLEN + 1] = "";
 	struct lwm2m_endpoint *ep;
 	int r;
 
@@ -1146,6 +1270,7 @@ int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_confi
 		return -ENOMEM;
 	ep->c = c;
 	fg_timer_init(&ep->timer, ep_on_timer);
+	fg_timer_init(&ep->drop_timer, ep_on_drop_timer);
 	ep->store = store;
 	ep->lifetime = cfg->lifetime ? cfg->lifetime : 86400;
 	ep->binding = cfg->binding;
@@ -1160,7 +1285,7 @@ int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_confi
 	if (!ep->name || !ep->uri)
 		goto fail;
 	/* With a Bootstrap-Server, server and keys come from bootstrap.c. */
-	r = cfg->bootstrap_uri ? fg_bs_init(ep, cfg) : parse_server_uri(ep, cfg->server_uri);
+	r = cfg->bootstrap_uri ? fg_bs_init(ep, cfg) : parse_server_uri(ep, cfg->server_uri, host);
 	if (r < 0)
 		goto fail;
 	if (ep->secure && !ep->bs) {
@@ -1173,12 +1298,21 @@ int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_confi
 			 * not to, so a CA is needed. */
 			if (!cfg->key_file || (!cfg->ca_file && !cfg->cert_no_verify))
 				goto fail;
+			/* The name its certificate must carry: the one the
+			 * operator wrote, not the address it resolved to. */
+			struct fg_certname_ref ref;
+			const char *name = cfg->server_name ? cfg->server_name : host;
+
+			if (fg_certname_ref_parse(name, &ref) < 0)
+				goto fail;
 			r = -ENOMEM;
 			ep->cert_no_verify = cfg->cert_no_verify;
 			ep->cert_file = strdup(cfg->cert_file);
 			ep->key_file = strdup(cfg->key_file);
 			ep->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
-			if (!ep->cert_file || !ep->key_file || (cfg->ca_file && !ep->ca_file))
+			ep->cert_host = strdup(name);
+			if (!ep->cert_file || !ep->key_file || (cfg->ca_file && !ep->ca_file) ||
+			    !ep->cert_host)
 				goto fail;
 			goto secured;
 		}
@@ -1229,6 +1363,7 @@ fail:
 	free(ep->cert_file);
 	free(ep->key_file);
 	free(ep->ca_file);
+	free(ep->cert_host);
 	free(ep);
 	return r;
 }
@@ -1238,6 +1373,7 @@ void fg_ep_free(struct lwm2m_endpoint *ep)
 	struct lwm2m_client *c = ep->c;
 
 	fg_timer_disarm(c, &ep->timer);
+	fg_timer_disarm(c, &ep->drop_timer);
 	fg_dm_abandon(ep);
 	fg_device_free_all(ep);
 	fg_obs_target_remove(ep, ep->obs_id);
@@ -1259,6 +1395,7 @@ void fg_ep_free(struct lwm2m_endpoint *ep)
 	free(ep->cert_file);
 	free(ep->key_file);
 	free(ep->ca_file);
+	free(ep->cert_host);
 	free(ep->name);
 	free(ep->uri);
 	ep_forget_location(ep);

@@ -395,34 +395,54 @@ class Credentials(unittest.TestCase):
         self.assertEqual(ids, {"gw": (True, "gw-id"), "gw-plain": (True, "gw-id"), "gw-pump": (True, "pump-id")})
 
 
+def make_pki(test, certs):
+    """A throwaway CA (ca.crt) and the certificates it signs, in a folder
+    removed after the test: certs are (name, CN, subjectAltName) and give
+    NAME.crt and NAME.key. Returns the folder."""
+    if not shutil.which("openssl"):
+        test.skipTest("openssl is not installed")
+    d = tempfile.mkdtemp(prefix="fg-pki-")
+    test.addCleanup(shutil.rmtree, d, True)
+
+    def ossl(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ossl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=ca", "-days", "2")
+    for name, cn, san in certs:
+        ossl("req", *ec, "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + cn)
+        with open(os.path.join(d, name + ".ext"), "w") as f:
+            f.write("basicConstraints=CA:FALSE\nsubjectAltName=%s\n" % san)
+        ossl("x509", "-req", "-in", name + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+             "-out", name + ".crt", "-days", "2", "-extfile", name + ".ext")
+    return d
+
+
+def certificate_config(url, d, server_name=None, devices=({"name": "s1"},)):
+    """config() with the server in certificate mode: the gateway presents
+    d/gw.crt and verifies the server against d/ca.crt."""
+    extra = "      server_name: %s\n" % server_name if server_name else ""
+    return config(url, "@SOCK@", list(devices)).replace(
+        "    - uri: %s\n" % url,
+        "    - uri: %s\n      security: certificate\n      certificate: %s/gw.crt\n      private_key: %s/gw.key\n"
+        "      ca_certificate: %s/ca.crt\n%s" % (url, d, d, d, extra))
+
+
+def certificate_server(test, d, name):
+    """fg-lwm2m-server presenting d/NAME.crt (clients must chain to d/ca.crt)."""
+    srv = Server(cert=(os.path.join(d, name + ".crt"), os.path.join(d, name + ".key"), os.path.join(d, "ca.crt")),
+                 stderr=subprocess.DEVNULL).start()
+    test.addCleanup(srv.stop)
+    return srv
+
+
 class Certificate(unittest.TestCase):
     def test_certificate_security(self):
         # security: certificate: the gateway and its devices present the
         # configured certificate and verify the server against the CA.
-        if not shutil.which("openssl"):
-            self.skipTest("openssl is not installed")
-        d = tempfile.mkdtemp(prefix="fg-pki-")
-        self.addCleanup(shutil.rmtree, d, True)
-
-        def ossl(*args):
-            subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
-
-        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        ossl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=ca", "-days", "2")
-        for name, cn, san in (("server", "127.0.0.1", "IP:127.0.0.1"), ("gw", "gw", "DNS:gw")):
-            ossl("req", *ec, "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + cn)
-            with open(os.path.join(d, name + ".ext"), "w") as f:
-                f.write("basicConstraints=CA:FALSE\nsubjectAltName=%s\n" % san)
-            ossl("x509", "-req", "-in", name + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                 "-out", name + ".crt", "-days", "2", "-extfile", name + ".ext")
-        f = lambda n: os.path.join(d, n)  # noqa: E731
-        srv = Server(cert=(f("server.crt"), f("server.key"), f("ca.crt")), stderr=subprocess.DEVNULL).start()
-        self.addCleanup(srv.stop)
-        text = config(srv.dtls_url, "@SOCK@", [{"name": "s1"}]).replace(
-            "    - uri: %s\n" % srv.dtls_url,
-            "    - uri: %s\n      security: certificate\n      certificate: %s\n      private_key: %s\n"
-            "      ca_certificate: %s\n" % (srv.dtls_url, f("gw.crt"), f("gw.key"), f("ca.crt")))
-        gw = Gateway(text)
+        d = make_pki(self, [("server", "127.0.0.1", "IP:127.0.0.1"), ("gw", "gw", "DNS:gw")])
+        srv = certificate_server(self, d, "server")
+        gw = Gateway(certificate_config(srv.dtls_url, d))
         self.addCleanup(gw.stop)
         for ep in ("gw", "gw-s1"):
             self.assertTrue(srv.wait_event("register", ep=ep, timeout=20)["secure"])

@@ -148,6 +148,48 @@ class Resolve(td.Base):
         self.assertLess(time.monotonic() - t0, 10)
 
 
+class CertificateName(unittest.TestCase):
+    """Certificate mode (issue 11 item 2): the server's certificate must
+    name the host as configured, not the address the name resolved to;
+    server_name pins another name."""
+
+    def setUp(self):
+        self.d = td.make_pki(self, [("for-localhost", "other.example", "DNS:localhost"),
+                                    ("for-address", "127.0.0.1", "IP:127.0.0.1"),
+                                    ("other", "other.example", "DNS:other.example"), ("gw", "gw", "DNS:gw")])
+
+    def run_gateway(self, server_cert, host, server_name=None):
+        srv = td.certificate_server(self, self.d, server_cert)
+        gw = td.Gateway(td.certificate_config("coaps://%s:%d" % (host, srv.dtls_port), self.d, server_name))
+        self.addCleanup(gw.stop)
+        return srv, gw
+
+    def refused(self, srv, gw, held, host):
+        gw.wait_log(r'server certificate refused: it is for %s, not for "%s"' % (re.escape(held), re.escape(host)))
+        gw.wait_log(r"Register failed: DTLS handshake failed \(the server's certificate is for another host\)")
+        self.assertEqual(srv.events("register"), [])
+
+    def test_certificate_names_the_configured_host(self):
+        why = localhost_is_ipv4()
+        if why:
+            self.skipTest(why)
+        srv, gw = self.run_gateway("for-localhost", "localhost")
+        for ep in ("gw", "gw-s1"):
+            self.assertTrue(srv.wait_event("register", ep=ep, timeout=20)["secure"])
+        # localhost resolves to 127.0.0.1, but the operator wrote localhost.
+        srv, gw = self.run_gateway("for-address", "localhost")
+        self.refused(srv, gw, "IP:127.0.0.1, CN=127.0.0.1", "localhost")
+        srv, gw = self.run_gateway("other", "localhost")
+        self.refused(srv, gw, "DNS:other.example", "localhost")
+
+    def test_server_name_pins_another_name(self):
+        srv, gw = self.run_gateway("other", "127.0.0.1")
+        self.refused(srv, gw, "DNS:other.example", "127.0.0.1")
+        srv, gw = self.run_gateway("other", "127.0.0.1", server_name="other.example")
+        for ep in ("gw", "gw-s1"):
+            self.assertTrue(srv.wait_event("register", ep=ep, timeout=20)["secure"])
+
+
 def main():
     td.FIELDGATE = os.path.abspath(sys.argv.pop(1))
     prog = unittest.main(exit=False, verbosity=2)

@@ -513,6 +513,9 @@ static void hnd_register(coap_resource_t *res, coap_session_t *s, const coap_pdu
 	json_object_object_add(ev, "uri_path", pdu_uri_path(req));
 	if (old)
 		json_object_object_add(ev, "replaced", json_object_new_string(old->location));
+	/* Retransmissions of one Register carry its message id: a test tells
+	 * them from distinct Registers by (addr, mid). */
+	json_object_object_add(ev, "mid", json_object_new_int(coap_pdu_get_mid(req)));
 	event_addr(ev, s);
 	emit(ev);
 out:

@@ -91,7 +91,7 @@
  *               reply {id, ok:true, ...} or {id, error:"..."}
  *   register   {ep, lt, lwm2m, b, query, links:["</>;rt=\"oma.lwm2m\"",..],
  *               paths:["/","/3/0",..], location:"rd/1", location_path:["rd","1"],
- *               uri_path:["rd"], addr, secure, identity?, replaced?}
+ *               uri_path:["rd"], addr, secure, identity?, replaced?, mid}
  *   update     {ep, location, uri_path, query, lt?, b?, links?, paths?, addr, secure}
  *   deregister {ep, location, uri_path, code}         expire {ep, location}
  *               (uri_path: the request's Uri-Path options as received)

@@ -44,7 +44,9 @@
  *   --con-period S --ack-timeout MS --max-retransmit N --max-observations N
  *   --same-mids (libcoap's random numbers all 0: every session starts at the
  *   same message id, so that Resets known by their id alone collide)
- *   --cert PEM --key PEM --ca PEM [--cert-no-verify]   (DTLS certificate mode)
+ *   --cert PEM --key PEM --ca PEM [--cert-no-verify] [--server-name HOST]
+ *                          (DTLS certificate mode; HOST: the name the server's
+ *                          certificate must carry, default the URI's host)
  *   --block1-max-body N --block1-transfers N --block1-budget N
  *   --block1-timeout MS   (bounds of block-wise request bodies)
  * With --async-ms, writes and executes complete after that delay; a write
@@ -646,6 +648,7 @@ int main(int argc, char **argv)
 		{ "block1-transfers", required_argument, 0, 0x101 },
 		{ "block1-budget", required_argument, 0, 0x102 },
 		{ "block1-timeout", required_argument, 0, 0x103 },
+		{ "server-name", required_argument, 0, 'H' },
 		{ 0, 0, 0, 0 },
 	};
 	struct lwm2m_client_config cc = { .log = on_log, .log_level = LWM2M_LOG_INFO };
@@ -782,6 +785,9 @@ int main(int argc, char **argv)
 			break;
 		case 'Z':
 			ec.cert_no_verify = true;
+			break;
+		case 'H':
+			ec.server_name = optarg;
 			break;
 		case 'L':
 			cc.log_level = atoi(optarg);

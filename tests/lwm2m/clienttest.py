@@ -9,6 +9,7 @@ collect its stdout events and stderr log lines; a TAP runner for unittest.
         assert cl.quit() == 0
 """
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -21,6 +22,30 @@ BINARY = os.environ.get("FG_CLIENT_TEST") or os.path.join(
     os.environ.get("FG_BUILD_DIR", "build"), "tests", "lwm2m", "fg-lwm2m-client-test")
 
 
+def udp_ports(pid):
+    """Local ports of the UDP sockets process pid holds (its /proc/<pid>/fd
+    matched against /proc/net/udp and udp6 by inode)."""
+    inodes = set()
+    fds = f"/proc/{pid}/fd"
+    for fd in os.listdir(fds):
+        try:
+            m = re.fullmatch(r"socket:\[(\d+)\]", os.readlink(os.path.join(fds, fd)))
+        except OSError:
+            continue  # closed meanwhile
+        if m:
+            inodes.add(m.group(1))
+    # By inode: the kernel may list a socket twice when it moves in its
+    # hash table (connect) while the table is being read.
+    ports = {}
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                if cols[9] in inodes:
+                    ports[cols[9]] = int(cols[1].rsplit(":", 1)[1], 16)
+    return sorted(ports.values())
+
+
 def server(**kw):
     """A fg-lwm2m-server from the build under test."""
     if "binary" not in kw and os.environ.get("FG_LWM2M_SERVER"):
@@ -30,6 +55,76 @@ def server(**kw):
 
 def uri(srv, secure=False):
     return f"coaps://127.0.0.1:{srv.dtls_port}" if secure else f"coap://127.0.0.1:{srv.port}"
+
+
+def outage(test, srv, restart, secure, n=3, ack_timeout=0.4, max_retransmit=2, **client_kw):
+    """Issue 11 item 3: a Register, Update or any request given up must
+    never reach the server later. Before the fix each failed attempt left
+    its session (and socket) behind, still retransmitting; once the server
+    was back it accepted those old Registers, which replaced the live
+    registration with a source port nobody reads.
+
+    n endpoints register with srv, which then stops for twice a message's
+    retransmission span, and restart(port) starts a new one on the same
+    port. Asserted: one UDP socket per endpoint during the outage (NoSec:
+    exactly, always the same; DTLS: at most, as a given-up DTLS session is
+    closed and the next attempt handshakes on a new one), one Register
+    per endpoint at the new server (retransmissions of one Register, with
+    its message id, count once), no Update from an old registration, and
+    Reads and observations reach the endpoints."""
+    # RFC 7252 4.8.2 MAX_TRANSMIT_WAIT (ACK_RANDOM_FACTOR 1.5): a message
+    # given up before the server returned cannot reach it later than this
+    # after its return.
+    max_wait = ack_timeout * (2 ** (max_retransmit + 1) - 1) * 1.5
+    port = srv.dtls_port if secure else srv.port
+    cl = Client(uri(srv, secure), count=n, lifetime=4, backoff_min=300, backoff_max=1200,
+                ack_timeout=int(ack_timeout * 1000), max_retransmit=max_retransmit, **client_kw)
+    test.addCleanup(cl.stop)
+    cl.start()
+    for i in range(n):
+        srv.wait_event("register", ep=f"ep{i}", timeout=10)
+        cl.wait_state(f"ep{i}", "registered")
+    before = sorted(cl.ports().values())
+    test.assertEqual(udp_ports(cl.proc.pid), before)
+
+    # Updates (every 2 s) fail, then Registers, again and again.
+    srv.stop()
+    samples = []
+    t_end = time.monotonic() + 2 * max_wait
+    while time.monotonic() < t_end:
+        samples.append(udp_ports(cl.proc.pid))
+        time.sleep(0.1)
+    failures = [ln for ln in cl.logs if ln and re.search(r" failed: (server unreachable|DTLS)", ln)]
+    test.assertGreaterEqual(len(failures), 2 * n, cl.logs[-20:])
+    if secure:
+        test.assertLessEqual(max(len(s) for s in samples), n, samples)
+    else:
+        test.assertEqual({tuple(s) for s in samples}, {tuple(before)}, samples)
+
+    srv2 = restart(port)
+    test.addCleanup(srv2.stop)
+    for i in range(n):
+        srv2.wait_event("register", ep=f"ep{i}", timeout=10)
+        cl.wait_state(f"ep{i}", "registered")
+    # Anything given up during the outage would have arrived by now.
+    time.sleep(max_wait)
+    ports = cl.ports()
+    regs = srv2.events("register")
+    test.assertEqual(len({(e["ep"], e["addr"], e["mid"]) for e in regs}), n, regs)
+    test.assertEqual(srv2.events("update-rejected"), [])
+    test.assertEqual(udp_ports(cl.proc.pid), sorted(ports.values()))
+    # The registrations point at the live sessions.
+    addrs = {r["ep"]: r["addr"] for r in srv2.registrations()}
+    test.assertEqual(addrs, {ep: f"127.0.0.1:{p}" for ep, p in ports.items()})
+    for i in range(n):
+        r = srv2.request("read", ep=f"ep{i}", path="/3/0/2", accept=0, timeout=5)
+        test.assertEqual((r["code"], r["text"]), ("2.05", f"SN-{i:05d}"))
+    obs = srv2.request("observe", ep="ep1", path="/3303/0/5700", timeout=5)
+    test.assertEqual(obs["code"], "2.05")
+    cl.cmd("set ep1 /3303/0/5700 31.5")
+    ev = srv2.wait_event("notify", ep="ep1", timeout=5)
+    test.assertEqual(ev["records"][0]["value"], 31.5)
+    test.assertEqual(cl.quit(), 0)
 
 
 class Client:

@@ -12,7 +12,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clienttest import Client, main, server, uri  # noqa: E402
+from clienttest import Client, main, outage, server, uri  # noqa: E402
 
 ROOT11 = '</>;rt="oma.lwm2m";ct=112'
 # Object versions of the built-in registry (lwm2m/objdefs.c): /1 and /3 are
@@ -232,6 +232,15 @@ class Register(unittest.TestCase):
         for i in range(n):
             window = [t for t in ts if ts[i] <= t < ts[i] + 1000]
             self.assertLessEqual(len(window), rate + 1)
+
+
+class Outage(unittest.TestCase):
+    def test_no_ghost_registrations_after_outage(self):
+        # Issue 11 item 3 (see clienttest.outage); NoSec keeps exactly one
+        # socket per endpoint all along, with the same source port.
+        srv = server().start()
+        self.addCleanup(srv.stop)
+        outage(self, srv, lambda port: server(port=port).start(), secure=False)
 
 
 class Thousand(unittest.TestCase):
