@@ -203,6 +203,14 @@ struct lwm2m_client_config {
 	unsigned block1_max_transfers;
 	size_t block1_budget;
 	uint32_t block1_timeout_ms;
+	/* libcoap 4.3.1 itself keeps a record (~220 bytes) of every block-wise
+	 * request with a Request-Tag (RFC 9175) it has not seen on a session,
+	 * and frees them only with the session. After block1_max_tags distinct
+	 * tags (0 = 32) a further one is answered 5.03 and the endpoint
+	 * renews its session: closed (the records go with it), a new one
+	 * opened, registered again (docs/ARCHITECTURE.md, "Block-wise
+	 * requests"). */
+	unsigned block1_max_tags;
 };
 
 /* Create the client and attach it to ev (which it references). reg provides
@@ -245,7 +253,8 @@ struct lwm2m_client_stats {
 	uint64_t notifications; /* notifications sent */
 	size_t block1_bodies;   /* block-wise request bodies being received */
 	size_t block1_bytes;    /* memory they hold (see block1_budget) */
-	uint64_t obs_refused;   /* Observe requests answered without Observe: bound reached */
+	uint64_t obs_refused;   /* Observe requests answered 5.03: bound reached */
+	uint64_t renewals;      /* sessions renewed: block1_max_tags reached */
 };
 void lwm2m_client_get_stats(const struct lwm2m_client *c, struct lwm2m_client_stats *st);
 

@@ -43,6 +43,15 @@ struct fg_b1 {
 	uint8_t key[]; /* see b1_key() */
 };
 
+/* Request-Tags seen on the endpoint's session, see tag_recorded(). */
+struct fg_b1_tags {
+	unsigned n;
+	struct {
+		uint8_t len;
+		uint8_t v[8]; /* RFC 9175: at most 8 bytes */
+	} tag[];
+};
+
 static struct fg_b1 *b1_of(struct fg_timer *t)
 {
 	return (struct fg_b1 *)((char *)t - offsetof(struct fg_b1, timer));
@@ -85,6 +94,48 @@ void fg_b1_drop_all(struct lwm2m_endpoint *ep)
 {
 	while (ep->b1)
 		b1_free(ep->b1);
+	free(ep->b1_tags);
+	ep->b1_tags = NULL;
+}
+
+/* libcoap 4.3.1 has already made a record of req's transfer when req is
+ * the first block of several with a Request-Tag it had not seen on the
+ * session (without a tag it keeps one record, shared), and frees these
+ * records only with the session (not at the last block, and it never
+ * expires them on a client session). So the tags are counted here: false
+ * when req's is one more than block1_max_tags (or cannot be counted), and
+ * the session must go. A tag that comes again costs nothing more. */
+static bool tag_recorded(struct lwm2m_endpoint *ep, const coap_pdu_t *req, const coap_block_t *blk)
+{
+	unsigned max = ep->c->cfg.block1_max_tags;
+	struct fg_b1_tags *t = ep->b1_tags;
+	coap_opt_iterator_t oi;
+	const coap_opt_t *o;
+	size_t len;
+
+	if (blk->num != 0 || !blk->m)
+		return true;
+	o = coap_check_option(req, COAP_OPTION_RTAG, &oi);
+	if (!o)
+		return true;
+	len = coap_opt_length(o);
+	if (len > sizeof(t->tag[0].v))
+		len = sizeof(t->tag[0].v);
+	for (unsigned i = 0; t && i < t->n; i++)
+		if (t->tag[i].len == coap_opt_length(o) && !memcmp(t->tag[i].v, coap_opt_value(o), len))
+			return true;
+	if (!t) {
+		t = calloc(1, sizeof(*t) + max * sizeof(t->tag[0]));
+		if (!t)
+			return false;
+		ep->b1_tags = t;
+	}
+	if (t->n >= max)
+		return false;
+	t->tag[t->n].len = (uint8_t)coap_opt_length(o);
+	memcpy(t->tag[t->n].v, coap_opt_value(o), len);
+	t->n++;
+	return true;
 }
 
 /* ---- the request ---------------------------------------------------------- */
@@ -276,6 +327,14 @@ int fg_b1_receive(struct lwm2m_endpoint *ep, const coap_pdu_t *req, coap_pdu_t *
 	 * the client must not send (RFC 7959 §2.2, RFC 8323 §6). */
 	if (!coap_get_block(req, COAP_OPTION_BLOCK1, &blk))
 		return answer(resp, COAP_RESPONSE_CODE(400));
+	/* Whatever is answered, libcoap kept its record of a new tag. A
+	 * bootstrap session is closed when the bootstrap ends. */
+	if (!tag_recorded(ep, req, &blk)) {
+		if (ep->st != ST_BOOTSTRAP)
+			fg_ep_renew_session(ep);
+		put_uint_opt(resp, COAP_OPTION_MAXAGE, 1);
+		return answer(resp, COAP_RESPONSE_CODE(503));
+	}
 	/* A Block1 option describes a request body: a GET or DELETE has none
 	 * to cut in blocks (RFC 7252 §5.4.1: a critical option that cannot be
 	 * processed is 4.02). */

@@ -307,6 +307,8 @@ static void set_defaults(struct lwm2m_client_config *cfg)
 		cfg->block1_max_body = 1024; /* one block of the largest size */
 	if (!cfg->block1_max_transfers)
 		cfg->block1_max_transfers = 4;
+	if (!cfg->block1_max_tags)
+		cfg->block1_max_tags = 32;
 	if (!cfg->block1_budget)
 		cfg->block1_budget = 4 * 1024 * 1024;
 	if (!cfg->block1_timeout_ms) {

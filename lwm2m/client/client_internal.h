@@ -199,6 +199,10 @@ struct lwm2m_endpoint {
 	struct fg_bs *bs;           /* bootstrap.c; NULL without a Bootstrap-Server */
 	struct fg_b1 *b1;           /* block1.c: request bodies being received */
 	size_t nb1;                 /* their number */
+	struct fg_b1_tags *b1_tags; /* block1.c: Request-Tags libcoap recorded on the session */
+	/* The session is to be closed and a new one registered (block1.c:
+	 * libcoap's records of Request-Tags go only with the session). */
+	bool renew_session;
 };
 
 /* Free at once: no message, timers and pending operations dropped. */
@@ -268,8 +272,12 @@ int fg_b1_receive(struct lwm2m_endpoint *ep, const coap_pdu_t *req, coap_pdu_t *
 /* The final answer to a block-wise request acknowledges its last block
  * (Block1 with M=0); nothing when req has no Block1 option. */
 void fg_b1_echo(const coap_pdu_t *req, coap_pdu_t *resp);
-/* Forget every transfer of ep (its session is going away). */
+/* Forget every transfer of ep, and the Request-Tags its session saw (the
+ * session is going away). */
 void fg_b1_drop_all(struct lwm2m_endpoint *ep);
+/* Close ep's session soon (from a timer: never inside a libcoap handler)
+ * and register again on a new one; see block1_max_tags. */
+void fg_ep_renew_session(struct lwm2m_endpoint *ep);
 
 /* ---- Object 25 (gateway.c) ------------------------------------------------- */
 

@@ -320,7 +320,10 @@ void fg_ep_abandon(struct lwm2m_endpoint *ep)
  * the server keys the registration on. */
 static void ep_drop_pending(struct lwm2m_endpoint *ep)
 {
-	fg_timer_disarm(ep->c, &ep->drop_timer);
+	/* A renewal pending keeps the timer: it is done from there only, in
+	 * whatever state the endpoint then is (see ep_renew()). */
+	if (!ep->renew_session)
+		fg_timer_disarm(ep->c, &ep->drop_timer);
 	if (!ep->drop_pending)
 		return;
 	ep->drop_pending = false;
@@ -334,10 +337,51 @@ static void ep_drop_pending(struct lwm2m_endpoint *ep)
 	ep->con_busy_until = 0;
 }
 
+static void ep_schedule_register(struct lwm2m_endpoint *ep, uint64_t delay_us);
+
+void fg_ep_renew_session(struct lwm2m_endpoint *ep)
+{
+	if (ep->renew_session)
+		return;
+	ep->renew_session = true;
+	ep_log(ep, LWM2M_LOG_NOTICE,
+	       "%u block-wise requests with distinct Request-Tags on this session: renewing it (libcoap "
+	       "4.3.1 frees its records of them only with the session) and registering again",
+	       ep->c->cfg.block1_max_tags);
+	if (fg_timer_arm(ep->c, &ep->drop_timer, fg_now(ep->c)) < 0)
+		ep_log(ep, LWM2M_LOG_ERR, "out of memory arming a timer");
+}
+
+/* The session goes, with everything libcoap kept of it (and anything
+ * queued on it); a registration, or an exchange towards one, starts again
+ * on a new session at once. Waiting for a Register, de-registering or
+ * bootstrapping: the next message opens the new session itself. */
+static void ep_renew(struct lwm2m_endpoint *ep)
+{
+	ep->renew_session = false;
+	if (!ep->session)
+		return;
+	ep->c->stats.renewals++;
+	ep_close_session(ep);
+	if (ep->removing)
+		return;
+	if (ep->st == ST_REGISTERED || ep->st == ST_REGISTERING || ep->st == ST_UPDATING) {
+		ep->attempts = 0;
+		ep_schedule_register(ep, 0);
+		fg_ep_set_state(ep, LWM2M_EP_WAITING, 0);
+	}
+}
+
 static void ep_on_drop_timer(struct lwm2m_client *c, struct fg_timer *t)
 {
+	struct lwm2m_endpoint *ep =
+		(struct lwm2m_endpoint *)((char *)t - offsetof(struct lwm2m_endpoint, drop_timer));
+
 	(void)c;
-	ep_drop_pending((struct lwm2m_endpoint *)((char *)t - offsetof(struct lwm2m_endpoint, drop_timer)));
+	if (ep->renew_session)
+		ep_renew(ep); /* closing drops what is queued too */
+	else
+		ep_drop_pending(ep);
 }
 
 /* Is the server's certificate (DER) one for ep->cert_host? libcoap only

@@ -206,6 +206,9 @@ static bool setup(void)
 		.block1_max_transfers = 2,
 		.block1_budget = 16384,
 		.block1_timeout_ms = B1_TIMEOUT_MS,
+		/* A fourth Request-Tag renews the session (and the Register
+		 * that follows is answered 2.04 by drain(): it fails). */
+		.block1_max_tags = 3,
 		/* A Confirmable message nobody acknowledges (sent after the
 		 * endpoint is gone) gives up within ~0.1 s, freeing its
 		 * session and socket. */

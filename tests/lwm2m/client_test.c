@@ -48,7 +48,8 @@
  *                          (DTLS certificate mode; HOST: the name the server's
  *                          certificate must carry, default the URI's host)
  *   --block1-max-body N --block1-transfers N --block1-budget N
- *   --block1-timeout MS   (bounds of block-wise request bodies)
+ *   --block1-timeout MS --block1-max-tags N   (bounds of block-wise request
+ *   bodies)
  * With --async-ms, writes and executes complete after that delay; a write
  * whose string value is "field-error" then fails with -ETIMEDOUT (5.03) and
  * an execute with args "9" with -EIO (5.00).
@@ -549,12 +550,12 @@ static void command(char *line)
 		lwm2m_client_get_stats(T.client, &st);
 		out("stats endpoints=%zu registered=%zu registers=%llu updates=%llu failures=%llu "
 		    "requests=%llu pending=%zu observations=%zu notifications=%llu obs_refused=%llu "
-		    "block1_bodies=%zu block1_bytes=%zu",
+		    "block1_bodies=%zu block1_bytes=%zu renewals=%llu",
 		    st.endpoints, st.registered, (unsigned long long)st.registers,
 		    (unsigned long long)st.updates, (unsigned long long)st.failures,
 		    (unsigned long long)st.requests, st.pending_async, st.observations,
 		    (unsigned long long)st.notifications, (unsigned long long)st.obs_refused,
-		    st.block1_bodies, st.block1_bytes);
+		    st.block1_bodies, st.block1_bytes, (unsigned long long)st.renewals);
 	} else if (!strcmp(cmd, "max-observations") && argc >= 2) {
 		lwm2m_client_set_max_observations(T.client, (uint32_t)strtoul(argv[1], NULL, 10));
 		out("ok");
@@ -648,6 +649,7 @@ int main(int argc, char **argv)
 		{ "block1-transfers", required_argument, 0, 0x101 },
 		{ "block1-budget", required_argument, 0, 0x102 },
 		{ "block1-timeout", required_argument, 0, 0x103 },
+		{ "block1-max-tags", required_argument, 0, 0x104 },
 		{ "server-name", required_argument, 0, 'H' },
 		{ 0, 0, 0, 0 },
 	};
@@ -752,6 +754,9 @@ int main(int argc, char **argv)
 			break;
 		case 0x103:
 			cc.block1_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 0x104:
+			cc.block1_max_tags = (unsigned)strtoul(optarg, NULL, 10);
 			break;
 		case 'T':
 			cc.bootstrap_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10);

@@ -486,6 +486,85 @@ class Bounds(Block1Case):
         self.assertEqual(self.read_text(p), "2" * 1024 + "?")
 
 
+class RequestTags(Block1Case):
+    """libcoap 4.3.1 records every block-wise request with a Request-Tag it
+    has not seen on the endpoint's session and frees the records only with
+    the session: the client counts the tags, and one more than
+    block1_max_tags is answered 5.03 while the endpoint renews its session
+    and registers again (lwm2m/client/block1.c, tag_recorded())."""
+    client_args = {"block1_max_body": 8192, "block1_transfers": 3, "block1_timeout": 1000,
+                   "block1_max_tags": 8}
+
+    # A client of its own per test: the tags a test leaves count for the next.
+    @classmethod
+    def setUpClass(cls):
+        pass
+
+    @classmethod
+    def tearDownClass(cls):
+        pass
+
+    def setUp(self):
+        Block1Case.setUpClass.__func__(type(self))
+
+    def tearDown(self):
+        super().tearDown()
+        Block1Case.tearDownClass.__func__(type(self))
+
+    def tagged_write(self, tag, fill=b"t"):
+        p = "/3303/0/5750"
+        m = self.put(p, fill * 1024, [b1(0, True), (O_RTAG, tag)])
+        if code_str(m["code"]) != "2.31":
+            return m
+        return self.put(p, b"!", [b1(1, False), (O_RTAG, tag)])
+
+    def renewed(self):
+        """The endpoint registers again, from a new session (a new port)."""
+        old = self.srv.ep
+        new = self.srv.accept_register()
+        self.assertNotEqual(new, old)
+        self.cl.wait_state("ep0", "registered")
+
+    def test_tags_beyond_the_bound_renew_the_session(self):
+        base = self.cl.stats()["renewals"]
+        for i in range(8):
+            self.code(self.tagged_write(bytes([0xA0, i])), "2.04")
+        # a tag seen already costs nothing
+        self.code(self.tagged_write(bytes([0xA0, 3])), "2.04")
+        self.assertEqual(self.cl.stats()["renewals"], base)
+        # a ninth is refused, and the session goes
+        m = self.tagged_write(b"\xA0\x08")
+        self.code(m, "5.03")
+        self.assertEqual(opt_uint(m, O_MAX_AGE), 1)
+        self.renewed()
+        self.assertEqual(self.cl.stats()["renewals"], base + 1)
+        self.cl.wait_log("8 block-wise requests with distinct Request-Tags on this session: renewing it")
+        # on the new session every tag is new again, and the data is kept
+        self.code(self.tagged_write(b"\xA0\x08", b"n"), "2.04")
+        self.assertEqual(self.read_text("/3303/0/5750"), "n" * 1024 + "!")
+
+    def test_memory_over_2000_tags(self):
+        def many(first, n):
+            for i in range(first, first + n):
+                m = self.tagged_write(i.to_bytes(4, "big"))
+                if code_str(m["code"]) == "5.03":
+                    self.renewed()
+                else:
+                    self.code(m, "2.04")
+
+        many(0, 300)  # warm-up
+        base = rss_kib(self.cl.proc.pid)
+        renewals = self.cl.stats()["renewals"]
+        many(1000, 2000)
+        grown = rss_kib(self.cl.proc.pid) - base
+        renewed = self.cl.stats()["renewals"] - renewals
+        print(f"# 2,000 distinct Request-Tags: {renewed} sessions renewed, RSS {grown:+d} KiB", flush=True)
+        # one renewal per 9 new tags (8 kept, the ninth refused)
+        self.assertGreaterEqual(renewed, 2000 // 9 - 1)
+        # libcoap alone kept ~220 bytes per tag: ~430 KiB for 2,000
+        self.assertLess(grown, 256)
+
+
 class Budget(Block1Case):
     """All endpoints together: 3,000 bytes hold two 1 KiB bodies, not three."""
     client_args = {"count": 2, "block1_budget": 3000, "block1_timeout": 1000}
