@@ -33,7 +33,7 @@
  *   free(b)               accepts NULL and half-built instances.
  *
  * Everything flows back through struct bridge_host: samples and device
- * presence go to the gateway core (gateway/registry.c), which decodes them
+ * presence go to the gateway core (gateway/registry/), which decodes them
  * with the device's profile (mappings/) into LwM2M resource values.
  *
  * Threads: every op is called from the loop's thread, and every host
@@ -164,5 +164,5 @@ struct bridge_ops {
 /* The compiled-in bridges (by meson feature); NULL entries are skipped. */
 extern const struct bridge_ops bridge_modbus_ops, bridge_mqtt_ops, bridge_ble_ops;
 
-/* How samples reach LwM2M, for bridges and tests: gateway/registry.c
+/* How samples reach LwM2M, for bridges and tests: gateway/registry/
  * implements bridge_host.sample with gw_registry_sample(). */

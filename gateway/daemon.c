@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `fieldgate run`: the sd-event main loop, signals, reload, sd_notify and
- * the watchdog. The device registry (registry.c) owns the LwM2M client and
+ * the watchdog. The device registry (registry/) owns the LwM2M client and
  * the devices; the status socket (status.c) answers `fieldgate status`.
  */
 #include "gateway/gateway.h"
@@ -18,7 +18,7 @@
 
 #include "common/log.h"
 #include "common/lowfd.h"
-#include "gateway/registry.h"
+#include "gateway/registry/registry.h"
 #include "lwm2m/lwm2m.h"
 #include "mappings/mapping.h"
 

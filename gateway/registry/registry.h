@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * gateway/registry.h — the device registry: configured devices become LwM2M
+ * gateway/registry/registry.h — the device registry: configured devices become LwM2M
  * endpoints (endpoint mode) or Object 25 instances of the gateway's own
  * endpoint (gateway mode), with their profile's object tree; bridge samples
  * flow through the profile's transform into resource values; reloads apply

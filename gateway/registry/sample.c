@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What bridges report about a device: samples of its points, decoded by
+ * the profile into the device's values, and its presence, shown in its
+ * Device object's Error Code.
+ */
+#include "gateway/registry/registry_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "common/log.h"
+
+int gw_registry_sample(struct gw_registry *r, const char *device, const struct lwm2m_path *path,
+		       const struct mapping_sample *s, uint64_t time_usec)
+{
+	struct dev *d = device_find(r, device);
+	const struct mapping_point *pt;
+	struct lwm2m_value v;
+	char ps[32];
+	int e;
+
+	if (!d)
+		return -ENOENT;
+	pt = mapping_profile_find(d->profile, path);
+	if (!pt)
+		return -ENOENT;
+	e = mapping_decode(pt, s, &v);
+	/* A time the field gave (a payload's timestamp) travels with the
+	 * value; without one the value is as of now and carries none. */
+	if (e >= 0)
+		e = target_set_at(d, &pt->path, &v, time_usec ? (double)time_usec / 1e6 : 0);
+	if (e < 0) {
+		/* One line per failure would flood the journal at poll rates:
+		 * the first one is logged, status shows the count. */
+		if (d->errors++ == 0) {
+			lwm2m_path_format(path, ps);
+			log_warning_errno(e, "Device %s: sample of %s rejected: %m", d->name, ps);
+		}
+		return e;
+	}
+	d->samples++;
+	d->last_sample = reg_now_usec();
+	/* Per point, for max_age reads (fanout_read). */
+	if (!d->pt_sample)
+		d->pt_sample = calloc(mapping_profile_npoints(d->profile) + 1, sizeof(*d->pt_sample));
+	for (size_t i = 0; d->pt_sample && i < mapping_profile_npoints(d->profile); i++)
+		if (mapping_profile_point(d->profile, i) == pt)
+			d->pt_sample[i] = d->last_sample;
+	return 0;
+}
+
+int gw_registry_presence(struct gw_registry *r, const char *device, int err)
+{
+	struct dev *d = device_find(r, device);
+	struct lwm2m_path p;
+	struct lwm2m_value v = { .type = LWM2M_TYPE_INTEGER };
+
+	if (!d)
+		return -ENOENT;
+	err = err > 0 ? -err : err;
+	if ((d->presence < 0) == (err < 0)) {
+		d->presence = err;
+		return 0;
+	}
+	d->presence = err;
+	if (err < 0) {
+		d->unreachable++;
+		log_warning_errno(err, "Device %s is unreachable: %m", d->name);
+	} else
+		log_info("Device %s is reachable again", d->name);
+	v.i = err < 0 ? GW_ERROR_UNREACHABLE : 0;
+	lwm2m_path_parse("/3/0/11/0", 9, &p, NULL);
+	return target_set_at(d, &p, &v, 0);
+}
