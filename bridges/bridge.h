@@ -88,8 +88,10 @@ struct bridge_host {
 	 * forget(); a reload that keeps the bridge keeps it (one that changes
 	 * the LwM2M settings drops every device: remove_point() for all of a
 	 * discovered device's points means it is unknown again, to be
-	 * discovered anew). device: 1..64 of
-	 * [A-Za-z0-9._-] (the bridge sanitises its capture/MAC first).
+	 * discovered anew). device: named as a configured device must be
+	 * (the same check): 1..64 of [A-Za-z0-9._-], the first a letter or
+	 * digit, and not all digits in gateway mode (an Object 25 prefix);
+	 * the bridge sanitises its capture/MAC first.
 	 * Returns 0, -EEXIST (that name exists, configured or discovered),
 	 * -ENOENT (no such profile), -EINVAL (bad name, or a profile of another
 	 * bridge kind; logged by the core), -ENOMEM. */

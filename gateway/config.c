@@ -38,6 +38,25 @@ bool gw_name_is_valid(const char *s)
 	return true;
 }
 
+int gw_device_name_check(const char *name, int mode, char *why, size_t why_size)
+{
+	if (!gw_name_is_valid(name)) {
+		if (why)
+			snprintf(why, why_size,
+				 "use 1 to %d letters, digits, '.', '_' or '-', starting with a letter or "
+				 "digit",
+				 GW_NAME_MAX);
+		return -EINVAL;
+	}
+	if (mode == GW_MODE_GATEWAY && strspn(name, "0123456789") == strlen(name)) {
+		if (why)
+			snprintf(why, why_size,
+				 "in gateway mode it is an Object 25 prefix and must not be all digits");
+		return -EDOM;
+	}
+	return 0;
+}
+
 int gw_endpoint_template_check(const char *t, bool need_device, char *why, size_t why_size)
 {
 	static const char *const known[] = { "{gateway}", "{device}" };
@@ -979,8 +998,9 @@ static int check_root(struct schema_ctx *ctx, const struct ynode *map, void *obj
 				     "device '%s' has PSK credentials but no LwM2M server is coaps://",
 				     d->name);
 		}
-		if (schema_key_ok(ctx, "lwm2m") && c->lwm2m.mode == GW_MODE_GATEWAY &&
-		    strspn(d->name, "0123456789") == strlen(d->name)) {
+		/* The name's characters are check_name()'s, reported already. */
+		if (schema_key_ok(ctx, "lwm2m") &&
+		    gw_device_name_check(d->name, c->lwm2m.mode, NULL, 0) == -EDOM) {
 			const struct ynode *at = ynode_map_get(d->node, "name");
 			schema_error(ctx, at,
 				     "device name '%s' cannot be an Object 25 prefix in gateway mode: it "

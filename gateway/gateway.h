@@ -262,6 +262,12 @@ void gw_state_dir_check(const struct gw_config *c, struct diag *diag);
 int gw_uri_parse(const char *s, struct gw_uri *out, char *why, size_t why_size);
 /* Letters, digits, '.', '_', '-'; first a letter or digit; 1..GW_NAME_MAX. */
 bool gw_name_is_valid(const char *s);
+/* The one check of a device's name, configured or discovered: a valid name
+ * (gw_name_is_valid()) that, in gateway mode (enum gw_mode), is not all
+ * digits, since it is the device's Object 25 prefix. Returns 0, -EINVAL
+ * (its characters) or -EDOM (all digits), with the reason in why (may be
+ * NULL), as "use 1 to 64 letters, ...". */
+int gw_device_name_check(const char *name, int mode, char *why, size_t why_size);
 /* "{gateway}-{device}": placeholders {gateway} and {device}, other text
  * endpoint-safe. -EINVAL with the reason in why. */
 int gw_endpoint_template_check(const char *t, bool need_device, char *why, size_t why_size);

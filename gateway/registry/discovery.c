@@ -6,24 +6,11 @@
  */
 #include "gateway/registry/registry_internal.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
-
-static bool device_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 64)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
-			return false;
-	return true;
-}
 
 static void discover_diag(void *ctx, enum diag_severity sev, const char *file, unsigned line, unsigned col,
 			  const char *msg)
@@ -80,12 +67,13 @@ int gw_registry_discover(struct gw_registry *r, const char *bridge, const char *
 	const char *kind;
 	struct disc *ds;
 	struct dev *d = NULL, **v;
+	char why[128];
 	int e;
 
-	if (!device || !device_name_ok(device)) {
-		log_error("Bridge %s discovered a device named '%s': names are 1 to 64 letters, digits, "
-			  "'.', '_' or '-'",
-			  bridge, device ? device : "(null)");
+	/* The configuration's rule: a name refused there is refused here. */
+	if (!device || gw_device_name_check(device, c->lwm2m.mode, why, sizeof(why)) < 0) {
+		log_error("Bridge %s discovered a device named '%s': %s", bridge, device ? device : "(null)",
+			  device ? why : "no name");
 		return -EINVAL;
 	}
 	if (device_find(r, device))

@@ -215,6 +215,24 @@ class Glue(test_devices.Base):
         self.assertEqual(gw.stop(), 0)
         self.assertIn("fake: stop bus", gw.log)
 
+    def test_discovered_names_checked_as_configured(self):
+        # The one device name check: a discovered "-x" is refused as a
+        # configured one is (it was accepted and registered as gw--x).
+        gw = self.start(config(self.srv.url, body='host: broker-1\n    discover: "-x fake-sensor a1"'))
+        gw.wait_log(r"^fake: discover -x rc=-22$")
+        gw.wait_log(r"Bridge bus discovered a device named '-x': use 1 to 64 letters, digits, '\.', '_' or "
+                    r"'-', starting with a letter or digit$")
+        self.srv.wait_event("register", ep="gw-v1", timeout=15)
+        self.assertEqual(gw.ctl("status").stdout.splitlines()[-1], "2 devices, 2 registered")
+        self.assertEqual(gw.stop(), 0)
+        # In gateway mode a name is an Object 25 prefix: not all digits.
+        text = config(self.srv.url, body='host: broker-1\n    discover: "123 fake-sensor a1"')
+        gw = self.start(text.replace("  lifetime: 60s", "  mode: gateway\n  lifetime: 60s"))
+        gw.wait_log(r"^fake: discover 123 rc=-22$")
+        gw.wait_log(r"Bridge bus discovered a device named '123': in gateway mode it is an Object 25 prefix "
+                    r"and must not be all digits$")
+        self.assertEqual(gw.stop(), 0)
+
     def test_discover_observe_status(self):
         body = 'host: broker-1\n    discover: "d9 fake-sensor a1"'
         gw = self.start(config(self.srv.url, body=body))
