@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * bridges/bridge.h — the one interface every field network implements
- * (Modbus, MQTT, BLE): a const table of operations, as DESIGN.md "Bridge
- * interface" sketches.
+ * bridges/bridge.h — the one interface every field network implements: a
+ * bridge KIND is one const table (struct bridge_kind: its name, its
+ * configuration check, its operations) in its own folder, which registers
+ * itself (BRIDGE_KIND_REGISTER, as netifd's protocol handlers do); the
+ * build lists the kinds it builds (bridges/meson.build); the gateway finds
+ * them by name (bridge_kind_find()) and never names one. Each INSTANCE
+ * embeds the common base struct bridge as its first member (systemd's
+ * NetDev and its NetDevVTable are the model): the core allocates
+ * kind->size bytes, fills the base, and the kind's ops convert with
+ * bridge_container().
  *
  * Life of a bridge instance (one per entry of the configuration's
  * `bridges:` mapping):
@@ -11,11 +18,10 @@
  *                         bridge's own YAML body (and, per device, its
  *                         `address:`) and report every problem through the
  *                         schema context as file:line:col. No I/O.
- *   new(name, body, host, &b)
- *                         build the instance from a verified body (the body
+ *   init(b, body)         build the instance from a verified body (the body
  *                         is valid during the call only: copy what is kept;
- *                         the instance lives across reloads that do not
- *                         change its body).
+ *                         b->name and b->host are set; the instance lives
+ *                         across reloads that do not change its body).
  *   start(b, event)       open sockets / threads, attach to the sd_event loop.
  *   add_point / remove_point
  *                         what the device registry wants polled or subscribed
@@ -30,15 +36,16 @@
  *                         LwM2M response waits for it (the core answers 5.03
  *                         itself after 30 s).
  *   stop(b)               close everything; pending done()s get -ECANCELED.
- *   free(b)               accepts NULL and half-built instances.
+ *   done(b)               free what init made; also after a failed or
+ *                         partial init (the core frees b itself).
  *
  * Everything flows back through struct bridge_host: samples and device
  * presence go to the gateway core (gateway/registry/), which decodes them
  * with the device's profile (mappings/) into LwM2M resource values.
  *
  * Threads: every op is called from the loop's thread, and every host
- * callback must be called from it too (a Modbus worker thread hands its
- * results to the loop through an eventfd first).
+ * callback must be called from it too (a worker thread hands its results
+ * to the loop through an eventfd first).
  *
  * Errors are negative errno values: -EINVAL bad value, -ERANGE out of the
  * point's range, -ETIMEDOUT / -EHOSTUNREACH device unreachable, -EIO
@@ -57,6 +64,7 @@
 struct schema_ctx;
 struct ynode;
 struct bridge;
+struct bridge_kind;
 
 /* What the gateway core offers a bridge. device is the configuration's
  * device name, path the profile point's resource path (both valid during
@@ -117,8 +125,16 @@ struct bridge_point {
 	uint64_t poll_usec; /* the device's override, else pt->poll_usec, else the profile's */
 };
 
-struct bridge_ops {
-	const char *type; /* "modbus", "mqtt", "ble": the `type:` word */
+struct bridge_kind {
+	/* The `type:` word of its instances, and the `bridge:` of its
+	 * profiles. */
+	const char *name;
+	/* Of the kind's instance struct, which embeds struct bridge first. */
+	size_t size;
+	/* Descriptors below FD_SETSIZE its instances may need at once (a
+	 * library that select()s); the daemon keeps that many low numbers
+	 * before endpoint sockets take them (common/lowfd.h). 0: none. */
+	unsigned low_fds;
 	/* The parser of this kind's profile sources, given to the mapping
 	 * engine (mapping_set_new). */
 	const struct mapping_source_ops *source_ops;
@@ -129,8 +145,9 @@ struct bridge_ops {
 	int (*verify)(struct schema_ctx *ctx, const struct ynode *body);
 	int (*verify_address)(struct schema_ctx *ctx, const struct ynode *address);
 
-	int (*new)(const char *name, const struct ynode *body, const struct bridge_host *host,
-		   struct bridge **out);
+	/* Build the instance (zeroed, b->kind, b->name and b->host set) from
+	 * its verified body. Return 0 or a negative errno (done() follows). */
+	int (*init)(struct bridge *b, const struct ynode *body);
 	int (*start)(struct bridge *b, sd_event *event);
 	/* Every point with a `source:` (pt->from == MAPPING_FROM_SOURCE: to be
 	 * read), and every point with only a `write:` or an `execute:`
@@ -160,11 +177,52 @@ struct bridge_ops {
 	 * 0 for nothing to show, or a negative errno. */
 	int (*device_status)(struct bridge *b, const char *device, char *buf, size_t size);
 	void (*stop)(struct bridge *b);
-	struct bridge *(*free)(struct bridge *b); /* accepts NULL; returns NULL */
+	/* Free what init() made, also of a half-built instance; not b. */
+	void (*done)(struct bridge *b);
 };
 
-/* The compiled-in bridges (by meson feature); NULL entries are skipped. */
-extern const struct bridge_ops bridge_modbus_ops, bridge_mqtt_ops, bridge_ble_ops;
+/* The common base of every bridge instance: the kind's own struct
+ * embeds it as its first member, named base (a kind checks that with
+ * _Static_assert(offsetof(struct its_bridge, base) == 0, ...)). Set by
+ * the core before init(). */
+struct bridge {
+	const struct bridge_kind *kind;
+	char *name; /* the instance's name under bridges: (owned by the core) */
+	struct bridge_host host;
+};
 
-/* How samples reach LwM2M, for bridges and tests: gateway/registry/
- * implements bridge_host.sample with gw_registry_sample(). */
+/* The kind's instance of which b is the base. */
+#define bridge_container(b, type) ((type *)(void *)(b))
+
+/* An instance of kind called name (NULL-safe fields for done()), built with
+ * init(body). Returns 0 and *out, or a negative errno (the instance is
+ * freed). */
+int bridge_new(const struct bridge_kind *kind, const char *name, const struct ynode *body,
+	       const struct bridge_host *host, struct bridge **out);
+/* done() and free (stop() is the caller's, for a started instance).
+ * Accepts NULL; returns NULL. */
+struct bridge *bridge_free(struct bridge *b);
+
+/* ---- the kinds -------------------------------------------------------------- */
+
+/* Register a kind: called before main() by BRIDGE_KIND_REGISTER in the
+ * kind's own file. Aborts when BRIDGE_KINDS_MAX kinds are registered
+ * already or the name is taken (a build error, not a run-time one). */
+#define BRIDGE_KINDS_MAX 32
+void bridge_kind_register(const struct bridge_kind *kind);
+#define BRIDGE_KIND_REGISTER(kind)                                                 \
+	static void __attribute__((constructor)) bridge_kind_register_##kind(void) \
+	{                                                                          \
+		bridge_kind_register(&(kind));                                     \
+	}
+
+/* The kind called name when this build has it, else NULL. */
+const struct bridge_kind *bridge_kind_find(const char *name);
+/* The names of the kinds this source tree has, in the build's order,
+ * whether built in or configured out (bridge_kind_find() NULL: the
+ * configuration can say so), then those registered from elsewhere (tests);
+ * NULL past the end. */
+const char *bridge_kind_name(size_t i);
+/* The profile source parsers of the kinds built in, NULL-terminated
+ * (for mapping_set_new()). Static storage, the same at every call. */
+const struct mapping_source_ops *const *bridge_source_kinds(void);

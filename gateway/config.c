@@ -661,19 +661,15 @@ static const struct schema_section lwm2m_section = {
 	.check = check_lwm2m,
 };
 
-static const struct schema_enum_word bridge_type_words[] = {
-	{ "modbus", GW_BRIDGE_MODBUS },
-	{ "mqtt", GW_BRIDGE_MQTT },
-	{ "ble", GW_BRIDGE_BLE },
-	{ NULL },
-};
-
-const char *gw_bridge_type_to_string(int type)
+/* The `type:` words: the kinds this source tree has, built in or not
+ * (bridges/bridge.h), each word's value its index. */
+static void bridge_type_words(struct schema_enum_word *words, size_t max)
 {
-	for (const struct schema_enum_word *w = bridge_type_words; w->word; w++)
-		if (w->value == type)
-			return w->word;
-	return "?";
+	size_t n = 0;
+
+	for (const char *name; n + 1 < max && (name = bridge_kind_name(n));)
+		words[n] = (struct schema_enum_word){ .word = name, .value = (int)n }, n++;
+	words[n] = (struct schema_enum_word){ NULL };
 }
 
 static void free_list(void *target)
@@ -688,15 +684,19 @@ static void free_list(void *target)
  * and the type are checked here: the body belongs to the bridge. */
 static int parse_bridges(struct schema_ctx *ctx, const struct schema_key *k, const struct ynode *n, void *t)
 {
-	static const struct schema_key type_key = {
-		.name = "type", .kind = SCHEMA_ENUM, .required = true, .words = bridge_type_words
+	struct schema_enum_word words[BRIDGE_KINDS_MAX + 1];
+	const struct schema_key type_key = {
+		.name = "type", .kind = SCHEMA_ENUM, .required = true, .words = words
 	};
 	struct schema_list *l = t;
 	struct gw_bridge *items;
-	char w[600];
+	char w[600], list[512] = "";
 	int ret = 0;
 
 	(void)k;
+	bridge_type_words(words, sizeof(words) / sizeof(words[0]));
+	for (size_t i = 0, off = 0; words[i].word && off < sizeof(list); i++)
+		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", i ? ", " : "", words[i].word);
 	if (ynode_is_null(n))
 		return 0;
 	if (n->kind != YNODE_MAP) {
@@ -718,7 +718,6 @@ static int parse_bridges(struct schema_ctx *ctx, const struct schema_key *k, con
 
 		b->name = key->scalar.str;
 		b->body = body;
-		b->type = -1;
 		if (!gw_name_is_valid(b->name)) {
 			schema_error(
 				ctx, key,
@@ -732,23 +731,23 @@ static int parse_bridges(struct schema_ctx *ctx, const struct schema_key *k, con
 				     schema_where(ctx, w, sizeof(w)), ynode_describe(body));
 			ret = -EINVAL;
 		} else if (!(type = ynode_map_get(body, "type"))) {
-			schema_error(ctx, body,
-				     "missing key 'type' in %s (expected one of: modbus, mqtt, ble)",
-				     schema_where(ctx, w, sizeof(w)));
+			schema_error(ctx, body, "missing key 'type' in %s (expected one of: %s)",
+				     schema_where(ctx, w, sizeof(w)), list);
 			ret = -EINVAL;
 		} else {
 			size_t m2 = schema_path_push_key(ctx, "type");
-			const struct bridge_ops *ops;
-			if (schema_parse_value(ctx, &type_key, type, &b->type) < 0)
+			int word = -1;
+			if (schema_parse_value(ctx, &type_key, type, &word) < 0)
 				ret = -EINVAL;
 			schema_path_pop(ctx, m2);
-			ops = b->type >= 0 ? gw_bridge_ops(b->type) : NULL;
-			if (b->type >= 0 && !ops) {
+			b->type = word >= 0 ? words[word].word : NULL;
+			b->kind = b->type ? bridge_kind_find(b->type) : NULL;
+			if (b->type && !b->kind) {
 				schema_error(ctx, type,
 					     "bridge type '%s' is not available in this build of fieldgate",
-					     gw_bridge_type_to_string(b->type));
+					     b->type);
 				ret = -EINVAL;
-			} else if (ops && ops->verify && ops->verify(ctx, body) < 0)
+			} else if (b->kind && b->kind->verify && b->kind->verify(ctx, body) < 0)
 				ret = -EINVAL; /* the bridge reported why */
 		}
 		schema_path_pop(ctx, mark);
@@ -981,7 +980,7 @@ static int check_root(struct schema_ctx *ctx, const struct ynode *map, void *obj
 		}
 		if (d->bridge && d->address) {
 			const struct gw_bridge *b = gw_config_find_bridge(c, d->bridge);
-			const struct bridge_ops *ops = b && b->type >= 0 ? gw_bridge_ops(b->type) : NULL;
+			const struct bridge_kind *ops = b ? b->kind : NULL;
 			if (ops && ops->verify_address) {
 				size_t mark = schema_path_push_key(ctx, "devices");
 				size_t m2;
@@ -1305,7 +1304,7 @@ int gw_config_load_profiles(struct gw_config *c, const struct lwm2m_registry *re
 	}
 	mapping_set_free(c->profiles);
 	free(c->device_profiles);
-	c->profiles = mapping_set_new(reg, gw_source_kinds(), path);
+	c->profiles = mapping_set_new(reg, bridge_source_kinds(), path);
 	free(path);
 	c->device_profiles = calloc(c->devices.n + 1, sizeof(*c->device_profiles));
 	if (!c->profiles || !c->device_profiles)
@@ -1335,11 +1334,11 @@ int gw_config_load_profiles(struct gw_config *c, const struct lwm2m_registry *re
 				    "profile '%s' reads from a %s bridge, but device '%s' has no 'bridge'",
 				    d->profile, kind, d->name);
 			ret = -EINVAL;
-		} else if (kind && b && strcmp(kind, gw_bridge_type_to_string(b->type)) != 0) {
+		} else if (kind && b && b->type && strcmp(kind, b->type) != 0) {
 			diag_report(diag, DIAG_ERROR, at->file, at->line, at->col,
 				    "profile '%s' is for a %s bridge, but device '%s' uses bridge '%s' of "
 				    "type %s",
-				    d->profile, kind, d->name, b->name, gw_bridge_type_to_string(b->type));
+				    d->profile, kind, d->name, b->name, b->type);
 			ret = -EINVAL;
 		}
 	}

@@ -17,6 +17,7 @@
 #include <systemd/sd-event.h>
 
 #include "common/log.h"
+#include "bridges/bridge.h"
 #include "common/lowfd.h"
 #include "gateway/registry/registry.h"
 #include "lwm2m/lwm2m.h"
@@ -302,8 +303,7 @@ static int prepare_state_dir(const char *path)
 	return 0;
 }
 
-#define FD_LIMIT_CAP  65536 /* as the systemd unit's LimitNOFILE */
-#define LOWFD_RESERVE 16    /* Modbus buses whose socket needs a low number at once */
+#define FD_LIMIT_CAP 65536 /* as the systemd unit's LimitNOFILE */
 
 /* One socket per endpoint: a gateway with thousands of devices needs more
  * descriptors than the usual soft limit of 1024. Nothing here waits with
@@ -322,6 +322,22 @@ static void raise_fd_limit(void)
 		log_debug("Open files limit raised to %llu", (unsigned long long)rl.rlim_cur);
 }
 
+/* Low numbers for libraries that select() (common/lowfd.h), as many as
+ * the bridge kind that needs most asks, taken before a thousand endpoint
+ * sockets take them. */
+static void reserve_low_fds(void)
+{
+	const struct bridge_kind *k, *most = NULL;
+
+	for (size_t i = 0; bridge_kind_name(i); i++)
+		if ((k = bridge_kind_find(bridge_kind_name(i))) && k->low_fds &&
+		    (!most || k->low_fds > most->low_fds))
+			most = k;
+	if (most && lowfd_reserve(most->low_fds) < 0)
+		log_warning("Cannot reserve low file descriptor numbers: %s bridges take any free one",
+			    most->name);
+}
+
 int gw_daemon_run(const struct gw_options *opt)
 {
 	struct daemon d = { .opt = opt };
@@ -335,10 +351,7 @@ int gw_daemon_run(const struct gw_options *opt)
 
 	log_info("fieldgate %s starting, configuration %s", FIELDGATE_VERSION, opt->config_path);
 	raise_fd_limit();
-	/* Low numbers for libraries that select() (common/lowfd.h), taken
-	 * before a thousand endpoint sockets take them. */
-	if (lowfd_reserve(LOWFD_RESERVE) < 0)
-		log_warning("Cannot reserve low file descriptor numbers: Modbus buses take any free one");
+	reserve_low_fds();
 	r = load_all(opt->config_path, &diag, NULL, &d.config, &d.registry, &d.objects_loaded);
 	if (r < 0) {
 		if (diag.errors > 0)

@@ -22,6 +22,7 @@
 #include "common/schema.h"
 #include "common/yamldoc.h"
 
+struct bridge_kind;
 struct lwm2m_registry;
 struct mapping_set;
 struct mapping_profile;
@@ -81,17 +82,13 @@ struct gw_gateway_config {
 	const char *status_socket; /* Unix socket of `fieldgate status`, or NULL: default */
 };
 
-enum gw_bridge_type {
-	GW_BRIDGE_MODBUS = 0,
-	GW_BRIDGE_MQTT,
-	GW_BRIDGE_BLE,
-};
-
 /* A named bridge instance of `bridges:`. Only name and type are checked
- * here; the body is the bridge's to validate (bridges/bridge.h verify). */
+ * here; the body is the bridge kind's to validate (bridges/bridge.h
+ * verify). */
 struct gw_bridge {
 	const char *name;
-	int type; /* enum gw_bridge_type */
+	const char *type;               /* the `type:` word, a kind this build has */
+	const struct bridge_kind *kind; /* its implementation */
 	const struct ynode *body;
 };
 
@@ -150,15 +147,6 @@ static inline const struct gw_bridge *gw_config_bridge(const struct gw_config *c
 }
 
 const struct gw_bridge *gw_config_find_bridge(const struct gw_config *c, const char *name);
-
-/* The implementation of a bridge type in this build (bridges.c), or NULL
- * when it is not built in; the profile source parsers of those built in
- * (NULL-terminated, static). */
-struct bridge_ops;
-struct mapping_source_ops;
-const struct bridge_ops *gw_bridge_ops(int type);
-const struct mapping_source_ops *const *gw_source_kinds(void);
-const char *gw_bridge_type_to_string(int type);
 
 /* The endpoint name of device d: its override, else the template with
  * {gateway} and {device} replaced. Returns the length, or -ENAMETOOLONG. */

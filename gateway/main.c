@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "bridges/bridge.h"
 #include "common/log.h"
 #include "gateway/gateway.h"
 
@@ -18,7 +19,7 @@ static void help(void)
 {
 	printf("Usage: fieldgate [OPTIONS] COMMAND\n"
 	       "\n"
-	       "Make Modbus, BLE and MQTT field devices appear to LwM2M servers as LwM2M devices.\n"
+	       "Make field devices appear to LwM2M servers as LwM2M devices.\n"
 	       "\n"
 	       "Commands:\n"
 	       "  run                    Run the gateway daemon\n"
@@ -110,11 +111,11 @@ int main(int argc, char **argv)
 		case 'V': {
 			bool any = false;
 
-			/* The bridges this build has (meson features). */
+			/* The bridge kinds this build has (bridges/meson.build). */
 			printf("fieldgate %s\nbridges:", FIELDGATE_VERSION);
-			for (int t = GW_BRIDGE_MODBUS; t <= GW_BRIDGE_BLE; t++)
-				if (gw_bridge_ops(t)) {
-					printf(" %s", gw_bridge_type_to_string(t));
+			for (size_t i = 0; bridge_kind_name(i); i++)
+				if (bridge_kind_find(bridge_kind_name(i))) {
+					printf(" %s", bridge_kind_name(i));
 					any = true;
 				}
 			printf("%s\n", any ? "" : " none");

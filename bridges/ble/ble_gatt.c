@@ -16,7 +16,7 @@
 
 static void op_next(struct ble_dev *d);
 
-struct gobj *ble_gobj_find(struct bridge *b, const char *path)
+struct gobj *ble_gobj_find(struct ble_bridge *b, const char *path)
 {
 	for (size_t i = 0; i < b->ng; i++)
 		if (strcmp(b->g[i].path, path) == 0)
@@ -24,7 +24,7 @@ struct gobj *ble_gobj_find(struct bridge *b, const char *path)
 	return NULL;
 }
 
-const char *ble_char_path(struct bridge *b, const struct ble_dev *d, const struct ble_src *s)
+const char *ble_char_path(struct ble_bridge *b, const struct ble_dev *d, const struct ble_src *s)
 {
 	if (!d->path)
 		return NULL;
@@ -43,7 +43,7 @@ const char *ble_char_path(struct bridge *b, const struct ble_dev *d, const struc
 /* Fire and forget: nothing in the reply matters to us. */
 void ble_send_disconnect(struct ble_dev *d)
 {
-	struct bridge *b = d->b;
+	struct ble_bridge *b = d->b;
 	sd_bus_message *m = NULL;
 
 	if (!d->path || !b->bus || !b->bluez_up)
@@ -86,7 +86,7 @@ void ble_points_reset(struct ble_dev *d)
 /* A connection failed or dropped: fail the work, back off, try again. */
 void ble_gatt_fail(struct ble_dev *d, int err, const char *what)
 {
-	struct bridge *b = d->b;
+	struct ble_bridge *b = d->b;
 	uint64_t backoff = BACKOFF_MIN;
 
 	/* A timed-out attempt may still be going on in BlueZ, a connection
@@ -181,7 +181,7 @@ next:
 
 static int op_send(struct ble_dev *d, struct ble_op *op)
 {
-	struct bridge *b = d->b;
+	struct ble_bridge *b = d->b;
 	const struct ble_src *s = op->kind == OP_POLL || op->kind == OP_NOTIFY ? op->p->src : op->src;
 	const char *path = ble_char_path(b, d, s);
 	sd_bus_message *m = NULL;
@@ -217,7 +217,7 @@ static int op_send(struct ble_dev *d, struct ble_op *op)
  * lets its connection go (keep devices stay). */
 static void op_next(struct ble_dev *d)
 {
-	struct bridge *b = d->b;
+	struct ble_bridge *b = d->b;
 
 	while (d->gstate == G_READY && !d->cur && d->ops) {
 		struct ble_op *op = d->ops;
@@ -325,7 +325,7 @@ static bool dev_wants_connection(const struct ble_dev *d)
 
 void ble_dev_kick(struct ble_dev *d)
 {
-	struct bridge *b = d->b;
+	struct ble_bridge *b = d->b;
 	char path[128];
 	int r;
 
@@ -362,14 +362,14 @@ void ble_dev_kick(struct ble_dev *d)
 		ble_gatt_fail(d, r, "cannot call Connect");
 }
 
-void ble_kick_all(struct bridge *b)
+void ble_kick_all(struct ble_bridge *b)
 {
 	for (size_t i = 0; i < b->ndevs; i++)
 		if (b->devs[i]->gstate == G_IDLE || b->devs[i]->gstate == G_READY)
 			ble_dev_kick(b->devs[i]);
 }
 
-void ble_gobj_add(struct bridge *b, const char *path, bool is_char, const char *uuid, const char *parent)
+void ble_gobj_add(struct ble_bridge *b, const char *path, bool is_char, const char *uuid, const char *parent)
 {
 	struct gobj *g = ble_gobj_find(b, path), *n;
 
@@ -392,7 +392,7 @@ void ble_gobj_add(struct bridge *b, const char *path, bool is_char, const char *
 	}
 }
 
-void ble_gobj_clear(struct bridge *b)
+void ble_gobj_clear(struct ble_bridge *b)
 {
 	for (size_t i = 0; i < b->ng; i++) {
 		free(b->g[i].path);
@@ -406,7 +406,7 @@ void ble_gobj_clear(struct bridge *b)
 int ble_char_value_prop(sd_bus_message *m, const char *key, const char *sig, void *ud)
 {
 	struct char_value *cv = ud;
-	struct bridge *b = cv->b;
+	struct ble_bridge *b = cv->b;
 	const void *data;
 	size_t len;
 	int r;

@@ -62,11 +62,11 @@ struct dev *device_free(struct dev *d)
 {
 	if (!d)
 		return NULL;
-	if (d->br && d->br->b && d->br->ops->remove_point)
+	if (d->br && d->br->b && d->br->kind->remove_point)
 		for (size_t i = 0; i < mapping_profile_npoints(d->profile); i++) {
 			const struct mapping_point *pt = mapping_profile_point(d->profile, i);
 			if (device_for_bridge(pt))
-				d->br->ops->remove_point(d->br->b, d->name, &pt->path);
+				d->br->kind->remove_point(d->br->b, d->name, &pt->path);
 		}
 	target_stop(d);
 	lwm2m_store_free(d->store);
@@ -93,7 +93,7 @@ int device_start(struct dev *d)
 	int e;
 
 	d->br = d->cfg->bridge ? instances_find(r, d->cfg->bridge) : NULL;
-	if (d->br && d->br->b && d->br->ops->add_point)
+	if (d->br && d->br->b && d->br->kind->add_point)
 		for (size_t i = 0; i < mapping_profile_npoints(d->profile); i++) {
 			const struct mapping_point *pt = mapping_profile_point(d->profile, i);
 			struct bridge_point bp = { .device = d->name, .address = d->cfg->address, .pt = pt };
@@ -102,7 +102,7 @@ int device_start(struct dev *d)
 			bp.poll_usec = d->cfg->poll_usec ? d->cfg->poll_usec
 				       : pt->poll_usec   ? pt->poll_usec
 							 : mapping_profile_poll_usec(d->profile);
-			e = d->br->ops->add_point(d->br->b, &bp);
+			e = d->br->kind->add_point(d->br->b, &bp);
 			if (e < 0) {
 				char ps[32];
 				lwm2m_path_format(&pt->path, ps);

@@ -90,7 +90,7 @@ int gw_registry_discover(struct gw_registry *r, const char *bridge, const char *
 		return e;
 	}
 	kind = mapping_profile_bridge(p);
-	if (kind && strcmp(kind, gw_bridge_type_to_string(cb->type)) != 0) {
+	if (kind && strcmp(kind, cb->type) != 0) {
 		log_error("Bridge %s: device %s discovered with profile '%s', a profile for %s bridges",
 			  bridge, device, profile, kind);
 		return -EINVAL;

@@ -199,7 +199,7 @@ int fanout_write(struct dev *d, const struct lwm2m_path *path, const struct lwm2
 				*c = *rec;
 			continue;
 		}
-		if (!d->br || !d->br->b || !d->br->ops->write) {
+		if (!d->br || !d->br->b || !d->br->kind->write) {
 			e = -EHOSTUNREACH; /* the bridge is not running: 5.03 */
 			break;
 		}
@@ -239,7 +239,7 @@ int fanout_write(struct dev *d, const struct lwm2m_path *path, const struct lwm2
 	for (size_t i = 0; i < nb; i++) {
 		const struct mapping_point *pt = mapping_profile_find(d->profile, &ops[i]->path);
 		ops[i]->g = g;
-		e = d->br->ops->write(d->br->b, d->name, pt, &ops[i]->smp, wop_done, ops[i]);
+		e = d->br->kind->write(d->br->b, d->name, pt, &ops[i]->smp, wop_done, ops[i]);
 		if (e < 0)
 			wop_done(ops[i], e, NULL);
 	}
@@ -258,7 +258,7 @@ int fanout_execute(struct dev *d, const struct lwm2m_path *path, const char *arg
 
 	if (!pt || !pt->executable)
 		return -EPERM; /* 4.05: nothing to execute there */
-	if (!d->br || !d->br->b || !d->br->ops->execute)
+	if (!d->br || !d->br->b || !d->br->kind->execute)
 		return -EHOSTUNREACH;
 	g = group_new(d->r, d->name, done, done_ctx);
 	op = calloc(1, sizeof(*op));
@@ -272,7 +272,7 @@ int fanout_execute(struct dev *d, const struct lwm2m_path *path, const char *arg
 	}
 	op->g = g;
 	g->pending = 1;
-	e = d->br->ops->execute(d->br->b, d->name, pt, args, args_len, wop_done, op);
+	e = d->br->kind->execute(d->br->b, d->name, pt, args, args_len, wop_done, op);
 	if (e < 0)
 		wop_done(op, e, NULL);
 	return 0;
@@ -310,7 +310,7 @@ int fanout_read(struct dev *d, const struct lwm2m_path *path, lwm2m_done_fn done
 	uint64_t now = reg_now_usec();
 	struct wgroup *g = NULL;
 
-	if (!d->br || !d->br->b || !d->br->ops->read)
+	if (!d->br || !d->br->b || !d->br->kind->read)
 		return 0; /* nobody to ask: the store answers */
 	for (size_t i = 0; i < np; i++) {
 		const struct mapping_point *pt = mapping_profile_point(d->profile, i);
@@ -340,7 +340,7 @@ int fanout_read(struct dev *d, const struct lwm2m_path *path, lwm2m_done_fn done
 		op->path = pt->path;
 		g->pending++;
 		nb++;
-		e = d->br->ops->read(d->br->b, d->name, pt, rop_done, op);
+		e = d->br->kind->read(d->br->b, d->name, pt, rop_done, op);
 		if (e < 0)
 			rop_done(op, e, NULL);
 	}

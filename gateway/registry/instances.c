@@ -23,11 +23,9 @@ struct brt *instances_find(struct gw_registry *r, const char *name)
 
 static void brt_release(struct brt *b)
 {
-	if (b->b) {
-		if (b->ops->stop)
-			b->ops->stop(b->b);
-		b->ops->free(b->b);
-	}
+	if (b->b && b->kind->stop)
+		b->kind->stop(b->b);
+	bridge_free(b->b);
 	free(b->name);
 	free(b->fingerprint);
 	memset(b, 0, sizeof(*b));
@@ -78,23 +76,19 @@ void instances_sync(struct gw_registry *r)
 		}
 		nb->name = strdup(cb->name);
 		nb->fingerprint = fp;
-		nb->ops = gw_bridge_ops(cb->type);
-		if (!nb->ops || !nb->name || !fp) {
-			log_error("Bridge %s (%s) is not available", cb->name,
-				  gw_bridge_type_to_string(cb->type));
+		nb->kind = cb->kind;
+		if (!nb->kind || !nb->name || !fp) {
+			log_error("Bridge %s (%s) is not available", cb->name, cb->type);
 			continue;
 		}
-		int e = nb->ops->new (cb->name, cb->body, &host, &nb->b);
-		if (e >= 0 && nb->ops->start)
-			e = nb->ops->start(nb->b, r->event);
+		int e = bridge_new(nb->kind, cb->name, cb->body, &host, &nb->b);
+		if (e >= 0 && nb->kind->start)
+			e = nb->kind->start(nb->b, r->event);
 		if (e < 0) {
-			log_error_errno(e, "Bridge %s (%s) did not start: %m", cb->name,
-					gw_bridge_type_to_string(cb->type));
-			if (nb->b)
-				nb->ops->free(nb->b);
-			nb->b = NULL;
+			log_error_errno(e, "Bridge %s (%s) did not start: %m", cb->name, cb->type);
+			nb->b = bridge_free(nb->b);
 		} else
-			log_info("Bridge %s (%s) started", cb->name, gw_bridge_type_to_string(cb->type));
+			log_info("Bridge %s (%s) started", cb->name, cb->type);
 	}
 	/* Devices kept across the reload point at their bridge: re-aim. */
 	for (size_t i = 0; i < r->n; i++) {
@@ -180,7 +174,7 @@ static int on_obs_defer(sd_event_source *s, void *ud)
 		if (!d->obs_dirty)
 			continue;
 		d->obs_dirty = false;
-		if (!d->br || !d->br->b || !d->br->ops->observed || np == 0)
+		if (!d->br || !d->br->b || !d->br->kind->observed || np == 0)
 			continue;
 		if (!d->hint && !(d->hint = calloc(np, sizeof(*d->hint)))) {
 			log_oom();
@@ -197,7 +191,7 @@ static int on_obs_defer(sd_event_source *s, void *ud)
 			if (hint == d->hint[k])
 				continue;
 			d->hint[k] = hint;
-			d->br->ops->observed(d->br->b, d->name, &pt->path, hint);
+			d->br->kind->observed(d->br->b, d->name, &pt->path, hint);
 		}
 	}
 	return 0;

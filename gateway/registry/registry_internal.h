@@ -36,7 +36,7 @@
 #include "lwm2m/client.h"
 
 struct bridge;
-struct bridge_ops;
+struct bridge_kind;
 struct resolve;
 struct wgroup;
 
@@ -50,7 +50,7 @@ struct gen {
 /* A running bridge instance. */
 struct brt {
 	char *name, *fingerprint;
-	const struct bridge_ops *ops;
+	const struct bridge_kind *kind;
 	struct bridge *b; /* NULL when it could not be created */
 	bool keep;
 };
@@ -89,7 +89,7 @@ struct dev {
 	bool keep;         /* reload bookkeeping */
 	struct disc *disc; /* a discovered device's made-up configuration, NULL when configured */
 	bool obs_dirty;    /* its observations changed: tell the bridge (on_obs_defer) */
-	uint64_t *hint;    /* per profile point: the period last given to ops->observed; NULL: none */
+	uint64_t *hint;    /* per profile point: the period last given to kind->observed; NULL: none */
 };
 
 /* Discovered devices are listed after the configured ones in status. */

@@ -131,7 +131,7 @@ char *reload_bridge_fingerprint(const struct gw_bridge *b)
 
 	if (!f)
 		return NULL;
-	fprintf(f, "%d\n", b->type);
+	fprintf(f, "%s\n", b->type);
 	node_print(f, b->body);
 	return memstream_done(f, &s);
 }

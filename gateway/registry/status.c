@@ -105,8 +105,8 @@ void gw_registry_status(const struct gw_registry *r, FILE *out)
 			 (unsigned long long)d->errors, (unsigned long long)d->unreachable,
 			 (unsigned long long)d->reg_failures, d->presence < 0 ? " (unreachable now)" : "");
 		extra[0] = 0;
-		if (d->br && d->br->b && d->br->ops->device_status &&
-		    d->br->ops->device_status(d->br->b, d->name, extra + 2, sizeof(extra) - 2) > 0) {
+		if (d->br && d->br->b && d->br->kind->device_status &&
+		    d->br->kind->device_status(d->br->b, d->name, extra + 2, sizeof(extra) - 2) > 0) {
 			extra[0] = ',';
 			extra[1] = ' ';
 			extra[sizeof(extra) - 1] = 0;

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
 """The glue between LwM2M, profiles and bridges, with the fake bridge of
-fake_bridge.c (linked into fieldgate-fake as the "mqtt" bridge): bridge
+fake_bridge.c (the bridge kind "fake", linked into fieldgate-fake beside
+the real kinds): the kinds registered, bridge
 bodies and device addresses verified by the bridge at load time, points
 handed to the bridge, presence in /3/0/11/0, LwM2M Write answered only
 after the field acknowledged (2.04), a value out of the DDF range refused
@@ -44,7 +45,7 @@ lwm2m:
     - uri: %s
 bridges:
   bus:
-    type: mqtt
+    type: fake
     %s
 devices:
   - name: v1
@@ -70,6 +71,21 @@ class Glue(test_devices.Base):
                          "%s:14:12: fake bridge: 'bogus' is not accepted\n"
                          "%s:23:14: fake bridge: the address must be a scalar\n"
                          "%s: 2 errors, 0 warnings\n" % (path, path, path))
+
+    def test_kinds_register_themselves(self):
+        # A fourth kind, from tests/ only, beside the real ones (gateway/
+        # had room for three: kinds[4] with its NULL end).
+        r = subprocess.run([test_devices.FIELDGATE, "--version"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout.splitlines()[1], r"^bridges:( modbus)?( mqtt)?( ble)? fake$")
+        with open(os.path.join(self.tmp(), "c.yaml"), "w") as f:
+            f.write(config(self.srv.url).replace("type: fake", "type: faek").replace("@SOCK@", "/tmp/x.sock"))
+            path = f.name
+        r = subprocess.run([test_devices.FIELDGATE, "check", "-c", path], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr.splitlines()[0],
+                         "%s:13:11: invalid value 'faek' for 'bridges.bus.type', did you mean 'fake'? "
+                         "(expected one of: modbus, mqtt, ble, fake)" % path)
 
     def tmp(self):
         import tempfile
