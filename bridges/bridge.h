@@ -65,6 +65,11 @@ struct schema_ctx;
 struct ynode;
 struct bridge;
 struct bridge_kind;
+/* The core's handle of one point of one device: given to the bridge with
+ * the point (bridge_point.handle), given back with each of its samples, so
+ * that a sample costs no lookup of the device or of the point. Opaque;
+ * valid until remove_point() of that point returns. */
+struct bridge_handle;
 
 /* What the gateway core offers a bridge. device is the configuration's
  * device name, path the profile point's resource path (both valid during
@@ -72,14 +77,13 @@ struct bridge_kind;
  * bytes for a layout, or a typed value. */
 struct bridge_host {
 	void *ud;
-	/* A sample of one point of one device, time_usec the time of
-	 * measurement the field device gave (CLOCK_REALTIME; 0: none, it is
-	 * as of now), which reads and notifications then carry (SenML "t").
-	 * Returns 0, -ENOENT (unknown device or point: the bridge
-	 * may stop polling it), or the mapping's decode error (counted on the
-	 * device and logged by the core). */
-	int (*sample)(void *ud, const char *device, const struct lwm2m_path *path,
-		      const struct mapping_sample *s, uint64_t time_usec);
+	/* A sample of the point whose handle add_point() gave, time_usec the
+	 * time of measurement the field device gave (CLOCK_REALTIME; 0:
+	 * none, it is as of now), which reads and notifications then carry
+	 * (SenML "t"). Returns 0 or the mapping's decode error (counted on
+	 * the device and logged by the core). */
+	int (*sample)(void *ud, struct bridge_handle *point, const struct mapping_sample *s,
+		      uint64_t time_usec);
 	/* Device presence: err 0 reachable, else why not (-ETIMEDOUT,
 	 * -EHOSTUNREACH, -EIO...). Shown in /3/0/11 and `fieldgate status`. */
 	void (*presence)(void *ud, const char *device, int err);
@@ -117,12 +121,13 @@ typedef void (*bridge_done_fn)(void *ctx, int err, const struct mapping_sample *
 /* A point the registry asks for: the device, its field address (the
  * device's `address:` node as written) and the profile's point, whose
  * `source` / `write` / `execute` were parsed by the bridge kind's
- * mapping_source_ops. */
+ * mapping_source_ops, and the handle its samples go back with. */
 struct bridge_point {
 	const char *device;
 	const struct ynode *address;
 	const struct mapping_point *pt;
-	uint64_t poll_usec; /* the device's override, else pt->poll_usec, else the profile's */
+	uint64_t poll_usec;           /* the device's override, else pt->poll_usec, else the profile's */
+	struct bridge_handle *handle; /* for host.sample(), until remove_point() */
 };
 
 struct bridge_kind {
@@ -202,6 +207,13 @@ int bridge_new(const struct bridge_kind *kind, const char *name, const struct yn
 /* done() and free (stop() is the caller's, for a started instance).
  * Accepts NULL; returns NULL. */
 struct bridge *bridge_free(struct bridge *b);
+
+/* A sample of the point whose handle is h (b->host.sample). */
+static inline int bridge_sample(struct bridge *b, struct bridge_handle *h, const struct mapping_sample *s,
+				uint64_t time_usec)
+{
+	return b->host.sample(b->host.ud, h, s, time_usec);
+}
 
 /* ---- the kinds -------------------------------------------------------------- */
 

@@ -364,6 +364,7 @@ static int ble_add_point(struct bridge *base, const struct bridge_point *bp)
 		return -ENOMEM;
 	p->d = d;
 	p->pt = bp->pt;
+	p->h = bp->handle;
 	p->path = bp->pt->path;
 	p->src = src;
 	p->poll_usec = bp->poll_usec;

@@ -18,8 +18,7 @@ void ble_sample(struct ble_dev *d, const struct ble_point *p, const struct mappi
 {
 	struct ble_bridge *b = d->b;
 
-	if (b->base.host.sample)
-		(void)b->base.host.sample(b->base.host.ud, d->name, &p->path, s, 0);
+	(void)bridge_sample(&b->base, p->h, s, 0);
 }
 
 /* A sensor whose counter went back (some firmwares restart it at 0 after

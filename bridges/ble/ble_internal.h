@@ -38,6 +38,7 @@ struct ble_point {
 	struct ble_dev *d;
 	struct lwm2m_path path;
 	const struct mapping_point *pt;
+	struct bridge_handle *h; /* what its samples go back with */
 	const struct ble_src *src;
 	uint32_t length; /* ADV: resolved field length */
 	uint64_t poll_usec, next_poll;

@@ -36,6 +36,7 @@ struct mb_dev;
 
 struct mb_point {
 	const struct mapping_point *pt;
+	struct bridge_handle *h; /* what its samples go back with */
 	const struct mb_source *src;
 	uint16_t count;
 	uint64_t poll_usec, obs_usec;
@@ -431,8 +432,7 @@ static void deliver_samples(struct mb_bridge *b, struct mb_dev *d, const struct 
 			continue;
 		sample_of(j, p, &s);
 		p->last_err = 0;
-		if (b->base.host.sample)
-			(void)b->base.host.sample(b->base.host.ud, d->name, &p->pt->path, &s, 0);
+		(void)bridge_sample(&b->base, p->h, &s, 0);
 	}
 }
 
@@ -763,6 +763,7 @@ static int mb_add_point(struct bridge *base, const struct bridge_point *bp)
 		d->npts++;
 	}
 	d->pts[i] = (struct mb_point){ .pt = bp->pt,
+				       .h = bp->handle,
 				       .src = src,
 				       .count = (uint16_t)mb_point_count(src, &bp->pt->xf),
 				       .poll_usec = bp->poll_usec ? bp->poll_usec : MB_DEFAULT_POLL };

@@ -78,6 +78,7 @@ struct dev {
 struct entry {
 	struct dev *dev;
 	const struct mapping_point *pt;
+	struct bridge_handle *h; /* what its samples go back with */
 	const struct mqtt_source *src;
 	char *filter;        /* its subscription */
 	char *key;           /* the exact topic when every capture is bound, else NULL */
@@ -1071,7 +1072,7 @@ static void feed(struct mqtt_bridge *b, struct entry *e, void *ctx)
 				  : "not a value (object, array or null)");
 		return;
 	}
-	r = b->base.host.sample(b->base.host.ud, e->dev->name, &e->pt->path, &s, t);
+	r = bridge_sample(&b->base, e->h, &s, t);
 	if (r < 0) {
 		e->dev->bad++; /* the core counted and logged it */
 		return;
@@ -1507,6 +1508,7 @@ static int mqtt_add_point(struct bridge *base, const struct bridge_point *p)
 	}
 	e->dev = d;
 	e->pt = p->pt;
+	e->h = p->handle;
 	e->src = src;
 	/* Appended: a message feeds the points in profile order. */
 	*d->etail = e;

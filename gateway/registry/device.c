@@ -74,6 +74,7 @@ struct dev *device_free(struct dev *d)
 	free(d->name);
 	free(d->endpoint);
 	free(d->fingerprint);
+	free(d->handles);
 	free(d->pt_sample);
 	free(d->hint);
 	if (d->disc) {
@@ -96,7 +97,10 @@ int device_start(struct dev *d)
 	if (d->br && d->br->b && d->br->kind->add_point)
 		for (size_t i = 0; i < mapping_profile_npoints(d->profile); i++) {
 			const struct mapping_point *pt = mapping_profile_point(d->profile, i);
-			struct bridge_point bp = { .device = d->name, .address = d->cfg->address, .pt = pt };
+			struct bridge_point bp = { .device = d->name,
+						   .address = d->cfg->address,
+						   .pt = pt,
+						   .handle = &d->handles[i] };
 			if (!device_for_bridge(pt))
 				continue;
 			bp.poll_usec = d->cfg->poll_usec ? d->cfg->poll_usec
@@ -137,9 +141,19 @@ int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg
 	d->endpoint = strdup(ep);
 	d->fingerprint = reload_device_fingerprint(c, cfg, d->profile, ep);
 	d->store = lwm2m_store_new(r->objects);
-	if (!d->name || !d->endpoint || !d->fingerprint || !d->store) {
+	d->handles = calloc(mapping_profile_npoints(profile) + 1, sizeof(*d->handles));
+	if (!d->name || !d->endpoint || !d->fingerprint || !d->store || !d->handles) {
 		device_free(d);
 		return -ENOMEM;
+	}
+	for (size_t i = 0; i < mapping_profile_npoints(profile); i++) {
+		d->handles[i].d = d;
+		/* Only max_age reads need the time of each point's sample. */
+		if (mapping_profile_point(profile, i)->max_age_usec && !d->pt_sample &&
+		    !(d->pt_sample = calloc(mapping_profile_npoints(profile), sizeof(*d->pt_sample)))) {
+			device_free(d);
+			return -ENOMEM;
+		}
 	}
 	e = mapping_instantiate(d->profile, d->store, device_var, d);
 	if (e < 0) {

@@ -291,6 +291,8 @@ static void rop_done(void *ctx, int err, const struct mapping_sample *s)
 		err = -err;
 	if (err == 0 && !s)
 		err = -EIO;
+	/* By name and path: the device may have gone, or been replaced by
+	 * another of its name, while the field answered. */
 	if (err == 0)
 		err = gw_registry_sample(g->r, g->device, &op->path, s, 0);
 	if (err < 0 && g->err == 0)

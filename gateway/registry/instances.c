@@ -127,10 +127,11 @@ bool instances_kept(const struct gw_registry *r, const struct gw_config *c, cons
 
 /* ---- what the bridges call ---------------------------------------------------------------- */
 
-static int host_sample(void *ud, const char *device, const struct lwm2m_path *path,
-		       const struct mapping_sample *s, uint64_t time_usec)
+static int host_sample(void *ud, struct bridge_handle *point, const struct mapping_sample *s,
+		       uint64_t time_usec)
 {
-	return gw_registry_sample(ud, device, path, s, time_usec);
+	(void)ud;
+	return sample_point(point, s, time_usec);
 }
 
 static void host_presence(void *ud, const char *device, int err)

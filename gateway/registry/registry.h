@@ -50,8 +50,10 @@ int gw_registry_apply(struct gw_registry *r, struct gw_config *config);
 /* The running configuration (owned by the registry). */
 const struct gw_config *gw_registry_config(const struct gw_registry *r);
 
-/* A bridge sample for a device's point (bridge_host.sample): decoded by
- * the profile and set in the device's store, which notifies observers.
+/* A sample for a device's point, named (bridges give theirs by handle,
+ * bridge_host.sample, without these lookups; this is the status socket's
+ * `sample` command and the answer of a max_age read): decoded by the
+ * profile and set in the device's store, which notifies observers.
  * -ENOENT unknown device or point; the decode errors of mapping_decode(),
  * counted on the device. time_usec (CLOCK_REALTIME) is the time of
  * measurement the field gave, 0 when none: reads and notifications carry it

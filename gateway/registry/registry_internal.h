@@ -71,6 +71,12 @@ struct disc {
 	char *name, *bridge, *profile, *address_text;
 };
 
+/* One per profile point of a device (bridges/bridge.h): its place in the
+ * device's array is the point's index in the profile. 8 bytes a point. */
+struct bridge_handle {
+	struct dev *d;
+};
+
 struct dev {
 	struct gw_registry *r;
 	struct brt *br;  /* its bridge, NULL without (or when it failed) */
@@ -80,10 +86,13 @@ struct dev {
 	char *name, *endpoint, *fingerprint;
 	struct lwm2m_store *store;
 	struct target tgt;
-	int state;            /* enum lwm2m_ep_state, or STATE_RESOLVING */
-	int presence;         /* 0 reachable, else -errno */
-	uint64_t last_sample; /* CLOCK_MONOTONIC usec, 0: never */
-	uint64_t *pt_sample;  /* the same per profile point (by index); NULL: none yet */
+	int state;                     /* enum lwm2m_ep_state, or STATE_RESOLVING */
+	int presence;                  /* 0 reachable, else -errno */
+	uint64_t last_sample;          /* CLOCK_MONOTONIC usec, 0: never */
+	struct bridge_handle *handles; /* per profile point, by index */
+	/* The same per profile point (by index) when the profile has a
+	 * max_age (fanout_read() needs it), else NULL. */
+	uint64_t *pt_sample;
 	uint64_t samples, errors, unreachable, reg_failures;
 	size_t order;      /* position in the configuration */
 	bool keep;         /* reload bookkeeping */
@@ -154,6 +163,11 @@ void reg_gen_unref(struct gw_registry *r, struct gen *g);
 int reg_gen_push(struct gw_registry *r, struct gw_config *config); /* takes config */
 /* Registration states changed: on_change at most every 200 ms. */
 void reg_changed(struct gw_registry *r);
+
+/* ---- sample.c ---- */
+/* A sample of the point of handle h: decoded by the profile into the
+ * device's store. */
+int sample_point(struct bridge_handle *h, const struct mapping_sample *s, uint64_t time_usec);
 
 /* ---- device.c ---- */
 int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg,

@@ -7,24 +7,18 @@
 #include "gateway/registry/registry_internal.h"
 
 #include <errno.h>
-#include <stdlib.h>
 
 #include "common/log.h"
 
-int gw_registry_sample(struct gw_registry *r, const char *device, const struct lwm2m_path *path,
-		       const struct mapping_sample *s, uint64_t time_usec)
+int sample_point(struct bridge_handle *h, const struct mapping_sample *s, uint64_t time_usec)
 {
-	struct dev *d = device_find(r, device);
-	const struct mapping_point *pt;
+	struct dev *d = h->d;
+	size_t i = (size_t)(h - d->handles);
+	const struct mapping_point *pt = mapping_profile_point(d->profile, i);
 	struct lwm2m_value v;
 	char ps[32];
 	int e;
 
-	if (!d)
-		return -ENOENT;
-	pt = mapping_profile_find(d->profile, path);
-	if (!pt)
-		return -ENOENT;
 	e = mapping_decode(pt, s, &v);
 	/* A time the field gave (a payload's timestamp) travels with the
 	 * value; without one the value is as of now and carries none. */
@@ -34,20 +28,30 @@ int gw_registry_sample(struct gw_registry *r, const char *device, const struct l
 		/* One line per failure would flood the journal at poll rates:
 		 * the first one is logged, status shows the count. */
 		if (d->errors++ == 0) {
-			lwm2m_path_format(path, ps);
+			lwm2m_path_format(&pt->path, ps);
 			log_warning_errno(e, "Device %s: sample of %s rejected: %m", d->name, ps);
 		}
 		return e;
 	}
 	d->samples++;
 	d->last_sample = reg_now_usec();
-	/* Per point, for max_age reads (fanout_read). */
-	if (!d->pt_sample)
-		d->pt_sample = calloc(mapping_profile_npoints(d->profile) + 1, sizeof(*d->pt_sample));
-	for (size_t i = 0; d->pt_sample && i < mapping_profile_npoints(d->profile); i++)
-		if (mapping_profile_point(d->profile, i) == pt)
-			d->pt_sample[i] = d->last_sample;
+	if (d->pt_sample)
+		d->pt_sample[i] = d->last_sample;
 	return 0;
+}
+
+/* By name, for the status socket's `sample` command: the lookups a
+ * bridge's sample does not need. */
+int gw_registry_sample(struct gw_registry *r, const char *device, const struct lwm2m_path *path,
+		       const struct mapping_sample *s, uint64_t time_usec)
+{
+	struct dev *d = device_find(r, device);
+	size_t np = d ? mapping_profile_npoints(d->profile) : 0;
+
+	for (size_t i = 0; i < np; i++)
+		if (lwm2m_path_cmp(&mapping_profile_point(d->profile, i)->path, path) == 0)
+			return sample_point(&d->handles[i], s, time_usec);
+	return -ENOENT;
 }
 
 int gw_registry_presence(struct gw_registry *r, const char *device, int err)

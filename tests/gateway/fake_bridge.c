@@ -51,6 +51,7 @@ struct fake_bridge {
 	size_t nstatus;
 	bool chatty;
 	sd_event_source *chatty_timer;
+	struct bridge_handle *chatty_h[8]; /* of chatty_dev's /3306/0/5851 */
 	char chatty_dev[8][64];
 	size_t nchatty;
 	unsigned chatty_n;
@@ -162,7 +163,7 @@ static int on_chatty(sd_event_source *s, uint64_t usec, void *ud)
 	(void)usec;
 	smp.value.i = b->chatty_n++ % 100;
 	for (size_t i = 0; i < b->nchatty; i++)
-		b->base.host.sample(b->base.host.ud, b->chatty_dev[i], &LWM2M_PATH(3306, 0, 5851), &smp, 0);
+		bridge_sample(&b->base, b->chatty_h[i], &smp, 0);
 	return sd_event_source_set_time_relative(s, 1000);
 }
 
@@ -218,8 +219,10 @@ static int fake_add_point(struct bridge *base, const struct bridge_point *p)
 		/* Tell the core: the device does not answer. */
 		b->base.host.presence(b->base.host.ud, p->device, -EHOSTUNREACH);
 	}
-	if (p->pt->path.id[0] == 3306 && p->pt->path.id[2] == 5851 && b->nchatty < 8)
-		snprintf(b->chatty_dev[b->nchatty++], 64, "%s", p->device);
+	if (p->pt->path.id[0] == 3306 && p->pt->path.id[2] == 5851 && b->nchatty < 8) {
+		snprintf(b->chatty_dev[b->nchatty], 64, "%s", p->device);
+		b->chatty_h[b->nchatty++] = p->handle;
+	}
 	if (p->address && p->address->kind == YNODE_SCALAR && strcmp(p->address->scalar.str, "a1") == 0 &&
 	    b->nstatus < 8 && !listed(b->status_dev, b->nstatus, p->device))
 		snprintf(b->status_dev[b->nstatus++], 64, "%s", p->device);
@@ -239,6 +242,14 @@ static void fake_remove_point(struct bridge *base, const char *device, const str
 
 	lwm2m_path_format(path, ps);
 	fprintf(stderr, "fake: remove_point %s %s %s\n", b->base.name, device, ps);
+	/* The handle is not valid after this. */
+	for (size_t i = 0; path->id[0] == 3306 && path->id[2] == 5851 && i < b->nchatty; i++)
+		if (strcmp(b->chatty_dev[i], device) == 0) {
+			b->nchatty--;
+			memmove(b->chatty_dev[i], b->chatty_dev[b->nchatty], 64);
+			b->chatty_h[i] = b->chatty_h[b->nchatty];
+			break;
+		}
 }
 
 static void pending_drop(struct pending *p)
