@@ -27,7 +27,11 @@ void bridge_kind_register(const struct bridge_kind *kind)
 			nkinds == BRIDGE_KINDS_MAX ? "too many kinds" : "the name is taken");
 		abort();
 	}
-	kinds[nkinds++] = kind;
+	/* Kept in name order: the order of constructors is the linker's. */
+	size_t i = nkinds++;
+	for (; i > 0 && strcmp(kinds[i - 1]->name, kind->name) > 0; i--)
+		kinds[i] = kinds[i - 1];
+	kinds[i] = kind;
 }
 
 const struct bridge_kind *bridge_kind_find(const char *name)

@@ -162,7 +162,9 @@ struct bridge_kind {
 	void (*remove_point)(struct bridge *b, const char *device, const struct lwm2m_path *path);
 	/* Asynchronous; return 0 when done() will be called, or a negative
 	 * errno (done() is then not called). write: the sample produced by
-	 * mapping_encode(); execute: the raw argument text. */
+	 * mapping_encode(); execute: the raw argument text. Each may be NULL:
+	 * the kind cannot, and the core answers a Write or Execute 4.05 (a
+	 * max_age Read from the store). */
 	int (*read)(struct bridge *b, const char *device, const struct mapping_point *pt, bridge_done_fn done,
 		    void *ctx);
 	int (*write)(struct bridge *b, const char *device, const struct mapping_point *pt,
@@ -232,8 +234,8 @@ void bridge_kind_register(const struct bridge_kind *kind);
 const struct bridge_kind *bridge_kind_find(const char *name);
 /* The names of the kinds this source tree has, in the build's order,
  * whether built in or configured out (bridge_kind_find() NULL: the
- * configuration can say so), then those registered from elsewhere (tests);
- * NULL past the end. */
+ * configuration can say so), then those registered from elsewhere (tests)
+ * in name order; NULL past the end. */
 const char *bridge_kind_name(size_t i);
 /* The profile source parsers of the kinds built in, NULL-terminated
  * (for mapping_set_new()). Static storage, the same at every call. */

@@ -150,6 +150,17 @@ static void wop_done(void *ctx, int err, const struct mapping_sample *s)
 	group_step(g);
 }
 
+/* Whether d's bridge can do what a request needs of it (has: its kind has
+ * the operation): -EPERM (4.05 Method Not Allowed, as a NULL handler of
+ * libcoap or Anjay answers) when the kind has no such operation,
+ * -EHOSTUNREACH (5.03) when the bridge is not running. */
+static int bridge_can(const struct dev *d, bool has)
+{
+	if (d->br && !has)
+		return -EPERM;
+	return d->br && d->br->b ? 0 : -EHOSTUNREACH;
+}
+
 static bool bridged(const struct dev *d, const struct mapping_point *pt)
 {
 	return pt && d->cfg->bridge && (pt->write || (pt->writable && pt->from == MAPPING_FROM_SOURCE));
@@ -199,10 +210,9 @@ int fanout_write(struct dev *d, const struct lwm2m_path *path, const struct lwm2
 				*c = *rec;
 			continue;
 		}
-		if (!d->br || !d->br->b || !d->br->kind->write) {
-			e = -EHOSTUNREACH; /* the bridge is not running: 5.03 */
+		e = bridge_can(d, d->br && d->br->kind && d->br->kind->write);
+		if (e < 0)
 			break;
-		}
 		op = calloc(1, sizeof(*op));
 		if (!op) {
 			e = -ENOMEM;
@@ -258,8 +268,9 @@ int fanout_execute(struct dev *d, const struct lwm2m_path *path, const char *arg
 
 	if (!pt || !pt->executable)
 		return -EPERM; /* 4.05: nothing to execute there */
-	if (!d->br || !d->br->b || !d->br->kind->execute)
-		return -EHOSTUNREACH;
+	e = bridge_can(d, d->br && d->br->kind && d->br->kind->execute);
+	if (e < 0)
+		return e;
 	g = group_new(d->r, d->name, done, done_ctx);
 	op = calloc(1, sizeof(*op));
 	if (!g || !op) {

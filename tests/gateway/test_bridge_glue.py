@@ -77,7 +77,7 @@ class Glue(test_devices.Base):
         # had room for three: kinds[4] with its NULL end).
         r = subprocess.run([test_devices.FIELDGATE, "--version"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0)
-        self.assertRegex(r.stdout.splitlines()[1], r"^bridges:( modbus)?( mqtt)?( ble)? fake$")
+        self.assertRegex(r.stdout.splitlines()[1], r"^bridges:( modbus)?( mqtt)?( ble)? fake plain$")
         with open(os.path.join(self.tmp(), "c.yaml"), "w") as f:
             f.write(config(self.srv.url).replace("type: fake", "type: faek").replace("@SOCK@", "/tmp/x.sock"))
             path = f.name
@@ -85,7 +85,27 @@ class Glue(test_devices.Base):
         self.assertEqual(r.returncode, 1)
         self.assertEqual(r.stderr.splitlines()[0],
                          "%s:13:11: invalid value 'faek' for 'bridges.bus.type', did you mean 'fake'? "
-                         "(expected one of: modbus, mqtt, ble, fake)" % path)
+                         "(expected one of: modbus, mqtt, ble, fake, plain)" % path)
+
+    def test_missing_operations_answer_4_05(self):
+        # The kind "plain" (plain_bridge.c, tests only) has no write and no
+        # execute: a Write or an Execute its profile allows is 4.05 Method
+        # Not Allowed (it was 5.03, as if the device were unreachable); its
+        # samples arrive, and a Read without its read op is the store's.
+        text = config(self.srv.url) + ("  - {name: p1, bridge: plain, address: x, profile: plain-dimmer}\n")
+        text = text.replace("devices:\n", "  plain:\n    type: plain\n    value: 42\ndevices:\n")
+        gw = self.start(text)
+        self.srv.wait_event("register", ep="gw-p1", timeout=15)
+        self.assertEqual(self.value("gw-p1", "/3306/0/5851"), 42)
+        r = self.srv.request("write", ep="gw-p1", path="/3306/0/5851", value=7, type="integer", timeout=10)
+        self.assertEqual(r["code"], "4.05", r)
+        r = self.srv.request("execute", ep="gw-p1", path="/3/0/4", timeout=10)
+        self.assertEqual(r["code"], "4.05", r)
+        self.assertEqual(self.value("gw-p1", "/3306/0/5851"), 42)
+        # The fake's, which has both, still reach the field.
+        r = self.srv.request("write", ep="gw-v1", path="/3306/0/5851", value=7, type="integer", timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        self.assertEqual(gw.stop(), 0)
 
     def tmp(self):
         import tempfile
