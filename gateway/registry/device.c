@@ -110,8 +110,8 @@ int device_start(struct dev *d)
 			if (e < 0) {
 				char ps[32];
 				lwm2m_path_format(&pt->path, ps);
-				log_error_errno(e, "Device %s: bridge %s refused point %s: %m", d->name,
-						d->br->name, ps);
+				log_device_error_errno(DEV_LOG(d), e, "bridge %s refused point %s: %m",
+						       d->br->name, ps);
 			}
 		}
 	return target_start(d);
@@ -157,7 +157,7 @@ int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg
 	}
 	e = mapping_instantiate(d->profile, d->store, device_var, d);
 	if (e < 0) {
-		log_error_errno(e, "Device %s: cannot instantiate profile '%s': %m", d->name, cfg->profile);
+		log_device_error_errno(DEV_LOG(d), e, "cannot instantiate profile '%s': %m", cfg->profile);
 		device_free(d);
 		return e;
 	}

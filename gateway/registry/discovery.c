@@ -63,6 +63,7 @@ int gw_registry_discover(struct gw_registry *r, const char *bridge, const char *
 	const struct gw_config *c = reg_config(r);
 	const struct gw_bridge *cb = gw_config_find_bridge(c, bridge);
 	const struct mapping_profile *p = NULL;
+	const struct log_device who = { device, bridge, NULL };
 	struct diag diag = { .fn = discover_diag };
 	const char *kind;
 	struct disc *ds;
@@ -84,15 +85,14 @@ int gw_registry_discover(struct gw_registry *r, const char *bridge, const char *
 		return -EINVAL;
 	e = mapping_set_get(c->profiles, profile, NULL, &diag, &p);
 	if (e < 0) {
-		log_error_errno(
-			e, "Bridge %s: device %s discovered with profile '%s', which cannot be loaded: %m",
-			bridge, device, profile);
+		log_device_error_errno(&who, e, "discovered with profile '%s', which cannot be loaded: %m",
+				       profile);
 		return e;
 	}
 	kind = mapping_profile_bridge(p);
 	if (kind && strcmp(kind, cb->type) != 0) {
-		log_error("Bridge %s: device %s discovered with profile '%s', a profile for %s bridges",
-			  bridge, device, profile, kind);
+		log_device_error(&who, "discovered with profile '%s', a profile for %s bridges", profile,
+				 kind);
 		return -EINVAL;
 	}
 	v = realloc(r->devs, (r->n + 2) * sizeof(*v));
@@ -104,7 +104,7 @@ int gw_registry_discover(struct gw_registry *r, const char *bridge, const char *
 	e = device_new(r, r->gens, &ds->cfg, p, ORDER_DISCOVERED + r->discovered, &d);
 	if (e < 0) {
 		disc_free(ds);
-		return log_error_errno(e, "Bridge %s: discovered device %s not created: %m", bridge, device);
+		return log_device_error_errno(&who, e, "discovered by bridge %s, not created: %m", bridge);
 	}
 	d->disc = ds;
 	free(d->fingerprint);
@@ -114,14 +114,14 @@ int gw_registry_discover(struct gw_registry *r, const char *bridge, const char *
 	e = d->fingerprint ? device_start(d) : -ENOMEM;
 	r->starting = NULL;
 	if (e < 0) {
-		log_error_errno(e, "Bridge %s: discovered device %s not started: %m", bridge, device);
+		log_device_error_errno(DEV_LOG(d), e, "discovered by bridge %s, not started: %m", bridge);
 		device_free(d);
 		return e;
 	}
 	r->discovered++;
 	device_insert(r, d);
-	log_info("Device %s discovered by bridge %s (profile %s, address %s)", device, bridge, profile,
-		 address);
+	log_device_info(DEV_LOG(d), "discovered by bridge %s (profile %s, address %s)", bridge, profile,
+			address);
 	reg_changed(r);
 	return 0;
 }
@@ -135,7 +135,7 @@ int gw_registry_forget(struct gw_registry *r, const char *device)
 	if (!d->disc)
 		return -EPERM;
 	device_unlink(r, d);
-	log_info("Device %s (discovered) removed", d->name);
+	log_device_info(DEV_LOG(d), "removed (forgotten by its bridge)");
 	device_free(d);
 	reg_changed(r);
 	return 0;

@@ -74,11 +74,13 @@ static void group_step(struct wgroup *g)
 static int group_timeout(sd_event_source *s, uint64_t usec, void *ud)
 {
 	struct wgroup *g = ud;
+	struct dev *d = device_find(g->r, g->device);
 
 	(void)s;
 	(void)usec;
-	log_warning("Device %s: no answer from the field within %llu s", g->device,
-		    (unsigned long long)(WRITE_TIMEOUT_USEC / USEC_PER_SEC));
+	log_device_warning(d ? DEV_LOG(d) : (&(const struct log_device){ .device = g->device }),
+			   "no answer from the field within %llu s",
+			   (unsigned long long)(WRITE_TIMEOUT_USEC / USEC_PER_SEC));
 	group_answer(g, -ETIMEDOUT);
 	group_release(g);
 	return 0;

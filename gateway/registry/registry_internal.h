@@ -101,6 +101,10 @@ struct dev {
 	uint64_t *hint;    /* per profile point: the period last given to kind->observed; NULL: none */
 };
 
+/* The device logger's view of d (log_device_*() of common/log.h): its
+ * lines carry DEVICE=, BRIDGE= and ENDPOINT= in the journal. */
+#define DEV_LOG(d) (&(const struct log_device){ (d)->name, (d)->cfg->bridge, target_endpoint(d) })
+
 /* Discovered devices are listed after the configured ones in status. */
 #define ORDER_DISCOVERED ((size_t)1 << 30)
 
@@ -196,6 +200,9 @@ int target_name(const struct gw_config *c, const struct gw_device *cfg, char *bu
  * gateway's endpoint (later, when that endpoint does not exist yet). */
 int target_start(struct dev *d);
 bool target_started(const struct dev *d);
+/* The LwM2M endpoint the device is or is part of (the gateway's, for an
+ * Object 25 device), for its log lines. */
+const char *target_endpoint(const struct dev *d);
 /* A device that waited for the server's address or the gateway's
  * endpoint: started now (failures logged). */
 void target_resume(struct dev *d);

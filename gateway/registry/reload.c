@@ -216,7 +216,7 @@ int gw_registry_apply(struct gw_registry *r, struct gw_config *config)
 			old->keep = true;
 			old->order = i;
 		} else {
-			log_info("Device %s changed: registering it again", cfg->name);
+			log_device_info(DEV_LOG(old), "changed: registering it again");
 			changed++;
 		}
 		free(fp);
@@ -238,7 +238,7 @@ int gw_registry_apply(struct gw_registry *r, struct gw_config *config)
 			continue;
 		}
 		if (!configured(c, r->devs[i]->name)) {
-			log_info("Device %s removed", r->devs[i]->name);
+			log_device_info(DEV_LOG(r->devs[i]), "removed");
 			removed++;
 		}
 		device_free(r->devs[i]);
@@ -263,7 +263,9 @@ int gw_registry_apply(struct gw_registry *r, struct gw_config *config)
 			r->starting = NULL;
 		}
 		if (e < 0) {
-			log_error_errno(e, "Device %s is not started: %m", cfg->name);
+			log_device_error_errno(
+				d ? DEV_LOG(d) : (&(const struct log_device){ cfg->name, cfg->bridge, NULL }),
+				e, "not started: %m");
 			device_free(d);
 			continue;
 		}

@@ -29,7 +29,7 @@ int sample_point(struct bridge_handle *h, const struct mapping_sample *s, uint64
 		 * the first one is logged, status shows the count. */
 		if (d->errors++ == 0) {
 			lwm2m_path_format(&pt->path, ps);
-			log_warning_errno(e, "Device %s: sample of %s rejected: %m", d->name, ps);
+			log_device_warning_errno(DEV_LOG(d), e, "sample of %s rejected: %m", ps);
 		}
 		return e;
 	}
@@ -70,9 +70,9 @@ int gw_registry_presence(struct gw_registry *r, const char *device, int err)
 	d->presence = err;
 	if (err < 0) {
 		d->unreachable++;
-		log_warning_errno(err, "Device %s is unreachable: %m", d->name);
+		log_device_warning_errno(DEV_LOG(d), err, "unreachable: %m");
 	} else
-		log_info("Device %s is reachable again", d->name);
+		log_device_info(DEV_LOG(d), "reachable again");
 	v.i = err < 0 ? GW_ERROR_UNREACHABLE : 0;
 	lwm2m_path_parse("/3/0/11/0", 9, &p, NULL);
 	return target_set_at(d, &p, &v, 0);

@@ -305,8 +305,8 @@ int target_start(struct dev *d)
 		}
 		e = add_to_gateway(d);
 		if (e < 0)
-			return log_error_errno(e, "Device %s: cannot add it to the gateway endpoint: %m",
-					       d->name);
+			return log_device_error_errno(DEV_LOG(d), e,
+						      "cannot add it to the gateway endpoint: %m");
 		return 0;
 	}
 	if (!servers_ready(r)) {
@@ -330,13 +330,20 @@ void target_resume(struct dev *d)
 			return;
 		e = add_to_gateway(d);
 		if (e < 0)
-			log_error_errno(e, "Device %s: cannot add it to the gateway endpoint: %m", d->name);
+			log_device_error_errno(DEV_LOG(d), e, "cannot add it to the gateway endpoint: %m");
 		return;
 	}
 	d->state = LWM2M_EP_WAITING;
 	e = add_endpoint(r, d->endpoint, d->cfg, d->store, d, &d->tgt.ep);
 	if (e < 0)
-		log_error_errno(e, "Device %s is not started: %m", d->name);
+		log_device_error_errno(DEV_LOG(d), e, "not started: %m");
+}
+
+const char *target_endpoint(const struct dev *d)
+{
+	const struct gw_config *c = d->gen->config;
+
+	return c->lwm2m.mode == GW_MODE_GATEWAY ? c->gateway.name : d->endpoint;
 }
 
 bool target_started(const struct dev *d)
