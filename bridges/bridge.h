@@ -59,6 +59,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "common/log.h"
 #include "mappings/mapping.h"
 
 struct schema_ctx;
@@ -209,6 +210,12 @@ int bridge_new(const struct bridge_kind *kind, const char *name, const struct yn
 /* done() and free (stop() is the caller's, for a started instance).
  * Accepts NULL; returns NULL. */
 struct bridge *bridge_free(struct bridge *b);
+
+/* Whom a bridge's line about one of its devices is about, for
+ * log_device_*() (common/log.h): the journal gets DEVICE= and BRIDGE=; the
+ * text is the bridge's own, which names the device. */
+#define BRIDGE_DEV_LOG(b, device_name) \
+	(&(const struct log_device){ .device = (device_name), .bridge = (b)->name, .named = true })
 
 /* A sample of the point whose handle is h (b->host.sample). */
 static inline int bridge_sample(struct bridge *b, struct bridge_handle *h, const struct mapping_sample *s,

@@ -244,9 +244,9 @@ int log_device_internal(int level, int error, const char *file, int line, const 
 	/* The caller's text after the prefix; %m needs errno set first. */
 	if (error != 0)
 		errno = error < 0 ? -error : error;
-	len = snprintf(text, sizeof(text), "Device %s: ", who->device ? who->device : "?");
+	len = who->named ? 0 : snprintf(text, sizeof(text), "Device %s: ", who->device ? who->device : "?");
 	va_start(ap, format);
-	if (len > 0 && (size_t)len < sizeof(text) &&
+	if (len >= 0 && (size_t)len < sizeof(text) &&
 	    vsnprintf(text + len, sizeof(text) - (size_t)len, format, ap) >=
 		    (int)(sizeof(text) - (size_t)len))
 		memcpy(text + sizeof(text) - 4, "...", 4); /* say so rather than cut silently */

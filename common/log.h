@@ -115,6 +115,9 @@ struct log_device {
 	const char *device;   /* the device's name (configured or discovered) */
 	const char *bridge;   /* the name of its bridge instance, or NULL */
 	const char *endpoint; /* the LwM2M endpoint it is, or NULL */
+	/* The text names the device in its own words (a bridge's lines,
+	 * "Modbus bus1: device pump (unit 3) ..."): no prefix, fields only. */
+	bool named;
 };
 
 /* Like log_internal(), for a line about who (not NULL). Do not call
@@ -129,11 +132,15 @@ int log_device_internal(int level, int error, const char *file, int line, const 
 		 : log_errno_ret_(error))
 #define log_device_full(who, level, ...) ((void)log_device_full_errno((who), (level), 0, __VA_ARGS__))
 
-#define log_device_debug(who, ...)   log_device_full((who), LOG_DEBUG, __VA_ARGS__)
-#define log_device_info(who, ...)    log_device_full((who), LOG_INFO, __VA_ARGS__)
-#define log_device_notice(who, ...)  log_device_full((who), LOG_NOTICE, __VA_ARGS__)
-#define log_device_warning(who, ...) log_device_full((who), LOG_WARNING, __VA_ARGS__)
-#define log_device_error(who, ...)   log_device_full((who), LOG_ERR, __VA_ARGS__)
+#define log_device_debug(who, ...)              log_device_full((who), LOG_DEBUG, __VA_ARGS__)
+#define log_device_info(who, ...)               log_device_full((who), LOG_INFO, __VA_ARGS__)
+#define log_device_notice(who, ...)             log_device_full((who), LOG_NOTICE, __VA_ARGS__)
+#define log_device_warning(who, ...)            log_device_full((who), LOG_WARNING, __VA_ARGS__)
+#define log_device_error(who, ...)              log_device_full((who), LOG_ERR, __VA_ARGS__)
+#define log_device_debug_errno(who, error, ...) log_device_full_errno((who), LOG_DEBUG, (error), __VA_ARGS__)
+#define log_device_info_errno(who, error, ...)  log_device_full_errno((who), LOG_INFO, (error), __VA_ARGS__)
+#define log_device_notice_errno(who, error, ...) \
+	log_device_full_errno((who), LOG_NOTICE, (error), __VA_ARGS__)
 #define log_device_warning_errno(who, error, ...) \
 	log_device_full_errno((who), LOG_WARNING, (error), __VA_ARGS__)
 #define log_device_error_errno(who, error, ...) log_device_full_errno((who), LOG_ERR, (error), __VA_ARGS__)

@@ -152,8 +152,10 @@ static void forget_silent(struct ble_bridge *b, uint64_t now)
 		char *name = strdup(d->name);
 		if (!name)
 			return;
-		log_info("BLE bridge %s: discovered device %s (%s) not heard for %llu s: forgotten",
-			 b->base.name, name, d->macs, (unsigned long long)((now - d->last_heard) / 1000000));
+		log_device_info(BRIDGE_DEV_LOG(&b->base, name),
+				"BLE bridge %s: discovered device %s (%s) not heard for %llu s: forgotten",
+				b->base.name, name, d->macs,
+				(unsigned long long)((now - d->last_heard) / 1000000));
 		if (b->base.host.forget)
 			(void)b->base.host.forget(b->base.host.ud, name);
 		free(name);
@@ -177,8 +179,9 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *ud)
 		/* Only adverts can go unheard; a GATT-only device's presence is
 		 * the outcome of its connections (ble_gatt.c). */
 		if (d->has_adv && !d->unreachable && now - heard >= b->conf.unreachable_usec) {
-			log_warning("BLE device %s (%s) not heard for %llu s", d->name, d->macs,
-				    (unsigned long long)((now - heard) / 1000000));
+			log_device_warning(BRIDGE_DEV_LOG(&d->b->base, d->name),
+					   "BLE device %s (%s) not heard for %llu s", d->name, d->macs,
+					   (unsigned long long)((now - heard) / 1000000));
 			ble_dev_presence(d, -EHOSTUNREACH);
 		}
 		for (size_t k = 0; k < d->npts; k++) {
@@ -327,8 +330,9 @@ static int ble_add_point(struct bridge *base, const struct bridge_point *bp)
 	if (!d) {
 		struct ble_dev **nd;
 		if (ble_dev_by_mac(b, addr.mac)) {
-			log_error("BLE bridge %s: device %s has the address of another device", b->base.name,
-				  bp->device);
+			log_device_error(BRIDGE_DEV_LOG(&b->base, bp->device),
+					 "BLE bridge %s: device %s has the address of another device",
+					 b->base.name, bp->device);
 			return -EEXIST;
 		}
 		nd = realloc(b->devs, (b->ndevs + 1) * sizeof(*nd));

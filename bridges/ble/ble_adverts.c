@@ -40,9 +40,11 @@ static bool resync(struct ble_dev *d, uint32_t counter)
 	d->resync_counter = counter;
 	if (d->resync_run < need)
 		return false;
-	log_warning("BLE device %s (%s): BTHome counter went back from %u and counted up to %u over %u "
-		    "adverts: accepted as the sensor's new sequence (battery change?)",
-		    d->name, d->macs, from, counter, d->resync_run);
+	log_device_warning(
+		BRIDGE_DEV_LOG(&d->b->base, d->name),
+		"BLE device %s (%s): BTHome counter went back from %u and counted up to %u over %u "
+		"adverts: accepted as the sensor's new sequence (battery change?)",
+		d->name, d->macs, from, counter, d->resync_run);
 	return true;
 }
 
@@ -60,8 +62,10 @@ static void decode_bthome(struct ble_dev *d, const struct adv_bytes *a)
 	if (r == -ENOKEY) {
 		d->nokey++;
 		if (!d->warned_nokey)
-			log_warning("BLE device %s (%s): encrypted BTHome advert but no bindkey configured",
-				    d->name, d->macs);
+			log_device_warning(
+				BRIDGE_DEV_LOG(&d->b->base, d->name),
+				"BLE device %s (%s): encrypted BTHome advert but no bindkey configured",
+				d->name, d->macs);
 		d->warned_nokey = true;
 		return;
 	}
@@ -77,8 +81,9 @@ static void decode_bthome(struct ble_dev *d, const struct adv_bytes *a)
 	if (r < 0) {
 		d->bad++;
 		if (!d->warned_bad)
-			log_warning_errno(r, "BLE device %s (%s): BTHome advert not decoded: %m", d->name,
-					  d->macs);
+			log_device_warning_errno(BRIDGE_DEV_LOG(&d->b->base, d->name), r,
+						 "BLE device %s (%s): BTHome advert not decoded: %m", d->name,
+						 d->macs);
 		d->warned_bad = true;
 		return;
 	}
@@ -86,7 +91,8 @@ static void decode_bthome(struct ble_dev *d, const struct adv_bytes *a)
 		/* With a key, plain adverts are what a spoofer would send. */
 		d->unencrypted++;
 		if (d->unencrypted == 1)
-			log_warning(
+			log_device_warning(
+				BRIDGE_DEV_LOG(&d->b->base, d->name),
 				"BLE device %s (%s): plain BTHome advert refused: the device has a bindkey",
 				d->name, d->macs);
 		return;
@@ -222,14 +228,16 @@ static void maybe_discover(struct ble_bridge *b, const uint8_t mac[6], const str
 			return; /* said why once already */
 	r = b->base.host.discover(b->base.host.ud, b->base.name, name, rule->profile, macs);
 	if (r < 0) {
-		log_warning_errno(r, "BLE bridge %s: cannot add discovered device %s (%s): %m", b->base.name,
-				  name, macs);
+		log_device_warning_errno(BRIDGE_DEV_LOG(&b->base, name), r,
+					 "BLE bridge %s: cannot add discovered device %s (%s): %m",
+					 b->base.name, name, macs);
 		/* Not again at every advert: the answer would be the same. */
 		if (b->nrefused < sizeof(b->refused) / sizeof(b->refused[0]))
 			memcpy(b->refused[b->nrefused++], mac, 6);
 		return;
 	}
-	log_info("BLE bridge %s: discovered %s (%s), profile %s", b->base.name, name, macs, rule->profile);
+	log_device_info(BRIDGE_DEV_LOG(&b->base, name), "BLE bridge %s: discovered %s (%s), profile %s",
+			b->base.name, name, macs, rule->profile);
 	b->ndiscovered++;
 	/* add_point() created it during the call. */
 	struct ble_dev *d = ble_dev_by_mac(b, mac);

@@ -130,11 +130,12 @@ static int on_op_reply(sd_bus_message *m, void *ud, sd_bus_error *e)
 		const sd_bus_error *be = sd_bus_message_get_error(m);
 		err = ble_reply_errno(m);
 		d->gatt_err++;
-		log_warning("BLE device %s: GATT %s failed: %s", d->name,
-			    op->kind == OP_WRITE    ? "write"
-			    : op->kind == OP_NOTIFY ? "StartNotify"
-						    : "read",
-			    be && be->message ? be->message : strerror(-err));
+		log_device_warning(BRIDGE_DEV_LOG(&d->b->base, d->name), "BLE device %s: GATT %s failed: %s",
+				   d->name,
+				   op->kind == OP_WRITE    ? "write"
+				   : op->kind == OP_NOTIFY ? "StartNotify"
+							   : "read",
+				   be && be->message ? be->message : strerror(-err));
 		if (be && be->name &&
 		    (strcmp(be->name, "org.bluez.Error.NotConnected") == 0 || err == -ETIMEDOUT)) {
 			/* The device did not answer in time: 5.04 for this one
@@ -230,13 +231,16 @@ static void op_next(struct ble_dev *d)
 			return;
 		d->cur = NULL;
 		if (r == -ENOENT)
-			log_warning("BLE device %s: no characteristic %s in service %s", d->name,
-				    (op->kind == OP_POLL || op->kind == OP_NOTIFY ? op->p->src : op->src)
-					    ->characteristic,
-				    (op->kind == OP_POLL || op->kind == OP_NOTIFY ? op->p->src : op->src)
-					    ->service);
+			log_device_warning(
+				BRIDGE_DEV_LOG(&d->b->base, d->name),
+				"BLE device %s: no characteristic %s in service %s", d->name,
+				(op->kind == OP_POLL || op->kind == OP_NOTIFY ? op->p->src : op->src)
+					->characteristic,
+				(op->kind == OP_POLL || op->kind == OP_NOTIFY ? op->p->src : op->src)
+					->service);
 		else
-			log_warning_errno(r, "BLE device %s: cannot send a GATT call: %m", d->name);
+			log_device_warning_errno(BRIDGE_DEV_LOG(&d->b->base, d->name), r,
+						 "BLE device %s: cannot send a GATT call: %m", d->name);
 		if (op->kind == OP_NOTIFY)
 			op->p->notifying = false;
 		ble_op_finish(op, r == -ENOENT ? -ENOENT : -EIO, NULL);

@@ -235,7 +235,9 @@ static void presence(struct mb_bridge *b, struct mb_dev *d, int err)
 static void health_ok(struct mb_bridge *b, struct mb_dev *d)
 {
 	if (d->quarantined || (d->failing_since && d->presence < 0))
-		log_info("Modbus %s: device %s (unit %u) answers again", b->base.name, d->name, d->addr.unit);
+		log_device_info(BRIDGE_DEV_LOG(&b->base, d->name),
+				"Modbus %s: device %s (unit %u) answers again", b->base.name, d->name,
+				d->addr.unit);
 	d->quarantined = d->probing = false;
 	d->backoff = 0;
 	d->failing_since = 0;
@@ -268,10 +270,11 @@ static void health_failed(struct mb_bridge *b, struct mb_dev *d, const struct mb
 	if (!b->conf.unreachable_after_usec || now - d->failing_since < b->conf.unreachable_after_usec ||
 	    d->presence < 0)
 		return;
-	log_warning("Modbus %s: device %s (unit %u) has answered only failures for %" PRIu64
-		    " ms (the last: %s): unreachable until it answers",
-		    b->base.name, d->name, d->addr.unit, (now - d->failing_since) / 1000,
-		    fail_what(d, what, sizeof(what)));
+	log_device_warning(BRIDGE_DEV_LOG(&b->base, d->name),
+			   "Modbus %s: device %s (unit %u) has answered only failures for %" PRIu64
+			   " ms (the last: %s): unreachable until it answers",
+			   b->base.name, d->name, d->addr.unit, (now - d->failing_since) / 1000,
+			   fail_what(d, what, sizeof(what)));
 	presence(b, d, err);
 }
 
@@ -281,11 +284,12 @@ static void health_timeout(struct mb_bridge *b, struct mb_dev *d, int err)
 	if (d->backoff > b->conf.backoff_max_usec)
 		d->backoff = b->conf.backoff_max_usec;
 	if (!d->quarantined)
-		log_warning_errno(err,
-				  "Modbus %s: device %s (unit %u) does not answer (%m): next try in %" PRIu64
-				  " ms, backing off up to %" PRIu64 " ms",
-				  b->base.name, d->name, d->addr.unit, d->backoff / 1000,
-				  b->conf.backoff_max_usec / 1000);
+		log_device_warning_errno(
+			BRIDGE_DEV_LOG(&b->base, d->name), err,
+			"Modbus %s: device %s (unit %u) does not answer (%m): next try in %" PRIu64
+			" ms, backing off up to %" PRIu64 " ms",
+			b->base.name, d->name, d->addr.unit, d->backoff / 1000,
+			b->conf.backoff_max_usec / 1000);
 	d->quarantined = true;
 	d->probing = false;
 	d->quarantine_until = mb_now_usec() + d->backoff;
@@ -446,9 +450,10 @@ static void point_errors(struct mb_bridge *b, struct mb_dev *d, const struct mb_
 			continue;
 		p->last_err = j->err;
 		lwm2m_path_format(&p->pt->path, ps);
-		log_warning_errno(j->err,
-				  "Modbus %s: device %s: reading %s %u (%s) failed with exception %u: %m",
-				  b->base.name, d->name, mb_table_name(j->table), p->src->addr, ps, j->exc);
+		log_device_warning_errno(
+			BRIDGE_DEV_LOG(&b->base, d->name), j->err,
+			"Modbus %s: device %s: reading %s %u (%s) failed with exception %u: %m", b->base.name,
+			d->name, mb_table_name(j->table), p->src->addr, ps, j->exc);
 	}
 }
 
@@ -471,8 +476,9 @@ static bool learn_split(struct mb_bridge *b, struct mb_dev *d, const struct mb_j
 		return false;
 	if (mb_cuts_add(d->cuts[j->table], &d->ncuts[j->table], MB_MAX_CUTS, cut) <= 0)
 		return false;
-	log_info("Modbus %s: device %s refuses reading %s %u..%u at once: reading from %u separately",
-		 b->base.name, d->name, mb_table_name(j->table), j->addr, j->addr + j->count - 1, cut);
+	log_device_info(BRIDGE_DEV_LOG(&b->base, d->name),
+			"Modbus %s: device %s refuses reading %s %u..%u at once: reading from %u separately",
+			b->base.name, d->name, mb_table_name(j->table), j->addr, j->addr + j->count - 1, cut);
 	period = g->period;
 	if (dev_replan(b, d) < 0)
 		return false;
@@ -727,8 +733,10 @@ static int mb_add_point(struct bridge *base, const struct bridge_point *bp)
 			/* Once per device, not per point. */
 			free(b->refused);
 			b->refused = strdup(bp->device);
-			log_error("Modbus %s: device %s: unit id %u is not usable on a serial line (1..247)",
-				  b->base.name, bp->device, a.unit);
+			log_device_error(
+				BRIDGE_DEV_LOG(&b->base, bp->device),
+				"Modbus %s: device %s: unit id %u is not usable on a serial line (1..247)",
+				b->base.name, bp->device, a.unit);
 		}
 		return -EINVAL;
 	}

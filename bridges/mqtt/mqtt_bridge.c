@@ -492,16 +492,19 @@ static void silence(struct mqtt_bridge *b, uint64_t now)
 			char *name = strdup(d->name);
 			if (!name)
 				return;
-			log_info("MQTT bridge %s: discovered device %s not heard for %llu s: forgotten",
-				 b->base.name, name, (unsigned long long)((now - d->heard) / 1000000));
+			log_device_info(
+				BRIDGE_DEV_LOG(&b->base, name),
+				"MQTT bridge %s: discovered device %s not heard for %llu s: forgotten",
+				b->base.name, name, (unsigned long long)((now - d->heard) / 1000000));
 			(void)b->base.host.forget(b->base.host.ud, name);
 			free(name);
 			return;
 		}
 		if (b->conf.unreachable_usec && !d->stale && now - d->heard >= b->conf.unreachable_usec) {
 			d->stale = true;
-			log_warning("MQTT bridge %s: %s not heard for %llu s", b->base.name, d->name,
-				    (unsigned long long)((now - d->heard) / 1000000));
+			log_device_warning(BRIDGE_DEV_LOG(&b->base, d->name),
+					   "MQTT bridge %s: %s not heard for %llu s", b->base.name, d->name,
+					   (unsigned long long)((now - d->heard) / 1000000));
 			dev_tell(b, d);
 		}
 	}
@@ -632,8 +635,9 @@ static void cb_publish(struct mosquitto *m, void *ud, int mid, int reason, const
 			if (reason >= 0x80) {
 				/* The request was fine, its way to the field is
 				 * closed: the gateway failed (5.00). */
-				log_warning("MQTT bridge %s: the broker refused a publish for %s: %s",
-					    b->base.name, op->device, mosquitto_reason_string(reason));
+				log_device_warning(BRIDGE_DEV_LOG(&b->base, op->device),
+						   "MQTT bridge %s: the broker refused a publish for %s: %s",
+						   b->base.name, op->device, mosquitto_reason_string(reason));
 				op_finish_later(op, -EIO);
 			} else if (!op->confirm)
 				op_finish_later(op, 0);
@@ -977,13 +981,15 @@ static void discover(struct mqtt_bridge *b, const char *topic, size_t tlen, stru
 			b->ndiscovered++;
 			if (d)
 				d->discovered = true;
-			log_info("MQTT bridge %s: discovered %s (profile %s) on '%.*s'", b->base.name, name,
-				 rl->profile, (int)tlen, topic);
+			log_device_info(BRIDGE_DEV_LOG(&b->base, name),
+					"MQTT bridge %s: discovered %s (profile %s) on '%.*s'", b->base.name,
+					name, rl->profile, (int)tlen, topic);
 			if (d)
 				dev_tell(b, d);
 		} else {
-			log_warning_errno(r, "MQTT bridge %s: cannot create discovered device %s: %m",
-					  b->base.name, name);
+			log_device_warning_errno(BRIDGE_DEV_LOG(&b->base, name), r,
+						 "MQTT bridge %s: cannot create discovered device %s: %m",
+						 b->base.name, name);
 			if (b->nrejected < REJECTED_MAX && (b->rejected[b->nrejected] = strdup(name)))
 				b->nrejected++;
 		}
@@ -1042,7 +1048,8 @@ static void heard(struct mqtt_bridge *b, struct dev *d)
 	d->heard = now_usec(b);
 	if (d->stale) {
 		d->stale = false;
-		log_info("MQTT bridge %s: %s is heard again", b->base.name, d->name);
+		log_device_info(BRIDGE_DEV_LOG(&b->base, d->name), "MQTT bridge %s: %s is heard again",
+				b->base.name, d->name);
 		dev_tell(b, d);
 	}
 }
@@ -1232,8 +1239,9 @@ static int on_op_timer(sd_event_source *s, uint64_t usec, void *ud)
 	if (err == -ETIME) {
 		if (d)
 			d->timeouts++;
-		log_warning("MQTT bridge %s: %s: no %s within the timeout", b->base.name, op->device,
-			    op->confirm && op->acked ? "state echo" : "PUBACK");
+		log_device_warning(BRIDGE_DEV_LOG(&b->base, op->device),
+				   "MQTT bridge %s: %s: no %s within the timeout", b->base.name, op->device,
+				   op->confirm && op->acked ? "state echo" : "PUBACK");
 	}
 	op_unlink(op);
 	op_free(op);
@@ -1273,18 +1281,22 @@ static int publish(struct mqtt_bridge *b, struct dev *d, const struct mqtt_sourc
 	tl = mqtt_template_expand(&w->topic, &d->bind, topic, sizeof(topic), &missing);
 	if (tl < 0) {
 		if (tl == -ENOENT)
-			log_error("MQTT bridge %s: %s: topic '%s' needs {%s}, which the device's address "
-				  "does not bind",
-				  b->base.name, d->name, w->topic.src, missing);
+			log_device_error(
+				BRIDGE_DEV_LOG(&b->base, d->name),
+				"MQTT bridge %s: %s: topic '%s' needs {%s}, which the device's address "
+				"does not bind",
+				b->base.name, d->name, w->topic.src, missing);
 		else
-			log_error("MQTT bridge %s: %s: cannot build a topic from '%s'", b->base.name, d->name,
-				  w->topic.src);
+			log_device_error(BRIDGE_DEV_LOG(&b->base, d->name),
+					 "MQTT bridge %s: %s: cannot build a topic from '%s'", b->base.name,
+					 d->name, w->topic.src);
 		return -EINVAL;
 	}
 	pl = mqtt_fill_payload(w->payload, value, vlen, is_string, &d->bind, payload, sizeof(payload));
 	if (pl < 0) {
-		log_error("MQTT bridge %s: %s: cannot fill the payload template '%s'", b->base.name, d->name,
-			  w->payload);
+		log_device_error(BRIDGE_DEV_LOG(&b->base, d->name),
+				 "MQTT bridge %s: %s: cannot fill the payload template '%s'", b->base.name,
+				 d->name, w->payload);
 		return -EINVAL;
 	}
 	op = calloc(1, sizeof(*op));
@@ -1325,8 +1337,9 @@ static int publish(struct mqtt_bridge *b, struct dev *d, const struct mqtt_sourc
 	rc = mosquitto_publish(b->mosq, &op->mid, topic, pl, payload, w->qos, w->retain);
 	b->in_publish = false;
 	if (rc != MOSQ_ERR_SUCCESS) {
-		log_error("MQTT bridge %s: %s: cannot publish on '%s': %s", b->base.name, d->name, topic,
-			  mosquitto_strerror(rc));
+		log_device_error(BRIDGE_DEV_LOG(&b->base, d->name),
+				 "MQTT bridge %s: %s: cannot publish on '%s': %s", b->base.name, d->name,
+				 topic, mosquitto_strerror(rc));
 		op_free(op);
 		return rc == MOSQ_ERR_NO_CONN ? -EHOSTUNREACH : mosq_errno(rc);
 	}
@@ -1338,7 +1351,8 @@ static int publish(struct mqtt_bridge *b, struct dev *d, const struct mqtt_sourc
 			op_finish_later(op, 0);
 	}
 	d->pub++;
-	log_debug("MQTT bridge %s: %s: published '%s' on '%s'", b->base.name, d->name, payload, topic);
+	log_device_debug(BRIDGE_DEV_LOG(&b->base, d->name), "MQTT bridge %s: %s: published '%s' on '%s'",
+			 b->base.name, d->name, payload, topic);
 	update_events(b);
 	return 0;
 }
@@ -1386,7 +1400,8 @@ static struct dev *dev_new(struct mqtt_bridge *b, const char *name, const struct
 	size_t total = 0, o = 0;
 
 	if (mqtt_address_binding(address, &bind, why, sizeof(why)) < 0) {
-		log_error("MQTT bridge %s: device %s: %s", b->base.name, name, why);
+		log_device_error(BRIDGE_DEV_LOG(&b->base, name), "MQTT bridge %s: device %s: %s",
+				 b->base.name, name, why);
 		return NULL;
 	}
 	for (size_t i = 0; i < bind.n; i++)
@@ -1476,8 +1491,9 @@ static int mqtt_add_point(struct bridge *base, const struct bridge_point *p)
 		return -EINVAL;
 	r = mqtt_template_filter(&src->topic, &d->bind, filter, sizeof(filter));
 	if (r < 0) {
-		log_error("MQTT bridge %s: device %s: cannot subscribe to '%s' with its address",
-			  b->base.name, d->name, src->topic.src);
+		log_device_error(BRIDGE_DEV_LOG(&b->base, d->name),
+				 "MQTT bridge %s: device %s: cannot subscribe to '%s' with its address",
+				 b->base.name, d->name, src->topic.src);
 		if (d->npoints == 0)
 			dev_drop(b, d);
 		return -EINVAL;

@@ -138,6 +138,7 @@ static void test_device_lines(void **state)
 {
 	const struct log_device who = { .device = "pump", .bridge = "bus1", .endpoint = "gw-pump" };
 	const struct log_device anon = { 0 };
+	const struct log_device named = { .device = "pump", .bridge = "bus1", .named = true };
 
 	(void)state;
 	calls = 0;
@@ -149,10 +150,13 @@ static void test_device_lines(void **state)
 	assert_int_equal(errno, EAGAIN);
 	log_device_info(&who, "reachable again");
 	log_device_error(&anon, "no name");
+	/* A bridge's line names the device in its own words: no prefix. */
+	log_device_warning(&named, "Modbus bus1: device pump (unit 3) does not answer");
 	/* On stderr the fields are not shown: the prefix says whom. */
 	assert_string_equal(drain(), "<4>Device pump: unreachable: Input/output error\n"
 				     "<6>Device pump: reachable again\n"
-				     "<3>Device ?: no name\n");
+				     "<3>Device ?: no name\n"
+				     "<4>Modbus bus1: device pump (unit 3) does not answer\n");
 	char *big = malloc(10000);
 	memset(big, 'x', 9999);
 	big[9999] = '\0';
