@@ -90,7 +90,7 @@ struct bridge_host {
 	void (*presence)(void *ud, const char *device, int err);
 	/* Auto-discovery (opt-in in the bridge's own configuration, bounded by
 	 * the bridge's own maximum): create a device `device` of profile
-	 * `profile` on the bridge instance `bridge` (the name new() got), whose
+	 * `profile` on the bridge instance `bridge` (its b->name), whose
 	 * address is the scalar text `address` (what add_point() then shows
 	 * as p->address, a YAML scalar node). It registers with the LwM2M
 	 * server like a configured device, and its points reach the bridge

@@ -18,6 +18,8 @@
  *   instances.c  the running bridge instances, what they call back
  *                (struct bridge_host), observation hints for them
  *   reload.c     apply a new configuration by difference (fingerprints)
+ *   sample.c     what bridges report: samples (by handle, or by name for
+ *                the status socket) and presence
  *   discovery.c  devices a bridge discovers or forgets
  *   status.c     counts and the `fieldgate status` table
  *
