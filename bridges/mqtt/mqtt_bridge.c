@@ -75,16 +75,22 @@ struct dev {
 	struct dev *bnext;              /* the bucket of its {device} value */
 };
 
+/* Seven pointers: one more costs every point 16 bytes (a malloc size
+ * class); the source is pt->source (entry_src()). */
 struct entry {
 	struct dev *dev;
 	const struct mapping_point *pt;
 	struct bridge_handle *h; /* what its samples go back with */
-	const struct mqtt_source *src;
-	char *filter;        /* its subscription */
-	char *key;           /* the exact topic when every capture is bound, else NULL */
-	struct entry *next;  /* the device's entries */
-	struct entry *hnext; /* the index bucket (key) or the wildcard list */
+	char *filter;            /* its subscription */
+	char *key;               /* the exact topic when every capture is bound, else NULL */
+	struct entry *next;      /* the device's entries */
+	struct entry *hnext;     /* the index bucket (key) or the wildcard list */
 };
+
+static const struct mqtt_source *entry_src(const struct entry *e)
+{
+	return e->pt->source;
+}
 
 struct sub {
 	char *filter;
@@ -1023,7 +1029,7 @@ static void each_match(struct mqtt_bridge *b, const char *topic, size_t tlen,
 			fn(b, e, ctx);
 	for (struct entry *e = b->wild; e; e = e->hnext)
 		if (mqtt_filter_match(e->filter, topic, tlen) &&
-		    mqtt_template_match(&e->src->topic, topic, tlen, &e->dev->bind, NULL))
+		    mqtt_template_match(&entry_src(e)->topic, topic, tlen, &e->dev->bind, NULL))
 			fn(b, e, ctx);
 }
 
@@ -1068,14 +1074,15 @@ static void feed(struct mqtt_bridge *b, struct entry *e, void *ctx)
 	int r;
 
 	heard(b, e->dev);
-	r = mqtt_payload_decode(e->src, mapping_raw_size(e->pt->xf.raw, e->pt->xf.width), &m->pl, &s, &t);
+	r = mqtt_payload_decode(entry_src(e), mapping_raw_size(e->pt->xf.raw, e->pt->xf.width), &m->pl, &s,
+				&t);
 	if (r == -ENOENT) {
 		e->dev->missing++;
 		return;
 	}
 	if (r < 0) {
 		bad(b, e, m,
-		    r == -EBADMSG ? (e->src->format == MQTT_FORMAT_RAW ? "too short" : "not JSON")
+		    r == -EBADMSG ? (entry_src(e)->format == MQTT_FORMAT_RAW ? "too short" : "not JSON")
 				  : "not a value (object, array or null)");
 		return;
 	}
@@ -1525,7 +1532,6 @@ static int mqtt_add_point(struct bridge *base, const struct bridge_point *p)
 	e->dev = d;
 	e->pt = p->pt;
 	e->h = p->handle;
-	e->src = src;
 	/* Appended: a message feeds the points in profile order. */
 	*d->etail = e;
 	d->etail = &e->next;
