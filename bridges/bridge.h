@@ -115,6 +115,25 @@ struct bridge_point {
 	uint64_t poll_usec; /* the device's override, else pt->poll_usec, else the profile's */
 };
 
+/* One number a bridge keeps about a device (device_counters). */
+struct bridge_counter {
+	const char *name; /* [a-z0-9_], stable: part of the metric name and the JSON key */
+	const char *help; /* one line, for the metrics' HELP */
+	uint64_t value;
+	bool gauge; /* a level that goes up and down (signal strength), not a count */
+};
+#define BRIDGE_COUNTERS_MAX 16
+
+/* device_counters' tail: copy the n counters c into out (at most max). */
+static inline int bridge_counters_copy(struct bridge_counter *out, size_t max, const struct bridge_counter *c,
+				       size_t n)
+{
+	n = n < max ? n : max;
+	for (size_t i = 0; i < n; i++)
+		out[i] = c[i];
+	return (int)n;
+}
+
 struct bridge_ops {
 	const char *type; /* "modbus", "mqtt", "ble": the `type:` word */
 	/* The parser of this kind's profile sources, given to the mapping
@@ -157,6 +176,11 @@ struct bridge_ops {
 	 * text into buf (at most size bytes, no newline); return its length,
 	 * 0 for nothing to show, or a negative errno. */
 	int (*device_status)(struct bridge *b, const char *device, char *buf, size_t size);
+	/* Optional. The same counters as numbers, for `fieldgate status
+	 * --json` and the metrics (fieldgate_<type>_<name>, labelled with the
+	 * bridge and the device): fill at most max entries of out (static
+	 * names and help texts), return how many, or a negative errno. */
+	int (*device_counters)(struct bridge *b, const char *device, struct bridge_counter *out, size_t max);
 	void (*stop)(struct bridge *b);
 	struct bridge *(*free)(struct bridge *b); /* accepts NULL; returns NULL */
 };

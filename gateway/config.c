@@ -642,6 +642,31 @@ static const struct schema_section lwm2m_section = {
 	.check = check_lwm2m,
 };
 
+#define MT_OFF(f) offsetof(struct gw_metrics_config, f)
+
+static const struct schema_key metrics_keys[] = {
+	{ .name = "textfile",
+	  .kind = SCHEMA_STRING,
+	  .offset = MT_OFF(textfile),
+	  .parse = check_absolute_path,
+	  .doc = "file rewritten with the metrics for node_exporter's textfile collector" },
+	{ .name = "interval",
+	  .kind = SCHEMA_DURATION,
+	  .offset = MT_OFF(interval_usec),
+	  .umin = USEC_PER_SEC,
+	  .umax = USEC_PER_HOUR,
+	  .step = USEC_PER_SEC,
+	  .def_uint = 15 * USEC_PER_SEC,
+	  .doc = "how often the textfile is rewritten" },
+	{ NULL },
+};
+
+static const struct schema_section metrics_section = {
+	.name = "metrics",
+	.size = sizeof(struct gw_metrics_config),
+	.keys = metrics_keys,
+};
+
 static const struct schema_enum_word bridge_type_words[] = {
 	{ "modbus", GW_BRIDGE_MODBUS },
 	{ "mqtt", GW_BRIDGE_MQTT },
@@ -834,6 +859,7 @@ static const struct schema_key root_keys[] = {
 	  .required = true,
 	  .offset = GW_OFF(lwm2m),
 	  .section = &lwm2m_section },
+	{ .name = "metrics", .kind = SCHEMA_SECTION, .offset = GW_OFF(metrics), .section = &metrics_section },
 	{ .name = "bridges",
 	  .kind = SCHEMA_CUSTOM,
 	  .offset = GW_OFF(bridges),
@@ -1138,7 +1164,7 @@ static int config_from_doc(struct ydoc *doc, const char *path, struct diag *diag
 {
 	struct gw_secret_scan secrets = { 0 };
 	struct gw_config *c;
-	int r, rs;
+	int r, rs, rf;
 
 	c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -1146,11 +1172,16 @@ static int config_from_doc(struct ydoc *doc, const char *path, struct diag *diag
 		return -ENOMEM;
 	}
 	c->doc = doc;
+	/* Secrets of *_file and *_credential keys first: put in place, they
+	 * are parsed like any other. */
+	rf = gw_secrets_resolve(doc, diag, &secrets);
 	r = schema_parse_secrets(&root_section, ydoc_root(doc), c, diag, NULL, gw_secret_seen, &secrets);
 	rs = gw_secrets_check(&secrets, doc, diag);
 	gw_secret_scan_clear(&secrets);
 	if (r == 0 || rs == -ENOMEM)
 		r = rs == -EACCES ? -EINVAL : rs;
+	if (r == 0 || rf == -ENOMEM)
+		r = rf;
 	if (r == -EINVAL && partial && split_profiles_path(c, path) >= 0) {
 		*partial = c;
 		return r;

@@ -18,6 +18,7 @@ packages=(
 	# tests
 	libcmocka-dev python3 python3-cbor2 openssl
 	dbus mosquitto mosquitto-clients python3-pymodbus python3-serial-asyncio python3-dbusmock python3-cryptography socat
+	python3-jsonschema python3-prometheus-client
 	nodejs npm
 )
 

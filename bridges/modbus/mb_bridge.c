@@ -1025,6 +1025,22 @@ static int mb_device_status(struct bridge *b, const char *device, char *buf, siz
 	return (size_t)n < size ? n : (int)size - 1;
 }
 
+static int mb_device_counters(struct bridge *b, const char *device, struct bridge_counter *out, size_t max)
+{
+	struct mb_dev *d = dev_find(b, device);
+	const struct bridge_counter c[] = {
+		{ "requests", "Modbus requests sent to the unit", d ? d->requests : 0 },
+		{ "exceptions", "exception responses", d ? d->exceptions : 0 },
+		{ "crc_errors", "answers with a bad CRC (RTU)", d ? d->crc : 0 },
+		{ "bad_responses", "malformed answers", d ? d->bad : 0 },
+		{ "timeouts", "requests without an answer in time", d ? d->timeouts : 0 },
+		{ "quarantined", "1 while the unit is quarantined after time-outs", d ? d->quarantined : 0,
+		  true },
+	};
+
+	return d ? bridge_counters_copy(out, max, c, sizeof(c) / sizeof(c[0])) : 0;
+}
+
 static void mb_stop(struct bridge *b)
 {
 	b->stopping = true;
@@ -1074,6 +1090,7 @@ const struct bridge_ops bridge_modbus_ops = {
 	.execute = mb_execute,
 	.observed = mb_observed,
 	.device_status = mb_device_status,
+	.device_counters = mb_device_counters,
 	.stop = mb_stop,
 	.free = mb_free,
 };

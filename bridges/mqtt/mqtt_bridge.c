@@ -1594,6 +1594,22 @@ static int mqtt_device_status(struct bridge *b, const char *device, char *buf, s
 	return n < 0 ? -EIO : (size_t)n >= size ? (int)size - 1 : n;
 }
 
+static int mqtt_device_counters(struct bridge *b, const char *device, struct bridge_counter *out, size_t max)
+{
+	struct dev *d = dev_find(b, device);
+	const struct bridge_counter c[] = {
+		{ "messages", "MQTT messages received on the device's topics", d ? d->rx : 0 },
+		{ "bad_messages", "messages that could not be read at all (not JSON, too large)",
+		  d ? d->bad : 0 },
+		{ "value_errors", "values of a message that did not decode", d ? d->value_err : 0 },
+		{ "missing_values", "values a message did not carry", d ? d->missing : 0 },
+		{ "commands", "writes and executes published", d ? d->pub : 0 },
+		{ "command_timeouts", "commands never acknowledged", d ? d->timeouts : 0 },
+	};
+
+	return d ? bridge_counters_copy(out, max, c, sizeof(c) / sizeof(c[0])) : 0;
+}
+
 /* ---- life cycle ---------------------------------------------------------------- */
 
 static int mqtt_verify(struct schema_ctx *ctx, const struct ynode *body)
@@ -1743,6 +1759,7 @@ const struct bridge_ops bridge_mqtt_ops = {
 	.write = mqtt_write,
 	.execute = mqtt_execute,
 	.device_status = mqtt_device_status,
+	.device_counters = mqtt_device_counters,
 	.stop = mqtt_stop,
 	.free = mqtt_free,
 };
