@@ -79,6 +79,7 @@ struct gw_gateway_config {
 	const char *objects_dir;   /* as written */
 	const char *profiles_path; /* ':'-separated folders, as written */
 	const char *status_socket; /* Unix socket of `fieldgate status`, or NULL: default */
+	const char *devices_dir;   /* as written, or NULL: devices.d beside the file */
 };
 
 enum gw_bridge_type {
@@ -140,6 +141,14 @@ struct gw_config {
 	char **profiles_dirs;       /* profiles_path split and resolved; NULL-terminated */
 	struct schema_list bridges; /* of struct gw_bridge */
 	struct schema_list devices; /* of struct gw_device */
+
+	/* devices_dir (devices_dir.c): the folder resolved (NULL for a
+	 * configuration from memory), its files' documents (owning the
+	 * strings of their devices, which follow the main file's in
+	 * `devices`), and how many devices the main file has. */
+	char *devices_dir;
+	struct ydoc **devices_docs;
+	size_t ndevices_docs, ndevices_main;
 
 	/* Filled by gw_config_load_profiles(): the profiles of the devices. */
 	struct mapping_set *profiles;
@@ -243,10 +252,14 @@ struct gw_secret_file {
 	const struct ynode *node;
 	char *key; /* its path: "bridges.broker.tls.key" */
 };
+struct gw_secret_in {
+	const struct ynode *value; /* the first secret value written in a file */
+	char key[600];             /* its path: "lwm2m.servers[0].psk_key" */
+	size_t n;                  /* how many that file holds */
+};
 struct gw_secret_scan {
-	const struct ynode *value; /* the first secret value */
-	char value_key[600];       /* its path: "lwm2m.servers[0].psk_key" */
-	size_t nvalues;
+	struct gw_secret_in *in; /* per file that holds a secret written in it */
+	size_t nin;
 	struct gw_secret_file *files;
 	size_t nfiles, cap;
 	struct gw_secret_ref *refs;
@@ -267,12 +280,26 @@ void gw_secret_seen(void *ud, const struct ynode *value, const char *key, enum s
  * -ENOMEM. */
 int gw_secrets_resolve(struct ydoc *doc, struct diag *diag, struct gw_secret_scan *s);
 /* Report (at the value's position, naming the file and its mode) a secret
- * value in doc's file when others can read it, every named file that
- * exists and others can read, and an `X_file:` / `X_credential:` whose X
- * the parse did not take as a secret. Returns 0, -EACCES when something
- * was reported, -ENOMEM. */
-int gw_secrets_check(const struct gw_secret_scan *s, const struct ydoc *doc, struct diag *diag);
+ * value written in a file of docs (the main file, devices_dir's) that
+ * others can read, every named file that exists and others can read, and
+ * an `X_file:` / `X_credential:` whose X the parse did not take as a
+ * secret. Returns 0, -EACCES when something was reported, -ENOMEM. */
+int gw_secrets_check(const struct gw_secret_scan *s, struct ydoc *const *docs, size_t ndocs, struct diag *diag);
 void gw_secret_scan_clear(struct gw_secret_scan *s);
+
+/* ---- gateway.devices_dir (devices_dir.c) ------------------------------ */
+
+/* Before the parse of c->doc, read from the file at path: read the *.yaml
+ * and *.yml files of devices_dir (gateway.devices_dir as written, relative
+ * to path's folder; default devices.d there, which may be missing) in name
+ * order into c->devices_docs, their secrets resolved into secrets. YAML
+ * problems go to diag with their positions. Returns 0, -EINVAL (reported),
+ * -ENOMEM. */
+int gw_devices_dir_load(struct gw_config *c, const char *path, struct diag *diag, struct gw_secret_scan *secrets);
+/* In the parse (the root section's check, before the whole-file rules):
+ * parse each file's `devices:` with device (the list element of the main
+ * file's) and append them to c->devices. Returns 0 or -ENOMEM. */
+int gw_devices_dir_merge(struct schema_ctx *ctx, struct gw_config *c, const struct schema_key *device);
 
 /* ---- the state directory (state_dir.c) -------------------------------- */
 

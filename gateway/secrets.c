@@ -73,9 +73,23 @@ void gw_secret_seen(void *ud, const struct ynode *value, const char *key, enum s
 			s->oom = true;
 		return;
 	}
-	if (s->nvalues++ == 0) {
-		s->value = value;
-		snprintf(s->value_key, sizeof(s->value_key), "%s", key);
+	/* The first secret written in each file (the main one, each of
+	 * devices_dir's), and how many more. */
+	for (size_t i = 0; i < s->nin; i++)
+		if (strcmp(s->in[i].value->file, value->file) == 0) {
+			s->in[i].n++;
+			return;
+		}
+	{
+		struct gw_secret_in *in = realloc(s->in, (s->nin + 1) * sizeof(*in));
+		if (!in) {
+			s->oom = true;
+			return;
+		}
+		s->in = in;
+		s->in[s->nin].value = value;
+		s->in[s->nin].n = 1;
+		snprintf(s->in[s->nin++].key, sizeof(s->in[0].key), "%s", key);
 	}
 }
 
@@ -85,6 +99,7 @@ void gw_secret_scan_clear(struct gw_secret_scan *s)
 		free(s->files[i].key);
 	free(s->files);
 	free(s->refs);
+	free(s->in);
 	*s = (struct gw_secret_scan){ 0 };
 }
 
@@ -294,22 +309,33 @@ static void report_loose(struct diag *diag, const struct ynode *at, const char *
 			    what, readers, mode, (unsigned)st->st_uid, path);
 }
 
-int gw_secrets_check(const struct gw_secret_scan *s, const struct ydoc *doc, struct diag *diag)
+int gw_secrets_check(const struct gw_secret_scan *s, struct ydoc *const *docs, size_t ndocs,
+		     struct diag *diag)
 {
-	const struct stat *cst = ydoc_file_stat(doc);
 	const char *readers;
 	int ret = 0;
 
 	if (s->oom)
 		return -ENOMEM;
-	if (s->value && cst && (readers = gw_secret_readers(cst->st_mode, cst->st_uid))) {
-		char what[sizeof(s->value_key) + 64];
-		if (s->nvalues > 1)
-			snprintf(what, sizeof(what), "%s (and %zu more secret%s) in a file", s->value_key,
-				 s->nvalues - 1, s->nvalues > 2 ? "s" : "");
+	for (size_t i = 0; i < s->nin; i++) {
+		const struct gw_secret_in *in = &s->in[i];
+		const struct stat *cst = NULL;
+		const char *name = NULL;
+		char what[sizeof(in->key) + 64];
+
+		for (size_t d = 0; d < ndocs && !cst; d++)
+			if (strcmp(ydoc_name(docs[d]), in->value->file) == 0) {
+				name = ydoc_name(docs[d]);
+				cst = ydoc_file_stat(docs[d]);
+			}
+		if (!cst || !(readers = gw_secret_readers(cst->st_mode, cst->st_uid)))
+			continue;
+		if (in->n > 1)
+			snprintf(what, sizeof(what), "%s (and %zu more secret%s) in a file", in->key,
+				 in->n - 1, in->n > 2 ? "s" : "");
 		else
-			snprintf(what, sizeof(what), "%s in a file", s->value_key);
-		report_loose(diag, s->value, what, ydoc_name(doc), cst, readers);
+			snprintf(what, sizeof(what), "%s in a file", in->key);
+		report_loose(diag, in->value, what, name, cst, readers);
 		ret = -EACCES;
 	}
 	for (size_t i = 0; i < s->nfiles; i++) {

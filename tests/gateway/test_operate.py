@@ -245,6 +245,227 @@ class Reports(test_devices.Base):
         self.assertFalse(os.path.exists(self.textfile))
 
 
+def write_secret(path, text, mode=0o600):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path
+
+
+class Secrets(unittest.TestCase):
+    """Secrets out of the main file: <key>_file and <key>_credential."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="fg-secrets-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.creds = os.path.join(self.tmp, "credentials")
+        os.mkdir(self.creds, 0o700)
+
+    def config(self, server_key, device_key="", uri="coaps://127.0.0.1:5684", sock=None):
+        text = test_devices.config(uri, sock or os.path.join(self.tmp, "fg.sock"), [{"name": "pump"}])
+        text = text.replace("    - uri: %s\n" % uri, "    - uri: %s\n      security: psk\n      psk_identity: "
+                            "gw-id\n      %s\n" % (uri, server_key))
+        if device_key:
+            text = text.replace("  - name: pump\n    profile: demo-sensor\n",
+                                "  - name: pump\n    profile: demo-sensor\n    psk_identity: pump-id\n"
+                                "    %s\n" % device_key)
+        path = os.path.join(self.tmp, "fieldgate.yaml")
+        write_secret(path, text, 0o644)  # no secret in it: others may read it
+        return path
+
+    def check(self, path, creds=True):
+        env = {"CREDENTIALS_DIRECTORY": self.creds} if creds else {"CREDENTIALS_DIRECTORY": ""}
+        return fg("check", "-c", path, env=env)
+
+    def line_of(self, path, needle):
+        with open(path) as f:
+            for i, line in enumerate(f, 1):
+                if needle in line:
+                    return i, line.index(needle.split(":")[0]) + 1, line.index(": ") + 3
+        raise AssertionError(needle)
+
+    def test_registers_with_secrets_from_a_file_and_a_credential(self):
+        # A real DTLS PSK server: the keys arrive, from the credential
+        # (the gateway's account) and from a file (the pump's own).
+        write_secret(os.path.join(self.creds, "lwm2m-psk"), b"gateway-key".hex() + "\n")
+        pump = write_secret(os.path.join(self.tmp, "pump.psk"), b"pump-key".hex(), 0o600)
+        srv = test_devices.Server(psk=[("gw-id", b"gateway-key"), ("pump-id", b"pump-key")],
+                                  stderr=subprocess.DEVNULL).start()
+        self.addCleanup(srv.stop)
+        path = self.config("psk_key_credential: lwm2m-psk", "psk_key_file: " + pump, srv.dtls_url)
+        r = self.check(path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        os.environ["CREDENTIALS_DIRECTORY"] = self.creds
+        try:
+            with open(path) as f:
+                gw = test_devices.Gateway(f.read())
+        finally:
+            del os.environ["CREDENTIALS_DIRECTORY"]
+        self.addCleanup(gw.stop)
+        ids = {ep: srv.wait_event("register", ep=ep, timeout=20).get("identity") for ep in ("gw", "gw-pump")}
+        self.assertEqual(ids, {"gw": "gw-id", "gw-pump": "pump-id"})
+        # Never in the log, even at debug level, nor in status.
+        st = gw.ctl("status", "--json").stdout + gw.ctl("status").stdout
+        for key in (b"gateway-key".hex(), b"pump-key".hex()):
+            self.assertNotIn(key, "\n".join(gw.log) + st)
+
+    def test_loose_or_wrong_files_are_refused(self):
+        key = b"k".hex()
+        cases = [
+            # (file name, content, mode, expected message after "psk_key_file: ")
+            ("others.psk", key, 0o644, "'{f}' is readable by others (mode 0644, owner uid 0): chmod 600 {f} "
+                                       "(or 640 owned by root with the service's group: chown root:fieldgate {f})"),
+            ("pem.key", "-----BEGIN PRIVATE KEY-----\nMC4CAQAw\n-----END PRIVATE KEY-----\n", 0o600,
+             "'{f}' holds more than one line: a key or a password is one line"),
+            ("empty.psk", "\n", 0o600, "'{f}' is empty"),
+            ("big.psk", "a" * 5000, 0o600, "'{f}' is larger than 4096 bytes: not a key or a password"),
+            ("missing.psk", None, 0, "cannot read '{f}': No such file or directory"),
+        ]
+        for name, content, mode, message in cases:
+            f = os.path.join(self.tmp, name)
+            if content is not None:
+                write_secret(f, content, mode)
+            path = self.config("psk_key_file: " + f)
+            r = self.check(path)
+            line, kcol, vcol = self.line_of(path, "psk_key_file: ")
+            self.assertEqual(r.returncode, 1, name)
+            self.assertEqual(r.stderr.splitlines()[0], "%s:%d:%d: psk_key_file: %s" % (
+                path, line, vcol, message.format(f=f)), name)
+            self.assertEqual(r.stderr.splitlines()[-1], "%s: 1 error, 0 warnings" % path, r.stderr)
+        # Group-readable: only a file of root's (root:fieldgate 0640).
+        f = write_secret(os.path.join(self.tmp, "group.psk"), key, 0o640)
+        self.assertEqual(self.check(self.config("psk_key_file: " + f)).returncode, 0)
+        os.chown(f, 1, -1)
+        r = self.check(self.config("psk_key_file: " + f))
+        self.assertIn("psk_key_file: '%s' is readable by its group (mode 0640, owner uid 1)" % f, r.stderr)
+        # The content is checked as the key would be, where it is, never quoted.
+        bad = write_secret(os.path.join(self.tmp, "bad.psk"), "secret-not-hex")
+        r = self.check(self.config("psk_key_file: " + bad))
+        self.assertEqual(r.stderr, "%s:1:1: invalid key for 'lwm2m.servers[0].psk_key': expected an even number "
+                                   "of hex digits (1 to 64 bytes)\n%s: 1 error, 0 warnings\n" % (bad, path))
+        self.assertNotIn("secret-not-hex", r.stderr)
+
+    def test_key_rules(self):
+        f = write_secret(os.path.join(self.tmp, "k.psk"), "0a0b")
+        for text, message in (
+                ("psk_key_file: k.psk", "psk_key_file: 'psk_key_file' must be an absolute path, got 'k.psk'"),
+                ("psk_key_file: [a]", "psk_key_file: 'psk_key_file' must be the path of a file, got a sequence"),
+                ("psk_key: 0a0b\n      psk_key_file: " + f,
+                 "psk_key_file: 'psk_key' and 'psk_key_file' exclude each other: the secret is in one place"),
+                ("psk_key_credential: ../x", "psk_key_credential: '../x' is not a credential name (a file name: "
+                                             "no '/')")):
+            path = self.config(text)
+            r = self.check(path)
+            self.assertEqual(r.returncode, 1, text)
+            self.assertRegex(r.stderr, r"^%s:\d+:\d+: %s\n" % (re.escape(path), re.escape(message)))
+        # Only secrets: a key that holds none does not take _file.
+        path = self.config("psk_key: 0a0b\n      server_name_file: " + f)
+        r = self.check(path)
+        line, kcol, vcol = self.line_of(path, "server_name_file: ")
+        self.assertIn("%s:%d:%d: 'server_name_file': only a secret (a key, a password) may be read from a file "
+                      "or a credential, and 'server_name' is none here" % (path, line, kcol), r.stderr)
+
+    def test_credentials(self):
+        write_secret(os.path.join(self.creds, "lwm2m-psk"), "0a0b")
+        path = self.config("psk_key_credential: lwm2m-psk")
+        self.assertEqual(self.check(path).returncode, 0)
+        # The credential directory systemd makes is the service's own; one
+        # others can read is refused all the same.
+        os.chmod(os.path.join(self.creds, "lwm2m-psk"), 0o644)
+        self.assertIn("is readable by others", self.check(path).stderr)
+        # Outside the service (no $CREDENTIALS_DIRECTORY): said how to get it.
+        if os.path.exists("/run/credentials/fieldgate.service"):
+            self.skipTest("fieldgate.service runs on this machine")
+        r = self.check(path, creds=False)
+        line, kcol, vcol = self.line_of(path, "psk_key_credential: ")
+        self.assertEqual(r.stderr.splitlines()[0],
+                         "%s:%d:%d: psk_key_credential: systemd credential 'lwm2m-psk' not found: "
+                         "$CREDENTIALS_DIRECTORY is not set (systemd sets it for the service, from LoadCredential= "
+                         "in its unit) and /run/credentials/fieldgate.service/ has no such file (is the service "
+                         "running?)" % (path, line, vcol))
+
+
+class DevicesDir(test_devices.Base):
+    """gateway.devices_dir: more devices in files of their own, merged,
+    errors at their own file:line:col, reload by difference."""
+
+    def write(self, name, text, mode=0o644):
+        write_secret(os.path.join(self.gw.tmp, "devices.d", name), text, mode)
+
+    def test_merge_and_reload(self):
+        self.gw = self.start(test_devices.config(self.srv.url, "@SOCK@", [{"name": "a"}]))
+        # The default folder (devices.d beside the file) appears later.
+        self.srv.wait_event("register", ep="gw-a", timeout=15)
+        os.mkdir(os.path.join(self.gw.tmp, "devices.d"))
+        self.write("10-b.yaml", "devices:\n  - name: b\n    profile: demo-sensor\n")
+        self.write("README", "not read")
+        self.write(".20-hidden.yaml", "devices: [{name: hidden, profile: demo-sensor}]\n")
+        start = self.gw.reload(open(self.gw.path).read())
+        self.gw.wait_log(r"Configuration applied: 1 devices? added, 0 removed, 0 changed, 1 unchanged", start)
+        self.srv.wait_event("register", ep="gw-b", timeout=15)
+        r = self.gw.ctl("status", "--names")
+        self.assertEqual(r.stdout, "a\nb\n")
+
+        # Another file; then b moves from its file into the main one.
+        self.write("30-c.yml", "devices:\n  - name: c\n    profile: demo-sensor\n    vars: {serial: C-1}\n")
+        start = self.gw.reload(open(self.gw.path).read())
+        self.gw.wait_log(r"Configuration applied: 1 devices? added, 0 removed, 0 changed, 2 unchanged", start)
+        self.srv.wait_event("register", ep="gw-c", timeout=15)
+        self.assertEqual(self.value("gw-c", "/3/0/2"), "C-1")
+        os.unlink(os.path.join(self.gw.tmp, "devices.d", "10-b.yaml"))
+        text = open(self.gw.path).read().replace("devices:\n", "devices:\n  - name: b\n    profile: demo-sensor\n")
+        start = self.gw.reload(text)
+        self.gw.wait_log(r"Configuration applied: 0 devices? added, 0 removed, 0 changed, 3 unchanged", start)
+
+        # A broken file: said where, and nothing changes.
+        self.write("40-bad.yaml", "devices:\n  - name: d\n    profile: demo-sensor\n    pol: 5s\n  - name: a\n"
+                                  "    profile: demo-sensor\n")
+        start = self.gw.reload(text)
+        bad = os.path.join(self.gw.tmp, "devices.d", "40-bad.yaml")
+        self.gw.wait_log(r"%s:4:5: unknown key 'pol' in 'devices\[0\]', did you mean 'poll'\?" % re.escape(bad), start)
+        self.gw.wait_log(r"%s:5:11: device name 'a' is used twice \(also %s:\d+\)"
+                         % (re.escape(bad), re.escape(self.gw.path)), start)
+        self.gw.wait_log(r"Configuration %s has 2 errors, keeping the running configuration" % re.escape(self.gw.path),
+                         start)
+        self.assertEqual(self.gw.ctl("status", "--names").stdout, "b\na\nc\n")
+        r = fg("check", "-c", self.gw.path)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr.splitlines()[-1], "%s: 2 errors, 0 warnings" % self.gw.path)
+
+        # A secret in a file others can read is refused there too.
+        os.unlink(bad)
+        self.write("50-psk.yaml", "devices:\n  - name: e\n    profile: demo-sensor\n    psk_identity: e\n"
+                                  "    psk_key: 0a0b\n")
+        r = fg("check", "-c", self.gw.path)
+        psk = os.path.join(self.gw.tmp, "devices.d", "50-psk.yaml")
+        self.assertIn("%s:5:14: devices[0].psk_key in a file readable by others (mode 0644)" % psk, r.stderr)
+        os.unlink(psk)
+
+        # Removing a file removes its devices.
+        os.unlink(os.path.join(self.gw.tmp, "devices.d", "30-c.yml"))
+        start = self.gw.reload(text)
+        self.gw.wait_log(r"Configuration applied: 0 devices? added, 1 removed, 0 changed, 2 unchanged", start)
+        self.srv.wait_event("deregister", ep="gw-c", timeout=15)
+        # Only c ever de-registered: the others kept their registration.
+        self.assertEqual([e["ep"] for e in self.srv.events("deregister")], ["gw-c"])
+
+    def test_configured_folder(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = os.path.join(tmp, "f.yaml")
+            text = test_devices.config("coap://127.0.0.1:5683", os.path.join(tmp, "s"), [{"name": "a"}])
+            text = text.replace("gateway:\n", "gateway:\n  devices_dir: more\n")
+            write_secret(cfg, text)
+            r = fg("check", "-c", cfg)
+            self.assertEqual(r.stderr.splitlines()[0], "%s:2:16: cannot read devices_dir '%s/more': No such file "
+                                                       "or directory" % (cfg, tmp))
+            os.mkdir(os.path.join(tmp, "more"))
+            write_secret(os.path.join(tmp, "more", "x.yaml"), "devices:\n  - {name: x, profile: demo-sensor}\n")
+            r = fg("check", "-c", cfg)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("2 devices (1 from 1 file in %s/more)" % tmp, r.stdout)
+
+
 class StatusSocket(unittest.TestCase):
     """`status -c`: the socket of that configuration or a plain error."""
 
