@@ -140,10 +140,9 @@ static int credential_path(const char *name, char *buf, size_t size, char *why, 
 	if (access(buf, F_OK) == 0)
 		return 0;
 	snprintf(why, whysize,
-		 "systemd credential '%s' not found: $CREDENTIALS_DIRECTORY is not set (systemd sets it for "
-		 "the "
-		 "service, from LoadCredential= in its unit) and %s/ has no such file (is the service "
-		 "running?)",
+		 "systemd credential '%s' not found: $CREDENTIALS_DIRECTORY is not set (systemd sets it "
+		 "for the service, from LoadCredential= in its unit) and %s/ has no such file (is the "
+		 "service running?)",
 		 name, SERVICE_CREDENTIALS);
 	return -ENOENT;
 }
