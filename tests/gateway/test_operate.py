@@ -305,7 +305,10 @@ class Secrets(unittest.TestCase):
         self.addCleanup(gw.stop)
         ids = {ep: srv.wait_event("register", ep=ep, timeout=20).get("identity") for ep in ("gw", "gw-pump")}
         self.assertEqual(ids, {"gw": "gw-id", "gw-pump": "pump-id"})
-        # Never in the log, even at debug level, nor in status.
+        # Never in the log, even at debug level, nor in status, nor in the
+        # LwM2M objects (the Security object is refused to the server).
+        self.assertEqual(srv.request("read", ep="gw-pump", path="/0/0", timeout=10)["code"], "4.01")
+        self.assertEqual(srv.request("read", ep="gw", path="/0", timeout=10)["code"], "4.01")
         st = gw.ctl("status", "--json").stdout + gw.ctl("status").stdout
         for key in (b"gateway-key".hex(), b"pump-key".hex()):
             self.assertNotIn(key, "\n".join(gw.log) + st)
