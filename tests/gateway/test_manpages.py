@@ -19,6 +19,8 @@ import sys
 import tempfile
 import unittest
 
+import unittest_main
+
 FIELDGATE = BUILD = None
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.environ.get("FG_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
@@ -148,14 +150,7 @@ def main():
     global FIELDGATE, BUILD
     FIELDGATE = os.path.abspath(sys.argv.pop(1))
     BUILD = os.path.abspath(sys.argv.pop(1))
-    prog = unittest.main(exit=False, verbosity=2)
-    res = prog.result
-    failed = len(res.failures) + len(res.errors)
-    line = "%d passed, %d failed" % (res.testsRun - failed - len(res.skipped), failed)
-    if res.skipped:
-        line += ", %d skipped" % len(res.skipped)
-    print(line)
-    return 0 if res.wasSuccessful() else 1
+    return unittest_main.run()
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ import tempfile
 import time
 import unittest
 
+import unittest_main
+
 import jsonschema
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_prometheus
@@ -542,14 +544,7 @@ def main():
     global FIELDGATE
     FIELDGATE = os.path.abspath(sys.argv.pop(1))
     test_devices.FIELDGATE = FIELDGATE
-    prog = unittest.main(exit=False, verbosity=2)
-    res = prog.result
-    failed = len(res.failures) + len(res.errors)
-    line = "%d passed, %d failed" % (res.testsRun - failed - len(res.skipped), failed)
-    if res.skipped:
-        line += ", %d skipped" % len(res.skipped)
-    print(line)
-    return 0 if res.wasSuccessful() else 1
+    return unittest_main.run()
 
 
 if __name__ == "__main__":

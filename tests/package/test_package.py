@@ -26,6 +26,9 @@ import tempfile
 import time
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gateway"))
+import unittest_main  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.environ.get("FG_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
 TOOLS = ("dpkg-buildpackage", "dh", "lintian", "scdoc")
@@ -186,14 +189,7 @@ class Package(unittest.TestCase):
 
 
 def main():
-    prog = unittest.main(exit=False, verbosity=2)
-    res = prog.result
-    failed = len(res.failures) + len(res.errors)
-    line = "%d passed, %d failed" % (res.testsRun - failed - len(res.skipped), failed)
-    if res.skipped:
-        line += ", %d skipped" % len(res.skipped)
-    print(line)
-    return 0 if res.wasSuccessful() else 1
+    return unittest_main.run()
 
 
 if __name__ == "__main__":
