@@ -121,8 +121,14 @@ int gw_devices_dir_load(struct gw_config *c, const char *path, struct diag *diag
 			ret = -ENOMEM;
 			break;
 		}
-		/* Through a symbolic link too; a folder named x.yaml is not a file. */
-		if (stat(file, &st) == 0 && S_ISDIR(st.st_mode)) {
+		/* Through a symbolic link too: a folder named x.yaml is left
+		 * alone, anything else that is not a file (a FIFO would block
+		 * the reader) is refused. */
+		if (stat(file, &st) == 0 && !S_ISREG(st.st_mode)) {
+			if (!S_ISDIR(st.st_mode)) {
+				diag_report(diag, DIAG_ERROR, file, 0, 0, "not a regular file");
+				ret = ret < 0 ? ret : -EINVAL;
+			}
 			free(file);
 			continue;
 		}

@@ -154,7 +154,9 @@ static ssize_t read_secret(const char *path, char *buf, size_t size, char *why, 
 	struct stat st;
 	const char *readers;
 	ssize_t n = 0, k;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), e;
+	/* O_NONBLOCK: a FIFO must not hang check or a reload; it is refused
+	 * below as not a regular file. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), e;
 
 	if (fd < 0) {
 		e = -errno;
