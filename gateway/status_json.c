@@ -40,15 +40,22 @@ static void add_u64(json_object *o, const char *key, uint64_t v)
 	json_object_object_add(o, key, json_object_new_uint64(v));
 }
 
+#define FLAGS (JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+/* Devices are written one by one as they are walked: a document of
+ * 10,000 devices is never a tree in memory at once (json-c costs ~4 KiB
+ * per device object). */
 struct walk {
-	json_object *devices;
-	size_t reachable;
+	FILE *out;
+	size_t n, reachable;
+	bool oom;
 };
 
 static void device_json(void *ud, const struct gw_device_info *d)
 {
 	struct walk *w = ud;
 	json_object *o = json_object_new_object(), *c = json_object_new_object();
+	const char *text;
 
 	add(o, "name", json_object_new_string(d->name));
 	add(o, "endpoint", json_object_new_string(d->endpoint));
@@ -69,7 +76,11 @@ static void device_json(void *ud, const struct gw_device_info *d)
 		add_u64(c, d->counters[i].name, d->counters[i].value);
 	add(o, "bridge_counters", c);
 	add(o, "bridge_status", str_or_null(d->bridge_status[0] ? d->bridge_status : NULL));
-	json_object_array_add(w->devices, o);
+	text = json_object_to_json_string_ext(o, FLAGS);
+	if (!text || fprintf(w->out, "%s\n    %s", w->n ? "," : "", text) < 0)
+		w->oom = true;
+	json_object_put(o);
+	w->n++;
 	if (d->presence >= 0)
 		w->reachable++;
 }
@@ -78,10 +89,10 @@ int gw_status_json(const struct gw_registry *r, FILE *out)
 {
 	static const char *const roles[2] = { "server", "bootstrap" };
 	struct gw_registry_info info;
-	struct walk w = { .devices = json_object_new_array() };
+	struct walk w = { .out = out };
 	json_object *doc = json_object_new_object(), *o, *servers = json_object_new_array();
 	struct timespec now;
-	const char *text;
+	const char *text, *end;
 	int ret = 0;
 
 	gw_registry_info(r, &info);
@@ -122,18 +133,27 @@ int gw_status_json(const struct gw_registry *r, FILE *out)
 	add_u64(o, "observations_refused", info.client.obs_refused);
 	add(doc, "lwm2m", o);
 
-	gw_registry_each_device(r, device_json, &w);
-	add(doc, "devices", w.devices);
-	o = json_object_new_object();
-	add_u64(o, "devices", info.devices);
-	add_u64(o, "registered", info.registered);
-	add_u64(o, "reachable", w.reachable);
-	add(doc, "totals", o);
-
-	text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-							   JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (!text || fprintf(out, "%s\n", text) < 0)
+	/* The head as an object without its closing brace, then the devices
+	 * as they come, then the totals they make. */
+	text = json_object_to_json_string_ext(doc, FLAGS);
+	if (text && (end = strrchr(text, '}'))) {
+		while (end > text && end[-1] == ' ')
+			end--;
+		if (fprintf(out, "%.*s, \"devices\": [", (int)(end - text), text) < 0)
+			ret = -ENOMEM;
+	} else
 		ret = -ENOMEM;
+	if (ret == 0) {
+		gw_registry_each_device(r, device_json, &w);
+		o = json_object_new_object();
+		add_u64(o, "devices", info.devices);
+		add_u64(o, "registered", info.registered);
+		add_u64(o, "reachable", w.reachable);
+		text = json_object_to_json_string_ext(o, FLAGS);
+		if (w.oom || !text || fprintf(out, "\n  ], \"totals\": %s }\n", text) < 0)
+			ret = -ENOMEM;
+		json_object_put(o);
+	}
 	json_object_put(doc);
 	return ret;
 }
