@@ -284,7 +284,8 @@ int gw_secrets_resolve(struct ydoc *doc, struct diag *diag, struct gw_secret_sca
  * others can read, every named file that exists and others can read, and
  * an `X_file:` / `X_credential:` whose X the parse did not take as a
  * secret. Returns 0, -EACCES when something was reported, -ENOMEM. */
-int gw_secrets_check(const struct gw_secret_scan *s, struct ydoc *const *docs, size_t ndocs, struct diag *diag);
+int gw_secrets_check(const struct gw_secret_scan *s, struct ydoc *const *docs, size_t ndocs,
+		     struct diag *diag);
 void gw_secret_scan_clear(struct gw_secret_scan *s);
 
 /* ---- gateway.devices_dir (devices_dir.c) ------------------------------ */
@@ -295,7 +296,8 @@ void gw_secret_scan_clear(struct gw_secret_scan *s);
  * order into c->devices_docs, their secrets resolved into secrets. YAML
  * problems go to diag with their positions. Returns 0, -EINVAL (reported),
  * -ENOMEM. */
-int gw_devices_dir_load(struct gw_config *c, const char *path, struct diag *diag, struct gw_secret_scan *secrets);
+int gw_devices_dir_load(struct gw_config *c, const char *path, struct diag *diag,
+			struct gw_secret_scan *secrets);
 /* In the parse (the root section's check, before the whole-file rules):
  * parse each file's `devices:` with device (the list element of the main
  * file's) and append them to c->devices. Returns 0 or -ENOMEM. */
@@ -332,8 +334,8 @@ int gw_endpoint_template_check(const char *t, bool need_device, char *why, size_
 struct gw_options {
 	const char *config_path;
 	bool config_given; /* -c on the command line (else the default path) */
-	int log_level;  /* -1: from the configuration */
-	int log_target; /* -1: from the configuration */
+	int log_level;     /* -1: from the configuration */
+	int log_target;    /* -1: from the configuration */
 };
 
 /* `fieldgate check`: load and validate everything, print every problem to

@@ -134,8 +134,8 @@ struct gw_device_info {
 };
 /* fn for every device in status order (configured ones as configured, then
  * discovered ones); d is valid during the call only. */
-void gw_registry_each_device(const struct gw_registry *r, void (*fn)(void *ud, const struct gw_device_info *d),
-			     void *ud);
+void gw_registry_each_device(const struct gw_registry *r,
+			     void (*fn)(void *ud, const struct gw_device_info *d), void *ud);
 
 /* `fieldgate status --json`: the document of docs/status.schema.json
  * (status_json.c). Returns 0 or -ENOMEM. */
