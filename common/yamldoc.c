@@ -93,7 +93,8 @@ struct ydoc *ydoc_free(struct ydoc *doc)
 }
 
 const struct ynode *ydoc_replace_pair(struct ydoc *doc, const struct ynode *key, const char *name,
-				      const char *value, size_t len, const char *file)
+				      const char *value, size_t len, const char *file, unsigned line,
+				      unsigned col)
 {
 	/* The nodes are the arena's, so the document's to change. */
 	struct ynode *k = (struct ynode *)key, *v = k + 1;
@@ -114,8 +115,8 @@ const struct ynode *ydoc_replace_pair(struct ydoc *doc, const struct ynode *key,
 	k->scalar.len = strlen(kname);
 	*v = (struct ynode){ .kind = YNODE_SCALAR,
 			     .style = YSCALAR_QUOTED,
-			     .line = 1,
-			     .col = 1,
+			     .line = line,
+			     .col = col,
 			     .file = fname,
 			     .scalar = { .str = text, .len = len } };
 	return v;

@@ -252,12 +252,12 @@ static int resolve_one(struct ydoc *doc, const struct ynode *map, size_t i, stru
 	if (n < 0) {
 		diag_report(diag, DIAG_ERROR, v->file, v->line, v->col, "%s: %s", ref.key, why);
 		/* Parsed as an absent secret: no second error for the same. */
-		put = ydoc_replace_pair(doc, k, base, "", 0, v->file);
+		put = ydoc_replace_pair(doc, k, base, "", 0, v->file, v->line, v->col);
 		if (put)
 			((struct ynode *)put)->style = YSCALAR_PLAIN;
 		return put ? -EINVAL : -ENOMEM;
 	}
-	put = ydoc_replace_pair(doc, k, base, secret, (size_t)n, path);
+	put = ydoc_replace_pair(doc, k, base, secret, (size_t)n, path, 1, 1);
 	explicit_bzero(secret, sizeof(secret));
 	if (!put)
 		return -ENOMEM;

@@ -371,6 +371,25 @@ class Secrets(unittest.TestCase):
         self.assertIn("%s:%d:%d: 'server_name_file': only a secret (a key, a password) may be read from a file "
                       "or a credential, and 'server_name' is none here" % (path, line, kcol), r.stderr)
 
+    def test_every_secret_key(self):
+        # The MQTT password (end to end in Reports) and the BLE bindkey too.
+        built = fg("--version").stdout
+        if "ble" not in built:
+            self.skipTest("the BLE bridge is not built")
+        key = write_secret(os.path.join(self.tmp, "bindkey"), "00112233445566778899aabbccddeeff\n")
+        path = os.path.join(self.tmp, "ble.yaml")
+        text = test_devices.bridge_config("coap://127.0.0.1", "bt", "ble", "unreachable_after: 5m", [
+            {"name": "s1", "profile": "bthome-sensor", "address": '{mac: "A4:C1:38:0D:4E:21", bindkey_file: %s}' % key},
+            {"name": "s2", "profile": "bthome-sensor",
+             "address": '{mac: "A4:C1:38:0D:4E:22", bindkey_credential: fieldgate_bindkey}'}], sock=os.path.join(self.tmp, "s"))
+        write_secret(os.path.join(self.creds, "fieldgate_bindkey"), "ffeeddccbbaa99887766554433221100")
+        write_secret(path, text, 0o644)
+        r = self.check(path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        write_secret(key, "00112233")
+        r = self.check(path)
+        self.assertIn("%s:1:1: invalid bindkey: expected 16 bytes as 32 hex digits" % key, r.stderr)
+
     def test_credentials(self):
         write_secret(os.path.join(self.creds, "lwm2m-psk"), "0a0b")
         path = self.config("psk_key_credential: lwm2m-psk")
