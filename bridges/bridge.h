@@ -131,6 +131,25 @@ struct bridge_point {
 	struct bridge_handle *handle; /* for host.sample(), until remove_point() */
 };
 
+/* One number a bridge keeps about a device (device_counters). */
+struct bridge_counter {
+	const char *name; /* [a-z0-9_], stable: part of the metric name and the JSON key */
+	const char *help; /* one line, for the metrics' HELP */
+	uint64_t value;
+	bool gauge; /* a level that goes up and down (signal strength), not a count */
+};
+#define BRIDGE_COUNTERS_MAX 16
+
+/* device_counters' tail: copy the n counters c into out (at most max). */
+static inline int bridge_counters_copy(struct bridge_counter *out, size_t max, const struct bridge_counter *c,
+				       size_t n)
+{
+	n = n < max ? n : max;
+	for (size_t i = 0; i < n; i++)
+		out[i] = c[i];
+	return (int)n;
+}
+
 struct bridge_kind {
 	/* The `type:` word of its instances, and the `bridge:` of its
 	 * profiles. */
@@ -184,6 +203,11 @@ struct bridge_kind {
 	 * text into buf (at most size bytes, no newline); return its length,
 	 * 0 for nothing to show, or a negative errno. */
 	int (*device_status)(struct bridge *b, const char *device, char *buf, size_t size);
+	/* Optional. The same counters as numbers, for `fieldgate status
+	 * --json` and the metrics (fieldgate_<type>_<name>, labelled with the
+	 * bridge and the device): fill at most max entries of out (static
+	 * names and help texts), return how many, or a negative errno. */
+	int (*device_counters)(struct bridge *b, const char *device, struct bridge_counter *out, size_t max);
 	void (*stop)(struct bridge *b);
 	/* Free what init() made, also of a half-built instance; not b. */
 	void (*done)(struct bridge *b);

@@ -539,6 +539,10 @@ static const struct schema_key gateway_keys[] = {
 	  .parse = check_absolute_path,
 	  .doc = "Unix socket of `fieldgate status` (default: $RUNTIME_DIRECTORY/fieldgate.sock, else "
 		 "/run/fieldgate/fieldgate.sock)" },
+	{ .name = "devices_dir",
+	  .kind = SCHEMA_STRING,
+	  .offset = GG_OFF(devices_dir),
+	  .doc = "folder of *.yaml files with more devices (relative to this file; default devices.d)" },
 	{ NULL },
 };
 
@@ -659,6 +663,31 @@ static const struct schema_section lwm2m_section = {
 	.size = sizeof(struct gw_lwm2m_config),
 	.keys = lwm2m_keys,
 	.check = check_lwm2m,
+};
+
+#define MT_OFF(f) offsetof(struct gw_metrics_config, f)
+
+static const struct schema_key metrics_keys[] = {
+	{ .name = "textfile",
+	  .kind = SCHEMA_STRING,
+	  .offset = MT_OFF(textfile),
+	  .parse = check_absolute_path,
+	  .doc = "file rewritten with the metrics for node_exporter's textfile collector" },
+	{ .name = "interval",
+	  .kind = SCHEMA_DURATION,
+	  .offset = MT_OFF(interval_usec),
+	  .umin = USEC_PER_SEC,
+	  .umax = USEC_PER_HOUR,
+	  .step = USEC_PER_SEC,
+	  .def_uint = 15 * USEC_PER_SEC,
+	  .doc = "how often the textfile is rewritten" },
+	{ NULL },
+};
+
+static const struct schema_section metrics_section = {
+	.name = "metrics",
+	.size = sizeof(struct gw_metrics_config),
+	.keys = metrics_keys,
 };
 
 /* The `type:` words: the kinds this source tree has, built in or not
@@ -852,6 +881,7 @@ static const struct schema_key root_keys[] = {
 	  .required = true,
 	  .offset = GW_OFF(lwm2m),
 	  .section = &lwm2m_section },
+	{ .name = "metrics", .kind = SCHEMA_SECTION, .offset = GW_OFF(metrics), .section = &metrics_section },
 	{ .name = "bridges",
 	  .kind = SCHEMA_CUSTOM,
 	  .offset = GW_OFF(bridges),
@@ -936,6 +966,8 @@ static int check_root(struct schema_ctx *ctx, const struct ynode *map, void *obj
 	bool secure = false;
 
 	(void)map;
+	if (gw_devices_dir_merge(ctx, c, &device_elem) < 0)
+		return -ENOMEM;
 	/* Also when some devices had errors: the rules below are independent
 	 * of them, and every error is worth reporting at once. */
 	if (c->devices.n == 0)
@@ -1011,9 +1043,14 @@ static int check_root(struct schema_ctx *ctx, const struct ynode *map, void *obj
 			const struct gw_device *e = gw_config_device(c, j);
 			if (e->name && strcmp(e->name, d->name) == 0) {
 				const struct ynode *at = ynode_map_get(d->node, "name");
-				schema_error(ctx, at,
-					     "device name '%s' is used twice (also devices[%zu], line %u)",
-					     d->name, j, e->node ? e->node->line : 0);
+				if (e->node && d->node && strcmp(e->node->file, d->node->file) != 0)
+					schema_error(ctx, at, "device name '%s' is used twice (also %s:%u)",
+						     d->name, e->node->file, e->node->line);
+				else
+					schema_error(
+						ctx, at,
+						"device name '%s' is used twice (also devices[%zu], line %u)",
+						d->name, j, e->node ? e->node->line : 0);
 				break;
 			}
 		}
@@ -1110,6 +1147,10 @@ struct gw_config *gw_config_free(struct gw_config *c)
 	mapping_set_free(c->profiles);
 	free(c->device_profiles);
 	schema_free(&root_section, c);
+	for (size_t i = 0; i < c->ndevices_docs; i++)
+		ydoc_free(c->devices_docs[i]);
+	free(c->devices_docs);
+	free(c->devices_dir);
 	free(c->objects_dir);
 	for (char **p = c->profiles_dirs; p && *p; p++)
 		free(*p);
@@ -1152,12 +1193,28 @@ static int split_profiles_path(struct gw_config *c, const char *path)
 	return 0;
 }
 
+/* The secrets of the main file and of devices_dir's files. */
+static int check_secrets(const struct gw_config *c, const struct gw_secret_scan *secrets, struct diag *diag)
+{
+	struct ydoc **docs = calloc(c->ndevices_docs + 1, sizeof(*docs));
+	int r;
+
+	if (!docs)
+		return -ENOMEM;
+	docs[0] = c->doc;
+	if (c->ndevices_docs)
+		memcpy(docs + 1, c->devices_docs, c->ndevices_docs * sizeof(*docs));
+	r = gw_secrets_check(secrets, docs, c->ndevices_docs + 1, diag);
+	free(docs);
+	return r;
+}
+
 static int config_from_doc(struct ydoc *doc, const char *path, struct diag *diag, struct gw_config **out,
 			   struct gw_config **partial)
 {
 	struct gw_secret_scan secrets = { 0 };
 	struct gw_config *c;
-	int r, rs;
+	int r, rs, rf, rd;
 
 	c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -1165,11 +1222,19 @@ static int config_from_doc(struct ydoc *doc, const char *path, struct diag *diag
 		return -ENOMEM;
 	}
 	c->doc = doc;
+	/* Secrets of *_file and *_credential keys first: put in place, they
+	 * are parsed like any other. */
+	rf = gw_secrets_resolve(doc, diag, &secrets);
+	rd = gw_devices_dir_load(c, path, diag, &secrets);
+	if (rf == 0 || rd == -ENOMEM)
+		rf = rd;
 	r = schema_parse_secrets(&root_section, ydoc_root(doc), c, diag, NULL, gw_secret_seen, &secrets);
-	rs = gw_secrets_check(&secrets, doc, diag);
+	rs = check_secrets(c, &secrets, diag);
 	gw_secret_scan_clear(&secrets);
 	if (r == 0 || rs == -ENOMEM)
 		r = rs == -EACCES ? -EINVAL : rs;
+	if (r == 0 || rf == -ENOMEM)
+		r = rf;
 	if (r == -EINVAL && partial && split_profiles_path(c, path) >= 0) {
 		*partial = c;
 		return r;
@@ -1376,9 +1441,13 @@ char *gw_config_summary(const struct gw_config *c, const char *path, const struc
 		fprintf(f, "%s%s %s%s", i ? ", " : "", sv->uri.text, gw_security_to_string(sv->security),
 			sv->bootstrap ? " bootstrap" : "");
 	}
-	fprintf(f, "); %zu bridge%s, %zu device%s; %zu object definitions known", gw_config_bridge_count(c),
+	fprintf(f, "); %zu bridge%s, %zu device%s", gw_config_bridge_count(c),
 		gw_config_bridge_count(c) == 1 ? "" : "s", gw_config_device_count(c),
-		gw_config_device_count(c) == 1 ? "" : "s", nobj);
+		gw_config_device_count(c) == 1 ? "" : "s");
+	if (c->ndevices_docs)
+		fprintf(f, " (%zu from %zu file%s in %s)", c->devices.n - c->ndevices_main, c->ndevices_docs,
+			c->ndevices_docs == 1 ? "" : "s", c->devices_dir);
+	fprintf(f, "; %zu object definitions known", nobj);
 	if (c->objects_dir)
 		fprintf(f, " (%zu loaded from %s)", loaded, c->objects_dir);
 	fputc('.', f);

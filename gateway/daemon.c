@@ -30,6 +30,7 @@ struct daemon {
 	struct lwm2m_registry *registry;
 	struct gw_registry *devices;
 	struct gw_status_server *status_server;
+	struct gw_metrics_file *metrics;
 	size_t objects_loaded;
 	bool stopping;
 	char status[256];
@@ -164,6 +165,12 @@ static int status_text(void *ud, const char *cmd, FILE *out)
 		gw_registry_status(d->devices, out);
 		return 0;
 	}
+	if (strcmp(cmd, "status json") == 0)
+		return gw_status_json(d->devices, out);
+	if (strcmp(cmd, "names") == 0)
+		return gw_status_names(d->devices, out);
+	if (strcmp(cmd, "metrics") == 0)
+		return gw_metrics_text(d->devices, true, out);
 	return gw_status_command(d->devices, cmd, out);
 }
 
@@ -202,6 +209,7 @@ static void reload(struct daemon *d)
 		log_info("Configuration %s is valid, applying the differences", d->opt->config_path);
 		/* Only the difference: untouched devices keep their sessions. */
 		gw_registry_apply(d->devices, c);
+		gw_metrics_file_apply(d->metrics, gw_registry_config(d->devices));
 		log_loaded(d);
 		update_status(d);
 	}
@@ -236,6 +244,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 			 si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
 		sd_notify(0, "STOPPING=1\nSTATUS=De-registering");
 		d->status_server = gw_status_server_free(d->status_server);
+		d->metrics = gw_metrics_file_free(d->metrics);
 		if (d->devices && gw_registry_shutdown(d->devices, 5000, on_shutdown_done, d) >= 0)
 			break;
 		return sd_event_exit(sd_event_source_get_event(s), 0);
@@ -383,6 +392,9 @@ int gw_daemon_run(const struct gw_options *opt)
 	}
 	gw_registry_on_change(d.devices, on_registry_change, &d);
 	update_status(&d);
+	if (gw_metrics_file_new(d.event, d.devices, &d.metrics) < 0)
+		log_warning("Cannot set up the metrics file timer: metrics.textfile is not written");
+	gw_metrics_file_apply(d.metrics, gw_registry_config(d.devices));
 
 	sd_notifyf(0, "READY=1\nSTATUS=%s", d.status);
 	log_notice("fieldgate %s ready: %s", FIELDGATE_VERSION, d.status);
@@ -395,6 +407,7 @@ int gw_daemon_run(const struct gw_options *opt)
 	log_info("Stopped");
 	ret = r == 0 ? 0 : 1;
 out:
+	gw_metrics_file_free(d.metrics);
 	gw_status_server_free(d.status_server);
 	gw_registry_free(d.devices);
 	sd_event_unref(d.event);

@@ -80,6 +80,7 @@ struct gw_gateway_config {
 	const char *objects_dir;   /* as written */
 	const char *profiles_path; /* ':'-separated folders, as written */
 	const char *status_socket; /* Unix socket of `fieldgate status`, or NULL: default */
+	const char *devices_dir;   /* as written, or NULL: devices.d beside the file */
 };
 
 /* A named bridge instance of `bridges:`. Only name and type are checked
@@ -120,6 +121,12 @@ struct gw_lwm2m_config {
 	struct schema_list servers; /* of struct gw_server */
 };
 
+/* metrics: the textfile node_exporter reads (docs/operations.md). */
+struct gw_metrics_config {
+	const char *textfile;   /* absolute path, or NULL: none */
+	uint64_t interval_usec; /* how often it is rewritten */
+};
+
 struct gw_config {
 	struct ydoc *doc;  /* owns every string below */
 	char *objects_dir; /* gateway.objects_dir resolved against the file's folder, or NULL */
@@ -127,9 +134,18 @@ struct gw_config {
 	struct gw_gateway_config gateway;
 	struct gw_log_config log;
 	struct gw_lwm2m_config lwm2m;
+	struct gw_metrics_config metrics;
 	char **profiles_dirs;       /* profiles_path split and resolved; NULL-terminated */
 	struct schema_list bridges; /* of struct gw_bridge */
 	struct schema_list devices; /* of struct gw_device */
+
+	/* devices_dir (devices_dir.c): the folder resolved (NULL for a
+	 * configuration from memory), its files' documents (owning the
+	 * strings of their devices, which follow the main file's in
+	 * `devices`), and how many devices the main file has. */
+	char *devices_dir;
+	struct ydoc **devices_docs;
+	size_t ndevices_docs, ndevices_main;
 
 	/* Filled by gw_config_load_profiles(): the profiles of the devices. */
 	struct mapping_set *profiles;
@@ -205,28 +221,75 @@ char *gw_config_summary(const struct gw_config *c, const char *path, const struc
  * installed for the service), or NULL when nobody. */
 const char *gw_secret_readers(mode_t mode, uid_t owner);
 
+/* A secret the loader read from a file or a systemd credential and put in
+ * the document in place of `X_file:` / `X_credential:` (gw_secrets_resolve). */
+struct gw_secret_ref {
+	const struct ynode *value; /* the secret's node now in the document */
+	char key[64];              /* as written: "psk_key_file" */
+	char base[64];             /* the key it stands for: "psk_key" */
+	const char *file;          /* the configuration file (node->file of the key) */
+	unsigned line, col;        /* of the key as written */
+	bool secret;               /* the parse took it as a secret value */
+};
+
 /* The secrets a parse met (schema_secret_fn gw_secret_seen, ud a zeroed
- * struct gw_secret_scan): the first secret value and their count, and
- * every value naming a file that holds a secret. */
+ * struct gw_secret_scan): the first secret value written in the file and
+ * their count, every value naming a file that holds a secret, and the
+ * secrets resolved from files and credentials. */
 struct gw_secret_file {
 	const struct ynode *node;
 	char *key; /* its path: "bridges.broker.tls.key" */
 };
+struct gw_secret_in {
+	const struct ynode *value; /* the first secret value written in a file */
+	char key[600];             /* its path: "lwm2m.servers[0].psk_key" */
+	size_t n;                  /* how many that file holds */
+};
 struct gw_secret_scan {
-	const struct ynode *value; /* the first secret value */
-	char value_key[600];       /* its path: "lwm2m.servers[0].psk_key" */
-	size_t nvalues;
+	struct gw_secret_in *in; /* per file that holds a secret written in it */
+	size_t nin;
 	struct gw_secret_file *files;
 	size_t nfiles, cap;
+	struct gw_secret_ref *refs;
+	size_t nrefs;
 	bool oom;
 };
 void gw_secret_seen(void *ud, const struct ynode *value, const char *key, enum schema_secret kind);
+/* Before the parse: every pair `X_file: /path` or `X_credential: NAME` of
+ * doc (at any depth) becomes `X: <the secret>` (ydoc_replace_pair), read
+ * from the file or from $CREDENTIALS_DIRECTORY/NAME (the systemd
+ * credential; when that variable is not set, as for `fieldgate check` run
+ * by hand, /run/credentials/fieldgate.service/NAME: the running service's,
+ * readable by root). The file must be a regular file nobody else can read
+ * (gw_secret_readers()), hold one line (one final newline is dropped), at
+ * most 4 KiB, no NUL. Problems are reported at the key as written; such a
+ * pair becomes `X: null`. Each secret put in is recorded in s for
+ * gw_secrets_check(). Returns 0, -EINVAL when something was reported,
+ * -ENOMEM. */
+int gw_secrets_resolve(struct ydoc *doc, struct diag *diag, struct gw_secret_scan *s);
 /* Report (at the value's position, naming the file and its mode) a secret
- * value in doc's file when others can read it, and every named file that
- * exists and others can read. Returns 0, -EACCES when something was
- * reported, -ENOMEM. */
-int gw_secrets_check(const struct gw_secret_scan *s, const struct ydoc *doc, struct diag *diag);
+ * value written in a file of docs (the main file, devices_dir's) that
+ * others can read, every named file that exists and others can read, and
+ * an `X_file:` / `X_credential:` whose X the parse did not take as a
+ * secret. Returns 0, -EACCES when something was reported, -ENOMEM. */
+int gw_secrets_check(const struct gw_secret_scan *s, struct ydoc *const *docs, size_t ndocs,
+		     struct diag *diag);
 void gw_secret_scan_clear(struct gw_secret_scan *s);
+
+/* ---- gateway.devices_dir (devices_dir.c) ------------------------------ */
+
+/* Before the parse of c->doc, read from the file at path: read the *.yaml
+ * and *.yml files of devices_dir (gateway.devices_dir as written, relative
+ * to path's folder; default devices.d there, which may be missing) in name
+ * order into c->devices_docs, their secrets resolved into secrets. YAML
+ * problems go to diag with their positions. Returns 0, -EINVAL (reported),
+ * -ENOMEM. */
+int gw_devices_dir_load(struct gw_config *c, const char *path, struct diag *diag,
+			struct gw_secret_scan *secrets);
+/* In the parse (the root section's check, before the whole-file rules):
+ * parse each file's `devices:` with device (the list element of the main
+ * file's) and append them to c->devices. Returns 0 or -ENOMEM. */
+int gw_devices_dir_merge(struct schema_ctx *ctx, struct gw_config *c, const struct schema_key *device);
 
 /* ---- the state directory (state_dir.c) -------------------------------- */
 
@@ -264,8 +327,9 @@ int gw_endpoint_template_check(const char *t, bool need_device, char *why, size_
 
 struct gw_options {
 	const char *config_path;
-	int log_level;  /* -1: from the configuration */
-	int log_target; /* -1: from the configuration */
+	bool config_given; /* -c on the command line (else the default path) */
+	int log_level;     /* -1: from the configuration */
+	int log_target;    /* -1: from the configuration */
 };
 
 /* `fieldgate check`: load and validate everything, print every problem to
@@ -294,6 +358,15 @@ int gw_status_command(struct gw_registry *r, const char *request, FILE *out);
 /* The client side: send request, copy the answer to out. Returns the exit
  * code (1 when the daemon cannot be reached or answers "error: ..."). */
 int gw_status_client(const char *configured, const char *request, FILE *out, FILE *err);
+
+/* The socket the daemon's commands (status, metrics, sample, presence)
+ * use (ctl.c): *out = gateway.status_socket of opt's configuration (in
+ * buf), or NULL for the default. Only that key is read: a configuration
+ * being edited, or whose secrets this user cannot read, still names it.
+ * A configuration given with -c that cannot be read is an error (said on
+ * err, returns the negative errno); the default one is said on err and
+ * the default socket used. */
+int gw_ctl_socket(const struct gw_options *opt, char *buf, size_t size, const char **out, FILE *err);
 
 /* `fieldgate run`: the daemon. Returns the exit code: 0 after SIGTERM or
  * SIGINT, 1 when the configuration is invalid or startup fails. */

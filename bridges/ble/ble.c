@@ -550,6 +550,24 @@ static int ble_device_status(struct bridge *base, const char *device, char *buf,
 	return (size_t)n < size ? n : (int)size - 1;
 }
 
+static int ble_device_counters(struct bridge *base, const char *device, struct bridge_counter *out,
+			       size_t max)
+{
+	struct ble_dev *d = ble_dev_by_name(BLE(base), device);
+	const struct bridge_counter c[] = {
+		{ "adverts", "advertisements decoded", d ? d->adverts : 0 },
+		{ "duplicate_adverts", "advertisements repeating the last one", d ? d->dup : 0 },
+		{ "mic_failures", "encrypted advertisements that did not authenticate", d ? d->mic_fail : 0 },
+		{ "replays", "encrypted advertisements with an old counter", d ? d->replay : 0 },
+		{ "bad_adverts", "advertisements that did not decode", d ? d->bad : 0 },
+		{ "gatt_ok", "GATT operations that succeeded", d ? d->gatt_ok : 0 },
+		{ "gatt_errors", "GATT operations that failed", d ? d->gatt_err : 0 },
+		{ "connects", "GATT connections made", d ? d->connects : 0 },
+	};
+
+	return d ? bridge_counters_copy(out, max, c, sizeof(c) / sizeof(c[0])) : 0;
+}
+
 static void ble_stop(struct bridge *base)
 {
 	struct ble_bridge *b = BLE(base);
@@ -624,6 +642,7 @@ static const struct bridge_kind bridge_kind_ble = {
 	.execute = ble_execute,
 	.observed = ble_observed,
 	.device_status = ble_device_status,
+	.device_counters = ble_device_counters,
 	.stop = ble_stop,
 	.done = ble_done,
 };

@@ -1031,6 +1031,22 @@ static int mb_device_status(struct bridge *base, const char *device, char *buf, 
 	return (size_t)n < size ? n : (int)size - 1;
 }
 
+static int mb_device_counters(struct bridge *base, const char *device, struct bridge_counter *out, size_t max)
+{
+	struct mb_dev *d = dev_find(MB(base), device);
+	const struct bridge_counter c[] = {
+		{ "requests", "Modbus requests sent to the unit", d ? d->requests : 0 },
+		{ "exceptions", "exception responses", d ? d->exceptions : 0 },
+		{ "crc_errors", "answers with a bad CRC (RTU)", d ? d->crc : 0 },
+		{ "bad_responses", "malformed answers", d ? d->bad : 0 },
+		{ "timeouts", "requests without an answer in time", d ? d->timeouts : 0 },
+		{ "quarantined", "1 while the unit is quarantined after time-outs", d ? d->quarantined : 0,
+		  true },
+	};
+
+	return d ? bridge_counters_copy(out, max, c, sizeof(c) / sizeof(c[0])) : 0;
+}
+
 static void mb_stop_bus(struct mb_bridge *b)
 {
 	b->stopping = true;
@@ -1085,6 +1101,7 @@ static const struct bridge_kind bridge_kind_modbus = {
 	.execute = mb_execute,
 	.observed = mb_observed,
 	.device_status = mb_device_status,
+	.device_counters = mb_device_counters,
 	.stop = mb_stop,
 	.done = mb_done,
 };

@@ -68,11 +68,17 @@ struct dev {
 	uint8_t offline; /* bit i: availability topic i said offline */
 	uint64_t heard;  /* CLOCK_MONOTONIC of its last message (0: not yet counted) */
 	unsigned npoints;
-	unsigned long long rx, bad, missing, pub, timeouts;
-	struct entry *entries, **etail; /* its points, in profile order */
-	struct dev *next, *prev;        /* all devices */
-	struct dev *hnext;              /* the bucket of its name */
-	struct dev *bnext;              /* the bucket of its {device} value */
+	/* Per message on its topics: rx every one, bad those that could not
+	 * be read at all (not JSON, larger than max_payload, empty text).
+	 * Per value: value_err one that did not decode (not a value, too
+	 * short, refused by the profile), missing one absent. A message is
+	 * counted once however many of the device's points it feeds. */
+	unsigned long long rx, bad, value_err, missing, pub, timeouts;
+	unsigned long long msg_seen, msg_bad; /* the last message counted in rx, in bad */
+	struct entry *entries, **etail;       /* its points, in profile order */
+	struct dev *next, *prev;              /* all devices */
+	struct dev *hnext;                    /* the bucket of its name */
+	struct dev *bnext;                    /* the bucket of its {device} value */
 };
 
 /* Seven pointers: one more costs every point 16 bytes (a malloc size
@@ -169,6 +175,7 @@ struct mqtt_bridge {
 	} pending[PENDING_MAX];
 	size_t npending, pending_next;
 	uint64_t bad_log_at, limit_log_at;
+	unsigned long long messages; /* received, numbering them for the per-message counts */
 	unsigned bad_suppressed;
 };
 
@@ -1035,15 +1042,25 @@ static void each_match(struct mqtt_bridge *b, const char *topic, size_t tlen,
 
 struct msg {
 	const char *topic;
+	unsigned long long seq; /* this message's number on the bridge */
 	struct mqtt_payload pl;
 	bool bad_logged, echoes;
 };
 
-static void bad(struct mqtt_bridge *b, struct entry *e, struct msg *m, const char *why)
+/* A message or one of its values does not fit the device's profile:
+ * counted as a bad message (once per message) or a value error. */
+static void bad(struct mqtt_bridge *b, struct entry *e, struct msg *m, bool whole, const char *why)
 {
-	e->dev->bad++;
+	struct dev *d = e->dev;
+
+	if (!whole)
+		d->value_err++;
+	else if (d->msg_bad != m->seq) {
+		d->msg_bad = m->seq;
+		d->bad++;
+	}
 	if (!m->bad_logged)
-		log_bad(b, m->topic, "does not match the profile of %s: %s", e->dev->name, why);
+		log_bad(b, m->topic, "does not match the profile of %s: %s", d->name, why);
 	m->bad_logged = true;
 }
 
@@ -1060,20 +1077,36 @@ static void heard(struct mqtt_bridge *b, struct dev *d)
 	}
 }
 
-static void feed_too_big(struct mqtt_bridge *b, struct entry *e, void *ctx)
+/* Count the message on e's device, once. */
+static void received(struct mqtt_bridge *b, struct entry *e, const struct msg *m)
 {
 	heard(b, e->dev);
-	bad(b, e, ctx, "larger than max_payload");
+	if (e->dev->msg_seen != m->seq) {
+		e->dev->msg_seen = m->seq;
+		e->dev->rx++;
+	}
+}
+
+static void feed_too_big(struct mqtt_bridge *b, struct entry *e, void *ctx)
+{
+	received(b, e, ctx);
+	bad(b, e, ctx, true, "larger than max_payload");
 }
 
 static void feed(struct mqtt_bridge *b, struct entry *e, void *ctx)
 {
 	struct msg *m = ctx;
 	struct mapping_sample s;
+	struct json_object *doc;
 	uint64_t t;
 	int r;
 
-	heard(b, e->dev);
+	received(b, e, m);
+	/* Not JSON is the whole message's fault, not each value's. */
+	if (entry_src(e)->format == MQTT_FORMAT_JSON && mqtt_payload_json(&m->pl, &doc) == -EBADMSG) {
+		bad(b, e, m, true, "not JSON");
+		return;
+	}
 	r = mqtt_payload_decode(entry_src(e), mapping_raw_size(e->pt->xf.raw, e->pt->xf.width), &m->pl, &s,
 				&t);
 	if (r == -ENOENT) {
@@ -1081,17 +1114,21 @@ static void feed(struct mqtt_bridge *b, struct entry *e, void *ctx)
 		return;
 	}
 	if (r < 0) {
-		bad(b, e, m,
-		    r == -EBADMSG ? (entry_src(e)->format == MQTT_FORMAT_RAW ? "too short" : "not JSON")
-				  : "not a value (object, array or null)");
+		/* Text: an empty payload, the same for every point. */
+		if (entry_src(e)->format == MQTT_FORMAT_TEXT)
+			bad(b, e, m, true, "empty or not text");
+		else
+			bad(b, e, m, false,
+			    entry_src(e)->format == MQTT_FORMAT_RAW ? "too short"
+								    : "not a value (a JSON scalar document, "
+								      "object, array or null)");
 		return;
 	}
 	r = bridge_sample(&b->base, e->h, &s, t);
 	if (r < 0) {
-		e->dev->bad++; /* the core counted and logged it */
+		e->dev->value_err++; /* the core counted and logged it */
 		return;
 	}
-	e->dev->rx++;
 	if (b->ops) {
 		echo_check(b, e, &s);
 		m->echoes = true;
@@ -1192,7 +1229,7 @@ static void availability(struct mqtt_bridge *b, size_t i, const char *topic, siz
 
 static void dispatch(struct mqtt_bridge *b, const char *topic, const uint8_t *data, size_t len)
 {
-	struct msg m = { .topic = topic };
+	struct msg m = { .topic = topic, .seq = ++b->messages };
 	size_t tlen = strlen(topic);
 
 	if (len > b->conf.max_payload) {
@@ -1585,11 +1622,28 @@ static int mqtt_device_status(struct bridge *base, const char *device, char *buf
 
 	if (!d)
 		return 0;
-	n = snprintf(buf, size, "rx=%llu bad=%llu missing=%llu pub=%llu timeout=%llu%s%s%s%s", d->rx, d->bad,
-		     d->missing, d->pub, d->timeouts, d->discovered ? " discovered" : "",
-		     b->state == ST_CONNECTED ? "" : " broker-down",
+	n = snprintf(buf, size, "rx=%llu bad=%llu value_err=%llu missing=%llu pub=%llu timeout=%llu%s%s%s%s",
+		     d->rx, d->bad, d->value_err, d->missing, d->pub, d->timeouts,
+		     d->discovered ? " discovered" : "", b->state == ST_CONNECTED ? "" : " broker-down",
 		     d->offline || b->offline ? " offline" : "", d->stale ? " silent" : "");
 	return n < 0 ? -EIO : (size_t)n >= size ? (int)size - 1 : n;
+}
+
+static int mqtt_device_counters(struct bridge *base, const char *device, struct bridge_counter *out,
+				size_t max)
+{
+	struct dev *d = dev_find(MQ(base), device);
+	const struct bridge_counter c[] = {
+		{ "messages", "MQTT messages received on the device's topics", d ? d->rx : 0 },
+		{ "bad_messages", "messages that could not be read at all (not JSON, too large)",
+		  d ? d->bad : 0 },
+		{ "value_errors", "values of a message that did not decode", d ? d->value_err : 0 },
+		{ "missing_values", "values a message did not carry", d ? d->missing : 0 },
+		{ "commands", "writes and executes published", d ? d->pub : 0 },
+		{ "command_timeouts", "commands never acknowledged", d ? d->timeouts : 0 },
+	};
+
+	return d ? bridge_counters_copy(out, max, c, sizeof(c) / sizeof(c[0])) : 0;
 }
 
 /* ---- life cycle ---------------------------------------------------------------- */
@@ -1728,6 +1782,7 @@ static const struct bridge_kind bridge_kind_mqtt = {
 	.write = mqtt_write,
 	.execute = mqtt_execute,
 	.device_status = mqtt_device_status,
+	.device_counters = mqtt_device_counters,
 	.stop = mqtt_stop,
 	.done = mqtt_done,
 };

@@ -26,7 +26,9 @@
 
 #include <systemd/sd-event.h>
 
+#include "bridges/bridge.h"
 #include "gateway/gateway.h"
+#include "lwm2m/client.h"
 #include "lwm2m/lwm2m.h"
 #include "mappings/mapping.h"
 
@@ -96,3 +98,66 @@ void gw_registry_on_change(struct gw_registry *r, void (*fn)(void *ud), void *ud
 /* The table `fieldgate status` prints: a header line, one line per device
  * in configuration order, and a closing line of totals. */
 void gw_registry_status(const struct gw_registry *r, FILE *out);
+
+/* ---- numbers for `fieldgate status --json` and the metrics ------------- */
+
+/* The gateway as a whole. Strings point into the registry: valid until it
+ * next changes (a reload, a discovery), so use them at once. */
+struct gw_registry_info {
+	const struct gw_config *config; /* the running configuration */
+	const char *state;              /* the gateway endpoint's registration state */
+	uint64_t registration_failures; /* of the gateway endpoint */
+	size_t devices, registered;
+	struct lwm2m_client_stats client; /* every endpoint together */
+	struct {
+		const char *host;  /* as configured */
+		const char *error; /* the last lookup failure, NULL: none */
+		bool resolved;
+	} servers[2]; /* the server's, the bootstrap server's (host NULL: none) */
+};
+void gw_registry_info(const struct gw_registry *r, struct gw_registry_info *out);
+
+/* One device, as `fieldgate status` shows it. */
+struct gw_device_info {
+	const char *name, *endpoint, *profile;
+	const char *bridge, *bridge_type; /* NULL without a bridge */
+	const char *state;                /* registration state: registered, waiting... */
+	bool discovered;
+	int presence;               /* 0 reachable, else why not (negative errno) */
+	uint64_t last_sample_usec;  /* CLOCK_REALTIME of the last accepted sample, 0: none */
+	uint64_t last_sample_age;   /* usec since then */
+	uint64_t samples;           /* accepted */
+	uint64_t decode_errors;     /* samples the profile refused */
+	uint64_t unreachable;       /* times it became unreachable */
+	uint64_t registration_fail; /* registration exchanges that failed */
+	struct bridge_counter counters[BRIDGE_COUNTERS_MAX]; /* the bridge's (device_counters) */
+	size_t ncounters;
+	char bridge_status[160]; /* the bridge's text (device_status), "" when none */
+};
+/* fn for every device in status order (configured ones as configured, then
+ * discovered ones); d is valid during the call only. */
+void gw_registry_each_device(const struct gw_registry *r,
+			     void (*fn)(void *ud, const struct gw_device_info *d), void *ud);
+
+/* `fieldgate status --json`: the document of docs/status.schema.json
+ * (status_json.c). Returns 0 or -ENOMEM. */
+int gw_status_json(const struct gw_registry *r, FILE *out);
+/* `fieldgate status --names`: the device names, one a line. */
+int gw_status_names(const struct gw_registry *r, FILE *out);
+
+/* The metrics (metrics.c): OpenMetrics 1.0 text (`fieldgate metrics`),
+ * or with openmetrics false the Prometheus text format 0.0.4 that
+ * node_exporter's textfile collector reads. Returns 0 or -ENOMEM. */
+int gw_metrics_text(const struct gw_registry *r, bool openmetrics, FILE *out);
+/* Write the Prometheus text to path atomically (a temporary file in the
+ * same folder, then rename), mode 0644. Returns 0 or a negative errno. */
+int gw_metrics_write_file(const struct gw_registry *r, const char *path);
+
+/* metrics.textfile: rewritten every metrics.interval from the loop ev.
+ * apply() takes a (new) configuration: starts, moves or stops the file;
+ * free() removes the file (a stopped gateway has no metrics). Write
+ * failures are logged once until writing works again. */
+struct gw_metrics_file;
+int gw_metrics_file_new(sd_event *ev, const struct gw_registry *r, struct gw_metrics_file **out);
+void gw_metrics_file_apply(struct gw_metrics_file *m, const struct gw_config *c);
+struct gw_metrics_file *gw_metrics_file_free(struct gw_metrics_file *m); /* accepts NULL */

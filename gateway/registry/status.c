@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the registry tells: counts for the daemon's STATUS= and the table
- * `fieldgate status` prints.
+ * `fieldgate status` prints; the figures `status --json` and the metrics
+ * are made of (gateway/status_json.c, gateway/metrics.c).
  */
 #include "gateway/registry/registry_internal.h"
 
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bridges/bridge.h"
 
@@ -117,5 +119,74 @@ void gw_registry_status(const struct gw_registry *r, FILE *out)
 	}
 	fprintf(out, "%zu device%s, %zu registered\n", cnt.devices, cnt.devices == 1 ? "" : "s",
 		cnt.registered);
+	free(v);
+}
+
+void gw_registry_info(const struct gw_registry *r, struct gw_registry_info *out)
+{
+	struct gw_registry_counts cnt;
+
+	*out = (struct gw_registry_info){ .config = reg_config(r),
+					  .state = state_word(r->gw_state),
+					  .registration_failures = r->gw_failures };
+	gw_registry_counts(r, &cnt);
+	out->devices = cnt.devices;
+	out->registered = cnt.registered;
+	if (r->client)
+		lwm2m_client_get_stats(r->client, &out->client);
+	for (size_t i = 0; i < 2; i++) {
+		out->servers[i].host = r->hosts[i].host;
+		out->servers[i].resolved = r->hosts[i].ready;
+		out->servers[i].error = r->hosts[i].gai ? gai_strerror(r->hosts[i].gai) : NULL;
+	}
+}
+
+void gw_registry_each_device(const struct gw_registry *r,
+			     void (*fn)(void *ud, const struct gw_device_info *d), void *ud)
+{
+	struct dev **v = calloc(r->n + 1, sizeof(*v));
+	struct gw_device_info *info = calloc(1, sizeof(*info));
+	struct timespec rt;
+	uint64_t now = reg_now_usec(), real;
+
+	if (!v || !info)
+		goto out;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	real = (uint64_t)rt.tv_sec * 1000000u + (uint64_t)rt.tv_nsec / 1000u;
+	memcpy(v, r->devs, r->n * sizeof(*v));
+	qsort(v, r->n, sizeof(*v), cmp_order);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct dev *d = v[i];
+		const struct bridge_kind *ops = d->br && d->br->b ? d->br->kind : NULL;
+		int k;
+
+		*info = (struct gw_device_info){
+			.name = d->name,
+			.endpoint = d->endpoint,
+			.profile = d->cfg->profile,
+			.bridge = d->cfg->bridge,
+			.bridge_type = d->br ? d->br->kind->name : NULL,
+			.state = state_word(d->state),
+			.discovered = d->disc != NULL,
+			.presence = d->presence,
+			/* The monotonic time of the sample, told as wall-clock time. */
+			.last_sample_usec = d->last_sample ? real - (now - d->last_sample) : 0,
+			.last_sample_age = d->last_sample ? now - d->last_sample : 0,
+			.samples = d->samples,
+			.decode_errors = d->errors,
+			.unreachable = d->unreachable,
+			.registration_fail = d->reg_failures,
+		};
+		if (ops && ops->device_counters &&
+		    (k = ops->device_counters(d->br->b, d->name, info->counters, BRIDGE_COUNTERS_MAX)) > 0)
+			info->ncounters = (size_t)k;
+		if (ops && ops->device_status &&
+		    ops->device_status(d->br->b, d->name, info->bridge_status, sizeof(info->bridge_status)) <
+			    0)
+			info->bridge_status[0] = 0;
+		fn(ud, info);
+	}
+out:
+	free(info);
 	free(v);
 }
