@@ -245,8 +245,7 @@ static void bridges(const struct out *o, const struct gw_config *c, const struct
 		family(o, "fieldgate_", fields[k].name, fields[k].counter, fields[k].help);
 		for (size_t b = 0; b < gw_config_bridge_count(c); b++) {
 			const struct gw_bridge *br = gw_config_bridge(c, b);
-			const char *labels[] = { "bridge", br->name, "type",
-						 br->type, NULL };
+			const char *labels[] = { "bridge", br->name, "type", br->type, NULL };
 			uint64_t v = 0;
 			for (size_t i = 0; i < g->n; i++) {
 				const struct mdev *d = &g->v[i];
