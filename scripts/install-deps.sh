@@ -16,7 +16,7 @@ packages=(
 	libsystemd-dev libyaml-dev libexpat1-dev libjson-c-dev
 	libcoap3-dev libcoap3-bin libmbedtls-dev libmosquitto-dev libmodbus-dev
 	# tests
-	libcmocka-dev python3 python3-cbor2 openssl
+	libcmocka-dev python3 python3-cbor2 python3-jinja2 openssl
 	dbus mosquitto mosquitto-clients python3-pymodbus python3-serial-asyncio python3-dbusmock python3-cryptography socat
 	nodejs npm
 )
