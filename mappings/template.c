@@ -628,6 +628,20 @@ static double py_round(double x, int n)
 
 static int eval(struct ctx *C, int i, struct mapping_tval *out);
 
+/* -a when flip (unary minus, abs of a negative), else a; a number. */
+static int negate(const struct mapping_tval *a, bool flip, struct mapping_tval *out)
+{
+	if (!is_number(a))
+		return -EINVAL;
+	if (a->kind == MAPPING_TVAL_FLOAT)
+		*out = (struct mapping_tval){ .kind = MAPPING_TVAL_FLOAT, .f = flip ? -a->f : a->f };
+	else if (flip && as_int(a) == INT64_MIN)
+		return -ERANGE;
+	else
+		*out = (struct mapping_tval){ .kind = MAPPING_TVAL_INT, .i = flip ? -as_int(a) : as_int(a) };
+	return 0;
+}
+
 static int eval_filter(struct ctx *C, const struct node *nd, struct mapping_tval *out)
 {
 	struct mapping_tval a;
@@ -677,15 +691,7 @@ static int eval_filter(struct ctx *C, const struct node *nd, struct mapping_tval
 		*out = nd->lit;
 		return 0;
 	case N_ABS:
-		if (!is_number(&a))
-			return -EINVAL;
-		if (a.kind == MAPPING_TVAL_FLOAT)
-			*out = (struct mapping_tval){ .kind = MAPPING_TVAL_FLOAT, .f = fabs(a.f) };
-		else if (as_int(&a) == INT64_MIN)
-			return -ERANGE;
-		else
-			*out = (struct mapping_tval){ .kind = MAPPING_TVAL_INT, .i = llabs(as_int(&a)) };
-		return 0;
+		return negate(&a, a.kind == MAPPING_TVAL_FLOAT ? a.f < 0 : as_int(&a) < 0, out);
 	case N_ROUND: {
 		/* Home Assistant's round: float(value) first (text too), then
 		 * Python's round, floor, ceil or to the half; an integer when
@@ -789,15 +795,7 @@ static int eval(struct ctx *C, int i, struct mapping_tval *out)
 		r = eval(C, nd->a, &a);
 		if (r < 0)
 			return r;
-		if (!is_number(&a))
-			return -EINVAL;
-		if (a.kind == MAPPING_TVAL_FLOAT)
-			*out = (struct mapping_tval){ .kind = MAPPING_TVAL_FLOAT, .f = -a.f };
-		else if (as_int(&a) == INT64_MIN)
-			return -ERANGE;
-		else
-			*out = (struct mapping_tval){ .kind = MAPPING_TVAL_INT, .i = -as_int(&a) };
-		return 0;
+		return negate(&a, true, out);
 	case N_ADD:
 	case N_SUB:
 	case N_MUL:
