@@ -691,7 +691,7 @@ static int eval_filter(struct ctx *C, const struct node *nd, struct mapping_tval
 		*out = nd->lit;
 		return 0;
 	case N_ABS:
-		return negate(&a, a.kind == MAPPING_TVAL_FLOAT ? a.f < 0 : as_int(&a) < 0, out);
+		return negate(&a, a.kind == MAPPING_TVAL_FLOAT ? signbit(a.f) != 0 : as_int(&a) < 0, out);
 	case N_ROUND: {
 		/* Home Assistant's round: float(value) first (text too), then
 		 * Python's round, floor, ceil or to the half; an integer when
