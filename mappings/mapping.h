@@ -204,6 +204,10 @@ struct mapping_source_ops {
 	/* Optional: a cross-check of a complete point (source against the
 	 * transform: e.g. a float32 in a coil). Report and return -EINVAL. */
 	int (*check)(const struct mapping_point *pt, struct diag *diag);
+	/* What a profile's `generate:` may name for this kind (NULL-terminated,
+	 * NULL: nothing): the bridge reads what a device says about itself
+	 * and gives it a profile made of that (bridges/bridge.h generate). */
+	const char *const *generators;
 };
 
 /* ---- profiles ---------------------------------------------------------- */
@@ -283,6 +287,10 @@ size_t mapping_set_count(const struct mapping_set *set);
 const char *mapping_profile_name(const struct mapping_profile *p);
 const char *mapping_profile_file(const struct mapping_profile *p);
 const char *mapping_profile_description(const struct mapping_profile *p); /* may be NULL */
+/* `generate:` — the bridge generates the real profile of a device of this
+ * one from what the device says about itself (e.g. "sunspec"); this
+ * profile holds its objects until then. NULL for an ordinary profile. */
+const char *mapping_profile_generate(const struct mapping_profile *p);
 /* The bridge kind of the profile's sources, NULL for a constants-only profile. */
 const char *mapping_profile_bridge(const struct mapping_profile *p);
 /* Profile-wide defaults (`defaults: poll / max_age`), 0 when not given;
