@@ -98,6 +98,23 @@ struct bridge_host {
 	/* Remove a discovered device (remove_point() is called for its points
 	 * before this returns). -ENOENT unknown, -EPERM a configured device. */
 	int (*forget)(void *ud, const char *device);
+	/* A profile the bridge made from what the field says about itself
+	 * (zigbee2mqtt exposes, Home Assistant discovery, a SunSpec model
+	 * chain): `text` (len bytes) in the profile file format, called
+	 * `name`. The same name must always come with the same text (bridges
+	 * name it by a hash of it): profiles are shared by name. It is
+	 * checked like a profile file (problems logged, -EINVAL), against
+	 * this bridge's kind, and kept while a device uses it.
+	 *  - no device `device` yet: a discovered device of this profile is
+	 *    created, as discover() does (address: its scalar text);
+	 *  - a device of this bridge that was discovered, or configured with
+	 *    a profile that says `generate:`: it gets this profile instead
+	 *    of its current one (it registers again with the new objects;
+	 *    nothing happens when it already has it; address is ignored).
+	 * Returns 0, -EPERM (a configured device without `generate:`, or
+	 * another bridge's), -EINVAL, -ENOMEM; re-entrant like discover(). */
+	int (*generated)(void *ud, const char *bridge, const char *device, const char *address,
+			 const char *name, const char *text, size_t len);
 };
 
 /* Completion of read/write: err 0 or a negative errno; s is the value read
@@ -152,6 +169,13 @@ struct bridge_ops {
 	 * while it is set, with a floor of its own choosing. */
 	void (*observed)(struct bridge *b, const char *device, const struct lwm2m_path *path,
 			 uint64_t period_usec);
+	/* Optional. The device's profile says `generate: what` (a word of
+	 * source_ops->generators): read what the device says about itself
+	 * and hand the profile made of it to host->generated(), retrying
+	 * while the device does not answer; until then it has the
+	 * placeholder's objects. what NULL: stop, the device goes (or just
+	 * got its generated profile). Returns 0 or a negative errno. */
+	int (*generate)(struct bridge *b, const char *device, const struct ynode *address, const char *what);
 	/* Optional. Per-device counters for `fieldgate status` (e.g.
 	 * "exc=3 crc=0 timeout=2 quarantined"): write a short NUL-terminated
 	 * text into buf (at most size bytes, no newline); return its length,

@@ -76,11 +76,12 @@ struct dev {
 	uint64_t last_sample;      /* CLOCK_MONOTONIC usec, 0: never */
 	uint64_t *pt_sample;       /* the same per profile point (by index); NULL: none yet */
 	uint64_t samples, errors, unreachable, reg_failures;
-	size_t order;      /* position in the configuration */
-	bool keep;         /* reload bookkeeping */
-	struct disc *disc; /* a discovered device's made-up configuration, NULL when configured */
-	bool obs_dirty;    /* its observations changed: tell the bridge (on_obs_defer) */
-	uint64_t *hint;    /* per profile point: the period last given to ops->observed; NULL: none */
+	size_t order;          /* position in the configuration */
+	bool keep;             /* reload bookkeeping */
+	struct disc *disc;     /* a discovered device's made-up configuration, NULL when configured */
+	struct gw_genprof *gp; /* its profile when a bridge generated it (a reference), else NULL */
+	bool obs_dirty;        /* its observations changed: tell the bridge (on_obs_defer) */
+	uint64_t *hint;        /* per profile point: the period last given to ops->observed; NULL: none */
 };
 
 /* A device a bridge discovered (bridge_host.discover): its configuration
@@ -143,9 +144,10 @@ struct gw_registry {
 	void (*on_change)(void *ud);
 	void *on_change_ud;
 
-	sd_event_source *obs_defer; /* observation hints for the bridges, after the request */
-	size_t discovered;          /* devices discovered so far (their status order) */
-	bool closing;               /* gw_registry_shutdown() called: no new endpoints */
+	sd_event_source *obs_defer;   /* observation hints for the bridges, after the request */
+	size_t discovered;            /* devices discovered so far (their status order) */
+	struct gw_genprofs *genprofs; /* profiles bridges generated, in use */
+	bool closing;                 /* gw_registry_shutdown() called: no new endpoints */
 };
 
 static uint64_t now_usec(void)
@@ -673,6 +675,17 @@ static bool for_bridge(const struct mapping_point *pt)
 	return pt->from == MAPPING_FROM_SOURCE || pt->write || pt->executable;
 }
 
+static void disc_free(struct disc *ds)
+{
+	if (!ds)
+		return;
+	free(ds->name);
+	free(ds->bridge);
+	free(ds->profile);
+	free(ds->address_text);
+	free(ds);
+}
+
 static struct dev *dev_free(struct dev *d)
 {
 	if (!d)
@@ -683,6 +696,8 @@ static struct dev *dev_free(struct dev *d)
 			if (for_bridge(pt))
 				d->br->ops->remove_point(d->br->b, d->name, &pt->path);
 		}
+	if (d->br && d->br->b && d->br->ops->generate && mapping_profile_generate(d->profile))
+		(void)d->br->ops->generate(d->br->b, d->name, NULL, NULL);
 	if (d->ep)
 		lwm2m_endpoint_remove(d->ep); /* de-registers in the background */
 	if (d->dev)
@@ -694,13 +709,8 @@ static struct dev *dev_free(struct dev *d)
 	free(d->fingerprint);
 	free(d->pt_sample);
 	free(d->hint);
-	if (d->disc) {
-		free(d->disc->name);
-		free(d->disc->bridge);
-		free(d->disc->profile);
-		free(d->disc->address_text);
-		free(d->disc);
-	}
+	gw_genprof_unref(d->r->genprofs, d->gp);
+	disc_free(d->disc);
 	free(d);
 	return NULL;
 }
@@ -746,6 +756,16 @@ static int dev_start(struct dev *d)
 						d->br->name, ps);
 			}
 		}
+	if (d->br && d->br->b && mapping_profile_generate(d->profile)) {
+		/* The bridge makes the real profile from what the device
+		 * says about itself (gw_registry_generated). */
+		const char *what = mapping_profile_generate(d->profile);
+		e = d->br->ops->generate ? d->br->ops->generate(d->br->b, d->name, d->cfg->address, what)
+					 : -ENOTSUP;
+		if (e < 0)
+			log_error_errno(e, "Device %s: bridge %s cannot generate its profile (%s): %m",
+					d->name, d->br->name, what);
+	}
 
 	if (current(r)->lwm2m.mode == GW_MODE_GATEWAY) {
 		if (!r->gw_ep) {
@@ -1770,41 +1790,40 @@ static void discover_diag(void *ctx, enum diag_severity sev, const char *file, u
 	log_error("%s", buf);
 }
 
-int gw_registry_discover(struct gw_registry *r, const char *bridge, const char *device, const char *profile,
-			 const char *address)
+/* Insert d into r->devs at its place: the array stays sorted by name
+ * without a sort per discovery (thousands of them). The array has room. */
+static void devs_insert(struct gw_registry *r, struct dev *d)
+{
+	size_t lo = 0, hi = r->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(r->devs[mid]->name, d->name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	memmove(&r->devs[lo + 1], &r->devs[lo], (r->n - lo) * sizeof(*r->devs));
+	r->devs[lo] = d;
+	r->n++;
+}
+
+/* A discovered device of profile p (gp: its generated profile's
+ * reference, taken over by the device, also on failure). */
+static int discover_with(struct gw_registry *r, const char *bridge, const char *device, const char *profile,
+			 const struct mapping_profile *p, struct gw_genprof *gp, const char *address)
 {
 	const struct gw_config *c = current(r);
 	const struct gw_bridge *cb = gw_config_find_bridge(c, bridge);
-	const struct mapping_profile *p = NULL;
-	struct diag diag = { .fn = discover_diag };
-	const char *kind;
+	const char *kind = mapping_profile_bridge(p);
 	struct disc *ds;
 	struct dev *d = NULL, **v;
 	int e;
 
-	if (!device || !device_name_ok(device)) {
-		log_error("Bridge %s discovered a device named '%s': names are 1 to 64 letters, digits, "
-			  "'.', '_' or '-'",
-			  bridge, device ? device : "(null)");
-		return -EINVAL;
-	}
-	if (find(r, device))
-		return -EEXIST;
-	if (r->closing)
-		return -ESHUTDOWN;
-	if (!cb || !profile || !address)
-		return -EINVAL;
-	e = mapping_set_get(c->profiles, profile, NULL, &diag, &p);
-	if (e < 0) {
-		log_error_errno(
-			e, "Bridge %s: device %s discovered with profile '%s', which cannot be loaded: %m",
-			bridge, device, profile);
-		return e;
-	}
-	kind = mapping_profile_bridge(p);
 	if (kind && strcmp(kind, gw_bridge_type_to_string(cb->type)) != 0) {
 		log_error("Bridge %s: device %s discovered with profile '%s', a profile for %s bridges",
 			  bridge, device, profile, kind);
+		gw_genprof_unref(r->genprofs, gp);
 		return -EINVAL;
 	}
 	v = realloc(r->devs, (r->n + 2) * sizeof(*v));
@@ -1813,6 +1832,7 @@ int gw_registry_discover(struct gw_registry *r, const char *bridge, const char *
 		r->devs = v;
 	if (!v || !ds) {
 		free(ds);
+		gw_genprof_unref(r->genprofs, gp);
 		return log_oom();
 	}
 	ds->name = strdup(device);
@@ -1820,11 +1840,8 @@ int gw_registry_discover(struct gw_registry *r, const char *bridge, const char *
 	ds->profile = strdup(profile);
 	ds->address_text = strdup(address);
 	if (!ds->name || !ds->bridge || !ds->profile || !ds->address_text) {
-		free(ds->name);
-		free(ds->bridge);
-		free(ds->profile);
-		free(ds->address_text);
-		free(ds);
+		disc_free(ds);
+		gw_genprof_unref(r->genprofs, gp);
 		return log_oom();
 	}
 	ds->address =
@@ -1836,14 +1853,12 @@ int gw_registry_discover(struct gw_registry *r, const char *bridge, const char *
 	};
 	e = dev_new(r, r->gens, &ds->cfg, p, ORDER_DISCOVERED + r->discovered, &d);
 	if (e < 0) {
-		free(ds->name);
-		free(ds->bridge);
-		free(ds->profile);
-		free(ds->address_text);
-		free(ds);
+		disc_free(ds);
+		gw_genprof_unref(r->genprofs, gp);
 		return log_error_errno(e, "Bridge %s: discovered device %s not created: %m", bridge, device);
 	}
 	d->disc = ds;
+	d->gp = gp;
 	free(d->fingerprint);
 	/* Never equal to a configured device's: one of that name replaces it. */
 	d->fingerprint = strdup("(discovered)");
@@ -1856,23 +1871,144 @@ int gw_registry_discover(struct gw_registry *r, const char *bridge, const char *
 		return e;
 	}
 	r->discovered++;
-	/* Into its place: r->devs stays sorted by name without a sort per
-	 * discovery (thousands of them). */
-	size_t lo = 0, hi = r->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(r->devs[mid]->name, d->name) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	memmove(&r->devs[lo + 1], &r->devs[lo], (r->n - lo) * sizeof(*r->devs));
-	r->devs[lo] = d;
-	r->n++;
+	devs_insert(r, d);
 	log_info("Device %s discovered by bridge %s (profile %s, address %s)", device, bridge, profile,
 		 address);
 	schedule_change(r);
 	return 0;
+}
+
+/* Checks common to discover and generated: -EINVAL (logged), -EEXIST, -ESHUTDOWN. */
+static int discover_check(struct gw_registry *r, const char *bridge, const char *device)
+{
+	if (!device || !device_name_ok(device)) {
+		log_error("Bridge %s discovered a device named '%s': names are 1 to 64 letters, digits, "
+			  "'.', '_' or '-'",
+			  bridge, device ? device : "(null)");
+		return -EINVAL;
+	}
+	if (r->closing)
+		return -ESHUTDOWN;
+	if (!gw_config_find_bridge(current(r), bridge))
+		return -EINVAL;
+	return 0;
+}
+
+int gw_registry_discover(struct gw_registry *r, const char *bridge, const char *device, const char *profile,
+			 const char *address)
+{
+	const struct mapping_profile *p = NULL;
+	struct diag diag = { .fn = discover_diag };
+	int e = discover_check(r, bridge, device);
+
+	if (e < 0)
+		return e;
+	if (find(r, device))
+		return -EEXIST;
+	if (!profile || !address)
+		return -EINVAL;
+	e = mapping_set_get(current(r)->profiles, profile, NULL, &diag, &p);
+	if (e < 0) {
+		log_error_errno(
+			e, "Bridge %s: device %s discovered with profile '%s', which cannot be loaded: %m",
+			bridge, device, profile);
+		return e;
+	}
+	return discover_with(r, bridge, device, profile, p, NULL, address);
+}
+
+/* d gets profile p (generated, gp its reference, taken over): a new device
+ * of the same configuration in its place, registered anew. */
+static int reprofile(struct gw_registry *r, struct dev *d, const char *name, const struct mapping_profile *p,
+		     struct gw_genprof *gp)
+{
+	struct dev *nd = NULL;
+	size_t at;
+	int e;
+
+	for (at = 0; at < r->n && r->devs[at] != d; at++)
+		;
+	/* The new one first (it keeps the configuration alive), the old one
+	 * gone before the new one's points reach the bridge (they have the
+	 * same device name and paths). */
+	e = dev_new(r, d->gen, d->cfg, p, d->order, &nd);
+	if (e < 0) {
+		gw_genprof_unref(r->genprofs, gp);
+		return log_error_errno(e, "Device %s: generated profile %s not applied: %m", d->name, name);
+	}
+	nd->gp = gp;
+	nd->disc = d->disc;
+	d->disc = NULL;
+	free(nd->fingerprint);
+	nd->fingerprint = d->fingerprint; /* a reload compares with the configuration's */
+	d->fingerprint = NULL;
+	if (at < r->n)
+		memmove(&r->devs[at], &r->devs[at + 1], (r->n - at - 1) * sizeof(*r->devs));
+	r->n -= at < r->n;
+	dev_free(d);
+	r->starting = nd;
+	e = dev_start(nd);
+	r->starting = NULL;
+	if (e < 0) {
+		log_error_errno(e, "Device %s: not started with its generated profile %s: %m", nd->name,
+				name);
+		dev_free(nd);
+		schedule_change(r);
+		return e;
+	}
+	devs_insert(r, nd);
+	log_info("Device %s has its generated profile %s (%zu resources)", nd->name, name,
+		 mapping_profile_npoints(p));
+	schedule_change(r);
+	return 0;
+}
+
+int gw_registry_generated(struct gw_registry *r, const char *bridge, const char *device, const char *address,
+			  const char *name, const char *text, size_t len)
+{
+	const struct gw_config *c = current(r);
+	struct diag diag = { .fn = discover_diag };
+	struct gw_genprof *gp = NULL;
+	const struct mapping_profile *p;
+	char file[160];
+	struct dev *d;
+	int e = discover_check(r, bridge, device);
+
+	if (e < 0)
+		return e;
+	d = find(r, device);
+	if (d && (d == r->starting || !d->cfg->bridge || strcmp(d->cfg->bridge, bridge) != 0))
+		return -EPERM;
+	if (d && !d->disc && !d->gp && !mapping_profile_generate(d->profile)) {
+		log_error("Bridge %s generated a profile for device %s, whose profile '%s' does not say "
+			  "'generate:'",
+			  bridge, device, d->cfg->profile);
+		return -EPERM;
+	}
+	if (!name || !text)
+		return -EINVAL;
+	snprintf(file, sizeof(file), "(generated by bridge %s: %s)", bridge, name);
+	e = gw_genprof_get(&r->genprofs, r->objects, mapping_set_search_path(c->profiles), name, file, text,
+			   len, &diag, &gp);
+	if (e < 0)
+		return log_error_errno(e, "Bridge %s: profile %s generated for %s cannot be loaded: %m",
+				       bridge, name, device);
+	p = gw_genprof_profile(gp);
+	if (!d)
+		return discover_with(r, bridge, device, name, p, gp, address ? address : device);
+	if (d->gp == gp) {
+		gw_genprof_unref(r->genprofs, gp);
+		return 0;
+	}
+	if (mapping_profile_bridge(p) &&
+	    strcmp(mapping_profile_bridge(p),
+		   gw_bridge_type_to_string(gw_config_find_bridge(c, bridge)->type))) {
+		log_error("Bridge %s generated profile %s for %s bridges", bridge, name,
+			  mapping_profile_bridge(p));
+		gw_genprof_unref(r->genprofs, gp);
+		return -EINVAL;
+	}
+	return reprofile(r, d, name, p, gp);
 }
 
 int gw_registry_forget(struct gw_registry *r, const char *device)
@@ -1906,13 +2042,20 @@ static int host_forget(void *ud, const char *device)
 	return gw_registry_forget(ud, device);
 }
 
+static int host_generated(void *ud, const char *bridge, const char *device, const char *address,
+			  const char *name, const char *text, size_t len)
+{
+	return gw_registry_generated(ud, bridge, device, address, name, text, len);
+}
+
 void gw_registry_bridge_host(struct gw_registry *r, struct bridge_host *out)
 {
 	*out = (struct bridge_host){ .ud = r,
 				     .sample = host_sample,
 				     .presence = host_presence,
 				     .discover = host_discover,
-				     .forget = host_forget };
+				     .forget = host_forget,
+				     .generated = host_generated };
 }
 
 /* ---- observation hints ------------------------------------------------------------------ */
@@ -2139,6 +2282,7 @@ struct gw_registry *gw_registry_free(struct gw_registry *r)
 		dev_free(r->devs[i]);
 	}
 	free(r->devs);
+	r->genprofs = gw_genprofs_free(r->genprofs);
 	lwm2m_store_free(r->gw_store);
 	for (size_t i = 0; i < 2; i++)
 		host_clear(&r->hosts[i]);

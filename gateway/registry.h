@@ -77,6 +77,29 @@ void gw_registry_bridge_host(struct gw_registry *r, struct bridge_host *out);
  * errno. -ENOENT when the device is unknown. */
 int gw_registry_presence(struct gw_registry *r, const char *device, int err);
 
+/* A profile a bridge generated (bridge_host.generated, bridges/bridge.h):
+ * a discovered device created with it, or the discovered or `generate:`
+ * device of that bridge given it in place of its current profile (it
+ * registers again). -EPERM for a configured device whose profile does not
+ * say `generate:`, or one of another bridge. */
+int gw_registry_generated(struct gw_registry *r, const char *bridge, const char *device, const char *address,
+			  const char *name, const char *text, size_t len);
+
+/* Generated profiles in use (genprof.c), shared by name and freed with the
+ * last device using one: each lives in a mapping set of its own. */
+struct gw_genprofs;
+struct gw_genprof;
+/* The profile called name, loaded from text (its problems to diag, file
+ * naming it in messages) unless the set has it; a reference for the
+ * caller. *set is created on first use. 0, -EINVAL, -ENOMEM. */
+int gw_genprof_get(struct gw_genprofs **set, const struct lwm2m_registry *objects, const char *search_path,
+		   const char *name, const char *file, const char *text, size_t len, struct diag *diag,
+		   struct gw_genprof **out);
+const struct mapping_profile *gw_genprof_profile(const struct gw_genprof *g);
+void gw_genprof_unref(struct gw_genprofs *set, struct gw_genprof *g); /* accepts NULL */
+size_t gw_genprof_count(const struct gw_genprofs *set);
+struct gw_genprofs *gw_genprofs_free(struct gw_genprofs *set); /* accepts NULL */
+
 /* De-register everything; done(ud) from the loop when finished. */
 int gw_registry_shutdown(struct gw_registry *r, uint32_t timeout_ms, void (*done)(void *ud), void *ud);
 struct gw_registry *gw_registry_free(struct gw_registry *r); /* accepts NULL */
