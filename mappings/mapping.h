@@ -91,7 +91,10 @@ enum mapping_order {
 };
 
 /* Rounding of a non-integral value into an integer raw type (encode) or an
- * integer resource (decode of a scaled or float raw value). NONE: -ERANGE. */
+ * integer resource (decode of a scaled or float raw value). NONE: -ERANGE.
+ * With raw `value` (a typed field) and a scale, encode rounds the field's
+ * number to an integer when a rounding is set (brightness 0..254 written
+ * from a Dimmer %), and leaves it as computed when none is. */
 enum mapping_round {
 	MAPPING_ROUND_NONE = 0,
 	MAPPING_ROUND_NEAREST, /* half away from zero */

@@ -163,6 +163,9 @@ struct bridge {
 	size_t npending, pending_next;
 	uint64_t bad_log_at, limit_log_at;
 	unsigned bad_suppressed;
+	/* Devices that describe themselves (mqtt_auto.h). */
+	struct z2m_watch *z2m;
+	struct ha_watch *ha;
 };
 
 static int lib_refs;
@@ -491,6 +494,8 @@ static void silence(struct bridge *b, uint64_t now)
 			log_info("MQTT bridge %s: discovered device %s not heard for %llu s: forgotten",
 				 b->name, name, (unsigned long long)((now - d->heard) / 1000000));
 			(void)b->host.forget(b->host.ud, name);
+			z2m_watch_gone(b->z2m, name);
+			ha_watch_gone(b->ha, name);
 			free(name);
 			return;
 		}
@@ -511,6 +516,7 @@ static int on_misc(sd_event_source *s, uint64_t usec, void *ud)
 	(void)sd_event_source_set_time(s, usec + MISC_PERIOD_USEC);
 	if (b->state == ST_CONNECTED)
 		silence(b, now_usec(b));
+	ha_watch_tick(b->ha, now_usec(b));
 	if (!b->mosq)
 		return 0;
 	if (b->state == ST_CONNECTING && now_usec(b) - b->started >= b->conf.connect_timeout_usec) {
@@ -925,6 +931,53 @@ static bool bound_device(struct bridge *b, const char *v, size_t n)
 	return false;
 }
 
+/* Whether discovery may create one more device (max_devices); logs the
+ * refusal at most once a minute. */
+static bool discovery_room(struct bridge *b, const char *name, const char *where)
+{
+	uint64_t t;
+
+	if (b->ndiscovered < b->conf.max_devices)
+		return true;
+	t = now_usec(b);
+	if (!b->limit_log_at || t - b->limit_log_at > 60 * 1000000ULL) {
+		log_warning("MQTT bridge %s: discovery limit of %u devices reached: '%s' (%s) is not created "
+			    "(max_devices)",
+			    b->name, b->conf.max_devices, name, where);
+		b->limit_log_at = t;
+	}
+	return false;
+}
+
+/* After the core created (or re-created) a discovered device: counted,
+ * marked, told the broker's state. */
+static void discovered(struct bridge *b, const char *name)
+{
+	struct dev *d = dev_find(b, name);
+
+	if (d && !d->discovered) {
+		d->discovered = true;
+		b->ndiscovered++;
+	}
+	if (d)
+		dev_tell(b, d);
+}
+
+static int create_discovered(struct bridge *b, const char *name, const char *profile, const char *addr,
+			     const struct auto_profile *gen)
+{
+	bool exists = dev_find(b, name) != NULL;
+	int r;
+
+	if (!exists && !discovery_room(b, name, addr))
+		return -EDQUOT;
+	r = gen ? b->host.generated(b->host.ud, b->name, name, addr, gen->name, gen->text, gen->len)
+		: b->host.discover(b->host.ud, b->name, name, profile, addr);
+	if (r >= 0)
+		discovered(b, name);
+	return r;
+}
+
 static void discover(struct bridge *b, const char *topic, size_t tlen, struct mqtt_payload *pl)
 {
 	for (size_t i = 0; i < b->conf.nrules; i++) {
@@ -952,30 +1005,15 @@ static void discover(struct bridge *b, const char *topic, size_t tlen, struct mq
 		}
 		if (mqtt_sanitize_name(rl->prefix, v, n, name, sizeof(name)) == 0 || rejected(b, name))
 			continue;
-		if (b->ndiscovered >= b->conf.max_devices) {
-			uint64_t t = now_usec(b);
-			if (!b->limit_log_at || t - b->limit_log_at > 60 * 1000000ULL) {
-				log_warning("MQTT bridge %s: discovery limit of %u devices reached: '%s' on "
-					    "'%.*s' is "
-					    "not created (max_devices)",
-					    b->name, b->conf.max_devices, name, (int)tlen, topic);
-				b->limit_log_at = t;
-			}
-			return;
-		}
 		memcpy(addr, v, n);
 		addr[n] = '\0';
-		r = b->host.discover(b->host.ud, b->name, name, rl->profile, addr);
-		if (r >= 0) {
-			struct dev *d = dev_find(b, name);
-			b->ndiscovered++;
-			if (d)
-				d->discovered = true;
+		r = create_discovered(b, name, rl->profile, addr, NULL);
+		if (r == -EDQUOT)
+			return;
+		if (r >= 0)
 			log_info("MQTT bridge %s: discovered %s (profile %s) on '%.*s'", b->name, name,
 				 rl->profile, (int)tlen, topic);
-			if (d)
-				dev_tell(b, d);
-		} else {
+		else {
 			log_warning_errno(r, "MQTT bridge %s: cannot create discovered device %s: %m",
 					  b->name, name);
 			if (b->nrejected < REJECTED_MAX && (b->rejected[b->nrejected] = strdup(name)))
@@ -983,6 +1021,62 @@ static void discover(struct bridge *b, const char *topic, size_t tlen, struct mq
 		}
 		return;
 	}
+}
+
+/* ---- devices that describe themselves (zigbee2mqtt, Home Assistant) --------------------- */
+
+static int auto_generated(void *ud, const struct auto_profile *p)
+{
+	return create_discovered(ud, p->device, NULL, p->address, p);
+}
+
+static int auto_discover(void *ud, const char *device, const char *profile, const char *address)
+{
+	return create_discovered(ud, device, profile, address, NULL);
+}
+
+static int auto_forget(void *ud, const char *device)
+{
+	struct bridge *b = ud;
+
+	return b->host.forget ? b->host.forget(b->host.ud, device) : -ENOTSUP;
+}
+
+static bool auto_bound(void *ud, const char *address, size_t len)
+{
+	return bound_device(ud, address, len);
+}
+
+static int auto_watchers(struct bridge *b)
+{
+	const struct mqtt_auto_host h = { .ud = b,
+					  .generated = auto_generated,
+					  .discover = auto_discover,
+					  .forget = auto_forget,
+					  .bound = auto_bound };
+
+	if (b->conf.z2m_on && !(b->z2m = z2m_watch_new(&b->conf.z2m, &h)))
+		return -ENOMEM;
+	if (b->conf.ha_on && !(b->ha = ha_watch_new(&b->conf.ha, &h, b->conf.max_devices)))
+		return -ENOMEM;
+	return 0;
+}
+
+static int auto_subscribe(struct bridge *b)
+{
+	char f[2][300];
+	size_t n;
+	int r;
+
+	n = b->z2m ? z2m_watch_filters(b->z2m, f) : 0;
+	for (size_t i = 0; i < n; i++)
+		if ((r = sub_ref(b, f[i])) < 0)
+			return r;
+	n = b->ha ? ha_watch_filters(b->ha, f) : 0;
+	for (size_t i = 0; i < n; i++)
+		if ((r = sub_ref(b, f[i])) < 0)
+			return r;
+	return 0;
 }
 
 static void echo_check(struct bridge *b, struct entry *e, const struct mapping_sample *s)
@@ -1062,8 +1156,12 @@ static void feed(struct bridge *b, struct entry *e, void *ctx)
 	}
 	if (r < 0) {
 		bad(b, e, m,
-		    r == -EBADMSG ? (e->src->format == MQTT_FORMAT_RAW ? "too short" : "not JSON")
-				  : "not a value (object, array or null)");
+		    e->src->format == MQTT_FORMAT_TEMPLATE
+			    ? (r == -EBADMSG
+				       ? "value_json of a payload that is not JSON"
+				       : "the value template fails on it (no number, or a division by zero)")
+		    : r == -EBADMSG ? (e->src->format == MQTT_FORMAT_RAW ? "too short" : "not JSON")
+				    : "not a value (object, array or null)");
 		return;
 	}
 	r = b->host.sample(b->host.ud, e->dev->name, &e->pt->path, &s, t);
@@ -1182,6 +1280,11 @@ static void dispatch(struct bridge *b, const char *topic, const uint8_t *data, s
 	for (size_t i = 0; i < b->conf.navail; i++)
 		if (mqtt_template_match(&b->conf.avail[i].topic, topic, tlen, NULL, NULL))
 			availability(b, i, topic, tlen, &m.pl);
+	if (b->host.generated && ((b->z2m && z2m_watch_message(b->z2m, topic, &m.pl)) ||
+				  (b->ha && ha_watch_message(b->ha, topic, &m.pl, now_usec(b))))) {
+		mqtt_payload_clear(&m.pl);
+		return;
+	}
 	if (b->conf.nrules && b->host.discover)
 		discover(b, topic, tlen, &m.pl);
 	each_match(b, topic, tlen, feed, &m);
@@ -1550,10 +1653,14 @@ static int mqtt_device_status(struct bridge *b, const char *device, char *buf, s
 
 	if (!d)
 		return 0;
-	n = snprintf(buf, size, "rx=%llu bad=%llu missing=%llu pub=%llu timeout=%llu%s%s%s%s", d->rx, d->bad,
-		     d->missing, d->pub, d->timeouts, d->discovered ? " discovered" : "",
+	const char *note = z2m_watch_note(b->z2m, device);
+	if (!note)
+		note = ha_watch_note(b->ha, device);
+	n = snprintf(buf, size, "rx=%llu bad=%llu missing=%llu pub=%llu timeout=%llu%s%s%s%s%s%s", d->rx,
+		     d->bad, d->missing, d->pub, d->timeouts, d->discovered ? " discovered" : "",
 		     b->state == ST_CONNECTED ? "" : " broker-down",
-		     d->offline || b->offline ? " offline" : "", d->stale ? " silent" : "");
+		     d->offline || b->offline ? " offline" : "", d->stale ? " silent" : "",
+		     note ? " not mapped: " : "", note ? note : "");
 	return n < 0 ? -EIO : (size_t)n >= size ? (int)size - 1 : n;
 }
 
@@ -1595,6 +1702,14 @@ static int mqtt_new(const char *name, const struct ynode *body, const struct bri
 		free(b);
 		return r;
 	}
+	r = auto_watchers(b);
+	if (r < 0) {
+		z2m_watch_free(b->z2m);
+		mqtt_conf_clear(&b->conf);
+		free(b->name);
+		free(b);
+		return r;
+	}
 	if (lib_refs++ == 0)
 		mosquitto_lib_init();
 	*out = b;
@@ -1618,6 +1733,12 @@ static int mqtt_start(struct bridge *b, sd_event *event)
 		    (r = sub_ref(b, f)) < 0)
 			return r;
 	}
+	if ((r = auto_subscribe(b)) < 0)
+		return r;
+	if ((b->z2m || b->ha) && !b->host.generated)
+		log_warning("MQTT bridge %s: this gateway cannot create devices: zigbee2mqtt/homeassistant "
+			    "discovery is off",
+			    b->name);
 	if (b->conf.nrules && !b->host.discover)
 		log_warning("MQTT bridge %s: this gateway cannot create devices: discovery is off", b->name);
 	r = sd_event_add_time_relative(event, &b->misc, CLOCK_MONOTONIC, MISC_PERIOD_USEC, 100000, on_misc,
@@ -1685,6 +1806,8 @@ static struct bridge *mqtt_free(struct bridge *b)
 		free(b->pending[i].topic);
 	if (b->ssl_ctx)
 		SSL_CTX_free(b->ssl_ctx);
+	z2m_watch_free(b->z2m);
+	ha_watch_free(b->ha);
 	mqtt_conf_clear(&b->conf);
 	sd_event_unref(b->event);
 	free(b->name);

@@ -92,11 +92,11 @@ struct mqtt_source {
 	uint8_t role; /* enum mapping_role */
 	struct mqtt_template topic;
 	/* READ */
-	uint8_t format;     /* enum mqtt_format */
-	char *pointer;      /* JSON pointer, "" = the whole document */
-	char *time_pointer; /* JSON pointer to a timestamp, NULL for none */
-	uint32_t offset;    /* RAW */
-	uint32_t length;    /* RAW: bytes taken (0: the layout's size, else the rest) */
+	uint8_t format;               /* enum mqtt_format */
+	char *pointer;                /* JSON pointer, "" = the whole document */
+	char *time_pointer;           /* JSON pointer to a timestamp, NULL for none */
+	uint32_t offset;              /* RAW */
+	uint32_t length;              /* RAW: bytes taken (0: the layout's size, else the rest) */
 	struct mapping_template *tpl; /* TEMPLATE */
 	/* WRITE / EXECUTE */
 	char *payload; /* template: {value} / {args} and the topic's captures */
