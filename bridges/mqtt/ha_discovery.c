@@ -779,7 +779,8 @@ static void settle(struct ha_watch *w, size_t i)
 		auto_profile_clear(&p);
 		return;
 	}
-	if (w->host.bound(w->host.ud, p.address, strlen(p.address))) {
+	if (!d->device && w->host.bound(w->host.ud, p.address, strlen(p.address))) {
+		/* A configured device (or a rule's) has it; not one we made. */
 		auto_profile_clear(&p);
 		return;
 	}

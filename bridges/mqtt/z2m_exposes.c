@@ -478,8 +478,10 @@ static void one_device(struct z2m_watch *w, struct json_object *dev)
 	}
 	if (r < 0)
 		return;
-	if (w->host.bound(w->host.ud, p.address, strlen(p.address))) {
-		/* A configured device (or a discovery rule's) has it. */
+	if ((!k || strcmp(k->address, p.address) != 0) &&
+	    w->host.bound(w->host.ud, p.address, strlen(p.address))) {
+		/* A configured device (or a discovery rule's) has it, not the
+		 * one made here. */
 		auto_profile_clear(&p);
 		return;
 	}
