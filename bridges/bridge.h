@@ -132,8 +132,65 @@ struct bridge_point {
 	uint64_t poll_usec; /* the device's override, else pt->poll_usec, else the profile's */
 };
 
+/*
+ * Trying a profile without the field (`fieldgate profile test`,
+ * gateway/profile_cmd.c): a bridge kind reads field data captured on the
+ * command line (its own options: Modbus registers, MQTT messages, a BLE
+ * advert...) and answers, for each profile point, the sample the bridge
+ * would hand to the gateway, and for a write, what it would send. Kinds
+ * whose devices describe themselves also make their profiles from a
+ * capture (zigbee2mqtt devices, Home Assistant configurations, a SunSpec
+ * register image). Nothing here does I/O but reading files named by an
+ * option.
+ */
+struct bridge_capture; /* a kind's captured data */
+
+struct bridge_tester_opt {
+	const char *name;  /* "--registers" */
+	unsigned nargs;    /* its arguments */
+	const char *usage; /* "TABLE:ADDR=HEX" */
+	const char *help;
+};
+
+/* A profile a capture describes (generate()). */
+struct bridge_generated {
+	const char *device, *address; /* the device's name and address */
+	const char *name, *text;      /* the profile */
+	size_t len;
+	const char *skipped; /* what was not mapped and why ("" or NULL: nothing) */
+};
+
+struct bridge_tester {
+	const struct bridge_tester_opt *opts; /* ends with { NULL } */
+	/* One option as given (args: its nargs arguments), added to *cap
+	 * (created at the first). -EINVAL with why (the bad value and what
+	 * is accepted), -ENOMEM. */
+	int (*capture)(struct bridge_capture **cap, const char *opt, char *const *args, char *why,
+		       size_t why_size);
+	void (*capture_free)(struct bridge_capture *cap);
+	/* The sample of pt in the capture (address: the device's address as
+	 * text, may be NULL; time_usec the field's time of measurement or 0).
+	 * 0; -ENOENT: nothing for it (why says what was looked for); other
+	 * errors: what the bridge would count as a bad payload, with why. */
+	int (*sample)(struct bridge_capture *cap, const struct mapping_point *pt, const char *address,
+		      struct mapping_sample *out, uint64_t *time_usec, char *why, size_t why_size);
+	/* What a write of s (mapping_encode()'s result) or an execute (s
+	 * NULL, args) to pt would send, as one line of text. */
+	int (*describe)(struct bridge_capture *cap, const struct mapping_point *pt, const char *address,
+			const struct mapping_sample *s, const char *args, char *buf, size_t size);
+	/* Profiles the capture describes: for `generate: what` (a device's
+	 * profile says it) or, what NULL, the devices the capture announces
+	 * itself. fn() for each; returns how many, or a negative errno with
+	 * why. May be NULL. */
+	int (*generate)(struct bridge_capture *cap, const char *what,
+			int (*fn)(void *ud, const struct bridge_generated *g), void *ud, char *why,
+			size_t why_size);
+};
+
 struct bridge_ops {
 	const char *type; /* "modbus", "mqtt", "ble": the `type:` word */
+	/* Optional: `fieldgate profile test` for this kind. */
+	const struct bridge_tester *tester;
 	/* The parser of this kind's profile sources, given to the mapping
 	 * engine (mapping_set_new). */
 	const struct mapping_source_ops *source_ops;

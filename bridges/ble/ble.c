@@ -621,6 +621,7 @@ static struct bridge *ble_free(struct bridge *b)
 
 const struct bridge_ops bridge_ble_ops = {
 	.type = "ble",
+	.tester = &ble_tester,
 	.source_ops = &ble_source_ops,
 	.verify = ble_verify,
 	.verify_address = ble_verify_address,

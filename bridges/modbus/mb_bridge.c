@@ -1133,6 +1133,7 @@ static struct bridge *mb_free(struct bridge *b)
 
 const struct bridge_ops bridge_modbus_ops = {
 	.type = "modbus",
+	.tester = &mb_tester,
 	.source_ops = &mb_source_ops,
 	.verify = mb_verify,
 	.verify_address = mb_verify_address,

@@ -1819,6 +1819,7 @@ static struct bridge *mqtt_free(struct bridge *b)
 
 const struct bridge_ops bridge_mqtt_ops = {
 	.type = "mqtt",
+	.tester = &mqtt_tester,
 	.source_ops = &mqtt_source_ops,
 	.verify = mqtt_verify,
 	.verify_address = mqtt_verify_address,

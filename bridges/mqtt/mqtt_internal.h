@@ -106,6 +106,8 @@ struct mqtt_source {
 };
 
 extern const struct mapping_source_ops mqtt_source_ops;
+/* `fieldgate profile test` (mqtt_tester.c). */
+extern const struct bridge_tester mqtt_tester;
 
 /* A device's `address:` (scalar, or a mapping of capture names to scalar
  * values) as a binding; values point into the node. -EINVAL with why. */
