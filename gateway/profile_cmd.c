@@ -53,6 +53,7 @@ struct run {
 	bool yaml;
 	bool failed;
 	unsigned devices;
+	int name_width; /* the NAME column: the longest name of the device shown */
 };
 
 static void diag_to(void *ctx, enum diag_severity sev, const char *file, unsigned line, unsigned col,
@@ -156,7 +157,9 @@ static void point_line(struct run *R, struct kind *k, const struct mapping_point
 		break;
 	}
 	default:
-		snprintf(val, sizeof(val), "(set by the gateway)");
+		/* An execute-only resource has no value to show. */
+		if (!pt->executable || pt->writable)
+			snprintf(val, sizeof(val), "(set by the gateway)");
 		break;
 	}
 	if (pt->writable && pt->executable)
@@ -165,9 +168,9 @@ static void point_line(struct run *R, struct kind *k, const struct mapping_point
 		note = "  [writable]";
 	else if (pt->executable)
 		note = "  [executable]";
-	fprintf(R->out, "  %-15s %-40s %-8s %s%s%s%s\n", path, res_name(R, pt, name, sizeof(name)),
-		lwm2m_type_name((enum lwm2m_type)pt->type), val, pt->unit ? " " : "",
-		pt->unit ? pt->unit : "", note);
+	fprintf(R->out, "  %-15s %-*s %-8s %s%s%s%s\n", path, R->name_width,
+		res_name(R, pt, name, sizeof(name)), lwm2m_type_name((enum lwm2m_type)pt->type), val,
+		pt->unit ? " " : "", pt->unit ? pt->unit : "", note);
 }
 
 /* --write / --execute on a device: what would be sent. */
@@ -239,7 +242,14 @@ static void show(struct run *R, const struct mapping_profile *p, const char *dev
 		fprintf(R->out, "  Not mapped: %s\n", skipped);
 	if (R->yaml && text)
 		fprintf(R->out, "%s%s", text, text[strlen(text) - 1] == '\n' ? "" : "\n");
-	fprintf(R->out, "  %-15s %-40s %-8s %s\n", "PATH", "NAME", "TYPE", "VALUE UNIT");
+	R->name_width = 4;
+	for (size_t i = 0; i < mapping_profile_npoints(p); i++) {
+		char name[160];
+		int n = (int)strlen(res_name(R, mapping_profile_point(p, i), name, sizeof(name)));
+		if (n > R->name_width)
+			R->name_width = n;
+	}
+	fprintf(R->out, "  %-15s %-*s %-8s %s\n", "PATH", R->name_width, "NAME", "TYPE", "VALUE UNIT");
 	for (size_t i = 0; i < mapping_profile_npoints(p); i++)
 		point_line(R, k, mapping_profile_point(p, i), device, address);
 	actions(R, k, p, address);

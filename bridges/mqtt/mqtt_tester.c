@@ -16,6 +16,7 @@
 
 #include "bridges/mqtt/mqtt_auto.h"
 #include "bridges/mqtt/mqtt_internal.h"
+#include "common/yamldoc.h"
 
 #define MAX_MSGS 256
 
@@ -140,12 +141,26 @@ static void capture_free(struct bridge_capture *c)
 	free(c);
 }
 
-static int binding(const char *address, struct mqtt_binding *b, char *why, size_t why_size)
+/* --address: the topic's {device} value, or a YAML flow mapping of
+ * captures ({device: tasmota_1, mac: 84CCA8ABC123}) as a device's
+ * `address:` in the configuration. The binding points into *doc, which
+ * the caller frees after using it. */
+static int binding(const char *address, struct ydoc **doc, struct mqtt_binding *b, char *why, size_t why_size)
 {
 	struct ynode n = { .kind = YNODE_SCALAR, .file = "--address" };
 
 	if (!address)
 		return 0;
+	if (address[0] == '{') {
+		if (ydoc_load_buffer("--address", address, strlen(address), NULL, NULL, doc) < 0) {
+			snprintf(why, why_size,
+				 "--address '%s' is not a YAML flow mapping such as {device: plug-1, "
+				 "channel: 0}",
+				 address);
+			return -EINVAL;
+		}
+		return mqtt_address_binding(ydoc_root(*doc), b, why, why_size);
+	}
 	n.scalar.str = address;
 	n.scalar.len = strlen(address);
 	return mqtt_address_binding(&n, b, why, why_size);
@@ -156,15 +171,18 @@ static int sample(struct bridge_capture *c, const struct mapping_point *pt, cons
 {
 	const struct mqtt_source *src = pt->source;
 	struct mqtt_binding bind = { 0 };
+	struct ydoc *doc = NULL;
 	bool seen = false;
-	int r;
+	int r = -ENOENT;
 
 	if (!src) {
 		snprintf(why, why_size, "no source");
 		return -ENOENT;
 	}
-	if (binding(address, &bind, why, why_size) < 0)
+	if (binding(address, &doc, &bind, why, why_size) < 0) {
+		ydoc_free(doc);
 		return -EINVAL;
+	}
 	/* The latest message first; one without the member (a partial
 	 * update) leaves the word to an earlier one. */
 	for (size_t i = c ? c->nmsgs : 0; i-- > 0;) {
@@ -185,22 +203,25 @@ static int sample(struct bridge_capture *c, const struct mapping_point *pt, cons
 				: r == -EBADMSG
 					? (src->format == MQTT_FORMAT_RAW ? "is too short" : "is not JSON")
 					: "has no value there (an object, a list or null)");
-		return r;
+		break;
 	}
-	snprintf(why, why_size, seen ? "no --mqtt message on '%s' has it" : "no --mqtt message on '%s'",
-		 src->topic.src);
-	return -ENOENT;
+	if (r == -ENOENT)
+		snprintf(why, why_size,
+			 seen ? "no --mqtt message on '%s' has it" : "no --mqtt message on '%s'",
+			 src->topic.src);
+	ydoc_free(doc);
+	return r;
 }
 
 /* The capture's topic binding for a point: --address, else what a
  * captured message on its source topic shows. */
 static int learn(struct bridge_capture *c, const struct mapping_point *pt, const char *address,
-		 struct mqtt_binding *bind, char *why, size_t why_size)
+		 struct ydoc **doc, struct mqtt_binding *bind, char *why, size_t why_size)
 {
 	const struct mqtt_source *src = pt->source;
 
 	if (address)
-		return binding(address, bind, why, why_size);
+		return binding(address, doc, bind, why, why_size);
 	for (size_t i = c && src ? c->nmsgs : 0; i-- > 0;)
 		if (mqtt_template_match(&src->topic, c->msgs[i].topic, strlen(c->msgs[i].topic), NULL, bind))
 			return 0;
@@ -212,6 +233,7 @@ static int describe(struct bridge_capture *c, const struct mapping_point *pt, co
 {
 	const struct mqtt_source *w = s ? pt->write : pt->execute;
 	struct mqtt_binding bind = { 0 };
+	struct ydoc *doc = NULL;
 	char topic[1100], payload[4200], text[1024], why[200] = "";
 	const char *missing = NULL;
 	bool is_string = true;
@@ -221,29 +243,36 @@ static int describe(struct bridge_capture *c, const struct mapping_point *pt, co
 		snprintf(buf, size, "nothing: the point has no %s", s ? "write" : "execute");
 		return -EPERM;
 	}
-	if (learn(c, pt, address, &bind, why, sizeof(why)) < 0) {
+	r = learn(c, pt, address, &doc, &bind, why, sizeof(why));
+	if (r < 0) {
 		snprintf(buf, size, "%s", why);
-		return -EINVAL;
+		r = -EINVAL;
+		goto out;
 	}
 	r = mqtt_template_expand(&w->topic, &bind, topic, sizeof(topic), &missing);
 	if (r < 0) {
 		snprintf(buf, size,
 			 "topic '%s' needs {%s}: give --address (or a --mqtt message on the state topic)",
 			 w->topic.src, missing ? missing : "?");
-		return -EINVAL;
+		r = -EINVAL;
+		goto out;
 	}
-	if (s) {
+	if (s)
 		n = mqtt_sample_text(s, text, sizeof(text), &is_string);
-		if (n < 0)
-			return n;
-	} else
+	else
 		n = snprintf(text, sizeof(text), "%s", args ? args : "");
+	r = n;
+	if (n < 0)
+		goto out;
 	r = mqtt_fill_payload(w->payload, text, (size_t)n, is_string, &bind, payload, sizeof(payload));
 	if (r < 0)
-		return r;
+		goto out;
 	r = snprintf(buf, size, "publish '%s' '%s' (QoS %u%s%s)", topic, payload, w->qos,
 		     w->retain ? ", retained" : "", w->confirm_usec ? ", then wait for the state echo" : "");
-	return r < 0 ? -EIO : 0;
+	r = r < 0 ? -EIO : 0;
+out:
+	ydoc_free(doc);
+	return r;
 }
 
 struct gen_ctx {
