@@ -61,6 +61,11 @@ static void diag_to(void *ctx, enum diag_severity sev, const char *file, unsigne
 {
 	char buf[1200];
 
+	/* A problem with no place in a file is about the command line. */
+	if (!file) {
+		fprintf(ctx, "fieldgate: %s\n", msg);
+		return;
+	}
 	diag_format(buf, sizeof(buf), sev, file, line, col, msg);
 	fprintf(ctx, "%s\n", buf);
 }
@@ -196,7 +201,7 @@ static void actions(struct run *R, struct kind *k, const struct mapping_profile 
 							 sizeof(line))
 			      : -ENOENT;
 			fprintf(R->out, "  execute %s%s%s: %s\n", a->path, a->value ? " " : "",
-				a->value ? a->value : "", r == 0 ? line : "cannot tell");
+				a->value ? a->value : "", r == 0 || line[0] ? line : "cannot tell");
 			R->failed |= r < 0;
 			continue;
 		}

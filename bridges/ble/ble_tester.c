@@ -5,8 +5,10 @@
  * as btmon or hcidump show them) decoded by each point's source as the
  * bridge decodes BlueZ's ServiceData and ManufacturerData: BTHome v2 (plain;
  * an encrypted one needs the device's key, which a test does not take),
- * RuuviTag format 5, declarative fields. RSSI and GATT values come from
- * the device, not from an advert.
+ * RuuviTag format 5, declarative fields. What is not in an advert's
+ * bytes is captured on its own: a GATT characteristic's value as read or
+ * notified (--ble-gatt UUID=HEX, given to the point as the bridge gives
+ * BlueZ's bytes) and the signal strength (--ble-rssi DBM).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,7 +20,8 @@
 #include "bridges/ble/source.h"
 #include "bridges/bridge.h"
 
-#define MAX_AD 32
+#define MAX_AD   32
+#define MAX_GATT 16
 
 struct ad {
 	bool service; /* service data, else manufacturer data */
@@ -34,23 +37,83 @@ struct bridge_capture {
 	struct ad ad[MAX_AD];
 	size_t n;
 	struct bthome_adv bthome; /* samples point into it */
+	struct {
+		char uuid[BLE_UUID_LEN + 1];
+		uint8_t data[512]; /* an attribute value's largest size */
+		size_t len;
+	} gatt[MAX_GATT];
+	size_t ngatt;
+	bool has_rssi;
+	int rssi;
 };
 
 static const struct bridge_tester_opt opts[] = {
 	{ "--ble-advert", 1, "HEX",
 	  "an advertisement's AD structures (length, type, data), e.g. 0a16d2fc40..." },
+	{ "--ble-gatt", 1, "UUID=HEX", "a GATT characteristic's value as read or notified, e.g. 2a6e=3408" },
+	{ "--ble-rssi", 1, "DBM", "the signal strength the adapter reported, e.g. -67" },
 	{ NULL, 0, NULL, NULL },
 };
+
+static int capture_gatt(struct bridge_capture *c, const char *arg, char *why, size_t why_size)
+{
+	const char *eq = strchr(arg, '=');
+	char uuid[BLE_UUID_LEN + 1];
+	size_t k = 0;
+	int n;
+
+	if (!eq || (size_t)(eq - arg) > BLE_UUID_LEN) {
+		snprintf(why, why_size, "'%s': expected UUID=HEX, e.g. 2a6e=3408", arg);
+		return -EINVAL;
+	}
+	snprintf(uuid, sizeof(uuid), "%.*s", (int)(eq - arg), arg);
+	while (k < c->ngatt && strcmp(c->gatt[k].uuid, uuid) != 0)
+		k++;
+	if (k == MAX_GATT) {
+		snprintf(why, why_size, "at most %d characteristics", MAX_GATT);
+		return -E2BIG;
+	}
+	if (ble_uuid_normalize(uuid, c->gatt[k].uuid) < 0) {
+		snprintf(why, why_size,
+			 "'%.*s' is not a UUID (16-bit like 2a6e, 32-bit, or 128-bit with dashes)",
+			 (int)(eq - arg), arg);
+		return -EINVAL;
+	}
+	/* A value may be empty: "2a6e=" is a characteristic of no bytes. */
+	n = eq[1] ? ble_hex_parse(eq + 1, c->gatt[k].data, sizeof(c->gatt[k].data)) : 0;
+	if (n < 0) {
+		snprintf(why, why_size, "'%s': expected hex bytes after '=' (at most %zu)", arg,
+			 sizeof(c->gatt[k].data));
+		return -EINVAL;
+	}
+	c->gatt[k].len = (size_t)n;
+	if (k == c->ngatt)
+		c->ngatt++;
+	return 0;
+}
 
 static int capture(struct bridge_capture **cap, const char *opt, char *const *args, char *why,
 		   size_t why_size)
 {
 	struct bridge_capture *c = *cap;
+	char *end;
+	long v;
 	int n;
 
-	(void)opt;
 	if (!c && !(c = *cap = calloc(1, sizeof(*c))))
 		return -ENOMEM;
+	if (strcmp(opt, "--ble-gatt") == 0)
+		return capture_gatt(c, args[0], why, why_size);
+	if (strcmp(opt, "--ble-rssi") == 0) {
+		v = strtol(args[0], &end, 10);
+		if (end == args[0] || *end || v < -128 || v > 20) {
+			snprintf(why, why_size, "'%s': expected dBm, an integer from -128 to 20", args[0]);
+			return -EINVAL;
+		}
+		c->rssi = (int)v;
+		c->has_rssi = true;
+		return 0;
+	}
 	n = ble_hex_parse(args[0], c->raw, sizeof(c->raw));
 	if (n <= 0) {
 		snprintf(why, why_size, "'%s': expected hex bytes (at most %zu)", args[0], sizeof(c->raw));
@@ -119,7 +182,29 @@ static int sample(struct bridge_capture *c, const struct mapping_point *pt, cons
 	bool has_mac = address && ble_mac_parse(address, mac) == 0;
 
 	*time_usec = 0;
-	if (!s || !c) {
+	if (s && s->kind == BLE_SRC_GATT) {
+		char want[BLE_UUID_LEN + 1];
+		(void)ble_uuid_normalize(s->characteristic, want);
+		for (size_t i = 0; c && i < c->ngatt; i++)
+			if (strcmp(c->gatt[i].uuid, want) == 0) {
+				*out = (struct mapping_sample){ .kind = MAPPING_SAMPLE_BYTES,
+								.bytes = c->gatt[i].data,
+								.len = c->gatt[i].len };
+				return 0;
+			}
+		snprintf(why, why_size, "no --ble-gatt %s=...", s->characteristic);
+		return -ENOENT;
+	}
+	if (s && s->kind == BLE_SRC_RSSI) {
+		if (!c || !c->has_rssi) {
+			snprintf(why, why_size, "no --ble-rssi");
+			return -ENOENT;
+		}
+		*out = (struct mapping_sample){ .kind = MAPPING_SAMPLE_VALUE,
+						.value = { .type = LWM2M_TYPE_INTEGER, .i = c->rssi } };
+		return 0;
+	}
+	if (!s || !c || !c->len) {
 		snprintf(why, why_size, "no --ble-advert");
 		return -ENOENT;
 	}
@@ -191,9 +276,7 @@ static int sample(struct bridge_capture *c, const struct mapping_point *pt, cons
 			 s->match.by_service ? "service data" : "manufacturer data");
 		return -ENOENT;
 	default:
-		snprintf(why, why_size, "%s",
-			 s->kind == BLE_SRC_RSSI ? "the RSSI is not in an advert's bytes"
-						 : "a GATT characteristic is read from the device");
+		snprintf(why, why_size, "a source no advert carries");
 		return -ENOENT;
 	}
 }
