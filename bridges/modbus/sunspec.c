@@ -360,9 +360,14 @@ static void text_const(struct gen *G, unsigned rid, const struct sunspec_model *
 	fprintf(G->f, "\" }\n");
 }
 
-/* The shortest text that reads back as d (0.1, not 0.10000000000000001). */
+/* The shortest text that reads back as d (0.1, not 0.10000000000000001;
+ * a whole number without an exponent: 10, not 1e+01). */
 static const char *num(double d, char buf[32])
 {
+	if (fabs(d) < 1e15 && d == trunc(d)) {
+		snprintf(buf, 32, "%.0f", d);
+		return buf;
+	}
 	for (int prec = 1; prec <= 17; prec++) {
 		snprintf(buf, 32, "%.*g", prec, d);
 		if (strtod(buf, NULL) == d)
