@@ -63,16 +63,6 @@ class Base(test_devices.Base):
         self.b = Broker(self.dir).start()
         self.addCleanup(self.b.close)
 
-    def read_when(self, ep, path, timeout=10):
-        """The value once there is one (retained states come after the SUBACK)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            r = self.srv.request("read", ep=ep, path=path, timeout=10)
-            if r["code"] == "2.05" or time.monotonic() > deadline:
-                self.assertEqual(r["code"], "2.05", r)
-                return records_by_path(r)[path]
-            time.sleep(0.05)
-
     def until(self, ep, path, want, timeout=10):
         deadline = time.monotonic() + timeout
         while True:
