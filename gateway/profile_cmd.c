@@ -401,11 +401,12 @@ static int check(const struct gw_options *opt, int argc, char **argv, FILE *out,
 	struct diag diag = { .fn = diag_to, .ctx = err };
 	char *search;
 	bool bad;
-	struct lwm2m_registry *reg = setup(opt, err, &search, &bad);
+	struct lwm2m_registry *reg;
 	int rc = 0;
 
 	if (argc < 1)
 		return usage(err, "%s", "'profile check' needs a FILE");
+	reg = setup(opt, err, &search, &bad);
 	if (!reg) {
 		free(search);
 		return 1;
