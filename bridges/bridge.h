@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * bridges/bridge.h — the one interface every field network implements
- * (Modbus, MQTT, BLE): a const table of operations, as DESIGN.md "Bridge
- * interface" sketches.
+ * bridges/bridge.h — the one interface every field network implements: a
+ * bridge KIND is one const table (struct bridge_kind: its name, its
+ * configuration check, its operations) in its own folder, which registers
+ * itself (BRIDGE_KIND_REGISTER, as netifd's protocol handlers do); the
+ * build lists the kinds it builds (bridges/meson.build); the gateway finds
+ * them by name (bridge_kind_find()) and never names one. Each INSTANCE
+ * embeds the common base struct bridge as its first member (systemd's
+ * NetDev and its NetDevVTable are the model): the core allocates
+ * kind->size bytes, fills the base, and the kind's ops convert with
+ * bridge_container().
  *
  * Life of a bridge instance (one per entry of the configuration's
  * `bridges:` mapping):
@@ -11,11 +18,10 @@
  *                         bridge's own YAML body (and, per device, its
  *                         `address:`) and report every problem through the
  *                         schema context as file:line:col. No I/O.
- *   new(name, body, host, &b)
- *                         build the instance from a verified body (the body
+ *   init(b, body)         build the instance from a verified body (the body
  *                         is valid during the call only: copy what is kept;
- *                         the instance lives across reloads that do not
- *                         change its body).
+ *                         b->name and b->host are set; the instance lives
+ *                         across reloads that do not change its body).
  *   start(b, event)       open sockets / threads, attach to the sd_event loop.
  *   add_point / remove_point
  *                         what the device registry wants polled or subscribed
@@ -30,15 +36,16 @@
  *                         LwM2M response waits for it (the core answers 5.03
  *                         itself after 30 s).
  *   stop(b)               close everything; pending done()s get -ECANCELED.
- *   free(b)               accepts NULL and half-built instances.
+ *   done(b)               free what init made; also after a failed or
+ *                         partial init (the core frees b itself).
  *
  * Everything flows back through struct bridge_host: samples and device
- * presence go to the gateway core (gateway/registry.c), which decodes them
+ * presence go to the gateway core (gateway/registry/), which decodes them
  * with the device's profile (mappings/) into LwM2M resource values.
  *
  * Threads: every op is called from the loop's thread, and every host
- * callback must be called from it too (a Modbus worker thread hands its
- * results to the loop through an eventfd first).
+ * callback must be called from it too (a worker thread hands its results
+ * to the loop through an eventfd first).
  *
  * Errors are negative errno values: -EINVAL bad value, -ERANGE out of the
  * point's range, -ETIMEDOUT / -EHOSTUNREACH device unreachable, -EIO
@@ -52,11 +59,18 @@
 
 #include <systemd/sd-event.h>
 
+#include "common/log.h"
 #include "mappings/mapping.h"
 
 struct schema_ctx;
 struct ynode;
 struct bridge;
+struct bridge_kind;
+/* The core's handle of one point of one device: given to the bridge with
+ * the point (bridge_point.handle), given back with each of its samples, so
+ * that a sample costs no lookup of the device or of the point. Opaque;
+ * valid until remove_point() of that point returns. */
+struct bridge_handle;
 
 /* What the gateway core offers a bridge. device is the configuration's
  * device name, path the profile point's resource path (both valid during
@@ -64,20 +78,19 @@ struct bridge;
  * bytes for a layout, or a typed value. */
 struct bridge_host {
 	void *ud;
-	/* A sample of one point of one device, time_usec the time of
-	 * measurement the field device gave (CLOCK_REALTIME; 0: none, it is
-	 * as of now), which reads and notifications then carry (SenML "t").
-	 * Returns 0, -ENOENT (unknown device or point: the bridge
-	 * may stop polling it), or the mapping's decode error (counted on the
-	 * device and logged by the core). */
-	int (*sample)(void *ud, const char *device, const struct lwm2m_path *path,
-		      const struct mapping_sample *s, uint64_t time_usec);
+	/* A sample of the point whose handle add_point() gave, time_usec the
+	 * time of measurement the field device gave (CLOCK_REALTIME; 0:
+	 * none, it is as of now), which reads and notifications then carry
+	 * (SenML "t"). Returns 0 or the mapping's decode error (counted on
+	 * the device and logged by the core). */
+	int (*sample)(void *ud, struct bridge_handle *point, const struct mapping_sample *s,
+		      uint64_t time_usec);
 	/* Device presence: err 0 reachable, else why not (-ETIMEDOUT,
 	 * -EHOSTUNREACH, -EIO...). Shown in /3/0/11 and `fieldgate status`. */
 	void (*presence)(void *ud, const char *device, int err);
 	/* Auto-discovery (opt-in in the bridge's own configuration, bounded by
 	 * the bridge's own maximum): create a device `device` of profile
-	 * `profile` on the bridge instance `bridge` (the name new() got), whose
+	 * `profile` on the bridge instance `bridge` (its b->name), whose
 	 * address is the scalar text `address` (what add_point() then shows
 	 * as p->address, a YAML scalar node). It registers with the LwM2M
 	 * server like a configured device, and its points reach the bridge
@@ -88,8 +101,10 @@ struct bridge_host {
 	 * forget(); a reload that keeps the bridge keeps it (one that changes
 	 * the LwM2M settings drops every device: remove_point() for all of a
 	 * discovered device's points means it is unknown again, to be
-	 * discovered anew). device: 1..64 of
-	 * [A-Za-z0-9._-] (the bridge sanitises its capture/MAC first).
+	 * discovered anew). device: named as a configured device must be
+	 * (the same check): 1..64 of [A-Za-z0-9._-], the first a letter or
+	 * digit, and not all digits in gateway mode (an Object 25 prefix);
+	 * the bridge sanitises its capture/MAC first.
 	 * Returns 0, -EEXIST (that name exists, configured or discovered),
 	 * -ENOENT (no such profile), -EINVAL (bad name, or a profile of another
 	 * bridge kind; logged by the core), -ENOMEM. */
@@ -124,12 +139,13 @@ typedef void (*bridge_done_fn)(void *ctx, int err, const struct mapping_sample *
 /* A point the registry asks for: the device, its field address (the
  * device's `address:` node as written) and the profile's point, whose
  * `source` / `write` / `execute` were parsed by the bridge kind's
- * mapping_source_ops. */
+ * mapping_source_ops, and the handle its samples go back with. */
 struct bridge_point {
 	const char *device;
 	const struct ynode *address;
 	const struct mapping_point *pt;
-	uint64_t poll_usec; /* the device's override, else pt->poll_usec, else the profile's */
+	uint64_t poll_usec;           /* the device's override, else pt->poll_usec, else the profile's */
+	struct bridge_handle *handle; /* for host.sample(), until remove_point() */
 };
 
 /*
@@ -187,8 +203,35 @@ struct bridge_tester {
 			size_t why_size);
 };
 
-struct bridge_ops {
-	const char *type; /* "modbus", "mqtt", "ble": the `type:` word */
+/* One number a bridge keeps about a device (device_counters). */
+struct bridge_counter {
+	const char *name; /* [a-z0-9_], stable: part of the metric name and the JSON key */
+	const char *help; /* one line, for the metrics' HELP */
+	uint64_t value;
+	bool gauge; /* a level that goes up and down (signal strength), not a count */
+};
+#define BRIDGE_COUNTERS_MAX 16
+
+/* device_counters' tail: copy the n counters c into out (at most max). */
+static inline int bridge_counters_copy(struct bridge_counter *out, size_t max, const struct bridge_counter *c,
+				       size_t n)
+{
+	n = n < max ? n : max;
+	for (size_t i = 0; i < n; i++)
+		out[i] = c[i];
+	return (int)n;
+}
+
+struct bridge_kind {
+	/* The `type:` word of its instances, and the `bridge:` of its
+	 * profiles. */
+	const char *name;
+	/* Of the kind's instance struct, which embeds struct bridge first. */
+	size_t size;
+	/* Descriptors below FD_SETSIZE its instances may need at once (a
+	 * library that select()s); the daemon keeps that many low numbers
+	 * before endpoint sockets take them (common/lowfd.h). 0: none. */
+	unsigned low_fds;
 	/* Optional: `fieldgate profile test` for this kind. */
 	const struct bridge_tester *tester;
 	/* The parser of this kind's profile sources, given to the mapping
@@ -201,8 +244,9 @@ struct bridge_ops {
 	int (*verify)(struct schema_ctx *ctx, const struct ynode *body);
 	int (*verify_address)(struct schema_ctx *ctx, const struct ynode *address);
 
-	int (*new)(const char *name, const struct ynode *body, const struct bridge_host *host,
-		   struct bridge **out);
+	/* Build the instance (zeroed, b->kind, b->name and b->host set) from
+	 * its verified body. Return 0 or a negative errno (done() follows). */
+	int (*init)(struct bridge *b, const struct ynode *body);
 	int (*start)(struct bridge *b, sd_event *event);
 	/* Every point with a `source:` (pt->from == MAPPING_FROM_SOURCE: to be
 	 * read), and every point with only a `write:` or an `execute:`
@@ -212,7 +256,9 @@ struct bridge_ops {
 	void (*remove_point)(struct bridge *b, const char *device, const struct lwm2m_path *path);
 	/* Asynchronous; return 0 when done() will be called, or a negative
 	 * errno (done() is then not called). write: the sample produced by
-	 * mapping_encode(); execute: the raw argument text. */
+	 * mapping_encode(); execute: the raw argument text. Each may be NULL:
+	 * the kind cannot, and the core answers a Write or Execute 4.05 (a
+	 * max_age Read from the store). */
 	int (*read)(struct bridge *b, const char *device, const struct mapping_point *pt, bridge_done_fn done,
 		    void *ctx);
 	int (*write)(struct bridge *b, const char *device, const struct mapping_point *pt,
@@ -238,12 +284,71 @@ struct bridge_ops {
 	 * text into buf (at most size bytes, no newline); return its length,
 	 * 0 for nothing to show, or a negative errno. */
 	int (*device_status)(struct bridge *b, const char *device, char *buf, size_t size);
+	/* Optional. The same counters as numbers, for `fieldgate status
+	 * --json` and the metrics (fieldgate_<type>_<name>, labelled with the
+	 * bridge and the device): fill at most max entries of out (static
+	 * names and help texts), return how many, or a negative errno. */
+	int (*device_counters)(struct bridge *b, const char *device, struct bridge_counter *out, size_t max);
 	void (*stop)(struct bridge *b);
-	struct bridge *(*free)(struct bridge *b); /* accepts NULL; returns NULL */
+	/* Free what init() made, also of a half-built instance; not b. */
+	void (*done)(struct bridge *b);
 };
 
-/* The compiled-in bridges (by meson feature); NULL entries are skipped. */
-extern const struct bridge_ops bridge_modbus_ops, bridge_mqtt_ops, bridge_ble_ops;
+/* The common base of every bridge instance: the kind's own struct
+ * embeds it as its first member, named base (a kind checks that with
+ * _Static_assert(offsetof(struct its_bridge, base) == 0, ...)). Set by
+ * the core before init(). */
+struct bridge {
+	const struct bridge_kind *kind;
+	char *name; /* the instance's name under bridges: (owned by the core) */
+	struct bridge_host host;
+};
 
-/* How samples reach LwM2M, for bridges and tests: gateway/registry.c
- * implements bridge_host.sample with gw_registry_sample(). */
+/* The kind's instance of which b is the base. */
+#define bridge_container(b, type) ((type *)(void *)(b))
+
+/* An instance of kind called name (NULL-safe fields for done()), built with
+ * init(body). Returns 0 and *out, or a negative errno (the instance is
+ * freed). */
+int bridge_new(const struct bridge_kind *kind, const char *name, const struct ynode *body,
+	       const struct bridge_host *host, struct bridge **out);
+/* done() and free (stop() is the caller's, for a started instance).
+ * Accepts NULL; returns NULL. */
+struct bridge *bridge_free(struct bridge *b);
+
+/* Whom a bridge's line about one of its devices is about, for
+ * log_device_*() (common/log.h): the journal gets DEVICE= and BRIDGE=; the
+ * text is the bridge's own, which names the device. */
+#define BRIDGE_DEV_LOG(b, device_name) \
+	(&(const struct log_device){ .device = (device_name), .bridge = (b)->name, .named = true })
+
+/* A sample of the point whose handle is h (b->host.sample). */
+static inline int bridge_sample(struct bridge *b, struct bridge_handle *h, const struct mapping_sample *s,
+				uint64_t time_usec)
+{
+	return b->host.sample(b->host.ud, h, s, time_usec);
+}
+
+/* ---- the kinds -------------------------------------------------------------- */
+
+/* Register a kind: called before main() by BRIDGE_KIND_REGISTER in the
+ * kind's own file. Aborts when BRIDGE_KINDS_MAX kinds are registered
+ * already or the name is taken (a build error, not a run-time one). */
+#define BRIDGE_KINDS_MAX 32
+void bridge_kind_register(const struct bridge_kind *kind);
+#define BRIDGE_KIND_REGISTER(kind)                                                 \
+	static void __attribute__((constructor)) bridge_kind_register_##kind(void) \
+	{                                                                          \
+		bridge_kind_register(&(kind));                                     \
+	}
+
+/* The kind called name when this build has it, else NULL. */
+const struct bridge_kind *bridge_kind_find(const char *name);
+/* The names of the kinds this source tree has, in the build's order,
+ * whether built in or configured out (bridge_kind_find() NULL: the
+ * configuration can say so), then those registered from elsewhere (tests)
+ * in name order; NULL past the end. */
+const char *bridge_kind_name(size_t i);
+/* The profile source parsers of the kinds built in, NULL-terminated
+ * (for mapping_set_new()). Static storage, the same at every call. */
+const struct mapping_source_ops *const *bridge_source_kinds(void);

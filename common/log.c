@@ -220,3 +220,37 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 	va_end(ap);
 	return r;
 }
+
+int log_device_internal(int level, int error, const char *file, int line, const char *func,
+			const struct log_device *who, const char *format, ...)
+{
+	char dev[300], br[300], ep[300], text[LOG_LINE_MAX];
+	const char *fields[4] = { NULL };
+	int saved_errno = errno, n = 0, len;
+	va_list ap;
+
+	if (who->device) {
+		snprintf(dev, sizeof(dev), "DEVICE=%s", who->device);
+		fields[n++] = dev;
+	}
+	if (who->bridge) {
+		snprintf(br, sizeof(br), "BRIDGE=%s", who->bridge);
+		fields[n++] = br;
+	}
+	if (who->endpoint) {
+		snprintf(ep, sizeof(ep), "ENDPOINT=%s", who->endpoint);
+		fields[n++] = ep;
+	}
+	/* The caller's text after the prefix; %m needs errno set first. */
+	if (error != 0)
+		errno = error < 0 ? -error : error;
+	len = who->named ? 0 : snprintf(text, sizeof(text), "Device %s: ", who->device ? who->device : "?");
+	va_start(ap, format);
+	if (len >= 0 && (size_t)len < sizeof(text) &&
+	    vsnprintf(text + len, sizeof(text) - (size_t)len, format, ap) >=
+		    (int)(sizeof(text) - (size_t)len))
+		memcpy(text + sizeof(text) - 4, "...", 4); /* say so rather than cut silently */
+	va_end(ap);
+	errno = saved_errno;
+	return log_internal(level, error, file, line, func, fields, "%s", text);
+}

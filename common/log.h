@@ -12,8 +12,9 @@
  *   LOG_TARGET_JOURNAL  native journal protocol with structured fields
  *                       (PRIORITY, MESSAGE, CODE_FILE/LINE/FUNC,
  *                       SYSLOG_IDENTIFIER, ERRNO and caller fields such as
- *                       DEVICE= or BRIDGE=); falls back to stderr when the
- *                       journal cannot be reached.
+ *                       DEVICE=, BRIDGE= and ENDPOINT= of log_device_*());
+ *                       falls back to stderr when the journal cannot be
+ *                       reached.
  *   LOG_TARGET_STDERR   one line per message on stderr: "<N>message" (the
  *                       syslog priority prefix journald and most log
  *                       collectors understand) unless stderr is a terminal,
@@ -103,6 +104,46 @@ int log_internalv(int level, int error, const char *file, int line, const char *
 #define log_notice_errno(error, ...)  log_full_errno(LOG_NOTICE, (error), __VA_ARGS__)
 #define log_warning_errno(error, ...) log_full_errno(LOG_WARNING, (error), __VA_ARGS__)
 #define log_error_errno(error, ...)   log_full_errno(LOG_ERR, (error), __VA_ARGS__)
+
+/* ---- per-device lines ------------------------------------------------------ */
+
+/* Whom a line is about, as systemd's log_netdev_*() say which interface:
+ * the journal gets DEVICE=, BRIDGE= and ENDPOINT= (each field only when it
+ * is not NULL), and the text starts "Device NAME: " on every target, so
+ * that stderr says it too. */
+struct log_device {
+	const char *device;   /* the device's name (configured or discovered) */
+	const char *bridge;   /* the name of its bridge instance, or NULL */
+	const char *endpoint; /* the LwM2M endpoint it is, or NULL */
+	/* The text names the device in its own words (a bridge's lines,
+	 * "Modbus bus1: device pump (unit 3) ..."): no prefix, fields only. */
+	bool named;
+};
+
+/* Like log_internal(), for a line about who (not NULL). Do not call
+ * directly: the macros below check the level first. */
+int log_device_internal(int level, int error, const char *file, int line, const char *func,
+			const struct log_device *who, const char *format, ...)
+	__attribute__((format(printf, 7, 8)));
+
+#define log_device_full_errno(who, level, error, ...)                                                      \
+	(log_get_max_level() >= (level)                                                                    \
+		 ? log_device_internal((level), (error), __FILE__, __LINE__, __func__, (who), __VA_ARGS__) \
+		 : log_errno_ret_(error))
+#define log_device_full(who, level, ...) ((void)log_device_full_errno((who), (level), 0, __VA_ARGS__))
+
+#define log_device_debug(who, ...)              log_device_full((who), LOG_DEBUG, __VA_ARGS__)
+#define log_device_info(who, ...)               log_device_full((who), LOG_INFO, __VA_ARGS__)
+#define log_device_notice(who, ...)             log_device_full((who), LOG_NOTICE, __VA_ARGS__)
+#define log_device_warning(who, ...)            log_device_full((who), LOG_WARNING, __VA_ARGS__)
+#define log_device_error(who, ...)              log_device_full((who), LOG_ERR, __VA_ARGS__)
+#define log_device_debug_errno(who, error, ...) log_device_full_errno((who), LOG_DEBUG, (error), __VA_ARGS__)
+#define log_device_info_errno(who, error, ...)  log_device_full_errno((who), LOG_INFO, (error), __VA_ARGS__)
+#define log_device_notice_errno(who, error, ...) \
+	log_device_full_errno((who), LOG_NOTICE, (error), __VA_ARGS__)
+#define log_device_warning_errno(who, error, ...) \
+	log_device_full_errno((who), LOG_WARNING, (error), __VA_ARGS__)
+#define log_device_error_errno(who, error, ...) log_device_full_errno((who), LOG_ERR, (error), __VA_ARGS__)
 
 /* For out-of-memory paths: logs and returns -ENOMEM. */
 #define log_oom() log_full_errno(LOG_ERR, ENOMEM, "Out of memory.")

@@ -12,7 +12,7 @@
  * of the two to let go frees what they share (and closes the eventfd, so the
  * thread never writes to a closed, maybe reused, descriptor).
  *
- * Users: the LwM2M server hosts (gateway/registry.c), MQTT broker names
+ * Users: the LwM2M server hosts (gateway/registry/servers.c), MQTT broker names
  * (bridges/mqtt). Threads: resolve_start/cancel and the callback belong to
  * the loop's thread.
  */

@@ -22,6 +22,11 @@ struct chunk {
 struct ydoc {
 	struct chunk *chunks;
 	size_t memory;
+	struct {
+		char *p;
+		size_t len;
+	} * wipe; /* secrets put in by ydoc_replace_pair(): zeroed at the end */
+	size_t nwipe;
 	const char *name;
 	const struct ynode *root;
 	bool from_file;
@@ -76,12 +81,45 @@ struct ydoc *ydoc_free(struct ydoc *doc)
 {
 	if (!doc)
 		return NULL;
+	for (size_t i = 0; i < doc->nwipe; i++)
+		explicit_bzero(doc->wipe[i].p, doc->wipe[i].len);
+	free(doc->wipe);
 	for (struct chunk *c = doc->chunks, *next; c; c = next) {
 		next = c->next;
 		free(c);
 	}
 	free(doc);
 	return NULL;
+}
+
+const struct ynode *ydoc_replace_pair(struct ydoc *doc, const struct ynode *key, const char *name,
+				      const char *value, size_t len, const char *file, unsigned line,
+				      unsigned col)
+{
+	/* The nodes are the arena's, so the document's to change. */
+	struct ynode *k = (struct ynode *)key, *v = k + 1;
+	char *text = arena_strndup(doc, value, len), *kname = arena_strndup(doc, name, strlen(name));
+	char *fname = arena_strndup(doc, file, strlen(file));
+	void *w = realloc(doc->wipe, (doc->nwipe + 1) * sizeof(*doc->wipe));
+
+	if (w)
+		doc->wipe = w;
+	if (!text || !kname || !fname || !w) {
+		if (text)
+			explicit_bzero(text, len);
+		return NULL;
+	}
+	doc->wipe[doc->nwipe].p = text;
+	doc->wipe[doc->nwipe++].len = len;
+	k->scalar.str = kname;
+	k->scalar.len = strlen(kname);
+	*v = (struct ynode){ .kind = YNODE_SCALAR,
+			     .style = YSCALAR_QUOTED,
+			     .line = line,
+			     .col = col,
+			     .file = fname,
+			     .scalar = { .str = text, .len = len } };
+	return v;
 }
 
 const struct ynode *ydoc_root(const struct ydoc *doc)

@@ -90,6 +90,18 @@ const char *ydoc_name(const struct ydoc *doc);
  * for a loader that must not trust a secret to a file others can read);
  * NULL for a document parsed from a buffer. */
 const struct stat *ydoc_file_stat(const struct ydoc *doc);
+/* Replace the pair of a mapping of doc whose key node is key (as found by
+ * ynode_map_key()): the key's text becomes name and the value a quoted
+ * scalar of value (len bytes, copied, wiped at ydoc_free()) positioned at
+ * file:line:col. What the configuration loader does for a secret read from
+ * a file, `psk_key_file: /x` becoming `psk_key: <its content>` at /x:1:1,
+ * so every later reader of the document finds the secret in place.
+ * Returns the new value node, or NULL on OOM (the pair is then
+ * unchanged). */
+const struct ynode *ydoc_replace_pair(struct ydoc *doc, const struct ynode *key, const char *name,
+				      const char *value, size_t len, const char *file, unsigned line,
+				      unsigned col);
+
 /* Bytes of memory the tree holds (arena), for budgets and benchmarks. */
 size_t ydoc_memory(const struct ydoc *doc);
 

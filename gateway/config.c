@@ -38,6 +38,25 @@ bool gw_name_is_valid(const char *s)
 	return true;
 }
 
+int gw_device_name_check(const char *name, int mode, char *why, size_t why_size)
+{
+	if (!gw_name_is_valid(name)) {
+		if (why)
+			snprintf(why, why_size,
+				 "use 1 to %d letters, digits, '.', '_' or '-', starting with a letter or "
+				 "digit",
+				 GW_NAME_MAX);
+		return -EINVAL;
+	}
+	if (mode == GW_MODE_GATEWAY && strspn(name, "0123456789") == strlen(name)) {
+		if (why)
+			snprintf(why, why_size,
+				 "in gateway mode it is an Object 25 prefix and must not be all digits");
+		return -EDOM;
+	}
+	return 0;
+}
+
 int gw_endpoint_template_check(const char *t, bool need_device, char *why, size_t why_size)
 {
 	static const char *const known[] = { "{gateway}", "{device}" };
@@ -520,6 +539,10 @@ static const struct schema_key gateway_keys[] = {
 	  .parse = check_absolute_path,
 	  .doc = "Unix socket of `fieldgate status` (default: $RUNTIME_DIRECTORY/fieldgate.sock, else "
 		 "/run/fieldgate/fieldgate.sock)" },
+	{ .name = "devices_dir",
+	  .kind = SCHEMA_STRING,
+	  .offset = GG_OFF(devices_dir),
+	  .doc = "folder of *.yaml files with more devices (relative to this file; default devices.d)" },
 	{ NULL },
 };
 
@@ -642,19 +665,40 @@ static const struct schema_section lwm2m_section = {
 	.check = check_lwm2m,
 };
 
-static const struct schema_enum_word bridge_type_words[] = {
-	{ "modbus", GW_BRIDGE_MODBUS },
-	{ "mqtt", GW_BRIDGE_MQTT },
-	{ "ble", GW_BRIDGE_BLE },
+#define MT_OFF(f) offsetof(struct gw_metrics_config, f)
+
+static const struct schema_key metrics_keys[] = {
+	{ .name = "textfile",
+	  .kind = SCHEMA_STRING,
+	  .offset = MT_OFF(textfile),
+	  .parse = check_absolute_path,
+	  .doc = "file rewritten with the metrics for node_exporter's textfile collector" },
+	{ .name = "interval",
+	  .kind = SCHEMA_DURATION,
+	  .offset = MT_OFF(interval_usec),
+	  .umin = USEC_PER_SEC,
+	  .umax = USEC_PER_HOUR,
+	  .step = USEC_PER_SEC,
+	  .def_uint = 15 * USEC_PER_SEC,
+	  .doc = "how often the textfile is rewritten" },
 	{ NULL },
 };
 
-const char *gw_bridge_type_to_string(int type)
+static const struct schema_section metrics_section = {
+	.name = "metrics",
+	.size = sizeof(struct gw_metrics_config),
+	.keys = metrics_keys,
+};
+
+/* The `type:` words: the kinds this source tree has, built in or not
+ * (bridges/bridge.h), each word's value its index. */
+static void bridge_type_words(struct schema_enum_word *words, size_t max)
 {
-	for (const struct schema_enum_word *w = bridge_type_words; w->word; w++)
-		if (w->value == type)
-			return w->word;
-	return "?";
+	size_t n = 0;
+
+	for (const char *name; n + 1 < max && (name = bridge_kind_name(n));)
+		words[n] = (struct schema_enum_word){ .word = name, .value = (int)n }, n++;
+	words[n] = (struct schema_enum_word){ NULL };
 }
 
 static void free_list(void *target)
@@ -669,15 +713,19 @@ static void free_list(void *target)
  * and the type are checked here: the body belongs to the bridge. */
 static int parse_bridges(struct schema_ctx *ctx, const struct schema_key *k, const struct ynode *n, void *t)
 {
-	static const struct schema_key type_key = {
-		.name = "type", .kind = SCHEMA_ENUM, .required = true, .words = bridge_type_words
+	struct schema_enum_word words[BRIDGE_KINDS_MAX + 1];
+	const struct schema_key type_key = {
+		.name = "type", .kind = SCHEMA_ENUM, .required = true, .words = words
 	};
 	struct schema_list *l = t;
 	struct gw_bridge *items;
-	char w[600];
+	char w[600], list[512] = "";
 	int ret = 0;
 
 	(void)k;
+	bridge_type_words(words, sizeof(words) / sizeof(words[0]));
+	for (size_t i = 0, off = 0; words[i].word && off < sizeof(list); i++)
+		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", i ? ", " : "", words[i].word);
 	if (ynode_is_null(n))
 		return 0;
 	if (n->kind != YNODE_MAP) {
@@ -699,7 +747,6 @@ static int parse_bridges(struct schema_ctx *ctx, const struct schema_key *k, con
 
 		b->name = key->scalar.str;
 		b->body = body;
-		b->type = -1;
 		if (!gw_name_is_valid(b->name)) {
 			schema_error(
 				ctx, key,
@@ -713,23 +760,23 @@ static int parse_bridges(struct schema_ctx *ctx, const struct schema_key *k, con
 				     schema_where(ctx, w, sizeof(w)), ynode_describe(body));
 			ret = -EINVAL;
 		} else if (!(type = ynode_map_get(body, "type"))) {
-			schema_error(ctx, body,
-				     "missing key 'type' in %s (expected one of: modbus, mqtt, ble)",
-				     schema_where(ctx, w, sizeof(w)));
+			schema_error(ctx, body, "missing key 'type' in %s (expected one of: %s)",
+				     schema_where(ctx, w, sizeof(w)), list);
 			ret = -EINVAL;
 		} else {
 			size_t m2 = schema_path_push_key(ctx, "type");
-			const struct bridge_ops *ops;
-			if (schema_parse_value(ctx, &type_key, type, &b->type) < 0)
+			int word = -1;
+			if (schema_parse_value(ctx, &type_key, type, &word) < 0)
 				ret = -EINVAL;
 			schema_path_pop(ctx, m2);
-			ops = b->type >= 0 ? gw_bridge_ops(b->type) : NULL;
-			if (b->type >= 0 && !ops) {
+			b->type = word >= 0 ? words[word].word : NULL;
+			b->kind = b->type ? bridge_kind_find(b->type) : NULL;
+			if (b->type && !b->kind) {
 				schema_error(ctx, type,
 					     "bridge type '%s' is not available in this build of fieldgate",
-					     gw_bridge_type_to_string(b->type));
+					     b->type);
 				ret = -EINVAL;
-			} else if (ops && ops->verify && ops->verify(ctx, body) < 0)
+			} else if (b->kind && b->kind->verify && b->kind->verify(ctx, body) < 0)
 				ret = -EINVAL; /* the bridge reported why */
 		}
 		schema_path_pop(ctx, mark);
@@ -834,6 +881,7 @@ static const struct schema_key root_keys[] = {
 	  .required = true,
 	  .offset = GW_OFF(lwm2m),
 	  .section = &lwm2m_section },
+	{ .name = "metrics", .kind = SCHEMA_SECTION, .offset = GW_OFF(metrics), .section = &metrics_section },
 	{ .name = "bridges",
 	  .kind = SCHEMA_CUSTOM,
 	  .offset = GW_OFF(bridges),
@@ -918,6 +966,8 @@ static int check_root(struct schema_ctx *ctx, const struct ynode *map, void *obj
 	bool secure = false;
 
 	(void)map;
+	if (gw_devices_dir_merge(ctx, c, &device_elem) < 0)
+		return -ENOMEM;
 	/* Also when some devices had errors: the rules below are independent
 	 * of them, and every error is worth reporting at once. */
 	if (c->devices.n == 0)
@@ -962,7 +1012,7 @@ static int check_root(struct schema_ctx *ctx, const struct ynode *map, void *obj
 		}
 		if (d->bridge && d->address) {
 			const struct gw_bridge *b = gw_config_find_bridge(c, d->bridge);
-			const struct bridge_ops *ops = b && b->type >= 0 ? gw_bridge_ops(b->type) : NULL;
+			const struct bridge_kind *ops = b ? b->kind : NULL;
 			if (ops && ops->verify_address) {
 				size_t mark = schema_path_push_key(ctx, "devices");
 				size_t m2;
@@ -979,8 +1029,9 @@ static int check_root(struct schema_ctx *ctx, const struct ynode *map, void *obj
 				     "device '%s' has PSK credentials but no LwM2M server is coaps://",
 				     d->name);
 		}
-		if (schema_key_ok(ctx, "lwm2m") && c->lwm2m.mode == GW_MODE_GATEWAY &&
-		    strspn(d->name, "0123456789") == strlen(d->name)) {
+		/* The name's characters are check_name()'s, reported already. */
+		if (schema_key_ok(ctx, "lwm2m") &&
+		    gw_device_name_check(d->name, c->lwm2m.mode, NULL, 0) == -EDOM) {
 			const struct ynode *at = ynode_map_get(d->node, "name");
 			schema_error(ctx, at,
 				     "device name '%s' cannot be an Object 25 prefix in gateway mode: it "
@@ -992,9 +1043,14 @@ static int check_root(struct schema_ctx *ctx, const struct ynode *map, void *obj
 			const struct gw_device *e = gw_config_device(c, j);
 			if (e->name && strcmp(e->name, d->name) == 0) {
 				const struct ynode *at = ynode_map_get(d->node, "name");
-				schema_error(ctx, at,
-					     "device name '%s' is used twice (also devices[%zu], line %u)",
-					     d->name, j, e->node ? e->node->line : 0);
+				if (e->node && d->node && strcmp(e->node->file, d->node->file) != 0)
+					schema_error(ctx, at, "device name '%s' is used twice (also %s:%u)",
+						     d->name, e->node->file, e->node->line);
+				else
+					schema_error(
+						ctx, at,
+						"device name '%s' is used twice (also devices[%zu], line %u)",
+						d->name, j, e->node ? e->node->line : 0);
 				break;
 			}
 		}
@@ -1091,6 +1147,10 @@ struct gw_config *gw_config_free(struct gw_config *c)
 	mapping_set_free(c->profiles);
 	free(c->device_profiles);
 	schema_free(&root_section, c);
+	for (size_t i = 0; i < c->ndevices_docs; i++)
+		ydoc_free(c->devices_docs[i]);
+	free(c->devices_docs);
+	free(c->devices_dir);
 	free(c->objects_dir);
 	for (char **p = c->profiles_dirs; p && *p; p++)
 		free(*p);
@@ -1133,12 +1193,28 @@ static int split_profiles_path(struct gw_config *c, const char *path)
 	return 0;
 }
 
+/* The secrets of the main file and of devices_dir's files. */
+static int check_secrets(const struct gw_config *c, const struct gw_secret_scan *secrets, struct diag *diag)
+{
+	struct ydoc **docs = calloc(c->ndevices_docs + 1, sizeof(*docs));
+	int r;
+
+	if (!docs)
+		return -ENOMEM;
+	docs[0] = c->doc;
+	if (c->ndevices_docs)
+		memcpy(docs + 1, c->devices_docs, c->ndevices_docs * sizeof(*docs));
+	r = gw_secrets_check(secrets, docs, c->ndevices_docs + 1, diag);
+	free(docs);
+	return r;
+}
+
 static int config_from_doc(struct ydoc *doc, const char *path, struct diag *diag, struct gw_config **out,
 			   struct gw_config **partial)
 {
 	struct gw_secret_scan secrets = { 0 };
 	struct gw_config *c;
-	int r, rs;
+	int r, rs, rf, rd;
 
 	c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -1146,11 +1222,19 @@ static int config_from_doc(struct ydoc *doc, const char *path, struct diag *diag
 		return -ENOMEM;
 	}
 	c->doc = doc;
+	/* Secrets of *_file and *_credential keys first: put in place, they
+	 * are parsed like any other. */
+	rf = gw_secrets_resolve(doc, diag, &secrets);
+	rd = gw_devices_dir_load(c, path, diag, &secrets);
+	if (rf == 0 || rd == -ENOMEM)
+		rf = rd;
 	r = schema_parse_secrets(&root_section, ydoc_root(doc), c, diag, NULL, gw_secret_seen, &secrets);
-	rs = gw_secrets_check(&secrets, doc, diag);
+	rs = check_secrets(c, &secrets, diag);
 	gw_secret_scan_clear(&secrets);
 	if (r == 0 || rs == -ENOMEM)
 		r = rs == -EACCES ? -EINVAL : rs;
+	if (r == 0 || rf == -ENOMEM)
+		r = rf;
 	if (r == -EINVAL && partial && split_profiles_path(c, path) >= 0) {
 		*partial = c;
 		return r;
@@ -1285,7 +1369,7 @@ int gw_config_load_profiles(struct gw_config *c, const struct lwm2m_registry *re
 	}
 	mapping_set_free(c->profiles);
 	free(c->device_profiles);
-	c->profiles = mapping_set_new(reg, gw_source_kinds(), path);
+	c->profiles = mapping_set_new(reg, bridge_source_kinds(), path);
 	free(path);
 	c->device_profiles = calloc(c->devices.n + 1, sizeof(*c->device_profiles));
 	if (!c->profiles || !c->device_profiles)
@@ -1315,11 +1399,11 @@ int gw_config_load_profiles(struct gw_config *c, const struct lwm2m_registry *re
 				    "profile '%s' reads from a %s bridge, but device '%s' has no 'bridge'",
 				    d->profile, kind, d->name);
 			ret = -EINVAL;
-		} else if (kind && b && strcmp(kind, gw_bridge_type_to_string(b->type)) != 0) {
+		} else if (kind && b && b->type && strcmp(kind, b->type) != 0) {
 			diag_report(diag, DIAG_ERROR, at->file, at->line, at->col,
 				    "profile '%s' is for a %s bridge, but device '%s' uses bridge '%s' of "
 				    "type %s",
-				    d->profile, kind, d->name, b->name, gw_bridge_type_to_string(b->type));
+				    d->profile, kind, d->name, b->name, b->type);
 			ret = -EINVAL;
 		}
 	}
@@ -1357,9 +1441,13 @@ char *gw_config_summary(const struct gw_config *c, const char *path, const struc
 		fprintf(f, "%s%s %s%s", i ? ", " : "", sv->uri.text, gw_security_to_string(sv->security),
 			sv->bootstrap ? " bootstrap" : "");
 	}
-	fprintf(f, "); %zu bridge%s, %zu device%s; %zu object definitions known", gw_config_bridge_count(c),
+	fprintf(f, "); %zu bridge%s, %zu device%s", gw_config_bridge_count(c),
 		gw_config_bridge_count(c) == 1 ? "" : "s", gw_config_device_count(c),
-		gw_config_device_count(c) == 1 ? "" : "s", nobj);
+		gw_config_device_count(c) == 1 ? "" : "s");
+	if (c->ndevices_docs)
+		fprintf(f, " (%zu from %zu file%s in %s)", c->devices.n - c->ndevices_main, c->ndevices_docs,
+			c->ndevices_docs == 1 ? "" : "s", c->devices_dir);
+	fprintf(f, "; %zu object definitions known", nobj);
 	if (c->objects_dir)
 		fprintf(f, " (%zu loaded from %s)", loaded, c->objects_dir);
 	fputc('.', f);

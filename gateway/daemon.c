@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `fieldgate run`: the sd-event main loop, signals, reload, sd_notify and
- * the watchdog. The device registry (registry.c) owns the LwM2M client and
+ * the watchdog. The device registry (registry/) owns the LwM2M client and
  * the devices; the status socket (status.c) answers `fieldgate status`.
  */
 #include "gateway/gateway.h"
@@ -17,8 +17,9 @@
 #include <systemd/sd-event.h>
 
 #include "common/log.h"
+#include "bridges/bridge.h"
 #include "common/lowfd.h"
-#include "gateway/registry.h"
+#include "gateway/registry/registry.h"
 #include "lwm2m/lwm2m.h"
 #include "mappings/mapping.h"
 
@@ -29,6 +30,7 @@ struct daemon {
 	struct lwm2m_registry *registry;
 	struct gw_registry *devices;
 	struct gw_status_server *status_server;
+	struct gw_metrics_file *metrics;
 	size_t objects_loaded;
 	bool stopping;
 	char status[256];
@@ -163,6 +165,12 @@ static int status_text(void *ud, const char *cmd, FILE *out)
 		gw_registry_status(d->devices, out);
 		return 0;
 	}
+	if (strcmp(cmd, "status json") == 0)
+		return gw_status_json(d->devices, out);
+	if (strcmp(cmd, "names") == 0)
+		return gw_status_names(d->devices, out);
+	if (strcmp(cmd, "metrics") == 0)
+		return gw_metrics_text(d->devices, true, out);
 	return gw_status_command(d->devices, cmd, out);
 }
 
@@ -201,6 +209,7 @@ static void reload(struct daemon *d)
 		log_info("Configuration %s is valid, applying the differences", d->opt->config_path);
 		/* Only the difference: untouched devices keep their sessions. */
 		gw_registry_apply(d->devices, c);
+		gw_metrics_file_apply(d->metrics, gw_registry_config(d->devices));
 		log_loaded(d);
 		update_status(d);
 	}
@@ -235,6 +244,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 			 si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
 		sd_notify(0, "STOPPING=1\nSTATUS=De-registering");
 		d->status_server = gw_status_server_free(d->status_server);
+		d->metrics = gw_metrics_file_free(d->metrics);
 		if (d->devices && gw_registry_shutdown(d->devices, 5000, on_shutdown_done, d) >= 0)
 			break;
 		return sd_event_exit(sd_event_source_get_event(s), 0);
@@ -302,8 +312,7 @@ static int prepare_state_dir(const char *path)
 	return 0;
 }
 
-#define FD_LIMIT_CAP  65536 /* as the systemd unit's LimitNOFILE */
-#define LOWFD_RESERVE 16    /* Modbus buses whose socket needs a low number at once */
+#define FD_LIMIT_CAP 65536 /* as the systemd unit's LimitNOFILE */
 
 /* One socket per endpoint: a gateway with thousands of devices needs more
  * descriptors than the usual soft limit of 1024. Nothing here waits with
@@ -322,6 +331,22 @@ static void raise_fd_limit(void)
 		log_debug("Open files limit raised to %llu", (unsigned long long)rl.rlim_cur);
 }
 
+/* Low numbers for libraries that select() (common/lowfd.h), as many as
+ * the bridge kind that needs most asks, taken before a thousand endpoint
+ * sockets take them. */
+static void reserve_low_fds(void)
+{
+	const struct bridge_kind *k, *most = NULL;
+
+	for (size_t i = 0; bridge_kind_name(i); i++)
+		if ((k = bridge_kind_find(bridge_kind_name(i))) && k->low_fds &&
+		    (!most || k->low_fds > most->low_fds))
+			most = k;
+	if (most && lowfd_reserve(most->low_fds) < 0)
+		log_warning("Cannot reserve low file descriptor numbers: %s bridges take any free one",
+			    most->name);
+}
+
 int gw_daemon_run(const struct gw_options *opt)
 {
 	struct daemon d = { .opt = opt };
@@ -335,10 +360,7 @@ int gw_daemon_run(const struct gw_options *opt)
 
 	log_info("fieldgate %s starting, configuration %s", FIELDGATE_VERSION, opt->config_path);
 	raise_fd_limit();
-	/* Low numbers for libraries that select() (common/lowfd.h), taken
-	 * before a thousand endpoint sockets take them. */
-	if (lowfd_reserve(LOWFD_RESERVE) < 0)
-		log_warning("Cannot reserve low file descriptor numbers: Modbus buses take any free one");
+	reserve_low_fds();
 	r = load_all(opt->config_path, &diag, NULL, &d.config, &d.registry, &d.objects_loaded);
 	if (r < 0) {
 		if (diag.errors > 0)
@@ -370,6 +392,9 @@ int gw_daemon_run(const struct gw_options *opt)
 	}
 	gw_registry_on_change(d.devices, on_registry_change, &d);
 	update_status(&d);
+	if (gw_metrics_file_new(d.event, d.devices, &d.metrics) < 0)
+		log_warning("Cannot set up the metrics file timer: metrics.textfile is not written");
+	gw_metrics_file_apply(d.metrics, gw_registry_config(d.devices));
 
 	sd_notifyf(0, "READY=1\nSTATUS=%s", d.status);
 	log_notice("fieldgate %s ready: %s", FIELDGATE_VERSION, d.status);
@@ -382,6 +407,7 @@ int gw_daemon_run(const struct gw_options *opt)
 	log_info("Stopped");
 	ret = r == 0 ? 0 : 1;
 out:
+	gw_metrics_file_free(d.metrics);
 	gw_status_server_free(d.status_server);
 	gw_registry_free(d.devices);
 	sd_event_unref(d.event);

@@ -22,6 +22,7 @@
 #include "common/schema.h"
 #include "common/yamldoc.h"
 
+struct bridge_kind;
 struct lwm2m_registry;
 struct mapping_set;
 struct mapping_profile;
@@ -79,19 +80,16 @@ struct gw_gateway_config {
 	const char *objects_dir;   /* as written */
 	const char *profiles_path; /* ':'-separated folders, as written */
 	const char *status_socket; /* Unix socket of `fieldgate status`, or NULL: default */
-};
-
-enum gw_bridge_type {
-	GW_BRIDGE_MODBUS = 0,
-	GW_BRIDGE_MQTT,
-	GW_BRIDGE_BLE,
+	const char *devices_dir;   /* as written, or NULL: devices.d beside the file */
 };
 
 /* A named bridge instance of `bridges:`. Only name and type are checked
- * here; the body is the bridge's to validate (bridges/bridge.h verify). */
+ * here; the body is the bridge kind's to validate (bridges/bridge.h
+ * verify). */
 struct gw_bridge {
 	const char *name;
-	int type; /* enum gw_bridge_type */
+	const char *type;               /* the `type:` word, a kind this build has */
+	const struct bridge_kind *kind; /* its implementation */
 	const struct ynode *body;
 };
 
@@ -123,6 +121,12 @@ struct gw_lwm2m_config {
 	struct schema_list servers; /* of struct gw_server */
 };
 
+/* metrics: the textfile node_exporter reads (docs/operations.md). */
+struct gw_metrics_config {
+	const char *textfile;   /* absolute path, or NULL: none */
+	uint64_t interval_usec; /* how often it is rewritten */
+};
+
 struct gw_config {
 	struct ydoc *doc;  /* owns every string below */
 	char *objects_dir; /* gateway.objects_dir resolved against the file's folder, or NULL */
@@ -130,9 +134,18 @@ struct gw_config {
 	struct gw_gateway_config gateway;
 	struct gw_log_config log;
 	struct gw_lwm2m_config lwm2m;
+	struct gw_metrics_config metrics;
 	char **profiles_dirs;       /* profiles_path split and resolved; NULL-terminated */
 	struct schema_list bridges; /* of struct gw_bridge */
 	struct schema_list devices; /* of struct gw_device */
+
+	/* devices_dir (devices_dir.c): the folder resolved (NULL for a
+	 * configuration from memory), its files' documents (owning the
+	 * strings of their devices, which follow the main file's in
+	 * `devices`), and how many devices the main file has. */
+	char *devices_dir;
+	struct ydoc **devices_docs;
+	size_t ndevices_docs, ndevices_main;
 
 	/* Filled by gw_config_load_profiles(): the profiles of the devices. */
 	struct mapping_set *profiles;
@@ -150,15 +163,6 @@ static inline const struct gw_bridge *gw_config_bridge(const struct gw_config *c
 }
 
 const struct gw_bridge *gw_config_find_bridge(const struct gw_config *c, const char *name);
-
-/* The implementation of a bridge type in this build (bridges.c), or NULL
- * when it is not built in; the profile source parsers of those built in
- * (NULL-terminated, static). */
-struct bridge_ops;
-struct mapping_source_ops;
-const struct bridge_ops *gw_bridge_ops(int type);
-const struct mapping_source_ops *const *gw_source_kinds(void);
-const char *gw_bridge_type_to_string(int type);
 
 /* The endpoint name of device d: its override, else the template with
  * {gateway} and {device} replaced. Returns the length, or -ENAMETOOLONG. */
@@ -217,28 +221,75 @@ char *gw_config_summary(const struct gw_config *c, const char *path, const struc
  * installed for the service), or NULL when nobody. */
 const char *gw_secret_readers(mode_t mode, uid_t owner);
 
+/* A secret the loader read from a file or a systemd credential and put in
+ * the document in place of `X_file:` / `X_credential:` (gw_secrets_resolve). */
+struct gw_secret_ref {
+	const struct ynode *value; /* the secret's node now in the document */
+	char key[64];              /* as written: "psk_key_file" */
+	char base[64];             /* the key it stands for: "psk_key" */
+	const char *file;          /* the configuration file (node->file of the key) */
+	unsigned line, col;        /* of the key as written */
+	bool secret;               /* the parse took it as a secret value */
+};
+
 /* The secrets a parse met (schema_secret_fn gw_secret_seen, ud a zeroed
- * struct gw_secret_scan): the first secret value and their count, and
- * every value naming a file that holds a secret. */
+ * struct gw_secret_scan): the first secret value written in the file and
+ * their count, every value naming a file that holds a secret, and the
+ * secrets resolved from files and credentials. */
 struct gw_secret_file {
 	const struct ynode *node;
 	char *key; /* its path: "bridges.broker.tls.key" */
 };
+struct gw_secret_in {
+	const struct ynode *value; /* the first secret value written in a file */
+	char key[600];             /* its path: "lwm2m.servers[0].psk_key" */
+	size_t n;                  /* how many that file holds */
+};
 struct gw_secret_scan {
-	const struct ynode *value; /* the first secret value */
-	char value_key[600];       /* its path: "lwm2m.servers[0].psk_key" */
-	size_t nvalues;
+	struct gw_secret_in *in; /* per file that holds a secret written in it */
+	size_t nin;
 	struct gw_secret_file *files;
 	size_t nfiles, cap;
+	struct gw_secret_ref *refs;
+	size_t nrefs;
 	bool oom;
 };
 void gw_secret_seen(void *ud, const struct ynode *value, const char *key, enum schema_secret kind);
+/* Before the parse: every pair `X_file: /path` or `X_credential: NAME` of
+ * doc (at any depth) becomes `X: <the secret>` (ydoc_replace_pair), read
+ * from the file or from $CREDENTIALS_DIRECTORY/NAME (the systemd
+ * credential; when that variable is not set, as for `fieldgate check` run
+ * by hand, /run/credentials/fieldgate.service/NAME: the running service's,
+ * readable by root). The file must be a regular file nobody else can read
+ * (gw_secret_readers()), hold one line (one final newline is dropped), at
+ * most 4 KiB, no NUL. Problems are reported at the key as written; such a
+ * pair becomes `X: null`. Each secret put in is recorded in s for
+ * gw_secrets_check(). Returns 0, -EINVAL when something was reported,
+ * -ENOMEM. */
+int gw_secrets_resolve(struct ydoc *doc, struct diag *diag, struct gw_secret_scan *s);
 /* Report (at the value's position, naming the file and its mode) a secret
- * value in doc's file when others can read it, and every named file that
- * exists and others can read. Returns 0, -EACCES when something was
- * reported, -ENOMEM. */
-int gw_secrets_check(const struct gw_secret_scan *s, const struct ydoc *doc, struct diag *diag);
+ * value written in a file of docs (the main file, devices_dir's) that
+ * others can read, every named file that exists and others can read, and
+ * an `X_file:` / `X_credential:` whose X the parse did not take as a
+ * secret. Returns 0, -EACCES when something was reported, -ENOMEM. */
+int gw_secrets_check(const struct gw_secret_scan *s, struct ydoc *const *docs, size_t ndocs,
+		     struct diag *diag);
 void gw_secret_scan_clear(struct gw_secret_scan *s);
+
+/* ---- gateway.devices_dir (devices_dir.c) ------------------------------ */
+
+/* Before the parse of c->doc, read from the file at path: read the *.yaml
+ * and *.yml files of devices_dir (gateway.devices_dir as written, relative
+ * to path's folder; default devices.d there, which may be missing) in name
+ * order into c->devices_docs, their secrets resolved into secrets. YAML
+ * problems go to diag with their positions. Returns 0, -EINVAL (reported),
+ * -ENOMEM. */
+int gw_devices_dir_load(struct gw_config *c, const char *path, struct diag *diag,
+			struct gw_secret_scan *secrets);
+/* In the parse (the root section's check, before the whole-file rules):
+ * parse each file's `devices:` with device (the list element of the main
+ * file's) and append them to c->devices. Returns 0 or -ENOMEM. */
+int gw_devices_dir_merge(struct schema_ctx *ctx, struct gw_config *c, const struct schema_key *device);
 
 /* ---- the state directory (state_dir.c) -------------------------------- */
 
@@ -262,6 +313,12 @@ void gw_state_dir_check(const struct gw_config *c, struct diag *diag);
 int gw_uri_parse(const char *s, struct gw_uri *out, char *why, size_t why_size);
 /* Letters, digits, '.', '_', '-'; first a letter or digit; 1..GW_NAME_MAX. */
 bool gw_name_is_valid(const char *s);
+/* The one check of a device's name, configured or discovered: a valid name
+ * (gw_name_is_valid()) that, in gateway mode (enum gw_mode), is not all
+ * digits, since it is the device's Object 25 prefix. Returns 0, -EINVAL
+ * (its characters) or -EDOM (all digits), with the reason in why (may be
+ * NULL), as "use 1 to 64 letters, ...". */
+int gw_device_name_check(const char *name, int mode, char *why, size_t why_size);
 /* "{gateway}-{device}": placeholders {gateway} and {device}, other text
  * endpoint-safe. -EINVAL with the reason in why. */
 int gw_endpoint_template_check(const char *t, bool need_device, char *why, size_t why_size);
@@ -270,7 +327,7 @@ int gw_endpoint_template_check(const char *t, bool need_device, char *why, size_
 
 struct gw_options {
 	const char *config_path;
-	bool config_given; /* -c given: a configuration that does not load is an error */
+	bool config_given; /* -c on the command line (else the default path, which may be missing) */
 	int log_level;     /* -1: from the configuration */
 	int log_target;    /* -1: from the configuration */
 };
@@ -310,6 +367,15 @@ int gw_status_command(struct gw_registry *r, const char *request, FILE *out);
 /* The client side: send request, copy the answer to out. Returns the exit
  * code (1 when the daemon cannot be reached or answers "error: ..."). */
 int gw_status_client(const char *configured, const char *request, FILE *out, FILE *err);
+
+/* The socket the daemon's commands (status, metrics, sample, presence)
+ * use (ctl.c): *out = gateway.status_socket of opt's configuration (in
+ * buf), or NULL for the default. Only that key is read: a configuration
+ * being edited, or whose secrets this user cannot read, still names it.
+ * A configuration given with -c that cannot be read is an error (said on
+ * err, returns the negative errno); the default one is said on err and
+ * the default socket used. */
+int gw_ctl_socket(const struct gw_options *opt, char *buf, size_t size, const char **out, FILE *err);
 
 /* `fieldgate run`: the daemon. Returns the exit code: 0 after SIGTERM or
  * SIGINT, 1 when the configuration is invalid or startup fails. */

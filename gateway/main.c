@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "bridges/bridge.h"
 #include "common/log.h"
 #include "gateway/gateway.h"
 
@@ -19,12 +20,14 @@ static void help(void)
 {
 	printf("Usage: fieldgate [OPTIONS] COMMAND\n"
 	       "\n"
-	       "Make Modbus, BLE and MQTT field devices appear to LwM2M servers as LwM2M devices.\n"
+	       "Make field devices appear to LwM2M servers as LwM2M devices.\n"
 	       "\n"
 	       "Commands:\n"
 	       "  run                    Run the gateway daemon\n"
 	       "  check                  Load and validate the configuration, print every error\n"
 	       "  status                 Show the running daemon's devices and their state\n"
+	       "                         (--json: one JSON document, --names: device names)\n"
+	       "  metrics                Print the running daemon's metrics (OpenMetrics text)\n"
 	       "  sample DEVICE PATH VALUE\n"
 	       "                         Give the running daemon a sample, as a bridge would\n"
 	       "                         (put -- before a negative VALUE)\n"
@@ -36,6 +39,8 @@ static void help(void)
 	       "  -c, --config=FILE      Configuration file (default: %s)\n"
 	       "  -l, --log-level=LEVEL  err, warning, notice, info or debug (overrides the configuration)\n"
 	       "  -t, --log-target=TGT   auto, stderr or journal (overrides the configuration)\n"
+	       "      --json             status: print JSON (schema: fieldgate(8))\n"
+	       "      --names            status: print the device names, one per line\n"
 	       "  -h, --help             Show this help\n"
 	       "  -V, --version          Show the version\n",
 	       DEFAULT_CONFIG);
@@ -55,22 +60,15 @@ static int usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-/* The socket the configuration names, when it can be read; the daemon's
- * default otherwise (NULL). */
-static const char *status_socket(const struct gw_options *opt)
+/* Ask the running daemon (the socket the configuration names). */
+static int ask_daemon(const struct gw_options *opt, const char *request)
 {
-	static char path[4096];
-	struct diag quiet = { 0 };
-	struct gw_config *c = NULL;
-	const char *s = NULL;
+	char path[4096];
+	const char *sock;
 
-	if (gw_config_load_file(opt->config_path, &quiet, &c) >= 0 && c->gateway.status_socket &&
-	    strlen(c->gateway.status_socket) < sizeof(path)) {
-		strcpy(path, c->gateway.status_socket);
-		s = path;
-	}
-	gw_config_free(c);
-	return s;
+	if (gw_ctl_socket(opt, path, sizeof(path), &sock, stderr) < 0)
+		return 1;
+	return gw_status_client(sock, request, stdout, stderr);
 }
 
 /* Whether the command is `profile`: its options (--registers...) are its
@@ -95,10 +93,16 @@ static bool profile_command(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "config", required_argument, NULL, 'c' },     { "log-level", required_argument, NULL, 'l' },
-		{ "log-target", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },          { NULL, 0, NULL, 0 },
+		{ "config", required_argument, NULL, 'c' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "log-target", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "names", no_argument, NULL, 'N' },
+		{ NULL, 0, NULL, 0 },
 	};
+	const char *view = NULL; /* --json / --names */
 	struct gw_options opt = { .config_path = DEFAULT_CONFIG, .log_level = -1, .log_target = -1 };
 	const char *cmd;
 	char shortopt[3] = "-?";
@@ -112,6 +116,12 @@ int main(int argc, char **argv)
 		case 'c':
 			opt.config_path = optarg;
 			opt.config_given = true;
+			break;
+		case 'J':
+		case 'N':
+			if (view && strcmp(view, c == 'J' ? "--json" : "--names") != 0)
+				return usage_error("%s", "--json and --names exclude each other");
+			view = c == 'J' ? "--json" : "--names";
 			break;
 		case 'l':
 			opt.log_level = log_level_from_string(optarg);
@@ -134,11 +144,11 @@ int main(int argc, char **argv)
 		case 'V': {
 			bool any = false;
 
-			/* The bridges this build has (meson features). */
+			/* The bridge kinds this build has (bridges/meson.build). */
 			printf("fieldgate %s\nbridges:", FIELDGATE_VERSION);
-			for (int t = GW_BRIDGE_MODBUS; t <= GW_BRIDGE_BLE; t++)
-				if (gw_bridge_ops(t)) {
-					printf(" %s", gw_bridge_type_to_string(t));
+			for (size_t i = 0; bridge_kind_name(i); i++)
+				if (bridge_kind_find(bridge_kind_name(i))) {
+					printf(" %s", bridge_kind_name(i));
 					any = true;
 				}
 			printf("%s\n", any ? "" : " none");
@@ -164,6 +174,8 @@ int main(int argc, char **argv)
 	if (optind >= argc)
 		return usage_error("%s", "missing command (run, check, status or help)");
 	cmd = argv[optind];
+	if (view && strcmp(cmd, "status") != 0)
+		return usage_error("option '%s' is only for status", view);
 	if (strcmp(cmd, "sample") == 0 || strcmp(cmd, "presence") == 0) {
 		int want = cmd[0] == 's' ? 3 : 2;
 		char req[4096];
@@ -172,14 +184,16 @@ int main(int argc, char **argv)
 					   want == 3 ? "DEVICE PATH VALUE" : "DEVICE ERRNO");
 		snprintf(req, sizeof(req), "%s %s %s%s%s", cmd, argv[optind + 1], argv[optind + 2],
 			 want == 3 ? " " : "", want == 3 ? argv[optind + 3] : "");
-		return gw_status_client(status_socket(&opt), req, stdout, stderr);
+		return ask_daemon(&opt, req);
 	}
 	if (strcmp(cmd, "profile") == 0)
 		return gw_profile_command(&opt, argc - optind - 1, argv + optind + 1, stdout, stderr);
 	if (optind + 1 < argc)
 		return usage_error("unexpected argument '%s'", argv[optind + 1]);
 	if (strcmp(cmd, "status") == 0)
-		return gw_status_client(status_socket(&opt), "status", stdout, stderr);
+		return ask_daemon(&opt, !view ? "status" : view[2] == 'j' ? "status json" : "names");
+	if (strcmp(cmd, "metrics") == 0)
+		return ask_daemon(&opt, "metrics");
 
 	if (strcmp(cmd, "help") == 0) {
 		help();

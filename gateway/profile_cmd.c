@@ -9,12 +9,12 @@
  * (decoded exactly as the daemon decodes a bridge's sample: the bridge
  * kind's own reader, then mapping_decode) and the unit; for `--write
  * PATH=VALUE` / `--execute PATH[=ARGS]`, what would be sent to the field.
- * The capture options belong to the bridge kinds (bridge_tester): registers
- * for Modbus, messages for MQTT, an advert for BLE; kinds whose devices
- * describe themselves make the profiles from the capture (zigbee2mqtt
- * devices, Home Assistant configurations, a SunSpec map for a profile that
- * says `generate:`). Exit status: 0, 1 when the profile does not load or a
- * captured value does not decode or a write is refused, 2 for a usage error.
+ * The capture options belong to the bridge kinds (bridge_tester: register
+ * images, messages, adverts...); kinds whose devices describe themselves
+ * make the profiles from the capture (device lists, discovery
+ * configurations, a register map for a profile that says `generate:`).
+ * Exit status: 0, 1 when the profile does not load or a captured value
+ * does not decode or a write is refused, 2 for a usage error.
  */
 #include "gateway/gateway.h"
 
@@ -28,11 +28,10 @@
 #include "lwm2m/lwm2m.h"
 #include "mappings/mapping.h"
 
-#define MAX_KINDS   4
 #define MAX_ACTIONS 32
 
 struct kind {
-	const struct bridge_ops *ops;
+	const struct bridge_kind *kind;
 	struct bridge_capture *cap;
 };
 
@@ -45,7 +44,7 @@ struct run {
 	FILE *out, *err;
 	const struct lwm2m_registry *reg;
 	const char *search_path;
-	struct kind kinds[MAX_KINDS];
+	struct kind kinds[BRIDGE_KINDS_MAX];
 	size_t nkinds;
 	const char *address;
 	struct action actions[MAX_ACTIONS];
@@ -73,7 +72,7 @@ static void diag_to(void *ctx, enum diag_severity sev, const char *file, unsigne
 static struct kind *kind_of(struct run *R, const char *type)
 {
 	for (size_t i = 0; type && i < R->nkinds; i++)
-		if (strcmp(R->kinds[i].ops->type, type) == 0)
+		if (strcmp(R->kinds[i].kind->name, type) == 0)
 			return &R->kinds[i];
 	return NULL;
 }
@@ -144,8 +143,8 @@ static void point_line(struct run *R, struct kind *k, const struct mapping_point
 	case MAPPING_FROM_SOURCE: {
 		struct mapping_sample s;
 		uint64_t t = 0;
-		int r = k && k->ops->tester->sample
-				? k->ops->tester->sample(k->cap, pt, address, &s, &t, why, sizeof(why))
+		int r = k && k->kind->tester->sample
+				? k->kind->tester->sample(k->cap, pt, address, &s, &t, why, sizeof(why))
 				: -ENOENT;
 		if (r == 0)
 			r = mapping_decode(pt, &s, &v);
@@ -197,8 +196,8 @@ static void actions(struct run *R, struct kind *k, const struct mapping_profile 
 				R->failed = true;
 				continue;
 			}
-			r = k ? k->ops->tester->describe(k->cap, pt, address, NULL, a->value, line,
-							 sizeof(line))
+			r = k ? k->kind->tester->describe(k->cap, pt, address, NULL, a->value, line,
+							  sizeof(line))
 			      : -ENOENT;
 			fprintf(R->out, "  execute %s%s%s: %s\n", a->path, a->value ? " " : "",
 				a->value ? a->value : "", r == 0 || line[0] ? line : "cannot tell");
@@ -223,7 +222,8 @@ static void actions(struct run *R, struct kind *k, const struct mapping_profile 
 			R->failed = true;
 			continue;
 		}
-		r = k ? k->ops->tester->describe(k->cap, pt, address, &s, NULL, line, sizeof(line)) : -ENOENT;
+		r = k ? k->kind->tester->describe(k->cap, pt, address, &s, NULL, line, sizeof(line))
+		      : -ENOENT;
 		fprintf(R->out, "  write %s = %s: %s\n", a->path, a->value,
 			r == 0    ? line
 			: line[0] ? line
@@ -269,7 +269,7 @@ static int on_generated(void *ud, const struct bridge_generated *g)
 {
 	struct gen_ctx *G = ud;
 	struct run *R = G->R;
-	struct mapping_set *set = mapping_set_new(R->reg, gw_source_kinds(), R->search_path);
+	struct mapping_set *set = mapping_set_new(R->reg, bridge_source_kinds(), R->search_path);
 	struct diag diag = { .fn = diag_to, .ctx = R->err };
 	const struct mapping_profile *p;
 	int r;
@@ -293,11 +293,11 @@ static int generated(struct run *R, struct kind *k, const char *what, const char
 	char why[400] = "";
 	int r;
 
-	if (!k || !k->ops->tester->generate) {
+	if (!k || !k->kind->tester->generate) {
 		fprintf(R->err, "fieldgate: nothing captured to generate a profile from\n");
 		return -EINVAL;
 	}
-	r = k->ops->tester->generate(k->cap, what, on_generated, &G, why, sizeof(why));
+	r = k->kind->tester->generate(k->cap, what, on_generated, &G, why, sizeof(why));
 	if (r < 0)
 		fprintf(R->err, "fieldgate: %s\n", why[0] ? why : strerror(-r));
 	return r;
@@ -325,9 +325,10 @@ void gw_profile_help(FILE *out)
 		"               [--yaml] CAPTURE...\n"
 		"                         Try a profile (a name or a file) on captured field data:\n"
 		"                         the resources it gives, their values, what writes send\n");
-	for (int t = GW_BRIDGE_MODBUS; t <= GW_BRIDGE_BLE; t++) {
-		const struct bridge_ops *o = gw_bridge_ops(t);
-		for (const struct bridge_tester_opt *x = o && o->tester ? o->tester->opts : NULL;
+	/* The capture options of the kinds this build has. */
+	for (size_t i = 0; bridge_kind_name(i); i++) {
+		const struct bridge_kind *k = bridge_kind_find(bridge_kind_name(i));
+		for (const struct bridge_tester_opt *x = k && k->tester ? k->tester->opts : NULL;
 		     x && x->name; x++)
 			fprintf(out, "                         %s %s: %s\n", x->name, x->usage, x->help);
 	}
@@ -413,7 +414,7 @@ static int check(const struct gw_options *opt, int argc, char **argv, FILE *out,
 	}
 	for (int i = 0; i < argc; i++) {
 		char *sp = path_with_dir(argv[i], search);
-		struct mapping_set *set = sp ? mapping_set_new(reg, gw_source_kinds(), sp) : NULL;
+		struct mapping_set *set = sp ? mapping_set_new(reg, bridge_source_kinds(), sp) : NULL;
 		const struct mapping_profile *p;
 		unsigned before = diag.errors;
 		int r = set ? load_named(set, argv[i], &diag, &p) : -ENOMEM;
@@ -448,7 +449,7 @@ static int check(const struct gw_options *opt, int argc, char **argv, FILE *out,
 static const struct bridge_tester_opt *find_opt(struct run *R, const char *arg, size_t *ki)
 {
 	for (size_t i = 0; i < R->nkinds; i++)
-		for (const struct bridge_tester_opt *o = R->kinds[i].ops->tester->opts; o->name; o++)
+		for (const struct bridge_tester_opt *o = R->kinds[i].kind->tester->opts; o->name; o++)
 			if (strcmp(o->name, arg) == 0) {
 				*ki = i;
 				return o;
@@ -465,10 +466,10 @@ static int test(const struct gw_options *opt, int argc, char **argv, FILE *out, 
 	bool bad;
 	int rc = 2;
 
-	for (int t = GW_BRIDGE_MODBUS; t <= GW_BRIDGE_BLE && R.nkinds < MAX_KINDS; t++) {
-		const struct bridge_ops *o = gw_bridge_ops(t);
-		if (o && o->tester)
-			R.kinds[R.nkinds++] = (struct kind){ .ops = o };
+	for (size_t i = 0; bridge_kind_name(i) && R.nkinds < BRIDGE_KINDS_MAX; i++) {
+		const struct bridge_kind *k = bridge_kind_find(bridge_kind_name(i));
+		if (k && k->tester)
+			R.kinds[R.nkinds++] = (struct kind){ .kind = k };
 	}
 	for (int i = 0; i < argc; i++) {
 		const struct bridge_tester_opt *o;
@@ -512,8 +513,8 @@ static int test(const struct gw_options *opt, int argc, char **argv, FILE *out, 
 				rc = usage(err, "option '%s' needs its arguments", argv[i]);
 				goto out;
 			}
-			int r = R.kinds[ki].ops->tester->capture(&R.kinds[ki].cap, o->name, argv + i + 1, why,
-								 sizeof(why));
+			int r = R.kinds[ki].kind->tester->capture(&R.kinds[ki].cap, o->name, argv + i + 1,
+								  why, sizeof(why));
 			if (r < 0) {
 				fprintf(err, "fieldgate: %s: %s\n", o->name, why[0] ? why : strerror(-r));
 				rc = r == -ENOMEM ? 1 : 2;
@@ -539,7 +540,7 @@ static int test(const struct gw_options *opt, int argc, char **argv, FILE *out, 
 		struct diag diag = { .fn = diag_to, .ctx = err };
 		char *sp =
 			strchr(profile, '/') ? path_with_dir(profile, search) : strdup(search ? search : "");
-		struct mapping_set *set = sp ? mapping_set_new(reg, gw_source_kinds(), sp) : NULL;
+		struct mapping_set *set = sp ? mapping_set_new(reg, bridge_source_kinds(), sp) : NULL;
 		const struct mapping_profile *p;
 		int r = set ? load_named(set, profile, &diag, &p) : -ENOMEM;
 		if (r < 0 || diag.errors) {
@@ -560,7 +561,7 @@ static int test(const struct gw_options *opt, int argc, char **argv, FILE *out, 
 	}
 	/* No profile: the devices the captures describe themselves. */
 	for (size_t i = 0; i < R.nkinds; i++)
-		if (R.kinds[i].cap && R.kinds[i].ops->tester->generate &&
+		if (R.kinds[i].cap && R.kinds[i].kind->tester->generate &&
 		    generated(&R, &R.kinds[i], NULL, "device") < 0)
 			R.failed = true;
 	if (R.devices == 0 && !R.failed) {
@@ -573,7 +574,7 @@ static int test(const struct gw_options *opt, int argc, char **argv, FILE *out, 
 out:
 	for (size_t i = 0; i < R.nkinds; i++)
 		if (R.kinds[i].cap)
-			R.kinds[i].ops->tester->capture_free(R.kinds[i].cap);
+			R.kinds[i].kind->tester->capture_free(R.kinds[i].cap);
 	lwm2m_registry_free(reg);
 	free(search);
 	return rc;

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "gateway/registry.h"
+#include "gateway/registry/registry.h"
 
 #define REQUEST_MAX 4096
 

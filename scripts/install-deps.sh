@@ -15,9 +15,13 @@ packages=(
 	meson ninja-build pkg-config gcc clang libclang-rt-14-dev clang-format
 	libsystemd-dev libyaml-dev libexpat1-dev libjson-c-dev
 	libcoap3-dev libcoap3-bin libmbedtls-dev libmosquitto-dev libmodbus-dev
+	scdoc bash-completion
+	# the Debian package and its test (tests/package)
+	debhelper dpkg-dev lintian man-db
 	# tests
 	libcmocka-dev python3 python3-cbor2 python3-jinja2 openssl
 	dbus mosquitto mosquitto-clients python3-pymodbus python3-serial-asyncio python3-dbusmock python3-cryptography socat
+	python3-jsonschema python3-prometheus-client groff-base
 	nodejs npm
 )
 

@@ -40,7 +40,7 @@ uint64_t ble_now_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
 }
 
-struct ble_dev *ble_dev_by_name(struct bridge *b, const char *name)
+struct ble_dev *ble_dev_by_name(struct ble_bridge *b, const char *name)
 {
 	for (size_t i = 0; i < b->ndevs; i++)
 		if (strcmp(b->devs[i]->name, name) == 0)
@@ -48,7 +48,7 @@ struct ble_dev *ble_dev_by_name(struct bridge *b, const char *name)
 	return NULL;
 }
 
-struct ble_dev *ble_dev_by_mac(struct bridge *b, const uint8_t mac[6])
+struct ble_dev *ble_dev_by_mac(struct ble_bridge *b, const uint8_t mac[6])
 {
 	for (size_t i = 0; i < b->ndevs; i++)
 		if (memcmp(b->devs[i]->addr.mac, mac, 6) == 0)
@@ -88,7 +88,7 @@ bool ble_connected_state(uint8_t s)
 
 void ble_dev_set_state(struct ble_dev *d, uint8_t s)
 {
-	struct bridge *b = d->b;
+	struct ble_bridge *b = d->b;
 
 	if (ble_connected_state(d->gstate) && !ble_connected_state(s) && b->nconn > 0)
 		b->nconn--;
@@ -99,13 +99,13 @@ void ble_dev_set_state(struct ble_dev *d, uint8_t s)
 
 void ble_dev_presence(struct ble_dev *d, int err)
 {
-	struct bridge *b = d->b;
+	struct ble_bridge *b = d->b;
 
 	if ((err < 0) == d->unreachable)
 		return;
 	d->unreachable = err < 0;
-	if (b->host.presence)
-		b->host.presence(b->host.ud, d->name, err);
+	if (b->base.host.presence)
+		b->base.host.presence(b->base.host.ud, d->name, err);
 }
 
 struct ble_dev *ble_dev_free(struct ble_dev *d)
@@ -142,7 +142,7 @@ static uint64_t point_period(const struct ble_point *p)
  * them, which removes their points here): their discovery slots are free
  * for new sensors, and the device comes back if it is heard again. One per
  * tick, outside the walk over b->devs that forget() changes. */
-static void forget_silent(struct bridge *b, uint64_t now)
+static void forget_silent(struct ble_bridge *b, uint64_t now)
 {
 	for (size_t i = 0; i < b->ndevs; i++) {
 		struct ble_dev *d = b->devs[i];
@@ -152,10 +152,12 @@ static void forget_silent(struct bridge *b, uint64_t now)
 		char *name = strdup(d->name);
 		if (!name)
 			return;
-		log_info("BLE bridge %s: discovered device %s (%s) not heard for %llu s: forgotten", b->name,
-			 name, d->macs, (unsigned long long)((now - d->last_heard) / 1000000));
-		if (b->host.forget)
-			(void)b->host.forget(b->host.ud, name);
+		log_device_info(BRIDGE_DEV_LOG(&b->base, name),
+				"BLE bridge %s: discovered device %s (%s) not heard for %llu s: forgotten",
+				b->base.name, name, d->macs,
+				(unsigned long long)((now - d->last_heard) / 1000000));
+		if (b->base.host.forget)
+			(void)b->base.host.forget(b->base.host.ud, name);
 		free(name);
 		return;
 	}
@@ -163,7 +165,7 @@ static void forget_silent(struct bridge *b, uint64_t now)
 
 static int on_tick(sd_event_source *s, uint64_t usec, void *ud)
 {
-	struct bridge *b = ud;
+	struct ble_bridge *b = ud;
 	uint64_t now = ble_now_usec();
 
 	(void)usec;
@@ -177,8 +179,9 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *ud)
 		/* Only adverts can go unheard; a GATT-only device's presence is
 		 * the outcome of its connections (ble_gatt.c). */
 		if (d->has_adv && !d->unreachable && now - heard >= b->conf.unreachable_usec) {
-			log_warning("BLE device %s (%s) not heard for %llu s", d->name, d->macs,
-				    (unsigned long long)((now - heard) / 1000000));
+			log_device_warning(BRIDGE_DEV_LOG(&d->b->base, d->name),
+					   "BLE device %s (%s) not heard for %llu s", d->name, d->macs,
+					   (unsigned long long)((now - heard) / 1000000));
 			ble_dev_presence(d, -EHOSTUNREACH);
 		}
 		for (size_t k = 0; k < d->npts; k++) {
@@ -227,58 +230,38 @@ static void discard_diag(void *ctx, enum diag_severity sev, const char *file, un
 	(void)msg;
 }
 
-static struct bridge *ble_free(struct bridge *b);
-
-static int ble_new(const char *name, const struct ynode *body, const struct bridge_host *host,
-		   struct bridge **out)
+static int ble_init(struct bridge *base, const struct ynode *body)
 {
 	struct diag diag = { .fn = discard_diag };
 	struct schema_ctx ctx = { .diag = &diag };
-	struct bridge *b = calloc(1, sizeof(*b));
+	struct ble_bridge *b = BLE(base);
 	int r;
 
-	if (!b)
-		return -ENOMEM;
-	b->host = *host;
-	b->name = strdup(name);
-	if (!b->name) {
-		r = -ENOMEM;
-		goto fail;
-	}
 	r = ble_conf_parse(&ctx, body, &b->conf);
 	if (r < 0)
-		goto fail;
+		return r;
 	/* The body lives during this call only: copy its strings. */
 	if ((b->conf.adapter && !(b->adapter_want = strdup(b->conf.adapter))) ||
-	    (b->conf.dbus_address && !(b->dbus_address = strdup(b->conf.dbus_address)))) {
-		r = -ENOMEM;
-		goto fail;
-	}
+	    (b->conf.dbus_address && !(b->dbus_address = strdup(b->conf.dbus_address))))
+		return -ENOMEM;
 	b->conf.adapter = b->conf.dbus_address = NULL;
 	if (b->conf.nrules) {
 		b->rule_profiles = calloc(b->conf.nrules, sizeof(char *));
-		if (!b->rule_profiles) {
-			r = -ENOMEM;
-			goto fail;
-		}
+		if (!b->rule_profiles)
+			return -ENOMEM;
 		for (size_t i = 0; i < b->conf.nrules; i++) {
 			b->rule_profiles[i] = strdup(b->conf.rules[i].profile);
-			if (!b->rule_profiles[i]) {
-				r = -ENOMEM;
-				goto fail;
-			}
+			if (!b->rule_profiles[i])
+				return -ENOMEM;
 			b->conf.rules[i].profile = b->rule_profiles[i];
 		}
 	}
-	*out = b;
 	return 0;
-fail:
-	ble_free(b);
-	return r;
 }
 
-static int ble_start(struct bridge *b, sd_event *event)
+static int ble_start(struct bridge *base, sd_event *event)
 {
+	struct ble_bridge *b = BLE(base);
 	int r;
 
 	b->event = sd_event_ref(event);
@@ -293,8 +276,8 @@ static int ble_start(struct bridge *b, sd_event *event)
 	} else
 		r = sd_bus_open_system(&b->bus);
 	if (r < 0)
-		return log_error_errno(r, "BLE bridge %s: cannot connect to the D-Bus %s bus: %m", b->name,
-				       b->dbus_address ? b->dbus_address : "system");
+		return log_error_errno(r, "BLE bridge %s: cannot connect to the D-Bus %s bus: %m",
+				       b->base.name, b->dbus_address ? b->dbus_address : "system");
 	/* sd-bus closes an attached bus when the loop exits; stop() still
 	 * has to tell BlueZ goodbye (Disconnect, StopDiscovery) after that. */
 	r = sd_bus_set_close_on_exit(b->bus, 0);
@@ -326,12 +309,13 @@ static int ble_start(struct bridge *b, sd_event *event)
 	if (r >= 0)
 		r = sd_event_source_set_enabled(b->tick, SD_EVENT_ON);
 	if (r < 0)
-		return log_error_errno(r, "BLE bridge %s: cannot set up D-Bus: %m", b->name);
+		return log_error_errno(r, "BLE bridge %s: cannot set up D-Bus: %m", b->base.name);
 	return 0;
 }
 
-static int ble_add_point(struct bridge *b, const struct bridge_point *bp)
+static int ble_add_point(struct bridge *base, const struct bridge_point *bp)
 {
+	struct ble_bridge *b = BLE(base);
 	struct diag diag = { .fn = discard_diag };
 	struct schema_ctx ctx = { .diag = &diag };
 	struct ble_address addr;
@@ -346,8 +330,9 @@ static int ble_add_point(struct bridge *b, const struct bridge_point *bp)
 	if (!d) {
 		struct ble_dev **nd;
 		if (ble_dev_by_mac(b, addr.mac)) {
-			log_error("BLE bridge %s: device %s has the address of another device", b->name,
-				  bp->device);
+			log_device_error(BRIDGE_DEV_LOG(&b->base, bp->device),
+					 "BLE bridge %s: device %s has the address of another device",
+					 b->base.name, bp->device);
 			return -EEXIST;
 		}
 		nd = realloc(b->devs, (b->ndevs + 1) * sizeof(*nd));
@@ -383,6 +368,7 @@ static int ble_add_point(struct bridge *b, const struct bridge_point *bp)
 		return -ENOMEM;
 	p->d = d;
 	p->pt = bp->pt;
+	p->h = bp->handle;
 	p->path = bp->pt->path;
 	p->src = src;
 	p->poll_usec = bp->poll_usec;
@@ -404,8 +390,9 @@ static int ble_add_point(struct bridge *b, const struct bridge_point *bp)
 	return 0;
 }
 
-static void ble_remove_point(struct bridge *b, const char *device, const struct lwm2m_path *path)
+static void ble_remove_point(struct bridge *base, const char *device, const struct lwm2m_path *path)
 {
+	struct ble_bridge *b = BLE(base);
 	struct ble_dev *d = ble_dev_by_name(b, device);
 	bool found = false;
 
@@ -450,7 +437,7 @@ static void ble_remove_point(struct bridge *b, const char *device, const struct 
 
 /* Queue a GATT operation on the device (data: what a write sends); done()
  * is called once it is answered, failed or cancelled. */
-static int submit(struct bridge *b, const char *device, uint8_t kind, const struct ble_src *s,
+static int submit(struct ble_bridge *b, const char *device, uint8_t kind, const struct ble_src *s,
 		  const struct mapping_point *pt, const void *data, size_t len, bridge_done_fn done,
 		  void *ctx)
 {
@@ -481,9 +468,10 @@ static int submit(struct bridge *b, const char *device, uint8_t kind, const stru
 	return 0;
 }
 
-static int ble_read(struct bridge *b, const char *device, const struct mapping_point *pt, bridge_done_fn done,
-		    void *ctx)
+static int ble_read(struct bridge *base, const char *device, const struct mapping_point *pt,
+		    bridge_done_fn done, void *ctx)
 {
+	struct ble_bridge *b = BLE(base);
 	const struct ble_src *s = pt->source;
 	struct ble_dev *d = ble_dev_by_name(b, device);
 
@@ -494,9 +482,10 @@ static int ble_read(struct bridge *b, const char *device, const struct mapping_p
 	return submit(b, device, OP_READ, s, pt, NULL, 0, done, ctx);
 }
 
-static int ble_write(struct bridge *b, const char *device, const struct mapping_point *pt,
+static int ble_write(struct bridge *base, const char *device, const struct mapping_point *pt,
 		     const struct mapping_sample *v, bridge_done_fn done, void *ctx)
 {
+	struct ble_bridge *b = BLE(base);
 	const struct ble_src *s = pt->write ? pt->write : pt->source;
 
 	if (!s || s->kind != BLE_SRC_GATT)
@@ -508,9 +497,10 @@ static int ble_write(struct bridge *b, const char *device, const struct mapping_
 	return -EINVAL;
 }
 
-static int ble_execute(struct bridge *b, const char *device, const struct mapping_point *pt, const char *args,
-		       size_t args_len, bridge_done_fn done, void *ctx)
+static int ble_execute(struct bridge *base, const char *device, const struct mapping_point *pt,
+		       const char *args, size_t args_len, bridge_done_fn done, void *ctx)
 {
+	struct ble_bridge *b = BLE(base);
 	const struct ble_src *s = pt->execute;
 
 	if (!s || s->kind != BLE_SRC_GATT)
@@ -521,9 +511,10 @@ static int ble_execute(struct bridge *b, const char *device, const struct mappin
 	return submit(b, device, OP_WRITE, s, pt, args, args_len, done, ctx);
 }
 
-static void ble_observed(struct bridge *b, const char *device, const struct lwm2m_path *path,
+static void ble_observed(struct bridge *base, const char *device, const struct lwm2m_path *path,
 			 uint64_t period_usec)
 {
+	struct ble_bridge *b = BLE(base);
 	struct ble_dev *d = ble_dev_by_name(b, device);
 
 	for (size_t i = 0; d && i < d->npts; i++)
@@ -536,8 +527,9 @@ static void ble_observed(struct bridge *b, const char *device, const struct lwm2
 		}
 }
 
-static int ble_device_status(struct bridge *b, const char *device, char *buf, size_t size)
+static int ble_device_status(struct bridge *base, const char *device, char *buf, size_t size)
 {
+	struct ble_bridge *b = BLE(base);
 	struct ble_dev *d = ble_dev_by_name(b, device);
 	int n;
 
@@ -558,8 +550,27 @@ static int ble_device_status(struct bridge *b, const char *device, char *buf, si
 	return (size_t)n < size ? n : (int)size - 1;
 }
 
-static void ble_stop(struct bridge *b)
+static int ble_device_counters(struct bridge *base, const char *device, struct bridge_counter *out,
+			       size_t max)
 {
+	struct ble_dev *d = ble_dev_by_name(BLE(base), device);
+	const struct bridge_counter c[] = {
+		{ "adverts", "advertisements decoded", d ? d->adverts : 0 },
+		{ "duplicate_adverts", "advertisements repeating the last one", d ? d->dup : 0 },
+		{ "mic_failures", "encrypted advertisements that did not authenticate", d ? d->mic_fail : 0 },
+		{ "replays", "encrypted advertisements with an old counter", d ? d->replay : 0 },
+		{ "bad_adverts", "advertisements that did not decode", d ? d->bad : 0 },
+		{ "gatt_ok", "GATT operations that succeeded", d ? d->gatt_ok : 0 },
+		{ "gatt_errors", "GATT operations that failed", d ? d->gatt_err : 0 },
+		{ "connects", "GATT connections made", d ? d->connects : 0 },
+	};
+
+	return d ? bridge_counters_copy(out, max, c, sizeof(c) / sizeof(c[0])) : 0;
+}
+
+static void ble_stop(struct bridge *base)
+{
+	struct ble_bridge *b = BLE(base);
 	/* Let go of the connections we made (sent by the flush below). */
 	for (size_t i = 0; i < b->ndevs; i++)
 		if (ble_connected_state(b->devs[i]->gstate))
@@ -593,11 +604,11 @@ static void ble_stop(struct bridge *b)
 	b->s_start = sd_bus_slot_unref(b->s_start);
 }
 
-static struct bridge *ble_free(struct bridge *b)
+static void ble_done(struct bridge *base)
 {
-	if (!b)
-		return NULL;
-	ble_stop(b);
+	struct ble_bridge *b = BLE(base);
+
+	ble_stop(base);
 	for (size_t i = 0; i < b->ndevs; i++)
 		ble_dev_free(b->devs[i]);
 	free(b->devs);
@@ -614,18 +625,16 @@ static struct bridge *ble_free(struct bridge *b)
 	free(b->adapter_path);
 	free(b->adapter_want);
 	free(b->dbus_address);
-	free(b->name);
-	free(b);
-	return NULL;
 }
 
-const struct bridge_ops bridge_ble_ops = {
-	.type = "ble",
+static const struct bridge_kind bridge_kind_ble = {
+	.name = "ble",
+	.size = sizeof(struct ble_bridge),
 	.tester = &ble_tester,
 	.source_ops = &ble_source_ops,
 	.verify = ble_verify,
 	.verify_address = ble_verify_address,
-	.new = ble_new,
+	.init = ble_init,
 	.start = ble_start,
 	.add_point = ble_add_point,
 	.remove_point = ble_remove_point,
@@ -634,6 +643,8 @@ const struct bridge_ops bridge_ble_ops = {
 	.execute = ble_execute,
 	.observed = ble_observed,
 	.device_status = ble_device_status,
+	.device_counters = ble_device_counters,
 	.stop = ble_stop,
-	.free = ble_free,
+	.done = ble_done,
 };
+BRIDGE_KIND_REGISTER(bridge_kind_ble)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bridges/ble/ble.h — the BLE bridge (issue 7): BlueZ over D-Bus (sd-bus on
- * the sd-event loop). Implements bridge_ble_ops (bridges/bridge.h): adverts
+ * the sd-event loop). Implements the kind "ble" (bridges/bridge.h): adverts
  * (BTHome v2 plain/encrypted, RuuviTag 5, declarative fields, RSSI) and GATT
  * devices (read, notify, write). See docs/ble.md.
  *

@@ -16,10 +16,9 @@
 
 void ble_sample(struct ble_dev *d, const struct ble_point *p, const struct mapping_sample *s)
 {
-	struct bridge *b = d->b;
+	struct ble_bridge *b = d->b;
 
-	if (b->host.sample)
-		(void)b->host.sample(b->host.ud, d->name, &p->path, s, 0);
+	(void)bridge_sample(&b->base, p->h, s, 0);
 }
 
 /* A sensor whose counter went back (some firmwares restart it at 0 after
@@ -41,9 +40,11 @@ static bool resync(struct ble_dev *d, uint32_t counter)
 	d->resync_counter = counter;
 	if (d->resync_run < need)
 		return false;
-	log_warning("BLE device %s (%s): BTHome counter went back from %u and counted up to %u over %u "
-		    "adverts: accepted as the sensor's new sequence (battery change?)",
-		    d->name, d->macs, from, counter, d->resync_run);
+	log_device_warning(
+		BRIDGE_DEV_LOG(&d->b->base, d->name),
+		"BLE device %s (%s): BTHome counter went back from %u and counted up to %u over %u "
+		"adverts: accepted as the sensor's new sequence (battery change?)",
+		d->name, d->macs, from, counter, d->resync_run);
 	return true;
 }
 
@@ -61,8 +62,10 @@ static void decode_bthome(struct ble_dev *d, const struct adv_bytes *a)
 	if (r == -ENOKEY) {
 		d->nokey++;
 		if (!d->warned_nokey)
-			log_warning("BLE device %s (%s): encrypted BTHome advert but no bindkey configured",
-				    d->name, d->macs);
+			log_device_warning(
+				BRIDGE_DEV_LOG(&d->b->base, d->name),
+				"BLE device %s (%s): encrypted BTHome advert but no bindkey configured",
+				d->name, d->macs);
 		d->warned_nokey = true;
 		return;
 	}
@@ -78,8 +81,9 @@ static void decode_bthome(struct ble_dev *d, const struct adv_bytes *a)
 	if (r < 0) {
 		d->bad++;
 		if (!d->warned_bad)
-			log_warning_errno(r, "BLE device %s (%s): BTHome advert not decoded: %m", d->name,
-					  d->macs);
+			log_device_warning_errno(BRIDGE_DEV_LOG(&d->b->base, d->name), r,
+						 "BLE device %s (%s): BTHome advert not decoded: %m", d->name,
+						 d->macs);
 		d->warned_bad = true;
 		return;
 	}
@@ -87,7 +91,8 @@ static void decode_bthome(struct ble_dev *d, const struct adv_bytes *a)
 		/* With a key, plain adverts are what a spoofer would send. */
 		d->unencrypted++;
 		if (d->unencrypted == 1)
-			log_warning(
+			log_device_warning(
+				BRIDGE_DEV_LOG(&d->b->base, d->name),
 				"BLE device %s (%s): plain BTHome advert refused: the device has a bindkey",
 				d->name, d->macs);
 		return;
@@ -179,13 +184,13 @@ static void decode_adv(struct ble_dev *d, const struct devprops *dp)
 }
 
 /* Auto-discovery: the first rule an advert matches names the profile. */
-static void maybe_discover(struct bridge *b, const uint8_t mac[6], const struct devprops *dp)
+static void maybe_discover(struct ble_bridge *b, const uint8_t mac[6], const struct devprops *dp)
 {
 	const struct ble_rule *rule = NULL;
 	char name[80], macs[18], hex[13];
 	int r;
 
-	if (!b->host.discover || b->conf.nrules == 0)
+	if (!b->base.host.discover || b->conf.nrules == 0)
 		return;
 	for (size_t i = 0; i < b->conf.nrules && !rule; i++) {
 		const struct ble_rule *ru = &b->conf.rules[i];
@@ -211,7 +216,7 @@ static void maybe_discover(struct bridge *b, const uint8_t mac[6], const struct 
 	if (!rule)
 		return;
 	if (b->ndiscovered >= b->conf.discover_max) {
-		log_debug("BLE bridge %s: discovery limit %u reached", b->name, b->conf.discover_max);
+		log_debug("BLE bridge %s: discovery limit %u reached", b->base.name, b->conf.discover_max);
 		return;
 	}
 	ble_mac_format(mac, macs);
@@ -221,16 +226,18 @@ static void maybe_discover(struct bridge *b, const uint8_t mac[6], const struct 
 	for (size_t i = 0; i < b->nrefused; i++)
 		if (memcmp(b->refused[i], mac, 6) == 0)
 			return; /* said why once already */
-	r = b->host.discover(b->host.ud, b->name, name, rule->profile, macs);
+	r = b->base.host.discover(b->base.host.ud, b->base.name, name, rule->profile, macs);
 	if (r < 0) {
-		log_warning_errno(r, "BLE bridge %s: cannot add discovered device %s (%s): %m", b->name, name,
-				  macs);
+		log_device_warning_errno(BRIDGE_DEV_LOG(&b->base, name), r,
+					 "BLE bridge %s: cannot add discovered device %s (%s): %m",
+					 b->base.name, name, macs);
 		/* Not again at every advert: the answer would be the same. */
 		if (b->nrefused < sizeof(b->refused) / sizeof(b->refused[0]))
 			memcpy(b->refused[b->nrefused++], mac, 6);
 		return;
 	}
-	log_info("BLE bridge %s: discovered %s (%s), profile %s", b->name, name, macs, rule->profile);
+	log_device_info(BRIDGE_DEV_LOG(&b->base, name), "BLE bridge %s: discovered %s (%s), profile %s",
+			b->base.name, name, macs, rule->profile);
 	b->ndiscovered++;
 	/* add_point() created it during the call. */
 	struct ble_dev *d = ble_dev_by_mac(b, mac);
@@ -238,7 +245,7 @@ static void maybe_discover(struct bridge *b, const uint8_t mac[6], const struct 
 		d->discovered = true;
 }
 
-void ble_device_changed(struct bridge *b, const char *path, const struct devprops *dp)
+void ble_device_changed(struct ble_bridge *b, const char *path, const struct devprops *dp)
 {
 	uint8_t mac[6];
 	struct ble_dev *d;

@@ -15,7 +15,7 @@
 
 typedef int (*prop_fn)(sd_bus_message *m, const char *key, const char *sig, void *ud);
 
-static void start_discovery(struct bridge *b);
+static void start_discovery(struct ble_bridge *b);
 
 struct gatt_props {
 	const char *uuid, *parent;
@@ -23,12 +23,12 @@ struct gatt_props {
 };
 
 struct object_ctx {
-	struct bridge *b;
+	struct ble_bridge *b;
 	const char *path;
 	const char **adapter_found; /* GetManagedObjects: choose after the whole tree */
 };
 
-int ble_call_async(struct bridge *b, sd_bus_slot **slot, const char *path, const char *iface,
+int ble_call_async(struct ble_bridge *b, sd_bus_slot **slot, const char *path, const char *iface,
 		   const char *member, sd_bus_message_handler_t cb, void *ud, uint64_t usec,
 		   sd_bus_message **out_m)
 {
@@ -216,7 +216,7 @@ static int gatt_prop(sd_bus_message *m, const char *key, const char *sig, void *
 	return 0;
 }
 
-static int read_gatt_props(struct bridge *b, sd_bus_message *m, const char *path, bool is_char)
+static int read_gatt_props(struct ble_bridge *b, sd_bus_message *m, const char *path, bool is_char)
 {
 	struct gatt_props g = { .is_char = is_char };
 	int r = for_each_prop(m, gatt_prop, &g);
@@ -243,7 +243,7 @@ static int read_adapter_props(sd_bus_message *m, int *powered)
 	return for_each_prop(m, adapter_prop, powered);
 }
 
-static void adapter_seen(struct bridge *b, const char *path, bool powered)
+static void adapter_seen(struct ble_bridge *b, const char *path, bool powered)
 {
 	const char *name = strrchr(path, '/');
 
@@ -254,7 +254,7 @@ static void adapter_seen(struct bridge *b, const char *path, bool powered)
 	b->adapter_path = strdup(path);
 	if (!b->adapter_path)
 		return (void)log_oom();
-	log_info("BLE bridge %s: using adapter %s%s", b->name, path, powered ? "" : " (not powered)");
+	log_info("BLE bridge %s: using adapter %s%s", b->base.name, path, powered ? "" : " (not powered)");
 	start_discovery(b);
 	ble_kick_all(b);
 }
@@ -262,7 +262,7 @@ static void adapter_seen(struct bridge *b, const char *path, bool powered)
 static int object_iface(sd_bus_message *m, const char *iface, const char *sig, void *ud)
 {
 	struct object_ctx *o = ud;
-	struct bridge *b = o->b;
+	struct ble_bridge *b = o->b;
 	int r;
 
 	(void)sig;
@@ -296,7 +296,7 @@ static int object_iface(sd_bus_message *m, const char *iface, const char *sig, v
 }
 
 /* One object of GetManagedObjects or InterfacesAdded: read at a{sa{sv}}. */
-static int read_object(struct bridge *b, sd_bus_message *m, const char *path, const char **adapter_found)
+static int read_object(struct ble_bridge *b, sd_bus_message *m, const char *path, const char **adapter_found)
 {
 	struct object_ctx o = { .b = b, .path = path, .adapter_found = adapter_found };
 
@@ -305,7 +305,7 @@ static int read_object(struct bridge *b, sd_bus_message *m, const char *path, co
 
 static int on_start_discovery(sd_bus_message *m, void *ud, sd_bus_error *e)
 {
-	struct bridge *b = ud;
+	struct ble_bridge *b = ud;
 
 	(void)e;
 	b->s_start = sd_bus_slot_unref(b->s_start);
@@ -313,23 +313,23 @@ static int on_start_discovery(sd_bus_message *m, void *ud, sd_bus_error *e)
 		const sd_bus_error *be = sd_bus_message_get_error(m);
 		/* InProgress: another client already scans; fine for us. */
 		if (!(be && be->name && strcmp(be->name, "org.bluez.Error.InProgress") == 0))
-			log_warning("BLE bridge %s: StartDiscovery failed: %s", b->name,
+			log_warning("BLE bridge %s: StartDiscovery failed: %s", b->base.name,
 				    be && be->message ? be->message : "error");
 	} else
-		log_info("BLE bridge %s: LE discovery started on %s", b->name, b->adapter_path);
+		log_info("BLE bridge %s: LE discovery started on %s", b->base.name, b->adapter_path);
 	return 0;
 }
 
 static int on_filter(sd_bus_message *m, void *ud, sd_bus_error *e)
 {
-	struct bridge *b = ud;
+	struct ble_bridge *b = ud;
 	int r;
 
 	(void)e;
 	b->s_filter = sd_bus_slot_unref(b->s_filter);
 	if (sd_bus_message_is_method_error(m, NULL)) {
 		const sd_bus_error *be = sd_bus_message_get_error(m);
-		log_warning("BLE bridge %s: SetDiscoveryFilter failed: %s", b->name,
+		log_warning("BLE bridge %s: SetDiscoveryFilter failed: %s", b->base.name,
 			    be && be->message ? be->message : "error");
 	}
 	if (!b->adapter_path)
@@ -337,11 +337,11 @@ static int on_filter(sd_bus_message *m, void *ud, sd_bus_error *e)
 	r = ble_call_async(b, &b->s_start, b->adapter_path, IFACE_ADAPTER, "StartDiscovery",
 			   on_start_discovery, b, b->conf.call_timeout_usec, NULL);
 	if (r < 0)
-		log_warning_errno(r, "BLE bridge %s: cannot start discovery: %m", b->name);
+		log_warning_errno(r, "BLE bridge %s: cannot start discovery: %m", b->base.name);
 	return 0;
 }
 
-static void start_discovery(struct bridge *b)
+static void start_discovery(struct ble_bridge *b)
 {
 	sd_bus_message *m = NULL;
 	int r;
@@ -353,7 +353,7 @@ static void start_discovery(struct bridge *b)
 		r = sd_bus_call_async(b->bus, &b->s_filter, m, on_filter, b, b->conf.call_timeout_usec);
 	sd_bus_message_unref(m);
 	if (r < 0)
-		log_warning_errno(r, "BLE bridge %s: cannot set the discovery filter: %m", b->name);
+		log_warning_errno(r, "BLE bridge %s: cannot set the discovery filter: %m", b->base.name);
 }
 
 static bool is_device_path(const char *path)
@@ -365,14 +365,15 @@ static bool is_device_path(const char *path)
 
 static int on_managed_objects(sd_bus_message *m, void *ud, sd_bus_error *e)
 {
-	struct bridge *b = ud;
+	struct ble_bridge *b = ud;
 	const char *adapter = NULL;
 	int r;
 
 	(void)e;
 	b->s_objects = sd_bus_slot_unref(b->s_objects);
 	if (sd_bus_message_is_method_error(m, NULL)) {
-		log_warning_errno(ble_reply_errno(m), "BLE bridge %s: GetManagedObjects failed: %m", b->name);
+		log_warning_errno(ble_reply_errno(m), "BLE bridge %s: GetManagedObjects failed: %m",
+				  b->base.name);
 		return 0;
 	}
 	/* Pass 0: adapters and GATT objects; pass 1, once the adapter is
@@ -403,17 +404,18 @@ static int on_managed_objects(sd_bus_message *m, void *ud, sd_bus_error *e)
 			b->adapter_path = strdup(adapter);
 			if (!b->adapter_path)
 				return log_oom(), 0;
-			log_info("BLE bridge %s: using adapter %s", b->name, b->adapter_path);
+			log_info("BLE bridge %s: using adapter %s", b->base.name, b->adapter_path);
 		}
 	}
 	if (r < 0)
-		log_warning_errno(r, "BLE bridge %s: cannot parse BlueZ objects: %m", b->name);
+		log_warning_errno(r, "BLE bridge %s: cannot parse BlueZ objects: %m", b->base.name);
 	if (!b->adapter_path) {
 		if (b->adapter_want)
-			log_warning("BLE bridge %s: adapter %s not found; waiting for it", b->name,
+			log_warning("BLE bridge %s: adapter %s not found; waiting for it", b->base.name,
 				    b->adapter_want);
 		else
-			log_warning("BLE bridge %s: no powered Bluetooth adapter; waiting for one", b->name);
+			log_warning("BLE bridge %s: no powered Bluetooth adapter; waiting for one",
+				    b->base.name);
 		return 0;
 	}
 	start_discovery(b);
@@ -423,7 +425,7 @@ static int on_managed_objects(sd_bus_message *m, void *ud, sd_bus_error *e)
 
 /* bluetoothd went away (or is about to be re-read): forget its objects and
  * fail what waited for it. Values and counters of devices stay. */
-void ble_bluez_reset(struct bridge *b)
+void ble_bluez_reset(struct ble_bridge *b)
 {
 	b->s_objects = sd_bus_slot_unref(b->s_objects);
 	b->s_filter = sd_bus_slot_unref(b->s_filter);
@@ -445,7 +447,7 @@ void ble_bluez_reset(struct bridge *b)
 	}
 }
 
-static void bluez_appeared(struct bridge *b)
+static void bluez_appeared(struct ble_bridge *b)
 {
 	int r;
 
@@ -454,22 +456,22 @@ static void bluez_appeared(struct bridge *b)
 	r = ble_call_async(b, &b->s_objects, "/", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
 			   on_managed_objects, b, b->conf.call_timeout_usec, NULL);
 	if (r < 0)
-		log_warning_errno(r, "BLE bridge %s: cannot call GetManagedObjects: %m", b->name);
+		log_warning_errno(r, "BLE bridge %s: cannot call GetManagedObjects: %m", b->base.name);
 }
 
 int ble_on_name_owner_changed(sd_bus_message *m, void *ud, sd_bus_error *e)
 {
-	struct bridge *b = ud;
+	struct ble_bridge *b = ud;
 	const char *name, *old, *new;
 
 	(void)e;
 	if (sd_bus_message_read(m, "sss", &name, &old, &new) < 0 || strcmp(name, BLUEZ) != 0)
 		return 0;
 	if (*new) {
-		log_info("BLE bridge %s: bluetoothd is on the bus (%s)", b->name, new);
+		log_info("BLE bridge %s: bluetoothd is on the bus (%s)", b->base.name, new);
 		bluez_appeared(b);
 	} else {
-		log_warning("BLE bridge %s: bluetoothd left the bus; waiting for it", b->name);
+		log_warning("BLE bridge %s: bluetoothd left the bus; waiting for it", b->base.name);
 		b->bluez_up = false;
 		ble_bluez_reset(b);
 	}
@@ -478,12 +480,13 @@ int ble_on_name_owner_changed(sd_bus_message *m, void *ud, sd_bus_error *e)
 
 int ble_on_get_owner(sd_bus_message *m, void *ud, sd_bus_error *e)
 {
-	struct bridge *b = ud;
+	struct ble_bridge *b = ud;
 
 	(void)e;
 	b->s_owner = sd_bus_slot_unref(b->s_owner);
 	if (sd_bus_message_is_method_error(m, NULL)) {
-		log_warning("BLE bridge %s: bluetoothd (org.bluez) is not running; waiting for it", b->name);
+		log_warning("BLE bridge %s: bluetoothd (org.bluez) is not running; waiting for it",
+			    b->base.name);
 		return 0;
 	}
 	if (!b->bluez_up)
@@ -491,7 +494,7 @@ int ble_on_get_owner(sd_bus_message *m, void *ud, sd_bus_error *e)
 	return 0;
 }
 
-static int on_interfaces_added(struct bridge *b, sd_bus_message *m)
+static int on_interfaces_added(struct ble_bridge *b, sd_bus_message *m)
 {
 	const char *path;
 	int r = sd_bus_message_read(m, "o", &path);
@@ -501,7 +504,7 @@ static int on_interfaces_added(struct bridge *b, sd_bus_message *m)
 	return read_object(b, m, path, NULL);
 }
 
-static int on_interfaces_removed(struct bridge *b, sd_bus_message *m)
+static int on_interfaces_removed(struct ble_bridge *b, sd_bus_message *m)
 {
 	const char *path, *iface;
 	int r = sd_bus_message_read(m, "o", &path);
@@ -512,7 +515,7 @@ static int on_interfaces_removed(struct bridge *b, sd_bus_message *m)
 	while (r >= 0 && (r = sd_bus_message_read(m, "s", &iface)) > 0) {
 		if (strcmp(iface, IFACE_ADAPTER) == 0 && b->adapter_path &&
 		    strcmp(path, b->adapter_path) == 0) {
-			log_warning("BLE bridge %s: adapter %s removed", b->name, path);
+			log_warning("BLE bridge %s: adapter %s removed", b->base.name, path);
 			ble_bluez_reset(b);
 			return 0;
 		}
@@ -538,7 +541,7 @@ static int on_interfaces_removed(struct bridge *b, sd_bus_message *m)
 	return r;
 }
 
-static int on_properties_changed(struct bridge *b, sd_bus_message *m)
+static int on_properties_changed(struct ble_bridge *b, sd_bus_message *m)
 {
 	const char *iface, *path = sd_bus_message_get_path(m);
 	int r;
@@ -562,7 +565,7 @@ static int on_properties_changed(struct bridge *b, sd_bus_message *m)
 			return r;
 		if (b->adapter_path && strcmp(path, b->adapter_path) == 0) {
 			/* Switched on again (rfkill, hciconfig): a scan ends with power. */
-			log_info("BLE bridge %s: adapter %s powered on", b->name, path);
+			log_info("BLE bridge %s: adapter %s powered on", b->base.name, path);
 			start_discovery(b);
 			ble_kick_all(b);
 		} else
@@ -578,7 +581,7 @@ static int on_properties_changed(struct bridge *b, sd_bus_message *m)
 
 int ble_on_signal(sd_bus_message *m, void *ud, sd_bus_error *e)
 {
-	struct bridge *b = ud;
+	struct ble_bridge *b = ud;
 	int r = 0;
 
 	(void)e;
@@ -591,7 +594,7 @@ int ble_on_signal(sd_bus_message *m, void *ud, sd_bus_error *e)
 	else if (sd_bus_message_is_signal(m, IFACE_PROPS, "PropertiesChanged"))
 		r = on_properties_changed(b, m);
 	if (r < 0)
-		log_debug_errno(r, "BLE bridge %s: malformed %s signal ignored: %m", b->name,
+		log_debug_errno(r, "BLE bridge %s: malformed %s signal ignored: %m", b->base.name,
 				sd_bus_message_get_member(m) ?: "?");
 	return 0;
 }

@@ -16,7 +16,7 @@
 
 static void op_next(struct ble_dev *d);
 
-struct gobj *ble_gobj_find(struct bridge *b, const char *path)
+struct gobj *ble_gobj_find(struct ble_bridge *b, const char *path)
 {
 	for (size_t i = 0; i < b->ng; i++)
 		if (strcmp(b->g[i].path, path) == 0)
@@ -24,7 +24,7 @@ struct gobj *ble_gobj_find(struct bridge *b, const char *path)
 	return NULL;
 }
 
-const char *ble_char_path(struct bridge *b, const struct ble_dev *d, const struct ble_src *s)
+const char *ble_char_path(struct ble_bridge *b, const struct ble_dev *d, const struct ble_src *s)
 {
 	if (!d->path)
 		return NULL;
@@ -43,7 +43,7 @@ const char *ble_char_path(struct bridge *b, const struct ble_dev *d, const struc
 /* Fire and forget: nothing in the reply matters to us. */
 void ble_send_disconnect(struct ble_dev *d)
 {
-	struct bridge *b = d->b;
+	struct ble_bridge *b = d->b;
 	sd_bus_message *m = NULL;
 
 	if (!d->path || !b->bus || !b->bluez_up)
@@ -86,7 +86,7 @@ void ble_points_reset(struct ble_dev *d)
 /* A connection failed or dropped: fail the work, back off, try again. */
 void ble_gatt_fail(struct ble_dev *d, int err, const char *what)
 {
-	struct bridge *b = d->b;
+	struct ble_bridge *b = d->b;
 	uint64_t backoff = BACKOFF_MIN;
 
 	/* A timed-out attempt may still be going on in BlueZ, a connection
@@ -130,11 +130,12 @@ static int on_op_reply(sd_bus_message *m, void *ud, sd_bus_error *e)
 		const sd_bus_error *be = sd_bus_message_get_error(m);
 		err = ble_reply_errno(m);
 		d->gatt_err++;
-		log_warning("BLE device %s: GATT %s failed: %s", d->name,
-			    op->kind == OP_WRITE    ? "write"
-			    : op->kind == OP_NOTIFY ? "StartNotify"
-						    : "read",
-			    be && be->message ? be->message : strerror(-err));
+		log_device_warning(BRIDGE_DEV_LOG(&d->b->base, d->name), "BLE device %s: GATT %s failed: %s",
+				   d->name,
+				   op->kind == OP_WRITE    ? "write"
+				   : op->kind == OP_NOTIFY ? "StartNotify"
+							   : "read",
+				   be && be->message ? be->message : strerror(-err));
 		if (be && be->name &&
 		    (strcmp(be->name, "org.bluez.Error.NotConnected") == 0 || err == -ETIMEDOUT)) {
 			/* The device did not answer in time: 5.04 for this one
@@ -181,7 +182,7 @@ next:
 
 static int op_send(struct ble_dev *d, struct ble_op *op)
 {
-	struct bridge *b = d->b;
+	struct ble_bridge *b = d->b;
 	const struct ble_src *s = op->kind == OP_POLL || op->kind == OP_NOTIFY ? op->p->src : op->src;
 	const char *path = ble_char_path(b, d, s);
 	sd_bus_message *m = NULL;
@@ -217,7 +218,7 @@ static int op_send(struct ble_dev *d, struct ble_op *op)
  * lets its connection go (keep devices stay). */
 static void op_next(struct ble_dev *d)
 {
-	struct bridge *b = d->b;
+	struct ble_bridge *b = d->b;
 
 	while (d->gstate == G_READY && !d->cur && d->ops) {
 		struct ble_op *op = d->ops;
@@ -230,13 +231,16 @@ static void op_next(struct ble_dev *d)
 			return;
 		d->cur = NULL;
 		if (r == -ENOENT)
-			log_warning("BLE device %s: no characteristic %s in service %s", d->name,
-				    (op->kind == OP_POLL || op->kind == OP_NOTIFY ? op->p->src : op->src)
-					    ->characteristic,
-				    (op->kind == OP_POLL || op->kind == OP_NOTIFY ? op->p->src : op->src)
-					    ->service);
+			log_device_warning(
+				BRIDGE_DEV_LOG(&d->b->base, d->name),
+				"BLE device %s: no characteristic %s in service %s", d->name,
+				(op->kind == OP_POLL || op->kind == OP_NOTIFY ? op->p->src : op->src)
+					->characteristic,
+				(op->kind == OP_POLL || op->kind == OP_NOTIFY ? op->p->src : op->src)
+					->service);
 		else
-			log_warning_errno(r, "BLE device %s: cannot send a GATT call: %m", d->name);
+			log_device_warning_errno(BRIDGE_DEV_LOG(&d->b->base, d->name), r,
+						 "BLE device %s: cannot send a GATT call: %m", d->name);
 		if (op->kind == OP_NOTIFY)
 			op->p->notifying = false;
 		ble_op_finish(op, r == -ENOENT ? -ENOENT : -EIO, NULL);
@@ -325,7 +329,7 @@ static bool dev_wants_connection(const struct ble_dev *d)
 
 void ble_dev_kick(struct ble_dev *d)
 {
-	struct bridge *b = d->b;
+	struct ble_bridge *b = d->b;
 	char path[128];
 	int r;
 
@@ -362,14 +366,14 @@ void ble_dev_kick(struct ble_dev *d)
 		ble_gatt_fail(d, r, "cannot call Connect");
 }
 
-void ble_kick_all(struct bridge *b)
+void ble_kick_all(struct ble_bridge *b)
 {
 	for (size_t i = 0; i < b->ndevs; i++)
 		if (b->devs[i]->gstate == G_IDLE || b->devs[i]->gstate == G_READY)
 			ble_dev_kick(b->devs[i]);
 }
 
-void ble_gobj_add(struct bridge *b, const char *path, bool is_char, const char *uuid, const char *parent)
+void ble_gobj_add(struct ble_bridge *b, const char *path, bool is_char, const char *uuid, const char *parent)
 {
 	struct gobj *g = ble_gobj_find(b, path), *n;
 
@@ -392,7 +396,7 @@ void ble_gobj_add(struct bridge *b, const char *path, bool is_char, const char *
 	}
 }
 
-void ble_gobj_clear(struct bridge *b)
+void ble_gobj_clear(struct ble_bridge *b)
 {
 	for (size_t i = 0; i < b->ng; i++) {
 		free(b->g[i].path);
@@ -406,7 +410,7 @@ void ble_gobj_clear(struct bridge *b)
 int ble_char_value_prop(sd_bus_message *m, const char *key, const char *sig, void *ud)
 {
 	struct char_value *cv = ud;
-	struct bridge *b = cv->b;
+	struct ble_bridge *b = cv->b;
 	const void *data;
 	size_t len;
 	int r;

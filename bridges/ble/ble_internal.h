@@ -38,6 +38,7 @@ struct ble_point {
 	struct ble_dev *d;
 	struct lwm2m_path path;
 	const struct mapping_point *pt;
+	struct bridge_handle *h; /* what its samples go back with */
 	const struct ble_src *src;
 	uint32_t length; /* ADV: resolved field length */
 	uint64_t poll_usec, next_poll;
@@ -60,7 +61,7 @@ struct ble_op {
 };
 
 struct ble_dev {
-	struct bridge *b;
+	struct ble_bridge *b;
 	char *name;
 	struct ble_address addr;
 	char macs[18];
@@ -102,9 +103,8 @@ struct gobj {
 	bool is_char;
 };
 
-struct bridge {
-	char *name;
-	struct bridge_host host;
+struct ble_bridge {
+	struct bridge base; /* first: the core allocates bridge_kind_ble.size */
 	struct ble_conf conf;
 	char *adapter_want, *dbus_address;
 	char **rule_profiles;
@@ -122,6 +122,9 @@ struct bridge {
 	struct gobj *g;
 	size_t ng;
 };
+
+_Static_assert(offsetof(struct ble_bridge, base) == 0, "struct bridge comes first");
+#define BLE(b) bridge_container(b, struct ble_bridge)
 
 struct adv_bytes {
 	uint16_t company;
@@ -141,14 +144,14 @@ struct devprops {
 
 /* A characteristic's Value changed (PropertiesChanged): notifications. */
 struct char_value {
-	struct bridge *b;
+	struct ble_bridge *b;
 	const char *path;
 };
 
 /* ble.c */
 uint64_t ble_now_usec(void);
-struct ble_dev *ble_dev_by_name(struct bridge *b, const char *name);
-struct ble_dev *ble_dev_by_mac(struct bridge *b, const uint8_t mac[6]);
+struct ble_dev *ble_dev_by_name(struct ble_bridge *b, const char *name);
+struct ble_dev *ble_dev_by_mac(struct ble_bridge *b, const uint8_t mac[6]);
 void ble_op_finish(struct ble_op *op, int err, const struct mapping_sample *s);
 void ble_dev_fail_ops(struct ble_dev *d, int err);
 bool ble_connected_state(uint8_t s);
@@ -158,29 +161,29 @@ struct ble_dev *ble_dev_free(struct ble_dev *d);
 
 /* ble_adverts.c */
 void ble_sample(struct ble_dev *d, const struct ble_point *p, const struct mapping_sample *s);
-void ble_device_changed(struct bridge *b, const char *path, const struct devprops *dp);
+void ble_device_changed(struct ble_bridge *b, const char *path, const struct devprops *dp);
 
 /* ble_gatt.c */
-struct gobj *ble_gobj_find(struct bridge *b, const char *path);
-const char *ble_char_path(struct bridge *b, const struct ble_dev *d, const struct ble_src *s);
+struct gobj *ble_gobj_find(struct ble_bridge *b, const char *path);
+const char *ble_char_path(struct ble_bridge *b, const struct ble_dev *d, const struct ble_src *s);
 void ble_send_disconnect(struct ble_dev *d);
 void ble_points_reset(struct ble_dev *d);
 void ble_gatt_fail(struct ble_dev *d, int err, const char *what);
 void ble_queue_op(struct ble_dev *d, struct ble_op *op, bool front);
 void ble_gatt_ready(struct ble_dev *d);
 void ble_dev_kick(struct ble_dev *d);
-void ble_kick_all(struct bridge *b);
-void ble_gobj_add(struct bridge *b, const char *path, bool is_char, const char *uuid, const char *parent);
-void ble_gobj_clear(struct bridge *b);
+void ble_kick_all(struct ble_bridge *b);
+void ble_gobj_add(struct ble_bridge *b, const char *path, bool is_char, const char *uuid, const char *parent);
+void ble_gobj_clear(struct ble_bridge *b);
 int ble_char_value_prop(sd_bus_message *m, const char *key, const char *sig, void *ud);
 
 /* ble_bluez.c */
-int ble_call_async(struct bridge *b, sd_bus_slot **slot, const char *path, const char *iface,
+int ble_call_async(struct ble_bridge *b, sd_bus_slot **slot, const char *path, const char *iface,
 		   const char *member, sd_bus_message_handler_t cb, void *ud, uint64_t usec,
 		   sd_bus_message **out_m);
 int ble_reply_errno(sd_bus_message *m);
 int ble_read_bytes_variant(sd_bus_message *m, const void **data, size_t *len);
-void ble_bluez_reset(struct bridge *b);
+void ble_bluez_reset(struct ble_bridge *b);
 int ble_on_name_owner_changed(sd_bus_message *m, void *ud, sd_bus_error *e);
 int ble_on_get_owner(sd_bus_message *m, void *ud, sd_bus_error *e);
 int ble_on_signal(sd_bus_message *m, void *ud, sd_bus_error *e);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The Modbus bridge (bridge_modbus_ops): devices and points on a bus, the
+ * The Modbus bridge (bridge_kind_modbus): devices and points on a bus, the
  * poll schedule, coalescing, units' health (quarantine of units that time
  * out, unreachable after answering only failures), writes, executes.
  *
@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,7 @@ struct mb_dev;
 
 struct mb_point {
 	const struct mapping_point *pt;
+	struct bridge_handle *h; /* what its samples go back with */
 	const struct mb_source *src;
 	uint16_t count;
 	uint64_t poll_usec, obs_usec;
@@ -77,7 +79,7 @@ enum req_kind { REQ_READ, REQ_WRITE, REQ_EXECUTE };
 
 struct mb_req {
 	struct mb_req *next;
-	struct bridge *b;
+	struct mb_bridge *b;
 	uint64_t tag;
 	enum req_kind kind;
 	bridge_done_fn done;
@@ -88,11 +90,10 @@ struct mb_req {
 	mb_gen_done_fn raw; /* a read of registers for a generated profile (no point) */
 };
 
-struct bridge {
-	char *name;
+struct mb_bridge {
+	struct bridge base; /* first: the core allocates bridge_kind_modbus.size */
 	struct mb_conf conf;
 	char *host_name, *device; /* conf's strings, owned */
-	struct bridge_host host;
 	sd_event *event;
 	sd_event_source *timer;
 	struct mb_bus *bus;
@@ -107,9 +108,12 @@ struct bridge {
 	struct mb_gen *gen; /* devices whose profile is made of their SunSpec map */
 };
 
+_Static_assert(offsetof(struct mb_bridge, base) == 0, "struct bridge comes first");
+#define MB(b) bridge_container(b, struct mb_bridge)
+
 /* ---- devices and plans ---------------------------------------------------------------------- */
 
-static struct mb_dev *dev_find(struct bridge *b, const char *name)
+static struct mb_dev *dev_find(struct mb_bridge *b, const char *name)
 {
 	for (size_t i = 0; i < b->ndevs; i++)
 		if (strcmp(b->devs[i]->name, name) == 0)
@@ -117,7 +121,7 @@ static struct mb_dev *dev_find(struct bridge *b, const char *name)
 	return NULL;
 }
 
-static struct mb_dev *dev_by_key(struct bridge *b, uint32_t key)
+static struct mb_dev *dev_by_key(struct mb_bridge *b, uint32_t key)
 {
 	for (size_t i = 0; i < b->ndevs; i++)
 		if (b->devs[i]->key == key)
@@ -145,7 +149,7 @@ static void dev_free(struct mb_dev *d)
 	free(d);
 }
 
-static uint64_t point_period(const struct bridge *b, const struct mb_point *p)
+static uint64_t point_period(const struct mb_bridge *b, const struct mb_point *p)
 {
 	uint64_t t = p->poll_usec;
 
@@ -154,11 +158,11 @@ static uint64_t point_period(const struct bridge *b, const struct mb_point *p)
 	return t ? t : MB_DEFAULT_POLL;
 }
 
-static void timer_arm(struct bridge *b);
+static void timer_arm(struct mb_bridge *b);
 
 /* Regroup a device's points by period and plan each group's reads. Old
  * deadlines are kept per period; a new period polls at once. */
-static int dev_replan(struct bridge *b, struct mb_dev *d)
+static int dev_replan(struct mb_bridge *b, struct mb_dev *d)
 {
 	uint64_t now = mb_now_usec();
 	struct mb_group *g = calloc(d->npts + 1, sizeof(*g));
@@ -222,19 +226,21 @@ static int dev_replan(struct bridge *b, struct mb_dev *d)
 
 /* ---- presence and health ----------------------------------------------------------------------- */
 
-static void presence(struct bridge *b, struct mb_dev *d, int err)
+static void presence(struct mb_bridge *b, struct mb_dev *d, int err)
 {
 	if (d->presence == err)
 		return;
 	d->presence = err;
-	if (b->host.presence)
-		b->host.presence(b->host.ud, d->name, err);
+	if (b->base.host.presence)
+		b->base.host.presence(b->base.host.ud, d->name, err);
 }
 
-static void health_ok(struct bridge *b, struct mb_dev *d)
+static void health_ok(struct mb_bridge *b, struct mb_dev *d)
 {
 	if (d->quarantined || (d->failing_since && d->presence < 0))
-		log_info("Modbus %s: device %s (unit %u) answers again", b->name, d->name, d->addr.unit);
+		log_device_info(BRIDGE_DEV_LOG(&b->base, d->name),
+				"Modbus %s: device %s (unit %u) answers again", b->base.name, d->name,
+				d->addr.unit);
 	d->quarantined = d->probing = false;
 	d->backoff = 0;
 	d->failing_since = 0;
@@ -254,7 +260,7 @@ static const char *fail_what(const struct mb_dev *d, char *buf, size_t size)
  * spent), and a busy or briefly failing unit is normal: only when it has
  * answered nothing but failures for unreachable_after is it unreachable.
  * Its values are not updated meanwhile. */
-static void health_failed(struct bridge *b, struct mb_dev *d, const struct mb_job *j)
+static void health_failed(struct mb_bridge *b, struct mb_dev *d, const struct mb_job *j)
 {
 	uint64_t now = mb_now_usec();
 	char what[32];
@@ -267,24 +273,26 @@ static void health_failed(struct bridge *b, struct mb_dev *d, const struct mb_jo
 	if (!b->conf.unreachable_after_usec || now - d->failing_since < b->conf.unreachable_after_usec ||
 	    d->presence < 0)
 		return;
-	log_warning("Modbus %s: device %s (unit %u) has answered only failures for %" PRIu64
-		    " ms (the last: %s): unreachable until it answers",
-		    b->name, d->name, d->addr.unit, (now - d->failing_since) / 1000,
-		    fail_what(d, what, sizeof(what)));
+	log_device_warning(BRIDGE_DEV_LOG(&b->base, d->name),
+			   "Modbus %s: device %s (unit %u) has answered only failures for %" PRIu64
+			   " ms (the last: %s): unreachable until it answers",
+			   b->base.name, d->name, d->addr.unit, (now - d->failing_since) / 1000,
+			   fail_what(d, what, sizeof(what)));
 	presence(b, d, err);
 }
 
-static void health_timeout(struct bridge *b, struct mb_dev *d, int err)
+static void health_timeout(struct mb_bridge *b, struct mb_dev *d, int err)
 {
 	d->backoff = d->quarantined ? d->backoff * 2 : b->conf.backoff_min_usec;
 	if (d->backoff > b->conf.backoff_max_usec)
 		d->backoff = b->conf.backoff_max_usec;
 	if (!d->quarantined)
-		log_warning_errno(err,
-				  "Modbus %s: device %s (unit %u) does not answer (%m): next try in %" PRIu64
-				  " ms, backing off up to %" PRIu64 " ms",
-				  b->name, d->name, d->addr.unit, d->backoff / 1000,
-				  b->conf.backoff_max_usec / 1000);
+		log_device_warning_errno(
+			BRIDGE_DEV_LOG(&b->base, d->name), err,
+			"Modbus %s: device %s (unit %u) does not answer (%m): next try in %" PRIu64
+			" ms, backing off up to %" PRIu64 " ms",
+			b->base.name, d->name, d->addr.unit, d->backoff / 1000,
+			b->conf.backoff_max_usec / 1000);
 	d->quarantined = true;
 	d->probing = false;
 	d->quarantine_until = mb_now_usec() + d->backoff;
@@ -292,14 +300,14 @@ static void health_timeout(struct bridge *b, struct mb_dev *d, int err)
 	timer_arm(b);
 }
 
-static uint64_t dev_timeout(const struct bridge *b, const struct mb_dev *d)
+static uint64_t dev_timeout(const struct mb_bridge *b, const struct mb_dev *d)
 {
 	return d->addr.timeout_usec ? d->addr.timeout_usec : b->conf.timeout_usec;
 }
 
 /* ---- polling ---------------------------------------------------------------------------------- */
 
-static int submit_poll(struct bridge *b, struct mb_dev *d, size_t gi, int t, const struct mb_block *bl)
+static int submit_poll(struct mb_bridge *b, struct mb_dev *d, size_t gi, int t, const struct mb_block *bl)
 {
 	struct mb_job *j = calloc(1, sizeof(*j));
 
@@ -320,7 +328,7 @@ static int submit_poll(struct bridge *b, struct mb_dev *d, size_t gi, int t, con
 	return 0;
 }
 
-static void run_group(struct bridge *b, struct mb_dev *d, size_t gi, uint64_t now)
+static void run_group(struct mb_bridge *b, struct mb_dev *d, size_t gi, uint64_t now)
 {
 	struct mb_group *g = &d->groups[gi];
 
@@ -347,7 +355,7 @@ static void run_group(struct bridge *b, struct mb_dev *d, size_t gi, uint64_t no
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *ud)
 {
-	struct bridge *b = ud;
+	struct mb_bridge *b = ud;
 	uint64_t now = mb_now_usec();
 
 	(void)s;
@@ -372,7 +380,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *ud)
 	return 0;
 }
 
-static void timer_arm(struct bridge *b)
+static void timer_arm(struct mb_bridge *b)
 {
 	uint64_t next = UINT64_MAX;
 
@@ -421,7 +429,7 @@ static bool in_block(const struct mb_job *j, const struct mb_point *p)
 	       (uint32_t)p->src->addr + p->count <= (uint32_t)j->addr + j->count;
 }
 
-static void deliver_samples(struct bridge *b, struct mb_dev *d, const struct mb_job *j)
+static void deliver_samples(struct mb_bridge *b, struct mb_dev *d, const struct mb_job *j)
 {
 	for (size_t i = 0; i < d->npts; i++) {
 		struct mb_point *p = &d->pts[i];
@@ -431,12 +439,11 @@ static void deliver_samples(struct bridge *b, struct mb_dev *d, const struct mb_
 			continue;
 		sample_of(j, p, &s);
 		p->last_err = 0;
-		if (b->host.sample)
-			(void)b->host.sample(b->host.ud, d->name, &p->pt->path, &s, 0);
+		(void)bridge_sample(&b->base, p->h, &s, 0);
 	}
 }
 
-static void point_errors(struct bridge *b, struct mb_dev *d, const struct mb_job *j)
+static void point_errors(struct mb_bridge *b, struct mb_dev *d, const struct mb_job *j)
 {
 	for (size_t i = 0; i < d->npts; i++) {
 		struct mb_point *p = &d->pts[i];
@@ -446,15 +453,16 @@ static void point_errors(struct bridge *b, struct mb_dev *d, const struct mb_job
 			continue;
 		p->last_err = j->err;
 		lwm2m_path_format(&p->pt->path, ps);
-		log_warning_errno(j->err,
-				  "Modbus %s: device %s: reading %s %u (%s) failed with exception %u: %m",
-				  b->name, d->name, mb_table_name(j->table), p->src->addr, ps, j->exc);
+		log_device_warning_errno(
+			BRIDGE_DEV_LOG(&b->base, d->name), j->err,
+			"Modbus %s: device %s: reading %s %u (%s) failed with exception %u: %m", b->base.name,
+			d->name, mb_table_name(j->table), p->src->addr, ps, j->exc);
 	}
 }
 
 /* The device refused a block that joins several points: cut it and read
  * the parts now; the plan keeps the cut. */
-static bool learn_split(struct bridge *b, struct mb_dev *d, const struct mb_job *j)
+static bool learn_split(struct mb_bridge *b, struct mb_dev *d, const struct mb_job *j)
 {
 	struct mb_group *g;
 	uint64_t period;
@@ -471,8 +479,9 @@ static bool learn_split(struct bridge *b, struct mb_dev *d, const struct mb_job 
 		return false;
 	if (mb_cuts_add(d->cuts[j->table], &d->ncuts[j->table], MB_MAX_CUTS, cut) <= 0)
 		return false;
-	log_info("Modbus %s: device %s refuses reading %s %u..%u at once: reading from %u separately",
-		 b->name, d->name, mb_table_name(j->table), j->addr, j->addr + j->count - 1, cut);
+	log_device_info(BRIDGE_DEV_LOG(&b->base, d->name),
+			"Modbus %s: device %s refuses reading %s %u..%u at once: reading from %u separately",
+			b->base.name, d->name, mb_table_name(j->table), j->addr, j->addr + j->count - 1, cut);
 	period = g->period;
 	if (dev_replan(b, d) < 0)
 		return false;
@@ -499,7 +508,7 @@ static void count_job(struct mb_dev *d, const struct mb_job *j)
 }
 
 /* What a finished poll or request says about its unit. */
-static void health(struct bridge *b, struct mb_dev *d, const struct mb_job *j, enum mb_outcome o)
+static void health(struct mb_bridge *b, struct mb_dev *d, const struct mb_job *j, enum mb_outcome o)
 {
 	switch (o) {
 	case MB_OUT_OK:
@@ -520,7 +529,7 @@ static void health(struct bridge *b, struct mb_dev *d, const struct mb_job *j, e
 	}
 }
 
-static void on_poll(struct bridge *b, struct mb_dev *d, struct mb_job *j)
+static void on_poll(struct mb_bridge *b, struct mb_dev *d, struct mb_job *j)
 {
 	enum mb_outcome o = mb_job_outcome(j);
 
@@ -548,7 +557,7 @@ static void on_poll(struct bridge *b, struct mb_dev *d, struct mb_job *j)
 	point_errors(b, d, j);
 }
 
-static struct mb_req *req_take(struct bridge *b, uint64_t tag)
+static struct mb_req *req_take(struct mb_bridge *b, uint64_t tag)
 {
 	for (struct mb_req **p = &b->reqs; *p; p = &(*p)->next)
 		if ((*p)->tag == tag) {
@@ -581,7 +590,7 @@ static int on_pulse(sd_event_source *s, uint64_t usec, void *ud)
 	return 0;
 }
 
-static void on_request(struct bridge *b, struct mb_dev *d, struct mb_job *j)
+static void on_request(struct mb_bridge *b, struct mb_dev *d, struct mb_job *j)
 {
 	struct mb_req *r = req_take(b, j->tag);
 	struct mapping_sample s;
@@ -623,7 +632,7 @@ static void on_request(struct bridge *b, struct mb_dev *d, struct mb_job *j)
 
 static void on_job(void *ud, struct mb_job *j)
 {
-	struct bridge *b = ud;
+	struct mb_bridge *b = ud;
 	struct mb_dev *d = dev_by_key(b, j->dev);
 
 	if (d)
@@ -637,14 +646,14 @@ static void on_job(void *ud, struct mb_job *j)
 
 static void on_link(void *ud, int err)
 {
-	struct bridge *b = ud;
+	struct mb_bridge *b = ud;
 
 	if (err == 0)
-		log_info("Modbus %s: %s %s connected", b->name, b->conf.has_tcp ? "server" : "line",
+		log_info("Modbus %s: %s %s connected", b->base.name, b->conf.has_tcp ? "server" : "line",
 			 b->conf.has_tcp ? b->host_name : b->device);
 	else {
-		log_warning_errno(err, "Modbus %s: %s %s unreachable (%m): retrying with backoff", b->name,
-				  b->conf.has_tcp ? "server" : "line",
+		log_warning_errno(err, "Modbus %s: %s %s unreachable (%m): retrying with backoff",
+				  b->base.name, b->conf.has_tcp ? "server" : "line",
 				  b->conf.has_tcp ? b->host_name : b->device);
 		for (size_t i = 0; i < b->ndevs; i++)
 			presence(b, b->devs[i], -EHOSTUNREACH);
@@ -666,72 +675,60 @@ static int mb_verify_address(struct schema_ctx *ctx, const struct ynode *address
 	return mb_addr_parse(ctx, address, &a);
 }
 
-static int mb_new(const char *name, const struct ynode *body, const struct bridge_host *host,
-		  struct bridge **out)
+static int mb_init(struct bridge *base, const struct ynode *body)
 {
-	struct bridge *b = calloc(1, sizeof(*b));
+	struct mb_bridge *b = MB(base);
 	int r;
 
-	if (!b)
-		return -ENOMEM;
 	b->link = 1;
-	b->host = *host;
 	b->next_key = 1;
 	b->next_tag = 1;
 	r = mb_conf_parse(body, &b->conf);
-	if (r < 0) {
-		free(b);
+	if (r < 0)
 		return r;
-	}
 	/* The body's strings live in the YAML document: keep copies. */
-	b->name = strdup(name);
-	b->host = *host;
 	if (b->conf.has_tcp)
 		b->host_name = strdup(b->conf.tcp.host);
 	else
 		b->device = strdup(b->conf.serial.device);
-	if (!b->name || (b->conf.has_tcp ? !b->host_name : !b->device)) {
-		free(b->name);
-		free(b->host_name);
-		free(b->device);
-		free(b);
-		return -ENOMEM;
-	}
 	b->conf.type = NULL;
 	b->conf.tcp.host = b->host_name;
 	b->conf.serial.device = b->device;
-	*out = b;
+	if (b->conf.has_tcp ? !b->host_name : !b->device)
+		return -ENOMEM;
 	return 0;
 }
 
 static int raw_read(void *ud, uint8_t unit, uint64_t timeout_usec, uint32_t addr, uint16_t count,
 		    mb_gen_done_fn done, void *ctx);
 
-static int mb_start(struct bridge *b, sd_event *event)
+static int mb_start(struct bridge *base, sd_event *event)
 {
+	struct mb_bridge *b = MB(base);
 	struct mb_bus_params p = {
-		.conf = &b->conf, .name = b->name, .done = on_job, .link = on_link, .ud = b
+		.conf = &b->conf, .name = b->base.name, .done = on_job, .link = on_link, .ud = b
 	};
 	int r;
 
 	b->event = sd_event_ref(event);
 	r = sd_event_add_time(event, &b->timer, CLOCK_MONOTONIC, UINT64_MAX, 1000, on_timer, b);
 	if (r < 0)
-		return log_error_errno(r, "Modbus %s: cannot add a timer: %m", b->name);
+		return log_error_errno(r, "Modbus %s: cannot add a timer: %m", b->base.name);
 	sd_event_source_set_enabled(b->timer, SD_EVENT_OFF);
 	r = mb_bus_new(&p, event, &b->bus);
 	if (r < 0)
-		return log_error_errno(r, "Modbus %s: cannot set up %s: %m", b->name,
+		return log_error_errno(r, "Modbus %s: cannot set up %s: %m", b->base.name,
 				       b->conf.has_tcp ? b->host_name : b->device);
-	b->gen = mb_gen_new(b->name, &b->host, event, (unsigned)b->conf.max_registers, raw_read, b);
+	b->gen = mb_gen_new(&b->base, event, (unsigned)b->conf.max_registers, raw_read, b);
 	if (!b->gen)
 		return log_oom();
 	timer_arm(b);
 	return 0;
 }
 
-static int mb_add_point(struct bridge *b, const struct bridge_point *bp)
+static int mb_add_point(struct bridge *base, const struct bridge_point *bp)
 {
+	struct mb_bridge *b = MB(base);
 	const struct mb_source *src = bp->pt->source;
 	struct mb_dev *d = dev_find(b, bp->device);
 	struct mb_point *np;
@@ -750,8 +747,10 @@ static int mb_add_point(struct bridge *b, const struct bridge_point *bp)
 			/* Once per device, not per point. */
 			free(b->refused);
 			b->refused = strdup(bp->device);
-			log_error("Modbus %s: device %s: unit id %u is not usable on a serial line (1..247)",
-				  b->name, bp->device, a.unit);
+			log_device_error(
+				BRIDGE_DEV_LOG(&b->base, bp->device),
+				"Modbus %s: device %s: unit id %u is not usable on a serial line (1..247)",
+				b->base.name, bp->device, a.unit);
 		}
 		return -EINVAL;
 	}
@@ -786,14 +785,16 @@ static int mb_add_point(struct bridge *b, const struct bridge_point *bp)
 		d->npts++;
 	}
 	d->pts[i] = (struct mb_point){ .pt = bp->pt,
+				       .h = bp->handle,
 				       .src = src,
 				       .count = (uint16_t)mb_point_count(src, &bp->pt->xf),
 				       .poll_usec = bp->poll_usec ? bp->poll_usec : MB_DEFAULT_POLL };
 	return dev_replan(b, d);
 }
 
-static void mb_remove_point(struct bridge *b, const char *device, const struct lwm2m_path *path)
+static void mb_remove_point(struct bridge *base, const char *device, const struct lwm2m_path *path)
 {
+	struct mb_bridge *b = MB(base);
 	struct mb_dev *d = dev_find(b, device);
 	bool polled = false;
 
@@ -820,7 +821,7 @@ static void mb_remove_point(struct bridge *b, const char *device, const struct l
 	timer_arm(b);
 }
 
-static struct mb_req *req_new(struct bridge *b, enum req_kind kind, bridge_done_fn done, void *ctx)
+static struct mb_req *req_new(struct mb_bridge *b, enum req_kind kind, bridge_done_fn done, void *ctx)
 {
 	struct mb_req *r = calloc(1, sizeof(*r));
 
@@ -834,7 +835,7 @@ static struct mb_req *req_new(struct bridge *b, enum req_kind kind, bridge_done_
 	return r;
 }
 
-static struct mb_job *job_new(struct bridge *b, struct mb_dev *d, const struct mb_req *r, enum mb_op op,
+static struct mb_job *job_new(struct mb_bridge *b, struct mb_dev *d, const struct mb_req *r, enum mb_op op,
 			      const struct mb_source *s, uint16_t count)
 {
 	struct mb_job *j = calloc(1, sizeof(*j));
@@ -854,7 +855,7 @@ static struct mb_job *job_new(struct bridge *b, struct mb_dev *d, const struct m
 	return j;
 }
 
-static void req_submit(struct bridge *b, struct mb_req *r, struct mb_job *j)
+static void req_submit(struct mb_bridge *b, struct mb_req *r, struct mb_job *j)
 {
 	r->next = b->reqs;
 	b->reqs = r;
@@ -865,7 +866,7 @@ static void req_submit(struct bridge *b, struct mb_req *r, struct mb_job *j)
 static int raw_read(void *ud, uint8_t unit, uint64_t timeout_usec, uint32_t addr, uint16_t count,
 		    mb_gen_done_fn done, void *ctx)
 {
-	struct bridge *b = ud;
+	struct mb_bridge *b = ud;
 	struct mb_req *r;
 	struct mb_job *j;
 
@@ -891,8 +892,9 @@ static int raw_read(void *ud, uint8_t unit, uint64_t timeout_usec, uint32_t addr
 	return 0;
 }
 
-static int mb_generate(struct bridge *b, const char *device, const struct ynode *address, const char *what)
+static int mb_generate(struct bridge *base, const char *device, const struct ynode *address, const char *what)
 {
+	struct mb_bridge *b = MB(base);
 	struct mb_addr a;
 
 	if (!what) {
@@ -906,9 +908,10 @@ static int mb_generate(struct bridge *b, const char *device, const struct ynode 
 	return mb_gen_start(b->gen, device, a.unit, a.timeout_usec, what);
 }
 
-static int mb_read(struct bridge *b, const char *device, const struct mapping_point *pt, bridge_done_fn done,
-		   void *ctx)
+static int mb_read(struct bridge *base, const char *device, const struct mapping_point *pt,
+		   bridge_done_fn done, void *ctx)
 {
+	struct mb_bridge *b = MB(base);
 	struct mb_dev *d = dev_find(b, device);
 	const struct mb_source *s = pt->source;
 	struct mb_req *r;
@@ -943,9 +946,10 @@ static void field_mask(const struct mapping_transform *xf, uint8_t *mask, size_t
 		memset(mask, 0xff, len);
 }
 
-static int mb_write(struct bridge *b, const char *device, const struct mapping_point *pt,
+static int mb_write(struct bridge *base, const char *device, const struct mapping_point *pt,
 		    const struct mapping_sample *v, bridge_done_fn done, void *ctx)
 {
+	struct mb_bridge *b = MB(base);
 	struct mb_dev *d = dev_find(b, device);
 	const struct mb_source *s = pt->write ? pt->write : pt->source;
 	const struct mapping_transform *xf = &pt->xf;
@@ -1005,9 +1009,10 @@ static void put_value(const struct mb_source *s, uint16_t v, uint8_t *data)
 	}
 }
 
-static int mb_execute(struct bridge *b, const char *device, const struct mapping_point *pt, const char *args,
-		      size_t args_len, bridge_done_fn done, void *ctx)
+static int mb_execute(struct bridge *base, const char *device, const struct mapping_point *pt,
+		      const char *args, size_t args_len, bridge_done_fn done, void *ctx)
 {
+	struct mb_bridge *b = MB(base);
 	struct mb_dev *d = dev_find(b, device);
 	const struct mb_source *s = pt->execute;
 	struct mb_req *r;
@@ -1044,9 +1049,10 @@ static int mb_execute(struct bridge *b, const char *device, const struct mapping
 	return 0;
 }
 
-static void mb_observed(struct bridge *b, const char *device, const struct lwm2m_path *path,
+static void mb_observed(struct bridge *base, const char *device, const struct lwm2m_path *path,
 			uint64_t period_usec)
 {
+	struct mb_bridge *b = MB(base);
 	struct mb_dev *d = dev_find(b, device);
 
 	for (size_t i = 0; d && i < d->npts; i++)
@@ -1057,8 +1063,9 @@ static void mb_observed(struct bridge *b, const char *device, const struct lwm2m
 		}
 }
 
-static int mb_device_status(struct bridge *b, const char *device, char *buf, size_t size)
+static int mb_device_status(struct bridge *base, const char *device, char *buf, size_t size)
 {
+	struct mb_bridge *b = MB(base);
 	struct mb_dev *d = dev_find(b, device);
 	uint64_t now = mb_now_usec();
 	char gs[160];
@@ -1092,7 +1099,23 @@ static int mb_device_status(struct bridge *b, const char *device, char *buf, siz
 	return (size_t)n < size ? n : (int)size - 1;
 }
 
-static void mb_stop(struct bridge *b)
+static int mb_device_counters(struct bridge *base, const char *device, struct bridge_counter *out, size_t max)
+{
+	struct mb_dev *d = dev_find(MB(base), device);
+	const struct bridge_counter c[] = {
+		{ "requests", "Modbus requests sent to the unit", d ? d->requests : 0 },
+		{ "exceptions", "exception responses", d ? d->exceptions : 0 },
+		{ "crc_errors", "answers with a bad CRC (RTU)", d ? d->crc : 0 },
+		{ "bad_responses", "malformed answers", d ? d->bad : 0 },
+		{ "timeouts", "requests without an answer in time", d ? d->timeouts : 0 },
+		{ "quarantined", "1 while the unit is quarantined after time-outs", d ? d->quarantined : 0,
+		  true },
+	};
+
+	return d ? bridge_counters_copy(out, max, c, sizeof(c) / sizeof(c[0])) : 0;
+}
+
+static void mb_stop_bus(struct mb_bridge *b)
 {
 	b->stopping = true;
 	if (b->timer)
@@ -1112,32 +1135,37 @@ static void mb_stop(struct bridge *b)
 	b->gen = mb_gen_free(b->gen);
 }
 
-static struct bridge *mb_free(struct bridge *b)
+static void mb_stop(struct bridge *base)
 {
-	if (!b)
-		return NULL;
+	mb_stop_bus(MB(base));
+}
+
+static void mb_done(struct bridge *base)
+{
+	struct mb_bridge *b = MB(base);
+
 	if (b->bus || b->reqs)
-		mb_stop(b);
+		mb_stop_bus(b);
 	for (size_t i = 0; i < b->ndevs; i++)
 		dev_free(b->devs[i]);
 	free(b->devs);
 	sd_event_source_disable_unref(b->timer);
 	sd_event_unref(b->event);
-	free(b->name);
 	free(b->host_name);
 	free(b->device);
 	free(b->refused);
-	free(b);
-	return NULL;
 }
 
-const struct bridge_ops bridge_modbus_ops = {
-	.type = "modbus",
+static const struct bridge_kind bridge_kind_modbus = {
+	.name = "modbus",
+	.size = sizeof(struct mb_bridge),
+	/* libmodbus select()s on its socket in every receive. */
+	.low_fds = 16,
 	.tester = &mb_tester,
 	.source_ops = &mb_source_ops,
 	.verify = mb_verify,
 	.verify_address = mb_verify_address,
-	.new = mb_new,
+	.init = mb_init,
 	.start = mb_start,
 	.add_point = mb_add_point,
 	.remove_point = mb_remove_point,
@@ -1147,6 +1175,8 @@ const struct bridge_ops bridge_modbus_ops = {
 	.observed = mb_observed,
 	.generate = mb_generate,
 	.device_status = mb_device_status,
+	.device_counters = mb_device_counters,
 	.stop = mb_stop,
-	.free = mb_free,
+	.done = mb_done,
 };
+BRIDGE_KIND_REGISTER(bridge_kind_modbus)

@@ -37,8 +37,7 @@ struct note {
 };
 
 struct mb_gen {
-	char *bridge;
-	struct bridge_host host;
+	struct bridge *b; /* the bridge instance: its name, its host */
 	sd_event *event;
 	unsigned max_registers;
 	mb_gen_read_fn read;
@@ -48,16 +47,14 @@ struct mb_gen {
 	uint64_t next_id;
 };
 
-struct mb_gen *mb_gen_new(const char *bridge, const struct bridge_host *host, sd_event *event,
-			  unsigned max_registers, mb_gen_read_fn read, void *ud)
+struct mb_gen *mb_gen_new(struct bridge *b, sd_event *event, unsigned max_registers, mb_gen_read_fn read,
+			  void *ud)
 {
 	struct mb_gen *g = calloc(1, sizeof(*g));
 
-	if (!g || !(g->bridge = strdup(bridge))) {
-		free(g);
+	if (!g)
 		return NULL;
-	}
-	g->host = *host;
+	g->b = b;
 	g->event = sd_event_ref(event);
 	g->max_registers = max_registers ? max_registers : 125;
 	g->read = read;
@@ -110,7 +107,6 @@ struct mb_gen *mb_gen_free(struct mb_gen *g)
 		free(n);
 	}
 	sd_event_unref(g->event);
-	free(g->bridge);
 	free(g);
 	return NULL;
 }
@@ -164,10 +160,11 @@ static void retry_later(struct mb_gen *g, struct run *r, int err, const char *wh
 	r->backoff = r->backoff ? r->backoff * 2 : BACKOFF_MIN_USEC;
 	if (r->backoff > BACKOFF_MAX_USEC)
 		r->backoff = BACKOFF_MAX_USEC;
-	log_warning("Modbus %s: %s: SunSpec map not read (%s): trying again in %llu s", g->bridge, r->device,
-		    why, (unsigned long long)(r->backoff / USEC_PER_SEC));
-	if (err < 0 && g->host.presence)
-		g->host.presence(g->host.ud, r->device, err);
+	log_device_warning(BRIDGE_DEV_LOG(g->b, r->device),
+			   "Modbus %s: %s: SunSpec map not read (%s): trying again in %llu s", g->b->name,
+			   r->device, why, (unsigned long long)(r->backoff / USEC_PER_SEC));
+	if (err < 0 && g->b->host.presence)
+		g->b->host.presence(g->b->host.ud, r->device, err);
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx)
 		return;
@@ -201,15 +198,18 @@ static void finished(struct mb_gen *g, struct run *r)
 	r->device = NULL;
 	run_free(r);
 	note_set(g, device, unknown && *unknown ? unknown : NULL);
-	if (g->host.presence)
-		g->host.presence(g->host.ud, device, 0);
-	log_info("Modbus %s: %s: SunSpec map read (profile %s%s%s)", g->bridge, device, name,
-		 unknown && *unknown ? "; models not mapped: " : "", unknown ? unknown : "");
-	e = g->host.generated ? g->host.generated(g->host.ud, g->bridge, device, NULL, name, text, len)
-			      : -ENOTSUP;
+	if (g->b->host.presence)
+		g->b->host.presence(g->b->host.ud, device, 0);
+	log_device_info(BRIDGE_DEV_LOG(g->b, device), "Modbus %s: %s: SunSpec map read (profile %s%s%s)",
+			g->b->name, device, name, unknown && *unknown ? "; models not mapped: " : "",
+			unknown ? unknown : "");
+	e = g->b->host.generated
+		    ? g->b->host.generated(g->b->host.ud, g->b->name, device, NULL, name, text, len)
+		    : -ENOTSUP;
 	if (e < 0)
-		log_error_errno(e, "Modbus %s: %s: its SunSpec profile %s is not applied: %m", g->bridge,
-				device, name);
+		log_device_error_errno(BRIDGE_DEV_LOG(g->b, device), e,
+				       "Modbus %s: %s: its SunSpec profile %s is not applied: %m", g->b->name,
+				       device, name);
 	free(device);
 	free(text);
 	free(name);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bridges/modbus/mb_generate.h — the Modbus bridge's generated profiles
- * (bridge_ops.generate): for each device whose profile says `generate:
+ * (bridge_kind.generate): for each device whose profile says `generate:
  * sunspec`, its SunSpec map is walked over the bus (sunspec.h) and the
  * profile made of it handed to the core (bridge_host.generated). A device
  * that does not answer, or answers without a SunSpec map, is tried again
@@ -28,11 +28,13 @@ typedef void (*mb_gen_done_fn)(void *ctx, int err, const uint8_t *data, uint16_t
 typedef int (*mb_gen_read_fn)(void *ud, uint8_t unit, uint64_t timeout_usec, uint32_t addr, uint16_t count,
 			      mb_gen_done_fn done, void *ctx);
 
-struct mb_gen *mb_gen_new(const char *bridge, const struct bridge_host *host, sd_event *event,
-			  unsigned max_registers, mb_gen_read_fn read, void *ud);
+/* For the bridge instance b (its name, its host; it outlives the
+ * mb_gen). NULL: out of memory. */
+struct mb_gen *mb_gen_new(struct bridge *b, sd_event *event, unsigned max_registers, mb_gen_read_fn read,
+			  void *ud);
 /* Accepts NULL; returns NULL. */
 struct mb_gen *mb_gen_free(struct mb_gen *g);
-/* bridge_ops.generate: start walking for device (unit, per-read timeout;
+/* bridge_kind.generate: start walking for device (unit, per-read timeout;
  * what must be "sunspec"), or stop (what NULL). */
 int mb_gen_start(struct mb_gen *g, const char *device, uint8_t unit, uint64_t timeout_usec, const char *what);
 void mb_gen_stop(struct mb_gen *g, const char *device);

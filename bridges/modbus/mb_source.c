@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/schema.h"
 
@@ -93,6 +94,45 @@ static int parse_table(const struct ynode *n, enum mapping_role role, struct dia
 	REPORT(diag, n, "modbus: unknown table '%s' (expected coil, discrete, input or holding)",
 	       n->kind == YNODE_SCALAR ? n->scalar.str : ynode_describe(n));
 	return -EINVAL;
+}
+
+/* Manuals often number registers the Modicon way: 4xxxx holding and 3xxxx
+ * input registers (1xxxx discrete inputs), counted from 1, so "40001" is
+ * holding address 0. The profile takes the zero-based protocol address, so
+ * a decimal 30001..49999 (10001..19999 for discrete inputs) is likely that
+ * notation: said, with the address it would stand for. Some devices (SMA,
+ * SunSpec at 40000) do use such zero-based addresses: written in hex
+ * (0x9C41), an address is taken as meant. */
+static void warn_notation(const struct ynode *n, enum mb_table table, unsigned addr, struct diag *diag)
+{
+	static const char *const regs[] = {
+		[1] = "discrete input", [3] = "input register", [4] = "holding register"
+	};
+	static const char *const tables[] = { [1] = "discrete", [3] = "input", [4] = "holding" };
+	unsigned lead = addr / 10000, zero = addr % 10000 - 1;
+
+	if (n->kind != YNODE_SCALAR || (n->scalar.str[0] == '0' && n->scalar.str[1] != 0) ||
+	    addr % 10000 == 0)
+		return;
+	if (!((lead == 1 && table == MB_TABLE_DISCRETE) ||
+	      ((lead == 3 || lead == 4) && (table == MB_TABLE_INPUT || table == MB_TABLE_HOLDING))))
+		return;
+	if (strcmp(tables[lead], table_names[table]) == 0)
+		diag_report(diag, DIAG_WARNING, n->file, n->line, n->col,
+			    "modbus: %s address %u looks like Modbus %ux notation, where %u is %s %u counted "
+			    "from 1, i.e. zero-based address %u; fieldgate uses %u as written. If the manual "
+			    "means %ux notation, write address: %u; to keep %u, write it in hex (0x%04X) and "
+			    "this warning goes",
+			    table_names[table], addr, lead, addr, regs[lead], addr % 10000, zero, addr, lead,
+			    zero, addr, addr);
+	else
+		diag_report(
+			diag, DIAG_WARNING, n->file, n->line, n->col,
+			"modbus: %s address %u looks like Modbus %ux notation, which numbers %ss: %u is %s "
+			"%u counted from 1, i.e. table: %s, address: %u; fieldgate uses %s address %u as "
+			"written (in hex, 0x%04X, without this warning)",
+			table_names[table], addr, lead, regs[lead], addr, regs[lead], addr % 10000,
+			tables[lead], zero, table_names[table], addr, addr);
 }
 
 static int parse_source(enum mapping_role role, const struct ynode *node, struct diag *diag, void **out)
@@ -218,6 +258,8 @@ static int parse_source(enum mapping_role role, const struct ynode *node, struct
 		       s->value > 1 ? s->value : s->off);
 		bad++;
 	}
+	if (!bad)
+		warn_notation(ynode_map_get(node, "address"), s->table, s->addr, diag);
 	if (!bad && (uint32_t)s->addr + (s->count ? s->count : 1) > 65536u) {
 		REPORT(diag, node, "modbus: %u %s from address %u run past 65535", s->count, "registers",
 		       s->addr);
@@ -378,6 +420,7 @@ static int check_device_path(struct schema_ctx *ctx, const struct schema_key *k,
 			     void *t)
 {
 	const char *s = *(const char **)t;
+	struct stat st;
 
 	(void)k;
 	if (s[0] != '/') {
@@ -388,6 +431,17 @@ static int check_device_path(struct schema_ctx *ctx, const struct schema_key *k,
 			s);
 		return -EINVAL;
 	}
+	/* A warning, not an error: `check` may run where the adapter is not
+	 * plugged in, and the bridge keeps trying to open the line. */
+	if (stat(s, &st) < 0)
+		schema_warning(
+			ctx, n,
+			"modbus: serial device '%s' does not exist (%s): is the adapter plugged in? `ls "
+			"-l /dev/serial/by-id/` lists those present; the bridge keeps trying to open it",
+			s, strerror(errno));
+	else if (!S_ISCHR(st.st_mode))
+		schema_warning(ctx, n, "modbus: serial device '%s' is not a character device (a serial port)",
+			       s);
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The MQTT bridge (bridge_mqtt_ops): one broker connection per bridge
+ * The MQTT bridge (bridge_kind_mqtt): one broker connection per bridge
  * instance, libmosquitto driven from the sd-event loop.
  *
  * Event loop: the socket is watched for EPOLLIN (mosquitto_loop_read) and,
@@ -30,6 +30,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,22 +68,35 @@ struct dev {
 	uint8_t offline; /* bit i: availability topic i said offline */
 	uint64_t heard;  /* CLOCK_MONOTONIC of its last message (0: not yet counted) */
 	unsigned npoints;
-	unsigned long long rx, bad, missing, pub, timeouts;
-	struct entry *entries, **etail; /* its points, in profile order */
-	struct dev *next, *prev;        /* all devices */
-	struct dev *hnext;              /* the bucket of its name */
-	struct dev *bnext;              /* the bucket of its {device} value */
+	/* Per message on its topics: rx every one, bad those that could not
+	 * be read at all (not JSON, larger than max_payload, empty text).
+	 * Per value: value_err one that did not decode (not a value, too
+	 * short, refused by the profile), missing one absent. A message is
+	 * counted once however many of the device's points it feeds. */
+	unsigned long long rx, bad, value_err, missing, pub, timeouts;
+	unsigned long long msg_seen, msg_bad; /* the last message counted in rx, in bad */
+	struct entry *entries, **etail;       /* its points, in profile order */
+	struct dev *next, *prev;              /* all devices */
+	struct dev *hnext;                    /* the bucket of its name */
+	struct dev *bnext;                    /* the bucket of its {device} value */
 };
 
+/* Seven pointers: one more costs every point 16 bytes (a malloc size
+ * class); the source is pt->source (entry_src()). */
 struct entry {
 	struct dev *dev;
 	const struct mapping_point *pt;
-	const struct mqtt_source *src;
-	char *filter;        /* its subscription */
-	char *key;           /* the exact topic when every capture is bound, else NULL */
-	struct entry *next;  /* the device's entries */
-	struct entry *hnext; /* the index bucket (key) or the wildcard list */
+	struct bridge_handle *h; /* what its samples go back with */
+	char *filter;            /* its subscription */
+	char *key;               /* the exact topic when every capture is bound, else NULL */
+	struct entry *next;      /* the device's entries */
+	struct entry *hnext;     /* the index bucket (key) or the wildcard list */
 };
+
+static const struct mqtt_source *entry_src(const struct entry *e)
+{
+	return e->pt->source;
+}
 
 struct sub {
 	char *filter;
@@ -92,7 +106,7 @@ struct sub {
 };
 
 struct op {
-	struct bridge *b;
+	struct mqtt_bridge *b;
 	char *device;
 	const struct mapping_point *pt;
 	int mid;
@@ -106,9 +120,8 @@ struct op {
 	struct op *next;
 };
 
-struct bridge {
-	char *name;
-	struct bridge_host host;
+struct mqtt_bridge {
+	struct bridge base; /* first: the core allocates bridge_kind_mqtt.size */
 	struct mqtt_conf conf;
 	sd_event *event;
 
@@ -162,17 +175,21 @@ struct bridge {
 	} pending[PENDING_MAX];
 	size_t npending, pending_next;
 	uint64_t bad_log_at, limit_log_at;
+	unsigned long long messages; /* received, numbering them for the per-message counts */
 	unsigned bad_suppressed;
 	/* Devices that describe themselves (mqtt_auto.h). */
 	struct z2m_watch *z2m;
 	struct ha_watch *ha;
 };
 
+_Static_assert(offsetof(struct mqtt_bridge, base) == 0, "struct bridge comes first");
+#define MQ(b) bridge_container(b, struct mqtt_bridge)
+
 static int lib_refs;
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static uint64_t now_usec(struct bridge *b)
+static uint64_t now_usec(struct mqtt_bridge *b)
 {
 	uint64_t t = 0;
 
@@ -213,7 +230,7 @@ static size_t topic_hash(const char *s, size_t n)
 	return h % INDEX_SIZE;
 }
 
-static struct dev *dev_find(struct bridge *b, const char *name)
+static struct dev *dev_find(struct mqtt_bridge *b, const char *name)
 {
 	for (struct dev *d = b->by_name[topic_hash(name, strlen(name))]; d; d = d->hnext)
 		if (strcmp(d->name, name) == 0)
@@ -224,7 +241,7 @@ static struct dev *dev_find(struct bridge *b, const char *name)
 /* A device is reachable while the broker is, no availability topic says
  * it (or the whole bridge) is offline, and it was heard within
  * unreachable_after. Nothing is said before the first attempt ends. */
-static void dev_tell(struct bridge *b, struct dev *d)
+static void dev_tell(struct mqtt_bridge *b, struct dev *d)
 {
 	int err = 0;
 
@@ -236,10 +253,10 @@ static void dev_tell(struct bridge *b, struct dev *d)
 		err = -EHOSTDOWN;
 	else if (d->stale)
 		err = -ETIMEDOUT;
-	b->host.presence(b->host.ud, d->name, err);
+	b->base.host.presence(b->base.host.ud, d->name, err);
 }
 
-static void tell_all(struct bridge *b)
+static void tell_all(struct mqtt_bridge *b)
 {
 	for (struct dev *d = b->devs; d; d = d->next)
 		dev_tell(b, d);
@@ -247,7 +264,7 @@ static void tell_all(struct bridge *b)
 
 /* ---- subscriptions ----------------------------------------------------------- */
 
-static void sub_send(struct bridge *b, const char *filter)
+static void sub_send(struct mqtt_bridge *b, const char *filter)
 {
 	int rc;
 
@@ -262,11 +279,11 @@ static void sub_send(struct bridge *b, const char *filter)
 	}
 	rc = mosquitto_subscribe(b->mosq, NULL, filter, b->conf.qos);
 	if (rc != MOSQ_ERR_SUCCESS)
-		log_warning("MQTT bridge %s: cannot subscribe to '%s': %s", b->name, filter,
+		log_warning("MQTT bridge %s: cannot subscribe to '%s': %s", b->base.name, filter,
 			    mosquitto_strerror(rc));
 }
 
-static int sub_ref(struct bridge *b, const char *filter)
+static int sub_ref(struct mqtt_bridge *b, const char *filter)
 {
 	struct sub *s;
 
@@ -287,7 +304,7 @@ static int sub_ref(struct bridge *b, const char *filter)
 	return 0;
 }
 
-static void sub_unref(struct bridge *b, const char *filter)
+static void sub_unref(struct mqtt_bridge *b, const char *filter)
 {
 	for (struct sub **q = &b->subs; *q; q = &(*q)->next) {
 		struct sub *s = *q;
@@ -306,11 +323,11 @@ static void sub_unref(struct bridge *b, const char *filter)
 
 /* ---- connection ------------------------------------------------------------ */
 
-static void conn_begin(struct bridge *b);
-static void update_events(struct bridge *b);
-static void ops_fail_unacked(struct bridge *b, int err);
+static void conn_begin(struct mqtt_bridge *b);
+static void update_events(struct mqtt_bridge *b);
+static void ops_fail_unacked(struct mqtt_bridge *b, int err);
 
-static void conn_teardown(struct bridge *b)
+static void conn_teardown(struct mqtt_bridge *b)
 {
 	b->io = sd_event_source_disable_unref(b->io);
 	if (b->mosq) {
@@ -322,7 +339,7 @@ static void conn_teardown(struct bridge *b)
 
 static int on_retry(sd_event_source *s, uint64_t usec, void *ud)
 {
-	struct bridge *b = ud;
+	struct mqtt_bridge *b = ud;
 
 	(void)s;
 	(void)usec;
@@ -334,7 +351,7 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *ud)
 /* After a failure: the next attempt after min * 2^attempt (capped at max),
  * times a random factor in [0.5, 1) so that gateways restarted together do
  * not hit the broker together. */
-static void conn_retry(struct bridge *b, const char *why)
+static void conn_retry(struct mqtt_bridge *b, const char *why)
 {
 	uint64_t d = b->conf.reconnect_min_usec;
 	uint32_t rnd = 0;
@@ -344,7 +361,7 @@ static void conn_retry(struct bridge *b, const char *why)
 		/* The name has more addresses (IPv6 and IPv4, say): the next
 		 * one at once, before any backoff. */
 		conn_teardown(b);
-		log_debug("MQTT bridge %s: %s at %s: %s; trying %s", b->name, b->conf.host,
+		log_debug("MQTT bridge %s: %s at %s: %s; trying %s", b->base.name, b->conf.host,
 			  b->addrs[b->addr_next].text, why, b->addrs[b->addr_next + 1].text);
 		b->addr_next++;
 		b->state = ST_WAITING;
@@ -375,15 +392,15 @@ static void conn_retry(struct bridge *b, const char *why)
 	b->attempt++;
 	b->state = ST_WAITING;
 	log_full(b->attempt == 1 ? LOG_WARNING : LOG_INFO,
-		 "MQTT bridge %s: broker %s:%u: %s; next attempt in %llu ms", b->name, b->conf.host,
+		 "MQTT bridge %s: broker %s:%u: %s; next attempt in %llu ms", b->base.name, b->conf.host,
 		 (unsigned)b->conf.port, why, (unsigned long long)(d / 1000));
 	b->retry = sd_event_source_disable_unref(b->retry);
 	r = sd_event_add_time_relative(b->event, &b->retry, CLOCK_MONOTONIC, d, 10000, on_retry, b);
 	if (r < 0)
-		log_error_errno(r, "MQTT bridge %s: cannot arm the reconnect timer: %m", b->name);
+		log_error_errno(r, "MQTT bridge %s: cannot arm the reconnect timer: %m", b->base.name);
 }
 
-static void read_pass(struct bridge *b)
+static void read_pass(struct mqtt_bridge *b)
 {
 	int fd = mosquitto_socket(b->mosq);
 
@@ -396,7 +413,7 @@ static void read_pass(struct bridge *b)
 		b->in_loop = false;
 		if (rc != MOSQ_ERR_SUCCESS) {
 			if (!b->lost)
-				log_debug("MQTT bridge %s: read: %s", b->name, mosquitto_strerror(rc));
+				log_debug("MQTT bridge %s: read: %s", b->base.name, mosquitto_strerror(rc));
 			b->lost = true;
 			break;
 		}
@@ -409,9 +426,9 @@ static void read_pass(struct bridge *b)
 	}
 }
 
-static void after_connack(struct bridge *b);
+static void after_connack(struct mqtt_bridge *b);
 
-static void after_io(struct bridge *b)
+static void after_io(struct mqtt_bridge *b)
 {
 	if (b->again_now) {
 		b->again_now = false;
@@ -443,7 +460,7 @@ static void after_io(struct bridge *b)
 
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *ud)
 {
-	struct bridge *b = ud;
+	struct mqtt_bridge *b = ud;
 
 	(void)s;
 	(void)fd;
@@ -460,7 +477,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *ud)
 		rc = mosquitto_loop_write(b->mosq, 1);
 		b->in_loop = false;
 		if (rc != MOSQ_ERR_SUCCESS) {
-			log_debug("MQTT bridge %s: write: %s", b->name, mosquitto_strerror(rc));
+			log_debug("MQTT bridge %s: write: %s", b->base.name, mosquitto_strerror(rc));
 			b->lost = true;
 		}
 	}
@@ -468,7 +485,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *ud)
 	return 0;
 }
 
-static void update_events(struct bridge *b)
+static void update_events(struct mqtt_bridge *b)
 {
 	uint32_t ev;
 
@@ -483,17 +500,19 @@ static void update_events(struct bridge *b)
  * discovery.forget goes (the core removes it, which removes its points
  * here: one per tick, outside the walk that forget() changes), freeing
  * its slot; it comes back when it is heard again. */
-static void silence(struct bridge *b, uint64_t now)
+static void silence(struct mqtt_bridge *b, uint64_t now)
 {
 	for (struct dev *d = b->devs; d; d = d->next) {
-		if (b->conf.forget_usec && d->discovered && b->host.forget &&
+		if (b->conf.forget_usec && d->discovered && b->base.host.forget &&
 		    now - d->heard >= b->conf.forget_usec) {
 			char *name = strdup(d->name);
 			if (!name)
 				return;
-			log_info("MQTT bridge %s: discovered device %s not heard for %llu s: forgotten",
-				 b->name, name, (unsigned long long)((now - d->heard) / 1000000));
-			(void)b->host.forget(b->host.ud, name);
+			log_device_info(
+				BRIDGE_DEV_LOG(&b->base, name),
+				"MQTT bridge %s: discovered device %s not heard for %llu s: forgotten",
+				b->base.name, name, (unsigned long long)((now - d->heard) / 1000000));
+			(void)b->base.host.forget(b->base.host.ud, name);
 			z2m_watch_gone(b->z2m, name);
 			ha_watch_gone(b->ha, name);
 			free(name);
@@ -501,8 +520,9 @@ static void silence(struct bridge *b, uint64_t now)
 		}
 		if (b->conf.unreachable_usec && !d->stale && now - d->heard >= b->conf.unreachable_usec) {
 			d->stale = true;
-			log_warning("MQTT bridge %s: %s not heard for %llu s", b->name, d->name,
-				    (unsigned long long)((now - d->heard) / 1000000));
+			log_device_warning(BRIDGE_DEV_LOG(&b->base, d->name),
+					   "MQTT bridge %s: %s not heard for %llu s", b->base.name, d->name,
+					   (unsigned long long)((now - d->heard) / 1000000));
 			dev_tell(b, d);
 		}
 	}
@@ -510,7 +530,7 @@ static void silence(struct bridge *b, uint64_t now)
 
 static int on_misc(sd_event_source *s, uint64_t usec, void *ud)
 {
-	struct bridge *b = ud;
+	struct mqtt_bridge *b = ud;
 	int r;
 
 	(void)sd_event_source_set_time(s, usec + MISC_PERIOD_USEC);
@@ -537,7 +557,7 @@ static int on_misc(sd_event_source *s, uint64_t usec, void *ud)
 /* libmosquitto callbacks: they only record; teardown happens in after_io. */
 static void cb_connect(struct mosquitto *m, void *ud, int rc)
 {
-	struct bridge *b = ud;
+	struct mqtt_bridge *b = ud;
 
 	(void)m;
 	b->progress++;
@@ -547,15 +567,15 @@ static void cb_connect(struct mosquitto *m, void *ud, int rc)
 			    "broker cannot be told max_payload (%zu bytes): a longer message is read whole "
 			    "before it is dropped (limit message sizes at the broker, e.g. mosquitto's "
 			    "message_size_limit)",
-			    b->name, b->conf.host, (unsigned)b->conf.port, b->conf.max_payload);
+			    b->base.name, b->conf.host, (unsigned)b->conf.port, b->conf.max_payload);
 		b->v311_only = true;
 		b->again_now = true;
 		return;
 	}
 	if (rc != 0) {
 		/* MQTT 5 CONNACKs carry reason codes, 3.1.1 ones return codes. */
-		log_error("MQTT bridge %s: broker %s:%u refused the connection: %s%s", b->name, b->conf.host,
-			  (unsigned)b->conf.port,
+		log_error("MQTT bridge %s: broker %s:%u refused the connection: %s%s", b->base.name,
+			  b->conf.host, (unsigned)b->conf.port,
 			  b->v5 ? mosquitto_reason_string(rc) : mosquitto_connack_string(rc),
 			  b->v5 && rc == MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION
 				  ? " (it speaks MQTT 3.1.1 only: protocol: auto or 3.1.1 would connect)"
@@ -570,16 +590,17 @@ static void cb_connect(struct mosquitto *m, void *ud, int rc)
 
 /* After a CONNACK: the status, every subscription again, the devices
  * reachable. */
-static void after_connack(struct bridge *b)
+static void after_connack(struct mqtt_bridge *b)
 {
 	int r;
 
 	b->connack = false;
-	log_info("MQTT bridge %s: connected to %s:%u as %s", b->name, b->conf.host, (unsigned)b->conf.port,
-		 b->conf.client_id);
+	log_info("MQTT bridge %s: connected to %s:%u as %s", b->base.name, b->conf.host,
+		 (unsigned)b->conf.port, b->conf.client_id);
 	r = mosquitto_publish(b->mosq, NULL, b->conf.status_topic, 6, "online", 1, true);
 	if (r != MOSQ_ERR_SUCCESS)
-		log_warning("MQTT bridge %s: cannot publish the status: %s", b->name, mosquitto_strerror(r));
+		log_warning("MQTT bridge %s: cannot publish the status: %s", b->base.name,
+			    mosquitto_strerror(r));
 	for (struct sub *s = b->subs; s; s = s->next)
 		s->pending = true;
 	b->subs_pending = true;
@@ -594,7 +615,7 @@ static void after_connack(struct bridge *b)
 
 static void cb_disconnect(struct mosquitto *m, void *ud, int rc)
 {
-	struct bridge *b = ud;
+	struct mqtt_bridge *b = ud;
 
 	(void)m;
 	(void)rc;
@@ -604,7 +625,7 @@ static void cb_disconnect(struct mosquitto *m, void *ud, int rc)
 
 static void cb_subscribe(struct mosquitto *m, void *ud, int mid, int n, const int *granted)
 {
-	struct bridge *b = ud;
+	struct mqtt_bridge *b = ud;
 
 	(void)m;
 	(void)mid;
@@ -612,7 +633,7 @@ static void cb_subscribe(struct mosquitto *m, void *ud, int mid, int n, const in
 	/* 0x80 in 3.1.1; in MQTT 5 every reason code from 0x80 on. */
 	for (int i = 0; i < n; i++)
 		if (granted[i] >= 0x80)
-			log_warning("MQTT bridge %s: the broker refused a subscription: %s", b->name,
+			log_warning("MQTT bridge %s: the broker refused a subscription: %s", b->base.name,
 				    b->v5 ? mosquitto_reason_string(granted[i]) : "failure");
 }
 
@@ -622,7 +643,7 @@ static void op_finish_later(struct op *op, int err);
  * refuses a publish says nothing). */
 static void cb_publish(struct mosquitto *m, void *ud, int mid, int reason, const mosquitto_property *props)
 {
-	struct bridge *b = ud;
+	struct mqtt_bridge *b = ud;
 
 	(void)m;
 	(void)props;
@@ -633,8 +654,9 @@ static void cb_publish(struct mosquitto *m, void *ud, int mid, int reason, const
 			if (reason >= 0x80) {
 				/* The request was fine, its way to the field is
 				 * closed: the gateway failed (5.00). */
-				log_warning("MQTT bridge %s: the broker refused a publish for %s: %s",
-					    b->name, op->device, mosquitto_reason_string(reason));
+				log_device_warning(BRIDGE_DEV_LOG(&b->base, op->device),
+						   "MQTT bridge %s: the broker refused a publish for %s: %s",
+						   b->base.name, op->device, mosquitto_reason_string(reason));
 				op_finish_later(op, -EIO);
 			} else if (!op->confirm)
 				op_finish_later(op, 0);
@@ -644,11 +666,11 @@ static void cb_publish(struct mosquitto *m, void *ud, int mid, int reason, const
 		b->early_mid = mid;
 }
 
-static void dispatch(struct bridge *b, const char *topic, const uint8_t *data, size_t len);
+static void dispatch(struct mqtt_bridge *b, const char *topic, const uint8_t *data, size_t len);
 
 static void cb_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
 {
-	struct bridge *b = ud;
+	struct mqtt_bridge *b = ud;
 
 	(void)m;
 	b->progress++;
@@ -657,13 +679,13 @@ static void cb_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
 
 static void cb_log(struct mosquitto *m, void *ud, int level, const char *str)
 {
-	struct bridge *b = ud;
+	struct mqtt_bridge *b = ud;
 
 	(void)m;
 	if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING))
-		log_info("MQTT bridge %s: libmosquitto: %s", b->name, str);
+		log_info("MQTT bridge %s: libmosquitto: %s", b->base.name, str);
 	else
-		log_debug("MQTT bridge %s: libmosquitto: %s", b->name, str);
+		log_debug("MQTT bridge %s: libmosquitto: %s", b->base.name, str);
 }
 
 static int verify_cert_cb(int ok, X509_STORE_CTX *x)
@@ -677,7 +699,7 @@ static int verify_cert_cb(int ok, X509_STORE_CTX *x)
  * together. */
 static int verify_chain(X509_STORE_CTX *x, void *arg)
 {
-	struct bridge *b = arg;
+	struct mqtt_bridge *b = arg;
 	X509_VERIFY_PARAM *p = X509_STORE_CTX_get0_param(x);
 
 	int ok;
@@ -690,12 +712,13 @@ static int verify_chain(X509_STORE_CTX *x, void *arg)
 	X509_STORE_CTX_set_verify_cb(x, verify_cert_cb);
 	ok = X509_verify_cert(x);
 	if (ok != 1)
-		log_warning("MQTT bridge %s: the broker's certificate does not verify for '%s': %s", b->name,
-			    b->conf.host, X509_verify_cert_error_string(X509_STORE_CTX_get_error(x)));
+		log_warning("MQTT bridge %s: the broker's certificate does not verify for '%s': %s",
+			    b->base.name, b->conf.host,
+			    X509_verify_cert_error_string(X509_STORE_CTX_get_error(x)));
 	return ok;
 }
 
-static int tls_setup(struct bridge *b, bool by_name)
+static int tls_setup(struct mqtt_bridge *b, bool by_name)
 {
 	const struct mqtt_conf *c = &b->conf;
 	int rc;
@@ -721,7 +744,7 @@ static int tls_setup(struct bridge *b, bool by_name)
 		    (c->tls_cert &&
 		     (SSL_CTX_use_certificate_chain_file(b->ssl_ctx, c->tls_cert) != 1 ||
 		      SSL_CTX_use_PrivateKey_file(b->ssl_ctx, c->tls_key, SSL_FILETYPE_PEM) != 1))) {
-			log_error("MQTT bridge %s: cannot load the TLS files (ca, cert, key)", b->name);
+			log_error("MQTT bridge %s: cannot load the TLS files (ca, cert, key)", b->base.name);
 			SSL_CTX_free(b->ssl_ctx);
 			b->ssl_ctx = NULL;
 			return -EINVAL;
@@ -751,7 +774,7 @@ static int tls_setup(struct bridge *b, bool by_name)
  * handed over by a call that an invalid keepalive stops before any I/O, and
  * mosquitto_connect_bind_async() then connects without blocking.
  * tests/mqtt/test_mqtt.py (MaxPayload) fails if that stops holding. */
-static int connect_properties(struct bridge *b, const char *addr)
+static int connect_properties(struct mqtt_bridge *b, const char *addr)
 {
 	mosquitto_property *props = NULL;
 	int rc;
@@ -768,7 +791,7 @@ static int connect_properties(struct bridge *b, const char *addr)
 	return rc;
 }
 
-static void conn_open(struct bridge *b, const char *addr, bool by_name)
+static void conn_open(struct mqtt_bridge *b, const char *addr, bool by_name)
 {
 	const struct mqtt_conf *c = &b->conf;
 	char why[160];
@@ -827,7 +850,7 @@ static void conn_open(struct bridge *b, const char *addr, bool by_name)
 
 static void on_resolved(void *ud, int gai, int sys_errno, const struct resolve_addr *addrs, size_t n)
 {
-	struct bridge *b = ud;
+	struct mqtt_bridge *b = ud;
 	char why[200];
 
 	b->lookup = NULL;
@@ -840,12 +863,12 @@ static void on_resolved(void *ud, int gai, int sys_errno, const struct resolve_a
 	memcpy(b->addrs, addrs, n * sizeof(*addrs));
 	b->naddrs = n;
 	b->addr_next = 0;
-	log_debug("MQTT bridge %s: %s is %s%s", b->name, b->conf.host, addrs[0].text,
+	log_debug("MQTT bridge %s: %s is %s%s", b->base.name, b->conf.host, addrs[0].text,
 		  n > 1 ? " (and more addresses)" : "");
 	conn_open(b, addrs[0].text, true);
 }
 
-static void conn_begin(struct bridge *b)
+static void conn_begin(struct mqtt_bridge *b)
 {
 	if (mqtt_host_is_numeric(b->conf.host)) {
 		conn_open(b, b->conf.host, false);
@@ -892,7 +915,7 @@ static bool value_equal(const struct lwm2m_value *a, const struct lwm2m_value *b
 }
 
 /* "payload on '<topic>' <what> (ignored)", at most once per BAD_LOG_USEC. */
-__attribute__((format(printf, 3, 4))) static void log_bad(struct bridge *b, const char *topic,
+__attribute__((format(printf, 3, 4))) static void log_bad(struct mqtt_bridge *b, const char *topic,
 							  const char *fmt, ...)
 {
 	uint64_t t = now_usec(b);
@@ -906,13 +929,13 @@ __attribute__((format(printf, 3, 4))) static void log_bad(struct bridge *b, cons
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	log_warning("MQTT bridge %s: payload on '%s' %s (ignored%s)", b->name, topic, what,
+	log_warning("MQTT bridge %s: payload on '%s' %s (ignored%s)", b->base.name, topic, what,
 		    b->bad_suppressed ? "; more suppressed" : "");
 	b->bad_log_at = t;
 	b->bad_suppressed = 0;
 }
 
-static bool rejected(struct bridge *b, const char *name)
+static bool rejected(struct mqtt_bridge *b, const char *name)
 {
 	for (size_t i = 0; i < b->nrejected; i++)
 		if (strcmp(b->rejected[i], name) == 0)
@@ -920,7 +943,7 @@ static bool rejected(struct bridge *b, const char *name)
 	return false;
 }
 
-static bool bound_device(struct bridge *b, const char *v, size_t n)
+static bool bound_device(struct mqtt_bridge *b, const char *v, size_t n)
 {
 	for (struct dev *d = b->by_value[topic_hash(v, n)]; d; d = d->bnext) {
 		size_t l;
@@ -933,7 +956,7 @@ static bool bound_device(struct bridge *b, const char *v, size_t n)
 
 /* Whether discovery may create one more device (max_devices); logs the
  * refusal at most once a minute. */
-static bool discovery_room(struct bridge *b, const char *name, const char *where)
+static bool discovery_room(struct mqtt_bridge *b, const char *name, const char *where)
 {
 	uint64_t t;
 
@@ -941,9 +964,10 @@ static bool discovery_room(struct bridge *b, const char *name, const char *where
 		return true;
 	t = now_usec(b);
 	if (!b->limit_log_at || t - b->limit_log_at > 60 * 1000000ULL) {
-		log_warning("MQTT bridge %s: discovery limit of %u devices reached: '%s' (%s) is not created "
-			    "(max_devices)",
-			    b->name, b->conf.max_devices, name, where);
+		log_device_warning(BRIDGE_DEV_LOG(&b->base, name),
+				   "MQTT bridge %s: discovery limit of %u devices reached: '%s' (%s) is not "
+				   "created (max_devices)",
+				   b->base.name, b->conf.max_devices, name, where);
 		b->limit_log_at = t;
 	}
 	return false;
@@ -951,7 +975,7 @@ static bool discovery_room(struct bridge *b, const char *name, const char *where
 
 /* After the core created (or re-created) a discovered device: counted,
  * marked, told the broker's state. */
-static void discovered(struct bridge *b, const char *name)
+static void discovered(struct mqtt_bridge *b, const char *name)
 {
 	struct dev *d = dev_find(b, name);
 
@@ -963,7 +987,7 @@ static void discovered(struct bridge *b, const char *name)
 		dev_tell(b, d);
 }
 
-static int create_discovered(struct bridge *b, const char *name, const char *profile, const char *addr,
+static int create_discovered(struct mqtt_bridge *b, const char *name, const char *profile, const char *addr,
 			     const struct auto_profile *gen)
 {
 	bool exists = dev_find(b, name) != NULL;
@@ -971,14 +995,15 @@ static int create_discovered(struct bridge *b, const char *name, const char *pro
 
 	if (!exists && !discovery_room(b, name, addr))
 		return -EDQUOT;
-	r = gen ? b->host.generated(b->host.ud, b->name, name, addr, gen->name, gen->text, gen->len)
-		: b->host.discover(b->host.ud, b->name, name, profile, addr);
+	r = gen ? b->base.host.generated(b->base.host.ud, b->base.name, name, addr, gen->name, gen->text,
+					 gen->len)
+		: b->base.host.discover(b->base.host.ud, b->base.name, name, profile, addr);
 	if (r >= 0)
 		discovered(b, name);
 	return r;
 }
 
-static void discover(struct bridge *b, const char *topic, size_t tlen, struct mqtt_payload *pl)
+static void discover(struct mqtt_bridge *b, const char *topic, size_t tlen, struct mqtt_payload *pl)
 {
 	for (size_t i = 0; i < b->conf.nrules; i++) {
 		const struct mqtt_rule *rl = &b->conf.rules[i];
@@ -1011,11 +1036,13 @@ static void discover(struct bridge *b, const char *topic, size_t tlen, struct mq
 		if (r == -EDQUOT)
 			return;
 		if (r >= 0)
-			log_info("MQTT bridge %s: discovered %s (profile %s) on '%.*s'", b->name, name,
-				 rl->profile, (int)tlen, topic);
+			log_device_info(BRIDGE_DEV_LOG(&b->base, name),
+					"MQTT bridge %s: discovered %s (profile %s) on '%.*s'", b->base.name,
+					name, rl->profile, (int)tlen, topic);
 		else {
-			log_warning_errno(r, "MQTT bridge %s: cannot create discovered device %s: %m",
-					  b->name, name);
+			log_device_warning_errno(BRIDGE_DEV_LOG(&b->base, name), r,
+						 "MQTT bridge %s: cannot create discovered device %s: %m",
+						 b->base.name, name);
 			if (b->nrejected < REJECTED_MAX && (b->rejected[b->nrejected] = strdup(name)))
 				b->nrejected++;
 		}
@@ -1037,9 +1064,9 @@ static int auto_discover(void *ud, const char *device, const char *profile, cons
 
 static int auto_forget(void *ud, const char *device)
 {
-	struct bridge *b = ud;
+	struct mqtt_bridge *b = ud;
 
-	return b->host.forget ? b->host.forget(b->host.ud, device) : -ENOTSUP;
+	return b->base.host.forget ? b->base.host.forget(b->base.host.ud, device) : -ENOTSUP;
 }
 
 static bool auto_bound(void *ud, const char *address, size_t len)
@@ -1047,7 +1074,7 @@ static bool auto_bound(void *ud, const char *address, size_t len)
 	return bound_device(ud, address, len);
 }
 
-static int auto_watchers(struct bridge *b)
+static int auto_watchers(struct mqtt_bridge *b)
 {
 	const struct mqtt_auto_host h = { .ud = b,
 					  .generated = auto_generated,
@@ -1062,7 +1089,7 @@ static int auto_watchers(struct bridge *b)
 	return 0;
 }
 
-static int auto_subscribe(struct bridge *b)
+static int auto_subscribe(struct mqtt_bridge *b)
 {
 	char f[2][300];
 	size_t n;
@@ -1079,7 +1106,7 @@ static int auto_subscribe(struct bridge *b)
 	return 0;
 }
 
-static void echo_check(struct bridge *b, struct entry *e, const struct mapping_sample *s)
+static void echo_check(struct mqtt_bridge *b, struct entry *e, const struct mapping_sample *s)
 {
 	struct lwm2m_value got;
 	bool decoded = false;
@@ -1097,86 +1124,120 @@ static void echo_check(struct bridge *b, struct entry *e, const struct mapping_s
 }
 
 /* The entries a message on topic feeds, in the order they were added. */
-static void each_match(struct bridge *b, const char *topic, size_t tlen,
-		       void (*fn)(struct bridge *b, struct entry *e, void *ctx), void *ctx)
+static void each_match(struct mqtt_bridge *b, const char *topic, size_t tlen,
+		       void (*fn)(struct mqtt_bridge *b, struct entry *e, void *ctx), void *ctx)
 {
 	for (struct entry *e = b->index[topic_hash(topic, tlen)]; e; e = e->hnext)
 		if (strcmp(e->key, topic) == 0)
 			fn(b, e, ctx);
 	for (struct entry *e = b->wild; e; e = e->hnext)
 		if (mqtt_filter_match(e->filter, topic, tlen) &&
-		    mqtt_template_match(&e->src->topic, topic, tlen, &e->dev->bind, NULL))
+		    mqtt_template_match(&entry_src(e)->topic, topic, tlen, &e->dev->bind, NULL))
 			fn(b, e, ctx);
 }
 
 struct msg {
 	const char *topic;
+	unsigned long long seq; /* this message's number on the bridge */
 	struct mqtt_payload pl;
 	bool bad_logged, echoes;
 };
 
-static void bad(struct bridge *b, struct entry *e, struct msg *m, const char *why)
+/* A message or one of its values does not fit the device's profile:
+ * counted as a bad message (once per message) or a value error. */
+static void bad(struct mqtt_bridge *b, struct entry *e, struct msg *m, bool whole, const char *why)
 {
-	e->dev->bad++;
+	struct dev *d = e->dev;
+
+	if (!whole)
+		d->value_err++;
+	else if (d->msg_bad != m->seq) {
+		d->msg_bad = m->seq;
+		d->bad++;
+	}
 	if (!m->bad_logged)
-		log_bad(b, m->topic, "does not match the profile of %s: %s", e->dev->name, why);
+		log_bad(b, m->topic, "does not match the profile of %s: %s", d->name, why);
 	m->bad_logged = true;
 }
 
 /* Any message on a device's topics, even one that does not decode, says
  * the device is alive. */
-static void heard(struct bridge *b, struct dev *d)
+static void heard(struct mqtt_bridge *b, struct dev *d)
 {
 	d->heard = now_usec(b);
 	if (d->stale) {
 		d->stale = false;
-		log_info("MQTT bridge %s: %s is heard again", b->name, d->name);
+		log_device_info(BRIDGE_DEV_LOG(&b->base, d->name), "MQTT bridge %s: %s is heard again",
+				b->base.name, d->name);
 		dev_tell(b, d);
 	}
 }
 
-static void feed_too_big(struct bridge *b, struct entry *e, void *ctx)
+/* Count the message on e's device, once. */
+static void received(struct mqtt_bridge *b, struct entry *e, const struct msg *m)
 {
 	heard(b, e->dev);
-	bad(b, e, ctx, "larger than max_payload");
+	if (e->dev->msg_seen != m->seq) {
+		e->dev->msg_seen = m->seq;
+		e->dev->rx++;
+	}
 }
 
-static void feed(struct bridge *b, struct entry *e, void *ctx)
+static void feed_too_big(struct mqtt_bridge *b, struct entry *e, void *ctx)
+{
+	received(b, e, ctx);
+	bad(b, e, ctx, true, "larger than max_payload");
+}
+
+static void feed(struct mqtt_bridge *b, struct entry *e, void *ctx)
 {
 	struct msg *m = ctx;
 	struct mapping_sample s;
+	struct json_object *doc;
 	uint64_t t;
 	int r;
 
-	heard(b, e->dev);
-	r = mqtt_payload_decode(e->src, mapping_raw_size(e->pt->xf.raw, e->pt->xf.width), &m->pl, &s, &t);
+	received(b, e, m);
+	/* Not JSON is the whole message's fault, not each value's. */
+	if (entry_src(e)->format == MQTT_FORMAT_JSON && mqtt_payload_json(&m->pl, &doc) == -EBADMSG) {
+		bad(b, e, m, true, "not JSON");
+		return;
+	}
+	r = mqtt_payload_decode(entry_src(e), mapping_raw_size(e->pt->xf.raw, e->pt->xf.width), &m->pl, &s,
+				&t);
 	if (r == -ENOENT) {
 		e->dev->missing++;
 		return;
 	}
 	if (r < 0) {
-		bad(b, e, m,
-		    e->src->format == MQTT_FORMAT_TEMPLATE
-			    ? (r == -EBADMSG
-				       ? "value_json of a payload that is not JSON"
-				       : "the value template fails on it (no number, or a division by zero)")
-		    : r == -EBADMSG ? (e->src->format == MQTT_FORMAT_RAW ? "too short" : "not JSON")
-				    : "not a value (object, array or null)");
+		/* Text: an empty payload, the same for every point. */
+		if (entry_src(e)->format == MQTT_FORMAT_TEXT)
+			bad(b, e, m, true, "empty or not text");
+		else if (entry_src(e)->format == MQTT_FORMAT_TEMPLATE)
+			/* Each point has its own template: a value's error. */
+			bad(b, e, m, false,
+			    r == -EBADMSG
+				    ? "value_json of a payload that is not JSON"
+				    : "the value template fails on it (no number, or a division by zero)");
+		else
+			bad(b, e, m, false,
+			    entry_src(e)->format == MQTT_FORMAT_RAW ? "too short"
+								    : "not a value (a JSON scalar document, "
+								      "object, array or null)");
 		return;
 	}
-	r = b->host.sample(b->host.ud, e->dev->name, &e->pt->path, &s, t);
+	r = bridge_sample(&b->base, e->h, &s, t);
 	if (r < 0) {
-		e->dev->bad++; /* the core counted and logged it */
+		e->dev->value_err++; /* the core counted and logged it */
 		return;
 	}
-	e->dev->rx++;
 	if (b->ops) {
 		echo_check(b, e, &s);
 		m->echoes = true;
 	}
 }
 
-static void pending_put(struct bridge *b, size_t i, const char *topic, bool offline)
+static void pending_put(struct mqtt_bridge *b, size_t i, const char *topic, bool offline)
 {
 	size_t k;
 	char *t;
@@ -1201,7 +1262,7 @@ static void pending_put(struct bridge *b, size_t i, const char *topic, bool offl
 }
 
 /* A new device takes what availability topics already said about it. */
-static void pending_apply(struct bridge *b, struct dev *d)
+static void pending_apply(struct mqtt_bridge *b, struct dev *d)
 {
 	for (size_t k = 0; k < b->npending; k++) {
 		const char *t = b->pending[k].topic;
@@ -1237,7 +1298,8 @@ static bool has_captures(const struct mqtt_template *t)
 
 /* A message on availability topic i: about the whole bridge (no
  * captures), or about the devices whose bound captures it matches. */
-static void availability(struct bridge *b, size_t i, const char *topic, size_t tlen, struct mqtt_payload *pl)
+static void availability(struct mqtt_bridge *b, size_t i, const char *topic, size_t tlen,
+			 struct mqtt_payload *pl)
 {
 	const struct mqtt_avail *a = &b->conf.avail[i];
 	uint8_t bit = (uint8_t)(1u << i);
@@ -1251,7 +1313,7 @@ static void availability(struct bridge *b, size_t i, const char *topic, size_t t
 			words_text(a->offline, a->noffline, off, sizeof(off)), word);
 		return;
 	}
-	log_debug("MQTT bridge %s: '%s' says %s", b->name, topic, r ? "online" : "offline");
+	log_debug("MQTT bridge %s: '%s' says %s", b->base.name, topic, r ? "online" : "offline");
 	if (!has_captures(&a->topic)) {
 		b->offline = r ? b->offline & (uint8_t)~bit : b->offline | bit;
 		tell_all(b);
@@ -1267,9 +1329,9 @@ static void availability(struct bridge *b, size_t i, const char *topic, size_t t
 		pending_put(b, i, topic, !r);
 }
 
-static void dispatch(struct bridge *b, const char *topic, const uint8_t *data, size_t len)
+static void dispatch(struct mqtt_bridge *b, const char *topic, const uint8_t *data, size_t len)
 {
-	struct msg m = { .topic = topic };
+	struct msg m = { .topic = topic, .seq = ++b->messages };
 	size_t tlen = strlen(topic);
 
 	if (len > b->conf.max_payload) {
@@ -1280,12 +1342,12 @@ static void dispatch(struct bridge *b, const char *topic, const uint8_t *data, s
 	for (size_t i = 0; i < b->conf.navail; i++)
 		if (mqtt_template_match(&b->conf.avail[i].topic, topic, tlen, NULL, NULL))
 			availability(b, i, topic, tlen, &m.pl);
-	if (b->host.generated && ((b->z2m && z2m_watch_message(b->z2m, topic, &m.pl)) ||
-				  (b->ha && ha_watch_message(b->ha, topic, &m.pl, now_usec(b))))) {
+	if (b->base.host.generated && ((b->z2m && z2m_watch_message(b->z2m, topic, &m.pl)) ||
+				       (b->ha && ha_watch_message(b->ha, topic, &m.pl, now_usec(b))))) {
 		mqtt_payload_clear(&m.pl);
 		return;
 	}
-	if (b->conf.nrules && b->host.discover)
+	if (b->conf.nrules && b->base.host.discover)
 		discover(b, topic, tlen, &m.pl);
 	each_match(b, topic, tlen, feed, &m);
 	mqtt_payload_clear(&m.pl);
@@ -1317,7 +1379,7 @@ static void op_unlink(struct op *op)
 static int on_op_timer(sd_event_source *s, uint64_t usec, void *ud)
 {
 	struct op *op = ud;
-	struct bridge *b = op->b;
+	struct mqtt_bridge *b = op->b;
 	bridge_done_fn done = op->done;
 	void *ctx = op->ctx;
 	int err = op->finished ? op->err : -ETIME;
@@ -1328,8 +1390,9 @@ static int on_op_timer(sd_event_source *s, uint64_t usec, void *ud)
 	if (err == -ETIME) {
 		if (d)
 			d->timeouts++;
-		log_warning("MQTT bridge %s: %s: no %s within the timeout", b->name, op->device,
-			    op->confirm && op->acked ? "state echo" : "PUBACK");
+		log_device_warning(BRIDGE_DEV_LOG(&b->base, op->device),
+				   "MQTT bridge %s: %s: no %s within the timeout", b->base.name, op->device,
+				   op->confirm && op->acked ? "state echo" : "PUBACK");
 	}
 	op_unlink(op);
 	op_free(op);
@@ -1347,14 +1410,14 @@ static void op_finish_later(struct op *op, int err)
 	(void)sd_event_source_set_enabled(op->timer, SD_EVENT_ONESHOT);
 }
 
-static void ops_fail_unacked(struct bridge *b, int err)
+static void ops_fail_unacked(struct mqtt_bridge *b, int err)
 {
 	for (struct op *op = b->ops; op; op = op->next)
 		if (!op->acked && !op->finished)
 			op_finish_later(op, err);
 }
 
-static int publish(struct bridge *b, struct dev *d, const struct mqtt_source *w, const char *value,
+static int publish(struct mqtt_bridge *b, struct dev *d, const struct mqtt_source *w, const char *value,
 		   size_t vlen, bool is_string, const struct mapping_point *pt,
 		   const struct mapping_sample *written, bridge_done_fn done, void *ctx)
 {
@@ -1369,18 +1432,22 @@ static int publish(struct bridge *b, struct dev *d, const struct mqtt_source *w,
 	tl = mqtt_template_expand(&w->topic, &d->bind, topic, sizeof(topic), &missing);
 	if (tl < 0) {
 		if (tl == -ENOENT)
-			log_error("MQTT bridge %s: %s: topic '%s' needs {%s}, which the device's address "
-				  "does not bind",
-				  b->name, d->name, w->topic.src, missing);
+			log_device_error(
+				BRIDGE_DEV_LOG(&b->base, d->name),
+				"MQTT bridge %s: %s: topic '%s' needs {%s}, which the device's address "
+				"does not bind",
+				b->base.name, d->name, w->topic.src, missing);
 		else
-			log_error("MQTT bridge %s: %s: cannot build a topic from '%s'", b->name, d->name,
-				  w->topic.src);
+			log_device_error(BRIDGE_DEV_LOG(&b->base, d->name),
+					 "MQTT bridge %s: %s: cannot build a topic from '%s'", b->base.name,
+					 d->name, w->topic.src);
 		return -EINVAL;
 	}
 	pl = mqtt_fill_payload(w->payload, value, vlen, is_string, &d->bind, payload, sizeof(payload));
 	if (pl < 0) {
-		log_error("MQTT bridge %s: %s: cannot fill the payload template '%s'", b->name, d->name,
-			  w->payload);
+		log_device_error(BRIDGE_DEV_LOG(&b->base, d->name),
+				 "MQTT bridge %s: %s: cannot fill the payload template '%s'", b->base.name,
+				 d->name, w->payload);
 		return -EINVAL;
 	}
 	op = calloc(1, sizeof(*op));
@@ -1421,8 +1488,9 @@ static int publish(struct bridge *b, struct dev *d, const struct mqtt_source *w,
 	rc = mosquitto_publish(b->mosq, &op->mid, topic, pl, payload, w->qos, w->retain);
 	b->in_publish = false;
 	if (rc != MOSQ_ERR_SUCCESS) {
-		log_error("MQTT bridge %s: %s: cannot publish on '%s': %s", b->name, d->name, topic,
-			  mosquitto_strerror(rc));
+		log_device_error(BRIDGE_DEV_LOG(&b->base, d->name),
+				 "MQTT bridge %s: %s: cannot publish on '%s': %s", b->base.name, d->name,
+				 topic, mosquitto_strerror(rc));
 		op_free(op);
 		return rc == MOSQ_ERR_NO_CONN ? -EHOSTUNREACH : mosq_errno(rc);
 	}
@@ -1434,14 +1502,16 @@ static int publish(struct bridge *b, struct dev *d, const struct mqtt_source *w,
 			op_finish_later(op, 0);
 	}
 	d->pub++;
-	log_debug("MQTT bridge %s: %s: published '%s' on '%s'", b->name, d->name, payload, topic);
+	log_device_debug(BRIDGE_DEV_LOG(&b->base, d->name), "MQTT bridge %s: %s: published '%s' on '%s'",
+			 b->base.name, d->name, payload, topic);
 	update_events(b);
 	return 0;
 }
 
-static int mqtt_write(struct bridge *b, const char *device, const struct mapping_point *pt,
+static int mqtt_write(struct bridge *base, const char *device, const struct mapping_point *pt,
 		      const struct mapping_sample *v, bridge_done_fn done, void *ctx)
 {
+	struct mqtt_bridge *b = MQ(base);
 	struct dev *d = dev_find(b, device);
 	const struct mqtt_source *w = pt->write;
 	char text[1024];
@@ -1458,9 +1528,10 @@ static int mqtt_write(struct bridge *b, const char *device, const struct mapping
 	return publish(b, d, w, text, (size_t)n, is_string, pt, v, done, ctx);
 }
 
-static int mqtt_execute(struct bridge *b, const char *device, const struct mapping_point *pt,
+static int mqtt_execute(struct bridge *base, const char *device, const struct mapping_point *pt,
 			const char *args, size_t args_len, bridge_done_fn done, void *ctx)
 {
+	struct mqtt_bridge *b = MQ(base);
 	struct dev *d = dev_find(b, device);
 
 	if (!d)
@@ -1472,7 +1543,7 @@ static int mqtt_execute(struct bridge *b, const char *device, const struct mappi
 
 /* ---- points -------------------------------------------------------------------- */
 
-static struct dev *dev_new(struct bridge *b, const char *name, const struct ynode *address)
+static struct dev *dev_new(struct mqtt_bridge *b, const char *name, const struct ynode *address)
 {
 	struct mqtt_binding bind;
 	struct dev *d;
@@ -1480,7 +1551,8 @@ static struct dev *dev_new(struct bridge *b, const char *name, const struct ynod
 	size_t total = 0, o = 0;
 
 	if (mqtt_address_binding(address, &bind, why, sizeof(why)) < 0) {
-		log_error("MQTT bridge %s: device %s: %s", b->name, name, why);
+		log_device_error(BRIDGE_DEV_LOG(&b->base, name), "MQTT bridge %s: device %s: %s",
+				 b->base.name, name, why);
 		return NULL;
 	}
 	for (size_t i = 0; i < bind.n; i++)
@@ -1526,7 +1598,7 @@ static struct dev *dev_new(struct bridge *b, const char *name, const struct ynod
 	return d;
 }
 
-static void dev_drop(struct bridge *b, struct dev *d)
+static void dev_drop(struct mqtt_bridge *b, struct dev *d)
 {
 	size_t vl;
 	const char *v = mqtt_binding_get(&d->bind, "device", &vl);
@@ -1554,8 +1626,9 @@ static void dev_drop(struct bridge *b, struct dev *d)
 	free(d);
 }
 
-static int mqtt_add_point(struct bridge *b, const struct bridge_point *p)
+static int mqtt_add_point(struct bridge *base, const struct bridge_point *p)
 {
+	struct mqtt_bridge *b = MQ(base);
 	const struct mqtt_source *src = p->pt->source;
 	struct dev *d = dev_find(b, p->device);
 	struct entry *e;
@@ -1569,8 +1642,9 @@ static int mqtt_add_point(struct bridge *b, const struct bridge_point *p)
 		return -EINVAL;
 	r = mqtt_template_filter(&src->topic, &d->bind, filter, sizeof(filter));
 	if (r < 0) {
-		log_error("MQTT bridge %s: device %s: cannot subscribe to '%s' with its address", b->name,
-			  d->name, src->topic.src);
+		log_device_error(BRIDGE_DEV_LOG(&b->base, d->name),
+				 "MQTT bridge %s: device %s: cannot subscribe to '%s' with its address",
+				 b->base.name, d->name, src->topic.src);
 		if (d->npoints == 0)
 			dev_drop(b, d);
 		return -EINVAL;
@@ -1601,7 +1675,7 @@ static int mqtt_add_point(struct bridge *b, const struct bridge_point *p)
 	}
 	e->dev = d;
 	e->pt = p->pt;
-	e->src = src;
+	e->h = p->handle;
 	/* Appended: a message feeds the points in profile order. */
 	*d->etail = e;
 	d->etail = &e->next;
@@ -1618,8 +1692,9 @@ static int mqtt_add_point(struct bridge *b, const struct bridge_point *p)
 	return 0;
 }
 
-static void mqtt_remove_point(struct bridge *b, const char *device, const struct lwm2m_path *path)
+static void mqtt_remove_point(struct bridge *base, const char *device, const struct lwm2m_path *path)
 {
+	struct mqtt_bridge *b = MQ(base);
 	struct dev *d = dev_find(b, device);
 
 	for (struct entry **q = d ? &d->entries : NULL; q && *q; q = &(*q)->next) {
@@ -1646,8 +1721,9 @@ static void mqtt_remove_point(struct bridge *b, const char *device, const struct
 	}
 }
 
-static int mqtt_device_status(struct bridge *b, const char *device, char *buf, size_t size)
+static int mqtt_device_status(struct bridge *base, const char *device, char *buf, size_t size)
 {
+	struct mqtt_bridge *b = MQ(base);
 	struct dev *d = dev_find(b, device);
 	int n;
 
@@ -1656,12 +1732,30 @@ static int mqtt_device_status(struct bridge *b, const char *device, char *buf, s
 	const char *note = z2m_watch_note(b->z2m, device);
 	if (!note)
 		note = ha_watch_note(b->ha, device);
-	n = snprintf(buf, size, "rx=%llu bad=%llu missing=%llu pub=%llu timeout=%llu%s%s%s%s%s%s", d->rx,
-		     d->bad, d->missing, d->pub, d->timeouts, d->discovered ? " discovered" : "",
-		     b->state == ST_CONNECTED ? "" : " broker-down",
+	n = snprintf(buf, size,
+		     "rx=%llu bad=%llu value_err=%llu missing=%llu pub=%llu timeout=%llu%s%s%s%s%s%s", d->rx,
+		     d->bad, d->value_err, d->missing, d->pub, d->timeouts,
+		     d->discovered ? " discovered" : "", b->state == ST_CONNECTED ? "" : " broker-down",
 		     d->offline || b->offline ? " offline" : "", d->stale ? " silent" : "",
 		     note ? " not mapped: " : "", note ? note : "");
 	return n < 0 ? -EIO : (size_t)n >= size ? (int)size - 1 : n;
+}
+
+static int mqtt_device_counters(struct bridge *base, const char *device, struct bridge_counter *out,
+				size_t max)
+{
+	struct dev *d = dev_find(MQ(base), device);
+	const struct bridge_counter c[] = {
+		{ "messages", "MQTT messages received on the device's topics", d ? d->rx : 0 },
+		{ "bad_messages", "messages that could not be read at all (not JSON, too large)",
+		  d ? d->bad : 0 },
+		{ "value_errors", "values of a message that did not decode", d ? d->value_err : 0 },
+		{ "missing_values", "values a message did not carry", d ? d->missing : 0 },
+		{ "commands", "writes and executes published", d ? d->pub : 0 },
+		{ "command_timeouts", "commands never acknowledged", d ? d->timeouts : 0 },
+	};
+
+	return d ? bridge_counters_copy(out, max, c, sizeof(c) / sizeof(c[0])) : 0;
 }
 
 /* ---- life cycle ---------------------------------------------------------------- */
@@ -1685,39 +1779,24 @@ static int mqtt_verify_address(struct schema_ctx *ctx, const struct ynode *addre
 	return 0;
 }
 
-static int mqtt_new(const char *name, const struct ynode *body, const struct bridge_host *host,
-		    struct bridge **out)
+static int mqtt_init(struct bridge *base, const struct ynode *body)
 {
-	struct bridge *b = calloc(1, sizeof(*b));
+	struct mqtt_bridge *b = MQ(base);
 	int r;
 
-	if (!b || !(b->name = strdup(name))) {
-		free(b);
-		return -ENOMEM;
-	}
-	b->host = *host;
-	r = mqtt_conf_load(name, body, &b->conf);
-	if (r < 0) {
-		free(b->name);
-		free(b);
-		return r;
-	}
-	r = auto_watchers(b);
-	if (r < 0) {
-		z2m_watch_free(b->z2m);
-		mqtt_conf_clear(&b->conf);
-		free(b->name);
-		free(b);
-		return r;
-	}
+	/* First, so that done() always has one to give back. */
 	if (lib_refs++ == 0)
 		mosquitto_lib_init();
-	*out = b;
-	return 0;
+	r = mqtt_conf_load(b->base.name, body, &b->conf);
+	if (r < 0)
+		return r;
+	/* done() frees what was made of them. */
+	return auto_watchers(b);
 }
 
-static int mqtt_start(struct bridge *b, sd_event *event)
+static int mqtt_start(struct bridge *base, sd_event *event)
 {
+	struct mqtt_bridge *b = MQ(base);
 	int r;
 
 	b->event = sd_event_ref(event);
@@ -1735,25 +1814,26 @@ static int mqtt_start(struct bridge *b, sd_event *event)
 	}
 	if ((r = auto_subscribe(b)) < 0)
 		return r;
-	if ((b->z2m || b->ha) && !b->host.generated)
+	if ((b->z2m || b->ha) && !b->base.host.generated)
 		log_warning("MQTT bridge %s: this gateway cannot create devices: zigbee2mqtt/homeassistant "
 			    "discovery is off",
-			    b->name);
-	if (b->conf.nrules && !b->host.discover)
-		log_warning("MQTT bridge %s: this gateway cannot create devices: discovery is off", b->name);
+			    b->base.name);
+	if (b->conf.nrules && !b->base.host.discover)
+		log_warning("MQTT bridge %s: this gateway cannot create devices: discovery is off",
+			    b->base.name);
 	r = sd_event_add_time_relative(event, &b->misc, CLOCK_MONOTONIC, MISC_PERIOD_USEC, 100000, on_misc,
 				       b);
 	if (r < 0)
-		return log_error_errno(r, "MQTT bridge %s: cannot arm a timer: %m", b->name);
+		return log_error_errno(r, "MQTT bridge %s: cannot arm a timer: %m", b->base.name);
 	(void)sd_event_source_set_enabled(b->misc, SD_EVENT_ON);
 	conn_begin(b);
 	return 0;
 }
 
-static void mqtt_stop(struct bridge *b)
+static void mqtt_stop(struct bridge *base)
 {
-	if (!b)
-		return;
+	struct mqtt_bridge *b = MQ(base);
+
 	while (b->ops) {
 		struct op *op = b->ops;
 		bridge_done_fn done = op->done;
@@ -1778,11 +1858,11 @@ static void mqtt_stop(struct bridge *b)
 	b->lookup = resolve_cancel(b->lookup);
 }
 
-static struct bridge *mqtt_free(struct bridge *b)
+static void mqtt_done(struct bridge *base)
 {
-	if (!b)
-		return NULL;
-	mqtt_stop(b);
+	struct mqtt_bridge *b = MQ(base);
+
+	mqtt_stop(base);
 	while (b->devs) {
 		struct dev *d = b->devs;
 		while (d->entries) {
@@ -1810,26 +1890,26 @@ static struct bridge *mqtt_free(struct bridge *b)
 	ha_watch_free(b->ha);
 	mqtt_conf_clear(&b->conf);
 	sd_event_unref(b->event);
-	free(b->name);
-	free(b);
 	if (--lib_refs == 0)
 		mosquitto_lib_cleanup();
-	return NULL;
 }
 
-const struct bridge_ops bridge_mqtt_ops = {
-	.type = "mqtt",
+static const struct bridge_kind bridge_kind_mqtt = {
+	.name = "mqtt",
+	.size = sizeof(struct mqtt_bridge),
 	.tester = &mqtt_tester,
 	.source_ops = &mqtt_source_ops,
 	.verify = mqtt_verify,
 	.verify_address = mqtt_verify_address,
-	.new = mqtt_new,
+	.init = mqtt_init,
 	.start = mqtt_start,
 	.add_point = mqtt_add_point,
 	.remove_point = mqtt_remove_point,
 	.write = mqtt_write,
 	.execute = mqtt_execute,
 	.device_status = mqtt_device_status,
+	.device_counters = mqtt_device_counters,
 	.stop = mqtt_stop,
-	.free = mqtt_free,
+	.done = mqtt_done,
 };
+BRIDGE_KIND_REGISTER(bridge_kind_mqtt)

@@ -76,7 +76,7 @@ struct mqtt_conf {
 	struct ha_conf ha;
 };
 
-/* Check a body, reporting through ctx (bridge_ops.verify). */
+/* Check a body, reporting through ctx (bridge_kind.verify). */
 int mqtt_conf_verify(struct schema_ctx *ctx, const struct ynode *body);
 /* Copy a verified body into out (owned; mqtt_conf_clear()). name is the
  * bridge's name (default client id fieldgate-<name>). */

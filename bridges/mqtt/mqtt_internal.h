@@ -3,7 +3,7 @@
  * bridges/mqtt/mqtt_internal.h — the pieces of the MQTT bridge that are pure
  * functions (topic templates, payload decoders, the profile source parser),
  * shared by the bridge, its unit tests and its fuzz targets. The bridge
- * itself is only reachable through bridge_mqtt_ops (bridges/bridge.h).
+ * itself is only reachable through its kind table (bridges/bridge.h).
  */
 #pragma once
 

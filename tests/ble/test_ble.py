@@ -581,7 +581,7 @@ class Gatt(Base):
         self.assertEqual(r["code"], "5.04", r)
         gw.wait_log(r"BLE device t1 \(C0:FF:EE:00:00:01\): GATT call failed")
         bz.obj(sp).AddMethod(CHAR, "WriteValue", "aya{sv}", "", GATT_METHODS_CHAR[1][3], dbus_interface=MOCK_IFACE)
-        gw.wait_log(r"Device t1 is reachable again")  # reconnected after the backoff
+        gw.wait_log(r"Device t1: reachable again")  # reconnected after the backoff
         r = self.srv.request("write", ep="gw-t1", path="/3308/0/5900", value=22.0, type="float", timeout=10)
         self.assertEqual(r["code"], "2.04", r)
         self.assertEqual(bytes(bz.get(sp, CHAR, "Value")), b"\xdc\x00")

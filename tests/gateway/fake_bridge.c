@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A fake bridge of type "mqtt" for the gateway's glue tests: it is linked
- * into fieldgate-fake instead of a real bridge (bridges.c's weak reference
- * then finds it). It prints what the core asks on stderr ("fake: ..."), and
+ * The bridge kind "fake", for the gateway's glue tests: it lives here only
+ * and registers itself like any kind (BRIDGE_KIND_REGISTER) in
+ * fieldgate-fake, which has the real kinds too. It prints what the core asks on stderr ("fake: ..."), and
  * acknowledges writes and executes after 100 ms, or fails them with
  * -EHOSTUNREACH for a device whose address is "offline". Reads (max_age)
  * answer after 100 ms with 20.5 + the number of reads so far ("fake: read
@@ -17,6 +17,7 @@
  * device every millisecond until stop (samples racing the shutdown).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,7 @@
 #include "common/schema.h"
 
 struct pending {
-	struct bridge *b;
+	struct fake_bridge *b;
 	sd_event_source *timer;
 	int err;
 	bridge_done_fn done;
@@ -35,9 +36,8 @@ struct pending {
 	struct pending *next;
 };
 
-struct bridge {
-	char *name;
-	struct bridge_host host;
+struct fake_bridge {
+	struct bridge base;
 	sd_event *event;
 	struct pending *pending;
 	char offline[8][64]; /* devices whose address is "offline" */
@@ -51,10 +51,14 @@ struct bridge {
 	size_t nstatus;
 	bool chatty;
 	sd_event_source *chatty_timer;
+	struct bridge_handle *chatty_h[8]; /* of chatty_dev's /3306/0/5851 */
 	char chatty_dev[8][64];
 	size_t nchatty;
 	unsigned chatty_n;
 };
+
+_Static_assert(offsetof(struct fake_bridge, base) == 0, "struct bridge comes first");
+#define FAKE(b) bridge_container(b, struct fake_bridge)
 
 static bool listed(char (*list)[64], size_t n, const char *device)
 {
@@ -85,7 +89,7 @@ static void src_free(void *p)
 	free(p);
 }
 
-static const struct mapping_source_ops fake_source = { .kind = "mqtt", .parse = src_parse, .free = src_free };
+static const struct mapping_source_ops fake_source = { .kind = "fake", .parse = src_parse, .free = src_free };
 
 static int fake_verify(struct schema_ctx *ctx, const struct ynode *body)
 {
@@ -107,41 +111,34 @@ static int fake_verify_address(struct schema_ctx *ctx, const struct ynode *a)
 	return 0;
 }
 
-static int fake_new(const char *name, const struct ynode *body, const struct bridge_host *host,
-		    struct bridge **out)
+static int fake_init(struct bridge *base, const struct ynode *body)
 {
-	struct bridge *b = calloc(1, sizeof(*b));
-
+	struct fake_bridge *b = FAKE(base);
 	const struct ynode *dn = ynode_map_get(body, "discover"), *fn = ynode_map_get(body, "forget");
 
-	if (!b || !(b->name = strdup(name))) {
-		free(b);
+	if (dn && dn->kind == YNODE_SCALAR && !(b->discover = strdup(dn->scalar.str)))
 		return -ENOMEM;
-	}
-	if (dn && dn->kind == YNODE_SCALAR)
-		b->discover = strdup(dn->scalar.str);
-	if (fn && fn->kind == YNODE_SCALAR)
-		b->forget = strdup(fn->scalar.str);
+	if (fn && fn->kind == YNODE_SCALAR && !(b->forget = strdup(fn->scalar.str)))
+		return -ENOMEM;
 	b->chatty = ynode_map_get(body, "chatty") != NULL;
-	b->host = *host;
-	*out = b;
-	fprintf(stderr, "fake: new %s\n", name);
+	fprintf(stderr, "fake: new %s\n", b->base.name);
 	return 0;
 }
 
 static int on_forget(sd_event_source *s, uint64_t usec, void *ud)
 {
-	struct bridge *b = ud;
+	struct fake_bridge *b = ud;
 
 	(void)s;
 	(void)usec;
-	fprintf(stderr, "fake: forget %s rc=%d\n", b->forget, b->host.forget(b->host.ud, b->forget));
+	fprintf(stderr, "fake: forget %s rc=%d\n", b->forget,
+		b->base.host.forget(b->base.host.ud, b->forget));
 	return 0;
 }
 
 static int on_discover(sd_event_source *s, uint64_t usec, void *ud)
 {
-	struct bridge *b = ud;
+	struct fake_bridge *b = ud;
 	char name[64], profile[64], address[64];
 
 	(void)s;
@@ -151,7 +148,7 @@ static int on_discover(sd_event_source *s, uint64_t usec, void *ud)
 	/* Twice: the second time the name is taken. */
 	for (int i = 0; i < 2; i++)
 		fprintf(stderr, "fake: discover %s rc=%d\n", name,
-			b->host.discover(b->host.ud, b->name, name, profile, address));
+			b->base.host.discover(b->base.host.ud, b->base.name, name, profile, address));
 	if (b->forget)
 		sd_event_add_time_relative(b->event, &b->forget_timer, CLOCK_MONOTONIC, 1000000, 0, on_forget,
 					   b);
@@ -160,20 +157,21 @@ static int on_discover(sd_event_source *s, uint64_t usec, void *ud)
 
 static int on_chatty(sd_event_source *s, uint64_t usec, void *ud)
 {
-	struct bridge *b = ud;
+	struct fake_bridge *b = ud;
 	struct mapping_sample smp = { .kind = MAPPING_SAMPLE_VALUE, .value = { .type = LWM2M_TYPE_INTEGER } };
 
 	(void)usec;
 	smp.value.i = b->chatty_n++ % 100;
 	for (size_t i = 0; i < b->nchatty; i++)
-		b->host.sample(b->host.ud, b->chatty_dev[i], &LWM2M_PATH(3306, 0, 5851), &smp, 0);
+		bridge_sample(&b->base, b->chatty_h[i], &smp, 0);
 	return sd_event_source_set_time_relative(s, 1000);
 }
 
-static int fake_start(struct bridge *b, sd_event *event)
+static int fake_start(struct bridge *base, sd_event *event)
 {
+	struct fake_bridge *b = FAKE(base);
 	b->event = sd_event_ref(event);
-	fprintf(stderr, "fake: start %s\n", b->name);
+	fprintf(stderr, "fake: start %s\n", b->base.name);
 	if (b->chatty) {
 		int e = sd_event_add_time_relative(event, &b->chatty_timer, CLOCK_MONOTONIC, 1000, 0,
 						   on_chatty, b);
@@ -187,39 +185,44 @@ static int fake_start(struct bridge *b, sd_event *event)
 	return 0;
 }
 
-static void fake_observed(struct bridge *b, const char *device, const struct lwm2m_path *path,
+static void fake_observed(struct bridge *base, const char *device, const struct lwm2m_path *path,
 			  uint64_t period_usec)
 {
+	struct fake_bridge *b = FAKE(base);
 	char ps[32];
 
 	lwm2m_path_format(path, ps);
-	fprintf(stderr, "fake: observed %s %s %s %llu\n", b->name, device, ps,
+	fprintf(stderr, "fake: observed %s %s %s %llu\n", b->base.name, device, ps,
 		(unsigned long long)period_usec);
 }
 
-static int fake_device_status(struct bridge *b, const char *device, char *buf, size_t size)
+static int fake_device_status(struct bridge *base, const char *device, char *buf, size_t size)
 {
+	struct fake_bridge *b = FAKE(base);
 	if (!listed(b->status_dev, b->nstatus, device))
 		return 0;
 	return snprintf(buf, size, "fake status");
 }
 
-static int fake_add_point(struct bridge *b, const struct bridge_point *p)
+static int fake_add_point(struct bridge *base, const struct bridge_point *p)
 {
+	struct fake_bridge *b = FAKE(base);
 	char ps[32];
 
 	lwm2m_path_format(&p->pt->path, ps);
-	fprintf(stderr, "fake: add_point %s %s %s address=%s poll=%llu\n", b->name, p->device, ps,
+	fprintf(stderr, "fake: add_point %s %s %s address=%s poll=%llu\n", b->base.name, p->device, ps,
 		p->address && p->address->kind == YNODE_SCALAR ? p->address->scalar.str : "?",
 		(unsigned long long)p->poll_usec);
 	if (p->address && p->address->kind == YNODE_SCALAR &&
 	    strcmp(p->address->scalar.str, "offline") == 0 && b->noffline < 8) {
 		snprintf(b->offline[b->noffline++], 64, "%s", p->device);
 		/* Tell the core: the device does not answer. */
-		b->host.presence(b->host.ud, p->device, -EHOSTUNREACH);
+		b->base.host.presence(b->base.host.ud, p->device, -EHOSTUNREACH);
 	}
-	if (p->pt->path.id[0] == 3306 && p->pt->path.id[2] == 5851 && b->nchatty < 8)
-		snprintf(b->chatty_dev[b->nchatty++], 64, "%s", p->device);
+	if (p->pt->path.id[0] == 3306 && p->pt->path.id[2] == 5851 && b->nchatty < 8) {
+		snprintf(b->chatty_dev[b->nchatty], 64, "%s", p->device);
+		b->chatty_h[b->nchatty++] = p->handle;
+	}
 	if (p->address && p->address->kind == YNODE_SCALAR && strcmp(p->address->scalar.str, "a1") == 0 &&
 	    b->nstatus < 8 && !listed(b->status_dev, b->nstatus, p->device))
 		snprintf(b->status_dev[b->nstatus++], 64, "%s", p->device);
@@ -232,12 +235,21 @@ static int fake_add_point(struct bridge *b, const struct bridge_point *p)
 	return 0;
 }
 
-static void fake_remove_point(struct bridge *b, const char *device, const struct lwm2m_path *path)
+static void fake_remove_point(struct bridge *base, const char *device, const struct lwm2m_path *path)
 {
+	struct fake_bridge *b = FAKE(base);
 	char ps[32];
 
 	lwm2m_path_format(path, ps);
-	fprintf(stderr, "fake: remove_point %s %s %s\n", b->name, device, ps);
+	fprintf(stderr, "fake: remove_point %s %s %s\n", b->base.name, device, ps);
+	/* The handle is not valid after this. */
+	for (size_t i = 0; path->id[0] == 3306 && path->id[2] == 5851 && i < b->nchatty; i++)
+		if (strcmp(b->chatty_dev[i], device) == 0) {
+			b->nchatty--;
+			memmove(b->chatty_dev[i], b->chatty_dev[b->nchatty], 64);
+			b->chatty_h[i] = b->chatty_h[b->nchatty];
+			break;
+		}
 }
 
 static void pending_drop(struct pending *p)
@@ -268,8 +280,8 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *ud)
 	return 0;
 }
 
-static int later_usec(struct bridge *b, const char *device, bridge_done_fn done, void *ctx, uint64_t usec,
-		      struct pending **out)
+static int later_usec(struct fake_bridge *b, const char *device, bridge_done_fn done, void *ctx,
+		      uint64_t usec, struct pending **out)
 {
 	struct pending *p = calloc(1, sizeof(*p));
 	int r;
@@ -293,19 +305,21 @@ static int later_usec(struct bridge *b, const char *device, bridge_done_fn done,
 	return 0;
 }
 
-static int later(struct bridge *b, const char *device, bridge_done_fn done, void *ctx)
+static int later(struct fake_bridge *b, const char *device, bridge_done_fn done, void *ctx)
 {
 	return later_usec(b, device, done, ctx, 100000, NULL);
 }
 
-static int fake_read(struct bridge *b, const char *device, const struct mapping_point *pt,
+static int fake_read(struct bridge *base, const char *device, const struct mapping_point *pt,
 		     bridge_done_fn done, void *ctx)
 {
+	struct fake_bridge *b = FAKE(base);
 	struct pending *p;
 	int r;
 
 	b->reads++;
-	fprintf(stderr, "fake: read %u %s %s key=%s\n", b->reads, b->name, device, (const char *)pt->source);
+	fprintf(stderr, "fake: read %u %s %s key=%s\n", b->reads, b->base.name, device,
+		(const char *)pt->source);
 	r = later_usec(b, device, done, ctx, listed(b->slow, b->nslow, device) ? 3000000 : 100000, &p);
 	if (r < 0)
 		return r;
@@ -316,9 +330,10 @@ static int fake_read(struct bridge *b, const char *device, const struct mapping_
 	return 0;
 }
 
-static int fake_write(struct bridge *b, const char *device, const struct mapping_point *pt,
+static int fake_write(struct bridge *base, const char *device, const struct mapping_point *pt,
 		      const struct mapping_sample *v, bridge_done_fn done, void *ctx)
 {
+	struct fake_bridge *b = FAKE(base);
 	char text[64] = "?";
 
 	if (v->kind == MAPPING_SAMPLE_VALUE) {
@@ -336,22 +351,24 @@ static int fake_write(struct bridge *b, const char *device, const struct mapping
 			break;
 		}
 	}
-	fprintf(stderr, "fake: write %s %s key=%s value=%s\n", b->name, device,
+	fprintf(stderr, "fake: write %s %s key=%s value=%s\n", b->base.name, device,
 		(const char *)(pt->write ? pt->write : pt->source), text);
 	return later(b, device, done, ctx);
 }
 
-static int fake_execute(struct bridge *b, const char *device, const struct mapping_point *pt,
+static int fake_execute(struct bridge *base, const char *device, const struct mapping_point *pt,
 			const char *args, size_t args_len, bridge_done_fn done, void *ctx)
 {
-	fprintf(stderr, "fake: execute %s %s action=%s args=%.*s\n", b->name, device,
+	struct fake_bridge *b = FAKE(base);
+	fprintf(stderr, "fake: execute %s %s action=%s args=%.*s\n", b->base.name, device,
 		(const char *)pt->execute, (int)args_len, args ? args : "");
 	return later(b, device, done, ctx);
 }
 
-static void fake_stop(struct bridge *b)
+static void fake_stop(struct bridge *base)
 {
-	fprintf(stderr, "fake: stop %s\n", b->name);
+	struct fake_bridge *b = FAKE(base);
+	fprintf(stderr, "fake: stop %s\n", b->base.name);
 	while (b->pending) {
 		struct pending *p = b->pending;
 		bridge_done_fn done = p->done;
@@ -361,27 +378,25 @@ static void fake_stop(struct bridge *b)
 	}
 }
 
-static struct bridge *fake_free(struct bridge *b)
+static void fake_done(struct bridge *base)
 {
-	if (!b)
-		return NULL;
+	struct fake_bridge *b = FAKE(base);
+
 	sd_event_source_disable_unref(b->discover_timer);
 	sd_event_source_disable_unref(b->chatty_timer);
 	sd_event_source_disable_unref(b->forget_timer);
 	sd_event_unref(b->event);
-	free(b->name);
 	free(b->discover);
 	free(b->forget);
-	free(b);
-	return NULL;
 }
 
-const struct bridge_ops bridge_mqtt_ops = {
-	.type = "mqtt",
+static const struct bridge_kind bridge_kind_fake = {
+	.name = "fake",
+	.size = sizeof(struct fake_bridge),
 	.source_ops = &fake_source,
 	.verify = fake_verify,
 	.verify_address = fake_verify_address,
-	.new = fake_new,
+	.init = fake_init,
 	.start = fake_start,
 	.add_point = fake_add_point,
 	.remove_point = fake_remove_point,
@@ -391,5 +406,6 @@ const struct bridge_ops bridge_mqtt_ops = {
 	.observed = fake_observed,
 	.device_status = fake_device_status,
 	.stop = fake_stop,
-	.free = fake_free,
+	.done = fake_done,
 };
+BRIDGE_KIND_REGISTER(bridge_kind_fake)

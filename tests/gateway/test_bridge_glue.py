@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
 """The glue between LwM2M, profiles and bridges, with the fake bridge of
-fake_bridge.c (linked into fieldgate-fake as the "mqtt" bridge): bridge
+fake_bridge.c (the bridge kind "fake", linked into fieldgate-fake beside
+the real kinds): the kinds registered, bridge
 bodies and device addresses verified by the bridge at load time, points
 handed to the bridge, presence in /3/0/11/0, LwM2M Write answered only
 after the field acknowledged (2.04), a value out of the DDF range refused
@@ -44,7 +45,7 @@ lwm2m:
     - uri: %s
 bridges:
   bus:
-    type: mqtt
+    type: fake
     %s
 devices:
   - name: v1
@@ -70,6 +71,41 @@ class Glue(test_devices.Base):
                          "%s:14:12: fake bridge: 'bogus' is not accepted\n"
                          "%s:23:14: fake bridge: the address must be a scalar\n"
                          "%s: 2 errors, 0 warnings\n" % (path, path, path))
+
+    def test_kinds_register_themselves(self):
+        # A fourth kind, from tests/ only, beside the real ones (gateway/
+        # had room for three: kinds[4] with its NULL end).
+        r = subprocess.run([test_devices.FIELDGATE, "--version"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout.splitlines()[1], r"^bridges:( modbus)?( mqtt)?( ble)? fake plain$")
+        with open(os.path.join(self.tmp(), "c.yaml"), "w") as f:
+            f.write(config(self.srv.url).replace("type: fake", "type: faek").replace("@SOCK@", "/tmp/x.sock"))
+            path = f.name
+        r = subprocess.run([test_devices.FIELDGATE, "check", "-c", path], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr.splitlines()[0],
+                         "%s:13:11: invalid value 'faek' for 'bridges.bus.type', did you mean 'fake'? "
+                         "(expected one of: modbus, mqtt, ble, fake, plain)" % path)
+
+    def test_missing_operations_answer_4_05(self):
+        # The kind "plain" (plain_bridge.c, tests only) has no write and no
+        # execute: a Write or an Execute its profile allows is 4.05 Method
+        # Not Allowed (it was 5.03, as if the device were unreachable); its
+        # samples arrive, and a Read without its read op is the store's.
+        text = config(self.srv.url) + ("  - {name: p1, bridge: plain, address: x, profile: plain-dimmer}\n")
+        text = text.replace("devices:\n", "  plain:\n    type: plain\n    value: 42\ndevices:\n")
+        gw = self.start(text)
+        self.srv.wait_event("register", ep="gw-p1", timeout=15)
+        self.assertEqual(self.value("gw-p1", "/3306/0/5851"), 42)
+        r = self.srv.request("write", ep="gw-p1", path="/3306/0/5851", value=7, type="integer", timeout=10)
+        self.assertEqual(r["code"], "4.05", r)
+        r = self.srv.request("execute", ep="gw-p1", path="/3/0/4", timeout=10)
+        self.assertEqual(r["code"], "4.05", r)
+        self.assertEqual(self.value("gw-p1", "/3306/0/5851"), 42)
+        # The fake's, which has both, still reach the field.
+        r = self.srv.request("write", ep="gw-v1", path="/3306/0/5851", value=7, type="integer", timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        self.assertEqual(gw.stop(), 0)
 
     def tmp(self):
         import tempfile
@@ -214,6 +250,24 @@ class Glue(test_devices.Base):
         self.srv.proc.send_signal(signal.SIGCONT)
         self.assertEqual(gw.stop(), 0)
         self.assertIn("fake: stop bus", gw.log)
+
+    def test_discovered_names_checked_as_configured(self):
+        # The one device name check: a discovered "-x" is refused as a
+        # configured one is (it was accepted and registered as gw--x).
+        gw = self.start(config(self.srv.url, body='host: broker-1\n    discover: "-x fake-sensor a1"'))
+        gw.wait_log(r"^fake: discover -x rc=-22$")
+        gw.wait_log(r"Bridge bus discovered a device named '-x': use 1 to 64 letters, digits, '\.', '_' or "
+                    r"'-', starting with a letter or digit$")
+        self.srv.wait_event("register", ep="gw-v1", timeout=15)
+        self.assertEqual(gw.ctl("status").stdout.splitlines()[-1], "2 devices, 2 registered")
+        self.assertEqual(gw.stop(), 0)
+        # In gateway mode a name is an Object 25 prefix: not all digits.
+        text = config(self.srv.url, body='host: broker-1\n    discover: "123 fake-sensor a1"')
+        gw = self.start(text.replace("  lifetime: 60s", "  mode: gateway\n  lifetime: 60s"))
+        gw.wait_log(r"^fake: discover 123 rc=-22$")
+        gw.wait_log(r"Bridge bus discovered a device named '123': in gateway mode it is an Object 25 prefix "
+                    r"and must not be all digits$")
+        self.assertEqual(gw.stop(), 0)
 
     def test_discover_observe_status(self):
         body = 'host: broker-1\n    discover: "d9 fake-sensor a1"'

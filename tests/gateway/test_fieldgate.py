@@ -126,26 +126,32 @@ class Check(unittest.TestCase):
         self.assertEqual(out.count("\n"), 1)  # one paragraph
 
     def test_example(self):
-        # The example holds a psk_key: valid once only its owner can read
-        # it (it is installed 0640, a copy of the checkout's is made 0600),
-        # refused while others can.
+        # The example keeps its PSK out of the file, as the systemd
+        # credential fieldgate_lwm2m-psk: valid with the credential (as
+        # the service sees it), at any mode since it holds no secret.
         with tempfile.TemporaryDirectory() as tmp:
             shutil.copytree(os.path.join(SOURCE, "conf"), os.path.join(tmp, "conf"))
             path = os.path.join(tmp, "conf", "fieldgate.yaml")
-            os.chmod(path, 0o600)
-            r = fg("check", "-c", path)
+            creds = os.path.join(tmp, "credentials")
+            os.mkdir(creds, 0o700)
+            fd = os.open(os.path.join(creds, "fieldgate_lwm2m-psk"), os.O_WRONLY | os.O_CREAT, 0o600)
+            os.write(fd, b"000102030405060708090a0b0c0d0e0f\n")
+            os.close(fd)
+            os.chmod(path, 0o644)
+            r = fg("check", "-c", path, env=dict(os.environ, CREDENTIALS_DIRECTORY=creds))
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(without_state_dir_warning(r.stderr), "")
             self.assertIn("Gateway 'edge-router-01' in endpoint mode", r.stdout)
             self.assertIn("2 LwM2M servers (coaps://lwm2m.example.com:5684 psk, "
                           "coaps://[2001:db8::10]:5684 certificate)", r.stdout)
-            os.chmod(path, 0o644)
-            r = fg("check", "-c", path)
-            self.assertEqual(r.returncode, 1)
-            with open(path) as f:
-                line = 1 + next(i for i, l in enumerate(f) if l.startswith("      psk_key:"))
-            self.assertRegex(r.stderr, r"^%s:%d:16: lwm2m\.servers\[0\]\.psk_key in a file readable by others "
-                             r"\(mode 0644" % (re.escape(path), line))
+            # Without it: said where, and what to do.
+            if not os.path.exists("/run/credentials/fieldgate.service"):
+                r = fg("check", "-c", path, env=dict(os.environ, CREDENTIALS_DIRECTORY=""))
+                self.assertEqual(r.returncode, 1)
+                with open(path) as f:
+                    line = 1 + next(i for i, l in enumerate(f) if l.startswith("      psk_key_credential:"))
+                self.assertRegex(r.stderr, r"^%s:%d:27: psk_key_credential: systemd credential "
+                                 r"'fieldgate_lwm2m-psk' not found" % (re.escape(path), line))
 
     def test_every_error_has_a_position(self):
         # Bytes a YAML reader refuses or stumbles on, put into the demo
@@ -448,7 +454,7 @@ class Run(unittest.TestCase):
         rel = d.wait_notify(lambda m: m.get("RELOADING") == "1")
         self.assertRegex(rel.get("MONOTONIC_USEC", ""), r"^\d+$")
         d.wait_log("<3>%s:3:3: unknown key 'nmae' in 'gateway', did you mean 'name'? "
-                   "(accepted keys: name, state_dir, objects_dir, profiles_path, status_socket)" % d.config)
+                   "(accepted keys: name, state_dir, objects_dir, profiles_path, status_socket, devices_dir)" % d.config)
         d.wait_log("<3>%s:6:12: invalid URI 'coap://127.0.0.1:99999' for 'lwm2m.servers[0].uri': "
                    "port 99999 is out of range (1..65535)" % d.config)
         d.wait_log("<3>Configuration %s has 2 errors, keeping the running configuration" % d.config)
@@ -486,7 +492,7 @@ class Run(unittest.TestCase):
         self.assertEqual(d.wait_exit(), 1)
         log = d.drain_log()
         self.assertIn("<3>%s:3:3: unknown key 'nmae' in 'gateway', did you mean 'name'? "
-                      "(accepted keys: name, state_dir, objects_dir, profiles_path, status_socket)" % d.config, log)
+                      "(accepted keys: name, state_dir, objects_dir, profiles_path, status_socket, devices_dir)" % d.config, log)
         self.assertEqual(log[-1], "<3>Configuration %s has 2 errors, not starting" % d.config)
         msgs = d.notes_sent()
         self.assertFalse(any("READY=1" in m for m in msgs), msgs)

@@ -88,7 +88,13 @@ class Install(unittest.TestCase):
                 os.path.join(datadir, "fieldgate", "profiles", "demo-sensor.yaml"),
                 os.path.join(prefix, "lib", "sysusers.d", "fieldgate.conf"),
                 os.path.join(prefix, "lib", "tmpfiles.d", "fieldgate.conf"),
+                os.path.join(datadir, "fieldgate", "fieldgate.yaml.example"),
+                os.path.join(datadir, "fieldgate", "status.schema.json"),
             ]
+            if os.path.exists(os.path.join(BUILD, "docs", "man", "fieldgate.8")):
+                expect += [os.path.join(prefix, option("mandir"), "man8", "fieldgate.8"),
+                           os.path.join(prefix, option("mandir"), "man5", "fieldgate.yaml.5"),
+                           os.path.join(prefix, option("mandir"), "man5", "fieldgate-profile.5")]
             if prefix == "/usr":
                 expect.append(os.path.join(subprocess.run(
                     ["pkg-config", "--variable=systemdsystemunitdir", "systemd"], capture_output=True,
@@ -106,6 +112,15 @@ class Install(unittest.TestCase):
             # It holds a psk_key: not readable by others (fieldgate would
             # refuse it).
             self.assertEqual(os.stat(dest + expect[1]).st_mode & 0o777, 0o640)
+            # The example as installed, beside it: the unit's ExecCondition=
+            # compares them. The credentials folder is root's alone.
+            with open(dest + expect[1], "rb") as a, open(dest + expect[5], "rb") as b:
+                self.assertEqual(a.read(), b.read())
+            self.assertEqual(os.stat(os.path.join(dest + sysconf, "fieldgate", "credentials")).st_mode & 0o777, 0o700)
+            self.assertTrue(os.path.isdir(os.path.join(dest + sysconf, "fieldgate", "devices.d")))
+            completion = [os.path.join(d, f)[len(dest):] for d, _, fs in os.walk(dest) for f in fs
+                          if d.endswith("bash-completion/completions")]
+            self.assertEqual([os.path.basename(c) for c in completion], ["fieldgate"])
             # Test programs are not installed.
             names = [f for _, _, fs in os.walk(dest) for f in fs]
             self.assertFalse([n for n in names if n.startswith("test_") or n == "fg-lwm2m-server"], names)

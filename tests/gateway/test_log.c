@@ -134,6 +134,39 @@ static void test_long_message_marked(void **state)
 	free(big);
 }
 
+static void test_device_lines(void **state)
+{
+	const struct log_device who = { .device = "pump", .bridge = "bus1", .endpoint = "gw-pump" };
+	const struct log_device anon = { 0 };
+	const struct log_device named = { .device = "pump", .bridge = "bus1", .named = true };
+
+	(void)state;
+	calls = 0;
+	/* The level is checked before anything is formatted, as for log_*(). */
+	log_device_debug(&who, "%d", side_effect());
+	assert_int_equal(calls, 0);
+	errno = EAGAIN;
+	assert_int_equal(log_device_warning_errno(&who, -EIO, "unreachable: %m"), -EIO);
+	assert_int_equal(errno, EAGAIN);
+	log_device_info(&who, "reachable again");
+	log_device_error(&anon, "no name");
+	/* A bridge's line names the device in its own words: no prefix. */
+	log_device_warning(&named, "Modbus bus1: device pump (unit 3) does not answer");
+	/* On stderr the fields are not shown: the prefix says whom. */
+	assert_string_equal(drain(), "<4>Device pump: unreachable: Input/output error\n"
+				     "<6>Device pump: reachable again\n"
+				     "<3>Device ?: no name\n"
+				     "<4>Modbus bus1: device pump (unit 3) does not answer\n");
+	char *big = malloc(10000);
+	memset(big, 'x', 9999);
+	big[9999] = '\0';
+	log_device_info(&who, "%s", big);
+	char *out = drain();
+	assert_int_equal(strlen(out), 3 + 4095 + 1);
+	assert_memory_equal(out + strlen(out) - 4, "...\n", 4);
+	free(big);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -199,6 +232,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_errno_helpers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_human_format, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_message_marked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auto_target, setup, teardown),
 	};

@@ -264,6 +264,54 @@ class Tcp(Base):
         self.assertIn(path + ":21:14: modbus: invalid address '300': expected a unit id from 0 to 255", r.stderr)
         self.assertIn("mbbad.yaml:4:28: modbus: unknown table 'holdng', did you mean 'holding'?", r.stderr)
 
+    def test_check_warns_of_manual_notation_and_missing_serial_devices(self):
+        # Traps a new operator fell into: a register written as the manual
+        # numbers it (40001 = holding register 1, zero-based address 0),
+        # and a serial adapter that is not there. Warnings: check passes.
+        self.profile("notation", "bridge: modbus\nobjects:\n  /3303/0:\n"
+                     "    5700: {source: {table: holding, address: 40001}, raw: int16}\n"
+                     "    5601: {source: {table: input, address: 30005}, raw: int16}\n"
+                     "    5602: {source: {table: holding, address: 30010}, raw: int16}\n"
+                     "    5603: {source: {table: holding, address: 0x9C41}, raw: int16}\n"
+                     "    5604: {source: {table: holding, address: 40000}, raw: int16}\n"
+                     "  /3342/0:\n    5500: {source: {table: discrete, address: 10001}, raw: uint8}\n"
+                     "  /3312/0:\n    5850: {source: {table: coil, address: 40001}, raw: uint8}\n")
+        missing = os.path.join(self.tmp, "ttyUSB9")
+        plain = os.path.join(self.tmp, "not-a-tty")
+        open(plain, "w").close()
+        for device, warning in ((missing, "serial device '%s' does not exist (No such file or directory): is the "
+                                          "adapter plugged in? `ls -l /dev/serial/by-id/` lists those present; "
+                                          "the bridge keeps trying to open it" % missing),
+                                (plain, "serial device '%s' is not a character device (a serial port)" % plain),
+                                ("/dev/null", None)):
+            text = mbtest.config(self.tmp, self.srv.url, "serial: {device: %s}" % device,
+                                 [{"name": "n1", "profile": "notation", "address": 3}], self.profiles)
+            path = os.path.join(self.tmp, "notation.yaml")
+            with open(path, "w") as f:
+                f.write(text)
+            r = subprocess.run([mbtest.FIELDGATE, "check", "-c", path], capture_output=True, text=True, timeout=20)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            lines = [l for l in r.stderr.splitlines() if "state_dir" not in l]
+            prof = os.path.join(self.profiles, "notation.yaml")
+            expected = ([] if not warning else ["%s:15:22: warning: modbus: %s" % (path, warning)]) + [
+                "%s:4:46: warning: modbus: holding address 40001 looks like Modbus 4x notation, where 40001 is "
+                "holding register 1 counted from 1, i.e. zero-based address 0; fieldgate uses 40001 as written. If "
+                "the manual means 4x notation, write address: 0; to keep 40001, write it in hex (0x9C41) and this "
+                "warning goes" % prof,
+                "%s:5:44: warning: modbus: input address 30005 looks like Modbus 3x notation, where 30005 is input "
+                "register 5 counted from 1, i.e. zero-based address 4; fieldgate uses 30005 as written. If the "
+                "manual means 3x notation, write address: 4; to keep 30005, write it in hex (0x7535) and this "
+                "warning goes" % prof,
+                "%s:6:46: warning: modbus: holding address 30010 looks like Modbus 3x notation, which numbers input "
+                "registers: 30010 is input register 10 counted from 1, i.e. table: input, address: 9; fieldgate "
+                "uses holding address 30010 as written (in hex, 0x753A, without this warning)" % prof,
+                "%s:10:47: warning: modbus: discrete address 10001 looks like Modbus 1x notation, where 10001 is "
+                "discrete input 1 counted from 1, i.e. zero-based address 0; fieldgate uses 10001 as written. If "
+                "the manual means 1x notation, write address: 0; to keep 10001, write it in hex (0x2711) and this "
+                "warning goes" % prof]
+            self.assertEqual(lines, expected)
+            self.assertIn("configuration is valid", r.stdout)
+
 
 if __name__ == "__main__":
     sys.exit(mbtest.main(sys.argv, globals()))

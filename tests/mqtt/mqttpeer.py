@@ -153,6 +153,8 @@ class Broker:
 
     def _args(self, prog):
         a = [prog, "-h", "127.0.0.1", "-p", str(self.port)]
+        if getattr(self, "auth", None):  # (user, password) of the test's own clients
+            a += ["-u", self.auth[0], "-P", self.auth[1]]
         if self.tls:
             a += ["--cafile", self.tls[0]]
         return a

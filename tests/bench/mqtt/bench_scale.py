@@ -9,9 +9,17 @@ instances of one registration), at register_rate 1000.
 Printed for each mode and N: seconds from the first publish to every device
 registered, and fieldgate's CPU time meanwhile; its resident memory (VmRSS) with the bridge connected
 and no device, then with N, and the difference per device; its open
-descriptors; and the seconds for one new value of every device to be in the
-stores (the last device's value read back). Prints figures, asserts nothing
-about time.
+descriptors; the seconds for one new value of every device to be in the
+stores (the last device's value read back); and the sample path: ROUNDS
+rounds of one message per device with four values each (temperature,
+humidity, battery, voltage: four samples), fieldgate's CPU time for them
+and per sample. Prints figures, asserts nothing about time.
+
+With FG_BENCH_BASELINE=PATH/TO/another/fieldgate (say, a build of the
+commit before a change), every measurement is made with both programs in
+the same run, alternately, REPS times each, against the same broker, and
+each row says which program it is: the comparison a change of the sample
+path needs on a machine whose load varies.
 
 Usage: bench_scale.py PATH/TO/fieldgate [endpoint|gateway] [N ...]
        (default: both modes, N = 100 and 1000)
@@ -68,6 +76,10 @@ def wait(pred, timeout, what):
         time.sleep(0.1)
 
 
+ROUNDS = 50
+REPS = 3
+
+
 def run(fieldgate, broker, n, mode):
     srv = Server(stderr=subprocess.DEVNULL).start()
     gw = None
@@ -101,13 +113,22 @@ def run(fieldgate, broker, n, mode):
         for i in range(n):
             pub.publish("zigbee2mqtt/s%05d" % i, '{"temperature":55.25}')
 
-        def updated():
+        def updated(value):
             r = srv.request("read", ep=ep, path=path, timeout=10)
-            return r["code"] == "2.05" and records_by_path(r).get(path) == 55.25
-        wait(updated, 60, "the last update")
+            return r["code"] == "2.05" and records_by_path(r).get(path) == value
+        wait(lambda: updated(55.25), 60, "the last update")
         t_upd = time.monotonic() - t0
+        # The sample path: ROUNDS messages per device, four samples each;
+        # the last device's last value read back says all were taken.
+        c0 = cpu_s(gw.proc.pid)
+        for k in range(ROUNDS):
+            for i in range(n):
+                pub.publish("zigbee2mqtt/s%05d" % i, '{"temperature":%d.5,"humidity":%d,"battery":90,'
+                            '"voltage":3000}' % (k, 40 + k))
+        wait(lambda: updated(ROUNDS - 1 + 0.5), 120, "the last round")
+        c_smp = cpu_s(gw.proc.pid) - c0
         pub.close()
-        return t_reg, c_reg, base, full, fds, t_upd
+        return t_reg, c_reg, base, full, fds, t_upd, c_smp
     finally:
         if gw:
             gw.stop()
@@ -118,23 +139,32 @@ def main():
     fieldgate = os.path.abspath(sys.argv[1])
     modes = [m for m in ("endpoint", "gateway") if m in sys.argv[2:]] or ["endpoint", "gateway"]
     sizes = [int(x) for x in sys.argv[2:] if x.isdigit()] or [100, 1000]
-    test_devices.FIELDGATE = fieldgate
+    baseline = os.environ.get("FG_BENCH_BASELINE")
+    programs = [("this", fieldgate)]
+    if baseline:
+        programs = [("baseline", os.path.abspath(baseline))] + programs
     tmp = tempfile.mkdtemp(prefix="fg-bench-scale-")
     rows = []
     try:
         with Broker(tmp) as broker:
             for mode in modes:
                 for n in sizes:
-                    rows.append((mode, n) + run(fieldgate, broker, n, mode))
+                    for _ in range(REPS if baseline else 1):
+                        for label, program in programs:
+                            test_devices.FIELDGATE = program
+                            rows.append((label, mode, n) + run(program, broker, n, mode))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("fieldgate with N discovered zigbee2mqtt sensors (MQTT bridge, register_rate 1000, loopback):")
-    print("  %-9s %6s %12s %8s %13s %13s %13s %6s %14s" % ("mode", "N", "register (s)", "CPU (s)",
-                                                           "RSS base KiB", "RSS N KiB", "per device B", "fds",
-                                                           "update all (s)"))
-    for mode, n, t_reg, c_reg, base, full, fds, t_upd in rows:
-        print("  %-9s %6d %12.2f %8.2f %13d %13d %13.0f %6d %14.2f" % (mode, n, t_reg, c_reg, base, full,
-                                                                       (full - base) * 1024.0 / n, fds, t_upd))
+    for label, program in programs:
+        print("  %-8s = %s" % (label, program))
+    print("  %-8s %-9s %6s %12s %8s %13s %13s %13s %6s %14s %15s %13s" % (
+        "program", "mode", "N", "register (s)", "CPU (s)", "RSS base KiB", "RSS N KiB", "per device B", "fds",
+        "update all (s)", "%d rounds CPU s" % ROUNDS, "us per sample"))
+    for label, mode, n, t_reg, c_reg, base, full, fds, t_upd, c_smp in rows:
+        print("  %-8s %-9s %6d %12.2f %8.2f %13d %13d %13.0f %6d %14.2f %15.2f %13.1f" % (
+            label, mode, n, t_reg, c_reg, base, full, (full - base) * 1024.0 / n, fds, t_upd, c_smp,
+            c_smp * 1e6 / (ROUNDS * n * 4)))
     return 0
 
 

@@ -9,7 +9,7 @@
  *
  * Kept sorted by name: one lookup per discovery, thousands of devices.
  */
-#include "gateway/registry.h"
+#include "gateway/registry/registry_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -17,19 +17,19 @@
 
 #include "bridges/bridge.h"
 
-struct gw_genprof {
+struct genprof {
 	char *name;
 	struct mapping_set *set;
 	const struct mapping_profile *profile;
 	unsigned refs;
 };
 
-struct gw_genprofs {
-	struct gw_genprof **v; /* sorted by name */
+struct genprofs {
+	struct genprof **v; /* sorted by name */
 	size_t n, cap;
 };
 
-static size_t find_slot(const struct gw_genprofs *s, const char *name, bool *found)
+static size_t find_slot(const struct genprofs *s, const char *name, bool *found)
 {
 	size_t lo = 0, hi = s ? s->n : 0;
 
@@ -49,12 +49,12 @@ static size_t find_slot(const struct gw_genprofs *s, const char *name, bool *fou
 	return lo;
 }
 
-int gw_genprof_get(struct gw_genprofs **sp, const struct lwm2m_registry *objects, const char *search_path,
-		   const char *name, const char *file, const char *text, size_t len, struct diag *diag,
-		   struct gw_genprof **out)
+int genprof_get(struct genprofs **sp, const struct lwm2m_registry *objects, const char *search_path,
+		const char *name, const char *file, const char *text, size_t len, struct diag *diag,
+		struct genprof **out)
 {
-	struct gw_genprofs *s = *sp;
-	struct gw_genprof *g;
+	struct genprofs *s = *sp;
+	struct genprof *g;
 	bool found;
 	size_t at;
 	int r;
@@ -74,7 +74,7 @@ int gw_genprof_get(struct gw_genprofs **sp, const struct lwm2m_registry *objects
 	}
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 8;
-		struct gw_genprof **v = realloc(s->v, cap * sizeof(*v));
+		struct genprof **v = realloc(s->v, cap * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
 		s->v = v;
@@ -82,7 +82,7 @@ int gw_genprof_get(struct gw_genprofs **sp, const struct lwm2m_registry *objects
 	}
 	g = calloc(1, sizeof(*g));
 	if (!g || !(g->name = strdup(name)) ||
-	    !(g->set = mapping_set_new(objects, gw_source_kinds(), search_path))) {
+	    !(g->set = mapping_set_new(objects, bridge_source_kinds(), search_path))) {
 		if (g)
 			free(g->name);
 		free(g);
@@ -103,12 +103,12 @@ int gw_genprof_get(struct gw_genprofs **sp, const struct lwm2m_registry *objects
 	return 0;
 }
 
-const struct mapping_profile *gw_genprof_profile(const struct gw_genprof *g)
+const struct mapping_profile *genprof_profile(const struct genprof *g)
 {
 	return g->profile;
 }
 
-void gw_genprof_unref(struct gw_genprofs *s, struct gw_genprof *g)
+void genprof_unref(struct genprofs *s, struct genprof *g)
 {
 	bool found;
 	size_t at;
@@ -125,12 +125,7 @@ void gw_genprof_unref(struct gw_genprofs *s, struct gw_genprof *g)
 	free(g);
 }
 
-size_t gw_genprof_count(const struct gw_genprofs *s)
-{
-	return s ? s->n : 0;
-}
-
-struct gw_genprofs *gw_genprofs_free(struct gw_genprofs *s)
+struct genprofs *genprofs_free(struct genprofs *s)
 {
 	if (!s)
 		return NULL;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * gateway/registry.h — the device registry: configured devices become LwM2M
+ * gateway/registry/registry.h — the device registry: configured devices become LwM2M
  * endpoints (endpoint mode) or Object 25 instances of the gateway's own
  * endpoint (gateway mode), with their profile's object tree; bridge samples
  * flow through the profile's transform into resource values; reloads apply
@@ -26,7 +26,9 @@
 
 #include <systemd/sd-event.h>
 
+#include "bridges/bridge.h"
 #include "gateway/gateway.h"
+#include "lwm2m/client.h"
 #include "lwm2m/lwm2m.h"
 #include "mappings/mapping.h"
 
@@ -50,8 +52,10 @@ int gw_registry_apply(struct gw_registry *r, struct gw_config *config);
 /* The running configuration (owned by the registry). */
 const struct gw_config *gw_registry_config(const struct gw_registry *r);
 
-/* A bridge sample for a device's point (bridge_host.sample): decoded by
- * the profile and set in the device's store, which notifies observers.
+/* A sample for a device's point, named (bridges give theirs by handle,
+ * bridge_host.sample, without these lookups; this is the status socket's
+ * `sample` command and the answer of a max_age read): decoded by the
+ * profile and set in the device's store, which notifies observers.
  * -ENOENT unknown device or point; the decode errors of mapping_decode(),
  * counted on the device. time_usec (CLOCK_REALTIME) is the time of
  * measurement the field gave, 0 when none: reads and notifications carry it
@@ -85,21 +89,6 @@ int gw_registry_presence(struct gw_registry *r, const char *device, int err);
 int gw_registry_generated(struct gw_registry *r, const char *bridge, const char *device, const char *address,
 			  const char *name, const char *text, size_t len);
 
-/* Generated profiles in use (genprof.c), shared by name and freed with the
- * last device using one: each lives in a mapping set of its own. */
-struct gw_genprofs;
-struct gw_genprof;
-/* The profile called name, loaded from text (its problems to diag, file
- * naming it in messages) unless the set has it; a reference for the
- * caller. *set is created on first use. 0, -EINVAL, -ENOMEM. */
-int gw_genprof_get(struct gw_genprofs **set, const struct lwm2m_registry *objects, const char *search_path,
-		   const char *name, const char *file, const char *text, size_t len, struct diag *diag,
-		   struct gw_genprof **out);
-const struct mapping_profile *gw_genprof_profile(const struct gw_genprof *g);
-void gw_genprof_unref(struct gw_genprofs *set, struct gw_genprof *g); /* accepts NULL */
-size_t gw_genprof_count(const struct gw_genprofs *set);
-struct gw_genprofs *gw_genprofs_free(struct gw_genprofs *set); /* accepts NULL */
-
 /* De-register everything; done(ud) from the loop when finished. */
 int gw_registry_shutdown(struct gw_registry *r, uint32_t timeout_ms, void (*done)(void *ud), void *ud);
 struct gw_registry *gw_registry_free(struct gw_registry *r); /* accepts NULL */
@@ -117,3 +106,66 @@ void gw_registry_on_change(struct gw_registry *r, void (*fn)(void *ud), void *ud
 /* The table `fieldgate status` prints: a header line, one line per device
  * in configuration order, and a closing line of totals. */
 void gw_registry_status(const struct gw_registry *r, FILE *out);
+
+/* ---- numbers for `fieldgate status --json` and the metrics ------------- */
+
+/* The gateway as a whole. Strings point into the registry: valid until it
+ * next changes (a reload, a discovery), so use them at once. */
+struct gw_registry_info {
+	const struct gw_config *config; /* the running configuration */
+	const char *state;              /* the gateway endpoint's registration state */
+	uint64_t registration_failures; /* of the gateway endpoint */
+	size_t devices, registered;
+	struct lwm2m_client_stats client; /* every endpoint together */
+	struct {
+		const char *host;  /* as configured */
+		const char *error; /* the last lookup failure, NULL: none */
+		bool resolved;
+	} servers[2]; /* the server's, the bootstrap server's (host NULL: none) */
+};
+void gw_registry_info(const struct gw_registry *r, struct gw_registry_info *out);
+
+/* One device, as `fieldgate status` shows it. */
+struct gw_device_info {
+	const char *name, *endpoint, *profile;
+	const char *bridge, *bridge_type; /* NULL without a bridge */
+	const char *state;                /* registration state: registered, waiting... */
+	bool discovered;
+	int presence;               /* 0 reachable, else why not (negative errno) */
+	uint64_t last_sample_usec;  /* CLOCK_REALTIME of the last accepted sample, 0: none */
+	uint64_t last_sample_age;   /* usec since then */
+	uint64_t samples;           /* accepted */
+	uint64_t decode_errors;     /* samples the profile refused */
+	uint64_t unreachable;       /* times it became unreachable */
+	uint64_t registration_fail; /* registration exchanges that failed */
+	struct bridge_counter counters[BRIDGE_COUNTERS_MAX]; /* the bridge's (device_counters) */
+	size_t ncounters;
+	char bridge_status[160]; /* the bridge's text (device_status), "" when none */
+};
+/* fn for every device in status order (configured ones as configured, then
+ * discovered ones); d is valid during the call only. */
+void gw_registry_each_device(const struct gw_registry *r,
+			     void (*fn)(void *ud, const struct gw_device_info *d), void *ud);
+
+/* `fieldgate status --json`: the document of docs/status.schema.json
+ * (status_json.c). Returns 0 or -ENOMEM. */
+int gw_status_json(const struct gw_registry *r, FILE *out);
+/* `fieldgate status --names`: the device names, one a line. */
+int gw_status_names(const struct gw_registry *r, FILE *out);
+
+/* The metrics (metrics.c): OpenMetrics 1.0 text (`fieldgate metrics`),
+ * or with openmetrics false the Prometheus text format 0.0.4 that
+ * node_exporter's textfile collector reads. Returns 0 or -ENOMEM. */
+int gw_metrics_text(const struct gw_registry *r, bool openmetrics, FILE *out);
+/* Write the Prometheus text to path atomically (a temporary file in the
+ * same folder, then rename), mode 0644. Returns 0 or a negative errno. */
+int gw_metrics_write_file(const struct gw_registry *r, const char *path);
+
+/* metrics.textfile: rewritten every metrics.interval from the loop ev.
+ * apply() takes a (new) configuration: starts, moves or stops the file;
+ * free() removes the file (a stopped gateway has no metrics). Write
+ * failures are logged once until writing works again. */
+struct gw_metrics_file;
+int gw_metrics_file_new(sd_event *ev, const struct gw_registry *r, struct gw_metrics_file **out);
+void gw_metrics_file_apply(struct gw_metrics_file *m, const struct gw_config *c);
+struct gw_metrics_file *gw_metrics_file_free(struct gw_metrics_file *m); /* accepts NULL */

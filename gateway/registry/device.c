@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A device's life cycle: built from its configuration entry (or a
+ * discovery) and its profile into an object store, started (its points
+ * handed to its bridge, then its LwM2M side), freed (points taken back,
+ * de-registered). The registry's devices are kept sorted by name.
+ */
+#include "gateway/registry/registry_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridges/bridge.h"
+#include "common/log.h"
+
+int device_set_text(struct lwm2m_store *s, const char *path, const char *text)
+{
+	struct lwm2m_path p;
+	struct lwm2m_value v = { .type = LWM2M_TYPE_STRING,
+				 .bytes = { (const uint8_t *)text, strlen(text) } };
+	int r = lwm2m_path_parse(path, strlen(path), &p, NULL);
+
+	return r < 0 ? r : lwm2m_store_set(s, &p, &v);
+}
+
+int device_set_int(struct lwm2m_store *s, const char *path, int64_t i)
+{
+	struct lwm2m_path p;
+	struct lwm2m_value v = { .type = LWM2M_TYPE_INTEGER, .i = i };
+	int r = lwm2m_path_parse(path, strlen(path), &p, NULL);
+
+	return r < 0 ? r : lwm2m_store_set(s, &p, &v);
+}
+
+static const char *device_var(void *ctx, const char *name)
+{
+	struct dev *d = ctx;
+	const struct ynode *v = d->cfg->vars ? ynode_map_get(d->cfg->vars, name) : NULL;
+
+	if (v && v->kind == YNODE_SCALAR)
+		return v->scalar.str;
+	if (strcmp(name, "name") == 0 || strcmp(name, "serial") == 0)
+		return d->name;
+	if (strcmp(name, "endpoint") == 0)
+		return d->endpoint;
+	if (strcmp(name, "gateway") == 0)
+		return d->gen->config->gateway.name;
+	if (strcmp(name, "address") == 0 && d->cfg->address && d->cfg->address->kind == YNODE_SCALAR)
+		return d->cfg->address->scalar.str;
+	return NULL;
+}
+
+/* The points the bridge hears of (add_point): those it reads, and those
+ * only written or executed through it (it needs the device's address). */
+bool device_for_bridge(const struct mapping_point *pt)
+{
+	return pt->from == MAPPING_FROM_SOURCE || pt->write || pt->executable;
+}
+
+struct dev *device_free(struct dev *d)
+{
+	if (!d)
+		return NULL;
+	if (d->br && d->br->b && d->br->kind->remove_point)
+		for (size_t i = 0; i < mapping_profile_npoints(d->profile); i++) {
+			const struct mapping_point *pt = mapping_profile_point(d->profile, i);
+			if (device_for_bridge(pt))
+				d->br->kind->remove_point(d->br->b, d->name, &pt->path);
+		}
+	if (d->br && d->br->b && d->br->kind->generate && mapping_profile_generate(d->profile))
+		(void)d->br->kind->generate(d->br->b, d->name, NULL, NULL);
+	target_stop(d);
+	lwm2m_store_free(d->store);
+	reg_gen_unref(d->r, d->gen);
+	free(d->name);
+	free(d->endpoint);
+	free(d->fingerprint);
+	free(d->handles);
+	free(d->pt_sample);
+	free(d->hint);
+	genprof_unref(d->r->genprofs, d->gp);
+	disc_free(d->disc);
+	free(d);
+	return NULL;
+}
+
+int device_start(struct dev *d)
+{
+	struct gw_registry *r = d->r;
+	int e;
+
+	d->br = d->cfg->bridge ? instances_find(r, d->cfg->bridge) : NULL;
+	if (d->br && d->br->b && d->br->kind->add_point)
+		for (size_t i = 0; i < mapping_profile_npoints(d->profile); i++) {
+			const struct mapping_point *pt = mapping_profile_point(d->profile, i);
+			struct bridge_point bp = { .device = d->name,
+						   .address = d->cfg->address,
+						   .pt = pt,
+						   .handle = &d->handles[i] };
+			if (!device_for_bridge(pt))
+				continue;
+			bp.poll_usec = d->cfg->poll_usec ? d->cfg->poll_usec
+				       : pt->poll_usec   ? pt->poll_usec
+							 : mapping_profile_poll_usec(d->profile);
+			e = d->br->kind->add_point(d->br->b, &bp);
+			if (e < 0) {
+				char ps[32];
+				lwm2m_path_format(&pt->path, ps);
+				log_device_error_errno(DEV_LOG(d), e, "bridge %s refused point %s: %m",
+						       d->br->name, ps);
+			}
+		}
+	if (d->br && d->br->b && mapping_profile_generate(d->profile)) {
+		/* The bridge makes the real profile from what the device
+		 * says about itself (gw_registry_generated). */
+		const char *what = mapping_profile_generate(d->profile);
+		e = d->br->kind->generate ? d->br->kind->generate(d->br->b, d->name, d->cfg->address, what)
+					  : -ENOTSUP;
+		if (e < 0)
+			log_device_error_errno(DEV_LOG(d), e,
+					       "bridge %s cannot generate its profile (%s): %m", d->br->name,
+					       what);
+	}
+	return target_start(d);
+}
+
+int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg,
+	       const struct mapping_profile *profile, size_t order, struct dev **out)
+{
+	const struct gw_config *c = g->config;
+	char ep[256];
+	struct dev *d;
+	int e;
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->r = r;
+	d->gen = reg_gen_ref(g);
+	d->cfg = cfg;
+	d->order = order;
+	d->profile = profile;
+	if (target_name(c, cfg, ep, sizeof(ep)) < 0) {
+		device_free(d);
+		return -ENAMETOOLONG;
+	}
+	d->name = strdup(cfg->name);
+	d->endpoint = strdup(ep);
+	d->fingerprint = reload_device_fingerprint(c, cfg, d->profile, ep);
+	d->store = lwm2m_store_new(r->objects);
+	d->handles = calloc(mapping_profile_npoints(profile) + 1, sizeof(*d->handles));
+	if (!d->name || !d->endpoint || !d->fingerprint || !d->store || !d->handles) {
+		device_free(d);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < mapping_profile_npoints(profile); i++) {
+		d->handles[i].d = d;
+		/* Only max_age reads need the time of each point's sample. */
+		if (mapping_profile_point(profile, i)->max_age_usec && !d->pt_sample &&
+		    !(d->pt_sample = calloc(mapping_profile_npoints(profile), sizeof(*d->pt_sample)))) {
+			device_free(d);
+			return -ENOMEM;
+		}
+	}
+	e = mapping_instantiate(d->profile, d->store, device_var, d);
+	if (e < 0) {
+		log_device_error_errno(DEV_LOG(d), e, "cannot instantiate profile '%s': %m", cfg->profile);
+		device_free(d);
+		return e;
+	}
+	/* Every device has a Device object: the gateway reports its
+	 * reachability there even when the profile maps nothing of /3. */
+	e = lwm2m_store_add_instance(d->store, 3, 0);
+	if (e < 0 && e != -EEXIST) {
+		device_free(d);
+		return e;
+	}
+	e = device_set_int(d->store, "/3/0/11/0", 0);
+	if (e < 0) {
+		device_free(d);
+		return e;
+	}
+	*out = d;
+	return 0;
+}
+
+/* ---- the index by name ------------------------------------------------------------ */
+
+static int cmp_dev(const void *a, const void *b)
+{
+	const struct dev *const *x = a, *const *y = b;
+	return strcmp((*x)->name, (*y)->name);
+}
+
+static int cmp_key(const void *k, const void *b)
+{
+	const struct dev *const *y = b;
+	return strcmp(k, (*y)->name);
+}
+
+struct dev *device_find(const struct gw_registry *r, const char *name)
+{
+	if (r->starting && strcmp(r->starting->name, name) == 0)
+		return r->starting;
+	struct dev **p = r->n ? bsearch(name, r->devs, r->n, sizeof(*r->devs), cmp_key) : NULL;
+	return p ? *p : NULL;
+}
+
+void device_sort(struct gw_registry *r)
+{
+	qsort(r->devs, r->n, sizeof(*r->devs), cmp_dev);
+}
+
+/* Into its place: r->devs stays sorted by name without a sort per
+ * discovery (thousands of them). r->devs has room for one more. */
+void device_insert(struct gw_registry *r, struct dev *d)
+{
+	size_t lo = 0, hi = r->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(r->devs[mid]->name, d->name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	memmove(&r->devs[lo + 1], &r->devs[lo], (r->n - lo) * sizeof(*r->devs));
+	r->devs[lo] = d;
+	r->n++;
+}
+
+void device_unlink(struct gw_registry *r, struct dev *d)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->devs[i] == d) {
+			memmove(&r->devs[i], &r->devs[i + 1], (r->n - i - 1) * sizeof(*r->devs));
+			r->n--;
+			break;
+		}
+}

@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * gateway/registry/registry_internal.h — what the files of the device
+ * registry share (private to gateway/registry/). One concern per file:
+ *
+ *   registry.c   the registry object: create, free, shutdown, generations
+ *                of the configuration, the change notification
+ *   device.c     a device's life cycle: built from its configuration and
+ *                profile, started (points to its bridge, its LwM2M side),
+ *                freed; the name-sorted index
+ *   target.c     the adapter to lwm2m/client.h: every endpoint / Object 25
+ *                device call and every branch on the northbound mode
+ *   self.c       the gateway's own endpoint and Device object; endpoints
+ *                that waited for the server's address
+ *   servers.c    which servers, their host names resolved off the loop
+ *   fanout.c     LwM2M Write, Execute and max_age Read through the bridge,
+ *                answered once with a time-out
+ *   instances.c  the running bridge instances, what they call back
+ *                (struct bridge_host), observation hints for them
+ *   reload.c     apply a new configuration by difference (fingerprints)
+ *   sample.c     what bridges report: samples (by handle, or by name for
+ *                the status socket) and presence
+ *   discovery.c  devices a bridge discovers, forgets, or generates a
+ *                profile for (bridge_host.generated)
+ *   genprof.c    the profiles bridges generated, shared by name
+ *   status.c     counts and the `fieldgate status` table
+ *
+ * Threads: the sd_event loop's only.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <arpa/inet.h>
+#include <systemd/sd-event.h>
+
+#include "gateway/registry/registry.h"
+#include "lwm2m/client.h"
+
+struct bridge;
+struct bridge_kind;
+struct resolve;
+struct wgroup;
+
+/* A configuration and the devices still built from it. */
+struct gen {
+	struct gw_config *config;
+	unsigned refs; /* devices + 1 while current */
+	struct gen *next;
+};
+
+/* A running bridge instance. */
+struct brt {
+	char *name, *fingerprint;
+	const struct bridge_kind *kind;
+	struct bridge *b; /* NULL when it could not be created */
+	bool keep;
+};
+
+/* What the LwM2M server sees of a device: its own endpoint (endpoint mode)
+ * or an Object 25 device of the gateway's endpoint (gateway mode). Only
+ * target.c looks inside. */
+struct target {
+	struct lwm2m_endpoint *ep;
+	struct lwm2m_device *dev;
+};
+
+/* A device a bridge discovered (bridge_host.discover): its configuration
+ * entry is made here instead of read from the file, and lives with it. */
+struct disc {
+	struct gw_device cfg;
+	struct ynode address;
+	char *name, *bridge, *profile, *address_text;
+};
+
+/* One per profile point of a device (bridges/bridge.h): its place in the
+ * device's array is the point's index in the profile. 8 bytes a point. */
+struct bridge_handle {
+	struct dev *d;
+};
+
+struct dev {
+	struct gw_registry *r;
+	struct brt *br;  /* its bridge, NULL without (or when it failed) */
+	struct gen *gen; /* the configuration the device was built from */
+	const struct gw_device *cfg;
+	const struct mapping_profile *profile;
+	char *name, *endpoint, *fingerprint;
+	struct lwm2m_store *store;
+	struct target tgt;
+	int state;                     /* enum lwm2m_ep_state, or STATE_RESOLVING */
+	int presence;                  /* 0 reachable, else -errno */
+	uint64_t last_sample;          /* CLOCK_MONOTONIC usec, 0: never */
+	struct bridge_handle *handles; /* per profile point, by index */
+	/* The same per profile point (by index) when the profile has a
+	 * max_age (fanout_read() needs it), else NULL. */
+	uint64_t *pt_sample;
+	uint64_t samples, errors, unreachable, reg_failures;
+	size_t order;       /* position in the configuration */
+	bool keep;          /* reload bookkeeping */
+	struct disc *disc;  /* a discovered device's made-up configuration, NULL when configured */
+	struct genprof *gp; /* its profile when a bridge generated it (a reference), else NULL */
+	bool obs_dirty;     /* its observations changed: tell the bridge (on_obs_defer) */
+	uint64_t *hint;     /* per profile point: the period last given to kind->observed; NULL: none */
+};
+
+/* The device logger's view of d (log_device_*() of common/log.h): its
+ * lines carry DEVICE=, BRIDGE= and ENDPOINT= in the journal. */
+#define DEV_LOG(d) (&(const struct log_device){ (d)->name, (d)->cfg->bridge, target_endpoint(d) })
+
+/* Discovered devices are listed after the configured ones in status. */
+#define ORDER_DISCOVERED ((size_t)1 << 30)
+
+/* Registration state of an endpoint that waits for its server's address
+ * (not one of enum lwm2m_ep_state). */
+#define STATE_RESOLVING (-1)
+
+/* A configured server's host, turned into the numeric URI the client
+ * wants: at once for an address, by an asynchronous lookup for a name. */
+struct hostres {
+	struct gw_registry *r;
+	char *host; /* NULL: no such server */
+	const char *scheme;
+	unsigned port;
+	char uri[INET6_ADDRSTRLEN + 32]; /* set when ready */
+	bool ready;
+	int gai;            /* last failure, 0: none */
+	struct resolve *rs; /* pending lookup */
+	sd_event_source *retry;
+	uint64_t backoff;
+};
+
+struct gw_registry {
+	sd_event *event;
+	const struct lwm2m_registry *objects;
+	struct lwm2m_client *client;
+	struct gen *gens; /* newest first */
+	char *global;     /* fingerprint of the settings every endpoint depends on */
+	char *state_dir;  /* the client's (bootstrap results) */
+
+	struct lwm2m_store *gw_store;
+	struct lwm2m_endpoint *gw_ep;
+	int gw_state;
+	uint64_t gw_failures;
+
+	struct dev **devs; /* sorted by name */
+	size_t n;
+
+	struct brt *bridges;
+	size_t nbridges;
+	struct wgroup *groups; /* writes/executes waiting for bridges */
+	struct dev *starting;  /* being started, not yet in devs: bridges may report on it */
+
+	struct hostres hosts[2]; /* the main server's, the bootstrap server's */
+
+	sd_event_source *change_timer;
+	void (*on_change)(void *ud);
+	void *on_change_ud;
+
+	sd_event_source *obs_defer; /* observation hints for the bridges, after the request */
+	size_t discovered;          /* devices discovered so far (their status order) */
+	struct genprofs *genprofs;  /* profiles bridges generated, in use */
+	bool closing;               /* gw_registry_shutdown() called: no new endpoints */
+};
+
+/* ---- registry.c ---- */
+uint64_t reg_now_usec(void);                                     /* CLOCK_MONOTONIC */
+const struct gw_config *reg_config(const struct gw_registry *r); /* the current one */
+struct gen *reg_gen_ref(struct gen *g);
+void reg_gen_unref(struct gw_registry *r, struct gen *g);
+int reg_gen_push(struct gw_registry *r, struct gw_config *config); /* takes config */
+/* Registration states changed: on_change at most every 200 ms. */
+void reg_changed(struct gw_registry *r);
+
+/* ---- sample.c ---- */
+/* A sample of the point of handle h: decoded by the profile into the
+ * device's store. */
+int sample_point(struct bridge_handle *h, const struct mapping_sample *s, uint64_t time_usec);
+
+/* ---- device.c ---- */
+int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg,
+	       const struct mapping_profile *profile, size_t order, struct dev **out);
+/* Points to its bridge, then its LwM2M side (or STATE_RESOLVING). */
+int device_start(struct dev *d);
+struct dev *device_free(struct dev *d); /* remove_point()s, de-registers; accepts NULL */
+struct dev *device_find(const struct gw_registry *r, const char *name);
+void device_sort(struct gw_registry *r);
+void device_insert(struct gw_registry *r, struct dev *d); /* into its sorted place */
+void device_unlink(struct gw_registry *r, struct dev *d);
+int device_set_int(struct lwm2m_store *s, const char *path, int64_t i);
+int device_set_text(struct lwm2m_store *s, const char *path, const char *text);
+/* The points the bridge hears of (add_point). */
+bool device_for_bridge(const struct mapping_point *pt);
+
+/* ---- target.c ---- */
+int target_client_new(struct gw_registry *r, const struct gw_config *config);
+void target_client_settings(struct gw_registry *r, const struct gw_config *c);
+int target_client_shutdown(struct gw_registry *r, uint32_t timeout_ms, void (*done)(void *ud), void *ud);
+void target_client_free(struct gw_registry *r);
+/* The name the server knows the device by ("gw-pump", or "gw/pump" for an
+ * Object 25 device). Returns its length or -ENAMETOOLONG. */
+int target_name(const struct gw_config *c, const struct gw_device *cfg, char *buf, size_t size);
+/* The device's LwM2M side: an endpoint, or an Object 25 device of the
+ * gateway's endpoint (later, when that endpoint does not exist yet). */
+int target_start(struct dev *d);
+bool target_started(const struct dev *d);
+/* The LwM2M endpoint the device is or is part of (the gateway's, for an
+ * Object 25 device), for its log lines. */
+const char *target_endpoint(const struct dev *d);
+/* A device that waited for the server's address or the gateway's
+ * endpoint: started now (failures logged). */
+void target_resume(struct dev *d);
+void target_stop(struct dev *d);   /* de-registers in the background */
+void target_detach(struct dev *d); /* forget it: the client frees it */
+int target_set_at(struct dev *d, const struct lwm2m_path *p, const struct lwm2m_value *v, double time);
+int target_written(struct dev *d, const struct lwm2m_path *path, const struct lwm2m_records *recs,
+		   bool replace); /* a store write that observers see */
+int target_observed(const struct dev *d, const struct lwm2m_path *p, uint32_t *pmin);
+int target_self_start(struct gw_registry *r);
+bool target_self_started(const struct gw_registry *r);
+void target_self_stop(struct gw_registry *r);
+void target_self_detach(struct gw_registry *r);
+
+/* ---- self.c ---- */
+int self_start(struct gw_registry *r);
+void self_stop(struct gw_registry *r);
+/* The server hosts are resolved: start what waited for them. */
+void self_resume(struct gw_registry *r);
+
+/* ---- servers.c ---- */
+const struct gw_server *servers_main(const struct gw_config *c);
+const struct gw_server *servers_bootstrap(const struct gw_config *c);
+void servers_setup(struct gw_registry *r);
+void servers_retry(struct gw_registry *r);
+bool servers_ready(const struct gw_registry *r);
+void servers_clear(struct gw_registry *r);
+
+/* ---- fanout.c ---- */
+int fanout_write(struct dev *d, const struct lwm2m_path *path, const struct lwm2m_records *recs, bool replace,
+		 lwm2m_done_fn done, void *done_ctx);
+int fanout_execute(struct dev *d, const struct lwm2m_path *path, const char *args, size_t args_len,
+		   lwm2m_done_fn done, void *done_ctx);
+/* 0: answer now from the store, 1: done() will be called. */
+int fanout_read(struct dev *d, const struct lwm2m_path *path, lwm2m_done_fn done, void *done_ctx);
+void fanout_free_all(struct gw_registry *r);
+
+/* ---- discovery.c ---- */
+struct disc *disc_free(struct disc *ds); /* accepts NULL */
+
+/* ---- genprof.c ---- */
+/* Generated profiles in use, shared by name and freed with the last device
+ * using one: each lives in a mapping set of its own. */
+struct genprofs;
+struct genprof;
+/* The profile called name, loaded from text (its problems to diag, file
+ * naming it in messages) unless the set has it; a reference for the
+ * caller. *set is created on first use. 0, -EINVAL, -ENOMEM. */
+int genprof_get(struct genprofs **set, const struct lwm2m_registry *objects, const char *search_path,
+		const char *name, const char *file, const char *text, size_t len, struct diag *diag,
+		struct genprof **out);
+const struct mapping_profile *genprof_profile(const struct genprof *g);
+void genprof_unref(struct genprofs *set, struct genprof *g); /* accepts NULL */
+struct genprofs *genprofs_free(struct genprofs *set);        /* accepts NULL */
+
+/* ---- instances.c ---- */
+void instances_sync(struct gw_registry *r);
+bool instances_kept(const struct gw_registry *r, const struct gw_config *c, const char *name);
+struct brt *instances_find(struct gw_registry *r, const char *name);
+void instances_free(struct gw_registry *r);
+void instances_obs_mark(struct gw_registry *r, struct dev *d);
+
+/* ---- reload.c ---- */
+char *reload_device_fingerprint(const struct gw_config *c, const struct gw_device *d,
+				const struct mapping_profile *p, const char *endpoint);
+char *reload_global_fingerprint(const struct gw_config *c);
+char *reload_bridge_fingerprint(const struct gw_bridge *b);

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The gateway's own endpoint, named gateway.name, with its Device object;
+ * in gateway mode the devices hang off it as Object 25 instances. Started
+ * with the registry and whenever every endpoint registers again, and
+ * resumed with the devices once the servers' addresses are known.
+ */
+#include "gateway/registry/registry_internal.h"
+
+#include <errno.h>
+#include <sys/sysinfo.h>
+
+#include "common/log.h"
+
+/* The gateway's own Device object. */
+static int gateway_store(struct gw_registry *r, struct lwm2m_store **out)
+{
+	struct lwm2m_store *s = lwm2m_store_new(r->objects);
+	struct sysinfo si;
+	int e;
+
+	if (!s)
+		return -ENOMEM;
+	e = lwm2m_store_add_instance(s, 3, 0);
+	if (e >= 0)
+		e = device_set_text(s, "/3/0/0", "fieldgate project");
+	if (e >= 0)
+		e = device_set_text(s, "/3/0/1", "fieldgate");
+	if (e >= 0)
+		e = device_set_text(s, "/3/0/2", reg_config(r)->gateway.name);
+	if (e >= 0)
+		e = device_set_text(s, "/3/0/3", FIELDGATE_VERSION);
+	if (e >= 0)
+		e = device_set_int(s, "/3/0/11/0", 0);
+	if (e >= 0)
+		e = device_set_text(s, "/3/0/16", "U");
+	/* Memory in KiB, as Object 3 defines it; read once (cheap enough to
+	 * refresh later from a timer if a server cares). */
+	if (e >= 0 && sysinfo(&si) == 0) {
+		(void)device_set_int(s, "/3/0/10", (int64_t)(si.freeram * si.mem_unit / 1024));
+		(void)device_set_int(s, "/3/0/21", (int64_t)(si.totalram * si.mem_unit / 1024));
+	}
+	if (e < 0) {
+		lwm2m_store_free(s);
+		return e;
+	}
+	*out = s;
+	return 0;
+}
+
+int self_start(struct gw_registry *r)
+{
+	int e = gateway_store(r, &r->gw_store);
+
+	if (e < 0)
+		return log_error_errno(e, "Cannot build the gateway's Device object: %m");
+	if (!servers_ready(r)) {
+		r->gw_state = STATE_RESOLVING;
+		return 0;
+	}
+	return target_self_start(r);
+}
+
+void self_stop(struct gw_registry *r)
+{
+	target_self_stop(r);
+	r->gw_store = lwm2m_store_free(r->gw_store);
+}
+
+/* The server hosts are resolved: the endpoints that waited for them are
+ * created now (the gateway's first, its Object 25 devices hang off it). */
+void self_resume(struct gw_registry *r)
+{
+	int e;
+
+	if (!servers_ready(r) || r->closing)
+		return;
+	if (!target_self_started(r) && r->gw_store) {
+		e = target_self_start(r);
+		if (e < 0)
+			log_error_errno(e, "The gateway's endpoint is not started: %m");
+	}
+	for (size_t i = 0; i < r->n; i++)
+		target_resume(r->devs[i]);
+	reg_changed(r);
+}
