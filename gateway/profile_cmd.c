@@ -321,7 +321,7 @@ void gw_profile_help(FILE *out)
 {
 	fprintf(out,
 		"  profile check FILE...  Validate profile files alone (every problem as file:line:col)\n"
-		"  profile test [PROFILE] [--address ADDR] [--write PATH=VALUE] [--execute PATH[=ARGS]]\n"
+		"          test [PROFILE] [--address ADDR] [--write PATH=VALUE] [--execute PATH[=ARGS]]\n"
 		"               [--yaml] CAPTURE...\n"
 		"                         Try a profile (a name or a file) on captured field data:\n"
 		"                         the resources it gives, their values, what writes send\n");
