@@ -400,8 +400,10 @@ static void point_lines(struct gen *G, const struct ss_point *p, uint32_t addr, 
 	static const char *const raw[] = { "uint16", "int16", "uint32", "uint32", "float32", "uint16" };
 	double scale = pow(10.0, sf) * (p->factor ? p->factor : 1);
 
-	fprintf(G->f, "    %u:\n      source: { table: holding, address: %u }\n      raw: %s\n", p->rid, addr,
-		raw[p->type]);
+	/* In hex: SunSpec's zero-based 40000s are meant, not the manuals' 4x
+	 * notation the loader warns of for a decimal 30001..49999. */
+	fprintf(G->f, "    %u:\n      source: { table: holding, address: 0x%04X }  # %u\n      raw: %s\n",
+		p->rid, addr, addr, raw[p->type]);
 	char b[32];
 
 	if (scale != 1)

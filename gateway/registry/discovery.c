@@ -22,7 +22,10 @@ static void discover_diag(void *ctx, enum diag_severity sev, const char *file, u
 
 	(void)ctx;
 	diag_format(buf, sizeof(buf), sev, file, line, col, msg);
-	log_error("%s", buf);
+	if (sev == DIAG_WARNING)
+		log_warning("%s", buf);
+	else
+		log_error("%s", buf);
 }
 
 struct disc *disc_free(struct disc *ds)

@@ -80,6 +80,9 @@ class SunSpec(mbtest.Base):
         st = gw.ctl("status")
         line = [l for l in st.stdout.split("\n") if l.startswith("inv ")][0]
         self.assertIn("sunspec: models not mapped: 64110", line)
+        # The generated profile loaded without a word: SunSpec's 40000s
+        # are not taken for the manuals' 4x notation.
+        self.assertEqual([l for l in gw.log if "notation" in l], [])
 
     def test_no_map_then_a_map_at_50000(self):
         # The device has no SunSpec map yet: retried, unreachable meanwhile.

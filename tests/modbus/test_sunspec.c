@@ -145,6 +145,10 @@ static void test_inverter_image(void **state)
 	}
 	assert_int_equal(mapping_set_load_buffer(set, name, "(sunspec)", text, len, &diag, &p), 0);
 	assert_int_equal(diag.errors, 0);
+	/* SunSpec's zero-based 40000s are meant: written so that the loader
+	 * does not take them for the manuals' 4x notation (a warning per
+	 * point, logged for every device that gets the profile). */
+	assert_int_equal(diag.warnings, 0);
 
 	/* /3/0 from the common model. */
 	assert_string_equal((const char *)find(p, 3, 0, 0)->constant.bytes.ptr, "SunSpec Demo");
@@ -224,7 +228,7 @@ static void test_other_bases(void **state)
 		assert_int_equal(sunspec_walk_image(w, image_read, im), 0);
 		assert_int_equal(w->base, i ? 50000 : 0);
 		assert_int_equal(sunspec_profile(w, &text, &len, &name, &unknown), 0);
-		assert_non_null(strstr(text, i ? "address: 50072" : "address: 72"));
+		assert_non_null(strstr(text, i ? "address: 0xC398 }  # 50072" : "address: 0x0048 }  # 72"));
 		free(text);
 		free(name);
 		free(unknown);
