@@ -765,7 +765,9 @@ static void settle(struct ha_watch *w, size_t i)
 	d->dirty = false;
 	if (d->n == 0) {
 		if (d->device) {
-			log_info("Home Assistant discovery: %s has no entities left: removed", d->device);
+			log_device_info(AUTO_DEV_LOG(&w->host, d->device),
+					"Home Assistant discovery: %s has no entities left: removed",
+					d->device);
 			(void)w->host.forget(w->host.ud, d->device);
 		}
 		hdev_free(d);
@@ -786,7 +788,8 @@ static void settle(struct ha_watch *w, size_t i)
 	}
 	r = w->host.generated(w->host.ud, &p);
 	if (r < 0)
-		log_warning_errno(r, "Home Assistant discovery: device %s not created: %m", p.device);
+		log_device_warning_errno(AUTO_DEV_LOG(&w->host, p.device), r,
+					 "Home Assistant discovery: device %s not created: %m", p.device);
 	else {
 		free(d->device);
 		free(d->profile);
@@ -794,8 +797,9 @@ static void settle(struct ha_watch *w, size_t i)
 		d->device = strdup(p.device);
 		d->profile = strdup(p.name);
 		d->note = p.nskipped ? strdup(p.skipped) : NULL;
-		log_info("Home Assistant discovery: %s (%s): %u values mapped%s%s", p.device, d->id, p.mapped,
-			 p.nskipped ? "; not mapped: " : "", p.nskipped ? p.skipped : "");
+		log_device_info(AUTO_DEV_LOG(&w->host, p.device),
+				"Home Assistant discovery: %s (%s): %u values mapped%s%s", p.device, d->id,
+				p.mapped, p.nskipped ? "; not mapped: " : "", p.nskipped ? p.skipped : "");
 	}
 	auto_profile_clear(&p);
 }

@@ -193,8 +193,14 @@ int ha_profile(struct ha_entity *const *entities, size_t n, const struct ha_conf
 /* ---- the watchers (in the bridge) ---------------------------------------------------- */
 
 /* What the bridge core offers the watchers. */
+/* Whom a watcher's line about one of its devices is about (log_device_*()
+ * of common/log.h): DEVICE= and BRIDGE= in the journal, the text as it is. */
+#define AUTO_DEV_LOG(h, device_name) \
+	(&(const struct log_device){ .device = (device_name), .bridge = (h)->bridge, .named = true })
+
 struct mqtt_auto_host {
 	void *ud;
+	const char *bridge; /* the bridge instance's name (outlives the watcher), for log lines */
 	/* Create or re-profile a discovered device (bridge_host.generated),
 	 * counted against discovery.max_devices: 0, -EDQUOT at the bound. */
 	int (*generated)(void *ud, const struct auto_profile *p);

@@ -1077,6 +1077,7 @@ static bool auto_bound(void *ud, const char *address, size_t len)
 static int auto_watchers(struct mqtt_bridge *b)
 {
 	const struct mqtt_auto_host h = { .ud = b,
+					  .bridge = b->base.name,
 					  .generated = auto_generated,
 					  .discover = auto_discover,
 					  .forget = auto_forget,

@@ -440,7 +440,8 @@ static void known_drop(struct z2m_watch *w, struct z2m_known *k, const char *why
 {
 	size_t i = (size_t)(k - w->v);
 
-	log_info("zigbee2mqtt: %s (%s) %s: removed", k->device, k->address, why);
+	log_device_info(AUTO_DEV_LOG(&w->host, k->device), "zigbee2mqtt: %s (%s) %s: removed", k->device,
+			k->address, why);
 	(void)w->host.forget(w->host.ud, k->device);
 	known_free(k);
 	w->v[i] = w->v[--w->n];
@@ -501,12 +502,15 @@ static void one_device(struct z2m_watch *w, struct json_object *dev)
 		r = w->host.generated(w->host.ud, &p);
 	if (r == -EDQUOT) {
 		if (!w->full_logged)
-			log_warning("zigbee2mqtt: %s (%s %s) not created: discovery.max_devices reached",
-				    p.address, model ? model : "?", ieee);
+			log_device_warning(
+				AUTO_DEV_LOG(&w->host, p.device),
+				"zigbee2mqtt: %s (%s %s) not created: discovery.max_devices reached",
+				p.address, model ? model : "?", ieee);
 		w->full_logged = true;
 	} else if (r < 0 && r != -EEXIST) {
-		log_warning_errno(r, "zigbee2mqtt: %s (%s) cannot be created: %m", p.address,
-				  model ? model : "?");
+		log_device_warning_errno(AUTO_DEV_LOG(&w->host, p.device), r,
+					 "zigbee2mqtt: %s (%s) cannot be created: %m", p.address,
+					 model ? model : "?");
 	} else if (r >= 0) {
 		if (!k) {
 			struct z2m_known *v = w->n == w->cap
@@ -530,8 +534,10 @@ static void one_device(struct z2m_watch *w, struct json_object *dev)
 			k->note = p.nskipped && !named ? strdup(p.skipped) : NULL;
 		}
 		if (p.nskipped && !named)
-			log_info("zigbee2mqtt: %s (%s %s): %u features mapped, not mapped (no rule): %s",
-				 p.device, model ? model : "?", p.address, p.mapped, p.skipped);
+			log_device_info(
+				AUTO_DEV_LOG(&w->host, p.device),
+				"zigbee2mqtt: %s (%s %s): %u features mapped, not mapped (no rule): %s",
+				p.device, model ? model : "?", p.address, p.mapped, p.skipped);
 	}
 	auto_profile_clear(&p);
 }
