@@ -113,6 +113,23 @@ struct bridge_host {
 	/* Remove a discovered device (remove_point() is called for its points
 	 * before this returns). -ENOENT unknown, -EPERM a configured device. */
 	int (*forget)(void *ud, const char *device);
+	/* A profile the bridge made from what the field says about itself
+	 * (zigbee2mqtt exposes, Home Assistant discovery, a SunSpec model
+	 * chain): `text` (len bytes) in the profile file format, called
+	 * `name`. The same name must always come with the same text (bridges
+	 * name it by a hash of it): profiles are shared by name. It is
+	 * checked like a profile file (problems logged, -EINVAL), against
+	 * this bridge's kind, and kept while a device uses it.
+	 *  - no device `device` yet: a discovered device of this profile is
+	 *    created, as discover() does (address: its scalar text);
+	 *  - a device of this bridge that was discovered, or configured with
+	 *    a profile that says `generate:`: it gets this profile instead
+	 *    of its current one (it registers again with the new objects;
+	 *    nothing happens when it already has it; address is ignored).
+	 * Returns 0, -EPERM (a configured device without `generate:`, or
+	 * another bridge's), -EINVAL, -ENOMEM; re-entrant like discover(). */
+	int (*generated)(void *ud, const char *bridge, const char *device, const char *address,
+			 const char *name, const char *text, size_t len);
 };
 
 /* Completion of read/write: err 0 or a negative errno; s is the value read
@@ -129,6 +146,61 @@ struct bridge_point {
 	const struct mapping_point *pt;
 	uint64_t poll_usec;           /* the device's override, else pt->poll_usec, else the profile's */
 	struct bridge_handle *handle; /* for host.sample(), until remove_point() */
+};
+
+/*
+ * Trying a profile without the field (`fieldgate profile test`,
+ * gateway/profile_cmd.c): a bridge kind reads field data captured on the
+ * command line (its own options: Modbus registers, MQTT messages, a BLE
+ * advert...) and answers, for each profile point, the sample the bridge
+ * would hand to the gateway, and for a write, what it would send. Kinds
+ * whose devices describe themselves also make their profiles from a
+ * capture (zigbee2mqtt devices, Home Assistant configurations, a SunSpec
+ * register image). Nothing here does I/O but reading files named by an
+ * option.
+ */
+struct bridge_capture; /* a kind's captured data */
+
+struct bridge_tester_opt {
+	const char *name;  /* "--registers" */
+	unsigned nargs;    /* its arguments */
+	const char *usage; /* "TABLE:ADDR=HEX" */
+	const char *help;
+};
+
+/* A profile a capture describes (generate()). */
+struct bridge_generated {
+	const char *device, *address; /* the device's name and address */
+	const char *name, *text;      /* the profile */
+	size_t len;
+	const char *skipped; /* what was not mapped and why ("" or NULL: nothing) */
+};
+
+struct bridge_tester {
+	const struct bridge_tester_opt *opts; /* ends with { NULL } */
+	/* One option as given (args: its nargs arguments), added to *cap
+	 * (created at the first). -EINVAL with why (the bad value and what
+	 * is accepted), -ENOMEM. */
+	int (*capture)(struct bridge_capture **cap, const char *opt, char *const *args, char *why,
+		       size_t why_size);
+	void (*capture_free)(struct bridge_capture *cap);
+	/* The sample of pt in the capture (address: the device's address as
+	 * text, may be NULL; time_usec the field's time of measurement or 0).
+	 * 0; -ENOENT: nothing for it (why says what was looked for); other
+	 * errors: what the bridge would count as a bad payload, with why. */
+	int (*sample)(struct bridge_capture *cap, const struct mapping_point *pt, const char *address,
+		      struct mapping_sample *out, uint64_t *time_usec, char *why, size_t why_size);
+	/* What a write of s (mapping_encode()'s result) or an execute (s
+	 * NULL, args) to pt would send, as one line of text. */
+	int (*describe)(struct bridge_capture *cap, const struct mapping_point *pt, const char *address,
+			const struct mapping_sample *s, const char *args, char *buf, size_t size);
+	/* Profiles the capture describes: for `generate: what` (a device's
+	 * profile says it) or, what NULL, the devices the capture announces
+	 * itself. fn() for each; returns how many, or a negative errno with
+	 * why. May be NULL. */
+	int (*generate)(struct bridge_capture *cap, const char *what,
+			int (*fn)(void *ud, const struct bridge_generated *g), void *ud, char *why,
+			size_t why_size);
 };
 
 /* One number a bridge keeps about a device (device_counters). */
@@ -160,6 +232,8 @@ struct bridge_kind {
 	 * library that select()s); the daemon keeps that many low numbers
 	 * before endpoint sockets take them (common/lowfd.h). 0: none. */
 	unsigned low_fds;
+	/* Optional: `fieldgate profile test` for this kind. */
+	const struct bridge_tester *tester;
 	/* The parser of this kind's profile sources, given to the mapping
 	 * engine (mapping_set_new). */
 	const struct mapping_source_ops *source_ops;
@@ -198,6 +272,13 @@ struct bridge_kind {
 	 * while it is set, with a floor of its own choosing. */
 	void (*observed)(struct bridge *b, const char *device, const struct lwm2m_path *path,
 			 uint64_t period_usec);
+	/* Optional. The device's profile says `generate: what` (a word of
+	 * source_ops->generators): read what the device says about itself
+	 * and hand the profile made of it to host->generated(), retrying
+	 * while the device does not answer; until then it has the
+	 * placeholder's objects. what NULL: stop, the device goes (or just
+	 * got its generated profile). Returns 0 or a negative errno. */
+	int (*generate)(struct bridge *b, const char *device, const struct ynode *address, const char *what);
 	/* Optional. Per-device counters for `fieldgate status` (e.g.
 	 * "exc=3 crc=0 timeout=2 quarantined"): write a short NUL-terminated
 	 * text into buf (at most size bytes, no newline); return its length,

@@ -327,7 +327,7 @@ int gw_endpoint_template_check(const char *t, bool need_device, char *why, size_
 
 struct gw_options {
 	const char *config_path;
-	bool config_given; /* -c on the command line (else the default path) */
+	bool config_given; /* -c on the command line (else the default path, which may be missing) */
 	int log_level;     /* -1: from the configuration */
 	int log_target;    /* -1: from the configuration */
 };
@@ -335,6 +335,15 @@ struct gw_options {
 /* `fieldgate check`: load and validate everything, print every problem to
  * err and the summary to out. Returns the exit code: 0 valid, 1 errors. */
 int gw_check(const struct gw_options *opt, FILE *out, FILE *err);
+
+/* `fieldgate profile check FILE...` / `fieldgate profile test [PROFILE]
+ * [options]` (profile_cmd.c): argv starts at "check" or "test". Profiles are
+ * found, and objects known, as the configuration says when it loads (else
+ * the built-in objects and the default profile path). Returns the exit
+ * code: 0, 1 (a profile or a captured value in error), 2 (usage). */
+int gw_profile_command(const struct gw_options *opt, int argc, char **argv, FILE *out, FILE *err);
+/* Its lines of `fieldgate --help`, with every bridge kind's capture options. */
+void gw_profile_help(FILE *out);
 
 /* ---- the status socket (status.c) ------------------------------------- */
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The fieldgate command line: parse options, dispatch to run or check. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +31,9 @@ static void help(void)
 	       "  sample DEVICE PATH VALUE\n"
 	       "                         Give the running daemon a sample, as a bridge would\n"
 	       "                         (put -- before a negative VALUE)\n"
-	       "  presence DEVICE ERRNO  Mark a device reachable (0) or not (e.g. 110)\n"
-	       "  help                   Show this help\n"
+	       "  presence DEVICE ERRNO  Mark a device reachable (0) or not (e.g. 110)\n");
+	gw_profile_help(stdout);
+	printf("  help                   Show this help\n"
 	       "\n"
 	       "Options:\n"
 	       "  -c, --config=FILE      Configuration file (default: %s)\n"
@@ -69,6 +71,25 @@ static int ask_daemon(const struct gw_options *opt, const char *request)
 	return gw_status_client(sock, request, stdout, stderr);
 }
 
+/* Whether the command is `profile`: its options (--registers...) are its
+ * own, so option parsing stops at the command (the others let options
+ * follow it). */
+static bool profile_command(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0)
+			return false;
+		if (a[0] != '-')
+			return strcmp(a, "profile") == 0;
+		if (strcmp(a, "-c") == 0 || strcmp(a, "-l") == 0 || strcmp(a, "-t") == 0 ||
+		    strcmp(a, "--config") == 0 || strcmp(a, "--log-level") == 0 ||
+		    strcmp(a, "--log-target") == 0)
+			i++;
+	}
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -88,7 +109,9 @@ int main(int argc, char **argv)
 	int c;
 
 	opterr = 0; /* our own messages, the same on every libc */
-	while ((c = getopt_long(argc, argv, ":c:l:t:hV", options, NULL)) >= 0) {
+	const char *optstring = profile_command(argc, argv) ? "+:c:l:t:hV" : ":c:l:t:hV";
+
+	while ((c = getopt_long(argc, argv, optstring, options, NULL)) >= 0) {
 		switch (c) {
 		case 'c':
 			opt.config_path = optarg;
@@ -163,6 +186,8 @@ int main(int argc, char **argv)
 			 want == 3 ? " " : "", want == 3 ? argv[optind + 3] : "");
 		return ask_daemon(&opt, req);
 	}
+	if (strcmp(cmd, "profile") == 0)
+		return gw_profile_command(&opt, argc - optind - 1, argv + optind + 1, stdout, stderr);
 	if (optind + 1 < argc)
 		return usage_error("unexpected argument '%s'", argv[optind + 1]);
 	if (strcmp(cmd, "status") == 0)

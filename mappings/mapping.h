@@ -91,7 +91,10 @@ enum mapping_order {
 };
 
 /* Rounding of a non-integral value into an integer raw type (encode) or an
- * integer resource (decode of a scaled or float raw value). NONE: -ERANGE. */
+ * integer resource (decode of a scaled or float raw value). NONE: -ERANGE.
+ * With raw `value` (a typed field) and a scale, encode rounds the field's
+ * number to an integer when a rounding is set (brightness 0..254 written
+ * from a Dimmer %), and leaves it as computed when none is. */
 enum mapping_round {
 	MAPPING_ROUND_NONE = 0,
 	MAPPING_ROUND_NEAREST, /* half away from zero */
@@ -204,6 +207,10 @@ struct mapping_source_ops {
 	/* Optional: a cross-check of a complete point (source against the
 	 * transform: e.g. a float32 in a coil). Report and return -EINVAL. */
 	int (*check)(const struct mapping_point *pt, struct diag *diag);
+	/* What a profile's `generate:` may name for this kind (NULL-terminated,
+	 * NULL: nothing): the bridge reads what a device says about itself
+	 * and gives it a profile made of that (bridges/bridge.h generate). */
+	const char *const *generators;
 };
 
 /* ---- profiles ---------------------------------------------------------- */
@@ -283,6 +290,10 @@ size_t mapping_set_count(const struct mapping_set *set);
 const char *mapping_profile_name(const struct mapping_profile *p);
 const char *mapping_profile_file(const struct mapping_profile *p);
 const char *mapping_profile_description(const struct mapping_profile *p); /* may be NULL */
+/* `generate:` — the bridge generates the real profile of a device of this
+ * one from what the device says about itself (e.g. "sunspec"); this
+ * profile holds its objects until then. NULL for an ordinary profile. */
+const char *mapping_profile_generate(const struct mapping_profile *p);
 /* The bridge kind of the profile's sources, NULL for a constants-only profile. */
 const char *mapping_profile_bridge(const struct mapping_profile *p);
 /* Profile-wide defaults (`defaults: poll / max_age`), 0 when not given;
@@ -330,3 +341,78 @@ int mapping_encode(const struct mapping_point *pt, const struct lwm2m_value *in,
  * seconds, Objlnk "oid:iid", Opaque as the bytes of s. -EINVAL/-ERANGE. Byte values
  * point into s. */
 int mapping_value_from_text(enum lwm2m_type type, const char *s, size_t len, struct lwm2m_value *out);
+
+/* ---- value templates (mappings/template.c) --------------------------------------- */
+
+/*
+ * The forms of Home Assistant's `value_template` (Jinja2) that discovery
+ * configurations use: one `{{ expression }}` of `value` (the payload text),
+ * `value_json` with `.key`, `['key']` and `[index]` steps, number literals,
+ * + - * / and parentheses, unary minus, and the filters float, int (each
+ * with an optional default), round(n[, 'common'|'floor'|'ceil']) and abs.
+ * Results print as Jinja2 prints them under Python (21.5, 22.0, True,
+ * None). Anything else is refused at compile time with the reason.
+ */
+struct mapping_template;
+
+enum mapping_tval_kind {
+	MAPPING_TVAL_NONE = 0, /* undefined: a JSON member that is not there */
+	MAPPING_TVAL_NULL,     /* JSON null (prints None) */
+	MAPPING_TVAL_BOOL,
+	MAPPING_TVAL_INT,
+	MAPPING_TVAL_FLOAT,
+	MAPPING_TVAL_STRING,
+};
+
+/* A value while rendering; strings point into the payload or the JSON
+ * document (valid during the render only). */
+struct mapping_tval {
+	uint8_t kind; /* enum mapping_tval_kind */
+	bool b;
+	int64_t i;
+	double f;
+	const char *s;
+	size_t len;
+};
+
+/* One step of a value_json path: a member key (len bytes) or a list index. */
+struct mapping_tstep {
+	const char *key;
+	size_t len;
+	long index;
+	bool is_index;
+};
+
+/* Resolves value_json + steps for the renderer: fills *out (kind NONE when a
+ * member is absent) and returns 0, or -EBADMSG when the payload is not JSON,
+ * -EINVAL when the steps name an object or a list (not a value). */
+typedef int (*mapping_template_json_fn)(void *ud, const struct mapping_tstep *steps, size_t n,
+					struct mapping_tval *out);
+
+/* Compile text (at most 1024 characters). -EINVAL with the reason in why
+ * (what is not supported and where), -ENOMEM. Free with
+ * mapping_template_free(). */
+int mapping_template_compile(const char *text, struct mapping_template **out, char *why, size_t why_size);
+struct mapping_template *mapping_template_free(struct mapping_template *t); /* accepts NULL */
+/* Whether the template reads value_json (the payload must be parsed). */
+bool mapping_template_uses_json(const struct mapping_template *t);
+const char *mapping_template_text(const struct mapping_template *t);
+
+/* Evaluate with `value` = the payload (value_len bytes) and json resolving
+ * value_json (may be NULL: value_json is then -EBADMSG). Returns 0 and
+ * *out; -ENOENT (a JSON member is absent: a partial update), -EBADMSG (not
+ * JSON), -EINVAL (float/int of text that is no number without a default,
+ * arithmetic on text or on an object), -ERANGE (division by zero, integer
+ * overflow, a result that is not finite). */
+int mapping_template_eval(const struct mapping_template *t, const char *value, size_t value_len,
+			  mapping_template_json_fn json, void *ud, struct mapping_tval *out);
+/* mapping_template_eval() printed into buf (NUL-terminated): the length, or
+ * its errors, -ENOBUFS. */
+int mapping_template_render(const struct mapping_template *t, const char *value, size_t value_len,
+			    mapping_template_json_fn json, void *ud, char *buf, size_t size);
+/* A value as Jinja2 prints it: True/False, None, integers, floats as
+ * Python's repr (21.5, 22.0, 1e-05), strings as they are. Returns the
+ * length, -ENOENT for NONE, -ENOBUFS. */
+int mapping_tval_text(const struct mapping_tval *v, char *buf, size_t size);
+/* Python's repr() of a float into buf: the length written. */
+int mapping_py_float_repr(double d, char *buf, size_t size);

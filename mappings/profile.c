@@ -37,6 +37,7 @@ struct mapping_profile {
 	char *name;
 	char *file;
 	const char *description;
+	const char *generate; /* `generate:` (in doc), NULL */
 	const struct mapping_source_ops *ops;
 	uint64_t poll_usec, max_age_usec;
 	struct ydoc *doc;
@@ -259,7 +260,7 @@ static const struct schema_section defaults_section = { "defaults", sizeof(struc
 							defaults_keys, NULL };
 
 struct top_spec {
-	const char *profile, *description, *bridge;
+	const char *profile, *description, *bridge, *generate;
 	const struct ynode *include, *objects;
 	struct defaults_spec defaults;
 };
@@ -268,6 +269,7 @@ static const struct schema_key top_keys[] = {
 	{ "profile", SCHEMA_STRING, .offset = offsetof(struct top_spec, profile), .max_len = 128 },
 	{ "description", SCHEMA_STRING, .offset = offsetof(struct top_spec, description) },
 	{ "bridge", SCHEMA_STRING, .offset = offsetof(struct top_spec, bridge), .max_len = 32 },
+	{ "generate", SCHEMA_STRING, .offset = offsetof(struct top_spec, generate), .max_len = 32 },
 	{ "include", SCHEMA_NODE, .offset = offsetof(struct top_spec, include), .node_kind = -1 },
 	{ "defaults", SCHEMA_SECTION, .offset = offsetof(struct top_spec, defaults),
 	  .section = &defaults_section },
@@ -736,6 +738,37 @@ static int include_one(struct loader *L, const struct ynode *n)
 			return r;
 	}
 	return 0;
+}
+
+/* `generate: <what>`: a word the bridge kind's parser accepts. */
+static const char *check_generate(struct loader *L, const struct ynode *at, const char *what, bool has_bridge,
+				  const struct mapping_source_ops *ops)
+{
+	const char *const *w = ops ? ops->generators : NULL;
+	size_t n = 0;
+	char *list;
+
+	if (!has_bridge) {
+		lerr(L, at, "'generate: %s' needs a 'bridge:' (the bridge kind generates the profile)", what);
+		return NULL;
+	}
+	if (!ops)
+		return NULL; /* the unknown bridge is reported */
+	for (size_t i = 0; w && w[i]; i++)
+		if (strcmp(w[i], what) == 0)
+			return w[i];
+	while (w && w[n])
+		n++;
+	list = join(w, n, ", ");
+	const char *hint = w ? schema_suggest(what, w) : NULL;
+	if (hint)
+		lerr(L, at, "%s bridges cannot generate '%s', did you mean '%s'? (they generate: %s)",
+		     ops->kind, what, hint, list && *list ? list : "nothing");
+	else
+		lerr(L, at, "%s bridges cannot generate '%s' (they generate: %s)", ops->kind, what,
+		     list && *list ? list : "nothing");
+	free(list);
+	return NULL;
 }
 
 static const struct mapping_source_ops *find_kind(struct loader *L, const struct ynode *at, const char *kind)
@@ -1436,6 +1469,9 @@ static int load_doc(struct mapping_set *set, const char *name, struct ydoc *doc,
 	p->max_age_usec = top.defaults.max_age;
 	if (top.bridge)
 		p->ops = find_kind(&L, ynode_map_get(root, "bridge"), top.bridge);
+	if (top.generate)
+		p->generate = check_generate(&L, ynode_map_get(root, "generate"), top.generate,
+					     top.bridge != NULL, p->ops);
 
 	if (top.include) {
 		if (top.include->kind == YNODE_SEQ) {
@@ -1450,7 +1486,7 @@ static int load_doc(struct mapping_set *set, const char *name, struct ydoc *doc,
 				goto fail;
 		}
 	}
-	if (!top.objects && !top.include)
+	if (!top.objects && !top.include && !top.generate)
 		lerr(&L, root, "profile '%s' has no 'objects:' (and includes nothing)", name);
 	for (size_t i = 0; top.objects && i < top.objects->map.n; i++) {
 		r = parse_instance(&L, ynode_map_key(top.objects, i), ynode_map_value(top.objects, i), &top);
@@ -1493,6 +1529,11 @@ const char *mapping_profile_file(const struct mapping_profile *p)
 const char *mapping_profile_description(const struct mapping_profile *p)
 {
 	return p->description;
+}
+
+const char *mapping_profile_generate(const struct mapping_profile *p)
+{
+	return p->generate;
 }
 
 const char *mapping_profile_bridge(const struct mapping_profile *p)

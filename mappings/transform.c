@@ -917,7 +917,12 @@ int mapping_transform_encode(const struct mapping_transform *xf, enum lwm2m_type
 		raw = unscale(xf, d);
 		if (!isfinite(raw))
 			return -ERANGE;
-		if (!raw_is_float(xf->raw) && xf->raw != MAPPING_RAW_VALUE) {
+		if (xf->raw == MAPPING_RAW_VALUE && xf->round != MAPPING_ROUND_NONE) {
+			/* A typed field (a JSON number) scaled by a factor
+			 * that is no 1/N (Dimmer % <- brightness 0..254):
+			 * `round:` says the field takes an integer. */
+			(void)round_to_integral(raw, (enum mapping_round)xf->round, &raw);
+		} else if (!raw_is_float(xf->raw) && xf->raw != MAPPING_RAW_VALUE) {
 			/* (21.5 - 0) * 10 is 215 exactly, but e.g. 0.3 / 0.1 is not:
 			 * accept the integer whose decode gives back exactly v. */
 			k = nearbyint(raw);

@@ -19,7 +19,7 @@ packages=(
 	# the Debian package and its test (tests/package)
 	debhelper dpkg-dev lintian man-db
 	# tests
-	libcmocka-dev python3 python3-cbor2 openssl
+	libcmocka-dev python3 python3-cbor2 python3-jinja2 openssl
 	dbus mosquitto mosquitto-clients python3-pymodbus python3-serial-asyncio python3-dbusmock python3-cryptography socat
 	python3-jsonschema python3-prometheus-client groff-base
 	nodejs npm

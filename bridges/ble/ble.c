@@ -630,6 +630,7 @@ static void ble_done(struct bridge *base)
 static const struct bridge_kind bridge_kind_ble = {
 	.name = "ble",
 	.size = sizeof(struct ble_bridge),
+	.tester = &ble_tester,
 	.source_ops = &ble_source_ops,
 	.verify = ble_verify,
 	.verify_address = ble_verify_address,

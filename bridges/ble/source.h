@@ -60,6 +60,9 @@ struct ble_src {
 };
 
 extern const struct mapping_source_ops ble_source_ops;
+/* `fieldgate profile test` (ble_tester.c). */
+struct bridge_tester;
+extern const struct bridge_tester ble_tester;
 
 /* Bridge configuration (the body under bridges.<name>). */
 struct ble_rule {

@@ -24,6 +24,7 @@
 
 #include "bridges/bridge.h"
 #include "bridges/modbus/mb_bus.h"
+#include "bridges/modbus/mb_generate.h"
 #include "bridges/modbus/mb_plan.h"
 #include "bridges/modbus/mb_source.h"
 #include "common/log.h"
@@ -86,6 +87,7 @@ struct mb_req {
 	struct mb_job *off; /* execute with pulse: the second write, sent pulse_usec after the first */
 	uint64_t pulse_usec;
 	sd_event_source *timer;
+	mb_gen_done_fn raw; /* a read of registers for a generated profile (no point) */
 };
 
 struct mb_bridge {
@@ -102,7 +104,8 @@ struct mb_bridge {
 	uint64_t next_tag;
 	int link; /* 1 unknown, 0 up, <0 down */
 	bool stopping;
-	char *refused; /* the last device refused by add_point (logged once) */
+	char *refused;      /* the last device refused by add_point (logged once) */
+	struct mb_gen *gen; /* devices whose profile is made of their SunSpec map */
 };
 
 _Static_assert(offsetof(struct mb_bridge, base) == 0, "struct bridge comes first");
@@ -595,6 +598,11 @@ static void on_request(struct mb_bridge *b, struct mb_dev *d, struct mb_job *j)
 
 	if (!r)
 		return;
+	if (r->raw) {
+		r->raw(r->ctx, err, err ? NULL : j->data, err ? 0 : j->count);
+		req_free(r);
+		return;
+	}
 	if (d)
 		health(b, d, j, mb_job_outcome(j));
 	if (err == 0 && r->off) {
@@ -691,6 +699,9 @@ static int mb_init(struct bridge *base, const struct ynode *body)
 	return 0;
 }
 
+static int raw_read(void *ud, uint8_t unit, uint64_t timeout_usec, uint32_t addr, uint16_t count,
+		    mb_gen_done_fn done, void *ctx);
+
 static int mb_start(struct bridge *base, sd_event *event)
 {
 	struct mb_bridge *b = MB(base);
@@ -708,6 +719,9 @@ static int mb_start(struct bridge *base, sd_event *event)
 	if (r < 0)
 		return log_error_errno(r, "Modbus %s: cannot set up %s: %m", b->base.name,
 				       b->conf.has_tcp ? b->host_name : b->device);
+	b->gen = mb_gen_new(&b->base, event, (unsigned)b->conf.max_registers, raw_read, b);
+	if (!b->gen)
+		return log_oom();
 	timer_arm(b);
 	return 0;
 }
@@ -846,6 +860,52 @@ static void req_submit(struct mb_bridge *b, struct mb_req *r, struct mb_job *j)
 	r->next = b->reqs;
 	b->reqs = r;
 	mb_bus_submit(b->bus, j);
+}
+
+/* Registers for the SunSpec walk (mb_generate.h): queued like a poll. */
+static int raw_read(void *ud, uint8_t unit, uint64_t timeout_usec, uint32_t addr, uint16_t count,
+		    mb_gen_done_fn done, void *ctx)
+{
+	struct mb_bridge *b = ud;
+	struct mb_req *r;
+	struct mb_job *j;
+
+	if (!b->bus || b->stopping)
+		return -EHOSTUNREACH;
+	if (count == 0 || count > 125 || addr + count > 65536u)
+		return -EINVAL;
+	r = req_new(b, REQ_READ, NULL, ctx);
+	j = r ? calloc(1, sizeof(*j)) : NULL;
+	if (!j) {
+		free(r);
+		return -ENOMEM;
+	}
+	r->raw = done;
+	j->tag = r->tag;
+	j->op = MB_OP_READ;
+	j->table = MB_TABLE_HOLDING;
+	j->unit = unit;
+	j->addr = (uint16_t)addr;
+	j->count = count;
+	j->timeout_usec = timeout_usec ? timeout_usec : b->conf.timeout_usec;
+	req_submit(b, r, j);
+	return 0;
+}
+
+static int mb_generate(struct bridge *base, const char *device, const struct ynode *address, const char *what)
+{
+	struct mb_bridge *b = MB(base);
+	struct mb_addr a;
+
+	if (!what) {
+		mb_gen_stop(b->gen, device);
+		return 0;
+	}
+	if (!b->gen)
+		return -EHOSTUNREACH;
+	if (mb_addr_parse(NULL, address, &a) < 0)
+		return -EINVAL;
+	return mb_gen_start(b->gen, device, a.unit, a.timeout_usec, what);
 }
 
 static int mb_read(struct bridge *base, const char *device, const struct mapping_point *pt,
@@ -1008,10 +1068,16 @@ static int mb_device_status(struct bridge *base, const char *device, char *buf, 
 	struct mb_bridge *b = MB(base);
 	struct mb_dev *d = dev_find(b, device);
 	uint64_t now = mb_now_usec();
+	char gs[160];
 	int n;
 
-	if (!d)
-		return 0;
+	if (!d) {
+		/* No points yet: a device whose profile is being made. */
+		if (!mb_gen_status(b->gen, device, gs, sizeof(gs)))
+			return 0;
+		n = snprintf(buf, size, "%s", gs);
+		return n < 0 ? -EIO : (size_t)n < size ? n : (int)size - 1;
+	}
 	n = snprintf(buf, size,
 		     "unit=%u req=%" PRIu64 " exc=%" PRIu64 " crc=%" PRIu64 " bad=%" PRIu64
 		     " timeout=%" PRIu64,
@@ -1026,6 +1092,8 @@ static int mb_device_status(struct bridge *base, const char *device, char *buf, 
 			      d->quarantine_until > now ? (d->quarantine_until - now) / 1000 : 0);
 	if (n >= 0 && (size_t)n < size && b->link < 0)
 		n += snprintf(buf + n, size - (size_t)n, " link-down");
+	if (n >= 0 && (size_t)n < size && mb_gen_status(b->gen, device, gs, sizeof(gs)))
+		n += snprintf(buf + n, size - (size_t)n, " %s", gs);
 	if (n < 0)
 		return -EIO;
 	return (size_t)n < size ? n : (int)size - 1;
@@ -1058,9 +1126,13 @@ static void mb_stop_bus(struct mb_bridge *b)
 	while (b->reqs) {
 		struct mb_req *r = b->reqs;
 		b->reqs = r->next;
-		r->done(r->ctx, -ECANCELED, NULL);
+		if (r->raw)
+			r->raw(r->ctx, -ECANCELED, NULL, 0);
+		else
+			r->done(r->ctx, -ECANCELED, NULL);
 		req_free(r);
 	}
+	b->gen = mb_gen_free(b->gen);
 }
 
 static void mb_stop(struct bridge *base)
@@ -1089,6 +1161,7 @@ static const struct bridge_kind bridge_kind_modbus = {
 	.size = sizeof(struct mb_bridge),
 	/* libmodbus select()s on its socket in every receive. */
 	.low_fds = 16,
+	.tester = &mb_tester,
 	.source_ops = &mb_source_ops,
 	.verify = mb_verify,
 	.verify_address = mb_verify_address,
@@ -1100,6 +1173,7 @@ static const struct bridge_kind bridge_kind_modbus = {
 	.write = mb_write,
 	.execute = mb_execute,
 	.observed = mb_observed,
+	.generate = mb_generate,
 	.device_status = mb_device_status,
 	.device_counters = mb_device_counters,
 	.stop = mb_stop,

@@ -398,11 +398,16 @@ static int check_point(const struct mapping_point *pt, struct diag *diag)
 	return bad ? -EINVAL : 0;
 }
 
+/* `generate: sunspec`: the device's SunSpec map makes its profile
+ * (bridges/modbus/sunspec.h). */
+static const char *const generators[] = { "sunspec", NULL };
+
 const struct mapping_source_ops mb_source_ops = {
 	.kind = "modbus",
 	.parse = parse_source,
 	.free = free_source,
 	.check = check_point,
+	.generators = generators,
 };
 
 /* ---- the bridge body -------------------------------------------------------------------------- */

@@ -47,6 +47,9 @@ struct mb_source {
 
 /* The parser the mapping engine gets for `bridge: modbus` profiles. */
 extern const struct mapping_source_ops mb_source_ops;
+/* `fieldgate profile test` (mb_tester.c). */
+struct bridge_tester;
+extern const struct bridge_tester mb_tester;
 
 /* Registers or coils a point occupies: src->count, or from the raw layout
  * (int16: 1, float32: 2, float64: 4, string: length / 2 rounded up, bits:

@@ -177,6 +177,9 @@ struct mqtt_bridge {
 	uint64_t bad_log_at, limit_log_at;
 	unsigned long long messages; /* received, numbering them for the per-message counts */
 	unsigned bad_suppressed;
+	/* Devices that describe themselves (mqtt_auto.h). */
+	struct z2m_watch *z2m;
+	struct ha_watch *ha;
 };
 
 _Static_assert(offsetof(struct mqtt_bridge, base) == 0, "struct bridge comes first");
@@ -510,6 +513,8 @@ static void silence(struct mqtt_bridge *b, uint64_t now)
 				"MQTT bridge %s: discovered device %s not heard for %llu s: forgotten",
 				b->base.name, name, (unsigned long long)((now - d->heard) / 1000000));
 			(void)b->base.host.forget(b->base.host.ud, name);
+			z2m_watch_gone(b->z2m, name);
+			ha_watch_gone(b->ha, name);
 			free(name);
 			return;
 		}
@@ -531,6 +536,7 @@ static int on_misc(sd_event_source *s, uint64_t usec, void *ud)
 	(void)sd_event_source_set_time(s, usec + MISC_PERIOD_USEC);
 	if (b->state == ST_CONNECTED)
 		silence(b, now_usec(b));
+	ha_watch_tick(b->ha, now_usec(b));
 	if (!b->mosq)
 		return 0;
 	if (b->state == ST_CONNECTING && now_usec(b) - b->started >= b->conf.connect_timeout_usec) {
@@ -948,6 +954,55 @@ static bool bound_device(struct mqtt_bridge *b, const char *v, size_t n)
 	return false;
 }
 
+/* Whether discovery may create one more device (max_devices); logs the
+ * refusal at most once a minute. */
+static bool discovery_room(struct mqtt_bridge *b, const char *name, const char *where)
+{
+	uint64_t t;
+
+	if (b->ndiscovered < b->conf.max_devices)
+		return true;
+	t = now_usec(b);
+	if (!b->limit_log_at || t - b->limit_log_at > 60 * 1000000ULL) {
+		log_device_warning(BRIDGE_DEV_LOG(&b->base, name),
+				   "MQTT bridge %s: discovery limit of %u devices reached: '%s' (%s) is not "
+				   "created (max_devices)",
+				   b->base.name, b->conf.max_devices, name, where);
+		b->limit_log_at = t;
+	}
+	return false;
+}
+
+/* After the core created (or re-created) a discovered device: counted,
+ * marked, told the broker's state. */
+static void discovered(struct mqtt_bridge *b, const char *name)
+{
+	struct dev *d = dev_find(b, name);
+
+	if (d && !d->discovered) {
+		d->discovered = true;
+		b->ndiscovered++;
+	}
+	if (d)
+		dev_tell(b, d);
+}
+
+static int create_discovered(struct mqtt_bridge *b, const char *name, const char *profile, const char *addr,
+			     const struct auto_profile *gen)
+{
+	bool exists = dev_find(b, name) != NULL;
+	int r;
+
+	if (!exists && !discovery_room(b, name, addr))
+		return -EDQUOT;
+	r = gen ? b->base.host.generated(b->base.host.ud, b->base.name, name, addr, gen->name, gen->text,
+					 gen->len)
+		: b->base.host.discover(b->base.host.ud, b->base.name, name, profile, addr);
+	if (r >= 0)
+		discovered(b, name);
+	return r;
+}
+
 static void discover(struct mqtt_bridge *b, const char *topic, size_t tlen, struct mqtt_payload *pl)
 {
 	for (size_t i = 0; i < b->conf.nrules; i++) {
@@ -975,31 +1030,16 @@ static void discover(struct mqtt_bridge *b, const char *topic, size_t tlen, stru
 		}
 		if (mqtt_sanitize_name(rl->prefix, v, n, name, sizeof(name)) == 0 || rejected(b, name))
 			continue;
-		if (b->ndiscovered >= b->conf.max_devices) {
-			uint64_t t = now_usec(b);
-			if (!b->limit_log_at || t - b->limit_log_at > 60 * 1000000ULL) {
-				log_warning("MQTT bridge %s: discovery limit of %u devices reached: '%s' on "
-					    "'%.*s' is "
-					    "not created (max_devices)",
-					    b->base.name, b->conf.max_devices, name, (int)tlen, topic);
-				b->limit_log_at = t;
-			}
-			return;
-		}
 		memcpy(addr, v, n);
 		addr[n] = '\0';
-		r = b->base.host.discover(b->base.host.ud, b->base.name, name, rl->profile, addr);
-		if (r >= 0) {
-			struct dev *d = dev_find(b, name);
-			b->ndiscovered++;
-			if (d)
-				d->discovered = true;
+		r = create_discovered(b, name, rl->profile, addr, NULL);
+		if (r == -EDQUOT)
+			return;
+		if (r >= 0)
 			log_device_info(BRIDGE_DEV_LOG(&b->base, name),
 					"MQTT bridge %s: discovered %s (profile %s) on '%.*s'", b->base.name,
 					name, rl->profile, (int)tlen, topic);
-			if (d)
-				dev_tell(b, d);
-		} else {
+		else {
 			log_device_warning_errno(BRIDGE_DEV_LOG(&b->base, name), r,
 						 "MQTT bridge %s: cannot create discovered device %s: %m",
 						 b->base.name, name);
@@ -1008,6 +1048,63 @@ static void discover(struct mqtt_bridge *b, const char *topic, size_t tlen, stru
 		}
 		return;
 	}
+}
+
+/* ---- devices that describe themselves (zigbee2mqtt, Home Assistant) --------------------- */
+
+static int auto_generated(void *ud, const struct auto_profile *p)
+{
+	return create_discovered(ud, p->device, NULL, p->address, p);
+}
+
+static int auto_discover(void *ud, const char *device, const char *profile, const char *address)
+{
+	return create_discovered(ud, device, profile, address, NULL);
+}
+
+static int auto_forget(void *ud, const char *device)
+{
+	struct mqtt_bridge *b = ud;
+
+	return b->base.host.forget ? b->base.host.forget(b->base.host.ud, device) : -ENOTSUP;
+}
+
+static bool auto_bound(void *ud, const char *address, size_t len)
+{
+	return bound_device(ud, address, len);
+}
+
+static int auto_watchers(struct mqtt_bridge *b)
+{
+	const struct mqtt_auto_host h = { .ud = b,
+					  .bridge = b->base.name,
+					  .generated = auto_generated,
+					  .discover = auto_discover,
+					  .forget = auto_forget,
+					  .bound = auto_bound };
+
+	if (b->conf.z2m_on && !(b->z2m = z2m_watch_new(&b->conf.z2m, &h)))
+		return -ENOMEM;
+	if (b->conf.ha_on && !(b->ha = ha_watch_new(&b->conf.ha, &h, b->conf.max_devices)))
+		return -ENOMEM;
+	return 0;
+}
+
+static int auto_subscribe(struct mqtt_bridge *b)
+{
+	char f[2][300];
+	size_t n;
+	int r;
+
+	n = b->z2m ? z2m_watch_filters(b->z2m, f) : 0;
+	for (size_t i = 0; i < n; i++)
+		if ((r = sub_ref(b, f[i])) < 0)
+			return r;
+	n = b->ha ? ha_watch_filters(b->ha, f) : 0;
+	for (size_t i = 0; i < n; i++)
+		if ((r = sub_ref(b, f[i])) < 0)
+			return r;
+	return 0;
 }
 
 static void echo_check(struct mqtt_bridge *b, struct entry *e, const struct mapping_sample *s)
@@ -1117,6 +1214,12 @@ static void feed(struct mqtt_bridge *b, struct entry *e, void *ctx)
 		/* Text: an empty payload, the same for every point. */
 		if (entry_src(e)->format == MQTT_FORMAT_TEXT)
 			bad(b, e, m, true, "empty or not text");
+		else if (entry_src(e)->format == MQTT_FORMAT_TEMPLATE)
+			/* Each point has its own template: a value's error. */
+			bad(b, e, m, false,
+			    r == -EBADMSG
+				    ? "value_json of a payload that is not JSON"
+				    : "the value template fails on it (no number, or a division by zero)");
 		else
 			bad(b, e, m, false,
 			    entry_src(e)->format == MQTT_FORMAT_RAW ? "too short"
@@ -1240,6 +1343,11 @@ static void dispatch(struct mqtt_bridge *b, const char *topic, const uint8_t *da
 	for (size_t i = 0; i < b->conf.navail; i++)
 		if (mqtt_template_match(&b->conf.avail[i].topic, topic, tlen, NULL, NULL))
 			availability(b, i, topic, tlen, &m.pl);
+	if (b->base.host.generated && ((b->z2m && z2m_watch_message(b->z2m, topic, &m.pl)) ||
+				       (b->ha && ha_watch_message(b->ha, topic, &m.pl, now_usec(b))))) {
+		mqtt_payload_clear(&m.pl);
+		return;
+	}
 	if (b->conf.nrules && b->base.host.discover)
 		discover(b, topic, tlen, &m.pl);
 	each_match(b, topic, tlen, feed, &m);
@@ -1622,10 +1730,15 @@ static int mqtt_device_status(struct bridge *base, const char *device, char *buf
 
 	if (!d)
 		return 0;
-	n = snprintf(buf, size, "rx=%llu bad=%llu value_err=%llu missing=%llu pub=%llu timeout=%llu%s%s%s%s",
-		     d->rx, d->bad, d->value_err, d->missing, d->pub, d->timeouts,
+	const char *note = z2m_watch_note(b->z2m, device);
+	if (!note)
+		note = ha_watch_note(b->ha, device);
+	n = snprintf(buf, size,
+		     "rx=%llu bad=%llu value_err=%llu missing=%llu pub=%llu timeout=%llu%s%s%s%s%s%s", d->rx,
+		     d->bad, d->value_err, d->missing, d->pub, d->timeouts,
 		     d->discovered ? " discovered" : "", b->state == ST_CONNECTED ? "" : " broker-down",
-		     d->offline || b->offline ? " offline" : "", d->stale ? " silent" : "");
+		     d->offline || b->offline ? " offline" : "", d->stale ? " silent" : "",
+		     note ? " not mapped: " : "", note ? note : "");
 	return n < 0 ? -EIO : (size_t)n >= size ? (int)size - 1 : n;
 }
 
@@ -1670,11 +1783,16 @@ static int mqtt_verify_address(struct schema_ctx *ctx, const struct ynode *addre
 static int mqtt_init(struct bridge *base, const struct ynode *body)
 {
 	struct mqtt_bridge *b = MQ(base);
+	int r;
 
 	/* First, so that done() always has one to give back. */
 	if (lib_refs++ == 0)
 		mosquitto_lib_init();
-	return mqtt_conf_load(b->base.name, body, &b->conf);
+	r = mqtt_conf_load(b->base.name, body, &b->conf);
+	if (r < 0)
+		return r;
+	/* done() frees what was made of them. */
+	return auto_watchers(b);
 }
 
 static int mqtt_start(struct bridge *base, sd_event *event)
@@ -1695,6 +1813,12 @@ static int mqtt_start(struct bridge *base, sd_event *event)
 		    (r = sub_ref(b, f)) < 0)
 			return r;
 	}
+	if ((r = auto_subscribe(b)) < 0)
+		return r;
+	if ((b->z2m || b->ha) && !b->base.host.generated)
+		log_warning("MQTT bridge %s: this gateway cannot create devices: zigbee2mqtt/homeassistant "
+			    "discovery is off",
+			    b->base.name);
 	if (b->conf.nrules && !b->base.host.discover)
 		log_warning("MQTT bridge %s: this gateway cannot create devices: discovery is off",
 			    b->base.name);
@@ -1763,6 +1887,8 @@ static void mqtt_done(struct bridge *base)
 		free(b->pending[i].topic);
 	if (b->ssl_ctx)
 		SSL_CTX_free(b->ssl_ctx);
+	z2m_watch_free(b->z2m);
+	ha_watch_free(b->ha);
 	mqtt_conf_clear(&b->conf);
 	sd_event_unref(b->event);
 	if (--lib_refs == 0)
@@ -1772,6 +1898,7 @@ static void mqtt_done(struct bridge *base)
 static const struct bridge_kind bridge_kind_mqtt = {
 	.name = "mqtt",
 	.size = sizeof(struct mqtt_bridge),
+	.tester = &mqtt_tester,
 	.source_ops = &mqtt_source_ops,
 	.verify = mqtt_verify,
 	.verify_address = mqtt_verify_address,

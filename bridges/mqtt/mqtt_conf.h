@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bridges/mqtt/mqtt_auto.h"
 #include "bridges/mqtt/mqtt_internal.h"
 
 struct schema_ctx;
@@ -70,6 +71,9 @@ struct mqtt_conf {
 	uint64_t forget_usec; /* a discovered device not heard for this long goes (0: never) */
 	struct mqtt_rule *rules;
 	size_t nrules;
+	bool z2m_on, ha_on; /* discovery.zigbee2mqtt / discovery.homeassistant */
+	struct z2m_conf z2m;
+	struct ha_conf ha;
 };
 
 /* Check a body, reporting through ctx (bridge_kind.verify). */

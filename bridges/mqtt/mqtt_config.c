@@ -23,9 +23,21 @@ struct rule_yaml {
 	struct schema_list require; /* const char * */
 };
 
+struct z2m_yaml {
+	const char *base_topic, *prefix;
+	const struct ynode *profiles; /* model -> profile */
+};
+
+struct ha_yaml {
+	const char *prefix, *name_prefix;
+	uint64_t settle;
+};
+
 struct disc_yaml {
 	uint64_t max_devices, forget;
 	struct schema_list rules; /* struct rule_yaml */
+	struct z2m_yaml zigbee2mqtt;
+	struct ha_yaml homeassistant;
 };
 
 struct avail_yaml {
@@ -49,6 +61,8 @@ struct conf_yaml {
 #define RY(f) offsetof(struct rule_yaml, f)
 #define DY(f) offsetof(struct disc_yaml, f)
 #define AY(f) offsetof(struct avail_yaml, f)
+#define ZY(f) offsetof(struct z2m_yaml, f)
+#define HY(f) offsetof(struct ha_yaml, f)
 
 static const struct schema_enum_word type_words[] = { { .word = "mqtt", .value = 0 }, { .word = NULL } };
 static const struct schema_enum_word protocol_words[] = {
@@ -242,6 +256,89 @@ static const struct schema_section avail_sec = { "availability", sizeof(struct a
 						 avail_check };
 static const struct schema_key avail_elem = { .kind = SCHEMA_SECTION, .section = &avail_sec };
 
+/* A topic prefix: literal levels, no wildcard. */
+static int check_prefix(struct schema_ctx *ctx, const struct schema_key *k, const struct ynode *n, void *t)
+{
+	const char *v = *(const char **)t;
+
+	if (!v || !*v || strpbrk(v, "+#") || v[0] == '/' || v[strlen(v) - 1] == '/') {
+		schema_error(ctx, n,
+			     "mqtt: %s '%s' must be a topic without '+', '#' or a leading/trailing '/'",
+			     k->name, v ? v : "");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* `profiles: {<model>: <profile>}`: scalars both. */
+static int z2m_check(struct schema_ctx *ctx, const struct ynode *map, void *obj)
+{
+	const struct z2m_yaml *z = obj;
+
+	(void)map;
+	if (!z->profiles)
+		return 0;
+	for (size_t i = 0; i < z->profiles->map.n; i++) {
+		const struct ynode *v = ynode_map_value(z->profiles, i);
+		if (v->kind != YNODE_SCALAR || v->scalar.len == 0) {
+			schema_error(ctx, v,
+				     "mqtt: zigbee2mqtt.profiles maps a model to a profile name, got %s",
+				     ynode_describe(v));
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static const struct schema_key z2m_keys[] = {
+	{ .name = "base_topic",
+	  .kind = SCHEMA_STRING,
+	  .offset = ZY(base_topic),
+	  .max_len = 200,
+	  .def_str = "zigbee2mqtt",
+	  .parse = check_prefix,
+	  .doc = "zigbee2mqtt's base topic (its mqtt.base_topic)" },
+	{ .name = "prefix",
+	  .kind = SCHEMA_STRING,
+	  .offset = ZY(prefix),
+	  .max_len = 32,
+	  .def_str = "",
+	  .doc = "of device names (prefix + IEEE address)" },
+	{ .name = "profiles",
+	  .kind = SCHEMA_NODE,
+	  .offset = ZY(profiles),
+	  .node_kind = YNODE_MAP,
+	  .doc = "a model (definition.model) -> the profile its devices get instead of the rule table" },
+	{ .name = NULL },
+};
+
+static const struct schema_section z2m_sec = { "zigbee2mqtt", sizeof(struct z2m_yaml), z2m_keys, z2m_check };
+
+static const struct schema_key ha_keys[] = {
+	{ .name = "prefix",
+	  .kind = SCHEMA_STRING,
+	  .offset = HY(prefix),
+	  .max_len = 200,
+	  .def_str = "homeassistant",
+	  .parse = check_prefix,
+	  .doc = "the discovery prefix" },
+	{ .name = "name_prefix",
+	  .kind = SCHEMA_STRING,
+	  .offset = HY(name_prefix),
+	  .max_len = 32,
+	  .def_str = "ha-",
+	  .doc = "of device names (prefix + the device's identifier)" },
+	{ .name = "settle",
+	  .kind = SCHEMA_DURATION,
+	  .offset = HY(settle),
+	  .umax = 60 * USEC_PER_SEC,
+	  .def_uint = 2 * USEC_PER_SEC,
+	  .doc = "a device is made once its configurations are quiet this long" },
+	{ .name = NULL },
+};
+
+static const struct schema_section ha_sec = { "homeassistant", sizeof(struct ha_yaml), ha_keys, NULL };
+
 static const struct schema_key disc_keys[] = {
 	{ .name = "max_devices",
 	  .kind = SCHEMA_UINT,
@@ -258,15 +355,40 @@ static const struct schema_key disc_keys[] = {
 	  .doc = "a discovered device not heard for this long is forgotten (0: never)" },
 	{ .name = "rules",
 	  .kind = SCHEMA_LIST,
-	  .required = true,
 	  .offset = DY(rules),
 	  .elem = &rule_elem,
 	  .min_items = 1,
 	  .max_items = 64 },
+	{ .name = "zigbee2mqtt",
+	  .kind = SCHEMA_SECTION,
+	  .offset = DY(zigbee2mqtt),
+	  .section = &z2m_sec,
+	  .doc = "devices from zigbee2mqtt's bridge/devices (their exposes), no profile needed" },
+	{ .name = "homeassistant",
+	  .kind = SCHEMA_SECTION,
+	  .offset = DY(homeassistant),
+	  .section = &ha_sec,
+	  .doc = "devices from Home Assistant MQTT discovery configurations" },
 	{ .name = NULL },
 };
 
-static const struct schema_section disc_sec = { "discovery", sizeof(struct disc_yaml), disc_keys, NULL };
+/* Discovery needs something to discover with. */
+static int disc_check(struct schema_ctx *ctx, const struct ynode *map, void *obj)
+{
+	(void)obj;
+	if (!ynode_map_get(map, "rules") && !ynode_map_get(map, "zigbee2mqtt") &&
+	    !ynode_map_get(map, "homeassistant")) {
+		schema_error(
+			ctx, map,
+			"mqtt: discovery needs 'rules', 'zigbee2mqtt' or 'homeassistant' (what it creates "
+			"devices from)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const struct schema_section disc_sec = { "discovery", sizeof(struct disc_yaml), disc_keys,
+						disc_check };
 
 static int check_host(struct schema_ctx *ctx, const struct schema_key *k, const struct ynode *n, void *t)
 {
@@ -503,6 +625,15 @@ void mqtt_conf_clear(struct mqtt_conf *c)
 		free(c->rules[i].require);
 	}
 	free(c->rules);
+	free(c->z2m.base_topic);
+	free(c->z2m.prefix);
+	for (size_t i = 0; i < c->z2m.nprofiles; i++) {
+		free(c->z2m.profiles[i].model);
+		free(c->z2m.profiles[i].profile);
+	}
+	free(c->z2m.profiles);
+	free(c->ha.prefix);
+	free(c->ha.name_prefix);
 	for (size_t i = 0; i < c->navail; i++) {
 		struct mqtt_avail *a = &c->avail[i];
 		mqtt_template_clear(&a->topic);
@@ -560,6 +691,35 @@ static int avail_load(const struct schema_list *list, struct mqtt_conf *out)
 		    (r = sdup(&a->pointer, ay[i].json)) < 0 ||
 		    (r = words_copy(&ay[i].online, on_words, &a->online, &a->nonline)) < 0 ||
 		    (r = words_copy(&ay[i].offline, off_words, &a->offline, &a->noffline)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* discovery.zigbee2mqtt / discovery.homeassistant, when given. */
+static int auto_load(const struct ynode *body, const struct disc_yaml *d, struct mqtt_conf *out)
+{
+	const struct ynode *disc = ynode_map_get(body, "discovery");
+	const struct ynode *pm = d->zigbee2mqtt.profiles;
+	int r;
+
+	if (ynode_map_get(disc, "zigbee2mqtt")) {
+		out->z2m_on = true;
+		if ((r = sdup(&out->z2m.base_topic, d->zigbee2mqtt.base_topic)) < 0 ||
+		    (r = sdup(&out->z2m.prefix, d->zigbee2mqtt.prefix)) < 0)
+			return r;
+		if (pm && pm->map.n && !(out->z2m.profiles = calloc(pm->map.n, sizeof(*out->z2m.profiles))))
+			return -ENOMEM;
+		for (size_t i = 0; pm && i < pm->map.n; i++, out->z2m.nprofiles++)
+			if ((r = sdup(&out->z2m.profiles[i].model, ynode_map_key(pm, i)->scalar.str)) < 0 ||
+			    (r = sdup(&out->z2m.profiles[i].profile, ynode_map_value(pm, i)->scalar.str)) < 0)
+				return r;
+	}
+	if (ynode_map_get(disc, "homeassistant")) {
+		out->ha_on = true;
+		out->ha.settle_usec = d->homeassistant.settle;
+		if ((r = sdup(&out->ha.prefix, d->homeassistant.prefix)) < 0 ||
+		    (r = sdup(&out->ha.name_prefix, d->homeassistant.name_prefix)) < 0)
 			return r;
 	}
 	return 0;
@@ -623,7 +783,7 @@ int mqtt_conf_load(const char *name, const struct ynode *body, struct mqtt_conf 
 	out->max_devices = (unsigned)c.discovery.max_devices;
 	out->forget_usec = c.discovery.forget;
 	out->unreachable_usec = c.unreachable_after;
-	if ((r = avail_load(&c.availability, out)) < 0)
+	if ((r = avail_load(&c.availability, out)) < 0 || (r = auto_load(body, &c.discovery, out)) < 0)
 		goto out;
 	if (c.discovery.rules.n) {
 		const struct rule_yaml *ry = c.discovery.rules.items;

@@ -83,6 +83,7 @@ enum mqtt_format {
 	MQTT_FORMAT_JSON = 0, /* an RFC 6901 pointer into a JSON document */
 	MQTT_FORMAT_TEXT,     /* the whole payload as text (numbers, ON/OFF...) */
 	MQTT_FORMAT_RAW,      /* bytes at an offset, decoded by the point's raw layout */
+	MQTT_FORMAT_TEMPLATE, /* a value template (mappings/template.c) rendered to text */
 };
 
 /* A parsed `source:` (READ), `write:` (WRITE) or `execute:` (EXECUTE) of an
@@ -91,11 +92,12 @@ struct mqtt_source {
 	uint8_t role; /* enum mapping_role */
 	struct mqtt_template topic;
 	/* READ */
-	uint8_t format;     /* enum mqtt_format */
-	char *pointer;      /* JSON pointer, "" = the whole document */
-	char *time_pointer; /* JSON pointer to a timestamp, NULL for none */
-	uint32_t offset;    /* RAW */
-	uint32_t length;    /* RAW: bytes taken (0: the layout's size, else the rest) */
+	uint8_t format;               /* enum mqtt_format */
+	char *pointer;                /* JSON pointer, "" = the whole document */
+	char *time_pointer;           /* JSON pointer to a timestamp, NULL for none */
+	uint32_t offset;              /* RAW */
+	uint32_t length;              /* RAW: bytes taken (0: the layout's size, else the rest) */
+	struct mapping_template *tpl; /* TEMPLATE */
 	/* WRITE / EXECUTE */
 	char *payload; /* template: {value} / {args} and the topic's captures */
 	uint8_t qos;
@@ -104,6 +106,8 @@ struct mqtt_source {
 };
 
 extern const struct mapping_source_ops mqtt_source_ops;
+/* `fieldgate profile test` (mqtt_tester.c). */
+extern const struct bridge_tester mqtt_tester;
 
 /* A device's `address:` (scalar, or a mapping of capture names to scalar
  * values) as a binding; values point into the node. -EINVAL with why. */
@@ -121,6 +125,7 @@ struct mqtt_payload {
 	bool parsed;
 	int json_err;            /* after parsing: 0 or -EBADMSG */
 	struct json_object *doc; /* owned */
+	char text[128];          /* a rendered template: the last decoded TEMPLATE sample */
 };
 
 void mqtt_payload_init(struct mqtt_payload *p, const void *data, size_t len);
@@ -137,6 +142,10 @@ int mqtt_payload_json(struct mqtt_payload *p, struct json_object **out);
  * -EINVAL (a JSON object, array or null where a value was expected). */
 int mqtt_payload_decode(const struct mqtt_source *src, size_t raw_size, struct mqtt_payload *p,
 			struct mapping_sample *out, uint64_t *time_usec);
+
+/* value_json for a template (mapping_template_json_fn; ud: the struct
+ * mqtt_payload). */
+int mqtt_template_json(void *ud, const struct mapping_tstep *steps, size_t n, struct mapping_tval *out);
 
 /* RFC 6901: the value at pointer in doc, NULL when absent or malformed. */
 struct json_object *mqtt_json_pointer(struct json_object *doc, const char *pointer);

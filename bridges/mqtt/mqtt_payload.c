@@ -134,6 +134,67 @@ struct json_object *mqtt_json_pointer(struct json_object *doc, const char *point
 	return cur;
 }
 
+int mqtt_template_json(void *ud, const struct mapping_tstep *steps, size_t n, struct mapping_tval *out)
+{
+	struct json_object *cur;
+	int r = mqtt_payload_json(ud, &cur);
+
+	*out = (struct mapping_tval){ .kind = MAPPING_TVAL_NONE };
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		const struct mapping_tstep *st = &steps[i];
+		struct json_object *next = NULL;
+		if (st->is_index) {
+			if (!json_object_is_type(cur, json_type_array) || st->index < 0 ||
+			    (size_t)st->index >= json_object_array_length(cur))
+				return 0; /* undefined */
+			cur = json_object_array_get_idx(cur, (size_t)st->index);
+			continue;
+		}
+		if (!json_object_is_type(cur, json_type_object))
+			return 0;
+		/* JSON null is a member json-c stores as NULL; a key with a
+		 * NUL matches nothing (json-c's keys end at one). */
+		char key[256];
+		bool found = false;
+		if (st->len < sizeof(key) && !memchr(st->key, '\0', st->len)) {
+			memcpy(key, st->key, st->len);
+			key[st->len] = '\0';
+			found = json_object_object_get_ex(cur, key, &next);
+		}
+		if (!found || (!next && i + 1 < n))
+			return 0; /* undefined (Jinja: a member of None is undefined too) */
+		cur = next;
+	}
+	switch (json_object_get_type(cur)) {
+	case json_type_null:
+		out->kind = MAPPING_TVAL_NULL;
+		return 0;
+	case json_type_boolean:
+		out->kind = MAPPING_TVAL_BOOL;
+		out->b = json_object_get_boolean(cur);
+		return 0;
+	case json_type_double:
+		out->kind = MAPPING_TVAL_FLOAT;
+		out->f = json_object_get_double(cur);
+		return 0;
+	case json_type_int:
+		out->kind = MAPPING_TVAL_INT;
+		out->i = json_object_get_int64(cur);
+		if (out->i == INT64_MAX && json_object_get_uint64(cur) > (uint64_t)INT64_MAX)
+			return -ERANGE; /* beyond what the evaluator computes with */
+		return 0;
+	case json_type_string:
+		out->kind = MAPPING_TVAL_STRING;
+		out->s = json_object_get_string(cur);
+		out->len = (size_t)json_object_get_string_len(cur);
+		return 0;
+	default:
+		return -EINVAL; /* an object or a list: not a value */
+	}
+}
+
 static int num2(const char *s, size_t n, size_t i, int *out)
 {
 	if (i + 2 > n || s[i] < '0' || s[i] > '9' || s[i + 1] < '0' || s[i + 1] > '9')
@@ -312,6 +373,20 @@ int mqtt_payload_decode(const struct mqtt_source *src, size_t raw_size, struct m
 		*out = (struct mapping_sample){ .kind = MAPPING_SAMPLE_BYTES,
 						.bytes = p->data + src->offset,
 						.len = want };
+		return 0;
+	}
+	case MQTT_FORMAT_TEMPLATE: {
+		/* Home Assistant renders the template to text and the entity
+		 * parses that: the same here (the transform parses numbers and
+		 * words). The text lives in the payload until the next one. */
+		r = mapping_template_render(src->tpl, (const char *)p->data, p->len, mqtt_template_json, p,
+					    p->text, sizeof(p->text));
+		if (r < 0)
+			return r == -ENOBUFS ? -EBADMSG : r;
+		*out = (struct mapping_sample){ .kind = MAPPING_SAMPLE_VALUE,
+						.value = {
+							.type = LWM2M_TYPE_STRING,
+							.bytes = { (const uint8_t *)p->text, (size_t)r } } };
 		return 0;
 	}
 	default:

@@ -6,6 +6,7 @@
  *   source:  { topic: "zigbee2mqtt/{device}", json: /temperature, time: /last_seen }
  *   source:  { topic: "shellies/{device}/relay/0", format: text }
  *   source:  { topic: "sensors/{device}/raw", format: raw, offset: 2 }   # + raw:/order:
+ *   source:  { topic: "tele/{device}/SENSOR", template: "{{ value_json.ENERGY.Power }}" }
  *   write:   { topic: "zigbee2mqtt/{device}/set", payload: '{"state":"{value}"}', confirm: 5s }
  *   execute: { topic: "cmnd/{device}/Restart", payload: "1" }
  */
@@ -22,6 +23,7 @@ struct src_yaml {
 	int format;
 	const char *json;
 	const char *time;
+	const char *tpl;
 	uint64_t offset, length;
 	const char *payload;
 	uint64_t qos;
@@ -34,6 +36,7 @@ struct src_yaml {
 static const struct schema_enum_word format_words[] = { { .word = "json", .value = MQTT_FORMAT_JSON },
 							{ .word = "text", .value = MQTT_FORMAT_TEXT },
 							{ .word = "raw", .value = MQTT_FORMAT_RAW },
+							{ .word = "template", .value = MQTT_FORMAT_TEMPLATE },
 							{ .word = NULL } };
 
 static const struct schema_key read_keys[] = {
@@ -41,6 +44,7 @@ static const struct schema_key read_keys[] = {
 	{ .name = "format", .kind = SCHEMA_ENUM, .offset = SY(format), .words = format_words },
 	{ .name = "json", .kind = SCHEMA_STRING, .offset = SY(json), .max_len = 255 },
 	{ .name = "time", .kind = SCHEMA_STRING, .offset = SY(time), .max_len = 255 },
+	{ .name = "template", .kind = SCHEMA_STRING, .offset = SY(tpl), .max_len = 1024 },
 	{ .name = "offset", .kind = SCHEMA_UINT, .offset = SY(offset), .umax = 1u << 20 },
 	{ .name = "length", .kind = SCHEMA_UINT, .offset = SY(length), .umin = 1, .umax = 1u << 20 },
 	{ .name = NULL },
@@ -77,6 +81,7 @@ static void src_free(void *p)
 	free(s->pointer);
 	free(s->time_pointer);
 	free(s->payload);
+	mapping_template_free(s->tpl);
 	free(s);
 }
 
@@ -177,7 +182,28 @@ static int src_parse(enum mapping_role role, const struct ynode *node, struct di
 	}
 	if (role == MAPPING_ROLE_READ) {
 		bool has_json = ynode_map_get(node, "json") != NULL, has_time = y.time != NULL;
+		if (y.tpl && !ynode_map_get(node, "format"))
+			y.format = MQTT_FORMAT_TEMPLATE; /* `template:` says the format */
 		s->format = (uint8_t)y.format;
+		if ((y.format == MQTT_FORMAT_TEMPLATE) != (y.tpl != NULL)) {
+			const struct ynode *k = at(node, y.tpl ? "template" : "format");
+			diag_report(
+				diag, DIAG_ERROR, k->file, k->line, k->col,
+				y.tpl ? "mqtt: 'template' needs format template (the format is %s)"
+				      : "mqtt: format template needs a 'template: \"{{ value_json.x }}\"'%s",
+				y.tpl ? format_words[y.format].word : "");
+			ret = -EINVAL;
+		} else if (y.tpl) {
+			r = mapping_template_compile(y.tpl, &s->tpl, why, sizeof(why));
+			if (r == -ENOMEM)
+				goto nomem;
+			if (r < 0) {
+				const struct ynode *k = at(node, "template");
+				diag_report(diag, DIAG_ERROR, k->file, k->line, k->col,
+					    "mqtt: unsupported template '%s': %s", y.tpl, why);
+				ret = -EINVAL;
+			}
+		}
 		if (y.format != MQTT_FORMAT_JSON && (has_json || has_time)) {
 			const struct ynode *k = at(node, has_json ? "json" : "time");
 			diag_report(diag, DIAG_ERROR, k->file, k->line, k->col,

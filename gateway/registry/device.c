@@ -68,6 +68,8 @@ struct dev *device_free(struct dev *d)
 			if (device_for_bridge(pt))
 				d->br->kind->remove_point(d->br->b, d->name, &pt->path);
 		}
+	if (d->br && d->br->b && d->br->kind->generate && mapping_profile_generate(d->profile))
+		(void)d->br->kind->generate(d->br->b, d->name, NULL, NULL);
 	target_stop(d);
 	lwm2m_store_free(d->store);
 	reg_gen_unref(d->r, d->gen);
@@ -77,13 +79,8 @@ struct dev *device_free(struct dev *d)
 	free(d->handles);
 	free(d->pt_sample);
 	free(d->hint);
-	if (d->disc) {
-		free(d->disc->name);
-		free(d->disc->bridge);
-		free(d->disc->profile);
-		free(d->disc->address_text);
-		free(d->disc);
-	}
+	genprof_unref(d->r->genprofs, d->gp);
+	disc_free(d->disc);
 	free(d);
 	return NULL;
 }
@@ -114,6 +111,17 @@ int device_start(struct dev *d)
 						       d->br->name, ps);
 			}
 		}
+	if (d->br && d->br->b && mapping_profile_generate(d->profile)) {
+		/* The bridge makes the real profile from what the device
+		 * says about itself (gw_registry_generated). */
+		const char *what = mapping_profile_generate(d->profile);
+		e = d->br->kind->generate ? d->br->kind->generate(d->br->b, d->name, d->cfg->address, what)
+					  : -ENOTSUP;
+		if (e < 0)
+			log_device_error_errno(DEV_LOG(d), e,
+					       "bridge %s cannot generate its profile (%s): %m", d->br->name,
+					       what);
+	}
 	return target_start(d);
 }
 

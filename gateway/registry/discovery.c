@@ -2,7 +2,10 @@
 /*
  * Devices a bridge discovers (bridge_host.discover): built as a configured
  * device would be, from a configuration entry made here, listed after the
- * configured ones; removed when the bridge forgets them or goes.
+ * configured ones; removed when the bridge forgets them or goes. Profiles
+ * a bridge generates (bridge_host.generated) create such a device, or
+ * replace the profile of one of the bridge's discovered or `generate:`
+ * devices (genprof.c keeps them).
  */
 #include "gateway/registry/registry_internal.h"
 
@@ -19,10 +22,13 @@ static void discover_diag(void *ctx, enum diag_severity sev, const char *file, u
 
 	(void)ctx;
 	diag_format(buf, sizeof(buf), sev, file, line, col, msg);
-	log_error("%s", buf);
+	if (sev == DIAG_WARNING)
+		log_warning("%s", buf);
+	else
+		log_error("%s", buf);
 }
 
-static struct disc *disc_free(struct disc *ds)
+struct disc *disc_free(struct disc *ds)
 {
 	if (!ds)
 		return NULL;
@@ -57,6 +63,73 @@ static struct disc *disc_new(const char *bridge, const char *device, const char 
 	return ds;
 }
 
+/* The configuration's rule: a name refused there is refused here.
+ * -EINVAL (logged). */
+static int discover_name_check(const struct gw_registry *r, const char *bridge, const char *device)
+{
+	char why[128];
+
+	if (!device || gw_device_name_check(device, reg_config(r)->lwm2m.mode, why, sizeof(why)) < 0) {
+		log_error("Bridge %s discovered a device named '%s': %s", bridge, device ? device : "(null)",
+			  device ? why : "no name");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A discovered device of profile p on the bridge cb (gp: its generated
+ * profile's reference, taken over by the device, also on failure). */
+static int discover_with(struct gw_registry *r, const struct gw_bridge *cb, const char *device,
+			 const char *profile, const struct mapping_profile *p, struct genprof *gp,
+			 const char *address)
+{
+	const struct log_device who = { device, cb->name, NULL };
+	const char *kind = mapping_profile_bridge(p);
+	struct disc *ds;
+	struct dev *d = NULL, **v;
+	int e;
+
+	if (kind && strcmp(kind, cb->type) != 0) {
+		log_device_error(&who, "discovered with profile '%s', a profile for %s bridges", profile,
+				 kind);
+		genprof_unref(r->genprofs, gp);
+		return -EINVAL;
+	}
+	v = realloc(r->devs, (r->n + 2) * sizeof(*v));
+	if (v)
+		r->devs = v;
+	ds = v ? disc_new(cb->name, device, profile, address) : NULL;
+	if (!ds) {
+		genprof_unref(r->genprofs, gp);
+		return log_oom();
+	}
+	e = device_new(r, r->gens, &ds->cfg, p, ORDER_DISCOVERED + r->discovered, &d);
+	if (e < 0) {
+		disc_free(ds);
+		genprof_unref(r->genprofs, gp);
+		return log_device_error_errno(&who, e, "discovered by bridge %s, not created: %m", cb->name);
+	}
+	d->disc = ds;
+	d->gp = gp;
+	free(d->fingerprint);
+	/* Never equal to a configured device's: one of that name replaces it. */
+	d->fingerprint = strdup("(discovered)");
+	r->starting = d;
+	e = d->fingerprint ? device_start(d) : -ENOMEM;
+	r->starting = NULL;
+	if (e < 0) {
+		log_device_error_errno(DEV_LOG(d), e, "discovered by bridge %s, not started: %m", cb->name);
+		device_free(d);
+		return e;
+	}
+	r->discovered++;
+	device_insert(r, d);
+	log_device_info(DEV_LOG(d), "discovered by bridge %s (profile %s, address %s)", cb->name, profile,
+			address);
+	reg_changed(r);
+	return 0;
+}
+
 int gw_registry_discover(struct gw_registry *r, const char *bridge, const char *device, const char *profile,
 			 const char *address)
 {
@@ -65,18 +138,10 @@ int gw_registry_discover(struct gw_registry *r, const char *bridge, const char *
 	const struct mapping_profile *p = NULL;
 	const struct log_device who = { device, bridge, NULL };
 	struct diag diag = { .fn = discover_diag };
-	const char *kind;
-	struct disc *ds;
-	struct dev *d = NULL, **v;
-	char why[128];
-	int e;
+	int e = discover_name_check(r, bridge, device);
 
-	/* The configuration's rule: a name refused there is refused here. */
-	if (!device || gw_device_name_check(device, c->lwm2m.mode, why, sizeof(why)) < 0) {
-		log_error("Bridge %s discovered a device named '%s': %s", bridge, device ? device : "(null)",
-			  device ? why : "no name");
-		return -EINVAL;
-	}
+	if (e < 0)
+		return e;
 	if (device_find(r, device))
 		return -EEXIST;
 	if (r->closing)
@@ -89,41 +154,99 @@ int gw_registry_discover(struct gw_registry *r, const char *bridge, const char *
 				       profile);
 		return e;
 	}
-	kind = mapping_profile_bridge(p);
-	if (kind && strcmp(kind, cb->type) != 0) {
-		log_device_error(&who, "discovered with profile '%s', a profile for %s bridges", profile,
-				 kind);
-		return -EINVAL;
-	}
-	v = realloc(r->devs, (r->n + 2) * sizeof(*v));
-	if (v)
-		r->devs = v;
-	ds = v ? disc_new(bridge, device, profile, address) : NULL;
-	if (!ds)
-		return log_oom();
-	e = device_new(r, r->gens, &ds->cfg, p, ORDER_DISCOVERED + r->discovered, &d);
+	return discover_with(r, cb, device, profile, p, NULL, address);
+}
+
+/* d gets profile p (generated, gp its reference, taken over): a new device
+ * of the same configuration in its place, registered anew. */
+static int reprofile(struct gw_registry *r, struct dev *d, const char *name, const struct mapping_profile *p,
+		     struct genprof *gp)
+{
+	struct dev *nd = NULL;
+	int e;
+
+	/* The new one first (it keeps the configuration alive), the old one
+	 * gone before the new one's points reach the bridge (they have the
+	 * same device name and paths). */
+	e = device_new(r, d->gen, d->cfg, p, d->order, &nd);
 	if (e < 0) {
-		disc_free(ds);
-		return log_device_error_errno(&who, e, "discovered by bridge %s, not created: %m", bridge);
+		genprof_unref(r->genprofs, gp);
+		return log_device_error_errno(DEV_LOG(d), e, "generated profile %s not applied: %m", name);
 	}
-	d->disc = ds;
-	free(d->fingerprint);
-	/* Never equal to a configured device's: one of that name replaces it. */
-	d->fingerprint = strdup("(discovered)");
-	r->starting = d;
-	e = d->fingerprint ? device_start(d) : -ENOMEM;
+	nd->gp = gp;
+	nd->disc = d->disc;
+	d->disc = NULL;
+	free(nd->fingerprint);
+	nd->fingerprint = d->fingerprint; /* a reload compares with the configuration's */
+	d->fingerprint = NULL;
+	device_unlink(r, d);
+	device_free(d);
+	r->starting = nd;
+	e = device_start(nd);
 	r->starting = NULL;
 	if (e < 0) {
-		log_device_error_errno(DEV_LOG(d), e, "discovered by bridge %s, not started: %m", bridge);
-		device_free(d);
+		log_device_error_errno(DEV_LOG(nd), e, "not started with its generated profile %s: %m", name);
+		device_free(nd);
+		reg_changed(r);
 		return e;
 	}
-	r->discovered++;
-	device_insert(r, d);
-	log_device_info(DEV_LOG(d), "discovered by bridge %s (profile %s, address %s)", bridge, profile,
-			address);
+	device_insert(r, nd);
+	log_device_info(DEV_LOG(nd), "has its generated profile %s (%zu resources)", name,
+			mapping_profile_npoints(p));
 	reg_changed(r);
 	return 0;
+}
+
+int gw_registry_generated(struct gw_registry *r, const char *bridge, const char *device, const char *address,
+			  const char *name, const char *text, size_t len)
+{
+	const struct gw_config *c = reg_config(r);
+	const struct gw_bridge *cb = gw_config_find_bridge(c, bridge);
+	struct diag diag = { .fn = discover_diag };
+	struct genprof *gp = NULL;
+	const struct mapping_profile *p;
+	const char *kind;
+	char file[160];
+	struct dev *d;
+	int e = discover_name_check(r, bridge, device);
+
+	if (e < 0)
+		return e;
+	if (r->closing)
+		return -ESHUTDOWN;
+	if (!cb || !name || !text)
+		return -EINVAL;
+	d = device_find(r, device);
+	if (d && (d == r->starting || !d->cfg->bridge || strcmp(d->cfg->bridge, bridge) != 0))
+		return -EPERM;
+	if (d && !d->disc && !d->gp && !mapping_profile_generate(d->profile)) {
+		log_device_error(DEV_LOG(d),
+				 "bridge %s generated a profile for it, but its profile '%s' "
+				 "does not say 'generate:'",
+				 bridge, d->cfg->profile);
+		return -EPERM;
+	}
+	snprintf(file, sizeof(file), "(generated by bridge %s: %s)", bridge, name);
+	e = genprof_get(&r->genprofs, r->objects, mapping_set_search_path(c->profiles), name, file, text, len,
+			&diag, &gp);
+	if (e < 0)
+		return log_error_errno(e, "Bridge %s: profile %s generated for %s cannot be loaded: %m",
+				       bridge, name, device);
+	p = genprof_profile(gp);
+	if (d && d->gp == gp) {
+		genprof_unref(r->genprofs, gp);
+		return 0;
+	}
+	kind = mapping_profile_bridge(p);
+	if (kind && strcmp(kind, cb->type) != 0) {
+		log_error("Bridge %s generated profile %s (for %s) for %s bridges", bridge, name, device,
+			  kind);
+		genprof_unref(r->genprofs, gp);
+		return -EINVAL;
+	}
+	if (!d)
+		return discover_with(r, cb, device, name, p, gp, address ? address : device);
+	return reprofile(r, d, name, p, gp);
 }
 
 int gw_registry_forget(struct gw_registry *r, const char *device)

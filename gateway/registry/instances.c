@@ -150,13 +150,20 @@ static int host_forget(void *ud, const char *device)
 	return gw_registry_forget(ud, device);
 }
 
+static int host_generated(void *ud, const char *bridge, const char *device, const char *address,
+			  const char *name, const char *text, size_t len)
+{
+	return gw_registry_generated(ud, bridge, device, address, name, text, len);
+}
+
 void gw_registry_bridge_host(struct gw_registry *r, struct bridge_host *out)
 {
 	*out = (struct bridge_host){ .ud = r,
 				     .sample = host_sample,
 				     .presence = host_presence,
 				     .discover = host_discover,
-				     .forget = host_forget };
+				     .forget = host_forget,
+				     .generated = host_generated };
 }
 
 /* ---- observation hints ------------------------------------------------------------------ */

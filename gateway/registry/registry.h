@@ -81,6 +81,14 @@ void gw_registry_bridge_host(struct gw_registry *r, struct bridge_host *out);
  * errno. -ENOENT when the device is unknown. */
 int gw_registry_presence(struct gw_registry *r, const char *device, int err);
 
+/* A profile a bridge generated (bridge_host.generated, bridges/bridge.h):
+ * a discovered device created with it, or the discovered or `generate:`
+ * device of that bridge given it in place of its current profile (it
+ * registers again). -EPERM for a configured device whose profile does not
+ * say `generate:`, or one of another bridge. */
+int gw_registry_generated(struct gw_registry *r, const char *bridge, const char *device, const char *address,
+			  const char *name, const char *text, size_t len);
+
 /* De-register everything; done(ud) from the loop when finished. */
 int gw_registry_shutdown(struct gw_registry *r, uint32_t timeout_ms, void (*done)(void *ud), void *ud);
 struct gw_registry *gw_registry_free(struct gw_registry *r); /* accepts NULL */

@@ -20,7 +20,9 @@
  *   reload.c     apply a new configuration by difference (fingerprints)
  *   sample.c     what bridges report: samples (by handle, or by name for
  *                the status socket) and presence
- *   discovery.c  devices a bridge discovers or forgets
+ *   discovery.c  devices a bridge discovers, forgets, or generates a
+ *                profile for (bridge_host.generated)
+ *   genprof.c    the profiles bridges generated, shared by name
  *   status.c     counts and the `fieldgate status` table
  *
  * Threads: the sd_event loop's only.
@@ -96,11 +98,12 @@ struct dev {
 	 * max_age (fanout_read() needs it), else NULL. */
 	uint64_t *pt_sample;
 	uint64_t samples, errors, unreachable, reg_failures;
-	size_t order;      /* position in the configuration */
-	bool keep;         /* reload bookkeeping */
-	struct disc *disc; /* a discovered device's made-up configuration, NULL when configured */
-	bool obs_dirty;    /* its observations changed: tell the bridge (on_obs_defer) */
-	uint64_t *hint;    /* per profile point: the period last given to kind->observed; NULL: none */
+	size_t order;       /* position in the configuration */
+	bool keep;          /* reload bookkeeping */
+	struct disc *disc;  /* a discovered device's made-up configuration, NULL when configured */
+	struct genprof *gp; /* its profile when a bridge generated it (a reference), else NULL */
+	bool obs_dirty;     /* its observations changed: tell the bridge (on_obs_defer) */
+	uint64_t *hint;     /* per profile point: the period last given to kind->observed; NULL: none */
 };
 
 /* The device logger's view of d (log_device_*() of common/log.h): its
@@ -158,6 +161,7 @@ struct gw_registry {
 
 	sd_event_source *obs_defer; /* observation hints for the bridges, after the request */
 	size_t discovered;          /* devices discovered so far (their status order) */
+	struct genprofs *genprofs;  /* profiles bridges generated, in use */
 	bool closing;               /* gw_registry_shutdown() called: no new endpoints */
 };
 
@@ -241,6 +245,24 @@ int fanout_execute(struct dev *d, const struct lwm2m_path *path, const char *arg
 /* 0: answer now from the store, 1: done() will be called. */
 int fanout_read(struct dev *d, const struct lwm2m_path *path, lwm2m_done_fn done, void *done_ctx);
 void fanout_free_all(struct gw_registry *r);
+
+/* ---- discovery.c ---- */
+struct disc *disc_free(struct disc *ds); /* accepts NULL */
+
+/* ---- genprof.c ---- */
+/* Generated profiles in use, shared by name and freed with the last device
+ * using one: each lives in a mapping set of its own. */
+struct genprofs;
+struct genprof;
+/* The profile called name, loaded from text (its problems to diag, file
+ * naming it in messages) unless the set has it; a reference for the
+ * caller. *set is created on first use. 0, -EINVAL, -ENOMEM. */
+int genprof_get(struct genprofs **set, const struct lwm2m_registry *objects, const char *search_path,
+		const char *name, const char *file, const char *text, size_t len, struct diag *diag,
+		struct genprof **out);
+const struct mapping_profile *genprof_profile(const struct genprof *g);
+void genprof_unref(struct genprofs *set, struct genprof *g); /* accepts NULL */
+struct genprofs *genprofs_free(struct genprofs *set);        /* accepts NULL */
 
 /* ---- instances.c ---- */
 void instances_sync(struct gw_registry *r);

@@ -80,6 +80,27 @@ class Completion(unittest.TestCase):
             self.assertEqual(complete("fieldgate -c %s/fie" % tmp), ["%s/fieldgate.yaml" % tmp])
             self.assertEqual(complete("fieldgate --config=%s/fie" % tmp), ["%s/fieldgate.yaml" % tmp])
 
+    def test_profile(self):
+        self.assertEqual(complete("fieldgate profile "), ["check", "test"])
+        self.assertEqual(complete("fieldgate -c x.yaml profile t"), ["test"])
+        # profile test: its own options and the capture options of the
+        # build's bridge kinds, as --help lists them.
+        text = subprocess.run([FIELDGATE, "--help"], capture_output=True, text=True, check=True).stdout
+        captures = set(re.findall(r"^ {20,}(--[a-z0-9-]+) ", text, re.M))
+        kinds = subprocess.run([FIELDGATE, "--version"], capture_output=True, text=True).stdout.split()
+        if "modbus" in kinds:
+            self.assertIn("--registers", captures)
+        if "mqtt" in kinds:
+            self.assertIn("--z2m-devices", captures)
+        self.assertEqual(set(complete("fieldgate profile test --")),
+                         {"--address", "--write", "--execute", "--yaml"} | captures)
+        self.assertEqual(complete("fieldgate profile test p.yaml --ya"), ["--yaml"])
+        # Files: the profiles to check, a profile or a capture to test.
+        with tempfile.TemporaryDirectory() as tmp:
+            open(os.path.join(tmp, "pump.yaml"), "w").close()
+            self.assertEqual(complete("fieldgate profile check %s/pu" % tmp), ["%s/pump.yaml" % tmp])
+            self.assertEqual(complete("fieldgate profile test %s/pu" % tmp), ["%s/pump.yaml" % tmp])
+
     def test_device_names_of_the_running_daemon(self):
         srv = test_devices.Server(stderr=subprocess.DEVNULL).start()
         self.addCleanup(srv.stop)

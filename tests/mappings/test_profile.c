@@ -88,7 +88,9 @@ static int tsrc_check(const struct mapping_point *pt, struct diag *diag)
 	return 0;
 }
 
-static const struct mapping_source_ops test_ops = { "test", tsrc_parse, tsrc_free, tsrc_check };
+static const char *const test_generators[] = { "selfdescribed", NULL };
+static const struct mapping_source_ops test_ops = { "test", tsrc_parse, tsrc_free, tsrc_check,
+						    test_generators };
 /* The shipped example is written for Modbus; any mapping is fine here. */
 static int any_parse(enum mapping_role role, const struct ynode *node, struct diag *diag, void **out)
 {
@@ -494,6 +496,13 @@ static void test_buffer_and_many_devices(void **state)
 			 -EEXIST);
 	assert_int_equal(f->diag.errors, 0);
 	assert_string_equal(mapping_profile_file(p), "mem.yaml");
+	assert_null(mapping_profile_generate(p));
+	/* A placeholder whose bridge generates the real profile: no objects needed. */
+	static const char gen[] = "bridge: test\ngenerate: selfdescribed\n";
+	assert_int_equal(mapping_set_load_buffer(f->set, "gen", "gen.yaml", gen, strlen(gen), &f->diag, &q),
+			 0);
+	assert_string_equal(mapping_profile_generate(q), "selfdescribed");
+	assert_int_equal(mapping_profile_npoints(q), 0);
 
 	const struct mapping_point *pt = mapping_profile_point(p, 0);
 	assert_int_equal(pt->path.id[0], 3303);
@@ -524,7 +533,7 @@ static void test_buffer_and_many_devices(void **state)
 	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	print_message("# 10000 profile lookups: %.1f ms\n", ms);
 	assert_true(ms < 1000);
-	assert_int_equal(mapping_set_count(f->set), 4);
+	assert_int_equal(mapping_set_count(f->set), 5); /* with "gen" */
 }
 
 int main(void)

@@ -156,15 +156,15 @@ class Values(Base):
         # Raw bytes: an int16 big endian at offset 2, scaled 0.1, and a
         # little-endian uint32 at offset 4.
         b.pub("raw/raw1/frame", bytes([0xAA, 0x55, 0x00, 0xE6, 0x10, 0x27, 0x00, 0x00]), qos=1)
-        self.assertEqual(self.notify_or_read("gw-raw1", "/3303/0/5700"), 23.0)
+        self.assertEqual(self.read_when("gw-raw1", "/3303/0/5700"), 23.0)
         self.assertEqual(self.value("gw-raw1", "/3305/0/5805"), 10000.0)
 
         # Shelly: plain text numbers, one topic per value.
         b.pub("shellies/shellyht-1A2B3C/sensor/temperature", "21.25", qos=1)
         b.pub("shellies/shellyht-1A2B3C/sensor/battery", "97", qos=1)
         b.pub("shellies/other/sensor/temperature", "99", qos=1)
-        self.assertEqual(self.notify_or_read("gw-sh1", "/3303/0/5700"), 21.25)
-        self.assertEqual(self.notify_or_read("gw-sh1", "/3/0/9"), 97)
+        self.assertEqual(self.read_when("gw-sh1", "/3303/0/5700"), 21.25)
+        self.assertEqual(self.read_when("gw-sh1", "/3/0/9"), 97)
 
         # fieldgate status lists the devices (the bridge counters: see the
         # malformed payloads test).
@@ -173,15 +173,6 @@ class Values(Base):
         self.assertIn("th1", r.stdout)
         self.assertEqual(gw.stop(), 0)
         self.assertTrue([l for l in gw.log if "sending DISCONNECT" in l])
-
-    def notify_or_read(self, ep, path, timeout=10):
-        deadline = time.monotonic() + timeout
-        while True:
-            r = self.srv.request("read", ep=ep, path=path, timeout=10)
-            if r["code"] == "2.05" or time.monotonic() > deadline:
-                self.assertEqual(r["code"], "2.05", r)
-                return records_by_path(r)[path]
-            time.sleep(0.05)
 
     def test_malformed_payloads_change_nothing(self):
         b = self.broker()
@@ -464,6 +455,53 @@ class Writes(Base):
         self.assertEqual(len([m for m in gsub.messages() if "/set" in m]), 1)
         self.assertEqual(gw.stop(), 0)
 
+    def test_tasmota_discovery_and_shelly_gen2(self):
+        # tasmota-discovery: identity from the retained discovery message,
+        # an address of two captures; shelly-gen2-switch: status
+        # notifications on a topic with ':' and writes as RPC over MQTT,
+        # confirmed by the next status.
+        b = self.broker()
+        b.pub("tasmota/discovery/84CCA8ABC123/config",
+              '{"ip":"192.168.1.50","dn":"Tasmota","fn":["Kettle",null],"hn":"tasmota-ABC123-0291",'
+              '"mac":"84CCA8ABC123","md":"Sonoff Basic","sw":"13.4.0","t":"tasmota_ABC123",'
+              '"ft":"%prefix%/%topic%/","tp":["cmnd","stat","tele"],"rl":[1,0],"ver":1}', retain=True)
+        b.pub("tasmota/discovery/FFEEDDCCBBAA/config", '{"md":"Other","mac":"FFEEDDCCBBAA","sw":"1"}',
+              retain=True)
+        b.pub("shpm/status/switch:0", '{"id":0,"source":"init","output":true,"apower":57.3,"voltage":229.8,'
+              '"current":0.262,"aenergy":{"total":1234.5},"temperature":{"tC":41.2,"tF":106.2}}', retain=True)
+        gw = self.start(config(self.srv.url, self.body(b), [
+            ("tas2", "tasmota-discovery", "{device: tasmota_ABC123, mac: 84CCA8ABC123}"),
+            ("shpm", "shelly-gen2-switch", "shpm")]))
+        for ep in ("gw-tas2", "gw-shpm"):
+            self.srv.wait_event("register", ep=ep, timeout=15)
+        gw.wait_log(r"MQTT bridge broker: connected")
+        self.assertEqual(self.read_when("gw-tas2", "/3/0/1"), "Sonoff Basic")
+        self.assertEqual(self.value("gw-tas2", "/3/0/2"), "84CCA8ABC123")
+        self.assertEqual(self.value("gw-tas2", "/3/0/3"), "13.4.0")
+        self.assertEqual(self.value("gw-tas2", "/3312/0/5750"), "Kettle")
+        self.assertEqual(self.read_when("gw-shpm", "/3305/0/5800"), 57.3)
+        self.assertEqual(self.value("gw-shpm", "/3305/0/5805"), 1234.5)
+        self.assertEqual(self.value("gw-shpm", "/3303/0/5700"), 41.2)
+        self.assertIs(self.value("gw-shpm", "/3312/0/5850"), True)
+
+        tsub = b.sub("cmnd/tasmota_ABC123/#")
+        rid = self.srv.send("write", ep="gw-tas2", path="/3312/0/5850", value=True, type="boolean")
+        self.assertEqual(tsub.wait(1), ["cmnd/tasmota_ABC123/POWER ON"])
+        b.pub("stat/tasmota_ABC123/POWER", "ON", qos=1)
+        self.assertEqual(self.srv.response(rid, timeout=10)["code"], "2.04")
+
+        rpc = b.sub("shpm/rpc")
+        rid = self.srv.send("write", ep="gw-shpm", path="/3312/0/5850", value=False, type="boolean")
+        self.assertEqual(rpc.wait(1), ['shpm/rpc {"id":1,"src":"fieldgate","method":"Switch.Set",'
+                                       '"params":{"id":0,"on":false}}'])
+        b.pub("shpm/status/switch:0", '{"id":0,"source":"mqtt","output":false,"apower":0.0}', qos=1)
+        self.assertEqual(self.srv.response(rid, timeout=10)["code"], "2.04")
+        self.assertEqual(self.value("gw-shpm", "/3305/0/5800"), 0.0)
+        r = self.srv.request("execute", ep="gw-shpm", path="/3/0/4", timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        self.assertEqual(rpc.wait(2)[1], 'shpm/rpc {"id":2,"src":"fieldgate","method":"Shelly.Reboot"}')
+        self.assertEqual(gw.stop(), 0)
+
     def test_write_refused_by_the_broker(self):
         # MQTT 5 tells when the broker refuses a PUBLISH (its ACL here:
         # PUBACK "Not authorized"): the write fails at once (5.00), where
@@ -560,7 +598,7 @@ class Discovery(Base):
         reg = self.srv.wait_event("register", ep="gw-z-kitchen_sensor", timeout=15)
         self.assertIn("</3303/0>", reg.get("links", "") or "</3303/0>")
         # The first message already fed the new device.
-        self.assertEqual(self.notify_or_read("gw-z-kitchen_sensor", "/3303/0/5700"), 19.5)
+        self.assertEqual(self.read_when("gw-z-kitchen_sensor", "/3303/0/5700"), 19.5)
         self.assertEqual(self.value("gw-z-kitchen_sensor", "/3/0/9"), 80)
         b.pub("zigbee2mqtt/kitchen sensor", '{"temperature":20}', qos=1)
         self.assertEqual(self.poll_until("gw-z-kitchen_sensor", "/3303/0/5700", 20.0), 20.0)
@@ -584,8 +622,6 @@ class Discovery(Base):
         self.assertEqual(self.poll_until("gw-z-kitchen_sensor", "/3303/0/5700", 21.0), 21.0)
         self.assertFalse([e for e in self.srv.events("deregister") if e.get("ep") == "gw-z-kitchen_sensor"])
         self.assertEqual(gw.stop(), 0)
-
-    notify_or_read = Values.notify_or_read
 
 
 class Availability(Base):
@@ -660,13 +696,11 @@ class Availability(Base):
         gw.wait_log(r"discovered device z-a not heard for [34] s: forgotten")
         b.pub("zigbee2mqtt/b", '{"temperature":2}', qos=1)
         self.srv.wait_event("register", ep="gw-z-b", timeout=15)
-        self.assertEqual(self.notify_or_read("gw-z-b", "/3303/0/5700"), 2.0)
+        self.assertEqual(self.read_when("gw-z-b", "/3303/0/5700"), 2.0)
         self.assertIsNone(gw.proc.poll())
         # The configured device is never forgotten.
         self.assertFalse([e for e in self.srv.events("deregister") if e.get("ep") == "gw-th1"])
         self.assertEqual(gw.stop(), 0)
-
-    notify_or_read = Values.notify_or_read
 
 
 class Reconnect(Base):
@@ -745,7 +779,7 @@ class Tls(Base):
         gw = self.start(config(self.srv.url, body, [("th1", "z2m-th-sensor", "th1")]))
         self.srv.wait_event("register", ep="gw-th1", timeout=15)
         gw.wait_log(r"MQTT bridge broker: connected to localhost:%d" % b.port)
-        self.assertEqual(Values.notify_or_read(self, "gw-th1", "/3303/0/5700"), 5.5)
+        self.assertEqual(Values.read_when(self, "gw-th1", "/3303/0/5700"), 5.5)
         b.pub("zigbee2mqtt/th1", '{"temperature":6.5}', qos=1)
         deadline = time.monotonic() + 10
         while self.value("gw-th1", "/3303/0/5700") != 6.5:

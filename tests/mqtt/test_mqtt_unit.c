@@ -373,6 +373,28 @@ static void test_source_parse(void **state)
 	assert_non_null(strstr(c.text, "must be a mapping with a 'topic'"));
 	assert_int_equal(parse_yaml(MAPPING_ROLE_READ, "{topic: a, format: raw, json: x}", &c, &out),
 			 -EINVAL);
+	/* A value template: `template:` implies the format; refused forms name
+	 * what is supported, at the key. */
+	assert_int_equal(
+		parse_yaml(MAPPING_ROLE_READ,
+			   "{topic: \"tele/{device}/SENSOR\", template: \"{{ value_json.ENERGY.Power }}\"}",
+			   &c, &out),
+		0);
+	s = out;
+	assert_int_equal(s->format, MQTT_FORMAT_TEMPLATE);
+	assert_true(mapping_template_uses_json(s->tpl));
+	mqtt_source_ops.free(out);
+	assert_int_equal(
+		parse_yaml(MAPPING_ROLE_READ, "{topic: a, template: \"{{ value | lower }}\"}", &c, &out),
+		-EINVAL);
+	assert_non_null(strstr(c.text, "p.yaml:1:22: mqtt: unsupported template '{{ value | lower }}': "
+				       "unsupported filter 'lower'"));
+	assert_int_equal(parse_yaml(MAPPING_ROLE_READ, "{topic: a, format: text, template: \"{{ value }}\"}",
+				    &c, &out),
+			 -EINVAL);
+	assert_non_null(strstr(c.text, "'template' needs format template (the format is text)"));
+	assert_int_equal(parse_yaml(MAPPING_ROLE_READ, "{topic: a, format: template}", &c, &out), -EINVAL);
+	assert_non_null(strstr(c.text, "format template needs a 'template:"));
 
 	assert_int_equal(parse_yaml(MAPPING_ROLE_WRITE,
 				    "{topic: \"z/{device}/set\", payload: '{\"s\":\"{value}\"}', "
