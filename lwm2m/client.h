@@ -211,6 +211,32 @@ struct lwm2m_client_config {
 	 * opened, registered again (docs/ARCHITECTURE.md, "Block-wise
 	 * requests"). */
 	unsigned block1_max_tags;
+	/* Store-and-forward ("Nothing lost while the server is away"
+	 * above): a target (an endpoint's own tree, an Object 25 device)
+	 * holds at most sf_max_samples samples (0 = 10000) and sf_max_bytes
+	 * (0 = 512 KiB) of them, all targets together sf_total_bytes
+	 * (0 = 32 MiB); bytes are counted as in the queue file (about 40 per
+	 * number). Beyond, the oldest are dropped and counted. */
+	uint32_t sf_max_samples;
+	size_t sf_max_bytes;
+	size_t sf_total_bytes;
+	/* With a state_dir, held samples are written to a file per target
+	 * from a writer thread within a second, and that file is synced
+	 * (fdatasync) at most sf_sync_ms later (0 = 10000; 1: with every
+	 * write). */
+	uint32_t sf_sync_ms;
+	/* Samples per Send (0 = 64), and how long after a notification its
+	 * arrival is confirmed by a barrier (CoAP ping) (0 = 1000 ms). */
+	unsigned sf_send_batch;
+	uint32_t sf_confirm_ms;
+	/* A server found unreachable is probed by one Register of one of
+	 * its endpoints, first after about backoff_min_ms/2, then at most
+	 * every probe_max_ms (0 = 4000; jittered within [d/2, d]). */
+	uint32_t probe_max_ms;
+	/* Queue mode (binding UQ): an endpoint stays reachable this long
+	 * after its last exchange with the server, then holds its values
+	 * until its next Update (0 = MAX_TRANSMIT_WAIT, 93 s by default). */
+	uint32_t queue_awake_ms;
 };
 
 /* Create the client and attach it to ev (which it references). reg provides
@@ -255,6 +281,13 @@ struct lwm2m_client_stats {
 	size_t block1_bytes;    /* memory they hold (see block1_budget) */
 	uint64_t obs_refused;   /* Observe requests answered 5.03: bound reached */
 	uint64_t renewals;      /* sessions renewed: block1_max_tags reached */
+	/* Store-and-forward, all targets: samples held now and their bytes,
+	 * and since start those held, delivered, dropped (bounds, refusals). */
+	size_t sf_held, sf_bytes;
+	uint64_t sf_queued, sf_delivered, sf_dropped;
+	uint64_t servers_lost; /* times a server was found unreachable or restarted */
+	uint64_t probes;       /* Registers sent to probe an unreachable server */
+	uint64_t duplicates;   /* repeated requests answered without running them again */
 };
 void lwm2m_client_get_stats(const struct lwm2m_client *c, struct lwm2m_client_stats *st);
 
@@ -376,6 +409,10 @@ struct lwm2m_endpoint_config {
 	const char *bootstrap_psk_identity;
 	const uint8_t *bootstrap_psk_key;
 	size_t bootstrap_psk_key_len;
+	/* /1/0/6 Notification Storing When Disabled or Offline starts false
+	 * (the TS default, and ours otherwise, is true). The server may write
+	 * it either way. */
+	bool storing_off;
 };
 
 /* Create an endpoint and queue its registration (or its bootstrap, see
@@ -456,6 +493,28 @@ int lwm2m_endpoint_value_changed(struct lwm2m_endpoint *ep, struct lwm2m_device 
  * -ENOENT/-EPERM (a path cannot be read), -EINVAL, -ENOMEM, -EIO. */
 int lwm2m_endpoint_send(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *paths,
 			size_t n);
+
+/* ---- store-and-forward ------------------------------------------------------ */
+
+/* Keep every sample of p (a resource or resource instance of the
+ * endpoint's own tree, dev NULL, or of a device) for the server, observed
+ * or not: while the endpoint is not registered, and while registered but
+ * not observed (LwM2M 1.1+: delivered with Send). on false ends it.
+ * Returns 0, -EINVAL (not a resource path), -ENOMEM. */
+int lwm2m_endpoint_set_historical(struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+				  const struct lwm2m_path *p, bool on);
+
+struct lwm2m_sf_stats {
+	size_t held;        /* samples held now (not yet delivered) */
+	size_t bytes;       /* their bytes (as counted by the bounds) */
+	uint64_t queued;    /* samples held since the target was added */
+	uint64_t delivered; /* of those: delivered (acknowledged) */
+	uint64_t dropped;   /* of those: dropped (bounds, refused by the server) */
+};
+/* The store-and-forward counters of the endpoint's own tree (dev NULL) or
+ * of a device. */
+void lwm2m_endpoint_sf_stats(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev,
+			     struct lwm2m_sf_stats *out);
 
 /* ---- LwM2M Gateway (Object 25 v2.0) ------------------------------------- */
 

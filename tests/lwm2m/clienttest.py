@@ -94,8 +94,12 @@ def outage(test, srv, restart, secure, n=3, ack_timeout=0.4, max_retransmit=2, *
     while time.monotonic() < t_end:
         samples.append(udp_ports(cl.proc.pid))
         time.sleep(0.1)
-    failures = [ln for ln in cl.logs if ln and re.search(r" failed: (server unreachable|DTLS)", ln)]
-    test.assertGreaterEqual(len(failures), 2 * n, cl.logs[-20:])
+    # Attempts to reach the server meanwhile: a NoSec server's loss parks
+    # every endpoint and one probe at a time asks (issue 15: no storm when
+    # it returns); a DTLS handshake failure is each endpoint's own.
+    failures = [ln for ln in cl.logs
+                if ln and re.search(r" failed: (server unreachable|DTLS)|server( still)? unreachable", ln)]
+    test.assertGreaterEqual(len(failures), 3, cl.logs[-20:])
     if secure:
         test.assertLessEqual(max(len(s) for s in samples), n, samples)
     else:
