@@ -305,10 +305,11 @@ static char *global_fingerprint(const struct gw_config *c)
 		(unsigned long long)c->lwm2m.lifetime_usec);
 	for (size_t k = 0; k < c->lwm2m.servers.n; k++) {
 		const struct gw_server *sv = gw_config_server(c, k);
-		fprintf(f, "uri=%s\nbs=%d\nsec=%d\nid=%s\ncert=%s:%s:%s\nname=%s\nkey=", sv->uri.text,
-			sv->bootstrap, sv->security, sv->psk_identity ? sv->psk_identity : "",
-			sv->certificate ? sv->certificate : "", sv->private_key ? sv->private_key : "",
-			sv->ca_certificate ? sv->ca_certificate : "", sv->server_name ? sv->server_name : "");
+		fprintf(f, "uri=%s\nbs=%d\nsec=%d\nq=%d\nstoring=%d\nid=%s\ncert=%s:%s:%s\nname=%s\nkey=",
+			sv->uri.text, sv->bootstrap, sv->security, sv->queue_mode, sv->notification_storing,
+			sv->psk_identity ? sv->psk_identity : "", sv->certificate ? sv->certificate : "",
+			sv->private_key ? sv->private_key : "", sv->ca_certificate ? sv->ca_certificate : "",
+			sv->server_name ? sv->server_name : "");
 		for (size_t i = 0; i < sv->psk_key.len; i++)
 			fprintf(f, "%02x", sv->psk_key.bytes[i]);
 		fputc('\n', f);
@@ -557,6 +558,7 @@ static int add_endpoint(struct gw_registry *r, const char *name, const struct gw
 		return -EAGAIN; /* callers wait for endpoints_resume() */
 	if (sv)
 		ec.server_uri = r->hosts[0].uri;
+	gw_sf_endpoint_config(sv, &ec);
 	/* Factory bootstrap: the client asks the Bootstrap-Server for its
 	 * account unless a kept bootstrap result exists (state_dir); the
 	 * server entry above is then not used. */
@@ -705,19 +707,25 @@ static struct dev *dev_free(struct dev *d)
 	return NULL;
 }
 
-/* time: of the measurement, seconds since the epoch, 0 when unknown. */
-static int dev_set_at(struct dev *d, const struct lwm2m_path *p, const struct lwm2m_value *v, double time)
+/* time: of the measurement, seconds since the epoch, 0 when unknown;
+ * historical: every sample is kept for the server (mapping_point). */
+static int dev_set_at(struct dev *d, const struct lwm2m_path *p, const struct lwm2m_value *v, double time,
+		      bool historical)
 {
+	int (*set)(struct lwm2m_endpoint *, struct lwm2m_device *, const struct lwm2m_path *,
+		   const struct lwm2m_value *, double) =
+		historical ? lwm2m_endpoint_set_historical : lwm2m_endpoint_set_at;
+
 	if (d->ep)
-		return lwm2m_endpoint_set_at(d->ep, NULL, p, v, time);
+		return set(d->ep, NULL, p, v, time);
 	if (d->dev)
-		return lwm2m_endpoint_set_at(lwm2m_device_endpoint(d->dev), d->dev, p, v, time);
+		return set(lwm2m_device_endpoint(d->dev), d->dev, p, v, time);
 	return lwm2m_store_set_at(d->store, p, v, time);
 }
 
 static int dev_set(struct dev *d, const struct lwm2m_path *p, const struct lwm2m_value *v)
 {
-	return dev_set_at(d, p, v, 0);
+	return dev_set_at(d, p, v, 0, false);
 }
 
 static int dev_start(struct dev *d)
@@ -1461,6 +1469,7 @@ int gw_registry_new(sd_event *ev, const struct lwm2m_registry *objects, struct g
 		.reg_rate = (double)config->lwm2m.register_rate,
 		.max_observations = (uint32_t)config->lwm2m.max_observations,
 	};
+	gw_sf_client_config(config, &cc);
 	struct gw_registry *r;
 	int e;
 
@@ -1692,7 +1701,7 @@ int gw_registry_sample(struct gw_registry *r, const char *device, const struct l
 	/* A time the field gave (a payload's timestamp) travels with the
 	 * value; without one the value is as of now and carries none. */
 	if (e >= 0)
-		e = dev_set_at(d, &pt->path, &v, time_usec ? (double)time_usec / 1e6 : 0);
+		e = dev_set_at(d, &pt->path, &v, time_usec ? (double)time_usec / 1e6 : 0, pt->historical);
 	if (e < 0) {
 		/* One line per failure would flood the journal at poll rates:
 		 * the first one is logged, status shows the count. */
@@ -2045,7 +2054,7 @@ void gw_registry_status(const struct gw_registry *r, FILE *out)
 	struct dev **v = calloc(r->n + 1, sizeof(*v));
 	size_t w_dev = 6, w_br = 6, w_ep = 8;
 	uint64_t now = now_usec();
-	char age[32], errs[96], extra[160];
+	char age[32], errs[160], extra[160], held[64];
 
 	gw_registry_counts(r, &cnt);
 	fprintf(out, "Gateway %s (%s mode): endpoint %s %s\n", c->gateway.name,
@@ -2078,9 +2087,11 @@ void gw_registry_status(const struct gw_registry *r, FILE *out)
 	for (size_t i = 0; i < r->n; i++) {
 		const struct dev *d = v[i];
 		format_age(d->last_sample, now, age, sizeof(age));
-		snprintf(errs, sizeof(errs), "decode %llu, unreachable %llu, registration %llu%s",
+		gw_sf_device_note(d->ep, d->dev, held, sizeof(held));
+		snprintf(errs, sizeof(errs), "decode %llu, unreachable %llu, registration %llu%s%s",
 			 (unsigned long long)d->errors, (unsigned long long)d->unreachable,
-			 (unsigned long long)d->reg_failures, d->presence < 0 ? " (unreachable now)" : "");
+			 (unsigned long long)d->reg_failures, held,
+			 d->presence < 0 ? " (unreachable now)" : "");
 		extra[0] = 0;
 		if (d->br && d->br->b && d->br->ops->device_status &&
 		    d->br->ops->device_status(d->br->b, d->name, extra + 2, sizeof(extra) - 2) > 0) {
@@ -2094,6 +2105,7 @@ void gw_registry_status(const struct gw_registry *r, FILE *out)
 	}
 	fprintf(out, "%zu device%s, %zu registered\n", cnt.devices, cnt.devices == 1 ? "" : "s",
 		cnt.registered);
+	gw_sf_status(r->client, out);
 	free(v);
 }
 

@@ -496,13 +496,13 @@ int lwm2m_endpoint_send(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, con
 
 /* ---- store-and-forward ------------------------------------------------------ */
 
-/* Keep every sample of p (a resource or resource instance of the
- * endpoint's own tree, dev NULL, or of a device) for the server, observed
- * or not: while the endpoint is not registered, and while registered but
- * not observed (LwM2M 1.1+: delivered with Send). on false ends it.
- * Returns 0, -EINVAL (not a resource path), -ENOMEM. */
+/* lwm2m_endpoint_set_at() for a historical resource: every sample of it is
+ * kept for the server, observed or not (see "Nothing lost while the
+ * server is away"): while the endpoint cannot reach its server, and while
+ * it can but the server does not observe the resource (LwM2M 1.1+: it is
+ * delivered with Send). time 0: now. */
 int lwm2m_endpoint_set_historical(struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
-				  const struct lwm2m_path *p, bool on);
+				  const struct lwm2m_path *p, const struct lwm2m_value *v, double time);
 
 struct lwm2m_sf_stats {
 	size_t held;        /* samples held now (not yet delivered) */

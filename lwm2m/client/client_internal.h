@@ -426,7 +426,7 @@ void fg_sf_target_remove(struct lwm2m_client *c, uint32_t id);
  * held (the caller stores it but does not notify: values held for that
  * path leave first), 0 to go on as usual, a negative errno. */
 int fg_sf_sample(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *p,
-		 const struct lwm2m_value *v, double time);
+		 const struct lwm2m_value *v, double time, bool historical);
 /* Must a notification of observation paths (of dev) wait? (ep not
  * online, or values of these paths held). */
 bool fg_sf_holds(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev,

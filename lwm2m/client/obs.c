@@ -880,8 +880,8 @@ int lwm2m_endpoint_set(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, cons
 	return lwm2m_endpoint_set_at(ep, dev, p, v, 0);
 }
 
-int lwm2m_endpoint_set_at(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *p,
-			  const struct lwm2m_value *v, double time)
+static int set_sample(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *p,
+		      const struct lwm2m_value *v, double time, bool historical)
 {
 	struct lwm2m_store *s = dev ? dev->store : ep->store;
 	struct lwm2m_value stored;
@@ -895,9 +895,21 @@ int lwm2m_endpoint_set_at(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, c
 	/* The value as stored (converted to the resource's type) is what
 	 * store-and-forward keeps; one it holds is not notified now. */
 	if (!ep->removing && lwm2m_store_get(s, p, &stored) == 0 &&
-	    fg_sf_sample(ep, dev, p, &stored, time) > 0)
+	    fg_sf_sample(ep, dev, p, &stored, time, historical) > 0)
 		return 0;
 	return value_changed(ep, dev, p);
+}
+
+int lwm2m_endpoint_set_at(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *p,
+			  const struct lwm2m_value *v, double time)
+{
+	return set_sample(ep, dev, p, v, time, false);
+}
+
+int lwm2m_endpoint_set_historical(struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+				  const struct lwm2m_path *p, const struct lwm2m_value *v, double time)
+{
+	return set_sample(ep, dev, p, v, time, true);
 }
 
 int fg_obs_paths(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev, struct lwm2m_path **out,

@@ -3,8 +3,8 @@
  * Store-and-forward: the samples a target holds for its server while the
  * server cannot take them, and their delivery once it can.
  *
- * What is kept: every sample (lwm2m_endpoint_set_at) of a resource that is
- * historical (lwm2m_endpoint_set_historical), and, while /1/0/6
+ * What is kept: every sample of a historical resource
+ * (lwm2m_endpoint_set_historical), and, while /1/0/6
  * Notification Storing is true, of one that is observed or was observed
  * when the endpoint lost its server. Notification attributes (pmin, gt...)
  * do not thin out what is kept: every sample is.
@@ -84,8 +84,6 @@ struct fg_sf {
 	struct fg_sq q;
 	char *name; /* endpoint name, "/" and the device prefix for a device */
 	char fname[FG_STATE_FILE_NAME_MAX];
-	struct lwm2m_path *hist; /* historical paths */
-	size_t nhist;
 	struct lwm2m_path *kept; /* observed when the endpoint lost its server */
 	size_t nkept;
 	bool dirty;    /* file work to do */
@@ -144,7 +142,6 @@ static void sf_free(struct fg_sf *sf)
 		return;
 	fg_sq_clear(&sf->q);
 	free(sf->name);
-	free(sf->hist);
 	free(sf->kept);
 	free(sf);
 }
@@ -580,42 +577,17 @@ static void arm_sf(struct lwm2m_endpoint *ep, uint64_t when)
 		fg_timer_arm(ep->c, &ep->sf_timer, when);
 }
 
-int lwm2m_endpoint_set_historical(struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
-				  const struct lwm2m_path *p, bool on)
-{
-	struct fg_sf *sf = sf_of(ep, dev);
-	struct lwm2m_path *v;
-
-	if (!sf || p->len < 3)
-		return -EINVAL;
-	for (size_t i = 0; i < sf->nhist; i++)
-		if (!lwm2m_path_cmp(&sf->hist[i], p)) {
-			if (!on)
-				sf->hist[i] = sf->hist[--sf->nhist];
-			return 0;
-		}
-	if (!on)
-		return 0;
-	v = realloc(sf->hist, (sf->nhist + 1) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	v[sf->nhist++] = *p;
-	sf->hist = v;
-	return 0;
-}
-
 int fg_sf_sample(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *p,
-		 const struct lwm2m_value *v, double time)
+		 const struct lwm2m_value *v, double time, bool hist)
 {
 	struct fg_sf *sf = sf_of(ep, dev);
-	bool hist, observed;
+	bool observed;
 	uint32_t pmin;
 	int64_t ms;
 	int r;
 
 	if (!sf)
 		return 0;
-	hist = path_in(sf->hist, sf->nhist, p);
 	if (!hist && !ep->storing)
 		return 0;
 	observed = lwm2m_endpoint_observed(ep, dev, p, &pmin) > 0;
@@ -1117,7 +1089,7 @@ void fg_sf_stats(const struct lwm2m_client *c, struct lwm2m_client_stats *st)
 
 		if (!sf)
 			continue;
-		st->sf_held += sf->q.live;
+		st->sf_held += sf->q.nheld;
 		st->sf_queued += sf->q.queued;
 		st->sf_delivered += sf->q.delivered;
 		st->sf_dropped += sf->q.dropped;
@@ -1132,7 +1104,7 @@ void lwm2m_endpoint_sf_stats(const struct lwm2m_endpoint *ep, const struct lwm2m
 	*out = (struct lwm2m_sf_stats){ 0 };
 	if (!sf)
 		return;
-	out->held = sf->q.live;
+	out->held = sf->q.nheld;
 	out->bytes = sf->q.bytes;
 	out->queued = sf->q.queued;
 	out->delivered = sf->q.delivered;

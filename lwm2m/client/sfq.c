@@ -193,6 +193,7 @@ static int hold(struct fg_sq *q, const struct lwm2m_path *p)
 		*h = (struct fg_sq_path){ .path = *p };
 	}
 	h->held++;
+	q->nheld++;
 	return 0;
 }
 
@@ -200,7 +201,10 @@ static void release(struct fg_sq *q, const struct lwm2m_path *p)
 {
 	struct fg_sq_path *h = path_find(q, p);
 
-	if (!h || --h->held)
+	if (!h)
+		return;
+	q->nheld--;
+	if (--h->held)
 		return;
 	*h = q->paths[--q->npaths];
 }
@@ -221,7 +225,7 @@ void fg_sq_clear(struct fg_sq *q)
 	lwm2m_buf_free(&q->out);
 	q->v = NULL;
 	q->paths = NULL;
-	q->cap = q->head = q->n = q->live = q->bytes = 0;
+	q->cap = q->head = q->n = q->live = q->bytes = q->nheld = 0;
 	q->npaths = q->cappaths = 0;
 	q->disk_live = q->disk_dead = 0;
 }
@@ -277,10 +281,10 @@ static void drop_sample(struct fg_sq *q, struct fg_sample *s, bool delivered)
 	s->state = FG_SQ_GONE;
 	q->live--;
 	q->bytes -= s->size;
-	if (delivered)
-		q->delivered++;
-	else
+	if (!delivered)
 		q->dropped++;
+	else if (s->held_once)
+		q->delivered++;
 }
 
 void fg_sq_remove(struct fg_sq *q, struct fg_sample *s, bool delivered)
@@ -316,8 +320,12 @@ void fg_sq_set_state(struct fg_sq *q, struct fg_sample *s, enum fg_sq_state st, 
 		release(q, &s->path);
 	s->state = st;
 	s->mark = mark;
-	if (st == FG_SQ_PENDING)
+	if (st == FG_SQ_PENDING) {
+		if (!s->held_once)
+			q->queued++;
+		s->held_once = true;
 		to_disk(q, s);
+	}
 }
 
 /* The oldest sample that may be dropped to make room, or NULL. */
@@ -377,7 +385,6 @@ int fg_sq_push(struct fg_sq *q, const struct lwm2m_path *path, const struct lwm2
 	q->n++;
 	q->live++;
 	q->bytes += size;
-	q->queued++;
 	fg_sq_set_state(q, s, state, mark);
 	return 0;
 }

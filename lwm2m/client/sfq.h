@@ -58,6 +58,7 @@ struct fg_sample {
 	struct lwm2m_path path;
 	uint8_t state;            /* enum fg_sq_state */
 	bool on_disk;             /* its SAMPLE record is in the file (or queued for it) */
+	bool held_once;           /* was PENDING once (counted in queued) */
 	uint32_t mark;            /* SENT/INFLIGHT: the exchange or barrier it went with */
 	uint32_t size;            /* record size in the file: what the byte bound counts */
 	struct lwm2m_value value; /* byte values point to owned */
@@ -73,15 +74,20 @@ struct fg_sq {
 	struct fg_sample *v; /* ring of cap entries, n of them from head */
 	size_t cap, head, n;
 	size_t live;  /* not GONE */
+	size_t nheld; /* PENDING or INFLIGHT */
 	size_t bytes; /* sum of size of the live ones */
 	uint64_t next_seq;
 	size_t max_count, max_bytes; /* 0: no bound */
 	struct fg_sq_path *paths;    /* paths with held samples */
 	size_t npaths, cappaths;
-	/* Counters since the queue was made. */
-	uint64_t queued;    /* samples pushed PENDING (or SENT, later PENDING) */
-	uint64_t delivered; /* removed as delivered */
-	uint64_t dropped;   /* removed by the bounds (or refused by the server) */
+	/* Counters since the queue was made: samples held (PENDING once), of
+	 * those delivered, and samples dropped (bounds, refused by the
+	 * server; also a SENT one that had to go before its confirmation). A
+	 * SENT sample confirmed was delivered by its notification and counts
+	 * nowhere. */
+	uint64_t queued;
+	uint64_t delivered;
+	uint64_t dropped;
 	/* Records for the file not yet handed to the writer (persist true). */
 	bool persist;
 	struct lwm2m_buf out;

@@ -25,7 +25,7 @@
  *   stats                  "stats registered=.. endpoints=.. ..."
  *   max-observations N     lwm2m_client_set_max_observations() (as a reload)
  *   rss                    "rss KIB": this process's resident memory
- *   historical EP PATH     lwm2m_endpoint_set_historical(on)
+ *   historical EP on|off   the pump's samples are historical (or not)
  *   sf EP                  "sf NAME held=.. bytes=.. queued=.. delivered=.. dropped=.."
  *   pump EP PATH HZ        a sensor: PATH set every 1/HZ s to 1, 2, 3... (Float)
  *                          with the time of now (ms); "pump EP off" stops it and
@@ -84,6 +84,7 @@ struct ep_slot {
 	sd_event_source *pump; /* a sensor setting pump_path */
 	struct lwm2m_path pump_path;
 	uint64_t pump_period; /* µs */
+	bool historical;      /* pump with lwm2m_endpoint_set_historical() */
 	uint64_t pumped;
 	struct {
 		char prefix[65];
@@ -357,8 +358,9 @@ static int on_pump(sd_event_source *src, uint64_t usec, void *ud)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	v.f = (double)++s->pumped;
 	if (s->ep)
-		lwm2m_endpoint_set_at(s->ep, NULL, &s->pump_path, &v,
-				      (double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0);
+		(s->historical ? lwm2m_endpoint_set_historical : lwm2m_endpoint_set_at)(
+			s->ep, NULL, &s->pump_path, &v,
+			(double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0);
 	sd_event_source_set_time(src, usec + s->pump_period);
 	return 0;
 }
@@ -611,12 +613,7 @@ static void command(char *line)
 	} else if (!strcmp(cmd, "rss")) {
 		out("rss %ld", rss_kib());
 	} else if (!strcmp(cmd, "historical") && argc >= 3) {
-		struct lwm2m_path path;
-		if (lwm2m_path_parse(argv[2], strlen(argv[2]), &path, NULL) < 0) {
-			out("error path");
-			return;
-		}
-		FOR_EPS(argv[1], s, lwm2m_endpoint_set_historical(s->ep, NULL, &path, true));
+		FOR_EPS(argv[1], s, s->historical = !strcmp(argv[2], "on"));
 		out("ok");
 	} else if (!strcmp(cmd, "sf") && argc >= 2) {
 		FOR_EPS(argv[1], s, {
