@@ -231,6 +231,7 @@ struct lwm2m_endpoint {
 	bool sleeping;          /* queue mode: holding values until the next Update */
 	uint64_t last_exchange; /* µs: the server's last answer (queue mode) */
 	uint32_t tx_mark;       /* notifications sent: what a barrier confirms */
+	uint32_t req_mark;      /* tx_mark when the registration request left */
 	bool barrier_busy;      /* a CoAP ping in flight ... */
 	coap_mid_t barrier_mid; /* ... with this id, */
 	uint32_t barrier_mark;  /* confirming what went before it */
@@ -286,6 +287,14 @@ void fg_dm_handler(coap_resource_t *resource, coap_session_t *session, const coa
 void fg_dm_abandon(struct lwm2m_endpoint *ep);
 /* Formats that name records absolutely and so carry a device prefix. */
 bool fg_ct_names_prefix(uint16_t ct);
+
+/* Repeated requests (dedup.c): answer a repeat of a request that changed
+ * something with the first answer (true: resp is that answer), and note the
+ * answers of such requests. fg_dedup_free() forgets them (the session goes:
+ * message ids start anew). */
+bool fg_dedup_answer(struct lwm2m_endpoint *ep, const coap_pdu_t *req, coap_pdu_t *resp);
+void fg_dedup_note(struct lwm2m_endpoint *ep, const coap_pdu_t *req, const coap_pdu_t *resp);
+void fg_dedup_free(struct lwm2m_endpoint *ep);
 
 /* Check Execute arguments against the TS grammar:
  *   args = arg *( "," arg ); arg = DIGIT [ "=" "'" *CHAR "'" ]
@@ -433,6 +442,9 @@ bool fg_sf_holds(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev
 		 const struct lwm2m_path *paths, size_t n);
 /* A notification of ep left. */
 void fg_sf_notified(struct lwm2m_endpoint *ep);
+/* A confirmable exchange that left after every notification up to mark
+ * (ep->tx_mark then) was answered: those arrived. */
+void fg_sf_confirmed(struct lwm2m_endpoint *ep, uint32_t mark);
 /* ep lost its registration (or went to sleep): what was on its way comes
  * back to be held. */
 void fg_sf_offline(struct lwm2m_endpoint *ep);

@@ -307,6 +307,7 @@ static void ep_close_session(struct lwm2m_endpoint *ep)
 	ep->session = NULL;
 	ep->session_dead = false;
 	ep->drop_pending = false;
+	fg_dedup_free(ep);
 }
 
 /* The exchange in flight was given up: what libcoap still holds of it
@@ -674,8 +675,10 @@ static int ep_send(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_optlist
 {
 	int r = send_request(ep, code, opts, body, LWM2M_CT_LINK, ep->token, &ep->token_len);
 
-	if (r >= 0)
+	if (r >= 0) {
 		ep->req = kind;
+		ep->req_mark = ep->tx_mark;
+	}
 	return r;
 }
 
@@ -1029,6 +1032,7 @@ static void on_update_response(struct lwm2m_endpoint *ep, uint8_t code)
 	fg_srv_alive(ep);
 	if (code == COAP_RESPONSE_CODE(204)) {
 		ep_log(ep, LWM2M_LOG_DEBUG, "Update accepted");
+		fg_sf_confirmed(ep, ep->req_mark);
 		ep_registered(ep);
 		return;
 	}
@@ -1076,6 +1080,7 @@ coap_response_t fg_response_handler(coap_session_t *session, const coap_pdu_t *s
 		break;
 	case REQ_DEREGISTER:
 		ep_log(ep, LWM2M_LOG_INFO, "de-registered (%u.%02u)", code >> 5, code & 31);
+		fg_sf_confirmed(ep, ep->req_mark);
 		ep_forget_location(ep);
 		ep_kill(ep);
 		break;

@@ -859,10 +859,10 @@ static void send_barrier(struct lwm2m_endpoint *ep)
 	fg_client_kick(ep->c);
 }
 
-/* The barrier came back: what it confirms is delivered. */
-static void confirmed(struct lwm2m_endpoint *ep, uint32_t mark)
+/* A barrier came back (a ping's Reset, the answer to an Update or a
+ * De-register): what went before it is delivered. */
+void fg_sf_confirmed(struct lwm2m_endpoint *ep, uint32_t mark)
 {
-	ep->barrier_busy = false;
 	for (size_t t = 0; t < ntargets(ep); t++) {
 		struct fg_sf *sf = sf_of(ep, target_dev(ep, t));
 		bool changed = false;
@@ -916,8 +916,10 @@ static void on_sf_timer(struct lwm2m_client *c, struct fg_timer *t)
 
 	if (!fg_ep_online(ep))
 		return;
-	if (ep->barrier_busy && now - ep->barrier_since >= (uint64_t)c->cfg.block1_timeout_ms * MS)
-		confirmed(ep, ep->barrier_mark);
+	if (ep->barrier_busy && now - ep->barrier_since >= (uint64_t)c->cfg.block1_timeout_ms * MS) {
+		ep->barrier_busy = false;
+		fg_sf_confirmed(ep, ep->barrier_mark);
+	}
 	if (ep->version >= 11) {
 		deliver_send(ep);
 	} else if (deliver_stored(ep)) {
@@ -1011,7 +1013,8 @@ bool fg_sf_nack(struct lwm2m_endpoint *ep, const coap_pdu_t *sent, coap_nack_rea
 		if (reason == COAP_NACK_RST) {
 			ep->last_exchange = fg_now(ep->c);
 			fg_srv_alive(ep);
-			confirmed(ep, ep->barrier_mark);
+			ep->barrier_busy = false;
+			fg_sf_confirmed(ep, ep->barrier_mark);
 			arm_sf(ep, fg_now(ep->c));
 			return true;
 		}
