@@ -509,7 +509,10 @@ struct lwm2m_sf_stats {
 	size_t bytes;       /* their bytes (as counted by the bounds) */
 	uint64_t queued;    /* samples held since the target was added */
 	uint64_t delivered; /* of those: delivered (acknowledged) */
-	uint64_t dropped;   /* of those: dropped (bounds, refused by the server) */
+	uint64_t dropped;   /* dropped (bounds, refused by the server)... */
+	/* ...of which a notification had carried this many before the server
+	 * was lost (they may have arrived: their arrival was not confirmed) */
+	uint64_t dropped_sent;
 };
 /* The store-and-forward counters of the endpoint's own tree (dev NULL) or
  * of a device. */

@@ -488,6 +488,9 @@ int fg_obs_start(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const uint
 	ep->c->stats.observations++;
 	fg_obs_rearm(ep->c);
 	fg_obs_changed(ep, dev);
+	/* Held values of what it covers may now leave (stored notifications). */
+	if (fg_ep_online(ep))
+		fg_sf_online(ep);
 	return 0;
 }
 

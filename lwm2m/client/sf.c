@@ -66,7 +66,11 @@
 /* A file is rewritten once its dead records outweigh the live ones by this. */
 #define REWRITE_SLACK (64u * 1024u)
 /* Stored notifications sent before their barrier. */
-#define STORED_BATCH 16u
+#define STORED_BATCH 32u
+/* Two barriers at least this far apart: a libcoap server answers at most
+ * one empty message per 250 ms and session with a Reset (4.3.1, net.c);
+ * a ping sooner waits for its retransmission, seconds later. */
+#define BARRIER_GAP_US (300u * 1000u)
 /* A refused Send (5.xx) is tried again after this. */
 #define SEND_RETRY_US (5u * SEC)
 /* Write failures are logged at most this often. */
@@ -838,11 +842,16 @@ static bool unconfirmed(const struct lwm2m_endpoint *ep)
  * server was there to answer. */
 static void send_barrier(struct lwm2m_endpoint *ep)
 {
+	uint64_t now = fg_now(ep->c);
 	coap_pdu_t *pdu;
 	coap_mid_t mid;
 
 	if (ep->barrier_busy || !ep->session)
 		return;
+	if (ep->barrier_since && now - ep->barrier_since < BARRIER_GAP_US) {
+		arm_sf(ep, ep->barrier_since + BARRIER_GAP_US);
+		return;
+	}
 	mid = fg_obs_quiet_mid(ep->c, ep->session);
 	pdu = coap_pdu_init(COAP_MESSAGE_CON, 0, mid, 0);
 	if (!pdu)
@@ -985,7 +994,6 @@ bool fg_sf_response(struct lwm2m_endpoint *ep, const coap_pdu_t *received, uint8
 
 	if (!ep->sf_sending || tok.length != ep->sf_token_len || memcmp(tok.s, ep->sf_token, tok.length))
 		return false;
-	ep->last_exchange = fg_now(ep->c);
 	fg_srv_alive(ep);
 	if (COAP_RESPONSE_CLASS(code) == 2) {
 		send_over(ep, 1);
@@ -1011,7 +1019,6 @@ bool fg_sf_nack(struct lwm2m_endpoint *ep, const coap_pdu_t *sent, coap_nack_rea
 
 	if (barrier) {
 		if (reason == COAP_NACK_RST) {
-			ep->last_exchange = fg_now(ep->c);
 			fg_srv_alive(ep);
 			ep->barrier_busy = false;
 			fg_sf_confirmed(ep, ep->barrier_mark);
@@ -1112,4 +1119,5 @@ void lwm2m_endpoint_sf_stats(const struct lwm2m_endpoint *ep, const struct lwm2m
 	out->queued = sf->q.queued;
 	out->delivered = sf->q.delivered;
 	out->dropped = sf->q.dropped;
+	out->dropped_sent = sf->q.dropped_sent;
 }

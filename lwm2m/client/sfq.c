@@ -281,10 +281,12 @@ static void drop_sample(struct fg_sq *q, struct fg_sample *s, bool delivered)
 	s->state = FG_SQ_GONE;
 	q->live--;
 	q->bytes -= s->size;
-	if (!delivered)
+	if (!delivered) {
 		q->dropped++;
-	else if (s->held_once)
+		q->dropped_sent += s->sent_once;
+	} else if (s->held_once) {
 		q->delivered++;
+	}
 }
 
 void fg_sq_remove(struct fg_sq *q, struct fg_sample *s, bool delivered)
@@ -320,6 +322,8 @@ void fg_sq_set_state(struct fg_sq *q, struct fg_sample *s, enum fg_sq_state st, 
 		release(q, &s->path);
 	s->state = st;
 	s->mark = mark;
+	if (st == FG_SQ_SENT)
+		s->sent_once = true;
 	if (st == FG_SQ_PENDING) {
 		if (!s->held_once)
 			q->queued++;

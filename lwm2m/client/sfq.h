@@ -59,6 +59,7 @@ struct fg_sample {
 	uint8_t state;            /* enum fg_sq_state */
 	bool on_disk;             /* its SAMPLE record is in the file (or queued for it) */
 	bool held_once;           /* was PENDING once (counted in queued) */
+	bool sent_once;           /* a notification carried it (maybe delivered) */
 	uint32_t mark;            /* SENT/INFLIGHT: the exchange or barrier it went with */
 	uint32_t size;            /* record size in the file: what the byte bound counts */
 	struct lwm2m_value value; /* byte values point to owned */
@@ -88,6 +89,7 @@ struct fg_sq {
 	uint64_t queued;
 	uint64_t delivered;
 	uint64_t dropped;
+	uint64_t dropped_sent; /* of dropped: a notification had carried them (may have arrived) */
 	/* Records for the file not yet handed to the writer (persist true). */
 	bool persist;
 	struct lwm2m_buf out;

@@ -26,8 +26,11 @@
  *   max-observations N     lwm2m_client_set_max_observations() (as a reload)
  *   rss                    "rss KIB": this process's resident memory
  *   historical EP on|off   the pump's samples are historical (or not)
- *   sf EP                  "sf NAME held=.. bytes=.. queued=.. delivered=.. dropped=.."
- *   pump EP PATH HZ        a sensor: PATH set every 1/HZ s to 1, 2, 3... (Float)
+ *   sf EP                  "sf NAME held=.. bytes=.. queued=.. delivered=.. dropped=..
+ *                          dropped_sent=.."
+ *   pump EP PATH HZ [PREFIX|- [FIRST]]  a sensor: PATH (of the Object 25
+ *                          device PREFIX) set every 1/HZ s to FIRST, FIRST+1...
+ *                          (Float; FIRST 1 by default)
  *                          with the time of now (ms); "pump EP off" stops it and
  *                          prints "pumped NAME N" (values 1..N were set)
  *   quit                   de-register everything, print "bye", exit 0
@@ -85,6 +88,8 @@ struct ep_slot {
 	struct lwm2m_path pump_path;
 	uint64_t pump_period; /* µs */
 	bool historical;      /* pump with lwm2m_endpoint_set_historical() */
+	struct lwm2m_device *pump_dev;
+	uint64_t pump_first;
 	uint64_t pumped;
 	struct {
 		char prefix[65];
@@ -356,10 +361,10 @@ static int on_pump(sd_event_source *src, uint64_t usec, void *ud)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	v.f = (double)++s->pumped;
+	v.f = (double)(s->pump_first + s->pumped++);
 	if (s->ep)
 		(s->historical ? lwm2m_endpoint_set_historical : lwm2m_endpoint_set_at)(
-			s->ep, NULL, &s->pump_path, &v,
+			s->ep, s->pump_dev, &s->pump_path, &v,
 			(double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0);
 	sd_event_source_set_time(src, usec + s->pump_period);
 	return 0;
@@ -548,6 +553,10 @@ static void command(char *line)
 		FOR_EPS(argv[1], s, {
 			for (size_t d = 0; d < 8; d++) {
 				if (s->devs[d].dev && !strcmp(s->devs[d].prefix, argv[2])) {
+					if (s->pump_dev == s->devs[d].dev) {
+						s->pump = sd_event_source_disable_unref(s->pump);
+						s->pump_dev = NULL;
+					}
 					lwm2m_device_remove(s->devs[d].dev);
 					s->devs[d].dev = NULL;
 					s->devs[d].store = lwm2m_store_free(s->devs[d].store);
@@ -618,10 +627,12 @@ static void command(char *line)
 	} else if (!strcmp(cmd, "sf") && argc >= 2) {
 		FOR_EPS(argv[1], s, {
 			struct lwm2m_sf_stats st;
-			lwm2m_endpoint_sf_stats(s->ep, NULL, &st);
-			out("sf %s held=%zu bytes=%zu queued=%llu delivered=%llu dropped=%llu", s->name,
-			    st.held, st.bytes, (unsigned long long)st.queued,
-			    (unsigned long long)st.delivered, (unsigned long long)st.dropped);
+			lwm2m_endpoint_sf_stats(s->ep, s->pump_dev, &st);
+			out("sf %s held=%zu bytes=%zu queued=%llu delivered=%llu dropped=%llu "
+			    "dropped_sent=%llu",
+			    s->name, st.held, st.bytes, (unsigned long long)st.queued,
+			    (unsigned long long)st.delivered, (unsigned long long)st.dropped,
+			    (unsigned long long)st.dropped_sent);
 		});
 	} else if (!strcmp(cmd, "pump") && argc >= 3) {
 		if (!strcmp(argv[2], "off")) {
@@ -639,6 +650,11 @@ static void command(char *line)
 			return;
 		}
 		FOR_EPS(argv[1], s, {
+			s->pump_dev = NULL;
+			s->pump_first = argc >= 6 ? strtoull(argv[5], NULL, 10) : 1;
+			for (size_t d = 0; argc >= 5 && d < 8; d++)
+				if (s->devs[d].dev && !strcmp(s->devs[d].prefix, argv[4]))
+					s->pump_dev = s->devs[d].dev;
 			if (pump_start(s, &path, hz) < 0) {
 				out("error pump");
 				return;
