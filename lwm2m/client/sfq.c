@@ -709,6 +709,8 @@ int fg_sq_load(struct fg_sq *q, const uint8_t *data, size_t len, const char *nam
 	}
 	/* The disk accounting: everything else in the file is dead. */
 	q->disk_dead = at > q->disk_live ? at - q->disk_live : 0;
+	/* Those kept: the bounds may have dropped some loaded first. */
+	count = q->live;
 	r = (int)(count > INT32_MAX ? INT32_MAX : count);
 out:
 	for (size_t i = 0; i < L.n; i++)
