@@ -158,9 +158,12 @@ static void want_flush(struct lwm2m_client *c, struct fg_sf *sf)
 {
 	if (!c->cfg.state_dir)
 		return;
+	uint64_t at = fg_now(c) + FLUSH_US;
+
 	sf->dirty = true;
-	if (!fg_timer_armed(&c->sf_flush_timer))
-		fg_timer_arm(c, &c->sf_flush_timer, fg_now(c) + FLUSH_US);
+	/* Earlier than a sync pass that may be due much later. */
+	if (!fg_timer_armed(&c->sf_flush_timer) || c->sf_flush_timer.when > at)
+		fg_timer_arm(c, &c->sf_flush_timer, at);
 }
 
 static void file_free(struct fg_sf_file *f)
