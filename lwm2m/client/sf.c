@@ -10,8 +10,9 @@
  * do not thin out what is kept: every sample is.
  *
  * Where a kept sample goes:
- *  - the endpoint is registered and reachable, the resource observed, and
- *    nothing of it held: as usual, the observation notifies it. The sample
+ *  - the endpoint is registered and reachable, the resource observed (not
+ *    historical), and nothing of it held: as usual, the observation
+ *    notifies it. The sample
  *    is also queued SENT until a barrier (a CoAP ping, confirm_ms after a
  *    notification) comes back: libcoap sends one confirmable message at a
  *    time per session, so the ping's Reset proves that everything sent
@@ -21,9 +22,12 @@
  *    that died took with it is delivered once it is back. A notification
  *    lost on a path that still carries the ping is not noticed: that is
  *    what Non-confirmable means.
- *  - otherwise it is held (PENDING) and written to the target's file.
- *    Its notification is not sent: held values of a resource leave first,
- *    in order, then notifications resume.
+ *  - otherwise it is held (PENDING) and written to the target's file
+ *    unless it is delivered first. Its notification is not sent: held
+ *    values of a resource leave first, in order, then notifications
+ *    resume. A historical resource's samples are always held: they all
+ *    go by Send (1.1+), which is confirmed, so none is lost to a dropped
+ *    datagram either.
  * Delivery of held samples, once the endpoint is registered and reachable:
  *  - LwM2M 1.1 and later: Send (POST /dp), SenML CBOR with each sample's
  *    name and time, at most send_batch per Send, one Send in flight per
@@ -227,15 +231,16 @@ static struct fg_sf_file *take_work(struct fg_sf *sf, bool sync)
 			op = OP_REMOVE;
 	} else if (sf->rewrite || sf->q.disk_dead > sf->q.disk_live + REWRITE_SLACK) {
 		op = OP_REPLACE;
-	} else if (sf->q.out.len) {
-		op = OP_APPEND;
-	} else if (sync && sf->unsynced) {
-		op = OP_SYNC;
+	} else {
+		/* Out of memory: what was encoded goes now, the rest next time. */
+		(void)fg_sq_flush(&sf->q);
+		if (sf->q.out.len)
+			op = OP_APPEND;
+		else if (sync && sf->unsynced)
+			op = OP_SYNC;
 	}
-	if (op == OP_NONE) {
-		lwm2m_buf_reset(&sf->q.out);
+	if (op == OP_NONE)
 		return NULL;
-	}
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return NULL;
@@ -601,7 +606,10 @@ int fg_sf_sample(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const stru
 	if (!hist && !observed && !path_in(sf->kept, sf->nkept, p))
 		return 0;
 	ms = time > 0 ? (int64_t)llround(time * 1000.0) : now_ms_real();
-	if (fg_ep_online(ep) && observed && fg_sq_held(&sf->q, p) == 0) {
+	/* Historical: every sample by Send (confirmed), also while online
+	 * and observed (notifications would leave beside the Sends, out of
+	 * order with the values they carry). Observed only: as notified. */
+	if (!hist && fg_ep_online(ep) && observed && fg_sq_held(&sf->q, p) == 0) {
 		/* Notified as usual; confirmed by a barrier after the next
 		 * notification. */
 		r = push(ep->c, sf, p, v, ms, FG_SQ_SENT, ep->tx_mark + 1);

@@ -297,15 +297,22 @@ void fg_sq_remove(struct fg_sq *q, struct fg_sample *s, bool delivered)
 	pop_gone(q);
 }
 
-static void to_disk(struct fg_sq *q, struct fg_sample *s)
+int fg_sq_flush(struct fg_sq *q)
 {
-	if (!q->persist || s->on_disk)
-		return;
-	/* Out of memory: kept in memory only (lost with the process). */
-	if (put_sample(&q->out, s) < 0)
-		return;
-	s->on_disk = true;
-	q->disk_live += s->size;
+	if (!q->persist)
+		return 0;
+	for (size_t i = 0; i < q->n; i++) {
+		struct fg_sample *s = fg_sq_at(q, i);
+
+		if (!held_state(s->state) || s->on_disk)
+			continue;
+		/* Out of memory: tried again at the next write. */
+		if (put_sample(&q->out, s) < 0)
+			return -ENOMEM;
+		s->on_disk = true;
+		q->disk_live += s->size;
+	}
+	return 0;
 }
 
 void fg_sq_set_state(struct fg_sq *q, struct fg_sample *s, enum fg_sq_state st, uint32_t mark)
@@ -328,7 +335,6 @@ void fg_sq_set_state(struct fg_sq *q, struct fg_sample *s, enum fg_sq_state st, 
 		if (!s->held_once)
 			q->queued++;
 		s->held_once = true;
-		to_disk(q, s);
 	}
 }
 

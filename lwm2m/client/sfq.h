@@ -36,6 +36,7 @@
  *                    delivered (u8 1) or dropped (u8 2)
  * The file only grows (appends); it is rewritten (fg_sq_image, atomically)
  * when mostly GONE, and a torn last record (power cut) is ignored on load.
+ * A sample delivered before the next write never reaches the file.
  */
 #pragma once
 
@@ -119,9 +120,12 @@ static inline struct fg_sample *fg_sq_at(const struct fg_sq *q, size_t i)
 }
 
 /* Move s to state st (not GONE: see fg_sq_remove) and mark. PENDING and
- * INFLIGHT keep the path held; a sample becoming PENDING is written to the
- * file (persist). */
+ * INFLIGHT keep the path held (and go to the file with fg_sq_flush). */
 void fg_sq_set_state(struct fg_sq *q, struct fg_sample *s, enum fg_sq_state st, uint32_t mark);
+/* Append to q->out the SAMPLE records of the held samples (PENDING,
+ * INFLIGHT) not yet in the file (persist): done when the file is written,
+ * so that a sample delivered before never reaches it. 0 or -ENOMEM. */
+int fg_sq_flush(struct fg_sq *q);
 /* Remove s: delivered (counted in delivered) or dropped. Its bytes are
  * freed, a GONE record is queued when it was on disk, and GONE samples at
  * the front leave the ring. */

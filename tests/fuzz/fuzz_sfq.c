@@ -95,6 +95,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		   &(struct lwm2m_value){ .type = LWM2M_TYPE_FLOAT, .f = 21.5 }, 1700000000000, FG_SQ_PENDING,
 		   0);
 	check_invariants(&a);
+	if (fg_sq_flush(&a) < 0)
+		goto out;
 	/* The file is the image now, and what the queue appended since. */
 	fg_sq_clear(&b);
 	if (lwm2m_buf_append(&img, a.out.data, a.out.len) >= 0) {

@@ -123,6 +123,10 @@ static void test_file_round_trip(void **state)
 	(void)state;
 	assert_int_equal(fg_sq_header("ep0", &file), 0);
 	push_n(&q, 1, 10);
+	/* Written when the file is: none delivered before that reaches it. */
+	assert_int_equal(q.out.len, 0);
+	assert_int_equal(fg_sq_flush(&q), 0);
+	assert_true(q.out.len > 0);
 	/* 1..3 delivered, 5 dropped: merged GONE ranges. */
 	for (int k = 0; k < 3; k++)
 		fg_sq_remove(&q, fg_sq_at(&q, 0), true);
