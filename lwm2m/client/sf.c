@@ -79,6 +79,11 @@
 #define SEND_RETRY_US (5u * SEC)
 /* Write failures are logged at most this often. */
 #define WRITE_WARN_US (60u * SEC)
+/* Once registered again, what was observed before stays kept this long for
+ * the server to observe it again (its observations ended with the old
+ * registration; an application observes again on a registration event):
+ * until then every sample of it goes by Send. */
+#define KEPT_GRACE_US (300u * SEC)
 
 enum file_op {
 	OP_NONE,
@@ -94,6 +99,7 @@ struct fg_sf {
 	char fname[FG_STATE_FILE_NAME_MAX];
 	struct lwm2m_path *kept; /* observed when the endpoint lost its server */
 	size_t nkept;
+	uint64_t kept_until; /* µs: then they are forgotten (0: offline yet) */
 	bool dirty;    /* file work to do */
 	bool on_disk;  /* the file exists (or is being written) */
 	bool rewrite;  /* the next write replaces the file */
@@ -691,6 +697,7 @@ void fg_sf_offline(struct lwm2m_endpoint *ep)
 		 * (its observations end with the registration). */
 		if (ep->storing && fg_obs_paths(ep, dev, &paths, &n) == 0)
 			add_kept(sf, paths, n);
+		sf->kept_until = 0; /* counted from the next registration */
 		free(paths);
 		for (size_t i = 0; i < sf->q.n; i++) {
 			struct fg_sample *s = fg_sq_at(&sf->q, i);
@@ -913,18 +920,29 @@ static bool anything_held(const struct lwm2m_endpoint *ep)
 	return false;
 }
 
-/* Held samples all delivered: what was kept for being observed before is
- * no longer (the server observes again what it wants). */
-static void forget_kept(struct lwm2m_endpoint *ep)
+/* What was kept for having been observed before the server was lost: a
+ * path observed again is the observation's again; the others are forgotten
+ * KEPT_GRACE_US after the endpoint registered again. */
+static void forget_kept(struct lwm2m_endpoint *ep, uint64_t now)
 {
 	for (size_t t = 0; t < ntargets(ep); t++) {
-		struct fg_sf *sf = sf_of(ep, target_dev(ep, t));
+		struct lwm2m_device *dev = target_dev(ep, t);
+		struct fg_sf *sf = sf_of(ep, dev);
 
-		if (sf && !sf->q.npaths && sf->nkept) {
-			free(sf->kept);
-			sf->kept = NULL;
-			sf->nkept = 0;
+		if (!sf || !sf->nkept)
+			continue;
+		if (!sf->kept_until)
+			sf->kept_until = now + KEPT_GRACE_US;
+		for (size_t i = 0; i < sf->nkept;) {
+			uint32_t pmin;
+
+			if (now >= sf->kept_until || lwm2m_endpoint_observed(ep, dev, &sf->kept[i], &pmin) > 0)
+				sf->kept[i] = sf->kept[--sf->nkept];
+			else
+				i++;
 		}
+		if (sf->nkept)
+			arm_sf(ep, sf->kept_until);
 	}
 }
 
@@ -948,8 +966,7 @@ static void on_sf_timer(struct lwm2m_client *c, struct fg_timer *t)
 	}
 	if (!ep->barrier_busy && unconfirmed(ep))
 		send_barrier(ep);
-	if (!anything_held(ep))
-		forget_kept(ep);
+	forget_kept(ep, now);
 	/* Queue mode: quiet for queue_awake_ms and nothing on its way:
 	 * hold values until the next Update. */
 	if (ep->binding == LWM2M_BINDING_UQ && !ep->barrier_busy && !ep->sf_sending && !unconfirmed(ep) &&
