@@ -103,6 +103,51 @@
  * is less than MAX_TRANSMIT_WAIT away. A lifetime shorter than twice
  * MAX_TRANSMIT_WAIT therefore means NON notifications only.
  *
+ * Nothing lost while the server is away (server.c, sf.c, sfq.c).
+ * A server is found unreachable at once when an exchange with it gives up
+ * without answer (Register, Update, Send, a confirmable notification, a
+ * barrier ping) or an ICMP error says nobody listens (libcoap 4.3.1 reports
+ * one on a session with only NON traffic in its log alone, which the client
+ * reads as it reads Resets). Every registration with that server is then
+ * taken as lost: its endpoints park and hold their values, and one Register
+ * at a time probes the server, after a backoff with jitter (d/2..d, d
+ * doubling from backoff_min/2 to probe_max_ms, 4 s). The first answer ends
+ * the outage: the parked endpoints register again at reg_rate, so a server
+ * coming back is never stormed and a few endpoints are back within about 4
+ * s at any lifetime. A Reset to a notification still cancels its
+ * observation (RFC 7641) and also sends an Update: a server that restarted
+ * answers it 4.04 (registering again at once), one that only cancelled
+ * answers 2.04; a 4.04 to an Update has the other endpoints of that server
+ * confirm theirs with an Update too. A repeated request that changes
+ * something (same message id and token) gets its first answer again and is
+ * not run again (dedup.c).
+ * What is kept, per target (endpoint or Object 25 device): every sample of a
+ * historical resource (lwm2m_endpoint_set_historical), and while /1/0/6
+ * Notification Storing is true (the default) every sample of an observed
+ * resource that cannot be notified now, with its time of measurement (the
+ * wall clock when the caller gave none). Observed resources keep being
+ * kept after the server is lost until it observes them again (or 5 min
+ * after the new registration): its observations end with the old
+ * registration. Delivery once registered again, in order: Send (POST /dp,
+ * SenML CBOR with times, sf_send_batch samples at a time, one in flight,
+ * deleted on 2.xx, dropped and counted on 4.xx, retried on 5.xx) for LwM2M
+ * 1.1 and later, and for 1.0 stored notifications (confirmable, one value
+ * each, in the observation's format) once the server observes again. A
+ * historical resource's samples always go by Send (1.1+), online too. A
+ * notification's values count as delivered only when a barrier confirms
+ * them: an empty CON (ping) or an Update/De-register sent after them came
+ * back (libcoap sends one CON at a time per session); when the server is
+ * lost first, they are held again. Delivery is at least once: a value may
+ * arrive twice, never not at all unless counted in dropped. Bounds per
+ * target (sf_max_samples, sf_max_bytes) and for all (sf_total_bytes): the
+ * oldest held goes first and is counted. With a state_dir each target's
+ * held samples are in "sf-<name>.q" (sfq.h: the format), written by a
+ * detached job (common/job.h) within a second, synced within sf_sync_ms,
+ * rewritten when mostly delivered, removed when empty; a restart delivers
+ * them. Queue mode (binding UQ): an endpoint stays reachable queue_awake_ms
+ * after the server's last exchange with it (Register, Update, a request),
+ * then holds everything until its next Update.
+ *
  * LwM2M Gateway mode (Object 25 v2.0): an endpoint may host child devices,
  * each with its own store and a prefix; requests whose first Uri-Path segment
  * is a device prefix go to that device's store, and the device's objects are
