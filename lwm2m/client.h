@@ -271,7 +271,9 @@ struct lwm2m_client_config {
 	 * write). */
 	uint32_t sf_sync_ms;
 	/* Samples per Send (0 = 64), and how long after a notification its
-	 * arrival is confirmed by a barrier (CoAP ping) (0 = 1000 ms). */
+	 * arrival is confirmed by a barrier (CoAP ping) (0 = 10000 ms: it
+	 * only frees what a lost server would get again; Updates confirm
+	 * too). */
 	unsigned sf_send_batch;
 	uint32_t sf_confirm_ms;
 	/* A server found unreachable is probed by one Register of one of

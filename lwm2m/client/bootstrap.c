@@ -748,17 +748,10 @@ static uint32_t bs_timeout_ms(const struct lwm2m_client *c)
 
 static uint64_t bs_backoff(struct lwm2m_endpoint *ep)
 {
-	struct lwm2m_client *c = ep->c;
-	struct fg_bs *bs = ep->bs;
-	uint64_t d = (uint64_t)c->cfg.backoff_min_ms * MS, max = (uint64_t)c->cfg.backoff_max_ms * MS;
+	const struct lwm2m_client_config *cfg = &ep->c->cfg;
 
-	for (unsigned i = 0; i < bs->attempts && d < max; i++)
-		d *= 2;
-	if (d > max)
-		d = max;
-	if (bs->attempts < 64)
-		bs->attempts++;
-	return d / 2 + fg_client_random(c) % (d / 2 + 1);
+	return fg_client_backoff(ep->c, (uint64_t)cfg->backoff_min_ms * MS,
+				 (uint64_t)cfg->backoff_max_ms * MS, &ep->bs->attempts);
 }
 
 static void bs_arm(struct lwm2m_endpoint *ep, uint64_t when)

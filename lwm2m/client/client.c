@@ -275,6 +275,21 @@ uint64_t fg_client_take_slot(struct lwm2m_client *c)
 	return at;
 }
 
+uint64_t fg_client_backoff(struct lwm2m_client *c, uint64_t min_us, uint64_t max_us, unsigned *attempts)
+{
+	uint64_t d = min_us ? min_us : 1;
+
+	for (unsigned i = 0; i < *attempts && d < max_us; i++)
+		d *= 2;
+	if (d > max_us)
+		d = max_us;
+	if (*attempts < 64)
+		(*attempts)++;
+	/* Uniform in [d/2, d]: what failed together (a server gone) does
+	 * not come back together. */
+	return d / 2 + fg_client_random(c) % (d / 2 + 1);
+}
+
 uint64_t fg_client_random(struct lwm2m_client *c)
 {
 	uint64_t x = c->rng;

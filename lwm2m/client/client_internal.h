@@ -102,6 +102,9 @@ void fg_client_kick(struct lwm2m_client *c);
  * (now or later) and reserves it. */
 uint64_t fg_client_take_slot(struct lwm2m_client *c);
 uint64_t fg_client_random(struct lwm2m_client *c);
+/* The next delay of a backoff: d = min_us * 2^*attempts up to max_us,
+ * uniform in [d/2, d]; counts the attempt. */
+uint64_t fg_client_backoff(struct lwm2m_client *c, uint64_t min_us, uint64_t max_us, unsigned *attempts);
 void fg_client_endpoint_gone(struct lwm2m_client *c, struct lwm2m_endpoint *ep);
 
 void fg_log(const struct lwm2m_client *c, int level, const char *ep, const char *fmt, ...)
@@ -275,6 +278,9 @@ coap_response_t fg_response_handler(coap_session_t *session, const coap_pdu_t *s
 void fg_nack_handler(coap_session_t *session, const coap_pdu_t *sent, const coap_nack_reason_t reason,
 		     const coap_mid_t mid);
 int fg_event_handler(coap_session_t *session, const coap_event_t event);
+/* The local port of the session a libcoap log line names ("<local> <->
+ * <remote> ..."; arrow points at " <-> "). 0 or -EINVAL. */
+int fg_log_line_port(const char *msg, const char *arrow, unsigned long *port);
 /* A libcoap log line about DTLS: it may say a server certificate failed
  * to verify (the only report of why with libcoap 4.3.1). */
 void fg_ep_cert_log_line(struct lwm2m_client *c, const char *msg);

@@ -451,13 +451,27 @@ static const char *dtls_hint(const struct lwm2m_endpoint *ep)
 	return "client certificate refused by the server, or server certificate not trusted?";
 }
 
+int fg_log_line_port(const char *msg, const char *arrow, unsigned long *port)
+{
+	const char *colon;
+
+	/* "<local> <-> <remote> ...": the port after the last ':' before the
+	 * arrow (an IPv6 address has more of them). */
+	for (colon = arrow; colon > msg && *colon != ':'; colon--)
+		;
+	if (*colon != ':')
+		return -EINVAL;
+	*port = strtoul(colon + 1, NULL, 10);
+	return 0;
+}
+
 void fg_ep_cert_log_line(struct lwm2m_client *c, const char *msg)
 {
 	/* libcoap reports a certificate of the peer that fails verification
 	 * only in its log, as "<local> <-> <remote> DTLS: <reason>: '<CN>'
 	 * depth=<n>" (openssl) or "... DTLS: <reason>: '<name>'" (gnutls):
 	 * the local port tells the endpoint. */
-	const char *arrow = strstr(msg, " <-> "), *dtls, *why, *colon;
+	const char *arrow = strstr(msg, " <-> "), *dtls, *why;
 	unsigned long port;
 	size_t n;
 
@@ -467,11 +481,8 @@ void fg_ep_cert_log_line(struct lwm2m_client *c, const char *msg)
 	n = strcspn(why, "\r\n");
 	if (!strstr(why, "' depth=") && !(n > 0 && why[n - 1] == '\'' && strstr(why, ": '")))
 		return;
-	for (colon = arrow; colon > msg && *colon != ':'; colon--)
-		;
-	if (*colon != ':')
+	if (fg_log_line_port(msg, arrow, &port) < 0)
 		return;
-	port = strtoul(colon + 1, NULL, 10);
 	for (struct lwm2m_endpoint *ep = c->eps; ep; ep = ep->next) {
 		if (ep->cert_file && ep->session && lwm2m_endpoint_local_port(ep) == port) {
 			ep->cert_refused = true;
@@ -806,19 +817,10 @@ static void ep_schedule_register(struct lwm2m_endpoint *ep, uint64_t delay_us)
 
 static uint64_t backoff_us(struct lwm2m_endpoint *ep)
 {
-	struct lwm2m_client *c = ep->c;
-	uint64_t d = (uint64_t)c->cfg.backoff_min_ms * MS;
-	uint64_t max = (uint64_t)c->cfg.backoff_max_ms * MS;
+	const struct lwm2m_client_config *cfg = &ep->c->cfg;
 
-	for (unsigned i = 0; i < ep->attempts && d < max; i++)
-		d *= 2;
-	if (d > max)
-		d = max;
-	if (ep->attempts < 64)
-		ep->attempts++;
-	/* Uniform in [d/2, d]: endpoints that failed together (server down)
-	 * do not come back together. */
-	return d / 2 + fg_client_random(c) % (d / 2 + 1);
+	return fg_client_backoff(ep->c, (uint64_t)cfg->backoff_min_ms * MS,
+				 (uint64_t)cfg->backoff_max_ms * MS, &ep->attempts);
 }
 
 static const char *req_name(enum req_kind k)

@@ -126,19 +126,11 @@ bool fg_srv_unreachable(int err)
 static uint64_t probe_delay(struct fg_srv *s)
 {
 	const struct lwm2m_client_config *cfg = &s->c->cfg;
-	uint64_t d = (uint64_t)cfg->backoff_min_ms * MS / 2, max = (uint64_t)cfg->probe_max_ms * MS;
+	uint64_t max = (uint64_t)cfg->probe_max_ms * MS, min = (uint64_t)cfg->backoff_min_ms * MS / 2;
 
-	if (d > max)
-		d = max;
-	for (unsigned i = 0; i < s->attempts && d < max; i++)
-		d *= 2;
-	if (d > max)
-		d = max;
-	if (s->attempts < 64)
-		s->attempts++;
-	/* Uniform in [d/2, d]: gateways that lost the server together do not
-	 * probe it together. */
-	return d / 2 + fg_client_random(s->c) % (d / 2 + 1);
+	/* Jittered: gateways that lost the server together do not probe it
+	 * together. */
+	return fg_client_backoff(s->c, min < max ? min : max, max, &s->attempts);
 }
 
 static void name_server(const struct fg_srv *s, char *buf, size_t size)
@@ -289,16 +281,11 @@ void fg_srv_icmp_log_line(struct lwm2m_client *c, const char *msg)
 {
 	/* "** 127.0.0.1:40000 <-> 127.0.0.1:5683 UDP : coap_network_read:
 	 * ICMP: Connection refused": the local port tells the endpoint. */
-	const char *arrow = strstr(msg, " <-> "), *colon;
+	const char *arrow = strstr(msg, " <-> ");
 	unsigned long port;
 
-	if (!arrow)
+	if (!arrow || fg_log_line_port(msg, arrow, &port) < 0)
 		return;
-	for (colon = arrow; colon > msg && *colon != ':'; colon--)
-		;
-	if (*colon != ':')
-		return;
-	port = strtoul(colon + 1, NULL, 10);
 	for (struct lwm2m_endpoint *ep = c->eps; ep; ep = ep->next) {
 		if (ep->session && !ep->parked && lwm2m_endpoint_local_port(ep) == port) {
 			/* Only registered endpoints: an exchange in flight

@@ -100,10 +100,10 @@ struct fg_sf {
 	struct lwm2m_path *kept; /* observed when the endpoint lost its server */
 	size_t nkept;
 	uint64_t kept_until; /* µs: then they are forgotten (0: offline yet) */
-	bool dirty;    /* file work to do */
-	bool on_disk;  /* the file exists (or is being written) */
-	bool rewrite;  /* the next write replaces the file */
-	bool unsynced; /* written since the last sync */
+	bool dirty;          /* file work to do */
+	bool on_disk;        /* the file exists (or is being written) */
+	bool rewrite;        /* the next write replaces the file */
+	bool unsynced;       /* written since the last sync */
 	/* Removed with its target (orphan): kept until its last write is done,
 	 * and taken back if the same target comes back meanwhile. */
 	struct fg_sf *next_orphan;
@@ -936,7 +936,8 @@ static void forget_kept(struct lwm2m_endpoint *ep, uint64_t now)
 		for (size_t i = 0; i < sf->nkept;) {
 			uint32_t pmin;
 
-			if (now >= sf->kept_until || lwm2m_endpoint_observed(ep, dev, &sf->kept[i], &pmin) > 0)
+			if (now >= sf->kept_until ||
+			    lwm2m_endpoint_observed(ep, dev, &sf->kept[i], &pmin) > 0)
 				sf->kept[i] = sf->kept[--sf->nkept];
 			else
 				i++;
@@ -1090,7 +1091,7 @@ int fg_sf_init(struct lwm2m_client *c)
 	if (!cfg->sf_send_batch)
 		cfg->sf_send_batch = 64;
 	if (!cfg->sf_confirm_ms)
-		cfg->sf_confirm_ms = 1000;
+		cfg->sf_confirm_ms = 10000;
 	if (!cfg->probe_max_ms)
 		cfg->probe_max_ms = 4000;
 	fg_timer_init(&c->sf_flush_timer, on_flush_timer);

@@ -10,29 +10,9 @@
 #include <string.h>
 
 #include "lwm2m/client/sfq.h"
+#include "tests/unit/record_equal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static bool same_value(const struct lwm2m_value *a, const struct lwm2m_value *b)
-{
-	if (a->type != b->type)
-		return false;
-	switch (a->type) {
-	case LWM2M_TYPE_STRING:
-	case LWM2M_TYPE_OPAQUE:
-	case LWM2M_TYPE_CORELNK:
-		return a->bytes.len == b->bytes.len &&
-		       (!a->bytes.len || !memcmp(a->bytes.ptr, b->bytes.ptr, a->bytes.len));
-	case LWM2M_TYPE_FLOAT:
-		return !memcmp(&a->f, &b->f, sizeof(a->f));
-	case LWM2M_TYPE_BOOLEAN:
-		return a->b == b->b;
-	case LWM2M_TYPE_OBJLNK:
-		return a->lnk.oid == b->lnk.oid && a->lnk.iid == b->lnk.iid;
-	default:
-		return a->i == b->i;
-	}
-}
 
 static void check_invariants(const struct fg_sq *q)
 {
@@ -81,8 +61,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < a.n; i++) {
 		const struct fg_sample *x = fg_sq_at(&a, i), *y = fg_sq_at(&b, i);
 
-		if (x->seq != y->seq || x->time_ms != y->time_ms || lwm2m_path_cmp(&x->path, &y->path) ||
-		    !same_value(&x->value, &y->value) || x->size != y->size)
+		struct lwm2m_record rx = { .path = x->path, .value = x->value },
+				    ry = { .path = y->path, .value = y->value };
+
+		if (x->seq != y->seq || x->time_ms != y->time_ms || !tu_record_equal(&rx, &ry) ||
+		    x->size != y->size)
 			abort();
 	}
 	/* Delivery and new samples keep the invariants; the GONE records the
