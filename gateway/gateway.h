@@ -269,7 +269,8 @@ void gw_sf_endpoint_config(const struct gw_server *sv, struct lwm2m_endpoint_con
  * NULL: not started). */
 void gw_sf_device_note(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev, char *buf,
 		       size_t size);
-/* The status line of what is held for the server, when anything was. */
+/* The status line of what is held for the server, when values are held or
+ * were dropped. */
 void gw_sf_status(const struct lwm2m_client *c, FILE *out);
 
 /* ---- the state directory (state_dir.c) -------------------------------- */

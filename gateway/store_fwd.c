@@ -61,7 +61,8 @@ void gw_sf_status(const struct lwm2m_client *c, FILE *out)
 	if (!c)
 		return;
 	lwm2m_client_get_stats(c, &st);
-	if (!st.sf_queued && !st.servers_lost)
+	/* Only when it says something: values waiting, or values lost. */
+	if (!st.sf_held && !st.sf_dropped)
 		return;
 	fprintf(out,
 		"Held for the server: %zu value%s (%zu bytes); since start %llu held, %llu delivered, %llu "

@@ -615,8 +615,10 @@ static void apply_gone(struct loading *L)
 	uint64_t reach = 0;
 	bool any = false;
 
-	qsort(L->v, L->n, sizeof(*L->v), cmp_seq);
-	qsort(L->g, L->ng, sizeof(*L->g), cmp_range);
+	if (L->n)
+		qsort(L->v, L->n, sizeof(*L->v), cmp_seq);
+	if (L->ng)
+		qsort(L->g, L->ng, sizeof(*L->g), cmp_range);
 	for (size_t i = 0; i < L->n; i++) {
 		struct fg_sample *s = &L->v[i];
 
