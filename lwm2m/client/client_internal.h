@@ -239,6 +239,7 @@ struct lwm2m_endpoint {
 	coap_mid_t barrier_mid; /* ... with this id, */
 	uint32_t barrier_mark;  /* confirming what went before it */
 	uint64_t barrier_since; /* µs: when it left */
+	uint64_t barrier_done;  /* µs: when the last one came back */
 	bool sf_sending;        /* a Send of held samples in flight */
 	uint8_t sf_token[8];    /* its token */
 	size_t sf_token_len;

@@ -866,8 +866,9 @@ static void send_barrier(struct lwm2m_endpoint *ep)
 
 	if (ep->barrier_busy || !ep->session)
 		return;
-	if (ep->barrier_since && now - ep->barrier_since < BARRIER_GAP_US) {
-		arm_sf(ep, ep->barrier_since + BARRIER_GAP_US);
+	/* From the last Reset: the server's limit counts from its own. */
+	if (ep->barrier_done && now - ep->barrier_done < BARRIER_GAP_US) {
+		arm_sf(ep, ep->barrier_done + BARRIER_GAP_US);
 		return;
 	}
 	mid = fg_obs_quiet_mid(ep->c, ep->session);
@@ -1050,6 +1051,7 @@ bool fg_sf_nack(struct lwm2m_endpoint *ep, const coap_pdu_t *sent, coap_nack_rea
 		if (reason == COAP_NACK_RST) {
 			fg_srv_alive(ep);
 			ep->barrier_busy = false;
+			ep->barrier_done = fg_now(ep->c);
 			fg_sf_confirmed(ep, ep->barrier_mark);
 			arm_sf(ep, fg_now(ep->c));
 			return true;
