@@ -26,6 +26,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 import test_devices  # noqa: E402
 from fglwm2m import Server  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lwm2m"))
+from clienttest import quiet_port  # noqa: E402
+
 OUTAGE = float(os.environ.get("FG_OUTAGE_S", "8"))
 PATH = "/3303/0/5700"
 HZ = 4
@@ -105,7 +108,9 @@ class Outage(unittest.TestCase):
         os.makedirs(self.profiles)
         with open(os.path.join(self.profiles, "hist-sensor.yaml"), "w") as f:
             f.write(PROFILE)
-        self.srv = Server(stderr=subprocess.DEVNULL).start()
+        # A port below the ephemeral range: nobody takes it while the
+        # server is away (tests/lwm2m/clienttest.py quiet_port).
+        self.srv = Server(port=quiet_port(), stderr=subprocess.DEVNULL).start()
         self.addCleanup(lambda: self.srv.stop())
         self.servers = [self.srv]
 

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 
-from clienttest import Client, server, uri
+from clienttest import Client, quiet_port, server, uri
 from test_store_forward import PATH, arrivals, merged
 
 OUTAGE = float(os.environ.get("FG_OUTAGE_S", "60"))
@@ -21,7 +21,7 @@ N, HZ = 5, 2
 def main():
     state = tempfile.mkdtemp(prefix="fg-bench-outage-")
     names = [f"ep{i}" for i in range(N)]
-    srv = server(stderr=subprocess.DEVNULL).start()
+    srv = server(port=quiet_port(), stderr=subprocess.DEVNULL).start()
     port = srv.port
     cl = Client(uri(srv), count=N, lifetime=300, state_dir=state).start()
     try:

@@ -30,7 +30,7 @@ import tempfile
 import time
 import unittest
 
-from clienttest import Client, main, server, uri
+from clienttest import Client, main, quiet_port, server, uri
 
 OUTAGE = float(os.environ.get("FG_OUTAGE_S", "8"))
 PATH = "/3303/0/5700"
@@ -68,7 +68,8 @@ class Base(unittest.TestCase):
 
     def server(self, port=0):
         rej = ("1.2", "1.1") if self.VERSION == 10 else ()
-        s = server(port=port, reject_versions=rej, stderr=subprocess.DEVNULL).start()
+        # A port no other test can take while this server is away.
+        s = server(port=port or quiet_port(), reject_versions=rej, stderr=subprocess.DEVNULL).start()
         self.addCleanup(s.stop)
         self.servers.append(s)
         return s
