@@ -273,7 +273,6 @@ static struct fg_sf_file *take_work(struct fg_sf *sf, bool sync)
 		}
 		f->data = sf->q.out;
 		sf->q.out = (struct lwm2m_buf){ 0 };
-		sf->q.disk_live += 0;
 		sf->on_disk = true;
 		break;
 	}
@@ -415,8 +414,12 @@ static void load_file(struct lwm2m_endpoint *ep, struct fg_sf *sf)
 	if (dfd < 0)
 		return;
 	fd = openat(dfd, sf->fname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
+	if (fd < 0) {
+		if (errno != ENOENT)
+			ep_log(ep, LWM2M_LOG_ERR, "cannot read %s/%s: %s (the values in it are not delivered)",
+			       c->cfg.state_dir, sf->fname, strerror(errno));
 		goto out;
+	}
 	sf->on_disk = true;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
 		why = "not a regular file of a plausible size";
