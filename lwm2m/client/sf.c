@@ -416,8 +416,9 @@ static void load_file(struct lwm2m_endpoint *ep, struct fg_sf *sf)
 	fd = openat(dfd, sf->fname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno != ENOENT)
-			ep_log(ep, LWM2M_LOG_ERR, "cannot read %s/%s: %s (the values in it are not delivered)",
-			       c->cfg.state_dir, sf->fname, strerror(errno));
+			ep_log(ep, LWM2M_LOG_ERR,
+			       "cannot read %s/%s: %s (the values in it are not delivered)", c->cfg.state_dir,
+			       sf->fname, strerror(errno));
 		goto out;
 	}
 	sf->on_disk = true;
