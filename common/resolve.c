@@ -1,24 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "common/resolve.h"
 
+#include "common/job.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
-/* Shared by the loop and the thread until both let go. */
-struct shared {
-	atomic_int refs;
-	atomic_bool done; /* set (release) once the fields below are written */
-	int efd;
+/* The lookup's data: owned by its job. */
+struct lookup {
 	char *host;
 	int socktype;
 	int gai, sys_errno;
@@ -27,20 +21,17 @@ struct shared {
 };
 
 struct resolve {
-	struct shared *sh;
-	sd_event_source *io;
+	struct job *job;
 	resolve_fn cb;
 	void *ud;
 };
 
-static void shared_unref(struct shared *sh)
+static void lookup_free(void *p)
 {
-	if (!sh || atomic_fetch_sub(&sh->refs, 1) != 1)
-		return;
-	if (sh->efd >= 0)
-		close(sh->efd);
-	free(sh->host);
-	free(sh);
+	struct lookup *l = p;
+
+	free(l->host);
+	free(l);
 }
 
 /* The IPv4 and IPv6 addresses of a getaddrinfo() answer, as text, in its
@@ -66,105 +57,65 @@ static size_t collect(const struct addrinfo *ai, struct resolve_addr *out, size_
 	return n;
 }
 
-static void *lookup_thread(void *arg)
+static int lookup_run(void *p)
 {
-	struct shared *sh = arg;
-	struct addrinfo hints = { .ai_socktype = sh->socktype }, *res = NULL;
+	struct lookup *l = p;
+	struct addrinfo hints = { .ai_socktype = l->socktype }, *res = NULL;
 
-	sh->gai = getaddrinfo(sh->host, NULL, &hints, &res);
-	sh->sys_errno = errno;
-	if (sh->gai == 0) {
-		sh->n = collect(res, sh->addrs, RESOLVE_MAX_ADDRS);
-		if (sh->n == 0)
-			sh->gai = EAI_NONAME;
+	l->gai = getaddrinfo(l->host, NULL, &hints, &res);
+	l->sys_errno = errno;
+	if (l->gai == 0) {
+		l->n = collect(res, l->addrs, RESOLVE_MAX_ADDRS);
+		if (l->n == 0)
+			l->gai = EAI_NONAME;
 		freeaddrinfo(res);
 	}
-	atomic_store_explicit(&sh->done, true, memory_order_release);
-	(void)eventfd_write(sh->efd, 1);
-	shared_unref(sh);
-	return NULL;
+	return 0;
 }
 
-static int on_done(sd_event_source *s, int fd, uint32_t revents, void *ud)
+static void on_done(void *ud, void *data, int result)
 {
 	struct resolve *r = ud;
-	struct shared *sh = r->sh;
-
-	(void)s;
-	(void)fd;
-	(void)revents;
-	if (!atomic_load_explicit(&sh->done, memory_order_acquire))
-		return 0; /* woken before the thread published: not yet */
-	/* Over: the callback may start another lookup (or free its owner). */
-	r->io = sd_event_source_disable_unref(r->io);
-	r->sh = NULL;
+	struct lookup *l = data;
 	resolve_fn cb = r->cb;
 	void *cb_ud = r->ud;
+
+	(void)result;
+	/* Over: the callback may start another lookup (or free its owner). */
 	free(r);
-	cb(cb_ud, sh->gai, sh->sys_errno, sh->gai ? NULL : sh->addrs, sh->gai ? 0 : sh->n);
-	shared_unref(sh);
-	return 0;
+	cb(cb_ud, l->gai, l->sys_errno, l->gai ? NULL : l->addrs, l->gai ? 0 : l->n);
 }
 
 int resolve_start(sd_event *ev, const char *host, int socktype, resolve_fn cb, void *ud, struct resolve **out)
 {
 	struct resolve *r = calloc(1, sizeof(*r));
-	struct shared *sh = calloc(1, sizeof(*sh));
-	pthread_attr_t attr;
-	pthread_t tid;
-	sigset_t all, old;
+	struct lookup *l = calloc(1, sizeof(*l));
 	int e;
 
 	*out = NULL;
-	if (!r || !sh || !(sh->host = strdup(host))) {
+	if (!r || !l || !(l->host = strdup(host))) {
 		free(r);
-		if (sh)
-			free(sh->host);
-		free(sh);
+		if (l)
+			lookup_free(l);
 		return -ENOMEM;
 	}
-	atomic_init(&sh->refs, 1);
-	atomic_init(&sh->done, false);
-	sh->socktype = socktype;
-	r->sh = sh;
+	l->socktype = socktype;
 	r->cb = cb;
 	r->ud = ud;
-	sh->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (sh->efd < 0) {
-		e = -errno;
-		goto fail;
-	}
-	e = sd_event_add_io(ev, &r->io, sh->efd, EPOLLIN, on_done, r);
-	if (e < 0)
-		goto fail;
-	atomic_fetch_add(&sh->refs, 1); /* the thread's */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	e = pthread_attr_init(&attr);
-	if (e == 0) {
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		e = pthread_create(&tid, &attr, lookup_thread, sh);
-		pthread_attr_destroy(&attr);
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (e != 0) {
-		atomic_fetch_sub(&sh->refs, 1);
-		e = -e;
-		goto fail;
+	e = job_start(ev, lookup_run, l, lookup_free, on_done, r, &r->job);
+	if (e < 0) {
+		free(r);
+		return e;
 	}
 	*out = r;
 	return 0;
-fail:
-	resolve_cancel(r);
-	return e;
 }
 
 struct resolve *resolve_cancel(struct resolve *r)
 {
 	if (!r)
 		return NULL;
-	r->io = sd_event_source_disable_unref(r->io);
-	shared_unref(r->sh);
+	job_cancel(r->job);
 	free(r);
 	return NULL;
 }

@@ -3,14 +3,9 @@
  * common/resolve.h — host name lookups that never block the sd-event loop.
  *
  * getaddrinfo() blocks (a DNS timeout is seconds) and libsystemd 252 does not
- * export sd-resolve, so each lookup runs on a detached thread that takes no
- * signals (they are the loop's, through signalfd), and its answer comes back
- * on the loop through an eventfd. The thread publishes its result with
- * release ordering and the loop reads it with acquire: the eventfd only
- * wakes the loop, epoll is no synchronisation the memory model (or TSan)
- * knows about. A cancelled lookup's thread finishes on its own and the last
- * of the two to let go frees what they share (and closes the eventfd, so the
- * thread never writes to a closed, maybe reused, descriptor).
+ * export sd-resolve, so each lookup is a job of common/job.h: it runs on a
+ * detached thread and its answer comes back on the loop. A cancelled
+ * lookup's thread finishes on its own.
  *
  * Users: the LwM2M server hosts (gateway/registry/servers.c), MQTT broker names
  * (bridges/mqtt). Threads: resolve_start/cancel and the callback belong to

@@ -603,6 +603,15 @@ static const struct schema_key server_keys[] = {
 	{ .name = "ca_certificate", .kind = SCHEMA_STRING, .offset = SV_OFF(ca_certificate) },
 	{ .name = "server_name", .kind = SCHEMA_STRING, .offset = SV_OFF(server_name) },
 	{ .name = "bootstrap", .kind = SCHEMA_BOOL, .offset = SV_OFF(bootstrap) },
+	{ .name = "queue_mode",
+	  .kind = SCHEMA_BOOL,
+	  .offset = SV_OFF(queue_mode),
+	  .doc = "binding UQ: values are held and delivered after each Update" },
+	{ .name = "notification_storing",
+	  .kind = SCHEMA_BOOL,
+	  .offset = SV_OFF(notification_storing),
+	  .def_bool = true,
+	  .doc = "/1/x/6: observed values are held while the server is away" },
 	{ NULL },
 };
 
@@ -614,6 +623,47 @@ static const struct schema_section server_section = {
 };
 
 static const struct schema_key server_elem = { .kind = SCHEMA_SECTION, .section = &server_section };
+
+#define ST_OFF(f) offsetof(struct gw_store_config, f)
+static const struct schema_key store_keys[] = {
+	{ .name = "max_samples",
+	  .kind = SCHEMA_UINT,
+	  .offset = ST_OFF(max_samples),
+	  .umin = 1,
+	  .umax = 100000000,
+	  .def_uint = 10000,
+	  .doc = "values held per endpoint (per device in gateway mode); the oldest go first" },
+	{ .name = "max_bytes",
+	  .kind = SCHEMA_UINT,
+	  .offset = ST_OFF(max_bytes),
+	  .umin = 4096,
+	  .umax = 1ULL << 40,
+	  .def_uint = 512 * 1024,
+	  .doc = "bytes held per endpoint (per device), as in the queue files" },
+	{ .name = "total_bytes",
+	  .kind = SCHEMA_UINT,
+	  .offset = ST_OFF(total_bytes),
+	  .umin = 4096,
+	  .umax = 1ULL << 40,
+	  .def_uint = 32 * 1024 * 1024,
+	  .doc = "bytes held for all endpoints together" },
+	{ .name = "sync_interval",
+	  .kind = SCHEMA_DURATION,
+	  .offset = ST_OFF(sync_usec),
+	  .umax = USEC_PER_HOUR,
+	  .step = 1000,
+	  .def_uint = 10 * USEC_PER_SEC,
+	  .doc = "the queue files reach the disk (fdatasync) at most this long after a write; 0s: every "
+		 "write" },
+	{ NULL },
+};
+#undef ST_OFF
+
+static const struct schema_section store_section = {
+	.name = "store",
+	.size = sizeof(struct gw_store_config),
+	.keys = store_keys,
+};
 
 static const struct schema_key lwm2m_keys[] = {
 	{ .name = "mode",
@@ -648,6 +698,15 @@ static const struct schema_key lwm2m_keys[] = {
 	  .umax = 65535,
 	  .def_uint = 256,
 	  .doc = "observations one server may hold per endpoint (per device in gateway mode)" },
+	{ .name = "probe_interval",
+	  .kind = SCHEMA_DURATION,
+	  .offset = LW_OFF(probe_usec),
+	  .umin = 100 * 1000,
+	  .umax = 10 * USEC_PER_MIN,
+	  .step = 1000,
+	  .def_uint = 4 * USEC_PER_SEC,
+	  .doc = "an unreachable server is asked at most this far apart whether it is back" },
+	{ .name = "store", .kind = SCHEMA_SECTION, .offset = LW_OFF(store), .section = &store_section },
 	{ .name = "servers",
 	  .kind = SCHEMA_LIST,
 	  .required = true,

@@ -72,6 +72,8 @@ struct gw_server {
 	 * instead of uri's host (a DNS name or an IP address); NULL: the host */
 	const char *server_name;
 	bool bootstrap;
+	bool queue_mode;           /* binding UQ (store_fwd.c) */
+	bool notification_storing; /* /1/0/6 as the server first sees it */
 };
 
 struct gw_gateway_config {
@@ -112,12 +114,22 @@ struct gw_log_config {
 	int target; /* enum log_target */
 };
 
+/* lwm2m.store: what is held for the server while it is away (store_fwd.c). */
+struct gw_store_config {
+	uint64_t max_samples; /* per endpoint (per device in gateway mode) */
+	uint64_t max_bytes;   /* the same, in bytes of the queue files */
+	uint64_t total_bytes; /* all of them together */
+	uint64_t sync_usec;   /* fdatasync of the files at most this long after a write; 0: every write */
+};
+
 struct gw_lwm2m_config {
 	int mode; /* enum gw_mode */
 	const char *endpoint_template;
 	uint64_t lifetime_usec;
-	uint64_t register_rate;     /* Register/Update messages per second, all endpoints */
-	uint64_t max_observations;  /* per endpoint, and per device in gateway mode */
+	uint64_t register_rate;    /* Register/Update messages per second, all endpoints */
+	uint64_t max_observations; /* per endpoint, and per device in gateway mode */
+	uint64_t probe_usec;       /* a lost server is probed at most this far apart */
+	struct gw_store_config store;
 	struct schema_list servers; /* of struct gw_server */
 };
 
@@ -290,6 +302,27 @@ int gw_devices_dir_load(struct gw_config *c, const char *path, struct diag *diag
  * parse each file's `devices:` with device (the list element of the main
  * file's) and append them to c->devices. Returns 0 or -ENOMEM. */
 int gw_devices_dir_merge(struct schema_ctx *ctx, struct gw_config *c, const struct schema_key *device);
+
+/* ---- store-and-forward (store_fwd.c) ------------------------------------ */
+
+struct lwm2m_client_config;
+struct lwm2m_endpoint_config;
+struct lwm2m_client;
+struct lwm2m_endpoint;
+struct lwm2m_device;
+
+/* The client settings of lwm2m.store and lwm2m.probe_interval. */
+void gw_sf_client_config(const struct gw_config *c, struct lwm2m_client_config *cc);
+/* An endpoint's settings of its server entry (queue_mode, notification_storing). */
+void gw_sf_endpoint_config(const struct gw_server *sv, struct lwm2m_endpoint_config *ec);
+/* ", held N, dropped M" for a device's status line (empty when neither
+ * happened), into buf. ep and dev as the client knows the device (both
+ * NULL: not started). */
+void gw_sf_device_note(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev, char *buf,
+		       size_t size);
+/* The status line of what is held for the server, when values are held or
+ * were dropped. */
+void gw_sf_status(const struct lwm2m_client *c, FILE *out);
 
 /* ---- the state directory (state_dir.c) -------------------------------- */
 

@@ -103,6 +103,51 @@
  * is less than MAX_TRANSMIT_WAIT away. A lifetime shorter than twice
  * MAX_TRANSMIT_WAIT therefore means NON notifications only.
  *
+ * Nothing lost while the server is away (server.c, sf.c, sfq.c).
+ * A server is found unreachable at once when an exchange with it gives up
+ * without answer (Register, Update, Send, a confirmable notification, a
+ * barrier ping) or an ICMP error says nobody listens (libcoap 4.3.1 reports
+ * one on a session with only NON traffic in its log alone, which the client
+ * reads as it reads Resets). Every registration with that server is then
+ * taken as lost: its endpoints park and hold their values, and one Register
+ * at a time probes the server, after a backoff with jitter (d/2..d, d
+ * doubling from backoff_min/2 to probe_max_ms, 4 s). The first answer ends
+ * the outage: the parked endpoints register again at reg_rate, so a server
+ * coming back is never stormed and a few endpoints are back within about 4
+ * s at any lifetime. A Reset to a notification still cancels its
+ * observation (RFC 7641) and also sends an Update: a server that restarted
+ * answers it 4.04 (registering again at once), one that only cancelled
+ * answers 2.04; a 4.04 to an Update has the other endpoints of that server
+ * confirm theirs with an Update too. A repeated request that changes
+ * something (same message id and token) gets its first answer again and is
+ * not run again (dedup.c).
+ * What is kept, per target (endpoint or Object 25 device): every sample of a
+ * historical resource (lwm2m_endpoint_set_historical), and while /1/0/6
+ * Notification Storing is true (the default) every sample of an observed
+ * resource that cannot be notified now, with its time of measurement (the
+ * wall clock when the caller gave none). Observed resources keep being
+ * kept after the server is lost until it observes them again (or 5 min
+ * after the new registration): its observations end with the old
+ * registration. Delivery once registered again, in order: Send (POST /dp,
+ * SenML CBOR with times, sf_send_batch samples at a time, one in flight,
+ * deleted on 2.xx, dropped and counted on 4.xx, retried on 5.xx) for LwM2M
+ * 1.1 and later, and for 1.0 stored notifications (confirmable, one value
+ * each, in the observation's format) once the server observes again. A
+ * historical resource's samples always go by Send (1.1+), online too. A
+ * notification's values count as delivered only when a barrier confirms
+ * them: an empty CON (ping) or an Update/De-register sent after them came
+ * back (libcoap sends one CON at a time per session); when the server is
+ * lost first, they are held again. Delivery is at least once: a value may
+ * arrive twice, never not at all unless counted in dropped. Bounds per
+ * target (sf_max_samples, sf_max_bytes) and for all (sf_total_bytes): the
+ * oldest held goes first and is counted. With a state_dir each target's
+ * held samples are in "sf-<name>.q" (sfq.h: the format), written by a
+ * detached job (common/job.h) within a second, synced within sf_sync_ms,
+ * rewritten when mostly delivered, removed when empty; a restart delivers
+ * them. Queue mode (binding UQ): an endpoint stays reachable queue_awake_ms
+ * after the server's last exchange with it (Register, Update, a request),
+ * then holds everything until its next Update.
+ *
  * LwM2M Gateway mode (Object 25 v2.0): an endpoint may host child devices,
  * each with its own store and a prefix; requests whose first Uri-Path segment
  * is a device prefix go to that device's store, and the device's objects are
@@ -211,6 +256,34 @@ struct lwm2m_client_config {
 	 * opened, registered again (docs/ARCHITECTURE.md, "Block-wise
 	 * requests"). */
 	unsigned block1_max_tags;
+	/* Store-and-forward ("Nothing lost while the server is away"
+	 * above): a target (an endpoint's own tree, an Object 25 device)
+	 * holds at most sf_max_samples samples (0 = 10000) and sf_max_bytes
+	 * (0 = 512 KiB) of them, all targets together sf_total_bytes
+	 * (0 = 32 MiB); bytes are counted as in the queue file (about 40 per
+	 * number). Beyond, the oldest are dropped and counted. */
+	uint32_t sf_max_samples;
+	size_t sf_max_bytes;
+	size_t sf_total_bytes;
+	/* With a state_dir, held samples are written to a file per target
+	 * from a writer thread within a second, and that file is synced
+	 * (fdatasync) at most sf_sync_ms later (0 = 10000; 1: with every
+	 * write). */
+	uint32_t sf_sync_ms;
+	/* Samples per Send (0 = 64), and how long after a notification its
+	 * arrival is confirmed by a barrier (CoAP ping) (0 = 10000 ms: it
+	 * only frees what a lost server would get again; Updates confirm
+	 * too). */
+	unsigned sf_send_batch;
+	uint32_t sf_confirm_ms;
+	/* A server found unreachable is probed by one Register of one of
+	 * its endpoints, first after about backoff_min_ms/2, then at most
+	 * every probe_max_ms (0 = 4000; jittered within [d/2, d]). */
+	uint32_t probe_max_ms;
+	/* Queue mode (binding UQ): an endpoint stays reachable this long
+	 * after its last exchange with the server, then holds its values
+	 * until its next Update (0 = MAX_TRANSMIT_WAIT, 93 s by default). */
+	uint32_t queue_awake_ms;
 };
 
 /* Create the client and attach it to ev (which it references). reg provides
@@ -255,6 +328,13 @@ struct lwm2m_client_stats {
 	size_t block1_bytes;    /* memory they hold (see block1_budget) */
 	uint64_t obs_refused;   /* Observe requests answered 5.03: bound reached */
 	uint64_t renewals;      /* sessions renewed: block1_max_tags reached */
+	/* Store-and-forward, all targets: samples held now and their bytes,
+	 * and since start those held, delivered, dropped (bounds, refusals). */
+	size_t sf_held, sf_bytes;
+	uint64_t sf_queued, sf_delivered, sf_dropped;
+	uint64_t servers_lost; /* times a server was found unreachable or restarted */
+	uint64_t probes;       /* Registers sent to probe an unreachable server */
+	uint64_t duplicates;   /* repeated requests answered without running them again */
 };
 void lwm2m_client_get_stats(const struct lwm2m_client *c, struct lwm2m_client_stats *st);
 
@@ -376,6 +456,10 @@ struct lwm2m_endpoint_config {
 	const char *bootstrap_psk_identity;
 	const uint8_t *bootstrap_psk_key;
 	size_t bootstrap_psk_key_len;
+	/* /1/0/6 Notification Storing When Disabled or Offline starts false
+	 * (the TS default, and ours otherwise, is true). The server may write
+	 * it either way. */
+	bool storing_off;
 };
 
 /* Create an endpoint and queue its registration (or its bootstrap, see
@@ -456,6 +540,31 @@ int lwm2m_endpoint_value_changed(struct lwm2m_endpoint *ep, struct lwm2m_device 
  * -ENOENT/-EPERM (a path cannot be read), -EINVAL, -ENOMEM, -EIO. */
 int lwm2m_endpoint_send(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *paths,
 			size_t n);
+
+/* ---- store-and-forward ------------------------------------------------------ */
+
+/* lwm2m_endpoint_set_at() for a historical resource: every sample of it is
+ * kept for the server, observed or not (see "Nothing lost while the
+ * server is away"): while the endpoint cannot reach its server, and while
+ * it can but the server does not observe the resource (LwM2M 1.1+: it is
+ * delivered with Send). time 0: now. */
+int lwm2m_endpoint_set_historical(struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+				  const struct lwm2m_path *p, const struct lwm2m_value *v, double time);
+
+struct lwm2m_sf_stats {
+	size_t held;        /* samples held now (not yet delivered) */
+	size_t bytes;       /* their bytes (as counted by the bounds) */
+	uint64_t queued;    /* samples held since the target was added */
+	uint64_t delivered; /* of those: delivered (acknowledged) */
+	uint64_t dropped;   /* dropped (bounds, refused by the server)... */
+	/* ...of which a notification had carried this many before the server
+	 * was lost (they may have arrived: their arrival was not confirmed) */
+	uint64_t dropped_sent;
+};
+/* The store-and-forward counters of the endpoint's own tree (dev NULL) or
+ * of a device. */
+void lwm2m_endpoint_sf_stats(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev,
+			     struct lwm2m_sf_stats *out);
 
 /* ---- LwM2M Gateway (Object 25 v2.0) ------------------------------------- */
 

@@ -240,6 +240,7 @@ struct mapping_point {
 	struct mapping_transform xf;
 	uint64_t poll_usec;    /* 0: the device's default period */
 	uint64_t max_age_usec; /* 0: no max_age */
+	bool historical;       /* `historical: true`: every sample is kept for the server */
 	const char *unit;      /* `unit:` or the DDF unit, may be NULL */
 	/* Where the resource was defined (for bridges' diagnostics). */
 	const char *file;

@@ -176,6 +176,7 @@ struct res_spec {
 	uint64_t length, width, bit, bits;
 	struct schema_list true_words, false_words;
 	uint64_t poll, max_age;
+	bool historical;
 };
 
 static const struct schema_enum_word raw_words[] = {
@@ -237,6 +238,8 @@ static const struct schema_key res_keys[] = {
 	{ "unit", SCHEMA_STRING, .offset = OFF(unit), .max_len = 32 },
 	{ "poll", SCHEMA_DURATION, .offset = OFF(poll), .umin = 1000, .umax = 7 * USEC_PER_DAY },
 	{ "max_age", SCHEMA_DURATION, .offset = OFF(max_age), .umax = 7 * USEC_PER_DAY },
+	{ "historical", SCHEMA_BOOL, .offset = OFF(historical),
+	  .doc = "every sample reaches the server, observed or not (store-and-forward)" },
 	{ "description", SCHEMA_STRING, .offset = OFF(description) },
 	{ NULL },
 };
@@ -246,6 +249,7 @@ static const struct schema_section res_section = { "resource", sizeof(struct res
 
 struct defaults_spec {
 	uint64_t poll, max_age;
+	bool historical;
 };
 
 static const struct schema_key defaults_keys[] = {
@@ -253,6 +257,7 @@ static const struct schema_key defaults_keys[] = {
 	  .umax = 7 * USEC_PER_DAY },
 	{ "max_age", SCHEMA_DURATION, .offset = offsetof(struct defaults_spec, max_age),
 	  .umax = 7 * USEC_PER_DAY },
+	{ "historical", SCHEMA_BOOL, .offset = offsetof(struct defaults_spec, historical) },
 	{ NULL },
 };
 
@@ -1035,6 +1040,7 @@ static int build_point(struct loader *L, const struct ynode *kn, const struct yn
 	pt->unit = rs.unit ? rs.unit : pt->def->units;
 	pt->poll_usec = rs.poll ? rs.poll : top->defaults.poll;
 	pt->max_age_usec = rs.max_age ? rs.max_age : top->defaults.max_age;
+	pt->historical = rs.historical || top->defaults.historical;
 	pt->file = kn->file;
 	pt->line = kn->line;
 	pt->col = kn->col;

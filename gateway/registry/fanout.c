@@ -143,7 +143,7 @@ static void wop_done(void *ctx, int err, const struct mapping_sample *s)
 		/* The field acknowledged: the store shows the written value. */
 		struct dev *d = device_find(g->r, g->device);
 		if (d)
-			(void)target_set_at(d, &op->path, &op->v, 0);
+			(void)target_set_at(d, &op->path, &op->v, 0, false);
 	}
 	if (err < 0 && g->err == 0)
 		g->err = err;

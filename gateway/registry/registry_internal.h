@@ -214,7 +214,9 @@ const char *target_endpoint(const struct dev *d);
 void target_resume(struct dev *d);
 void target_stop(struct dev *d);   /* de-registers in the background */
 void target_detach(struct dev *d); /* forget it: the client frees it */
-int target_set_at(struct dev *d, const struct lwm2m_path *p, const struct lwm2m_value *v, double time);
+int target_set_at(struct dev *d, const struct lwm2m_path *p, const struct lwm2m_value *v, double time,
+		  bool historical);
+void target_held_note(const struct dev *d, char *buf, size_t size);
 int target_written(struct dev *d, const struct lwm2m_path *path, const struct lwm2m_records *recs,
 		   bool replace); /* a store write that observers see */
 int target_observed(const struct dev *d, const struct lwm2m_path *p, uint32_t *pmin);

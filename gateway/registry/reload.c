@@ -112,10 +112,11 @@ char *reload_global_fingerprint(const struct gw_config *c)
 		(unsigned long long)c->lwm2m.lifetime_usec);
 	for (size_t k = 0; k < c->lwm2m.servers.n; k++) {
 		const struct gw_server *sv = gw_config_server(c, k);
-		fprintf(f, "uri=%s\nbs=%d\nsec=%d\nid=%s\ncert=%s:%s:%s\nname=%s\nkey=", sv->uri.text,
-			sv->bootstrap, sv->security, sv->psk_identity ? sv->psk_identity : "",
-			sv->certificate ? sv->certificate : "", sv->private_key ? sv->private_key : "",
-			sv->ca_certificate ? sv->ca_certificate : "", sv->server_name ? sv->server_name : "");
+		fprintf(f, "uri=%s\nbs=%d\nsec=%d\nq=%d\nstoring=%d\nid=%s\ncert=%s:%s:%s\nname=%s\nkey=",
+			sv->uri.text, sv->bootstrap, sv->security, sv->queue_mode, sv->notification_storing,
+			sv->psk_identity ? sv->psk_identity : "", sv->certificate ? sv->certificate : "",
+			sv->private_key ? sv->private_key : "", sv->ca_certificate ? sv->ca_certificate : "",
+			sv->server_name ? sv->server_name : "");
 		for (size_t i = 0; i < sv->psk_key.len; i++)
 			fprintf(f, "%02x", sv->psk_key.bytes[i]);
 		fputc('\n', f);

@@ -23,7 +23,7 @@ int sample_point(struct bridge_handle *h, const struct mapping_sample *s, uint64
 	/* A time the field gave (a payload's timestamp) travels with the
 	 * value; without one the value is as of now and carries none. */
 	if (e >= 0)
-		e = target_set_at(d, &pt->path, &v, time_usec ? (double)time_usec / 1e6 : 0);
+		e = target_set_at(d, &pt->path, &v, time_usec ? (double)time_usec / 1e6 : 0, pt->historical);
 	if (e < 0) {
 		/* One line per failure would flood the journal at poll rates:
 		 * the first one is logged, status shows the count. */
@@ -75,5 +75,5 @@ int gw_registry_presence(struct gw_registry *r, const char *device, int err)
 		log_device_info(DEV_LOG(d), "reachable again");
 	v.i = err < 0 ? GW_ERROR_UNREACHABLE : 0;
 	lwm2m_path_parse("/3/0/11/0", 9, &p, NULL);
-	return target_set_at(d, &p, &v, 0);
+	return target_set_at(d, &p, &v, 0, false);
 }

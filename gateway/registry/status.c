@@ -70,7 +70,7 @@ void gw_registry_status(const struct gw_registry *r, FILE *out)
 	struct dev **v = calloc(r->n + 1, sizeof(*v));
 	size_t w_dev = 6, w_br = 6, w_ep = 8;
 	uint64_t now = reg_now_usec();
-	char age[32], errs[96], extra[160];
+	char age[32], errs[160], extra[160], held[64];
 
 	gw_registry_counts(r, &cnt);
 	fprintf(out, "Gateway %s (%s mode): endpoint %s %s\n", c->gateway.name,
@@ -103,9 +103,11 @@ void gw_registry_status(const struct gw_registry *r, FILE *out)
 	for (size_t i = 0; i < r->n; i++) {
 		const struct dev *d = v[i];
 		format_age(d->last_sample, now, age, sizeof(age));
-		snprintf(errs, sizeof(errs), "decode %llu, unreachable %llu, registration %llu%s",
+		target_held_note(d, held, sizeof(held));
+		snprintf(errs, sizeof(errs), "decode %llu, unreachable %llu, registration %llu%s%s",
 			 (unsigned long long)d->errors, (unsigned long long)d->unreachable,
-			 (unsigned long long)d->reg_failures, d->presence < 0 ? " (unreachable now)" : "");
+			 (unsigned long long)d->reg_failures, held,
+			 d->presence < 0 ? " (unreachable now)" : "");
 		extra[0] = 0;
 		if (d->br && d->br->b && d->br->kind->device_status &&
 		    d->br->kind->device_status(d->br->b, d->name, extra + 2, sizeof(extra) - 2) > 0) {
@@ -119,6 +121,7 @@ void gw_registry_status(const struct gw_registry *r, FILE *out)
 	}
 	fprintf(out, "%zu device%s, %zu registered\n", cnt.devices, cnt.devices == 1 ? "" : "s",
 		cnt.registered);
+	gw_sf_status(r->client, out);
 	free(v);
 }
 

@@ -42,6 +42,7 @@ int target_client_new(struct gw_registry *r, const struct gw_config *config)
 		.state_dir = r->state_dir,
 	};
 
+	gw_sf_client_config(config, &cc);
 	return lwm2m_client_new(r->event, r->objects, &cc, &r->client);
 }
 
@@ -227,6 +228,7 @@ static int add_endpoint(struct gw_registry *r, const char *name, const struct gw
 		return -EAGAIN; /* callers wait for self_resume() */
 	if (sv)
 		ec.server_uri = r->hosts[0].uri;
+	gw_sf_endpoint_config(sv, &ec);
 	/* Factory bootstrap: the client asks the Bootstrap-Server for its
 	 * account unless a kept bootstrap result exists (state_dir); the
 	 * server entry above is then not used. */
@@ -373,14 +375,24 @@ static struct lwm2m_endpoint *endpoint_of(const struct dev *d)
 	return d->tgt.ep ? d->tgt.ep : d->tgt.dev ? lwm2m_device_endpoint(d->tgt.dev) : NULL;
 }
 
-/* time: of the measurement, seconds since the epoch, 0 when unknown. */
-int target_set_at(struct dev *d, const struct lwm2m_path *p, const struct lwm2m_value *v, double time)
+/* time: of the measurement, seconds since the epoch, 0 when unknown;
+ * historical: every sample is kept for the server (mapping_point). */
+int target_set_at(struct dev *d, const struct lwm2m_path *p, const struct lwm2m_value *v, double time,
+		  bool historical)
 {
 	struct lwm2m_endpoint *ep = endpoint_of(d);
 
+	if (ep && historical)
+		return lwm2m_endpoint_set_historical(ep, d->tgt.dev, p, v, time);
 	if (ep)
 		return lwm2m_endpoint_set_at(ep, d->tgt.dev, p, v, time);
 	return lwm2m_store_set_at(d->store, p, v, time);
+}
+
+/* What the client holds for the server of d's values (status). */
+void target_held_note(const struct dev *d, char *buf, size_t size)
+{
+	gw_sf_device_note(d->tgt.ep, d->tgt.dev, buf, size);
 }
 
 int target_written(struct dev *d, const struct lwm2m_path *path, const struct lwm2m_records *recs,

@@ -46,18 +46,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "client_internal.h"
+#include "statefile.h"
 
 #define MS  1000u
 #define SEC 1000000u
@@ -69,43 +65,6 @@
 static const struct lwm2m_path root_path = { .len = 0 };
 
 /* ---- small helpers ----------------------------------------------------------- */
-
-static void put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint16_t get_be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* CRC-32 (IEEE 802.3, reflected 0xEDB88320), bitwise: a few hundred bytes
- * once per start do not need a table. */
-static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n)
-{
-	crc = ~crc;
-	for (size_t i = 0; i < n; i++) {
-		crc ^= p[i];
-		for (int k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0xEDB88320u & -(crc & 1u));
-	}
-	return ~crc;
-}
 
 static void *memdup(const void *p, size_t n)
 {
@@ -432,11 +391,11 @@ int fg_bs_state_encode(const char *name, const struct lwm2m_records *recs, struc
 		goto fail;
 	}
 	h = out->data + start;
-	put_be16(h + 6, (uint16_t)nl);
-	put_be32(h + 8, (uint32_t)pl);
-	crc = crc32_update(0, h, 12);
-	crc = crc32_update(crc, h + HDR_LEN, nl + pl);
-	put_be32(h + 12, crc);
+	fg_put_be16(h + 6, (uint16_t)nl);
+	fg_put_be32(h + 8, (uint32_t)pl);
+	crc = fg_crc32(0, h, 12);
+	crc = fg_crc32(crc, h + HDR_LEN, nl + pl);
+	fg_put_be32(h + 12, crc);
 	return 0;
 fail:
 	if (out->data && out->len > start)
@@ -480,15 +439,15 @@ int fg_bs_state_decode(const uint8_t *data, size_t len, const char *name, const 
 		*why = "unknown file format version";
 		return -EBADMSG;
 	}
-	nl = get_be16(data + 6);
-	pl = get_be32(data + 8);
+	nl = fg_get_be16(data + 6);
+	pl = fg_get_be32(data + 8);
 	if (pl > FG_BS_STATE_MAX || len != HDR_LEN + nl + pl) {
 		*why = "truncated, or bytes after its end";
 		return -EBADMSG;
 	}
-	crc = crc32_update(0, data, 12);
-	crc = crc32_update(crc, data + HDR_LEN, nl + pl);
-	if (crc != get_be32(data + 12)) {
+	crc = fg_crc32(0, data, 12);
+	crc = fg_crc32(crc, data + HDR_LEN, nl + pl);
+	if (crc != fg_get_be32(data + 12)) {
 		*why = "checksum mismatch (corrupted)";
 		return -EBADMSG;
 	}
@@ -531,119 +490,19 @@ out:
 	return r;
 }
 
-static bool name_char_plain(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-	       c == '_' || c == '-';
-}
-
 int fg_bs_state_file_name(const char *name, char out[FG_BS_FILE_NAME_MAX])
 {
-	static const char hex[] = "0123456789ABCDEF";
-	enum { KEEP = 150 };
-	size_t n = 0, enc = 0, len = strlen(name);
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 */
-
-	if (len == 0)
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++)
-		enc += name_char_plain((unsigned char)name[i]) ? 1 : 3;
-	memcpy(out, "bs-", 3);
-	n = 3;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-		size_t w = name_char_plain(c) ? 1 : 3;
-
-		/* The prefix "bs-" keeps "." and ".." and hidden names away;
-		 * %XX keeps '/' and control bytes out; the mapping is one to
-		 * one, so two names never share a file... */
-		if (enc > KEEP && n - 3 + w > KEEP)
-			break;
-		if (w == 1) {
-			out[n++] = (char)c;
-		} else {
-			out[n++] = '%';
-			out[n++] = hex[c >> 4];
-			out[n++] = hex[c & 15];
-		}
-	}
-	if (enc > KEEP) {
-		/* ...except long ones, cut and told apart by a hash ('~' never
-		 * appears in an encoded name); the file also carries the full
-		 * name, which fg_bs_state_decode() checks. */
-		for (size_t i = 0; i < len; i++) {
-			h ^= (unsigned char)name[i];
-			h *= 0x100000001b3ull;
-		}
-		out[n++] = '~';
-		for (int k = 15; k >= 0; k--)
-			out[n++] = hex[(h >> (4 * k)) & 15];
-	}
-	memcpy(out + n, ".state", 7);
-	return (int)(n + 6);
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	return fg_state_file_name("bs-", name, ".state", out);
 }
 
 /* The I/O half of fg_bs_state_save(): data becomes dir's file for name,
- * atomically (temporary file, fsync, rename, fsync of the directory).
- * Blocks: called from the writer thread, or by fg_bs_state_save(). */
+ * atomically. Blocks: called from the writer job, or by fg_bs_state_save(). */
 static int state_write(const char *dir, const char *name, const uint8_t *data, size_t len)
 {
-	char fname[FG_BS_FILE_NAME_MAX], tmp[FG_BS_FILE_NAME_MAX + 8];
-	int dfd = -1, fd = -1, r;
+	char fname[FG_BS_FILE_NAME_MAX];
+	int r = fg_bs_state_file_name(name, fname);
 
-	r = fg_bs_state_file_name(name, fname);
-	if (r < 0)
-		return r;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", fname);
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
-	/* A fresh file, so its mode is ours (0600) whatever was there. */
-	if (unlinkat(dfd, tmp, 0) < 0 && errno != ENOENT) {
-		r = -errno;
-		goto out;
-	}
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	r = write_all(fd, data, len);
-	if (r >= 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r >= 0)
-		r = -errno;
-	fd = -1;
-	if (r >= 0 && renameat(dfd, tmp, dfd, fname) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlinkat(dfd, tmp, 0);
-		goto out;
-	}
-	/* The rename itself must reach the disk. */
-	if (fsync(dfd) < 0)
-		r = -errno;
-out:
-	if (fd >= 0)
-		close(fd);
-	close(dfd);
-	return r;
+	return r < 0 ? r : fg_state_replace(dir, fname, data, len);
 }
 
 int fg_bs_state_save(const char *dir, const char *name, const struct lwm2m_records *recs)
@@ -754,35 +613,23 @@ struct fg_bs {
 	struct lwm2m_records work;      /* what the Bootstrap-Server is writing */
 	/* Saving committed: at most one write in flight (so the last rename
 	 * is the newest result); a newer result waits in pending. */
-	struct bs_write *writing;
-	sd_event_source *write_io;
+	struct job *writing;
 	struct lwm2m_buf pending;
 	bool have_pending;
 };
 
-/* One save of the state file on its own detached thread (open, fsync and
- * rename block, and the loop must not). Shared by the loop and the thread:
- * whichever drops the last reference frees it and closes efd. It owns
- * copies of everything it needs, so an endpoint freed meanwhile is never
- * touched. */
+/* One save of the state file, on a job's thread (open, fsync and rename
+ * block, and the loop must not). It owns copies of everything it needs, so
+ * an endpoint freed meanwhile is never touched. */
 struct bs_write {
-	atomic_int refs;
-	/* Set with release ordering after result is written; the loop reads
-	 * it with acquire before reading result. The eventfd only wakes the
-	 * loop: epoll is no synchronisation the memory model (or TSan) knows. */
-	atomic_bool done;
-	int efd; /* the thread writes 1 when done */
 	char *dir, *name;
 	struct lwm2m_buf data; /* the file's bytes (keys: zeroed when freed) */
-	int result;            /* state_write()'s */
 };
 
-static void bs_write_unref(struct bs_write *w)
+static void bs_write_free(void *p)
 {
-	if (!w || atomic_fetch_sub(&w->refs, 1) != 1)
-		return;
-	if (w->efd >= 0)
-		close(w->efd);
+	struct bs_write *w = p;
+
 	free(w->dir);
 	free(w->name);
 	if (w->data.data)
@@ -791,15 +638,11 @@ static void bs_write_unref(struct bs_write *w)
 	free(w);
 }
 
-static void *bs_write_thread(void *arg)
+static int bs_write_run(void *p)
 {
-	struct bs_write *w = arg;
+	struct bs_write *w = p;
 
-	w->result = state_write(w->dir, w->name, w->data.data, w->data.len);
-	atomic_store_explicit(&w->done, true, memory_order_release);
-	(void)eventfd_write(w->efd, 1);
-	bs_write_unref(w);
-	return NULL;
+	return state_write(w->dir, w->name, w->data.data, w->data.len);
 }
 
 static void bs_save_failed(struct lwm2m_endpoint *ep, int r)
@@ -811,10 +654,8 @@ static void bs_save_failed(struct lwm2m_endpoint *ep, int r)
 
 static void bs_write_cancel(struct fg_bs *bs)
 {
-	bs->write_io = sd_event_source_disable_unref(bs->write_io);
 	/* A running thread finishes on its own and frees the job. */
-	bs_write_unref(bs->writing);
-	bs->writing = NULL;
+	bs->writing = job_cancel(bs->writing);
 }
 
 static void bs_drop_pending(struct fg_bs *bs)
@@ -827,20 +668,13 @@ static void bs_drop_pending(struct fg_bs *bs)
 
 static int bs_write_start(struct lwm2m_endpoint *ep, struct lwm2m_buf *data);
 
-static int on_bs_written(sd_event_source *s, int fd, uint32_t revents, void *ud)
+static void on_bs_written(void *ud, void *data, int r)
 {
 	struct lwm2m_endpoint *ep = ud;
 	struct fg_bs *bs = ep->bs;
-	struct bs_write *w = bs->writing;
-	int r;
 
-	(void)s;
-	(void)fd;
-	(void)revents;
-	if (!w || !atomic_load_explicit(&w->done, memory_order_acquire))
-		return 0; /* the thread has not published yet */
-	r = w->result;
-	bs_write_cancel(bs);
+	(void)data;
+	bs->writing = NULL;
 	if (r < 0)
 		bs_save_failed(ep, r);
 	if (bs->have_pending) {
@@ -852,19 +686,13 @@ static int on_bs_written(sd_event_source *s, int fd, uint32_t revents, void *ud)
 		if (r < 0)
 			bs_save_failed(ep, r);
 	}
-	return 0;
 }
 
 /* Starts writing data (taken over, whatever the outcome) on a thread.
  * Returns 0, or a negative errno when no thread could be started. */
 static int bs_write_start(struct lwm2m_endpoint *ep, struct lwm2m_buf *data)
 {
-	struct fg_bs *bs = ep->bs;
 	struct bs_write *w = calloc(1, sizeof(*w));
-	pthread_attr_t attr;
-	pthread_t tid;
-	sigset_t all, old;
-	int e;
 
 	if (!w) {
 		if (data->data)
@@ -872,47 +700,15 @@ static int bs_write_start(struct lwm2m_endpoint *ep, struct lwm2m_buf *data)
 		lwm2m_buf_free(data);
 		return -ENOMEM;
 	}
-	atomic_init(&w->refs, 1);
-	atomic_init(&w->done, false);
 	w->data = *data;
 	*data = (struct lwm2m_buf){ 0 };
-	w->efd = -1;
 	w->dir = strdup(ep->c->cfg.state_dir);
 	w->name = strdup(ep->name);
 	if (!w->dir || !w->name) {
-		e = -ENOMEM;
-		goto fail;
+		bs_write_free(w);
+		return -ENOMEM;
 	}
-	w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (w->efd < 0) {
-		e = -errno;
-		goto fail;
-	}
-	e = sd_event_add_io(ep->c->ev, &bs->write_io, w->efd, EPOLLIN, on_bs_written, ep);
-	if (e < 0)
-		goto fail;
-	bs->writing = w;
-	atomic_fetch_add(&w->refs, 1); /* the thread's */
-	/* The thread takes no signals: they are the loop's. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	e = pthread_attr_init(&attr);
-	if (e == 0) {
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		e = pthread_create(&tid, &attr, bs_write_thread, w);
-		pthread_attr_destroy(&attr);
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (e != 0) {
-		atomic_fetch_sub(&w->refs, 1);
-		bs_write_cancel(bs);
-		return -e;
-	}
-	return 0;
-fail:
-	bs->write_io = sd_event_source_disable_unref(bs->write_io);
-	bs_write_unref(w);
-	return e;
+	return job_start(ep->c->ev, bs_write_run, w, bs_write_free, on_bs_written, ep, &ep->bs->writing);
 }
 
 /* Saves bs->committed: encoded here (CPU only), written on a thread. A
@@ -952,17 +748,10 @@ static uint32_t bs_timeout_ms(const struct lwm2m_client *c)
 
 static uint64_t bs_backoff(struct lwm2m_endpoint *ep)
 {
-	struct lwm2m_client *c = ep->c;
-	struct fg_bs *bs = ep->bs;
-	uint64_t d = (uint64_t)c->cfg.backoff_min_ms * MS, max = (uint64_t)c->cfg.backoff_max_ms * MS;
+	const struct lwm2m_client_config *cfg = &ep->c->cfg;
 
-	for (unsigned i = 0; i < bs->attempts && d < max; i++)
-		d *= 2;
-	if (d > max)
-		d = max;
-	if (bs->attempts < 64)
-		bs->attempts++;
-	return d / 2 + fg_client_random(c) % (d / 2 + 1);
+	return fg_client_backoff(ep->c, (uint64_t)cfg->backoff_min_ms * MS,
+				 (uint64_t)cfg->backoff_max_ms * MS, &ep->bs->attempts);
 }
 
 static void bs_arm(struct lwm2m_endpoint *ep, uint64_t when)

@@ -46,6 +46,11 @@ static void coap_log_cb(coap_log_t level, const char *message)
 		fg_obs_reset(c, NULL, (coap_mid_t)strtoul(message + 18, NULL, 16));
 	if (c && level <= LOG_WARNING && strstr(message, " DTLS: "))
 		fg_ep_cert_log_line(c, message);
+	/* libcoap 4.3.1 reports an ICMP error on a session (the server's
+	 * port closed: its process is gone) only here, unless a confirmable
+	 * message was waiting (then the nack handler hears of it too). */
+	if (c && level <= LOG_WARNING && strstr(message, "coap_network_read: ICMP"))
+		fg_srv_icmp_log_line(c, message);
 	if (!c || !fg_log_enabled(c, LWM2M_LOG_DEBUG))
 		return;
 	n = strlen(message);
@@ -270,6 +275,21 @@ uint64_t fg_client_take_slot(struct lwm2m_client *c)
 	return at;
 }
 
+uint64_t fg_client_backoff(struct lwm2m_client *c, uint64_t min_us, uint64_t max_us, unsigned *attempts)
+{
+	uint64_t d = min_us ? min_us : 1;
+
+	for (unsigned i = 0; i < *attempts && d < max_us; i++)
+		d *= 2;
+	if (d > max_us)
+		d = max_us;
+	if (*attempts < 64)
+		(*attempts)++;
+	/* Uniform in [d/2, d]: what failed together (a server gone) does
+	 * not come back together. */
+	return d / 2 + fg_client_random(c) % (d / 2 + 1);
+}
+
 uint64_t fg_client_random(struct lwm2m_client *c)
 {
 	uint64_t x = c->rng;
@@ -311,14 +331,19 @@ static void set_defaults(struct lwm2m_client_config *cfg)
 		cfg->block1_max_tags = 32;
 	if (!cfg->block1_budget)
 		cfg->block1_budget = 4 * 1024 * 1024;
-	if (!cfg->block1_timeout_ms) {
+	{
 		/* MAX_TRANSMIT_WAIT (RFC 7252 §4.8.2): the longest a client
-		 * may try to get the next block to us. */
+		 * may try to get the next block to us, and the longest a
+		 * queue-mode server waits for us after an exchange. */
 		uint64_t ack = cfg->ack_timeout_ms ? cfg->ack_timeout_ms : 2000;
 		unsigned mr = cfg->max_retransmit ? cfg->max_retransmit : 4;
 		uint64_t ms = ack * ((2ull << (mr > 20 ? 20 : mr)) - 1) * 3 / 2;
+		uint32_t mtw = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
 
-		cfg->block1_timeout_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+		if (!cfg->block1_timeout_ms)
+			cfg->block1_timeout_ms = mtw;
+		if (!cfg->queue_awake_ms)
+			cfg->queue_awake_ms = mtw;
 	}
 }
 
@@ -364,6 +389,9 @@ int lwm2m_client_new(sd_event *ev, const struct lwm2m_registry *reg, const struc
 	coap_set_log_level((coap_log_t)c->cfg.coap_log_level);
 
 	r = fg_obs_init(c);
+	if (r < 0)
+		goto fail;
+	r = fg_sf_init(c);
 	if (r < 0)
 		goto fail;
 	r = -EIO;
@@ -437,9 +465,18 @@ static void on_shutdown_deadline(struct lwm2m_client *c, struct fg_timer *t)
 	if (c->nep)
 		fg_log(c, LWM2M_LOG_WARNING, NULL,
 		       "shutdown: %zu endpoint(s) did not finish de-registering in time", c->nep);
-	c->shutdown_done = NULL;
 	while (c->eps)
 		fg_ep_free(c->eps);
+	/* Values held for the server are written (and synced) first: the
+	 * next start delivers them. The write's end calls this again. */
+	if (!c->sf_final) {
+		fg_sf_final_flush(c);
+		if (fg_sf_flushing(c))
+			return;
+	} else if (fg_sf_flushing(c)) {
+		return;
+	}
+	c->shutdown_done = NULL;
 	if (done)
 		done(c->shutdown_ud);
 }
@@ -467,6 +504,8 @@ struct lwm2m_client *lwm2m_client_free(struct lwm2m_client *c)
 		return NULL;
 	while (c->eps)
 		fg_ep_free(c->eps);
+	fg_sf_free(c);
+	fg_srv_free_all(c);
 	c->io = sd_event_source_disable_unref(c->io);
 	c->coap_timer = sd_event_source_disable_unref(c->coap_timer);
 	c->heap_timer = sd_event_source_disable_unref(c->heap_timer);
@@ -487,6 +526,7 @@ struct lwm2m_client *lwm2m_client_free(struct lwm2m_client *c)
 void lwm2m_client_get_stats(const struct lwm2m_client *c, struct lwm2m_client_stats *st)
 {
 	*st = c->stats;
+	fg_sf_stats(c, st);
 	st->endpoints = c->nep;
 	st->block1_bodies = c->nb1;
 	st->block1_bytes = c->b1_bytes;

@@ -12,6 +12,7 @@
 
 #include "lwm2m/client.h"
 #include "lwm2m/observe.h"
+#include "common/job.h"
 
 /* ---- one heap of deadlines for every endpoint ----------------------------- */
 
@@ -75,6 +76,20 @@ struct lwm2m_client {
 	size_t nb1;
 	size_t b1_bytes; /* charged against cfg.block1_budget */
 
+	struct fg_srv *srvs; /* the servers endpoints talk to (server.c) */
+
+	/* Store-and-forward (sf.c): bytes all targets hold, the files to
+	 * write (one job at a time), when they were last synced. */
+	size_t sf_bytes;
+	struct fg_timer sf_flush_timer;
+	struct job *sf_job;
+	struct fg_sf *sf_orphans; /* queues of targets gone, until written */
+	uint64_t sf_synced;       /* µs, when the files were last synced */
+	bool sf_unsynced;         /* written since */
+	uint64_t sf_gone_queued, sf_gone_delivered, sf_gone_dropped; /* of targets removed */
+	bool sf_final;                                               /* shutdown: one last synced write */
+	uint64_t sf_warned;                                          /* µs: the last write failure logged */
+
 	bool shutting_down;
 	struct fg_timer shutdown_timer;
 	void (*shutdown_done)(void *ud);
@@ -87,6 +102,9 @@ void fg_client_kick(struct lwm2m_client *c);
  * (now or later) and reserves it. */
 uint64_t fg_client_take_slot(struct lwm2m_client *c);
 uint64_t fg_client_random(struct lwm2m_client *c);
+/* The next delay of a backoff: d = min_us * 2^*attempts up to max_us,
+ * uniform in [d/2, d]; counts the attempt. */
+uint64_t fg_client_backoff(struct lwm2m_client *c, uint64_t min_us, uint64_t max_us, unsigned *attempts);
 void fg_client_endpoint_gone(struct lwm2m_client *c, struct lwm2m_endpoint *ep);
 
 void fg_log(const struct lwm2m_client *c, int level, const char *ep, const char *fmt, ...)
@@ -117,9 +135,12 @@ enum req_kind {
 	REQ_BOOTSTRAP,
 };
 
+struct fg_sf; /* a target's store-and-forward state (sf.c) */
+
 struct fg_target {
 	struct lwm2m_endpoint *ep; /* NULL: free slot */
 	struct lwm2m_device *dev;  /* NULL: the endpoint's own tree */
+	struct fg_sf *sf;          /* NULL: nothing held or kept */
 	/* Observe requests refused at the bound: when the last warning was
 	 * logged (µs, 0: never) and how many were refused since. */
 	uint64_t refused_warned;
@@ -203,6 +224,30 @@ struct lwm2m_endpoint {
 	/* The session is to be closed and a new one registered (block1.c:
 	 * libcoap's records of Request-Tags go only with the session). */
 	bool renew_session;
+
+	struct fg_srv *srv; /* server.c: whether the server is reachable */
+	bool parked;        /* its server is unreachable: waiting for the probe */
+	bool probing;       /* its Register (or Update) probes the server */
+
+	/* Store-and-forward (sf.c). */
+	bool storing;           /* /1/0/6 Notification Storing */
+	bool sleeping;          /* queue mode: holding values until the next Update */
+	uint64_t last_exchange; /* µs: the server's last answer (queue mode) */
+	uint32_t tx_mark;       /* notifications sent: what a barrier confirms */
+	uint32_t req_mark;      /* tx_mark when the registration request left */
+	bool barrier_busy;      /* a CoAP ping in flight ... */
+	coap_mid_t barrier_mid; /* ... with this id, */
+	uint32_t barrier_mark;  /* confirming what went before it */
+	uint64_t barrier_since; /* µs: when it left */
+	uint64_t barrier_done;  /* µs: when the last one came back */
+	bool sf_sending;        /* a Send of held samples in flight */
+	uint8_t sf_token[8];    /* its token */
+	size_t sf_token_len;
+	uint32_t sf_send_target; /* of that target (id) */
+	uint32_t sf_send_mark;
+	uint32_t sf_next_mark;
+	struct fg_timer sf_timer; /* delivery, barriers, queue mode */
+	struct fg_dedup *dedup;   /* dm.c: answers to recent requests */
 };
 
 /* Free at once: no message, timers and pending operations dropped. */
@@ -234,6 +279,9 @@ coap_response_t fg_response_handler(coap_session_t *session, const coap_pdu_t *s
 void fg_nack_handler(coap_session_t *session, const coap_pdu_t *sent, const coap_nack_reason_t reason,
 		     const coap_mid_t mid);
 int fg_event_handler(coap_session_t *session, const coap_event_t event);
+/* The local port of the session a libcoap log line names ("<local> <->
+ * <remote> ..."; arrow points at " <-> "). 0 or -EINVAL. */
+int fg_log_line_port(const char *msg, const char *arrow, unsigned long *port);
 /* A libcoap log line about DTLS: it may say a server certificate failed
  * to verify (the only report of why with libcoap 4.3.1). */
 void fg_ep_cert_log_line(struct lwm2m_client *c, const char *msg);
@@ -246,6 +294,14 @@ void fg_dm_handler(coap_resource_t *resource, coap_session_t *session, const coa
 void fg_dm_abandon(struct lwm2m_endpoint *ep);
 /* Formats that name records absolutely and so carry a device prefix. */
 bool fg_ct_names_prefix(uint16_t ct);
+
+/* Repeated requests (dedup.c): answer a repeat of a request that changed
+ * something with the first answer (true: resp is that answer), and note the
+ * answers of such requests. fg_dedup_free() forgets them (the session goes:
+ * message ids start anew). */
+bool fg_dedup_answer(struct lwm2m_endpoint *ep, const coap_pdu_t *req, coap_pdu_t *resp);
+void fg_dedup_note(struct lwm2m_endpoint *ep, const coap_pdu_t *req, const coap_pdu_t *resp);
+void fg_dedup_free(struct lwm2m_endpoint *ep);
 
 /* Check Execute arguments against the TS grammar:
  *   args = arg *( "," arg ); arg = DIGIT [ "=" "'" *CHAR "'" ]
@@ -318,13 +374,108 @@ void fg_obs_stop_all(struct lwm2m_endpoint *ep);
 /* Observations of dev with a path at or below p (instance deleted). */
 void fg_obs_stop_under(struct lwm2m_endpoint *ep, const struct lwm2m_device *dev, const struct lwm2m_path *p);
 uint32_t fg_obs_next_seq(struct lwm2m_client *c);
-/* A CON we sent was reset or never acknowledged. */
-void fg_obs_nack(struct lwm2m_endpoint *ep, const coap_pdu_t *sent);
+/* A CON we sent was reset, never acknowledged, or met an ICMP error. */
+void fg_obs_nack(struct lwm2m_endpoint *ep, const coap_pdu_t *sent, coap_nack_reason_t reason);
 /* A Reset with message id mid arrived, on ep's session (NULL: unknown,
  * from libcoap 4.3.1's log line): it cancels the observation whose last
  * NON notification had that id. */
 void fg_obs_reset(struct lwm2m_client *c, struct lwm2m_endpoint *ep, coap_mid_t mid);
 void fg_obs_records_written(struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
 			    const struct lwm2m_records *recs);
+
+/* ---- servers (server.c) -------------------------------------------------------- */
+
+/* Endpoints talking to the same server address (and scheme) share what
+ * is known of its reachability. */
+int fg_srv_attach(struct lwm2m_endpoint *ep);
+void fg_srv_detach(struct lwm2m_endpoint *ep);
+void fg_srv_free_all(struct lwm2m_client *c);
+/* Does err (of a failed exchange) say the server could not be reached? */
+bool fg_srv_unreachable(int err);
+/* ep found its server unreachable (a CON exchange timed out, an ICMP
+ * error): every registration with it is taken as lost; its endpoints park
+ * and hold their values, and one of them probes the server with a Register
+ * after a jittered backoff. Returns true when ep was parked (false: no
+ * server, or ep is not one to park: de-registering, bootstrapping). Safe in
+ * libcoap handlers (state and timers only). */
+bool fg_srv_lost(struct lwm2m_endpoint *ep, int err, const char *why);
+/* ep is to send a Register while its server is known to be away: it parks
+ * instead (true), unless it is the probe. */
+bool fg_srv_parks(struct lwm2m_endpoint *ep);
+/* The server answered ep: when it was unreachable, its parked endpoints
+ * register again (paced). */
+void fg_srv_alive(struct lwm2m_endpoint *ep);
+/* The server forgot ep's registration (4.04 to an Update): the others of
+ * that server confirm theirs with an Update (paced), at most once in a
+ * while. */
+void fg_srv_restarted(struct lwm2m_endpoint *ep);
+/* ep's deadline for its exchange when it is the probe (shorter). */
+uint64_t fg_srv_probe_deadline(const struct lwm2m_endpoint *ep, uint64_t deadline);
+/* A libcoap log line "... coap_network_read: ICMP: ...": the endpoint of
+ * the session it names lost its server (NON traffic gets no other sign). */
+void fg_srv_icmp_log_line(struct lwm2m_client *c, const char *msg);
+
+/* ---- for server.c and sf.c, from endpoint.c ---------------------------------------- */
+
+/* Park ep (its server is unreachable): no registration, timer off, the
+ * exchange in flight given up, values held. */
+void fg_ep_park(struct lwm2m_endpoint *ep, int err);
+/* Register again soon (paced); probe: as the server's probe. */
+void fg_ep_unpark(struct lwm2m_endpoint *ep, bool probe);
+/* An Update as soon as a slot allows (registered endpoints). */
+void fg_ep_want_update(struct lwm2m_endpoint *ep);
+/* Is ep registered and able to reach its server now? */
+bool fg_ep_online(const struct lwm2m_endpoint *ep);
+/* Send a request with a body (content format ct) and its own token. */
+int fg_ep_send_body(struct lwm2m_endpoint *ep, coap_pdu_code_t code, const char *path, struct lwm2m_buf *body,
+		    uint16_t ct, uint8_t tok[8], size_t *toklen);
+
+/* ---- store-and-forward (sf.c) ------------------------------------------------------ */
+
+int fg_sf_init(struct lwm2m_client *c);
+void fg_sf_ep_init(struct lwm2m_endpoint *ep);
+void fg_sf_free(struct lwm2m_client *c);
+/* A target was added (load what its file holds) or is going. */
+int fg_sf_target_add(struct lwm2m_client *c, uint32_t id);
+void fg_sf_target_remove(struct lwm2m_client *c, uint32_t id);
+/* A sample for path of ep (dev NULL) or a device: returns 1 when it was
+ * held (the caller stores it but does not notify: values held for that
+ * path leave first), 0 to go on as usual, a negative errno. */
+int fg_sf_sample(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *p,
+		 const struct lwm2m_value *v, double time, bool historical);
+/* Must a notification of observation paths (of dev) wait? (ep not
+ * online, or values of these paths held). */
+bool fg_sf_holds(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev,
+		 const struct lwm2m_path *paths, size_t n);
+/* A notification of ep left. */
+void fg_sf_notified(struct lwm2m_endpoint *ep);
+/* A confirmable exchange that left after every notification up to mark
+ * (ep->tx_mark then) was answered: those arrived. */
+void fg_sf_confirmed(struct lwm2m_endpoint *ep, uint32_t mark);
+/* ep lost its registration (or went to sleep): what was on its way comes
+ * back to be held. */
+void fg_sf_offline(struct lwm2m_endpoint *ep);
+/* ep is registered and reachable: deliver what is held. */
+void fg_sf_online(struct lwm2m_endpoint *ep);
+/* An answer or a failure that may be store-and-forward's own (a Send of
+ * held samples, a barrier); true when it was. */
+bool fg_sf_response(struct lwm2m_endpoint *ep, const coap_pdu_t *received, uint8_t code);
+bool fg_sf_nack(struct lwm2m_endpoint *ep, const coap_pdu_t *sent, coap_nack_reason_t reason, coap_mid_t mid);
+void fg_sf_endpoint_free(struct lwm2m_endpoint *ep);
+/* The client shuts down: write what is not yet written, synced; done() is
+ * called from the loop when that is over. */
+void fg_sf_final_flush(struct lwm2m_client *c);
+bool fg_sf_flushing(const struct lwm2m_client *c);
+void fg_sf_stats(const struct lwm2m_client *c, struct lwm2m_client_stats *st);
+/* Stored notifications (LwM2M 1.0, obs.c): send rec as a notification of
+ * an observation of the target that covers it (CON); 0, -ENOENT when no
+ * observation covers it, or an error. */
+int fg_obs_send_stored(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_record *rec);
+/* A message id for a CON that is not a notification (a barrier ping): one
+ * no recent NON notification used, so that a Reset to it names it alone. */
+coap_mid_t fg_obs_quiet_mid(struct lwm2m_client *c, coap_session_t *s);
+/* The paths ep's target (dev) observes now, appended to out. */
+int fg_obs_paths(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev, struct lwm2m_path **out,
+		 size_t *n);
 
 #include "bootstrap.h"

@@ -1266,10 +1266,15 @@ void fg_dm_handler(coap_resource_t *resource, coap_session_t *session, const coa
 		set_code(&rq, COAP_RESPONSE_CODE(404));
 		return;
 	}
+	rq.ep->last_exchange = fg_now(rq.ep->c);
 	if (rq.ep->st != ST_BOOTSTRAP && answer_async(&rq)) {
 		fg_b1_echo(request, response);
+		fg_dedup_note(rq.ep, request, response);
 		return;
 	}
+	/* A repeat of a request already served gets its answer again. */
+	if (fg_dedup_answer(rq.ep, request, response))
+		return;
 	/* The payload: the request's, or the whole body once its last block
 	 * came (an earlier block is answered here). A Read served again
 	 * after ops->read has it from answer_async(). */
@@ -1353,5 +1358,6 @@ void fg_dm_handler(coap_resource_t *resource, coap_session_t *session, const coa
 	}
 out:
 	fg_b1_echo(request, response);
+	fg_dedup_note(rq.ep, request, response);
 	free(rq.owned);
 }

@@ -223,7 +223,7 @@ static int server_object_init(struct lwm2m_endpoint *ep)
 				    &(struct lwm2m_value){ .type = LWM2M_TYPE_INTEGER, .i = ep->lifetime });
 	if (r >= 0)
 		r = lwm2m_store_set(s, &LWM2M_PATH(1, 0, 6),
-				    &(struct lwm2m_value){ .type = LWM2M_TYPE_BOOLEAN, .b = false });
+				    &(struct lwm2m_value){ .type = LWM2M_TYPE_BOOLEAN, .b = ep->storing });
 	if (r >= 0)
 		r = lwm2m_store_set(s, &LWM2M_PATH(1, 0, 7),
 				    &(struct lwm2m_value){ .type = LWM2M_TYPE_STRING,
@@ -248,6 +248,12 @@ void fg_ep_server_object_written(struct lwm2m_endpoint *ep)
 			ep->params_changed = true;
 			ep_log(ep, LWM2M_LOG_INFO, "lifetime changed by the server to %u s", ep->lifetime);
 		}
+	}
+	if (lwm2m_store_get(ep->store, &LWM2M_PATH(1, 0, 6), &v) == 0 && v.type == LWM2M_TYPE_BOOLEAN &&
+	    v.b != ep->storing) {
+		ep->storing = v.b;
+		ep_log(ep, LWM2M_LOG_INFO, "Notification Storing %s by the server",
+		       v.b ? "enabled" : "disabled");
 	}
 	if (lwm2m_store_get(ep->store, &LWM2M_PATH(1, 0, 7), &v) == 0 && v.type == LWM2M_TYPE_STRING) {
 		enum lwm2m_binding b = ep->binding;
@@ -301,6 +307,7 @@ static void ep_close_session(struct lwm2m_endpoint *ep)
 	ep->session = NULL;
 	ep->session_dead = false;
 	ep->drop_pending = false;
+	fg_dedup_free(ep);
 }
 
 /* The exchange in flight was given up: what libcoap still holds of it
@@ -444,13 +451,27 @@ static const char *dtls_hint(const struct lwm2m_endpoint *ep)
 	return "client certificate refused by the server, or server certificate not trusted?";
 }
 
+int fg_log_line_port(const char *msg, const char *arrow, unsigned long *port)
+{
+	const char *colon;
+
+	/* "<local> <-> <remote> ...": the port after the last ':' before the
+	 * arrow (an IPv6 address has more of them). */
+	for (colon = arrow; colon > msg && *colon != ':'; colon--)
+		;
+	if (*colon != ':')
+		return -EINVAL;
+	*port = strtoul(colon + 1, NULL, 10);
+	return 0;
+}
+
 void fg_ep_cert_log_line(struct lwm2m_client *c, const char *msg)
 {
 	/* libcoap reports a certificate of the peer that fails verification
 	 * only in its log, as "<local> <-> <remote> DTLS: <reason>: '<CN>'
 	 * depth=<n>" (openssl) or "... DTLS: <reason>: '<name>'" (gnutls):
 	 * the local port tells the endpoint. */
-	const char *arrow = strstr(msg, " <-> "), *dtls, *why, *colon;
+	const char *arrow = strstr(msg, " <-> "), *dtls, *why;
 	unsigned long port;
 	size_t n;
 
@@ -460,11 +481,8 @@ void fg_ep_cert_log_line(struct lwm2m_client *c, const char *msg)
 	n = strcspn(why, "\r\n");
 	if (!strstr(why, "' depth=") && !(n > 0 && why[n - 1] == '\'' && strstr(why, ": '")))
 		return;
-	for (colon = arrow; colon > msg && *colon != ':'; colon--)
-		;
-	if (*colon != ':')
+	if (fg_log_line_port(msg, arrow, &port) < 0)
 		return;
-	port = strtoul(colon + 1, NULL, 10);
 	for (struct lwm2m_endpoint *ep = c->eps; ep; ep = ep->next) {
 		if (ep->cert_file && ep->session && lwm2m_endpoint_local_port(ep) == port) {
 			ep->cert_refused = true;
@@ -668,8 +686,10 @@ static int ep_send(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_optlist
 {
 	int r = send_request(ep, code, opts, body, LWM2M_CT_LINK, ep->token, &ep->token_len);
 
-	if (r >= 0)
+	if (r >= 0) {
 		ep->req = kind;
+		ep->req_mark = ep->tx_mark;
+	}
 	return r;
 }
 
@@ -797,19 +817,10 @@ static void ep_schedule_register(struct lwm2m_endpoint *ep, uint64_t delay_us)
 
 static uint64_t backoff_us(struct lwm2m_endpoint *ep)
 {
-	struct lwm2m_client *c = ep->c;
-	uint64_t d = (uint64_t)c->cfg.backoff_min_ms * MS;
-	uint64_t max = (uint64_t)c->cfg.backoff_max_ms * MS;
+	const struct lwm2m_client_config *cfg = &ep->c->cfg;
 
-	for (unsigned i = 0; i < ep->attempts && d < max; i++)
-		d *= 2;
-	if (d > max)
-		d = max;
-	if (ep->attempts < 64)
-		ep->attempts++;
-	/* Uniform in [d/2, d]: endpoints that failed together (server down)
-	 * do not come back together. */
-	return d / 2 + fg_client_random(c) % (d / 2 + 1);
+	return fg_client_backoff(ep->c, (uint64_t)cfg->backoff_min_ms * MS,
+				 (uint64_t)cfg->backoff_max_ms * MS, &ep->attempts);
 }
 
 static const char *req_name(enum req_kind k)
@@ -841,6 +852,11 @@ static void ep_failed(struct lwm2m_endpoint *ep, int err, const char *why)
 		return;
 	}
 	if (ep->bs && fg_bs_failed(ep, k, err, why))
+		return;
+	/* No answer: the server is away (every registration with it is
+	 * lost), not this endpoint refused; one probe finds out when it is
+	 * back. */
+	if (fg_srv_unreachable(err) && fg_srv_lost(ep, err, why))
 		return;
 	d = backoff_us(ep);
 	ep_log(ep, err == -ECONNREFUSED ? LWM2M_LOG_ERR : LWM2M_LOG_WARNING,
@@ -874,6 +890,9 @@ static void ep_registered(struct lwm2m_endpoint *ep)
 	else
 		ep_arm(ep, fg_now(ep->c) + (uint64_t)ep->lifetime * SEC / 2);
 	fg_ep_set_state(ep, LWM2M_EP_REGISTERED, 0);
+	ep->last_exchange = fg_now(ep->c);
+	ep->sleeping = false;
+	fg_sf_online(ep);
 }
 
 static void ep_want_update(struct lwm2m_endpoint *ep)
@@ -881,6 +900,44 @@ static void ep_want_update(struct lwm2m_endpoint *ep)
 	ep->want_update = true;
 	if (ep->st == ST_REGISTERED && !ep->slot_reserved && !ep->removing)
 		ep_arm(ep, fg_now(ep->c));
+}
+
+void fg_ep_want_update(struct lwm2m_endpoint *ep)
+{
+	ep_want_update(ep);
+}
+
+bool fg_ep_online(const struct lwm2m_endpoint *ep)
+{
+	return (ep->st == ST_REGISTERED || ep->st == ST_UPDATING) && !ep->removing && !ep->sleeping &&
+	       ep->session && !ep->session_dead;
+}
+
+void fg_ep_park(struct lwm2m_endpoint *ep, int err)
+{
+	/* What was on its way is held again before anything is dropped. */
+	fg_sf_offline(ep);
+	/* Nothing queued for the old registration may reach the server when
+	 * it is back (a DTLS session is closed: the server's is gone too). */
+	fg_ep_abandon(ep);
+	ep->parked = true;
+	ep->probing = false;
+	ep->st = ST_WAIT_REGISTER;
+	ep->req = REQ_NONE;
+	ep->slot_reserved = false;
+	ep_forget_location(ep);
+	fg_timer_disarm(ep->c, &ep->timer);
+	fg_ep_set_state(ep, LWM2M_EP_WAITING, err);
+}
+
+void fg_ep_unpark(struct lwm2m_endpoint *ep, bool probe)
+{
+	if (!ep->parked)
+		return;
+	ep->parked = false;
+	ep->probing = probe;
+	ep->attempts = 0;
+	ep_schedule_register(ep, 0);
 }
 
 /* The Location-Path of a 2.01: *loc joined with '/' (for display) and
@@ -927,6 +984,8 @@ static void on_register_response(struct lwm2m_endpoint *ep, uint8_t code, const 
 {
 	char cs[8];
 
+	/* Any answer: the server is there (a refusal is this endpoint's). */
+	fg_srv_alive(ep);
 	code_str(code, cs);
 	if (code == COAP_RESPONSE_CODE(201)) {
 		char *loc = NULL;
@@ -972,8 +1031,10 @@ static void on_update_response(struct lwm2m_endpoint *ep, uint8_t code)
 {
 	char cs[8], why[64];
 
+	fg_srv_alive(ep);
 	if (code == COAP_RESPONSE_CODE(204)) {
 		ep_log(ep, LWM2M_LOG_DEBUG, "Update accepted");
+		fg_sf_confirmed(ep, ep->req_mark);
 		ep_registered(ep);
 		return;
 	}
@@ -982,9 +1043,11 @@ static void on_update_response(struct lwm2m_endpoint *ep, uint8_t code)
 		/* The server forgot us (restart, expired): register again at
 		 * once, without backoff. */
 		ep_log(ep, LWM2M_LOG_NOTICE, "Update answered 4.04: registering again");
+		fg_sf_offline(ep);
 		ep->attempts = 0;
 		ep_schedule_register(ep, 0);
 		fg_ep_set_state(ep, LWM2M_EP_WAITING, 0);
+		fg_srv_restarted(ep);
 		return;
 	}
 	snprintf(why, sizeof(why), "server answered %s", cs);
@@ -1000,6 +1063,8 @@ coap_response_t fg_response_handler(coap_session_t *session, const coap_pdu_t *s
 
 	(void)sent;
 	(void)mid;
+	if (ep && fg_sf_response(ep, received, code))
+		return COAP_RESPONSE_OK;
 	if (ep && ep->send_token_len && tok.length == ep->send_token_len &&
 	    !memcmp(tok.s, ep->send_token, tok.length)) {
 		if (COAP_RESPONSE_CLASS(code) != 2)
@@ -1017,6 +1082,7 @@ coap_response_t fg_response_handler(coap_session_t *session, const coap_pdu_t *s
 		break;
 	case REQ_DEREGISTER:
 		ep_log(ep, LWM2M_LOG_INFO, "de-registered (%u.%02u)", code >> 5, code & 31);
+		fg_sf_confirmed(ep, ep->req_mark);
 		ep_forget_location(ep);
 		ep_kill(ep);
 		break;
@@ -1046,8 +1112,10 @@ void fg_nack_handler(coap_session_t *session, const coap_pdu_t *sent, const coap
 
 	if (!ep)
 		return;
-	if (reason == COAP_NACK_RST || reason == COAP_NACK_TOO_MANY_RETRIES)
-		fg_obs_nack(ep, sent);
+	if (fg_sf_nack(ep, sent, reason, mid))
+		return;
+	if (reason == COAP_NACK_RST || reason == COAP_NACK_TOO_MANY_RETRIES || reason == COAP_NACK_ICMP_ISSUE)
+		fg_obs_nack(ep, sent, reason);
 	/* libcoap after 4.3.1 reports a Reset to a NON message here. */
 	if (reason == COAP_NACK_RST && (!sent || coap_pdu_get_type(sent) == COAP_MESSAGE_NON))
 		fg_obs_reset(ep->c, ep, mid);
@@ -1142,7 +1210,7 @@ static uint64_t exchange_deadline(const struct lwm2m_endpoint *ep)
 
 	if (handshaking(ep) && cfg->dtls_timeout_ms < ms)
 		ms = cfg->dtls_timeout_ms;
-	return fg_now(ep->c) + (uint64_t)ms * MS;
+	return fg_srv_probe_deadline(ep, fg_now(ep->c) + (uint64_t)ms * MS);
 }
 
 /* Take a pacing slot unless the timer already fired on one; false when the
@@ -1180,6 +1248,9 @@ static void ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 			fg_ep_free(ep);
 			return;
 		}
+		/* Its server is away: one probe at a time (server.c). */
+		if (fg_srv_parks(ep))
+			return;
 		if (!ep_paced(ep))
 			return;
 		r = ep_send_register(ep);
@@ -1266,7 +1337,8 @@ static int parse_server_uri(struct lwm2m_endpoint *ep, const char *uri, char hos
 	} else {
 		return -EINVAL;
 	}
-	return 0;
+	/* Endpoints of one server share what is known of its reachability. */
+	return fg_srv_attach(ep);
 }
 
 /* ---- for bootstrap.c ------------------------------------------------------ */
@@ -1284,6 +1356,20 @@ int fg_ep_server_object_init(struct lwm2m_endpoint *ep)
 int fg_ep_send(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_optlist_t **opts, int kind)
 {
 	return ep_send(ep, code, opts, NULL, (enum req_kind)kind);
+}
+
+int fg_ep_send_body(struct lwm2m_endpoint *ep, coap_pdu_code_t code, const char *path, struct lwm2m_buf *body,
+		    uint16_t ct, uint8_t tok[8], size_t *toklen)
+{
+	coap_optlist_t *opts = NULL;
+	int r = add_location(&opts, path);
+
+	if (r < 0) {
+		coap_delete_optlist(opts);
+		lwm2m_buf_free(body);
+		return r;
+	}
+	return send_request(ep, code, &opts, body, ct, tok, toklen);
 }
 
 static void *memdup(const void *p, size_t n)
@@ -1315,6 +1401,8 @@ int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_confi
 	ep->c = c;
 	fg_timer_init(&ep->timer, ep_on_timer);
 	fg_timer_init(&ep->drop_timer, ep_on_drop_timer);
+	fg_sf_ep_init(ep);
+	ep->storing = !cfg->storing_off;
 	ep->store = store;
 	ep->lifetime = cfg->lifetime ? cfg->lifetime : 86400;
 	ep->binding = cfg->binding;
@@ -1399,6 +1487,7 @@ secured:
 fail:
 	ep->store = NULL;
 	ep_close_session(ep);
+	fg_srv_detach(ep);
 	fg_bs_free(ep);
 	free(ep->name);
 	free(ep->uri);
@@ -1418,9 +1507,11 @@ void fg_ep_free(struct lwm2m_endpoint *ep)
 
 	fg_timer_disarm(c, &ep->timer);
 	fg_timer_disarm(c, &ep->drop_timer);
+	fg_sf_endpoint_free(ep);
 	fg_dm_abandon(ep);
 	fg_device_free_all(ep);
 	fg_obs_target_remove(ep, ep->obs_id);
+	fg_srv_detach(ep);
 	ep->removing = true; /* no state callback from here on */
 	if (ep->pub_st == LWM2M_EP_REGISTERED)
 		c->stats.registered--;
@@ -1490,7 +1581,6 @@ int lwm2m_endpoint_send(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, con
 	struct lwm2m_store *s = dev ? dev->store : ep->store;
 	struct lwm2m_records recs = { 0 };
 	struct lwm2m_buf body = { 0 };
-	coap_optlist_t *opts = NULL;
 	int r;
 
 	if (ep->removing || !s)
@@ -1518,14 +1608,11 @@ int lwm2m_endpoint_send(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, con
 	lwm2m_records_sort(&recs);
 	r = lwm2m_encode(LWM2M_CT_SENML_CBOR, &root, recs.v, recs.n, &body);
 	if (r >= 0)
-		r = add_location(&opts, "/dp");
-	if (r >= 0)
-		r = send_request(ep, COAP_REQUEST_CODE_POST, &opts, &body, LWM2M_CT_SENML_CBOR,
-				 ep->send_token, &ep->send_token_len);
+		r = fg_ep_send_body(ep, COAP_REQUEST_CODE_POST, "/dp", &body, LWM2M_CT_SENML_CBOR,
+				    ep->send_token, &ep->send_token_len);
 	if (r >= 0)
 		ep_log(ep, LWM2M_LOG_DEBUG, "Send of %zu value(s)", recs.n);
 out:
-	coap_delete_optlist(opts);
 	lwm2m_buf_free(&body);
 	lwm2m_records_clear(&recs);
 	return r;

@@ -249,6 +249,23 @@ static bool mid_recent(struct fg_mid_index *m, coap_mid_t mid, uint64_t now)
 	return ((m->bits[0][id / 64] | m->bits[1][id / 64]) >> (id % 64)) & 1;
 }
 
+coap_mid_t fg_obs_quiet_mid(struct lwm2m_client *c, coap_session_t *s)
+{
+	uint64_t now = fg_now(c);
+	coap_mid_t mid = coap_new_message_id(s);
+	uint64_t *w, bit;
+
+	/* A Reset to it is reported by id alone (libcoap 4.3.1's log line):
+	 * no NON notification may have used the id lately, nor use it soon. */
+	for (int i = 0; i < MID_PROBES && mid_recent(c->mids, mid, now); i++)
+		mid = coap_new_message_id(s);
+	w = &c->mids->bits[0][(uint16_t)mid / 64];
+	bit = UINT64_C(1) << ((uint16_t)mid % 64);
+	c->mids->marked[0] += !(*w & bit);
+	*w |= bit;
+	return mid;
+}
+
 static void obs_unlink(struct lwm2m_endpoint *ep, struct fg_obs *o)
 {
 	mid_forget(ep->c, o);
@@ -304,6 +321,13 @@ int fg_obs_target_add(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, uint3
 		return r;
 	}
 	c->targets[id - 1] = (struct fg_target){ .ep = ep, .dev = dev };
+	r = fg_sf_target_add(c, id);
+	if (r < 0) {
+		lwm2m_obs_endpoint_remove(c->obs, id);
+		c->targets[id - 1] = (struct fg_target){ 0 };
+		fg_obs_target_release_id(c, id);
+		return r;
+	}
 	*out = id;
 	return 0;
 }
@@ -331,6 +355,7 @@ void fg_obs_target_remove(struct lwm2m_endpoint *ep, uint32_t id)
 			obs_unlink(ep, o);
 	}
 	lwm2m_obs_endpoint_remove(c->obs, id);
+	fg_sf_target_remove(c, id);
 	c->targets[id - 1] = (struct fg_target){ 0 };
 	fg_obs_target_release_id(c, id);
 	fg_obs_rearm(c);
@@ -463,6 +488,9 @@ int fg_obs_start(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const uint
 	ep->c->stats.observations++;
 	fg_obs_rearm(ep->c);
 	fg_obs_changed(ep, dev);
+	/* Held values of what it covers may now leave (stored notifications). */
+	if (fg_ep_online(ep))
+		fg_sf_online(ep);
 	return 0;
 }
 
@@ -686,6 +714,10 @@ static void obs_send(struct lwm2m_endpoint *ep, struct fg_obs *o, bool con)
 
 	if (!s || ep->session_dead || ep->removing)
 		return;
+	/* Offline, or older values of these paths held: they leave first
+	 * (sf.c), this one is among them. */
+	if (fg_sf_holds(ep, o->dev, o->paths, o->npaths))
+		return;
 	con = con || o->want_con;
 	if (con && !con_allowed(ep, now)) {
 		con = false;
@@ -710,6 +742,7 @@ static void obs_send(struct lwm2m_endpoint *ep, struct fg_obs *o, bool con)
 	if (mid == COAP_INVALID_MID)
 		goto out; /* freed by coap_send */
 	c->stats.notifications++;
+	fg_sf_notified(ep);
 	if (con) {
 		o->want_con = false;
 		mid_forget(c, o);
@@ -760,17 +793,33 @@ static void on_obs_timer(struct lwm2m_client *c, struct fg_timer *t)
 	fg_obs_rearm(c);
 }
 
-void fg_obs_nack(struct lwm2m_endpoint *ep, const coap_pdu_t *sent)
+void fg_obs_nack(struct lwm2m_endpoint *ep, const coap_pdu_t *sent, coap_nack_reason_t reason)
 {
 	coap_bin_const_t tok;
+	bool ours;
 
 	if (!sent || COAP_RESPONSE_CLASS(coap_pdu_get_code(sent)) < 2)
 		return;
 	tok = coap_pdu_get_token(sent);
-	if (coap_pdu_get_type(sent) == COAP_MESSAGE_CON && obs_find(ep, tok.s, tok.length))
+	ours = obs_find(ep, tok.s, tok.length) != NULL;
+	if (coap_pdu_get_type(sent) == COAP_MESSAGE_CON && ours)
 		ep->con_busy_until = 0; /* that exchange is over */
-	if (fg_obs_stop_token(ep, tok.s, tok.length))
+	if (reason != COAP_NACK_ICMP_ISSUE && fg_obs_stop_token(ep, tok.s, tok.length))
 		ep_log(ep, LWM2M_LOG_DEBUG, "observation cancelled by the server (reset or no answer)");
+	if (!ours)
+		return;
+	if (reason == COAP_NACK_RST) {
+		/* A server cancels an observation so (RFC 7641 §3.6); one that
+		 * restarted answers so too: an Update tells which (4.04:
+		 * registering again at once). */
+		fg_ep_want_update(ep);
+		return;
+	}
+	/* No answer to a confirmable notification, or nobody listens: the
+	 * server is away (server.c). */
+	fg_srv_lost(ep, reason == COAP_NACK_TOO_MANY_RETRIES ? -ETIMEDOUT : -EHOSTUNREACH,
+		    reason == COAP_NACK_TOO_MANY_RETRIES ? "a confirmable notification got no answer"
+							 : "ICMP: nobody listens at its address");
 }
 
 void fg_obs_reset(struct lwm2m_client *c, struct lwm2m_endpoint *only, coap_mid_t mid)
@@ -790,6 +839,8 @@ void fg_obs_reset(struct lwm2m_client *c, struct lwm2m_endpoint *only, coap_mid_
 		obs_cancel(hit_ep, hit);
 		ep_log(hit_ep, LWM2M_LOG_DEBUG,
 		       "observation cancelled by the server (reset of a notification)");
+		/* Or the server restarted: an Update tells (see fg_obs_nack). */
+		fg_ep_want_update(hit_ep);
 	} else if (n > 1) {
 		fg_log(c, LWM2M_LOG_DEBUG, NULL,
 		       "reset of message 0x%04x matches %zu observations: their next notification is CON",
@@ -832,10 +883,11 @@ int lwm2m_endpoint_set(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, cons
 	return lwm2m_endpoint_set_at(ep, dev, p, v, 0);
 }
 
-int lwm2m_endpoint_set_at(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *p,
-			  const struct lwm2m_value *v, double time)
+static int set_sample(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *p,
+		      const struct lwm2m_value *v, double time, bool historical)
 {
 	struct lwm2m_store *s = dev ? dev->store : ep->store;
+	struct lwm2m_value stored;
 	int r;
 
 	if (!s)
@@ -843,7 +895,88 @@ int lwm2m_endpoint_set_at(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, c
 	r = lwm2m_store_set_at(s, p, v, time);
 	if (r < 0)
 		return r;
+	/* The value as stored (converted to the resource's type) is what
+	 * store-and-forward keeps; one it holds is not notified now. */
+	if (!ep->removing && lwm2m_store_get(s, p, &stored) == 0 &&
+	    fg_sf_sample(ep, dev, p, &stored, time, historical) > 0)
+		return 0;
 	return value_changed(ep, dev, p);
+}
+
+int lwm2m_endpoint_set_at(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *p,
+			  const struct lwm2m_value *v, double time)
+{
+	return set_sample(ep, dev, p, v, time, false);
+}
+
+int lwm2m_endpoint_set_historical(struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+				  const struct lwm2m_path *p, const struct lwm2m_value *v, double time)
+{
+	return set_sample(ep, dev, p, v, time, true);
+}
+
+int fg_obs_paths(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev, struct lwm2m_path **out,
+		 size_t *n)
+{
+	for (const struct fg_obs *o = ep->obs; o; o = o->next) {
+		struct lwm2m_path *v;
+
+		if (o->dev != dev)
+			continue;
+		v = realloc(*out, (*n + o->npaths) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		memcpy(v + *n, o->paths, o->npaths * sizeof(*v));
+		*out = v;
+		*n += o->npaths;
+	}
+	return 0;
+}
+
+int fg_obs_send_stored(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_record *rec)
+{
+	static const struct lwm2m_path root = { .len = 0 };
+	struct lwm2m_client *c = ep->c;
+	struct lwm2m_record one = *rec;
+	struct lwm2m_buf body = { 0 };
+	bool too_big = false;
+	struct fg_obs *o;
+	coap_pdu_t *pdu;
+	int r;
+
+	if (!ep->session || ep->session_dead)
+		return -ENOTCONN;
+	for (o = ep->obs; o; o = o->next) {
+		bool covers = false;
+
+		for (size_t i = 0; i < o->npaths && !covers; i++)
+			covers = lwm2m_path_is_under(&rec->path, &o->paths[i]);
+		if (o->dev == dev && covers)
+			break;
+	}
+	if (!o)
+		return -ENOENT;
+	if (dev && fg_ct_names_prefix(o->ct))
+		one.prefix = (struct lwm2m_span){ dev->prefix, dev->prefix_len };
+	r = lwm2m_encode(o->ct, o->composite ? &root : &o->paths[0], &one, 1, &body);
+	if (r < 0)
+		goto out;
+	/* Confirmable: libcoap retransmits it; what confirms its arrival is
+	 * the barrier that follows (sf.c). */
+	pdu = notif_pdu(ep->session, c->unknown, o, true, coap_new_message_id(ep->session), 0,
+			fg_obs_next_seq(c), &body, false, &too_big);
+	r = -E2BIG;
+	if (!pdu)
+		goto out;
+	r = -EIO;
+	if (coap_send(ep->session, pdu) == COAP_INVALID_MID)
+		goto out;
+	c->stats.notifications++;
+	ep->con_busy_until = fg_now(c) + max_transmit_wait_us(ep->session);
+	r = 0;
+out:
+	lwm2m_buf_free(&body);
+	return r;
 }
 
 /* Every value written by the server: observers of it may be due. */

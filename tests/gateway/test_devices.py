@@ -33,8 +33,24 @@ PROFILES = os.path.join(SOURCE, "mappings", "profiles")
 VERSION = re.search(r"version:\s*'([^']+)'", open(os.path.join(SOURCE, "meson.build")).read()).group(1)
 
 
-def config(url, sock, devices, mode="endpoint", extra="", profiles=None):
-    lines = ["gateway:", "  name: gw", "  state_dir: /tmp/fieldgate-test", "  profiles_path: " + (profiles or PROFILES),
+_STATE = []
+
+
+def private_state_dir():
+    """This process's own state directory, removed at exit: the daemon keeps
+    what it holds for the server there (issue 15), and a directory shared by
+    every test (and every checkout on the machine) would hand one test's
+    leftovers to the next."""
+    if not _STATE:
+        import atexit
+        _STATE.append(tempfile.mkdtemp(prefix="fieldgate-test-"))
+        atexit.register(shutil.rmtree, _STATE[0], True)
+    return _STATE[0]
+
+
+def config(url, sock, devices, mode="endpoint", extra="", profiles=None, state_dir=None):
+    lines = ["gateway:", "  name: gw", "  state_dir: " + (state_dir or private_state_dir()),
+             "  profiles_path: " + (profiles or PROFILES),
              "  status_socket: " + sock, "log:", "  level: debug", "lwm2m:", "  mode: " + mode,
              "  lifetime: 60s", "  servers:", "    - uri: " + url, "devices:"]
     if not devices:
@@ -50,12 +66,13 @@ def config(url, sock, devices, mode="endpoint", extra="", profiles=None):
     return "\n".join(lines) + "\n" + extra
 
 
-def bridge_config(url, bridge, kind, body, devices, profiles=None, state_dir="/tmp/fieldgate-test",
+def bridge_config(url, bridge, kind, body, devices, profiles=None, state_dir=None,
                   sock="@SOCK@", level="debug"):
     """A configuration with one bridge called `bridge` of type `kind` (body:
     its other keys, as YAML lines) and devices on it: dicts with name,
     profile, address and optionally poll. The bridge suites' tests use it."""
-    lines = ["gateway:", "  name: gw", "  state_dir: " + state_dir, "  profiles_path: " + (profiles or PROFILES),
+    lines = ["gateway:", "  name: gw", "  state_dir: " + (state_dir or private_state_dir()),
+             "  profiles_path: " + (profiles or PROFILES),
              "  status_socket: " + sock, "log:", "  level: " + level, "lwm2m:", "  lifetime: 60s", "  servers:",
              "    - uri: " + url, "bridges:", "  %s:" % bridge, "    type: " + kind]
     lines += ["    " + line for line in body.strip("\n").split("\n") if line]
@@ -481,9 +498,8 @@ class Bootstrap(unittest.TestCase):
                      {"path": "/1/1/6", "value": False}, {"path": "/1/1/7", "value": "U"}]},
                  {"op": "bs-finish"}]
         self.assertTrue(bs.request("bootstrap-script", ep="*", steps=steps).get("ok"))
-        text = config(bs.url, "@SOCK@", [{"name": "s1"}]).replace(
-            "    - uri: %s\n" % bs.url, "    - uri: %s\n      bootstrap: true\n" % bs.url).replace(
-            "/tmp/fieldgate-test", state)
+        text = config(bs.url, "@SOCK@", [{"name": "s1"}], state_dir=state).replace(
+            "    - uri: %s\n" % bs.url, "    - uri: %s\n      bootstrap: true\n" % bs.url)
         gw = Gateway(text)
         for ep in ("gw", "gw-s1"):
             done = bs.wait_event("bootstrap-done", ep=ep, timeout=20)

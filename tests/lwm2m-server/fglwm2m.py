@@ -30,6 +30,7 @@ Server(port=0, psk=None, dtls=False, reject_versions=(), ddf_dir=None,
     raises TimeoutError. Events are kept in arrival order, so waiting after
     the fact works.
 .events(kind=None) -> every event received so far (taken or not).
+.kill() -> SIGKILL (a crash: nothing cancelled, nothing answered).
 .registrations() -> the list of current registrations.
 Every event has "ts": CLOCK_MONOTONIC in ms, the clock of time.monotonic().
 """
@@ -118,6 +119,16 @@ class Server:
             self.proc.kill()
             rc = self.proc.wait()
         self._reader.join(timeout=timeout)
+        return rc
+
+    def kill(self):
+        """SIGKILL: the server vanishes as a crashed one does, cancelling
+        nothing and answering nothing; returns once it is gone."""
+        if not self.proc:
+            return None
+        self.proc.kill()
+        rc = self.proc.wait()
+        self._reader.join(timeout=10)
         return rc
 
     def __enter__(self):

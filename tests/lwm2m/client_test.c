@@ -25,6 +25,14 @@
  *   stats                  "stats registered=.. endpoints=.. ..."
  *   max-observations N     lwm2m_client_set_max_observations() (as a reload)
  *   rss                    "rss KIB": this process's resident memory
+ *   historical EP on|off   the pump's samples are historical (or not)
+ *   sf EP                  "sf NAME held=.. bytes=.. queued=.. delivered=.. dropped=..
+ *                          dropped_sent=.."
+ *   pump EP PATH HZ [PREFIX|- [FIRST]]  a sensor: PATH (of the Object 25
+ *                          device PREFIX) set every 1/HZ s to FIRST, FIRST+1...
+ *                          (Float; FIRST 1 by default)
+ *                          with the time of now (ms); "pump EP off" stops it and
+ *                          prints "pumped NAME N" (values 1..N were set)
  *   quit                   de-register everything, print "bye", exit 0
  *
  * Events printed on stdout:
@@ -50,6 +58,9 @@
  *   --block1-max-body N --block1-transfers N --block1-budget N
  *   --block1-timeout MS --block1-max-tags N   (bounds of block-wise request
  *   bodies)
+ *   --sf-max-samples N --sf-max-bytes N --sf-total N --sf-sync MS --sf-batch N
+ *   --confirm-ms MS --probe-max MS --queue-awake MS --storing-off
+ *                          (store-and-forward)
  * With --async-ms, writes and executes complete after that delay; a write
  * whose string value is "field-error" then fails with -ETIMEDOUT (5.03) and
  * an execute with args "9" with -EIO (5.00).
@@ -61,6 +72,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <coap3/coap.h>
@@ -72,6 +84,13 @@ struct ep_slot {
 	struct lwm2m_endpoint *ep;
 	struct lwm2m_store *store;
 	char name[64];
+	sd_event_source *pump; /* a sensor setting pump_path */
+	struct lwm2m_path pump_path;
+	uint64_t pump_period; /* µs */
+	bool historical;      /* pump with lwm2m_endpoint_set_historical() */
+	struct lwm2m_device *pump_dev;
+	uint64_t pump_first;
+	uint64_t pumped;
 	struct {
 		char prefix[65];
 		struct lwm2m_device *dev;
@@ -335,6 +354,38 @@ static struct ep_slot *find_ep(const char *name)
 	return NULL;
 }
 
+static int on_pump(sd_event_source *src, uint64_t usec, void *ud)
+{
+	struct ep_slot *s = ud;
+	struct lwm2m_value v = { .type = LWM2M_TYPE_FLOAT };
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	v.f = (double)(s->pump_first + s->pumped++);
+	if (s->ep)
+		(s->historical ? lwm2m_endpoint_set_historical : lwm2m_endpoint_set_at)(
+			s->ep, s->pump_dev, &s->pump_path, &v,
+			(double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0);
+	sd_event_source_set_time(src, usec + s->pump_period);
+	return 0;
+}
+
+static int pump_start(struct ep_slot *s, const struct lwm2m_path *path, double hz)
+{
+	uint64_t now, period = (uint64_t)(1e6 / hz);
+	int r;
+
+	s->pump = sd_event_source_disable_unref(s->pump);
+	s->pump_path = *path;
+	s->pumped = 0;
+	s->pump_period = period;
+	sd_event_now(T.ev, CLOCK_MONOTONIC, &now);
+	r = sd_event_add_time(T.ev, &s->pump, CLOCK_MONOTONIC, now + period, 1000, on_pump, s);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(s->pump, SD_EVENT_ON);
+	return r;
+}
+
 static void on_shutdown(void *ud)
 {
 	(void)ud;
@@ -502,6 +553,10 @@ static void command(char *line)
 		FOR_EPS(argv[1], s, {
 			for (size_t d = 0; d < 8; d++) {
 				if (s->devs[d].dev && !strcmp(s->devs[d].prefix, argv[2])) {
+					if (s->pump_dev == s->devs[d].dev) {
+						s->pump = sd_event_source_disable_unref(s->pump);
+						s->pump_dev = NULL;
+					}
 					lwm2m_device_remove(s->devs[d].dev);
 					s->devs[d].dev = NULL;
 					s->devs[d].store = lwm2m_store_free(s->devs[d].store);
@@ -550,17 +605,62 @@ static void command(char *line)
 		lwm2m_client_get_stats(T.client, &st);
 		out("stats endpoints=%zu registered=%zu registers=%llu updates=%llu failures=%llu "
 		    "requests=%llu pending=%zu observations=%zu notifications=%llu obs_refused=%llu "
-		    "block1_bodies=%zu block1_bytes=%zu renewals=%llu",
+		    "block1_bodies=%zu block1_bytes=%zu renewals=%llu sf_held=%zu sf_bytes=%zu "
+		    "sf_queued=%llu "
+		    "sf_delivered=%llu sf_dropped=%llu servers_lost=%llu probes=%llu duplicates=%llu",
 		    st.endpoints, st.registered, (unsigned long long)st.registers,
 		    (unsigned long long)st.updates, (unsigned long long)st.failures,
 		    (unsigned long long)st.requests, st.pending_async, st.observations,
 		    (unsigned long long)st.notifications, (unsigned long long)st.obs_refused,
-		    st.block1_bodies, st.block1_bytes, (unsigned long long)st.renewals);
+		    st.block1_bodies, st.block1_bytes, (unsigned long long)st.renewals, st.sf_held,
+		    st.sf_bytes, (unsigned long long)st.sf_queued, (unsigned long long)st.sf_delivered,
+		    (unsigned long long)st.sf_dropped, (unsigned long long)st.servers_lost,
+		    (unsigned long long)st.probes, (unsigned long long)st.duplicates);
 	} else if (!strcmp(cmd, "max-observations") && argc >= 2) {
 		lwm2m_client_set_max_observations(T.client, (uint32_t)strtoul(argv[1], NULL, 10));
 		out("ok");
 	} else if (!strcmp(cmd, "rss")) {
 		out("rss %ld", rss_kib());
+	} else if (!strcmp(cmd, "historical") && argc >= 3) {
+		FOR_EPS(argv[1], s, s->historical = !strcmp(argv[2], "on"));
+		out("ok");
+	} else if (!strcmp(cmd, "sf") && argc >= 2) {
+		FOR_EPS(argv[1], s, {
+			struct lwm2m_sf_stats st;
+			lwm2m_endpoint_sf_stats(s->ep, s->pump_dev, &st);
+			out("sf %s held=%zu bytes=%zu queued=%llu delivered=%llu dropped=%llu "
+			    "dropped_sent=%llu",
+			    s->name, st.held, st.bytes, (unsigned long long)st.queued,
+			    (unsigned long long)st.delivered, (unsigned long long)st.dropped,
+			    (unsigned long long)st.dropped_sent);
+		});
+	} else if (!strcmp(cmd, "pump") && argc >= 3) {
+		if (!strcmp(argv[2], "off")) {
+			FOR_EPS(argv[1], s, {
+				s->pump = sd_event_source_disable_unref(s->pump);
+				out("pumped %s %llu", s->name, (unsigned long long)s->pumped);
+			});
+			return;
+		}
+		struct lwm2m_path path;
+		double hz = argc >= 4 ? strtod(argv[3], NULL) : 0;
+		if (lwm2m_path_parse(argv[2], strlen(argv[2]), &path, NULL) < 0 || path.len < 3 ||
+		    !(hz > 0)) {
+			out("error pump");
+			return;
+		}
+		FOR_EPS(argv[1], s, {
+			s->pump_dev = NULL;
+			s->pump_first = argc >= 6 ? strtoull(argv[5], NULL, 10) : 1;
+			for (size_t d = 0; argc >= 5 && d < 8; d++)
+				if (s->devs[d].dev && !strcmp(s->devs[d].prefix, argv[4]))
+					s->pump_dev = s->devs[d].dev;
+			if (pump_start(s, &path, hz) < 0) {
+				out("error pump");
+				return;
+			}
+		});
+		out("ok");
 	} else {
 		out("error unknown command %s", cmd);
 	}
@@ -651,6 +751,15 @@ int main(int argc, char **argv)
 		{ "block1-timeout", required_argument, 0, 0x103 },
 		{ "block1-max-tags", required_argument, 0, 0x104 },
 		{ "server-name", required_argument, 0, 'H' },
+		{ "sf-max-samples", required_argument, 0, 0x110 },
+		{ "sf-max-bytes", required_argument, 0, 0x111 },
+		{ "sf-total", required_argument, 0, 0x112 },
+		{ "sf-sync", required_argument, 0, 0x113 },
+		{ "sf-batch", required_argument, 0, 0x114 },
+		{ "confirm-ms", required_argument, 0, 0x115 },
+		{ "probe-max", required_argument, 0, 0x116 },
+		{ "queue-awake", required_argument, 0, 0x117 },
+		{ "storing-off", no_argument, 0, 0x118 },
 		{ 0, 0, 0, 0 },
 	};
 	struct lwm2m_client_config cc = { .log = on_log, .log_level = LWM2M_LOG_INFO };
@@ -800,6 +909,33 @@ int main(int argc, char **argv)
 		case 'C':
 			cc.coap_log_level = atoi(optarg);
 			break;
+		case 0x110:
+			cc.sf_max_samples = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 0x111:
+			cc.sf_max_bytes = strtoul(optarg, NULL, 10);
+			break;
+		case 0x112:
+			cc.sf_total_bytes = strtoul(optarg, NULL, 10);
+			break;
+		case 0x113:
+			cc.sf_sync_ms = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 0x114:
+			cc.sf_send_batch = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 0x115:
+			cc.sf_confirm_ms = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 0x116:
+			cc.probe_max_ms = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 0x117:
+			cc.queue_awake_ms = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 0x118:
+			ec.storing_off = true;
+			break;
 		default:
 			return 2;
 		}
@@ -841,6 +977,7 @@ int main(int argc, char **argv)
 	r = sd_event_loop(T.ev);
 	T.client = lwm2m_client_free(T.client);
 	for (size_t i = 0; i < T.n; i++) {
+		sd_event_source_disable_unref(T.eps[i].pump);
 		for (size_t d = 0; d < 8; d++)
 			lwm2m_store_free(T.eps[i].devs[d].store);
 		lwm2m_store_free(T.eps[i].store);

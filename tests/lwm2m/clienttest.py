@@ -46,6 +46,33 @@ def udp_ports(pid):
     return sorted(ports.values())
 
 
+def quiet_port():
+    """A free UDP port on 127.0.0.1 below the kernel's ephemeral range
+    (ip_local_port_range starts at 32768), so that no test binding port 0
+    takes it while a server killed for an outage test is away: the server
+    comes back on the same port."""
+    import random
+    import socket
+    lo = 20000
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            hi = int(f.read().split()[0])
+    except OSError:
+        hi = 32768
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(lo, max(lo + 1, hi))
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no free UDP port below the ephemeral range")
+
+
 def server(**kw):
     """A fg-lwm2m-server from the build under test."""
     if "binary" not in kw and os.environ.get("FG_LWM2M_SERVER"):
@@ -94,8 +121,12 @@ def outage(test, srv, restart, secure, n=3, ack_timeout=0.4, max_retransmit=2, *
     while time.monotonic() < t_end:
         samples.append(udp_ports(cl.proc.pid))
         time.sleep(0.1)
-    failures = [ln for ln in cl.logs if ln and re.search(r" failed: (server unreachable|DTLS)", ln)]
-    test.assertGreaterEqual(len(failures), 2 * n, cl.logs[-20:])
+    # Attempts to reach the server meanwhile: a NoSec server's loss parks
+    # every endpoint and one probe at a time asks (issue 15: no storm when
+    # it returns); a DTLS handshake failure is each endpoint's own.
+    failures = [ln for ln in cl.logs
+                if ln and re.search(r" failed: (server unreachable|DTLS)|server( still)? unreachable", ln)]
+    test.assertGreaterEqual(len(failures), 3, cl.logs[-20:])
     if secure:
         test.assertLessEqual(max(len(s) for s in samples), n, samples)
     else:

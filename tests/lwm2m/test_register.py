@@ -185,13 +185,15 @@ class Register(unittest.TestCase):
         cl.wait_log("Register failed: server answered 5.03; retrying in")
 
     def test_unreachable_server_retries_and_quits_promptly(self):
-        # Nobody listens on that port: ICMP port unreachable, retried with
-        # backoff, and quitting does not wait for anything.
+        # Nobody listens on that port: ICMP port unreachable; the server is
+        # taken as away (both endpoints wait) and probed again and again
+        # with backoff; quitting does not wait for anything.
         cl = Client("coap://127.0.0.1:9", count=2, backoff_min=200, backoff_max=400)
         self.addCleanup(cl.stop)
         cl.start()
-        cl.wait_log("Register failed", timeout=10)
-        cl.wait_log("Register failed", timeout=10)
+        cl.wait_log("unreachable (server unreachable): 2 registrations taken as lost", timeout=10)
+        cl.wait_log("server still unreachable", timeout=10)
+        cl.wait_log("server still unreachable", timeout=10)
         t0 = time.monotonic()
         self.assertEqual(cl.quit(), 0)
         self.assertLess(time.monotonic() - t0, 2)
