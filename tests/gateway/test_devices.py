@@ -344,7 +344,11 @@ class EndpointMode(Base):
         for i in range(6):
             self.srv.wait_event("register", ep="gw-s%d" % i, timeout=15)
         later = sorted(e["ts"] for e in self.srv.events("register") if e["ep"].startswith("gw-s"))
-        self.assertGreaterEqual(later[-1] - later[0], 40, later)  # 5 slots of 10 ms
+        # 5 slots of 10 ms (50 ms). The times are the server's, taken when it
+        # read each Register: a server slowed down (the sanitizer builds)
+        # reads two together and shortens a gap by up to its delay (37 ms
+        # seen under TSan). Unpaced, all six leave within about 1 ms.
+        self.assertGreaterEqual(later[-1] - later[0], 25, later)
         self.assertLess(later[-1] - later[0], (ts[-1] - ts[0]) / 2, later)  # no longer 10 a second
         self.assertEqual(len(self.srv.events("register")), 13)
 
