@@ -15,7 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clienttest import Client, main, outage, server, uri  # noqa: E402
+from clienttest import Client, main, outage, quiet_port, server, uri  # noqa: E402
 
 KEY = b"fieldgate-secret"
 
@@ -89,6 +89,11 @@ class Psk(unittest.TestCase):
     def test_no_ghost_sessions_after_outage(self):
         # Issue 11 item 3 over DTLS (see clienttest.outage): an attempt
         # given up closes its DTLS session, and its socket, at once.
+        # The DTLS port is a quiet one (below the ephemeral range): one
+        # from port 0 was taken by another test's socket during the outage
+        # once, and the server could not come back on it.
+        self.srv.stop()
+        self.srv = server(psk=[("dev-psk", KEY)], args=("--dtls-port", str(quiet_port()))).start()
         outage(self, self.srv,
                lambda port: server(psk=[("dev-psk", KEY)], args=("--dtls-port", str(port))).start(),
                secure=True, psk_id="dev-psk", psk_key=KEY.hex(), dtls_timeout=1500)

@@ -12,7 +12,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clienttest import Client, main, outage, server, uri  # noqa: E402
+from clienttest import Client, main, outage, quiet_port, server, uri  # noqa: E402
 
 ROOT11 = '</>;rt="oma.lwm2m";ct=112'
 # Object versions of the built-in registry (lwm2m/objdefs.c): /1 and /3 are
@@ -240,7 +240,7 @@ class Outage(unittest.TestCase):
     def test_no_ghost_registrations_after_outage(self):
         # Issue 11 item 3 (see clienttest.outage); NoSec keeps exactly one
         # socket per endpoint all along, with the same source port.
-        srv = server().start()
+        srv = server(port=quiet_port()).start()  # comes back on the same port
         self.addCleanup(srv.stop)
         outage(self, srv, lambda port: server(port=port).start(), secure=False)
 
