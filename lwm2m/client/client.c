@@ -130,12 +130,24 @@ static void heap_down(struct lwm2m_client *c, size_t i)
 
 static void heap_rearm(struct lwm2m_client *c)
 {
-	if (!c->heap_timer || c->dispatching)
+	if (!c->heap_timer || !c->heap_due || c->dispatching)
 		return;
 	if (c->nheap == 0) {
 		sd_event_source_set_enabled(c->heap_timer, SD_EVENT_OFF);
+		sd_event_source_set_enabled(c->heap_due, SD_EVENT_OFF);
 		return;
 	}
+	/* A deadline already reached (a notification made due by a new
+	 * value, a slot free now) runs from a defer source at the next turn
+	 * of the loop: the timer's 1 ms accuracy would let sd-event hold it
+	 * up to a millisecond, which was most of a field change's path to
+	 * its Notify (1.3 ms at p50). */
+	if (c->heap[0]->when <= fg_now(c)) {
+		sd_event_source_set_enabled(c->heap_timer, SD_EVENT_OFF);
+		sd_event_source_set_enabled(c->heap_due, SD_EVENT_ONESHOT);
+		return;
+	}
+	sd_event_source_set_enabled(c->heap_due, SD_EVENT_OFF);
 	sd_event_source_set_time(c->heap_timer, c->heap[0]->when);
 	sd_event_source_set_enabled(c->heap_timer, SD_EVENT_ONESHOT);
 }
@@ -188,13 +200,10 @@ void fg_timer_disarm(struct lwm2m_client *c, struct fg_timer *t)
 	heap_rearm(c);
 }
 
-static int on_heap_timer(sd_event_source *s, uint64_t usec, void *ud)
+static void heap_dispatch(struct lwm2m_client *c)
 {
-	struct lwm2m_client *c = ud;
 	uint64_t now = fg_now(c);
 
-	(void)s;
-	(void)usec;
 	/* Deadlines in the past fire in order; a callback may arm timers
 	 * again (even itself), so the top is re-read each time. A bounded
 	 * number per turn keeps the loop responsive with 10,000 endpoints. */
@@ -209,6 +218,20 @@ static int on_heap_timer(sd_event_source *s, uint64_t usec, void *ud)
 	c->dispatching = false;
 	heap_rearm(c);
 	fg_client_kick(c);
+}
+
+static int on_heap_timer(sd_event_source *s, uint64_t usec, void *ud)
+{
+	(void)s;
+	(void)usec;
+	heap_dispatch(ud);
+	return 0;
+}
+
+static int on_heap_due(sd_event_source *s, void *ud)
+{
+	(void)s;
+	heap_dispatch(ud);
 	return 0;
 }
 
@@ -437,6 +460,10 @@ int lwm2m_client_new(sd_event *ev, const struct lwm2m_registry *reg, const struc
 	if (r < 0)
 		goto fail;
 	sd_event_source_set_enabled(c->heap_timer, SD_EVENT_OFF);
+	r = sd_event_add_defer(ev, &c->heap_due, on_heap_due, c);
+	if (r < 0)
+		goto fail;
+	sd_event_source_set_enabled(c->heap_due, SD_EVENT_OFF);
 	r = sd_event_add_defer(ev, &c->kick, on_kick, c);
 	if (r < 0)
 		goto fail;
@@ -509,6 +536,7 @@ struct lwm2m_client *lwm2m_client_free(struct lwm2m_client *c)
 	c->io = sd_event_source_disable_unref(c->io);
 	c->coap_timer = sd_event_source_disable_unref(c->coap_timer);
 	c->heap_timer = sd_event_source_disable_unref(c->heap_timer);
+	c->heap_due = sd_event_source_disable_unref(c->heap_due);
 	c->kick = sd_event_source_disable_unref(c->kick);
 	if (c->ctx)
 		coap_free_context(c->ctx);

@@ -46,7 +46,8 @@ struct lwm2m_client {
 
 	sd_event_source *io;         /* the coap epoll fd */
 	sd_event_source *coap_timer; /* libcoap's next internal deadline */
-	sd_event_source *heap_timer; /* top of the heap below */
+	sd_event_source *heap_timer; /* top of the heap below, when in the future */
+	sd_event_source *heap_due;   /* one-shot defer: the top is due now */
 	sd_event_source *kick;       /* one-shot defer: run coap_io_process after we sent */
 
 	struct fg_timer **heap;
