@@ -5,8 +5,11 @@
  * validation, summary) and the daemon.
  *
  * The configuration is parsed by the table-driven schema engine
- * (common/schema.h); config.c holds the tables. To add a section, add a
- * struct here, a key table in config.c and one line in the root table.
+ * (common/schema.h); config_*.c hold the tables (config_lwm2m.c the
+ * gateway, log, lwm2m and metrics sections, config_devices.c bridges,
+ * devices and the root, config_validate.c the value checks, config_load.c
+ * the loading). To add a section, add a struct here, a key table in one of
+ * them and one line in the root table.
  */
 #pragma once
 
