@@ -187,6 +187,11 @@ static const struct schema_key device_keys[] = {
 	  .offset = DV_OFF(vars),
 	  .node_kind = YNODE_MAP,
 	  .doc = "device variables the profile uses (`device: serial`)" },
+	{ .name = "enabled",
+	  .kind = SCHEMA_BOOL,
+	  .offset = DV_OFF(enabled),
+	  .def_bool = true,
+	  .doc = "false: configured but stopped (not registered, not polled)" },
 	{ NULL },
 };
 

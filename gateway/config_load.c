@@ -50,6 +50,7 @@ struct gw_config *gw_config_free(struct gw_config *c)
 		ydoc_free(c->devices_docs[i]);
 	free(c->devices_docs);
 	free(c->devices_dir);
+	free(c->remote_dir);
 	free(c->objects_dir);
 	for (char **p = c->profiles_dirs; p && *p; p++)
 		free(*p);
@@ -108,8 +109,8 @@ static int check_secrets(const struct gw_config *c, const struct gw_secret_scan 
 	return r;
 }
 
-static int config_from_doc(struct ydoc *doc, const char *path, struct diag *diag, struct gw_config **out,
-			   struct gw_config **partial)
+static int config_from_doc(struct ydoc *doc, const char *path, const struct gw_remote_change *ch,
+			   struct diag *diag, struct gw_config **out, struct gw_config **partial)
 {
 	struct gw_secret_scan secrets = { 0 };
 	struct gw_config *c;
@@ -125,6 +126,8 @@ static int config_from_doc(struct ydoc *doc, const char *path, struct diag *diag
 	 * are parsed like any other. */
 	rf = gw_secrets_resolve(doc, diag, &secrets);
 	rd = gw_devices_dir_load(c, path, diag, &secrets);
+	if (rd >= 0)
+		rd = gw_remote_dir_load(c, path, ch, diag, &secrets);
 	if (rf == 0 || rd == -ENOMEM)
 		rf = rd;
 	r = schema_parse_secrets(&gwc_root_section, ydoc_root(doc), c, diag, NULL, gw_secret_seen, &secrets);
@@ -169,6 +172,12 @@ static int config_from_doc(struct ydoc *doc, const char *path, struct diag *diag
 
 int gw_config_load_file(const char *path, struct diag *diag, struct gw_config **out)
 {
+	return gw_config_load_file_change(path, NULL, diag, out);
+}
+
+int gw_config_load_file_change(const char *path, const struct gw_remote_change *ch, struct diag *diag,
+			       struct gw_config **out)
+{
 	struct ydoc *doc;
 	int r;
 
@@ -176,7 +185,7 @@ int gw_config_load_file(const char *path, struct diag *diag, struct gw_config **
 	r = ydoc_load_file(path, NULL, diag, &doc);
 	if (r < 0)
 		return r;
-	return config_from_doc(doc, path, diag, out, NULL);
+	return config_from_doc(doc, path, ch, diag, out, NULL);
 }
 
 int gw_config_load_file_partial(const char *path, struct diag *diag, struct gw_config **out,
@@ -190,7 +199,7 @@ int gw_config_load_file_partial(const char *path, struct diag *diag, struct gw_c
 	r = ydoc_load_file(path, NULL, diag, &doc);
 	if (r < 0)
 		return r;
-	return config_from_doc(doc, path, diag, out, partial);
+	return config_from_doc(doc, path, NULL, diag, out, partial);
 }
 
 int gw_config_load_buffer(const char *name, const void *data, size_t len, struct diag *diag,
@@ -203,7 +212,7 @@ int gw_config_load_buffer(const char *name, const void *data, size_t len, struct
 	r = ydoc_load_buffer(name, data, len, NULL, diag, &doc);
 	if (r < 0)
 		return r;
-	return config_from_doc(doc, NULL, diag, out, NULL);
+	return config_from_doc(doc, NULL, NULL, diag, out, NULL);
 }
 
 int gw_config_load_objects(const struct gw_config *c, struct diag *diag, struct lwm2m_registry **out,
@@ -343,9 +352,13 @@ char *gw_config_summary(const struct gw_config *c, const char *path, const struc
 	fprintf(f, "); %zu bridge%s, %zu device%s", gw_config_bridge_count(c),
 		gw_config_bridge_count(c) == 1 ? "" : "s", gw_config_device_count(c),
 		gw_config_device_count(c) == 1 ? "" : "s");
-	if (c->ndevices_docs)
-		fprintf(f, " (%zu from %zu file%s in %s)", c->devices.n - c->ndevices_main, c->ndevices_docs,
-			c->ndevices_docs == 1 ? "" : "s", c->devices_dir);
+	if (c->ndevices_docs > c->nremote_docs)
+		fprintf(f, " (%zu from %zu file%s in %s)", gw_devices_dir_count(c, false),
+			c->ndevices_docs - c->nremote_docs,
+			c->ndevices_docs - c->nremote_docs == 1 ? "" : "s", c->devices_dir);
+	if (c->nremote_docs)
+		fprintf(f, " (%zu created by the LwM2M server, in %s)", gw_devices_dir_count(c, true),
+			c->remote_dir);
 	fprintf(f, "; %zu object definitions known", nobj);
 	if (c->objects_dir)
 		fprintf(f, " (%zu loaded from %s)", loaded, c->objects_dir);

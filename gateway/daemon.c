@@ -64,15 +64,16 @@ static void diag_to_log(void *ctx, enum diag_severity sev, const char *file, uns
  * definitions are only validated (and must not change: their definitions
  * are shared by every running store), profiles are checked against the
  * running ones. */
-static int load_all(const char *path, struct diag *diag, const struct lwm2m_registry *running,
-		    struct gw_config **config, struct lwm2m_registry **registry, size_t *loaded)
+static int load_all(const char *path, const struct gw_remote_change *ch, struct diag *diag,
+		    const struct lwm2m_registry *running, struct gw_config **config,
+		    struct lwm2m_registry **registry, size_t *loaded)
 {
 	struct gw_config *c;
 	int r;
 
 	*config = NULL;
 	*registry = NULL;
-	r = gw_config_load_file(path, diag, &c);
+	r = gw_config_load_file_change(path, ch, diag, &c);
 	if (r < 0)
 		return r;
 	r = gw_config_load_objects(c, diag, registry, loaded);
@@ -188,7 +189,7 @@ static void reload(struct daemon *d)
 		   (unsigned long long)now_monotonic_usec());
 	log_info("Reloading configuration from %s", d->opt->config_path);
 
-	r = load_all(d->opt->config_path, &diag, d->registry, &c, &reg, &loaded);
+	r = load_all(d->opt->config_path, NULL, &diag, d->registry, &c, &reg, &loaded);
 	if (r >= 0 && ((c->objects_dir == NULL) != (config_of(d)->objects_dir == NULL) ||
 		       (c->objects_dir && strcmp(c->objects_dir, config_of(d)->objects_dir) != 0)))
 		log_warning(
@@ -214,6 +215,64 @@ static void reload(struct daemon *d)
 		update_status(d);
 	}
 	sd_notifyf(0, "READY=1\nSTATUS=%s", d->status);
+}
+
+/* Logs each problem and keeps the first error for the server. */
+struct first_error {
+	char *buf;
+	size_t size;
+};
+
+static void diag_first(void *ctx, enum diag_severity sev, const char *file, unsigned line, unsigned col,
+		       const char *msg)
+{
+	struct first_error *fe = ctx;
+
+	diag_to_log(NULL, sev, file, line, col, msg);
+	if (sev == DIAG_ERROR && !fe->buf[0])
+		diag_format(fe->buf, fe->size, sev, file, line, col, msg);
+}
+
+/* A device the LwM2M server created, changed or removed (Object 26242):
+ * the whole configuration is loaded with the change made, as a reload
+ * (and `fieldgate check`) would load it; only when it is valid is the file
+ * written, and then applied by difference. Persisted and running, or
+ * neither. */
+static int remote_change(void *ud, const char *file, const char *text, char *why, size_t size)
+{
+	struct daemon *d = ud;
+	struct first_error fe = { why, size };
+	struct diag diag = { .fn = diag_first, .ctx = &fe };
+	const struct gw_remote_change ch = { file, text };
+	struct gw_config *c;
+	struct lwm2m_registry *reg;
+	size_t loaded = 0;
+	int r;
+
+	why[0] = '\0';
+	r = load_all(d->opt->config_path, &ch, &diag, d->registry, &c, &reg, &loaded);
+	lwm2m_registry_free(reg);
+	if (r < 0) {
+		if (!why[0])
+			snprintf(why, size, "cannot load %s: %s", d->opt->config_path, strerror(-r));
+		return r == -ENOMEM ? r : -EINVAL;
+	}
+	if (!c->remote_dir) {
+		gw_config_free(c);
+		snprintf(why, size, "no state directory for remote devices");
+		return -EPERM;
+	}
+	r = gw_remote_persist(c->remote_dir, file, text);
+	if (r < 0) {
+		snprintf(why, size, "cannot store %s/%s: %s", c->remote_dir, file, strerror(-r));
+		log_error("%s", why);
+		gw_config_free(c);
+		return -EIO;
+	}
+	gw_registry_apply(d->devices, c);
+	gw_metrics_file_apply(d->metrics, gw_registry_config(d->devices));
+	update_status(d);
+	return 0;
 }
 
 static void on_shutdown_done(void *ud)
@@ -361,7 +420,7 @@ int gw_daemon_run(const struct gw_options *opt)
 	log_info("fieldgate %s starting, configuration %s", FIELDGATE_VERSION, opt->config_path);
 	raise_fd_limit();
 	reserve_low_fds();
-	r = load_all(opt->config_path, &diag, NULL, &d.config, &d.registry, &d.objects_loaded);
+	r = load_all(opt->config_path, NULL, &diag, NULL, &d.config, &d.registry, &d.objects_loaded);
 	if (r < 0) {
 		if (diag.errors > 0)
 			log_error("Configuration %s has %u error%s, not starting", opt->config_path,
@@ -391,6 +450,7 @@ int gw_daemon_run(const struct gw_options *opt)
 			goto out;
 	}
 	gw_registry_on_change(d.devices, on_registry_change, &d);
+	gw_registry_on_remote(d.devices, remote_change, &d);
 	update_status(&d);
 	if (gw_metrics_file_new(d.event, d.devices, &d.metrics) < 0)
 		log_warning("Cannot set up the metrics file timer: metrics.textfile is not written");

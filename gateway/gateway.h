@@ -109,6 +109,7 @@ struct gw_device {
 	struct gw_psk_key psk_key;
 	uint64_t poll_usec;       /* 0: the profile's */
 	const struct ynode *vars; /* mapping of device variables (profile `device:` values) or NULL */
+	bool enabled;             /* false: configured but not started */
 	const struct ynode *node; /* the whole entry, for messages */
 };
 
@@ -161,6 +162,11 @@ struct gw_config {
 	char *devices_dir;
 	struct ydoc **devices_docs;
 	size_t ndevices_docs, ndevices_main;
+	/* The devices the LwM2M server created (remote.c): the folder
+	 * (gateway.state_dir/devices, NULL for a configuration from memory)
+	 * and how many of devices_docs, the last ones, are its files. */
+	char *remote_dir;
+	size_t nremote_docs;
 
 	/* Filled by gw_config_load_profiles(): the profiles of the devices. */
 	struct mapping_set *profiles;
@@ -194,6 +200,20 @@ static inline const struct gw_server *gw_config_server(const struct gw_config *c
  * negative errno (-EINVAL when the file has errors, -EBADMSG for YAML
  * syntax, -ENOENT...) with *out NULL. */
 int gw_config_load_file(const char *path, struct diag *diag, struct gw_config **out);
+/* A change of one file of the remote devices folder, checked before it is
+ * made: file (a name in remote_dir) with text in place of what the folder
+ * holds, or without it when text is NULL. */
+struct gw_remote_change {
+	const char *file;
+	const char *text;
+};
+/* gw_config_load_file() as if ch were made (NULL: none). */
+int gw_config_load_file_change(const char *path, const struct gw_remote_change *ch, struct diag *diag,
+			       struct gw_config **out);
+/* Where device d is configured: "remote" for a device of remote_dir,
+ * else the file it is written in. */
+const char *gw_device_source(const struct gw_config *c, const struct gw_device *d);
+bool gw_device_is_remote(const struct gw_config *c, const struct gw_device *d);
 /* Like gw_config_load_file(), but when the file has errors (-EINVAL),
  * *partial gets what could be parsed, so that `fieldgate check` can go on
  * checking the device profiles and report their errors too. Free it with
@@ -301,10 +321,36 @@ void gw_secret_scan_clear(struct gw_secret_scan *s);
  * -ENOMEM. */
 int gw_devices_dir_load(struct gw_config *c, const char *path, struct diag *diag,
 			struct gw_secret_scan *secrets);
+/* The same for the devices the LwM2M server created: the *.yaml files of
+ * gateway.state_dir/devices (which may be missing), with ch applied (may
+ * be NULL), appended to c->devices_docs after devices_dir's. */
+int gw_remote_dir_load(struct gw_config *c, const char *path, const struct gw_remote_change *ch,
+		       struct diag *diag, struct gw_secret_scan *secrets);
 /* In the parse (the root section's check, before the whole-file rules):
  * parse each file's `devices:` with device (the list element of the main
  * file's) and append them to c->devices. Returns 0 or -ENOMEM. */
 int gw_devices_dir_merge(struct schema_ctx *ctx, struct gw_config *c, const struct schema_key *device);
+/* How many devices come from devices_dir's files (remote false) or from
+ * the remote folder's (true). */
+size_t gw_devices_dir_count(const struct gw_config *c, bool remote);
+
+/* ---- devices the LwM2M server created (remote.c) ------------------------ */
+
+/* One device as Object 26242 gives it (strings, NULL or "" when not set). */
+struct gw_remote_device {
+	const char *name, *bridge, *address, *profile;
+	const char *vars; /* a JSON object: the profile's device variables */
+	int64_t poll_s;   /* 0: the profile's */
+	bool enabled;
+};
+/* Its devices file, in the configuration's syntax (malloc'ed into *out).
+ * Values are quoted; a unit id stays a number, an address or vars given
+ * as JSON (one line) a flow collection, checked by the loader after.
+ * -EINVAL with the reason in why, -ENOMEM. */
+int gw_remote_yaml(const struct gw_remote_device *d, char **out, char *why, size_t size);
+/* Make file of dir hold text (created 0600, dir 0700 when missing), or
+ * remove it (text NULL): atomically and durably. 0 or a negative errno. */
+int gw_remote_persist(const char *dir, const char *file, const char *text);
 
 /* ---- store-and-forward (store_fwd.c) ------------------------------------ */
 

@@ -75,6 +75,7 @@ static int on_change_timer(sd_event_source *s, uint64_t usec, void *ud)
 
 	(void)usec;
 	sd_event_source_set_enabled(s, SD_EVENT_OFF);
+	fielddev_sync(r);
 	if (r->on_change)
 		r->on_change(r->on_change_ud);
 	return 0;
@@ -104,6 +105,12 @@ void gw_registry_on_change(struct gw_registry *r, void (*fn)(void *ud), void *ud
 {
 	r->on_change = fn;
 	r->on_change_ud = ud;
+}
+
+void gw_registry_on_remote(struct gw_registry *r, gw_remote_fn fn, void *ud)
+{
+	r->remote_fn = fn;
+	r->remote_ud = ud;
 }
 
 /* ---- life cycle ------------------------------------------------------------------------- */
@@ -194,6 +201,7 @@ struct gw_registry *gw_registry_free(struct gw_registry *r)
 	}
 	free(r->devs);
 	r->genprofs = genprofs_free(r->genprofs);
+	fielddev_free(r);
 	lwm2m_store_free(r->gw_store);
 	servers_clear(r);
 	sd_event_source_disable_unref(r->change_timer);

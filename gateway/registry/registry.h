@@ -89,6 +89,14 @@ int gw_registry_presence(struct gw_registry *r, const char *device, int err);
 int gw_registry_generated(struct gw_registry *r, const char *bridge, const char *device, const char *address,
 			  const char *name, const char *text, size_t len);
 
+/* A change of the devices the LwM2M server created (Object 26242): file
+ * (NAME.yaml of the remote folder) with text, or removed (text NULL). The
+ * daemon checks the configuration with it as `fieldgate check` would,
+ * persists it and applies it (gw_registry_apply), or changes nothing and
+ * returns a negative errno with the first diagnostic in why. */
+typedef int (*gw_remote_fn)(void *ud, const char *file, const char *text, char *why, size_t size);
+void gw_registry_on_remote(struct gw_registry *r, gw_remote_fn fn, void *ud);
+
 /* De-register everything; done(ud) from the loop when finished. */
 int gw_registry_shutdown(struct gw_registry *r, uint32_t timeout_ms, void (*done)(void *ud), void *ud);
 struct gw_registry *gw_registry_free(struct gw_registry *r); /* accepts NULL */
@@ -131,6 +139,9 @@ struct gw_device_info {
 	const char *bridge, *bridge_type; /* NULL without a bridge */
 	const char *state;                /* registration state: registered, waiting... */
 	bool discovered;
+	/* where it is configured: the file, "remote" (created by the LwM2M
+	 * server, Object 26242) or "discovered" */
+	const char *source;
 	int presence;               /* 0 reachable, else why not (negative errno) */
 	uint64_t last_sample_usec;  /* CLOCK_REALTIME of the last accepted sample, 0: none */
 	uint64_t last_sample_age;   /* usec since then */

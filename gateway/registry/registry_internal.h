@@ -163,6 +163,13 @@ struct gw_registry {
 	size_t discovered;          /* devices discovered so far (their status order) */
 	struct genprofs *genprofs;  /* profiles bridges generated, in use */
 	bool closing;               /* gw_registry_shutdown() called: no new endpoints */
+
+	/* Object 26242 (fielddev.c): instance ids by device name, and the
+	 * daemon's check-persist-apply of the server's changes. */
+	struct fdid *fd;
+	size_t nfd;
+	gw_remote_fn remote_fn;
+	void *remote_ud;
 };
 
 /* ---- registry.c ---- */
@@ -272,6 +279,21 @@ bool instances_kept(const struct gw_registry *r, const struct gw_config *c, cons
 struct brt *instances_find(struct gw_registry *r, const char *name);
 void instances_free(struct gw_registry *r);
 void instances_obs_mark(struct gw_registry *r, struct dev *d);
+
+/* ---- fielddev.c: Object 26242 ---- */
+#define GW_FIELDDEV_OID 26242
+struct fdid;
+/* The instances as the configuration and the devices' states are now. */
+void fielddev_sync(struct gw_registry *r);
+void fielddev_free(struct gw_registry *r);
+/* The server's Create (iid -1: ours to choose; returns the instance id),
+ * Write and Delete; -EPERM for a device of the local files. */
+int fielddev_create(struct gw_registry *r, int iid, const struct lwm2m_records *recs, char *why, size_t size);
+int fielddev_write(struct gw_registry *r, const struct lwm2m_path *path, const struct lwm2m_records *recs);
+int fielddev_delete(struct gw_registry *r, const struct lwm2m_path *path);
+
+/* ---- status.c ---- */
+const char *status_state_word(int st);
 
 /* ---- reload.c ---- */
 char *reload_device_fingerprint(const struct gw_config *c, const struct gw_device *d,

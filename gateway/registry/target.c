@@ -157,6 +157,13 @@ static int gw_write(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *de
 		return fanout_write(d, path, records, replace, done, done_ctx);
 	if (dev)
 		return -ENOENT;
+	if (path->id[LWM2M_OID] == GW_FIELDDEV_OID) {
+		e = path->len >= 2 ? fielddev_write(r, path, records) : -EPERM;
+		if (e < 0)
+			return e;
+		done(done_ctx, 0);
+		return 0;
+	}
 	/* The gateway's own tree. */
 	e = lwm2m_store_write(lwm2m_endpoint_store(ep), path, records, replace);
 	for (size_t i = 0; e >= 0 && i < records->n; i++)
@@ -196,7 +203,27 @@ static void gw_obs_changed(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_dev
 		instances_obs_mark(ud, dev_of(ud, dev));
 }
 
+static int gw_create(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev, uint16_t oid, int iid,
+		     const struct lwm2m_records *records, char *why, size_t why_size)
+{
+	(void)ep;
+	if (dev || oid != GW_FIELDDEV_OID)
+		return -ENOSYS;
+	return fielddev_create(ud, iid, records, why, why_size);
+}
+
+static int gw_delete(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+		     const struct lwm2m_path *path)
+{
+	(void)ep;
+	if (dev || path->id[LWM2M_OID] != GW_FIELDDEV_OID)
+		return -ENOSYS;
+	return fielddev_delete(ud, path);
+}
+
 static const struct lwm2m_endpoint_ops gw_ep_ops = { .write = gw_write,
+						     .create = gw_create,
+						     .delete = gw_delete,
 						     .execute = gw_execute,
 						     .read = gw_read,
 						     .state = gw_state,
@@ -265,8 +292,14 @@ static int add_endpoint(struct gw_registry *r, const char *name, const struct gw
 
 int target_self_start(struct gw_registry *r)
 {
+	int e;
+
 	r->gw_state = LWM2M_EP_WAITING;
-	return add_endpoint(r, reg_config(r)->gateway.name, NULL, r->gw_store, r, &r->gw_ep);
+	e = add_endpoint(r, reg_config(r)->gateway.name, NULL, r->gw_store, r, &r->gw_ep);
+	/* Object 26242 is listed without devices too: the server may create one. */
+	if (e >= 0 && lwm2m_endpoint_declare_object(r->gw_ep, GW_FIELDDEV_OID) < 0)
+		log_warning("Object %d is not known: the server cannot create devices", GW_FIELDDEV_OID);
+	return e;
 }
 
 bool target_self_started(const struct gw_registry *r)

@@ -1,0 +1,273 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""Field devices provisioned, reconfigured and removed from the LwM2M server
+(issue 14): Object 26242 "Fieldgate Field Device" on the gateway's endpoint,
+end to end against fg-lwm2m-server and a real mosquitto behind the devices,
+in both northbound modes.
+
+- Create in each content format (TLV, SenML JSON, SenML CBOR, LwM2M CBOR):
+  2.01 with Location-Path /26242/<id>; the device registers (endpoint
+  mode) or appears in /25 (gateway mode) and serves the broker's values;
+  no other endpoint registers again;
+- bad creates (unknown bridge, unknown profile, bad address, name taken, no
+  name): 4.00 with the loader's diagnostic as payload, nothing persisted,
+  nothing registered;
+- Write of a created device's address: only it restarts; Write or Delete
+  of a device of the local files: 4.05; Delete: it de-registers, its file
+  goes;
+- the persisted files are accepted by `fieldgate check`; after a restart
+  the created devices are back; `status` says where each device comes
+  from; no secret is readable through 26242.
+
+Usage: test_remote.py PATH/TO/fieldgate
+"""
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import unittest
+
+import unittest_main
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.environ.get("FG_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(SOURCE, "tests", "mqtt"))
+sys.path.insert(0, HERE)
+import test_devices  # noqa: E402
+from fglwm2m import records_by_path  # noqa: E402
+from mqttpeer import Broker  # noqa: E402
+
+FIELDGATE = None
+PASSWORD = "pw-Remote-7731-secret"
+TLV, SENML_JSON, SENML_CBOR, LWM2M_CBOR = 11542, 110, 112, 11544
+
+
+def config(url, state, port, pwfile, mode):
+    return ("gateway:\n  name: gw\n  state_dir: %s\n  profiles_path: %s\n  status_socket: @SOCK@\n"
+            "log:\n  level: debug\nlwm2m:\n  mode: %s\n  lifetime: 60s\n  servers:\n    - uri: %s\n"
+            "bridges:\n  broker:\n    type: mqtt\n    host: 127.0.0.1\n    port: %d\n    username: gw\n"
+            "    password_file: %s\n    reconnect_min: 200ms\n"
+            "devices:\n  - name: local1\n    bridge: broker\n    profile: z2m-th-sensor\n    address: local1\n"
+            % (state, test_devices.PROFILES, mode, url, port, pwfile))
+
+
+class Remote(test_devices.Base):
+    mode = "endpoint"
+
+    def setUp(self):
+        super().setUp()
+        self.dir = tempfile.mkdtemp(prefix="fg-remote-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.state = os.path.join(self.dir, "state")
+        self.broker = Broker(self.dir, users={"gw": PASSWORD, "test": "test"}).start()
+        self.broker.auth = ("test", "test")
+        self.addCleanup(self.broker.close)
+        pwfile = os.path.join(self.dir, "mqtt-password")
+        with open(os.open(pwfile, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(PASSWORD + "\n")
+        self.text = config(self.srv.url, self.state, self.broker.port, pwfile, self.mode)
+        self.gw = self.start(self.text)
+        self.wait_present("gw")
+        self.wait_present("local1")
+
+    # ---- the two modes -------------------------------------------------------------
+
+    def ep(self, dev):
+        return "gw-" + dev if self.mode == "endpoint" else "gw"
+
+    def path(self, dev, p):
+        return p if self.mode == "endpoint" else "/" + dev + p
+
+    def prefixes(self):
+        r = self.srv.request("read", ep="gw", path="/25", timeout=10)
+        if r.get("code") != "2.05":
+            return []  # not registered (yet), or no device
+        return sorted(v for p, v in records_by_path(r).items() if p.endswith("/1"))
+
+    def wait_present(self, dev, start=0):
+        if dev == "gw" or self.mode == "endpoint":
+            self.wait_event_after("register", "gw" if dev == "gw" else "gw-" + dev, start)
+            return
+        deadline = time.monotonic() + 15
+        while dev not in self.prefixes():
+            self.assertLess(time.monotonic(), deadline, "%s never appeared in /25" % dev)
+            time.sleep(0.1)
+
+    def wait_gone(self, dev, start=0):
+        if self.mode == "endpoint":
+            self.wait_event_after("deregister", "gw-" + dev, start)
+            return
+        deadline = time.monotonic() + 15
+        while dev in self.prefixes():
+            self.assertLess(time.monotonic(), deadline, "%s never left /25" % dev)
+            time.sleep(0.1)
+
+    def wait_event_after(self, kind, ep, start, timeout=15):
+        deadline = time.monotonic() + timeout
+        while True:
+            evs = [e for e in self.srv.events(kind)[start:] if e["ep"] == ep]
+            if evs:
+                return evs[0]
+            self.assertLess(time.monotonic(), deadline, "no %s of %s" % (kind, ep))
+            time.sleep(0.05)
+
+    def registers(self, ep):
+        return len([e for e in self.srv.events("register") if e["ep"] == ep])
+
+    def temperature(self, dev, value):
+        """Publish until the device serves value (its subscription may come
+        after the first publication)."""
+        deadline = time.monotonic() + 15
+        while True:
+            self.broker.pub("zigbee2mqtt/" + dev, json.dumps({"temperature": value, "humidity": 40}), qos=1)
+            r = self.srv.request("read", ep=self.ep(dev), path=self.path(dev, "/3303/0/5700"), timeout=10)
+            if r["code"] == "2.05" and records_by_path(r)[self.path(dev, "/3303/0/5700")] == value:
+                return
+            self.assertLess(time.monotonic(), deadline, r)
+            time.sleep(0.1)
+
+    def create(self, ct, iid, values):
+        recs = [{"path": "/26242/%d/%d" % (iid, rid), "value": v} for rid, v in sorted(values.items())]
+        return self.srv.request("create", ep="gw", path="/26242", ct=ct, records=recs, timeout=15)
+
+    def instance(self, iid):
+        r = self.srv.request("read", ep="gw", path="/26242/%d" % iid, timeout=10)
+        self.assertEqual(r["code"], "2.05", r)
+        return {int(p.split("/")[3]): v for p, v in records_by_path(r).items()}
+
+    def remote_files(self):
+        d = os.path.join(self.state, "devices")
+        return sorted(f for f in os.listdir(d) if not f.startswith(".")) if os.path.isdir(d) else []
+
+    # ---- the tests ---------------------------------------------------------------------
+
+    def test_create_write_delete_restart(self):
+        local_regs = self.registers(self.ep("local1"))
+        # The inventory: the local device, read-only.
+        r = self.srv.request("read", ep="gw", path="/26242", timeout=10)
+        self.assertEqual(r["code"], "2.05", r)
+        local = self.instance(0)
+        self.assertEqual((local[0], local[1], local[2], local[3], local[6]),
+                         ("local1", "broker", "local1", "z2m-th-sensor", True))
+        self.assertEqual(local[10], self.gw.path)
+        self.assertEqual(local[9], "gw-local1" if self.mode == "endpoint" else "local1")
+
+        created = {}
+        for i, ct in enumerate((TLV, SENML_JSON, SENML_CBOR, LWM2M_CBOR)):
+            name = "r%d" % i
+            start = len(self.srv.events("register"))
+            r = self.create(ct, 5 + i, {0: name, 1: "broker", 2: name, 3: "z2m-th-sensor",
+                                        5: '{"serial": "S-%d"}' % i})
+            self.assertEqual((r["code"], r.get("location")), ("2.01", "/26242/%d" % (5 + i)), (ct, r))
+            self.wait_present(name, start)
+            self.temperature(name, 20.5 + i)
+            self.assertEqual(self.value(self.ep(name), self.path(name, "/3/0/2")), "S-%d" % i)
+            created[name] = 5 + i
+        self.assertEqual(self.remote_files(), ["r0.yaml", "r1.yaml", "r2.yaml", "r3.yaml"])
+        v = self.instance(5)
+        self.assertEqual((v[0], v[2], v[5], v[6], v[10]), ("r0", "r0", '{"serial":"S-0"}', True, "remote"))
+        self.assertEqual(v[7], "registered")
+        # Nobody else registered again.
+        self.assertEqual(self.registers(self.ep("local1")), local_regs)
+        if self.mode == "endpoint":
+            self.assertEqual(self.registers("gw"), 1)
+
+        # Local devices are read-only here.
+        r = self.srv.request("write", ep="gw", path="/26242/0/2", value="elsewhere", partial=True, timeout=10)
+        self.assertEqual(r["code"], "4.05", r)
+        r = self.srv.request("delete", ep="gw", path="/26242/0", timeout=10)
+        self.assertEqual(r["code"], "4.05", r)
+
+        # Write the address of r1: only it restarts.
+        start, dstart = len(self.srv.events("register")), len(self.srv.events("deregister"))
+        r = self.srv.request("write", ep="gw", path="/26242/6", partial=True, ct=SENML_CBOR,
+                             records=[{"path": "/26242/6/2", "value": "moved"}], timeout=15)
+        self.assertEqual(r["code"], "2.04", r)
+        if self.mode == "endpoint":
+            self.wait_event_after("deregister", "gw-r1", dstart)
+            self.wait_event_after("register", "gw-r1", start)
+        self.temperature_at("r1", "moved", 30.0)
+        self.assertEqual(self.instance(6)[2], "moved")
+        self.assertEqual(self.registers(self.ep("local1")), local_regs)
+        if self.mode == "endpoint":
+            self.assertEqual([e["ep"] for e in self.srv.events("register")[start:]], ["gw-r1"])
+
+        # Delete r2.
+        start = len(self.srv.events("deregister"))
+        r = self.srv.request("delete", ep="gw", path="/26242/7", timeout=15)
+        self.assertEqual(r["code"], "2.02", r)
+        self.wait_gone("r2", start)
+        self.assertEqual(self.remote_files(), ["r0.yaml", "r1.yaml", "r3.yaml"])
+        r = self.srv.request("read", ep="gw", path="/26242/7", timeout=10)
+        self.assertEqual(r["code"], "4.04", r)
+
+        # fieldgate check reads the persisted files as configuration.
+        c = self.gw.ctl("check")
+        self.assertEqual(c.returncode, 0, c.stderr)
+        self.assertIn("(3 created by the LwM2M server, in %s/devices)" % self.state, c.stdout)
+        # status says where each device comes from.
+        st = json.loads(self.gw.ctl("status", "--json").stdout)
+        self.assertEqual({d["name"]: d["source"] for d in st["devices"]},
+                         {"local1": self.gw.path, "r0": "remote", "r1": "remote", "r3": "remote"})
+        # No secret of the configuration is readable through 26242.
+        r = self.srv.request("read", ep="gw", path="/26242", accept=SENML_JSON, timeout=10)
+        self.assertNotIn(PASSWORD, r.get("text", ""))
+
+        # Restart: the created devices are back.
+        self.gw.stop()
+        start = len(self.srv.events("register"))
+        self.gw = self.start(self.text)
+        self.wait_present("gw", start)
+        for name in ("r0", "r1", "r3"):
+            self.wait_present(name, start)
+        self.temperature("r3", 12.5)
+
+    def temperature_at(self, dev, topic, value):
+        deadline = time.monotonic() + 15
+        while True:
+            self.broker.pub("zigbee2mqtt/" + topic, json.dumps({"temperature": value}), qos=1)
+            r = self.srv.request("read", ep=self.ep(dev), path=self.path(dev, "/3303/0/5700"), timeout=10)
+            if r["code"] == "2.05" and records_by_path(r)[self.path(dev, "/3303/0/5700")] == value:
+                return
+            self.assertLess(time.monotonic(), deadline, r)
+            time.sleep(0.1)
+
+    def test_bad_creates(self):
+        before = len(self.srv.events())
+        cases = [
+            ({0: "x1", 1: "nope", 2: "x1", 3: "z2m-th-sensor"}, r"unknown bridge 'nope' for device 'x1'"),
+            ({0: "x2", 1: "broker", 2: "x2", 3: "no-such-profile"}, r"no-such-profile"),
+            ({0: "x3", 1: "broker", 2: "a/b", 3: "z2m-th-sensor"}, r"x3.yaml:6:14: mqtt: 'a/b' cannot be a topic level"),
+            ({0: "local1", 1: "broker", 2: "l", 3: "z2m-th-sensor"}, r"device name 'local1' is taken"),
+            ({1: "broker", 2: "x5", 3: "z2m-th-sensor"}, r"^Name \(resource 0\) is required$"),
+            ({0: "x6", 1: "broker", 2: "x6", 3: "z2m-th-sensor", 5: "[1]"}, r"Variables"),
+        ]
+        for values, want in cases:
+            r = self.create(SENML_CBOR, 9, values)
+            self.assertEqual(r["code"], "4.00", (values, r))
+            self.assertRegex(r.get("text", ""), want)
+            self.assertNotIn("\n", r["text"])
+        self.assertEqual(self.remote_files(), [])
+        # Nothing registered, nothing in /25, one instance (the local one).
+        self.assertEqual([e for e in self.srv.events("register")[0:] if e["ep"] not in ("gw", self.ep("local1"))],
+                         [])
+        r = self.srv.request("read", ep="gw", path="/26242", timeout=10)
+        self.assertEqual(sorted({p.split("/")[2] for p in records_by_path(r)}), ["0"])
+        del before
+
+
+class RemoteGateway(Remote):
+    mode = "gateway"
+
+
+def main():
+    global FIELDGATE
+    FIELDGATE = os.path.abspath(sys.argv.pop(1))
+    test_devices.FIELDGATE = FIELDGATE
+    return unittest_main.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
