@@ -233,6 +233,21 @@ static void diag_first(void *ctx, enum diag_severity sev, const char *file, unsi
 		diag_format(fe->buf, fe->size, sev, file, line, col, msg);
 }
 
+/* Whether the device of a remote file runs as it should (a disabled one
+ * does not). */
+static bool started(const struct daemon *d, const char *file)
+{
+	const struct gw_config *c = gw_registry_config(d->devices);
+	size_t n = strlen(file) - strlen(".yaml");
+
+	for (size_t i = 0; i < c->devices.n; i++) {
+		const struct gw_device *dv = gw_config_device(c, i);
+		if (strlen(dv->name) == n && strncmp(dv->name, file, n) == 0)
+			return !dv->enabled || gw_registry_running(d->devices, dv->name);
+	}
+	return false;
+}
+
 /* A device the LwM2M server created, changed or removed (Object 26242):
  * the whole configuration is loaded with the change made, as a reload
  * (and `fieldgate check`) would load it; only when it is valid is the file
@@ -246,6 +261,7 @@ static int remote_change(void *ud, const char *file, const char *text, char *why
 	const struct gw_remote_change ch = { file, text };
 	struct gw_config *c;
 	struct lwm2m_registry *reg;
+	char *old = NULL, *dir;
 	size_t loaded = 0;
 	int r;
 
@@ -262,17 +278,38 @@ static int remote_change(void *ud, const char *file, const char *text, char *why
 		snprintf(why, size, "no state directory for remote devices");
 		return -EPERM;
 	}
-	r = gw_remote_persist(c->remote_dir, file, text);
+	r = gw_remote_read(c->remote_dir, file, &old);
+	if (r == -ENOENT)
+		r = 0;
+	if (r >= 0)
+		r = gw_remote_persist(c->remote_dir, file, text);
 	if (r < 0) {
 		snprintf(why, size, "cannot store %s/%s: %s", c->remote_dir, file, strerror(-r));
 		log_error("%s", why);
 		gw_config_free(c);
+		free(old);
 		return -EIO;
 	}
+	dir = strdup(c->remote_dir);
 	gw_registry_apply(d->devices, c);
+	r = 0;
+	if (text && dir && !started(d, file)) {
+		/* Valid, but it did not start (logged): the file goes back to
+		 * what it was and so does what runs, so that the two agree. */
+		snprintf(why, size, "the device did not start (see the gateway's log): nothing changed");
+		r = gw_remote_persist(dir, file, old);
+		if (r < 0)
+			log_error_errno(r, "Cannot restore %s/%s: %m", dir, file);
+		else
+			reload(d);
+		r = -EIO;
+	} else if (!dir)
+		r = log_oom();
 	gw_metrics_file_apply(d->metrics, gw_registry_config(d->devices));
 	update_status(d);
-	return 0;
+	free(old);
+	free(dir);
+	return r;
 }
 
 static void on_shutdown_done(void *ud)

@@ -351,6 +351,9 @@ int gw_remote_yaml(const struct gw_remote_device *d, char **out, char *why, size
 /* Make file of dir hold text (created 0600, dir 0700 when missing), or
  * remove it (text NULL): atomically and durably. 0 or a negative errno. */
 int gw_remote_persist(const char *dir, const char *file, const char *text);
+/* What file of dir holds now (malloc'ed, NUL-terminated) into *out: 0,
+ * -ENOENT when there is no such file, another negative errno. */
+int gw_remote_read(const char *dir, const char *file, char **out);
 
 /* ---- store-and-forward (store_fwd.c) ------------------------------------ */
 

@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define REMOTE_FILE_MAX (64 * 1024)
+
 /* A YAML double-quoted scalar: JSON's escapes are YAML's. */
 static void put_quoted(FILE *f, const char *s)
 {
@@ -162,4 +164,33 @@ int gw_remote_persist(const char *dir, const char *file, const char *text)
 		return r;
 	}
 	return sync_dir(dir);
+}
+
+int gw_remote_read(const char *dir, const char *file, char **out)
+{
+	char path[4096], *s;
+	size_t n = 0;
+	FILE *f;
+
+	*out = NULL;
+	if (snprintf(path, sizeof(path), "%s/%s", dir, file) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	s = malloc(REMOTE_FILE_MAX + 1);
+	if (!s) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	n = fread(s, 1, REMOTE_FILE_MAX, f);
+	if (ferror(f)) {
+		fclose(f);
+		free(s);
+		return -EIO;
+	}
+	fclose(f);
+	s[n] = '\0';
+	*out = s;
+	return 0;
 }

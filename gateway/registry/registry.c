@@ -107,6 +107,11 @@ void gw_registry_on_change(struct gw_registry *r, void (*fn)(void *ud), void *ud
 	r->on_change_ud = ud;
 }
 
+bool gw_registry_running(const struct gw_registry *r, const char *name)
+{
+	return device_find(r, name) != NULL;
+}
+
 void gw_registry_on_remote(struct gw_registry *r, gw_remote_fn fn, void *ud)
 {
 	r->remote_fn = fn;

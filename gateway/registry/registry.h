@@ -96,6 +96,8 @@ int gw_registry_generated(struct gw_registry *r, const char *bridge, const char 
  * returns a negative errno with the first diagnostic in why. */
 typedef int (*gw_remote_fn)(void *ud, const char *file, const char *text, char *why, size_t size);
 void gw_registry_on_remote(struct gw_registry *r, gw_remote_fn fn, void *ud);
+/* Is device name running (started, whatever its registration state)? */
+bool gw_registry_running(const struct gw_registry *r, const char *name);
 
 /* De-register everything; done(ud) from the loop when finished. */
 int gw_registry_shutdown(struct gw_registry *r, uint32_t timeout_ms, void (*done)(void *ud), void *ud);

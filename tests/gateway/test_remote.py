@@ -128,6 +128,12 @@ class Remote(test_devices.Base):
             self.assertLess(time.monotonic(), deadline, r)
             time.sleep(0.1)
 
+    def create_unnumbered(self, values):
+        """A TLV Create of resources not wrapped in an Object Instance: the
+        server leaves the instance id to the client."""
+        tlv = b"".join(bytes([0xC8, rid, len(v.encode())]) + v.encode() for rid, v in sorted(values.items()))
+        return self.srv.request("create", ep="gw", path="/26242", ct=TLV, hex=tlv.hex(), timeout=15)
+
     def create(self, ct, iid, values):
         recs = [{"path": "/26242/%d/%d" % (iid, rid), "value": v} for rid, v in sorted(values.items())]
         return self.srv.request("create", ep="gw", path="/26242", ct=ct, records=recs, timeout=15)
@@ -168,14 +174,17 @@ class Remote(test_devices.Base):
         self.assertEqual(self.remote_files(), ["r0.yaml", "r1.yaml", "r2.yaml", "r3.yaml"])
         v = self.instance(5)
         self.assertEqual((v[0], v[2], v[5], v[6], v[10]), ("r0", "r0", '{"serial":"S-0"}', True, "remote"))
-        self.assertEqual(v[7], "registered")
+        deadline = time.monotonic() + 10
+        while self.instance(5)[7] != "registered":
+            self.assertLess(time.monotonic(), deadline, self.instance(5))
+            time.sleep(0.05)
         # Nobody else registered again.
         self.assertEqual(self.registers(self.ep("local1")), local_regs)
         if self.mode == "endpoint":
             self.assertEqual(self.registers("gw"), 1)
 
         # Local devices are read-only here.
-        r = self.srv.request("write", ep="gw", path="/26242/0/2", value="elsewhere", partial=True, timeout=10)
+        r = self.srv.request("write", ep="gw", path="/26242/0/2", value="elsewhere", timeout=10)
         self.assertEqual(r["code"], "4.05", r)
         r = self.srv.request("delete", ep="gw", path="/26242/0", timeout=10)
         self.assertEqual(r["code"], "4.05", r)
@@ -223,6 +232,38 @@ class Remote(test_devices.Base):
         for name in ("r0", "r1", "r3"):
             self.wait_present(name, start)
         self.temperature("r3", 12.5)
+
+    def test_disable_enable(self):
+        r = self.create_unnumbered({0: "d1", 1: "broker", 2: "d1", 3: "z2m-th-sensor"})
+        self.assertEqual(r["code"], "2.01", r)
+        iid = int(r["location"].split("/")[2])
+        self.assertEqual(iid, 1)  # the lowest free: the local device has 0
+        self.wait_present("d1")
+        self.temperature("d1", 5.0)
+        # Enabled false: configured (its instance, its file) but stopped.
+        dstart = len(self.srv.events("deregister"))
+        r = self.srv.request("write", ep="gw", path="/26242/%d/6" % iid, value=False,
+                             ct=SENML_CBOR, timeout=15)
+        self.assertEqual(r["code"], "2.04", r)
+        self.wait_gone("d1", dstart)
+        v = self.instance(iid)
+        self.assertEqual((v[0], v[6], v[7]), ("d1", False, "disabled"))
+        with open(os.path.join(self.state, "devices", "d1.yaml")) as f:
+            self.assertIn("enabled: false", f.read())
+        self.assertEqual(self.gw.ctl("check").returncode, 0)
+        # And back.
+        start = len(self.srv.events("register"))
+        r = self.srv.request("write", ep="gw", path="/26242/%d/6" % iid, value=True,
+                             ct=SENML_CBOR, timeout=15)
+        self.assertEqual(r["code"], "2.04", r)
+        self.wait_present("d1", start)
+        self.temperature("d1", 6.0)
+        # The state follows the registration (within the 200 ms of the
+        # change notification).
+        deadline = time.monotonic() + 10
+        while self.instance(iid)[7] != "registered":
+            self.assertLess(time.monotonic(), deadline, self.instance(iid))
+            time.sleep(0.05)
 
     def temperature_at(self, dev, topic, value):
         deadline = time.monotonic() + 15
