@@ -24,6 +24,8 @@
  *                profile for (bridge_host.generated)
  *   genprof.c    the profiles bridges generated, shared by name
  *   status.c     counts and the `fieldgate status` table
+ *   fielddev.c   Object 26242: every device an instance; the server's
+ *                Create, Write and Delete handed to the daemon
  *
  * Threads: the sd_event loop's only.
  */
