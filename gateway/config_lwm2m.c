@@ -160,6 +160,12 @@ static const struct schema_enum_word mode_words[] = {
 	{ NULL },
 };
 
+static const struct schema_enum_word reboot_words[] = {
+	{ "daemon", GW_REBOOT_DAEMON },
+	{ "host", GW_REBOOT_HOST },
+	{ NULL },
+};
+
 static const struct schema_enum_word security_words[] = {
 	{ "nosec", GW_SECURITY_NOSEC },
 	{ "psk", GW_SECURITY_PSK },
@@ -205,6 +211,13 @@ static const struct schema_key gateway_keys[] = {
 	  .kind = SCHEMA_STRING,
 	  .offset = GG_OFF(devices_dir),
 	  .doc = "folder of *.yaml files with more devices (relative to this file; default devices.d)" },
+	{ .name = "reboot",
+	  .kind = SCHEMA_ENUM,
+	  .offset = GG_OFF(reboot),
+	  .words = reboot_words,
+	  .def_int = GW_REBOOT_DAEMON,
+	  .doc = "what the LwM2M server's Reboot (/3/0/4) restarts: daemon (it executes itself again) or "
+		 "host (logind reboots the machine)" },
 	{ NULL },
 };
 

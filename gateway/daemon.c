@@ -33,6 +33,8 @@ struct daemon {
 	struct gw_metrics_file *metrics;
 	size_t objects_loaded;
 	bool stopping;
+	int reboot; /* the server asked: 1 Reboot, 2 Factory Reset */
+	sd_event_source *reboot_ev;
 	char status[256];
 };
 
@@ -320,6 +322,25 @@ static void on_shutdown_done(void *ud)
 	sd_event_exit(d->event, 0);
 }
 
+/* De-register every endpoint, then leave the loop. */
+static int stop(struct daemon *d)
+{
+	d->stopping = true;
+	/* A Reboot that starts the daemon again is, for systemd, a reload:
+	 * STOPPING=1 would have it stop the service, while the same process
+	 * (re-executed) says READY=1 again. */
+	if (d->reboot && config_of(d)->gateway.reboot == GW_REBOOT_DAEMON)
+		sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reboot: de-registering",
+			   (unsigned long long)now_monotonic_usec());
+	else
+		sd_notify(0, "STOPPING=1\nSTATUS=De-registering");
+	d->status_server = gw_status_server_free(d->status_server);
+	d->metrics = gw_metrics_file_free(d->metrics);
+	if (d->devices && gw_registry_shutdown(d->devices, 5000, on_shutdown_done, d) >= 0)
+		return 0;
+	return sd_event_exit(d->event, 0);
+}
+
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct daemon *d = userdata;
@@ -335,19 +356,42 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 	case SIGINT:
 		if (d->stopping)
 			break;
-		d->stopping = true;
 		log_info("Received %s, de-registering and stopping",
 			 si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
-		sd_notify(0, "STOPPING=1\nSTATUS=De-registering");
-		d->status_server = gw_status_server_free(d->status_server);
-		d->metrics = gw_metrics_file_free(d->metrics);
-		if (d->devices && gw_registry_shutdown(d->devices, 5000, on_shutdown_done, d) >= 0)
-			break;
-		return sd_event_exit(sd_event_source_get_event(s), 0);
+		return stop(d);
 	default:
 		break;
 	}
 	return 0;
+}
+
+/* The server's Reboot or Factory Reset, after its 2.04 went out: the
+ * same de-registration as SIGTERM; gw_daemon_run() then does the rest. */
+static int on_reboot(sd_event_source *s, void *ud)
+{
+	struct daemon *d = ud;
+
+	(void)s;
+	d->reboot_ev = sd_event_source_disable_unref(d->reboot_ev);
+	if (d->stopping)
+		return 0;
+	log_notice("The LwM2M server asked for a %s: de-registering, then %s",
+		   d->reboot == 2 ? "Factory Reset" : "Reboot",
+		   config_of(d)->gateway.reboot == GW_REBOOT_HOST ? "rebooting the host" : "starting again");
+	return stop(d);
+}
+
+static void reboot_requested(void *ud, bool factory_reset)
+{
+	struct daemon *d = ud;
+
+	if (d->stopping || d->reboot)
+		return;
+	d->reboot = factory_reset ? 2 : 1;
+	if (sd_event_add_defer(d->event, &d->reboot_ev, on_reboot, d) < 0) {
+		log_oom();
+		d->reboot = 0;
+	}
 }
 
 static int setup_loop(struct daemon *d)
@@ -443,6 +487,35 @@ static void reserve_low_fds(void)
 			    most->name);
 }
 
+/* After the server's Reboot or Factory Reset de-registered everything:
+ * Factory Reset forgets the devices the server created and the bootstrap
+ * results; then logind reboots the host (reboot: host), or the daemon
+ * starts again (GW_DAEMON_REEXEC), also when logind refuses. */
+static int restart(const struct daemon *d)
+{
+	const struct gw_config *c = config_of(d);
+	int r;
+
+	if (d->reboot == 2) {
+		r = gw_factory_reset(c->gateway.state_dir, c->remote_dir);
+		if (r < 0)
+			log_error_errno(r, "Factory Reset: cannot remove everything in %s: %m",
+					c->gateway.state_dir);
+		else
+			log_notice("Factory Reset: the devices the LwM2M server created and the bootstrap "
+				   "results are removed");
+	}
+	if (c->gateway.reboot == GW_REBOOT_HOST) {
+		r = gw_host_reboot();
+		if (r >= 0) {
+			log_notice("Rebooting the host (logind)");
+			return 0;
+		}
+		log_notice("Starting the daemon again instead");
+	}
+	return GW_DAEMON_REEXEC;
+}
+
 int gw_daemon_run(const struct gw_options *opt)
 {
 	struct daemon d = { .opt = opt };
@@ -488,6 +561,7 @@ int gw_daemon_run(const struct gw_options *opt)
 	}
 	gw_registry_on_change(d.devices, on_registry_change, &d);
 	gw_registry_on_remote(d.devices, remote_change, &d);
+	gw_registry_on_reboot(d.devices, reboot_requested, &d);
 	update_status(&d);
 	if (gw_metrics_file_new(d.event, d.devices, &d.metrics) < 0)
 		log_warning("Cannot set up the metrics file timer: metrics.textfile is not written");
@@ -503,6 +577,8 @@ int gw_daemon_run(const struct gw_options *opt)
 	}
 	log_info("Stopped");
 	ret = r == 0 ? 0 : 1;
+	if (ret == 0 && d.reboot)
+		ret = restart(&d);
 out:
 	gw_metrics_file_free(d.metrics);
 	gw_status_server_free(d.status_server);

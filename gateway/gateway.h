@@ -43,6 +43,11 @@ enum gw_security {
 	GW_SECURITY_CERTIFICATE,
 };
 
+enum gw_reboot {
+	GW_REBOOT_DAEMON = 0, /* de-register, then the daemon executes itself again */
+	GW_REBOOT_HOST,       /* de-register, then logind reboots the machine */
+};
+
 enum gw_scheme {
 	GW_SCHEME_COAP = 0,
 	GW_SCHEME_COAPS,
@@ -86,6 +91,7 @@ struct gw_gateway_config {
 	const char *profiles_path; /* ':'-separated folders, as written */
 	const char *status_socket; /* Unix socket of `fieldgate status`, or NULL: default */
 	const char *devices_dir;   /* as written, or NULL: devices.d beside the file */
+	int reboot;                /* enum gw_reboot: what the server's Reboot (/3/0/4) restarts */
 };
 
 /* A named bridge instance of `bridges:`. Only name and type are checked
@@ -465,3 +471,17 @@ int gw_ctl_socket(const struct gw_options *opt, char *buf, size_t size, const ch
 /* `fieldgate run`: the daemon. Returns the exit code: 0 after SIGTERM or
  * SIGINT, 1 when the configuration is invalid or startup fails. */
 int gw_daemon_run(const struct gw_options *opt);
+/* gw_daemon_run()'s answer to the server's Reboot (gateway.reboot daemon):
+ * everything is de-registered and freed; main() executes the program
+ * again with its arguments (exit 1 if it cannot, which the unit's
+ * Restart=on-failure restarts). */
+#define GW_DAEMON_REEXEC 100
+
+/* Factory Reset (reboot.c): remove the devices the LwM2M server created
+ * (*.yaml of remote_dir, may be NULL) and the client's bootstrap results
+ * (bs-*.state of state_dir). 0 or the first negative errno. */
+int gw_factory_reset(const char *state_dir, const char *remote_dir);
+/* Ask logind (org.freedesktop.login1.Manager.Reboot, not interactive) on
+ * the system bus to reboot the host. 0 or a negative errno (logged with
+ * the bus's reason). */
+int gw_host_reboot(void);

@@ -107,6 +107,12 @@ void gw_registry_on_change(struct gw_registry *r, void (*fn)(void *ud), void *ud
 	r->on_change_ud = ud;
 }
 
+void gw_registry_on_reboot(struct gw_registry *r, gw_reboot_fn fn, void *ud)
+{
+	r->reboot_fn = fn;
+	r->reboot_ud = ud;
+}
+
 bool gw_registry_running(const struct gw_registry *r, const char *name)
 {
 	return device_find(r, name) != NULL;

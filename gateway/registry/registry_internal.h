@@ -172,6 +172,8 @@ struct gw_registry {
 	size_t nfd;
 	gw_remote_fn remote_fn;
 	void *remote_ud;
+	gw_reboot_fn reboot_fn; /* the daemon's Reboot and Factory Reset */
+	void *reboot_ud;
 };
 
 /* ---- registry.c ---- */

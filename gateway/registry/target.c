@@ -179,12 +179,23 @@ static int gw_execute(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *
 		      const struct lwm2m_path *path, const char *args, size_t args_len, lwm2m_done_fn done,
 		      void *done_ctx)
 {
-	struct dev *d = dev_of(ud, dev);
+	struct gw_registry *r = ud;
+	struct dev *d = dev_of(r, dev);
 
 	(void)ep;
 	if (d)
 		return fanout_execute(d, path, args, args_len, done, done_ctx);
-	return dev ? -ENOENT : -EPERM;
+	if (dev)
+		return -ENOENT;
+	/* The gateway's Reboot and Factory Reset: 2.04 first, the daemon
+	 * de-registers everything after this request. */
+	if (r->reboot_fn && path->len == 3 && path->id[LWM2M_OID] == 3 && path->id[LWM2M_IID] == 0 &&
+	    (path->id[LWM2M_RID] == 4 || path->id[LWM2M_RID] == 5)) {
+		done(done_ctx, 0);
+		r->reboot_fn(r->reboot_ud, path->id[LWM2M_RID] == 5);
+		return 0;
+	}
+	return -EPERM;
 }
 
 static int gw_read(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,

@@ -24,6 +24,7 @@ Usage: test_remote.py PATH/TO/fieldgate
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -265,6 +266,56 @@ class Remote(test_devices.Base):
             self.assertLess(time.monotonic(), deadline, self.instance(iid))
             time.sleep(0.05)
 
+    def execute_gateway(self, rid):
+        r = self.srv.request("execute", ep="gw", path="/3/0/%d" % rid, timeout=15)
+        self.assertEqual(r["code"], "2.04", r)
+
+    def wait_reregistered(self, eps, dstart, rstart):
+        """Every endpoint of eps de-registers, then registers again."""
+        for ep in eps:
+            d = self.wait_event_after("deregister", ep, dstart)
+            reg = self.wait_event_after("register", ep, rstart)
+            self.assertLess(d["ts"], reg["ts"], ep)
+
+    def test_reboot(self):
+        r = self.create(SENML_CBOR, 3, {0: "b1", 1: "broker", 2: "b1", 3: "z2m-th-sensor"})
+        self.assertEqual(r["code"], "2.01", r)
+        self.wait_present("b1")
+        pid = self.gw.proc.pid
+        dstart, rstart = len(self.srv.events("deregister")), len(self.srv.events("register"))
+        self.execute_gateway(4)
+        eps = ["gw", "gw-local1", "gw-b1"] if self.mode == "endpoint" else ["gw"]
+        self.wait_reregistered(eps, dstart, rstart)
+        self.wait_present("b1", rstart)
+        self.wait_present("local1", rstart)
+        # The same process (re-executed: systemd keeps tracking it), the
+        # created device kept.
+        self.assertIsNone(self.gw.proc.poll())
+        self.assertEqual(self.gw.proc.pid, pid)
+        self.gw.wait_log(r"The LwM2M server asked for a Reboot: de-registering, then starting again")
+        self.temperature("b1", 7.5)
+        self.assertEqual(self.remote_files(), ["b1.yaml"])
+
+    def test_factory_reset(self):
+        r = self.create(SENML_CBOR, 3, {0: "f1", 1: "broker", 2: "f1", 3: "z2m-th-sensor"})
+        self.assertEqual(r["code"], "2.01", r)
+        self.wait_present("f1")
+        # A bootstrap result the client would have kept.
+        with open(os.path.join(self.state, "bs-gw.state"), "w") as f:
+            f.write("x")
+        dstart, rstart = len(self.srv.events("deregister")), len(self.srv.events("register"))
+        self.execute_gateway(5)
+        self.wait_reregistered(["gw", "gw-local1"] if self.mode == "endpoint" else ["gw"], dstart, rstart)
+        self.wait_present("local1", rstart)
+        self.assertEqual(self.remote_files(), [])
+        self.assertFalse(os.path.exists(os.path.join(self.state, "bs-gw.state")))
+        r = self.srv.request("read", ep="gw", path="/26242", timeout=10)
+        self.assertEqual(sorted({p.split("/")[2] for p in records_by_path(r)}), ["0"])
+        if self.mode == "endpoint":
+            self.assertEqual([e for e in self.srv.events("register")[rstart:] if e["ep"] == "gw-f1"], [])
+        else:
+            self.assertNotIn("f1", self.prefixes())
+
     def temperature_at(self, dev, topic, value):
         deadline = time.monotonic() + 15
         while True:
@@ -301,6 +352,58 @@ class Remote(test_devices.Base):
 
 class RemoteGateway(Remote):
     mode = "gateway"
+
+
+class HostReboot(test_devices.Base):
+    """reboot: host: Reboot de-registers everything, then asks logind
+    (dbusmock's logind template on a private system bus) and exits 0."""
+
+    def setUp(self):
+        super().setUp()
+        sys.path.insert(0, os.path.join(SOURCE, "tests", "ble"))
+        from test_ble import Bus, wait_for
+        self.bus = Bus()
+        self.addCleanup(self.bus.stop)
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.bus.address)
+        self.logind = subprocess.Popen(["/usr/bin/python3", "-m", "dbusmock", "--system", "--template", "logind"],
+                                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(self.stop_logind)
+        wait_for(lambda: self.bus.conn.name_has_owner("org.freedesktop.login1"), 15, "logind on the bus")
+        self.state = tempfile.mkdtemp(prefix="fg-remote-state-")
+        self.addCleanup(shutil.rmtree, self.state, True)
+
+    def stop_logind(self):
+        self.logind.terminate()
+        self.logind.wait(10)
+
+    def reboots(self):
+        mock = self.bus.conn.get_object("org.freedesktop.login1", "/org/freedesktop/login1")
+        return [(str(c[1]), [bool(a) for a in c[2]]) for c in mock.GetCalls(dbus_interface="org.freedesktop.DBus.Mock")
+                if str(c[1]) == "Reboot"]
+
+    def test_host(self):
+        text = test_devices.config(self.srv.url, "@SOCK@", [{"name": "s1"}], state_dir=self.state)
+        text = text.replace("  state_dir:", "  reboot: host\n  state_dir:")
+        old = os.environ.get("DBUS_SYSTEM_BUS_ADDRESS")
+        os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = self.bus.address
+        try:
+            gw = self.start(text)
+        finally:
+            if old is None:
+                del os.environ["DBUS_SYSTEM_BUS_ADDRESS"]
+            else:
+                os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = old
+        for ep in ("gw", "gw-s1"):
+            self.srv.wait_event("register", ep=ep, timeout=15)
+        self.assertEqual(self.reboots(), [])
+        r = self.srv.request("execute", ep="gw", path="/3/0/4", timeout=15)
+        self.assertEqual(r["code"], "2.04", r)
+        self.assertEqual(gw.proc.wait(timeout=20), 0)
+        self.assertEqual(sorted(self.srv.wait_event("deregister", ep=ep)["ep"] for ep in ("gw", "gw-s1")),
+                         ["gw", "gw-s1"])
+        # Not interactive: polkit decides, nobody is asked.
+        self.assertEqual(self.reboots(), [("Reboot", [False])])
+        gw.wait_log(r"Rebooting the host \(logind\)")
 
 
 def main():
