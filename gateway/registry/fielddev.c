@@ -152,25 +152,12 @@ static char *node_text(const struct ynode *n, bool scalar_raw)
 
 static int set_value(struct gw_registry *r, uint16_t iid, uint16_t rid, const struct lwm2m_value *v)
 {
-	const struct lwm2m_path p = LWM2M_PATH(OID, iid, rid);
-	struct lwm2m_value old;
-
-	if (lwm2m_store_get(r->gw_store, &p, &old) == 0 && old.type == v->type &&
-	    (v->type == LWM2M_TYPE_STRING
-		     ? old.bytes.len == v->bytes.len && !memcmp(old.bytes.ptr, v->bytes.ptr, v->bytes.len)
-	     : v->type == LWM2M_TYPE_BOOLEAN ? old.b == v->b
-					     : old.i == v->i))
-		return 0;
-	if (r->gw_ep)
-		return lwm2m_endpoint_set(r->gw_ep, NULL, &p, v);
-	return lwm2m_store_set(r->gw_store, &p, v);
+	return self_set(r, &LWM2M_PATH(OID, iid, rid), v);
 }
 
 static int set_text(struct gw_registry *r, uint16_t iid, uint16_t rid, const char *s)
 {
-	const struct lwm2m_value v = { .type = LWM2M_TYPE_STRING,
-				       .bytes = { (const uint8_t *)(s ? s : ""), s ? strlen(s) : 0 } };
-	return set_value(r, iid, rid, &v);
+	return self_set_text(r, &LWM2M_PATH(OID, iid, rid), s);
 }
 
 static void device_values(struct gw_registry *r, const struct gw_config *c, const struct gw_device *cfg,

@@ -213,6 +213,7 @@ struct gw_registry *gw_registry_free(struct gw_registry *r)
 	free(r->devs);
 	r->genprofs = genprofs_free(r->genprofs);
 	fielddev_free(r);
+	health_stop(r);
 	lwm2m_store_free(r->gw_store);
 	servers_clear(r);
 	sd_event_source_disable_unref(r->change_timer);

@@ -59,6 +59,10 @@ struct brt {
 	const struct bridge_kind *kind;
 	struct bridge *b; /* NULL when it could not be created */
 	bool keep;
+	/* Object 26241 (health.c): samples and operations through it, those
+	 * that failed, the last failure. */
+	uint64_t requests, errors;
+	char last_error[160];
 };
 
 /* What the LwM2M server sees of a device: its own endpoint (endpoint mode)
@@ -174,6 +178,7 @@ struct gw_registry {
 	void *remote_ud;
 	gw_reboot_fn reboot_fn; /* the daemon's Reboot and Factory Reset */
 	void *reboot_ud;
+	sd_event_source *health_timer;
 };
 
 /* ---- registry.c ---- */
@@ -295,6 +300,19 @@ void fielddev_free(struct gw_registry *r);
 int fielddev_create(struct gw_registry *r, int iid, const struct lwm2m_records *recs, char *why, size_t size);
 int fielddev_write(struct gw_registry *r, const struct lwm2m_path *path, const struct lwm2m_records *recs);
 int fielddev_delete(struct gw_registry *r, const struct lwm2m_path *path);
+
+/* ---- health.c: /3/0, 26241, /4/0 of the gateway's endpoint ---- */
+/* A value of the gateway's own store (observers notified when it changed). */
+int self_set(struct gw_registry *r, const struct lwm2m_path *p, const struct lwm2m_value *v);
+int self_set_text(struct gw_registry *r, const struct lwm2m_path *p, const char *s);
+/* One sample or operation of d through its bridge, err its result. */
+void health_count(struct dev *d, int err, const char *what);
+/* A failure of d's bridge that is not a request (the device unreachable). */
+void health_error(struct dev *d, int err, const char *what);
+int health_reset(struct gw_registry *r, uint16_t iid); /* Execute /26241/iid/4 */
+void health_refresh(struct gw_registry *r);
+int health_start(struct gw_registry *r);
+void health_stop(struct gw_registry *r);
 
 /* ---- status.c ---- */
 const char *status_state_word(int st);

@@ -195,6 +195,14 @@ static int gw_execute(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *
 		r->reboot_fn(r->reboot_ud, path->id[LWM2M_RID] == 5);
 		return 0;
 	}
+	/* Reset Statistics of a bridge. */
+	if (path->len == 3 && path->id[LWM2M_OID] == 26241 && path->id[LWM2M_RID] == 4) {
+		int e = health_reset(r, path->id[LWM2M_IID]);
+		if (e < 0)
+			return e;
+		done(done_ctx, 0);
+		return 0;
+	}
 	return -EPERM;
 }
 
@@ -204,7 +212,12 @@ static int gw_read(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev
 	struct dev *d = dev_of(ud, dev);
 
 	(void)ep;
-	return d ? fanout_read(d, path, done, done_ctx) : 0;
+	if (d)
+		return fanout_read(d, path, done, done_ctx);
+	/* The gateway's health as it is now. */
+	if (!dev)
+		health_refresh(ud);
+	return 0;
 }
 
 static void gw_obs_changed(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev)

@@ -54,7 +54,9 @@ def config(url, state, port, pwfile, mode):
             % (state, test_devices.PROFILES, mode, url, port, pwfile))
 
 
-class Remote(test_devices.Base):
+class WithBroker(test_devices.Base):
+    """The gateway with an MQTT bridge to a real mosquitto (password from a
+    file) and one device of its file, local1, registered."""
     mode = "endpoint"
 
     def setUp(self):
@@ -150,6 +152,9 @@ class Remote(test_devices.Base):
 
     # ---- the tests ---------------------------------------------------------------------
 
+
+
+class Remote(WithBroker):
     def test_create_write_delete_restart(self):
         local_regs = self.registers(self.ep("local1"))
         # The inventory: the local device, read-only.
