@@ -226,6 +226,8 @@ class Remote(WithBroker):
         st = json.loads(self.gw.ctl("status", "--json").stdout)
         self.assertEqual({d["name"]: d["source"] for d in st["devices"]},
                          {"local1": self.gw.path, "r0": "remote", "r1": "remote", "r3": "remote"})
+        lines = self.gw.ctl("status").stdout.splitlines()
+        self.assertEqual(sorted(l.split()[0] for l in lines if l.endswith(" (remote)")), ["r0", "r1", "r3"])
         # No secret of the configuration is readable through 26242.
         r = self.srv.request("read", ep="gw", path="/26242", accept=SENML_JSON, timeout=10)
         self.assertNotIn(PASSWORD, r.get("text", ""))
