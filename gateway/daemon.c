@@ -268,6 +268,11 @@ static int remote_change(void *ud, const char *file, const char *text, char *why
 	int r;
 
 	why[0] = '\0';
+	/* Endpoints are de-registering (SIGTERM, a Reboot): nothing to apply to. */
+	if (d->stopping) {
+		snprintf(why, size, "the gateway is stopping");
+		return -EHOSTUNREACH;
+	}
 	r = load_all(d->opt->config_path, &ch, &diag, d->registry, &c, &reg, &loaded);
 	lwm2m_registry_free(reg);
 	if (r < 0) {

@@ -205,6 +205,18 @@ class Remote(WithBroker):
             self.wait_event_after("register", "gw-r1", start)
         self.temperature_at("r1", "moved", 30.0)
         self.assertEqual(self.instance(6)[2], "moved")
+        # A Write the configuration refuses, and one of the name: 4.00,
+        # nothing changes (file, instance, registrations).
+        with open(os.path.join(self.state, "devices", "r1.yaml")) as f:
+            before = f.read()
+        nreg = len(self.srv.events("register"))
+        for rid, value in ((3, "no-such-profile"), (0, "renamed")):
+            r = self.srv.request("write", ep="gw", path="/26242/6/%d" % rid, value=value, timeout=15)
+            self.assertEqual(r["code"], "4.00", r)
+        with open(os.path.join(self.state, "devices", "r1.yaml")) as f:
+            self.assertEqual(f.read(), before)
+        self.assertEqual((self.instance(6)[0], self.instance(6)[3]), ("r1", "z2m-th-sensor"))
+        self.assertEqual(len(self.srv.events("register")), nreg)
         self.assertEqual(self.registers(self.ep("local1")), local_regs)
         if self.mode == "endpoint":
             self.assertEqual([e["ep"] for e in self.srv.events("register")[start:]], ["gw-r1"])
