@@ -284,8 +284,17 @@ static int bearer(const char *ifname)
 	return stat(path, &st) == 0 ? BEARER_WLAN : BEARER_ETHERNET;
 }
 
-static void connectivity(struct gw_registry *r)
+static void unset(struct gw_registry *r, const struct lwm2m_path *p)
 {
+	if (lwm2m_store_unset(r->gw_store, p) == 0 && r->gw_ep)
+		(void)lwm2m_endpoint_value_changed(r->gw_ep, NULL, p);
+}
+
+/* ask: ModemManager too, whose answer comes back here with ask false. */
+static void connectivity(struct gw_registry *r, bool ask)
+{
+	const struct modem_info *mi = modem_info(r);
+	int b;
 	struct lwm2m_value ips[8], router[1];
 	char text[8][INET6_ADDRSTRLEN], gwtext[INET_ADDRSTRLEN], ifname[IF_NAMESIZE + 1];
 	struct ifaddrs *ifa = NULL;
@@ -317,10 +326,25 @@ static void connectivity(struct gw_registry *r)
 			return;
 		added = true;
 	}
-	(void)set_int(r, &LWM2M_PATH(4, 0, 0), bearer(ifname));
-	set_multi(r, 4, 1, &(struct lwm2m_value){ .type = LWM2M_TYPE_INTEGER, .i = bearer(ifname) }, 1);
-	/* Mandatory; a wired link has no radio: 0. */
-	(void)set_int(r, &LWM2M_PATH(4, 0, 2), 0);
+	/* A modem's radio as ModemManager last said, else the interface's
+	 * kind; a wired link has no radio: Radio Signal Strength (mandatory) 0. */
+	if (mi && strcmp(r->modem_if, ifname) != 0)
+		mi = NULL;
+	b = mi ? mi->bearer : bearer(ifname);
+	(void)set_int(r, &LWM2M_PATH(4, 0, 0), b);
+	set_multi(r, 4, 1, &(struct lwm2m_value){ .type = LWM2M_TYPE_INTEGER, .i = b }, 1);
+	(void)set_int(r, &LWM2M_PATH(4, 0, 2), mi && mi->rssi != INT_MIN ? mi->rssi : 0);
+	if (mi && mi->quality >= 0)
+		(void)set_int(r, &LWM2M_PATH(4, 0, 3), mi->quality);
+	else
+		unset(r, &LWM2M_PATH(4, 0, 3));
+	if (mi && mi->mcc >= 0) {
+		(void)set_int(r, &LWM2M_PATH(4, 0, 9), mi->mnc);
+		(void)set_int(r, &LWM2M_PATH(4, 0, 10), mi->mcc);
+	} else {
+		unset(r, &LWM2M_PATH(4, 0, 9));
+		unset(r, &LWM2M_PATH(4, 0, 10));
+	}
 	set_multi(r, 4, 4, ips, n);
 	if (gw.s_addr && inet_ntop(AF_INET, &gw, gwtext, sizeof(gwtext))) {
 		router[0] = (struct lwm2m_value){ .type = LWM2M_TYPE_STRING,
@@ -329,6 +353,14 @@ static void connectivity(struct gw_registry *r)
 	}
 	if (added && r->gw_ep)
 		lwm2m_endpoint_objects_changed(r->gw_ep);
+	if (ask)
+		modem_ask(r, ifname);
+}
+
+void health_modem(struct gw_registry *r)
+{
+	if (r->gw_store)
+		connectivity(r, false);
 }
 
 /* ---- refreshing ------------------------------------------------------------------------ */
@@ -339,7 +371,7 @@ void health_refresh(struct gw_registry *r)
 		return;
 	device_object(r);
 	bridge_stats(r);
-	connectivity(r);
+	connectivity(r, true);
 }
 
 static int on_health_timer(sd_event_source *s, uint64_t usec, void *ud)
@@ -366,4 +398,5 @@ int health_start(struct gw_registry *r)
 void health_stop(struct gw_registry *r)
 {
 	r->health_timer = sd_event_source_disable_unref(r->health_timer);
+	modem_free(r);
 }

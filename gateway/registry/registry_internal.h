@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <systemd/sd-event.h>
 
 #include "gateway/registry/registry.h"
@@ -179,6 +180,8 @@ struct gw_registry {
 	gw_reboot_fn reboot_fn; /* the daemon's Reboot and Factory Reset */
 	void *reboot_ud;
 	sd_event_source *health_timer;
+	struct modem *modem;        /* ModemManager's view (modem.c), NULL: not asked yet */
+	char modem_if[IF_NAMESIZE]; /* the interface it was asked about */
 };
 
 /* ---- registry.c ---- */
@@ -313,6 +316,25 @@ int health_reset(struct gw_registry *r, uint16_t iid); /* Execute /26241/iid/4 *
 void health_refresh(struct gw_registry *r);
 int health_start(struct gw_registry *r);
 void health_stop(struct gw_registry *r);
+
+/* Object 4 again with what ModemManager said (modem.c's answer). */
+void health_modem(struct gw_registry *r);
+
+/* ---- modem.c: ModemManager over the system bus ---- */
+struct modem;
+/* The radio of the modem whose net port is the default route's interface. */
+struct modem_info {
+	bool present;
+	int bearer;   /* Object 4 Network Bearer */
+	int rssi;     /* dBm, INT_MIN: unknown */
+	int quality;  /* percent, -1: unknown */
+	int mcc, mnc; /* -1: unknown */
+};
+/* Ask ModemManager (asynchronously) about the modem of ifname; its answer
+ * comes through health_modem(). Quiet without a bus or ModemManager. */
+void modem_ask(struct gw_registry *r, const char *ifname);
+const struct modem_info *modem_info(const struct gw_registry *r); /* NULL: no such modem */
+void modem_free(struct gw_registry *r);
 
 /* ---- status.c ---- */
 const char *status_state_word(int st);

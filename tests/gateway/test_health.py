@@ -11,7 +11,9 @@ bridge:
   the samples through it, the failed ones and the last failure; Reset
   Statistics (Execute /26241/0/4) zeroes them;
 - Object 4 Connectivity Monitoring of the default route's interface: its
-  addresses, the router's, the bearer (Ethernet or WLAN).
+  addresses, the router's, the bearer (Ethernet or WLAN); and when that
+  interface is a modem's, its radio as ModemManager says (a dbusmock
+  stand-in on a private system bus): LTE, RSSI, quality, MCC/MNC.
 
 Usage: test_health.py PATH/TO/fieldgate
 """
@@ -128,6 +130,70 @@ class Health(test_remote.WithBroker):
         self.assertEqual(sorted(x for p, x in v.items() if p.startswith("/4/0/4/")), addresses(ifname))
         if router != "0.0.0.0":
             self.assertEqual(v["/4/0/5/0"], router)
+
+
+class Modem(test_devices.Base):
+    """A cellular router: the default route leaves through a modem of
+    ModemManager (dbusmock's generic mock on a private system bus, the
+    objects and properties ModemManager 1.20 exports)."""
+
+    def setUp(self):
+        super().setUp()
+        self.ifname, _ = default_route()
+        if not self.ifname:
+            self.skipTest("this host has no IPv4 default route")
+        sys.path.insert(0, os.path.join(os.path.dirname(HERE), "ble"))
+        import subprocess
+        import dbus
+        from test_ble import Bus, wait_for
+        self.bus = Bus()
+        self.addCleanup(self.bus.stop)
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.bus.address)
+        mm = subprocess.Popen(["/usr/bin/python3", "-m", "dbusmock", "--system", "-m",
+                               "org.freedesktop.ModemManager1", "/org/freedesktop/ModemManager1",
+                               "org.freedesktop.ModemManager1"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (mm.terminate(), mm.wait(10)))
+        wait_for(lambda: self.bus.conn.name_has_owner("org.freedesktop.ModemManager1"), 15, "ModemManager")
+        mock = self.bus.conn.get_object("org.freedesktop.ModemManager1", "/org/freedesktop/ModemManager1")
+        path = "/org/freedesktop/ModemManager1/Modem/0"
+        mock.AddObject(path, "org.freedesktop.ModemManager1.Modem", {
+            "Ports": dbus.Array([dbus.Struct(("cdc-wdm0", dbus.UInt32(6)), signature="su"),
+                                 dbus.Struct((self.ifname, dbus.UInt32(2)), signature="su")], signature="(su)"),
+            "AccessTechnologies": dbus.UInt32(1 << 14),  # LTE
+            "SignalQuality": dbus.Struct((dbus.UInt32(67), True), signature="ub"),
+        }, [], dbus_interface="org.freedesktop.DBus.Mock")
+        modem = self.bus.conn.get_object("org.freedesktop.ModemManager1", path)
+        modem.AddProperties("org.freedesktop.ModemManager1.Modem.Modem3gpp",
+                            {"OperatorCode": "26201"}, dbus_interface="org.freedesktop.DBus.Mock")
+        modem.AddProperties("org.freedesktop.ModemManager1.Modem.Signal",
+                            {"Rate": dbus.UInt32(10),
+                             "Lte": dbus.Dictionary({"rssi": dbus.Double(-71.2), "rsrp": dbus.Double(-98.0)},
+                                                    signature="sv")},
+                            dbus_interface="org.freedesktop.DBus.Mock")
+        old = os.environ.get("DBUS_SYSTEM_BUS_ADDRESS")
+        os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = self.bus.address
+        try:
+            self.gw = self.start(test_devices.config(self.srv.url, "@SOCK@", []))
+        finally:
+            if old is None:
+                del os.environ["DBUS_SYSTEM_BUS_ADDRESS"]
+            else:
+                os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = old
+        self.srv.wait_event("register", ep="gw", timeout=15)
+
+    def test_cellular(self):
+        deadline = time.monotonic() + 10
+        while True:
+            r = self.srv.request("read", ep="gw", path="/4/0", timeout=10)
+            v = records_by_path(r)
+            if v.get("/4/0/0") == 6 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        # LTE (LTE-FDD, 6), RSSI -71 dBm, quality 67 %, MCC 262, MNC 01.
+        self.assertEqual((v["/4/0/0"], v["/4/0/1/0"], v["/4/0/2"], v["/4/0/3"], v["/4/0/10"], v["/4/0/9"]),
+                         (6, 6, -71, 67, 262, 1), v)
+        self.assertEqual(sorted(x for p, x in v.items() if p.startswith("/4/0/4/")), addresses(self.ifname))
 
 
 def main():
