@@ -58,102 +58,130 @@ static int skip(sd_bus_message *m)
 	return sd_bus_message_skip(m, NULL);
 }
 
+/* Into a variant holding an array ("a(su)", elements "(su)"), and out. */
+static int enter_array_variant(sd_bus_message *m, const char *vsig, const char *esig)
+{
+	int r = sd_bus_message_enter_container(m, 'v', vsig);
+
+	return r < 0 ? r : sd_bus_message_enter_container(m, 'a', esig);
+}
+
+static int exit_array_variant(sd_bus_message *m)
+{
+	int r = sd_bus_message_exit_container(m);
+
+	return r < 0 ? r : sd_bus_message_exit_container(m);
+}
+
+/* Each entry of an a{sv} (entered): fn reads or skips its value. */
+static int each_prop(sd_bus_message *m, int (*fn)(sd_bus_message *m, const char *key, void *ud), void *ud)
+{
+	const char *key;
+	int r;
+
+	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+		r = sd_bus_message_read(m, "s", &key);
+		if (r >= 0)
+			r = fn(m, key, ud);
+		if (r >= 0)
+			r = sd_bus_message_exit_container(m);
+		if (r < 0)
+			return r;
+	}
+	return r;
+}
+
 /* Ports a(su): whether ifname is one of its "net" ports. */
 static int read_ports(sd_bus_message *m, const char *ifname, bool *match)
 {
 	const char *name;
 	uint32_t type;
-	int r = sd_bus_message_enter_container(m, 'v', "a(su)");
+	int r = enter_array_variant(m, "a(su)", "(su)");
 
-	if (r < 0)
-		return r;
-	r = sd_bus_message_enter_container(m, 'a', "(su)");
 	if (r < 0)
 		return r;
 	while ((r = sd_bus_message_read(m, "(su)", &name, &type)) > 0)
 		if (type == MM_PORT_NET && strcmp(name, ifname) == 0)
 			*match = true;
-	if (r < 0)
-		return r;
-	r = sd_bus_message_exit_container(m);
-	return r < 0 ? r : sd_bus_message_exit_container(m);
+	return r < 0 ? r : exit_array_variant(m);
+}
+
+static int rssi_prop(sd_bus_message *m, const char *key, void *ud)
+{
+	int *rssi = ud;
+	double v;
+	int r;
+
+	if (strcmp(key, "rssi") != 0)
+		return skip(m);
+	r = sd_bus_message_read(m, "v", "d", &v);
+	if (r > 0 && *rssi == INT_MIN && v < 0 && v > -200)
+		*rssi = (int)(v - 0.5);
+	return r;
 }
 
 /* One of the Signal interface's a{sv} (Lte, Umts, Gsm): its "rssi". */
 static int read_rssi(sd_bus_message *m, int *rssi)
 {
-	int r = sd_bus_message_enter_container(m, 'v', "a{sv}");
+	int r = enter_array_variant(m, "a{sv}", "{sv}");
 
-	if (r < 0)
+	if (r >= 0)
+		r = each_prop(m, rssi_prop, rssi);
+	return r < 0 ? r : exit_array_variant(m);
+}
+
+struct props {
+	const char *iface, *ifname;
+	struct modem_info *out;
+	bool *net;
+};
+
+static int modem_prop(sd_bus_message *m, const char *key, void *ud)
+{
+	const struct props *p = ud;
+	const char *code;
+	uint32_t u;
+	int recent, r;
+
+	if (strcmp(p->iface, MM_MODEM) == 0 && strcmp(key, "Ports") == 0)
+		return read_ports(m, p->ifname, p->net);
+	if (strcmp(p->iface, MM_MODEM) == 0 && strcmp(key, "SignalQuality") == 0) {
+		r = sd_bus_message_read(m, "v", "(ub)", &u, &recent);
+		if (r > 0)
+			p->out->quality = (int)(u > 100 ? 100 : u);
 		return r;
-	r = sd_bus_message_enter_container(m, 'a', "{sv}");
-	if (r < 0)
-		return r;
-	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-		const char *key;
-		double v;
-		r = sd_bus_message_read(m, "s", &key);
-		if (r < 0)
-			return r;
-		if (strcmp(key, "rssi") == 0 && sd_bus_message_read(m, "v", "d", &v) > 0) {
-			if (*rssi == INT_MIN && v < 0 && v > -200)
-				*rssi = (int)(v < 0 ? v - 0.5 : v + 0.5);
-		} else if ((r = skip(m)) < 0)
-			return r;
-		r = sd_bus_message_exit_container(m);
-		if (r < 0)
-			return r;
 	}
-	if (r < 0)
+	if (strcmp(p->iface, MM_MODEM) == 0 && strcmp(key, "AccessTechnologies") == 0) {
+		r = sd_bus_message_read(m, "v", "u", &u);
+		if (r > 0)
+			p->out->bearer = bearer_of(u);
 		return r;
-	r = sd_bus_message_exit_container(m);
-	return r < 0 ? r : sd_bus_message_exit_container(m);
+	}
+	if (strcmp(p->iface, MM_3GPP) == 0 && strcmp(key, "OperatorCode") == 0) {
+		r = sd_bus_message_read(m, "v", "s", &code);
+		/* MCC: 3 digits, MNC: the 2 or 3 after them. */
+		if (r > 0 && strlen(code) >= 5 && strlen(code) <= 6 &&
+		    strspn(code, "0123456789") == strlen(code)) {
+			p->out->mnc = atoi(code + 3);
+			p->out->mcc = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
+		}
+		return r;
+	}
+	if (strcmp(p->iface, MM_SIGNAL) == 0 &&
+	    (strcmp(key, "Lte") == 0 || strcmp(key, "Umts") == 0 || strcmp(key, "Gsm") == 0))
+		return read_rssi(m, &p->out->rssi);
+	return skip(m);
 }
 
 /* The properties a{sv} of interface iface of one modem. */
 static int read_props(sd_bus_message *m, const char *iface, const char *ifname, struct modem_info *out,
 		      bool *net)
 {
+	struct props p = { iface, ifname, out, net };
 	int r = sd_bus_message_enter_container(m, 'a', "{sv}");
 
-	if (r < 0)
-		return r;
-	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-		const char *key, *code;
-		uint32_t u;
-		int recent;
-		r = sd_bus_message_read(m, "s", &key);
-		if (r < 0)
-			return r;
-		if (strcmp(iface, MM_MODEM) == 0 && strcmp(key, "Ports") == 0)
-			r = read_ports(m, ifname, net);
-		else if (strcmp(iface, MM_MODEM) == 0 && strcmp(key, "SignalQuality") == 0) {
-			r = sd_bus_message_read(m, "v", "(ub)", &u, &recent);
-			if (r > 0)
-				out->quality = (int)(u > 100 ? 100 : u);
-		} else if (strcmp(iface, MM_MODEM) == 0 && strcmp(key, "AccessTechnologies") == 0) {
-			r = sd_bus_message_read(m, "v", "u", &u);
-			if (r > 0)
-				out->bearer = bearer_of(u);
-		} else if (strcmp(iface, MM_3GPP) == 0 && strcmp(key, "OperatorCode") == 0) {
-			r = sd_bus_message_read(m, "v", "s", &code);
-			/* MCC: 3 digits, MNC: the 2 or 3 after them. */
-			if (r > 0 && strlen(code) >= 5 && strlen(code) <= 6 &&
-			    strspn(code, "0123456789") == strlen(code)) {
-				out->mnc = atoi(code + 3);
-				out->mcc = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
-			}
-		} else if (strcmp(iface, MM_SIGNAL) == 0 &&
-			   (strcmp(key, "Lte") == 0 || strcmp(key, "Umts") == 0 || strcmp(key, "Gsm") == 0))
-			r = read_rssi(m, &out->rssi);
-		else
-			r = skip(m);
-		if (r < 0)
-			return r;
-		r = sd_bus_message_exit_container(m);
-		if (r < 0)
-			return r;
-	}
+	if (r >= 0)
+		r = each_prop(m, modem_prop, &p);
 	return r < 0 ? r : sd_bus_message_exit_container(m);
 }
 
