@@ -285,6 +285,19 @@ class Remote(WithBroker):
             self.assertLess(time.monotonic(), deadline, self.instance(iid))
             time.sleep(0.05)
 
+    def test_enabled_key(self):
+        # enabled: false in the configuration file: configured, stopped.
+        dstart = len(self.srv.events("deregister"))
+        start = self.gw.reload(self.text.replace("    address: local1\n", "    address: local1\n    enabled: false\n"))
+        self.gw.wait_log(r"Configuration applied: 0 devices added, 0 removed, 1 changed, 0 unchanged", start)
+        self.wait_gone("local1", dstart)
+        deadline = time.monotonic() + 10
+        while self.instance(0)[7] != "disabled":
+            self.assertLess(time.monotonic(), deadline, self.instance(0))
+            time.sleep(0.05)
+        self.assertEqual((self.instance(0)[0], self.instance(0)[6]), ("local1", False))
+        self.assertNotIn("local1", self.gw.ctl("status", "--names").stdout.split())
+
     def execute_gateway(self, rid):
         r = self.srv.request("execute", ep="gw", path="/3/0/%d" % rid, timeout=15)
         self.assertEqual(r["code"], "2.04", r)
