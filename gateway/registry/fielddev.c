@@ -24,61 +24,125 @@
 struct fdid {
 	char *name;
 	uint16_t iid;
+	bool seen; /* fielddev_sync(): still configured */
 };
+
+/* Sorted by name and a bitmap of the ids: a sync of 10,000 devices is
+ * n log n, not n². */
+#define USED_WORDS ((LWM2M_ID_MAX + 64) / 64)
+
+static bool used(const struct gw_registry *r, uint16_t iid)
+{
+	return r->fd_used && (r->fd_used[iid / 64] >> (iid % 64)) & 1;
+}
+
+static void mark(struct gw_registry *r, uint16_t iid, bool on)
+{
+	if (on)
+		r->fd_used[iid / 64] |= 1ull << (iid % 64);
+	else
+		r->fd_used[iid / 64] &= ~(1ull << (iid % 64));
+}
 
 static struct fdid *id_by_iid(const struct gw_registry *r, uint16_t iid)
 {
+	if (!used(r, iid))
+		return NULL;
 	for (size_t i = 0; i < r->nfd; i++)
 		if (r->fd[i].iid == iid)
 			return &r->fd[i];
 	return NULL;
 }
 
+/* Where name is, or would be inserted. */
+static size_t id_pos(const struct gw_registry *r, const char *name, bool *found)
+{
+	size_t lo = 0, hi = r->nfd;
+
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(r->fd[mid].name, name);
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static struct fdid *id_by_name(const struct gw_registry *r, const char *name)
 {
-	for (size_t i = 0; i < r->nfd; i++)
-		if (strcmp(r->fd[i].name, name) == 0)
-			return &r->fd[i];
-	return NULL;
+	bool found;
+	size_t i = id_pos(r, name, &found);
+
+	return found ? &r->fd[i] : NULL;
 }
 
 static void id_drop(struct gw_registry *r, struct fdid *f)
 {
+	size_t i = (size_t)(f - r->fd);
+
+	mark(r, f->iid, false);
 	free(f->name);
-	*f = r->fd[--r->nfd];
+	memmove(f, f + 1, (r->nfd - i - 1) * sizeof(*f));
+	r->nfd--;
+}
+
+static int lowest_free(const struct gw_registry *r)
+{
+	for (size_t w = 0; w < USED_WORDS; w++)
+		if (~r->fd_used[w]) {
+			int iid = (int)(w * 64) + __builtin_ctzll(~r->fd_used[w]);
+			return iid <= LWM2M_ID_MAX ? iid : -ENOSPC;
+		}
+	return -ENOSPC;
 }
 
 /* The instance id of name: its own, the one asked (iid >= 0), or the
  * lowest free. -EEXIST when iid belongs to another device. */
 static int id_take(struct gw_registry *r, const char *name, int iid)
 {
-	struct fdid *f = id_by_name(r, name), *v;
+	struct fdid *v;
+	bool found;
+	size_t pos;
 
-	if (f)
-		return f->iid;
-	if (iid >= 0 && id_by_iid(r, (uint16_t)iid))
+	if (!r->fd_used && !(r->fd_used = calloc(USED_WORDS, sizeof(*r->fd_used))))
+		return -ENOMEM;
+	pos = id_pos(r, name, &found);
+	if (found)
+		return r->fd[pos].iid;
+	if (iid >= 0 && used(r, (uint16_t)iid))
 		return -EEXIST;
-	for (unsigned i = 0; iid < 0 && i <= LWM2M_ID_MAX; i++)
-		if (!id_by_iid(r, (uint16_t)i))
-			iid = (int)i;
-	if (iid < 0)
-		return -ENOSPC;
+	if (iid < 0 && (iid = lowest_free(r)) < 0)
+		return iid;
 	v = realloc(r->fd, (r->nfd + 1) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	r->fd = v;
-	if (!(v[r->nfd].name = strdup(name)))
+	memmove(v + pos + 1, v + pos, (r->nfd - pos) * sizeof(*v));
+	v[pos] = (struct fdid){ .name = strdup(name), .iid = (uint16_t)iid, .seen = true };
+	r->nfd++;
+	if (!v[pos].name) {
+		id_drop(r, &v[pos]);
 		return -ENOMEM;
-	v[r->nfd++].iid = (uint16_t)iid;
+	}
+	mark(r, (uint16_t)iid, true);
 	return iid;
 }
 
 void fielddev_free(struct gw_registry *r)
 {
 	while (r->nfd)
-		id_drop(r, &r->fd[0]);
+		id_drop(r, &r->fd[r->nfd - 1]);
 	free(r->fd);
 	r->fd = NULL;
+	free(r->fd_used);
+	r->fd_used = NULL;
 }
 
 /* ---- the instances' values ------------------------------------------------------ */
@@ -160,11 +224,10 @@ static int set_text(struct gw_registry *r, uint16_t iid, uint16_t rid, const cha
 	return self_set_text(r, &LWM2M_PATH(OID, iid, rid), s);
 }
 
-static void device_values(struct gw_registry *r, const struct gw_config *c, const struct gw_device *cfg,
-			  uint16_t iid)
+/* State and Last Error: what changes without a configuration change. */
+static void device_state(struct gw_registry *r, const struct gw_device *cfg, uint16_t iid)
 {
 	struct dev *d = device_find(r, cfg->name);
-	char ep[256] = "", *address = node_text(cfg->address, true), *vars = node_text(cfg->vars, false);
 	const char *state, *err = "";
 
 	if (!cfg->enabled)
@@ -177,6 +240,16 @@ static void device_values(struct gw_registry *r, const struct gw_config *c, cons
 		err = strerror(-d->presence);
 	} else
 		state = status_state_word(d->state);
+	(void)set_text(r, iid, 7, state);
+	(void)set_text(r, iid, 8, err);
+}
+
+static void device_values(struct gw_registry *r, const struct gw_config *c, const struct gw_device *cfg,
+			  uint16_t iid)
+{
+	char ep[256] = "", *address = node_text(cfg->address, true), *vars = node_text(cfg->vars, false);
+
+	device_state(r, cfg, iid);
 	/* The endpoint name, or the Object 25 prefix (the device's name). */
 	if (c->lwm2m.mode == GW_MODE_GATEWAY)
 		snprintf(ep, sizeof(ep), "%s", cfg->name);
@@ -192,47 +265,49 @@ static void device_values(struct gw_registry *r, const struct gw_config *c, cons
 	/* vars only: psk keys and bridge passwords are never in 26242. */
 	(void)set_text(r, iid, 5, vars && *vars ? vars : "{}");
 	(void)set_value(r, iid, 6, &(struct lwm2m_value){ .type = LWM2M_TYPE_BOOLEAN, .b = cfg->enabled });
-	(void)set_text(r, iid, 7, state);
-	(void)set_text(r, iid, 8, err);
 	(void)set_text(r, iid, 9, ep);
 	(void)set_text(r, iid, 10, gw_device_source(c, cfg));
 	free(address);
 	free(vars);
 }
 
-void fielddev_sync(struct gw_registry *r)
+void fielddev_sync(struct gw_registry *r, bool full)
 {
 	const struct gw_config *c = reg_config(r);
 	bool changed = false;
 
 	if (!r->gw_store)
 		return;
-	/* Devices gone: their instances and ids. */
-	for (size_t i = 0; i < r->nfd;) {
-		bool found = false;
-		for (size_t j = 0; j < c->devices.n && !found; j++)
-			found = strcmp(gw_config_device(c, j)->name, r->fd[i].name) == 0;
-		if (found) {
-			i++;
-			continue;
-		}
-		if (lwm2m_store_del_instance(r->gw_store, OID, r->fd[i].iid) == 0)
-			changed = true;
-		id_drop(r, &r->fd[i]);
-	}
+	for (size_t i = 0; i < r->nfd; i++)
+		r->fd[i].seen = false;
 	for (size_t j = 0; j < c->devices.n; j++) {
 		const struct gw_device *cfg = gw_config_device(c, j);
 		int iid = id_take(r, cfg->name, -1);
+		bool fresh;
 		if (iid < 0) {
 			log_oom();
 			continue;
 		}
-		if (!lwm2m_store_has(r->gw_store, &LWM2M_PATH(OID, (uint16_t)iid))) {
+		id_by_name(r, cfg->name)->seen = true;
+		fresh = !lwm2m_store_has(r->gw_store, &LWM2M_PATH(OID, (uint16_t)iid));
+		if (fresh) {
 			if (lwm2m_store_add_instance(r->gw_store, OID, (uint16_t)iid) < 0)
 				continue;
 			changed = true;
 		}
-		device_values(r, c, cfg, (uint16_t)iid);
+		/* Between configuration changes only the state moves. */
+		if (full || fresh)
+			device_values(r, c, cfg, (uint16_t)iid);
+		else
+			device_state(r, cfg, (uint16_t)iid);
+	}
+	/* Devices gone: their instances and ids. */
+	for (size_t i = r->nfd; i-- > 0;) {
+		if (r->fd[i].seen)
+			continue;
+		if (lwm2m_store_del_instance(r->gw_store, OID, r->fd[i].iid) == 0)
+			changed = true;
+		id_drop(r, &r->fd[i]);
 	}
 	if (changed && r->gw_ep)
 		lwm2m_endpoint_objects_changed(r->gw_ep);

@@ -75,7 +75,7 @@ static int on_change_timer(sd_event_source *s, uint64_t usec, void *ud)
 
 	(void)usec;
 	sd_event_source_set_enabled(s, SD_EVENT_OFF);
-	fielddev_sync(r);
+	fielddev_sync(r, false);
 	if (r->on_change)
 		r->on_change(r->on_change_ud);
 	return 0;

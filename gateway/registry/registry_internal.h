@@ -173,8 +173,9 @@ struct gw_registry {
 
 	/* Object 26242 (fielddev.c): instance ids by device name, and the
 	 * daemon's check-persist-apply of the server's changes. */
-	struct fdid *fd;
+	struct fdid *fd; /* sorted by name */
 	size_t nfd;
+	uint64_t *fd_used; /* bitmap of the instance ids in use */
 	gw_remote_fn remote_fn;
 	void *remote_ud;
 	gw_reboot_fn reboot_fn; /* the daemon's Reboot and Factory Reset */
@@ -296,7 +297,7 @@ void instances_obs_mark(struct gw_registry *r, struct dev *d);
 #define GW_FIELDDEV_OID 26242
 struct fdid;
 /* The instances as the configuration and the devices' states are now. */
-void fielddev_sync(struct gw_registry *r);
+void fielddev_sync(struct gw_registry *r, bool full); /* full false: the states only */
 void fielddev_free(struct gw_registry *r);
 /* The server's Create (iid -1: ours to choose; returns the instance id),
  * Write and Delete; -EPERM for a device of the local files. */

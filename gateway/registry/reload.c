@@ -284,7 +284,7 @@ int gw_registry_apply(struct gw_registry *r, struct gw_config *config)
 			 added, added == 1 ? "" : "s", removed, changed, kept);
 	else
 		log_info("%zu device%s started", added, added == 1 ? "" : "s");
-	fielddev_sync(r);
+	fielddev_sync(r, true);
 	health_refresh(r); /* 26241: the bridges may have changed */
 	reg_changed(r);
 	return 0;
