@@ -54,25 +54,15 @@ static struct fdid *id_by_iid(const struct gw_registry *r, uint16_t iid)
 	return NULL;
 }
 
+static const char *name_at(const void *ctx, size_t i)
+{
+	return ((const struct gw_registry *)ctx)->fd[i].name;
+}
+
 /* Where name is, or would be inserted. */
 static size_t id_pos(const struct gw_registry *r, const char *name, bool *found)
 {
-	size_t lo = 0, hi = r->nfd;
-
-	*found = false;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(r->fd[mid].name, name);
-		if (c == 0) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return reg_name_slot(r->nfd, name_at, r, name, found);
 }
 
 static struct fdid *id_by_name(const struct gw_registry *r, const char *name)

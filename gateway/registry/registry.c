@@ -67,6 +67,27 @@ int reg_gen_push(struct gw_registry *r, struct gw_config *config)
 	return 0;
 }
 
+size_t reg_name_slot(size_t n, const char *(*name_at)(const void *ctx, size_t i), const void *ctx,
+		     const char *name, bool *found)
+{
+	size_t lo = 0, hi = n;
+
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name_at(ctx, mid), name);
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* ---- change notification ------------------------------------------------------------ */
 
 static int on_change_timer(sd_event_source *s, uint64_t usec, void *ud)

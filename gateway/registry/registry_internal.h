@@ -191,6 +191,10 @@ const struct gw_config *reg_config(const struct gw_registry *r); /* the current 
 struct gen *reg_gen_ref(struct gen *g);
 void reg_gen_unref(struct gw_registry *r, struct gen *g);
 int reg_gen_push(struct gw_registry *r, struct gw_config *config); /* takes config */
+/* Binary search of name in n entries sorted by name (name_at(ctx, i)):
+ * its index (*found), or where it would be inserted. */
+size_t reg_name_slot(size_t n, const char *(*name_at)(const void *ctx, size_t i), const void *ctx,
+		     const char *name, bool *found);
 /* Registration states changed: on_change at most every 200 ms. */
 void reg_changed(struct gw_registry *r);
 
