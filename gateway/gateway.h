@@ -348,6 +348,7 @@ struct gw_remote_device {
 	const char *vars; /* a JSON object: the profile's device variables */
 	int64_t poll_s;   /* 0: the profile's */
 	bool enabled;
+	int instance; /* its Object 26242 instance id, kept in the file; -1: none */
 };
 /* Its devices file, in the configuration's syntax (malloc'ed into *out).
  * Values are quoted; a unit id stays a number, an address or vars given
@@ -357,6 +358,9 @@ int gw_remote_yaml(const struct gw_remote_device *d, char **out, char *why, size
 /* Make file of dir hold text (created 0600, dir 0700 when missing), or
  * remove it (text NULL): atomically and durably. 0 or a negative errno. */
 int gw_remote_persist(const char *dir, const char *file, const char *text);
+/* The Object 26242 instance id gw_remote_yaml() wrote into file (a
+ * comment the loader ignores), or -ENOENT. */
+int gw_remote_instance(const char *file);
 /* What file of dir holds now (malloc'ed, NUL-terminated) into *out: 0,
  * -ENOENT when there is no such file, another negative errno. */
 int gw_remote_read(const char *dir, const char *file, char **out);

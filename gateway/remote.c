@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #define REMOTE_FILE_MAX (64 * 1024)
+#define INSTANCE_LINE   "# Object 26242 instance: "
 
 /* A YAML double-quoted scalar: JSON's escapes are YAML's. */
 static void put_quoted(FILE *f, const char *s)
@@ -72,9 +73,12 @@ int gw_remote_yaml(const struct gw_remote_device *d, char **out, char *why, size
 	if (!f)
 		return -ENOMEM;
 	fputs("# Created by the LwM2M server (Object 26242 of the gateway); fieldgate\n"
-	      "# rewrites or removes this file when the server changes the device.\n"
-	      "devices:\n  - name: ",
+	      "# rewrites or removes this file when the server changes the device.\n",
 	      f);
+	/* The instance id the server knows it by, again after a restart. */
+	if (d->instance >= 0)
+		fprintf(f, INSTANCE_LINE "%d\n", d->instance);
+	fputs("devices:\n  - name: ", f);
 	put_quoted(f, d->name);
 	if (d->bridge && *d->bridge) {
 		fputs("\n    bridge: ", f);
@@ -193,4 +197,25 @@ int gw_remote_read(const char *dir, const char *file, char **out)
 	s[n] = '\0';
 	*out = s;
 	return 0;
+}
+
+int gw_remote_instance(const char *file)
+{
+	char head[512], *at, *end;
+	FILE *f = fopen(file, "re");
+	size_t n;
+	long v;
+
+	if (!f)
+		return -ENOENT;
+	n = fread(head, 1, sizeof(head) - 1, f);
+	fclose(f);
+	head[n] = '\0';
+	at = strstr(head, INSTANCE_LINE);
+	if (!at)
+		return -ENOENT;
+	v = strtol(at + strlen(INSTANCE_LINE), &end, 10);
+	if (end == at + strlen(INSTANCE_LINE) || *end != '\n' || v < 0 || v > 65534)
+		return -ENOENT;
+	return (int)v;
 }

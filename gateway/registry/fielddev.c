@@ -270,6 +270,17 @@ void fielddev_sync(struct gw_registry *r, bool full)
 		return;
 	for (size_t i = 0; i < r->nfd; i++)
 		r->fd[i].seen = false;
+	/* Devices the server created keep the instance id it knows them by
+	 * (written in their file), also after a restart: those first. */
+	for (size_t j = 0; j < c->devices.n; j++) {
+		const struct gw_device *cfg = gw_config_device(c, j);
+		int want;
+		if (!gw_device_is_remote(c, cfg) || id_by_name(r, cfg->name))
+			continue;
+		want = gw_remote_instance(cfg->node->file);
+		if (want >= 0)
+			(void)id_take(r, cfg->name, want);
+	}
 	for (size_t j = 0; j < c->devices.n; j++) {
 		const struct gw_device *cfg = gw_config_device(c, j);
 		int iid = id_take(r, cfg->name, -1);
@@ -362,13 +373,15 @@ static int spec_apply(struct spec *sp, const struct lwm2m_records *recs, char *w
 static int change(struct gw_registry *r, const struct spec *sp, const char *name, bool remove, char *why,
 		  size_t size)
 {
+	const struct fdid *id = id_by_name(r, name);
 	const struct gw_remote_device d = { .name = sp->s[0],
 					    .bridge = sp->s[1],
 					    .address = sp->s[2],
 					    .profile = sp->s[3],
 					    .vars = sp->s[5],
 					    .poll_s = sp->poll_s,
-					    .enabled = sp->enabled };
+					    .enabled = sp->enabled,
+					    .instance = id ? id->iid : -1 };
 	char file[GW_NAME_MAX + 8], *text = NULL;
 	int e;
 

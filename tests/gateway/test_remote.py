@@ -252,6 +252,8 @@ class Remote(WithBroker):
         for name in ("r0", "r1", "r3"):
             self.wait_present(name, start)
         self.temperature("r3", 12.5)
+        # Each with the instance id the server created it with.
+        self.assertEqual([self.instance(i)[0] for i in (0, 5, 6, 8)], ["local1", "r0", "r1", "r3"])
 
     def test_disable_enable(self):
         r = self.create_unnumbered({0: "d1", 1: "broker", 2: "d1", 3: "z2m-th-sensor"})
@@ -363,7 +365,7 @@ class Remote(WithBroker):
         cases = [
             ({0: "x1", 1: "nope", 2: "x1", 3: "z2m-th-sensor"}, r"unknown bridge 'nope' for device 'x1'"),
             ({0: "x2", 1: "broker", 2: "x2", 3: "no-such-profile"}, r"no-such-profile"),
-            ({0: "x3", 1: "broker", 2: "a/b", 3: "z2m-th-sensor"}, r"x3.yaml:6:14: mqtt: 'a/b' cannot be a topic level"),
+            ({0: "x3", 1: "broker", 2: "a/b", 3: "z2m-th-sensor"}, r"x3.yaml:7:14: mqtt: 'a/b' cannot be a topic level"),
             ({0: "local1", 1: "broker", 2: "l", 3: "z2m-th-sensor"}, r"device name 'local1' is taken"),
             ({1: "broker", 2: "x5", 3: "z2m-th-sensor"}, r"^Name \(resource 0\) is required$"),
             ({0: "x6", 1: "broker", 2: "x6", 3: "z2m-th-sensor", 5: "[1]"}, r"Variables"),
