@@ -285,6 +285,16 @@ static int remote_change(void *ud, const char *file, const char *text, char *why
 		snprintf(why, size, "no state directory for remote devices");
 		return -EPERM;
 	}
+	/* An edit of the file not reloaded yet would re-register every
+	 * endpoint, this one included, from inside its own request. */
+	if (!gw_registry_keeps_endpoints(d->devices, c)) {
+		gw_config_free(c);
+		snprintf(why, size,
+			 "%s changes the LwM2M settings (servers, mode, lifetime or gateway name) and is not "
+			 "applied yet: reload it first",
+			 d->opt->config_path);
+		return -EBUSY;
+	}
 	r = gw_remote_read(c->remote_dir, file, &old);
 	if (r == -ENOENT)
 		r = 0;
@@ -492,35 +502,6 @@ static void reserve_low_fds(void)
 			    most->name);
 }
 
-/* After the server's Reboot or Factory Reset de-registered everything:
- * Factory Reset forgets the devices the server created and the bootstrap
- * results; then logind reboots the host (reboot: host), or the daemon
- * starts again (GW_DAEMON_REEXEC), also when logind refuses. */
-static int restart(const struct daemon *d)
-{
-	const struct gw_config *c = config_of(d);
-	int r;
-
-	if (d->reboot == 2) {
-		r = gw_factory_reset(c->gateway.state_dir, c->remote_dir);
-		if (r < 0)
-			log_error_errno(r, "Factory Reset: cannot remove everything in %s: %m",
-					c->gateway.state_dir);
-		else
-			log_notice("Factory Reset: the devices the LwM2M server created and the bootstrap "
-				   "results are removed");
-	}
-	if (c->gateway.reboot == GW_REBOOT_HOST) {
-		r = gw_host_reboot();
-		if (r >= 0) {
-			log_notice("Rebooting the host (logind)");
-			return 0;
-		}
-		log_notice("Starting the daemon again instead");
-	}
-	return GW_DAEMON_REEXEC;
-}
-
 int gw_daemon_run(const struct gw_options *opt)
 {
 	struct daemon d = { .opt = opt };
@@ -583,7 +564,7 @@ int gw_daemon_run(const struct gw_options *opt)
 	log_info("Stopped");
 	ret = r == 0 ? 0 : 1;
 	if (ret == 0 && d.reboot)
-		ret = restart(&d);
+		ret = gw_reboot_finish(config_of(&d), d.reboot == 2);
 out:
 	gw_metrics_file_free(d.metrics);
 	gw_status_server_free(d.status_server);

@@ -489,3 +489,9 @@ int gw_factory_reset(const char *state_dir, const char *remote_dir);
  * the system bus to reboot the host. 0 or a negative errno (logged with
  * the bus's reason). */
 int gw_host_reboot(void);
+/* After the server's Reboot or Factory Reset de-registered everything:
+ * Factory Reset forgets the devices the server created and the bootstrap
+ * results; then logind reboots the host (gateway.reboot host: returns 0),
+ * or the daemon is to start again (GW_DAEMON_REEXEC), also when logind
+ * refuses. */
+int gw_reboot_finish(const struct gw_config *c, bool factory_reset);

@@ -68,3 +68,27 @@ int gw_host_reboot(void)
 	sd_bus_flush_close_unref(bus);
 	return r;
 }
+
+int gw_reboot_finish(const struct gw_config *c, bool factory_reset)
+{
+	int r;
+
+	if (factory_reset) {
+		r = gw_factory_reset(c->gateway.state_dir, c->remote_dir);
+		if (r < 0)
+			log_error_errno(r, "Factory Reset: cannot remove everything in %s: %m",
+					c->gateway.state_dir);
+		else
+			log_notice("Factory Reset: the devices the LwM2M server created and the bootstrap "
+				   "results are removed");
+	}
+	if (c->gateway.reboot == GW_REBOOT_HOST) {
+		r = gw_host_reboot();
+		if (r >= 0) {
+			log_notice("Rebooting the host (logind)");
+			return 0;
+		}
+		log_notice("Starting the daemon again instead");
+	}
+	return GW_DAEMON_REEXEC;
+}

@@ -134,6 +134,15 @@ void gw_registry_on_reboot(struct gw_registry *r, gw_reboot_fn fn, void *ud)
 	r->reboot_ud = ud;
 }
 
+bool gw_registry_keeps_endpoints(const struct gw_registry *r, const struct gw_config *c)
+{
+	char *fp = reload_global_fingerprint(c);
+	bool same = fp && strcmp(fp, r->global) == 0;
+
+	free(fp);
+	return same;
+}
+
 bool gw_registry_running(const struct gw_registry *r, const char *name)
 {
 	return device_find(r, name) != NULL;

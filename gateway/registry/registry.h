@@ -102,6 +102,10 @@ void gw_registry_on_remote(struct gw_registry *r, gw_remote_fn fn, void *ud);
 typedef void (*gw_reboot_fn)(void *ud, bool factory_reset);
 void gw_registry_on_reboot(struct gw_registry *r, gw_reboot_fn fn, void *ud);
 
+/* Would applying c leave the endpoints registered (the settings every
+ * endpoint depends on, as a reload compares them, unchanged)? */
+bool gw_registry_keeps_endpoints(const struct gw_registry *r, const struct gw_config *c);
+
 /* Is device name running (started, whatever its registration state)? */
 bool gw_registry_running(const struct gw_registry *r, const char *name);
 

@@ -287,6 +287,18 @@ class Remote(WithBroker):
             self.assertLess(time.monotonic(), deadline, self.instance(iid))
             time.sleep(0.05)
 
+    def test_unapplied_edit(self):
+        # The file was edited (lifetime) and not reloaded: a Create, which
+        # would apply it and re-register everything, is refused (5.03).
+        with open(self.gw.path) as f:
+            text = f.read()
+        self.gw.write(text.replace("lifetime: 60s", "lifetime: 90s"))
+        r = self.create(SENML_CBOR, 4, {0: "u1", 1: "broker", 2: "u1", 3: "z2m-th-sensor"})
+        self.assertEqual(r["code"], "5.03", r)
+        self.assertRegex(r.get("text", ""), r"changes the LwM2M settings .* reload it first$")
+        self.assertEqual(self.remote_files(), [])
+        self.assertEqual(self.srv.events("deregister"), [])
+
     def test_enabled_key(self):
         # enabled: false in the configuration file: configured, stopped.
         dstart = len(self.srv.events("deregister"))
