@@ -440,7 +440,10 @@ int fielddev_create(struct gw_registry *r, int iid, const struct lwm2m_records *
 	id = id_take(r, sp.s[0], iid);
 	if (id < 0) {
 		e = id == -EEXIST ? -EINVAL : id;
-		snprintf(why, size, "instance /26242/%d exists", iid);
+		if (id == -EEXIST)
+			snprintf(why, size, "instance /26242/%d exists", iid);
+		else if (id == -ENOSPC)
+			snprintf(why, size, "no free instance id of object 26242");
 		id = -1;
 		goto out;
 	}
