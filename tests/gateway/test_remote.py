@@ -387,6 +387,9 @@ class Remote(WithBroker):
             self.assertEqual(r["code"], "4.00", (values, r))
             self.assertRegex(r.get("text", ""), want)
             self.assertNotIn("\n", r["text"])
+        # An instance id that is taken (the local device's).
+        r = self.create(SENML_CBOR, 0, {0: "x7", 1: "broker", 2: "x7", 3: "z2m-th-sensor"})
+        self.assertEqual((r["code"], r.get("text")), ("4.00", "instance /26242/0 exists"))
         self.assertEqual(self.remote_files(), [])
         # Nothing registered, nothing in /25, one instance (the local one).
         self.assertEqual([e for e in self.srv.events("register")[0:] if e["ep"] not in ("gw", self.ep("local1"))],
