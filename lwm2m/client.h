@@ -502,6 +502,11 @@ void lwm2m_endpoint_remove(struct lwm2m_endpoint *ep);
  * by the gateway, objects declared): send an Update with the new object
  * list (paced). Returns 0. */
 int lwm2m_endpoint_objects_changed(struct lwm2m_endpoint *ep);
+/* From inside an op (write, execute) that is about to return a negative
+ * errno: one line saying why, sent as the diagnostic payload of that
+ * error response (copied). Ignored when the request is answered later. */
+void lwm2m_endpoint_diagnostic(struct lwm2m_endpoint *ep, const char *why);
+
 /* Send an Update now (paced), as the Registration Update Trigger does. */
 int lwm2m_endpoint_trigger_update(struct lwm2m_endpoint *ep);
 

@@ -461,65 +461,69 @@ out:
 }
 
 /* The device of instance iid, when the server may change it. */
-static int remote_device(struct gw_registry *r, uint16_t iid, const struct gw_device **out)
+static int remote_device(struct gw_registry *r, uint16_t iid, const struct gw_device **out, char *why,
+			 size_t size)
 {
 	struct fdid *f = id_by_iid(r, iid);
 	const struct gw_device *cfg = f ? config_device(r, f->name) : NULL;
 
-	if (!cfg)
+	if (!cfg) {
+		snprintf(why, size, "no instance /26242/%u", iid);
 		return -ENOENT;
+	}
 	if (!gw_device_is_remote(reg_config(r), cfg)) {
-		log_warning("The LwM2M server cannot change device %s: it is configured in %s", cfg->name,
-			    gw_device_source(reg_config(r), cfg));
+		snprintf(why, size, "device %s is configured in %s, not by the LwM2M server", cfg->name,
+			 gw_device_source(reg_config(r), cfg));
 		return -EPERM;
 	}
 	*out = cfg;
 	return 0;
 }
 
-int fielddev_write(struct gw_registry *r, const struct lwm2m_path *path, const struct lwm2m_records *recs)
+int fielddev_write(struct gw_registry *r, const struct lwm2m_path *path, const struct lwm2m_records *recs,
+		   char *why, size_t size)
 {
 	const struct gw_device *cfg;
 	struct spec sp = { 0 };
-	char why[256] = "";
-	int e = remote_device(r, path->id[LWM2M_IID], &cfg);
+	int e = remote_device(r, path->id[LWM2M_IID], &cfg, why, size);
 
-	if (e < 0)
-		return e;
-	/* What the device has now, then what the server writes. */
-	sp.s[0] = strdup(cfg->name);
-	sp.s[1] = cfg->bridge ? strdup(cfg->bridge) : NULL;
-	sp.s[2] = node_text(cfg->address, true);
-	sp.s[3] = strdup(cfg->profile);
-	sp.s[5] = cfg->vars ? node_text(cfg->vars, false) : NULL;
-	sp.poll_s = (int64_t)(cfg->poll_usec / USEC_PER_SEC);
-	sp.enabled = cfg->enabled;
-	e = spec_apply(&sp, recs, why, sizeof(why));
+	if (e >= 0) {
+		/* What the device has now, then what the server writes. */
+		sp.s[0] = strdup(cfg->name);
+		sp.s[1] = cfg->bridge ? strdup(cfg->bridge) : NULL;
+		sp.s[2] = node_text(cfg->address, true);
+		sp.s[3] = strdup(cfg->profile);
+		sp.s[5] = cfg->vars ? node_text(cfg->vars, false) : NULL;
+		sp.poll_s = (int64_t)(cfg->poll_usec / USEC_PER_SEC);
+		sp.enabled = cfg->enabled;
+		e = spec_apply(&sp, recs, why, size);
+	}
 	if (e >= 0 && strcmp(sp.s[0], cfg->name) != 0) {
-		snprintf(why, sizeof(why), "the name of a device cannot change (create another)");
+		snprintf(why, size, "the name of a device cannot change (create another)");
 		e = -EINVAL;
 	}
 	if (e >= 0)
-		e = change(r, &sp, cfg->name, false, why, sizeof(why));
+		e = change(r, &sp, cfg->name, false, why, size);
 	if (e < 0)
-		log_warning("The LwM2M server's change of device %s is refused: %s", sp.s[0], why);
+		log_warning("The LwM2M server's Write of /26242/%u is refused: %s", path->id[LWM2M_IID], why);
 	spec_clear(&sp);
 	return e;
 }
 
-int fielddev_delete(struct gw_registry *r, const struct lwm2m_path *path)
+int fielddev_delete(struct gw_registry *r, const struct lwm2m_path *path, char *why, size_t size)
 {
 	const struct gw_device *cfg;
 	struct spec sp = { 0 };
-	char why[256] = "", name[GW_NAME_MAX + 1];
-	int e = remote_device(r, path->id[LWM2M_IID], &cfg);
+	char name[GW_NAME_MAX + 1] = "";
+	int e = remote_device(r, path->id[LWM2M_IID], &cfg, why, size);
 
+	if (e >= 0) {
+		snprintf(name, sizeof(name), "%s", cfg->name);
+		e = change(r, &sp, name, true, why, size);
+	}
 	if (e < 0)
-		return e;
-	snprintf(name, sizeof(name), "%s", cfg->name);
-	e = change(r, &sp, name, true, why, sizeof(why));
-	if (e < 0)
-		log_warning("The LwM2M server's removal of device %s failed: %s", name, why);
+		log_warning("The LwM2M server's Delete of /26242/%u is refused: %s", path->id[LWM2M_IID],
+			    why);
 	else
 		log_info("Device %s removed by the LwM2M server", name);
 	return e;

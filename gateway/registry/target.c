@@ -158,9 +158,12 @@ static int gw_write(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *de
 	if (dev)
 		return -ENOENT;
 	if (path->id[LWM2M_OID] == GW_FIELDDEV_OID) {
-		e = path->len >= 2 ? fielddev_write(r, path, records) : -EPERM;
-		if (e < 0)
+		char why[256] = "";
+		e = path->len >= 2 ? fielddev_write(r, path, records, why, sizeof(why)) : -EPERM;
+		if (e < 0) {
+			lwm2m_endpoint_diagnostic(ep, why);
 			return e;
+		}
 		done(done_ctx, 0);
 		return 0;
 	}
@@ -239,10 +242,15 @@ static int gw_create(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *d
 static int gw_delete(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
 		     const struct lwm2m_path *path)
 {
-	(void)ep;
+	char why[256] = "";
+	int e;
+
 	if (dev || path->id[LWM2M_OID] != GW_FIELDDEV_OID)
 		return -ENOSYS;
-	return fielddev_delete(ud, path);
+	e = fielddev_delete(ud, path, why, sizeof(why));
+	if (e < 0)
+		lwm2m_endpoint_diagnostic(ep, why);
+	return e;
 }
 
 static const struct lwm2m_endpoint_ops gw_ep_ops = { .write = gw_write,

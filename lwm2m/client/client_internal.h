@@ -217,6 +217,7 @@ struct lwm2m_endpoint {
 	size_t ndevs;
 	uint16_t iid_hint;          /* every /25 instance id below it is in use */
 	struct fg_pending *pending; /* asynchronous operations in flight */
+	char *diag;                 /* an op's reason for its refusal (create.c), sent once */
 	struct fg_bs *bs;           /* bootstrap.c; NULL without a Bootstrap-Server */
 	struct fg_b1 *b1;           /* block1.c: request bodies being received */
 	size_t nb1;                 /* their number */
@@ -300,6 +301,10 @@ void fg_dm_abandon(struct lwm2m_endpoint *ep);
 bool fg_create_by_ops(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_span *prefix,
 		      uint16_t oid, int iid, struct lwm2m_records *recs, coap_pdu_t *response);
 int fg_delete_by_ops(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *path);
+/* The reason an op gave for refusing the request now being answered
+ * (lwm2m_endpoint_diagnostic), as the payload of an error response;
+ * forgotten after, whatever the answer. */
+void fg_diag_attach(struct lwm2m_endpoint *ep, coap_pdu_t *response);
 /* Location-Path of a created instance: [prefix/]oid/iid. */
 void fg_location_path(coap_pdu_t *response, const struct lwm2m_span *prefix, uint16_t oid, uint16_t iid);
 /* Formats that name records absolutely and so carry a device prefix. */

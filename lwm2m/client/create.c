@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "client_internal.h"
@@ -34,6 +35,22 @@ static void refuse(coap_pdu_t *response, int err, const char *why)
 	coap_pdu_set_code(response, (coap_pdu_code_t)lwm2m_errno_to_coap(err));
 	if (why && *why)
 		coap_add_data(response, strlen(why), (const uint8_t *)why);
+}
+
+void lwm2m_endpoint_diagnostic(struct lwm2m_endpoint *ep, const char *why)
+{
+	free(ep->diag);
+	ep->diag = why && *why ? strdup(why) : NULL;
+}
+
+void fg_diag_attach(struct lwm2m_endpoint *ep, coap_pdu_t *response)
+{
+	if (!ep || !ep->diag)
+		return;
+	if (coap_pdu_get_code(response) >= COAP_RESPONSE_CODE(400))
+		coap_add_data(response, strlen(ep->diag), (const uint8_t *)ep->diag);
+	free(ep->diag);
+	ep->diag = NULL;
 }
 
 /* The records in the defined types, as a Write gets them: a Create's

@@ -1359,6 +1359,7 @@ void fg_dm_handler(coap_resource_t *resource, coap_session_t *session, const coa
 		break;
 	}
 out:
+	fg_diag_attach(rq.ep, response);
 	fg_b1_echo(request, response);
 	fg_dedup_note(rq.ep, request, response);
 	free(rq.owned);

@@ -190,10 +190,11 @@ class Remote(WithBroker):
             self.assertEqual(self.registers("gw"), 1)
 
         # Local devices are read-only here.
+        why = "device local1 is configured in %s, not by the LwM2M server" % self.gw.path
         r = self.srv.request("write", ep="gw", path="/26242/0/2", value="elsewhere", timeout=10)
-        self.assertEqual(r["code"], "4.05", r)
+        self.assertEqual((r["code"], r.get("text")), ("4.05", why))
         r = self.srv.request("delete", ep="gw", path="/26242/0", timeout=10)
-        self.assertEqual(r["code"], "4.05", r)
+        self.assertEqual((r["code"], r.get("text")), ("4.05", why))
 
         # Write the address of r1: only it restarts.
         start, dstart = len(self.srv.events("register")), len(self.srv.events("deregister"))
@@ -210,9 +211,11 @@ class Remote(WithBroker):
         with open(os.path.join(self.state, "devices", "r1.yaml")) as f:
             before = f.read()
         nreg = len(self.srv.events("register"))
-        for rid, value in ((3, "no-such-profile"), (0, "renamed")):
+        for rid, value, why in ((3, "no-such-profile", r"r1\.yaml:\d+:\d+: unknown profile 'no-such-profile'"),
+                                (0, "renamed", r"^the name of a device cannot change")):
             r = self.srv.request("write", ep="gw", path="/26242/6/%d" % rid, value=value, timeout=15)
             self.assertEqual(r["code"], "4.00", r)
+            self.assertRegex(r.get("text", ""), why)
         with open(os.path.join(self.state, "devices", "r1.yaml")) as f:
             self.assertEqual(f.read(), before)
         self.assertEqual((self.instance(6)[0], self.instance(6)[3]), ("r1", "z2m-th-sensor"))
