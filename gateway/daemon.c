@@ -33,6 +33,8 @@ struct daemon {
 	struct gw_metrics_file *metrics;
 	size_t objects_loaded;
 	bool stopping;
+	int reboot; /* the server asked: 1 Reboot, 2 Factory Reset */
+	sd_event_source *reboot_ev;
 	char status[256];
 };
 
@@ -64,15 +66,16 @@ static void diag_to_log(void *ctx, enum diag_severity sev, const char *file, uns
  * definitions are only validated (and must not change: their definitions
  * are shared by every running store), profiles are checked against the
  * running ones. */
-static int load_all(const char *path, struct diag *diag, const struct lwm2m_registry *running,
-		    struct gw_config **config, struct lwm2m_registry **registry, size_t *loaded)
+static int load_all(const char *path, const struct gw_remote_change *ch, struct diag *diag,
+		    const struct lwm2m_registry *running, struct gw_config **config,
+		    struct lwm2m_registry **registry, size_t *loaded)
 {
 	struct gw_config *c;
 	int r;
 
 	*config = NULL;
 	*registry = NULL;
-	r = gw_config_load_file(path, diag, &c);
+	r = gw_config_load_file_change(path, ch, diag, &c);
 	if (r < 0)
 		return r;
 	r = gw_config_load_objects(c, diag, registry, loaded);
@@ -188,7 +191,7 @@ static void reload(struct daemon *d)
 		   (unsigned long long)now_monotonic_usec());
 	log_info("Reloading configuration from %s", d->opt->config_path);
 
-	r = load_all(d->opt->config_path, &diag, d->registry, &c, &reg, &loaded);
+	r = load_all(d->opt->config_path, NULL, &diag, d->registry, &c, &reg, &loaded);
 	if (r >= 0 && ((c->objects_dir == NULL) != (config_of(d)->objects_dir == NULL) ||
 		       (c->objects_dir && strcmp(c->objects_dir, config_of(d)->objects_dir) != 0)))
 		log_warning(
@@ -216,12 +219,141 @@ static void reload(struct daemon *d)
 	sd_notifyf(0, "READY=1\nSTATUS=%s", d->status);
 }
 
+/* Logs each problem and keeps the first error for the server. */
+struct first_error {
+	char *buf;
+	size_t size;
+};
+
+static void diag_first(void *ctx, enum diag_severity sev, const char *file, unsigned line, unsigned col,
+		       const char *msg)
+{
+	struct first_error *fe = ctx;
+
+	diag_to_log(NULL, sev, file, line, col, msg);
+	if (sev == DIAG_ERROR && !fe->buf[0])
+		diag_format(fe->buf, fe->size, sev, file, line, col, msg);
+}
+
+/* Whether the device of a remote file runs as it should (a disabled one
+ * does not). */
+static bool started(const struct daemon *d, const char *file)
+{
+	const struct gw_config *c = gw_registry_config(d->devices);
+	size_t n = strlen(file) - strlen(".yaml");
+
+	for (size_t i = 0; i < c->devices.n; i++) {
+		const struct gw_device *dv = gw_config_device(c, i);
+		if (strlen(dv->name) == n && strncmp(dv->name, file, n) == 0)
+			return !dv->enabled || gw_registry_running(d->devices, dv->name);
+	}
+	return false;
+}
+
+/* A device the LwM2M server created, changed or removed (Object 26242):
+ * the whole configuration is loaded with the change made, as a reload
+ * (and `fieldgate check`) would load it; only when it is valid is the file
+ * written, and then applied by difference. Persisted and running, or
+ * neither. */
+static int remote_change(void *ud, const char *file, const char *text, char *why, size_t size)
+{
+	struct daemon *d = ud;
+	struct first_error fe = { why, size };
+	struct diag diag = { .fn = diag_first, .ctx = &fe };
+	const struct gw_remote_change ch = { file, text };
+	struct gw_config *c;
+	struct lwm2m_registry *reg;
+	char *old = NULL, *dir;
+	size_t loaded = 0;
+	int r;
+
+	why[0] = '\0';
+	/* Endpoints are de-registering (SIGTERM, a Reboot): nothing to apply to. */
+	if (d->stopping) {
+		snprintf(why, size, "the gateway is stopping");
+		return -EHOSTUNREACH;
+	}
+	r = load_all(d->opt->config_path, &ch, &diag, d->registry, &c, &reg, &loaded);
+	lwm2m_registry_free(reg);
+	if (r < 0) {
+		if (!why[0])
+			snprintf(why, size, "cannot load %s: %s", d->opt->config_path, strerror(-r));
+		return r == -ENOMEM ? r : -EINVAL;
+	}
+	if (!c->remote_dir) {
+		gw_config_free(c);
+		snprintf(why, size, "no state directory for remote devices");
+		return -EPERM;
+	}
+	/* An edit of the file not reloaded yet would re-register every
+	 * endpoint, this one included, from inside its own request. */
+	if (!gw_registry_keeps_endpoints(d->devices, c)) {
+		gw_config_free(c);
+		snprintf(why, size,
+			 "%s changes the LwM2M settings (servers, mode, lifetime or gateway name) and is not "
+			 "applied yet: reload it first",
+			 d->opt->config_path);
+		return -EBUSY;
+	}
+	r = gw_remote_read(c->remote_dir, file, &old);
+	if (r == -ENOENT)
+		r = 0;
+	if (r >= 0)
+		r = gw_remote_persist(c->remote_dir, file, text);
+	if (r < 0) {
+		snprintf(why, size, "cannot store %s/%s: %s", c->remote_dir, file, strerror(-r));
+		log_error("%s", why);
+		gw_config_free(c);
+		free(old);
+		return -EIO;
+	}
+	dir = strdup(c->remote_dir);
+	gw_registry_apply(d->devices, c);
+	r = 0;
+	if (text && dir && !started(d, file)) {
+		/* Valid, but it did not start (logged): the file goes back to
+		 * what it was and so does what runs, so that the two agree. */
+		snprintf(why, size, "the device did not start (see the gateway's log): nothing changed");
+		r = gw_remote_persist(dir, file, old);
+		if (r < 0)
+			log_error_errno(r, "Cannot restore %s/%s: %m", dir, file);
+		else
+			reload(d);
+		r = -EIO;
+	} else if (!dir)
+		r = log_oom();
+	gw_metrics_file_apply(d->metrics, gw_registry_config(d->devices));
+	update_status(d);
+	free(old);
+	free(dir);
+	return r;
+}
+
 static void on_shutdown_done(void *ud)
 {
 	struct daemon *d = ud;
 
 	log_info("Every endpoint de-registered");
 	sd_event_exit(d->event, 0);
+}
+
+/* De-register every endpoint, then leave the loop. */
+static int stop(struct daemon *d)
+{
+	d->stopping = true;
+	/* A Reboot that starts the daemon again is, for systemd, a reload:
+	 * STOPPING=1 would have it stop the service, while the same process
+	 * (re-executed) says READY=1 again. */
+	if (d->reboot && config_of(d)->gateway.reboot == GW_REBOOT_DAEMON)
+		sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reboot: de-registering",
+			   (unsigned long long)now_monotonic_usec());
+	else
+		sd_notify(0, "STOPPING=1\nSTATUS=De-registering");
+	d->status_server = gw_status_server_free(d->status_server);
+	d->metrics = gw_metrics_file_free(d->metrics);
+	if (d->devices && gw_registry_shutdown(d->devices, 5000, on_shutdown_done, d) >= 0)
+		return 0;
+	return sd_event_exit(d->event, 0);
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -239,19 +371,42 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 	case SIGINT:
 		if (d->stopping)
 			break;
-		d->stopping = true;
 		log_info("Received %s, de-registering and stopping",
 			 si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
-		sd_notify(0, "STOPPING=1\nSTATUS=De-registering");
-		d->status_server = gw_status_server_free(d->status_server);
-		d->metrics = gw_metrics_file_free(d->metrics);
-		if (d->devices && gw_registry_shutdown(d->devices, 5000, on_shutdown_done, d) >= 0)
-			break;
-		return sd_event_exit(sd_event_source_get_event(s), 0);
+		return stop(d);
 	default:
 		break;
 	}
 	return 0;
+}
+
+/* The server's Reboot or Factory Reset, after its 2.04 went out: the
+ * same de-registration as SIGTERM; gw_daemon_run() then does the rest. */
+static int on_reboot(sd_event_source *s, void *ud)
+{
+	struct daemon *d = ud;
+
+	(void)s;
+	d->reboot_ev = sd_event_source_disable_unref(d->reboot_ev);
+	if (d->stopping)
+		return 0;
+	log_notice("The LwM2M server asked for a %s: de-registering, then %s",
+		   d->reboot == 2 ? "Factory Reset" : "Reboot",
+		   config_of(d)->gateway.reboot == GW_REBOOT_HOST ? "rebooting the host" : "starting again");
+	return stop(d);
+}
+
+static void reboot_requested(void *ud, bool factory_reset)
+{
+	struct daemon *d = ud;
+
+	if (d->stopping || d->reboot)
+		return;
+	d->reboot = factory_reset ? 2 : 1;
+	if (sd_event_add_defer(d->event, &d->reboot_ev, on_reboot, d) < 0) {
+		log_oom();
+		d->reboot = 0;
+	}
 }
 
 static int setup_loop(struct daemon *d)
@@ -361,7 +516,7 @@ int gw_daemon_run(const struct gw_options *opt)
 	log_info("fieldgate %s starting, configuration %s", FIELDGATE_VERSION, opt->config_path);
 	raise_fd_limit();
 	reserve_low_fds();
-	r = load_all(opt->config_path, &diag, NULL, &d.config, &d.registry, &d.objects_loaded);
+	r = load_all(opt->config_path, NULL, &diag, NULL, &d.config, &d.registry, &d.objects_loaded);
 	if (r < 0) {
 		if (diag.errors > 0)
 			log_error("Configuration %s has %u error%s, not starting", opt->config_path,
@@ -391,6 +546,8 @@ int gw_daemon_run(const struct gw_options *opt)
 			goto out;
 	}
 	gw_registry_on_change(d.devices, on_registry_change, &d);
+	gw_registry_on_remote(d.devices, remote_change, &d);
+	gw_registry_on_reboot(d.devices, reboot_requested, &d);
 	update_status(&d);
 	if (gw_metrics_file_new(d.event, d.devices, &d.metrics) < 0)
 		log_warning("Cannot set up the metrics file timer: metrics.textfile is not written");
@@ -406,6 +563,8 @@ int gw_daemon_run(const struct gw_options *opt)
 	}
 	log_info("Stopped");
 	ret = r == 0 ? 0 : 1;
+	if (ret == 0 && d.reboot)
+		ret = gw_reboot_finish(config_of(&d), d.reboot == 2);
 out:
 	gw_metrics_file_free(d.metrics);
 	gw_status_server_free(d.status_server);

@@ -5,8 +5,11 @@
  * validation, summary) and the daemon.
  *
  * The configuration is parsed by the table-driven schema engine
- * (common/schema.h); config.c holds the tables. To add a section, add a
- * struct here, a key table in config.c and one line in the root table.
+ * (common/schema.h); config_*.c hold the tables (config_lwm2m.c the
+ * gateway, log, lwm2m and metrics sections, config_devices.c bridges,
+ * devices and the root, config_validate.c the value checks, config_load.c
+ * the loading). To add a section, add a struct here, a key table in one of
+ * them and one line in the root table.
  */
 #pragma once
 
@@ -38,6 +41,11 @@ enum gw_security {
 	GW_SECURITY_NOSEC = 0,
 	GW_SECURITY_PSK,
 	GW_SECURITY_CERTIFICATE,
+};
+
+enum gw_reboot {
+	GW_REBOOT_DAEMON = 0, /* de-register, then the daemon executes itself again */
+	GW_REBOOT_HOST,       /* de-register, then logind reboots the machine */
 };
 
 enum gw_scheme {
@@ -83,6 +91,7 @@ struct gw_gateway_config {
 	const char *profiles_path; /* ':'-separated folders, as written */
 	const char *status_socket; /* Unix socket of `fieldgate status`, or NULL: default */
 	const char *devices_dir;   /* as written, or NULL: devices.d beside the file */
+	int reboot;                /* enum gw_reboot: what the server's Reboot (/3/0/4) restarts */
 };
 
 /* A named bridge instance of `bridges:`. Only name and type are checked
@@ -106,6 +115,7 @@ struct gw_device {
 	struct gw_psk_key psk_key;
 	uint64_t poll_usec;       /* 0: the profile's */
 	const struct ynode *vars; /* mapping of device variables (profile `device:` values) or NULL */
+	bool enabled;             /* false: configured but not started */
 	const struct ynode *node; /* the whole entry, for messages */
 };
 
@@ -158,6 +168,11 @@ struct gw_config {
 	char *devices_dir;
 	struct ydoc **devices_docs;
 	size_t ndevices_docs, ndevices_main;
+	/* The devices the LwM2M server created (remote.c): the folder
+	 * (gateway.state_dir/devices, NULL for a configuration from memory)
+	 * and how many of devices_docs, the last ones, are its files. */
+	char *remote_dir;
+	size_t nremote_docs;
 
 	/* Filled by gw_config_load_profiles(): the profiles of the devices. */
 	struct mapping_set *profiles;
@@ -191,6 +206,20 @@ static inline const struct gw_server *gw_config_server(const struct gw_config *c
  * negative errno (-EINVAL when the file has errors, -EBADMSG for YAML
  * syntax, -ENOENT...) with *out NULL. */
 int gw_config_load_file(const char *path, struct diag *diag, struct gw_config **out);
+/* A change of one file of the remote devices folder, checked before it is
+ * made: file (a name in remote_dir) with text in place of what the folder
+ * holds, or without it when text is NULL. */
+struct gw_remote_change {
+	const char *file;
+	const char *text;
+};
+/* gw_config_load_file() as if ch were made (NULL: none). */
+int gw_config_load_file_change(const char *path, const struct gw_remote_change *ch, struct diag *diag,
+			       struct gw_config **out);
+/* Where device d is configured: "remote" for a device of remote_dir,
+ * else the file it is written in. */
+const char *gw_device_source(const struct gw_config *c, const struct gw_device *d);
+bool gw_device_is_remote(const struct gw_config *c, const struct gw_device *d);
 /* Like gw_config_load_file(), but when the file has errors (-EINVAL),
  * *partial gets what could be parsed, so that `fieldgate check` can go on
  * checking the device profiles and report their errors too. Free it with
@@ -298,10 +327,43 @@ void gw_secret_scan_clear(struct gw_secret_scan *s);
  * -ENOMEM. */
 int gw_devices_dir_load(struct gw_config *c, const char *path, struct diag *diag,
 			struct gw_secret_scan *secrets);
+/* The same for the devices the LwM2M server created: the *.yaml files of
+ * gateway.state_dir/devices (which may be missing), with ch applied (may
+ * be NULL), appended to c->devices_docs after devices_dir's. */
+int gw_remote_dir_load(struct gw_config *c, const char *path, const struct gw_remote_change *ch,
+		       struct diag *diag, struct gw_secret_scan *secrets);
 /* In the parse (the root section's check, before the whole-file rules):
  * parse each file's `devices:` with device (the list element of the main
  * file's) and append them to c->devices. Returns 0 or -ENOMEM. */
 int gw_devices_dir_merge(struct schema_ctx *ctx, struct gw_config *c, const struct schema_key *device);
+/* How many devices come from devices_dir's files (remote false) or from
+ * the remote folder's (true). */
+size_t gw_devices_dir_count(const struct gw_config *c, bool remote);
+
+/* ---- devices the LwM2M server created (remote.c) ------------------------ */
+
+/* One device as Object 26242 gives it (strings, NULL or "" when not set). */
+struct gw_remote_device {
+	const char *name, *bridge, *address, *profile;
+	const char *vars; /* a JSON object: the profile's device variables */
+	int64_t poll_s;   /* 0: the profile's */
+	bool enabled;
+	int instance; /* its Object 26242 instance id, kept in the file; -1: none */
+};
+/* Its devices file, in the configuration's syntax (malloc'ed into *out).
+ * Values are quoted; a unit id stays a number, an address or vars given
+ * as JSON (one line) a flow collection, checked by the loader after.
+ * -EINVAL with the reason in why, -ENOMEM. */
+int gw_remote_yaml(const struct gw_remote_device *d, char **out, char *why, size_t size);
+/* Make file of dir hold text (created 0600, dir 0700 when missing), or
+ * remove it (text NULL): atomically and durably. 0 or a negative errno. */
+int gw_remote_persist(const char *dir, const char *file, const char *text);
+/* The Object 26242 instance id gw_remote_yaml() wrote into file (a
+ * comment the loader ignores), or -ENOENT. */
+int gw_remote_instance(const char *file);
+/* What file of dir holds now (malloc'ed, NUL-terminated) into *out: 0,
+ * -ENOENT when there is no such file, another negative errno. */
+int gw_remote_read(const char *dir, const char *file, char **out);
 
 /* ---- store-and-forward (store_fwd.c) ------------------------------------ */
 
@@ -413,3 +475,23 @@ int gw_ctl_socket(const struct gw_options *opt, char *buf, size_t size, const ch
 /* `fieldgate run`: the daemon. Returns the exit code: 0 after SIGTERM or
  * SIGINT, 1 when the configuration is invalid or startup fails. */
 int gw_daemon_run(const struct gw_options *opt);
+/* gw_daemon_run()'s answer to the server's Reboot (gateway.reboot daemon):
+ * everything is de-registered and freed; main() executes the program
+ * again with its arguments (exit 1 if it cannot, which the unit's
+ * Restart=on-failure restarts). */
+#define GW_DAEMON_REEXEC 100
+
+/* Factory Reset (reboot.c): remove the devices the LwM2M server created
+ * (*.yaml of remote_dir, may be NULL) and the client's bootstrap results
+ * (bs-*.state of state_dir). 0 or the first negative errno. */
+int gw_factory_reset(const char *state_dir, const char *remote_dir);
+/* Ask logind (org.freedesktop.login1.Manager.Reboot, not interactive) on
+ * the system bus to reboot the host. 0 or a negative errno (logged with
+ * the bus's reason). */
+int gw_host_reboot(void);
+/* After the server's Reboot or Factory Reset de-registered everything:
+ * Factory Reset forgets the devices the server created and the bootstrap
+ * results; then logind reboots the host (gateway.reboot host: returns 0),
+ * or the daemon is to start again (GW_DAEMON_REEXEC), also when logind
+ * refuses. */
+int gw_reboot_finish(const struct gw_config *c, bool factory_reset);

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The fieldgate command line: parse options, dispatch to run or check. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "bridges/bridge.h"
@@ -201,7 +203,16 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "check") == 0)
 		return gw_check(&opt, stdout, stderr);
-	if (strcmp(cmd, "run") == 0)
-		return gw_daemon_run(&opt);
+	if (strcmp(cmd, "run") == 0) {
+		int r = gw_daemon_run(&opt);
+		if (r != GW_DAEMON_REEXEC)
+			return r;
+		/* The server's Reboot: the same program and arguments, a fresh
+		 * process image (same PID, so systemd keeps tracking it). */
+		log_notice("Starting again");
+		execv("/proc/self/exe", argv);
+		log_error_errno(-errno, "Cannot execute /proc/self/exe again: %m");
+		return 1;
+	}
 	return usage_error("unknown command '%s'", cmd);
 }

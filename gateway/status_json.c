@@ -64,6 +64,7 @@ static void device_json(void *ud, const struct gw_device_info *d)
 	add(o, "bridge_type", str_or_null(d->bridge_type));
 	add(o, "state", json_object_new_string(d->state));
 	add(o, "discovered", json_object_new_boolean(d->discovered));
+	add(o, "source", json_object_new_string(d->source));
 	add(o, "reachable", json_object_new_boolean(d->presence >= 0));
 	add(o, "unreachable_reason", d->presence < 0 ? json_object_new_string(strerror(-d->presence)) : NULL);
 	add(o, "last_sample", d->last_sample_usec ? seconds(d->last_sample_usec) : NULL);

@@ -404,6 +404,25 @@ struct lwm2m_endpoint_ops {
 	 * (e.g. from a deferred event). Not called once the endpoint or the
 	 * device is being removed. May be NULL. */
 	void (*observations_changed)(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev);
+	/* Create (POST /oid) in the endpoint's own tree (dev NULL) or a
+	 * device's, of an object the endpoint has: records hold the payload
+	 * converted to the defined types, paths /oid/iid/rid with iid the
+	 * one the server chose, or -1 when it left the choice to the
+	 * endpoint. The op adds the instance to the store itself. Returns the
+	 * new instance id (2.01 with its Location-Path, and an Update with
+	 * the new object list), -ENOSYS to leave the request to the client
+	 * (as with a NULL op: the instance is created in the store), or a
+	 * negative errno with a one-line reason in why (sent as the error's
+	 * diagnostic payload; may stay empty). Synchronous. May be NULL. */
+	int (*create)(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev, uint16_t oid, int iid,
+		      const struct lwm2m_records *records, char *why, size_t why_size);
+	/* Delete of the existing instance path (/oid/iid): 0 allows it (the
+	 * client removes the instance from the store if the op did not, ends
+	 * its observations and answers 2.02), -ENOSYS leaves it to the
+	 * client's own rules (as with a NULL op), another negative errno
+	 * refuses it (-EPERM: 4.05). Synchronous. May be NULL. */
+	int (*delete)(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+		      const struct lwm2m_path *path);
 };
 
 struct lwm2m_endpoint_config {
@@ -483,6 +502,11 @@ void lwm2m_endpoint_remove(struct lwm2m_endpoint *ep);
  * by the gateway, objects declared): send an Update with the new object
  * list (paced). Returns 0. */
 int lwm2m_endpoint_objects_changed(struct lwm2m_endpoint *ep);
+/* From inside an op (write, execute) that is about to return a negative
+ * errno: one line saying why, sent as the diagnostic payload of that
+ * error response (copied). Ignored when the request is answered later. */
+void lwm2m_endpoint_diagnostic(struct lwm2m_endpoint *ep, const char *why);
+
 /* Send an Update now (paced), as the Registration Update Trigger does. */
 int lwm2m_endpoint_trigger_update(struct lwm2m_endpoint *ep);
 

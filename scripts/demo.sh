@@ -14,8 +14,12 @@
 #   5. stops the Modbus server (its devices become unreachable in /3/0/11)
 #      and starts it again (polling resumes by itself);
 #   6. reloads with SIGHUP (a fifth device appears, the others keep their
-#      registrations), shows `fieldgate status`, stops with SIGTERM and shows
-#      every endpoint de-registering.
+#      registrations);
+#   7. the LwM2M server creates a device through the gateway's Object 26242
+#      (it registers and serves MQTT values; the file fieldgate keeps), has
+#      a bad one refused with the reason, and deletes its device again;
+#   8. shows `fieldgate status`, stops with SIGTERM and shows every endpoint
+#      de-registering.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -77,6 +81,9 @@ from mqttpeer import Broker
 fg = os.path.join(os.environ["FG_BUILD_DIR"], "gateway", "fieldgate")
 work = os.environ["DEMO_WORK"]
 os.makedirs("/tmp/fieldgate-demo", exist_ok=True)
+# A device step 7 created, left by an interrupted run.
+if os.path.exists("/tmp/fieldgate-demo/devices/hallway.yaml"):
+    os.unlink("/tmp/fieldgate-demo/devices/hallway.yaml")
 
 def step(title):
     print("\n\033[1m== %s\033[0m" % title, flush=True)
@@ -221,6 +228,38 @@ try:
     again = [e["ep"] for e in srv.events("register") if e["ep"] != "demo-gw-garage"]
     say("the other endpoints: %d registrations for %d endpoints%s" % (
         len(again), len(set(again)), " (none registered again)" if len(again) == len(set(again)) else ""))
+
+    step("the LwM2M server creates a device (Object 26242 of the gateway, SenML CBOR)")
+    fields = {0: "hallway", 1: "zigbee", 2: "hallway-sensor", 3: "z2m-th-sensor"}
+    r = srv.request("create", ep="demo-gw", path="/26242", ct=112, timeout=15,
+                    records=[{"path": "/26242/9/%d" % k, "value": v} for k, v in fields.items()])
+    say("CREATE demo-gw /26242 {Name: hallway, Bridge: zigbee, Address: hallway-sensor, Profile: "
+        "z2m-th-sensor} -> %s %s" % (r["code"], r.get("location")))
+    reg = srv.wait_event("register", ep="demo-gw-hallway", timeout=20)
+    say("registered: %s (nothing else registered again)" % reg["ep"])
+    broker.pub("zigbee2mqtt/hallway-sensor", '{"temperature":19.0,"humidity":52.0}', qos=1)
+    wait_value("hallway", "/3303/0/5700", 19.0)
+    read("hallway", "/3303/0/5700")
+    say("kept for the next start, in the configuration's syntax (fieldgate check reads it):")
+    with open("/tmp/fieldgate-demo/devices/hallway.yaml") as f:
+        for line in f:
+            say("  " + line.rstrip("\n"))
+    deadline = time.monotonic() + 5
+    while True:  # the state follows the registration within 200 ms
+        v = records_by_path(srv.request("read", ep="demo-gw", path="/26242/9", timeout=10))
+        if v.get("/26242/9/7") == "registered" or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    say("READ   demo-gw /26242/9 -> State %s, Endpoint %s, Source %s" % (
+        v.get("/26242/9/7"), v.get("/26242/9/9"), v.get("/26242/9/10")))
+    fields = {0: "attic", 1: "zigbee", 2: "attic-sensor", 3: "z2m-th-sensr"}
+    r = srv.request("create", ep="demo-gw", path="/26242", ct=112, timeout=15,
+                    records=[{"path": "/26242/10/%d" % k, "value": v} for k, v in fields.items()])
+    say("CREATE ... Profile: z2m-th-sensr -> %s" % r["code"])
+    say("  %s" % r.get("text", ""))
+    r = srv.request("delete", ep="demo-gw", path="/26242/9", timeout=15)
+    say("DELETE demo-gw /26242/9 -> %s" % r["code"])
+    say("de-registered: %s" % srv.wait_event("deregister", ep="demo-gw-hallway", timeout=10)["ep"])
 
     step("fieldgate status")
     out = subprocess.run([fg, "-c", cfg, "status"], capture_output=True, text=True).stdout

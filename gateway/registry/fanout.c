@@ -136,15 +136,16 @@ static void wop_done(void *ctx, int err, const struct mapping_sample *s)
 	struct wop *op = ctx;
 	struct wgroup *g = op->g;
 
+	struct dev *d = device_find(g->r, g->device);
+
 	(void)s;
 	if (err > 0)
 		err = -err;
-	if (err == 0 && op->path.len >= 3) {
-		/* The field acknowledged: the store shows the written value. */
-		struct dev *d = device_find(g->r, g->device);
-		if (d)
-			(void)target_set_at(d, &op->path, &op->v, 0, false);
-	}
+	if (d)
+		health_count(d, err, op->path.len >= 3 ? "write" : "execute");
+	/* The field acknowledged: the store shows the written value. */
+	if (err == 0 && op->path.len >= 3 && d)
+		(void)target_set_at(d, &op->path, &op->v, 0, false);
 	if (err < 0 && g->err == 0)
 		g->err = err;
 	free(op->bytes);
@@ -299,15 +300,19 @@ static void rop_done(void *ctx, int err, const struct mapping_sample *s)
 {
 	struct wop *op = ctx;
 	struct wgroup *g = op->g;
+	struct dev *d;
 
 	if (err > 0)
 		err = -err;
 	if (err == 0 && !s)
 		err = -EIO;
 	/* By name and path: the device may have gone, or been replaced by
-	 * another of its name, while the field answered. */
+	 * another of its name, while the field answered. A sample counts
+	 * itself on the bridge, a failed read here. */
 	if (err == 0)
 		err = gw_registry_sample(g->r, g->device, &op->path, s, 0);
+	else if ((d = device_find(g->r, g->device)))
+		health_count(d, err, "read");
 	if (err < 0 && g->err == 0)
 		g->err = err;
 	free(op);

@@ -29,24 +29,14 @@ struct genprofs {
 	size_t n, cap;
 };
 
+static const char *name_at(const void *ctx, size_t i)
+{
+	return ((const struct genprofs *)ctx)->v[i]->name;
+}
+
 static size_t find_slot(const struct genprofs *s, const char *name, bool *found)
 {
-	size_t lo = 0, hi = s ? s->n : 0;
-
-	*found = false;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(s->v[mid]->name, name);
-		if (c == 0) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return reg_name_slot(s ? s->n : 0, name_at, s, name, found);
 }
 
 int genprof_get(struct genprofs **sp, const struct lwm2m_registry *objects, const char *search_path,

@@ -67,6 +67,27 @@ int reg_gen_push(struct gw_registry *r, struct gw_config *config)
 	return 0;
 }
 
+size_t reg_name_slot(size_t n, const char *(*name_at)(const void *ctx, size_t i), const void *ctx,
+		     const char *name, bool *found)
+{
+	size_t lo = 0, hi = n;
+
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name_at(ctx, mid), name);
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* ---- change notification ------------------------------------------------------------ */
 
 static int on_change_timer(sd_event_source *s, uint64_t usec, void *ud)
@@ -75,6 +96,7 @@ static int on_change_timer(sd_event_source *s, uint64_t usec, void *ud)
 
 	(void)usec;
 	sd_event_source_set_enabled(s, SD_EVENT_OFF);
+	fielddev_sync(r, false);
 	if (r->on_change)
 		r->on_change(r->on_change_ud);
 	return 0;
@@ -104,6 +126,32 @@ void gw_registry_on_change(struct gw_registry *r, void (*fn)(void *ud), void *ud
 {
 	r->on_change = fn;
 	r->on_change_ud = ud;
+}
+
+void gw_registry_on_reboot(struct gw_registry *r, gw_reboot_fn fn, void *ud)
+{
+	r->reboot_fn = fn;
+	r->reboot_ud = ud;
+}
+
+bool gw_registry_keeps_endpoints(const struct gw_registry *r, const struct gw_config *c)
+{
+	char *fp = reload_global_fingerprint(c);
+	bool same = fp && strcmp(fp, r->global) == 0;
+
+	free(fp);
+	return same;
+}
+
+bool gw_registry_running(const struct gw_registry *r, const char *name)
+{
+	return device_find(r, name) != NULL;
+}
+
+void gw_registry_on_remote(struct gw_registry *r, gw_remote_fn fn, void *ud)
+{
+	r->remote_fn = fn;
+	r->remote_ud = ud;
 }
 
 /* ---- life cycle ------------------------------------------------------------------------- */
@@ -194,6 +242,8 @@ struct gw_registry *gw_registry_free(struct gw_registry *r)
 	}
 	free(r->devs);
 	r->genprofs = genprofs_free(r->genprofs);
+	fielddev_free(r);
+	health_stop(r);
 	lwm2m_store_free(r->gw_store);
 	servers_clear(r);
 	sd_event_source_disable_unref(r->change_timer);

@@ -89,6 +89,26 @@ int gw_registry_presence(struct gw_registry *r, const char *device, int err);
 int gw_registry_generated(struct gw_registry *r, const char *bridge, const char *device, const char *address,
 			  const char *name, const char *text, size_t len);
 
+/* A change of the devices the LwM2M server created (Object 26242): file
+ * (NAME.yaml of the remote folder) with text, or removed (text NULL). The
+ * daemon checks the configuration with it as `fieldgate check` would,
+ * persists it and applies it (gw_registry_apply), or changes nothing and
+ * returns a negative errno with the first diagnostic in why. */
+typedef int (*gw_remote_fn)(void *ud, const char *file, const char *text, char *why, size_t size);
+void gw_registry_on_remote(struct gw_registry *r, gw_remote_fn fn, void *ud);
+/* The server executed Reboot (/3/0/4, factory_reset false) or Factory
+ * Reset (/3/0/5) on the gateway's Device object; called after the 2.04 is
+ * decided, from inside the request: act later (a deferred event). */
+typedef void (*gw_reboot_fn)(void *ud, bool factory_reset);
+void gw_registry_on_reboot(struct gw_registry *r, gw_reboot_fn fn, void *ud);
+
+/* Would applying c leave the endpoints registered (the settings every
+ * endpoint depends on, as a reload compares them, unchanged)? */
+bool gw_registry_keeps_endpoints(const struct gw_registry *r, const struct gw_config *c);
+
+/* Is device name running (started, whatever its registration state)? */
+bool gw_registry_running(const struct gw_registry *r, const char *name);
+
 /* De-register everything; done(ud) from the loop when finished. */
 int gw_registry_shutdown(struct gw_registry *r, uint32_t timeout_ms, void (*done)(void *ud), void *ud);
 struct gw_registry *gw_registry_free(struct gw_registry *r); /* accepts NULL */
@@ -131,6 +151,9 @@ struct gw_device_info {
 	const char *bridge, *bridge_type; /* NULL without a bridge */
 	const char *state;                /* registration state: registered, waiting... */
 	bool discovered;
+	/* where it is configured: the file, "remote" (created by the LwM2M
+	 * server, Object 26242) or "discovered" */
+	const char *source;
 	int presence;               /* 0 reachable, else why not (negative errno) */
 	uint64_t last_sample_usec;  /* CLOCK_REALTIME of the last accepted sample, 0: none */
 	uint64_t last_sample_age;   /* usec since then */

@@ -24,6 +24,8 @@
  *                profile for (bridge_host.generated)
  *   genprof.c    the profiles bridges generated, shared by name
  *   status.c     counts and the `fieldgate status` table
+ *   fielddev.c   Object 26242: every device an instance; the server's
+ *                Create, Write and Delete handed to the daemon
  *
  * Threads: the sd_event loop's only.
  */
@@ -34,6 +36,7 @@
 #include <stdint.h>
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <systemd/sd-event.h>
 
 #include "gateway/registry/registry.h"
@@ -57,6 +60,10 @@ struct brt {
 	const struct bridge_kind *kind;
 	struct bridge *b; /* NULL when it could not be created */
 	bool keep;
+	/* Object 26241 (health.c): samples and operations through it, those
+	 * that failed, the last failure. */
+	uint64_t requests, errors;
+	char last_error[160];
 };
 
 /* What the LwM2M server sees of a device: its own endpoint (endpoint mode)
@@ -163,6 +170,19 @@ struct gw_registry {
 	size_t discovered;          /* devices discovered so far (their status order) */
 	struct genprofs *genprofs;  /* profiles bridges generated, in use */
 	bool closing;               /* gw_registry_shutdown() called: no new endpoints */
+
+	/* Object 26242 (fielddev.c): instance ids by device name, and the
+	 * daemon's check-persist-apply of the server's changes. */
+	struct fdid *fd; /* sorted by name */
+	size_t nfd;
+	uint64_t *fd_used; /* bitmap of the instance ids in use */
+	gw_remote_fn remote_fn;
+	void *remote_ud;
+	gw_reboot_fn reboot_fn; /* the daemon's Reboot and Factory Reset */
+	void *reboot_ud;
+	sd_event_source *health_timer;
+	struct modem *modem;        /* ModemManager's view (modem.c), NULL: not asked yet */
+	char modem_if[IF_NAMESIZE]; /* the interface it was asked about */
 };
 
 /* ---- registry.c ---- */
@@ -171,6 +191,10 @@ const struct gw_config *reg_config(const struct gw_registry *r); /* the current 
 struct gen *reg_gen_ref(struct gen *g);
 void reg_gen_unref(struct gw_registry *r, struct gen *g);
 int reg_gen_push(struct gw_registry *r, struct gw_config *config); /* takes config */
+/* Binary search of name in n entries sorted by name (name_at(ctx, i)):
+ * its index (*found), or where it would be inserted. */
+size_t reg_name_slot(size_t n, const char *(*name_at)(const void *ctx, size_t i), const void *ctx,
+		     const char *name, bool *found);
 /* Registration states changed: on_change at most every 200 ms. */
 void reg_changed(struct gw_registry *r);
 
@@ -272,6 +296,54 @@ bool instances_kept(const struct gw_registry *r, const struct gw_config *c, cons
 struct brt *instances_find(struct gw_registry *r, const char *name);
 void instances_free(struct gw_registry *r);
 void instances_obs_mark(struct gw_registry *r, struct dev *d);
+
+/* ---- fielddev.c: Object 26242 ---- */
+#define GW_FIELDDEV_OID 26242
+struct fdid;
+/* The instances as the configuration and the devices' states are now. */
+void fielddev_sync(struct gw_registry *r, bool full); /* full false: the states only */
+void fielddev_free(struct gw_registry *r);
+/* The server's Create (iid -1: ours to choose; returns the instance id),
+ * Write and Delete; -EPERM for a device of the local files. */
+int fielddev_create(struct gw_registry *r, int iid, const struct lwm2m_records *recs, char *why, size_t size);
+int fielddev_write(struct gw_registry *r, const struct lwm2m_path *path, const struct lwm2m_records *recs,
+		   char *why, size_t size);
+int fielddev_delete(struct gw_registry *r, const struct lwm2m_path *path, char *why, size_t size);
+
+/* ---- health.c: /3/0, 26241, /4/0 of the gateway's endpoint ---- */
+/* A value of the gateway's own store (observers notified when it changed). */
+int self_set(struct gw_registry *r, const struct lwm2m_path *p, const struct lwm2m_value *v);
+int self_set_text(struct gw_registry *r, const struct lwm2m_path *p, const char *s);
+/* One sample or operation of d through its bridge, err its result. */
+void health_count(struct dev *d, int err, const char *what);
+/* A failure of d's bridge that is not a request (the device unreachable). */
+void health_error(struct dev *d, int err, const char *what);
+int health_reset(struct gw_registry *r, uint16_t iid); /* Execute /26241/iid/4 */
+void health_refresh(struct gw_registry *r);
+int health_start(struct gw_registry *r);
+void health_stop(struct gw_registry *r);
+
+/* Object 4 again with what ModemManager said (modem.c's answer). */
+void health_modem(struct gw_registry *r);
+
+/* ---- modem.c: ModemManager over the system bus ---- */
+struct modem;
+/* The radio of the modem whose net port is the default route's interface. */
+struct modem_info {
+	bool present;
+	int bearer;   /* Object 4 Network Bearer */
+	int rssi;     /* dBm, INT_MIN: unknown */
+	int quality;  /* percent, -1: unknown */
+	int mcc, mnc; /* -1: unknown */
+};
+/* Ask ModemManager (asynchronously) about the modem of ifname; its answer
+ * comes through health_modem(). Quiet without a bus or ModemManager. */
+void modem_ask(struct gw_registry *r, const char *ifname);
+const struct modem_info *modem_info(const struct gw_registry *r); /* NULL: no such modem */
+void modem_free(struct gw_registry *r);
+
+/* ---- status.c ---- */
+const char *status_state_word(int st);
 
 /* ---- reload.c ---- */
 char *reload_device_fingerprint(const struct gw_config *c, const struct gw_device *d,

@@ -92,6 +92,7 @@ char *reload_device_fingerprint(const struct gw_config *c, const struct gw_devic
 	node_print(f, d->address);
 	fputs("\nvars=", f);
 	node_print(f, d->vars);
+	fprintf(f, "\nenabled=%d", d->enabled);
 	fprintf(f, "\npsk=%s:", d->psk_identity ? d->psk_identity : "");
 	for (size_t i = 0; i < d->psk_key.len; i++)
 		fprintf(f, "%02x", d->psk_key.bytes[i]);
@@ -255,7 +256,9 @@ int gw_registry_apply(struct gw_registry *r, struct gw_config *config)
 	for (size_t i = 0; i < c->devices.n; i++) {
 		const struct gw_device *cfg = gw_config_device(c, i);
 		struct dev *d = NULL;
-		if (device_find(r, cfg->name))
+		/* A disabled device stays configured (Object 26242) but
+		 * does not run. */
+		if (!cfg->enabled || device_find(r, cfg->name))
 			continue;
 		e = device_new(r, r->gens, cfg, c->device_profiles[i], i, &d);
 		if (e >= 0) {
@@ -281,6 +284,8 @@ int gw_registry_apply(struct gw_registry *r, struct gw_config *config)
 			 added, added == 1 ? "" : "s", removed, changed, kept);
 	else
 		log_info("%zu device%s started", added, added == 1 ? "" : "s");
+	fielddev_sync(r, true);
+	health_refresh(r); /* 26241: the bridges may have changed */
 	reg_changed(r);
 	return 0;
 }

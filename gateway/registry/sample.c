@@ -24,6 +24,7 @@ int sample_point(struct bridge_handle *h, const struct mapping_sample *s, uint64
 	 * value; without one the value is as of now and carries none. */
 	if (e >= 0)
 		e = target_set_at(d, &pt->path, &v, time_usec ? (double)time_usec / 1e6 : 0, pt->historical);
+	health_count(d, e, "sample");
 	if (e < 0) {
 		/* One line per failure would flood the journal at poll rates:
 		 * the first one is logged, status shows the count. */
@@ -70,6 +71,7 @@ int gw_registry_presence(struct gw_registry *r, const char *device, int err)
 	d->presence = err;
 	if (err < 0) {
 		d->unreachable++;
+		health_error(d, err, "unreachable");
 		log_device_warning_errno(DEV_LOG(d), err, "unreachable: %m");
 	} else
 		log_device_info(DEV_LOG(d), "reachable again");

@@ -8,7 +8,6 @@
 #include "gateway/registry/registry_internal.h"
 
 #include <errno.h>
-#include <sys/sysinfo.h>
 
 #include "common/log.h"
 
@@ -16,7 +15,6 @@
 static int gateway_store(struct gw_registry *r, struct lwm2m_store **out)
 {
 	struct lwm2m_store *s = lwm2m_store_new(r->objects);
-	struct sysinfo si;
 	int e;
 
 	if (!s)
@@ -34,12 +32,7 @@ static int gateway_store(struct gw_registry *r, struct lwm2m_store **out)
 		e = device_set_int(s, "/3/0/11/0", 0);
 	if (e >= 0)
 		e = device_set_text(s, "/3/0/16", "U");
-	/* Memory in KiB, as Object 3 defines it; read once (cheap enough to
-	 * refresh later from a timer if a server cares). */
-	if (e >= 0 && sysinfo(&si) == 0) {
-		(void)device_set_int(s, "/3/0/10", (int64_t)(si.freeram * si.mem_unit / 1024));
-		(void)device_set_int(s, "/3/0/21", (int64_t)(si.totalram * si.mem_unit / 1024));
-	}
+	/* Memory, time, error codes: health.c, from the host's figures. */
 	if (e < 0) {
 		lwm2m_store_free(s);
 		return e;
@@ -54,6 +47,10 @@ int self_start(struct gw_registry *r)
 
 	if (e < 0)
 		return log_error_errno(e, "Cannot build the gateway's Device object: %m");
+	health_refresh(r);
+	if (health_start(r) < 0)
+		log_warning(
+			"Cannot set up the health timer: /3/0, /4/0 and 26241 are refreshed on reads only");
 	if (!servers_ready(r)) {
 		r->gw_state = STATE_RESOLVING;
 		return 0;

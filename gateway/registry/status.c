@@ -22,7 +22,7 @@ void gw_registry_counts(const struct gw_registry *r, struct gw_registry_counts *
 			out->registered++;
 }
 
-static const char *state_word(int st)
+const char *status_state_word(int st)
 {
 	switch (st) {
 	case LWM2M_EP_REGISTERED:
@@ -74,7 +74,7 @@ void gw_registry_status(const struct gw_registry *r, FILE *out)
 
 	gw_registry_counts(r, &cnt);
 	fprintf(out, "Gateway %s (%s mode): endpoint %s %s\n", c->gateway.name,
-		gw_mode_to_string(c->lwm2m.mode), c->gateway.name, state_word(r->gw_state));
+		gw_mode_to_string(c->lwm2m.mode), c->gateway.name, status_state_word(r->gw_state));
 	for (size_t i = 0; i < 2; i++) {
 		const struct hostres *h = &r->hosts[i];
 		if (!h->host || h->ready)
@@ -116,8 +116,11 @@ void gw_registry_status(const struct gw_registry *r, FILE *out)
 			extra[sizeof(extra) - 1] = 0;
 		}
 		fprintf(out, "%-*s  %-*s  %-*s  %-13s  %-11s  %s%s%s\n", (int)w_dev, d->name, (int)w_br,
-			d->cfg->bridge ? d->cfg->bridge : "-", (int)w_ep, d->endpoint, state_word(d->state),
-			age, errs, extra, d->disc ? " (discovered)" : "");
+			d->cfg->bridge ? d->cfg->bridge : "-", (int)w_ep, d->endpoint,
+			status_state_word(d->state), age, errs, extra,
+			d->disc                                       ? " (discovered)"
+			: gw_device_is_remote(d->gen->config, d->cfg) ? " (remote)"
+								      : "");
 	}
 	fprintf(out, "%zu device%s, %zu registered\n", cnt.devices, cnt.devices == 1 ? "" : "s",
 		cnt.registered);
@@ -130,7 +133,7 @@ void gw_registry_info(const struct gw_registry *r, struct gw_registry_info *out)
 	struct gw_registry_counts cnt;
 
 	*out = (struct gw_registry_info){ .config = reg_config(r),
-					  .state = state_word(r->gw_state),
+					  .state = status_state_word(r->gw_state),
 					  .registration_failures = r->gw_failures };
 	gw_registry_counts(r, &cnt);
 	out->devices = cnt.devices;
@@ -169,8 +172,9 @@ void gw_registry_each_device(const struct gw_registry *r,
 			.profile = d->cfg->profile,
 			.bridge = d->cfg->bridge,
 			.bridge_type = d->br ? d->br->kind->name : NULL,
-			.state = state_word(d->state),
+			.state = status_state_word(d->state),
 			.discovered = d->disc != NULL,
+			.source = d->disc ? "discovered" : gw_device_source(d->gen->config, d->cfg),
 			.presence = d->presence,
 			/* The monotonic time of the sample, told as wall-clock time. */
 			.last_sample_usec = d->last_sample ? real - (now - d->last_sample) : 0,

@@ -157,6 +157,16 @@ static int gw_write(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *de
 		return fanout_write(d, path, records, replace, done, done_ctx);
 	if (dev)
 		return -ENOENT;
+	if (path->id[LWM2M_OID] == GW_FIELDDEV_OID) {
+		char why[256] = "";
+		e = path->len >= 2 ? fielddev_write(r, path, records, why, sizeof(why)) : -EPERM;
+		if (e < 0) {
+			lwm2m_endpoint_diagnostic(ep, why);
+			return e;
+		}
+		done(done_ctx, 0);
+		return 0;
+	}
 	/* The gateway's own tree. */
 	e = lwm2m_store_write(lwm2m_endpoint_store(ep), path, records, replace);
 	for (size_t i = 0; e >= 0 && i < records->n; i++)
@@ -172,12 +182,31 @@ static int gw_execute(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *
 		      const struct lwm2m_path *path, const char *args, size_t args_len, lwm2m_done_fn done,
 		      void *done_ctx)
 {
-	struct dev *d = dev_of(ud, dev);
+	struct gw_registry *r = ud;
+	struct dev *d = dev_of(r, dev);
 
 	(void)ep;
 	if (d)
 		return fanout_execute(d, path, args, args_len, done, done_ctx);
-	return dev ? -ENOENT : -EPERM;
+	if (dev)
+		return -ENOENT;
+	/* The gateway's Reboot and Factory Reset: 2.04 first, the daemon
+	 * de-registers everything after this request. */
+	if (r->reboot_fn && path->len == 3 && path->id[LWM2M_OID] == 3 && path->id[LWM2M_IID] == 0 &&
+	    (path->id[LWM2M_RID] == 4 || path->id[LWM2M_RID] == 5)) {
+		done(done_ctx, 0);
+		r->reboot_fn(r->reboot_ud, path->id[LWM2M_RID] == 5);
+		return 0;
+	}
+	/* Reset Statistics of a bridge. */
+	if (path->len == 3 && path->id[LWM2M_OID] == 26241 && path->id[LWM2M_RID] == 4) {
+		int e = health_reset(r, path->id[LWM2M_IID]);
+		if (e < 0)
+			return e;
+		done(done_ctx, 0);
+		return 0;
+	}
+	return -EPERM;
 }
 
 static int gw_read(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
@@ -186,7 +215,12 @@ static int gw_read(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev
 	struct dev *d = dev_of(ud, dev);
 
 	(void)ep;
-	return d ? fanout_read(d, path, done, done_ctx) : 0;
+	if (d)
+		return fanout_read(d, path, done, done_ctx);
+	/* The gateway's health as it is now. */
+	if (!dev)
+		health_refresh(ud);
+	return 0;
 }
 
 static void gw_obs_changed(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev)
@@ -196,7 +230,32 @@ static void gw_obs_changed(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_dev
 		instances_obs_mark(ud, dev_of(ud, dev));
 }
 
+static int gw_create(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev, uint16_t oid, int iid,
+		     const struct lwm2m_records *records, char *why, size_t why_size)
+{
+	(void)ep;
+	if (dev || oid != GW_FIELDDEV_OID)
+		return -ENOSYS;
+	return fielddev_create(ud, iid, records, why, why_size);
+}
+
+static int gw_delete(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+		     const struct lwm2m_path *path)
+{
+	char why[256] = "";
+	int e;
+
+	if (dev || path->id[LWM2M_OID] != GW_FIELDDEV_OID)
+		return -ENOSYS;
+	e = fielddev_delete(ud, path, why, sizeof(why));
+	if (e < 0)
+		lwm2m_endpoint_diagnostic(ep, why);
+	return e;
+}
+
 static const struct lwm2m_endpoint_ops gw_ep_ops = { .write = gw_write,
+						     .create = gw_create,
+						     .delete = gw_delete,
 						     .execute = gw_execute,
 						     .read = gw_read,
 						     .state = gw_state,
@@ -265,8 +324,14 @@ static int add_endpoint(struct gw_registry *r, const char *name, const struct gw
 
 int target_self_start(struct gw_registry *r)
 {
+	int e;
+
 	r->gw_state = LWM2M_EP_WAITING;
-	return add_endpoint(r, reg_config(r)->gateway.name, NULL, r->gw_store, r, &r->gw_ep);
+	e = add_endpoint(r, reg_config(r)->gateway.name, NULL, r->gw_store, r, &r->gw_ep);
+	/* Object 26242 is listed without devices too: the server may create one. */
+	if (e >= 0 && lwm2m_endpoint_declare_object(r->gw_ep, GW_FIELDDEV_OID) < 0)
+		log_warning("Object %d is not known: the server cannot create devices", GW_FIELDDEV_OID);
+	return e;
 }
 
 bool target_self_started(const struct gw_registry *r)

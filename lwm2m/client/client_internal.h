@@ -218,6 +218,7 @@ struct lwm2m_endpoint {
 	size_t ndevs;
 	uint16_t iid_hint;          /* every /25 instance id below it is in use */
 	struct fg_pending *pending; /* asynchronous operations in flight */
+	char *diag;                 /* an op's reason for its refusal (create.c), sent once */
 	struct fg_bs *bs;           /* bootstrap.c; NULL without a Bootstrap-Server */
 	struct fg_b1 *b1;           /* block1.c: request bodies being received */
 	size_t nb1;                 /* their number */
@@ -293,6 +294,20 @@ void fg_dm_handler(coap_resource_t *resource, coap_session_t *session, const coa
 		   const coap_string_t *query, coap_pdu_t *response);
 /* Drop every asynchronous operation of ep (endpoint going away). */
 void fg_dm_abandon(struct lwm2m_endpoint *ep);
+/* Create and Delete by the endpoint's ops (create.c). fg_create_by_ops():
+ * true when the op answered (2.01 with Location-Path, or its refusal with
+ * the reason as payload), false to create in the store. iid: the payload's,
+ * -1 when the server left the choice. fg_delete_by_ops(): the op's answer,
+ * -ENOSYS when it has none. */
+bool fg_create_by_ops(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_span *prefix,
+		      uint16_t oid, int iid, struct lwm2m_records *recs, coap_pdu_t *response);
+int fg_delete_by_ops(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *path);
+/* The reason an op gave for refusing the request now being answered
+ * (lwm2m_endpoint_diagnostic), as the payload of an error response;
+ * forgotten after, whatever the answer. */
+void fg_diag_attach(struct lwm2m_endpoint *ep, coap_pdu_t *response);
+/* Location-Path of a created instance: [prefix/]oid/iid. */
+void fg_location_path(coap_pdu_t *response, const struct lwm2m_span *prefix, uint16_t oid, uint16_t iid);
 /* Formats that name records absolutely and so carry a device prefix. */
 bool fg_ct_names_prefix(uint16_t ct);
 

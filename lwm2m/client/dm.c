@@ -1160,6 +1160,11 @@ static void do_create(struct req *rq)
 		}
 		iid = rec->path.id[1];
 	}
+	if (fg_create_by_ops(rq->ep, rq->t.dev, &rq->t.prefix, oid, iid == 0xFFFF ? -1 : iid, &recs,
+			     rq->response)) {
+		r = 0;
+		goto out;
+	}
 	/* TLV resources not wrapped in an Object Instance TLV decode with
 	 * the reserved id 65535: the server leaves the choice to us. */
 	if (iid < 0 || iid == 0xFFFF) {
@@ -1190,18 +1195,7 @@ static void do_create(struct req *rq)
 			r = -EINVAL;
 		goto out;
 	}
-	{
-		char num[8];
-		int n;
-
-		if (rq->t.dev)
-			coap_add_option(rq->response, COAP_OPTION_LOCATION_PATH, rq->t.prefix.len,
-					(const uint8_t *)rq->t.prefix.ptr);
-		n = snprintf(num, sizeof(num), "%u", oid);
-		coap_add_option(rq->response, COAP_OPTION_LOCATION_PATH, (size_t)n, (const uint8_t *)num);
-		n = snprintf(num, sizeof(num), "%d", iid);
-		coap_add_option(rq->response, COAP_OPTION_LOCATION_PATH, (size_t)n, (const uint8_t *)num);
-	}
+	fg_location_path(rq->response, rq->t.dev ? &rq->t.prefix : NULL, oid, (uint16_t)iid);
 	set_code(rq, COAP_RESPONSE_CODE(201));
 	fg_obs_records_written(rq->ep, rq->t.dev, &recs);
 	objects_changed(rq);
@@ -1227,13 +1221,21 @@ static void do_delete(struct req *rq)
 		fail(rq, -ENOENT);
 		return;
 	}
+	r = client_owned(rq, oid) ? -ENOSYS : fg_delete_by_ops(rq->ep, rq->t.dev, &rq->path);
+	if (r < 0 && r != -ENOSYS) {
+		fail(rq, r);
+		return;
+	}
 	/* The client's own objects, and mandatory ones such as Device,
 	 * cannot be deleted by a management server. */
-	if (client_owned(rq, oid) || (def && (def->flags & LWM2M_OBJ_MANDATORY))) {
+	if (r == -ENOSYS && (client_owned(rq, oid) || (def && (def->flags & LWM2M_OBJ_MANDATORY)))) {
 		fail(rq, -EPERM);
 		return;
 	}
-	r = lwm2m_store_del_instance(rq->t.store, oid, rq->path.id[1]);
+	/* An op that allowed it may have removed the instance already. */
+	r = lwm2m_store_has(rq->t.store, &rq->path)
+		    ? lwm2m_store_del_instance(rq->t.store, oid, rq->path.id[1])
+		    : 0;
 	if (r < 0) {
 		fail(rq, r);
 		return;
@@ -1357,6 +1359,7 @@ void fg_dm_handler(coap_resource_t *resource, coap_session_t *session, const coa
 		break;
 	}
 out:
+	fg_diag_attach(rq.ep, response);
 	fg_b1_echo(request, response);
 	fg_dedup_note(rq.ep, request, response);
 	free(rq.owned);

@@ -1537,6 +1537,7 @@ void fg_ep_free(struct lwm2m_endpoint *ep)
 	fg_bs_free(ep);
 	free(ep->declared);
 	free(ep->devs);
+	free(ep->diag);
 	free(ep);
 	fg_client_endpoint_gone(c, NULL);
 }

@@ -122,7 +122,7 @@ class Check(unittest.TestCase):
             "%s: configuration is valid. Gateway 'demo-gw' in endpoint mode (endpoint names "
             "'{gateway}-{device}'), lifetime 5m, state in /tmp/fieldgate-demo; 1 LwM2M server "
             "(coap://127.0.0.1:5683 nosec); 2 bridges, 4 devices; " % path), out)
-        self.assertRegex(out, r"; \d+ object definitions known \(1 loaded from .*/conf/objects\)\.\n$")
+        self.assertRegex(out, r"; \d+ object definitions known \(2 loaded from .*/conf/objects\)\.\n$")
         self.assertEqual(out.count("\n"), 1)  # one paragraph
 
     def test_example(self):
@@ -454,7 +454,7 @@ class Run(unittest.TestCase):
         rel = d.wait_notify(lambda m: m.get("RELOADING") == "1")
         self.assertRegex(rel.get("MONOTONIC_USEC", ""), r"^\d+$")
         d.wait_log("<3>%s:3:3: unknown key 'nmae' in 'gateway', did you mean 'name'? "
-                   "(accepted keys: name, state_dir, objects_dir, profiles_path, status_socket, devices_dir)" % d.config)
+                   "(accepted keys: name, state_dir, objects_dir, profiles_path, status_socket, devices_dir, reboot)" % d.config)
         d.wait_log("<3>%s:6:12: invalid URI 'coap://127.0.0.1:99999' for 'lwm2m.servers[0].uri': "
                    "port 99999 is out of range (1..65535)" % d.config)
         d.wait_log("<3>Configuration %s has 2 errors, keeping the running configuration" % d.config)
@@ -492,7 +492,7 @@ class Run(unittest.TestCase):
         self.assertEqual(d.wait_exit(), 1)
         log = d.drain_log()
         self.assertIn("<3>%s:3:3: unknown key 'nmae' in 'gateway', did you mean 'name'? "
-                      "(accepted keys: name, state_dir, objects_dir, profiles_path, status_socket, devices_dir)" % d.config, log)
+                      "(accepted keys: name, state_dir, objects_dir, profiles_path, status_socket, devices_dir, reboot)" % d.config, log)
         self.assertEqual(log[-1], "<3>Configuration %s has 2 errors, not starting" % d.config)
         msgs = d.notes_sent()
         self.assertFalse(any("READY=1" in m for m in msgs), msgs)

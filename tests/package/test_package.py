@@ -101,6 +101,7 @@ class Package(unittest.TestCase):
                         ("/usr/lib/tmpfiles.d/fieldgate.conf", 0o644),
                         ("/etc/fieldgate/fieldgate.yaml", 0o640),
                         ("/etc/fieldgate/objects/26241.xml", 0o644),
+                        ("/etc/fieldgate/objects/26242.xml", 0o644),
                         ("/etc/fieldgate/devices.d", 0o755),
                         ("/etc/fieldgate/credentials", 0o700),
                         ("/usr/share/fieldgate/fieldgate.yaml.example", 0o644),
@@ -123,7 +124,8 @@ class Package(unittest.TestCase):
         self.assertFalse([n for n in names if n.startswith("test_") or n.startswith("fg-lwm2m")], names)
         with open(os.path.join(self.control, "conffiles")) as f:
             self.assertEqual(sorted(f.read().split()), ["/etc/fieldgate/fieldgate.yaml",
-                                                       "/etc/fieldgate/objects/26241.xml"])
+                                                       "/etc/fieldgate/objects/26241.xml",
+                                                       "/etc/fieldgate/objects/26242.xml"])
 
     def test_maintainer_scripts(self):
         with open(os.path.join(self.control, "postinst")) as f:

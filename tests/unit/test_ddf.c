@@ -68,6 +68,18 @@ static const char *registry_dir(void)
 	return d;
 }
 
+/* fieldgate's own objects (26241, 26242), built in from these files. */
+static char *own_objects_dir(void)
+{
+	const char *src = getenv("FG_SOURCE_DIR");
+	char *p = NULL;
+
+	if (!src)
+		fail_msg("FG_SOURCE_DIR is not set (run through meson test)");
+	assert_true(asprintf(&p, "%s/conf/objects", src) > 0);
+	return p;
+}
+
 static char *registry_file(const char *name)
 {
 	char *p = NULL;
@@ -135,15 +147,15 @@ static void test_registry_load_dir(void **state)
 	(void)state;
 
 	/* *.xml only; all 327 object definitions, built-ins replaced by the
-	 * (equal version) files. */
+	 * (equal version) files; fieldgate's two own objects stay. */
 	assert_int_equal(lwm2m_registry_load_dir(r, registry_dir(), no_diag, NULL), 327);
-	assert_int_equal(lwm2m_registry_count(r), 327);
+	assert_int_equal(lwm2m_registry_count(r), 327 + 2);
 	assert_ptr_not_equal(lwm2m_registry_find(r, 3303), builtin3303);
 	for (size_t i = 1; i < lwm2m_registry_count(r); i++)
 		assert_true(lwm2m_registry_at(r, i - 1)->oid < lwm2m_registry_at(r, i)->oid);
 	/* a second load replaces again (equal versions) and still agrees */
 	assert_int_equal(lwm2m_registry_load_dir(r, registry_dir(), no_diag, NULL), 327);
-	assert_int_equal(lwm2m_registry_count(r), 327);
+	assert_int_equal(lwm2m_registry_count(r), 327 + 2);
 	lwm2m_registry_free(r);
 }
 
@@ -219,15 +231,19 @@ static void test_registry_spot_checks(void **state)
 	lwm2m_registry_free(r);
 }
 
-/* The built-in table is the registry's XML, field by field: the generated
- * data (tools/gen-objdefs.py) and the run-time loader read it the same way. */
+/* The built-in table is the registry's XML (and conf/objects' for
+ * fieldgate's own objects), field by field: the generated data
+ * (tools/gen-objdefs.py) and the run-time loader read it the same way. */
 static void test_builtin_matches_registry(void **state)
 {
 	struct lwm2m_registry *builtin = lwm2m_registry_new(), *loaded = lwm2m_registry_new();
+	char *own = own_objects_dir();
 	(void)state;
 
 	assert_int_equal(lwm2m_registry_load_dir(loaded, registry_dir(), no_diag, NULL), 327);
-	assert_int_equal(lwm2m_registry_count(builtin), 59);
+	assert_int_equal(lwm2m_registry_load_dir(loaded, own, no_diag, NULL), 2);
+	free(own);
+	assert_int_equal(lwm2m_registry_count(builtin), 61);
 	for (size_t i = 0; i < lwm2m_registry_count(builtin); i++) {
 		const struct lwm2m_objdef *b = lwm2m_registry_at(builtin, i);
 		const struct lwm2m_objdef *x = lwm2m_registry_find(loaded, b->oid);
@@ -379,7 +395,7 @@ static void test_two_objects_fields(void **state)
 	(void)state;
 
 	assert_int_equal(load_data(r, "good-two-objects.xml", NULL), 2);
-	assert_int_equal(lwm2m_registry_count(r), 59 + 2);
+	assert_int_equal(lwm2m_registry_count(r), 61 + 2);
 	d = lwm2m_registry_find(r, 42100);
 	assert_non_null(d);
 	assert_string_equal(d->name, "Pump Controller"); /* trimmed, not the vendor element's Name */
@@ -442,7 +458,7 @@ static void test_replacement_rule(void **state)
 	assert_string_equal(over->name, "Temperature (site variant)");
 	assert_int_equal(over->nres, 1);
 	assert_string_equal(over->res[0].units, "Cel");
-	assert_int_equal(lwm2m_registry_count(r), 59);
+	assert_int_equal(lwm2m_registry_count(r), 61);
 
 	/* a replaced definition stays valid (stores may still point at it) */
 	const struct lwm2m_objdef *first = over;
@@ -471,7 +487,7 @@ static void test_atomic_on_error(void **state)
 	assert_null(lwm2m_registry_find(r, 42006)); /* the good first object is not loaded either */
 	assert_null(lwm2m_registry_find(r, 42007));
 	assert_ptr_equal(lwm2m_registry_find(r, 42100), pump);
-	assert_int_equal(lwm2m_registry_count(r), 61);
+	assert_int_equal(lwm2m_registry_count(r), 63);
 	diags_clear(&d);
 	lwm2m_registry_free(r);
 }
