@@ -24,7 +24,7 @@
  * cannot be deleted. Writes to other objects go to the endpoint's store
  * (the gateway's objects; they are not persisted).
  *
- * Bootstrap-Finish checks that a usable server account exists (fg_bs_check:
+ * Bootstrap-Finish checks that a usable server account exists (lwm2m_bs_check:
  * a /0 instance with URI, security mode and Short Server ID matched by a /1
  * instance; else 4.06 Not Acceptable and the bootstrap goes on), answers
  * 2.04, stores the result atomically in the client's state directory, and
@@ -43,7 +43,6 @@
  * Only PSK and NoSec server accounts are supported, and one server account
  * per endpoint is used (the first usable /0 instance by instance id).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -62,8 +61,6 @@
 #define BS_MAX_RECORDS 512
 #define BS_MAX_BYTES   (32u * 1024u)
 
-static const struct lwm2m_path root_path = { .len = 0 };
-
 /* ---- small helpers ----------------------------------------------------------- */
 
 static void *memdup(const void *p, size_t n)
@@ -80,414 +77,6 @@ static void free_secret(uint8_t *p, size_t n)
 	if (p)
 		explicit_bzero(p, n);
 	free(p);
-}
-
-/* ---- records as the bootstrap view of /0 and /1 --------------------------------- */
-
-static const struct lwm2m_value *rec_get(const struct lwm2m_records *r, uint16_t oid, uint16_t iid,
-					 uint16_t rid)
-{
-	for (size_t i = 0; i < r->n; i++) {
-		const struct lwm2m_path *p = &r->v[i].path;
-
-		if (p->len == 3 && p->id[0] == oid && p->id[1] == iid && p->id[2] == rid)
-			return &r->v[i].value;
-	}
-	return NULL;
-}
-
-static bool rec_has_instance(const struct lwm2m_records *r, uint16_t oid, uint16_t iid)
-{
-	for (size_t i = 0; i < r->n; i++)
-		if (r->v[i].path.len >= 2 && r->v[i].path.id[0] == oid && r->v[i].path.id[1] == iid)
-			return true;
-	return false;
-}
-
-static bool is_bootstrap_account(const struct lwm2m_records *r, uint16_t iid)
-{
-	const struct lwm2m_value *v = rec_get(r, 0, iid, 1);
-
-	return v && v->type == LWM2M_TYPE_BOOLEAN && v->b;
-}
-
-/* Append a copy of rec (its bytes copied into out's arena). */
-static int rec_copy(struct lwm2m_records *out, const struct lwm2m_record *rec)
-{
-	struct lwm2m_record *n = lwm2m_records_add(out);
-
-	if (!n)
-		return -ENOMEM;
-	n->path = rec->path;
-	n->value = rec->value;
-	switch (rec->value.type) {
-	case LWM2M_TYPE_STRING:
-	case LWM2M_TYPE_OPAQUE:
-	case LWM2M_TYPE_CORELNK:
-		if (rec->value.bytes.len) {
-			n->value.bytes.ptr =
-				lwm2m_records_dup(out, rec->value.bytes.ptr, rec->value.bytes.len);
-			if (!n->value.bytes.ptr) {
-				out->n--;
-				return -ENOMEM;
-			}
-		}
-		break;
-	default:
-		break;
-	}
-	return 0;
-}
-
-/* dst = the records of src for which drop() is false, plus add (may be
- * NULL); sorted. dst is replaced only on success. */
-static int rec_rebuild(struct lwm2m_records *dst, const struct lwm2m_records *src,
-		       bool (*drop)(const struct lwm2m_record *rec, const void *ctx), const void *ctx,
-		       const struct lwm2m_records *add)
-{
-	struct lwm2m_records n = { 0 };
-	int r = 0;
-
-	for (size_t i = 0; i < src->n && r >= 0; i++)
-		if (!drop || !drop(&src->v[i], ctx))
-			r = rec_copy(&n, &src->v[i]);
-	for (size_t i = 0; add && i < add->n && r >= 0; i++)
-		if (add->v[i].value.type != LWM2M_TYPE_NONE)
-			r = rec_copy(&n, &add->v[i]);
-	if (r < 0) {
-		lwm2m_records_clear(&n);
-		return r;
-	}
-	lwm2m_records_sort(&n);
-	lwm2m_records_clear(dst);
-	*dst = n;
-	return 0;
-}
-
-static size_t rec_bytes(const struct lwm2m_records *r)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < r->n; i++)
-		if (r->v[i].value.type == LWM2M_TYPE_STRING || r->v[i].value.type == LWM2M_TYPE_OPAQUE ||
-		    r->v[i].value.type == LWM2M_TYPE_CORELNK)
-			n += r->v[i].value.bytes.len;
-	return n;
-}
-
-/* Check records decoded for base against the definitions: resource values
- * (len 3 or 4) at or below base, defined resources, a single resource
- * named without instance and a multiple one with, values converted to the
- * defined type in place. A record of type NONE names a multiple resource
- * with no instance (kept, it empties the resource). -ENOENT for an
- * undefined resource, -EINVAL otherwise. */
-static int rec_normalize(const struct lwm2m_registry *reg, const struct lwm2m_path *base,
-			 struct lwm2m_records *recs, const char **why)
-{
-	for (size_t i = 0; i < recs->n; i++) {
-		struct lwm2m_record *rec = &recs->v[i];
-		const struct lwm2m_resdef *rd;
-		struct lwm2m_value v;
-		bool multiple;
-
-		if (rec->prefix.len || rec->path.len < 3 || !lwm2m_path_is_under(&rec->path, base)) {
-			*why = "a value outside the target or not at a resource";
-			return -EINVAL;
-		}
-		rd = lwm2m_objdef_find_res(lwm2m_registry_find(reg, rec->path.id[0]), rec->path.id[2]);
-		if (!rd) {
-			*why = "a value of an undefined resource";
-			return -ENOENT;
-		}
-		multiple = rd->flags & LWM2M_RES_MULTIPLE;
-		if (rec->value.type == LWM2M_TYPE_NONE) {
-			if (!multiple || rec->path.len != 3) {
-				*why = "a resource without value";
-				return -EINVAL;
-			}
-			continue;
-		}
-		if (multiple != (rec->path.len == 4)) {
-			*why = "a single resource with instances, or a multiple one without";
-			return -EINVAL;
-		}
-		if (lwm2m_value_convert(&rec->value, rd->type, &v) < 0) {
-			*why = "a value of the wrong type";
-			return -EINVAL;
-		}
-		rec->value = v;
-		rec->has_time = false;
-	}
-	return 0;
-}
-
-/* ---- the server account of a bootstrap result -------------------------------- */
-
-/* coap:// or coaps:// with a numeric host, as endpoint.c can reach. */
-static int uri_check(const struct lwm2m_value *v, bool *secure)
-{
-	char buf[256], host[64];
-	coap_uri_t u;
-	struct in6_addr a6;
-	struct in_addr a4;
-
-	if (!v || v->type != LWM2M_TYPE_STRING || v->bytes.len == 0 || v->bytes.len >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, v->bytes.ptr, v->bytes.len);
-	buf[v->bytes.len] = '\0';
-	if (strlen(buf) != v->bytes.len)
-		return -EINVAL;
-	if (coap_split_uri((const uint8_t *)buf, v->bytes.len, &u) < 0)
-		return -EINVAL;
-	if (u.scheme != COAP_URI_SCHEME_COAP && u.scheme != COAP_URI_SCHEME_COAPS)
-		return -EINVAL;
-	if (u.host.length == 0 || u.host.length >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, u.host.s, u.host.length);
-	host[u.host.length] = '\0';
-	if (inet_pton(AF_INET, host, &a4) != 1 && inet_pton(AF_INET6, host, &a6) != 1)
-		return -EINVAL;
-	*secure = u.scheme == COAP_URI_SCHEME_COAPS;
-	return 0;
-}
-
-static bool int_in(const struct lwm2m_value *v, int64_t lo, int64_t hi)
-{
-	return v && v->type == LWM2M_TYPE_INTEGER && v->i >= lo && v->i <= hi;
-}
-
-/* 0: acct filled; 1: a Bootstrap-Server account (skipped); -EINVAL, *why. */
-static int account_of(const struct lwm2m_records *r, uint16_t iid, struct fg_bs_account *a, const char **why)
-{
-	const struct lwm2m_value *uri = rec_get(r, 0, iid, 0), *mode = rec_get(r, 0, iid, 2);
-	const struct lwm2m_value *ssid = rec_get(r, 0, iid, 10), *v;
-	bool secure = false;
-
-	if (is_bootstrap_account(r, iid))
-		return 1;
-	memset(a, 0, sizeof(*a));
-	a->sec_iid = iid;
-	if (!uri) {
-		*why = "a Security instance has no LwM2M Server URI (/0/x/0)";
-		return -EINVAL;
-	}
-	if (uri_check(uri, &secure) < 0) {
-		*why = "the LwM2M Server URI is not coap:// or coaps:// with a numeric host";
-		return -EINVAL;
-	}
-	a->uri = (struct lwm2m_span){ (const char *)uri->bytes.ptr, uri->bytes.len };
-	if (!int_in(mode, 0, 4)) {
-		*why = "a Security instance has no Security Mode (/0/x/2)";
-		return -EINVAL;
-	}
-	a->mode = (uint8_t)mode->i;
-	if (a->mode == 3) {
-		if (secure) {
-			*why = "Security Mode NoSec with a coaps:// URI";
-			return -EINVAL;
-		}
-	} else if (a->mode == 0) {
-		const struct lwm2m_value *id = rec_get(r, 0, iid, 3), *key = rec_get(r, 0, iid, 5);
-
-		if (!secure) {
-			*why = "Security Mode PSK with a coap:// URI";
-			return -EINVAL;
-		}
-		if (!id || id->type != LWM2M_TYPE_OPAQUE || !id->bytes.len || !key ||
-		    key->type != LWM2M_TYPE_OPAQUE || !key->bytes.len) {
-			*why = "Security Mode PSK without identity (/0/x/3) or key (/0/x/5)";
-			return -EINVAL;
-		}
-		a->identity = (struct lwm2m_span){ (const char *)id->bytes.ptr, id->bytes.len };
-		a->key = (struct lwm2m_span){ (const char *)key->bytes.ptr, key->bytes.len };
-	} else {
-		*why = "Security Mode not supported (only PSK and NoSec)";
-		return -EINVAL;
-	}
-	if (!int_in(ssid, 1, LWM2M_ID_MAX)) {
-		*why = "a Security instance has no Short Server ID (/0/x/10)";
-		return -EINVAL;
-	}
-	a->ssid = (uint16_t)ssid->i;
-	/* The /1 instance of that server: the first with the same SSID. */
-	for (size_t i = 0; i < r->n; i++) {
-		const struct lwm2m_path *p = &r->v[i].path;
-		const struct lwm2m_value *lt, *b;
-
-		if (p->len != 3 || p->id[0] != 1 || p->id[2] != 0 ||
-		    !int_in(&r->v[i].value, a->ssid, a->ssid))
-			continue;
-		a->srv_iid = p->id[1];
-		lt = rec_get(r, 1, a->srv_iid, 1);
-		if (!int_in(lt, 1, UINT32_MAX)) {
-			*why = "the Server instance has no valid Lifetime (/1/x/1)";
-			return -EINVAL;
-		}
-		a->lifetime = (uint32_t)lt->i;
-		b = rec_get(r, 1, a->srv_iid, 7);
-		if (!b || b->type != LWM2M_TYPE_STRING || !memchr(b->bytes.ptr, 'U', b->bytes.len)) {
-			*why = "the Server instance has no UDP Binding (/1/x/7 without U)";
-			return -EINVAL;
-		}
-		a->queue = memchr(b->bytes.ptr, 'Q', b->bytes.len) != NULL;
-		v = rec_get(r, 1, a->srv_iid, 16);
-		a->bootstrap_on_failure = !(v && v->type == LWM2M_TYPE_BOOLEAN && !v->b);
-		return 0;
-	}
-	*why = "no Server instance (/1) with the Short Server ID of the Security instance";
-	return -EINVAL;
-}
-
-int fg_bs_check(const struct lwm2m_records *recs, struct fg_bs_account *acct, const char **why)
-{
-	const char *first = NULL;
-	int prev = -1;
-
-	for (size_t i = 0; i < recs->n; i++) {
-		const struct lwm2m_path *p = &recs->v[i].path;
-		const char *w = NULL;
-		int r;
-
-		if (p->id[0] != 0 || p->len < 2 || p->id[1] == prev)
-			continue;
-		prev = p->id[1];
-		r = account_of(recs, p->id[1], acct, &w);
-		if (r == 0)
-			return 0;
-		if (r < 0 && !first)
-			first = w;
-	}
-	if (why)
-		*why = first ? first : "no LwM2M Server account in /0";
-	return -EINVAL;
-}
-
-/* ---- the state file --------------------------------------------------------- */
-
-#define HDR_LEN 16
-
-int fg_bs_state_encode(const char *name, const struct lwm2m_records *recs, struct lwm2m_buf *out)
-{
-	size_t start = out->len, nl = strlen(name), pl;
-	uint8_t *h;
-	uint32_t crc;
-	int r;
-
-	if (nl == 0 || nl > UINT16_MAX)
-		return -EINVAL;
-	for (size_t i = 0; i < recs->n; i++)
-		if (recs->v[i].path.len < 3 || recs->v[i].path.id[0] > 1 || recs->v[i].prefix.len)
-			return -EINVAL;
-	r = lwm2m_buf_append(out, "FGBS\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", HDR_LEN);
-	if (r >= 0)
-		r = lwm2m_buf_append(out, name, nl);
-	if (r >= 0)
-		r = lwm2m_encode(LWM2M_CT_SENML_CBOR, &root_path, recs->v, recs->n, out);
-	if (r < 0)
-		goto fail;
-	pl = out->len - start - HDR_LEN - nl;
-	if (pl > FG_BS_STATE_MAX) {
-		r = -E2BIG;
-		goto fail;
-	}
-	h = out->data + start;
-	fg_put_be16(h + 6, (uint16_t)nl);
-	fg_put_be32(h + 8, (uint32_t)pl);
-	crc = fg_crc32(0, h, 12);
-	crc = fg_crc32(crc, h + HDR_LEN, nl + pl);
-	fg_put_be32(h + 12, crc);
-	return 0;
-fail:
-	if (out->data && out->len > start)
-		explicit_bzero(out->data + start, out->len - start);
-	out->len = start;
-	return r;
-}
-
-static int sort_and_dedup(struct lwm2m_records *recs, const char **why)
-{
-	lwm2m_records_sort(recs);
-	for (size_t i = 1; i < recs->n; i++) {
-		const struct lwm2m_path *a = &recs->v[i - 1].path, *b = &recs->v[i].path;
-
-		/* Equal paths, or a resource both whole and with instances. */
-		if (lwm2m_path_cmp(a, b) == 0 || lwm2m_path_is_under(b, a)) {
-			*why = "a resource given twice";
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-int fg_bs_state_decode(const uint8_t *data, size_t len, const char *name, const struct lwm2m_registry *reg,
-		       struct lwm2m_records *out, const char **why)
-{
-	struct lwm2m_records tmp = { 0 };
-	struct fg_bs_account acct;
-	const char *w = NULL;
-	size_t nl, pl, n0 = out->n;
-	uint32_t crc;
-	int r;
-
-	if (!why)
-		why = &w;
-	if (len < HDR_LEN || memcmp(data, "FGBS", 4) != 0) {
-		*why = "not a fieldgate bootstrap state file (bad magic or too short)";
-		return -EBADMSG;
-	}
-	if (data[4] != 1 || data[5] != 0) {
-		*why = "unknown file format version";
-		return -EBADMSG;
-	}
-	nl = fg_get_be16(data + 6);
-	pl = fg_get_be32(data + 8);
-	if (pl > FG_BS_STATE_MAX || len != HDR_LEN + nl + pl) {
-		*why = "truncated, or bytes after its end";
-		return -EBADMSG;
-	}
-	crc = fg_crc32(0, data, 12);
-	crc = fg_crc32(crc, data + HDR_LEN, nl + pl);
-	if (crc != fg_get_be32(data + 12)) {
-		*why = "checksum mismatch (corrupted)";
-		return -EBADMSG;
-	}
-	if (nl != strlen(name) || memcmp(data + HDR_LEN, name, nl) != 0) {
-		*why = "written for another endpoint";
-		return -ESTALE;
-	}
-	r = lwm2m_decode(LWM2M_CT_SENML_CBOR, &root_path, data + HDR_LEN + nl, pl, lwm2m_registry_type_of,
-			 (void *)reg, &tmp);
-	if (r < 0) {
-		*why = "payload is not valid SenML CBOR";
-		r = r == -ENOMEM ? r : -EBADMSG;
-		goto out;
-	}
-	for (size_t i = 0; i < tmp.n; i++)
-		if (tmp.v[i].path.len < 3 || tmp.v[i].path.id[0] > 1 ||
-		    tmp.v[i].value.type == LWM2M_TYPE_NONE) {
-			*why = "a value outside /0 and /1";
-			r = -EBADMSG;
-			goto out;
-		}
-	r = rec_normalize(reg, &root_path, &tmp, why);
-	if (r >= 0)
-		r = sort_and_dedup(&tmp, why);
-	if (r < 0) {
-		r = -EBADMSG;
-		goto out;
-	}
-	r = fg_bs_check(&tmp, &acct, why);
-	if (r < 0)
-		goto out;
-	for (size_t i = 0; i < tmp.n && r >= 0; i++)
-		r = rec_copy(out, &tmp.v[i]);
-	if (r < 0) {
-		out->n = n0;
-		*why = "out of memory";
-	}
-out:
-	lwm2m_records_clear(&tmp);
-	return r;
 }
 
 int fg_bs_state_file_name(const char *name, char out[FG_BS_FILE_NAME_MAX])
@@ -510,7 +99,7 @@ int fg_bs_state_save(const char *dir, const char *name, const struct lwm2m_recor
 	struct lwm2m_buf b = { 0 };
 	int r;
 
-	r = fg_bs_state_encode(name, recs, &b);
+	r = lwm2m_bs_state_encode(name, recs, &b);
 	if (r >= 0)
 		r = state_write(dir, name, b.data, b.len);
 	if (b.data)
@@ -551,7 +140,7 @@ int fg_bs_state_load(const char *dir, const char *name, const struct lwm2m_regis
 		r = -EBADMSG;
 		goto out;
 	}
-	if (st.st_size > (off_t)(FG_BS_STATE_MAX + HDR_LEN + UINT16_MAX)) {
+	if (st.st_size > (off_t)(LWM2M_BS_STATE_MAX + LWM2M_BS_STATE_HDR_LEN + UINT16_MAX)) {
 		if (why)
 			*why = "too large";
 		r = -EBADMSG;
@@ -580,7 +169,7 @@ int fg_bs_state_load(const char *dir, const char *name, const struct lwm2m_regis
 			break;
 		n += (size_t)got;
 	}
-	r = fg_bs_state_decode(data, n, name, reg, out, why);
+	r = lwm2m_bs_state_decode(data, n, name, reg, out, why);
 out:
 	if (data) {
 		explicit_bzero(data, n);
@@ -608,7 +197,7 @@ struct fg_bs {
 	unsigned attempts; /* failed bootstraps in a row, for the backoff */
 	bool have_account; /* committed holds acct */
 	uint16_t bs_iid;   /* /0 instance shown for the Bootstrap-Server account */
-	struct fg_bs_account acct;
+	struct lwm2m_bs_account acct;
 	struct lwm2m_records committed; /* the result in use (and on disk) */
 	struct lwm2m_records work;      /* what the Bootstrap-Server is writing */
 	/* Saving committed: at most one write in flight (so the last rename
@@ -719,7 +308,7 @@ static void bs_save(struct lwm2m_endpoint *ep)
 	struct lwm2m_buf b = { 0 };
 	int r;
 
-	r = fg_bs_state_encode(ep->name, &bs->committed, &b);
+	r = lwm2m_bs_state_encode(ep->name, &bs->committed, &b);
 	if (r < 0) {
 		if (b.data)
 			explicit_bzero(b.data, b.cap);
@@ -830,7 +419,7 @@ static void bs_apply_store(struct lwm2m_endpoint *ep)
 static int bs_use_account(struct lwm2m_endpoint *ep)
 {
 	struct fg_bs *bs = ep->bs;
-	const struct fg_bs_account *a = &bs->acct;
+	const struct lwm2m_bs_account *a = &bs->acct;
 	int r;
 
 	r = ep_use_server(ep, a->uri.ptr, a->uri.len, (const uint8_t *)a->identity.ptr, a->identity.len,
@@ -896,7 +485,7 @@ int fg_bs_init(struct lwm2m_endpoint *ep, const struct lwm2m_endpoint_config *cf
 		lwm2m_records_clear(&bs->committed);
 		return 0;
 	}
-	fg_bs_check(&bs->committed, &bs->acct, &why);
+	lwm2m_bs_check(&bs->committed, &bs->acct, &why);
 	r = bs_use_account(ep);
 	if (r < 0)
 		return r;
@@ -993,7 +582,7 @@ static uint16_t free_sec_iid(const struct lwm2m_records *r)
 {
 	uint16_t iid = 0;
 
-	while (iid < LWM2M_ID_MAX && rec_has_instance(r, 0, iid))
+	while (iid < LWM2M_ID_MAX && lwm2m_bs_rec_has_instance(r, 0, iid))
 		iid++;
 	return iid;
 }
@@ -1012,7 +601,7 @@ static int bs_send_request(struct lwm2m_endpoint *ep)
 			return r;
 	}
 	/* The Bootstrap-Server sees (and may Bootstrap-Read) what is in use. */
-	r = rec_rebuild(&bs->work, &bs->committed, NULL, NULL, NULL);
+	r = lwm2m_bs_rec_rebuild(&bs->work, &bs->committed, NULL, NULL, NULL);
 	if (r < 0)
 		return r;
 	bs->bs_iid = free_sec_iid(&bs->work);
@@ -1242,7 +831,7 @@ static bool drop_accounts(const struct lwm2m_record *rec, const void *ctx)
 	const struct drop_ctx *d = ctx;
 
 	if (rec->path.id[0] == 0)
-		return d->sec && !is_bootstrap_account(d->recs, rec->path.id[1]);
+		return d->sec && !lwm2m_bs_is_bootstrap_account(d->recs, rec->path.id[1]);
 	return d->srv && rec->path.id[0] == 1;
 }
 
@@ -1273,7 +862,7 @@ static int bs_decode(struct bsreq *q, struct lwm2m_records *recs, const char **w
 		return -EPROTONOSUPPORT;
 	if (r < 0)
 		return r == -ENOMEM || r == -EPROTONOSUPPORT ? r : -EBADMSG;
-	return rec_normalize(q->ep->c->reg, &q->path, recs, why);
+	return lwm2m_bs_rec_normalize(q->ep->c->reg, &q->path, recs, why);
 }
 
 static int bs_write(struct bsreq *q)
@@ -1298,9 +887,10 @@ static int bs_write(struct bsreq *q)
 
 		/* A whole object: the instances it carries replace theirs;
 		 * an instance or resource: replaced whole. */
-		r = q->path.len == 1 ? rec_rebuild(&next, &bs->work, drop_written_instances, &d, &recs)
-				     : rec_rebuild(&next, &bs->work, drop_under, &q->path, &recs);
-		if (r >= 0 && (next.n > BS_MAX_RECORDS || rec_bytes(&next) > BS_MAX_BYTES))
+		r = q->path.len == 1
+			    ? lwm2m_bs_rec_rebuild(&next, &bs->work, drop_written_instances, &d, &recs)
+			    : lwm2m_bs_rec_rebuild(&next, &bs->work, drop_under, &q->path, &recs);
+		if (r >= 0 && (next.n > BS_MAX_RECORDS || lwm2m_bs_rec_bytes(&next) > BS_MAX_BYTES))
 			r = -E2BIG;
 		if (r >= 0) {
 			lwm2m_records_clear(&bs->work);
@@ -1346,14 +936,15 @@ static int bs_delete(struct bsreq *q)
 		return -EINVAL; /* the gateway's own objects are not the Bootstrap-Server's */
 	if (p->len == 2) {
 		/* Never the Bootstrap-Server account (TS: 4.00 Bad Request). */
-		if (p->id[0] == 0 && ((p->id[1] == bs->bs_iid && !rec_has_instance(&bs->work, 0, p->id[1])) ||
-				      is_bootstrap_account(&bs->work, p->id[1])))
+		if (p->id[0] == 0 &&
+		    ((p->id[1] == bs->bs_iid && !lwm2m_bs_rec_has_instance(&bs->work, 0, p->id[1])) ||
+		     lwm2m_bs_is_bootstrap_account(&bs->work, p->id[1])))
 			return -EINVAL;
-		r = rec_rebuild(&next, &bs->work, drop_under, p, NULL);
+		r = lwm2m_bs_rec_rebuild(&next, &bs->work, drop_under, p, NULL);
 	} else {
 		struct drop_ctx d = { &bs->work, p->len == 0 || p->id[0] == 0, p->len == 0 || p->id[0] == 1 };
 
-		r = rec_rebuild(&next, &bs->work, drop_accounts, &d, NULL);
+		r = lwm2m_bs_rec_rebuild(&next, &bs->work, drop_accounts, &d, NULL);
 	}
 	if (r < 0)
 		return r;
@@ -1380,11 +971,11 @@ static int bs_read(struct bsreq *q)
 		return -EPERM;
 	if (p->len > 2)
 		return -EINVAL;
-	if (p->len == 2 && !rec_has_instance(&bs->work, 1, p->id[1]))
+	if (p->len == 2 && !lwm2m_bs_rec_has_instance(&bs->work, 1, p->id[1]))
 		return -ENOENT;
 	for (size_t i = 0; i < bs->work.n && r >= 0; i++)
 		if (lwm2m_path_is_under(&bs->work.v[i].path, p))
-			r = rec_copy(&recs, &bs->work.v[i]);
+			r = lwm2m_bs_rec_copy(&recs, &bs->work.v[i]);
 	if (r >= 0)
 		r = lwm2m_encode(ct, p, recs.v, recs.n, &out);
 	if (r == -EPROTONOSUPPORT || r == -ENOTSUP)
@@ -1463,7 +1054,7 @@ static int discover_object(struct bsreq *q, uint16_t oid, struct lwm2m_buf *b)
 		for (size_t i = 0; i < bs->work.n && r >= 0; i++)
 			if (bs->work.v[i].path.id[0] == oid)
 				r = oid_add(&iids, bs->work.v[i].path.id[1]);
-		if (oid == 0 && r >= 0 && !rec_has_instance(&bs->work, 0, bs->bs_iid))
+		if (oid == 0 && r >= 0 && !lwm2m_bs_rec_has_instance(&bs->work, 0, bs->bs_iid))
 			r = oid_add(&iids, bs->bs_iid);
 	} else if (ep->store) {
 		struct iid_ctx d = { oid, &iids };
@@ -1484,11 +1075,11 @@ static int discover_object(struct bsreq *q, uint16_t oid, struct lwm2m_buf *b)
 		const struct lwm2m_value *ssid = NULL, *uri = NULL;
 
 		r = lwm2m_buf_printf(b, ",</%u/%u>", oid, iid);
-		if (oid == 0 && !is_bootstrap_account(&bs->work, iid)) {
-			ssid = rec_get(&bs->work, 0, iid, 10);
-			uri = rec_get(&bs->work, 0, iid, 0);
+		if (oid == 0 && !lwm2m_bs_is_bootstrap_account(&bs->work, iid)) {
+			ssid = lwm2m_bs_rec_get(&bs->work, 0, iid, 10);
+			uri = lwm2m_bs_rec_get(&bs->work, 0, iid, 0);
 		} else if (oid == 1) {
-			ssid = rec_get(&bs->work, 1, iid, 0);
+			ssid = lwm2m_bs_rec_get(&bs->work, 1, iid, 0);
 		}
 		if (r >= 0 && ssid && ssid->type == LWM2M_TYPE_INTEGER)
 			r = lwm2m_buf_printf(b, ";ssid=%lld", (long long)ssid->i);
@@ -1557,12 +1148,12 @@ static void bs_finish(struct bsreq *q)
 	struct lwm2m_endpoint *ep = q->ep;
 	struct lwm2m_client *c = ep->c;
 	struct fg_bs *bs = ep->bs;
-	struct fg_bs_account acct, old_acct = bs->acct;
+	struct lwm2m_bs_account acct, old_acct = bs->acct;
 	struct lwm2m_records old = bs->committed;
 	const char *why = NULL;
 	int r;
 
-	if (fg_bs_check(&bs->work, &acct, &why) < 0) {
+	if (lwm2m_bs_check(&bs->work, &acct, &why) < 0) {
 		/* TS: 4.06 Not Acceptable, and the Bootstrap-Server may go on. */
 		ep_log(ep, LWM2M_LOG_WARNING, "Bootstrap-Finish refused: %s", why);
 		set_code(q, COAP_RESPONSE_CODE(406));

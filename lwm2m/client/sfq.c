@@ -73,7 +73,7 @@ static int rec_end(struct lwm2m_buf *out, size_t start)
 {
 	uint8_t crc[4];
 
-	fg_put_be32(crc, fg_crc32(0, out->data + start, out->len - start));
+	lwm2m_put_be32(crc, lwm2m_crc32(0, out->data + start, out->len - start));
 	return lwm2m_buf_append(out, crc, sizeof(crc));
 }
 
@@ -85,35 +85,35 @@ static int put_sample(struct lwm2m_buf *out, const struct fg_sample *s)
 	uint64_t bits;
 
 	*p++ = REC_SAMPLE;
-	fg_put_be32(p, (uint32_t)pl);
-	fg_put_be64(p + 4, s->seq);
-	fg_put_be64(p + 12, (uint64_t)s->time_ms);
+	lwm2m_put_be32(p, (uint32_t)pl);
+	lwm2m_put_be64(p + 4, s->seq);
+	lwm2m_put_be64(p + 12, (uint64_t)s->time_ms);
 	p[20] = s->path.len;
 	p += 21;
 	for (unsigned i = 0; i < s->path.len; i++, p += 2)
-		fg_put_be16(p, s->path.id[i]);
+		lwm2m_put_be16(p, s->path.id[i]);
 	*p++ = v->type;
 	switch (v->type) {
 	case LWM2M_TYPE_INTEGER:
 	case LWM2M_TYPE_TIME:
-		fg_put_be64(p, (uint64_t)v->i);
+		lwm2m_put_be64(p, (uint64_t)v->i);
 		p += 8;
 		break;
 	case LWM2M_TYPE_UNSIGNED:
-		fg_put_be64(p, v->u);
+		lwm2m_put_be64(p, v->u);
 		p += 8;
 		break;
 	case LWM2M_TYPE_FLOAT:
 		memcpy(&bits, &v->f, 8);
-		fg_put_be64(p, bits);
+		lwm2m_put_be64(p, bits);
 		p += 8;
 		break;
 	case LWM2M_TYPE_BOOLEAN:
 		*p++ = v->b ? 1 : 0;
 		break;
 	case LWM2M_TYPE_OBJLNK:
-		fg_put_be16(p, v->lnk.oid);
-		fg_put_be16(p + 2, v->lnk.iid);
+		lwm2m_put_be16(p, v->lnk.oid);
+		lwm2m_put_be16(p + 2, v->lnk.iid);
 		p += 4;
 		break;
 	default:
@@ -139,17 +139,17 @@ static int put_gone(struct lwm2m_buf *out, uint64_t seq, uint8_t why)
 
 	if (out->len >= LEN) {
 		p = out->data + out->len - LEN;
-		if (p[0] == REC_GONE && fg_get_be32(p + 1) == PL && fg_get_be64(p + 13) + 1 == seq &&
-		    p[21] == why && fg_get_be32(p + LEN - 4) == fg_crc32(0, p, LEN - 4)) {
-			fg_put_be64(p + 13, seq);
-			fg_put_be32(p + LEN - 4, fg_crc32(0, p, LEN - 4));
+		if (p[0] == REC_GONE && lwm2m_get_be32(p + 1) == PL && lwm2m_get_be64(p + 13) + 1 == seq &&
+		    p[21] == why && lwm2m_get_be32(p + LEN - 4) == lwm2m_crc32(0, p, LEN - 4)) {
+			lwm2m_put_be64(p + 13, seq);
+			lwm2m_put_be32(p + LEN - 4, lwm2m_crc32(0, p, LEN - 4));
 			return 0;
 		}
 	}
 	b[0] = REC_GONE;
-	fg_put_be32(b + 1, PL);
-	fg_put_be64(b + 5, seq);
-	fg_put_be64(b + 13, seq);
+	lwm2m_put_be32(b + 1, PL);
+	lwm2m_put_be64(b + 5, seq);
+	lwm2m_put_be64(b + 13, seq);
 	b[21] = why;
 	if (lwm2m_buf_append(out, b, sizeof(b)) < 0 || rec_end(out, start) < 0) {
 		out->len = start;
@@ -409,9 +409,9 @@ int fg_sq_header(const char *name, struct lwm2m_buf *out)
 
 	if (nl == 0 || nl > UINT16_MAX)
 		return -EINVAL;
-	fg_put_be16(h + 6, (uint16_t)nl);
-	crc = fg_crc32(fg_crc32(0, h, 8), (const uint8_t *)name, nl);
-	fg_put_be32(h + 8, crc);
+	lwm2m_put_be16(h + 6, (uint16_t)nl);
+	crc = lwm2m_crc32(lwm2m_crc32(0, h, 8), (const uint8_t *)name, nl);
+	lwm2m_put_be32(h + 8, crc);
 	if (lwm2m_buf_append(out, h, sizeof(h)) < 0 || lwm2m_buf_append(out, name, nl) < 0)
 		return -ENOMEM;
 	return 0;
@@ -465,14 +465,14 @@ static int parse_sample(const uint8_t *p, size_t pl, struct fg_sample *s)
 
 	if (pl < 8 + 8 + 1)
 		return -EBADMSG;
-	*s = (struct fg_sample){ .seq = fg_get_be64(p), .time_ms = (int64_t)fg_get_be64(p + 8) };
+	*s = (struct fg_sample){ .seq = lwm2m_get_be64(p), .time_ms = (int64_t)lwm2m_get_be64(p + 8) };
 	s->path.len = p[16];
 	if (s->path.len < 3 || s->path.len > 4 || pl < 17 + 2u * s->path.len + 1 || s->time_ms <= 0)
 		return -EBADMSG;
 	p += 17;
 	pl -= 17;
 	for (unsigned i = 0; i < s->path.len; i++, p += 2, pl -= 2)
-		s->path.id[i] = fg_get_be16(p);
+		s->path.id[i] = lwm2m_get_be16(p);
 	v->type = *p++;
 	pl--;
 	if (v->type == LWM2M_TYPE_NONE || v->type >= LWM2M_TYPE__MAX)
@@ -483,13 +483,13 @@ static int parse_sample(const uint8_t *p, size_t pl, struct fg_sample *s)
 	switch (v->type) {
 	case LWM2M_TYPE_INTEGER:
 	case LWM2M_TYPE_TIME:
-		v->i = (int64_t)fg_get_be64(p);
+		v->i = (int64_t)lwm2m_get_be64(p);
 		break;
 	case LWM2M_TYPE_UNSIGNED:
-		v->u = fg_get_be64(p);
+		v->u = lwm2m_get_be64(p);
 		break;
 	case LWM2M_TYPE_FLOAT:
-		bits = fg_get_be64(p);
+		bits = lwm2m_get_be64(p);
 		memcpy(&v->f, &bits, 8);
 		break;
 	case LWM2M_TYPE_BOOLEAN:
@@ -498,8 +498,8 @@ static int parse_sample(const uint8_t *p, size_t pl, struct fg_sample *s)
 		v->b = *p;
 		break;
 	case LWM2M_TYPE_OBJLNK:
-		v->lnk.oid = fg_get_be16(p);
-		v->lnk.iid = fg_get_be16(p + 2);
+		v->lnk.oid = lwm2m_get_be16(p);
+		v->lnk.iid = lwm2m_get_be16(p + 2);
 		break;
 	default:
 		v->bytes.ptr = p; /* copied by the caller */
@@ -576,10 +576,11 @@ static int read_records(struct loading *L, const uint8_t *data, size_t len, size
 
 	while (off + REC_OVERHEAD <= len) {
 		const uint8_t *rec = data + off, *p = rec + 5;
-		uint32_t pl = fg_get_be32(rec + 1);
+		uint32_t pl = lwm2m_get_be32(rec + 1);
 		struct fg_sample s;
 
-		if (pl > len - off - REC_OVERHEAD || fg_get_be32(p + pl) != fg_crc32(0, rec, 5 + (size_t)pl))
+		if (pl > len - off - REC_OVERHEAD ||
+		    lwm2m_get_be32(p + pl) != lwm2m_crc32(0, rec, 5 + (size_t)pl))
 			break;
 		if (rec[0] == REC_SAMPLE) {
 			if (parse_sample(p, pl, &s) < 0)
@@ -591,8 +592,8 @@ static int read_records(struct loading *L, const uint8_t *data, size_t len, size
 
 			if (pl != 17 || (p[16] != GONE_DELIVERED && p[16] != GONE_DROPPED))
 				break;
-			first = fg_get_be64(p);
-			last = fg_get_be64(p + 8);
+			first = lwm2m_get_be64(p);
+			last = lwm2m_get_be64(p + 8);
 			if (last < first)
 				break;
 			r = add_gone(L, first, last);
@@ -661,9 +662,9 @@ int fg_sq_load(struct fg_sq *q, const uint8_t *data, size_t len, const char *nam
 			*why = "unknown version";
 		return -EBADMSG;
 	}
-	nl = fg_get_be16(data + 6);
+	nl = lwm2m_get_be16(data + 6);
 	if (nl == 0 || len < FG_SQ_HEADER_MIN + nl ||
-	    fg_get_be32(data + 8) != fg_crc32(fg_crc32(0, data, 8), data + FG_SQ_HEADER_MIN, nl)) {
+	    lwm2m_get_be32(data + 8) != lwm2m_crc32(lwm2m_crc32(0, data, 8), data + FG_SQ_HEADER_MIN, nl)) {
 		if (why)
 			*why = "damaged header";
 		return -EBADMSG;
