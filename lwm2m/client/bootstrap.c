@@ -343,12 +343,6 @@ static uint64_t bs_backoff(struct lwm2m_endpoint *ep)
 				 (uint64_t)cfg->backoff_max_ms * MS, &ep->bs->attempts);
 }
 
-static void bs_arm(struct lwm2m_endpoint *ep, uint64_t when)
-{
-	if (fg_timer_arm(ep->c, &ep->timer, when) < 0)
-		ep_log(ep, LWM2M_LOG_ERR, "out of memory arming a timer");
-}
-
 /* Point the endpoint at a server: URI, and PSK keys for coaps://. The
  * session is reopened before the next message. Nothing changes on error. */
 static int ep_use_server(struct lwm2m_endpoint *ep, const char *uri, size_t urilen, const uint8_t *id,
@@ -504,7 +498,7 @@ static void bs_enter(struct lwm2m_endpoint *ep, uint64_t delay_us)
 	 * after a failed Register, which had cleared it. */
 	bs->phase = BS_IDLE;
 	lwm2m_records_clear(&bs->work);
-	bs_arm(ep, fg_now(ep->c) + delay_us);
+	fg_ep_arm(ep, fg_now(ep->c) + delay_us);
 }
 
 void fg_bs_start(struct lwm2m_endpoint *ep)
@@ -553,22 +547,6 @@ static void bs_fail(struct lwm2m_endpoint *ep, int err, const char *why, bool co
 	       "Bootstrap failed: %s; retrying in %.1f s", why, (double)d / SEC);
 	bs_enter(ep, d);
 	fg_ep_set_state(ep, LWM2M_EP_WAITING, err);
-}
-
-static bool bs_paced(struct lwm2m_endpoint *ep)
-{
-	uint64_t at;
-
-	if (ep->slot_reserved) {
-		ep->slot_reserved = false;
-		return true;
-	}
-	at = fg_client_take_slot(ep->c);
-	if (at <= fg_now(ep->c))
-		return true;
-	ep->slot_reserved = true;
-	bs_arm(ep, at);
-	return false;
 }
 
 static bool bs_handshaking(const struct lwm2m_endpoint *ep)
@@ -642,7 +620,7 @@ void fg_bs_on_timer(struct lwm2m_endpoint *ep)
 
 	switch (bs->phase) {
 	case BS_IDLE:
-		if (!bs_paced(ep))
+		if (!fg_ep_paced(ep))
 			return;
 		r = bs_send_request(ep);
 		if (r < 0) {
@@ -653,7 +631,7 @@ void fg_bs_on_timer(struct lwm2m_endpoint *ep)
 		ms = c->cfg.request_timeout_ms;
 		if (bs_handshaking(ep) && c->cfg.dtls_timeout_ms < ms)
 			ms = c->cfg.dtls_timeout_ms;
-		bs_arm(ep, fg_now(c) + (uint64_t)ms * MS);
+		fg_ep_arm(ep, fg_now(c) + (uint64_t)ms * MS);
 		fg_ep_set_state(ep, LWM2M_EP_BOOTSTRAPPING, 0);
 		return;
 	case BS_REQUESTING:
@@ -682,7 +660,7 @@ static void bs_serving(struct lwm2m_endpoint *ep)
 	if (ep->bs->phase == BS_REQUESTING)
 		ep->req = REQ_NONE;
 	ep->bs->phase = BS_SERVING;
-	bs_arm(ep, fg_now(ep->c) + (uint64_t)bs_timeout_ms(ep->c) * MS);
+	fg_ep_arm(ep, fg_now(ep->c) + (uint64_t)bs_timeout_ms(ep->c) * MS);
 }
 
 void fg_bs_response(struct lwm2m_endpoint *ep, uint8_t code)
@@ -1186,7 +1164,7 @@ static void bs_finish(struct bsreq *q)
 	ep->req = REQ_NONE;
 	ep->slot_reserved = false;
 	ep->attempts = 0;
-	bs_arm(ep, fg_now(c));
+	fg_ep_arm(ep, fg_now(c));
 	fg_ep_set_state(ep, LWM2M_EP_WAITING, 0);
 }
 

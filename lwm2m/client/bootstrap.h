@@ -51,6 +51,13 @@ void fg_bs_handler(struct lwm2m_endpoint *ep, coap_resource_t *resource, coap_se
 
 /* ---- what endpoint.c offers to bootstrap.c ------------------------------- */
 
+/* Arm ep->timer (an error is logged: the endpoint would stall silently). */
+void fg_ep_arm(struct lwm2m_endpoint *ep, uint64_t when);
+/* The one pacing rule of Register, Update and Bootstrap-Request
+ * (register_rate): take a slot unless ep->timer already fired on one;
+ * false when the message must wait (ep->timer is re-armed at the slot). */
+bool fg_ep_paced(struct lwm2m_endpoint *ep);
+
 /* Parse "coap[s]://numeric-host[:port]" into ep->server and ep->secure. */
 int fg_ep_parse_server_uri(struct lwm2m_endpoint *ep, const char *uri);
 /* (Re)write /1/0 of the endpoint's store from ep->ssid, lifetime, binding. */

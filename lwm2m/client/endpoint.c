@@ -787,12 +787,28 @@ static int ep_send_deregister(struct lwm2m_endpoint *ep)
 
 /* ---- state machine --------------------------------------------------------- */
 
-static void ep_arm(struct lwm2m_endpoint *ep, uint64_t when)
+void fg_ep_arm(struct lwm2m_endpoint *ep, uint64_t when)
 {
 	if (fg_timer_arm(ep->c, &ep->timer, when) < 0)
 		/* The heap could not grow: the endpoint would stall silently,
 		 * so say so; the next state change retries. */
 		ep_log(ep, LWM2M_LOG_ERR, "out of memory arming a timer");
+}
+
+bool fg_ep_paced(struct lwm2m_endpoint *ep)
+{
+	uint64_t at;
+
+	if (ep->slot_reserved) {
+		ep->slot_reserved = false;
+		return true;
+	}
+	at = fg_client_take_slot(ep->c);
+	if (at <= fg_now(ep->c))
+		return true;
+	ep->slot_reserved = true;
+	fg_ep_arm(ep, at);
+	return false;
 }
 
 /* The endpoint must go: free it from the loop, not from this call stack
@@ -802,7 +818,7 @@ static void ep_kill(struct lwm2m_endpoint *ep)
 	ep->st = ST_DEAD;
 	ep->req = REQ_NONE;
 	ep->slot_reserved = false;
-	ep_arm(ep, fg_now(ep->c));
+	fg_ep_arm(ep, fg_now(ep->c));
 }
 
 /* Queue a Register: at the next pacing slot, or after delay_us. */
@@ -812,7 +828,7 @@ static void ep_schedule_register(struct lwm2m_endpoint *ep, uint64_t delay_us)
 	ep->req = REQ_NONE;
 	ep_forget_location(ep);
 	ep->slot_reserved = false;
-	ep_arm(ep, fg_now(ep->c) + delay_us);
+	fg_ep_arm(ep, fg_now(ep->c) + delay_us);
 }
 
 static uint64_t backoff_us(struct lwm2m_endpoint *ep)
@@ -882,13 +898,13 @@ static void ep_registered(struct lwm2m_endpoint *ep)
 	ep->attempts = 0;
 	ep->slot_reserved = false;
 	if (ep->removing) {
-		ep_arm(ep, fg_now(ep->c));
+		fg_ep_arm(ep, fg_now(ep->c));
 		return;
 	}
 	if (ep->want_update)
-		ep_arm(ep, fg_now(ep->c));
+		fg_ep_arm(ep, fg_now(ep->c));
 	else
-		ep_arm(ep, fg_now(ep->c) + (uint64_t)ep->lifetime * SEC / 2);
+		fg_ep_arm(ep, fg_now(ep->c) + (uint64_t)ep->lifetime * SEC / 2);
 	fg_ep_set_state(ep, LWM2M_EP_REGISTERED, 0);
 	ep->last_exchange = fg_now(ep->c);
 	ep->sleeping = false;
@@ -899,7 +915,7 @@ static void ep_want_update(struct lwm2m_endpoint *ep)
 {
 	ep->want_update = true;
 	if (ep->st == ST_REGISTERED && !ep->slot_reserved && !ep->removing)
-		ep_arm(ep, fg_now(ep->c));
+		fg_ep_arm(ep, fg_now(ep->c));
 }
 
 void fg_ep_want_update(struct lwm2m_endpoint *ep)
@@ -1183,7 +1199,7 @@ int fg_event_handler(coap_session_t *session, const coap_event_t event)
 		ep_log(ep, LWM2M_LOG_DEBUG, "DTLS session established");
 		/* The handshake deadline becomes the exchange's own. */
 		if (ep->req != REQ_NONE)
-			ep_arm(ep, fg_now(ep->c) + (uint64_t)ep->c->cfg.request_timeout_ms * MS);
+			fg_ep_arm(ep, fg_now(ep->c) + (uint64_t)ep->c->cfg.request_timeout_ms * MS);
 		break;
 	case COAP_EVENT_SESSION_FAILED:
 	case COAP_EVENT_SESSION_CLOSED:
@@ -1213,24 +1229,6 @@ static uint64_t exchange_deadline(const struct lwm2m_endpoint *ep)
 	return fg_srv_probe_deadline(ep, fg_now(ep->c) + (uint64_t)ms * MS);
 }
 
-/* Take a pacing slot unless the timer already fired on one; false when the
- * message must wait (the timer is re-armed at the slot). */
-static bool ep_paced(struct lwm2m_endpoint *ep)
-{
-	uint64_t at;
-
-	if (ep->slot_reserved) {
-		ep->slot_reserved = false;
-		return true;
-	}
-	at = fg_client_take_slot(ep->c);
-	if (at <= fg_now(ep->c))
-		return true;
-	ep->slot_reserved = true;
-	ep_arm(ep, at);
-	return false;
-}
-
 static void ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 {
 	struct lwm2m_endpoint *ep = ep_of_timer(t);
@@ -1251,7 +1249,7 @@ static void ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 		/* Its server is away: one probe at a time (server.c). */
 		if (fg_srv_parks(ep))
 			return;
-		if (!ep_paced(ep))
+		if (!fg_ep_paced(ep))
 			return;
 		r = ep_send_register(ep);
 		if (r < 0) {
@@ -1260,7 +1258,7 @@ static void ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 			return;
 		}
 		ep->st = ST_REGISTERING;
-		ep_arm(ep, exchange_deadline(ep));
+		fg_ep_arm(ep, exchange_deadline(ep));
 		fg_ep_set_state(ep, LWM2M_EP_REGISTERING, 0);
 		return;
 	case ST_REGISTERED:
@@ -1271,11 +1269,11 @@ static void ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 				return;
 			}
 			ep->st = ST_DEREGISTERING;
-			ep_arm(ep, exchange_deadline(ep));
+			fg_ep_arm(ep, exchange_deadline(ep));
 			fg_ep_set_state(ep, LWM2M_EP_DEREGISTERING, 0);
 			return;
 		}
-		if (!ep_paced(ep))
+		if (!fg_ep_paced(ep))
 			return;
 		r = ep_send_update(ep);
 		if (r < 0) {
@@ -1284,7 +1282,7 @@ static void ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 			return;
 		}
 		ep->st = ST_UPDATING;
-		ep_arm(ep, exchange_deadline(ep));
+		fg_ep_arm(ep, exchange_deadline(ep));
 		return;
 	case ST_REGISTERING:
 	case ST_UPDATING:
@@ -1476,7 +1474,7 @@ secured:
 	c->nep++;
 	ep->st = ST_WAIT_REGISTER;
 	ep->pub_st = LWM2M_EP_WAITING;
-	ep_arm(ep, fg_now(c));
+	fg_ep_arm(ep, fg_now(c));
 	if (ep->bs)
 		fg_bs_start(ep);
 	ep_log(ep, LWM2M_LOG_DEBUG, "added (server %s, local port %u)", ep->uri,
@@ -1555,7 +1553,7 @@ void lwm2m_endpoint_remove(struct lwm2m_endpoint *ep)
 	switch (ep->st) {
 	case ST_REGISTERED:
 		ep->slot_reserved = false;
-		ep_arm(ep, fg_now(ep->c));
+		fg_ep_arm(ep, fg_now(ep->c));
 		break;
 	case ST_WAIT_REGISTER:
 	case ST_BOOTSTRAP: /* nothing to undo with a Bootstrap-Server */
