@@ -3,9 +3,10 @@
  * Private to lwm2m/client/: client-initiated Bootstrap (bootstrap.c) and the
  * file that keeps its result. Included by client_internal.h.
  *
- * The hooks below are the only places where the registration state machine
- * (endpoint.c) and the request dispatcher (dm.c) hand over to bootstrap.c;
- * everything else about bootstrap lives in bootstrap.c.
+ * The hooks below, and fg_bs_serve() (request.h), are the only places where
+ * the registration state machine (endpoint.c) and the request dispatcher
+ * (dispatch.c) hand over to the bootstrap module (bootstrap.c, bs_serve.c,
+ * bs_internal.h).
  */
 #pragma once
 
@@ -43,12 +44,6 @@ bool fg_bs_failed(struct lwm2m_endpoint *ep, int kind, int err, const char *why)
 /* The server executed /1/0/9 (Bootstrap-Request Trigger): bootstrap again
  * from the timer (the 2.04 leaves first on the current session). */
 void fg_bs_trigger(struct lwm2m_endpoint *ep);
-/* A request from the Bootstrap-Server (the endpoint is in ST_BOOTSTRAP);
- * body is its whole payload (reassembled when it came block-wise). */
-void fg_bs_handler(struct lwm2m_endpoint *ep, coap_resource_t *resource, coap_session_t *session,
-		   const coap_pdu_t *request, const coap_string_t *query, coap_pdu_t *response,
-		   const uint8_t *body, size_t body_len);
-
 /* ---- what endpoint.c offers to bootstrap.c ------------------------------- */
 
 /* Arm ep->timer (an error is logged: the endpoint would stall silently). */

@@ -286,10 +286,8 @@ int fg_log_line_port(const char *msg, const char *arrow, unsigned long *port);
  * to verify (the only report of why with libcoap 4.3.1). */
 void fg_ep_cert_log_line(struct lwm2m_client *c, const char *msg);
 
-/* ---- device management (dm.c) --------------------------------------------- */
+/* ---- device management (dm*.c; the requests themselves: request.h) ------- */
 
-void fg_dm_handler(coap_resource_t *resource, coap_session_t *session, const coap_pdu_t *request,
-		   const coap_string_t *query, coap_pdu_t *response);
 /* Drop every asynchronous operation of ep (endpoint going away). */
 void fg_dm_abandon(struct lwm2m_endpoint *ep);
 /* Formats that name records absolutely and so carry a device prefix. */

@@ -46,6 +46,7 @@
 #include <string.h>
 
 #include "client_internal.h"
+#include "request.h"
 
 struct fg_obs {
 	struct fg_obs *prev, *next; /* on the target's endpoint */
@@ -606,7 +607,7 @@ static bool con_allowed(const struct lwm2m_endpoint *ep, uint64_t now)
  * reaches the one unknown resource: two large notifications of different
  * paths would serve each other's blocks. So each observed path gets a
  * resource of its own, made on first need and kept with the context
- * (requests to it go to fg_dm_handler like all others). Composite
+ * (requests to it go to fg_request_handler like all others). Composite
  * observations (FETCH /) share the unknown resource. */
 static coap_resource_t *block_resource(struct lwm2m_client *c, const struct fg_obs *o)
 {
@@ -635,7 +636,7 @@ static coap_resource_t *block_resource(struct lwm2m_client *c, const struct fg_o
 	if (!r)
 		return c->unknown;
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		coap_register_request_handler(r, methods[i], fg_dm_handler);
+		coap_register_request_handler(r, methods[i], fg_request_handler);
 	coap_add_resource(c->ctx, r);
 	return r;
 }
