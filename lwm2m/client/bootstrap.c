@@ -522,12 +522,6 @@ static void bs_fail(struct lwm2m_endpoint *ep, int err, const char *why, bool co
 	fg_ep_set_state(ep, LWM2M_EP_WAITING, err);
 }
 
-static bool bs_handshaking(const struct lwm2m_endpoint *ep)
-{
-	return ep->secure && ep->session &&
-	       coap_session_get_state(ep->session) != COAP_SESSION_STATE_ESTABLISHED;
-}
-
 /* The lowest /0 instance id not written by the Bootstrap-Server. */
 static uint16_t free_sec_iid(const struct lwm2m_records *r)
 {
@@ -602,14 +596,14 @@ void fg_bs_on_timer(struct lwm2m_endpoint *ep)
 		}
 		bs->phase = BS_REQUESTING;
 		ms = c->cfg.request_timeout_ms;
-		if (bs_handshaking(ep) && c->cfg.dtls_timeout_ms < ms)
+		if (fg_ep_handshaking(ep) && c->cfg.dtls_timeout_ms < ms)
 			ms = c->cfg.dtls_timeout_ms;
 		fg_ep_arm(ep, fg_now(c) + (uint64_t)ms * MS);
 		fg_ep_set_state(ep, LWM2M_EP_BOOTSTRAPPING, 0);
 		return;
 	case BS_REQUESTING:
 		ep->req = REQ_NONE;
-		if (bs_handshaking(ep)) {
+		if (fg_ep_handshaking(ep)) {
 			snprintf(why, sizeof(why),
 				 "DTLS handshake with the Bootstrap-Server not completed in %u s (wrong PSK "
 				 "identity or key?)",

@@ -52,6 +52,8 @@ void fg_ep_arm(struct lwm2m_endpoint *ep, uint64_t when);
  * (register_rate): take a slot unless ep->timer already fired on one;
  * false when the message must wait (ep->timer is re-armed at the slot). */
 bool fg_ep_paced(struct lwm2m_endpoint *ep);
+/* A DTLS session whose handshake has not completed yet. */
+bool fg_ep_handshaking(const struct lwm2m_endpoint *ep);
 
 /* Parse "coap[s]://numeric-host[:port]" into ep->server and ep->secure. */
 int fg_ep_parse_server_uri(struct lwm2m_endpoint *ep, const char *uri);
