@@ -47,3 +47,10 @@ int fg_bs_use_account(struct lwm2m_endpoint *ep);
 /* The Bootstrap-Server serves us: the request's time-out becomes the
  * Bootstrap-Finish deadline. */
 void fg_bs_serving(struct lwm2m_endpoint *ep);
+
+/* ---- bs_file.c ------------------------------------------------------------------- */
+
+/* Forget a write in flight (its job goes on with its own copies) and a
+ * newer result waiting for it. */
+void fg_bs_write_cancel(struct fg_bs *bs);
+void fg_bs_drop_pending(struct fg_bs *bs);
