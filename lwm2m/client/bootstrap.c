@@ -241,9 +241,9 @@ static void bs_enter(struct lwm2m_endpoint *ep, uint64_t delay_us)
 {
 	struct fg_bs *bs = ep->bs;
 
-	ep->st = ST_BOOTSTRAP;
-	ep->req = REQ_NONE;
-	ep->slot_reserved = false;
+	ep->reg.st = ST_BOOTSTRAP;
+	ep->reg.req = REQ_NONE;
+	ep->reg.slot_reserved = false;
 	/* No location to forget: bootstrap starts before a registration or
 	 * after a failed Register, which had cleared it. */
 	bs->phase = BS_IDLE;
@@ -379,7 +379,7 @@ void fg_bs_on_timer(struct lwm2m_endpoint *ep)
 		fg_ep_set_state(ep, LWM2M_EP_BOOTSTRAPPING, 0);
 		return;
 	case BS_REQUESTING:
-		ep->req = REQ_NONE;
+		ep->reg.req = REQ_NONE;
 		if (fg_ep_handshaking(ep)) {
 			snprintf(why, sizeof(why),
 				 "DTLS handshake with the Bootstrap-Server not completed in %u s (wrong PSK "
@@ -402,7 +402,7 @@ void fg_bs_serving(struct lwm2m_endpoint *ep)
 	/* Served before its answer arrived (a separate response on its way):
 	 * the Bootstrap-Request did its job, its outcome no longer matters. */
 	if (ep->bs->phase == BS_REQUESTING)
-		ep->req = REQ_NONE;
+		ep->reg.req = REQ_NONE;
 	ep->bs->phase = BS_SERVING;
 	fg_ep_arm(ep, fg_now(ep->c) + (uint64_t)bs_timeout_ms(ep->c) * MS);
 }
@@ -412,7 +412,7 @@ void fg_bs_response(struct lwm2m_endpoint *ep, uint8_t code)
 	struct fg_bs *bs = ep->bs;
 	char why[64];
 
-	ep->req = REQ_NONE;
+	ep->reg.req = REQ_NONE;
 	if (code == COAP_RESPONSE_CODE(204)) {
 		if (bs->phase == BS_REQUESTING) {
 			ep_log(ep, LWM2M_LOG_DEBUG, "Bootstrap-Request accepted");
@@ -429,17 +429,17 @@ bool fg_bs_failed(struct lwm2m_endpoint *ep, int kind, int err, const char *why)
 	struct fg_bs *bs = ep->bs;
 	unsigned limit = ep->c->cfg.bootstrap_after_failures ? ep->c->cfg.bootstrap_after_failures : 3;
 
-	if (kind == REQ_BOOTSTRAP || ep->st == ST_BOOTSTRAP) {
+	if (kind == REQ_BOOTSTRAP || ep->reg.st == ST_BOOTSTRAP) {
 		bs_fail(ep, err, why, false);
 		return true;
 	}
 	/* ep->attempts counts the failures before this one. */
 	if (kind != REQ_REGISTER || !bs->have_account || !bs->acct.bootstrap_on_failure ||
-	    ep->attempts + 1 < limit)
+	    ep->reg.attempts + 1 < limit)
 		return false;
 	ep_log(ep, LWM2M_LOG_NOTICE, "Register failed %u times in a row (last: %s): bootstrapping again",
-	       ep->attempts + 1, why);
-	ep->attempts = 0;
+	       ep->reg.attempts + 1, why);
+	ep->reg.attempts = 0;
 	ep->session_dead = true;
 	bs_enter(ep, bs_backoff(ep));
 	fg_ep_set_state(ep, LWM2M_EP_WAITING, err);
@@ -451,7 +451,7 @@ void fg_bs_trigger(struct lwm2m_endpoint *ep)
 	ep_log(ep, LWM2M_LOG_NOTICE, "Bootstrap-Request Trigger executed by the server: bootstrapping");
 	/* The registration is left to expire: the server asked for this. */
 	ep->session_dead = true;
-	ep->attempts = 0;
+	ep->reg.attempts = 0;
 	ep->bs->attempts = 0;
 	bs_enter(ep, 0);
 	fg_ep_set_state(ep, LWM2M_EP_WAITING, 0);

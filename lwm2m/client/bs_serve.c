@@ -391,10 +391,10 @@ static void bs_finish(struct fg_req *q)
 	       ep->uri, ep->ssid, acct.mode == 0 ? "PSK" : "NoSec", ep->lifetime);
 	/* Register from the timer, once this answer has left on the
 	 * Bootstrap-Server's session (ep_use_server marked it for closing). */
-	ep->st = ST_WAIT_REGISTER;
-	ep->req = REQ_NONE;
-	ep->slot_reserved = false;
-	ep->attempts = 0;
+	ep->reg.st = ST_WAIT_REGISTER;
+	ep->reg.req = REQ_NONE;
+	ep->reg.slot_reserved = false;
+	ep->reg.attempts = 0;
 	fg_ep_arm(ep, fg_now(c));
 	fg_ep_set_state(ep, LWM2M_EP_WAITING, 0);
 }

@@ -470,7 +470,7 @@ static void on_shutdown_deadline(struct lwm2m_client *c, struct fg_timer *t)
 		fg_ep_free(c->eps);
 	/* Values held for the server are written (and synced) first: the
 	 * next start delivers them. The write's end calls this again. */
-	if (!c->sf_final) {
+	if (!c->sf.final) {
 		fg_sf_final_flush(c);
 		if (fg_sf_flushing(c))
 			return;

@@ -247,8 +247,8 @@ void fg_request_handler(coap_resource_t *resource, coap_session_t *session, cons
 		fg_req_code(&rq, COAP_RESPONSE_CODE(404));
 		return;
 	}
-	rq.ep->last_exchange = fg_now(rq.ep->c);
-	if (rq.ep->st != ST_BOOTSTRAP && fg_dm_answer_async(&rq)) {
+	rq.ep->sf.last_exchange = fg_now(rq.ep->c);
+	if (rq.ep->reg.st != ST_BOOTSTRAP && fg_dm_answer_async(&rq)) {
 		fg_b1_echo(request, response);
 		fg_dedup_note(rq.ep, request, response);
 		return;
@@ -268,7 +268,7 @@ void fg_request_handler(coap_resource_t *resource, coap_session_t *session, cons
 		rq.len = body.len;
 		rq.owned = body.owned;
 	}
-	if (rq.ep->st == ST_BOOTSTRAP)
+	if (rq.ep->reg.st == ST_BOOTSTRAP)
 		fg_bs_serve(&rq);
 	else
 		dm_dispatch(&rq);

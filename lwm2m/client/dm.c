@@ -360,7 +360,7 @@ void fg_dm_delete(struct fg_req *rq)
 		return;
 	}
 	fg_obs_stop_under(rq->ep, rq->t.dev, &rq->path);
-	lwm2m_obs_remove_attrs(rq->ep->c->obs, rq->t.dev ? rq->t.dev->obs_id : rq->ep->obs_id, &rq->path,
+	lwm2m_obs_remove_attrs(rq->ep->c->obs, rq->t.dev ? rq->t.dev->obs_id : rq->ep->obs.id, &rq->path,
 			       fg_now(rq->ep->c) / 1000u);
 	fg_obs_rearm(rq->ep->c);
 	fg_req_code(rq, COAP_RESPONSE_CODE(202));

@@ -129,7 +129,7 @@ void fg_dm_write_attributes(struct fg_req *rq)
 	}
 	/* The engine keeps the attributes, checks the merged set and
 	 * reschedules the observations they affect. */
-	r = lwm2m_obs_write_attrs(ep->c->obs, rq->t.dev ? rq->t.dev->obs_id : ep->obs_id, &rq->path, &req,
+	r = lwm2m_obs_write_attrs(ep->c->obs, rq->t.dev ? rq->t.dev->obs_id : ep->obs.id, &rq->path, &req,
 				  fg_now(ep->c) / 1000u);
 	if (r < 0) {
 		fg_req_fail(rq, r == -ENOMEM ? r : -EINVAL);

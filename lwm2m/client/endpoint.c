@@ -33,7 +33,7 @@ const char *lwm2m_ep_state_name(enum lwm2m_ep_state s)
 
 struct lwm2m_endpoint *fg_ep_of_timer(struct fg_timer *t)
 {
-	return (struct lwm2m_endpoint *)((char *)t - offsetof(struct lwm2m_endpoint, timer));
+	return (struct lwm2m_endpoint *)((char *)t - offsetof(struct lwm2m_endpoint, reg.timer));
 }
 
 const struct lwm2m_objdef *fg_objdef(const struct lwm2m_endpoint *ep, uint16_t oid)
@@ -52,13 +52,13 @@ void fg_ep_set_state(struct lwm2m_endpoint *ep, enum lwm2m_ep_state st, int err)
 {
 	struct lwm2m_client *c = ep->c;
 
-	if (ep->pub_st == st && !err)
+	if (ep->reg.pub_st == st && !err)
 		return;
-	if (ep->pub_st == LWM2M_EP_REGISTERED && st != LWM2M_EP_REGISTERED)
+	if (ep->reg.pub_st == LWM2M_EP_REGISTERED && st != LWM2M_EP_REGISTERED)
 		c->stats.registered--;
-	else if (ep->pub_st != LWM2M_EP_REGISTERED && st == LWM2M_EP_REGISTERED)
+	else if (ep->reg.pub_st != LWM2M_EP_REGISTERED && st == LWM2M_EP_REGISTERED)
 		c->stats.registered++;
-	ep->pub_st = st;
+	ep->reg.pub_st = st;
 	if (ep->ops && ep->ops->state && !ep->removing)
 		ep->ops->state(ep->ops_ud, ep, st, err);
 }
@@ -90,7 +90,7 @@ int fg_ep_server_object_init(struct lwm2m_endpoint *ep)
 				    &(struct lwm2m_value){ .type = LWM2M_TYPE_INTEGER, .i = ep->lifetime });
 	if (r >= 0)
 		r = lwm2m_store_set(s, &LWM2M_PATH(1, 0, 6),
-				    &(struct lwm2m_value){ .type = LWM2M_TYPE_BOOLEAN, .b = ep->storing });
+				    &(struct lwm2m_value){ .type = LWM2M_TYPE_BOOLEAN, .b = ep->sf.storing });
 	if (r >= 0)
 		r = lwm2m_store_set(s, &LWM2M_PATH(1, 0, 7),
 				    &(struct lwm2m_value){ .type = LWM2M_TYPE_STRING,
@@ -110,13 +110,13 @@ void fg_ep_server_object_written(struct lwm2m_endpoint *ep)
 		if (lwm2m_value_convert(&v, LWM2M_TYPE_INTEGER, &iv) == 0 && iv.i > 0 && iv.i <= UINT32_MAX &&
 		    (uint32_t)iv.i != ep->lifetime) {
 			ep->lifetime = (uint32_t)iv.i;
-			ep->params_changed = true;
+			ep->reg.params_changed = true;
 			ep_log(ep, LWM2M_LOG_INFO, "lifetime changed by the server to %u s", ep->lifetime);
 		}
 	}
 	if (lwm2m_store_get(ep->store, &LWM2M_PATH(1, 0, 6), &v) == 0 && v.type == LWM2M_TYPE_BOOLEAN &&
-	    v.b != ep->storing) {
-		ep->storing = v.b;
+	    v.b != ep->sf.storing) {
+		ep->sf.storing = v.b;
 		ep_log(ep, LWM2M_LOG_INFO, "Notification Storing %s by the server",
 		       v.b ? "enabled" : "disabled");
 	}
@@ -129,10 +129,10 @@ void fg_ep_server_object_written(struct lwm2m_endpoint *ep)
 			b = LWM2M_BINDING_UQ;
 		if (b != ep->binding) {
 			ep->binding = b;
-			ep->params_changed = true;
+			ep->reg.params_changed = true;
 		}
 	}
-	if (ep->params_changed)
+	if (ep->reg.params_changed)
 		fg_ep_want_update(ep);
 }
 
@@ -227,10 +227,10 @@ int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_confi
 	if (!ep)
 		return -ENOMEM;
 	ep->c = c;
-	fg_timer_init(&ep->timer, fg_ep_on_timer);
+	fg_timer_init(&ep->reg.timer, fg_ep_on_timer);
 	fg_timer_init(&ep->drop_timer, fg_ep_on_drop_timer);
 	fg_sf_ep_init(ep);
-	ep->storing = !cfg->storing_off;
+	ep->sf.storing = !cfg->storing_off;
 	ep->store = store;
 	ep->lifetime = cfg->lifetime ? cfg->lifetime : 86400;
 	ep->binding = cfg->binding;
@@ -293,7 +293,7 @@ secured:
 	r = fg_ep_open_session(ep);
 	if (r < 0)
 		goto fail;
-	r = fg_obs_target_add(ep, NULL, &ep->obs_id);
+	r = fg_obs_target_add(ep, NULL, &ep->obs.id);
 	if (r < 0)
 		goto fail;
 
@@ -302,8 +302,8 @@ secured:
 		c->eps->prev = ep;
 	c->eps = ep;
 	c->nep++;
-	ep->st = ST_WAIT_REGISTER;
-	ep->pub_st = LWM2M_EP_WAITING;
+	ep->reg.st = ST_WAIT_REGISTER;
+	ep->reg.pub_st = LWM2M_EP_WAITING;
 	fg_ep_arm(ep, fg_now(c));
 	if (ep->bs)
 		fg_bs_start(ep);
@@ -333,15 +333,15 @@ void fg_ep_free(struct lwm2m_endpoint *ep)
 {
 	struct lwm2m_client *c = ep->c;
 
-	fg_timer_disarm(c, &ep->timer);
+	fg_timer_disarm(c, &ep->reg.timer);
 	fg_timer_disarm(c, &ep->drop_timer);
 	fg_sf_endpoint_free(ep);
 	fg_dm_abandon(ep);
 	fg_device_free_all(ep);
-	fg_obs_target_remove(ep, ep->obs_id);
+	fg_obs_target_remove(ep, ep->obs.id);
 	fg_srv_detach(ep);
 	ep->removing = true; /* no state callback from here on */
-	if (ep->pub_st == LWM2M_EP_REGISTERED)
+	if (ep->reg.pub_st == LWM2M_EP_REGISTERED)
 		c->stats.registered--;
 	fg_ep_close_session(ep);
 	if (ep->prev)
@@ -376,13 +376,13 @@ void lwm2m_endpoint_remove(struct lwm2m_endpoint *ep)
 	ep->obs_quiet = true;
 	fg_dm_abandon(ep);
 	fg_device_free_all(ep);
-	fg_obs_target_remove(ep, ep->obs_id);
-	ep->obs_id = 0;
+	fg_obs_target_remove(ep, ep->obs.id);
+	ep->obs.id = 0;
 	ep->removing = true;
 	ep->store = NULL;
-	switch (ep->st) {
+	switch (ep->reg.st) {
 	case ST_REGISTERED:
-		ep->slot_reserved = false;
+		ep->reg.slot_reserved = false;
 		fg_ep_arm(ep, fg_now(ep->c));
 		break;
 	case ST_WAIT_REGISTER:
@@ -415,7 +415,7 @@ int lwm2m_endpoint_send(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, con
 		return -ESHUTDOWN;
 	if (ep->version < 11)
 		return -EPROTONOSUPPORT; /* Send is LwM2M 1.1 */
-	if (ep->st != ST_REGISTERED && ep->st != ST_UPDATING)
+	if (ep->reg.st != ST_REGISTERED && ep->reg.st != ST_UPDATING)
 		return -ENOTCONN;
 	if (n == 0)
 		return -EINVAL;
@@ -437,7 +437,7 @@ int lwm2m_endpoint_send(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, con
 	r = lwm2m_encode(LWM2M_CT_SENML_CBOR, &root, recs.v, recs.n, &body);
 	if (r >= 0)
 		r = fg_ep_send_body(ep, COAP_REQUEST_CODE_POST, "/dp", &body, LWM2M_CT_SENML_CBOR,
-				    ep->send_token, &ep->send_token_len);
+				    ep->reg.send_token, &ep->reg.send_token_len);
 	if (r >= 0)
 		ep_log(ep, LWM2M_LOG_DEBUG, "Send of %zu value(s)", recs.n);
 out:
@@ -450,7 +450,7 @@ int lwm2m_endpoint_objects_changed(struct lwm2m_endpoint *ep)
 {
 	if (ep->removing)
 		return 0;
-	ep->links_changed = true;
+	ep->reg.links_changed = true;
 	fg_ep_want_update(ep);
 	return 0;
 }
@@ -487,7 +487,7 @@ const char *lwm2m_endpoint_name(const struct lwm2m_endpoint *ep)
 
 enum lwm2m_ep_state lwm2m_endpoint_state(const struct lwm2m_endpoint *ep)
 {
-	return ep->pub_st;
+	return ep->reg.pub_st;
 }
 
 struct lwm2m_store *lwm2m_endpoint_store(const struct lwm2m_endpoint *ep)
@@ -518,5 +518,5 @@ uint16_t lwm2m_endpoint_local_port(const struct lwm2m_endpoint *ep)
 
 const char *lwm2m_endpoint_location(const struct lwm2m_endpoint *ep)
 {
-	return ep->location;
+	return ep->reg.location;
 }

@@ -197,7 +197,7 @@ void lwm2m_device_remove(struct lwm2m_device *dev)
 	if (ep->store) {
 		lwm2m_store_del_instance(ep->store, 25, dev->iid);
 		fg_obs_stop_under(ep, NULL, &LWM2M_PATH(25, dev->iid));
-		lwm2m_obs_remove_attrs(ep->c->obs, ep->obs_id, &LWM2M_PATH(25, dev->iid),
+		lwm2m_obs_remove_attrs(ep->c->obs, ep->obs.id, &LWM2M_PATH(25, dev->iid),
 				       fg_now(ep->c) / 1000u);
 		lwm2m_endpoint_objects_changed(ep);
 	}

@@ -206,7 +206,7 @@ void fg_obs_target_remove(struct lwm2m_endpoint *ep, uint32_t id)
 
 	if (!id || id > c->ntargets || !c->targets[id - 1].ep)
 		return;
-	for (struct fg_obs *o = ep->obs, *next; o; o = next) {
+	for (struct fg_obs *o = ep->obs.list, *next; o; o = next) {
 		next = o->next;
 		if (o->target == id)
 			fg_obs_unlink(ep, o);
@@ -222,7 +222,7 @@ void fg_obs_defaults_changed(struct lwm2m_endpoint *ep)
 {
 	struct lwm2m_obs_defaults d = server_defaults(ep);
 
-	lwm2m_obs_set_defaults(ep->c->obs, ep->obs_id, &d, fg_obs_now_ms(ep->c));
+	lwm2m_obs_set_defaults(ep->c->obs, ep->obs.id, &d, fg_obs_now_ms(ep->c));
 	for (size_t i = 0; i < ep->ndevs; i++)
 		lwm2m_obs_set_defaults(ep->c->obs, ep->devs[i]->obs_id, &d, fg_obs_now_ms(ep->c));
 	fg_obs_rearm(ep->c);
@@ -232,7 +232,7 @@ void fg_obs_defaults_changed(struct lwm2m_endpoint *ep)
 
 struct fg_obs *fg_obs_find(const struct lwm2m_endpoint *ep, const uint8_t *tok, size_t len)
 {
-	for (struct fg_obs *o = ep->obs; o; o = o->next)
+	for (struct fg_obs *o = ep->obs.list; o; o = o->next)
 		if (o->token_len == len && !memcmp(o->token, tok, len))
 			return o;
 	return NULL;
@@ -260,7 +260,7 @@ int lwm2m_endpoint_observed(const struct lwm2m_endpoint *ep, const struct lwm2m_
 	bool found = false;
 	uint32_t best = 0;
 
-	for (const struct fg_obs *o = ep->obs; o; o = o->next) {
+	for (const struct fg_obs *o = ep->obs.list; o; o = o->next) {
 		bool covers = false;
 		if (o->dev != dev)
 			continue;
@@ -310,7 +310,7 @@ static void refused(struct lwm2m_endpoint *ep, const struct lwm2m_device *dev, u
 int fg_obs_start(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const uint8_t *tok, size_t toklen,
 		 const struct lwm2m_path *paths, size_t n, bool composite, uint16_t ct)
 {
-	uint32_t target = dev ? dev->obs_id : ep->obs_id;
+	uint32_t target = dev ? dev->obs_id : ep->obs.id;
 	struct fg_obs *o, *old;
 	int r;
 
@@ -338,10 +338,10 @@ int fg_obs_start(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const uint
 		free(o);
 		return r;
 	}
-	o->next = ep->obs;
+	o->next = ep->obs.list;
 	if (o->next)
 		o->next->prev = o;
-	ep->obs = o;
+	ep->obs.list = o;
 	ep->c->stats.observations++;
 	fg_obs_rearm(ep->c);
 	fg_obs_changed(ep, dev);
@@ -363,13 +363,13 @@ bool fg_obs_stop_token(struct lwm2m_endpoint *ep, const uint8_t *tok, size_t tok
 
 void fg_obs_stop_all(struct lwm2m_endpoint *ep)
 {
-	while (ep->obs)
-		fg_obs_cancel(ep, ep->obs);
+	while (ep->obs.list)
+		fg_obs_cancel(ep, ep->obs.list);
 }
 
 void fg_obs_stop_under(struct lwm2m_endpoint *ep, const struct lwm2m_device *dev, const struct lwm2m_path *p)
 {
-	for (struct fg_obs *o = ep->obs, *next; o; o = next) {
+	for (struct fg_obs *o = ep->obs.list, *next; o; o = next) {
 		next = o->next;
 		if (o->dev != dev)
 			continue;

@@ -107,7 +107,7 @@ void fg_obs_unlink(struct lwm2m_endpoint *ep, struct fg_obs *o)
 	if (o->prev)
 		o->prev->next = o->next;
 	else
-		ep->obs = o->next;
+		ep->obs.list = o->next;
 	if (o->next)
 		o->next->prev = o->prev;
 	ep->c->stats.observations--;
@@ -170,9 +170,9 @@ static bool con_allowed(const struct lwm2m_endpoint *ep, uint64_t now)
 {
 	uint64_t mtw = fg_obs_max_transmit_wait_us(ep->session);
 
-	if (now < ep->con_busy_until || ep->req != REQ_NONE)
+	if (now < ep->obs.con_busy_until || ep->reg.req != REQ_NONE)
 		return false;
-	if (ep->st == ST_REGISTERED && fg_timer_armed(&ep->timer) && ep->timer.when < now + mtw)
+	if (ep->reg.st == ST_REGISTERED && fg_timer_armed(&ep->reg.timer) && ep->reg.timer.when < now + mtw)
 		return false;
 	return true;
 }
@@ -328,7 +328,7 @@ static void obs_send(struct lwm2m_endpoint *ep, struct fg_obs *o, bool con)
 	if (con) {
 		o->want_con = false;
 		mid_forget(c, o);
-		ep->con_busy_until = now + fg_obs_max_transmit_wait_us(s);
+		ep->obs.con_busy_until = now + fg_obs_max_transmit_wait_us(s);
 	} else {
 		mid_note(c, o, mid, now);
 	}
@@ -386,7 +386,7 @@ void fg_obs_nack(struct lwm2m_endpoint *ep, const coap_pdu_t *sent, coap_nack_re
 	tok = coap_pdu_get_token(sent);
 	ours = fg_obs_find(ep, tok.s, tok.length) != NULL;
 	if (coap_pdu_get_type(sent) == COAP_MESSAGE_CON && ours)
-		ep->con_busy_until = 0; /* that exchange is over */
+		ep->obs.con_busy_until = 0; /* that exchange is over */
 	if (reason != COAP_NACK_ICMP_ISSUE && fg_obs_stop_token(ep, tok.s, tok.length))
 		ep_log(ep, LWM2M_LOG_DEBUG, "observation cancelled by the server (reset or no answer)");
 	if (!ours)

@@ -65,7 +65,7 @@ static int ep_send_update(struct lwm2m_endpoint *ep)
 {
 	coap_optlist_t *opts = NULL;
 	struct lwm2m_buf body = { 0 };
-	bool links = ep->links_changed, params = ep->params_changed;
+	bool links = ep->reg.links_changed, params = ep->reg.params_changed;
 	int r;
 
 	r = fg_ep_add_location_segs(&opts, ep);
@@ -84,8 +84,8 @@ static int ep_send_update(struct lwm2m_endpoint *ep)
 	lwm2m_buf_free(&body);
 	if (r < 0)
 		return r;
-	ep->links_changed = ep->params_changed = false;
-	ep->want_update = false;
+	ep->reg.links_changed = ep->reg.params_changed = false;
+	ep->reg.want_update = false;
 	ep->c->stats.updates++;
 	ep_log(ep, LWM2M_LOG_DEBUG, "Update sent%s%s", links ? " (objects)" : "", params ? " (lt, b)" : "");
 	return 0;
@@ -112,7 +112,7 @@ static int ep_send_deregister(struct lwm2m_endpoint *ep)
 
 void fg_ep_arm(struct lwm2m_endpoint *ep, uint64_t when)
 {
-	if (fg_timer_arm(ep->c, &ep->timer, when) < 0)
+	if (fg_timer_arm(ep->c, &ep->reg.timer, when) < 0)
 		/* The heap could not grow: the endpoint would stall silently,
 		 * so say so; the next state change retries. */
 		ep_log(ep, LWM2M_LOG_ERR, "out of memory arming a timer");
@@ -122,14 +122,14 @@ bool fg_ep_paced(struct lwm2m_endpoint *ep)
 {
 	uint64_t at;
 
-	if (ep->slot_reserved) {
-		ep->slot_reserved = false;
+	if (ep->reg.slot_reserved) {
+		ep->reg.slot_reserved = false;
 		return true;
 	}
 	at = fg_client_take_slot(ep->c);
 	if (at <= fg_now(ep->c))
 		return true;
-	ep->slot_reserved = true;
+	ep->reg.slot_reserved = true;
 	fg_ep_arm(ep, at);
 	return false;
 }
@@ -138,19 +138,19 @@ bool fg_ep_paced(struct lwm2m_endpoint *ep)
  * (which may be inside a libcoap handler). */
 void fg_ep_kill(struct lwm2m_endpoint *ep)
 {
-	ep->st = ST_DEAD;
-	ep->req = REQ_NONE;
-	ep->slot_reserved = false;
+	ep->reg.st = ST_DEAD;
+	ep->reg.req = REQ_NONE;
+	ep->reg.slot_reserved = false;
 	fg_ep_arm(ep, fg_now(ep->c));
 }
 
 /* Queue a Register: at the next pacing slot, or after delay_us. */
 void fg_ep_schedule_register(struct lwm2m_endpoint *ep, uint64_t delay_us)
 {
-	ep->st = ST_WAIT_REGISTER;
-	ep->req = REQ_NONE;
+	ep->reg.st = ST_WAIT_REGISTER;
+	ep->reg.req = REQ_NONE;
 	fg_ep_forget_location(ep);
-	ep->slot_reserved = false;
+	ep->reg.slot_reserved = false;
 	fg_ep_arm(ep, fg_now(ep->c) + delay_us);
 }
 
@@ -159,7 +159,7 @@ static uint64_t backoff_us(struct lwm2m_endpoint *ep)
 	const struct lwm2m_client_config *cfg = &ep->c->cfg;
 
 	return fg_client_backoff(ep->c, (uint64_t)cfg->backoff_min_ms * MS,
-				 (uint64_t)cfg->backoff_max_ms * MS, &ep->attempts);
+				 (uint64_t)cfg->backoff_max_ms * MS, &ep->reg.attempts);
 }
 
 static const char *req_name(enum req_kind k)
@@ -179,7 +179,7 @@ static const char *req_name(enum req_kind k)
 /* A registration exchange failed: retry with backoff (or finish going). */
 static void ep_failed(struct lwm2m_endpoint *ep, int err, const char *why)
 {
-	enum req_kind k = ep->req;
+	enum req_kind k = ep->reg.req;
 	uint64_t d;
 
 	if (k == REQ_NONE)
@@ -208,7 +208,7 @@ static void ep_failed(struct lwm2m_endpoint *ep, int err, const char *why)
  * of it may be sent any more (fg_ep_abandon), then as ep_failed(). */
 static void ep_gave_up(struct lwm2m_endpoint *ep, int err, const char *why)
 {
-	if (ep->req == REQ_NONE)
+	if (ep->reg.req == REQ_NONE)
 		return;
 	fg_ep_abandon(ep);
 	ep_failed(ep, err, why);
@@ -216,35 +216,35 @@ static void ep_gave_up(struct lwm2m_endpoint *ep, int err, const char *why)
 
 static void ep_registered(struct lwm2m_endpoint *ep)
 {
-	ep->st = ST_REGISTERED;
-	ep->req = REQ_NONE;
-	ep->attempts = 0;
-	ep->slot_reserved = false;
+	ep->reg.st = ST_REGISTERED;
+	ep->reg.req = REQ_NONE;
+	ep->reg.attempts = 0;
+	ep->reg.slot_reserved = false;
 	if (ep->removing) {
 		fg_ep_arm(ep, fg_now(ep->c));
 		return;
 	}
-	if (ep->want_update)
+	if (ep->reg.want_update)
 		fg_ep_arm(ep, fg_now(ep->c));
 	else
 		fg_ep_arm(ep, fg_now(ep->c) + (uint64_t)ep->lifetime * SEC / 2);
 	fg_ep_set_state(ep, LWM2M_EP_REGISTERED, 0);
-	ep->last_exchange = fg_now(ep->c);
-	ep->sleeping = false;
+	ep->sf.last_exchange = fg_now(ep->c);
+	ep->sf.sleeping = false;
 	fg_sf_online(ep);
 }
 
 void fg_ep_want_update(struct lwm2m_endpoint *ep)
 {
-	ep->want_update = true;
-	if (ep->st == ST_REGISTERED && !ep->slot_reserved && !ep->removing)
+	ep->reg.want_update = true;
+	if (ep->reg.st == ST_REGISTERED && !ep->reg.slot_reserved && !ep->removing)
 		fg_ep_arm(ep, fg_now(ep->c));
 }
 
 bool fg_ep_online(const struct lwm2m_endpoint *ep)
 {
-	return (ep->st == ST_REGISTERED || ep->st == ST_UPDATING) && !ep->removing && !ep->sleeping &&
-	       ep->session && !ep->session_dead;
+	return (ep->reg.st == ST_REGISTERED || ep->reg.st == ST_UPDATING) && !ep->removing &&
+	       !ep->sf.sleeping && ep->session && !ep->session_dead;
 }
 
 void fg_ep_park(struct lwm2m_endpoint *ep, int err)
@@ -254,23 +254,23 @@ void fg_ep_park(struct lwm2m_endpoint *ep, int err)
 	/* Nothing queued for the old registration may reach the server when
 	 * it is back (a DTLS session is closed: the server's is gone too). */
 	fg_ep_abandon(ep);
-	ep->parked = true;
-	ep->probing = false;
-	ep->st = ST_WAIT_REGISTER;
-	ep->req = REQ_NONE;
-	ep->slot_reserved = false;
+	ep->srv.parked = true;
+	ep->srv.probing = false;
+	ep->reg.st = ST_WAIT_REGISTER;
+	ep->reg.req = REQ_NONE;
+	ep->reg.slot_reserved = false;
 	fg_ep_forget_location(ep);
-	fg_timer_disarm(ep->c, &ep->timer);
+	fg_timer_disarm(ep->c, &ep->reg.timer);
 	fg_ep_set_state(ep, LWM2M_EP_WAITING, err);
 }
 
 void fg_ep_unpark(struct lwm2m_endpoint *ep, bool probe)
 {
-	if (!ep->parked)
+	if (!ep->srv.parked)
 		return;
-	ep->parked = false;
-	ep->probing = probe;
-	ep->attempts = 0;
+	ep->srv.parked = false;
+	ep->srv.probing = probe;
+	ep->reg.attempts = 0;
 	fg_ep_schedule_register(ep, 0);
 }
 
@@ -332,10 +332,10 @@ static void on_register_response(struct lwm2m_endpoint *ep, uint8_t code, const 
 			return;
 		}
 		fg_ep_forget_location(ep);
-		ep->location = loc;
-		ep->loc_segs = segs;
-		ep->loc_segs_len = segs_len;
-		ep->links_changed = ep->params_changed = ep->want_update = false;
+		ep->reg.location = loc;
+		ep->reg.loc_segs = segs;
+		ep->reg.loc_segs_len = segs_len;
+		ep->reg.links_changed = ep->reg.params_changed = ep->reg.want_update = false;
 		/* A new registration ends the observations of the old one. */
 		fg_obs_stop_all(ep);
 		ep_log(ep, LWM2M_LOG_INFO, "registered as %s (LwM2M %s, lifetime %u s)", loc,
@@ -368,7 +368,7 @@ static void on_update_response(struct lwm2m_endpoint *ep, uint8_t code)
 	fg_srv_alive(ep);
 	if (code == COAP_RESPONSE_CODE(204)) {
 		ep_log(ep, LWM2M_LOG_DEBUG, "Update accepted");
-		fg_sf_confirmed(ep, ep->req_mark);
+		fg_sf_confirmed(ep, ep->sf.req_mark);
 		ep_registered(ep);
 		return;
 	}
@@ -378,7 +378,7 @@ static void on_update_response(struct lwm2m_endpoint *ep, uint8_t code)
 		 * once, without backoff. */
 		ep_log(ep, LWM2M_LOG_NOTICE, "Update answered 4.04: registering again");
 		fg_sf_offline(ep);
-		ep->attempts = 0;
+		ep->reg.attempts = 0;
 		fg_ep_schedule_register(ep, 0);
 		fg_ep_set_state(ep, LWM2M_EP_WAITING, 0);
 		fg_srv_restarted(ep);
@@ -399,15 +399,16 @@ coap_response_t fg_response_handler(coap_session_t *session, const coap_pdu_t *s
 	(void)mid;
 	if (ep && fg_sf_response(ep, received, code))
 		return COAP_RESPONSE_OK;
-	if (ep && ep->send_token_len && tok.length == ep->send_token_len &&
-	    !memcmp(tok.s, ep->send_token, tok.length)) {
+	if (ep && ep->reg.send_token_len && tok.length == ep->reg.send_token_len &&
+	    !memcmp(tok.s, ep->reg.send_token, tok.length)) {
 		if (COAP_RESPONSE_CLASS(code) != 2)
 			ep_log(ep, LWM2M_LOG_WARNING, "Send answered %u.%02u", code >> 5, code & 31);
 		return COAP_RESPONSE_OK;
 	}
-	if (!ep || ep->req == REQ_NONE || tok.length != ep->token_len || memcmp(tok.s, ep->token, tok.length))
+	if (!ep || ep->reg.req == REQ_NONE || tok.length != ep->reg.token_len ||
+	    memcmp(tok.s, ep->reg.token, tok.length))
 		return COAP_RESPONSE_OK;
-	switch (ep->req) {
+	switch (ep->reg.req) {
 	case REQ_REGISTER:
 		on_register_response(ep, code, received);
 		break;
@@ -416,7 +417,7 @@ coap_response_t fg_response_handler(coap_session_t *session, const coap_pdu_t *s
 		break;
 	case REQ_DEREGISTER:
 		ep_log(ep, LWM2M_LOG_INFO, "de-registered (%u.%02u)", code >> 5, code & 31);
-		fg_sf_confirmed(ep, ep->req_mark);
+		fg_sf_confirmed(ep, ep->sf.req_mark);
 		fg_ep_forget_location(ep);
 		fg_ep_kill(ep);
 		break;
@@ -436,7 +437,7 @@ static bool token_matches(const struct lwm2m_endpoint *ep, const coap_pdu_t *pdu
 	if (!pdu)
 		return false;
 	tok = coap_pdu_get_token(pdu);
-	return tok.length == ep->token_len && !memcmp(tok.s, ep->token, tok.length);
+	return tok.length == ep->reg.token_len && !memcmp(tok.s, ep->reg.token, tok.length);
 }
 
 void fg_nack_handler(coap_session_t *session, const coap_pdu_t *sent, const coap_nack_reason_t reason,
@@ -453,7 +454,7 @@ void fg_nack_handler(coap_session_t *session, const coap_pdu_t *sent, const coap
 	/* libcoap after 4.3.1 reports a Reset to a NON message here. */
 	if (reason == COAP_NACK_RST && (!sent || coap_pdu_get_type(sent) == COAP_MESSAGE_NON))
 		fg_obs_reset(ep->c, ep, mid);
-	if (ep->req == REQ_NONE)
+	if (ep->reg.req == REQ_NONE)
 		return;
 	/* A failed DTLS handshake drops every queued message of the session,
 	 * whatever its token. */
@@ -500,7 +501,7 @@ int fg_event_handler(coap_session_t *session, const coap_event_t event)
 	case COAP_EVENT_DTLS_ERROR:
 	case COAP_EVENT_DTLS_CLOSED:
 		ep->session_dead = true;
-		if (ep->req != REQ_NONE) {
+		if (ep->reg.req != REQ_NONE) {
 			char why[160];
 
 			snprintf(why, sizeof(why), "DTLS handshake failed (%s)", fg_ep_dtls_hint(ep));
@@ -516,7 +517,7 @@ int fg_event_handler(coap_session_t *session, const coap_event_t event)
 		ep->dtls_connected = true;
 		ep_log(ep, LWM2M_LOG_DEBUG, "DTLS session established");
 		/* The handshake deadline becomes the exchange's own. */
-		if (ep->req != REQ_NONE)
+		if (ep->reg.req != REQ_NONE)
 			fg_ep_arm(ep, fg_now(ep->c) + (uint64_t)ep->c->cfg.request_timeout_ms * MS);
 		break;
 	case COAP_EVENT_SESSION_FAILED:
@@ -552,7 +553,7 @@ void fg_ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 	struct lwm2m_endpoint *ep = fg_ep_of_timer(t);
 	int r;
 
-	switch (ep->st) {
+	switch (ep->reg.st) {
 	case ST_DEAD:
 		fg_ep_free(ep);
 		return;
@@ -571,11 +572,11 @@ void fg_ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 			return;
 		r = ep_send_register(ep);
 		if (r < 0) {
-			ep->req = REQ_REGISTER;
+			ep->reg.req = REQ_REGISTER;
 			ep_failed(ep, r, strerror(-r));
 			return;
 		}
-		ep->st = ST_REGISTERING;
+		ep->reg.st = ST_REGISTERING;
 		fg_ep_arm(ep, exchange_deadline(ep));
 		fg_ep_set_state(ep, LWM2M_EP_REGISTERING, 0);
 		return;
@@ -586,7 +587,7 @@ void fg_ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 				fg_ep_free(ep);
 				return;
 			}
-			ep->st = ST_DEREGISTERING;
+			ep->reg.st = ST_DEREGISTERING;
 			fg_ep_arm(ep, exchange_deadline(ep));
 			fg_ep_set_state(ep, LWM2M_EP_DEREGISTERING, 0);
 			return;
@@ -595,11 +596,11 @@ void fg_ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 			return;
 		r = ep_send_update(ep);
 		if (r < 0) {
-			ep->req = REQ_UPDATE;
+			ep->reg.req = REQ_UPDATE;
 			ep_failed(ep, r, strerror(-r));
 			return;
 		}
-		ep->st = ST_UPDATING;
+		ep->reg.st = ST_UPDATING;
 		fg_ep_arm(ep, exchange_deadline(ep));
 		return;
 	case ST_REGISTERING:

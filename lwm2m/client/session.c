@@ -73,7 +73,7 @@ static void ep_drop_pending(struct lwm2m_endpoint *ep)
 {
 	/* A renewal pending keeps the timer: it is done from there only, in
 	 * whatever state the endpoint then is (see ep_renew()). */
-	if (!ep->renew_session)
+	if (!ep->b1.renew_session)
 		fg_timer_disarm(ep->c, &ep->drop_timer);
 	if (!ep->drop_pending)
 		return;
@@ -85,14 +85,14 @@ static void ep_drop_pending(struct lwm2m_endpoint *ep)
 		return;
 	}
 	drop_queued(ep->session);
-	ep->con_busy_until = 0;
+	ep->obs.con_busy_until = 0;
 }
 
 void fg_ep_renew_session(struct lwm2m_endpoint *ep)
 {
-	if (ep->renew_session)
+	if (ep->b1.renew_session)
 		return;
-	ep->renew_session = true;
+	ep->b1.renew_session = true;
 	ep_log(ep, LWM2M_LOG_NOTICE,
 	       "%u block-wise requests with distinct Request-Tags on this session: renewing it (libcoap "
 	       "4.3.1 frees its records of them only with the session) and registering again",
@@ -107,15 +107,15 @@ void fg_ep_renew_session(struct lwm2m_endpoint *ep)
  * bootstrapping: the next message opens the new session itself. */
 static void ep_renew(struct lwm2m_endpoint *ep)
 {
-	ep->renew_session = false;
+	ep->b1.renew_session = false;
 	if (!ep->session)
 		return;
 	ep->c->stats.renewals++;
 	fg_ep_close_session(ep);
 	if (ep->removing)
 		return;
-	if (ep->st == ST_REGISTERED || ep->st == ST_REGISTERING || ep->st == ST_UPDATING) {
-		ep->attempts = 0;
+	if (ep->reg.st == ST_REGISTERED || ep->reg.st == ST_REGISTERING || ep->reg.st == ST_UPDATING) {
+		ep->reg.attempts = 0;
 		fg_ep_schedule_register(ep, 0);
 		fg_ep_set_state(ep, LWM2M_EP_WAITING, 0);
 	}
@@ -127,7 +127,7 @@ void fg_ep_on_drop_timer(struct lwm2m_client *c, struct fg_timer *t)
 		(struct lwm2m_endpoint *)((char *)t - offsetof(struct lwm2m_endpoint, drop_timer));
 
 	(void)c;
-	if (ep->renew_session)
+	if (ep->b1.renew_session)
 		ep_renew(ep); /* closing drops what is queued too */
 	else
 		ep_drop_pending(ep);
@@ -287,7 +287,7 @@ int fg_ep_open_session(struct lwm2m_endpoint *ep)
 	coap_session_set_app_data(s, ep);
 	ep->session = s;
 	ep->dtls_connected = false;
-	ep->con_busy_until = 0;
+	ep->obs.con_busy_until = 0;
 	return 0;
 }
 
@@ -323,12 +323,13 @@ int fg_ep_add_location(coap_optlist_t **opts, const char *loc)
  * "rd/1" as one segment). */
 int fg_ep_add_location_segs(coap_optlist_t **opts, const struct lwm2m_endpoint *ep)
 {
-	for (size_t off = 0; off + 2 <= ep->loc_segs_len;) {
+	for (size_t off = 0; off + 2 <= ep->reg.loc_segs_len;) {
 		uint16_t n;
 
-		memcpy(&n, ep->loc_segs + off, 2);
+		memcpy(&n, ep->reg.loc_segs + off, 2);
 		off += 2;
-		if (!coap_insert_optlist(opts, coap_new_optlist(COAP_OPTION_URI_PATH, n, ep->loc_segs + off)))
+		if (!coap_insert_optlist(opts,
+					 coap_new_optlist(COAP_OPTION_URI_PATH, n, ep->reg.loc_segs + off)))
 			return -ENOMEM;
 		off += n;
 	}
@@ -337,11 +338,11 @@ int fg_ep_add_location_segs(coap_optlist_t **opts, const struct lwm2m_endpoint *
 
 void fg_ep_forget_location(struct lwm2m_endpoint *ep)
 {
-	free(ep->location);
-	free(ep->loc_segs);
-	ep->location = NULL;
-	ep->loc_segs = NULL;
-	ep->loc_segs_len = 0;
+	free(ep->reg.location);
+	free(ep->reg.loc_segs);
+	ep->reg.location = NULL;
+	ep->reg.loc_segs = NULL;
+	ep->reg.loc_segs_len = 0;
 }
 
 int fg_ep_add_query(coap_optlist_t **opts, const char *fmt, ...)
@@ -425,11 +426,11 @@ fail:
 int fg_ep_send_req(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_optlist_t **opts,
 		   struct lwm2m_buf *body, enum req_kind kind)
 {
-	int r = fg_ep_send_request(ep, code, opts, body, LWM2M_CT_LINK, ep->token, &ep->token_len);
+	int r = fg_ep_send_request(ep, code, opts, body, LWM2M_CT_LINK, ep->reg.token, &ep->reg.token_len);
 
 	if (r >= 0) {
-		ep->req = kind;
-		ep->req_mark = ep->tx_mark;
+		ep->reg.req = kind;
+		ep->sf.req_mark = ep->sf.tx_mark;
 	}
 	return r;
 }

@@ -61,7 +61,7 @@
 #include "sf_internal.h"
 struct fg_sf *fg_sf_of(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev)
 {
-	uint32_t id = dev ? dev->obs_id : ep->obs_id;
+	uint32_t id = dev ? dev->obs_id : ep->obs.id;
 	const struct lwm2m_client *c = ep->c;
 
 	if (!id || id > c->ntargets)
@@ -118,7 +118,7 @@ int fg_sf_target_add(struct lwm2m_client *c, uint32_t id)
 		return -ENOMEM;
 	/* The same target back before its last write was done: its queue is
 	 * still the truth (the file may lag behind it). */
-	for (struct fg_sf **p = &c->sf_orphans; *p; p = &(*p)->next_orphan)
+	for (struct fg_sf **p = &c->sf.orphans; *p; p = &(*p)->next_orphan)
 		if (!strcmp((*p)->name, name)) {
 			sf = *p;
 			*p = sf->next_orphan;
@@ -144,7 +144,7 @@ int fg_sf_target_add(struct lwm2m_client *c, uint32_t id)
 		fg_sf_load_file(ep, sf);
 adopted:
 	sf->in_job = false;
-	c->sf_bytes += sf->q.bytes;
+	c->sf.bytes += sf->q.bytes;
 	t->sf = sf;
 	if (sf->dirty || sf->rewrite)
 		fg_sf_want_flush(c, sf);
@@ -160,7 +160,7 @@ void fg_sf_target_remove(struct lwm2m_client *c, uint32_t id)
 	if (!sf)
 		return;
 	t->sf = NULL;
-	c->sf_bytes -= sf->q.bytes < c->sf_bytes ? sf->q.bytes : c->sf_bytes;
+	c->sf.bytes -= sf->q.bytes < c->sf.bytes ? sf->q.bytes : c->sf.bytes;
 	/* Whatever was on its way is held: it goes to the file. */
 	for (size_t i = 0; i < sf->q.n; i++) {
 		struct fg_sample *s = fg_sq_at(&sf->q, i);
@@ -168,19 +168,19 @@ void fg_sf_target_remove(struct lwm2m_client *c, uint32_t id)
 		if (s->state == FG_SQ_SENT || s->state == FG_SQ_INFLIGHT)
 			fg_sq_set_state(&sf->q, s, FG_SQ_PENDING, 0);
 	}
-	if (ep && ep->sf_sending && ep->sf_send_target == id)
-		ep->sf_sending = false;
-	c->sf_gone_queued += sf->q.queued;
-	c->sf_gone_delivered += sf->q.delivered;
-	c->sf_gone_dropped += sf->q.dropped;
+	if (ep && ep->sf.sending && ep->sf.send_target == id)
+		ep->sf.sending = false;
+	c->sf.gone_queued += sf->q.queued;
+	c->sf.gone_delivered += sf->q.delivered;
+	c->sf.gone_dropped += sf->q.dropped;
 	if (!c->cfg.state_dir || (!sf->q.out.len && !sf->dirty && !sf->unsynced)) {
 		fg_sf_free_one(sf);
 		return;
 	}
 	/* Counted above: an adopted queue counts from there again. */
 	sf->q.queued = sf->q.delivered = sf->q.dropped = 0;
-	sf->next_orphan = c->sf_orphans;
-	c->sf_orphans = sf;
+	sf->next_orphan = c->sf.orphans;
+	c->sf.orphans = sf;
 	fg_sf_want_flush(c, sf);
 }
 
@@ -192,7 +192,7 @@ void fg_sf_sq_remove(struct lwm2m_client *c, struct fg_sf *sf, struct fg_sample 
 	size_t before = sf->q.bytes;
 
 	fg_sq_remove(&sf->q, s, delivered);
-	c->sf_bytes -= before - sf->q.bytes < c->sf_bytes ? before - sf->q.bytes : c->sf_bytes;
+	c->sf.bytes -= before - sf->q.bytes < c->sf.bytes ? before - sf->q.bytes : c->sf.bytes;
 }
 
 static int push(struct lwm2m_client *c, struct fg_sf *sf, const struct lwm2m_path *p,
@@ -203,10 +203,10 @@ static int push(struct lwm2m_client *c, struct fg_sf *sf, const struct lwm2m_pat
 	int r;
 
 	/* The total bound: this target may grow into what is left of it. */
-	room = c->cfg.sf_total_bytes > c->sf_bytes ? c->cfg.sf_total_bytes - c->sf_bytes : 0;
+	room = c->cfg.sf_total_bytes > c->sf.bytes ? c->cfg.sf_total_bytes - c->sf.bytes : 0;
 	sf->q.max_bytes = c->cfg.sf_max_bytes < before + room ? c->cfg.sf_max_bytes : before + room;
 	r = fg_sq_push(&sf->q, p, v, time_ms, st, mark);
-	c->sf_bytes = c->sf_bytes - before + sf->q.bytes;
+	c->sf.bytes = c->sf.bytes - before + sf->q.bytes;
 	if (sf->q.dropped != dropped && (sf->q.dropped == 1 || sf->q.dropped % 1000 == 0))
 		fg_log(c, LWM2M_LOG_WARNING, sf->name,
 		       "held values at their bound (%u samples, %zu bytes; %zu for all): the oldest are "
@@ -220,8 +220,8 @@ static int push(struct lwm2m_client *c, struct fg_sf *sf, const struct lwm2m_pat
 
 void fg_sf_arm(struct lwm2m_endpoint *ep, uint64_t when)
 {
-	if (!fg_timer_armed(&ep->sf_timer) || ep->sf_timer.when > when)
-		fg_timer_arm(ep->c, &ep->sf_timer, when);
+	if (!fg_timer_armed(&ep->sf.timer) || ep->sf.timer.when > when)
+		fg_timer_arm(ep->c, &ep->sf.timer, when);
 }
 
 int fg_sf_sample(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *p,
@@ -235,7 +235,7 @@ int fg_sf_sample(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const stru
 
 	if (!sf)
 		return 0;
-	if (!hist && !ep->storing)
+	if (!hist && !ep->sf.storing)
 		return 0;
 	observed = lwm2m_endpoint_observed(ep, dev, p, &pmin) > 0;
 	if (!hist && !observed && !path_in(sf->kept, sf->nkept, p))
@@ -247,7 +247,7 @@ int fg_sf_sample(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const stru
 	if (!hist && fg_ep_online(ep) && observed && fg_sq_held(&sf->q, p) == 0) {
 		/* Notified as usual; confirmed by a barrier after the next
 		 * notification. */
-		r = push(ep->c, sf, p, v, ms, FG_SQ_SENT, ep->tx_mark + 1);
+		r = push(ep->c, sf, p, v, ms, FG_SQ_SENT, ep->sf.tx_mark + 1);
 		return r < 0 ? r : 0;
 	}
 	r = push(ep->c, sf, p, v, ms, FG_SQ_PENDING, 0);
@@ -278,7 +278,7 @@ bool fg_sf_holds(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev
 
 void fg_sf_notified(struct lwm2m_endpoint *ep)
 {
-	ep->tx_mark++;
+	ep->sf.tx_mark++;
 	fg_sf_arm(ep, fg_now(ep->c) + (uint64_t)ep->c->cfg.sf_confirm_ms * MS);
 }
 
@@ -324,7 +324,7 @@ void fg_sf_offline(struct lwm2m_endpoint *ep)
 			continue;
 		/* What the server observes now stays kept until it has all
 		 * (its observations end with the registration). */
-		if (ep->storing && fg_obs_paths(ep, dev, &paths, &n) == 0)
+		if (ep->sf.storing && fg_obs_paths(ep, dev, &paths, &n) == 0)
 			add_kept(sf, paths, n);
 		sf->kept_until = 0; /* counted from the next registration */
 		free(paths);
@@ -339,9 +339,9 @@ void fg_sf_offline(struct lwm2m_endpoint *ep)
 		if (changed)
 			fg_sf_want_flush(c, sf);
 	}
-	ep->barrier_busy = false;
-	ep->sf_sending = false;
-	fg_timer_disarm(c, &ep->sf_timer);
+	ep->sf.barrier_busy = false;
+	ep->sf.sending = false;
+	fg_timer_disarm(c, &ep->sf.timer);
 }
 
 void fg_sf_online(struct lwm2m_endpoint *ep)
@@ -351,7 +351,7 @@ void fg_sf_online(struct lwm2m_endpoint *ep)
 
 void fg_sf_endpoint_free(struct lwm2m_endpoint *ep)
 {
-	fg_timer_disarm(ep->c, &ep->sf_timer);
+	fg_timer_disarm(ep->c, &ep->sf.timer);
 }
 
 /* ---- the client -----------------------------------------------------------------------------------------
@@ -375,35 +375,35 @@ int fg_sf_init(struct lwm2m_client *c)
 		cfg->sf_confirm_ms = 10000;
 	if (!cfg->probe_max_ms)
 		cfg->probe_max_ms = 4000;
-	fg_timer_init(&c->sf_flush_timer, fg_sf_on_flush_timer);
-	c->sf_synced = fg_now(c);
+	fg_timer_init(&c->sf.flush_timer, fg_sf_on_flush_timer);
+	c->sf.synced = fg_now(c);
 	return 0;
 }
 
 void fg_sf_ep_init(struct lwm2m_endpoint *ep)
 {
-	fg_timer_init(&ep->sf_timer, fg_sf_on_timer);
+	fg_timer_init(&ep->sf.timer, fg_sf_on_timer);
 }
 
 void fg_sf_free(struct lwm2m_client *c)
 {
-	c->sf_job = job_cancel(c->sf_job);
-	while (c->sf_orphans) {
-		struct fg_sf *o = c->sf_orphans;
+	c->sf.job = job_cancel(c->sf.job);
+	while (c->sf.orphans) {
+		struct fg_sf *o = c->sf.orphans;
 
-		c->sf_orphans = o->next_orphan;
+		c->sf.orphans = o->next_orphan;
 		fg_sf_free_one(o);
 	}
-	fg_timer_disarm(c, &c->sf_flush_timer);
+	fg_timer_disarm(c, &c->sf.flush_timer);
 }
 
 void fg_sf_stats(const struct lwm2m_client *c, struct lwm2m_client_stats *st)
 {
 	st->sf_held = 0;
-	st->sf_bytes = c->sf_bytes;
-	st->sf_queued = c->sf_gone_queued;
-	st->sf_delivered = c->sf_gone_delivered;
-	st->sf_dropped = c->sf_gone_dropped;
+	st->sf_bytes = c->sf.bytes;
+	st->sf_queued = c->sf.gone_queued;
+	st->sf_delivered = c->sf.gone_delivered;
+	st->sf_dropped = c->sf.gone_dropped;
 	for (size_t i = 0; i < c->ntargets; i++) {
 		const struct fg_sf *sf = c->targets[i].sf;
 

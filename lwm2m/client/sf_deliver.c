@@ -29,14 +29,14 @@ static void deliver_send(struct lwm2m_endpoint *ep)
 	static const struct lwm2m_path root = { .len = 0 };
 	unsigned batch = ep->c->cfg.sf_send_batch;
 
-	if (ep->sf_sending)
+	if (ep->sf.sending)
 		return;
 	for (size_t t = 0; t < fg_sf_ntargets(ep); t++) {
 		struct lwm2m_device *dev = fg_sf_target_dev(ep, t);
 		struct fg_sf *sf = fg_sf_of(ep, dev);
 		struct lwm2m_records recs = { 0 };
 		struct lwm2m_buf body = { 0 };
-		uint32_t mark = ++ep->sf_next_mark;
+		uint32_t mark = ++ep->sf.next_mark;
 		int r = 0;
 
 		if (!sf)
@@ -58,7 +58,7 @@ static void deliver_send(struct lwm2m_endpoint *ep)
 			r = lwm2m_encode(LWM2M_CT_SENML_CBOR, &root, recs.v, recs.n, &body);
 		if (r >= 0 && recs.n)
 			r = fg_ep_send_body(ep, COAP_REQUEST_CODE_POST, "/dp", &body, LWM2M_CT_SENML_CBOR,
-					    ep->sf_token, &ep->sf_token_len);
+					    ep->sf.token, &ep->sf.token_len);
 		if (r >= 0 && recs.n) {
 			size_t k = 0;
 
@@ -70,9 +70,9 @@ static void deliver_send(struct lwm2m_endpoint *ep)
 					k++;
 				}
 			}
-			ep->sf_sending = true;
-			ep->sf_send_target = dev ? dev->obs_id : ep->obs_id;
-			ep->sf_send_mark = mark;
+			ep->sf.sending = true;
+			ep->sf.send_target = dev ? dev->obs_id : ep->obs.id;
+			ep->sf.send_mark = mark;
 			ep_log(ep, LWM2M_LOG_DEBUG, "Send of %zu held value%s%s%.*s", recs.n,
 			       recs.n == 1 ? "" : "s", dev ? " of /" : "", dev ? (int)dev->prefix_len : 0,
 			       dev ? dev->prefix : "");
@@ -81,7 +81,7 @@ static void deliver_send(struct lwm2m_endpoint *ep)
 		}
 		lwm2m_buf_free(&body);
 		lwm2m_records_clear(&recs);
-		if (ep->sf_sending || r < 0)
+		if (ep->sf.sending || r < 0)
 			return;
 	}
 }
@@ -91,7 +91,7 @@ static bool deliver_stored(struct lwm2m_endpoint *ep)
 {
 	unsigned sent = 0;
 
-	if (ep->barrier_busy)
+	if (ep->sf.barrier_busy)
 		return false;
 	for (size_t t = 0; t < fg_sf_ntargets(ep) && sent < STORED_BATCH; t++) {
 		struct lwm2m_device *dev = fg_sf_target_dev(ep, t);
@@ -117,7 +117,7 @@ static bool deliver_stored(struct lwm2m_endpoint *ep)
 				i--;
 				continue;
 			}
-			fg_sq_set_state(&sf->q, s, FG_SQ_INFLIGHT, ++ep->tx_mark);
+			fg_sq_set_state(&sf->q, s, FG_SQ_INFLIGHT, ++ep->sf.tx_mark);
 			sent++;
 		}
 	}
@@ -135,7 +135,7 @@ static bool unconfirmed(const struct lwm2m_endpoint *ep)
 			const struct fg_sample *s = fg_sq_at(&sf->q, i);
 
 			if ((s->state == FG_SQ_SENT || (s->state == FG_SQ_INFLIGHT && ep->version < 11)) &&
-			    s->mark <= ep->tx_mark)
+			    s->mark <= ep->sf.tx_mark)
 				return true;
 		}
 	}
@@ -151,11 +151,11 @@ static void send_barrier(struct lwm2m_endpoint *ep)
 	coap_pdu_t *pdu;
 	coap_mid_t mid;
 
-	if (ep->barrier_busy || !ep->session)
+	if (ep->sf.barrier_busy || !ep->session)
 		return;
 	/* From the last Reset: the server's limit counts from its own. */
-	if (ep->barrier_done && now - ep->barrier_done < BARRIER_GAP_US) {
-		fg_sf_arm(ep, ep->barrier_done + BARRIER_GAP_US);
+	if (ep->sf.barrier_done && now - ep->sf.barrier_done < BARRIER_GAP_US) {
+		fg_sf_arm(ep, ep->sf.barrier_done + BARRIER_GAP_US);
 		return;
 	}
 	mid = fg_obs_quiet_mid(ep->c, ep->session);
@@ -164,13 +164,13 @@ static void send_barrier(struct lwm2m_endpoint *ep)
 		return;
 	if (coap_send(ep->session, pdu) == COAP_INVALID_MID)
 		return;
-	ep->barrier_busy = true;
-	ep->barrier_mid = mid;
-	ep->barrier_mark = ep->tx_mark;
+	ep->sf.barrier_busy = true;
+	ep->sf.barrier_mid = mid;
+	ep->sf.barrier_mark = ep->sf.tx_mark;
 	/* A server that acknowledges the ping instead of resetting it:
 	 * libcoap reports neither, only a failure; none by then is a yes. */
 	fg_sf_arm(ep, fg_now(ep->c) + (uint64_t)ep->c->cfg.block1_timeout_ms * MS);
-	ep->barrier_since = fg_now(ep->c);
+	ep->sf.barrier_since = fg_now(ep->c);
 	fg_client_kick(ep->c);
 }
 
@@ -238,14 +238,14 @@ static void forget_kept(struct lwm2m_endpoint *ep, uint64_t now)
 void fg_sf_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 {
 	struct lwm2m_endpoint *ep =
-		(struct lwm2m_endpoint *)((char *)t - offsetof(struct lwm2m_endpoint, sf_timer));
+		(struct lwm2m_endpoint *)((char *)t - offsetof(struct lwm2m_endpoint, sf.timer));
 	uint64_t now = fg_now(c);
 
 	if (!fg_ep_online(ep))
 		return;
-	if (ep->barrier_busy && now - ep->barrier_since >= (uint64_t)c->cfg.block1_timeout_ms * MS) {
-		ep->barrier_busy = false;
-		fg_sf_confirmed(ep, ep->barrier_mark);
+	if (ep->sf.barrier_busy && now - ep->sf.barrier_since >= (uint64_t)c->cfg.block1_timeout_ms * MS) {
+		ep->sf.barrier_busy = false;
+		fg_sf_confirmed(ep, ep->sf.barrier_mark);
 	}
 	if (ep->version >= 11) {
 		deliver_send(ep);
@@ -253,17 +253,17 @@ void fg_sf_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 		send_barrier(ep);
 		return;
 	}
-	if (!ep->barrier_busy && unconfirmed(ep))
+	if (!ep->sf.barrier_busy && unconfirmed(ep))
 		send_barrier(ep);
 	forget_kept(ep, now);
 	/* Queue mode: quiet for queue_awake_ms and nothing on its way:
 	 * hold values until the next Update. */
-	if (ep->binding == LWM2M_BINDING_UQ && !ep->barrier_busy && !ep->sf_sending && !unconfirmed(ep) &&
+	if (ep->binding == LWM2M_BINDING_UQ && !ep->sf.barrier_busy && !ep->sf.sending && !unconfirmed(ep) &&
 	    !(ep->version < 11 && anything_held(ep))) {
-		uint64_t wake = ep->last_exchange + (uint64_t)c->cfg.queue_awake_ms * MS;
+		uint64_t wake = ep->sf.last_exchange + (uint64_t)c->cfg.queue_awake_ms * MS;
 
 		if (now >= wake) {
-			ep->sleeping = true;
+			ep->sf.sleeping = true;
 			ep_log(ep, LWM2M_LOG_DEBUG, "queue mode: holding values until the next Update");
 		} else {
 			fg_sf_arm(ep, wake);
@@ -275,7 +275,7 @@ void fg_sf_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 
 static struct fg_sf *send_sf(struct lwm2m_endpoint *ep)
 {
-	uint32_t id = ep->sf_send_target;
+	uint32_t id = ep->sf.send_target;
 
 	if (!id || id > ep->c->ntargets || ep->c->targets[id - 1].ep != ep)
 		return NULL;
@@ -288,11 +288,11 @@ static void send_over(struct lwm2m_endpoint *ep, int outcome)
 {
 	struct fg_sf *sf = send_sf(ep);
 
-	ep->sf_sending = false;
+	ep->sf.sending = false;
 	for (size_t i = 0; sf && i < sf->q.n; i++) {
 		struct fg_sample *s = fg_sq_at(&sf->q, i);
 
-		if (s->state != FG_SQ_INFLIGHT || s->mark != ep->sf_send_mark)
+		if (s->state != FG_SQ_INFLIGHT || s->mark != ep->sf.send_mark)
 			continue;
 		if (outcome == 0) {
 			fg_sq_set_state(&sf->q, s, FG_SQ_PENDING, 0);
@@ -309,7 +309,7 @@ bool fg_sf_response(struct lwm2m_endpoint *ep, const coap_pdu_t *received, uint8
 {
 	coap_bin_const_t tok = coap_pdu_get_token(received);
 
-	if (!ep->sf_sending || tok.length != ep->sf_token_len || memcmp(tok.s, ep->sf_token, tok.length))
+	if (!ep->sf.sending || tok.length != ep->sf.token_len || memcmp(tok.s, ep->sf.token, tok.length))
 		return false;
 	fg_srv_alive(ep);
 	if (COAP_RESPONSE_CLASS(code) == 2) {
@@ -331,27 +331,28 @@ bool fg_sf_response(struct lwm2m_endpoint *ep, const coap_pdu_t *received, uint8
 
 bool fg_sf_nack(struct lwm2m_endpoint *ep, const coap_pdu_t *sent, coap_nack_reason_t reason, coap_mid_t mid)
 {
-	bool barrier = ep->barrier_busy && mid == ep->barrier_mid && sent && coap_pdu_get_code(sent) == 0;
+	bool barrier =
+		ep->sf.barrier_busy && mid == ep->sf.barrier_mid && sent && coap_pdu_get_code(sent) == 0;
 	coap_bin_const_t tok;
 
 	if (barrier) {
 		if (reason == COAP_NACK_RST) {
 			fg_srv_alive(ep);
-			ep->barrier_busy = false;
-			ep->barrier_done = fg_now(ep->c);
-			fg_sf_confirmed(ep, ep->barrier_mark);
+			ep->sf.barrier_busy = false;
+			ep->sf.barrier_done = fg_now(ep->c);
+			fg_sf_confirmed(ep, ep->sf.barrier_mark);
 			fg_sf_arm(ep, fg_now(ep->c));
 			return true;
 		}
-		ep->barrier_busy = false;
+		ep->sf.barrier_busy = false;
 		fg_srv_lost(ep, reason == COAP_NACK_TOO_MANY_RETRIES ? -ETIMEDOUT : -EHOSTUNREACH,
 			    reason == COAP_NACK_TOO_MANY_RETRIES ? "no answer to a ping" : "unreachable");
 		return true;
 	}
-	if (!ep->sf_sending || !sent)
+	if (!ep->sf.sending || !sent)
 		return false;
 	tok = coap_pdu_get_token(sent);
-	if (tok.length != ep->sf_token_len || memcmp(tok.s, ep->sf_token, tok.length))
+	if (tok.length != ep->sf.token_len || memcmp(tok.s, ep->sf.token, tok.length))
 		return false;
 	send_over(ep, 0);
 	if (reason == COAP_NACK_RST)

@@ -39,8 +39,8 @@ void fg_sf_want_flush(struct lwm2m_client *c, struct fg_sf *sf)
 
 	sf->dirty = true;
 	/* Earlier than a sync pass that may be due much later. */
-	if (!fg_timer_armed(&c->sf_flush_timer) || c->sf_flush_timer.when > at)
-		fg_timer_arm(c, &c->sf_flush_timer, at);
+	if (!fg_timer_armed(&c->sf.flush_timer) || c->sf.flush_timer.when > at)
+		fg_timer_arm(c, &c->sf.flush_timer, at);
 }
 
 static void file_free(struct fg_sf_file *f)
@@ -152,7 +152,7 @@ static struct fg_sf_file *take_work(struct fg_sf *sf, bool sync)
  * with; a shutdown waiting for it goes on. */
 static void flush_done(struct lwm2m_client *c)
 {
-	for (struct fg_sf **p = &c->sf_orphans; *p;) {
+	for (struct fg_sf **p = &c->sf.orphans; *p;) {
 		struct fg_sf *o = *p;
 
 		if (o->in_job && !o->dirty) {
@@ -163,7 +163,7 @@ static void flush_done(struct lwm2m_client *c)
 			p = &o->next_orphan;
 		}
 	}
-	if (c->sf_final)
+	if (c->sf.final)
 		fg_timer_arm(c, &c->shutdown_timer, fg_now(c)); /* client.c waits for this */
 }
 
@@ -172,17 +172,17 @@ static void on_flushed(void *ud, void *data, int r)
 	struct lwm2m_client *c = ud;
 
 	(void)data;
-	c->sf_job = NULL;
-	if (r < 0 && (!c->sf_warned || fg_now(c) - c->sf_warned > WRITE_WARN_US)) {
-		c->sf_warned = fg_now(c);
+	c->sf.job = NULL;
+	if (r < 0 && (!c->sf.warned || fg_now(c) - c->sf.warned > WRITE_WARN_US)) {
+		c->sf.warned = fg_now(c);
 		fg_log(c, LWM2M_LOG_ERR, NULL,
 		       "cannot write the values held for the server to %s: %s (they are kept in memory)",
 		       c->cfg.state_dir, strerror(-r));
 	}
 	flush_done(c);
 	/* What became dirty meanwhile waited for this job. */
-	if (!c->sf_final && !fg_timer_armed(&c->sf_flush_timer))
-		fg_timer_arm(c, &c->sf_flush_timer, fg_now(c) + FLUSH_US);
+	if (!c->sf.final && !fg_timer_armed(&c->sf.flush_timer))
+		fg_timer_arm(c, &c->sf.flush_timer, fg_now(c) + FLUSH_US);
 }
 
 static void add_work(struct fg_sf_file **tail, struct fg_sf_file *f)
@@ -204,14 +204,14 @@ void fg_sf_on_flush_timer(struct lwm2m_client *c, struct fg_timer *t)
 		flush_done(c);
 		return;
 	}
-	if (c->sf_job)
+	if (c->sf.job)
 		return; /* on_flushed() arms the timer again */
-	sync = c->sf_final || c->cfg.sf_sync_ms == 1 ||
-	       now - c->sf_synced >= (uint64_t)c->cfg.sf_sync_ms * MS;
+	sync = c->sf.final || c->cfg.sf_sync_ms == 1 ||
+	       now - c->sf.synced >= (uint64_t)c->cfg.sf_sync_ms * MS;
 	j = calloc(1, sizeof(*j));
 	if (!j || !(j->dir = strdup(c->cfg.state_dir))) {
 		free(j);
-		fg_timer_arm(c, &c->sf_flush_timer, now + FLUSH_US);
+		fg_timer_arm(c, &c->sf.flush_timer, now + FLUSH_US);
 		return;
 	}
 	j->sync = sync;
@@ -226,7 +226,7 @@ void fg_sf_on_flush_timer(struct lwm2m_client *c, struct fg_timer *t)
 			add_work(&j->files, f);
 		unsynced |= sf->unsynced;
 	}
-	for (struct fg_sf *o = c->sf_orphans; o; o = o->next_orphan) {
+	for (struct fg_sf *o = c->sf.orphans; o; o = o->next_orphan) {
 		struct fg_sf_file *f = o->dirty || (sync && o->unsynced) ? take_work(o, sync) : NULL;
 
 		o->dirty = false;
@@ -236,35 +236,35 @@ void fg_sf_on_flush_timer(struct lwm2m_client *c, struct fg_timer *t)
 		unsynced |= o->unsynced;
 	}
 	if (sync)
-		c->sf_synced = now;
+		c->sf.synced = now;
 	if (!j->files) {
 		flush_job_free(j);
 		if (unsynced)
-			fg_timer_arm(c, &c->sf_flush_timer, c->sf_synced + (uint64_t)c->cfg.sf_sync_ms * MS);
+			fg_timer_arm(c, &c->sf.flush_timer, c->sf.synced + (uint64_t)c->cfg.sf_sync_ms * MS);
 		flush_done(c);
 		return;
 	}
-	r = job_start(c->ev, flush_job_run, j, flush_job_free, on_flushed, c, &c->sf_job);
+	r = job_start(c->ev, flush_job_run, j, flush_job_free, on_flushed, c, &c->sf.job);
 	if (r < 0) {
 		fg_log(c, LWM2M_LOG_ERR, NULL, "cannot start writing the held values: %s", strerror(-r));
-		fg_timer_arm(c, &c->sf_flush_timer, now + FLUSH_US);
+		fg_timer_arm(c, &c->sf.flush_timer, now + FLUSH_US);
 		return;
 	}
 	/* Written but not synced: a sync pass follows at the latest then. */
 	if (unsynced)
-		fg_timer_arm(c, &c->sf_flush_timer, c->sf_synced + (uint64_t)c->cfg.sf_sync_ms * MS);
+		fg_timer_arm(c, &c->sf.flush_timer, c->sf.synced + (uint64_t)c->cfg.sf_sync_ms * MS);
 }
 
 void fg_sf_final_flush(struct lwm2m_client *c)
 {
-	c->sf_final = true;
-	if (!c->sf_job)
-		fg_sf_on_flush_timer(c, &c->sf_flush_timer);
+	c->sf.final = true;
+	if (!c->sf.job)
+		fg_sf_on_flush_timer(c, &c->sf.flush_timer);
 }
 
 bool fg_sf_flushing(const struct lwm2m_client *c)
 {
-	return c->sf_job != NULL;
+	return c->sf.job != NULL;
 }
 
 /* Read the target's file (once, when the target is added). */

@@ -25,7 +25,7 @@ static int value_changed(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, co
 	if (p->len < 3)
 		return -EINVAL;
 	have = lwm2m_store_get(s, p, &v) == 0;
-	r = lwm2m_obs_value_changed(ep->c->obs, dev ? dev->obs_id : ep->obs_id, p, have ? &v : NULL,
+	r = lwm2m_obs_value_changed(ep->c->obs, dev ? dev->obs_id : ep->obs.id, p, have ? &v : NULL,
 				    fg_obs_now_ms(ep->c));
 	if (r > 0)
 		fg_timer_arm(ep->c, &ep->c->obs_timer, fg_now(ep->c));
@@ -81,7 +81,7 @@ int lwm2m_endpoint_set_historical(struct lwm2m_endpoint *ep, struct lwm2m_device
 int fg_obs_paths(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev, struct lwm2m_path **out,
 		 size_t *n)
 {
-	for (const struct fg_obs *o = ep->obs; o; o = o->next) {
+	for (const struct fg_obs *o = ep->obs.list; o; o = o->next) {
 		struct lwm2m_path *v;
 
 		if (o->dev != dev)
@@ -109,7 +109,7 @@ int fg_obs_send_stored(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, cons
 
 	if (!ep->session || ep->session_dead)
 		return -ENOTCONN;
-	for (o = ep->obs; o; o = o->next) {
+	for (o = ep->obs.list; o; o = o->next) {
 		bool covers = false;
 
 		for (size_t i = 0; i < o->npaths && !covers; i++)
@@ -135,7 +135,7 @@ int fg_obs_send_stored(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, cons
 	if (coap_send(ep->session, pdu) == COAP_INVALID_MID)
 		goto out;
 	c->stats.notifications++;
-	ep->con_busy_until = fg_now(c) + fg_obs_max_transmit_wait_us(ep->session);
+	ep->obs.con_busy_until = fg_now(c) + fg_obs_max_transmit_wait_us(ep->session);
 	r = 0;
 out:
 	lwm2m_buf_free(&body);
@@ -154,7 +154,7 @@ void fg_obs_records_written(struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
 int lwm2m_endpoint_attrs(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev,
 			 const struct lwm2m_path *path, struct lwm2m_attrs *out)
 {
-	const struct lwm2m_attr_store *s = lwm2m_obs_attrs(ep->c->obs, dev ? dev->obs_id : ep->obs_id);
+	const struct lwm2m_attr_store *s = lwm2m_obs_attrs(ep->c->obs, dev ? dev->obs_id : ep->obs.id);
 
 	if (!s)
 		return -ENOENT;
