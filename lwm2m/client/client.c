@@ -503,6 +503,7 @@ struct lwm2m_client *lwm2m_client_free(struct lwm2m_client *c)
 {
 	if (!c)
 		return NULL;
+	fg_target_free_all(c);
 	while (c->eps)
 		fg_ep_free(c->eps);
 	fg_sf_free(c);

@@ -98,6 +98,11 @@ struct lwm2m_client {
 	void (*shutdown_done)(void *ud);
 	void *shutdown_ud;
 	bool dispatching; /* inside our own dispatch of the heap */
+
+	/* Targets (target.c): all of them, and the gateway endpoint their
+	 * Object 25 devices hang off in LWM2M_TARGETS_GATEWAY mode. */
+	struct lwm2m_target *tgts;
+	struct lwm2m_endpoint *gw_ep;
 };
 
 void fg_client_kick(struct lwm2m_client *c);
@@ -226,8 +231,9 @@ struct lwm2m_endpoint {
 
 	struct fg_ep_srv srv; /* reachability of its server (server.h) */
 
-	struct fg_ep_sf sf;     /* store-and-forward (sf.h) */
-	struct fg_dedup *dedup; /* dm.c: answers to recent requests */
+	struct fg_ep_sf sf;       /* store-and-forward (sf.h) */
+	struct fg_dedup *dedup;   /* dm.c: answers to recent requests */
+	struct lwm2m_target *tgt; /* the target this endpoint is (target.c), or NULL */
 };
 
 /* Free at once: no message, timers and pending operations dropped. */
@@ -297,6 +303,7 @@ struct lwm2m_device {
 	struct lwm2m_store *store;
 	uint16_t iid; /* /25/<iid> */
 	uint32_t obs_id;
+	struct lwm2m_target *tgt; /* the target this device is (target.c), or NULL */
 };
 
 struct lwm2m_device *fg_device_find(const struct lwm2m_endpoint *ep, const char *prefix, size_t len);
@@ -316,5 +323,36 @@ bool fg_ep_online(const struct lwm2m_endpoint *ep);
 /* Send a request with a body (content format ct) and its own token. */
 int fg_ep_send_body(struct lwm2m_endpoint *ep, coap_pdu_code_t code, const char *path, struct lwm2m_buf *body,
 		    uint16_t ct, uint8_t tok[8], size_t *toklen);
+
+/* ---- targets (target.c) ------------------------------------------------------------ */
+
+struct lwm2m_target {
+	struct lwm2m_client *c;
+	struct lwm2m_target *prev, *next; /* c->tgts */
+	const struct lwm2m_target_ops *ops;
+	void *ud;
+	struct lwm2m_endpoint_ops adapter; /* ops as the endpoint's, ud = the target */
+	struct lwm2m_store *store;
+	bool gateway;              /* an Object 25 device (the mode when it was added) */
+	char *prefix, *device_id;  /* gateway mode */
+	struct lwm2m_endpoint *ep; /* endpoint mode: its own, NULL once gone */
+	struct lwm2m_device *dev;  /* gateway mode: NULL while waiting for the gateway endpoint */
+};
+
+/* The operations (and their user data) that serve a request to ep's own
+ * tree (dev NULL) or to a device: a device that is a target has the
+ * target's. NULL: none. */
+const struct lwm2m_endpoint_ops *fg_ops_of(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev,
+					   void **ud);
+/* The gateway endpoint was added (waiting targets become its devices) or
+ * is going; its registration state changed (its targets' presence). */
+void fg_target_gateway_added(struct lwm2m_endpoint *gw);
+void fg_target_gateway_gone(struct lwm2m_endpoint *gw);
+void fg_target_gateway_state(struct lwm2m_endpoint *gw, enum lwm2m_ep_state st);
+/* A target's device or endpoint is being freed. */
+void fg_target_device_gone(struct lwm2m_device *dev);
+void fg_target_endpoint_gone(struct lwm2m_endpoint *ep);
+/* lwm2m_client_free(): the targets left. */
+void fg_target_free_all(struct lwm2m_client *c);
 
 #include "bootstrap.h"

@@ -86,6 +86,8 @@ static int decode_payload(struct fg_req *rq, const struct lwm2m_path *base, stru
 void fg_dm_write(struct fg_req *rq, bool replace)
 {
 	struct lwm2m_endpoint *ep = rq->ep;
+	void *ud;
+	const struct lwm2m_endpoint_ops *ops = fg_ops_of(ep, rq->t.dev, &ud);
 	struct lwm2m_records recs = { 0 };
 	const struct lwm2m_resdef *rd;
 	int r;
@@ -115,7 +117,7 @@ void fg_dm_write(struct fg_req *rq, bool replace)
 	r = check_write(rq, &recs);
 	if (r < 0)
 		goto out;
-	if ((fg_req_own_tree(rq) && rq->path.id[0] == 1) || !ep->ops || !ep->ops->write) {
+	if ((fg_req_own_tree(rq) && rq->path.id[0] == 1) || !ops || !ops->write) {
 		r = lwm2m_store_write(rq->t.store, &rq->path, &recs, replace);
 		if (r >= 0)
 			fg_obs_records_written(ep, rq->t.dev, &recs);
@@ -132,7 +134,7 @@ void fg_dm_write(struct fg_req *rq, bool replace)
 		r = -ENOMEM;
 		goto out;
 	}
-	r = ep->ops->write(ep->ops_ud, ep, rq->t.dev, &rq->path, &recs, replace, fg_dm_pending_done, p);
+	r = ops->write(ud, ep, rq->t.dev, &rq->path, &recs, replace, fg_dm_pending_done, p);
 	fg_dm_pending_settle(rq, p, r);
 	r = 0;
 out:
@@ -177,6 +179,8 @@ int fg_exec_args_check(const char *s, size_t n)
 void fg_dm_execute(struct fg_req *rq)
 {
 	struct lwm2m_endpoint *ep = rq->ep;
+	void *ud;
+	const struct lwm2m_endpoint_ops *ops = fg_ops_of(ep, rq->t.dev, &ud);
 	const struct lwm2m_resdef *rd = fg_req_resdef(rq, &rq->path);
 	int r;
 
@@ -215,7 +219,7 @@ void fg_dm_execute(struct fg_req *rq)
 		}
 		return;
 	}
-	if (!ep->ops || !ep->ops->execute) {
+	if (!ops || !ops->execute) {
 		fg_req_fail(rq, -EPERM);
 		return;
 	}
@@ -224,8 +228,8 @@ void fg_dm_execute(struct fg_req *rq)
 		fg_req_fail(rq, -ENOMEM);
 		return;
 	}
-	r = ep->ops->execute(ep->ops_ud, ep, rq->t.dev, &rq->path, (const char *)rq->data, rq->len,
-			     fg_dm_pending_done, p);
+	r = ops->execute(ud, ep, rq->t.dev, &rq->path, (const char *)rq->data, rq->len, fg_dm_pending_done,
+			 p);
 	fg_dm_pending_settle(rq, p, r);
 }
 

@@ -170,6 +170,8 @@ bool fg_dm_answer_async(struct fg_req *rq)
 bool fg_dm_ask_read(struct fg_req *rq)
 {
 	struct lwm2m_endpoint *ep = rq->ep;
+	void *ud;
+	const struct lwm2m_endpoint_ops *ops = fg_ops_of(ep, rq->t.dev, &ud);
 	struct fg_pending *p = fg_dm_pending_new(rq);
 	int r;
 
@@ -178,7 +180,7 @@ bool fg_dm_ask_read(struct fg_req *rq)
 		return true;
 	}
 	p->read = true;
-	r = ep->ops->read(ep->ops_ud, ep, rq->t.dev, &rq->path, fg_dm_pending_done, p);
+	r = ops->read(ud, ep, rq->t.dev, &rq->path, fg_dm_pending_done, p);
 	return fg_dm_read_settle(rq, p, r);
 }
 
@@ -228,14 +230,17 @@ bool fg_dm_ask_read_composite(struct fg_req *rq, const struct lwm2m_records *nam
 	m->left = 1; /* held through the loop */
 	for (size_t i = 0; i < names->n && p->ep; i++) {
 		const struct lwm2m_path *np = &names->v[i].path;
+		const struct lwm2m_endpoint_ops *ops;
 		struct fg_dm_target t;
+		void *ud;
 
 		if (np->len == 0 || fg_req_route(rq, &names->v[i].prefix, &t) < 0)
 			continue;
 		if (!t.dev && (np->id[0] == 0 || np->id[0] == 1 || np->id[0] == 21 || np->id[0] == 25))
 			continue;
 		m->left++;
-		if (ep->ops->read(ep->ops_ud, ep, t.dev, np, multi_done, m) > 0)
+		ops = fg_ops_of(ep, t.dev, &ud);
+		if (ops && ops->read && ops->read(ud, ep, t.dev, np, multi_done, m) > 0)
 			asked = true;
 		else
 			m->left--; /* done() is not called */

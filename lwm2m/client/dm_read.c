@@ -206,6 +206,27 @@ static void reply_read(struct fg_req *rq, uint16_t ct, struct lwm2m_buf *out, in
 	fg_req_reply(rq, ct, out, observing > 0);
 }
 
+/* Is there an ops->read to ask (for a Read-Composite: of any tree of the
+ * endpoint, each name asks its own)? */
+static bool has_read(const struct fg_req *rq, bool composite)
+{
+	const struct lwm2m_endpoint_ops *o;
+	void *ud;
+
+	if (composite) {
+		if (rq->ep->ops && rq->ep->ops->read)
+			return true;
+		for (size_t i = 0; i < rq->ep->ndevs; i++) {
+			o = fg_ops_of(rq->ep, rq->ep->devs[i], &ud);
+			if (o && o->read)
+				return true;
+		}
+		return false;
+	}
+	o = fg_ops_of(rq->ep, rq->t.dev, &ud);
+	return o && o->read;
+}
+
 void fg_dm_read(struct fg_req *rq)
 {
 	struct lwm2m_records recs = { 0 };
@@ -217,7 +238,7 @@ void fg_dm_read(struct fg_req *rq)
 		fg_req_fail(rq, -EPERM);
 		return;
 	}
-	if (!rq->refreshed && !rq->observe && rq->ep->ops && rq->ep->ops->read &&
+	if (!rq->refreshed && !rq->observe && has_read(rq, false) &&
 	    !fg_req_client_owned(rq, rq->path.id[0]) && fg_dm_ask_read(rq))
 		return;
 	r = lwm2m_store_read(rq->t.store, &rq->path, &recs);
@@ -394,8 +415,7 @@ void fg_dm_read_composite(struct fg_req *rq)
 		r = -EPROTONOSUPPORT;
 	if (r < 0)
 		goto out;
-	if (!rq->refreshed && !rq->observe && rq->ep->ops && rq->ep->ops->read &&
-	    fg_dm_ask_read_composite(rq, &names))
+	if (!rq->refreshed && !rq->observe && has_read(rq, true) && fg_dm_ask_read_composite(rq, &names))
 		goto out; /* answered, or separate */
 	for (size_t i = 0; i < names.n; i++) {
 		const struct lwm2m_record *nm = &names.v[i];

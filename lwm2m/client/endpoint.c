@@ -61,6 +61,8 @@ void fg_ep_set_state(struct lwm2m_endpoint *ep, enum lwm2m_ep_state st, int err)
 	ep->reg.pub_st = st;
 	if (ep->ops && ep->ops->state && !ep->removing)
 		ep->ops->state(ep->ops_ud, ep, st, err);
+	if (ep == c->gw_ep && !ep->removing)
+		fg_target_gateway_state(ep, st);
 }
 
 /* ---- /1 (Server) ------------------------------------------------------- */
@@ -311,6 +313,8 @@ secured:
 	       lwm2m_endpoint_local_port(ep));
 	if (out)
 		*out = ep;
+	if (cfg->gateway)
+		fg_target_gateway_added(ep);
 	return 0;
 fail:
 	ep->store = NULL;
@@ -337,6 +341,8 @@ void fg_ep_free(struct lwm2m_endpoint *ep)
 	fg_timer_disarm(c, &ep->drop_timer);
 	fg_sf_endpoint_free(ep);
 	fg_dm_abandon(ep);
+	fg_target_gateway_gone(ep);
+	fg_target_endpoint_gone(ep);
 	fg_device_free_all(ep);
 	fg_obs_target_remove(ep, ep->obs.id);
 	fg_srv_detach(ep);
@@ -375,6 +381,7 @@ void lwm2m_endpoint_remove(struct lwm2m_endpoint *ep)
 		return;
 	ep->obs_quiet = true;
 	fg_dm_abandon(ep);
+	fg_target_gateway_gone(ep);
 	fg_device_free_all(ep);
 	fg_obs_target_remove(ep, ep->obs.id);
 	ep->obs.id = 0;

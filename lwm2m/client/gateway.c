@@ -97,6 +97,7 @@ static struct lwm2m_device *device_free(struct lwm2m_device *dev)
 {
 	if (!dev)
 		return NULL;
+	fg_target_device_gone(dev);
 	free(dev->prefix);
 	free(dev->device_id);
 	free(dev);

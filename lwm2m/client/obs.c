@@ -240,8 +240,11 @@ struct fg_obs *fg_obs_find(const struct lwm2m_endpoint *ep, const uint8_t *tok, 
 
 void fg_obs_changed(struct lwm2m_endpoint *ep, struct lwm2m_device *dev)
 {
-	if (!ep->obs_quiet && !ep->removing && ep->ops && ep->ops->observations_changed)
-		ep->ops->observations_changed(ep->ops_ud, ep, dev);
+	void *ud;
+	const struct lwm2m_endpoint_ops *ops = fg_ops_of(ep, dev, &ud);
+
+	if (!ep->obs_quiet && !ep->removing && ops && ops->observations_changed)
+		ops->observations_changed(ud, ep, dev);
 }
 
 void fg_obs_cancel(struct lwm2m_endpoint *ep, struct fg_obs *o)
