@@ -153,6 +153,11 @@
  * is a device prefix go to that device's store, and the device's objects are
  * listed in /25/<n>/3 rather than in Register/Update.
  *
+ * Targets: an application that hosts devices need not know which of the two
+ * the server sees. It adds each as a struct lwm2m_target (see "targets"
+ * below) and the client makes it an endpoint or an Object 25 device of the
+ * gateway endpoint, by its target_mode.
+ *
  * Logging: the client never logs by itself; it formats a message and calls
  * the log callback of its configuration. libcoap's own log is routed into the
  * same callback at LWM2M_LOG_DEBUG.
