@@ -141,8 +141,13 @@ void fg_target_device_gone(struct lwm2m_device *dev)
 
 void fg_target_endpoint_gone(struct lwm2m_endpoint *ep)
 {
-	if (ep->tgt)
-		ep->tgt->ep = NULL;
+	if (!ep->tgt)
+		return;
+	/* Its operations were the target's adapter: the target may be freed
+	 * while the endpoint de-registers in the background. */
+	ep->ops = NULL;
+	ep->ops_ud = NULL;
+	ep->tgt->ep = NULL;
 	ep->tgt = NULL;
 }
 
