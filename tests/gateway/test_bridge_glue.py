@@ -117,14 +117,7 @@ class Glue(test_devices.Base):
         gw = self.start(text)
         self.srv.wait_event("register", ep="gw", timeout=15)
         gw.wait_log(r"^fake: add_point bus v1 /3306/0/5850 address=a1 poll=2000000$")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            r = self.srv.request("read", ep="gw", path="/25", timeout=10)
-            prefixes = sorted(v for p, v in records_by_path(r).items() if p.endswith("/1"))
-            if prefixes == ["v1", "v2"]:
-                break
-            time.sleep(0.2)
-        self.assertEqual(prefixes, ["v1", "v2"])
+        self.wait_prefixes("gw", ["v1", "v2"])
         self.assertEqual(self.value("gw", "/v2/3/0/11/0"), 16)
         r = self.srv.request("write", ep="gw", path="/v1/3306/0/5850", value=True, type="boolean", timeout=10)
         self.assertEqual(r["code"], "2.04", r)
