@@ -103,7 +103,7 @@
  * is less than MAX_TRANSMIT_WAIT away. A lifetime shorter than twice
  * MAX_TRANSMIT_WAIT therefore means NON notifications only.
  *
- * Nothing lost while the server is away (server.c, sf.c, sfq.c).
+ * Nothing lost while the server is away (server.c, sf*.c, sfq*.c).
  * A server is found unreachable at once when an exchange with it gives up
  * without answer (Register, Update, Send, a confirmable notification, a
  * barrier ping) or an ICMP error says nobody listens (libcoap 4.3.1 reports

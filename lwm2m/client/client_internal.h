@@ -77,7 +77,7 @@ struct lwm2m_client {
 	/* Observation engine: one target (engine "endpoint") per LwM2M
 	 * endpoint and per Object 25 device; ids index targets[id - 1]. */
 	struct lwm2m_obs_engine *obs;
-	struct fg_mid_index *mids; /* NON notifications by message id (obs.c) */
+	struct fg_mid_index *mids; /* NON notifications by message id (obs_notify.c) */
 	struct fg_timer obs_timer;
 	struct fg_target *targets;
 	size_t ntargets;
@@ -181,7 +181,7 @@ struct fg_target {
 	uint32_t refused_since;
 };
 
-struct fg_pending; /* an asynchronous write/execute (dm.c) */
+struct fg_pending; /* an asynchronous write/execute (dm_async.c) */
 
 struct lwm2m_endpoint {
 	struct lwm2m_client *c;
@@ -232,7 +232,7 @@ struct lwm2m_endpoint {
 	struct fg_ep_srv srv; /* reachability of its server (server.h) */
 
 	struct fg_ep_sf sf;       /* store-and-forward (sf.h) */
-	struct fg_dedup *dedup;   /* dm.c: answers to recent requests */
+	struct fg_dedup *dedup;   /* dedup.c: answers to recent requests */
 	struct lwm2m_target *tgt; /* the target this endpoint is (target.c), or NULL */
 };
 
@@ -258,7 +258,7 @@ void fg_ep_server_object_written(struct lwm2m_endpoint *ep);
 void fg_ep_set_state(struct lwm2m_endpoint *ep, enum lwm2m_ep_state st, int err);
 const struct lwm2m_objdef *fg_objdef(const struct lwm2m_endpoint *ep, uint16_t oid);
 
-/* ---- libcoap glue (endpoint.c) --------------------------------------------- */
+/* ---- libcoap glue (register.c, session.c) --------------------------------------------- */
 
 coap_response_t fg_response_handler(coap_session_t *session, const coap_pdu_t *sent,
 				    const coap_pdu_t *received, const coap_mid_t mid);
@@ -309,7 +309,8 @@ struct lwm2m_device {
 struct lwm2m_device *fg_device_find(const struct lwm2m_endpoint *ep, const char *prefix, size_t len);
 void fg_device_free_all(struct lwm2m_endpoint *ep);
 
-/* ---- for server.c and sf.c, from endpoint.c ---------------------------------------- */
+/* ---- for server.c and sf*.c, from the endpoint module (register.c) ----------------------------------------
+ */
 
 /* Park ep (its server is unreachable): no registration, timer off, the
  * exchange in flight given up, values held. */

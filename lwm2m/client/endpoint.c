@@ -176,7 +176,7 @@ static int parse_server_uri(struct lwm2m_endpoint *ep, const char *uri, char hos
 	return fg_srv_attach(ep);
 }
 
-/* ---- for bootstrap.c ------------------------------------------------------ */
+/* ---- for the bootstrap module ------------------------------------------------------ */
 
 int fg_ep_parse_server_uri(struct lwm2m_endpoint *ep, const char *uri)
 {

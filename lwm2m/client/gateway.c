@@ -3,7 +3,7 @@
  * LwM2M Gateway mode (Object 25 v2.0): child devices hosted by one
  * registered endpoint. Each device is /25/<n> in the endpoint's store
  * (0 Device ID, 1 Prefix, 3 IoT Device Objects) and has its own store that
- * requests addressed /<prefix>/... reach (routing in dm.c).
+ * requests addressed /<prefix>/... reach (routing in dispatch.c).
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -57,7 +57,7 @@ void fg_obs_reset(struct lwm2m_client *c, struct lwm2m_endpoint *ep, coap_mid_t 
 void fg_obs_records_written(struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
 			    const struct lwm2m_records *recs);
 
-/* Stored notifications (LwM2M 1.0, obs.c): send rec as a notification of
+/* Stored notifications (LwM2M 1.0, values.c): send rec as a notification of
  * an observation of the target that covers it (CON); 0, -ENOENT when no
  * observation covers it, or an error. */
 int fg_obs_send_stored(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_record *rec);

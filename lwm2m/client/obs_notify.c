@@ -243,7 +243,7 @@ coap_pdu_t *fg_obs_notif_pdu(coap_session_t *s, coap_resource_t *unknown, const 
 	if (r < 0)
 		return pdu;
 	/* With block, libcoap adds Content-Format, except 0 (text/plain),
-	 * which it leaves out as dm.c notes. */
+	 * which it leaves out as dispatch.c notes. */
 	if (!coap_add_option(pdu, COAP_OPTION_OBSERVE, coap_encode_var_safe(buf, sizeof(buf), seq), buf) ||
 	    ((!block || o->ct == LWM2M_CT_TEXT) &&
 	     !coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT, coap_encode_var_safe(buf, sizeof(buf), o->ct),
