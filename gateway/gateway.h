@@ -372,16 +372,15 @@ struct lwm2m_endpoint_config;
 struct lwm2m_client;
 struct lwm2m_endpoint;
 struct lwm2m_device;
+struct lwm2m_sf_stats;
 
 /* The client settings of lwm2m.store and lwm2m.probe_interval. */
 void gw_sf_client_config(const struct gw_config *c, struct lwm2m_client_config *cc);
 /* An endpoint's settings of its server entry (queue_mode, notification_storing). */
 void gw_sf_endpoint_config(const struct gw_server *sv, struct lwm2m_endpoint_config *ec);
 /* ", held N, dropped M" for a device's status line (empty when neither
- * happened), into buf. ep and dev as the client knows the device (both
- * NULL: not started). */
-void gw_sf_device_note(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev, char *buf,
-		       size_t size);
+ * happened) of its store-and-forward counters, into buf. */
+void gw_sf_device_note(const struct lwm2m_sf_stats *st, char *buf, size_t size);
 /* The status line of what is held for the server, when values are held or
  * were dropped. */
 void gw_sf_status(const struct lwm2m_client *c, FILE *out);

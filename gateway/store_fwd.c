@@ -35,23 +35,15 @@ void gw_sf_endpoint_config(const struct gw_server *sv, struct lwm2m_endpoint_con
 	ec->storing_off = !sv->notification_storing;
 }
 
-void gw_sf_device_note(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev, char *buf,
-		       size_t size)
+void gw_sf_device_note(const struct lwm2m_sf_stats *st, char *buf, size_t size)
 {
-	struct lwm2m_sf_stats st = { 0 };
-
 	buf[0] = '\0';
-	if (dev)
-		ep = lwm2m_device_endpoint(dev);
-	if (!ep)
-		return;
-	lwm2m_endpoint_sf_stats(ep, dev, &st);
-	if (st.held && st.dropped)
-		snprintf(buf, size, ", held %zu, dropped %llu", st.held, (unsigned long long)st.dropped);
-	else if (st.held)
-		snprintf(buf, size, ", held %zu", st.held);
-	else if (st.dropped)
-		snprintf(buf, size, ", dropped %llu", (unsigned long long)st.dropped);
+	if (st->held && st->dropped)
+		snprintf(buf, size, ", held %zu, dropped %llu", st->held, (unsigned long long)st->dropped);
+	else if (st->held)
+		snprintf(buf, size, ", held %zu", st->held);
+	else if (st->dropped)
+		snprintf(buf, size, ", dropped %llu", (unsigned long long)st->dropped);
 }
 
 void gw_sf_status(const struct lwm2m_client *c, FILE *out)

@@ -103,7 +103,7 @@
  * is less than MAX_TRANSMIT_WAIT away. A lifetime shorter than twice
  * MAX_TRANSMIT_WAIT therefore means NON notifications only.
  *
- * Nothing lost while the server is away (server.c, sf.c, sfq.c).
+ * Nothing lost while the server is away (server.c, sf*.c, sfq*.c).
  * A server is found unreachable at once when an exchange with it gives up
  * without answer (Register, Update, Send, a confirmable notification, a
  * barrier ping) or an ICMP error says nobody listens (libcoap 4.3.1 reports
@@ -153,6 +153,11 @@
  * is a device prefix go to that device's store, and the device's objects are
  * listed in /25/<n>/3 rather than in Register/Update.
  *
+ * Targets: an application that hosts devices need not know which of the two
+ * the server sees. It adds each as a struct lwm2m_target (see "targets"
+ * below) and the client makes it an endpoint or an Object 25 device of the
+ * gateway endpoint, by its target_mode.
+ *
  * Logging: the client never logs by itself; it formats a message and calls
  * the log callback of its configuration. libcoap's own log is routed into the
  * same callback at LWM2M_LOG_DEBUG.
@@ -180,6 +185,7 @@
 struct lwm2m_client;
 struct lwm2m_endpoint;
 struct lwm2m_device;
+struct lwm2m_target;
 
 /* syslog levels */
 enum {
@@ -284,6 +290,11 @@ struct lwm2m_client_config {
 	 * after its last exchange with the server, then holds its values
 	 * until its next Update (0 = MAX_TRANSMIT_WAIT, 93 s by default). */
 	uint32_t queue_awake_ms;
+	/* What a target (see "Targets" below) is to the server: its own
+	 * endpoint (LWM2M_TARGETS_ENDPOINTS, the default) or an Object 25
+	 * device of the gateway endpoint. lwm2m_client_set_target_mode()
+	 * changes it for targets added afterwards. */
+	int target_mode; /* enum lwm2m_target_mode */
 };
 
 /* Create the client and attach it to ev (which it references). reg provides
@@ -479,6 +490,10 @@ struct lwm2m_endpoint_config {
 	 * (the TS default, and ours otherwise, is true). The server may write
 	 * it either way. */
 	bool storing_off;
+	/* This endpoint is the gateway endpoint: in LWM2M_TARGETS_GATEWAY
+	 * mode every target is an Object 25 device of it (at most one such
+	 * endpoint; targets added before it wait for it). */
+	bool gateway;
 };
 
 /* Create an endpoint and queue its registration (or its bootstrap, see
@@ -608,6 +623,94 @@ int lwm2m_device_objects_changed(struct lwm2m_device *dev);
 const char *lwm2m_device_prefix(const struct lwm2m_device *dev);
 struct lwm2m_store *lwm2m_device_store(const struct lwm2m_device *dev);
 struct lwm2m_endpoint *lwm2m_device_endpoint(const struct lwm2m_device *dev);
+
+/* ---- targets ------------------------------------------------------------------ */
+
+/*
+ * A target is what the server sees as one device: an endpoint of its own,
+ * or an Object 25 device of the gateway endpoint. Which one is the
+ * client's decision (a client-level mode, below); the application creates
+ * a target with its store, its operations and its user data, and addresses
+ * it by handle: set a value, ask whether a resource is observed, its
+ * presence (registration state), remove it. Its operations receive the
+ * target and the user data, never an (endpoint, device) pair, so that the
+ * application never needs to know the mode.
+ *
+ * In gateway mode a target added while there is no gateway endpoint (see
+ * lwm2m_endpoint_config.gateway) waits; it becomes an Object 25 device of
+ * the gateway endpoint when that one is added, and waits again when it is
+ * removed. Its presence is the gateway endpoint's registration state.
+ * Meanwhile set values go to its store and nothing is observed.
+ *
+ * Targets belong to the client: lwm2m_client_free() frees those left.
+ */
+enum lwm2m_target_mode {
+	LWM2M_TARGETS_ENDPOINTS = 0, /* each target registers as its own endpoint */
+	LWM2M_TARGETS_GATEWAY,       /* each target is an Object 25 device of the gateway endpoint */
+};
+
+/* Set the mode for targets added from now on (targets already added keep
+ * theirs). -EINVAL for an unknown mode. */
+int lwm2m_client_set_target_mode(struct lwm2m_client *c, enum lwm2m_target_mode mode);
+
+/* The server's requests to a target, as lwm2m_endpoint_ops (same contracts,
+ * same NULL meanings) but with the target and its user data. */
+struct lwm2m_target_ops {
+	int (*write)(void *ud, struct lwm2m_target *t, const struct lwm2m_path *path,
+		     const struct lwm2m_records *records, bool replace, lwm2m_done_fn done, void *done_ctx);
+	int (*execute)(void *ud, struct lwm2m_target *t, const struct lwm2m_path *path, const char *args,
+		       size_t args_len, lwm2m_done_fn done, void *done_ctx);
+	int (*read)(void *ud, struct lwm2m_target *t, const struct lwm2m_path *path, lwm2m_done_fn done,
+		    void *done_ctx);
+	/* Presence: the registration state of the target's endpoint (in
+	 * gateway mode the gateway endpoint's, err then always 0: the gateway
+	 * endpoint's own ops get the reason). Also called when a waiting
+	 * target becomes an Object 25 device. */
+	void (*state)(void *ud, struct lwm2m_target *t, enum lwm2m_ep_state st, int err);
+	void (*observations_changed)(void *ud, struct lwm2m_target *t);
+};
+
+struct lwm2m_target_config {
+	/* Endpoint mode: the endpoint (its name, server, keys...; ops, ops_ud
+	 * and gateway are ignored). NULL in endpoint mode: -EAGAIN (the
+	 * caller does not know its server yet). Not used in gateway mode. */
+	const struct lwm2m_endpoint_config *endpoint;
+	/* Gateway mode: the Object 25 prefix and Device ID (copied; see
+	 * lwm2m_endpoint_add_device()). */
+	const char *prefix;
+	const char *device_id;
+	struct lwm2m_store *store;          /* the caller's, valid until lwm2m_target_remove() */
+	const struct lwm2m_target_ops *ops; /* may be NULL; must outlive the target */
+	void *ud;
+};
+
+/* Add a target in the client's current mode. Errors: -EAGAIN (see
+ * endpoint above), those of lwm2m_endpoint_add() (endpoint mode) and of
+ * lwm2m_endpoint_add_device() (gateway mode, when the gateway endpoint is
+ * there), -EINVAL, -ENOMEM. */
+int lwm2m_target_add(struct lwm2m_client *c, const struct lwm2m_target_config *cfg,
+		     struct lwm2m_target **out);
+/* De-register (endpoint) or remove the Object 25 instance, and free the
+ * target. The store is not used any more once this returns. */
+void lwm2m_target_remove(struct lwm2m_target *t);
+
+/* lwm2m_endpoint_set_at() / _set_historical() on the target (time 0:
+ * unknown, now for historical ones). A waiting target's store is set. */
+int lwm2m_target_set(struct lwm2m_target *t, const struct lwm2m_path *p, const struct lwm2m_value *v,
+		     double time, bool historical);
+/* lwm2m_endpoint_value_changed() on the target (0 while waiting). */
+int lwm2m_target_value_changed(struct lwm2m_target *t, const struct lwm2m_path *p);
+/* lwm2m_endpoint_observed() on the target (0 while waiting). */
+int lwm2m_target_observed(const struct lwm2m_target *t, const struct lwm2m_path *p, uint32_t *pmin_s);
+/* Presence: the registration state of what the server sees of the target
+ * (LWM2M_EP_WAITING while waiting). */
+enum lwm2m_ep_state lwm2m_target_state(const struct lwm2m_target *t);
+/* The endpoint name the server knows the target by (its own, or the gateway
+ * endpoint's), NULL while waiting. */
+const char *lwm2m_target_endpoint_name(const struct lwm2m_target *t);
+/* lwm2m_endpoint_sf_stats() of the target (zeros while waiting). */
+void lwm2m_target_sf_stats(const struct lwm2m_target *t, struct lwm2m_sf_stats *out);
+struct lwm2m_store *lwm2m_target_store(const struct lwm2m_target *t);
 
 /* ---- errors ---------------------------------------------------------------- */
 

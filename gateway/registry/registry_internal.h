@@ -66,12 +66,11 @@ struct brt {
 	char last_error[160];
 };
 
-/* What the LwM2M server sees of a device: its own endpoint (endpoint mode)
- * or an Object 25 device of the gateway's endpoint (gateway mode). Only
- * target.c looks inside. */
+/* What the LwM2M server sees of a device: a target of the client (its own
+ * endpoint or an Object 25 device of the gateway's endpoint, the client
+ * decides). Only target.c looks inside. */
 struct target {
-	struct lwm2m_endpoint *ep;
-	struct lwm2m_device *dev;
+	struct lwm2m_target *t;
 };
 
 /* A device a bridge discovered (bridge_host.discover): its configuration

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The adapter between the registry and the LwM2M client (lwm2m/client.h):
- * the only file that calls it with (endpoint, Object 25 device) pairs and
- * the only one that branches on the northbound mode. A device is what the
- * server sees as one (struct target): its own endpoint in endpoint mode,
- * an Object 25 device of the gateway's endpoint in gateway mode. The rest
- * of the registry asks for "the device's value changed", "is this point
+ * The adapter between the registry and the LwM2M client (lwm2m/client.h),
+ * the only registry file that calls it. A device is one LwM2M target of the
+ * client (struct lwm2m_target: its own endpoint or an Object 25 device of
+ * the gateway's endpoint, which the client decides from the northbound
+ * mode this file hands it from the configuration). The rest of the
+ * registry asks for "the device's value changed", "is this point
  * observed", and gets the server's requests as calls on a struct dev.
  */
 #include "gateway/registry/registry_internal.h"
@@ -32,9 +32,17 @@ static void client_log(void *ud, int level, const char *ep, const char *msg)
 		log_full_fields_errno(level, 0, NULL, "%s", msg);
 }
 
+/* The configuration's northbound mode as the client's target mode: the one
+ * place the registry reads the mode for the client. */
+static enum lwm2m_target_mode target_mode(const struct gw_config *c)
+{
+	return c->lwm2m.mode == GW_MODE_GATEWAY ? LWM2M_TARGETS_GATEWAY : LWM2M_TARGETS_ENDPOINTS;
+}
+
 int target_client_new(struct gw_registry *r, const struct gw_config *config)
 {
 	struct lwm2m_client_config cc = {
+		.target_mode = target_mode(config),
 		.log = client_log,
 		.log_level = log_get_max_level(),
 		.reg_rate = (double)config->lwm2m.register_rate,
@@ -52,6 +60,9 @@ void target_client_settings(struct gw_registry *r, const struct gw_config *c)
 	(void)lwm2m_client_set_reg_rate(r->client, (double)c->lwm2m.register_rate);
 	/* New Observe requests meet the new bound; running ones stay. */
 	(void)lwm2m_client_set_max_observations(r->client, (uint32_t)c->lwm2m.max_observations);
+	/* A changed mode changes the global fingerprint: every device is
+	 * added again (reload.c), in the new mode. */
+	(void)lwm2m_client_set_target_mode(r->client, target_mode(c));
 }
 
 int target_client_shutdown(struct gw_registry *r, uint32_t timeout_ms, void (*done)(void *ud), void *ud)
@@ -76,16 +87,11 @@ int target_name(const struct gw_config *c, const struct gw_device *cfg, char *bu
 
 /* ---- what the server asks of a device ------------------------------------------ */
 
-static struct dev *dev_of(struct gw_registry *r, struct lwm2m_device *dev)
-{
-	return dev ? device_find(r, lwm2m_device_prefix(dev)) : NULL;
-}
-
-static void dev_state(void *ud, struct lwm2m_endpoint *ep, enum lwm2m_ep_state st, int err)
+static void dev_state(void *ud, struct lwm2m_target *t, enum lwm2m_ep_state st, int err)
 {
 	struct dev *d = ud;
 
-	(void)ep;
+	(void)t;
 	d->state = st;
 	if (err < 0)
 		d->reg_failures++;
@@ -100,61 +106,48 @@ static void gw_state(void *ud, struct lwm2m_endpoint *ep, enum lwm2m_ep_state st
 	r->gw_state = st;
 	if (err < 0)
 		r->gw_failures++;
-	/* In gateway mode the devices are registered with the gateway. */
-	if (reg_config(r)->lwm2m.mode == GW_MODE_GATEWAY)
-		for (size_t i = 0; i < r->n; i++)
-			r->devs[i]->state = st;
 	reg_changed(r);
 }
 
-static int dev_write(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
-		     const struct lwm2m_path *path, const struct lwm2m_records *records, bool replace,
-		     lwm2m_done_fn done, void *done_ctx)
+static int dev_write(void *ud, struct lwm2m_target *t, const struct lwm2m_path *path,
+		     const struct lwm2m_records *records, bool replace, lwm2m_done_fn done, void *done_ctx)
 {
-	(void)ep;
-	(void)dev;
+	(void)t;
 	return fanout_write(ud, path, records, replace, done, done_ctx);
 }
 
-static int dev_execute(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
-		       const struct lwm2m_path *path, const char *args, size_t args_len, lwm2m_done_fn done,
-		       void *done_ctx)
+static int dev_execute(void *ud, struct lwm2m_target *t, const struct lwm2m_path *path, const char *args,
+		       size_t args_len, lwm2m_done_fn done, void *done_ctx)
 {
-	(void)ep;
-	(void)dev;
+	(void)t;
 	return fanout_execute(ud, path, args, args_len, done, done_ctx);
 }
 
-static int dev_read(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
-		    const struct lwm2m_path *path, lwm2m_done_fn done, void *done_ctx)
+static int dev_read(void *ud, struct lwm2m_target *t, const struct lwm2m_path *path, lwm2m_done_fn done,
+		    void *done_ctx)
 {
-	(void)ep;
-	(void)dev;
+	(void)t;
 	return fanout_read(ud, path, done, done_ctx);
 }
 
-static void dev_obs_changed(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev)
+static void dev_obs_changed(void *ud, struct lwm2m_target *t)
 {
 	struct dev *d = ud;
 
-	(void)ep;
-	if (!dev)
-		instances_obs_mark(d->r, d);
+	(void)t;
+	instances_obs_mark(d->r, d);
 }
 
-/* The gateway endpoint: its own tree is written directly (write NULL is not
- * possible once execute is set, so gw_write does it), Object 25 devices go
- * through their profile and bridge. */
+/* The gateway endpoint's own tree: written directly (write NULL is not
+ * possible once execute is set, so gw_write does it); its Object 25
+ * devices are targets and never come here. */
 static int gw_write(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
 		    const struct lwm2m_path *path, const struct lwm2m_records *records, bool replace,
 		    lwm2m_done_fn done, void *done_ctx)
 {
 	struct gw_registry *r = ud;
-	struct dev *d = dev_of(r, dev);
 	int e;
 
-	if (d)
-		return fanout_write(d, path, records, replace, done, done_ctx);
 	if (dev)
 		return -ENOENT;
 	if (path->id[LWM2M_OID] == GW_FIELDDEV_OID) {
@@ -183,11 +176,10 @@ static int gw_execute(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *
 		      void *done_ctx)
 {
 	struct gw_registry *r = ud;
-	struct dev *d = dev_of(r, dev);
 
 	(void)ep;
-	if (d)
-		return fanout_execute(d, path, args, args_len, done, done_ctx);
+	(void)args;
+	(void)args_len;
 	if (dev)
 		return -ENOENT;
 	/* The gateway's Reboot and Factory Reset: 2.04 first, the daemon
@@ -212,22 +204,14 @@ static int gw_execute(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *
 static int gw_read(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
 		   const struct lwm2m_path *path, lwm2m_done_fn done, void *done_ctx)
 {
-	struct dev *d = dev_of(ud, dev);
-
 	(void)ep;
-	if (d)
-		return fanout_read(d, path, done, done_ctx);
+	(void)path;
+	(void)done;
+	(void)done_ctx;
 	/* The gateway's health as it is now. */
 	if (!dev)
 		health_refresh(ud);
 	return 0;
-}
-
-static void gw_obs_changed(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev)
-{
-	(void)ep;
-	if (dev)
-		instances_obs_mark(ud, dev_of(ud, dev));
 }
 
 static int gw_create(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev, uint16_t oid, int iid,
@@ -258,33 +242,32 @@ static const struct lwm2m_endpoint_ops gw_ep_ops = { .write = gw_write,
 						     .delete = gw_delete,
 						     .execute = gw_execute,
 						     .read = gw_read,
-						     .state = gw_state,
-						     .observations_changed = gw_obs_changed };
-static const struct lwm2m_endpoint_ops dev_ep_ops = { .write = dev_write,
-						      .execute = dev_execute,
-						      .read = dev_read,
-						      .state = dev_state,
-						      .observations_changed = dev_obs_changed };
+						     .state = gw_state };
+static const struct lwm2m_target_ops dev_ops = { .write = dev_write,
+						 .execute = dev_execute,
+						 .read = dev_read,
+						 .state = dev_state,
+						 .observations_changed = dev_obs_changed };
 
 /* ---- endpoints ------------------------------------------------------------------ */
 
-static int add_endpoint(struct gw_registry *r, const char *name, const struct gw_device *d,
-			struct lwm2m_store *store, void *ud, struct lwm2m_endpoint **out)
+/* The endpoint configuration of the gateway (d NULL) or a device: server,
+ * bootstrap, keys. -EINVAL without server, -EAGAIN while the server's
+ * address is being resolved (callers wait for self_resume()). */
+static int endpoint_config(struct gw_registry *r, const char *name, const struct gw_device *d,
+			   struct lwm2m_endpoint_config *out)
 {
 	const struct gw_config *c = reg_config(r);
 	const struct gw_server *sv = servers_main(c), *bs = servers_bootstrap(c);
 	struct lwm2m_endpoint_config ec = {
 		.name = name,
 		.lifetime = (uint32_t)(c->lwm2m.lifetime_usec / 1000000u),
-		.ops = d ? &dev_ep_ops : &gw_ep_ops,
-		.ops_ud = ud,
 	};
-	int r2;
 
 	if (!sv && !bs)
 		return -EINVAL;
 	if (!servers_ready(r))
-		return -EAGAIN; /* callers wait for self_resume() */
+		return -EAGAIN;
 	if (sv)
 		ec.server_uri = r->hosts[0].uri;
 	gw_sf_endpoint_config(sv, &ec);
@@ -316,22 +299,29 @@ static int add_endpoint(struct gw_registry *r, const char *name, const struct gw
 		 * certificate must name the host as configured. */
 		ec.server_name = sv->server_name ? sv->server_name : sv->uri.host;
 	}
-	r2 = lwm2m_endpoint_add(r->client, &ec, store, out);
-	if (r2 < 0)
-		return log_error_errno(r2, "Cannot add LwM2M endpoint %s: %m", name);
+	*out = ec;
 	return 0;
 }
 
 int target_self_start(struct gw_registry *r)
 {
-	int e;
+	struct lwm2m_endpoint_config ec;
+	const char *name = reg_config(r)->gateway.name;
+	int e = endpoint_config(r, name, NULL, &ec);
 
+	if (e < 0)
+		return e;
 	r->gw_state = LWM2M_EP_WAITING;
-	e = add_endpoint(r, reg_config(r)->gateway.name, NULL, r->gw_store, r, &r->gw_ep);
+	ec.ops = &gw_ep_ops;
+	ec.ops_ud = r;
+	ec.gateway = true; /* in gateway mode the devices are its Object 25 instances */
+	e = lwm2m_endpoint_add(r->client, &ec, r->gw_store, &r->gw_ep);
+	if (e < 0)
+		return log_error_errno(e, "Cannot add LwM2M endpoint %s: %m", name);
 	/* Object 26242 is listed without devices too: the server may create one. */
-	if (e >= 0 && lwm2m_endpoint_declare_object(r->gw_ep, GW_FIELDDEV_OID) < 0)
+	if (lwm2m_endpoint_declare_object(r->gw_ep, GW_FIELDDEV_OID) < 0)
 		log_warning("Object %d is not known: the server cannot create devices", GW_FIELDDEV_OID);
-	return e;
+	return 0;
 }
 
 bool target_self_started(const struct gw_registry *r)
@@ -351,130 +341,109 @@ void target_self_detach(struct gw_registry *r)
 	r->gw_ep = NULL;
 }
 
-static int add_to_gateway(struct dev *d)
+/* The device as a target of the client: its own endpoint or an Object 25
+ * device of the gateway's, as the client's mode says. Before the server's
+ * address is known only a target that needs none can be added; the others
+ * wait for target_resume(). */
+static int add_target(struct dev *d)
 {
-	int e = lwm2m_endpoint_add_device(d->r->gw_ep, d->name, d->store, d->name, &d->tgt.dev);
+	struct gw_registry *r = d->r;
+	struct lwm2m_endpoint_config ec;
+	struct lwm2m_target_config tc = {
+		.prefix = d->name,
+		.device_id = d->name,
+		.store = d->store,
+		.ops = &dev_ops,
+		.ud = d,
+	};
+	int e = endpoint_config(r, d->endpoint, d->cfg, &ec);
 
-	d->state = d->r->gw_state;
-	return e;
+	if (e == -EINVAL)
+		return log_error_errno(e, "Cannot add LwM2M endpoint %s: %m", d->endpoint);
+	if (e >= 0)
+		tc.endpoint = &ec;
+	e = lwm2m_target_add(r->client, &tc, &d->tgt.t);
+	if (e == -EAGAIN) {
+		d->state = STATE_RESOLVING;
+		return 0;
+	}
+	if (e < 0)
+		return log_device_error_errno(DEV_LOG(d), e, "cannot add it to the LwM2M client: %m");
+	/* Waiting for the gateway's endpoint: as it is (resolving, waiting). */
+	d->state = lwm2m_target_endpoint_name(d->tgt.t) ? (int)lwm2m_target_state(d->tgt.t) : r->gw_state;
+	return 0;
 }
 
 int target_start(struct dev *d)
 {
-	struct gw_registry *r = d->r;
-	int e;
-
-	if (reg_config(r)->lwm2m.mode == GW_MODE_GATEWAY) {
-		if (!r->gw_ep) {
-			/* Added with the gateway's endpoint (self_resume). */
-			d->state = r->gw_state;
-			return 0;
-		}
-		e = add_to_gateway(d);
-		if (e < 0)
-			return log_device_error_errno(DEV_LOG(d), e,
-						      "cannot add it to the gateway endpoint: %m");
-		return 0;
-	}
-	if (!servers_ready(r)) {
-		d->state = STATE_RESOLVING;
-		return 0;
-	}
-	return add_endpoint(r, d->endpoint, d->cfg, d->store, d, &d->tgt.ep);
+	return add_target(d);
 }
 
-/* A device that waited for the server's address or the gateway's
- * endpoint. */
+/* A device that waited for the server's address. */
 void target_resume(struct dev *d)
 {
-	struct gw_registry *r = d->r;
-	int e;
-
 	if (target_started(d))
 		return;
-	if (reg_config(r)->lwm2m.mode == GW_MODE_GATEWAY) {
-		if (!r->gw_ep)
-			return;
-		e = add_to_gateway(d);
-		if (e < 0)
-			log_device_error_errno(DEV_LOG(d), e, "cannot add it to the gateway endpoint: %m");
-		return;
-	}
-	d->state = LWM2M_EP_WAITING;
-	e = add_endpoint(r, d->endpoint, d->cfg, d->store, d, &d->tgt.ep);
-	if (e < 0)
-		log_device_error_errno(DEV_LOG(d), e, "not started: %m");
+	(void)add_target(d);
 }
 
 const char *target_endpoint(const struct dev *d)
 {
-	const struct gw_config *c = d->gen->config;
+	const char *n = d->tgt.t ? lwm2m_target_endpoint_name(d->tgt.t) : NULL;
 
-	return c->lwm2m.mode == GW_MODE_GATEWAY ? c->gateway.name : d->endpoint;
+	return n ? n : d->endpoint;
 }
 
 bool target_started(const struct dev *d)
 {
-	return d->tgt.ep || d->tgt.dev;
+	return d->tgt.t != NULL;
 }
 
 void target_stop(struct dev *d)
 {
-	if (d->tgt.ep)
-		lwm2m_endpoint_remove(d->tgt.ep); /* de-registers in the background */
-	if (d->tgt.dev)
-		lwm2m_device_remove(d->tgt.dev);
+	lwm2m_target_remove(d->tgt.t); /* de-registers in the background */
 	target_detach(d);
 }
 
 void target_detach(struct dev *d)
 {
-	d->tgt.ep = NULL;
-	d->tgt.dev = NULL;
+	d->tgt.t = NULL;
 }
 
 /* ---- values and observations ------------------------------------------------------ */
-
-static struct lwm2m_endpoint *endpoint_of(const struct dev *d)
-{
-	return d->tgt.ep ? d->tgt.ep : d->tgt.dev ? lwm2m_device_endpoint(d->tgt.dev) : NULL;
-}
 
 /* time: of the measurement, seconds since the epoch, 0 when unknown;
  * historical: every sample is kept for the server (mapping_point). */
 int target_set_at(struct dev *d, const struct lwm2m_path *p, const struct lwm2m_value *v, double time,
 		  bool historical)
 {
-	struct lwm2m_endpoint *ep = endpoint_of(d);
-
-	if (ep && historical)
-		return lwm2m_endpoint_set_historical(ep, d->tgt.dev, p, v, time);
-	if (ep)
-		return lwm2m_endpoint_set_at(ep, d->tgt.dev, p, v, time);
+	if (d->tgt.t)
+		return lwm2m_target_set(d->tgt.t, p, v, time, historical);
 	return lwm2m_store_set_at(d->store, p, v, time);
 }
 
 /* What the client holds for the server of d's values (status). */
 void target_held_note(const struct dev *d, char *buf, size_t size)
 {
-	gw_sf_device_note(d->tgt.ep, d->tgt.dev, buf, size);
+	struct lwm2m_sf_stats st = { 0 };
+
+	if (d->tgt.t)
+		lwm2m_target_sf_stats(d->tgt.t, &st);
+	gw_sf_device_note(&st, buf, size);
 }
 
 int target_written(struct dev *d, const struct lwm2m_path *path, const struct lwm2m_records *recs,
 		   bool replace)
 {
-	struct lwm2m_endpoint *ep = endpoint_of(d);
 	int e = lwm2m_store_write(d->store, path, recs, replace);
 
-	for (size_t i = 0; e >= 0 && ep && i < recs->n; i++)
+	for (size_t i = 0; e >= 0 && d->tgt.t && i < recs->n; i++)
 		if (recs->v[i].path.len >= 3)
-			(void)lwm2m_endpoint_value_changed(ep, d->tgt.dev, &recs->v[i].path);
+			(void)lwm2m_target_value_changed(d->tgt.t, &recs->v[i].path);
 	return e;
 }
 
 int target_observed(const struct dev *d, const struct lwm2m_path *p, uint32_t *pmin)
 {
-	const struct lwm2m_endpoint *ep = endpoint_of(d);
-
-	return ep ? lwm2m_endpoint_observed(ep, d->tgt.dev, p, pmin) : 0;
+	return d->tgt.t ? lwm2m_target_observed(d->tgt.t, p, pmin) : 0;
 }

@@ -66,12 +66,12 @@ static void b1_free(struct fg_b1 *b)
 {
 	struct lwm2m_client *c = b->ep->c;
 
-	for (struct fg_b1 **pp = &b->ep->b1; *pp; pp = &(*pp)->next)
+	for (struct fg_b1 **pp = &b->ep->b1.list; *pp; pp = &(*pp)->next)
 		if (*pp == b) {
 			*pp = b->next;
 			break;
 		}
-	b->ep->nb1--;
+	b->ep->b1.n--;
 	c->b1_bytes -= b->charged;
 	c->nb1--;
 	fg_timer_disarm(c, &b->timer);
@@ -92,10 +92,10 @@ static void on_b1_expired(struct lwm2m_client *c, struct fg_timer *t)
 
 void fg_b1_drop_all(struct lwm2m_endpoint *ep)
 {
-	while (ep->b1)
-		b1_free(ep->b1);
-	free(ep->b1_tags);
-	ep->b1_tags = NULL;
+	while (ep->b1.list)
+		b1_free(ep->b1.list);
+	free(ep->b1.tags);
+	ep->b1.tags = NULL;
 }
 
 /* libcoap 4.3.1 has already made a record of req's transfer when req is
@@ -108,7 +108,7 @@ void fg_b1_drop_all(struct lwm2m_endpoint *ep)
 static bool tag_recorded(struct lwm2m_endpoint *ep, const coap_pdu_t *req, const coap_block_t *blk)
 {
 	unsigned max = ep->c->cfg.block1_max_tags;
-	struct fg_b1_tags *t = ep->b1_tags;
+	struct fg_b1_tags *t = ep->b1.tags;
 	coap_opt_iterator_t oi;
 	const coap_opt_t *o;
 	size_t len;
@@ -128,7 +128,7 @@ static bool tag_recorded(struct lwm2m_endpoint *ep, const coap_pdu_t *req, const
 		t = calloc(1, sizeof(*t) + max * sizeof(t->tag[0]));
 		if (!t)
 			return false;
-		ep->b1_tags = t;
+		ep->b1.tags = t;
 	}
 	if (t->n >= max)
 		return false;
@@ -166,7 +166,7 @@ static int b1_key(const coap_pdu_t *pdu, struct lwm2m_buf *key)
 
 static struct fg_b1 *b1_find(struct lwm2m_endpoint *ep, const struct lwm2m_buf *key)
 {
-	for (struct fg_b1 *b = ep->b1; b; b = b->next)
+	for (struct fg_b1 *b = ep->b1.list; b; b = b->next)
 		if (b->key_len == key->len && !memcmp(b->key, key->data, key->len))
 			return b;
 	return NULL;
@@ -216,13 +216,13 @@ static int no_room(struct lwm2m_endpoint *ep, coap_pdu_t *resp)
 	uint64_t first = UINT64_MAX, now = fg_now(c);
 	uint32_t secs;
 
-	if (ep->nb1 >= c->cfg.block1_max_transfers) {
-		for (struct fg_b1 *b = ep->b1; b; b = b->next)
+	if (ep->b1.n >= c->cfg.block1_max_transfers) {
+		for (struct fg_b1 *b = ep->b1.list; b; b = b->next)
 			if (b->timer.when < first)
 				first = b->timer.when;
 	} else {
 		for (struct lwm2m_endpoint *e = c->eps; e; e = e->next)
-			for (struct fg_b1 *b = e->b1; b; b = b->next)
+			for (struct fg_b1 *b = e->b1.list; b; b = b->next)
 				if (b->timer.when < first)
 					first = b->timer.when;
 	}
@@ -266,7 +266,7 @@ static struct fg_b1 *b1_new(struct lwm2m_endpoint *ep, const struct lwm2m_buf *k
 	size_t cost = b1_cost(key->len, 0);
 	struct fg_b1 *b;
 
-	if (ep->nb1 >= c->cfg.block1_max_transfers || c->b1_bytes + cost > c->cfg.block1_budget)
+	if (ep->b1.n >= c->cfg.block1_max_transfers || c->b1_bytes + cost > c->cfg.block1_budget)
 		return NULL;
 	b = calloc(1, sizeof(*b) + key->len);
 	if (!b)
@@ -278,9 +278,9 @@ static struct fg_b1 *b1_new(struct lwm2m_endpoint *ep, const struct lwm2m_buf *k
 	b->charged = cost;
 	c->b1_bytes += cost;
 	c->nb1++;
-	ep->nb1++;
-	b->next = ep->b1;
-	ep->b1 = b;
+	ep->b1.n++;
+	b->next = ep->b1.list;
+	ep->b1.list = b;
 	return b;
 }
 
@@ -330,7 +330,7 @@ int fg_b1_receive(struct lwm2m_endpoint *ep, const coap_pdu_t *req, coap_pdu_t *
 	/* Whatever is answered, libcoap kept its record of a new tag. A
 	 * bootstrap session is closed when the bootstrap ends. */
 	if (!tag_recorded(ep, req, &blk)) {
-		if (ep->st != ST_BOOTSTRAP)
+		if (ep->reg.st != ST_BOOTSTRAP)
 			fg_ep_renew_session(ep);
 		put_uint_opt(resp, COAP_OPTION_MAXAGE, 1);
 		return answer(resp, COAP_RESPONSE_CODE(503));

@@ -6,7 +6,7 @@
  * An endpoint configured with a Bootstrap-Server (cfg->bootstrap_uri) and
  * no usable stored result enters ST_BOOTSTRAP: at its pacing slot it sends
  * POST /bs?ep=<name>&pct=<ct> to the Bootstrap-Server, then serves that
- * server's requests on the same session:
+ * server's requests on the same session (bs_serve.c):
  *
  *   PUT    /0, /0/x[/r], /1, /1/x[/r]  Bootstrap-Write (creates instances)
  *   GET    /1, /1/x                    Bootstrap-Read (/0 holds keys: 4.01)
@@ -24,7 +24,7 @@
  * cannot be deleted. Writes to other objects go to the endpoint's store
  * (the gateway's objects; they are not persisted).
  *
- * Bootstrap-Finish checks that a usable server account exists (fg_bs_check:
+ * Bootstrap-Finish checks that a usable server account exists (lwm2m_bs_check:
  * a /0 instance with URI, security mode and Short Server ID matched by a /1
  * instance; else 4.06 Not Acceptable and the bootstrap goes on), answers
  * 2.04, stores the result atomically in the client's state directory, and
@@ -43,7 +43,6 @@
  * Only PSK and NoSec server accounts are supported, and one server account
  * per endpoint is used (the first usable /0 instance by instance id).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -53,16 +52,11 @@
 #include <unistd.h>
 
 #include "client_internal.h"
+#include "bs_internal.h"
 #include "statefile.h"
 
 #define MS  1000u
 #define SEC 1000000u
-
-/* Limits of what a Bootstrap-Server may store in /0 and /1. */
-#define BS_MAX_RECORDS 512
-#define BS_MAX_BYTES   (32u * 1024u)
-
-static const struct lwm2m_path root_path = { .len = 0 };
 
 /* ---- small helpers ----------------------------------------------------------- */
 
@@ -82,662 +76,7 @@ static void free_secret(uint8_t *p, size_t n)
 	free(p);
 }
 
-/* ---- records as the bootstrap view of /0 and /1 --------------------------------- */
-
-static const struct lwm2m_value *rec_get(const struct lwm2m_records *r, uint16_t oid, uint16_t iid,
-					 uint16_t rid)
-{
-	for (size_t i = 0; i < r->n; i++) {
-		const struct lwm2m_path *p = &r->v[i].path;
-
-		if (p->len == 3 && p->id[0] == oid && p->id[1] == iid && p->id[2] == rid)
-			return &r->v[i].value;
-	}
-	return NULL;
-}
-
-static bool rec_has_instance(const struct lwm2m_records *r, uint16_t oid, uint16_t iid)
-{
-	for (size_t i = 0; i < r->n; i++)
-		if (r->v[i].path.len >= 2 && r->v[i].path.id[0] == oid && r->v[i].path.id[1] == iid)
-			return true;
-	return false;
-}
-
-static bool is_bootstrap_account(const struct lwm2m_records *r, uint16_t iid)
-{
-	const struct lwm2m_value *v = rec_get(r, 0, iid, 1);
-
-	return v && v->type == LWM2M_TYPE_BOOLEAN && v->b;
-}
-
-/* Append a copy of rec (its bytes copied into out's arena). */
-static int rec_copy(struct lwm2m_records *out, const struct lwm2m_record *rec)
-{
-	struct lwm2m_record *n = lwm2m_records_add(out);
-
-	if (!n)
-		return -ENOMEM;
-	n->path = rec->path;
-	n->value = rec->value;
-	switch (rec->value.type) {
-	case LWM2M_TYPE_STRING:
-	case LWM2M_TYPE_OPAQUE:
-	case LWM2M_TYPE_CORELNK:
-		if (rec->value.bytes.len) {
-			n->value.bytes.ptr =
-				lwm2m_records_dup(out, rec->value.bytes.ptr, rec->value.bytes.len);
-			if (!n->value.bytes.ptr) {
-				out->n--;
-				return -ENOMEM;
-			}
-		}
-		break;
-	default:
-		break;
-	}
-	return 0;
-}
-
-/* dst = the records of src for which drop() is false, plus add (may be
- * NULL); sorted. dst is replaced only on success. */
-static int rec_rebuild(struct lwm2m_records *dst, const struct lwm2m_records *src,
-		       bool (*drop)(const struct lwm2m_record *rec, const void *ctx), const void *ctx,
-		       const struct lwm2m_records *add)
-{
-	struct lwm2m_records n = { 0 };
-	int r = 0;
-
-	for (size_t i = 0; i < src->n && r >= 0; i++)
-		if (!drop || !drop(&src->v[i], ctx))
-			r = rec_copy(&n, &src->v[i]);
-	for (size_t i = 0; add && i < add->n && r >= 0; i++)
-		if (add->v[i].value.type != LWM2M_TYPE_NONE)
-			r = rec_copy(&n, &add->v[i]);
-	if (r < 0) {
-		lwm2m_records_clear(&n);
-		return r;
-	}
-	lwm2m_records_sort(&n);
-	lwm2m_records_clear(dst);
-	*dst = n;
-	return 0;
-}
-
-static size_t rec_bytes(const struct lwm2m_records *r)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < r->n; i++)
-		if (r->v[i].value.type == LWM2M_TYPE_STRING || r->v[i].value.type == LWM2M_TYPE_OPAQUE ||
-		    r->v[i].value.type == LWM2M_TYPE_CORELNK)
-			n += r->v[i].value.bytes.len;
-	return n;
-}
-
-/* Check records decoded for base against the definitions: resource values
- * (len 3 or 4) at or below base, defined resources, a single resource
- * named without instance and a multiple one with, values converted to the
- * defined type in place. A record of type NONE names a multiple resource
- * with no instance (kept, it empties the resource). -ENOENT for an
- * undefined resource, -EINVAL otherwise. */
-static int rec_normalize(const struct lwm2m_registry *reg, const struct lwm2m_path *base,
-			 struct lwm2m_records *recs, const char **why)
-{
-	for (size_t i = 0; i < recs->n; i++) {
-		struct lwm2m_record *rec = &recs->v[i];
-		const struct lwm2m_resdef *rd;
-		struct lwm2m_value v;
-		bool multiple;
-
-		if (rec->prefix.len || rec->path.len < 3 || !lwm2m_path_is_under(&rec->path, base)) {
-			*why = "a value outside the target or not at a resource";
-			return -EINVAL;
-		}
-		rd = lwm2m_objdef_find_res(lwm2m_registry_find(reg, rec->path.id[0]), rec->path.id[2]);
-		if (!rd) {
-			*why = "a value of an undefined resource";
-			return -ENOENT;
-		}
-		multiple = rd->flags & LWM2M_RES_MULTIPLE;
-		if (rec->value.type == LWM2M_TYPE_NONE) {
-			if (!multiple || rec->path.len != 3) {
-				*why = "a resource without value";
-				return -EINVAL;
-			}
-			continue;
-		}
-		if (multiple != (rec->path.len == 4)) {
-			*why = "a single resource with instances, or a multiple one without";
-			return -EINVAL;
-		}
-		if (lwm2m_value_convert(&rec->value, rd->type, &v) < 0) {
-			*why = "a value of the wrong type";
-			return -EINVAL;
-		}
-		rec->value = v;
-		rec->has_time = false;
-	}
-	return 0;
-}
-
-/* ---- the server account of a bootstrap result -------------------------------- */
-
-/* coap:// or coaps:// with a numeric host, as endpoint.c can reach. */
-static int uri_check(const struct lwm2m_value *v, bool *secure)
-{
-	char buf[256], host[64];
-	coap_uri_t u;
-	struct in6_addr a6;
-	struct in_addr a4;
-
-	if (!v || v->type != LWM2M_TYPE_STRING || v->bytes.len == 0 || v->bytes.len >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, v->bytes.ptr, v->bytes.len);
-	buf[v->bytes.len] = '\0';
-	if (strlen(buf) != v->bytes.len)
-		return -EINVAL;
-	if (coap_split_uri((const uint8_t *)buf, v->bytes.len, &u) < 0)
-		return -EINVAL;
-	if (u.scheme != COAP_URI_SCHEME_COAP && u.scheme != COAP_URI_SCHEME_COAPS)
-		return -EINVAL;
-	if (u.host.length == 0 || u.host.length >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, u.host.s, u.host.length);
-	host[u.host.length] = '\0';
-	if (inet_pton(AF_INET, host, &a4) != 1 && inet_pton(AF_INET6, host, &a6) != 1)
-		return -EINVAL;
-	*secure = u.scheme == COAP_URI_SCHEME_COAPS;
-	return 0;
-}
-
-static bool int_in(const struct lwm2m_value *v, int64_t lo, int64_t hi)
-{
-	return v && v->type == LWM2M_TYPE_INTEGER && v->i >= lo && v->i <= hi;
-}
-
-/* 0: acct filled; 1: a Bootstrap-Server account (skipped); -EINVAL, *why. */
-static int account_of(const struct lwm2m_records *r, uint16_t iid, struct fg_bs_account *a, const char **why)
-{
-	const struct lwm2m_value *uri = rec_get(r, 0, iid, 0), *mode = rec_get(r, 0, iid, 2);
-	const struct lwm2m_value *ssid = rec_get(r, 0, iid, 10), *v;
-	bool secure = false;
-
-	if (is_bootstrap_account(r, iid))
-		return 1;
-	memset(a, 0, sizeof(*a));
-	a->sec_iid = iid;
-	if (!uri) {
-		*why = "a Security instance has no LwM2M Server URI (/0/x/0)";
-		return -EINVAL;
-	}
-	if (uri_check(uri, &secure) < 0) {
-		*why = "the LwM2M Server URI is not coap:// or coaps:// with a numeric host";
-		return -EINVAL;
-	}
-	a->uri = (struct lwm2m_span){ (const char *)uri->bytes.ptr, uri->bytes.len };
-	if (!int_in(mode, 0, 4)) {
-		*why = "a Security instance has no Security Mode (/0/x/2)";
-		return -EINVAL;
-	}
-	a->mode = (uint8_t)mode->i;
-	if (a->mode == 3) {
-		if (secure) {
-			*why = "Security Mode NoSec with a coaps:// URI";
-			return -EINVAL;
-		}
-	} else if (a->mode == 0) {
-		const struct lwm2m_value *id = rec_get(r, 0, iid, 3), *key = rec_get(r, 0, iid, 5);
-
-		if (!secure) {
-			*why = "Security Mode PSK with a coap:// URI";
-			return -EINVAL;
-		}
-		if (!id || id->type != LWM2M_TYPE_OPAQUE || !id->bytes.len || !key ||
-		    key->type != LWM2M_TYPE_OPAQUE || !key->bytes.len) {
-			*why = "Security Mode PSK without identity (/0/x/3) or key (/0/x/5)";
-			return -EINVAL;
-		}
-		a->identity = (struct lwm2m_span){ (const char *)id->bytes.ptr, id->bytes.len };
-		a->key = (struct lwm2m_span){ (const char *)key->bytes.ptr, key->bytes.len };
-	} else {
-		*why = "Security Mode not supported (only PSK and NoSec)";
-		return -EINVAL;
-	}
-	if (!int_in(ssid, 1, LWM2M_ID_MAX)) {
-		*why = "a Security instance has no Short Server ID (/0/x/10)";
-		return -EINVAL;
-	}
-	a->ssid = (uint16_t)ssid->i;
-	/* The /1 instance of that server: the first with the same SSID. */
-	for (size_t i = 0; i < r->n; i++) {
-		const struct lwm2m_path *p = &r->v[i].path;
-		const struct lwm2m_value *lt, *b;
-
-		if (p->len != 3 || p->id[0] != 1 || p->id[2] != 0 ||
-		    !int_in(&r->v[i].value, a->ssid, a->ssid))
-			continue;
-		a->srv_iid = p->id[1];
-		lt = rec_get(r, 1, a->srv_iid, 1);
-		if (!int_in(lt, 1, UINT32_MAX)) {
-			*why = "the Server instance has no valid Lifetime (/1/x/1)";
-			return -EINVAL;
-		}
-		a->lifetime = (uint32_t)lt->i;
-		b = rec_get(r, 1, a->srv_iid, 7);
-		if (!b || b->type != LWM2M_TYPE_STRING || !memchr(b->bytes.ptr, 'U', b->bytes.len)) {
-			*why = "the Server instance has no UDP Binding (/1/x/7 without U)";
-			return -EINVAL;
-		}
-		a->queue = memchr(b->bytes.ptr, 'Q', b->bytes.len) != NULL;
-		v = rec_get(r, 1, a->srv_iid, 16);
-		a->bootstrap_on_failure = !(v && v->type == LWM2M_TYPE_BOOLEAN && !v->b);
-		return 0;
-	}
-	*why = "no Server instance (/1) with the Short Server ID of the Security instance";
-	return -EINVAL;
-}
-
-int fg_bs_check(const struct lwm2m_records *recs, struct fg_bs_account *acct, const char **why)
-{
-	const char *first = NULL;
-	int prev = -1;
-
-	for (size_t i = 0; i < recs->n; i++) {
-		const struct lwm2m_path *p = &recs->v[i].path;
-		const char *w = NULL;
-		int r;
-
-		if (p->id[0] != 0 || p->len < 2 || p->id[1] == prev)
-			continue;
-		prev = p->id[1];
-		r = account_of(recs, p->id[1], acct, &w);
-		if (r == 0)
-			return 0;
-		if (r < 0 && !first)
-			first = w;
-	}
-	if (why)
-		*why = first ? first : "no LwM2M Server account in /0";
-	return -EINVAL;
-}
-
-/* ---- the state file --------------------------------------------------------- */
-
-#define HDR_LEN 16
-
-int fg_bs_state_encode(const char *name, const struct lwm2m_records *recs, struct lwm2m_buf *out)
-{
-	size_t start = out->len, nl = strlen(name), pl;
-	uint8_t *h;
-	uint32_t crc;
-	int r;
-
-	if (nl == 0 || nl > UINT16_MAX)
-		return -EINVAL;
-	for (size_t i = 0; i < recs->n; i++)
-		if (recs->v[i].path.len < 3 || recs->v[i].path.id[0] > 1 || recs->v[i].prefix.len)
-			return -EINVAL;
-	r = lwm2m_buf_append(out, "FGBS\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", HDR_LEN);
-	if (r >= 0)
-		r = lwm2m_buf_append(out, name, nl);
-	if (r >= 0)
-		r = lwm2m_encode(LWM2M_CT_SENML_CBOR, &root_path, recs->v, recs->n, out);
-	if (r < 0)
-		goto fail;
-	pl = out->len - start - HDR_LEN - nl;
-	if (pl > FG_BS_STATE_MAX) {
-		r = -E2BIG;
-		goto fail;
-	}
-	h = out->data + start;
-	fg_put_be16(h + 6, (uint16_t)nl);
-	fg_put_be32(h + 8, (uint32_t)pl);
-	crc = fg_crc32(0, h, 12);
-	crc = fg_crc32(crc, h + HDR_LEN, nl + pl);
-	fg_put_be32(h + 12, crc);
-	return 0;
-fail:
-	if (out->data && out->len > start)
-		explicit_bzero(out->data + start, out->len - start);
-	out->len = start;
-	return r;
-}
-
-static int sort_and_dedup(struct lwm2m_records *recs, const char **why)
-{
-	lwm2m_records_sort(recs);
-	for (size_t i = 1; i < recs->n; i++) {
-		const struct lwm2m_path *a = &recs->v[i - 1].path, *b = &recs->v[i].path;
-
-		/* Equal paths, or a resource both whole and with instances. */
-		if (lwm2m_path_cmp(a, b) == 0 || lwm2m_path_is_under(b, a)) {
-			*why = "a resource given twice";
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-int fg_bs_state_decode(const uint8_t *data, size_t len, const char *name, const struct lwm2m_registry *reg,
-		       struct lwm2m_records *out, const char **why)
-{
-	struct lwm2m_records tmp = { 0 };
-	struct fg_bs_account acct;
-	const char *w = NULL;
-	size_t nl, pl, n0 = out->n;
-	uint32_t crc;
-	int r;
-
-	if (!why)
-		why = &w;
-	if (len < HDR_LEN || memcmp(data, "FGBS", 4) != 0) {
-		*why = "not a fieldgate bootstrap state file (bad magic or too short)";
-		return -EBADMSG;
-	}
-	if (data[4] != 1 || data[5] != 0) {
-		*why = "unknown file format version";
-		return -EBADMSG;
-	}
-	nl = fg_get_be16(data + 6);
-	pl = fg_get_be32(data + 8);
-	if (pl > FG_BS_STATE_MAX || len != HDR_LEN + nl + pl) {
-		*why = "truncated, or bytes after its end";
-		return -EBADMSG;
-	}
-	crc = fg_crc32(0, data, 12);
-	crc = fg_crc32(crc, data + HDR_LEN, nl + pl);
-	if (crc != fg_get_be32(data + 12)) {
-		*why = "checksum mismatch (corrupted)";
-		return -EBADMSG;
-	}
-	if (nl != strlen(name) || memcmp(data + HDR_LEN, name, nl) != 0) {
-		*why = "written for another endpoint";
-		return -ESTALE;
-	}
-	r = lwm2m_decode(LWM2M_CT_SENML_CBOR, &root_path, data + HDR_LEN + nl, pl, lwm2m_registry_type_of,
-			 (void *)reg, &tmp);
-	if (r < 0) {
-		*why = "payload is not valid SenML CBOR";
-		r = r == -ENOMEM ? r : -EBADMSG;
-		goto out;
-	}
-	for (size_t i = 0; i < tmp.n; i++)
-		if (tmp.v[i].path.len < 3 || tmp.v[i].path.id[0] > 1 ||
-		    tmp.v[i].value.type == LWM2M_TYPE_NONE) {
-			*why = "a value outside /0 and /1";
-			r = -EBADMSG;
-			goto out;
-		}
-	r = rec_normalize(reg, &root_path, &tmp, why);
-	if (r >= 0)
-		r = sort_and_dedup(&tmp, why);
-	if (r < 0) {
-		r = -EBADMSG;
-		goto out;
-	}
-	r = fg_bs_check(&tmp, &acct, why);
-	if (r < 0)
-		goto out;
-	for (size_t i = 0; i < tmp.n && r >= 0; i++)
-		r = rec_copy(out, &tmp.v[i]);
-	if (r < 0) {
-		out->n = n0;
-		*why = "out of memory";
-	}
-out:
-	lwm2m_records_clear(&tmp);
-	return r;
-}
-
-int fg_bs_state_file_name(const char *name, char out[FG_BS_FILE_NAME_MAX])
-{
-	return fg_state_file_name("bs-", name, ".state", out);
-}
-
-/* The I/O half of fg_bs_state_save(): data becomes dir's file for name,
- * atomically. Blocks: called from the writer job, or by fg_bs_state_save(). */
-static int state_write(const char *dir, const char *name, const uint8_t *data, size_t len)
-{
-	char fname[FG_BS_FILE_NAME_MAX];
-	int r = fg_bs_state_file_name(name, fname);
-
-	return r < 0 ? r : fg_state_replace(dir, fname, data, len);
-}
-
-int fg_bs_state_save(const char *dir, const char *name, const struct lwm2m_records *recs)
-{
-	struct lwm2m_buf b = { 0 };
-	int r;
-
-	r = fg_bs_state_encode(name, recs, &b);
-	if (r >= 0)
-		r = state_write(dir, name, b.data, b.len);
-	if (b.data)
-		explicit_bzero(b.data, b.cap);
-	lwm2m_buf_free(&b);
-	return r;
-}
-
-int fg_bs_state_load(const char *dir, const char *name, const struct lwm2m_registry *reg,
-		     struct lwm2m_records *out, const char **why)
-{
-	char fname[FG_BS_FILE_NAME_MAX];
-	struct stat st;
-	uint8_t *data = NULL;
-	size_t n = 0;
-	int dfd = -1, fd = -1, r;
-
-	if (why)
-		*why = NULL;
-	r = fg_bs_state_file_name(name, fname);
-	if (r < 0)
-		return r;
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
-	fd = openat(dfd, fname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		if (why)
-			*why = "not a regular file";
-		r = -EBADMSG;
-		goto out;
-	}
-	if (st.st_size > (off_t)(FG_BS_STATE_MAX + HDR_LEN + UINT16_MAX)) {
-		if (why)
-			*why = "too large";
-		r = -EBADMSG;
-		goto out;
-	}
-	/* Keys inside: owner only, even when someone loosened it. */
-	if ((st.st_mode & 077) && fchmod(fd, st.st_mode & 0700) < 0) {
-		r = -errno;
-		goto out;
-	}
-	data = malloc((size_t)st.st_size + 1);
-	if (!data) {
-		r = -ENOMEM;
-		goto out;
-	}
-	while (n <= (size_t)st.st_size) {
-		ssize_t got = read(fd, data + n, (size_t)st.st_size + 1 - n);
-
-		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			goto out;
-		}
-		if (got == 0)
-			break;
-		n += (size_t)got;
-	}
-	r = fg_bs_state_decode(data, n, name, reg, out, why);
-out:
-	if (data) {
-		explicit_bzero(data, n);
-		free(data);
-	}
-	if (fd >= 0)
-		close(fd);
-	close(dfd);
-	return r;
-}
-
 /* ---- the endpoint side ----------------------------------------------------------- */
-
-enum bs_phase {
-	BS_IDLE,       /* timer: when to send the Bootstrap-Request */
-	BS_REQUESTING, /* POST /bs sent; timer: its time-out */
-	BS_SERVING,    /* accepted; timer: no Bootstrap-Finish in time */
-};
-
-struct fg_bs {
-	char *uri; /* the Bootstrap-Server, from the configuration */
-	uint8_t *psk_identity, *psk_key;
-	size_t psk_identity_len, psk_key_len;
-	enum bs_phase phase;
-	unsigned attempts; /* failed bootstraps in a row, for the backoff */
-	bool have_account; /* committed holds acct */
-	uint16_t bs_iid;   /* /0 instance shown for the Bootstrap-Server account */
-	struct fg_bs_account acct;
-	struct lwm2m_records committed; /* the result in use (and on disk) */
-	struct lwm2m_records work;      /* what the Bootstrap-Server is writing */
-	/* Saving committed: at most one write in flight (so the last rename
-	 * is the newest result); a newer result waits in pending. */
-	struct job *writing;
-	struct lwm2m_buf pending;
-	bool have_pending;
-};
-
-/* One save of the state file, on a job's thread (open, fsync and rename
- * block, and the loop must not). It owns copies of everything it needs, so
- * an endpoint freed meanwhile is never touched. */
-struct bs_write {
-	char *dir, *name;
-	struct lwm2m_buf data; /* the file's bytes (keys: zeroed when freed) */
-};
-
-static void bs_write_free(void *p)
-{
-	struct bs_write *w = p;
-
-	free(w->dir);
-	free(w->name);
-	if (w->data.data)
-		explicit_bzero(w->data.data, w->data.cap);
-	lwm2m_buf_free(&w->data);
-	free(w);
-}
-
-static int bs_write_run(void *p)
-{
-	struct bs_write *w = p;
-
-	return state_write(w->dir, w->name, w->data.data, w->data.len);
-}
-
-static void bs_save_failed(struct lwm2m_endpoint *ep, int r)
-{
-	ep_log(ep, LWM2M_LOG_ERR,
-	       "cannot store the bootstrap result in %s: %s (the next start bootstraps again)",
-	       ep->c->cfg.state_dir, strerror(-r));
-}
-
-static void bs_write_cancel(struct fg_bs *bs)
-{
-	/* A running thread finishes on its own and frees the job. */
-	bs->writing = job_cancel(bs->writing);
-}
-
-static void bs_drop_pending(struct fg_bs *bs)
-{
-	if (bs->pending.data)
-		explicit_bzero(bs->pending.data, bs->pending.cap);
-	lwm2m_buf_free(&bs->pending);
-	bs->have_pending = false;
-}
-
-static int bs_write_start(struct lwm2m_endpoint *ep, struct lwm2m_buf *data);
-
-static void on_bs_written(void *ud, void *data, int r)
-{
-	struct lwm2m_endpoint *ep = ud;
-	struct fg_bs *bs = ep->bs;
-
-	(void)data;
-	bs->writing = NULL;
-	if (r < 0)
-		bs_save_failed(ep, r);
-	if (bs->have_pending) {
-		struct lwm2m_buf next = bs->pending;
-
-		bs->pending = (struct lwm2m_buf){ 0 };
-		bs->have_pending = false;
-		r = bs_write_start(ep, &next);
-		if (r < 0)
-			bs_save_failed(ep, r);
-	}
-}
-
-/* Starts writing data (taken over, whatever the outcome) on a thread.
- * Returns 0, or a negative errno when no thread could be started. */
-static int bs_write_start(struct lwm2m_endpoint *ep, struct lwm2m_buf *data)
-{
-	struct bs_write *w = calloc(1, sizeof(*w));
-
-	if (!w) {
-		if (data->data)
-			explicit_bzero(data->data, data->cap);
-		lwm2m_buf_free(data);
-		return -ENOMEM;
-	}
-	w->data = *data;
-	*data = (struct lwm2m_buf){ 0 };
-	w->dir = strdup(ep->c->cfg.state_dir);
-	w->name = strdup(ep->name);
-	if (!w->dir || !w->name) {
-		bs_write_free(w);
-		return -ENOMEM;
-	}
-	return job_start(ep->c->ev, bs_write_run, w, bs_write_free, on_bs_written, ep, &ep->bs->writing);
-}
-
-/* Saves bs->committed: encoded here (CPU only), written on a thread. A
- * failure is logged, here or when the write completes. */
-static void bs_save(struct lwm2m_endpoint *ep)
-{
-	struct fg_bs *bs = ep->bs;
-	struct lwm2m_buf b = { 0 };
-	int r;
-
-	r = fg_bs_state_encode(ep->name, &bs->committed, &b);
-	if (r < 0) {
-		if (b.data)
-			explicit_bzero(b.data, b.cap);
-		lwm2m_buf_free(&b);
-		bs_save_failed(ep, r);
-		return;
-	}
-	if (bs->writing) {
-		/* Only the newest result matters: it replaces any pending. */
-		bs_drop_pending(bs);
-		bs->pending = b;
-		bs->have_pending = true;
-		return;
-	}
-	r = bs_write_start(ep, &b);
-	if (r < 0)
-		bs_save_failed(ep, r);
-}
 
 static uint32_t bs_timeout_ms(const struct lwm2m_client *c)
 {
@@ -752,12 +91,6 @@ static uint64_t bs_backoff(struct lwm2m_endpoint *ep)
 
 	return fg_client_backoff(ep->c, (uint64_t)cfg->backoff_min_ms * MS,
 				 (uint64_t)cfg->backoff_max_ms * MS, &ep->bs->attempts);
-}
-
-static void bs_arm(struct lwm2m_endpoint *ep, uint64_t when)
-{
-	if (fg_timer_arm(ep->c, &ep->timer, when) < 0)
-		ep_log(ep, LWM2M_LOG_ERR, "out of memory arming a timer");
 }
 
 /* Point the endpoint at a server: URI, and PSK keys for coaps://. The
@@ -802,7 +135,7 @@ static int ep_use_server(struct lwm2m_endpoint *ep, const char *uri, size_t uril
 
 /* The account's /1 instance becomes the store's /1/0 (what the management
  * server reads), with the client's own view of SSID, lifetime, binding. */
-static void bs_apply_store(struct lwm2m_endpoint *ep)
+void fg_bs_apply_store(struct lwm2m_endpoint *ep)
 {
 	struct fg_bs *bs = ep->bs;
 	const struct lwm2m_records *r = &bs->committed;
@@ -827,10 +160,10 @@ static void bs_apply_store(struct lwm2m_endpoint *ep)
 }
 
 /* Take the committed account's server, keys and parameters. */
-static int bs_use_account(struct lwm2m_endpoint *ep)
+int fg_bs_use_account(struct lwm2m_endpoint *ep)
 {
 	struct fg_bs *bs = ep->bs;
-	const struct fg_bs_account *a = &bs->acct;
+	const struct lwm2m_bs_account *a = &bs->acct;
 	int r;
 
 	r = ep_use_server(ep, a->uri.ptr, a->uri.len, (const uint8_t *)a->identity.ptr, a->identity.len,
@@ -896,8 +229,8 @@ int fg_bs_init(struct lwm2m_endpoint *ep, const struct lwm2m_endpoint_config *cf
 		lwm2m_records_clear(&bs->committed);
 		return 0;
 	}
-	fg_bs_check(&bs->committed, &bs->acct, &why);
-	r = bs_use_account(ep);
+	lwm2m_bs_check(&bs->committed, &bs->acct, &why);
+	r = fg_bs_use_account(ep);
 	if (r < 0)
 		return r;
 	bs->have_account = true;
@@ -908,14 +241,14 @@ static void bs_enter(struct lwm2m_endpoint *ep, uint64_t delay_us)
 {
 	struct fg_bs *bs = ep->bs;
 
-	ep->st = ST_BOOTSTRAP;
-	ep->req = REQ_NONE;
-	ep->slot_reserved = false;
+	ep->reg.st = ST_BOOTSTRAP;
+	ep->reg.req = REQ_NONE;
+	ep->reg.slot_reserved = false;
 	/* No location to forget: bootstrap starts before a registration or
 	 * after a failed Register, which had cleared it. */
 	bs->phase = BS_IDLE;
 	lwm2m_records_clear(&bs->work);
-	bs_arm(ep, fg_now(ep->c) + delay_us);
+	fg_ep_arm(ep, fg_now(ep->c) + delay_us);
 }
 
 void fg_bs_start(struct lwm2m_endpoint *ep)
@@ -923,7 +256,7 @@ void fg_bs_start(struct lwm2m_endpoint *ep)
 	struct fg_bs *bs = ep->bs;
 
 	if (bs->have_account) {
-		bs_apply_store(ep);
+		fg_bs_apply_store(ep);
 		ep_log(ep, LWM2M_LOG_INFO,
 		       "using the stored bootstrap result: server %s (Short Server ID %u)", ep->uri,
 		       ep->ssid);
@@ -938,8 +271,8 @@ void fg_bs_free(struct lwm2m_endpoint *ep)
 
 	if (!bs)
 		return;
-	bs_write_cancel(bs);
-	bs_drop_pending(bs);
+	fg_bs_write_cancel(bs);
+	fg_bs_drop_pending(bs);
 	free(bs->uri);
 	free(bs->psk_identity);
 	free_secret(bs->psk_key, bs->psk_key_len);
@@ -966,34 +299,12 @@ static void bs_fail(struct lwm2m_endpoint *ep, int err, const char *why, bool co
 	fg_ep_set_state(ep, LWM2M_EP_WAITING, err);
 }
 
-static bool bs_paced(struct lwm2m_endpoint *ep)
-{
-	uint64_t at;
-
-	if (ep->slot_reserved) {
-		ep->slot_reserved = false;
-		return true;
-	}
-	at = fg_client_take_slot(ep->c);
-	if (at <= fg_now(ep->c))
-		return true;
-	ep->slot_reserved = true;
-	bs_arm(ep, at);
-	return false;
-}
-
-static bool bs_handshaking(const struct lwm2m_endpoint *ep)
-{
-	return ep->secure && ep->session &&
-	       coap_session_get_state(ep->session) != COAP_SESSION_STATE_ESTABLISHED;
-}
-
 /* The lowest /0 instance id not written by the Bootstrap-Server. */
 static uint16_t free_sec_iid(const struct lwm2m_records *r)
 {
 	uint16_t iid = 0;
 
-	while (iid < LWM2M_ID_MAX && rec_has_instance(r, 0, iid))
+	while (iid < LWM2M_ID_MAX && lwm2m_bs_rec_has_instance(r, 0, iid))
 		iid++;
 	return iid;
 }
@@ -1012,7 +323,7 @@ static int bs_send_request(struct lwm2m_endpoint *ep)
 			return r;
 	}
 	/* The Bootstrap-Server sees (and may Bootstrap-Read) what is in use. */
-	r = rec_rebuild(&bs->work, &bs->committed, NULL, NULL, NULL);
+	r = lwm2m_bs_rec_rebuild(&bs->work, &bs->committed, NULL, NULL, NULL);
 	if (r < 0)
 		return r;
 	bs->bs_iid = free_sec_iid(&bs->work);
@@ -1053,7 +364,7 @@ void fg_bs_on_timer(struct lwm2m_endpoint *ep)
 
 	switch (bs->phase) {
 	case BS_IDLE:
-		if (!bs_paced(ep))
+		if (!fg_ep_paced(ep))
 			return;
 		r = bs_send_request(ep);
 		if (r < 0) {
@@ -1062,14 +373,14 @@ void fg_bs_on_timer(struct lwm2m_endpoint *ep)
 		}
 		bs->phase = BS_REQUESTING;
 		ms = c->cfg.request_timeout_ms;
-		if (bs_handshaking(ep) && c->cfg.dtls_timeout_ms < ms)
+		if (fg_ep_handshaking(ep) && c->cfg.dtls_timeout_ms < ms)
 			ms = c->cfg.dtls_timeout_ms;
-		bs_arm(ep, fg_now(c) + (uint64_t)ms * MS);
+		fg_ep_arm(ep, fg_now(c) + (uint64_t)ms * MS);
 		fg_ep_set_state(ep, LWM2M_EP_BOOTSTRAPPING, 0);
 		return;
 	case BS_REQUESTING:
-		ep->req = REQ_NONE;
-		if (bs_handshaking(ep)) {
+		ep->reg.req = REQ_NONE;
+		if (fg_ep_handshaking(ep)) {
 			snprintf(why, sizeof(why),
 				 "DTLS handshake with the Bootstrap-Server not completed in %u s (wrong PSK "
 				 "identity or key?)",
@@ -1086,14 +397,14 @@ void fg_bs_on_timer(struct lwm2m_endpoint *ep)
 	}
 }
 
-static void bs_serving(struct lwm2m_endpoint *ep)
+void fg_bs_serving(struct lwm2m_endpoint *ep)
 {
 	/* Served before its answer arrived (a separate response on its way):
 	 * the Bootstrap-Request did its job, its outcome no longer matters. */
 	if (ep->bs->phase == BS_REQUESTING)
-		ep->req = REQ_NONE;
+		ep->reg.req = REQ_NONE;
 	ep->bs->phase = BS_SERVING;
-	bs_arm(ep, fg_now(ep->c) + (uint64_t)bs_timeout_ms(ep->c) * MS);
+	fg_ep_arm(ep, fg_now(ep->c) + (uint64_t)bs_timeout_ms(ep->c) * MS);
 }
 
 void fg_bs_response(struct lwm2m_endpoint *ep, uint8_t code)
@@ -1101,11 +412,11 @@ void fg_bs_response(struct lwm2m_endpoint *ep, uint8_t code)
 	struct fg_bs *bs = ep->bs;
 	char why[64];
 
-	ep->req = REQ_NONE;
+	ep->reg.req = REQ_NONE;
 	if (code == COAP_RESPONSE_CODE(204)) {
 		if (bs->phase == BS_REQUESTING) {
 			ep_log(ep, LWM2M_LOG_DEBUG, "Bootstrap-Request accepted");
-			bs_serving(ep);
+			fg_bs_serving(ep);
 		}
 		return;
 	}
@@ -1118,17 +429,17 @@ bool fg_bs_failed(struct lwm2m_endpoint *ep, int kind, int err, const char *why)
 	struct fg_bs *bs = ep->bs;
 	unsigned limit = ep->c->cfg.bootstrap_after_failures ? ep->c->cfg.bootstrap_after_failures : 3;
 
-	if (kind == REQ_BOOTSTRAP || ep->st == ST_BOOTSTRAP) {
+	if (kind == REQ_BOOTSTRAP || ep->reg.st == ST_BOOTSTRAP) {
 		bs_fail(ep, err, why, false);
 		return true;
 	}
 	/* ep->attempts counts the failures before this one. */
 	if (kind != REQ_REGISTER || !bs->have_account || !bs->acct.bootstrap_on_failure ||
-	    ep->attempts + 1 < limit)
+	    ep->reg.attempts + 1 < limit)
 		return false;
 	ep_log(ep, LWM2M_LOG_NOTICE, "Register failed %u times in a row (last: %s): bootstrapping again",
-	       ep->attempts + 1, why);
-	ep->attempts = 0;
+	       ep->reg.attempts + 1, why);
+	ep->reg.attempts = 0;
 	ep->session_dead = true;
 	bs_enter(ep, bs_backoff(ep));
 	fg_ep_set_state(ep, LWM2M_EP_WAITING, err);
@@ -1140,526 +451,8 @@ void fg_bs_trigger(struct lwm2m_endpoint *ep)
 	ep_log(ep, LWM2M_LOG_NOTICE, "Bootstrap-Request Trigger executed by the server: bootstrapping");
 	/* The registration is left to expire: the server asked for this. */
 	ep->session_dead = true;
-	ep->attempts = 0;
+	ep->reg.attempts = 0;
 	ep->bs->attempts = 0;
 	bs_enter(ep, 0);
 	fg_ep_set_state(ep, LWM2M_EP_WAITING, 0);
-}
-
-/* ---- requests of the Bootstrap-Server ------------------------------------------ */
-
-struct bsreq {
-	struct lwm2m_endpoint *ep;
-	coap_resource_t *resource;
-	coap_session_t *session;
-	const coap_pdu_t *pdu;
-	const coap_string_t *query;
-	coap_pdu_t *response;
-	struct lwm2m_path path;
-	uint16_t accept, cf;
-	const uint8_t *data;
-	size_t len;
-};
-
-static void set_code(struct bsreq *q, uint8_t code)
-{
-	coap_pdu_set_code(q->response, (coap_pdu_code_t)code);
-}
-
-static void release_buf(coap_session_t *session, void *app_ptr)
-{
-	(void)session;
-	free(app_ptr);
-}
-
-static void reply_content(struct bsreq *q, uint16_t ct, struct lwm2m_buf *body)
-{
-	uint8_t *data = body->data;
-	size_t len = body->len;
-
-	body->data = NULL;
-	body->len = body->cap = 0;
-	set_code(q, COAP_RESPONSE_CODE(205));
-	if (ct == LWM2M_CT_TEXT)
-		coap_add_option(q->response, COAP_OPTION_CONTENT_FORMAT, 0, NULL);
-	/* libcoap owns data from here, even on failure. */
-	if (!coap_add_data_large_response(q->resource, q->session, q->pdu, q->response, q->query, ct, -1, 0,
-					  len, data ? data : (const uint8_t *)"", release_buf, data))
-		set_code(q, COAP_RESPONSE_CODE(500));
-}
-
-static uint16_t opt_uint(const coap_pdu_t *pdu, coap_option_num_t num)
-{
-	coap_opt_iterator_t oi;
-	coap_opt_t *o = coap_check_option(pdu, num, &oi);
-
-	if (!o)
-		return LWM2M_CT_NONE;
-	return (uint16_t)coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o));
-}
-
-/* The Uri-Path as text ("/0/1", "/bs"); -EBADMSG when it cannot be. */
-static int uri_path(const coap_pdu_t *pdu, char *buf, size_t cap, size_t *len)
-{
-	coap_opt_iterator_t oi;
-	coap_opt_filter_t f;
-	coap_opt_t *o;
-	size_t n = 0;
-
-	coap_option_filter_clear(&f);
-	coap_option_filter_set(&f, COAP_OPTION_URI_PATH);
-	coap_option_iterator_init(pdu, &oi, &f);
-	while ((o = coap_option_next(&oi))) {
-		size_t l = coap_opt_length(o);
-		const uint8_t *v = coap_opt_value(o);
-
-		if (l == 0 || n + 1 + l >= cap || memchr(v, '/', l))
-			return -EBADMSG;
-		buf[n++] = '/';
-		memcpy(buf + n, v, l);
-		n += l;
-	}
-	buf[n] = '\0';
-	*len = n;
-	return 0;
-}
-
-/* Drop the records at or below ctx (a path). */
-static bool drop_under(const struct lwm2m_record *rec, const void *ctx)
-{
-	return lwm2m_path_is_under(&rec->path, ctx);
-}
-
-/* Drop the instances of /0 that are not Bootstrap-Server accounts (ctx:
- * the records being rebuilt) and every /1 instance when asked. */
-struct drop_ctx {
-	const struct lwm2m_records *recs;
-	bool sec, srv;
-};
-
-static bool drop_accounts(const struct lwm2m_record *rec, const void *ctx)
-{
-	const struct drop_ctx *d = ctx;
-
-	if (rec->path.id[0] == 0)
-		return d->sec && !is_bootstrap_account(d->recs, rec->path.id[1]);
-	return d->srv && rec->path.id[0] == 1;
-}
-
-/* Drop the instances of an object that appear in ctx (the new records). */
-struct drop_inst_ctx {
-	const struct lwm2m_records *add;
-};
-
-static bool drop_written_instances(const struct lwm2m_record *rec, const void *ctx)
-{
-	const struct drop_inst_ctx *d = ctx;
-
-	for (size_t i = 0; i < d->add->n; i++)
-		if (d->add->v[i].path.id[0] == rec->path.id[0] && d->add->v[i].path.id[1] == rec->path.id[1])
-			return true;
-	return false;
-}
-
-static int bs_decode(struct bsreq *q, struct lwm2m_records *recs, const char **why)
-{
-	int r;
-
-	if (q->cf == LWM2M_CT_NONE || q->cf == LWM2M_CT_LINK)
-		return -EPROTONOSUPPORT;
-	r = lwm2m_decode(q->cf, &q->path, q->data, q->len, lwm2m_registry_type_of, (void *)q->ep->c->reg,
-			 recs);
-	if (r == -ENOTSUP)
-		return -EPROTONOSUPPORT;
-	if (r < 0)
-		return r == -ENOMEM || r == -EPROTONOSUPPORT ? r : -EBADMSG;
-	return rec_normalize(q->ep->c->reg, &q->path, recs, why);
-}
-
-static int bs_write(struct bsreq *q)
-{
-	struct lwm2m_endpoint *ep = q->ep;
-	struct fg_bs *bs = ep->bs;
-	struct lwm2m_records recs = { 0 };
-	const char *why = NULL;
-	uint16_t oid = q->path.id[0];
-	int r;
-
-	if (q->path.len == 0)
-		return -EINVAL;
-	if (!fg_objdef(ep, oid))
-		return -ENOENT;
-	r = bs_decode(q, &recs, &why);
-	if (r < 0)
-		goto out;
-	if (oid == 0 || oid == 1) {
-		struct lwm2m_records next = { 0 };
-		struct drop_inst_ctx d = { &recs };
-
-		/* A whole object: the instances it carries replace theirs;
-		 * an instance or resource: replaced whole. */
-		r = q->path.len == 1 ? rec_rebuild(&next, &bs->work, drop_written_instances, &d, &recs)
-				     : rec_rebuild(&next, &bs->work, drop_under, &q->path, &recs);
-		if (r >= 0 && (next.n > BS_MAX_RECORDS || rec_bytes(&next) > BS_MAX_BYTES))
-			r = -E2BIG;
-		if (r >= 0) {
-			lwm2m_records_clear(&bs->work);
-			bs->work = next;
-		} else {
-			lwm2m_records_clear(&next);
-		}
-		goto out;
-	}
-	/* Another object: the gateway's own store (not persisted). */
-	if (!ep->store) {
-		r = -ENOENT;
-		goto out;
-	}
-	for (size_t i = 0; i < recs.n && r >= 0; i++) {
-		const struct lwm2m_record *rec = &recs.v[i];
-
-		if (rec->value.type == LWM2M_TYPE_NONE)
-			continue;
-		r = lwm2m_store_add_instance(ep->store, rec->path.id[0], rec->path.id[1]);
-		if (r == -EEXIST)
-			r = 0;
-		if (r >= 0)
-			r = lwm2m_store_set(ep->store, &rec->path, &rec->value);
-	}
-out:
-	if (r < 0 && why)
-		ep_log(ep, LWM2M_LOG_NOTICE, "Bootstrap-Write refused: %s", why);
-	lwm2m_records_clear(&recs);
-	return r;
-}
-
-static int bs_delete(struct bsreq *q)
-{
-	struct fg_bs *bs = q->ep->bs;
-	struct lwm2m_records next = { 0 };
-	const struct lwm2m_path *p = &q->path;
-	int r;
-
-	if (p->len > 2)
-		return -EINVAL;
-	if (p->len >= 1 && p->id[0] > 1)
-		return -EINVAL; /* the gateway's own objects are not the Bootstrap-Server's */
-	if (p->len == 2) {
-		/* Never the Bootstrap-Server account (TS: 4.00 Bad Request). */
-		if (p->id[0] == 0 && ((p->id[1] == bs->bs_iid && !rec_has_instance(&bs->work, 0, p->id[1])) ||
-				      is_bootstrap_account(&bs->work, p->id[1])))
-			return -EINVAL;
-		r = rec_rebuild(&next, &bs->work, drop_under, p, NULL);
-	} else {
-		struct drop_ctx d = { &bs->work, p->len == 0 || p->id[0] == 0, p->len == 0 || p->id[0] == 1 };
-
-		r = rec_rebuild(&next, &bs->work, drop_accounts, &d, NULL);
-	}
-	if (r < 0)
-		return r;
-	lwm2m_records_clear(&bs->work);
-	bs->work = next;
-	set_code(q, COAP_RESPONSE_CODE(202));
-	return 0;
-}
-
-static int bs_read(struct bsreq *q)
-{
-	struct fg_bs *bs = q->ep->bs;
-	struct lwm2m_records recs = { 0 };
-	struct lwm2m_buf out = { 0 };
-	const struct lwm2m_path *p = &q->path;
-	uint16_t ct = q->accept != LWM2M_CT_NONE ? q->accept : fg_ep_default_ct(q->ep);
-	int r = 0;
-
-	/* Security and OSCORE hold keys: never readable. Reads are for the
-	 * Server object only (TS: restricted to /1, and /2 which we lack). */
-	if (p->len >= 1 && (p->id[0] == 0 || p->id[0] == 21))
-		return -EACCES;
-	if (p->len == 0 || p->id[0] != 1)
-		return -EPERM;
-	if (p->len > 2)
-		return -EINVAL;
-	if (p->len == 2 && !rec_has_instance(&bs->work, 1, p->id[1]))
-		return -ENOENT;
-	for (size_t i = 0; i < bs->work.n && r >= 0; i++)
-		if (lwm2m_path_is_under(&bs->work.v[i].path, p))
-			r = rec_copy(&recs, &bs->work.v[i]);
-	if (r >= 0)
-		r = lwm2m_encode(ct, p, recs.v, recs.n, &out);
-	if (r == -EPROTONOSUPPORT || r == -ENOTSUP)
-		r = -ENOTSUP;
-	if (r >= 0)
-		reply_content(q, ct, &out);
-	if (out.data)
-		explicit_bzero(out.data, out.cap);
-	lwm2m_buf_free(&out);
-	lwm2m_records_clear(&recs);
-	return r;
-}
-
-struct oid_set {
-	uint16_t *v;
-	size_t n, cap;
-};
-
-static int oid_add(struct oid_set *s, uint16_t oid)
-{
-	for (size_t i = 0; i < s->n; i++)
-		if (s->v[i] == oid)
-			return 0;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 16;
-		uint16_t *v = realloc(s->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		s->v = v;
-		s->cap = cap;
-	}
-	s->v[s->n++] = oid;
-	return 0;
-}
-
-static int collect_oid(void *ctx, const struct lwm2m_objdef *def, uint16_t iid)
-{
-	(void)iid;
-	return oid_add(ctx, def->oid);
-}
-
-static int cmp_u16(const void *a, const void *b)
-{
-	uint16_t x = *(const uint16_t *)a, y = *(const uint16_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-struct iid_ctx {
-	uint16_t oid;
-	struct oid_set *iids;
-};
-
-static int collect_iid(void *ctx, const struct lwm2m_objdef *def, uint16_t iid)
-{
-	struct iid_ctx *d = ctx;
-
-	return def->oid == d->oid ? oid_add(d->iids, iid) : 0;
-}
-
-/* Links of one object for Bootstrap-Discover: "</oid>;ver=" when not 1.0
- * (or "</oid>" without instances), then each instance, /0 and /1 with the
- * ssid and uri attributes of the TS. */
-static int discover_object(struct bsreq *q, uint16_t oid, struct lwm2m_buf *b)
-{
-	struct lwm2m_endpoint *ep = q->ep;
-	struct fg_bs *bs = ep->bs;
-	const struct lwm2m_objdef *def = fg_objdef(ep, oid);
-	struct oid_set iids = { 0 };
-	int r = 0;
-
-	if (!def)
-		return 0;
-	if (oid == 0 || oid == 1) {
-		for (size_t i = 0; i < bs->work.n && r >= 0; i++)
-			if (bs->work.v[i].path.id[0] == oid)
-				r = oid_add(&iids, bs->work.v[i].path.id[1]);
-		if (oid == 0 && r >= 0 && !rec_has_instance(&bs->work, 0, bs->bs_iid))
-			r = oid_add(&iids, bs->bs_iid);
-	} else if (ep->store) {
-		struct iid_ctx d = { oid, &iids };
-
-		r = lwm2m_store_foreach_instance(ep->store, collect_iid, &d);
-	}
-	if (r < 0)
-		goto out;
-	if (iids.n)
-		qsort(iids.v, iids.n, sizeof(*iids.v), cmp_u16);
-	unsigned v = fg_announced_version(def, ep->version);
-	if (v != 10)
-		r = lwm2m_buf_printf(b, ",</%u>;ver=%u.%u", oid, v / 10, v % 10);
-	else if (!iids.n)
-		r = lwm2m_buf_printf(b, ",</%u>", oid);
-	for (size_t i = 0; i < iids.n && r >= 0; i++) {
-		uint16_t iid = iids.v[i];
-		const struct lwm2m_value *ssid = NULL, *uri = NULL;
-
-		r = lwm2m_buf_printf(b, ",</%u/%u>", oid, iid);
-		if (oid == 0 && !is_bootstrap_account(&bs->work, iid)) {
-			ssid = rec_get(&bs->work, 0, iid, 10);
-			uri = rec_get(&bs->work, 0, iid, 0);
-		} else if (oid == 1) {
-			ssid = rec_get(&bs->work, 1, iid, 0);
-		}
-		if (r >= 0 && ssid && ssid->type == LWM2M_TYPE_INTEGER)
-			r = lwm2m_buf_printf(b, ";ssid=%lld", (long long)ssid->i);
-		if (r >= 0 && uri && uri->type == LWM2M_TYPE_STRING) {
-			struct lwm2m_link l = { .uri = { "", 0 }, .nparams = 1 };
-			struct lwm2m_buf one = { 0 };
-
-			/* The link encoder quotes (and escapes) the value. */
-			l.params[0] = (struct lwm2m_link_param){
-				.name = { "uri", 3 },
-				.value = { (const char *)uri->bytes.ptr, uri->bytes.len },
-				.has_value = true,
-				.quoted = true,
-			};
-			r = lwm2m_link_encode(&one, &l, 1);
-			/* "<>;uri=..." -> ";uri=..." */
-			if (r >= 0 && one.len > 2)
-				r = lwm2m_buf_append(b, one.data + 2, one.len - 2);
-			lwm2m_buf_free(&one);
-		}
-	}
-out:
-	free(iids.v);
-	return r;
-}
-
-static int bs_discover(struct bsreq *q)
-{
-	struct lwm2m_endpoint *ep = q->ep;
-	struct oid_set oids = { 0 };
-	struct lwm2m_buf b = { 0 };
-	const char *ver = ep->version == 10 ? "1.0" : ep->version == 12 ? "1.2" : "1.1";
-	int r;
-
-	if (q->path.len > 1)
-		return -EINVAL;
-	if (q->path.len == 1 && !fg_objdef(ep, q->path.id[0]))
-		return -ENOENT;
-	r = oid_add(&oids, 0);
-	if (r >= 0)
-		r = oid_add(&oids, 1);
-	if (r >= 0 && ep->store)
-		r = lwm2m_store_foreach_instance(ep->store, collect_oid, &oids);
-	for (size_t i = 0; i < ep->ndeclared && r >= 0; i++)
-		r = oid_add(&oids, ep->declared[i]);
-	if (r < 0)
-		goto out;
-	qsort(oids.v, oids.n, sizeof(*oids.v), cmp_u16);
-	r = lwm2m_buf_printf(&b, "</>;lwm2m=%s", ver);
-	for (size_t i = 0; i < oids.n && r >= 0; i++) {
-		/* /21 (OSCORE) would be listed; /25 belongs to the client. */
-		if (q->path.len == 1 && oids.v[i] != q->path.id[0])
-			continue;
-		r = discover_object(q, oids.v[i], &b);
-	}
-	if (r >= 0)
-		reply_content(q, LWM2M_CT_LINK, &b);
-out:
-	lwm2m_buf_free(&b);
-	free(oids.v);
-	return r;
-}
-
-static void bs_finish(struct bsreq *q)
-{
-	struct lwm2m_endpoint *ep = q->ep;
-	struct lwm2m_client *c = ep->c;
-	struct fg_bs *bs = ep->bs;
-	struct fg_bs_account acct, old_acct = bs->acct;
-	struct lwm2m_records old = bs->committed;
-	const char *why = NULL;
-	int r;
-
-	if (fg_bs_check(&bs->work, &acct, &why) < 0) {
-		/* TS: 4.06 Not Acceptable, and the Bootstrap-Server may go on. */
-		ep_log(ep, LWM2M_LOG_WARNING, "Bootstrap-Finish refused: %s", why);
-		set_code(q, COAP_RESPONSE_CODE(406));
-		return;
-	}
-	bs->committed = bs->work;
-	bs->work = (struct lwm2m_records){ 0 };
-	bs->acct = acct;
-	r = bs_use_account(ep);
-	if (r < 0) {
-		bs->work = bs->committed;
-		bs->committed = old;
-		bs->acct = old_acct;
-		set_code(q, lwm2m_errno_to_coap(r));
-		return;
-	}
-	lwm2m_records_clear(&old);
-	bs->have_account = true;
-	bs->attempts = 0;
-	bs->phase = BS_IDLE;
-	if (c->cfg.state_dir)
-		bs_save(ep);
-	bs_apply_store(ep);
-	set_code(q, COAP_RESPONSE_CODE(204));
-	ep_log(ep, LWM2M_LOG_INFO, "bootstrapped: LwM2M server %s (Short Server ID %u, %s, lifetime %u s)",
-	       ep->uri, ep->ssid, acct.mode == 0 ? "PSK" : "NoSec", ep->lifetime);
-	/* Register from the timer, once this answer has left on the
-	 * Bootstrap-Server's session (ep_use_server marked it for closing). */
-	ep->st = ST_WAIT_REGISTER;
-	ep->req = REQ_NONE;
-	ep->slot_reserved = false;
-	ep->attempts = 0;
-	bs_arm(ep, fg_now(c));
-	fg_ep_set_state(ep, LWM2M_EP_WAITING, 0);
-}
-
-void fg_bs_handler(struct lwm2m_endpoint *ep, coap_resource_t *resource, coap_session_t *session,
-		   const coap_pdu_t *request, const coap_string_t *query, coap_pdu_t *response,
-		   const uint8_t *body, size_t body_len)
-{
-	struct fg_bs *bs = ep->bs;
-	struct bsreq q = {
-		.ep = ep,
-		.resource = resource,
-		.session = session,
-		.pdu = request,
-		.query = query,
-		.response = response,
-	};
-	coap_pdu_code_t method = coap_pdu_get_code(request);
-	char path[160];
-	size_t plen;
-	int r;
-
-	if (bs->phase == BS_IDLE) {
-		/* Between attempts: nobody may configure us. */
-		set_code(&q, COAP_RESPONSE_CODE(401));
-		return;
-	}
-	/* A request before the answer to ours (a separate response still
-	 * on its way) means the Bootstrap-Server accepted it. */
-	bs_serving(ep);
-	if (uri_path(request, path, sizeof(path), &plen) < 0) {
-		set_code(&q, COAP_RESPONSE_CODE(400));
-		return;
-	}
-	if (plen == 3 && !memcmp(path, "/bs", 3)) {
-		if (method == COAP_REQUEST_CODE_POST)
-			bs_finish(&q);
-		else
-			set_code(&q, COAP_RESPONSE_CODE(405));
-		return;
-	}
-	if (lwm2m_path_parse(path, plen, &q.path, NULL) < 0) {
-		set_code(&q, COAP_RESPONSE_CODE(404));
-		return;
-	}
-	q.accept = opt_uint(request, COAP_OPTION_ACCEPT);
-	q.cf = opt_uint(request, COAP_OPTION_CONTENT_FORMAT);
-	q.data = body;
-	q.len = body_len;
-	switch (method) {
-	case COAP_REQUEST_CODE_PUT:
-		r = bs_write(&q);
-		if (r >= 0)
-			set_code(&q, COAP_RESPONSE_CODE(204));
-		break;
-	case COAP_REQUEST_CODE_GET:
-		r = q.accept == LWM2M_CT_LINK ? bs_discover(&q) : bs_read(&q);
-		break;
-	case COAP_REQUEST_CODE_DELETE:
-		r = bs_delete(&q);
-		break;
-	default:
-		r = -EPERM;
-		break;
-	}
-	if (r < 0)
-		set_code(&q, lwm2m_errno_to_coap(r == -EBADMSG ? -EINVAL : r));
 }

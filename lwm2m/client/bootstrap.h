@@ -3,9 +3,10 @@
  * Private to lwm2m/client/: client-initiated Bootstrap (bootstrap.c) and the
  * file that keeps its result. Included by client_internal.h.
  *
- * The hooks below are the only places where the registration state machine
- * (endpoint.c) and the request dispatcher (dm.c) hand over to bootstrap.c;
- * everything else about bootstrap lives in bootstrap.c.
+ * The hooks below, and fg_bs_serve() (request.h), are the only places where
+ * the registration state machine (endpoint.c) and the request dispatcher
+ * (dispatch.c) hand over to the bootstrap module (bootstrap.c, bs_serve.c,
+ * bs_internal.h).
  */
 #pragma once
 
@@ -13,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lwm2m/bs_state.h"
 #include "lwm2m/client.h"
 
 struct lwm2m_endpoint;
@@ -42,13 +44,16 @@ bool fg_bs_failed(struct lwm2m_endpoint *ep, int kind, int err, const char *why)
 /* The server executed /1/0/9 (Bootstrap-Request Trigger): bootstrap again
  * from the timer (the 2.04 leaves first on the current session). */
 void fg_bs_trigger(struct lwm2m_endpoint *ep);
-/* A request from the Bootstrap-Server (the endpoint is in ST_BOOTSTRAP);
- * body is its whole payload (reassembled when it came block-wise). */
-void fg_bs_handler(struct lwm2m_endpoint *ep, coap_resource_t *resource, coap_session_t *session,
-		   const coap_pdu_t *request, const coap_string_t *query, coap_pdu_t *response,
-		   const uint8_t *body, size_t body_len);
-
 /* ---- what endpoint.c offers to bootstrap.c ------------------------------- */
+
+/* Arm ep->timer (an error is logged: the endpoint would stall silently). */
+void fg_ep_arm(struct lwm2m_endpoint *ep, uint64_t when);
+/* The one pacing rule of Register, Update and Bootstrap-Request
+ * (register_rate): take a slot unless ep->timer already fired on one;
+ * false when the message must wait (ep->timer is re-armed at the slot). */
+bool fg_ep_paced(struct lwm2m_endpoint *ep);
+/* A DTLS session whose handshake has not completed yet. */
+bool fg_ep_handshaking(const struct lwm2m_endpoint *ep);
 
 /* Parse "coap[s]://numeric-host[:port]" into ep->server and ep->secure. */
 int fg_ep_parse_server_uri(struct lwm2m_endpoint *ep, const char *uri);
@@ -62,40 +67,10 @@ void fg_ep_abandon(struct lwm2m_endpoint *ep);
  * (token kept in ep->token); opts is consumed. */
 int fg_ep_send(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_optlist_t **opts, int kind);
 
-/* ---- the persisted result (pure: no libcoap, no logging) --------------------- */
-
-/*
- * File layout, version 1 (all integers big-endian):
- *   0  "FGBS"            magic
- *   4  u8 version (1)    5  u8 flags (0)   6  u16 length of the endpoint name
- *   8  u32 length of the payload
- *   12 u32 CRC-32 (IEEE 802.3) of every byte of the file except these four
- *   16 endpoint name (no NUL), then the payload: SenML CBOR (RFC 8428, the
- *      lwm2m/ codec) of the /0 and /1 resource values, names from the root.
- * The name guards against two endpoints whose file names collide (long
- * names are shortened with a hash) and against a file copied to another
- * endpoint; the CRC catches truncation and bit rot that CBOR alone may not.
- */
-#define FG_BS_STATE_MAX (64u * 1024u) /* larger files are refused */
-
-/* Append the file image of recs (resource values of /0 and /1, sorted) for
- * endpoint name to out. -EINVAL (a record outside /0 and /1), -E2BIG,
- * -ENOMEM, codec errors. */
-int fg_bs_state_encode(const char *name, const struct lwm2m_records *recs, struct lwm2m_buf *out);
-
-/* Parse a file image written for endpoint name: header, CRC, name, payload,
- * every record a defined /0 or /1 resource of the right type and
- * multiplicity, no duplicates, and a usable server account (see
- * fg_bs_check()). Records are appended to out (values converted to their
- * defined types) only when everything is right; otherwise out is untouched,
- * *why (may be NULL) says what was wrong, and -EBADMSG (malformed),
- * -EINVAL (well-formed but unusable), -ESTALE (written for another
- * endpoint) or -ENOMEM is returned. */
-int fg_bs_state_decode(const uint8_t *data, size_t len, const char *name, const struct lwm2m_registry *reg,
-		       struct lwm2m_records *out, const char **why);
+/* ---- the persisted result (the codec: lwm2m/bs_state.h) ------------------------ */
 
 /* File name of an endpoint's state, relative to the state directory:
- * "bs-" + the name with every byte outside [A-Za-z0-9._-] as %XX, + ".cbor".
+ * "bs-" + the name with every byte outside [A-Za-z0-9._-] as %XX, + ".state".
  * Names whose encoding is long are cut and given a 64-bit hash, so the name
  * always fits NAME_MAX. out must hold FG_BS_FILE_NAME_MAX bytes. */
 #define FG_BS_FILE_NAME_MAX 200
@@ -105,23 +80,6 @@ int fg_bs_state_file_name(const char *name, char out[FG_BS_FILE_NAME_MAX]);
  * fsync, rename over the final name, fsync the directory. -errno. */
 int fg_bs_state_save(const char *dir, const char *name, const struct lwm2m_records *recs);
 /* Read and decode an endpoint's file. -ENOENT when there is none, -errno
- * of the I/O, or fg_bs_state_decode()'s errors (with *why). */
+ * of the I/O, or lwm2m_bs_state_decode()'s errors (with *why). */
 int fg_bs_state_load(const char *dir, const char *name, const struct lwm2m_registry *reg,
 		     struct lwm2m_records *out, const char **why);
-
-/* The server account a bootstrap result provides: the first /0 instance
- * (by instance id) that is not a Bootstrap-Server account and has a usable
- * URI, security mode (NoSec with coap://, PSK with coaps:// and both keys)
- * and Short Server ID matched by a /1 instance with a lifetime and a UDP
- * binding. Spans point into the records. */
-struct fg_bs_account {
-	uint16_t sec_iid, srv_iid, ssid;
-	uint8_t mode; /* 0 PSK, 3 NoSec */
-	bool queue;   /* binding "UQ" */
-	uint32_t lifetime;
-	struct lwm2m_span uri;
-	struct lwm2m_span identity, key;
-	bool bootstrap_on_failure; /* /1/x/16, true when absent */
-};
-/* 0 with *acct, or -EINVAL and *why (a static string naming the problem). */
-int fg_bs_check(const struct lwm2m_records *recs, struct fg_bs_account *acct, const char **why);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "client_internal.h"
+#include "request.h"
 
 /* libcoap's log handler takes no user data: the most recent client gets
  * libcoap's messages (see client.h, "Global state"). */
@@ -427,7 +428,7 @@ int lwm2m_client_new(sd_event *ev, const struct lwm2m_registry *reg, const struc
 	 * their blocks. Not COAP_BLOCK_SINGLE_BODY: libcoap 4.3.1's
 	 * reassembly of the server's block-wise requests can be driven into
 	 * a NULL dereference (docs/ARCHITECTURE.md, "Block-wise requests");
-	 * without it every block reaches fg_dm_handler, and block1.c
+	 * without it every block reaches fg_request_handler, and block1.c
 	 * reassembles the body within bounds. */
 	coap_context_set_block_mode(c->ctx, COAP_BLOCK_USE_LIBCOAP);
 	coap_register_response_handler(c->ctx, fg_response_handler);
@@ -437,14 +438,14 @@ int lwm2m_client_new(sd_event *ev, const struct lwm2m_registry *reg, const struc
 	/* Every device-management request goes to one handler: the path is
 	 * resolved against the addressed endpoint's store, not against
 	 * libcoap's resource table. */
-	c->unknown = coap_resource_unknown_init2(fg_dm_handler, 0);
+	c->unknown = coap_resource_unknown_init2(fg_request_handler, 0);
 	if (!c->unknown)
 		goto fail;
-	coap_register_request_handler(c->unknown, COAP_REQUEST_GET, fg_dm_handler);
-	coap_register_request_handler(c->unknown, COAP_REQUEST_POST, fg_dm_handler);
-	coap_register_request_handler(c->unknown, COAP_REQUEST_DELETE, fg_dm_handler);
-	coap_register_request_handler(c->unknown, COAP_REQUEST_FETCH, fg_dm_handler);
-	coap_register_request_handler(c->unknown, COAP_REQUEST_IPATCH, fg_dm_handler);
+	coap_register_request_handler(c->unknown, COAP_REQUEST_GET, fg_request_handler);
+	coap_register_request_handler(c->unknown, COAP_REQUEST_POST, fg_request_handler);
+	coap_register_request_handler(c->unknown, COAP_REQUEST_DELETE, fg_request_handler);
+	coap_register_request_handler(c->unknown, COAP_REQUEST_FETCH, fg_request_handler);
+	coap_register_request_handler(c->unknown, COAP_REQUEST_IPATCH, fg_request_handler);
 	coap_add_resource(c->ctx, c->unknown);
 
 	r = sd_event_add_io(ev, &c->io, coap_context_get_coap_fd(c->ctx), EPOLLIN, on_coap_io, c);
@@ -496,7 +497,7 @@ static void on_shutdown_deadline(struct lwm2m_client *c, struct fg_timer *t)
 		fg_ep_free(c->eps);
 	/* Values held for the server are written (and synced) first: the
 	 * next start delivers them. The write's end calls this again. */
-	if (!c->sf_final) {
+	if (!c->sf.final) {
 		fg_sf_final_flush(c);
 		if (fg_sf_flushing(c))
 			return;
@@ -529,6 +530,7 @@ struct lwm2m_client *lwm2m_client_free(struct lwm2m_client *c)
 {
 	if (!c)
 		return NULL;
+	fg_target_free_all(c);
 	while (c->eps)
 		fg_ep_free(c->eps);
 	fg_sf_free(c);

@@ -3,7 +3,7 @@
  * LwM2M Gateway mode (Object 25 v2.0): child devices hosted by one
  * registered endpoint. Each device is /25/<n> in the endpoint's store
  * (0 Device ID, 1 Prefix, 3 IoT Device Objects) and has its own store that
- * requests addressed /<prefix>/... reach (routing in dm.c).
+ * requests addressed /<prefix>/... reach (routing in dispatch.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -97,6 +97,7 @@ static struct lwm2m_device *device_free(struct lwm2m_device *dev)
 {
 	if (!dev)
 		return NULL;
+	fg_target_device_gone(dev);
 	free(dev->prefix);
 	free(dev->device_id);
 	free(dev);
@@ -197,7 +198,7 @@ void lwm2m_device_remove(struct lwm2m_device *dev)
 	if (ep->store) {
 		lwm2m_store_del_instance(ep->store, 25, dev->iid);
 		fg_obs_stop_under(ep, NULL, &LWM2M_PATH(25, dev->iid));
-		lwm2m_obs_remove_attrs(ep->c->obs, ep->obs_id, &LWM2M_PATH(25, dev->iid),
+		lwm2m_obs_remove_attrs(ep->c->obs, ep->obs.id, &LWM2M_PATH(25, dev->iid),
 				       fg_now(ep->c) / 1000u);
 		lwm2m_endpoint_objects_changed(ep);
 	}

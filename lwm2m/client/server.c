@@ -67,7 +67,7 @@ int fg_srv_attach(struct lwm2m_endpoint *ep)
 	struct lwm2m_client *c = ep->c;
 	struct fg_srv *s;
 
-	if (ep->srv && same_server(ep->srv, ep))
+	if (ep->srv.srv && same_server(ep->srv.srv, ep))
 		return 0;
 	fg_srv_detach(ep);
 	for (s = c->srvs; s; s = s->next)
@@ -85,7 +85,7 @@ int fg_srv_attach(struct lwm2m_endpoint *ep)
 		c->srvs = s;
 	}
 	s->refs++;
-	ep->srv = s;
+	ep->srv.srv = s;
 	return 0;
 }
 
@@ -102,12 +102,12 @@ static void srv_free(struct lwm2m_client *c, struct fg_srv *s)
 
 void fg_srv_detach(struct lwm2m_endpoint *ep)
 {
-	struct fg_srv *s = ep->srv;
+	struct fg_srv *s = ep->srv.srv;
 
 	if (!s)
 		return;
-	ep->srv = NULL;
-	ep->parked = ep->probing = false;
+	ep->srv.srv = NULL;
+	ep->srv.parked = ep->srv.probing = false;
 	if (--s->refs == 0)
 		srv_free(ep->c, s);
 }
@@ -155,12 +155,13 @@ static bool parkable(const struct lwm2m_endpoint *ep)
 	/* Bootstrapping talks to another server; one going away finishes
 	 * without us; one waiting for its slot already is as good as parked
 	 * (it parks when its timer fires, see fg_ep_unpark). */
-	return !ep->removing && ep->st != ST_BOOTSTRAP && ep->st != ST_DEREGISTERING && ep->st != ST_DEAD;
+	return !ep->removing && ep->reg.st != ST_BOOTSTRAP && ep->reg.st != ST_DEREGISTERING &&
+	       ep->reg.st != ST_DEAD;
 }
 
 bool fg_srv_lost(struct lwm2m_endpoint *ep, int err, const char *why)
 {
-	struct fg_srv *s = ep->srv;
+	struct fg_srv *s = ep->srv.srv;
 	struct lwm2m_client *c = ep->c;
 	size_t parked = 0;
 	char name[80];
@@ -173,7 +174,7 @@ bool fg_srv_lost(struct lwm2m_endpoint *ep, int err, const char *why)
 		c->stats.servers_lost++;
 		name_server(s, name, sizeof(name));
 		for (struct lwm2m_endpoint *e = c->eps; e; e = e->next)
-			if (e->srv == s && parkable(e) && !e->parked) {
+			if (e->srv.srv == s && parkable(e) && !e->srv.parked) {
 				fg_ep_park(e, err);
 				parked++;
 			}
@@ -181,8 +182,8 @@ bool fg_srv_lost(struct lwm2m_endpoint *ep, int err, const char *why)
 		       "server %s unreachable (%s): %zu registration%s taken as lost, values held; probing "
 		       "it",
 		       name, why, parked, parked == 1 ? "" : "s");
-	} else if (!ep->parked) {
-		if (ep->probing)
+	} else if (!ep->srv.parked) {
+		if (ep->srv.probing)
 			ep_log(ep, LWM2M_LOG_INFO, "server still unreachable (%s)", why);
 		fg_ep_park(ep, err);
 	}
@@ -193,9 +194,9 @@ bool fg_srv_lost(struct lwm2m_endpoint *ep, int err, const char *why)
 
 bool fg_srv_parks(struct lwm2m_endpoint *ep)
 {
-	struct fg_srv *s = ep->srv;
+	struct fg_srv *s = ep->srv.srv;
 
-	if (!s || !s->down || ep->probing || ep->parked || !parkable(ep))
+	if (!s || !s->down || ep->srv.probing || ep->srv.parked || !parkable(ep))
 		return false;
 	fg_ep_park(ep, -EHOSTUNREACH);
 	if (!fg_timer_armed(&s->probe_timer))
@@ -210,7 +211,7 @@ static void on_probe_timer(struct lwm2m_client *c, struct fg_timer *t)
 	if (!s->down)
 		return;
 	for (struct lwm2m_endpoint *ep = c->eps; ep; ep = ep->next)
-		if (ep->srv == s && ep->parked) {
+		if (ep->srv.srv == s && ep->srv.parked) {
 			c->stats.probes++;
 			fg_ep_unpark(ep, true);
 			return;
@@ -221,19 +222,19 @@ static void on_probe_timer(struct lwm2m_client *c, struct fg_timer *t)
 
 void fg_srv_alive(struct lwm2m_endpoint *ep)
 {
-	struct fg_srv *s = ep->srv;
+	struct fg_srv *s = ep->srv.srv;
 	struct lwm2m_client *c = ep->c;
 	size_t n = 0;
 	char name[80];
 
-	ep->probing = false;
+	ep->srv.probing = false;
 	if (!s || !s->down)
 		return;
 	s->down = false;
 	s->attempts = 0;
 	fg_timer_disarm(c, &s->probe_timer);
 	for (struct lwm2m_endpoint *e = c->eps; e; e = e->next)
-		if (e->srv == s && e->parked) {
+		if (e->srv.srv == s && e->srv.parked) {
 			fg_ep_unpark(e, false);
 			n++;
 		}
@@ -246,7 +247,7 @@ void fg_srv_alive(struct lwm2m_endpoint *ep)
 
 void fg_srv_restarted(struct lwm2m_endpoint *ep)
 {
-	struct fg_srv *s = ep->srv;
+	struct fg_srv *s = ep->srv.srv;
 	struct lwm2m_client *c = ep->c;
 	uint64_t now = fg_now(c);
 	size_t n = 0;
@@ -256,7 +257,7 @@ void fg_srv_restarted(struct lwm2m_endpoint *ep)
 	s->checked = now;
 	c->stats.servers_lost++;
 	for (struct lwm2m_endpoint *e = c->eps; e; e = e->next)
-		if (e != ep && e->srv == s && e->st == ST_REGISTERED && !e->removing) {
+		if (e != ep && e->srv.srv == s && e->reg.st == ST_REGISTERED && !e->removing) {
 			fg_ep_want_update(e);
 			n++;
 		}
@@ -271,7 +272,7 @@ uint64_t fg_srv_probe_deadline(const struct lwm2m_endpoint *ep, uint64_t deadlin
 {
 	uint64_t p;
 
-	if (!ep->probing)
+	if (!ep->srv.probing)
 		return deadline;
 	p = fg_now(ep->c) + (uint64_t)ep->c->cfg.probe_max_ms * MS;
 	return p < deadline ? p : deadline;
@@ -287,10 +288,10 @@ void fg_srv_icmp_log_line(struct lwm2m_client *c, const char *msg)
 	if (!arrow || fg_log_line_port(msg, arrow, &port) < 0)
 		return;
 	for (struct lwm2m_endpoint *ep = c->eps; ep; ep = ep->next) {
-		if (ep->session && !ep->parked && lwm2m_endpoint_local_port(ep) == port) {
+		if (ep->session && !ep->srv.parked && lwm2m_endpoint_local_port(ep) == port) {
 			/* Only registered endpoints: an exchange in flight
 			 * gets the same news from libcoap's nack handler. */
-			if (ep->st == ST_REGISTERED && ep->req == REQ_NONE)
+			if (ep->reg.st == ST_REGISTERED && ep->reg.req == REQ_NONE)
 				fg_srv_lost(ep, -EHOSTUNREACH, "ICMP: nobody listens at its address");
 			return;
 		}

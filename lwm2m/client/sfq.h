@@ -2,7 +2,7 @@
 /*
  * Private to lwm2m/client/: the queue of samples one target (an endpoint's
  * own tree or an Object 25 device) holds for its server, and the file that
- * keeps it. Pure: no libcoap, no I/O, no logging (sf.c does those), so the
+ * keeps it. Pure: no libcoap, no I/O, no logging (sf*.c do those), so the
  * file format is fuzzed alone (tests/fuzz/fuzz_sfq.c).
  *
  * A sample is a resource (instance) value with its time of measurement

@@ -14,19 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Bitwise: the files are written off the loop and read once per start; a
- * table would buy nothing measurable. */
-uint32_t fg_crc32(uint32_t crc, const uint8_t *p, size_t n)
-{
-	crc = ~crc;
-	for (size_t i = 0; i < n; i++) {
-		crc ^= p[i];
-		for (int k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0xEDB88320u & -(crc & 1u));
-	}
-	return ~crc;
-}
-
 static bool name_char_plain(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||

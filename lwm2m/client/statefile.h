@@ -19,47 +19,9 @@
 #include <stdint.h>
 
 #include "common/job.h"
+#include "lwm2m/bytes.h"
 
-/* ---- bytes ------------------------------------------------------------------ */
-
-static inline void fg_put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void fg_put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static inline void fg_put_be64(uint8_t *p, uint64_t v)
-{
-	fg_put_be32(p, (uint32_t)(v >> 32));
-	fg_put_be32(p + 4, (uint32_t)v);
-}
-
-static inline uint16_t fg_get_be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t fg_get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline uint64_t fg_get_be64(const uint8_t *p)
-{
-	return (uint64_t)fg_get_be32(p) << 32 | fg_get_be32(p + 4);
-}
-
-/* CRC-32 (IEEE 802.3, reflected 0xEDB88320) of n bytes, continuing crc
- * (start with 0). */
-uint32_t fg_crc32(uint32_t crc, const uint8_t *p, size_t n);
+/* Big-endian integers and CRC-32: lwm2m/bytes.h (the pure side uses them too). */
 
 /* ---- names -------------------------------------------------------------------- */
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target: the parser of the bootstrap result file
- * (fg_bs_state_decode, lwm2m/client/bootstrap.c).
+ * (lwm2m_bs_state_decode, lwm2m/bs_state.c).
  *
  * First input byte: odd = the rest is a whole file, as found on disk (the
  * endpoint name is taken from the file when it looks like one, so the name
@@ -121,14 +121,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		file = frame(name, data + 1, size - 1, &len);
 	}
 
-	r = fg_bs_state_decode(file, len, name, reg, &out, &why);
+	r = lwm2m_bs_state_decode(file, len, name, reg, &out, &why);
 	if (r < 0) {
 		if (!why || out.n)
 			abort();
 	} else {
-		if (fg_bs_state_encode(name, &out, &b) < 0)
+		if (lwm2m_bs_state_encode(name, &out, &b) < 0)
 			abort();
-		if (fg_bs_state_decode(b.data, b.len, name, reg, &again, &why) < 0 || again.n != out.n)
+		if (lwm2m_bs_state_decode(b.data, b.len, name, reg, &again, &why) < 0 || again.n != out.n)
 			abort();
 		for (size_t i = 0; i < out.n; i++)
 			if (lwm2m_path_cmp(&out.v[i].path, &again.v[i].path) != 0 ||

@@ -107,6 +107,38 @@ class Glue(test_devices.Base):
         self.assertEqual(r["code"], "2.04", r)
         self.assertEqual(gw.stop(), 0)
 
+    def test_gateway_mode_requests_reach_the_device(self):
+        # In gateway mode each device is a target of the client that is an
+        # Object 25 device of the gateway's endpoint: the server's Write,
+        # Execute and Read addressed /PREFIX/... reach that device's bridge
+        # (the client routes them to the target, no lookup by name), the
+        # gateway's own tree stays its own, and an unknown prefix is 4.04.
+        text = config(self.srv.url).replace("  lifetime: 60s", "  mode: gateway\n  lifetime: 60s")
+        gw = self.start(text)
+        self.srv.wait_event("register", ep="gw", timeout=15)
+        gw.wait_log(r"^fake: add_point bus v1 /3306/0/5850 address=a1 poll=2000000$")
+        self.wait_prefixes("gw", ["v1", "v2"])
+        self.assertEqual(self.value("gw", "/v2/3/0/11/0"), 16)
+        r = self.srv.request("write", ep="gw", path="/v1/3306/0/5850", value=True, type="boolean", timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        gw.wait_log(r"^fake: write bus v1 key=on value=true$")
+        self.assertEqual(self.value("gw", "/v1/3306/0/5850"), True)
+        r = self.srv.request("write", ep="gw", path="/v2/3306/0/5850", value=False, type="boolean", timeout=10)
+        self.assertEqual(r["code"], "5.03", r)
+        r = self.srv.request("execute", ep="gw", path="/v1/3/0/4", args="0='now'", timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        gw.wait_log(r"^fake: execute bus v1 action=reboot args=0='now'$")
+        # The gateway's own tree is its own: an Execute of a resource that
+        # is not executable there is 4.05 (its Reboot, /3/0/4, reboots the
+        # gateway: tests/gateway/test_remote.py).
+        r = self.srv.request("execute", ep="gw", path="/3/0/0", timeout=10)
+        self.assertEqual(r["code"], "4.05", r)
+        r = self.srv.request("write", ep="gw", path="/nope/3306/0/5850", value=True, type="boolean", timeout=10)
+        self.assertEqual(r["code"], "4.04", r)
+        r = gw.ctl("status")
+        self.assertIn("v1      bus     gw/v1     registered", r.stdout)
+        self.assertEqual(gw.stop(), 0)
+
     def tmp(self):
         import tempfile
         import shutil

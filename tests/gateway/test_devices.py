@@ -157,6 +157,17 @@ class Base(unittest.TestCase):
         self.addCleanup(gw.stop)
         return gw
 
+    def wait_prefixes(self, ep, expected, timeout=10):
+        """Wait until ep's Object 25 instances carry these prefixes (sorted)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r = self.srv.request("read", ep=ep, path="/25", timeout=10)
+            prefixes = sorted(v for p, v in records_by_path(r).items() if p.endswith("/1"))
+            if prefixes == expected:
+                break
+            time.sleep(0.2)
+        self.assertEqual(prefixes, expected)
+
     def value(self, ep, path):
         r = self.srv.request("read", ep=ep, path=path, timeout=10)
         self.assertEqual(r["code"], "2.05", r)
@@ -528,14 +539,7 @@ class GatewayMode(Base):
         # Devices are /25 instances; their objects are not in the gateway's list.
         self.assertIn("/25", " ".join(reg["paths"]) + " ".join(
             e.get("paths", []) and " ".join(e["paths"]) for e in self.srv.events("update")))
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            r = self.srv.request("read", ep="gw", path="/25", timeout=10)
-            prefixes = sorted(v for p, v in records_by_path(r).items() if p.endswith("/1"))
-            if prefixes == ["s1", "s2"]:
-                break
-            time.sleep(0.2)
-        self.assertEqual(prefixes, ["s1", "s2"])
+        self.wait_prefixes("gw", ["s1", "s2"])
         self.assertEqual(self.value("gw", "/s2/3/0/0"), "fieldgate demo")
         self.assertEqual(gw.ctl("sample", "s1", "/3303/0/5700", "1").stdout, "ok\n")
         obs = self.srv.request("observe", ep="gw", path="/s1/3303/0/5700", timeout=10)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests of the bootstrap result file (lwm2m/client/bootstrap.c): file
+ * Unit tests of the bootstrap result file (lwm2m/bs_state.c): file
  * names derived from endpoint names, encode/decode round trip, the golden
  * file tests/data/bootstrap/state-v1.hex, every truncation and bit flip,
  * malformed payloads, the server-account check, and the atomic save/load
@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <arpa/inet.h>
+#include <strings.h>
 
 #include "lwm2m/client/client_internal.h"
 #include "testutil.h"
@@ -214,10 +216,10 @@ static void round_trip(void **state)
 	account(&in, 1, 1, "coaps://127.0.0.1:5684", 0, 101, 300, "UQ");
 	add(&in, LWM2M_PATH(1, 1, 16), boolean(false));
 	lwm2m_records_sort(&in);
-	assert_int_equal(fg_bs_state_encode("dev1", &in, &b), 0);
+	assert_int_equal(lwm2m_bs_state_encode("dev1", &in, &b), 0);
 	assert_memory_equal(b.data, "FGBS\x01\x00\x00\x04", 8);
 	assert_memory_equal(b.data + 16, "dev1", 4);
-	assert_int_equal(fg_bs_state_decode(b.data, b.len, "dev1", reg, &out, &why), 0);
+	assert_int_equal(lwm2m_bs_state_decode(b.data, b.len, "dev1", reg, &out, &why), 0);
 	assert_int_equal(out.n, in.n);
 	for (size_t i = 0; i < in.n; i++) {
 		assert_int_equal(lwm2m_path_cmp(&in.v[i].path, &out.v[i].path), 0);
@@ -230,8 +232,8 @@ static void round_trip(void **state)
 	v = find(&out, LWM2M_PATH(1, 1, 1));
 	assert_int_equal(v->i, 300);
 
-	struct fg_bs_account a;
-	assert_int_equal(fg_bs_check(&out, &a, &why), 0);
+	struct lwm2m_bs_account a;
+	assert_int_equal(lwm2m_bs_check(&out, &a, &why), 0);
 	assert_int_equal(a.sec_iid, 1);
 	assert_int_equal(a.srv_iid, 1);
 	assert_int_equal(a.ssid, 101);
@@ -245,9 +247,9 @@ static void round_trip(void **state)
 	/* Records outside /0 and /1 are refused at encode time. */
 	add(&in, LWM2M_PATH(3, 0, 0), str("Acme"));
 	lwm2m_buf_reset(&b);
-	assert_int_equal(fg_bs_state_encode("dev1", &in, &b), -EINVAL);
+	assert_int_equal(lwm2m_bs_state_encode("dev1", &in, &b), -EINVAL);
 	assert_int_equal(b.len, 0);
-	assert_int_equal(fg_bs_state_encode("", &in, &b), -EINVAL);
+	assert_int_equal(lwm2m_bs_state_encode("", &in, &b), -EINVAL);
 	lwm2m_buf_free(&b);
 	lwm2m_records_clear(&in);
 	lwm2m_records_clear(&out);
@@ -263,7 +265,7 @@ static void golden_file(void **state)
 	uint8_t *data = tu_read_hex("bootstrap/state-v1.hex", &len);
 
 	(void)state;
-	assert_int_equal(fg_bs_state_decode(data, len, "dev1", reg, &out, &why), 0);
+	assert_int_equal(lwm2m_bs_state_decode(data, len, "dev1", reg, &out, &why), 0);
 	assert_int_equal(out.n, 10);
 	v = find(&out, LWM2M_PATH(0, 1, 0));
 	assert_int_equal(v->type, LWM2M_TYPE_STRING);
@@ -275,7 +277,7 @@ static void golden_file(void **state)
 	assert_int_equal(find(&out, LWM2M_PATH(1, 1, 1))->i, 300);
 	assert_false(find(&out, LWM2M_PATH(0, 1, 1))->b);
 	/* The encoder still writes exactly the golden bytes. */
-	assert_int_equal(fg_bs_state_encode("dev1", &out, &b), 0);
+	assert_int_equal(lwm2m_bs_state_encode("dev1", &out, &b), 0);
 	assert_int_equal(b.len, len);
 	assert_memory_equal(b.data, data, len);
 	lwm2m_buf_free(&b);
@@ -293,18 +295,18 @@ static void corruption(void **state)
 
 	(void)state;
 	account(&in, 0, 0, "coap://[::1]:5683", 3, 7, 60, "U");
-	assert_int_equal(fg_bs_state_encode("e", &in, &b), 0);
+	assert_int_equal(lwm2m_bs_state_encode("e", &in, &b), 0);
 	add(&out, LWM2M_PATH(1, 9, 0), i64(1)); /* must survive failures */
 	for (size_t n = 0; n < b.len; n++) {
 		why = NULL;
-		assert_int_equal(fg_bs_state_decode(b.data, n, "e", reg, &out, &why), -EBADMSG);
+		assert_int_equal(lwm2m_bs_state_decode(b.data, n, "e", reg, &out, &why), -EBADMSG);
 		assert_non_null(why);
 		assert_int_equal(out.n, 1);
 	}
 	for (size_t i = 0; i < b.len; i++)
 		for (int bit = 0; bit < 8; bit++) {
 			b.data[i] ^= (uint8_t)(1u << bit);
-			int r = fg_bs_state_decode(b.data, b.len, "e", reg, &out, &why);
+			int r = lwm2m_bs_state_decode(b.data, b.len, "e", reg, &out, &why);
 			b.data[i] ^= (uint8_t)(1u << bit);
 			assert_true(r == -EBADMSG);
 			assert_int_equal(out.n, 1);
@@ -312,13 +314,13 @@ static void corruption(void **state)
 	/* A byte too many. */
 	lwm2m_buf_putc(&b, 0);
 	why = NULL;
-	assert_int_equal(fg_bs_state_decode(b.data, b.len, "e", reg, &out, &why), -EBADMSG);
+	assert_int_equal(lwm2m_bs_state_decode(b.data, b.len, "e", reg, &out, &why), -EBADMSG);
 	assert_string_equal(why, "truncated, or bytes after its end");
 	b.len--;
 	/* Someone else's file. */
-	assert_int_equal(fg_bs_state_decode(b.data, b.len, "f", reg, &out, &why), -ESTALE);
+	assert_int_equal(lwm2m_bs_state_decode(b.data, b.len, "f", reg, &out, &why), -ESTALE);
 	assert_string_equal(why, "written for another endpoint");
-	assert_int_equal(fg_bs_state_decode(b.data, b.len, "e", reg, &out, NULL), 0);
+	assert_int_equal(lwm2m_bs_state_decode(b.data, b.len, "e", reg, &out, NULL), 0);
 	assert_int_equal(out.n, 1 + in.n);
 	lwm2m_buf_free(&b);
 	lwm2m_records_clear(&in);
@@ -330,7 +332,7 @@ static void expect_refused(const uint8_t *data, size_t len, int err, const char 
 	struct lwm2m_records out = { 0 };
 	const char *why = NULL;
 
-	assert_int_equal(fg_bs_state_decode(data, len, "e", reg, &out, &why), err);
+	assert_int_equal(lwm2m_bs_state_decode(data, len, "e", reg, &out, &why), err);
 	assert_non_null(why);
 	assert_string_equal(why, why_expected);
 	assert_int_equal(out.n, 0);
@@ -401,12 +403,12 @@ static void malformed_payloads(void **state)
 static void check_case(void (*build)(struct lwm2m_records *), const char *why_expected)
 {
 	struct lwm2m_records r = { 0 };
-	struct fg_bs_account a;
+	struct lwm2m_bs_account a;
 	const char *why = NULL;
 
 	build(&r);
 	lwm2m_records_sort(&r);
-	assert_int_equal(fg_bs_check(&r, &a, &why), -EINVAL);
+	assert_int_equal(lwm2m_bs_check(&r, &a, &why), -EINVAL);
 	assert_string_equal(why, why_expected);
 	lwm2m_records_clear(&r);
 }
@@ -489,7 +491,7 @@ static void b_no_uri(struct lwm2m_records *r)
 static void account_check(void **state)
 {
 	struct lwm2m_records r = { 0 };
-	struct fg_bs_account a;
+	struct lwm2m_bs_account a;
 	const char *why = NULL;
 
 	(void)state;
@@ -515,7 +517,7 @@ static void account_check(void **state)
 	drop(&r, LWM2M_PATH(0, 2, 3)); /* PSK without identity */
 	account(&r, 5, 3, "coap://[::1]:5683", 3, 11, 45, "U");
 	account(&r, 7, 6, "coap://127.0.0.1:5683", 3, 12, 30, "U");
-	assert_int_equal(fg_bs_check(&r, &a, &why), 0);
+	assert_int_equal(lwm2m_bs_check(&r, &a, &why), 0);
 	assert_int_equal(a.sec_iid, 5);
 	assert_int_equal(a.srv_iid, 3);
 	assert_int_equal(a.ssid, 11);
@@ -524,6 +526,84 @@ static void account_check(void **state)
 	assert_false(a.queue);
 	assert_true(a.bootstrap_on_failure);
 	lwm2m_records_clear(&r);
+}
+
+/* The account's URI is checked without libcoap (lwm2m/bs_state.c), then
+ * parsed by libcoap when the endpoint uses it: both must agree on what is
+ * a coap:// or coaps:// URI with a numeric host. */
+static bool libcoap_accepts(const char *uri)
+{
+	char host[64];
+	coap_uri_t u;
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (coap_split_uri((const uint8_t *)uri, strlen(uri), &u) < 0)
+		return false;
+	if (u.scheme != COAP_URI_SCHEME_COAP && u.scheme != COAP_URI_SCHEME_COAPS)
+		return false;
+	if (u.host.length == 0 || u.host.length >= sizeof(host))
+		return false;
+	memcpy(host, u.host.s, u.host.length);
+	host[u.host.length] = '\0';
+	return inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1;
+}
+
+static void uri_as_libcoap(void **state)
+{
+	static const char *const uris[] = {
+		"coap://127.0.0.1",
+		"coap://127.0.0.1:5683",
+		"coaps://127.0.0.1:5684",
+		"COAP://127.0.0.1",
+		"coapS://127.0.0.1",
+		"coap://[::1]:5683",
+		"coap://[::1]",
+		"coap://[]:5683",
+		"coap://[::1",
+		"coap://",
+		"coap:/127.0.0.1",
+		"coap+tcp://127.0.0.1",
+		"coaps+tcp://127.0.0.1",
+		"coap://127.0.0.1:",
+		"coap://127.0.0.1:65535",
+		"coap://127.0.0.1:65536",
+		"coap://127.0.0.1:99999999",
+		"coap://127.0.0.1:12x",
+		"coap://127.0.0.1/",
+		"coap://127.0.0.1/rd?x=1",
+		"coap://127.0.0.1?x",
+		"coap://127.0.0.1:5683?x",
+		"coap://127.0.0.1/?",
+		"coap://server.example.com",
+		"coap://1.2.3",
+		"http://127.0.0.1",
+		"coap://127.0.0.1:5683/a/b",
+		"coap://:5683",
+		"coap://[::1]x",
+		"coap://[::1]?x",
+		"coap://[::1]/x",
+		"coap://0x7f.1",
+		"c",
+		"coapx://127.0.0.1",
+	};
+	struct lwm2m_bs_account a;
+	const char *why;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
+		struct lwm2m_records r = { 0 };
+		bool secure = !strncasecmp(uris[i], "coaps", 5);
+		int got;
+
+		account(&r, 1, 1, uris[i], secure ? 0 : 3, 1, 60, "U");
+		lwm2m_records_sort(&r);
+		got = lwm2m_bs_check(&r, &a, &why);
+		if ((got == 0) != libcoap_accepts(uris[i]))
+			fail_msg("%s: check %d, libcoap %s", uris[i], got,
+				 libcoap_accepts(uris[i]) ? "accepts" : "refuses");
+		lwm2m_records_clear(&r);
+	}
 }
 
 /* ---- save / load ---------------------------------------------------------------- */
@@ -624,7 +704,8 @@ int main(void)
 		cmocka_unit_test(file_names),    cmocka_unit_test(file_names_long),
 		cmocka_unit_test(round_trip),    cmocka_unit_test(golden_file),
 		cmocka_unit_test(corruption),    cmocka_unit_test(malformed_payloads),
-		cmocka_unit_test(account_check), cmocka_unit_test(save_and_load),
+		cmocka_unit_test(account_check), cmocka_unit_test(uri_as_libcoap),
+		cmocka_unit_test(save_and_load),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests of lwm2m/client internals that need no network: the heap of
- * deadlines, the Register link list, the Execute argument grammar and the
- * errno -> CoAP code table.
+ * deadlines, the Register link list, the Execute argument grammar, the
+ * errno -> CoAP code table, and targets following the client's mode.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -237,12 +237,110 @@ static void errno_codes(void **state)
 	assert_int_equal(lwm2m_errno_to_coap(-12345), COAP_RESPONSE_CODE(500));
 }
 
+/* ---- targets ------------------------------------------------------------------ */
+
+struct tstate {
+	int calls;
+	enum lwm2m_ep_state st;
+	struct lwm2m_target *t;
+};
+
+static void t_state(void *ud, struct lwm2m_target *t, enum lwm2m_ep_state st, int err)
+{
+	struct tstate *ts = ud;
+
+	assert_int_equal(err, 0);
+	ts->calls++;
+	ts->st = st;
+	ts->t = t;
+}
+
+/* A target is an Object 25 device of the gateway endpoint or an endpoint of
+ * its own, as the client's mode says when it is added; in gateway mode it
+ * waits for the gateway endpoint, its values going to its store. */
+static void targets_follow_the_mode(void **state)
+{
+	static const struct lwm2m_target_ops ops = { .state = t_state };
+	struct lwm2m_registry *reg = lwm2m_registry_new();
+	struct lwm2m_store *gws = lwm2m_store_new(reg), *ds = lwm2m_store_new(reg),
+			   *es = lwm2m_store_new(reg);
+	struct lwm2m_client_config cc = { .target_mode = LWM2M_TARGETS_GATEWAY };
+	struct lwm2m_endpoint_config ec = { .name = "gw",
+					    .server_uri = "coap://127.0.0.1:9",
+					    .gateway = true };
+	struct tstate ts = { 0 };
+	struct lwm2m_target_config tc = {
+		.prefix = "dev1", .device_id = "id1", .store = ds, .ops = &ops, .ud = &ts
+	};
+	const struct lwm2m_path temp = LWM2M_PATH(3303, 0, 5700);
+	struct lwm2m_value v = { .type = LWM2M_TYPE_FLOAT, .f = 21.5 }, got;
+	struct lwm2m_target *t, *te;
+	struct lwm2m_endpoint *gw;
+	struct lwm2m_client *c;
+	sd_event *ev;
+	uint32_t pmin = 7;
+
+	(void)state;
+	assert_int_equal(sd_event_new(&ev), 0);
+	assert_int_equal(lwm2m_client_new(ev, reg, &cc, &c), 0);
+	assert_int_equal(lwm2m_store_add_instance(ds, 3303, 0), 0);
+
+	/* Gateway mode, no gateway endpoint yet: the target waits. */
+	assert_int_equal(lwm2m_target_add(c, &tc, &t), 0);
+	assert_null(lwm2m_target_endpoint_name(t));
+	assert_int_equal(lwm2m_target_state(t), LWM2M_EP_WAITING);
+	assert_int_equal(lwm2m_target_set(t, &temp, &v, 0, false), 0);
+	assert_int_equal(lwm2m_store_get(ds, &temp, &got), 0);
+	assert_true(got.f == 21.5);
+	assert_int_equal(lwm2m_target_observed(t, &temp, &pmin), 0);
+	assert_int_equal(ts.calls, 0);
+
+	/* The gateway endpoint comes: the target becomes its /25/0, and
+	 * learns its presence. */
+	assert_int_equal(lwm2m_endpoint_add(c, &ec, gws, &gw), 0);
+	assert_int_equal(ts.calls, 1);
+	assert_ptr_equal(ts.t, t);
+	assert_int_equal(ts.st, LWM2M_EP_WAITING);
+	assert_string_equal(lwm2m_target_endpoint_name(t), "gw");
+	assert_int_equal(lwm2m_store_get(gws, &LWM2M_PATH(25, 0, 1), &got), 0);
+	assert_int_equal(got.bytes.len, 4);
+	assert_memory_equal(got.bytes.ptr, "dev1", 4);
+	assert_int_equal(lwm2m_target_set(t, &temp, &v, 0, false), 0);
+
+	/* Endpoint mode for targets added from now on: each its own. */
+	assert_int_equal(lwm2m_client_set_target_mode(c, (enum lwm2m_target_mode)7), -EINVAL);
+	assert_int_equal(lwm2m_client_set_target_mode(c, LWM2M_TARGETS_ENDPOINTS), 0);
+	tc.store = es;
+	tc.ud = NULL;
+	tc.ops = NULL;
+	assert_int_equal(lwm2m_target_add(c, &tc, &te), -EAGAIN); /* no endpoint configuration */
+	ec.name = "dev2";
+	tc.endpoint = &ec;
+	assert_int_equal(lwm2m_target_add(c, &tc, &te), 0);
+	assert_string_equal(lwm2m_target_endpoint_name(te), "dev2");
+	assert_int_equal(lwm2m_target_state(te), LWM2M_EP_WAITING);
+	assert_ptr_equal(lwm2m_target_store(te), es);
+
+	/* The gateway endpoint goes: its target waits again (no call: the
+	 * endpoint is being removed). */
+	lwm2m_endpoint_remove(gw);
+	assert_null(lwm2m_target_endpoint_name(t));
+	lwm2m_target_remove(t);
+	/* te is freed with the client. */
+	lwm2m_client_free(c);
+	lwm2m_store_free(gws);
+	lwm2m_store_free(ds);
+	lwm2m_store_free(es);
+	lwm2m_registry_free(reg);
+	sd_event_unref(ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(heap_is_ordered), cmocka_unit_test(heap_index_tracks_position),
 		cmocka_unit_test(links),           cmocka_unit_test(exec_args),
-		cmocka_unit_test(errno_codes),
+		cmocka_unit_test(errno_codes),     cmocka_unit_test(targets_follow_the_mode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
