@@ -30,7 +30,7 @@ struct mdev {
 	const char *name, *bridge, *type;
 	bool registered, reachable;
 	uint64_t last_seen; /* CLOCK_REALTIME usec, 0: never */
-	uint64_t samples, decode_errors, unreachable, registration_fail;
+	uint64_t samples, decode_errors, unreachable, registration_fail, notifications;
 	struct bridge_counter counters[BRIDGE_COUNTERS_MAX];
 	size_t ncounters;
 };
@@ -73,6 +73,7 @@ static void gather_device(void *ud, const struct gw_device_info *d)
 		.decode_errors = d->decode_errors,
 		.unreachable = d->unreachable,
 		.registration_fail = d->registration_fail,
+		.notifications = d->notifications,
 		.ncounters = d->ncounters,
 	};
 	memcpy(m->counters, d->counters, d->ncounters * sizeof(d->counters[0]));
@@ -136,7 +137,7 @@ static void one(const struct out *o, const char *name, bool counter, const char 
 	sample(o, "fieldgate_", name, counter, NULL, value);
 }
 
-enum dev_field { F_REGISTERED, F_REACHABLE, F_SAMPLES, F_DECODE, F_UNREACHABLE, F_REGFAIL };
+enum dev_field { F_REGISTERED, F_REACHABLE, F_SAMPLES, F_DECODE, F_UNREACHABLE, F_REGFAIL, F_NOTIFICATIONS };
 
 static uint64_t dev_value(const struct mdev *d, enum dev_field f)
 {
@@ -151,6 +152,8 @@ static uint64_t dev_value(const struct mdev *d, enum dev_field f)
 		return d->decode_errors;
 	case F_UNREACHABLE:
 		return d->unreachable;
+	case F_NOTIFICATIONS:
+		return d->notifications;
 	default:
 		return d->registration_fail;
 	}
@@ -172,6 +175,8 @@ static void devices(const struct out *o, const struct gather *g)
 		{ "device_decode_errors", F_DECODE, true, "samples the device's profile refused" },
 		{ "device_unreachable", F_UNREACHABLE, true, "times the device became unreachable" },
 		{ "device_registration_failures", F_REGFAIL, true, "registration exchanges that failed" },
+		{ "device_notifications", F_NOTIFICATIONS, true,
+		  "notifications sent to the LwM2M server for the device since it started" },
 	};
 
 	for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++) {

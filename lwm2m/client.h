@@ -711,6 +711,10 @@ const char *lwm2m_target_endpoint_name(const struct lwm2m_target *t);
 /* lwm2m_endpoint_sf_stats() of the target (zeros while waiting). */
 void lwm2m_target_sf_stats(const struct lwm2m_target *t, struct lwm2m_sf_stats *out);
 struct lwm2m_store *lwm2m_target_store(const struct lwm2m_target *t);
+/* Notifications sent for the target since it was added (observations and
+ * held values delivered as notifications; not Send), whatever its
+ * endpoint or gateway endpoint did meanwhile. */
+uint64_t lwm2m_target_notifications(const struct lwm2m_target *t);
 
 /* ---- errors ---------------------------------------------------------------- */
 

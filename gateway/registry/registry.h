@@ -161,6 +161,7 @@ struct gw_device_info {
 	uint64_t decode_errors;     /* samples the profile refused */
 	uint64_t unreachable;       /* times it became unreachable */
 	uint64_t registration_fail; /* registration exchanges that failed */
+	uint64_t notifications;     /* sent to the server for it since it started */
 	struct bridge_counter counters[BRIDGE_COUNTERS_MAX]; /* the bridge's (device_counters) */
 	size_t ncounters;
 	char bridge_status[160]; /* the bridge's text (device_status), "" when none */

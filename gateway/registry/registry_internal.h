@@ -240,6 +240,8 @@ void target_detach(struct dev *d); /* forget it: the client frees it */
 int target_set_at(struct dev *d, const struct lwm2m_path *p, const struct lwm2m_value *v, double time,
 		  bool historical);
 void target_held_note(const struct dev *d, char *buf, size_t size);
+/* Notifications the client sent for d since d started (0 before). */
+uint64_t target_notifications(const struct dev *d);
 int target_written(struct dev *d, const struct lwm2m_path *path, const struct lwm2m_records *recs,
 		   bool replace); /* a store write that observers see */
 int target_observed(const struct dev *d, const struct lwm2m_path *p, uint32_t *pmin);

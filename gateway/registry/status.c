@@ -183,6 +183,7 @@ void gw_registry_each_device(const struct gw_registry *r,
 			.decode_errors = d->errors,
 			.unreachable = d->unreachable,
 			.registration_fail = d->reg_failures,
+			.notifications = target_notifications(d),
 		};
 		if (ops && ops->device_counters &&
 		    (k = ops->device_counters(d->br->b, d->name, info->counters, BRIDGE_COUNTERS_MAX)) > 0)

@@ -422,6 +422,11 @@ int target_set_at(struct dev *d, const struct lwm2m_path *p, const struct lwm2m_
 	return lwm2m_store_set_at(d->store, p, v, time);
 }
 
+uint64_t target_notifications(const struct dev *d)
+{
+	return d->tgt.t ? lwm2m_target_notifications(d->tgt.t) : 0;
+}
+
 /* What the client holds for the server of d's values (status). */
 void target_held_note(const struct dev *d, char *buf, size_t size)
 {

@@ -354,7 +354,12 @@ struct lwm2m_target {
 	char *prefix, *device_id;  /* gateway mode */
 	struct lwm2m_endpoint *ep; /* endpoint mode: its own, NULL once gone */
 	struct lwm2m_device *dev;  /* gateway mode: NULL while waiting for the gateway endpoint */
+	uint64_t notifications;    /* sent for it since it was added (kept across registrations) */
 };
+
+/* Count a notification sent for ep's own tree (dev NULL) or a device
+ * toward the target that is, if any. */
+void fg_target_notified(struct lwm2m_endpoint *ep, struct lwm2m_device *dev);
 
 /* The operations (and their user data) that serve a request to ep's own
  * tree (dev NULL) or to a device: a device that is a target has the

@@ -324,6 +324,7 @@ static void obs_send(struct lwm2m_endpoint *ep, struct fg_obs *o, bool con)
 	if (mid == COAP_INVALID_MID)
 		goto out; /* freed by coap_send */
 	c->stats.notifications++;
+	fg_target_notified(ep, o->dev);
 	fg_sf_notified(ep);
 	if (con) {
 		o->want_con = false;

@@ -331,3 +331,16 @@ struct lwm2m_store *lwm2m_target_store(const struct lwm2m_target *t)
 {
 	return t->store;
 }
+
+uint64_t lwm2m_target_notifications(const struct lwm2m_target *t)
+{
+	return t ? t->notifications : 0;
+}
+
+void fg_target_notified(struct lwm2m_endpoint *ep, struct lwm2m_device *dev)
+{
+	struct lwm2m_target *t = dev ? dev->tgt : ep->tgt;
+
+	if (t)
+		t->notifications++;
+}

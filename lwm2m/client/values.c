@@ -135,6 +135,7 @@ int fg_obs_send_stored(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, cons
 	if (coap_send(ep->session, pdu) == COAP_INVALID_MID)
 		goto out;
 	c->stats.notifications++;
+	fg_target_notified(ep, dev);
 	ep->obs.con_busy_until = fg_now(c) + fg_obs_max_transmit_wait_us(ep->session);
 	r = 0;
 out:

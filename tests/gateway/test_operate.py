@@ -38,6 +38,7 @@ sys.path.insert(0, os.path.join(SOURCE, "tests", "mqtt"))
 sys.path.insert(0, HERE)
 import test_devices  # noqa: E402
 from mqttpeer import Broker  # noqa: E402
+from fglwm2m import records_by_path  # noqa: E402
 
 FIELDGATE = None
 SCHEMA = os.path.join(SOURCE, "docs", "status.schema.json")
@@ -245,6 +246,28 @@ class Reports(test_devices.Base):
         self.gw.proc.send_signal(signal.SIGTERM)
         self.assertEqual(self.gw.proc.wait(timeout=20), 0)
         self.assertFalse(os.path.exists(self.textfile))
+
+    def test_notifications_per_device(self):
+        # Issue 18: per device, the notifications sent to the server. th1 is
+        # observed and changes twice; th2 is not observed.
+        self.publish_until_counted(1)
+        obs = self.srv.request("observe", ep="gw-th1", path="/3303/0/5700", timeout=10)
+        self.assertEqual(obs["code"], "2.05", obs)
+
+        def count(dev):
+            om = families(fg("-c", self.gw.path, "metrics").stdout, True)
+            return sample_value(om, "fieldgate_device_notifications",
+                                "fieldgate_device_notifications_total", device=dev)
+        self.assertEqual(count("th1"), 0)  # the Observe's answer is no notification
+        for v in (30.5, 31.5):
+            self.broker.pub("zigbee2mqtt/th1", '{"temperature":%s,"humidity":40,"battery":90}' % v, qos=1)
+            wait_for(lambda: [e for e in self.srv.events("notify") if e["ep"] == "gw-th1"
+                              and records_by_path(e).get("/3303/0/5700") == v], "the notification of %s" % v)
+        sent = len([e for e in self.srv.events("notify") if e["ep"] == "gw-th1"])
+        self.assertEqual(sent, 2)
+        self.assertEqual(count("th1"), sent)
+        self.assertEqual(count("th2"), 0)
+        self.assertEqual(count("const1"), 0)
 
 
 def write_secret(path, text, mode=0o600):
