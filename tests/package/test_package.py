@@ -100,8 +100,9 @@ class Package(unittest.TestCase):
                         ("/usr/lib/sysusers.d/fieldgate.conf", 0o644),
                         ("/usr/lib/tmpfiles.d/fieldgate.conf", 0o644),
                         ("/etc/fieldgate/fieldgate.yaml", 0o640),
-                        ("/etc/fieldgate/objects/26241.xml", 0o644),
-                        ("/etc/fieldgate/objects/26242.xml", 0o644),
+                        ("/etc/fieldgate/objects", 0o755),
+                        ("/usr/share/fieldgate/objects/26241.xml", 0o644),
+                        ("/usr/share/fieldgate/objects/26242.xml", 0o644),
                         ("/etc/fieldgate/devices.d", 0o755),
                         ("/etc/fieldgate/credentials", 0o700),
                         ("/usr/share/fieldgate/fieldgate.yaml.example", 0o644),
@@ -123,9 +124,7 @@ class Package(unittest.TestCase):
         names = [f for _, _, fs in os.walk(self.root) for f in fs]
         self.assertFalse([n for n in names if n.startswith("test_") or n.startswith("fg-lwm2m")], names)
         with open(os.path.join(self.control, "conffiles")) as f:
-            self.assertEqual(sorted(f.read().split()), ["/etc/fieldgate/fieldgate.yaml",
-                                                       "/etc/fieldgate/objects/26241.xml",
-                                                       "/etc/fieldgate/objects/26242.xml"])
+            self.assertEqual(sorted(f.read().split()), ["/etc/fieldgate/fieldgate.yaml"])
 
     def test_maintainer_scripts(self):
         with open(os.path.join(self.control, "postinst")) as f:
