@@ -481,13 +481,22 @@ static int remote_device(struct gw_registry *r, uint16_t iid, const struct gw_de
 }
 
 int fielddev_write(struct gw_registry *r, const struct lwm2m_path *path, const struct lwm2m_records *recs,
-		   char *why, size_t size)
+		   bool replace, char *why, size_t size)
 {
 	const struct gw_device *cfg;
-	struct spec sp = { 0 };
+	struct spec sp = { .enabled = true };
 	int e = remote_device(r, path->id[LWM2M_IID], &cfg, why, size);
 
-	if (e >= 0) {
+	/* A PUT of the instance replaces it (TS Core 5.4.3): what it leaves
+	 * out is back to its default, as in a Create; Name and Profile must
+	 * be in it. A POST, or a PUT of one resource, changes what it holds. */
+	if (e >= 0 && replace && path->len == 2) {
+		e = spec_apply(&sp, recs, why, size);
+		if (e >= 0 && (!sp.s[0] || !sp.s[3])) {
+			snprintf(why, size, "a replace of the instance needs Name (0) and Profile (3)");
+			e = -EINVAL;
+		}
+	} else if (e >= 0) {
 		/* What the device has now, then what the server writes. */
 		sp.s[0] = strdup(cfg->name);
 		sp.s[1] = cfg->bridge ? strdup(cfg->bridge) : NULL;

@@ -308,7 +308,7 @@ void fielddev_free(struct gw_registry *r);
  * Write and Delete; -EPERM for a device of the local files. */
 int fielddev_create(struct gw_registry *r, int iid, const struct lwm2m_records *recs, char *why, size_t size);
 int fielddev_write(struct gw_registry *r, const struct lwm2m_path *path, const struct lwm2m_records *recs,
-		   char *why, size_t size);
+		   bool replace, char *why, size_t size);
 int fielddev_delete(struct gw_registry *r, const struct lwm2m_path *path, char *why, size_t size);
 
 /* ---- health.c: /3/0, 26241, /4/0 of the gateway's endpoint ---- */

@@ -152,7 +152,7 @@ static int gw_write(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *de
 		return -ENOENT;
 	if (path->id[LWM2M_OID] == GW_FIELDDEV_OID) {
 		char why[256] = "";
-		e = path->len >= 2 ? fielddev_write(r, path, records, why, sizeof(why)) : -EPERM;
+		e = path->len >= 2 ? fielddev_write(r, path, records, replace, why, sizeof(why)) : -EPERM;
 		if (e < 0) {
 			lwm2m_endpoint_diagnostic(ep, why);
 			return e;

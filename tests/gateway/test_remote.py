@@ -224,6 +224,25 @@ class Remote(WithBroker):
         if self.mode == "endpoint":
             self.assertEqual([e["ep"] for e in self.srv.events("register")[start:]], ["gw-r1"])
 
+        # A PUT of the instance replaces it: Variables, left out, is back
+        # to none; without Profile it is refused and changes nothing.
+        self.assertEqual(self.instance(6)[5], '{"serial":"S-1"}')
+        start = len(self.srv.events("register"))
+        r = self.srv.request("write", ep="gw", path="/26242/6", ct=SENML_CBOR, timeout=15,
+                             records=[{"path": "/26242/6/%d" % k, "value": v} for k, v in
+                                      ((0, "r1"), (1, "broker"), (2, "moved"), (3, "z2m-th-sensor"))])
+        self.assertEqual(r["code"], "2.04", r)
+        if self.mode == "endpoint":
+            self.wait_event_after("register", "gw-r1", start)
+        self.assertEqual(self.instance(6)[5], "{}")
+        with open(os.path.join(self.state, "devices", "r1.yaml")) as f:
+            self.assertNotIn("serial", f.read())
+        r = self.srv.request("write", ep="gw", path="/26242/6", ct=SENML_CBOR, timeout=15,
+                             records=[{"path": "/26242/6/0", "value": "r1"}])
+        self.assertEqual((r["code"], r.get("text")),
+                         ("4.00", "a replace of the instance needs Name (0) and Profile (3)"))
+        self.assertEqual((self.instance(6)[2], self.instance(6)[3]), ("moved", "z2m-th-sensor"))
+
         # Delete r2.
         start = len(self.srv.events("deregister"))
         r = self.srv.request("delete", ep="gw", path="/26242/7", timeout=15)
