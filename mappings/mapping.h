@@ -211,6 +211,18 @@ struct mapping_source_ops {
 	 * NULL: nothing): the bridge reads what a device says about itself
 	 * and gives it a profile made of that (bridges/bridge.h generate). */
 	const char *const *generators;
+	/* Optional: a profile's `firmware: what` gives its devices the
+	 * Firmware Update object /5/0, whose state machine the bridge kind
+	 * runs against the field's own update mechanism (zigbee2mqtt's OTA).
+	 * The engine declares the resources (5/0/0 Package, 1 Package URI,
+	 * 2 Update, 3 State, 5 Update Result, 7 PkgVersion, 9 Delivery
+	 * Method 0 = pull, 10 Cancel) and asks this for the source of each
+	 * (role READ for 3, 5 and 7; WRITE for 0 and 1; EXECUTE for 2 and
+	 * 10): 0 and *out, -EINVAL with the reason in why (a what the kind
+	 * does not know: say what it accepts), -ENOMEM. NULL: the kind
+	 * updates no firmware and a profile that asks is refused. */
+	int (*firmware)(const char *what, enum mapping_role role, uint16_t rid, void **out, char *why,
+			size_t why_size);
 };
 
 /* ---- profiles ---------------------------------------------------------- */
@@ -295,6 +307,9 @@ const char *mapping_profile_description(const struct mapping_profile *p); /* may
  * one from what the device says about itself (e.g. "sunspec"); this
  * profile holds its objects until then. NULL for an ordinary profile. */
 const char *mapping_profile_generate(const struct mapping_profile *p);
+/* `firmware:` — the bridge kind runs the device's Firmware Update object
+ * /5/0 (mapping_source_ops.firmware). NULL for none. */
+const char *mapping_profile_firmware(const struct mapping_profile *p);
 /* The bridge kind of the profile's sources, NULL for a constants-only profile. */
 const char *mapping_profile_bridge(const struct mapping_profile *p);
 /* Profile-wide defaults (`defaults: poll / max_age`), 0 when not given;

@@ -38,6 +38,7 @@ struct mapping_profile {
 	char *file;
 	const char *description;
 	const char *generate; /* `generate:` (in doc), NULL */
+	const char *firmware; /* `firmware:` (in doc or an included profile's), NULL */
 	const struct mapping_source_ops *ops;
 	uint64_t poll_usec, max_age_usec;
 	struct ydoc *doc;
@@ -265,7 +266,7 @@ static const struct schema_section defaults_section = { "defaults", sizeof(struc
 							defaults_keys, NULL };
 
 struct top_spec {
-	const char *profile, *description, *bridge, *generate;
+	const char *profile, *description, *bridge, *generate, *firmware;
 	const struct ynode *include, *objects;
 	struct defaults_spec defaults;
 };
@@ -275,6 +276,7 @@ static const struct schema_key top_keys[] = {
 	{ "description", SCHEMA_STRING, .offset = offsetof(struct top_spec, description) },
 	{ "bridge", SCHEMA_STRING, .offset = offsetof(struct top_spec, bridge), .max_len = 32 },
 	{ "generate", SCHEMA_STRING, .offset = offsetof(struct top_spec, generate), .max_len = 32 },
+	{ "firmware", SCHEMA_STRING, .offset = offsetof(struct top_spec, firmware), .max_len = 160 },
 	{ "include", SCHEMA_NODE, .offset = offsetof(struct top_spec, include), .node_kind = -1 },
 	{ "defaults", SCHEMA_SECTION, .offset = offsetof(struct top_spec, defaults),
 	  .section = &defaults_section },
@@ -731,6 +733,8 @@ static int include_one(struct loader *L, const struct ynode *n)
 		}
 		L->p->ops = base->ops;
 	}
+	if (base->firmware)
+		L->p->firmware = base->firmware;
 	for (size_t i = 0; i < base->ninst; i++) {
 		r = add_instance(L->p, &base->inst[i]);
 		if (r < 0)
@@ -1394,6 +1398,133 @@ static int parse_instance(struct loader *L, const struct ynode *kn, const struct
 	return 0;
 }
 
+/* ---- `firmware:` ------------------------------------------------------------------- */
+
+/* The resources of /5/0 the bridge kind runs, and how each reaches it.
+ * 6 PkgName and 8 Protocol Support are left out: the field names no
+ * package, and the image never passes through the gateway (no protocol
+ * of 8's list is used to fetch it). */
+static const struct {
+	uint16_t rid;
+	int8_t role; /* enum mapping_role, -1: a constant */
+} firmware_res[] = {
+	{ 0, MAPPING_ROLE_WRITE },
+	{ 1, MAPPING_ROLE_WRITE },
+	{ 2, MAPPING_ROLE_EXECUTE },
+	{ 3, MAPPING_ROLE_READ },
+	{ 5, MAPPING_ROLE_READ },
+	{ 7, MAPPING_ROLE_READ },
+	{ 9, -1 },
+	{ 10, MAPPING_ROLE_EXECUTE },
+};
+
+static int firmware_point(struct loader *L, const struct ynode *at, const char *what,
+			  const struct lwm2m_objdef *od, uint16_t rid, int role)
+{
+	struct mapping_point pt = { .path = LWM2M_PATH(5, 0, rid), .ops = L->p->ops };
+	char why[200] = "";
+	void **slot = NULL;
+	int r;
+
+	pt.def = lwm2m_objdef_find_res(od, rid);
+	if (!pt.def) {
+		lerr(L, at,
+		     "'firmware: %s' needs resource %u of object 5, which the registry's definition lacks",
+		     what, rid);
+		return 0;
+	}
+	pt.type = pt.def->type;
+	pt.unit = pt.def->units;
+	pt.file = at->file;
+	pt.line = at->line;
+	pt.col = at->col;
+	switch (role) {
+	case MAPPING_ROLE_READ:
+		pt.from = MAPPING_FROM_SOURCE;
+		slot = &pt.source;
+		break;
+	case MAPPING_ROLE_WRITE:
+		pt.writable = true;
+		slot = &pt.write;
+		if (rid == 1) { /* Package URI reads "" until a server writes one */
+			pt.from = MAPPING_FROM_CONST;
+			pt.constant = (struct lwm2m_value){ .type = LWM2M_TYPE_STRING };
+			pt.constant.bytes.ptr = (const uint8_t *)"";
+		}
+		break;
+	case MAPPING_ROLE_EXECUTE:
+		pt.executable = true;
+		slot = &pt.execute;
+		break;
+	default: /* 9 Delivery Method: 0, pull only (the field fetches the image) */
+		pt.from = MAPPING_FROM_CONST;
+		pt.constant = (struct lwm2m_value){ .type = LWM2M_TYPE_INTEGER, .i = 0 };
+		break;
+	}
+	if (slot) {
+		r = L->p->ops->firmware(what, (enum mapping_role)role, rid, slot, why, sizeof(why));
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0) {
+			lerr(L, at, "invalid 'firmware: %s': %s", what, why);
+			return -EINVAL;
+		}
+	}
+	r = add_point(L->p, &pt, true);
+	if (r < 0)
+		free_point_sources(&pt);
+	return r;
+}
+
+/* `firmware: <what>`: the bridge kind's Object 5 at /5/0, declared here
+ * and run by the kind; refused where the kind has none, and where the
+ * profile writes /5/0 itself (two owners of one state machine). */
+static int add_firmware(struct loader *L, const struct ynode *at, const char *what, bool has_bridge)
+{
+	const struct lwm2m_path ip = LWM2M_PATH(5, 0);
+	const struct lwm2m_objdef *od = lwm2m_registry_find(L->set->reg, 5);
+	int r;
+
+	if (!has_bridge) {
+		lerr(L, at, "'firmware: %s' needs a 'bridge:' (the bridge kind runs the update)", what);
+		return 0;
+	}
+	if (!L->p->ops)
+		return 0; /* the unknown bridge is reported */
+	if (!L->p->ops->firmware) {
+		const char *names[64];
+		size_t n = 0;
+		for (size_t i = 0; L->set->kinds && L->set->kinds[i] && n < 63; i++)
+			if (L->set->kinds[i]->firmware)
+				names[n++] = L->set->kinds[i]->kind;
+		char *list = join(names, n, ", ");
+		lerr(L, at, "%s bridges update no firmware: remove 'firmware: %s' (bridges that do: %s)",
+		     L->p->ops->kind, what, list && *list ? list : "none");
+		free(list);
+		return 0;
+	}
+	if (!od) {
+		lerr(L, at, "'firmware: %s' needs object 5 (Firmware Update) in the registry", what);
+		return 0;
+	}
+	for (size_t i = 0; i < L->p->npoints; i++)
+		if (L->p->owned[i] && lwm2m_path_is_under(&L->p->points[i].path, &ip)) {
+			lerr(L, at, "'firmware: %s' runs /5/0, which this profile also defines at line %u",
+			     what, L->p->points[i].line);
+			return 0;
+		}
+	remove_points(L->p, &ip); /* an included profile's firmware: this one's replaces it */
+	r = add_instance(L->p, &ip);
+	for (size_t i = 0; r >= 0 && i < sizeof(firmware_res) / sizeof(firmware_res[0]); i++) {
+		r = firmware_point(L, at, what, od, firmware_res[i].rid, firmware_res[i].role);
+		if (r == -EINVAL)
+			return 0; /* reported once */
+	}
+	if (r >= 0)
+		L->p->firmware = what;
+	return r;
+}
+
 static int point_cmp(const void *a, const void *b)
 {
 	return lwm2m_path_cmp(&((const struct mapping_point *)a)->path,
@@ -1499,6 +1630,11 @@ static int load_doc(struct mapping_set *set, const char *name, struct ydoc *doc,
 		if (r == -ENOMEM)
 			goto fail;
 	}
+	if (top.firmware) {
+		r = add_firmware(&L, ynode_map_get(root, "firmware"), top.firmware, top.bridge != NULL);
+		if (r == -ENOMEM)
+			goto fail;
+	}
 	r = sort_points(p);
 	if (r < 0)
 		goto fail;
@@ -1540,6 +1676,11 @@ const char *mapping_profile_description(const struct mapping_profile *p)
 const char *mapping_profile_generate(const struct mapping_profile *p)
 {
 	return p->generate;
+}
+
+const char *mapping_profile_firmware(const struct mapping_profile *p)
+{
+	return p->firmware;
 }
 
 const char *mapping_profile_bridge(const struct mapping_profile *p)

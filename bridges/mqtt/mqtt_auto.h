@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <systemd/sd-event.h>
+
 #include "bridges/mqtt/mqtt_internal.h"
 
 struct json_object;
@@ -237,3 +239,66 @@ bool ha_watch_message(struct ha_watch *w, const char *topic, struct mqtt_payload
 void ha_watch_tick(struct ha_watch *w, uint64_t now);
 const char *ha_watch_note(const struct ha_watch *w, const char *device);
 void ha_watch_gone(struct ha_watch *w, const char *device);
+
+/* ---- zigbee2mqtt OTA: Object 5 of a device (z2m_ota.c) ---------------------------- */
+
+/* zigbee2mqtt's word for a device's update in its state message. */
+enum { Z2M_OTA_FIELD_IDLE = 0, Z2M_OTA_FIELD_AVAILABLE, Z2M_OTA_FIELD_UPDATING };
+
+/* The "update" of a device's state message. */
+struct z2m_ota_update {
+	int state; /* Z2M_OTA_FIELD_*, -1 not said */
+	bool has_progress;
+	double progress;    /* percent */
+	char installed[32]; /* installed_version as text, "" not said */
+};
+/* 0, -ENOENT (the message says nothing of updates), -EBADMSG (no object). */
+int z2m_ota_state_parse(struct json_object *doc, struct z2m_ota_update *out);
+
+/* A response on <base>/bridge/response/device/ota_update/<kind>. */
+struct z2m_ota_response {
+	bool ok;       /* status "ok" (else "error") */
+	int available; /* check: update_available 1 / 0, -1 not said */
+	char id[128], transaction[96], error[256];
+	char version[64]; /* update: data.to.software_build_id, "" not said */
+};
+/* 0, -EBADMSG (no object, no status "ok"/"error"). */
+int z2m_ota_response_parse(struct json_object *doc, struct z2m_ota_response *out);
+/* Whether topic (len bytes) is such a response: its base and kind
+ * ("check", "update") copied out. */
+bool z2m_ota_response_topic(const char *topic, size_t len, char *base, size_t base_size, char *kind,
+			    size_t kind_size);
+
+/* What the state machine needs of the bridge. */
+struct z2m_ota_host {
+	void *ud;
+	/* The value of /5/0/rid changed (3 State, 5 Update Result, 7
+	 * PkgVersion): z2m_ota_get() has it. */
+	void (*changed)(void *ud, uint16_t rid);
+	/* Publish payload on topic (QoS 1): 0 or a negative errno
+	 * (-EHOSTUNREACH: no broker). */
+	int (*publish)(void *ud, const char *topic, const char *payload);
+	sd_event *(*loop)(void *ud);
+};
+
+struct z2m_ota;
+/* The state machine of a device whose friendly name is id (Idle, Result 0);
+ * device and bridge name it in log lines. */
+struct z2m_ota *z2m_ota_new(const char *base, const char *id, const char *device, const char *bridge,
+			    uint64_t timeout_usec, const struct z2m_ota_host *host);
+struct z2m_ota *z2m_ota_free(struct z2m_ota *o);
+const char *z2m_ota_base(const struct z2m_ota *o);
+/* The value of /5/0/rid (3, 5, 7) as a sample; -ENOENT another. */
+int z2m_ota_get(const struct z2m_ota *o, uint16_t rid, struct mapping_sample *out);
+/* A Write of /5/0/rid (1 Package URI; 0 Package: -EPERM) / an Execute (2
+ * Update, 10 Cancel): 0 (done; the values changed through the host), -EPERM
+ * (not in this state: 4.05), -EINVAL, or the publish's error (nothing
+ * changed). */
+int z2m_ota_write(struct z2m_ota *o, uint16_t rid, const struct mapping_sample *v);
+int z2m_ota_execute(struct z2m_ota *o, uint16_t rid);
+/* The device's state message (its JSON document). */
+void z2m_ota_state_message(struct z2m_ota *o, struct json_object *doc);
+/* A response of kind ("check"/"update"): true when it was this device's. */
+bool z2m_ota_response(struct z2m_ota *o, const char *kind, const struct z2m_ota_response *r);
+/* " firmware=<state>:<result>" (or the progress) for `fieldgate status`. */
+int z2m_ota_note(const struct z2m_ota *o, char *buf, size_t size);

@@ -76,9 +76,11 @@ struct dev {
 	unsigned long long rx, bad, value_err, missing, pub, timeouts;
 	unsigned long long msg_seen, msg_bad; /* the last message counted in rx, in bad */
 	struct entry *entries, **etail;       /* its points, in profile order */
-	struct dev *next, *prev;              /* all devices */
-	struct dev *hnext;                    /* the bucket of its name */
-	struct dev *bnext;                    /* the bucket of its {device} value */
+	struct mqtt_bridge *b;
+	struct z2m_ota *ota;     /* its Object 5 (a profile's `firmware: zigbee2mqtt`), NULL */
+	struct dev *next, *prev; /* all devices */
+	struct dev *hnext;       /* the bucket of its name */
+	struct dev *bnext;       /* the bucket of its {device} value */
 };
 
 /* Seven pointers: one more costs every point 16 bytes (a malloc size
@@ -162,6 +164,7 @@ struct mqtt_bridge {
 	struct sub *subs;
 	struct op *ops;
 	unsigned ndiscovered;
+	unsigned nota; /* devices with a z2m_ota */
 	char *rejected[REJECTED_MAX];
 	size_t nrejected;
 	/* Availability: bit i set while topic i (one without captures) says
@@ -1199,6 +1202,13 @@ static void feed(struct mqtt_bridge *b, struct entry *e, void *ctx)
 	int r;
 
 	received(b, e, m);
+	if (entry_src(e)->ota) {
+		/* Object 5's values are the state machine's; one of its
+		 * entries hands it the message. */
+		if (entry_src(e)->ota_rid == 3 && e->dev->ota && mqtt_payload_json(&m->pl, &doc) == 0)
+			z2m_ota_state_message(e->dev->ota, doc);
+		return;
+	}
 	/* Not JSON is the whole message's fault, not each value's. */
 	if (entry_src(e)->format == MQTT_FORMAT_JSON && mqtt_payload_json(&m->pl, &doc) == -EBADMSG) {
 		bad(b, e, m, true, "not JSON");
@@ -1330,6 +1340,124 @@ static void availability(struct mqtt_bridge *b, size_t i, const char *topic, siz
 		pending_put(b, i, topic, !r);
 }
 
+/* ---- Object 5 through zigbee2mqtt (z2m_ota.c) ------------------------------------------------ */
+
+/* A response on <base>/bridge/response/device/ota_update/<kind>: to the
+ * device whose request it answers. */
+static bool ota_response(struct mqtt_bridge *b, const char *topic, size_t tlen, struct mqtt_payload *pl)
+{
+	struct z2m_ota_response r;
+	struct json_object *doc;
+	char base[256], kind[8];
+
+	if (!z2m_ota_response_topic(topic, tlen, base, sizeof(base), kind, sizeof(kind)))
+		return false;
+	if (mqtt_payload_json(pl, &doc) < 0 || z2m_ota_response_parse(doc, &r) < 0) {
+		log_bad(b, topic,
+			"is no zigbee2mqtt response (a JSON object with status \"ok\" or \"error\")");
+		return true;
+	}
+	for (struct dev *d = b->devs; d; d = d->next)
+		if (d->ota && strcmp(z2m_ota_base(d->ota), base) == 0 && z2m_ota_response(d->ota, kind, &r))
+			break;
+	return true;
+}
+
+static void ota_changed(void *ud, uint16_t rid)
+{
+	struct dev *d = ud;
+	struct mapping_sample s;
+
+	for (struct entry *e = d->entries; e; e = e->next)
+		if (entry_src(e)->ota && entry_src(e)->ota_rid == rid && z2m_ota_get(d->ota, rid, &s) == 0)
+			(void)bridge_sample(&d->b->base, e->h, &s, 0);
+}
+
+static int ota_publish(void *ud, const char *topic, const char *payload)
+{
+	struct dev *d = ud;
+	struct mqtt_bridge *b = d->b;
+	int rc;
+
+	if (b->state != ST_CONNECTED || !b->mosq)
+		return -EHOSTUNREACH;
+	b->in_publish = true;
+	b->early_mid = -1;
+	rc = mosquitto_publish(b->mosq, NULL, topic, (int)strlen(payload), payload, 1, false);
+	b->in_publish = false;
+	if (rc != MOSQ_ERR_SUCCESS) {
+		log_device_error(BRIDGE_DEV_LOG(&b->base, d->name),
+				 "MQTT bridge %s: %s: cannot publish on '%s': %s", b->base.name, d->name,
+				 topic, mosquitto_strerror(rc));
+		return rc == MOSQ_ERR_NO_CONN ? -EHOSTUNREACH : mosq_errno(rc);
+	}
+	d->pub++;
+	log_device_debug(BRIDGE_DEV_LOG(&b->base, d->name), "MQTT bridge %s: %s: published '%s' on '%s'",
+			 b->base.name, d->name, payload, topic);
+	update_events(b);
+	return 0;
+}
+
+static sd_event *ota_loop(void *ud)
+{
+	return ((struct dev *)ud)->b->event;
+}
+
+static void ota_filter(const struct z2m_ota *o, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/bridge/response/device/ota_update/+", z2m_ota_base(o));
+}
+
+/* An Object 5 entry of d was added: the state machine (one per device),
+ * and the entry's current value. */
+static int ota_attach(struct mqtt_bridge *b, struct dev *d, struct entry *e)
+{
+	const struct mqtt_source *src = entry_src(e);
+	const struct z2m_ota_host host = {
+		.ud = d, .changed = ota_changed, .publish = ota_publish, .loop = ota_loop
+	};
+	struct mapping_sample s;
+	char filter[300];
+	size_t vl;
+
+	if (!d->ota) {
+		const char *id = mqtt_binding_get(&d->bind, "device", &vl);
+		if (!id) {
+			log_device_error(BRIDGE_DEV_LOG(&b->base, d->name),
+					 "MQTT bridge %s: device %s: 'firmware: zigbee2mqtt' needs its "
+					 "friendly name as "
+					 "the address ({device})",
+					 b->base.name, d->name);
+			return -EINVAL;
+		}
+		d->ota = z2m_ota_new(src->ota_base, id, d->name, b->base.name, b->conf.ota_timeout_usec,
+				     &host);
+		if (!d->ota)
+			return -ENOMEM;
+		ota_filter(d->ota, filter, sizeof(filter));
+		if (sub_ref(b, filter) < 0) {
+			d->ota = z2m_ota_free(d->ota);
+			return -ENOMEM;
+		}
+		b->nota++;
+	}
+	if (z2m_ota_get(d->ota, src->ota_rid, &s) == 0)
+		(void)bridge_sample(&b->base, e->h, &s, 0);
+	return 0;
+}
+
+static void ota_detach(struct mqtt_bridge *b, struct dev *d)
+{
+	char filter[300];
+
+	if (!d->ota)
+		return;
+	ota_filter(d->ota, filter, sizeof(filter));
+	sub_unref(b, filter);
+	d->ota = z2m_ota_free(d->ota);
+	b->nota--;
+}
+
 static void dispatch(struct mqtt_bridge *b, const char *topic, const uint8_t *data, size_t len)
 {
 	struct msg m = { .topic = topic, .seq = ++b->messages };
@@ -1343,6 +1471,10 @@ static void dispatch(struct mqtt_bridge *b, const char *topic, const uint8_t *da
 	for (size_t i = 0; i < b->conf.navail; i++)
 		if (mqtt_template_match(&b->conf.avail[i].topic, topic, tlen, NULL, NULL))
 			availability(b, i, topic, tlen, &m.pl);
+	if (b->nota && ota_response(b, topic, tlen, &m.pl)) {
+		mqtt_payload_clear(&m.pl);
+		return;
+	}
 	if (b->base.host.generated && ((b->z2m && z2m_watch_message(b->z2m, topic, &m.pl)) ||
 				       (b->ha && ha_watch_message(b->ha, topic, &m.pl, now_usec(b))))) {
 		mqtt_payload_clear(&m.pl);
@@ -1509,6 +1641,40 @@ static int publish(struct mqtt_bridge *b, struct dev *d, const struct mqtt_sourc
 	return 0;
 }
 
+/* A Write (v) or Execute (v NULL) of /5/0/rid: the state machine decides at
+ * once; done() follows from the loop, as every op's does. */
+static int ota_op(struct mqtt_bridge *b, struct dev *d, const struct mapping_point *pt, uint16_t rid,
+		  const struct mapping_sample *v, bridge_done_fn done, void *ctx)
+{
+	struct op *op;
+	int r;
+
+	if (!d->ota)
+		return -EHOSTUNREACH;
+	op = calloc(1, sizeof(*op));
+	if (!op || !(op->device = strdup(d->name))) {
+		free(op);
+		return -ENOMEM;
+	}
+	op->b = b;
+	op->pt = pt;
+	op->done = done;
+	op->ctx = ctx;
+	op->mid = -1;
+	op->acked = true;
+	r = sd_event_add_time(b->event, &op->timer, CLOCK_MONOTONIC, 0, 0, on_op_timer, op);
+	if (r >= 0)
+		r = v ? z2m_ota_write(d->ota, rid, v) : z2m_ota_execute(d->ota, rid);
+	if (r < 0) {
+		op_free(op);
+		return r;
+	}
+	op->finished = true;
+	op->next = b->ops;
+	b->ops = op;
+	return 0;
+}
+
 static int mqtt_write(struct bridge *base, const char *device, const struct mapping_point *pt,
 		      const struct mapping_sample *v, bridge_done_fn done, void *ctx)
 {
@@ -1523,6 +1689,8 @@ static int mqtt_write(struct bridge *base, const char *device, const struct mapp
 		return -ENOENT;
 	if (!w)
 		return -EPERM;
+	if (w->ota)
+		return ota_op(b, d, pt, w->ota_rid, v, done, ctx);
 	n = mqtt_sample_text(v, text, sizeof(text), &is_string);
 	if (n < 0)
 		return n == -ENOBUFS ? -E2BIG : n;
@@ -1539,6 +1707,8 @@ static int mqtt_execute(struct bridge *base, const char *device, const struct ma
 		return -ENOENT;
 	if (!pt->execute)
 		return -EPERM;
+	if (((const struct mqtt_source *)pt->execute)->ota)
+		return ota_op(b, d, pt, ((const struct mqtt_source *)pt->execute)->ota_rid, NULL, done, ctx);
 	return publish(b, d, pt->execute, args ? args : "", args ? args_len : 0, true, pt, NULL, done, ctx);
 }
 
@@ -1579,6 +1749,7 @@ static struct dev *dev_new(struct mqtt_bridge *b, const char *name, const struct
 		d->bind.v[i].len = bind.v[i].len;
 	}
 	d->bind.n = bind.n;
+	d->b = b;
 	d->heard = now_usec(b);
 	d->etail = &d->entries;
 	d->next = b->devs;
@@ -1622,6 +1793,7 @@ static void dev_drop(struct mqtt_bridge *b, struct dev *d)
 		}
 	if (d->discovered && b->ndiscovered)
 		b->ndiscovered--;
+	ota_detach(b, d);
 	free(d->name);
 	free(d->strings);
 	free(d);
@@ -1685,6 +1857,8 @@ static int mqtt_add_point(struct bridge *base, const struct bridge_point *p)
 		q = &(*q)->hnext;
 	*q = e;
 	d->npoints++;
+	if (src->ota && (r = ota_attach(b, d, e)) < 0)
+		return r;
 	update_events(b);
 	/* A new device shares the broker's state (none yet while the first
 	 * attempt is under way). */
@@ -1733,11 +1907,14 @@ static int mqtt_device_status(struct bridge *base, const char *device, char *buf
 	const char *note = z2m_watch_note(b->z2m, device);
 	if (!note)
 		note = ha_watch_note(b->ha, device);
+	char fw[64] = "";
+	if (d->ota)
+		(void)z2m_ota_note(d->ota, fw, sizeof(fw));
 	n = snprintf(buf, size,
-		     "rx=%llu bad=%llu value_err=%llu missing=%llu pub=%llu timeout=%llu%s%s%s%s%s%s", d->rx,
-		     d->bad, d->value_err, d->missing, d->pub, d->timeouts,
+		     "rx=%llu bad=%llu value_err=%llu missing=%llu pub=%llu timeout=%llu%s%s%s%s%s%s%s",
+		     d->rx, d->bad, d->value_err, d->missing, d->pub, d->timeouts,
 		     d->discovered ? " discovered" : "", b->state == ST_CONNECTED ? "" : " broker-down",
-		     d->offline || b->offline ? " offline" : "", d->stale ? " silent" : "",
+		     d->offline || b->offline ? " offline" : "", d->stale ? " silent" : "", fw,
 		     note ? " not mapped: " : "", note ? note : "");
 	return n < 0 ? -EIO : (size_t)n >= size ? (int)size - 1 : n;
 }

@@ -63,6 +63,7 @@ struct mqtt_conf {
 	int qos; /* of the subscriptions */
 	uint64_t reconnect_min_usec, reconnect_max_usec, ack_timeout_usec;
 	uint64_t connect_timeout_usec; /* TCP + TLS + CONNACK */
+	uint64_t ota_timeout_usec;     /* zigbee2mqtt's silence during a firmware check or update */
 	size_t max_payload;
 	uint64_t unreachable_usec; /* not heard for this long: unreachable (0: never) */
 	struct mqtt_avail *avail;

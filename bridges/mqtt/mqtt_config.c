@@ -49,7 +49,7 @@ struct conf_yaml {
 	int type, protocol;
 	const char *host, *url, *client_id, *username, *password, *status_topic;
 	uint64_t port, keepalive, qos, reconnect_min, reconnect_max, max_payload, ack_timeout,
-		connect_timeout, unreachable_after;
+		connect_timeout, unreachable_after, ota_timeout;
 	bool clean_session;
 	struct tls_yaml tls;
 	struct disc_yaml discovery;
@@ -465,6 +465,13 @@ static const struct schema_key conf_keys[] = {
 	  .umin = 100 * USEC_PER_MSEC,
 	  .umax = 120 * USEC_PER_SEC,
 	  .def_uint = 10 * USEC_PER_SEC },
+	{ .name = "ota_timeout",
+	  .kind = SCHEMA_DURATION,
+	  .offset = CY(ota_timeout),
+	  .umin = 100 * USEC_PER_MSEC,
+	  .umax = USEC_PER_DAY,
+	  .def_uint = 15 * 60 * USEC_PER_SEC,
+	  .doc = "zigbee2mqtt silent this long during a firmware check or update: Update Result 4" },
 	{ .name = "connect_timeout",
 	  .kind = SCHEMA_DURATION,
 	  .offset = CY(connect_timeout),
@@ -778,6 +785,7 @@ int mqtt_conf_load(const char *name, const struct ynode *body, struct mqtt_conf 
 	out->reconnect_min_usec = c.reconnect_min;
 	out->reconnect_max_usec = c.reconnect_max;
 	out->ack_timeout_usec = c.ack_timeout;
+	out->ota_timeout_usec = c.ota_timeout;
 	out->connect_timeout_usec = c.connect_timeout;
 	out->max_payload = (size_t)c.max_payload;
 	out->max_devices = (unsigned)c.discovery.max_devices;

@@ -103,7 +103,17 @@ struct mqtt_source {
 	uint8_t qos;
 	bool retain;
 	uint64_t confirm_usec; /* WRITE: wait for the state echo (0: PUBACK only) */
+	/* A resource of /5/0 of a profile's `firmware: zigbee2mqtt`
+	 * (z2m_ota.c runs it; topic: the device's state topic for READ, the
+	 * OTA request topic otherwise) and its resource id. */
+	bool ota;
+	uint16_t ota_rid;
+	char *ota_base; /* zigbee2mqtt's base topic */
 };
+
+/* `firmware:` of an mqtt profile (mapping_source_ops.firmware). */
+int mqtt_firmware_source(const char *what, enum mapping_role role, uint16_t rid, void **out, char *why,
+			 size_t why_size);
 
 extern const struct mapping_source_ops mqtt_source_ops;
 /* `fieldgate profile test` (mqtt_tester.c). */

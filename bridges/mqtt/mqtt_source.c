@@ -81,6 +81,7 @@ static void src_free(void *p)
 	free(s->pointer);
 	free(s->time_pointer);
 	free(s->payload);
+	free(s->ota_base);
 	mapping_template_free(s->tpl);
 	free(s);
 }
@@ -299,11 +300,69 @@ static int src_check(const struct mapping_point *pt, struct diag *diag)
 	return 0;
 }
 
+/* `firmware: zigbee2mqtt` (base topic zigbee2mqtt) or
+ * `firmware: zigbee2mqtt:<base topic>`: Object 5 through zigbee2mqtt's OTA
+ * requests (z2m_ota.c). */
+int mqtt_firmware_source(const char *what, enum mapping_role role, uint16_t rid, void **out, char *why,
+			 size_t why_size)
+{
+	static const char word[] = "zigbee2mqtt";
+	const char *base = "zigbee2mqtt";
+	char topic[512], twhy[160];
+	struct mqtt_source *s;
+	int r;
+
+	*out = NULL;
+	if (strncmp(what, word, sizeof(word) - 1) != 0 ||
+	    (what[sizeof(word) - 1] && what[sizeof(word) - 1] != ':')) {
+		snprintf(why, why_size,
+			 "mqtt bridges update firmware through 'zigbee2mqtt' (base topic zigbee2mqtt) or "
+			 "'zigbee2mqtt:<base topic>'");
+		return -EINVAL;
+	}
+	if (what[sizeof(word) - 1] == ':')
+		base = what + sizeof(word);
+	if (!*base || strpbrk(base, "+#{}") || base[0] == '/' || base[strlen(base) - 1] == '/' ||
+	    strlen(base) > 200) {
+		snprintf(why, why_size,
+			 "base topic '%s' must be 1..200 characters without '+', '#', '{', '}' or a leading "
+			 "or trailing '/' (e.g. 'zigbee2mqtt')",
+			 base);
+		return -EINVAL;
+	}
+	if (role == MAPPING_ROLE_READ)
+		snprintf(topic, sizeof(topic), "%s/{device}", base);
+	else
+		snprintf(topic, sizeof(topic), "%s/bridge/request/device/ota_update/%s", base,
+			 rid == 2 ? "update" : "check");
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->role = (uint8_t)role;
+	s->ota = true;
+	s->ota_rid = rid;
+	s->format = MQTT_FORMAT_JSON;
+	s->qos = 1;
+	r = mqtt_template_parse(topic, &s->topic, twhy, sizeof(twhy));
+	if (r < 0) {
+		snprintf(why, why_size, "base topic '%s': %s", base, twhy);
+		src_free(s);
+		return r;
+	}
+	if (!(s->pointer = strdup("")) || !(s->ota_base = strdup(base))) {
+		src_free(s);
+		return -ENOMEM;
+	}
+	*out = s;
+	return 0;
+}
+
 const struct mapping_source_ops mqtt_source_ops = {
 	.kind = "mqtt",
 	.parse = src_parse,
 	.free = src_free,
 	.check = src_check,
+	.firmware = mqtt_firmware_source,
 };
 
 int mqtt_address_binding(const struct ynode *a, struct mqtt_binding *out, char *why, size_t why_size)

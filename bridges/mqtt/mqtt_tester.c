@@ -179,6 +179,11 @@ static int sample(struct bridge_capture *c, const struct mapping_point *pt, cons
 		snprintf(why, why_size, "no source");
 		return -ENOENT;
 	}
+	if (src->ota) {
+		snprintf(why, why_size,
+			 "set by the firmware update's state machine, not read from a message");
+		return -ENOENT;
+	}
 	if (binding(address, &doc, &bind, why, why_size) < 0) {
 		ydoc_free(doc);
 		return -EINVAL;
@@ -242,6 +247,12 @@ static int describe(struct bridge_capture *c, const struct mapping_point *pt, co
 	if (!w) {
 		snprintf(buf, size, "nothing: the point has no %s", s ? "write" : "execute");
 		return -EPERM;
+	}
+	if (w->ota) {
+		snprintf(buf, size,
+			 "the firmware update's state machine (zigbee2mqtt OTA on '%s', docs/updates.md)",
+			 w->topic.src);
+		return 0;
 	}
 	r = learn(c, pt, address, &doc, &bind, why, sizeof(why));
 	if (r < 0) {
