@@ -166,6 +166,35 @@ static int binding(const char *address, struct ydoc **doc, struct mqtt_binding *
 	return mqtt_address_binding(&n, b, why, why_size);
 }
 
+/* Object 5 of `firmware: zigbee2mqtt`: what the server sees before any
+ * request, after the latest state message that speaks of updates (an
+ * image zigbee2mqtt offers is Downloaded, one it installs Updating). */
+static int ota_sample(struct bridge_capture *c, const struct mqtt_source *src,
+		      const struct mqtt_binding *bind, struct mapping_sample *out)
+{
+	struct z2m_ota_update u = { .state = -1 };
+	struct json_object *doc;
+
+	for (size_t i = c ? c->nmsgs : 0; i-- > 0 && u.state < 0;) {
+		struct msg *m = &c->msgs[i];
+		if (mqtt_template_match(&src->topic, m->topic, strlen(m->topic), bind, NULL) &&
+		    mqtt_payload_json(&m->pl, &doc) == 0)
+			(void)z2m_ota_state_parse(doc, &u);
+	}
+	*out = (struct mapping_sample){ .kind = MAPPING_SAMPLE_VALUE };
+	if (src->ota_rid == 7) {
+		out->value.type = LWM2M_TYPE_STRING;
+		out->value.bytes.ptr = (const uint8_t *)"";
+		return 0;
+	}
+	out->value.type = LWM2M_TYPE_INTEGER;
+	if (src->ota_rid == 3 && u.state == Z2M_OTA_FIELD_AVAILABLE)
+		out->value.i = 2;
+	else if (src->ota_rid == 3 && u.state == Z2M_OTA_FIELD_UPDATING)
+		out->value.i = 3;
+	return 0;
+}
+
 static int sample(struct bridge_capture *c, const struct mapping_point *pt, const char *address,
 		  struct mapping_sample *out, uint64_t *time_usec, char *why, size_t why_size)
 {
@@ -179,14 +208,14 @@ static int sample(struct bridge_capture *c, const struct mapping_point *pt, cons
 		snprintf(why, why_size, "no source");
 		return -ENOENT;
 	}
-	if (src->ota) {
-		snprintf(why, why_size,
-			 "set by the firmware update's state machine, not read from a message");
-		return -ENOENT;
-	}
 	if (binding(address, &doc, &bind, why, why_size) < 0) {
 		ydoc_free(doc);
 		return -EINVAL;
+	}
+	if (src->ota) {
+		r = ota_sample(c, src, address ? &bind : NULL, out);
+		ydoc_free(doc);
+		return r;
 	}
 	/* The latest message first; one without the member (a partial
 	 * update) leaves the word to an earlier one. */
