@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,7 +38,25 @@ static int src_check(const struct mapping_point *pt, struct diag *diag)
 	return pt->source ? 0 : -EINVAL;
 }
 
-static const struct mapping_source_ops test_ops = { "test", src_parse, free, src_check };
+/* `firmware: fw`: Object 5 declared by the engine (an integer source each). */
+static int src_firmware(const char *what, enum mapping_role role, uint16_t rid, void **out, char *why,
+			size_t why_size)
+{
+	int64_t addr = rid;
+
+	(void)role;
+	if (strcmp(what, "fw") != 0) {
+		snprintf(why, why_size, "only 'fw'");
+		return -EINVAL;
+	}
+	*out = malloc(sizeof(addr));
+	if (!*out)
+		return -ENOMEM;
+	memcpy(*out, &addr, sizeof(addr));
+	return 0;
+}
+
+static const struct mapping_source_ops test_ops = { "test", src_parse, free, src_check, NULL, src_firmware };
 static const struct mapping_source_ops *const kinds[] = { &test_ops, NULL };
 
 static const char base_yaml[] = "bridge: test\n"

@@ -88,9 +88,28 @@ static int tsrc_check(const struct mapping_point *pt, struct diag *diag)
 	return 0;
 }
 
+/* `firmware: fieldfw` (any other word is refused with a reason). */
+static int tsrc_firmware(const char *what, enum mapping_role role, uint16_t rid, void **out, char *why,
+			 size_t why_size)
+{
+	struct tsrc *s;
+
+	(void)role;
+	if (strcmp(what, "fieldfw") != 0) {
+		snprintf(why, why_size, "test bridges update firmware through 'fieldfw'");
+		return -EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->addr = rid;
+	*out = s;
+	return 0;
+}
+
 static const char *const test_generators[] = { "selfdescribed", NULL };
-static const struct mapping_source_ops test_ops = { "test", tsrc_parse, tsrc_free, tsrc_check,
-						    test_generators };
+static const struct mapping_source_ops test_ops = { "test",     tsrc_parse,      tsrc_free,
+						    tsrc_check, test_generators, tsrc_firmware };
 /* The shipped example is written for Modbus; any mapping is fine here. */
 static int any_parse(enum mapping_role role, const struct ynode *node, struct diag *diag, void **out)
 {
@@ -536,6 +555,81 @@ static void test_buffer_and_many_devices(void **state)
 	assert_int_equal(mapping_set_count(f->set), 5); /* with "gen" */
 }
 
+/* `firmware:`: the bridge kind's Object 5 at /5/0, declared by the engine;
+ * refused by kinds without one, next to a /5/0 of the profile's own, and
+ * with a word the kind does not know. */
+static void test_firmware(void **state)
+{
+	struct fx *f = *state;
+	const struct mapping_profile *p, *q;
+	static const char yaml[] =
+		"bridge: test\nfirmware: fieldfw\nobjects:\n  /3/0:\n    0: { const: x }\n";
+	static const char inc[] = "bridge: test\ninclude: fw\n";
+	static const uint16_t rids[] = { 0, 1, 2, 3, 5, 7, 9, 10 };
+
+	assert_int_equal(mapping_set_load_buffer(f->set, "fw", "fw.yaml", yaml, strlen(yaml), &f->diag, &p),
+			 0);
+	assert_int_equal(f->diag.errors, 0);
+	assert_string_equal(mapping_profile_firmware(p), "fieldfw");
+	assert_int_equal(mapping_profile_npoints(p), 1 + sizeof(rids) / sizeof(rids[0]));
+	assert_int_equal(mapping_profile_ninstances(p), 2);
+	for (size_t i = 0; i < sizeof(rids) / sizeof(rids[0]); i++) {
+		const struct mapping_point *pt = mapping_profile_find(p, &LWM2M_PATH(5, 0, rids[i]));
+		assert_non_null(pt);
+		assert_int_equal(pt->line, 2);
+		switch (rids[i]) {
+		case 0:
+			assert_true(pt->writable && pt->write && pt->from == MAPPING_FROM_NONE);
+			break;
+		case 1: /* "" until written, written through the bridge */
+			assert_true(pt->writable && pt->write && pt->from == MAPPING_FROM_CONST);
+			assert_int_equal(pt->constant.bytes.len, 0);
+			break;
+		case 2:
+		case 10:
+			assert_true(pt->executable && pt->execute);
+			break;
+		case 9: /* Delivery Method: pull only */
+			assert_int_equal(pt->from, MAPPING_FROM_CONST);
+			assert_int_equal(pt->constant.i, 0);
+			break;
+		default:
+			assert_int_equal(pt->from, MAPPING_FROM_SOURCE);
+			assert_int_equal(((const struct tsrc *)pt->source)->addr, rids[i]);
+		}
+	}
+	assert_int_equal(
+		mapping_set_load_buffer(f->set, "fwinc", "fwinc.yaml", inc, strlen(inc), &f->diag, &q), 0);
+	assert_string_equal(mapping_profile_firmware(q), "fieldfw");
+	assert_non_null(mapping_profile_find(q, &LWM2M_PATH(5, 0, 3)));
+
+	static const char *const bad[][2] = {
+		{ "bridge: modbus\nfirmware: zigbee2mqtt\nobjects:\n  /3/0:\n    0: { const: x }\n",
+		  "bad1.yaml:2:11: modbus bridges update no firmware: remove 'firmware: zigbee2mqtt' "
+		  "(bridges that do: test)\n" },
+		{ "bridge: test\nfirmware: other\nobjects:\n  /3/0:\n    0: { const: x }\n",
+		  "bad2.yaml:2:11: invalid 'firmware: other': test bridges update firmware through "
+		  "'fieldfw'\n" },
+		{ "bridge: test\nfirmware: fieldfw\nobjects:\n  /5/0:\n    3: { source: { addr: 1 } }\n",
+		  "bad3.yaml:2:11: 'firmware: fieldfw' runs /5/0, which this profile also defines at "
+		  "line 5\n" },
+		{ "firmware: fieldfw\nobjects:\n  /3/0:\n    0: { const: x }\n",
+		  "bad4.yaml:1:11: 'firmware: fieldfw' needs a 'bridge:' (the bridge kind runs the "
+		  "update)\n" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char name[8], file[16];
+		snprintf(name, sizeof(name), "bad%zu", i + 1);
+		snprintf(file, sizeof(file), "bad%zu.yaml", i + 1);
+		free(f->cap.text);
+		f->cap = (struct capture){ 0 };
+		assert_int_equal(mapping_set_load_buffer(f->set, name, file, bad[i][0], strlen(bad[i][0]),
+							 &f->diag, &q),
+				 -EINVAL);
+		assert_string_equal(f->cap.text, bad[i][1]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -545,6 +639,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_include, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_buffer_and_many_devices, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_firmware, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
