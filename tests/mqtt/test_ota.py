@@ -19,6 +19,9 @@ messages (0, 50, 100 %) during an update.
   a URI that is not zigbee2mqtt's: Result 9; Package push: 4.05;
 - a device whose profile has no `firmware:` has no /5 (4.04).
 
+Both northbound modes: endpoint (each case) and gateway (check and update
+through /plug1/5/0/... of the Object 25 tree).
+
 Usage: test_ota.py PATH/TO/fieldgate
 """
 import json
@@ -261,6 +264,39 @@ class Ota(test_mqtt.Base):
         self.assertRegex(st.stdout, r"firmware=updating")
         # A device without `firmware:` has no Object 5.
         r = self.srv.request("read", ep="gw-plug2", path="/5/0/3", timeout=10)
+        self.assertEqual(r["code"], "4.04", r)
+        self.assertEqual(gw.stop(), 0)
+
+
+
+class OtaGatewayMode(test_mqtt.Base):
+    """The same state machine behind the gateway's Object 25 tree: the
+    bridge side does not know the mode."""
+
+    def test_check_and_update(self):
+        b = self.broker()
+        z2m = Z2M(b)
+        self.addCleanup(z2m.close)
+        text = test_mqtt.config(self.srv.url, self.body(b, "ota_timeout: 3s\n"),
+                                [("plug1", "z2m-smart-plug-ota", "plug1"), ("plug2", "z2m-smart-plug", "plug2")])
+        self.assertIn("lwm2m:\n", text)
+        gw = self.start(text.replace("lwm2m:\n", "lwm2m:\n  mode: gateway\n", 1))
+        self.srv.wait_event("register", ep="gw", timeout=15)
+        self.wait_prefixes("gw", ["plug1", "plug2"])
+        gw.wait_log(r"MQTT bridge broker: connected")
+        self.assertEqual(self.read_when("gw", "/plug1/5/0/3"), 0)
+        self.assertEqual(self.observe("gw", "/plug1/5/0/3"), 0)
+        r = self.srv.request("write", ep="gw", path="/plug1/5/0/1", value="zigbee2mqtt:ota", type="string",
+                             timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        self.srv.wait_event("notify", ep="gw", where=lambda e: records_by_path(e).get("/plug1/5/0/3") == 2)
+        r = self.srv.request("execute", ep="gw", path="/plug1/5/0/2", timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        self.srv.wait_event("notify", ep="gw", where=lambda e: records_by_path(e).get("/plug1/5/0/3") == 0)
+        self.assertEqual(self.poll_until("gw", "/plug1/5/0/5", 1), 1)
+        self.assertEqual(self.value("gw", "/plug1/5/0/7"), "2.1.0")
+        self.assertEqual([k for k, _ in z2m.requests], ["check", "update"])
+        r = self.srv.request("read", ep="gw", path="/plug2/5/0/3", timeout=10)
         self.assertEqual(r["code"], "4.04", r)
         self.assertEqual(gw.stop(), 0)
 
