@@ -332,7 +332,13 @@ int auto_finish(struct auto_gen *G, const char *header, const char *description,
 		at_printf(&t, "# Not mapped (each with the reason): %s\n", G->skipped.buf);
 	at_printf(&t, "description: ");
 	at_str(&t, description);
-	at_printf(&t, "\nbridge: mqtt\nobjects:\n  /3/0:\n");
+	at_printf(&t, "\nbridge: mqtt\n");
+	if (id->update) {
+		at_printf(&t, "firmware: ");
+		at_str(&t, id->update);
+		at_printf(&t, "\n");
+	}
+	at_printf(&t, "objects:\n  /3/0:\n");
 	if (id->manufacturer && *id->manufacturer)
 		auto_emit_const(&t, 0, id->manufacturer);
 	if (id->model && *id->model)

@@ -139,6 +139,7 @@ struct auto_gen {
  * name, `device: serial`). */
 struct auto_identity {
 	const char *manufacturer, *model, *serial, *firmware, *type;
+	const char *update; /* the profile's `firmware:` (how the field updates it), NULL */
 };
 
 /* The profile's text from G (header: comment lines, each ending in '\n'),
@@ -158,6 +159,9 @@ struct z2m_conf {
 		char *model, *profile;
 	} * profiles;
 	size_t nprofiles;
+	/* Devices zigbee2mqtt can update (definition.supports_ota) get
+	 * `firmware: zigbee2mqtt:<base>` (Object 5, z2m_ota.c). */
+	bool firmware;
 };
 
 /* The profile of one element of bridge/devices. Returns 0 and *out, -ENOENT

@@ -25,6 +25,7 @@ struct rule_yaml {
 
 struct z2m_yaml {
 	const char *base_topic, *prefix;
+	bool firmware;
 	const struct ynode *profiles; /* model -> profile */
 };
 
@@ -309,6 +310,10 @@ static const struct schema_key z2m_keys[] = {
 	  .offset = ZY(profiles),
 	  .node_kind = YNODE_MAP,
 	  .doc = "a model (definition.model) -> the profile its devices get instead of the rule table" },
+	{ .name = "firmware",
+	  .kind = SCHEMA_BOOL,
+	  .offset = ZY(firmware),
+	  .doc = "devices zigbee2mqtt can update (supports_ota) get Object 5 (firmware: zigbee2mqtt)" },
 	{ .name = NULL },
 };
 
@@ -712,6 +717,7 @@ static int auto_load(const struct ynode *body, const struct disc_yaml *d, struct
 
 	if (ynode_map_get(disc, "zigbee2mqtt")) {
 		out->z2m_on = true;
+		out->z2m.firmware = d->zigbee2mqtt.firmware;
 		if ((r = sdup(&out->z2m.base_topic, d->zigbee2mqtt.base_topic)) < 0 ||
 		    (r = sdup(&out->z2m.prefix, d->zigbee2mqtt.prefix)) < 0)
 			return r;

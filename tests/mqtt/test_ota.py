@@ -17,7 +17,9 @@ messages (0, 50, 100 %) during an update.
   device; a check zigbee2mqtt never answers: Result 4 after ota_timeout;
 - Update in Idle, Cancel in Updating: 4.05; an empty Package URI resets;
   a URI that is not zigbee2mqtt's: Result 9; Package push: 4.05;
-- a device whose profile has no `firmware:` has no /5 (4.04).
+- a device whose profile has no `firmware:` has no /5 (4.04);
+- generated profiles: with discovery.zigbee2mqtt.firmware a device whose
+  definition says supports_ota gets Object 5, one that does not has none.
 
 Both northbound modes: endpoint (each case) and gateway (check and update
 through /plug1/5/0/... of the Object 25 tree).
@@ -297,6 +299,39 @@ class OtaGatewayMode(test_mqtt.Base):
         self.assertEqual(self.value("gw", "/plug1/5/0/7"), "2.1.0")
         self.assertEqual([k for k, _ in z2m.requests], ["check", "update"])
         r = self.srv.request("read", ep="gw", path="/plug2/5/0/3", timeout=10)
+        self.assertEqual(r["code"], "4.04", r)
+        self.assertEqual(gw.stop(), 0)
+
+
+
+class OtaGenerated(test_mqtt.Base):
+    """Profiles generated from zigbee2mqtt's bridge/devices: with
+    `discovery.zigbee2mqtt.firmware: true` a device whose definition says
+    supports_ota gets Object 5; the others do not."""
+
+    def test_supports_ota(self):
+        with open(os.path.join(test_mqtt.SOURCE, "tests", "data", "mqtt", "z2m", "bridge-devices.json"),
+                  encoding="utf-8") as f:
+            devices = json.load(f)
+        ieee = {d["friendly_name"]: d["ieee_address"] for d in devices}
+        for d in devices:
+            if d["friendly_name"] == "tv-plug":
+                d["definition"]["supports_ota"] = True
+        b = self.broker()
+        z2m = Z2M(b)
+        self.addCleanup(z2m.close)
+        b.pub("zigbee2mqtt/bridge/devices", json.dumps(devices), retain=True)
+        gw = self.start(test_mqtt.config(self.srv.url, self.body(
+            b, "ota_timeout: 3s\ndiscovery:\n  max_devices: 16\n  zigbee2mqtt: {firmware: true}\n"), []))
+        tv, desk = "gw-" + ieee["tv-plug"], "gw-" + ieee["desk-plug"]
+        self.srv.wait_event("register", ep=tv, timeout=15)
+        self.srv.wait_event("register", ep=desk, timeout=15)
+        self.assertEqual(self.read_when(tv, "/5/0/3"), 0)
+        r = self.srv.request("write", ep=tv, path="/5/0/1", value="zigbee2mqtt:ota", type="string", timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        self.assertEqual(self.poll_until(tv, "/5/0/3", 2), 2)
+        self.assertEqual(z2m.requests[0][1]["id"], "tv-plug")
+        r = self.srv.request("read", ep=desk, path="/5/0/3", timeout=10)
         self.assertEqual(r["code"], "4.04", r)
         self.assertEqual(gw.stop(), 0)
 
