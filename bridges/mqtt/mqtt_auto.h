@@ -292,6 +292,11 @@ struct z2m_ota *z2m_ota_new(const char *base, const char *id, const char *device
 			    uint64_t timeout_usec, const struct z2m_ota_host *host);
 struct z2m_ota *z2m_ota_free(struct z2m_ota *o);
 const char *z2m_ota_base(const struct z2m_ota *o);
+const char *z2m_ota_device(const struct z2m_ota *o);
+const char *z2m_ota_id(const struct z2m_ota *o);
+/* The host's ud from now on; NULL parks it (nothing is told, nothing
+ * published) while its device is rebuilt. */
+void z2m_ota_rehost(struct z2m_ota *o, void *ud);
 /* The value of /5/0/rid (3, 5, 7) as a sample; -ENOENT another. */
 int z2m_ota_get(const struct z2m_ota *o, uint16_t rid, struct mapping_sample *out);
 /* A Write of /5/0/rid (1 Package URI; 0 Package: -EPERM) / an Execute (2

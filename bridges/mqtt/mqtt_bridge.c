@@ -56,6 +56,7 @@
 #define REJECTED_MAX     256
 #define INDEX_SIZE       1024 /* buckets of the exact-topic index */
 #define PENDING_MAX      256  /* availability of devices not created yet */
+#define OTA_PARKED_MAX   64   /* Object 5 state machines of devices being rebuilt */
 
 enum conn_state { ST_IDLE, ST_RESOLVING, ST_CONNECTING, ST_CONNECTED, ST_WAITING };
 
@@ -164,7 +165,14 @@ struct mqtt_bridge {
 	struct sub *subs;
 	struct op *ops;
 	unsigned ndiscovered;
-	unsigned nota; /* devices with a z2m_ota */
+	unsigned nota; /* devices with a z2m_ota, and parked ones */
+	/* The state machines of devices removed (a reload, a new generated
+	 * profile after zigbee2mqtt republished bridge/devices with the
+	 * updated firmware), given back when a device of the same name comes:
+	 * Update Result 1 survives the rebuild the update itself causes.
+	 * Oldest dropped first. */
+	struct z2m_ota *parked[OTA_PARKED_MAX];
+	size_t nparked;
 	char *rejected[REJECTED_MAX];
 	size_t nrejected;
 	/* Availability: bit i set while topic i (one without captures) says
@@ -1359,6 +1367,9 @@ static bool ota_response(struct mqtt_bridge *b, const char *topic, size_t tlen, 
 	}
 	for (struct dev *d = b->devs; d; d = d->next)
 		if (d->ota && strcmp(z2m_ota_base(d->ota), base) == 0 && z2m_ota_response(d->ota, kind, &r))
+			return true;
+	for (size_t i = 0; i < b->nparked; i++)
+		if (strcmp(z2m_ota_base(b->parked[i]), base) == 0 && z2m_ota_response(b->parked[i], kind, &r))
 			break;
 	return true;
 }
@@ -1420,13 +1431,23 @@ static int ota_attach(struct mqtt_bridge *b, struct dev *d, struct entry *e)
 	char filter[300];
 	size_t vl;
 
+	const char *id = mqtt_binding_get(&d->bind, "device", &vl);
+
+	for (size_t i = 0; !d->ota && id && i < b->nparked; i++)
+		if (strcmp(z2m_ota_device(b->parked[i]), d->name) == 0 &&
+		    strcmp(z2m_ota_id(b->parked[i]), id) == 0 &&
+		    strcmp(z2m_ota_base(b->parked[i]), src->ota_base) == 0) {
+			d->ota = b->parked[i];
+			memmove(&b->parked[i], &b->parked[i + 1],
+				(b->nparked - i - 1) * sizeof(b->parked[0]));
+			b->nparked--;
+			z2m_ota_rehost(d->ota, d);
+		}
 	if (!d->ota) {
-		const char *id = mqtt_binding_get(&d->bind, "device", &vl);
 		if (!id) {
 			log_device_error(BRIDGE_DEV_LOG(&b->base, d->name),
 					 "MQTT bridge %s: device %s: 'firmware: zigbee2mqtt' needs its "
-					 "friendly name as "
-					 "the address ({device})",
+					 "friendly name as the address ({device})",
 					 b->base.name, d->name);
 			return -EINVAL;
 		}
@@ -1446,16 +1467,29 @@ static int ota_attach(struct mqtt_bridge *b, struct dev *d, struct entry *e)
 	return 0;
 }
 
-static void ota_detach(struct mqtt_bridge *b, struct dev *d)
+static void ota_free(struct mqtt_bridge *b, struct z2m_ota *o)
 {
 	char filter[300];
 
+	ota_filter(o, filter, sizeof(filter));
+	sub_unref(b, filter);
+	z2m_ota_free(o);
+	b->nota--;
+}
+
+/* Parked, with its subscription (a response may come meanwhile). */
+static void ota_detach(struct mqtt_bridge *b, struct dev *d)
+{
 	if (!d->ota)
 		return;
-	ota_filter(d->ota, filter, sizeof(filter));
-	sub_unref(b, filter);
-	d->ota = z2m_ota_free(d->ota);
-	b->nota--;
+	z2m_ota_rehost(d->ota, NULL);
+	if (b->nparked == OTA_PARKED_MAX) {
+		ota_free(b, b->parked[0]);
+		memmove(&b->parked[0], &b->parked[1], (OTA_PARKED_MAX - 1) * sizeof(b->parked[0]));
+		b->nparked--;
+	}
+	b->parked[b->nparked++] = d->ota;
+	d->ota = NULL;
 }
 
 static void dispatch(struct mqtt_bridge *b, const char *topic, const uint8_t *data, size_t len)
@@ -2052,6 +2086,8 @@ static void mqtt_done(struct bridge *base)
 		}
 		dev_drop(b, d);
 	}
+	while (b->nparked)
+		ota_free(b, b->parked[--b->nparked]);
 	while (b->subs) {
 		struct sub *s = b->subs;
 		b->subs = s->next;

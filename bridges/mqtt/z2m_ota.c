@@ -180,6 +180,14 @@ int z2m_ota_state_parse(struct json_object *doc, struct z2m_ota_update *out)
 
 /* ---- the state machine --------------------------------------------------------------- */
 
+/* Parked (host.ud NULL: its device is being rebuilt), the values are
+ * taken at the next attach. */
+static void changed(struct z2m_ota *o, uint16_t rid)
+{
+	if (o->host.ud)
+		o->host.changed(o->host.ud, rid);
+}
+
 static void set_state(struct z2m_ota *o, int state, int result)
 {
 	bool s = o->state != state, r = o->result != result;
@@ -192,9 +200,9 @@ static void set_state(struct z2m_ota *o, int state, int result)
 	if (state != 3)
 		o->has_progress = false;
 	if (s)
-		o->host.changed(o->host.ud, 3);
+		changed(o, 3);
 	if (r)
-		o->host.changed(o->host.ud, 5);
+		changed(o, 5);
 }
 
 static void disarm(struct z2m_ota *o)
@@ -225,7 +233,7 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *ud)
 /* (Re)start the bound on zigbee2mqtt's silence. */
 static int arm(struct z2m_ota *o)
 {
-	sd_event *ev = o->host.loop(o->host.ud);
+	sd_event *ev = o->host.ud ? o->host.loop(o->host.ud) : NULL;
 	int r;
 
 	if (!ev)
@@ -301,6 +309,21 @@ struct z2m_ota *z2m_ota_free(struct z2m_ota *o)
 const char *z2m_ota_base(const struct z2m_ota *o)
 {
 	return o->base;
+}
+
+const char *z2m_ota_device(const struct z2m_ota *o)
+{
+	return o->device;
+}
+
+const char *z2m_ota_id(const struct z2m_ota *o)
+{
+	return o->id;
+}
+
+void z2m_ota_rehost(struct z2m_ota *o, void *ud)
+{
+	o->host.ud = ud;
 }
 
 int z2m_ota_get(const struct z2m_ota *o, uint16_t rid, struct mapping_sample *out)
@@ -467,7 +490,7 @@ bool z2m_ota_response(struct z2m_ota *o, const char *kind, const struct z2m_ota_
 	const char *nv = r->version[0] ? r->version : o->installed;
 	if (nv[0] && strcmp(nv, o->version) != 0) {
 		snprintf(o->version, sizeof(o->version), "%s", nv);
-		o->host.changed(o->host.ud, 7);
+		changed(o, 7);
 	}
 	log_device_info(OTA_LOG(o), "%s: firmware of '%s' updated%s%s", o->device, o->id,
 			o->version[0] ? " to " : "", o->version);

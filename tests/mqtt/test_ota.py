@@ -331,6 +331,25 @@ class OtaGenerated(test_mqtt.Base):
         self.assertEqual(r["code"], "2.04", r)
         self.assertEqual(self.poll_until(tv, "/5/0/3", 2), 2)
         self.assertEqual(z2m.requests[0][1]["id"], "tv-plug")
+        r = self.srv.request("execute", ep=tv, path="/5/0/2", timeout=10)
+        self.assertEqual(r["code"], "2.04", r)
+        self.assertEqual(self.poll_until(tv, "/5/0/5", 1), 1)
+        # zigbee2mqtt republishes bridge/devices with the new build (as
+        # otaUpdate.ts's emitDevicesChanged does): a new generated profile,
+        # the device registers again, /3/0/3 says the new build and the
+        # result of the update it just had survives the rebuild.
+        n = len([e for e in self.srv.events("register") if e.get("ep") == tv])
+        for d in devices:
+            if d["friendly_name"] == "tv-plug":
+                d["software_build_id"] = "2.1.0"
+        b.pub("zigbee2mqtt/bridge/devices", json.dumps(devices), qos=1, retain=True)
+        deadline = time.monotonic() + 15
+        while len([e for e in self.srv.events("register") if e.get("ep") == tv]) == n:
+            self.assertLess(time.monotonic(), deadline, "tv-plug did not register again")
+            time.sleep(0.05)
+        self.assertEqual(self.poll_until(tv, "/3/0/3", "2.1.0"), "2.1.0")
+        v = records_by_path(self.srv.request("read", ep=tv, path="/5/0", timeout=10))
+        self.assertEqual((v["/5/0/3"], v["/5/0/5"], v["/5/0/7"]), (0, 1, "2.1.0"))
         r = self.srv.request("read", ep=desk, path="/5/0/3", timeout=10)
         self.assertEqual(r["code"], "4.04", r)
         self.assertEqual(gw.stop(), 0)
