@@ -64,6 +64,7 @@ struct z2m_ota {
 	bool field_available; /* the latest state message said an image is available */
 	bool has_progress;
 	double progress;
+	int logged_tenth; /* the progress's tenth last logged at info level, -1 none */
 	unsigned long long seq;
 	char waiting[96]; /* transaction of the request whose response is awaited, "" none */
 	char waiting_kind[8];
@@ -197,8 +198,10 @@ static void set_state(struct z2m_ota *o, int state, int result)
 				 state_names[state], result);
 	o->state = state;
 	o->result = result;
-	if (state != 3)
+	if (state != 3) {
 		o->has_progress = false;
+		o->logged_tenth = -1;
+	}
 	if (s)
 		changed(o, 3);
 	if (r)
@@ -283,6 +286,7 @@ struct z2m_ota *z2m_ota_new(const char *base, const char *id, const char *device
 	if (!o)
 		return NULL;
 	o->host = *host;
+	o->logged_tenth = -1;
 	o->timeout_usec = timeout_usec;
 	o->base = strdup(base);
 	o->id = strdup(id);
@@ -430,7 +434,12 @@ void z2m_ota_state_message(struct z2m_ota *o, struct json_object *doc)
 			o->has_progress = true;
 			o->progress = u.progress;
 			(void)arm(o); /* it is alive: the bound starts again */
-			log_device_info(OTA_LOG(o), "%s: firmware update at %.1f %%", o->device, u.progress);
+			/* zigbee2mqtt reports at every step: one line per tenth at
+			 * info level, the others at debug. */
+			int tenth = (int)(u.progress / 10);
+			log_device_full(OTA_LOG(o), tenth != o->logged_tenth ? LOG_INFO : LOG_DEBUG,
+					"%s: firmware update at %.1f %%", o->device, u.progress);
+			o->logged_tenth = tenth;
 		}
 		return; /* the response ends it */
 	}

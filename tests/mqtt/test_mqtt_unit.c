@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include <json-c/json.h>
+
 #include "bridges/mqtt/mqtt_conf.h"
 #include "bridges/mqtt/mqtt_internal.h"
 #include "common/yamldoc.h"
@@ -532,6 +534,77 @@ static void test_conf_protocol(void **state)
 	ydoc_free(doc);
 }
 
+/* zigbee2mqtt's OTA messages as its otaUpdate.ts publishes them. */
+static void test_z2m_ota_parsers(void **state)
+{
+	struct z2m_ota_response r;
+	struct z2m_ota_update u;
+	struct json_object *doc;
+	char base[64], kind[8];
+
+	(void)state;
+	doc = json_tokener_parse("{\"data\":{\"id\":\"plug1\",\"update_available\":true},\"status\":\"ok\","
+				 "\"transaction\":\"fieldgate-plug1-1\"}");
+	assert_int_equal(z2m_ota_response_parse(doc, &r), 0);
+	assert_true(r.ok);
+	assert_int_equal(r.available, 1);
+	assert_string_equal(r.id, "plug1");
+	assert_string_equal(r.transaction, "fieldgate-plug1-1");
+	json_object_put(doc);
+	doc = json_tokener_parse("{\"data\":{\"id\":\"plug1\",\"from\":{\"software_build_id\":\"1.0\"},"
+				 "\"to\":{\"software_build_id\":\"2.1.0\",\"date_code\":\"20240601\"}},"
+				 "\"status\":\"ok\",\"transaction\":7}");
+	assert_int_equal(z2m_ota_response_parse(doc, &r), 0);
+	assert_int_equal(r.available, -1);
+	assert_string_equal(r.version, "2.1.0");
+	assert_string_equal(r.transaction, "7"); /* a number echoed as its text */
+	json_object_put(doc);
+	doc = json_tokener_parse(
+		"{\"data\":{},\"status\":\"error\",\"error\":\"Device 'x' does not exist\"}");
+	assert_int_equal(z2m_ota_response_parse(doc, &r), 0);
+	assert_false(r.ok);
+	assert_string_equal(r.error, "Device 'x' does not exist");
+	assert_string_equal(r.id, "");
+	json_object_put(doc);
+	doc = json_tokener_parse("{\"data\":{},\"status\":\"maybe\"}");
+	assert_int_equal(z2m_ota_response_parse(doc, &r), -EBADMSG);
+	json_object_put(doc);
+	doc = json_tokener_parse("[1]");
+	assert_int_equal(z2m_ota_response_parse(doc, &r), -EBADMSG);
+	assert_int_equal(z2m_ota_state_parse(doc, &u), -EBADMSG);
+	json_object_put(doc);
+
+	doc = json_tokener_parse(
+		"{\"state\":\"ON\",\"update\":{\"state\":\"updating\",\"progress\":42.5,"
+		"\"remaining\":120,\"installed_version\":16777241,\"latest_version\":null}}");
+	assert_int_equal(z2m_ota_state_parse(doc, &u), 0);
+	assert_int_equal(u.state, Z2M_OTA_FIELD_UPDATING);
+	assert_true(u.has_progress);
+	assert_true(u.progress == 42.5);
+	assert_string_equal(u.installed, "16777241");
+	json_object_put(doc);
+	doc = json_tokener_parse("{\"update_available\":true}"); /* the legacy API alone */
+	assert_int_equal(z2m_ota_state_parse(doc, &u), 0);
+	assert_int_equal(u.state, Z2M_OTA_FIELD_AVAILABLE);
+	json_object_put(doc);
+	doc = json_tokener_parse("{\"state\":\"ON\",\"update\":{\"state\":\"scheduled\",\"progress\":300}}");
+	assert_int_equal(z2m_ota_state_parse(doc, &u), -ENOENT); /* neither word, nor a percentage */
+	assert_false(u.has_progress);
+	json_object_put(doc);
+
+	static const char t1[] = "home/z2m/bridge/response/device/ota_update/update";
+	assert_true(z2m_ota_response_topic(t1, strlen(t1), base, sizeof(base), kind, sizeof(kind)));
+	assert_string_equal(base, "home/z2m");
+	assert_string_equal(kind, "update");
+	static const char *const no[] = { "zigbee2mqtt/bridge/response/device/ota_update/schedule",
+					  "/bridge/response/device/ota_update/check",
+					  "zigbee2mqtt/bridge/request/device/ota_update/check",
+					  "zigbee2mqtt/plug1" };
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		assert_false(
+			z2m_ota_response_topic(no[i], strlen(no[i]), base, sizeof(base), kind, sizeof(kind)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -549,6 +622,7 @@ int main(void)
 		cmocka_unit_test(test_address),
 		cmocka_unit_test(test_availability_words),
 		cmocka_unit_test(test_conf_protocol),
+		cmocka_unit_test(test_z2m_ota_parsers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
