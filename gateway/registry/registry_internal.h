@@ -329,6 +329,10 @@ int swmgmt_create(struct gw_registry *r, int iid, const struct lwm2m_records *re
 int swmgmt_write(struct gw_registry *r, const struct lwm2m_path *path, const struct lwm2m_records *recs,
 		 char *why, size_t size);
 int swmgmt_execute(struct gw_registry *r, const struct lwm2m_path *path, char *why, size_t size);
+/* A block of a block-wise Write of /9/x/2 (lwm2m_endpoint_ops.write_stream):
+ * written to the package file as it comes; -ENOSYS for another path. */
+int swmgmt_write_stream(struct gw_registry *r, const struct lwm2m_path *path, uint64_t offset,
+			const uint8_t *data, size_t len, unsigned flags);
 int swmgmt_delete(struct gw_registry *r, const struct lwm2m_path *path, char *why, size_t size);
 
 /* ---- health.c: /3/0, 26241, /4/0 of the gateway's endpoint ---- */

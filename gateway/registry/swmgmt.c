@@ -32,8 +32,12 @@
 
 #include "common/log.h"
 #include "gateway/bundle/bundle.h"
+#include "gateway/pkg/pkg.h"
 
 #define OID 9
+/* A package bigger than this cannot hold a bundle (GW_BUNDLE_TOTAL_MAX of
+ * files, their tar headers), whatever update.max_size allows. */
+#define PKG_MAX (2u * GW_BUNDLE_TOTAL_MAX)
 
 enum { ST_INITIAL, ST_DOWNLOAD_STARTED, ST_DOWNLOADED, ST_DELIVERED, ST_INSTALLED };
 enum {
@@ -58,7 +62,8 @@ struct swpkg {
 	bool active;
 	char name[GW_BUNDLE_NAME_MAX + 1], version[GW_BUNDLE_NAME_MAX + 1];
 	char reason[512];
-	bool staged; /* DELIVERED: its files in .staging-IID */
+	bool staged;              /* DELIVERED: its files in .staging-IID */
+	struct gw_pkg_push *push; /* a package being written (DOWNLOAD STARTED) */
 };
 
 struct swmgmt {
@@ -261,6 +266,8 @@ void swmgmt_free(struct gw_registry *r)
 {
 	if (!r->sw)
 		return;
+	for (size_t i = 0; i < r->sw->n; i++)
+		gw_pkg_push_abort(r->sw->v[i].push);
 	free(r->sw->v);
 	free(r->sw);
 	r->sw = NULL;
@@ -385,56 +392,190 @@ static int package_file(const struct gw_registry *r, const struct swpkg *p, char
 	return path_of(r, buf, size, ".pkg-", p->iid);
 }
 
-/* A Write of the whole package (the client assembled the block-wise
- * body, at most its block1_max_body): written to the package file, then
- * delivered. */
-static int write_package(struct gw_registry *r, struct swpkg *p, const struct lwm2m_value *v, char *why,
-			 size_t size)
+static void package_limits(const struct gw_registry *r, struct gw_pkg_limits *lim)
 {
-	char root[4096], file[4096];
-	int fd, e;
+	const struct gw_update_config *u = &reg_config(r)->update;
 
-	if (v->type != LWM2M_TYPE_OPAQUE && v->type != LWM2M_TYPE_STRING) {
-		snprintf(why, size, "Package (/9/%u/2) is opaque", p->iid);
-		return -EINVAL;
+	*lim = (struct gw_pkg_limits){ .max_size =
+					       u->max_size && u->max_size < PKG_MAX ? u->max_size : PKG_MAX,
+				       .schemes = u->schemes,
+				       .timeout_s = u->timeout_s,
+				       .ca_file = u->ca_file };
+}
+
+/* How a transfer ended, as Object 9 says it (its codes are Object 5's
+ * moved to 50..). */
+static int pkg_result(enum gw_pkg_result res)
+{
+	switch (res) {
+	case GW_PKG_NO_SPACE:
+		return RES_NO_STORAGE;
+	case GW_PKG_NO_MEMORY:
+		return RES_NO_MEMORY;
+	case GW_PKG_CONN_LOST:
+	case GW_PKG_CANCELLED:
+		return RES_CONN_LOST;
+	case GW_PKG_INTEGRITY:
+		return RES_INTEGRITY;
+	case GW_PKG_INVALID_URI:
+	case GW_PKG_UNSUPPORTED_PROTOCOL:
+		return RES_INVALID_URI;
+	default:
+		return RES_DEVICE_ERROR;
 	}
-	/* An empty package resets the instance (as for Object 5). */
-	if (v->bytes.len == 0 && p->state < ST_INSTALLED) {
-		unstage(r, p);
-		p->state = ST_INITIAL;
-		p->name[0] = p->version[0] = '\0';
-		set_reason(p, RES_INITIAL, "");
-		publish(r, p);
-		return 0;
+}
+
+static const char *pkg_words(enum gw_pkg_result res)
+{
+	switch (res) {
+	case GW_PKG_NO_SPACE:
+		return "the package is bigger than allowed (update.max_size) or the disk is full";
+	case GW_PKG_NO_MEMORY:
+		return "out of memory";
+	case GW_PKG_CONN_LOST:
+		return "the transfer broke off";
+	case GW_PKG_CANCELLED:
+		return "the transfer was cancelled";
+	case GW_PKG_INTEGRITY:
+		return "the package's blocks did not arrive in order or in full";
+	case GW_PKG_INVALID_URI:
+		return "invalid Package URI";
+	case GW_PKG_UNSUPPORTED_PROTOCOL:
+		return "the Package URI's scheme is not allowed (update.schemes)";
+	default:
+		return "the transfer failed";
 	}
+}
+
+/* A transfer that ended without a package: INITIAL again, with why. */
+static void transfer_failed(struct gw_registry *r, struct swpkg *p, enum gw_pkg_result res)
+{
+	p->push = NULL;
+	p->state = ST_INITIAL;
+	set_reason(p, pkg_result(res), pkg_words(res));
+	log_warning("Software Management /9/%u: %s", p->iid, p->reason);
+	publish(r, p);
+}
+
+/* An empty package resets the instance (as for Object 5). */
+static int reset(struct gw_registry *r, struct swpkg *p, char *why, size_t size)
+{
+	if (p->state == ST_INSTALLED) {
+		snprintf(why, size, "/9/%u is INSTALLED: Uninstall it first", p->iid);
+		return -EPERM;
+	}
+	p->push = gw_pkg_push_abort(p->push);
+	unstage(r, p);
+	p->state = ST_INITIAL;
+	p->name[0] = p->version[0] = '\0';
+	set_reason(p, RES_INITIAL, "");
+	publish(r, p);
+	return 0;
+}
+
+/* The first block of a package: a new package file, DOWNLOAD STARTED. */
+static int package_start(struct gw_registry *r, struct swpkg *p, char *why, size_t size)
+{
+	struct gw_pkg_limits lim;
+	char root[4096], file[4096];
+	int e;
+
 	if (p->state != ST_INITIAL) {
-		snprintf(why, size, "/9/%u is %s: a package is written in INITIAL (Uninstall first)", p->iid,
-			 p->state == ST_INSTALLED ? "INSTALLED" : "DELIVERED");
+		snprintf(why, size, "/9/%u is not INITIAL (Update State %d): Uninstall it first", p->iid,
+			 p->state);
 		return -EPERM;
 	}
 	e = bundles_root(r, root, sizeof(root));
 	if (e >= 0)
 		e = package_file(r, p, file, sizeof(file));
+	package_limits(r, &lim);
+	if (e >= 0)
+		e = gw_pkg_push_start(file, &lim, &p->push);
 	if (e < 0) {
-		snprintf(why, size, "cannot prepare %s/bundles: %s", r->state_dir, strerror(-e));
+		snprintf(why, size, "cannot write the package under %s/bundles: %s", r->state_dir,
+			 strerror(-e));
+		set_reason(p, result_of(e), why);
+		publish(r, p);
 		return e;
 	}
 	p->state = ST_DOWNLOAD_STARTED;
-	p->result = RES_DOWNLOADING;
-	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	e = fd < 0 ? -errno : 0;
-	if (e >= 0 && write(fd, v->bytes.ptr, v->bytes.len) != (ssize_t)v->bytes.len)
-		e = errno ? -errno : -EIO;
-	if (fd >= 0)
-		close(fd);
-	if (e < 0) {
-		(void)unlink(file);
-		p->state = ST_INITIAL;
-		set_reason(p, result_of(e), strerror(-e));
-		publish(r, p);
+	set_reason(p, RES_DOWNLOADING, "");
+	publish(r, p);
+	return 0;
+}
+
+/* The last block is in: the file is flushed, then delivered. */
+static void package_finish(struct gw_registry *r, struct swpkg *p)
+{
+	char file[4096];
+	uint64_t size = 0;
+	enum gw_pkg_result res = gw_pkg_push_finish(p->push, &size);
+
+	p->push = NULL;
+	if (res != GW_PKG_OK) {
+		transfer_failed(r, p, res);
+		return;
+	}
+	if (package_file(r, p, file, sizeof(file)) >= 0)
+		deliver(r, p, file);
+}
+
+int swmgmt_write_stream(struct gw_registry *r, const struct lwm2m_path *path, uint64_t offset,
+			const uint8_t *data, size_t len, unsigned flags)
+{
+	struct swpkg *p = find(r, path->id[LWM2M_IID]);
+	enum gw_pkg_result res;
+	char why[256];
+	int e;
+
+	if (!p || path->len != 3 || path->id[LWM2M_RID] != 2)
+		return -ENOSYS; /* not a package: the client assembles it for write() */
+	if (flags & LWM2M_STREAM_ABORT) {
+		if (p->push) {
+			gw_pkg_push_abort(p->push);
+			transfer_failed(r, p, GW_PKG_CONN_LOST);
+		}
 		return 0;
 	}
-	deliver(r, p, file);
+	if (offset == 0 && (flags & LWM2M_STREAM_LAST) && len == 0)
+		return reset(r, p, why, sizeof(why));
+	if (offset == 0 && !p->push && (e = package_start(r, p, why, sizeof(why))) < 0)
+		return e;
+	if (!p->push)
+		return -EPERM;
+	res = gw_pkg_push_block(&p->push, offset, data, len);
+	if (res != GW_PKG_OK) {
+		transfer_failed(r, p, res);
+		return res == GW_PKG_NO_SPACE ? -EFBIG : -EIO;
+	}
+	if (flags & LWM2M_STREAM_LAST)
+		package_finish(r, p);
+	return 0;
+}
+
+/* A Write of the whole package (the client assembled the block-wise
+ * body, at most its block1_max_body): the same as one block. */
+static int write_package(struct gw_registry *r, struct swpkg *p, const struct lwm2m_value *v, char *why,
+			 size_t size)
+{
+	enum gw_pkg_result res;
+	int e;
+
+	if (v->type != LWM2M_TYPE_OPAQUE && v->type != LWM2M_TYPE_STRING) {
+		snprintf(why, size, "Package (/9/%u/2) is opaque", p->iid);
+		return -EINVAL;
+	}
+	if (v->bytes.len == 0)
+		return reset(r, p, why, size);
+	e = package_start(r, p, why, size);
+	if (e < 0)
+		return e;
+	res = gw_pkg_push_block(&p->push, 0, v->bytes.ptr, v->bytes.len);
+	if (res != GW_PKG_OK) {
+		transfer_failed(r, p, res);
+		return 0;
+	}
+	package_finish(r, p);
 	return 0;
 }
 

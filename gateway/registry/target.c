@@ -265,7 +265,23 @@ static int gw_delete(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *d
 	return e;
 }
 
+/* Block-wise Writes of a package to the gateway's endpoint, block by block
+ * (never held whole): routed by object. -ENOSYS has the client assemble
+ * the body for gw_write() as usual. */
+static int gw_write_stream(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+			   const struct lwm2m_path *path, uint64_t offset, const uint8_t *data, size_t len,
+			   unsigned flags)
+{
+	(void)ep;
+	if (dev)
+		return -ENOSYS;
+	if (path->id[LWM2M_OID] == GW_SWMGMT_OID)
+		return swmgmt_write_stream(ud, path, offset, data, len, flags);
+	return -ENOSYS;
+}
+
 static const struct lwm2m_endpoint_ops gw_ep_ops = { .write = gw_write,
+						     .write_stream = gw_write_stream,
 						     .create = gw_create,
 						     .delete = gw_delete,
 						     .execute = gw_execute,
