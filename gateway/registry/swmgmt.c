@@ -715,6 +715,22 @@ static int change(struct gw_registry *r, struct swpkg *p, int op, char *why, siz
 	return e;
 }
 
+/* Another instance that had the bundle p installed now (an older
+ * version): its files are gone, it is INITIAL again. */
+static void replaced(struct gw_registry *r, const struct swpkg *p)
+{
+	struct swpkg *o = find_name(r, p->name, p);
+
+	if (!o || o->state != ST_INSTALLED)
+		return;
+	o->state = ST_INITIAL;
+	o->active = false;
+	snprintf(o->reason, sizeof(o->reason), "replaced by %s %s of /9/%u", p->name, p->version, p->iid);
+	o->result = RES_INITIAL;
+	o->name[0] = o->version[0] = '\0';
+	publish(r, o);
+}
+
 int swmgmt_execute(struct gw_registry *r, const struct lwm2m_path *path, char *why, size_t size)
 {
 	struct swpkg *p = find(r, path->id[LWM2M_IID]);
@@ -737,6 +753,7 @@ int swmgmt_execute(struct gw_registry *r, const struct lwm2m_path *path, char *w
 			/* Still DELIVERED: the server may Uninstall it or try again. */
 			set_reason(p, RES_INSTALL_FAILED, why);
 		} else {
+			replaced(r, p);
 			p->state = ST_INSTALLED;
 			p->active = true;
 			set_reason(p, RES_INSTALLED, "");

@@ -122,6 +122,27 @@ class Bundles(test_remote.WithBroker):
         self.assertEqual((v[0], v[1], v[7], v[9], v[12]), ("acme", "1.0.2", INSTALLED, 2, True), v)
         self.temperature("t1", 24.5)
 
+    def test_new_version(self):
+        old = self.install(bundlemk.profile_bundle("acme", "1", "acme-th"))
+        start = len(self.srv.events("register"))
+        self.assertEqual(self.create_device("t4", "acme-th")["code"], "2.01")
+        self.wait_present("t4", start)
+        regs = self.registers(self.ep("t4"))
+        # Version 2 to a new instance, installed: it replaces version 1.
+        new = self.install(bundlemk.profile_bundle("acme", "2", "acme-th"))
+        v = self.sw(new)
+        self.assertEqual((v[0], v[1], v[7], v[9], v[12]), ("acme", "2", INSTALLED, 2, True), v)
+        v = self.sw(old)
+        self.assertEqual((v[0], v[7], v[9], v[16]), ("", INITIAL, 0, "replaced by acme 2 of /9/%d" % new), v)
+        self.assertEqual(self.bundles(), ["acme"])
+        with open(os.path.join(self.state, "bundles", "acme", "instance")) as f:
+            self.assertEqual(f.read(), "%d\n" % new)
+        with open(os.path.join(self.state, "bundles", "acme", "bundle.yaml")) as f:
+            self.assertIn('version: "2"', f.read())
+        # The same profile text: t4 is untouched and serves values.
+        self.temperature("t4", 22.5)
+        self.assertEqual(self.registers(self.ep("t4")), regs)
+
     def test_broken_profile_refused(self):
         text = bundlemk.renamed_profile("z2m-th-sensor", "acme-bad").replace("unit: Cel", "unit: Cel\n      scale: x", 1)
         line = text.splitlines().index("      scale: x") + 1
@@ -131,7 +152,8 @@ class Bundles(test_remote.WithBroker):
         self.assertEqual(r["code"], "4.00", r)
         v = self.sw(iid)
         self.assertEqual((v[7], v[9], v[12]), (DELIVERED, 58, False), v)
-        where = "/bundles/.staging-%d/profiles/acme-bad.yaml:%d:" % (iid, line)
+        where = ("/bundles/.staging-%d/profiles/acme-bad.yaml:%d:14: invalid scale 'x' of /3303/0/5700: "
+                 "expected a decimal number" % (iid, line))
         self.assertIn(where, v[16])
         self.assertIn(where, r.get("text", ""))
         # Nothing changed: nothing installed, the configuration still checks,
