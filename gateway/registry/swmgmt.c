@@ -22,6 +22,7 @@
 #include "gateway/registry/registry_internal.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,14 @@ struct swpkg {
 	char reason[512];
 	bool staged;              /* DELIVERED: its files in .staging-IID */
 	struct gw_pkg_push *push; /* a package being written (DOWNLOAD STARTED) */
+	struct gw_pkg_pull *pull; /* a package being fetched from its Package URI */
+	struct pull_ctx *pull_ctx;
+};
+
+/* What a pull's done() finds its instance by: instances move in memory. */
+struct pull_ctx {
+	struct gw_registry *r;
+	uint16_t iid;
 };
 
 struct swmgmt {
@@ -266,8 +275,11 @@ void swmgmt_free(struct gw_registry *r)
 {
 	if (!r->sw)
 		return;
-	for (size_t i = 0; i < r->sw->n; i++)
+	for (size_t i = 0; i < r->sw->n; i++) {
 		gw_pkg_push_abort(r->sw->v[i].push);
+		gw_pkg_pull_cancel(r->sw->v[i].pull);
+		free(r->sw->v[i].pull_ctx);
+	}
 	free(r->sw->v);
 	free(r->sw);
 	r->sw = NULL;
@@ -465,6 +477,9 @@ static int reset(struct gw_registry *r, struct swpkg *p, char *why, size_t size)
 		return -EPERM;
 	}
 	p->push = gw_pkg_push_abort(p->push);
+	p->pull = gw_pkg_pull_cancel(p->pull);
+	free(p->pull_ctx);
+	p->pull_ctx = NULL;
 	unstage(r, p);
 	p->state = ST_INITIAL;
 	p->name[0] = p->version[0] = '\0';
@@ -579,6 +594,80 @@ static int write_package(struct gw_registry *r, struct swpkg *p, const struct lw
 	return 0;
 }
 
+static void pull_done(void *ud, enum gw_pkg_result res, uint64_t size)
+{
+	struct pull_ctx *ctx = ud;
+	struct gw_registry *r = ctx->r;
+	struct swpkg *p = find(r, ctx->iid);
+	char file[4096];
+
+	free(ctx);
+	if (!p)
+		return;
+	p->pull = NULL; /* freed by the caller */
+	p->pull_ctx = NULL;
+	if (res != GW_PKG_OK) {
+		transfer_failed(r, p, res);
+		return;
+	}
+	log_info("Software Management /9/%u: %" PRIu64 " bytes fetched", p->iid, size);
+	if (package_file(r, p, file, sizeof(file)) >= 0)
+		deliver(r, p, file);
+}
+
+/* A Package URI: checked (scheme allowed by update.schemes), then fetched
+ * off the loop into the package file (gateway/pkg/); the result comes in
+ * Update State and Update Result. An empty URI resets the instance. */
+static int write_uri(struct gw_registry *r, struct swpkg *p, const struct lwm2m_value *v, char *why,
+		     size_t size)
+{
+	struct gw_pkg_limits lim;
+	enum gw_pkg_result res;
+	char uri[256], file[4096];
+	int e;
+
+	if (v->type != LWM2M_TYPE_STRING || v->bytes.len >= sizeof(uri)) {
+		snprintf(why, size, "Package URI (/9/%u/3) is a string of at most 255 bytes", p->iid);
+		return -EINVAL;
+	}
+	if (v->bytes.len == 0)
+		return reset(r, p, why, size);
+	memcpy(uri, v->bytes.ptr, v->bytes.len);
+	uri[v->bytes.len] = '\0';
+	package_limits(r, &lim);
+	res = gw_pkg_uri_check(uri, lim.schemes);
+	if (res != GW_PKG_OK) {
+		if (p->state == ST_INITIAL)
+			transfer_failed(r, p, res);
+		snprintf(why, size, "%s: %s", pkg_words(res), uri);
+		return -EINVAL;
+	}
+	e = package_start(r, p, why, size);
+	if (e < 0)
+		return e;
+	/* The pull writes its own file: the push's goes. */
+	p->push = gw_pkg_push_abort(p->push);
+	e = package_file(r, p, file, sizeof(file));
+	p->pull_ctx = e >= 0 ? calloc(1, sizeof(*p->pull_ctx)) : NULL;
+	if (!p->pull_ctx)
+		e = -ENOMEM;
+	if (e >= 0) {
+		*p->pull_ctx = (struct pull_ctx){ r, p->iid };
+		e = gw_pkg_pull_start(r->event, uri, file, &lim, NULL, pull_done, p->pull_ctx, &p->pull);
+	}
+	if (e < 0) {
+		free(p->pull_ctx);
+		p->pull_ctx = NULL;
+		p->state = ST_INITIAL;
+		set_reason(p, RES_DEVICE_ERROR, strerror(-e));
+		publish(r, p);
+		snprintf(why, size, "cannot start the download: %s", strerror(-e));
+		return e;
+	}
+	log_info("Software Management /9/%u: fetching %s", p->iid, uri);
+	return 0;
+}
+
 int swmgmt_write(struct gw_registry *r, const struct lwm2m_path *path, const struct lwm2m_records *recs,
 		 char *why, size_t size)
 {
@@ -591,13 +680,15 @@ int swmgmt_write(struct gw_registry *r, const struct lwm2m_path *path, const str
 	for (size_t i = 0; i < recs->n; i++) {
 		const struct lwm2m_record *rec = &recs->v[i];
 		int e;
-		if (rec->path.len != 3 || rec->path.id[LWM2M_RID] != 2) {
-			/* 3, Package URI: the pull of gateway/pkg/ (branch xfer) is not here yet. */
-			snprintf(why, size, "resource %u of /9/%u cannot be written (only Package, 2)",
-				 rec->path.id[LWM2M_RID], p->iid);
+		uint16_t rid = rec->path.id[LWM2M_RID];
+		if (rec->path.len != 3 || (rid != 2 && rid != 3)) {
+			snprintf(why, size,
+				 "resource %u of /9/%u cannot be written (Package 2, Package URI 3)", rid,
+				 p->iid);
 			return -EPERM;
 		}
-		e = write_package(r, p, &rec->value, why, size);
+		e = rid == 2 ? write_package(r, p, &rec->value, why, size)
+			     : write_uri(r, p, &rec->value, why, size);
 		if (e < 0)
 			return e;
 	}
@@ -820,6 +911,9 @@ int swmgmt_delete(struct gw_registry *r, const struct lwm2m_path *path, char *wh
 		publish(r, p);
 		return e;
 	}
+	p->push = gw_pkg_push_abort(p->push);
+	p->pull = gw_pkg_pull_cancel(p->pull);
+	free(p->pull_ctx);
 	unstage(r, p);
 	if (r->gw_store && lwm2m_store_del_instance(r->gw_store, OID, p->iid) == 0 && r->gw_ep)
 		lwm2m_endpoint_objects_changed(r->gw_ep);

@@ -19,12 +19,19 @@ setup: one device of the file, local1).
 - Deactivate: the bundle's profiles are not found (a Create with one is
   refused), Activate: they are again;
 - a restart: the installed bundle is the same instance, INSTALLED, and
-  the device created with its profile comes back.
+  the device created with its profile comes back;
+- a new version to another instance replaces the installed one;
+- pull: a Package URI on a local HTTP server (update.schemes: [http]),
+  installed and used; a 404 is Update Result 56; a scheme not allowed is
+  refused at once (4.00, 56).
 
 Usage: test_bundles.py PATH/TO/fieldgate
 """
+import functools
+import http.server
 import os
 import sys
+import threading
 import time
 
 import unittest_main
@@ -38,6 +45,11 @@ from fglwm2m import records_by_path  # noqa: E402
 
 OPAQUE, SENML_CBOR = 42, 112
 INITIAL, DELIVERED, INSTALLED = 0, 3, 4
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
 
 
 class Bundles(test_remote.WithBroker):
@@ -142,6 +154,68 @@ class Bundles(test_remote.WithBroker):
         # The same profile text: t4 is untouched and serves values.
         self.temperature("t4", 22.5)
         self.assertEqual(self.registers(self.ep("t4")), regs)
+
+    def serve(self, files):
+        """A local HTTP server of files ({name: bytes}) on a free port: its URL."""
+        root = os.path.join(self.dir, "www")
+        os.makedirs(root)
+        for name, data in files.items():
+            with open(os.path.join(root, name), "wb") as f:
+                f.write(data)
+        handler = functools.partial(QuietHandler, directory=root)
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        self.addCleanup(httpd.server_close)
+        self.addCleanup(httpd.shutdown)
+        return "http://127.0.0.1:%d" % httpd.server_address[1]
+
+    def wait_state(self, iid, states, timeout=20):
+        deadline = time.monotonic() + timeout
+        while True:
+            v = self.sw(iid)
+            if v[7] in states:
+                return v
+            self.assertLess(time.monotonic(), deadline, v)
+            time.sleep(0.05)
+
+    def test_pull(self):
+        url = self.serve({"acme.tar.gz": bundlemk.profile_bundle("acme", "3", "acme-th", gz=True)})
+        # http allowed (the default is coaps and https only).
+        self.gw.stop()
+        start = len(self.srv.events("register"))
+        self.gw = self.start(self.text + "update:\n  schemes: [http]\n")
+        self.wait_present("gw", start)
+        r = self.srv.request("create", ep="gw", path="/9", ct=SENML_CBOR, records=[], timeout=15)
+        self.assertEqual(r["code"], "2.01", r)
+        r = self.srv.request("write", ep="gw", path="/9/0/3", value=url + "/acme.tar.gz", type="string", timeout=15)
+        self.assertEqual(r["code"], "2.04", r)
+        v = self.wait_state(0, (DELIVERED, INITIAL))
+        self.assertEqual((v[0], v[1], v[7], v[9]), ("acme", "3", DELIVERED, 3), v)
+        r = self.execute(0, 4)
+        self.assertEqual(r["code"], "2.04", r)
+        start = len(self.srv.events("register"))
+        self.assertEqual(self.create_device("t5", "acme-th")["code"], "2.01")
+        self.wait_present("t5", start)
+        self.temperature("t5", 18.5)
+        # A missing file: Invalid URI; a scheme not allowed: refused at once.
+        r = self.srv.request("create", ep="gw", path="/9", ct=SENML_CBOR, records=[], timeout=15)
+        iid = int(r["location"].rstrip("/").split("/")[-1])
+        r = self.srv.request("write", ep="gw", path="/9/%d/3" % iid, value=url + "/nothing.tar", type="string",
+                             timeout=15)
+        self.assertEqual(r["code"], "2.04", r)
+        v = self.wait_state(iid, (INITIAL,))
+        deadline = time.monotonic() + 20
+        while v[9] in (0, 1):
+            self.assertLess(time.monotonic(), deadline, v)
+            time.sleep(0.05)
+            v = self.sw(iid)
+        self.assertEqual((v[7], v[9]), (INITIAL, 56), v)
+        r = self.srv.request("write", ep="gw", path="/9/%d/3" % iid, value="https://127.0.0.1/x.tar", type="string",
+                             timeout=15)
+        self.assertEqual(r["code"], "4.00", r)
+        self.assertIn("scheme is not allowed", r.get("text", ""))
+        self.assertEqual(self.sw(iid)[9], 56)
+        self.assertEqual(self.bundles(), ["acme"])
 
     def test_broken_profile_refused(self):
         text = bundlemk.renamed_profile("z2m-th-sensor", "acme-bad").replace("unit: Cel", "unit: Cel\n      scale: x", 1)
