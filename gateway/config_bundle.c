@@ -52,9 +52,8 @@ static int new_objects(const struct lwm2m_registry *scratch, const struct lwm2m_
 			continue;
 		if (lwm2m_registry_find(known, d->oid)) {
 			diag_report(diag, DIAG_ERROR, file, 0, 0,
-				    "object %u is built in or defined in objects_dir already: a bundle adds "
-				    "object "
-				    "definitions, it does not replace them",
+				    "object %u is built in, in objects_dir or in another bundle already: a "
+				    "bundle adds object definitions, it does not replace them",
 				    d->oid);
 			r = -EINVAL;
 		}
@@ -70,6 +69,15 @@ static int check_objects(const struct gw_config *c, const struct gw_bundle *b, c
 
 	if (r >= 0 && c->objects_dir)
 		(void)lwm2m_registry_load_dir(known, c->objects_dir, NULL, NULL);
+	/* And the other active bundles': one object, one definition. */
+	for (char **o = c->bundle_dirs; r >= 0 && o && *o; o++) {
+		char objects[4096];
+		if (strcmp(*o, dir) == 0)
+			continue;
+		snprintf(objects, sizeof(objects), "%s/objects", *o);
+		if (access(objects, F_OK) == 0)
+			(void)lwm2m_registry_load_dir(known, objects, NULL, NULL);
+	}
 	for (size_t i = 0; r >= 0 && i < b->nobjects; i++) {
 		struct lwm2m_registry *scratch = lwm2m_registry_new();
 		char file[4096];
@@ -80,8 +88,11 @@ static int check_objects(const struct gw_config *c, const struct gw_bundle *b, c
 		}
 		snprintf(file, sizeof(file), "%s/objects/%s.xml", dir, b->objects[i]);
 		e = lwm2m_registry_load_ddf_file(scratch, file, diag_forward_error, diag);
+		/* 0: none, or only older versions of objects built in. */
 		if (e == 0)
-			diag_report(diag, DIAG_ERROR, file, 0, 0, "no object definition in it");
+			diag_report(diag, DIAG_ERROR, file, 0, 0,
+				    "adds no object definition: it has none, or only objects the gateway "
+				    "has already (a bundle adds objects, it does not replace them)");
 		if (e > 0)
 			e = new_objects(scratch, builtin, known, file, diag);
 		if (e < 0 || e == 0)

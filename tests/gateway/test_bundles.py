@@ -44,6 +44,21 @@ import test_remote  # noqa: E402
 from fglwm2m import records_by_path  # noqa: E402
 
 OPAQUE, SENML_CBOR = 42, 112
+DDF = """<?xml version="1.0" encoding="utf-8"?>
+<LWM2M><Object ObjectType="MODefinition"><Name>Acme Meter</Name><ObjectID>%d</ObjectID>
+<ObjectVersion>1.0</ObjectVersion><MultipleInstances>Multiple</MultipleInstances><Mandatory>Optional</Mandatory>
+<Resources><Item ID="0"><Name>Energy</Name><Operations>R</Operations><MultipleInstances>Single</MultipleInstances>
+<Mandatory>Mandatory</Mandatory><Type>Float</Type><RangeEnumeration></RangeEnumeration><Units>Wh</Units></Item>
+</Resources></Object></LWM2M>
+"""
+METER = """profile: acme-meter
+description: an ACME meter with an object of its own
+bridge: mqtt
+objects:
+  /%d/0:
+    0:
+      source: { topic: "zigbee2mqtt/{device}", json: /energy }
+"""
 INITIAL, DELIVERED, INSTALLED = 0, 3, 4
 
 
@@ -216,6 +231,50 @@ class Bundles(test_remote.WithBroker):
         self.assertIn("scheme is not allowed", r.get("text", ""))
         self.assertEqual(self.sw(iid)[9], 56)
         self.assertEqual(self.bundles(), ["acme"])
+
+    def object_bundle(self, oid, name="acme-obj", profile="acme-meter"):
+        return bundlemk.tar({"bundle.yaml": bundlemk.manifest(name, "1", [profile], [str(oid)]),
+                             "profiles/%s.yaml" % profile: (METER % oid).replace("acme-meter", profile),
+                             "objects/%d.xml" % oid: DDF % oid})
+
+    def energy(self, dev, oid, value):
+        deadline = time.monotonic() + 15
+        path = self.path(dev, "/%d/0/0" % oid)
+        while True:
+            self.broker.pub("zigbee2mqtt/" + dev, '{"energy": %s}' % value, qos=1)
+            r = self.srv.request("read", ep=self.ep(dev), path=path, timeout=10)
+            # The test server knows no object 33000: a plain text value.
+            if r["code"] == "2.05" and str(records_by_path(r)[path]) == str(value):
+                return
+            self.assertLess(time.monotonic(), deadline, r)
+            time.sleep(0.1)
+
+    def test_object_bundle(self):
+        # An object the gateway does not know, and a profile using it.
+        iid = self.install(self.object_bundle(33000))
+        start = len(self.srv.events("register"))
+        self.assertEqual(self.create_device("t6", "acme-meter")["code"], "2.01")
+        self.wait_present("t6", start)
+        self.energy("t6", 33000, 1234.5)
+        # After a restart the object is loaded from the bundle at start.
+        self.gw.stop()
+        start = len(self.srv.events("register"))
+        self.gw = self.start(self.text)
+        self.wait_present("t6", start)
+        self.energy("t6", 33000, 1235.5)
+        self.assertEqual(self.sw(iid)[7], INSTALLED)
+        c = self.gw.ctl("check")
+        self.assertEqual(c.returncode, 0, c.stderr)
+        # A bundle may not redefine a known object: 3303 is built in (1.1),
+        # 33000 is another bundle's.
+        for oid, why in ((3303, "adds no object definition"),
+                         (33000, "object 33000 is built in, in objects_dir or in another bundle already")):
+            other = self.deliver(self.object_bundle(oid, "bad-obj-%d" % oid, "bad-meter-%d" % oid))
+            r = self.execute(other, 4)
+            self.assertEqual(r["code"], "4.00", r)
+            v = self.sw(other)
+            self.assertEqual((v[7], v[9]), (DELIVERED, 58), v)
+            self.assertIn("objects/%d.xml: %s" % (oid, why), v[16])
 
     def test_broken_profile_refused(self):
         text = bundlemk.renamed_profile("z2m-th-sensor", "acme-bad").replace("unit: Cel", "unit: Cel\n      scale: x", 1)
