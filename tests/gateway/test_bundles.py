@@ -369,6 +369,11 @@ class Bundles(test_remote.WithBroker):
         self.assertEqual(c.returncode, 0, c.stderr)
 
 
+class BundlesGateway(Bundles):
+    """The same with the devices as Object 25 instances of the gateway."""
+    mode = "gateway"
+
+
 def main():
     test_remote.FIELDGATE = os.path.abspath(sys.argv[1])
     test_devices.FIELDGATE = test_remote.FIELDGATE
