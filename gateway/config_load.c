@@ -120,13 +120,43 @@ static int push_str(char ***v, size_t *n, char *s)
 	return 0;
 }
 
+/* A profile of a bundle that a folder searched before it has too: that
+ * one is used. An Install refuses such a bundle (config_bundle.c); a file
+ * put there later is reported here, as a warning: the configuration works,
+ * with the other profile. */
+static void hidden_profiles(const struct gw_config *c, size_t nconf, struct diag *diag)
+{
+	for (size_t b = 0; c->profiles_dirs[nconf + b]; b++) {
+		const char *own = c->profiles_dirs[nconf + b];
+		struct dirent *de;
+		DIR *d = opendir(own);
+		while (d && (de = readdir(d))) {
+			size_t n = strlen(de->d_name);
+			char other[4096 + 256];
+			if (de->d_name[0] == '.' || n < 6 || strcmp(de->d_name + n - 5, ".yaml") != 0)
+				continue;
+			for (size_t i = 0; i < nconf + b; i++) {
+				snprintf(other, sizeof(other), "%s/%s", c->profiles_dirs[i], de->d_name);
+				if (access(other, F_OK) != 0)
+					continue;
+				diag_report(diag, DIAG_WARNING, own, 0, 0,
+					    "profile %s of this bundle is not used: %s is found first",
+					    de->d_name, other);
+				break;
+			}
+		}
+		if (d)
+			closedir(d);
+	}
+}
+
 /* The active profile bundles of state_dir/bundles (Object 9: a folder per
  * installed bundle, "inactive" in it when deactivated; names starting with
  * '.' are being staged), with ch's bundle in place of what is there. Their
  * profiles are searched after profiles_path: a profile of the
  * configuration's own folders wins over a bundle's of the same name (the
  * install refuses such a bundle, docs/updates.md). */
-static int find_bundles(struct gw_config *c, const struct gw_remote_change *ch)
+static int find_bundles(struct gw_config *c, const struct gw_remote_change *ch, struct diag *diag)
 {
 	char root[4096], *dir;
 	size_t n = 0, np = 0;
@@ -162,6 +192,8 @@ static int find_bundles(struct gw_config *c, const struct gw_remote_change *ch)
 		r = asprintf(&dir, "%s/profiles", c->bundle_dirs[i]) < 0
 			    ? -ENOMEM
 			    : push_str(&c->profiles_dirs, &np, dir);
+	if (r >= 0 && n)
+		hidden_profiles(c, np - n, diag);
 	return r;
 }
 
@@ -236,7 +268,7 @@ static int config_from_doc(struct ydoc *doc, const char *path, const struct gw_r
 	r = split_profiles_path(c, path);
 	/* Bundles are the daemon's: a configuration from memory has none. */
 	if (r >= 0 && path)
-		r = find_bundles(c, ch);
+		r = find_bundles(c, ch, diag);
 	if (r < 0) {
 		gw_config_free(c);
 		return r;

@@ -30,6 +30,7 @@ Usage: test_bundles.py PATH/TO/fieldgate
 import functools
 import http.server
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -138,6 +139,21 @@ class Bundles(test_remote.WithBroker):
         self.assertEqual(self.registers(self.ep("local1")), local_regs)
         c = self.gw.ctl("check")
         self.assertEqual(c.returncode, 0, c.stderr)
+        self.assertNotIn("warning", c.stderr)
+        # A profile of that name put in a configured folder later wins: check
+        # warns (the Install would have refused the bundle).
+        local = os.path.join(self.dir, "local-profiles")
+        os.makedirs(local)
+        with open(os.path.join(local, "acme-th.yaml"), "w") as f:
+            f.write(bundlemk.renamed_profile("z2m-th-sensor", "acme-th"))
+        other = os.path.join(self.dir, "other.yaml")
+        with open(os.open(other, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(self.text.replace("@SOCK@", os.path.join(self.dir, "s.sock")).replace(
+                "profiles_path: " + test_devices.PROFILES, "profiles_path: %s:%s" % (local, test_devices.PROFILES)))
+        c = subprocess.run([test_remote.FIELDGATE, "check", "-c", other], capture_output=True, text=True, timeout=20)
+        self.assertEqual(c.returncode, 0, c.stderr)
+        self.assertIn("%s/bundles/acme/profiles: warning: profile acme-th.yaml of this bundle is not used: "
+                      "%s/acme-th.yaml is found first" % (self.state, local), c.stderr)
 
         # Restart: the same instance, installed and active; t1 is back.
         self.gw.stop()
