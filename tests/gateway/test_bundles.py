@@ -23,7 +23,11 @@ setup: one device of the file, local1).
 - a new version to another instance replaces the installed one;
 - pull: a Package URI on a local HTTP server (update.schemes: [http]),
   installed and used; a 404 is Update Result 56; a scheme not allowed is
-  refused at once (4.00, 56).
+  refused at once (4.00, 56); a push over update.max_size ends with 4.13
+  and 50;
+- a bundle with an object definition and a profile using it; bundles
+  redefining a known object refused;
+- every case again in gateway mode (Object 25).
 
 Usage: test_bundles.py PATH/TO/fieldgate
 """
@@ -214,7 +218,7 @@ class Bundles(test_remote.WithBroker):
         # http allowed (the default is coaps and https only).
         self.gw.stop()
         start = len(self.srv.events("register"))
-        self.gw = self.start(self.text + "update:\n  schemes: [http]\n")
+        self.gw = self.start(self.text + "update:\n  schemes: [http]\n  max_size: 8192\n")
         self.wait_present("gw", start)
         r = self.srv.request("create", ep="gw", path="/9", ct=SENML_CBOR, records=[], timeout=15)
         self.assertEqual(r["code"], "2.01", r)
@@ -246,6 +250,15 @@ class Bundles(test_remote.WithBroker):
         self.assertEqual(r["code"], "4.00", r)
         self.assertIn("scheme is not allowed", r.get("text", ""))
         self.assertEqual(self.sw(iid)[9], 56)
+        self.assertEqual(self.bundles(), ["acme"])
+        # A pushed package over update.max_size (a plain tar: 10240 bytes):
+        # the block-wise Write ends with 4.13, Update Result 50, no file left.
+        pkg = bundlemk.profile_bundle("big", "1", "big-th")
+        self.assertGreater(len(pkg), 8192)
+        r = self.srv.request("write", ep="gw", path="/9/%d/2" % iid, ct=OPAQUE, hex=pkg.hex(), timeout=30)
+        self.assertEqual(r["code"], "4.13", r)
+        v = self.sw(iid)
+        self.assertEqual((v[0], v[7], v[9]), ("", INITIAL, 50), v)
         self.assertEqual(self.bundles(), ["acme"])
 
     def object_bundle(self, oid, name="acme-obj", profile="acme-meter"):
