@@ -327,7 +327,9 @@ class PullTest(unittest.TestCase):
         self.assertIn("done 0 %d" % len(Handler.big), lines)
         rss = int([x for x in lines if x.startswith("child_maxrss ")][0].split()[1])
         print("fetch of 50 MiB over http: peak RSS %d KiB" % rss, file=sys.stderr)
-        self.assertLess(rss, 20 * 1024)
+        # Holding the package would take 50 MiB above the process's own
+        # (12.5 MiB in all without sanitizers, 24 MiB under ASan here).
+        self.assertLess(rss, len(Handler.big) * 3 // 4 // 1024)
 
 if __name__ == "__main__":
     sys.exit(unittest_main.run())
