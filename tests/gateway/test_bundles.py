@@ -189,6 +189,18 @@ class Bundles(test_remote.WithBroker):
         # The same profile text: t4 is untouched and serves values.
         self.temperature("t4", 22.5)
         self.assertEqual(self.registers(self.ep("t4")), regs)
+        # Delete of the installed instance: uninstalled first, refused while
+        # t4 uses its profile; then both instances go.
+        r = self.srv.request("delete", ep="gw", path="/9/%d" % new, timeout=15)
+        self.assertEqual(r["code"], "4.00", r)
+        self.assertIn("unknown profile 'acme-th'", r.get("text", ""))
+        self.assertEqual(self.sw(new)[7], INSTALLED)
+        self.assertEqual(self.srv.request("delete", ep="gw", path="/26242/20", timeout=15)["code"], "2.02")
+        for iid in (new, old):
+            r = self.srv.request("delete", ep="gw", path="/9/%d" % iid, timeout=15)
+            self.assertEqual(r["code"], "2.02", r)
+            self.assertEqual(self.srv.request("read", ep="gw", path="/9/%d" % iid, timeout=10)["code"], "4.04")
+        self.assertEqual(self.bundles(), [])
 
     def serve(self, files):
         """A local HTTP server of files ({name: bytes}) on a free port: its URL."""
