@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "common/log.h"
@@ -55,6 +56,9 @@ struct gw_config *gw_config_free(struct gw_config *c)
 	for (char **p = c->profiles_dirs; p && *p; p++)
 		free(*p);
 	free(c->profiles_dirs);
+	for (char **p = c->bundle_dirs; p && *p; p++)
+		free(*p);
+	free(c->bundle_dirs);
 	ydoc_free(c->doc);
 	free(c);
 	return NULL;
@@ -91,6 +95,106 @@ static int split_profiles_path(struct gw_config *c, const char *path)
 		p += len;
 	}
 	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Append s (taken) to the NULL-terminated *v of *n. */
+static int push_str(char ***v, size_t *n, char *s)
+{
+	char **g;
+
+	if (!s)
+		return -ENOMEM;
+	g = realloc(*v, (*n + 2) * sizeof(*g));
+	if (!g) {
+		free(s);
+		return -ENOMEM;
+	}
+	g[(*n)++] = s;
+	g[*n] = NULL;
+	*v = g;
+	return 0;
+}
+
+/* A profile of a bundle that a folder searched before it has too: that
+ * one is used. An Install refuses such a bundle (config_bundle.c); a file
+ * put there later is reported here, as a warning: the configuration works,
+ * with the other profile. */
+static void hidden_profiles(const struct gw_config *c, size_t nconf, struct diag *diag)
+{
+	for (size_t b = 0; c->profiles_dirs[nconf + b]; b++) {
+		const char *own = c->profiles_dirs[nconf + b];
+		struct dirent *de;
+		DIR *d = opendir(own);
+		while (d && (de = readdir(d))) {
+			size_t n = strlen(de->d_name);
+			char other[4096 + 256];
+			if (de->d_name[0] == '.' || n < 6 || strcmp(de->d_name + n - 5, ".yaml") != 0)
+				continue;
+			for (size_t i = 0; i < nconf + b; i++) {
+				snprintf(other, sizeof(other), "%s/%s", c->profiles_dirs[i], de->d_name);
+				if (access(other, F_OK) != 0)
+					continue;
+				diag_report(diag, DIAG_WARNING, own, 0, 0,
+					    "profile %s of this bundle is not used: %s is found first",
+					    de->d_name, other);
+				break;
+			}
+		}
+		if (d)
+			closedir(d);
+	}
+}
+
+/* The active profile bundles of state_dir/bundles (Object 9: a folder per
+ * installed bundle, "inactive" in it when deactivated; names starting with
+ * '.' are being staged), with ch's bundle in place of what is there. Their
+ * profiles are searched after profiles_path: a profile of the
+ * configuration's own folders wins over a bundle's of the same name (the
+ * install refuses such a bundle, docs/updates.md). */
+static int find_bundles(struct gw_config *c, const struct gw_remote_change *ch, struct diag *diag)
+{
+	char root[4096], *dir;
+	size_t n = 0, np = 0;
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	while (c->profiles_dirs && c->profiles_dirs[np])
+		np++;
+	if (!c->gateway.state_dir ||
+	    snprintf(root, sizeof(root), "%s/bundles", c->gateway.state_dir) >= (int)sizeof(root))
+		return 0;
+	d = opendir(root);
+	while (d && r >= 0 && (de = readdir(d))) {
+		char marker[4096 + 300];
+		if (de->d_name[0] == '.' || (ch && ch->bundle && strcmp(ch->bundle, de->d_name) == 0))
+			continue;
+		snprintf(marker, sizeof(marker), "%s/%s/inactive", root, de->d_name);
+		if (access(marker, F_OK) == 0)
+			continue;
+		r = asprintf(&dir, "%s/%s", root, de->d_name) < 0 ? -ENOMEM
+								  : push_str(&c->bundle_dirs, &n, dir);
+	}
+	if (d)
+		closedir(d);
+	if (r >= 0 && ch && ch->bundle && ch->bundle_dir)
+		r = push_str(&c->bundle_dirs, &n, strdup(ch->bundle_dir));
+	if (r < 0)
+		return r;
+	if (n)
+		qsort(c->bundle_dirs, n, sizeof(*c->bundle_dirs), cmp_str);
+	for (size_t i = 0; i < n && r >= 0; i++)
+		r = asprintf(&dir, "%s/profiles", c->bundle_dirs[i]) < 0
+			    ? -ENOMEM
+			    : push_str(&c->profiles_dirs, &np, dir);
+	if (r >= 0 && n)
+		hidden_profiles(c, np - n, diag);
+	return r;
 }
 
 /* The secrets of the main file and of devices_dir's files. */
@@ -162,6 +266,9 @@ static int config_from_doc(struct ydoc *doc, const char *path, const struct gw_r
 		}
 	}
 	r = split_profiles_path(c, path);
+	/* Bundles are the daemon's: a configuration from memory has none. */
+	if (r >= 0 && path)
+		r = find_bundles(c, ch, diag);
 	if (r < 0) {
 		gw_config_free(c);
 		return r;
@@ -249,10 +356,25 @@ int gw_config_load_objects(const struct gw_config *c, struct diag *diag, struct 
 		}
 		if (loaded)
 			*loaded = (size_t)r;
-		if (diag && diag->errors > before) {
+	}
+	/* The bundles' after objects_dir's (a bundle that redefines a known
+	 * object is refused when installed). */
+	for (char **b = c->bundle_dirs; b && *b; b++) {
+		char dir[4096];
+		snprintf(dir, sizeof(dir), "%s/objects", *b);
+		if (access(dir, F_OK) < 0)
+			continue;
+		r = lwm2m_registry_load_dir(reg, dir, diag_forward_error, diag);
+		if (r < 0) {
+			diag_report(diag, DIAG_ERROR, dir, 0, 0, "cannot read the bundle's objects: %s",
+				    strerror(-r));
 			lwm2m_registry_free(reg);
-			return -EINVAL;
+			return r;
 		}
+	}
+	if (diag && diag->errors > before) {
+		lwm2m_registry_free(reg);
+		return -EINVAL;
 	}
 	*out = reg;
 	return 0;

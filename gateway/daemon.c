@@ -329,6 +329,71 @@ static int remote_change(void *ud, const char *file, const char *text, char *why
 	return r;
 }
 
+/* A change of the profile bundles (Object 9): the configuration is loaded
+ * with it made, as `fieldgate check` would load it, and every profile of
+ * the bundle too (a device may be created with it later); only when that
+ * is valid are the files moved (commit) and the result applied by
+ * difference. The check uses object definitions of its own (the bundle's
+ * are not in the running registry yet); the applied configuration the
+ * running ones, with the bundle's new objects added. */
+static int bundle_change(void *ud, const struct gw_remote_change *ch, int (*commit)(void *cud), void *cud,
+			 char *why, size_t size)
+{
+	struct daemon *d = ud;
+	struct first_error fe = { why, size };
+	struct diag diag = { .fn = diag_first, .ctx = &fe };
+	struct gw_config *c;
+	struct lwm2m_registry *reg;
+	char installed[4096];
+	size_t loaded = 0;
+	int r;
+
+	why[0] = '\0';
+	if (d->stopping) {
+		snprintf(why, size, "the gateway is stopping");
+		return -EHOSTUNREACH;
+	}
+	r = load_all(d->opt->config_path, ch, &diag, NULL, &c, &reg, &loaded);
+	if (r >= 0 && ch->bundle_dir)
+		r = gw_config_check_bundle(c, ch->bundle_dir, &diag);
+	if (r >= 0 && !gw_registry_keeps_endpoints(d->devices, c)) {
+		snprintf(why, size,
+			 "%s changes the LwM2M settings (servers, mode, lifetime or gateway name) and is not "
+			 "applied yet: reload it first",
+			 d->opt->config_path);
+		r = -EBUSY;
+	}
+	if (c)
+		snprintf(installed, sizeof(installed), "%s/bundles/%s", c->gateway.state_dir, ch->bundle);
+	gw_config_free(c);
+	lwm2m_registry_free(reg);
+	if (r < 0) {
+		if (!why[0])
+			snprintf(why, size, "cannot load %s: %s", d->opt->config_path, strerror(-r));
+		return r == -ENOMEM || r == -EBUSY ? r : -EINVAL;
+	}
+	r = commit(cud);
+	if (r < 0) {
+		snprintf(why, size, "cannot change %s: %s", installed, strerror(-r));
+		log_error("%s", why);
+		return -EIO;
+	}
+	if (ch->bundle_dir && gw_config_bundle_objects_add(d->registry, installed) > 0)
+		log_info("Object definitions of bundle %s added", ch->bundle);
+	/* As checked, now with the files in place and the running objects. */
+	diag = (struct diag){ .fn = diag_to_log };
+	r = load_all(d->opt->config_path, NULL, &diag, d->registry, &c, &reg, &loaded);
+	lwm2m_registry_free(reg);
+	if (r < 0) {
+		snprintf(why, size, "the configuration with the bundle did not load again (see the log)");
+		return -EIO;
+	}
+	gw_registry_apply(d->devices, c);
+	gw_metrics_file_apply(d->metrics, gw_registry_config(d->devices));
+	update_status(d);
+	return 0;
+}
+
 static void on_shutdown_done(void *ud)
 {
 	struct daemon *d = ud;
@@ -547,6 +612,7 @@ int gw_daemon_run(const struct gw_options *opt)
 	}
 	gw_registry_on_change(d.devices, on_registry_change, &d);
 	gw_registry_on_remote(d.devices, remote_change, &d);
+	gw_registry_on_bundle(d.devices, bundle_change, &d);
 	gw_registry_on_reboot(d.devices, reboot_requested, &d);
 	update_status(&d);
 	if (gw_metrics_file_new(d.event, d.devices, &d.metrics) < 0)

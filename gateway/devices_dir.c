@@ -96,7 +96,7 @@ static int list_folder(DIR *dir, const char *what, const struct gw_remote_change
 	int ret = 0;
 
 	while (ret >= 0 && (e = readdir(dir))) {
-		if (!wanted(e->d_name) || (ch && strcmp(e->d_name, ch->file) == 0))
+		if (!wanted(e->d_name) || (ch && ch->file && strcmp(e->d_name, ch->file) == 0))
 			continue;
 		if (nnames == DEVICES_FILES_MAX) {
 			diag_report(diag, DIAG_ERROR, at ? at->file : folder_path, at ? at->line : 0,

@@ -151,6 +151,9 @@ struct gw_metrics_config {
 
 /* update: packages the LwM2M server sends (Objects 5 and 9; gateway/pkg/
  * fetches them). Parsed by config_lwm2m.c; docs/updates.md. */
+/* update.max_size and update.timeout when not given. */
+#define GW_UPDATE_MAX_SIZE  (64u << 20)
+#define GW_UPDATE_TIMEOUT_S 60
 struct gw_update_config {
 	/* update.command: what installs a firmware package (Object 5 Update),
 	 * "{file}" replaced by the package's path; NULL: Update fails (8). */
@@ -158,7 +161,7 @@ struct gw_update_config {
 	uint64_t max_size;   /* update.max_size: bytes, a package beyond is refused */
 	unsigned schemes;    /* update.schemes: GW_PKG_COAP... (gateway/pkg/pkg.h) allowed */
 	uint32_t timeout_s;  /* update.timeout: a pull without progress this long fails */
-	const char *ca_file; /* update.ca_file: trust anchors for https/coaps pulls; NULL: the system's */
+	const char *ca_file; /* update.ca_certificate: trust anchors for https/coaps pulls; NULL: the system's */
 };
 
 struct gw_config {
@@ -170,7 +173,11 @@ struct gw_config {
 	struct gw_lwm2m_config lwm2m;
 	struct gw_metrics_config metrics;
 	struct gw_update_config update;
-	char **profiles_dirs;       /* profiles_path split and resolved; NULL-terminated */
+	char **profiles_dirs; /* profiles_path split and resolved, then the bundles'; NULL-terminated */
+	/* The active profile bundles (Object 9, state_dir/bundles/NAME), by
+	 * name, NULL-terminated: their profiles/ are searched after
+	 * profiles_path, their objects/ loaded after objects_dir. */
+	char **bundle_dirs;
 	struct schema_list bridges; /* of struct gw_bridge */
 	struct schema_list devices; /* of struct gw_device */
 
@@ -225,6 +232,11 @@ int gw_config_load_file(const char *path, struct diag *diag, struct gw_config **
 struct gw_remote_change {
 	const char *file;
 	const char *text;
+	/* A profile bundle (Object 9) in place of what state_dir/bundles
+	 * holds: bundle (a name) read from bundle_dir, or not at all when
+	 * bundle_dir is NULL (uninstalled or deactivated). bundle NULL: none. */
+	const char *bundle;
+	const char *bundle_dir;
 };
 /* gw_config_load_file() as if ch were made (NULL: none). */
 int gw_config_load_file_change(const char *path, const struct gw_remote_change *ch, struct diag *diag,
@@ -257,6 +269,21 @@ int gw_config_load_objects(const struct gw_config *c, struct diag *diag, struct 
  * Problems go to diag at the device's `profile:`. Returns 0 or -EINVAL,
  * -ENOMEM. */
 int gw_config_load_profiles(struct gw_config *c, const struct lwm2m_registry *reg, struct diag *diag);
+
+/* ---- profile bundles (config_bundle.c, Object 9; docs/updates.md) ---- */
+
+/* The bundle in dir, as part of c (loaded with it, gw_config_load_profiles()
+ * done): every profile it lists loads (errors at their file:line:col), none
+ * has the name of a profile of the folders searched before it (those
+ * would win: a clash is an error naming both files), and none of its
+ * objects redefines one built in or of objects_dir. 0 or -EINVAL
+ * (reported), -ENOMEM. */
+int gw_config_check_bundle(struct gw_config *c, const char *dir, struct diag *diag);
+/* The object definitions of the bundle in dir into a running registry:
+ * a file whose objects reg knows already (an earlier version of the
+ * bundle) is left out, as definitions in use are never replaced; it
+ * takes effect at the next start. Returns how many files were loaded. */
+int gw_config_bundle_objects_add(struct lwm2m_registry *reg, const char *dir);
 
 size_t gw_config_device_count(const struct gw_config *c);
 size_t gw_config_bridge_count(const struct gw_config *c);

@@ -18,7 +18,10 @@
 #   7. the LwM2M server creates a device through the gateway's Object 26242
 #      (it registers and serves MQTT values; the file fieldgate keeps), has
 #      a bad one refused with the reason, and deletes its device again;
-#   8. shows `fieldgate status`, stops with SIGTERM and shows every endpoint
+#   8. the LwM2M server installs a profile bundle through the gateway's
+#      Object 9 (a tar with a profile, written block-wise, checked, then
+#      installed), creates a device with its profile, and uninstalls it again;
+#   9. shows `fieldgate status`, stops with SIGTERM and shows every endpoint
 #      de-registering.
 set -euo pipefail
 
@@ -72,18 +75,23 @@ cat -n "$work/broken.yaml"
 FG_BUILD_DIR="$here/build" FG_SOURCE_DIR="$here" DEMO_WORK="$work" /usr/bin/python3 - <<'PY'
 import os, signal, struct, subprocess, sys, time
 src = os.environ["FG_SOURCE_DIR"]
-for d in ("lwm2m-server", "modbus", "mqtt"):
+for d in ("lwm2m-server", "modbus", "mqtt", "gateway"):
     sys.path.insert(0, os.path.join(src, "tests", d))
 from fglwm2m import Server, records_by_path
 from mbtest import PyModbus
 from mqttpeer import Broker
+import bundlemk
+import shutil
 
 fg = os.path.join(os.environ["FG_BUILD_DIR"], "gateway", "fieldgate")
 work = os.environ["DEMO_WORK"]
 os.makedirs("/tmp/fieldgate-demo", exist_ok=True)
 # A device step 7 created, left by an interrupted run.
-if os.path.exists("/tmp/fieldgate-demo/devices/hallway.yaml"):
-    os.unlink("/tmp/fieldgate-demo/devices/hallway.yaml")
+for left in ("hallway.yaml", "porch.yaml"):
+    if os.path.exists("/tmp/fieldgate-demo/devices/" + left):
+        os.unlink("/tmp/fieldgate-demo/devices/" + left)
+# And a bundle step 8 installed.
+shutil.rmtree("/tmp/fieldgate-demo/bundles", ignore_errors=True)
 
 def step(title):
     print("\n\033[1m== %s\033[0m" % title, flush=True)
@@ -260,6 +268,36 @@ try:
     r = srv.request("delete", ep="demo-gw", path="/26242/9", timeout=15)
     say("DELETE demo-gw /26242/9 -> %s" % r["code"])
     say("de-registered: %s" % srv.wait_event("deregister", ep="demo-gw-hallway", timeout=10)["ep"])
+
+    step("the LwM2M server installs a profile bundle (Object 9 of the gateway)")
+    pkg = bundlemk.profile_bundle("acme-sensors", "1.0", "acme-th", gz=True)
+    say("bundle acme-sensors-1.0.tar.gz: bundle.yaml (name, version, profiles: [acme-th]), "
+        "profiles/acme-th.yaml; %d bytes" % len(pkg))
+    r = srv.request("create", ep="demo-gw", path="/9", ct=112, records=[], timeout=15)
+    say("CREATE demo-gw /9 -> %s %s" % (r["code"], r.get("location")))
+    r = srv.request("write", ep="demo-gw", path="/9/0/2", ct=42, hex=pkg.hex(), timeout=30)
+    v = records_by_path(srv.request("read", ep="demo-gw", path="/9/0", timeout=10))
+    say("WRITE  demo-gw /9/0/2 (the package) -> %s; Update State %s (DELIVERED), PkgName %s, PkgVersion %s" % (
+        r["code"], v.get("/9/0/7"), v.get("/9/0/0"), v.get("/9/0/1")))
+    r = srv.request("execute", ep="demo-gw", path="/9/0/4", timeout=30)
+    v = records_by_path(srv.request("read", ep="demo-gw", path="/9/0", timeout=10))
+    say("EXEC   demo-gw /9/0/4 (Install, checked as `fieldgate check` would) -> %s; Update State %s "
+        "(INSTALLED), Update Result %s, Activation State %s" % (r["code"], v.get("/9/0/7"), v.get("/9/0/9"),
+                                                               v.get("/9/0/12")))
+    fields = {0: "porch", 1: "zigbee", 2: "porch-sensor", 3: "acme-th"}
+    r = srv.request("create", ep="demo-gw", path="/26242", ct=112, timeout=15,
+                    records=[{"path": "/26242/11/%d" % k, "value": v} for k, v in fields.items()])
+    say("CREATE demo-gw /26242 {Name: porch, ..., Profile: acme-th} -> %s" % r["code"])
+    say("registered: %s" % srv.wait_event("register", ep="demo-gw-porch", timeout=20)["ep"])
+    for _ in range(40):  # until its subscription is in place
+        broker.pub("zigbee2mqtt/porch-sensor", '{"temperature":7.5,"humidity":81.0}', qos=1)
+        if wait_value("porch", "/3303/0/5700", 7.5, timeout=0.5):
+            break
+    read("porch", "/3303/0/5700")
+    r = srv.request("delete", ep="demo-gw", path="/26242/11", timeout=15)
+    srv.wait_event("deregister", ep="demo-gw-porch", timeout=10)
+    r = srv.request("execute", ep="demo-gw", path="/9/0/6", timeout=30)
+    say("DELETE demo-gw /26242/11, EXEC demo-gw /9/0/6 (Uninstall) -> %s: back to the shipped profiles" % r["code"])
 
     step("fieldgate status")
     out = subprocess.run([fg, "-c", cfg, "status"], capture_output=True, text=True).stdout

@@ -26,9 +26,9 @@ import textwrap
 import sys
 import xml.etree.ElementTree as ET
 
-# Objects 0, 1, 3, 4, 5, 25 (LwM2M core and the Gateway object) and the IPSO
+# Objects 0, 1, 3, 4, 5, 9, 25 (LwM2M core, Software Management and the Gateway object) and the IPSO
 # smart objects that exist in the registry.
-OBJECTS = [0, 1, 3, 4, 5, 25] + list(range(3200, 3204)) + list(range(3300, 3351)) + [26241, 26242]
+OBJECTS = [0, 1, 3, 4, 5, 9, 25] + list(range(3200, 3204)) + list(range(3300, 3351)) + [26241, 26242]
 
 # fieldgate's own objects the gateway serves itself, read from this
 # repository (they are installed with the object files too, for servers).

@@ -148,6 +148,12 @@ bool gw_registry_running(const struct gw_registry *r, const char *name)
 	return device_find(r, name) != NULL;
 }
 
+void gw_registry_on_bundle(struct gw_registry *r, gw_bundle_fn fn, void *ud)
+{
+	r->bundle_fn = fn;
+	r->bundle_ud = ud;
+}
+
 void gw_registry_on_remote(struct gw_registry *r, gw_remote_fn fn, void *ud)
 {
 	r->remote_fn = fn;
@@ -243,6 +249,7 @@ struct gw_registry *gw_registry_free(struct gw_registry *r)
 	free(r->devs);
 	r->genprofs = genprofs_free(r->genprofs);
 	fielddev_free(r);
+	swmgmt_free(r);
 	health_stop(r);
 	lwm2m_store_free(r->gw_store);
 	servers_clear(r);

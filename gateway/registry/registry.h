@@ -96,6 +96,15 @@ int gw_registry_generated(struct gw_registry *r, const char *bridge, const char 
  * returns a negative errno with the first diagnostic in why. */
 typedef int (*gw_remote_fn)(void *ud, const char *file, const char *text, char *why, size_t size);
 void gw_registry_on_remote(struct gw_registry *r, gw_remote_fn fn, void *ud);
+/* A change of the profile bundles (Object 9, swmgmt.c): the daemon loads
+ * the configuration with ch (its bundle/bundle_dir) as `fieldgate check`
+ * would, also every profile of the bundle; only when it is valid does it
+ * call commit(cud), which moves the files, and then apply the result by
+ * difference. Returns 0, or a negative errno with the first diagnostic in
+ * why and nothing changed. */
+typedef int (*gw_bundle_fn)(void *ud, const struct gw_remote_change *ch, int (*commit)(void *cud), void *cud,
+			    char *why, size_t size);
+void gw_registry_on_bundle(struct gw_registry *r, gw_bundle_fn fn, void *ud);
 /* The server executed Reboot (/3/0/4, factory_reset false) or Factory
  * Reset (/3/0/5) on the gateway's Device object; called after the 2.04 is
  * decided, from inside the request: act later (a deferred event). */

@@ -26,6 +26,8 @@
  *   status.c     counts and the `fieldgate status` table
  *   fielddev.c   Object 26242: every device an instance; the server's
  *                Create, Write and Delete handed to the daemon
+ *   swmgmt.c     Object 9: profile bundles, every installed one an
+ *                instance; Install etc. checked and applied by the daemon
  *
  * Threads: the sd_event loop's only.
  */
@@ -177,6 +179,9 @@ struct gw_registry {
 	uint64_t *fd_used; /* bitmap of the instance ids in use */
 	gw_remote_fn remote_fn;
 	void *remote_ud;
+	struct swmgmt *sw; /* Object 9 (swmgmt.c) */
+	gw_bundle_fn bundle_fn;
+	void *bundle_ud;
 	gw_reboot_fn reboot_fn; /* the daemon's Reboot and Factory Reset */
 	void *reboot_ud;
 	sd_event_source *health_timer;
@@ -310,6 +315,25 @@ int fielddev_create(struct gw_registry *r, int iid, const struct lwm2m_records *
 int fielddev_write(struct gw_registry *r, const struct lwm2m_path *path, const struct lwm2m_records *recs,
 		   bool replace, char *why, size_t size);
 int fielddev_delete(struct gw_registry *r, const struct lwm2m_path *path, char *why, size_t size);
+
+/* ---- swmgmt.c: Object 9 ---- */
+#define GW_SWMGMT_OID 9
+struct swmgmt;
+/* The instances into the gateway's store (the installed bundles read
+ * from state_dir the first time). */
+void swmgmt_sync(struct gw_registry *r);
+void swmgmt_free(struct gw_registry *r);
+/* The server's Create (returns the instance id), Write of /9/x/2, Execute
+ * of /9/x/4, 6, 10, 11 and Delete; a refusal says why. */
+int swmgmt_create(struct gw_registry *r, int iid, const struct lwm2m_records *recs, char *why, size_t size);
+int swmgmt_write(struct gw_registry *r, const struct lwm2m_path *path, const struct lwm2m_records *recs,
+		 char *why, size_t size);
+int swmgmt_execute(struct gw_registry *r, const struct lwm2m_path *path, char *why, size_t size);
+/* A block of a block-wise Write of /9/x/2 (lwm2m_endpoint_ops.write_stream):
+ * written to the package file as it comes; -ENOSYS for another path. */
+int swmgmt_write_stream(struct gw_registry *r, const struct lwm2m_path *path, uint64_t offset,
+			const uint8_t *data, size_t len, unsigned flags);
+int swmgmt_delete(struct gw_registry *r, const struct lwm2m_path *path, char *why, size_t size);
 
 /* ---- health.c: /3/0, 26241, /4/0 of the gateway's endpoint ---- */
 /* A value of the gateway's own store (observers notified when it changed). */

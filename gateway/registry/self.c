@@ -48,6 +48,7 @@ int self_start(struct gw_registry *r)
 	if (e < 0)
 		return log_error_errno(e, "Cannot build the gateway's Device object: %m");
 	health_refresh(r);
+	swmgmt_sync(r); /* Object 9: the installed bundles */
 	if (health_start(r) < 0)
 		log_warning(
 			"Cannot set up the health timer: /3/0, /4/0 and 26241 are refreshed on reads only");

@@ -138,6 +138,20 @@ static void dev_obs_changed(void *ud, struct lwm2m_target *t)
 	instances_obs_mark(d->r, d);
 }
 
+/* A request of Object 9 (swmgmt.c), answered at once: done, or the
+ * error with why as its diagnostic payload. */
+static int swmgmt_answer(struct lwm2m_endpoint *ep, int e, const char *why, lwm2m_done_fn done,
+			 void *done_ctx)
+{
+	if (e < 0) {
+		if (why[0])
+			lwm2m_endpoint_diagnostic(ep, why);
+		return e;
+	}
+	done(done_ctx, 0);
+	return 0;
+}
+
 /* The gateway endpoint's own tree: written directly (write NULL is not
  * possible once execute is set, so gw_write does it); its Object 25
  * devices are targets and never come here. */
@@ -160,6 +174,11 @@ static int gw_write(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *de
 		done(done_ctx, 0);
 		return 0;
 	}
+	if (path->id[LWM2M_OID] == GW_SWMGMT_OID) {
+		char why[256] = "";
+		return swmgmt_answer(ep, swmgmt_write(r, path, records, why, sizeof(why)), why, done,
+				     done_ctx);
+	}
 	/* The gateway's own tree. */
 	e = lwm2m_store_write(lwm2m_endpoint_store(ep), path, records, replace);
 	for (size_t i = 0; e >= 0 && i < records->n; i++)
@@ -177,7 +196,6 @@ static int gw_execute(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *
 {
 	struct gw_registry *r = ud;
 
-	(void)ep;
 	(void)args;
 	(void)args_len;
 	if (dev)
@@ -189,6 +207,11 @@ static int gw_execute(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *
 		done(done_ctx, 0);
 		r->reboot_fn(r->reboot_ud, path->id[LWM2M_RID] == 5);
 		return 0;
+	}
+	/* Object 9: Install, Uninstall, Activate, Deactivate. */
+	if (path->len == 3 && path->id[LWM2M_OID] == GW_SWMGMT_OID) {
+		char why[512] = "";
+		return swmgmt_answer(ep, swmgmt_execute(r, path, why, sizeof(why)), why, done, done_ctx);
 	}
 	/* Reset Statistics of a bridge. */
 	if (path->len == 3 && path->id[LWM2M_OID] == 26241 && path->id[LWM2M_RID] == 4) {
@@ -218,6 +241,8 @@ static int gw_create(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *d
 		     const struct lwm2m_records *records, char *why, size_t why_size)
 {
 	(void)ep;
+	if (!dev && oid == GW_SWMGMT_OID)
+		return swmgmt_create(ud, iid, records, why, why_size);
 	if (dev || oid != GW_FIELDDEV_OID)
 		return -ENOSYS;
 	return fielddev_create(ud, iid, records, why, why_size);
@@ -229,15 +254,34 @@ static int gw_delete(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *d
 	char why[256] = "";
 	int e;
 
-	if (dev || path->id[LWM2M_OID] != GW_FIELDDEV_OID)
+	if (!dev && path->id[LWM2M_OID] == GW_SWMGMT_OID)
+		e = swmgmt_delete(ud, path, why, sizeof(why));
+	else if (dev || path->id[LWM2M_OID] != GW_FIELDDEV_OID)
 		return -ENOSYS;
-	e = fielddev_delete(ud, path, why, sizeof(why));
+	else
+		e = fielddev_delete(ud, path, why, sizeof(why));
 	if (e < 0)
 		lwm2m_endpoint_diagnostic(ep, why);
 	return e;
 }
 
+/* Block-wise Writes of a package to the gateway's endpoint, block by block
+ * (never held whole): routed by object. -ENOSYS has the client assemble
+ * the body for gw_write() as usual. */
+static int gw_write_stream(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+			   const struct lwm2m_path *path, uint64_t offset, const uint8_t *data, size_t len,
+			   unsigned flags)
+{
+	(void)ep;
+	if (dev)
+		return -ENOSYS;
+	if (path->id[LWM2M_OID] == GW_SWMGMT_OID)
+		return swmgmt_write_stream(ud, path, offset, data, len, flags);
+	return -ENOSYS;
+}
+
 static const struct lwm2m_endpoint_ops gw_ep_ops = { .write = gw_write,
+						     .write_stream = gw_write_stream,
 						     .create = gw_create,
 						     .delete = gw_delete,
 						     .execute = gw_execute,
@@ -321,6 +365,9 @@ int target_self_start(struct gw_registry *r)
 	/* Object 26242 is listed without devices too: the server may create one. */
 	if (lwm2m_endpoint_declare_object(r->gw_ep, GW_FIELDDEV_OID) < 0)
 		log_warning("Object %d is not known: the server cannot create devices", GW_FIELDDEV_OID);
+	/* Object 9 too: the server creates an instance to deliver a bundle. */
+	if (lwm2m_endpoint_declare_object(r->gw_ep, GW_SWMGMT_OID) < 0)
+		log_warning("Object %d is not known: the server cannot install bundles", GW_SWMGMT_OID);
 	return 0;
 }
 

@@ -122,7 +122,7 @@ class Check(unittest.TestCase):
             "%s: configuration is valid. Gateway 'demo-gw' in endpoint mode (endpoint names "
             "'{gateway}-{device}'), lifetime 5m, state in /tmp/fieldgate-demo; 1 LwM2M server "
             "(coap://127.0.0.1:5683 nosec); 2 bridges, 4 devices; " % path), out)
-        self.assertRegex(out, r"; \d+ object definitions known \(2 loaded from .*/conf/objects\)\.\n$")
+        self.assertRegex(out, r"; \d+ object definitions known \(3 loaded from .*/conf/objects\)\.\n$")
         self.assertEqual(out.count("\n"), 1)  # one paragraph
 
     def test_example(self):
