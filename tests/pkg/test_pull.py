@@ -17,7 +17,11 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "gateway"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lwm2m-server"))
 import unittest_main  # noqa: E402
+from rawcoap import ACK, O_BLOCK2, block, block_opt, code, decode, encode, uri_path  # noqa: E402
+
+O_ETAG = 4
 
 FIELDGATE = os.path.abspath(sys.argv.pop(1))
 TOOL = os.path.abspath(sys.argv.pop(1))
@@ -39,6 +43,7 @@ def free_port(kind=socket.SOCK_STREAM):
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     ranges = []  # Range headers seen
+    if_ranges = []  # If-Range headers seen, of requests with a Range
     release = threading.Event()
 
     def log_message(self, *args):
@@ -46,17 +51,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         Handler.ranges.append(self.headers.get("Range"))
+        if self.headers.get("Range"):
+            Handler.if_ranges.append(self.headers.get("If-Range"))
         path = self.path
         if path in ("/pkg", "/big"):
             body = PKG if path == "/pkg" else Handler.big
             start = 0
             rng = self.headers.get("Range")
+            # RFC 7233 3.2: a Range for another entity is ignored (200).
+            if self.headers.get("If-Range") not in (None, '"v1"'):
+                rng = None
             if rng and rng.startswith("bytes=") and rng.endswith("-"):
                 start = int(rng[6:-1])
                 self.send_response(206)
                 self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(body) - 1, len(body)))
             else:
                 self.send_response(200)
+            self.send_header("ETag", '"v1"')
             self.send_header("Content-Length", str(len(body) - start))
             self.end_headers()
             view = memoryview(body)[start:]
@@ -64,6 +75,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(view[i:i + 65536])
         elif path == "/norange":
             self.send_response(200)
+            self.send_header("Last-Modified", "Sun, 06 Dec 2026 12:00:00 GMT")
             self.send_header("Content-Length", str(len(PKG)))
             self.end_headers()
             self.wfile.write(PKG)
@@ -93,6 +105,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
         elif path == "/stall":
             self.send_response(200)
+            self.send_header("ETag", '"s1"')
             self.send_header("Content-Length", str(len(PKG)))
             self.end_headers()
             self.wfile.write(PKG[:1000])
@@ -108,6 +121,43 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_response(404)
             self.send_header("Content-Length", "0")
             self.end_headers()
+
+
+class CoapStub:
+    """A CoAP server by hand (rawcoap) for what coap-server cannot be
+    told to do: /changing answers Block2 GETs of PKG with an ETag that
+    changes from block 2 on (the resource replaced mid-transfer); /silent
+    never answers."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.stop.is_set():
+            try:
+                data, addr = self.sock.recvfrom(2048)
+            except socket.timeout:
+                continue
+            m = decode(data)
+            if uri_path(m) != ["changing"]:
+                continue
+            num = (block(m, O_BLOCK2) or (0, 0, 6))[0]
+            chunk = PKG[num * 1024:(num + 1) * 1024]
+            more = (num + 1) * 1024 < len(PKG)
+            etag = b"\x01" if num < 2 else b"\x02"
+            self.sock.sendto(encode(ACK, code(2, 5), m["mid"], m["token"],
+                                    [(O_ETAG, etag), (O_BLOCK2, block_opt(num, more, 6))], chunk), addr)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+        self.sock.close()
 
 
 class PullTest(unittest.TestCase):
@@ -126,6 +176,8 @@ class PullTest(unittest.TestCase):
         cls.coapd = subprocess.Popen(["coap-server-notls", "-A", "127.0.0.1", "-p", str(cls.coap_port), "-d", "4"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cls.coap = "coap://127.0.0.1:%d" % cls.coap_port
+        cls.stub = CoapStub()
+        cls.stub_uri = "coap://127.0.0.1:%d" % cls.stub.port
         src = os.path.join(cls.tmp, "src")
         with open(src, "wb") as f:
             f.write(PKG)
@@ -143,12 +195,14 @@ class PullTest(unittest.TestCase):
         Handler.release.set()
         cls.httpd.shutdown()
         cls.httpd.server_close()
+        cls.stub.close()
         cls.coapd.terminate()
         cls.coapd.wait(10)
         shutil.rmtree(cls.tmp)
 
     def setUp(self):
         Handler.ranges.clear()
+        Handler.if_ranges.clear()
         self.out = os.path.join(self.tmp, self.id().rsplit(".", 1)[1])
 
     def tearDown(self):
@@ -180,28 +234,46 @@ class PullTest(unittest.TestCase):
         self.assertEqual(self.fetch(self.coap + "/pkg"), OK)
         self.assertEqual(sha(self.content()), sha(PKG))
 
-    def partial(self, uri, n):
+    def partial(self, uri, n, validator=None):
         with open(self.out, "wb") as f:
             f.write(PKG[:n])
         with open(self.out + ".uri", "w") as f:
-            f.write(uri)
+            f.write(uri + ("\n" + validator if validator else ""))
 
     def test_http_resume(self):
-        self.partial(self.http + "/pkg", 100000)
+        self.partial(self.http + "/pkg", 100000, '"v1"')
         self.assertEqual(self.fetch(self.http + "/pkg"), OK)
         self.assertEqual(Handler.ranges, ["bytes=100000-"])
+        self.assertEqual(Handler.if_ranges, ['"v1"'])
+        self.assertEqual(sha(self.content()), sha(PKG))
+        self.assertFalse(os.path.exists(self.out + ".uri"))
+
+    def test_http_resume_entity_changed(self):
+        # The partial file is of another version (If-Range does not
+        # match): the server sends it whole (200), fetched again.
+        self.partial(self.http + "/pkg", 100000, '"v0"')
+        self.assertEqual(self.fetch(self.http + "/pkg"), OK)
+        self.assertEqual(Handler.ranges, ["bytes=100000-", None])
+        self.assertEqual(sha(self.content()), sha(PKG))
+
+    def test_http_resume_needs_a_validator(self):
+        # Nothing says which entity the partial file holds: no Range.
+        self.partial(self.http + "/pkg", 100000)
+        self.assertEqual(self.fetch(self.http + "/pkg"), OK)
+        self.assertEqual(Handler.ranges, [None])
         self.assertEqual(sha(self.content()), sha(PKG))
 
     def test_http_resume_not_supported(self):
         # The server ignores Range (200): fetched whole, content exact.
-        self.partial(self.http + "/norange", 100000)
+        self.partial(self.http + "/norange", 100000, "Sun, 06 Dec 2026 12:00:00 GMT")
         self.assertEqual(self.fetch(self.http + "/norange"), OK)
         self.assertEqual(Handler.ranges, ["bytes=100000-", None])
+        self.assertEqual(Handler.if_ranges, ["Sun, 06 Dec 2026 12:00:00 GMT"])
         self.assertEqual(sha(self.content()), sha(PKG))
 
     def test_resume_other_uri(self):
         # A partial file of another URI is not resumed.
-        self.partial(self.http + "/other", 100000)
+        self.partial(self.http + "/other", 100000, '"v1"')
         self.assertEqual(self.fetch(self.http + "/pkg"), OK)
         self.assertEqual(Handler.ranges, [None])
         self.assertEqual(sha(self.content()), sha(PKG))
@@ -248,6 +320,16 @@ class PullTest(unittest.TestCase):
                          CONN_LOST)
         self.assertEqual(self.fetch("http://no-such-host.invalid/pkg", timeout=5), CONN_LOST)
 
+    def test_coap_resource_changed(self):
+        # Blocks of two representations (ETag changes): not one package.
+        self.assertEqual(self.fetch(self.stub_uri + "/changing"), INTEGRITY)
+        self.assert_gone()
+
+    def test_coap_timeout(self):
+        t0 = time.monotonic()
+        self.assertEqual(self.fetch(self.stub_uri + "/silent", timeout=2), CONN_LOST)
+        self.assertLess(time.monotonic() - t0, 20)
+
     def test_truncated(self):
         self.assertEqual(self.fetch(self.http + "/trunc"), INTEGRITY)
         self.assert_gone()
@@ -273,6 +355,10 @@ class PullTest(unittest.TestCase):
         t0 = time.monotonic()
         self.assertEqual(self.fetch(self.http + "/stall", timeout=2), CONN_LOST)
         took = time.monotonic() - t0
+        # Kept for a resume (by hand), with what it holds.
+        self.assertEqual(self.content(), PKG[:1000])
+        with open(self.out + ".uri") as f:
+            self.assertEqual(f.read(), self.http + '/stall\n"s1"')
         self.assertGreaterEqual(took, 2)
         self.assertLess(took, 20)
 
