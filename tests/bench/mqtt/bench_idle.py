@@ -77,7 +77,7 @@ def run(label, broker, n, mode, idle_s, perf_prefix):
             perf = subprocess.Popen(["perf", "record", "-q", "-g", "-p", str(pid), "-o",
                                      "%s-%s-%s-%d.data" % (perf_prefix, label, mode, n)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        ev0 = len(srv.events())
+        ev0, log0 = len(srv.events()), len(gw.log)
         c0, w0, t0 = cpu_s(pid), wakeups(pid), time.monotonic()
         time.sleep(idle_s)
         c1, w1, t1 = cpu_s(pid), wakeups(pid), time.monotonic()
@@ -90,6 +90,14 @@ def run(label, broker, n, mode, idle_s, perf_prefix):
         rejected = sum(1 for e in evs if e.get("event") in ("update-rejected", "expire"))
         counts = status_counts(gw)
         lost = n - counts[1] if counts else n
+        # What fieldgate said meanwhile (warnings and worse): why a
+        # registration was made again, say.
+        said = {}
+        for line in gw.log[log0:]:
+            key = line.split(": ", 1)[-1][:100]
+            said[key] = said.get(key, 0) + 1
+        for key, k in sorted(said.items(), key=lambda kv: -kv[1])[:5]:
+            print("  %s %s N=%d: %d x %s" % (label, mode, n, k, key), file=sys.stderr)
         return (t_reg, (c1 - c0) * 100.0 / (t1 - t0), (w1 - w0) * 60.0 / (t1 - t0), updates, registers, rejected,
                 lost)
     finally:
