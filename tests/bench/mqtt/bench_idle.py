@@ -12,7 +12,9 @@ the idle CPU as % of one core, wake-ups per minute, the Updates the server
 saw in the window (an Update at half the lifetime: 2 N per minute is the
 physical work), the Registers (a registration lost and made again), the
 Updates refused and registrations expired, and the devices not registered
-at the end: counted and printed, never hidden. Prints figures, asserts nothing about
+at the end: counted and printed, never hidden; and the CPU of the test
+server (fg-lwm2m-server, one libcoap context for every registration) in
+the window, which says whether it kept up. Prints figures, asserts nothing about
 time.
 
 With FG_BENCH_BASELINE=PATH/TO/another/fieldgate (say, a build of the
@@ -78,9 +80,9 @@ def run(label, broker, n, mode, idle_s, perf_prefix):
                                      "%s-%s-%s-%d.data" % (perf_prefix, label, mode, n)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         ev0, log0 = len(srv.events()), len(gw.log)
-        c0, w0, t0 = cpu_s(pid), wakeups(pid), time.monotonic()
+        c0, w0, s0, t0 = cpu_s(pid), wakeups(pid), cpu_s(srv.proc.pid), time.monotonic()
         time.sleep(idle_s)
-        c1, w1, t1 = cpu_s(pid), wakeups(pid), time.monotonic()
+        c1, w1, s1, t1 = cpu_s(pid), wakeups(pid), cpu_s(srv.proc.pid), time.monotonic()
         if perf:
             perf.send_signal(2)
             perf.wait()
@@ -99,7 +101,7 @@ def run(label, broker, n, mode, idle_s, perf_prefix):
         for key, k in sorted(said.items(), key=lambda kv: -kv[1])[:5]:
             print("  %s %s N=%d: %d x %s" % (label, mode, n, k, key), file=sys.stderr)
         return (t_reg, (c1 - c0) * 100.0 / (t1 - t0), (w1 - w0) * 60.0 / (t1 - t0), updates, registers, rejected,
-                lost)
+                lost, (s1 - s0) * 100.0 / (t1 - t0))
     finally:
         if gw:
             gw.stop()
@@ -131,12 +133,12 @@ def main():
           " lifetime %d s, window %.0f s, loopback):" % (LIFETIME, idle_s))
     for label, program in programs:
         print("  %-8s = %s" % (label, program))
-    print("  %-8s %-9s %6s %12s %14s %14s %8s %10s %17s %6s" % (
+    print("  %-8s %-9s %6s %12s %14s %14s %8s %10s %17s %6s %15s" % (
         "program", "mode", "N", "register (s)", "idle CPU (%)", "wake-ups/min", "Updates", "Registers",
-        "rejected/expired", "lost"))
-    for label, mode, n, t_reg, cpu, wk, upd, regs, rej, lost in rows:
-        print("  %-8s %-9s %6d %12.2f %14.2f %14.0f %8d %10d %17d %6d" % (label, mode, n, t_reg, cpu, wk, upd,
-                                                                          regs, rej, lost))
+        "rejected/expired", "lost", "server CPU (%)"))
+    for label, mode, n, t_reg, cpu, wk, upd, regs, rej, lost, scpu in rows:
+        print("  %-8s %-9s %6d %12.2f %14.2f %14.0f %8d %10d %17d %6d %15.2f" % (
+            label, mode, n, t_reg, cpu, wk, upd, regs, rej, lost, scpu))
     return 0
 
 
