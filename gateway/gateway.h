@@ -149,6 +149,18 @@ struct gw_metrics_config {
 	uint64_t interval_usec; /* how often it is rewritten */
 };
 
+/* update: packages the LwM2M server sends (Objects 5 and 9; gateway/pkg/
+ * fetches them). Parsed by config_lwm2m.c; docs/updates.md. */
+struct gw_update_config {
+	/* update.command: what installs a firmware package (Object 5 Update),
+	 * "{file}" replaced by the package's path; NULL: Update fails (8). */
+	const char *command;
+	uint64_t max_size;   /* update.max_size: bytes, a package beyond is refused */
+	unsigned schemes;    /* update.schemes: GW_PKG_COAP... (gateway/pkg/pkg.h) allowed */
+	uint32_t timeout_s;  /* update.timeout: a pull without progress this long fails */
+	const char *ca_file; /* update.ca_file: trust anchors for https/coaps pulls; NULL: the system's */
+};
+
 struct gw_config {
 	struct ydoc *doc;  /* owns every string below */
 	char *objects_dir; /* gateway.objects_dir resolved against the file's folder, or NULL */
@@ -157,6 +169,7 @@ struct gw_config {
 	struct gw_log_config log;
 	struct gw_lwm2m_config lwm2m;
 	struct gw_metrics_config metrics;
+	struct gw_update_config update;
 	char **profiles_dirs;       /* profiles_path split and resolved; NULL-terminated */
 	struct schema_list bridges; /* of struct gw_bridge */
 	struct schema_list devices; /* of struct gw_device */

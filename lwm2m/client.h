@@ -434,6 +434,25 @@ struct lwm2m_endpoint_ops {
 	 * refuses it (-EPERM: 4.05). Synchronous. May be NULL. */
 	int (*delete)(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
 		      const struct lwm2m_path *path);
+	/* A Write (PUT or POST) of one resource /oid/iid/rid with a raw body
+	 * (Content-Format application/octet-stream, 42), handed over block by
+	 * block as the blocks arrive (RFC 7959 Block1) instead of assembled
+	 * in memory: data is the body from offset on, flags
+	 * LWM2M_STREAM_LAST on the final block (a request without Block1 is
+	 * one block with it). LWM2M_STREAM_ABORT (data NULL, len 0): the
+	 * transfer was given up (no next block in time, the session went
+	 * away); nothing is answered. Return 0 to go on (2.31 Continue; 2.04
+	 * Changed after the last block), a negative errno to end the
+	 * transfer with its error (-EFBIG 4.13, -ENOSPC 5.07...), or -ENOSYS
+	 * on the first block (offset 0) to have the body assembled and
+	 * passed to write() as usual. Synchronous. May be NULL. */
+	int (*write_stream)(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+			    const struct lwm2m_path *path, uint64_t offset, const uint8_t *data, size_t len,
+			    unsigned flags);
+};
+enum {
+	LWM2M_STREAM_LAST = 1u << 0,
+	LWM2M_STREAM_ABORT = 1u << 1,
 };
 
 struct lwm2m_endpoint_config {

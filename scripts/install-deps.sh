@@ -16,6 +16,8 @@ packages=(
 	libsystemd-dev libyaml-dev libexpat1-dev libjson-c-dev
 	libcoap3-dev libcoap3-bin libmbedtls-dev libmosquitto-dev libmodbus-dev
 	scdoc bash-completion
+	# updates: package pull over http(s) (Object 5/9), bundles (tar)
+	libcurl4-openssl-dev libarchive-dev
 	# the Debian package and its test (tests/package)
 	debhelper dpkg-dev lintian man-db
 	# tests

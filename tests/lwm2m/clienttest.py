@@ -35,14 +35,21 @@ def udp_ports(pid):
         if m:
             inodes.add(m.group(1))
     # By inode: the kernel may list a socket twice when it moves in its
-    # hash table (connect) while the table is being read.
+    # hash table (connect) while the table is being read. It may also leave
+    # one out: the table is read a page at a time, and sockets that other
+    # processes open or close between two reads shift the rest (seen once
+    # under a loaded CI run: one socket of three missing from one of 50
+    # samples, there again in the next). So the table is read three times
+    # and what any read saw of this process's sockets counts; a socket it
+    # closed is no longer among its descriptors, read before.
     ports = {}
-    for table in ("/proc/net/udp", "/proc/net/udp6"):
-        with open(table) as f:
-            for line in f.readlines()[1:]:
-                cols = line.split()
-                if cols[9] in inodes:
-                    ports[cols[9]] = int(cols[1].rsplit(":", 1)[1], 16)
+    for _ in range(3):
+        for table in ("/proc/net/udp", "/proc/net/udp6"):
+            with open(table) as f:
+                for line in f.readlines()[1:]:
+                    cols = line.split()
+                    if cols[9] in inodes:
+                        ports[cols[9]] = int(cols[1].rsplit(":", 1)[1], 16)
     return sorted(ports.values())
 
 

@@ -35,6 +35,7 @@ sys.path.insert(0, os.path.join(SOURCE, "tests", "lwm2m-server"))
 sys.path.insert(0, os.path.join(SOURCE, "tests", "gateway"))
 sys.path.insert(0, os.path.join(SOURCE, "tests", "mqtt"))
 from fglwm2m import Server, records_by_path  # noqa: E402
+import rawcoap  # noqa: E402
 import test_devices  # noqa: E402
 from mqttpeer import Broker  # noqa: E402
 
@@ -188,7 +189,7 @@ class RawServer:
     observes one resource and takes the notifications as they arrive, so
     that the gateway's figure has the same measuring end as the broker's
     (no server process, no pipe, no thread between the datagram and the
-    clock). CoAP (RFC 7252) decoded here just enough; one resource observed
+    clock). CoAP framing: tests/lwm2m-server/rawcoap.py; one resource observed
     without Accept is notified as text/plain."""
 
     def __init__(self):
@@ -199,69 +200,34 @@ class RawServer:
         self.mid = 1
         self.notifies = 0
 
-    @staticmethod
-    def parse(d):
-        tkl = d[0] & 15
-        msg = {"type": (d[0] >> 4) & 3, "code": d[1], "mid": struct.unpack(">H", d[2:4])[0],
-               "token": d[4:4 + tkl], "opts": [], "payload": b""}
-        i, num = 4 + tkl, 0
-        while i < len(d):
-            if d[i] == 0xFF:
-                msg["payload"] = d[i + 1:]
-                break
-            delta, length = d[i] >> 4, d[i] & 15
-            i += 1
-            if delta == 13:
-                delta, i = d[i] + 13, i + 1
-            elif delta == 14:
-                delta, i = struct.unpack(">H", d[i:i + 2])[0] + 269, i + 2
-            if length == 13:
-                length, i = d[i] + 13, i + 1
-            elif length == 14:
-                length, i = struct.unpack(">H", d[i:i + 2])[0] + 269, i + 2
-            num += delta
-            msg["opts"].append((num, d[i:i + length]))
-            i += length
-        return msg
-
-    @staticmethod
-    def build(mtype, code, mid, token, opts=(), payload=b""):
-        out = bytes([0x40 | (mtype << 4) | len(token), code]) + struct.pack(">H", mid) + token
-        last = 0
-        for num, val in sorted(opts, key=lambda o: o[0]):
-            delta, n = num - last, len(val)
-            last = num
-            assert delta < 13 and n < 13
-            out += bytes([(delta << 4) | n]) + val
-        return out + (b"\xff" + payload if payload else b"")
-
     def serve_one(self, timeout):
         """Answer one datagram; return it parsed with its address."""
         self.s.settimeout(timeout)
         d, addr = self.s.recvfrom(65536)
-        m = self.parse(d)
+        m = rawcoap.decode(d)
         m["addr"] = addr
-        path = [v.decode() for n, v in m["opts"] if n == 11]
-        query = [v.decode() for n, v in m["opts"] if n == 15]
-        block1 = [v for n, v in m["opts"] if n == 27]
-        if m["code"] == 0x02 and path[:1] == ["rd"]:  # POST: Register or Update
-            if block1 and int.from_bytes(block1[0], "big") & 8:  # more blocks
-                self.reply(m, 0x5F, [(27, block1[0])])  # 2.31 Continue
+        path = rawcoap.uri_path(m)
+        query = [v.decode() for v in rawcoap.opts(m, rawcoap.O_URI_QUERY)]
+        block1 = rawcoap.opts(m, rawcoap.O_BLOCK1)
+        if m["code"] == rawcoap.POST and path[:1] == ["rd"]:  # Register or Update
+            if block1 and rawcoap.block(m)[1]:  # more blocks
+                self.reply(m, rawcoap.code(2, 31), [(rawcoap.O_BLOCK1, block1[0])])  # Continue
             elif len(path) == 1:
                 ep = next(q[3:] for q in query if q.startswith("ep="))
                 self.eps[ep] = addr
                 loc = str(len(self.eps)).encode()
-                self.reply(m, 0x41, [(8, b"rd"), (8, loc)] + ([(27, block1[0])] if block1 else []))
+                self.reply(m, rawcoap.code(2, 1), [(rawcoap.O_LOC_PATH, b"rd"), (rawcoap.O_LOC_PATH, loc)] +
+                           [(rawcoap.O_BLOCK1, b) for b in block1])
             else:
-                self.reply(m, 0x44)
-        elif m["type"] == 0 and m["code"] >= 0x40:  # a CON response: a notification
+                self.reply(m, rawcoap.code(2, 4))
+        elif m["type"] == rawcoap.CON and m["code"] >= rawcoap.code(2, 0):  # a notification
             self.reply(m, 0)
-        elif m["type"] == 0:  # anything else confirmable: 4.04
-            self.reply(m, 0x84)
+        elif m["type"] == rawcoap.CON:  # anything else confirmable: 4.04
+            self.reply(m, rawcoap.code(4, 4))
         return m
 
     def reply(self, m, code, opts=()):
-        self.s.sendto(self.build(2, code, m["mid"], m["token"] if code else b"", opts), m["addr"])
+        self.s.sendto(rawcoap.encode(rawcoap.ACK, code, m["mid"], m["token"] if code else b"", opts), m["addr"])
 
     def wait_registered(self, ep, timeout=15):
         deadline = time.monotonic() + timeout
@@ -271,12 +237,12 @@ class RawServer:
     def observe(self, ep, path, timeout=10):
         self.mid += 1
         self.token = b"bench"
-        opts = [(6, b"")] + [(11, p.encode()) for p in path.strip("/").split("/")]
-        self.s.sendto(self.build(0, 0x01, self.mid, self.token, opts), self.eps[ep])
+        opts = [(rawcoap.O_OBSERVE, b"")] + [(rawcoap.O_URI_PATH, p.encode()) for p in path.strip("/").split("/")]
+        self.s.sendto(rawcoap.encode(rawcoap.CON, rawcoap.GET, self.mid, self.token, opts), self.eps[ep])
         deadline = time.monotonic() + timeout
         while True:
             m = self.serve_one(max(0.01, deadline - time.monotonic()))
-            if m["token"] == self.token and m["type"] == 2:
+            if m["token"] == self.token and m["type"] == rawcoap.ACK:
                 return m
 
     @staticmethod
@@ -290,7 +256,7 @@ class RawServer:
         while True:
             m = self.serve_one(max(0.01, deadline - time.monotonic()))
             t = time.monotonic()
-            if m["token"] == self.token and m["code"] == 0x45 and m["payload"]:
+            if m["token"] == self.token and m["code"] == rawcoap.code(2, 5) and m["payload"]:
                 self.notifies += 1
                 if self.value(m) == v:
                     return t
@@ -321,7 +287,7 @@ def bench_gateway_raw(fieldgate, broker):
         while True:
             pub.publish("zigbee2mqtt/th1", '{"temperature":-1}')
             first = srv.observe("gw-th1", "/3303/0/5700")
-            if first["code"] == 0x45:  # 2.05; 4.04 while no value came
+            if first["code"] == rawcoap.code(2, 5):  # 4.04 while no value came
                 break
             assert time.monotonic() < deadline, "no value reached the gateway"
             time.sleep(0.05)
