@@ -21,6 +21,9 @@ the same run, alternately, REPS times each, against the same broker, and
 each row says which program it is: the comparison a change of the sample
 path needs on a machine whose load varies.
 
+FG_BENCH_SIZE=small: N = 20 and 5 rounds by default (the suite's check that
+every figure is produced).
+
 Usage: bench_scale.py PATH/TO/fieldgate [endpoint|gateway] [N ...]
        (default: both modes, N = 100 and 1000)
 """
@@ -76,7 +79,8 @@ def wait(pred, timeout, what):
         time.sleep(0.1)
 
 
-ROUNDS = 50
+SMALL = os.environ.get("FG_BENCH_SIZE") == "small"
+ROUNDS = 5 if SMALL else 50
 REPS = 3
 
 
@@ -138,7 +142,7 @@ def run(fieldgate, broker, n, mode):
 def main():
     fieldgate = os.path.abspath(sys.argv[1])
     modes = [m for m in ("endpoint", "gateway") if m in sys.argv[2:]] or ["endpoint", "gateway"]
-    sizes = [int(x) for x in sys.argv[2:] if x.isdigit()] or [100, 1000]
+    sizes = [int(x) for x in sys.argv[2:] if x.isdigit()] or ([20] if SMALL else [100, 1000])
     baseline = os.environ.get("FG_BENCH_BASELINE")
     programs = [("this", fieldgate)]
     if baseline:

@@ -1,0 +1,248 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""The benchmark suite (issue 13): every benchmark of tests/bench, one table.
+
+Each figure is printed beside its baseline, measured in the same run on the
+same machine (a broker round trip, a bare libcoap loop, the other mode, the
+configured rate, the path a change replaced), and the ratio of the two; a
+figure whose yardstick is a target of issue 13 rather than a measurement
+says "target". Failed registrations and lost notifications are counted by
+the benchmarks that can have them and printed as rows of their own, never
+hidden. Nothing about time is asserted: a slow machine prints slow figures.
+
+Sizes: FG_BENCH_SIZE=full (default: the sizes of issue 13, for a quiet
+machine) or small (a few devices, short windows: the normal test suite's
+check that every figure is produced, see tests/bench/meson.build).
+FG_BENCH_N overrides the number of devices of the idle and scale
+benchmarks (a shared machine: say so beside the figures).
+
+Exit status: 0 when every figure was produced, 1 otherwise (the missing
+ones are named). With --check, nothing else is checked either: the counts
+of failures are figures too, printed.
+
+Usage: suite.py BUILD_DIR [--check] [benchmark ...]
+       (benchmarks: mqtt idle scale remote observe sample modbus ble)
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "mqtt"))
+sys.path.insert(0, os.path.join(HERE, "gateway"))
+
+SMALL = os.environ.get("FG_BENCH_SIZE") == "small"
+N = int(os.environ.get("FG_BENCH_N") or (20 if SMALL else 10000))
+
+
+class Table:
+    def __init__(self):
+        self.rows = []  # (benchmark, figure, value, unit, baseline name, baseline value, kind)
+        self.missing = []
+
+    def add(self, bench, figure, value, unit, base_name=None, base=None, kind="same run"):
+        """kind: 'same run' (the baseline was measured in this run),
+        'target' (issue 13's), 'configured' (a setting of the run),
+        'expected' (what the configuration implies), 'count' (a count of
+        failures: no baseline, 0 is right)."""
+        if value is None:
+            self.missing.append("%s: %s" % (bench, figure))
+        self.rows.append((bench, figure, value, unit, base_name, base, kind))
+
+    def count(self, bench, figure, value):
+        self.add(bench, figure, value, "", kind="count")
+
+    def print(self, out=sys.stdout):
+        def num(v):
+            if v is None:
+                return "MISSING"
+            if isinstance(v, int):
+                return "%d" % v
+            return "%.3g" % v if abs(v) < 100 else "%.0f" % v
+
+        w = max([len(r[1]) for r in self.rows] + [10])
+        bw = max([len(r[4] or "") for r in self.rows] + [8])
+        print("%-8s %-*s %10s %-7s  %-*s %10s %7s" % ("bench", w, "figure", "value", "unit", bw, "baseline",
+                                                      "baseline", "ratio"), file=out)
+        for bench, fig, v, unit, bname, b, kind in self.rows:
+            ratio = ""
+            if v is not None and b:
+                ratio = "%.2f" % (v / b)
+            bcol = "" if kind == "count" else (bname or "-")
+            if kind not in ("same run", "count"):
+                bcol += " (%s)" % kind
+            print("%-8s %-*s %10s %-7s  %-*s %10s %7s" % (bench, w, fig, num(v), unit, bw, bcol,
+                                                          "" if b is None else num(b), ratio), file=out)
+
+
+def run_c(exe):
+    """A C benchmark's output (they print figures as text)."""
+    return subprocess.run([exe], capture_output=True, text=True, timeout=600, check=True).stdout
+
+
+def num_after(text, pattern):
+    m = re.search(pattern, text)
+    return float(m.group(1)) if m else None
+
+
+def bench_mqtt(t, b):
+    import bench_mqtt
+    f = bench_mqtt.measure(b.fieldgate, b.exe("tests/bench/mqtt/bench_coap_notify"))
+    b50, b99 = min(f["b50"], f["b2_50"]), min(f["b99"], f["b2_99"])
+    t.add("mqtt", "publish->Notify p50 (raw server end)", f["r50"], "us", "broker round trip p50", b50)
+    t.add("mqtt", "publish->Notify p99 (raw server end)", f["r99"], "us", "broker round trip p99", b99)
+    t.add("mqtt", "fieldgate adds p50", f["r50"] - b50, "us", "issue 13 target 3", 100.0, kind="target")
+    t.add("mqtt", "fieldgate adds p99", f["r99"] - b99, "us", "issue 13 target 3", 1000.0, kind="target")
+    t.add("mqtt", "publish->Notify p50 (fg-lwm2m-server)", f["g50"], "us", "bare libcoap notify p50", f["c50"])
+    t.add("mqtt", "burst through fieldgate", f["g_rate"], "upd/s", "broker burst", f["b_rate"])
+    t.count("mqtt", "lost notifications", f["lost"])
+
+
+def bench_idle(t, b):
+    import bench_idle
+    from mqttpeer import Broker
+    import test_devices
+    test_devices.FIELDGATE = b.fieldgate
+    window = float(os.environ.get("FG_BENCH_IDLE_S", 3 if SMALL else 60))
+    res = {}
+    tmp = tempfile.mkdtemp(prefix="fg-bench-suite-")
+    try:
+        with Broker(tmp) as broker:
+            for mode in ("endpoint", "gateway"):
+                res[mode] = bench_idle.run("this", broker, N, mode, window, None)
+    finally:
+        subprocess.run(["rm", "-rf", tmp])
+    e, g = res["endpoint"], res["gateway"]
+    t.add("idle", "idle CPU, endpoint mode, N=%d" % N, e[1], "% core", "gateway mode, same N", g[1])
+    t.add("idle", "wake-ups, endpoint mode, N=%d" % N, e[2], "1/min", "gateway mode, same N", g[2])
+    t.add("idle", "Updates seen by the server, endpoint", e[3], "", "2 N per lifetime (60 s)",
+          2.0 * N * window / 60, kind="expected")
+    t.count("idle", "Registers again in the window", e[4] + g[4])
+    t.count("idle", "Updates refused, registrations expired", e[5] + g[5])
+    t.count("idle", "failed registrations (not registered at the end)", e[6] + g[6])
+    t.count("idle", "Registers/Updates the server got twice", e[8] + g[8])
+
+
+def bench_scale(t, b):
+    import bench_scale
+    from mqttpeer import Broker
+    import test_devices
+    test_devices.FIELDGATE = b.fieldgate
+    res = {}
+    tmp = tempfile.mkdtemp(prefix="fg-bench-suite-")
+    try:
+        with Broker(tmp) as broker:
+            for mode in ("endpoint", "gateway"):
+                res[mode] = bench_scale.run(b.fieldgate, broker, N, mode)
+    finally:
+        subprocess.run(["rm", "-rf", tmp])
+    per_dev = {}
+    for mode, (t_reg, c_reg, base, full, fds, t_upd, c_smp) in res.items():
+        per_dev[mode] = (full - base) / N
+        t.add("scale", "registration pace, %s mode, N=%d" % (mode, N), N / t_reg, "1/s", "register_rate",
+              1000.0, kind="configured")
+    t.add("scale", "memory per device, endpoint mode", per_dev["endpoint"], "KiB", "issue 13 target 4", 3.0,
+          kind="target")
+    t.add("scale", "memory per device, gateway mode", per_dev["gateway"], "KiB", "issue 13 target 4", 2.0,
+          kind="target")
+    e, g = res["endpoint"], res["gateway"]
+    rounds = bench_scale.ROUNDS
+    t.add("scale", "CPU per MQTT sample, endpoint mode", e[6] * 1e6 / (rounds * N * 4), "us",
+          "gateway mode, same N", g[6] * 1e6 / (rounds * N * 4))
+    t.memory = per_dev
+
+
+def bench_remote(t, b):
+    import bench_remote
+    import test_devices
+    test_devices.FIELDGATE = b.fieldgate
+    small, big = (5, 20) if SMALL else (100, 5000)
+    m_small, r_small, _ = bench_remote.run(small)
+    m_big, r_big, _ = bench_remote.run(big)
+    t.add("remote", "Create on 26242 with %d devices" % big, m_big, "ms", "with %d devices" % small, m_small)
+    t.add("remote", "Read /26242 with %d devices" % big, r_big, "ms", "with %d devices" % small, r_small)
+
+
+def bench_observe(t, b):
+    out = run_c(b.exe("tests/bench/bench_observe"))
+    p50 = num_after(out, r"NOTIFY decision.*\n.*\n  latency: p50 ([0-9.]+) us")
+    deferred = num_after(out, r"deferred by pmin[^:]*: p50 ([0-9.]+) us")
+    t.add("observe", "change -> NOTIFY decision p50", p50, "us", "decision deferred by pmin p50", deferred)
+    t.add("observe", "idle CPU with pmax 300, 100,000 obs.", num_after(out, r"3\. idle(?:.|\n)*?\(([0-9.]+) % of a core"),
+          "% core", None, None)
+
+
+def bench_sample(t, b):
+    out = run_c(b.exe("tests/bench/bench_sample"))
+    for mode, n, handle, name in re.findall(r"^  (endpoint|gateway) +(\d+) +\d+ +(\d+) +(\d+)$", out, re.M):
+        t.add("sample", "CPU per sample, %s, N=%s" % (mode, n), float(handle), "ns", "by name (before handles)",
+              float(name))
+    if not re.search(r"^  endpoint ", out, re.M):
+        t.add("sample", "CPU per sample", None, "ns")
+
+
+def bench_modbus(t, b):
+    out = run_c(b.exe("tests/bench/modbus/bench_modbus"))
+    t.add("modbus", "poll cycle, coalesced", num_after(out, r"coalesced: .*cycle ([0-9.]+) ms mean"), "ms",
+          "one request per point", num_after(out, r"one per point: .*cycle ([0-9.]+) ms mean"))
+    errors = num_after(out, r"errors: (\d+)")
+    t.count("modbus", "Modbus errors", None if errors is None else int(errors))
+
+
+def bench_ble(t, b):
+    out = run_c(b.exe("tests/bench/ble/bench_ble"))
+    plain = num_after(out, r"BTHome plain.* ([0-9.]+) us/advert")
+    t.add("ble", "BTHome encrypted (AES-CCM) decode", num_after(out, r"BTHome encrypted.* ([0-9.]+) us/advert"),
+          "us", "BTHome plain", plain)
+    t.add("ble", "RuuviTag format 5 decode", num_after(out, r"RuuviTag.* ([0-9.]+) us/advert"), "us",
+          "BTHome plain", plain)
+
+
+BENCHMARKS = {"mqtt": bench_mqtt, "idle": bench_idle, "scale": bench_scale, "remote": bench_remote,
+              "observe": bench_observe, "sample": bench_sample, "modbus": bench_modbus, "ble": bench_ble}
+
+
+class Build:
+    def __init__(self, path):
+        self.path = os.path.abspath(path)
+        self.fieldgate = self.exe("gateway/fieldgate")
+
+    def exe(self, rel):
+        return os.path.join(self.path, rel)
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    if not args:
+        print(__doc__, file=sys.stderr)
+        return 2
+    b = Build(args[0])
+    os.environ.setdefault("FG_BUILD_DIR", b.path)
+    names = args[1:] or list(BENCHMARKS)
+    t = Table()
+    t.memory = None
+    t0 = time.monotonic()
+    for name in names:
+        try:
+            BENCHMARKS[name](t, b)
+        except Exception:  # a benchmark that broke: its figures are missing, the others still run
+            traceback.print_exc()
+            t.add(name, "(the benchmark failed, see above)", None, "")
+    print("\nfieldgate benchmark suite, size %s (N = %d for idle and scale), %.0f s; %s" % (
+        "small" if SMALL else "full", N, time.monotonic() - t0, b.fieldgate))
+    t.print()
+    if t.memory:
+        print("memory per device: %.1f KiB (endpoint), %.1f KiB (gateway)" % (t.memory["endpoint"],
+                                                                            t.memory["gateway"]))
+    if t.missing:
+        print("MISSING figures: " + "; ".join(t.missing))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
