@@ -21,7 +21,8 @@ ones are named). With --check, nothing else is checked either: the counts
 of failures are figures too, printed.
 
 Usage: suite.py BUILD_DIR [--check] [benchmark ...]
-       (benchmarks: mqtt idle scale remote observe sample modbus ble)
+       (benchmarks: mqtt read idle scale remote outage observe-churn observe
+        sample modbus ble: every one of meson test --benchmark)
 """
 import os
 import re
@@ -140,11 +141,12 @@ def bench_scale(t, b):
                 res[mode] = bench_scale.run(b.fieldgate, broker, N, mode)
     finally:
         subprocess.run(["rm", "-rf", tmp])
-    per_dev = {}
-    for mode, (t_reg, c_reg, base, full, fds, t_upd, c_smp) in res.items():
-        per_dev[mode] = (full - base) / N
-        t.add("scale", "registration pace, %s mode, N=%d" % (mode, N), N / t_reg, "1/s", "register_rate",
-              1000.0, kind="configured")
+    per_dev = {mode: (r[3] - r[2]) / N for mode, r in res.items()}
+    t.add("scale", "registration pace at the server, endpoint, N=%d" % N, res["endpoint"][7], "1/s",
+          "register_rate", 1000.0, kind="configured")
+    for mode, r in res.items():
+        t.add("scale", "publish -> all registered, %s mode" % mode, N / r[0], "dev/s", "register_rate", 1000.0,
+              kind="configured")
     t.add("scale", "memory per device, endpoint mode", per_dev["endpoint"], "KiB", "issue 13 target 4", 3.0,
           kind="target")
     t.add("scale", "memory per device, gateway mode", per_dev["gateway"], "KiB", "issue 13 target 4", 2.0,
@@ -156,6 +158,18 @@ def bench_scale(t, b):
     t.memory = per_dev
 
 
+def bench_read(t, b):
+    import bench_read
+    import shutil
+    coap_server = shutil.which("coap-server-openssl") or shutil.which("coap-server")
+    gw, bare = bench_read.measure(b.fieldgate, coap_server)
+    t.add("read", "cached Read, 1 in flight", gw["rate1"], "req/s", "bare libcoap server", bare["rate1"])
+    t.add("read", "cached Read p50", gw["p50"], "us", "bare libcoap server", bare["p50"])
+    t.add("read", "cached Read, %d in flight" % bench_read.WINDOW, gw["rate"], "req/s", "bare libcoap server",
+          bare["rate"])
+    t.count("read", "Reads without an answer", gw["lost"] + bare["lost"])
+
+
 def bench_remote(t, b):
     import bench_remote
     import test_devices
@@ -165,6 +179,48 @@ def bench_remote(t, b):
     m_big, r_big, _ = bench_remote.run(big)
     t.add("remote", "Create on 26242 with %d devices" % big, m_big, "ms", "with %d devices" % small, m_small)
     t.add("remote", "Read /26242 with %d devices" % big, r_big, "ms", "with %d devices" % small, r_small)
+
+
+def client_test_env(b):
+    """What tests/lwm2m/meson.build gives its benchmarks (client_test_env)."""
+    src = os.path.dirname(os.path.dirname(HERE))
+    env = dict(os.environ, FG_CLIENT_TEST=b.exe("tests/lwm2m/fg-lwm2m-client-test"),
+               FG_LWM2M_SERVER=b.exe("tests/lwm2m-server/fg-lwm2m-server"))
+    env["PYTHONPATH"] = os.pathsep.join([os.path.join(src, "tests", "lwm2m"),
+                                         os.path.join(src, "tests", "lwm2m-server")] +
+                                        [p for p in [os.environ.get("PYTHONPATH")] if p])
+    return env
+
+
+def run_py(b, script, *args):
+    """A Python benchmark's output; its exit status is not checked (what it
+    counts is printed: the figures it did not print are missing)."""
+    r = subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(HERE), script)] + list(args),
+                       capture_output=True, text=True, timeout=600, env=client_test_env(b))
+    if r.returncode:
+        sys.stderr.write(r.stderr[-2000:])
+    return r.stdout
+
+
+def bench_outage(t, b):
+    out = run_py(b, "lwm2m/bench_outage.py")
+    m = re.search(r"values: (\d+) sent, (\d+) delivered", out)
+    t.add("outage", "registered again after the server returned",
+          num_after(out, r"registered again ([0-9.]+) s after"), "s", None, None)
+    t.add("outage", "values delivered after the outage", int(m.group(2)) if m else None, "", "values sampled",
+          int(m.group(1)) if m else None)
+    t.count("outage", "values lost (not delivered)", int(m.group(1)) - int(m.group(2)) if m else None)
+    dups = num_after(out, r"(\d+) delivered twice")
+    t.count("outage", "values delivered twice", None if dups is None else int(dups))
+
+
+def bench_observe_churn(t, b):
+    out = run_py(b, "lwm2m/bench_observe_churn.py", "500" if SMALL else "20000")
+    m = re.search(r"(\d+) KiB once they were cancelled, (\d+) KiB after all", out)
+    t.add("churn", "client RSS after the Observe/cancel cycles", int(m.group(2)) if m else None, "KiB",
+          "after the first batch", int(m.group(1)) if m else None)
+    strays = num_after(out, r"strays at the server: (\d+)")
+    t.count("churn", "observations outliving their cancellation", None if strays is None else int(strays))
 
 
 def bench_observe(t, b):
@@ -202,7 +258,8 @@ def bench_ble(t, b):
           "BTHome plain", plain)
 
 
-BENCHMARKS = {"mqtt": bench_mqtt, "idle": bench_idle, "scale": bench_scale, "remote": bench_remote,
+BENCHMARKS = {"mqtt": bench_mqtt, "read": bench_read, "idle": bench_idle, "scale": bench_scale,
+              "remote": bench_remote, "outage": bench_outage, "observe-churn": bench_observe_churn,
               "observe": bench_observe, "sample": bench_sample, "modbus": bench_modbus, "ble": bench_ble}
 
 
