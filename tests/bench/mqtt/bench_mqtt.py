@@ -140,17 +140,21 @@ def bench_broker(port):
     return rate, pct(lat, 50) * 1e6, pct(lat, 99) * 1e6
 
 
+def gateway_text(server_uri, broker):
+    """fieldgate's configuration: endpoint mode, one z2m-th-sensor over MQTT."""
+    return ("gateway:\n  name: gw\n  profiles_path: %s\n  status_socket: @SOCK@\nlog:\n  level: warning\n"
+            "lwm2m:\n  lifetime: 300s\n  servers:\n    - uri: %s\nbridges:\n  broker:\n    type: mqtt\n"
+            "    host: 127.0.0.1\n    port: %d\n    qos: 0\ndevices:\n"
+            "  - {name: th1, bridge: broker, address: th1, profile: z2m-th-sensor}\n"
+            % (os.path.join(SOURCE, "mappings", "profiles"), server_uri, broker.port))
+
+
 def bench_gateway(fieldgate, broker):
     test_devices.FIELDGATE = fieldgate
     srv = Server(stderr=subprocess.DEVNULL).start()
     gw = None
     try:
-        text = ("gateway:\n  name: gw\n  profiles_path: %s\n  status_socket: @SOCK@\nlog:\n  level: warning\n"
-                "lwm2m:\n  lifetime: 300s\n  servers:\n    - uri: %s\nbridges:\n  broker:\n    type: mqtt\n"
-                "    host: 127.0.0.1\n    port: %d\n    qos: 0\ndevices:\n"
-                "  - {name: th1, bridge: broker, address: th1, profile: z2m-th-sensor}\n"
-                % (os.path.join(SOURCE, "mappings", "profiles"), srv.url, broker.port))
-        gw = test_devices.Gateway(text)
+        gw = test_devices.Gateway(gateway_text(srv.url, broker))
         srv.wait_event("register", ep="gw-th1", timeout=15)
         pub = Mqtt(broker.port, "bench-gw-pub")
         deadline = time.monotonic() + 10
@@ -278,21 +282,27 @@ class RawServer:
         self.s.close()
 
 
+def start_raw_gateway(fieldgate, broker, srv):
+    """fieldgate in endpoint mode with one z2m-th-sensor over MQTT, its
+    server the RawServer srv; returns once it registered."""
+    test_devices.FIELDGATE = fieldgate
+    gw = test_devices.Gateway(gateway_text("coap://127.0.0.1:%d" % srv.port, broker))
+    try:
+        srv.wait_registered("gw-th1")
+    except BaseException:
+        gw.stop()
+        raise
+    return gw
+
+
 def bench_gateway_raw(fieldgate, broker):
     """publish -> mosquitto -> fieldgate -> Notify, taken by RawServer in this
     process: the same measuring end as bench_broker(), so the difference of
     the two is what fieldgate adds."""
-    test_devices.FIELDGATE = fieldgate
     srv = RawServer()
     gw = None
     try:
-        text = ("gateway:\n  name: gw\n  profiles_path: %s\n  status_socket: @SOCK@\nlog:\n  level: warning\n"
-                "lwm2m:\n  lifetime: 300s\n  servers:\n    - uri: coap://127.0.0.1:%d\nbridges:\n  broker:\n"
-                "    type: mqtt\n    host: 127.0.0.1\n    port: %d\n    qos: 0\ndevices:\n"
-                "  - {name: th1, bridge: broker, address: th1, profile: z2m-th-sensor}\n"
-                % (os.path.join(SOURCE, "mappings", "profiles"), srv.port, broker.port))
-        gw = test_devices.Gateway(text)
-        srv.wait_registered("gw-th1")
+        gw = start_raw_gateway(fieldgate, broker, srv)
         pub = Mqtt(broker.port, "bench-raw-pub")
         # The subscription may not be in place yet: publish until a value is
         # in the store (the Observe's answer carries it).

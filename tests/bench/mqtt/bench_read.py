@@ -25,7 +25,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bench_mqtt import Mqtt, RawServer, pct, rawcoap, test_devices, Broker, SOURCE  # noqa: E402
+from bench_mqtt import Mqtt, RawServer, pct, rawcoap, start_raw_gateway, Broker  # noqa: E402
 
 SMALL = os.environ.get("FG_BENCH_SIZE") == "small"
 COUNT = 50 if SMALL else 2000
@@ -93,17 +93,10 @@ class Getter:
 
 
 def bench_gateway(fieldgate, broker):
-    test_devices.FIELDGATE = fieldgate
     srv = RawServer()
     gw = None
     try:
-        text = ("gateway:\n  name: gw\n  profiles_path: %s\n  status_socket: @SOCK@\nlog:\n  level: warning\n"
-                "lwm2m:\n  lifetime: 300s\n  servers:\n    - uri: coap://127.0.0.1:%d\nbridges:\n  broker:\n"
-                "    type: mqtt\n    host: 127.0.0.1\n    port: %d\n    qos: 0\ndevices:\n"
-                "  - {name: th1, bridge: broker, address: th1, profile: z2m-th-sensor}\n"
-                % (os.path.join(SOURCE, "mappings", "profiles"), srv.port, broker.port))
-        gw = test_devices.Gateway(text)
-        srv.wait_registered("gw-th1")
+        gw = start_raw_gateway(fieldgate, broker, srv)
         pub = Mqtt(broker.port, "bench-read-pub")
         g = Getter(srv.s, srv.eps["gw-th1"])
         # The subscription may not be in place yet: publish until the value
