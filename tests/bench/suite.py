@@ -13,7 +13,7 @@ hidden. Nothing about time is asserted: a slow machine prints slow figures.
 Sizes: FG_BENCH_SIZE=full (default: the sizes of issue 13, for a quiet
 machine) or small (a few devices, short windows: the normal test suite's
 check that every figure is produced, see tests/bench/meson.build).
-FG_BENCH_N overrides the number of devices of the idle and scale
+FG_BENCH_N overrides the number of devices of the notify, idle and scale
 benchmarks (a shared machine: say so beside the figures).
 
 Exit status: 0 when every figure was produced, 1 otherwise (the missing
@@ -21,7 +21,7 @@ ones are named). With --check, nothing else is checked either: the counts
 of failures are figures too, printed.
 
 Usage: suite.py BUILD_DIR [--check] [benchmark ...]
-       (benchmarks: mqtt read idle scale remote outage observe-churn observe
+       (benchmarks: mqtt read notify idle scale remote outage observe-churn observe
         sample modbus ble: every one of meson test --benchmark)
 """
 import os
@@ -101,6 +101,17 @@ def bench_mqtt(t, b):
     t.add("mqtt", "publish->Notify p50 (fg-lwm2m-server)", f["g50"], "us", "bare libcoap notify p50", f["c50"])
     t.add("mqtt", "burst through fieldgate", f["g_rate"], "upd/s", "broker burst", f["b_rate"])
     t.count("mqtt", "lost notifications", f["lost"])
+
+
+def bench_notify_scale(t, b):
+    import bench_notify_scale
+    few = 5 if SMALL else 10
+    res = bench_notify_scale.measure(b.fieldgate, [few, N])
+    (r1, p1, _, lost1, unreg1), (r2, p2, _, lost2, unreg2) = res[few], res[N]
+    t.add("notify", "paced Notify rate, %d endpoints registered" % N, r2, "1/s", "%d registered" % few, r1)
+    t.add("notify", "publish->Notify p50, %d endpoints registered" % N, p2, "us", "%d registered" % few, p1)
+    t.count("notify", "lost notifications", lost1 + lost2)
+    t.count("notify", "failed registrations", unreg1 + unreg2)
 
 
 def bench_idle(t, b):
@@ -258,7 +269,8 @@ def bench_ble(t, b):
           "BTHome plain", plain)
 
 
-BENCHMARKS = {"mqtt": bench_mqtt, "read": bench_read, "idle": bench_idle, "scale": bench_scale,
+BENCHMARKS = {"mqtt": bench_mqtt, "read": bench_read, "notify": bench_notify_scale, "idle": bench_idle,
+              "scale": bench_scale,
               "remote": bench_remote, "outage": bench_outage, "observe-churn": bench_observe_churn,
               "observe": bench_observe, "sample": bench_sample, "modbus": bench_modbus, "ble": bench_ble}
 
@@ -283,15 +295,19 @@ def main():
     t = Table()
     t.memory = None
     t0 = time.monotonic()
+    took = []
     for name in names:
+        t1 = time.monotonic()
         try:
             BENCHMARKS[name](t, b)
         except Exception:  # a benchmark that broke: its figures are missing, the others still run
             traceback.print_exc()
             t.add(name, "(the benchmark failed, see above)", None, "")
-    print("\nfieldgate benchmark suite, size %s (N = %d for idle and scale), %.0f s; %s" % (
+        took.append("%s %.0f s" % (name, time.monotonic() - t1))
+    print("\nfieldgate benchmark suite, size %s (N = %d for notify, idle and scale), %.0f s; %s" % (
         "small" if SMALL else "full", N, time.monotonic() - t0, b.fieldgate))
     t.print()
+    print("time taken: " + ", ".join(took))
     if t.memory:
         print("memory per device: %.1f KiB (endpoint), %.1f KiB (gateway)" % (t.memory["endpoint"],
                                                                             t.memory["gateway"]))

@@ -80,7 +80,7 @@ def run(label, broker, n, mode, idle_s, perf_prefix):
         t_reg = time.monotonic() - t0
         pub.close()
         # The registrations' answers and the first observations settle.
-        time.sleep(2)
+        time.sleep(0.5 if SMALL else 2)
         pid = gw.proc.pid
         perf = None
         if perf_prefix:

@@ -26,6 +26,7 @@ Usage: bench_mqtt.py PATH/TO/fieldgate PATH/TO/bench_coap_notify
 """
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -278,6 +279,35 @@ class RawServer:
                 if self.value(m) == v:
                     return t
 
+    def paced(self, pub, topic, count, base=0.0):
+        """count temperatures published on topic one at a time, each waited
+        for as a notification: the latencies (s) and how many never came
+        (10 s each)."""
+        lat, lost = [], 0
+        for i in range(count):
+            v = base + i + 0.5
+            t = time.monotonic()
+            pub.publish(topic, '{"temperature":%s}' % v)
+            try:
+                lat.append(self.wait_value(v) - t)
+            except socket.timeout:
+                lost += 1
+        return lat, lost
+
+    def stop_gateway(self, gw):
+        """Stop fieldgate, answering its De-registers meanwhile (4.04, which
+        ends them at once): unanswered, each would wait out the shutdown
+        time-out."""
+        if gw.proc.poll() is None:
+            gw.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while gw.proc.poll() is None and time.monotonic() < deadline:
+            try:
+                self.serve_one(0.05)
+            except socket.timeout:
+                pass
+        gw.stop()
+
     def close(self):
         self.s.close()
 
@@ -314,21 +344,12 @@ def bench_gateway_raw(fieldgate, broker):
                 break
             assert time.monotonic() < deadline, "no value reached the gateway"
             time.sleep(0.05)
-        lat = []
-        lost = 0
-        for i in range(PACED):
-            v = float(i) + 0.5
-            t = time.monotonic()
-            pub.publish("zigbee2mqtt/th1", '{"temperature":%s}' % v)
-            try:
-                lat.append(srv.wait_value(v) - t)
-            except socket.timeout:
-                lost += 1
+        lat, lost = srv.paced(pub, "zigbee2mqtt/th1", PACED)
         pub.close()
         return pct(lat, 50) * 1e6, pct(lat, 99) * 1e6, lost
     finally:
         if gw:
-            gw.stop()
+            srv.stop_gateway(gw)
         srv.close()
 
 
@@ -343,7 +364,7 @@ def measure(fieldgate, coap_bench):
             f["g_rate"], f["g50"], f["g99"], f["notifies"], lost_g = bench_gateway(fieldgate, broker)
             f["r50"], f["r99"], lost_r = bench_gateway_raw(fieldgate, broker)
             f["b2_rate"], f["b2_50"], f["b2_99"] = bench_broker(broker.port)
-        f["lost"] = lost_g + lost_r
+        f["lost"], f["lost_server"], f["lost_raw"] = lost_g + lost_r, lost_g, lost_r
         out = subprocess.run([coap_bench, "500" if SMALL else "5000"], capture_output=True, text=True,
                              timeout=120).stdout
         kv = dict(x.split("=") for x in out.split()[1:])

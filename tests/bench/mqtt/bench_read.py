@@ -112,7 +112,7 @@ def bench_gateway(fieldgate, broker):
         return g.paced(COUNT) + (g.windowed(COUNT), g.lost)
     finally:
         if gw:
-            gw.stop()
+            srv.stop_gateway(gw)
         srv.s.close()
 
 
