@@ -27,7 +27,7 @@ from bench_mqtt import Mqtt, RawServer, pct, rawcoap, test_devices, Broker  # no
 from bench_scale import cpu_s, status_counts  # noqa: E402
 
 SMALL = os.environ.get("FG_BENCH_SIZE") == "small"
-PACED = 30 if SMALL else 300
+PACED = 30 if SMALL else 3000
 
 
 def settle(pid, limit=20):
