@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The client: libcoap context inside the sd_event loop, the one heap of
- * deadlines that every endpoint shares, registration pacing and logging.
+ * The client: its life cycle, the one heap of deadlines that every
+ * endpoint shares, registration pacing and logging (its libcoap contexts
+ * in the loop: cctx.c).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/random.h>
 #include <syslog.h>
 #include <time.h>
@@ -218,7 +218,6 @@ static void heap_dispatch(struct lwm2m_client *c)
 	}
 	c->dispatching = false;
 	heap_rearm(c);
-	fg_client_kick(c);
 }
 
 static int on_heap_timer(sd_event_source *s, uint64_t usec, void *ud)
@@ -234,59 +233,6 @@ static int on_heap_due(sd_event_source *s, void *ud)
 	(void)s;
 	heap_dispatch(ud);
 	return 0;
-}
-
-/* ---- libcoap inside the loop ----------------------------------------------- */
-
-static void coap_rearm(struct lwm2m_client *c)
-{
-	coap_tick_t now;
-	unsigned int ms;
-
-	coap_ticks(&now);
-	ms = coap_io_prepare_epoll(c->ctx, now);
-	if (ms == 0) {
-		sd_event_source_set_enabled(c->coap_timer, SD_EVENT_OFF);
-		return;
-	}
-	sd_event_source_set_time(c->coap_timer, fg_now(c) + (uint64_t)ms * 1000u);
-	sd_event_source_set_enabled(c->coap_timer, SD_EVENT_ONESHOT);
-}
-
-static void coap_run(struct lwm2m_client *c)
-{
-	coap_io_process(c->ctx, COAP_IO_NO_WAIT);
-	coap_rearm(c);
-}
-
-static int on_coap_io(sd_event_source *s, int fd, uint32_t revents, void *ud)
-{
-	(void)s;
-	(void)fd;
-	(void)revents;
-	coap_run(ud);
-	return 0;
-}
-
-static int on_coap_timer(sd_event_source *s, uint64_t usec, void *ud)
-{
-	(void)s;
-	(void)usec;
-	coap_run(ud);
-	return 0;
-}
-
-static int on_kick(sd_event_source *s, void *ud)
-{
-	(void)s;
-	coap_run(ud);
-	return 0;
-}
-
-void fg_client_kick(struct lwm2m_client *c)
-{
-	if (c->kick)
-		sd_event_source_set_enabled(c->kick, SD_EVENT_ONESHOT);
 }
 
 /* ---- pacing and randomness ---------------------------------------------- */
@@ -418,43 +364,9 @@ int lwm2m_client_new(sd_event *ev, const struct lwm2m_registry *reg, const struc
 	r = fg_sf_init(c);
 	if (r < 0)
 		goto fail;
-	r = -EIO;
-	c->ctx = coap_new_context(NULL);
-	if (!c->ctx)
-		goto fail;
-	coap_set_app_data(c->ctx, c);
-	/* libcoap sends our large bodies block-wise (Register, Send,
-	 * responses, notifications) and serves the server's requests for
-	 * their blocks. Not COAP_BLOCK_SINGLE_BODY: libcoap 4.3.1's
-	 * reassembly of the server's block-wise requests can be driven into
-	 * a NULL dereference (docs/ARCHITECTURE.md, "Block-wise requests");
-	 * without it every block reaches fg_request_handler, and block1.c
-	 * reassembles the body within bounds. */
-	coap_context_set_block_mode(c->ctx, COAP_BLOCK_USE_LIBCOAP);
-	coap_register_response_handler(c->ctx, fg_response_handler);
-	coap_register_nack_handler(c->ctx, fg_nack_handler);
-	coap_register_event_handler(c->ctx, fg_event_handler);
-
-	/* Every device-management request goes to one handler: the path is
-	 * resolved against the addressed endpoint's store, not against
-	 * libcoap's resource table. */
-	c->unknown = coap_resource_unknown_init2(fg_request_handler, 0);
-	if (!c->unknown)
-		goto fail;
-	coap_register_request_handler(c->unknown, COAP_REQUEST_GET, fg_request_handler);
-	coap_register_request_handler(c->unknown, COAP_REQUEST_POST, fg_request_handler);
-	coap_register_request_handler(c->unknown, COAP_REQUEST_DELETE, fg_request_handler);
-	coap_register_request_handler(c->unknown, COAP_REQUEST_FETCH, fg_request_handler);
-	coap_register_request_handler(c->unknown, COAP_REQUEST_IPATCH, fg_request_handler);
-	coap_add_resource(c->ctx, c->unknown);
-
-	r = sd_event_add_io(ev, &c->io, coap_context_get_coap_fd(c->ctx), EPOLLIN, on_coap_io, c);
+	r = fg_cctx_init(c);
 	if (r < 0)
 		goto fail;
-	r = sd_event_add_time(ev, &c->coap_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_coap_timer, c);
-	if (r < 0)
-		goto fail;
-	sd_event_source_set_enabled(c->coap_timer, SD_EVENT_OFF);
 	/* 1 ms accuracy: pacing and Update deadlines need no more, and a
 	 * coarser one would let sd-event batch slots together. */
 	r = sd_event_add_time(ev, &c->heap_timer, CLOCK_MONOTONIC, UINT64_MAX, 1000, on_heap_timer, c);
@@ -465,10 +377,6 @@ int lwm2m_client_new(sd_event *ev, const struct lwm2m_registry *reg, const struc
 	if (r < 0)
 		goto fail;
 	sd_event_source_set_enabled(c->heap_due, SD_EVENT_OFF);
-	r = sd_event_add_defer(ev, &c->kick, on_kick, c);
-	if (r < 0)
-		goto fail;
-	sd_event_source_set_enabled(c->kick, SD_EVENT_OFF);
 	*out = c;
 	return 0;
 fail:
@@ -522,7 +430,6 @@ int lwm2m_client_shutdown(struct lwm2m_client *c, uint32_t timeout_ms, void (*do
 		lwm2m_endpoint_remove(ep);
 	if (c->nep == 0)
 		fg_timer_arm(c, &c->shutdown_timer, fg_now(c));
-	fg_client_kick(c);
 	return 0;
 }
 
@@ -535,13 +442,9 @@ struct lwm2m_client *lwm2m_client_free(struct lwm2m_client *c)
 		fg_ep_free(c->eps);
 	fg_sf_free(c);
 	fg_srv_free_all(c);
-	c->io = sd_event_source_disable_unref(c->io);
-	c->coap_timer = sd_event_source_disable_unref(c->coap_timer);
 	c->heap_timer = sd_event_source_disable_unref(c->heap_timer);
 	c->heap_due = sd_event_source_disable_unref(c->heap_due);
-	c->kick = sd_event_source_disable_unref(c->kick);
-	if (c->ctx)
-		coap_free_context(c->ctx);
+	fg_cctx_free_all(c);
 	fg_obs_free(c);
 	if (coap_log_client == c) {
 		coap_log_client = NULL;

@@ -51,17 +51,29 @@ uint64_t fg_now(const struct lwm2m_client *c);
 
 /* ---- the client ------------------------------------------------------------ */
 
+/* One libcoap context of at most a bounded number of sessions (cctx.c:
+ * why), in the loop as an I/O source and a timer of its own. */
+struct fg_cctx {
+	struct lwm2m_client *c;
+	coap_context_t *ctx;
+	coap_resource_t *unknown; /* owned by ctx */
+	sd_event_source *io;      /* its epoll descriptor */
+	sd_event_source *timer;   /* its next deadline */
+	size_t nsess;             /* endpoints' sessions placed in it */
+	bool stale;               /* sent on since its deadline was computed */
+	bool queued;              /* on c->touched */
+	struct fg_cctx *next, *next_touched;
+};
+
 struct lwm2m_client {
 	sd_event *ev;
-	coap_context_t *ctx;
 	const struct lwm2m_registry *reg;
-	coap_resource_t *unknown; /* owned by ctx */
 
-	sd_event_source *io;         /* the coap epoll fd */
-	sd_event_source *coap_timer; /* libcoap's next internal deadline */
+	struct fg_cctx *cctxs;       /* every libcoap context (cctx.c) */
+	struct fg_cctx *touched;     /* ... sent on since their last walk */
+	sd_event_source *kick;       /* one-shot defer: walk the touched ones */
 	sd_event_source *heap_timer; /* top of the heap below, when in the future */
 	sd_event_source *heap_due;   /* one-shot defer: the top is due now */
-	sd_event_source *kick;       /* one-shot defer: run coap_io_process after we sent */
 
 	struct fg_timer **heap;
 	size_t nheap, capheap;
@@ -106,7 +118,18 @@ struct lwm2m_client {
 	struct lwm2m_endpoint *gw_ep;
 };
 
-void fg_client_kick(struct lwm2m_client *c);
+/* libcoap contexts (cctx.c). attach: a context with room for one more
+ * session (made when none has), detach: that session is gone. touch: we
+ * queued something on the context (sent, a handshake, an async answer):
+ * its next deadline is computed again at the next turn of the loop. Every
+ * message we send goes through fg_coap_send(), which touches. */
+int fg_cctx_init(struct lwm2m_client *c);
+void fg_cctx_free_all(struct lwm2m_client *c);
+int fg_cctx_attach(struct lwm2m_client *c, struct fg_cctx **out);
+void fg_cctx_detach(struct fg_cctx *x);
+void fg_cctx_touch(struct fg_cctx *x);
+struct fg_cctx *fg_cctx_of(coap_session_t *s);
+coap_mid_t fg_coap_send(coap_session_t *s, coap_pdu_t *pdu);
 /* A pacing slot for a Register/Update: returns the time it may be sent
  * (now or later) and reserves it. */
 uint64_t fg_client_take_slot(struct lwm2m_client *c);
@@ -209,8 +232,9 @@ struct lwm2m_endpoint {
 
 	struct lwm2m_store *store; /* NULL once removed */
 	coap_session_t *session;
-	bool session_dead;   /* release and reopen before the next message */
-	bool dtls_connected; /* the session's DTLS handshake completed */
+	struct fg_cctx *cctx; /* the context of session */
+	bool session_dead;    /* release and reopen before the next message */
+	bool dtls_connected;  /* the session's DTLS handshake completed */
 	/* An exchange was given up: libcoap's copies of it are dropped from
 	 * drop_timer (or before the next message), see fg_ep_abandon(). */
 	bool drop_pending;

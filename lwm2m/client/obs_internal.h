@@ -65,7 +65,7 @@ void fg_obs_unlink(struct lwm2m_endpoint *ep, struct fg_obs *o);
 /* RFC 7252 MAX_TRANSMIT_WAIT of session s, µs. */
 uint64_t fg_obs_max_transmit_wait_us(coap_session_t *s);
 /* The resource a notification of o is sent for (Block2 answers). */
-coap_resource_t *fg_obs_block_resource(struct lwm2m_client *c, const struct fg_obs *o);
+coap_resource_t *fg_obs_block_resource(coap_session_t *s, const struct fg_obs *o);
 /* The PDU of a notification of o (see obs_notify.c). */
 coap_pdu_t *fg_obs_notif_pdu(coap_session_t *s, coap_resource_t *unknown, const struct fg_obs *o, bool con,
 			     coap_mid_t mid, int r, uint32_t seq, const struct lwm2m_buf *body, bool block,

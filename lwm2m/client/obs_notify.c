@@ -189,35 +189,36 @@ static bool con_allowed(const struct lwm2m_endpoint *ep, uint64_t now)
  * resource of its own, made on first need and kept with the context
  * (requests to it go to fg_request_handler like all others). Composite
  * observations (FETCH /) share the unknown resource. */
-coap_resource_t *fg_obs_block_resource(struct lwm2m_client *c, const struct fg_obs *o)
+coap_resource_t *fg_obs_block_resource(coap_session_t *s, const struct fg_obs *o)
 {
 	static const coap_request_t methods[] = {
 		COAP_REQUEST_GET,    COAP_REQUEST_PUT,   COAP_REQUEST_POST,
 		COAP_REQUEST_DELETE, COAP_REQUEST_FETCH, COAP_REQUEST_IPATCH,
 	};
+	struct fg_cctx *x = fg_cctx_of(s);
 	char ps[32], path[128];
 	coap_resource_t *r;
 	coap_str_const_t key;
 	int n;
 
 	if (o->composite || o->paths[0].len == 0)
-		return c->unknown;
+		return x->unknown;
 	lwm2m_path_format(&o->paths[0], ps);
 	n = snprintf(path, sizeof(path), "%.*s%s", o->dev ? (int)o->dev->prefix_len : 0,
 		     o->dev ? o->dev->prefix : "", o->dev ? ps : ps + 1);
 	if (n < 0 || (size_t)n >= sizeof(path))
-		return c->unknown;
+		return x->unknown;
 	key = (coap_str_const_t){ (size_t)n, (const uint8_t *)path };
-	r = coap_get_resource_from_uri_path(c->ctx, &key);
+	r = coap_get_resource_from_uri_path(x->ctx, &key);
 	if (r)
 		return r;
 	r = coap_resource_init(coap_new_str_const((const uint8_t *)path, (size_t)n),
 			       COAP_RESOURCE_FLAGS_RELEASE_URI);
 	if (!r)
-		return c->unknown;
+		return x->unknown;
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
 		coap_register_request_handler(r, methods[i], fg_request_handler);
-	coap_add_resource(c->ctx, r);
+	coap_add_resource(x->ctx, r);
 	return r;
 }
 
@@ -311,16 +312,16 @@ static void obs_send(struct lwm2m_endpoint *ep, struct fg_obs *o, bool con)
 	 * the top of this file); skipping ids costs nothing. */
 	for (int i = 0; !con && i < MID_PROBES && mid_recent(c->mids, mid, now); i++)
 		mid = coap_new_message_id(s);
-	pdu = fg_obs_notif_pdu(s, c->unknown, o, con, mid, r, seq, &body, false, &too_big);
+	pdu = fg_obs_notif_pdu(s, fg_cctx_of(s)->unknown, o, con, mid, r, seq, &body, false, &too_big);
 	if (!pdu && too_big)
-		pdu = fg_obs_notif_pdu(s, fg_obs_block_resource(c, o), o, con, mid, r, seq, &body, true,
+		pdu = fg_obs_notif_pdu(s, fg_obs_block_resource(s, o), o, con, mid, r, seq, &body, true,
 				       &too_big);
 	if (!pdu) {
 		ep_log(ep, LWM2M_LOG_WARNING, "notification of %zu bytes could not be built; dropped",
 		       body.len);
 		goto out;
 	}
-	mid = coap_send(s, pdu);
+	mid = fg_coap_send(s, pdu);
 	if (mid == COAP_INVALID_MID)
 		goto out; /* freed by coap_send */
 	c->stats.notifications++;

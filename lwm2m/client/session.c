@@ -48,7 +48,9 @@ void fg_ep_close_session(struct lwm2m_endpoint *ep)
 	 * the session and closes its socket at once. */
 	drop_queued(ep->session);
 	coap_session_release(ep->session);
+	fg_cctx_detach(ep->cctx);
 	ep->session = NULL;
+	ep->cctx = NULL;
 	ep->session_dead = false;
 	ep->drop_pending = false;
 	fg_dedup_free(ep);
@@ -236,13 +238,19 @@ void fg_ep_cert_log_line(struct lwm2m_client *c, const char *msg)
 
 int fg_ep_open_session(struct lwm2m_endpoint *ep)
 {
-	coap_context_t *ctx = ep->c->ctx;
+	struct fg_cctx *x;
+	coap_context_t *ctx;
 	coap_session_t *s;
+	int r;
 
 	ep_drop_pending(ep);
 	if (ep->session && !ep->session_dead)
 		return 0;
 	fg_ep_close_session(ep);
+	r = fg_cctx_attach(ep->c, &x);
+	if (r < 0)
+		return r;
+	ctx = x->ctx;
 	if (ep->secure && ep->cert_file) {
 		coap_dtls_pki_t setup;
 
@@ -274,8 +282,10 @@ int fg_ep_open_session(struct lwm2m_endpoint *ep)
 	} else {
 		s = coap_new_client_session(ctx, NULL, &ep->server, COAP_PROTO_UDP);
 	}
-	if (!s)
+	if (!s) {
+		fg_cctx_detach(x);
 		return -EIO;
+	}
 	if (ep->c->cfg.ack_timeout_ms) {
 		uint32_t ms = ep->c->cfg.ack_timeout_ms;
 		coap_fixed_point_t at = { (uint16_t)(ms / 1000), (uint16_t)(ms % 1000) };
@@ -286,6 +296,9 @@ int fg_ep_open_session(struct lwm2m_endpoint *ep)
 		coap_session_set_max_retransmit(s, ep->c->cfg.max_retransmit);
 	coap_session_set_app_data(s, ep);
 	ep->session = s;
+	ep->cctx = x;
+	/* A DTLS handshake started: its time-outs are in the next walk. */
+	fg_cctx_touch(x);
 	ep->dtls_connected = false;
 	ep->obs.con_busy_until = 0;
 	return 0;
@@ -403,7 +416,7 @@ int fg_ep_send_request(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_opt
 		if (!coap_add_data_large_request(ep->session, pdu, len, data, release_body, data))
 			goto fail_pdu;
 	}
-	if (coap_send(ep->session, pdu) == COAP_INVALID_MID) {
+	if (fg_coap_send(ep->session, pdu) == COAP_INVALID_MID) {
 		/* coap_send() frees the PDU on failure. */
 		r = -EIO;
 		goto fail;
@@ -411,7 +424,6 @@ int fg_ep_send_request(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_opt
 	coap_delete_optlist(*opts);
 	*opts = NULL;
 	lwm2m_buf_free(body);
-	fg_client_kick(ep->c);
 	return 0;
 fail_pdu:
 	coap_delete_pdu(pdu);

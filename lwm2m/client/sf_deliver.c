@@ -162,7 +162,7 @@ static void send_barrier(struct lwm2m_endpoint *ep)
 	pdu = coap_pdu_init(COAP_MESSAGE_CON, 0, mid, 0);
 	if (!pdu)
 		return;
-	if (coap_send(ep->session, pdu) == COAP_INVALID_MID)
+	if (fg_coap_send(ep->session, pdu) == COAP_INVALID_MID)
 		return;
 	ep->sf.barrier_busy = true;
 	ep->sf.barrier_mid = mid;
@@ -171,7 +171,6 @@ static void send_barrier(struct lwm2m_endpoint *ep)
 	 * libcoap reports neither, only a failure; none by then is a yes. */
 	fg_sf_arm(ep, fg_now(ep->c) + (uint64_t)ep->c->cfg.block1_timeout_ms * MS);
 	ep->sf.barrier_since = fg_now(ep->c);
-	fg_client_kick(ep->c);
 }
 
 /* A barrier came back (a ping's Reset, the answer to an Update or a

@@ -282,6 +282,35 @@ static struct reg *reg_by_session(struct srv *S, coap_session_t *s)
 	return NULL;
 }
 
+/* RFC 7252 4.5 and 4.8.2: a confirmable request that comes again from the
+ * same peer with the same message id within EXCHANGE_LIFETIME is a
+ * retransmission (the answer was slow or lost), to be answered again and
+ * not processed again. libcoap 4.3.1 leaves that to the application (it
+ * drops a copy only after an empty ACK). Done for Register and Update,
+ * the requests whose second processing is not the same as the first: a
+ * Register processed twice made a second registration that replaced the
+ * first, whose location the client had from the first answer, so that its
+ * next Update got 4.04. */
+#define EXCHANGE_LIFETIME_MS 247000
+
+static bool reg_retransmission(const struct reg *r, coap_session_t *s, const coap_pdu_t *req)
+{
+	return r && !r->dead && r->session == s && r->mid == coap_pdu_get_mid(req) &&
+	       coap_pdu_get_type(req) == COAP_MESSAGE_CON && now_ms() - r->last_ms < EXCHANGE_LIFETIME_MS;
+}
+
+static void retransmission_event(const char *kind, const struct reg *r, coap_session_t *s,
+				 const coap_pdu_t *req)
+{
+	json_object *ev = event_new(kind);
+
+	json_object_object_add(ev, "ep", json_object_new_string(r->ep));
+	json_object_object_add(ev, "location", json_object_new_string(r->location));
+	json_object_object_add(ev, "mid", json_object_new_int(coap_pdu_get_mid(req)));
+	event_addr(ev, s);
+	emit(ev);
+}
+
 static void reg_kill(struct reg *r)
 {
 	r->dead = true;
@@ -370,6 +399,18 @@ static void hnd_register(coap_resource_t *res, coap_session_t *s, const coap_pdu
 	size_t len;
 
 	(void)query;
+	old = ep ? reg_by_ep(S, ep) : NULL;
+	if (reg_retransmission(old, s, req)) {
+		for (size_t i = 0; i < json_object_array_length(old->loc_segs); i++) {
+			json_object *seg = json_object_array_get_idx(old->loc_segs, i);
+			coap_add_option(resp, COAP_OPTION_LOCATION_PATH,
+					(size_t)json_object_get_string_len(seg),
+					(const uint8_t *)json_object_get_string(seg));
+		}
+		retransmission_event("register-retransmission", old, s, req);
+		code = COAP_RESPONSE_CODE(201);
+		goto out;
+	}
 	if (req_body(S, s, res, req, resp, &data, &len) <= 0) {
 		json_object_put(q);
 		return;
@@ -458,6 +499,7 @@ static void hnd_register(coap_resource_t *res, coap_session_t *s, const coap_pdu
 	r->links = json_object_get(links);
 	r->session = coap_session_reference(s);
 	r->last_ms = now_ms();
+	r->mid = coap_pdu_get_mid(req);
 	{
 		/* libcoap keys resources by the Uri-Path segments joined with
 		 * '/', a '/' inside a segment percent-encoded. */
@@ -542,6 +584,11 @@ static void hnd_reg_update(coap_resource_t *res, coap_session_t *s, const coap_p
 		code = COAP_RESPONSE_CODE(404);
 		goto out;
 	}
+	if (reg_retransmission(r, s, req)) {
+		retransmission_event("update-retransmission", r, s, req);
+		code = COAP_RESPONSE_CODE(204);
+		goto out;
+	}
 	if (req_body(S, s, res, req, resp, &data, &len) <= 0)
 		return;
 	q = pdu_query(req);
@@ -600,6 +647,7 @@ static void hnd_reg_update(coap_resource_t *res, coap_session_t *s, const coap_p
 		r->session = coap_session_reference(s);
 	}
 	r->last_ms = now_ms();
+	r->mid = coap_pdu_get_mid(req);
 	code = COAP_RESPONSE_CODE(204);
 
 	ev = event_new("update");

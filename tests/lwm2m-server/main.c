@@ -96,6 +96,10 @@
  *   deregister {ep, location, uri_path, code}         expire {ep, location}
  *               (uri_path: the request's Uri-Path options as received)
  *   register-rejected / update-rejected / deregister-rejected {ep, code, ...}
+ *   register-retransmission / update-retransmission {ep, location, mid, addr}:
+ *               the same message id again from the same peer (RFC 7252 4.5:
+ *               our answer was slow or lost), answered as the first time and
+ *               not processed again
  *   notify     {observation: <observe id>, ep, op, code, observe, ct?, token, type:"CON"|"NON",
  *               mid, records?, ...}
  *   ignored    {observation, ep, mid, observe?}: a CON notification left without ACK

@@ -31,6 +31,9 @@ struct reg {
 	coap_resource_t *res;    /* "rd/<id>"; deleted from the main loop */
 	int64_t last_ms;         /* Register or last Update, monotonic */
 	bool dead;               /* de-registered/expired/replaced; freed later */
+	/* The message id of the Register or Update last processed (from
+	 * session, at last_ms): the same again is a retransmission. */
+	uint16_t mid;
 };
 
 /* A client between POST /bs and the response to Bootstrap-Finish. */

@@ -136,6 +136,55 @@ class TestRegistration(ServerCase):
         self.assertEqual(code_str(r["code"]), "4.04")
         self.assertEqual(self.srv.registrations(), [])
 
+    def send_twice(self, mcode, path, query, payload=b"", ct=None):
+        """One confirmable request sent twice with the same message id (a
+        client's retransmission: the answer was slow or lost); both
+        answers."""
+        mid = self.cli.next_mid()
+        o = [(O_URI_PATH, p.encode()) for p in path] + [(O_URI_QUERY, q.encode()) for q in query]
+        if ct is not None:
+            o.append((O_CT, uint_opt(ct)))
+        dgram = encode(CON, mcode, mid, b"\x05", o, payload)
+        answers = []
+        for _ in range(2):
+            self.cli.sock.sendto(dgram, self.cli.server)
+            a = decode(self.cli.sock.recv(2048))
+            answers.append((a["type"], a["mid"], code_str(a["code"]), opts(a, O_LOC_PATH)))
+        return mid, answers
+
+    def test_retransmitted_register_answered_again_not_processed_again(self):
+        # RFC 7252 4.5: a request that comes again is processed once.
+        # Before, the copy made a second registration that replaced the
+        # first, whose location the client had from the first answer: its
+        # next Update got 4.04 and it registered again (issue 13: the idle
+        # benchmark's re-registrations when the server was starved while
+        # the endpoints registered).
+        query = ["ep=dev1", "lt=60", "lwm2m=1.1", "b=U"]
+        mid, answers = self.send_twice(POST, ["rd"], query, b"</1/0>,</3/0>", ct=40)
+        self.assertEqual(answers, [(ACK, mid, "2.01", [b"rd", b"1"])] * 2)
+        ev = self.srv.wait_event("register-retransmission", ep="dev1")
+        self.assertEqual((ev["location"], ev["mid"]), ("rd/1", mid))
+        self.assertEqual([e["location"] for e in self.srv.events("register")], ["rd/1"])
+        self.assertEqual([g["location"] for g in self.srv.registrations()], ["rd/1"])
+        r = self.cli.request(POST, ["rd", "1"], ["lt=60"])
+        self.assertEqual(code_str(r["code"]), "2.04")
+        # A new Register (another message id) is one: it replaces.
+        loc = self.registered("dev1")
+        self.assertEqual(loc, "rd/2")
+        self.assertEqual(self.srv.wait_event("register", ep="dev1", where=lambda e: "replaced" in e)["replaced"],
+                         "rd/1")
+
+    def test_retransmitted_update_answered_again_not_processed_again(self):
+        loc = self.registered("dev1")
+        mid, answers = self.send_twice(POST, loc.split("/"), ["lt=90"])
+        self.assertEqual(answers, [(ACK, mid, "2.04", [])] * 2)
+        self.srv.wait_event("update-retransmission", ep="dev1")
+        self.assertEqual(len(self.srv.events("update")), 1)
+        # The next Update (a new message id) is processed.
+        r = self.cli.request(POST, loc.split("/"), ["lt=120"])
+        self.assertEqual(code_str(r["code"]), "2.04")
+        self.assertEqual(self.srv.wait_event("update", ep="dev1", where=lambda e: e.get("lt") == 120)["lt"], 120)
+
     def register_in_blocks(self, size1):
         # a gateway with many Object 25 instances: the link payload spans blocks
         links = b'</>;rt="oma.lwm2m",' + b",".join(b"</25/%d>" % i for i in range(400))

@@ -669,6 +669,41 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(srv.events("stray"), [])
 
 
+class Contexts(unittest.TestCase):
+    def test_endpoints_of_a_third_libcoap_context(self):
+        # The client spreads its sessions over libcoap contexts of 64
+        # (lwm2m/client/cctx.c), each with its own descriptor and timer in
+        # the loop: of 150 endpoints, the last ones are in a third context.
+        # Every endpoint registers, answers, notifies and de-registers.
+        n = 150
+        srv = server().start()
+        self.addCleanup(srv.stop)
+        cl = Client(uri(srv), count=n, rate=1000, lifetime=300).start()
+        self.addCleanup(cl.stop)
+        for i in range(n):
+            srv.wait_event("register", ep=f"ep{i}", timeout=30)
+        self.assertEqual(len(srv.registrations()), n)
+        obs = {}
+        for ep in ("ep0", "ep70", "ep149"):
+            r = srv.request("read", ep=ep, path="/3/0")
+            self.assertEqual(r["code"], "2.05", f"{ep}: {r}")
+            r = srv.request("write-attributes", ep=ep, path="/3303/0/5700", attrs={"pmax": 1})
+            self.assertEqual(r["code"], "2.04", f"{ep}: {r}")
+            obs[ep] = srv.request("observe", ep=ep, path="/3303/0/5700")
+            self.assertEqual(obs[ep]["code"], "2.05", f"{ep}: {obs[ep]}")
+        for i, ep in enumerate(obs):
+            cl.cmd(f"set {ep} /3303/0/5700 {20 + i}.5")
+        for i, ep in enumerate(obs):
+            n1 = srv.wait_event("notify", timeout=6, where=lambda e, o=obs[ep], v=20 + i + 0.5:
+                                e["observation"] == o["id"] and records_by_path(e).get("/3303/0/5700") == v)
+            self.assertEqual(n1["ep"], ep)
+        st = cl.stats()
+        self.assertEqual((st["endpoints"], st["registered"], st["failures"]), (n, n, 0))
+        self.assertEqual(cl.quit(timeout=30), 0)
+        deregs = [srv.wait_event("deregister", ep=f"ep{i}", timeout=30) for i in range(n)]
+        self.assertEqual({d["code"] for d in deregs}, {"2.02"})
+
+
 class Send(unittest.TestCase):
     def test_send_values(self):
         with server() as srv:
