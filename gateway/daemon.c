@@ -424,6 +424,9 @@ static int setup_loop(struct daemon *d)
 	sigemptyset(&mask);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaddset(&mask, sigs[i]);
+	/* SIGCHLD too: sd_event_add_child() (the firmware update's install
+	 * command) wants it blocked in every thread. */
+	sigaddset(&mask, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return log_error_errno(errno, "Failed to block signals: %m");
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
@@ -513,7 +516,7 @@ int gw_daemon_run(const struct gw_options *opt)
 	if (opt->log_level >= 0)
 		log_set_max_level(opt->log_level);
 
-	log_info("fieldgate %s starting, configuration %s", FIELDGATE_VERSION, opt->config_path);
+	log_info("fieldgate %s starting, configuration %s", gw_version, opt->config_path);
 	raise_fd_limit();
 	reserve_low_fds();
 	r = load_all(opt->config_path, NULL, &diag, NULL, &d.config, &d.registry, &d.objects_loaded);
@@ -554,7 +557,7 @@ int gw_daemon_run(const struct gw_options *opt)
 	gw_metrics_file_apply(d.metrics, gw_registry_config(d.devices));
 
 	sd_notifyf(0, "READY=1\nSTATUS=%s", d.status);
-	log_notice("fieldgate %s ready: %s", FIELDGATE_VERSION, d.status);
+	log_notice("fieldgate %s ready: %s", gw_version, d.status);
 
 	r = sd_event_loop(d.event);
 	if (r < 0) {

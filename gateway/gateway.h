@@ -493,6 +493,11 @@ int gw_daemon_run(const struct gw_options *opt);
  * Restart=on-failure restarts). */
 #define GW_DAEMON_REEXEC 100
 
+/* The version this program reports (/3/0/3, /5/0/7, status, metrics):
+ * FIELDGATE_VERSION, from one small compilation unit (version.c) so the
+ * tests can link a second program that differs only in it. */
+extern const char gw_version[];
+
 /* Factory Reset (reboot.c): remove the devices the LwM2M server created
  * (*.yaml of remote_dir, may be NULL) and the client's bootstrap results
  * (bs-*.state of state_dir). 0 or the first negative errno. */

@@ -9,6 +9,7 @@
  * observed", and gets the server's requests as calls on a struct dev.
  */
 #include "gateway/registry/registry_internal.h"
+#include "gateway/registry/fwupdate.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -160,6 +161,13 @@ static int gw_write(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *de
 		done(done_ctx, 0);
 		return 0;
 	}
+	if (path->id[LWM2M_OID] == FWU_OID) {
+		e = fwupdate_write(r, records);
+		if (e < 0)
+			return e;
+		done(done_ctx, 0);
+		return 0;
+	}
 	/* The gateway's own tree. */
 	e = lwm2m_store_write(lwm2m_endpoint_store(ep), path, records, replace);
 	for (size_t i = 0; e >= 0 && i < records->n; i++)
@@ -188,6 +196,14 @@ static int gw_execute(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *
 	    (path->id[LWM2M_RID] == 4 || path->id[LWM2M_RID] == 5)) {
 		done(done_ctx, 0);
 		r->reboot_fn(r->reboot_ud, path->id[LWM2M_RID] == 5);
+		return 0;
+	}
+	/* Object 5: Update, Cancel. */
+	if (path->len == 3 && path->id[LWM2M_OID] == FWU_OID) {
+		int e = fwupdate_execute(r, path->id[LWM2M_RID]);
+		if (e < 0)
+			return e;
+		done(done_ctx, 0);
 		return 0;
 	}
 	/* Reset Statistics of a bridge. */
@@ -237,7 +253,19 @@ static int gw_delete(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *d
 	return e;
 }
 
+/* Object 5's Package, block by block to a file (fwupdate.c). */
+static int gw_write_stream(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+			   const struct lwm2m_path *path, uint64_t offset, const uint8_t *data, size_t len,
+			   unsigned flags)
+{
+	(void)ep;
+	if (dev || path->len != 3 || path->id[LWM2M_OID] != FWU_OID || path->id[LWM2M_RID] != 0)
+		return offset == 0 ? -ENOSYS : -EINVAL;
+	return fwupdate_write_stream(ud, offset, data, len, flags);
+}
+
 static const struct lwm2m_endpoint_ops gw_ep_ops = { .write = gw_write,
+						     .write_stream = gw_write_stream,
 						     .create = gw_create,
 						     .delete = gw_delete,
 						     .execute = gw_execute,
