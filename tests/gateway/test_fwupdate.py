@@ -152,11 +152,13 @@ class Base(test_devices.Base):
     def observe(self):
         r = self.srv.request("observe", ep="gw", path="/5/0", timeout=10)
         self.assertEqual(r["code"], "2.05", r)
+        self.first = records_by_path(r)
         return r["id"]
 
     def seen(self, obs):
-        """The (state, result) pairs the observer was told, in order, repeats merged."""
-        out = []
+        """The (state, result) pairs the observer was told (the Observe's
+        answer, then the notifications), in order, repeats merged."""
+        out = [(self.first["/5/0/3"], self.first["/5/0/5"])]
         for n in self.srv.events("notify"):
             if n.get("observation") != obs:
                 continue
