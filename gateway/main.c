@@ -13,6 +13,7 @@
 #include "bridges/bridge.h"
 #include "common/log.h"
 #include "gateway/gateway.h"
+#include "gateway/pkg/pkg.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/fieldgate/fieldgate.yaml"
 
@@ -73,9 +74,9 @@ static int ask_daemon(const struct gw_options *opt, const char *request)
 	return gw_status_client(sock, request, stdout, stderr);
 }
 
-/* Whether the command is `profile`: its options (--registers...) are its
- * own, so option parsing stops at the command (the others let options
- * follow it). */
+/* Whether the command is `profile` or `fetch`: their options
+ * (--registers..., --out...) are their own, so option parsing stops at the
+ * command (the others let options follow it). */
 static bool profile_command(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -83,7 +84,7 @@ static bool profile_command(int argc, char **argv)
 		if (strcmp(a, "--") == 0)
 			return false;
 		if (a[0] != '-')
-			return strcmp(a, "profile") == 0;
+			return strcmp(a, "profile") == 0 || strcmp(a, "fetch") == 0;
 		if (strcmp(a, "-c") == 0 || strcmp(a, "-l") == 0 || strcmp(a, "-t") == 0 ||
 		    strcmp(a, "--config") == 0 || strcmp(a, "--log-level") == 0 ||
 		    strcmp(a, "--log-target") == 0)
@@ -188,6 +189,12 @@ int main(int argc, char **argv)
 			 want == 3 ? " " : "", want == 3 ? argv[optind + 3] : "");
 		return ask_daemon(&opt, req);
 	}
+#ifdef HAVE_COAP
+	/* Not in help: the daemon's package pulls run it (gateway/pkg/pull.c);
+	 * documented in docs/updates.md for running one by hand. */
+	if (strcmp(cmd, "fetch") == 0)
+		return gw_pkg_fetch_main(argc - optind, argv + optind);
+#endif
 	if (strcmp(cmd, "profile") == 0)
 		return gw_profile_command(&opt, argc - optind - 1, argv + optind + 1, stdout, stderr);
 	if (optind + 1 < argc)

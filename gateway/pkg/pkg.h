@@ -43,7 +43,13 @@ struct gw_pkg_limits {
 	unsigned schemes;    /* GW_PKG_* the configuration allows */
 	uint32_t timeout_s;  /* pull: no progress this long ends it (GW_PKG_CONN_LOST) */
 	const char *ca_file; /* https, coaps with certificates: trust anchors; NULL: the system's */
+	/* pull: the fieldgate binary that runs `fieldgate fetch`; NULL: this
+	 * program (/proc/self/exe). Tests that are not fieldgate set it. */
+	const char *fetch_program;
 };
+
+/* The GW_PKG_* bit of a scheme name ("coap"...), 0 for another. */
+unsigned gw_pkg_scheme_bit(const char *name);
 
 /* A Package URI checked before anything starts: GW_PKG_OK,
  * GW_PKG_INVALID_URI or GW_PKG_UNSUPPORTED_PROTOCOL. */
@@ -60,18 +66,30 @@ struct gw_pkg_pull;
 typedef void (*gw_pkg_progress_fn)(void *ud, uint64_t got, uint64_t total);
 /* The end of a pull: GW_PKG_OK with dest complete (size bytes), or the
  * reason, dest removed. Called once, from the event loop, never from
- * inside gw_pkg_pull_start(). */
+ * inside gw_pkg_pull_start(). The pull is freed when this is called:
+ * forget its handle (do not cancel it).
+ * A body shorter than its Content-Length / Size2 (the connection closed
+ * early) is GW_PKG_INTEGRITY; no answer, a refused or reset connection or
+ * an HTTP 5xx is GW_PKG_CONN_LOST; HTTP 4xx, CoAP 4.xx GW_PKG_INVALID_URI;
+ * a redirect to a scheme not allowed GW_PKG_UNSUPPORTED_PROTOCOL. */
 typedef void (*gw_pkg_done_fn)(void *ud, enum gw_pkg_result res, uint64_t size);
 
 /* Start fetching uri into dest (created 0600; an existing partial dest
- * of the same uri is resumed where the protocol allows). progress may be
- * NULL. Returns 0, or a negative errno (-EINVAL for a URI
+ * of the same uri is resumed where the protocol allows: HTTP Range, CoAP
+ * Block2 from the next whole block; dest.uri beside it names the uri
+ * while the pull runs). Runs `fieldgate fetch` (gw_pkg_fetch_main) as a
+ * child process. progress may be NULL. Returns 0, or a negative errno (-EINVAL for a URI
  * gw_pkg_uri_check() refuses: check it first to get the result). */
 int gw_pkg_pull_start(sd_event *ev, const char *uri, const char *dest, const struct gw_pkg_limits *lim,
 		      gw_pkg_progress_fn progress, gw_pkg_done_fn done, void *ud, struct gw_pkg_pull **out);
 /* Stop a pull: done is not called, dest is removed. Accepts NULL;
  * returns NULL. */
 struct gw_pkg_pull *gw_pkg_pull_cancel(struct gw_pkg_pull *p);
+
+/* `fieldgate fetch URI --out FILE [--max-size N] [--timeout S] [--schemes
+ * LIST] [--ca-file F] [--progress]` (argv[0] is "fetch"): one pull in this
+ * process; returns the gw_pkg_result as exit code, 64 for a usage error. */
+int gw_pkg_fetch_main(int argc, char **argv);
 
 /* ---- push ---- */
 

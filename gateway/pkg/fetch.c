@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `fieldgate fetch URI --out FILE ...`: one package pull, in its own
+ * process (see pull.c for why). The exit code is the gw_pkg_result. The
+ * file is written as the bytes arrive, never held in memory. A partial
+ * file is resumed when FILE.uri (written beside it at the start) names
+ * the same URI; it is kept after a lost connection (4) for that, removed
+ * after any other failure.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "gateway/pkg/pkg_internal.h"
+
+enum { EXIT_USAGE = 64 };
+
+void pkg_fetch_progress(struct pkg_fetch *f, uint64_t got, uint64_t total, int last)
+{
+	if (!f->progress || (!last && got - f->reported < 256 * 1024))
+		return;
+	f->reported = got;
+	fprintf(f->progress, "%" PRIu64 " %" PRIu64 "\n", got, total);
+	fflush(f->progress);
+}
+
+static int usage(const char *msg, const char *arg)
+{
+	fprintf(stderr,
+		"fieldgate fetch: %s%s%s\n"
+		"Usage: fieldgate fetch URI --out FILE [--max-size BYTES] [--timeout SECONDS]\n"
+		"                       [--schemes coap,coaps,http,https] [--ca-file FILE] [--progress]\n",
+		msg, arg ? ": " : "", arg ? arg : "");
+	return EXIT_USAGE;
+}
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+
+	if (!s[0] || s[0] == '-')
+		return -EINVAL;
+	errno = 0;
+	unsigned long long x = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	*v = x;
+	return 0;
+}
+
+/* The sidecar names the URI the partial file belongs to. */
+static bool same_uri(const char *side, const char *uri)
+{
+	char buf[PKG_URI_MAX + 2];
+	FILE *fp = fopen(side, "re");
+	size_t n;
+
+	if (!fp)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = 0;
+	return strcmp(buf, uri) == 0;
+}
+
+static int write_sidecar(const char *side, const char *uri)
+{
+	int fd = open(side, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	size_t n = strlen(uri);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, uri, n) != (ssize_t)n)
+		r = -EIO;
+	close(fd);
+	return r;
+}
+
+static enum gw_pkg_result run(struct pkg_fetch *f)
+{
+	char side[4096];
+	struct pkg_uri u;
+	enum gw_pkg_result r = pkg_uri_parse(f->uri, &u);
+	uint64_t from = 0;
+	struct stat st;
+	int fd;
+
+	if (r == GW_PKG_OK && !(u.scheme & f->lim.schemes))
+		r = GW_PKG_UNSUPPORTED_PROTOCOL;
+	if (r != GW_PKG_OK)
+		return r;
+	if ((size_t)snprintf(side, sizeof(side), "%s.uri", f->out) >= sizeof(side))
+		return GW_PKG_INVALID_URI;
+	fd = open(f->out, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		log_error_errno(-errno, "Cannot open %s: %m", f->out);
+		return errno == ENOSPC || errno == EDQUOT ? GW_PKG_NO_SPACE : GW_PKG_INTEGRITY;
+	}
+	if (fstat(fd, &st) == 0 && st.st_size > 0 && same_uri(side, f->uri))
+		from = (uint64_t)st.st_size;
+	if (from == 0 && (ftruncate(fd, 0) < 0 || write_sidecar(side, f->uri) < 0)) {
+		log_error_errno(-errno, "Cannot prepare %s: %m", f->out);
+		r = GW_PKG_NO_SPACE;
+	} else if (u.scheme & (GW_PKG_HTTP | GW_PKG_HTTPS)) {
+		r = pkg_fetch_http(f, &u, fd, from);
+	} else {
+		r = pkg_fetch_coap(f, &u, fd, from);
+	}
+	if (fsync(fd) < 0 && r == GW_PKG_OK)
+		r = errno == ENOSPC || errno == EDQUOT ? GW_PKG_NO_SPACE : GW_PKG_INTEGRITY;
+	close(fd);
+	if (r != GW_PKG_CONN_LOST) {
+		unlink(side);
+		if (r != GW_PKG_OK)
+			unlink(f->out);
+	}
+	return r;
+}
+
+int gw_pkg_fetch_main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ "max-size", required_argument, NULL, 'm' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "schemes", required_argument, NULL, 's' },
+		{ "ca-file", required_argument, NULL, 'a' },
+		{ "progress", no_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pkg_fetch f = {
+		.lim = { .max_size = 64u << 20, .schemes = GW_PKG_COAPS | GW_PKG_HTTPS, .timeout_s = 60 },
+	};
+	uint64_t v;
+	int c;
+
+	optind = 0; /* getopt again from the start (GNU: reinitialise) */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "-", options, NULL)) >= 0) {
+		switch (c) {
+		case 'o':
+			f.out = optarg;
+			break;
+		case 'm':
+			if (parse_u64(optarg, &f.lim.max_size) < 0)
+				return usage("invalid --max-size (expected bytes)", optarg);
+			break;
+		case 't':
+			if (parse_u64(optarg, &v) < 0 || v == 0 || v > 86400)
+				return usage("invalid --timeout (expected 1 to 86400 seconds)", optarg);
+			f.lim.timeout_s = (uint32_t)v;
+			break;
+		case 's':
+			f.lim.schemes = pkg_schemes_parse(optarg);
+			if (!f.lim.schemes)
+				return usage(
+					"invalid --schemes (expected a list of coap, coaps, http, https)",
+					optarg);
+			break;
+		case 'a':
+			f.lim.ca_file = optarg;
+			break;
+		case 'p':
+			f.progress = stdout;
+			break;
+		case 1: /* "-": a non-option, in its place */
+			if (f.uri)
+				return usage("expected one URI", optarg);
+			f.uri = optarg;
+			break;
+		default:
+			return usage("unknown option or missing argument", argv[optind - 1]);
+		}
+	}
+	if (!f.uri || optind != argc)
+		return usage("expected one URI", NULL);
+	if (!f.out)
+		return usage("--out FILE is required", NULL);
+	enum gw_pkg_result r = run(&f);
+	if (r != GW_PKG_OK)
+		log_error("Fetching %s failed: result %d", f.uri, (int)r);
+	return (int)r;
+}

@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * coap pulls with libcoap (in the fetch process only): GET with Block2,
+ * one block at a time, each written to the file before the next is asked
+ * for; libcoap's own block mode is off, so it never assembles the body.
+ * A resumed pull asks for the block after the partial file's whole
+ * blocks (RFC 7959 2.4: the client may start anywhere).
+ */
+#include <coap3/coap.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "gateway/pkg/pkg_internal.h"
+
+#define SZX 6 /* 1024-byte blocks; the server may answer smaller */
+
+struct cget {
+	struct pkg_fetch *f;
+	int fd;
+	uint64_t got, total;
+	unsigned num, szx; /* the next block to ask for */
+	uint8_t token[8];
+	size_t token_len;
+	bool waiting, ask_next;
+	bool done;
+	enum gw_pkg_result res;
+	coap_optlist_t *opts; /* Uri-Host, Uri-Port, Uri-Path, Uri-Query */
+};
+
+static int hexval(char c)
+{
+	return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+/* One Uri-Path or Uri-Query option, percent-decoded. */
+static int add_segment(coap_optlist_t **l, uint16_t num, const char *s, size_t n)
+{
+	uint8_t buf[PKG_URI_MAX];
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n) {
+			buf[k++] = (uint8_t)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
+			i += 2;
+		} else {
+			buf[k++] = (uint8_t)s[i];
+		}
+	}
+	coap_optlist_t *o = coap_new_optlist(num, k, buf);
+	return o && coap_insert_optlist(l, o) ? 0 : -1;
+}
+
+static int add_split(coap_optlist_t **l, uint16_t num, const char *s, size_t n, char sep)
+{
+	while (n > 0) {
+		const char *e = memchr(s, sep, n);
+		size_t len = e ? (size_t)(e - s) : n;
+		if (add_segment(l, num, s, len) < 0)
+			return -1;
+		n -= len + (e ? 1 : 0);
+		s += len + (e ? 1 : 0);
+	}
+	return 0;
+}
+
+static int build_options(struct cget *g, const struct pkg_uri *u)
+{
+	uint8_t port[4];
+
+	if (!u->host_is_ip &&
+	    !coap_insert_optlist(&g->opts, coap_new_optlist(COAP_OPTION_URI_HOST, strlen(u->host),
+							    (const uint8_t *)u->host)))
+		return -1;
+	if (u->port != 5683 &&
+	    !coap_insert_optlist(&g->opts,
+				 coap_new_optlist(COAP_OPTION_URI_PORT,
+						  coap_encode_var_safe(port, sizeof(port), u->port), port)))
+		return -1;
+	/* "/a/b" -> "a", "b"; the leading '/' separates nothing. */
+	if (u->path_len > 1 &&
+	    add_split(&g->opts, COAP_OPTION_URI_PATH, u->path + 1, u->path_len - 1, '/') < 0)
+		return -1;
+	if (u->query && add_split(&g->opts, COAP_OPTION_URI_QUERY, u->query, u->query_len, '&') < 0)
+		return -1;
+	return 0;
+}
+
+static int send_get(struct cget *g, coap_session_t *s)
+{
+	coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, s);
+	uint8_t buf[4];
+	coap_optlist_t *opts = NULL;
+
+	if (!pdu)
+		return -1;
+	coap_session_new_token(s, &g->token_len, g->token);
+	coap_add_token(pdu, g->token_len, g->token);
+	/* The request's own list: coap_add_optlist_pdu() wants every option
+	 * of the PDU in one sorted chain. */
+	for (coap_optlist_t *o = g->opts; o; o = o->next)
+		coap_insert_optlist(&opts, coap_new_optlist(o->number, o->length, o->data));
+	coap_insert_optlist(
+		&opts, coap_new_optlist(COAP_OPTION_BLOCK2,
+					coap_encode_var_safe(buf, sizeof(buf), g->num << 4 | g->szx), buf));
+	if (g->num == 0)
+		coap_insert_optlist(&opts, coap_new_optlist(COAP_OPTION_SIZE2, 0, NULL));
+	int ok = coap_add_optlist_pdu(pdu, &opts);
+	coap_delete_optlist(opts);
+	if (!ok || coap_send(s, pdu) == COAP_INVALID_MID)
+		return -1;
+	g->waiting = true;
+	return 0;
+}
+
+static void finish(struct cget *g, enum gw_pkg_result r)
+{
+	g->done = true;
+	g->res = r;
+}
+
+static void on_block(struct cget *g, const coap_session_t *s, const coap_pdu_t *rcv)
+{
+	coap_block_b_t b = { 0 };
+	coap_opt_iterator_t it;
+	coap_opt_t *size2 = coap_check_option(rcv, COAP_OPTION_SIZE2, &it);
+	const uint8_t *data = NULL;
+	size_t len = 0;
+	uint64_t offset = 0;
+
+	coap_get_data(rcv, &len, &data);
+	if (size2 && !g->total) {
+		g->total = coap_decode_var_bytes8(coap_opt_value(size2), coap_opt_length(size2));
+		if (g->total > g->f->lim.max_size)
+			return finish(g, GW_PKG_NO_SPACE);
+	}
+	if (coap_get_block_b(s, rcv, COAP_OPTION_BLOCK2, &b)) {
+		offset = (uint64_t)b.num << (b.szx + 4);
+		if (offset != g->got)
+			return finish(g, GW_PKG_INTEGRITY); /* not the block asked for */
+	} else if (g->got != 0) {
+		/* The whole body, though a later block was asked for: the
+		 * server does not do Block2; start over. */
+		g->got = 0;
+	}
+	enum gw_pkg_result r = pkg_write_at(g->fd, offset, data, len, g->f->lim.max_size);
+	if (r != GW_PKG_OK)
+		return finish(g, r);
+	g->got = offset + len;
+	pkg_fetch_progress(g->f, g->got, g->total, 0);
+	if (b.defined && b.m) {
+		g->szx = b.szx;
+		g->num = (unsigned)((g->got) >> (b.szx + 4));
+		g->ask_next = true;
+		return;
+	}
+	if (g->total && g->got != g->total)
+		return finish(g, GW_PKG_INTEGRITY);
+	finish(g, GW_PKG_OK);
+}
+
+static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent, const coap_pdu_t *rcv,
+				   const coap_mid_t mid)
+{
+	struct cget *g = coap_session_get_app_data(s);
+	coap_bin_const_t tok = coap_pdu_get_token(rcv);
+	coap_pdu_code_t code = coap_pdu_get_code(rcv);
+
+	(void)sent;
+	(void)mid;
+	if (!g->waiting || tok.length != g->token_len || memcmp(tok.s, g->token, tok.length) != 0)
+		return COAP_RESPONSE_OK; /* a late answer to an earlier request */
+	g->waiting = false;
+	if (code == COAP_RESPONSE_CODE(205))
+		on_block(g, s, rcv);
+	else if (COAP_RESPONSE_CLASS(code) == 4)
+		finish(g, GW_PKG_INVALID_URI); /* 4.04 and the like: nothing there for us */
+	else
+		finish(g, GW_PKG_CONN_LOST);
+	if (g->done && g->res != GW_PKG_OK)
+		log_error("Fetching %s: %u.%02u", g->f->uri, COAP_RESPONSE_CLASS(code), code & 0x1f);
+	return COAP_RESPONSE_OK;
+}
+
+static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_reason_t reason,
+		    const coap_mid_t mid)
+{
+	struct cget *g = coap_session_get_app_data(s);
+
+	(void)sent;
+	(void)mid;
+	log_error("Fetching %s: no answer (%s)", g->f->uri,
+		  reason == COAP_NACK_RST                ? "reset"
+		  : reason == COAP_NACK_TOO_MANY_RETRIES ? "timeout"
+							 : "unreachable");
+	finish(g, GW_PKG_CONN_LOST);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int resolve(const struct pkg_uri *u, coap_address_t *dst)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_ADDRCONFIG }, *ai;
+	char port[8];
+
+	snprintf(port, sizeof(port), "%u", u->port);
+	int r = getaddrinfo(u->host, port, &hints, &ai);
+	if (r != 0) {
+		log_error("Cannot resolve %s: %s", u->host, gai_strerror(r));
+		return -1;
+	}
+	coap_address_init(dst);
+	dst->size = ai->ai_addrlen;
+	memcpy(&dst->addr.sa, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	return 0;
+}
+
+enum gw_pkg_result pkg_fetch_coap(struct pkg_fetch *f, const struct pkg_uri *u, int fd, uint64_t from)
+{
+	struct cget g = { .f = f, .fd = fd, .szx = SZX };
+	coap_context_t *ctx = NULL;
+	coap_session_t *s = NULL;
+	coap_address_t dst;
+	uint64_t last;
+
+	if (u->scheme == GW_PKG_COAPS) {
+		/* A coaps URI carries no PSK, and libcoap 4.3.1 gives no
+		 * way to check the server certificate's name (RFC 6125)
+		 * for a pull; refused rather than fetched unauthenticated. */
+		log_error("Fetching %s: coaps pulls are not supported", f->uri);
+		return GW_PKG_UNSUPPORTED_PROTOCOL;
+	}
+	/* Whole blocks of the partial file; the rest is asked again. */
+	g.got = from - from % 1024;
+	g.num = (unsigned)(g.got >> (SZX + 4));
+	if (ftruncate(fd, (off_t)g.got) < 0)
+		return GW_PKG_INTEGRITY;
+	if (resolve(u, &dst) < 0)
+		return GW_PKG_CONN_LOST;
+	coap_startup();
+	coap_set_log_level(LOG_WARNING);
+	ctx = coap_new_context(NULL);
+	if (!ctx || build_options(&g, u) < 0 ||
+	    !(s = coap_new_client_session(ctx, NULL, &dst, COAP_PROTO_UDP))) {
+		finish(&g, GW_PKG_NO_MEMORY);
+		goto out;
+	}
+	coap_session_set_app_data(s, &g);
+	coap_register_response_handler(ctx, on_response);
+	coap_register_nack_handler(ctx, on_nack);
+	g.ask_next = true;
+	last = now_ms();
+	while (!g.done) {
+		if (g.ask_next) {
+			g.ask_next = false;
+			if (send_get(&g, s) < 0) {
+				finish(&g, GW_PKG_NO_MEMORY);
+				break;
+			}
+			last = now_ms();
+		}
+		coap_io_process(ctx, 500);
+		if (!g.done && !g.ask_next && now_ms() - last > (uint64_t)f->lim.timeout_s * 1000) {
+			log_error("Fetching %s: no answer within %" PRIu32 " s", f->uri, f->lim.timeout_s);
+			finish(&g, GW_PKG_CONN_LOST);
+		}
+	}
+	if (g.res == GW_PKG_OK && ftruncate(fd, (off_t)g.got) < 0)
+		g.res = GW_PKG_INTEGRITY;
+	if (g.res == GW_PKG_OK)
+		pkg_fetch_progress(f, g.got, g.got, 1);
+out:
+	coap_delete_optlist(g.opts);
+	if (s)
+		coap_session_release(s);
+	coap_free_context(ctx);
+	coap_cleanup();
+	return g.res;
+}

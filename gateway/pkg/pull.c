@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Pulled packages, daemon side: each pull is a `fieldgate fetch` child
+ * process (fetch.c), watched through a pidfd on the loop. A process, not a
+ * thread: libcurl and libcoap (whose state is global) stay out of the
+ * daemon, a cancel is a SIGKILL that cannot leave a half-written block
+ * behind a thread we no longer own, and the same command runs by hand.
+ * The child reports "got total" lines on a pipe; its exit code is the
+ * gw_pkg_result.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "gateway/pkg/pkg_internal.h"
+
+extern char **environ;
+
+struct gw_pkg_pull {
+	sd_event_source *child; /* the pidfd */
+	sd_event_source *pipe;  /* the progress lines */
+	pid_t pid;
+	int pidfd, pipefd;
+	char *dest;
+	gw_pkg_progress_fn progress;
+	gw_pkg_done_fn done;
+	void *ud;
+	char line[64];
+	size_t nline;
+};
+
+/* The resume sidecar fetch.c keeps beside dest. */
+static void remove_dest(const char *dest)
+{
+	char side[4096];
+
+	unlink(dest);
+	if ((size_t)snprintf(side, sizeof(side), "%s.uri", dest) < sizeof(side))
+		unlink(side);
+}
+
+static void pull_free(struct gw_pkg_pull *p)
+{
+	sd_event_source_disable_unref(p->child);
+	sd_event_source_disable_unref(p->pipe);
+	if (p->pidfd >= 0)
+		close(p->pidfd);
+	if (p->pipefd >= 0)
+		close(p->pipefd);
+	free(p->dest);
+	free(p);
+}
+
+static int on_pipe(sd_event_source *s, int fd, uint32_t revents, void *ud)
+{
+	struct gw_pkg_pull *p = ud;
+	char buf[512];
+	ssize_t n = read(fd, buf, sizeof(buf));
+
+	(void)revents;
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		/* The child closed its end: its exit follows on the pidfd. */
+		sd_event_source_set_enabled(s, SD_EVENT_OFF);
+		return 0;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		uint64_t got, total;
+		if (buf[i] != '\n') {
+			if (p->nline < sizeof(p->line) - 1)
+				p->line[p->nline++] = buf[i];
+			continue;
+		}
+		p->line[p->nline] = 0;
+		p->nline = 0;
+		if (p->progress && sscanf(p->line, "%" SCNu64 " %" SCNu64, &got, &total) == 2)
+			p->progress(p->ud, got, total);
+	}
+	return 0;
+}
+
+static enum gw_pkg_result exit_result(const siginfo_t *si)
+{
+	if (si->si_code == CLD_EXITED) {
+		switch (si->si_status) {
+		case GW_PKG_OK:
+		case GW_PKG_NO_SPACE:
+		case GW_PKG_NO_MEMORY:
+		case GW_PKG_CONN_LOST:
+		case GW_PKG_INTEGRITY:
+		case GW_PKG_INVALID_URI:
+		case GW_PKG_UNSUPPORTED_PROTOCOL:
+			return (enum gw_pkg_result)si->si_status;
+		default:
+			break;
+		}
+		log_error("The package fetch exited with %d", si->si_status);
+	} else {
+		log_error("The package fetch was killed by signal %s", strsignal(si->si_status));
+	}
+	return GW_PKG_CONN_LOST;
+}
+
+static int on_exit_fd(sd_event_source *s, int fd, uint32_t revents, void *ud)
+{
+	struct gw_pkg_pull *p = ud;
+	siginfo_t si = { 0 };
+	enum gw_pkg_result res;
+	struct stat st;
+	uint64_t size = 0;
+
+	(void)s;
+	(void)revents;
+	if (waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+		return 0;
+	p->pid = 0;
+	/* The last progress lines, written before the exit. */
+	if (p->pipefd >= 0)
+		on_pipe(p->pipe, p->pipefd, 0, p);
+	res = exit_result(&si);
+	if (res == GW_PKG_OK) {
+		if (stat(p->dest, &st) == 0)
+			size = (uint64_t)st.st_size;
+		else
+			res = GW_PKG_INTEGRITY;
+	}
+	if (res != GW_PKG_OK)
+		remove_dest(p->dest);
+	gw_pkg_done_fn done = p->done;
+	void *dud = p->ud;
+	pull_free(p);
+	done(dud, res, size);
+	return 0;
+}
+
+/* `fieldgate fetch` with its stdout on outfd (the progress pipe). */
+static int spawn_fetch(struct gw_pkg_pull *p, const char *uri, const struct gw_pkg_limits *lim, int outfd)
+{
+	char maxs[24], tmo[16], sch[32];
+	const char *prog = lim->fetch_program ? lim->fetch_program : "/proc/self/exe";
+	const char *argv[16];
+	size_t n = 0;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, dfl;
+	int r;
+
+	snprintf(maxs, sizeof(maxs), "%" PRIu64, lim->max_size);
+	snprintf(tmo, sizeof(tmo), "%" PRIu32, lim->timeout_s ? lim->timeout_s : 60);
+	pkg_schemes_format(lim->schemes, sch, sizeof(sch));
+	argv[n++] = "fieldgate";
+	argv[n++] = "fetch";
+	argv[n++] = uri;
+	argv[n++] = "--out";
+	argv[n++] = p->dest;
+	argv[n++] = "--max-size";
+	argv[n++] = maxs;
+	argv[n++] = "--timeout";
+	argv[n++] = tmo;
+	argv[n++] = "--schemes";
+	argv[n++] = sch;
+	argv[n++] = "--progress";
+	if (lim->ca_file) {
+		argv[n++] = "--ca-file";
+		argv[n++] = lim->ca_file;
+	}
+	argv[n] = NULL;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, outfd, 1);
+	posix_spawnattr_init(&at);
+	/* The daemon's signal mask and handlers are its own (signalfd). */
+	sigemptyset(&none);
+	sigfillset(&dfl);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &dfl);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	r = -posix_spawn(&p->pid, prog, &fa, &at, (char *const *)argv, environ);
+	posix_spawnattr_destroy(&at);
+	posix_spawn_file_actions_destroy(&fa);
+	return r;
+}
+
+int gw_pkg_pull_start(sd_event *ev, const char *uri, const char *dest, const struct gw_pkg_limits *lim,
+		      gw_pkg_progress_fn progress, gw_pkg_done_fn done, void *ud, struct gw_pkg_pull **out)
+{
+	struct gw_pkg_pull *p;
+	int fds[2], r;
+
+	if (gw_pkg_uri_check(uri, lim->schemes) != GW_PKG_OK)
+		return -EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->pidfd = p->pipefd = -1;
+	p->progress = progress;
+	p->done = done;
+	p->ud = ud;
+	p->dest = strdup(dest);
+	if (!p->dest) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	p->pipefd = fds[0];
+	r = spawn_fetch(p, uri, lim, fds[1]);
+	close(fds[1]);
+	if (r < 0)
+		goto fail;
+	p->pidfd = pidfd_open(p->pid, 0);
+	if (p->pidfd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = sd_event_add_io(ev, &p->child, p->pidfd, EPOLLIN, on_exit_fd, p);
+	if (r >= 0)
+		r = sd_event_add_io(ev, &p->pipe, p->pipefd, EPOLLIN, on_pipe, p);
+	if (r < 0)
+		goto fail;
+	*out = p;
+	return 0;
+fail:
+	if (p->pid > 0) {
+		kill(p->pid, SIGKILL);
+		waitpid(p->pid, NULL, 0);
+		remove_dest(p->dest);
+	}
+	pull_free(p);
+	return r;
+}
+
+struct gw_pkg_pull *gw_pkg_pull_cancel(struct gw_pkg_pull *p)
+{
+	if (!p)
+		return NULL;
+	if (p->pid > 0) {
+		/* SIGKILL and wait (a dead process exits at once): once it
+		 * is reaped, nothing writes dest any more. */
+		pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
+		siginfo_t si;
+		while (waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED) < 0 && errno == EINTR)
+			;
+	}
+	remove_dest(p->dest);
+	pull_free(p);
+	return NULL;
+}

@@ -1,0 +1,314 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Package pulls (gateway/pkg) against real servers on loopback: a Python
+HTTP server written here (Range, a truncated body, a body without length,
+a server that stalls, redirects, 404) and libcoap's coap-server (Block2).
+Driven through `fieldgate fetch` and through gw_pkg_pull_start() on an
+sd-event loop (pkg-pull-tool). Exit codes are gw_pkg_result values."""
+import hashlib
+import http.server
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "gateway"))
+import unittest_main  # noqa: E402
+
+FIELDGATE = os.path.abspath(sys.argv.pop(1))
+TOOL = os.path.abspath(sys.argv.pop(1))
+
+OK, NO_SPACE, CONN_LOST, INTEGRITY, INVALID_URI, UNSUPPORTED = 0, 2, 4, 5, 7, 9
+PKG = os.urandom(300 * 1024 + 123)
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    ranges = []  # Range headers seen
+    release = threading.Event()
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        Handler.ranges.append(self.headers.get("Range"))
+        path = self.path
+        if path in ("/pkg", "/big"):
+            body = PKG if path == "/pkg" else Handler.big
+            start = 0
+            rng = self.headers.get("Range")
+            if rng and rng.startswith("bytes=") and rng.endswith("-"):
+                start = int(rng[6:-1])
+                self.send_response(206)
+                self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(body) - 1, len(body)))
+            else:
+                self.send_response(200)
+            self.send_header("Content-Length", str(len(body) - start))
+            self.end_headers()
+            view = memoryview(body)[start:]
+            for i in range(0, len(view), 65536):
+                self.wfile.write(view[i:i + 65536])
+        elif path == "/norange":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(PKG)))
+            self.end_headers()
+            self.wfile.write(PKG)
+        elif path == "/trunc":
+            # Announces the whole package, sends half, closes.
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(PKG)))
+            self.end_headers()
+            self.wfile.write(PKG[:len(PKG) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+        elif path == "/stream":
+            # No length: the body ends when the connection closes.
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            for _ in range(64):
+                self.wfile.write(b"x" * 65536)
+            self.close_connection = True
+        elif path == "/stall":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(PKG)))
+            self.end_headers()
+            self.wfile.write(PKG[:1000])
+            self.wfile.flush()
+            Handler.release.wait(30)
+            self.close_connection = True
+        elif path.startswith("/redirect"):
+            self.send_response(302)
+            self.send_header("Location", "ftp://127.0.0.1/pkg" if path == "/redirect-ftp" else "/pkg")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        else:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+
+class PullTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        Handler.big = os.urandom(50 * 1024 * 1024)
+        cls.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        cls.httpd.daemon_threads = True
+        # A client that stops reading (over max_size, cancelled) resets
+        # the connection: expected, not worth a traceback.
+        cls.httpd.handle_error = lambda request, address: None
+        cls.http = "http://127.0.0.1:%d" % cls.httpd.server_address[1]
+        threading.Thread(target=cls.httpd.serve_forever, daemon=True).start()
+        cls.tmp = tempfile.mkdtemp(prefix="fg-pull-")
+        cls.coap_port = free_port(socket.SOCK_DGRAM)
+        cls.coapd = subprocess.Popen(["coap-server-notls", "-A", "127.0.0.1", "-p", str(cls.coap_port), "-d", "4"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cls.coap = "coap://127.0.0.1:%d" % cls.coap_port
+        src = os.path.join(cls.tmp, "src")
+        with open(src, "wb") as f:
+            f.write(PKG)
+        # The package onto the CoAP server, block-wise, by libcoap's client.
+        deadline = time.monotonic() + 10
+        while True:
+            r = subprocess.run(["coap-client-notls", "-m", "put", "-b", "1024", "-f", src, cls.coap + "/pkg"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+            if r.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+
+    @classmethod
+    def tearDownClass(cls):
+        Handler.release.set()
+        cls.httpd.shutdown()
+        cls.httpd.server_close()
+        cls.coapd.terminate()
+        cls.coapd.wait(10)
+        shutil.rmtree(cls.tmp)
+
+    def setUp(self):
+        Handler.ranges.clear()
+        self.out = os.path.join(self.tmp, self.id().rsplit(".", 1)[1])
+
+    def tearDown(self):
+        for p in (self.out, self.out + ".uri"):
+            if os.path.exists(p):
+                os.unlink(p)
+
+    def fetch(self, uri, schemes="coap,http", max_size=1 << 30, timeout=10, extra=()):
+        args = [FIELDGATE, "fetch", uri, "--out", self.out, "--schemes", schemes, "--max-size", str(max_size),
+                "--timeout", str(timeout)] + list(extra)
+        r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        return r.returncode
+
+    def content(self):
+        with open(self.out, "rb") as f:
+            return f.read()
+
+    def assert_gone(self):
+        self.assertFalse(os.path.exists(self.out))
+        self.assertFalse(os.path.exists(self.out + ".uri"))
+
+    def test_http(self):
+        self.assertEqual(self.fetch(self.http + "/pkg"), OK)
+        self.assertEqual(sha(self.content()), sha(PKG))
+        self.assertEqual(os.stat(self.out).st_mode & 0o777, 0o600)
+        self.assertFalse(os.path.exists(self.out + ".uri"))
+
+    def test_coap(self):
+        self.assertEqual(self.fetch(self.coap + "/pkg"), OK)
+        self.assertEqual(sha(self.content()), sha(PKG))
+
+    def partial(self, uri, n):
+        with open(self.out, "wb") as f:
+            f.write(PKG[:n])
+        with open(self.out + ".uri", "w") as f:
+            f.write(uri)
+
+    def test_http_resume(self):
+        self.partial(self.http + "/pkg", 100000)
+        self.assertEqual(self.fetch(self.http + "/pkg"), OK)
+        self.assertEqual(Handler.ranges, ["bytes=100000-"])
+        self.assertEqual(sha(self.content()), sha(PKG))
+
+    def test_http_resume_not_supported(self):
+        # The server ignores Range (200): fetched whole, content exact.
+        self.partial(self.http + "/norange", 100000)
+        self.assertEqual(self.fetch(self.http + "/norange"), OK)
+        self.assertEqual(Handler.ranges, ["bytes=100000-", None])
+        self.assertEqual(sha(self.content()), sha(PKG))
+
+    def test_resume_other_uri(self):
+        # A partial file of another URI is not resumed.
+        self.partial(self.http + "/other", 100000)
+        self.assertEqual(self.fetch(self.http + "/pkg"), OK)
+        self.assertEqual(Handler.ranges, [None])
+        self.assertEqual(sha(self.content()), sha(PKG))
+
+    def test_coap_resume(self):
+        self.partial(self.coap + "/pkg", 100000 + 17)
+        self.assertEqual(self.fetch(self.coap + "/pkg"), OK)
+        self.assertEqual(sha(self.content()), sha(PKG))
+
+    def test_bad_uri(self):
+        for uri in ("http//x/pkg", "http://a b/", "http://u:p@127.0.0.1/x", "coap://[::1/x", "http://h/#f"):
+            self.assertEqual(self.fetch(uri), INVALID_URI, uri)
+            self.assert_gone()
+
+    def test_scheme_not_allowed(self):
+        self.assertEqual(self.fetch(self.http + "/pkg", schemes="https,coaps"), UNSUPPORTED)
+        self.assertEqual(self.fetch("ftp://127.0.0.1/pkg"), UNSUPPORTED)
+        self.assertEqual(self.fetch(self.coap + "/pkg", schemes="http"), UNSUPPORTED)
+        self.assert_gone()
+
+    def test_redirect(self):
+        self.assertEqual(self.fetch(self.http + "/redirect"), OK)
+        self.assertEqual(sha(self.content()), sha(PKG))
+        os.unlink(self.out)
+        self.assertEqual(self.fetch(self.http + "/redirect-ftp"), UNSUPPORTED)
+        self.assert_gone()
+
+    def test_not_found(self):
+        self.assertEqual(self.fetch(self.http + "/nothing"), INVALID_URI)
+        self.assert_gone()
+        self.assertEqual(self.fetch(self.coap + "/nothing"), INVALID_URI)
+        self.assert_gone()
+
+    def test_unreachable(self):
+        # A closed port: refused (TCP), ICMP or no answer (UDP).
+        self.assertEqual(self.fetch("http://127.0.0.1:%d/pkg" % free_port()), CONN_LOST)
+        self.assertEqual(self.fetch("coap://127.0.0.1:%d/pkg" % free_port(socket.SOCK_DGRAM), timeout=3),
+                         CONN_LOST)
+        self.assertEqual(self.fetch("http://no-such-host.invalid/pkg", timeout=5), CONN_LOST)
+
+    def test_truncated(self):
+        self.assertEqual(self.fetch(self.http + "/trunc"), INTEGRITY)
+        self.assert_gone()
+
+    def test_over_max_size(self):
+        # Content-Length beyond the limit: refused before the body.
+        self.assertEqual(self.fetch(self.http + "/pkg", max_size=len(PKG) - 1), NO_SPACE)
+        self.assert_gone()
+        # No length announced: stopped when the bytes pass the limit.
+        self.assertEqual(self.fetch(self.http + "/stream", max_size=1 << 20), NO_SPACE)
+        self.assert_gone()
+        # CoAP: Size2 beyond, or the blocks beyond.
+        self.assertEqual(self.fetch(self.coap + "/pkg", max_size=len(PKG) - 1), NO_SPACE)
+        self.assert_gone()
+        self.assertEqual(self.fetch(self.http + "/pkg", max_size=len(PKG)), OK)
+
+    def test_timeout(self):
+        t0 = time.monotonic()
+        self.assertEqual(self.fetch(self.http + "/stall", timeout=2), CONN_LOST)
+        took = time.monotonic() - t0
+        self.assertGreaterEqual(took, 2)
+        self.assertLess(took, 20)
+
+    def tool(self, uri, schemes="coap,http", max_size=1 << 30, cancel=False):
+        args = [TOOL, FIELDGATE, uri, self.out, str(max_size), "10", schemes] + (["--cancel"] if cancel else [])
+        r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout.split("\n")
+
+    def test_pull_start(self):
+        lines = self.tool(self.http + "/pkg")
+        self.assertIn("done 0 %d" % len(PKG), lines)
+        self.assertIn("progress %d %d" % (len(PKG), len(PKG)), lines)
+        self.assertEqual(sha(self.content()), sha(PKG))
+        os.unlink(self.out)
+        lines = self.tool(self.coap + "/pkg")
+        self.assertIn("done 0 %d" % len(PKG), lines)
+        self.assertEqual(sha(self.content()), sha(PKG))
+
+    def test_pull_start_failures(self):
+        self.assertIn("done 7 0", self.tool(self.http + "/nothing"))
+        self.assert_gone()
+        self.assertIn("done 5 0", self.tool(self.http + "/trunc"))
+        self.assert_gone()
+        self.assertIn("done 2 0", self.tool(self.http + "/pkg", max_size=1000))
+        self.assert_gone()
+        self.assertIn("done 4 0", self.tool("http://127.0.0.1:%d/pkg" % free_port()))
+        self.assert_gone()
+        # Refused before a process starts: the result from the check.
+        self.assertIn("start -22 9", self.tool(self.http + "/pkg", schemes="https"))
+        self.assertIn("start -22 7", self.tool("http:/x"))
+
+    def test_pull_cancel(self):
+        lines = self.tool(self.http + "/big", cancel=True)
+        self.assertIn("cancelled", lines)
+        self.assertFalse(any(x.startswith("done") for x in lines))
+        self.assert_gone()
+        # The fetch process is gone (killed and reaped by the cancel).
+        for pid in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    self.assertNotIn(self.out.encode(), f.read())
+            except (FileNotFoundError, ProcessLookupError, NotADirectoryError):
+                pass
+
+    def test_memory(self):
+        # A 50 MiB package through the fetch process: its peak RSS stays
+        # far below the package size (the bytes go to the file as they
+        # come). Measured by pkg-pull-tool (RUSAGE_CHILDREN), not here: a
+        # child forked from this process would count its 50 MiB copy.
+        lines = self.tool(self.http + "/big")
+        self.assertIn("done 0 %d" % len(Handler.big), lines)
+        rss = int([x for x in lines if x.startswith("child_maxrss ")][0].split()[1])
+        print("fetch of 50 MiB over http: peak RSS %d KiB" % rss, file=sys.stderr)
+        self.assertLess(rss, 20 * 1024)
+
+if __name__ == "__main__":
+    sys.exit(unittest_main.run())
