@@ -441,11 +441,17 @@ struct lwm2m_endpoint_ops {
 	 * LWM2M_STREAM_LAST on the final block (a request without Block1 is
 	 * one block with it). LWM2M_STREAM_ABORT (data NULL, len 0): the
 	 * transfer was given up (no next block in time, the session went
-	 * away); nothing is answered. Return 0 to go on (2.31 Continue; 2.04
-	 * Changed after the last block), a negative errno to end the
-	 * transfer with its error (-EFBIG 4.13, -ENOSPC 5.07...), or -ENOSYS
-	 * on the first block (offset 0) to have the body assembled and
-	 * passed to write() as usual. Synchronous. May be NULL. */
+	 * away, the endpoint removed; once, not after an error the op
+	 * returned); nothing is answered. Return 0 to go on (2.31 Continue;
+	 * 2.04 Changed after the last block), a negative errno to end the
+	 * transfer with its error (-EFBIG 4.13, the others as
+	 * lwm2m_errno_to_coap() maps them: -ENOSPC is 5.00), or -ENOSYS on
+	 * the first block (offset 0) to have the body assembled and passed
+	 * to write() as usual. Only for the endpoint's own objects (not an
+	 * Object 25 device's), never for Objects 0, 1, 21. A block out of
+	 * order is 4.08 and ends the transfer (ABORT). A stream counts for
+	 * block1_max_transfers and block1_timeout_ms, not block1_max_body.
+	 * Synchronous. May be NULL. */
 	int (*write_stream)(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
 			    const struct lwm2m_path *path, uint64_t offset, const uint8_t *data, size_t len,
 			    unsigned flags);

@@ -24,6 +24,16 @@
  * together hold at most block1_budget bytes (transfer, name and body
  * counted; 5.03 with Max-Age beyond), and a transfer silent for
  * block1_timeout_ms is forgotten.
+ *
+ * Streams: a Write of one opaque resource whose endpoint has
+ * ops->write_stream (dispatch.c decides) is not assembled: each block goes
+ * to the op as it comes, at its offset, the last with LWM2M_STREAM_LAST.
+ * A stream is a transfer like the others for block1_max_transfers and the
+ * budget (it holds no body), but not bounded by block1_max_body: the op
+ * says how much it takes. A gap is 4.08 and ends it; one that ends
+ * otherwise than by its last block or an error of the op (forgotten after
+ * block1_timeout_ms, started over, the session or endpoint gone) gets
+ * LWM2M_STREAM_ABORT, once.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -39,6 +49,9 @@ struct fg_b1 {
 	uint8_t *body;
 	size_t len, cap;
 	size_t charged; /* what c->b1_bytes counts for this transfer */
+	bool streaming; /* the blocks go to st.ops->write_stream */
+	struct fg_b1_stream st;
+	uint64_t at; /* streaming: the offset of the next block */
 	size_t key_len;
 	uint8_t key[]; /* see b1_key() */
 };
@@ -79,21 +92,30 @@ static void b1_free(struct fg_b1 *b)
 	free(b);
 }
 
+/* A transfer given up: a stream's op hears of it. */
+static void b1_abort(struct fg_b1 *b)
+{
+	if (b->streaming)
+		b->st.ops->write_stream(b->st.ud, b->ep, NULL, &b->st.path, b->at, NULL, 0,
+					LWM2M_STREAM_ABORT);
+	b1_free(b);
+}
+
 static void on_b1_expired(struct lwm2m_client *c, struct fg_timer *t)
 {
 	struct fg_b1 *b = b1_of(t);
 
 	(void)c;
 	ep_log(b->ep, LWM2M_LOG_DEBUG,
-	       "block-wise request body forgotten after %zu bytes: no block for %u ms", b->len,
-	       c->cfg.block1_timeout_ms);
-	b1_free(b);
+	       "block-wise request body forgotten after %zu bytes: no block for %u ms",
+	       b->streaming ? (size_t)b->at : b->len, c->cfg.block1_timeout_ms);
+	b1_abort(b);
 }
 
 void fg_b1_drop_all(struct lwm2m_endpoint *ep)
 {
 	while (ep->b1.list)
-		b1_free(ep->b1.list);
+		b1_abort(ep->b1.list);
 	free(ep->b1.tags);
 	ep->b1.tags = NULL;
 }
@@ -303,7 +325,68 @@ static bool has_payload(coap_pdu_code_t method)
 	       method == COAP_REQUEST_CODE_IPATCH;
 }
 
-int fg_b1_receive(struct lwm2m_endpoint *ep, const coap_pdu_t *req, coap_pdu_t *resp, struct fg_b1_body *out)
+/* ---- streams -------------------------------------------------------------- */
+
+static int stream_call(const struct fg_b1_stream *st, struct lwm2m_endpoint *ep, uint64_t offset,
+		       const uint8_t *data, size_t len, bool last)
+{
+	return st->ops->write_stream(st->ud, ep, NULL, &st->path, offset, data, len,
+				     last ? LWM2M_STREAM_LAST : 0);
+}
+
+/* The op's error: -EFBIG (more than it takes) is 4.13 Request Entity Too
+ * Large; the others as for any operation (lwm2m_errno_to_coap()). */
+static int stream_failed(coap_pdu_t *resp, int err)
+{
+	return answer(resp, err == -EFBIG ? COAP_RESPONSE_CODE(413) : lwm2m_errno_to_coap(err));
+}
+
+/* After the op took a block: 2.31 Continue, or 2.04 after the last. */
+static int stream_took(struct fg_b1 *b, coap_pdu_t *resp, const coap_block_t *blk)
+{
+	if (!blk->m) {
+		if (b)
+			b1_free(b);
+		put_block1(resp, blk->num, false, blk->szx);
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(204));
+		return FG_B1_STREAMED;
+	}
+	if (b1_touch(b) < 0)
+		return answer(resp, COAP_RESPONSE_CODE(500));
+	put_block1(resp, blk->num, true, blk->szx);
+	return answer(resp, COAP_RESPONSE_CODE(231));
+}
+
+/* A later block of a stream. */
+static int stream_block(struct fg_b1 *b, coap_pdu_t *resp, const coap_block_t *blk, uint64_t offset,
+			const uint8_t *data, size_t len)
+{
+	int r;
+
+	if (offset < b->at && blk->m && offset + len <= b->at) {
+		/* A block the op took already: our answer was lost. */
+		if (b1_touch(b) < 0)
+			return answer(resp, COAP_RESPONSE_CODE(500));
+		put_block1(resp, blk->num, true, blk->szx);
+		return answer(resp, COAP_RESPONSE_CODE(231));
+	}
+	if (offset != b->at) {
+		ep_log(b->ep, LWM2M_LOG_DEBUG, "streamed Write: block at %llu, expected %llu",
+		       (unsigned long long)offset, (unsigned long long)b->at);
+		b1_abort(b);
+		return answer(resp, COAP_RESPONSE_CODE(408));
+	}
+	r = stream_call(&b->st, b->ep, offset, data, len, !blk->m);
+	if (r < 0) {
+		b1_free(b); /* the op ended it itself */
+		return stream_failed(resp, r);
+	}
+	b->at += len;
+	return stream_took(b, resp, blk);
+}
+
+int fg_b1_receive(struct lwm2m_endpoint *ep, const coap_pdu_t *req, coap_pdu_t *resp,
+		  const struct fg_b1_stream *st, struct fg_b1_body *out)
 {
 	struct lwm2m_client *c = ep->c;
 	struct lwm2m_buf key = { 0 };
@@ -321,7 +404,16 @@ int fg_b1_receive(struct lwm2m_endpoint *ep, const coap_pdu_t *req, coap_pdu_t *
 			out->len = 0;
 			out->data = NULL;
 		}
-		return FG_B1_NONE;
+		if (!st)
+			return FG_B1_NONE;
+		/* One block, the last. */
+		r = stream_call(st, ep, 0, out->data, out->len, true);
+		if (r == -ENOSYS)
+			return FG_B1_NONE;
+		if (r < 0)
+			return stream_failed(resp, r);
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(204));
+		return FG_B1_STREAMED;
 	}
 	/* A number above 2^20 - 1, or SZX 7 (BERT, only over TCP): an option
 	 * the client must not send (RFC 7959 §2.2, RFC 8323 §6). */
@@ -356,10 +448,40 @@ int fg_b1_receive(struct lwm2m_endpoint *ep, const coap_pdu_t *req, coap_pdu_t *
 		return answer(resp, COAP_RESPONSE_CODE(500));
 	}
 	b = b1_find(ep, &key);
+	if (b && b->streaming && blk.num != 0) {
+		lwm2m_buf_free(&key);
+		return stream_block(b, resp, &blk, offset, data, len);
+	}
 	if (blk.num == 0) {
 		if (b)
-			b1_free(b); /* the client started over */
+			b1_abort(b); /* the client started over */
 		b = NULL;
+		if (st) {
+			/* A stream is bounded by what the op takes, not by
+			 * block1_max_body; -ENOSYS: assembled after all. */
+			if (blk.m && !(b = b1_new(ep, &key))) {
+				lwm2m_buf_free(&key);
+				return no_room(ep, resp);
+			}
+			r = stream_call(st, ep, 0, data, len, !blk.m);
+			if (r != -ENOSYS) {
+				lwm2m_buf_free(&key);
+				if (r < 0) {
+					if (b)
+						b1_free(b);
+					return stream_failed(resp, r);
+				}
+				if (b) {
+					b->streaming = true;
+					b->st = *st;
+					b->at = len;
+				}
+				return stream_took(b, resp, &blk);
+			}
+			if (b)
+				b1_free(b);
+			b = NULL;
+		}
 		size1 = coap_check_option(req, COAP_OPTION_SIZE1, &oi);
 		if ((size1 && coap_decode_var_bytes8(coap_opt_value(size1), coap_opt_length(size1)) >
 				      c->cfg.block1_max_body) ||

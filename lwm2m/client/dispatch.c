@@ -157,6 +157,40 @@ bool fg_req_client_owned(const struct fg_req *rq, uint16_t oid)
 
 /* ---- dispatch -------------------------------------------------------------- */
 
+/* Whether rq is a Write the endpoint's ops take as a stream (see
+ * block1.c): PUT or POST of application/octet-stream to one resource of
+ * the endpoint's own tree, ops->write_stream set. 1 and *st when it is;
+ * 0 when it is not (served as usual); a negative errno when it would be
+ * but the resource is not there (-ENOENT) or not writable (-EPERM), to
+ * answer before any block is taken. The Security, OSCORE and Server
+ * objects are never streamed (dm_dispatch() refuses or serves them). */
+static int stream_target(struct fg_req *rq, struct fg_b1_stream *st)
+{
+	const struct lwm2m_resdef *rd;
+	uint16_t oid;
+
+	if (rq->ep->reg.st == ST_BOOTSTRAP ||
+	    (rq->method != COAP_REQUEST_CODE_PUT && rq->method != COAP_REQUEST_CODE_POST) ||
+	    fg_req_opt_uint(rq->pdu, COAP_OPTION_CONTENT_FORMAT, NULL) != LWM2M_CT_OPAQUE)
+		return 0;
+	st->ops = fg_ops_of(rq->ep, NULL, &st->ud);
+	if (!st->ops || !st->ops->write_stream || parse_path(rq) < 0 || !fg_req_own_tree(rq) ||
+	    rq->path.len != 3)
+		return 0;
+	oid = rq->path.id[LWM2M_OID];
+	if (oid == 0 || oid == 1 || oid == 21)
+		return 0;
+	if (!lwm2m_store_has(rq->t.store, &LWM2M_PATH(oid, rq->path.id[LWM2M_IID])))
+		return -ENOENT;
+	rd = fg_req_resdef(rq, &rq->path);
+	if (!rd)
+		return -ENOENT;
+	if (!(rd->ops & LWM2M_OP_W))
+		return -EPERM;
+	st->path = rq->path;
+	return 1;
+}
+
 /* A management server's request: its operation by method and path. */
 static void dm_dispatch(struct fg_req *rq)
 {
@@ -261,9 +295,25 @@ void fg_request_handler(coap_resource_t *resource, coap_session_t *session, cons
 	 * after ops->read has it from fg_dm_answer_async(). */
 	if (!rq.owned) {
 		struct fg_b1_body body;
+		struct fg_b1_stream st;
+		int s = stream_target(&rq, &st);
 
-		if (fg_b1_receive(rq.ep, request, response, &body) == FG_B1_ANSWERED)
+		if (s < 0) {
+			fg_req_fail(&rq, s);
+			fg_dedup_note(rq.ep, request, response);
 			return;
+		}
+		switch (fg_b1_receive(rq.ep, request, response, s ? &st : NULL, &body)) {
+		case FG_B1_ANSWERED:
+			return;
+		case FG_B1_STREAMED:
+			/* The op has the whole body: a repeat of this last
+			 * block gets the same answer, not a 4.08. */
+			fg_dedup_note(rq.ep, request, response);
+			return;
+		default:
+			break;
+		}
 		rq.data = body.data;
 		rq.len = body.len;
 		rq.owned = body.owned;

@@ -46,6 +46,10 @@
  *   --version 10|11|12 --binding U|UQ --ct N --psk-id ID --psk-key HEX
  *   --backoff-min MS --backoff-max MS --timeout MS --async-ms MS
  *   --ops (writes through the ops table, synchronous) --ddf FILE
+ *   --stream [--stream-max N]  (ops->write_stream: prints "stream NAME PATH
+ *                          off=N len=N last=0|1" per block, "stream-done NAME
+ *                          PATH size=N fnv=HEX" (FNV-1a 64) after the last,
+ *                          "stream-abort NAME PATH at=N")
  *   --log-level N --coap-log N --dtls-timeout MS
  *   --bootstrap URI --bs-psk-id ID --bs-psk-key HEX --state-dir DIR
  *   --bs-timeout MS --bs-after N   (bootstrap; --server is then optional)
@@ -332,6 +336,43 @@ static int op_execute(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *
 	out("exec %s %s %s args=%.*s", lwm2m_endpoint_name(ep), dev ? lwm2m_device_prefix(dev) : "-", ps,
 	    (int)args_len, args ? args : "");
 	return complete(done, done_ctx, args_len == 1 && args[0] == '9' ? -EIO : 0);
+}
+
+/* --stream: Writes of application/octet-stream come block by block. A
+ * first block starting with "nosys" is refused with -ENOSYS (assembled
+ * instead), a block beyond --stream-max bytes with -EFBIG. */
+static struct {
+	uint64_t max;
+	uint64_t fnv; /* FNV-1a 64 of the bytes so far */
+} S;
+
+static int op_write_stream(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+			   const struct lwm2m_path *path, uint64_t offset, const uint8_t *data, size_t len,
+			   unsigned flags)
+{
+	char ps[32];
+
+	(void)ud;
+	(void)dev;
+	lwm2m_path_format(path, ps);
+	if (flags & LWM2M_STREAM_ABORT) {
+		out("stream-abort %s %s at=%llu", lwm2m_endpoint_name(ep), ps, (unsigned long long)offset);
+		return 0;
+	}
+	if (offset == 0 && len >= 5 && !memcmp(data, "nosys", 5))
+		return -ENOSYS;
+	if (S.max && offset + len > S.max)
+		return -EFBIG;
+	out("stream %s %s off=%llu len=%zu last=%d", lwm2m_endpoint_name(ep), ps, (unsigned long long)offset,
+	    len, (flags & LWM2M_STREAM_LAST) ? 1 : 0);
+	if (offset == 0)
+		S.fnv = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < len; i++)
+		S.fnv = (S.fnv ^ data[i]) * 0x100000001b3ull;
+	if (flags & LWM2M_STREAM_LAST)
+		out("stream-done %s %s size=%llu fnv=%016llx", lwm2m_endpoint_name(ep), ps,
+		    (unsigned long long)(offset + len), (unsigned long long)S.fnv);
+	return 0;
 }
 
 static struct lwm2m_endpoint_ops ops = {
@@ -760,6 +801,8 @@ int main(int argc, char **argv)
 		{ "probe-max", required_argument, 0, 0x116 },
 		{ "queue-awake", required_argument, 0, 0x117 },
 		{ "storing-off", no_argument, 0, 0x118 },
+		{ "stream", no_argument, 0, 0x120 },
+		{ "stream-max", required_argument, 0, 0x121 },
 		{ 0, 0, 0, 0 },
 	};
 	struct lwm2m_client_config cc = { .log = on_log, .log_level = LWM2M_LOG_INFO };
@@ -822,6 +865,12 @@ int main(int argc, char **argv)
 			break;
 		case 'o':
 			T.ops_write = true;
+			break;
+		case 0x120:
+			ops.write_stream = op_write_stream;
+			break;
+		case 0x121:
+			S.max = strtoull(optarg, NULL, 10);
 			break;
 		case 'd':
 			if (!T.reg)

@@ -14,6 +14,7 @@ continuation, token changes, gaps, retransmissions, block size changes,
 Block1 where it has no meaning, too large bodies, too many transfers,
 expiry, datagrams from an address that is not the server's, and a
 Bootstrap-Write sent block-wise by the project's test server."""
+import base64
 import os
 import socket
 import sys
@@ -32,7 +33,7 @@ from rawcoap import (  # noqa: E402
 # checks below would measure ASan, not the client.
 os.environ["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=1"
 
-TEXT, SENML_JSON = 0, 110
+TEXT, OPAQUE, SENML_JSON = 0, 42, 110
 
 
 def rss_kib(pid):
@@ -146,8 +147,9 @@ class Block1Case(unittest.TestCase):
     def code(self, m, expect):
         self.assertEqual(code_str(m["code"]), expect, m)
 
-    def put(self, path, payload, options=(), mcode=PUT, **kw):
-        return self.first_block(mcode, path, [ct(TEXT)] + list(options), payload, **kw)
+    def put(self, path, payload, options=(), mcode=PUT, options_ct=None, **kw):
+        cf = [ct(TEXT)] if options_ct is None else list(options_ct)
+        return self.first_block(mcode, path, cf + list(options), payload, **kw)
 
     def read(self, mcode, path, options=(), payload=b""):
         """The whole 2.05 body of a Read, following Block2."""
@@ -208,6 +210,117 @@ class Block1Case(unittest.TestCase):
             if code_str(m["code"]) != "2.31":
                 break
         return out
+
+
+def fnv1a64(data):
+    h = 0xcbf29ce484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return "%016x" % h
+
+
+class Stream(Block1Case):
+    """Writes of application/octet-stream to /5/0/0 go to the endpoint's
+    ops->write_stream block by block (the client test prints each), not
+    bounded by block1_max_body (8 KiB here) but by the op (120 KiB)."""
+    client_args = {"block1_max_body": 8192, "block1_transfers": 3, "block1_timeout": 1000,
+                   "stream": True, "stream_max": 120 * 1024}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.cl.cmd("add-instance ep0 /5/0")
+
+    def blocks(self, n):
+        """The next n "stream" lines as (offset, len, last)."""
+        out = []
+        for _ in range(n):
+            ln = self.cl.wait(lambda x: x.startswith("stream ep0 /5/0/0 "))
+            f = dict(kv.split("=") for kv in ln.split()[3:])
+            out.append((int(f["off"]), int(f["len"]), int(f["last"])))
+        return out
+
+    def test_100k_in_order(self):
+        body = os.urandom(100 * 1024 + 300)
+        answers = self.blockwise(PUT, "/5/0/0", body, [ct(OPAQUE)], szx=6)
+        n = len(answers)
+        self.assertEqual(n, 101)
+        self.assertEqual([code_str(m["code"]) for m in answers], ["2.31"] * 100 + ["2.04"])
+        self.assertEqual([block(m) for m in answers], [(i, 1, 6) for i in range(100)] + [(100, 0, 6)])
+        got = self.blocks(n)
+        self.assertEqual(got, [(i * 1024, 1024, 0) for i in range(100)] + [(100 * 1024, 300, 1)])
+        done = self.cl.wait(lambda x: x.startswith("stream-done ep0 /5/0/0 "))
+        self.assertEqual(done.split()[3:], ["size=%d" % len(body), "fnv=" + fnv1a64(body)])
+        self.assertEqual(self.bodies(), 0)
+
+    def test_gap_is_408_and_abort(self):
+        o = [ct(OPAQUE)]
+        self.code(self.put("/5/0/0", b"a" * 1024, [b1(0, True)], options_ct=o), "2.31")
+        self.code(self.srv.request(PUT, "/5/0/0", o + [b1(1, True)], b"b" * 1024), "2.31")
+        self.assertEqual(self.blocks(2), [(0, 1024, 0), (1024, 1024, 0)])
+        self.code(self.srv.request(PUT, "/5/0/0", o + [b1(3, True)], b"d" * 1024), "4.08")
+        self.assertEqual(self.cl.wait(lambda x: x.startswith("stream-abort ")), "stream-abort ep0 /5/0/0 at=2048")
+        self.assertEqual(self.bodies(), 0)
+        # The transfer is over: a later block is 4.08, with no second abort.
+        self.code(self.srv.request(PUT, "/5/0/0", o + [b1(4, False)], b"e"), "4.08")
+        self.assertRaises(TimeoutError, self.cl.wait, lambda x: x.startswith("stream-abort "), timeout=0.5)
+
+    def test_retransmitted_block_taken_once(self):
+        o = [ct(OPAQUE)]
+        self.code(self.put("/5/0/0", b"a" * 1024, [b1(0, True)], options_ct=o), "2.31")
+        # Block 0 again, as a new request (our 2.31 was lost): a new start.
+        # Block 1 twice: the op sees it once.
+        self.code(self.srv.request(PUT, "/5/0/0", o + [b1(1, True)], b"b" * 1024), "2.31")
+        self.code(self.srv.request(PUT, "/5/0/0", o + [b1(1, True)], b"b" * 1024), "2.31")
+        self.code(self.srv.request(PUT, "/5/0/0", o + [b1(2, False)], b"c"), "2.04")
+        self.assertEqual(self.blocks(3), [(0, 1024, 0), (1024, 1024, 0), (2048, 1, 1)])
+
+    def test_unfinished_is_aborted_once(self):
+        o = [ct(OPAQUE)]
+        self.code(self.put("/5/0/0", b"a" * 1024, [b1(0, True)], options_ct=o), "2.31")
+        self.assertEqual(self.blocks(1), [(0, 1024, 0)])
+        # block1_timeout (1 s) without a block.
+        self.assertEqual(self.cl.wait(lambda x: x.startswith("stream-abort "), timeout=5),
+                         "stream-abort ep0 /5/0/0 at=1024")
+        self.wait_bodies(0, timeout=3)
+        self.assertRaises(TimeoutError, self.cl.wait, lambda x: x.startswith("stream-abort "), timeout=1.5)
+
+    def test_op_error_ends_it(self):
+        # Beyond what the op takes (--stream-max 120 KiB): 4.13, no abort.
+        answers = self.blockwise(PUT, "/5/0/0", b"z" * (121 * 1024), [ct(OPAQUE)])
+        self.assertEqual([code_str(m["code"]) for m in answers], ["2.31"] * 120 + ["4.13"])
+        self.blocks(120)
+        self.assertEqual(self.bodies(), 0)
+        self.assertRaises(TimeoutError, self.cl.wait, lambda x: x.startswith("stream-abort "), timeout=1.5)
+
+    def test_one_datagram(self):
+        self.code(self.srv.request(PUT, "/5/0/0", [ct(OPAQUE)], b"0123456789"), "2.04")
+        self.assertEqual(self.blocks(1), [(0, 10, 1)])
+        self.code(self.srv.request(PUT, "/5/0/0", [ct(OPAQUE), b1(0, False)], b"x"), "2.04")
+        self.assertEqual(self.blocks(1), [(0, 1, 1)])
+
+    def test_enosys_falls_back_to_assembly(self):
+        body = b"nosys" + b"n" * 3000
+        answers = self.blockwise(PUT, "/5/0/0", body, [ct(OPAQUE)])
+        self.assertEqual([code_str(m["code"]) for m in answers], ["2.31", "2.31", "2.04"])
+        # /5/0/0 is write-only: the store, through the client test.
+        self.assertEqual(base64.b64decode(self.cl.get("ep0", "/5/0/0")), body)
+        # Bounded by block1_max_body as any assembled body.
+        answers = self.blockwise(PUT, "/5/0/0", b"nosys" + b"n" * 9000, [ct(OPAQUE)])
+        self.assertEqual(code_str(answers[-1]["code"]), "4.13")
+
+    def test_checks_as_for_a_write(self):
+        # Not writable (State), no such instance, no such resource.
+        self.code(self.put("/5/0/3", b"a" * 1024, [b1(0, True)], options_ct=[ct(OPAQUE)]), "4.05")
+        self.code(self.put("/5/1/0", b"a" * 1024, [b1(0, True)], options_ct=[ct(OPAQUE)]), "4.04")
+        self.code(self.put("/5/0/77", b"a" * 1024, [b1(0, True)], options_ct=[ct(OPAQUE)]), "4.04")
+        self.assertEqual(self.bodies(), 0)
+
+    def test_other_writes_still_assembled(self):
+        big = b"q" * 2500
+        answers = self.blockwise(PUT, "/3303/0/5750", big, [ct(TEXT)])
+        self.assertEqual([code_str(m["code"]) for m in answers], ["2.31", "2.31", "2.04"])
+        self.assertEqual(self.read_text("/3303/0/5750"), big.decode())
 
 
 class Crash(Block1Case):
