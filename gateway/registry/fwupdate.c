@@ -385,13 +385,14 @@ int fwupdate_write_stream(struct gw_registry *r, uint64_t offset, const uint8_t 
 			  unsigned flags)
 {
 	struct fwu *f = r->fwu;
-	const struct gw_pkg_limits lim = limits(f);
+	struct gw_pkg_limits lim;
 	enum gw_pkg_result res;
 	uint64_t size = 0;
 	int e;
 
 	if (!f)
 		return -ENOENT;
+	lim = limits(f);
 	if (flags & LWM2M_STREAM_ABORT) {
 		if (f->push)
 			reset(f, GW_PKG_CONN_LOST);
@@ -568,6 +569,7 @@ static bool under_systemd(void)
 static int spawn(struct fwu *f, const char *line)
 {
 	char unit[96], maxsec[64];
+	bool sysd = under_systemd();
 	sigset_t none;
 	pid_t pid;
 
@@ -578,12 +580,18 @@ static int spawn(struct fwu *f, const char *line)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
+		/* Nobody answers a question: stdin is empty. */
+		int null = open("/dev/null", O_RDONLY);
+		if (null > STDIN_FILENO) {
+			(void)dup2(null, STDIN_FILENO);
+			close(null);
+		}
 		/* Its own process group (the time-out kills all of it), the
 		 * signals the daemon blocks unblocked again. */
 		(void)setpgid(0, 0);
 		sigemptyset(&none);
 		(void)sigprocmask(SIG_SETMASK, &none, NULL);
-		if (under_systemd())
+		if (sysd)
 			execlp("systemd-run", "systemd-run", "--wait", "--collect", "--quiet",
 			       "--service-type=exec", unit, maxsec, "--property=KillMode=control-group",
 			       "--description=fieldgate firmware update (Object 5)", "/bin/sh", "-c", line,
@@ -592,6 +600,8 @@ static int spawn(struct fwu *f, const char *line)
 			execl("/bin/sh", "sh", "-c", line, (char *)NULL);
 		_exit(127);
 	}
+	/* Here too: the group exists whichever of the two runs first. */
+	(void)setpgid(pid, pid);
 	f->pid = pid;
 	return 0;
 }

@@ -208,6 +208,17 @@ class Push(Base):
         self.assertLess(seen.index((DOWNLOADED, 0)), seen.index((DOWNLOADED, 8)))
         self.assertLess(seen.index((DOWNLOADED, 8)), seen.index((IDLE, 10)))
 
+    def test_downloaded_survives_restart(self):
+        self.push(b"package")
+        self.wait_fw(DOWNLOADED, 0)
+        self.gw.stop()
+        self.gw = self.run_gateway(self.update)
+        self.wait_fw(DOWNLOADED, 0)
+        with open(self.package, "rb") as f:
+            self.assertEqual(f.read(), b"package")
+        with open(os.path.join(self.state, "firmware", "state")) as f:
+            self.assertIn("state=2\nresult=0\n", f.read())
+
     def test_refusals_and_reset(self):
         # Update only in Downloaded; Cancel is fine in Idle.
         self.execute(2, code="4.05")
