@@ -222,6 +222,10 @@ static const struct schema_key root_keys[] = {
 	  .kind = SCHEMA_SECTION,
 	  .offset = GW_OFF(metrics),
 	  .section = &gwc_metrics_section },
+	{ .name = "update",
+	  .kind = SCHEMA_SECTION,
+	  .offset = GW_OFF(update),
+	  .section = &gwc_update_section },
 	{ .name = "bridges",
 	  .kind = SCHEMA_CUSTOM,
 	  .offset = GW_OFF(bridges),
@@ -306,6 +310,7 @@ static int check_root(struct schema_ctx *ctx, const struct ynode *map, void *obj
 	bool secure = false;
 
 	(void)map;
+	gwc_update_defaults(&c->update);
 	if (gw_devices_dir_merge(ctx, c, &device_elem) < 0)
 		return -ENOMEM;
 	/* Also when some devices had errors: the rules below are independent

@@ -27,6 +27,10 @@ extern const struct schema_section gwc_gateway_section;
 extern const struct schema_section gwc_log_section;
 extern const struct schema_section gwc_lwm2m_section;
 extern const struct schema_section gwc_metrics_section;
+extern const struct schema_section gwc_update_section;
+/* The update section's defaults that the table cannot give (custom keys),
+ * also when the section is absent: called by the root check. */
+void gwc_update_defaults(struct gw_update_config *u);
 
 /* config_devices.c: the whole file. */
 extern const struct schema_section gwc_root_section;

@@ -19,6 +19,7 @@
 #include "bridges/bridge.h"
 #include "mappings/mapping.h"
 #include "config_internal.h"
+#include "gateway/pkg/pkg.h"
 
 static void report_unused(struct schema_ctx *ctx, const struct ynode *map, const char *key,
 			  const char *used_with)
@@ -423,3 +424,126 @@ const struct schema_section gwc_metrics_section = {
 	.size = sizeof(struct gw_metrics_config),
 	.keys = metrics_keys,
 };
+
+/* ---- update: package transfers (gateway/pkg) ------------------------------- */
+
+#define UP_OFF(f) offsetof(struct gw_update_config, f)
+
+static int check_update_command(struct schema_ctx *ctx, const struct schema_key *k, const struct ynode *n,
+				void *t)
+{
+	const char *s = *(const char **)t;
+	char w[600];
+
+	(void)k;
+	if (strstr(s, "{file}"))
+		return 0;
+	schema_error(ctx, n, "%s must contain {file} (the package's path), got '%s'",
+		     schema_where(ctx, w, sizeof(w)), s);
+	return -EINVAL;
+}
+
+/* A list of scheme names into GW_PKG_* bits: at least one, each once. */
+static int parse_update_schemes(struct schema_ctx *ctx, const struct schema_key *k, const struct ynode *n,
+				void *t)
+{
+	static const char *const accepted = "coap, coaps, http, https";
+	unsigned *bits = t;
+	char w[600];
+
+	(void)k;
+	if (n->kind != YNODE_SEQ || n->seq.n == 0) {
+		schema_error(ctx, n, "%s must be a list of one or more of %s, got %s",
+			     schema_where(ctx, w, sizeof(w)), accepted, ynode_describe(n));
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n->seq.n; i++) {
+		const struct ynode *e = &n->seq.items[i];
+		unsigned bit = e->kind == YNODE_SCALAR ? gw_pkg_scheme_bit(e->scalar.str) : 0;
+
+		if (!bit) {
+			schema_error(ctx, e, "unknown scheme '%s' in %s (expected one of %s)",
+				     e->kind == YNODE_SCALAR ? e->scalar.str : ynode_describe(e),
+				     schema_where(ctx, w, sizeof(w)), accepted);
+			return -EINVAL;
+		}
+		if (*bits & bit) {
+			schema_error(ctx, e, "scheme '%s' is listed twice in %s", e->scalar.str,
+				     schema_where(ctx, w, sizeof(w)));
+			return -EINVAL;
+		}
+		*bits |= bit;
+	}
+	return 0;
+}
+
+/* A duration as the other keys take it ("60s", "2m"), whole seconds,
+ * 1 s to 1 h, into seconds. */
+static int parse_update_timeout(struct schema_ctx *ctx, const struct schema_key *k, const struct ynode *n,
+				void *t)
+{
+	static const struct schema_key as_duration = {
+		.kind = SCHEMA_DURATION, .umin = USEC_PER_SEC, .umax = USEC_PER_HOUR, .step = USEC_PER_SEC
+	};
+	uint64_t usec = 0;
+	int r;
+
+	(void)k;
+	r = schema_parse_value(ctx, &as_duration, n, &usec);
+	if (r < 0)
+		return r;
+	*(uint32_t *)t = (uint32_t)(usec / USEC_PER_SEC);
+	return 0;
+}
+
+static const struct schema_key update_keys[] = {
+	{ .name = "command",
+	  .kind = SCHEMA_STRING,
+	  .offset = UP_OFF(command),
+	  .parse = check_update_command,
+	  .doc = "what installs a firmware package, {file} replaced by its path (e.g. dpkg -i {file})" },
+	{ .name = "max_size",
+	  .kind = SCHEMA_UINT,
+	  .offset = UP_OFF(max_size),
+	  .umin = 1,
+	  .def_uint = GW_UPDATE_MAX_SIZE,
+	  .doc = "bytes: a package bigger than this is refused (Update Result 2)" },
+	{ .name = "schemes",
+	  .kind = SCHEMA_CUSTOM,
+	  .offset = UP_OFF(schemes),
+	  .parse = parse_update_schemes,
+	  .size = sizeof(unsigned),
+	  .doc = "Package URI schemes a pull may use: coap, coaps, http, https (default coaps, https)" },
+	{ .name = "timeout",
+	  .kind = SCHEMA_CUSTOM,
+	  .offset = UP_OFF(timeout_s),
+	  .parse = parse_update_timeout,
+	  .size = sizeof(uint32_t),
+	  .doc = "a pull that makes no progress this long fails (Update Result 4); default 60s" },
+	/* Not "ca_file": a key ending in _file names a file holding the
+	 * value of the key without it (gateway/secrets.c). Named like
+	 * lwm2m.servers[].ca_certificate. */
+	{ .name = "ca_certificate",
+	  .kind = SCHEMA_STRING,
+	  .offset = UP_OFF(ca_file),
+	  .parse = gwc_check_absolute_path,
+	  .doc = "PEM trust anchors for https pulls (default: the system's)" },
+	{ NULL },
+};
+
+const struct schema_section gwc_update_section = {
+	.name = "update",
+	.size = sizeof(struct gw_update_config),
+	.keys = update_keys,
+};
+
+void gwc_update_defaults(struct gw_update_config *u)
+{
+	/* The custom keys' defaults (a parsed value is never 0). */
+	if (!u->schemes)
+		u->schemes = GW_PKG_COAPS | GW_PKG_HTTPS;
+	if (!u->timeout_s)
+		u->timeout_s = GW_UPDATE_TIMEOUT_S;
+	if (!u->max_size)
+		u->max_size = GW_UPDATE_MAX_SIZE;
+}

@@ -151,6 +151,9 @@ struct gw_metrics_config {
 
 /* update: packages the LwM2M server sends (Objects 5 and 9; gateway/pkg/
  * fetches them). Parsed by config_lwm2m.c; docs/updates.md. */
+/* update.max_size and update.timeout when not given. */
+#define GW_UPDATE_MAX_SIZE  (64u << 20)
+#define GW_UPDATE_TIMEOUT_S 60
 struct gw_update_config {
 	/* update.command: what installs a firmware package (Object 5 Update),
 	 * "{file}" replaced by the package's path; NULL: Update fails (8). */
@@ -158,7 +161,7 @@ struct gw_update_config {
 	uint64_t max_size;   /* update.max_size: bytes, a package beyond is refused */
 	unsigned schemes;    /* update.schemes: GW_PKG_COAP... (gateway/pkg/pkg.h) allowed */
 	uint32_t timeout_s;  /* update.timeout: a pull without progress this long fails */
-	const char *ca_file; /* update.ca_file: trust anchors for https/coaps pulls; NULL: the system's */
+	const char *ca_file; /* update.ca_certificate: trust anchors for https/coaps pulls; NULL: the system's */
 };
 
 struct gw_config {

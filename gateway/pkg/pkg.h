@@ -52,11 +52,13 @@ struct gw_pkg_limits {
 unsigned gw_pkg_scheme_bit(const char *name);
 
 /* A Package URI checked before anything starts: GW_PKG_OK,
- * GW_PKG_INVALID_URI or GW_PKG_UNSUPPORTED_PROTOCOL. */
+ * GW_PKG_INVALID_URI or GW_PKG_UNSUPPORTED_PROTOCOL (a scheme schemes
+ * does not allow, or that this build cannot fetch: coaps for now). */
 enum gw_pkg_result gw_pkg_uri_check(const char *uri, unsigned schemes);
 
 /* /5/0/8 Firmware Update Protocol Support values of schemes (0 CoAP,
- * 1 CoAPS, 2 HTTP 1.1, 3 HTTPS 1.1) into out, at most max; the count. */
+ * 1 CoAPS, 2 HTTP 1.1, 3 HTTPS 1.1) into out, at most max; the count.
+ * Only what a pull can fetch: CoAPS is left out while it cannot. */
 size_t gw_pkg_protocols(unsigned schemes, int64_t *out, size_t max);
 
 /* ---- pull ---- */

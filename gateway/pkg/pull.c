@@ -180,6 +180,9 @@ static int spawn_fetch(struct gw_pkg_pull *p, const char *uri, const struct gw_p
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, outfd, 1);
+	/* Nothing else of the daemon's (libcoap's sockets are not all
+	 * close-on-exec). */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	posix_spawnattr_init(&at);
 	/* The daemon's signal mask and handlers are its own (signalfd). */
 	sigemptyset(&none);

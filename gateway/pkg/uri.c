@@ -24,6 +24,11 @@ static const struct {
 };
 #define NSCHEMES (sizeof(schemes) / sizeof(schemes[0]))
 
+/* What a pull can fetch: coaps not yet (fetch_coap.c says why). A scheme
+ * the configuration allows beyond these is refused as unsupported and
+ * not offered in /5/0/8. */
+#define FETCHABLE (GW_PKG_COAP | GW_PKG_HTTP | GW_PKG_HTTPS)
+
 static bool is_alpha(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -198,7 +203,7 @@ enum gw_pkg_result gw_pkg_uri_check(const char *uri, unsigned allowed)
 	struct pkg_uri u;
 	enum gw_pkg_result r = pkg_uri_parse(uri, &u);
 
-	if (r == GW_PKG_OK && !(u.scheme & allowed))
+	if (r == GW_PKG_OK && !(u.scheme & allowed & FETCHABLE))
 		return GW_PKG_UNSUPPORTED_PROTOCOL;
 	return r;
 }
@@ -208,7 +213,7 @@ size_t gw_pkg_protocols(unsigned allowed, int64_t *out, size_t max)
 	size_t n = 0;
 
 	for (size_t i = 0; i < NSCHEMES && n < max; i++)
-		if (allowed & schemes[i].bit)
+		if (allowed & FETCHABLE & schemes[i].bit)
 			out[n++] = schemes[i].protocol;
 	return n;
 }

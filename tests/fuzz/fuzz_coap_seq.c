@@ -116,8 +116,33 @@ static int op_read(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev
 	return later(done, done_ctx, 0) < 0 ? -ENOMEM : 1;
 }
 
+/* Octet-stream Writes of /5/0/0 come block by block (block1.c streams):
+ * a first block starting with "nosys" is assembled instead, more than
+ * 16 KiB is refused (-EFBIG). Checks what the client promises the op:
+ * data with every block but an ABORT, which carries none. */
+static int op_write_stream(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *dev,
+			   const struct lwm2m_path *path, uint64_t offset, const uint8_t *data, size_t len,
+			   unsigned flags)
+{
+	(void)ud;
+	(void)ep;
+	if (dev || path->len != 3)
+		abort();
+	if (flags & LWM2M_STREAM_ABORT) {
+		if (data || len || (flags & LWM2M_STREAM_LAST))
+			abort();
+		return 0;
+	}
+	if (len && !data)
+		abort();
+	if (offset == 0 && len >= 5 && !memcmp(data, "nosys", 5))
+		return -ENOSYS;
+	return offset + len > 16384 ? -EFBIG : 0;
+}
+
 static const struct lwm2m_endpoint_ops ops = {
 	.write = op_write,
+	.write_stream = op_write_stream,
 	.execute = op_execute,
 	.read = op_read,
 };
@@ -193,6 +218,7 @@ static int fill(struct lwm2m_store *s)
 	int r = lwm2m_store_add_instance(s, 3, 0);
 
 	r |= lwm2m_store_add_instance(s, 3303, 0);
+	r |= lwm2m_store_add_instance(s, 5, 0); /* /5/0/0: streamed Writes */
 	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
 		r |= lwm2m_store_set(s, &vals[i].p, &vals[i].v);
 	return r;

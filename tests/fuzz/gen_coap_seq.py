@@ -19,7 +19,7 @@ from rawcoap import (  # noqa: E402
     O_SIZE1, O_URI_PATH, O_URI_QUERY, POST, PUT, RST, block_opt, encode, uint_opt)
 
 WAIT = b"\xff\xff"
-TEXT, SENML_JSON, SENML_CBOR = 0, 110, 112
+TEXT, OPAQUE, SENML_JSON, SENML_CBOR = 0, 42, 110, 112
 
 
 class Seq:
@@ -63,6 +63,25 @@ def b1(num, more, szx=6):
 
 def seeds():
     text = [ct(TEXT)]
+    opaque = [ct(OPAQUE)]
+    pkg = bytes(i % 251 for i in range(5000))
+    # Streamed Writes (ops->write_stream, /5/0/0): in order, then a gap,
+    # a repeat, a restart, one datagram, the op's -ENOSYS and -EFBIG.
+    yield "stream-in-order", Seq().blocks(PUT, "/5/0/0", pkg, opaque)
+    yield "stream-gap-repeat-restart", (Seq()
+        .dgram(PUT, "/5/0/0", opaque + [b1(0, True)], pkg[:1024])
+        .dgram(PUT, "/5/0/0", opaque + [b1(1, True)], pkg[1024:2048])
+        .dgram(PUT, "/5/0/0", opaque + [b1(1, True)], pkg[1024:2048])
+        .dgram(PUT, "/5/0/0", opaque + [b1(0, True)], pkg[:1024])
+        .dgram(PUT, "/5/0/0", opaque + [b1(3, True)], pkg[:1024])
+        .dgram(PUT, "/5/0/0", opaque, b"one datagram")
+        .dgram(PUT, "/5/0/3", opaque + [b1(0, True)], pkg[:1024]))
+    yield "stream-nosys-efbig-expire", (Seq()
+        .blocks(PUT, "/5/0/0", b"nosys" + pkg, opaque)
+        .blocks(PUT, "/5/0/0", pkg * 4, opaque)
+        .dgram(PUT, "/5/0/0", opaque + [b1(0, True)], pkg[:1024])
+        .wait()
+        .dgram(PUT, "/5/0/0", opaque + [b1(1, False)], pkg[:10]))
     big = bytes(0x61 + i % 26 for i in range(2500))
     names = b"[" + b",".join(b'{"n":"/3303/0/5700"}' for _ in range(53)) + b"]"
     yield "crash-issue11-write", (Seq()

@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "gateway/gateway.h"
+#include "gateway/pkg/pkg.h"
 #include "gwtest.h"
 
 static void uri_ok(const char *s, int scheme, const char *host, unsigned port, bool ipv6)
@@ -213,6 +214,69 @@ static void test_defaults_and_summary(void **state)
 	free(s);
 	gw_config_free(c);
 	gwt_diag_clear(&d);
+}
+
+/* The update section (issue 16): defaults, values, errors. */
+static void test_update_section(void **state)
+{
+	(void)state;
+	struct gwt_diag d;
+	const char *head = "gateway: {name: g}\nlwm2m: {servers: [{uri: 'coap://h'}]}\n";
+	char buf[512];
+	struct gw_config *c = load(head, &d);
+
+	assert_non_null(c);
+	assert_null(c->update.command);
+	assert_true(c->update.max_size == 64u << 20);
+	assert_int_equal(c->update.schemes, GW_PKG_COAPS | GW_PKG_HTTPS);
+	assert_int_equal(c->update.timeout_s, 60);
+	assert_null(c->update.ca_file);
+	gw_config_free(c);
+	gwt_diag_clear(&d);
+
+	snprintf(buf, sizeof(buf),
+		 "%supdate:\n  command: 'dpkg -i {file}'\n  max_size: 1000000\n  schemes: [http, coap]\n"
+		 "  timeout: 2m\n  ca_certificate: /etc/ssl/ca.pem\n",
+		 head);
+	c = load(buf, &d);
+	assert_non_null(c);
+	assert_string_equal(c->update.command, "dpkg -i {file}");
+	assert_true(c->update.max_size == 1000000);
+	assert_int_equal(c->update.schemes, GW_PKG_HTTP | GW_PKG_COAP);
+	assert_int_equal(c->update.timeout_s, 120);
+	assert_string_equal(c->update.ca_file, "/etc/ssl/ca.pem");
+	gw_config_free(c);
+	gwt_diag_clear(&d);
+
+	static const struct {
+		const char *yaml, *msg;
+	} bad[] = {
+		{ "update: {command: 'dpkg -i pkg.deb'}",
+		  "c.yaml:3:19: 'update.command' must contain {file} (the package's path), got 'dpkg -i pkg.deb'" },
+		{ "update: {schemes: [https, ftp]}",
+		  "c.yaml:3:27: unknown scheme 'ftp' in 'update.schemes' (expected one of coap, coaps, http, https)" },
+		{ "update: {schemes: [http, http]}", "c.yaml:3:26: scheme 'http' is listed twice in 'update.schemes'" },
+		{ "update: {schemes: []}",
+		  "c.yaml:3:19: 'update.schemes' must be a list of one or more of coap, coaps, http, https, got "
+		  "a sequence" },
+		{ "update: {max_size: 0}", NULL },
+		{ "update: {timeout: 0}", NULL },
+		{ "update: {timeout: 1500ms}", NULL },
+		{ "update: {ca_certificate: ca.pem}", NULL },
+		{ "update: {speed: 3}", NULL },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s%s\n", head, bad[i].yaml);
+		c = load(buf, &d);
+		if (c)
+			fail_msg("accepted: %s", bad[i].yaml);
+		assert_int_equal(d.diag.errors, 1);
+		if (bad[i].msg)
+			assert_string_equal(d.msg[0], bad[i].msg);
+		else if (strncmp(d.msg[0], "c.yaml:3:", 9) != 0)
+			fail_msg("%s: %s", bad[i].yaml, d.msg[0]);
+		gwt_diag_clear(&d);
+	}
 }
 
 static void test_errors_leave_nothing(void **state)
@@ -438,6 +502,7 @@ int main(void)
 		cmocka_unit_test(test_templates),
 		cmocka_unit_test(test_load_values),
 		cmocka_unit_test(test_defaults_and_summary),
+		cmocka_unit_test(test_update_section),
 		cmocka_unit_test(test_errors_leave_nothing),
 		cmocka_unit_test(test_objects_dir_relative_to_file),
 		cmocka_unit_test(test_secret_readers),

@@ -257,7 +257,7 @@ class Command(Base):
 
 
 class Limits(Base):
-    update = "  max_size: 3000\n  schemes: [http]\n  command: /bin/true\n"
+    update = "  max_size: 3000\n  schemes: [http]\n  command: /bin/true {file}\n"
 
     def test_push_over_max_size(self):
         self.push(os.urandom(5000), code="4.13")
