@@ -115,8 +115,14 @@ class Base(test_devices.Base):
             gw = self.start(config(self.srv.url, self.state, update))
         finally:
             test_devices.FIELDGATE = FIELDGATE
+        self.addCleanup(self.stopped_cleanly, gw)
         self.srv.wait_event("register", ep="gw", timeout=15)
         return gw
+
+    def stopped_cleanly(self, gw):
+        """Exit status 0 on SIGTERM, no sanitizer report (the ASan build)."""
+        self.assertEqual(gw.stop(), 0, "\n".join(gw.log[-30:]))
+        self.assertFalse([x for x in gw.log if "Sanitizer" in x or "runtime error" in x])
 
     @property
     def package(self):
