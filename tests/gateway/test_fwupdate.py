@@ -45,10 +45,10 @@ OPAQUE = 42
 IDLE, DOWNLOADING, DOWNLOADED, UPDATING = 0, 1, 2, 3
 
 
-def config(url, state, update):
-    return ("gateway:\n  name: gw\n  state_dir: %s\n  profiles_path: %s\n  status_socket: @SOCK@\n"
-            "log:\n  level: debug\nlwm2m:\n  lifetime: 60s\n  servers:\n    - uri: %s\n"
-            "update:\n%sdevices: []\n" % (state, test_devices.PROFILES, url, update))
+def config(url, state, update, mode="endpoint"):
+    return ("gateway:\n  name: gw\n  state_dir: \"%s\"\n  profiles_path: %s\n  status_socket: @SOCK@\n"
+            "log:\n  level: debug\nlwm2m:\n  mode: %s\n  lifetime: 60s\n  servers:\n    - uri: %s\n"
+            "update:\n%sdevices: []\n" % (state, test_devices.PROFILES, mode, url, update))
 
 
 class Files(http.server.BaseHTTPRequestHandler):
@@ -96,12 +96,14 @@ def closed_port():
 class Base(test_devices.Base):
     update = "  max_size: 10000000\n  schemes: [http]\n  command: /bin/false {file}\n"
     program = None  # FIELDGATE
+    mode = "endpoint"
+    state_name = "state"
 
     def setUp(self):
         super().setUp()
         self.dir = tempfile.mkdtemp(prefix="fg-fwupdate-")
         self.addCleanup(shutil.rmtree, self.dir, True)
-        self.state = os.path.join(self.dir, "state")
+        self.state = os.path.join(self.dir, self.state_name)
         self.http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
         self.addCleanup(self.http.server_close)
@@ -112,7 +114,7 @@ class Base(test_devices.Base):
     def run_gateway(self, update):
         test_devices.FIELDGATE = self.program or FIELDGATE
         try:
-            gw = self.start(config(self.srv.url, self.state, update))
+            gw = self.start(config(self.srv.url, self.state, update, self.mode))
         finally:
             test_devices.FIELDGATE = FIELDGATE
         self.addCleanup(self.stopped_cleanly, gw)
@@ -245,7 +247,9 @@ class Push(Base):
 
 
 class Command(Base):
-    """update.command gets the package's path as one quoted argument."""
+    """update.command gets the package's path as one quoted argument: a
+    state directory whose name the shell would split and expand."""
+    state_name = "st'a te $(touch pwned) `touch pwned2`"
     update = ("  max_size: 10000000\n  schemes: [http]\n"
               "  command: cp {file} @DIR@/seen; echo ran >> @DIR@/ran; exit 3\n")
 
@@ -260,6 +264,20 @@ class Command(Base):
         with open(os.path.join(self.dir, "ran")) as f:
             self.assertEqual(f.read(), "ran\n")
         self.gw.wait_log(r"install command exited with status 3")
+        self.assertEqual(sorted(os.listdir(self.dir)), sorted(["ran", "seen", self.state_name]))
+
+
+class GatewayMode(Base):
+    """Object 5 is on the gateway's endpoint in gateway mode too."""
+    mode = "gateway"
+
+    def test_push_and_fail(self):
+        reg = [x for x in self.srv.registrations() if x["ep"] == "gw"][0]
+        self.assertIn("</5/0>", reg["links"])
+        self.push(b"package")
+        self.wait_fw(DOWNLOADED, 0)
+        self.execute(2)
+        self.wait_fw(DOWNLOADED, 8)
 
 
 class Limits(Base):
@@ -291,6 +309,15 @@ class Pull(Base):
         self.wait_fw(IDLE, 4)
         self.write_uri(self.base + "truncated")
         self.wait_fw(IDLE, 5)
+        self.assertFalse(os.path.exists(self.package))
+
+    def test_restart_interrupts_download(self):
+        Files.files["pkg"] = os.urandom(40000)
+        self.write_uri(self.base + "slow-pkg")
+        self.wait_fw(DOWNLOADING, 0)
+        self.gw.stop()
+        self.gw = self.run_gateway(self.update)
+        self.wait_fw(IDLE, 4)
         self.assertFalse(os.path.exists(self.package))
 
     def test_pull_then_cancel(self):
