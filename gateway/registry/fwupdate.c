@@ -57,12 +57,23 @@ struct fwu {
 
 /* ---- the state file --------------------------------------------------------------- */
 
+/* The folder, made when first needed (a gateway never updated has none).
+ * The package may be secret to the operator: the server's only. */
+static int make_dir(const struct fwu *f)
+{
+	if (mkdir(f->dir, 0700) < 0 && errno != EEXIST)
+		return log_error_errno(-errno, "Firmware update: cannot create %s: %m", f->dir);
+	return 0;
+}
+
 static void save(struct fwu *f)
 {
 	char tmp[4096];
 	FILE *fp;
 	int fd, n;
 
+	if (make_dir(f) < 0)
+		return;
 	n = snprintf(tmp, sizeof(tmp), "%s.tmp", f->statefile);
 	if (n < 0 || (size_t)n >= sizeof(tmp))
 		return;
@@ -97,14 +108,15 @@ static void copy_value(char *dst, size_t size, const char *v)
 	dst[n] = '\0';
 }
 
-/* What the state file says; a missing or unreadable file is Idle, 0. */
-static void load(struct fwu *f)
+/* What the state file says; a missing or unreadable file (false) is
+ * Idle, 0. */
+static bool load(struct fwu *f)
 {
 	char line[256];
 	FILE *fp = fopen(f->statefile, "re");
 
 	if (!fp)
-		return;
+		return false;
 	while (fgets(line, sizeof(line), fp)) {
 		char *eq = strchr(line, '=');
 		if (!eq)
@@ -126,6 +138,7 @@ static void load(struct fwu *f)
 		f->state = ST_IDLE;
 	if (f->result < 0 || f->result > 11)
 		f->result = RES_INITIAL;
+	return true;
 }
 
 /* ---- the resources ---------------------------------------------------------------- */
@@ -136,17 +149,23 @@ static void set_int(struct fwu *f, uint16_t rid, int64_t v)
 		       &(struct lwm2m_value){ .type = LWM2M_TYPE_INTEGER, .i = v });
 }
 
-/* State and result into the store (observers notified) and the file. */
+/* What f holds into the store (observers notified of changes). */
+static void publish(struct fwu *f)
+{
+	set_int(f, 3, f->state);
+	set_int(f, 5, f->result);
+	(void)self_set_text(f->r, &LWM2M_PATH(FWU_OID, 0, 6), f->name);
+	(void)self_set_text(f->r, &LWM2M_PATH(FWU_OID, 0, 7), f->ver);
+}
+
+/* A new state and result: the store and the file. */
 static void enter(struct fwu *f, int state, int result)
 {
 	if (f->state != state || f->result != result)
 		log_info("Firmware update: state %d, result %d", state, result);
 	f->state = state;
 	f->result = result;
-	set_int(f, 3, state);
-	set_int(f, 5, result);
-	(void)self_set_text(f->r, &LWM2M_PATH(FWU_OID, 0, 6), f->name);
-	(void)self_set_text(f->r, &LWM2M_PATH(FWU_OID, 0, 7), f->ver);
+	publish(f);
 	save(f);
 }
 
@@ -239,7 +258,6 @@ static void resume(struct fwu *f)
 static int fwu_new(struct gw_registry *r, struct fwu **out)
 {
 	struct fwu *f = calloc(1, sizeof(*f));
-	int e;
 
 	if (!f)
 		return -ENOMEM;
@@ -251,14 +269,10 @@ static int fwu_new(struct gw_registry *r, struct fwu **out)
 		fwu_free(f);
 		return -ENOMEM;
 	}
-	/* The package may be secret to the operator: the server's only. */
-	if (mkdir(f->dir, 0700) < 0 && errno != EEXIST) {
-		e = log_error_errno(-errno, "Firmware update: cannot create %s: %m", f->dir);
-		fwu_free(f);
-		return e;
+	if (load(f)) {
+		resume(f);
+		save(f);
 	}
-	load(f);
-	resume(f);
 	*out = f;
 	return 0;
 }
@@ -286,7 +300,7 @@ int fwupdate_start(struct gw_registry *r)
 				    &(struct lwm2m_value){ .type = LWM2M_TYPE_INTEGER, .i = protos[i] });
 	if (e < 0)
 		return e;
-	enter(r->fwu, r->fwu->state, r->fwu->result);
+	publish(r->fwu);
 	return 0;
 }
 
@@ -359,7 +373,9 @@ static int write_uri(struct fwu *f, const struct lwm2m_value *v)
 		enter(f, ST_IDLE, (int)res);
 		return 0;
 	}
-	e = gw_pkg_pull_start(f->r->event, uri, f->package, &lim, NULL, pulled, f, &f->pull);
+	e = make_dir(f);
+	if (e >= 0)
+		e = gw_pkg_pull_start(f->r->event, uri, f->package, &lim, NULL, pulled, f, &f->pull);
 	if (e < 0) {
 		log_error_errno(e, "Firmware update: cannot fetch %s: %m", uri);
 		enter(f, ST_IDLE, e == -ENOMEM ? GW_PKG_NO_MEMORY : GW_PKG_CONN_LOST);
@@ -408,7 +424,9 @@ int fwupdate_write_stream(struct gw_registry *r, uint64_t offset, const uint8_t 
 		}
 		if (f->state != ST_IDLE || f->push)
 			return -EPERM;
-		e = gw_pkg_push_start(f->package, &lim, &f->push);
+		e = make_dir(f);
+		if (e >= 0)
+			e = gw_pkg_push_start(f->package, &lim, &f->push);
 		if (e < 0) {
 			log_error_errno(e, "Firmware update: cannot create %s: %m", f->package);
 			enter(f, ST_IDLE, e == -ENOSPC ? GW_PKG_NO_SPACE : GW_PKG_NO_MEMORY);
