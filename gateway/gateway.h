@@ -158,6 +158,8 @@ struct gw_update_config {
 	/* update.command: what installs a firmware package (Object 5 Update),
 	 * "{file}" replaced by the package's path; NULL: Update fails (8). */
 	const char *command;
+	/* update.command_timeout: how long the command may run (fwupdate.c) */
+	uint64_t command_timeout_usec;
 	uint64_t max_size;   /* update.max_size: bytes, a package beyond is refused */
 	unsigned schemes;    /* update.schemes: GW_PKG_COAP... (gateway/pkg/pkg.h) allowed */
 	uint32_t timeout_s;  /* update.timeout: a pull without progress this long fails */

@@ -39,10 +39,6 @@
 enum { ST_IDLE = 0, ST_DOWNLOADING = 1, ST_DOWNLOADED = 2, ST_UPDATING = 3 };
 enum { RES_INITIAL = 0, RES_SUCCESS = 1, RES_FAILED = 8 };
 
-/* The install command's time bound: a package manager that hangs longer
- * than this is stopped and the Update fails (8). */
-#define INSTALL_TIMEOUT_USEC (15ull * 60 * 1000000)
-
 struct fwu {
 	struct gw_registry *r;
 	int state, result;
@@ -565,8 +561,9 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *ud)
 
 	(void)s;
 	(void)usec;
-	log_error("Firmware update: the install command ran longer than %llu s: stopped",
-		  (unsigned long long)(INSTALL_TIMEOUT_USEC / 1000000));
+	log_error("Firmware update: the install command ran longer than update.command_timeout (%llu s): "
+		  "stopped",
+		  (unsigned long long)(reg_config(f->r)->update.command_timeout_usec / 1000000));
 	/* Its process group: what it started goes too. */
 	if (f->pid > 0)
 		(void)kill(-f->pid, SIGKILL);
@@ -584,7 +581,7 @@ static bool under_systemd(void)
 	return getenv("INVOCATION_ID") && sd_booted() > 0;
 }
 
-static int spawn(struct fwu *f, const char *line)
+static int spawn(struct fwu *f, const char *line, uint64_t timeout_usec)
 {
 	char unit[96], maxsec[64];
 	bool sysd = under_systemd();
@@ -593,7 +590,7 @@ static int spawn(struct fwu *f, const char *line)
 
 	snprintf(unit, sizeof(unit), "--unit=fieldgate-update-%lld", (long long)time(NULL));
 	snprintf(maxsec, sizeof(maxsec), "--property=RuntimeMaxSec=%llu",
-		 (unsigned long long)(INSTALL_TIMEOUT_USEC / 1000000));
+		 (unsigned long long)(timeout_usec / 1000000));
 	pid = fork();
 	if (pid < 0)
 		return -errno;
@@ -626,7 +623,8 @@ static int spawn(struct fwu *f, const char *line)
 
 static int update(struct fwu *f)
 {
-	const char *cmd = reg_config(f->r)->update.command;
+	const struct gw_update_config *u = &reg_config(f->r)->update;
+	const char *cmd = u->command;
 	char *line;
 	int e;
 
@@ -645,13 +643,13 @@ static int update(struct fwu *f)
 		return -ENOMEM;
 	}
 	log_notice("Firmware update: running %s%s", line, under_systemd() ? " in a transient unit" : "");
-	e = spawn(f, line);
+	e = spawn(f, line, u->command_timeout_usec);
 	free(line);
 	if (e >= 0)
 		e = sd_event_add_child(f->r->event, &f->child, f->pid, WEXITED, on_child, f);
 	if (e >= 0)
-		e = sd_event_add_time_relative(f->r->event, &f->timer, CLOCK_MONOTONIC, INSTALL_TIMEOUT_USEC,
-					       0, on_timeout, f);
+		e = sd_event_add_time_relative(f->r->event, &f->timer, CLOCK_MONOTONIC,
+					       u->command_timeout_usec, 0, on_timeout, f);
 	if (e < 0) {
 		log_error_errno(e, "Firmware update: cannot run the install command: %m");
 		f->child = sd_event_source_disable_unref(f->child);

@@ -267,6 +267,37 @@ class Command(Base):
         self.assertEqual(sorted(os.listdir(self.dir)), sorted(["ran", "seen", self.state_name]))
 
 
+class CommandTimeout(Base):
+    """update.command_timeout: the command and what it started are killed."""
+    update = ("  max_size: 1000\n  schemes: [http]\n  command_timeout: 2s\n"
+              "  command: ': {file}; sleep 60 & echo $! > @DIR@/pid; wait'\n")
+
+    def test_killed_after_timeout(self):
+        self.push(b"package")
+        self.wait_fw(DOWNLOADED, 0)
+        t0 = time.monotonic()
+        self.execute(2)
+        self.wait_fw(UPDATING, 0, timeout=1.5)
+        self.wait_fw(DOWNLOADED, 8, timeout=10)
+        self.assertGreaterEqual(time.monotonic() - t0, 1.9)
+        self.gw.wait_log(r"ran longer than update.command_timeout \(2 s\): stopped")
+        self.gw.wait_log(r"install command was killed by signal 9")
+        # The background sleep of the command is gone too (its process group).
+        with open(os.path.join(self.dir, "pid")) as f:
+            pid = int(f.read())
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                with open("/proc/%d/stat" % pid) as f:
+                    if f.read().split(")")[1].split()[0] == "Z":
+                        break
+            except FileNotFoundError:
+                break
+            time.sleep(0.05)
+        else:
+            self.fail("the command's child %d still runs" % pid)
+
+
 class GatewayMode(Base):
     """Object 5 is on the gateway's endpoint in gateway mode too."""
     mode = "gateway"
