@@ -31,13 +31,13 @@ import sys
 import tempfile
 import threading
 import time
-import unittest
 
 import unittest_main
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import test_devices  # noqa: E402
+import test_journal  # noqa: E402
 from fglwm2m import records_by_path  # noqa: E402
 
 FIELDGATE = NEXT = None
@@ -296,6 +296,59 @@ class CommandTimeout(Base):
             time.sleep(0.05)
         else:
             self.fail("the command's child %d still runs" % pid)
+
+
+class UnderSystemd(Base):
+    """The daemon as systemd runs it ($INVOCATION_ID, /run/systemd/system
+    present: a mount namespace with its own /run) with a systemd-run
+    stand-in first on PATH that records its arguments and runs the command
+    the way the transient unit would: the command goes to systemd-run, with
+    --wait (its status is the command's), its own unit, the time bound."""
+    update = ("  max_size: 1000\n  schemes: [http]\n  command_timeout: 7s\n"
+              "  command: cp {file} @DIR@/seen; exit 5\n")
+
+    def setUp(self):
+        why = test_journal.namespaces_usable()
+        if why:
+            self.skipTest("no mount namespace for a /run of our own: %s" % why)
+        self.fake = tempfile.mkdtemp(prefix="fg-fwsd-")
+        self.addCleanup(shutil.rmtree, self.fake, True)
+        run, bindir = os.path.join(self.fake, "run"), os.path.join(self.fake, "bin")
+        os.makedirs(os.path.join(run, "systemd", "system"))
+        os.makedirs(bindir)
+        self.args = os.path.join(self.fake, "args")
+        self.script(os.path.join(bindir, "systemd-run"),
+                    'printf "%%s\\n" "$@" > %s\nwhile [ $# -gt 3 ]; do shift; done\nexec "$@"\n' % self.args)
+        self.program = os.path.join(self.fake, "fieldgate")
+        self.script(self.program,
+                    'export INVOCATION_ID=0123456789abcdef PATH=%s:$PATH\n'
+                    'exec %s sh -c \'mount --bind "$0" /run && shift && exec "$@"\' %s x %s "$@"\n'
+                    % (bindir, " ".join(test_journal.UNSHARE), run, FIELDGATE))
+        super().setUp()
+
+    @staticmethod
+    def script(path, body):
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\n" + body)
+        os.chmod(path, 0o755)
+
+    def test_command_in_transient_unit(self):
+        self.push(b"package")
+        self.wait_fw(DOWNLOADED, 0)
+        self.execute(2)
+        self.wait_fw(DOWNLOADED, 8)
+        self.gw.wait_log(r"in a transient unit")
+        self.gw.wait_log(r"install command exited with status 5")
+        with open(os.path.join(self.dir, "seen"), "rb") as f:
+            self.assertEqual(f.read(), b"package")
+        with open(self.args) as f:
+            args = f.read().split("\n")[:-1]
+        self.assertEqual(args[-3:], ["/bin/sh", "-c", "cp '%s' %s/seen; exit 5" % (self.package, self.dir)])
+        self.assertRegex(args[4], r"^--unit=fieldgate-update-[0-9]+$")
+        self.assertEqual(args[:4] + args[5:-3],
+                         ["--wait", "--collect", "--quiet", "--service-type=exec", "--property=RuntimeMaxSec=7",
+                          "--property=KillMode=control-group",
+                          "--description=fieldgate firmware update (Object 5)"])
 
 
 class GatewayMode(Base):
