@@ -4,7 +4,8 @@
  * process (see pull.c for why). The exit code is the gw_pkg_result. The
  * file is written as the bytes arrive, never held in memory. A partial
  * file is resumed when FILE.uri (written beside it at the start) names
- * the same URI; it is kept after a lost connection (4) for that, removed
+ * the same URI (over HTTP only when it also holds the entity's ETag or
+ * Last-Modified, sent as If-Range); it is kept after a lost connection (4) for that, removed
  * after any other failure.
  */
 #include <errno.h>
@@ -55,38 +56,51 @@ static int parse_u64(const char *s, uint64_t *v)
 	return 0;
 }
 
-/* The sidecar names the URI the partial file belongs to. */
-static bool same_uri(const char *side, const char *uri)
+/* The sidecar: the URI the partial file belongs to, then (HTTP) the
+ * validator of the entity it holds. true when it names uri; validator
+ * filled ("" without one). */
+static bool read_sidecar(struct pkg_fetch *f)
 {
-	char buf[PKG_URI_MAX + 2];
-	FILE *fp = fopen(side, "re");
-	size_t n;
+	char buf[PKG_URI_MAX + 2 + sizeof(f->validator)];
+	FILE *fp = fopen(f->side, "re");
+	size_t n, ulen = strlen(f->uri);
 
+	f->validator[0] = 0;
 	if (!fp)
 		return false;
 	n = fread(buf, 1, sizeof(buf) - 1, fp);
 	fclose(fp);
 	buf[n] = 0;
-	return strcmp(buf, uri) == 0;
+	if (strncmp(buf, f->uri, ulen) != 0 || (buf[ulen] != 0 && buf[ulen] != '\n'))
+		return false;
+	if (buf[ulen] == '\n' && strlen(buf + ulen + 1) < sizeof(f->validator))
+		strcpy(f->validator, buf + ulen + 1);
+	return true;
 }
 
-static int write_sidecar(const char *side, const char *uri)
+static int write_sidecar(const struct pkg_fetch *f, const char *validator)
 {
-	int fd = open(side, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	size_t n = strlen(uri);
+	int fd = open(f->side, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	int r = 0;
 
 	if (fd < 0)
 		return -errno;
-	if (write(fd, uri, n) != (ssize_t)n)
+	if (dprintf(fd, "%s%s%s", f->uri, validator[0] ? "\n" : "", validator) < 0)
 		r = -EIO;
 	close(fd);
 	return r;
 }
 
+int pkg_fetch_set_validator(struct pkg_fetch *f, const char *validator)
+{
+	if (strlen(validator) >= sizeof(f->validator) || strchr(validator, '\n'))
+		return -EINVAL;
+	strcpy(f->validator, validator);
+	return write_sidecar(f, validator);
+}
+
 static enum gw_pkg_result run(struct pkg_fetch *f)
 {
-	char side[4096];
 	struct pkg_uri u;
 	enum gw_pkg_result r = pkg_uri_parse(f->uri, &u);
 	uint64_t from = 0;
@@ -97,16 +111,18 @@ static enum gw_pkg_result run(struct pkg_fetch *f)
 		r = GW_PKG_UNSUPPORTED_PROTOCOL;
 	if (r != GW_PKG_OK)
 		return r;
-	if ((size_t)snprintf(side, sizeof(side), "%s.uri", f->out) >= sizeof(side))
+	if ((size_t)snprintf(f->side, sizeof(f->side), "%s.uri", f->out) >= sizeof(f->side))
 		return GW_PKG_INVALID_URI;
 	fd = open(f->out, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		log_error_errno(-errno, "Cannot open %s: %m", f->out);
 		return errno == ENOSPC || errno == EDQUOT ? GW_PKG_NO_SPACE : GW_PKG_INTEGRITY;
 	}
-	if (fstat(fd, &st) == 0 && st.st_size > 0 && same_uri(side, f->uri))
+	if (fstat(fd, &st) == 0 && st.st_size > 0 && read_sidecar(f))
 		from = (uint64_t)st.st_size;
-	if (from == 0 && (ftruncate(fd, 0) < 0 || write_sidecar(side, f->uri) < 0)) {
+	if (from == 0)
+		f->validator[0] = 0;
+	if (from == 0 && (ftruncate(fd, 0) < 0 || write_sidecar(f, "") < 0)) {
 		log_error_errno(-errno, "Cannot prepare %s: %m", f->out);
 		r = GW_PKG_NO_SPACE;
 	} else if (u.scheme & (GW_PKG_HTTP | GW_PKG_HTTPS)) {
@@ -118,7 +134,7 @@ static enum gw_pkg_result run(struct pkg_fetch *f)
 		r = errno == ENOSPC || errno == EDQUOT ? GW_PKG_NO_SPACE : GW_PKG_INTEGRITY;
 	close(fd);
 	if (r != GW_PKG_CONN_LOST) {
-		unlink(side);
+		unlink(f->side);
 		if (r != GW_PKG_OK)
 			unlink(f->out);
 	}

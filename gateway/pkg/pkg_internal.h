@@ -44,8 +44,16 @@ struct pkg_fetch {
 	const char *uri;
 	const char *out;
 	struct gw_pkg_limits lim;
-	FILE *progress; /* "got total\n" lines, or NULL */
+	FILE *progress;  /* "got total\n" lines, or NULL */
+	char side[4096]; /* the sidecar: out ".uri" */
+	/* HTTP: the partial file's validator (its ETag, else Last-Modified)
+	 * from the sidecar's second line, "" when none. */
+	char validator[256];
 };
+
+/* Record the validator of the response being written (HTTP) in the
+ * sidecar, so a resume can ask for the same entity (If-Range). */
+int pkg_fetch_set_validator(struct pkg_fetch *f, const char *validator);
 
 /* Fetch into f->out; the result, f->out complete or (CONN_LOST,
  * resumable) partial or removed. In fetch_http.c / fetch_coap.c: */

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,22 +62,16 @@ static void pull_free(struct gw_pkg_pull *p)
 	free(p);
 }
 
-static int on_pipe(sd_event_source *s, int fd, uint32_t revents, void *ud)
+/* Read what the child wrote: the last whole "got total" line into *got and
+ * *total; whether there was one. */
+static bool read_progress(struct gw_pkg_pull *p, uint64_t *got, uint64_t *total, bool *eof)
 {
-	struct gw_pkg_pull *p = ud;
 	char buf[512];
-	ssize_t n = read(fd, buf, sizeof(buf));
+	bool any = false;
+	ssize_t n = read(p->pipefd, buf, sizeof(buf));
 
-	(void)revents;
-	if (n <= 0) {
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return 0;
-		/* The child closed its end: its exit follows on the pidfd. */
-		sd_event_source_set_enabled(s, SD_EVENT_OFF);
-		return 0;
-	}
+	*eof = n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
 	for (ssize_t i = 0; i < n; i++) {
-		uint64_t got, total;
 		if (buf[i] != '\n') {
 			if (p->nline < sizeof(p->line) - 1)
 				p->line[p->nline++] = buf[i];
@@ -84,9 +79,27 @@ static int on_pipe(sd_event_source *s, int fd, uint32_t revents, void *ud)
 		}
 		p->line[p->nline] = 0;
 		p->nline = 0;
-		if (p->progress && sscanf(p->line, "%" SCNu64 " %" SCNu64, &got, &total) == 2)
-			p->progress(p->ud, got, total);
+		if (sscanf(p->line, "%" SCNu64 " %" SCNu64, got, total) == 2)
+			any = true;
 	}
+	return any;
+}
+
+static int on_pipe(sd_event_source *s, int fd, uint32_t revents, void *ud)
+{
+	struct gw_pkg_pull *p = ud;
+	uint64_t got, total;
+	bool eof;
+
+	(void)fd;
+	(void)revents;
+	bool any = read_progress(p, &got, &total, &eof);
+	/* The child closed its end: its exit follows on the pidfd. */
+	if (eof)
+		sd_event_source_set_enabled(s, SD_EVENT_OFF);
+	/* Last: the callback may cancel the pull (and free p). */
+	if (any && p->progress)
+		p->progress(p->ud, got, total);
 	return 0;
 }
 
@@ -125,9 +138,6 @@ static int on_exit_fd(sd_event_source *s, int fd, uint32_t revents, void *ud)
 	if (waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
 		return 0;
 	p->pid = 0;
-	/* The last progress lines, written before the exit. */
-	if (p->pipefd >= 0)
-		on_pipe(p->pipe, p->pipefd, 0, p);
 	res = exit_result(&si);
 	if (res == GW_PKG_OK) {
 		if (stat(p->dest, &st) == 0)
@@ -231,6 +241,9 @@ int gw_pkg_pull_start(sd_event *ev, const char *uri, const char *dest, const str
 		goto fail;
 	}
 	r = sd_event_add_io(ev, &p->child, p->pidfd, EPOLLIN, on_exit_fd, p);
+	/* The progress the child wrote before it exited comes before done(). */
+	if (r >= 0)
+		r = sd_event_source_set_priority(p->child, SD_EVENT_PRIORITY_NORMAL + 1);
 	if (r >= 0)
 		r = sd_event_add_io(ev, &p->pipe, p->pipefd, EPOLLIN, on_pipe, p);
 	if (r < 0)

@@ -323,6 +323,27 @@ class Stream(Block1Case):
         self.assertEqual(self.read_text("/3303/0/5750"), big.decode())
 
 
+class StreamEndpointGone(Block1Case):
+    """A stream whose endpoint is removed mid-transfer: the op hears of it."""
+    client_args = Stream.client_args
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.cl.cmd("add-instance ep0 /5/0")
+
+    def test_endpoint_removed_aborts_once(self):
+        self.code(self.put("/5/0/0", b"a" * 1024, [b1(0, True)], options_ct=[ct(OPAQUE)]), "2.31")
+        self.cl.wait(lambda x: x.startswith("stream ep0 /5/0/0 off=0 "))
+        self.cl.send("remove ep0")
+        self.assertEqual(self.cl.wait(lambda x: x.startswith("stream-abort "), timeout=10),
+                         "stream-abort ep0 /5/0/0 at=1024")
+        self.assertRaises(TimeoutError, self.cl.wait, lambda x: x.startswith("stream-abort "), timeout=1)
+
+    def tearDown(self):
+        self.assertIsNone(self.cl.proc.poll(), "the client died")
+
+
 class Crash(Block1Case):
     """The two sequences of issue 11, item 1, replayed as found, with the
     client's default bounds."""
