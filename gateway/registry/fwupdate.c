@@ -94,46 +94,79 @@ static void save(struct fwu *f)
 	}
 }
 
-static void copy_value(char *dst, size_t size, const char *v)
+static void copy_span(char *dst, size_t size, const char *v, size_t n)
 {
-	size_t n = strcspn(v, "\n");
-
 	if (n >= size)
 		n = size - 1;
 	memcpy(dst, v, n);
 	dst[n] = '\0';
 }
 
+static void copy_value(char *dst, size_t size, const char *v)
+{
+	copy_span(dst, size, v, strcspn(v, "\n"));
+}
+
+/* A decimal in [0, max], else 0. */
+static int small_int(const char *v, size_t n, int max)
+{
+	int x = 0;
+
+	if (n == 0 || n > 3)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return 0;
+		x = x * 10 + (v[i] - '0');
+	}
+	return x <= max ? x : 0;
+}
+
+void fwupdate_saved_parse(const char *text, size_t len, struct fwupdate_saved *out)
+{
+	const char *p = text, *end = text + len;
+
+	memset(out, 0, sizeof(*out));
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p)), *eol = nl ? nl : end;
+		const char *eq = memchr(p, '=', (size_t)(eol - p));
+		if (eq) {
+			size_t kl = (size_t)(eq - p), vl = (size_t)(eol - eq - 1);
+			const char *v = eq + 1;
+			if (kl == 5 && !memcmp(p, "state", 5))
+				out->state = small_int(v, vl, ST_UPDATING);
+			else if (kl == 6 && !memcmp(p, "result", 6))
+				out->result = small_int(v, vl, 11);
+			else if (kl == 4 && !memcmp(p, "from", 4))
+				copy_span(out->from, sizeof(out->from), v, vl);
+			else if (kl == 4 && !memcmp(p, "name", 4))
+				copy_span(out->name, sizeof(out->name), v, vl);
+			else if (kl == 7 && !memcmp(p, "version", 7))
+				copy_span(out->ver, sizeof(out->ver), v, vl);
+		}
+		p = eol + 1;
+	}
+}
+
 /* What the state file says; a missing or unreadable file (false) is
  * Idle, 0. */
 static bool load(struct fwu *f)
 {
-	char line[256];
+	char text[1024];
+	struct fwupdate_saved s;
+	size_t n;
 	FILE *fp = fopen(f->statefile, "re");
 
 	if (!fp)
 		return false;
-	while (fgets(line, sizeof(line), fp)) {
-		char *eq = strchr(line, '=');
-		if (!eq)
-			continue;
-		*eq++ = '\0';
-		if (!strcmp(line, "state"))
-			f->state = atoi(eq);
-		else if (!strcmp(line, "result"))
-			f->result = atoi(eq);
-		else if (!strcmp(line, "from"))
-			copy_value(f->from, sizeof(f->from), eq);
-		else if (!strcmp(line, "name"))
-			copy_value(f->name, sizeof(f->name), eq);
-		else if (!strcmp(line, "version"))
-			copy_value(f->ver, sizeof(f->ver), eq);
-	}
+	n = fread(text, 1, sizeof(text), fp);
 	fclose(fp);
-	if (f->state < ST_IDLE || f->state > ST_UPDATING)
-		f->state = ST_IDLE;
-	if (f->result < 0 || f->result > 11)
-		f->result = RES_INITIAL;
+	fwupdate_saved_parse(text, n, &s);
+	f->state = s.state;
+	f->result = s.result;
+	memcpy(f->from, s.from, sizeof(f->from));
+	memcpy(f->name, s.name, sizeof(f->name));
+	memcpy(f->ver, s.ver, sizeof(f->ver));
 	return true;
 }
 

@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,3 +37,14 @@ int fwupdate_write_stream(struct gw_registry *r, uint64_t offset, const uint8_t 
 			  unsigned flags);
 /* Execute of /5/0/2 Update or /5/0/10 Cancel: 0 or a negative errno. */
 int fwupdate_execute(struct gw_registry *r, uint16_t rid);
+
+/* What state_dir/firmware/state keeps ("key=value" lines). */
+struct fwupdate_saved {
+	int state, result;      /* /5/0/3, /5/0/5 */
+	char from[64];          /* the version that ran the Update */
+	char name[64], ver[64]; /* /5/0/6, /5/0/7: what the last Update installed */
+};
+/* The file's text (len bytes, no NUL needed) into out: unknown keys and
+ * lines without '=' are skipped, values cut to the fields' size, a state
+ * or result out of range is 0. Never fails. */
+void fwupdate_saved_parse(const char *text, size_t len, struct fwupdate_saved *out);
