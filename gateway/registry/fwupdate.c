@@ -568,7 +568,7 @@ static void update_ended(struct fwu *f, bool ok)
 	 * tells by its version whether the package replaced it. */
 	log_notice("Firmware update: the install command succeeded; restarting on the new version");
 	if (f->r->reboot_fn)
-		f->r->reboot_fn(f->r->reboot_ud, false);
+		f->r->reboot_fn(f->r->reboot_ud, GW_RESTART_UPDATE);
 }
 
 static int on_child(sd_event_source *s, const siginfo_t *si, void *ud)

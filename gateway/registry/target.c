@@ -195,7 +195,8 @@ static int gw_execute(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *
 	if (r->reboot_fn && path->len == 3 && path->id[LWM2M_OID] == 3 && path->id[LWM2M_IID] == 0 &&
 	    (path->id[LWM2M_RID] == 4 || path->id[LWM2M_RID] == 5)) {
 		done(done_ctx, 0);
-		r->reboot_fn(r->reboot_ud, path->id[LWM2M_RID] == 5);
+		r->reboot_fn(r->reboot_ud,
+			     path->id[LWM2M_RID] == 5 ? GW_RESTART_FACTORY_RESET : GW_RESTART_REBOOT);
 		return 0;
 	}
 	/* Object 5: Update, Cancel. */

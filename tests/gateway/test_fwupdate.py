@@ -45,10 +45,10 @@ OPAQUE = 42
 IDLE, DOWNLOADING, DOWNLOADED, UPDATING = 0, 1, 2, 3
 
 
-def config(url, state, update, mode="endpoint"):
-    return ("gateway:\n  name: gw\n  state_dir: \"%s\"\n  profiles_path: %s\n  status_socket: @SOCK@\n"
+def config(url, state, update, mode="endpoint", reboot="daemon"):
+    return ("gateway:\n  name: gw\n  reboot: %s\n  state_dir: \"%s\"\n  profiles_path: %s\n  status_socket: @SOCK@\n"
             "log:\n  level: debug\nlwm2m:\n  mode: %s\n  lifetime: 60s\n  servers:\n    - uri: %s\n"
-            "update:\n%sdevices: []\n" % (state, test_devices.PROFILES, mode, url, update))
+            "update:\n%sdevices: []\n" % (reboot, state, test_devices.PROFILES, mode, url, update))
 
 
 class Files(http.server.BaseHTTPRequestHandler):
@@ -97,6 +97,7 @@ class Base(test_devices.Base):
     update = "  max_size: 10000000\n  schemes: [http]\n  command: /bin/false {file}\n"
     program = None  # FIELDGATE
     mode = "endpoint"
+    reboot = "daemon"
     state_name = "state"
 
     def setUp(self):
@@ -114,7 +115,7 @@ class Base(test_devices.Base):
     def run_gateway(self, update):
         test_devices.FIELDGATE = self.program or FIELDGATE
         try:
-            gw = self.start(config(self.srv.url, self.state, update, self.mode))
+            gw = self.start(config(self.srv.url, self.state, update, self.mode, self.reboot))
         finally:
             test_devices.FIELDGATE = FIELDGATE
         self.addCleanup(self.stopped_cleanly, gw)
@@ -468,12 +469,18 @@ class RealUpdate(Base):
         self.assertIsNone(self.gw.proc.poll())
 
     def test_same_version_is_failure(self):
+        """Also with gateway.reboot: host: an update restarts the daemon,
+        never the host (logind is not asked)."""
         self.gw.stop()
+        self.reboot = "host"
         self.gw = self.run_gateway("  max_size: 1000000\n  schemes: [http]\n  command: /bin/true {file}\n")
         self.push(b"not a new fieldgate")
         self.wait_fw(DOWNLOADED, 0)
         self.execute(2)
+        self.gw.wait_log(r"Firmware update installed: de-registering, then starting the new program")
         self.gw.wait_log(r"Starting again: ", timeout=30)
+        self.assertFalse([x for x in self.gw.log if "logind" in x or "Rebooting" in x or "again instead" in x
+                              or "Cannot connect to the system bus" in x])
         self.srv.wait_event("register", ep="gw", timeout=30)
         self.wait_fw(DOWNLOADED, 8)
         self.assertEqual(self.value("gw", "/3/0/3"), test_devices.VERSION)
