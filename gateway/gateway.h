@@ -163,7 +163,7 @@ struct gw_update_config {
 	uint64_t max_size;   /* update.max_size: bytes, a package beyond is refused */
 	unsigned schemes;    /* update.schemes: GW_PKG_COAP... (gateway/pkg/pkg.h) allowed */
 	uint32_t timeout_s;  /* update.timeout: a pull without progress this long fails */
-	const char *ca_file; /* update.ca_certificate: trust anchors for https/coaps pulls; NULL: the system's */
+	const char *ca_file; /* update.ca_certificate: https trust anchors; NULL: the system's */
 };
 
 struct gw_config {

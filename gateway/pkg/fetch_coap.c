@@ -25,6 +25,9 @@ struct cget {
 	unsigned num, szx; /* the next block to ask for */
 	uint8_t token[8];
 	size_t token_len;
+	uint8_t etag[8]; /* of the first block: the others must have it */
+	size_t etag_len;
+	bool have_etag;
 	bool waiting, ask_next;
 	bool done;
 	enum gw_pkg_result res;
@@ -131,6 +134,20 @@ static void on_block(struct cget *g, const coap_session_t *s, const coap_pdu_t *
 	size_t len = 0;
 	uint64_t offset = 0;
 
+	coap_opt_t *etag = coap_check_option(rcv, COAP_OPTION_ETAG, &it);
+	size_t elen = etag ? coap_opt_length(etag) : 0;
+
+	/* Blocks of one representation (RFC 7959 2.4): a resource that
+	 * changes in the middle would give a file of two. */
+	if (!g->have_etag) {
+		g->have_etag = true;
+		g->etag_len = elen <= sizeof(g->etag) ? elen : 0;
+		if (g->etag_len)
+			memcpy(g->etag, coap_opt_value(etag), g->etag_len);
+	} else if (elen != g->etag_len || (elen && memcmp(coap_opt_value(etag), g->etag, elen) != 0)) {
+		log_error("Fetching %s: the resource changed during the transfer (ETag)", g->f->uri);
+		return finish(g, GW_PKG_INTEGRITY);
+	}
 	coap_get_data(rcv, &len, &data);
 	if (size2 && !g->total) {
 		g->total = coap_decode_var_bytes8(coap_opt_value(size2), coap_opt_length(size2));

@@ -251,14 +251,15 @@ static void test_update_section(void **state)
 	static const struct {
 		const char *yaml, *msg;
 	} bad[] = {
-		{ "update: {command: 'dpkg -i pkg.deb'}",
-		  "c.yaml:3:19: 'update.command' must contain {file} (the package's path), got 'dpkg -i pkg.deb'" },
-		{ "update: {schemes: [https, ftp]}",
-		  "c.yaml:3:27: unknown scheme 'ftp' in 'update.schemes' (expected one of coap, coaps, http, https)" },
-		{ "update: {schemes: [http, http]}", "c.yaml:3:26: scheme 'http' is listed twice in 'update.schemes'" },
-		{ "update: {schemes: []}",
-		  "c.yaml:3:19: 'update.schemes' must be a list of one or more of coap, coaps, http, https, got "
-		  "a sequence" },
+		{ "update: {command: 'dpkg -i pkg.deb'}", "c.yaml:3:19: 'update.command' must contain {file} "
+							  "(the package's path), got 'dpkg -i pkg.deb'" },
+		{ "update: {schemes: [https, ftp]}", "c.yaml:3:27: unknown scheme 'ftp' in 'update.schemes' "
+						     "(expected one of coap, coaps, http, https)" },
+		{ "update: {schemes: [http, http]}",
+		  "c.yaml:3:26: scheme 'http' is listed twice in 'update.schemes'" },
+		{ "update: {schemes: []}", "c.yaml:3:19: 'update.schemes' must be a list of one or more of "
+					   "coap, coaps, http, https, got "
+					   "a sequence" },
 		{ "update: {max_size: 0}", NULL },
 		{ "update: {timeout: 0}", NULL },
 		{ "update: {timeout: 1500ms}", NULL },

@@ -17,7 +17,11 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "gateway"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lwm2m-server"))
 import unittest_main  # noqa: E402
+from rawcoap import ACK, O_BLOCK2, block, block_opt, code, decode, encode, uri_path  # noqa: E402
+
+O_ETAG = 4
 
 FIELDGATE = os.path.abspath(sys.argv.pop(1))
 TOOL = os.path.abspath(sys.argv.pop(1))
@@ -119,6 +123,43 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
 
 
+class CoapStub:
+    """A CoAP server by hand (rawcoap) for what coap-server cannot be
+    told to do: /changing answers Block2 GETs of PKG with an ETag that
+    changes from block 2 on (the resource replaced mid-transfer); /silent
+    never answers."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.stop.is_set():
+            try:
+                data, addr = self.sock.recvfrom(2048)
+            except socket.timeout:
+                continue
+            m = decode(data)
+            if uri_path(m) != ["changing"]:
+                continue
+            num = (block(m, O_BLOCK2) or (0, 0, 6))[0]
+            chunk = PKG[num * 1024:(num + 1) * 1024]
+            more = (num + 1) * 1024 < len(PKG)
+            etag = b"\x01" if num < 2 else b"\x02"
+            self.sock.sendto(encode(ACK, code(2, 5), m["mid"], m["token"],
+                                    [(O_ETAG, etag), (O_BLOCK2, block_opt(num, more, 6))], chunk), addr)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+        self.sock.close()
+
+
 class PullTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -135,6 +176,8 @@ class PullTest(unittest.TestCase):
         cls.coapd = subprocess.Popen(["coap-server-notls", "-A", "127.0.0.1", "-p", str(cls.coap_port), "-d", "4"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cls.coap = "coap://127.0.0.1:%d" % cls.coap_port
+        cls.stub = CoapStub()
+        cls.stub_uri = "coap://127.0.0.1:%d" % cls.stub.port
         src = os.path.join(cls.tmp, "src")
         with open(src, "wb") as f:
             f.write(PKG)
@@ -152,6 +195,7 @@ class PullTest(unittest.TestCase):
         Handler.release.set()
         cls.httpd.shutdown()
         cls.httpd.server_close()
+        cls.stub.close()
         cls.coapd.terminate()
         cls.coapd.wait(10)
         shutil.rmtree(cls.tmp)
@@ -275,6 +319,16 @@ class PullTest(unittest.TestCase):
         self.assertEqual(self.fetch("coap://127.0.0.1:%d/pkg" % free_port(socket.SOCK_DGRAM), timeout=3),
                          CONN_LOST)
         self.assertEqual(self.fetch("http://no-such-host.invalid/pkg", timeout=5), CONN_LOST)
+
+    def test_coap_resource_changed(self):
+        # Blocks of two representations (ETag changes): not one package.
+        self.assertEqual(self.fetch(self.stub_uri + "/changing"), INTEGRITY)
+        self.assert_gone()
+
+    def test_coap_timeout(self):
+        t0 = time.monotonic()
+        self.assertEqual(self.fetch(self.stub_uri + "/silent", timeout=2), CONN_LOST)
+        self.assertLess(time.monotonic() - t0, 20)
 
     def test_truncated(self):
         self.assertEqual(self.fetch(self.http + "/trunc"), INTEGRITY)
