@@ -53,7 +53,7 @@ def config(url, state, update, mode="endpoint", reboot="daemon"):
 
 class Files(http.server.BaseHTTPRequestHandler):
     """GET /<name>: the bytes of files[name]; /truncated: announces 4096
-    bytes, sends 1000 and closes; /slow: the body in pieces, 0.3 s apart."""
+    bytes, sends 1000 and closes; /slow-NAME: the body in 4 pieces, 0.5 s apart."""
     files = {}
 
     def do_GET(self):
@@ -77,7 +77,7 @@ class Files(http.server.BaseHTTPRequestHandler):
             for i in range(0, len(body), len(body) // 4 + 1):
                 self.wfile.write(body[i:i + len(body) // 4 + 1])
                 self.wfile.flush()
-                time.sleep(0.3)
+                time.sleep(0.5)
         else:
             self.wfile.write(body)
 
@@ -276,11 +276,15 @@ class CommandTimeout(Base):
     def test_killed_after_timeout(self):
         self.push(b"package")
         self.wait_fw(DOWNLOADED, 0)
+        obs = self.observe()
         t0 = time.monotonic()
         self.execute(2)
-        self.wait_fw(UPDATING, 0, timeout=1.5)
         self.wait_fw(DOWNLOADED, 8, timeout=10)
         self.assertGreaterEqual(time.monotonic() - t0, 1.9)
+        deadline = time.monotonic() + 10
+        while self.seen(obs)[-1:] != [(DOWNLOADED, 8)] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(self.seen(obs), [(DOWNLOADED, 0), (UPDATING, 0), (DOWNLOADED, 8)])
         self.gw.wait_log(r"ran longer than update.command_timeout \(2 s\): stopped")
         self.gw.wait_log(r"install command was killed by signal 9")
         # The background sleep of the command is gone too (its process group).
