@@ -33,7 +33,7 @@ struct daemon {
 	struct gw_metrics_file *metrics;
 	size_t objects_loaded;
 	bool stopping;
-	int reboot; /* the server asked: 1 Reboot, 2 Factory Reset */
+	int reboot; /* the server asked: 1 + enum gw_restart, 0: nothing */
 	sd_event_source *reboot_ev;
 	char status[256];
 };
@@ -402,6 +402,14 @@ static void on_shutdown_done(void *ud)
 	sd_event_exit(d->event, 0);
 }
 
+/* Whether the restart asked for re-executes the daemon (not the host's
+ * reboot, not a plain stop). */
+static bool reexecs(const struct daemon *d)
+{
+	return d->reboot &&
+	       (d->reboot - 1 == GW_RESTART_UPDATE || config_of(d)->gateway.reboot == GW_REBOOT_DAEMON);
+}
+
 /* De-register every endpoint, then leave the loop. */
 static int stop(struct daemon *d)
 {
@@ -409,7 +417,7 @@ static int stop(struct daemon *d)
 	/* A Reboot that starts the daemon again is, for systemd, a reload:
 	 * STOPPING=1 would have it stop the service, while the same process
 	 * (re-executed) says READY=1 again. */
-	if (d->reboot && config_of(d)->gateway.reboot == GW_REBOOT_DAEMON)
+	if (reexecs(d))
 		sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reboot: de-registering",
 			   (unsigned long long)now_monotonic_usec());
 	else
@@ -455,19 +463,22 @@ static int on_reboot(sd_event_source *s, void *ud)
 	d->reboot_ev = sd_event_source_disable_unref(d->reboot_ev);
 	if (d->stopping)
 		return 0;
-	log_notice("The LwM2M server asked for a %s: de-registering, then %s",
-		   d->reboot == 2 ? "Factory Reset" : "Reboot",
-		   config_of(d)->gateway.reboot == GW_REBOOT_HOST ? "rebooting the host" : "starting again");
+	if (d->reboot - 1 == GW_RESTART_UPDATE)
+		log_notice("Firmware update installed: de-registering, then starting the new program");
+	else
+		log_notice("The LwM2M server asked for a %s: de-registering, then %s",
+			   d->reboot - 1 == GW_RESTART_FACTORY_RESET ? "Factory Reset" : "Reboot",
+			   reexecs(d) ? "starting again" : "rebooting the host");
 	return stop(d);
 }
 
-static void reboot_requested(void *ud, bool factory_reset)
+static void reboot_requested(void *ud, enum gw_restart what)
 {
 	struct daemon *d = ud;
 
 	if (d->stopping || d->reboot)
 		return;
-	d->reboot = factory_reset ? 2 : 1;
+	d->reboot = 1 + (int)what;
 	if (sd_event_add_defer(d->event, &d->reboot_ev, on_reboot, d) < 0) {
 		log_oom();
 		d->reboot = 0;
@@ -489,6 +500,9 @@ static int setup_loop(struct daemon *d)
 	sigemptyset(&mask);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaddset(&mask, sigs[i]);
+	/* SIGCHLD too: sd_event_add_child() (the firmware update's install
+	 * command) wants it blocked in every thread. */
+	sigaddset(&mask, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return log_error_errno(errno, "Failed to block signals: %m");
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
@@ -578,7 +592,7 @@ int gw_daemon_run(const struct gw_options *opt)
 	if (opt->log_level >= 0)
 		log_set_max_level(opt->log_level);
 
-	log_info("fieldgate %s starting, configuration %s", FIELDGATE_VERSION, opt->config_path);
+	log_info("fieldgate %s starting, configuration %s", gw_version, opt->config_path);
 	raise_fd_limit();
 	reserve_low_fds();
 	r = load_all(opt->config_path, NULL, &diag, NULL, &d.config, &d.registry, &d.objects_loaded);
@@ -620,7 +634,7 @@ int gw_daemon_run(const struct gw_options *opt)
 	gw_metrics_file_apply(d.metrics, gw_registry_config(d.devices));
 
 	sd_notifyf(0, "READY=1\nSTATUS=%s", d.status);
-	log_notice("fieldgate %s ready: %s", FIELDGATE_VERSION, d.status);
+	log_notice("fieldgate %s ready: %s", gw_version, d.status);
 
 	r = sd_event_loop(d.event);
 	if (r < 0) {
@@ -629,8 +643,10 @@ int gw_daemon_run(const struct gw_options *opt)
 	}
 	log_info("Stopped");
 	ret = r == 0 ? 0 : 1;
-	if (ret == 0 && d.reboot)
-		ret = gw_reboot_finish(config_of(&d), d.reboot == 2);
+	if (ret == 0 && d.reboot - 1 == GW_RESTART_UPDATE)
+		ret = GW_DAEMON_REEXEC;
+	else if (ret == 0 && d.reboot)
+		ret = gw_reboot_finish(config_of(&d), d.reboot - 1 == GW_RESTART_FACTORY_RESET);
 out:
 	gw_metrics_file_free(d.metrics);
 	gw_status_server_free(d.status_server);

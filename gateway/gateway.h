@@ -158,6 +158,8 @@ struct gw_update_config {
 	/* update.command: what installs a firmware package (Object 5 Update),
 	 * "{file}" replaced by the package's path; NULL: Update fails (8). */
 	const char *command;
+	/* update.command_timeout: how long the command may run (fwupdate.c) */
+	uint64_t command_timeout_usec;
 	uint64_t max_size;   /* update.max_size: bytes, a package beyond is refused */
 	unsigned schemes;    /* update.schemes: GW_PKG_COAP... (gateway/pkg/pkg.h) allowed */
 	uint32_t timeout_s;  /* update.timeout: a pull without progress this long fails */
@@ -519,6 +521,11 @@ int gw_daemon_run(const struct gw_options *opt);
  * again with its arguments (exit 1 if it cannot, which the unit's
  * Restart=on-failure restarts). */
 #define GW_DAEMON_REEXEC 100
+
+/* The version this program reports (/3/0/3, /5/0/7, status, metrics):
+ * FIELDGATE_VERSION, from one small compilation unit (version.c) so the
+ * tests can link a second program that differs only in it. */
+extern const char gw_version[];
 
 /* Factory Reset (reboot.c): remove the devices the LwM2M server created
  * (*.yaml of remote_dir, may be NULL) and the client's bootstrap results

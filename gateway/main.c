@@ -148,7 +148,7 @@ int main(int argc, char **argv)
 			bool any = false;
 
 			/* The bridge kinds this build has (bridges/meson.build). */
-			printf("fieldgate %s\nbridges:", FIELDGATE_VERSION);
+			printf("fieldgate %s\nbridges:", gw_version);
 			for (size_t i = 0; bridge_kind_name(i); i++)
 				if (bridge_kind_find(bridge_kind_name(i))) {
 					printf(" %s", bridge_kind_name(i));
@@ -211,14 +211,24 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "check") == 0)
 		return gw_check(&opt, stdout, stderr);
 	if (strcmp(cmd, "run") == 0) {
+		/* The program's path, read now: once a firmware update has
+		 * replaced the file, /proc/self/exe names the old, deleted one. */
+		char self[4096];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 		int r = gw_daemon_run(&opt);
 		if (r != GW_DAEMON_REEXEC)
 			return r;
-		/* The server's Reboot: the same program and arguments, a fresh
-		 * process image (same PID, so systemd keeps tracking it). */
-		log_notice("Starting again");
-		execv("/proc/self/exe", argv);
-		log_error_errno(-errno, "Cannot execute /proc/self/exe again: %m");
+		if (n <= 0 || (size_t)n >= sizeof(self) - 1)
+			strcpy(self, "/proc/self/exe");
+		else
+			self[n] = '\0';
+		/* The server's Reboot or a firmware update: the program at the
+		 * same path (the new one after an update) with the same
+		 * arguments, a fresh process image (same PID, so systemd keeps
+		 * tracking it). */
+		log_notice("Starting again: %s", self);
+		execv(self, argv);
+		log_error_errno(-errno, "Cannot execute %s again: %m", self);
 		return 1;
 	}
 	return usage_error("unknown command '%s'", cmd);

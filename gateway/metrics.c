@@ -281,7 +281,7 @@ int gw_metrics_text(const struct gw_registry *r, bool openmetrics, FILE *f)
 	}
 	family(&o, "fieldgate_", "info", false, "fieldgate's version, the gateway's name and LwM2M mode");
 	labels[0] = "version";
-	labels[1] = FIELDGATE_VERSION;
+	labels[1] = gw_version;
 	labels[2] = "gateway";
 	labels[3] = info.config->gateway.name;
 	labels[4] = "mode";

@@ -100,7 +100,7 @@ int gw_status_json(const struct gw_registry *r, FILE *out)
 	clock_gettime(CLOCK_REALTIME, &now);
 	add(doc, "format", json_object_new_string("fieldgate-status"));
 	add(doc, "format_version", json_object_new_int(FORMAT_VERSION));
-	add(doc, "version", json_object_new_string(FIELDGATE_VERSION));
+	add(doc, "version", json_object_new_string(gw_version));
 	add(doc, "time", seconds((uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u));
 
 	o = json_object_new_object();

@@ -5,6 +5,7 @@
  * generations live here too: each device keeps the one it was built from.
  */
 #include "gateway/registry/registry_internal.h"
+#include "gateway/registry/fwupdate.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -251,6 +252,7 @@ struct gw_registry *gw_registry_free(struct gw_registry *r)
 	fielddev_free(r);
 	swmgmt_free(r);
 	health_stop(r);
+	fwupdate_stop(r);
 	lwm2m_store_free(r->gw_store);
 	servers_clear(r);
 	sd_event_source_disable_unref(r->change_timer);

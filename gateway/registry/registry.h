@@ -105,10 +105,18 @@ void gw_registry_on_remote(struct gw_registry *r, gw_remote_fn fn, void *ud);
 typedef int (*gw_bundle_fn)(void *ud, const struct gw_remote_change *ch, int (*commit)(void *cud), void *cud,
 			    char *why, size_t size);
 void gw_registry_on_bundle(struct gw_registry *r, gw_bundle_fn fn, void *ud);
-/* The server executed Reboot (/3/0/4, factory_reset false) or Factory
- * Reset (/3/0/5) on the gateway's Device object; called after the 2.04 is
- * decided, from inside the request: act later (a deferred event). */
-typedef void (*gw_reboot_fn)(void *ud, bool factory_reset);
+/* The server executed Reboot (/3/0/4) or Factory Reset (/3/0/5) on the
+ * gateway's Device object, or a firmware update was installed; called
+ * after the 2.04 is decided, from inside the request: act later (a
+ * deferred event). */
+enum gw_restart {
+	GW_RESTART_REBOOT,        /* /3/0/4: as gateway.reboot says */
+	GW_RESTART_FACTORY_RESET, /* /3/0/5 */
+	/* A firmware update installed (Object 5, fwupdate.c): the daemon
+	 * starts again on the new program, whatever gateway.reboot says. */
+	GW_RESTART_UPDATE,
+};
+typedef void (*gw_reboot_fn)(void *ud, enum gw_restart what);
 void gw_registry_on_reboot(struct gw_registry *r, gw_reboot_fn fn, void *ud);
 
 /* Would applying c leave the endpoints registered (the settings every

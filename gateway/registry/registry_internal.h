@@ -24,6 +24,7 @@
  *                profile for (bridge_host.generated)
  *   genprof.c    the profiles bridges generated, shared by name
  *   status.c     counts and the `fieldgate status` table
+ *   fwupdate.c   Object 5 of the gateway's endpoint (fwupdate.h)
  *   fielddev.c   Object 26242: every device an instance; the server's
  *                Create, Write and Delete handed to the daemon
  *   swmgmt.c     Object 9: profile bundles, every installed one an
@@ -186,6 +187,7 @@ struct gw_registry {
 	void *reboot_ud;
 	sd_event_source *health_timer;
 	struct modem *modem;        /* ModemManager's view (modem.c), NULL: not asked yet */
+	struct fwu *fwu;            /* Object 5 of the gateway (fwupdate.c), NULL: none */
 	char modem_if[IF_NAMESIZE]; /* the interface it was asked about */
 };
 

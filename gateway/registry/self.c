@@ -6,6 +6,7 @@
  * resumed with the devices once the servers' addresses are known.
  */
 #include "gateway/registry/registry_internal.h"
+#include "gateway/registry/fwupdate.h"
 
 #include <errno.h>
 
@@ -27,7 +28,7 @@ static int gateway_store(struct gw_registry *r, struct lwm2m_store **out)
 	if (e >= 0)
 		e = device_set_text(s, "/3/0/2", reg_config(r)->gateway.name);
 	if (e >= 0)
-		e = device_set_text(s, "/3/0/3", FIELDGATE_VERSION);
+		e = device_set_text(s, "/3/0/3", gw_version);
 	if (e >= 0)
 		e = device_set_int(s, "/3/0/11/0", 0);
 	if (e >= 0)
@@ -47,6 +48,8 @@ int self_start(struct gw_registry *r)
 
 	if (e < 0)
 		return log_error_errno(e, "Cannot build the gateway's Device object: %m");
+	if (fwupdate_start(r) < 0)
+		log_warning("The gateway has no Object 5: the server cannot update it");
 	health_refresh(r);
 	swmgmt_sync(r); /* Object 9: the installed bundles */
 	if (health_start(r) < 0)

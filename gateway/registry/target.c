@@ -9,6 +9,7 @@
  * observed", and gets the server's requests as calls on a struct dev.
  */
 #include "gateway/registry/registry_internal.h"
+#include "gateway/registry/fwupdate.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -179,6 +180,13 @@ static int gw_write(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *de
 		return swmgmt_answer(ep, swmgmt_write(r, path, records, why, sizeof(why)), why, done,
 				     done_ctx);
 	}
+	if (path->id[LWM2M_OID] == FWU_OID) {
+		e = fwupdate_write(r, records);
+		if (e < 0)
+			return e;
+		done(done_ctx, 0);
+		return 0;
+	}
 	/* The gateway's own tree. */
 	e = lwm2m_store_write(lwm2m_endpoint_store(ep), path, records, replace);
 	for (size_t i = 0; e >= 0 && i < records->n; i++)
@@ -205,7 +213,16 @@ static int gw_execute(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_device *
 	if (r->reboot_fn && path->len == 3 && path->id[LWM2M_OID] == 3 && path->id[LWM2M_IID] == 0 &&
 	    (path->id[LWM2M_RID] == 4 || path->id[LWM2M_RID] == 5)) {
 		done(done_ctx, 0);
-		r->reboot_fn(r->reboot_ud, path->id[LWM2M_RID] == 5);
+		r->reboot_fn(r->reboot_ud,
+			     path->id[LWM2M_RID] == 5 ? GW_RESTART_FACTORY_RESET : GW_RESTART_REBOOT);
+		return 0;
+	}
+	/* Object 5: Update, Cancel. */
+	if (path->len == 3 && path->id[LWM2M_OID] == FWU_OID) {
+		int e = fwupdate_execute(r, path->id[LWM2M_RID]);
+		if (e < 0)
+			return e;
+		done(done_ctx, 0);
 		return 0;
 	}
 	/* Object 9: Install, Uninstall, Activate, Deactivate. */
@@ -277,7 +294,9 @@ static int gw_write_stream(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_dev
 		return -ENOSYS;
 	if (path->id[LWM2M_OID] == GW_SWMGMT_OID)
 		return swmgmt_write_stream(ud, path, offset, data, len, flags);
-	return -ENOSYS;
+	if (path->len == 3 && path->id[LWM2M_OID] == FWU_OID && path->id[LWM2M_RID] == 0)
+		return fwupdate_write_stream(ud, offset, data, len, flags);
+	return offset == 0 ? -ENOSYS : -EINVAL;
 }
 
 static const struct lwm2m_endpoint_ops gw_ep_ops = { .write = gw_write,
