@@ -8,6 +8,7 @@
  * all.
  */
 #include "gateway/gateway.h"
+#include "common/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -109,34 +110,6 @@ int gw_remote_yaml(const struct gw_remote_device *d, char **out, char *why, size
 	return 0;
 }
 
-static int write_all(int fd, const char *s, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, s, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 int gw_remote_persist(const char *dir, const char *file, const char *text)
 {
 	char path[4096], tmp[4096];
@@ -148,7 +121,7 @@ int gw_remote_persist(const char *dir, const char *file, const char *text)
 	if (!text) {
 		if (unlink(path) < 0 && errno != ENOENT)
 			return -errno;
-		return sync_dir(dir);
+		return fg_sync_dir(dir);
 	}
 	/* The state directory is the daemon's (0700); the folder too. */
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
@@ -156,7 +129,7 @@ int gw_remote_persist(const char *dir, const char *file, const char *text)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
-	r = write_all(fd, text, strlen(text));
+	r = fg_write_all(fd, text, strlen(text));
 	if (r >= 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r >= 0)
@@ -167,7 +140,7 @@ int gw_remote_persist(const char *dir, const char *file, const char *text)
 		(void)unlink(tmp);
 		return r;
 	}
-	return sync_dir(dir);
+	return fg_sync_dir(dir);
 }
 
 int gw_remote_read(const char *dir, const char *file, char **out)

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/yamldoc.h"
+#include "common/fileio.h"
 
 #define MANIFEST_MAX (64u * 1024)
 /* What messages about the archive name (the file is the server's). */
@@ -259,23 +260,6 @@ static int folder_error(struct reader *rd, const char *name)
 	return entry_error(rd, name, err, what);
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *s = p;
-
-	while (n) {
-		ssize_t w = write(fd, s, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* The entry's bytes: into the manifest buffer, a new file below dir, or
  * nowhere (check only). */
 static int entry_data(struct reader *rd, const char *name, enum entry_kind kind)
@@ -317,7 +301,7 @@ static int entry_data(struct reader *rd, const char *name, enum entry_kind kind)
 			memcpy(m + got - (size_t)n, buf, (size_t)n);
 			rd->manifest = m;
 			rd->manifest_len = got;
-		} else if (fd >= 0 && (r = write_all(fd, buf, (size_t)n)) < 0) {
+		} else if (fd >= 0 && (r = fg_write_all(fd, buf, (size_t)n)) < 0) {
 			diag_report(rd->diag, DIAG_ERROR, PACKAGE, 0, 0, "cannot write %s/%s: %s", rd->dir,
 				    name, strerror(-r));
 			break;
@@ -455,7 +439,7 @@ static int save_manifest(const struct reader *rd)
 	fd = openat(rd->dfd, GW_BUNDLE_MANIFEST, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	r = write_all(fd, rd->manifest, rd->manifest_len);
+	r = fg_write_all(fd, rd->manifest, rd->manifest_len);
 	if (r >= 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r >= 0)

@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "gateway/pkg/pkg_internal.h"
+#include "common/fileio.h"
 
 struct gw_pkg_push {
 	int fd;
@@ -100,22 +101,6 @@ enum gw_pkg_result gw_pkg_push_block(struct gw_pkg_push **pp, uint64_t offset, c
 
 /* The directory entry on disk too: a package that survives a power cut
  * but whose name does not is lost all the same. */
-static int fsync_dir_of(const char *path)
-{
-	char *copy = strdup(path);
-	int fd, r = 0;
-
-	if (!copy)
-		return -ENOMEM;
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) < 0)
-		r = -errno;
-	if (fd >= 0)
-		close(fd);
-	free(copy);
-	return r;
-}
-
 enum gw_pkg_result gw_pkg_push_finish(struct gw_pkg_push *p, uint64_t *size)
 {
 	enum gw_pkg_result r = GW_PKG_OK;
@@ -125,7 +110,7 @@ enum gw_pkg_result gw_pkg_push_finish(struct gw_pkg_push *p, uint64_t *size)
 		e = -errno;
 	p->fd = -1;
 	if (e == 0)
-		e = fsync_dir_of(p->dest);
+		e = fg_sync_dir_of(p->dest);
 	if (e == -ENOSPC || e == -EDQUOT)
 		r = GW_PKG_NO_SPACE;
 	else if (e < 0) {

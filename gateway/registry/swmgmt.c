@@ -34,6 +34,7 @@
 #include "common/log.h"
 #include "gateway/bundle/bundle.h"
 #include "gateway/pkg/pkg.h"
+#include "common/fileio.h"
 
 #define OID 9
 /* A package bigger than this cannot hold a bundle (GW_BUNDLE_TOTAL_MAX of
@@ -98,18 +99,6 @@ static int staging(const struct gw_registry *r, const struct swpkg *p, char *buf
 static int installed(const struct gw_registry *r, const char *name, char *buf, size_t size)
 {
 	return snprintf(buf, size, "%s/bundles/%s", r->state_dir, name) >= (int)size ? -ENAMETOOLONG : 0;
-}
-
-static int sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), e = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		e = -errno;
-	close(fd);
-	return e;
 }
 
 static int bundles_root(const struct gw_registry *r, char *buf, size_t size)
@@ -721,7 +710,7 @@ static int commit_install(struct gw_registry *r, struct swpkg *p)
 	e = put_file(stage, "instance", iid);
 	if (e < 0)
 		return e;
-	e = sync_dir(stage);
+	e = fg_sync_dir(stage);
 	had = access(dest, F_OK) == 0;
 	if (e >= 0 && had && rename(dest, old) < 0)
 		e = -errno;
@@ -731,7 +720,7 @@ static int commit_install(struct gw_registry *r, struct swpkg *p)
 			(void)rename(old, dest);
 	}
 	if (e >= 0)
-		e = sync_dir(root);
+		e = fg_sync_dir(root);
 	if (had)
 		(void)gw_bundle_remove_dir(old);
 	if (e >= 0)
@@ -754,7 +743,7 @@ static int commit(void *ud)
 		e = gw_bundle_remove_dir(dir);
 		if (e >= 0) {
 			snprintf(dir, sizeof(dir), "%s/bundles", c->r->state_dir);
-			e = sync_dir(dir);
+			e = fg_sync_dir(dir);
 		}
 		return e;
 	case OP_ACTIVATE:
@@ -764,12 +753,12 @@ static int commit(void *ud)
 		if (unlink(dir) < 0 && errno != ENOENT)
 			return -errno;
 		dir[strlen(dir) - strlen("/inactive")] = '\0';
-		return sync_dir(dir);
+		return fg_sync_dir(dir);
 	default:
 		if (installed(c->r, c->p->name, dir, sizeof(dir)) < 0)
 			return -ENAMETOOLONG;
 		e = put_file(dir, "inactive", "deactivated by the LwM2M server (Object 9)\n");
-		return e < 0 ? e : sync_dir(dir);
+		return e < 0 ? e : fg_sync_dir(dir);
 	}
 }
 
