@@ -15,11 +15,13 @@ import sys
 import tempfile
 import threading
 import time
+import types
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "gateway"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lwm2m-server"))
 import unittest_main  # noqa: E402
+from test_devices import make_pki  # noqa: E402
 from rawcoap import ACK, O_BLOCK2, block, block_opt, code, decode, encode, uri_path  # noqa: E402
 
 O_ETAG = 4
@@ -422,27 +424,6 @@ class PullTest(Pulls, unittest.TestCase):
         # (12.5 MiB in all without sanitizers, 24 MiB under ASan here).
         self.assertLess(rss, len(Handler.big) * 3 // 4 // 1024)
 
-def make_pki(test, certs):
-    """A throwaway CA (ca.crt) and the certificates it signs, in a folder
-    removed after the tests: certs are (name, CN, subjectAltName) and give
-    NAME.crt and NAME.key."""
-    d = tempfile.mkdtemp(prefix="fg-pki-")
-    test.addClassCleanup(shutil.rmtree, d, True)
-
-    def ossl(*args):
-        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
-
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    ossl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=ca", "-days", "2")
-    for name, cn, san in certs:
-        ossl("req", *ec, "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + cn)
-        with open(os.path.join(d, name + ".ext"), "w") as f:
-            f.write("basicConstraints=CA:FALSE\nsubjectAltName=%s\n" % san)
-        ossl("x509", "-req", "-in", name + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-             "-out", name + ".crt", "-days", "2", "-extfile", name + ".ext")
-    return d
-
-
 PSK_ID, PSK_KEY = b"fg-update", b"update-secret-42"
 
 
@@ -493,10 +474,17 @@ class CoapsTest(Pulls, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="fg-pulls-")
-        cls.pki = make_pki(cls, [("srv", "localhost", "DNS:localhost"), ("other", "other.example", "DNS:other.example")])
+        # make_pki wants a test's addCleanup and skipTest: the class's here.
+        scope = types.SimpleNamespace(addCleanup=cls.addClassCleanup, skipTest=cls.skip_class)
+        cls.pki = make_pki(scope, [("srv", "localhost", "DNS:localhost"),
+                                   ("other", "other.example", "DNS:other.example")])
         cls.ca = os.path.join(cls.pki, "ca.crt")
         cls.good = CoapsServer(cls.pki, "srv")
         cls.wrong = CoapsServer(cls.pki, "other")
+
+    @staticmethod
+    def skip_class(why):
+        raise unittest.SkipTest(why)
 
     @classmethod
     def tearDownClass(cls):
