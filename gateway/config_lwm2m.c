@@ -535,14 +535,38 @@ static const struct schema_key update_keys[] = {
 	  .kind = SCHEMA_STRING,
 	  .offset = UP_OFF(ca_file),
 	  .parse = gwc_check_absolute_path,
-	  .doc = "PEM trust anchors for https pulls (default: the system's)" },
+	  .doc = "PEM trust anchors for https and coaps pulls (default: the system's)" },
+	{ .name = "psk_identity",
+	  .kind = SCHEMA_STRING,
+	  .offset = UP_OFF(psk_identity),
+	  .max_len = 128,
+	  .doc = "coaps pulls: PSK identity (with psk_key; instead of certificates)" },
+	{ .name = "psk_key",
+	  .kind = SCHEMA_CUSTOM,
+	  .offset = UP_OFF(psk_key),
+	  .parse = gwc_parse_psk_key,
+	  .size = sizeof(struct gw_psk_key),
+	  .doc = "hex; coaps pulls: the PSK of psk_identity",
+	  .secret = SCHEMA_SECRET },
 	{ NULL },
 };
+
+/* A PSK is an identity and a key: one without the other is a mistake. */
+static int check_update(struct schema_ctx *ctx, const struct ynode *map, void *obj)
+{
+	(void)obj;
+	if (ynode_map_get(map, "psk_identity") && !ynode_map_get(map, "psk_key"))
+		require_key(ctx, map, "psk_key", "update.psk_identity");
+	if (ynode_map_get(map, "psk_key") && !ynode_map_get(map, "psk_identity"))
+		require_key(ctx, map, "psk_identity", "update.psk_key");
+	return 0;
+}
 
 const struct schema_section gwc_update_section = {
 	.name = "update",
 	.size = sizeof(struct gw_update_config),
 	.keys = update_keys,
+	.check = check_update,
 };
 
 void gwc_update_defaults(struct gw_update_config *u)

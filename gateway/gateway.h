@@ -164,6 +164,10 @@ struct gw_update_config {
 	unsigned schemes;    /* update.schemes: GW_PKG_COAP... (gateway/pkg/pkg.h) allowed */
 	uint32_t timeout_s;  /* update.timeout: a pull without progress this long fails */
 	const char *ca_file; /* update.ca_certificate: https trust anchors; NULL: the system's */
+	/* update.psk_identity, update.psk_key: coaps pulls use this PSK when
+	 * both are set, else certificates; NULL and len 0 when not. */
+	const char *psk_identity;
+	struct gw_psk_key psk_key;
 };
 
 struct gw_config {

@@ -37,7 +37,8 @@ static int usage(const char *msg, const char *arg)
 	fprintf(stderr,
 		"fieldgate fetch: %s%s%s\n"
 		"Usage: fieldgate fetch URI --out FILE [--max-size BYTES] [--timeout SECONDS]\n"
-		"                       [--schemes coap,coaps,http,https] [--ca-file FILE] [--progress]\n",
+		"                       [--schemes coap,coaps,http,https] [--ca-file FILE] [--psk-fd FD]\n"
+		"                       [--progress]\n",
 		msg, arg ? ": " : "", arg ? arg : "");
 	return EXIT_USAGE;
 }
@@ -59,6 +60,38 @@ static int parse_u64(const char *s, uint64_t *v)
 /* The sidecar: the URI the partial file belongs to, then (HTTP) the
  * validator of the entity it holds. true when it names uri; validator
  * filled ("" without one). */
+/* The coaps PSK from fd (closed): [len] identity [len] key. Not a
+ * command-line argument: argv is world-readable in /proc. */
+static int read_psk(struct pkg_fetch *f, int fd)
+{
+	uint8_t buf[2 + 255 + 255];
+	size_t n = 0;
+	ssize_t k;
+
+	while (n < sizeof(buf) && (k = read(fd, buf + n, sizeof(buf) - n)) != 0) {
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			break;
+		n += (size_t)k;
+	}
+	close(fd);
+	size_t ilen = n > 0 ? buf[0] : 0;
+	size_t klen = n > 1 + ilen ? buf[1 + ilen] : 0;
+	if (ilen == 0 || klen == 0 || n != 2 + ilen + klen || memchr(buf + 1, 0, ilen)) {
+		explicit_bzero(buf, sizeof(buf));
+		return -EINVAL;
+	}
+	memcpy(f->psk_identity, buf + 1, ilen);
+	f->psk_identity[ilen] = 0;
+	memcpy(f->psk_key, buf + 2 + ilen, klen);
+	explicit_bzero(buf, sizeof(buf));
+	f->lim.psk_identity = f->psk_identity;
+	f->lim.psk_key = f->psk_key;
+	f->lim.psk_key_len = klen;
+	return 0;
+}
+
 static bool read_sidecar(struct pkg_fetch *f)
 {
 	char buf[PKG_URI_MAX + 2 + sizeof(f->validator)];
@@ -133,7 +166,7 @@ static enum gw_pkg_result run(struct pkg_fetch *f)
 	if (fsync(fd) < 0 && r == GW_PKG_OK)
 		r = errno == ENOSPC || errno == EDQUOT ? GW_PKG_NO_SPACE : GW_PKG_INTEGRITY;
 	close(fd);
-	if (r != GW_PKG_CONN_LOST) {
+	if (r != GW_PKG_CONN_LOST || f->discard) {
 		unlink(f->side);
 		if (r != GW_PKG_OK)
 			unlink(f->out);
@@ -144,13 +177,10 @@ static enum gw_pkg_result run(struct pkg_fetch *f)
 int gw_pkg_fetch_main(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "out", required_argument, NULL, 'o' },
-		{ "max-size", required_argument, NULL, 'm' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "schemes", required_argument, NULL, 's' },
-		{ "ca-file", required_argument, NULL, 'a' },
-		{ "progress", no_argument, NULL, 'p' },
-		{ NULL, 0, NULL, 0 },
+		{ "out", required_argument, NULL, 'o' },     { "max-size", required_argument, NULL, 'm' },
+		{ "timeout", required_argument, NULL, 't' }, { "schemes", required_argument, NULL, 's' },
+		{ "ca-file", required_argument, NULL, 'a' }, { "psk-fd", required_argument, NULL, 'k' },
+		{ "progress", no_argument, NULL, 'p' },      { NULL, 0, NULL, 0 },
 	};
 	struct pkg_fetch f = {
 		.lim = { .max_size = 64u << 20, .schemes = GW_PKG_COAPS | GW_PKG_HTTPS, .timeout_s = 60 },
@@ -184,6 +214,12 @@ int gw_pkg_fetch_main(int argc, char **argv)
 		case 'a':
 			f.lim.ca_file = optarg;
 			break;
+		case 'k':
+			if (parse_u64(optarg, &v) < 0 || v < 3 || v > INT32_MAX || read_psk(&f, (int)v) < 0)
+				return usage("invalid --psk-fd (expected an open descriptor holding the "
+					     "PSK)",
+					     optarg);
+			break;
 		case 'p':
 			f.progress = stdout;
 			break;
@@ -201,6 +237,7 @@ int gw_pkg_fetch_main(int argc, char **argv)
 	if (!f.out)
 		return usage("--out FILE is required", NULL);
 	enum gw_pkg_result r = run(&f);
+	explicit_bzero(f.psk_key, sizeof(f.psk_key));
 	if (r != GW_PKG_OK)
 		log_error("Fetching %s failed: result %d", f.uri, (int)r);
 	return (int)r;

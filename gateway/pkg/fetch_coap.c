@@ -5,6 +5,10 @@
  * for; libcoap's own block mode is off, so it never assembles the body.
  * A resumed pull asks for the block after the partial file's whole
  * blocks (RFC 7959 2.4: the client may start anywhere).
+ * coaps: DTLS with the PSK of update.psk_identity / psk_key when set,
+ * else the server's certificate, verified against update.ca_certificate
+ * (or the system's trust store) and its name against the URI's host
+ * (lwm2m/client/certname.c, RFC 6125): libcoap only checks the chain.
  */
 #include <coap3/coap.h>
 #include <inttypes.h>
@@ -14,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "lwm2m/client/certname.h"
 #include "gateway/pkg/pkg_internal.h"
 
 #define SZX 6 /* 1024-byte blocks; the server may answer smaller */
@@ -30,6 +35,10 @@ struct cget {
 	bool have_etag;
 	bool waiting, ask_next;
 	bool done;
+	const struct pkg_uri *u;
+	bool auth_failed;           /* coaps: the server's certificate was refused */
+	bool dtls_error;            /* coaps: the handshake failed or the session broke */
+	char sni[PKG_HOST_MAX + 1]; /* libcoap wants it writable */
 	enum gw_pkg_result res;
 	coap_optlist_t *opts; /* Uri-Host, Uri-Port, Uri-Path, Uri-Query */
 };
@@ -78,7 +87,7 @@ static int build_options(struct cget *g, const struct pkg_uri *u)
 	    !coap_insert_optlist(&g->opts, coap_new_optlist(COAP_OPTION_URI_HOST, strlen(u->host),
 							    (const uint8_t *)u->host)))
 		return -1;
-	if (u->port != 5683 &&
+	if (u->port != (u->scheme == GW_PKG_COAPS ? 5684 : 5683) &&
 	    !coap_insert_optlist(&g->opts,
 				 coap_new_optlist(COAP_OPTION_URI_PORT,
 						  coap_encode_var_safe(port, sizeof(port), u->port), port)))
@@ -202,6 +211,18 @@ static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent, co
 	return COAP_RESPONSE_OK;
 }
 
+/* A coaps server not authenticated: the certificate check logged why
+ * when it refused; nothing of this server is worth keeping for a resume. */
+static void auth_failed(struct cget *g)
+{
+	g->f->discard = true;
+	if (!g->auth_failed)
+		log_error("Fetching %s: no DTLS session with %s (%s)", g->f->uri, g->u->host,
+			  g->f->lim.psk_key_len ? "PSK identity or key refused, or no coaps server there?"
+						: "certificate refused, or no coaps server there?");
+	finish(g, GW_PKG_CONN_LOST);
+}
+
 static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_reason_t reason,
 		    const coap_mid_t mid)
 {
@@ -209,11 +230,119 @@ static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_r
 
 	(void)sent;
 	(void)mid;
+	if (g->done)
+		return; /* the session released after the end */
+	if (g->auth_failed || g->dtls_error)
+		return auth_failed(g);
 	log_error("Fetching %s: no answer (%s)", g->f->uri,
 		  reason == COAP_NACK_RST                ? "reset"
 		  : reason == COAP_NACK_TOO_MANY_RETRIES ? "timeout"
 							 : "unreachable");
 	finish(g, GW_PKG_CONN_LOST);
+}
+
+/* libcoap calls this for each certificate of the server's chain (openssl:
+ * from the root down to the server's, depth 0), validated = whether it
+ * verified against the trust anchors. Refusing fails the handshake. */
+static int check_cert(const char *cn, const uint8_t *der, size_t len, coap_session_t *s, unsigned depth,
+		      int validated, void *arg)
+{
+	struct cget *g = arg;
+	struct fg_certname_ref ref;
+	char held[256];
+	int r;
+
+	(void)s;
+	if (!validated) {
+		log_error("Fetching %s: the certificate \"%s\" (depth %u) of %s does not verify against %s",
+			  g->f->uri, cn ? cn : "?", depth, g->u->host,
+			  g->f->lim.ca_file ? g->f->lim.ca_file : "the system's trust store");
+		g->auth_failed = true;
+		return 0;
+	}
+	if (depth != 0)
+		return 1;
+	if (fg_certname_ref_parse(g->u->host, &ref) < 0) {
+		log_error("Fetching %s: cannot check a certificate name against \"%s\"", g->f->uri,
+			  g->u->host);
+		g->auth_failed = true;
+		return 0;
+	}
+	r = fg_certname_check(der, len, &ref, held, sizeof(held));
+	if (r == 0)
+		return 1;
+	g->auth_failed = true;
+	if (r == -EPERM)
+		log_error("Fetching %s: the server's certificate is for %s, not for \"%s\"", g->f->uri, held,
+			  g->u->host);
+	else
+		log_error("Fetching %s: cannot check that the server's certificate is for \"%s\" (%s)",
+			  g->f->uri, g->u->host, held);
+	return 0;
+}
+
+static int on_event(coap_session_t *s, const coap_event_t ev)
+{
+	struct cget *g = coap_session_get_app_data(s);
+
+	if (g && (ev == COAP_EVENT_DTLS_ERROR || ev == COAP_EVENT_DTLS_CLOSED))
+		g->dtls_error = true;
+	return 0;
+}
+
+/* The DTLS client session of a coaps pull. */
+static coap_session_t *coaps_session(struct cget *g, coap_context_t *ctx, const coap_address_t *dst)
+{
+	const struct gw_pkg_limits *lim = &g->f->lim;
+	/* SNI for a name, not an address (RFC 6066 3). */
+	char *sni = g->u->host_is_ip ? NULL : strcpy(g->sni, g->u->host);
+
+	if (!coap_dtls_is_supported()) {
+		log_error("Fetching %s: this libcoap has no DTLS", g->f->uri);
+		return NULL;
+	}
+	coap_register_event_handler(ctx, on_event);
+	if (lim->psk_key_len) {
+		coap_dtls_cpsk_t setup;
+
+		memset(&setup, 0, sizeof(setup));
+		setup.version = COAP_DTLS_CPSK_SETUP_VERSION;
+		setup.client_sni = sni;
+		setup.psk_info.identity.s = (const uint8_t *)lim->psk_identity;
+		setup.psk_info.identity.length = strlen(lim->psk_identity);
+		setup.psk_info.key.s = lim->psk_key;
+		setup.psk_info.key.length = lim->psk_key_len;
+		return coap_new_client_session_psk2(ctx, NULL, dst, COAP_PROTO_DTLS, &setup);
+	}
+	coap_dtls_pki_t setup;
+
+	memset(&setup, 0, sizeof(setup));
+	setup.version = COAP_DTLS_PKI_SETUP_VERSION;
+	setup.verify_peer_cert = 1;
+	setup.check_common_ca = 1;
+	setup.cert_chain_validation = 1;
+	setup.cert_chain_verify_depth = 4;
+	setup.allow_no_crl = 1;
+	setup.allow_expired_crl = 1;
+	setup.validate_cn_call_back = check_cert;
+	setup.cn_call_back_arg = g;
+	setup.client_sni = sni;
+	setup.pki_key.key_type = COAP_PKI_KEY_PEM;
+	setup.pki_key.key.pem.ca_file = lim->ca_file;
+	/* Without update.ca_certificate: the system's trust store (Debian's
+	 * hashed directory, as curl's default for https). */
+	if (!lim->ca_file && !coap_context_set_pki_root_cas(ctx, NULL, "/etc/ssl/certs"))
+		log_warning("Fetching %s: cannot load the trust store /etc/ssl/certs", g->f->uri);
+	return coap_new_client_session_pki(ctx, NULL, dst, COAP_PROTO_DTLS, &setup);
+}
+
+/* A coaps pull whose DTLS handshake never completed: a wrong PSK makes the
+ * server drop the handshake without a word (openssl), so this is how it
+ * shows. Only before the first byte: a partial file is kept for a resume. */
+static bool no_handshake(const struct cget *g, coap_session_t *s)
+{
+	return g->u->scheme == GW_PKG_COAPS && g->got == 0 &&
+	       coap_session_get_state(s) != COAP_SESSION_STATE_ESTABLISHED;
 }
 
 static uint64_t now_ms(void)
@@ -244,19 +373,12 @@ static int resolve(const struct pkg_uri *u, coap_address_t *dst)
 
 enum gw_pkg_result pkg_fetch_coap(struct pkg_fetch *f, const struct pkg_uri *u, int fd, uint64_t from)
 {
-	struct cget g = { .f = f, .fd = fd, .szx = SZX };
+	struct cget g = { .f = f, .fd = fd, .szx = SZX, .u = u };
 	coap_context_t *ctx = NULL;
 	coap_session_t *s = NULL;
 	coap_address_t dst;
 	uint64_t last;
 
-	if (u->scheme == GW_PKG_COAPS) {
-		/* A coaps URI carries no PSK, and libcoap 4.3.1 gives no
-		 * way to check the server certificate's name (RFC 6125)
-		 * for a pull; refused rather than fetched unauthenticated. */
-		log_error("Fetching %s: coaps pulls are not supported", f->uri);
-		return GW_PKG_UNSUPPORTED_PROTOCOL;
-	}
 	/* Whole blocks of the partial file; the rest is asked again. */
 	g.got = from - from % 1024;
 	g.num = (unsigned)(g.got >> (SZX + 4));
@@ -267,8 +389,18 @@ enum gw_pkg_result pkg_fetch_coap(struct pkg_fetch *f, const struct pkg_uri *u, 
 	coap_startup();
 	coap_set_log_level(LOG_WARNING);
 	ctx = coap_new_context(NULL);
-	if (!ctx || build_options(&g, u) < 0 ||
-	    !(s = coap_new_client_session(ctx, NULL, &dst, COAP_PROTO_UDP))) {
+	if (ctx && build_options(&g, u) == 0)
+		s = u->scheme == GW_PKG_COAPS ? coaps_session(&g, ctx, &dst)
+					      : coap_new_client_session(ctx, NULL, &dst, COAP_PROTO_UDP);
+	if (!s && ctx && u->scheme == GW_PKG_COAPS) {
+		/* Most likely a trust anchor file that cannot be read. */
+		log_error("Fetching %s: cannot set up DTLS (trust anchors %s)", f->uri,
+			  f->lim.ca_file ? f->lim.ca_file : "/etc/ssl/certs");
+		f->discard = true;
+		finish(&g, GW_PKG_CONN_LOST);
+		goto out;
+	}
+	if (!s) {
 		finish(&g, GW_PKG_NO_MEMORY);
 		goto out;
 	}
@@ -287,7 +419,10 @@ enum gw_pkg_result pkg_fetch_coap(struct pkg_fetch *f, const struct pkg_uri *u, 
 			last = now_ms();
 		}
 		coap_io_process(ctx, 500);
-		if (!g.done && !g.ask_next && now_ms() - last > (uint64_t)f->lim.timeout_s * 1000) {
+		if (!g.done && !g.ask_next && now_ms() - last > (uint64_t)f->lim.timeout_s * 1000 &&
+		    (g.auth_failed || g.dtls_error || no_handshake(&g, s))) {
+			auth_failed(&g);
+		} else if (!g.done && !g.ask_next && now_ms() - last > (uint64_t)f->lim.timeout_s * 1000) {
 			log_error("Fetching %s: no answer within %" PRIu32 " s", f->uri, f->lim.timeout_s);
 			finish(&g, GW_PKG_CONN_LOST);
 		}

@@ -43,6 +43,13 @@ struct gw_pkg_limits {
 	unsigned schemes;    /* GW_PKG_* the configuration allows */
 	uint32_t timeout_s;  /* pull: no progress this long ends it (GW_PKG_CONN_LOST) */
 	const char *ca_file; /* https, coaps with certificates: trust anchors; NULL: the system's */
+	/* coaps: a pre-shared key (update.psk_identity, update.psk_key).
+	 * When both are set a coaps pull uses them, else the server's
+	 * certificate (verified against ca_file, its name against the URI's
+	 * host). Given to the fetch child on a pipe, never on its argv. */
+	const char *psk_identity;
+	const uint8_t *psk_key;
+	size_t psk_key_len;
 	/* pull: the fieldgate binary that runs `fieldgate fetch`; NULL: this
 	 * program (/proc/self/exe). Tests that are not fieldgate set it. */
 	const char *fetch_program;
@@ -53,12 +60,13 @@ unsigned gw_pkg_scheme_bit(const char *name);
 
 /* A Package URI checked before anything starts: GW_PKG_OK,
  * GW_PKG_INVALID_URI or GW_PKG_UNSUPPORTED_PROTOCOL (a scheme schemes
- * does not allow, or that this build cannot fetch: coaps for now). */
+ * does not allow, or that this build cannot fetch: coaps with a libcoap
+ * without DTLS). */
 enum gw_pkg_result gw_pkg_uri_check(const char *uri, unsigned schemes);
 
 /* /5/0/8 Firmware Update Protocol Support values of schemes (0 CoAP,
  * 1 CoAPS, 2 HTTP 1.1, 3 HTTPS 1.1) into out, at most max; the count.
- * Only what a pull can fetch: CoAPS is left out while it cannot. */
+ * Only what a pull can fetch (see gw_pkg_uri_check). */
 size_t gw_pkg_protocols(unsigned schemes, int64_t *out, size_t max);
 
 /* ---- pull ---- */
@@ -72,7 +80,9 @@ typedef void (*gw_pkg_progress_fn)(void *ud, uint64_t got, uint64_t total);
  * forget its handle (do not cancel it).
  * A body shorter than its Content-Length / Size2 (the connection closed
  * early) is GW_PKG_INTEGRITY; no answer, a refused or reset connection or
- * an HTTP 5xx is GW_PKG_CONN_LOST; HTTP 4xx, CoAP 4.xx GW_PKG_INVALID_URI;
+ * an HTTP 5xx is GW_PKG_CONN_LOST, and so is a coaps server that cannot
+ * be authenticated (certificate not trusted or not for the URI's host,
+ * PSK refused: a log line says which; dest is not kept for a resume); HTTP 4xx, CoAP 4.xx GW_PKG_INVALID_URI;
  * a redirect to a scheme not allowed GW_PKG_UNSUPPORTED_PROTOCOL. */
 typedef void (*gw_pkg_done_fn)(void *ud, enum gw_pkg_result res, uint64_t size);
 
@@ -89,8 +99,11 @@ int gw_pkg_pull_start(sd_event *ev, const char *uri, const char *dest, const str
 struct gw_pkg_pull *gw_pkg_pull_cancel(struct gw_pkg_pull *p);
 
 /* `fieldgate fetch URI --out FILE [--max-size N] [--timeout S] [--schemes
- * LIST] [--ca-file F] [--progress]` (argv[0] is "fetch"): one pull in this
- * process; returns the gw_pkg_result as exit code, 64 for a usage error. */
+ * LIST] [--ca-file F] [--psk-fd FD] [--progress]` (argv[0] is "fetch"):
+ * one pull in this process; returns the gw_pkg_result as exit code, 64 for
+ * a usage error. --psk-fd: read the coaps PSK from FD (pull.c passes a
+ * pipe as fd 3): one byte the identity's length, the identity, one byte
+ * the key's length, the key. */
 int gw_pkg_fetch_main(int argc, char **argv);
 
 /* ---- push ---- */

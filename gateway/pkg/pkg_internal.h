@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -49,6 +50,12 @@ struct pkg_fetch {
 	/* HTTP: the partial file's validator (its ETag, else Last-Modified)
 	 * from the sidecar's second line, "" when none. */
 	char validator[256];
+	/* coaps PSK read from --psk-fd (lim.psk_* point here). */
+	char psk_identity[256];
+	uint8_t psk_key[256];
+	/* The failure is one a resume cannot mend (a coaps server that
+	 * could not be authenticated): the partial file is removed. */
+	bool discard;
 };
 
 /* Record the validator of the response being written (HTTP) in the

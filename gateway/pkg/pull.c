@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -154,8 +155,42 @@ static int on_exit_fd(sd_event_source *s, int fd, uint32_t revents, void *ud)
 	return 0;
 }
 
-/* `fieldgate fetch` with its stdout on outfd (the progress pipe). */
-static int spawn_fetch(struct gw_pkg_pull *p, const char *uri, const struct gw_pkg_limits *lim, int outfd)
+/* A pipe holding the coaps PSK as `fieldgate fetch --psk-fd` reads it,
+ * its write end closed: the read end, or a negative errno. A pipe, not
+ * argv (world-readable in /proc/PID/cmdline) nor the environment (kept
+ * in /proc/PID/environ for the child's life): read once, then gone. */
+static int psk_pipe(const struct gw_pkg_limits *lim)
+{
+	uint8_t buf[2 + 255 + 255];
+	size_t ilen = strlen(lim->psk_identity), n = 0;
+	int fds[2], r = 0;
+
+	if (ilen == 0 || ilen > 255 || lim->psk_key_len == 0 || lim->psk_key_len > 255)
+		return -EINVAL;
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	buf[n++] = (uint8_t)ilen;
+	memcpy(buf + n, lim->psk_identity, ilen);
+	n += ilen;
+	buf[n++] = (uint8_t)lim->psk_key_len;
+	memcpy(buf + n, lim->psk_key, lim->psk_key_len);
+	n += lim->psk_key_len;
+	/* At most 512 bytes: the pipe's buffer (PIPE_BUF) takes them at once. */
+	if (write(fds[1], buf, n) != (ssize_t)n)
+		r = -EIO;
+	explicit_bzero(buf, sizeof(buf));
+	close(fds[1]);
+	if (r < 0) {
+		close(fds[0]);
+		return r;
+	}
+	return fds[0];
+}
+
+/* `fieldgate fetch` with its stdout on outfd (the progress pipe) and,
+ * with a PSK, pskfd on fd 3. */
+static int spawn_fetch(struct gw_pkg_pull *p, const char *uri, const struct gw_pkg_limits *lim, int outfd,
+		       int pskfd)
 {
 	char maxs[24], tmo[16], sch[32];
 	const char *prog = lim->fetch_program ? lim->fetch_program : "/proc/self/exe";
@@ -185,14 +220,20 @@ static int spawn_fetch(struct gw_pkg_pull *p, const char *uri, const struct gw_p
 		argv[n++] = "--ca-file";
 		argv[n++] = lim->ca_file;
 	}
+	if (pskfd >= 0) {
+		argv[n++] = "--psk-fd";
+		argv[n++] = "3";
+	}
 	argv[n] = NULL;
 
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, outfd, 1);
+	if (pskfd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, pskfd, 3);
 	/* Nothing else of the daemon's (libcoap's sockets are not all
 	 * close-on-exec). */
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	posix_spawn_file_actions_addclosefrom_np(&fa, pskfd >= 0 ? 4 : 3);
 	posix_spawnattr_init(&at);
 	/* The daemon's signal mask and handlers are its own (signalfd). */
 	sigemptyset(&none);
@@ -210,7 +251,7 @@ int gw_pkg_pull_start(sd_event *ev, const char *uri, const char *dest, const str
 		      gw_pkg_progress_fn progress, gw_pkg_done_fn done, void *ud, struct gw_pkg_pull **out)
 {
 	struct gw_pkg_pull *p;
-	int fds[2], r;
+	int fds[2], r, pskfd = -1;
 
 	if (gw_pkg_uri_check(uri, lim->schemes) != GW_PKG_OK)
 		return -EINVAL;
@@ -231,8 +272,19 @@ int gw_pkg_pull_start(sd_event *ev, const char *uri, const char *dest, const str
 		goto fail;
 	}
 	p->pipefd = fds[0];
-	r = spawn_fetch(p, uri, lim, fds[1]);
+	/* Only coaps uses the PSK: an http pull does not get it. */
+	if (lim->psk_identity && lim->psk_key_len && strncasecmp(uri, "coaps:", 6) == 0) {
+		pskfd = psk_pipe(lim);
+		if (pskfd < 0) {
+			close(fds[1]);
+			r = pskfd;
+			goto fail;
+		}
+	}
+	r = spawn_fetch(p, uri, lim, fds[1], pskfd);
 	close(fds[1]);
+	if (pskfd >= 0)
+		close(pskfd);
 	if (r < 0)
 		goto fail;
 	p->pidfd = pidfd_open(p->pid, 0);

@@ -24,10 +24,14 @@ static const struct {
 };
 #define NSCHEMES (sizeof(schemes) / sizeof(schemes[0]))
 
-/* What a pull can fetch: coaps not yet (fetch_coap.c says why). A scheme
- * the configuration allows beyond these is refused as unsupported and
- * not offered in /5/0/8. */
+/* What a pull can fetch: coaps only with a libcoap that has DTLS
+ * (meson option coap_tls). A scheme the configuration allows beyond these
+ * is refused as unsupported and not offered in /5/0/8. */
+#ifdef FG_PKG_COAPS
+#define FETCHABLE (GW_PKG_COAP | GW_PKG_COAPS | GW_PKG_HTTP | GW_PKG_HTTPS)
+#else
 #define FETCHABLE (GW_PKG_COAP | GW_PKG_HTTP | GW_PKG_HTTPS)
+#endif
 
 static bool is_alpha(char c)
 {

@@ -231,6 +231,8 @@ static void test_update_section(void **state)
 	assert_int_equal(c->update.schemes, GW_PKG_COAPS | GW_PKG_HTTPS);
 	assert_int_equal(c->update.timeout_s, 60);
 	assert_null(c->update.ca_file);
+	assert_null(c->update.psk_identity);
+	assert_int_equal(c->update.psk_key.len, 0);
 	gw_config_free(c);
 	gwt_diag_clear(&d);
 
@@ -245,6 +247,16 @@ static void test_update_section(void **state)
 	assert_int_equal(c->update.schemes, GW_PKG_HTTP | GW_PKG_COAP);
 	assert_int_equal(c->update.timeout_s, 120);
 	assert_string_equal(c->update.ca_file, "/etc/ssl/ca.pem");
+	gw_config_free(c);
+	gwt_diag_clear(&d);
+
+	/* The coaps PSK (issue 16): an identity and a hex key. */
+	snprintf(buf, sizeof(buf), "%supdate:\n  psk_identity: gw-update\n  psk_key: 0a1B2c\n", head);
+	c = load(buf, &d);
+	assert_non_null(c);
+	assert_string_equal(c->update.psk_identity, "gw-update");
+	assert_int_equal(c->update.psk_key.len, 3);
+	assert_memory_equal(c->update.psk_key.bytes, "\x0a\x1b\x2c", 3);
 	gw_config_free(c);
 	gwt_diag_clear(&d);
 
@@ -265,6 +277,11 @@ static void test_update_section(void **state)
 		{ "update: {timeout: 1500ms}", NULL },
 		{ "update: {ca_certificate: ca.pem}", NULL },
 		{ "update: {speed: 3}", NULL },
+		{ "update: {psk_identity: gw, psk_key: 0g}", NULL },
+		{ "update: {psk_identity: gw}",
+		  "c.yaml:3:9: missing key 'psk_key' in 'update' (required with update.psk_identity)" },
+		{ "update: {psk_key: '00'}",
+		  "c.yaml:3:9: missing key 'psk_identity' in 'update' (required with update.psk_key)" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(buf, sizeof(buf), "%s%s\n", head, bad[i].yaml);

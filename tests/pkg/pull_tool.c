@@ -2,10 +2,12 @@
 /*
  * gw_pkg_pull_start() on an sd-event loop, for test_pull.py: prints
  * "progress GOT TOTAL" lines and "done RESULT SIZE"; with --cancel it
- * cancels the pull at its first progress line and prints "cancelled".
+ * cancels the pull at its first progress line and prints "cancelled";
+ * --psk=IDENTITY:HEXKEY and --ca-file=FILE set the coaps limits.
  * Last, "child_maxrss KIB": the fetch process's peak RSS (this process is
  * small and spawns it without copying itself, so the figure is its own).
  *   pkg-pull-tool FIELDGATE URI DEST MAX_SIZE TIMEOUT SCHEMES [--cancel]
+ *                 [--psk=ID:HEX] [--ca-file=FILE]
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -60,7 +62,24 @@ int main(int argc, char **argv)
 	lim.timeout_s = (uint32_t)strtoul(argv[5], NULL, 10);
 	for (char *tok = strtok(argv[6], ","); tok; tok = strtok(NULL, ","))
 		lim.schemes |= gw_pkg_scheme_bit(tok);
-	s.cancel = argc > 7 && strcmp(argv[7], "--cancel") == 0;
+	uint8_t key[64];
+	for (int i = 7; i < argc; i++) {
+		char *colon = strchr(argv[i], ':');
+		if (strcmp(argv[i], "--cancel") == 0) {
+			s.cancel = 1;
+		} else if (strncmp(argv[i], "--ca-file=", 10) == 0) {
+			lim.ca_file = argv[i] + 10;
+		} else if (strncmp(argv[i], "--psk=", 6) == 0 && colon) {
+			*colon = 0;
+			lim.psk_identity = argv[i] + 6;
+			for (const char *h = colon + 1; h[0] && h[1] && lim.psk_key_len < sizeof(key); h += 2)
+				sscanf(h, "%2hhx", &key[lim.psk_key_len++]);
+			lim.psk_key = key;
+		} else {
+			fprintf(stderr, "unknown argument %s\n", argv[i]);
+			return 2;
+		}
+	}
 	if (sd_event_new(&s.ev) < 0)
 		return 1;
 	r = gw_pkg_pull_start(s.ev, argv[2], argv[3], &lim, on_progress, on_done, &s, &s.pull);

@@ -29,8 +29,13 @@ static void test_uri_check(void **state)
 		{ "https://example.com:8443/a/b?x=1&y=%20", ALL, GW_PKG_OK },
 		{ "coap://192.0.2.1/fw", ALL, GW_PKG_OK },
 		{ "coap://[2001:db8::1]:5684/fw", ALL, GW_PKG_OK },
-		/* well-formed, but coaps pulls are not supported (yet) */
+	/* coaps: fetched when allowed and libcoap has DTLS */
+#ifdef FG_PKG_COAPS
+		{ "coaps://[2001:db8::1]:5684/fw", ALL, GW_PKG_OK },
+#else
 		{ "coaps://[2001:db8::1]:5684/fw", ALL, GW_PKG_UNSUPPORTED_PROTOCOL },
+#endif
+		{ "coaps://[2001:db8::1]:5684/fw", ALL & ~GW_PKG_COAPS, GW_PKG_UNSUPPORTED_PROTOCOL },
 		{ "HTTP://example.com", ALL, GW_PKG_OK },
 		{ "coap://h", ALL, GW_PKG_OK },
 		/* allowed or not */
@@ -87,13 +92,24 @@ static void test_protocols(void **state)
 	int64_t v[4];
 
 	(void)state;
-	/* CoAPS is not offered while a pull cannot fetch it. */
-	assert_int_equal(gw_pkg_protocols(ALL, v, 4), 3);
+#ifdef FG_PKG_COAPS
+	/* /5/0/8: 0 CoAP, 1 CoAPS, 2 HTTP, 3 HTTPS, as allowed. */
+	assert_int_equal(gw_pkg_protocols(ALL, v, 4), 4);
 	assert_int_equal(v[0], 0);
-	assert_int_equal(v[1], 2);
-	assert_int_equal(v[2], 3);
+	assert_int_equal(v[1], 1);
+	assert_int_equal(v[2], 2);
+	assert_int_equal(v[3], 3);
+	assert_int_equal(gw_pkg_protocols(GW_PKG_COAPS | GW_PKG_HTTPS, v, 4), 2);
+	assert_int_equal(v[0], 1);
+	assert_int_equal(v[1], 3);
+#else
+	/* CoAPS is not offered when libcoap has no DTLS. */
+	assert_int_equal(gw_pkg_protocols(ALL, v, 4), 3);
 	assert_int_equal(gw_pkg_protocols(GW_PKG_COAPS | GW_PKG_HTTPS, v, 4), 1);
 	assert_int_equal(v[0], 3);
+#endif
+	assert_int_equal(gw_pkg_protocols(GW_PKG_HTTP, v, 4), 1);
+	assert_int_equal(v[0], 2);
 	assert_int_equal(gw_pkg_protocols(ALL, v, 1), 1);
 	assert_int_equal(gw_pkg_scheme_bit("coaps"), GW_PKG_COAPS);
 	assert_int_equal(gw_pkg_scheme_bit("ftp"), 0);

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Package pulls (gateway/pkg) against real servers on loopback: a Python
 HTTP server written here (Range, a truncated body, a body without length,
-a server that stalls, redirects, 404) and libcoap's coap-server (Block2).
+a server that stalls, redirects, 404), libcoap's coap-server (Block2) and
+coap-server-openssl (coaps: PSK and certificates made here with openssl).
 Driven through `fieldgate fetch` and through gw_pkg_pull_start() on an
 sd-event loop (pkg-pull-tool). Exit codes are gw_pkg_result values."""
 import hashlib
@@ -14,11 +15,13 @@ import sys
 import tempfile
 import threading
 import time
+import types
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "gateway"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lwm2m-server"))
 import unittest_main  # noqa: E402
+from test_devices import make_pki  # noqa: E402
 from rawcoap import ACK, O_BLOCK2, block, block_opt, code, decode, encode, uri_path  # noqa: E402
 
 O_ETAG = 4
@@ -160,7 +163,37 @@ class CoapStub:
         self.sock.close()
 
 
-class PullTest(unittest.TestCase):
+class Pulls:
+    """What the test classes share: self.out, self.tmp set by them."""
+
+    def tearDown(self):
+        for p in (self.out, self.out + ".uri"):
+            if os.path.exists(p):
+                os.unlink(p)
+
+    def fetch(self, uri, schemes="coap,http", max_size=1 << 30, timeout=10, extra=()):
+        args = [FIELDGATE, "fetch", uri, "--out", self.out, "--schemes", schemes, "--max-size", str(max_size),
+                "--timeout", str(timeout)] + list(extra)
+        r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        return r.returncode
+
+    def content(self):
+        with open(self.out, "rb") as f:
+            return f.read()
+
+    def assert_gone(self):
+        self.assertFalse(os.path.exists(self.out))
+        self.assertFalse(os.path.exists(self.out + ".uri"))
+
+    def tool(self, uri, schemes="coap,http", max_size=1 << 30, cancel=False, extra=()):
+        args = [TOOL, FIELDGATE, uri, self.out, str(max_size), "10", schemes] + (["--cancel"] if cancel else [])
+        args += list(extra)
+        r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout.split("\n")
+
+
+class PullTest(Pulls, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         Handler.big = os.urandom(50 * 1024 * 1024)
@@ -204,25 +237,6 @@ class PullTest(unittest.TestCase):
         Handler.ranges.clear()
         Handler.if_ranges.clear()
         self.out = os.path.join(self.tmp, self.id().rsplit(".", 1)[1])
-
-    def tearDown(self):
-        for p in (self.out, self.out + ".uri"):
-            if os.path.exists(p):
-                os.unlink(p)
-
-    def fetch(self, uri, schemes="coap,http", max_size=1 << 30, timeout=10, extra=()):
-        args = [FIELDGATE, "fetch", uri, "--out", self.out, "--schemes", schemes, "--max-size", str(max_size),
-                "--timeout", str(timeout)] + list(extra)
-        r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-        return r.returncode
-
-    def content(self):
-        with open(self.out, "rb") as f:
-            return f.read()
-
-    def assert_gone(self):
-        self.assertFalse(os.path.exists(self.out))
-        self.assertFalse(os.path.exists(self.out + ".uri"))
 
     def test_http(self):
         self.assertEqual(self.fetch(self.http + "/pkg"), OK)
@@ -293,12 +307,11 @@ class PullTest(unittest.TestCase):
         self.assertEqual(self.fetch("ftp://127.0.0.1/pkg"), UNSUPPORTED)
         self.assertEqual(self.fetch(self.coap + "/pkg", schemes="http"), UNSUPPORTED)
         self.assert_gone()
-        # coaps: allowed, but not fetched (no way to authenticate the
-        # server yet, docs/updates.md).
-        self.assertEqual(self.fetch("coaps://127.0.0.1:%d/pkg" % free_port(socket.SOCK_DGRAM), schemes="coaps"),
+        # coaps not in update.schemes: refused before anything is sent.
+        self.assertEqual(self.fetch("coaps://127.0.0.1:%d/pkg" % free_port(socket.SOCK_DGRAM), schemes="coap,https"),
                          UNSUPPORTED)
         self.assert_gone()
-        self.assertIn("start -22 9", self.tool("coaps://127.0.0.1/pkg", schemes="coaps,https"))
+        self.assertIn("start -22 9", self.tool("coaps://127.0.0.1/pkg", schemes="coap,https"))
 
     def test_redirect(self):
         self.assertEqual(self.fetch(self.http + "/redirect"), OK)
@@ -362,12 +375,6 @@ class PullTest(unittest.TestCase):
         self.assertGreaterEqual(took, 2)
         self.assertLess(took, 20)
 
-    def tool(self, uri, schemes="coap,http", max_size=1 << 30, cancel=False):
-        args = [TOOL, FIELDGATE, uri, self.out, str(max_size), "10", schemes] + (["--cancel"] if cancel else [])
-        r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, text=True)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        return r.stdout.split("\n")
-
     def test_pull_start(self):
         lines = self.tool(self.http + "/pkg")
         self.assertIn("done 0 %d" % len(PKG), lines)
@@ -416,6 +423,174 @@ class PullTest(unittest.TestCase):
         # Holding the package would take 50 MiB above the process's own
         # (12.5 MiB in all without sanitizers, 24 MiB under ASan here).
         self.assertLess(rss, len(Handler.big) * 3 // 4 // 1024)
+
+PSK_ID, PSK_KEY = b"fg-update", b"update-secret-42"
+
+
+class CoapsServer:
+    """coap-server-openssl with a PSK and certificate NAME.crt: plain CoAP on
+    port (for the upload), DTLS on port + 1. The package is PUT on it."""
+
+    def __init__(self, pki, name):
+        for _ in range(20):
+            port = free_port(socket.SOCK_DGRAM)
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                    s.bind(("127.0.0.1", port + 1))
+                break
+            except OSError:
+                continue
+        self.port = port
+        crt = os.path.join(pki, name)
+        self.proc = subprocess.Popen(["coap-server-openssl", "-A", "127.0.0.1", "-p", str(port), "-d", "4",
+                                      "-k", PSK_KEY.decode(), "-c", crt + ".crt", "-j", crt + ".key", "-n"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        src = os.path.join(pki, "src")
+        with open(src, "wb") as f:
+            f.write(PKG)
+        deadline = time.monotonic() + 10
+        while True:
+            r = subprocess.run(["coap-client-notls", "-m", "put", "-b", "1024", "-f", src,
+                                "coap://127.0.0.1:%d/pkg" % port],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+            if r.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+
+    def uri(self, host="127.0.0.1"):
+        return "coaps://%s:%d/pkg" % (host, self.port + 1)
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+class CoapsTest(Pulls, unittest.TestCase):
+    """coaps pulls: PSK (given on fd 3, never on argv) and certificates
+    (chain verified against --ca-file, name checked against the URI's
+    host). A server that is not authenticated is result 4 and nothing of
+    it is kept."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="fg-pulls-")
+        # make_pki wants a test's addCleanup and skipTest: the class's here.
+        scope = types.SimpleNamespace(addCleanup=cls.addClassCleanup, skipTest=cls.skip_class)
+        cls.pki = make_pki(scope, [("srv", "localhost", "DNS:localhost"),
+                                   ("other", "other.example", "DNS:other.example")])
+        cls.ca = os.path.join(cls.pki, "ca.crt")
+        cls.good = CoapsServer(cls.pki, "srv")
+        cls.wrong = CoapsServer(cls.pki, "other")
+
+    @staticmethod
+    def skip_class(why):
+        raise unittest.SkipTest(why)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.good.close()
+        cls.wrong.close()
+        shutil.rmtree(cls.tmp)
+
+    def setUp(self):
+        self.out = os.path.join(self.tmp, self.id().rsplit(".", 1)[1])
+
+    def fetch_psk(self, uri, identity=PSK_ID, key=PSK_KEY, timeout=10):
+        rd, wr = os.pipe()
+        os.write(wr, bytes([len(identity)]) + identity + bytes([len(key)]) + key)
+        os.close(wr)
+        try:
+            r = subprocess.run([FIELDGATE, "fetch", uri, "--out", self.out, "--schemes", "coaps", "--timeout",
+                                str(timeout), "--psk-fd", str(rd)], pass_fds=(rd,),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, text=True)
+        finally:
+            os.close(rd)
+        return r
+
+    def test_psk(self):
+        r = self.fetch_psk(self.good.uri())
+        self.assertEqual(r.returncode, OK, r.stderr)
+        self.assertEqual(sha(self.content()), sha(PKG))
+        self.assertFalse(os.path.exists(self.out + ".uri"))
+
+    def test_psk_wrong(self):
+        t0 = time.monotonic()
+        r = self.fetch_psk(self.good.uri(), key=b"not-the-secret", timeout=3)
+        self.assertEqual(r.returncode, CONN_LOST, r.stderr)
+        self.assertIn("no DTLS session with 127.0.0.1 (PSK identity or key refused", r.stderr)
+        self.assertLess(time.monotonic() - t0, 20)
+        self.assert_gone()
+
+    def test_certificate(self):
+        self.assertEqual(self.fetch(self.good.uri("localhost"), schemes="coaps", extra=["--ca-file", self.ca]), OK)
+        self.assertEqual(sha(self.content()), sha(PKG))
+
+    def test_certificate_other_host(self):
+        # Verifies against the CA, but names other.example: refused.
+        args = [FIELDGATE, "fetch", self.wrong.uri("localhost"), "--out", self.out, "--schemes", "coaps",
+                "--timeout", "5", "--ca-file", self.ca]
+        r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, text=True)
+        self.assertEqual(r.returncode, CONN_LOST, r.stderr)
+        self.assertIn('the server\'s certificate is for DNS:other.example, not for "localhost"', r.stderr)
+        self.assert_gone()
+        # The right certificate, but the URI names its address: no
+        # iPAddress in it, refused too.
+        self.assertEqual(self.fetch(self.good.uri("127.0.0.1"), schemes="coaps", timeout=5,
+                                    extra=["--ca-file", self.ca]), CONN_LOST)
+        self.assert_gone()
+
+    def test_certificate_untrusted(self):
+        # Without --ca-file: the system's trust store, which does not
+        # hold this test CA.
+        self.assertEqual(self.fetch(self.good.uri("localhost"), schemes="coaps", timeout=5), CONN_LOST)
+        self.assert_gone()
+
+    def test_not_allowed(self):
+        self.assertEqual(self.fetch(self.good.uri("localhost"), schemes="coap,https",
+                                    extra=["--ca-file", self.ca]), UNSUPPORTED)
+        self.assert_gone()
+
+    def test_pull_start_psk(self):
+        # Through gw_pkg_pull_start(): the PSK reaches the child on a pipe.
+        lines = self.tool(self.good.uri(), schemes="coaps",
+                          extra=["--psk=%s:%s" % (PSK_ID.decode(), PSK_KEY.hex())])
+        self.assertIn("done 0 %d" % len(PKG), lines)
+        self.assertEqual(sha(self.content()), sha(PKG))
+        os.unlink(self.out)
+        lines = self.tool(self.good.uri(), schemes="coaps", extra=["--psk=%s:%s" % (PSK_ID.decode(), b"x".hex())])
+        self.assertIn("done 4 0", lines)
+        self.assert_gone()
+
+    def test_pull_start_psk_not_on_argv(self):
+        # While the child runs (a server that never answers), its command
+        # line names fd 3, not the identity nor the key.
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        silent.bind(("127.0.0.1", 0))
+        self.addCleanup(silent.close)
+        uri = "coaps://127.0.0.1:%d/pkg" % silent.getsockname()[1]
+        tool = subprocess.Popen([TOOL, FIELDGATE, uri, self.out, str(1 << 30), "2", "coaps",
+                                 "--psk=%s:%s" % (PSK_ID.decode(), PSK_KEY.hex())],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        seen = None
+        deadline = time.monotonic() + 10
+        while seen is None and time.monotonic() < deadline and tool.poll() is None:
+            for pid in os.listdir("/proc"):
+                try:
+                    with open("/proc/%s/cmdline" % pid, "rb") as f:
+                        cmd = f.read()
+                except (FileNotFoundError, ProcessLookupError, NotADirectoryError, PermissionError):
+                    continue
+                if self.out.encode() in cmd and b"fetch" in cmd:
+                    seen = cmd
+            time.sleep(0.05)
+        out, _ = tool.communicate(timeout=30)
+        self.assertIsNotNone(seen)
+        self.assertIn(b"\0--psk-fd\x003", seen)
+        self.assertNotIn(PSK_ID, seen)
+        self.assertNotIn(PSK_KEY, seen)
+        self.assertNotIn(PSK_KEY.hex().encode(), seen)
+        self.assertIn("done 4 0", out.split("\n"))
+
 
 if __name__ == "__main__":
     sys.exit(unittest_main.run())
