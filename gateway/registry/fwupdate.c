@@ -200,12 +200,10 @@ static void enter(struct fwu *f, int state, int result)
 
 static struct gw_pkg_limits limits(const struct fwu *f)
 {
-	const struct gw_update_config *u = &reg_config(f->r)->update;
+	struct gw_pkg_limits lim;
 
-	return (struct gw_pkg_limits){ .max_size = u->max_size,
-				       .schemes = u->schemes,
-				       .timeout_s = u->timeout_s,
-				       .ca_file = u->ca_file };
+	self_pkg_limits(f->r, &lim);
+	return lim;
 }
 
 /* Transfers stopped, the package removed. */

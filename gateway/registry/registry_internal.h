@@ -259,6 +259,9 @@ void target_self_detach(struct gw_registry *r);
 
 /* ---- self.c ---- */
 int self_start(struct gw_registry *r);
+struct gw_pkg_limits;
+/* The update: section as gateway/pkg takes it (Objects 5 and 9). */
+void self_pkg_limits(const struct gw_registry *r, struct gw_pkg_limits *lim);
 void self_stop(struct gw_registry *r);
 /* The server hosts are resolved: start what waited for them. */
 void self_resume(struct gw_registry *r);

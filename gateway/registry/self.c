@@ -11,6 +11,7 @@
 #include <errno.h>
 
 #include "common/log.h"
+#include "gateway/pkg/pkg.h"
 
 /* The gateway's own Device object. */
 static int gateway_store(struct gw_registry *r, struct lwm2m_store **out)
@@ -84,4 +85,18 @@ void self_resume(struct gw_registry *r)
 	for (size_t i = 0; i < r->n; i++)
 		target_resume(r->devs[i]);
 	reg_changed(r);
+}
+
+void self_pkg_limits(const struct gw_registry *r, struct gw_pkg_limits *lim)
+{
+	const struct gw_update_config *u = &reg_config(r)->update;
+
+	*lim = (struct gw_pkg_limits){ .max_size = u->max_size,
+				       .schemes = u->schemes,
+				       .timeout_s = u->timeout_s,
+				       .ca_file = u->ca_file,
+				       /* coaps with a PSK when both keys are set */
+				       .psk_identity = u->psk_identity,
+				       .psk_key = u->psk_key.len ? u->psk_key.bytes : NULL,
+				       .psk_key_len = u->psk_key.len };
 }

@@ -395,13 +395,9 @@ static int package_file(const struct gw_registry *r, const struct swpkg *p, char
 
 static void package_limits(const struct gw_registry *r, struct gw_pkg_limits *lim)
 {
-	const struct gw_update_config *u = &reg_config(r)->update;
-
-	*lim = (struct gw_pkg_limits){ .max_size =
-					       u->max_size && u->max_size < PKG_MAX ? u->max_size : PKG_MAX,
-				       .schemes = u->schemes,
-				       .timeout_s = u->timeout_s,
-				       .ca_file = u->ca_file };
+	self_pkg_limits(r, lim);
+	if (!lim->max_size || lim->max_size > PKG_MAX)
+		lim->max_size = PKG_MAX;
 }
 
 /* How a transfer ended, as Object 9 says it (its codes are Object 5's

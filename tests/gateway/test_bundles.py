@@ -24,7 +24,8 @@ setup: one device of the file, local1).
 - pull: a Package URI on a local HTTP server (update.schemes: [http]),
   installed and used; a 404 is Update Result 56; a scheme not allowed is
   refused at once (4.00, 56); a push over update.max_size ends with 4.13
-  and 50;
+  and 50; a Package URI on a coaps server (libcoap's coap-server-openssl)
+  with the PSK of update.psk_identity / update.psk_key, installed;
 - a bundle with an object definition and a profile using it; bundles
   redefining a known object refused;
 - every case again in gateway mode (Object 25).
@@ -34,6 +35,7 @@ Usage: test_bundles.py PATH/TO/fieldgate
 import functools
 import http.server
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -224,6 +226,53 @@ class Bundles(test_remote.WithBroker):
                 return v
             self.assertLess(time.monotonic(), deadline, v)
             time.sleep(0.05)
+
+    def coaps_server(self, name, data, key):
+        """libcoap's coap-server-openssl with a PSK, data PUT on it as /name
+        over plain CoAP (port), served over DTLS (port + 1): the coaps URI."""
+        for _ in range(20):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                    s.bind(("127.0.0.1", port + 1))
+                break
+            except OSError:
+                continue
+        proc = subprocess.Popen(["coap-server-openssl", "-A", "127.0.0.1", "-p", str(port), "-d", "4", "-k", key],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(proc.wait, 10)
+        self.addCleanup(proc.terminate)
+        src = os.path.join(self.dir, name)
+        with open(src, "wb") as f:
+            f.write(data)
+        deadline = time.monotonic() + 10
+        while subprocess.run(["coap-client-notls", "-m", "put", "-b", "1024", "-f", src,
+                              "coap://127.0.0.1:%d/%s" % (port, name)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30).returncode:
+            self.assertLess(time.monotonic(), deadline, "cannot PUT the bundle on coap-server-openssl")
+            time.sleep(0.1)
+        return "coaps://127.0.0.1:%d/%s" % (port + 1, name)
+
+    def test_pull_coaps_psk(self):
+        uri = self.coaps_server("acme.tar.gz", bundlemk.profile_bundle("acme", "4", "acme-th", gz=True),
+                                "bundle-secret-7")
+        self.gw.stop()
+        start = len(self.srv.events("register"))
+        self.gw = self.start(self.text + "update:\n  schemes: [coaps]\n  psk_identity: fg-gw\n"
+                             "  psk_key: %s\n  timeout: 10s\n" % b"bundle-secret-7".hex())
+        self.wait_present("gw", start)
+        r = self.srv.request("create", ep="gw", path="/9", ct=SENML_CBOR, records=[], timeout=15)
+        self.assertEqual(r["code"], "2.01", r)
+        iid = int(r["location"].rstrip("/").split("/")[-1])
+        r = self.srv.request("write", ep="gw", path="/9/%d/3" % iid, value=uri, type="string", timeout=15)
+        self.assertEqual(r["code"], "2.04", r)
+        v = self.wait_state(iid, (DELIVERED,), timeout=30)
+        self.assertEqual((v[0], v[1], v[9]), ("acme", "4", 3), v)
+        self.assertEqual(self.execute(iid, 4)["code"], "2.04")
+        self.assertEqual(self.sw(iid)[7], INSTALLED)
+        self.assertEqual(self.bundles(), ["acme"])
 
     def test_pull(self):
         url = self.serve({"acme.tar.gz": bundlemk.profile_bundle("acme", "3", "acme-th", gz=True)})
