@@ -24,10 +24,12 @@ Usage: test_fwupdate.py PATH/TO/fieldgate PATH/TO/fieldgate-next
 """
 import http.server
 import os
+import re
 import shutil
 import socket
 import stat
 import sys
+import subprocess
 import tempfile
 import threading
 import time
@@ -35,6 +37,7 @@ import time
 import unittest_main
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.environ.get("FG_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import test_devices  # noqa: E402
 import test_journal  # noqa: E402
@@ -305,10 +308,12 @@ class CommandTimeout(Base):
 
 class UnderSystemd(Base):
     """The daemon as systemd runs it ($INVOCATION_ID, /run/systemd/system
-    present: a mount namespace with its own /run) with a systemd-run
-    stand-in first on PATH that records its arguments and runs the command
-    the way the transient unit would: the command goes to systemd-run, with
-    --wait (its status is the command's), its own unit, the time bound."""
+    present: a mount namespace with its own /run) on a private system bus
+    where systemd1_mock.py plays systemd's Manager: the daemon may only
+    start fieldgate-update.service, and the mock runs that unit's ExecStart,
+    `fieldgate install-update -c CONFIG`, as systemd would (JobRemoved
+    "done" or "failed" when it ends). The command comes from the
+    configuration file, never from the daemon."""
     update = ("  max_size: 1000\n  schemes: [http]\n  command_timeout: 7s\n"
               "  command: cp {file} @DIR@/seen; exit 5\n")
 
@@ -316,20 +321,42 @@ class UnderSystemd(Base):
         why = test_journal.namespaces_usable()
         if why:
             self.skipTest("no mount namespace for a /run of our own: %s" % why)
+        sys.path.insert(0, os.path.join(SOURCE, "tests", "ble"))
+        from test_ble import Bus, wait_for
         self.fake = tempfile.mkdtemp(prefix="fg-fwsd-")
         self.addCleanup(shutil.rmtree, self.fake, True)
-        run, bindir = os.path.join(self.fake, "run"), os.path.join(self.fake, "bin")
+        self.bus = Bus()
+        self.addCleanup(self.bus.stop)
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.bus.address)
+        self.unit_log = os.path.join(self.fake, "unit.log")
+        self.monitor_log = open(os.path.join(self.fake, "monitor.log"), "w+")
+        self.addCleanup(self.monitor_log.close)
+        # Every method call to systemd, whatever the mock answers.
+        self.monitor = subprocess.Popen(["dbus-monitor", "--address", self.bus.address,
+                                         "type='method_call',destination='org.freedesktop.systemd1'"],
+                                        stdout=self.monitor_log, stderr=subprocess.DEVNULL)
+        self.addCleanup(self.stop_proc, self.monitor)
+        self.systemd = subprocess.Popen(["/usr/bin/python3", "-m", "dbusmock", "--system", "--template",
+                                         os.path.join(HERE, "systemd1_mock.py")],
+                                        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(self.stop_proc, self.systemd)
+        wait_for(lambda: self.bus.conn.name_has_owner("org.freedesktop.systemd1"), 15, "systemd on the bus")
+        run = os.path.join(self.fake, "run")
         os.makedirs(os.path.join(run, "systemd", "system"))
-        os.makedirs(bindir)
-        self.args = os.path.join(self.fake, "args")
-        self.script(os.path.join(bindir, "systemd-run"),
-                    'printf "%%s\\n" "$@" > %s\nwhile [ $# -gt 3 ]; do shift; done\nexec "$@"\n' % self.args)
         self.program = os.path.join(self.fake, "fieldgate")
         self.script(self.program,
-                    'export INVOCATION_ID=0123456789abcdef PATH=%s:$PATH\n'
+                    'export INVOCATION_ID=0123456789abcdef DBUS_SYSTEM_BUS_ADDRESS=%s\n'
                     'exec %s sh -c \'mount --bind "$0" /run && shift && exec "$@"\' %s x %s "$@"\n'
-                    % (bindir, " ".join(test_journal.UNSHARE), run, FIELDGATE))
+                    % (self.bus.address, " ".join(test_journal.UNSHARE), run, FIELDGATE))
         super().setUp()
+        self.manager = self.bus.conn.get_object("org.freedesktop.systemd1", "/org/freedesktop/systemd1")
+        self.manager.AddMockUnit("fieldgate-update.service", [FIELDGATE, "install-update", "-c", self.gw.path],
+                                 self.unit_log, dbus_interface="org.fieldgate.Test")
+
+    @staticmethod
+    def stop_proc(p):
+        p.terminate()
+        p.wait(10)
 
     @staticmethod
     def script(path, body):
@@ -337,23 +364,70 @@ class UnderSystemd(Base):
             f.write("#!/bin/sh\n" + body)
         os.chmod(path, 0o755)
 
-    def test_command_in_transient_unit(self):
+    def calls(self):
+        """(method, args) of every call to the Manager the mock answered."""
+        return [(str(c[1]), [str(a) for a in c[2]])
+                for c in self.manager.GetCalls(dbus_interface="org.freedesktop.DBus.Mock")]
+
+    def monitored(self):
+        """The member of every method call sent to systemd by others than
+        this test (the daemon, the unit)."""
+        me = self.bus.conn.get_unique_name()
+        with open(self.monitor_log.name) as f:
+            return [m for who, m in re.findall(r"^method call .* sender=(\S+) .* member=(\S+)", f.read(), re.M)
+                    if who != me]
+
+    def unit_output(self):
+        with open(self.unit_log) as f:
+            return f.read()
+
+    def test_failing_command_in_the_unit(self):
         self.push(b"package")
         self.wait_fw(DOWNLOADED, 0)
         self.execute(2)
         self.wait_fw(DOWNLOADED, 8)
-        self.gw.wait_log(r"in a transient unit")
-        self.gw.wait_log(r"install command exited with status 5")
+        self.gw.wait_log(r"starting fieldgate-update.service")
+        self.gw.wait_log(r"fieldgate-update.service ended \(failed\): the install command exited with status 5")
         with open(os.path.join(self.dir, "seen"), "rb") as f:
             self.assertEqual(f.read(), b"package")
-        with open(self.args) as f:
-            args = f.read().split("\n")[:-1]
-        self.assertEqual(args[-3:], ["/bin/sh", "-c", "cp '%s' %s/seen; exit 5" % (self.package, self.dir)])
-        self.assertRegex(args[4], r"^--unit=fieldgate-update-[0-9]+$")
-        self.assertEqual(args[:4] + args[5:-3],
-                         ["--wait", "--collect", "--quiet", "--service-type=exec", "--property=RuntimeMaxSec=7",
-                          "--property=KillMode=control-group",
-                          "--description=fieldgate firmware update (Object 5)"])
+        self.assertIn("Running cp '%s' %s/seen; exit 5\n" % (self.package, self.dir), self.unit_output())
+        self.assertEqual([c for c in self.calls() if c[0] not in ("Subscribe", "AddMockUnit")],
+                         [("StartUnit", ["fieldgate-update.service", "replace"])])
+        self.assertEqual(self.monitored(), ["Subscribe", "StartUnit"])
+        # What the unit recorded for the daemon (a restart would read it).
+        with open(os.path.join(self.state, "firmware", "outcome")) as f:
+            self.assertRegex(f.read(), r"^result=exited\nstatus=5\ntime=[0-9]+\n$")
+
+    def test_success_then_same_version(self):
+        """The unit succeeds: the daemon restarts itself, finds the same
+        version, Result 8 (the existing version check), and the outcome is
+        consumed."""
+        self.gw.stop()
+        self.gw = self.run_gateway("  max_size: 1000\n  schemes: [http]\n  command: cp {file} %s/seen\n" % self.dir)
+        self.manager.AddMockUnit("fieldgate-update.service", [FIELDGATE, "install-update", "-c", self.gw.path],
+                                 self.unit_log, dbus_interface="org.fieldgate.Test")
+        self.push(b"package")
+        self.wait_fw(DOWNLOADED, 0)
+        self.execute(2)
+        self.gw.wait_log(r"fieldgate-update.service ended \(done\): the install command exited with status 0")
+        self.gw.wait_log(r"Starting again: ", timeout=30)
+        self.srv.wait_event("register", ep="gw", timeout=30)
+        self.wait_fw(DOWNLOADED, 8)
+        self.assertFalse(os.path.exists(os.path.join(self.state, "firmware", "outcome")))
+        self.assertEqual([c for c in self.calls() if c[0] not in ("Subscribe", "AddMockUnit")],
+                         [("StartUnit", ["fieldgate-update.service", "replace"])])
+
+    def test_refused_by_systemd(self):
+        """systemd (polkit) refuses the start: Result 8 at once, nothing ran."""
+        self.manager.AddMockUnit("fieldgate-update.service", [], self.unit_log, dbus_interface="org.fieldgate.Test")
+        self.push(b"package")
+        self.wait_fw(DOWNLOADED, 0)
+        self.execute(2)
+        self.wait_fw(DOWNLOADED, 8)
+        self.gw.wait_log(r"systemd refused to start fieldgate-update.service: Interactive authentication required")
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "seen")))
+        self.assertEqual([c for c in self.calls() if c[0] not in ("Subscribe", "AddMockUnit")],
+                         [("StartUnit", ["fieldgate-update.service", "replace"])])
 
 
 class GatewayMode(Base):
