@@ -33,6 +33,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 
 import unittest_main
 
@@ -428,6 +429,127 @@ class UnderSystemd(Base):
         self.assertFalse(os.path.exists(os.path.join(self.dir, "seen")))
         self.assertEqual([c for c in self.calls() if c[0] not in ("Subscribe", "AddMockUnit")],
                          [("StartUnit", ["fieldgate-update.service", "replace"])])
+
+
+class InstallUpdate(unittest.TestCase):
+    """`fieldgate install-update -c CONFIG`, the ExecStart of
+    fieldgate-update.service, run directly: update.command and its time
+    bound come from the configuration file, the package from
+    state_dir/firmware/package; the outcome is recorded in
+    state_dir/firmware/outcome."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="fg-install-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        # A state folder whose name the shell would split and expand.
+        self.state = os.path.join(self.dir, "st'a te $(touch pwned) `touch pwned2`")
+        self.fw = os.path.join(self.state, "firmware")
+        os.makedirs(self.fw, 0o700)
+        self.package = os.path.join(self.fw, "package")
+        with open(self.package, "wb") as f:
+            f.write(b"pkg;'$(touch /tmp/nope)' `x`")
+        os.chmod(self.package, 0o600)
+        self.conf = os.path.join(self.dir, "fieldgate.yaml")
+
+    def configure(self, update):
+        with open(self.conf, "w") as f:
+            f.write(config("coap://127.0.0.1:5683", self.state, update.replace("@DIR@", self.dir))
+                    .replace("@SOCK@", os.path.join(self.dir, "sock")))
+        os.chmod(self.conf, 0o640)
+
+    def install(self, timeout=30):
+        t0 = time.monotonic()
+        r = subprocess.run([FIELDGATE, "install-update", "-c", self.conf], capture_output=True, text=True,
+                           timeout=timeout, stdin=subprocess.DEVNULL)
+        self.elapsed = time.monotonic() - t0
+        self.assertFalse([x for x in r.stderr.splitlines() if "Sanitizer" in x or "runtime error" in x], r.stderr)
+        return r
+
+    def outcome(self):
+        with open(os.path.join(self.fw, "outcome")) as f:
+            return f.read()
+
+    def test_runs_the_configured_command(self):
+        self.configure("  command: cp {file} @DIR@/seen; echo ran >> @DIR@/ran; exit 3\n")
+        r = self.install()
+        self.assertEqual(r.returncode, 1, r.stderr)
+        with open(os.path.join(self.dir, "seen"), "rb") as f:
+            self.assertEqual(f.read(), b"pkg;'$(touch /tmp/nope)' `x`")
+        with open(os.path.join(self.dir, "ran")) as f:
+            self.assertEqual(f.read(), "ran\n")
+        quoted = "'" + self.package.replace("'", "'\\''") + "'"
+        self.assertIn("Running cp %s %s/seen; echo ran >> %s/ran; exit 3\n" % (quoted, self.dir, self.dir), r.stderr)
+        self.assertIn("The install command exited with status 3", r.stderr)
+        self.assertRegex(self.outcome(), r"^result=exited\nstatus=3\ntime=[0-9]+\n$")
+        self.assertEqual(sorted(os.listdir(self.dir)), sorted(["fieldgate.yaml", "ran", "seen",
+                                                               os.path.basename(self.state)]))
+        self.assertEqual(sorted(os.listdir(self.fw)), ["outcome", "package"])
+
+    def test_success_recorded_for_the_folder_owner(self):
+        self.configure("  command: test -f {file}\n")
+        if os.geteuid() == 0:
+            # As the unit runs it: root, in the fieldgate user's folder.
+            os.chown(self.fw, 4321, 4322)
+        r = self.install()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(self.outcome(), r"^result=exited\nstatus=0\ntime=[0-9]+\n$")
+        st = os.stat(os.path.join(self.fw, "outcome"))
+        self.assertEqual(st.st_mode & 0o777, 0o640)
+        if os.geteuid() == 0:
+            self.assertEqual((st.st_uid, st.st_gid), (4321, 4322))
+
+    def test_refuses_files_others_can_write(self):
+        self.configure("  command: touch @DIR@/ran {file}\n")
+        os.chmod(self.conf, 0o646)
+        r = self.install()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("%s: the configuration is writable by others (mode 0646" % self.conf, r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.fw, "outcome")))  # nothing known yet
+        os.chmod(self.conf, 0o640)
+        for mode in (0o602, 0o622):
+            os.chmod(self.package, mode)
+            if mode & 0o020:
+                os.chown(self.package, os.geteuid(), 54321)  # a group that is not root's nor fieldgate's
+            r = self.install()
+            self.assertEqual(r.returncode, 1)
+            self.assertRegex(r.stderr, r"%s: the package is writable by (others|its group) \(mode 0%o"
+                             % (re.escape(self.package), mode))
+            self.assertRegex(self.outcome(), r"^result=refused\nstatus=-1\n")
+        # A link is not the package, whatever it points to.
+        os.unlink(self.package)
+        os.symlink(self.conf, self.package)
+        r = self.install()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("the package is not a regular file", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "ran")))
+
+    def test_no_command_configured(self):
+        self.configure("  max_size: 1000\n")
+        r = self.install()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("update.command is not configured", r.stderr)
+        self.assertRegex(self.outcome(), r"^result=refused\n")
+
+    def test_time_bound(self):
+        """update.command_timeout: the command and what it started are
+        killed; the outcome says so."""
+        self.configure("  command_timeout: 1s\n  command: ': {file}; sleep 60 & echo $! > @DIR@/pid; wait'\n")
+        r = self.install()
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertGreaterEqual(self.elapsed, 0.9)
+        self.assertLess(self.elapsed, 10)
+        self.assertIn("ran longer than update.command_timeout (1 s): stopped", r.stderr)
+        self.assertRegex(self.outcome(), r"^result=timeout\nstatus=9\n")
+        with open(os.path.join(self.dir, "pid")) as f:
+            pid = int(f.read())
+        deadline = time.monotonic() + 5
+        while os.path.exists("/proc/%d" % pid) and time.monotonic() < deadline:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().split(")")[1].split()[0] == "Z":
+                    break
+            time.sleep(0.05)
+        else:
+            self.assertFalse(os.path.exists("/proc/%d" % pid), "the command's child still runs")
 
 
 class GatewayMode(Base):
