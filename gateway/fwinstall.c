@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -144,9 +145,10 @@ int gw_fw_outcome_write(const char *dir, const struct gw_fw_outcome *o)
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
-	n = snprintf(text, sizeof(text), "result=%s\nstatus=%d\ntime=%lld\n", kinds[o->kind], o->status,
-		     (long long)o->time);
-	if (fstat(dfd, &st) < 0 || (unlinkat(dfd, "outcome.tmp", 0) < 0 && errno != ENOENT))
+	n = gw_fw_outcome_format(o, text, sizeof(text));
+	if (n < 0)
+		e = n;
+	else if (fstat(dfd, &st) < 0 || (unlinkat(dfd, "outcome.tmp", 0) < 0 && errno != ENOENT))
 		e = -errno;
 	if (e == 0 &&
 	    (fd = openat(dfd, "outcome.tmp", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640)) < 0)
@@ -154,8 +156,13 @@ int gw_fw_outcome_write(const char *dir, const struct gw_fw_outcome *o)
 	/* The daemon's user reads it. */
 	if (e == 0 && geteuid() == 0 && fchown(fd, st.st_uid, st.st_gid) < 0)
 		e = -errno;
-	if (e == 0 && (write(fd, text, (size_t)n) != n || fsync(fd) < 0))
-		e = errno ? -errno : -EIO;
+	if (e == 0) {
+		ssize_t w = write(fd, text, (size_t)n);
+		if (w != n)
+			e = w < 0 ? -errno : -EIO;
+		else if (fsync(fd) < 0)
+			e = -errno;
+	}
 	if (fd >= 0 && close(fd) < 0 && e == 0)
 		e = -errno;
 	if (e == 0 && renameat(dfd, "outcome.tmp", dfd, "outcome") < 0)
@@ -168,10 +175,64 @@ int gw_fw_outcome_write(const char *dir, const struct gw_fw_outcome *o)
 	return e;
 }
 
+int gw_fw_outcome_format(const struct gw_fw_outcome *o, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "result=%s\nstatus=%d\ntime=%lld\n", kinds[o->kind], o->status,
+			 (long long)o->time);
+
+	return n < 0 || (size_t)n >= size ? -ENOBUFS : n;
+}
+
+/* "key=" at *p, then a decimal in [lo, hi] and a newline (or the end). */
+static bool number(const char **p, const char *key, long long lo, long long hi, long long *out)
+{
+	size_t kl = strlen(key);
+	char *end;
+
+	if (strncmp(*p, key, kl) != 0 || !(((*p)[kl] >= '0' && (*p)[kl] <= '9') || (*p)[kl] == '-'))
+		return false;
+	errno = 0;
+	*out = strtoll(*p + kl, &end, 10);
+	if (errno || *out < lo || *out > hi || (*end != '\n' && *end != '\0'))
+		return false;
+	*p = *end ? end + 1 : end;
+	return true;
+}
+
+int gw_fw_outcome_parse(const char *text, size_t len, struct gw_fw_outcome *o)
+{
+	char copy[128];
+	const char *p = copy;
+	long long status, t;
+	size_t kl;
+
+	/* What gw_fw_outcome_format() writes is shorter. */
+	if (len >= sizeof(copy))
+		return -EBADMSG;
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	if (strncmp(p, "result=", 7) != 0)
+		return -EBADMSG;
+	p += 7;
+	kl = strcspn(p, "\n");
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strlen(kinds[i]) == kl && strncmp(p, kinds[i], kl) == 0 && p[kl] == '\n') {
+			p += kl + 1;
+			if (!number(&p, "status=", INT_MIN, INT_MAX, &status) ||
+			    !number(&p, "time=", 0, LLONG_MAX, &t) || *p)
+				return -EBADMSG;
+			o->kind = (enum gw_fw_kind)i;
+			o->status = (int)status;
+			o->time = (time_t)t;
+			return 0;
+		}
+	return -EBADMSG;
+}
+
 int gw_fw_outcome_read(const char *dir, struct gw_fw_outcome *o)
 {
-	char path[4096], kind[16];
-	long long t;
+	char path[4096], text[128];
+	size_t len;
 	FILE *fp;
 	int n;
 
@@ -181,17 +242,9 @@ int gw_fw_outcome_read(const char *dir, struct gw_fw_outcome *o)
 	fp = fopen(path, "re");
 	if (!fp)
 		return -errno;
-	n = fscanf(fp, "result=%15[a-z]\nstatus=%d\ntime=%lld", kind, &o->status, &t);
+	len = fread(text, 1, sizeof(text), fp);
 	fclose(fp);
-	if (n != 3)
-		return -EBADMSG;
-	o->time = (time_t)t;
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (strcmp(kind, kinds[i]) == 0) {
-			o->kind = (enum gw_fw_kind)i;
-			return 0;
-		}
-	return -EBADMSG;
+	return gw_fw_outcome_parse(text, len, o);
 }
 
 bool gw_fw_outcome_ok(const struct gw_fw_outcome *o)

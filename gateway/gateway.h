@@ -500,6 +500,10 @@ struct gw_fw_outcome {
 	time_t time;
 };
 int gw_fw_outcome_write(const char *dir, const struct gw_fw_outcome *o);
+/* The file's text: its length, or -ENOBUFS. */
+int gw_fw_outcome_format(const struct gw_fw_outcome *o, char *buf, size_t size);
+/* 0, or -EBADMSG: not an outcome. */
+int gw_fw_outcome_parse(const char *text, size_t len, struct gw_fw_outcome *o);
 /* -ENOENT: none recorded; -EBADMSG: not an outcome file. */
 int gw_fw_outcome_read(const char *dir, struct gw_fw_outcome *o);
 bool gw_fw_outcome_ok(const struct gw_fw_outcome *o);
