@@ -15,7 +15,9 @@
  * The package is state_dir/firmware/package. What the daemon must know
  * across its restart (state, result, the version that ran the Update, the
  * installed package's name and version) is state_dir/firmware/state,
- * replaced atomically on every change.
+ * replaced atomically on every change. The command runs as the daemon's
+ * child, or under systemd in fieldgate-update.service (fwinstall.c), which
+ * records how it ended in state_dir/firmware/outcome.
  */
 #include "gateway/registry/fwupdate.h"
 
@@ -278,7 +280,6 @@ static struct fwu *fwu_free(struct fwu *f)
 static void resume(struct fwu *f)
 {
 	bool have = access(f->package, F_OK) == 0;
-
 	struct gw_fw_outcome o;
 	int e;
 
