@@ -380,7 +380,9 @@ class UnderSystemd(Base):
 
     def unit_output(self):
         with open(self.unit_log) as f:
-            return f.read()
+            text = f.read()
+        self.assertFalse([x for x in text.splitlines() if "Sanitizer" in x or "runtime error" in x], text)
+        return text
 
     def test_failing_command_in_the_unit(self):
         self.push(b"package")
@@ -414,6 +416,7 @@ class UnderSystemd(Base):
         self.gw.wait_log(r"Starting again: ", timeout=30)
         self.srv.wait_event("register", ep="gw", timeout=30)
         self.wait_fw(DOWNLOADED, 8)
+        self.assertIn("The install command exited with status 0", self.unit_output())
         self.assertFalse(os.path.exists(os.path.join(self.state, "firmware", "outcome")))
         self.assertEqual([c for c in self.calls() if c[0] not in ("Subscribe", "AddMockUnit")],
                          [("StartUnit", ["fieldgate-update.service", "replace"])])
