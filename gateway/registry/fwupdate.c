@@ -55,6 +55,7 @@ struct fwu {
 	pid_t pid;
 	sd_bus *bus; /* under systemd: fieldgate-update.service's start and end */
 	sd_bus_slot *match, *call;
+	bool follow; /* an Update of the daemon before: its unit is followed */
 };
 
 /* ---- the state file --------------------------------------------------------------- */
@@ -259,6 +260,8 @@ static const char *outcome_text(const struct gw_fw_outcome *o, char *buf, size_t
 	return buf;
 }
 
+static void follow_unit(struct fwu *f);
+
 static struct fwu *fwu_free(struct fwu *f)
 {
 	if (!f)
@@ -276,41 +279,63 @@ static struct fwu *fwu_free(struct fwu *f)
 	return NULL;
 }
 
+/* Under systemd the command runs in fieldgate-update.service, a fixed root
+ * unit: the package's maintainer scripts restart fieldgate.service, which
+ * would kill anything in the service's cgroup, the install included; and
+ * the daemon (no privileges) may only start that one unit (the polkit
+ * rule), which reads the command from the configuration itself. */
+static bool under_systemd(void)
+{
+	return getenv("INVOCATION_ID") && sd_booted() > 0;
+}
+
+/* How the Update a daemon before this one ran turned out: the outcome
+ * fieldgate-update.service recorded (a failure is one whatever version
+ * runs now), else the version. */
+static void updating_ended(struct fwu *f)
+{
+	bool have = access(f->package, F_OK) == 0;
+	struct gw_fw_outcome o;
+	char text[160];
+	int e = gw_fw_outcome_read(f->dir, &o);
+
+	if (unlinkat(AT_FDCWD, f->outcome, 0) < 0 && errno != ENOENT)
+		log_warning_errno(-errno, "Firmware update: cannot remove %s: %m", f->outcome);
+	if (e >= 0 && !gw_fw_outcome_ok(&o)) {
+		log_error("Firmware update: %s recorded: %s: Update failed", GW_FW_UNIT,
+			  outcome_text(&o, text, sizeof(text)));
+		f->state = have ? ST_DOWNLOADED : ST_IDLE;
+		f->result = RES_FAILED;
+	} else if (strcmp(f->from, gw_version) != 0) {
+		log_notice("Firmware update: fieldgate %s replaced %s", gw_version, f->from);
+		copy_value(f->name, sizeof(f->name), "fieldgate");
+		copy_value(f->ver, sizeof(f->ver), gw_version);
+		drop_package(f);
+		f->state = ST_IDLE;
+		f->result = RES_SUCCESS;
+	} else {
+		log_error("Firmware update: the installed package did not change the version (%s still "
+			  "runs): Update failed",
+			  gw_version);
+		f->state = have ? ST_DOWNLOADED : ST_IDLE;
+		f->result = RES_FAILED;
+	}
+}
+
 /* After a restart: how the Update the last daemon ran turned out. */
 static void resume(struct fwu *f)
 {
 	bool have = access(f->package, F_OK) == 0;
-	struct gw_fw_outcome o;
-	int e;
 
 	switch (f->state) {
 	case ST_UPDATING:
-		/* What fieldgate-update.service recorded, if it ran: a failure
-		 * is one whatever version runs now. */
-		e = gw_fw_outcome_read(f->dir, &o);
-		if (unlinkat(AT_FDCWD, f->outcome, 0) < 0 && errno != ENOENT)
-			log_warning_errno(-errno, "Firmware update: cannot remove %s: %m", f->outcome);
-		if (e >= 0 && !gw_fw_outcome_ok(&o)) {
-			char text[160];
-			log_error("Firmware update: %s recorded: %s: Update failed", GW_FW_UNIT,
-				  outcome_text(&o, text, sizeof(text)));
-			f->state = have ? ST_DOWNLOADED : ST_IDLE;
-			f->result = RES_FAILED;
-		} else if (strcmp(f->from, gw_version) != 0) {
-			log_notice("Firmware update: fieldgate %s replaced %s", gw_version, f->from);
-			copy_value(f->name, sizeof(f->name), "fieldgate");
-			copy_value(f->ver, sizeof(f->ver), gw_version);
-			drop_package(f);
-			f->state = ST_IDLE;
-			f->result = RES_SUCCESS;
-		} else {
-			log_error(
-				"Firmware update: the installed package did not change the version (%s still "
-				"runs): Update failed",
-				gw_version);
-			f->state = have ? ST_DOWNLOADED : ST_IDLE;
-			f->result = RES_FAILED;
-		}
+		/* The package's postinst restarts the service while dpkg still
+		 * runs in the unit: nothing recorded yet. The unit is followed
+		 * to its end (fwupdate_start()), state Updating until then. */
+		if (under_systemd() && access(f->outcome, F_OK) < 0 && errno == ENOENT)
+			f->follow = true;
+		else
+			updating_ended(f);
 		break;
 	case ST_DOWNLOADING:
 		/* The transfer ended with the daemon. */
@@ -376,6 +401,8 @@ int fwupdate_start(struct gw_registry *r)
 	if (e < 0)
 		return e;
 	publish(r->fwu);
+	if (r->fwu->follow && !r->fwu->bus)
+		follow_unit(r->fwu);
 	return 0;
 }
 
@@ -602,15 +629,7 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *ud)
 	return 0;
 }
 
-/* Under systemd the command runs in fieldgate-update.service, a fixed root
- * unit: the package's maintainer scripts restart fieldgate.service, which
- * would kill anything in the service's cgroup, the install included; and
- * the daemon (no privileges) may only start that one unit (the polkit
- * rule), which reads the command from the configuration itself. */
-static bool under_systemd(void)
-{
-	return getenv("INVOCATION_ID") && sd_booted() > 0;
-}
+static void settle(struct fwu *f);
 
 /* The unit's start job ended: its result ("done", "failed", "timeout"...)
  * and the outcome the unit recorded. */
@@ -627,6 +646,10 @@ static int on_job_removed(sd_bus_message *m, void *ud, sd_bus_error *ret_error)
 	if (sd_bus_message_read(m, "uoss", &id, &job, &unit, &result) < 0 || strcmp(unit, GW_FW_UNIT) != 0 ||
 	    f->state != ST_UPDATING)
 		return 0;
+	if (f->follow) {
+		settle(f);
+		return 0;
+	}
 	e = gw_fw_outcome_read(f->dir, &o);
 	if (e < 0)
 		log_error("Firmware update: %s ended (%s) and recorded no outcome: Update failed", GW_FW_UNIT,
@@ -654,28 +677,101 @@ static int on_started(sd_bus_message *m, void *ud, sd_bus_error *ret_error)
 	return 0;
 }
 
-/* StartUnit(GW_FW_UNIT, "replace") and nothing else; its end comes as
- * JobRemoved (the match is made before the call, so it cannot be missed). */
-static int start_unit(struct fwu *f)
+/* The system bus on the event loop, JobRemoved matched, subscribed (systemd
+ * sends job signals only to subscribed clients). */
+static int bus_open(struct fwu *f)
 {
-	int e = sd_bus_open_system(&f->bus);
+	int e;
 
+	bus_close(f);
+	e = sd_bus_open_system(&f->bus);
 	if (e >= 0)
 		e = sd_bus_attach_event(f->bus, f->r->event, SD_EVENT_PRIORITY_NORMAL);
 	if (e >= 0)
 		e = sd_bus_match_signal_async(f->bus, &f->match, "org.freedesktop.systemd1",
 					      "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
 					      "JobRemoved", on_job_removed, NULL, f);
-	/* systemd sends job signals only to subscribed clients. */
 	if (e >= 0)
 		e = sd_bus_call_method_async(f->bus, NULL, "org.freedesktop.systemd1",
 					     "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
 					     "Subscribe", NULL, NULL, "");
+	return e;
+}
+
+/* StartUnit(GW_FW_UNIT, "replace") and nothing else; its end comes as
+ * JobRemoved (the match is made before the call, so it cannot be missed). */
+static int start_unit(struct fwu *f)
+{
+	int e = bus_open(f);
+
 	if (e >= 0)
 		e = sd_bus_call_method_async(f->bus, &f->call, "org.freedesktop.systemd1",
 					     "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
 					     "StartUnit", on_started, f, "ss", GW_FW_UNIT, "replace");
 	return e;
+}
+
+/* The unit an earlier daemon started has ended (or never ran, or cannot be
+ * asked): its outcome, once. */
+static void settle(struct fwu *f)
+{
+	if (!f->follow)
+		return;
+	f->follow = false;
+	f->match = sd_bus_slot_unref(f->match);
+	f->call = sd_bus_slot_unref(f->call);
+	updating_ended(f);
+	enter(f, f->state, f->result);
+}
+
+static int on_active_state(sd_bus_message *m, void *ud, sd_bus_error *ret_error)
+{
+	struct fwu *f = ud;
+	const char *state = NULL;
+
+	(void)ret_error;
+	f->call = sd_bus_slot_unref(f->call);
+	if (!sd_bus_message_is_method_error(m, NULL) && sd_bus_message_enter_container(m, 'v', "s") >= 0 &&
+	    sd_bus_message_read(m, "s", &state) >= 0 && strcmp(state, "activating") == 0) {
+		log_notice("Firmware update: %s is still installing: Updating until it ends", GW_FW_UNIT);
+		return 0;
+	}
+	settle(f);
+	return 0;
+}
+
+static int on_unit(sd_bus_message *m, void *ud, sd_bus_error *ret_error)
+{
+	struct fwu *f = ud;
+	const char *path;
+	int e;
+
+	(void)ret_error;
+	f->call = sd_bus_slot_unref(f->call);
+	/* No such unit loaded: it does not run. */
+	e = sd_bus_message_is_method_error(m, NULL) ? -ENOENT : sd_bus_message_read(m, "o", &path);
+	if (e >= 0)
+		e = sd_bus_call_method_async(f->bus, &f->call, "org.freedesktop.systemd1", path,
+					     "org.freedesktop.DBus.Properties", "Get", on_active_state, f,
+					     "ss", "org.freedesktop.systemd1.Unit", "ActiveState");
+	if (e < 0)
+		settle(f);
+	return 0;
+}
+
+/* Subscribed to the unit's jobs first, then asked whether it runs. */
+static void follow_unit(struct fwu *f)
+{
+	int e = bus_open(f);
+
+	if (e >= 0)
+		e = sd_bus_call_method_async(f->bus, &f->call, "org.freedesktop.systemd1",
+					     "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+					     "GetUnit", on_unit, f, "s", GW_FW_UNIT);
+	if (e < 0) {
+		log_error_errno(e, "Firmware update: cannot ask systemd about %s: %m", GW_FW_UNIT);
+		settle(f);
+	}
 }
 
 static int update(struct fwu *f)
@@ -699,7 +795,6 @@ static int update(struct fwu *f)
 		if (unlinkat(AT_FDCWD, f->outcome, 0) < 0 && errno != ENOENT)
 			log_warning_errno(-errno, "Firmware update: cannot remove %s: %m", f->outcome);
 		log_notice("Firmware update: starting %s", GW_FW_UNIT);
-		bus_close(f);
 		e = start_unit(f);
 		if (e < 0) {
 			log_error_errno(e, "Firmware update: cannot ask systemd to start %s: %m", GW_FW_UNIT);

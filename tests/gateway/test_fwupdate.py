@@ -421,6 +421,51 @@ class UnderSystemd(Base):
         self.assertEqual([c for c in self.calls() if c[0] not in ("Subscribe", "AddMockUnit")],
                          [("StartUnit", ["fieldgate-update.service", "replace"])])
 
+    def test_restarted_during_install(self):
+        """The package's postinst restarts the service while the unit still
+        runs dpkg: the new daemon (another version already on disk) stays
+        Updating until the unit ends, then reports what it recorded: a
+        failure is Result 8 though the version changed."""
+        self.gw.stop()
+        fw = os.path.join(self.state, "firmware")
+        os.makedirs(fw, 0o700, exist_ok=True)
+        with open(os.path.join(fw, "package"), "wb") as f:
+            f.write(b"package")
+        os.chmod(os.path.join(fw, "package"), 0o600)
+        with open(os.path.join(fw, "state"), "w") as f:
+            f.write("state=3\nresult=0\nfrom=0.0-before\nname=\nversion=\ntime=1\n")
+        update = ("  max_size: 1000\n  schemes: [http]\n"
+                  "  command: ': {file}; while [ ! -e %s/go ]; do sleep 0.05; done; exit 4'\n" % self.dir)
+        conf = os.path.join(self.fake, "unit.yaml")
+        with open(conf, "w") as f:
+            f.write(config(self.srv.url, self.state, update).replace("@SOCK@", os.path.join(self.fake, "sock")))
+        self.manager.AddMockUnit("fieldgate-update.service", [FIELDGATE, "install-update", "-c", conf],
+                                 self.unit_log, dbus_interface="org.fieldgate.Test")
+        self.manager.StartUnit("fieldgate-update.service", "replace",
+                               dbus_interface="org.freedesktop.systemd1.Manager")
+        self.gw = self.run_gateway(update)
+        self.gw.wait_log(r"fieldgate-update.service is still installing: Updating until it ends")
+        self.assertEqual((self.fw()[3], self.fw()[5]), (UPDATING, 0))
+        with open(os.path.join(self.dir, "go"), "w"):
+            pass
+        self.wait_fw(DOWNLOADED, 8)
+        self.gw.wait_log(r"fieldgate-update.service recorded: the install command exited with status 4: Update failed")
+        self.assertFalse(os.path.exists(os.path.join(fw, "outcome")))
+        self.assertFalse([c for c in self.calls() if c[0] == "StartUnit" and c[1] != ["fieldgate-update.service",
+                                                                                      "replace"]])
+
+    def test_restarted_after_install(self):
+        """Restarted with no unit running and nothing recorded (the unit
+        never ran, or the daemon outside systemd): the version decides."""
+        self.gw.stop()
+        fw = os.path.join(self.state, "firmware")
+        os.makedirs(fw, 0o700, exist_ok=True)
+        with open(os.path.join(fw, "state"), "w") as f:
+            f.write("state=3\nresult=0\nfrom=0.0-before\nname=\nversion=\ntime=1\n")
+        self.gw = self.run_gateway(self.update.replace("@DIR@", self.dir))
+        v = self.wait_fw(IDLE, 1)
+        self.assertEqual((v[6], v[7]), ("fieldgate", test_devices.VERSION))
+
     def test_refused_by_systemd(self):
         """systemd (polkit) refuses the start: Result 8 at once, nothing ran."""
         self.manager.AddMockUnit("fieldgate-update.service", [], self.unit_log, dbus_interface="org.fieldgate.Test")
