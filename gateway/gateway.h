@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <systemd/sd-event.h>
 
@@ -475,6 +476,47 @@ struct gw_options {
 /* `fieldgate check`: load and validate everything, print every problem to
  * err and the summary to out. Returns the exit code: 0 valid, 1 errors. */
 int gw_check(const struct gw_options *opt, FILE *out, FILE *err);
+
+/* ---- firmware install (fwinstall.c) -------------------------------------- */
+
+/* The one unit the daemon may start under systemd (systemd/, polkit rule). */
+#define GW_FW_UNIT "fieldgate-update.service"
+
+/* update.command with every {file} replaced by file in single quotes for
+ * /bin/sh (nothing in it interpreted); NULL: out of memory. */
+char *gw_fw_command_line(const char *cmd, const char *file);
+/* `/bin/sh -c line` as a child in its own process group, stdin /dev/null,
+ * no signal blocked. */
+int gw_fw_spawn(const char *line, pid_t *pid);
+struct stat;
+/* Who besides root, the fieldgate user and group and the caller could
+ * change a file of this stat ("others", "its group", "its owner"); NULL:
+ * nobody. */
+const char *gw_fw_writers(const struct stat *st);
+
+/* How the command of the last `fieldgate install-update` ended:
+ * state_dir/firmware/outcome, replaced atomically, readable by the owner
+ * of the folder (the daemon's user). */
+enum gw_fw_kind { GW_FW_EXITED, GW_FW_KILLED, GW_FW_TIMEOUT, GW_FW_REFUSED };
+struct gw_fw_outcome {
+	enum gw_fw_kind kind;
+	int status; /* exit status, or the signal */
+	time_t time;
+};
+int gw_fw_outcome_write(const char *dir, const struct gw_fw_outcome *o);
+/* The file's text: its length, or -ENOBUFS. */
+int gw_fw_outcome_format(const struct gw_fw_outcome *o, char *buf, size_t size);
+/* 0, or -EBADMSG: not an outcome. */
+int gw_fw_outcome_parse(const char *text, size_t len, struct gw_fw_outcome *o);
+/* -ENOENT: none recorded; -EBADMSG: not an outcome file. */
+int gw_fw_outcome_read(const char *dir, struct gw_fw_outcome *o);
+bool gw_fw_outcome_ok(const struct gw_fw_outcome *o);
+
+/* `fieldgate install-update`: update.command (from opt's configuration
+ * file, refused if others than root and fieldgate may write it) on
+ * state_dir/firmware/package, bounded by update.command_timeout, the
+ * outcome recorded. Returns the exit code: 0 the command exited 0, else 1. */
+int gw_install_update(const struct gw_options *opt, FILE *err);
 
 /* `fieldgate profile check FILE...` / `fieldgate profile test [PROFILE]
  * [options]` (profile_cmd.c): argv starts at "check" or "test". Profiles are

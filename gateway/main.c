@@ -34,7 +34,9 @@ static void help(void)
 	       "  sample DEVICE PATH VALUE\n"
 	       "                         Give the running daemon a sample, as a bridge would\n"
 	       "                         (put -- before a negative VALUE)\n"
-	       "  presence DEVICE ERRNO  Mark a device reachable (0) or not (e.g. 110)\n");
+	       "  presence DEVICE ERRNO  Mark a device reachable (0) or not (e.g. 110)\n"
+	       "  install-update         Run update.command on the downloaded firmware package\n"
+	       "                         (fieldgate-update.service runs it, as root)\n");
 	gw_profile_help(stdout);
 	printf("  help                   Show this help\n"
 	       "\n"
@@ -210,6 +212,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "check") == 0)
 		return gw_check(&opt, stdout, stderr);
+	if (strcmp(cmd, "install-update") == 0)
+		return gw_install_update(&opt, stderr);
 	if (strcmp(cmd, "run") == 0) {
 		/* The program's path, read now: once a firmware update has
 		 * replaced the file, /proc/self/exe names the old, deleted one. */

@@ -15,7 +15,9 @@
  * The package is state_dir/firmware/package. What the daemon must know
  * across its restart (state, result, the version that ran the Update, the
  * installed package's name and version) is state_dir/firmware/state,
- * replaced atomically on every change.
+ * replaced atomically on every change. The command runs as the daemon's
+ * child, or under systemd in fieldgate-update.service (fwinstall.c), which
+ * records how it ended in state_dir/firmware/outcome.
  */
 #include "gateway/registry/fwupdate.h"
 
@@ -30,9 +32,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
 
 #include "common/log.h"
+#include "gateway/gateway.h"
 #include "gateway/pkg/pkg.h"
 #include "gateway/registry/registry_internal.h"
 
@@ -42,13 +46,16 @@ enum { RES_INITIAL = 0, RES_SUCCESS = 1, RES_FAILED = 8 };
 struct fwu {
 	struct gw_registry *r;
 	int state, result;
-	char *dir, *package, *statefile;
+	char *dir, *package, *statefile, *outcome;
 	char from[64];          /* the version that ran the Update */
 	char name[64], ver[64]; /* /5/0/6, /5/0/7: what the last Update installed */
 	struct gw_pkg_push *push;
 	struct gw_pkg_pull *pull;
 	sd_event_source *child, *timer;
 	pid_t pid;
+	sd_bus *bus; /* under systemd: fieldgate-update.service's start and end */
+	sd_bus_slot *match, *call;
+	bool follow; /* an Update of the daemon before: its unit is followed */
 };
 
 /* ---- the state file --------------------------------------------------------------- */
@@ -227,6 +234,32 @@ static char *join(const char *a, const char *b)
 	return s;
 }
 
+static void bus_close(struct fwu *f)
+{
+	f->match = sd_bus_slot_unref(f->match);
+	f->call = sd_bus_slot_unref(f->call);
+	if (f->bus)
+		(void)sd_bus_detach_event(f->bus);
+	f->bus = sd_bus_flush_close_unref(f->bus);
+}
+
+/* The outcome fieldgate-update.service recorded, for the log. */
+static const char *outcome_text(const struct gw_fw_outcome *o, char *buf, size_t size)
+{
+	static const char *const what[] = {
+		[GW_FW_EXITED] = "the install command exited with status",
+		[GW_FW_KILLED] = "the install command was killed by signal",
+		[GW_FW_TIMEOUT] =
+			"the install command ran longer than update.command_timeout: killed by signal",
+		[GW_FW_REFUSED] = "the install was refused (journalctl -u " GW_FW_UNIT "), status",
+	};
+
+	snprintf(buf, size, "%s %d", what[o->kind], o->status);
+	return buf;
+}
+
+static void follow_unit(struct fwu *f);
+
 static struct fwu *fwu_free(struct fwu *f)
 {
 	if (!f)
@@ -235,11 +268,56 @@ static struct fwu *fwu_free(struct fwu *f)
 	f->pull = gw_pkg_pull_cancel(f->pull);
 	f->child = sd_event_source_disable_unref(f->child);
 	f->timer = sd_event_source_disable_unref(f->timer);
+	bus_close(f);
 	free(f->dir);
+	free(f->outcome);
 	free(f->package);
 	free(f->statefile);
 	free(f);
 	return NULL;
+}
+
+/* Under systemd the command runs in fieldgate-update.service, a fixed root
+ * unit: the package's maintainer scripts restart fieldgate.service, which
+ * would kill anything in the service's cgroup, the install included; and
+ * the daemon (no privileges) may only start that one unit (the polkit
+ * rule), which reads the command from the configuration itself. */
+static bool under_systemd(void)
+{
+	return getenv("INVOCATION_ID") && sd_booted() > 0;
+}
+
+/* How the Update a daemon before this one ran turned out: the outcome
+ * fieldgate-update.service recorded (a failure is one whatever version
+ * runs now), else the version. */
+static void updating_ended(struct fwu *f)
+{
+	bool have = access(f->package, F_OK) == 0;
+	struct gw_fw_outcome o;
+	char text[160];
+	int e = gw_fw_outcome_read(f->dir, &o);
+
+	if (unlinkat(AT_FDCWD, f->outcome, 0) < 0 && errno != ENOENT)
+		log_warning_errno(-errno, "Firmware update: cannot remove %s: %m", f->outcome);
+	if (e >= 0 && !gw_fw_outcome_ok(&o)) {
+		log_error("Firmware update: %s recorded: %s: Update failed", GW_FW_UNIT,
+			  outcome_text(&o, text, sizeof(text)));
+		f->state = have ? ST_DOWNLOADED : ST_IDLE;
+		f->result = RES_FAILED;
+	} else if (strcmp(f->from, gw_version) != 0) {
+		log_notice("Firmware update: fieldgate %s replaced %s", gw_version, f->from);
+		copy_value(f->name, sizeof(f->name), "fieldgate");
+		copy_value(f->ver, sizeof(f->ver), gw_version);
+		drop_package(f);
+		f->state = ST_IDLE;
+		f->result = RES_SUCCESS;
+	} else {
+		log_error("Firmware update: the installed package did not change the version (%s still "
+			  "runs): Update failed",
+			  gw_version);
+		f->state = have ? ST_DOWNLOADED : ST_IDLE;
+		f->result = RES_FAILED;
+	}
 }
 
 /* After a restart: how the Update the last daemon ran turned out. */
@@ -249,21 +327,13 @@ static void resume(struct fwu *f)
 
 	switch (f->state) {
 	case ST_UPDATING:
-		if (strcmp(f->from, gw_version) != 0) {
-			log_notice("Firmware update: fieldgate %s replaced %s", gw_version, f->from);
-			copy_value(f->name, sizeof(f->name), "fieldgate");
-			copy_value(f->ver, sizeof(f->ver), gw_version);
-			drop_package(f);
-			f->state = ST_IDLE;
-			f->result = RES_SUCCESS;
-		} else {
-			log_error(
-				"Firmware update: the installed package did not change the version (%s still "
-				"runs): Update failed",
-				gw_version);
-			f->state = have ? ST_DOWNLOADED : ST_IDLE;
-			f->result = RES_FAILED;
-		}
+		/* The package's postinst restarts the service while dpkg still
+		 * runs in the unit: nothing recorded yet. The unit is followed
+		 * to its end (fwupdate_start()), state Updating until then. */
+		if (under_systemd() && access(f->outcome, F_OK) < 0 && errno == ENOENT)
+			f->follow = true;
+		else
+			updating_ended(f);
 		break;
 	case ST_DOWNLOADING:
 		/* The transfer ended with the daemon. */
@@ -292,7 +362,8 @@ static int fwu_new(struct gw_registry *r, struct fwu **out)
 	f->dir = join(r->state_dir, "firmware");
 	f->package = f->dir ? join(f->dir, "package") : NULL;
 	f->statefile = f->dir ? join(f->dir, "state") : NULL;
-	if (!f->package || !f->statefile) {
+	f->outcome = f->dir ? join(f->dir, "outcome") : NULL;
+	if (!f->package || !f->statefile || !f->outcome) {
 		fwu_free(f);
 		return -ENOMEM;
 	}
@@ -328,6 +399,8 @@ int fwupdate_start(struct gw_registry *r)
 	if (e < 0)
 		return e;
 	publish(r->fwu);
+	if (r->fwu->follow && !r->fwu->bus)
+		follow_unit(r->fwu);
 	return 0;
 }
 
@@ -500,62 +573,14 @@ int fwupdate_write(struct gw_registry *r, const struct lwm2m_records *records)
 
 /* ---- update --------------------------------------------------------------------- */
 
-/* s in single quotes for /bin/sh: nothing in it is interpreted. */
-static char *shell_quote(const char *s)
-{
-	size_t n = 3;
-	char *q, *o;
-
-	for (const char *p = s; *p; p++)
-		n += *p == '\'' ? 4 : 1;
-	q = o = malloc(n);
-	if (!q)
-		return NULL;
-	*o++ = '\'';
-	for (const char *p = s; *p; p++) {
-		if (*p == '\'') {
-			memcpy(o, "'\\''", 4);
-			o += 4;
-		} else
-			*o++ = *p;
-	}
-	*o++ = '\'';
-	*o = '\0';
-	return q;
-}
-
-/* update.command with every {file} replaced by the package's path, quoted. */
-static char *command_line(const char *cmd, const char *file)
-{
-	char *q = shell_quote(file), *out, *o;
-	size_t n = strlen(cmd) + 1, ql;
-	const char *p;
-
-	if (!q)
-		return NULL;
-	ql = strlen(q);
-	for (p = cmd; (p = strstr(p, "{file}")); p += 6)
-		n += ql;
-	out = o = malloc(n);
-	if (out) {
-		for (p = cmd; *p;) {
-			if (!strncmp(p, "{file}", 6)) {
-				memcpy(o, q, ql);
-				o += ql;
-				p += 6;
-			} else
-				*o++ = *p++;
-		}
-		*o = '\0';
-	}
-	free(q);
-	return out;
-}
-
 static void update_ended(struct fwu *f, bool ok)
 {
 	f->child = sd_event_source_disable_unref(f->child);
 	f->timer = sd_event_source_disable_unref(f->timer);
+	/* The unit's signals end here (the connection stays until the next
+	 * Update or the end: this may run in its own callback). */
+	f->match = sd_bus_slot_unref(f->match);
+	f->call = sd_bus_slot_unref(f->call);
 	f->pid = 0;
 	if (!ok) {
 		/* The running version stays; the package too, for another try. */
@@ -602,54 +627,149 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *ud)
 	return 0;
 }
 
-/* Under systemd the command runs in a transient unit of its own: the
- * package's maintainer scripts restart fieldgate.service, which would
- * kill anything in the service's cgroup, the install included.
- * systemd-run --wait stays our child and exits with the command's status;
- * the unit goes on if the service is restarted under it. */
-static bool under_systemd(void)
+static void settle(struct fwu *f);
+
+/* The unit's start job ended: its result ("done", "failed", "timeout"...)
+ * and the outcome the unit recorded. */
+static int on_job_removed(sd_bus_message *m, void *ud, sd_bus_error *ret_error)
 {
-	return getenv("INVOCATION_ID") && sd_booted() > 0;
+	struct fwu *f = ud;
+	const char *job, *unit, *result;
+	struct gw_fw_outcome o;
+	char text[160];
+	uint32_t id;
+	int e;
+
+	(void)ret_error;
+	if (sd_bus_message_read(m, "uoss", &id, &job, &unit, &result) < 0 || strcmp(unit, GW_FW_UNIT) != 0 ||
+	    f->state != ST_UPDATING)
+		return 0;
+	if (f->follow) {
+		settle(f);
+		return 0;
+	}
+	e = gw_fw_outcome_read(f->dir, &o);
+	if (e < 0)
+		log_error("Firmware update: %s ended (%s) and recorded no outcome: Update failed", GW_FW_UNIT,
+			  result);
+	else
+		log_full(gw_fw_outcome_ok(&o) ? LOG_INFO : LOG_ERR, "Firmware update: %s ended (%s): %s",
+			 GW_FW_UNIT, result, outcome_text(&o, text, sizeof(text)));
+	update_ended(f, e >= 0 && gw_fw_outcome_ok(&o) && strcmp(result, "done") == 0);
+	return 0;
 }
 
-static int spawn(struct fwu *f, const char *line, uint64_t timeout_usec)
+static int on_started(sd_bus_message *m, void *ud, sd_bus_error *ret_error)
 {
-	char unit[96], maxsec[64];
-	bool sysd = under_systemd();
-	sigset_t none;
-	pid_t pid;
+	struct fwu *f = ud;
+	const sd_bus_error *err = sd_bus_message_get_error(m);
 
-	snprintf(unit, sizeof(unit), "--unit=fieldgate-update-%lld", (long long)time(NULL));
-	snprintf(maxsec, sizeof(maxsec), "--property=RuntimeMaxSec=%llu",
-		 (unsigned long long)(timeout_usec / 1000000));
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		/* Nobody answers a question: stdin is empty. */
-		int null = open("/dev/null", O_RDONLY);
-		if (null > STDIN_FILENO) {
-			(void)dup2(null, STDIN_FILENO);
-			close(null);
-		}
-		/* Its own process group (the time-out kills all of it), the
-		 * signals the daemon blocks unblocked again. */
-		(void)setpgid(0, 0);
-		sigemptyset(&none);
-		(void)sigprocmask(SIG_SETMASK, &none, NULL);
-		if (sysd)
-			execlp("systemd-run", "systemd-run", "--wait", "--collect", "--quiet",
-			       "--service-type=exec", unit, maxsec, "--property=KillMode=control-group",
-			       "--description=fieldgate firmware update (Object 5)", "/bin/sh", "-c", line,
-			       (char *)NULL);
-		else
-			execl("/bin/sh", "sh", "-c", line, (char *)NULL);
-		_exit(127);
+	(void)ret_error;
+	f->call = sd_bus_slot_unref(f->call);
+	if (err) {
+		log_error("Firmware update: systemd refused to start %s: %s", GW_FW_UNIT, err->message);
+		update_ended(f, false);
+		return 0;
 	}
-	/* Here too: the group exists whichever of the two runs first. */
-	(void)setpgid(pid, pid);
-	f->pid = pid;
+	log_info("Firmware update: %s started", GW_FW_UNIT);
 	return 0;
+}
+
+/* The system bus on the event loop, JobRemoved matched, subscribed (systemd
+ * sends job signals only to subscribed clients). */
+static int bus_open(struct fwu *f)
+{
+	int e;
+
+	bus_close(f);
+	e = sd_bus_open_system(&f->bus);
+	if (e >= 0)
+		e = sd_bus_attach_event(f->bus, f->r->event, SD_EVENT_PRIORITY_NORMAL);
+	if (e >= 0)
+		e = sd_bus_match_signal_async(f->bus, &f->match, "org.freedesktop.systemd1",
+					      "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+					      "JobRemoved", on_job_removed, NULL, f);
+	if (e >= 0)
+		e = sd_bus_call_method_async(f->bus, NULL, "org.freedesktop.systemd1",
+					     "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+					     "Subscribe", NULL, NULL, "");
+	return e;
+}
+
+/* StartUnit(GW_FW_UNIT, "replace") and nothing else; its end comes as
+ * JobRemoved (the match is made before the call, so it cannot be missed). */
+static int start_unit(struct fwu *f)
+{
+	int e = bus_open(f);
+
+	if (e >= 0)
+		e = sd_bus_call_method_async(f->bus, &f->call, "org.freedesktop.systemd1",
+					     "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+					     "StartUnit", on_started, f, "ss", GW_FW_UNIT, "replace");
+	return e;
+}
+
+/* The unit an earlier daemon started has ended (or never ran, or cannot be
+ * asked): its outcome, once. */
+static void settle(struct fwu *f)
+{
+	if (!f->follow)
+		return;
+	f->follow = false;
+	f->match = sd_bus_slot_unref(f->match);
+	f->call = sd_bus_slot_unref(f->call);
+	updating_ended(f);
+	enter(f, f->state, f->result);
+}
+
+static int on_active_state(sd_bus_message *m, void *ud, sd_bus_error *ret_error)
+{
+	struct fwu *f = ud;
+	const char *state = NULL;
+
+	(void)ret_error;
+	f->call = sd_bus_slot_unref(f->call);
+	if (!sd_bus_message_is_method_error(m, NULL) && sd_bus_message_enter_container(m, 'v', "s") >= 0 &&
+	    sd_bus_message_read(m, "s", &state) >= 0 && strcmp(state, "activating") == 0) {
+		log_notice("Firmware update: %s is still installing: Updating until it ends", GW_FW_UNIT);
+		return 0;
+	}
+	settle(f);
+	return 0;
+}
+
+static int on_unit(sd_bus_message *m, void *ud, sd_bus_error *ret_error)
+{
+	struct fwu *f = ud;
+	const char *path;
+	int e;
+
+	(void)ret_error;
+	f->call = sd_bus_slot_unref(f->call);
+	/* No such unit loaded: it does not run. */
+	e = sd_bus_message_is_method_error(m, NULL) ? -ENOENT : sd_bus_message_read(m, "o", &path);
+	if (e >= 0)
+		e = sd_bus_call_method_async(f->bus, &f->call, "org.freedesktop.systemd1", path,
+					     "org.freedesktop.DBus.Properties", "Get", on_active_state, f,
+					     "ss", "org.freedesktop.systemd1.Unit", "ActiveState");
+	if (e < 0)
+		settle(f);
+	return 0;
+}
+
+/* Subscribed to the unit's jobs first, then asked whether it runs. */
+static void follow_unit(struct fwu *f)
+{
+	int e = bus_open(f);
+
+	if (e >= 0)
+		e = sd_bus_call_method_async(f->bus, &f->call, "org.freedesktop.systemd1",
+					     "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+					     "GetUnit", on_unit, f, "s", GW_FW_UNIT);
+	if (e < 0) {
+		log_error_errno(e, "Firmware update: cannot ask systemd about %s: %m", GW_FW_UNIT);
+		settle(f);
+	}
 }
 
 static int update(struct fwu *f)
@@ -668,13 +788,25 @@ static int update(struct fwu *f)
 		enter(f, ST_DOWNLOADED, RES_FAILED);
 		return 0;
 	}
-	line = command_line(cmd, f->package);
+	if (under_systemd()) {
+		/* A stale outcome must not be taken for this one's. */
+		if (unlinkat(AT_FDCWD, f->outcome, 0) < 0 && errno != ENOENT)
+			log_warning_errno(-errno, "Firmware update: cannot remove %s: %m", f->outcome);
+		log_notice("Firmware update: starting %s", GW_FW_UNIT);
+		e = start_unit(f);
+		if (e < 0) {
+			log_error_errno(e, "Firmware update: cannot ask systemd to start %s: %m", GW_FW_UNIT);
+			update_ended(f, false);
+		}
+		return 0;
+	}
+	line = gw_fw_command_line(cmd, f->package);
 	if (!line) {
 		enter(f, ST_DOWNLOADED, RES_FAILED);
 		return -ENOMEM;
 	}
-	log_notice("Firmware update: running %s%s", line, under_systemd() ? " in a transient unit" : "");
-	e = spawn(f, line, u->command_timeout_usec);
+	log_notice("Firmware update: running %s", line);
+	e = gw_fw_spawn(line, &f->pid);
 	free(line);
 	if (e >= 0)
 		e = sd_event_add_child(f->r->event, &f->child, f->pid, WEXITED, on_child, f);

@@ -47,7 +47,7 @@ def complete(line):
 
 def help_lists():
     text = subprocess.run([FIELDGATE, "--help"], capture_output=True, text=True, check=True).stdout
-    commands = re.findall(r"^  ([a-z]+)\b", text.split("Options:")[0], re.M)
+    commands = re.findall(r"^  ([a-z][a-z-]*)", text.split("Options:")[0], re.M)
     options = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*|-[a-zA-Z])\b", text.split("Options:")[1]))
     return commands, options
 

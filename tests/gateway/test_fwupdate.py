@@ -24,17 +24,21 @@ Usage: test_fwupdate.py PATH/TO/fieldgate PATH/TO/fieldgate-next
 """
 import http.server
 import os
+import re
 import shutil
 import socket
 import stat
 import sys
+import subprocess
 import tempfile
 import threading
 import time
+import unittest
 
 import unittest_main
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.environ.get("FG_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import test_devices  # noqa: E402
 import test_journal  # noqa: E402
@@ -305,10 +309,12 @@ class CommandTimeout(Base):
 
 class UnderSystemd(Base):
     """The daemon as systemd runs it ($INVOCATION_ID, /run/systemd/system
-    present: a mount namespace with its own /run) with a systemd-run
-    stand-in first on PATH that records its arguments and runs the command
-    the way the transient unit would: the command goes to systemd-run, with
-    --wait (its status is the command's), its own unit, the time bound."""
+    present: a mount namespace with its own /run) on a private system bus
+    where systemd1_mock.py plays systemd's Manager: the daemon may only
+    start fieldgate-update.service, and the mock runs that unit's ExecStart,
+    `fieldgate install-update -c CONFIG`, as systemd would (JobRemoved
+    "done" or "failed" when it ends). The command comes from the
+    configuration file, never from the daemon."""
     update = ("  max_size: 1000\n  schemes: [http]\n  command_timeout: 7s\n"
               "  command: cp {file} @DIR@/seen; exit 5\n")
 
@@ -316,20 +322,42 @@ class UnderSystemd(Base):
         why = test_journal.namespaces_usable()
         if why:
             self.skipTest("no mount namespace for a /run of our own: %s" % why)
+        sys.path.insert(0, os.path.join(SOURCE, "tests", "ble"))
+        from test_ble import Bus, wait_for
         self.fake = tempfile.mkdtemp(prefix="fg-fwsd-")
         self.addCleanup(shutil.rmtree, self.fake, True)
-        run, bindir = os.path.join(self.fake, "run"), os.path.join(self.fake, "bin")
+        self.bus = Bus()
+        self.addCleanup(self.bus.stop)
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.bus.address)
+        self.unit_log = os.path.join(self.fake, "unit.log")
+        self.monitor_log = open(os.path.join(self.fake, "monitor.log"), "w+")
+        self.addCleanup(self.monitor_log.close)
+        # Every method call to systemd, whatever the mock answers.
+        self.monitor = subprocess.Popen(["dbus-monitor", "--address", self.bus.address,
+                                         "type='method_call',destination='org.freedesktop.systemd1'"],
+                                        stdout=self.monitor_log, stderr=subprocess.DEVNULL)
+        self.addCleanup(self.stop_proc, self.monitor)
+        self.systemd = subprocess.Popen(["/usr/bin/python3", "-m", "dbusmock", "--system", "--template",
+                                         os.path.join(HERE, "systemd1_mock.py")],
+                                        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(self.stop_proc, self.systemd)
+        wait_for(lambda: self.bus.conn.name_has_owner("org.freedesktop.systemd1"), 15, "systemd on the bus")
+        run = os.path.join(self.fake, "run")
         os.makedirs(os.path.join(run, "systemd", "system"))
-        os.makedirs(bindir)
-        self.args = os.path.join(self.fake, "args")
-        self.script(os.path.join(bindir, "systemd-run"),
-                    'printf "%%s\\n" "$@" > %s\nwhile [ $# -gt 3 ]; do shift; done\nexec "$@"\n' % self.args)
         self.program = os.path.join(self.fake, "fieldgate")
         self.script(self.program,
-                    'export INVOCATION_ID=0123456789abcdef PATH=%s:$PATH\n'
+                    'export INVOCATION_ID=0123456789abcdef DBUS_SYSTEM_BUS_ADDRESS=%s\n'
                     'exec %s sh -c \'mount --bind "$0" /run && shift && exec "$@"\' %s x %s "$@"\n'
-                    % (bindir, " ".join(test_journal.UNSHARE), run, FIELDGATE))
+                    % (self.bus.address, " ".join(test_journal.UNSHARE), run, FIELDGATE))
         super().setUp()
+        self.manager = self.bus.conn.get_object("org.freedesktop.systemd1", "/org/freedesktop/systemd1")
+        self.manager.AddMockUnit("fieldgate-update.service", [FIELDGATE, "install-update", "-c", self.gw.path],
+                                 self.unit_log, dbus_interface="org.fieldgate.Test")
+
+    @staticmethod
+    def stop_proc(p):
+        p.terminate()
+        p.wait(10)
 
     @staticmethod
     def script(path, body):
@@ -337,23 +365,239 @@ class UnderSystemd(Base):
             f.write("#!/bin/sh\n" + body)
         os.chmod(path, 0o755)
 
-    def test_command_in_transient_unit(self):
+    def calls(self):
+        """(method, args) of every call to the Manager the mock answered."""
+        return [(str(c[1]), [str(a) for a in c[2]])
+                for c in self.manager.GetCalls(dbus_interface="org.freedesktop.DBus.Mock")]
+
+    def monitored(self):
+        """The member of every method call sent to systemd by others than
+        this test (the daemon, the unit)."""
+        me = self.bus.conn.get_unique_name()
+        with open(self.monitor_log.name) as f:
+            return [m for who, m in re.findall(r"^method call .* sender=(\S+) .* member=(\S+)", f.read(), re.M)
+                    if who != me]
+
+    def unit_output(self):
+        with open(self.unit_log) as f:
+            text = f.read()
+        self.assertFalse([x for x in text.splitlines() if "Sanitizer" in x or "runtime error" in x], text)
+        return text
+
+    def test_failing_command_in_the_unit(self):
         self.push(b"package")
         self.wait_fw(DOWNLOADED, 0)
         self.execute(2)
         self.wait_fw(DOWNLOADED, 8)
-        self.gw.wait_log(r"in a transient unit")
-        self.gw.wait_log(r"install command exited with status 5")
+        self.gw.wait_log(r"starting fieldgate-update.service")
+        self.gw.wait_log(r"fieldgate-update.service ended \(failed\): the install command exited with status 5")
         with open(os.path.join(self.dir, "seen"), "rb") as f:
             self.assertEqual(f.read(), b"package")
-        with open(self.args) as f:
-            args = f.read().split("\n")[:-1]
-        self.assertEqual(args[-3:], ["/bin/sh", "-c", "cp '%s' %s/seen; exit 5" % (self.package, self.dir)])
-        self.assertRegex(args[4], r"^--unit=fieldgate-update-[0-9]+$")
-        self.assertEqual(args[:4] + args[5:-3],
-                         ["--wait", "--collect", "--quiet", "--service-type=exec", "--property=RuntimeMaxSec=7",
-                          "--property=KillMode=control-group",
-                          "--description=fieldgate firmware update (Object 5)"])
+        self.assertIn("Running cp '%s' %s/seen; exit 5\n" % (self.package, self.dir), self.unit_output())
+        self.assertEqual([c for c in self.calls() if c[0] not in ("Subscribe", "AddMockUnit")],
+                         [("StartUnit", ["fieldgate-update.service", "replace"])])
+        self.assertEqual(self.monitored(), ["Subscribe", "StartUnit"])
+        # What the unit recorded for the daemon (a restart would read it).
+        with open(os.path.join(self.state, "firmware", "outcome")) as f:
+            self.assertRegex(f.read(), r"^result=exited\nstatus=5\ntime=[0-9]+\n$")
+
+    def test_success_then_same_version(self):
+        """The unit succeeds: the daemon restarts itself, finds the same
+        version, Result 8 (the existing version check), and the outcome is
+        consumed."""
+        self.gw.stop()
+        self.gw = self.run_gateway("  max_size: 1000\n  schemes: [http]\n  command: cp {file} %s/seen\n" % self.dir)
+        self.manager.AddMockUnit("fieldgate-update.service", [FIELDGATE, "install-update", "-c", self.gw.path],
+                                 self.unit_log, dbus_interface="org.fieldgate.Test")
+        self.push(b"package")
+        self.wait_fw(DOWNLOADED, 0)
+        self.execute(2)
+        self.gw.wait_log(r"fieldgate-update.service ended \(done\): the install command exited with status 0")
+        self.gw.wait_log(r"Starting again: ", timeout=30)
+        self.srv.wait_event("register", ep="gw", timeout=30)
+        self.wait_fw(DOWNLOADED, 8)
+        self.assertIn("The install command exited with status 0", self.unit_output())
+        self.assertFalse(os.path.exists(os.path.join(self.state, "firmware", "outcome")))
+        self.assertEqual([c for c in self.calls() if c[0] not in ("Subscribe", "AddMockUnit")],
+                         [("StartUnit", ["fieldgate-update.service", "replace"])])
+
+    def test_restarted_during_install(self):
+        """The package's postinst restarts the service while the unit still
+        runs dpkg: the new daemon (another version already on disk) stays
+        Updating until the unit ends, then reports what it recorded: a
+        failure is Result 8 though the version changed."""
+        self.gw.stop()
+        fw = os.path.join(self.state, "firmware")
+        os.makedirs(fw, 0o700, exist_ok=True)
+        with open(os.path.join(fw, "package"), "wb") as f:
+            f.write(b"package")
+        os.chmod(os.path.join(fw, "package"), 0o600)
+        with open(os.path.join(fw, "state"), "w") as f:
+            f.write("state=3\nresult=0\nfrom=0.0-before\nname=\nversion=\ntime=1\n")
+        update = ("  max_size: 1000\n  schemes: [http]\n"
+                  "  command: ': {file}; while [ ! -e %s/go ]; do sleep 0.05; done; exit 4'\n" % self.dir)
+        conf = os.path.join(self.fake, "unit.yaml")
+        with open(conf, "w") as f:
+            f.write(config(self.srv.url, self.state, update).replace("@SOCK@", os.path.join(self.fake, "sock")))
+        self.manager.AddMockUnit("fieldgate-update.service", [FIELDGATE, "install-update", "-c", conf],
+                                 self.unit_log, dbus_interface="org.fieldgate.Test")
+        self.manager.StartUnit("fieldgate-update.service", "replace",
+                               dbus_interface="org.freedesktop.systemd1.Manager")
+        self.gw = self.run_gateway(update)
+        self.gw.wait_log(r"fieldgate-update.service is still installing: Updating until it ends")
+        self.assertEqual((self.fw()[3], self.fw()[5]), (UPDATING, 0))
+        with open(os.path.join(self.dir, "go"), "w"):
+            pass
+        self.wait_fw(DOWNLOADED, 8)
+        self.gw.wait_log(r"fieldgate-update.service recorded: the install command exited with status 4: Update failed")
+        self.assertFalse(os.path.exists(os.path.join(fw, "outcome")))
+        self.assertFalse([c for c in self.calls() if c[0] == "StartUnit" and c[1] != ["fieldgate-update.service",
+                                                                                      "replace"]])
+
+    def test_restarted_after_install(self):
+        """Restarted with no unit running and nothing recorded (the unit
+        never ran, or the daemon outside systemd): the version decides."""
+        self.gw.stop()
+        fw = os.path.join(self.state, "firmware")
+        os.makedirs(fw, 0o700, exist_ok=True)
+        with open(os.path.join(fw, "state"), "w") as f:
+            f.write("state=3\nresult=0\nfrom=0.0-before\nname=\nversion=\ntime=1\n")
+        self.gw = self.run_gateway(self.update.replace("@DIR@", self.dir))
+        v = self.wait_fw(IDLE, 1)
+        self.assertEqual((v[6], v[7]), ("fieldgate", test_devices.VERSION))
+
+    def test_refused_by_systemd(self):
+        """systemd (polkit) refuses the start: Result 8 at once, nothing ran."""
+        self.manager.AddMockUnit("fieldgate-update.service", [], self.unit_log, dbus_interface="org.fieldgate.Test")
+        self.push(b"package")
+        self.wait_fw(DOWNLOADED, 0)
+        self.execute(2)
+        self.wait_fw(DOWNLOADED, 8)
+        self.gw.wait_log(r"systemd refused to start fieldgate-update.service: Interactive authentication required")
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "seen")))
+        self.assertEqual([c for c in self.calls() if c[0] not in ("Subscribe", "AddMockUnit")],
+                         [("StartUnit", ["fieldgate-update.service", "replace"])])
+
+
+class InstallUpdate(unittest.TestCase):
+    """`fieldgate install-update -c CONFIG`, the ExecStart of
+    fieldgate-update.service, run directly: update.command and its time
+    bound come from the configuration file, the package from
+    state_dir/firmware/package; the outcome is recorded in
+    state_dir/firmware/outcome."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="fg-install-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        # A state folder whose name the shell would split and expand.
+        self.state = os.path.join(self.dir, "st'a te $(touch pwned) `touch pwned2`")
+        self.fw = os.path.join(self.state, "firmware")
+        os.makedirs(self.fw, 0o700)
+        self.package = os.path.join(self.fw, "package")
+        with open(self.package, "wb") as f:
+            f.write(b"pkg;'$(touch /tmp/nope)' `x`")
+        os.chmod(self.package, 0o600)
+        self.conf = os.path.join(self.dir, "fieldgate.yaml")
+
+    def configure(self, update):
+        with open(self.conf, "w") as f:
+            f.write(config("coap://127.0.0.1:5683", self.state, update.replace("@DIR@", self.dir))
+                    .replace("@SOCK@", os.path.join(self.dir, "sock")))
+        os.chmod(self.conf, 0o640)
+
+    def install(self, timeout=30):
+        t0 = time.monotonic()
+        r = subprocess.run([FIELDGATE, "install-update", "-c", self.conf], capture_output=True, text=True,
+                           timeout=timeout, stdin=subprocess.DEVNULL)
+        self.elapsed = time.monotonic() - t0
+        self.assertFalse([x for x in r.stderr.splitlines() if "Sanitizer" in x or "runtime error" in x], r.stderr)
+        return r
+
+    def outcome(self):
+        with open(os.path.join(self.fw, "outcome")) as f:
+            return f.read()
+
+    def test_runs_the_configured_command(self):
+        self.configure("  command: cp {file} @DIR@/seen; echo ran >> @DIR@/ran; exit 3\n")
+        r = self.install()
+        self.assertEqual(r.returncode, 1, r.stderr)
+        with open(os.path.join(self.dir, "seen"), "rb") as f:
+            self.assertEqual(f.read(), b"pkg;'$(touch /tmp/nope)' `x`")
+        with open(os.path.join(self.dir, "ran")) as f:
+            self.assertEqual(f.read(), "ran\n")
+        quoted = "'" + self.package.replace("'", "'\\''") + "'"
+        self.assertIn("Running cp %s %s/seen; echo ran >> %s/ran; exit 3\n" % (quoted, self.dir, self.dir), r.stderr)
+        self.assertIn("The install command exited with status 3", r.stderr)
+        self.assertRegex(self.outcome(), r"^result=exited\nstatus=3\ntime=[0-9]+\n$")
+        self.assertEqual(sorted(os.listdir(self.dir)), sorted(["fieldgate.yaml", "ran", "seen",
+                                                               os.path.basename(self.state)]))
+        self.assertEqual(sorted(os.listdir(self.fw)), ["outcome", "package"])
+
+    def test_success_recorded_for_the_folder_owner(self):
+        self.configure("  command: test -f {file}\n")
+        if os.geteuid() == 0:
+            # As the unit runs it: root, in the fieldgate user's folder.
+            os.chown(self.fw, 4321, 4322)
+        r = self.install()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(self.outcome(), r"^result=exited\nstatus=0\ntime=[0-9]+\n$")
+        st = os.stat(os.path.join(self.fw, "outcome"))
+        self.assertEqual(st.st_mode & 0o777, 0o640)
+        if os.geteuid() == 0:
+            self.assertEqual((st.st_uid, st.st_gid), (4321, 4322))
+
+    def test_refuses_files_others_can_write(self):
+        self.configure("  command: touch @DIR@/ran {file}\n")
+        os.chmod(self.conf, 0o646)
+        r = self.install()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("%s: the configuration is writable by others (mode 0646" % self.conf, r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.fw, "outcome")))  # nothing known yet
+        os.chmod(self.conf, 0o640)
+        for mode in (0o602, 0o622):
+            os.chmod(self.package, mode)
+            if mode & 0o020:
+                os.chown(self.package, os.geteuid(), 54321)  # a group that is not root's nor fieldgate's
+            r = self.install()
+            self.assertEqual(r.returncode, 1)
+            self.assertRegex(r.stderr, r"%s: the package is writable by (others|its group) \(mode 0%o"
+                             % (re.escape(self.package), mode))
+            self.assertRegex(self.outcome(), r"^result=refused\nstatus=-1\n")
+        # A link is not the package, whatever it points to.
+        os.unlink(self.package)
+        os.symlink(self.conf, self.package)
+        r = self.install()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("the package is not a regular file", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "ran")))
+
+    def test_no_command_configured(self):
+        self.configure("  max_size: 1000\n")
+        r = self.install()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("update.command is not configured", r.stderr)
+        self.assertRegex(self.outcome(), r"^result=refused\n")
+
+    def test_time_bound(self):
+        """update.command_timeout: the command and what it started are
+        killed; the outcome says so."""
+        self.configure("  command_timeout: 1s\n  command: ': {file}; sleep 60 & echo $! > @DIR@/pid; wait'\n")
+        r = self.install()
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertGreaterEqual(self.elapsed, 0.9)
+        self.assertLess(self.elapsed, 10)
+        self.assertIn("ran longer than update.command_timeout (1 s): stopped", r.stderr)
+        self.assertRegex(self.outcome(), r"^result=timeout\nstatus=9\n")
+        with open(os.path.join(self.dir, "pid")) as f:
+            pid = int(f.read())
+        deadline = time.monotonic() + 5
+        while os.path.exists("/proc/%d" % pid) and time.monotonic() < deadline:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().split(")")[1].split()[0] == "Z":
+                    break
+            time.sleep(0.05)
+        else:
+            self.assertFalse(os.path.exists("/proc/%d" % pid), "the command's child still runs")
 
 
 class GatewayMode(Base):

@@ -90,17 +90,17 @@ class Install(unittest.TestCase):
                 os.path.join(prefix, "lib", "tmpfiles.d", "fieldgate.conf"),
                 os.path.join(datadir, "fieldgate", "fieldgate.yaml.example"),
                 os.path.join(datadir, "fieldgate", "status.schema.json"),
+                os.path.join(datadir, "polkit-1", "rules.d", "fieldgate.rules"),
             ]
             if os.path.exists(os.path.join(BUILD, "docs", "man", "fieldgate.8")):
                 expect += [os.path.join(prefix, option("mandir"), "man8", "fieldgate.8"),
                            os.path.join(prefix, option("mandir"), "man5", "fieldgate.yaml.5"),
                            os.path.join(prefix, option("mandir"), "man5", "fieldgate-profile.5")]
             if prefix == "/usr":
-                expect.append(os.path.join(subprocess.run(
-                    ["pkg-config", "--variable=systemdsystemunitdir", "systemd"], capture_output=True,
-                    text=True).stdout.strip() or unitdir, "fieldgate.service"))
-            else:
-                expect.append(os.path.join(unitdir, "fieldgate.service"))
+                unitdir = subprocess.run(["pkg-config", "--variable=systemdsystemunitdir", "systemd"],
+                                         capture_output=True, text=True).stdout.strip() or unitdir
+            # The service, and the firmware install unit it may start.
+            expect += [os.path.join(unitdir, "fieldgate.service"), os.path.join(unitdir, "fieldgate-update.service")]
             for p in expect:
                 self.assertTrue(os.path.isfile(dest + p), "%s not installed; got:\n%s" % (
                     p, "\n".join(os.path.join(d, f)[len(dest):] for d, _, fs in os.walk(dest) for f in fs)))

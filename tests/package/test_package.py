@@ -97,6 +97,8 @@ class Package(unittest.TestCase):
     def test_files(self):
         for p, mode in (("/usr/bin/fieldgate", 0o755),
                         ("/lib/systemd/system/fieldgate.service", 0o644),
+                        ("/lib/systemd/system/fieldgate-update.service", 0o644),
+                        ("/usr/share/polkit-1/rules.d/fieldgate.rules", 0o644),
                         ("/usr/lib/sysusers.d/fieldgate.conf", 0o644),
                         ("/usr/lib/tmpfiles.d/fieldgate.conf", 0o644),
                         ("/etc/fieldgate/fieldgate.yaml", 0o640),
@@ -139,6 +141,58 @@ class Package(unittest.TestCase):
         self.assertLess(tmpfiles, enable)
         self.assertLess(enable, start)
         self.assertIn("fieldgate.service", post[enable:])
+        # The install unit runs dpkg on this package: never started, enabled
+        # or stopped by the package's own scripts (it would stop the install
+        # that runs them).
+        scripts = {}
+        for name in ("preinst", "postinst", "prerm", "postrm"):
+            p = os.path.join(self.control, name)
+            if os.path.exists(p):
+                with open(p) as f:
+                    scripts[name] = f.read()
+        for name, text in scripts.items():
+            for line in text.splitlines():
+                if "fieldgate-update" in line:
+                    self.assertNotRegex(line, r"deb-systemd-invoke|deb-systemd-helper (enable|.*start)",
+                                        (name, line))
+
+    def test_update_unit_and_rule(self):
+        """fieldgate-update.service runs the subcommand as root on the
+        installed configuration; the polkit rule lets the fieldgate user
+        start that unit and nothing else (the rule run in node with the
+        objects polkitd gives it)."""
+        with open(self.path("/lib/systemd/system/fieldgate-update.service")) as f:
+            unit = f.read()
+        self.assertRegex(unit, r"(?m)^Type=oneshot$")
+        self.assertRegex(unit, r"(?m)^ExecStart=/usr/bin/fieldgate install-update -c /etc/fieldgate/fieldgate.yaml$")
+        self.assertRegex(unit, r"(?m)^TimeoutStartSec=\S+$")
+        self.assertNotRegex(unit, r"(?m)^\[Install\]")
+        self.assertNotRegex(unit, r"(?m)^User=(?!root$)")
+        node = shutil.which("node") or shutil.which("nodejs")
+        if not node:
+            self.skipTest("node is not installed: the rule's logic is not run")
+        rule = self.path("/usr/share/polkit-1/rules.d/fieldgate.rules")
+        js = """
+const fs = require('fs');
+let rules = [];
+const polkit = {Result: {YES: 'yes', NO: 'no'}, addRule: f => rules.push(f)};
+eval(fs.readFileSync(process.argv[1], 'utf8'));
+const ask = (id, user, unit, verb) => rules.map(r => r(
+    {id: id, lookup: k => ({unit: unit, verb: verb})[k]}, {user: user})).find(x => x) || 'none';
+console.log(JSON.stringify([
+  ask('org.freedesktop.systemd1.manage-units', 'fieldgate', 'fieldgate-update.service', 'start'),
+  ask('org.freedesktop.systemd1.manage-units', 'fieldgate', 'fieldgate-update.service', 'stop'),
+  ask('org.freedesktop.systemd1.manage-units', 'fieldgate', 'fieldgate-update.service', 'restart'),
+  ask('org.freedesktop.systemd1.manage-units', 'fieldgate', 'ssh.service', 'start'),
+  ask('org.freedesktop.systemd1.manage-units', 'fieldgate', 'run-u1.service', 'start'),
+  ask('org.freedesktop.systemd1.manage-units', 'nobody', 'fieldgate-update.service', 'start'),
+  ask('org.freedesktop.systemd1.manage-unit-files', 'fieldgate', 'fieldgate-update.service', 'start'),
+  ask('org.freedesktop.login1.reboot', 'fieldgate', undefined, undefined),
+]));
+"""
+        r = subprocess.run([node, "-e", js, rule], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), '["yes","none","none","none","none","none","none","none"]')
 
     def test_installed_check_on_installed_example(self):
         fg = self.path("/usr/bin/fieldgate")
