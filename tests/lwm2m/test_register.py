@@ -101,7 +101,8 @@ class Register(unittest.TestCase):
         # not at lifetime/2 (15 s). Five endpoints registered 50 ms apart
         # (rate 20/s): their Updates are due in the same 200 ms tick or
         # two (tick = 1/100 of the wait) and leave together, not 50 ms
-        # apart at register_rate.
+        # apart at register_rate (a gap over 40 ms starts another burst;
+        # within one the server reads them back to back).
         self.client(count=5, rate=20, lifetime=30)
         regs = {e["ep"]: e for e in (self.srv.wait_event("register", ep=f"ep{i}") for i in range(5))}
         ups = {e["ep"]: e for e in (self.srv.wait_event("update", ep=f"ep{i}", timeout=25) for i in range(5))}
@@ -111,7 +112,7 @@ class Register(unittest.TestCase):
             self.assertGreaterEqual(d, 20000 - 30, f"{ep}: first Update {d} ms after its Register")
             self.assertLessEqual(d, 20000 + 200 + 400, f"{ep}: first Update {d} ms after its Register")
         ts = sorted(up["ts"] for up in ups.values())
-        bursts = 1 + sum(1 for a, b in zip(ts, ts[1:]) if b - a > 25)
+        bursts = 1 + sum(1 for a, b in zip(ts, ts[1:]) if b - a > 40)
         self.assertLessEqual(bursts, 2, f"Updates at {[t - ts[0] for t in ts]} ms")
         self.assertEqual(self.srv.events("update-rejected"), [])
 
