@@ -115,7 +115,8 @@ uint64_t fg_ep_update_at(uint64_t now, uint32_t lifetime)
 	uint64_t lt = (uint64_t)lifetime * SEC, margin = lt / 10, at, tick;
 
 	/* The server removes a registration not renewed within its lifetime
-	 * (LwM2M core 6.2.2): the Update leaves a margin before that, a tenth
+	 * (LwM2M core, Registration Interface): the Update leaves a margin
+	 * before that, a tenth
 	 * of the lifetime but at least UPDATE_MARGIN_MIN_US (room for two
 	 * retransmissions of a lost Update: 2-3 s, then 4-6 s more), and never
 	 * later than half the lifetime (short lifetimes keep one Update every
