@@ -116,13 +116,13 @@ uint64_t fg_ep_update_at(uint64_t now, uint32_t lifetime)
 
 	/* The server removes a registration not renewed within its lifetime
 	 * (LwM2M core, Registration Interface): the Update leaves a margin
-	 * before that, a tenth
-	 * of the lifetime but at least UPDATE_MARGIN_MIN_US (room for two
-	 * retransmissions of a lost Update: 2-3 s, then 4-6 s more), and never
-	 * later than half the lifetime (short lifetimes keep one Update every
-	 * lifetime/2). Zephyr's client sends it 6 s before, Wakaama's
-	 * MAX_TRANSMIT_WAIT (93 s) before or at lifetime/2; at lifetime/2
-	 * always, as before, every registration cost two Updates a lifetime. */
+	 * before that, a tenth of the lifetime but at least
+	 * UPDATE_MARGIN_MIN_US (room for two retransmissions of a lost
+	 * Update: 2-3 s, then 4-6 s more), and never later than half the
+	 * lifetime (short lifetimes keep one Update every lifetime/2).
+	 * Zephyr's client sends it 6 s before, Wakaama's MAX_TRANSMIT_WAIT
+	 * (93 s) before or at lifetime/2; at lifetime/2 always, as before,
+	 * every registration cost two Updates a lifetime. */
 	if (margin < UPDATE_MARGIN_MIN_US)
 		margin = UPDATE_MARGIN_MIN_US;
 	if (margin > lt / 2)
