@@ -12,9 +12,10 @@
  * state and arm timers; every message the client originates (Register, Update,
  * De-register, separate responses) is sent from its own timer dispatch.
  *
- * All endpoint timers (next Register attempt, Update at lifetime/2, request
- * time-outs, De-register deadline) live in ONE binary heap of deadlines that
- * drives ONE sd_event timer, so 10,000 idle endpoints cost one timer.
+ * All endpoint timers (next Register attempt, Update before the lifetime
+ * ends (fg_ep_update_at), request time-outs, De-register deadline) live in
+ * ONE binary heap of deadlines that drives ONE sd_event timer, so 10,000
+ * idle endpoints cost one timer.
  *
  * Registrations are paced: Register and Update messages leave at most
  * `reg_rate` per second (token slots handed out in order), so a gateway that

@@ -47,6 +47,15 @@ int fg_ep_send_req(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_optlist
 
 /* ---- register.c ------------------------------------------------------------------ */
 
+/* The Update's least margin before the lifetime ends, and the longest
+ * tick that Updates due together are sent in (fg_ep_update_at). */
+#define UPDATE_MARGIN_MIN_US (10u * SEC)
+#define UPDATE_TICK_US       (250u * MS)
+/* When a registration made or renewed at now is next renewed: before the
+ * lifetime ends by a tenth of it, at least 10 s, at most half of it;
+ * rounded up to a tick shared by every endpoint. */
+uint64_t fg_ep_update_at(uint64_t now, uint32_t lifetime);
+
 /* ep->timer fired: every message of the registration interface leaves from
  * here, never from a libcoap handler. */
 void fg_ep_on_timer(struct lwm2m_client *c, struct fg_timer *t);

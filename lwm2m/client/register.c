@@ -110,6 +110,36 @@ static int ep_send_deregister(struct lwm2m_endpoint *ep)
 
 /* ---- state machine --------------------------------------------------------- */
 
+uint64_t fg_ep_update_at(uint64_t now, uint32_t lifetime)
+{
+	uint64_t lt = (uint64_t)lifetime * SEC, margin = lt / 10, at, tick;
+
+	/* The server removes a registration not renewed within its lifetime
+	 * (LwM2M core, Registration Interface): the Update leaves a margin
+	 * before that, a tenth of the lifetime but at least
+	 * UPDATE_MARGIN_MIN_US (room for two retransmissions of a lost
+	 * Update: 2-3 s, then 4-6 s more), and never later than half the
+	 * lifetime (short lifetimes keep one Update every lifetime/2).
+	 * Zephyr's client sends it 6 s before, Wakaama's MAX_TRANSMIT_WAIT
+	 * (93 s) before or at lifetime/2; at lifetime/2 always, as before,
+	 * every registration cost two Updates a lifetime. */
+	if (margin < UPDATE_MARGIN_MIN_US)
+		margin = UPDATE_MARGIN_MIN_US;
+	if (margin > lt / 2)
+		margin = lt / 2;
+	at = now + lt - margin;
+	/* Updates due in the same tick go from one wake-up of the loop: the
+	 * deadline is rounded up to a multiple of the tick, a hundredth of
+	 * the wait but at most UPDATE_TICK_US, so the Update is late by at
+	 * most 1 % of the wait (a 10 s margin absorbs it). */
+	tick = (lt - margin) / 100;
+	if (tick > UPDATE_TICK_US)
+		tick = UPDATE_TICK_US;
+	if (tick > 1)
+		at += (tick - at % tick) % tick;
+	return at;
+}
+
 void fg_ep_arm(struct lwm2m_endpoint *ep, uint64_t when)
 {
 	if (fg_timer_arm(ep->c, &ep->reg.timer, when) < 0)
@@ -118,7 +148,8 @@ void fg_ep_arm(struct lwm2m_endpoint *ep, uint64_t when)
 		ep_log(ep, LWM2M_LOG_ERR, "out of memory arming a timer");
 }
 
-bool fg_ep_paced(struct lwm2m_endpoint *ep)
+/* slack_us: how far ahead a slot may be and still be taken now. */
+static bool paced(struct lwm2m_endpoint *ep, uint64_t slack_us)
 {
 	uint64_t at;
 
@@ -127,11 +158,16 @@ bool fg_ep_paced(struct lwm2m_endpoint *ep)
 		return true;
 	}
 	at = fg_client_take_slot(ep->c);
-	if (at <= fg_now(ep->c))
+	if (at <= fg_now(ep->c) + slack_us)
 		return true;
 	ep->reg.slot_reserved = true;
 	fg_ep_arm(ep, at);
 	return false;
+}
+
+bool fg_ep_paced(struct lwm2m_endpoint *ep)
+{
+	return paced(ep, 0);
 }
 
 /* The endpoint must go: free it from the loop, not from this call stack
@@ -227,7 +263,7 @@ static void ep_registered(struct lwm2m_endpoint *ep)
 	if (ep->reg.want_update)
 		fg_ep_arm(ep, fg_now(ep->c));
 	else
-		fg_ep_arm(ep, fg_now(ep->c) + (uint64_t)ep->lifetime * SEC / 2);
+		fg_ep_arm(ep, fg_ep_update_at(fg_now(ep->c), ep->lifetime));
 	fg_ep_set_state(ep, LWM2M_EP_REGISTERED, 0);
 	ep->sf.last_exchange = fg_now(ep->c);
 	ep->sf.sleeping = false;
@@ -592,7 +628,12 @@ void fg_ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 			fg_ep_set_state(ep, LWM2M_EP_DEREGISTERING, 0);
 			return;
 		}
-		if (!fg_ep_paced(ep))
+		/* Updates due in one tick (fg_ep_update_at) leave together:
+		 * they take register_rate's slots as Registers do, but a slot
+		 * up to a tick ahead is taken now, so a burst is at most one
+		 * tick's worth of slots and the long-run rate stays
+		 * register_rate. Registers keep their exact slots. */
+		if (!paced(ep, UPDATE_TICK_US))
 			return;
 		r = ep_send_update(ep);
 		if (r < 0) {

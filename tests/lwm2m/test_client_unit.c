@@ -2,7 +2,8 @@
 /*
  * Unit tests of lwm2m/client internals that need no network: the heap of
  * deadlines, the Register link list, the Execute argument grammar, the
- * errno -> CoAP code table, and targets following the client's mode.
+ * errno -> CoAP code table, targets following the client's mode, and the
+ * Update schedule.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 #include <cmocka.h>
 
 #include "lwm2m/client/client_internal.h"
+#include "lwm2m/client/ep_internal.h"
 
 /* ---- heap ---------------------------------------------------------------- */
 
@@ -335,12 +337,49 @@ static void targets_follow_the_mode(void **state)
 	sd_event_unref(ev);
 }
 
+/* ---- the Update schedule ---------------------------------------------------- */
+
+/* The Update after a registration at now: lifetime minus a margin (a
+ * tenth, at least 10 s, at most half), rounded up to a tick of a
+ * hundredth of the wait (at most 250 ms). */
+static void expect_update(uint64_t now, uint32_t lifetime, uint64_t wait_us, uint64_t tick_us)
+{
+	uint64_t at = fg_ep_update_at(now, lifetime);
+
+	assert_true(at >= now + wait_us);
+	assert_true(at < now + wait_us + tick_us);
+	assert_int_equal(at % tick_us, 0);
+}
+
+static void update_schedule(void **state)
+{
+	(void)state;
+	/* Short lifetimes: half of it, as before (4 s -> 2 s, 20 s -> 10 s). */
+	expect_update(123456789, 4, 2 * SEC, 20 * MS);
+	expect_update(123456789, 20, 10 * SEC, 100 * MS);
+	/* The 10 s floor: 30 s -> 20 s, 60 s -> 50 s (was 30 s: two Updates
+	 * a lifetime). */
+	expect_update(123456789, 30, 20 * SEC, 200 * MS);
+	expect_update(987654321, 60, 50 * SEC, 250 * MS);
+	/* A tenth: 1 h -> 54 min, 1 day -> 21.6 h. */
+	expect_update(5, 3600, 3240ull * SEC, 250 * MS);
+	expect_update(5, 86400, 77760ull * SEC, 250 * MS);
+	/* On a tick already: no later. */
+	assert_int_equal(fg_ep_update_at(250 * MS * 1000, 60), 250 * MS * 1000 + 50 * SEC);
+	/* Endpoints registered within one tick share their Update's time. */
+	assert_int_equal(fg_ep_update_at(1000 * SEC + 1, 60), fg_ep_update_at(1000 * SEC + 249 * MS, 60));
+	/* Lifetime 1 s and the largest: no overflow, no zero wait. */
+	expect_update(0, 1, SEC / 2, 5 * MS);
+	expect_update(0, UINT32_MAX, (uint64_t)UINT32_MAX * SEC - (uint64_t)UINT32_MAX * SEC / 10, 250 * MS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(heap_is_ordered), cmocka_unit_test(heap_index_tracks_position),
 		cmocka_unit_test(links),           cmocka_unit_test(exec_args),
 		cmocka_unit_test(errno_codes),     cmocka_unit_test(targets_follow_the_mode),
+		cmocka_unit_test(update_schedule),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

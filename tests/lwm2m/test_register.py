@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
 """Registration interface of lwm2m/client against fg-lwm2m-server: Register
-fields and payload, Update at lifetime/2 and on object changes, De-register,
+fields and payload, Update before the lifetime ends (lifetime/2 for short
+ones; those due together in one tick) and on object changes, De-register,
 the 4.12 version fall-back, re-registration on 4.04, backoff, pacing, and
 1,000 endpoints in one process. Timings are asserted on the server's
 timestamps with tolerances."""
@@ -93,6 +94,27 @@ class Register(unittest.TestCase):
         self.around(u1["ts"] - reg["ts"], 2000)
         self.around(u2["ts"] - u1["ts"], 2000)
         self.assertEqual(u1["location"], reg["location"])
+
+    def test_update_schedule_margin_and_tick(self):
+        # Lifetime 30 s: the Update leaves 10 s (the least margin; a tenth
+        # would be 3 s) before the lifetime ends, 20 s after the Register,
+        # not at lifetime/2 (15 s). Five endpoints registered 50 ms apart
+        # (rate 20/s): their Updates are due in the same 200 ms tick or
+        # two (tick = 1/100 of the wait) and leave together, not 50 ms
+        # apart at register_rate (a gap over 40 ms starts another burst;
+        # within one the server reads them back to back).
+        self.client(count=5, rate=20, lifetime=30)
+        regs = {e["ep"]: e for e in (self.srv.wait_event("register", ep=f"ep{i}") for i in range(5))}
+        ups = {e["ep"]: e for e in (self.srv.wait_event("update", ep=f"ep{i}", timeout=25) for i in range(5))}
+        for ep, up in ups.items():
+            d = up["ts"] - regs[ep]["ts"]
+            # Rounded up to the tick: up to 200 ms later than 20 s.
+            self.assertGreaterEqual(d, 20000 - 30, f"{ep}: first Update {d} ms after its Register")
+            self.assertLessEqual(d, 20000 + 200 + 400, f"{ep}: first Update {d} ms after its Register")
+        ts = sorted(up["ts"] for up in ups.values())
+        bursts = 1 + sum(1 for a, b in zip(ts, ts[1:]) if b - a > 40)
+        self.assertLessEqual(bursts, 2, f"Updates at {[t - ts[0] for t in ts]} ms")
+        self.assertEqual(self.srv.events("update-rejected"), [])
 
     def test_deregister_on_quit_and_on_remove(self):
         cl = self.client(count=3)
