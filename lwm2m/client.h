@@ -314,6 +314,10 @@ int lwm2m_client_shutdown(struct lwm2m_client *c, uint32_t timeout_ms, void (*do
 /* Change the pace of Register and Update messages (per second, > 0); the
  * next slot handed out follows it. -EINVAL for a rate not above 0. */
 int lwm2m_client_set_reg_rate(struct lwm2m_client *c, double per_second);
+/* Seconds from a Register (or Update) to the next Update of a registration
+ * of this lifetime (seconds): N endpoints need N / this Updates per second
+ * of reg_rate. For `fieldgate check`'s warning. */
+double lwm2m_update_period(uint32_t lifetime);
 
 /* Change the bound on observations per endpoint and per device (see
  * max_observations; 0 = 256). Running observations are kept even above a

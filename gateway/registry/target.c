@@ -12,6 +12,7 @@
 #include "gateway/registry/fwupdate.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,6 +41,26 @@ static enum lwm2m_target_mode target_mode(const struct gw_config *c)
 	return c->lwm2m.mode == GW_MODE_GATEWAY ? LWM2M_TARGETS_GATEWAY : LWM2M_TARGETS_ENDPOINTS;
 }
 
+/* Updates share register_rate's slots with Registers: too low a rate for
+ * the configured endpoints and their lifetime lets registrations expire
+ * (the client warns again when an Update really waits; discovered devices
+ * add to this count). */
+static void check_rate(const struct gw_config *c)
+{
+	uint32_t lifetime = (uint32_t)(c->lwm2m.lifetime_usec / 1000000u);
+	size_t n = c->devices.n + 1; /* and the gateway's own endpoint */
+	double need;
+
+	if (c->lwm2m.mode != GW_MODE_ENDPOINT || !lifetime)
+		return;
+	need = (double)n / lwm2m_update_period(lifetime);
+	if (need > (double)c->lwm2m.register_rate)
+		log_warning("lwm2m.register_rate %u cannot renew the registrations of %zu endpoints with "
+			    "lifetime %u s: their Updates alone need %.1f per second; raise register_rate "
+			    "to at least %.0f or the lifetime",
+			    (unsigned)c->lwm2m.register_rate, n, lifetime, need, ceil(need * 1.25));
+}
+
 int target_client_new(struct gw_registry *r, const struct gw_config *config)
 {
 	struct lwm2m_client_config cc = {
@@ -59,6 +80,7 @@ void target_client_settings(struct gw_registry *r, const struct gw_config *c)
 {
 	/* The pace changes for what is still to send; nobody re-registers. */
 	(void)lwm2m_client_set_reg_rate(r->client, (double)c->lwm2m.register_rate);
+	check_rate(c);
 	/* New Observe requests meet the new bound; running ones stay. */
 	(void)lwm2m_client_set_max_observations(r->client, (uint32_t)c->lwm2m.max_observations);
 	/* A changed mode changes the global fingerprint: every device is

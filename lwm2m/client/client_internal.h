@@ -79,9 +79,10 @@ struct lwm2m_client {
 	size_t nheap, capheap;
 
 	struct lwm2m_client_config cfg;
-	uint64_t reg_interval; /* microseconds between two paced messages */
-	uint64_t next_slot;    /* first free pacing slot */
-	uint64_t rng;          /* xorshift64* state */
+	uint64_t reg_interval;  /* microseconds between two paced messages */
+	uint64_t next_slot;     /* first free pacing slot */
+	uint64_t behind_warned; /* when "Updates wait for a slot" was last logged */
+	uint64_t rng;           /* xorshift64* state */
 
 	struct lwm2m_endpoint *eps; /* doubly linked */
 	size_t nep;

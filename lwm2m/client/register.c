@@ -148,26 +148,56 @@ void fg_ep_arm(struct lwm2m_endpoint *ep, uint64_t when)
 		ep_log(ep, LWM2M_LOG_ERR, "out of memory arming a timer");
 }
 
-/* slack_us: how far ahead a slot may be and still be taken now. */
-static bool paced(struct lwm2m_endpoint *ep, uint64_t slack_us)
+double lwm2m_update_period(uint32_t lifetime)
 {
-	uint64_t at;
+	return (double)fg_ep_update_at(0, lifetime) / SEC;
+}
 
+/* slack_us: how far ahead a slot may be and still be taken now; *wait:
+ * how long the message waits for its slot (0 when sent now). */
+static bool paced(struct lwm2m_endpoint *ep, uint64_t slack_us, uint64_t *wait)
+{
+	uint64_t at, now = fg_now(ep->c);
+
+	*wait = 0;
 	if (ep->reg.slot_reserved) {
 		ep->reg.slot_reserved = false;
 		return true;
 	}
 	at = fg_client_take_slot(ep->c);
-	if (at <= fg_now(ep->c) + slack_us)
+	if (at <= now + slack_us)
 		return true;
 	ep->reg.slot_reserved = true;
+	*wait = at - now;
 	fg_ep_arm(ep, at);
 	return false;
 }
 
 bool fg_ep_paced(struct lwm2m_endpoint *ep)
 {
-	return paced(ep, 0);
+	uint64_t wait;
+
+	return paced(ep, 0, &wait);
+}
+
+/* An Update that waits for a slot longer than half the smallest margin
+ * (fg_ep_update_at) eats into the time the server gives it: reg_rate is
+ * too low for the endpoints and their lifetime, and registrations will
+ * expire. Said at most once a minute. */
+static void update_waits(struct lwm2m_endpoint *ep, uint64_t wait)
+{
+	struct lwm2m_client *c = ep->c;
+	uint64_t now = fg_now(c);
+
+	if (wait <= UPDATE_MARGIN_MIN_US / 2 || (c->behind_warned && now - c->behind_warned < 60 * SEC))
+		return;
+	c->behind_warned = now;
+	ep_log(ep, LWM2M_LOG_WARNING,
+	       "Update waits %.1f s for a register_rate slot: %zu endpoints with lifetime %u s need %.1f "
+	       "Updates/s, register_rate allows %.1f; registrations may expire: raise register_rate or "
+	       "the lifetime",
+	       (double)wait / SEC, c->nep, ep->lifetime, (double)c->nep / lwm2m_update_period(ep->lifetime),
+	       (double)SEC / (double)c->reg_interval);
 }
 
 /* The endpoint must go: free it from the loop, not from this call stack
@@ -587,6 +617,7 @@ static uint64_t exchange_deadline(const struct lwm2m_endpoint *ep)
 void fg_ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 {
 	struct lwm2m_endpoint *ep = fg_ep_of_timer(t);
+	uint64_t wait;
 	int r;
 
 	switch (ep->reg.st) {
@@ -633,8 +664,10 @@ void fg_ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 		 * up to a tick ahead is taken now, so a burst is at most one
 		 * tick's worth of slots and the long-run rate stays
 		 * register_rate. Registers keep their exact slots. */
-		if (!paced(ep, UPDATE_TICK_US))
+		if (!paced(ep, UPDATE_TICK_US, &wait)) {
+			update_waits(ep, wait);
 			return;
+		}
 		r = ep_send_update(ep);
 		if (r < 0) {
 			ep->reg.req = REQ_UPDATE;

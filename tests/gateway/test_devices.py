@@ -363,6 +363,21 @@ class EndpointMode(Base):
         self.assertLess(later[-1] - later[0], (ts[-1] - ts[0]) / 2, later)  # no longer 10 a second
         self.assertEqual(len(self.srv.events("register")), 13)
 
+    def test_register_rate_too_low_for_the_lifetime_is_said(self):
+        # 59 devices and the gateway, lifetime 60 s (an Update every 50 s
+        # each): 1.2 Updates/s, over register_rate 1. Said at start and
+        # at a reload that keeps it too low; not after one that fixes it.
+        devs = [{"name": "u%d" % i} for i in range(59)]
+        text = config(self.srv.url, "@SOCK@", devs).replace("  lifetime: 60s\n",
+                                                            "  lifetime: 60s\n  register_rate: 1\n")
+        gw = self.start(text)
+        gw.wait_log(r"lwm2m.register_rate 1 cannot renew the registrations of 60 endpoints with lifetime 60 s: "
+                    r"their Updates alone need 1.2 per second; raise register_rate to at least 2 or the lifetime")
+        self.assertEqual(len([ln for ln in gw.log if "cannot renew" in ln]), 1, gw.log)
+        start = gw.reload(text.replace("register_rate: 1\n", "register_rate: 2\n"))
+        gw.wait_log(r"Configuration applied", start)
+        self.assertFalse([ln for ln in gw.log[start:] if "cannot renew" in ln], gw.log[start:])
+
     def test_max_observations(self):
         # lwm2m.max_observations 3: a fourth Observe on the endpoint is
         # answered 5.03, warned about once; a reload to 4

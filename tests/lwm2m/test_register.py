@@ -116,6 +116,17 @@ class Register(unittest.TestCase):
         self.assertLessEqual(bursts, 2, f"Updates at {[t - ts[0] for t in ts]} ms")
         self.assertEqual(self.srv.events("update-rejected"), [])
 
+    def test_update_waiting_for_register_rate_is_said(self):
+        # Ten endpoints, lifetime 2 s (an Update every second each), at
+        # one message per second: the Updates queue for register_rate's
+        # slots, one waits more than 5 s (half the least margin), and the
+        # client says so, naming the figures, instead of letting the
+        # registrations expire without a word.
+        cl = self.client(count=10, rate=1, lifetime=2)
+        line = cl.wait_log("for a register_rate slot: 10 endpoints with lifetime 2 s need 10.0 Updates/s, "
+                           "register_rate allows 1.0; registrations may expire", timeout=40)
+        self.assertIn("Update waits", line)
+
     def test_deregister_on_quit_and_on_remove(self):
         cl = self.client(count=3)
         for i in range(3):
