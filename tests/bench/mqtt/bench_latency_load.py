@@ -38,7 +38,9 @@ second to take, is the busier of the two: its queueing is in fieldgate's
 figure (an upper bound, then). So the probes' Notify is also timed by the
 kernel's receive time of the datagram (SO_TIMESTAMPNS, CLOCK_REALTIME
 against the probe's publish time on the same clock): that figure leaves
-out the observer's own delay. Prints figures, asserts nothing about time.
+out the observer's own delay; the subscriber's too (SO_TIMESTAMPNS on its
+TCP socket: the receive time of the last segment read), and "fieldgate adds"
+is printed both ways. Prints figures, asserts nothing about time.
 
 FG_BENCH_SIZE=small: N = 50 at 100 updates/s for 3 s (the suite's check
 that every figure is produced). FG_BENCH_LAT_N, FG_BENCH_LAT_RATE,
@@ -105,6 +107,9 @@ class Stamped:
                 sec, nsec = struct.unpack("qq", data[:16])
                 self.kt = sec + nsec * 1e-9
         return d, addr
+
+    def recv(self, n):  # a TCP socket (the MQTT subscriber's)
+        return self.recvfrom(n)[0]
 
     def __getattr__(self, name):
         return getattr(self.s, name)
@@ -253,12 +258,13 @@ def helper(*args):
 
 def probe_run(broker_port, n, window, load_proc):
     """Probes for the window while the load runs: [(index, value, published
-    at (monotonic, realtime), broker round trip or None)] and how many the
-    subscriber missed."""
+    at (monotonic, realtime), broker round trip (at the subscriber, at its
+    kernel) or None)] and how many the subscriber missed."""
     probed = [i * n // PROBES for i in range(PROBES)]
     sub, pub = Mqtt(broker_port, "bench-lat-sub"), Mqtt(broker_port, "bench-lat-probe")
     for i in probed:
         sub.subscribe(TOPIC % i)
+    sub.s = Stamped(sub.s)
     sub.s.settimeout(10)
     # One message per topic first, not measured: the first one on the new
     # connections took 40 ms (delayed ACK) and was the broker's p99.
@@ -279,15 +285,15 @@ def probe_run(broker_port, n, window, load_proc):
         i, v = probed[j % PROBES], j + 0.5
         t, wall = time.monotonic(), time.time()
         pub.publish(TOPIC % i, '{"temperature":%s}' % v)
-        rt = None
+        rt = krt = None
         try:
             while rt is None:
                 _, payload = sub.receive()
                 if json.loads(payload)["temperature"] == v:
-                    rt = time.monotonic() - t
+                    rt, krt = time.monotonic() - t, sub.s.kt - wall
         except socket.timeout:
             missed += 1
-        probes.append((i, v, t, wall, rt))
+        probes.append((i, v, t, wall, rt, krt))
         j += 1
     sub.close()
     pub.close()
@@ -334,19 +340,21 @@ def measure(fieldgate, n=N, rate=RATE, window=WINDOW):
             seen = {}  # (index, value) -> first arrival (monotonic, kernel realtime)
             for i, v, t, kt in res["notes"]:
                 seen.setdefault((i, v), (t, kt))
-            lat = [seen[(i, v)][0] - t for i, v, t, _, _ in probes if (i, v) in seen]
-            klat = [seen[(i, v)][1] - wall for i, v, _, wall, _ in probes if (i, v) in seen]
-            rts = [rt for _, _, _, _, rt in probes if rt is not None]
+            lat = [seen[p[:2]][0] - p[2] for p in probes if p[:2] in seen]
+            klat = [seen[p[:2]][1] - p[3] for p in probes if p[:2] in seen]
+            rts = [p[4] for p in probes if p[4] is not None]
+            krts = [p[5] for p in probes if p[5] is not None]
             f["probes"], f["lost"] = len(probes), len(probes) - len(lat)
             f["folded"] = sum(1 for k in range(sent) if (k % n, float(BASE + k)) not in seen)
             f["notifies"] = sum(1 for note in res["notes"] if note[1] != WARM_UP)
             if os.environ.get("FG_BENCH_LAT_DEBUG"):  # each probe, with the notifications of its device
-                for i, v, t, _, rt in probes:
+                for i, v, t, _, rt, _ in probes:
                     near = [(round(n[2] - t, 4), n[1]) for n in res["notes"] if n[0] == i and abs(n[2] - t) < 1]
                     print("probe", i, v, rt, (i, v) in seen, near, file=sys.stderr)
             f["g50"], f["g99"] = pct(lat, 50) * 1e6, pct(lat, 99) * 1e6
             f["b50"], f["b99"] = pct(rts, 50) * 1e6, pct(rts, 99) * 1e6
             f["k50"], f["k99"] = pct(klat, 50) * 1e6, pct(klat, 99) * 1e6
+            f["bk50"], f["bk99"] = pct(krts, 50) * 1e6, pct(krts, 99) * 1e6
             # Stop fieldgate while the observer (idle: answering) takes its De-register.
             gw.proc.send_signal(signal.SIGTERM)
             gw.proc.wait(20)
@@ -381,8 +389,11 @@ def main():
     print("  %-44s %12.0f %12.0f" % ("probe publish -> Notify at the observer", f["g50"], f["g99"]))
     print("  %-44s %12.0f %12.0f" % ("the same, when the observer's kernel had it", f["k50"], f["k99"]))
     print("  %-44s %12.0f %12.0f" % ("probe broker round trip (same probes)", f["b50"], f["b99"]))
+    print("  %-44s %12.0f %12.0f" % ("the same, when the subscriber's kernel had it", f["bk50"], f["bk99"]))
     print("  fieldgate adds: p50 %.0f us, p99 %.0f us (target 100 us / 1,000 us)"
           % (f["g50"] - f["b50"], f["g99"] - f["b99"]))
+    print("  fieldgate adds, kernel receive times at both ends: p50 %.0f us, p99 %.0f us"
+          % (f["k50"] - f["bk50"], f["k99"] - f["bk99"]))
     print("  CPU in the window: fieldgate %.1f %% of a core, the observer %.1f %%" % (f["fg_cpu"], f["obs_cpu"]))
     print("  notifications: %d; Observes %d, failed %d" % (f["notifies"], f["observed"], f["observe_failed"]))
     print("  lost notifications (a probe without its Notify): %d" % f["lost"])
