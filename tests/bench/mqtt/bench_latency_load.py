@@ -33,14 +33,14 @@ may fold), Observes that failed, probes the subscriber did not get. The
 broker round trip is the broker path alone (the subscriber takes only
 the probe topics, a few load updates among them); fieldgate takes all N
 topics, so what it adds includes taking the load. Both ends stamp the
-time in Python after recvfrom; the observer, with RATE notifications a
-second to take, is the busier of the two: its queueing is in fieldgate's
-figure (an upper bound, then). So the probes' Notify is also timed by the
-kernel's receive time of the datagram (SO_TIMESTAMPNS, CLOCK_REALTIME
-against the probe's publish time on the same clock): that figure leaves
-out the observer's own delay; the subscriber's too (SO_TIMESTAMPNS on its
-TCP socket: the receive time of the last segment read), and "fieldgate adds"
-is printed both ways. Prints figures, asserts nothing about time.
+time in Python after recvfrom, each with its own process's delay: the
+observer's queueing behind RATE notifications a second, the measuring
+process's wake-up (it sleeps between probes; the observer is kept awake).
+They differ (at full size the wake-up was the larger), so each end is also
+timed by the kernel's receive time (SO_TIMESTAMPNS, CLOCK_REALTIME against
+the probe's publish time on the same clock: the Notify's datagram, the
+subscriber's last TCP segment read), and "fieldgate adds" is printed both
+ways. Prints figures, asserts nothing about time.
 
 FG_BENCH_SIZE=small: N = 50 at 100 updates/s for 3 s (the suite's check
 that every figure is produced). FG_BENCH_LAT_N, FG_BENCH_LAT_RATE,
