@@ -21,7 +21,7 @@ ones are named). With --check, nothing else is checked either: the counts
 of failures are figures too, printed.
 
 Usage: suite.py BUILD_DIR [--check] [benchmark ...]
-       (benchmarks: mqtt read notify idle scale remote outage observe-churn observe
+       (benchmarks: mqtt latency-load read notify idle scale remote outage observe-churn observe
         sample modbus ble: every one of meson test --benchmark)
 """
 import os
@@ -101,6 +101,26 @@ def bench_mqtt(t, b):
     t.add("mqtt", "publish->Notify p50 (fg-lwm2m-server)", f["g50"], "us", "bare libcoap notify p50", f["c50"])
     t.add("mqtt", "burst through fieldgate", f["g_rate"], "upd/s", "broker burst", f["b_rate"])
     t.count("mqtt", "lost notifications", f["lost"])
+
+
+def bench_latency_load(t, b):
+    import bench_latency_load as bl
+    f = bl.measure(b.fieldgate)
+    load = "%d upd/s over %d resources" % (f["rate"], f["n"])
+    t.add("latency", "load achieved (%s)" % load, f["achieved"], "upd/s", "configured rate", f["rate"],
+          kind="configured")
+    t.add("latency", "publish->Notify p50 under load", f["g50"], "us", "broker round trip p50, same probes", f["b50"])
+    t.add("latency", "publish->Notify p99 under load", f["g99"], "us", "broker round trip p99, same probes", f["b99"])
+    for q in ("50", "99"):
+        t.add("latency", "publish->Notify p%s at the kernel" % q, f["k" + q], "us",
+              "broker round trip p%s at the kernel" % q, f["bk" + q])
+    t.add("latency", "fieldgate adds p50 under load", f["g50"] - f["b50"], "us", "issue 13 target 3", 100.0,
+          kind="target")
+    t.add("latency", "fieldgate adds p99 under load", f["g99"] - f["b99"], "us", "issue 13 target 3", 1000.0,
+          kind="target")
+    t.count("latency", "lost notifications (probes)", f["lost"])
+    t.count("latency", "folded updates (no pmin: none allowed)", f["folded"])
+    t.count("latency", "Observes that failed", f["observe_failed"])
 
 
 def bench_notify_scale(t, b):
@@ -272,7 +292,7 @@ def bench_ble(t, b):
           "BTHome plain", plain)
 
 
-BENCHMARKS = {"mqtt": bench_mqtt, "read": bench_read, "notify": bench_notify_scale, "idle": bench_idle,
+BENCHMARKS = {"mqtt": bench_mqtt, "latency-load": bench_latency_load, "read": bench_read, "notify": bench_notify_scale, "idle": bench_idle,
               "scale": bench_scale,
               "remote": bench_remote, "outage": bench_outage, "observe-churn": bench_observe_churn,
               "observe": bench_observe, "sample": bench_sample, "modbus": bench_modbus, "ble": bench_ble}
