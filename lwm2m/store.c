@@ -168,13 +168,14 @@ static uint32_t grown(uint32_t cap, uint64_t need, uint32_t first)
 	return c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
 }
 
-static int reserve_inst(struct lwm2m_store *s, uint64_t need)
+/* exact: room for need and no more (lwm2m_store_reserve()); else grown(). */
+static int reserve_inst(struct lwm2m_store *s, uint64_t need, bool exact)
 {
 	if (need <= s->capinst)
 		return 0;
 	if (need > UINT32_MAX)
 		return -ENOMEM;
-	uint32_t c = grown(s->capinst, need, 2);
+	uint32_t c = exact ? (uint32_t)need : grown(s->capinst, need, 2);
 	struct sinst *v = realloc(s->inst, (size_t)c * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
@@ -183,13 +184,13 @@ static int reserve_inst(struct lwm2m_store *s, uint64_t need)
 	return 0;
 }
 
-static int reserve_val(struct lwm2m_store *s, uint64_t need)
+static int reserve_val(struct lwm2m_store *s, uint64_t need, bool exact)
 {
 	if (need <= s->capval)
 		return 0;
 	if (need > UINT32_MAX)
 		return -ENOMEM;
-	uint32_t c = grown(s->capval, need, 4);
+	uint32_t c = exact ? (uint32_t)need : grown(s->capval, need, 4);
 	struct sval *v = realloc(s->val, (size_t)c * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
@@ -438,7 +439,7 @@ int lwm2m_store_add_instance(struct lwm2m_store *s, uint16_t oid, uint16_t iid)
 		if ((i > 0 && s->inst[i - 1].oid == oid) || (i < s->ninst && s->inst[i].oid == oid))
 			return -EINVAL;
 	}
-	if (reserve_inst(s, (uint64_t)s->ninst + 1) < 0)
+	if (reserve_inst(s, (uint64_t)s->ninst + 1, false) < 0)
 		return -ENOMEM;
 	memmove(&s->inst[i + 1], &s->inst[i], (s->ninst - i) * sizeof(*s->inst));
 	s->inst[i] = (struct sinst){ .def = def, .oid = oid, .iid = iid };
@@ -519,7 +520,7 @@ int lwm2m_store_set_at(struct lwm2m_store *s, const struct lwm2m_path *p, const 
 	uint64_t key = key4(p->id[0], p->id[1], p->id[2], riid);
 	i = val_lower(s, key);
 	found = i < s->nval && key_of(&s->val[i]) == key;
-	if (!found && reserve_val(s, (uint64_t)s->nval + 1) < 0)
+	if (!found && reserve_val(s, (uint64_t)s->nval + 1, false) < 0)
 		return -ENOMEM;
 
 	if (is_bytes(cv.type) && cv.bytes.len > 0) {
@@ -779,7 +780,7 @@ int lwm2m_store_write(struct lwm2m_store *s, const struct lwm2m_path *p, const s
 	/* Reserve: after this nothing can fail. Bytes are always appended
 	 * during the commit (never rewritten in place), so sources that live
 	 * in our own buffer stay intact until they are copied. */
-	if (reserve_val(s, (uint64_t)s->nval + nw) < 0 || reserve_bytes(s, need_bytes) < 0) {
+	if (reserve_val(s, (uint64_t)s->nval + nw, false) < 0 || reserve_bytes(s, need_bytes) < 0) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -861,6 +862,16 @@ static size_t chunk(size_t n)
 {
 	size_t c = (n + 8 + 15) & ~(size_t)15;
 	return c < 32 ? 32 : c;
+}
+
+int lwm2m_store_reserve(struct lwm2m_store *s, size_t ninst, size_t nval)
+{
+	int r;
+
+	if (!s)
+		return -EINVAL;
+	r = reserve_inst(s, ninst, true);
+	return r < 0 ? r : reserve_val(s, nval, true);
 }
 
 size_t lwm2m_store_memory(const struct lwm2m_store *s)

@@ -1745,6 +1745,10 @@ int mapping_instantiate(const struct mapping_profile *p, struct lwm2m_store *sto
 
 	if (!p || !store)
 		return -EINVAL;
+	/* Every point holds one value at most (its first sample makes it). */
+	r = lwm2m_store_reserve(store, p->ninst, p->npoints);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < p->ninst; i++) {
 		r = lwm2m_store_add_instance(store, p->inst[i].id[0], p->inst[i].id[1]);
 		if (r < 0 && r != -EEXIST)

@@ -61,9 +61,12 @@
 enum conn_state { ST_IDLE, ST_RESOLVING, ST_CONNECTING, ST_CONNECTED, ST_WAITING };
 
 struct dev {
+	/* Its name, then the names and values its address binds, each
+	 * NUL-terminated, in one block: dev_bind() makes the struct
+	 * mqtt_binding from it when one is needed (that struct has room for
+	 * MQTT_TEMPLATE_MAX_CAPTURES: 200 bytes a device if kept here). */
 	char *name;
-	struct mqtt_binding bind; /* values point into strings */
-	char *strings;
+	uint8_t nbind;
 	bool discovered;
 	bool stale;      /* not heard for unreachable_after */
 	uint8_t offline; /* bit i: availability topic i said offline */
@@ -90,15 +93,41 @@ struct entry {
 	struct dev *dev;
 	const struct mapping_point *pt;
 	struct bridge_handle *h; /* what its samples go back with */
-	char *filter;            /* its subscription */
-	char *key;               /* the exact topic when every capture is bound, else NULL */
-	struct entry *next;      /* the device's entries */
-	struct entry *hnext;     /* the index bucket (key) or the wildcard list */
+	struct sub *sub;         /* its subscription (a reference), shared */
+	/* The exact topic when every capture is bound, else NULL; entries of
+	 * one device with the same topic share one copy (key_unref()). */
+	char *key;
+	struct entry *next;  /* the device's entries */
+	struct entry *hnext; /* the index bucket (key) or the wildcard list */
 };
 
 static const struct mqtt_source *entry_src(const struct entry *e)
 {
 	return e->pt->source;
+}
+
+/* d's binding in out (valid while d is). */
+static const struct mqtt_binding *dev_bind(const struct dev *d, struct mqtt_binding *out)
+{
+	const char *s = d->name + strlen(d->name) + 1;
+
+	out->n = d->nbind;
+	for (size_t i = 0; i < d->nbind; i++) {
+		out->v[i].name = s;
+		s += strlen(s) + 1;
+		out->v[i].value = s;
+		out->v[i].len = strlen(s);
+		s += out->v[i].len + 1;
+	}
+	return out;
+}
+
+/* The value d's address binds to `device`, NULL without. */
+static const char *dev_id(const struct dev *d, size_t *len)
+{
+	struct mqtt_binding bind;
+
+	return mqtt_binding_get(dev_bind(d, &bind), "device", len);
 }
 
 struct sub {
@@ -294,32 +323,41 @@ static void sub_send(struct mqtt_bridge *b, const char *filter)
 			    mosquitto_strerror(rc));
 }
 
-static int sub_ref(struct mqtt_bridge *b, const char *filter)
+static struct sub *sub_find(struct mqtt_bridge *b, const char *filter)
 {
-	struct sub *s;
+	struct sub *s = b->subs;
 
-	for (s = b->subs; s; s = s->next)
-		if (strcmp(s->filter, filter) == 0) {
-			s->refs++;
-			return 0;
-		}
+	while (s && strcmp(s->filter, filter) != 0)
+		s = s->next;
+	return s;
+}
+
+/* The subscription to filter, made when new; NULL: no memory. */
+static struct sub *sub_ref(struct mqtt_bridge *b, const char *filter)
+{
+	struct sub *s = sub_find(b, filter);
+
+	if (s) {
+		s->refs++;
+		return s;
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s || !(s->filter = strdup(filter))) {
 		free(s);
-		return -ENOMEM;
+		return NULL;
 	}
 	s->refs = 1;
 	s->next = b->subs;
 	b->subs = s;
 	sub_send(b, filter);
-	return 0;
+	return s;
 }
 
-static void sub_unref(struct mqtt_bridge *b, const char *filter)
+static void sub_unref(struct mqtt_bridge *b, struct sub *sub)
 {
 	for (struct sub **q = &b->subs; *q; q = &(*q)->next) {
 		struct sub *s = *q;
-		if (strcmp(s->filter, filter) != 0)
+		if (s != sub)
 			continue;
 		if (--s->refs > 0)
 			return;
@@ -513,6 +551,10 @@ static void update_events(struct mqtt_bridge *b)
  * its slot; it comes back when it is heard again. */
 static void silence(struct mqtt_bridge *b, uint64_t now)
 {
+	/* Neither is set by default: no walk of every device every second
+	 * (a list scattered over the heap: ~0.5 % of a core at 60,000). */
+	if (!b->conf.forget_usec && !b->conf.unreachable_usec)
+		return;
 	for (struct dev *d = b->devs; d; d = d->next) {
 		if (b->conf.forget_usec && d->discovered && b->base.host.forget &&
 		    now - d->heard >= b->conf.forget_usec) {
@@ -958,7 +1000,7 @@ static bool bound_device(struct mqtt_bridge *b, const char *v, size_t n)
 {
 	for (struct dev *d = b->by_value[topic_hash(v, n)]; d; d = d->bnext) {
 		size_t l;
-		const char *x = mqtt_binding_get(&d->bind, "device", &l);
+		const char *x = dev_id(d, &l);
 		if (x && l == n && memcmp(x, v, n) == 0)
 			return true;
 	}
@@ -1105,16 +1147,15 @@ static int auto_subscribe(struct mqtt_bridge *b)
 {
 	char f[2][300];
 	size_t n;
-	int r;
 
 	n = b->z2m ? z2m_watch_filters(b->z2m, f) : 0;
 	for (size_t i = 0; i < n; i++)
-		if ((r = sub_ref(b, f[i])) < 0)
-			return r;
+		if (!sub_ref(b, f[i]))
+			return -ENOMEM;
 	n = b->ha ? ha_watch_filters(b->ha, f) : 0;
 	for (size_t i = 0; i < n; i++)
-		if ((r = sub_ref(b, f[i])) < 0)
-			return r;
+		if (!sub_ref(b, f[i]))
+			return -ENOMEM;
 	return 0;
 }
 
@@ -1139,12 +1180,13 @@ static void echo_check(struct mqtt_bridge *b, struct entry *e, const struct mapp
 static void each_match(struct mqtt_bridge *b, const char *topic, size_t tlen,
 		       void (*fn)(struct mqtt_bridge *b, struct entry *e, void *ctx), void *ctx)
 {
+	struct mqtt_binding bind;
 	for (struct entry *e = b->index[topic_hash(topic, tlen)]; e; e = e->hnext)
 		if (strcmp(e->key, topic) == 0)
 			fn(b, e, ctx);
 	for (struct entry *e = b->wild; e; e = e->hnext)
-		if (mqtt_filter_match(e->filter, topic, tlen) &&
-		    mqtt_template_match(&entry_src(e)->topic, topic, tlen, &e->dev->bind, NULL))
+		if (mqtt_filter_match(e->sub->filter, topic, tlen) &&
+		    mqtt_template_match(&entry_src(e)->topic, topic, tlen, dev_bind(e->dev, &bind), NULL))
 			fn(b, e, ctx);
 }
 
@@ -1283,11 +1325,12 @@ static void pending_put(struct mqtt_bridge *b, size_t i, const char *topic, bool
 /* A new device takes what availability topics already said about it. */
 static void pending_apply(struct mqtt_bridge *b, struct dev *d)
 {
+	struct mqtt_binding bind;
 	for (size_t k = 0; k < b->npending; k++) {
 		const char *t = b->pending[k].topic;
 		uint8_t bit = (uint8_t)(1u << b->pending[k].avail);
-		if (!mqtt_template_match(&b->conf.avail[b->pending[k].avail].topic, t, strlen(t), &d->bind,
-					 NULL))
+		if (!mqtt_template_match(&b->conf.avail[b->pending[k].avail].topic, t, strlen(t),
+					 dev_bind(d, &bind), NULL))
 			continue;
 		d->offline = b->pending[k].offline ? d->offline | bit : d->offline & (uint8_t)~bit;
 	}
@@ -1320,6 +1363,7 @@ static bool has_captures(const struct mqtt_template *t)
 static void availability(struct mqtt_bridge *b, size_t i, const char *topic, size_t tlen,
 			 struct mqtt_payload *pl)
 {
+	struct mqtt_binding bind;
 	const struct mqtt_avail *a = &b->conf.avail[i];
 	uint8_t bit = (uint8_t)(1u << i);
 	char word[65];
@@ -1339,7 +1383,7 @@ static void availability(struct mqtt_bridge *b, size_t i, const char *topic, siz
 		return;
 	}
 	for (struct dev *d = b->devs; d; d = d->next) {
-		if (!mqtt_template_match(&a->topic, topic, tlen, &d->bind, NULL))
+		if (!mqtt_template_match(&a->topic, topic, tlen, dev_bind(d, &bind), NULL))
 			continue;
 		d->offline = r ? d->offline & (uint8_t)~bit : d->offline | bit;
 		dev_tell(b, d);
@@ -1431,7 +1475,7 @@ static int ota_attach(struct mqtt_bridge *b, struct dev *d, struct entry *e)
 	char filter[300];
 	size_t vl;
 
-	const char *id = mqtt_binding_get(&d->bind, "device", &vl);
+	const char *id = dev_id(d, &vl);
 
 	for (size_t i = 0; !d->ota && id && i < b->nparked; i++)
 		if (strcmp(z2m_ota_device(b->parked[i]), d->name) == 0 &&
@@ -1456,7 +1500,7 @@ static int ota_attach(struct mqtt_bridge *b, struct dev *d, struct entry *e)
 		if (!d->ota)
 			return -ENOMEM;
 		ota_filter(d->ota, filter, sizeof(filter));
-		if (sub_ref(b, filter) < 0) {
+		if (!sub_ref(b, filter)) {
 			d->ota = z2m_ota_free(d->ota);
 			return -ENOMEM;
 		}
@@ -1472,7 +1516,7 @@ static void ota_free(struct mqtt_bridge *b, struct z2m_ota *o)
 	char filter[300];
 
 	ota_filter(o, filter, sizeof(filter));
-	sub_unref(b, filter);
+	sub_unref(b, sub_find(b, filter));
 	z2m_ota_free(o);
 	b->nota--;
 }
@@ -1588,6 +1632,7 @@ static int publish(struct mqtt_bridge *b, struct dev *d, const struct mqtt_sourc
 		   size_t vlen, bool is_string, const struct mapping_point *pt,
 		   const struct mapping_sample *written, bridge_done_fn done, void *ctx)
 {
+	struct mqtt_binding bind;
 	char topic[1100], payload[4200];
 	const char *missing = NULL;
 	struct op *op;
@@ -1596,7 +1641,7 @@ static int publish(struct mqtt_bridge *b, struct dev *d, const struct mqtt_sourc
 
 	if (b->state != ST_CONNECTED || !b->mosq)
 		return -EHOSTUNREACH;
-	tl = mqtt_template_expand(&w->topic, &d->bind, topic, sizeof(topic), &missing);
+	tl = mqtt_template_expand(&w->topic, dev_bind(d, &bind), topic, sizeof(topic), &missing);
 	if (tl < 0) {
 		if (tl == -ENOENT)
 			log_device_error(
@@ -1610,7 +1655,7 @@ static int publish(struct mqtt_bridge *b, struct dev *d, const struct mqtt_sourc
 					 d->name, w->topic.src);
 		return -EINVAL;
 	}
-	pl = mqtt_fill_payload(w->payload, value, vlen, is_string, &d->bind, payload, sizeof(payload));
+	pl = mqtt_fill_payload(w->payload, value, vlen, is_string, &bind, payload, sizeof(payload));
 	if (pl < 0) {
 		log_device_error(BRIDGE_DEV_LOG(&b->base, d->name),
 				 "MQTT bridge %s: %s: cannot fill the payload template '%s'", b->base.name,
@@ -1760,29 +1805,35 @@ static struct dev *dev_new(struct mqtt_bridge *b, const char *name, const struct
 				 b->base.name, name, why);
 		return NULL;
 	}
-	for (size_t i = 0; i < bind.n; i++)
+	total = strlen(name) + 1;
+	for (size_t i = 0; i < bind.n; i++) {
+		/* Kept NUL-terminated (dev_bind()); a topic holds no NUL either. */
+		if (memchr(bind.v[i].value, '\0', bind.v[i].len)) {
+			log_device_error(
+				BRIDGE_DEV_LOG(&b->base, name),
+				"MQTT bridge %s: device %s: the address value of %s holds a NUL byte "
+				"(no MQTT topic can)",
+				b->base.name, name, bind.v[i].name);
+			return NULL;
+		}
 		total += strlen(bind.v[i].name) + 1 + bind.v[i].len + 1;
+	}
 	d = calloc(1, sizeof(*d));
-	if (!d || !(d->name = strdup(name)) || !(d->strings = malloc(total ? total : 1))) {
-		if (d)
-			free(d->name);
+	if (!d || !(d->name = malloc(total))) {
 		free(d);
 		return NULL;
 	}
+	memcpy(d->name, name, strlen(name) + 1);
+	o = strlen(name) + 1;
 	for (size_t i = 0; i < bind.n; i++) {
 		size_t nl = strlen(bind.v[i].name);
-		char *nm = d->strings + o, *v;
-		memcpy(nm, bind.v[i].name, nl + 1);
+		memcpy(d->name + o, bind.v[i].name, nl + 1);
 		o += nl + 1;
-		v = d->strings + o;
-		memcpy(v, bind.v[i].value, bind.v[i].len);
-		v[bind.v[i].len] = '\0';
-		o += bind.v[i].len + 1;
-		d->bind.v[i].name = nm;
-		d->bind.v[i].value = v;
-		d->bind.v[i].len = bind.v[i].len;
+		memcpy(d->name + o, bind.v[i].value, bind.v[i].len);
+		o += bind.v[i].len;
+		d->name[o++] = '\0';
 	}
-	d->bind.n = bind.n;
+	d->nbind = (uint8_t)bind.n;
 	d->b = b;
 	d->heard = now_usec(b);
 	d->etail = &d->entries;
@@ -1794,7 +1845,7 @@ static struct dev *dev_new(struct mqtt_bridge *b, const char *name, const struct
 	d->hnext = *bucket;
 	*bucket = d;
 	size_t vl;
-	const char *v = mqtt_binding_get(&d->bind, "device", &vl);
+	const char *v = dev_id(d, &vl);
 	if (v) {
 		bucket = &b->by_value[topic_hash(v, vl)];
 		d->bnext = *bucket;
@@ -1804,10 +1855,20 @@ static struct dev *dev_new(struct mqtt_bridge *b, const char *name, const struct
 	return d;
 }
 
+/* Free e's key unless another entry of d (e is none of them) has it. */
+static void key_unref(const struct dev *d, struct entry *e)
+{
+	for (const struct entry *o = d->entries; o && e->key; o = o->next)
+		if (o->key == e->key)
+			e->key = NULL;
+	free(e->key);
+	e->key = NULL;
+}
+
 static void dev_drop(struct mqtt_bridge *b, struct dev *d)
 {
 	size_t vl;
-	const char *v = mqtt_binding_get(&d->bind, "device", &vl);
+	const char *v = dev_id(d, &vl);
 
 	if (d->prev)
 		d->prev->next = d->next;
@@ -1829,12 +1890,12 @@ static void dev_drop(struct mqtt_bridge *b, struct dev *d)
 		b->ndiscovered--;
 	ota_detach(b, d);
 	free(d->name);
-	free(d->strings);
 	free(d);
 }
 
 static int mqtt_add_point(struct bridge *base, const struct bridge_point *p)
 {
+	struct mqtt_binding bind;
 	struct mqtt_bridge *b = MQ(base);
 	const struct mqtt_source *src = p->pt->source;
 	struct dev *d = dev_find(b, p->device);
@@ -1847,7 +1908,7 @@ static int mqtt_add_point(struct bridge *base, const struct bridge_point *p)
 		return 0;
 	if (!d && !(d = dev_new(b, p->device, p->address)))
 		return -EINVAL;
-	r = mqtt_template_filter(&src->topic, &d->bind, filter, sizeof(filter));
+	r = mqtt_template_filter(&src->topic, dev_bind(d, &bind), filter, sizeof(filter));
 	if (r < 0) {
 		log_device_error(BRIDGE_DEV_LOG(&b->base, d->name),
 				 "MQTT bridge %s: device %s: cannot subscribe to '%s' with its address",
@@ -1868,13 +1929,18 @@ static int mqtt_add_point(struct bridge *base, const struct bridge_point *p)
 		}
 	}
 	e = calloc(1, sizeof(*e));
-	r = mqtt_template_expand(&src->topic, &d->bind, key, sizeof(key), &missing);
-	if (!e || !(e->filter = strdup(filter)) || (r >= 0 && !(e->key = strdup(key))) ||
-	    sub_ref(b, filter) < 0) {
-		if (e) {
-			free(e->filter);
-			free(e->key);
-		}
+	r = mqtt_template_expand(&src->topic, &bind, key, sizeof(key), &missing);
+	if (e && r >= 0) {
+		/* A device's points mostly come from one topic: one copy. */
+		for (struct entry *o = d->entries; o && !e->key; o = o->next)
+			if (o->key && strcmp(o->key, key) == 0)
+				e->key = o->key;
+		if (!e->key)
+			e->key = strdup(key);
+	}
+	if (!e || (r >= 0 && !e->key) || !(e->sub = sub_ref(b, filter))) {
+		if (e)
+			key_unref(d, e);
 		free(e);
 		if (d->npoints == 0)
 			dev_drop(b, d);
@@ -1919,9 +1985,8 @@ static void mqtt_remove_point(struct bridge *base, const char *device, const str
 				*q = e->hnext;
 				break;
 			}
-		sub_unref(b, e->filter);
-		free(e->filter);
-		free(e->key);
+		sub_unref(b, e->sub);
+		key_unref(d, e);
 		free(e);
 		if (--d->npoints == 0)
 			dev_drop(b, d);
@@ -2014,15 +2079,13 @@ static int mqtt_start(struct bridge *base, sd_event *event)
 	b->event = sd_event_ref(event);
 	for (size_t i = 0; i < b->conf.nrules; i++) {
 		char f[1100];
-		if (mqtt_template_filter(&b->conf.rules[i].topic, NULL, f, sizeof(f)) > 0 &&
-		    (r = sub_ref(b, f)) < 0)
-			return r;
+		if (mqtt_template_filter(&b->conf.rules[i].topic, NULL, f, sizeof(f)) > 0 && !sub_ref(b, f))
+			return -ENOMEM;
 	}
 	for (size_t i = 0; i < b->conf.navail; i++) {
 		char f[1100];
-		if (mqtt_template_filter(&b->conf.avail[i].topic, NULL, f, sizeof(f)) > 0 &&
-		    (r = sub_ref(b, f)) < 0)
-			return r;
+		if (mqtt_template_filter(&b->conf.avail[i].topic, NULL, f, sizeof(f)) > 0 && !sub_ref(b, f))
+			return -ENOMEM;
 	}
 	if ((r = auto_subscribe(b)) < 0)
 		return r;
@@ -2080,8 +2143,7 @@ static void mqtt_done(struct bridge *base)
 		while (d->entries) {
 			struct entry *e = d->entries;
 			d->entries = e->next;
-			free(e->filter);
-			free(e->key);
+			key_unref(d, e);
 			free(e);
 		}
 		dev_drop(b, d);

@@ -163,7 +163,12 @@ int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg
 			return -ENOMEM;
 		}
 	}
-	e = mapping_instantiate(d->profile, d->store, device_var, d);
+	/* Room for a value per point and /3/0/11/0 (below), no more: the
+	 * store's growth slack would be ~100 bytes a device, and growing from
+	 * the profile's exact size leaves holes in the heap. */
+	e = lwm2m_store_reserve(d->store, 0, mapping_profile_npoints(profile) + 1);
+	if (e >= 0)
+		e = mapping_instantiate(d->profile, d->store, device_var, d);
 	if (e < 0) {
 		log_device_error_errno(DEV_LOG(d), e, "cannot instantiate profile '%s': %m", cfg->profile);
 		device_free(d);

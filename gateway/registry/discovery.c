@@ -30,29 +30,35 @@ static void discover_diag(void *ctx, enum diag_severity sev, const char *file, u
 
 struct disc *disc_free(struct disc *ds)
 {
-	if (!ds)
-		return NULL;
-	free(ds->name);
-	free(ds->bridge);
-	free(ds->profile);
-	free(ds->address_text);
 	free(ds);
 	return NULL;
+}
+
+/* Appends s (NUL-terminated) at *at: where it went. */
+static const char *put(char **at, const char *s)
+{
+	char *p = *at;
+	size_t n = strlen(s) + 1;
+
+	memcpy(p, s, n);
+	*at = p + n;
+	return p;
 }
 
 /* The configuration entry a discovered device would have had. */
 static struct disc *disc_new(const char *bridge, const char *device, const char *profile, const char *address)
 {
-	struct disc *ds = calloc(1, sizeof(*ds));
+	size_t n = strlen(device) + strlen(bridge) + strlen(profile) + strlen(address) + 4;
+	struct disc *ds = calloc(1, sizeof(*ds) + n);
+	char *at;
 
 	if (!ds)
 		return NULL;
-	ds->name = strdup(device);
-	ds->bridge = strdup(bridge);
-	ds->profile = strdup(profile);
-	ds->address_text = strdup(address);
-	if (!ds->name || !ds->bridge || !ds->profile || !ds->address_text)
-		return disc_free(ds);
+	at = ds->text;
+	ds->name = put(&at, device);
+	ds->bridge = put(&at, bridge);
+	ds->profile = put(&at, profile);
+	ds->address_text = put(&at, address);
 	ds->address =
 		(struct ynode){ .kind = YNODE_SCALAR,
 				.file = "(discovered)",

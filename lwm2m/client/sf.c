@@ -97,12 +97,17 @@ void fg_sf_free_one(struct fg_sf *sf)
 
 /* ---- targets -------------------------------------------------------------------------------- */
 
+int fg_sf_fname(const struct fg_sf *sf, char out[FG_STATE_FILE_NAME_MAX])
+{
+	return fg_state_file_name("sf-", sf->name, ".q", out);
+}
+
 int fg_sf_target_add(struct lwm2m_client *c, uint32_t id)
 {
 	struct fg_target *t = &c->targets[id - 1];
 	struct lwm2m_endpoint *ep = t->ep;
 	struct fg_sf *sf;
-	char *name;
+	char *name, fname[FG_STATE_FILE_NAME_MAX];
 	int r;
 
 	if (t->dev) {
@@ -132,7 +137,7 @@ int fg_sf_target_add(struct lwm2m_client *c, uint32_t id)
 		return -ENOMEM;
 	}
 	sf->name = name;
-	r = fg_state_file_name("sf-", name, ".q", sf->fname);
+	r = fg_sf_fname(sf, fname);
 	if (r < 0) {
 		fg_sf_free_one(sf);
 		return r;

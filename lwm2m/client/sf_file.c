@@ -117,7 +117,10 @@ static struct fg_sf_file *take_work(struct fg_sf *sf, bool sync)
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return NULL;
-	memcpy(f->fname, sf->fname, sizeof(f->fname));
+	if (fg_sf_fname(sf, f->fname) < 0) { /* checked when sf was made */
+		free(f);
+		return NULL;
+	}
 	f->op = op;
 	switch (op) {
 	case OP_REMOVE:
@@ -272,6 +275,7 @@ void fg_sf_load_file(struct lwm2m_endpoint *ep, struct fg_sf *sf)
 {
 	struct lwm2m_client *c = ep->c;
 	size_t max = (c->cfg.sf_max_bytes + FG_SQ_SAMPLE_MAX) * 4 + 1024 * 1024, ignored = 0, n = 0;
+	char fname[FG_STATE_FILE_NAME_MAX];
 	const char *why = NULL;
 	struct stat st;
 	uint8_t *data = NULL;
@@ -280,12 +284,14 @@ void fg_sf_load_file(struct lwm2m_endpoint *ep, struct fg_sf *sf)
 	dfd = open(c->cfg.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return;
-	fd = openat(dfd, sf->fname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fg_sf_fname(sf, fname) < 0)
+		goto out;
+	fd = openat(dfd, fname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno != ENOENT)
 			ep_log(ep, LWM2M_LOG_ERR,
 			       "cannot read %s/%s: %s (the values in it are not delivered)", c->cfg.state_dir,
-			       sf->fname, strerror(errno));
+			       fname, strerror(errno));
 		goto out;
 	}
 	sf->on_disk = true;
@@ -312,10 +318,10 @@ void fg_sf_load_file(struct lwm2m_endpoint *ep, struct fg_sf *sf)
 	if (ignored || r == 0)
 		sf->rewrite = true; /* the torn tail (or an empty file) goes */
 	if (r > 0)
-		ep_log(ep, LWM2M_LOG_INFO, "%d value%s held from before (%s)%s", r, r == 1 ? "" : "s",
-		       sf->fname, ignored ? "; a damaged end of the file was left out" : "");
+		ep_log(ep, LWM2M_LOG_INFO, "%d value%s held from before (%s)%s", r, r == 1 ? "" : "s", fname,
+		       ignored ? "; a damaged end of the file was left out" : "");
 	else if (ignored)
-		ep_log(ep, LWM2M_LOG_WARNING, "%s: %zu bytes at its end are damaged and left out", sf->fname,
+		ep_log(ep, LWM2M_LOG_WARNING, "%s: %zu bytes at its end are damaged and left out", fname,
 		       ignored);
 	goto out;
 bad:
@@ -323,11 +329,11 @@ bad:
 	{
 		char aside[FG_STATE_FILE_NAME_MAX + 8];
 
-		snprintf(aside, sizeof(aside), "%s.bad", sf->fname);
+		snprintf(aside, sizeof(aside), "%s.bad", fname);
 		ep_log(ep, LWM2M_LOG_ERR,
-		       "%s cannot be used (%s): renamed %s, the values in it are not delivered", sf->fname,
+		       "%s cannot be used (%s): renamed %s, the values in it are not delivered", fname,
 		       why ? why : strerror(-r), aside);
-		renameat(dfd, sf->fname, dfd, aside);
+		renameat(dfd, fname, dfd, aside);
 		sf->on_disk = false;
 	}
 out:

@@ -46,7 +46,9 @@ enum file_op {
 struct fg_sf {
 	struct fg_sq q;
 	char *name; /* endpoint name, "/" and the device prefix for a device */
-	char fname[FG_STATE_FILE_NAME_MAX];
+	/* No file name here: fg_sf_fname() makes it from name when a file is
+	 * touched (200 bytes a target otherwise, for every device of a
+	 * gateway that may never write one). */
 	struct lwm2m_path *kept; /* observed when the endpoint lost its server */
 	size_t nkept;
 	uint64_t kept_until; /* µs: then they are forgotten (0: offline yet) */
@@ -65,6 +67,8 @@ struct fg_sf {
 /* The store-and-forward state of ep's target (dev NULL) or a device's. */
 struct fg_sf *fg_sf_of(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev);
 void fg_sf_free_one(struct fg_sf *sf);
+/* sf's state file name (fg_state_file_name() of its name) into out. */
+int fg_sf_fname(const struct fg_sf *sf, char out[FG_STATE_FILE_NAME_MAX]);
 /* Drop s from sf's queue (delivered: it arrived; else it was dropped). */
 void fg_sf_sq_remove(struct lwm2m_client *c, struct fg_sf *sf, struct fg_sample *s, bool delivered);
 /* Arm ep->sf_timer (delivery, barriers, queue mode). */

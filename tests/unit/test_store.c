@@ -669,6 +669,32 @@ static void test_memory_budget(void **state)
 	assert_int_equal(lwm2m_store_memory(NULL), 0);
 }
 
+/* lwm2m_store_reserve() sizes the arrays exactly: a store filled with
+ * what was reserved holds no more memory than right after the reserve
+ * (no growth slack), and one value more makes it grow. */
+static void test_reserve_exact(void **state)
+{
+	struct fix *f = *state;
+	struct lwm2m_store *s = f->s;
+	static const uint16_t rids[] = { 5601, 5602, 5603, 5604, 5700 };
+
+	assert_int_equal(lwm2m_store_reserve(NULL, 1, 1), -EINVAL);
+	assert_int_equal(lwm2m_store_reserve(s, 2, 10), 0);
+	size_t m = lwm2m_store_memory(s);
+	for (uint16_t iid = 0; iid < 2; iid++) {
+		assert_int_equal(lwm2m_store_add_instance(s, 3303, iid), 0);
+		for (size_t i = 0; i < sizeof(rids) / sizeof(rids[0]); i++)
+			assert_int_equal(set(s, LWM2M_PATH(3303, iid, rids[i]), vflt(1.5 * (double)i)), 0);
+	}
+	assert_int_equal(lwm2m_store_memory(s), m);
+	/* A smaller reserve than what is there changes nothing. */
+	assert_int_equal(lwm2m_store_reserve(s, 1, 1), 0);
+	assert_int_equal(lwm2m_store_memory(s), m);
+	assert_int_equal(set(s, LWM2M_PATH(3303, 0, 5518), vint(1700000000)), 0);
+	assert_true(lwm2m_store_memory(s) > m);
+	assert_true(lwm2m_store_get(s, &LWM2M_PATH(3303, 1, 5604), &(struct lwm2m_value){ 0 }) == 0);
+}
+
 /* A time of measurement travels with the value into reads, to the
  * millisecond; a later set without time, or a server write, drops it. */
 static void test_time_of_measurement(void **state)
@@ -739,6 +765,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_multiple, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_atomic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_memory_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reserve_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_time_of_measurement, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_null_args, setup, teardown),
 	};

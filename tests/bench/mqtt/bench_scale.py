@@ -22,7 +22,13 @@ each row says which program it is: the comparison a change of the sample
 path needs on a machine whose load varies.
 
 FG_BENCH_SIZE=small: N = 20 and 5 rounds by default (the suite's check that
-every figure is produced).
+every figure is produced). FG_BENCH_ROUNDS sets the rounds of the sample path.
+
+FG_BENCH_N=N and FG_BENCH_MODE=endpoint|gateway choose N and the mode when
+the command line does not (`meson test --benchmark scale` passes neither):
+issue 13's 100,000 devices are a gateway-mode run. FG_BENCH_IDLE=S adds S
+seconds without traffic after the sample rounds and prints fieldgate's CPU
+meanwhile, in % of a core (issue 13 target 4: <= 1 %).
 
 Usage: bench_scale.py PATH/TO/fieldgate [endpoint|gateway] [N ...]
        (default: both modes, N = 100 and 1000)
@@ -80,7 +86,8 @@ def wait(pred, timeout, what):
 
 
 SMALL = os.environ.get("FG_BENCH_SIZE") == "small"
-ROUNDS = 5 if SMALL else 50
+ROUNDS = int(os.environ.get("FG_BENCH_ROUNDS") or (5 if SMALL else 50))
+IDLE = float(os.environ.get("FG_BENCH_IDLE") or 0)
 REPS = 3
 
 
@@ -137,7 +144,15 @@ def run(fieldgate, broker, n, mode):
         wait(lambda: updated(ROUNDS - 1 + 0.5), 120, "the last round")
         c_smp = cpu_s(gw.proc.pid) - c0
         pub.close()
-        return t_reg, c_reg, base, full, fds, t_upd, c_smp, pace
+        idle = None
+        if IDLE > 0:
+            c0, t0 = cpu_s(gw.proc.pid), time.monotonic()
+            time.sleep(IDLE)
+            idle = (cpu_s(gw.proc.pid) - c0) * 100.0 / (time.monotonic() - t0)
+        # After everything: what one update of every device and the rounds
+        # left behind (the figure of issue 13 is this one's difference).
+        after = rss_kib(gw.proc.pid)
+        return t_reg, c_reg, base, full, fds, t_upd, c_smp, pace, idle, after
     finally:
         if gw:
             gw.stop()
@@ -146,8 +161,12 @@ def run(fieldgate, broker, n, mode):
 
 def main():
     fieldgate = os.path.abspath(sys.argv[1])
-    modes = [m for m in ("endpoint", "gateway") if m in sys.argv[2:]] or ["endpoint", "gateway"]
-    sizes = [int(x) for x in sys.argv[2:] if x.isdigit()] or ([20] if SMALL else [100, 1000])
+    env_mode = os.environ.get("FG_BENCH_MODE")
+    modes = ([m for m in ("endpoint", "gateway") if m in sys.argv[2:]] or ([env_mode] if env_mode else None)
+             or ["endpoint", "gateway"])
+    env_n = os.environ.get("FG_BENCH_N")
+    sizes = ([int(x) for x in sys.argv[2:] if x.isdigit()] or ([int(env_n)] if env_n else None)
+             or ([20] if SMALL else [100, 1000]))
     baseline = os.environ.get("FG_BENCH_BASELINE")
     programs = [("this", fieldgate)]
     if baseline:
@@ -167,13 +186,15 @@ def main():
     print("fieldgate with N discovered zigbee2mqtt sensors (MQTT bridge, register_rate 1000, loopback):")
     for label, program in programs:
         print("  %-8s = %s" % (label, program))
-    print("  %-8s %-9s %6s %12s %8s %13s %13s %13s %6s %14s %15s %13s %13s" % (
+    print("  %-8s %-9s %6s %12s %8s %13s %13s %13s %6s %14s %15s %13s %13s %13s %11s" % (
         "program", "mode", "N", "register (s)", "CPU (s)", "RSS base KiB", "RSS N KiB", "per device B", "fds",
-        "update all (s)", "%d rounds CPU s" % ROUNDS, "us per sample", "Registers/s"))
-    for label, mode, n, t_reg, c_reg, base, full, fds, t_upd, c_smp, pace in rows:
-        print("  %-8s %-9s %6d %12.2f %8.2f %13d %13d %13.0f %6d %14.2f %15.2f %13.1f %13s" % (
+        "update all (s)", "%d rounds CPU s" % ROUNDS, "us per sample", "Registers/s", "RSS end KiB",
+        "idle % core"))
+    for label, mode, n, t_reg, c_reg, base, full, fds, t_upd, c_smp, pace, idle, after in rows:
+        print("  %-8s %-9s %6d %12.2f %8.2f %13d %13d %13.0f %6d %14.2f %15.2f %13.1f %13s %13d %11s" % (
             label, mode, n, t_reg, c_reg, base, full, (full - base) * 1024.0 / n, fds, t_upd, c_smp,
-            c_smp * 1e6 / (ROUNDS * n * 4), "-" if pace is None else "%.0f" % pace))
+            c_smp * 1e6 / (ROUNDS * n * 4), "-" if pace is None else "%.0f" % pace, after,
+            "-" if idle is None else "%.2f" % idle))
     return 0
 
 
