@@ -112,6 +112,9 @@ struct lwm2m_client {
 	void (*shutdown_done)(void *ud);
 	void *shutdown_ud;
 	bool dispatching; /* inside our own dispatch of the heap */
+	/* Inside libcoap I/O (cctx.c), where its handlers run: nothing may be
+	 * sent from there, so due notifications wait for the heap dispatch. */
+	unsigned in_coap;
 
 	/* Targets (target.c): all of them, and the gateway endpoint their
 	 * Object 25 devices hang off in LWM2M_TARGETS_GATEWAY mode. */

@@ -60,6 +60,8 @@ void fg_obs_cancel(struct lwm2m_endpoint *ep, struct fg_obs *o);
 
 /* ---- obs_notify.c ------------------------------------------------------------------ */
 
+/* Send the notifications due now, unless inside libcoap (see obs.c). */
+void fg_obs_flush_due(struct lwm2m_client *c);
 /* Take o off ep's list and the message id index. */
 void fg_obs_unlink(struct lwm2m_endpoint *ep, struct fg_obs *o);
 /* RFC 7252 MAX_TRANSMIT_WAIT of session s, µs. */

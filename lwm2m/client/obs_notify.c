@@ -378,6 +378,22 @@ void fg_obs_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 	fg_obs_rearm(c);
 }
 
+/* A new value is about to replace one whose notification is due but not
+ * yet sent (it waits for the heap dispatch, at the next turn of the loop):
+ * read at the dispatch, the store would give the later value only, and a
+ * change no pmin/st/gt/lt allowed to fold would never be notified (issue
+ * 13: two values of one resource within a millisecond). Outside libcoap
+ * sending is safe, so what is due leaves now, with the value it was due
+ * for; a pmin still running has no deadline now, and folds as it should.
+ * Inside a libcoap handler nothing may be sent: the later value then
+ * replaces the earlier one, as before. */
+void fg_obs_flush_due(struct lwm2m_client *c)
+{
+	if (c->in_coap || lwm2m_obs_next_deadline(c->obs) > fg_obs_now_ms(c))
+		return;
+	fg_obs_on_timer(c, &c->obs_timer);
+}
+
 void fg_obs_nack(struct lwm2m_endpoint *ep, const coap_pdu_t *sent, coap_nack_reason_t reason)
 {
 	coap_bin_const_t tok;

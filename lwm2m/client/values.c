@@ -55,6 +55,8 @@ static int set_sample(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const
 
 	if (!s)
 		return -ESHUTDOWN;
+	if (!ep->removing)
+		fg_obs_flush_due(ep->c);
 	r = lwm2m_store_set_at(s, p, v, time);
 	if (r < 0)
 		return r;
