@@ -106,6 +106,17 @@ class Observe(unittest.TestCase):
         self.assertEqual(records_by_path(n), {"/3303/0/5700": 24.25})
         self.no_notify(obs, 2.5)
 
+    def test_fields_of_one_message_make_one_notification(self):
+        # Different resources of an observed instance set in one turn (the
+        # fields of one MQTT message): one notification carrying both.
+        obs = self.observe("/3303/0")
+        self.cl.send("set ep0 /3303/0/5700 27.5\nset ep0 /3303/0/5750 porch")
+        for _ in range(2):
+            self.cl.wait(lambda x: x == "ok")
+        v = records_by_path(self.notify(obs, 2))
+        self.assertEqual((v["/3303/0/5700"], v["/3303/0/5750"]), (27.5, "porch"))
+        self.no_notify(obs, 0.5)
+
     def test_changes_in_one_loop_turn_within_pmin_are_coalesced(self):
         # Sending what is due before a new value (issue 13) must not
         # send within pmin: the values still fold into one at pmin.
