@@ -589,6 +589,12 @@ int lwm2m_endpoint_attrs(const struct lwm2m_endpoint *ep, const struct lwm2m_dev
 
 /* Set a resource (instance) value in the endpoint's store (dev NULL) or a
  * device's, and let observations of it notify as their attributes say.
+ * Called outside a libcoap handler, each change that no attribute (pmin,
+ * st, gt, lt, epmin) lets fold is notified, even several in one turn of
+ * the loop: notifications already due leave before the value is stored.
+ * Called from inside a libcoap handler (an ops callback of a request),
+ * where nothing may be sent, values set before the next turn of the loop
+ * are notified as one, the latest.
  * Errors of lwm2m_store_set(); -ESHUTDOWN after removal. */
 int lwm2m_endpoint_set(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *p,
 		       const struct lwm2m_value *v);

@@ -36,7 +36,9 @@ static void cctx_prepare(struct fg_cctx *x)
 
 	x->stale = false;
 	coap_ticks(&now);
+	x->c->in_coap++;
 	ms = coap_io_prepare_epoll(x->ctx, now);
+	x->c->in_coap--;
 	if (ms == 0) {
 		sd_event_source_set_enabled(x->timer, SD_EVENT_OFF);
 		return;
@@ -56,7 +58,9 @@ static void cctx_run(struct fg_cctx *x, bool due)
 		n = epoll_wait(coap_context_get_coap_fd(x->ctx), ev, 16, 0);
 		if (n > 0) {
 			/* It ends with coap_io_prepare_epoll() itself. */
+			x->c->in_coap++;
 			coap_io_do_epoll(x->ctx, ev, (size_t)n);
+			x->c->in_coap--;
 			due = true;
 		}
 	} while (n == 16);

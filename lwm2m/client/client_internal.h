@@ -112,6 +112,17 @@ struct lwm2m_client {
 	void (*shutdown_done)(void *ud);
 	void *shutdown_ud;
 	bool dispatching; /* inside our own dispatch of the heap */
+	/* Inside libcoap I/O (cctx.c), where its handlers run: nothing may be
+	 * sent from there, so due notifications wait for the heap dispatch. */
+	unsigned in_coap;
+	/* Resources whose new value made a notification due that has not left
+	 * yet (obs_notify.c): another value of one of them must not replace
+	 * it unsent. More than fit here: any new value sends what is due. */
+	struct {
+		uint32_t target;
+		struct lwm2m_path p;
+	} due[8];
+	uint8_t ndue; /* sizeof(due) / sizeof(due[0]) + 1: overflowed */
 
 	/* Targets (target.c): all of them, and the gateway endpoint their
 	 * Object 25 devices hang off in LWM2M_TARGETS_GATEWAY mode. */

@@ -7,8 +7,10 @@
  * libcoap needs to send the notification (session, token, content format,
  * paths) and sends it. The engine's one deadline is one timer of the
  * client's heap, so value changes reported from inside a libcoap handler
- * (a server Write) only arm that timer: notifications always leave from the
- * heap dispatch.
+ * (a server Write) only arm that timer: notifications leave from the heap
+ * dispatch, or, when the application sets a value outside libcoap while a
+ * notification is due, just before that value is stored
+ * (fg_obs_flush_due()): each change no attribute lets fold is notified.
  *
  * Notifications are Non-confirmable, Confirmable when the engine says so
  * (the observation's last CON is con_period_s old). A Reset is how a server

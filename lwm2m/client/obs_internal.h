@@ -60,6 +60,11 @@ void fg_obs_cancel(struct lwm2m_endpoint *ep, struct fg_obs *o);
 
 /* ---- obs_notify.c ------------------------------------------------------------------ */
 
+/* Resource p of target made a notification due (values.c). */
+void fg_obs_due_note(struct lwm2m_client *c, uint32_t target, const struct lwm2m_path *p);
+/* A new value of p of target is about to be stored: send what is due if
+ * an earlier value of p waits in it, unless inside libcoap (see there). */
+void fg_obs_flush_due(struct lwm2m_client *c, uint32_t target, const struct lwm2m_path *p);
 /* Take o off ep's list and the message id index. */
 void fg_obs_unlink(struct lwm2m_endpoint *ep, struct fg_obs *o);
 /* RFC 7252 MAX_TRANSMIT_WAIT of session s, µs. */

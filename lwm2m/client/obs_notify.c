@@ -371,11 +371,50 @@ static void on_obs_event(void *ctx, const struct lwm2m_obs_event *ev)
 void fg_obs_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 {
 	(void)t;
+	c->ndue = 0; /* what is due leaves now */
 	/* Run until nothing is due (a SAMPLE may make a NOTIFY due now). */
 	for (int i = 0; i < 4 && lwm2m_obs_next_deadline(c->obs) <= fg_obs_now_ms(c); i++)
 		if (lwm2m_obs_run(c->obs, fg_obs_now_ms(c), on_obs_event, c) <= 0)
 			break;
 	fg_obs_rearm(c);
+}
+
+/* A new value is about to replace one whose notification is due but not
+ * yet sent (it waits for the heap dispatch, at the next turn of the loop):
+ * read at the dispatch, the store would give the later value only, and a
+ * change no pmin/st/gt/lt allowed to fold would never be notified (issue
+ * 13: two values of one resource within a millisecond). Outside libcoap
+ * sending is safe, so what is due leaves now, with the value it was due
+ * for; a pmin still running has no deadline now, and folds as it should.
+ * Inside a libcoap handler nothing may be sent: the later value then
+ * replaces the earlier one, as before. Values of other resources (the
+ * fields of one MQTT message) still join the due notification: each of
+ * them is in it, and an observation of an instance gets one notification
+ * per message, not one per field. */
+#define DUE_MAX (sizeof(((struct lwm2m_client *)0)->due) / sizeof(((struct lwm2m_client *)0)->due[0]))
+
+void fg_obs_due_note(struct lwm2m_client *c, uint32_t target, const struct lwm2m_path *p)
+{
+	for (size_t i = 0; i < c->ndue && i < DUE_MAX; i++)
+		if (c->due[i].target == target && lwm2m_path_cmp(&c->due[i].p, p) == 0)
+			return;
+	if (c->ndue < DUE_MAX) {
+		c->due[c->ndue].target = target;
+		c->due[c->ndue].p = *p;
+	}
+	if (c->ndue <= DUE_MAX)
+		c->ndue++;
+}
+
+void fg_obs_flush_due(struct lwm2m_client *c, uint32_t target, const struct lwm2m_path *p)
+{
+	bool pending = c->ndue > DUE_MAX;
+
+	for (size_t i = 0; i < c->ndue && i < DUE_MAX && !pending; i++)
+		pending = c->due[i].target == target && lwm2m_path_cmp(&c->due[i].p, p) == 0;
+	if (!pending || c->in_coap || lwm2m_obs_next_deadline(c->obs) > fg_obs_now_ms(c))
+		return;
+	fg_obs_on_timer(c, &c->obs_timer);
 }
 
 void fg_obs_nack(struct lwm2m_endpoint *ep, const coap_pdu_t *sent, coap_nack_reason_t reason)

@@ -27,9 +27,10 @@ static int value_changed(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, co
 	have = lwm2m_store_get(s, p, &v) == 0;
 	r = lwm2m_obs_value_changed(ep->c->obs, dev ? dev->obs_id : ep->obs.id, p, have ? &v : NULL,
 				    fg_obs_now_ms(ep->c));
-	if (r > 0)
+	if (r > 0) {
+		fg_obs_due_note(ep->c, dev ? dev->obs_id : ep->obs.id, p);
 		fg_timer_arm(ep->c, &ep->c->obs_timer, fg_now(ep->c));
-	else
+	} else
 		fg_obs_rearm(ep->c);
 	return r < 0 && r != -ENOENT ? r : 0;
 }
@@ -55,6 +56,8 @@ static int set_sample(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const
 
 	if (!s)
 		return -ESHUTDOWN;
+	if (!ep->removing)
+		fg_obs_flush_due(ep->c, dev ? dev->obs_id : ep->obs.id, p);
 	r = lwm2m_store_set_at(s, p, v, time);
 	if (r < 0)
 		return r;

@@ -54,6 +54,20 @@ class Gateway(unittest.TestCase):
         self.req("delete", "4.05", path="/25/0")
         self.req("create", "4.05", path="/25", records=[{"path": "/25/5/0", "value": "x"}])
 
+    def test_device_changes_in_one_loop_turn_each_notify(self):
+        # Two values of a device's observed resource in one turn of the
+        # client's loop: two notifications, in order (issue 13).
+        obs = self.req("observe", "2.05", path="/dev1/3303/0/5700")
+        self.cl.send("dset gw0 dev1 /3303/0/5700 4.5\ndset gw0 dev1 /3303/0/5700 5.5")
+        for _ in range(2):
+            self.cl.wait(lambda x: x == "ok")
+        got = [records_by_path(self.srv.wait_event("notify", timeout=2,
+                                                   where=lambda e: e["observation"] == obs["id"]))
+               for _ in range(2)]
+        self.assertEqual([list(g.values()) for g in got], [[4.5], [5.5]])
+        self.assertEqual(self.srv.request("cancel", observation=obs["id"], mode="get")["code"], "2.05")
+        self.cl.cmd("dset gw0 dev1 /3303/0/5700 -3.25")  # what the other tests read
+
     def test_reads_are_routed_by_prefix(self):
         r = self.req("read", "2.05", path="/dev1/3303/0/5700")
         self.assertEqual((r["ct"], r["text"]), (0, "-3.25"))

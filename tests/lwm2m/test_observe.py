@@ -106,6 +106,30 @@ class Observe(unittest.TestCase):
         self.assertEqual(records_by_path(n), {"/3303/0/5700": 24.25})
         self.no_notify(obs, 2.5)
 
+    def test_fields_of_one_message_make_one_notification(self):
+        # Different resources of an observed instance set in one turn (the
+        # fields of one MQTT message): one notification carrying both.
+        obs = self.observe("/3303/0")
+        self.cl.send("set ep0 /3303/0/5700 27.5\nset ep0 /3303/0/5750 porch")
+        for _ in range(2):
+            self.cl.wait(lambda x: x == "ok")
+        v = records_by_path(self.notify(obs, 2))
+        self.assertEqual((v["/3303/0/5700"], v["/3303/0/5750"]), (27.5, "porch"))
+        self.no_notify(obs, 0.5)
+
+    def test_changes_in_one_loop_turn_within_pmin_are_coalesced(self):
+        # Sending what is due before a new value (issue 13) must not
+        # send within pmin: the values still fold into one at pmin.
+        self.req("write-attributes", "2.04", path="/3303/0/5700", attrs={"pmin": 1})
+        obs = self.observe("/3303/0/5700")
+        self.cl.send("set ep0 /3303/0/5700 22\nset ep0 /3303/0/5700 23")
+        for _ in range(2):
+            self.cl.wait(lambda x: x == "ok")
+        n = self.notify(obs)
+        self.around(n["ts"] - obs["ts"], 1000)
+        self.assertEqual(records_by_path(n), {"/3303/0/5700": 23.0})
+        self.no_notify(obs, 1.5)
+
     def test_any_change_without_attributes(self):
         obs = self.observe("/3303/0/5700")
         t0 = time.monotonic() * 1000
@@ -113,6 +137,19 @@ class Observe(unittest.TestCase):
         n = self.notify(obs)
         self.assertLess(n["ts"] - t0, 100)
         self.cl.cmd("set ep0 /3303/0/5700 30")   # the same value again
+        self.no_notify(obs, 0.5)
+
+    def test_changes_in_one_loop_turn_each_notify(self):
+        # Two values of an observed resource without attributes handled in
+        # one turn of the client's loop (one read of its stdin): each is a
+        # notification of its own, in order (issue 13: the due dispatch
+        # read the store once and sent only the later value).
+        obs = self.observe("/3303/0/5700")
+        self.cl.send("set ep0 /3303/0/5700 22\nset ep0 /3303/0/5700 23")
+        for _ in range(2):
+            self.cl.wait(lambda x: x == "ok")
+        got = [records_by_path(self.notify(obs, 2))["/3303/0/5700"] for _ in range(2)]
+        self.assertEqual(got, [22.0, 23.0])
         self.no_notify(obs, 0.5)
 
     def test_step(self):
