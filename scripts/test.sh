@@ -3,7 +3,7 @@
 #   1. clang-format check of every C file
 #   2. gcc build with -Werror, every test (unit, interop, gateway, fuzz replay)
 #   3. clang build with ASan+UBSan and libFuzzer, every test again, then each
-#      fuzz target for FUZZ_SECONDS (default 30) from its seed corpus
+#      fuzz target for FUZZ_SECONDS (default 20) from its seed corpus
 #   4. clang build with TSan, the tests whose code runs threads (gateway,
 #      the client's bootstrap state writer, the Modbus bus workers, the MQTT
 #      bridge's name lookups)
@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 "$here/scripts/install-deps.sh" || exit 1
 
-fuzz_seconds=${FUZZ_SECONDS:-30}
+fuzz_seconds=${FUZZ_SECONDS:-20}
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 pass=0
