@@ -250,6 +250,48 @@ static bool started(const struct daemon *d, const char *file)
 	return false;
 }
 
+/* The start of every change the LwM2M server asks for (a device on Object
+ * 26242, a bundle on Object 9): the whole configuration loaded with the
+ * change made, as a reload (and `fieldgate check`) would load it. why gets
+ * the first error. running: the object definitions to check profiles
+ * against (NULL: the ones loaded here). */
+static int change_load(struct daemon *d, const struct gw_remote_change *ch,
+		       const struct lwm2m_registry *running, struct diag *diag, struct gw_config **c,
+		       struct lwm2m_registry **reg, char *why, size_t size)
+{
+	size_t loaded = 0;
+	int r;
+
+	why[0] = '\0';
+	*c = NULL;
+	*reg = NULL;
+	/* Endpoints are de-registering (SIGTERM, a Reboot): nothing to apply to. */
+	if (d->stopping) {
+		snprintf(why, size, "the gateway is stopping");
+		return -EHOSTUNREACH;
+	}
+	r = load_all(d->opt->config_path, ch, diag, running, c, reg, &loaded);
+	if (r < 0) {
+		if (!why[0])
+			snprintf(why, size, "cannot load %s: %s", d->opt->config_path, strerror(-r));
+		return r == -ENOMEM ? r : -EINVAL;
+	}
+	return 0;
+}
+
+/* An edit of the file not reloaded yet would re-register every endpoint,
+ * the one asking included, from inside its own request. */
+static int change_keeps_endpoints(const struct daemon *d, const struct gw_config *c, char *why, size_t size)
+{
+	if (gw_registry_keeps_endpoints(d->devices, c))
+		return 0;
+	snprintf(why, size,
+		 "%s changes the LwM2M settings (servers, mode, lifetime or gateway name) and is not "
+		 "applied yet: reload it first",
+		 d->opt->config_path);
+	return -EBUSY;
+}
+
 /* A device the LwM2M server created, changed or removed (Object 26242):
  * the whole configuration is loaded with the change made, as a reload
  * (and `fieldgate check`) would load it; only when it is valid is the file
@@ -264,36 +306,21 @@ static int remote_change(void *ud, const char *file, const char *text, char *why
 	struct gw_config *c;
 	struct lwm2m_registry *reg;
 	char *old = NULL, *dir;
-	size_t loaded = 0;
 	int r;
 
-	why[0] = '\0';
-	/* Endpoints are de-registering (SIGTERM, a Reboot): nothing to apply to. */
-	if (d->stopping) {
-		snprintf(why, size, "the gateway is stopping");
-		return -EHOSTUNREACH;
-	}
-	r = load_all(d->opt->config_path, &ch, &diag, d->registry, &c, &reg, &loaded);
+	r = change_load(d, &ch, d->registry, &diag, &c, &reg, why, size);
 	lwm2m_registry_free(reg);
-	if (r < 0) {
-		if (!why[0])
-			snprintf(why, size, "cannot load %s: %s", d->opt->config_path, strerror(-r));
-		return r == -ENOMEM ? r : -EINVAL;
-	}
+	if (r < 0)
+		return r;
 	if (!c->remote_dir) {
 		gw_config_free(c);
 		snprintf(why, size, "no state directory for remote devices");
 		return -EPERM;
 	}
-	/* An edit of the file not reloaded yet would re-register every
-	 * endpoint, this one included, from inside its own request. */
-	if (!gw_registry_keeps_endpoints(d->devices, c)) {
+	r = change_keeps_endpoints(d, c, why, size);
+	if (r < 0) {
 		gw_config_free(c);
-		snprintf(why, size,
-			 "%s changes the LwM2M settings (servers, mode, lifetime or gateway name) and is not "
-			 "applied yet: reload it first",
-			 d->opt->config_path);
-		return -EBUSY;
+		return r;
 	}
 	r = gw_remote_read(c->remote_dir, file, &old);
 	if (r == -ENOENT)
@@ -348,30 +375,22 @@ static int bundle_change(void *ud, const struct gw_remote_change *ch, int (*comm
 	size_t loaded = 0;
 	int r;
 
-	why[0] = '\0';
-	if (d->stopping) {
-		snprintf(why, size, "the gateway is stopping");
-		return -EHOSTUNREACH;
-	}
-	r = load_all(d->opt->config_path, ch, &diag, NULL, &c, &reg, &loaded);
-	if (r >= 0 && ch->bundle_dir)
+	r = change_load(d, ch, NULL, &diag, &c, &reg, why, size);
+	if (r < 0)
+		return r;
+	if (ch->bundle_dir)
 		r = gw_config_check_bundle(c, ch->bundle_dir, &diag);
-	if (r >= 0 && !gw_registry_keeps_endpoints(d->devices, c)) {
-		snprintf(why, size,
-			 "%s changes the LwM2M settings (servers, mode, lifetime or gateway name) and is not "
-			 "applied yet: reload it first",
-			 d->opt->config_path);
-		r = -EBUSY;
-	}
-	if (c)
-		snprintf(installed, sizeof(installed), "%s/bundles/%s", c->gateway.state_dir, ch->bundle);
+	if (r < 0 && !why[0])
+		snprintf(why, size, "cannot load %s: %s", d->opt->config_path, strerror(-r));
+	if (r < 0 && r != -ENOMEM)
+		r = -EINVAL;
+	if (r >= 0)
+		r = change_keeps_endpoints(d, c, why, size);
+	snprintf(installed, sizeof(installed), "%s/bundles/%s", c->gateway.state_dir, ch->bundle);
 	gw_config_free(c);
 	lwm2m_registry_free(reg);
-	if (r < 0) {
-		if (!why[0])
-			snprintf(why, size, "cannot load %s: %s", d->opt->config_path, strerror(-r));
-		return r == -ENOMEM || r == -EBUSY ? r : -EINVAL;
-	}
+	if (r < 0)
+		return r;
 	r = commit(cud);
 	if (r < 0) {
 		snprintf(why, size, "cannot change %s: %s", installed, strerror(-r));

@@ -1628,6 +1628,25 @@ static void ops_fail_unacked(struct mqtt_bridge *b, int err)
 			op_finish_later(op, err);
 }
 
+/* A write or execute of pt on d, not yet linked into b->ops (that happens
+ * once it has gone out); NULL when out of memory. */
+static struct op *op_new(struct mqtt_bridge *b, const struct dev *d, const struct mapping_point *pt,
+			 bridge_done_fn done, void *ctx)
+{
+	struct op *op = calloc(1, sizeof(*op));
+
+	if (!op || !(op->device = strdup(d->name))) {
+		free(op);
+		return NULL;
+	}
+	op->b = b;
+	op->pt = pt;
+	op->done = done;
+	op->ctx = ctx;
+	op->mid = -1;
+	return op;
+}
+
 static int publish(struct mqtt_bridge *b, struct dev *d, const struct mqtt_source *w, const char *value,
 		   size_t vlen, bool is_string, const struct mapping_point *pt,
 		   const struct mapping_sample *written, bridge_done_fn done, void *ctx)
@@ -1662,16 +1681,9 @@ static int publish(struct mqtt_bridge *b, struct dev *d, const struct mqtt_sourc
 				 d->name, w->payload);
 		return -EINVAL;
 	}
-	op = calloc(1, sizeof(*op));
-	if (!op || !(op->device = strdup(d->name))) {
-		free(op);
+	op = op_new(b, d, pt, done, ctx);
+	if (!op)
 		return -ENOMEM;
-	}
-	op->b = b;
-	op->pt = pt;
-	op->done = done;
-	op->ctx = ctx;
-	op->mid = -1;
 	op->confirm = w->confirm_usec > 0 && written;
 	if (op->confirm) {
 		r = mapping_decode(pt, written, &op->expect);
@@ -1730,16 +1742,9 @@ static int ota_op(struct mqtt_bridge *b, struct dev *d, const struct mapping_poi
 
 	if (!d->ota)
 		return -EHOSTUNREACH;
-	op = calloc(1, sizeof(*op));
-	if (!op || !(op->device = strdup(d->name))) {
-		free(op);
+	op = op_new(b, d, pt, done, ctx);
+	if (!op)
 		return -ENOMEM;
-	}
-	op->b = b;
-	op->pt = pt;
-	op->done = done;
-	op->ctx = ctx;
-	op->mid = -1;
 	op->acked = true;
 	r = sd_event_add_time(b->event, &op->timer, CLOCK_MONOTONIC, 0, 0, on_op_timer, op);
 	if (r >= 0)

@@ -35,7 +35,6 @@ Usage: test_bundles.py PATH/TO/fieldgate
 import functools
 import http.server
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -46,6 +45,7 @@ import unittest_main
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bundlemk  # noqa: E402
+import coapsrv  # noqa: E402
 import test_devices  # noqa: E402
 import test_remote  # noqa: E402
 from fglwm2m import records_by_path  # noqa: E402
@@ -228,32 +228,11 @@ class Bundles(test_remote.WithBroker):
             time.sleep(0.05)
 
     def coaps_server(self, name, data, key):
-        """libcoap's coap-server-openssl with a PSK, data PUT on it as /name
-        over plain CoAP (port), served over DTLS (port + 1): the coaps URI."""
-        for _ in range(20):
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            try:
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                    s.bind(("127.0.0.1", port + 1))
-                break
-            except OSError:
-                continue
-        proc = subprocess.Popen(["coap-server-openssl", "-A", "127.0.0.1", "-p", str(port), "-d", "4", "-k", key],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(proc.wait, 10)
-        self.addCleanup(proc.terminate)
-        src = os.path.join(self.dir, name)
-        with open(src, "wb") as f:
-            f.write(data)
-        deadline = time.monotonic() + 10
-        while subprocess.run(["coap-client-notls", "-m", "put", "-b", "1024", "-f", src,
-                              "coap://127.0.0.1:%d/%s" % (port, name)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30).returncode:
-            self.assertLess(time.monotonic(), deadline, "cannot PUT the bundle on coap-server-openssl")
-            time.sleep(0.1)
-        return "coaps://127.0.0.1:%d/%s" % (port + 1, name)
+        """coap-server-openssl with PSK key serving data as /name: the coaps URI."""
+        srv = coapsrv.CoapsServer(key)
+        self.addCleanup(srv.close)
+        self.assertTrue(srv.put(name, data), "cannot PUT the bundle on coap-server-openssl")
+        return srv.uri(name)
 
     def test_pull_coaps_psk(self):
         uri = self.coaps_server("acme.tar.gz", bundlemk.profile_bundle("acme", "4", "acme-th", gz=True),

@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "gateway"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lwm2m-server"))
 import unittest_main  # noqa: E402
 from test_devices import make_pki  # noqa: E402
+from coapsrv import CoapsServer  # noqa: E402
 from rawcoap import ACK, O_BLOCK2, block, block_opt, code, decode, encode, uri_path  # noqa: E402
 
 O_ETAG = 4
@@ -427,42 +428,13 @@ class PullTest(Pulls, unittest.TestCase):
 PSK_ID, PSK_KEY = b"fg-update", b"update-secret-42"
 
 
-class CoapsServer:
-    """coap-server-openssl with a PSK and certificate NAME.crt: plain CoAP on
-    port (for the upload), DTLS on port + 1. The package is PUT on it."""
-
-    def __init__(self, pki, name):
-        for _ in range(20):
-            port = free_port(socket.SOCK_DGRAM)
-            try:
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                    s.bind(("127.0.0.1", port + 1))
-                break
-            except OSError:
-                continue
-        self.port = port
-        crt = os.path.join(pki, name)
-        self.proc = subprocess.Popen(["coap-server-openssl", "-A", "127.0.0.1", "-p", str(port), "-d", "4",
-                                      "-k", PSK_KEY.decode(), "-c", crt + ".crt", "-j", crt + ".key", "-n"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        src = os.path.join(pki, "src")
-        with open(src, "wb") as f:
-            f.write(PKG)
-        deadline = time.monotonic() + 10
-        while True:
-            r = subprocess.run(["coap-client-notls", "-m", "put", "-b", "1024", "-f", src,
-                                "coap://127.0.0.1:%d/pkg" % port],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
-            if r.returncode == 0 or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
-
-    def uri(self, host="127.0.0.1"):
-        return "coaps://%s:%d/pkg" % (host, self.port + 1)
-
-    def close(self):
-        self.proc.terminate()
-        self.proc.wait(10)
+def coaps_server(pki, name):
+    """coap-server-openssl with the PSK and certificate NAME.crt serving PKG as /pkg."""
+    srv = CoapsServer(PSK_KEY.decode(), os.path.join(pki, name))
+    if not srv.put("pkg", PKG):
+        srv.close()
+        raise RuntimeError("cannot PUT the package on coap-server-openssl")
+    return srv
 
 
 class CoapsTest(Pulls, unittest.TestCase):
@@ -479,8 +451,8 @@ class CoapsTest(Pulls, unittest.TestCase):
         cls.pki = make_pki(scope, [("srv", "localhost", "DNS:localhost"),
                                    ("other", "other.example", "DNS:other.example")])
         cls.ca = os.path.join(cls.pki, "ca.crt")
-        cls.good = CoapsServer(cls.pki, "srv")
-        cls.wrong = CoapsServer(cls.pki, "other")
+        cls.good = coaps_server(cls.pki, "srv")
+        cls.wrong = coaps_server(cls.pki, "other")
 
     @staticmethod
     def skip_class(why):
@@ -508,26 +480,26 @@ class CoapsTest(Pulls, unittest.TestCase):
         return r
 
     def test_psk(self):
-        r = self.fetch_psk(self.good.uri())
+        r = self.fetch_psk(self.good.uri("pkg"))
         self.assertEqual(r.returncode, OK, r.stderr)
         self.assertEqual(sha(self.content()), sha(PKG))
         self.assertFalse(os.path.exists(self.out + ".uri"))
 
     def test_psk_wrong(self):
         t0 = time.monotonic()
-        r = self.fetch_psk(self.good.uri(), key=b"not-the-secret", timeout=3)
+        r = self.fetch_psk(self.good.uri("pkg"), key=b"not-the-secret", timeout=3)
         self.assertEqual(r.returncode, CONN_LOST, r.stderr)
         self.assertIn("no DTLS session with 127.0.0.1 (PSK identity or key refused", r.stderr)
         self.assertLess(time.monotonic() - t0, 20)
         self.assert_gone()
 
     def test_certificate(self):
-        self.assertEqual(self.fetch(self.good.uri("localhost"), schemes="coaps", extra=["--ca-file", self.ca]), OK)
+        self.assertEqual(self.fetch(self.good.uri("pkg", "localhost"), schemes="coaps", extra=["--ca-file", self.ca]), OK)
         self.assertEqual(sha(self.content()), sha(PKG))
 
     def test_certificate_other_host(self):
         # Verifies against the CA, but names other.example: refused.
-        args = [FIELDGATE, "fetch", self.wrong.uri("localhost"), "--out", self.out, "--schemes", "coaps",
+        args = [FIELDGATE, "fetch", self.wrong.uri("pkg", "localhost"), "--out", self.out, "--schemes", "coaps",
                 "--timeout", "5", "--ca-file", self.ca]
         r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, text=True)
         self.assertEqual(r.returncode, CONN_LOST, r.stderr)
@@ -535,29 +507,29 @@ class CoapsTest(Pulls, unittest.TestCase):
         self.assert_gone()
         # The right certificate, but the URI names its address: no
         # iPAddress in it, refused too.
-        self.assertEqual(self.fetch(self.good.uri("127.0.0.1"), schemes="coaps", timeout=5,
+        self.assertEqual(self.fetch(self.good.uri("pkg", "127.0.0.1"), schemes="coaps", timeout=5,
                                     extra=["--ca-file", self.ca]), CONN_LOST)
         self.assert_gone()
 
     def test_certificate_untrusted(self):
         # Without --ca-file: the system's trust store, which does not
         # hold this test CA.
-        self.assertEqual(self.fetch(self.good.uri("localhost"), schemes="coaps", timeout=5), CONN_LOST)
+        self.assertEqual(self.fetch(self.good.uri("pkg", "localhost"), schemes="coaps", timeout=5), CONN_LOST)
         self.assert_gone()
 
     def test_not_allowed(self):
-        self.assertEqual(self.fetch(self.good.uri("localhost"), schemes="coap,https",
+        self.assertEqual(self.fetch(self.good.uri("pkg", "localhost"), schemes="coap,https",
                                     extra=["--ca-file", self.ca]), UNSUPPORTED)
         self.assert_gone()
 
     def test_pull_start_psk(self):
         # Through gw_pkg_pull_start(): the PSK reaches the child on a pipe.
-        lines = self.tool(self.good.uri(), schemes="coaps",
+        lines = self.tool(self.good.uri("pkg"), schemes="coaps",
                           extra=["--psk=%s:%s" % (PSK_ID.decode(), PSK_KEY.hex())])
         self.assertIn("done 0 %d" % len(PKG), lines)
         self.assertEqual(sha(self.content()), sha(PKG))
         os.unlink(self.out)
-        lines = self.tool(self.good.uri(), schemes="coaps", extra=["--psk=%s:%s" % (PSK_ID.decode(), b"x".hex())])
+        lines = self.tool(self.good.uri("pkg"), schemes="coaps", extra=["--psk=%s:%s" % (PSK_ID.decode(), b"x".hex())])
         self.assertIn("done 4 0", lines)
         self.assert_gone()
 
