@@ -79,6 +79,8 @@ class Shards(test_devices.Base):
         self.places("gw-gw3", {0: "d7"})
         self.registered(gw, "7 devices, 7 registered")
         self.assertEqual(sorted({e["ep"] for e in self.srv.events("register")}), ["gw", "gw-gw2", "gw-gw3"])
+        self.assertIn("in gateway mode (3 devices per gateway endpoint: 3 for the configured devices)",
+                      gw.ctl("check").stdout)
         # An extra endpoint is a client of its own: /1 and its Device
         # object, named after itself; Object 25 only for its devices.
         self.assertEqual(self.value("gw-gw2", "/3/0/2"), "gw-gw2")
