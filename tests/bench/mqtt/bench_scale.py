@@ -124,7 +124,11 @@ def run(fieldgate, broker, n, mode):
         if mode == "endpoint":
             ep, path = "gw-z-s%05d" % (n - 1), "/3303/0/5700"
         else:
-            ep, path = "gw", "/z-s%05d/3303/0/5700" % (n - 1)
+            # Past lwm2m.gateway_devices_max devices go on gw-gw2, gw-gw3...:
+            # the status's ENDPOINT column says which one holds it.
+            name = "z-s%05d" % (n - 1)
+            row = [ln.split() for ln in gw.ctl("status").stdout.splitlines() if ln.startswith(name + " ")]
+            ep, path = row[0][2].split("/")[0], "/%s/3303/0/5700" % name
         t0 = time.monotonic()
         for i in range(n):
             pub.publish("zigbee2mqtt/s%05d" % i, '{"temperature":55.25}')
