@@ -162,6 +162,7 @@ struct gw_registry {
 	 * unused, the gateway's own is above) and the devices' places. */
 	struct gwhost **gwx;
 	uint32_t ngwx;
+	sd_event_source *gwx_gc; /* de-registers those left without devices */
 	struct placement *placement;
 
 	struct dev **devs; /* sorted by name */

@@ -509,6 +509,7 @@ static void host_stop(struct gw_registry *r, uint32_t h)
 
 void target_hosts_free(struct gw_registry *r)
 {
+	r->gwx_gc = sd_event_source_disable_unref(r->gwx_gc);
 	for (uint32_t h = 1; h < r->ngwx; h++) {
 		if (r->gwx[h])
 			lwm2m_store_free(r->gwx[h]->store);
@@ -522,6 +523,29 @@ void target_hosts_free(struct gw_registry *r)
 
 static void host_stop(struct gw_registry *r, uint32_t h);
 
+/* Extra gateway endpoints left without devices de-register, from the
+ * loop: a reload removes a changed device before it adds it again, and
+ * the only device of an endpoint must not make it register anew. */
+static int hosts_gc(sd_event_source *s, void *ud)
+{
+	struct gw_registry *r = ud;
+
+	(void)s;
+	for (uint32_t h = 1; h < r->ngwx; h++)
+		if (r->gwx[h] && r->gwx[h]->ep && !placement_devices(r, h))
+			host_stop(r, h);
+	return 0;
+}
+
+static void hosts_gc_soon(struct gw_registry *r)
+{
+	int e = r->gwx_gc ? sd_event_source_set_enabled(r->gwx_gc, SD_EVENT_ONESHOT)
+			  : sd_event_add_defer(r->event, &r->gwx_gc, hosts_gc, r);
+
+	if (e < 0)
+		(void)hosts_gc(NULL, r); /* no event source: at once */
+}
+
 /* The device left its place; an extra gateway endpoint left without
  * devices de-registers. */
 static void unplace(struct dev *d)
@@ -533,7 +557,7 @@ static void unplace(struct dev *d)
 	d->placed = false;
 	h = placement_release(d->r, d->name);
 	if (h != UINT32_MAX && h && !placement_devices(d->r, h))
-		host_stop(d->r, h);
+		hosts_gc_soon(d->r);
 }
 
 int target_self_start(struct gw_registry *r)
