@@ -174,11 +174,12 @@ void gw_registry_each_device(const struct gw_registry *r,
 	for (size_t i = 0; i < r->n; i++) {
 		const struct dev *d = v[i];
 		const struct bridge_kind *ops = d->br && d->br->b ? d->br->kind : NULL;
+		char ep[300];
 		int k;
 
 		*info = (struct gw_device_info){
 			.name = d->name,
-			.endpoint = d->endpoint,
+			.endpoint = target_shown_endpoint(d, ep, sizeof(ep)),
 			.profile = d->cfg->profile,
 			.bridge = d->cfg->bridge,
 			.bridge_type = d->br ? d->br->kind->name : NULL,

@@ -12,6 +12,7 @@ goes. Against fg-lwm2m-server.
 
 Usage: test_gateway_shards.py PATH/TO/fieldgate   (meson passes it)
 """
+import json
 import os
 import re
 import shutil
@@ -109,6 +110,8 @@ class Shards(test_devices.Base):
         self.assertRegex(st, r"\nd1 +- +gw/d1 +registered ")
         self.assertIn("Also gateway endpoint gw-gw2 registered, 3 devices", st)
         self.assertIn("Also gateway endpoint gw-gw3 registered, 1 device\n", st)
+        js = json.loads(gw.ctl("status", "--json").stdout)
+        self.assertEqual({d["name"]: d["endpoint"] for d in js["devices"]}["d5"], "gw-gw2/d5")
 
         # Restart with the devices in another order: the same places.
         self.assertEqual(gw.stop(), 0)
