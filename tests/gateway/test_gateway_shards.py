@@ -122,6 +122,7 @@ class Shards(test_devices.Base):
         self.places("gw", {0: "d1", 1: "d2", 2: "d3"})
         self.places("gw-gw2", {0: "d4", 1: "d5", 2: "d6"})
         self.places("gw-gw3", {0: "d7"})
+        self.assertEqual(gw.stop(), 0)
 
     def test_remove_moves_nobody_add_fills(self):
         gw = self.start_gw(["d%d" % i for i in range(1, 8)])
