@@ -148,6 +148,11 @@ void gw_registry_info(const struct gw_registry *r, struct gw_registry_info *out)
 	gw_registry_counts(r, &cnt);
 	out->devices = cnt.devices;
 	out->registered = cnt.registered;
+	for (uint32_t h = 1; h < placement_endpoints(r); h++)
+		if (placement_devices(r, h)) {
+			out->extra_endpoints++;
+			out->extra_registered += target_host_state(r, h) == LWM2M_EP_REGISTERED;
+		}
 	if (r->client)
 		lwm2m_client_get_stats(r->client, &out->client);
 	for (size_t i = 0; i < 2; i++) {

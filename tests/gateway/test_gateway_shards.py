@@ -110,6 +110,9 @@ class Shards(test_devices.Base):
         self.assertRegex(st, r"\nd1 +- +gw/d1 +registered ")
         self.assertIn("Also gateway endpoint gw-gw2 registered, 3 devices", st)
         self.assertIn("Also gateway endpoint gw-gw3 registered, 1 device\n", st)
+        m = gw.ctl("metrics").stdout
+        self.assertIn("\nfieldgate_gateway_extra_endpoints 2\n", m)
+        self.assertIn("\nfieldgate_gateway_extra_endpoints_registered 2\n", m)
         js = json.loads(gw.ctl("status", "--json").stdout)
         self.assertEqual({d["name"]: d["endpoint"] for d in js["devices"]}["d5"], "gw-gw2/d5")
 
