@@ -28,7 +28,8 @@ from test_devices import Gateway, config, records_by_path  # noqa: E402
 
 
 def shard_config(url, names, state_dir, limit=3):
-    text = config(url, "@SOCK@", [{"name": n} for n in names], mode="gateway", state_dir=state_dir)
+    devs = [n if isinstance(n, dict) else {"name": n} for n in names]
+    text = config(url, "@SOCK@", devs, mode="gateway", state_dir=state_dir)
     return text.replace("  mode: gateway\n", "  mode: gateway\n  gateway_devices_max: %d\n" % limit)
 
 
@@ -130,6 +131,16 @@ class Shards(test_devices.Base):
     def test_remove_moves_nobody_add_fills(self):
         gw = self.start_gw(["d%d" % i for i in range(1, 8)])
         self.registered(gw, "7 devices, 7 registered")
+        # d7, alone on gw-gw3, changes (removed and added again by the
+        # reload): gw-gw3 stays registered, d7 keeps its place.
+        regs = len(self.srv.events("register"))
+        names = ["d%d" % i for i in range(1, 7)] + [{"name": "d7", "serial": "changed"}]
+        start = gw.reload(shard_config(self.srv.url, names, self.state))
+        gw.wait_log(r"Configuration applied: 0 devices added, 0 removed, 1 changed", start)
+        self.assertEqual(self.value("gw-gw3", "/d7/3/0/2"), "changed")
+        self.places("gw-gw3", {0: "d7"})
+        self.assertEqual(len(self.srv.events("register")), regs)
+        self.assertEqual(self.srv.events("deregister"), [])
         # d1 (the first endpoint's) goes: nobody moves.
         start = gw.reload(shard_config(self.srv.url, ["d%d" % i for i in range(2, 8)], self.state))
         gw.wait_log(r"Configuration applied: 0 devices added, 1 removed", start)
