@@ -164,6 +164,20 @@ class Shards(test_devices.Base):
         self.assertEqual(gw.stop(), 0)
 
 
+    def test_placement_file_checked(self):
+        # What the file says is taken line by line; a line that does not
+        # parse, a place given twice or an id out of range is skipped with
+        # one warning, and that device gets a new place.
+        with open(os.path.join(self.state, "gateway-placement"), "w") as f:
+            f.write("0 0 d2\nbogus\n0 0 d1\n5 70000 x\n")
+        gw = self.start_gw(["d1", "d2"])
+        gw.wait_log(r"gateway-placement: 3 lines skipped")
+        self.registered(gw, "2 devices, 2 registered")
+        self.places("gw", {0: "d2", 1: "d1"})
+        self.assertEqual(gw.stop(), 0)
+        with open(os.path.join(self.state, "gateway-placement")) as f:
+            self.assertEqual(f.read(), "0 0 d2\n0 1 d1\n")
+
 if __name__ == "__main__":
     test_devices.FIELDGATE = os.path.abspath(sys.argv.pop(1))
     prog = unittest.main(exit=False, verbosity=2)
