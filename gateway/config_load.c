@@ -464,6 +464,14 @@ char *gw_config_summary(const struct gw_config *c, const char *path, const struc
 		gw_mode_to_string(c->lwm2m.mode));
 	if (c->lwm2m.mode == GW_MODE_ENDPOINT)
 		fprintf(f, " (endpoint names '%s')", c->lwm2m.endpoint_template);
+	else {
+		/* What the configured devices need at least (discovered ones
+		 * and kept places may need more: state_dir/gateway-placement). */
+		size_t per = (size_t)c->lwm2m.gateway_devices_max, n = gw_config_device_count(c);
+		size_t neps = n ? (n + per - 1) / per : 1;
+		fprintf(f, " (%zu device%s per gateway endpoint: %zu for the configured devices)", per,
+			per == 1 ? "" : "s", neps);
+	}
 	fprintf(f, ", lifetime %s, state in %s; %zu LwM2M server%s (", lifetime, c->gateway.state_dir,
 		c->lwm2m.servers.n, c->lwm2m.servers.n == 1 ? "" : "s");
 	for (size_t i = 0; i < c->lwm2m.servers.n; i++) {

@@ -374,6 +374,15 @@ static const struct schema_key lwm2m_keys[] = {
 	  .umax = 65535,
 	  .def_uint = 256,
 	  .doc = "observations one server may hold per endpoint (per device in gateway mode)" },
+	/* Object 25 instance ids are 16 bits, 65535 reserved. */
+	{ .name = "gateway_devices_max",
+	  .kind = SCHEMA_UINT,
+	  .offset = LW_OFF(gateway_devices_max),
+	  .umin = 1,
+	  .umax = 65535,
+	  .def_uint = GW_GATEWAY_DEVICES_MAX,
+	  .doc = "gateway mode: devices (Object 25 instances) one gateway endpoint holds; more devices "
+		 "get more gateway endpoints" },
 	{ .name = "probe_interval",
 	  .kind = SCHEMA_DURATION,
 	  .offset = LW_OFF(probe_usec),

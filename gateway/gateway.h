@@ -133,13 +133,20 @@ struct gw_store_config {
 	uint64_t sync_usec;   /* fdatasync of the files at most this long after a write; 0: every write */
 };
 
+/* lwm2m.gateway_devices_max when not given: a Register of a gateway
+ * endpoint lists each device's </25/N> (about 11 bytes), so 1000 keep it
+ * near 11 KiB (a dozen Block1 blocks), also on every Update that follows a
+ * device's arrival. */
+#define GW_GATEWAY_DEVICES_MAX 1000
+
 struct gw_lwm2m_config {
 	int mode; /* enum gw_mode */
 	const char *endpoint_template;
 	uint64_t lifetime_usec;
-	uint64_t register_rate;    /* Register/Update messages per second, all endpoints */
-	uint64_t max_observations; /* per endpoint, and per device in gateway mode */
-	uint64_t probe_usec;       /* a lost server is probed at most this far apart */
+	uint64_t register_rate;       /* Register/Update messages per second, all endpoints */
+	uint64_t max_observations;    /* per endpoint, and per device in gateway mode */
+	uint64_t gateway_devices_max; /* gateway mode: Object 25 devices per gateway endpoint */
+	uint64_t probe_usec;          /* a lost server is probed at most this far apart */
 	struct gw_store_config store;
 	struct schema_list servers; /* of struct gw_server */
 };

@@ -290,6 +290,10 @@ int gw_metrics_text(const struct gw_registry *r, bool openmetrics, FILE *f)
 	sample(&o, "fieldgate_", "info", false, labels, 1);
 	one(&o, "gateway_registered", false, "1 while the gateway's own endpoint is registered",
 	    strcmp(info.state, "registered") == 0);
+	one(&o, "gateway_extra_endpoints", false,
+	    "gateway mode: extra gateway endpoints holding devices (past lwm2m.gateway_devices_max)",
+	    info.extra_endpoints);
+	one(&o, "gateway_extra_endpoints_registered", false, "... of them registered", info.extra_registered);
 	one(&o, "devices", false, "devices (configured and discovered)", info.devices);
 	one(&o, "devices_registered", false, "devices registered with the LwM2M server", info.registered);
 	one(&o, "lwm2m_registers", true, "Register messages sent (all endpoints)", info.client.registers);

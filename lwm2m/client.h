@@ -673,7 +673,7 @@ struct lwm2m_endpoint *lwm2m_device_endpoint(const struct lwm2m_device *dev);
  * application never needs to know the mode.
  *
  * In gateway mode a target added while there is no gateway endpoint (see
- * lwm2m_endpoint_config.gateway) waits; it becomes an Object 25 device of
+ * lwm2m_endpoint_config.gateway; or none of the name it asks for) waits; it becomes an Object 25 device of
  * the gateway endpoint when that one is added, and waits again when it is
  * removed. Its presence is the gateway endpoint's registration state.
  * Meanwhile set values go to its store and nothing is observed.
@@ -715,6 +715,15 @@ struct lwm2m_target_config {
 	 * lwm2m_endpoint_add_device()). */
 	const char *prefix;
 	const char *device_id;
+	/* Gateway mode, several gateway endpoints: the name of the one that
+	 * hosts the device (copied; the target waits until an endpoint of that
+	 * name is added with lwm2m_endpoint_config.gateway), and its Object 25
+	 * instance id when iid_fixed (-EEXIST when taken), so that a device
+	 * keeps its place across restarts. NULL: the gateway endpoint added
+	 * last, the lowest free instance id. */
+	const char *gateway;
+	bool iid_fixed;
+	uint16_t iid;
 	struct lwm2m_store *store;          /* the caller's, valid until lwm2m_target_remove() */
 	const struct lwm2m_target_ops *ops; /* may be NULL; must outlive the target */
 	void *ud;

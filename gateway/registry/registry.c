@@ -248,6 +248,7 @@ struct gw_registry *gw_registry_free(struct gw_registry *r)
 		device_free(r->devs[i]);
 	}
 	free(r->devs);
+	target_hosts_free(r);
 	r->genprofs = genprofs_free(r->genprofs);
 	fielddev_free(r);
 	swmgmt_free(r);

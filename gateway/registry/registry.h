@@ -153,6 +153,9 @@ struct gw_registry_info {
 	const char *state;              /* the gateway endpoint's registration state */
 	uint64_t registration_failures; /* of the gateway endpoint */
 	size_t devices, registered;
+	/* Gateway mode: the extra gateway endpoints holding devices
+	 * (lwm2m.gateway_devices_max), and how many of them are registered. */
+	size_t extra_endpoints, extra_registered;
 	struct lwm2m_client_stats client; /* every endpoint together */
 	struct {
 		const char *host;  /* as configured */

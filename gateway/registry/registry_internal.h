@@ -102,6 +102,8 @@ struct dev {
 	char *name, *endpoint, *fingerprint;
 	struct lwm2m_store *store;
 	struct target tgt;
+	uint32_t host;                 /* gateway mode: its gateway endpoint's index (placement.c) */
+	bool placed;                   /* ... while it holds a place */
 	int state;                     /* enum lwm2m_ep_state, or STATE_RESOLVING */
 	int presence;                  /* 0 reachable, else -errno */
 	uint64_t last_sample;          /* CLOCK_MONOTONIC usec, 0: never */
@@ -156,6 +158,12 @@ struct gw_registry {
 	struct lwm2m_endpoint *gw_ep;
 	int gw_state;
 	uint64_t gw_failures;
+	/* Gateway mode: the extra gateway endpoints by index (target.c; [0]
+	 * unused, the gateway's own is above) and the devices' places. */
+	struct gwhost **gwx;
+	uint32_t ngwx;
+	sd_event_source *gwx_gc; /* de-registers those left without devices */
+	struct placement *placement;
 
 	struct dev **devs; /* sorted by name */
 	size_t n;
@@ -242,6 +250,9 @@ bool target_started(const struct dev *d);
 /* The LwM2M endpoint the device is or is part of (the gateway's, for an
  * Object 25 device), for its log lines. */
 const char *target_endpoint(const struct dev *d);
+/* What status shows as its endpoint: in gateway mode
+ * "<its gateway endpoint>/<name>", else its endpoint's name. */
+const char *target_shown_endpoint(const struct dev *d, char *buf, size_t size);
 /* A device that waited for the server's address or the gateway's
  * endpoint: started now (failures logged). */
 void target_resume(struct dev *d);
@@ -259,9 +270,27 @@ int target_self_start(struct gw_registry *r);
 bool target_self_started(const struct gw_registry *r);
 void target_self_stop(struct gw_registry *r);
 void target_self_detach(struct gw_registry *r);
+/* Gateway mode, the extra gateway endpoints (index >= 1; 0 is the
+ * gateway's own): their name, state, and freeing them with the registry
+ * (after the client). */
+int target_host_name(const struct gw_registry *r, uint32_t host, char *buf, size_t size);
+int target_host_state(const struct gw_registry *r, uint32_t host);
+void target_hosts_free(struct gw_registry *r);
+
+/* ---- placement.c: which gateway endpoint and Object 25 instance a device
+ * has in gateway mode, kept across reloads and restarts. ---- */
+/* Take name's place (its old one, or a new one): -EEXIST when it holds it. */
+int placement_take(struct gw_registry *r, const char *name, uint32_t *host, uint16_t *iid);
+/* The device left: its place stays its own until another needs it.
+ * Returns the endpoint index it was on, UINT32_MAX when it had none. */
+uint32_t placement_release(struct gw_registry *r, const char *name);
+uint32_t placement_devices(const struct gw_registry *r, uint32_t host); /* live ones */
+uint32_t placement_endpoints(const struct gw_registry *r);              /* indices in use so far */
+void placement_free(struct gw_registry *r);                             /* writes the file if changed */
 
 /* ---- self.c ---- */
 int self_start(struct gw_registry *r);
+int self_device_store(struct gw_registry *r, const char *serial, struct lwm2m_store **out);
 struct gw_pkg_limits;
 /* The update: section as gateway/pkg takes it (Objects 5 and 9). */
 void self_pkg_limits(const struct gw_registry *r, struct gw_pkg_limits *lim);

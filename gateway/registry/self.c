@@ -13,8 +13,9 @@
 #include "common/log.h"
 #include "gateway/pkg/pkg.h"
 
-/* The gateway's own Device object. */
-static int gateway_store(struct gw_registry *r, struct lwm2m_store **out)
+/* The gateway's own Device object; serial: its Serial Number (the
+ * endpoint's name: an extra gateway endpoint's /3/0 names itself). */
+int self_device_store(struct gw_registry *r, const char *serial, struct lwm2m_store **out)
 {
 	struct lwm2m_store *s = lwm2m_store_new(r->objects);
 	int e;
@@ -27,7 +28,7 @@ static int gateway_store(struct gw_registry *r, struct lwm2m_store **out)
 	if (e >= 0)
 		e = device_set_text(s, "/3/0/1", "fieldgate");
 	if (e >= 0)
-		e = device_set_text(s, "/3/0/2", reg_config(r)->gateway.name);
+		e = device_set_text(s, "/3/0/2", serial);
 	if (e >= 0)
 		e = device_set_text(s, "/3/0/3", gw_version);
 	if (e >= 0)
@@ -45,7 +46,7 @@ static int gateway_store(struct gw_registry *r, struct lwm2m_store **out)
 
 int self_start(struct gw_registry *r)
 {
-	int e = gateway_store(r, &r->gw_store);
+	int e = self_device_store(r, reg_config(r)->gateway.name, &r->gw_store);
 
 	if (e < 0)
 		return log_error_errno(e, "Cannot build the gateway's Device object: %m");

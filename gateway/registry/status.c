@@ -70,11 +70,20 @@ void gw_registry_status(const struct gw_registry *r, FILE *out)
 	struct dev **v = calloc(r->n + 1, sizeof(*v));
 	size_t w_dev = 6, w_br = 6, w_ep = 8;
 	uint64_t now = reg_now_usec();
-	char age[32], errs[160], extra[160], held[64];
+	char age[32], errs[160], extra[160], held[64], ep[300];
 
 	gw_registry_counts(r, &cnt);
 	fprintf(out, "Gateway %s (%s mode): endpoint %s %s\n", c->gateway.name,
 		gw_mode_to_string(c->lwm2m.mode), c->gateway.name, status_state_word(r->gw_state));
+	/* Gateway mode: the extra gateway endpoints that hold devices. */
+	for (uint32_t h = 1; h < placement_endpoints(r); h++) {
+		uint32_t n = placement_devices(r, h);
+		char name[256];
+
+		if (n && target_host_name(r, h, name, sizeof(name)) >= 0)
+			fprintf(out, "Also gateway endpoint %s %s, %u device%s\n", name,
+				status_state_word(target_host_state(r, h)), n, n == 1 ? "" : "s");
+	}
 	for (size_t i = 0; i < 2; i++) {
 		const struct hostres *h = &r->hosts[i];
 		if (!h->host || h->ready)
@@ -95,7 +104,7 @@ void gw_registry_status(const struct gw_registry *r, FILE *out)
 			w_dev = l;
 		if (v[i]->cfg->bridge && (l = strlen(v[i]->cfg->bridge)) > w_br)
 			w_br = l;
-		if ((l = strlen(v[i]->endpoint)) > w_ep)
+		if ((l = strlen(target_shown_endpoint(v[i], ep, sizeof(ep)))) > w_ep)
 			w_ep = l;
 	}
 	fprintf(out, "%-*s  %-*s  %-*s  %-13s  %-11s  %s\n", (int)w_dev, "DEVICE", (int)w_br, "BRIDGE",
@@ -116,8 +125,9 @@ void gw_registry_status(const struct gw_registry *r, FILE *out)
 			extra[sizeof(extra) - 1] = 0;
 		}
 		fprintf(out, "%-*s  %-*s  %-*s  %-13s  %-11s  %s%s%s\n", (int)w_dev, d->name, (int)w_br,
-			d->cfg->bridge ? d->cfg->bridge : "-", (int)w_ep, d->endpoint,
-			status_state_word(d->state), age, errs, extra,
+			d->cfg->bridge ? d->cfg->bridge : "-", (int)w_ep,
+			target_shown_endpoint(d, ep, sizeof(ep)), status_state_word(d->state), age, errs,
+			extra,
 			d->disc                                       ? " (discovered)"
 			: gw_device_is_remote(d->gen->config, d->cfg) ? " (remote)"
 								      : "");
@@ -138,6 +148,11 @@ void gw_registry_info(const struct gw_registry *r, struct gw_registry_info *out)
 	gw_registry_counts(r, &cnt);
 	out->devices = cnt.devices;
 	out->registered = cnt.registered;
+	for (uint32_t h = 1; h < placement_endpoints(r); h++)
+		if (placement_devices(r, h)) {
+			out->extra_endpoints++;
+			out->extra_registered += target_host_state(r, h) == LWM2M_EP_REGISTERED;
+		}
 	if (r->client)
 		lwm2m_client_get_stats(r->client, &out->client);
 	for (size_t i = 0; i < 2; i++) {
@@ -164,11 +179,12 @@ void gw_registry_each_device(const struct gw_registry *r,
 	for (size_t i = 0; i < r->n; i++) {
 		const struct dev *d = v[i];
 		const struct bridge_kind *ops = d->br && d->br->b ? d->br->kind : NULL;
+		char ep[300];
 		int k;
 
 		*info = (struct gw_device_info){
 			.name = d->name,
-			.endpoint = d->endpoint,
+			.endpoint = target_shown_endpoint(d, ep, sizeof(ep)),
 			.profile = d->cfg->profile,
 			.bridge = d->cfg->bridge,
 			.bridge_type = d->br ? d->br->kind->name : NULL,

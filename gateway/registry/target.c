@@ -20,6 +20,17 @@
 
 /* ---- the client ------------------------------------------------------------ */
 
+/* One per index >= 1 that placement.c gave a device: "<gateway.name>-gw<k+1>"
+ * with the gateway's server and credentials, its own Device object and
+ * its Object 25 devices; added while it has devices. */
+struct gwhost {
+	struct gw_registry *r;
+	struct lwm2m_endpoint *ep;
+	struct lwm2m_store *store;
+	int state;
+	uint64_t failures;
+};
+
 static void client_log(void *ud, int level, const char *ep, const char *msg)
 {
 	char field[300];
@@ -96,6 +107,10 @@ int target_client_shutdown(struct gw_registry *r, uint32_t timeout_ms, void (*do
 void target_client_free(struct gw_registry *r)
 {
 	r->client = lwm2m_client_free(r->client);
+	/* The client freed the extra gateway endpoints too. */
+	for (uint32_t h = 1; h < r->ngwx; h++)
+		if (r->gwx[h])
+			r->gwx[h]->ep = NULL;
 }
 
 int target_name(const struct gw_config *c, const struct gw_device *cfg, char *buf, size_t size)
@@ -388,6 +403,163 @@ static int endpoint_config(struct gw_registry *r, const char *name, const struct
 	return 0;
 }
 
+/* ---- extra gateway endpoints (gateway mode) ----------------------------------------- */
+
+int target_host_name(const struct gw_registry *r, uint32_t host, char *buf, size_t size)
+{
+	const char *gw = reg_config(r)->gateway.name;
+	int n = host ? snprintf(buf, size, "%s-gw%u", gw, host + 1) : snprintf(buf, size, "%s", gw);
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : n;
+}
+
+int target_host_state(const struct gw_registry *r, uint32_t host)
+{
+	if (!host)
+		return r->gw_state;
+	return host < r->ngwx && r->gwx[host] ? r->gwx[host]->state : LWM2M_EP_WAITING;
+}
+
+static void host_state(void *ud, struct lwm2m_endpoint *ep, enum lwm2m_ep_state st, int err)
+{
+	struct gwhost *x = ud;
+
+	(void)ep;
+	x->state = st;
+	if (err < 0)
+		x->failures++;
+	reg_changed(x->r);
+}
+
+/* Only the state: the rest (its /3/0, the Object 25 instances) is the
+ * store's, which answers reads and refuses writes of read-only ones. */
+static const struct lwm2m_endpoint_ops host_ops = { .state = host_state };
+
+static struct gwhost *host_get(struct gw_registry *r, uint32_t h)
+{
+	if (h >= r->ngwx) {
+		struct gwhost **v = realloc(r->gwx, (h + 1) * sizeof(*v));
+		if (!v)
+			return NULL;
+		memset(&v[r->ngwx], 0, (h + 1 - r->ngwx) * sizeof(*v));
+		r->gwx = v;
+		r->ngwx = h + 1;
+	}
+	if (!r->gwx[h]) {
+		r->gwx[h] = calloc(1, sizeof(**r->gwx));
+		if (!r->gwx[h])
+			return NULL;
+		r->gwx[h]->r = r;
+		r->gwx[h]->state = LWM2M_EP_WAITING;
+	}
+	return r->gwx[h];
+}
+
+/* Add extra gateway endpoint h unless it is there; quietly later when the
+ * server's address is not known yet (target_self_start() starts it). */
+static int host_start(struct gw_registry *r, uint32_t h)
+{
+	struct lwm2m_endpoint_config ec;
+	struct gwhost *x;
+	char name[256];
+	int e;
+
+	if (!h || r->closing)
+		return 0;
+	x = host_get(r, h);
+	if (!x)
+		return -ENOMEM;
+	if (x->ep)
+		return 0;
+	e = target_host_name(r, h, name, sizeof(name));
+	if (e >= 0)
+		e = endpoint_config(r, name, NULL, &ec);
+	if (e == -EAGAIN) {
+		x->state = STATE_RESOLVING;
+		return 0;
+	}
+	if (e >= 0 && !x->store)
+		e = self_device_store(r, name, &x->store);
+	if (e < 0)
+		return log_error_errno(e, "Cannot add LwM2M gateway endpoint %s: %m", name);
+	ec.ops = &host_ops;
+	ec.ops_ud = x;
+	ec.gateway = true; /* the devices placed on it wait for it by name */
+	x->state = LWM2M_EP_WAITING;
+	e = lwm2m_endpoint_add(r->client, &ec, x->store, &x->ep);
+	if (e < 0)
+		return log_error_errno(e, "Cannot add LwM2M gateway endpoint %s: %m", name);
+	log_info("Gateway endpoint %s added for devices beyond lwm2m.gateway_devices_max", name);
+	return 0;
+}
+
+/* De-register extra gateway endpoint h (its last device left, or every
+ * endpoint registers again). */
+static void host_stop(struct gw_registry *r, uint32_t h)
+{
+	struct gwhost *x = h && h < r->ngwx ? r->gwx[h] : NULL;
+
+	if (!x)
+		return;
+	lwm2m_endpoint_remove(x->ep);
+	x->ep = NULL;
+	x->store = lwm2m_store_free(x->store);
+	x->state = LWM2M_EP_WAITING;
+}
+
+void target_hosts_free(struct gw_registry *r)
+{
+	r->gwx_gc = sd_event_source_disable_unref(r->gwx_gc);
+	for (uint32_t h = 1; h < r->ngwx; h++) {
+		if (r->gwx[h])
+			lwm2m_store_free(r->gwx[h]->store);
+		free(r->gwx[h]);
+	}
+	free(r->gwx);
+	r->gwx = NULL;
+	r->ngwx = 0;
+	placement_free(r);
+}
+
+static void host_stop(struct gw_registry *r, uint32_t h);
+
+/* Extra gateway endpoints left without devices de-register, from the
+ * loop: a reload removes a changed device before it adds it again, and
+ * the only device of an endpoint must not make it register anew. */
+static int hosts_gc(sd_event_source *s, void *ud)
+{
+	struct gw_registry *r = ud;
+
+	(void)s;
+	for (uint32_t h = 1; h < r->ngwx; h++)
+		if (r->gwx[h] && r->gwx[h]->ep && !placement_devices(r, h))
+			host_stop(r, h);
+	return 0;
+}
+
+static void hosts_gc_soon(struct gw_registry *r)
+{
+	int e = r->gwx_gc ? sd_event_source_set_enabled(r->gwx_gc, SD_EVENT_ONESHOT)
+			  : sd_event_add_defer(r->event, &r->gwx_gc, hosts_gc, r);
+
+	if (e < 0)
+		(void)hosts_gc(NULL, r); /* no event source: at once */
+}
+
+/* The device left its place; an extra gateway endpoint left without
+ * devices de-registers. */
+static void unplace(struct dev *d)
+{
+	uint32_t h;
+
+	if (!d->placed)
+		return;
+	d->placed = false;
+	h = placement_release(d->r, d->name);
+	if (h != UINT32_MAX && h && !placement_devices(d->r, h))
+		hosts_gc_soon(d->r);
+}
+
 int target_self_start(struct gw_registry *r)
 {
 	struct lwm2m_endpoint_config ec;
@@ -409,6 +581,10 @@ int target_self_start(struct gw_registry *r)
 	/* Object 9 too: the server creates an instance to deliver a bundle. */
 	if (lwm2m_endpoint_declare_object(r->gw_ep, GW_SWMGMT_OID) < 0)
 		log_warning("Object %d is not known: the server cannot install bundles", GW_SWMGMT_OID);
+	/* The extra gateway endpoints that have devices waiting for them. */
+	for (uint32_t h = 1; h < placement_endpoints(r); h++)
+		if (placement_devices(r, h))
+			(void)host_start(r, h);
 	return 0;
 }
 
@@ -422,11 +598,40 @@ void target_self_stop(struct gw_registry *r)
 	if (r->gw_ep)
 		lwm2m_endpoint_remove(r->gw_ep);
 	r->gw_ep = NULL;
+	for (uint32_t h = 1; h < r->ngwx; h++)
+		host_stop(r, h);
 }
 
 void target_self_detach(struct gw_registry *r)
 {
 	r->gw_ep = NULL;
+	for (uint32_t h = 1; h < r->ngwx; h++)
+		if (r->gwx[h])
+			r->gwx[h]->ep = NULL;
+}
+
+/* Gateway mode: the device's place (placement.c), its gateway endpoint
+ * added if it is an extra one. */
+static int place(struct dev *d, struct lwm2m_target_config *tc, char *host, size_t size)
+{
+	struct gw_registry *r = d->r;
+	uint16_t iid;
+	int e = placement_take(r, d->name, &d->host, &iid);
+
+	if (e < 0)
+		return log_device_error_errno(DEV_LOG(d), e, "cannot place it on a gateway endpoint: %m");
+	d->placed = true;
+	e = target_host_name(r, d->host, host, size);
+	if (e >= 0)
+		e = host_start(r, d->host);
+	if (e < 0) {
+		unplace(d);
+		return log_device_error_errno(DEV_LOG(d), e, "cannot place it on a gateway endpoint: %m");
+	}
+	tc->gateway = host;
+	tc->iid_fixed = true;
+	tc->iid = iid;
+	return 0;
 }
 
 /* The device as a target of the client: its own endpoint or an Object 25
@@ -444,19 +649,27 @@ static int add_target(struct dev *d)
 		.ops = &dev_ops,
 		.ud = d,
 	};
+	char host[256];
 	int e = endpoint_config(r, d->endpoint, d->cfg, &ec);
 
 	if (e == -EINVAL)
 		return log_error_errno(e, "Cannot add LwM2M endpoint %s: %m", d->endpoint);
 	if (e >= 0)
 		tc.endpoint = &ec;
+	if (reg_config(r)->lwm2m.mode == GW_MODE_GATEWAY && !d->placed) {
+		e = place(d, &tc, host, sizeof(host));
+		if (e < 0)
+			return e;
+	}
 	e = lwm2m_target_add(r->client, &tc, &d->tgt.t);
 	if (e == -EAGAIN) {
 		d->state = STATE_RESOLVING;
 		return 0;
 	}
-	if (e < 0)
+	if (e < 0) {
+		unplace(d);
 		return log_device_error_errno(DEV_LOG(d), e, "cannot add it to the LwM2M client: %m");
+	}
 	/* Waiting for the gateway's endpoint: as it is (resolving, waiting). */
 	d->state = lwm2m_target_endpoint_name(d->tgt.t) ? (int)lwm2m_target_state(d->tgt.t) : r->gw_state;
 	return 0;
@@ -482,6 +695,16 @@ const char *target_endpoint(const struct dev *d)
 	return n ? n : d->endpoint;
 }
 
+const char *target_shown_endpoint(const struct dev *d, char *buf, size_t size)
+{
+	char host[256];
+
+	if (!d->placed || target_host_name(d->r, d->host, host, sizeof(host)) < 0)
+		return d->endpoint;
+	snprintf(buf, size, "%s/%s", host, d->name);
+	return buf;
+}
+
 bool target_started(const struct dev *d)
 {
 	return d->tgt.t != NULL;
@@ -491,6 +714,7 @@ void target_stop(struct dev *d)
 {
 	lwm2m_target_remove(d->tgt.t); /* de-registers in the background */
 	target_detach(d);
+	unplace(d);
 }
 
 void target_detach(struct dev *d)

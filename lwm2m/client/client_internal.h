@@ -124,8 +124,9 @@ struct lwm2m_client {
 	} due[8];
 	uint8_t ndue; /* sizeof(due) / sizeof(due[0]) + 1: overflowed */
 
-	/* Targets (target.c): all of them, and the gateway endpoint their
-	 * Object 25 devices hang off in LWM2M_TARGETS_GATEWAY mode. */
+	/* Targets (target.c): all of them, and the gateway endpoint added
+	 * last, where Object 25 devices that name none hang off in
+	 * LWM2M_TARGETS_GATEWAY mode. */
 	struct lwm2m_target *tgts;
 	struct lwm2m_endpoint *gw_ep;
 };
@@ -262,6 +263,7 @@ struct lwm2m_endpoint {
 	struct lwm2m_device **devs; /* sorted by prefix (gateway.c) */
 	size_t ndevs;
 	uint16_t iid_hint;          /* every /25 instance id below it is in use */
+	bool gateway;               /* added as a gateway endpoint (targets may name it) */
 	struct fg_pending *pending; /* asynchronous operations in flight */
 	char *diag;                 /* an op's reason for its refusal (create.c), sent once */
 	struct fg_bs *bs;           /* bootstrap.c; NULL without a Bootstrap-Server */
@@ -347,6 +349,11 @@ int fg_exec_args_check(const char *s, size_t n);
 
 /* ---- Object 25 (gateway.c) ------------------------------------------------- */
 
+/* lwm2m_endpoint_add_device() with the instance id iid (0..65534; -EEXIST
+ * when in use) or, iid < 0, the lowest free one. */
+int fg_device_add(struct lwm2m_endpoint *ep, const char *prefix, struct lwm2m_store *store,
+		  const char *device_id, int iid, struct lwm2m_device **out);
+
 struct lwm2m_device {
 	struct lwm2m_endpoint *ep;
 	char *prefix;
@@ -388,6 +395,8 @@ struct lwm2m_target {
 	struct lwm2m_store *store;
 	bool gateway;              /* an Object 25 device (the mode when it was added) */
 	char *prefix, *device_id;  /* gateway mode */
+	char *host;                /* gateway mode: its gateway endpoint's name, NULL: c->gw_ep */
+	int iid;                   /* gateway mode: its /25 instance id, -1: the lowest free */
 	struct lwm2m_endpoint *ep; /* endpoint mode: its own, NULL once gone */
 	struct lwm2m_device *dev;  /* gateway mode: NULL while waiting for the gateway endpoint */
 	uint64_t notifications;    /* sent for it since it was added (kept across registrations) */

@@ -61,7 +61,8 @@ void fg_ep_set_state(struct lwm2m_endpoint *ep, enum lwm2m_ep_state st, int err)
 	ep->reg.pub_st = st;
 	if (ep->ops && ep->ops->state && !ep->removing)
 		ep->ops->state(ep->ops_ud, ep, st, err);
-	if (ep == c->gw_ep && !ep->removing)
+	/* Every gateway endpoint's devices (there may be several). */
+	if (ep->ndevs && !ep->removing)
 		fg_target_gateway_state(ep, st);
 }
 
@@ -313,6 +314,7 @@ secured:
 	       lwm2m_endpoint_local_port(ep));
 	if (out)
 		*out = ep;
+	ep->gateway = cfg->gateway;
 	if (cfg->gateway)
 		fg_target_gateway_added(ep);
 	return 0;

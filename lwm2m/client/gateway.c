@@ -104,8 +104,31 @@ static struct lwm2m_device *device_free(struct lwm2m_device *dev)
 	return NULL;
 }
 
+/* The lowest free instance id of /25 (every one below the hint is in use,
+ * a removal lowers it), or the one asked for. */
+static int pick_iid(const struct lwm2m_endpoint *ep, int want)
+{
+	unsigned iid;
+
+	if (want >= 0) {
+		if (want > LWM2M_ID_MAX)
+			return -EINVAL;
+		return lwm2m_store_has(ep->store, &LWM2M_PATH(25, (uint16_t)want)) ? -EEXIST : want;
+	}
+	for (iid = ep->iid_hint; iid <= LWM2M_ID_MAX; iid++)
+		if (!lwm2m_store_has(ep->store, &LWM2M_PATH(25, (uint16_t)iid)))
+			return (int)iid;
+	return -ENOSPC;
+}
+
 int lwm2m_endpoint_add_device(struct lwm2m_endpoint *ep, const char *prefix, struct lwm2m_store *store,
 			      const char *device_id, struct lwm2m_device **out)
+{
+	return fg_device_add(ep, prefix, store, device_id, -1, out);
+}
+
+int fg_device_add(struct lwm2m_endpoint *ep, const char *prefix, struct lwm2m_store *store,
+		  const char *device_id, int want_iid, struct lwm2m_device **out)
 {
 	struct lwm2m_device *dev, **v;
 	size_t plen, pos;
@@ -138,16 +161,10 @@ int lwm2m_endpoint_add_device(struct lwm2m_endpoint *ep, const char *prefix, str
 		goto fail;
 	ep->devs = v;
 
-	/* The lowest free instance id of /25; every one below the hint is in
-	 * use (a removal lowers it). */
-	unsigned iid;
-	for (iid = ep->iid_hint; iid <= LWM2M_ID_MAX; iid++)
-		if (!lwm2m_store_has(ep->store, &LWM2M_PATH(25, (uint16_t)iid)))
-			break;
-	r = -ENOSPC;
-	if (iid > LWM2M_ID_MAX)
+	r = pick_iid(ep, want_iid);
+	if (r < 0)
 		goto fail;
-	dev->iid = (uint16_t)iid;
+	dev->iid = (uint16_t)r;
 	r = lwm2m_store_add_instance(ep->store, 25, dev->iid);
 	if (r < 0)
 		goto fail;
@@ -168,7 +185,8 @@ int lwm2m_endpoint_add_device(struct lwm2m_endpoint *ep, const char *prefix, str
 	memmove(&ep->devs[pos + 1], &ep->devs[pos], (ep->ndevs - pos) * sizeof(*ep->devs));
 	ep->devs[pos] = dev;
 	ep->ndevs++;
-	ep->iid_hint = (uint16_t)(dev->iid + 1u > LWM2M_ID_MAX ? LWM2M_ID_MAX : dev->iid + 1u);
+	if (dev->iid == ep->iid_hint)
+		ep->iid_hint = (uint16_t)(dev->iid + 1u > LWM2M_ID_MAX ? LWM2M_ID_MAX : dev->iid + 1u);
 	lwm2m_endpoint_objects_changed(ep);
 	ep_log(ep, LWM2M_LOG_DEBUG, "device '%s' added as /25/%u (prefix /%s)", device_id, dev->iid, prefix);
 	if (out)

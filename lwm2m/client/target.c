@@ -94,7 +94,7 @@ const struct lwm2m_endpoint_ops *fg_ops_of(const struct lwm2m_endpoint *ep, cons
 
 static int attach(struct lwm2m_target *t, struct lwm2m_endpoint *gw)
 {
-	int r = lwm2m_endpoint_add_device(gw, t->prefix, t->store, t->device_id, &t->dev);
+	int r = fg_device_add(gw, t->prefix, t->store, t->device_id, t->iid, &t->dev);
 
 	if (r < 0)
 		return r;
@@ -112,7 +112,7 @@ void fg_target_gateway_added(struct lwm2m_endpoint *gw)
 	for (struct lwm2m_target *t = c->tgts; t; t = t->next) {
 		int r;
 
-		if (!t->gateway || t->dev)
+		if (!t->gateway || t->dev || (t->host && strcmp(t->host, gw->name) != 0))
 			continue;
 		r = attach(t, gw);
 		if (r < 0)
@@ -183,7 +183,21 @@ static void target_free(struct lwm2m_target *t)
 		t->next->prev = t->prev;
 	free(t->prefix);
 	free(t->device_id);
+	free(t->host);
 	free(t);
+}
+
+/* The gateway endpoint a target goes on: the one it names, or the one
+ * added last. Gateway endpoints are few (the devices are not endpoints in
+ * gateway mode), so a walk is enough. */
+static struct lwm2m_endpoint *host_of(const struct lwm2m_target *t)
+{
+	if (!t->host)
+		return t->c->gw_ep;
+	for (struct lwm2m_endpoint *ep = t->c->eps; ep; ep = ep->next)
+		if (ep->gateway && !ep->removing && strcmp(ep->name, t->host) == 0)
+			return ep;
+	return NULL;
 }
 
 int lwm2m_target_add(struct lwm2m_client *c, const struct lwm2m_target_config *cfg, struct lwm2m_target **out)
@@ -211,12 +225,16 @@ int lwm2m_target_add(struct lwm2m_client *c, const struct lwm2m_target_config *c
 		c->tgts->prev = t;
 	c->tgts = t;
 	if (t->gateway) {
+		struct lwm2m_endpoint *gw;
+
 		t->prefix = strdup(cfg->prefix);
 		t->device_id = strdup(cfg->device_id);
-		if (!t->prefix || !t->device_id)
+		t->host = cfg->gateway ? strdup(cfg->gateway) : NULL;
+		t->iid = cfg->iid_fixed ? cfg->iid : -1;
+		if (!t->prefix || !t->device_id || (cfg->gateway && !t->host))
 			r = -ENOMEM;
-		else if (c->gw_ep)
-			r = attach(t, c->gw_ep);
+		else if ((gw = host_of(t)))
+			r = attach(t, gw);
 	} else {
 		struct lwm2m_endpoint_config ec = *cfg->endpoint;
 

@@ -337,6 +337,93 @@ static void targets_follow_the_mode(void **state)
 	sd_event_unref(ev);
 }
 
+/* Several gateway endpoints: a target names the one that hosts it and
+ * waits for an endpoint of that name (not another gateway endpoint), gets
+ * the Object 25 instance id it asks for (-EEXIST when taken), and learns
+ * its own gateway endpoint's state. */
+static void targets_on_named_gateways(void **state)
+{
+	static const struct lwm2m_target_ops ops = { .state = t_state };
+	struct lwm2m_registry *reg = lwm2m_registry_new();
+	struct lwm2m_store *s1 = lwm2m_store_new(reg), *s2 = lwm2m_store_new(reg), *ds = lwm2m_store_new(reg),
+			   *ds2 = lwm2m_store_new(reg);
+	struct lwm2m_client_config cc = { .target_mode = LWM2M_TARGETS_GATEWAY };
+	struct lwm2m_endpoint_config ec = { .name = "gw",
+					    .server_uri = "coap://127.0.0.1:9",
+					    .gateway = true };
+	struct tstate ts = { 0 };
+	struct lwm2m_target_config tc = { .prefix = "dev1",
+					  .device_id = "id1",
+					  .store = ds,
+					  .ops = &ops,
+					  .ud = &ts,
+					  .gateway = "gw-gw2",
+					  .iid_fixed = true,
+					  .iid = 7 };
+	struct lwm2m_value got;
+	struct lwm2m_target *t, *t2;
+	struct lwm2m_endpoint *gw, *gw2;
+	struct lwm2m_client *c;
+	sd_event *ev;
+
+	(void)state;
+	assert_int_equal(sd_event_new(&ev), 0);
+	assert_int_equal(lwm2m_client_new(ev, reg, &cc, &c), 0);
+	assert_int_equal(lwm2m_endpoint_add(c, &ec, s1, &gw), 0);
+
+	/* Another gateway endpoint is there: the target waits for its own. */
+	assert_int_equal(lwm2m_target_add(c, &tc, &t), 0);
+	assert_null(lwm2m_target_endpoint_name(t));
+	assert_false(lwm2m_store_has(s1, &LWM2M_PATH(25)));
+	assert_int_equal(ts.calls, 0);
+
+	ec.name = "gw-gw2";
+	assert_int_equal(lwm2m_endpoint_add(c, &ec, s2, &gw2), 0);
+	assert_int_equal(ts.calls, 1);
+	assert_string_equal(lwm2m_target_endpoint_name(t), "gw-gw2");
+	assert_int_equal(lwm2m_store_get(s2, &LWM2M_PATH(25, 7, 1), &got), 0);
+	assert_memory_equal(got.bytes.ptr, "dev1", 4);
+	assert_false(lwm2m_store_has(s2, &LWM2M_PATH(25, 0)));
+
+	/* The same instance id again: refused; another one: its place. */
+	tc.prefix = "dev2";
+	tc.store = ds2;
+	tc.ops = NULL;
+	assert_int_equal(lwm2m_target_add(c, &tc, &t2), -EEXIST);
+	tc.iid = 0;
+	assert_int_equal(lwm2m_target_add(c, &tc, &t2), 0);
+	assert_int_equal(lwm2m_store_get(s2, &LWM2M_PATH(25, 0, 1), &got), 0);
+	assert_memory_equal(got.bytes.ptr, "dev2", 4);
+	/* Without a fixed id: the lowest free one (1, after 0 and below 7). */
+	lwm2m_target_remove(t2);
+	tc.iid_fixed = false;
+	tc.gateway = "gw";
+	assert_int_equal(lwm2m_target_add(c, &tc, &t2), 0);
+	assert_string_equal(lwm2m_target_endpoint_name(t2), "gw");
+	assert_true(lwm2m_store_has(s1, &LWM2M_PATH(25, 0)));
+
+	/* Its gateway endpoint goes and comes back: it waits, then is back
+	 * in its place. */
+	lwm2m_endpoint_remove(gw2);
+	assert_null(lwm2m_target_endpoint_name(t));
+	lwm2m_store_free(s2);
+	s2 = lwm2m_store_new(reg);
+	ec.name = "gw-gw2";
+	assert_int_equal(lwm2m_endpoint_add(c, &ec, s2, &gw2), 0);
+	assert_string_equal(lwm2m_target_endpoint_name(t), "gw-gw2");
+	assert_true(lwm2m_store_has(s2, &LWM2M_PATH(25, 7)));
+
+	lwm2m_target_remove(t);
+	lwm2m_target_remove(t2);
+	lwm2m_client_free(c);
+	lwm2m_store_free(s1);
+	lwm2m_store_free(s2);
+	lwm2m_store_free(ds);
+	lwm2m_store_free(ds2);
+	lwm2m_registry_free(reg);
+	sd_event_unref(ev);
+}
+
 /* ---- the Update schedule ---------------------------------------------------- */
 
 /* The Update after a registration at now: lifetime minus a margin (a
@@ -376,9 +463,13 @@ static void update_schedule(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(heap_is_ordered), cmocka_unit_test(heap_index_tracks_position),
-		cmocka_unit_test(links),           cmocka_unit_test(exec_args),
-		cmocka_unit_test(errno_codes),     cmocka_unit_test(targets_follow_the_mode),
+		cmocka_unit_test(heap_is_ordered),
+		cmocka_unit_test(heap_index_tracks_position),
+		cmocka_unit_test(links),
+		cmocka_unit_test(exec_args),
+		cmocka_unit_test(errno_codes),
+		cmocka_unit_test(targets_follow_the_mode),
+		cmocka_unit_test(targets_on_named_gateways),
 		cmocka_unit_test(update_schedule),
 	};
 
