@@ -58,6 +58,14 @@ bool device_for_bridge(const struct mapping_point *pt)
 	return pt->from == MAPPING_FROM_SOURCE || pt->write || pt->executable;
 }
 
+const char device_fp_discovered[] = "(discovered)";
+
+void device_fp_free(const char *fp)
+{
+	if (fp != device_fp_discovered)
+		free((char *)fp); /* ours: made by reload_device_fingerprint() */
+}
+
 struct dev *device_free(struct dev *d)
 {
 	if (!d)
@@ -73,9 +81,7 @@ struct dev *device_free(struct dev *d)
 	target_stop(d);
 	lwm2m_store_free(d->store);
 	reg_gen_unref(d->r, d->gen);
-	free(d->name);
-	free(d->endpoint);
-	free(d->fingerprint);
+	device_fp_free(d->fingerprint);
 	free(d->handles);
 	free(d->pt_sample);
 	free(d->hint);
@@ -130,10 +136,17 @@ int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg
 {
 	const struct gw_config *c = g->config;
 	char ep[256];
+	size_t nl, el;
 	struct dev *d;
 	int e;
 
-	d = calloc(1, sizeof(*d));
+	if (target_name(c, cfg, ep, sizeof(ep)) < 0)
+		return -ENAMETOOLONG;
+	nl = strlen(cfg->name) + 1;
+	el = strlen(ep) + 1;
+	/* Its name and endpoint in the same block: two allocations fewer a
+	 * device (~64 bytes with their headers). */
+	d = calloc(1, sizeof(*d) + nl + el);
 	if (!d)
 		return -ENOMEM;
 	d->r = r;
@@ -141,16 +154,12 @@ int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg
 	d->cfg = cfg;
 	d->order = order;
 	d->profile = profile;
-	if (target_name(c, cfg, ep, sizeof(ep)) < 0) {
-		device_free(d);
-		return -ENAMETOOLONG;
-	}
-	d->name = strdup(cfg->name);
-	d->endpoint = strdup(ep);
+	d->name = memcpy(d->strs, cfg->name, nl);
+	d->endpoint = memcpy(d->strs + nl, ep, el);
 	d->fingerprint = reload_device_fingerprint(c, cfg, d->profile, ep);
 	d->store = lwm2m_store_new(r->objects);
 	d->handles = calloc(mapping_profile_npoints(profile) + 1, sizeof(*d->handles));
-	if (!d->name || !d->endpoint || !d->fingerprint || !d->store || !d->handles) {
+	if (!d->fingerprint || !d->store || !d->handles) {
 		device_free(d);
 		return -ENOMEM;
 	}

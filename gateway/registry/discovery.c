@@ -117,11 +117,11 @@ static int discover_with(struct gw_registry *r, const struct gw_bridge *cb, cons
 	}
 	d->disc = ds;
 	d->gp = gp;
-	free(d->fingerprint);
+	device_fp_free(d->fingerprint);
 	/* Never equal to a configured device's: one of that name replaces it. */
-	d->fingerprint = strdup("(discovered)");
+	d->fingerprint = device_fp_discovered;
 	r->starting = d;
-	e = d->fingerprint ? device_start(d) : -ENOMEM;
+	e = device_start(d);
 	r->starting = NULL;
 	if (e < 0) {
 		log_device_error_errno(DEV_LOG(d), e, "discovered by bridge %s, not started: %m", cb->name);
@@ -182,7 +182,7 @@ static int reprofile(struct gw_registry *r, struct dev *d, const char *name, con
 	nd->gp = gp;
 	nd->disc = d->disc;
 	d->disc = NULL;
-	free(nd->fingerprint);
+	device_fp_free(nd->fingerprint);
 	nd->fingerprint = d->fingerprint; /* a reload compares with the configuration's */
 	d->fingerprint = NULL;
 	device_unlink(r, d);

@@ -99,7 +99,11 @@ struct dev {
 	struct gen *gen; /* the configuration the device was built from */
 	const struct gw_device *cfg;
 	const struct mapping_profile *profile;
-	char *name, *endpoint, *fingerprint;
+	/* name and endpoint point into strs (one allocation with the struct);
+	 * fingerprint is reload_device_fingerprint()'s or device_fp_discovered
+	 * (freed by device_fp_free()). */
+	const char *name, *endpoint;
+	const char *fingerprint;
 	struct lwm2m_store *store;
 	struct target tgt;
 	int state;                     /* enum lwm2m_ep_state, or STATE_RESOLVING */
@@ -116,7 +120,13 @@ struct dev {
 	struct genprof *gp; /* its profile when a bridge generated it (a reference), else NULL */
 	bool obs_dirty;     /* its observations changed: tell the bridge (on_obs_defer) */
 	uint64_t *hint;     /* per profile point: the period last given to kind->observed; NULL: none */
+	char strs[];
 };
+
+/* The fingerprint of every discovered device (never equal to a configured
+ * device's): one constant, not a copy per device. */
+extern const char device_fp_discovered[];
+void device_fp_free(const char *fp);
 
 /* The device logger's view of d (log_device_*() of common/log.h): its
  * lines carry DEVICE=, BRIDGE= and ENDPOINT= in the journal. */
