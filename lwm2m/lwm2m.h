@@ -376,6 +376,12 @@ int lwm2m_store_set(struct lwm2m_store *s, const struct lwm2m_path *p, const str
  * time (lwm2m_store_set, server writes) has none. */
 int lwm2m_store_set_at(struct lwm2m_store *s, const struct lwm2m_path *p, const struct lwm2m_value *v,
 		       double time);
+/* lwm2m_store_set() of a value whose bytes (String, Opaque, Corelnk) the
+ * store keeps a pointer to instead of a copy: they must stay unchanged
+ * while the value is in s (until it is set again, unset, or s freed).
+ * For constants that outlive the store (a profile's). Other types, and
+ * bytes the conversion to the defined type replaced, are copied. */
+int lwm2m_store_set_borrowed(struct lwm2m_store *s, const struct lwm2m_path *p, const struct lwm2m_value *v);
 /* Remove a resource or resource instance value. -ENOENT when absent. */
 int lwm2m_store_unset(struct lwm2m_store *s, const struct lwm2m_path *p);
 /* Get one value; byte values point into the store and stay valid until the

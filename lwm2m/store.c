@@ -15,6 +15,13 @@
  * chunk is 32 bytes, so a device with six short strings (manufacturer,
  * model, serial, firmware...) would pay ~200 bytes of chunk overhead alone
  * and scatter its data over the heap. In one buffer they cost their length.
+ * A value set with lwm2m_store_set_borrowed() is not copied at all: the
+ * store points at the caller's bytes (a profile's constants, the same in
+ * every device of the profile: ~80 bytes a device otherwise). Such a value
+ * is marked BORROWED in its type and keeps its pointer in the union and
+ * its length where the time would be (it has none); any later change of
+ * it makes it an ordinary value again.
+ *
  * The price is garbage when a value grows (it is appended, the old bytes
  * become dead; a value that keeps or shrinks its length is rewritten in
  * place): once dead bytes are more than half the buffer the live ones are
@@ -31,7 +38,8 @@
 
 #include "lwm2m/lwm2m.h"
 
-#define NO_RIID 0xFFFFu
+#define NO_RIID  0xFFFFu
+#define BORROWED 0x80u /* in sval.type: bytes not ours (lwm2m_store_set_borrowed) */
 
 struct sinst {
 	const struct lwm2m_objdef *def;
@@ -51,6 +59,7 @@ struct sval {
 		struct {
 			uint32_t off, len;
 		} bytes;
+		const uint8_t *borrowed; /* its length in sec */
 	} v;
 	uint8_t type;
 	/* When the value was measured (lwm2m_store_set_at), in the padding
@@ -71,6 +80,11 @@ struct lwm2m_store {
 };
 
 /* ---- helpers ------------------------------------------------------------ */
+
+static bool is_borrowed(const struct sval *v)
+{
+	return v->type & BORROWED;
+}
 
 static bool is_bytes(uint8_t t)
 {
@@ -236,7 +250,7 @@ static bool inside_bytes(const struct lwm2m_store *s, const void *p, uint32_t *o
 
 static void drop_bytes(struct lwm2m_store *s, const struct sval *v)
 {
-	if (is_bytes(v->type))
+	if (is_bytes(v->type) && !is_borrowed(v))
 		s->bdead += v->v.bytes.len;
 }
 
@@ -256,7 +270,7 @@ static void maybe_compact(struct lwm2m_store *s)
 	}
 	for (uint32_t i = 0; i < s->nval; i++) {
 		struct sval *v = &s->val[i];
-		if (!is_bytes(v->type) || v->v.bytes.len == 0)
+		if (!is_bytes(v->type) || is_borrowed(v) || v->v.bytes.len == 0)
 			continue;
 		memcpy(nb + o, s->bytes + v->v.bytes.off, v->v.bytes.len);
 		v->v.bytes.off = o;
@@ -271,6 +285,11 @@ static void maybe_compact(struct lwm2m_store *s)
 
 static void val_to_value(const struct lwm2m_store *s, const struct sval *sv, struct lwm2m_value *out)
 {
+	if (is_borrowed(sv)) {
+		*out = (struct lwm2m_value){ .type = sv->type & ~BORROWED,
+					     .bytes = { sv->v.borrowed, sv->sec } };
+		return;
+	}
 	*out = (struct lwm2m_value){ .type = sv->type };
 	switch (sv->type) {
 	case LWM2M_TYPE_STRING:
@@ -492,13 +511,27 @@ bool lwm2m_store_has(const struct lwm2m_store *s, const struct lwm2m_path *p)
 	}
 }
 
+static int set_value(struct lwm2m_store *s, const struct lwm2m_path *p, const struct lwm2m_value *v,
+		     double time, bool borrow);
+
 int lwm2m_store_set(struct lwm2m_store *s, const struct lwm2m_path *p, const struct lwm2m_value *v)
 {
-	return lwm2m_store_set_at(s, p, v, 0);
+	return set_value(s, p, v, 0, false);
 }
 
 int lwm2m_store_set_at(struct lwm2m_store *s, const struct lwm2m_path *p, const struct lwm2m_value *v,
 		       double time)
+{
+	return set_value(s, p, v, time, false);
+}
+
+int lwm2m_store_set_borrowed(struct lwm2m_store *s, const struct lwm2m_path *p, const struct lwm2m_value *v)
+{
+	return set_value(s, p, v, 0, true);
+}
+
+static int set_value(struct lwm2m_store *s, const struct lwm2m_path *p, const struct lwm2m_value *v,
+		     double time, bool borrow)
 {
 	const struct lwm2m_resdef *rd;
 	struct lwm2m_value cv;
@@ -522,11 +555,18 @@ int lwm2m_store_set_at(struct lwm2m_store *s, const struct lwm2m_path *p, const 
 	found = i < s->nval && key_of(&s->val[i]) == key;
 	if (!found && reserve_val(s, (uint64_t)s->nval + 1, false) < 0)
 		return -ENOMEM;
+	/* Only the caller's own bytes can be borrowed: not a conversion's,
+	 * not ours. */
+	borrow = borrow && is_bytes(cv.type) && cv.bytes.len > 0 && cv.bytes.ptr == v->bytes.ptr &&
+		 !inside_bytes(s, cv.bytes.ptr, &src_off);
 
-	if (is_bytes(cv.type) && cv.bytes.len > 0) {
+	if (borrow) {
+		if (found)
+			drop_bytes(s, &s->val[i]);
+	} else if (is_bytes(cv.type) && cv.bytes.len > 0) {
 		uint32_t len = (uint32_t)cv.bytes.len;
 		src_inside = inside_bytes(s, cv.bytes.ptr, &src_off);
-		if (found && s->val[i].v.bytes.len >= len) {
+		if (found && !is_borrowed(&s->val[i]) && s->val[i].v.bytes.len >= len) {
 			/* Same length or shorter: rewrite in place. */
 			off = s->val[i].v.bytes.off;
 			memmove(s->bytes + off, cv.bytes.ptr, len);
@@ -554,11 +594,15 @@ int lwm2m_store_set_at(struct lwm2m_store *s, const struct lwm2m_path *p, const 
 	sv->rid = p->id[2];
 	sv->riid = riid;
 	value_to_val(&cv, sv);
-	if (is_bytes(cv.type)) {
+	if (borrow) {
+		sv->type |= BORROWED;
+		sv->v.borrowed = cv.bytes.ptr;
+		sv->sec = (uint32_t)cv.bytes.len;
+	} else if (is_bytes(cv.type)) {
 		sv->v.bytes.off = cv.bytes.len ? off : 0;
 		sv->v.bytes.len = (uint32_t)cv.bytes.len;
 	}
-	if (time >= 1.0 && time < 4294967296.0) {
+	if (!borrow && time >= 1.0 && time < 4294967296.0) {
 		uint64_t ms = (uint64_t)(time * 1000.0 + 0.5);
 		sv->sec = (uint32_t)(ms / 1000u);
 		sv->ms = (uint16_t)(ms % 1000u);
@@ -653,7 +697,7 @@ int lwm2m_store_read(const struct lwm2m_store *s, const struct lwm2m_path *p, st
 		rec->path = sv->riid == NO_RIID ? LWM2M_PATH(sv->oid, sv->iid, sv->rid)
 						: LWM2M_PATH(sv->oid, sv->iid, sv->rid, sv->riid);
 		rec->value = v;
-		if (sv->sec) {
+		if (sv->sec && !is_borrowed(sv)) {
 			rec->has_time = true;
 			rec->time = (double)sv->sec + sv->ms / 1000.0;
 		}
