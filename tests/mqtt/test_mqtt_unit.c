@@ -638,7 +638,7 @@ static void test_index(void **state)
 		assert_int_equal(mqtt_index_add(&x, &v[i]), 0);
 	}
 	assert_int_equal(x.count, N);
-	assert_true(x.nbucket >= N); /* grew with its nodes */
+	assert_true(x.nbucket >= N / 4); /* grew with its nodes */
 	for (int k = 0; k < KEYS; k++) {
 		char key[16];
 		int last = -1, found = 0;
