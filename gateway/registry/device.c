@@ -136,17 +136,17 @@ int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg
 {
 	const struct gw_config *c = g->config;
 	char ep[256];
-	size_t nl, el;
+	size_t el;
 	struct dev *d;
 	int e;
 
 	if (target_name(c, cfg, ep, sizeof(ep)) < 0)
 		return -ENAMETOOLONG;
-	nl = strlen(cfg->name) + 1;
 	el = strlen(ep) + 1;
-	/* Its name and endpoint in the same block: two allocations fewer a
-	 * device (~64 bytes with their headers). */
-	d = calloc(1, sizeof(*d) + nl + el);
+	/* Its endpoint in the same block (an allocation fewer a device); its
+	 * name is its configuration's, which outlives it (d->gen holds the
+	 * configuration, d->disc a discovered device's). */
+	d = calloc(1, sizeof(*d) + el);
 	if (!d)
 		return -ENOMEM;
 	d->r = r;
@@ -154,8 +154,8 @@ int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg
 	d->cfg = cfg;
 	d->order = order;
 	d->profile = profile;
-	d->name = memcpy(d->strs, cfg->name, nl);
-	d->endpoint = memcpy(d->strs + nl, ep, el);
+	d->name = cfg->name;
+	d->endpoint = memcpy(d->strs, ep, el);
 	d->fingerprint = reload_device_fingerprint(c, cfg, d->profile, ep);
 	d->store = lwm2m_store_new(r->objects);
 	d->handles = calloc(mapping_profile_npoints(profile) + 1, sizeof(*d->handles));

@@ -99,9 +99,9 @@ struct dev {
 	struct gen *gen; /* the configuration the device was built from */
 	const struct gw_device *cfg;
 	const struct mapping_profile *profile;
-	/* name and endpoint point into strs (one allocation with the struct);
-	 * fingerprint is reload_device_fingerprint()'s or device_fp_discovered
-	 * (freed by device_fp_free()). */
+	/* name is cfg->name, endpoint points into strs (one allocation with
+	 * the struct); fingerprint is reload_device_fingerprint()'s or
+	 * device_fp_discovered (freed by device_fp_free()). */
 	const char *name, *endpoint;
 	const char *fingerprint;
 	struct lwm2m_store *store;
