@@ -65,18 +65,26 @@ static void ad_obs_changed(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_dev
 }
 
 /* Only the operations the target has: a NULL one keeps its meaning
- * (write to the store, 4.05 for execute, answer reads from the store). */
-static void adapter_init(struct lwm2m_target *t)
-{
-	const struct lwm2m_target_ops *o = t->ops;
+ * (write to the store, 4.05 for execute, answer reads from the store).
+ * One constant table per combination, not a copy in every target (64
+ * bytes each, thousands of targets). */
+enum { AD_W = 1, AD_X = 2, AD_R = 4, AD_S = 8, AD_O = 16 };
+#define AD(m)                                                                                 \
+	{                                                                                     \
+		.write = (m)&AD_W ? ad_write : NULL, .execute = (m)&AD_X ? ad_execute : NULL, \
+		.read = (m)&AD_R ? ad_read : NULL, .state = (m)&AD_S ? ad_state : NULL,       \
+		.observations_changed = (m)&AD_O ? ad_obs_changed : NULL                      \
+	}
+#define AD4(m) AD(m), AD((m) + 1), AD((m) + 2), AD((m) + 3)
+static const struct lwm2m_endpoint_ops adapters[32] = { AD4(0),  AD4(4),  AD4(8),  AD4(12),
+							AD4(16), AD4(20), AD4(24), AD4(28) };
 
+static const struct lwm2m_endpoint_ops *adapter_of(const struct lwm2m_target_ops *o)
+{
 	if (!o)
-		return;
-	t->adapter.write = o->write ? ad_write : NULL;
-	t->adapter.execute = o->execute ? ad_execute : NULL;
-	t->adapter.read = o->read ? ad_read : NULL;
-	t->adapter.state = o->state ? ad_state : NULL;
-	t->adapter.observations_changed = o->observations_changed ? ad_obs_changed : NULL;
+		return NULL;
+	return &adapters[(o->write ? AD_W : 0) | (o->execute ? AD_X : 0) | (o->read ? AD_R : 0) |
+			 (o->state ? AD_S : 0) | (o->observations_changed ? AD_O : 0)];
 }
 
 const struct lwm2m_endpoint_ops *fg_ops_of(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev,
@@ -84,7 +92,7 @@ const struct lwm2m_endpoint_ops *fg_ops_of(const struct lwm2m_endpoint *ep, cons
 {
 	if (dev && dev->tgt) {
 		*ud = dev->tgt;
-		return dev->tgt->ops ? &dev->tgt->adapter : NULL;
+		return dev->tgt->adapter;
 	}
 	*ud = ep->ops_ud;
 	return ep->ops;
@@ -181,14 +189,14 @@ static void target_free(struct lwm2m_target *t)
 		c->tgts = t->next;
 	if (t->next)
 		t->next->prev = t->prev;
-	free(t->prefix);
-	free(t->device_id);
 	free(t);
 }
 
 int lwm2m_target_add(struct lwm2m_client *c, const struct lwm2m_target_config *cfg, struct lwm2m_target **out)
 {
 	struct lwm2m_target *t;
+	size_t pl = 0, il = 0;
+	bool gateway;
 	int r = 0;
 
 	if (!c || !cfg || !cfg->store || !out)
@@ -197,30 +205,34 @@ int lwm2m_target_add(struct lwm2m_client *c, const struct lwm2m_target_config *c
 		return -EAGAIN;
 	if (c->cfg.target_mode == LWM2M_TARGETS_GATEWAY && (!cfg->prefix || !cfg->device_id))
 		return -EINVAL;
-	t = calloc(1, sizeof(*t));
+	gateway = c->cfg.target_mode == LWM2M_TARGETS_GATEWAY;
+	if (gateway) {
+		pl = strlen(cfg->prefix) + 1;
+		il = strlen(cfg->device_id) + 1;
+	}
+	/* Gateway mode: the prefix and device id in the same block. */
+	t = calloc(1, sizeof(*t) + pl + il);
 	if (!t)
 		return -ENOMEM;
 	t->c = c;
 	t->ops = cfg->ops;
 	t->ud = cfg->ud;
 	t->store = cfg->store;
-	t->gateway = c->cfg.target_mode == LWM2M_TARGETS_GATEWAY;
-	adapter_init(t);
+	t->gateway = gateway;
+	t->adapter = adapter_of(t->ops);
 	t->next = c->tgts;
 	if (c->tgts)
 		c->tgts->prev = t;
 	c->tgts = t;
 	if (t->gateway) {
-		t->prefix = strdup(cfg->prefix);
-		t->device_id = strdup(cfg->device_id);
-		if (!t->prefix || !t->device_id)
-			r = -ENOMEM;
-		else if (c->gw_ep)
+		t->prefix = memcpy(t->strs, cfg->prefix, pl);
+		t->device_id = memcpy(t->strs + pl, cfg->device_id, il);
+		if (c->gw_ep)
 			r = attach(t, c->gw_ep);
 	} else {
 		struct lwm2m_endpoint_config ec = *cfg->endpoint;
 
-		ec.ops = t->ops ? &t->adapter : NULL;
+		ec.ops = t->adapter;
 		ec.ops_ud = t;
 		ec.gateway = false;
 		r = lwm2m_endpoint_add(c, &ec, cfg->store, &t->ep);
