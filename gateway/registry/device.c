@@ -82,7 +82,6 @@ struct dev *device_free(struct dev *d)
 	lwm2m_store_free(d->store);
 	reg_gen_unref(d->r, d->gen);
 	device_fp_free(d->fingerprint);
-	free(d->handles);
 	free(d->pt_sample);
 	free(d->hint);
 	genprof_unref(d->r->genprofs, d->gp);
@@ -136,17 +135,17 @@ int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg
 {
 	const struct gw_config *c = g->config;
 	char ep[256];
-	size_t el;
+	size_t el, nh = mapping_profile_npoints(profile) + 1;
 	struct dev *d;
 	int e;
 
 	if (target_name(c, cfg, ep, sizeof(ep)) < 0)
 		return -ENAMETOOLONG;
 	el = strlen(ep) + 1;
-	/* Its endpoint in the same block (an allocation fewer a device); its
-	 * name is its configuration's, which outlives it (d->gen holds the
-	 * configuration, d->disc a discovered device's). */
-	d = calloc(1, sizeof(*d) + el);
+	/* Its handles and endpoint in the same block (two allocations fewer
+	 * a device); its name is its configuration's, which outlives it
+	 * (d->gen holds the configuration, d->disc a discovered device's). */
+	d = calloc(1, sizeof(*d) + nh * sizeof(*d->handles) + el);
 	if (!d)
 		return -ENOMEM;
 	d->r = r;
@@ -155,11 +154,11 @@ int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg
 	d->order = order;
 	d->profile = profile;
 	d->name = cfg->name;
-	d->endpoint = memcpy(d->strs, ep, el);
+	d->handles = d->tail;
+	d->endpoint = memcpy(&d->tail[nh], ep, el);
 	d->fingerprint = reload_device_fingerprint(c, cfg, d->profile, ep);
 	d->store = lwm2m_store_new(r->objects);
-	d->handles = calloc(mapping_profile_npoints(profile) + 1, sizeof(*d->handles));
-	if (!d->fingerprint || !d->store || !d->handles) {
+	if (!d->fingerprint || !d->store) {
 		device_free(d);
 		return -ENOMEM;
 	}

@@ -48,24 +48,23 @@ static const char *put(char **at, const char *s)
 /* The configuration entry a discovered device would have had. */
 static struct disc *disc_new(const char *bridge, const char *device, const char *profile, const char *address)
 {
-	size_t n = strlen(device) + strlen(bridge) + strlen(profile) + strlen(address) + 4;
+	bool same = strcmp(address, device) == 0;
+	size_t n = strlen(device) + strlen(bridge) + strlen(profile) + (same ? 0 : strlen(address) + 1) + 3;
 	struct disc *ds = calloc(1, sizeof(*ds) + n);
+	const char *name, *addr;
 	char *at;
 
 	if (!ds)
 		return NULL;
 	at = ds->text;
-	ds->name = put(&at, device);
-	ds->bridge = put(&at, bridge);
-	ds->profile = put(&at, profile);
-	ds->address_text = put(&at, address);
-	ds->address =
-		(struct ynode){ .kind = YNODE_SCALAR,
-				.file = "(discovered)",
-				.scalar = { .str = ds->address_text, .len = strlen(ds->address_text) } };
-	ds->cfg = (struct gw_device){
-		.name = ds->name, .bridge = ds->bridge, .address = &ds->address, .profile = ds->profile
-	};
+	name = put(&at, device);
+	ds->cfg =
+		(struct gw_device){ .name = name, .bridge = put(&at, bridge), .profile = put(&at, profile) };
+	addr = same ? name : put(&at, address);
+	ds->address = (struct ynode){ .kind = YNODE_SCALAR,
+				      .file = "(discovered)",
+				      .scalar = { .str = addr, .len = strlen(addr) } };
+	ds->cfg.address = &ds->address;
 	return ds;
 }
 

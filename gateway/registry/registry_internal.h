@@ -81,9 +81,10 @@ struct target {
 struct disc {
 	struct gw_device cfg;
 	struct ynode address;
-	/* Into text[], the one allocation with the struct (disc_new(): five
-	 * chunks were ~100 bytes of malloc overhead a discovered device). */
-	const char *name, *bridge, *profile, *address_text;
+	/* cfg's name, bridge, profile and the address's text, the one
+	 * allocation with the struct (disc_new(): five chunks were ~100 bytes
+	 * of malloc overhead a discovered device); an address equal to the
+	 * name (zigbee2mqtt's) is the name's copy. */
 	char text[];
 };
 
@@ -99,9 +100,10 @@ struct dev {
 	struct gen *gen; /* the configuration the device was built from */
 	const struct gw_device *cfg;
 	const struct mapping_profile *profile;
-	/* name is cfg->name, endpoint points into strs (one allocation with
-	 * the struct); fingerprint is reload_device_fingerprint()'s or
-	 * device_fp_discovered (freed by device_fp_free()). */
+	/* name is cfg->name, endpoint follows handles in tail (one
+	 * allocation with the struct); fingerprint is
+	 * reload_device_fingerprint()'s or device_fp_discovered (freed by
+	 * device_fp_free()). */
 	const char *name, *endpoint;
 	const char *fingerprint;
 	struct lwm2m_store *store;
@@ -109,18 +111,18 @@ struct dev {
 	int state;                     /* enum lwm2m_ep_state, or STATE_RESOLVING */
 	int presence;                  /* 0 reachable, else -errno */
 	uint64_t last_sample;          /* CLOCK_MONOTONIC usec, 0: never */
-	struct bridge_handle *handles; /* per profile point, by index */
+	struct bridge_handle *handles; /* per profile point, by index: in tail */
 	/* The same per profile point (by index) when the profile has a
 	 * max_age (fanout_read() needs it), else NULL. */
 	uint64_t *pt_sample;
 	uint64_t samples, errors, unreachable, reg_failures;
 	size_t order;       /* position in the configuration */
 	bool keep;          /* reload bookkeeping */
+	bool obs_dirty;     /* its observations changed: tell the bridge (on_obs_defer) */
 	struct disc *disc;  /* a discovered device's made-up configuration, NULL when configured */
 	struct genprof *gp; /* its profile when a bridge generated it (a reference), else NULL */
-	bool obs_dirty;     /* its observations changed: tell the bridge (on_obs_defer) */
 	uint64_t *hint;     /* per profile point: the period last given to kind->observed; NULL: none */
-	char strs[];
+	struct bridge_handle tail[]; /* the handles, then the endpoint's name */
 };
 
 /* The fingerprint of every discovered device (never equal to a configured
