@@ -67,10 +67,10 @@ struct dev {
 	 * end of the struct: one allocation a device. */
 	uint8_t nbind;
 	bool discovered;
-	bool stale;      /* not heard for unreachable_after */
-	uint8_t offline; /* bit i: availability topic i said offline */
-	uint64_t heard;  /* CLOCK_MONOTONIC of its last message (0: not yet counted) */
-	unsigned npoints;
+	bool stale;       /* not heard for unreachable_after */
+	uint8_t offline;  /* bit i: availability topic i said offline */
+	unsigned npoints; /* beside the bytes above: no padding */
+	uint64_t heard;   /* CLOCK_MONOTONIC of its last message (0: not yet counted) */
 	/* Per message on its topics: rx every one, bad those that could not
 	 * be read at all (not JSON, larger than max_payload, empty text).
 	 * Per value: value_err one that did not decode (not a value, too
