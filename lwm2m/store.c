@@ -77,6 +77,10 @@ struct lwm2m_store {
 	uint32_t nval, capval;
 	uint8_t *bytes;
 	uint32_t blen, bcap, bdead; /* bdead: bytes in bytes[0..blen) no value uses */
+	/* lwm2m_store_new_sized(): the arrays are in the struct's block
+	 * (block bytes in all) until they outgrow it. */
+	uint32_t block;
+	bool inst_inline, val_inline;
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -190,9 +194,13 @@ static int reserve_inst(struct lwm2m_store *s, uint64_t need, bool exact)
 	if (need > UINT32_MAX)
 		return -ENOMEM;
 	uint32_t c = exact ? (uint32_t)need : grown(s->capinst, need, 2);
-	struct sinst *v = realloc(s->inst, (size_t)c * sizeof(*v));
+	struct sinst *v =
+		s->inst_inline ? malloc((size_t)c * sizeof(*v)) : realloc(s->inst, (size_t)c * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
+	if (s->inst_inline)
+		memcpy(v, s->inst, (size_t)s->ninst * sizeof(*v));
+	s->inst_inline = false;
 	s->inst = v;
 	s->capinst = c;
 	return 0;
@@ -205,9 +213,13 @@ static int reserve_val(struct lwm2m_store *s, uint64_t need, bool exact)
 	if (need > UINT32_MAX)
 		return -ENOMEM;
 	uint32_t c = exact ? (uint32_t)need : grown(s->capval, need, 4);
-	struct sval *v = realloc(s->val, (size_t)c * sizeof(*v));
+	struct sval *v =
+		s->val_inline ? malloc((size_t)c * sizeof(*v)) : realloc(s->val, (size_t)c * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
+	if (s->val_inline)
+		memcpy(v, s->val, (size_t)s->nval * sizeof(*v));
+	s->val_inline = false;
 	s->val = v;
 	s->capval = c;
 	return 0;
@@ -418,13 +430,33 @@ static int check_range(const struct lwm2m_resdef *rd, const struct lwm2m_value *
 
 struct lwm2m_store *lwm2m_store_new(const struct lwm2m_registry *reg)
 {
-	struct lwm2m_store *s;
+	return lwm2m_store_new_sized(reg, 0, 0);
+}
 
-	if (!reg)
+struct lwm2m_store *lwm2m_store_new_sized(const struct lwm2m_registry *reg, size_t ninst, size_t nval)
+{
+	struct lwm2m_store *s;
+	size_t block;
+
+	if (!reg || ninst > UINT16_MAX * 4u || nval > UINT16_MAX * 64u)
 		return NULL;
-	s = calloc(1, sizeof(*s));
-	if (s)
-		s->reg = reg;
+	/* Values first: both arrays need 8-byte alignment, the struct has it. */
+	block = sizeof(*s) + nval * sizeof(struct sval) + ninst * sizeof(struct sinst);
+	s = calloc(1, block);
+	if (!s)
+		return NULL;
+	s->reg = reg;
+	s->block = (uint32_t)block;
+	if (nval) {
+		s->val = (struct sval *)(s + 1);
+		s->capval = (uint32_t)nval;
+		s->val_inline = true;
+	}
+	if (ninst) {
+		s->inst = (struct sinst *)((struct sval *)(s + 1) + nval);
+		s->capinst = (uint32_t)ninst;
+		s->inst_inline = true;
+	}
 	return s;
 }
 
@@ -432,8 +464,10 @@ struct lwm2m_store *lwm2m_store_free(struct lwm2m_store *s)
 {
 	if (!s)
 		return NULL;
-	free(s->inst);
-	free(s->val);
+	if (!s->inst_inline)
+		free(s->inst);
+	if (!s->val_inline)
+		free(s->val);
 	free(s->bytes);
 	free(s);
 	return NULL;
@@ -924,10 +958,10 @@ size_t lwm2m_store_memory(const struct lwm2m_store *s)
 
 	if (!s)
 		return 0;
-	m = chunk(sizeof(*s));
-	if (s->capinst)
+	m = chunk(s->block);
+	if (s->capinst && !s->inst_inline)
 		m += chunk((size_t)s->capinst * sizeof(*s->inst));
-	if (s->capval)
+	if (s->capval && !s->val_inline)
 		m += chunk((size_t)s->capval * sizeof(*s->val));
 	if (s->bcap)
 		m += chunk(s->bcap);

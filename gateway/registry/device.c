@@ -130,6 +130,24 @@ int device_start(struct dev *d)
 	return target_start(d);
 }
 
+/* Room for the profile's instances and /3/0, a value per point and
+ * /3/0/11/0 (device_new()), no more, in the store's own block: the
+ * store's growth slack would be ~100 bytes a device, growing from the
+ * profile's exact size leaves holes in the heap, and separate arrays are
+ * two more allocations a device. */
+static struct lwm2m_store *store_new(struct gw_registry *r, const struct mapping_profile *p)
+{
+	size_t ninst = mapping_profile_ninstances(p) + 1;
+
+	for (size_t i = 0; i < mapping_profile_ninstances(p); i++) {
+		struct lwm2m_path ip = mapping_profile_instance(p, i);
+
+		if (ip.id[0] == 3 && ip.id[1] == 0)
+			ninst--;
+	}
+	return lwm2m_store_new_sized(r->objects, ninst, mapping_profile_npoints(p) + 1);
+}
+
 int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg,
 	       const struct mapping_profile *profile, size_t order, struct dev **out)
 {
@@ -157,7 +175,7 @@ int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg
 	d->handles = d->tail;
 	d->endpoint = memcpy(&d->tail[nh], ep, el);
 	d->fingerprint = reload_device_fingerprint(c, cfg, d->profile, ep);
-	d->store = lwm2m_store_new(r->objects);
+	d->store = store_new(r, profile);
 	if (!d->fingerprint || !d->store) {
 		device_free(d);
 		return -ENOMEM;
@@ -171,12 +189,7 @@ int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg
 			return -ENOMEM;
 		}
 	}
-	/* Room for a value per point and /3/0/11/0 (below), no more: the
-	 * store's growth slack would be ~100 bytes a device, and growing from
-	 * the profile's exact size leaves holes in the heap. */
-	e = lwm2m_store_reserve(d->store, 0, mapping_profile_npoints(profile) + 1);
-	if (e >= 0)
-		e = mapping_instantiate(d->profile, d->store, device_var, d);
+	e = mapping_instantiate(d->profile, d->store, device_var, d);
 	if (e < 0) {
 		log_device_error_errno(DEV_LOG(d), e, "cannot instantiate profile '%s': %m", cfg->profile);
 		device_free(d);

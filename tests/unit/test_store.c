@@ -797,6 +797,39 @@ static void test_borrowed(void **state)
 	assert_int_equal(lwm2m_store_unset(s, &LWM2M_PATH(3, 0, 15)), 0);
 }
 
+/* A store made with room for its arrays is one block: filling them to
+ * that room allocates nothing more; outgrowing it moves them out, intact. */
+static void test_new_sized(void **state)
+{
+	struct fix *f = *state;
+	struct lwm2m_store *s = lwm2m_store_new_sized(f->reg, 2, 3), *e = lwm2m_store_new(f->reg);
+	size_t m;
+
+	assert_non_null(s);
+	assert_null(lwm2m_store_new_sized(NULL, 1, 1));
+	/* One chunk, against three for the same arrays made separately. */
+	assert_int_equal(lwm2m_store_reserve(e, 2, 3), 0);
+	m = lwm2m_store_memory(s);
+	assert_true(m < lwm2m_store_memory(e));
+	lwm2m_store_free(e);
+	assert_int_equal(lwm2m_store_add_instance(s, 3303, 0), 0);
+	assert_int_equal(lwm2m_store_add_instance(s, 3303, 1), 0);
+	assert_int_equal(set(s, LWM2M_PATH(3303, 0, 5700), vflt(1.5)), 0);
+	assert_int_equal(set(s, LWM2M_PATH(3303, 1, 5700), vflt(2.5)), 0);
+	assert_int_equal(set(s, LWM2M_PATH(3303, 0, 5601), vflt(0.5)), 0);
+	assert_int_equal(lwm2m_store_memory(s), m);
+	/* Beyond: moved out, every value still there. */
+	assert_int_equal(lwm2m_store_add_instance(s, 3303, 2), 0);
+	assert_int_equal(set(s, LWM2M_PATH(3303, 2, 5700), vflt(3.5)), 0);
+	assert_true(lwm2m_store_memory(s) > m);
+	assert_true(get(s, LWM2M_PATH(3303, 0, 5700)).f == 1.5);
+	assert_true(get(s, LWM2M_PATH(3303, 1, 5700)).f == 2.5);
+	assert_true(get(s, LWM2M_PATH(3303, 0, 5601)).f == 0.5);
+	assert_true(get(s, LWM2M_PATH(3303, 2, 5700)).f == 3.5);
+	assert_true(lwm2m_store_has(s, &LWM2M_PATH(3303, 1)));
+	lwm2m_store_free(s);
+}
+
 static void test_null_args(void **state)
 {
 	struct fix *f = *state;
@@ -834,6 +867,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reserve_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_time_of_measurement, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_borrowed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_sized, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_null_args, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
