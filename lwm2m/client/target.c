@@ -195,8 +195,6 @@ static void target_free(struct lwm2m_target *t)
 int lwm2m_target_add(struct lwm2m_client *c, const struct lwm2m_target_config *cfg, struct lwm2m_target **out)
 {
 	struct lwm2m_target *t;
-	size_t pl = 0, il = 0;
-	bool gateway;
 	int r = 0;
 
 	if (!c || !cfg || !cfg->store || !out)
@@ -205,28 +203,22 @@ int lwm2m_target_add(struct lwm2m_client *c, const struct lwm2m_target_config *c
 		return -EAGAIN;
 	if (c->cfg.target_mode == LWM2M_TARGETS_GATEWAY && (!cfg->prefix || !cfg->device_id))
 		return -EINVAL;
-	gateway = c->cfg.target_mode == LWM2M_TARGETS_GATEWAY;
-	if (gateway) {
-		pl = strlen(cfg->prefix) + 1;
-		il = strlen(cfg->device_id) + 1;
-	}
-	/* Gateway mode: the prefix and device id in the same block. */
-	t = calloc(1, sizeof(*t) + pl + il);
+	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	t->c = c;
 	t->ops = cfg->ops;
 	t->ud = cfg->ud;
 	t->store = cfg->store;
-	t->gateway = gateway;
+	t->gateway = c->cfg.target_mode == LWM2M_TARGETS_GATEWAY;
 	t->adapter = adapter_of(t->ops);
 	t->next = c->tgts;
 	if (c->tgts)
 		c->tgts->prev = t;
 	c->tgts = t;
 	if (t->gateway) {
-		t->prefix = memcpy(t->strs, cfg->prefix, pl);
-		t->device_id = memcpy(t->strs + pl, cfg->device_id, il);
+		t->prefix = cfg->prefix;
+		t->device_id = cfg->device_id;
 		if (c->gw_ep)
 			r = attach(t, c->gw_ep);
 	} else {
