@@ -101,6 +101,17 @@ struct entry {
 	struct entry *hnext; /* the index bucket (key) or the wildcard list */
 };
 
+/* Entries come from slabs of ENTRY_SLAB: four points a device were four
+ * allocations, each 8 bytes of header and 8 of rounding (64 bytes a
+ * device). A freed entry goes to a free list, reused first; the slabs are
+ * freed with the bridge. */
+#define ENTRY_SLAB 64
+struct entry_slab {
+	struct entry_slab *next;
+	size_t used;
+	struct entry e[ENTRY_SLAB];
+};
+
 static const struct mqtt_source *entry_src(const struct entry *e)
 {
 	return e->pt->source;
@@ -192,7 +203,9 @@ struct mqtt_bridge {
 	 * others (unbound captures) tried one by one. */
 	struct mqtt_index index;
 	struct entry *wild;
-	struct sub *subs; /* all, and by filter: */
+	struct entry_slab *slabs;   /* newest first */
+	struct entry *free_entries; /* through next */
+	struct sub *subs;           /* all, and by filter: */
 	struct mqtt_index sub_by_filter;
 	struct op *ops;
 	unsigned ndiscovered;
@@ -261,6 +274,36 @@ static int mosq_errno(int rc)
 	default:
 		return -EIO;
 	}
+}
+
+static struct entry *entry_new(struct mqtt_bridge *b)
+{
+	struct entry *e = b->free_entries;
+
+	if (e) {
+		b->free_entries = e->next;
+	} else {
+		if (!b->slabs || b->slabs->used == ENTRY_SLAB) {
+			struct entry_slab *sl = malloc(sizeof(*sl));
+
+			if (!sl)
+				return NULL;
+			sl->next = b->slabs;
+			sl->used = 0;
+			b->slabs = sl;
+		}
+		e = &b->slabs->e[b->slabs->used++];
+	}
+	*e = (struct entry){ 0 };
+	return e;
+}
+
+static void entry_free(struct mqtt_bridge *b, struct entry *e)
+{
+	if (!e)
+		return;
+	e->next = b->free_entries;
+	b->free_entries = e;
 }
 
 /* ---- the indexes' keys ------------------------------------------------------- */
@@ -1954,7 +1997,7 @@ static int mqtt_add_point(struct bridge *base, const struct bridge_point *p)
 			break;
 		}
 	}
-	e = calloc(1, sizeof(*e));
+	e = entry_new(b);
 	r = mqtt_template_expand(&src->topic, &bind, key, sizeof(key), &missing);
 	if (e && r >= 0) {
 		/* A device's points mostly come from one topic: one copy. */
@@ -1971,7 +2014,7 @@ static int mqtt_add_point(struct bridge *base, const struct bridge_point *p)
 				sub_unref(b, e->sub);
 			key_unref(d, e);
 		}
-		free(e);
+		entry_free(b, e);
 		if (d->npoints == 0)
 			dev_drop(b, d);
 		return -ENOMEM;
@@ -2023,7 +2066,7 @@ static void mqtt_remove_point(struct bridge *base, const char *device, const str
 		}
 		sub_unref(b, e->sub);
 		key_unref(d, e);
-		free(e);
+		entry_free(b, e);
 		if (--d->npoints == 0)
 			dev_drop(b, d);
 		update_events(b);
@@ -2181,7 +2224,7 @@ static void mqtt_done(struct bridge *base)
 			struct entry *e = d->entries;
 			d->entries = e->next;
 			key_unref(d, e);
-			free(e);
+			entry_free(b, e);
 		}
 		dev_drop(b, d);
 	}
@@ -2197,6 +2240,13 @@ static void mqtt_done(struct bridge *base)
 	mqtt_index_clear(&b->by_value);
 	mqtt_index_clear(&b->index);
 	mqtt_index_clear(&b->sub_by_filter);
+	while (b->slabs) {
+		struct entry_slab *sl = b->slabs;
+
+		b->slabs = sl->next;
+		free(sl);
+	}
+	b->free_entries = NULL;
 	for (size_t i = 0; i < b->nrejected; i++)
 		free(b->rejected[i]);
 	for (size_t i = 0; i < b->npending; i++)
