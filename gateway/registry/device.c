@@ -159,6 +159,8 @@ int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg
 
 	if (target_name(c, cfg, ep, sizeof(ep)) < 0)
 		return -ENAMETOOLONG;
+	if (nh > HANDLES_MAX)
+		return -E2BIG;
 	el = strlen(ep) + 1;
 	/* Its handles and endpoint in the same block (two allocations fewer
 	 * a device); its name is its configuration's, which outlives it
@@ -181,7 +183,7 @@ int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < mapping_profile_npoints(profile); i++) {
-		d->handles[i].d = d;
+		d->handles[i].i = (uint16_t)i;
 		/* Only max_age reads need the time of each point's sample. */
 		if (mapping_profile_point(profile, i)->max_age_usec && !d->pt_sample &&
 		    !(d->pt_sample = calloc(mapping_profile_npoints(profile), sizeof(*d->pt_sample)))) {

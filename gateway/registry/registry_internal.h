@@ -89,10 +89,14 @@ struct disc {
 };
 
 /* One per profile point of a device (bridges/bridge.h): its place in the
- * device's array is the point's index in the profile. 8 bytes a point. */
+ * device's array (struct dev's tail) is the point's index in the profile,
+ * and it holds that index: handle_dev() finds the device from it. 2 bytes
+ * a point (a pointer to the device was 8). */
 struct bridge_handle {
-	struct dev *d;
+	uint16_t i;
 };
+
+#define HANDLES_MAX UINT16_MAX
 
 struct dev {
 	struct gw_registry *r;
@@ -124,6 +128,11 @@ struct dev {
 	uint64_t *hint;     /* per profile point: the period last given to kind->observed; NULL: none */
 	struct bridge_handle tail[]; /* the handles, then the endpoint's name */
 };
+
+static inline struct dev *handle_dev(struct bridge_handle *h)
+{
+	return (struct dev *)(void *)((char *)(h - h->i) - offsetof(struct dev, tail));
+}
 
 /* The fingerprint of every discovered device (never equal to a configured
  * device's): one constant, not a copy per device. */
