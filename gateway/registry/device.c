@@ -131,13 +131,24 @@ int device_start(struct dev *d)
 }
 
 /* Room for the profile's instances and /3/0, a value per point and
- * /3/0/11/0 (device_new()), no more, in the store's own block: the
- * store's growth slack would be ~100 bytes a device, growing from the
- * profile's exact size leaves holes in the heap, and separate arrays are
- * two more allocations a device. */
-static struct lwm2m_store *store_new(struct gw_registry *r, const struct mapping_profile *p)
+ * /3/0/11/0 (device_new()), no more: the store's growth slack would be
+ * ~100 bytes a device, and growing from the profile's exact size leaves
+ * holes in the heap. In gateway mode in the store's own block (separate
+ * arrays are two more allocations a device); not in endpoint mode, where
+ * the client adds its Server object to the store: arrays outgrowing the
+ * block would leave it unused. */
+static struct lwm2m_store *store_new(struct gw_registry *r, const struct gw_config *c,
+				     const struct mapping_profile *p)
 {
 	size_t ninst = mapping_profile_ninstances(p) + 1;
+	struct lwm2m_store *s;
+
+	if (c->lwm2m.mode != GW_MODE_GATEWAY) {
+		s = lwm2m_store_new(r->objects);
+		if (s && lwm2m_store_reserve(s, 0, mapping_profile_npoints(p) + 1) < 0)
+			s = lwm2m_store_free(s);
+		return s;
+	}
 
 	for (size_t i = 0; i < mapping_profile_ninstances(p); i++) {
 		struct lwm2m_path ip = mapping_profile_instance(p, i);
@@ -177,7 +188,7 @@ int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg
 	d->handles = d->tail;
 	d->endpoint = memcpy(&d->tail[nh], ep, el);
 	d->fingerprint = reload_device_fingerprint(c, cfg, d->profile, ep);
-	d->store = store_new(r, profile);
+	d->store = store_new(r, c, profile);
 	if (!d->fingerprint || !d->store) {
 		device_free(d);
 		return -ENOMEM;
