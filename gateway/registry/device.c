@@ -182,11 +182,10 @@ int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg
 	d->r = r;
 	d->gen = reg_gen_ref(g);
 	d->cfg = cfg;
-	d->order = order;
+	d->order = (uint32_t)order;
 	d->profile = profile;
 	d->name = cfg->name;
-	d->handles = d->tail;
-	d->endpoint = memcpy(&d->tail[nh], ep, el);
+	d->endpoint = memcpy(&d->handles[nh], ep, el);
 	d->fingerprint = reload_device_fingerprint(c, cfg, d->profile, ep);
 	d->store = store_new(r, c, profile);
 	if (!d->fingerprint || !d->store) {

@@ -104,34 +104,34 @@ struct dev {
 	struct gen *gen; /* the configuration the device was built from */
 	const struct gw_device *cfg;
 	const struct mapping_profile *profile;
-	/* name is cfg->name, endpoint follows handles in tail (one
-	 * allocation with the struct); fingerprint is
+	/* name is cfg->name, endpoint follows handles (one allocation
+	 * with the struct); fingerprint is
 	 * reload_device_fingerprint()'s or device_fp_discovered (freed by
 	 * device_fp_free()). */
 	const char *name, *endpoint;
 	const char *fingerprint;
 	struct lwm2m_store *store;
 	struct target tgt;
-	int state;                     /* enum lwm2m_ep_state, or STATE_RESOLVING */
-	int presence;                  /* 0 reachable, else -errno */
-	uint64_t last_sample;          /* CLOCK_MONOTONIC usec, 0: never */
-	struct bridge_handle *handles; /* per profile point, by index: in tail */
+	int state;            /* enum lwm2m_ep_state, or STATE_RESOLVING */
+	int presence;         /* 0 reachable, else -errno */
+	uint64_t last_sample; /* CLOCK_MONOTONIC usec, 0: never */
 	/* The same per profile point (by index) when the profile has a
 	 * max_age (fanout_read() needs it), else NULL. */
 	uint64_t *pt_sample;
 	uint64_t samples, errors, unreachable, reg_failures;
-	size_t order;       /* position in the configuration */
+	uint32_t order;     /* position in the configuration (ORDER_DISCOVERED + n: discovered) */
 	bool keep;          /* reload bookkeeping */
 	bool obs_dirty;     /* its observations changed: tell the bridge (on_obs_defer) */
 	struct disc *disc;  /* a discovered device's made-up configuration, NULL when configured */
 	struct genprof *gp; /* its profile when a bridge generated it (a reference), else NULL */
 	uint64_t *hint;     /* per profile point: the period last given to kind->observed; NULL: none */
-	struct bridge_handle tail[]; /* the handles, then the endpoint's name */
+	/* Per profile point, by index; then the endpoint's name. */
+	struct bridge_handle handles[];
 };
 
 static inline struct dev *handle_dev(struct bridge_handle *h)
 {
-	return (struct dev *)(void *)((char *)(h - h->i) - offsetof(struct dev, tail));
+	return (struct dev *)(void *)((char *)(h - h->i) - offsetof(struct dev, handles));
 }
 
 /* The fingerprint of every discovered device (never equal to a configured
