@@ -356,6 +356,7 @@ struct lwm2m_device {
 	uint16_t iid; /* /25/<iid> */
 	uint32_t obs_id;
 	struct lwm2m_target *tgt; /* the target this device is (target.c), or NULL */
+	char strs[];              /* prefix and device_id point here */
 };
 
 struct lwm2m_device *fg_device_find(const struct lwm2m_endpoint *ep, const char *prefix, size_t len);
