@@ -45,11 +45,14 @@ static const char *put(char **at, const char *s)
 	return p;
 }
 
-/* The configuration entry a discovered device would have had. */
-static struct disc *disc_new(const char *bridge, const char *device, const char *profile, const char *address)
+/* The configuration entry a discovered device would have had. bridge is
+ * kept, not copied: the configuration's (the device holds its generation);
+ * so is profile when kept is true (a profile of that generation's set). */
+static struct disc *disc_new(const char *bridge, const char *device, const char *profile, bool kept,
+			     const char *address)
 {
 	bool same = strcmp(address, device) == 0;
-	size_t n = strlen(device) + strlen(bridge) + strlen(profile) + (same ? 0 : strlen(address) + 1) + 3;
+	size_t n = strlen(device) + 1 + (kept ? 0 : strlen(profile) + 1) + (same ? 0 : strlen(address) + 1);
 	struct disc *ds = calloc(1, sizeof(*ds) + n);
 	const char *name, *addr;
 	char *at;
@@ -58,8 +61,9 @@ static struct disc *disc_new(const char *bridge, const char *device, const char 
 		return NULL;
 	at = ds->text;
 	name = put(&at, device);
-	ds->cfg =
-		(struct gw_device){ .name = name, .bridge = put(&at, bridge), .profile = put(&at, profile) };
+	ds->cfg = (struct gw_device){ .name = name,
+				      .bridge = bridge,
+				      .profile = kept ? profile : put(&at, profile) };
 	addr = same ? name : put(&at, address);
 	ds->address = (struct ynode){ .kind = YNODE_SCALAR,
 				      .file = "(discovered)",
@@ -92,6 +96,7 @@ static int discover_with(struct gw_registry *r, const struct gw_bridge *cb, cons
 	const char *kind = mapping_profile_bridge(p);
 	struct disc *ds;
 	struct dev *d = NULL, **v;
+	bool kept;
 	int e;
 
 	if (kind && strcmp(kind, cb->type) != 0) {
@@ -103,7 +108,11 @@ static int discover_with(struct gw_registry *r, const struct gw_bridge *cb, cons
 	v = realloc(r->devs, (r->n + 2) * sizeof(*v));
 	if (v)
 		r->devs = v;
-	ds = v ? disc_new(cb->name, device, profile, address) : NULL;
+	/* A profile of the configuration's set (no gp) lives as long as the
+	 * generation: its own name serves; a generated one may be replaced
+	 * while the device keeps this configuration (reprofile()). */
+	kept = !gp && !strcmp(mapping_profile_name(p), profile);
+	ds = v ? disc_new(cb->name, device, kept ? mapping_profile_name(p) : profile, kept, address) : NULL;
 	if (!ds) {
 		genprof_unref(r->genprofs, gp);
 		return log_oom();
