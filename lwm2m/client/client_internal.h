@@ -385,13 +385,13 @@ struct lwm2m_target {
 	struct lwm2m_target *prev, *next; /* c->tgts */
 	const struct lwm2m_target_ops *ops;
 	void *ud;
-	const struct lwm2m_endpoint_ops *adapter; /* ops as the endpoint's, ud = the target; NULL: none */
 	struct lwm2m_store *store;
-	bool gateway;                   /* an Object 25 device (the mode when it was added) */
-	const char *prefix, *device_id; /* gateway mode: the caller's (lwm2m_target_config) */
-	struct lwm2m_endpoint *ep;      /* endpoint mode: its own, NULL once gone */
-	struct lwm2m_device *dev;       /* gateway mode: NULL while waiting for the gateway endpoint */
-	uint64_t notifications;         /* sent for it since it was added (kept across registrations) */
+	/* Gateway mode (the mode when it was added; NULL in endpoint mode):
+	 * the caller's (lwm2m_target_config). */
+	const char *prefix, *device_id;
+	struct lwm2m_endpoint *ep; /* endpoint mode: its own, NULL once gone */
+	struct lwm2m_device *dev;  /* gateway mode: NULL while waiting for the gateway endpoint */
+	uint64_t notifications;    /* sent for it since it was added (kept across registrations) */
 };
 
 /* Count a notification sent for ep's own tree (dev NULL) or a device

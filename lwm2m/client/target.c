@@ -4,7 +4,7 @@
  * an endpoint of its own or an Object 25 device of the gateway endpoint,
  * by the client's mode. A target keeps its user's operations; the
  * endpoint or device behind it calls them through an adapter table
- * (struct lwm2m_target.adapter) so that the request code (dm*.c, obs.c)
+ * (adapter_of()) so that the request code (dm*.c, obs.c)
  * only ever sees lwm2m_endpoint_ops (fg_ops_of()).
  */
 #include <errno.h>
@@ -92,7 +92,7 @@ const struct lwm2m_endpoint_ops *fg_ops_of(const struct lwm2m_endpoint *ep, cons
 {
 	if (dev && dev->tgt) {
 		*ud = dev->tgt;
-		return dev->tgt->adapter;
+		return adapter_of(dev->tgt->ops);
 	}
 	*ud = ep->ops_ud;
 	return ep->ops;
@@ -120,7 +120,7 @@ void fg_target_gateway_added(struct lwm2m_endpoint *gw)
 	for (struct lwm2m_target *t = c->tgts; t; t = t->next) {
 		int r;
 
-		if (!t->gateway || t->dev)
+		if (!t->prefix || t->dev)
 			continue;
 		r = attach(t, gw);
 		if (r < 0)
@@ -210,13 +210,11 @@ int lwm2m_target_add(struct lwm2m_client *c, const struct lwm2m_target_config *c
 	t->ops = cfg->ops;
 	t->ud = cfg->ud;
 	t->store = cfg->store;
-	t->gateway = c->cfg.target_mode == LWM2M_TARGETS_GATEWAY;
-	t->adapter = adapter_of(t->ops);
 	t->next = c->tgts;
 	if (c->tgts)
 		c->tgts->prev = t;
 	c->tgts = t;
-	if (t->gateway) {
+	if (c->cfg.target_mode == LWM2M_TARGETS_GATEWAY) {
 		t->prefix = cfg->prefix;
 		t->device_id = cfg->device_id;
 		if (c->gw_ep)
@@ -224,7 +222,7 @@ int lwm2m_target_add(struct lwm2m_client *c, const struct lwm2m_target_config *c
 	} else {
 		struct lwm2m_endpoint_config ec = *cfg->endpoint;
 
-		ec.ops = t->adapter;
+		ec.ops = adapter_of(t->ops);
 		ec.ops_ud = t;
 		ec.gateway = false;
 		r = lwm2m_endpoint_add(c, &ec, cfg->store, &t->ep);
