@@ -711,8 +711,9 @@ struct lwm2m_target_config {
 	 * and gateway are ignored). NULL in endpoint mode: -EAGAIN (the
 	 * caller does not know its server yet). Not used in gateway mode. */
 	const struct lwm2m_endpoint_config *endpoint;
-	/* Gateway mode: the Object 25 prefix and Device ID (copied; see
-	 * lwm2m_endpoint_add_device()). */
+	/* Gateway mode: the Object 25 prefix and Device ID (see
+	 * lwm2m_endpoint_add_device()); not copied: they must stay valid
+	 * until lwm2m_target_remove() (a gateway's thousands of targets). */
 	const char *prefix;
 	const char *device_id;
 	/* Gateway mode, several gateway endpoints: the name of the one that

@@ -356,6 +356,12 @@ int lwm2m_base64_decode(uint8_t *out, const char *s, size_t n);
 struct lwm2m_store;
 
 struct lwm2m_store *lwm2m_store_new(const struct lwm2m_registry *reg);
+/* The same with room for ninst instances and nval values in the store's
+ * own allocation (one block instead of three: a device of a known profile;
+ * ~40 bytes of malloc overhead a device). More than that moves them out,
+ * as growth does. NULL: no memory, or more than 262,140 instances /
+ * 4,194,240 values asked for. */
+struct lwm2m_store *lwm2m_store_new_sized(const struct lwm2m_registry *reg, size_t ninst, size_t nval);
 struct lwm2m_store *lwm2m_store_free(struct lwm2m_store *s);
 
 /* Create /oid/iid. -ENOENT when the registry has no definition of oid,
@@ -376,6 +382,12 @@ int lwm2m_store_set(struct lwm2m_store *s, const struct lwm2m_path *p, const str
  * time (lwm2m_store_set, server writes) has none. */
 int lwm2m_store_set_at(struct lwm2m_store *s, const struct lwm2m_path *p, const struct lwm2m_value *v,
 		       double time);
+/* lwm2m_store_set() of a value whose bytes (String, Opaque, Corelnk) the
+ * store keeps a pointer to instead of a copy: they must stay unchanged
+ * while the value is in s (until it is set again, unset, or s freed).
+ * For constants that outlive the store (a profile's). Other types, and
+ * bytes the conversion to the defined type replaced, are copied. */
+int lwm2m_store_set_borrowed(struct lwm2m_store *s, const struct lwm2m_path *p, const struct lwm2m_value *v);
 /* Remove a resource or resource instance value. -ENOENT when absent. */
 int lwm2m_store_unset(struct lwm2m_store *s, const struct lwm2m_path *p);
 /* Get one value; byte values point into the store and stay valid until the

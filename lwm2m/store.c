@@ -15,6 +15,13 @@
  * chunk is 32 bytes, so a device with six short strings (manufacturer,
  * model, serial, firmware...) would pay ~200 bytes of chunk overhead alone
  * and scatter its data over the heap. In one buffer they cost their length.
+ * A value set with lwm2m_store_set_borrowed() is not copied at all: the
+ * store points at the caller's bytes (a profile's constants, the same in
+ * every device of the profile: ~80 bytes a device otherwise). Such a value
+ * is marked BORROWED in its type and keeps its pointer in the union and
+ * its length where the time would be (it has none); any later change of
+ * it makes it an ordinary value again.
+ *
  * The price is garbage when a value grows (it is appended, the old bytes
  * become dead; a value that keeps or shrinks its length is rewritten in
  * place): once dead bytes are more than half the buffer the live ones are
@@ -31,7 +38,8 @@
 
 #include "lwm2m/lwm2m.h"
 
-#define NO_RIID 0xFFFFu
+#define NO_RIID  0xFFFFu
+#define BORROWED 0x80u /* in sval.type: bytes not ours (lwm2m_store_set_borrowed) */
 
 struct sinst {
 	const struct lwm2m_objdef *def;
@@ -51,6 +59,7 @@ struct sval {
 		struct {
 			uint32_t off, len;
 		} bytes;
+		const uint8_t *borrowed; /* its length in sec */
 	} v;
 	uint8_t type;
 	/* When the value was measured (lwm2m_store_set_at), in the padding
@@ -68,9 +77,18 @@ struct lwm2m_store {
 	uint32_t nval, capval;
 	uint8_t *bytes;
 	uint32_t blen, bcap, bdead; /* bdead: bytes in bytes[0..blen) no value uses */
+	/* lwm2m_store_new_sized(): the arrays are in the struct's block
+	 * (block bytes in all) until they outgrow it. */
+	uint32_t block;
+	bool inst_inline, val_inline;
 };
 
 /* ---- helpers ------------------------------------------------------------ */
+
+static bool is_borrowed(const struct sval *v)
+{
+	return v->type & BORROWED;
+}
 
 static bool is_bytes(uint8_t t)
 {
@@ -157,14 +175,21 @@ static const struct sinst *inst_get(const struct lwm2m_store *s, uint16_t oid, u
 	return found ? &s->inst[i] : NULL;
 }
 
+/* Arrays at least this large (bytes) grow by an eighth, not by half: a
+ * gateway endpoint's store holds every device's Object 25 instance
+ * (100,000 devices: ~13 MB of values and strings), where half would leave
+ * megabytes unused. A realloc that large is an mremap() or one copy per
+ * eighth of growth. */
+#define BIG_ARRAY (64u * 1024u)
+
 /* Capacities grow by half: a device's store is built once and rarely grows,
- * so doubling would mostly buy unused slots. */
-static uint32_t grown(uint32_t cap, uint64_t need, uint32_t first)
+ * so doubling would mostly buy unused slots. size: of an element. */
+static uint32_t grown(uint32_t cap, uint64_t need, uint32_t first, size_t size)
 {
 	uint64_t c = cap ? cap : first;
 
 	while (c < need)
-		c += c / 2 + 1;
+		c += (c * size >= BIG_ARRAY ? c / 8 : c / 2) + 1;
 	return c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
 }
 
@@ -175,10 +200,14 @@ static int reserve_inst(struct lwm2m_store *s, uint64_t need, bool exact)
 		return 0;
 	if (need > UINT32_MAX)
 		return -ENOMEM;
-	uint32_t c = exact ? (uint32_t)need : grown(s->capinst, need, 2);
-	struct sinst *v = realloc(s->inst, (size_t)c * sizeof(*v));
+	uint32_t c = exact ? (uint32_t)need : grown(s->capinst, need, 2, sizeof(*s->inst));
+	struct sinst *v =
+		s->inst_inline ? malloc((size_t)c * sizeof(*v)) : realloc(s->inst, (size_t)c * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
+	if (s->inst_inline)
+		memcpy(v, s->inst, (size_t)s->ninst * sizeof(*v));
+	s->inst_inline = false;
 	s->inst = v;
 	s->capinst = c;
 	return 0;
@@ -190,10 +219,14 @@ static int reserve_val(struct lwm2m_store *s, uint64_t need, bool exact)
 		return 0;
 	if (need > UINT32_MAX)
 		return -ENOMEM;
-	uint32_t c = exact ? (uint32_t)need : grown(s->capval, need, 4);
-	struct sval *v = realloc(s->val, (size_t)c * sizeof(*v));
+	uint32_t c = exact ? (uint32_t)need : grown(s->capval, need, 4, sizeof(*s->val));
+	struct sval *v =
+		s->val_inline ? malloc((size_t)c * sizeof(*v)) : realloc(s->val, (size_t)c * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
+	if (s->val_inline)
+		memcpy(v, s->val, (size_t)s->nval * sizeof(*v));
+	s->val_inline = false;
 	s->val = v;
 	s->capval = c;
 	return 0;
@@ -207,7 +240,7 @@ static int reserve_bytes(struct lwm2m_store *s, uint64_t extra)
 		return 0;
 	if (need > UINT32_MAX)
 		return -ENOMEM;
-	uint64_t c = s->bcap + s->bcap / 2;
+	uint64_t c = s->bcap + (s->bcap >= BIG_ARRAY ? s->bcap / 8 : s->bcap / 2);
 	if (c < need)
 		c = need;
 	c = (c + 15) & ~(uint64_t)15;
@@ -236,7 +269,7 @@ static bool inside_bytes(const struct lwm2m_store *s, const void *p, uint32_t *o
 
 static void drop_bytes(struct lwm2m_store *s, const struct sval *v)
 {
-	if (is_bytes(v->type))
+	if (is_bytes(v->type) && !is_borrowed(v))
 		s->bdead += v->v.bytes.len;
 }
 
@@ -256,7 +289,7 @@ static void maybe_compact(struct lwm2m_store *s)
 	}
 	for (uint32_t i = 0; i < s->nval; i++) {
 		struct sval *v = &s->val[i];
-		if (!is_bytes(v->type) || v->v.bytes.len == 0)
+		if (!is_bytes(v->type) || is_borrowed(v) || v->v.bytes.len == 0)
 			continue;
 		memcpy(nb + o, s->bytes + v->v.bytes.off, v->v.bytes.len);
 		v->v.bytes.off = o;
@@ -271,6 +304,11 @@ static void maybe_compact(struct lwm2m_store *s)
 
 static void val_to_value(const struct lwm2m_store *s, const struct sval *sv, struct lwm2m_value *out)
 {
+	if (is_borrowed(sv)) {
+		*out = (struct lwm2m_value){ .type = sv->type & ~BORROWED,
+					     .bytes = { sv->v.borrowed, sv->sec } };
+		return;
+	}
 	*out = (struct lwm2m_value){ .type = sv->type };
 	switch (sv->type) {
 	case LWM2M_TYPE_STRING:
@@ -399,13 +437,33 @@ static int check_range(const struct lwm2m_resdef *rd, const struct lwm2m_value *
 
 struct lwm2m_store *lwm2m_store_new(const struct lwm2m_registry *reg)
 {
-	struct lwm2m_store *s;
+	return lwm2m_store_new_sized(reg, 0, 0);
+}
 
-	if (!reg)
+struct lwm2m_store *lwm2m_store_new_sized(const struct lwm2m_registry *reg, size_t ninst, size_t nval)
+{
+	struct lwm2m_store *s;
+	size_t block;
+
+	if (!reg || ninst > UINT16_MAX * 4u || nval > UINT16_MAX * 64u)
 		return NULL;
-	s = calloc(1, sizeof(*s));
-	if (s)
-		s->reg = reg;
+	/* Values first: both arrays need 8-byte alignment, the struct has it. */
+	block = sizeof(*s) + nval * sizeof(struct sval) + ninst * sizeof(struct sinst);
+	s = calloc(1, block);
+	if (!s)
+		return NULL;
+	s->reg = reg;
+	s->block = (uint32_t)block;
+	if (nval) {
+		s->val = (struct sval *)(s + 1);
+		s->capval = (uint32_t)nval;
+		s->val_inline = true;
+	}
+	if (ninst) {
+		s->inst = (struct sinst *)((struct sval *)(s + 1) + nval);
+		s->capinst = (uint32_t)ninst;
+		s->inst_inline = true;
+	}
 	return s;
 }
 
@@ -413,8 +471,10 @@ struct lwm2m_store *lwm2m_store_free(struct lwm2m_store *s)
 {
 	if (!s)
 		return NULL;
-	free(s->inst);
-	free(s->val);
+	if (!s->inst_inline)
+		free(s->inst);
+	if (!s->val_inline)
+		free(s->val);
 	free(s->bytes);
 	free(s);
 	return NULL;
@@ -492,13 +552,27 @@ bool lwm2m_store_has(const struct lwm2m_store *s, const struct lwm2m_path *p)
 	}
 }
 
+static int set_value(struct lwm2m_store *s, const struct lwm2m_path *p, const struct lwm2m_value *v,
+		     double time, bool borrow);
+
 int lwm2m_store_set(struct lwm2m_store *s, const struct lwm2m_path *p, const struct lwm2m_value *v)
 {
-	return lwm2m_store_set_at(s, p, v, 0);
+	return set_value(s, p, v, 0, false);
 }
 
 int lwm2m_store_set_at(struct lwm2m_store *s, const struct lwm2m_path *p, const struct lwm2m_value *v,
 		       double time)
+{
+	return set_value(s, p, v, time, false);
+}
+
+int lwm2m_store_set_borrowed(struct lwm2m_store *s, const struct lwm2m_path *p, const struct lwm2m_value *v)
+{
+	return set_value(s, p, v, 0, true);
+}
+
+static int set_value(struct lwm2m_store *s, const struct lwm2m_path *p, const struct lwm2m_value *v,
+		     double time, bool borrow)
 {
 	const struct lwm2m_resdef *rd;
 	struct lwm2m_value cv;
@@ -522,11 +596,18 @@ int lwm2m_store_set_at(struct lwm2m_store *s, const struct lwm2m_path *p, const 
 	found = i < s->nval && key_of(&s->val[i]) == key;
 	if (!found && reserve_val(s, (uint64_t)s->nval + 1, false) < 0)
 		return -ENOMEM;
+	/* Only the caller's own bytes can be borrowed: not a conversion's,
+	 * not ours. */
+	borrow = borrow && is_bytes(cv.type) && cv.bytes.len > 0 && cv.bytes.ptr == v->bytes.ptr &&
+		 !inside_bytes(s, cv.bytes.ptr, &src_off);
 
-	if (is_bytes(cv.type) && cv.bytes.len > 0) {
+	if (borrow) {
+		if (found)
+			drop_bytes(s, &s->val[i]);
+	} else if (is_bytes(cv.type) && cv.bytes.len > 0) {
 		uint32_t len = (uint32_t)cv.bytes.len;
 		src_inside = inside_bytes(s, cv.bytes.ptr, &src_off);
-		if (found && s->val[i].v.bytes.len >= len) {
+		if (found && !is_borrowed(&s->val[i]) && s->val[i].v.bytes.len >= len) {
 			/* Same length or shorter: rewrite in place. */
 			off = s->val[i].v.bytes.off;
 			memmove(s->bytes + off, cv.bytes.ptr, len);
@@ -554,11 +635,15 @@ int lwm2m_store_set_at(struct lwm2m_store *s, const struct lwm2m_path *p, const 
 	sv->rid = p->id[2];
 	sv->riid = riid;
 	value_to_val(&cv, sv);
-	if (is_bytes(cv.type)) {
+	if (borrow) {
+		sv->type |= BORROWED;
+		sv->v.borrowed = cv.bytes.ptr;
+		sv->sec = (uint32_t)cv.bytes.len;
+	} else if (is_bytes(cv.type)) {
 		sv->v.bytes.off = cv.bytes.len ? off : 0;
 		sv->v.bytes.len = (uint32_t)cv.bytes.len;
 	}
-	if (time >= 1.0 && time < 4294967296.0) {
+	if (!borrow && time >= 1.0 && time < 4294967296.0) {
 		uint64_t ms = (uint64_t)(time * 1000.0 + 0.5);
 		sv->sec = (uint32_t)(ms / 1000u);
 		sv->ms = (uint16_t)(ms % 1000u);
@@ -653,7 +738,7 @@ int lwm2m_store_read(const struct lwm2m_store *s, const struct lwm2m_path *p, st
 		rec->path = sv->riid == NO_RIID ? LWM2M_PATH(sv->oid, sv->iid, sv->rid)
 						: LWM2M_PATH(sv->oid, sv->iid, sv->rid, sv->riid);
 		rec->value = v;
-		if (sv->sec) {
+		if (sv->sec && !is_borrowed(sv)) {
 			rec->has_time = true;
 			rec->time = (double)sv->sec + sv->ms / 1000.0;
 		}
@@ -880,10 +965,10 @@ size_t lwm2m_store_memory(const struct lwm2m_store *s)
 
 	if (!s)
 		return 0;
-	m = chunk(sizeof(*s));
-	if (s->capinst)
+	m = chunk(s->block);
+	if (s->capinst && !s->inst_inline)
 		m += chunk((size_t)s->capinst * sizeof(*s->inst));
-	if (s->capval)
+	if (s->capval && !s->val_inline)
 		m += chunk((size_t)s->capval * sizeof(*s->val));
 	if (s->bcap)
 		m += chunk(s->bcap);

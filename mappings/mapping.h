@@ -337,6 +337,8 @@ typedef const char *(*mapping_var_fn)(void *ctx, const char *name);
 /* Create the profile's object instances in store and set its constants and
  * device variables (text converted to the resource type). var may be NULL
  * (device points are then left unset). Instances already present are kept.
+ * String/opaque constants are borrowed, not copied (lwm2m_store_set_borrowed):
+ * p must outlive store's values of them.
  * Returns 0, -ENOENT (a variable the device lacks: nothing else is undone),
  * -EINVAL/-ERANGE (a variable's text does not fit the type), -ENOMEM, or
  * the store's errno. */

@@ -1758,7 +1758,13 @@ int mapping_instantiate(const struct mapping_profile *p, struct lwm2m_store *sto
 		const struct mapping_point *pt = &p->points[i];
 		struct lwm2m_value v;
 		if (pt->from == MAPPING_FROM_CONST) {
-			v = pt->constant;
+			/* The profile outlives the stores made from it (a
+			 * device holds its configuration's generation, or its
+			 * generated profile): its constants are not copied. */
+			r = lwm2m_store_set_borrowed(store, &pt->path, &pt->constant);
+			if (r < 0)
+				return r;
+			continue;
 		} else if (pt->from == MAPPING_FROM_DEVICE && var) {
 			const char *s = var(ctx, pt->device_var);
 			if (!s)

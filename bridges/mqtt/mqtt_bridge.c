@@ -54,9 +54,8 @@
 #define MISC_PERIOD_USEC (1000000ULL)
 #define BAD_LOG_USEC     (10ULL * 1000000ULL)
 #define REJECTED_MAX     256
-#define INDEX_SIZE       1024 /* buckets of the exact-topic index */
-#define PENDING_MAX      256  /* availability of devices not created yet */
-#define OTA_PARKED_MAX   64   /* Object 5 state machines of devices being rebuilt */
+#define PENDING_MAX      256 /* availability of devices not created yet */
+#define OTA_PARKED_MAX   64  /* Object 5 state machines of devices being rebuilt */
 
 enum conn_state { ST_IDLE, ST_RESOLVING, ST_CONNECTING, ST_CONNECTED, ST_WAITING };
 
@@ -64,14 +63,14 @@ struct dev {
 	/* Its name, then the names and values its address binds, each
 	 * NUL-terminated, in one block: dev_bind() makes the struct
 	 * mqtt_binding from it when one is needed (that struct has room for
-	 * MQTT_TEMPLATE_MAX_CAPTURES: 200 bytes a device if kept here). */
-	char *name;
+	 * MQTT_TEMPLATE_MAX_CAPTURES: 200 bytes a device if kept here). At the
+	 * end of the struct: one allocation a device. */
 	uint8_t nbind;
 	bool discovered;
-	bool stale;      /* not heard for unreachable_after */
-	uint8_t offline; /* bit i: availability topic i said offline */
-	uint64_t heard;  /* CLOCK_MONOTONIC of its last message (0: not yet counted) */
-	unsigned npoints;
+	bool stale;       /* not heard for unreachable_after */
+	uint8_t offline;  /* bit i: availability topic i said offline */
+	unsigned npoints; /* beside the bytes above: no padding */
+	uint64_t heard;   /* CLOCK_MONOTONIC of its last message (0: not yet counted) */
 	/* Per message on its topics: rx every one, bad those that could not
 	 * be read at all (not JSON, larger than max_payload, empty text).
 	 * Per value: value_err one that did not decode (not a value, too
@@ -85,6 +84,7 @@ struct dev {
 	struct dev *next, *prev; /* all devices */
 	struct dev *hnext;       /* the bucket of its name */
 	struct dev *bnext;       /* the bucket of its {device} value */
+	char name[];
 };
 
 /* Seven pointers: one more costs every point 16 bytes (a malloc size
@@ -99,6 +99,17 @@ struct entry {
 	char *key;
 	struct entry *next;  /* the device's entries */
 	struct entry *hnext; /* the index bucket (key) or the wildcard list */
+};
+
+/* Entries come from slabs of ENTRY_SLAB: four points a device were four
+ * allocations, each 8 bytes of header and 8 of rounding (64 bytes a
+ * device). A freed entry goes to a free list, reused first; the slabs are
+ * freed with the bridge. */
+#define ENTRY_SLAB 64
+struct entry_slab {
+	struct entry_slab *next;
+	size_t used;
+	struct entry e[ENTRY_SLAB];
 };
 
 static const struct mqtt_source *entry_src(const struct entry *e)
@@ -133,8 +144,9 @@ static const char *dev_id(const struct dev *d, size_t *len)
 struct sub {
 	char *filter;
 	unsigned refs;
-	bool pending; /* to be sent after the current libmosquitto call */
-	struct sub *next;
+	bool pending;            /* to be sent after the current libmosquitto call */
+	struct sub *next, *prev; /* all subscriptions */
+	struct sub *hnext;       /* the bucket of its filter */
 };
 
 struct op {
@@ -186,12 +198,15 @@ struct mqtt_bridge {
 	/* Devices by name and by {device} value: thousands of them, looked up
 	 * for every status line, discovery check and write. */
 	struct dev *devs;
-	struct dev *by_name[INDEX_SIZE], *by_value[INDEX_SIZE];
+	struct mqtt_index by_name, by_value;
 	/* Where a message goes: entries with an exact topic by hash, the
 	 * others (unbound captures) tried one by one. */
-	struct entry *index[INDEX_SIZE];
+	struct mqtt_index index;
 	struct entry *wild;
-	struct sub *subs;
+	struct entry_slab *slabs;   /* newest first */
+	struct entry *free_entries; /* through next */
+	struct sub *subs;           /* all, and by filter: */
+	struct mqtt_index sub_by_filter;
 	struct op *ops;
 	unsigned ndiscovered;
 	unsigned nota; /* devices with a z2m_ota, and parked ones */
@@ -261,18 +276,78 @@ static int mosq_errno(int rc)
 	}
 }
 
-static size_t topic_hash(const char *s, size_t n)
+static struct entry *entry_new(struct mqtt_bridge *b)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
+	struct entry *e = b->free_entries;
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (uint8_t)s[i]) * 16777619u;
-	return h % INDEX_SIZE;
+	if (e) {
+		b->free_entries = e->next;
+	} else {
+		if (!b->slabs || b->slabs->used == ENTRY_SLAB) {
+			struct entry_slab *sl = malloc(sizeof(*sl));
+
+			if (!sl)
+				return NULL;
+			sl->next = b->slabs;
+			sl->used = 0;
+			b->slabs = sl;
+		}
+		e = &b->slabs->e[b->slabs->used++];
+	}
+	*e = (struct entry){ 0 };
+	return e;
+}
+
+static void entry_free(struct mqtt_bridge *b, struct entry *e)
+{
+	if (!e)
+		return;
+	e->next = b->free_entries;
+	b->free_entries = e;
+}
+
+/* ---- the indexes' keys ------------------------------------------------------- */
+
+static const char *key_name(const void *node, size_t *len)
+{
+	const struct dev *d = node;
+
+	*len = strlen(d->name);
+	return d->name;
+}
+
+static const char *key_value(const void *node, size_t *len)
+{
+	return dev_id(node, len);
+}
+
+static const char *key_topic(const void *node, size_t *len)
+{
+	const struct entry *e = node;
+
+	*len = strlen(e->key);
+	return e->key;
+}
+
+static const char *key_filter(const void *node, size_t *len)
+{
+	const struct sub *sub = node;
+
+	*len = strlen(sub->filter);
+	return sub->filter;
+}
+
+static void indexes_init(struct mqtt_bridge *b)
+{
+	mqtt_index_init(&b->by_name, offsetof(struct dev, hnext), key_name);
+	mqtt_index_init(&b->by_value, offsetof(struct dev, bnext), key_value);
+	mqtt_index_init(&b->index, offsetof(struct entry, hnext), key_topic);
+	mqtt_index_init(&b->sub_by_filter, offsetof(struct sub, hnext), key_filter);
 }
 
 static struct dev *dev_find(struct mqtt_bridge *b, const char *name)
 {
-	for (struct dev *d = b->by_name[topic_hash(name, strlen(name))]; d; d = d->hnext)
+	for (struct dev *d = mqtt_index_first(&b->by_name, name, strlen(name)); d; d = d->hnext)
 		if (strcmp(d->name, name) == 0)
 			return d;
 	return NULL;
@@ -304,6 +379,15 @@ static void tell_all(struct mqtt_bridge *b)
 
 /* ---- subscriptions ----------------------------------------------------------- */
 
+static struct sub *sub_find(struct mqtt_bridge *b, const char *filter)
+{
+	struct sub *s = mqtt_index_first(&b->sub_by_filter, filter, strlen(filter));
+
+	while (s && strcmp(s->filter, filter) != 0)
+		s = s->hnext;
+	return s;
+}
+
 static void sub_send(struct mqtt_bridge *b, const char *filter)
 {
 	int rc;
@@ -311,9 +395,10 @@ static void sub_send(struct mqtt_bridge *b, const char *filter)
 	if (b->state != ST_CONNECTED || !b->mosq)
 		return; /* sent at the next CONNACK */
 	if (b->in_loop) {
-		for (struct sub *s = b->subs; s; s = s->next)
-			if (strcmp(s->filter, filter) == 0)
-				s->pending = true;
+		struct sub *s = sub_find(b, filter);
+
+		if (s)
+			s->pending = true;
 		b->subs_pending = true;
 		return;
 	}
@@ -321,15 +406,6 @@ static void sub_send(struct mqtt_bridge *b, const char *filter)
 	if (rc != MOSQ_ERR_SUCCESS)
 		log_warning("MQTT bridge %s: cannot subscribe to '%s': %s", b->base.name, filter,
 			    mosquitto_strerror(rc));
-}
-
-static struct sub *sub_find(struct mqtt_bridge *b, const char *filter)
-{
-	struct sub *s = b->subs;
-
-	while (s && strcmp(s->filter, filter) != 0)
-		s = s->next;
-	return s;
 }
 
 /* The subscription to filter, made when new; NULL: no memory. */
@@ -342,32 +418,36 @@ static struct sub *sub_ref(struct mqtt_bridge *b, const char *filter)
 		return s;
 	}
 	s = calloc(1, sizeof(*s));
-	if (!s || !(s->filter = strdup(filter))) {
+	if (!s || !(s->filter = strdup(filter)) || mqtt_index_add(&b->sub_by_filter, s) < 0) {
+		if (s)
+			free(s->filter);
 		free(s);
 		return NULL;
 	}
 	s->refs = 1;
 	s->next = b->subs;
+	if (b->subs)
+		b->subs->prev = s;
 	b->subs = s;
 	sub_send(b, filter);
 	return s;
 }
 
-static void sub_unref(struct mqtt_bridge *b, struct sub *sub)
+static void sub_unref(struct mqtt_bridge *b, struct sub *s)
 {
-	for (struct sub **q = &b->subs; *q; q = &(*q)->next) {
-		struct sub *s = *q;
-		if (s != sub)
-			continue;
-		if (--s->refs > 0)
-			return;
-		*q = s->next;
-		if (b->state == ST_CONNECTED && b->mosq)
-			(void)mosquitto_unsubscribe(b->mosq, NULL, s->filter);
-		free(s->filter);
-		free(s);
+	if (!s || --s->refs > 0)
 		return;
-	}
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		b->subs = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	mqtt_index_del(&b->sub_by_filter, s);
+	if (b->state == ST_CONNECTED && b->mosq)
+		(void)mosquitto_unsubscribe(b->mosq, NULL, s->filter);
+	free(s->filter);
+	free(s);
 }
 
 /* ---- connection ------------------------------------------------------------ */
@@ -998,7 +1078,7 @@ static bool rejected(struct mqtt_bridge *b, const char *name)
 
 static bool bound_device(struct mqtt_bridge *b, const char *v, size_t n)
 {
-	for (struct dev *d = b->by_value[topic_hash(v, n)]; d; d = d->bnext) {
+	for (struct dev *d = mqtt_index_first(&b->by_value, v, n); d; d = d->bnext) {
 		size_t l;
 		const char *x = dev_id(d, &l);
 		if (x && l == n && memcmp(x, v, n) == 0)
@@ -1181,7 +1261,7 @@ static void each_match(struct mqtt_bridge *b, const char *topic, size_t tlen,
 		       void (*fn)(struct mqtt_bridge *b, struct entry *e, void *ctx), void *ctx)
 {
 	struct mqtt_binding bind;
-	for (struct entry *e = b->index[topic_hash(topic, tlen)]; e; e = e->hnext)
+	for (struct entry *e = mqtt_index_first(&b->index, topic, tlen); e; e = e->hnext)
 		if (strcmp(e->key, topic) == 0)
 			fn(b, e, ctx);
 	for (struct entry *e = b->wild; e; e = e->hnext)
@@ -1823,11 +1903,9 @@ static struct dev *dev_new(struct mqtt_bridge *b, const char *name, const struct
 		}
 		total += strlen(bind.v[i].name) + 1 + bind.v[i].len + 1;
 	}
-	d = calloc(1, sizeof(*d));
-	if (!d || !(d->name = malloc(total))) {
-		free(d);
+	d = calloc(1, sizeof(*d) + total);
+	if (!d)
 		return NULL;
-	}
 	memcpy(d->name, name, strlen(name) + 1);
 	o = strlen(name) + 1;
 	for (size_t i = 0; i < bind.n; i++) {
@@ -1842,20 +1920,20 @@ static struct dev *dev_new(struct mqtt_bridge *b, const char *name, const struct
 	d->b = b;
 	d->heard = now_usec(b);
 	d->etail = &d->entries;
+	size_t vl;
+	if (mqtt_index_add(&b->by_name, d) < 0) {
+		free(d);
+		return NULL;
+	}
+	if (dev_id(d, &vl) && mqtt_index_add(&b->by_value, d) < 0) {
+		mqtt_index_del(&b->by_name, d);
+		free(d);
+		return NULL;
+	}
 	d->next = b->devs;
 	if (b->devs)
 		b->devs->prev = d;
 	b->devs = d;
-	struct dev **bucket = &b->by_name[topic_hash(d->name, strlen(d->name))];
-	d->hnext = *bucket;
-	*bucket = d;
-	size_t vl;
-	const char *v = dev_id(d, &vl);
-	if (v) {
-		bucket = &b->by_value[topic_hash(v, vl)];
-		d->bnext = *bucket;
-		*bucket = d;
-	}
 	pending_apply(b, d);
 	return d;
 }
@@ -1873,7 +1951,6 @@ static void key_unref(const struct dev *d, struct entry *e)
 static void dev_drop(struct mqtt_bridge *b, struct dev *d)
 {
 	size_t vl;
-	const char *v = dev_id(d, &vl);
 
 	if (d->prev)
 		d->prev->next = d->next;
@@ -1881,20 +1958,12 @@ static void dev_drop(struct mqtt_bridge *b, struct dev *d)
 		b->devs = d->next;
 	if (d->next)
 		d->next->prev = d->prev;
-	for (struct dev **q = &b->by_name[topic_hash(d->name, strlen(d->name))]; *q; q = &(*q)->hnext)
-		if (*q == d) {
-			*q = d->hnext;
-			break;
-		}
-	for (struct dev **q = v ? &b->by_value[topic_hash(v, vl)] : NULL; q && *q; q = &(*q)->bnext)
-		if (*q == d) {
-			*q = d->bnext;
-			break;
-		}
+	mqtt_index_del(&b->by_name, d);
+	if (dev_id(d, &vl))
+		mqtt_index_del(&b->by_value, d);
 	if (d->discovered && b->ndiscovered)
 		b->ndiscovered--;
 	ota_detach(b, d);
-	free(d->name);
 	free(d);
 }
 
@@ -1933,7 +2002,7 @@ static int mqtt_add_point(struct bridge *base, const struct bridge_point *p)
 			break;
 		}
 	}
-	e = calloc(1, sizeof(*e));
+	e = entry_new(b);
 	r = mqtt_template_expand(&src->topic, &bind, key, sizeof(key), &missing);
 	if (e && r >= 0) {
 		/* A device's points mostly come from one topic: one copy. */
@@ -1943,10 +2012,14 @@ static int mqtt_add_point(struct bridge *base, const struct bridge_point *p)
 		if (!e->key)
 			e->key = strdup(key);
 	}
-	if (!e || (r >= 0 && !e->key) || !(e->sub = sub_ref(b, filter))) {
-		if (e)
+	if (!e || (r >= 0 && !e->key) || !(e->sub = sub_ref(b, filter)) ||
+	    (e->key && mqtt_index_add(&b->index, e) < 0)) {
+		if (e) {
+			if (e->sub)
+				sub_unref(b, e->sub);
 			key_unref(d, e);
-		free(e);
+		}
+		entry_free(b, e);
 		if (d->npoints == 0)
 			dev_drop(b, d);
 		return -ENOMEM;
@@ -1957,10 +2030,13 @@ static int mqtt_add_point(struct bridge *base, const struct bridge_point *p)
 	/* Appended: a message feeds the points in profile order. */
 	*d->etail = e;
 	d->etail = &e->next;
-	struct entry **q = e->key ? &b->index[topic_hash(e->key, strlen(e->key))] : &b->wild;
-	while (*q)
-		q = &(*q)->hnext;
-	*q = e;
+	if (!e->key) {
+		struct entry **q = &b->wild;
+
+		while (*q)
+			q = &(*q)->hnext;
+		*q = e;
+	}
 	d->npoints++;
 	if (src->ota && (r = ota_attach(b, d, e)) < 0)
 		return r;
@@ -1984,15 +2060,18 @@ static void mqtt_remove_point(struct bridge *base, const char *device, const str
 		*q = e->next;
 		if (d->etail == &e->next)
 			d->etail = q;
-		for (q = e->key ? &b->index[topic_hash(e->key, strlen(e->key))] : &b->wild; *q;
-		     q = &(*q)->hnext)
-			if (*q == e) {
-				*q = e->hnext;
-				break;
-			}
+		if (e->key) {
+			mqtt_index_del(&b->index, e);
+		} else {
+			for (q = &b->wild; *q; q = &(*q)->hnext)
+				if (*q == e) {
+					*q = e->hnext;
+					break;
+				}
+		}
 		sub_unref(b, e->sub);
 		key_unref(d, e);
-		free(e);
+		entry_free(b, e);
 		if (--d->npoints == 0)
 			dev_drop(b, d);
 		update_events(b);
@@ -2066,6 +2145,7 @@ static int mqtt_init(struct bridge *base, const struct ynode *body)
 	struct mqtt_bridge *b = MQ(base);
 	int r;
 
+	indexes_init(b);
 	/* First, so that done() always has one to give back. */
 	if (lib_refs++ == 0)
 		mosquitto_lib_init();
@@ -2149,7 +2229,7 @@ static void mqtt_done(struct bridge *base)
 			struct entry *e = d->entries;
 			d->entries = e->next;
 			key_unref(d, e);
-			free(e);
+			entry_free(b, e);
 		}
 		dev_drop(b, d);
 	}
@@ -2161,6 +2241,17 @@ static void mqtt_done(struct bridge *base)
 		free(s->filter);
 		free(s);
 	}
+	mqtt_index_clear(&b->by_name);
+	mqtt_index_clear(&b->by_value);
+	mqtt_index_clear(&b->index);
+	mqtt_index_clear(&b->sub_by_filter);
+	while (b->slabs) {
+		struct entry_slab *sl = b->slabs;
+
+		b->slabs = sl->next;
+		free(sl);
+	}
+	b->free_entries = NULL;
 	for (size_t i = 0; i < b->nrejected; i++)
 		free(b->rejected[i]);
 	for (size_t i = 0; i < b->npending; i++)

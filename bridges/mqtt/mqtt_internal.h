@@ -77,6 +77,32 @@ bool mqtt_filter_match(const char *filter, const char *topic, size_t topic_len);
 /* The value bound to name, or NULL; *len its length. */
 const char *mqtt_binding_get(const struct mqtt_binding *b, const char *name, size_t *len);
 
+/* ---- a growing index of nodes by string key (mqtt_index.c) ------------------- */
+
+/* The key of a node of an index and its length. */
+typedef const char *(*mqtt_index_key_fn)(const void *node, size_t *len);
+
+/* Nodes carry their own next pointer at offset link; the index owns its
+ * buckets only. Lookups: mqtt_index_first() gives the chain a key is on
+ * (NULL: empty), walked through the nodes' next pointers, comparing keys. */
+struct mqtt_index {
+	void **bucket;
+	size_t nbucket, count;
+	size_t link;
+	mqtt_index_key_fn key;
+};
+
+/* Allocates nothing (the buckets come with the first node). */
+void mqtt_index_init(struct mqtt_index *x, size_t link, mqtt_index_key_fn key);
+/* Frees the buckets, not the nodes. */
+void mqtt_index_clear(struct mqtt_index *x);
+void *mqtt_index_first(const struct mqtt_index *x, const char *k, size_t n);
+/* Appends node to its chain (after the nodes of the same key); -ENOMEM
+ * only when the first buckets cannot be had (later growth is best effort). */
+int mqtt_index_add(struct mqtt_index *x, void *node);
+/* Unlinks node (its key must be what it was when added). */
+void mqtt_index_del(struct mqtt_index *x, void *node);
+
 /* ---- profile sources -------------------------------------------------------- */
 
 enum mqtt_format {

@@ -58,6 +58,14 @@ bool device_for_bridge(const struct mapping_point *pt)
 	return pt->from == MAPPING_FROM_SOURCE || pt->write || pt->executable;
 }
 
+const char device_fp_discovered[] = "(discovered)";
+
+void device_fp_free(const char *fp)
+{
+	if (fp != device_fp_discovered)
+		free((char *)fp); /* ours: made by reload_device_fingerprint() */
+}
+
 struct dev *device_free(struct dev *d)
 {
 	if (!d)
@@ -73,10 +81,7 @@ struct dev *device_free(struct dev *d)
 	target_stop(d);
 	lwm2m_store_free(d->store);
 	reg_gen_unref(d->r, d->gen);
-	free(d->name);
-	free(d->endpoint);
-	free(d->fingerprint);
-	free(d->handles);
+	device_fp_free(d->fingerprint);
 	free(d->pt_sample);
 	free(d->hint);
 	genprof_unref(d->r->genprofs, d->gp);
@@ -125,37 +130,70 @@ int device_start(struct dev *d)
 	return target_start(d);
 }
 
+/* Room for the profile's instances and /3/0, a value per point and
+ * /3/0/11/0 (device_new()), no more: the store's growth slack would be
+ * ~100 bytes a device, and growing from the profile's exact size leaves
+ * holes in the heap. In gateway mode in the store's own block (separate
+ * arrays are two more allocations a device); not in endpoint mode, where
+ * the client adds its Server object to the store: arrays outgrowing the
+ * block would leave it unused. */
+static struct lwm2m_store *store_new(struct gw_registry *r, const struct gw_config *c,
+				     const struct mapping_profile *p)
+{
+	size_t ninst = mapping_profile_ninstances(p) + 1;
+	struct lwm2m_store *s;
+
+	if (c->lwm2m.mode != GW_MODE_GATEWAY) {
+		s = lwm2m_store_new(r->objects);
+		if (s && lwm2m_store_reserve(s, 0, mapping_profile_npoints(p) + 1) < 0)
+			s = lwm2m_store_free(s);
+		return s;
+	}
+
+	for (size_t i = 0; i < mapping_profile_ninstances(p); i++) {
+		struct lwm2m_path ip = mapping_profile_instance(p, i);
+
+		if (ip.id[0] == 3 && ip.id[1] == 0)
+			ninst--;
+	}
+	return lwm2m_store_new_sized(r->objects, ninst, mapping_profile_npoints(p) + 1);
+}
+
 int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg,
 	       const struct mapping_profile *profile, size_t order, struct dev **out)
 {
 	const struct gw_config *c = g->config;
 	char ep[256];
+	size_t el, nh = mapping_profile_npoints(profile) + 1;
 	struct dev *d;
 	int e;
 
-	d = calloc(1, sizeof(*d));
+	if (target_name(c, cfg, ep, sizeof(ep)) < 0)
+		return -ENAMETOOLONG;
+	if (nh > HANDLES_MAX)
+		return -E2BIG;
+	el = strlen(ep) + 1;
+	/* Its handles and endpoint in the same block (two allocations fewer
+	 * a device); its name is its configuration's, which outlives it
+	 * (d->gen holds the configuration, d->disc a discovered device's). */
+	d = calloc(1, sizeof(*d) + nh * sizeof(*d->handles) + el);
 	if (!d)
 		return -ENOMEM;
 	d->r = r;
 	d->gen = reg_gen_ref(g);
 	d->cfg = cfg;
-	d->order = order;
+	d->order = (uint32_t)order;
 	d->profile = profile;
-	if (target_name(c, cfg, ep, sizeof(ep)) < 0) {
-		device_free(d);
-		return -ENAMETOOLONG;
-	}
-	d->name = strdup(cfg->name);
-	d->endpoint = strdup(ep);
+	d->name = cfg->name;
+	d->endpoint = memcpy(&d->handles[nh], ep, el);
 	d->fingerprint = reload_device_fingerprint(c, cfg, d->profile, ep);
-	d->store = lwm2m_store_new(r->objects);
-	d->handles = calloc(mapping_profile_npoints(profile) + 1, sizeof(*d->handles));
-	if (!d->name || !d->endpoint || !d->fingerprint || !d->store || !d->handles) {
+	d->store = store_new(r, c, profile);
+	if (!d->fingerprint || !d->store) {
 		device_free(d);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < mapping_profile_npoints(profile); i++) {
-		d->handles[i].d = d;
+		d->handles[i].i = (uint16_t)i;
 		/* Only max_age reads need the time of each point's sample. */
 		if (mapping_profile_point(profile, i)->max_age_usec && !d->pt_sample &&
 		    !(d->pt_sample = calloc(mapping_profile_npoints(profile), sizeof(*d->pt_sample)))) {
@@ -163,12 +201,7 @@ int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg
 			return -ENOMEM;
 		}
 	}
-	/* Room for a value per point and /3/0/11/0 (below), no more: the
-	 * store's growth slack would be ~100 bytes a device, and growing from
-	 * the profile's exact size leaves holes in the heap. */
-	e = lwm2m_store_reserve(d->store, 0, mapping_profile_npoints(profile) + 1);
-	if (e >= 0)
-		e = mapping_instantiate(d->profile, d->store, device_var, d);
+	e = mapping_instantiate(d->profile, d->store, device_var, d);
 	if (e < 0) {
 		log_device_error_errno(DEV_LOG(d), e, "cannot instantiate profile '%s': %m", cfg->profile);
 		device_free(d);

@@ -45,27 +45,30 @@ static const char *put(char **at, const char *s)
 	return p;
 }
 
-/* The configuration entry a discovered device would have had. */
-static struct disc *disc_new(const char *bridge, const char *device, const char *profile, const char *address)
+/* The configuration entry a discovered device would have had. bridge is
+ * kept, not copied: the configuration's (the device holds its generation);
+ * so is profile when kept is true (a profile of that generation's set). */
+static struct disc *disc_new(const char *bridge, const char *device, const char *profile, bool kept,
+			     const char *address)
 {
-	size_t n = strlen(device) + strlen(bridge) + strlen(profile) + strlen(address) + 4;
+	bool same = strcmp(address, device) == 0;
+	size_t n = strlen(device) + 1 + (kept ? 0 : strlen(profile) + 1) + (same ? 0 : strlen(address) + 1);
 	struct disc *ds = calloc(1, sizeof(*ds) + n);
+	const char *name, *addr;
 	char *at;
 
 	if (!ds)
 		return NULL;
 	at = ds->text;
-	ds->name = put(&at, device);
-	ds->bridge = put(&at, bridge);
-	ds->profile = put(&at, profile);
-	ds->address_text = put(&at, address);
-	ds->address =
-		(struct ynode){ .kind = YNODE_SCALAR,
-				.file = "(discovered)",
-				.scalar = { .str = ds->address_text, .len = strlen(ds->address_text) } };
-	ds->cfg = (struct gw_device){
-		.name = ds->name, .bridge = ds->bridge, .address = &ds->address, .profile = ds->profile
-	};
+	name = put(&at, device);
+	ds->cfg = (struct gw_device){ .name = name,
+				      .bridge = bridge,
+				      .profile = kept ? profile : put(&at, profile) };
+	addr = same ? name : put(&at, address);
+	ds->address = (struct ynode){ .kind = YNODE_SCALAR,
+				      .file = "(discovered)",
+				      .scalar = { .str = addr, .len = strlen(addr) } };
+	ds->cfg.address = &ds->address;
 	return ds;
 }
 
@@ -93,6 +96,7 @@ static int discover_with(struct gw_registry *r, const struct gw_bridge *cb, cons
 	const char *kind = mapping_profile_bridge(p);
 	struct disc *ds;
 	struct dev *d = NULL, **v;
+	bool kept;
 	int e;
 
 	if (kind && strcmp(kind, cb->type) != 0) {
@@ -104,7 +108,11 @@ static int discover_with(struct gw_registry *r, const struct gw_bridge *cb, cons
 	v = realloc(r->devs, (r->n + 2) * sizeof(*v));
 	if (v)
 		r->devs = v;
-	ds = v ? disc_new(cb->name, device, profile, address) : NULL;
+	/* A profile of the configuration's set (no gp) lives as long as the
+	 * generation: its own name serves; a generated one may be replaced
+	 * while the device keeps this configuration (reprofile()). */
+	kept = !gp && !strcmp(mapping_profile_name(p), profile);
+	ds = v ? disc_new(cb->name, device, kept ? mapping_profile_name(p) : profile, kept, address) : NULL;
 	if (!ds) {
 		genprof_unref(r->genprofs, gp);
 		return log_oom();
@@ -117,11 +125,11 @@ static int discover_with(struct gw_registry *r, const struct gw_bridge *cb, cons
 	}
 	d->disc = ds;
 	d->gp = gp;
-	free(d->fingerprint);
+	device_fp_free(d->fingerprint);
 	/* Never equal to a configured device's: one of that name replaces it. */
-	d->fingerprint = strdup("(discovered)");
+	d->fingerprint = device_fp_discovered;
 	r->starting = d;
-	e = d->fingerprint ? device_start(d) : -ENOMEM;
+	e = device_start(d);
 	r->starting = NULL;
 	if (e < 0) {
 		log_device_error_errno(DEV_LOG(d), e, "discovered by bridge %s, not started: %m", cb->name);
@@ -182,7 +190,7 @@ static int reprofile(struct gw_registry *r, struct dev *d, const char *name, con
 	nd->gp = gp;
 	nd->disc = d->disc;
 	d->disc = NULL;
-	free(nd->fingerprint);
+	device_fp_free(nd->fingerprint);
 	nd->fingerprint = d->fingerprint; /* a reload compares with the configuration's */
 	d->fingerprint = NULL;
 	device_unlink(r, d);

@@ -81,17 +81,22 @@ struct target {
 struct disc {
 	struct gw_device cfg;
 	struct ynode address;
-	/* Into text[], the one allocation with the struct (disc_new(): five
-	 * chunks were ~100 bytes of malloc overhead a discovered device). */
-	const char *name, *bridge, *profile, *address_text;
+	/* cfg's name, bridge, profile and the address's text, the one
+	 * allocation with the struct (disc_new(): five chunks were ~100 bytes
+	 * of malloc overhead a discovered device); an address equal to the
+	 * name (zigbee2mqtt's) is the name's copy. */
 	char text[];
 };
 
 /* One per profile point of a device (bridges/bridge.h): its place in the
- * device's array is the point's index in the profile. 8 bytes a point. */
+ * device's array (struct dev's tail) is the point's index in the profile,
+ * and it holds that index: handle_dev() finds the device from it. 2 bytes
+ * a point (a pointer to the device was 8). */
 struct bridge_handle {
-	struct dev *d;
+	uint16_t i;
 };
+
+#define HANDLES_MAX UINT16_MAX
 
 struct dev {
 	struct gw_registry *r;
@@ -99,26 +104,42 @@ struct dev {
 	struct gen *gen; /* the configuration the device was built from */
 	const struct gw_device *cfg;
 	const struct mapping_profile *profile;
-	char *name, *endpoint, *fingerprint;
+	/* name is cfg->name, endpoint follows handles (one allocation
+	 * with the struct); fingerprint is
+	 * reload_device_fingerprint()'s or device_fp_discovered (freed by
+	 * device_fp_free()). */
+	const char *name, *endpoint;
+	const char *fingerprint;
 	struct lwm2m_store *store;
 	struct target tgt;
-	uint32_t host;                 /* gateway mode: its gateway endpoint's index (placement.c) */
-	bool placed;                   /* ... while it holds a place */
-	int state;                     /* enum lwm2m_ep_state, or STATE_RESOLVING */
-	int presence;                  /* 0 reachable, else -errno */
-	uint64_t last_sample;          /* CLOCK_MONOTONIC usec, 0: never */
-	struct bridge_handle *handles; /* per profile point, by index */
+	uint32_t host;        /* gateway mode: its gateway endpoint's index (placement.c) */
+	bool placed;          /* ... while it holds a place */
+	int state;            /* enum lwm2m_ep_state, or STATE_RESOLVING */
+	int presence;         /* 0 reachable, else -errno */
+	uint64_t last_sample; /* CLOCK_MONOTONIC usec, 0: never */
 	/* The same per profile point (by index) when the profile has a
 	 * max_age (fanout_read() needs it), else NULL. */
 	uint64_t *pt_sample;
 	uint64_t samples, errors, unreachable, reg_failures;
-	size_t order;       /* position in the configuration */
+	uint32_t order;     /* position in the configuration (ORDER_DISCOVERED + n: discovered) */
 	bool keep;          /* reload bookkeeping */
+	bool obs_dirty;     /* its observations changed: tell the bridge (on_obs_defer) */
 	struct disc *disc;  /* a discovered device's made-up configuration, NULL when configured */
 	struct genprof *gp; /* its profile when a bridge generated it (a reference), else NULL */
-	bool obs_dirty;     /* its observations changed: tell the bridge (on_obs_defer) */
 	uint64_t *hint;     /* per profile point: the period last given to kind->observed; NULL: none */
+	/* Per profile point, by index; then the endpoint's name. */
+	struct bridge_handle handles[];
 };
+
+static inline struct dev *handle_dev(struct bridge_handle *h)
+{
+	return (struct dev *)(void *)((char *)(h - h->i) - offsetof(struct dev, handles));
+}
+
+/* The fingerprint of every discovered device (never equal to a configured
+ * device's): one constant, not a copy per device. */
+extern const char device_fp_discovered[];
+void device_fp_free(const char *fp);
 
 /* The device logger's view of d (log_device_*() of common/log.h): its
  * lines carry DEVICE=, BRIDGE= and ENDPOINT= in the journal. */

@@ -228,7 +228,7 @@ int gw_registry_apply(struct gw_registry *r, struct gw_config *config)
 	for (size_t i = 0; !all_changed && i < r->n; i++) {
 		struct dev *d = r->devs[i];
 		if (d->disc)
-			d->keep = instances_kept(r, c, d->disc->bridge) && !configured(c, d->name);
+			d->keep = instances_kept(r, c, d->disc->cfg.bridge) && !configured(c, d->name);
 	}
 	/* What is not kept goes first (removed devices and the old version of
 	 * changed ones), so a changed device never meets its old self on the

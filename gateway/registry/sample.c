@@ -12,8 +12,8 @@
 
 int sample_point(struct bridge_handle *h, const struct mapping_sample *s, uint64_t time_usec)
 {
-	struct dev *d = h->d;
-	size_t i = (size_t)(h - d->handles);
+	struct dev *d = handle_dev(h);
+	size_t i = h->i;
 	const struct mapping_point *pt = mapping_profile_point(d->profile, i);
 	struct lwm2m_value v;
 	char ps[32];

@@ -363,6 +363,7 @@ struct lwm2m_device {
 	uint16_t iid; /* /25/<iid> */
 	uint32_t obs_id;
 	struct lwm2m_target *tgt; /* the target this device is (target.c), or NULL */
+	char strs[];              /* prefix and device_id point here */
 };
 
 struct lwm2m_device *fg_device_find(const struct lwm2m_endpoint *ep, const char *prefix, size_t len);
@@ -391,10 +392,10 @@ struct lwm2m_target {
 	struct lwm2m_target *prev, *next; /* c->tgts */
 	const struct lwm2m_target_ops *ops;
 	void *ud;
-	struct lwm2m_endpoint_ops adapter; /* ops as the endpoint's, ud = the target */
 	struct lwm2m_store *store;
-	bool gateway;              /* an Object 25 device (the mode when it was added) */
-	char *prefix, *device_id;  /* gateway mode */
+	/* Gateway mode (the mode when it was added; NULL in endpoint mode):
+	 * the caller's (lwm2m_target_config). */
+	const char *prefix, *device_id;
 	char *host;                /* gateway mode: its gateway endpoint's name, NULL: c->gw_ep */
 	int iid;                   /* gateway mode: its /25 instance id, -1: the lowest free */
 	struct lwm2m_endpoint *ep; /* endpoint mode: its own, NULL once gone */

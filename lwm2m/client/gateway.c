@@ -98,8 +98,6 @@ static struct lwm2m_device *device_free(struct lwm2m_device *dev)
 	if (!dev)
 		return NULL;
 	fg_target_device_gone(dev);
-	free(dev->prefix);
-	free(dev->device_id);
 	free(dev);
 	return NULL;
 }
@@ -145,17 +143,17 @@ int fg_device_add(struct lwm2m_endpoint *ep, const char *prefix, struct lwm2m_st
 		return -EEXIST;
 	if (!fg_objdef(ep, 25))
 		return -ENOENT;
-	dev = calloc(1, sizeof(*dev));
+	/* The prefix and device id in the same block: two allocations
+	 * fewer a device. */
+	dev = calloc(1, sizeof(*dev) + plen + 1 + strlen(device_id) + 1);
 	if (!dev)
 		return -ENOMEM;
 	dev->ep = ep;
 	dev->store = store;
-	dev->prefix = strdup(prefix);
+	dev->prefix = memcpy(dev->strs, prefix, plen + 1);
 	dev->prefix_len = plen;
-	dev->device_id = strdup(device_id);
+	dev->device_id = strcpy(dev->strs + plen + 1, device_id);
 	r = -ENOMEM;
-	if (!dev->prefix || !dev->device_id)
-		goto fail;
 	v = realloc(ep->devs, (ep->ndevs + 1) * sizeof(*v));
 	if (!v)
 		goto fail;

@@ -59,14 +59,22 @@
 #include <unistd.h>
 
 #include "sf_internal.h"
-struct fg_sf *fg_sf_of(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev)
+/* The target of ep (dev NULL) or of a device; NULL when it is none. */
+static struct fg_target *target_of(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev)
 {
 	uint32_t id = dev ? dev->obs_id : ep->obs.id;
 	const struct lwm2m_client *c = ep->c;
 
 	if (!id || id > c->ntargets)
 		return NULL;
-	return c->targets[id - 1].sf;
+	return &c->targets[id - 1];
+}
+
+struct fg_sf *fg_sf_of(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev)
+{
+	const struct fg_target *t = target_of(ep, dev);
+
+	return t ? t->sf : NULL;
 }
 
 static int64_t now_ms_real(void)
@@ -102,23 +110,67 @@ int fg_sf_fname(const struct fg_sf *sf, char out[FG_STATE_FILE_NAME_MAX])
 	return fg_state_file_name("sf-", sf->name, ".q", out);
 }
 
+/* The name of target id: its endpoint's, "/" and the device prefix for a
+ * device. */
+static char *target_name(const struct fg_target *t)
+{
+	const struct lwm2m_endpoint *ep = t->ep;
+	size_t n;
+	char *name;
+
+	if (!t->dev)
+		return strdup(ep->name);
+	n = strlen(ep->name) + 1 + t->dev->prefix_len + 1;
+	name = malloc(n);
+	if (name)
+		snprintf(name, n, "%s/%.*s", ep->name, (int)t->dev->prefix_len, t->dev->prefix);
+	return name;
+}
+
+/* A new, empty state named name (taken). */
+static struct fg_sf *sf_new(struct lwm2m_client *c, char *name)
+{
+	char fname[FG_STATE_FILE_NAME_MAX];
+	struct fg_sf *sf = calloc(1, sizeof(*sf));
+
+	if (!sf) {
+		free(name);
+		return NULL;
+	}
+	sf->name = name;
+	if (fg_sf_fname(sf, fname) < 0) {
+		fg_sf_free_one(sf);
+		return NULL;
+	}
+	sf->q.max_count = c->cfg.sf_max_samples;
+	sf->q.max_bytes = c->cfg.sf_max_bytes;
+	sf->q.persist = c->cfg.state_dir != NULL;
+	return sf;
+}
+
+/* The state of a target is made when it first has something to hold (or
+ * its file or an orphan has): a gateway's devices mostly never do, and
+ * the state is ~240 bytes a device. */
+static struct fg_sf *sf_get(struct lwm2m_endpoint *ep, struct fg_target *t)
+{
+	char *name;
+
+	if (!t->sf && (name = target_name(t)))
+		t->sf = sf_new(ep->c, name);
+	return t->sf;
+}
+
 int fg_sf_target_add(struct lwm2m_client *c, uint32_t id)
 {
 	struct fg_target *t = &c->targets[id - 1];
 	struct lwm2m_endpoint *ep = t->ep;
 	struct fg_sf *sf;
-	char *name, fname[FG_STATE_FILE_NAME_MAX];
-	int r;
+	char *name;
 
-	if (t->dev) {
-		size_t n = strlen(ep->name) + 1 + t->dev->prefix_len + 1;
-
-		name = malloc(n);
-		if (name)
-			snprintf(name, n, "%s/%.*s", ep->name, (int)t->dev->prefix_len, t->dev->prefix);
-	} else {
-		name = strdup(ep->name);
-	}
+	/* No files: nothing to take over; the state waits for a sample. */
+	if (!c->cfg.state_dir)
+		return 0;
+	name = target_name(t);
 	if (!name)
 		return -ENOMEM;
 	/* The same target back before its last write was done: its queue is
@@ -131,22 +183,14 @@ int fg_sf_target_add(struct lwm2m_client *c, uint32_t id)
 			free(name);
 			goto adopted;
 		}
-	sf = calloc(1, sizeof(*sf));
-	if (!sf) {
-		free(name);
+	sf = sf_new(c, name);
+	if (!sf)
 		return -ENOMEM;
+	fg_sf_load_file(ep, sf);
+	if (!sf->on_disk && !sf->q.n && !sf->dirty && !sf->rewrite) {
+		fg_sf_free_one(sf); /* no file: made when first needed */
+		return 0;
 	}
-	sf->name = name;
-	r = fg_sf_fname(sf, fname);
-	if (r < 0) {
-		fg_sf_free_one(sf);
-		return r;
-	}
-	sf->q.max_count = c->cfg.sf_max_samples;
-	sf->q.max_bytes = c->cfg.sf_max_bytes;
-	sf->q.persist = c->cfg.state_dir != NULL;
-	if (c->cfg.state_dir)
-		fg_sf_load_file(ep, sf);
 adopted:
 	sf->in_job = false;
 	c->sf.bytes += sf->q.bytes;
@@ -232,19 +276,23 @@ void fg_sf_arm(struct lwm2m_endpoint *ep, uint64_t when)
 int fg_sf_sample(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *p,
 		 const struct lwm2m_value *v, double time, bool hist)
 {
-	struct fg_sf *sf = fg_sf_of(ep, dev);
+	struct fg_target *t = target_of(ep, dev);
+	struct fg_sf *sf = t ? t->sf : NULL;
 	bool observed;
 	uint32_t pmin;
 	int64_t ms;
 	int r;
 
-	if (!sf)
-		return 0;
 	if (!hist && !ep->sf.storing)
 		return 0;
 	observed = lwm2m_endpoint_observed(ep, dev, p, &pmin) > 0;
-	if (!hist && !observed && !path_in(sf->kept, sf->nkept, p))
+	if (!hist && !observed && (!sf || !path_in(sf->kept, sf->nkept, p)))
 		return 0;
+	if (!t)
+		return 0;
+	sf = sf_get(ep, t);
+	if (!sf)
+		return -ENOMEM;
 	ms = time > 0 ? (int64_t)llround(time * 1000.0) : now_ms_real();
 	/* Historical: every sample by Send (confirmed), also while online
 	 * and observed (notifications would leave beside the Sends, out of
@@ -320,17 +368,21 @@ void fg_sf_offline(struct lwm2m_endpoint *ep)
 
 	for (size_t t = 0; t < fg_sf_ntargets(ep); t++) {
 		struct lwm2m_device *dev = fg_sf_target_dev(ep, t);
-		struct fg_sf *sf = fg_sf_of(ep, dev);
+		struct fg_target *tg = target_of(ep, dev);
+		struct fg_sf *sf = tg ? tg->sf : NULL;
 		struct lwm2m_path *paths = NULL;
 		size_t n = 0;
 		bool changed = false;
 
-		if (!sf)
-			continue;
 		/* What the server observes now stays kept until it has all
 		 * (its observations end with the registration). */
-		if (ep->sf.storing && fg_obs_paths(ep, dev, &paths, &n) == 0)
-			add_kept(sf, paths, n);
+		if (ep->sf.storing && fg_obs_paths(ep, dev, &paths, &n) == 0 && n && tg)
+			sf = sf_get(ep, tg);
+		if (!sf) {
+			free(paths);
+			continue;
+		}
+		add_kept(sf, paths, n);
 		sf->kept_until = 0; /* counted from the next registration */
 		free(paths);
 		for (size_t i = 0; i < sf->q.n; i++) {

@@ -4,7 +4,7 @@
  * an endpoint of its own or an Object 25 device of the gateway endpoint,
  * by the client's mode. A target keeps its user's operations; the
  * endpoint or device behind it calls them through an adapter table
- * (struct lwm2m_target.adapter) so that the request code (dm*.c, obs.c)
+ * (adapter_of()) so that the request code (dm*.c, obs.c)
  * only ever sees lwm2m_endpoint_ops (fg_ops_of()).
  */
 #include <errno.h>
@@ -65,18 +65,26 @@ static void ad_obs_changed(void *ud, struct lwm2m_endpoint *ep, struct lwm2m_dev
 }
 
 /* Only the operations the target has: a NULL one keeps its meaning
- * (write to the store, 4.05 for execute, answer reads from the store). */
-static void adapter_init(struct lwm2m_target *t)
-{
-	const struct lwm2m_target_ops *o = t->ops;
+ * (write to the store, 4.05 for execute, answer reads from the store).
+ * One constant table per combination, not a copy in every target (64
+ * bytes each, thousands of targets). */
+enum { AD_W = 1, AD_X = 2, AD_R = 4, AD_S = 8, AD_O = 16 };
+#define AD(m)                                                                                 \
+	{                                                                                     \
+		.write = (m)&AD_W ? ad_write : NULL, .execute = (m)&AD_X ? ad_execute : NULL, \
+		.read = (m)&AD_R ? ad_read : NULL, .state = (m)&AD_S ? ad_state : NULL,       \
+		.observations_changed = (m)&AD_O ? ad_obs_changed : NULL                      \
+	}
+#define AD4(m) AD(m), AD((m) + 1), AD((m) + 2), AD((m) + 3)
+static const struct lwm2m_endpoint_ops adapters[32] = { AD4(0),  AD4(4),  AD4(8),  AD4(12),
+							AD4(16), AD4(20), AD4(24), AD4(28) };
 
+static const struct lwm2m_endpoint_ops *adapter_of(const struct lwm2m_target_ops *o)
+{
 	if (!o)
-		return;
-	t->adapter.write = o->write ? ad_write : NULL;
-	t->adapter.execute = o->execute ? ad_execute : NULL;
-	t->adapter.read = o->read ? ad_read : NULL;
-	t->adapter.state = o->state ? ad_state : NULL;
-	t->adapter.observations_changed = o->observations_changed ? ad_obs_changed : NULL;
+		return NULL;
+	return &adapters[(o->write ? AD_W : 0) | (o->execute ? AD_X : 0) | (o->read ? AD_R : 0) |
+			 (o->state ? AD_S : 0) | (o->observations_changed ? AD_O : 0)];
 }
 
 const struct lwm2m_endpoint_ops *fg_ops_of(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev,
@@ -84,7 +92,7 @@ const struct lwm2m_endpoint_ops *fg_ops_of(const struct lwm2m_endpoint *ep, cons
 {
 	if (dev && dev->tgt) {
 		*ud = dev->tgt;
-		return dev->tgt->ops ? &dev->tgt->adapter : NULL;
+		return adapter_of(dev->tgt->ops);
 	}
 	*ud = ep->ops_ud;
 	return ep->ops;
@@ -112,7 +120,7 @@ void fg_target_gateway_added(struct lwm2m_endpoint *gw)
 	for (struct lwm2m_target *t = c->tgts; t; t = t->next) {
 		int r;
 
-		if (!t->gateway || t->dev || (t->host && strcmp(t->host, gw->name) != 0))
+		if (!t->prefix || t->dev || (t->host && strcmp(t->host, gw->name) != 0))
 			continue;
 		r = attach(t, gw);
 		if (r < 0)
@@ -181,8 +189,6 @@ static void target_free(struct lwm2m_target *t)
 		c->tgts = t->next;
 	if (t->next)
 		t->next->prev = t->prev;
-	free(t->prefix);
-	free(t->device_id);
 	free(t->host);
 	free(t);
 }
@@ -218,27 +224,25 @@ int lwm2m_target_add(struct lwm2m_client *c, const struct lwm2m_target_config *c
 	t->ops = cfg->ops;
 	t->ud = cfg->ud;
 	t->store = cfg->store;
-	t->gateway = c->cfg.target_mode == LWM2M_TARGETS_GATEWAY;
-	adapter_init(t);
 	t->next = c->tgts;
 	if (c->tgts)
 		c->tgts->prev = t;
 	c->tgts = t;
-	if (t->gateway) {
+	if (c->cfg.target_mode == LWM2M_TARGETS_GATEWAY) {
 		struct lwm2m_endpoint *gw;
 
-		t->prefix = strdup(cfg->prefix);
-		t->device_id = strdup(cfg->device_id);
+		t->prefix = cfg->prefix;
+		t->device_id = cfg->device_id;
 		t->host = cfg->gateway ? strdup(cfg->gateway) : NULL;
 		t->iid = cfg->iid_fixed ? cfg->iid : -1;
-		if (!t->prefix || !t->device_id || (cfg->gateway && !t->host))
+		if (cfg->gateway && !t->host)
 			r = -ENOMEM;
 		else if ((gw = host_of(t)))
 			r = attach(t, gw);
 	} else {
 		struct lwm2m_endpoint_config ec = *cfg->endpoint;
 
-		ec.ops = t->ops ? &t->adapter : NULL;
+		ec.ops = adapter_of(t->ops);
 		ec.ops_ud = t;
 		ec.gateway = false;
 		r = lwm2m_endpoint_add(c, &ec, cfg->store, &t->ep);

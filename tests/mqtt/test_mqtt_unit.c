@@ -605,6 +605,71 @@ static void test_z2m_ota_parsers(void **state)
 			z2m_ota_response_topic(no[i], strlen(no[i]), base, sizeof(base), kind, sizeof(kind)));
 }
 
+/* The growing index (mqtt_index.c): every node found by its key after the
+ * table grew many times, nodes of one key in the order they were added,
+ * deletions leave the others. */
+struct inode {
+	char key[16];
+	int seq;
+	struct inode *next;
+};
+
+static const char *inode_key(const void *node, size_t *len)
+{
+	const struct inode *n = node;
+
+	*len = strlen(n->key);
+	return n->key;
+}
+
+static void test_index(void **state)
+{
+	enum { N = 5000, KEYS = 1700 };
+	struct inode *v = calloc(N, sizeof(*v));
+	struct mqtt_index x;
+
+	(void)state;
+	assert_non_null(v);
+	mqtt_index_init(&x, offsetof(struct inode, next), inode_key);
+	assert_null(mqtt_index_first(&x, "k0", 2)); /* empty: no buckets yet */
+	for (int i = 0; i < N; i++) {
+		snprintf(v[i].key, sizeof(v[i].key), "k%d", i % KEYS);
+		v[i].seq = i;
+		assert_int_equal(mqtt_index_add(&x, &v[i]), 0);
+	}
+	assert_int_equal(x.count, N);
+	assert_true(x.nbucket >= N / 4); /* grew with its nodes */
+	for (int k = 0; k < KEYS; k++) {
+		char key[16];
+		int last = -1, found = 0;
+
+		snprintf(key, sizeof(key), "k%d", k);
+		for (struct inode *n = mqtt_index_first(&x, key, strlen(key)); n; n = n->next)
+			if (!strcmp(n->key, key)) {
+				assert_true(n->seq > last); /* in the order added */
+				last = n->seq;
+				found++;
+			}
+		assert_int_equal(found, (N - k + KEYS - 1) / KEYS);
+	}
+	/* Remove every node of even seq: the odd ones stay, still in order. */
+	for (int i = 0; i < N; i += 2)
+		mqtt_index_del(&x, &v[i]);
+	assert_int_equal(x.count, N / 2);
+	for (int i = 1; i < N; i += 2) {
+		int seen = 0;
+
+		for (struct inode *n = mqtt_index_first(&x, v[i].key, strlen(v[i].key)); n; n = n->next) {
+			assert_true(n->seq % 2 == 1);
+			seen += n == &v[i];
+		}
+		assert_int_equal(seen, 1);
+	}
+	mqtt_index_clear(&x);
+	assert_null(mqtt_index_first(&x, "k1", 2));
+	free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -623,6 +688,7 @@ int main(void)
 		cmocka_unit_test(test_availability_words),
 		cmocka_unit_test(test_conf_protocol),
 		cmocka_unit_test(test_z2m_ota_parsers),
+		cmocka_unit_test(test_index),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

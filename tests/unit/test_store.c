@@ -731,6 +731,105 @@ static void test_time_of_measurement(void **state)
 	lwm2m_records_clear(&recs);
 }
 
+/* A borrowed value points at the caller's bytes (no byte buffer at all);
+ * any later set or write of it makes it an ordinary, copied value, and
+ * compaction of the others leaves it alone. */
+static void test_borrowed(void **state)
+{
+	struct fix *f = *state;
+	struct lwm2m_store *s = f->s;
+	static const char mfr[] = "zigbee2mqtt", tz[] = "UTC";
+	struct lwm2m_value v = vstr(mfr), got;
+	struct lwm2m_records recs = { 0 };
+	size_t m;
+
+	assert_int_equal(lwm2m_store_reserve(s, 1, 4), 0);
+	assert_int_equal(lwm2m_store_add_instance(s, 3, 0), 0);
+	m = lwm2m_store_memory(s);
+	assert_int_equal(lwm2m_store_set_borrowed(s, &LWM2M_PATH(3, 0, 0), &v), 0);
+	v = vstr(tz);
+	assert_int_equal(lwm2m_store_set_borrowed(s, &LWM2M_PATH(3, 0, 15), &v), 0);
+	v = vint(7); /* not bytes: kept as any value */
+	assert_int_equal(lwm2m_store_set_borrowed(s, &LWM2M_PATH(3, 0, 9), &v), 0);
+	assert_int_equal(lwm2m_store_memory(s), m); /* nothing copied */
+	assert_int_equal(lwm2m_store_get(s, &LWM2M_PATH(3, 0, 0), &got), 0);
+	assert_int_equal(got.type, LWM2M_TYPE_STRING);
+	assert_ptr_equal(got.bytes.ptr, mfr);
+	assert_int_equal(got.bytes.len, strlen(mfr));
+	assert_int_equal(get(s, LWM2M_PATH(3, 0, 9)).i, 7);
+	assert_int_equal(lwm2m_store_read(s, &LWM2M_PATH(3, 0), &recs), 0);
+	assert_int_equal(recs.n, 3);
+	assert_int_equal(recs.v[0].value.bytes.len, strlen(mfr));
+	assert_memory_equal(recs.v[0].value.bytes.ptr, mfr, strlen(mfr));
+	assert_false(recs.v[0].has_time); /* its length is where a time would be */
+	lwm2m_records_clear(&recs);
+
+	/* Set again: copied; the borrowed bytes are never written to. */
+	assert_int_equal(set(s, LWM2M_PATH(3, 0, 0), vstr("acme")), 0);
+	assert_int_equal(lwm2m_store_get(s, &LWM2M_PATH(3, 0, 0), &got), 0);
+	assert_true(got.bytes.ptr != (const uint8_t *)mfr);
+	assert_int_equal(got.bytes.len, 4);
+	assert_memory_equal(got.bytes.ptr, "acme", 4);
+	assert_string_equal(mfr, "zigbee2mqtt");
+	/* Our own bytes handed back are copied, not borrowed. */
+	assert_int_equal(lwm2m_store_set_borrowed(s, &LWM2M_PATH(3, 0, 1), &got), 0);
+	assert_int_equal(lwm2m_store_get(s, &LWM2M_PATH(3, 0, 1), &got), 0);
+	assert_memory_equal(got.bytes.ptr, "acme", 4);
+	/* Growing the others until they are compacted: the borrowed one stays. */
+	for (int i = 0; i < 50; i++) {
+		char text[40];
+
+		snprintf(text, sizeof(text), "model %0*d", i % 20 + 1, i);
+		assert_int_equal(set(s, LWM2M_PATH(3, 0, 1), vstr(text)), 0);
+	}
+	assert_int_equal(lwm2m_store_get(s, &LWM2M_PATH(3, 0, 15), &got), 0);
+	assert_ptr_equal(got.bytes.ptr, tz);
+	assert_int_equal(got.bytes.len, 3);
+
+	/* A server write replaces it with its own copy. */
+	struct lwm2m_record rec = { .path = LWM2M_PATH(3, 0, 15), .value = vstr("Europe/Paris") };
+	struct lwm2m_records in = { .v = &rec, .n = 1 };
+	assert_int_equal(lwm2m_store_write(s, &LWM2M_PATH(3, 0, 15), &in, false), 0);
+	assert_int_equal(lwm2m_store_get(s, &LWM2M_PATH(3, 0, 15), &got), 0);
+	assert_int_equal(got.bytes.len, 12);
+	assert_memory_equal(got.bytes.ptr, "Europe/Paris", 12);
+	assert_string_equal(tz, "UTC");
+	assert_int_equal(lwm2m_store_unset(s, &LWM2M_PATH(3, 0, 15)), 0);
+}
+
+/* A store made with room for its arrays is one block: filling them to
+ * that room allocates nothing more; outgrowing it moves them out, intact. */
+static void test_new_sized(void **state)
+{
+	struct fix *f = *state;
+	struct lwm2m_store *s = lwm2m_store_new_sized(f->reg, 2, 3), *e = lwm2m_store_new(f->reg);
+	size_t m;
+
+	assert_non_null(s);
+	assert_null(lwm2m_store_new_sized(NULL, 1, 1));
+	/* One chunk, against three for the same arrays made separately. */
+	assert_int_equal(lwm2m_store_reserve(e, 2, 3), 0);
+	m = lwm2m_store_memory(s);
+	assert_true(m < lwm2m_store_memory(e));
+	lwm2m_store_free(e);
+	assert_int_equal(lwm2m_store_add_instance(s, 3303, 0), 0);
+	assert_int_equal(lwm2m_store_add_instance(s, 3303, 1), 0);
+	assert_int_equal(set(s, LWM2M_PATH(3303, 0, 5700), vflt(1.5)), 0);
+	assert_int_equal(set(s, LWM2M_PATH(3303, 1, 5700), vflt(2.5)), 0);
+	assert_int_equal(set(s, LWM2M_PATH(3303, 0, 5601), vflt(0.5)), 0);
+	assert_int_equal(lwm2m_store_memory(s), m);
+	/* Beyond: moved out, every value still there. */
+	assert_int_equal(lwm2m_store_add_instance(s, 3303, 2), 0);
+	assert_int_equal(set(s, LWM2M_PATH(3303, 2, 5700), vflt(3.5)), 0);
+	assert_true(lwm2m_store_memory(s) > m);
+	assert_true(get(s, LWM2M_PATH(3303, 0, 5700)).f == 1.5);
+	assert_true(get(s, LWM2M_PATH(3303, 1, 5700)).f == 2.5);
+	assert_true(get(s, LWM2M_PATH(3303, 0, 5601)).f == 0.5);
+	assert_true(get(s, LWM2M_PATH(3303, 2, 5700)).f == 3.5);
+	assert_true(lwm2m_store_has(s, &LWM2M_PATH(3303, 1)));
+	lwm2m_store_free(s);
+}
+
 static void test_null_args(void **state)
 {
 	struct fix *f = *state;
@@ -767,6 +866,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_memory_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reserve_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_time_of_measurement, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_borrowed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_sized, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_null_args, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
