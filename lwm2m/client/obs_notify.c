@@ -417,6 +417,13 @@ void fg_obs_flush_due(struct lwm2m_client *c, uint32_t target, const struct lwm2
 	fg_obs_on_timer(c, &c->obs_timer);
 }
 
+void lwm2m_client_flush(struct lwm2m_client *c)
+{
+	if (!c || !c->ndue || c->in_coap || lwm2m_obs_next_deadline(c->obs) > fg_obs_now_ms(c))
+		return;
+	fg_obs_on_timer(c, &c->obs_timer);
+}
+
 void fg_obs_nack(struct lwm2m_endpoint *ep, const coap_pdu_t *sent, coap_nack_reason_t reason)
 {
 	coap_bin_const_t tok;
