@@ -211,6 +211,10 @@ struct fg_target {
 	struct lwm2m_endpoint *ep; /* NULL: free slot */
 	struct lwm2m_device *dev;  /* NULL: the endpoint's own tree */
 	struct fg_sf *sf;          /* NULL: nothing held or kept */
+	/* Its observations (obs.c), by fg_obs.tnext: what a sample asks
+	 * (is this path observed?) costs the target's observations, not
+	 * all of the endpoint's (1,000 devices of one gateway endpoint). */
+	struct fg_obs *obs;
 	/* Observe requests refused at the bound: when the last warning was
 	 * logged (µs, 0: never) and how many were refused since. */
 	uint64_t refused_warned;

@@ -110,6 +110,12 @@ void fg_obs_unlink(struct lwm2m_endpoint *ep, struct fg_obs *o)
 		ep->obs.list = o->next;
 	if (o->next)
 		o->next->prev = o->prev;
+	if (o->tprev)
+		o->tprev->tnext = o->tnext;
+	else
+		ep->c->targets[o->target - 1].obs = o->tnext;
+	if (o->tnext)
+		o->tnext->tprev = o->tprev;
 	ep->c->stats.observations--;
 	free(o);
 }
