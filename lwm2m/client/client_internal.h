@@ -134,7 +134,8 @@ struct lwm2m_client {
  * session (made when none has), detach: that session is gone. touch: we
  * queued something on the context (sent, a handshake, an async answer):
  * its next deadline is computed again at the next turn of the loop. Every
- * message we send goes through fg_coap_send(), which touches. */
+ * message we send goes through fg_coap_send(), which touches, but the
+ * NON notifications of one datagram (obs_notify.c: nothing to time). */
 int fg_cctx_init(struct lwm2m_client *c);
 void fg_cctx_free_all(struct lwm2m_client *c);
 int fg_cctx_attach(struct lwm2m_client *c, struct fg_cctx **out);

@@ -327,7 +327,15 @@ static void obs_send(struct lwm2m_endpoint *ep, struct fg_obs *o, bool con)
 		       body.len);
 		goto out;
 	}
-	mid = fg_coap_send(s, pdu);
+	/* A NON in one datagram on an established session leaves libcoap
+	 * nothing to time (no retransmission, no body for the next blocks,
+	 * no handshake to wait for): its context's deadline stays what it
+	 * was, and the turn of the loop that would compute it again (cctx.c,
+	 * a third of the system calls of a notification) is spared. */
+	if (!con && !too_big && coap_session_get_state(s) == COAP_SESSION_STATE_ESTABLISHED)
+		mid = coap_send(s, pdu);
+	else
+		mid = fg_coap_send(s, pdu);
 	if (mid == COAP_INVALID_MID)
 		goto out; /* freed by coap_send */
 	c->stats.notifications++;
