@@ -85,6 +85,12 @@ struct bridge_host {
 	 * the device and logged by the core). */
 	int (*sample)(void *ud, struct bridge_handle *point, const struct mapping_sample *s,
 		      uint64_t time_usec);
+	/* Optional to offer and to call: the samples of one field message
+	 * (all the points one MQTT message feeds) have all been given. The
+	 * notifications they made due leave now, one per observation for
+	 * the whole message, instead of at the next turn of the loop after
+	 * every message read meanwhile (bridge_flush()). */
+	void (*flush)(void *ud);
 	/* Device presence: err 0 reachable, else why not (-ETIMEDOUT,
 	 * -EHOSTUNREACH, -EIO...). Shown in /3/0/11 and `fieldgate status`. */
 	void (*presence)(void *ud, const char *device, int err);
@@ -327,6 +333,13 @@ static inline int bridge_sample(struct bridge *b, struct bridge_handle *h, const
 				uint64_t time_usec)
 {
 	return b->host.sample(b->host.ud, h, s, time_usec);
+}
+
+/* The samples of one field message have all been given (host.flush). */
+static inline void bridge_flush(struct bridge *b)
+{
+	if (b->host.flush)
+		b->host.flush(b->host.ud);
 }
 
 /* ---- the kinds -------------------------------------------------------------- */

@@ -598,6 +598,16 @@ int lwm2m_endpoint_attrs(const struct lwm2m_endpoint *ep, const struct lwm2m_dev
  * Errors of lwm2m_store_set(); -ESHUTDOWN after removal. */
 int lwm2m_endpoint_set(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *p,
 		       const struct lwm2m_value *v);
+/* The values set since the last turn of the loop (or the last call) made
+ * notifications due: send them now instead of at the next turn. For an
+ * application that sets the several values of one field message one by
+ * one (an MQTT message with several fields): called after the last, each
+ * observation gets one notification for the whole message, and it leaves
+ * before the application reads its next message rather than after the
+ * whole batch and a turn of the loop (issue 13 target 3). Nothing may be
+ * sent from inside a libcoap handler: there (and with nothing due) it does
+ * nothing, and what is due leaves at the next turn as without the call. */
+void lwm2m_client_flush(struct lwm2m_client *c);
 /* The same with the time of measurement (lwm2m_store_set_at): notifications
  * and reads in SenML / LwM2M CBOR and JSON carry it. */
 int lwm2m_endpoint_set_at(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const struct lwm2m_path *p,

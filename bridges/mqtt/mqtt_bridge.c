@@ -808,6 +808,10 @@ static void cb_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
 	(void)m;
 	b->progress++;
 	dispatch(b, msg->topic, msg->payload ? msg->payload : (const uint8_t *)"", (size_t)msg->payloadlen);
+	/* Its notifications leave before the next message is read: under
+	 * load a read pass takes several, and each would otherwise wait for
+	 * all of them and a turn of the loop (issue 13 target 3). */
+	bridge_flush(&b->base);
 }
 
 static void cb_log(struct mosquitto *m, void *ud, int level, const char *str)

@@ -134,6 +134,13 @@ static int host_sample(void *ud, struct bridge_handle *point, const struct mappi
 	return sample_point(point, s, time_usec);
 }
 
+static void host_flush(void *ud)
+{
+	struct gw_registry *r = ud;
+
+	lwm2m_client_flush(r->client);
+}
+
 static void host_presence(void *ud, const char *device, int err)
 {
 	(void)gw_registry_presence(ud, device, err);
@@ -160,6 +167,7 @@ void gw_registry_bridge_host(struct gw_registry *r, struct bridge_host *out)
 {
 	*out = (struct bridge_host){ .ud = r,
 				     .sample = host_sample,
+				     .flush = host_flush,
 				     .presence = host_presence,
 				     .discover = host_discover,
 				     .forget = host_forget,

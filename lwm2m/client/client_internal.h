@@ -135,7 +135,8 @@ struct lwm2m_client {
  * session (made when none has), detach: that session is gone. touch: we
  * queued something on the context (sent, a handshake, an async answer):
  * its next deadline is computed again at the next turn of the loop. Every
- * message we send goes through fg_coap_send(), which touches. */
+ * message we send goes through fg_coap_send(), which touches, but the
+ * NON notifications of one datagram (obs_notify.c: nothing to time). */
 int fg_cctx_init(struct lwm2m_client *c);
 void fg_cctx_free_all(struct lwm2m_client *c);
 int fg_cctx_attach(struct lwm2m_client *c, struct fg_cctx **out);
@@ -212,6 +213,10 @@ struct fg_target {
 	struct lwm2m_endpoint *ep; /* NULL: free slot */
 	struct lwm2m_device *dev;  /* NULL: the endpoint's own tree */
 	struct fg_sf *sf;          /* NULL: nothing held or kept */
+	/* Its observations (obs.c), by fg_obs.tnext: what a sample asks
+	 * (is this path observed?) costs the target's observations, not
+	 * all of the endpoint's (1,000 devices of one gateway endpoint). */
+	struct fg_obs *obs;
 	/* Observe requests refused at the bound: when the last warning was
 	 * logged (µs, 0: never) and how many were refused since. */
 	uint64_t refused_warned;

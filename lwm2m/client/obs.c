@@ -240,6 +240,15 @@ struct fg_obs *fg_obs_find(const struct lwm2m_endpoint *ep, const uint8_t *tok, 
 	return NULL;
 }
 
+struct fg_obs *fg_obs_of(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev)
+{
+	uint32_t id = dev ? dev->obs_id : ep->obs.id;
+
+	if (id == 0 || id > ep->c->ntargets)
+		return NULL;
+	return ep->c->targets[id - 1].obs;
+}
+
 void fg_obs_changed(struct lwm2m_endpoint *ep, struct lwm2m_device *dev)
 {
 	void *ud;
@@ -265,10 +274,8 @@ int lwm2m_endpoint_observed(const struct lwm2m_endpoint *ep, const struct lwm2m_
 	bool found = false;
 	uint32_t best = 0;
 
-	for (const struct fg_obs *o = ep->obs.list; o; o = o->next) {
+	for (const struct fg_obs *o = fg_obs_of(ep, dev); o; o = o->tnext) {
 		bool covers = false;
-		if (o->dev != dev)
-			continue;
 		for (size_t i = 0; i < o->npaths && !covers; i++)
 			covers = lwm2m_path_is_under(p, &o->paths[i]) || lwm2m_path_is_under(&o->paths[i], p);
 		if (!covers)
@@ -347,6 +354,10 @@ int fg_obs_start(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, const uint
 	if (o->next)
 		o->next->prev = o;
 	ep->obs.list = o;
+	o->tnext = ep->c->targets[target - 1].obs;
+	if (o->tnext)
+		o->tnext->tprev = o;
+	ep->c->targets[target - 1].obs = o;
 	ep->c->stats.observations++;
 	fg_obs_rearm(ep->c);
 	fg_obs_changed(ep, dev);

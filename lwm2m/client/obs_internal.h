@@ -11,7 +11,8 @@
 #include "client_internal.h"
 
 struct fg_obs {
-	struct fg_obs *prev, *next; /* on the target's endpoint */
+	struct fg_obs *prev, *next;   /* on the target's endpoint */
+	struct fg_obs *tprev, *tnext; /* on the target (fg_target.obs) */
 	uint32_t target;
 	struct lwm2m_device *dev;
 	uint8_t token[8];
@@ -55,6 +56,9 @@ uint64_t fg_obs_now_ms(const struct lwm2m_client *c);
 /* The store of engine target id, NULL when there is none. */
 struct lwm2m_store *fg_obs_target_store(const struct lwm2m_client *c, uint32_t id);
 struct fg_obs *fg_obs_find(const struct lwm2m_endpoint *ep, const uint8_t *tok, size_t len);
+/* The observations of ep's own tree (dev NULL) or of its device dev, linked
+ * by tnext; NULL when there are none. */
+struct fg_obs *fg_obs_of(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev);
 /* End observation o (engine and list) and free it. */
 void fg_obs_cancel(struct lwm2m_endpoint *ep, struct fg_obs *o);
 

@@ -84,11 +84,9 @@ int lwm2m_endpoint_set_historical(struct lwm2m_endpoint *ep, struct lwm2m_device
 int fg_obs_paths(const struct lwm2m_endpoint *ep, const struct lwm2m_device *dev, struct lwm2m_path **out,
 		 size_t *n)
 {
-	for (const struct fg_obs *o = ep->obs.list; o; o = o->next) {
+	for (const struct fg_obs *o = fg_obs_of(ep, dev); o; o = o->tnext) {
 		struct lwm2m_path *v;
 
-		if (o->dev != dev)
-			continue;
 		v = realloc(*out, (*n + o->npaths) * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
@@ -112,12 +110,12 @@ int fg_obs_send_stored(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, cons
 
 	if (!ep->session || ep->session_dead)
 		return -ENOTCONN;
-	for (o = ep->obs.list; o; o = o->next) {
+	for (o = fg_obs_of(ep, dev); o; o = o->tnext) {
 		bool covers = false;
 
 		for (size_t i = 0; i < o->npaths && !covers; i++)
 			covers = lwm2m_path_is_under(&rec->path, &o->paths[i]);
-		if (o->dev == dev && covers)
+		if (covers)
 			break;
 	}
 	if (!o)

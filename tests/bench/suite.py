@@ -114,6 +114,9 @@ def bench_latency_load(t, b):
     for q in ("50", "99"):
         t.add("latency", "publish->Notify p%s at the kernel" % q, f["k" + q], "us",
               "broker round trip p%s at the kernel" % q, f["bk" + q])
+    for q in ("50", "99"):  # the subscriber mosquitto serves after fieldgate
+        t.add("latency", "publish->Notify p%s at the kernel" % q, f["k" + q], "us",
+              "p%s, subscriber served after fieldgate" % q, f["lk" + q])
     t.add("latency", "fieldgate adds p50 under load", f["g50"] - f["b50"], "us", "issue 13 target 3", 100.0,
           kind="target")
     t.add("latency", "fieldgate adds p99 under load", f["g99"] - f["b99"], "us", "issue 13 target 3", 1000.0,

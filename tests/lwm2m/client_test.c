@@ -23,6 +23,8 @@
  *   send EP PREFIX|- PATH...  lwm2m_endpoint_send() (up to 5 paths)
  *   ports                  "port NAME N" for each endpoint
  *   stats                  "stats registered=.. endpoints=.. ..."
+ *   flush                  lwm2m_client_flush(), then "flushed N": notifications
+ *                          sent so far, counted before the loop turns again
  *   max-observations N     lwm2m_client_set_max_observations() (as a reload)
  *   rss                    "rss KIB": this process's resident memory
  *   historical EP on|off   the pump's samples are historical (or not)
@@ -640,6 +642,12 @@ static void command(char *line)
 		for (size_t k = 0; k < T.n; k++)
 			if (T.eps[k].ep)
 				out("port %s %u", T.eps[k].name, lwm2m_endpoint_local_port(T.eps[k].ep));
+		out("ok");
+	} else if (!strcmp(cmd, "flush")) {
+		struct lwm2m_client_stats st;
+		lwm2m_client_flush(T.client);
+		lwm2m_client_get_stats(T.client, &st);
+		out("flushed %llu", (unsigned long long)st.notifications);
 		out("ok");
 	} else if (!strcmp(cmd, "stats")) {
 		struct lwm2m_client_stats st;

@@ -117,6 +117,27 @@ class Observe(unittest.TestCase):
         self.assertEqual((v["/3303/0/5700"], v["/3303/0/5750"]), (27.5, "porch"))
         self.no_notify(obs, 0.5)
 
+    def test_flush_sends_one_notification_per_message_at_once(self):
+        # lwm2m_client_flush() after the fields of one message (what the
+        # MQTT bridge does after each message, issue 13 target 3): the
+        # notification leaves inside the call, before the loop turns
+        # again, and it is one carrying both fields, not one per field.
+        obs = self.observe("/3303/0")
+        before = self.cl.stats()["notifications"]
+        self.cl.send("set ep0 /3303/0/5700 27.5\nset ep0 /3303/0/5750 porch\nflush")
+        ln = self.cl.wait(lambda x: x.startswith("flushed "))
+        self.assertEqual(int(ln.split()[1]), before + 1)
+        for _ in range(3):
+            self.cl.wait(lambda x: x == "ok")
+        v = records_by_path(self.notify(obs, 2))
+        self.assertEqual((v["/3303/0/5700"], v["/3303/0/5750"]), (27.5, "porch"))
+        self.no_notify(obs, 0.5)
+        # Nothing due: the call sends nothing.
+        self.cl.send("flush")
+        ln = self.cl.wait(lambda x: x.startswith("flushed "))
+        self.assertEqual(int(ln.split()[1]), before + 1)
+        self.cl.wait(lambda x: x == "ok")
+
     def test_changes_in_one_loop_turn_within_pmin_are_coalesced(self):
         # Sending what is due before a new value (issue 13) must not
         # send within pmin: the values still fold into one at pmin.
