@@ -79,6 +79,8 @@ struct dev *device_free(struct dev *d)
 	if (d->br && d->br->b && d->br->kind->generate && mapping_profile_generate(d->profile))
 		(void)d->br->kind->generate(d->br->b, d->name, NULL, NULL);
 	target_stop(d);
+	if (d->presence < 0)
+		d->r->unreachable_devs--;
 	lwm2m_store_free(d->store);
 	reg_gen_unref(d->r, d->gen);
 	device_fp_free(d->fingerprint);

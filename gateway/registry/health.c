@@ -168,8 +168,7 @@ static void device_object(struct gw_registry *r)
 	/* A bridge that does not run, or a device it cannot reach. */
 	for (size_t i = 0; i < r->nbridges; i++)
 		peripheral |= !r->bridges[i].b;
-	for (size_t i = 0; i < r->n; i++)
-		peripheral |= r->devs[i]->presence < 0;
+	peripheral |= r->unreachable_devs > 0;
 	if (peripheral)
 		codes[ncodes++] = (struct lwm2m_value){ .type = LWM2M_TYPE_INTEGER, .i = ERR_PERIPHERAL };
 	if (!ncodes)

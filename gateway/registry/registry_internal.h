@@ -188,6 +188,9 @@ struct gw_registry {
 
 	struct dev **devs; /* sorted by name */
 	size_t n;
+	/* Devices whose presence is < 0: the health tick's Error Code 50
+	 * without a walk of every device (sample.c keeps it, device_free()). */
+	size_t unreachable_devs;
 
 	struct brt *bridges;
 	size_t nbridges;

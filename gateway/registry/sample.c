@@ -70,11 +70,14 @@ int gw_registry_presence(struct gw_registry *r, const char *device, int err)
 	}
 	d->presence = err;
 	if (err < 0) {
+		d->r->unreachable_devs++;
 		d->unreachable++;
 		health_error(d, err, "unreachable");
 		log_device_warning_errno(DEV_LOG(d), err, "unreachable: %m");
-	} else
+	} else {
+		d->r->unreachable_devs--;
 		log_device_info(DEV_LOG(d), "reachable again");
+	}
 	v.i = err < 0 ? GW_ERROR_UNREACHABLE : 0;
 	lwm2m_path_parse("/3/0/11/0", 9, &p, NULL);
 	return target_set_at(d, &p, &v, 0, false);

@@ -89,6 +89,22 @@ class Health(test_remote.WithBroker):
         self.assertEqual(v, {"/3/0/11/0": 8})
         self.assertEqual(self.gw.ctl("presence", "local1", "0").stdout, "ok\n")
         self.assertEqual(self.read("/3/0/11"), {"/3/0/11/0": 0})
+        # An unreachable device that goes away takes its Peripheral
+        # Malfunction with it (the registry counts unreachable devices
+        # rather than walking all of them at every refresh).
+        r = self.create_unnumbered({0: "d1", 1: "broker", 2: "d1", 3: "z2m-th-sensor"})
+        self.assertEqual(r["code"], "2.01", r)
+        self.wait_present("d1")
+        self.assertEqual(self.gw.ctl("presence", "d1", "110").stdout, "ok\n")
+        self.assertEqual(self.gw.ctl("presence", "local1", "110").stdout, "ok\n")
+        self.assertEqual(self.read("/3/0/11"), {"/3/0/11/0": 8})
+        dstart = len(self.srv.events("deregister"))
+        r = self.srv.request("delete", ep="gw", path=r["location"], timeout=15)
+        self.assertEqual(r["code"], "2.02", r)
+        self.wait_gone("d1", dstart)
+        self.assertEqual(self.read("/3/0/11"), {"/3/0/11/0": 8})  # local1 still
+        self.assertEqual(self.gw.ctl("presence", "local1", "0").stdout, "ok\n")
+        self.assertEqual(self.read("/3/0/11"), {"/3/0/11/0": 0})
 
     def test_bridge_statistics(self):
         v = self.read("/26241")
