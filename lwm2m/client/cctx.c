@@ -26,9 +26,24 @@
  * endpoint costs. */
 #define FG_CCTX_SESSIONS 64
 
-/* The deadline libcoap names from the walk; our own timer backs up its
- * timerfd, which libcoap 4.3.1 leaves disarmed when the deadline is
- * reached while it walks. */
+/* libcoap 4.3.1's coap_io_prepare_epoll() computes the next deadline
+ * (whole milliseconds, at least 1 when something is pending) from the
+ * clock read before its walk, reads the clock again after it and leaves
+ * its timerfd disarmed when that deadline has been reached meanwhile: a
+ * retransmission due within the millisecond would wait for the next I/O
+ * on the context. That can only happen when the clock (libcoap's ticks,
+ * milliseconds) moved on during the call; otherwise its timerfd, in the
+ * context's epoll set that we watch, is armed for the right time. */
+static bool ticks_moved(coap_tick_t before)
+{
+	coap_tick_t after;
+
+	coap_ticks(&after);
+	return after != before;
+}
+
+/* The deadline from a walk of the context; our own timer backs up
+ * libcoap's timerfd only when the walk may have left it disarmed. */
 static void cctx_prepare(struct fg_cctx *x)
 {
 	coap_tick_t now;
@@ -39,7 +54,7 @@ static void cctx_prepare(struct fg_cctx *x)
 	x->c->in_coap++;
 	ms = coap_io_prepare_epoll(x->ctx, now);
 	x->c->in_coap--;
-	if (ms == 0) {
+	if (ms == 0 || !ticks_moved(now)) {
 		sd_event_source_set_enabled(x->timer, SD_EVENT_OFF);
 		return;
 	}
@@ -52,20 +67,34 @@ static void cctx_prepare(struct fg_cctx *x)
 static void cctx_run(struct fg_cctx *x, bool due)
 {
 	struct epoll_event ev[16];
+	bool walked = false;
 	int n;
 
 	do {
 		n = epoll_wait(coap_context_get_coap_fd(x->ctx), ev, 16, 0);
 		if (n > 0) {
-			/* It ends with coap_io_prepare_epoll() itself. */
+			coap_tick_t before;
+
+			/* It ends with a walk, coap_io_prepare_epoll(), which
+			 * arms libcoap's timerfd: walking the context again
+			 * (it was 7.5 % of the idle CPU) is needed only when
+			 * that may have left it disarmed. */
+			coap_ticks(&before);
 			x->c->in_coap++;
 			coap_io_do_epoll(x->ctx, ev, (size_t)n);
 			x->c->in_coap--;
-			due = true;
+			if (ticks_moved(before))
+				due = true;
+			walked = true;
 		}
 	} while (n == 16);
-	if (due)
+	if (due) {
 		cctx_prepare(x);
+	} else if (walked) {
+		/* Everything queued is in libcoap's timerfd now. */
+		x->stale = false;
+		sd_event_source_set_enabled(x->timer, SD_EVENT_OFF);
+	}
 }
 
 static int on_cctx_io(sd_event_source *s, int fd, uint32_t revents, void *ud)
@@ -126,11 +155,47 @@ struct fg_cctx *fg_cctx_of(coap_session_t *s)
 	return s ? coap_get_app_data(coap_session_get_context(s)) : NULL;
 }
 
+/* No retransmission of a confirmable message is due before ACK_TIMEOUT
+ * (times a random factor of at least 1), and libcoap arms its timerfd for
+ * it, but 4.3.1's coap_wait_ack() arms it from the message's place in the
+ * send queue, relative to the time the oldest message there was sent: late
+ * (by seconds, tests/lwm2m/test_register.py) while another exchange of the
+ * context retransmits. So the context is walked (which arms the timerfd
+ * right) half an ACK_TIMEOUT after the send, unless I/O on it (the answer,
+ * most often) walked it first. */
+static void cctx_walk_by(struct fg_cctx *x, coap_session_t *s)
+{
+	coap_fixed_point_t at = coap_session_get_ack_timeout(s);
+	uint64_t when = fg_now(x->c) +
+			((uint64_t)at.integer_part * 1000000u + (uint64_t)at.fractional_part * 1000u) / 2;
+	uint64_t cur;
+	int on = SD_EVENT_OFF;
+
+	sd_event_source_get_enabled(x->timer, &on);
+	if (on != SD_EVENT_OFF && sd_event_source_get_time(x->timer, &cur) >= 0 && cur <= when)
+		return;
+	sd_event_source_set_time(x->timer, when);
+	sd_event_source_set_enabled(x->timer, SD_EVENT_ONESHOT);
+}
+
 coap_mid_t fg_coap_send(coap_session_t *s, coap_pdu_t *pdu)
 {
+	/* A confirmable message on an established CoAP/UDP session needs no
+	 * walk of its context at once (its first retransmission is seconds
+	 * away): an Update or a Register leaves without one, and its answer
+	 * walks the context anyway. Anything else (a DTLS handshake, a
+	 * message that is not confirmable) gets its deadline from a walk at
+	 * the next turn of the loop. */
+	bool con = coap_pdu_get_type(pdu) == COAP_MESSAGE_CON &&
+		   coap_session_get_proto(s) == COAP_PROTO_UDP &&
+		   coap_session_get_state(s) == COAP_SESSION_STATE_ESTABLISHED;
+	struct fg_cctx *x = fg_cctx_of(s);
 	coap_mid_t mid = coap_send(s, pdu);
 
-	fg_cctx_touch(fg_cctx_of(s));
+	if (con && x)
+		cctx_walk_by(x, s);
+	else
+		fg_cctx_touch(x);
 	return mid;
 }
 
@@ -186,7 +251,10 @@ static int cctx_new(struct lwm2m_client *c, struct fg_cctx **out)
 	r = sd_event_add_io(c->ev, &x->io, coap_context_get_coap_fd(x->ctx), EPOLLIN, on_cctx_io, x);
 	if (r < 0)
 		goto fail;
-	r = sd_event_add_time(c->ev, &x->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_cctx_timer, x);
+	/* 50 ms: the walk after a send comes well before a retransmission
+	 * is due even with a short ACK_TIMEOUT (sd-event's default lets it
+	 * fire up to 250 ms late). */
+	r = sd_event_add_time(c->ev, &x->timer, CLOCK_MONOTONIC, UINT64_MAX, 50000, on_cctx_timer, x);
 	if (r < 0)
 		goto fail;
 	sd_event_source_set_enabled(x->timer, SD_EVENT_OFF);
