@@ -26,6 +26,18 @@
  * endpoint costs. */
 #define FG_CCTX_SESSIONS 64
 
+/* A context that sent several Updates in one turn of the loop (those due
+ * in one tick, fg_ep_update_at) expects their answers for a while
+ * (FG_CCTX_BURST_US: the server answers them one by one, at its pace):
+ * meanwhile, after each read, it waits FG_CCTX_HOLD_US before reading
+ * again, so the answers that came in the meantime are read in one wake-up
+ * of the loop instead of one each (a wake-up cost about as much as the
+ * rest of an Update). A request of the server, or an acknowledgement, that
+ * comes then waits that long; at any other time nothing waits, and
+ * nothing else (notifications, Registers, Sends) starts a hold. */
+#define FG_CCTX_BURST_US 2000000u
+#define FG_CCTX_HOLD_US  10000u
+
 /* libcoap 4.3.1's coap_io_prepare_epoll() computes the next deadline
  * (whole milliseconds, at least 1 when something is pending) from the
  * clock read before its walk, reads the clock again after it and leaves
@@ -42,6 +54,20 @@ static bool ticks_moved(coap_tick_t before)
 	return after != before;
 }
 
+/* Our timer: at the backup deadline (0: none), or when held reads are
+ * due if that is earlier. */
+static void cctx_arm(struct fg_cctx *x, uint64_t when)
+{
+	if (x->held && (!when || x->hold_end < when))
+		when = x->hold_end;
+	if (!when) {
+		sd_event_source_set_enabled(x->timer, SD_EVENT_OFF);
+		return;
+	}
+	sd_event_source_set_time(x->timer, when);
+	sd_event_source_set_enabled(x->timer, SD_EVENT_ONESHOT);
+}
+
 /* The deadline from a walk of the context; our own timer backs up
  * libcoap's timerfd only when the walk may have left it disarmed. */
 static void cctx_prepare(struct fg_cctx *x)
@@ -54,12 +80,7 @@ static void cctx_prepare(struct fg_cctx *x)
 	x->c->in_coap++;
 	ms = coap_io_prepare_epoll(x->ctx, now);
 	x->c->in_coap--;
-	if (ms == 0 || !ticks_moved(now)) {
-		sd_event_source_set_enabled(x->timer, SD_EVENT_OFF);
-		return;
-	}
-	sd_event_source_set_time(x->timer, fg_now(x->c) + (uint64_t)ms * 1000u);
-	sd_event_source_set_enabled(x->timer, SD_EVENT_ONESHOT);
+	cctx_arm(x, ms == 0 || !ticks_moved(now) ? 0 : fg_now(x->c) + (uint64_t)ms * 1000u);
 }
 
 /* Our own wait on the context's epoll descriptor, not coap_io_process():
@@ -93,24 +114,85 @@ static void cctx_run(struct fg_cctx *x, bool due)
 	} else if (walked) {
 		/* Everything queued is in libcoap's timerfd now. */
 		x->stale = false;
-		sd_event_source_set_enabled(x->timer, SD_EVENT_OFF);
+		cctx_arm(x, 0);
 	}
+}
+
+/* Our timer no later than when. */
+static void cctx_walk_by(struct fg_cctx *x, uint64_t when)
+{
+	uint64_t cur;
+	int on = SD_EVENT_OFF;
+
+	sd_event_source_get_enabled(x->timer, &on);
+	if (on != SD_EVENT_OFF && sd_event_source_get_time(x->timer, &cur) >= 0 && cur <= when)
+		return;
+	sd_event_source_set_time(x->timer, when);
+	sd_event_source_set_enabled(x->timer, SD_EVENT_ONESHOT);
+}
+
+/* No retransmission of a confirmable message is due before ACK_TIMEOUT
+ * (times a random factor of at least 1), and libcoap arms its timerfd for
+ * it, but 4.3.1's coap_wait_ack() arms it from the message's place in the
+ * send queue, relative to the time the oldest message there was sent: late
+ * (by seconds, tests/lwm2m/test_register.py) while another exchange of the
+ * context retransmits. So the context is walked (which arms the timerfd
+ * right) half an ACK_TIMEOUT after the send, unless I/O on it (the answer,
+ * most often) walked it first. */
+static void cctx_sent_con(struct fg_cctx *x, coap_session_t *s)
+{
+	coap_fixed_point_t at = coap_session_get_ack_timeout(s);
+	uint64_t now = fg_now(x->c);
+
+	cctx_walk_by(x,
+		     now + ((uint64_t)at.integer_part * 1000000u + (uint64_t)at.fractional_part * 1000u) / 2);
+}
+
+void fg_cctx_update_sent(struct fg_cctx *x)
+{
+	uint64_t now;
+
+	if (!x)
+		return;
+	now = fg_now(x->c);
+	if (x->burst_at != now) {
+		x->burst_at = now;
+		x->burst = 0;
+	}
+	if (++x->burst == 2)
+		x->burst_until = now + FG_CCTX_BURST_US;
 }
 
 static int on_cctx_io(sd_event_source *s, int fd, uint32_t revents, void *ud)
 {
-	(void)s;
+	struct fg_cctx *x = ud;
+	uint64_t now = fg_now(x->c);
+
 	(void)fd;
 	(void)revents;
-	cctx_run(ud, false);
+	cctx_run(x, false);
+	if (now < x->burst_until && x->io == s) {
+		/* More answers to the burst are on their way: read them
+		 * together (FG_CCTX_HOLD_US). */
+		sd_event_source_set_enabled(s, SD_EVENT_OFF);
+		x->held = true;
+		x->hold_end = now + FG_CCTX_HOLD_US;
+		cctx_walk_by(x, x->hold_end);
+	}
 	return 0;
 }
 
 static int on_cctx_timer(sd_event_source *s, uint64_t usec, void *ud)
 {
+	struct fg_cctx *x = ud;
+
 	(void)s;
 	(void)usec;
-	cctx_run(ud, true);
+	if (x->held) {
+		x->held = false;
+		sd_event_source_set_enabled(x->io, SD_EVENT_ON);
+	}
+	cctx_run(x, true);
 	return 0;
 }
 
@@ -155,29 +237,6 @@ struct fg_cctx *fg_cctx_of(coap_session_t *s)
 	return s ? coap_get_app_data(coap_session_get_context(s)) : NULL;
 }
 
-/* No retransmission of a confirmable message is due before ACK_TIMEOUT
- * (times a random factor of at least 1), and libcoap arms its timerfd for
- * it, but 4.3.1's coap_wait_ack() arms it from the message's place in the
- * send queue, relative to the time the oldest message there was sent: late
- * (by seconds, tests/lwm2m/test_register.py) while another exchange of the
- * context retransmits. So the context is walked (which arms the timerfd
- * right) half an ACK_TIMEOUT after the send, unless I/O on it (the answer,
- * most often) walked it first. */
-static void cctx_walk_by(struct fg_cctx *x, coap_session_t *s)
-{
-	coap_fixed_point_t at = coap_session_get_ack_timeout(s);
-	uint64_t when = fg_now(x->c) +
-			((uint64_t)at.integer_part * 1000000u + (uint64_t)at.fractional_part * 1000u) / 2;
-	uint64_t cur;
-	int on = SD_EVENT_OFF;
-
-	sd_event_source_get_enabled(x->timer, &on);
-	if (on != SD_EVENT_OFF && sd_event_source_get_time(x->timer, &cur) >= 0 && cur <= when)
-		return;
-	sd_event_source_set_time(x->timer, when);
-	sd_event_source_set_enabled(x->timer, SD_EVENT_ONESHOT);
-}
-
 coap_mid_t fg_coap_send(coap_session_t *s, coap_pdu_t *pdu)
 {
 	/* A confirmable message on an established CoAP/UDP session needs no
@@ -193,7 +252,7 @@ coap_mid_t fg_coap_send(coap_session_t *s, coap_pdu_t *pdu)
 	coap_mid_t mid = coap_send(s, pdu);
 
 	if (con && x)
-		cctx_walk_by(x, s);
+		cctx_sent_con(x, s);
 	else
 		fg_cctx_touch(x);
 	return mid;

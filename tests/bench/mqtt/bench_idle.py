@@ -4,20 +4,20 @@
 sensors are discovered through the MQTT bridge (mosquitto on loopback) and
 register with fg-lwm2m-server at register_rate 1000, lifetime 60 s; once all
 are registered, nothing more is published. The window is the steady
-state: it starts one Update period (UPDATE_PERIOD = 50 s) after the last
-registration, when every endpoint has sent its first Update (so the burst
-of Updates that follows the burst of Registers is behind it, and nothing
-of the registrations is left in it), and lasts two Update periods (100 s:
-every endpoint's Update falls in it twice, whatever its phase), in which
-the benchmark reads fieldgate's CPU time and its context switches
-(wake-ups).
+state: the endpoints registered within R seconds send their Updates in
+rounds, one every UPDATE_PERIOD = 50 s (a tenth of the lifetime but at
+least 10 s before it ends), each round R seconds long and a little later
+each time (rounded up to a shared tick); the window opens one and a half
+Update periods after the last registration (between the rounds: the
+registrations and the first round are behind it) and lasts two Update
+periods (100 s), so it holds two whole rounds, every endpoint's Update
+twice, as long as R is under 25 s. In it the benchmark reads fieldgate's
+CPU time and its context switches (wake-ups).
 
 Printed for each program, mode and N: the seconds to register every device,
 the idle CPU as % of one core, wake-ups per minute, the Updates the server
-saw in the window and the number expected (one per endpoint every
-UPDATE_PERIOD = 50 s, a tenth of the lifetime but at least 10 s before it
-ends: N * window / 50 s; the reader checks the window saw the steady
-rate), fieldgate's CPU time per Update (all of it divided by the Updates,
+saw in the window and the number expected (N * window / 50 s; the reader
+checks the window saw the steady rate), fieldgate's CPU time per Update (all of it divided by the Updates,
 µs), the Registers (a registration lost and made again), the
 Updates refused and registrations expired, and the devices not registered
 at the end: counted and printed, never hidden; the CPU of the test
@@ -37,7 +37,8 @@ same run, alternately, against the same broker. FG_BENCH_IDLE_S sets the
 window's length, FG_BENCH_WAIT_S the wait before it. FG_BENCH_PERF=PREFIX records the idle window of each run with
 `perf record -g` into PREFIX-<program>-<mode>-<N>.data (perf's own cost is
 then in the CPU figure: use it to find where the time goes, not to
-compare).
+compare). FG_BENCH_STRACE=PREFIX counts the window's system calls with
+`strace -c -f` into PREFIX-<program>-<mode>-<N>.txt (the same caveat).
 
 Usage: bench_idle.py PATH/TO/fieldgate [endpoint|gateway] [N ...]
        (default: both modes, N = 100 and 1000)
@@ -70,7 +71,7 @@ def wakeups(pid):
     return n
 
 
-def run(label, broker, n, mode, wait_s, idle_s, perf_prefix):
+def run(label, broker, n, mode, wait_s, idle_s, perf_prefix, strace_prefix):
     srv = Server(stderr=subprocess.DEVNULL).start()
     gw = None
     try:
@@ -98,6 +99,10 @@ def run(label, broker, n, mode, wait_s, idle_s, perf_prefix):
         if perf_prefix:
             perf = subprocess.Popen(["perf", "record", "-q", "-g", "-p", str(pid), "-o",
                                      "%s-%s-%s-%d.data" % (perf_prefix, label, mode, n)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        elif strace_prefix:
+            perf = subprocess.Popen(["strace", "-c", "-f", "-p", str(pid), "-o",
+                                     "%s-%s-%s-%d.txt" % (strace_prefix, label, mode, n)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         ev0, log0 = len(srv.events()), len(gw.log)
         c0, w0, s0, t0 = cpu_s(pid), wakeups(pid), cpu_s(srv.proc.pid), time.monotonic()
@@ -137,8 +142,9 @@ def main():
     modes = [m for m in ("endpoint", "gateway") if m in sys.argv[2:]] or ["endpoint", "gateway"]
     sizes = [int(x) for x in sys.argv[2:] if x.isdigit()] or ([20] if SMALL else [100, 1000])
     idle_s = float(os.environ.get("FG_BENCH_IDLE_S", 3 if SMALL else 2 * UPDATE_PERIOD))
-    wait_s = float(os.environ.get("FG_BENCH_WAIT_S", 0.5 if SMALL else UPDATE_PERIOD))
+    wait_s = float(os.environ.get("FG_BENCH_WAIT_S", 0.5 if SMALL else 1.5 * UPDATE_PERIOD))
     perf_prefix = os.environ.get("FG_BENCH_PERF")
+    strace_prefix = os.environ.get("FG_BENCH_STRACE")
     baseline = os.environ.get("FG_BENCH_BASELINE")
     programs = [("this", fieldgate)]
     if baseline:
@@ -151,7 +157,8 @@ def main():
                 for n in sizes:
                     for label, program in programs:
                         test_devices.FIELDGATE = program
-                        rows.append((label, mode, n) + run(label, broker, n, mode, wait_s, idle_s, perf_prefix))
+                        rows.append((label, mode, n) + run(label, broker, n, mode, wait_s, idle_s, perf_prefix,
+                                                               strace_prefix))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("fieldgate idle with N registered zigbee2mqtt sensors (MQTT bridge, register_rate 1000,"

@@ -1,11 +1,17 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""Retransmissions of lwm2m/client's confirmable messages leave on time
-while the loop skips walks of its libcoap contexts (lwm2m/client/cctx.c):
-a lost Update is sent again ACK_TIMEOUT x [1, 1.5] after the first copy,
-also while another endpoint of the same context is retransmitting (libcoap
-4.3.1's coap_wait_ack() then arms its timer seconds late; the client walks
-the context half an ACK_TIMEOUT after a send, unless its answer came).
+"""lwm2m/client's libcoap contexts in the loop (lwm2m/client/cctx.c), which
+skips walks of a context where libcoap keeps its own timer right and reads
+the answers to a burst of Updates together:
+
+- retransmissions of confirmable messages leave on time: a lost Update is
+  sent again ACK_TIMEOUT x [1, 1.5] after the first copy, also while
+  another endpoint of the same context is retransmitting (libcoap 4.3.1's
+  coap_wait_ack() then arms its timer seconds late; the client walks the
+  context half an ACK_TIMEOUT after a send, unless its answer came);
+- after the Updates of one tick, while their answers are read in batches
+  (a context waits 10 ms between reads for 2 s), the server's requests
+  are still answered, each within that wait.
 
 Between the endpoints and fg-lwm2m-server, tests/lwm2m/udpproxy.py drops
 the datagrams chosen here; the times compared are the proxy's (when it
@@ -18,7 +24,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clienttest import Client, main, server  # noqa: E402
+from clienttest import Client, main, server, uri  # noqa: E402
 from udpproxy import UdpProxy  # noqa: E402
 
 ACK_MS = 1000
@@ -120,6 +126,35 @@ class Retransmit(unittest.TestCase):
         self.lost_update_sent_again("ep1")
         # ep0 was still retransmitting: the case this test is about.
         self.assertEqual(len(self.drop.drops("ep0")), 4)
+
+
+class Burst(unittest.TestCase):
+    def test_requests_answered_while_answers_to_updates_are_batched(self):
+        srv = server().start()
+        self.addCleanup(srv.stop)
+        cl = Client(uri(srv), count=4, lifetime=300, rate=1000).start()
+        self.addCleanup(cl.stop)
+        for i in range(4):
+            cl.wait_state(f"ep{i}", "registered")
+        for rnd in range(2):
+            n0 = len(srv.events("update"))
+            # One turn of the loop sends the four Updates: their context
+            # reads in batches for the next 2 s.
+            cl.cmd("update *")
+            t0 = time.monotonic()
+            for i in range(4):
+                srv.wait_event("update", ep=f"ep{i}", where=lambda e: e["ts"] >= t0 * 1000 - 5)
+            for k in range(8):
+                ep = f"ep{k % 4}"
+                t = time.monotonic()
+                r = srv.request("read", ep=ep, path="/3/0/2", accept=0, timeout=5)
+                ms = (time.monotonic() - t) * 1000
+                self.assertEqual((r.get("code"), r.get("text")), ("2.05", f"SN-{k % 4:05d}"), r)
+                # The wait (10 ms) and the server's and Python's time.
+                self.assertLessEqual(ms, 10 + LATE_MS, f"read {k} of round {rnd} answered after {ms:.0f} ms")
+            self.assertLess(time.monotonic() - t0, 2, "the reads were not all in the batching time")
+            self.assertEqual(len(srv.events("update")), n0 + 4)
+        self.assertEqual(srv.events("update-rejected"), [])
 
 
 if __name__ == "__main__":
