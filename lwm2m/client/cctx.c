@@ -85,7 +85,7 @@ static void cctx_prepare(struct fg_cctx *x)
 
 /* Our own wait on the context's epoll descriptor, not coap_io_process():
  * that walks the sessions before its wait as well as after it. */
-static void cctx_run(struct fg_cctx *x, bool due)
+static bool cctx_run(struct fg_cctx *x, bool due)
 {
 	struct epoll_event ev[16];
 	bool walked = false;
@@ -116,6 +116,7 @@ static void cctx_run(struct fg_cctx *x, bool due)
 		x->stale = false;
 		cctx_arm(x, 0);
 	}
+	return walked;
 }
 
 /* Our timer no later than when. */
@@ -129,6 +130,19 @@ static void cctx_walk_by(struct fg_cctx *x, uint64_t when)
 		return;
 	sd_event_source_set_time(x->timer, when);
 	sd_event_source_set_enabled(x->timer, SD_EVENT_ONESHOT);
+}
+
+/* While the answers to a burst of Updates come (FG_CCTX_BURST_US), the
+ * next read waits FG_CCTX_HOLD_US (its I/O source off, our timer on). */
+static bool cctx_hold(struct fg_cctx *x, uint64_t now)
+{
+	if (now >= x->burst_until)
+		return false;
+	sd_event_source_set_enabled(x->io, SD_EVENT_OFF);
+	x->held = true;
+	x->hold_end = now + FG_CCTX_HOLD_US;
+	cctx_walk_by(x, x->hold_end);
+	return true;
 }
 
 /* No retransmission of a confirmable message is due before ACK_TIMEOUT
@@ -168,31 +182,28 @@ static int on_cctx_io(sd_event_source *s, int fd, uint32_t revents, void *ud)
 	struct fg_cctx *x = ud;
 	uint64_t now = fg_now(x->c);
 
+	(void)s;
 	(void)fd;
 	(void)revents;
 	cctx_run(x, false);
-	if (now < x->burst_until && x->io == s) {
-		/* More answers to the burst are on their way: read them
-		 * together (FG_CCTX_HOLD_US). */
-		sd_event_source_set_enabled(s, SD_EVENT_OFF);
-		x->held = true;
-		x->hold_end = now + FG_CCTX_HOLD_US;
-		cctx_walk_by(x, x->hold_end);
-	}
+	cctx_hold(x, now);
 	return 0;
 }
 
 static int on_cctx_timer(sd_event_source *s, uint64_t usec, void *ud)
 {
 	struct fg_cctx *x = ud;
+	bool held = x->held;
 
 	(void)s;
 	(void)usec;
-	if (x->held) {
-		x->held = false;
+	x->held = false;
+	/* Held reads: while answers keep coming, one wake-up per
+	 * FG_CCTX_HOLD_US reads them; once none came, reads are at once. */
+	if (cctx_run(x, true) && held && cctx_hold(x, fg_now(x->c)))
+		return 0;
+	if (held)
 		sd_event_source_set_enabled(x->io, SD_EVENT_ON);
-	}
-	cctx_run(x, true);
 	return 0;
 }
 

@@ -71,7 +71,13 @@ def wakeups(pid):
     return n
 
 
-def run(label, broker, n, mode, wait_s, idle_s, perf_prefix, strace_prefix):
+def run(label, broker, n, mode, idle_s, perf_prefix, wait_s=None, strace_prefix=None):
+    """One measurement; returns (seconds to register, idle CPU %, wake-ups/min,
+    Updates, Registers, rejected/expired, lost, server CPU %, retransmitted,
+    Updates expected, µs of CPU per Update). wait_s: from the last
+    registration to the window (default 1.5 Update periods)."""
+    if wait_s is None:
+        wait_s = 0.5 if SMALL else 1.5 * UPDATE_PERIOD
     srv = Server(stderr=subprocess.DEVNULL).start()
     gw = None
     try:
@@ -128,9 +134,8 @@ def run(label, broker, n, mode, wait_s, idle_s, perf_prefix, strace_prefix):
         for key, k in sorted(said.items(), key=lambda kv: -kv[1])[:5]:
             print("  %s %s N=%d: %d x %s" % (label, mode, n, k, key), file=sys.stderr)
         per_update = (c1 - c0) * 1e6 / updates if updates else float("nan")
-        return (t_reg, (c1 - c0) * 100.0 / (t1 - t0), (w1 - w0) * 60.0 / (t1 - t0), updates,
-                n * (t1 - t0) / UPDATE_PERIOD, per_update, registers, rejected,
-                lost, (s1 - s0) * 100.0 / (t1 - t0), retrans)
+        return (t_reg, (c1 - c0) * 100.0 / (t1 - t0), (w1 - w0) * 60.0 / (t1 - t0), updates, registers, rejected,
+                lost, (s1 - s0) * 100.0 / (t1 - t0), retrans, n * (t1 - t0) / UPDATE_PERIOD, per_update)
     finally:
         if gw:
             gw.stop()
@@ -157,7 +162,7 @@ def main():
                 for n in sizes:
                     for label, program in programs:
                         test_devices.FIELDGATE = program
-                        rows.append((label, mode, n) + run(label, broker, n, mode, wait_s, idle_s, perf_prefix,
+                        rows.append((label, mode, n) + run(label, broker, n, mode, idle_s, perf_prefix, wait_s,
                                                                strace_prefix))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -169,7 +174,7 @@ def main():
     print("  %-8s %-9s %6s %12s %14s %14s %8s %9s %12s %10s %17s %6s %15s %14s" % (
         "program", "mode", "N", "register (s)", "idle CPU (%)", "wake-ups/min", "Updates", "expected",
         "us/Update", "Registers", "rejected/expired", "lost", "server CPU (%)", "retransmitted"))
-    for label, mode, n, t_reg, cpu, wk, upd, exp, per, regs, rej, lost, scpu, retrans in rows:
+    for label, mode, n, t_reg, cpu, wk, upd, regs, rej, lost, scpu, retrans, exp, per in rows:
         print("  %-8s %-9s %6d %12.2f %14.2f %14.0f %8d %9.0f %12.1f %10d %17d %6d %15.2f %14d" % (
             label, mode, n, t_reg, cpu, wk, upd, exp, per, regs, rej, lost, scpu, retrans))
     return 0
