@@ -54,6 +54,32 @@ static bool ticks_moved(coap_tick_t before)
 	return after != before;
 }
 
+/* Our timer's accuracy: coarse (sd-event then rarely re-arms its timerfd
+ * as our timers come and go with each exchange), but fine enough that the
+ * walk half an ACK_TIMEOUT after a send (cctx_sent_con) comes before a
+ * retransmission is due: a quarter of ACK_TIMEOUT, at most 250 ms. Held
+ * reads (FG_CCTX_HOLD_US) are due to the millisecond. */
+static uint64_t cctx_accuracy(const struct fg_cctx *x)
+{
+	uint64_t ack_us = (uint64_t)(x->c->cfg.ack_timeout_ms ? x->c->cfg.ack_timeout_ms : 2000) * 1000u;
+
+	if (x->held)
+		return 1000u;
+	return ack_us / 4 < 250000u ? ack_us / 4 : 250000u;
+}
+
+static void cctx_timer_set(struct fg_cctx *x, uint64_t when)
+{
+	uint64_t acc = cctx_accuracy(x);
+
+	if (acc != x->accuracy) {
+		sd_event_source_set_time_accuracy(x->timer, acc);
+		x->accuracy = acc;
+	}
+	sd_event_source_set_time(x->timer, when);
+	sd_event_source_set_enabled(x->timer, SD_EVENT_ONESHOT);
+}
+
 /* Our timer: at the backup deadline (0: none), or when held reads are
  * due if that is earlier. */
 static void cctx_arm(struct fg_cctx *x, uint64_t when)
@@ -64,8 +90,7 @@ static void cctx_arm(struct fg_cctx *x, uint64_t when)
 		sd_event_source_set_enabled(x->timer, SD_EVENT_OFF);
 		return;
 	}
-	sd_event_source_set_time(x->timer, when);
-	sd_event_source_set_enabled(x->timer, SD_EVENT_ONESHOT);
+	cctx_timer_set(x, when);
 }
 
 /* The deadline from a walk of the context; our own timer backs up
@@ -126,10 +151,10 @@ static void cctx_walk_by(struct fg_cctx *x, uint64_t when)
 	int on = SD_EVENT_OFF;
 
 	sd_event_source_get_enabled(x->timer, &on);
-	if (on != SD_EVENT_OFF && sd_event_source_get_time(x->timer, &cur) >= 0 && cur <= when)
+	if (on != SD_EVENT_OFF && sd_event_source_get_time(x->timer, &cur) >= 0 && cur <= when &&
+	    x->accuracy == cctx_accuracy(x))
 		return;
-	sd_event_source_set_time(x->timer, when);
-	sd_event_source_set_enabled(x->timer, SD_EVENT_ONESHOT);
+	cctx_timer_set(x, when);
 }
 
 /* While the answers to a burst of Updates come (FG_CCTX_BURST_US), the
@@ -321,10 +346,8 @@ static int cctx_new(struct lwm2m_client *c, struct fg_cctx **out)
 	r = sd_event_add_io(c->ev, &x->io, coap_context_get_coap_fd(x->ctx), EPOLLIN, on_cctx_io, x);
 	if (r < 0)
 		goto fail;
-	/* 50 ms: the walk after a send comes well before a retransmission
-	 * is due even with a short ACK_TIMEOUT (sd-event's default lets it
-	 * fire up to 250 ms late). */
-	r = sd_event_add_time(c->ev, &x->timer, CLOCK_MONOTONIC, UINT64_MAX, 50000, on_cctx_timer, x);
+	x->accuracy = cctx_accuracy(x);
+	r = sd_event_add_time(c->ev, &x->timer, CLOCK_MONOTONIC, UINT64_MAX, x->accuracy, on_cctx_timer, x);
 	if (r < 0)
 		goto fail;
 	sd_event_source_set_enabled(x->timer, SD_EVENT_OFF);

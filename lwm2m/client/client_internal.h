@@ -67,6 +67,7 @@ struct fg_cctx {
 	uint64_t burst_at;        /* the loop's time of the last one */
 	uint64_t burst_until;     /* answers to a burst expected until then */
 	uint64_t hold_end;
+	uint64_t accuracy; /* of timer, µs */
 	struct fg_cctx *next, *next_touched;
 };
 
