@@ -174,7 +174,7 @@ static bool cctx_hold(struct fg_cctx *x, uint64_t now)
  * (times a random factor of at least 1), and libcoap arms its timerfd for
  * it, but 4.3.1's coap_wait_ack() arms it from the message's place in the
  * send queue, relative to the time the oldest message there was sent: late
- * (by seconds, tests/lwm2m/test_register.py) while another exchange of the
+ * (by seconds, tests/lwm2m/test_cctx.py) while another exchange of the
  * context retransmits. So the context is walked (which arms the timerfd
  * right) half an ACK_TIMEOUT after the send, unless I/O on it (the answer,
  * most often) walked it first. */
