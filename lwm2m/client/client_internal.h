@@ -62,6 +62,12 @@ struct fg_cctx {
 	size_t nsess;             /* endpoints' sessions placed in it */
 	bool stale;               /* sent on since its deadline was computed */
 	bool queued;              /* on c->touched */
+	bool held;                /* its reads wait for hold_end (cctx.c) */
+	unsigned burst;           /* Updates sent at burst_at */
+	uint64_t burst_at;        /* the loop's time of the last one */
+	uint64_t burst_until;     /* answers to a burst expected until then */
+	uint64_t hold_end;
+	uint64_t accuracy; /* of timer, µs */
 	struct fg_cctx *next, *next_touched;
 };
 
@@ -142,6 +148,7 @@ void fg_cctx_free_all(struct lwm2m_client *c);
 int fg_cctx_attach(struct lwm2m_client *c, struct fg_cctx **out);
 void fg_cctx_detach(struct fg_cctx *x);
 void fg_cctx_touch(struct fg_cctx *x);
+void fg_cctx_update_sent(struct fg_cctx *x);
 struct fg_cctx *fg_cctx_of(coap_session_t *s);
 coap_mid_t fg_coap_send(coap_session_t *s, coap_pdu_t *pdu);
 /* A pacing slot for a Register/Update: returns the time it may be sent

@@ -9,6 +9,8 @@ Each client address gets its own upstream socket, so the server still sees
 one source port per client endpoint (what it keys registrations on).
 Impairments apply to both directions, or per direction with up={...} and
 down={...} (keys drop, dup, delay_ms). .stats counts what was done.
+drop_if=fn(direction, data, client_addr) drops the datagrams it returns
+true for (called in the proxy's thread, in arrival order).
 """
 import heapq
 import random
@@ -20,12 +22,13 @@ import time
 
 class UdpProxy:
     def __init__(self, server_port, drop=0.0, dup=0.0, delay_ms=(0, 0), seed=1, up=None, down=None,
-                 host="127.0.0.1"):
+                 host="127.0.0.1", drop_if=None):
         base = dict(drop=drop, dup=dup, delay_ms=delay_ms)
         self.up = dict(base, **(up or {}))      # client -> server
         self.down = dict(base, **(down or {}))  # server -> client
         self.server = (host, server_port)
         self.rng = random.Random(seed)
+        self.drop_if = drop_if
         self.listen = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.listen.bind((host, 0))
         self.port = self.listen.getsockname()[1]
@@ -60,10 +63,10 @@ class UdpProxy:
             for d in ((self.up, self.down) if direction == "both" else (getattr(self, direction),)):
                 d.update(kw)
 
-    def _schedule(self, how, sock, data, addr, direction):
+    def _schedule(self, how, sock, data, addr, direction, client):
         with self.lock:
             self.stats[direction] += 1
-            if self.rng.random() < how["drop"]:
+            if (self.drop_if and self.drop_if(direction, data, client)) or self.rng.random() < how["drop"]:
                 self.stats["dropped"] += 1
                 return
             copies = 2 if self.rng.random() < how["dup"] else 1
@@ -104,9 +107,10 @@ class UdpProxy:
                 try:
                     if s is self.listen:
                         data, addr = s.recvfrom(65536)
-                        self._schedule(self.up, self._upstream(addr), data, None, "up")
+                        self._schedule(self.up, self._upstream(addr), data, None, "up", addr)
                     else:
                         data = s.recv(65536)
-                        self._schedule(self.down, self.listen, data, self.upstream[s.fileno()], "down")
+                        client = self.upstream[s.fileno()]
+                        self._schedule(self.down, self.listen, data, client, "down", client)
                 except OSError:
                     continue  # ICMP from a closed port
