@@ -750,10 +750,22 @@ static void hnd_bootstrap(coap_resource_t *res, coap_session_t *s, const coap_pd
 		bad_request("bootstrap", s, req, code, "no ep");
 		goto out;
 	}
+	/* A retransmitted Bootstrap-Request (RFC 7252 4.5, as for Register
+	 * above): answered again, its script not restarted. */
+	b = bsc_by_ep(S, ep);
+	if (b && !b->dead && b->session == s && b->mid == coap_pdu_get_mid(req) &&
+	    coap_pdu_get_type(req) == COAP_MESSAGE_CON && now_ms() - b->req_ms < EXCHANGE_LIFETIME_MS) {
+		code = COAP_RESPONSE_CODE(204);
+		ev = event_new("bootstrap-request-retransmission");
+		json_object_object_add(ev, "ep", json_object_new_string(ep));
+		json_object_object_add(ev, "mid", json_object_new_int(b->mid));
+		event_addr(ev, s);
+		emit(ev);
+		goto out;
+	}
 	code = fail_take(S, "bootstrap", ep);
 	if (!code) {
 		code = COAP_RESPONSE_CODE(204);
-		b = bsc_by_ep(S, ep);
 		if (b)
 			b->dead = true;
 		b = calloc(1, sizeof(*b));
@@ -763,6 +775,8 @@ static void hnd_bootstrap(coap_resource_t *res, coap_session_t *s, const coap_pd
 		}
 		b->ep = xstrdup(ep);
 		b->session = coap_session_reference(s);
+		b->mid = coap_pdu_get_mid(req);
+		b->req_ms = now_ms();
 		if (json_object_object_get_ex(S->bs_scripts, ep, &script) ||
 		    json_object_object_get_ex(S->bs_scripts, "*", &script)) {
 			b->script = json_object_get(script);

@@ -46,6 +46,8 @@ struct bsc {
 	bool start;           /* run the script from the main loop */
 	json_object *results; /* array of codes, for "bootstrap-done" */
 	bool dead;
+	coap_mid_t mid; /* of its Bootstrap-Request: a retransmission is not a new one */
+	int64_t req_ms; /* when that came (now_ms()) */
 };
 
 enum req_kind {

@@ -625,6 +625,26 @@ class TestBootstrap(ServerCase):
         steps_seen = [e["step"] for e in self.srv.events("response") if e.get("bootstrap") == "boot1"]
         self.assertEqual(steps_seen, [0, 1, 2])
 
+    def test_retransmitted_bootstrap_request_answered_again_not_processed_again(self):
+        # RFC 7252 4.5, as for Register: before, the copy ended the first
+        # bootstrap session and began another (a script ran again; client
+        # tests saw two bootstrap-request events when the server was slow
+        # under load). No script here, so that nothing comes between the
+        # two answers.
+        mid, answers = TestRegistration.send_twice(self, POST, ["bs"], ["ep=boot3"])
+        self.assertEqual(answers, [(ACK, mid, "2.04", [])] * 2)
+        self.assertEqual(self.srv.wait_event("bootstrap-request-retransmission", ep="boot3")["mid"], mid)
+        self.assertEqual(len(self.srv.events("bootstrap-request")), 1)
+        cid = self.srv.send("bs-finish", ep="boot3")
+        req = self.cli.recv()
+        self.assertEqual((req["code"], uri_path(req)), (POST, ["bs"]))
+        self.cli.respond(req, code(2, 4))
+        self.assertEqual(self.srv.response(cid)["code"], "2.04")
+        # A new Bootstrap-Request (another message id) is one.
+        r = self.cli.request(POST, ["bs"], ["ep=boot3"])
+        self.assertEqual(code_str(r["code"]), "2.04")
+        self.srv.wait_event("bootstrap-request", ep="boot3", where=lambda e: len(self.srv.events("bootstrap-request")) == 2)
+
     def test_manual_bootstrap_commands(self):
         r = self.cli.request(POST, ["bs"], ["ep=boot2"])
         self.assertEqual(code_str(r["code"]), "2.04")

@@ -399,10 +399,13 @@ class Storm(Base):
         self.assertEqual(len(regs), self.N)
         # The first (the probe) within the probe interval...
         self.assertLessEqual(regs[0] - t_up, 4500)
-        # ...the others paced: at most RATE in any second (+2 for timer slack).
+        # ...the others paced: at most RATE in any second. The times are the
+        # server's: a stall of either process (up to 100 ms on a loaded
+        # machine) moves a window's edges, and the client sends the slots
+        # it was late for at once, so up to 1.1 s of slots (+1 at the edge).
         for i, t in enumerate(regs):
             within = sum(1 for u in regs[i:] if u - t < 1000)
-            self.assertLessEqual(within, self.RATE + 2, f"{within} Registers within 1 s of {t}")
+            self.assertLessEqual(within, int(self.RATE * 1.1) + 1, f"{within} Registers within 1 s of {t}")
         self.assertGreaterEqual(regs[-1] - regs[0], (self.N - 2) * 1000 / self.RATE)
         st = cl.stats()
         self.assertGreaterEqual(st["probes"], 1)
