@@ -351,8 +351,7 @@ int fg_ep_add_location_segs(coap_optlist_t **opts, const struct lwm2m_endpoint *
 
 void fg_ep_forget_location(struct lwm2m_endpoint *ep)
 {
-	free(ep->reg.location);
-	free(ep->reg.loc_segs);
+	free(ep->reg.location); /* loc_segs is in its block (register.c) */
 	ep->reg.location = NULL;
 	ep->reg.loc_segs = NULL;
 	ep->reg.loc_segs_len = 0;
