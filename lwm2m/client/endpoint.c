@@ -94,10 +94,13 @@ int fg_ep_server_object_init(struct lwm2m_endpoint *ep)
 	if (r >= 0)
 		r = lwm2m_store_set(s, &LWM2M_PATH(1, 0, 6),
 				    &(struct lwm2m_value){ .type = LWM2M_TYPE_BOOLEAN, .b = ep->sf.storing });
+	/* The binding is a string constant: borrowed, no byte buffer in the
+	 * store for it (one allocation a device in endpoint mode). */
 	if (r >= 0)
-		r = lwm2m_store_set(s, &LWM2M_PATH(1, 0, 7),
-				    &(struct lwm2m_value){ .type = LWM2M_TYPE_STRING,
-							   .bytes = { (const uint8_t *)b, strlen(b) } });
+		r = lwm2m_store_set_borrowed(
+			s, &LWM2M_PATH(1, 0, 7),
+			&(struct lwm2m_value){ .type = LWM2M_TYPE_STRING,
+					       .bytes = { (const uint8_t *)b, strlen(b) } });
 	return r < 0 ? r : 0;
 }
 
