@@ -24,7 +24,7 @@
  * microseconds, large enough that the two descriptors (epoll, timer) and
  * the TLS contexts of each libcoap context stay a small part of what an
  * endpoint costs. */
-#define FG_CCTX_SESSIONS 64
+#define FG_CCTX_SESSIONS 256
 
 /* The deadline libcoap names from the walk; our own timer backs up its
  * timerfd, which libcoap 4.3.1 leaves disarmed when the deadline is
