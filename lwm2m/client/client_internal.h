@@ -226,6 +226,16 @@ struct fg_target {
 
 struct fg_pending; /* an asynchronous write/execute (dm_async.c) */
 
+/* What a coaps endpoint authenticates with, apart from struct
+ * lwm2m_endpoint: 64 bytes a plain-coap endpoint (one per device in
+ * endpoint mode) does not need. */
+struct fg_ep_sec {
+	uint8_t *psk_identity, *psk_key;
+	size_t psk_identity_len, psk_key_len;
+	char *cert_file, *key_file, *ca_file; /* certificate mode (cert_file NULL: PSK) */
+	char *cert_host;                      /* the name the server's certificate must carry (certname.h) */
+};
+
 /* Fields ordered by alignment, the flags together at the end: there is
  * one of these per device in endpoint mode (624 bytes with 60 of holes
  * in the order of their meaning; issue 13, docs/PERFORMANCE.md). */
@@ -236,10 +246,7 @@ struct lwm2m_endpoint {
 	char *name;
 	char *uri;
 	coap_address_t server;
-	uint8_t *psk_identity, *psk_key;
-	size_t psk_identity_len, psk_key_len;
-	char *cert_file, *key_file, *ca_file; /* certificate mode (cert_file NULL: PSK) */
-	char *cert_host;                      /* the name the server's certificate must carry (certname.h) */
+	struct fg_ep_sec *sec; /* coaps: its keys or certificate; NULL: none (coap) */
 	const struct lwm2m_endpoint_ops *ops;
 	void *ops_ud;
 
@@ -288,6 +295,10 @@ struct lwm2m_endpoint {
 
 /* Free at once: no message, timers and pending operations dropped. */
 void fg_ep_free(struct lwm2m_endpoint *ep);
+/* ep->sec, made empty when there is none; NULL: no memory. */
+struct fg_ep_sec *fg_ep_sec(struct lwm2m_endpoint *ep);
+/* Free ep->sec (the key wiped). */
+void fg_ep_sec_free(struct lwm2m_endpoint *ep);
 uint16_t fg_ep_default_ct(const struct lwm2m_endpoint *ep);
 /* Links "</oid/iid>" of a store's instances and of declared objects
  * without instances ("</oid>", ";ver=X.Y" when not 1.0, see
