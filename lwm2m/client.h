@@ -537,6 +537,11 @@ struct lwm2m_endpoint_config {
  * session), or the store's error adding /1. */
 int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_config *cfg,
 		       struct lwm2m_store *store, struct lwm2m_endpoint **out);
+/* What lwm2m_endpoint_add() puts in a store without /1/0: one instance
+ * and four values (/1/0/0, 1, 6 and 7), for a caller that sizes the store
+ * (lwm2m_store_new_sized()) to hold them without growing. */
+#define LWM2M_ENDPOINT_STORE_INSTANCES 1
+#define LWM2M_ENDPOINT_STORE_VALUES    4
 
 /* De-register (when registered) and free the endpoint in the background. The
  * store is not used any more once this returns: the caller may free it. Ops

@@ -133,24 +133,17 @@ int device_start(struct dev *d)
 }
 
 /* Room for the profile's instances and /3/0, a value per point and
- * /3/0/11/0 (device_new()), no more: the store's growth slack would be
- * ~100 bytes a device, and growing from the profile's exact size leaves
- * holes in the heap. In gateway mode in the store's own block (separate
- * arrays are two more allocations a device); not in endpoint mode, where
- * the client adds its Server object to the store: arrays outgrowing the
- * block would leave it unused. */
+ * /3/0/11/0 (device_new()), no more, in the store's own block (separate
+ * arrays are two more allocations a device): the store's growth slack
+ * would be ~100 bytes a device, and growing from the profile's exact size
+ * leaves holes in the heap. In endpoint mode with room for the client's
+ * Server object too (lwm2m_endpoint_add()): arrays outgrowing the block
+ * at once would leave it unused (+380 bytes a device, measured). */
 static struct lwm2m_store *store_new(struct gw_registry *r, const struct gw_config *c,
 				     const struct mapping_profile *p)
 {
 	size_t ninst = mapping_profile_ninstances(p) + 1;
-	struct lwm2m_store *s;
-
-	if (c->lwm2m.mode != GW_MODE_GATEWAY) {
-		s = lwm2m_store_new(r->objects);
-		if (s && lwm2m_store_reserve(s, 0, mapping_profile_npoints(p) + 1) < 0)
-			s = lwm2m_store_free(s);
-		return s;
-	}
+	size_t nval = mapping_profile_npoints(p) + 1;
 
 	for (size_t i = 0; i < mapping_profile_ninstances(p); i++) {
 		struct lwm2m_path ip = mapping_profile_instance(p, i);
@@ -158,7 +151,11 @@ static struct lwm2m_store *store_new(struct gw_registry *r, const struct gw_conf
 		if (ip.id[0] == 3 && ip.id[1] == 0)
 			ninst--;
 	}
-	return lwm2m_store_new_sized(r->objects, ninst, mapping_profile_npoints(p) + 1);
+	if (c->lwm2m.mode != GW_MODE_GATEWAY) {
+		ninst += LWM2M_ENDPOINT_STORE_INSTANCES;
+		nval += LWM2M_ENDPOINT_STORE_VALUES;
+	}
+	return lwm2m_store_new_sized(r->objects, ninst, nval);
 }
 
 int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg,

@@ -110,7 +110,7 @@ static int ep_use_server(struct lwm2m_endpoint *ep, const char *uri, size_t uril
 	if (r >= 0 && ep->secure) {
 		i = memdup(id, idlen);
 		k = memdup(key, keylen);
-		if (!i || !k)
+		if (!i || !k || !fg_ep_sec(ep))
 			r = -ENOMEM;
 	}
 	if (r < 0) {
@@ -123,12 +123,14 @@ static int ep_use_server(struct lwm2m_endpoint *ep, const char *uri, size_t uril
 	}
 	free(ep->uri);
 	ep->uri = u;
-	free(ep->psk_identity);
-	free_secret(ep->psk_key, ep->psk_key_len);
-	ep->psk_identity = i;
-	ep->psk_identity_len = i ? idlen : 0;
-	ep->psk_key = k;
-	ep->psk_key_len = k ? keylen : 0;
+	if (ep->sec) {
+		free(ep->sec->psk_identity);
+		free_secret(ep->sec->psk_key, ep->sec->psk_key_len);
+		ep->sec->psk_identity = i;
+		ep->sec->psk_identity_len = i ? idlen : 0;
+		ep->sec->psk_key = k;
+		ep->sec->psk_key_len = k ? keylen : 0;
+	}
 	ep->session_dead = true;
 	return 0;
 }

@@ -24,7 +24,7 @@
  * microseconds, large enough that the two descriptors (epoll, timer) and
  * the TLS contexts of each libcoap context stay a small part of what an
  * endpoint costs. */
-#define FG_CCTX_SESSIONS 64
+#define FG_CCTX_SESSIONS 256
 
 /* A context that sent several Updates in one turn of the loop (those due
  * in one tick, fg_ep_update_at) expects their answers for a while

@@ -209,7 +209,8 @@ struct fg_ep_reg {
 	char *location; /* "/rd/abc" from Location-Path, NULL when not registered */
 	/* The Location-Path options exactly as received, each as a 16-bit
 	 * length (host order) then its bytes: Update and De-register repeat
-	 * them as Uri-Path options, even a segment that contains a '/'. */
+	 * them as Uri-Path options, even a segment that contains a '/'.
+	 * They are in location's block (freed with it). */
 	uint8_t *loc_segs;
 	size_t loc_segs_len;
 };
@@ -232,6 +233,19 @@ struct fg_target {
 
 struct fg_pending; /* an asynchronous write/execute (dm_async.c) */
 
+/* What a coaps endpoint authenticates with, apart from struct
+ * lwm2m_endpoint: 64 bytes a plain-coap endpoint (one per device in
+ * endpoint mode) does not need. */
+struct fg_ep_sec {
+	uint8_t *psk_identity, *psk_key;
+	size_t psk_identity_len, psk_key_len;
+	char *cert_file, *key_file, *ca_file; /* certificate mode (cert_file NULL: PSK) */
+	char *cert_host;                      /* the name the server's certificate must carry (certname.h) */
+};
+
+/* Fields ordered by alignment, the flags together at the end: there is
+ * one of these per device in endpoint mode (624 bytes with 60 of holes
+ * in the order of their meaning; issue 13, docs/PERFORMANCE.md). */
 struct lwm2m_endpoint {
 	struct lwm2m_client *c;
 	struct lwm2m_endpoint *prev, *next;
@@ -239,43 +253,24 @@ struct lwm2m_endpoint {
 	char *name;
 	char *uri;
 	coap_address_t server;
-	bool secure;
-	uint32_t lifetime;
-	enum lwm2m_binding binding;
-	uint8_t version_cfg, version; /* configured, currently offered */
-	uint16_t ssid;
-	uint16_t ct_cfg; /* 0: default for the version */
-	uint8_t *psk_identity, *psk_key;
-	size_t psk_identity_len, psk_key_len;
-	char *cert_file, *key_file, *ca_file; /* certificate mode (cert_file NULL: PSK) */
-	char *cert_host;                      /* the name the server's certificate must carry (certname.h) */
-	bool cert_no_verify;
-	bool cert_refused;  /* the server's certificate did not verify (this handshake) */
-	bool cert_mismatch; /* ... or is not for cert_host (this handshake) */
+	struct fg_ep_sec *sec; /* coaps: its keys or certificate; NULL: none (coap) */
 	const struct lwm2m_endpoint_ops *ops;
 	void *ops_ud;
 
 	struct lwm2m_store *store; /* NULL once removed */
 	coap_session_t *session;
 	struct fg_cctx *cctx; /* the context of session */
-	bool session_dead;    /* release and reopen before the next message */
-	bool dtls_connected;  /* the session's DTLS handshake completed */
 	/* An exchange was given up: libcoap's copies of it are dropped from
 	 * drop_timer (or before the next message), see fg_ep_abandon(). */
-	bool drop_pending;
 	struct fg_timer drop_timer;
 
 	struct fg_ep_reg reg; /* registration (register.c) */
-	bool removing;        /* lwm2m_endpoint_remove() called */
-	bool obs_quiet;       /* being removed: no more ops->observations_changed */
 
 	struct fg_ep_obs obs; /* observations (obs.h) */
 	uint16_t *declared;
 	size_t ndeclared;
 	struct lwm2m_device **devs; /* sorted by prefix (gateway.c) */
 	size_t ndevs;
-	uint16_t iid_hint;          /* every /25 instance id below it is in use */
-	bool gateway;               /* added as a gateway endpoint (targets may name it) */
 	struct fg_pending *pending; /* asynchronous operations in flight */
 	char *diag;                 /* an op's reason for its refusal (create.c), sent once */
 	struct fg_bs *bs;           /* bootstrap.c; NULL without a Bootstrap-Server */
@@ -286,10 +281,31 @@ struct lwm2m_endpoint {
 	struct fg_ep_sf sf;       /* store-and-forward (sf.h) */
 	struct fg_dedup *dedup;   /* dedup.c: answers to recent requests */
 	struct lwm2m_target *tgt; /* the target this endpoint is (target.c), or NULL */
+
+	uint32_t lifetime;
+	enum lwm2m_binding binding;
+	uint16_t ssid;
+	uint16_t ct_cfg;              /* 0: default for the version */
+	uint16_t iid_hint;            /* every /25 instance id below it is in use */
+	uint8_t version_cfg, version; /* configured, currently offered */
+	bool secure;
+	bool cert_no_verify;
+	bool cert_refused;   /* the server's certificate did not verify (this handshake) */
+	bool cert_mismatch;  /* ... or is not for cert_host (this handshake) */
+	bool session_dead;   /* release and reopen before the next message */
+	bool dtls_connected; /* the session's DTLS handshake completed */
+	bool drop_pending;   /* see drop_timer */
+	bool removing;       /* lwm2m_endpoint_remove() called */
+	bool obs_quiet;      /* being removed: no more ops->observations_changed */
+	bool gateway;        /* added as a gateway endpoint (targets may name it) */
 };
 
 /* Free at once: no message, timers and pending operations dropped. */
 void fg_ep_free(struct lwm2m_endpoint *ep);
+/* ep->sec, made empty when there is none; NULL: no memory. */
+struct fg_ep_sec *fg_ep_sec(struct lwm2m_endpoint *ep);
+/* Free ep->sec (the key wiped). */
+void fg_ep_sec_free(struct lwm2m_endpoint *ep);
 uint16_t fg_ep_default_ct(const struct lwm2m_endpoint *ep);
 /* Links "</oid/iid>" of a store's instances and of declared objects
  * without instances ("</oid>", ";ver=X.Y" when not 1.0, see

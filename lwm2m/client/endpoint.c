@@ -94,10 +94,13 @@ int fg_ep_server_object_init(struct lwm2m_endpoint *ep)
 	if (r >= 0)
 		r = lwm2m_store_set(s, &LWM2M_PATH(1, 0, 6),
 				    &(struct lwm2m_value){ .type = LWM2M_TYPE_BOOLEAN, .b = ep->sf.storing });
+	/* The binding is a string constant: borrowed, no byte buffer in the
+	 * store for it (one allocation a device in endpoint mode). */
 	if (r >= 0)
-		r = lwm2m_store_set(s, &LWM2M_PATH(1, 0, 7),
-				    &(struct lwm2m_value){ .type = LWM2M_TYPE_STRING,
-							   .bytes = { (const uint8_t *)b, strlen(b) } });
+		r = lwm2m_store_set_borrowed(
+			s, &LWM2M_PATH(1, 0, 7),
+			&(struct lwm2m_value){ .type = LWM2M_TYPE_STRING,
+					       .bytes = { (const uint8_t *)b, strlen(b) } });
 	return r < 0 ? r : 0;
 }
 
@@ -212,11 +215,37 @@ static void *memdup(const void *p, size_t n)
 	return q;
 }
 
+struct fg_ep_sec *fg_ep_sec(struct lwm2m_endpoint *ep)
+{
+	if (!ep->sec)
+		ep->sec = calloc(1, sizeof(*ep->sec));
+	return ep->sec;
+}
+
+void fg_ep_sec_free(struct lwm2m_endpoint *ep)
+{
+	struct fg_ep_sec *sec = ep->sec;
+
+	if (!sec)
+		return;
+	if (sec->psk_key)
+		memset(sec->psk_key, 0, sec->psk_key_len);
+	free(sec->psk_key);
+	free(sec->psk_identity);
+	free(sec->cert_file);
+	free(sec->key_file);
+	free(sec->ca_file);
+	free(sec->cert_host);
+	free(sec);
+	ep->sec = NULL;
+}
+
 int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_config *cfg,
 		       struct lwm2m_store *store, struct lwm2m_endpoint **out)
 {
 	char host[INET6_ADDRSTRLEN + 1] = "";
 	struct lwm2m_endpoint *ep;
+	struct fg_ep_sec *sec;
 	int r;
 
 	if (!c || !cfg || !cfg->name || !*cfg->name || strlen(cfg->name) > 255 ||
@@ -270,23 +299,27 @@ int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_confi
 				goto fail;
 			r = -ENOMEM;
 			ep->cert_no_verify = cfg->cert_no_verify;
-			ep->cert_file = strdup(cfg->cert_file);
-			ep->key_file = strdup(cfg->key_file);
-			ep->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
-			ep->cert_host = strdup(name);
-			if (!ep->cert_file || !ep->key_file || (cfg->ca_file && !ep->ca_file) ||
-			    !ep->cert_host)
+			if (!(sec = fg_ep_sec(ep)))
+				goto fail;
+			sec->cert_file = strdup(cfg->cert_file);
+			sec->key_file = strdup(cfg->key_file);
+			sec->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
+			sec->cert_host = strdup(name);
+			if (!sec->cert_file || !sec->key_file || (cfg->ca_file && !sec->ca_file) ||
+			    !sec->cert_host)
 				goto fail;
 			goto secured;
 		}
 		if (!cfg->psk_identity || !*cfg->psk_identity || !cfg->psk_key || !cfg->psk_key_len)
 			goto fail;
 		r = -ENOMEM;
-		ep->psk_identity_len = strlen(cfg->psk_identity);
-		ep->psk_identity = memdup(cfg->psk_identity, ep->psk_identity_len);
-		ep->psk_key_len = cfg->psk_key_len;
-		ep->psk_key = memdup(cfg->psk_key, cfg->psk_key_len);
-		if (!ep->psk_identity || !ep->psk_key)
+		if (!(sec = fg_ep_sec(ep)))
+			goto fail;
+		sec->psk_identity_len = strlen(cfg->psk_identity);
+		sec->psk_identity = memdup(cfg->psk_identity, sec->psk_identity_len);
+		sec->psk_key_len = cfg->psk_key_len;
+		sec->psk_key = memdup(cfg->psk_key, cfg->psk_key_len);
+		if (!sec->psk_identity || !sec->psk_key)
 			goto fail;
 	}
 secured:
@@ -325,12 +358,7 @@ fail:
 	fg_bs_free(ep);
 	free(ep->name);
 	free(ep->uri);
-	free(ep->psk_identity);
-	free(ep->psk_key);
-	free(ep->cert_file);
-	free(ep->key_file);
-	free(ep->ca_file);
-	free(ep->cert_host);
+	fg_ep_sec_free(ep);
 	free(ep);
 	return r;
 }
@@ -359,14 +387,7 @@ void fg_ep_free(struct lwm2m_endpoint *ep)
 	if (ep->next)
 		ep->next->prev = ep->prev;
 	c->nep--;
-	if (ep->psk_key)
-		memset(ep->psk_key, 0, ep->psk_key_len);
-	free(ep->psk_key);
-	free(ep->psk_identity);
-	free(ep->cert_file);
-	free(ep->key_file);
-	free(ep->ca_file);
-	free(ep->cert_host);
+	fg_ep_sec_free(ep);
 	free(ep->name);
 	free(ep->uri);
 	fg_ep_forget_location(ep);

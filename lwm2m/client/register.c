@@ -341,13 +341,17 @@ void fg_ep_unpark(struct lwm2m_endpoint *ep, bool probe)
 }
 
 /* The Location-Path of a 2.01: *loc joined with '/' (for display) and
- * the segments as received (see loc_segs). 0, -ENOENT (none), -ENOMEM. */
+ * the segments as received (see loc_segs), both in one block of their
+ * exact size that *loc owns: kept for the whole registration of every
+ * endpoint, where the two growing buffers took 2 x 64 bytes and two
+ * allocations for ~20 bytes. 0, -ENOENT (none), -ENOMEM. */
 static int location_of(const coap_pdu_t *pdu, char **loc, uint8_t **segs, size_t *segs_len)
 {
 	coap_opt_iterator_t oi;
 	coap_opt_filter_t f;
 	coap_opt_t *o;
 	struct lwm2m_buf b = { 0 }, sb = { 0 };
+	uint8_t *blk;
 
 	coap_option_filter_clear(&f);
 	coap_option_filter_set(&f, COAP_OPTION_LOCATION_PATH);
@@ -365,9 +369,16 @@ static int location_of(const coap_pdu_t *pdu, char **loc, uint8_t **segs, size_t
 	}
 	if (lwm2m_buf_putc(&b, '\0') < 0)
 		goto oom;
-	*loc = (char *)b.data;
-	*segs = sb.data;
+	blk = malloc(b.len + sb.len);
+	if (!blk)
+		goto oom;
+	memcpy(blk, b.data, b.len);
+	memcpy(blk + b.len, sb.data, sb.len);
+	*loc = (char *)blk;
+	*segs = blk + b.len;
 	*segs_len = sb.len;
+	lwm2m_buf_free(&b);
+	lwm2m_buf_free(&sb);
 	return 0;
 oom:
 	lwm2m_buf_free(&b);

@@ -135,16 +135,17 @@ void fg_ep_on_drop_timer(struct lwm2m_client *c, struct fg_timer *t)
 		ep_drop_pending(ep);
 }
 
-/* Is the server's certificate (DER) one for ep->cert_host? libcoap only
+/* Is the server's certificate (DER) one for ep->sec->cert_host? libcoap only
  * checks that it chains to the CA: any certificate of that CA would do. */
 static bool server_cert_names_host(struct lwm2m_endpoint *ep, const uint8_t *der, size_t len)
 {
+	const char *host = ep->sec->cert_host; /* certificate mode */
 	struct fg_certname_ref ref;
 	char held[256];
 	int r;
 
 	/* Checked when the endpoint was added. */
-	if (fg_certname_ref_parse(ep->cert_host, &ref) < 0)
+	if (fg_certname_ref_parse(host, &ref) < 0)
 		return false;
 	r = fg_certname_check(der, len, &ref, held, sizeof(held));
 	if (r == 0)
@@ -152,11 +153,10 @@ static bool server_cert_names_host(struct lwm2m_endpoint *ep, const uint8_t *der
 	ep->cert_mismatch = true;
 	if (r == -EPERM)
 		ep_log(ep, LWM2M_LOG_WARNING, "server certificate refused: it is for %s, not for \"%s\"",
-		       held, ep->cert_host);
+		       held, host);
 	else
 		ep_log(ep, LWM2M_LOG_WARNING,
-		       "server certificate refused: cannot check that it is for \"%s\" (%s)", ep->cert_host,
-		       held);
+		       "server certificate refused: cannot check that it is for \"%s\" (%s)", host, held);
 	return false;
 }
 
@@ -186,7 +186,7 @@ static int check_server_cert(const char *cn, const uint8_t *asn1, size_t asn1_le
 /* What a failed handshake most likely means, for the log line. */
 const char *fg_ep_dtls_hint(const struct lwm2m_endpoint *ep)
 {
-	if (!ep->cert_file)
+	if (!ep->sec || !ep->sec->cert_file)
 		return "wrong PSK identity or key?";
 	if (ep->cert_mismatch)
 		return "the server's certificate is for another host";
@@ -228,7 +228,7 @@ void fg_ep_cert_log_line(struct lwm2m_client *c, const char *msg)
 	if (fg_log_line_port(msg, arrow, &port) < 0)
 		return;
 	for (struct lwm2m_endpoint *ep = c->eps; ep; ep = ep->next) {
-		if (ep->cert_file && ep->session && lwm2m_endpoint_local_port(ep) == port) {
+		if (ep->sec && ep->sec->cert_file && ep->session && lwm2m_endpoint_local_port(ep) == port) {
 			ep->cert_refused = true;
 			ep_log(ep, LWM2M_LOG_WARNING, "server certificate refused: %.*s", (int)n, why);
 			return;
@@ -247,11 +247,15 @@ int fg_ep_open_session(struct lwm2m_endpoint *ep)
 	if (ep->session && !ep->session_dead)
 		return 0;
 	fg_ep_close_session(ep);
+	/* lwm2m_endpoint_add() and bootstrap.c give a coaps endpoint its keys
+	 * or certificate. */
+	if (ep->secure && !ep->sec)
+		return -EINVAL;
 	r = fg_cctx_attach(ep->c, &x);
 	if (r < 0)
 		return r;
 	ctx = x->ctx;
-	if (ep->secure && ep->cert_file) {
+	if (ep->secure && ep->sec && ep->sec->cert_file) {
 		coap_dtls_pki_t setup;
 
 		memset(&setup, 0, sizeof(setup));
@@ -264,9 +268,9 @@ int fg_ep_open_session(struct lwm2m_endpoint *ep)
 		setup.allow_expired_crl = 1;
 		setup.validate_cn_call_back = ep->cert_no_verify ? NULL : check_server_cert;
 		setup.pki_key.key_type = COAP_PKI_KEY_PEM;
-		setup.pki_key.key.pem.public_cert = ep->cert_file;
-		setup.pki_key.key.pem.private_key = ep->key_file;
-		setup.pki_key.key.pem.ca_file = ep->ca_file;
+		setup.pki_key.key.pem.public_cert = ep->sec->cert_file;
+		setup.pki_key.key.pem.private_key = ep->sec->key_file;
+		setup.pki_key.key.pem.ca_file = ep->sec->ca_file;
 		ep->cert_refused = ep->cert_mismatch = false;
 		s = coap_new_client_session_pki(ctx, NULL, &ep->server, COAP_PROTO_DTLS, &setup);
 	} else if (ep->secure) {
@@ -274,10 +278,10 @@ int fg_ep_open_session(struct lwm2m_endpoint *ep)
 
 		memset(&setup, 0, sizeof(setup));
 		setup.version = COAP_DTLS_CPSK_SETUP_VERSION;
-		setup.psk_info.identity.s = ep->psk_identity;
-		setup.psk_info.identity.length = ep->psk_identity_len;
-		setup.psk_info.key.s = ep->psk_key;
-		setup.psk_info.key.length = ep->psk_key_len;
+		setup.psk_info.identity.s = ep->sec->psk_identity;
+		setup.psk_info.identity.length = ep->sec->psk_identity_len;
+		setup.psk_info.key.s = ep->sec->psk_key;
+		setup.psk_info.key.length = ep->sec->psk_key_len;
 		s = coap_new_client_session_psk2(ctx, NULL, &ep->server, COAP_PROTO_DTLS, &setup);
 	} else {
 		s = coap_new_client_session(ctx, NULL, &ep->server, COAP_PROTO_UDP);
@@ -351,8 +355,7 @@ int fg_ep_add_location_segs(coap_optlist_t **opts, const struct lwm2m_endpoint *
 
 void fg_ep_forget_location(struct lwm2m_endpoint *ep)
 {
-	free(ep->reg.location);
-	free(ep->reg.loc_segs);
+	free(ep->reg.location); /* loc_segs is in its block (register.c) */
 	ep->reg.location = NULL;
 	ep->reg.loc_segs = NULL;
 	ep->reg.loc_segs_len = 0;

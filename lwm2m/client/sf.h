@@ -36,23 +36,23 @@ struct fg_client_sf {
 /* Of an endpoint. register.c sets sleeping, req_mark and last_exchange
  * (dispatch.c too) as registration goes; dm and obs count tx_mark. */
 struct fg_ep_sf {
-	bool storing;           /* /1/0/6 Notification Storing */
-	bool sleeping;          /* queue mode: holding values until the next Update */
 	uint64_t last_exchange; /* µs: the server's last answer (queue mode) */
+	uint64_t barrier_since; /* µs: when the barrier (below) left */
+	uint64_t barrier_done;  /* µs: when the last one came back */
+	size_t token_len;       /* of the Send's token (below) */
+	struct fg_timer timer;  /* delivery, barriers, queue mode */
 	uint32_t tx_mark;       /* notifications sent: what a barrier confirms */
 	uint32_t req_mark;      /* tx_mark when the registration request left */
-	bool barrier_busy;      /* a CoAP ping in flight ... */
-	coap_mid_t barrier_mid; /* ... with this id, */
+	coap_mid_t barrier_mid; /* a CoAP ping in flight (barrier_busy) with this id, */
 	uint32_t barrier_mark;  /* confirming what went before it */
-	uint64_t barrier_since; /* µs: when it left */
-	uint64_t barrier_done;  /* µs: when the last one came back */
-	bool sending;           /* a Send of held samples in flight */
-	uint8_t token[8];       /* its token */
-	size_t token_len;
-	uint32_t send_target; /* of that target (id) */
+	uint32_t send_target;   /* the Send in flight (sending): of that target (id) */
 	uint32_t send_mark;
 	uint32_t next_mark;
-	struct fg_timer timer; /* delivery, barriers, queue mode */
+	uint8_t token[8]; /* the Send's token */
+	bool storing;     /* /1/0/6 Notification Storing */
+	bool sleeping;    /* queue mode: holding values until the next Update */
+	bool barrier_busy;
+	bool sending; /* a Send of held samples in flight */
 };
 
 int fg_sf_init(struct lwm2m_client *c);
