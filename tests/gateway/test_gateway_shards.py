@@ -19,11 +19,11 @@ import shutil
 import sys
 import tempfile
 import time
-import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import test_devices  # noqa: E402
+import unittest_main  # noqa: E402
 from test_devices import Gateway, config, records_by_path  # noqa: E402
 
 
@@ -178,10 +178,10 @@ class Shards(test_devices.Base):
         with open(os.path.join(self.state, "gateway-placement")) as f:
             self.assertEqual(f.read(), "0 0 d2\n0 1 d1\n")
 
-if __name__ == "__main__":
+def main():
     test_devices.FIELDGATE = os.path.abspath(sys.argv.pop(1))
-    prog = unittest.main(exit=False, verbosity=2)
-    res = prog.result
-    failed = len(res.failures) + len(res.errors)
-    print("%d passed, %d failed" % (res.testsRun - failed - len(res.skipped), failed))
-    sys.exit(0 if res.wasSuccessful() else 1)
+    return unittest_main.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
