@@ -49,6 +49,23 @@ second subscriber of +/sNNNNN is served after fieldgate (kernel receive
 time only: it is read after the first); "fieldgate adds" over it is
 printed too. The truth lies between the two: the first counts one broker
 write too many against fieldgate, the second one too few.
+
+The headline, "FIELDGATE ADDS": two more subscribers, in a process of their
+own (--subs), take fieldgate's own filter (zigbee2mqtt/+), so the whole
+stream fieldgate takes (1,050 messages/s with their TCP coalescing and
+acknowledgements); "early" subscribes before fieldgate starts, "late" after
+it has subscribed, and mosquitto (src/subs.c: one filter's subscribers are
+a list appended to on subscribe, served in order) writes each message to
+early, fieldgate, late, one right after the other. Per probe: the Notify's
+kernel receive time minus the midpoint of early's and late's kernel receive
+times (each frame read on its own, so its time is that of the segment that
+completed it), then the p50 and p99 of those differences. The midpoint is
+the estimate of when the broker wrote to fieldgate; the differences are
+taken per probe so that a stall of the broker or the machine that delays
+the probe for everyone is not counted as fieldgate's, and one that delays
+only fieldgate's path is. The differences of percentiles over the other
+subscribers stay printed as context. The same-filter subscribers' own CPU
+(Python, 2,100 messages/s) is part of the load both sides run under.
 Prints figures, asserts nothing about time.
 
 FG_BENCH_SIZE=small: N = 50 at 100 updates/s for 3 s (the suite's check
@@ -57,6 +74,9 @@ FG_BENCH_LAT_S override N, RATE and the window. FG_BENCH_LAT_NODELAY=1:
 mosquitto with set_tcp_nodelay true (default: mosquitto's default, Nagle
 on its sockets, as the other benchmarks). FG_BENCH_LAT_DEBUG=1: every
 probe on stderr with the notifications of its device within a second.
+FG_BENCH_LAT_DUMP=FILE: every probe and notification as JSON, with
+fieldgate's pid and the broker's sockets (`ss`), for a look at the tail
+with perf sched / tcp_probe traces.
 
 Usage: bench_latency_load.py PATH/TO/fieldgate
 """
@@ -85,6 +105,7 @@ PROBES = 5  # resources probed
 PROBE_RATE = 20.0 if SMALL else 50.0  # probes per second
 BASE = 100000  # the load's values are BASE + k; the probes' are below
 TOPIC = "zigbee2mqtt/s%05d"
+FILTER = "zigbee2mqtt/+"  # fieldgate's subscription (the discovery rule's topic)
 PATH = "/z-s%05d/3303/0/5700"  # gateway mode: the device name is the prefix
 NODELAY = os.environ.get("FG_BENCH_LAT_NODELAY") == "1"
 QUIET = 0.5  # s without a notification: the observer has them all
@@ -252,6 +273,81 @@ def load(port, n, rate, window):
     return 0
 
 
+def subscribers(port):
+    """The same-filter subscribers' process: "early" subscribes to
+    fieldgate's filter before fieldgate starts, "late" (on the line "late")
+    after it; mosquitto serves the subscribers of one filter in the order
+    they subscribed, so it writes each message to them just before and
+    just after fieldgate, and they take the stream fieldgate takes. On
+    "drain" (then QUIET s without a message), each probe's kernel receive
+    time at each, as JSON."""
+    out = sys.stdout
+
+    def connect(cid):
+        c = Mqtt(port, cid)
+        c.subscribe(FILTER)
+        c.s = Stamped(c.s)
+        out.write("ready\n")
+        out.flush()
+        return c
+
+    conns = {"early": connect("bench-lat-early")}
+    stamps = {"early": {}, "late": {}}  # "index value" -> kernel receive time (CLOCK_REALTIME)
+
+    def take(name):
+        """Every whole frame the socket has, each read on its own: the
+        kernel's time of a read is that of the last segment it took, so a
+        frame's time is that of the segment that completed it, never a
+        later message's."""
+        c = conns[name].s
+        while True:
+            try:
+                head = c.s.recv(2, socket.MSG_DONTWAIT | socket.MSG_PEEK)
+            except BlockingIOError:
+                return
+            if len(head) < 2:
+                if not head:
+                    raise EOFError
+                return  # the rest of the header is on its way
+            assert not head[1] & 128, "a frame over 127 bytes"  # PUBLISH frames here are short
+            c.recvfrom(2)
+            body = b""
+            while len(body) < head[1]:
+                body += c.recvfrom(head[1] - len(body))[0]
+            if head[0] & 0xF0 != 0x30:
+                continue
+            tl = struct.unpack(">H", body[:2])[0]
+            topic, payload = body[2:2 + tl], body[2 + tl:]
+            v = float(payload[payload.index(b":") + 1:-1])
+            if v < BASE:  # a probe (or a warm-up or discovery value)
+                stamps[name]["%d %r" % (int(topic[-5:]), v)] = c.kt
+
+    cmd = b""
+    last, draining = time.monotonic(), False
+    while True:
+        socks = {c.s: name for name, c in conns.items()}
+        r = select.select(list(socks) + ([] if draining else [0]), [], [], 0.05)[0]
+        for sock in r:
+            if sock in socks:
+                take(socks[sock])
+                last = time.monotonic()
+        if draining and not r and time.monotonic() - last > QUIET:
+            out.write(json.dumps({"stamps": stamps}) + "\n")
+            out.flush()
+            return 0
+        if 0 in r:
+            chunk = os.read(0, 4096)
+            if not chunk:
+                return 0
+            cmd += chunk
+            while b"\n" in cmd:
+                line, cmd = cmd.split(b"\n", 1)
+                if line == b"late":
+                    conns["late"] = connect("bench-lat-late-same")
+                elif line == b"drain":
+                    draining, last = True, time.monotonic()
+
+
 def gateway_text(port, broker_port, n):
     body = ("host: 127.0.0.1\nport: %d\nqos: 0\ndiscovery:\n  max_devices: %d\n  rules:\n"
             "    - {topic: \"zigbee2mqtt/{device}\", profile: z2m-th-sensor, prefix: z-,"
@@ -328,7 +424,7 @@ def measure(fieldgate, n=N, rate=RATE, window=WINDOW):
     test_devices.FIELDGATE = fieldgate
     tmp = tempfile.mkdtemp(prefix="fg-bench-lat-")
     obs = helper("--observer")
-    gw = loadp = None
+    gw = loadp = subs = None
     f = {"n": n, "rate": rate, "window": window}
     try:
         port = int(obs.stdout.readline().split()[1])
@@ -337,6 +433,8 @@ def measure(fieldgate, n=N, rate=RATE, window=WINDOW):
             with open(broker.conf, "a") as conf:
                 conf.write("set_tcp_nodelay true\n")
         with broker:
+            subs = helper("--subs", broker.port)  # "early" subscribes before fieldgate does
+            assert subs.stdout.readline().strip() == "ready"
             gw = test_devices.Gateway(gateway_text(port, broker.port, n))
             wait(lambda: status_counts(gw) is not None, 30, "the gateway")
             pub = Mqtt(broker.port, "bench-lat-discover")
@@ -344,6 +442,8 @@ def measure(fieldgate, n=N, rate=RATE, window=WINDOW):
                 pub.publish(TOPIC % i, '{"temperature":-%d.25}' % (i + 1))
             pub.close()
             wait(lambda: status_counts(gw) == (n, n), 60 + n / 100, "%d devices" % n)
+            subs.stdin.write("late\n")  # fieldgate has subscribed (it has the devices): "late" comes after it
+            assert subs.stdout.readline().strip() == "ready"
             obs.stdin.write("observe %d\n" % n)
             words = obs.stdout.readline().split()  # observed K failed F
             f["observed"], f["observe_failed"] = int(words[1]), int(words[3])
@@ -358,7 +458,9 @@ def measure(fieldgate, n=N, rate=RATE, window=WINDOW):
             f["sent"], f["achieved"] = sent, sent / took
             f["with_probes"] = (sent + len(probes)) / took
             obs.stdin.write("drain\n")
+            subs.stdin.write("drain\n")
             res = json.loads(obs.stdout.readline())
+            same = json.loads(subs.stdout.readline())
             f["obs_cpu"] = res["cpu"]
             seen = {}  # (index, value) -> first arrival (monotonic, kernel realtime)
             for i, v, t, kt in res["notes"]:
@@ -371,6 +473,12 @@ def measure(fieldgate, n=N, rate=RATE, window=WINDOW):
             f["probes"], f["lost"] = len(probes), len(probes) - len(lat)
             f["folded"] = sum(1 for k in range(sent) if (k % n, float(BASE + k)) not in seen)
             f["notifies"] = sum(1 for note in res["notes"] if note[1] != WARM_UP)
+            if os.environ.get("FG_BENCH_LAT_DUMP"):  # every probe and notification, for a later look
+                with open(os.environ["FG_BENCH_LAT_DUMP"], "w") as dump:
+                    socks = subprocess.run(["ss", "-tnpH", "state", "established"], capture_output=True,
+                                           text=True).stdout
+                    json.dump({"probes": probes, "notes": res["notes"], "fg_pid": gw.proc.pid,
+                               "broker_port": broker.port, "ss": socks}, dump)
             if os.environ.get("FG_BENCH_LAT_DEBUG"):  # each probe, with the notifications of its device
                 for i, v, t, _, rt, _, _ in probes:
                     near = [(round(n[2] - t, 4), n[1]) for n in res["notes"] if n[0] == i and abs(n[2] - t) < 1]
@@ -380,11 +488,29 @@ def measure(fieldgate, n=N, rate=RATE, window=WINDOW):
             f["k50"], f["k99"] = pct(klat, 50) * 1e6, pct(klat, 99) * 1e6
             f["bk50"], f["bk99"] = pct(krts, 50) * 1e6, pct(krts, 99) * 1e6
             f["lk50"], f["lk99"] = pct(lkrts, 50) * 1e6, pct(lkrts, 99) * 1e6
+            # The headline: per probe, the Notify's kernel receive time minus
+            # the midpoint of the two same-filter subscribers' (the broker's
+            # write to fieldgate lies between its writes to them), then the
+            # percentiles of that difference.
+            early, late, adds = [], [], []
+            for p in probes:
+                key = "%d %r" % (p[0], p[1])
+                e, lt = same["stamps"]["early"].get(key), same["stamps"]["late"].get(key)
+                if e is None or lt is None:
+                    continue
+                early.append(e - p[3])
+                late.append(lt - p[3])
+                if p[:2] in seen:
+                    adds.append(seen[p[:2]][1] - (e + lt) / 2)
+            f["same_missed"] = len(probes) - len(early)
+            f["e50"], f["e99"] = pct(early, 50) * 1e6, pct(early, 99) * 1e6
+            f["s50"], f["s99"] = pct(late, 50) * 1e6, pct(late, 99) * 1e6
+            f["a50"], f["a99"] = pct(adds, 50) * 1e6, pct(adds, 99) * 1e6
             # Stop fieldgate while the observer (idle: answering) takes its De-register.
             gw.proc.send_signal(signal.SIGTERM)
             gw.proc.wait(20)
     finally:
-        for p in (loadp, obs):
+        for p in (loadp, subs, obs):
             if p:
                 p.stdin.close()
                 try:
@@ -401,6 +527,8 @@ def measure(fieldgate, n=N, rate=RATE, window=WINDOW):
 def main():
     if sys.argv[1:2] == ["--observer"]:
         return observer()
+    if sys.argv[1:2] == ["--subs"]:
+        return subscribers(int(sys.argv[2]))
     if sys.argv[1:2] == ["--load"]:
         return load(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]))
     f = measure(os.path.abspath(sys.argv[1]))
@@ -416,7 +544,13 @@ def main():
     print("  %-44s %12.0f %12.0f" % ("probe broker round trip (same probes)", f["b50"], f["b99"]))
     print("  %-44s %12.0f %12.0f" % ("the same, when the subscriber's kernel had it", f["bk50"], f["bk99"]))
     print("  %-44s %12.0f %12.0f" % ("the same, subscriber served after fieldgate", f["lk50"], f["lk99"]))
-    print("  fieldgate adds: p50 %.0f us, p99 %.0f us (target 100 us / 1,000 us)"
+    print("  %-44s %12.0f %12.0f" % ("same filter as fieldgate, served before it", f["e50"], f["e99"]))
+    print("  %-44s %12.0f %12.0f" % ("same filter as fieldgate, served after it", f["s50"], f["s99"]))
+    print("  FIELDGATE ADDS (per probe: Notify's kernel time minus the midpoint of the two same-filter")
+    print("  subscribers' kernel times; then the percentile): p50 %.0f us, p99 %.0f us (target 100 / 1,000 us)"
+          % (f["a50"], f["a99"]))
+    print("  context, differences of percentiles:")
+    print("  fieldgate adds, Python-side: p50 %.0f us, p99 %.0f us"
           % (f["g50"] - f["b50"], f["g99"] - f["b99"]))
     print("  fieldgate adds, kernel receive times at both ends: p50 %.0f us, p99 %.0f us"
           % (f["k50"] - f["bk50"], f["k99"] - f["bk99"]))
@@ -426,7 +560,8 @@ def main():
     print("  notifications: %d; Observes %d, failed %d" % (f["notifies"], f["observed"], f["observe_failed"]))
     print("  lost notifications (a probe without its Notify): %d" % f["lost"])
     print("  folded updates (a load update whose value came in no Notify; no pmin set): %d" % f["folded"])
-    print("  probes the broker subscribers did not get: %d" % f["sub_missed"])
+    print("  probes the broker subscribers did not get: %d (same-filter subscribers: %d)"
+          % (f["sub_missed"], f["same_missed"]))
     return 0
 
 
