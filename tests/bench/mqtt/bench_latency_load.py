@@ -302,23 +302,31 @@ def subscribers(port):
         c = conns[name].s
         while True:
             try:
-                head = c.s.recv(2, socket.MSG_DONTWAIT | socket.MSG_PEEK)
+                head = c.s.recv(5, socket.MSG_DONTWAIT | socket.MSG_PEEK)
             except BlockingIOError:
                 return
-            if len(head) < 2:
-                if not head:
-                    raise EOFError
+            if not head:
+                raise EOFError
+            n, mul, k = 0, 1, 1  # the remaining length, a varint after the first byte
+            while k < len(head):
+                n += (head[k] & 127) * mul
+                mul *= 128
+                k += 1
+                if not head[k - 1] & 128:
+                    break
+            else:
                 return  # the rest of the header is on its way
-            assert not head[1] & 128, "a frame over 127 bytes"  # PUBLISH frames here are short
-            c.recvfrom(2)
-            body = b""
-            while len(body) < head[1]:
-                body += c.recvfrom(head[1] - len(body))[0]
+            frame = b""  # header and body in one read: 2 system calls a frame
+            while len(frame) < k + n:
+                frame += c.recvfrom(k + n - len(frame))[0]
+            body = frame[k:]
             if head[0] & 0xF0 != 0x30:
                 continue
             tl = struct.unpack(">H", body[:2])[0]
             topic, payload = body[2:2 + tl], body[2 + tl:]
-            v = float(payload[payload.index(b":") + 1:-1])
+            if not payload.startswith(b'{"temperature":'):
+                continue  # not a sensor value
+            v = float(payload[15:-1])
             if v < BASE:  # a probe (or a warm-up or discovery value)
                 stamps[name]["%d %r" % (int(topic[-5:]), v)] = c.kt
 
@@ -450,10 +458,11 @@ def measure(fieldgate, n=N, rate=RATE, window=WINDOW):
             loadp = helper("--load", broker.port, n, rate, window)
             assert loadp.stdout.readline().strip() == "ready"
             obs.stdin.write("serve\n")
-            c0, t0 = cpu_s(gw.proc.pid), time.monotonic()
+            c0, s0, t0 = cpu_s(gw.proc.pid), cpu_s(subs.pid), time.monotonic()
             probes, f["sub_missed"] = probe_run(broker.port, n, window, loadp)
             words = loadp.stdout.readline().split()  # sent K in S s
             f["fg_cpu"] = (cpu_s(gw.proc.pid) - c0) / (time.monotonic() - t0) * 100
+            f["subs_cpu"] = (cpu_s(subs.pid) - s0) / (time.monotonic() - t0) * 100
             sent, took = int(words[1]), float(words[3])
             f["sent"], f["achieved"] = sent, sent / took
             f["with_probes"] = (sent + len(probes)) / took
@@ -556,7 +565,8 @@ def main():
           % (f["k50"] - f["bk50"], f["k99"] - f["bk99"]))
     print("  fieldgate adds, kernel times, over the subscriber served after it: p50 %.0f us, p99 %.0f us"
           % (f["k50"] - f["lk50"], f["k99"] - f["lk99"]))
-    print("  CPU in the window: fieldgate %.1f %% of a core, the observer %.1f %%" % (f["fg_cpu"], f["obs_cpu"]))
+    print("  CPU in the window: fieldgate %.1f %% of a core, the observer %.1f %%, the same-filter subscribers %.1f %%"
+          % (f["fg_cpu"], f["obs_cpu"], f["subs_cpu"]))
     print("  notifications: %d; Observes %d, failed %d" % (f["notifies"], f["observed"], f["observe_failed"]))
     print("  lost notifications (a probe without its Notify): %d" % f["lost"])
     print("  folded updates (a load update whose value came in no Notify; no pmin set): %d" % f["folded"])
