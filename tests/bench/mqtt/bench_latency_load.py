@@ -26,8 +26,8 @@ Set-up, every part its own process, all on loopback:
     probe under the same load.
 
 Printed: the load's achieved rate (and with the probes), p50/p99 of both,
-"fieldgate adds" (the difference, p50 and p99 each), fieldgate's CPU in
-the window, and the counts, never hidden: probes without a Notify (lost),
+"fieldgate adds" (the headline below; differences of p50s and p99s as
+context), fieldgate's CPU in the window, and the counts, never hidden: probes without a Notify (lost),
 load updates whose value came in no Notify (folded: without pmin none
 may fold), Observes that failed, probes the subscriber did not get. The
 broker round trip is the broker path alone (the subscriber takes only
