@@ -27,12 +27,13 @@ Set-up, every part its own process, all on loopback:
 
 Printed: the load's achieved rate (and with the probes), p50/p99 of both,
 "fieldgate adds" (the headline below; differences of p50s and p99s as
-context), fieldgate's CPU in the window, and the counts, never hidden: probes without a Notify (lost),
-load updates whose value came in no Notify (folded: without pmin none
-may fold), Observes that failed, probes the subscriber did not get. The
-broker round trip is the broker path alone (the subscriber takes only
-the probe topics, a few load updates among them); fieldgate takes all N
-topics, so what it adds includes taking the load. Both ends stamp the
+context), fieldgate's CPU in the window, and the counts, never hidden:
+probes without a Notify (lost), load updates whose value came in no Notify
+(folded: without pmin none may fold), Observes that failed, probes the
+subscriber did not get. The broker round trip is the broker path alone
+(the subscriber takes only the probe topics, a few load updates among
+them); fieldgate takes all N topics, so what it adds includes taking the
+load. Both ends stamp the
 time in Python after recvfrom, each with its own process's delay: the
 observer's queueing behind RATE notifications a second, the measuring
 process's wake-up (it sleeps between probes; the observer is kept awake).
