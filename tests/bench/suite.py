@@ -124,6 +124,7 @@ def bench_latency_load(t, b):
     t.add("latency", "fieldgate adds p99 under load", f["a99"], "us", "issue 13 target 3", 1000.0, kind="target")
     t.count("latency", "lost notifications (probes)", f["lost"])
     t.count("latency", "folded updates (no pmin: none allowed)", f["folded"])
+    t.count("latency", "datagrams the observer's socket dropped", f["obs_drops"])
     t.count("latency", "Observes that failed", f["observe_failed"])
 
 

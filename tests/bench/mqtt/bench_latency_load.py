@@ -77,7 +77,10 @@ FG_BENCH_LAT_S override N, RATE and the window. FG_BENCH_LAT_NODELAY=1:
 mosquitto with set_tcp_nodelay true (default: mosquitto's default, Nagle
 on its sockets, as the other benchmarks). FG_BENCH_LAT_DEBUG=1: every
 probe on stderr with the notifications of its device within a second.
-FG_BENCH_LAT_DUMP=FILE: every probe and notification as JSON, with
+FG_BENCH_LAT_RCVBUF=BYTES: the observer's
+receive buffer (default 4 MiB, capped by net.core.rmem_max; 0: the
+system's default); what its socket drops is counted (SO_RXQ_OVFL, on the
+next datagram it takes) and printed. FG_BENCH_LAT_DUMP=FILE: every probe and notification as JSON, with
 fieldgate's pid and the broker's sockets (`ss`), for a look at the tail
 with perf sched / tcp_probe traces.
 
@@ -120,6 +123,9 @@ WARM_UP = -0.75  # the value of the probes' first, unmeasured, messages
 # kernel's receive time of each datagram, CLOCK_REALTIME, as a struct
 # timespec in the ancillary data.
 SO_TIMESTAMPNS = 35
+# SO_RXQ_OVFL (the same header): with each datagram, how many the socket
+# has dropped so far for want of buffer space (a uint32).
+SO_RXQ_OVFL = 40
 
 
 class Stamped:
@@ -130,7 +136,9 @@ class Stamped:
     def __init__(self, s):
         self.s = s
         self.s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.s.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
         self.t = self.kt = 0.0
+        self.drops = 0
 
     def recvfrom(self, n):
         d, anc, _, addr = self.s.recvmsg(n, 64)
@@ -140,6 +148,8 @@ class Stamped:
             if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
                 sec, nsec = struct.unpack("qq", data[:16])
                 self.kt = sec + nsec * 1e-9
+            elif level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL:
+                self.drops = max(self.drops, struct.unpack("I", data[:4])[0])
         return d, addr
 
     def recv(self, n):  # a TCP socket (the MQTT subscriber's)
@@ -152,6 +162,13 @@ class Stamped:
 def observer():
     """The observing LwM2M server process: commands on stdin, answers on stdout."""
     srv = RawServer()
+    # Room for a few seconds of notifications (up to net.core.rmem_max): the
+    # observer, a Python process on a shared machine, can be kept off a CPU
+    # for 100 ms and more, and a datagram its socket drops would count as a
+    # notification fieldgate did not send. Drops are counted all the same.
+    rcvbuf = int(os.environ.get("FG_BENCH_LAT_RCVBUF") or 4 << 20)
+    if rcvbuf:
+        srv.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     srv.s = Stamped(srv.s)
     out = sys.stdout
     out.write("port %d\n" % srv.port)
@@ -226,7 +243,7 @@ def observer():
             last[0] = time.monotonic()  # then until QUIET s without a notification
             while time.monotonic() - last[0] < QUIET:
                 serve(0.05)
-            out.write(json.dumps({"notes": notes, "cpu": cpu}) + "\n")
+            out.write(json.dumps({"notes": notes, "cpu": cpu, "drops": srv.s.drops}) + "\n")
         out.flush()
 
 
@@ -482,7 +499,7 @@ def measure(fieldgate, n=N, rate=RATE, window=WINDOW):
             if subs:
                 subs.stdin.write("drain\n")
             res = json.loads(obs.stdout.readline())
-            f["obs_cpu"] = res["cpu"]
+            f["obs_cpu"], f["obs_drops"] = res["cpu"], res["drops"]
             seen = {}  # (index, value) -> first arrival (monotonic, kernel realtime)
             for i, v, t, kt in res["notes"]:
                 seen.setdefault((i, v), (t, kt))
@@ -590,6 +607,7 @@ def main():
           + (", the same-filter subscribers %.1f %%" % f["subs_cpu"] if "subs_cpu" in f else ""))
     print("  notifications: %d; Observes %d, failed %d" % (f["notifies"], f["observed"], f["observe_failed"]))
     print("  lost notifications (a probe without its Notify): %d" % f["lost"])
+    print("  datagrams the observer's socket dropped (SO_RXQ_OVFL; not fieldgate's): %d" % f["obs_drops"])
     print("  folded updates (a load update whose value came in no Notify; no pmin set): %d" % f["folded"])
     print("  probes the broker subscribers did not get: %d" % f["sub_missed"])
     if "same_queued" in f:
