@@ -117,12 +117,14 @@ def bench_latency_load(t, b):
     for q in ("50", "99"):  # the subscriber mosquitto serves after fieldgate
         t.add("latency", "publish->Notify p%s at the kernel" % q, f["k" + q], "us",
               "p%s, subscriber served after fieldgate" % q, f["lk" + q])
-    t.add("latency", "fieldgate adds p50 under load", f["g50"] - f["b50"], "us", "issue 13 target 3", 100.0,
-          kind="target")
-    t.add("latency", "fieldgate adds p99 under load", f["g99"] - f["b99"], "us", "issue 13 target 3", 1000.0,
-          kind="target")
+    # The headline (bench_latency_load.py's header): per probe, over the
+    # midpoint of the subscribers served just before and just after
+    # fieldgate, then the percentile.
+    t.add("latency", "fieldgate adds p50 under load", f["a50"], "us", "issue 13 target 3", 100.0, kind="target")
+    t.add("latency", "fieldgate adds p99 under load", f["a99"], "us", "issue 13 target 3", 1000.0, kind="target")
     t.count("latency", "lost notifications (probes)", f["lost"])
     t.count("latency", "folded updates (no pmin: none allowed)", f["folded"])
+    t.count("latency", "datagrams the observer's socket dropped", f["obs_drops"])
     t.count("latency", "Observes that failed", f["observe_failed"])
 
 
