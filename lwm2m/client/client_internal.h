@@ -135,6 +135,9 @@ struct lwm2m_client {
 	 * LWM2M_TARGETS_GATEWAY mode. */
 	struct lwm2m_target *tgts;
 	struct lwm2m_endpoint *gw_ep;
+	/* The texts of Object 25's IoT Device Objects (/25/N/3), one copy
+	 * per distinct text (gateway.c); NULL while no device has one. */
+	struct fg_links_tab *links_tab;
 };
 
 /* libcoap contexts (cctx.c). attach: a context with room for one more
@@ -385,13 +388,16 @@ int fg_device_add(struct lwm2m_endpoint *ep, const char *prefix, struct lwm2m_st
 struct lwm2m_device {
 	struct lwm2m_endpoint *ep;
 	char *prefix;
-	size_t prefix_len;
 	char *device_id;
 	struct lwm2m_store *store;
-	uint16_t iid; /* /25/<iid> */
+	struct lwm2m_target *tgt;    /* the target this device is (target.c), or NULL */
+	struct fg_links_text *links; /* /25/<iid>/3 borrows it (gateway.c), or NULL */
 	uint32_t obs_id;
-	struct lwm2m_target *tgt; /* the target this device is (target.c), or NULL */
-	char strs[];              /* prefix and device_id point here */
+	uint16_t iid;       /* /25/<iid> */
+	uint8_t prefix_len; /* at most 64 (prefix_valid()) */
+	/* prefix and device_id point here; /25/<iid>/0 and /1 borrow them,
+	 * so the device is freed only after its instance is deleted. */
+	char strs[];
 };
 
 struct lwm2m_device *fg_device_find(const struct lwm2m_endpoint *ep, const char *prefix, size_t len);

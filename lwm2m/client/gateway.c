@@ -68,26 +68,135 @@ struct lwm2m_device *fg_device_find(const struct lwm2m_endpoint *ep, const char 
 	return found ? ep->devs[i] : NULL;
 }
 
-static int set_string(struct lwm2m_store *s, uint16_t iid, uint16_t rid, const void *p, size_t n)
+/* The device's own bytes, borrowed (lwm2m_store_set_borrowed): the
+ * device id and prefix are in its block, which outlives its instance. */
+static int set_borrowed(struct lwm2m_store *s, uint16_t iid, uint16_t rid, uint8_t type, const void *p,
+			size_t n)
 {
-	struct lwm2m_value v = { .type = LWM2M_TYPE_STRING, .bytes = { p, n } };
+	struct lwm2m_value v = { .type = type, .bytes = { p, n } };
 
-	return lwm2m_store_set(s, &LWM2M_PATH(25, iid, rid), &v);
+	return lwm2m_store_set_borrowed(s, &LWM2M_PATH(25, iid, rid), &v);
+}
+
+/* ---- the texts of /25/N/3, one copy each ---------------------------------------------- */
+
+/* The devices of one profile have the same IoT Device Objects text
+ * ("</3/0>,</3303/0>,..."): the client keeps one copy of each distinct
+ * text, counted, and each device's /25/N/3 borrows it. A copy per device
+ * in the gateway's store was its longest value (~90 bytes a device, with
+ * the store's byte buffer's growth). A few distinct texts in practice;
+ * hashed so that a gateway of devices that all differ costs no walk. */
+struct fg_links_text {
+	struct fg_links_text *next; /* in its bucket */
+	uint32_t refs, len, hash;
+	char text[];
+};
+
+struct fg_links_tab {
+	size_t count, nbucket; /* nbucket: a power of two */
+	struct fg_links_text *bucket[];
+};
+
+static uint32_t links_hash(const uint8_t *p, size_t n)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+/* Twice the buckets when the texts outnumber them; best effort (chains
+ * only get longer without memory). */
+static struct fg_links_tab *links_grow(struct fg_links_tab *t)
+{
+	size_t nb = t ? t->nbucket * 2 : 8;
+	struct fg_links_tab *g;
+
+	if (t && t->count < t->nbucket)
+		return t;
+	g = calloc(1, sizeof(*g) + nb * sizeof(g->bucket[0]));
+	if (!g)
+		return t;
+	g->nbucket = nb;
+	for (size_t i = 0; t && i < t->nbucket; i++)
+		while (t->bucket[i]) {
+			struct fg_links_text *x = t->bucket[i];
+
+			t->bucket[i] = x->next;
+			x->next = g->bucket[x->hash & (nb - 1)];
+			g->bucket[x->hash & (nb - 1)] = x;
+		}
+	g->count = t ? t->count : 0;
+	free(t);
+	return g;
+}
+
+/* The shared copy of p (n bytes), one reference more; NULL: no memory. */
+static struct fg_links_text *links_get(struct lwm2m_client *c, const uint8_t *p, size_t n)
+{
+	uint32_t h = links_hash(p, n);
+	struct fg_links_text *x;
+
+	if (n > UINT32_MAX)
+		return NULL;
+	c->links_tab = links_grow(c->links_tab);
+	if (!c->links_tab)
+		return NULL;
+	for (x = c->links_tab->bucket[h & (c->links_tab->nbucket - 1)]; x; x = x->next)
+		if (x->hash == h && x->len == n && (n == 0 || memcmp(x->text, p, n) == 0)) {
+			x->refs++;
+			return x;
+		}
+	x = malloc(sizeof(*x) + n);
+	if (!x)
+		return NULL;
+	*x = (struct fg_links_text){ .refs = 1, .len = (uint32_t)n, .hash = h };
+	if (n)
+		memcpy(x->text, p, n);
+	x->next = c->links_tab->bucket[h & (c->links_tab->nbucket - 1)];
+	c->links_tab->bucket[h & (c->links_tab->nbucket - 1)] = x;
+	c->links_tab->count++;
+	return x;
+}
+
+/* One reference fewer (x may be NULL); the table goes with its last text. */
+static void links_put(struct lwm2m_client *c, struct fg_links_text *x)
+{
+	struct fg_links_text **pp;
+
+	if (!x || --x->refs > 0)
+		return;
+	for (pp = &c->links_tab->bucket[x->hash & (c->links_tab->nbucket - 1)]; *pp != x; pp = &(*pp)->next)
+		;
+	*pp = x->next;
+	free(x);
+	if (--c->links_tab->count == 0) {
+		free(c->links_tab);
+		c->links_tab = NULL;
+	}
 }
 
 static int refresh_links(struct lwm2m_device *dev)
 {
 	struct lwm2m_endpoint *ep = dev->ep;
 	struct lwm2m_buf b = { 0 };
+	struct fg_links_text *x;
 	int r;
 
 	if (!ep->store)
 		return 0;
 	r = fg_links(ep->c, dev->store, NULL, 0, false, ep->version, &b);
 	if (r >= 0) {
-		struct lwm2m_value v = { .type = LWM2M_TYPE_CORELNK, .bytes = { b.data, b.len } };
-
-		r = lwm2m_store_set(ep->store, &LWM2M_PATH(25, dev->iid, RID_OBJECTS), &v);
+		x = links_get(ep->c, b.data, b.len);
+		r = x ? set_borrowed(ep->store, dev->iid, RID_OBJECTS, LWM2M_TYPE_CORELNK, x->text, x->len)
+		      : -ENOMEM;
+		if (r < 0) {
+			links_put(ep->c, x);
+		} else {
+			links_put(ep->c, dev->links);
+			dev->links = x;
+		}
 	}
 	lwm2m_buf_free(&b);
 	return r;
@@ -98,6 +207,7 @@ static struct lwm2m_device *device_free(struct lwm2m_device *dev)
 	if (!dev)
 		return NULL;
 	fg_target_device_gone(dev);
+	links_put(dev->ep->c, dev->links);
 	free(dev);
 	return NULL;
 }
@@ -151,7 +261,7 @@ int fg_device_add(struct lwm2m_endpoint *ep, const char *prefix, struct lwm2m_st
 	dev->ep = ep;
 	dev->store = store;
 	dev->prefix = memcpy(dev->strs, prefix, plen + 1);
-	dev->prefix_len = plen;
+	dev->prefix_len = (uint8_t)plen;
 	dev->device_id = strcpy(dev->strs + plen + 1, device_id);
 	r = -ENOMEM;
 	v = realloc(ep->devs, (ep->ndevs + 1) * sizeof(*v));
@@ -166,9 +276,10 @@ int fg_device_add(struct lwm2m_endpoint *ep, const char *prefix, struct lwm2m_st
 	r = lwm2m_store_add_instance(ep->store, 25, dev->iid);
 	if (r < 0)
 		goto fail;
-	r = set_string(ep->store, dev->iid, RID_DEVICE_ID, device_id, strlen(device_id));
+	r = set_borrowed(ep->store, dev->iid, RID_DEVICE_ID, LWM2M_TYPE_STRING, dev->device_id,
+			 strlen(dev->device_id));
 	if (r >= 0)
-		r = set_string(ep->store, dev->iid, RID_PREFIX, prefix, plen);
+		r = set_borrowed(ep->store, dev->iid, RID_PREFIX, LWM2M_TYPE_STRING, dev->prefix, plen);
 	if (r >= 0)
 		r = refresh_links(dev);
 	if (r < 0) {
@@ -226,8 +337,40 @@ int lwm2m_device_objects_changed(struct lwm2m_device *dev)
 	return refresh_links(dev);
 }
 
+static int cmp_iid_desc(const void *a, const void *b)
+{
+	return (int)*(const uint16_t *)b - (int)*(const uint16_t *)a;
+}
+
+/* The devices' /25 instances, from the highest instance id down: each is
+ * then the last of /25 in the store, so deleting it moves only the values
+ * of the objects after 25, not every other device's (at 65,535 devices
+ * that would be gigabytes). Without memory for the order, one by one. */
+static void del_instances(struct lwm2m_endpoint *ep)
+{
+	uint16_t *iid = ep->ndevs ? malloc(ep->ndevs * sizeof(*iid)) : NULL;
+
+	for (size_t i = 0; i < ep->ndevs; i++) {
+		if (iid)
+			iid[i] = ep->devs[i]->iid;
+		else
+			lwm2m_store_del_instance(ep->store, 25, ep->devs[i]->iid);
+	}
+	if (!iid)
+		return;
+	qsort(iid, ep->ndevs, sizeof(*iid), cmp_iid_desc);
+	for (size_t i = 0; i < ep->ndevs; i++)
+		lwm2m_store_del_instance(ep->store, 25, iid[i]);
+	free(iid);
+}
+
+/* The endpoint goes, its devices with it. Their /25 instances first: the
+ * store is the caller's and outlives the endpoint, and their values
+ * borrow the devices' bytes. */
 void fg_device_free_all(struct lwm2m_endpoint *ep)
 {
+	if (ep->store)
+		del_instances(ep);
 	for (size_t i = 0; i < ep->ndevs; i++) {
 		fg_obs_target_remove(ep, ep->devs[i]->obs_id);
 		device_free(ep->devs[i]);
