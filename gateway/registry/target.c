@@ -382,10 +382,10 @@ static int endpoint_config(struct gw_registry *r, const char *name, const struct
 			ec.bootstrap_psk_key_len = bs->psk_key.len;
 		}
 	}
-	if (d && d->psk_identity) {
+	if (d && d->psk_identity && d->psk_key) {
 		ec.psk_identity = d->psk_identity;
-		ec.psk_key = d->psk_key.bytes;
-		ec.psk_key_len = d->psk_key.len;
+		ec.psk_key = d->psk_key->bytes;
+		ec.psk_key_len = d->psk_key->len;
 	} else if (sv && sv->security == GW_SECURITY_PSK) {
 		ec.psk_identity = sv->psk_identity;
 		ec.psk_key = sv->psk_key.bytes;
