@@ -345,7 +345,9 @@ static char *o25_text(struct lwm2m_store *s, uint16_t iid, uint16_t rid, char *b
 
 	if (lwm2m_store_get(s, &LWM2M_PATH(25, iid, rid), &v) < 0)
 		return NULL;
-	snprintf(buf, size, "%.*s", (int)v.bytes.len, (const char *)v.bytes.ptr);
+	assert_true(v.bytes.len < size);
+	memcpy(buf, v.bytes.ptr, v.bytes.len);
+	buf[v.bytes.len] = '\0';
 	return buf;
 }
 
