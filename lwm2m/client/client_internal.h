@@ -135,9 +135,8 @@ struct lwm2m_client {
 	 * LWM2M_TARGETS_GATEWAY mode. */
 	struct lwm2m_target *tgts;
 	struct lwm2m_endpoint *gw_ep;
-	/* The texts of Object 25's IoT Device Objects (/25/N/3), one copy
-	 * per distinct text (gateway.c); NULL while no device has one. */
-	struct fg_links_tab *links_tab;
+	/* Shared texts (strtab.c); NULL while there is none. */
+	struct fg_strtab *strtab;
 };
 
 /* libcoap contexts (cctx.c). attach: a context with room for one more
@@ -390,8 +389,8 @@ struct lwm2m_device {
 	char *prefix;
 	char *device_id;
 	struct lwm2m_store *store;
-	struct lwm2m_target *tgt;    /* the target this device is (target.c), or NULL */
-	struct fg_links_text *links; /* /25/<iid>/3 borrows it (gateway.c), or NULL */
+	struct lwm2m_target *tgt; /* the target this device is (target.c), or NULL */
+	const char *links;        /* /25/<iid>/3 borrows it (fg_str_get()), or NULL */
 	uint32_t obs_id;
 	uint16_t iid;       /* /25/<iid> */
 	uint8_t prefix_len; /* at most 64 (prefix_valid()) */
@@ -402,6 +401,12 @@ struct lwm2m_device {
 
 struct lwm2m_device *fg_device_find(const struct lwm2m_endpoint *ep, const char *prefix, size_t len);
 void fg_device_free_all(struct lwm2m_endpoint *ep);
+
+/* Shared texts (strtab.c): a counted copy of p (n bytes, no NUL among
+ * them), NUL-terminated; NULL without memory. Given back with
+ * fg_str_put() (NULL: nothing). */
+const char *fg_str_get(struct lwm2m_client *c, const void *p, size_t n);
+void fg_str_put(struct lwm2m_client *c, const char *text);
 
 /* ---- for server.c and sf*.c, from the endpoint module (register.c) ----------------------------------------
  */
@@ -430,8 +435,8 @@ struct lwm2m_target {
 	/* Gateway mode (the mode when it was added; NULL in endpoint mode):
 	 * the caller's (lwm2m_target_config). */
 	const char *prefix, *device_id;
-	char *host;                /* gateway mode: its gateway endpoint's name, NULL: c->gw_ep */
-	int iid;                   /* gateway mode: its /25 instance id, -1: the lowest free */
+	const char *host; /* gateway mode: its gateway endpoint's name (fg_str_get()), NULL: c->gw_ep */
+	int iid;          /* gateway mode: its /25 instance id, -1: the lowest free */
 	struct lwm2m_endpoint *ep; /* endpoint mode: its own, NULL once gone */
 	struct lwm2m_device *dev;  /* gateway mode: NULL while waiting for the gateway endpoint */
 	uint64_t notifications;    /* sent for it since it was added (kept across registrations) */

@@ -78,123 +78,28 @@ static int set_borrowed(struct lwm2m_store *s, uint16_t iid, uint16_t rid, uint8
 	return lwm2m_store_set_borrowed(s, &LWM2M_PATH(25, iid, rid), &v);
 }
 
-/* ---- the texts of /25/N/3, one copy each ---------------------------------------------- */
-
-/* The devices of one profile have the same IoT Device Objects text
- * ("</3/0>,</3303/0>,..."): the client keeps one copy of each distinct
- * text, counted, and each device's /25/N/3 borrows it. A copy per device
- * in the gateway's store was its longest value (~90 bytes a device, with
- * the store's byte buffer's growth). A few distinct texts in practice;
- * hashed so that a gateway of devices that all differ costs no walk. */
-struct fg_links_text {
-	struct fg_links_text *next; /* in its bucket */
-	uint32_t refs, len, hash;
-	char text[];
-};
-
-struct fg_links_tab {
-	size_t count, nbucket; /* nbucket: a power of two */
-	struct fg_links_text *bucket[];
-};
-
-static uint32_t links_hash(const uint8_t *p, size_t n)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 16777619u;
-	return h;
-}
-
-/* Twice the buckets when the texts outnumber them; best effort (chains
- * only get longer without memory). */
-static struct fg_links_tab *links_grow(struct fg_links_tab *t)
-{
-	size_t nb = t ? t->nbucket * 2 : 8;
-	struct fg_links_tab *g;
-
-	if (t && t->count < t->nbucket)
-		return t;
-	g = calloc(1, sizeof(*g) + nb * sizeof(g->bucket[0]));
-	if (!g)
-		return t;
-	g->nbucket = nb;
-	for (size_t i = 0; t && i < t->nbucket; i++)
-		while (t->bucket[i]) {
-			struct fg_links_text *x = t->bucket[i];
-
-			t->bucket[i] = x->next;
-			x->next = g->bucket[x->hash & (nb - 1)];
-			g->bucket[x->hash & (nb - 1)] = x;
-		}
-	g->count = t ? t->count : 0;
-	free(t);
-	return g;
-}
-
-/* The shared copy of p (n bytes), one reference more; NULL: no memory. */
-static struct fg_links_text *links_get(struct lwm2m_client *c, const uint8_t *p, size_t n)
-{
-	uint32_t h = links_hash(p, n);
-	struct fg_links_text *x;
-
-	if (n > UINT32_MAX)
-		return NULL;
-	c->links_tab = links_grow(c->links_tab);
-	if (!c->links_tab)
-		return NULL;
-	for (x = c->links_tab->bucket[h & (c->links_tab->nbucket - 1)]; x; x = x->next)
-		if (x->hash == h && x->len == n && (n == 0 || memcmp(x->text, p, n) == 0)) {
-			x->refs++;
-			return x;
-		}
-	x = malloc(sizeof(*x) + n);
-	if (!x)
-		return NULL;
-	*x = (struct fg_links_text){ .refs = 1, .len = (uint32_t)n, .hash = h };
-	if (n)
-		memcpy(x->text, p, n);
-	x->next = c->links_tab->bucket[h & (c->links_tab->nbucket - 1)];
-	c->links_tab->bucket[h & (c->links_tab->nbucket - 1)] = x;
-	c->links_tab->count++;
-	return x;
-}
-
-/* One reference fewer (x may be NULL); the table goes with its last text. */
-static void links_put(struct lwm2m_client *c, struct fg_links_text *x)
-{
-	struct fg_links_text **pp;
-
-	if (!x || --x->refs > 0)
-		return;
-	for (pp = &c->links_tab->bucket[x->hash & (c->links_tab->nbucket - 1)]; *pp != x; pp = &(*pp)->next)
-		;
-	*pp = x->next;
-	free(x);
-	if (--c->links_tab->count == 0) {
-		free(c->links_tab);
-		c->links_tab = NULL;
-	}
-}
-
+/* /25/N/3 borrows a shared copy of its text (strtab.c): the devices of
+ * one profile have the same one ("</3/0>,</3303/0>,..."), and a copy per
+ * device in the gateway's store was its longest value (~90 bytes a device
+ * with the store's byte buffer's growth). */
 static int refresh_links(struct lwm2m_device *dev)
 {
 	struct lwm2m_endpoint *ep = dev->ep;
 	struct lwm2m_buf b = { 0 };
-	struct fg_links_text *x;
+	const char *x;
 	int r;
 
 	if (!ep->store)
 		return 0;
 	r = fg_links(ep->c, dev->store, NULL, 0, false, ep->version, &b);
 	if (r >= 0) {
-		x = links_get(ep->c, b.data, b.len);
-		r = x ? set_borrowed(ep->store, dev->iid, RID_OBJECTS, LWM2M_TYPE_CORELNK, x->text, x->len)
+		x = fg_str_get(ep->c, b.data, b.len);
+		r = x ? set_borrowed(ep->store, dev->iid, RID_OBJECTS, LWM2M_TYPE_CORELNK, x, strlen(x))
 		      : -ENOMEM;
 		if (r < 0) {
-			links_put(ep->c, x);
+			fg_str_put(ep->c, x);
 		} else {
-			links_put(ep->c, dev->links);
+			fg_str_put(ep->c, dev->links);
 			dev->links = x;
 		}
 	}
@@ -207,7 +112,7 @@ static struct lwm2m_device *device_free(struct lwm2m_device *dev)
 	if (!dev)
 		return NULL;
 	fg_target_device_gone(dev);
-	links_put(dev->ep->c, dev->links);
+	fg_str_put(dev->ep->c, dev->links);
 	free(dev);
 	return NULL;
 }

@@ -337,6 +337,45 @@ static void targets_follow_the_mode(void **state)
 	sd_event_unref(ev);
 }
 
+/* Shared texts (strtab.c): one counted copy per distinct text, through
+ * the growth of the table, gone with the last reference. */
+static void shared_texts(void **state)
+{
+	struct lwm2m_registry *reg = lwm2m_registry_new();
+	struct lwm2m_client_config cc = { 0 };
+	const char *v[100], *a, *b;
+	struct lwm2m_client *c;
+	char name[16];
+	sd_event *ev;
+
+	(void)state;
+	assert_int_equal(sd_event_new(&ev), 0);
+	assert_int_equal(lwm2m_client_new(ev, reg, &cc, &c), 0);
+	a = fg_str_get(c, "gw-gw2", 6);
+	b = fg_str_get(c, "gw-gw2xyz", 6); /* the first 6 bytes only */
+	assert_ptr_equal(a, b);
+	assert_string_equal(a, "gw-gw2");
+	assert_null(fg_str_get(c, "a\0b", 3)); /* not a text */
+	for (size_t i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "t%zu", i);
+		v[i] = fg_str_get(c, name, strlen(name));
+		assert_string_equal(v[i], name);
+	}
+	assert_ptr_equal(fg_str_get(c, "t42", 3), v[42]);
+	assert_ptr_not_equal(v[1], v[10]);
+	fg_str_put(c, v[42]);
+	for (size_t i = 0; i < 100; i++)
+		fg_str_put(c, v[i]);
+	fg_str_put(c, a);
+	assert_non_null(c->strtab);
+	fg_str_put(c, b);
+	assert_null(c->strtab);
+	fg_str_put(c, NULL);
+	lwm2m_client_free(c);
+	lwm2m_registry_free(reg);
+	sd_event_unref(ev);
+}
+
 /* What a device's value in the gateway's store reads, or NULL (a value
  * borrowed from a freed device is read here: ASan's heap-use-after-free). */
 static char *o25_text(struct lwm2m_store *s, uint16_t iid, uint16_t rid, char *buf, size_t size)
@@ -552,6 +591,7 @@ int main(void)
 		cmocka_unit_test(targets_follow_the_mode),
 		cmocka_unit_test(targets_on_named_gateways),
 		cmocka_unit_test(gateway_devices_leave_the_store),
+		cmocka_unit_test(shared_texts),
 		cmocka_unit_test(update_schedule),
 	};
 
