@@ -43,7 +43,7 @@ static const char *device_var(void *ctx, const char *name)
 	if (strcmp(name, "name") == 0 || strcmp(name, "serial") == 0)
 		return d->name;
 	if (strcmp(name, "endpoint") == 0)
-		return d->endpoint;
+		return dev_endpoint(d);
 	if (strcmp(name, "gateway") == 0)
 		return d->gen->config->gateway.name;
 	if (strcmp(name, "address") == 0 && d->cfg->address && d->cfg->address->kind == YNODE_SCALAR)
@@ -163,19 +163,19 @@ int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg
 {
 	const struct gw_config *c = g->config;
 	char ep[256];
-	size_t el, nh = mapping_profile_npoints(profile) + 1;
+	size_t el, nh = mapping_profile_npoints(profile);
 	struct dev *d;
 	int e;
 
 	if (target_name(c, cfg, ep, sizeof(ep)) < 0)
 		return -ENAMETOOLONG;
-	if (nh > HANDLES_MAX)
+	if (nh >= HANDLES_MAX)
 		return -E2BIG;
 	el = strlen(ep) + 1;
 	/* Its handles and endpoint in the same block (two allocations fewer
 	 * a device); its name is its configuration's, which outlives it
 	 * (d->gen holds the configuration, d->disc a discovered device's). */
-	d = calloc(1, sizeof(*d) + nh * sizeof(*d->handles) + el);
+	d = calloc(1, offsetof(struct dev, handles) + nh * sizeof(*d->handles) + el);
 	if (!d)
 		return -ENOMEM;
 	d->r = r;
@@ -184,7 +184,7 @@ int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg
 	d->order = (uint32_t)order;
 	d->profile = profile;
 	d->name = cfg->name;
-	d->endpoint = memcpy(&d->handles[nh], ep, el);
+	memcpy(&d->handles[nh], ep, el);
 	d->fingerprint = reload_device_fingerprint(c, cfg, d->profile, ep);
 	d->store = store_new(r, c, profile);
 	if (!d->fingerprint || !d->store) {

@@ -98,42 +98,54 @@ struct bridge_handle {
 
 #define HANDLES_MAX UINT16_MAX
 
+/* One per device: its fields ordered so that none leaves a hole. With
+ * its handles and endpoint name one block: 184 bytes, a 192-byte malloc
+ * chunk, for z2m-th-sensor (9 points) in gateway mode (224 before). */
 struct dev {
 	struct gw_registry *r;
 	struct brt *br;  /* its bridge, NULL without (or when it failed) */
 	struct gen *gen; /* the configuration the device was built from */
 	const struct gw_device *cfg;
 	const struct mapping_profile *profile;
-	/* name is cfg->name, endpoint follows handles (one allocation
-	 * with the struct); fingerprint is
-	 * reload_device_fingerprint()'s or device_fp_discovered (freed by
-	 * device_fp_free()). */
-	const char *name, *endpoint;
+	/* name is cfg->name; fingerprint is reload_device_fingerprint()'s or
+	 * device_fp_discovered (freed by device_fp_free()). */
+	const char *name;
 	const char *fingerprint;
 	struct lwm2m_store *store;
 	struct target tgt;
 	uint32_t host;        /* gateway mode: its gateway endpoint's index (placement.c) */
-	bool placed;          /* ... while it holds a place */
 	int state;            /* enum lwm2m_ep_state, or STATE_RESOLVING */
 	int presence;         /* 0 reachable, else -errno */
+	uint32_t order;       /* position in the configuration (ORDER_DISCOVERED + n: discovered) */
 	uint64_t last_sample; /* CLOCK_MONOTONIC usec, 0: never */
 	/* The same per profile point (by index) when the profile has a
 	 * max_age (fanout_read() needs it), else NULL. */
 	uint64_t *pt_sample;
-	uint64_t samples, errors, unreachable, reg_failures;
-	uint32_t order;     /* position in the configuration (ORDER_DISCOVERED + n: discovered) */
-	bool keep;          /* reload bookkeeping */
-	bool obs_dirty;     /* its observations changed: tell the bridge (on_obs_defer) */
+	uint64_t samples, errors;
+	uint32_t unreachable, reg_failures; /* events: 32 bits last 136 years at one a second */
 	struct disc *disc;  /* a discovered device's made-up configuration, NULL when configured */
 	struct genprof *gp; /* its profile when a bridge generated it (a reference), else NULL */
 	uint64_t *hint;     /* per profile point: the period last given to kind->observed; NULL: none */
-	/* Per profile point, by index; then the endpoint's name. */
+	/* Bits, so that the handles follow at once (a byte less or more
+	 * crosses a malloc size class). */
+	bool placed : 1;    /* gateway mode: while it holds a place (host) */
+	bool keep : 1;      /* reload bookkeeping */
+	bool obs_dirty : 1; /* its observations changed: tell the bridge (on_obs_defer) */
+	/* Per profile point, by index; then the endpoint's name
+	 * (dev_endpoint(): one allocation with the struct). */
 	struct bridge_handle handles[];
 };
 
 static inline struct dev *handle_dev(struct bridge_handle *h)
 {
 	return (struct dev *)(void *)((char *)(h - h->i) - offsetof(struct dev, handles));
+}
+
+/* Its endpoint name, after its handles (a pointer to it was 8 bytes a
+ * device). */
+static inline const char *dev_endpoint(const struct dev *d)
+{
+	return (const char *)&d->handles[mapping_profile_npoints(d->profile)];
 }
 
 /* The fingerprint of every discovered device (never equal to a configured
