@@ -68,11 +68,14 @@ static struct fg_strtab *grow(struct fg_strtab *t)
 
 const char *fg_str_get(struct lwm2m_client *c, const void *p, size_t n)
 {
-	uint32_t h = hash_of(p, n);
+	uint32_t h;
 	struct fg_str **b, *x;
 
-	if (n && memchr(p, '\0', n))
+	if (n == 0)
+		p = ""; /* an empty lwm2m_buf has no data */
+	else if (memchr(p, '\0', n))
 		return NULL;
+	h = hash_of(p, n);
 	c->strtab = grow(c->strtab);
 	if (!c->strtab)
 		return NULL;

@@ -356,6 +356,11 @@ static void shared_texts(void **state)
 	assert_ptr_equal(a, b);
 	assert_string_equal(a, "gw-gw2");
 	assert_null(fg_str_get(c, "a\0b", 3)); /* not a text */
+	v[0] = fg_str_get(c, NULL, 0);         /* an empty lwm2m_buf's */
+	assert_string_equal(v[0], "");
+	assert_ptr_equal(fg_str_get(c, "", 0), v[0]);
+	fg_str_put(c, v[0]);
+	fg_str_put(c, v[0]);
 	for (size_t i = 0; i < 100; i++) {
 		snprintf(name, sizeof(name), "t%zu", i);
 		v[i] = fg_str_get(c, name, strlen(name));
