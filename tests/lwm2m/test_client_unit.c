@@ -433,6 +433,14 @@ static void gateway_devices_leave_the_store(void **state)
 	assert_non_null(memmem(l1.bytes.ptr, l1.bytes.len, "</3303/0>", 9));
 	assert_ptr_equal(l1.bytes.ptr, l2.bytes.ptr); /* one copy */
 	assert_int_equal(l1.bytes.len, l2.bytes.len);
+	/* A device's objects change: its text follows, the other's stays. */
+	assert_int_equal(lwm2m_store_add_instance(d1, 3304, 0), 0);
+	assert_int_equal(lwm2m_device_objects_changed(t1->dev), 0);
+	assert_int_equal(lwm2m_store_get(gws, &LWM2M_PATH(25, 0, 3), &l1), 0);
+	assert_non_null(memmem(l1.bytes.ptr, l1.bytes.len, "</3304/0>", 9));
+	assert_int_equal(lwm2m_store_get(gws, &LWM2M_PATH(25, 1, 3), &l2), 0);
+	assert_null(memmem(l2.bytes.ptr, l2.bytes.len, "</3304/0>", 9));
+	assert_non_null(memmem(l2.bytes.ptr, l2.bytes.len, "</3303/0>", 9));
 
 	/* The endpoint goes: its devices' instances with it. */
 	lwm2m_endpoint_remove(gw);
