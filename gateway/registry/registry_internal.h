@@ -77,14 +77,16 @@ struct target {
 };
 
 /* A device a bridge discovered (bridge_host.discover): its configuration
- * entry is made here instead of read from the file, and lives with it. */
+ * entry is made here instead of read from the file, and lives with it, in
+ * the device's own block (device_new(): a 160-byte malloc chunk fewer a
+ * device). */
 struct disc {
 	struct gw_device cfg;
 	struct ynode address;
-	/* cfg's name, bridge, profile and the address's text, the one
-	 * allocation with the struct (disc_new(): five chunks were ~100 bytes
-	 * of malloc overhead a discovered device); an address equal to the
-	 * name (zigbee2mqtt's) is the name's copy. */
+	/* cfg's name, profile unless kept, and the address's text, in one
+	 * block with the struct (five chunks were ~100 bytes of malloc
+	 * overhead a discovered device); an address equal to the name
+	 * (zigbee2mqtt's) is the name's copy. */
 	char text[];
 };
 
@@ -123,7 +125,8 @@ struct dev {
 	uint64_t *pt_sample;
 	uint64_t samples, errors;
 	uint32_t unreachable, reg_failures; /* events: 32 bits last 136 years at one a second */
-	struct disc *disc;  /* a discovered device's made-up configuration, NULL when configured */
+	struct disc
+		*disc; /* a discovered device's made-up configuration (in this block), NULL when configured */
 	struct genprof *gp; /* its profile when a bridge generated it (a reference), else NULL */
 	uint64_t *hint;     /* per profile point: the period last given to kind->observed; NULL: none */
 	/* Bits, so that the handles follow at once (a byte less or more
@@ -257,7 +260,9 @@ void reg_changed(struct gw_registry *r);
 int sample_point(struct bridge_handle *h, const struct mapping_sample *s, uint64_t time_usec);
 
 /* ---- device.c ---- */
-int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg,
+/* A device of configuration entry cfg, or (cfg NULL) of the discovered
+ * configuration ds, of which it keeps a copy in its own block. */
+int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg, const struct disc *ds,
 	       const struct mapping_profile *profile, size_t order, struct dev **out);
 /* Points to its bridge, then its LwM2M side (or STATE_RESOLVING). */
 int device_start(struct dev *d);
@@ -353,6 +358,10 @@ void fanout_free_all(struct gw_registry *r);
 
 /* ---- discovery.c ---- */
 struct disc *disc_free(struct disc *ds); /* accepts NULL */
+/* The bytes of ds (the struct and its text); a copy of ds in dst, of that
+ * many bytes, with its pointers into its own text. */
+size_t disc_size(const struct disc *ds);
+void disc_copy(struct disc *dst, const struct disc *ds);
 
 /* ---- genprof.c ---- */
 /* Generated profiles in use, shared by name and freed with the last device

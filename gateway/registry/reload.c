@@ -260,7 +260,7 @@ int gw_registry_apply(struct gw_registry *r, struct gw_config *config)
 		 * does not run. */
 		if (!cfg->enabled || device_find(r, cfg->name))
 			continue;
-		e = device_new(r, r->gens, cfg, c->device_profiles[i], i, &d);
+		e = device_new(r, r->gens, cfg, NULL, c->device_profiles[i], i, &d);
 		if (e >= 0) {
 			r->starting = d;
 			e = device_start(d);
