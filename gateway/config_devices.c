@@ -134,7 +134,7 @@ static int check_device(struct schema_ctx *ctx, const struct ynode *map, void *o
 
 	d->node = map;
 	if (schema_key_ok(ctx, "psk_identity") && schema_key_ok(ctx, "psk_key") &&
-	    !d->psk_identity != !d->psk_key.len) {
+	    !d->psk_identity != !d->psk_key) {
 		const struct ynode *at = ynode_map_get(map, d->psk_identity ? "psk_identity" : "psk_key");
 		schema_error(ctx, at ? at : map, "'psk_identity' and 'psk_key' go together: '%s' is missing",
 			     d->psk_identity ? "psk_key" : "psk_identity");
@@ -172,8 +172,9 @@ static const struct schema_key device_keys[] = {
 	{ .name = "psk_key",
 	  .kind = SCHEMA_CUSTOM,
 	  .offset = DV_OFF(psk_key),
-	  .parse = gwc_parse_psk_key,
-	  .size = sizeof(struct gw_psk_key),
+	  .parse = gwc_parse_psk_key_ptr,
+	  .free = gwc_free_psk_key_ptr,
+	  .size = sizeof(struct gw_psk_key *),
 	  .doc = "hex",
 	  .secret = SCHEMA_SECRET },
 	{ .name = "poll",

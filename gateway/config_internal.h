@@ -19,6 +19,10 @@ int gwc_check_absolute_path(struct schema_ctx *ctx, const struct schema_key *k, 
 int gwc_check_template(struct schema_ctx *ctx, const struct schema_key *k, const struct ynode *n, void *t);
 int gwc_parse_uri(struct schema_ctx *ctx, const struct schema_key *k, const struct ynode *n, void *t);
 int gwc_parse_psk_key(struct schema_ctx *ctx, const struct schema_key *k, const struct ynode *n, void *t);
+/* The same into a struct gw_psk_key * it allocates (freed by
+ * gwc_free_psk_key_ptr(), the key's .free). */
+int gwc_parse_psk_key_ptr(struct schema_ctx *ctx, const struct schema_key *k, const struct ynode *n, void *t);
+void gwc_free_psk_key_ptr(void *t);
 /* A DNS name or an IP address (IPv6 without brackets). */
 bool gwc_valid_server_name(const char *s);
 

@@ -357,3 +357,31 @@ bad:
 		     schema_where(ctx, w, sizeof(w)), GW_PSK_KEY_MAX);
 	return -EINVAL;
 }
+
+int gwc_parse_psk_key_ptr(struct schema_ctx *ctx, const struct schema_key *k, const struct ynode *n, void *t)
+{
+	struct gw_psk_key key = { 0 }, **out = t;
+	int r = gwc_parse_psk_key(ctx, k, n, &key);
+
+	if (r >= 0 && key.len) {
+		gwc_free_psk_key_ptr(out);
+		*out = malloc(sizeof(key));
+		if (*out)
+			**out = key;
+		else
+			r = -ENOMEM;
+	}
+	explicit_bzero(&key, sizeof(key));
+	return r;
+}
+
+void gwc_free_psk_key_ptr(void *t)
+{
+	struct gw_psk_key **key = t;
+
+	if (!*key)
+		return;
+	explicit_bzero(*key, sizeof(**key));
+	free(*key);
+	*key = NULL;
+}

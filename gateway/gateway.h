@@ -113,7 +113,10 @@ struct gw_device {
 	const char *profile;         /* profile name, found on the profile search path */
 	const char *endpoint;        /* endpoint name override, or NULL: the template */
 	const char *psk_identity;
-	struct gw_psk_key psk_key;
+	/* NULL without one. Its own allocation, not in the struct: every
+	 * device keeps its entry, a discovered one too (disc.c), and 72
+	 * bytes in each for the few that have a key were 1/3 of it. */
+	struct gw_psk_key *psk_key;
 	uint64_t poll_usec;       /* 0: the profile's */
 	const struct ynode *vars; /* mapping of device variables (profile `device:` values) or NULL */
 	bool enabled;             /* false: configured but not started */

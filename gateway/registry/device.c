@@ -43,7 +43,7 @@ static const char *device_var(void *ctx, const char *name)
 	if (strcmp(name, "name") == 0 || strcmp(name, "serial") == 0)
 		return d->name;
 	if (strcmp(name, "endpoint") == 0)
-		return d->endpoint;
+		return dev_endpoint(d);
 	if (strcmp(name, "gateway") == 0)
 		return d->gen->config->gateway.name;
 	if (strcmp(name, "address") == 0 && d->cfg->address && d->cfg->address->kind == YNODE_SCALAR)
@@ -87,7 +87,6 @@ struct dev *device_free(struct dev *d)
 	free(d->pt_sample);
 	free(d->hint);
 	genprof_unref(d->r->genprofs, d->gp);
-	disc_free(d->disc);
 	free(d);
 	return NULL;
 }
@@ -158,33 +157,41 @@ static struct lwm2m_store *store_new(struct gw_registry *r, const struct gw_conf
 	return lwm2m_store_new_sized(r->objects, ninst, nval);
 }
 
-int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg,
+int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg, const struct disc *ds,
 	       const struct mapping_profile *profile, size_t order, struct dev **out)
 {
 	const struct gw_config *c = g->config;
 	char ep[256];
-	size_t el, nh = mapping_profile_npoints(profile) + 1;
+	size_t el, at, nh = mapping_profile_npoints(profile);
 	struct dev *d;
 	int e;
 
-	if (target_name(c, cfg, ep, sizeof(ep)) < 0)
+	if (target_name(c, ds ? &ds->cfg : cfg, ep, sizeof(ep)) < 0)
 		return -ENAMETOOLONG;
-	if (nh > HANDLES_MAX)
+	if (nh >= HANDLES_MAX)
 		return -E2BIG;
 	el = strlen(ep) + 1;
-	/* Its handles and endpoint in the same block (two allocations fewer
-	 * a device); its name is its configuration's, which outlives it
-	 * (d->gen holds the configuration, d->disc a discovered device's). */
-	d = calloc(1, sizeof(*d) + nh * sizeof(*d->handles) + el);
+	/* Its handles, endpoint and a discovered device's configuration in
+	 * the same block (three allocations fewer a device); its name is
+	 * its configuration's, which outlives it (d->gen holds the
+	 * configuration). */
+	at = offsetof(struct dev, handles) + nh * sizeof(*d->handles) + el;
+	at = (at + _Alignof(struct disc) - 1) & ~(_Alignof(struct disc) - 1);
+	d = calloc(1, ds ? at + disc_size(ds) : at);
 	if (!d)
 		return -ENOMEM;
+	if (ds) {
+		d->disc = (struct disc *)(void *)((char *)d + at);
+		disc_copy(d->disc, ds);
+		cfg = &d->disc->cfg;
+	}
 	d->r = r;
 	d->gen = reg_gen_ref(g);
 	d->cfg = cfg;
 	d->order = (uint32_t)order;
 	d->profile = profile;
 	d->name = cfg->name;
-	d->endpoint = memcpy(&d->handles[nh], ep, el);
+	memcpy(&d->handles[nh], ep, el);
 	d->fingerprint = reload_device_fingerprint(c, cfg, d->profile, ep);
 	d->store = store_new(r, c, profile);
 	if (!d->fingerprint || !d->store) {

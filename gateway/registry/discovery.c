@@ -34,6 +34,42 @@ struct disc *disc_free(struct disc *ds)
 	return NULL;
 }
 
+/* ds's size, and its copy in dst unless NULL. disc_new() put the name
+ * first in the text, then the profile unless kept, then the address
+ * unless it is the name. */
+static size_t disc_walk(const struct disc *ds, struct disc *dst)
+{
+	size_t n = strlen(ds->text) + 1, prof = 0, addr = 0;
+
+	if (ds->cfg.profile == ds->text + n) {
+		prof = n;
+		n += strlen(ds->cfg.profile) + 1;
+	}
+	if (ds->address.scalar.str == ds->text + n) {
+		addr = n;
+		n += strlen(ds->address.scalar.str) + 1;
+	}
+	if (dst) {
+		memcpy(dst, ds, sizeof(*ds) + n);
+		dst->cfg.name = dst->text;
+		if (prof)
+			dst->cfg.profile = dst->text + prof;
+		dst->address.scalar.str = dst->text + addr; /* addr 0: the name */
+		dst->cfg.address = &dst->address;
+	}
+	return sizeof(*ds) + n;
+}
+
+size_t disc_size(const struct disc *ds)
+{
+	return disc_walk(ds, NULL);
+}
+
+void disc_copy(struct disc *dst, const struct disc *ds)
+{
+	disc_walk(ds, dst);
+}
+
 /* Appends s (NUL-terminated) at *at: where it went. */
 static const char *put(char **at, const char *s)
 {
@@ -117,13 +153,13 @@ static int discover_with(struct gw_registry *r, const struct gw_bridge *cb, cons
 		genprof_unref(r->genprofs, gp);
 		return log_oom();
 	}
-	e = device_new(r, r->gens, &ds->cfg, p, ORDER_DISCOVERED + r->discovered, &d);
+	/* The device keeps a copy of ds in its own block. */
+	e = device_new(r, r->gens, NULL, ds, p, ORDER_DISCOVERED + r->discovered, &d);
+	disc_free(ds);
 	if (e < 0) {
-		disc_free(ds);
 		genprof_unref(r->genprofs, gp);
 		return log_device_error_errno(&who, e, "discovered by bridge %s, not created: %m", cb->name);
 	}
-	d->disc = ds;
 	d->gp = gp;
 	device_fp_free(d->fingerprint);
 	/* Never equal to a configured device's: one of that name replaces it. */
@@ -182,14 +218,12 @@ static int reprofile(struct gw_registry *r, struct dev *d, const char *name, con
 	/* The new one first (it keeps the configuration alive), the old one
 	 * gone before the new one's points reach the bridge (they have the
 	 * same device name and paths). */
-	e = device_new(r, d->gen, d->cfg, p, d->order, &nd);
+	e = device_new(r, d->gen, d->disc ? NULL : d->cfg, d->disc, p, d->order, &nd);
 	if (e < 0) {
 		genprof_unref(r->genprofs, gp);
 		return log_device_error_errno(DEV_LOG(d), e, "generated profile %s not applied: %m", name);
 	}
 	nd->gp = gp;
-	nd->disc = d->disc;
-	d->disc = NULL;
 	device_fp_free(nd->fingerprint);
 	nd->fingerprint = d->fingerprint; /* a reload compares with the configuration's */
 	d->fingerprint = NULL;

@@ -135,7 +135,7 @@ static struct pent *insert(struct placement *p, const char *name, uint32_t h, ui
 
 	if (host_reserve(p, h, iid) < 0 || (p->n >= p->ntab && grow_table(p) < 0))
 		return NULL;
-	e = calloc(1, sizeof(*e) + len + 1);
+	e = calloc(1, offsetof(struct pent, name) + len + 1);
 	if (!e)
 		return NULL;
 	memcpy(e->name, name, len + 1);

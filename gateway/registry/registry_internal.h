@@ -77,14 +77,16 @@ struct target {
 };
 
 /* A device a bridge discovered (bridge_host.discover): its configuration
- * entry is made here instead of read from the file, and lives with it. */
+ * entry is made here instead of read from the file, and lives with it, in
+ * the device's own block (device_new(): a 160-byte malloc chunk fewer a
+ * device). */
 struct disc {
 	struct gw_device cfg;
 	struct ynode address;
-	/* cfg's name, bridge, profile and the address's text, the one
-	 * allocation with the struct (disc_new(): five chunks were ~100 bytes
-	 * of malloc overhead a discovered device); an address equal to the
-	 * name (zigbee2mqtt's) is the name's copy. */
+	/* cfg's name, profile unless kept, and the address's text, in one
+	 * block with the struct (five chunks were ~100 bytes of malloc
+	 * overhead a discovered device); an address equal to the name
+	 * (zigbee2mqtt's) is the name's copy. */
 	char text[];
 };
 
@@ -98,42 +100,55 @@ struct bridge_handle {
 
 #define HANDLES_MAX UINT16_MAX
 
+/* One per device: its fields ordered so that none leaves a hole. With
+ * its handles and endpoint name one block: 184 bytes, a 192-byte malloc
+ * chunk, for z2m-th-sensor (9 points) in gateway mode (224 before). */
 struct dev {
 	struct gw_registry *r;
 	struct brt *br;  /* its bridge, NULL without (or when it failed) */
 	struct gen *gen; /* the configuration the device was built from */
 	const struct gw_device *cfg;
 	const struct mapping_profile *profile;
-	/* name is cfg->name, endpoint follows handles (one allocation
-	 * with the struct); fingerprint is
-	 * reload_device_fingerprint()'s or device_fp_discovered (freed by
-	 * device_fp_free()). */
-	const char *name, *endpoint;
+	/* name is cfg->name; fingerprint is reload_device_fingerprint()'s or
+	 * device_fp_discovered (freed by device_fp_free()). */
+	const char *name;
 	const char *fingerprint;
 	struct lwm2m_store *store;
 	struct target tgt;
 	uint32_t host;        /* gateway mode: its gateway endpoint's index (placement.c) */
-	bool placed;          /* ... while it holds a place */
 	int state;            /* enum lwm2m_ep_state, or STATE_RESOLVING */
 	int presence;         /* 0 reachable, else -errno */
+	uint32_t order;       /* position in the configuration (ORDER_DISCOVERED + n: discovered) */
 	uint64_t last_sample; /* CLOCK_MONOTONIC usec, 0: never */
 	/* The same per profile point (by index) when the profile has a
 	 * max_age (fanout_read() needs it), else NULL. */
 	uint64_t *pt_sample;
-	uint64_t samples, errors, unreachable, reg_failures;
-	uint32_t order;     /* position in the configuration (ORDER_DISCOVERED + n: discovered) */
-	bool keep;          /* reload bookkeeping */
-	bool obs_dirty;     /* its observations changed: tell the bridge (on_obs_defer) */
-	struct disc *disc;  /* a discovered device's made-up configuration, NULL when configured */
+	uint64_t samples, errors;
+	uint32_t unreachable, reg_failures; /* events: 32 bits last 136 years at one a second */
+	struct disc
+		*disc; /* a discovered device's made-up configuration (in this block), NULL when configured */
 	struct genprof *gp; /* its profile when a bridge generated it (a reference), else NULL */
 	uint64_t *hint;     /* per profile point: the period last given to kind->observed; NULL: none */
-	/* Per profile point, by index; then the endpoint's name. */
+	/* Bits, so that the handles follow at once (a byte less or more
+	 * crosses a malloc size class). */
+	bool placed : 1;    /* gateway mode: while it holds a place (host) */
+	bool keep : 1;      /* reload bookkeeping */
+	bool obs_dirty : 1; /* its observations changed: tell the bridge (on_obs_defer) */
+	/* Per profile point, by index; then the endpoint's name
+	 * (dev_endpoint(): one allocation with the struct). */
 	struct bridge_handle handles[];
 };
 
 static inline struct dev *handle_dev(struct bridge_handle *h)
 {
 	return (struct dev *)(void *)((char *)(h - h->i) - offsetof(struct dev, handles));
+}
+
+/* Its endpoint name, after its handles (a pointer to it was 8 bytes a
+ * device). */
+static inline const char *dev_endpoint(const struct dev *d)
+{
+	return (const char *)&d->handles[mapping_profile_npoints(d->profile)];
 }
 
 /* The fingerprint of every discovered device (never equal to a configured
@@ -245,7 +260,9 @@ void reg_changed(struct gw_registry *r);
 int sample_point(struct bridge_handle *h, const struct mapping_sample *s, uint64_t time_usec);
 
 /* ---- device.c ---- */
-int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg,
+/* A device of configuration entry cfg, or (cfg NULL) of the discovered
+ * configuration ds, of which it keeps a copy in its own block. */
+int device_new(struct gw_registry *r, struct gen *g, const struct gw_device *cfg, const struct disc *ds,
 	       const struct mapping_profile *profile, size_t order, struct dev **out);
 /* Points to its bridge, then its LwM2M side (or STATE_RESOLVING). */
 int device_start(struct dev *d);
@@ -341,6 +358,10 @@ void fanout_free_all(struct gw_registry *r);
 
 /* ---- discovery.c ---- */
 struct disc *disc_free(struct disc *ds); /* accepts NULL */
+/* The bytes of ds (the struct and its text); a copy of ds in dst, of that
+ * many bytes, with its pointers into its own text. */
+size_t disc_size(const struct disc *ds);
+void disc_copy(struct disc *dst, const struct disc *ds);
 
 /* ---- genprof.c ---- */
 /* Generated profiles in use, shared by name and freed with the last device

@@ -94,8 +94,8 @@ char *reload_device_fingerprint(const struct gw_config *c, const struct gw_devic
 	node_print(f, d->vars);
 	fprintf(f, "\nenabled=%d", d->enabled);
 	fprintf(f, "\npsk=%s:", d->psk_identity ? d->psk_identity : "");
-	for (size_t i = 0; i < d->psk_key.len; i++)
-		fprintf(f, "%02x", d->psk_key.bytes[i]);
+	for (size_t i = 0; d->psk_key && i < d->psk_key->len; i++)
+		fprintf(f, "%02x", d->psk_key->bytes[i]);
 	fputs("\nprofile-file=", f);
 	file_print(f, mapping_profile_file(p));
 	return memstream_done(f, &s);
@@ -260,7 +260,7 @@ int gw_registry_apply(struct gw_registry *r, struct gw_config *config)
 		 * does not run. */
 		if (!cfg->enabled || device_find(r, cfg->name))
 			continue;
-		e = device_new(r, r->gens, cfg, c->device_profiles[i], i, &d);
+		e = device_new(r, r->gens, cfg, NULL, c->device_profiles[i], i, &d);
 		if (e >= 0) {
 			r->starting = d;
 			e = device_start(d);

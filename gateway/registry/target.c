@@ -382,10 +382,10 @@ static int endpoint_config(struct gw_registry *r, const char *name, const struct
 			ec.bootstrap_psk_key_len = bs->psk_key.len;
 		}
 	}
-	if (d && d->psk_identity) {
+	if (d && d->psk_identity && d->psk_key) {
 		ec.psk_identity = d->psk_identity;
-		ec.psk_key = d->psk_key.bytes;
-		ec.psk_key_len = d->psk_key.len;
+		ec.psk_key = d->psk_key->bytes;
+		ec.psk_key_len = d->psk_key->len;
 	} else if (sv && sv->security == GW_SECURITY_PSK) {
 		ec.psk_identity = sv->psk_identity;
 		ec.psk_key = sv->psk_key.bytes;
@@ -650,10 +650,10 @@ static int add_target(struct dev *d)
 		.ud = d,
 	};
 	char host[256];
-	int e = endpoint_config(r, d->endpoint, d->cfg, &ec);
+	int e = endpoint_config(r, dev_endpoint(d), d->cfg, &ec);
 
 	if (e == -EINVAL)
-		return log_error_errno(e, "Cannot add LwM2M endpoint %s: %m", d->endpoint);
+		return log_error_errno(e, "Cannot add LwM2M endpoint %s: %m", dev_endpoint(d));
 	if (e >= 0)
 		tc.endpoint = &ec;
 	if (reg_config(r)->lwm2m.mode == GW_MODE_GATEWAY && !d->placed) {
@@ -692,7 +692,7 @@ const char *target_endpoint(const struct dev *d)
 {
 	const char *n = d->tgt.t ? lwm2m_target_endpoint_name(d->tgt.t) : NULL;
 
-	return n ? n : d->endpoint;
+	return n ? n : dev_endpoint(d);
 }
 
 const char *target_shown_endpoint(const struct dev *d, char *buf, size_t size)
@@ -700,7 +700,7 @@ const char *target_shown_endpoint(const struct dev *d, char *buf, size_t size)
 	char host[256];
 
 	if (!d->placed || target_host_name(d->r, d->host, host, sizeof(host)) < 0)
-		return d->endpoint;
+		return dev_endpoint(d);
 	snprintf(buf, size, "%s/%s", host, d->name);
 	return buf;
 }

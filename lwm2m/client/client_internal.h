@@ -135,6 +135,8 @@ struct lwm2m_client {
 	 * LWM2M_TARGETS_GATEWAY mode. */
 	struct lwm2m_target *tgts;
 	struct lwm2m_endpoint *gw_ep;
+	/* Shared texts (strtab.c); NULL while there is none. */
+	struct fg_strtab *strtab;
 };
 
 /* libcoap contexts (cctx.c). attach: a context with room for one more
@@ -385,17 +387,26 @@ int fg_device_add(struct lwm2m_endpoint *ep, const char *prefix, struct lwm2m_st
 struct lwm2m_device {
 	struct lwm2m_endpoint *ep;
 	char *prefix;
-	size_t prefix_len;
 	char *device_id;
 	struct lwm2m_store *store;
-	uint16_t iid; /* /25/<iid> */
-	uint32_t obs_id;
 	struct lwm2m_target *tgt; /* the target this device is (target.c), or NULL */
-	char strs[];              /* prefix and device_id point here */
+	const char *links;        /* /25/<iid>/3 borrows it (fg_str_get()), or NULL */
+	uint32_t obs_id;
+	uint16_t iid;       /* /25/<iid> */
+	uint8_t prefix_len; /* at most 64 (prefix_valid()) */
+	/* prefix and device_id point here; /25/<iid>/0 and /1 borrow them,
+	 * so the device is freed only after its instance is deleted. */
+	char strs[];
 };
 
 struct lwm2m_device *fg_device_find(const struct lwm2m_endpoint *ep, const char *prefix, size_t len);
 void fg_device_free_all(struct lwm2m_endpoint *ep);
+
+/* Shared texts (strtab.c): a counted copy of p (n bytes, no NUL among
+ * them), NUL-terminated; NULL without memory. Given back with
+ * fg_str_put() (NULL: nothing). */
+const char *fg_str_get(struct lwm2m_client *c, const void *p, size_t n);
+void fg_str_put(struct lwm2m_client *c, const char *text);
 
 /* ---- for server.c and sf*.c, from the endpoint module (register.c) ----------------------------------------
  */
@@ -424,8 +435,8 @@ struct lwm2m_target {
 	/* Gateway mode (the mode when it was added; NULL in endpoint mode):
 	 * the caller's (lwm2m_target_config). */
 	const char *prefix, *device_id;
-	char *host;                /* gateway mode: its gateway endpoint's name, NULL: c->gw_ep */
-	int iid;                   /* gateway mode: its /25 instance id, -1: the lowest free */
+	const char *host; /* gateway mode: its gateway endpoint's name (fg_str_get()), NULL: c->gw_ep */
+	int iid;          /* gateway mode: its /25 instance id, -1: the lowest free */
 	struct lwm2m_endpoint *ep; /* endpoint mode: its own, NULL once gone */
 	struct lwm2m_device *dev;  /* gateway mode: NULL while waiting for the gateway endpoint */
 	uint64_t notifications;    /* sent for it since it was added (kept across registrations) */

@@ -189,7 +189,7 @@ static void target_free(struct lwm2m_target *t)
 		c->tgts = t->next;
 	if (t->next)
 		t->next->prev = t->prev;
-	free(t->host);
+	fg_str_put(t->c, t->host);
 	free(t);
 }
 
@@ -233,7 +233,7 @@ int lwm2m_target_add(struct lwm2m_client *c, const struct lwm2m_target_config *c
 
 		t->prefix = cfg->prefix;
 		t->device_id = cfg->device_id;
-		t->host = cfg->gateway ? strdup(cfg->gateway) : NULL;
+		t->host = cfg->gateway ? fg_str_get(c, cfg->gateway, strlen(cfg->gateway)) : NULL;
 		t->iid = cfg->iid_fixed ? cfg->iid : -1;
 		if (cfg->gateway && !t->host)
 			r = -ENOMEM;

@@ -337,6 +337,139 @@ static void targets_follow_the_mode(void **state)
 	sd_event_unref(ev);
 }
 
+/* Shared texts (strtab.c): one counted copy per distinct text, through
+ * the growth of the table, gone with the last reference. */
+static void shared_texts(void **state)
+{
+	struct lwm2m_registry *reg = lwm2m_registry_new();
+	struct lwm2m_client_config cc = { 0 };
+	const char *v[100], *a, *b;
+	struct lwm2m_client *c;
+	char name[16];
+	sd_event *ev;
+
+	(void)state;
+	assert_int_equal(sd_event_new(&ev), 0);
+	assert_int_equal(lwm2m_client_new(ev, reg, &cc, &c), 0);
+	a = fg_str_get(c, "gw-gw2", 6);
+	b = fg_str_get(c, "gw-gw2xyz", 6); /* the first 6 bytes only */
+	assert_ptr_equal(a, b);
+	assert_string_equal(a, "gw-gw2");
+	assert_null(fg_str_get(c, "a\0b", 3)); /* not a text */
+	v[0] = fg_str_get(c, NULL, 0);         /* an empty lwm2m_buf's */
+	assert_string_equal(v[0], "");
+	assert_ptr_equal(fg_str_get(c, "", 0), v[0]);
+	fg_str_put(c, v[0]);
+	fg_str_put(c, v[0]);
+	for (size_t i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "t%zu", i);
+		v[i] = fg_str_get(c, name, strlen(name));
+		assert_string_equal(v[i], name);
+	}
+	assert_ptr_equal(fg_str_get(c, "t42", 3), v[42]);
+	assert_ptr_not_equal(v[1], v[10]);
+	fg_str_put(c, v[42]);
+	for (size_t i = 0; i < 100; i++)
+		fg_str_put(c, v[i]);
+	fg_str_put(c, a);
+	assert_non_null(c->strtab);
+	fg_str_put(c, b);
+	assert_null(c->strtab);
+	fg_str_put(c, NULL);
+	lwm2m_client_free(c);
+	lwm2m_registry_free(reg);
+	sd_event_unref(ev);
+}
+
+/* What a device's value in the gateway's store reads, or NULL (a value
+ * borrowed from a freed device is read here: ASan's heap-use-after-free). */
+static char *o25_text(struct lwm2m_store *s, uint16_t iid, uint16_t rid, char *buf, size_t size)
+{
+	struct lwm2m_value v;
+
+	if (lwm2m_store_get(s, &LWM2M_PATH(25, iid, rid), &v) < 0)
+		return NULL;
+	assert_true(v.bytes.len < size);
+	memcpy(buf, v.bytes.ptr, v.bytes.len);
+	buf[v.bytes.len] = '\0';
+	return buf;
+}
+
+/* A gateway endpoint that goes takes its devices' /25 instances out of its
+ * store (the caller's, which outlives it; their values borrow the devices'
+ * bytes): nothing is left to read a freed device, and the devices get
+ * their places back when an endpoint comes again on the same store. Two
+ * devices with the same objects share one IoT Device Objects text. */
+static void gateway_devices_leave_the_store(void **state)
+{
+	struct lwm2m_registry *reg = lwm2m_registry_new();
+	struct lwm2m_store *gws = lwm2m_store_new(reg), *d1 = lwm2m_store_new(reg),
+			   *d2 = lwm2m_store_new(reg);
+	struct lwm2m_client_config cc = { .target_mode = LWM2M_TARGETS_GATEWAY };
+	struct lwm2m_endpoint_config ec = { .name = "gw",
+					    .server_uri = "coap://127.0.0.1:9",
+					    .gateway = true };
+	struct lwm2m_target_config tc = { .prefix = "dev1", .device_id = "id1", .store = d1 };
+	struct lwm2m_value l1, l2;
+	struct lwm2m_target *t1, *t2;
+	struct lwm2m_endpoint *gw;
+	struct lwm2m_client *c;
+	char buf[64], buf2[64];
+	sd_event *ev;
+
+	(void)state;
+	assert_int_equal(sd_event_new(&ev), 0);
+	assert_int_equal(lwm2m_client_new(ev, reg, &cc, &c), 0);
+	assert_int_equal(lwm2m_store_add_instance(d1, 3303, 0), 0);
+	assert_int_equal(lwm2m_store_add_instance(d2, 3303, 0), 0);
+	assert_int_equal(lwm2m_endpoint_add(c, &ec, gws, &gw), 0);
+	assert_int_equal(lwm2m_target_add(c, &tc, &t1), 0);
+	tc = (struct lwm2m_target_config){ .prefix = "dev2", .device_id = "id2", .store = d2 };
+	assert_int_equal(lwm2m_target_add(c, &tc, &t2), 0);
+	assert_string_equal(o25_text(gws, 0, 0, buf, sizeof(buf)), "id1");
+	assert_string_equal(o25_text(gws, 1, 1, buf, sizeof(buf)), "dev2");
+	assert_int_equal(lwm2m_store_get(gws, &LWM2M_PATH(25, 0, 3), &l1), 0);
+	assert_int_equal(lwm2m_store_get(gws, &LWM2M_PATH(25, 1, 3), &l2), 0);
+	assert_non_null(memmem(l1.bytes.ptr, l1.bytes.len, "</3303/0>", 9));
+	assert_ptr_equal(l1.bytes.ptr, l2.bytes.ptr); /* one copy */
+	assert_int_equal(l1.bytes.len, l2.bytes.len);
+	/* A device's objects change: its text follows, the other's stays. */
+	assert_int_equal(lwm2m_store_add_instance(d1, 3304, 0), 0);
+	assert_int_equal(lwm2m_device_objects_changed(t1->dev), 0);
+	assert_int_equal(lwm2m_store_get(gws, &LWM2M_PATH(25, 0, 3), &l1), 0);
+	assert_non_null(memmem(l1.bytes.ptr, l1.bytes.len, "</3304/0>", 9));
+	assert_int_equal(lwm2m_store_get(gws, &LWM2M_PATH(25, 1, 3), &l2), 0);
+	assert_null(memmem(l2.bytes.ptr, l2.bytes.len, "</3304/0>", 9));
+	assert_non_null(memmem(l2.bytes.ptr, l2.bytes.len, "</3303/0>", 9));
+
+	/* The endpoint goes: its devices' instances with it. */
+	lwm2m_endpoint_remove(gw);
+	assert_null(o25_text(gws, 0, 0, buf, sizeof(buf)));
+	assert_null(o25_text(gws, 1, 3, buf, sizeof(buf)));
+	assert_false(lwm2m_store_has(gws, &LWM2M_PATH(25)));
+
+	/* Another one on the same store: the devices get /25/0 and /25/1
+	 * again (in the order the targets attach), not ids past stale ones. */
+	assert_int_equal(lwm2m_endpoint_add(c, &ec, gws, &gw), 0);
+	assert_non_null(o25_text(gws, 0, 1, buf, sizeof(buf)));
+	assert_true(strcmp(buf, "dev1") == 0 || strcmp(buf, "dev2") == 0);
+	assert_non_null(o25_text(gws, 1, 1, buf2, sizeof(buf2)));
+	assert_true(strcmp(buf2, "dev1") == 0 || strcmp(buf2, "dev2") == 0);
+	assert_string_not_equal(buf, buf2);
+	assert_false(lwm2m_store_has(gws, &LWM2M_PATH(25, 2)));
+
+	/* The client goes with the endpoint still there: the same. */
+	lwm2m_client_free(c);
+	assert_null(o25_text(gws, 0, 0, buf, sizeof(buf)));
+	assert_null(o25_text(gws, 1, 3, buf, sizeof(buf)));
+	assert_false(lwm2m_store_has(gws, &LWM2M_PATH(25)));
+	lwm2m_store_free(gws);
+	lwm2m_store_free(d1);
+	lwm2m_store_free(d2);
+	lwm2m_registry_free(reg);
+	sd_event_unref(ev);
+}
+
 /* Several gateway endpoints: a target names the one that hosts it and
  * waits for an endpoint of that name (not another gateway endpoint), gets
  * the Object 25 instance id it asks for (-EEXIST when taken), and learns
@@ -470,6 +603,8 @@ int main(void)
 		cmocka_unit_test(errno_codes),
 		cmocka_unit_test(targets_follow_the_mode),
 		cmocka_unit_test(targets_on_named_gateways),
+		cmocka_unit_test(gateway_devices_leave_the_store),
+		cmocka_unit_test(shared_texts),
 		cmocka_unit_test(update_schedule),
 	};
 
