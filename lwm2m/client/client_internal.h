@@ -250,9 +250,9 @@ struct lwm2m_endpoint {
 	struct lwm2m_client *c;
 	struct lwm2m_endpoint *prev, *next;
 
-	char *name;
+	/* The server's URI: its struct fg_srv's copy (server.h), or its own
+	 * when uri_own; its address is the fg_srv's too. */
 	char *uri;
-	coap_address_t server;
 	struct fg_ep_sec *sec; /* coaps: its keys or certificate; NULL: none (coap) */
 	const struct lwm2m_endpoint_ops *ops;
 	void *ops_ud;
@@ -298,6 +298,8 @@ struct lwm2m_endpoint {
 	bool removing;       /* lwm2m_endpoint_remove() called */
 	bool obs_quiet;      /* being removed: no more ops->observations_changed */
 	bool gateway;        /* added as a gateway endpoint (targets may name it) */
+	bool uri_own;        /* uri is a copy of its own (server.h) */
+	char name[];         /* in the endpoint's block */
 };
 
 /* Free at once: no message, timers and pending operations dropped. */

@@ -249,7 +249,7 @@ int fg_ep_open_session(struct lwm2m_endpoint *ep)
 	fg_ep_close_session(ep);
 	/* lwm2m_endpoint_add() and bootstrap.c give a coaps endpoint its keys
 	 * or certificate. */
-	if (ep->secure && !ep->sec)
+	if ((ep->secure && !ep->sec) || !ep->srv.srv)
 		return -EINVAL;
 	r = fg_cctx_attach(ep->c, &x);
 	if (r < 0)
@@ -272,7 +272,7 @@ int fg_ep_open_session(struct lwm2m_endpoint *ep)
 		setup.pki_key.key.pem.private_key = ep->sec->key_file;
 		setup.pki_key.key.pem.ca_file = ep->sec->ca_file;
 		ep->cert_refused = ep->cert_mismatch = false;
-		s = coap_new_client_session_pki(ctx, NULL, &ep->server, COAP_PROTO_DTLS, &setup);
+		s = coap_new_client_session_pki(ctx, NULL, fg_srv_addr(ep->srv.srv), COAP_PROTO_DTLS, &setup);
 	} else if (ep->secure) {
 		coap_dtls_cpsk_t setup;
 
@@ -282,9 +282,10 @@ int fg_ep_open_session(struct lwm2m_endpoint *ep)
 		setup.psk_info.identity.length = ep->sec->psk_identity_len;
 		setup.psk_info.key.s = ep->sec->psk_key;
 		setup.psk_info.key.length = ep->sec->psk_key_len;
-		s = coap_new_client_session_psk2(ctx, NULL, &ep->server, COAP_PROTO_DTLS, &setup);
+		s = coap_new_client_session_psk2(ctx, NULL, fg_srv_addr(ep->srv.srv), COAP_PROTO_DTLS,
+						 &setup);
 	} else {
-		s = coap_new_client_session(ctx, NULL, &ep->server, COAP_PROTO_UDP);
+		s = coap_new_client_session(ctx, NULL, fg_srv_addr(ep->srv.srv), COAP_PROTO_UDP);
 	}
 	if (!s) {
 		fg_cctx_detach(x);
