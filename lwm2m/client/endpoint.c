@@ -201,7 +201,7 @@ int fg_ep_send(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_optlist_t *
 }
 
 int fg_ep_send_body(struct lwm2m_endpoint *ep, coap_pdu_code_t code, const char *path, struct lwm2m_buf *body,
-		    uint16_t ct, uint8_t tok[8], size_t *toklen)
+		    uint16_t ct, uint8_t tok[8], uint8_t *toklen)
 {
 	coap_optlist_t *opts = NULL;
 	int r = fg_ep_add_location(&opts, path);

@@ -341,13 +341,17 @@ int fg_ep_add_location(coap_optlist_t **opts, const char *loc)
  * "rd/1" as one segment). */
 int fg_ep_add_location_segs(coap_optlist_t **opts, const struct lwm2m_endpoint *ep)
 {
+	const uint8_t *segs;
+
+	if (!ep->reg.location)
+		return 0;
+	segs = (const uint8_t *)ep->reg.location - ep->reg.loc_segs_len; /* see register.c */
 	for (size_t off = 0; off + 2 <= ep->reg.loc_segs_len;) {
 		uint16_t n;
 
-		memcpy(&n, ep->reg.loc_segs + off, 2);
+		memcpy(&n, segs + off, 2);
 		off += 2;
-		if (!coap_insert_optlist(opts,
-					 coap_new_optlist(COAP_OPTION_URI_PATH, n, ep->reg.loc_segs + off)))
+		if (!coap_insert_optlist(opts, coap_new_optlist(COAP_OPTION_URI_PATH, n, segs + off)))
 			return -ENOMEM;
 		off += n;
 	}
@@ -356,9 +360,10 @@ int fg_ep_add_location_segs(coap_optlist_t **opts, const struct lwm2m_endpoint *
 
 void fg_ep_forget_location(struct lwm2m_endpoint *ep)
 {
-	free(ep->reg.location); /* loc_segs is in its block (register.c) */
+	/* The block starts with the segments (register.c). */
+	if (ep->reg.location)
+		free(ep->reg.location - ep->reg.loc_segs_len);
 	ep->reg.location = NULL;
-	ep->reg.loc_segs = NULL;
 	ep->reg.loc_segs_len = 0;
 }
 
@@ -383,9 +388,10 @@ int fg_ep_add_query(coap_optlist_t **opts, const char *fmt, ...)
  * (stored in tok). body (may be NULL) is handed to libcoap, with Content-
  * Format ct. */
 int fg_ep_send_request(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_optlist_t **opts,
-		       struct lwm2m_buf *body, uint16_t ct, uint8_t tok[8], size_t *toklen)
+		       struct lwm2m_buf *body, uint16_t ct, uint8_t tok[8], uint8_t *toklen)
 {
 	coap_pdu_t *pdu;
+	size_t n;
 	int r;
 
 	r = fg_ep_open_session(ep);
@@ -395,8 +401,9 @@ int fg_ep_send_request(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_opt
 	pdu = coap_new_pdu(COAP_MESSAGE_CON, code, ep->session);
 	if (!pdu)
 		goto fail;
-	coap_session_new_token(ep->session, toklen, tok);
-	if (!coap_add_token(pdu, *toklen, tok))
+	coap_session_new_token(ep->session, &n, tok); /* at most 8 bytes */
+	*toklen = (uint8_t)n;
+	if (!coap_add_token(pdu, n, tok))
 		goto fail_pdu;
 	if (body) {
 		uint8_t cf[4];

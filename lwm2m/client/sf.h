@@ -39,7 +39,6 @@ struct fg_ep_sf {
 	uint64_t last_exchange; /* µs: the server's last answer (queue mode) */
 	uint64_t barrier_since; /* µs: when the barrier (below) left */
 	uint64_t barrier_done;  /* µs: when the last one came back */
-	size_t token_len;       /* of the Send's token (below) */
 	struct fg_timer timer;  /* delivery, barriers, queue mode */
 	uint32_t tx_mark;       /* notifications sent: what a barrier confirms */
 	uint32_t req_mark;      /* tx_mark when the registration request left */
@@ -48,11 +47,12 @@ struct fg_ep_sf {
 	uint32_t send_target;   /* the Send in flight (sending): of that target (id) */
 	uint32_t send_mark;
 	uint32_t next_mark;
-	uint8_t token[8]; /* the Send's token */
-	bool storing;     /* /1/0/6 Notification Storing */
-	bool sleeping;    /* queue mode: holding values until the next Update */
-	bool barrier_busy;
-	bool sending; /* a Send of held samples in flight */
+	uint8_t token[8];  /* the Send's token */
+	uint8_t token_len; /* ... its length */
+	bool storing : 1;  /* /1/0/6 Notification Storing */
+	bool sleeping : 1; /* queue mode: holding values until the next Update */
+	bool barrier_busy : 1;
+	bool sending : 1; /* a Send of held samples in flight */
 };
 
 int fg_sf_init(struct lwm2m_client *c);
