@@ -224,8 +224,9 @@ struct fg_target {
 	 * all of the endpoint's (1,000 devices of one gateway endpoint). */
 	struct fg_obs *obs;
 	/* Observe requests refused at the bound: when the last warning was
-	 * logged (µs, 0: never) and how many were refused since. */
-	uint64_t refused_warned;
+	 * logged (seconds of fg_now(), 0: never; 32 bits, not 64: one of
+	 * these per device) and how many were refused since. */
+	uint32_t refused_warned;
 	uint32_t refused_since;
 };
 
