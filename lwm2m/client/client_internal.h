@@ -258,8 +258,7 @@ struct lwm2m_endpoint {
 	void *ops_ud;
 
 	struct lwm2m_store *store; /* NULL once removed */
-	coap_session_t *session;
-	struct fg_cctx *cctx; /* the context of session */
+	coap_session_t *session;   /* its context's is fg_ep_cctx() */
 	/* An exchange was given up: libcoap's copies of it are dropped from
 	 * drop_timer (or before the next message), see fg_ep_abandon(). */
 	struct fg_timer drop_timer;
@@ -304,6 +303,12 @@ struct lwm2m_endpoint {
 
 /* Free at once: no message, timers and pending operations dropped. */
 void fg_ep_free(struct lwm2m_endpoint *ep);
+/* The libcoap context (cctx.c) of ep's session, NULL without one: found
+ * through the session, not kept in each endpoint. */
+static inline struct fg_cctx *fg_ep_cctx(const struct lwm2m_endpoint *ep)
+{
+	return fg_cctx_of(ep->session);
+}
 /* ep->sec, made empty when there is none; NULL: no memory. */
 struct fg_ep_sec *fg_ep_sec(struct lwm2m_endpoint *ep);
 /* Free ep->sec (the key wiped). */

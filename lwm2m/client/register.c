@@ -684,7 +684,7 @@ void fg_ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 			ep_failed(ep, r, strerror(-r));
 			return;
 		}
-		fg_cctx_update_sent(ep->cctx);
+		fg_cctx_update_sent(fg_ep_cctx(ep));
 		ep->reg.st = ST_UPDATING;
 		fg_ep_arm(ep, exchange_deadline(ep));
 		return;

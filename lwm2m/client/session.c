@@ -35,6 +35,8 @@ static void drop_queued(coap_session_t *s)
 
 void fg_ep_close_session(struct lwm2m_endpoint *ep)
 {
+	struct fg_cctx *x = fg_ep_cctx(ep);
+
 	if (!ep->session)
 		return;
 	/* Answers still owed on this session cannot be sent any more, nor
@@ -48,9 +50,8 @@ void fg_ep_close_session(struct lwm2m_endpoint *ep)
 	 * the session and closes its socket at once. */
 	drop_queued(ep->session);
 	coap_session_release(ep->session);
-	fg_cctx_detach(ep->cctx);
+	fg_cctx_detach(x);
 	ep->session = NULL;
-	ep->cctx = NULL;
 	ep->session_dead = false;
 	ep->drop_pending = false;
 	fg_dedup_free(ep);
@@ -301,7 +302,6 @@ int fg_ep_open_session(struct lwm2m_endpoint *ep)
 		coap_session_set_max_retransmit(s, ep->c->cfg.max_retransmit);
 	coap_session_set_app_data(s, ep);
 	ep->session = s;
-	ep->cctx = x;
 	/* A DTLS handshake started: its time-outs are in the next walk. */
 	fg_cctx_touch(x);
 	ep->dtls_connected = false;
