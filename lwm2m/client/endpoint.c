@@ -254,6 +254,7 @@ int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_confi
 	char host[INET6_ADDRSTRLEN + 1] = "";
 	struct lwm2m_endpoint *ep;
 	struct fg_ep_sec *sec;
+	size_t size;
 	int r;
 
 	if (!c || !cfg || !cfg->name || !*cfg->name || strlen(cfg->name) > 255 ||
@@ -263,8 +264,12 @@ int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_confi
 		return -ESHUTDOWN;
 	if (cfg->version && cfg->version != 10 && cfg->version != 11 && cfg->version != 12)
 		return -EINVAL;
-	/* The name in the endpoint's block: one allocation a device fewer. */
-	ep = calloc(1, sizeof(*ep) + strlen(cfg->name) + 1);
+	/* The name in the endpoint's block: one allocation a device fewer;
+	 * right after the last field, not after the struct's tail padding
+	 * (a name of up to 12 bytes then fits a malloc chunk 16 bytes
+	 * smaller). */
+	size = offsetof(struct lwm2m_endpoint, name) + strlen(cfg->name) + 1;
+	ep = calloc(1, size > sizeof(*ep) ? size : sizeof(*ep));
 	if (!ep)
 		return -ENOMEM;
 	strcpy(ep->name, cfg->name);
