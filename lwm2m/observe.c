@@ -326,6 +326,12 @@ struct ep {
 	uint32_t nobs, cap;
 };
 
+/* ref: 0 empty, LIGHT, else the endpoint's slot + 1 */
+struct map_ent {
+	uint32_t id, ref;
+};
+#define LIGHT UINT32_MAX
+
 struct heap_ent {
 	uint64_t due;
 	uint32_t ep, idx;
@@ -340,8 +346,14 @@ struct lwm2m_obs_engine {
 	struct ep *eps;
 	uint32_t neps, eps_cap, free_head;
 
-	uint32_t *map; /* ep slot + 1; 0 = empty; capacity a power of two */
+	/* Every endpoint by id, capacity a power of two. An endpoint without
+	 * observations, attributes or defaults is LIGHT: it has no slot (48
+	 * bytes) until it needs one (ep_make()), and reads as the all-zero
+	 * blank below. Most endpoints of a gateway of thousands of devices
+	 * are never observed. */
+	struct map_ent *map;
 	uint32_t map_cap, map_n;
+	struct ep blank; /* never written */
 
 	struct heap_ent *heap;
 	uint32_t nheap, heap_cap;
@@ -631,32 +643,33 @@ static uint32_t hash_id(uint32_t id, uint32_t cap)
 	return (uint32_t)(id * UINT32_C(2654435761)) & (cap - 1);
 }
 
-static uint32_t ep_find(const struct lwm2m_obs_engine *e, uint32_t id)
+/* The map entry of id, or NONE. */
+static uint32_t map_find(const struct lwm2m_obs_engine *e, uint32_t id)
 {
 	if (e->map_cap == 0)
 		return NONE;
 	for (uint32_t h = hash_id(id, e->map_cap);; h = (h + 1) & (e->map_cap - 1)) {
-		uint32_t s = e->map[h];
-		if (s == 0)
+		if (e->map[h].ref == 0)
 			return NONE;
-		if (e->eps[s - 1].id == id)
-			return s - 1;
+		if (e->map[h].id == id)
+			return h;
 	}
 }
 
-static void map_put(struct lwm2m_obs_engine *e, uint32_t slot)
+static void map_put(struct lwm2m_obs_engine *e, struct map_ent m)
 {
-	uint32_t h = hash_id(e->eps[slot].id, e->map_cap);
+	uint32_t h = hash_id(m.id, e->map_cap);
 
-	while (e->map[h] != 0)
+	while (e->map[h].ref != 0)
 		h = (h + 1) & (e->map_cap - 1);
-	e->map[h] = slot + 1;
+	e->map[h] = m;
 	e->map_n++;
 }
 
 static int map_reserve(struct lwm2m_obs_engine *e)
 {
-	uint32_t cap, *old = e->map, old_cap = e->map_cap;
+	struct map_ent *old = e->map;
+	uint32_t cap, old_cap = e->map_cap;
 
 	/* load factor <= 1/2 keeps probes short */
 	if ((e->map_n + 1) * 2 <= e->map_cap)
@@ -672,28 +685,26 @@ static int map_reserve(struct lwm2m_obs_engine *e)
 	e->map_cap = cap;
 	e->map_n = 0;
 	for (uint32_t i = 0; i < old_cap; i++)
-		if (old[i])
-			map_put(e, old[i] - 1);
+		if (old[i].ref)
+			map_put(e, old[i]);
 	free(old);
 	return 0;
 }
 
 /* Linear probing deletion by backward shift: no tombstones to age. */
-static void map_del(struct lwm2m_obs_engine *e, uint32_t slot)
+static void map_del(struct lwm2m_obs_engine *e, uint32_t i)
 {
-	uint32_t mask = e->map_cap - 1, i = hash_id(e->eps[slot].id, e->map_cap);
+	uint32_t mask = e->map_cap - 1;
 
-	while (e->map[i] != slot + 1)
-		i = (i + 1) & mask;
-	e->map[i] = 0;
+	e->map[i].ref = 0;
 	e->map_n--;
-	for (uint32_t j = (i + 1) & mask; e->map[j] != 0; j = (j + 1) & mask) {
-		uint32_t home = hash_id(e->eps[e->map[j] - 1].id, e->map_cap);
+	for (uint32_t j = (i + 1) & mask; e->map[j].ref != 0; j = (j + 1) & mask) {
+		uint32_t home = hash_id(e->map[j].id, e->map_cap);
 		/* move j into the hole i unless its home lies cyclically in (i, j] */
 		bool stays = (i <= j) ? (i < home && home <= j) : (i < home || home <= j);
 		if (!stays) {
 			e->map[i] = e->map[j];
-			e->map[j] = 0;
+			e->map[j].ref = 0;
 			i = j;
 		}
 	}
@@ -869,15 +880,20 @@ struct lwm2m_obs_engine *lwm2m_obs_engine_free(struct lwm2m_obs_engine *e)
 	return NULL;
 }
 
+/* The state of endpoint id, NULL when unknown. A light one's is the
+ * blank (no observations, attributes or defaults), *slot NONE: what only
+ * reads it needs no slot; what writes it calls ep_make() first. */
 static struct ep *ep_get(const struct lwm2m_obs_engine *e, uint32_t id, uint32_t *slot)
 {
-	uint32_t s = e ? ep_find(e, id) : NONE;
+	uint32_t h = e ? map_find(e, id) : NONE;
+	uint32_t s;
 
-	if (s == NONE)
+	if (h == NONE)
 		return NULL;
+	s = e->map[h].ref == LIGHT ? NONE : e->map[h].ref - 1;
 	if (slot)
 		*slot = s;
-	return &e->eps[s];
+	return s == NONE ? (struct ep *)&e->blank : &e->eps[s];
 }
 
 static void ep_set_defaults(struct ep *ep, const struct lwm2m_obs_defaults *d)
@@ -887,18 +903,12 @@ static void ep_set_defaults(struct ep *ep, const struct lwm2m_obs_defaults *d)
 	ep->con_always = d ? d->con : false;
 }
 
-int lwm2m_obs_endpoint_add(struct lwm2m_obs_engine *e, uint32_t id, const struct lwm2m_obs_defaults *d)
+/* A slot for endpoint id, with defaults d. */
+static int slot_new(struct lwm2m_obs_engine *e, uint32_t id, const struct lwm2m_obs_defaults *d,
+		    uint32_t *out)
 {
 	uint32_t slot;
-	int r;
 
-	if (!e)
-		return -EINVAL;
-	if (ep_find(e, id) != NONE)
-		return -EEXIST;
-	r = map_reserve(e);
-	if (r < 0)
-		return r;
 	if (e->free_head != NONE) {
 		slot = e->free_head;
 		e->free_head = e->eps[slot].id;
@@ -917,7 +927,49 @@ int lwm2m_obs_endpoint_add(struct lwm2m_obs_engine *e, uint32_t id, const struct
 	}
 	e->eps[slot] = (struct ep){ .id = id, .used = true };
 	ep_set_defaults(&e->eps[slot], d);
-	map_put(e, slot);
+	*out = slot;
+	return 0;
+}
+
+/* Give light endpoint id (ep_get() said *slot NONE) its slot: *ep and
+ * *slot are then its own. Earlier pointers into e->eps are stale. */
+static int ep_make(struct lwm2m_obs_engine *e, uint32_t id, struct ep **ep, uint32_t *slot)
+{
+	int r;
+
+	if (*slot != NONE)
+		return 0;
+	r = slot_new(e, id, NULL, slot);
+	if (r < 0)
+		return r;
+	e->map[map_find(e, id)].ref = *slot + 1;
+	*ep = &e->eps[*slot];
+	return 0;
+}
+
+static bool defaults_none(const struct lwm2m_obs_defaults *d)
+{
+	return !d || (!d->pmin && !d->pmax && !d->con);
+}
+
+int lwm2m_obs_endpoint_add(struct lwm2m_obs_engine *e, uint32_t id, const struct lwm2m_obs_defaults *d)
+{
+	uint32_t slot = NONE;
+	int r;
+
+	if (!e)
+		return -EINVAL;
+	if (map_find(e, id) != NONE)
+		return -EEXIST;
+	r = map_reserve(e);
+	if (r < 0)
+		return r;
+	if (!defaults_none(d)) {
+		r = slot_new(e, id, d, &slot);
+		if (r < 0)
+			return r;
+	}
+	map_put(e, (struct map_ent){ .id = id, .ref = slot == NONE ? LIGHT : slot + 1 });
 	return 0;
 }
 
@@ -977,13 +1029,15 @@ int lwm2m_obs_endpoint_remove(struct lwm2m_obs_engine *e, uint32_t id)
 
 	if (!ep)
 		return -ENOENT;
-	lwm2m_obs_cancel_all(e, id);
-	if (e->running && e->cur_ep == slot)
-		e->cur_gone = true;
-	lwm2m_attr_store_clear(&ep->attrs);
-	map_del(e, slot);
-	*ep = (struct ep){ .id = e->free_head, .used = false };
-	e->free_head = slot;
+	if (slot != NONE) {
+		lwm2m_obs_cancel_all(e, id);
+		if (e->running && e->cur_ep == slot)
+			e->cur_gone = true;
+		lwm2m_attr_store_clear(&ep->attrs);
+		*ep = (struct ep){ .id = e->free_head, .used = false };
+		e->free_head = slot;
+	}
+	map_del(e, map_find(e, id));
 	return 0;
 }
 
@@ -1000,6 +1054,11 @@ int lwm2m_obs_set_defaults(struct lwm2m_obs_engine *e, uint32_t id, const struct
 	if (r < 0)
 		return r;
 	r = heap_reserve(e, ep->nobs);
+	if (r < 0)
+		return r;
+	if (slot == NONE && defaults_none(d))
+		return 0; /* still light */
+	r = ep_make(e, id, &ep, &slot);
 	if (r < 0)
 		return r;
 	ep_set_defaults(ep, d);
@@ -1022,6 +1081,9 @@ int lwm2m_obs_write_attrs(struct lwm2m_obs_engine *e, uint32_t id, const struct 
 	if (r < 0)
 		return r;
 	r = heap_reserve(e, ep->nobs);
+	if (r < 0)
+		return r;
+	r = ep_make(e, id, &ep, &slot);
 	if (r < 0)
 		return r;
 	r = lwm2m_attr_store_write(&ep->attrs, p, req);
@@ -1103,6 +1165,9 @@ int lwm2m_obs_add(struct lwm2m_obs_engine *e, uint32_t id, uint64_t handle, cons
 		return -ENOSPC;
 
 	r = heap_reserve(e, 1);
+	if (r < 0)
+		return r;
+	r = ep_make(e, id, &ep, &slot);
 	if (r < 0)
 		return r;
 	if (ep->nobs == ep->cap) {
@@ -1427,8 +1492,8 @@ size_t lwm2m_obs_memory(const struct lwm2m_obs_engine *e)
 
 	if (!e)
 		return 0;
-	m = sizeof(*e) + (size_t)e->eps_cap * sizeof(struct ep) + (size_t)e->map_cap * sizeof(uint32_t) +
-	    (size_t)e->heap_cap * sizeof(struct heap_ent);
+	m = sizeof(*e) + (size_t)e->eps_cap * sizeof(struct ep) +
+	    (size_t)e->map_cap * sizeof(struct map_ent) + (size_t)e->heap_cap * sizeof(struct heap_ent);
 	for (uint32_t s = 0; s < e->neps; s++) {
 		const struct ep *ep = &e->eps[s];
 		if (!ep->used)

@@ -127,8 +127,10 @@ struct lwm2m_obs_defaults {
 
 /* Endpoints are identified by a caller-chosen id (one per LwM2M client
  * endpoint, or per Object 25 device). add: -EEXIST, -ENOMEM. d may be NULL
- * (all zero). remove: drops the endpoint with all its observations, their
- * timers and its attributes at once; -ENOENT. */
+ * (all zero); an endpoint with all-zero defaults costs an entry of the
+ * id map (8 bytes) until its first observation, attribute or default
+ * (most endpoints of a gateway are never observed). remove: drops the endpoint with all its observations,
+ * their timers and its attributes at once; -ENOENT. */
 int lwm2m_obs_endpoint_add(struct lwm2m_obs_engine *e, uint32_t ep, const struct lwm2m_obs_defaults *d);
 int lwm2m_obs_endpoint_remove(struct lwm2m_obs_engine *e, uint32_t ep);
 /* Change the defaults (the server wrote /1/x/2 or /3); running observations

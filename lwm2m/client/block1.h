@@ -20,8 +20,8 @@ struct fg_b1_tags;
 /* Of an endpoint. */
 struct fg_ep_b1 {
 	struct fg_b1 *list;      /* request bodies being received */
-	size_t n;                /* their number */
 	struct fg_b1_tags *tags; /* Request-Tags libcoap recorded on the session */
+	uint32_t n;              /* the bodies' number (block1_max_transfers bounds it) */
 	/* The session is to be closed and a new one registered (libcoap's
 	 * records of Request-Tags go only with the session). */
 	bool renew_session;

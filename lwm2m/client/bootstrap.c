@@ -98,31 +98,25 @@ static uint64_t bs_backoff(struct lwm2m_endpoint *ep)
 static int ep_use_server(struct lwm2m_endpoint *ep, const char *uri, size_t urilen, const uint8_t *id,
 			 size_t idlen, const uint8_t *key, size_t keylen)
 {
-	coap_address_t old_addr = ep->server;
-	bool old_secure = ep->secure;
+	bool had_sec = ep->sec != NULL;
 	char *u = strndup(uri, urilen);
-	uint8_t *i = NULL, *k = NULL;
-	int r;
+	uint8_t *i = memdup(id, idlen), *k = memdup(key, keylen);
+	int r = -ENOMEM;
 
-	if (!u)
-		return -ENOMEM;
-	r = fg_ep_parse_server_uri(ep, u);
-	if (r >= 0 && ep->secure) {
-		i = memdup(id, idlen);
-		k = memdup(key, keylen);
-		if (!i || !k || !fg_ep_sec(ep))
-			r = -ENOMEM;
-	}
-	if (r < 0) {
-		ep->server = old_addr;
-		ep->secure = old_secure;
-		free(u);
+	/* Everything that can fail before the server changes (parsing it
+	 * changes it, server.c): the keys' room whatever the scheme. */
+	if (u && i && k && fg_ep_sec(ep))
+		r = fg_ep_parse_server_uri(ep, u);
+	free(u);
+	if (r < 0 || !ep->secure) {
 		free(i);
 		free_secret(k, keylen);
-		return r;
+		i = k = NULL;
+		if (!had_sec)
+			fg_ep_sec_free(ep);
 	}
-	free(ep->uri);
-	ep->uri = u;
+	if (r < 0)
+		return r;
 	if (ep->sec) {
 		free(ep->sec->psk_identity);
 		free_secret(ep->sec->psk_key, ep->sec->psk_key_len);

@@ -191,30 +191,28 @@ enum req_kind {
 };
 
 /* An endpoint's registration: written by register.c (and by bootstrap.c,
- * which hands the endpoint over to it); read elsewhere. */
+ * which hands the endpoint over to it); read elsewhere. Small types and
+ * bit-fields: one of these per device in endpoint mode. */
 struct fg_ep_reg {
-	enum ep_st st;
-	enum lwm2m_ep_state pub_st;
 	struct fg_timer timer;
-	bool slot_reserved;  /* timer is a pacing slot already taken */
-	bool want_update;    /* an Update is due as soon as a slot allows */
-	bool links_changed;  /* next Update carries the object list */
-	bool params_changed; /* next Update carries lt/b */
-	unsigned attempts;   /* consecutive failures, for the backoff */
-
-	enum req_kind req;
-	uint8_t token[8];
-	size_t token_len;
-	uint8_t send_token[8]; /* the last Send (/dp), to report its failure */
-	size_t send_token_len;
-
 	char *location; /* "/rd/abc" from Location-Path, NULL when not registered */
-	/* The Location-Path options exactly as received, each as a 16-bit
-	 * length (host order) then its bytes: Update and De-register repeat
-	 * them as Uri-Path options, even a segment that contains a '/'.
-	 * They are in location's block (freed with it). */
-	uint8_t *loc_segs;
-	size_t loc_segs_len;
+	/* Before location in its block (register.c; freed with it): the
+	 * Location-Path options exactly as received, each as a 16-bit length
+	 * (host order) then its bytes, loc_segs_len bytes in all (one
+	 * datagram's options: below 2^32). Update and De-register repeat
+	 * them as Uri-Path options, even a segment that contains a '/'. */
+	uint32_t loc_segs_len;
+	unsigned attempts; /* consecutive failures, for the backoff */
+	uint8_t token[8];
+	uint8_t send_token[8]; /* the last Send (/dp), to report its failure */
+	enum ep_st st : 8;
+	enum lwm2m_ep_state pub_st : 8;
+	enum req_kind req : 8;
+	uint8_t token_len, send_token_len; /* CoAP tokens: at most 8 bytes */
+	bool slot_reserved : 1;            /* timer is a pacing slot already taken */
+	bool want_update : 1;              /* an Update is due as soon as a slot allows */
+	bool links_changed : 1;            /* next Update carries the object list */
+	bool params_changed : 1;           /* next Update carries lt/b */
 };
 
 struct fg_sf; /* a target's store-and-forward state (sf.c) */
@@ -228,8 +226,9 @@ struct fg_target {
 	 * all of the endpoint's (1,000 devices of one gateway endpoint). */
 	struct fg_obs *obs;
 	/* Observe requests refused at the bound: when the last warning was
-	 * logged (µs, 0: never) and how many were refused since. */
-	uint64_t refused_warned;
+	 * logged (seconds of fg_now(), 0: never; 32 bits, not 64: one of
+	 * these per device) and how many were refused since. */
+	uint32_t refused_warned;
 	uint32_t refused_since;
 };
 
@@ -245,32 +244,31 @@ struct fg_ep_sec {
 	char *cert_host;                      /* the name the server's certificate must carry (certname.h) */
 };
 
-/* Fields ordered by alignment, the flags together at the end: there is
- * one of these per device in endpoint mode (624 bytes with 60 of holes
- * in the order of their meaning; issue 13, docs/PERFORMANCE.md). */
+/* Fields ordered by alignment, small types and the flags as bit-fields
+ * together at the end: there is one of these per device in endpoint mode
+ * (624 bytes with 60 of holes in the order of their meaning; issue 13,
+ * docs/PERFORMANCE.md). */
 struct lwm2m_endpoint {
 	struct lwm2m_client *c;
 	struct lwm2m_endpoint *prev, *next;
 
-	char *name;
+	/* The server's URI: its struct fg_srv's copy (server.h), or its own
+	 * when uri_own; its address is the fg_srv's too. */
 	char *uri;
-	coap_address_t server;
 	struct fg_ep_sec *sec; /* coaps: its keys or certificate; NULL: none (coap) */
 	const struct lwm2m_endpoint_ops *ops;
 	void *ops_ud;
 
 	struct lwm2m_store *store; /* NULL once removed */
-	coap_session_t *session;
-	struct fg_cctx *cctx; /* the context of session */
+	coap_session_t *session;   /* its context's is fg_ep_cctx() */
 	/* An exchange was given up: libcoap's copies of it are dropped from
 	 * drop_timer (or before the next message), see fg_ep_abandon(). */
 	struct fg_timer drop_timer;
 
 	struct fg_ep_reg reg; /* registration (register.c) */
 
-	struct fg_ep_obs obs; /* observations (obs.h) */
-	uint16_t *declared;
-	size_t ndeclared;
+	struct fg_ep_obs obs;       /* observations (obs.h) */
+	uint16_t *declared;         /* ndeclared of them */
 	struct lwm2m_device **devs; /* sorted by prefix (gateway.c) */
 	size_t ndevs;
 	struct fg_pending *pending; /* asynchronous operations in flight */
@@ -285,25 +283,34 @@ struct lwm2m_endpoint {
 	struct lwm2m_target *tgt; /* the target this endpoint is (target.c), or NULL */
 
 	uint32_t lifetime;
-	enum lwm2m_binding binding;
+	uint32_t ndeclared;
+	enum lwm2m_binding binding : 8;
 	uint16_t ssid;
 	uint16_t ct_cfg;              /* 0: default for the version */
 	uint16_t iid_hint;            /* every /25 instance id below it is in use */
 	uint8_t version_cfg, version; /* configured, currently offered */
-	bool secure;
-	bool cert_no_verify;
-	bool cert_refused;   /* the server's certificate did not verify (this handshake) */
-	bool cert_mismatch;  /* ... or is not for cert_host (this handshake) */
-	bool session_dead;   /* release and reopen before the next message */
-	bool dtls_connected; /* the session's DTLS handshake completed */
-	bool drop_pending;   /* see drop_timer */
-	bool removing;       /* lwm2m_endpoint_remove() called */
-	bool obs_quiet;      /* being removed: no more ops->observations_changed */
-	bool gateway;        /* added as a gateway endpoint (targets may name it) */
+	bool secure : 1;
+	bool cert_no_verify : 1;
+	bool cert_refused : 1;   /* the server's certificate did not verify (this handshake) */
+	bool cert_mismatch : 1;  /* ... or is not for cert_host (this handshake) */
+	bool session_dead : 1;   /* release and reopen before the next message */
+	bool dtls_connected : 1; /* the session's DTLS handshake completed */
+	bool drop_pending : 1;   /* see drop_timer */
+	bool removing : 1;       /* lwm2m_endpoint_remove() called */
+	bool obs_quiet : 1;      /* being removed: no more ops->observations_changed */
+	bool gateway : 1;        /* added as a gateway endpoint (targets may name it) */
+	bool uri_own : 1;        /* uri is a copy of its own (server.h) */
+	char name[];             /* in the endpoint's block */
 };
 
 /* Free at once: no message, timers and pending operations dropped. */
 void fg_ep_free(struct lwm2m_endpoint *ep);
+/* The libcoap context (cctx.c) of ep's session, NULL without one: found
+ * through the session, not kept in each endpoint. */
+static inline struct fg_cctx *fg_ep_cctx(const struct lwm2m_endpoint *ep)
+{
+	return fg_cctx_of(ep->session);
+}
 /* ep->sec, made empty when there is none; NULL: no memory. */
 struct fg_ep_sec *fg_ep_sec(struct lwm2m_endpoint *ep);
 /* Free ep->sec (the key wiped). */
@@ -422,7 +429,7 @@ void fg_ep_want_update(struct lwm2m_endpoint *ep);
 bool fg_ep_online(const struct lwm2m_endpoint *ep);
 /* Send a request with a body (content format ct) and its own token. */
 int fg_ep_send_body(struct lwm2m_endpoint *ep, coap_pdu_code_t code, const char *path, struct lwm2m_buf *body,
-		    uint16_t ct, uint8_t tok[8], size_t *toklen);
+		    uint16_t ct, uint8_t tok[8], uint8_t *toklen);
 
 /* ---- targets (target.c) ------------------------------------------------------------ */
 

@@ -55,7 +55,7 @@ void fg_dm_pending_done(void *ctx, int err)
 		/* libcoap calls the handler again with the request, which
 		 * then answers from p->result. */
 		coap_async_trigger(p->async);
-		fg_cctx_touch(p->ep->cctx);
+		fg_cctx_touch(fg_ep_cctx(p->ep));
 	}
 }
 

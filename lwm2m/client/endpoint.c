@@ -144,11 +144,14 @@ void fg_ep_server_object_written(struct lwm2m_endpoint *ep)
 
 /* ---- public API ------------------------------------------------------------ */
 
-/* host (may be NULL) receives the URI's host. */
+/* host (may be NULL) receives the URI's host. Nothing changes on error. */
 static int parse_server_uri(struct lwm2m_endpoint *ep, const char *uri, char host[INET6_ADDRSTRLEN + 1])
 {
 	coap_uri_t u;
+	coap_address_t a;
 	char buf[INET6_ADDRSTRLEN + 1];
+	bool secure;
+	int r;
 
 	if (!host)
 		host = buf;
@@ -161,23 +164,28 @@ static int parse_server_uri(struct lwm2m_endpoint *ep, const char *uri, char hos
 		return -EINVAL;
 	memcpy(host, u.host.s, u.host.length);
 	host[u.host.length] = '\0';
-	ep->secure = u.scheme == COAP_URI_SCHEME_COAPS;
-	coap_address_init(&ep->server);
+	secure = u.scheme == COAP_URI_SCHEME_COAPS;
+	coap_address_init(&a);
 	/* Numeric addresses only: name resolution would block the loop (see
 	 * the TODO in the report / ARCHITECTURE). */
-	if (inet_pton(AF_INET, host, &ep->server.addr.sin.sin_addr) == 1) {
-		ep->server.addr.sin.sin_family = AF_INET;
-		ep->server.addr.sin.sin_port = htons(u.port);
-		ep->server.size = sizeof(ep->server.addr.sin);
-	} else if (inet_pton(AF_INET6, host, &ep->server.addr.sin6.sin6_addr) == 1) {
-		ep->server.addr.sin6.sin6_family = AF_INET6;
-		ep->server.addr.sin6.sin6_port = htons(u.port);
-		ep->server.size = sizeof(ep->server.addr.sin6);
+	if (inet_pton(AF_INET, host, &a.addr.sin.sin_addr) == 1) {
+		a.addr.sin.sin_family = AF_INET;
+		a.addr.sin.sin_port = htons(u.port);
+		a.size = sizeof(a.addr.sin);
+	} else if (inet_pton(AF_INET6, host, &a.addr.sin6.sin6_addr) == 1) {
+		a.addr.sin6.sin6_family = AF_INET6;
+		a.addr.sin6.sin6_port = htons(u.port);
+		a.size = sizeof(a.addr.sin6);
 	} else {
 		return -EINVAL;
 	}
-	/* Endpoints of one server share what is known of its reachability. */
-	return fg_srv_attach(ep);
+	/* Endpoints of one server share what is known of its reachability,
+	 * its address and URI (server.c). */
+	r = fg_srv_attach(ep, &a, secure, uri);
+	if (r < 0)
+		return r;
+	ep->secure = secure;
+	return 0;
 }
 
 /* ---- for the bootstrap module ------------------------------------------------------ */
@@ -193,7 +201,7 @@ int fg_ep_send(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_optlist_t *
 }
 
 int fg_ep_send_body(struct lwm2m_endpoint *ep, coap_pdu_code_t code, const char *path, struct lwm2m_buf *body,
-		    uint16_t ct, uint8_t tok[8], size_t *toklen)
+		    uint16_t ct, uint8_t tok[8], uint8_t *toklen)
 {
 	coap_optlist_t *opts = NULL;
 	int r = fg_ep_add_location(&opts, path);
@@ -246,6 +254,7 @@ int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_confi
 	char host[INET6_ADDRSTRLEN + 1] = "";
 	struct lwm2m_endpoint *ep;
 	struct fg_ep_sec *sec;
+	size_t size;
 	int r;
 
 	if (!c || !cfg || !cfg->name || !*cfg->name || strlen(cfg->name) > 255 ||
@@ -255,9 +264,15 @@ int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_confi
 		return -ESHUTDOWN;
 	if (cfg->version && cfg->version != 10 && cfg->version != 11 && cfg->version != 12)
 		return -EINVAL;
-	ep = calloc(1, sizeof(*ep));
+	/* The name in the endpoint's block: one allocation a device fewer;
+	 * right after the last field, not after the struct's tail padding
+	 * (a name of up to 12 bytes then fits a malloc chunk 16 bytes
+	 * smaller). */
+	size = offsetof(struct lwm2m_endpoint, name) + strlen(cfg->name) + 1;
+	ep = calloc(1, size > sizeof(*ep) ? size : sizeof(*ep));
 	if (!ep)
 		return -ENOMEM;
+	strcpy(ep->name, cfg->name);
 	ep->c = c;
 	fg_timer_init(&ep->reg.timer, fg_ep_on_timer);
 	fg_timer_init(&ep->drop_timer, fg_ep_on_drop_timer);
@@ -271,11 +286,6 @@ int lwm2m_endpoint_add(struct lwm2m_client *c, const struct lwm2m_endpoint_confi
 	ep->ct_cfg = cfg->content_format;
 	ep->ops = cfg->ops;
 	ep->ops_ud = cfg->ops_ud;
-	r = -ENOMEM;
-	ep->name = strdup(cfg->name);
-	ep->uri = strdup(cfg->bootstrap_uri ? cfg->bootstrap_uri : cfg->server_uri);
-	if (!ep->name || !ep->uri)
-		goto fail;
 	/* With a Bootstrap-Server, server and keys come from bootstrap.c. */
 	r = cfg->bootstrap_uri ? fg_bs_init(ep, cfg) : parse_server_uri(ep, cfg->server_uri, host);
 	if (r < 0)
@@ -356,8 +366,6 @@ fail:
 	fg_ep_close_session(ep);
 	fg_srv_detach(ep);
 	fg_bs_free(ep);
-	free(ep->name);
-	free(ep->uri);
 	fg_ep_sec_free(ep);
 	free(ep);
 	return r;
@@ -375,11 +383,11 @@ void fg_ep_free(struct lwm2m_endpoint *ep)
 	fg_target_endpoint_gone(ep);
 	fg_device_free_all(ep);
 	fg_obs_target_remove(ep, ep->obs.id);
-	fg_srv_detach(ep);
 	ep->removing = true; /* no state callback from here on */
 	if (ep->reg.pub_st == LWM2M_EP_REGISTERED)
 		c->stats.registered--;
 	fg_ep_close_session(ep);
+	fg_srv_detach(ep); /* ep->uri with it */
 	if (ep->prev)
 		ep->prev->next = ep->next;
 	else
@@ -388,8 +396,6 @@ void fg_ep_free(struct lwm2m_endpoint *ep)
 		ep->next->prev = ep->prev;
 	c->nep--;
 	fg_ep_sec_free(ep);
-	free(ep->name);
-	free(ep->uri);
 	fg_ep_forget_location(ep);
 	fg_bs_free(ep);
 	free(ep->declared);

@@ -40,7 +40,7 @@ int fg_ep_add_query(coap_optlist_t **opts, const char *fmt, ...) __attribute__((
  * (stored in tok). body (may be NULL) is handed to libcoap, with Content-
  * Format ct. */
 int fg_ep_send_request(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_optlist_t **opts,
-		       struct lwm2m_buf *body, uint16_t ct, uint8_t tok[8], size_t *toklen);
+		       struct lwm2m_buf *body, uint16_t ct, uint8_t tok[8], uint8_t *toklen);
 /* One registration-interface request (link-format body), as exchange kind. */
 int fg_ep_send_req(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_optlist_t **opts,
 		   struct lwm2m_buf *body, enum req_kind kind);

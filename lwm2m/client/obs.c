@@ -85,7 +85,7 @@ static int engine_read(void *ctx, uint32_t ep, const struct lwm2m_path *p, struc
 
 /* One warning per target and minute at most: a server that keeps asking
  * beyond the bound must not flood the log. */
-#define REFUSED_WARN_US (60u * 1000000u)
+#define REFUSED_WARN_S 60u
 
 int fg_obs_init(struct lwm2m_client *c)
 {
@@ -299,12 +299,12 @@ static void refused(struct lwm2m_endpoint *ep, const struct lwm2m_device *dev, u
 {
 	struct lwm2m_client *c = ep->c;
 	struct fg_target *t = &c->targets[target - 1];
-	uint64_t now = fg_now(c);
+	uint32_t now = (uint32_t)(fg_now(c) / 1000000u);
 	char ps[32], what[128] = "Observe";
 
 	c->stats.obs_refused++;
 	t->refused_since++;
-	if (t->refused_warned && now - t->refused_warned < REFUSED_WARN_US)
+	if (t->refused_warned && now - t->refused_warned < REFUSED_WARN_S)
 		return;
 	if (n > 1)
 		snprintf(what, sizeof(what), "Observe-Composite of %zu paths", n);

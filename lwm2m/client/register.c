@@ -340,12 +340,14 @@ void fg_ep_unpark(struct lwm2m_endpoint *ep, bool probe)
 	fg_ep_schedule_register(ep, 0);
 }
 
-/* The Location-Path of a 2.01: *loc joined with '/' (for display) and
- * the segments as received (see loc_segs), both in one block of their
- * exact size that *loc owns: kept for the whole registration of every
- * endpoint, where the two growing buffers took 2 x 64 bytes and two
- * allocations for ~20 bytes. 0, -ENOENT (none), -ENOMEM. */
-static int location_of(const coap_pdu_t *pdu, char **loc, uint8_t **segs, size_t *segs_len)
+/* The Location-Path of a 2.01: the segments as received (struct
+ * fg_ep_reg, *segs_len bytes) then *loc, them joined with '/' (for
+ * display), in one block of their exact size that starts *segs_len bytes
+ * before *loc: kept for the whole registration of every endpoint, where
+ * two growing buffers took 2 x 64 bytes and two allocations for ~20
+ * bytes. The segments come first because a segment may hold a '\0'.
+ * 0, -ENOENT (none), -ENOMEM. */
+static int location_of(const coap_pdu_t *pdu, char **loc, uint32_t *segs_len)
 {
 	coap_opt_iterator_t oi;
 	coap_opt_filter_t f;
@@ -367,16 +369,15 @@ static int location_of(const coap_pdu_t *pdu, char **loc, uint8_t **segs, size_t
 		lwm2m_buf_free(&b);
 		return -ENOENT;
 	}
-	if (lwm2m_buf_putc(&b, '\0') < 0)
+	if (lwm2m_buf_putc(&b, '\0') < 0 || sb.len > UINT32_MAX)
 		goto oom;
 	blk = malloc(b.len + sb.len);
 	if (!blk)
 		goto oom;
-	memcpy(blk, b.data, b.len);
-	memcpy(blk + b.len, sb.data, sb.len);
-	*loc = (char *)blk;
-	*segs = blk + b.len;
-	*segs_len = sb.len;
+	memcpy(blk, sb.data, sb.len);
+	memcpy(blk + sb.len, b.data, b.len);
+	*loc = (char *)blk + sb.len;
+	*segs_len = (uint32_t)sb.len;
 	lwm2m_buf_free(&b);
 	lwm2m_buf_free(&sb);
 	return 0;
@@ -400,9 +401,8 @@ static void on_register_response(struct lwm2m_endpoint *ep, uint8_t code, const 
 	code_str(code, cs);
 	if (code == COAP_RESPONSE_CODE(201)) {
 		char *loc = NULL;
-		uint8_t *segs = NULL;
-		size_t segs_len = 0;
-		int r = location_of(pdu, &loc, &segs, &segs_len);
+		uint32_t segs_len = 0;
+		int r = location_of(pdu, &loc, &segs_len);
 
 		if (r < 0) {
 			ep_failed(ep, r, r == -ENOENT ? "2.01 without Location-Path" : "out of memory");
@@ -410,7 +410,6 @@ static void on_register_response(struct lwm2m_endpoint *ep, uint8_t code, const 
 		}
 		fg_ep_forget_location(ep);
 		ep->reg.location = loc;
-		ep->reg.loc_segs = segs;
 		ep->reg.loc_segs_len = segs_len;
 		ep->reg.links_changed = ep->reg.params_changed = ep->reg.want_update = false;
 		/* A new registration ends the observations of the old one. */
@@ -685,7 +684,7 @@ void fg_ep_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 			ep_failed(ep, r, strerror(-r));
 			return;
 		}
-		fg_cctx_update_sent(ep->cctx);
+		fg_cctx_update_sent(fg_ep_cctx(ep));
 		ep->reg.st = ST_UPDATING;
 		fg_ep_arm(ep, exchange_deadline(ep));
 		return;

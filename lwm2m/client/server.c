@@ -48,6 +48,10 @@ struct fg_srv {
 	uint64_t down_since; /* µs */
 	uint64_t checked;    /* µs: the last restart check, 0: never */
 	struct fg_timer probe_timer;
+	/* The URI of the first endpoint attached: the endpoints that name
+	 * the server alike (all of one configuration) point here instead of
+	 * keeping a copy each (one allocation a device in endpoint mode). */
+	char uri[];
 };
 
 static struct fg_srv *srv_of_timer(struct fg_timer *t)
@@ -55,37 +59,62 @@ static struct fg_srv *srv_of_timer(struct fg_timer *t)
 	return (struct fg_srv *)((char *)t - offsetof(struct fg_srv, probe_timer));
 }
 
-static bool same_server(const struct fg_srv *s, const struct lwm2m_endpoint *ep)
+static bool same_server(const struct fg_srv *s, const coap_address_t *addr, bool secure)
 {
-	return s->secure == ep->secure && coap_address_equals(&s->addr, &ep->server);
+	return s->secure == secure && coap_address_equals(&s->addr, addr);
+}
+
+const coap_address_t *fg_srv_addr(const struct fg_srv *s)
+{
+	return &s->addr;
 }
 
 static void on_probe_timer(struct lwm2m_client *c, struct fg_timer *t);
 
-int fg_srv_attach(struct lwm2m_endpoint *ep)
+int fg_srv_attach(struct lwm2m_endpoint *ep, const coap_address_t *addr, bool secure, const char *uri)
 {
 	struct lwm2m_client *c = ep->c;
 	struct fg_srv *s;
+	char *own = NULL;
+	bool made = false;
 
-	if (ep->srv.srv && same_server(ep->srv.srv, ep))
-		return 0;
-	fg_srv_detach(ep);
 	for (s = c->srvs; s; s = s->next)
-		if (same_server(s, ep))
+		if (same_server(s, addr, secure))
 			break;
 	if (!s) {
-		s = calloc(1, sizeof(*s));
+		size_t n = strlen(uri) + 1;
+
+		s = calloc(1, sizeof(*s) + n);
 		if (!s)
 			return -ENOMEM;
 		s->c = c;
-		s->addr = ep->server;
-		s->secure = ep->secure;
+		s->addr = *addr;
+		s->secure = secure;
+		memcpy(s->uri, uri, n);
 		fg_timer_init(&s->probe_timer, on_probe_timer);
+		made = true;
+	}
+	if (strcmp(s->uri, uri) != 0 && !(own = strdup(uri))) {
+		if (made)
+			free(s);
+		return -ENOMEM;
+	}
+	if (made) {
 		s->next = c->srvs;
 		c->srvs = s;
 	}
-	s->refs++;
-	ep->srv.srv = s;
+	if (ep->srv.srv == s) {
+		/* The same server: what is known of it (parked, probing)
+		 * stays; only the URI's text may differ. */
+		if (ep->uri_own)
+			free(ep->uri);
+	} else {
+		s->refs++;
+		fg_srv_detach(ep);
+		ep->srv.srv = s;
+	}
+	ep->uri = own ? own : s->uri;
+	ep->uri_own = own != NULL;
 	return 0;
 }
 
@@ -104,6 +133,10 @@ void fg_srv_detach(struct lwm2m_endpoint *ep)
 {
 	struct fg_srv *s = ep->srv.srv;
 
+	if (ep->uri_own)
+		free(ep->uri);
+	ep->uri = NULL;
+	ep->uri_own = false;
 	if (!s)
 		return;
 	ep->srv.srv = NULL;

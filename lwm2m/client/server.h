@@ -5,6 +5,7 @@
  */
 #pragma once
 
+#include <coap3/coap.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -21,9 +22,14 @@ struct fg_ep_srv {
 };
 
 /* Endpoints talking to the same server address (and scheme) share what
- * is known of its reachability. */
-int fg_srv_attach(struct lwm2m_endpoint *ep);
+ * is known of its reachability, its address and (when they spell it
+ * alike) its URI. attach: ep's server is now the one at addr (coaps when
+ * secure); ep->uri is uri, the server's copy when the same text, else
+ * ep's own; nothing changes on error (-ENOMEM). detach: ep->uri is NULL
+ * after it. */
+int fg_srv_attach(struct lwm2m_endpoint *ep, const coap_address_t *addr, bool secure, const char *uri);
 void fg_srv_detach(struct lwm2m_endpoint *ep);
+const coap_address_t *fg_srv_addr(const struct fg_srv *s);
 void fg_srv_free_all(struct lwm2m_client *c);
 /* Does err (of a failed exchange) say the server could not be reached? */
 bool fg_srv_unreachable(int err);

@@ -35,6 +35,8 @@ static void drop_queued(coap_session_t *s)
 
 void fg_ep_close_session(struct lwm2m_endpoint *ep)
 {
+	struct fg_cctx *x = fg_ep_cctx(ep);
+
 	if (!ep->session)
 		return;
 	/* Answers still owed on this session cannot be sent any more, nor
@@ -48,9 +50,8 @@ void fg_ep_close_session(struct lwm2m_endpoint *ep)
 	 * the session and closes its socket at once. */
 	drop_queued(ep->session);
 	coap_session_release(ep->session);
-	fg_cctx_detach(ep->cctx);
+	fg_cctx_detach(x);
 	ep->session = NULL;
-	ep->cctx = NULL;
 	ep->session_dead = false;
 	ep->drop_pending = false;
 	fg_dedup_free(ep);
@@ -249,7 +250,7 @@ int fg_ep_open_session(struct lwm2m_endpoint *ep)
 	fg_ep_close_session(ep);
 	/* lwm2m_endpoint_add() and bootstrap.c give a coaps endpoint its keys
 	 * or certificate. */
-	if (ep->secure && !ep->sec)
+	if ((ep->secure && !ep->sec) || !ep->srv.srv)
 		return -EINVAL;
 	r = fg_cctx_attach(ep->c, &x);
 	if (r < 0)
@@ -272,7 +273,7 @@ int fg_ep_open_session(struct lwm2m_endpoint *ep)
 		setup.pki_key.key.pem.private_key = ep->sec->key_file;
 		setup.pki_key.key.pem.ca_file = ep->sec->ca_file;
 		ep->cert_refused = ep->cert_mismatch = false;
-		s = coap_new_client_session_pki(ctx, NULL, &ep->server, COAP_PROTO_DTLS, &setup);
+		s = coap_new_client_session_pki(ctx, NULL, fg_srv_addr(ep->srv.srv), COAP_PROTO_DTLS, &setup);
 	} else if (ep->secure) {
 		coap_dtls_cpsk_t setup;
 
@@ -282,9 +283,10 @@ int fg_ep_open_session(struct lwm2m_endpoint *ep)
 		setup.psk_info.identity.length = ep->sec->psk_identity_len;
 		setup.psk_info.key.s = ep->sec->psk_key;
 		setup.psk_info.key.length = ep->sec->psk_key_len;
-		s = coap_new_client_session_psk2(ctx, NULL, &ep->server, COAP_PROTO_DTLS, &setup);
+		s = coap_new_client_session_psk2(ctx, NULL, fg_srv_addr(ep->srv.srv), COAP_PROTO_DTLS,
+						 &setup);
 	} else {
-		s = coap_new_client_session(ctx, NULL, &ep->server, COAP_PROTO_UDP);
+		s = coap_new_client_session(ctx, NULL, fg_srv_addr(ep->srv.srv), COAP_PROTO_UDP);
 	}
 	if (!s) {
 		fg_cctx_detach(x);
@@ -300,7 +302,6 @@ int fg_ep_open_session(struct lwm2m_endpoint *ep)
 		coap_session_set_max_retransmit(s, ep->c->cfg.max_retransmit);
 	coap_session_set_app_data(s, ep);
 	ep->session = s;
-	ep->cctx = x;
 	/* A DTLS handshake started: its time-outs are in the next walk. */
 	fg_cctx_touch(x);
 	ep->dtls_connected = false;
@@ -340,13 +341,17 @@ int fg_ep_add_location(coap_optlist_t **opts, const char *loc)
  * "rd/1" as one segment). */
 int fg_ep_add_location_segs(coap_optlist_t **opts, const struct lwm2m_endpoint *ep)
 {
+	const uint8_t *segs;
+
+	if (!ep->reg.location)
+		return 0;
+	segs = (const uint8_t *)ep->reg.location - ep->reg.loc_segs_len; /* see register.c */
 	for (size_t off = 0; off + 2 <= ep->reg.loc_segs_len;) {
 		uint16_t n;
 
-		memcpy(&n, ep->reg.loc_segs + off, 2);
+		memcpy(&n, segs + off, 2);
 		off += 2;
-		if (!coap_insert_optlist(opts,
-					 coap_new_optlist(COAP_OPTION_URI_PATH, n, ep->reg.loc_segs + off)))
+		if (!coap_insert_optlist(opts, coap_new_optlist(COAP_OPTION_URI_PATH, n, segs + off)))
 			return -ENOMEM;
 		off += n;
 	}
@@ -355,9 +360,10 @@ int fg_ep_add_location_segs(coap_optlist_t **opts, const struct lwm2m_endpoint *
 
 void fg_ep_forget_location(struct lwm2m_endpoint *ep)
 {
-	free(ep->reg.location); /* loc_segs is in its block (register.c) */
+	/* The block starts with the segments (register.c). */
+	if (ep->reg.location)
+		free(ep->reg.location - ep->reg.loc_segs_len);
 	ep->reg.location = NULL;
-	ep->reg.loc_segs = NULL;
 	ep->reg.loc_segs_len = 0;
 }
 
@@ -382,9 +388,10 @@ int fg_ep_add_query(coap_optlist_t **opts, const char *fmt, ...)
  * (stored in tok). body (may be NULL) is handed to libcoap, with Content-
  * Format ct. */
 int fg_ep_send_request(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_optlist_t **opts,
-		       struct lwm2m_buf *body, uint16_t ct, uint8_t tok[8], size_t *toklen)
+		       struct lwm2m_buf *body, uint16_t ct, uint8_t tok[8], uint8_t *toklen)
 {
 	coap_pdu_t *pdu;
+	size_t n;
 	int r;
 
 	r = fg_ep_open_session(ep);
@@ -394,8 +401,9 @@ int fg_ep_send_request(struct lwm2m_endpoint *ep, coap_pdu_code_t code, coap_opt
 	pdu = coap_new_pdu(COAP_MESSAGE_CON, code, ep->session);
 	if (!pdu)
 		goto fail;
-	coap_session_new_token(ep->session, toklen, tok);
-	if (!coap_add_token(pdu, *toklen, tok))
+	coap_session_new_token(ep->session, &n, tok); /* at most 8 bytes */
+	*toklen = (uint8_t)n;
+	if (!coap_add_token(pdu, n, tok))
 		goto fail_pdu;
 	if (body) {
 		uint8_t cf[4];

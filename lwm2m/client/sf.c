@@ -217,7 +217,7 @@ void fg_sf_target_remove(struct lwm2m_client *c, uint32_t id)
 		if (s->state == FG_SQ_SENT || s->state == FG_SQ_INFLIGHT)
 			fg_sq_set_state(&sf->q, s, FG_SQ_PENDING, 0);
 	}
-	if (ep && ep->sf.sending && ep->sf.send_target == id)
+	if (ep && ep->sf.sending && ep->sf.x->send_target == id)
 		ep->sf.sending = false;
 	c->sf.gone_queued += sf->q.queued;
 	c->sf.gone_delivered += sf->q.delivered;
@@ -409,6 +409,8 @@ void fg_sf_online(struct lwm2m_endpoint *ep)
 void fg_sf_endpoint_free(struct lwm2m_endpoint *ep)
 {
 	fg_timer_disarm(ep->c, &ep->sf.timer);
+	free(ep->sf.x);
+	ep->sf.x = NULL;
 }
 
 /* ---- the client -----------------------------------------------------------------------------------------

@@ -33,26 +33,33 @@ struct fg_client_sf {
 	uint64_t warned;                                    /* µs: the last write failure logged */
 };
 
-/* Of an endpoint. register.c sets sleeping, req_mark and last_exchange
- * (dispatch.c too) as registration goes; dm and obs count tx_mark. */
-struct fg_ep_sf {
-	uint64_t last_exchange; /* µs: the server's last answer (queue mode) */
+/* What a barrier or a Send of held values needs (sf_deliver.c): made at
+ * the first of either, kept until the endpoint goes. Most endpoints of a
+ * gateway never need one (48 bytes each). */
+struct fg_ep_sf_x {
 	uint64_t barrier_since; /* µs: when the barrier (below) left */
 	uint64_t barrier_done;  /* µs: when the last one came back */
-	size_t token_len;       /* of the Send's token (below) */
-	struct fg_timer timer;  /* delivery, barriers, queue mode */
-	uint32_t tx_mark;       /* notifications sent: what a barrier confirms */
-	uint32_t req_mark;      /* tx_mark when the registration request left */
 	coap_mid_t barrier_mid; /* a CoAP ping in flight (barrier_busy) with this id, */
 	uint32_t barrier_mark;  /* confirming what went before it */
 	uint32_t send_target;   /* the Send in flight (sending): of that target (id) */
 	uint32_t send_mark;
 	uint32_t next_mark;
-	uint8_t token[8]; /* the Send's token */
-	bool storing;     /* /1/0/6 Notification Storing */
-	bool sleeping;    /* queue mode: holding values until the next Update */
-	bool barrier_busy;
-	bool sending; /* a Send of held samples in flight */
+	uint8_t token[8];  /* the Send's token */
+	uint8_t token_len; /* ... its length */
+};
+
+/* Of an endpoint. register.c sets sleeping, req_mark and last_exchange
+ * (dispatch.c too) as registration goes; dm and obs count tx_mark. */
+struct fg_ep_sf {
+	uint64_t last_exchange; /* µs: the server's last answer (queue mode) */
+	struct fg_timer timer;  /* delivery, barriers, queue mode */
+	struct fg_ep_sf_x *x;   /* NULL until the first barrier or Send */
+	uint32_t tx_mark;       /* notifications sent: what a barrier confirms */
+	uint32_t req_mark;      /* tx_mark when the registration request left */
+	bool storing : 1;       /* /1/0/6 Notification Storing */
+	bool sleeping : 1;      /* queue mode: holding values until the next Update */
+	bool barrier_busy : 1;  /* a barrier in flight (x is there) */
+	bool sending : 1;       /* a Send of held samples in flight (x is there) */
 };
 
 int fg_sf_init(struct lwm2m_client *c);

@@ -23,20 +23,30 @@ static void record_of(const struct fg_sample *s, const struct lwm2m_device *dev,
 		rec->prefix = (struct lwm2m_span){ dev->prefix, dev->prefix_len };
 }
 
+/* ep->sf.x, made at the first barrier or Send; NULL without memory (that
+ * barrier or Send is not sent, as when sending it fails). */
+static struct fg_ep_sf_x *sf_x(struct lwm2m_endpoint *ep)
+{
+	if (!ep->sf.x && !(ep->sf.x = calloc(1, sizeof(*ep->sf.x))))
+		ep_log(ep, LWM2M_LOG_WARNING, "cannot deliver held values: %s", strerror(ENOMEM));
+	return ep->sf.x;
+}
+
 /* One Send of the oldest held samples of one target (LwM2M 1.1+). */
 static void deliver_send(struct lwm2m_endpoint *ep)
 {
 	static const struct lwm2m_path root = { .len = 0 };
 	unsigned batch = ep->c->cfg.sf_send_batch;
+	struct fg_ep_sf_x *x;
 
-	if (ep->sf.sending)
+	if (ep->sf.sending || !(x = sf_x(ep)))
 		return;
 	for (size_t t = 0; t < fg_sf_ntargets(ep); t++) {
 		struct lwm2m_device *dev = fg_sf_target_dev(ep, t);
 		struct fg_sf *sf = fg_sf_of(ep, dev);
 		struct lwm2m_records recs = { 0 };
 		struct lwm2m_buf body = { 0 };
-		uint32_t mark = ++ep->sf.next_mark;
+		uint32_t mark = ++x->next_mark;
 		int r = 0;
 
 		if (!sf)
@@ -58,7 +68,7 @@ static void deliver_send(struct lwm2m_endpoint *ep)
 			r = lwm2m_encode(LWM2M_CT_SENML_CBOR, &root, recs.v, recs.n, &body);
 		if (r >= 0 && recs.n)
 			r = fg_ep_send_body(ep, COAP_REQUEST_CODE_POST, "/dp", &body, LWM2M_CT_SENML_CBOR,
-					    ep->sf.token, &ep->sf.token_len);
+					    x->token, &x->token_len);
 		if (r >= 0 && recs.n) {
 			size_t k = 0;
 
@@ -71,8 +81,8 @@ static void deliver_send(struct lwm2m_endpoint *ep)
 				}
 			}
 			ep->sf.sending = true;
-			ep->sf.send_target = dev ? dev->obs_id : ep->obs.id;
-			ep->sf.send_mark = mark;
+			x->send_target = dev ? dev->obs_id : ep->obs.id;
+			x->send_mark = mark;
 			ep_log(ep, LWM2M_LOG_DEBUG, "Send of %zu held value%s%s%.*s", recs.n,
 			       recs.n == 1 ? "" : "s", dev ? " of /" : "", dev ? (int)dev->prefix_len : 0,
 			       dev ? dev->prefix : "");
@@ -148,14 +158,15 @@ static bool unconfirmed(const struct lwm2m_endpoint *ep)
 static void send_barrier(struct lwm2m_endpoint *ep)
 {
 	uint64_t now = fg_now(ep->c);
+	struct fg_ep_sf_x *x;
 	coap_pdu_t *pdu;
 	coap_mid_t mid;
 
-	if (ep->sf.barrier_busy || !ep->session)
+	if (ep->sf.barrier_busy || !ep->session || !(x = sf_x(ep)))
 		return;
 	/* From the last Reset: the server's limit counts from its own. */
-	if (ep->sf.barrier_done && now - ep->sf.barrier_done < BARRIER_GAP_US) {
-		fg_sf_arm(ep, ep->sf.barrier_done + BARRIER_GAP_US);
+	if (x->barrier_done && now - x->barrier_done < BARRIER_GAP_US) {
+		fg_sf_arm(ep, x->barrier_done + BARRIER_GAP_US);
 		return;
 	}
 	mid = fg_obs_quiet_mid(ep->c, ep->session);
@@ -165,12 +176,12 @@ static void send_barrier(struct lwm2m_endpoint *ep)
 	if (fg_coap_send(ep->session, pdu) == COAP_INVALID_MID)
 		return;
 	ep->sf.barrier_busy = true;
-	ep->sf.barrier_mid = mid;
-	ep->sf.barrier_mark = ep->sf.tx_mark;
+	x->barrier_mid = mid;
+	x->barrier_mark = ep->sf.tx_mark;
 	/* A server that acknowledges the ping instead of resetting it:
 	 * libcoap reports neither, only a failure; none by then is a yes. */
 	fg_sf_arm(ep, fg_now(ep->c) + (uint64_t)ep->c->cfg.block1_timeout_ms * MS);
-	ep->sf.barrier_since = fg_now(ep->c);
+	x->barrier_since = fg_now(ep->c);
 }
 
 /* A barrier came back (a ping's Reset, the answer to an Update or a
@@ -242,9 +253,9 @@ void fg_sf_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 
 	if (!fg_ep_online(ep))
 		return;
-	if (ep->sf.barrier_busy && now - ep->sf.barrier_since >= (uint64_t)c->cfg.block1_timeout_ms * MS) {
+	if (ep->sf.barrier_busy && now - ep->sf.x->barrier_since >= (uint64_t)c->cfg.block1_timeout_ms * MS) {
 		ep->sf.barrier_busy = false;
-		fg_sf_confirmed(ep, ep->sf.barrier_mark);
+		fg_sf_confirmed(ep, ep->sf.x->barrier_mark);
 	}
 	if (ep->version >= 11) {
 		deliver_send(ep);
@@ -274,7 +285,7 @@ void fg_sf_on_timer(struct lwm2m_client *c, struct fg_timer *t)
 
 static struct fg_sf *send_sf(struct lwm2m_endpoint *ep)
 {
-	uint32_t id = ep->sf.send_target;
+	uint32_t id = ep->sf.x ? ep->sf.x->send_target : 0;
 
 	if (!id || id > ep->c->ntargets || ep->c->targets[id - 1].ep != ep)
 		return NULL;
@@ -291,7 +302,7 @@ static void send_over(struct lwm2m_endpoint *ep, int outcome)
 	for (size_t i = 0; sf && i < sf->q.n; i++) {
 		struct fg_sample *s = fg_sq_at(&sf->q, i);
 
-		if (s->state != FG_SQ_INFLIGHT || s->mark != ep->sf.send_mark)
+		if (s->state != FG_SQ_INFLIGHT || s->mark != ep->sf.x->send_mark) /* sf: x is there */
 			continue;
 		if (outcome == 0) {
 			fg_sq_set_state(&sf->q, s, FG_SQ_PENDING, 0);
@@ -308,7 +319,8 @@ bool fg_sf_response(struct lwm2m_endpoint *ep, const coap_pdu_t *received, uint8
 {
 	coap_bin_const_t tok = coap_pdu_get_token(received);
 
-	if (!ep->sf.sending || tok.length != ep->sf.token_len || memcmp(tok.s, ep->sf.token, tok.length))
+	if (!ep->sf.sending || tok.length != ep->sf.x->token_len ||
+	    memcmp(tok.s, ep->sf.x->token, tok.length))
 		return false;
 	fg_srv_alive(ep);
 	if (COAP_RESPONSE_CLASS(code) == 2) {
@@ -331,15 +343,15 @@ bool fg_sf_response(struct lwm2m_endpoint *ep, const coap_pdu_t *received, uint8
 bool fg_sf_nack(struct lwm2m_endpoint *ep, const coap_pdu_t *sent, coap_nack_reason_t reason, coap_mid_t mid)
 {
 	bool barrier =
-		ep->sf.barrier_busy && mid == ep->sf.barrier_mid && sent && coap_pdu_get_code(sent) == 0;
+		ep->sf.barrier_busy && mid == ep->sf.x->barrier_mid && sent && coap_pdu_get_code(sent) == 0;
 	coap_bin_const_t tok;
 
 	if (barrier) {
 		if (reason == COAP_NACK_RST) {
 			fg_srv_alive(ep);
 			ep->sf.barrier_busy = false;
-			ep->sf.barrier_done = fg_now(ep->c);
-			fg_sf_confirmed(ep, ep->sf.barrier_mark);
+			ep->sf.x->barrier_done = fg_now(ep->c);
+			fg_sf_confirmed(ep, ep->sf.x->barrier_mark);
 			fg_sf_arm(ep, fg_now(ep->c));
 			return true;
 		}
@@ -351,7 +363,7 @@ bool fg_sf_nack(struct lwm2m_endpoint *ep, const coap_pdu_t *sent, coap_nack_rea
 	if (!ep->sf.sending || !sent)
 		return false;
 	tok = coap_pdu_get_token(sent);
-	if (tok.length != ep->sf.token_len || memcmp(tok.s, ep->sf.token, tok.length))
+	if (tok.length != ep->sf.x->token_len || memcmp(tok.s, ep->sf.x->token, tok.length))
 		return false;
 	send_over(ep, 0);
 	if (reason == COAP_NACK_RST)

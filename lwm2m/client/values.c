@@ -127,8 +127,9 @@ int fg_obs_send_stored(struct lwm2m_endpoint *ep, struct lwm2m_device *dev, cons
 		goto out;
 	/* Confirmable: libcoap retransmits it; what confirms its arrival is
 	 * the barrier that follows (sf.c). */
-	pdu = fg_obs_notif_pdu(ep->session, ep->cctx->unknown, o, true, coap_new_message_id(ep->session), 0,
-			       fg_obs_next_seq(c), &body, false, &too_big);
+	pdu = fg_obs_notif_pdu(ep->session, fg_ep_cctx(ep)->unknown, o, true,
+			       coap_new_message_id(ep->session), 0, fg_obs_next_seq(c), &body, false,
+			       &too_big);
 	r = -E2BIG;
 	if (!pdu)
 		goto out;

@@ -96,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	query = coap_get_query(req);
 	resp = coap_pdu_init(COAP_MESSAGE_ACK, 0, coap_pdu_get_mid(req), coap_session_max_pdu_size(s));
 	if (resp) {
-		fg_request_handler(F.ep->cctx->unknown, s, req, query, resp);
+		fg_request_handler(fg_ep_cctx(F.ep)->unknown, s, req, query, resp);
 		coap_delete_pdu(resp);
 	}
 	coap_delete_string(query);

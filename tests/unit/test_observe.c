@@ -867,6 +867,80 @@ static void test_limit(void **state)
 	world_free(w);
 }
 
+/* Endpoints never observed, without attributes or defaults, take no slot:
+ * 10,000 of them (a gateway in endpoint mode) cost the id map only, not
+ * 10,000 slots of 48 bytes (92 bytes an endpoint before: issue 13). Each
+ * behaves as an endpoint without observations; the first Observe,
+ * attribute or default gives it its slot. */
+static void test_light_endpoints(void **state)
+{
+	struct world *w = world_new(0);
+	struct lwm2m_path p = P3(3303, 0, 5700);
+	struct lwm2m_value v = { .type = LWM2M_TYPE_FLOAT, .f = 1 };
+	const struct lwm2m_attr_store *st;
+	struct lwm2m_attrs a;
+	size_t m0 = lwm2m_obs_memory(w->e), m;
+	(void)state;
+
+	for (uint32_t ep = 1; ep <= 10000; ep++)
+		assert_int_equal(
+			lwm2m_obs_endpoint_add(w->e, ep, ep == 2 ? &(struct lwm2m_obs_defaults){ 0 } : NULL),
+			0);
+	m = lwm2m_obs_memory(w->e) - m0;
+	assert_true(m <= 10000 * 32);
+	assert_int_equal(lwm2m_obs_endpoint_add(w->e, 5, NULL), -EEXIST);
+
+	/* as an endpoint without observations or attributes */
+	assert_int_equal(lwm2m_obs_endpoint_count(w->e, 7), 0);
+	assert_int_equal(lwm2m_obs_cancel_all(w->e, 7), 0);
+	assert_int_equal(lwm2m_obs_cancel(w->e, 7, 1), -ENOENT);
+	assert_int_equal(lwm2m_obs_value_changed(w->e, 7, &p, &v, 100), 0);
+	assert_int_equal(lwm2m_obs_value_changed(w->e, 7, &P2(3303, 0), &v, 100), -EINVAL);
+	st = lwm2m_obs_attrs(w->e, 7);
+	assert_non_null(st);
+	assert_int_equal(st->n, 0);
+	assert_int_equal(lwm2m_obs_effective(w->e, 7, &p, &a), 0);
+	assert_int_equal(a.set, 0);
+	assert_int_equal(lwm2m_obs_remove_attrs(w->e, 7, &p, 100), 0);
+	assert_int_equal(lwm2m_obs_set_defaults(w->e, 7, NULL, 100), 0);
+	assert_int_equal(lwm2m_obs_memory(w->e) - m0, m);
+	assert_int_equal(lwm2m_obs_next_deadline(w->e), LWM2M_OBS_NEVER);
+	assert_int_equal(w->nev, 0);
+
+	/* an attribute, a default, an observation: each its own slot */
+	attrs(w, 7, p, "pmin=10", 100);
+	assert_int_equal(lwm2m_obs_effective(w->e, 7, &p, &a), 0);
+	assert_true(a.set & LWM2M_ATTR_PMIN);
+	assert_int_equal(a.pmin, 10);
+	assert_int_equal(lwm2m_obs_set_defaults(w->e, 8, &(struct lwm2m_obs_defaults){ .pmax = 30 }, 100), 0);
+	assert_int_equal(lwm2m_obs_effective(w->e, 8, &p, &a), 0);
+	assert_true(a.set & LWM2M_ATTR_PMAX);
+	assert_int_equal(a.pmax, 30);
+	store_val(w, 9, p, v);
+	observe(w, 9, 90, p, 100);
+	assert_int_equal(lwm2m_obs_endpoint_count(w->e, 9), 1);
+	assert_int_equal(set_f(w, 200, 9, p, 2), 1);
+	assert_int_equal(w->nev, 1);
+	expect_ev(w, 0, 200, NOTIFY, CHG, false, 90);
+	assert_true(lwm2m_obs_memory(w->e) - m0 > m);
+
+	/* removed, light or not; every other one still there */
+	assert_int_equal(lwm2m_obs_endpoint_remove(w->e, 9), 0);
+	assert_int_equal(lwm2m_obs_endpoint_remove(w->e, 9), -ENOENT);
+	assert_int_equal(lwm2m_obs_count(w->e), 0);
+	assert_int_equal(lwm2m_obs_endpoint_remove(w->e, 10), 0);
+	assert_int_equal(lwm2m_obs_endpoint_count(w->e, 10), -ENOENT);
+	assert_int_equal(lwm2m_obs_add(w->e, 10, 1, &p, 1, 300), -ENOENT);
+	assert_int_equal(lwm2m_obs_write_attrs(w->e, 10, &p, &a, 300), -ENOENT);
+	assert_int_equal(lwm2m_obs_endpoint_add(w->e, 10, NULL), 0);
+	for (uint32_t ep = 1; ep <= 10000; ep++)
+		if (ep != 9)
+			assert_int_equal(lwm2m_obs_endpoint_remove(w->e, ep), 0);
+	for (uint32_t ep = 1; ep <= 10000; ep++)
+		assert_int_equal(lwm2m_obs_endpoint_count(w->e, ep), -ENOENT);
+	world_free(w);
+}
+
 static void test_endpoint_remove(void **state)
 {
 	struct world *w = world_new(0);
@@ -1681,6 +1755,7 @@ int main(void)
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_no_recursion),
 		cmocka_unit_test(test_idle_100k),
+		cmocka_unit_test(test_light_endpoints),
 		cmocka_unit_test(test_random_vs_model),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
