@@ -281,6 +281,21 @@ def bench_sample(t, b):
         t.add("sample", "CPU per sample", None, "ns")
 
 
+def bench_wake(t, b):
+    # The machine's floor under latency-load's p99 (bench_wake.c): a
+    # sleeping process woken onto the other, idle CPU, against a wake-up
+    # where the kernel chooses.
+    out = run_c(b.exe("tests/bench/bench_wake"))
+    row = r"^  %s +([0-9.]+) +[0-9.]+ +([0-9.]+) "
+    chosen = re.search(row % "where the kernel chooses", out, re.M)
+    across = re.search(row % "across CPUs", out, re.M)
+    if across is None and "across CPUs: not measured" in out:
+        return
+    for i, q in ((1, "50"), (2, "99")):
+        t.add("wake", "process wake-up across CPUs p%s" % q, float(across.group(i)) if across else None, "us",
+              "where the kernel chooses p%s" % q, float(chosen.group(i)) if chosen else None)
+
+
 def bench_modbus(t, b):
     out = run_c(b.exe("tests/bench/modbus/bench_modbus"))
     t.add("modbus", "poll cycle, coalesced", num_after(out, r"coalesced: .*cycle ([0-9.]+) ms mean"), "ms",
@@ -301,7 +316,7 @@ def bench_ble(t, b):
 BENCHMARKS = {"mqtt": bench_mqtt, "latency-load": bench_latency_load, "read": bench_read, "notify": bench_notify_scale, "idle": bench_idle,
               "scale": bench_scale,
               "remote": bench_remote, "outage": bench_outage, "observe-churn": bench_observe_churn,
-              "observe": bench_observe, "sample": bench_sample, "modbus": bench_modbus, "ble": bench_ble}
+              "observe": bench_observe, "sample": bench_sample, "wake": bench_wake, "modbus": bench_modbus, "ble": bench_ble}
 
 
 class Build:
